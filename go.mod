@@ -1,0 +1,3 @@
+module github.com/riskgate/riskgate
+
+go 1.26
