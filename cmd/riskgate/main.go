@@ -1,0 +1,35 @@
+// Command riskgate is the risk-based authentication engine: one binary whose
+// subcommands serve the API, replay and simulate traffic, check and test rules,
+// and build breached-password filters. It only parses flags and wires packages.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+)
+
+// cli is the command tree. Each subcommand lives in its own file.
+type cli struct {
+	Version versionCmd `cmd:"" help:"Print the version and exit."`
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var c cli
+	k := kong.Parse(&c,
+		kong.Name("riskgate"),
+		kong.Description("Risk-based adaptive authentication: allow, step up or deny each login, with reasons."),
+		kong.UsageOnError(),
+		kong.BindTo(ctx, (*context.Context)(nil)),
+	)
+	if err := k.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "riskgate:", err)
+		os.Exit(1)
+	}
+}

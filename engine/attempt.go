@@ -1,0 +1,275 @@
+package engine
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Attempt is one login attempt as the identity server reports it. JSON names
+// are the wire contract (see DESIGN.md); the protobuf message mirrors them.
+type Attempt struct {
+	Tenant       string            `json:"tenant,omitempty"`
+	AttemptID    string            `json:"attempt_id,omitempty"`
+	Time         time.Time         `json:"time,omitzero"`
+	UserID       string            `json:"user_id,omitempty"`
+	Username     string            `json:"username,omitempty"`
+	IP           string            `json:"ip"`
+	UserAgent    string            `json:"user_agent,omitempty"`
+	DeviceID     string            `json:"device_id,omitempty"`
+	PasswordSHA1 string            `json:"password_sha1,omitempty"`
+	Result       Result            `json:"result,omitempty"`
+	Geo          *GeoHint          `json:"geo,omitempty"`
+	Channel      string            `json:"channel,omitempty"`
+	Attributes   map[string]string `json:"attributes,omitempty"`
+}
+
+// GeoHint is a location the client already knows, typically from a CDN
+// header. It is used only when no GeoIP database answers for the address.
+type GeoHint struct {
+	Country string   `json:"country,omitempty"`
+	Lat     *float64 `json:"lat,omitempty"`
+	Lon     *float64 `json:"lon,omitempty"`
+}
+
+// Result is what the identity server knew about the password when it asked.
+type Result uint8
+
+// Results. ResultUnknown means the attempt was scored before the password
+// was checked; the outcome then arrives later through Report.
+const (
+	ResultUnknown Result = iota
+	ResultPasswordOK
+	ResultPasswordBad
+	ResultNoSuchUser
+)
+
+var resultNames = [...]string{"unknown", "password_ok", "password_bad", "no_such_user"}
+
+func (r Result) String() string {
+	if int(r) < len(resultNames) {
+		return resultNames[r]
+	}
+	return fmt.Sprintf("result(%d)", r)
+}
+
+// Failed reports whether the attempt is already known to have failed.
+func (r Result) Failed() bool { return r == ResultPasswordBad || r == ResultNoSuchUser }
+
+// ParseResult parses the wire name of a result; the empty string is unknown.
+func ParseResult(s string) (Result, error) {
+	if s == "" {
+		return ResultUnknown, nil
+	}
+	for i, n := range resultNames {
+		if s == n {
+			return Result(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown result %q (want one of %s)", s, strings.Join(resultNames[:], ", "))
+}
+
+func (r Result) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+func (r *Result) UnmarshalText(b []byte) error {
+	v, err := ParseResult(string(b))
+	if err != nil {
+		return err
+	}
+	*r = v
+	return nil
+}
+
+// Limits bound every attempt field. They keep a hostile client from making
+// the engine hash or store megabytes per request.
+const (
+	MaxTenantLen     = 64
+	MaxIDLen         = 256 // attempt_id, user_id, username, device_id
+	MaxUserAgentLen  = 1024
+	MaxChannelLen    = 32
+	MaxAttributes    = 32
+	MaxAttrKeyLen    = 64
+	MaxAttrValueLen  = 256
+	DefaultTenant    = "default"
+	sha1HexLen       = 40
+)
+
+// FieldError is a validation error that names the offending attempt field,
+// using the JSON name, so that APIs can report it back precisely.
+type FieldError struct {
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+// ErrInvalid is wrapped by every validation error; errors.Is(err, ErrInvalid)
+// tells bad input apart from internal failures.
+var ErrInvalid = errors.New("invalid input")
+
+func (e *FieldError) Unwrap() error { return ErrInvalid }
+
+func fieldErr(field, format string, args ...any) error {
+	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// normalized is a validated attempt in the form the pipeline uses.
+type normalized struct {
+	a           *Attempt
+	tenant      string
+	username    string // trimmed, lower-case
+	addr        netip.Addr
+	time        time.Time
+	password    [20]byte
+	hasPassword bool
+}
+
+// normalize validates a and fills n. It never keeps a reference to anything
+// but a itself, and reports the first bad field.
+func (n *normalized) normalize(a *Attempt, now time.Time, maxSkew time.Duration) error {
+	n.a = a
+	n.tenant = a.Tenant
+	if n.tenant == "" {
+		n.tenant = DefaultTenant
+	} else if err := checkToken("tenant", a.Tenant, MaxTenantLen); err != nil {
+		return err
+	}
+	if err := checkString("attempt_id", a.AttemptID, MaxIDLen); err != nil {
+		return err
+	}
+	if err := checkString("user_id", a.UserID, MaxIDLen); err != nil {
+		return err
+	}
+	if err := checkString("username", a.Username, MaxIDLen); err != nil {
+		return err
+	}
+	n.username = normalizeUsername(a.Username)
+	if err := checkString("user_agent", a.UserAgent, MaxUserAgentLen); err != nil {
+		return err
+	}
+	if err := checkString("device_id", a.DeviceID, MaxIDLen); err != nil {
+		return err
+	}
+	if a.Channel != "" {
+		if err := checkToken("channel", a.Channel, MaxChannelLen); err != nil {
+			return err
+		}
+	}
+	if a.IP == "" {
+		return fieldErr("ip", "required")
+	}
+	if len(a.IP) > 64 {
+		return fieldErr("ip", "too long (%d bytes)", len(a.IP))
+	}
+	addr, err := netip.ParseAddr(a.IP)
+	if err != nil || addr.Zone() != "" {
+		return fieldErr("ip", "not an IPv4 or IPv6 address: %q", a.IP)
+	}
+	n.addr = addr.Unmap()
+	n.hasPassword = false
+	if a.PasswordSHA1 != "" {
+		if len(a.PasswordSHA1) != sha1HexLen {
+			return fieldErr("password_sha1", "want 40 hex digits (SHA-1), got %d characters", len(a.PasswordSHA1))
+		}
+		if _, err := hex.Decode(n.password[:], []byte(a.PasswordSHA1)); err != nil {
+			return fieldErr("password_sha1", "not hexadecimal")
+		}
+		n.hasPassword = true
+	}
+	if a.Result > ResultNoSuchUser {
+		return fieldErr("result", "unknown value %d", a.Result)
+	}
+	if a.Geo != nil {
+		if err := checkGeo(a.Geo); err != nil {
+			return err
+		}
+	}
+	if len(a.Attributes) > MaxAttributes {
+		return fieldErr("attributes", "%d entries, at most %d allowed", len(a.Attributes), MaxAttributes)
+	}
+	for k, v := range a.Attributes {
+		if k == "" || len(k) > MaxAttrKeyLen || !utf8.ValidString(k) {
+			return fieldErr("attributes", "key %.70q must be 1 to %d bytes of UTF-8", k, MaxAttrKeyLen)
+		}
+		if len(v) > MaxAttrValueLen || !utf8.ValidString(v) {
+			return fieldErr("attributes."+k, "value must be at most %d bytes of UTF-8", MaxAttrValueLen)
+		}
+	}
+	n.time = a.Time
+	if n.time.IsZero() {
+		n.time = now
+	} else if y := n.time.Year(); y < 2000 || y > 9999 {
+		return fieldErr("time", "year %d out of range", y)
+	} else if maxSkew > 0 && n.time.After(now.Add(maxSkew)) {
+		return fieldErr("time", "%s is in the future", n.time.Format(time.RFC3339))
+	}
+	return nil
+}
+
+func checkString(field, s string, max int) error {
+	if len(s) > max {
+		return fieldErr(field, "too long (%d bytes, at most %d)", len(s), max)
+	}
+	if !utf8.ValidString(s) {
+		return fieldErr(field, "not valid UTF-8")
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return fieldErr(field, "contains a control character")
+		}
+	}
+	return nil
+}
+
+// checkToken accepts the characters that are safe in store keys and metric
+// labels: tenants and channels end up in both.
+func checkToken(field, s string, max int) error {
+	if len(s) > max {
+		return fieldErr(field, "too long (%d bytes, at most %d)", len(s), max)
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return fieldErr(field, "%q: only letters, digits, '-', '_' and '.' are allowed", s)
+		}
+	}
+	return nil
+}
+
+func checkGeo(g *GeoHint) error {
+	if g.Country != "" {
+		if len(g.Country) != 2 || !isAlpha(g.Country[0]) || !isAlpha(g.Country[1]) {
+			return fieldErr("geo.country", "want an ISO 3166-1 alpha-2 code, got %.20q", g.Country)
+		}
+	}
+	if (g.Lat == nil) != (g.Lon == nil) {
+		return fieldErr("geo", "lat and lon must be given together")
+	}
+	if g.Lat != nil {
+		if !(*g.Lat >= -90 && *g.Lat <= 90) {
+			return fieldErr("geo.lat", "%v out of range [-90, 90]", *g.Lat)
+		}
+		if !(*g.Lon >= -180 && *g.Lon <= 180) {
+			return fieldErr("geo.lon", "%v out of range [-180, 180]", *g.Lon)
+		}
+	}
+	return nil
+}
+
+func isAlpha(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
+// normalizeUsername trims and lower-cases; it allocates only when it must.
+func normalizeUsername(s string) string {
+	s = strings.TrimSpace(s)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' || c >= 0x80 {
+			return strings.ToLower(s)
+		}
+	}
+	return s
+}

@@ -1,0 +1,152 @@
+package engine
+
+import (
+	"fmt"
+	"time"
+)
+
+// Action is what the identity server should do with the attempt. The zero
+// value, ActionNone, is only used by rules that add score without deciding.
+type Action uint8
+
+// Actions, ordered by strength: when several apply, the strongest wins.
+const (
+	ActionNone Action = iota
+	ActionAllow
+	ActionStepUp
+	ActionDeny
+)
+
+var actionNames = [...]string{"none", "allow", "step_up", "deny"}
+
+func (a Action) String() string {
+	if int(a) < len(actionNames) {
+		return actionNames[a]
+	}
+	return fmt.Sprintf("action(%d)", a)
+}
+
+// ParseAction parses an action's wire name.
+func ParseAction(s string) (Action, error) {
+	for i, n := range actionNames {
+		if s == n {
+			return Action(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown action %q (want allow, step_up, deny or none)", s)
+}
+
+func (a Action) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
+
+func (a *Action) UnmarshalText(b []byte) error {
+	v, err := ParseAction(string(b))
+	if err != nil {
+		return err
+	}
+	*a = v
+	return nil
+}
+
+// Stronger returns the stronger of a and b (deny > step_up > allow > none).
+func (a Action) Stronger(b Action) Action {
+	if b > a {
+		return b
+	}
+	return a
+}
+
+// Reason explains one rule that matched.
+type Reason struct {
+	RuleID  string   `json:"rule"`
+	Action  Action   `json:"action"`
+	Score   int      `json:"score"`
+	Message string   `json:"message"`
+	Tags    []string `json:"tags,omitempty"`
+	Alert   bool     `json:"alert,omitempty"`
+}
+
+// Decision is the engine's answer for one attempt.
+type Decision struct {
+	DecisionID   string    `json:"decision_id"`
+	AttemptID    string    `json:"attempt_id"`
+	Tenant       string    `json:"tenant"`
+	Time         time.Time `json:"time"`
+	Action       Action    `json:"action"`
+	Score        int       `json:"score"`
+	Reasons      []Reason  `json:"reasons"`
+	Shadow       []Reason  `json:"shadow,omitempty"`
+	Alert        bool      `json:"alert,omitempty"`
+	Signals      Env       `json:"signals"`
+	RulesVersion string    `json:"rules_version"`
+}
+
+// Verdict is what a ruleset concludes from the signals. The engine turns it
+// into a Decision.
+type Verdict struct {
+	Action  Action
+	Score   int
+	Reasons []Reason
+	Shadow  []Reason
+	Alert   bool
+}
+
+// Reset empties v, keeping its slices' capacity.
+func (v *Verdict) Reset() {
+	*v = Verdict{Reasons: v.Reasons[:0], Shadow: v.Shadow[:0]}
+}
+
+// OutcomeKind is what happened after a decision.
+type OutcomeKind uint8
+
+// Outcomes. The last two are analyst labels: they are kept for evaluation
+// and never change a baseline.
+const (
+	OutcomeUnknown OutcomeKind = iota
+	LoginSucceeded
+	LoginFailed
+	StepUpPassed
+	StepUpFailed
+	ConfirmedFraud
+	ConfirmedLegit
+)
+
+var outcomeNames = [...]string{"", "login_succeeded", "login_failed", "step_up_passed", "step_up_failed", "confirmed_fraud", "confirmed_legit"}
+
+func (o OutcomeKind) String() string {
+	if int(o) < len(outcomeNames) {
+		return outcomeNames[o]
+	}
+	return fmt.Sprintf("outcome(%d)", o)
+}
+
+// ParseOutcomeKind parses an outcome's wire name.
+func ParseOutcomeKind(s string) (OutcomeKind, error) {
+	for i, n := range outcomeNames[1:] {
+		if s == n {
+			return OutcomeKind(i + 1), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown outcome %q (want login_succeeded, login_failed, step_up_passed, step_up_failed, confirmed_fraud or confirmed_legit)", s)
+}
+
+func (o OutcomeKind) MarshalText() ([]byte, error) { return []byte(o.String()), nil }
+
+func (o *OutcomeKind) UnmarshalText(b []byte) error {
+	v, err := ParseOutcomeKind(string(b))
+	if err != nil {
+		return err
+	}
+	*o = v
+	return nil
+}
+
+// Outcome reports what happened to an attempt. It names the attempt either
+// by DecisionID (the usual case) or by carrying the Attempt itself, for
+// identity servers that did not keep the decision.
+type Outcome struct {
+	Tenant     string      `json:"tenant,omitempty"`
+	DecisionID string      `json:"decision_id,omitempty"`
+	Attempt    *Attempt    `json:"attempt,omitempty"`
+	Outcome    OutcomeKind `json:"outcome"`
+	Time       time.Time   `json:"time,omitzero"`
+}

@@ -1,0 +1,371 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/riskgate/riskgate/signals/useragent"
+)
+
+// Signal computes one family of features from the prepared input into env.
+// Signals run in the order they were registered, so a later signal may read
+// what an earlier one wrote. A signal must be safe for concurrent use and
+// must not keep references to in or env.
+type Signal interface {
+	Name() string
+	Compute(in *Input, env *Env) error
+}
+
+// Input is everything a signal may read: the validated attempt, what the
+// enrichers found and the state the store returned.
+type Input struct {
+	Attempt     *Attempt
+	Tenant      string
+	Username    string // normalised
+	Addr        netip.Addr
+	Subnet      netip.Prefix
+	Time        time.Time
+	Password    [20]byte // SHA-1 of the password; valid when HasPassword
+	HasPassword bool
+	Device      Key // keyed device id; zero when absent
+	Agent       useragent.Info
+	Enrichment  Enrichment
+	State       *State
+	// StateAvailable is false when the store failed: State is then empty
+	// and signals must not read novelty into its emptiness.
+	StateAvailable bool
+}
+
+// Ruleset turns features into a verdict. Implementations (package rules)
+// must be safe for concurrent use and should not allocate per call beyond
+// the reasons they return.
+type Ruleset interface {
+	Version() string
+	Evaluate(env *Env, v *Verdict)
+}
+
+// Rules hands out the ruleset in force; it changes when rules are reloaded.
+type Rules interface {
+	Current() Ruleset
+}
+
+// Observer is told about every decision, outcome and failure: metrics,
+// decision logs and alert producers implement it. Calls are synchronous on
+// the scoring path, so implementations must be quick and must not block.
+type Observer interface {
+	Decided(a *Attempt, d *Decision, took time.Duration)
+	Reported(o *Outcome, p *Pending)
+	StoreCall(op string, took time.Duration, err error)
+	Failed(stage, name string, err error)
+}
+
+// Options configure an Engine. Store, Rules and Keyer are required.
+type Options struct {
+	Store     Store
+	Rules     Rules
+	Keyer     *Keyer
+	Signals   []Signal
+	Enrichers []Enricher
+	Observers []Observer
+	// StoreTimeout bounds every store call; 0 means no deadline beyond the
+	// caller's context, which suits in-process stores.
+	StoreTimeout time.Duration
+	// MaxClockSkew rejects attempts dated further in the future; 0 disables
+	// the check (replay and simulation run at any date).
+	MaxClockSkew time.Duration
+	// Now is the clock for attempts without a time; default time.Now.
+	Now func() time.Time
+	// NewID makes decision ids; default a random ULID.
+	NewID  func(t time.Time) string
+	Logger *slog.Logger
+}
+
+// Engine scores attempts and learns from outcomes. It is safe for
+// concurrent use.
+type Engine struct {
+	opts    Options
+	log     *slog.Logger
+	scratch sync.Pool // *scratch
+	ids     *idSource
+	logLim  rateLimiter
+}
+
+// scratch is the per-call working memory, pooled so that Score allocates
+// only what it returns.
+type scratch struct {
+	attempt Attempt
+	n       normalized
+	in      Input
+	ev      Event
+	state   State
+	env     Env
+	verdict Verdict
+	pending Pending
+	login   Login
+}
+
+// New returns an Engine.
+func New(opts Options) (*Engine, error) {
+	if opts.Store == nil {
+		return nil, errors.New("engine: no store")
+	}
+	if opts.Rules == nil {
+		return nil, errors.New("engine: no rules")
+	}
+	if opts.Keyer == nil {
+		return nil, errors.New("engine: no keyer")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	e := &Engine{opts: opts, log: opts.Logger, ids: newIDSource()}
+	if e.log == nil {
+		e.log = slog.Default()
+	}
+	if opts.NewID == nil {
+		e.opts.NewID = e.ids.ULID
+	}
+	e.scratch.New = func() any { return new(scratch) }
+	return e, nil
+}
+
+// Score decides on one attempt. A validation error wraps ErrInvalid and is
+// a *FieldError naming the field; nothing of an invalid attempt reaches the
+// store. A store failure is not an error: the decision is made without
+// state and env.State.Available is false.
+func (e *Engine) Score(ctx context.Context, a Attempt) (Decision, error) {
+	start := time.Now()
+	if err := ctx.Err(); err != nil {
+		return Decision{}, fmt.Errorf("engine: score: %w", err)
+	}
+	s := e.scratch.Get().(*scratch)
+	defer e.release(s)
+	s.attempt = a
+	if err := s.n.normalize(&s.attempt, e.opts.Now(), e.opts.MaxClockSkew); err != nil {
+		return Decision{}, err
+	}
+	e.prepare(s)
+
+	// State: one batched read (and window write) from the store.
+	s.ev = Event{
+		Tenant: s.n.tenant, Time: s.n.time, IP: s.in.Addr, Subnet: s.in.Subnet,
+		ASN: s.in.Enrichment.Network.ASN, Attempt: true, Failed: s.attempt.Result.Failed(),
+	}
+	e.keys(s)
+	s.state.Reset()
+	err := e.storeCall(ctx, "observe", func(ctx context.Context) error { return e.opts.Store.Observe(ctx, &s.ev, &s.state) })
+	s.in.StateAvailable = err == nil
+	if err != nil {
+		s.state.Reset()
+	}
+	s.in.State = &s.state
+
+	// Signals.
+	e.fillAttemptEnv(s)
+	for _, sig := range e.opts.Signals {
+		if err := sig.Compute(&s.in, &s.env); err != nil {
+			e.failed("signal", sig.Name(), err)
+		}
+	}
+
+	// Rules.
+	rs := e.opts.Rules.Current()
+	s.verdict.Reset()
+	rs.Evaluate(&s.env, &s.verdict)
+	v := &s.verdict
+	action := v.Action
+	if action == ActionNone {
+		action = ActionAllow
+	}
+	id := e.opts.NewID(s.n.time)
+	d := Decision{
+		DecisionID: id, AttemptID: s.attempt.AttemptID, Tenant: s.n.tenant, Time: s.n.time,
+		Action: action, Score: v.Score, Reasons: v.Reasons, Shadow: v.Shadow, Alert: v.Alert,
+		Signals: s.env, RulesVersion: rs.Version(),
+	}
+	if d.AttemptID == "" {
+		d.AttemptID = id
+	}
+	if d.Reasons == nil {
+		d.Reasons = []Reason{}
+	}
+
+	// Consequences: learn a completed login now, or remember the decision
+	// for the outcome that will complete it.
+	e.commit(ctx, s, &d)
+	took := time.Since(start)
+	for _, o := range e.opts.Observers {
+		o.Decided(&s.attempt, &d, took)
+	}
+	return d, nil
+}
+
+func (e *Engine) release(s *scratch) {
+	// Drop references into the caller's data before pooling.
+	s.attempt = Attempt{}
+	s.n.a = nil
+	s.in.Attempt = nil
+	s.in.State = nil
+	s.env = Env{}
+	s.verdict = Verdict{}
+	e.scratch.Put(s)
+}
+
+// prepare fills the input: address facts, enrichment, user agent.
+func (e *Engine) prepare(s *scratch) {
+	in := &s.in
+	*in = Input{
+		Attempt: &s.attempt, Tenant: s.n.tenant, Username: s.n.username, Addr: s.n.addr,
+		Subnet: SubnetOf(s.n.addr), Time: s.n.time, Password: s.n.password, HasPassword: s.n.hasPassword,
+		Agent: useragent.Parse(s.attempt.UserAgent),
+	}
+	en := &in.Enrichment
+	en.Network.Class = Classify(s.n.addr)
+	if en.Network.Class == ClassPublic {
+		for _, x := range e.opts.Enrichers {
+			if err := x.Enrich(s.n.addr, en); err != nil {
+				e.failed("enrich", fmt.Sprintf("%T", x), err)
+			}
+		}
+	}
+	if !en.Location.Known {
+		applyHint(s.attempt.Geo, &en.Location)
+	}
+}
+
+// hintAccuracyKM is the uncertainty given to a CDN's location hint: CDNs
+// geolocate from the address too, at about city precision.
+const hintAccuracyKM = 50
+
+func applyHint(g *GeoHint, l *Location) {
+	if g == nil || g.Country == "" && g.Lat == nil {
+		return
+	}
+	*l = Location{Known: true, Source: "hint", Country: upper2(g.Country)}
+	if g.Lat != nil {
+		l.HasCoordinates = true
+		l.Lat, l.Lon = *g.Lat, *g.Lon
+		l.AccuracyKM = hintAccuracyKM
+	}
+}
+
+// upper2 upper-cases a two-letter code without allocating when it is
+// already upper case (the usual case).
+func upper2(s string) string {
+	if len(s) == 2 && s[0] >= 'a' && s[0] <= 'z' || len(s) == 2 && s[1] >= 'a' && s[1] <= 'z' {
+		b := []byte(s)
+		for i := range b {
+			if b[i] >= 'a' && b[i] <= 'z' {
+				b[i] -= 'a' - 'A'
+			}
+		}
+		return string(b)
+	}
+	return s
+}
+
+// keys computes the keyed hashes of the attempt's identifiers.
+func (e *Engine) keys(s *scratch) {
+	k, t := e.opts.Keyer, s.n.tenant
+	if s.attempt.UserID != "" {
+		s.ev.User = k.User(t, s.attempt.UserID)
+		s.ev.Account = s.ev.User
+	}
+	if s.n.username != "" {
+		s.ev.Username = k.Username(t, s.n.username)
+		if s.ev.Account.IsZero() {
+			s.ev.Account = s.ev.Username
+		}
+	}
+	if s.n.hasPassword {
+		s.ev.Password = k.Password(t, &s.n.password)
+	}
+	if s.attempt.DeviceID != "" {
+		s.in.Device = k.Device(t, s.attempt.DeviceID)
+	}
+}
+
+func (e *Engine) fillAttemptEnv(s *scratch) {
+	a := &s.attempt
+	utc := s.n.time.UTC()
+	s.env = Env{
+		Attempt: AttemptEnv{
+			Tenant: s.n.tenant, UserID: a.UserID, Username: s.n.username, IP: a.IP,
+			UserAgent: a.UserAgent, Channel: a.Channel, Result: a.Result.String(),
+			Failed: a.Result.Failed(), HasUser: a.UserID != "", Hour: utc.Hour(),
+			Weekday: int(utc.Weekday()), Attributes: a.Attributes,
+		},
+		State: StateEnv{Available: s.in.StateAvailable},
+	}
+}
+
+// commit applies what the decision implies, without failing the decision:
+// a write that does not happen costs learning, not the login.
+func (e *Engine) commit(ctx context.Context, s *scratch, d *Decision) {
+	if s.ev.User.IsZero() {
+		return // nothing to learn about an unknown user
+	}
+	var c Commit
+	e.loginOf(s, &s.login)
+	switch {
+	case d.Action == ActionAllow && s.attempt.Result == ResultPasswordOK:
+		c.Learn = &s.login
+	case d.Action == ActionStepUp && s.attempt.Result != ResultPasswordBad && s.attempt.Result != ResultNoSuchUser,
+		d.Action == ActionAllow && s.attempt.Result == ResultUnknown:
+		s.pending = Pending{DecisionID: d.DecisionID, Action: d.Action, Result: s.attempt.Result, Event: s.ev, Login: s.login}
+		s.pending.Event.Attempt, s.pending.Event.Failed = false, false
+		c.Pending = &s.pending
+	default:
+		return
+	}
+	_ = e.storeCall(ctx, "commit", func(ctx context.Context) error { return e.opts.Store.Commit(ctx, &c) })
+}
+
+// loginOf describes the attempt as the completed login it may become.
+func (e *Engine) loginOf(s *scratch, l *Login) {
+	loc := &s.in.Enrichment.Location
+	*l = Login{
+		Tenant: s.n.tenant, User: s.ev.User, Time: s.n.time, IP: s.in.Addr, Subnet: s.in.Subnet,
+		Device: s.in.Device, Agent: s.in.Agent.Family, ASN: s.in.Enrichment.Network.ASN,
+	}
+	if loc.Known {
+		l.Country, l.City = loc.Country, loc.City
+		if loc.HasCoordinates {
+			l.HasLocation, l.Lat, l.Lon, l.AccuracyKM = true, loc.Lat, loc.Lon, loc.AccuracyKM
+		}
+	}
+}
+
+func (e *Engine) storeCall(ctx context.Context, op string, f func(context.Context) error) error {
+	start := time.Now()
+	var err error
+	if e.opts.StoreTimeout > 0 {
+		tctx, cancel := context.WithTimeout(ctx, e.opts.StoreTimeout)
+		err = f(tctx)
+		cancel()
+	} else {
+		err = f(ctx)
+	}
+	took := time.Since(start)
+	for _, o := range e.opts.Observers {
+		o.StoreCall(op, took, err)
+	}
+	if err != nil && e.logLim.allow(start) {
+		e.log.Warn("store call failed; deciding without state", "op", op, "err", err)
+	}
+	return err
+}
+
+func (e *Engine) failed(stage, name string, err error) {
+	for _, o := range e.opts.Observers {
+		o.Failed(stage, name, err)
+	}
+	if e.logLim.allow(time.Now()) {
+		e.log.Warn("pipeline stage failed", "stage", stage, "name", name, "err", err)
+	}
+}

@@ -1,0 +1,129 @@
+package engine
+
+import (
+	"net/netip"
+)
+
+// Enrichment is what the engine knows about the source address beyond the
+// attempt: where it is and what network it belongs to. Enrichers fill it in
+// order; the attempt's geo hint is applied after them, only if none of them
+// located the address.
+type Enrichment struct {
+	Location Location
+	Network  Network
+}
+
+// Location is a fix for the address.
+type Location struct {
+	Known          bool
+	Source         string // "geoip", "hint" or "" (none)
+	Country        string // ISO 3166-1 alpha-2, upper case
+	Subdivision    string
+	City           string
+	HasCoordinates bool
+	Lat, Lon       float64
+	AccuracyKM     float64 // radius of uncertainty
+}
+
+// Network is what is known of the address's network.
+type Network struct {
+	Class          IPClass
+	ASN            uint32
+	ASOrg          string
+	HostingASN     bool     // the ASN is on the hosting/datacenter list
+	Lists          []string // configured IP lists containing the address; shared, never modified
+	AnonymousKnown bool
+	VPN            bool
+	Tor            bool
+	Proxy          bool
+	Hosting        bool
+}
+
+// Enricher adds what it knows about addr to e. It must not block on the
+// network, must be safe for concurrent use and should not allocate per call
+// in the steady state. An error means "this source failed", not "unknown":
+// the engine counts it and carries on with what it has.
+type Enricher interface {
+	Enrich(addr netip.Addr, e *Enrichment) error
+}
+
+// IPClass says what kind of address a login comes from. Only public
+// addresses can be located; the others are reported explicitly so that
+// rules can treat a login from 10.0.0.0/8 as internal rather than unknown.
+type IPClass uint8
+
+// IP classes.
+const (
+	ClassPublic IPClass = iota
+	ClassPrivate
+	ClassLoopback
+	ClassLinkLocal
+	ClassCGNAT
+	ClassReserved
+)
+
+var classNames = [...]string{"public", "private", "loopback", "link_local", "cgnat", "reserved"}
+
+func (c IPClass) String() string {
+	if int(c) < len(classNames) {
+		return classNames[c]
+	}
+	return "reserved"
+}
+
+var (
+	cgnat    = netip.MustParsePrefix("100.64.0.0/10")
+	reserved = []netip.Prefix{
+		netip.MustParsePrefix("0.0.0.0/8"),
+		netip.MustParsePrefix("192.0.0.0/24"),
+		netip.MustParsePrefix("192.0.2.0/24"),
+		netip.MustParsePrefix("198.18.0.0/15"),
+		netip.MustParsePrefix("198.51.100.0/24"),
+		netip.MustParsePrefix("203.0.113.0/24"),
+		netip.MustParsePrefix("240.0.0.0/4"),
+		netip.MustParsePrefix("255.255.255.255/32"),
+		netip.MustParsePrefix("64:ff9b:1::/48"),
+		netip.MustParsePrefix("100::/64"),
+		netip.MustParsePrefix("2001:db8::/32"),
+		netip.MustParsePrefix("2001::/23"),
+		netip.MustParsePrefix("::/128"),
+	}
+)
+
+// Classify returns the class of addr. Documentation and benchmarking ranges
+// are reserved: no real login comes from them.
+func Classify(addr netip.Addr) IPClass {
+	addr = addr.Unmap()
+	switch {
+	case addr.IsLoopback():
+		return ClassLoopback
+	case addr.IsPrivate():
+		return ClassPrivate
+	case addr.IsLinkLocalUnicast():
+		return ClassLinkLocal
+	case addr.IsMulticast() || addr.IsUnspecified() || addr.IsInterfaceLocalMulticast() || addr.IsLinkLocalMulticast():
+		return ClassReserved
+	case addr.Is4() && cgnat.Contains(addr):
+		return ClassCGNAT
+	}
+	for _, p := range reserved {
+		if p.Contains(addr) {
+			return ClassReserved
+		}
+	}
+	if addr.Is6() && !addr.IsGlobalUnicast() {
+		return ClassReserved
+	}
+	return ClassPublic
+}
+
+// SubnetOf returns the /24 of an IPv4 address or the /48 of an IPv6 one: the
+// unit a single customer or attacker usually controls.
+func SubnetOf(addr netip.Addr) netip.Prefix {
+	bits := 48
+	if addr.Is4() {
+		bits = 24
+	}
+	p, _ := addr.Prefix(bits)
+	return p
+}

@@ -1,0 +1,54 @@
+package engine
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	mrand "math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+type atomicTime = atomic.Int64
+
+// idSource makes ULIDs: 48 bits of milliseconds and 80 random bits in
+// Crockford base32, so decision ids sort by time and cannot be guessed.
+type idSource struct {
+	pool sync.Pool // *mrand.ChaCha8
+}
+
+func newIDSource() *idSource {
+	s := &idSource{}
+	s.pool.New = func() any {
+		var seed [32]byte
+		_, _ = rand.Read(seed[:]) // never fails on Linux since Go 1.24
+		return mrand.NewChaCha8(seed)
+	}
+	return s
+}
+
+const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+// ULID returns a new id for time t.
+func (s *idSource) ULID(t time.Time) string {
+	r := s.pool.Get().(*mrand.ChaCha8)
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(t.UnixMilli())<<16)
+	binary.BigEndian.PutUint64(b[8:], r.Uint64())
+	binary.BigEndian.PutUint16(b[6:8], uint16(r.Uint64()))
+	s.pool.Put(r)
+	return encodeULID(&b)
+}
+
+func encodeULID(b *[16]byte) string {
+	var out [26]byte
+	// 128 bits as 26 base32 digits, the first carrying 3 bits.
+	hi := binary.BigEndian.Uint64(b[:8])
+	lo := binary.BigEndian.Uint64(b[8:])
+	for i := 25; i >= 0; i-- {
+		out[i] = crockford[lo&31]
+		lo = lo>>5 | hi<<59
+		hi >>= 5
+	}
+	return string(out[:])
+}

@@ -1,0 +1,474 @@
+// Package memstore is the in-memory engine.Store: the embedded default,
+// with no external process. It is sharded to keep lock contention low,
+// bounded (each kind of entry has a maximum count, least recently used
+// evicted first) and expires entries that have not been touched for their
+// time to live. State is lost on restart; use engine/redisstore to keep it
+// or to share it between scoring nodes.
+package memstore
+
+import (
+	"context"
+	"encoding/binary"
+	"hash/maphash"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+
+	"github.com/riskgate/riskgate/engine"
+)
+
+// Options bound the store. Zero values take the defaults.
+type Options struct {
+	Shards        int           // default 64
+	MaxUsers      int           // profiles kept, default 1,000,000
+	MaxWindowKeys int           // attack-window keys (addresses, subnets, ASNs, accounts, passwords), default 1,000,000
+	MaxPending    int           // decisions awaiting an outcome, default 500,000
+	MaxDistinct   int           // members per distinct-count set, default 1,000
+	ProfileTTL    time.Duration // a profile untouched this long is erased, default 180 days
+	PendingTTL    time.Duration // a decision not reported within this is dropped, default 30 minutes
+	// Now is the wall clock for time-to-live; default time.Now. Windows
+	// count by the events' own times, so replays of old traffic work.
+	Now func() time.Time
+}
+
+func (o *Options) defaults() {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&o.Shards, 64)
+	def(&o.MaxUsers, 1_000_000)
+	def(&o.MaxWindowKeys, 1_000_000)
+	def(&o.MaxPending, 500_000)
+	def(&o.MaxDistinct, 1000)
+	if o.ProfileTTL <= 0 {
+		o.ProfileTTL = 180 * 24 * time.Hour
+	}
+	if o.PendingTTL <= 0 {
+		o.PendingTTL = 30 * time.Minute
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Store is the in-memory engine.Store.
+type Store struct {
+	opts   Options
+	seed   maphash.Seed
+	shards []shard
+	stop   chan struct{}
+	done   chan struct{}
+	once   sync.Once
+}
+
+type shard struct {
+	mu       sync.Mutex
+	profiles *simplelru.LRU[userID, *profileEntry]
+	windows  *simplelru.LRU[windowID, *window]
+	pending  *simplelru.LRU[pendingID, *pendingEntry]
+}
+
+type userID struct {
+	tenant string
+	key    engine.Key
+}
+
+type windowKind uint8
+
+const (
+	kindIP windowKind = iota + 1
+	kindSubnet
+	kindASN
+	kindAccount
+	kindPassword
+	kindTenant
+)
+
+type windowID struct {
+	tenant string
+	kind   windowKind
+	id     [16]byte
+}
+
+type pendingID struct {
+	tenant, id string
+}
+
+type profileEntry struct {
+	p       engine.Profile
+	touched int64 // wall clock, unix seconds
+}
+
+// window is one attack-window key. Which fields are used depends on its
+// kind: failures and usernames for addresses, subnets and ASNs; failures
+// for accounts; members for passwords (accounts tried); attempts and
+// failures for the tenant.
+type window struct {
+	kind     windowKind
+	touched  int64 // wall clock
+	failures counter
+	attempts counter
+	members  distinct
+}
+
+type pendingEntry struct {
+	p       engine.Pending
+	expires int64 // wall clock
+}
+
+var _ engine.Store = (*Store)(nil)
+
+// New returns a Store and starts its expiry sweeper; Close stops it.
+func New(opts Options) *Store {
+	opts.defaults()
+	s := &Store{opts: opts, seed: maphash.MakeSeed(), shards: make([]shard, opts.Shards), stop: make(chan struct{}), done: make(chan struct{})}
+	per := func(total int) int { return max(1, (total+opts.Shards-1)/opts.Shards) }
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.profiles, _ = simplelru.NewLRU[userID, *profileEntry](per(opts.MaxUsers), nil)
+		sh.windows, _ = simplelru.NewLRU[windowID, *window](per(opts.MaxWindowKeys), nil)
+		sh.pending, _ = simplelru.NewLRU[pendingID, *pendingEntry](per(opts.MaxPending), nil)
+	}
+	go s.sweep()
+	return s
+}
+
+func (s *Store) shardFor(tenant string, user engine.Key) *shard {
+	var h maphash.Hash
+	h.SetSeed(s.seed)
+	h.WriteString(tenant)
+	h.Write(user[:])
+	return &s.shards[h.Sum64()%uint64(len(s.shards))]
+}
+
+func (s *Store) shardForPending(tenant, id string) *shard {
+	var h maphash.Hash
+	h.SetSeed(s.seed)
+	h.WriteString(tenant)
+	h.WriteByte(0)
+	h.WriteString(id)
+	return &s.shards[h.Sum64()%uint64(len(s.shards))]
+}
+
+func (s *Store) now() int64 { return s.opts.Now().Unix() }
+
+// Observe implements engine.Store.
+func (s *Store) Observe(ctx context.Context, ev *engine.Event, st *engine.State) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	now := s.now()
+	if !ev.User.IsZero() {
+		sh := s.shardFor(ev.Tenant, ev.User)
+		sh.mu.Lock()
+		if e, ok := sh.profiles.Get(userID{ev.Tenant, ev.User}); ok && now-e.touched < int64(s.opts.ProfileTTL/time.Second) {
+			st.HasProfile = true
+			st.Profile.CopyFrom(&e.p)
+		}
+		sh.mu.Unlock()
+	}
+	s.apply(ev, st, now)
+	return nil
+}
+
+// Record implements engine.Store.
+func (s *Store) Record(ctx context.Context, ev *engine.Event) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.apply(ev, nil, s.now())
+	return nil
+}
+
+// apply writes ev into every window it touches and, when st is not nil,
+// reads the counts back.
+func (s *Store) apply(ev *engine.Event, st *engine.State, now int64) {
+	t := ev.Time.Unix()
+	var c *engine.Counts
+	if st != nil {
+		c = &st.Counts
+	}
+	var id [16]byte
+	userHash := binary.LittleEndian.Uint64(ev.Username[:8])
+	net := func(kind windowKind, out *engine.NetCounts) {
+		s.window(ev.Tenant, kind, &id, now, func(w *window) {
+			if ev.Failed {
+				w.failures.add(&shortSpec, t, 1)
+			}
+			if ev.Attempt && !ev.Username.IsZero() {
+				w.members.add(userHash, t, s.opts.MaxDistinct)
+			}
+			if out != nil {
+				w.failures.sum(&shortSpec, t, &out.Failures)
+				w.members.count(&shortLen, t, &out.Usernames)
+			}
+		})
+	}
+	id = addrID(ev.IP)
+	net(kindIP, netOut(c, 0))
+	if ev.Subnet.IsValid() {
+		id = addrID(ev.Subnet.Addr())
+		net(kindSubnet, netOut(c, 1))
+	}
+	if ev.ASN != 0 {
+		id = [16]byte{}
+		binary.BigEndian.PutUint32(id[:4], ev.ASN)
+		net(kindASN, netOut(c, 2))
+	}
+	if !ev.Account.IsZero() {
+		id = ev.Account
+		s.window(ev.Tenant, kindAccount, &id, now, func(w *window) {
+			if ev.Failed {
+				w.failures.add(&longSpec, t, 1)
+			}
+			if c != nil {
+				w.failures.sum(&longSpec, t, &c.AccountFailures)
+			}
+		})
+		if !ev.Password.IsZero() && ev.Attempt {
+			id = ev.Password
+			acct := binary.LittleEndian.Uint64(ev.Account[:8])
+			s.window(ev.Tenant, kindPassword, &id, now, func(w *window) {
+				w.members.add(acct, t, s.opts.MaxDistinct)
+				if c != nil {
+					w.members.count(&longLen, t, &c.PasswordAccounts)
+				}
+			})
+		}
+	}
+	id = [16]byte{}
+	s.window(ev.Tenant, kindTenant, &id, now, func(w *window) {
+		if ev.Attempt {
+			w.attempts.add(&shortSpec, t, 1)
+		}
+		if ev.Failed {
+			w.failures.add(&shortSpec, t, 1)
+		}
+		if c != nil {
+			w.attempts.sum(&shortSpec, t, &c.TenantAttempts)
+			w.failures.sum(&shortSpec, t, &c.TenantFailures)
+		}
+	})
+}
+
+func netOut(c *engine.Counts, i int) *engine.NetCounts {
+	if c == nil {
+		return nil
+	}
+	switch i {
+	case 0:
+		return &c.IP
+	case 1:
+		return &c.Subnet
+	}
+	return &c.ASN
+}
+
+func addrID(a netip.Addr) [16]byte { return a.As16() }
+
+// window runs f on the window entry, creating it when absent, under the
+// shard's lock.
+func (s *Store) window(tenant string, kind windowKind, id *[16]byte, now int64, f func(*window)) {
+	sh := s.shardForWindow(tenant, kind, id)
+	sh.mu.Lock()
+	k := windowID{tenant, kind, *id}
+	w, ok := sh.windows.Get(k)
+	if !ok || now-w.touched > ttlOf(kind) {
+		w = &window{kind: kind}
+		sh.windows.Add(k, w)
+	}
+	w.touched = now
+	f(w)
+	sh.mu.Unlock()
+}
+
+func (s *Store) shardForWindow(tenant string, kind windowKind, id *[16]byte) *shard {
+	var h maphash.Hash
+	h.SetSeed(s.seed)
+	h.WriteString(tenant)
+	h.WriteByte(byte(kind))
+	h.Write(id[:])
+	return &s.shards[h.Sum64()%uint64(len(s.shards))]
+}
+
+// ttlOf is how long an untouched window key is kept: its longest window.
+func ttlOf(kind windowKind) int64 {
+	if kind == kindAccount || kind == kindPassword {
+		return longLen[2]
+	}
+	return shortLen[2]
+}
+
+// Commit implements engine.Store.
+func (s *Store) Commit(ctx context.Context, c *engine.Commit) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	now := s.now()
+	if l := c.Learn; l != nil && !l.User.IsZero() {
+		sh := s.shardFor(l.Tenant, l.User)
+		sh.mu.Lock()
+		k := userID{l.Tenant, l.User}
+		e, ok := sh.profiles.Get(k)
+		if !ok || now-e.touched >= int64(s.opts.ProfileTTL/time.Second) {
+			e = &profileEntry{}
+			sh.profiles.Add(k, e)
+		}
+		e.touched = now
+		e.p.Learn(l)
+		sh.mu.Unlock()
+	}
+	if p := c.Pending; p != nil {
+		sh := s.shardForPending(p.Event.Tenant, p.DecisionID)
+		sh.mu.Lock()
+		sh.pending.Add(pendingID{p.Event.Tenant, p.DecisionID}, &pendingEntry{p: *p, expires: now + int64(s.opts.PendingTTL/time.Second)})
+		sh.mu.Unlock()
+	}
+	return nil
+}
+
+// TakePending implements engine.Store.
+func (s *Store) TakePending(ctx context.Context, tenant, decisionID string) (engine.Pending, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return engine.Pending{}, false, err
+	}
+	sh := s.shardForPending(tenant, decisionID)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	k := pendingID{tenant, decisionID}
+	e, ok := sh.pending.Peek(k)
+	if !ok {
+		return engine.Pending{}, false, nil
+	}
+	sh.pending.Remove(k)
+	if s.now() >= e.expires {
+		return engine.Pending{}, false, nil
+	}
+	return e.p, true, nil
+}
+
+// Profile implements engine.Store.
+func (s *Store) Profile(ctx context.Context, tenant string, user engine.Key) (engine.Profile, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return engine.Profile{}, false, err
+	}
+	sh := s.shardFor(tenant, user)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e, ok := sh.profiles.Peek(userID{tenant, user})
+	if !ok || s.now()-e.touched >= int64(s.opts.ProfileTTL/time.Second) {
+		return engine.Profile{}, false, nil
+	}
+	var p engine.Profile
+	p.CopyFrom(&e.p)
+	return p, true, nil
+}
+
+// Forget implements engine.Store: the profile, the account's failure
+// window and every pending decision of the user go.
+func (s *Store) Forget(ctx context.Context, tenant string, user engine.Key) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	sh := s.shardFor(tenant, user)
+	sh.mu.Lock()
+	sh.profiles.Remove(userID{tenant, user})
+	sh.mu.Unlock()
+	id := [16]byte(user)
+	sh = s.shardForWindow(tenant, kindAccount, &id)
+	sh.mu.Lock()
+	sh.windows.Remove(windowID{tenant, kindAccount, id})
+	sh.mu.Unlock()
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		for _, k := range sh.pending.Keys() {
+			if e, ok := sh.pending.Peek(k); ok && k.tenant == tenant && e.p.Login.User == user {
+				sh.pending.Remove(k)
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return nil
+}
+
+// Close implements engine.Store: it stops the sweeper. Nothing is buffered.
+func (s *Store) Close(ctx context.Context) error {
+	s.once.Do(func() { close(s.stop) })
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Len reports how many profiles, window keys and pending decisions are held.
+func (s *Store) Len() (profiles, windows, pending int) {
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		profiles += sh.profiles.Len()
+		windows += sh.windows.Len()
+		pending += sh.pending.Len()
+		sh.mu.Unlock()
+	}
+	return
+}
+
+// sweepInterval is how often expired entries are removed. Expired entries
+// are also ignored on access, so this only bounds how long erased-by-TTL
+// data lingers in memory.
+const sweepInterval = time.Minute
+
+func (s *Store) sweep() {
+	defer close(s.done)
+	t := time.NewTicker(sweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.Expire()
+		}
+	}
+}
+
+// Expire removes entries whose time to live has passed. The LRU order is
+// touch order, so each list is trimmed from its oldest end until an entry
+// is still alive.
+func (s *Store) Expire() {
+	now := s.now()
+	profileTTL := int64(s.opts.ProfileTTL / time.Second)
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		for {
+			k, e, ok := sh.profiles.GetOldest()
+			if !ok || now-e.touched < profileTTL {
+				break
+			}
+			sh.profiles.Remove(k)
+		}
+		for {
+			k, w, ok := sh.windows.GetOldest()
+			if !ok || now-w.touched <= ttlOf(w.kind) {
+				break
+			}
+			sh.windows.Remove(k)
+		}
+		for {
+			k, e, ok := sh.pending.GetOldest()
+			if !ok || now < e.expires {
+				break
+			}
+			sh.pending.Remove(k)
+		}
+		sh.mu.Unlock()
+	}
+}

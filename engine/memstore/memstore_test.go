@@ -1,0 +1,146 @@
+package memstore
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/engine/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) engine.Store { return New(Options{}) })
+}
+
+func TestConformanceOneShard(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) engine.Store { return New(Options{Shards: 1}) })
+}
+
+func TestBoundsEvictLeastRecentlyUsed(t *testing.T) {
+	s := New(Options{Shards: 1, MaxUsers: 3, MaxWindowKeys: 4})
+	defer s.Close(context.Background())
+	ctx := context.Background()
+	learn := func(u string) {
+		t.Helper()
+		if err := s.Commit(ctx, &engine.Commit{Learn: &engine.Login{Tenant: "t", User: key(u), Time: base}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	learn("a")
+	learn("b")
+	learn("c")
+	if _, ok, _ := s.Profile(ctx, "t", key("a")); !ok {
+		t.Fatal("a missing before the bound is reached")
+	}
+	learn("a") // a is now the most recently used; b the least
+	learn("d")
+	if _, ok, _ := s.Profile(ctx, "t", key("b")); ok {
+		t.Error("least recently used profile b was not evicted")
+	}
+	for _, u := range []string{"a", "c", "d"} {
+		if _, ok, _ := s.Profile(ctx, "t", key(u)); !ok {
+			t.Errorf("profile %s evicted", u)
+		}
+	}
+	// Window keys: each observe of a new address without user or ASN
+	// touches the address, its subnet and the tenant.
+	for i := range 10 {
+		var st engine.State
+		ip := netip.AddrFrom4([4]byte{198, 51, byte(i), 1})
+		if err := s.Observe(ctx, &engine.Event{Tenant: "t", Time: base, IP: ip, Subnet: engine.SubnetOf(ip), Failed: true}, &st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, w, _ := s.Len(); w > 4 {
+		t.Errorf("%d window keys held, bound is 4", w)
+	}
+}
+
+func TestTTLExpiry(t *testing.T) {
+	now := base
+	s := New(Options{ProfileTTL: 24 * time.Hour, PendingTTL: time.Minute, Now: func() time.Time { return now }})
+	defer s.Close(context.Background())
+	ctx := context.Background()
+	if err := s.Commit(ctx, &engine.Commit{
+		Learn:   &engine.Login{Tenant: "t", User: key("u"), Time: base},
+		Pending: &engine.Pending{DecisionID: "d1", Event: engine.Event{Tenant: "t"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	now = base.Add(2 * time.Minute)
+	if _, ok, _ := s.TakePending(ctx, "t", "d1"); ok {
+		t.Error("pending decision outlived its TTL")
+	}
+	if _, ok, _ := s.Profile(ctx, "t", key("u")); !ok {
+		t.Error("profile expired early")
+	}
+	now = base.Add(25 * time.Hour)
+	if _, ok, _ := s.Profile(ctx, "t", key("u")); ok {
+		t.Error("profile outlived its TTL")
+	}
+	s.Expire()
+	if p, _, _ := s.Len(); p != 0 {
+		t.Errorf("Expire left %d profiles", p)
+	}
+}
+
+func key(s string) engine.Key {
+	var k engine.Key
+	copy(k[:], s)
+	k[15] = 1
+	return k
+}
+
+var base = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+
+func TestCounterRing(t *testing.T) {
+	var c counter
+	t0 := base.Unix()
+	var out [3]uint32
+	c.add(&shortSpec, t0, 1)
+	c.add(&shortSpec, t0+30, 2)      // same minute
+	c.add(&shortSpec, t0+9*60, 1)    // 9 minutes later: still in 10m
+	c.sum(&shortSpec, t0+9*60, &out) // read at +9m
+	if out != [3]uint32{4, 4, 4} {
+		t.Errorf("at +9m: %v", out)
+	}
+	c.add(&shortSpec, t0+59*60, 1) // 59 minutes later
+	c.sum(&shortSpec, t0+59*60, &out)
+	if out != [3]uint32{1, 5, 5} {
+		t.Errorf("at +59m: %v", out)
+	}
+	c.sum(&shortSpec, t0+25*3600, &out)
+	if out != [3]uint32{0, 0, 0} {
+		t.Errorf("at +25h: %v", out)
+	}
+	// An event older than the ring is ignored, not wrapped onto a new bucket.
+	c.add(&shortSpec, t0+30*3600, 1)
+	c.add(&shortSpec, t0, 7)
+	c.sum(&shortSpec, t0+30*3600, &out)
+	if out != [3]uint32{1, 1, 1} {
+		t.Errorf("after a stale event: %v", out)
+	}
+}
+
+func TestDistinctSaturatesAtLimit(t *testing.T) {
+	var d distinct
+	for i := range 50 {
+		d.add(uint64(i), int64(1000+i), 10)
+	}
+	var out [3]uint32
+	d.count(&shortLen, 1100, &out)
+	if out != [3]uint32{10, 10, 10} {
+		t.Errorf("count = %v, want the limit 10", out)
+	}
+	if len(d.items) != 10 {
+		t.Errorf("%d members kept, limit 10", len(d.items))
+	}
+	// The newest members are the ones kept.
+	for _, m := range d.items {
+		if m.h < 40 {
+			t.Errorf("old member %d kept over newer ones", m.h)
+		}
+	}
+}

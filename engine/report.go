@@ -1,0 +1,197 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrUnknownDecision is returned by Report when the decision id is unknown:
+// never issued, already reported, expired, or from another tenant.
+var ErrUnknownDecision = errors.New("unknown or already reported decision")
+
+// Report feeds an outcome back. Failures go to the attack windows; a
+// completed login (an allowed login that succeeded, or a passed step-up)
+// teaches the user's baseline. Analyst labels are passed to observers only.
+func (e *Engine) Report(ctx context.Context, o Outcome) error {
+	if o.Outcome == OutcomeUnknown || o.Outcome > ConfirmedLegit {
+		return fieldErr("outcome", "required: login_succeeded, login_failed, step_up_passed, step_up_failed, confirmed_fraud or confirmed_legit")
+	}
+	tenant := o.Tenant
+	if tenant == "" {
+		tenant = DefaultTenant
+	} else if err := checkToken("tenant", tenant, MaxTenantLen); err != nil {
+		return err
+	}
+	switch {
+	case o.DecisionID != "" && o.Attempt != nil:
+		return fieldErr("decision_id", "give either decision_id or attempt, not both")
+	case o.DecisionID != "":
+		if err := checkToken("decision_id", o.DecisionID, MaxIDLen); err != nil {
+			return err
+		}
+		return e.reportDecision(ctx, tenant, &o)
+	case o.Attempt != nil:
+		return e.reportAttempt(ctx, &o)
+	default:
+		return fieldErr("decision_id", "required (or attempt)")
+	}
+}
+
+func (e *Engine) reportDecision(ctx context.Context, tenant string, o *Outcome) error {
+	if o.Outcome == ConfirmedFraud || o.Outcome == ConfirmedLegit {
+		e.reported(o, nil)
+		return nil
+	}
+	var (
+		p  Pending
+		ok bool
+	)
+	err := e.storeCall(ctx, "take_pending", func(ctx context.Context) error {
+		var err error
+		p, ok, err = e.opts.Store.TakePending(ctx, tenant, o.DecisionID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("engine: report: %w", err)
+	}
+	if !ok {
+		return fmt.Errorf("engine: report %s: %w", o.DecisionID, ErrUnknownDecision)
+	}
+	if p.Action == ActionStepUp && o.Outcome == LoginSucceeded {
+		// The identity server let the user in without saying the step-up
+		// passed: do not learn a baseline from it, and keep the decision
+		// so that the step-up outcome can still arrive.
+		_ = e.storeCall(ctx, "commit", func(ctx context.Context) error {
+			return e.opts.Store.Commit(ctx, &Commit{Pending: &p})
+		})
+		return &FieldError{Field: "outcome", Msg: "decision was step_up: report step_up_passed or step_up_failed"}
+	}
+	if err := e.apply(ctx, o.Outcome, &p.Event, &p.Login); err != nil {
+		return err
+	}
+	e.reported(o, &p)
+	return nil
+}
+
+func (e *Engine) reportAttempt(ctx context.Context, o *Outcome) error {
+	var s scratch
+	s.attempt = *o.Attempt
+	if err := s.n.normalize(&s.attempt, e.opts.Now(), e.opts.MaxClockSkew); err != nil {
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			fe.Field = "attempt." + fe.Field
+		}
+		return err
+	}
+	if o.Tenant != "" && o.Tenant != s.n.tenant {
+		return fieldErr("tenant", "%q differs from attempt.tenant %q", o.Tenant, s.n.tenant)
+	}
+	e.prepare(&s)
+	s.ev = Event{Tenant: s.n.tenant, Time: s.n.time, IP: s.in.Addr, Subnet: s.in.Subnet, ASN: s.in.Enrichment.Network.ASN}
+	e.keys(&s)
+	e.loginOf(&s, &s.login)
+	if err := e.apply(ctx, o.Outcome, &s.ev, &s.login); err != nil {
+		return err
+	}
+	e.reported(o, nil)
+	return nil
+}
+
+// apply turns an outcome into state changes.
+func (e *Engine) apply(ctx context.Context, kind OutcomeKind, ev *Event, l *Login) error {
+	switch kind {
+	case LoginSucceeded, StepUpPassed:
+		if l.User.IsZero() {
+			return nil
+		}
+		err := e.storeCall(ctx, "commit", func(ctx context.Context) error { return e.opts.Store.Commit(ctx, &Commit{Learn: l}) })
+		if err != nil {
+			return fmt.Errorf("engine: report: learn: %w", err)
+		}
+	case LoginFailed, StepUpFailed:
+		f := *ev
+		f.Attempt, f.Failed = false, true
+		err := e.storeCall(ctx, "record", func(ctx context.Context) error { return e.opts.Store.Record(ctx, &f) })
+		if err != nil {
+			return fmt.Errorf("engine: report: record failure: %w", err)
+		}
+	}
+	return nil
+}
+
+func (e *Engine) reported(o *Outcome, p *Pending) {
+	for _, ob := range e.opts.Observers {
+		ob.Reported(o, p)
+	}
+}
+
+// Forget erases everything held on the user (GDPR and CCPA erasure).
+func (e *Engine) Forget(ctx context.Context, tenant, userID string) error {
+	k, err := e.userKey(tenant, userID)
+	if err != nil {
+		return err
+	}
+	err = e.storeCall(ctx, "forget", func(ctx context.Context) error { return e.opts.Store.Forget(ctx, tenantOr(tenant), k) })
+	if err != nil {
+		return fmt.Errorf("engine: forget: %w", err)
+	}
+	return nil
+}
+
+// Profile returns the user's baseline, for subject-access requests and
+// debugging. ok is false when nothing is held.
+func (e *Engine) Profile(ctx context.Context, tenant, userID string) (p Profile, ok bool, err error) {
+	k, err := e.userKey(tenant, userID)
+	if err != nil {
+		return Profile{}, false, err
+	}
+	err = e.storeCall(ctx, "profile", func(ctx context.Context) error {
+		var err error
+		p, ok, err = e.opts.Store.Profile(ctx, tenantOr(tenant), k)
+		return err
+	})
+	if err != nil {
+		return Profile{}, false, fmt.Errorf("engine: profile: %w", err)
+	}
+	return p, ok, nil
+}
+
+func (e *Engine) userKey(tenant, userID string) (Key, error) {
+	if tenant != "" {
+		if err := checkToken("tenant", tenant, MaxTenantLen); err != nil {
+			return Key{}, err
+		}
+	}
+	if userID == "" {
+		return Key{}, fieldErr("user_id", "required")
+	}
+	if err := checkString("user_id", userID, MaxIDLen); err != nil {
+		return Key{}, err
+	}
+	return e.opts.Keyer.User(tenantOr(tenant), userID), nil
+}
+
+func tenantOr(t string) string {
+	if t == "" {
+		return DefaultTenant
+	}
+	return t
+}
+
+// rateLimiter lets one log line through per interval, so that a store
+// outage logs a warning every few seconds rather than one per login.
+type rateLimiter struct {
+	next atomicTime
+}
+
+const logInterval = 10 * time.Second
+
+func (r *rateLimiter) allow(now time.Time) bool {
+	n := r.next.Load()
+	if now.UnixNano() < n {
+		return false
+	}
+	return r.next.CompareAndSwap(n, now.Add(logInterval).UnixNano())
+}

@@ -1,0 +1,185 @@
+package engine
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"net/netip"
+	"time"
+)
+
+// Store holds baselines, attack windows and pending decisions. Two
+// implementations exist (engine/memstore, engine/redisstore) and both pass
+// the conformance suite in engine/storetest.
+//
+// Score makes exactly one Observe call, which both records the attempt in
+// the windows and reads everything the signals need, so that a network store
+// can answer in one round trip. What the decision implies (learning a
+// completed login, remembering the decision for Report) goes through Commit,
+// which a network store may apply asynchronously but must make visible to
+// later calls on the same Store.
+type Store interface {
+	// Observe records ev in the attack windows and fills st with the user's
+	// profile and the window counts, which include ev.
+	Observe(ctx context.Context, ev *Event, st *State) error
+	// Record adds ev to the attack windows without reading anything; Report
+	// uses it for failures learned after the decision.
+	Record(ctx context.Context, ev *Event) error
+	// Commit applies the consequences of a decision.
+	Commit(ctx context.Context, c *Commit) error
+	// TakePending returns and deletes the pending decision with this id.
+	TakePending(ctx context.Context, tenant, decisionID string) (Pending, bool, error)
+	// Profile returns what is held on the user.
+	Profile(ctx context.Context, tenant string, user Key) (Profile, bool, error)
+	// Forget erases the user's profile, account windows and pending decisions.
+	Forget(ctx context.Context, tenant string, user Key) error
+	// Close flushes buffered writes and releases resources.
+	Close(ctx context.Context) error
+}
+
+// ErrUnavailable is wrapped by store errors that mean "could not reach the
+// state", as opposed to bad arguments.
+var ErrUnavailable = errors.New("store unavailable")
+
+// Key is a keyed hash (HMAC-SHA-256, truncated) of an identifier: a user id,
+// a username, a device id or a password hash. Stores only ever see keys.
+type Key [16]byte
+
+// IsZero reports whether k is the zero key, meaning "absent".
+func (k Key) IsZero() bool { return k == Key{} }
+
+func (k Key) String() string { return hex.EncodeToString(k[:]) }
+
+// MarshalText encodes k as hex.
+func (k Key) MarshalText() ([]byte, error) {
+	b := make([]byte, 32)
+	hex.Encode(b, k[:])
+	return b, nil
+}
+
+// Window lengths. Windows are sliding at bucket resolution: 1 minute for 10m,
+// 5 minutes for 1h, 1 hour for 24h, 6 hours for 7d.
+const (
+	Win10m = iota
+	Win1h
+	Win24h
+	Win7d
+	NumWindows
+)
+
+// WindowLengths are the durations of the windows above.
+var WindowLengths = [NumWindows]time.Duration{10 * time.Minute, time.Hour, 24 * time.Hour, 7 * 24 * time.Hour}
+
+// Event is one attempt (or one late failure) as the windows count it. Absent
+// parts are zero: no Username key, no ASN, no Password key.
+type Event struct {
+	Tenant   string
+	Time     time.Time
+	User     Key          // keyed user_id; zero when the user is unknown
+	Account  Key          // keyed user_id, or keyed username when user_id is empty
+	Username Key          // keyed normalised username, for distinct counts
+	IP       netip.Addr   // always valid
+	Subnet   netip.Prefix // the /24 or /48 of IP
+	ASN      uint32
+	Password Key  // keyed password hash, for spraying
+	Attempt  bool // count the attempt: tenant attempts, distinct usernames and accounts
+	Failed   bool // count a failure: per IP, subnet, ASN, account and tenant
+}
+
+// NetCounts are counts for an address, subnet or ASN over 10m, 1h and 24h.
+type NetCounts struct {
+	Failures  [3]uint32
+	Usernames [3]uint32
+}
+
+// Counts are the attack windows an Observe returns.
+type Counts struct {
+	IP, Subnet, ASN  NetCounts
+	AccountFailures  [3]uint32 // 1h, 24h, 7d
+	PasswordAccounts [3]uint32 // distinct accounts: 1h, 24h, 7d
+	TenantAttempts   [3]uint32 // 10m, 1h, 24h
+	TenantFailures   [3]uint32 // 10m, 1h, 24h
+}
+
+// State is what Observe reads. Stores fill it in place and reuse its slices.
+type State struct {
+	HasProfile bool
+	Profile    Profile
+	Counts     Counts
+}
+
+// Reset empties s, keeping slice capacity.
+func (s *State) Reset() {
+	p := s.Profile
+	*s = State{}
+	s.Profile.reuse(&p)
+}
+
+// Profile is a user's baseline. Sets are capped; when a set is full the
+// least useful entry (fewest logins, then oldest) makes room.
+type Profile struct {
+	Logins    uint32     `json:"logins"`
+	FirstSeen int64      `json:"first_seen"` // unix seconds
+	LastSeen  int64      `json:"last_seen"`
+	Last      LastLogin  `json:"last"`
+	Devices   []Seen     `json:"devices,omitempty"`   // keyed device ids (raw key bytes)
+	Agents    []Seen     `json:"agents,omitempty"`    // user-agent families
+	Countries []Seen     `json:"countries,omitempty"` // ISO codes
+	Cities    []Seen     `json:"cities,omitempty"`    // "CC/City"
+	ASNs      []Seen     `json:"asns,omitempty"`      // decimal ASN
+	Networks  []Seen     `json:"networks,omitempty"`  // subnets (/24, /48) in text form
+	Hours     [24]uint32 `json:"hours"`               // completed logins per UTC hour
+}
+
+// Seen is one member of a profile set.
+type Seen struct {
+	Value string `json:"value"`
+	Count uint32 `json:"count"`
+	Last  int64  `json:"last"` // unix seconds
+}
+
+// LastLogin is the last completed login, at city precision.
+type LastLogin struct {
+	Time        int64      `json:"time"` // unix seconds; 0 when none
+	IP          netip.Addr `json:"ip"`
+	Country     string     `json:"country,omitempty"`
+	City        string     `json:"city,omitempty"`
+	HasLocation bool       `json:"has_location"`
+	Lat         float64    `json:"lat,omitempty"`
+	Lon         float64    `json:"lon,omitempty"`
+	AccuracyKM  float64    `json:"accuracy_km,omitempty"`
+}
+
+// Login is a completed login: what Commit teaches the baseline.
+type Login struct {
+	Tenant      string
+	User        Key
+	Time        time.Time
+	IP          netip.Addr
+	Subnet      netip.Prefix
+	Device      Key    // zero when no device id
+	Agent       string // user-agent family; empty when none
+	Country     string
+	City        string // "" when unknown
+	HasLocation bool
+	Lat, Lon    float64
+	AccuracyKM  float64
+	ASN         uint32
+}
+
+// Pending is a decision awaiting its outcome. It holds what Report needs to
+// count a failure or learn the login, and nothing that identifies the user
+// in clear.
+type Pending struct {
+	DecisionID string
+	Action     Action
+	Result     Result
+	Event      Event // the attempt's window keys
+	Login      Login // what a completed login would teach
+}
+
+// Commit is what Score or Report asks the store to apply after a decision.
+type Commit struct {
+	Learn   *Login   // a completed login to learn, or nil
+	Pending *Pending // a decision to remember for Report, or nil
+}
