@@ -87,15 +87,15 @@ func (r *Result) UnmarshalText(b []byte) error {
 // Limits bound every attempt field. They keep a hostile client from making
 // the engine hash or store megabytes per request.
 const (
-	MaxTenantLen     = 64
-	MaxIDLen         = 256 // attempt_id, user_id, username, device_id
-	MaxUserAgentLen  = 1024
-	MaxChannelLen    = 32
-	MaxAttributes    = 32
-	MaxAttrKeyLen    = 64
-	MaxAttrValueLen  = 256
-	DefaultTenant    = "default"
-	sha1HexLen       = 40
+	MaxTenantLen    = 64
+	MaxIDLen        = 256 // attempt_id, user_id, username, device_id
+	MaxUserAgentLen = 1024
+	MaxChannelLen   = 32
+	MaxAttributes   = 32
+	MaxAttrKeyLen   = 64
+	MaxAttrValueLen = 256
+	DefaultTenant   = "default"
+	sha1HexLen      = 40
 )
 
 // FieldError is a validation error that names the offending attempt field,

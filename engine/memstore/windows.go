@@ -11,7 +11,7 @@ type ringSpec struct {
 // Window sets. Address-like keys need short windows (bursts), accounts and
 // passwords long ones (slow brute force, slow spraying).
 var (
-	shortSpec = [3]ringSpec{{60, 10, 0}, {300, 12, 10}, {3600, 24, 22}}   // 10m, 1h, 24h
+	shortSpec = [3]ringSpec{{60, 10, 0}, {300, 12, 10}, {3600, 24, 22}}    // 10m, 1h, 24h
 	longSpec  = [3]ringSpec{{300, 12, 0}, {3600, 24, 12}, {21600, 28, 36}} // 1h, 24h, 7d
 	shortLen  = [3]int64{600, 3600, 86400}
 	longLen   = [3]int64{3600, 86400, 7 * 86400}

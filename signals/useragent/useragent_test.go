@@ -4,9 +4,9 @@ import "testing"
 
 func TestParse(t *testing.T) {
 	tests := []struct {
-		ua                        string
+		ua                       string
 		family, browser, os, typ string
-		bot                       bool
+		bot                      bool
 	}{
 		{"", "", "", "", "unknown", false},
 		{"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36", "chrome/windows", "chrome", "windows", "desktop", false},
