@@ -88,12 +88,19 @@ type Verdict struct {
 	Reasons []Reason
 	Shadow  []Reason
 	Alert   bool
+	// Errors are rules that failed at run time. A failed rule counts as not
+	// matched; the engine reports each error to its observers.
+	Errors []RuleError
 }
 
-// Reset empties v, keeping its slices' capacity.
-func (v *Verdict) Reset() {
-	*v = Verdict{Reasons: v.Reasons[:0], Shadow: v.Shadow[:0]}
+// RuleError is a rule that could not be evaluated.
+type RuleError struct {
+	RuleID string
+	Err    error
 }
+
+// Reset empties v. The slices are not reused: the decision owns them.
+func (v *Verdict) Reset() { *v = Verdict{} }
 
 // OutcomeKind is what happened after a decision.
 type OutcomeKind uint8

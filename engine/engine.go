@@ -178,6 +178,9 @@ func (e *Engine) Score(ctx context.Context, a Attempt) (Decision, error) {
 	s.verdict.Reset()
 	rs.Evaluate(&s.env, &s.verdict)
 	v := &s.verdict
+	for _, re := range v.Errors {
+		e.failed("rule", re.RuleID, re.Err)
+	}
 	action := v.Action
 	if action == ActionNone {
 		action = ActionAllow

@@ -52,3 +52,22 @@ func encodeULID(b *[16]byte) string {
 	}
 	return string(out[:])
 }
+
+// SeededIDs returns a decision-id source that yields the same ids for the
+// same seed and times: replays and rule tests use it so that their output
+// is reproducible byte for byte. Never use it for live traffic.
+func SeededIDs(seed uint64) func(time.Time) string {
+	var mu sync.Mutex
+	var s [32]byte
+	binary.LittleEndian.PutUint64(s[:], seed)
+	r := mrand.NewChaCha8(s)
+	return func(t time.Time) string {
+		mu.Lock()
+		defer mu.Unlock()
+		var b [16]byte
+		binary.BigEndian.PutUint64(b[:8], uint64(t.UnixMilli())<<16)
+		binary.BigEndian.PutUint64(b[8:], r.Uint64())
+		binary.BigEndian.PutUint16(b[6:8], uint16(r.Uint64()))
+		return encodeULID(&b)
+	}
+}

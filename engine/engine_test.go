@@ -1,0 +1,448 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/engine/memstore"
+	"github.com/riskgate/riskgate/rules"
+	"github.com/riskgate/riskgate/signals"
+)
+
+var t0 = time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)
+
+type harness struct {
+	e     *engine.Engine
+	store *memstore.Store
+}
+
+func newHarness(t testing.TB, store engine.Store) *harness {
+	t.Helper()
+	set, err := rules.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := engine.NewKeyer([]byte("test-secret-0123456789"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, _ := store.(*memstore.Store)
+	if store == nil {
+		ms = memstore.New(memstore.Options{})
+		store = ms
+	}
+	e, err := engine.New(engine.Options{Store: store, Rules: set, Keyer: k, Signals: signals.Default(signals.Config{}), Logger: slog.New(slog.DiscardHandler),
+		Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close(context.Background()) })
+	return &harness{e: e, store: ms}
+}
+
+func ptr(f float64) *float64 { return &f }
+
+const chromeWin = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+
+// paris is an ordinary login of alice from her laptop at home.
+func paris(at time.Time) engine.Attempt {
+	return engine.Attempt{Time: at, UserID: "u-alice", Username: "Alice@Example.com", IP: "81.2.69.160",
+		UserAgent: chromeWin, DeviceID: "laptop-1", Result: engine.ResultPasswordOK,
+		Geo: &engine.GeoHint{Country: "FR", Lat: ptr(48.8566), Lon: ptr(2.3522)}}
+}
+
+func (h *harness) score(t *testing.T, a engine.Attempt) engine.Decision {
+	t.Helper()
+	d, err := h.e.Score(context.Background(), a)
+	if err != nil {
+		t.Fatalf("Score: %v", err)
+	}
+	return d
+}
+
+// train gives alice a history of n ordinary logins, one a day at 9:00.
+func (h *harness) train(t *testing.T, n int) time.Time {
+	t.Helper()
+	at := t0
+	for i := range n {
+		at = t0.Add(time.Duration(i) * 24 * time.Hour)
+		if d := h.score(t, paris(at)); d.Action != engine.ActionAllow {
+			t.Fatalf("training login %d: %s %v", i, d.Action, d.Reasons)
+		}
+	}
+	return at
+}
+
+func ruleIDs(rs []engine.Reason) []string {
+	var ids []string
+	for _, r := range rs {
+		ids = append(ids, r.RuleID)
+	}
+	return ids
+}
+
+func hasRule(rs []engine.Reason, id string) bool {
+	for _, r := range rs {
+		if r.RuleID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func TestOrdinaryLoginIsAllowed(t *testing.T) {
+	h := newHarness(t, nil)
+	last := h.train(t, 5)
+	d := h.score(t, paris(last.Add(24*time.Hour)))
+	if d.Action != engine.ActionAllow || d.Score != 0 || len(d.Reasons) != 0 {
+		t.Errorf("ordinary login: %s score %d reasons %v", d.Action, d.Score, ruleIDs(d.Reasons))
+	}
+	s := d.Signals
+	if !s.User.Known || s.User.Logins != 5 || !s.Device.Known || s.Device.New || s.Geo.NewCountry || !s.Geo.VelocityKnown || s.Geo.DistanceKM > 1 {
+		t.Errorf("signals of an ordinary login: user %+v device %+v geo %+v", s.User, s.Device, s.Geo)
+	}
+	if d.DecisionID == "" || d.AttemptID != d.DecisionID || d.RulesVersion == "" || d.Tenant != "default" {
+		t.Errorf("ids: decision %q attempt %q rules %q tenant %q", d.DecisionID, d.AttemptID, d.RulesVersion, d.Tenant)
+	}
+	if s.Attempt.Username != "alice@example.com" {
+		t.Errorf("username not normalised: %q", s.Attempt.Username)
+	}
+}
+
+func TestImpossibleTravelIsSteppedUp(t *testing.T) {
+	h := newHarness(t, nil)
+	last := h.train(t, 5)
+	// Two hours after a login in Paris, the same device logs in from Sydney.
+	a := paris(last.Add(2 * time.Hour))
+	a.IP = "1.128.0.1"
+	a.Geo = &engine.GeoHint{Country: "AU", Lat: ptr(-33.8688), Lon: ptr(151.2093)}
+	d := h.score(t, a)
+	if d.Action != engine.ActionStepUp || !hasRule(d.Reasons, "impossible-travel") {
+		t.Fatalf("Paris to Sydney in 2h: %s %v", d.Action, ruleIDs(d.Reasons))
+	}
+	if g := d.Signals.Geo; g.DistanceKM < 16000 || g.SpeedKMH < 7000 || !g.ImpossibleTravel {
+		t.Errorf("geo signals: %+v", g)
+	}
+	for _, r := range d.Reasons {
+		if r.RuleID == "impossible-travel" && !strings.Contains(r.Message, "km/h") {
+			t.Errorf("reason message not rendered: %q", r.Message)
+		}
+	}
+	if !d.Alert {
+		t.Error("impossible travel did not raise an alert")
+	}
+}
+
+func TestPlausibleTravelIsNotImpossible(t *testing.T) {
+	h := newHarness(t, nil)
+	last := h.train(t, 5)
+	// Paris to London by train, three hours later: 340 km, well under the limit.
+	a := paris(last.Add(3 * time.Hour))
+	a.Geo = &engine.GeoHint{Country: "GB", Lat: ptr(51.5074), Lon: ptr(-0.1278)}
+	d := h.score(t, a)
+	if d.Signals.Geo.ImpossibleTravel || hasRule(d.Reasons, "impossible-travel") {
+		t.Errorf("Paris to London in 3h flagged: %+v", d.Signals.Geo)
+	}
+	if !d.Signals.Geo.NewCountry {
+		t.Error("GB not new for a user only seen in FR")
+	}
+	// Known device in a new country: some friction-free score, no step-up.
+	if d.Action != engine.ActionAllow {
+		t.Errorf("known device abroad: %s %v", d.Action, ruleIDs(d.Reasons))
+	}
+}
+
+func TestNewDeviceInNewCountryIsSteppedUp(t *testing.T) {
+	h := newHarness(t, nil)
+	last := h.train(t, 5)
+	a := paris(last.Add(48 * time.Hour))
+	a.DeviceID = "attacker-box"
+	a.Geo = &engine.GeoHint{Country: "BR", Lat: ptr(-23.55), Lon: ptr(-46.63)}
+	d := h.score(t, a)
+	if d.Action != engine.ActionStepUp || !hasRule(d.Reasons, "new-device-new-country") {
+		t.Errorf("new device in new country: %s %v", d.Action, ruleIDs(d.Reasons))
+	}
+}
+
+func TestStuffingBurstFromOneAddressIsDenied(t *testing.T) {
+	h := newHarness(t, nil)
+	var last engine.Decision
+	for i := range 30 {
+		last = h.score(t, engine.Attempt{Time: t0.Add(time.Duration(i) * 5 * time.Second), Username: fmt.Sprintf("victim%d@example.com", i),
+			IP: "45.155.205.10", UserAgent: chromeWin, Result: engine.ResultPasswordBad})
+	}
+	if last.Action != engine.ActionDeny || !hasRule(last.Reasons, "stuffing-address-burst") {
+		t.Errorf("30 usernames failing from one address: %s %v", last.Action, ruleIDs(last.Reasons))
+	}
+	if w := last.Signals.IP; w.Failures10m != 30 || w.Usernames10m != 30 {
+		t.Errorf("ip windows: %+v", w)
+	}
+	// An ordinary user elsewhere is not affected.
+	d := h.score(t, engine.Attempt{Time: t0.Add(3 * time.Minute), UserID: "u-bob", Username: "bob", IP: "81.2.69.161", Result: engine.ResultPasswordOK})
+	if d.Action != engine.ActionAllow {
+		t.Errorf("bystander: %s %v", d.Action, ruleIDs(d.Reasons))
+	}
+}
+
+func TestFailedAndDeniedAttemptsNeverTeachTheBaseline(t *testing.T) {
+	h := newHarness(t, nil)
+	last := h.train(t, 3)
+	ctx := context.Background()
+	attacker := func(at time.Time, result engine.Result) engine.Attempt {
+		a := paris(at)
+		a.DeviceID, a.IP, a.Result = "evil-device", "45.155.205.99", result
+		a.UserAgent = "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0"
+		a.Geo = &engine.GeoHint{Country: "RU", Lat: ptr(55.75), Lon: ptr(37.61)}
+		return a
+	}
+	// A failed password, a denied attempt and a failed step-up.
+	h.score(t, attacker(last.Add(time.Hour), engine.ResultPasswordBad))
+	for i := range 25 { // lock the account: brute-force-account-lock denies
+		h.score(t, attacker(last.Add(time.Hour+time.Duration(i)*time.Second), engine.ResultPasswordBad))
+	}
+	d := h.score(t, attacker(last.Add(2*time.Hour), engine.ResultPasswordOK))
+	if d.Action != engine.ActionDeny {
+		t.Fatalf("attacker with the password after a brute force: %s %v", d.Action, ruleIDs(d.Reasons))
+	}
+	d = h.score(t, attacker(last.Add(30*time.Hour), engine.ResultPasswordOK))
+	if d.Action != engine.ActionStepUp {
+		t.Fatalf("attacker later: %s %v", d.Action, ruleIDs(d.Reasons))
+	}
+	if err := h.e.Report(ctx, engine.Outcome{DecisionID: d.DecisionID, Outcome: engine.StepUpFailed}); err != nil {
+		t.Fatal(err)
+	}
+	p, ok, err := h.e.Profile(ctx, "", "u-alice")
+	if err != nil || !ok {
+		t.Fatalf("profile: %v %v", ok, err)
+	}
+	if p.Logins != 3 || len(p.Devices) != 1 || len(p.Countries) != 1 || p.Countries[0].Value != "FR" || len(p.Agents) != 1 {
+		t.Errorf("baseline poisoned: logins %d devices %d countries %v agents %v", p.Logins, len(p.Devices), p.Countries, p.Agents)
+	}
+}
+
+func TestStepUpPassedTeachesTheBaseline(t *testing.T) {
+	h := newHarness(t, nil)
+	last := h.train(t, 3)
+	ctx := context.Background()
+	a := paris(last.Add(48 * time.Hour))
+	a.DeviceID = "new-phone"
+	a.Geo = &engine.GeoHint{Country: "JP", Lat: ptr(35.68), Lon: ptr(139.69)}
+	d := h.score(t, a)
+	if d.Action != engine.ActionStepUp {
+		t.Fatalf("new phone in Japan: %s %v", d.Action, ruleIDs(d.Reasons))
+	}
+	if p, _, _ := h.e.Profile(ctx, "", "u-alice"); p.Logins != 3 {
+		t.Fatalf("a step-up taught the baseline before it passed: %d logins", p.Logins)
+	}
+	if err := h.e.Report(ctx, engine.Outcome{DecisionID: d.DecisionID, Outcome: engine.StepUpPassed}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.e.Report(ctx, engine.Outcome{DecisionID: d.DecisionID, Outcome: engine.StepUpPassed}); !errors.Is(err, engine.ErrUnknownDecision) {
+		t.Errorf("second report of the same decision: %v, want ErrUnknownDecision", err)
+	}
+	p, _, _ := h.e.Profile(ctx, "", "u-alice")
+	if p.Logins != 4 || len(p.Devices) != 2 || !engine.Has(p.Countries, "JP") {
+		t.Errorf("after step_up_passed: logins %d devices %d countries %v", p.Logins, len(p.Devices), p.Countries)
+	}
+	// The next login from the phone in Japan is ordinary.
+	a.Time = a.Time.Add(24 * time.Hour)
+	if d := h.score(t, a); d.Action != engine.ActionAllow {
+		t.Errorf("learned device and country: %s %v", d.Action, ruleIDs(d.Reasons))
+	}
+}
+
+func TestScoredBeforePasswordCheckLearnsOnReport(t *testing.T) {
+	h := newHarness(t, nil)
+	ctx := context.Background()
+	a := paris(t0)
+	a.Result = engine.ResultUnknown
+	d := h.score(t, a)
+	if _, ok, _ := h.e.Profile(ctx, "", "u-alice"); ok {
+		t.Fatal("learned before the outcome")
+	}
+	if err := h.e.Report(ctx, engine.Outcome{DecisionID: d.DecisionID, Outcome: engine.LoginSucceeded}); err != nil {
+		t.Fatal(err)
+	}
+	if p, ok, _ := h.e.Profile(ctx, "", "u-alice"); !ok || p.Logins != 1 {
+		t.Errorf("after login_succeeded: %v %+v", ok, p)
+	}
+	// A failure reported later counts in the windows.
+	a.Time = t0.Add(time.Minute)
+	d = h.score(t, a)
+	if err := h.e.Report(ctx, engine.Outcome{DecisionID: d.DecisionID, Outcome: engine.LoginFailed}); err != nil {
+		t.Fatal(err)
+	}
+	a.Time = t0.Add(2 * time.Minute)
+	d = h.score(t, a)
+	if d.Signals.Account.Failures1h != 1 || d.Signals.IP.Failures10m != 1 {
+		t.Errorf("reported failure not counted: account %+v ip %+v", d.Signals.Account, d.Signals.IP.NetWindows)
+	}
+}
+
+func TestReportByAttempt(t *testing.T) {
+	h := newHarness(t, nil)
+	ctx := context.Background()
+	a := paris(t0)
+	if err := h.e.Report(ctx, engine.Outcome{Attempt: &a, Outcome: engine.LoginSucceeded}); err != nil {
+		t.Fatal(err)
+	}
+	if p, ok, _ := h.e.Profile(ctx, "", "u-alice"); !ok || p.Logins != 1 {
+		t.Errorf("report by attempt did not learn: %v %+v", ok, p)
+	}
+	bad := a
+	bad.IP = "nope"
+	err := h.e.Report(ctx, engine.Outcome{Attempt: &bad, Outcome: engine.LoginFailed})
+	var fe *engine.FieldError
+	if !errors.As(err, &fe) || fe.Field != "attempt.ip" {
+		t.Errorf("bad attempt in report: %v", err)
+	}
+}
+
+func TestReportErrors(t *testing.T) {
+	h := newHarness(t, nil)
+	ctx := context.Background()
+	tests := []struct {
+		o     engine.Outcome
+		field string
+	}{
+		{engine.Outcome{DecisionID: "x"}, "outcome"},
+		{engine.Outcome{Outcome: engine.LoginFailed}, "decision_id"},
+		{engine.Outcome{Outcome: engine.LoginFailed, DecisionID: "a b"}, "decision_id"},
+		{engine.Outcome{Outcome: engine.LoginFailed, DecisionID: "x", Tenant: "bad tenant"}, "tenant"},
+	}
+	for _, tt := range tests {
+		err := h.e.Report(ctx, tt.o)
+		var fe *engine.FieldError
+		if !errors.As(err, &fe) || fe.Field != tt.field {
+			t.Errorf("Report(%+v) = %v, want a field error on %s", tt.o, err, tt.field)
+		}
+	}
+	if err := h.e.Report(ctx, engine.Outcome{DecisionID: "01NEVERISSUED", Outcome: engine.LoginFailed}); !errors.Is(err, engine.ErrUnknownDecision) {
+		t.Errorf("unknown decision: %v", err)
+	}
+}
+
+func TestInvalidAttemptsNameTheFieldAndTouchNothing(t *testing.T) {
+	h := newHarness(t, nil)
+	long := strings.Repeat("x", 300)
+	many := map[string]string{}
+	for i := range 40 {
+		many[fmt.Sprint("k", i)] = "v"
+	}
+	tests := []struct {
+		name  string
+		a     engine.Attempt
+		field string
+	}{
+		{"missing ip", engine.Attempt{}, "ip"},
+		{"bad ip", engine.Attempt{IP: "300.1.2.3"}, "ip"},
+		{"ip with zone", engine.Attempt{IP: "fe80::1%eth0"}, "ip"},
+		{"short sha1", engine.Attempt{IP: "1.2.3.4", PasswordSHA1: "abc"}, "password_sha1"},
+		{"non-hex sha1", engine.Attempt{IP: "1.2.3.4", PasswordSHA1: strings.Repeat("z", 40)}, "password_sha1"},
+		{"long username", engine.Attempt{IP: "1.2.3.4", Username: long}, "username"},
+		{"control char", engine.Attempt{IP: "1.2.3.4", UserID: "a\x00b"}, "user_id"},
+		{"bad utf8", engine.Attempt{IP: "1.2.3.4", DeviceID: "\xff\xfe"}, "device_id"},
+		{"long ua", engine.Attempt{IP: "1.2.3.4", UserAgent: strings.Repeat("M", 2000)}, "user_agent"},
+		{"tenant chars", engine.Attempt{IP: "1.2.3.4", Tenant: "a/b"}, "tenant"},
+		{"too many attributes", engine.Attempt{IP: "1.2.3.4", Attributes: many}, "attributes"},
+		{"long attribute", engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{"k": long}}, "attributes.k"},
+		{"bad country", engine.Attempt{IP: "1.2.3.4", Geo: &engine.GeoHint{Country: "France"}}, "geo.country"},
+		{"lat alone", engine.Attempt{IP: "1.2.3.4", Geo: &engine.GeoHint{Lat: ptr(1)}}, "geo"},
+		{"lat range", engine.Attempt{IP: "1.2.3.4", Geo: &engine.GeoHint{Lat: ptr(91), Lon: ptr(0)}}, "geo.lat"},
+		{"lon range", engine.Attempt{IP: "1.2.3.4", Geo: &engine.GeoHint{Lat: ptr(0), Lon: ptr(-181)}}, "geo.lon"},
+		{"result", engine.Attempt{IP: "1.2.3.4", Result: engine.Result(9)}, "result"},
+		{"ancient time", engine.Attempt{IP: "1.2.3.4", Time: time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)}, "time"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := h.e.Score(context.Background(), tt.a)
+			var fe *engine.FieldError
+			if !errors.As(err, &fe) || fe.Field != tt.field || !errors.Is(err, engine.ErrInvalid) {
+				t.Fatalf("err = %v, want a field error on %q", err, tt.field)
+			}
+		})
+	}
+	if p, w, pend := h.store.Len(); p+w+pend != 0 {
+		t.Errorf("invalid attempts reached the store: %d profiles, %d windows, %d pending", p, w, pend)
+	}
+}
+
+func TestAttemptJSON(t *testing.T) {
+	var a engine.Attempt
+	err := json.Unmarshal([]byte(`{"ip":"1.2.3.4","result":"password_maybe"}`), &a)
+	if err == nil || !strings.Contains(err.Error(), "password_maybe") {
+		t.Errorf("unknown result accepted: %v", err)
+	}
+	if err := json.Unmarshal([]byte(`{"ip":"1.2.3.4","result":"no_such_user","time":"2026-05-04T09:00:00Z"}`), &a); err != nil || a.Result != engine.ResultNoSuchUser {
+		t.Errorf("decode: %v %+v", err, a)
+	}
+}
+
+func TestForget(t *testing.T) {
+	h := newHarness(t, nil)
+	h.train(t, 2)
+	ctx := context.Background()
+	if err := h.e.Forget(ctx, "", "u-alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := h.e.Profile(ctx, "", "u-alice"); ok {
+		t.Error("profile survives Forget")
+	}
+	var fe *engine.FieldError
+	if err := h.e.Forget(ctx, "", ""); !errors.As(err, &fe) || fe.Field != "user_id" {
+		t.Errorf("Forget without user: %v", err)
+	}
+}
+
+// failingStore fails every call, as an unreachable network store would.
+type failingStore struct{ engine.Store }
+
+var errDown = fmt.Errorf("connection refused: %w", engine.ErrUnavailable)
+
+func (failingStore) Observe(context.Context, *engine.Event, *engine.State) error { return errDown }
+func (failingStore) Commit(context.Context, *engine.Commit) error                { return errDown }
+
+func TestStoreFailureDecidesWithoutState(t *testing.T) {
+	h := newHarness(t, failingStore{memstore.New(memstore.Options{})})
+	a := paris(t0)
+	d := h.score(t, a)
+	if d.Signals.State.Available || d.Action != engine.ActionAllow {
+		t.Errorf("ordinary login with the store down: %s available=%v", d.Action, d.Signals.State.Available)
+	}
+	// Stateless rules still apply.
+	a.UserAgent = "python-requests/2.32"
+	if d := h.score(t, a); d.Action != engine.ActionStepUp || !hasRule(d.Reasons, "scripted-client") {
+		t.Errorf("scripted client with the store down: %s %v", d.Action, ruleIDs(d.Reasons))
+	}
+}
+
+func TestConcurrentScoring(t *testing.T) {
+	h := newHarness(t, nil)
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range 200 {
+				a := paris(t0.Add(time.Duration(i) * time.Hour))
+				a.UserID = fmt.Sprintf("u%d", w)
+				if _, err := h.e.Score(context.Background(), a); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for w := range 8 {
+		if p, _, _ := h.e.Profile(context.Background(), "", fmt.Sprintf("u%d", w)); p.Logins != 200 {
+			t.Errorf("user %d: %d logins learned, want 200", w, p.Logins)
+		}
+	}
+}

@@ -1,0 +1,203 @@
+package rules
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/riskgate/riskgate/engine"
+)
+
+// MaxFileSize bounds a rule file: a ruleset is a few kilobytes, and a
+// megabyte is already absurd.
+const MaxFileSize = 1 << 20
+
+// Source is one rule file's content and the name used in messages.
+type Source struct {
+	Name string
+	Data []byte
+}
+
+// fileDoc is the YAML document. Unknown keys are errors: a misspelt
+// "acton:" must not silently become a rule without an action.
+type fileDoc struct {
+	Version    string         `yaml:"version"`
+	Thresholds *thresholdsDoc `yaml:"thresholds"`
+	Settings   settingsDoc    `yaml:"settings"`
+	Rules      []ruleDoc      `yaml:"rules"`
+}
+
+type thresholdsDoc struct {
+	StepUp *int `yaml:"step_up"`
+	Deny   *int `yaml:"deny"`
+}
+
+type settingsDoc struct {
+	// DefaultMode applies to rules of this file that do not say; "shadow"
+	// trials a whole new file without enforcing it.
+	DefaultMode string `yaml:"default_mode"`
+}
+
+type ruleDoc struct {
+	ID          string    `yaml:"id"`
+	Description string    `yaml:"description"`
+	When        yaml.Node `yaml:"when"`
+	Reason      yaml.Node `yaml:"reason"`
+	Action      string    `yaml:"action"`
+	Score       int       `yaml:"score"`
+	Mode        string    `yaml:"mode"`
+	Alert       bool      `yaml:"alert"`
+	Tags        []string  `yaml:"tags"`
+	line        int // of the rule's mapping, filled after decoding
+}
+
+// LoadFiles reads rule files and folders (every *.yaml and *.yml in them,
+// skipping *_test.yaml rule tests) into sources, in a stable order.
+func LoadFiles(paths ...string) ([]Source, error) {
+	var srcs []Source
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("rules: %w", err)
+		}
+		files := []string{p}
+		if fi.IsDir() {
+			files = nil
+			entries, err := os.ReadDir(p)
+			if err != nil {
+				return nil, fmt.Errorf("rules: %w", err)
+			}
+			for _, e := range entries {
+				n := e.Name()
+				if e.IsDir() || strings.HasPrefix(n, ".") || IsTestFile(n) || !(strings.HasSuffix(n, ".yaml") || strings.HasSuffix(n, ".yml")) {
+					continue
+				}
+				files = append(files, filepath.Join(p, n))
+			}
+			sort.Strings(files)
+			if len(files) == 0 {
+				return nil, fmt.Errorf("rules: %s: no *.yaml rule files", p)
+			}
+		}
+		for _, f := range files {
+			data, err := readLimited(f)
+			if err != nil {
+				return nil, err
+			}
+			srcs = append(srcs, Source{Name: f, Data: data})
+		}
+	}
+	if len(srcs) == 0 {
+		return nil, errors.New("rules: no rule files given")
+	}
+	return srcs, nil
+}
+
+// IsTestFile reports whether a file name is a rule test rather than rules.
+func IsTestFile(name string) bool {
+	return strings.HasSuffix(name, "_test.yaml") || strings.HasSuffix(name, "_test.yml")
+}
+
+func readLimited(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("rules: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("rules: %s: %w", path, err)
+	}
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("rules: %s: larger than %d bytes", path, MaxFileSize)
+	}
+	return data, nil
+}
+
+// ErrorList is every problem found in a ruleset, each prefixed file:line.
+type ErrorList []error
+
+func (l ErrorList) Error() string {
+	var b strings.Builder
+	for i, e := range l {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(e.Error())
+	}
+	return b.String()
+}
+
+var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
+
+// parse decodes one file into docs, reporting file:line for each problem.
+// Decoding is strict: a misspelt "acton:" must not silently become a rule
+// without an action.
+func parse(src Source) (*fileDoc, ErrorList) {
+	if len(bytes.TrimSpace(src.Data)) == 0 {
+		return nil, ErrorList{fmt.Errorf("%s: empty rule file", src.Name)}
+	}
+	if len(src.Data) > MaxFileSize {
+		return nil, ErrorList{fmt.Errorf("%s: larger than %d bytes", src.Name, MaxFileSize)}
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(src.Data, &root); err != nil {
+		return nil, ErrorList{yamlErr(src.Name, err)}
+	}
+	if root.Kind != yaml.DocumentNode || len(root.Content) != 1 || root.Content[0].Kind != yaml.MappingNode {
+		return nil, ErrorList{fmt.Errorf("%s:%d: want a mapping with a rules: list", src.Name, max(root.Line, 1))}
+	}
+	var doc fileDoc
+	dec := yaml.NewDecoder(bytes.NewReader(src.Data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&doc); err != nil {
+		return nil, ErrorList{yamlErr(src.Name, err)}
+	}
+	// Attach each rule's line, for messages about the rule as a whole.
+	m := root.Content[0]
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == "rules" && m.Content[i+1].Kind == yaml.SequenceNode {
+			for j, item := range m.Content[i+1].Content {
+				if j < len(doc.Rules) {
+					doc.Rules[j].line = item.Line
+				}
+			}
+		}
+	}
+	return &doc, nil
+}
+
+var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): `)
+
+// yamlErr turns "yaml: line 7: did not find expected key" into
+// "file:7: did not find expected key"; type errors list several lines.
+func yamlErr(name string, err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		var l ErrorList
+		for _, e := range te.Errors {
+			l = append(l, yamlErr(name, errors.New(e)))
+		}
+		return l
+	}
+	msg := err.Error()
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		return fmt.Errorf("%s:%s: %s", name, m[1], msg[len(m[0]):])
+	}
+	return fmt.Errorf("%s: %s", name, strings.TrimPrefix(msg, "yaml: "))
+}
+
+func parseAction(s string) (engine.Action, error) {
+	if s == "" {
+		return engine.ActionNone, nil
+	}
+	return engine.ParseAction(s)
+}

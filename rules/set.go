@@ -1,0 +1,318 @@
+package rules
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/riskgate/riskgate/engine"
+)
+
+// Mode says whether a rule changes decisions.
+type Mode uint8
+
+// Modes.
+const (
+	Enforce Mode = iota
+	Shadow
+)
+
+func (m Mode) String() string {
+	if m == Shadow {
+		return "shadow"
+	}
+	return "enforce"
+}
+
+func parseMode(s string) (Mode, error) {
+	switch s {
+	case "enforce":
+		return Enforce, nil
+	case "shadow":
+		return Shadow, nil
+	}
+	return 0, fmt.Errorf("unknown mode %q (want enforce or shadow)", s)
+}
+
+// Rule is one compiled rule.
+type Rule struct {
+	ID          string
+	Description string
+	When        string
+	Action      engine.Action
+	Score       int
+	Mode        Mode
+	Alert       bool
+	Tags        []string
+	File        string
+	Line        int
+
+	when   *vm.Program
+	reason *vm.Program // optional: a string expression for the message
+}
+
+// Thresholds turn the summed score into an action.
+type Thresholds struct {
+	StepUp int
+	Deny   int
+}
+
+// DefaultThresholds apply when no file sets them.
+var DefaultThresholds = Thresholds{StepUp: 40, Deny: 80}
+
+// MaxScore caps the summed score.
+const MaxScore = 100
+
+// Set is a compiled ruleset. It is immutable and safe for concurrent use.
+type Set struct {
+	rules      []Rule
+	thresholds Thresholds
+	version    string
+	vms        sync.Pool // *vm.VM
+}
+
+var _ engine.Ruleset = (*Set)(nil)
+
+// compile options shared by every rule: typed against engine.Env so that a
+// misspelt field or a string compared to a number fails at load, not at the
+// first login that reaches the rule.
+// now() is disabled because a rule must decide the same way in a replay as
+// it did live: rules read the attempt's own time (attempt.hour).
+func exprOptions(extra ...expr.Option) []expr.Option {
+	return append([]expr.Option{
+		expr.Env(engine.Env{}),
+		expr.Optimize(true),
+		expr.DisableBuiltin("now"),
+		expr.Function("sprintf", sprintf, new(func(string, ...any) string)),
+	}, extra...)
+}
+
+// sprintf formats reason messages: sprintf("%.0f km/h", geo.speed_kmh).
+func sprintf(args ...any) (any, error) {
+	format, ok := args[0].(string)
+	if !ok {
+		return nil, errors.New("sprintf: format must be a string")
+	}
+	return fmt.Sprintf(format, args[1:]...), nil
+}
+
+// Compile builds a Set from sources. Every problem in every file is
+// reported, each with file:line; nothing is returned unless all compile.
+func Compile(srcs ...Source) (*Set, error) {
+	var errs ErrorList
+	s := &Set{thresholds: DefaultThresholds}
+	seen := map[string]string{}
+	var thresholdsFrom string
+	h := sha256.New()
+	explicitVersion := ""
+	for _, src := range srcs {
+		h.Write([]byte(src.Name))
+		h.Write([]byte{0})
+		h.Write(src.Data)
+		doc, perrs := parse(src)
+		if perrs != nil {
+			errs = append(errs, perrs...)
+			continue
+		}
+		if doc.Version != "" {
+			explicitVersion = doc.Version
+		}
+		if t := doc.Thresholds; t != nil {
+			if thresholdsFrom != "" {
+				errs = append(errs, fmt.Errorf("%s: thresholds already set in %s", src.Name, thresholdsFrom))
+			}
+			thresholdsFrom = src.Name
+			if t.StepUp != nil {
+				s.thresholds.StepUp = *t.StepUp
+			}
+			if t.Deny != nil {
+				s.thresholds.Deny = *t.Deny
+			}
+		}
+		defMode := Enforce
+		if doc.Settings.DefaultMode != "" {
+			m, err := parseMode(doc.Settings.DefaultMode)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: settings.default_mode: %v", src.Name, err))
+			}
+			defMode = m
+		}
+		if len(doc.Rules) == 0 {
+			errs = append(errs, fmt.Errorf("%s: no rules", src.Name))
+		}
+		for i := range doc.Rules {
+			r, rerrs := compileRule(src.Name, &doc.Rules[i], defMode)
+			if rerrs != nil {
+				errs = append(errs, rerrs...)
+				continue
+			}
+			if prev, dup := seen[r.ID]; dup {
+				errs = append(errs, fmt.Errorf("%s:%d: rule %q: duplicate id, first defined at %s", src.Name, r.Line, r.ID, prev))
+				continue
+			}
+			seen[r.ID] = fmt.Sprintf("%s:%d", src.Name, r.Line)
+			s.rules = append(s.rules, r)
+		}
+	}
+	th := s.thresholds
+	if th.StepUp <= 0 || th.Deny <= 0 || th.StepUp > th.Deny || th.Deny > MaxScore {
+		errs = append(errs, fmt.Errorf("%s: thresholds: want 0 < step_up <= deny <= %d, got step_up %d, deny %d", orDefault(thresholdsFrom), MaxScore, th.StepUp, th.Deny))
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	s.version = explicitVersion
+	if s.version == "" {
+		s.version = "sha256:" + hex.EncodeToString(h.Sum(nil))[:12]
+	}
+	s.vms.New = func() any { return new(vm.VM) }
+	return s, nil
+}
+
+func orDefault(name string) string {
+	if name == "" {
+		return "(defaults)"
+	}
+	return name
+}
+
+func compileRule(name string, d *ruleDoc, defMode Mode) (Rule, ErrorList) {
+	var errs ErrorList
+	at := func(line int, format string, args ...any) {
+		prefix := fmt.Sprintf("%s:%d: ", name, line)
+		if d.ID != "" {
+			prefix += fmt.Sprintf("rule %q: ", d.ID)
+		}
+		errs = append(errs, fmt.Errorf(prefix+format, args...))
+	}
+	r := Rule{ID: d.ID, Description: strings.TrimSpace(d.Description), Score: d.Score, Alert: d.Alert, Tags: d.Tags, File: name, Line: d.line, Mode: defMode}
+	if !idPattern.MatchString(d.ID) {
+		at(d.line, "id %q: want 1-64 characters of a-z, 0-9, '-', '_' or '.', starting with a letter or digit", d.ID)
+	}
+	if r.Description == "" {
+		at(d.line, "description: required: it is the sentence the decision gives as the reason")
+	}
+	var err error
+	if r.Action, err = parseAction(d.Action); err != nil {
+		at(d.line, "action: %v", err)
+	}
+	if d.Mode != "" {
+		if r.Mode, err = parseMode(d.Mode); err != nil {
+			at(d.line, "mode: %v", err)
+		}
+	}
+	if d.Score < -MaxScore || d.Score > MaxScore {
+		at(d.line, "score %d out of range [-%d, %d]", d.Score, MaxScore, MaxScore)
+	}
+	if r.Action == engine.ActionNone && d.Score == 0 {
+		at(d.line, "neither an action nor a score: the rule could never change anything")
+	}
+	if d.When.Kind == 0 || strings.TrimSpace(d.When.Value) == "" {
+		at(d.line, "when: required")
+	} else if d.When.Kind != yaml.ScalarNode {
+		at(d.When.Line, "when: want an expression string")
+	} else {
+		r.When = d.When.Value
+		if r.when, err = expr.Compile(r.When, exprOptions(expr.AsBool())...); err != nil {
+			at(exprLine(&d.When, err), "when: %v", err)
+		}
+	}
+	if d.Reason.Kind != 0 {
+		if d.Reason.Kind != yaml.ScalarNode {
+			at(d.Reason.Line, "reason: want an expression string")
+		} else if r.reason, err = expr.Compile(d.Reason.Value, exprOptions(expr.AsKind(reflect.String))...); err != nil {
+			at(exprLine(&d.Reason, err), "reason: %v", err)
+		}
+	}
+	for _, t := range d.Tags {
+		if !idPattern.MatchString(t) {
+			at(d.line, "tag %q: want a-z, 0-9, '-', '_' or '.'", t)
+		}
+	}
+	return r, errs
+}
+
+// exprLine maps an expr error's line inside the expression to the file.
+func exprLine(n *yaml.Node, err error) int {
+	var fe *file.Error
+	if !errors.As(err, &fe) || fe.Line < 1 {
+		return n.Line
+	}
+	if n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+		return n.Line + fe.Line // block scalars start on the next line
+	}
+	return n.Line + fe.Line - 1
+}
+
+// Version identifies the set: the files' own version: key, or a hash of
+// their names and content.
+func (s *Set) Version() string { return s.version }
+
+// Rules returns the compiled rules in evaluation order.
+func (s *Set) Rules() []Rule { return s.rules }
+
+// Thresholds returns the score thresholds.
+func (s *Set) Thresholds() Thresholds { return s.thresholds }
+
+// Current makes a Set its own engine.Rules, for callers that never reload.
+func (s *Set) Current() engine.Ruleset { return s }
+
+// Evaluate implements engine.Ruleset. The environment is boxed once so that
+// expr's field reads do not allocate; the VM is reused.
+func (s *Set) Evaluate(env *engine.Env, v *engine.Verdict) {
+	var box any = *env
+	m := s.vms.Get().(*vm.VM)
+	defer s.vms.Put(m)
+	score := 0
+	action := engine.ActionNone
+	for i := range s.rules {
+		r := &s.rules[i]
+		out, err := m.Run(r.when, box)
+		if err != nil {
+			v.Errors = append(v.Errors, engine.RuleError{RuleID: r.ID, Err: err})
+			continue
+		}
+		if matched, _ := out.(bool); !matched {
+			continue
+		}
+		reason := engine.Reason{RuleID: r.ID, Action: r.Action, Score: r.Score, Message: r.Description, Tags: r.Tags, Alert: r.Alert}
+		if r.reason != nil {
+			if msg, err := m.Run(r.reason, box); err != nil {
+				v.Errors = append(v.Errors, engine.RuleError{RuleID: r.ID, Err: fmt.Errorf("reason: %w", err)})
+			} else if str, _ := msg.(string); str != "" {
+				reason.Message = str
+			}
+		}
+		if r.Mode == Shadow {
+			if v.Shadow == nil {
+				v.Shadow = make([]engine.Reason, 0, 4)
+			}
+			v.Shadow = append(v.Shadow, reason)
+			continue
+		}
+		if v.Reasons == nil {
+			v.Reasons = make([]engine.Reason, 0, 4)
+		}
+		v.Reasons = append(v.Reasons, reason)
+		score += r.Score
+		action = action.Stronger(r.Action)
+		v.Alert = v.Alert || r.Alert
+	}
+	score = min(max(score, 0), MaxScore)
+	switch {
+	case score >= s.thresholds.Deny:
+		action = action.Stronger(engine.ActionDeny)
+	case score >= s.thresholds.StepUp:
+		action = action.Stronger(engine.ActionStepUp)
+	}
+	v.Score, v.Action = score, action
+}

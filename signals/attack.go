@@ -1,0 +1,46 @@
+package signals
+
+import (
+	"github.com/riskgate/riskgate/engine"
+)
+
+// AttackWindows exposes the store's sliding-window counts: failures and
+// distinct usernames per address, subnet and ASN (credential stuffing,
+// brute force from one place), failures per account from all addresses
+// (slow distributed brute force), distinct accounts per password (spraying)
+// and the tenant's failure rate against its own baseline (stuffing waves).
+type AttackWindows struct{}
+
+func (AttackWindows) Name() string { return "attack_windows" }
+
+// surgeFloor keeps the surge ratio finite when the baseline has no failures.
+const surgeFloor = 0.01
+
+func (AttackWindows) Compute(in *engine.Input, env *engine.Env) error {
+	if !in.StateAvailable {
+		return nil
+	}
+	c := &in.State.Counts
+	netWindows(&env.IP.NetWindows, &c.IP)
+	netWindows(&env.Subnet.NetWindows, &c.Subnet)
+	netWindows(&env.ASN.NetWindows, &c.ASN)
+	a := &env.Account
+	a.Failures1h, a.Failures24h, a.Failures7d = int(c.AccountFailures[0]), int(c.AccountFailures[1]), int(c.AccountFailures[2])
+	p := &env.Password
+	p.Accounts1h, p.Accounts24h, p.Accounts7d = int(c.PasswordAccounts[0]), int(c.PasswordAccounts[1]), int(c.PasswordAccounts[2])
+	t := &env.Tenant
+	t.Attempts10m, t.Failures10m = int(c.TenantAttempts[0]), int(c.TenantFailures[0])
+	if c.TenantAttempts[0] > 0 {
+		t.FailureRate10m = float64(c.TenantFailures[0]) / float64(c.TenantAttempts[0])
+	}
+	if c.TenantAttempts[2] > 0 {
+		t.FailureRate24h = float64(c.TenantFailures[2]) / float64(c.TenantAttempts[2])
+	}
+	t.FailureSurge = t.FailureRate10m / max(t.FailureRate24h, surgeFloor)
+	return nil
+}
+
+func netWindows(w *engine.NetWindows, c *engine.NetCounts) {
+	w.Failures10m, w.Failures1h, w.Failures24h = int(c.Failures[0]), int(c.Failures[1]), int(c.Failures[2])
+	w.Usernames10m, w.Usernames1h, w.Usernames24h = int(c.Usernames[0]), int(c.Usernames[1]), int(c.Usernames[2])
+}
