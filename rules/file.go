@@ -56,7 +56,7 @@ type ruleDoc struct {
 	Mode        string    `yaml:"mode"`
 	Alert       bool      `yaml:"alert"`
 	Tags        []string  `yaml:"tags"`
-	line        int // of the rule's mapping, filled after decoding
+	line        int       // of the rule's mapping, filled after decoding
 }
 
 // LoadFiles reads rule files and folders (every *.yaml and *.yml in them,

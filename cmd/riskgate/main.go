@@ -16,9 +16,9 @@ import (
 // cli is the command tree. Each subcommand lives in its own file.
 type cli struct {
 	Breached breachedCmd `cmd:"" help:"Build, verify and inspect breached-password filter files."`
-	Replay  replayCmd  `cmd:"" help:"Score a JSONL stream of attempts and outcomes, in order, and write the decisions."`
-	Rules   rulesCmd   `cmd:"" help:"Check rule files, run rule tests, list rule fields."`
-	Version versionCmd `cmd:"" help:"Print the version and exit."`
+	Replay   replayCmd   `cmd:"" help:"Score a JSONL stream of attempts and outcomes, in order, and write the decisions."`
+	Rules    rulesCmd    `cmd:"" help:"Check rule files, run rule tests, list rule fields."`
+	Version  versionCmd  `cmd:"" help:"Print the version and exit."`
 }
 
 func main() {
