@@ -139,13 +139,29 @@ func New(opts Options) (*Engine, error) {
 // store. A store failure is not an error: the decision is made without
 // state and env.State.Available is false.
 func (e *Engine) Score(ctx context.Context, a Attempt) (Decision, error) {
+	return e.score(ctx, &a, nil)
+}
+
+// DryRun decides on an attempt with the given ruleset (nil: the one in
+// force) without changing any state: the windows are read, not written,
+// so their counts exclude the attempt itself; nothing is learned or
+// remembered, and observers are not told. The rules admin API uses it to
+// try a candidate ruleset on live state.
+func (e *Engine) DryRun(ctx context.Context, a Attempt, rs Ruleset) (Decision, error) {
+	if rs == nil {
+		rs = e.opts.Rules.Current()
+	}
+	return e.score(ctx, &a, rs)
+}
+
+func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset) (Decision, error) {
 	start := time.Now()
 	if err := ctx.Err(); err != nil {
 		return Decision{}, fmt.Errorf("engine: score: %w", err)
 	}
 	s := e.scratch.Get().(*scratch)
 	defer e.release(s)
-	s.attempt = a
+	s.attempt = *a
 	if err := s.n.normalize(&s.attempt, e.opts.Now(), e.opts.MaxClockSkew); err != nil {
 		return Decision{}, err
 	}
@@ -154,7 +170,7 @@ func (e *Engine) Score(ctx context.Context, a Attempt) (Decision, error) {
 	// State: one batched read (and window write) from the store.
 	s.ev = Event{
 		Tenant: s.n.tenant, Time: s.n.time, IP: s.in.Addr, Subnet: s.in.Subnet,
-		ASN: s.in.Enrichment.Network.ASN, Attempt: true, Failed: s.attempt.Result.Failed(),
+		ASN: s.in.Enrichment.Network.ASN, Attempt: dry == nil, Failed: dry == nil && s.attempt.Result.Failed(),
 	}
 	e.keys(s)
 	s.state.Reset()
@@ -174,7 +190,10 @@ func (e *Engine) Score(ctx context.Context, a Attempt) (Decision, error) {
 	}
 
 	// Rules.
-	rs := e.opts.Rules.Current()
+	rs := dry
+	if rs == nil {
+		rs = e.opts.Rules.Current()
+	}
 	s.verdict.Reset()
 	rs.Evaluate(&s.env, &s.verdict)
 	v := &s.verdict
@@ -196,6 +215,9 @@ func (e *Engine) Score(ctx context.Context, a Attempt) (Decision, error) {
 	}
 	if d.Reasons == nil {
 		d.Reasons = []Reason{}
+	}
+	if dry != nil {
+		return d, nil
 	}
 
 	// Consequences: learn a completed login now, or remember the decision

@@ -446,3 +446,43 @@ func TestConcurrentScoring(t *testing.T) {
 		}
 	}
 }
+
+func TestDryRunChangesNothing(t *testing.T) {
+	h := newHarness(t, nil)
+	last := h.train(t, 3)
+	ctx := context.Background()
+	strict, err := rules.Compile(rules.Source{Name: "strict.yaml", Data: []byte(`
+rules:
+  - id: everyone-steps-up
+    description: Everyone steps up.
+    when: "true"
+    action: step_up
+`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := paris(last.Add(24 * time.Hour))
+	a.Result = engine.ResultPasswordBad
+	for range 3 {
+		d, err := h.e.DryRun(ctx, a, strict)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Action != engine.ActionStepUp || d.RulesVersion != strict.Version() {
+			t.Fatalf("dry run: %s with %s", d.Action, d.RulesVersion)
+		}
+		if d.Signals.Account.Failures1h != 0 {
+			t.Errorf("dry run counted a failure: %d", d.Signals.Account.Failures1h)
+		}
+	}
+	a.Result = engine.ResultPasswordOK
+	if _, err := h.e.DryRun(ctx, a, nil); err != nil {
+		t.Fatal(err)
+	}
+	if p, _, _ := h.e.Profile(ctx, "", "u-alice"); p.Logins != 3 {
+		t.Errorf("dry run learned: %d logins", p.Logins)
+	}
+	if d := h.score(t, a); d.Signals.Account.Failures1h != 0 || d.RulesVersion == strict.Version() {
+		t.Errorf("state after dry runs: failures %d, rules %s", d.Signals.Account.Failures1h, d.RulesVersion)
+	}
+}
