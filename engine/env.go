@@ -151,7 +151,7 @@ type TenantEnv struct {
 	Failures10m    int     `expr:"failures_10m" json:"failures_10m" doc:"Failed logins in the tenant in the last 10 minutes."`
 	FailureRate10m float64 `expr:"failure_rate_10m" json:"failure_rate_10m" doc:"failures_10m / attempts_10m."`
 	FailureRate24h float64 `expr:"failure_rate_24h" json:"failure_rate_24h" doc:"The same over 24 hours: the baseline."`
-	FailureSurge   float64 `expr:"failure_surge" json:"failure_surge" doc:"failure_rate_10m divided by the 24-hour rate (floored at 1%); above 3 with enough attempts suggests a stuffing wave."`
+	FailureSurge   float64 `expr:"failure_surge" json:"failure_surge" doc:"failure_rate_10m divided by the failure rate of the 24 hours before those 10 minutes (floored at 1%); above 3 with enough attempts suggests a stuffing wave."`
 }
 
 // StateEnv says whether the store answered.

@@ -1,7 +1,11 @@
 package rules
 
 import (
+	"errors"
+	"strings"
 	"testing"
+
+	"github.com/riskgate/riskgate/engine"
 )
 
 func TestDefaultCompiles(t *testing.T) {
@@ -11,5 +15,237 @@ func TestDefaultCompiles(t *testing.T) {
 	}
 	if len(s.Rules()) < 10 {
 		t.Errorf("only %d default rules", len(s.Rules()))
+	}
+	if th := s.Thresholds(); th.StepUp != 40 || th.Deny != 90 {
+		t.Errorf("default thresholds %+v", th)
+	}
+}
+
+func compile(t *testing.T, src string) (*Set, error) {
+	t.Helper()
+	return Compile(Source{Name: "r.yaml", Data: []byte(src)})
+}
+
+func TestCompileErrorsNameFileAndLine(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string
+		want []string // substrings of the error
+	}{
+		{"yaml syntax", "rules:\n  - id: a\n   bad indent: [\n", []string{"r.yaml:"}},
+		{"not a mapping", "- just a list\n", []string{"r.yaml:1: want a mapping"}},
+		{"unknown top key", "rule:\n  - id: a\n", []string{"r.yaml:1:", "rule"}},
+		{"unknown rule key", "rules:\n  - id: a\n    description: d\n    when: \"true\"\n    acton: deny\n", []string{"r.yaml:5:", "acton"}},
+		{"undefined field", "rules:\n  - id: a\n    description: d\n    when: geo.impossible\n    action: deny\n", []string{"r.yaml:4:", `rule "a"`, "impossible"}},
+		{"type mismatch", "rules:\n  - id: a\n    description: d\n    when: ip.failures_10m > \"x\"\n    action: deny\n", []string{"r.yaml:4:", "mismatched types"}},
+		{"not bool", "rules:\n  - id: a\n    description: d\n    when: ip.failures_10m\n    action: deny\n", []string{"r.yaml:4:", "bool"}},
+		{"block scalar line", "rules:\n  - id: a\n    description: d\n    when: |\n      ip.failures_10m > 1 &&\n      nope\n    action: deny\n", []string{"r.yaml:6:", "nope"}},
+		{"missing when", "rules:\n  - id: a\n    description: d\n    action: deny\n", []string{"r.yaml:2:", "when: required"}},
+		{"bad action", "rules:\n  - id: a\n    description: d\n    when: \"true\"\n    action: block\n", []string{"r.yaml:2:", "unknown action \"block\""}},
+		{"bad mode", "rules:\n  - id: a\n    description: d\n    when: \"true\"\n    action: deny\n    mode: dry\n", []string{"mode:", "dry"}},
+		{"no effect", "rules:\n  - id: a\n    description: d\n    when: \"true\"\n", []string{"neither an action nor a score"}},
+		{"bad id", "rules:\n  - id: Bad Id\n    description: d\n    when: \"true\"\n    action: deny\n", []string{"id \"Bad Id\""}},
+		{"no description", "rules:\n  - id: a\n    when: \"true\"\n    action: deny\n", []string{"description: required"}},
+		{"duplicate id", "rules:\n  - id: a\n    description: d\n    when: \"true\"\n    action: deny\n  - id: a\n    description: d\n    when: \"true\"\n    action: deny\n", []string{"r.yaml:6:", "duplicate id", "r.yaml:2"}},
+		{"score range", "rules:\n  - id: a\n    description: d\n    when: \"true\"\n    score: 500\n", []string{"score 500 out of range"}},
+		{"thresholds order", "thresholds: {step_up: 90, deny: 40}\nrules:\n  - id: a\n    description: d\n    when: \"true\"\n    score: 5\n", []string{"thresholds"}},
+		{"empty", "", []string{"empty rule file"}},
+		{"no rules", "thresholds: {step_up: 40, deny: 80}\n", []string{"no rules"}},
+		{"now disabled", "rules:\n  - id: a\n    description: d\n    when: now().Hour() > 3\n    action: deny\n", []string{"r.yaml:4:", "now"}},
+		{"bad reason", "rules:\n  - id: a\n    description: d\n    when: \"true\"\n    action: deny\n    reason: 1 + 1\n", []string{"r.yaml:6:", "reason"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := compile(t, tt.src)
+			if err == nil {
+				t.Fatalf("compiled: %d rules", len(s.Rules()))
+			}
+			var el ErrorList
+			if !errors.As(err, &el) {
+				t.Errorf("error is %T, want ErrorList", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestAllErrorsReportedAtOnce(t *testing.T) {
+	_, err := compile(t, "rules:\n  - id: a\n    description: d\n    when: nope1\n    action: deny\n  - id: b\n    description: d\n    when: nope2\n    action: deny\n")
+	var el ErrorList
+	if !errors.As(err, &el) || len(el) != 2 {
+		t.Fatalf("want 2 errors, got %v", err)
+	}
+}
+
+func TestEvaluate(t *testing.T) {
+	s, err := compile(t, `
+thresholds: {step_up: 30, deny: 60}
+rules:
+  - id: new-device
+    description: New device.
+    when: device.new
+    score: 20
+  - id: new-country
+    description: New country.
+    when: geo.new_country
+    score: 20
+    tags: [geo]
+  - id: tor
+    description: Tor.
+    when: ip.tor
+    action: deny
+    alert: true
+  - id: trial
+    description: Trial rule.
+    when: device.new
+    action: deny
+    score: 100
+    mode: shadow
+  - id: known-device-discount
+    description: Known device.
+    when: device.known
+    score: -50
+  - id: speed
+    description: Speed.
+    when: geo.speed_kmh > 900
+    score: 5
+    reason: 'sprintf("%.0f km/h", geo.speed_kmh)'
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		env     engine.Env
+		action  engine.Action
+		score   int
+		reasons []string
+		shadow  []string
+		alert   bool
+	}{
+		{"nothing", engine.Env{}, engine.ActionNone, 0, nil, nil, false},
+		{"one novelty", engine.Env{Device: engine.DeviceEnv{New: true}}, engine.ActionNone, 20, []string{"new-device"}, []string{"trial"}, false},
+		{"two novelties reach step_up", engine.Env{Device: engine.DeviceEnv{New: true}, Geo: engine.GeoEnv{NewCountry: true}}, engine.ActionStepUp, 40, []string{"new-device", "new-country"}, []string{"trial"}, false},
+		{"rule action is a floor", engine.Env{IP: engine.IPEnv{Tor: true}}, engine.ActionDeny, 0, []string{"tor"}, nil, true},
+		{"negative score clamps at 0", engine.Env{Device: engine.DeviceEnv{Known: true}}, engine.ActionNone, 0, []string{"known-device-discount"}, nil, false},
+		{"reason expression", engine.Env{Geo: engine.GeoEnv{SpeedKMH: 1234.4}}, engine.ActionNone, 5, []string{"speed"}, nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var v engine.Verdict
+			s.Evaluate(&tt.env, &v)
+			if v.Action != tt.action || v.Score != tt.score || v.Alert != tt.alert {
+				t.Errorf("action %s score %d alert %v, want %s %d %v", v.Action, v.Score, v.Alert, tt.action, tt.score, tt.alert)
+			}
+			if got := ids(v.Reasons); strings.Join(got, ",") != strings.Join(tt.reasons, ",") {
+				t.Errorf("reasons %v, want %v", got, tt.reasons)
+			}
+			if got := ids(v.Shadow); strings.Join(got, ",") != strings.Join(tt.shadow, ",") {
+				t.Errorf("shadow %v, want %v", got, tt.shadow)
+			}
+			if len(v.Errors) != 0 {
+				t.Errorf("errors: %v", v.Errors)
+			}
+		})
+	}
+	var v engine.Verdict
+	env := engine.Env{Geo: engine.GeoEnv{SpeedKMH: 1234.4}}
+	s.Evaluate(&env, &v)
+	if v.Reasons[0].Message != "1234 km/h" {
+		t.Errorf("reason message %q", v.Reasons[0].Message)
+	}
+}
+
+func ids(rs []engine.Reason) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.RuleID)
+	}
+	return out
+}
+
+func TestRuntimeErrorCountsAsNotMatched(t *testing.T) {
+	s, err := compile(t, `
+rules:
+  - id: regex-from-input
+    description: A pattern taken from the attempt, invalid at run time.
+    when: attempt.user_agent matches attempt.username
+    action: deny
+  - id: fine
+    description: Fine.
+    when: "true"
+    score: 1
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v engine.Verdict
+	env := engine.Env{Attempt: engine.AttemptEnv{Username: "(", UserAgent: "x"}}
+	s.Evaluate(&env, &v)
+	if v.Action == engine.ActionDeny || len(v.Errors) != 1 || v.Errors[0].RuleID != "regex-from-input" {
+		t.Errorf("action %s errors %v: a failing rule must count as not matched and be reported", v.Action, v.Errors)
+	}
+	if got := ids(v.Reasons); len(got) != 1 || got[0] != "fine" {
+		t.Errorf("reasons %v: a rule failing must not stop the others", got)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	a, _ := compile(t, "rules:\n  - id: a\n    description: d\n    when: \"true\"\n    score: 1\n")
+	b, _ := compile(t, "rules:\n  - id: a\n    description: d\n    when: \"true\"\n    score: 2\n")
+	c, _ := compile(t, "version: v42\nrules:\n  - id: a\n    description: d\n    when: \"true\"\n    score: 2\n")
+	if a.Version() == b.Version() || !strings.HasPrefix(a.Version(), "sha256:") {
+		t.Errorf("versions %q %q", a.Version(), b.Version())
+	}
+	if c.Version() != "v42" {
+		t.Errorf("explicit version %q", c.Version())
+	}
+}
+
+func TestEvaluateAllocations(t *testing.T) {
+	s, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := engine.Env{User: engine.UserEnv{Known: true}, Device: engine.DeviceEnv{Known: true}, Geo: engine.GeoEnv{Known: true, Country: "FR"}}
+	allocs := testing.AllocsPerRun(200, func() {
+		var v engine.Verdict
+		s.Evaluate(&env, &v)
+	})
+	// One allocation boxes the environment; no rule matches, so no reasons.
+	if allocs > 1 {
+		t.Errorf("Evaluate with no match allocates %v times", allocs)
+	}
+}
+
+func TestHolderSwap(t *testing.T) {
+	a, _ := compile(t, "rules:\n  - id: a\n    description: d\n    when: \"true\"\n    score: 1\n")
+	b, _ := compile(t, "rules:\n  - id: b\n    description: d\n    when: \"true\"\n    score: 1\n")
+	h := NewHolder(a)
+	if h.Current().Version() != a.Version() {
+		t.Fatal("holder does not serve its set")
+	}
+	if old := h.Swap(b); old != a || h.Set() != b {
+		t.Error("swap")
+	}
+}
+
+func TestReferenceIsCurrent(t *testing.T) {
+	want := Reference()
+	got, err := readRepoFile("../docs/rules-reference.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Error("docs/rules-reference.md is stale: run go run ./cmd/riskgate rules fields > docs/rules-reference.md")
+	}
+	for _, f := range []string{"`geo.impossible_travel`", "`ip.failures_10m`", "`subnet.usernames_1h`", "`password.accounts_24h`", "`state.available`"} {
+		if !strings.Contains(want, f) {
+			t.Errorf("reference lacks %s", f)
+		}
 	}
 }

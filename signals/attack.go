@@ -36,7 +36,13 @@ func (AttackWindows) Compute(in *engine.Input, env *engine.Env) error {
 	if c.TenantAttempts[2] > 0 {
 		t.FailureRate24h = float64(c.TenantFailures[2]) / float64(c.TenantAttempts[2])
 	}
-	t.FailureSurge = t.FailureRate10m / max(t.FailureRate24h, surgeFloor)
+	// The baseline leaves out the last 10 minutes, so that a wave does not
+	// raise its own yardstick.
+	baseline := 0.0
+	if n := c.TenantAttempts[2] - min(c.TenantAttempts[0], c.TenantAttempts[2]); n > 0 {
+		baseline = float64(c.TenantFailures[2]-min(c.TenantFailures[0], c.TenantFailures[2])) / float64(n)
+	}
+	t.FailureSurge = t.FailureRate10m / max(baseline, surgeFloor)
 	return nil
 }
 

@@ -1,14 +1,18 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"os"
 
 	"github.com/riskgate/riskgate/rules"
+	"github.com/riskgate/riskgate/rules/ruletest"
 )
 
 type rulesCmd struct {
 	Check  rulesCheckCmd  `cmd:"" help:"Compile rule files and report every error with file:line."`
+	Test   rulesTestCmd   `cmd:"" help:"Run rule tests (*_test.yaml): a history, an attempt, the expected decision."`
 	Fields rulesFieldsCmd `cmd:"" help:"Print the reference of every field rules can read (Markdown)."`
 }
 
@@ -28,6 +32,37 @@ func (c *rulesCheckCmd) Run() error {
 	}
 	th := set.Thresholds()
 	fmt.Printf("OK: %d rules in %d file(s), version %s, step_up at %d, deny at %d\n", len(set.Rules()), len(srcs), set.Version(), th.StepUp, th.Deny)
+	return nil
+}
+
+type rulesTestCmd struct {
+	Paths []string `arg:"" help:"Rule test files, or folders holding *_test.yaml files." type:"path"`
+
+	passwordFlags `embed:""`
+}
+
+func (c *rulesTestCmd) Run(ctx context.Context) error {
+	check, closePw, err := c.checker(slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	if closePw != nil {
+		defer closePw()
+	}
+	res, err := ruletest.RunPaths(ctx, os.Stdout, ruletest.Options{Breached: check}, c.Paths...)
+	if err != nil {
+		return err
+	}
+	failed := 0
+	for _, r := range res {
+		if !r.Passed() {
+			failed++
+		}
+	}
+	fmt.Printf("%d tests, %d failed\n", len(res), failed)
+	if failed > 0 {
+		return fmt.Errorf("rules test: %d of %d failed", failed, len(res))
+	}
 	return nil
 }
 

@@ -52,8 +52,10 @@ type Result struct {
 // Options configure a run.
 type Options struct {
 	// AutoOutcomes reports what the person would do after each decision: a
-	// step-up passes or fails per step_up_passes, an allowed login that was
-	// scored before the password check succeeds unless the attempt failed.
+	// step-up passes or fails per step_up_passes. (An allowed login with
+	// result password_ok is learned at Score time; one scored before the
+	// password check waits for an outcome line, since only the stream knows
+	// whether the password was right.)
 	AutoOutcomes bool
 	// NoSignals drops the feature values from the output lines.
 	NoSignals bool
@@ -157,8 +159,6 @@ func autoOutcome(ctx context.Context, e Scorer, ln *Line, d *engine.Decision) er
 		if passes {
 			kind = engine.StepUpPassed
 		}
-	case d.Action == engine.ActionAllow && ln.Result == engine.ResultUnknown && ln.UserID != "":
-		kind = engine.LoginSucceeded
 	default:
 		return nil // learned at Score time, or nothing to learn
 	}

@@ -1,0 +1,83 @@
+package ruletest
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestDefaultRuleTestsPass(t *testing.T) {
+	var out bytes.Buffer
+	res, err := RunPaths(context.Background(), &out, Options{}, "../default_test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) < 10 {
+		t.Errorf("only %d default rule tests", len(res))
+	}
+	for _, r := range res {
+		if !r.Passed() {
+			t.Errorf("%s: %s", r.Name, strings.Join(r.Failures, "; "))
+		}
+	}
+	if t.Failed() {
+		t.Log(out.String())
+	}
+}
+
+func TestFailuresAreReported(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, s string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("r.yaml", `
+rules:
+  - id: new-device
+    description: New device.
+    when: device.new
+    action: step_up
+`)
+	write("r_test.yaml", `
+tests:
+  - name: passes
+    attempt: {user_id: u, ip: 81.2.69.1, device_id: d1, result: password_ok}
+    expect: {action: allow, reasons: []}
+  - name: wrong expectation
+    history:
+      - attempt: {user_id: u, ip: 81.2.69.1, device_id: d1, result: password_ok}
+    attempt: {user_id: u, ip: 81.2.69.1, device_id: d2, result: password_ok}
+    expect: {action: allow, reasons_exclude: [new-device]}
+  - name: bad attempt
+    attempt: {ip: not-an-ip}
+    expect: {action: allow}
+`)
+	var out bytes.Buffer
+	res, err := RunPaths(context.Background(), &out, Options{}, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 3 || !res[0].Passed() || res[1].Passed() || res[2].Passed() {
+		t.Fatalf("results: %+v", res)
+	}
+	report := out.String()
+	for _, want := range []string{"PASS", "FAIL", "action: want allow, got step_up", "new-device matched but should not have", "ip: not an IPv4 or IPv6 address"} {
+		if !strings.Contains(report, want) {
+			t.Errorf("report lacks %q:\n%s", want, report)
+		}
+	}
+}
+
+func TestBrokenRulesStopTheFile(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "r.yaml"), []byte("rules:\n  - id: a\n    description: d\n    when: nope\n    action: deny\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "r_test.yaml"), []byte("tests:\n  - attempt: {ip: 1.2.3.4}\n    expect: {action: allow}\n"), 0o644)
+	_, err := RunPaths(context.Background(), &bytes.Buffer{}, Options{}, dir)
+	if err == nil || !strings.Contains(err.Error(), "r.yaml:4") {
+		t.Errorf("err = %v, want the rule file's compile error", err)
+	}
+}
