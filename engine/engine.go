@@ -107,6 +107,7 @@ type scratch struct {
 	verdict Verdict
 	pending Pending
 	login   Login
+	commit  Commit
 }
 
 // New returns an Engine.
@@ -223,9 +224,14 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset) (Decision, 
 	// Consequences: learn a completed login now, or remember the decision
 	// for the outcome that will complete it.
 	e.commit(ctx, s, &d)
-	took := time.Since(start)
-	for _, o := range e.opts.Observers {
-		o.Decided(&s.attempt, &d, took)
+	if len(e.opts.Observers) > 0 {
+		// Observers get a copy: handing them &d would move every decision
+		// to the heap, observers or not.
+		took := time.Since(start)
+		od := d
+		for _, o := range e.opts.Observers {
+			o.Decided(&s.attempt, &od, took)
+		}
 	}
 	return d, nil
 }
@@ -332,27 +338,33 @@ func (e *Engine) fillAttemptEnv(s *scratch) {
 // commit applies what the decision implies, without failing the decision:
 // a write that does not happen costs learning, not the login.
 func (e *Engine) commit(ctx context.Context, s *scratch, d *Decision) {
+	s.commitFor(d)
+	if s.commit.Learn == nil && s.commit.Pending == nil {
+		return
+	}
+	_ = e.storeCall(ctx, "commit", func(ctx context.Context) error { return e.opts.Store.Commit(ctx, &s.commit) })
+}
+
+// commitFor decides what the decision implies for the store.
+func (s *scratch) commitFor(d *Decision) {
+	s.commit = Commit{}
 	if s.ev.User.IsZero() {
 		return // nothing to learn about an unknown user
 	}
-	var c Commit
-	e.loginOf(s, &s.login)
+	loginOf(s, &s.login)
 	switch {
 	case d.Action == ActionAllow && s.attempt.Result == ResultPasswordOK:
-		c.Learn = &s.login
-	case d.Action == ActionStepUp && s.attempt.Result != ResultPasswordBad && s.attempt.Result != ResultNoSuchUser,
+		s.commit.Learn = &s.login
+	case d.Action == ActionStepUp && !s.attempt.Result.Failed(),
 		d.Action == ActionAllow && s.attempt.Result == ResultUnknown:
 		s.pending = Pending{DecisionID: d.DecisionID, Action: d.Action, Result: s.attempt.Result, Event: s.ev, Login: s.login}
 		s.pending.Event.Attempt, s.pending.Event.Failed = false, false
-		c.Pending = &s.pending
-	default:
-		return
+		s.commit.Pending = &s.pending
 	}
-	_ = e.storeCall(ctx, "commit", func(ctx context.Context) error { return e.opts.Store.Commit(ctx, &c) })
 }
 
 // loginOf describes the attempt as the completed login it may become.
-func (e *Engine) loginOf(s *scratch, l *Login) {
+func loginOf(s *scratch, l *Login) {
 	loc := &s.in.Enrichment.Location
 	*l = Login{
 		Tenant: s.n.tenant, User: s.ev.User, Time: s.n.time, IP: s.in.Addr, Subnet: s.in.Subnet,

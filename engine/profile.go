@@ -40,17 +40,21 @@ func (p *Profile) Learn(l *Login) {
 	if l.Agent != "" {
 		p.Agents = addSeen(p.Agents, l.Agent, t, MaxAgents)
 	}
+	// The values below are built in a stack buffer and only become strings
+	// when new: learning a known place allocates nothing.
+	var buf [80]byte
 	if l.Country != "" {
 		p.Countries = addSeen(p.Countries, l.Country, t, MaxCountries)
 		if l.City != "" {
-			p.Cities = addSeen(p.Cities, l.Country+"/"+l.City, t, MaxCities)
+			b := append(append(append(buf[:0], l.Country...), '/'), l.City...)
+			p.Cities = addSeenBytes(p.Cities, b, t, MaxCities)
 		}
 	}
 	if l.ASN != 0 {
-		p.ASNs = addSeen(p.ASNs, strconv.FormatUint(uint64(l.ASN), 10), t, MaxASNs)
+		p.ASNs = addSeenBytes(p.ASNs, strconv.AppendUint(buf[:0], uint64(l.ASN), 10), t, MaxASNs)
 	}
 	if l.Subnet.IsValid() {
-		p.Networks = addSeen(p.Networks, l.Subnet.String(), t, MaxNetworks)
+		p.Networks = addSeenBytes(p.Networks, l.Subnet.AppendTo(buf[:0]), t, MaxNetworks)
 	}
 	if t >= p.Last.Time {
 		p.Last = LastLogin{Time: t, IP: l.IP, Country: l.Country, City: l.City}
@@ -65,16 +69,30 @@ func (p *Profile) Learn(l *Login) {
 	}
 }
 
+// addSeenBytes is addSeen for a value in a scratch buffer.
+func addSeenBytes(set []Seen, v []byte, t int64, max int) []Seen {
+	for i := range set {
+		if set[i].Value == string(v) {
+			return touchSeen(set, i, t)
+		}
+	}
+	return addSeen(set, string(v), t, max)
+}
+
+func touchSeen(set []Seen, i int, t int64) []Seen {
+	if set[i].Count < math.MaxUint32 {
+		set[i].Count++
+	}
+	if t > set[i].Last {
+		set[i].Last = t
+	}
+	return set
+}
+
 func addSeen(set []Seen, v string, t int64, max int) []Seen {
 	for i := range set {
 		if set[i].Value == v {
-			if set[i].Count < math.MaxUint32 {
-				set[i].Count++
-			}
-			if t > set[i].Last {
-				set[i].Last = t
-			}
-			return set
+			return touchSeen(set, i, t)
 		}
 	}
 	if len(set) < max {

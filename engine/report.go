@@ -91,7 +91,7 @@ func (e *Engine) reportAttempt(ctx context.Context, o *Outcome) error {
 	e.prepare(&s)
 	s.ev = Event{Tenant: s.n.tenant, Time: s.n.time, IP: s.in.Addr, Subnet: s.in.Subnet, ASN: s.in.Enrichment.Network.ASN}
 	e.keys(&s)
-	e.loginOf(&s, &s.login)
+	loginOf(&s, &s.login)
 	if err := e.apply(ctx, o.Outcome, &s.ev, &s.login); err != nil {
 		return err
 	}

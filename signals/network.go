@@ -56,4 +56,7 @@ func (Network) Compute(in *engine.Input, env *engine.Env) error {
 	return nil
 }
 
-func prefixString(in *engine.Input) string { return in.Subnet.String() }
+func prefixString(in *engine.Input) string {
+	var buf [64]byte
+	return string(in.Subnet.AppendTo(buf[:0]))
+}

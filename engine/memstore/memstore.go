@@ -72,8 +72,15 @@ type shard struct {
 	pending  *simplelru.LRU[pendingID, *pendingEntry]
 }
 
+// Tenants appear in keys as a 64-bit seeded hash rather than a string: a
+// fixed-size key hashes and compares faster, and a collision between two
+// tenant names has odds of 2^-64.
+type tenantHash uint64
+
+func (s *Store) tenant(name string) tenantHash { return tenantHash(maphash.String(s.seed, name)) }
+
 type userID struct {
-	tenant string
+	tenant tenantHash
 	key    engine.Key
 }
 
@@ -89,13 +96,14 @@ const (
 )
 
 type windowID struct {
-	tenant string
+	tenant tenantHash
 	kind   windowKind
 	id     [16]byte
 }
 
 type pendingID struct {
-	tenant, id string
+	tenant tenantHash
+	id     string
 }
 
 type profileEntry struct {
@@ -137,21 +145,14 @@ func New(opts Options) *Store {
 	return s
 }
 
-func (s *Store) shardFor(tenant string, user engine.Key) *shard {
-	var h maphash.Hash
-	h.SetSeed(s.seed)
-	h.WriteString(tenant)
-	h.Write(user[:])
-	return &s.shards[h.Sum64()%uint64(len(s.shards))]
+// Shards are picked by bytes of the key that are already uniformly
+// distributed (HMAC output, tenant hash), so no hashing is needed.
+func (s *Store) shardFor(t tenantHash, user engine.Key) *shard {
+	return &s.shards[(uint64(t)^binary.LittleEndian.Uint64(user[:8]))%uint64(len(s.shards))]
 }
 
-func (s *Store) shardForPending(tenant, id string) *shard {
-	var h maphash.Hash
-	h.SetSeed(s.seed)
-	h.WriteString(tenant)
-	h.WriteByte(0)
-	h.WriteString(id)
-	return &s.shards[h.Sum64()%uint64(len(s.shards))]
+func (s *Store) shardForPending(t tenantHash, id string) *shard {
+	return &s.shards[(uint64(t)^maphash.String(s.seed, id))%uint64(len(s.shards))]
 }
 
 func (s *Store) now() int64 { return s.opts.Now().Unix() }
@@ -163,9 +164,10 @@ func (s *Store) Observe(ctx context.Context, ev *engine.Event, st *engine.State)
 	}
 	now := s.now()
 	if !ev.User.IsZero() {
-		sh := s.shardFor(ev.Tenant, ev.User)
+		th := s.tenant(ev.Tenant)
+		sh := s.shardFor(th, ev.User)
 		sh.mu.Lock()
-		if e, ok := sh.profiles.Get(userID{ev.Tenant, ev.User}); ok && now-e.touched < int64(s.opts.ProfileTTL/time.Second) {
+		if e, ok := sh.profiles.Get(userID{th, ev.User}); ok && now-e.touched < int64(s.opts.ProfileTTL/time.Second) {
 			st.HasProfile = true
 			st.Profile.CopyFrom(&e.p)
 		}
@@ -188,6 +190,7 @@ func (s *Store) Record(ctx context.Context, ev *engine.Event) error {
 // reads the counts back.
 func (s *Store) apply(ev *engine.Event, st *engine.State, now int64) {
 	t := ev.Time.Unix()
+	th := s.tenant(ev.Tenant)
 	var c *engine.Counts
 	if st != nil {
 		c = &st.Counts
@@ -195,12 +198,12 @@ func (s *Store) apply(ev *engine.Event, st *engine.State, now int64) {
 	var id [16]byte
 	userHash := binary.LittleEndian.Uint64(ev.Username[:8])
 	net := func(kind windowKind, out *engine.NetCounts) {
-		s.window(ev.Tenant, kind, &id, now, func(w *window) {
+		s.window(th, kind, &id, now, func(w *window) {
 			if ev.Failed {
 				w.failures.add(&shortSpec, t, 1)
 			}
 			if ev.Attempt && !ev.Username.IsZero() {
-				w.members.add(userHash, t, s.opts.MaxDistinct)
+				w.members.add(&shortLen, userHash, t, s.opts.MaxDistinct)
 			}
 			if out != nil {
 				w.failures.sum(&shortSpec, t, &out.Failures)
@@ -221,7 +224,7 @@ func (s *Store) apply(ev *engine.Event, st *engine.State, now int64) {
 	}
 	if !ev.Account.IsZero() {
 		id = ev.Account
-		s.window(ev.Tenant, kindAccount, &id, now, func(w *window) {
+		s.window(th, kindAccount, &id, now, func(w *window) {
 			if ev.Failed {
 				w.failures.add(&longSpec, t, 1)
 			}
@@ -232,8 +235,8 @@ func (s *Store) apply(ev *engine.Event, st *engine.State, now int64) {
 		if !ev.Password.IsZero() && ev.Attempt {
 			id = ev.Password
 			acct := binary.LittleEndian.Uint64(ev.Account[:8])
-			s.window(ev.Tenant, kindPassword, &id, now, func(w *window) {
-				w.members.add(acct, t, s.opts.MaxDistinct)
+			s.window(th, kindPassword, &id, now, func(w *window) {
+				w.members.add(&longLen, acct, t, s.opts.MaxDistinct)
 				if c != nil {
 					w.members.count(&longLen, t, &c.PasswordAccounts)
 				}
@@ -241,7 +244,7 @@ func (s *Store) apply(ev *engine.Event, st *engine.State, now int64) {
 		}
 	}
 	id = [16]byte{}
-	s.window(ev.Tenant, kindTenant, &id, now, func(w *window) {
+	s.window(th, kindTenant, &id, now, func(w *window) {
 		if ev.Attempt {
 			w.attempts.add(&shortSpec, t, 1)
 		}
@@ -272,10 +275,10 @@ func addrID(a netip.Addr) [16]byte { return a.As16() }
 
 // window runs f on the window entry, creating it when absent, under the
 // shard's lock.
-func (s *Store) window(tenant string, kind windowKind, id *[16]byte, now int64, f func(*window)) {
-	sh := s.shardForWindow(tenant, kind, id)
+func (s *Store) window(th tenantHash, kind windowKind, id *[16]byte, now int64, f func(*window)) {
+	sh := s.shardForWindow(th, kind, id)
 	sh.mu.Lock()
-	k := windowID{tenant, kind, *id}
+	k := windowID{th, kind, *id}
 	w, ok := sh.windows.Get(k)
 	if !ok || now-w.touched > ttlOf(kind) {
 		w = &window{kind: kind}
@@ -286,13 +289,9 @@ func (s *Store) window(tenant string, kind windowKind, id *[16]byte, now int64, 
 	sh.mu.Unlock()
 }
 
-func (s *Store) shardForWindow(tenant string, kind windowKind, id *[16]byte) *shard {
-	var h maphash.Hash
-	h.SetSeed(s.seed)
-	h.WriteString(tenant)
-	h.WriteByte(byte(kind))
-	h.Write(id[:])
-	return &s.shards[h.Sum64()%uint64(len(s.shards))]
+func (s *Store) shardForWindow(t tenantHash, kind windowKind, id *[16]byte) *shard {
+	// Addresses and ASNs are not uniformly distributed: mix them.
+	return &s.shards[maphash.Comparable(s.seed, windowID{t, kind, *id})%uint64(len(s.shards))]
 }
 
 // ttlOf is how long an untouched window key is kept: its longest window.
@@ -310,9 +309,10 @@ func (s *Store) Commit(ctx context.Context, c *engine.Commit) error {
 	}
 	now := s.now()
 	if l := c.Learn; l != nil && !l.User.IsZero() {
-		sh := s.shardFor(l.Tenant, l.User)
+		th := s.tenant(l.Tenant)
+		sh := s.shardFor(th, l.User)
 		sh.mu.Lock()
-		k := userID{l.Tenant, l.User}
+		k := userID{th, l.User}
 		e, ok := sh.profiles.Get(k)
 		if !ok || now-e.touched >= int64(s.opts.ProfileTTL/time.Second) {
 			e = &profileEntry{}
@@ -323,9 +323,10 @@ func (s *Store) Commit(ctx context.Context, c *engine.Commit) error {
 		sh.mu.Unlock()
 	}
 	if p := c.Pending; p != nil {
-		sh := s.shardForPending(p.Event.Tenant, p.DecisionID)
+		th := s.tenant(p.Event.Tenant)
+		sh := s.shardForPending(th, p.DecisionID)
 		sh.mu.Lock()
-		sh.pending.Add(pendingID{p.Event.Tenant, p.DecisionID}, &pendingEntry{p: *p, expires: now + int64(s.opts.PendingTTL/time.Second)})
+		sh.pending.Add(pendingID{th, p.DecisionID}, &pendingEntry{p: *p, expires: now + int64(s.opts.PendingTTL/time.Second)})
 		sh.mu.Unlock()
 	}
 	return nil
@@ -336,10 +337,11 @@ func (s *Store) TakePending(ctx context.Context, tenant, decisionID string) (eng
 	if err := ctx.Err(); err != nil {
 		return engine.Pending{}, false, err
 	}
-	sh := s.shardForPending(tenant, decisionID)
+	th := s.tenant(tenant)
+	sh := s.shardForPending(th, decisionID)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	k := pendingID{tenant, decisionID}
+	k := pendingID{th, decisionID}
 	e, ok := sh.pending.Peek(k)
 	if !ok {
 		return engine.Pending{}, false, nil
@@ -356,10 +358,11 @@ func (s *Store) Profile(ctx context.Context, tenant string, user engine.Key) (en
 	if err := ctx.Err(); err != nil {
 		return engine.Profile{}, false, err
 	}
-	sh := s.shardFor(tenant, user)
+	th := s.tenant(tenant)
+	sh := s.shardFor(th, user)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e, ok := sh.profiles.Peek(userID{tenant, user})
+	e, ok := sh.profiles.Peek(userID{th, user})
 	if !ok || s.now()-e.touched >= int64(s.opts.ProfileTTL/time.Second) {
 		return engine.Profile{}, false, nil
 	}
@@ -374,20 +377,21 @@ func (s *Store) Forget(ctx context.Context, tenant string, user engine.Key) erro
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	sh := s.shardFor(tenant, user)
+	th := s.tenant(tenant)
+	sh := s.shardFor(th, user)
 	sh.mu.Lock()
-	sh.profiles.Remove(userID{tenant, user})
+	sh.profiles.Remove(userID{th, user})
 	sh.mu.Unlock()
 	id := [16]byte(user)
-	sh = s.shardForWindow(tenant, kindAccount, &id)
+	sh = s.shardForWindow(th, kindAccount, &id)
 	sh.mu.Lock()
-	sh.windows.Remove(windowID{tenant, kindAccount, id})
+	sh.windows.Remove(windowID{th, kindAccount, id})
 	sh.mu.Unlock()
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
 		for _, k := range sh.pending.Keys() {
-			if e, ok := sh.pending.Peek(k); ok && k.tenant == tenant && e.p.Login.User == user {
+			if e, ok := sh.pending.Peek(k); ok && k.tenant == th && e.p.Login.User == user {
 				sh.pending.Remove(k)
 			}
 		}

@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"context"
+	"math/rand/v2"
 	"net/netip"
 	"testing"
 	"time"
@@ -127,20 +128,64 @@ func TestCounterRing(t *testing.T) {
 func TestDistinctSaturatesAtLimit(t *testing.T) {
 	var d distinct
 	for i := range 50 {
-		d.add(uint64(i), int64(1000+i), 10)
+		d.add(&shortLen, uint64(i), int64(1000+i), 10)
 	}
 	var out [3]uint32
 	d.count(&shortLen, 1100, &out)
 	if out != [3]uint32{10, 10, 10} {
 		t.Errorf("count = %v, want the limit 10", out)
 	}
-	if len(d.items) != 10 {
-		t.Errorf("%d members kept, limit 10", len(d.items))
+	if len(d.nodes) != 10 {
+		t.Errorf("%d members kept, limit 10", len(d.nodes))
 	}
 	// The newest members are the ones kept.
-	for _, m := range d.items {
+	for _, m := range d.nodes {
 		if m.h < 40 {
 			t.Errorf("old member %d kept over newer ones", m.h)
+		}
+	}
+}
+
+// TestDistinctMatchesBruteForce drives the incremental structure and a
+// plain map with the same random stream and compares every count.
+func TestDistinctMatchesBruteForce(t *testing.T) {
+	for _, limit := range []int{5, 40, 1000} {
+		r := rand.New(rand.NewPCG(uint64(limit), 7))
+		var d distinct
+		seen := map[uint64]int64{}
+		now := int64(1_700_000_000)
+		for step := range 20000 {
+			now += int64(r.IntN(900)) // up to 15 minutes between events
+			h := uint64(r.IntN(60))
+			if r.IntN(10) == 0 {
+				h = uint64(1000 + step) // a fresh member
+			}
+			d.add(&shortLen, h, now, limit)
+			seen[h] = now
+			if len(seen) > limit {
+				// the model evicts the least recently seen too
+				var oldest uint64
+				first := true
+				for k, v := range seen {
+					if first || v < seen[oldest] || v == seen[oldest] && k < oldest {
+						oldest, first = k, false
+					}
+				}
+				delete(seen, oldest)
+			}
+			var want [3]uint32
+			for _, last := range seen {
+				for w := range shortLen {
+					if now-last < shortLen[w] {
+						want[w]++
+					}
+				}
+			}
+			var got [3]uint32
+			d.count(&shortLen, now, &got)
+			if got != want {
+				t.Fatalf("limit %d step %d: count %v, brute force %v", limit, step, got, want)
+			}
 		}
 	}
 }

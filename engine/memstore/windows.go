@@ -74,45 +74,161 @@ func (c *counter) sum(spec *[3]ringSpec, t int64, out *[3]uint32) {
 // windows, exactly up to limit members; beyond it the least recently seen
 // member makes room, so counts saturate near limit in long windows, far
 // above any threshold a rule would use.
+//
+// Members form a list ordered by last sighting, and each window keeps a
+// cursor at its oldest member still inside it, with a running count: an
+// add and a read cost O(1) amortised however many members there are (a
+// large ASN easily has hundreds of users a day). Event times are clamped
+// to be non-decreasing per set, so a slightly late event counts as now.
 type distinct struct {
-	items []member
+	nodes  []member
+	index  map[uint64]int32 // for sets past smallSet members
+	head   int32            // oldest, -1 when empty
+	tail   int32            // newest
+	newest int64
+	cursor [3]int32
+	counts [3]uint32
 }
 
 type member struct {
-	h    uint64
-	last int64
+	h          uint64
+	last       int64
+	prev, next int32
 }
 
-func (d *distinct) add(h uint64, t int64, limit int) {
-	for i := range d.items {
-		if d.items[i].h == h {
-			if t > d.items[i].last {
-				d.items[i].last = t
-			}
-			return
+// smallSet is the size up to which members are found by scanning, which
+// beats a map for a handful of entries and saves its memory.
+const smallSet = 16
+
+func (d *distinct) init() {
+	d.head, d.tail = -1, -1
+	d.cursor = [3]int32{-1, -1, -1}
+}
+
+func (d *distinct) find(h uint64) int32 {
+	if d.index != nil {
+		if i, ok := d.index[h]; ok {
+			return i
+		}
+		return -1
+	}
+	for i := range d.nodes {
+		if d.nodes[i].h == h {
+			return int32(i)
 		}
 	}
-	if len(d.items) < limit {
-		d.items = append(d.items, member{h, t})
+	return -1
+}
+
+// advance moves the windows to time t, dropping members that left them.
+func (d *distinct) advance(lens *[3]int64, t int64) {
+	for w := range d.cursor {
+		for c := d.cursor[w]; c >= 0 && d.nodes[c].last <= t-lens[w]; c = d.cursor[w] {
+			d.cursor[w] = d.nodes[c].next
+			d.counts[w]--
+		}
+	}
+}
+
+func (d *distinct) unlink(i int32) {
+	n := &d.nodes[i]
+	if n.prev >= 0 {
+		d.nodes[n.prev].next = n.next
+	} else {
+		d.head = n.next
+	}
+	if n.next >= 0 {
+		d.nodes[n.next].prev = n.prev
+	} else {
+		d.tail = n.prev
+	}
+}
+
+func (d *distinct) pushBack(i int32) {
+	n := &d.nodes[i]
+	n.prev, n.next = d.tail, -1
+	if d.tail >= 0 {
+		d.nodes[d.tail].next = i
+	} else {
+		d.head = i
+	}
+	d.tail = i
+}
+
+func (d *distinct) add(lens *[3]int64, h uint64, t int64, limit int) {
+	if d.nodes == nil {
+		d.init()
+	}
+	t = max(t, d.newest)
+	d.newest = t
+	d.advance(lens, t)
+	if i := d.find(h); i >= 0 {
+		n := &d.nodes[i]
+		for w := range d.cursor {
+			if n.last <= t-lens[w] {
+				d.counts[w]++ // back inside the window
+				if d.cursor[w] < 0 {
+					d.cursor[w] = i
+				}
+			} else if d.cursor[w] == i && n.next >= 0 {
+				d.cursor[w] = n.next // it moves to the end; its successor is now the oldest
+			}
+		}
+		n.last = t
+		if d.tail != i {
+			d.unlink(i)
+			d.pushBack(i)
+		}
 		return
 	}
-	oldest := 0
-	for i := range d.items {
-		if d.items[i].last < d.items[oldest].last {
-			oldest = i
-		}
-	}
-	d.items[oldest] = member{h, t}
-}
-
-func (d *distinct) count(lens *[3]int64, t int64, out *[3]uint32) {
-	*out = [3]uint32{}
-	for i := range d.items {
-		age := t - d.items[i].last
-		for w := range lens {
-			if age < lens[w] {
-				out[w]++
+	var i int32
+	if len(d.nodes) < limit {
+		i = int32(len(d.nodes))
+		d.nodes = append(d.nodes, member{})
+		if d.index == nil && len(d.nodes) > smallSet {
+			d.index = make(map[uint64]int32, 2*smallSet)
+			for j := range d.nodes[:len(d.nodes)-1] {
+				d.index[d.nodes[j].h] = int32(j)
 			}
 		}
+	} else {
+		// Full: the least recently seen member makes room.
+		i = d.head
+		old := &d.nodes[i]
+		for w := range d.cursor {
+			if d.cursor[w] == i {
+				d.cursor[w] = old.next
+				d.counts[w]--
+			}
+		}
+		d.unlink(i)
+		if d.index != nil {
+			delete(d.index, old.h)
+		}
 	}
+	d.nodes[i] = member{h: h, last: t}
+	if d.index != nil {
+		d.index[h] = i
+	}
+	d.pushBack(i)
+	for w := range d.cursor {
+		d.counts[w]++
+		if d.cursor[w] < 0 {
+			d.cursor[w] = i
+		}
+	}
+}
+
+// count returns the members seen in each window ending at t (or at the
+// newest event, if that is later).
+func (d *distinct) count(lens *[3]int64, t int64, out *[3]uint32) {
+	if d.nodes == nil {
+		*out = [3]uint32{}
+		return
+	}
+	if t > d.newest {
+		d.newest = t
+	}
+	d.advance(lens, d.newest)
+	*out = d.counts
 }

@@ -50,3 +50,15 @@ func BenchmarkParse(b *testing.B) {
 		_ = Parse(ua)
 	}
 }
+
+func FuzzParse(f *testing.F) {
+	f.Add("Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) Version/18.1 Mobile Safari/604.1")
+	f.Add("(((/")
+	f.Add("/x/")
+	f.Fuzz(func(t *testing.T, ua string) {
+		info := Parse(ua)
+		if ua != "" && (info.Family == "" || info.Browser == "" || info.OS == "" || info.Type == "") {
+			t.Fatalf("incomplete classification of %q: %+v", ua, info)
+		}
+	})
+}

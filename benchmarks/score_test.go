@@ -1,0 +1,162 @@
+package benchmarks
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/engine/memstore"
+	"github.com/riskgate/riskgate/rules"
+	"github.com/riskgate/riskgate/signals"
+)
+
+// population is a warm engine: users with a few weeks of history each.
+type population struct {
+	e        *engine.Engine
+	attempts []engine.Attempt
+}
+
+const (
+	popUsers = 10_000
+	uaChrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+	uaSafari = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1"
+)
+
+var cities = []struct {
+	country  string
+	lat, lon float64
+}{{"FR", 48.8566, 2.3522}, {"DE", 52.52, 13.405}, {"GB", 51.5074, -0.1278}, {"US", 40.7128, -74.006}, {"JP", 35.6762, 139.6503}, {"BR", -23.5505, -46.6333}}
+
+func newPopulation(tb testing.TB, extra func(*engine.Options)) *population {
+	tb.Helper()
+	set, err := rules.Default()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	k, _ := engine.NewKeyer([]byte("benchmark-secret-0123456789"))
+	store := memstore.New(memstore.Options{})
+	tb.Cleanup(func() { store.Close(context.Background()) })
+	opts := engine.Options{Store: store, Rules: set, Keyer: k, Signals: signals.Default(signals.Config{}), Logger: slog.New(slog.DiscardHandler)}
+	if extra != nil {
+		extra(&opts)
+	}
+	e, err := engine.New(opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p := &population{e: e}
+	r := rand.New(rand.NewPCG(1, 2))
+	start := time.Date(2026, 2, 1, 8, 0, 0, 0, time.UTC)
+	for u := range popUsers {
+		c := cities[r.IntN(len(cities))]
+		lat, lon := c.lat, c.lon
+		a := engine.Attempt{
+			UserID: fmt.Sprintf("user-%d", u), Username: fmt.Sprintf("user%d@example.com", u),
+			IP:        fmt.Sprintf("81.%d.%d.%d", u>>16&255, u>>8&255, u&255),
+			UserAgent: uaChrome, DeviceID: fmt.Sprintf("dev-%d", u), Result: engine.ResultPasswordOK,
+			Geo: &engine.GeoHint{Country: c.country, Lat: &lat, Lon: &lon},
+		}
+		if u%3 == 0 {
+			a.UserAgent = uaSafari
+		}
+		for d := range 5 {
+			a.Time = start.Add(time.Duration(d)*24*time.Hour + time.Duration(r.IntN(3600))*time.Second)
+			if _, err := e.Score(context.Background(), a); err != nil {
+				tb.Fatal(err)
+			}
+		}
+		a.Time = time.Time{}
+		p.attempts = append(p.attempts, a)
+	}
+	return p
+}
+
+// BenchmarkScore scores ordinary logins of known users from their known
+// device and place: the common case, and the one identity servers wait on.
+func BenchmarkScore(b *testing.B) {
+	p := newPopulation(b, nil)
+	ctx := context.Background()
+	at := time.Date(2026, 2, 10, 9, 0, 0, 0, time.UTC)
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		a := p.attempts[i%popUsers]
+		a.Time = at.Add(time.Duration(i) * time.Millisecond)
+		if _, err := p.e.Score(ctx, a); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkScoreParallel is BenchmarkScore from GOMAXPROCS goroutines.
+func BenchmarkScoreParallel(b *testing.B) {
+	p := newPopulation(b, nil)
+	at := time.Date(2026, 2, 10, 9, 0, 0, 0, time.UTC)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		r := rand.New(rand.NewPCG(rand.Uint64(), 1))
+		ctx := context.Background()
+		for pb.Next() {
+			a := p.attempts[r.IntN(popUsers)]
+			a.Time = at.Add(time.Duration(r.IntN(86_400_000)) * time.Millisecond)
+			if _, err := p.e.Score(ctx, a); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkScoreAttack scores a stuffing burst: new usernames from one
+// address, every rule matching, reasons allocated.
+func BenchmarkScoreAttack(b *testing.B) {
+	p := newPopulation(b, nil)
+	ctx := context.Background()
+	at := time.Date(2026, 2, 10, 9, 0, 0, 0, time.UTC)
+	names := make([]string, 4096)
+	for i := range names {
+		names[i] = fmt.Sprintf("victim%d@example.com", i)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		a := engine.Attempt{Time: at.Add(time.Duration(i) * time.Millisecond), Username: names[i%len(names)], IP: "45.155.205.233",
+			UserAgent: "python-requests/2.32.3", Result: engine.ResultPasswordBad, PasswordSHA1: "7c4a8d09ca3762af61e45520943dc26494f8941b"}
+		if _, err := p.e.Score(ctx, a); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// TestScoreAllocationBudget keeps the allocation count of an ordinary Score
+// from creeping up unnoticed; the budget is the target of 10.
+func TestScoreAllocationBudget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a population")
+	}
+	p := newPopulation(t, nil)
+	ctx := context.Background()
+	at := time.Date(2026, 2, 10, 9, 0, 0, 0, time.UTC)
+	i := 0
+	allocs := testing.AllocsPerRun(500, func() {
+		a := p.attempts[i%popUsers]
+		a.Time = at.Add(time.Duration(i) * time.Millisecond)
+		d, err := p.e.Score(ctx, a)
+		if err != nil || d.Action != engine.ActionAllow {
+			t.Fatalf("ordinary login: %v %s %v", err, d.Action, d.Reasons)
+		}
+		i++
+	})
+	if allocs > 10 {
+		t.Errorf("Score allocates %.1f times per ordinary login; budget 10", allocs)
+	}
+}
