@@ -189,3 +189,7 @@ func TestDistinctMatchesBruteForce(t *testing.T) {
 		}
 	}
 }
+
+func TestAttacks(t *testing.T) {
+	storetest.RunAttacks(t, func(t *testing.T) engine.Store { return New(Options{}) })
+}
