@@ -41,6 +41,13 @@ type Input struct {
 	StateAvailable bool
 }
 
+// Learner is a signal that keeps population statistics of its own (the
+// statistical RBA score): the engine tells it about every completed login
+// it teaches the baseline, after the store accepted it.
+type Learner interface {
+	Learned(l *Login)
+}
+
 // Ruleset turns features into a verdict. Implementations (package rules)
 // must be safe for concurrent use and should not allocate per call beyond
 // the reasons they return.
@@ -91,8 +98,9 @@ type Engine struct {
 	opts    Options
 	log     *slog.Logger
 	scratch sync.Pool // *scratch
-	ids     *idSource
-	logLim  rateLimiter
+	ids      *idSource
+	logLim   rateLimiter
+	learners []Learner
 }
 
 // scratch is the per-call working memory, pooled so that Score allocates
@@ -132,6 +140,11 @@ func New(opts Options) (*Engine, error) {
 		e.opts.NewID = e.ids.ULID
 	}
 	e.scratch.New = func() any { return new(scratch) }
+	for _, sig := range opts.Signals {
+		if l, ok := sig.(Learner); ok {
+			e.learners = append(e.learners, l)
+		}
+	}
 	return e, nil
 }
 
@@ -342,7 +355,16 @@ func (e *Engine) commit(ctx context.Context, s *scratch, d *Decision) {
 	if s.commit.Learn == nil && s.commit.Pending == nil {
 		return
 	}
-	_ = e.storeCall(ctx, "commit", func(ctx context.Context) error { return e.opts.Store.Commit(ctx, &s.commit) })
+	err := e.storeCall(ctx, "commit", func(ctx context.Context) error { return e.opts.Store.Commit(ctx, &s.commit) })
+	if err == nil && s.commit.Learn != nil {
+		e.learned(s.commit.Learn)
+	}
+}
+
+func (e *Engine) learned(l *Login) {
+	for _, x := range e.learners {
+		x.Learned(l)
+	}
 }
 
 // commitFor decides what the decision implies for the store.

@@ -162,5 +162,5 @@ type StateEnv struct {
 // RBAEnv is the statistical risk-based-authentication score.
 type RBAEnv struct {
 	Available bool    `expr:"available" json:"available" doc:"The score could be computed (the user has history)."`
-	Score     float64 `expr:"score" json:"score" doc:"Risk score: how much likelier the attempt's features are for the population than for this user; higher is riskier."`
+	Score     float64 `expr:"score" json:"score" doc:"log10 of how much likelier the attempt's features (network, ASN, country, browser family, browser, OS, device type) are for the whole population than for this user: at or below 0 the attempt looks like the user; each +1 is ten times riskier. 0 when not available."`
 }

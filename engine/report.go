@@ -110,6 +110,7 @@ func (e *Engine) apply(ctx context.Context, kind OutcomeKind, ev *Event, l *Logi
 		if err != nil {
 			return fmt.Errorf("engine: report: learn: %w", err)
 		}
+		e.learned(l)
 	case LoginFailed, StepUpFailed:
 		f := *ev
 		f.Attempt, f.Failed = false, true

@@ -26,6 +26,9 @@ type Config struct {
 	// Breached checks a password's SHA-1 against a breached-password
 	// filter; nil means no filter (password.status is "unknown").
 	Breached BreachChecker
+	// RBAAlpha is the smoothing weight of the statistical RBA score.
+	// Default 1.
+	RBAAlpha float64
 }
 
 // BreachChecker reports whether a password's SHA-1 is known breached and,
@@ -55,5 +58,6 @@ func Default(cfg Config) []engine.Signal {
 		Location{MaxSpeedKMH: cfg.MaxSpeedKMH},
 		AttackWindows{},
 		Password{Check: cfg.Breached},
+		NewRBA(cfg.RBAAlpha),
 	}
 }

@@ -1,0 +1,325 @@
+package geoip
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/internal/filewatch"
+)
+
+// Options configure an Enricher. Each role takes several files, consulted
+// in order: the first city or ASN database with a record for the address
+// answers (DB-IP Lite ships IPv4 and IPv6 as two files); every anonymous-IP
+// database is consulted and their flags combined.
+type Options struct {
+	City      []string
+	ASN       []string
+	Anonymous []string
+	// CacheSize bounds the lookup cache (entries, one per address);
+	// 0 means DefaultCacheSize, negative disables the cache.
+	CacheSize int
+	// DefaultAccuracyKM is the radius of coordinates that come without
+	// one; 0 means DefaultAccuracyKM.
+	DefaultAccuracyKM float64
+	// Watch reloads a database when its file is replaced.
+	Watch bool
+	// Poll is the interval of the fallback stat when watching (default one
+	// minute); Debounce how long a directory must be quiet before a
+	// changed file is read (default 250 ms).
+	Poll, Debounce time.Duration
+	// OnReload, when set, is told about every reload, failed or not, from
+	// the watcher's goroutine: the metrics layer counts them.
+	OnReload func(ReloadEvent)
+	Logger   *slog.Logger
+}
+
+// DefaultCacheSize is the default number of cached addresses: about 20 MB.
+const DefaultCacheSize = 100_000
+
+// ReloadEvent describes one reload of a database file.
+type ReloadEvent struct {
+	Path         string
+	Role         Role
+	DatabaseType string    // of the new file, when it opened
+	Built        time.Time // the new file's build time, when it opened
+	Err          error     // nil: the new file is in use; else the old one stays
+}
+
+// Stats are the Enricher's counters since New.
+type Stats struct {
+	CacheEntries   int
+	CacheHits      uint64
+	CacheMisses    uint64
+	LookupErrors   uint64
+	Reloads        uint64
+	ReloadFailures uint64
+}
+
+// Enricher answers engine enrichment from GeoIP databases: location from
+// the city databases, autonomous system from the ASN databases, VPN, Tor,
+// proxy and hosting flags from the anonymous-IP databases. It is safe for
+// concurrent use; a cached lookup does not allocate.
+type Enricher struct {
+	opts    Options
+	log     *slog.Logger
+	city    []*slot
+	asn     []*slot
+	anon    []*slot
+	byPath  map[string][]*slot
+	gen     atomic.Uint64
+	cache   *cache
+	watcher *filewatch.Watcher
+
+	lookupErrors   atomic.Uint64
+	reloads        atomic.Uint64
+	reloadFailures atomic.Uint64
+	closeOnce      sync.Once
+}
+
+// slot holds the database currently in use for one configured file.
+type slot struct {
+	path string
+	role Role
+	cur  atomic.Pointer[database]
+}
+
+// acquire returns the current database with a reference held, or nil
+// after Close.
+func (s *slot) acquire() *database {
+	for {
+		d := s.cur.Load()
+		if d == nil || d.acquire() {
+			return d
+		}
+		// Swapped and released between Load and acquire: load again.
+	}
+}
+
+// New opens every configured database, refusing any that is missing,
+// corrupt or of the wrong kind, and starts watching them when asked.
+func New(opts Options) (*Enricher, error) {
+	if len(opts.City)+len(opts.ASN)+len(opts.Anonymous) == 0 {
+		return nil, errors.New("geoip: no database configured")
+	}
+	if opts.CacheSize == 0 {
+		opts.CacheSize = DefaultCacheSize
+	}
+	if opts.DefaultAccuracyKM <= 0 {
+		opts.DefaultAccuracyKM = DefaultAccuracyKM
+	}
+	e := &Enricher{opts: opts, log: opts.Logger, byPath: map[string][]*slot{}, cache: newCache(opts.CacheSize)}
+	if e.log == nil {
+		e.log = slog.Default()
+	}
+	var paths []string
+	open := func(list []string, role Role) ([]*slot, error) {
+		var slots []*slot
+		for _, p := range list {
+			d, err := openDatabase(p, role)
+			if err != nil {
+				return nil, err
+			}
+			s := &slot{path: p, role: role}
+			s.cur.Store(d)
+			slots = append(slots, s)
+			if len(e.byPath[p]) == 0 {
+				paths = append(paths, p)
+			}
+			e.byPath[p] = append(e.byPath[p], s)
+			e.loaded(d)
+		}
+		return slots, nil
+	}
+	var err error
+	if e.city, err = open(opts.City, RoleCity); err == nil {
+		if e.asn, err = open(opts.ASN, RoleASN); err == nil {
+			e.anon, err = open(opts.Anonymous, RoleAnonymous)
+		}
+	}
+	if err != nil {
+		e.Close()
+		return nil, err
+	}
+	if opts.Watch {
+		e.watcher, err = filewatch.New(paths, e.reloadPath, filewatch.Options{Poll: opts.Poll, Debounce: opts.Debounce, Logger: e.log})
+		if err != nil {
+			e.Close()
+			return nil, fmt.Errorf("geoip: watch: %w", err)
+		}
+	}
+	return e, nil
+}
+
+// staleAfter is the age from which a database is reported as stale:
+// MaxMind updates GeoLite2 twice a week and DB-IP Lite monthly.
+const staleAfter = 45 * 24 * time.Hour
+
+func (e *Enricher) loaded(d *database) {
+	e.log.Info("geoip database loaded", "role", d.role.String(), "path", d.path, "type", d.typ, "built", d.built.UTC().Format(time.DateOnly))
+	if age := time.Since(d.built); d.built.Unix() > 0 && age > staleAfter {
+		e.log.Warn("geoip database is stale; is the updater (geoipupdate, npm update) running?", "path", d.path, "age_days", int(age.Hours()/24))
+	}
+}
+
+// Close stops watching and releases the databases; lookups in flight
+// finish first. After Close every address is unknown.
+func (e *Enricher) Close() {
+	e.closeOnce.Do(func() {
+		if e.watcher != nil {
+			_ = e.watcher.Close()
+		}
+		for _, group := range [][]*slot{e.city, e.asn, e.anon} {
+			for _, s := range group {
+				if d := s.cur.Swap(nil); d != nil {
+					d.release()
+				}
+			}
+		}
+		e.gen.Add(1)
+		if e.cache != nil {
+			e.cache.purge()
+		}
+	})
+}
+
+// Enrich implements engine.Enricher.
+func (e *Enricher) Enrich(addr netip.Addr, en *engine.Enrichment) error {
+	var r Result
+	err := e.lookup(addr, &r)
+	r.apply(en)
+	return err
+}
+
+// Lookup returns what the databases know about addr; the zero Result when
+// nothing. An error means a database failed to decode its record (the
+// other databases still answered).
+func (e *Enricher) Lookup(addr netip.Addr) (Result, error) {
+	var r Result
+	err := e.lookup(addr, &r)
+	return r, err
+}
+
+func (e *Enricher) lookup(addr netip.Addr, r *Result) error {
+	if !addr.IsValid() {
+		return nil
+	}
+	addr = addr.Unmap().WithZone("")
+	gen := e.gen.Load()
+	if e.cache != nil && e.cache.get(addr, gen, r) {
+		return nil
+	}
+	var errs []error
+	for _, group := range [][]*slot{e.city, e.asn, e.anon} {
+		for _, s := range group {
+			d := s.acquire()
+			if d == nil {
+				continue
+			}
+			found, err := d.lookup(addr, r, e.opts.DefaultAccuracyKM)
+			d.release()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("geoip: %s database %s: lookup %s: %w", s.role, s.path, addr, err))
+				continue
+			}
+			// The first city or ASN database with a record answers; every
+			// anonymous-IP database is consulted.
+			if found && s.role != RoleAnonymous {
+				break
+			}
+		}
+	}
+	if len(errs) > 0 {
+		e.lookupErrors.Add(1)
+		return errors.Join(errs...) // not cached: a reload may fix it
+	}
+	if e.cache != nil {
+		e.cache.add(addr, gen, r)
+	}
+	return nil
+}
+
+// Reload reopens every configured file now and returns the failures; the
+// databases that fail keep their loaded version.
+func (e *Enricher) Reload() error {
+	var errs []error
+	for p := range e.byPath {
+		if err := e.reload(p); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (e *Enricher) reloadPath(path string) { _ = e.reload(path) }
+
+func (e *Enricher) reload(path string) error {
+	var errs []error
+	for _, s := range e.byPath[path] {
+		start := time.Now()
+		d, err := openDatabase(path, s.role)
+		ev := ReloadEvent{Path: path, Role: s.role, Err: err}
+		if err != nil {
+			e.reloadFailures.Add(1)
+			e.log.Error("geoip database reload failed; keeping the loaded version", "role", s.role.String(), "path", path, "err", err)
+			errs = append(errs, err)
+		} else {
+			ev.DatabaseType, ev.Built = d.typ, d.built
+			old := s.cur.Swap(d)
+			if old == nil { // closed meanwhile
+				s.cur.Store(nil)
+				d.release()
+				continue
+			}
+			old.release()
+			e.gen.Add(1)
+			if e.cache != nil {
+				e.cache.purge()
+			}
+			e.reloads.Add(1)
+			e.loaded(d)
+			e.log.Info("geoip database reloaded", "role", s.role.String(), "path", path, "took", time.Since(start).Round(time.Millisecond))
+		}
+		if e.opts.OnReload != nil {
+			e.opts.OnReload(ev)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Stats returns the counters.
+func (e *Enricher) Stats() Stats {
+	st := Stats{LookupErrors: e.lookupErrors.Load(), Reloads: e.reloads.Load(), ReloadFailures: e.reloadFailures.Load()}
+	if e.cache != nil {
+		st.CacheEntries, st.CacheHits, st.CacheMisses = e.cache.stats()
+	}
+	return st
+}
+
+// Database describes a loaded database file.
+type Database struct {
+	Path         string
+	Role         Role
+	DatabaseType string
+	Built        time.Time
+	IPv4Only     bool
+}
+
+// Databases lists the files in use, in order, for status pages.
+func (e *Enricher) Databases() []Database {
+	var out []Database
+	for _, group := range [][]*slot{e.city, e.asn, e.anon} {
+		for _, s := range group {
+			if d := s.acquire(); d != nil {
+				out = append(out, Database{Path: s.path, Role: s.role, DatabaseType: d.typ, Built: d.built, IPv4Only: d.ipv4Only})
+				d.release()
+			}
+		}
+	}
+	return out
+}
