@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -175,7 +174,7 @@ func (n *normalized) normalize(a *Attempt, now time.Time, maxSkew time.Duration)
 		if len(a.PasswordSHA1) != sha1HexLen {
 			return fieldErr("password_sha1", "want 40 hex digits (SHA-1), got %d characters", len(a.PasswordSHA1))
 		}
-		if _, err := hex.Decode(n.password[:], []byte(a.PasswordSHA1)); err != nil {
+		if !decodeHex(n.password[:], a.PasswordSHA1) {
 			return fieldErr("password_sha1", "not hexadecimal")
 		}
 		n.hasPassword = true
@@ -258,6 +257,32 @@ func checkGeo(g *GeoHint) error {
 		}
 	}
 	return nil
+}
+
+// decodeHex decodes s into dst (len(s) == 2*len(dst)) without converting
+// s to a byte slice, which would allocate on every scored password.
+func decodeHex(dst []byte, s string) bool {
+	for i := range dst {
+		hi, ok1 := unhex(s[2*i])
+		lo, ok2 := unhex(s[2*i+1])
+		if !ok1 || !ok2 {
+			return false
+		}
+		dst[i] = hi<<4 | lo
+	}
+	return true
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
 }
 
 func isAlpha(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }

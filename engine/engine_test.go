@@ -486,3 +486,24 @@ rules:
 		t.Errorf("state after dry runs: failures %d, rules %s", d.Signals.Account.Failures1h, d.RulesVersion)
 	}
 }
+
+func TestPasswordHashIsDecodedExactly(t *testing.T) {
+	h := newHarness(t, nil)
+	ctx := context.Background()
+	// "password" and "123456": the same hash in either case is the same
+	// password, so spraying counts it once per account.
+	for i, sum := range []string{"5baa61e4c9b93f3f0682250b6cf8331b7ee68fd8", "5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8"} {
+		a := engine.Attempt{Time: t0.Add(time.Duration(i) * time.Minute), UserID: fmt.Sprint("u", i), IP: "81.2.69.1", PasswordSHA1: sum, Result: engine.ResultPasswordBad}
+		d, err := h.e.Score(ctx, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !d.Signals.Password.Present || d.Signals.Password.Accounts1h != i+1 {
+			t.Errorf("hash %d: present %v accounts %d", i, d.Signals.Password.Present, d.Signals.Password.Accounts1h)
+		}
+	}
+	a := engine.Attempt{Time: t0.Add(time.Hour), UserID: "u9", IP: "81.2.69.1", PasswordSHA1: "7c4a8d09ca3762af61e45520943dc26494f8941b", Result: engine.ResultPasswordBad}
+	if d, _ := h.e.Score(ctx, a); d.Signals.Password.Accounts1h != 1 {
+		t.Errorf("another password shares the spray count: %d", d.Signals.Password.Accounts1h)
+	}
+}
