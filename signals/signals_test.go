@@ -134,8 +134,6 @@ func TestDevice(t *testing.T) {
 	}
 }
 
-func ptr(f float64) *float64 { return &f }
-
 func TestLocation(t *testing.T) {
 	loc := func(country, city string, lat, lon, acc float64) engine.Location {
 		return engine.Location{Known: true, Source: "geoip", Country: country, City: city, HasCoordinates: true, Lat: lat, Lon: lon, AccuracyKM: acc}
