@@ -1,0 +1,240 @@
+package breached
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+func buildInputs(t *testing.T, opt BuildOptions, in ...Input) (*Filter, *Result) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "f.rgbf")
+	res, err := Build(context.Background(), out, in, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return open(t, out), res
+}
+
+// testdata/hibp-sample.txt: CRLF, upper and lower case, five malformed lines
+// (3, 6, 7, 8, 9) and one empty line (5). The .gz is the same bytes gzipped.
+func TestHIBPSample(t *testing.T) {
+	for _, name := range []string{"hibp-sample.txt", "hibp-sample.txt.gz"} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join("testdata", name)
+			f, res := buildInputs(t, BuildOptions{Tiers: []uint64{1, 100, 10000}, MaxReported: 3}, Input{Path: path, Format: FormatHIBP})
+			if res.Lines != 14 || res.Entries != 8 || res.Malformed != 5 || res.Empty != 1 {
+				t.Errorf("lines %d entries %d malformed %d empty %d, want 14, 8, 5, 1", res.Lines, res.Entries, res.Malformed, res.Empty)
+			}
+			var got []string
+			for _, e := range res.FirstMalformed {
+				got = append(got, e.String())
+			}
+			want := []string{
+				path + ":3: " + reasonHexLen,
+				path + ":6: " + reasonNoCount,
+				path + ":7: " + reasonHexDigit,
+			}
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("first malformed:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+			for p, tier := range map[string]int{"hunter2": 1, "letmein": 3, "trustno1": 1, "iloveyou": 1, "qazwsx": 2, "abc123": 2, "football": 3, "master": 1} {
+				if m := f.Lookup(sha(p)); !m.Found || m.Tier != tier {
+					t.Errorf("%s: %+v, want tier %d", p, m, tier)
+				}
+			}
+			// Malformed lines are never inserted, not even their valid-looking hash.
+			for _, p := range []string{"dragon", "shadow", "sunshine", "monkey"} {
+				if f.Lookup(sha(p)).Found {
+					t.Errorf("%s from a malformed line was inserted", p)
+				}
+			}
+		})
+	}
+}
+
+func TestPlainSample(t *testing.T) {
+	// BOM, CRLF and an empty line: the passwords are hashed without them.
+	f, res := buildInputs(t, BuildOptions{}, Input{Path: filepath.Join("testdata", "plain-sample.txt")})
+	if res.Formats[0] != FormatPlain || res.Entries != 4 || res.Empty != 1 || res.Malformed != 0 {
+		t.Fatalf("format %v entries %d empty %d malformed %d", res.Formats[0], res.Entries, res.Empty, res.Malformed)
+	}
+	for _, p := range []string{"123456", "password", "correct horse", "Tr0ub4dor&3"} {
+		if m := f.Lookup(sha(p)); !m.Found || m.MinCount != 0 {
+			t.Errorf("%q: %+v, want found with unknown count", p, m)
+		}
+	}
+	for _, p := range []string{"123456\r", "\ufeff123456", "Password"} {
+		if f.Lookup(sha(p)).Found {
+			t.Errorf("%q found", p)
+		}
+	}
+}
+
+func TestMinCount(t *testing.T) {
+	es := genEntries(20000, 20)
+	for _, kind := range []Kind{KindBloom, KindFuse32} {
+		path, res := build(t, es, BuildOptions{Kind: kind, MinCount: 100})
+		f := open(t, path)
+		var above uint64
+		for _, e := range es {
+			m := f.Lookup(e.sum)
+			if e.count >= 100 {
+				above++
+				if !m.Found || m.MinCount != 100 {
+					t.Fatalf("%v: count %d: %+v", kind, e.count, m)
+				}
+			} else if m.Found {
+				t.Fatalf("%v: count %d below min count found", kind, e.count)
+			}
+		}
+		if res.Entries != above || res.BelowMinCount != uint64(len(es))-above {
+			t.Errorf("%v: entries %d below %d, want %d and %d", kind, res.Entries, res.BelowMinCount, above, uint64(len(es))-above)
+		}
+		if kind == KindBloom && res.Passes != 2 {
+			t.Errorf("bloom with min count and no expected count: %d passes, want a counting pass", res.Passes)
+		}
+		// Sized for the entries kept, not the lines read.
+		if in := f.Info(); kind == KindBloom && in.BitsPerEntry > 40 {
+			t.Errorf("%v: %.1f bits per entry: sized for the input, not the kept entries", kind, in.BitsPerEntry)
+		}
+	}
+}
+
+func TestDetectFormat(t *testing.T) {
+	h := strings.Repeat("ab", 20)
+	many := func(line string, n int) string { return strings.Repeat(line+"\n", n) }
+	for _, c := range []struct {
+		sample   string
+		complete bool
+		want     Format
+	}{
+		{many(h+":1", 50), false, FormatHIBP},
+		{many(strings.ToUpper(h)+":12\r", 50), false, FormatHIBP},
+		{h + ":3", true, FormatHIBP},   // one line without '\n'
+		{h + ":3", false, FormatPlain}, // an incomplete line says nothing
+		{many(h+":1", 95) + many("garbage", 5), false, FormatHIBP},
+		{many(h+":1", 80) + many("garbage", 20), false, FormatPlain},
+		{many("123456", 10), false, FormatPlain},
+		{many(h, 10), false, FormatPlain}, // bare hashes are passwords of 40 chars
+		{"", true, FormatPlain},
+	} {
+		if got := detectFormat([]byte(c.sample), c.complete); got != c.want {
+			t.Errorf("detectFormat(%.60q…, %v) = %v, want %v", c.sample, c.complete, got, c.want)
+		}
+	}
+}
+
+func TestLongLineAndLineNumbersAcrossChunks(t *testing.T) {
+	// Lines straddle many 1 MiB chunks; a line longer than a chunk is one
+	// malformed line, and the numbering after it stays exact.
+	var b bytes.Buffer
+	es := genEntries(60000, 21)
+	for i, e := range es {
+		if i == 30000 {
+			b.WriteString(strings.Repeat("x", 3<<20) + "\n") // line 30001
+		}
+		fmt.Fprintf(&b, "%s:%d\n", hex.EncodeToString(e.sum[:]), e.count)
+	}
+	b.WriteString("bad\n") // line 60002
+	path := filepath.Join(t.TempDir(), "long.txt")
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, res := buildInputs(t, BuildOptions{Kind: KindFuse16, Workers: 3}, Input{Path: path})
+	if res.Formats[0] != FormatHIBP || res.Malformed != 2 || res.Entries != 60000 {
+		t.Fatalf("format %v malformed %d entries %d", res.Formats[0], res.Malformed, res.Entries)
+	}
+	want := []string{path + ":30001: " + reasonTooLong, path + ":60002: " + reasonHexLen}
+	if len(res.FirstMalformed) != 2 || res.FirstMalformed[0].String() != want[0] || res.FirstMalformed[1].String() != want[1] {
+		t.Errorf("reported %v, want %v", res.FirstMalformed, want)
+	}
+	for _, e := range es {
+		if !f.Lookup(e.sum).Found {
+			t.Fatal("entry lost")
+		}
+	}
+}
+
+func TestProgressAndCancel(t *testing.T) {
+	es := genEntries(50000, 22)
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.txt")
+	writeHIBP(t, in, es)
+	var calls atomic.Int32
+	var last Progress
+	res, err := Build(context.Background(), filepath.Join(dir, "a.rgbf"), []Input{{Path: in}}, BuildOptions{
+		Progress: func(p Progress) { calls.Add(1); last = p },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls.Load() == 0 || last.BytesTotal == 0 || last.Lines != res.Lines {
+		t.Errorf("progress: %d calls, last %+v", calls.Load(), last)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	out := filepath.Join(dir, "b.rgbf")
+	if _, err := Build(ctx, out, []Input{{Path: in}}, BuildOptions{}); err == nil {
+		t.Error("cancelled build succeeded")
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "*b.rgbf*")); len(m) != 0 {
+		t.Errorf("cancelled build left %v", m)
+	}
+}
+
+func TestBuildOptionErrors(t *testing.T) {
+	in := []Input{{Path: filepath.Join("testdata", "plain-sample.txt")}}
+	out := filepath.Join(t.TempDir(), "x.rgbf")
+	for _, c := range []struct {
+		opt  BuildOptions
+		want string
+	}{
+		{BuildOptions{Tiers: []uint64{100, 10}}, "increasing"},
+		{BuildOptions{Tiers: []uint64{10, 100}, MinCount: 50}, "above the first tier"},
+		{BuildOptions{FPR: 0.9}, "outside"},
+		{BuildOptions{Kind: 9}, "unknown filter kind"},
+	} {
+		if _, err := Build(context.Background(), out, in, c.opt); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want %q", c.opt, err, c.want)
+		}
+	}
+	if _, err := Build(context.Background(), out, []Input{{Path: "testdata/nope"}}, BuildOptions{}); err == nil || !strings.Contains(err.Error(), "testdata/nope") {
+		t.Errorf("missing input: %v", err)
+	}
+}
+
+// FuzzParseLine: the HIBP parser never panics, accepts exactly the lines it
+// documents, and what it accepts re-encodes to the same line.
+func FuzzParseLine(f *testing.F) {
+	for _, s := range []string{
+		strings.Repeat("A", 40) + ":1", strings.Repeat("f", 40) + ":18446744073709551615\r",
+		strings.Repeat("0", 40) + ":18446744073709551616", strings.Repeat("g", 40) + ":1", ":", "", "\r",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		sum, count, reason := parseHIBP(line)
+		if reason != reasonOK {
+			if count != 0 {
+				t.Fatalf("rejected line returned count %d", count)
+			}
+			return
+		}
+		if count == 0 {
+			t.Fatal("accepted a zero count")
+		}
+		l := strings.TrimSuffix(string(line), "\r")
+		n, err := strconv.ParseUint(l[41:], 10, 64)
+		if len(l) < 42 || hex.EncodeToString(sum[:]) != strings.ToLower(l[:40]) || l[40] != ':' || err != nil || n != count {
+			t.Fatalf("accepted %q as %x:%d", line, sum, count)
+		}
+	})
+}
