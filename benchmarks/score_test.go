@@ -129,7 +129,7 @@ func BenchmarkScoreAttack(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		a := engine.Attempt{Time: at.Add(time.Duration(i) * time.Millisecond), Username: names[i%len(names)], IP: "45.155.205.233",
-			UserAgent: "python-requests/2.32.3", Result: engine.ResultPasswordBad, PasswordSHA1: "7c4a8d09ca3762af61e45520943dc26494f8941b"}
+			UserAgent: "python-requests/2.32.3", Result: engine.ResultPasswordBad, PasswordSHA1: "7c4a8d09ca3762af61e59520943dc26494f8941b"}
 		if _, err := p.e.Score(ctx, a); err != nil {
 			b.Fatal(err)
 		}

@@ -76,7 +76,7 @@ type Decision struct {
 	Reasons      []Reason  `json:"reasons"`
 	Shadow       []Reason  `json:"shadow,omitempty"`
 	Alert        bool      `json:"alert,omitempty"`
-	Signals      Env       `json:"signals"`
+	Signals      Env       `json:"signals,omitzero"`
 	RulesVersion string    `json:"rules_version"`
 }
 

@@ -7,11 +7,19 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/riskgate/riskgate/breached"
 )
 
 func TestDefaultRuleTestsPass(t *testing.T) {
 	var out bytes.Buffer
-	res, err := RunPaths(context.Background(), &out, Options{}, "../default_test.yaml")
+	f, err := breached.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	check := func(h *[20]byte) (bool, int) { m := f.Lookup(*h); return m.Found, m.Tier }
+	res, err := RunPaths(context.Background(), &out, Options{Breached: check}, "../default_test.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
