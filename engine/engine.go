@@ -95,9 +95,9 @@ type Options struct {
 // Engine scores attempts and learns from outcomes. It is safe for
 // concurrent use.
 type Engine struct {
-	opts    Options
-	log     *slog.Logger
-	scratch sync.Pool // *scratch
+	opts     Options
+	log      *slog.Logger
+	scratch  sync.Pool // *scratch
 	ids      *idSource
 	logLim   rateLimiter
 	learners []Learner
