@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"strconv"
 	"time"
 )
 
@@ -45,10 +46,17 @@ func AppendProfile(b []byte, p *Profile) []byte {
 	b = binary.AppendVarint(b, p.FirstSeen)
 	b = binary.AppendVarint(b, p.LastSeen)
 	b = appendLast(b, &p.Last)
-	for _, set := range [...][]Seen{p.Devices, p.Agents, p.Countries, p.Cities, p.ASNs, p.Networks} {
+	for k, set := range [...][]Seen{p.Devices, p.Agents, p.Countries, p.Cities, p.ASNs, p.Networks} {
 		b = binary.AppendUvarint(b, uint64(len(set)))
 		for i := range set {
-			b = appendString(b, set[i].Value)
+			switch k {
+			case setASNs:
+				b = appendASN(b, set[i].Value)
+			case setNetworks:
+				b = appendNetwork(b, set[i].Value)
+			default:
+				b = appendString(b, set[i].Value)
+			}
 			b = binary.AppendUvarint(b, uint64(set[i].Count))
 			// Members are mostly seen near the last login: the delta is
 			// a byte or three where the absolute time is five.
@@ -90,11 +98,18 @@ func UnmarshalProfile(data []byte, p *Profile) error {
 	p.FirstSeen = d.varint()
 	p.LastSeen = d.varint()
 	d.last(&p.Last)
-	for _, set := range [...]*[]Seen{&p.Devices, &p.Agents, &p.Countries, &p.Cities, &p.ASNs, &p.Networks} {
+	for k, set := range [...]*[]Seen{&p.Devices, &p.Agents, &p.Countries, &p.Cities, &p.ASNs, &p.Networks} {
 		n := d.count(3) // a member takes at least three bytes
 		for range n {
 			var s Seen
-			s.Value = d.string()
+			switch k {
+			case setASNs:
+				s.Value = d.asn()
+			case setNetworks:
+				s.Value = d.network()
+			default:
+				s.Value = d.string()
+			}
 			s.Count = d.u32()
 			s.Last = p.LastSeen - d.varint()
 			if d.err != nil {
@@ -118,6 +133,35 @@ func UnmarshalProfile(data []byte, p *Profile) error {
 		return fmt.Errorf("profile: %w", err)
 	}
 	return nil
+}
+
+// Positions of the profile sets in the encoding.
+const (
+	setDevices = iota
+	setAgents
+	setCountries
+	setCities
+	setASNs
+	setNetworks
+)
+
+// appendASN writes a decimal ASN as uvarint(asn+1), anything else as 0 and
+// the string: the profile keeps ASNs as text for the rules' sake.
+func appendASN(b []byte, v string) []byte {
+	if n, err := strconv.ParseUint(v, 10, 32); err == nil && strconv.FormatUint(n, 10) == v {
+		return binary.AppendUvarint(b, n+1)
+	}
+	return appendString(append(b, 0), v)
+}
+
+// appendNetwork writes a subnet in canonical text form as its bit length
+// plus one and its address (5 bytes for a /24 against 16 as text), anything
+// else as 0 and the string.
+func appendNetwork(b []byte, v string) []byte {
+	if p, err := netip.ParsePrefix(v); err == nil && p.String() == v {
+		return appendPrefix(b, p)
+	}
+	return appendString(append(b, 0), v)
 }
 
 // AppendLogin appends the binary encoding of l to b.
@@ -206,17 +250,9 @@ func appendLogin(b []byte, l *Login) []byte {
 	b = appendString(b, l.Agent)
 	b = appendString(b, l.Country)
 	b = appendString(b, l.City)
-	if l.HasLocation {
-		b = appendFloat(b, l.Lat)
-		b = appendFloat(b, l.Lon)
-		b = appendFloat(b, l.AccuracyKM)
-	} else {
-		// Keep the values even without the flag, so that any Login round
-		// trips; they are almost always zero, one byte each.
-		b = appendOptFloat(b, l.Lat)
-		b = appendOptFloat(b, l.Lon)
-		b = appendOptFloat(b, l.AccuracyKM)
-	}
+	b = appendFloat(b, l.Lat)
+	b = appendFloat(b, l.Lon)
+	b = appendFloat(b, l.AccuracyKM)
 	return binary.AppendUvarint(b, uint64(l.ASN))
 }
 
@@ -251,13 +287,11 @@ func appendLast(b []byte, l *LastLogin) []byte {
 	b = appendAddr(b, l.IP)
 	b = appendString(b, l.Country)
 	b = appendString(b, l.City)
-	if !l.HasLocation {
+	if l.HasLocation {
+		b = append(b, 1)
+	} else {
 		b = append(b, 0)
-		b = appendOptFloat(b, l.Lat)
-		b = appendOptFloat(b, l.Lon)
-		return appendOptFloat(b, l.AccuracyKM)
 	}
-	b = append(b, 1)
 	b = appendFloat(b, l.Lat)
 	b = appendFloat(b, l.Lon)
 	return appendFloat(b, l.AccuracyKM)
@@ -291,243 +325,21 @@ func appendPrefix(b []byte, p netip.Prefix) []byte {
 	return appendAddr(b, p.Addr())
 }
 
+// Float forms: zero, a whole number of hundredths (what Learn keeps of
+// coordinates, and whole kilometres of accuracy) as a zig-zag varint, or
+// the raw bits.
+const (
+	floatZero = iota
+	floatHundredths
+	floatRaw
+)
+
 func appendFloat(b []byte, f float64) []byte {
-	return binary.LittleEndian.AppendUint64(b, math.Float64bits(f))
-}
-
-// appendOptFloat writes 0 for zero and 1 followed by the value otherwise.
-func appendOptFloat(b []byte, f float64) []byte {
 	if math.Float64bits(f) == 0 {
-		return append(b, 0)
+		return append(b, floatZero)
 	}
-	return appendFloat(append(b, 1), f)
-}
-
-// decoder reads an encoding, remembering the first error; reads after an
-// error return zero values, so callers check once at the end.
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) fail(format string, args ...any) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: "+format, append([]any{ErrCodec}, args...)...)
+	if h := math.Round(f * 100); math.Abs(h) < 1<<50 && math.Float64bits(float64(int64(h))/100) == math.Float64bits(f) {
+		return binary.AppendVarint(append(b, floatHundredths), int64(h))
 	}
-	d.b = nil
-}
-
-func (d *decoder) finish() error {
-	if d.err == nil && len(d.b) != 0 {
-		d.fail("%d trailing bytes", len(d.b))
-	}
-	return d.err
-}
-
-func (d *decoder) header(kind byte) {
-	if v := d.byte(); v != CodecVersion && d.err == nil {
-		d.fail("version %d, want %d", v, CodecVersion)
-	}
-	if k := d.byte(); k != kind && d.err == nil {
-		d.fail("kind %q, want %q", k, kind)
-	}
-}
-
-func (d *decoder) byte() byte {
-	if len(d.b) == 0 {
-		d.fail("truncated")
-		return 0
-	}
-	c := d.b[0]
-	d.b = d.b[1:]
-	return c
-}
-
-func (d *decoder) bytes(n int) []byte {
-	if n < 0 || n > len(d.b) {
-		d.fail("truncated")
-		return nil
-	}
-	v := d.b[:n]
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail("bad varint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail("bad varint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) u32() uint32 {
-	v := d.uvarint()
-	if v > math.MaxUint32 {
-		d.fail("%d overflows 32 bits", v)
-		return 0
-	}
-	return uint32(v)
-}
-
-// count reads a length of items taking at least min bytes each.
-func (d *decoder) count(min int) int {
-	v := d.uvarint()
-	if v > maxSetLen || v*uint64(min) > uint64(len(d.b)) {
-		d.fail("count %d too large", v)
-		return 0
-	}
-	return int(v)
-}
-
-func (d *decoder) string() string {
-	v := d.uvarint()
-	if v > uint64(len(d.b)) {
-		d.fail("string of %d bytes, %d left", v, len(d.b))
-		return ""
-	}
-	return string(d.bytes(int(v)))
-}
-
-func (d *decoder) key(k *Key) {
-	copy(k[:], d.bytes(len(k)))
-}
-
-func (d *decoder) time() time.Time {
-	sec := d.varint()
-	nsec := d.uvarint()
-	if d.err != nil {
-		return time.Time{}
-	}
-	if nsec >= 1e9 {
-		d.fail("nanoseconds %d", nsec)
-		return time.Time{}
-	}
-	t := time.Unix(sec, int64(nsec)).UTC()
-	if t.Unix() != sec {
-		d.fail("time %d out of range", sec)
-		return time.Time{}
-	}
-	return t
-}
-
-func (d *decoder) addr() netip.Addr {
-	raw := d.bytes(int(d.byte()))
-	if d.err != nil {
-		return netip.Addr{}
-	}
-	var a netip.Addr
-	if err := a.UnmarshalBinary(raw); err != nil {
-		d.fail("address: %v", err)
-		return netip.Addr{}
-	}
-	return a
-}
-
-func (d *decoder) prefix() netip.Prefix {
-	bits := int(d.byte()) - 1
-	if bits < 0 {
-		return netip.Prefix{}
-	}
-	a := d.addr()
-	if d.err != nil {
-		return netip.Prefix{}
-	}
-	p := netip.PrefixFrom(a, bits)
-	if !p.IsValid() {
-		d.fail("prefix /%d of %v", bits, a)
-	}
-	return p
-}
-
-func (d *decoder) float() float64 {
-	raw := d.bytes(8)
-	if d.err != nil {
-		return 0
-	}
-	return math.Float64frombits(binary.LittleEndian.Uint64(raw))
-}
-
-func (d *decoder) optFloat() float64 {
-	switch d.byte() {
-	case 0:
-		return 0
-	case 1:
-		return d.float()
-	}
-	d.fail("bad optional float")
-	return 0
-}
-
-func (d *decoder) last(l *LastLogin) {
-	l.Time = d.varint()
-	l.IP = d.addr()
-	l.Country = d.string()
-	l.City = d.string()
-	switch d.byte() {
-	case 0:
-		l.HasLocation = false
-		l.Lat, l.Lon, l.AccuracyKM = d.optFloat(), d.optFloat(), d.optFloat()
-	case 1:
-		l.HasLocation = true
-		l.Lat, l.Lon, l.AccuracyKM = d.float(), d.float(), d.float()
-	default:
-		d.fail("bad location flag")
-	}
-}
-
-func (d *decoder) login(l *Login) {
-	flags := d.byte()
-	if flags&^(bitUser|bitDevice|bitLocation) != 0 {
-		d.fail("login flags %#x", flags)
-	}
-	*l = Login{Tenant: d.string()}
-	if flags&bitUser != 0 {
-		d.key(&l.User)
-	}
-	l.Time = d.time()
-	l.IP = d.addr()
-	l.Subnet = d.prefix()
-	if flags&bitDevice != 0 {
-		d.key(&l.Device)
-	}
-	l.Agent = d.string()
-	l.Country = d.string()
-	l.City = d.string()
-	if flags&bitLocation != 0 {
-		l.HasLocation = true
-		l.Lat, l.Lon, l.AccuracyKM = d.float(), d.float(), d.float()
-	} else {
-		l.Lat, l.Lon, l.AccuracyKM = d.optFloat(), d.optFloat(), d.optFloat()
-	}
-	l.ASN = d.u32()
-}
-
-func (d *decoder) event(ev *Event) {
-	flags := d.byte()
-	if flags&^(bitUser|bitAccount|bitUsername|bitPassword|bitAttempt|bitFailed) != 0 {
-		d.fail("event flags %#x", flags)
-	}
-	*ev = Event{Tenant: d.string(), Attempt: flags&bitAttempt != 0, Failed: flags&bitFailed != 0}
-	ev.Time = d.time()
-	for i, k := range [...]*Key{&ev.User, &ev.Account, &ev.Username, &ev.Password} {
-		if flags&(1<<i) != 0 {
-			d.key(k)
-		}
-	}
-	ev.IP = d.addr()
-	ev.Subnet = d.prefix()
-	ev.ASN = d.u32()
+	return binary.LittleEndian.AppendUint64(append(b, floatRaw), math.Float64bits(f))
 }

@@ -1,0 +1,435 @@
+package redisstore
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/riskgate/riskgate/engine"
+)
+
+// Options configure a Store. URL (or Client) is required; zero values take
+// the defaults.
+type Options struct {
+	// URL selects the server or servers:
+	//
+	//	redis://[user:password@]host:port[/db][?options]   one server
+	//	rediss://...                                       the same over TLS
+	//	unix:///path/to/redis.sock[?db=N]                  a Unix socket
+	//	redis://host1:port?addr=host2:port&addr=host3:port a Redis Cluster (any "addr"
+	//	                                                   parameter, or the scheme
+	//	                                                   redis+cluster / rediss+cluster)
+	//	redis://sentinel1:port?master_name=mymaster&addr=sentinel2:port
+	//	                                                   Sentinel-managed failover
+	//	                                                   (or redis+sentinel / rediss+sentinel)
+	//
+	// Query options are go-redis's (dial_timeout, pool_size, max_retries, ...)
+	// as redis.ParseURL, redis.ParseClusterURL and redis.ParseFailoverURL
+	// accept them; the fields below override them when set.
+	URL string
+	// Client, when set, is used instead of URL; Close does not close it.
+	// It should have ContextTimeoutEnabled set, or calls are bounded by
+	// its own read and write timeouts rather than by the engine's deadline.
+	Client redis.UniversalClient
+	// KeyPrefix starts every key; default "rg:". It must not contain '{'
+	// or '}', which delimit the cluster hash tags after it.
+	KeyPrefix string
+	// TLSConfig replaces the TLS configuration of a rediss:// URL (a
+	// private CA, client certificates).
+	TLSConfig *tls.Config
+
+	DialTimeout  time.Duration // default 2s
+	ReadTimeout  time.Duration // default 1s; calls are bounded by their context too
+	WriteTimeout time.Duration // default 1s
+	PoolSize     int           // default go-redis's: 10 per CPU
+	// MaxRetries is go-redis's retry count for a failed network call;
+	// default -1, none: a retried pipeline whose first try reached the
+	// server would count the attempt twice, and the engine's deadline
+	// leaves no time for retries anyway. A max_retries URL option is
+	// honoured.
+	MaxRetries int
+
+	// ProfileTTL erases a profile not updated for this long; default 180
+	// days, as the memory store.
+	ProfileTTL time.Duration
+	// PendingTTL drops a decision not reported within this; default 30
+	// minutes.
+	PendingTTL time.Duration
+
+	// FlushInterval is how long a Commit may wait for the next Observe to
+	// carry it before a background flush sends it; default 2ms.
+	FlushInterval time.Duration
+	// FlushTimeout bounds a background flush; default 1s.
+	FlushTimeout time.Duration
+	// MaxQueue is the number of buffered writes at which Commit flushes
+	// synchronously instead of waiting; default 1024.
+	MaxQueue int
+	// MaxBacklog caps the learned logins awaiting compaction per user; the
+	// oldest beyond it are dropped. Every Score of the user compacts, so
+	// the cap is only reached by a user who is never scored; default 256.
+	MaxBacklog int
+
+	// Logger receives background write failures, rate limited; default
+	// none.
+	Logger *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.KeyPrefix == "" {
+		o.KeyPrefix = "rg:"
+	}
+	if o.ProfileTTL <= 0 {
+		o.ProfileTTL = 180 * 24 * time.Hour
+	}
+	if o.PendingTTL <= 0 {
+		o.PendingTTL = 30 * time.Minute
+	}
+	if o.FlushInterval <= 0 {
+		o.FlushInterval = 2 * time.Millisecond
+	}
+	if o.FlushTimeout <= 0 {
+		o.FlushTimeout = time.Second
+	}
+	if o.MaxQueue <= 0 {
+		o.MaxQueue = 1024
+	}
+	if o.MaxBacklog <= 0 {
+		o.MaxBacklog = 256
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Store is the Redis engine.Store. It is safe for concurrent use.
+type Store struct {
+	rdb     redis.UniversalClient
+	ownsRDB bool
+	opts    Options
+	keys    keyspace
+	sc      scripts
+	wb      writeBehind
+	stats   stats
+
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+	closed    atomic.Bool
+	logged    atomic.Int64 // unix nanos of the last background error logged
+}
+
+var _ engine.Store = (*Store)(nil)
+
+// New connects to Redis, checks that it answers, loads the scripts and
+// starts the background flusher. ctx bounds the connection check.
+func New(ctx context.Context, opts Options) (*Store, error) {
+	opts.defaults()
+	if strings.ContainsAny(opts.KeyPrefix, "{}") {
+		return nil, fmt.Errorf("redisstore: key prefix %q must not contain '{' or '}'", opts.KeyPrefix)
+	}
+	s := &Store{opts: opts, keys: keyspace{prefix: opts.KeyPrefix}, sc: newScripts(), stop: make(chan struct{}), done: make(chan struct{})}
+	s.wb.init(opts.MaxQueue)
+	where := "the given client"
+	if opts.Client != nil {
+		s.rdb = opts.Client
+	} else {
+		if opts.URL == "" {
+			return nil, errors.New("redisstore: no URL")
+		}
+		where = Redact(opts.URL)
+		rdb, err := newClient(&opts)
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: %s: %w", where, err)
+		}
+		s.rdb, s.ownsRDB = rdb, true
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 2*opts.DialTimeout+5*time.Second)
+		defer cancel()
+	}
+	fail := func(err error) (*Store, error) {
+		if s.ownsRDB {
+			_ = s.rdb.Close()
+		}
+		return nil, fmt.Errorf("redisstore: cannot use Redis at %s: %w", where, s.classify(err))
+	}
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		return fail(err)
+	}
+	if err := s.sc.load(ctx, s.rdb); err != nil {
+		return fail(err)
+	}
+	go s.flusher()
+	return s, nil
+}
+
+// Client returns the underlying go-redis client, for instrumentation
+// (hooks, pool statistics). Do not close it.
+func (s *Store) Client() redis.UniversalClient { return s.rdb }
+
+// Close flushes buffered writes, stops the flusher and closes the
+// connections (unless the client was given in Options). ctx bounds the
+// flush.
+func (s *Store) Close(ctx context.Context) error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		select {
+		case <-s.done:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		// Writes queued before Close are flushed; later calls fail.
+		s.closed.Store(true)
+		for err == nil && s.wb.pending() {
+			err = s.flush(ctx)
+		}
+		if s.ownsRDB {
+			if cerr := s.rdb.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			err = fmt.Errorf("redisstore: close: %w", err)
+		}
+	})
+	return err
+}
+
+var errClosed = fmt.Errorf("%w: redisstore: closed", engine.ErrUnavailable)
+
+// clientConfig is what a URL selects: one of the three kinds of client,
+// with its options.
+type clientConfig struct {
+	kind     string // "single", "cluster" or "sentinel"
+	single   *redis.Options
+	cluster  *redis.ClusterOptions
+	failover *redis.FailoverOptions
+}
+
+func (c *clientConfig) client() redis.UniversalClient {
+	switch c.kind {
+	case "cluster":
+		return redis.NewClusterClient(c.cluster)
+	case "sentinel":
+		return redis.NewFailoverClient(c.failover)
+	}
+	return redis.NewClient(c.single)
+}
+
+func newClient(o *Options) (redis.UniversalClient, error) {
+	c, err := parseConfig(o)
+	if err != nil {
+		return nil, err
+	}
+	return c.client(), nil
+}
+
+// parseConfig reads the URL with go-redis's parser for its kind and
+// applies the options over it.
+func parseConfig(o *Options) (*clientConfig, error) {
+	u, err := url.Parse(o.URL)
+	if err != nil {
+		return nil, errors.New("invalid URL") // url's error would echo the password
+	}
+	q := u.Query()
+	c := &clientConfig{kind: "single"}
+	switch u.Scheme {
+	case "redis+cluster", "rediss+cluster":
+		c.kind = "cluster"
+	case "redis+sentinel", "rediss+sentinel":
+		c.kind = "sentinel"
+	default:
+		switch {
+		case q.Has("master_name"):
+			c.kind = "sentinel"
+		case q.Has("addr"):
+			c.kind = "cluster"
+		}
+	}
+	if i := strings.IndexByte(u.Scheme, '+'); i >= 0 {
+		u.Scheme = u.Scheme[:i]
+	}
+	raw := u.String()
+	// The options common to the three kinds, wherever they live.
+	var (
+		cte               *bool
+		maxRetries, pool  *int
+		dialRetries       *int
+		dial, read, write *time.Duration
+		tlsConfig         **tls.Config
+	)
+	switch c.kind {
+	case "cluster":
+		co, err := redis.ParseClusterURL(raw)
+		if err != nil {
+			return nil, scrub(err, u)
+		}
+		c.cluster = co
+		cte, maxRetries, dialRetries, pool, dial, read, write, tlsConfig = &co.ContextTimeoutEnabled, &co.MaxRetries, &co.DialerRetries, &co.PoolSize, &co.DialTimeout, &co.ReadTimeout, &co.WriteTimeout, &co.TLSConfig
+	case "sentinel":
+		fo, err := redis.ParseFailoverURL(raw)
+		if err != nil {
+			return nil, scrub(err, u)
+		}
+		if fo.MasterName == "" {
+			return nil, errors.New("a sentinel URL needs master_name")
+		}
+		c.failover = fo
+		cte, maxRetries, dialRetries, pool, dial, read, write, tlsConfig = &fo.ContextTimeoutEnabled, &fo.MaxRetries, &fo.DialerRetries, &fo.PoolSize, &fo.DialTimeout, &fo.ReadTimeout, &fo.WriteTimeout, &fo.TLSConfig
+	default:
+		ro, err := redis.ParseURL(raw)
+		if err != nil {
+			return nil, scrub(err, u)
+		}
+		c.single = ro
+		cte, maxRetries, dialRetries, pool, dial, read, write, tlsConfig = &ro.ContextTimeoutEnabled, &ro.MaxRetries, &ro.DialerRetries, &ro.PoolSize, &ro.DialTimeout, &ro.ReadTimeout, &ro.WriteTimeout, &ro.TLSConfig
+	}
+	// Deadlines come from the caller's context: the engine's StoreTimeout.
+	*cte = true
+	switch {
+	case o.MaxRetries != 0:
+		*maxRetries = o.MaxRetries
+	case !q.Has("max_retries"):
+		*maxRetries = -1
+	}
+	// One dial per call: a refused connection is not worth a 100ms backoff
+	// inside a budget of tens of milliseconds; the pool probes in the
+	// background until the server is back.
+	if !q.Has("dialer_retries") {
+		*dialRetries = 1
+	}
+	timeout := func(v *time.Duration, opt time.Duration, name string, def time.Duration) {
+		switch {
+		case opt != 0:
+			*v = opt
+		case !q.Has(name):
+			*v = def
+		}
+	}
+	timeout(dial, o.DialTimeout, "dial_timeout", 2*time.Second)
+	timeout(read, o.ReadTimeout, "read_timeout", time.Second)
+	timeout(write, o.WriteTimeout, "write_timeout", time.Second)
+	if o.PoolSize > 0 {
+		*pool = o.PoolSize
+	}
+	if o.TLSConfig != nil {
+		*tlsConfig = o.TLSConfig
+	}
+	return c, nil
+}
+
+// scrub removes the URL's password from a parse error.
+func scrub(err error, u *url.URL) error {
+	msg := err.Error()
+	if p, ok := u.User.Password(); ok && p != "" {
+		msg = strings.ReplaceAll(msg, p, "xxxxx")
+	}
+	for _, k := range []string{"password", "sentinel_password"} {
+		if p := u.Query().Get(k); p != "" {
+			msg = strings.ReplaceAll(msg, p, "xxxxx")
+		}
+	}
+	return errors.New(msg)
+}
+
+// Redact returns the URL with its passwords (in the user info or in
+// password query options) replaced, for messages and logs.
+func Redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	q := u.Query()
+	changed := false
+	for _, k := range []string{"password", "sentinel_password"} {
+		if q.Has(k) {
+			q.Set(k, "xxxxx")
+			changed = true
+		}
+	}
+	if changed {
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
+}
+
+// classify wraps err in engine.ErrUnavailable when it means the state
+// could not be reached: a network error, a timeout, a closed client, or a
+// server that is loading, failing over or out of its cluster. A caller's
+// cancellation and errors in the data are returned as they are.
+func (s *Store) classify(err error) error {
+	if err == nil || errors.Is(err, engine.ErrUnavailable) {
+		return err
+	}
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	var rerr redis.Error
+	if errors.As(err, &rerr) && !isNetErr(err) {
+		for _, p := range []string{"LOADING", "CLUSTERDOWN", "MASTERDOWN", "TRYAGAIN", "READONLY", "BUSY", "NOREPLICAS", "MOVED", "ASK"} {
+			if redis.HasErrorPrefix(err, p) {
+				return fmt.Errorf("%w: %w", engine.ErrUnavailable, err)
+			}
+		}
+		return err
+	}
+	return fmt.Errorf("%w: %w", engine.ErrUnavailable, err)
+}
+
+func isNetErr(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, redis.ErrClosed)
+}
+
+func (s *Store) wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("redisstore: %s: %w", op, s.classify(err))
+}
+
+// stats count what happens to buffered writes.
+type stats struct {
+	flushes, dropped, writeErrors, compactions atomic.Uint64
+}
+
+// Stats are counters of the write-behind buffer.
+type Stats struct {
+	Flushes     uint64 // background or synchronous flushes sent
+	Dropped     uint64 // buffered writes lost because their pipeline failed
+	WriteErrors uint64 // buffered writes the server refused
+	Compactions uint64 // learned logins folded into profiles by this Store
+}
+
+// Stats returns the counters.
+func (s *Store) Stats() Stats {
+	return Stats{
+		Flushes: s.stats.flushes.Load(), Dropped: s.stats.dropped.Load(),
+		WriteErrors: s.stats.writeErrors.Load(), Compactions: s.stats.compactions.Load(),
+	}
+}
+
+// logBackground logs a failure of a write nobody waits for, at most every
+// ten seconds.
+func (s *Store) logBackground(msg string, err error) {
+	now := time.Now().UnixNano()
+	last := s.logged.Load()
+	if now-last < int64(10*time.Second) || !s.logged.CompareAndSwap(last, now) {
+		return
+	}
+	s.opts.Logger.Warn(msg, "err", err)
+}

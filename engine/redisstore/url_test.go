@@ -1,0 +1,144 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/riskgate/riskgate/engine"
+)
+
+func TestURLForms(t *testing.T) {
+	cases := []struct {
+		url, kind string
+		check     func(t *testing.T, c *clientConfig)
+	}{
+		{"redis://127.0.0.1:6390/2", "single", func(t *testing.T, c *clientConfig) {
+			o := c.single
+			if o.Addr != "127.0.0.1:6390" || o.DB != 2 || o.TLSConfig != nil || o.Network != "tcp" {
+				t.Errorf("options %+v", o)
+			}
+			if !o.ContextTimeoutEnabled || o.MaxRetries != -1 || o.ReadTimeout != time.Second || o.DialTimeout != 2*time.Second {
+				t.Errorf("defaults not applied: cte %v retries %d read %v dial %v", o.ContextTimeoutEnabled, o.MaxRetries, o.ReadTimeout, o.DialTimeout)
+			}
+		}},
+		{"rediss://app:s3cret@cache.example:6380?max_retries=2&read_timeout=3s", "single", func(t *testing.T, c *clientConfig) {
+			o := c.single
+			if o.TLSConfig == nil || o.TLSConfig.ServerName != "cache.example" || o.Username != "app" || o.Password != "s3cret" {
+				t.Errorf("TLS or credentials: %+v", o)
+			}
+			if o.MaxRetries != 2 || o.ReadTimeout != 3*time.Second {
+				t.Errorf("URL options overridden: retries %d read %v", o.MaxRetries, o.ReadTimeout)
+			}
+		}},
+		{"unix:///run/redis/redis.sock?db=3", "single", func(t *testing.T, c *clientConfig) {
+			if c.single.Network != "unix" || c.single.Addr != "/run/redis/redis.sock" || c.single.DB != 3 {
+				t.Errorf("options %+v", c.single)
+			}
+		}},
+		{"redis://10.0.0.1:7000?addr=10.0.0.2:7001&addr=10.0.0.3:7002", "cluster", func(t *testing.T, c *clientConfig) {
+			o := c.cluster
+			if len(o.Addrs) != 3 || o.Addrs[2] != "10.0.0.3:7002" || !o.ContextTimeoutEnabled || o.MaxRetries != -1 {
+				t.Errorf("options %+v", o)
+			}
+		}},
+		{"redis+cluster://10.0.0.1:7000", "cluster", func(t *testing.T, c *clientConfig) {
+			if len(c.cluster.Addrs) != 1 || c.cluster.TLSConfig != nil {
+				t.Errorf("options %+v", c.cluster)
+			}
+		}},
+		{"rediss+cluster://node.example:7000?addr=node2.example:7000", "cluster", func(t *testing.T, c *clientConfig) {
+			if c.cluster.TLSConfig == nil || len(c.cluster.Addrs) != 2 {
+				t.Errorf("options %+v", c.cluster)
+			}
+		}},
+		{"redis://s1:26379?master_name=main&addr=s2:26379&password=masterpw", "sentinel", func(t *testing.T, c *clientConfig) {
+			o := c.failover
+			if o.MasterName != "main" || len(o.SentinelAddrs) != 2 || o.Password != "masterpw" || !o.ContextTimeoutEnabled {
+				t.Errorf("options %+v", o)
+			}
+		}},
+		{"rediss+sentinel://s1:26379?master_name=main", "sentinel", func(t *testing.T, c *clientConfig) {
+			if c.failover.TLSConfig == nil || c.failover.MasterName != "main" {
+				t.Errorf("options %+v", c.failover)
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.url, func(t *testing.T) {
+			c, err := parseConfig(&Options{URL: tc.url})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.kind != tc.kind {
+				t.Fatalf("kind %s, want %s", c.kind, tc.kind)
+			}
+			tc.check(t, c)
+			rdb := c.client() // builds without connecting
+			_ = rdb.Close()
+		})
+	}
+}
+
+func TestURLOptionsOverride(t *testing.T) {
+	c, err := parseConfig(&Options{URL: "redis://h:1?read_timeout=3s", ReadTimeout: 40 * time.Millisecond, PoolSize: 7, MaxRetries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := c.single; o.ReadTimeout != 40*time.Millisecond || o.PoolSize != 7 || o.MaxRetries != 1 {
+		t.Errorf("options %+v", o)
+	}
+}
+
+func TestURLErrorsHidePasswords(t *testing.T) {
+	for _, u := range []string{
+		"redis://app:hunter2@h:1?bogus=1",
+		"redis+sentinel://h:1?password=hunter2", // no master_name
+		"redis://h:1?master_name=m&password=hunter2&bogus=1",
+		"http://app:hunter2@h:1",
+		"redis://app:hunter2@h:1/notanumber",
+	} {
+		_, err := parseConfig(&Options{URL: u})
+		if err == nil {
+			t.Errorf("%s: no error", u)
+			continue
+		}
+		if strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("%s: error shows the password: %v", u, err)
+		}
+	}
+	if got := Redact("redis://app:hunter2@h:1?master_name=m&password=hunter2"); strings.Contains(got, "hunter2") || !strings.Contains(got, "h:1") {
+		t.Errorf("Redact = %s", got)
+	}
+}
+
+// TestNewUnreachable: New fails fast with an error that names the server,
+// hides the password and wraps engine.ErrUnavailable.
+func TestNewUnreachable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err = New(ctx, Options{URL: fmt.Sprintf("redis://app:hunter2@%s", addr)})
+	if err == nil {
+		t.Fatal("New succeeded without a server")
+	}
+	if !errors.Is(err, engine.ErrUnavailable) || !strings.Contains(err.Error(), addr) || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("error %q: want ErrUnavailable, naming %s, without the password", err, addr)
+	}
+	if took := time.Since(start); took > 3500*time.Millisecond {
+		t.Errorf("New took %v", took)
+	}
+	if _, err := New(ctx, Options{URL: "redis://h:1", KeyPrefix: "a{b"}); err == nil {
+		t.Error("a key prefix with a brace was accepted")
+	}
+}

@@ -1,0 +1,176 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/engine/memstore"
+	"github.com/riskgate/riskgate/internal/redistest"
+)
+
+// bucketModel is the exact distinct count the HyperLogLog windows
+// estimate: members per bucket, a window being its n buckets ending at the
+// event's own.
+type bucketModel map[int64]map[string]bool
+
+func (m bucketModel) add(b int64, member string) {
+	if m[b] == nil {
+		m[b] = map[string]bool{}
+	}
+	m[b][member] = true
+}
+
+func (m bucketModel) count(idx, n int64) int {
+	seen := map[string]bool{}
+	for b := idx - n + 1; b <= idx; b++ {
+		for k := range m[b] {
+			seen[k] = true
+		}
+	}
+	return len(seen)
+}
+
+// TestWindowsAgainstModels replays random streams with out-of-order and
+// late events into the Redis store and the memory store: failure counts
+// must be identical (same ring semantics), distinct counts within the
+// HyperLogLog tolerance of the exact bucketed count. Window union keys are
+// deleted now and then, as an eviction would, and must be rebuilt. The
+// streams keep the distinct sets small (exact sets in the state), make
+// them large (HyperLogLogs), or go from large to small after a pause.
+func TestWindowsAgainstModels(t *testing.T) {
+	srv := redistest.Start(t)
+	for _, tc := range []struct {
+		name         string
+		users, small int
+		late         int // one event in late is dated back
+	}{
+		{"Small", smallSet - 2, smallSet - 2, 0},
+		{"Large", 60, 60, 10},
+		{"LargeThenSmall", 40, 5, 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := replayModels(t, srv, tc.users, tc.small, tc.late)
+			// Which form the address's usernames ended in: small, exact
+			// sets count themselves (>= 0), HyperLogLogs are -1.
+			rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+			defer rdb.Close()
+			key := s.keys.addr(fmt.Sprint("model", tc.users, tc.small), netip.MustParseAddr("81.2.69.160")) + sufWindows
+			mode, err := rdb.Eval(context.Background(), "return cmsgpack.unpack(redis.call('GET', KEYS[1]))[tonumber(ARGV[1])]", []string{key}, len(shortSpec)+10+12+24+1).Int()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if small := tc.small <= smallSet; small != (mode >= 0) {
+				t.Errorf("distinct-count form %d at the end, want small sets %v", mode, small)
+			}
+		})
+	}
+}
+
+func replayModels(t *testing.T, srv *redistest.Server, users, small, late int) *Store {
+	s := newTestStore(t, srv.URL, Options{})
+	defer s.Close(context.Background())
+	mem := memstore.New(memstore.Options{})
+	defer mem.Close(context.Background())
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer rdb.Close()
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(7, 8))
+
+	ip := netip.MustParseAddr("81.2.69.160")
+	pw := userKey(t, "password")
+	tenant := fmt.Sprint("model", users, small)
+	models := map[string]bucketModel{} // per series and window
+	model := func(name string) bucketModel {
+		if models[name] == nil {
+			models[name] = bucketModel{}
+		}
+		return models[name]
+	}
+	at := t0
+	var converted time.Time // by then the large streams have many members
+	for i := range 1500 {
+		// Mostly forward in time by up to 40s, sometimes a burst, sometimes
+		// an event from up to two hours back. Halfway, a pause of two days
+		// and fewer users.
+		at = at.Add(time.Duration(r.IntN(40)) * time.Second)
+		pop := users
+		if i == 750 {
+			at = at.Add(48 * time.Hour)
+		}
+		if i >= 750 {
+			pop = small
+		}
+		if i == 100 {
+			converted = at
+		}
+		evAt := at
+		// Late events only while the sets are HyperLogLogs: a small set
+		// counts a member by its last sighting, and a late event dated
+		// before it would not see it (documented in scripts.go).
+		if late > 0 && i > 100 && i < 750 && r.IntN(late) == 0 {
+			evAt = at.Add(-time.Duration(r.IntN(7200)) * time.Second)
+			if evAt.Before(converted) {
+				evAt = converted
+			}
+		}
+		user := fmt.Sprint("u", r.IntN(pop))
+		ev := &engine.Event{
+			Tenant: tenant, Time: evAt, IP: ip, Subnet: engine.SubnetOf(ip), ASN: 64500,
+			User: userKey(t, user), Account: userKey(t, user), Username: userKey(t, "n"+user), Password: pw,
+			Attempt: true, Failed: r.IntN(3) == 0,
+		}
+		var got, want engine.State
+		if err := s.Observe(ctx, ev, &got); err != nil {
+			t.Fatal(err)
+		}
+		if err := mem.Observe(ctx, ev, &want); err != nil {
+			t.Fatal(err)
+		}
+		g, w := got.Counts, want.Counts
+		if g.IP.Failures != w.IP.Failures || g.Subnet.Failures != w.Subnet.Failures || g.ASN.Failures != w.ASN.Failures ||
+			g.AccountFailures != w.AccountFailures || g.TenantAttempts != w.TenantAttempts || g.TenantFailures != w.TenantFailures {
+			t.Fatalf("event %d at %v: counts differ from the memory store:\nredis  %+v\nmemory %+v", i, evAt, g, w)
+		}
+		tsec := evAt.Unix()
+		var wantU, wantA [3]int
+		for k, sp := range shortSpec {
+			m := model("u" + sp.name)
+			m.add(tsec/sp.width, user)
+			wantU[k] = m.count(tsec/sp.width, sp.n)
+		}
+		for k, sp := range longSpec {
+			m := model("a" + sp.name)
+			m.add(tsec/sp.width, user)
+			wantA[k] = m.count(tsec/sp.width, sp.n)
+		}
+		for k := range 3 {
+			if !near(g.IP.Usernames[k], wantU[k]) || !near(g.ASN.Usernames[k], wantU[k]) || !near(g.PasswordAccounts[k], wantA[k]) {
+				t.Fatalf("event %d at %v: usernames %v / %v, accounts %v, want about %v and %v", i, evAt, g.IP.Usernames, g.ASN.Usernames, g.PasswordAccounts, wantU, wantA)
+			}
+		}
+		if i%97 == 0 {
+			// An eviction takes the address's window unions.
+			base := s.keys.addr(tenant, ip)
+			if err := rdb.Del(ctx, base+":u10m:w", base+":u1h:w", base+":u24h:w").Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return s
+}
+
+// near is the conformance suite's tolerance for distinct counts.
+func near(got uint32, want int) bool {
+	d := int(got) - want
+	if d < 0 {
+		d = -d
+	}
+	return d <= max(1, want/50)
+}
