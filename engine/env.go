@@ -68,12 +68,12 @@ type GeoEnv struct {
 	Known            bool    `expr:"known" json:"known" doc:"A location is known for the address (from a GeoIP database or the attempt's geo hint)."`
 	Source           string  `expr:"source" json:"source" doc:"geoip, hint or none."`
 	Country          string  `expr:"country" json:"country" doc:"ISO 3166-1 alpha-2 country code, upper case; empty when unknown."`
-	Subdivision      string  `expr:"subdivision" json:"subdivision" doc:"First-level subdivision (state, region) ISO code, when known."`
+	Subdivision      string  `expr:"subdivision" json:"subdivision" doc:"First-level subdivision (state, region), when known: its ISO 3166-2 code from GeoIP2 databases (\"IDF\"), its name from DB-IP Lite flat files."`
 	City             string  `expr:"city" json:"city" doc:"City name in English, when known."`
 	Lat              float64 `expr:"lat" json:"lat" doc:"Latitude of the fix."`
 	Lon              float64 `expr:"lon" json:"lon" doc:"Longitude of the fix."`
-	HasCoordinates   bool    `expr:"has_coordinates" json:"has_coordinates" doc:"lat and lon are meaningful."`
-	AccuracyKM       float64 `expr:"accuracy_km" json:"accuracy_km" doc:"Radius of uncertainty of the fix in km."`
+	HasCoordinates   bool    `expr:"has_coordinates" json:"has_coordinates" doc:"lat and lon are meaningful: the fix is city- or region-level. A country-only fix has none (a country's centroid says nothing about distance)."`
+	AccuracyKM       float64 `expr:"accuracy_km" json:"accuracy_km" doc:"Radius of uncertainty of the fix in km: the GeoIP database's accuracy radius (100 when it gives none), 50 for a geo hint."`
 	NewCountry       bool    `expr:"new_country" json:"new_country" doc:"Country known, user known, and the country never seen in a completed login."`
 	NewCity          bool    `expr:"new_city" json:"new_city" doc:"City known, user known, and the city never seen in a completed login."`
 	PreviousCountry  string  `expr:"previous_country" json:"previous_country" doc:"Country of the last completed login."`
@@ -101,12 +101,12 @@ type IPEnv struct {
 	Version        int      `expr:"version" json:"version" doc:"4 or 6."`
 	Class          string   `expr:"class" json:"class" doc:"public, private, loopback, link_local, cgnat or reserved."`
 	Public         bool     `expr:"public" json:"public" doc:"The address is globally routable (class public)."`
-	Lists          []string `expr:"lists" json:"lists,omitempty" doc:"Names of the configured IP lists that contain the address: \"corp_vpn\" in ip.lists."`
+	Lists          []string `expr:"lists" json:"lists,omitempty" doc:"Names of the configured IP lists (--ip-list NAME=FILE) that contain the address: \"corp_vpn\" in ip.lists. The default rules deny lists named deny and exempt lists named allow from the anonymity rules."`
 	AnonymousKnown bool     `expr:"anonymous_known" json:"anonymous_known" doc:"An Anonymous-IP database or Tor list was consulted."`
 	Anonymous      bool     `expr:"anonymous" json:"anonymous" doc:"Any of vpn, tor, proxy or hosting."`
-	VPN            bool     `expr:"vpn" json:"vpn" doc:"Anonymous VPN exit."`
-	Tor            bool     `expr:"tor" json:"tor" doc:"Tor exit node."`
-	Proxy          bool     `expr:"proxy" json:"proxy" doc:"Public proxy."`
+	VPN            bool     `expr:"vpn" json:"vpn" doc:"Anonymous VPN exit (Anonymous-IP database)."`
+	Tor            bool     `expr:"tor" json:"tor" doc:"Tor exit node (Anonymous-IP database or --tor-exits list)."`
+	Proxy          bool     `expr:"proxy" json:"proxy" doc:"Public or residential proxy (Anonymous-IP database)."`
 	Hosting        bool     `expr:"hosting" json:"hosting" doc:"Hosting or datacenter address (Anonymous-IP database or hosting ASN)."`
 	NewForUser     bool     `expr:"new_for_user" json:"new_for_user" doc:"User known and this address never seen in a completed login."`
 }
@@ -123,7 +123,7 @@ type ASNEnv struct {
 	Known   bool   `expr:"known" json:"known" doc:"An ASN database answered for the address."`
 	Number  int    `expr:"number" json:"number" doc:"Autonomous system number; 0 when unknown."`
 	Org     string `expr:"org" json:"org" doc:"Autonomous system organisation."`
-	Hosting bool   `expr:"hosting" json:"hosting" doc:"The ASN is a hosting or datacenter network."`
+	Hosting bool   `expr:"hosting" json:"hosting" doc:"The ASN is a hosting or datacenter network: on the built-in list of cloud and hosting ASNs or in --hosting-asns."`
 	New     bool   `expr:"new" json:"new" doc:"ASN known, user known, and the ASN never seen in a completed login."`
 }
 
@@ -162,5 +162,5 @@ type StateEnv struct {
 // RBAEnv is the statistical risk-based-authentication score.
 type RBAEnv struct {
 	Available bool    `expr:"available" json:"available" doc:"The score could be computed (the user has history)."`
-	Score     float64 `expr:"score" json:"score" doc:"log10 of how much likelier the attempt's features (network, ASN, country, browser family, browser, OS, device type) are for the whole population than for this user: at or below 0 the attempt looks like the user; each +1 is ten times riskier. 0 when not available."`
+	Score     float64 `expr:"score" json:"score" doc:"log10 of how much likelier the attempt's features (network, ASN, country, browser, OS) are for the whole population than for this user: at or below 0 the attempt looks like the user; each +1 is ten times riskier. 0 when not available."`
 }

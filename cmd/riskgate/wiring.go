@@ -20,7 +20,7 @@ type engineFlags struct {
 	HMACSecretFile string   `help:"File holding the secret that keys stored identifiers (at least 16 bytes). Default: RISKGATE_HMAC_SECRET, else a random secret (fine for in-memory state, which dies with the process)." placeholder:"FILE" env:"RISKGATE_HMAC_SECRET_FILE"`
 	MaxSpeed       float64  `help:"Speed (km/h) above which travel between two logins is impossible." default:"1000"`
 
-	geoFlags      `embed:""`
+	geoFlags      `embed:"" yaml:"geoip"` // the config file's geoip: block
 	passwordFlags `embed:""`
 }
 

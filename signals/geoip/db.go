@@ -35,6 +35,14 @@ func (r Role) String() string {
 	return "unknown"
 }
 
+// article is the role with its indefinite article, for messages.
+func (r Role) article() string {
+	if r == RoleCity {
+		return "a city"
+	}
+	return "an " + r.String()
+}
+
 // schema is how a database's records are laid out, and so how they are read.
 type schema uint8
 
@@ -123,18 +131,28 @@ func openDatabase(path string, role Role) (_ *database, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("map file: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			_ = unmap()
-		}
-	}()
+	d, err := openBytes(path, role, data, unmap)
+	if err != nil {
+		_ = unmap()
+		return nil, err
+	}
+	return d, nil
+}
+
+// openBytes is openDatabase once the file is in memory.
+func openBytes(path string, role Role, data []byte, unmap func() error) (*database, error) {
 	mm, err := maxminddb.OpenBytes(data)
 	if err != nil {
 		return nil, fmt.Errorf("not a MaxMind DB (.mmdb) file, or truncated: %w", err)
 	}
 	// Verify walks the whole search tree and data section: a file cut
 	// short or damaged in the middle is refused here rather than answering
-	// garbage (or nothing) for some addresses later.
+	// garbage (or nothing) for some addresses later. It also insists on a
+	// description, which the spec requires but ip-location-db's builder
+	// does not write; that alone is no reason to refuse the file.
+	if len(mm.Metadata.Description) == 0 {
+		mm.Metadata.Description = map[string]string{"en": "(none)"}
+	}
 	if err := mm.Verify(); err != nil {
 		return nil, fmt.Errorf("corrupt database: %w", err)
 	}
@@ -147,7 +165,7 @@ func openDatabase(path string, role Role) (_ *database, err error) {
 		return nil, err
 	}
 	if got, _ := d.schema.role(); got != role {
-		return nil, fmt.Errorf("it is a %s database (%q), not a %s database", got, d.typ, role)
+		return nil, fmt.Errorf("it is %s database (%q), not %s database", got.article(), d.typ, role.article())
 	}
 	if _, ok := geoip2Types[d.typ]; ok {
 		if d.g2, err = geoip2.OpenBytes(data); err != nil {
@@ -168,6 +186,9 @@ func classify(mm *maxminddb.Reader) (schema, error) {
 	typ := mm.Metadata.DatabaseType
 	if s, ok := geoip2Types[typ]; ok {
 		return s, nil
+	}
+	if typ == "GeoIP2-Domain" || typ == "GeoIP2-Connection-Type" {
+		return 0, fmt.Errorf("a %s database carries no location, AS or anonymity data", typ)
 	}
 	for res := range mm.Networks() {
 		if !res.Found() {

@@ -155,8 +155,8 @@ func (f *flexFloat) UnmarshalMaxMindDBCursor(c mmdbdata.Cursor) (mmdbdata.Cursor
 	if err != nil {
 		return mmdbdata.Cursor{}, mmdbdata.NormalizeUnmarshalError[flexFloat](err)
 	}
-	// A float32 such as 48.8566 reads back as 48.856601715087891: round to
-	// the six decimals (~0.1 m) the source had.
-	f.v, f.ok = math.Round(v*1e6)/1e6, !math.IsNaN(v)
+	// A float32 such as 48.8566 reads back as 48.856601715087891; float32
+	// holds seven significant digits, so five decimals (~1 m) are exact.
+	f.v, f.ok = math.Round(v*1e5)/1e5, !math.IsNaN(v)
 	return next, nil
 }

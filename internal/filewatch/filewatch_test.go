@@ -1,0 +1,143 @@
+package filewatch
+
+import (
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+type recorder struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (r *recorder) changed(p string) { r.mu.Lock(); r.calls = append(r.calls, p); r.mu.Unlock() }
+
+func (r *recorder) count() int { r.mu.Lock(); defer r.mu.Unlock(); return len(r.calls) }
+
+func waitFor(t *testing.T, what string, n func() int, want int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for n() < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s (%d of %d)", what, n(), want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func write(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// replace writes data to a temporary file and renames it over path, as
+// geoipupdate does.
+func replace(t *testing.T, path, data string) {
+	t.Helper()
+	tmp := path + ".tmp"
+	write(t, tmp, data)
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWatch(t *testing.T) {
+	for _, mode := range []struct {
+		name string
+		opts Options
+	}{
+		{"notify", Options{Poll: -1, Debounce: 20 * time.Millisecond}},
+		{"poll", Options{Poll: 20 * time.Millisecond, DisableNotify: true}},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			dir := t.TempDir()
+			a, b := filepath.Join(dir, "a.mmdb"), filepath.Join(dir, "b.txt")
+			write(t, a, "one")
+			write(t, b, "one")
+			var rec recorder
+			mode.opts.Logger = slog.New(slog.DiscardHandler)
+			w, err := New([]string{a, b}, rec.changed, mode.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+
+			replace(t, a, "two")
+			waitFor(t, "the rename", rec.count, 1)
+			// An unrelated file in the same directory is no change.
+			write(t, filepath.Join(dir, "other"), "x")
+			// Rewritten in place, with a different size.
+			write(t, b, "three!")
+			waitFor(t, "the rewrite", rec.count, 2)
+			// Deleted: not reported; reappearing: reported.
+			if err := os.Remove(a); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(100 * time.Millisecond)
+			if n := rec.count(); n != 2 {
+				t.Errorf("removal reported: %v", rec.calls)
+			}
+			replace(t, a, "four")
+			waitFor(t, "the reappearance", rec.count, 3)
+			time.Sleep(100 * time.Millisecond)
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			if len(rec.calls) != 3 || rec.calls[0] != a || rec.calls[1] != b || rec.calls[2] != a {
+				t.Errorf("calls %v", rec.calls)
+			}
+		})
+	}
+}
+
+// TestSymlinkSwap is how Kubernetes updates a mounted ConfigMap: the file
+// is a link through "..data", which is swapped to a new directory.
+func TestSymlinkSwap(t *testing.T) {
+	dir := t.TempDir()
+	v1, v2 := filepath.Join(dir, "..v1"), filepath.Join(dir, "..v2")
+	for _, d := range []string{v1, v2} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(t, filepath.Join(v1, "list.txt"), "10.0.0.0/8\n")
+	write(t, filepath.Join(v2, "list.txt"), "10.0.0.0/8\n192.0.2.0/24\n")
+	data := filepath.Join(dir, "..data")
+	if err := os.Symlink("..v1", data); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "list.txt")
+	if err := os.Symlink(filepath.Join("..data", "list.txt"), path); err != nil {
+		t.Fatal(err)
+	}
+	var rec recorder
+	w, err := New([]string{path}, rec.changed, Options{Poll: -1, Debounce: 20 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	tmp := filepath.Join(dir, "..data_tmp")
+	if err := os.Symlink("..v2", tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, data); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the symlink swap", rec.count, 1)
+}
+
+func TestCloseTwice(t *testing.T) {
+	w, err := New(nil, func(string) {}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_ = w.Close()
+}

@@ -1,0 +1,122 @@
+package geoip
+
+import (
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/internal/geotest"
+)
+
+// eventually polls cond until it holds or five seconds pass.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestReloadOnRename replaces the city database the way geoipupdate does
+// (write a temporary file, rename it over the old one) while lookups run,
+// then replaces it with garbage, then with a good file again.
+func TestReloadOnRename(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "GeoLite2-City.mmdb")
+	addr := geotest.Paris.Addr()
+	version := func(city geotest.City) {
+		t.Helper()
+		city.Network = geotest.Paris.Network
+		if err := geotest.WriteCity(path, []geotest.City{city}); err != nil { // writes a temp file and renames
+			t.Fatal(err)
+		}
+	}
+	version(geotest.Paris)
+	var mu sync.Mutex
+	var events []ReloadEvent
+	e := newEnricher(t, Options{City: []string{path}, Watch: true, Poll: -1, Debounce: 20 * time.Millisecond,
+		OnReload: func(ev ReloadEvent) { mu.Lock(); events = append(events, ev); mu.Unlock() }})
+	city := func() string { r, _ := e.Lookup(addr); return r.Location.City }
+	if city() != "Paris" {
+		t.Fatal("initial database")
+	}
+
+	// Lookups keep running across the swaps: the old mapping must stay
+	// valid until the last of them is done (run with -race).
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			var en engine.Enrichment
+			_ = e.Enrich(addr, &en)
+			if !en.Location.Known {
+				t.Error("lookup during reload found nothing")
+				return
+			}
+		}
+	})
+	defer func() { close(stop); wg.Wait() }()
+
+	version(geotest.London)
+	eventually(t, "the renamed database to be loaded", func() bool { return city() == "London" })
+	if st := e.Stats(); st.Reloads != 1 || st.ReloadFailures != 0 {
+		t.Errorf("stats %+v", st)
+	}
+
+	// A bad replacement keeps the loaded database, and says so.
+	tmp := filepath.Join(dir, ".tmp")
+	if err := os.WriteFile(tmp, []byte("<html>503 Service Unavailable</html>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the failed reload to be counted", func() bool { return e.Stats().ReloadFailures == 1 })
+	if city() != "London" {
+		t.Errorf("after a bad replacement: %q, want the old London", city())
+	}
+	mu.Lock()
+	last := events[len(events)-1]
+	mu.Unlock()
+	if last.Err == nil || last.Path != path || last.Role != RoleCity {
+		t.Errorf("reload event %+v", last)
+	}
+
+	version(geotest.Tokyo)
+	eventually(t, "recovery after a good replacement", func() bool { return city() == "Tokyo" })
+	mu.Lock()
+	defer mu.Unlock()
+	if last := events[len(events)-1]; last.Err != nil || last.DatabaseType != geotest.TypeCity || last.Built.IsZero() {
+		t.Errorf("reload event %+v", last)
+	}
+}
+
+// TestReloadWrongType: a replacement of the wrong kind (an ASN file renamed
+// over the city database) is refused like a corrupt one.
+func TestReloadWrongType(t *testing.T) {
+	p := writeDefault(t)
+	e := newEnricher(t, Options{City: []string{p.City}})
+	if err := os.Rename(p.ASN, p.City); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Reload(); err == nil {
+		t.Fatal("ASN database accepted as the city database")
+	}
+	if r, _ := e.Lookup(geotest.Paris.Addr()); r.Location.City != "Paris" {
+		t.Errorf("old database lost: %+v", r)
+	}
+	if st := e.Stats(); st.ReloadFailures != 1 || st.Reloads != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}

@@ -1,0 +1,413 @@
+// Package iplist is riskgate's IP intelligence from plain files: named
+// CIDR lists (allow lists, deny lists, the corporate VPN), a Tor exit list,
+// and hosting/datacenter autonomous systems (a built-in list plus a file).
+// As an engine.Enricher it sets Network.Lists (rules: "corp_vpn" in
+// ip.lists), Network.Tor (ip.tor) and Network.HostingASN (asn.hosting,
+// ip.hosting); it must run after the GeoIP enricher, whose ASN it reads.
+//
+// All lists live in one routing table (github.com/gaissmai/bart) whose
+// value for each prefix indexes a precomputed, shared []string of the names
+// of every list containing that prefix or a prefix covering it, so a
+// lookup is one longest-prefix match, stays fast at millions of prefixes
+// and does not allocate. Files are reloaded when replaced; a file that
+// fails to parse keeps its previous version.
+package iplist
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/netip"
+	"regexp"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gaissmai/bart"
+
+	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/internal/filewatch"
+)
+
+// Options configure an Enricher.
+type Options struct {
+	// Lists maps a list name (lower-case letters, digits, "_", "-", ".")
+	// to its file: one CIDR or address per line, "#" comments.
+	Lists map[string]string
+	// TorExits is a file of Tor exit addresses in the same format (the Tor
+	// Project's bulk exit list is one).
+	TorExits string
+	// HostingASNs is a file of AS numbers, one per line ("16509" or
+	// "AS16509"), added to BuiltinHostingASNs.
+	HostingASNs string
+	// NoBuiltinHostingASNs leaves BuiltinHostingASNs out.
+	NoBuiltinHostingASNs bool
+	// Watch reloads a file when it is replaced; Poll and Debounce as in
+	// package filewatch.
+	Watch          bool
+	Poll, Debounce time.Duration
+	// OnReload is told about every reload, from the watcher's goroutine.
+	OnReload func(ReloadEvent)
+	Logger   *slog.Logger
+}
+
+// ReloadEvent describes one reload of a file.
+type ReloadEvent struct {
+	Path    string
+	Name    string // list name; "tor" for the Tor exit list, "hosting-asns" for the ASN file
+	Entries int    // prefixes or ASNs in the new version
+	Err     error  // nil: in use; else the previous version stays
+}
+
+// Stats are the Enricher's counters.
+type Stats struct {
+	Prefixes       int // in all lists, as loaded
+	HostingASNs    int
+	Reloads        uint64
+	ReloadFailures uint64
+}
+
+const (
+	maxLists  = 63
+	torBit    = 63
+	torName   = "tor"
+	asnsName  = "hosting-asns"
+	kindList  = 0
+	kindTor   = 1
+	kindASNs  = 2
+	maxNameLn = 64
+)
+
+var validName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
+
+// source is one configured file and the last version of it that parsed.
+type source struct {
+	kind    int
+	name    string
+	path    string
+	bit     uint
+	asns    asnSet // kindASNs
+	entries int
+}
+
+// table is an immutable snapshot of all lists, swapped whole on reload.
+type table struct {
+	t         bart.Table[uint32] // prefix → index into combos
+	combos    []combo
+	torLoaded bool
+	prefixes  int
+}
+
+type combo struct {
+	direct uint64   // the lists naming this prefix itself
+	names  []string // every list containing it; shared: never modify
+	tor    bool
+}
+
+// Enricher answers list membership and hosting ASNs. It is safe for
+// concurrent use; Enrich does not allocate.
+type Enricher struct {
+	opts    Options
+	log     *slog.Logger
+	sources []*source
+	byPath  map[string][]*source
+	mu      sync.Mutex // serialises reloads
+	cur     atomic.Pointer[table]
+	hosting atomic.Pointer[asnSet]
+	watcher *filewatch.Watcher
+
+	reloads, reloadFailures atomic.Uint64
+	closeOnce               sync.Once
+}
+
+// New loads every file, refusing one with a bad line (the error names
+// file:line), and starts watching them when asked. With no files it still
+// answers hosting ASNs from the built-in list.
+func New(opts Options) (*Enricher, error) {
+	e := &Enricher{opts: opts, log: opts.Logger, byPath: map[string][]*source{}}
+	if e.log == nil {
+		e.log = slog.Default()
+	}
+	if len(opts.Lists) > maxLists {
+		return nil, fmt.Errorf("iplist: %d lists configured, at most %d", len(opts.Lists), maxLists)
+	}
+	names := slices.Sorted(maps.Keys(opts.Lists))
+	for i, name := range names {
+		if len(name) > maxNameLn || !validName.MatchString(name) {
+			return nil, fmt.Errorf("iplist: list name %q: use lower-case letters, digits, '_', '-' and '.', at most %d", name, maxNameLn)
+		}
+		e.add(&source{kind: kindList, name: name, path: opts.Lists[name], bit: uint(i)})
+	}
+	if opts.TorExits != "" {
+		e.add(&source{kind: kindTor, name: torName, path: opts.TorExits, bit: torBit})
+	}
+	if opts.HostingASNs != "" {
+		e.add(&source{kind: kindASNs, name: asnsName, path: opts.HostingASNs})
+	}
+	e.cur.Store(&table{combos: []combo{{}}})
+	e.rebuildHosting()
+	if err := e.update(e.sources); err != nil {
+		return nil, err
+	}
+	if opts.Watch && len(e.byPath) > 0 {
+		paths := slices.Sorted(maps.Keys(e.byPath))
+		w, err := filewatch.New(paths, e.reloadPath, filewatch.Options{Poll: opts.Poll, Debounce: opts.Debounce, Logger: e.log})
+		if err != nil {
+			return nil, fmt.Errorf("iplist: watch: %w", err)
+		}
+		e.watcher = w
+	}
+	return e, nil
+}
+
+func (e *Enricher) add(s *source) {
+	e.sources = append(e.sources, s)
+	e.byPath[s.path] = append(e.byPath[s.path], s)
+}
+
+// update rereads the changed sources' files and swaps in a table (and a
+// hosting set) built from them and the loaded versions of the others. On
+// error nothing changes.
+//
+// The table itself is the only copy of the lists: each prefix's combo
+// keeps the lists that name it directly, so that one list is replaced by
+// dropping its bit from every prefix and adding the new file's prefixes.
+// A million prefixes then cost one table, not one per list plus one.
+func (e *Enricher) update(changed []*source) error {
+	counts := map[*source]int{}
+	sets := map[*source]asnSet{}
+	var drop uint64
+	for _, s := range changed {
+		if s.kind != kindASNs {
+			drop |= 1 << s.bit
+		}
+	}
+	var direct *bart.Table[uint64]
+	if drop != 0 {
+		direct = new(bart.Table[uint64])
+		old := e.cur.Load()
+		for p, id := range old.t.All() {
+			if m := old.combos[id].direct &^ drop; m != 0 {
+				direct.Insert(p, m)
+			}
+		}
+	}
+	for _, s := range changed {
+		n := 0
+		var err error
+		if s.kind == kindASNs {
+			set := asnSet{}
+			err = readLines(s.path, func(line string) error {
+				asn, ok, err := ParseASN(line)
+				if ok {
+					set[asn] = struct{}{}
+					n++
+				}
+				return err
+			})
+			sets[s] = set
+		} else {
+			bit := uint64(1) << s.bit
+			or := func(v uint64, _ bool) (uint64, bool) { return v | bit, false }
+			err = readLines(s.path, func(line string) error {
+				p, ok, err := ParseLine(line)
+				if ok {
+					direct.Modify(p, or)
+					n++
+				}
+				return err
+			})
+		}
+		if err != nil {
+			return fmt.Errorf("iplist: %s list: %w", s.name, err)
+		}
+		counts[s] = n
+	}
+	for s, n := range counts {
+		s.entries = n
+		if n == 0 {
+			e.log.Warn("ip list is empty", "list", s.name, "path", s.path)
+		}
+		e.log.Info("ip list loaded", "list", s.name, "path", s.path, "entries", n)
+	}
+	if direct != nil {
+		e.cur.Store(e.index(direct))
+	}
+	if len(sets) > 0 {
+		for s, set := range sets {
+			s.asns = set
+		}
+		e.rebuildHosting()
+	}
+	return nil
+}
+
+// index turns a table of the lists naming each prefix directly into the
+// lookup table. Nested prefixes in different lists are resolved here, once:
+// each prefix's combo names every list containing it or any prefix
+// covering it, so that the longest-prefix match alone answers "which lists
+// contain this address".
+func (e *Enricher) index(direct *bart.Table[uint64]) *table {
+	t := &table{combos: []combo{{}}}
+	for _, s := range e.sources {
+		t.torLoaded = t.torLoaded || s.kind == kindTor
+	}
+	type key struct{ direct, all uint64 }
+	ids := map[key]uint32{}
+	names := map[uint64][]string{} // one shared slice per set of lists
+	type frame struct {
+		p   netip.Prefix
+		all uint64
+	}
+	var stack []frame
+	// AllSorted yields a prefix before the prefixes it covers, and those
+	// right after it, so a stack of the covering prefixes carries their
+	// lists down.
+	for p, m := range direct.AllSorted() {
+		for len(stack) > 0 {
+			top := stack[len(stack)-1].p
+			if top.Bits() <= p.Bits() && top.Contains(p.Addr()) {
+				break
+			}
+			stack = stack[:len(stack)-1]
+		}
+		all := m
+		if len(stack) > 0 {
+			all |= stack[len(stack)-1].all
+		}
+		stack = append(stack, frame{p, all})
+		k := key{m, all}
+		id, ok := ids[k]
+		if !ok {
+			id = uint32(len(t.combos))
+			ids[k] = id
+			n, seen := names[all]
+			if !seen {
+				n = e.listNames(all)
+				names[all] = n
+			}
+			t.combos = append(t.combos, combo{direct: m, names: n, tor: all&(1<<torBit) != 0})
+		}
+		t.t.Insert(p, id)
+		t.prefixes++
+	}
+	return t
+}
+
+// listNames returns the names of the lists in mask, in name order; nil
+// for none.
+func (e *Enricher) listNames(mask uint64) []string {
+	var out []string
+	for _, s := range e.sources { // in name order: bits were given so
+		if s.kind == kindList && mask&(1<<s.bit) != 0 {
+			out = append(out, s.name)
+		}
+	}
+	return out
+}
+
+func (e *Enricher) rebuildHosting() {
+	set := asnSet{}
+	if !e.opts.NoBuiltinHostingASNs {
+		for _, n := range BuiltinHostingASNs {
+			set[n] = struct{}{}
+		}
+	}
+	for _, s := range e.sources {
+		for n := range s.asns {
+			set[n] = struct{}{}
+		}
+	}
+	e.hosting.Store(&set)
+}
+
+// Enrich implements engine.Enricher.
+func (e *Enricher) Enrich(addr netip.Addr, en *engine.Enrichment) error {
+	n := &en.Network
+	t := e.cur.Load()
+	if id, ok := t.t.Lookup(addr.Unmap()); ok {
+		c := &t.combos[id]
+		if c.names != nil {
+			n.Lists = c.names
+		}
+		n.Tor = n.Tor || c.tor
+	}
+	if t.torLoaded {
+		n.AnonymousKnown = true
+	}
+	if n.ASN != 0 && (*e.hosting.Load()).has(n.ASN) {
+		n.HostingASN = true
+	}
+	return nil
+}
+
+// Lookup returns the lists containing addr (shared: do not modify) and
+// whether it is a Tor exit.
+func (e *Enricher) Lookup(addr netip.Addr) (lists []string, tor bool) {
+	t := e.cur.Load()
+	if id, ok := t.t.Lookup(addr.Unmap()); ok {
+		return t.combos[id].names, t.combos[id].tor
+	}
+	return nil, false
+}
+
+// HostingASN reports whether asn is on the hosting list.
+func (e *Enricher) HostingASN(asn uint32) bool { return (*e.hosting.Load()).has(asn) }
+
+// Reload rereads every file now; the ones that fail keep their version.
+func (e *Enricher) Reload() error {
+	var errs []error
+	for _, p := range slices.Sorted(maps.Keys(e.byPath)) {
+		errs = append(errs, e.reload(p))
+	}
+	return errors.Join(errs...)
+}
+
+func (e *Enricher) reloadPath(path string) { _ = e.reload(path) }
+
+func (e *Enricher) reload(path string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	srcs := e.byPath[path]
+	err := e.update(srcs)
+	if err != nil {
+		e.reloadFailures.Add(1)
+		e.log.Error("ip list reload failed; keeping the loaded version", "path", path, "err", err)
+	} else {
+		e.reloads.Add(1)
+	}
+	if e.opts.OnReload != nil {
+		for _, s := range srcs {
+			e.opts.OnReload(ReloadEvent{Path: path, Name: s.name, Entries: s.entries, Err: err})
+		}
+	}
+	return err
+}
+
+// Stats returns the counters.
+func (e *Enricher) Stats() Stats {
+	return Stats{Prefixes: e.cur.Load().prefixes, HostingASNs: len(*e.hosting.Load()),
+		Reloads: e.reloads.Load(), ReloadFailures: e.reloadFailures.Load()}
+}
+
+// Names returns the configured list names, sorted.
+func (e *Enricher) Names() []string {
+	var out []string
+	for _, s := range e.sources {
+		if s.kind == kindList {
+			out = append(out, s.name)
+		}
+	}
+	return out // sources are in name order
+}
+
+// Close stops watching. The loaded lists keep answering.
+func (e *Enricher) Close() {
+	e.closeOnce.Do(func() {
+		if e.watcher != nil {
+			_ = e.watcher.Close()
+		}
+	})
+}

@@ -1,0 +1,234 @@
+package iplist
+
+import (
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/riskgate/riskgate/engine"
+)
+
+var discard = slog.New(slog.DiscardHandler)
+
+func writeFile(t testing.TB, dir, name, data string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func newLists(t testing.TB, opts Options) *Enricher {
+	t.Helper()
+	opts.Logger = discard
+	e, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	return e
+}
+
+func TestLists(t *testing.T) {
+	dir := t.TempDir()
+	e := newLists(t, Options{
+		Lists: map[string]string{
+			"corp_vpn": writeFile(t, dir, "corp.txt", "# corporate VPN egress\n203.0.113.0/24\n2001:db8:1::/48\n\n"),
+			"deny":     writeFile(t, dir, "deny.txt", "198.51.100.0/24\n203.0.113.128/25 # the bad half\n"),
+			"office":   writeFile(t, dir, "office.txt", "203.0.113.200\n"),
+			"world":    writeFile(t, dir, "world.txt", "0.0.0.0/0\n"),
+		},
+		TorExits: writeFile(t, dir, "tor.txt", "185.220.101.3\n2001:db8:dead::1\n"),
+	})
+	tests := []struct {
+		ip    string
+		lists []string
+		tor   bool
+	}{
+		{"203.0.113.5", []string{"corp_vpn", "world"}, false},
+		{"203.0.113.130", []string{"corp_vpn", "deny", "world"}, false},           // nested in two lists
+		{"203.0.113.200", []string{"corp_vpn", "deny", "office", "world"}, false}, // three levels
+		{"198.51.100.1", []string{"deny", "world"}, false},
+		{"8.8.8.8", []string{"world"}, false},
+		{"185.220.101.3", []string{"world"}, true},
+		{"::ffff:185.220.101.3", []string{"world"}, true},
+		{"2001:db8:1:2::3", []string{"corp_vpn"}, false},
+		{"2001:db8:dead::1", nil, true},
+		{"2001:db8:2::1", nil, false},
+	}
+	for _, tt := range tests {
+		lists, tor := e.Lookup(netip.MustParseAddr(tt.ip))
+		if !slices.Equal(lists, tt.lists) || tor != tt.tor {
+			t.Errorf("%s: lists %v tor %v, want %v %v", tt.ip, lists, tor, tt.lists, tt.tor)
+		}
+		var en engine.Enrichment
+		if err := e.Enrich(netip.MustParseAddr(tt.ip), &en); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(en.Network.Lists, tt.lists) || en.Network.Tor != tt.tor || !en.Network.AnonymousKnown {
+			t.Errorf("%s: enrichment %+v", tt.ip, en.Network)
+		}
+	}
+	// Addresses with the same lists share one slice.
+	a, _ := e.Lookup(netip.MustParseAddr("203.0.113.5"))
+	b, _ := e.Lookup(netip.MustParseAddr("203.0.113.77"))
+	if &a[0] != &b[0] {
+		t.Error("list names are not shared")
+	}
+	if st := e.Stats(); st.Prefixes != 8 {
+		t.Errorf("stats %+v", st)
+	}
+	if got := e.Names(); !slices.Equal(got, []string{"corp_vpn", "deny", "office", "world"}) {
+		t.Errorf("names %v", got)
+	}
+}
+
+func TestHostingASNs(t *testing.T) {
+	dir := t.TempDir()
+	e := newLists(t, Options{HostingASNs: writeFile(t, dir, "asns.txt", "AS64500 # our test cloud\n64501\n")})
+	for asn, want := range map[uint32]bool{16509: true, 14061: true, 24940: true, 64500: true, 64501: true, 3215: false, 0: false} {
+		var en engine.Enrichment
+		en.Network.ASN = asn
+		_ = e.Enrich(netip.MustParseAddr("192.0.2.1"), &en)
+		if en.Network.HostingASN != want || e.HostingASN(asn) != want {
+			t.Errorf("AS%d: hosting %v, want %v", asn, en.Network.HostingASN, want)
+		}
+		if en.Network.AnonymousKnown {
+			t.Error("no Tor list, yet anonymity is known")
+		}
+	}
+	only := newLists(t, Options{HostingASNs: writeFile(t, dir, "asns.txt", "64500\n"), NoBuiltinHostingASNs: true})
+	if only.HostingASN(16509) || !only.HostingASN(64500) {
+		t.Error("NoBuiltinHostingASNs")
+	}
+	seen := map[uint32]bool{}
+	for _, n := range BuiltinHostingASNs {
+		if n == 0 || seen[n] {
+			t.Errorf("built-in hosting ASN %d zero or repeated", n)
+		}
+		seen[n] = true
+	}
+}
+
+func TestBadFiles(t *testing.T) {
+	dir := t.TempDir()
+	bad := writeFile(t, dir, "bad.txt", "10.0.0.0/8\n\n# fine so far\n10.0.0.300\n")
+	long := writeFile(t, dir, "long.txt", "10.0.0.0/8\n"+strings.Repeat("#", 5000)+"\n")
+	badASN := writeFile(t, dir, "asns.txt", "16509\nAS-AMAZON\n")
+	tests := []struct {
+		name string
+		opts Options
+		want string
+	}{
+		{"bad line", Options{Lists: map[string]string{"corp": bad}}, bad + ":4: not an IP address"},
+		{"long line", Options{Lists: map[string]string{"corp": long}}, long + ":2: line longer than"},
+		{"bad tor line", Options{TorExits: bad}, "iplist: tor list: " + bad + ":4:"},
+		{"bad ASN line", Options{HostingASNs: badASN}, badASN + `:2: not an AS number: "AS-AMAZON"`},
+		{"missing", Options{Lists: map[string]string{"corp": filepath.Join(dir, "nope")}}, "no such file"},
+		{"bad name", Options{Lists: map[string]string{"Corp VPN": bad}}, `list name "Corp VPN"`},
+	}
+	for _, tt := range tests {
+		tt.opts.Logger = discard
+		if _, err := New(tt.opts); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v, want %q", tt.name, err, tt.want)
+		}
+	}
+	many := map[string]string{}
+	for i := range 64 {
+		many[fmt.Sprintf("l%d", i)] = bad
+	}
+	if _, err := New(Options{Lists: many, Logger: discard}); err == nil || !strings.Contains(err.Error(), "at most 63") {
+		t.Errorf("64 lists: %v", err)
+	}
+}
+
+func TestReload(t *testing.T) {
+	dir := t.TempDir()
+	path := writeFile(t, dir, "corp.txt", "10.0.0.0/8\n")
+	var mu sync.Mutex
+	var events []ReloadEvent
+	e := newLists(t, Options{Lists: map[string]string{"corp": path}, Watch: true, Poll: -1, Debounce: 20 * time.Millisecond,
+		OnReload: func(ev ReloadEvent) { mu.Lock(); events = append(events, ev); mu.Unlock() }})
+	in := func(ip string) bool { l, _ := e.Lookup(netip.MustParseAddr(ip)); return slices.Contains(l, "corp") }
+	wait := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+		}
+	}
+	replace := func(data string) {
+		tmp := writeFile(t, dir, ".corp.tmp", data)
+		if err := os.Rename(tmp, path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replace("172.16.0.0/12\n")
+	wait("the new list", func() bool { return in("172.16.1.1") && !in("10.1.1.1") })
+	replace("172.16.0.0/12\nnot-an-address\n")
+	wait("the failure", func() bool { return e.Stats().ReloadFailures == 1 })
+	if !in("172.16.1.1") {
+		t.Error("bad replacement lost the loaded list")
+	}
+	replace("192.168.0.0/16\n")
+	wait("recovery", func() bool { return in("192.168.1.1") })
+	if st := e.Stats(); st.Reloads != 2 || st.ReloadFailures != 1 || st.Prefixes != 1 {
+		t.Errorf("stats %+v", st)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(events) != 3 || events[1].Err == nil || events[2].Entries != 1 || events[2].Name != "corp" {
+		t.Errorf("events %+v", events)
+	}
+}
+
+func TestEnrichDoesNotAllocate(t *testing.T) {
+	dir := t.TempDir()
+	e := newLists(t, Options{Lists: map[string]string{"corp": writeFile(t, dir, "c.txt", "10.0.0.0/8\n2001:db8::/32\n")},
+		TorExits: writeFile(t, dir, "t.txt", "192.0.2.1\n")})
+	v4, v6 := netip.MustParseAddr("10.1.2.3"), netip.MustParseAddr("2001:db8::1")
+	var en engine.Enrichment
+	en.Network.ASN = 16509
+	if n := testing.AllocsPerRun(1000, func() { _ = e.Enrich(v4, &en); _ = e.Enrich(v6, &en) }); n != 0 {
+		t.Errorf("Enrich allocates %.1f times", n)
+	}
+}
+
+// TestReloadOneOfNested replaces one of two nested lists: the other keeps
+// its prefixes, including one that is also in the replaced list.
+func TestReloadOneOfNested(t *testing.T) {
+	dir := t.TempDir()
+	a := writeFile(t, dir, "a.txt", "10.0.0.0/8\n10.1.0.0/16\n")
+	b := writeFile(t, dir, "b.txt", "10.1.0.0/16\n")
+	tor := writeFile(t, dir, "tor.txt", "10.1.2.3\n")
+	e := newLists(t, Options{Lists: map[string]string{"a": a, "b": b}, TorExits: tor})
+	check := func(ip string, want []string, wantTor bool) {
+		t.Helper()
+		got, gotTor := e.Lookup(netip.MustParseAddr(ip))
+		if !slices.Equal(got, want) || gotTor != wantTor {
+			t.Errorf("%s: %v %v, want %v %v", ip, got, gotTor, want, wantTor)
+		}
+	}
+	check("10.1.2.3", []string{"a", "b"}, true)
+	check("10.2.0.1", []string{"a"}, false)
+	writeFile(t, dir, "a.txt", "192.168.0.0/16\n")
+	if err := e.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	check("10.1.2.3", []string{"b"}, true)
+	check("10.1.9.9", []string{"b"}, false)
+	check("10.2.0.1", nil, false)
+	check("192.168.1.1", []string{"a"}, false)
+	if st := e.Stats(); st.Prefixes != 3 {
+		t.Errorf("stats %+v", st)
+	}
+}
