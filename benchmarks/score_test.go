@@ -143,6 +143,9 @@ func TestScoreAllocationBudget(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a population")
 	}
+	if raceEnabled {
+		t.Skip("the race detector allocates; the budget is checked by the non-race run in .ci/run")
+	}
 	p := newPopulation(t, nil)
 	ctx := context.Background()
 	at := time.Date(2026, 2, 10, 9, 0, 0, 0, time.UTC)
