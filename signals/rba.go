@@ -14,10 +14,9 @@ import (
 // RBA is the statistical risk score of Freeman et al., "Who Are You? A
 // Statistical Approach to Measuring User Authenticity" (NDSS 2016), the
 // model behind the das-group rba-algorithm and the RBA deployments studied
-// by Wiefling et al. For each feature k of the attempt (address /24 or /48,
-// ASN, country, user-agent family, browser, OS, device type) it compares how
-// likely the value is in the whole population with how likely it is for
-// this user:
+// by Wiefling et al. For each feature k of the attempt it compares how
+// likely the value is in the whole population (the paper's stand-in for
+// the attacker) with how likely it is for this user:
 //
 //	score = Σ_k log10( p(x_k) / p(x_k | u) )
 //
@@ -28,11 +27,32 @@ import (
 //	p(v | u) = (c_u(v) + Alpha·p(v)) / (n_u + Alpha)
 //
 // and p(v) = (C(v) + 0.5) / (N + 1) from population counts of completed
-// logins. A score at or below 0 means the attempt looks like the user; each
-// +1 means the attempt's features are ten times likelier for the population
-// (an attacker) than for the user. Features the attempt lacks (no ASN, no
-// user agent) are left out. The attacker prior p(u|attack)/p(u|legit) of the
-// paper is taken as 1: the attack-window signals cover targeted users.
+// logins. A value the user never used thus scores log10((n_u+Alpha)/Alpha)
+// whatever its popularity, and a value the user always uses scores about
+// log10(p(v)): the rarer it is in the population, the more it vouches for
+// the user. A score at or below 0 means the attempt looks like the user;
+// each +1 means the attempt's features are ten times likelier for the
+// population (an attacker) than for this user. Features the attempt lacks
+// (no ASN, no user agent) or the user has no history of are left out. The
+// attacker prior p(u|attack)/p(u|legit) of the paper is taken as 1: the
+// attack-window signals cover targeted users.
+//
+// The features are the paper's: from the address, its network (the /24 or
+// /48, where the paper has the address itself: riskgate keeps no full
+// address in a profile), its ASN and its country; from the user agent, the
+// browser and the operating system. The product over features assumes
+// them independent given the user, so a feature that is a function of
+// others must not be counted besides them: the browser family
+// ("chrome/windows", what profiles store as the user agent) is exactly
+// browser and OS together, and the device type follows from the OS, so
+// counting them as well would count one new browser on a new OS four
+// times. On the simulated traffic of benchmarks/quality, leaving them out
+// raised the score's AUC for targeted takeovers from 0.950–0.958 to
+// 0.956–0.966 (three seeds). The das-group code smooths the hierarchies
+// IP → ASN → country and user agent → browser → OS → type by a weighted
+// mixture of the levels instead; on the same traffic that variant
+// separated takeovers less well (AUC 0.89–0.92), because a country match
+// then outweighs a new network and ASN.
 //
 // Population counts are kept per tenant in a count-min sketch in this
 // process, learned from the logins this node completes: each scoring node
@@ -58,10 +78,8 @@ const (
 	featNetwork = iota
 	featASN
 	featCountry
-	featAgent
 	featBrowser
 	featOS
-	featType
 	numFeatures
 )
 
@@ -71,18 +89,6 @@ const maxTenantPopulations = 64
 const overflowTenant = "\x00other"
 
 func (*RBA) Name() string { return "rba" }
-
-// features extracts the attempt's feature values into vals (empty: absent).
-// deviceClass is the device type as far as the stored family tells it.
-func deviceClass(os string) string {
-	switch os {
-	case "ios", "android":
-		return "mobile"
-	case "windows", "macos", "linux", "chromeos":
-		return "desktop"
-	}
-	return "other"
-}
 
 func (r *RBA) Compute(in *engine.Input, env *engine.Env) error {
 	if !env.User.Known {
@@ -108,7 +114,7 @@ func (r *RBA) Compute(in *engine.Input, env *engine.Env) error {
 		vals[featCountry] = l.Country
 	}
 	if a := &in.Agent; a.Family != "" {
-		vals[featAgent], vals[featBrowser], vals[featOS], vals[featType] = a.Family, a.Browser, a.OS, deviceClass(a.OS)
+		vals[featBrowser], vals[featOS] = a.Browser, a.OS
 	}
 	score := 0.0
 	for k, v := range vals {
@@ -132,7 +138,8 @@ func (r *RBA) Compute(in *engine.Input, env *engine.Env) error {
 }
 
 // userCount returns how often the user completed a login with value v of
-// feature k, and how many logins have that feature at all.
+// feature k, and how many logins have that feature at all. Browser and OS
+// are read from the stored families ("browser/os").
 func userCount(p *engine.Profile, k int, v string) (c, n uint64) {
 	var set []engine.Seen
 	switch k {
@@ -156,9 +163,6 @@ func userCount(p *engine.Profile, k int, v string) (c, n uint64) {
 		case featOS:
 			_, o, _ := strings.Cut(s.Value, "/")
 			match = o == v
-		case featType:
-			_, o, _ := strings.Cut(s.Value, "/")
-			match = deviceClass(o) == v
 		default:
 			match = s.Value == v
 		}
@@ -186,8 +190,7 @@ func (r *RBA) Learned(l *engine.Login) {
 	}
 	vals[featCountry] = l.Country
 	if l.Agent != "" {
-		b, o, _ := strings.Cut(l.Agent, "/")
-		vals[featAgent], vals[featBrowser], vals[featOS], vals[featType] = l.Agent, b, o, deviceClass(o)
+		vals[featBrowser], vals[featOS], _ = strings.Cut(l.Agent, "/")
 	}
 	for k, v := range vals {
 		if v != "" {

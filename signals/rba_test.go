@@ -41,6 +41,7 @@ func rbaInput(st *engine.State, country string, asn uint32, ua, ip string) *engi
 const (
 	uaChromeWin = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 	uaFirefoxLx = "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0"
+	uaChromeIOS = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/146.0.0.0 Mobile/15E148 Safari/604.1"
 )
 
 // TestRBAHandComputed checks the score against values computed by hand
@@ -57,21 +58,21 @@ func TestRBAHandComputed(t *testing.T) {
 	pu := func(c, n, pv float64) float64 { return (c + pv) / (n + 1) }
 	term := func(pc, pn, uc, un float64) float64 { pv := p(pc, pn); return math.Log10(pv / pu(uc, un, pv)) }
 
-	// Her usual login: FR, ASN 3215, Chrome/Windows, her usual /24.
+	// Her usual login: FR, ASN 3215, Chrome on Windows, her usual /24.
 	usual := term(60, 100, 8, 10) + // country
 		term(60, 100, 8, 10) + // ASN
-		term(50, 100, 8, 10) + // family chrome/windows
 		term(50, 100, 8, 10) + // browser chrome
 		term(50, 100, 8, 10) + // os windows
-		term(50, 100, 8, 10) + // type desktop
 		term(0, 100, 8, 10) // her /24, never seen in the population counts
-	// An attacker: BR, ASN 28573, Firefox/Linux, a new /24: nothing seen.
+	// An attacker: BR, ASN 28573, Firefox on Linux, a new /24: nothing
+	// seen, each of the five features log10(11) = 1.04.
 	unseen := term(0, 100, 0, 10)
-	attacker := unseen*3 + // country, ASN, network
-		unseen + // family
-		unseen + // browser firefox
-		unseen + // os linux
-		term(50, 100, 8, 10) // type desktop: she uses a desktop too
+	attacker := unseen * 5
+	// Chrome on iOS: both seen, never together. The family is not a
+	// feature of its own (it is browser and OS), so this is not novel.
+	chromeIOS := term(60, 100, 8, 10) + term(60, 100, 8, 10) + term(0, 100, 8, 10) + // country, ASN, her /24
+		term(50, 100, 8, 10) + // browser chrome
+		term(50, 100, 2, 10) // os ios: 50 in the population, 2 of hers
 
 	tests := []struct {
 		name string
@@ -80,12 +81,16 @@ func TestRBAHandComputed(t *testing.T) {
 	}{
 		{"usual", rbaInput(rbaUser(), "FR", 3215, uaChromeWin, "81.2.69.10"), usual},
 		{"attacker", rbaInput(rbaUser(), "BR", 28573, uaFirefoxLx, "177.10.20.30"), attacker},
+		{"chrome on her iphone", rbaInput(rbaUser(), "FR", 3215, uaChromeIOS, "81.2.69.10"), chromeIOS},
 	}
 	for _, tt := range tests {
 		env := compute(t, tt.in, r)
 		if !env.RBA.Available || math.Abs(env.RBA.Score-tt.want) > 1e-6 {
 			t.Errorf("%s: score %v available %v, want %v", tt.name, env.RBA.Score, env.RBA.Available, tt.want)
 		}
+	}
+	if math.Abs(attacker-5*math.Log10(11)) > 1e-12 {
+		t.Errorf("attacker %v: each unseen value should score log10(n+1) = log10(11)", attacker)
 	}
 	if !(attacker > 5 && usual < 0) {
 		t.Errorf("usual %v attacker %v: the model does not separate them", usual, attacker)

@@ -18,6 +18,7 @@ type cli struct {
 	Breached breachedCmd `cmd:"" help:"Build, verify and inspect breached-password filter files."`
 	Replay   replayCmd   `cmd:"" help:"Score a JSONL stream of attempts and outcomes, in order, and write the decisions."`
 	Rules    rulesCmd    `cmd:"" help:"Check rule files, run rule tests, list rule fields."`
+	Simulate simulateCmd `cmd:"" help:"Write a labelled stream of simulated logins and attacks (replay format) and the GeoIP databases that locate it."`
 	Version  versionCmd  `cmd:"" help:"Print the version and exit."`
 }
 

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/riskgate/riskgate/benchmarks/sim"
+)
+
+type simulateCmd struct {
+	Seed       uint64  `help:"Seed: the same seed and flags give the same stream, byte for byte." default:"1"`
+	Users      int     `help:"Accounts." default:"2000"`
+	Days       int     `help:"Days of labelled traffic, attacks included." default:"28"`
+	WarmupDays int     `help:"Days of unlabelled ordinary traffic before them, which build the baselines a running engine would have." default:"21"`
+	Start      string  `help:"First day of the labelled traffic (UTC)." default:"2026-03-02" placeholder:"YYYY-MM-DD"`
+	Tenant     string  `help:"Tenant of every attempt (default: none, i.e. \"default\")."`
+	Out        string  `help:"Where to write the JSONL stream (default: standard output)." short:"o" placeholder:"FILE"`
+	GeoDir     string  `help:"Write the GeoIP databases that locate the simulated addresses (city.mmdb, asn.mmdb, anonymous.mmdb) into this folder." placeholder:"DIR"`
+	Breached   float64 `name:"breached-users" help:"Share of users whose password is a common, breached one." default:"0.015"`
+	VPN        float64 `name:"vpn-users" help:"Share of users with a consumer VPN." default:"0.07"`
+	NewUsers   float64 `name:"new-users" help:"Share of users who sign up during the labelled period (no history)." default:"0.03"`
+
+	StuffingWaves    int `help:"Credential-stuffing waves (-1: one per 10 days)." default:"-1"`
+	StuffingAttempts int `help:"Attempts per stuffing wave (-1: 1.5 per user)." default:"-1"`
+	SprayCampaigns   int `help:"Password-spraying campaigns (-1: one per 14 days)." default:"-1"`
+	SprayAccounts    int `help:"Accounts per spraying campaign (-1: a quarter of the users)." default:"-1"`
+	Takeovers        int `help:"Targeted account takeovers (-1: one per 20 users)." default:"-1"`
+	Hijacks          int `help:"Session hijacks from another continent (-1: one per 20 users)." default:"-1"`
+	BruteForce       int `help:"Accounts under slow distributed brute force (-1: one per 250 users, 2 to 8)." default:"-1"`
+}
+
+func (c *simulateCmd) Run() error {
+	start, err := time.Parse("2006-01-02", c.Start)
+	if err != nil {
+		return fmt.Errorf("--start: %w", err)
+	}
+	cfg := sim.Config{
+		Seed: c.Seed, Users: c.Users, Days: c.Days, WarmupDays: c.WarmupDays, Start: start, Tenant: c.Tenant,
+		BreachedUserShare: c.Breached, VPNUserShare: c.VPN, NewUserShare: c.NewUsers,
+		Attacks: sim.Attacks{
+			StuffingWaves: c.StuffingWaves, StuffingAttempts: c.StuffingAttempts, SprayCampaigns: c.SprayCampaigns,
+			SprayAccounts: c.SprayAccounts, Takeovers: c.Takeovers, Hijacks: c.Hijacks, BruteForce: c.BruteForce,
+		},
+	}
+	out, err := sim.Generate(cfg)
+	if err != nil {
+		return err
+	}
+	if c.GeoDir != "" {
+		if _, err := out.Geo.Write(c.GeoDir); err != nil {
+			return err
+		}
+	}
+	w := os.Stdout
+	if c.Out != "" && c.Out != "-" {
+		f, err := os.Create(c.Out)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w = f
+	}
+	if err := out.WriteJSONL(w); err != nil {
+		return err
+	}
+	if w != os.Stdout {
+		if err := w.Close(); err != nil {
+			return fmt.Errorf("simulate: %w", err)
+		}
+	}
+	counts := out.Counts()
+	labels := make([]string, 0, len(counts))
+	for l := range counts {
+		labels = append(labels, l)
+	}
+	sort.Strings(labels)
+	for _, l := range labels {
+		name := l
+		if name == "" {
+			name = "(warm-up)"
+		}
+		fmt.Fprintf(os.Stderr, "%-22s %8d\n", name, counts[l])
+	}
+	return nil
+}
