@@ -19,6 +19,7 @@ type cli struct {
 	Replay   replayCmd   `cmd:"" help:"Score a JSONL stream of attempts and outcomes, in order, and write the decisions."`
 	Rules    rulesCmd    `cmd:"" help:"Check rule files, run rule tests, list rule fields."`
 	Simulate simulateCmd `cmd:"" help:"Write a labelled stream of simulated logins and attacks (replay format) and the GeoIP databases that locate it."`
+	Serve    serveCmd    `cmd:"" help:"Run the service: gRPC and HTTP/JSON APIs, metrics, live rules."`
 	Version  versionCmd  `cmd:"" help:"Print the version and exit."`
 }
 

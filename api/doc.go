@@ -1,0 +1,18 @@
+// Package api holds riskgate's network surfaces: the protobuf definitions
+// (api/proto) and their generated Go (api/gen), the gRPC services
+// (api/grpcapi), the HTTP/JSON API (api/httpapi, described by
+// api/openapi.yaml), Prometheus metrics (api/metrics), live rules
+// (api/liverules) and the server that puts them together (api/server).
+//
+// The generated code is committed. After changing a .proto file, run
+//
+//	go generate ./api
+//
+// which needs protoc (Debian: apt-get install protobuf-compiler) and the two
+// plugins at the versions the generated files name:
+//
+//	go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+//	go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
+package api
+
+//go:generate protoc -I proto --go_out=gen --go_opt=paths=source_relative --go-grpc_out=gen --go-grpc_opt=paths=source_relative riskgate/v1/risk.proto riskgate/v1/signals.proto riskgate/v1/rules.proto

@@ -1,0 +1,222 @@
+// Package grpcapi implements riskgate's gRPC services, RiskService and
+// RulesService (api/proto/riskgate/v1), on the engine and the live rules,
+// and the interceptors that authenticate, measure and protect every call.
+//
+// Errors carry standard codes: a bad field is InvalidArgument with a
+// google.rpc.BadRequest whose field violation names the field ("attempt.ip"),
+// an unknown decision is NotFound, a stale if_version is Aborted.
+package grpcapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/riskgate/riskgate/api/apierr"
+	pb "github.com/riskgate/riskgate/api/gen/riskgate/v1"
+	"github.com/riskgate/riskgate/api/liverules"
+	"github.com/riskgate/riskgate/engine"
+)
+
+// Engine is what the services need of *engine.Engine.
+type Engine interface {
+	Score(ctx context.Context, a engine.Attempt) (engine.Decision, error)
+	DryRun(ctx context.Context, a engine.Attempt, rs engine.Ruleset) (engine.Decision, error)
+	Report(ctx context.Context, o engine.Outcome) error
+	Forget(ctx context.Context, tenant, user string) error
+	Profile(ctx context.Context, tenant, user string) (engine.Profile, bool, error)
+}
+
+// Risk implements RiskService.
+type Risk struct {
+	pb.UnimplementedRiskServiceServer
+	Engine Engine
+	Log    *slog.Logger
+}
+
+// Score implements RiskService.Score.
+func (s *Risk) Score(ctx context.Context, req *pb.ScoreRequest) (*pb.Decision, error) {
+	a, err := attemptFromPB(req.Attempt, "attempt.")
+	if err != nil {
+		return nil, toStatus(s.Log, err)
+	}
+	d, err := s.Engine.Score(ctx, a)
+	if err != nil {
+		return nil, toStatus(s.Log, prefixField(err, "attempt."))
+	}
+	if req.OmitSignals {
+		return decisionToPBNoSignals(&d), nil
+	}
+	return decisionToPB(&d), nil
+}
+
+// Report implements RiskService.Report.
+func (s *Risk) Report(ctx context.Context, req *pb.ReportRequest) (*pb.ReportResponse, error) {
+	o, err := outcomeFromPB(req)
+	if err != nil {
+		return nil, toStatus(s.Log, err)
+	}
+	if err := s.Engine.Report(ctx, o); err != nil {
+		return nil, toStatus(s.Log, err)
+	}
+	return &pb.ReportResponse{}, nil
+}
+
+// Forget implements RiskService.Forget.
+func (s *Risk) Forget(ctx context.Context, req *pb.ForgetRequest) (*pb.ForgetResponse, error) {
+	if err := s.Engine.Forget(ctx, req.Tenant, req.UserId); err != nil {
+		return nil, toStatus(s.Log, err)
+	}
+	return &pb.ForgetResponse{}, nil
+}
+
+// GetProfile implements RiskService.GetProfile.
+func (s *Risk) GetProfile(ctx context.Context, req *pb.GetProfileRequest) (*pb.Profile, error) {
+	p, ok, err := s.Engine.Profile(ctx, req.Tenant, req.UserId)
+	if err != nil {
+		return nil, toStatus(s.Log, err)
+	}
+	if !ok {
+		return nil, status.Error(codes.NotFound, "nothing is held on this user")
+	}
+	tenant := req.Tenant
+	if tenant == "" {
+		tenant = engine.DefaultTenant
+	}
+	return profileToPB(tenant, req.UserId, &p), nil
+}
+
+// Rules implements RulesService.
+type Rules struct {
+	pb.UnimplementedRulesServiceServer
+	Engine Engine
+	Rules  *liverules.Manager
+	Log    *slog.Logger
+}
+
+// Get implements RulesService.Get.
+func (s *Rules) Get(context.Context, *pb.GetRulesRequest) (*pb.Ruleset, error) {
+	return rulesetToPB(s.Rules.Snapshot()), nil
+}
+
+// Validate implements RulesService.Validate.
+func (s *Rules) Validate(_ context.Context, req *pb.ValidateRulesRequest) (*pb.ValidateRulesResponse, error) {
+	srcs := filesFromPB(req.Files)
+	set, err := s.Rules.Validate(srcs)
+	if err != nil {
+		var rej *liverules.RejectedError
+		if !errors.As(err, &rej) {
+			return nil, toStatus(s.Log, err)
+		}
+		resp := &pb.ValidateRulesResponse{}
+		for _, fe := range rej.Problems {
+			resp.Errors = append(resp.Errors, &pb.RuleError{File: fe.File, Line: int32(fe.Line), Message: fe.Message})
+		}
+		return resp, nil
+	}
+	return &pb.ValidateRulesResponse{Valid: true, Version: set.Version(), RuleCount: int32(len(set.Rules()))}, nil
+}
+
+// Put implements RulesService.Put.
+func (s *Rules) Put(_ context.Context, req *pb.PutRulesRequest) (*pb.Ruleset, error) {
+	srcs := filesFromPB(req.Files)
+	snap, err := s.Rules.Put(req.IfVersion, srcs)
+	if err != nil {
+		return nil, toStatus(s.Log, err)
+	}
+	return rulesetToPB(snap), nil
+}
+
+// Test implements RulesService.Test.
+func (s *Rules) Test(ctx context.Context, req *pb.TestRulesRequest) (*pb.TestRulesResponse, error) {
+	a, err := attemptFromPB(req.Attempt, "attempt.")
+	if err != nil {
+		return nil, toStatus(s.Log, err)
+	}
+	cur := s.Rules.Snapshot().Set
+	cand := cur
+	if len(req.Files) > 0 {
+		srcs := filesFromPB(req.Files)
+		if cand, err = s.Rules.Validate(srcs); err != nil {
+			return nil, toStatus(s.Log, err)
+		}
+	}
+	d, err := s.Engine.DryRun(ctx, a, cand)
+	if err != nil {
+		return nil, toStatus(s.Log, prefixField(err, "attempt."))
+	}
+	c, err := s.Engine.DryRun(ctx, a, cur)
+	if err != nil {
+		return nil, toStatus(s.Log, prefixField(err, "attempt."))
+	}
+	return &pb.TestRulesResponse{Decision: decisionToPB(&d), Current: decisionToPB(&c)}, nil
+}
+
+func rulesetToPB(s *liverules.Snapshot) *pb.Ruleset {
+	th := s.Set.Thresholds()
+	out := &pb.Ruleset{
+		Version: s.Set.Version(), Origin: s.Origin, LoadedAt: timestamppb.New(s.LoadedAt),
+		Thresholds: &pb.Thresholds{StepUp: int32(th.StepUp), Deny: int32(th.Deny)}, PersistPath: s.PersistPath,
+	}
+	for _, src := range s.Sources {
+		out.Files = append(out.Files, &pb.RuleFile{Name: src.Name, Content: string(src.Data)})
+	}
+	for _, r := range s.Set.Rules() {
+		out.Rules = append(out.Rules, &pb.Rule{
+			Id: r.ID, Description: r.Description, When: r.When, Action: pb.Action(r.Action), Score: int32(r.Score),
+			Mode: r.Mode.String(), Alert: r.Alert, Tags: r.Tags, File: r.File, Line: int32(r.Line),
+		})
+	}
+	return out
+}
+
+// prefixField puts the attempt's path in the request before the field an
+// engine validation error names.
+func prefixField(err error, prefix string) error {
+	var fe *engine.FieldError
+	if errors.As(err, &fe) {
+		return &engine.FieldError{Field: prefix + fe.Field, Msg: fe.Msg}
+	}
+	return err
+}
+
+// toStatus turns an error into a gRPC status with details.
+func toStatus(log *slog.Logger, err error) error {
+	e := apierr.Classify(err)
+	if e.Code == codes.Internal || e.Code == codes.Unavailable {
+		if log != nil {
+			log.Error("grpc call failed", "err", err)
+		}
+	}
+	st := status.New(e.Code, e.Public())
+	var br *errdetails.BadRequest
+	switch {
+	case len(e.Details) > 0:
+		br = &errdetails.BadRequest{}
+		for _, d := range e.Details {
+			field := e.Field
+			if d.Index >= 0 {
+				field = fmt.Sprintf("files[%d]", d.Index)
+			}
+			br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: field, Description: d.Message})
+		}
+	case e.Field != "" && e.Code == codes.InvalidArgument:
+		desc := e.Reason
+		if desc == "" {
+			desc = e.Message
+		}
+		br = &errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: e.Field, Description: desc}}}
+	}
+	if br != nil {
+		if withDetails, derr := st.WithDetails(br); derr == nil {
+			st = withDetails
+		}
+	}
+	return st.Err()
+}

@@ -1,0 +1,223 @@
+package httpapi
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/riskgate/riskgate/api/apierr"
+	"github.com/riskgate/riskgate/api/liverules"
+	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/rules"
+)
+
+func (a *API) score(w http.ResponseWriter, r *http.Request) {
+	var j attemptJSON
+	if err := decode(w, r, MaxAttemptBody, &j); err != nil {
+		a.failRequest(w, err)
+		return
+	}
+	at, err := j.attempt("")
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	d, err := a.Engine.Score(r.Context(), at)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	if omit, _ := strconv.ParseBool(r.URL.Query().Get("omit_signals")); omit {
+		d.Signals = engine.Env{} // omitzero: left out of the JSON
+	}
+	WriteJSON(w, http.StatusOK, &d)
+}
+
+func (a *API) outcome(w http.ResponseWriter, r *http.Request) {
+	var j outcomeJSON
+	if err := decode(w, r, MaxAttemptBody, &j); err != nil {
+		a.failRequest(w, err)
+		return
+	}
+	o, err := j.outcome()
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	if err := a.Engine.Report(r.Context(), o); err != nil {
+		a.fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *API) getProfile(w http.ResponseWriter, r *http.Request) {
+	tenant, user := r.PathValue("tenant"), r.PathValue("user")
+	p, ok, err := a.Engine.Profile(r.Context(), tenant, user)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	if !ok {
+		a.fail(w, &apierr.Error{Code: codes.NotFound, Message: "nothing is held on this user"})
+		return
+	}
+	WriteJSON(w, http.StatusOK, newProfileJSON(tenant, user, &p))
+}
+
+func (a *API) forget(w http.ResponseWriter, r *http.Request) {
+	if err := a.Engine.Forget(r.Context(), r.PathValue("tenant"), r.PathValue("user")); err != nil {
+		a.fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *API) getRules(w http.ResponseWriter, r *http.Request) {
+	s := a.Rules.Snapshot()
+	w.Header().Set("ETag", `"`+s.Set.Version()+`"`)
+	w.Header().Set("Cache-Control", "no-store")
+	WriteJSON(w, http.StatusOK, newRulesetJSON(s))
+}
+
+// rulesRequest is the JSON body of PUT /v1/rules, POST /v1/rules:validate
+// and POST /v1/rules:test.
+type rulesRequest struct {
+	Files     []fileJSON   `json:"files"`
+	IfVersion string       `json:"if_version,omitempty"`
+	Attempt   *attemptJSON `json:"attempt,omitempty"`
+}
+
+// readRules reads the rule files of a request: JSON ({"files": [{"name",
+// "content"}]}) or, for a single file, the YAML itself (Content-Type
+// application/yaml), named by ?name= (default rules.yaml).
+func readRules(w http.ResponseWriter, r *http.Request, req *rulesRequest) error {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); isYAML(mt) {
+		data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, rules.MaxFileSize))
+		if err != nil {
+			return jsonError(err, rules.MaxFileSize)
+		}
+		name := r.URL.Query().Get("name")
+		if name == "" {
+			name = "rules.yaml"
+		}
+		req.Files = []fileJSON{{Name: name, Content: string(data)}}
+		return nil
+	}
+	return decode(w, r, MaxRulesBody, req)
+}
+
+func isYAML(mt string) bool {
+	return mt == "application/yaml" || mt == "application/x-yaml" || mt == "text/yaml" || mt == "text/x-yaml"
+}
+
+func (a *API) putRules(w http.ResponseWriter, r *http.Request) {
+	var req rulesRequest
+	if err := readRules(w, r, &req); err != nil {
+		a.failRequest(w, err)
+		return
+	}
+	if req.Attempt != nil {
+		a.fail(w, &engine.FieldError{Field: "attempt", Msg: "not accepted here (see POST /v1/rules:test)"})
+		return
+	}
+	// If-Match is HTTP's way to say if_version.
+	if m := strings.Trim(r.Header.Get("If-Match"), `" `); m != "" && m != "*" {
+		if req.IfVersion != "" && req.IfVersion != m {
+			a.fail(w, &engine.FieldError{Field: "if_version", Msg: "differs from If-Match"})
+			return
+		}
+		req.IfVersion = m
+	}
+	s, err := a.Rules.Put(req.IfVersion, sources(req.Files))
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	w.Header().Set("ETag", `"`+s.Set.Version()+`"`)
+	WriteJSON(w, http.StatusOK, newRulesetJSON(s))
+}
+
+type validateJSON struct {
+	Valid     bool              `json:"valid"`
+	Version   string            `json:"version,omitempty"`
+	RuleCount int               `json:"rule_count"`
+	Errors    []ruleProblemJSON `json:"errors"`
+}
+
+func (a *API) validateRules(w http.ResponseWriter, r *http.Request) {
+	var req rulesRequest
+	if err := readRules(w, r, &req); err != nil {
+		a.failRequest(w, err)
+		return
+	}
+	if req.Attempt != nil || req.IfVersion != "" {
+		a.fail(w, &engine.FieldError{Field: "files", Msg: "only files are accepted here"})
+		return
+	}
+	set, err := a.Rules.Validate(sources(req.Files))
+	var rej *liverules.RejectedError
+	switch {
+	case errors.As(err, &rej):
+		WriteJSON(w, http.StatusOK, validateJSON{Errors: problemsJSON(rej.Problems)})
+	case err != nil:
+		a.fail(w, err)
+	default:
+		WriteJSON(w, http.StatusOK, validateJSON{Valid: true, Version: set.Version(), RuleCount: len(set.Rules()), Errors: []ruleProblemJSON{}})
+	}
+}
+
+type testJSON struct {
+	Decision *engine.Decision `json:"decision"`
+	Current  *engine.Decision `json:"current"`
+}
+
+func (a *API) testRules(w http.ResponseWriter, r *http.Request) {
+	var req rulesRequest
+	if err := decode(w, r, MaxRulesBody, &req); err != nil {
+		a.failRequest(w, err)
+		return
+	}
+	if req.Attempt == nil {
+		a.fail(w, &engine.FieldError{Field: "attempt", Msg: "required"})
+		return
+	}
+	at, err := req.Attempt.attempt("attempt.")
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	cur := a.Rules.Snapshot().Set
+	cand := cur
+	if len(req.Files) > 0 {
+		if cand, err = a.Rules.Validate(sources(req.Files)); err != nil {
+			a.fail(w, err)
+			return
+		}
+	}
+	d, err := a.Engine.DryRun(r.Context(), at, cand)
+	if err != nil {
+		a.fail(w, prefixField(err, "attempt."))
+		return
+	}
+	c, err := a.Engine.DryRun(r.Context(), at, cur)
+	if err != nil {
+		a.fail(w, prefixField(err, "attempt."))
+		return
+	}
+	WriteJSON(w, http.StatusOK, testJSON{Decision: &d, Current: &c})
+}
+
+func prefixField(err error, prefix string) error {
+	var fe *engine.FieldError
+	if errors.As(err, &fe) {
+		return &engine.FieldError{Field: prefix + fe.Field, Msg: fe.Msg}
+	}
+	return err
+}

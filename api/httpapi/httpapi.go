@@ -1,0 +1,166 @@
+// Package httpapi is riskgate's HTTP/JSON API: the same operations as the
+// gRPC services, on net/http's pattern mux, with JSON bodies decoded
+// strictly (unknown fields and trailing data are errors), bounded in size,
+// and JSON errors that name the offending field:
+//
+//	{"error": {"code": "invalid_argument", "message": "ip: required", "field": "ip"}}
+//
+// api/openapi.yaml describes every route; a test keeps the two in step.
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/riskgate/riskgate/api/auth"
+	"github.com/riskgate/riskgate/api/liverules"
+	"github.com/riskgate/riskgate/engine"
+)
+
+// Body size limits. An attempt at its field limits is about 12 KiB of JSON;
+// a ruleset is at most liverules.MaxFiles files of rules.MaxFileSize, but
+// real ones are kilobytes.
+const (
+	MaxAttemptBody = 64 << 10
+	MaxRulesBody   = 4 << 20
+)
+
+// Engine is what the handlers need of *engine.Engine.
+type Engine interface {
+	Score(ctx context.Context, a engine.Attempt) (engine.Decision, error)
+	DryRun(ctx context.Context, a engine.Attempt, rs engine.Ruleset) (engine.Decision, error)
+	Report(ctx context.Context, o engine.Outcome) error
+	Forget(ctx context.Context, tenant, user string) error
+	Profile(ctx context.Context, tenant, user string) (engine.Profile, bool, error)
+}
+
+// Recorder measures requests; package metrics implements it.
+type Recorder interface {
+	HTTP(route string, code int, took time.Duration)
+}
+
+// Route is one method and path pattern the API serves.
+type Route struct {
+	Method  string
+	Path    string
+	Level   auth.Level
+	Handler http.HandlerFunc
+}
+
+// Pattern is the route's net/http pattern.
+func (r Route) Pattern() string { return r.Method + " " + r.Path }
+
+// API holds the handlers' dependencies.
+type API struct {
+	Engine  Engine
+	Rules   *liverules.Manager
+	Auth    *auth.Authenticator
+	Metrics Recorder // may be nil
+	Log     *slog.Logger
+}
+
+// Routes are the API's routes.
+func (a *API) Routes() []Route {
+	return []Route{
+		{"POST", "/v1/score", auth.Scoring, a.score},
+		{"POST", "/v1/outcome", auth.Scoring, a.outcome},
+		{"GET", "/v1/users/{tenant}/{user}", auth.Admin, a.getProfile},
+		{"DELETE", "/v1/users/{tenant}/{user}", auth.Admin, a.forget},
+		{"GET", "/v1/rules", auth.Admin, a.getRules},
+		{"PUT", "/v1/rules", auth.Admin, a.putRules},
+		{"POST", "/v1/rules:validate", auth.Admin, a.validateRules},
+		{"POST", "/v1/rules:test", auth.Admin, a.testRules},
+	}
+}
+
+// Mux serves routes, each wrapped with authentication, metrics and panic
+// recovery. A known path with the wrong method is a JSON 405 with Allow, and
+// an unknown path a JSON 404.
+func (a *API) Mux(routes []Route) *http.ServeMux {
+	mux := http.NewServeMux()
+	allow := map[string][]string{}
+	var paths []string
+	for _, r := range routes {
+		mux.Handle(r.Pattern(), a.wrap(r))
+		if _, ok := allow[r.Path]; !ok {
+			paths = append(paths, r.Path)
+		}
+		allow[r.Path] = append(allow[r.Path], r.Method)
+		if r.Method == http.MethodGet {
+			allow[r.Path] = append(allow[r.Path], http.MethodHead)
+		}
+	}
+	for _, p := range paths {
+		methods := allow[p]
+		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
+			w.Header()["Allow"] = methods
+			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", fmt.Sprintf("%s is not allowed here", r.Method), "")
+		})
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "no such route: "+r.URL.Path, "")
+	})
+	return mux
+}
+
+// statusWriter remembers the status code for metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (a *API) wrap(r Route) http.Handler {
+	pattern := r.Pattern()
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				a.Log.Error("panic in http handler", "route", pattern, "panic", p, "stack", string(debug.Stack()))
+				if sw.code == 0 {
+					writeError(sw, http.StatusInternalServerError, "internal", "internal error", "")
+				}
+			}
+			if a.Metrics != nil {
+				code := sw.code
+				if code == 0 {
+					code = http.StatusOK
+				}
+				a.Metrics.HTTP(pattern, code, time.Since(start))
+			}
+		}()
+		if r.Level != auth.Public && !(r.Level == auth.Scoring && a.Auth.ScoringOpen()) {
+			if err := a.Auth.Check(r.Level, req.Header.Get("Authorization"), req.TLS); err != nil {
+				if r.Level == auth.Admin || !a.Auth.ScoringOpen() {
+					sw.Header().Set("WWW-Authenticate", `Bearer realm="riskgate"`)
+				}
+				a.fail(sw, err)
+				return
+			}
+		}
+		r.Handler(sw, req)
+	})
+}

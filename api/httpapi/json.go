@@ -1,0 +1,172 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/riskgate/riskgate/api/apierr"
+	"github.com/riskgate/riskgate/api/liverules"
+)
+
+// errorBody is the JSON of every error response.
+type errorBody struct {
+	Error errorJSON `json:"error"`
+}
+
+type errorJSON struct {
+	Code    string            `json:"code"`
+	Message string            `json:"message"`
+	Field   string            `json:"field,omitempty"`
+	Details []ruleProblemJSON `json:"details,omitempty"`
+}
+
+type ruleProblemJSON struct {
+	File    string `json:"file,omitempty"`
+	Line    int    `json:"line,omitempty"`
+	Message string `json:"message"`
+}
+
+func problemsJSON(ps []liverules.FileError) []ruleProblemJSON {
+	out := make([]ruleProblemJSON, len(ps))
+	for i, p := range ps {
+		out[i] = ruleProblemJSON{File: p.File, Line: p.Line, Message: p.Message}
+	}
+	return out
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg, field string) {
+	WriteJSON(w, status, errorBody{Error: errorJSON{Code: code, Message: msg, Field: field}})
+}
+
+// fail writes err as a JSON error, logging internal ones.
+func (a *API) fail(w http.ResponseWriter, err error) {
+	e := apierr.Classify(err)
+	status := apierr.HTTPStatus(e.Code)
+	if status >= 500 {
+		a.Log.Error("http request failed", "err", err)
+	}
+	WriteJSON(w, status, errorBody{Error: errorJSON{
+		Code: apierr.CodeName(e.Code), Message: e.Public(), Field: e.Field, Details: problemsJSON(e.Details),
+	}})
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// WriteJSON encodes v in full before writing, so that an encoding error is a
+// clean 500 rather than half a body.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	buf := bufPool.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 64<<10 {
+			buf.Reset()
+			bufPool.Put(buf)
+		}
+	}()
+	buf.Reset()
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false) // JSON, not HTML: "<token>" reads as written
+	if err := enc.Encode(v); err != nil {
+		status = http.StatusInternalServerError
+		buf.Reset()
+		buf.WriteString(`{"error":{"code":"internal","message":"internal error"}}` + "\n")
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// requestError is a bad request body, with the field when known.
+type requestError struct {
+	status int
+	code   string
+	msg    string
+	field  string
+}
+
+func (e *requestError) Error() string { return e.msg }
+
+func (a *API) failRequest(w http.ResponseWriter, err error) {
+	var re *requestError
+	if errors.As(err, &re) {
+		writeError(w, re.status, re.code, re.msg, re.field)
+		return
+	}
+	a.fail(w, err)
+}
+
+// isJSON accepts application/json (any parameters) and, for clients that
+// send none, no Content-Type at all.
+func isJSON(r *http.Request) bool {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
+}
+
+// decode reads one JSON value of at most limit bytes into v: unknown
+// fields, trailing data and oversized bodies are errors naming what is
+// wrong.
+func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	if !isJSON(r) {
+		return &requestError{http.StatusUnsupportedMediaType, "unsupported_media_type", "send Content-Type: application/json", ""}
+	}
+	body := http.MaxBytesReader(w, r.Body, limit)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err, limit)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return jsonError(err, limit)
+		}
+		return &requestError{http.StatusBadRequest, "invalid_argument", "request body: data after the JSON value", ""}
+	}
+	return nil
+}
+
+func jsonError(err error, limit int64) error {
+	var (
+		mbe *http.MaxBytesError
+		se  *json.SyntaxError
+		te  *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &mbe):
+		return &requestError{http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("request body larger than %d bytes", limit), ""}
+	case errors.Is(err, io.EOF):
+		return &requestError{http.StatusBadRequest, "invalid_argument", "request body: empty, want a JSON object", ""}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return &requestError{http.StatusBadRequest, "invalid_argument", "request body: truncated JSON", ""}
+	case errors.As(err, &se):
+		return &requestError{http.StatusBadRequest, "invalid_argument", fmt.Sprintf("request body: invalid JSON at byte %d: %v", se.Offset, se), ""}
+	case errors.As(err, &te):
+		field := te.Field
+		return &requestError{http.StatusBadRequest, "invalid_argument", fmt.Sprintf("%s: want %s, got JSON %s", orBody(field), te.Type, te.Value), field}
+	}
+	// encoding/json reports unknown fields only as text.
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		name = strings.Trim(name, `"`)
+		return &requestError{http.StatusBadRequest, "invalid_argument", fmt.Sprintf("%s: unknown field", name), name}
+	}
+	return &requestError{http.StatusBadRequest, "invalid_argument", "request body: " + err.Error(), ""}
+}
+
+func orBody(field string) string {
+	if field == "" {
+		return "request body"
+	}
+	return field
+}

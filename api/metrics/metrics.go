@@ -1,0 +1,383 @@
+// Package metrics exports riskgate's Prometheus metrics. Metrics implements
+// engine.Observer for the scoring path and liverules.Observer for rule
+// reloads, and measures the HTTP and gRPC surfaces. Every metric is
+// registered on the registry it is given; nothing is global.
+//
+// The scoring path calls the observer synchronously, so label children are
+// resolved once and found again through maps that are read without locks or
+// allocation. Label values that come from callers (tenants) or from rule
+// files (rule ids) are capped: past the cap they count as "other", so a
+// client inventing tenants cannot blow up the time series.
+package metrics
+
+import (
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/riskgate/riskgate/engine"
+)
+
+// Other is the label value that absorbs tenants and rules past their caps.
+const Other = "other"
+
+// Options bound the label cardinality.
+type Options struct {
+	// MaxTenants is how many distinct tenants get their own series;
+	// default 100.
+	MaxTenants int
+	// MaxRules is how many distinct rule ids get their own series; default
+	// 1000. Rules of replaced rulesets keep their series.
+	MaxRules int
+}
+
+// LatencyBuckets are the buckets of the scoring and store latency
+// histograms, in seconds: from 50µs, where an in-memory Score lands, to 1 s,
+// where a struggling network store does.
+var LatencyBuckets = []float64{50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1}
+
+// Metrics is the set of riskgate's metrics. It is safe for concurrent use.
+type Metrics struct {
+	opts Options
+
+	decisions   *prometheus.CounterVec
+	tenants     cowMap[*[4]prometheus.Counter] // by tenant, indexed by engine.Action (allow..deny)
+	tenantMu    sync.Mutex
+	alerts      prometheus.Counter
+	ruleMatches *prometheus.CounterVec
+	rules       cowMap[*[2]prometheus.Counter] // by rule id: enforce, shadow
+	ruleMu      sync.Mutex
+	scoreDur    prometheus.Histogram
+	outcomes    [7]prometheus.Counter // by engine.OutcomeKind
+	signalErrs  *prometheus.CounterVec
+	storeDurVec *prometheus.HistogramVec
+	storeErrVec *prometheus.CounterVec
+	storeOps    map[string]storeOp // read-only after New
+
+	rulesVersion   *prometheus.GaugeVec
+	rulesSuccess   prometheus.Gauge
+	rulesTimestamp prometheus.Gauge
+	rulesCount     prometheus.Gauge
+	rulesReloads   *prometheus.CounterVec
+	versionMu      sync.Mutex
+	version        string
+
+	httpReqs *prometheus.CounterVec
+	httpDur  *prometheus.HistogramVec
+	grpcReqs *prometheus.CounterVec
+	grpcDur  *prometheus.HistogramVec
+	// Children of the common case (a route or method answering OK),
+	// resolved once: routes and methods are a fixed, small set.
+	httpOK, grpcOK cowMap[requestChildren]
+	reqMu          sync.Mutex
+}
+
+type requestChildren struct {
+	ok  prometheus.Counter
+	dur prometheus.Observer
+}
+
+type storeOp struct {
+	dur  prometheus.Observer
+	errs prometheus.Counter
+}
+
+// knownStoreOps are the engine's store operations, resolved up front.
+var knownStoreOps = []string{"observe", "commit", "record", "take_pending", "profile", "forget"}
+
+var _ engine.Observer = (*Metrics)(nil)
+
+// New registers riskgate's metrics on reg.
+func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
+	if opts.MaxTenants <= 0 {
+		opts.MaxTenants = 100
+	}
+	if opts.MaxRules <= 0 {
+		opts.MaxRules = 1000
+	}
+	m := &Metrics{
+		opts: opts,
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "riskgate_decisions_total",
+			Help: "Decisions made, by action and tenant (tenants past the cap count as \"other\").",
+		}, []string{"action", "tenant"}),
+		alerts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "riskgate_decision_alerts_total",
+			Help: "Decisions that matched at least one enforced rule with alert: true.",
+		}),
+		ruleMatches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "riskgate_rule_matches_total",
+			Help: "Rule matches, by rule id and mode (enforce or shadow).",
+		}, []string{"rule", "mode"}),
+		scoreDur: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "riskgate_score_duration_seconds",
+			Help:    "Time to score one attempt inside the engine, store included, transport excluded.",
+			Buckets: LatencyBuckets,
+		}),
+		signalErrs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "riskgate_signal_errors_total",
+			Help: "Pipeline stages that failed and were skipped, by stage (enrich, signal, rule) and name.",
+		}, []string{"stage", "name"}),
+		storeDurVec: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "riskgate_store_duration_seconds",
+			Help:    "Latency of state store calls, by operation.",
+			Buckets: LatencyBuckets,
+		}, []string{"op"}),
+		storeErrVec: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "riskgate_store_errors_total",
+			Help: "State store calls that failed, by operation. A failed observe is a decision made without state.",
+		}, []string{"op"}),
+		rulesVersion: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "riskgate_rules_version_info",
+			Help: "The ruleset in force: 1 for its version label.",
+		}, []string{"version"}),
+		rulesSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "riskgate_rules_last_reload_success",
+			Help: "1 if the last rules load or reload succeeded, 0 if it was rejected (the previous ruleset stays in force).",
+		}),
+		rulesTimestamp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "riskgate_rules_last_reload_timestamp_seconds",
+			Help: "Unix time of the last rules load or reload attempt, successful or not.",
+		}),
+		rulesCount: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "riskgate_rules",
+			Help: "Rules in the ruleset in force.",
+		}),
+		rulesReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "riskgate_rules_reloads_total",
+			Help: "Rules loads and reloads, by trigger (startup, file, signal, api) and result (success, failure, unchanged).",
+		}, []string{"trigger", "result"}),
+		httpReqs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "riskgate_http_requests_total",
+			Help: "HTTP requests, by route pattern and status code.",
+		}, []string{"route", "code"}),
+		httpDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "riskgate_http_request_duration_seconds",
+			Help:    "HTTP request latency from headers read to response written, by route pattern.",
+			Buckets: LatencyBuckets,
+		}, []string{"route"}),
+		grpcReqs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "riskgate_grpc_requests_total",
+			Help: "gRPC calls, by full method and status code.",
+		}, []string{"method", "code"}),
+		grpcDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "riskgate_grpc_request_duration_seconds",
+			Help:    "gRPC call latency in the handler, by full method.",
+			Buckets: LatencyBuckets,
+		}, []string{"method"}),
+	}
+	outcomes := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "riskgate_outcomes_total",
+		Help: "Outcomes reported, by outcome.",
+	}, []string{"outcome"})
+	for k := engine.LoginSucceeded; k <= engine.ConfirmedLegit; k++ {
+		m.outcomes[k] = outcomes.WithLabelValues(k.String())
+	}
+	m.outcomes[0] = outcomes.WithLabelValues("unknown")
+	m.storeOps = make(map[string]storeOp, len(knownStoreOps))
+	for _, op := range knownStoreOps {
+		m.storeOps[op] = storeOp{dur: m.storeDurVec.WithLabelValues(op), errs: m.storeErrVec.WithLabelValues(op)}
+	}
+	for _, c := range []prometheus.Collector{
+		m.decisions, m.alerts, m.ruleMatches, m.scoreDur, outcomes, m.signalErrs, m.storeDurVec, m.storeErrVec,
+		m.rulesVersion, m.rulesSuccess, m.rulesTimestamp, m.rulesCount, m.rulesReloads,
+		m.httpReqs, m.httpDur, m.grpcReqs, m.grpcDur,
+	} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	m.tenants.init()
+	m.rules.init()
+	m.httpOK.init()
+	m.grpcOK.init()
+	return m, nil
+}
+
+// Decided implements engine.Observer.
+func (m *Metrics) Decided(_ *engine.Attempt, d *engine.Decision, took time.Duration) {
+	if a := d.Action; a >= engine.ActionAllow && a <= engine.ActionDeny {
+		m.tenant(d.Tenant)[a].Inc()
+	}
+	if d.Alert {
+		m.alerts.Inc()
+	}
+	for i := range d.Reasons {
+		m.rule(d.Reasons[i].RuleID)[0].Inc()
+	}
+	for i := range d.Shadow {
+		m.rule(d.Shadow[i].RuleID)[1].Inc()
+	}
+	m.scoreDur.Observe(took.Seconds())
+}
+
+// Reported implements engine.Observer.
+func (m *Metrics) Reported(o *engine.Outcome, _ *engine.Pending) {
+	k := o.Outcome
+	if int(k) >= len(m.outcomes) {
+		k = 0
+	}
+	m.outcomes[k].Inc()
+}
+
+// StoreCall implements engine.Observer.
+func (m *Metrics) StoreCall(op string, took time.Duration, err error) {
+	s, ok := m.storeOps[op]
+	if !ok {
+		s = storeOp{dur: m.storeDurVec.WithLabelValues(op), errs: m.storeErrVec.WithLabelValues(op)}
+	}
+	s.dur.Observe(took.Seconds())
+	if err != nil {
+		s.errs.Inc()
+	}
+}
+
+// Failed implements engine.Observer. Failures are rare, so the label
+// lookup is not cached; names are rule ids and Go type names, both bounded.
+func (m *Metrics) Failed(stage, name string, _ error) {
+	m.signalErrs.WithLabelValues(stage, name).Inc()
+}
+
+// tenant returns the decision counters of a tenant, creating them under the
+// cap.
+func (m *Metrics) tenant(t string) *[4]prometheus.Counter {
+	if c, ok := m.tenants.get(t); ok {
+		return c
+	}
+	m.tenantMu.Lock()
+	defer m.tenantMu.Unlock()
+	if c, ok := m.tenants.get(t); ok {
+		return c
+	}
+	label := t
+	if m.tenants.len() >= m.opts.MaxTenants {
+		if c, ok := m.tenants.get(Other); ok {
+			return c
+		}
+		label = Other
+	}
+	c := new([4]prometheus.Counter) // indexed by action; a decision is never "none"
+	for a := engine.ActionAllow; a <= engine.ActionDeny; a++ {
+		c[a] = m.decisions.WithLabelValues(a.String(), label)
+	}
+	m.tenants.put(label, c)
+	return c
+}
+
+func (m *Metrics) rule(id string) *[2]prometheus.Counter {
+	if c, ok := m.rules.get(id); ok {
+		return c
+	}
+	m.ruleMu.Lock()
+	defer m.ruleMu.Unlock()
+	if c, ok := m.rules.get(id); ok {
+		return c
+	}
+	label := id
+	if m.rules.len() >= m.opts.MaxRules {
+		if c, ok := m.rules.get(Other); ok {
+			return c
+		}
+		label = Other
+	}
+	c := &[2]prometheus.Counter{m.ruleMatches.WithLabelValues(label, "enforce"), m.ruleMatches.WithLabelValues(label, "shadow")}
+	m.rules.put(label, c)
+	return c
+}
+
+// RulesLoaded records a ruleset put in force (or found unchanged).
+func (m *Metrics) RulesLoaded(trigger, version string, rules int, changed bool, at time.Time) {
+	result := "success"
+	if !changed {
+		result = "unchanged"
+	}
+	m.rulesReloads.WithLabelValues(trigger, result).Inc()
+	m.rulesSuccess.Set(1)
+	m.rulesTimestamp.Set(float64(at.UnixNano()) / 1e9)
+	m.rulesCount.Set(float64(rules))
+	m.versionMu.Lock()
+	defer m.versionMu.Unlock()
+	if m.version != version {
+		if m.version != "" {
+			m.rulesVersion.DeleteLabelValues(m.version)
+		}
+		m.rulesVersion.WithLabelValues(version).Set(1)
+		m.version = version
+	}
+}
+
+// RulesFailed records a ruleset rejected; the one in force stays.
+func (m *Metrics) RulesFailed(trigger string, at time.Time) {
+	m.rulesReloads.WithLabelValues(trigger, "failure").Inc()
+	m.rulesSuccess.Set(0)
+	m.rulesTimestamp.Set(float64(at.UnixNano()) / 1e9)
+}
+
+// HTTP records one HTTP request; route is the pattern, not the path.
+func (m *Metrics) HTTP(route string, code int, took time.Duration) {
+	c := m.children(&m.httpOK, m.httpReqs, m.httpDur, route, "200")
+	if code == 200 {
+		c.ok.Inc()
+	} else {
+		m.httpReqs.WithLabelValues(route, strconv.Itoa(code)).Inc()
+	}
+	c.dur.Observe(took.Seconds())
+}
+
+// GRPC records one gRPC call; code is the status code's name.
+func (m *Metrics) GRPC(method, code string, took time.Duration) {
+	c := m.children(&m.grpcOK, m.grpcReqs, m.grpcDur, method, "OK")
+	if code == "OK" {
+		c.ok.Inc()
+	} else {
+		m.grpcReqs.WithLabelValues(method, code).Inc()
+	}
+	c.dur.Observe(took.Seconds())
+}
+
+func (m *Metrics) children(cache *cowMap[requestChildren], reqs *prometheus.CounterVec, dur *prometheus.HistogramVec, name, ok string) requestChildren {
+	if c, found := cache.get(name); found {
+		return c
+	}
+	m.reqMu.Lock()
+	defer m.reqMu.Unlock()
+	if c, found := cache.get(name); found {
+		return c
+	}
+	c := requestChildren{ok: reqs.WithLabelValues(name, ok), dur: dur.WithLabelValues(name)}
+	cache.put(name, c)
+	return c
+}
+
+// cowMap is a copy-on-write map: readers load an immutable map through an
+// atomic pointer, without locks or allocation; writers (rare: a new tenant
+// or rule) copy it under their own mutex.
+type cowMap[V any] struct {
+	p atomic.Pointer[map[string]V]
+}
+
+func (c *cowMap[V]) init() {
+	m := map[string]V{}
+	c.p.Store(&m)
+}
+
+func (c *cowMap[V]) get(k string) (V, bool) {
+	v, ok := (*c.p.Load())[k]
+	return v, ok
+}
+
+func (c *cowMap[V]) len() int { return len(*c.p.Load()) }
+
+// put must be called with the writer's mutex held.
+func (c *cowMap[V]) put(k string, v V) {
+	old := *c.p.Load()
+	m := make(map[string]V, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	m[k] = v
+	c.p.Store(&m)
+}

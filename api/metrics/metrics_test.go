@@ -1,0 +1,104 @@
+package metrics
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/riskgate/riskgate/engine"
+)
+
+func newMetrics(t *testing.T, o Options) (*Metrics, *prometheus.Registry) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	m, err := New(reg, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, reg
+}
+
+// TestTenantCap: tenants past the cap count as "other", so a client that
+// invents tenants cannot grow the series without bound.
+func TestTenantCap(t *testing.T) {
+	m, _ := newMetrics(t, Options{MaxTenants: 3})
+	for i := range 10 {
+		m.Decided(nil, &engine.Decision{Tenant: fmt.Sprintf("t%d", i), Action: engine.ActionAllow}, time.Millisecond)
+	}
+	// Three tenants of their own, then "other", three actions each.
+	if n := testutil.CollectAndCount(m.decisions); n != 4*3 {
+		t.Errorf("%d decision series", n)
+	}
+	if v := testutil.ToFloat64(m.decisions.WithLabelValues("allow", Other)); v != 7 {
+		t.Errorf("other = %v, want 7", v)
+	}
+	if v := testutil.ToFloat64(m.decisions.WithLabelValues("allow", "t0")); v != 1 {
+		t.Errorf("t0 = %v", v)
+	}
+}
+
+func TestRuleMatchesAndShadow(t *testing.T) {
+	m, _ := newMetrics(t, Options{})
+	d := &engine.Decision{Tenant: "default", Action: engine.ActionDeny, Alert: true,
+		Reasons: []engine.Reason{{RuleID: "a"}, {RuleID: "b"}}, Shadow: []engine.Reason{{RuleID: "a"}}}
+	m.Decided(nil, d, 80*time.Microsecond)
+	m.Decided(nil, d, 80*time.Microsecond)
+	for _, c := range []struct {
+		rule, mode string
+		want       float64
+	}{{"a", "enforce", 2}, {"b", "enforce", 2}, {"a", "shadow", 2}, {"b", "shadow", 0}} {
+		if v := testutil.ToFloat64(m.ruleMatches.WithLabelValues(c.rule, c.mode)); v != c.want {
+			t.Errorf("%s/%s = %v, want %v", c.rule, c.mode, v, c.want)
+		}
+	}
+	if v := testutil.ToFloat64(m.alerts); v != 2 {
+		t.Errorf("alerts = %v", v)
+	}
+}
+
+// TestObserverDoesNotAllocate: the scoring path calls the observer
+// synchronously; in the steady state it must not allocate.
+func TestObserverDoesNotAllocate(t *testing.T) {
+	m, _ := newMetrics(t, Options{})
+	d := &engine.Decision{Tenant: "acme", Action: engine.ActionStepUp, Reasons: []engine.Reason{{RuleID: "new-device"}}}
+	m.Decided(nil, d, time.Millisecond) // resolves the children
+	m.StoreCall("observe", time.Microsecond, nil)
+	allocs := testing.AllocsPerRun(1000, func() {
+		m.StoreCall("observe", 30*time.Microsecond, nil)
+		m.Decided(nil, d, 90*time.Microsecond)
+		m.StoreCall("commit", 10*time.Microsecond, nil)
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per decision", allocs)
+	}
+}
+
+func TestRulesMetrics(t *testing.T) {
+	m, _ := newMetrics(t, Options{})
+	now := time.Unix(1700000000, 0)
+	m.RulesLoaded("startup", "v1", 10, true, now)
+	m.RulesLoaded("api", "v2", 11, true, now.Add(time.Second))
+	m.RulesFailed("file", now.Add(2*time.Second))
+	if n := testutil.CollectAndCount(m.rulesVersion); n != 1 || testutil.ToFloat64(m.rulesVersion.WithLabelValues("v2")) != 1 {
+		t.Errorf("version info: %d series", n)
+	}
+	if testutil.ToFloat64(m.rulesSuccess) != 0 || testutil.ToFloat64(m.rulesTimestamp) != 1700000002 || testutil.ToFloat64(m.rulesCount) != 11 {
+		t.Error("after a failure: success, timestamp or count wrong")
+	}
+}
+
+func BenchmarkDecided(b *testing.B) {
+	reg := prometheus.NewRegistry()
+	m, _ := New(reg, Options{})
+	d := &engine.Decision{Tenant: "acme", Action: engine.ActionAllow, Reasons: []engine.Reason{{RuleID: "x"}}}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			m.Decided(nil, d, 50*time.Microsecond)
+			m.StoreCall("observe", 20*time.Microsecond, nil)
+		}
+	})
+}

@@ -1,0 +1,247 @@
+package server_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/riskgate/riskgate/api/gen/riskgate/v1"
+	"github.com/riskgate/riskgate/api/server"
+)
+
+// TestAdminNeedsCredentials: every admin operation is refused without the
+// admin token, with a wrong one, and with the scoring token, on both APIs;
+// the admin token opens them; scoring needs its token once one is set.
+func TestAdminNeedsCredentials(t *testing.T) {
+	ts := startServer(t, testOpts{admin: adminToken, scoring: scoringToken})
+	conn := ts.grpcConn(t)
+	risk, rulesc := pb.NewRiskServiceClient(conn), pb.NewRulesServiceClient(conn)
+	ctx := context.Background()
+
+	grpcAdmin := map[string]func(ctx context.Context) error{
+		"GetProfile": func(ctx context.Context) error {
+			_, err := risk.GetProfile(ctx, &pb.GetProfileRequest{UserId: "u"})
+			return err
+		},
+		"Forget": func(ctx context.Context) error {
+			_, err := risk.Forget(ctx, &pb.ForgetRequest{UserId: "u"})
+			return err
+		},
+		"Rules.Get": func(ctx context.Context) error { _, err := rulesc.Get(ctx, &pb.GetRulesRequest{}); return err },
+		"Rules.Validate": func(ctx context.Context) error {
+			_, err := rulesc.Validate(ctx, &pb.ValidateRulesRequest{})
+			return err
+		},
+		"Rules.Put":  func(ctx context.Context) error { _, err := rulesc.Put(ctx, &pb.PutRulesRequest{}); return err },
+		"Rules.Test": func(ctx context.Context) error { _, err := rulesc.Test(ctx, &pb.TestRulesRequest{}); return err },
+	}
+	for name, call := range grpcAdmin {
+		for _, c := range []struct {
+			token string
+			want  codes.Code
+		}{{"", codes.Unauthenticated}, {"wrong-token-0123456789abcdef", codes.Unauthenticated}, {scoringToken, codes.PermissionDenied}} {
+			if err := call(withToken(ctx, c.token)); status.Code(err) != c.want {
+				t.Errorf("grpc %s with token %q: %v, want %v", name, c.token, err, c.want)
+			}
+		}
+		// With the admin token the call reaches the handler: whatever it
+		// answers, it is not an auth refusal.
+		if err := call(withToken(ctx, adminToken)); status.Code(err) == codes.Unauthenticated || status.Code(err) == codes.PermissionDenied {
+			t.Errorf("grpc %s with the admin token: %v", name, err)
+		}
+	}
+
+	httpAdmin := [][2]string{
+		{"GET", "/v1/users/default/u"}, {"DELETE", "/v1/users/default/u"}, {"GET", "/v1/rules"},
+		{"PUT", "/v1/rules"}, {"POST", "/v1/rules:validate"}, {"POST", "/v1/rules:test"},
+	}
+	for _, r := range httpAdmin {
+		for _, c := range []struct {
+			token string
+			want  int
+		}{{"", 401}, {"wrong-token-0123456789abcdef", 401}, {scoringToken, 403}} {
+			var e apiError
+			if code := httpDo(t, nil, r[0], ts.url(r[1]), c.token, "{}", &e); code != c.want {
+				t.Errorf("http %s %s with token %q: %d %+v, want %d", r[0], r[1], c.token, code, e, c.want)
+			}
+		}
+		if code := httpDo(t, nil, r[0], ts.url(r[1]), adminToken, "{}", nil); code == 401 || code == 403 {
+			t.Errorf("http %s %s with the admin token: %d", r[0], r[1], code)
+		}
+	}
+
+	// Scoring: the scoring token or the admin token.
+	att := &pb.ScoreRequest{Attempt: &pb.Attempt{Ip: "81.2.69.160"}}
+	if _, err := risk.Score(ctx, att); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("score without the scoring token: %v", err)
+	}
+	for _, tok := range []string{scoringToken, adminToken} {
+		if _, err := risk.Score(withToken(ctx, tok), att); err != nil {
+			t.Errorf("score with %q: %v", tok, err)
+		}
+	}
+	if code := httpDo(t, nil, "POST", ts.url("/v1/score"), "", `{"ip":"81.2.69.160"}`, nil); code != 401 {
+		t.Errorf("http score without the scoring token: %d", code)
+	}
+	if code := httpDo(t, nil, "POST", ts.url("/v1/score"), scoringToken, `{"ip":"81.2.69.160"}`, nil); code != 200 {
+		t.Errorf("http score with the scoring token: %d", code)
+	}
+	// Health and metrics stay open.
+	if code := httpDo(t, nil, "GET", ts.url("/healthz"), "", nil, nil); code != 200 {
+		t.Errorf("healthz: %d", code)
+	}
+}
+
+// TestAdminOffWithoutCredentials: with no admin token and no admin
+// certificates, the admin API is off, not open.
+func TestAdminOffWithoutCredentials(t *testing.T) {
+	ts := startServer(t, testOpts{})
+	rulesc := pb.NewRulesServiceClient(ts.grpcConn(t))
+	if _, err := rulesc.Get(context.Background(), &pb.GetRulesRequest{}); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("grpc: %v", err)
+	}
+	var e apiError
+	if code := httpDo(t, nil, "GET", ts.url("/v1/rules"), "", nil, &e); code != 403 || e.Error.Code != "permission_denied" {
+		t.Errorf("http: %d %+v", code, e)
+	}
+	// Scoring is open.
+	if code := httpDo(t, nil, "POST", ts.url("/v1/score"), "", `{"ip":"81.2.69.160"}`, nil); code != 200 {
+		t.Errorf("open scoring: %d", code)
+	}
+}
+
+// pki is a throwaway CA with a server and two client certificates.
+type pki struct {
+	dir                       string
+	caFile, certFile, keyFile string
+	pool                      *x509.CertPool
+	admin, other              tls.Certificate
+}
+
+func newPKI(t *testing.T) *pki {
+	t.Helper()
+	p := &pki{dir: t.TempDir()}
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "riskgate test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	p.pool = x509.NewCertPool()
+	p.pool.AddCert(ca)
+	issue := func(serial int64, cn string, usage x509.ExtKeyUsage, server bool) ([]byte, []byte) {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
+		}
+		if server {
+			tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kb, _ := x509.MarshalPKCS8PrivateKey(key)
+		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb})
+	}
+	write := func(name string, data []byte) string {
+		f := filepath.Join(p.dir, name)
+		if err := os.WriteFile(f, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	p.caFile = write("ca.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}))
+	c, k := issue(2, "riskgate.test", x509.ExtKeyUsageServerAuth, true)
+	p.certFile, p.keyFile = write("server.pem", c), write("server-key.pem", k)
+	c, k = issue(3, "soc-admin", x509.ExtKeyUsageClientAuth, false)
+	if p.admin, err = tls.X509KeyPair(c, k); err != nil {
+		t.Fatal(err)
+	}
+	c, k = issue(4, "identity-server", x509.ExtKeyUsageClientAuth, false)
+	if p.other, err = tls.X509KeyPair(c, k); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func (p *pki) serverTLS(auth string) server.TLS {
+	return server.TLS{CertFile: p.certFile, KeyFile: p.keyFile, ClientCAFile: p.caFile, ClientAuth: auth}
+}
+
+func (p *pki) client(certs ...tls.Certificate) *tls.Config {
+	return &tls.Config{RootCAs: p.pool, Certificates: certs, MinVersion: tls.VersionTLS12}
+}
+
+// TestMutualTLS: with a client CA, a certificate named in admin-cert-names
+// is admin on both APIs without a token; another verified certificate is
+// not; with client_auth require, a client without a certificate cannot
+// even connect.
+func TestMutualTLS(t *testing.T) {
+	p := newPKI(t)
+	ts := startServer(t, testOpts{admin: adminToken, adminCertNames: []string{"soc-admin"}, httpTLS: p.serverTLS("optional"), grpcTLS: p.serverTLS("require")})
+	ctx := context.Background()
+
+	adminConn := dial(t, ts.addrs.GRPC, credentials.NewTLS(p.client(p.admin)))
+	if _, err := pb.NewRulesServiceClient(adminConn).Get(ctx, &pb.GetRulesRequest{}); err != nil {
+		t.Errorf("grpc with the admin certificate: %v", err)
+	}
+	otherConn := dial(t, ts.addrs.GRPC, credentials.NewTLS(p.client(p.other)))
+	if _, err := pb.NewRulesServiceClient(otherConn).Get(ctx, &pb.GetRulesRequest{}); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("grpc with a non-admin certificate: %v", err)
+	}
+	if _, err := pb.NewRiskServiceClient(otherConn).Score(ctx, &pb.ScoreRequest{Attempt: &pb.Attempt{Ip: "81.2.69.160"}}); err != nil {
+		t.Errorf("grpc scoring with a verified certificate: %v", err)
+	}
+	// The token still works over TLS with any verified certificate.
+	if _, err := pb.NewRulesServiceClient(otherConn).Get(withToken(ctx, adminToken), &pb.GetRulesRequest{}); err != nil {
+		t.Errorf("grpc with the admin token over mTLS: %v", err)
+	}
+	noCert := dial(t, ts.addrs.GRPC, credentials.NewTLS(p.client()))
+	if _, err := pb.NewRiskServiceClient(noCert).Score(ctx, &pb.ScoreRequest{Attempt: &pb.Attempt{Ip: "81.2.69.160"}}); status.Code(err) != codes.Unavailable {
+		t.Errorf("grpc without a client certificate under require: %v", err)
+	}
+
+	// HTTP, client certificates optional.
+	if code := httpDo(t, tlsClient(p.client(p.admin)), "GET", ts.url("/v1/rules"), "", nil, nil); code != 200 {
+		t.Errorf("https with the admin certificate: %d", code)
+	}
+	if code := httpDo(t, tlsClient(p.client(p.other)), "GET", ts.url("/v1/rules"), "", nil, nil); code != 403 {
+		t.Errorf("https with a non-admin certificate: %d", code)
+	}
+	if code := httpDo(t, tlsClient(p.client()), "GET", ts.url("/v1/rules"), "", nil, nil); code != 401 {
+		t.Errorf("https without a certificate: %d", code)
+	}
+	if code := httpDo(t, tlsClient(p.client()), "GET", ts.url("/v1/rules"), adminToken, nil, nil); code != 200 {
+		t.Errorf("https with the admin token: %d", code)
+	}
+	// A certificate from another CA is refused at the handshake.
+	stranger := newPKI(t)
+	req, _ := tlsClient(p.client(stranger.admin)).Get(ts.url("/healthz"))
+	if req != nil {
+		req.Body.Close()
+		t.Errorf("https with a certificate of another CA was accepted")
+	}
+}

@@ -1,0 +1,267 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/riskgate/riskgate/api/auth"
+	"github.com/riskgate/riskgate/api/liverules"
+	"github.com/riskgate/riskgate/api/metrics"
+	"github.com/riskgate/riskgate/api/server"
+	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/engine/memstore"
+	"github.com/riskgate/riskgate/rules"
+	"github.com/riskgate/riskgate/signals"
+)
+
+const (
+	adminToken   = "admin-token-for-tests-0123456789"
+	scoringToken = "scoring-token-for-tests-0123456789"
+)
+
+type testOpts struct {
+	admin, scoring string
+	adminCertNames []string
+	httpTLS        server.TLS
+	grpcTLS        server.TLS
+	metricsApart   bool
+	shutdown       time.Duration
+}
+
+// testServer is a real server on 127.0.0.1 ports, stopped by the test.
+type testServer struct {
+	srv      *server.Server
+	addrs    server.Addrs
+	rulesDir string
+	reg      *prometheus.Registry
+	stop     func() error
+	scheme   string
+}
+
+func startServer(t *testing.T, o testOpts) *testServer {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), rules.DefaultSource().Data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg, metrics.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := rules.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder := rules.NewHolder(set)
+	mgr, err := liverules.New(holder, liverules.Options{Paths: []string{dir}, Debounce: 20 * time.Millisecond, Observer: m, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyer, err := engine.NewKeyer([]byte("test-secret-0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := memstore.New(memstore.Options{})
+	eng, err := engine.New(engine.Options{
+		Store: store, Rules: holder, Keyer: keyer, Signals: signals.Default(signals.Config{}),
+		Observers: []engine.Observer{m}, Logger: log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := server.Config{
+		HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", HTTPTLS: o.httpTLS, GRPCTLS: o.grpcTLS,
+		GRPCReflection: true, ShutdownTimeout: o.shutdown, ReadyInterval: 50 * time.Millisecond,
+	}
+	if o.metricsApart {
+		cfg.MetricsAddr = "127.0.0.1:0"
+	}
+	az := auth.New(auth.Options{AdminToken: []byte(o.admin), ScoringToken: []byte(o.scoring), AdminCertNames: o.adminCertNames})
+	srv, err := server.New(cfg, server.Deps{Engine: eng, Rules: mgr, Store: store, Auth: az, Metrics: m, Gatherer: reg, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+	stopped := false
+	var stopErr error
+	stop := func() error {
+		if !stopped {
+			stopped = true
+			cancel()
+			select {
+			case stopErr = <-done:
+			case <-time.After(30 * time.Second):
+				t.Error("server did not stop")
+			}
+		}
+		return stopErr
+	}
+	t.Cleanup(func() { _ = stop() })
+	ts := &testServer{srv: srv, addrs: srv.Addrs(), rulesDir: dir, reg: reg, stop: stop, scheme: "http"}
+	if o.httpTLS.Enabled() {
+		ts.scheme = "https"
+	}
+	return ts
+}
+
+func (ts *testServer) url(path string) string { return ts.scheme + "://" + ts.addrs.HTTP + path }
+
+// grpcConn dials the gRPC listener in plain text.
+func (ts *testServer) grpcConn(t *testing.T) *grpc.ClientConn {
+	t.Helper()
+	return dial(t, ts.addrs.GRPC, insecure.NewCredentials())
+}
+
+func dial(t *testing.T, addr string, creds credentials.TransportCredentials) *grpc.ClientConn {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+func withToken(ctx context.Context, token string) context.Context {
+	if token == "" {
+		return ctx
+	}
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
+}
+
+// httpDo sends a JSON request and decodes the JSON answer into out (when
+// non-nil), returning the status.
+func httpDo(t *testing.T, c *http.Client, method, url, token string, body any, out any) int {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if c == nil {
+		c = http.DefaultClient
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if out != nil && len(data) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatalf("%s %s: %d: decoding %q: %v", method, url, resp.StatusCode, data, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// apiError is the JSON error body.
+type apiError struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		Field   string `json:"field"`
+		Details []struct {
+			File    string `json:"file"`
+			Line    int    `json:"line"`
+			Message string `json:"message"`
+		} `json:"details"`
+	} `json:"error"`
+}
+
+// metricValue reads one sample of the server's registry; labels are
+// name=value pairs.
+func (ts *testServer) metricValue(t *testing.T, name string, labels ...string) float64 {
+	t.Helper()
+	mfs, err := ts.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			for i := 0; i+1 < len(labels); i += 2 {
+				found := false
+				for _, lp := range m.GetLabel() {
+					if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
+						found = true
+					}
+				}
+				if !found {
+					continue next
+				}
+			}
+			switch {
+			case m.Counter != nil:
+				return m.GetCounter().GetValue()
+			case m.Gauge != nil:
+				return m.GetGauge().GetValue()
+			case m.Histogram != nil:
+				return float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return 0
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func tlsClient(cfg *tls.Config) *http.Client {
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}, Timeout: 10 * time.Second}
+}

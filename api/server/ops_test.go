@@ -1,0 +1,234 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	pb "github.com/riskgate/riskgate/api/gen/riskgate/v1"
+)
+
+// TestOpenAPIDescribesEveryRoute: the routes the mux serves and the paths
+// of api/openapi.yaml are the same set, methods included.
+func TestOpenAPIDescribesEveryRoute(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "openapi.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		OpenAPI string                    `yaml:"openapi"`
+		Paths   map[string]map[string]any `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.") {
+		t.Fatalf("openapi: %q", doc.OpenAPI)
+	}
+	var described []string
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			if method == "parameters" {
+				continue
+			}
+			described = append(described, strings.ToUpper(method)+" "+path)
+		}
+	}
+	for _, apart := range []bool{false, true} {
+		ts := startServer(t, testOpts{metricsApart: apart})
+		var served []string
+		for _, r := range ts.srv.Routes() {
+			served = append(served, r.Pattern())
+		}
+		slices.Sort(served)
+		slices.Sort(described)
+		if !slices.Equal(served, described) {
+			t.Errorf("metrics apart %v:\nserved    %q\ndescribed %q", apart, served, described)
+		}
+	}
+}
+
+// TestMetricsApart: with a metrics address, /metrics and the probes move
+// there and leave the API listener.
+func TestMetricsApart(t *testing.T) {
+	ts := startServer(t, testOpts{metricsApart: true})
+	if code := httpDo(t, nil, "GET", "http://"+ts.addrs.Metrics+"/metrics", "", nil, nil); code != 200 {
+		t.Errorf("metrics listener /metrics: %d", code)
+	}
+	if code := httpDo(t, nil, "GET", "http://"+ts.addrs.Metrics+"/readyz", "", nil, nil); code != 200 {
+		t.Errorf("metrics listener /readyz: %d", code)
+	}
+	if code := httpDo(t, nil, "GET", ts.url("/metrics"), "", nil, nil); code != 404 {
+		t.Errorf("api listener /metrics: %d", code)
+	}
+}
+
+// TestHTTPStrictness: wrong methods, unknown routes, non-JSON bodies,
+// oversized bodies, unknown fields and trailing data are JSON errors.
+func TestHTTPStrictness(t *testing.T) {
+	ts := startServer(t, testOpts{})
+	cases := []struct {
+		method, path, ctype, body string
+		code                      int
+		errCode, field            string
+	}{
+		{"GET", "/v1/score", "", "", 405, "method_not_allowed", ""},
+		{"GET", "/v1/nope", "", "", 404, "not_found", ""},
+		{"POST", "/v1/score", "text/plain", `{"ip":"81.2.69.160"}`, 415, "unsupported_media_type", ""},
+		{"POST", "/v1/score", "application/json", `{"ip":"81.2.69.160","attributes":{"a":"` + strings.Repeat("x", 70<<10) + `"}}`, 413, "too_large", ""},
+		{"POST", "/v1/score", "application/json", `{"ip":"81.2.69.160","passwd":"hunter2"}`, 400, "invalid_argument", "passwd"},
+		{"POST", "/v1/score", "application/json", `{"ip":"81.2.69.160"}{"ip":"1.1.1.1"}`, 400, "invalid_argument", ""},
+		{"POST", "/v1/score", "application/json", `{"ip":"81.2.69.160","geo":{"lat":"north"}}`, 400, "invalid_argument", "geo.lat"},
+		{"POST", "/v1/score", "application/json", `{"ip":"81.2.69.160","time":"yesterday"}`, 400, "invalid_argument", "time"},
+		{"POST", "/v1/score", "application/json", `{"ip":"81.2.69.160","result":"maybe"}`, 400, "invalid_argument", "result"},
+		{"POST", "/v1/score", "application/json", `{}`, 400, "invalid_argument", "ip"},
+		{"POST", "/v1/score", "application/json", ``, 400, "invalid_argument", ""},
+		{"POST", "/v1/outcome", "application/json", `{"decision_id":"nope","outcome":"login_failed"}`, 404, "not_found", "decision_id"},
+		{"POST", "/v1/outcome", "application/json", `{"decision_id":"x"}`, 400, "invalid_argument", "outcome"},
+		{"POST", "/v1/outcome", "application/json", `{"outcome":"login_failed","attempt":{"ip":"nope"}}`, 400, "invalid_argument", "attempt.ip"},
+	}
+	for _, c := range cases {
+		req, _ := http.NewRequest(c.method, ts.url(c.path), strings.NewReader(c.body))
+		if c.ctype != "" {
+			req.Header.Set("Content-Type", c.ctype)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e apiError
+		decodeBody(t, resp, &e)
+		if resp.StatusCode != c.code || e.Error.Code != c.errCode || e.Error.Field != c.field {
+			t.Errorf("%s %s %.60q: %d %+v, want %d %s field %q", c.method, c.path, c.body, resp.StatusCode, e.Error, c.code, c.errCode, c.field)
+		}
+		if c.code == 405 && resp.Header.Get("Allow") != "POST" {
+			t.Errorf("405 Allow: %q", resp.Header.Get("Allow"))
+		}
+	}
+}
+
+// TestGracefulShutdown: a request in flight when shutdown starts is
+// answered; new connections are refused; the store is closed; Serve
+// returns without error.
+func TestGracefulShutdown(t *testing.T) {
+	ts := startServer(t, testOpts{shutdown: 5 * time.Second})
+	// Start a request and hold its body open, so it is in flight.
+	conn, err := net.Dial("tcp", ts.addrs.HTTP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := `{"ip":"81.2.69.160","user_id":"bob"}`
+	head := "POST /v1/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n"
+	if _, err := conn.Write([]byte(head + body[:10])); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // the server has read the headers
+	stopped := make(chan error, 1)
+	go func() { stopped <- ts.stop() }()
+	// Readiness drops at once, while the request is still in flight.
+	waitFor(t, "grpc health NOT_SERVING", func() bool {
+		_, err := pb.NewRiskServiceClient(ts.grpcConn(t)).Score(context.Background(), &pb.ScoreRequest{Attempt: &pb.Attempt{Ip: "81.2.69.160"}})
+		return err != nil
+	})
+	select {
+	case err := <-stopped:
+		t.Fatalf("stopped before the in-flight request finished: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if _, err := conn.Write([]byte(body[10:])); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, _ := conn.Read(buf)
+	if !strings.HasPrefix(string(buf[:n]), "HTTP/1.1 200") || !strings.Contains(string(buf[:n]), `"decision_id"`) {
+		t.Fatalf("in-flight request: %q", buf[:n])
+	}
+	if err := <-stopped; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	if _, err := net.DialTimeout("tcp", ts.addrs.HTTP, time.Second); err == nil {
+		t.Error("still accepting connections after shutdown")
+	}
+}
+
+// TestShutdownDeadline: a request that outlives the deadline is cut and
+// Serve says so.
+func TestShutdownDeadline(t *testing.T) {
+	ts := startServer(t, testOpts{shutdown: 200 * time.Millisecond})
+	conn, err := net.Dial("tcp", ts.addrs.HTTP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.Write([]byte("POST /v1/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"))
+	time.Sleep(50 * time.Millisecond)
+	start := time.Now()
+	if err := ts.stop(); err == nil || !strings.Contains(err.Error(), "drain") {
+		t.Fatalf("Serve after a cut drain: %v", err)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("shutdown took %v with a 200ms deadline", took)
+	}
+}
+
+// TestRulesReloadOnFileChange: editing a rule file puts it in force; a bad
+// edit keeps the old set, and says so in the metrics.
+func TestRulesReloadOnFileChange(t *testing.T) {
+	ts := startServer(t, testOpts{})
+	conn := ts.grpcConn(t)
+	risk := pb.NewRiskServiceClient(conn)
+	version := func() string {
+		d, err := risk.Score(context.Background(), &pb.ScoreRequest{Attempt: &pb.Attempt{Ip: "81.2.69.160"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.RulesVersion
+	}
+	file := filepath.Join(ts.rulesDir, "rules.yaml")
+	good := "version: edited-1\nrules:\n  - id: all\n    description: Everyone steps up.\n    when: \"true\"\n    action: step_up\n"
+	if err := os.WriteFile(file, []byte(good), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the edited rules", func() bool { return version() == "edited-1" })
+	if ts.metricValue(t, "riskgate_rules_last_reload_success") != 1 || ts.metricValue(t, "riskgate_rules_reloads_total", "trigger", "file", "result", "success") < 1 {
+		t.Error("reload metrics did not move")
+	}
+	// An editor's temporary file and a bad edit.
+	if err := os.WriteFile(file, []byte("rules:\n  - id: broken\n    when: ip.nope\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the failed reload", func() bool { return ts.metricValue(t, "riskgate_rules_last_reload_success") == 0 })
+	if v := version(); v != "edited-1" {
+		t.Fatalf("after a bad edit: %s", v)
+	}
+	if ts.metricValue(t, "riskgate_rules_version_info", "version", "edited-1") != 1 {
+		t.Error("version info changed after a bad edit")
+	}
+}
+
+func decodeBody(t *testing.T, resp *http.Response, out any) {
+	t.Helper()
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatalf("%d %q: %v", resp.StatusCode, data, err)
+		}
+	}
+}

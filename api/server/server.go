@@ -1,0 +1,464 @@
+// Package server is riskgate's service: it puts the engine, the live rules,
+// the gRPC and HTTP APIs, metrics and health together on their listeners,
+// and shuts them down gracefully. cmd/riskgate's serve command only turns
+// flags into a Config and Deps.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	"github.com/riskgate/riskgate/api/auth"
+	pb "github.com/riskgate/riskgate/api/gen/riskgate/v1"
+	"github.com/riskgate/riskgate/api/grpcapi"
+	"github.com/riskgate/riskgate/api/httpapi"
+	"github.com/riskgate/riskgate/api/liverules"
+	"github.com/riskgate/riskgate/api/metrics"
+	"github.com/riskgate/riskgate/engine"
+)
+
+// Config is how the server listens and shuts down.
+type Config struct {
+	// HTTPAddr and GRPCAddr are the listeners; an empty address disables
+	// one (not both). Port 0 picks a free port: see Addrs.
+	HTTPAddr string
+	GRPCAddr string
+	// MetricsAddr serves /metrics, /healthz and /readyz apart from the
+	// API, in plain HTTP; empty serves them on the HTTP listener.
+	MetricsAddr string
+	HTTPTLS     TLS
+	GRPCTLS     TLS
+	// PprofAddr serves net/http/pprof, for profiling in place; empty (the
+	// default) serves nothing. Never expose it beyond loopback.
+	PprofAddr string
+	// GRPCReflection turns on the reflection service, so grpcurl needs no
+	// .proto files.
+	GRPCReflection bool
+	// ShutdownTimeout bounds the drain on shutdown; requests still running
+	// then are cut. Default 15s.
+	ShutdownTimeout time.Duration
+	// ShutdownDelay keeps serving, unready, this long before draining, so
+	// that load balancers stop sending first. Default 0.
+	ShutdownDelay time.Duration
+	// ReadyInterval is how often the gRPC health status follows the
+	// readiness checks. Default 5s.
+	ReadyInterval time.Duration
+}
+
+// Check is one readiness condition (a store ping, a database loaded).
+type Check struct {
+	Name  string
+	Check func(ctx context.Context) error
+}
+
+// Engine is what the server needs of *engine.Engine.
+type Engine interface {
+	grpcapi.Engine
+	httpapi.Engine
+}
+
+// Deps are what the server serves. Store and Closers are closed after the
+// drain: the store last, so that sinks flushing decisions still have it.
+type Deps struct {
+	Engine   Engine
+	Rules    *liverules.Manager
+	Store    engine.Store
+	Auth     *auth.Authenticator
+	Metrics  *metrics.Metrics // may be nil
+	Gatherer prometheus.Gatherer
+	Checks   []Check
+	Closers  []func(ctx context.Context) error
+	Logger   *slog.Logger
+}
+
+// Addrs are the addresses the server listens on, after Listen.
+type Addrs struct {
+	HTTP, GRPC, Metrics string
+}
+
+// Server is riskgate's service.
+type Server struct {
+	cfg  Config
+	deps Deps
+	log  *slog.Logger
+
+	api        *httpapi.API
+	routes     []httpapi.Route
+	opsRoutes  []httpapi.Route
+	httpSrv    *http.Server
+	metricsSrv *http.Server
+	pprofSrv   *http.Server
+	grpcSrv    *grpc.Server
+	health     *health.Server
+	certs      []*certificate
+
+	httpLn, grpcLn, metricsLn, pprofLn net.Listener
+	shuttingDown                       atomic.Bool
+}
+
+// New builds the server; it does not listen yet.
+func New(cfg Config, deps Deps) (*Server, error) {
+	if cfg.HTTPAddr == "" && cfg.GRPCAddr == "" {
+		return nil, errors.New("server: no listener: set the HTTP or the gRPC address")
+	}
+	if deps.Engine == nil || deps.Rules == nil || deps.Store == nil || deps.Auth == nil {
+		return nil, errors.New("server: engine, rules, store and auth are required")
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 15 * time.Second
+	}
+	if cfg.ReadyInterval <= 0 {
+		cfg.ReadyInterval = 5 * time.Second
+	}
+	if deps.Gatherer == nil {
+		deps.Gatherer = prometheus.NewRegistry()
+	}
+	s := &Server{cfg: cfg, deps: deps, log: deps.Logger}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	var rec httpapi.Recorder
+	var grec grpcapi.Recorder
+	if deps.Metrics != nil {
+		rec, grec = deps.Metrics, deps.Metrics
+	}
+	s.api = &httpapi.API{Engine: deps.Engine, Rules: deps.Rules, Auth: deps.Auth, Metrics: rec, Log: s.log}
+	s.opsRoutes = s.ops()
+
+	httpTLS, c, err := serverTLS(cfg.HTTPTLS)
+	if err != nil {
+		return nil, fmt.Errorf("server: http %w", err)
+	}
+	if c != nil {
+		s.certs = append(s.certs, c)
+	}
+	if cfg.HTTPAddr != "" {
+		s.routes = s.api.Routes()
+		if cfg.MetricsAddr == "" {
+			s.routes = append(s.routes, s.opsRoutes...)
+		}
+		s.httpSrv = newHTTPServer(s.api.Mux(s.routes), httpTLS, s.log)
+	}
+	if cfg.MetricsAddr != "" {
+		s.metricsSrv = newHTTPServer(s.api.Mux(s.opsRoutes), nil, s.log)
+	} else if cfg.HTTPAddr == "" {
+		s.log.Warn("no HTTP listener and no metrics address: /metrics, /healthz and /readyz are not served (gRPC health is)")
+	}
+	if cfg.PprofAddr != "" {
+		s.pprofSrv = newHTTPServer(pprofMux(), nil, s.log)
+		s.pprofSrv.WriteTimeout = 0 // profiles take their time
+	}
+
+	grpcTLS, c, err := serverTLS(cfg.GRPCTLS)
+	if err != nil {
+		return nil, fmt.Errorf("server: grpc %w", err)
+	}
+	if c != nil {
+		s.certs = append(s.certs, c)
+	}
+	s.health = health.NewServer()
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	if cfg.GRPCAddr != "" {
+		ic := &grpcapi.Interceptors{Auth: deps.Auth, Metrics: grec, Log: s.log}
+		opts := []grpc.ServerOption{
+			grpc.ChainUnaryInterceptor(ic.Unary),
+			grpc.ChainStreamInterceptor(ic.Stream),
+			// A ruleset Put is the largest message: MaxFiles files of a
+			// few kilobytes in practice, rules.MaxFileSize at most each.
+			grpc.MaxRecvMsgSize(httpapi.MaxRulesBody),
+			// A fixed pool of stream workers instead of a goroutine per
+			// call: Score's stack is deep enough that a fresh goroutine
+			// grows its stack on every call, which cost ~10% of the CPU
+			// of a call in profiles (runtime.copystack).
+			grpc.NumStreamWorkers(uint32(16 * runtime.GOMAXPROCS(0))),
+		}
+		if grpcTLS != nil {
+			opts = append(opts, grpc.Creds(credentials.NewTLS(grpcTLS)))
+		}
+		s.grpcSrv = grpc.NewServer(opts...)
+		pb.RegisterRiskServiceServer(s.grpcSrv, &grpcapi.Risk{Engine: deps.Engine, Log: s.log})
+		pb.RegisterRulesServiceServer(s.grpcSrv, &grpcapi.Rules{Engine: deps.Engine, Rules: deps.Rules, Log: s.log})
+		healthpb.RegisterHealthServer(s.grpcSrv, s.health)
+		if cfg.GRPCReflection {
+			reflection.Register(s.grpcSrv)
+		}
+	}
+	return s, nil
+}
+
+func newHTTPServer(h http.Handler, cfg *tls.Config, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:   h,
+		TLSConfig: cfg,
+		// Slow clients must not hold connections open: headers in 5s,
+		// a whole (small) request in 30s.
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// Routes are every route the HTTP listener serves, then those of the
+// metrics listener when it is apart.
+func (s *Server) Routes() []httpapi.Route {
+	if s.cfg.MetricsAddr != "" {
+		return append(append([]httpapi.Route(nil), s.routes...), s.opsRoutes...)
+	}
+	return s.routes
+}
+
+// Listen binds the listeners.
+func (s *Server) Listen() error {
+	var err error
+	if s.httpSrv != nil {
+		if s.httpLn, err = net.Listen("tcp", s.cfg.HTTPAddr); err != nil {
+			return fmt.Errorf("server: http: %w", err)
+		}
+	}
+	if s.grpcSrv != nil {
+		if s.grpcLn, err = net.Listen("tcp", s.cfg.GRPCAddr); err != nil {
+			s.closeListeners()
+			return fmt.Errorf("server: grpc: %w", err)
+		}
+	}
+	if s.metricsSrv != nil {
+		if s.metricsLn, err = net.Listen("tcp", s.cfg.MetricsAddr); err != nil {
+			s.closeListeners()
+			return fmt.Errorf("server: metrics: %w", err)
+		}
+	}
+	if s.pprofSrv != nil {
+		if s.pprofLn, err = net.Listen("tcp", s.cfg.PprofAddr); err != nil {
+			s.closeListeners()
+			return fmt.Errorf("server: pprof: %w", err)
+		}
+	}
+	return nil
+}
+
+func (s *Server) closeListeners() {
+	for _, ln := range []net.Listener{s.httpLn, s.grpcLn, s.metricsLn, s.pprofLn} {
+		if ln != nil {
+			ln.Close()
+		}
+	}
+}
+
+// Addrs returns the bound addresses (empty for a listener that is off).
+func (s *Server) Addrs() Addrs {
+	var a Addrs
+	if s.httpLn != nil {
+		a.HTTP = s.httpLn.Addr().String()
+	}
+	if s.grpcLn != nil {
+		a.GRPC = s.grpcLn.Addr().String()
+	}
+	if s.metricsLn != nil {
+		a.Metrics = s.metricsLn.Addr().String()
+	}
+	return a
+}
+
+// Run listens and serves until ctx is done, then shuts down gracefully.
+func (s *Server) Run(ctx context.Context) error {
+	if err := s.Listen(); err != nil {
+		return err
+	}
+	return s.Serve(ctx)
+}
+
+// Serve serves on the bound listeners until ctx is done, then drains
+// in-flight requests within the shutdown timeout, closes the sinks and the
+// store, and returns. It returns an error if a listener failed or if the
+// drain had to cut requests.
+func (s *Server) Serve(ctx context.Context) error {
+	bg, stopBG := context.WithCancel(context.Background())
+	defer stopBG()
+	errc := make(chan error, 5)
+	var wg sync.WaitGroup
+	serve := func(name string, f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, grpc.ErrServerStopped) {
+				errc <- fmt.Errorf("server: %s: %w", name, err)
+			}
+		}()
+	}
+	if s.httpSrv != nil {
+		serve("http", func() error {
+			if s.httpSrv.TLSConfig != nil {
+				return s.httpSrv.ServeTLS(s.httpLn, "", "")
+			}
+			return s.httpSrv.Serve(s.httpLn)
+		})
+	}
+	if s.grpcSrv != nil {
+		serve("grpc", func() error { return s.grpcSrv.Serve(s.grpcLn) })
+	}
+	if s.metricsSrv != nil {
+		serve("metrics", func() error { return s.metricsSrv.Serve(s.metricsLn) })
+	}
+	if s.pprofSrv != nil {
+		serve("pprof", func() error { return s.pprofSrv.Serve(s.pprofLn) })
+	}
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		if err := s.deps.Rules.Watch(bg); err != nil {
+			// Reload by SIGHUP and the API still work.
+			s.log.Error("rule files are not watched", "err", err)
+		}
+	}()
+	go s.followReadiness(bg)
+	s.logListening()
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+		s.log.Error("listener failed; shutting down", "err", serveErr)
+	}
+	err := s.shutdown()
+	stopBG()
+	<-watchDone
+	wg.Wait()
+	return errors.Join(serveErr, err)
+}
+
+func (s *Server) logListening() {
+	a := s.Addrs()
+	attrs := []any{}
+	if a.HTTP != "" {
+		scheme := "http"
+		if s.cfg.HTTPTLS.Enabled() {
+			scheme = "https"
+		}
+		attrs = append(attrs, "http", scheme+"://"+a.HTTP)
+	}
+	if a.GRPC != "" {
+		attrs = append(attrs, "grpc", a.GRPC, "grpc_tls", s.cfg.GRPCTLS.Enabled())
+	}
+	if s.pprofLn != nil {
+		defer s.log.Warn("pprof served", "addr", "http://"+s.pprofLn.Addr().String()+"/debug/pprof/")
+	}
+	if a.Metrics != "" {
+		attrs = append(attrs, "metrics", "http://"+a.Metrics+"/metrics")
+	} else if a.HTTP != "" {
+		attrs = append(attrs, "metrics", "(on the http listener) /metrics")
+	}
+	s.log.Info("riskgate listening", attrs...)
+}
+
+// shutdown drains and closes everything, within the shutdown timeout.
+func (s *Server) shutdown() error {
+	s.shuttingDown.Store(true)
+	s.health.Shutdown() // every service NOT_SERVING
+	s.log.Info("shutting down", "delay", s.cfg.ShutdownDelay, "timeout", s.cfg.ShutdownTimeout)
+	if s.cfg.ShutdownDelay > 0 {
+		time.Sleep(s.cfg.ShutdownDelay)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	add := func(err error) {
+		if err != nil {
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+		}
+	}
+	for name, hs := range map[string]*http.Server{"http": s.httpSrv, "metrics": s.metricsSrv, "pprof": s.pprofSrv} {
+		if hs == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := hs.Shutdown(ctx); err != nil {
+				hs.Close()
+				add(fmt.Errorf("server: %s drain: %w", name, err))
+			}
+		}()
+	}
+	if s.grpcSrv != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			done := make(chan struct{})
+			go func() { s.grpcSrv.GracefulStop(); close(done) }()
+			select {
+			case <-done:
+			case <-ctx.Done():
+				s.grpcSrv.Stop()
+				<-done
+				add(fmt.Errorf("server: grpc drain: %w", ctx.Err()))
+			}
+		}()
+	}
+	wg.Wait()
+	// In-flight requests are done: flush what they produced.
+	for _, c := range s.deps.Closers {
+		add(c(ctx))
+	}
+	if err := s.deps.Store.Close(ctx); err != nil {
+		add(fmt.Errorf("server: close store: %w", err))
+	}
+	if len(errs) > 0 {
+		s.log.Error("shutdown incomplete", "err", errors.Join(errs...))
+	} else {
+		s.log.Info("shutdown complete")
+	}
+	return errors.Join(errs...)
+}
+
+func pprofMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
+// Reload reloads the rule files and the TLS certificates (SIGHUP).
+func (s *Server) Reload() error {
+	var errs []error
+	if _, err := s.deps.Rules.Reload(liverules.TriggerSignal); err != nil {
+		errs = append(errs, err)
+	}
+	for _, c := range s.certs {
+		if err := c.load(); err != nil {
+			s.log.Error("tls certificate reload failed; the previous one stays", "cert", c.certFile, "err", err)
+			errs = append(errs, err)
+		} else {
+			s.log.Info("tls certificate reloaded", "cert", c.certFile)
+		}
+	}
+	return errors.Join(errs...)
+}

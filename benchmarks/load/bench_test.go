@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/riskgate/riskgate/api/auth"
+	"github.com/riskgate/riskgate/api/liverules"
+	"github.com/riskgate/riskgate/api/metrics"
+	"github.com/riskgate/riskgate/api/server"
+	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/engine/memstore"
+	"github.com/riskgate/riskgate/rules"
+	"github.com/riskgate/riskgate/signals"
+)
+
+// startInProcess runs the real server, wired as riskgate serve wires it
+// (memory store, default rules and signals, metrics), on loopback ports.
+func startInProcess(tb testing.TB) server.Addrs {
+	tb.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg, metrics.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	set, _ := rules.Default()
+	holder := rules.NewHolder(set)
+	mgr, err := liverules.New(holder, liverules.Options{Observer: m, Logger: log})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	keyer, _ := engine.NewKeyer([]byte("benchmark-secret-0123456789"))
+	store := memstore.New(memstore.Options{})
+	eng, err := engine.New(engine.Options{Store: store, Rules: holder, Keyer: keyer, Signals: signals.Default(signals.Config{}), Observers: []engine.Observer{m}, Logger: log})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv, err := server.New(server.Config{HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0"},
+		server.Deps{Engine: eng, Rules: mgr, Store: store, Auth: auth.New(auth.Options{}), Metrics: m, Gatherer: reg, Logger: log})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := srv.Listen(); err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { srv.Serve(ctx); close(done) }()
+	tb.Cleanup(func() { cancel(); <-done })
+	return srv.Addrs()
+}
+
+// benchCalls measures calls through the whole stack, client and server in
+// this process, and reports the CPU time per call besides wall time: on a
+// shared machine CPU per call is the stable number, and 2 cores divided by
+// it bounds the throughput.
+func benchCalls(b *testing.B, target string) {
+	addrs := startInProcess(b)
+	c := config{target: target, addr: addrs.GRPC, concurrency: 32, conns: 2, users: 2000}
+	if target == "http" {
+		c.addr = addrs.HTTP
+	}
+	pop := newPopulation(c.users)
+	call, closeFn, err := newCaller(c, pop)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer closeFn()
+	ctx := context.Background()
+	for i := range pop.attempts { // baselines
+		if err := call(ctx, i); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var next atomic.Int64
+	b.SetParallelism(16) // 32 in flight on 2 cores
+	cpu0 := cpuTime()
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(p *testing.PB) {
+		for p.Next() {
+			if err := call(ctx, int(next.Add(1)%int64(len(pop.attempts)))); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	wall := time.Since(start)
+	cpu := cpuTime() - cpu0
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/op")
+	b.ReportMetric(float64(b.N)/wall.Seconds(), "calls/s")
+	b.ReportMetric(float64(runtime.GOMAXPROCS(0))*1e6/(float64(cpu.Microseconds())/float64(b.N)), "calls/s-if-alone")
+}
+
+func BenchmarkGRPCScore(b *testing.B) { benchCalls(b, "grpc") }
+func BenchmarkHTTPScore(b *testing.B) { benchCalls(b, "http") }

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alecthomas/kong"
+)
+
+var update = flag.Bool("update", false, "rewrite docs/configuration.md's reference table")
+
+// parseServe parses a serve command line as main does, without running it.
+func parseServe(t *testing.T, args ...string) (*serveCmd, error) {
+	t.Helper()
+	var c cli
+	k, err := kong.New(&c, kong.Name("riskgate"), kong.BindTo(context.Background(), (*context.Context)(nil)), kong.Exit(func(int) { t.Fatal("exit") }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = k.Parse(append([]string{"serve"}, args...))
+	return &c.Serve, err
+}
+
+func writeFile(t *testing.T, name, data string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestConfigPrecedence: flags override environment variables, which
+// override the file, which overrides the defaults; nested and flat keys,
+// lists, durations and booleans all come through.
+func TestConfigPrecedence(t *testing.T) {
+	cfg := writeFile(t, "riskgate.yaml", `
+http:
+  addr: 127.0.0.1:1001          # overridden by the flag
+  tls:
+    client_auth: require
+grpc:
+  addr: 127.0.0.1:1002          # overridden by the environment
+  reflection: false
+metrics:
+  addr: 127.0.0.1:1003          # from the file
+auth:
+  admin_cert_names: [soc-admin, ops]
+rules: [a.yaml, b.yaml]
+rules_debounce: 2s
+shutdown:
+  timeout: 42s
+max_speed: 900
+memory:
+  max_users: 5
+`)
+	t.Setenv("RISKGATE_GRPC_ADDR", "127.0.0.1:2002")
+	t.Setenv("RISKGATE_SHUTDOWN_DELAY", "3s")
+	c, err := parseServe(t, "--config", cfg, "--http-addr", "127.0.0.1:3001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"http-addr (flag)", c.HTTP.Addr, "127.0.0.1:3001"},
+		{"grpc-addr (env)", c.GRPC.Addr, "127.0.0.1:2002"},
+		{"metrics-addr (file)", c.Metrics.Addr, "127.0.0.1:1003"},
+		{"metrics-max-tenants (default)", c.Metrics.MaxTenants, 100},
+		{"http-tls-client-auth (file, nested)", c.HTTP.TLS.ClientAuth, "require"},
+		{"grpc-reflection (file, bool)", c.GRPC.Reflection, false},
+		{"admin-cert-names (file, list)", strings.Join(c.Auth.AdminCertNames, ","), "soc-admin,ops"},
+		{"rules (file, engine flag)", strings.Join(c.Rules, ","), "a.yaml,b.yaml"},
+		{"rules-debounce (file, duration)", c.RulesDebounce, 2 * time.Second},
+		{"shutdown-timeout (file)", c.Shutdown.Timeout, 42 * time.Second},
+		{"shutdown-delay (env)", c.Shutdown.Delay, 3 * time.Second},
+		{"max-speed (file, engine flag)", c.MaxSpeed, 900.0},
+		{"memory-max-users (file, nested)", c.Memory.MaxUsers, 5},
+		{"store (default)", c.Store, "memory"},
+	}
+	for _, ch := range checks {
+		if ch.got != ch.want {
+			t.Errorf("%s = %v, want %v", ch.name, ch.got, ch.want)
+		}
+	}
+	// The flag beats the environment too.
+	c, err = parseServe(t, "--config", cfg, "--grpc-addr", "127.0.0.1:4002")
+	if err != nil || c.GRPC.Addr != "127.0.0.1:4002" {
+		t.Errorf("flag over env: %v %v", c.GRPC.Addr, err)
+	}
+	// And without a file, the defaults.
+	t.Setenv("RISKGATE_GRPC_ADDR", "")
+	os.Unsetenv("RISKGATE_GRPC_ADDR")
+	c, err = parseServe(t)
+	if err != nil || c.HTTP.Addr != "127.0.0.1:8080" || c.GRPC.Addr != "127.0.0.1:9090" || !c.GRPC.Reflection || c.Shutdown.Timeout != 15*time.Second {
+		t.Errorf("defaults: %+v %v", c, err)
+	}
+}
+
+// TestConfigErrors: a misspelt key, a list for a single value and a bad
+// value are errors naming the file and line.
+func TestConfigErrors(t *testing.T) {
+	for _, c := range []struct{ yaml, want string }{
+		{"http:\n  adr: x\n", "riskgate.yaml:2: unknown key \"http.adr\""},
+		{"grpc:\n  addr: [a, b]\n", "riskgate.yaml:2: grpc.addr: want a single value"},
+		{"shutdown:\n  timeout: soon\n", "soon"},
+		{"- a\n", "want a mapping"},
+		{"admin_token: hunter2\n", "unknown key \"admin_token\""},
+	} {
+		_, err := parseServe(t, "--config", writeFile(t, "riskgate.yaml", c.yaml))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v, want %q", c.yaml, err, c.want)
+		}
+	}
+	// An empty file is fine.
+	if _, err := parseServe(t, "--config", writeFile(t, "riskgate.yaml", "# nothing\n")); err != nil {
+		t.Errorf("empty file: %v", err)
+	}
+}
+
+// TestExampleConfigLoads: deploy/riskgate.example.yaml is valid.
+func TestExampleConfigLoads(t *testing.T) {
+	if _, err := parseServe(t, "--config", filepath.Join("..", "..", "deploy", "riskgate.example.yaml")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+const (
+	refBegin = "<!-- BEGIN GENERATED: riskgate serve flags -->\n"
+	refEnd   = "<!-- END GENERATED -->"
+)
+
+// TestConfigurationDocs: docs/configuration.md lists every serve flag with
+// its variable, key and default. Run with -update after changing a flag.
+func TestConfigurationDocs(t *testing.T) {
+	var c cli
+	k, err := kong.New(&c, kong.Name("riskgate"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var node *kong.Node
+	for _, n := range k.Model.Children {
+		if n.Name == "serve" {
+			node = n
+		}
+	}
+	flags := serveFlags(node)
+	setEnvNames(flags)
+	ref := configReference(flags, configKeys(node.Target, flags))
+	path := filepath.Join("..", "..", "docs", "configuration.md")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(data)
+	i, j := strings.Index(doc, refBegin), strings.Index(doc, refEnd)
+	if i < 0 || j < i {
+		t.Fatalf("%s lacks the generated markers", path)
+	}
+	want := doc[:i+len(refBegin)] + ref + doc[j:]
+	if want == doc {
+		return
+	}
+	if *update {
+		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Errorf("%s is out of date with the serve flags: run go test ./cmd/riskgate -run TestConfigurationDocs -update", path)
+}
