@@ -266,10 +266,11 @@ func (s *Set) Thresholds() Thresholds { return s.thresholds }
 // Current makes a Set its own engine.Rules, for callers that never reload.
 func (s *Set) Current() engine.Ruleset { return s }
 
-// Evaluate implements engine.Ruleset. The environment is boxed once so that
-// expr's field reads do not allocate; the VM is reused.
+// Evaluate implements engine.Ruleset. The VM is reused, and the environment
+// is handed to expr without copying it (see envValue), so that evaluating
+// the rules allocates nothing but the reasons it returns.
 func (s *Set) Evaluate(env *engine.Env, v *engine.Verdict) {
-	var box any = *env
+	box := envValue(env)
 	m := s.vms.Get().(*vm.VM)
 	defer s.vms.Put(m)
 	score := 0
