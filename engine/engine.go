@@ -290,7 +290,7 @@ func applyHint(g *GeoHint, l *Location) {
 	if g == nil || g.Country == "" && g.Lat == nil {
 		return
 	}
-	*l = Location{Known: true, Source: "hint", Country: upper2(g.Country)}
+	*l = Location{Known: true, Source: "hint", Country: CountryCode(g.Country)}
 	if g.Lat != nil {
 		l.HasCoordinates = true
 		l.Lat, l.Lon = *g.Lat, *g.Lon
@@ -298,10 +298,10 @@ func applyHint(g *GeoHint, l *Location) {
 	}
 }
 
-// upper2 upper-cases a two-letter code without allocating when it is
-// already upper case (the usual case).
-func upper2(s string) string {
-	if len(s) == 2 && s[0] >= 'a' && s[0] <= 'z' || len(s) == 2 && s[1] >= 'a' && s[1] <= 'z' {
+// CountryCode upper-cases a two-letter country code, without allocating
+// when it already is upper case (every GeoIP database, most hints).
+func CountryCode(s string) string {
+	if len(s) == 2 && (s[0] >= 'a' && s[0] <= 'z' || s[1] >= 'a' && s[1] <= 'z') {
 		b := []byte(s)
 		for i := range b {
 			if b[i] >= 'a' && b[i] <= 'z' {

@@ -44,7 +44,7 @@ func (r *Result) setLocation(country, subdivision, city string, lat, lon *float6
 		return false
 	}
 	l := &r.Location
-	*l = engine.Location{Known: true, Source: Source, Country: upper2(country), Subdivision: subdivision, City: city}
+	*l = engine.Location{Known: true, Source: Source, Country: engine.CountryCode(country), Subdivision: subdivision, City: city}
 	if lat != nil && lon != nil && (city != "" || subdivision != "") && validCoordinates(*lat, *lon) {
 		l.HasCoordinates = true
 		l.Lat, l.Lon = *lat, *lon
@@ -58,21 +58,6 @@ func (r *Result) setLocation(country, subdivision, city string, lat, lon *float6
 
 func validCoordinates(lat, lon float64) bool {
 	return lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180 && !(lat == 0 && lon == 0)
-}
-
-// upper2 returns a two-letter code in upper case, without allocating when
-// it already is (every real database).
-func upper2(s string) string {
-	if s[0] >= 'a' && s[0] <= 'z' || s[1] >= 'a' && s[1] <= 'z' {
-		b := []byte(s)
-		for i := range b {
-			if b[i] >= 'a' && b[i] <= 'z' {
-				b[i] -= 'a' - 'A'
-			}
-		}
-		return string(b)
-	}
-	return s
 }
 
 func (r *Result) setASN(number uint, org string) bool {
