@@ -95,6 +95,10 @@ func (c *Config) validate() error {
 		return fmt.Errorf("sim: warm-up days %d: want 0 to 3660", c.WarmupDays)
 	case c.Start.IsZero():
 		return errors.New("sim: no start date")
+	case c.Start.AddDate(0, 0, -c.WarmupDays).Year() < 2000 || c.Start.AddDate(0, 0, c.Days).Year() > 9999:
+		// The engine refuses attempts dated outside these years: a stream
+		// that reaches them could not be replayed.
+		return fmt.Errorf("sim: start %s with %d warm-up and %d days: the stream must lie within the years 2000 to 9999", c.Start.Format("2006-01-02"), c.WarmupDays, c.Days)
 	}
 	for _, s := range []float64{c.BreachedUserShare, c.VPNUserShare, c.NewUserShare} {
 		if !(s >= 0 && s <= 1) {

@@ -144,7 +144,7 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b, err := c.build(ctx, store, c.Store != "memory", log, func(o *engine.Options) {
+	b, err := c.build(ctx, store, !c.memoryStore(), log, func(o *engine.Options) {
 		o.Observers = append(o.Observers, m)
 		o.StoreTimeout = c.StoreTimeout
 		o.MaxClockSkew = c.MaxClockSkew
@@ -196,9 +196,13 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	return srv.Serve(ctx)
 }
 
+// memoryStore reports whether the state lives in this process (the
+// default): its keys die with it, so a random HMAC secret will do.
+func (c *serveCmd) memoryStore() bool { return c.Store == "" || c.Store == "memory" }
+
 // openStore opens the state store and its readiness checks.
 func (c *serveCmd) openStore(ctx context.Context, reg prometheus.Registerer, log *slog.Logger) (engine.Store, []server.Check, error) {
-	if c.Store == "" || c.Store == "memory" {
+	if c.memoryStore() {
 		return memstore.New(memstore.Options{MaxUsers: c.Memory.MaxUsers, MaxWindowKeys: c.Memory.MaxWindowKeys, MaxPending: c.Memory.MaxPending}), nil, nil
 	}
 	if c.StoreTimeout == 0 {

@@ -175,3 +175,19 @@ func TestConfigurationDocs(t *testing.T) {
 	}
 	t.Errorf("%s is out of date with the serve flags: run go test ./cmd/riskgate -run TestConfigurationDocs -update", path)
 }
+
+// TestEmptyStoreIsMemory: an empty --store (or store: "" in the file) is the
+// in-memory store, as openStore treats it, so it needs no stable HMAC
+// secret. The context is already cancelled: Run starts, then shuts down.
+func TestEmptyStoreIsMemory(t *testing.T) {
+	t.Setenv("RISKGATE_HMAC_SECRET", "")
+	c, err := parseServe(t, "--store=", "--http-addr=127.0.0.1:0", "--grpc-addr=127.0.0.1:0", "--log-level=error", "--no-rules-watch", "--gc-percent=0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := c.Run(ctx); err != nil {
+		t.Fatalf("serve --store=: %v", err)
+	}
+}

@@ -22,7 +22,7 @@ import (
 // Options bound the store. Zero values take the defaults.
 type Options struct {
 	Shards        int           // default 64
-	MaxUsers      int           // profiles kept, default 1,000,000
+	MaxUsers      int           // profiles kept, default 1,000,000; the one whose last completed login is oldest goes first
 	MaxWindowKeys int           // attack-window keys (addresses, subnets, ASNs, accounts, passwords), default 1,000,000
 	MaxPending    int           // decisions awaiting an outcome, default 500,000
 	MaxDistinct   int           // members per distinct-count set, default 1,000
@@ -167,7 +167,12 @@ func (s *Store) Observe(ctx context.Context, ev *engine.Event, st *engine.State)
 		th := s.tenant(ev.Tenant)
 		sh := s.shardFor(th, ev.User)
 		sh.mu.Lock()
-		if e, ok := sh.profiles.Get(userID{th, ev.User}); ok && now-e.touched < int64(s.opts.ProfileTTL/time.Second) {
+		// Peek, not Get: a read does not touch the profile (only a
+		// completed login does), so it must not reorder the LRU either.
+		// Expire relies on LRU order being touch order, and attempts that
+		// teach nothing (an attacker's failures) must not decide which
+		// profiles the bound evicts.
+		if e, ok := sh.profiles.Peek(userID{th, ev.User}); ok && now-e.touched < int64(s.opts.ProfileTTL/time.Second) {
 			st.HasProfile = true
 			st.Profile.CopyFrom(&e.p)
 		}

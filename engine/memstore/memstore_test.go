@@ -87,6 +87,41 @@ func TestTTLExpiry(t *testing.T) {
 	}
 }
 
+// TestExpireAfterReads: reading a profile (every attempt of the user,
+// failed ones included) does not touch it, so it must not reorder the LRU
+// either: Expire trims from the oldest end and stops at the first live
+// entry, and a read-but-expired profile behind a live one would linger in
+// memory past its time to live.
+func TestExpireAfterReads(t *testing.T) {
+	now := base
+	s := New(Options{Shards: 1, ProfileTTL: 24 * time.Hour, Now: func() time.Time { return now }})
+	defer s.Close(context.Background())
+	ctx := context.Background()
+	learn := func(u string) {
+		t.Helper()
+		if err := s.Commit(ctx, &engine.Commit{Learn: &engine.Login{Tenant: "t", User: key(u), Time: now}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	learn("old")
+	now = base.Add(time.Hour)
+	learn("young")
+	now = base.Add(2 * time.Hour)
+	ip := netip.MustParseAddr("198.51.100.7")
+	var st engine.State
+	if err := s.Observe(ctx, &engine.Event{Tenant: "t", Time: now, User: key("old"), Account: key("old"), IP: ip, Subnet: engine.SubnetOf(ip), Failed: true}, &st); err != nil || !st.HasProfile {
+		t.Fatalf("observe: %v %v", st.HasProfile, err)
+	}
+	now = base.Add(24*time.Hour + 30*time.Minute) // "old" expired, "young" alive
+	s.Expire()
+	if p, _, _ := s.Len(); p != 1 {
+		t.Errorf("Expire kept %d profiles, want 1 (the expired one lingers)", p)
+	}
+	if _, ok, _ := s.Profile(ctx, "t", key("young")); !ok {
+		t.Error("live profile expired")
+	}
+}
+
 func key(s string) engine.Key {
 	var k engine.Key
 	copy(k[:], s)

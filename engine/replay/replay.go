@@ -77,7 +77,7 @@ func Run(ctx context.Context, e Scorer, r io.Reader, w io.Writer, opts Options) 
 	bw := bufio.NewWriterSize(w, 64<<10)
 	enc := json.NewEncoder(bw)
 	sum := NewSummary()
-	decisions := map[string]string{} // attempt_id -> decision_id, for outcome lines
+	decisions := map[string]scored{} // attempt_id -> its decision, for outcome lines
 	n := 0
 	for sc.Scan() {
 		n++
@@ -105,7 +105,7 @@ func Run(ctx context.Context, e Scorer, r io.Reader, w io.Writer, opts Options) 
 			return sum, fmt.Errorf("replay: line %d: %w", n, err)
 		}
 		if ln.AttemptID != "" {
-			decisions[ln.AttemptID] = d.DecisionID
+			decisions[ln.AttemptID] = scored{decisionID: d.DecisionID, tenant: d.Tenant}
 		}
 		sum.Add(ln.Label, d.Action)
 		if opts.AutoOutcomes {
@@ -133,14 +133,25 @@ func Run(ctx context.Context, e Scorer, r io.Reader, w io.Writer, opts Options) 
 	return sum, nil
 }
 
-func report(ctx context.Context, e Scorer, o *Outcome, decisions map[string]string) error {
+// scored is what an outcome line naming an earlier attempt needs of its
+// decision: the id, and the tenant the decision is kept under.
+type scored struct {
+	decisionID, tenant string
+}
+
+func report(ctx context.Context, e Scorer, o *Outcome, decisions map[string]scored) error {
 	out := o.Outcome
 	if o.AttemptID != "" {
-		id, ok := decisions[o.AttemptID]
+		s, ok := decisions[o.AttemptID]
 		if !ok {
 			return fmt.Errorf("outcome for attempt_id %q, which no earlier line scored", o.AttemptID)
 		}
-		out.DecisionID = id
+		out.DecisionID = s.decisionID
+		// The attempt's tenant, unless the line names one: an outcome
+		// line need not repeat it.
+		if out.Tenant == "" {
+			out.Tenant = s.tenant
+		}
 	}
 	return e.Report(ctx, out)
 }

@@ -175,3 +175,24 @@ func TestOutcomeLinesReachTheEngine(t *testing.T) {
 		t.Errorf("the reported failure is not in the windows: %+v", d.Signals.Account)
 	}
 }
+
+// An outcome line that names its attempt by attempt_id reaches the decision
+// in the attempt's tenant without repeating the tenant.
+func TestOutcomeLineTakesTheAttemptsTenant(t *testing.T) {
+	in := `{"tenant":"acme","attempt_id":"a1","time":"2026-03-02T10:00:00Z","user_id":"u1","ip":"81.2.69.1","result":"unknown"}
+{"outcome":{"attempt_id":"a1","outcome":"login_failed"}}
+{"tenant":"acme","attempt_id":"a2","time":"2026-03-02T10:01:00Z","user_id":"u1","ip":"81.2.69.1","result":"unknown"}
+`
+	var out bytes.Buffer
+	if _, err := replay.Run(context.Background(), newEngine(t), strings.NewReader(in), &out, replay.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var d replay.Result
+	if err := json.Unmarshal([]byte(lines[1]), &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Signals.Account.Failures1h != 1 {
+		t.Errorf("the reported failure is not in the tenant's windows: %+v", d.Signals.Account)
+	}
+}

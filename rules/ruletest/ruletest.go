@@ -26,6 +26,8 @@
 // History attempts are followed by the outcome a person would produce
 // (a step-up passes, unless step_up_passes: false) or by an explicit
 // outcome:. "{i}" in an attempt's strings is replaced by the repeat index.
+// A test must expect something, and may name only rules of the ruleset: an
+// expectation that could never fail is reported as a failure.
 package ruletest
 
 import (
@@ -209,6 +211,9 @@ func loadRules(testPath string, ruleFiles []string) (*rules.Set, error) {
 }
 
 func runTest(ctx context.Context, set *rules.Set, t *testDoc, opts Options, r *Result) error {
+	if err := t.Expect.validate(set); err != nil {
+		return err
+	}
 	store := memstore.New(memstore.Options{})
 	defer store.Close(ctx)
 	keyer, _ := engine.NewKeyer([]byte("rule-tests-are-not-secret"))
@@ -317,6 +322,37 @@ func (ad *attemptDoc) build(i int, at time.Time) (engine.Attempt, error) {
 		return engine.Attempt{}, err
 	}
 	return a, nil
+}
+
+// validate refuses an expectation that could never fail: one that checks
+// nothing, or that names a rule the ruleset does not have (a misspelt id
+// in reasons_exclude would pass for ever; in reasons_include it would fail
+// for a reason that says nothing about the rules).
+func (x *expectDoc) validate(set *rules.Set) error {
+	if x.Action == "" && x.Reasons == nil && x.ReasonsInclude == nil && x.ReasonsExclude == nil &&
+		x.Shadow == nil && x.MinScore == nil && x.MaxScore == nil && x.Alert == nil {
+		return fmt.Errorf("expect: nothing to check: give action, reasons, reasons_include, reasons_exclude, shadow, min_score, max_score or alert")
+	}
+	if x.Action != "" {
+		if a, err := engine.ParseAction(x.Action); err != nil || a == engine.ActionNone {
+			return fmt.Errorf("expect.action: %q: want allow, step_up or deny", x.Action)
+		}
+	}
+	known := map[string]bool{}
+	for _, r := range set.Rules() {
+		known[r.ID] = true
+	}
+	for _, l := range []struct {
+		key string
+		ids []string
+	}{{"reasons", x.Reasons}, {"reasons_include", x.ReasonsInclude}, {"reasons_exclude", x.ReasonsExclude}, {"shadow", x.Shadow}} {
+		for _, id := range l.ids {
+			if !known[id] {
+				return fmt.Errorf("expect.%s: no rule %q in the ruleset", l.key, id)
+			}
+		}
+	}
+	return nil
 }
 
 func check(x *expectDoc, d *engine.Decision, r *Result) {

@@ -89,3 +89,54 @@ func TestBrokenRulesStopTheFile(t *testing.T) {
 		t.Errorf("err = %v, want the rule file's compile error", err)
 	}
 }
+
+// TestExpectationsThatCannotFailAreRefused: a test that checks nothing, or
+// names a rule the ruleset lacks, fails rather than passing for ever.
+func TestExpectationsThatCannotFailAreRefused(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, s string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("r.yaml", `
+rules:
+  - id: new-device
+    description: New device.
+    when: device.new
+    action: step_up
+`)
+	write("r_test.yaml", `
+tests:
+  - name: no expectation
+    attempt: {user_id: u, ip: 81.2.69.1}
+  - name: misspelt exclusion
+    attempt: {user_id: u, ip: 81.2.69.1}
+    expect: {reasons_exclude: [new_device]}
+  - name: misspelt shadow
+    attempt: {user_id: u, ip: 81.2.69.1}
+    expect: {shadow: [nope]}
+  - name: action none
+    attempt: {user_id: u, ip: 81.2.69.1}
+    expect: {action: none}
+  - name: fine
+    attempt: {user_id: u, ip: 81.2.69.1}
+    expect: {reasons_exclude: [new-device]}
+`)
+	var out bytes.Buffer
+	res, err := RunPaths(context.Background(), &out, Options{}, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 5 {
+		t.Fatalf("results: %+v", res)
+	}
+	for i, want := range []string{"expect: nothing to check", `expect.reasons_exclude: no rule "new_device"`, `expect.shadow: no rule "nope"`, `expect.action: "none"`} {
+		if res[i].Passed() || !strings.Contains(strings.Join(res[i].Failures, "\n"), want) {
+			t.Errorf("%s: %v, want a failure saying %q", res[i].Name, res[i].Failures, want)
+		}
+	}
+	if !res[4].Passed() {
+		t.Errorf("%s: %v", res[4].Name, res[4].Failures)
+	}
+}
