@@ -23,7 +23,13 @@ import (
 type Options struct {
 	Shards        int           // default 64
 	MaxUsers      int           // profiles kept, default 1,000,000; the one whose last completed login is oldest goes first
-	MaxWindowKeys int           // attack-window keys (addresses, subnets, ASNs, accounts, passwords), default 1,000,000
+	MaxWindowKeys int           // short attack windows (addresses, subnets, ASNs), default 1,000,000
+	// MaxAccountKeys bounds the long windows (failures per account,
+	// accounts per password; up to 7 days), default 1,000,000. They are
+	// kept apart from the address windows so that a botnet cycling through
+	// fresh addresses cannot evict the slow brute-force and spraying
+	// evidence it is building up.
+	MaxAccountKeys int
 	MaxPending    int           // decisions awaiting an outcome, default 500,000
 	MaxDistinct   int           // members per distinct-count set, default 1,000
 	ProfileTTL    time.Duration // a profile untouched this long is erased, default 180 days
@@ -42,6 +48,7 @@ func (o *Options) defaults() {
 	def(&o.Shards, 64)
 	def(&o.MaxUsers, 1_000_000)
 	def(&o.MaxWindowKeys, 1_000_000)
+	def(&o.MaxAccountKeys, 1_000_000)
 	def(&o.MaxPending, 500_000)
 	def(&o.MaxDistinct, 1000)
 	if o.ProfileTTL <= 0 {
@@ -68,7 +75,8 @@ type Store struct {
 type shard struct {
 	mu       sync.Mutex
 	profiles *simplelru.LRU[userID, *profileEntry]
-	windows  *simplelru.LRU[windowID, *window]
+	windows  *simplelru.LRU[windowID, *window] // addresses, subnets, ASNs, tenant
+	accounts *simplelru.LRU[windowID, *window] // accounts, passwords
 	pending  *simplelru.LRU[pendingID, *pendingEntry]
 }
 
@@ -139,6 +147,7 @@ func New(opts Options) *Store {
 		sh := &s.shards[i]
 		sh.profiles, _ = simplelru.NewLRU[userID, *profileEntry](per(opts.MaxUsers), nil)
 		sh.windows, _ = simplelru.NewLRU[windowID, *window](per(opts.MaxWindowKeys), nil)
+		sh.accounts, _ = simplelru.NewLRU[windowID, *window](per(opts.MaxAccountKeys), nil)
 		sh.pending, _ = simplelru.NewLRU[pendingID, *pendingEntry](per(opts.MaxPending), nil)
 	}
 	go s.sweep()
@@ -202,12 +211,13 @@ func (s *Store) apply(ev *engine.Event, st *engine.State, now int64) {
 	}
 	var id [16]byte
 	userHash := binary.LittleEndian.Uint64(ev.Username[:8])
+	countUser := ev.Attempt && !ev.Username.IsZero()
 	net := func(kind windowKind, out *engine.NetCounts) {
-		s.window(th, kind, &id, now, func(w *window) {
+		s.window(th, kind, &id, now, ev.Failed || countUser, func(w *window) {
 			if ev.Failed {
 				w.failures.add(&shortSpec, t, 1)
 			}
-			if ev.Attempt && !ev.Username.IsZero() {
+			if countUser {
 				w.members.add(&shortLen, userHash, t, s.opts.MaxDistinct)
 			}
 			if out != nil {
@@ -229,7 +239,7 @@ func (s *Store) apply(ev *engine.Event, st *engine.State, now int64) {
 	}
 	if !ev.Account.IsZero() {
 		id = ev.Account
-		s.window(th, kindAccount, &id, now, func(w *window) {
+		s.window(th, kindAccount, &id, now, ev.Failed, func(w *window) {
 			if ev.Failed {
 				w.failures.add(&longSpec, t, 1)
 			}
@@ -237,11 +247,13 @@ func (s *Store) apply(ev *engine.Event, st *engine.State, now int64) {
 				w.failures.sum(&longSpec, t, &c.AccountFailures)
 			}
 		})
-		if !ev.Password.IsZero() && ev.Attempt {
+		if !ev.Password.IsZero() {
 			id = ev.Password
 			acct := binary.LittleEndian.Uint64(ev.Account[:8])
-			s.window(th, kindPassword, &id, now, func(w *window) {
-				w.members.add(&longLen, acct, t, s.opts.MaxDistinct)
+			s.window(th, kindPassword, &id, now, ev.Attempt, func(w *window) {
+				if ev.Attempt {
+					w.members.add(&longLen, acct, t, s.opts.MaxDistinct)
+				}
 				if c != nil {
 					w.members.count(&longLen, t, &c.PasswordAccounts)
 				}
@@ -249,7 +261,7 @@ func (s *Store) apply(ev *engine.Event, st *engine.State, now int64) {
 		}
 	}
 	id = [16]byte{}
-	s.window(th, kindTenant, &id, now, func(w *window) {
+	s.window(th, kindTenant, &id, now, ev.Attempt || ev.Failed, func(w *window) {
 		if ev.Attempt {
 			w.attempts.add(&shortSpec, t, 1)
 		}
@@ -278,20 +290,50 @@ func netOut(c *engine.Counts, i int) *engine.NetCounts {
 
 func addrID(a netip.Addr) [16]byte { return a.As16() }
 
-// window runs f on the window entry, creating it when absent, under the
-// shard's lock.
-func (s *Store) window(th tenantHash, kind windowKind, id *[16]byte, now int64, f func(*window)) {
+// window runs f on the window entry under the shard's lock. When write is
+// set the entry is created if absent and becomes the most recently used;
+// otherwise (nothing to count: a successful attempt on an account, a dry
+// run) a missing entry is left missing and f is not called, so reading
+// never costs memory or reorders eviction.
+func (s *Store) window(th tenantHash, kind windowKind, id *[16]byte, now int64, write bool, f func(*window)) {
 	sh := s.shardForWindow(th, kind, id)
 	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	list := sh.listFor(kind)
 	k := windowID{th, kind, *id}
-	w, ok := sh.windows.Get(k)
-	if !ok || now-w.touched > ttlOf(kind) {
-		w = &window{kind: kind}
-		sh.windows.Add(k, w)
+	var (
+		w  *window
+		ok bool
+	)
+	if write {
+		w, ok = list.Get(k)
+	} else {
+		w, ok = list.Peek(k)
 	}
-	w.touched = now
+	if ok && now-w.touched > ttlOf(kind) {
+		ok = false // expired: as good as absent
+		if !write {
+			list.Remove(k)
+		}
+	}
+	if !ok {
+		if !write {
+			return
+		}
+		w = &window{kind: kind}
+		list.Add(k, w)
+	}
+	if write {
+		w.touched = now
+	}
 	f(w)
-	sh.mu.Unlock()
+}
+
+func (sh *shard) listFor(kind windowKind) *simplelru.LRU[windowID, *window] {
+	if kind == kindAccount || kind == kindPassword {
+		return sh.accounts
+	}
+	return sh.windows
 }
 
 func (s *Store) shardForWindow(t tenantHash, kind windowKind, id *[16]byte) *shard {
@@ -390,7 +432,7 @@ func (s *Store) Forget(ctx context.Context, tenant string, user engine.Key) erro
 	id := [16]byte(user)
 	sh = s.shardForWindow(th, kindAccount, &id)
 	sh.mu.Lock()
-	sh.windows.Remove(windowID{th, kindAccount, id})
+	sh.accounts.Remove(windowID{th, kindAccount, id})
 	sh.mu.Unlock()
 	for i := range s.shards {
 		sh := &s.shards[i]
@@ -422,7 +464,7 @@ func (s *Store) Len() (profiles, windows, pending int) {
 		sh := &s.shards[i]
 		sh.mu.Lock()
 		profiles += sh.profiles.Len()
-		windows += sh.windows.Len()
+		windows += sh.windows.Len() + sh.accounts.Len()
 		pending += sh.pending.Len()
 		sh.mu.Unlock()
 	}
@@ -464,12 +506,14 @@ func (s *Store) Expire() {
 			}
 			sh.profiles.Remove(k)
 		}
-		for {
-			k, w, ok := sh.windows.GetOldest()
-			if !ok || now-w.touched <= ttlOf(w.kind) {
-				break
+		for _, list := range []*simplelru.LRU[windowID, *window]{sh.windows, sh.accounts} {
+			for {
+				k, w, ok := list.GetOldest()
+				if !ok || now-w.touched <= ttlOf(w.kind) {
+					break
+				}
+				list.Remove(k)
 			}
-			sh.windows.Remove(k)
 		}
 		for {
 			k, e, ok := sh.pending.GetOldest()

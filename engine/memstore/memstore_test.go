@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"testing"
@@ -227,4 +228,64 @@ func TestDistinctMatchesBruteForce(t *testing.T) {
 
 func TestAttacks(t *testing.T) {
 	storetest.RunAttacks(t, func(t *testing.T) engine.Store { return New(Options{}) })
+}
+
+func TestFreshAddressesCannotEvictAccountWindows(t *testing.T) {
+	s := New(Options{Shards: 1, MaxWindowKeys: 20, MaxAccountKeys: 20})
+	defer s.Close(context.Background())
+	ctx := context.Background()
+	victim := key("victim")
+	ev := func(i int, acct engine.Key, failed bool) *engine.Event {
+		ip := netip.AddrFrom4([4]byte{100, byte(i >> 8), byte(i), 1})
+		return &engine.Event{Tenant: "t", Time: base.Add(time.Duration(i) * time.Second), IP: ip, Subnet: engine.SubnetOf(ip), Account: acct, Attempt: true, Failed: failed}
+	}
+	for i := range 5 {
+		if err := s.Record(ctx, ev(i, victim, true)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A botnet: a thousand fresh addresses, each with a successful attempt
+	// on an account of its own.
+	for i := range 1000 {
+		var st engine.State
+		if err := s.Observe(ctx, ev(10+i, key(fmt.Sprint("bot", i)), false), &st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var st engine.State
+	if err := s.Observe(ctx, ev(2000, victim, false), &st); err != nil {
+		t.Fatal(err)
+	}
+	if got := st.Counts.AccountFailures[1]; got != 5 {
+		t.Errorf("victim's failures after the botnet: %d, want 5", got)
+	}
+}
+
+func TestReadsWithoutWritesCreateNothing(t *testing.T) {
+	s := New(Options{})
+	defer s.Close(context.Background())
+	ip := netip.MustParseAddr("81.2.69.1")
+	// What a dry run sends: nothing to count.
+	ev := &engine.Event{Tenant: "t", Time: base, IP: ip, Subnet: engine.SubnetOf(ip), ASN: 3215, Account: key("a"), Username: key("n"), Password: key("p")}
+	var st engine.State
+	if err := s.Observe(context.Background(), ev, &st); err != nil {
+		t.Fatal(err)
+	}
+	if _, w, _ := s.Len(); w != 0 {
+		t.Errorf("a read-only observe created %d window entries", w)
+	}
+	// A successful attempt counts its username, not an account failure:
+	// it must not create an account window.
+	ev.Attempt = true
+	ev.Password = engine.Key{}
+	if err := s.Observe(context.Background(), ev, &st); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for i := range s.shards {
+		n += s.shards[i].accounts.Len()
+	}
+	if n != 0 {
+		t.Errorf("a successful attempt created %d account windows", n)
+	}
 }
