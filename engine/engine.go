@@ -88,8 +88,14 @@ type Options struct {
 	// Now is the clock for attempts without a time; default time.Now.
 	Now func() time.Time
 	// NewID makes decision ids; default a random ULID.
-	NewID  func(t time.Time) string
-	Logger *slog.Logger
+	NewID func(t time.Time) string
+	// Retries of an attempt that carries its own attempt_id, within
+	// RetryWindow (default 10 minutes), get the first decision back and are
+	// not counted again. At most RetryEntries decisions are remembered
+	// (default 50,000; negative disables).
+	RetryWindow  time.Duration
+	RetryEntries int
+	Logger       *slog.Logger
 }
 
 // Engine scores attempts and learns from outcomes. It is safe for
@@ -101,6 +107,7 @@ type Engine struct {
 	ids      *idSource
 	logLim   rateLimiter
 	learners []Learner
+	recent   *recentDecisions // nil when disabled
 }
 
 // scratch is the per-call working memory, pooled so that Score allocates
@@ -140,6 +147,12 @@ func New(opts Options) (*Engine, error) {
 		e.opts.NewID = e.ids.ULID
 	}
 	e.scratch.New = func() any { return new(scratch) }
+	if opts.RetryEntries >= 0 {
+		if opts.RetryWindow <= 0 {
+			opts.RetryWindow = 10 * time.Minute
+		}
+		e.recent = newRecentDecisions(cmpOr(opts.RetryEntries, 50_000), opts.RetryWindow)
+	}
 	for _, sig := range opts.Signals {
 		if l, ok := sig.(Learner); ok {
 			e.learners = append(e.learners, l)
@@ -178,6 +191,12 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset) (Decision, 
 	s.attempt = *a
 	if err := s.n.normalize(&s.attempt, e.opts.Now(), e.opts.MaxClockSkew); err != nil {
 		return Decision{}, err
+	}
+	idempotent := dry == nil && e.recent != nil && s.attempt.AttemptID != ""
+	if idempotent {
+		if d, ok, err := e.recent.get(&s.n, start); err != nil || ok {
+			return d, err
+		}
 	}
 	e.prepare(s)
 
@@ -237,6 +256,9 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset) (Decision, 
 	// Consequences: learn a completed login now, or remember the decision
 	// for the outcome that will complete it.
 	e.commit(ctx, s, &d)
+	if idempotent {
+		e.recent.put(&s.n, &d, start)
+	}
 	if len(e.opts.Observers) > 0 {
 		// Observers get a copy: handing them &d would move every decision
 		// to the heap, observers or not.
@@ -247,6 +269,13 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset) (Decision, 
 		}
 	}
 	return d, nil
+}
+
+func cmpOr(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
 }
 
 func (e *Engine) release(s *scratch) {

@@ -507,3 +507,39 @@ func TestPasswordHashIsDecodedExactly(t *testing.T) {
 		t.Errorf("another password shares the spray count: %d", d.Signals.Password.Accounts1h)
 	}
 }
+
+func TestAttemptIDIsAnIdempotencyKey(t *testing.T) {
+	h := newHarness(t, nil)
+	ctx := context.Background()
+	a := engine.Attempt{AttemptID: "req-1", Time: t0, UserID: "u-x", Username: "x", IP: "45.155.205.10", Result: engine.ResultPasswordBad}
+	first := h.score(t, a)
+	again := h.score(t, a) // the identity server retried
+	if again.DecisionID != first.DecisionID || again.Action != first.Action {
+		t.Errorf("retry got decision %s (%s), first was %s (%s)", again.DecisionID, again.Action, first.DecisionID, first.Action)
+	}
+	a.AttemptID = "req-2"
+	next := h.score(t, a)
+	if next.Signals.Account.Failures1h != 2 {
+		t.Errorf("account failures after a retry and a new attempt: %d, want 2 (the retry counted once)", next.Signals.Account.Failures1h)
+	}
+	// The same id for a different attempt is refused, naming the field.
+	b := a
+	b.IP = "81.2.69.1"
+	_, err := h.e.Score(ctx, b)
+	var fe *engine.FieldError
+	if !errors.As(err, &fe) || fe.Field != "attempt_id" {
+		t.Errorf("attempt_id reused for another attempt: %v", err)
+	}
+	// Attempts without an id are never deduplicated.
+	c := a
+	c.AttemptID = ""
+	d1, d2 := h.score(t, c), h.score(t, c)
+	if d1.DecisionID == d2.DecisionID {
+		t.Error("attempts without attempt_id were deduplicated")
+	}
+	// Tenants have their own ids.
+	a.Tenant = "other"
+	if d := h.score(t, a); d.Tenant != "other" || d.DecisionID == next.DecisionID {
+		t.Errorf("attempt_id shared across tenants: %+v", d.Tenant)
+	}
+}
