@@ -149,7 +149,11 @@ func (o *OutcomeKind) UnmarshalText(b []byte) error {
 
 // Outcome reports what happened to an attempt. It names the attempt either
 // by DecisionID (the usual case) or by carrying the Attempt itself, for
-// identity servers that did not keep the decision.
+// identity servers that did not keep the decision. Time, when given, is
+// when the outcome happened; it is informational: a reported failure counts
+// in the windows at its attempt's time, so that a late report lands in the
+// window the attempt belongs to. An outcome reported with the attempt
+// itself is trusted as it is (there is no decision to check it against).
 type Outcome struct {
 	Tenant     string      `json:"tenant,omitempty"`
 	DecisionID string      `json:"decision_id,omitempty"`

@@ -47,7 +47,10 @@ func (s *Server) ready(ctx context.Context) (map[string]string, bool) {
 	ok := true
 	set := func(name string, err error) {
 		if err != nil {
-			res[name] = err.Error()
+			// The endpoint is public: the detail (addresses, paths) goes to
+			// the log, not to whoever asks.
+			s.log.Warn("readiness check failed", "check", name, "err", err)
+			res[name] = "unavailable"
 			ok = false
 		} else {
 			res[name] = "ok"

@@ -42,6 +42,7 @@ type testOpts struct {
 	grpcTLS        server.TLS
 	metricsApart   bool
 	shutdown       time.Duration
+	checks         []server.Check
 }
 
 // testServer is a real server on 127.0.0.1 ports, stopped by the test.
@@ -98,7 +99,7 @@ func startServer(t *testing.T, o testOpts) *testServer {
 		cfg.MetricsAddr = "127.0.0.1:0"
 	}
 	az := auth.New(auth.Options{AdminToken: []byte(o.admin), ScoringToken: []byte(o.scoring), AdminCertNames: o.adminCertNames})
-	srv, err := server.New(cfg, server.Deps{Engine: eng, Rules: mgr, Store: store, Auth: az, Metrics: m, Gatherer: reg, Logger: log})
+	srv, err := server.New(cfg, server.Deps{Engine: eng, Rules: mgr, Store: store, Auth: az, Metrics: m, Gatherer: reg, Logger: log, Checks: o.checks})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,8 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -17,6 +19,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	pb "github.com/riskgate/riskgate/api/gen/riskgate/v1"
+	"github.com/riskgate/riskgate/api/server"
 )
 
 // TestOpenAPIDescribesEveryRoute: the routes the mux serves and the paths
@@ -230,5 +233,19 @@ func decodeBody(t *testing.T, resp *http.Response, out any) {
 		if err := json.Unmarshal(data, out); err != nil {
 			t.Fatalf("%d %q: %v", resp.StatusCode, data, err)
 		}
+	}
+}
+
+func TestReadinessHidesErrorDetails(t *testing.T) {
+	secretish := errors.New("dial tcp 10.1.2.3:6379: connect: connection refused")
+	ts := startServer(t, testOpts{checks: []server.Check{{Name: "geoip", Check: func(context.Context) error { return secretish }}}})
+	var ready map[string]any
+	code := httpDo(t, nil, "GET", ts.url("/readyz"), "", nil, &ready)
+	if code != http.StatusServiceUnavailable {
+		t.Fatalf("readyz with a failing check: %d %v", code, ready)
+	}
+	body := fmt.Sprint(ready)
+	if strings.Contains(body, "10.1.2.3") || !strings.Contains(body, "unavailable") {
+		t.Errorf("readyz body %v: want the check named unavailable, without the error's detail", ready)
 	}
 }
