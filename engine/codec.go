@@ -90,9 +90,18 @@ func (p *Profile) UnmarshalBinary(data []byte) error { return UnmarshalProfile(d
 // UnmarshalProfile decodes data into p, reusing p's slice capacity. On error
 // p is left empty.
 func UnmarshalProfile(data []byte, p *Profile) error {
+	return unmarshalProfile(decoder{b: data}, p)
+}
+
+// UnmarshalProfileString is UnmarshalProfile of a string; the profile's
+// strings are substrings of data, not copies.
+func UnmarshalProfileString(data string, p *Profile) error {
+	return unmarshalProfile(stringDecoder(data), p)
+}
+
+func unmarshalProfile(d decoder, p *Profile) error {
 	old := *p
 	p.reuse(&old)
-	d := decoder{b: data}
 	d.header(kindProfile)
 	p.Logins = d.u32()
 	p.FirstSeen = d.varint()
@@ -172,7 +181,16 @@ func AppendLogin(b []byte, l *Login) []byte {
 
 // UnmarshalLogin decodes data into l.
 func UnmarshalLogin(data []byte, l *Login) error {
-	d := decoder{b: data}
+	return unmarshalLogin(decoder{b: data}, l)
+}
+
+// UnmarshalLoginString is UnmarshalLogin of a string; the login's strings
+// are substrings of data, not copies.
+func UnmarshalLoginString(data string, l *Login) error {
+	return unmarshalLogin(stringDecoder(data), l)
+}
+
+func unmarshalLogin(d decoder, l *Login) error {
 	d.header(kindLogin)
 	d.login(l)
 	if err := d.finish(); err != nil {

@@ -7,13 +7,24 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
+	"unsafe"
 )
 
 // decoder reads an encoding, remembering the first error; reads after an
 // error return zero values, so callers check once at the end.
+//
+// When the input is a string (src set, b a read-only view of it), decoded
+// strings are substrings of it instead of copies: a profile read from a
+// store reply then costs no allocation per member.
 type decoder struct {
 	b   []byte
+	src string
 	err error
+}
+
+// stringDecoder decodes s in place. b aliases s's bytes and is only read.
+func stringDecoder(s string) decoder {
+	return decoder{b: unsafe.Slice(unsafe.StringData(s), len(s)), src: s}
 }
 
 func (d *decoder) fail(format string, args ...any) {
@@ -103,6 +114,11 @@ func (d *decoder) string() string {
 	if v > uint64(len(d.b)) {
 		d.fail("string of %d bytes, %d left", v, len(d.b))
 		return ""
+	}
+	if d.src != "" {
+		start := len(d.src) - len(d.b)
+		d.b = d.b[v:]
+		return d.src[start : start+int(v)]
 	}
 	return string(d.bytes(int(v)))
 }

@@ -252,3 +252,44 @@ func FuzzPending(f *testing.F) {
 		}
 	})
 }
+
+// TestStringDecoders: decoding a string gives what decoding its bytes
+// gives, with the profile's strings taken from the input rather than
+// copied, and rejects the same garbage.
+func TestStringDecoders(t *testing.T) {
+	p := sampleProfile()
+	enc := string(AppendProfile(nil, &p))
+	var got Profile
+	if err := UnmarshalProfileString(enc, &got); err != nil {
+		t.Fatal(err)
+	}
+	if !profileEqual(&got, &p) {
+		t.Errorf("profile from a string:\n got %+v\nwant %+v", got, p)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		if err := UnmarshalProfileString(enc, &got); err != nil {
+			t.Fatal(err)
+		}
+	})
+	encBytes := []byte(enc)
+	byteAllocs := testing.AllocsPerRun(100, func() {
+		if err := UnmarshalProfile(encBytes, &got); err != nil {
+			t.Fatal(err)
+		}
+	})
+	// Set members are substrings (decimal ASNs and networks are still
+	// formatted from their binary form).
+	if want := byteAllocs - float64(len(p.Devices)+len(p.Agents)+len(p.Countries)+len(p.Cities)); allocs > want {
+		t.Errorf("%.0f allocations decoding a profile from a string, %.0f from bytes: want at most %.0f", allocs, byteAllocs, want)
+	}
+	l := Login{Tenant: "t", User: testKey("u"), Country: "FR", City: "Paris", Agent: "chrome/windows"}
+	var gl Login
+	if err := UnmarshalLoginString(string(AppendLogin(nil, &l)), &gl); err != nil || gl != l {
+		t.Errorf("login from a string: %+v, %v", gl, err)
+	}
+	for i := range len(enc) {
+		if UnmarshalProfileString(enc[:i], &got) == nil {
+			t.Errorf("a profile truncated to %d bytes decoded", i)
+		}
+	}
+}

@@ -42,11 +42,12 @@ type op struct {
 	user   engine.Key // learn, compact; pending when the user is known
 	id     string     // pending: the decision id
 	data   []byte     // learn: entry; pending: encoding; compact: new value
-	// compact: the profile's expected write tag, the logins folded and the
-	// id of the last of them.
-	tag    string
-	n      int
-	lastID string
+	// compact: the profile's expected write tag, the bytes of learned
+	// logins folded, the offset and id of the last of them.
+	tag     string
+	n       int
+	lastOff int
+	lastID  string
 }
 
 // flightKey names what a read may depend on: a user's learned logins and
@@ -201,7 +202,10 @@ func (s *Store) Commit(ctx context.Context, c *engine.Commit) error {
 	}
 	full := false
 	if l := c.Learn; l != nil && !l.User.IsZero() {
-		entry := engine.AppendLogin(randomID(make([]byte, 0, 96)), l)
+		// The entry as the account value holds it: its length, an id, the
+		// login.
+		entry := engine.AppendLogin(randomID(make([]byte, 4, 160)), l)
+		put32(entry, uint32(len(entry)-4))
 		full = s.wb.add(op{kind: opLearn, tenant: l.Tenant, user: l.User, data: entry})
 	}
 	if p := c.Pending; p != nil {
@@ -214,15 +218,25 @@ func (s *Store) Commit(ctx context.Context, c *engine.Commit) error {
 	return nil
 }
 
-// flusher sends queued writes that no call carried within FlushInterval.
+// flusher sends queued writes that no call carried within FlushInterval,
+// and tenant counts that no call carried within TenantFlushInterval.
 func (s *Store) flusher() {
 	defer close(s.done)
 	t := time.NewTimer(time.Hour)
 	t.Stop()
+	tick := time.NewTicker(s.opts.TenantFlushInterval)
+	defer tick.Stop()
 	for {
 		select {
 		case <-s.stop:
 			return
+		case <-tick.C:
+			ctx, cancel := context.WithTimeout(context.Background(), s.opts.FlushTimeout)
+			if err := s.flushTenants(ctx, false); err != nil {
+				s.logBackground("redisstore: tenant counts flush failed; counts lost", s.classify(err))
+			}
+			cancel()
+			continue
 		case <-s.wb.kick:
 		}
 		t.Reset(s.opts.FlushInterval)
@@ -240,124 +254,83 @@ func (s *Store) flusher() {
 	}
 }
 
-// flush sends the queued writes in one pipeline.
+// flush sends the queued writes in one round trip.
 func (s *Store) flush(ctx context.Context) error {
 	b, err := s.wb.take(ctx, nil)
 	if err != nil || b == nil {
 		return err
 	}
 	s.stats.flushes.Add(1)
-	return s.exec(ctx, b, nil, nil)
+	r := getRequest()
+	defer putRequest(r)
+	s.queueOps(r, b)
+	return s.run(ctx, r, b)
 }
 
-// queueOps adds the batch's writes to the pipeline, returning the script
-// calls among them and the plain commands.
-func (s *Store) queueOps(ctx context.Context, p redis.Pipeliner, b *batch, calls []*call, cmds []redis.Cmder) ([]*call, []redis.Cmder) {
+// queueOps adds the batch's writes to r, ahead of the call's own items.
+func (s *Store) queueOps(r *request, b *batch) {
+	if b == nil {
+		return
+	}
 	now := time.Now().Unix()
-	profileTTL := s.opts.ProfileTTL
+	profileTTL := int64(s.opts.ProfileTTL / time.Second)
+	pendingTTL := int64(s.opts.PendingTTL / time.Second)
 	for i := range b.ops {
 		o := &b.ops[i]
 		switch o.kind {
 		case opLearn:
-			base := s.keys.user(o.tenant, o.user)
-			cmds = append(cmds,
-				p.RPush(ctx, base+sufLearn, o.data),
-				p.LTrim(ctx, base+sufLearn, int64(-s.opts.MaxBacklog), -1),
-				// The profile's own time to live is renewed when the login is
-				// folded into it, at the user's next read.
-				p.Expire(ctx, base+sufLearn, profileTTL))
+			r.add(kindLearn, s.keys.user(o.tenant, o.user, sufProfile))
+			r.num(profileTTL)
+			r.u16(uint16(s.opts.MaxBacklog))
+			r.u32(uint32(s.opts.MaxBacklog) * 160)
+			r.u32(uint32(len(o.data)))
+			r.bytes(o.data)
+			r.items[r.end()].op = i
 		case opPending:
-			cmds = append(cmds, p.Set(ctx, s.keys.pending(o.tenant, o.id), o.data, s.opts.PendingTTL))
+			r.add(kindPending, s.keys.pending(o.tenant, o.id))
+			r.num(pendingTTL)
+			r.u32(uint32(len(o.data)))
+			r.bytes(o.data)
+			r.items[r.end()].op = i
 			if !o.user.IsZero() {
 				// The user's pending ids, for Forget. Scored by expiry so
 				// that expired ids are trimmed as new ones come.
-				set := s.keys.user(o.tenant, o.user) + sufPending
-				cmds = append(cmds,
-					p.ZAdd(ctx, set, redis.Z{Score: float64(now + int64(s.opts.PendingTTL/time.Second)), Member: o.id}),
-					p.ZRemRangeByScore(ctx, set, "-inf", "("+strconv.FormatInt(now, 10)),
-					p.Expire(ctx, set, s.opts.PendingTTL))
+				r.add(kindPendIdx, s.keys.user(o.tenant, o.user, ""))
+				r.num(now + pendingTTL)
+				r.sstr("(" + strconv.FormatInt(now, 10))
+				r.num(pendingTTL)
+				r.sstr(o.id)
+				r.items[r.end()].op = i
 			}
 		case opCompact:
-			c := &call{sc: s.sc.compact, args: []any{o.tag, o.n, o.lastID, o.data, int64(profileTTL / time.Second)}}
-			c.keys[0] = s.keys.user(o.tenant, o.user)
-			c.queue(ctx, p)
-			calls = append(calls, c)
+			r.add(kindCompact, s.keys.user(o.tenant, o.user, sufProfile))
+			r.num(profileTTL)
+			r.sstr(o.tag)
+			r.u32(uint32(o.n))
+			r.u32(uint32(o.lastOff))
+			r.str(o.lastID)
+			r.u32(uint32(len(o.data)))
+			r.bytes(o.data)
+			r.items[r.end()].op = i
 		}
 	}
-	return calls, cmds
-}
-
-// exec runs one pipeline: the batch's writes, then the calls, then
-// whatever extra adds. It retries calls the server answered NOSCRIPT with
-// EVAL (a second round trip, once after a restart). It returns the first
-// error among the calls and extra's commands are left for the caller to
-// check; the batch's failures are counted, not returned.
-func (s *Store) exec(ctx context.Context, b *batch, calls []*call, extra func(redis.Pipeliner)) error {
-	defer s.wb.finish(b)
-	p := s.rdb.Pipeline()
-	var opCalls []*call
-	var opCmds []redis.Cmder
-	if b != nil {
-		opCalls, opCmds = s.queueOps(ctx, p, b, nil, nil)
-	}
-	for _, c := range calls {
-		c.queue(ctx, p)
-	}
-	if extra != nil {
-		extra(p)
-	}
-	_, execErr := p.Exec(ctx)
-
-	var retry []*call
-	for _, c := range calls {
-		if isNoScript(c.cmd.Err()) {
-			retry = append(retry, c)
-		}
-	}
-	for _, c := range opCalls {
-		if isNoScript(c.cmd.Err()) {
-			retry = append(retry, c)
-		}
-	}
-	if len(retry) > 0 {
-		p := s.rdb.Pipeline()
-		for _, c := range retry {
-			c.queueEval(ctx, p)
-		}
-		_, _ = p.Exec(ctx)
-	}
-
-	if b != nil {
-		s.countOps(b, opCmds, opCalls, execErr)
-	}
-	for _, c := range calls {
-		if err := c.cmd.Err(); err != nil {
-			return err
-		}
-	}
-	if len(calls) == 0 && execErr != nil && !isRedisReply(execErr) {
-		return execErr
-	}
-	return nil
 }
 
 // countOps records what became of a batch's writes. They are not retried:
 // after a timeout the server may have applied them, and applying a learned
 // login twice would count it twice.
-func (s *Store) countOps(b *batch, cmds []redis.Cmder, calls []*call, execErr error) {
+func (s *Store) countOps(r *request, b *batch, execErr error) {
 	failed := 0
 	var first error
-	for _, c := range cmds {
-		if err := c.Err(); err != nil {
-			failed++
-			first = err
+	for i := range r.items {
+		it := &r.items[i]
+		if it.op < 0 {
+			continue
 		}
-	}
-	for _, c := range calls {
-		if err := c.cmd.Err(); err != nil {
+		if it.err != nil {
 			failed++
-			first = err
-		} else if n, _ := c.cmd.Int(); n == 1 {
+			first = it.err
+		} else if it.kind == kindCompact && it.res == "1" {
 			s.stats.compactions.Add(1)
 		}
 	}

@@ -14,18 +14,22 @@ import (
 // tenant, a decision) lands in one slot, where one Lua script may touch it
 // all, while different subjects spread over the cluster.
 //
-//	{t:<tenant>:u:<key hex>}:profile  string: 8-byte write tag + engine.AppendProfile
-//	{t:<tenant>:u:<key hex>}:learn    list: completed logins not yet folded into the profile
-//	{t:<tenant>:u:<key hex>}:win      window state: the account's failures (the account
-//	                                  key is the user key when the user is known)
+//	{t:<tenant>:u:<key hex>}:profile  string: the account: failure rings, profile (8-byte
+//	                                  write tag + engine.AppendProfile), learned logins not
+//	                                  yet folded into it (profile.go); the account key is the
+//	                                  user key when the user is known, else the username's
 //	{t:<tenant>:u:<key hex>}:pending  zset: the user's pending decision ids, by expiry
-//	{t:<tenant>:ip:<addr>}:win        window state: failures, distinct-count buckets
+//	{t:<tenant>:ip:<addr>}:s          string: window state: failure rings, the distinct
+//	                                  usernames' form (a few members, or the sorted set's
+//	                                  or the HyperLogLogs' state)
+//	{t:<tenant>:ip:<addr>}:m          sorted set: usernames by their last sighting's bucket
 //	{t:<tenant>:ip:<addr>}:u10m:<n>   HyperLogLog: usernames in bucket n (also u1h, u24h)
 //	{t:<tenant>:ip:<addr>}:u10m:w     HyperLogLog: usernames in the current 10m window
 //	{t:<tenant>:net:<prefix>}:...     the same for the /24 or /48
 //	{t:<tenant>:as:<asn>}:...         the same for the ASN
 //	{t:<tenant>:pw:<key hex>}:...     the same, accounts tried with a password (a1h, a24h, a7d)
-//	{t:<tenant>}:win                  window state: attempts and failures of the tenant
+//	{t:<tenant>}:s                    window state: attempts and failures of the tenant,
+//	                                  written by each node's aggregated flush (tenant.go)
 //	{t:<tenant>:d:<decision id>}      string: engine.AppendPending
 //
 // (scripts.go describes the window state and the HyperLogLogs.)
@@ -39,8 +43,7 @@ type keyspace struct {
 // Suffixes.
 const (
 	sufProfile = ":profile"
-	sufLearn   = ":learn"
-	sufWindows = ":win"
+	sufWindows = ":s"
 	sufPending = ":pending"
 )
 
@@ -73,54 +76,55 @@ func (k *keyspace) start(b []byte, tenant string) []byte {
 	return appendIdent(b, tenant)
 }
 
-// user is the base of the keys held on a user or an account.
-func (k *keyspace) user(tenant string, user engine.Key) string {
+// user is the base of the keys held on a user or an account, then suffix.
+// (Likewise the others: a subject's base, then suffix.)
+func (k *keyspace) user(tenant string, user engine.Key, suffix string) string {
 	var buf [128]byte
 	b := k.start(buf[:0], tenant)
 	b = append(b, ":u:"...)
 	b = hex.AppendEncode(b, user[:])
-	return string(append(b, '}'))
+	return string(append(append(b, '}'), suffix...))
 }
 
-func (k *keyspace) addr(tenant string, ip netip.Addr) string {
+func (k *keyspace) addr(tenant string, ip netip.Addr, suffix string) string {
 	var buf [128]byte
 	b := k.start(buf[:0], tenant)
 	b = append(b, ":ip:"...)
 	// Unmapped and without zone: the memory store keys addresses by their
 	// 16-byte form, where ::ffff:192.0.2.1 and 192.0.2.1 are one address.
 	b = ip.Unmap().WithZone("").AppendTo(b)
-	return string(append(b, '}'))
+	return string(append(append(b, '}'), suffix...))
 }
 
-func (k *keyspace) subnet(tenant string, p netip.Prefix) string {
+func (k *keyspace) subnet(tenant string, p netip.Prefix, suffix string) string {
 	var buf [128]byte
 	b := k.start(buf[:0], tenant)
 	b = append(b, ":net:"...)
 	b = p.Addr().Unmap().AppendTo(b)
 	b = append(b, '/')
 	b = strconv.AppendInt(b, int64(p.Bits()), 10)
-	return string(append(b, '}'))
+	return string(append(append(b, '}'), suffix...))
 }
 
-func (k *keyspace) asn(tenant string, asn uint32) string {
+func (k *keyspace) asn(tenant string, asn uint32, suffix string) string {
 	var buf [128]byte
 	b := k.start(buf[:0], tenant)
 	b = append(b, ":as:"...)
 	b = strconv.AppendUint(b, uint64(asn), 10)
-	return string(append(b, '}'))
+	return string(append(append(b, '}'), suffix...))
 }
 
-func (k *keyspace) password(tenant string, pw engine.Key) string {
+func (k *keyspace) password(tenant string, pw engine.Key, suffix string) string {
 	var buf [128]byte
 	b := k.start(buf[:0], tenant)
 	b = append(b, ":pw:"...)
 	b = hex.AppendEncode(b, pw[:])
-	return string(append(b, '}'))
+	return string(append(append(b, '}'), suffix...))
 }
 
-func (k *keyspace) tenant(tenant string) string {
+func (k *keyspace) tenant(tenant string, suffix string) string {
 	var buf [128]byte
-	return string(append(k.start(buf[:0], tenant), '}'))
+	return string(append(append(k.start(buf[:0], tenant), '}'), suffix...))
 }
 
 func (k *keyspace) pending(tenant, decisionID string) string {

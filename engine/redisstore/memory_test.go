@@ -43,13 +43,13 @@ func TestMemoryPerUser(t *testing.T) {
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	defer rdb.Close()
-	base := s.keys.user("acme", u)
-	if n, _ := rdb.Exists(ctx, base+sufLearn).Result(); n != 0 {
-		t.Fatal("learned logins not folded")
-	}
+	base := s.keys.user("acme", u, "")
 	val, err := rdb.Get(ctx, base+sufProfile).Result()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if a, err := accountValue(val, 0, false, nil); err != nil || a.entries != "" {
+		t.Fatalf("learned logins not folded: %v, %d bytes left", err, len(a.entries))
 	}
 	usage, err := rdb.MemoryUsage(ctx, base+sufProfile).Result()
 	if err != nil {
@@ -69,7 +69,7 @@ func TestMemoryPerUser(t *testing.T) {
 	if err := s.Observe(ctx, ev, &st); err != nil {
 		t.Fatal(err)
 	}
-	_, usage = memUsage(t, rdb, s.keys.addr("acme", ip)+"*")
+	_, usage = memUsage(t, rdb, s.keys.addr("acme", ip, "*"))
 	t.Logf("one address after one failed attempt: MEMORY USAGE %d bytes", usage)
 	if usage > 400 {
 		t.Errorf("an address seen once takes %d bytes, want at most 400", usage)
@@ -84,10 +84,10 @@ func TestMemoryPerUser(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	n, total := memUsage(t, rdb, s.keys.addr("acme", attacker)+"*")
+	n, total := memUsage(t, rdb, s.keys.addr("acme", attacker, "*"))
 	t.Logf("an address that tried 1,000 usernames in 10 minutes: %d keys, MEMORY USAGE %d bytes; counts %v", n, total, st.Counts.IP.Usernames)
-	af, _ := rdb.MemoryUsage(ctx, base+sufWindows).Result()
-	t.Logf("account failure counters after one failure: MEMORY USAGE %d bytes", af)
+	af, _ := rdb.MemoryUsage(ctx, base+sufProfile).Result()
+	t.Logf("the account after one failure (its failure rings now in it): MEMORY USAGE %d bytes", af)
 }
 
 // memUsage sums MEMORY USAGE over the keys matching pattern.

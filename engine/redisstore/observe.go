@@ -2,94 +2,113 @@ package redisstore
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
-	"strconv"
+	"time"
 
 	"github.com/riskgate/riskgate/engine"
 )
 
-// windowCalls are the script calls of one Observe or Record: one per slot
-// group the event touches, all in one pipeline.
-type windowCalls struct {
-	user, account, ip, subnet, asn, password, tenant call
-	list                                             [7]*call
-	n                                                int
+// subjects are the items of one Observe or Record, by what they count.
+type subjects struct {
+	user, account, ip, subnet, asn, password int
 }
 
-func (w *windowCalls) add(c *call) { w.list[w.n] = c; w.n++ }
+// fingerprint is what the distinct counts hold of a key: its first 48
+// bits. Two of a million members share one with odds of about one in 500.
+func fingerprint(r *request, k *engine.Key) { r.ops = append(r.ops, k[:6]...) }
 
-func (w *windowCalls) calls() []*call { return w.list[:w.n] }
+var noMember [6]byte
 
-// member is what the distinct counts hold of a key: its first 48 bits in
-// decimal, a number the scripts keep exactly (Lua numbers are doubles) in
-// the small sets and add as such to the HyperLogLogs. Two of a million
-// members share a fingerprint with odds of about one in 500.
-func member(k *engine.Key) string {
-	return strconv.FormatUint(binary.BigEndian.Uint64(k[:8])>>16, 10)
-}
-
-func flag(b bool) string {
-	if b {
-		return "1"
+// ranges appends what a distinct count's script needs at time t: the
+// bucket number of the finest window, then, behind their length (the
+// script reads them only for a sorted set), the same as a string and for
+// each window the range of such bucket numbers it covers.
+func (r *request) ranges(sp *[3]spec, t int64) {
+	w0 := sp[0].width
+	r.u32(uint32(t / w0))
+	at := len(r.ops)
+	r.u8(0)
+	r.num(t / w0)
+	for i := range sp {
+		ratio := sp[i].width / w0
+		idx := t / sp[i].width
+		r.num((idx - sp[i].n + 1) * ratio)
+		r.num((idx+1)*ratio - 1)
 	}
-	return "0"
+	r.ops[at] = byte(len(r.ops) - at - 1)
 }
 
-// build prepares the calls for ev. With read, the scripts return counts
-// and the user's profile.
-func (s *Store) build(ev *engine.Event, read bool, w *windowCalls) {
-	t := strconv.FormatInt(ev.Time.Unix(), 10)
-	r := flag(read)
-	failed := flag(ev.Failed)
-	username := ""
-	if ev.Attempt && !ev.Username.IsZero() {
-		username = member(&ev.Username)
+// build adds ev's items to r. With read, the items return the counts and
+// the user's profile.
+func (s *Store) build(r *request, ev *engine.Event, read bool) subjects {
+	t := unixU32(ev.Time.Unix())
+	wall := unixU32(time.Now().Unix())
+	var fl byte
+	if ev.Failed {
+		fl |= 1
 	}
-	backlog := strconv.Itoa(s.opts.MaxBacklog)
-
-	// The user's profile and the account's failures share a slot when the
-	// account is the known user, as it always is when a user is known.
-	accountDone := false
-	if read && !ev.User.IsZero() {
-		af := "-1"
-		if ev.Account == ev.User {
-			af, accountDone = failed, true
+	if read {
+		fl |= 2
+	}
+	sub := subjects{-1, -1, -1, -1, -1, -1}
+	account := func(key string, failed bool) int {
+		var f byte
+		if failed {
+			f |= 1
 		}
-		w.user = call{sc: s.sc.user, args: []any{t, af, "1", r, backlog}}
-		w.user.keys[0] = s.keys.user(ev.Tenant, ev.User)
-		w.add(&w.user)
+		if read {
+			f |= 2
+		}
+		r.add(kindAccount, key)
+		r.u32(t)
+		r.u8(f)
+		i := r.end()
+		r.items[i].whole = read
+		return i
 	}
-	if !accountDone && !ev.Account.IsZero() && (ev.Failed || read) {
-		w.account = call{sc: s.sc.user, args: []any{t, failed, "0", r, backlog}}
-		w.account.keys[0] = s.keys.user(ev.Tenant, ev.Account)
-		w.add(&w.account)
+	// The user's profile and the account's failures are one key when the
+	// account is the known user, as it always is when a user is known.
+	if read && !ev.User.IsZero() {
+		sub.user = account(s.keys.user(ev.Tenant, ev.User, sufProfile), ev.Failed && ev.Account == ev.User)
 	}
-	net := func(c *call, base string) {
-		*c = call{sc: s.sc.net, args: []any{t, failed, username, r}}
-		c.keys[0] = base
-		w.add(c)
+	if !ev.Account.IsZero() && (ev.Failed || read) && !(sub.user >= 0 && ev.Account == ev.User) {
+		sub.account = account(s.keys.user(ev.Tenant, ev.Account, sufProfile), ev.Failed)
 	}
-	net(&w.ip, s.keys.addr(ev.Tenant, ev.IP))
+	net := func(key string) int {
+		r.add(kindNet, key)
+		r.u32(t)
+		r.u8(fl)
+		if ev.Attempt && !ev.Username.IsZero() {
+			fingerprint(r, &ev.Username)
+		} else {
+			r.bytes(noMember[:])
+		}
+		r.u32(wall)
+		r.ranges(&shortSpec, int64(t))
+		return r.end()
+	}
+	sub.ip = net(s.keys.addr(ev.Tenant, ev.IP, sufWindows))
 	if ev.Subnet.IsValid() {
-		net(&w.subnet, s.keys.subnet(ev.Tenant, ev.Subnet))
+		sub.subnet = net(s.keys.subnet(ev.Tenant, ev.Subnet, sufWindows))
 	}
 	if ev.ASN != 0 {
-		net(&w.asn, s.keys.asn(ev.Tenant, ev.ASN))
+		sub.asn = net(s.keys.asn(ev.Tenant, ev.ASN, sufWindows))
 	}
 	if !ev.Account.IsZero() && !ev.Password.IsZero() && ev.Attempt {
-		w.password = call{sc: s.sc.password, args: []any{t, member(&ev.Account), r}}
-		w.password.keys[0] = s.keys.password(ev.Tenant, ev.Password)
-		w.add(&w.password)
+		r.add(kindPassword, s.keys.password(ev.Tenant, ev.Password, sufWindows))
+		r.u32(t)
+		r.u8(fl &^ 1)
+		fingerprint(r, &ev.Account)
+		r.u32(wall)
+		r.ranges(&longSpec, int64(t))
+		sub.password = r.end()
 	}
-	w.tenant = call{sc: s.sc.tenant, args: []any{t, flag(ev.Attempt), failed, r}}
-	w.tenant.keys[0] = s.keys.tenant(ev.Tenant)
-	w.add(&w.tenant)
+	return sub
 }
 
-// Observe implements engine.Store: one pipeline carries the buffered
-// writes and one script per slot group, which records ev and reads back
-// the counts and the profile.
+// Observe implements engine.Store: one round trip carries the buffered
+// writes and the attempt's items, which record ev and read back the
+// counts and the profile.
 func (s *Store) Observe(ctx context.Context, ev *engine.Event, st *engine.State) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("redisstore: observe: %w", err)
@@ -97,66 +116,71 @@ func (s *Store) Observe(ctx context.Context, ev *engine.Event, st *engine.State)
 	if s.closed.Load() {
 		return fmt.Errorf("redisstore: observe: %w", errClosed)
 	}
-	var fk [1]flightKey
-	keys := fk[:0]
+	r := getRequest()
+	m := getMember()
+	m.r = r
 	if !ev.User.IsZero() {
-		keys = append(keys, flightKey{tenant: ev.Tenant, user: ev.User})
+		m.fk[0] = flightKey{tenant: ev.Tenant, user: ev.User}
+		m.keys = m.fk[:1]
 	}
-	b, err := s.wb.take(ctx, keys)
+	sub := s.build(r, ev, true)
+	now := time.Now()
+	tf, flush := s.tenants.flushItem(r, s, ev.Tenant, now, false)
+	abandoned, err := s.submit(ctx, m)
+	if flush {
+		s.tenants.flushed(r, tf, err == nil)
+	}
+	if abandoned {
+		// The batch still owns r and m.
+		return s.wrap("observe", err)
+	}
+	defer putRequest(r)
+	defer putMember(m)
 	if err != nil {
 		return s.wrap("observe", err)
 	}
-	var w windowCalls
-	s.build(ev, true, &w)
-	if err := s.exec(ctx, b, w.calls(), nil); err != nil {
-		return s.wrap("observe", err)
-	}
+	s.tenants.add(ev, &st.Counts, now)
+	t := ev.Time.Unix()
 	c := &st.Counts
-	var err2 error
-	if w.user.cmd != nil {
-		vals, err := w.user.cmd.Slice()
-		if err != nil {
-			return s.wrap("observe", err)
+	if sub.user >= 0 {
+		failures := &c.AccountFailures
+		if ev.Account != ev.User {
+			failures = nil
 		}
-		if len(vals) >= 5 {
-			err2 = counts(vals[2:5], &c.AccountFailures)
-		}
-		has, err := s.fold(ev.Tenant, ev.User, vals, &st.Profile)
+		it := &r.items[sub.user]
+		add := ev.Failed && ev.Account == ev.User && it.aux == "\x00"
+		has, err := s.fold(ev.Tenant, ev.User, it.res, &st.Profile, false, t, add, failures)
 		if err != nil {
 			return fmt.Errorf("redisstore: observe: %w", err)
 		}
 		st.HasProfile = has
 	}
-	if w.account.cmd != nil {
-		err2 = firstErr(err2, slice(w.account.cmd, 2, 5, &c.AccountFailures))
+	var errs error
+	if sub.account >= 0 {
+		it := &r.items[sub.account]
+		_, errs = accountValue(it.res, t, ev.Failed && it.aux == "\x00", &c.AccountFailures)
+		if errs != nil {
+			errs = fmt.Errorf("account: %w", errs)
+		}
 	}
-	err2 = firstErr(err2, netCounts(w.ip.cmd, &c.IP))
-	if w.subnet.cmd != nil {
-		err2 = firstErr(err2, netCounts(w.subnet.cmd, &c.Subnet))
+	for _, n := range [...]struct {
+		i   int
+		out *engine.NetCounts
+	}{{sub.ip, &c.IP}, {sub.subnet, &c.Subnet}, {sub.asn, &c.ASN}} {
+		if n.i >= 0 {
+			errs = firstErr(errs, countState(r.items[n.i].res, &shortSpec, &shortSpec, t, ev.Failed, &n.out.Failures, &n.out.Usernames))
+		}
 	}
-	if w.asn.cmd != nil {
-		err2 = firstErr(err2, netCounts(w.asn.cmd, &c.ASN))
+	if sub.password >= 0 {
+		errs = firstErr(errs, countState(r.items[sub.password].res, nil, &longSpec, t, false, nil, &c.PasswordAccounts))
 	}
-	if w.password.cmd != nil {
-		err2 = firstErr(err2, slice(w.password.cmd, 0, 3, &c.PasswordAccounts))
-	}
-	vals, err := w.tenant.cmd.Slice()
-	if err == nil && len(vals) != 6 {
-		err = fmt.Errorf("tenant script returned %d values", len(vals))
-	}
-	if err == nil {
-		err = counts(vals[0:3], &c.TenantAttempts)
-	}
-	if err == nil {
-		err = counts(vals[3:6], &c.TenantFailures)
-	}
-	if err = firstErr(err2, err); err != nil {
-		return fmt.Errorf("redisstore: observe: %w", err)
+	if errs != nil {
+		return fmt.Errorf("redisstore: observe: %w", errs)
 	}
 	return nil
 }
 
-// Record implements engine.Store: the same scripts without the reads, in
+// Record implements engine.Store: the same items without the reads, in
 // one round trip. It is synchronous, unlike Commit: its failures matter to
 // the windows the next Score reads, and it happens once per report.
 func (s *Store) Record(ctx context.Context, ev *engine.Event) error {
@@ -170,9 +194,21 @@ func (s *Store) Record(ctx context.Context, ev *engine.Event) error {
 	if err != nil {
 		return s.wrap("record", err)
 	}
-	var w windowCalls
-	s.build(ev, false, &w)
-	return s.wrap("record", s.exec(ctx, b, w.calls(), nil))
+	r := getRequest()
+	defer putRequest(r)
+	s.queueOps(r, b)
+	s.build(r, ev, false)
+	now := time.Now()
+	tf, flush := s.tenants.flushItem(r, s, ev.Tenant, now, false)
+	err = s.run(ctx, r, b)
+	if flush {
+		s.tenants.flushed(r, tf, err == nil)
+	}
+	if err != nil {
+		return s.wrap("record", err)
+	}
+	s.tenants.add(ev, nil, now)
+	return nil
 }
 
 func firstErr(a, b error) error {
@@ -180,40 +216,4 @@ func firstErr(a, b error) error {
 		return a
 	}
 	return b
-}
-
-func netCounts(c interface{ Slice() ([]any, error) }, out *engine.NetCounts) error {
-	vals, err := c.Slice()
-	if err != nil {
-		return err
-	}
-	if len(vals) != 6 {
-		return fmt.Errorf("window script returned %d values", len(vals))
-	}
-	if err := counts(vals[0:3], &out.Failures); err != nil {
-		return err
-	}
-	return counts(vals[3:6], &out.Usernames)
-}
-
-func slice(c interface{ Slice() ([]any, error) }, from, to int, out *[3]uint32) error {
-	vals, err := c.Slice()
-	if err != nil {
-		return err
-	}
-	if len(vals) < to {
-		return fmt.Errorf("script returned %d values, want %d", len(vals), to)
-	}
-	return counts(vals[from:to], out)
-}
-
-func counts(vals []any, out *[3]uint32) error {
-	for i := range out {
-		n, ok := vals[i].(int64)
-		if !ok || n < 0 {
-			return fmt.Errorf("count %v (%T) is not a count", vals[i], vals[i])
-		}
-		out[i] = uint32(min(n, 1<<32-1))
-	}
-	return nil
 }

@@ -5,68 +5,122 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/riskgate/riskgate/engine"
 )
 
-// Profiles. A profile is a string (a random 8-byte write tag, then
-// engine.AppendProfile) and a list of completed logins not yet folded into
-// it. Learning appends to the list: a blind RPUSH, so concurrent learners
-// on any number of nodes never lose a login and need no read first. A
-// reader folds the list into the profile with engine.Profile.Learn, the
-// one learning code, and queues a compaction: a compare-and-set script
-// that stores the folded profile and trims the folded logins, provided the
-// profile's tag and the last folded login are still what it read. So the
-// list stays short (it is folded at the user's next Score) and no write is
-// ever lost or applied twice.
+// Accounts. Everything held on an account is one string,
+// <base>:profile, read whole by one GET:
+//
+//	flags byte (1: failure rings present)
+//	the account's failure rings (longSpec), when present
+//	uint32 length, then the profile: a random 8-byte write tag and
+//	    engine.AppendProfile (length 0: none yet)
+//	learned logins not yet folded into the profile, each a uint32 length,
+//	    then a random 8-byte id and engine.AppendLogin
+//
+// Learning appends a login (APPEND: blind, so concurrent learners on any
+// number of nodes never lose one and need no read first). A reader folds
+// the appended logins into the profile with engine.Profile.Learn, the one
+// learning code, and once there are Options.CompactBacklog of them queues
+// a compaction: a compare-and-set that replaces the profile and the
+// logins it folded, provided the profile's tag and the last folded login
+// are still what it read, so that a concurrent compaction or a Forget
+// makes it a no-op instead of losing or resurrecting logins. Until then
+// every read folds the few logins again, which is cheaper than rewriting
+// the profile after each.
 
-// fold decodes the user script's reply (profile value, learned logins)
-// into p and queues the compaction when there were logins to fold.
-func (s *Store) fold(tenant string, user engine.Key, vals []any, p *engine.Profile) (bool, error) {
-	if len(vals) < 2 {
-		return false, fmt.Errorf("user script returned %d values", len(vals))
+// account is an account value, parsed.
+type account struct {
+	tag     string // the profile's write tag; "" when there is no profile
+	profile string // engine.AppendProfile
+	entries string // the learned logins, each behind its length
+}
+
+// accountValue parses v and, when failures is not nil, sums its failure
+// windows at t, after adding a failure at t when add (the script wrote it
+// in place: the value it returned is from before).
+func accountValue(v string, t int64, add bool, failures *[3]uint32) (account, error) {
+	var a account
+	if failures != nil {
+		*failures = [3]uint32{}
 	}
-	val, _ := vals[0].(string)
-	entries, _ := vals[1].([]any)
-	has, tag := false, ""
-	p.CopyFrom(&engine.Profile{}) // empty, keeping the slices' capacity
-	if val != "" {
-		if len(val) < idLen {
-			return false, fmt.Errorf("profile value of %d bytes", len(val))
+	if v == "" {
+		return a, nil
+	}
+	off := 1
+	if v[0]&flagRings != 0 {
+		rs := ringSize(&longSpec)
+		if len(v) < 1+rs {
+			return a, fmt.Errorf("%w: account of %d bytes", errState, len(v))
 		}
-		tag = val[:idLen]
+		if failures != nil {
+			sumRings(v[1:1+rs], &longSpec, t, add, failures)
+		}
+		off += rs
+	}
+	if len(v) < off+4 {
+		return a, fmt.Errorf("%w: account of %d bytes", errState, len(v))
+	}
+	pl := int(be32(v[off:]))
+	off += 4
+	if pl > len(v)-off || pl != 0 && pl < idLen {
+		return a, fmt.Errorf("%w: profile of %d bytes", errState, pl)
+	}
+	if pl > 0 {
+		a.tag, a.profile = v[off:off+idLen], v[off+idLen:off+pl]
+	}
+	a.entries = v[off+pl:]
+	return a, nil
+}
+
+// fold decodes an account value into p (and failures, when not nil) and,
+// when there are at least Options.CompactBacklog logins to fold (or any,
+// with always), queues the compaction.
+func (s *Store) fold(tenant string, user engine.Key, v string, p *engine.Profile, always bool, t int64, add bool, failures *[3]uint32) (bool, error) {
+	a, err := accountValue(v, t, add, failures)
+	if err != nil {
+		return false, err
+	}
+	has := false
+	p.CopyFrom(&engine.Profile{}) // empty, keeping the slices' capacity
+	if a.tag != "" {
 		// A profile this version cannot decode (corrupt, or written by a
 		// newer one) is an error rather than a fresh start: the next
 		// compaction would overwrite it.
-		if err := engine.UnmarshalProfile([]byte(val[idLen:]), p); err != nil {
+		if err := engine.UnmarshalProfileString(a.profile, p); err != nil {
 			return false, err
 		}
 		has = true
 	}
 	var l engine.Login
-	lastID, n := "", 0
-	for _, e := range entries {
-		entry, _ := e.(string)
-		if len(entry) < idLen {
-			return false, fmt.Errorf("learned login of %d bytes", len(entry))
+	lastID, lastOff, folded := "", 0, 0
+	for off := 0; off < len(a.entries); {
+		if len(a.entries)-off < 4 {
+			return false, errors.New("truncated learned logins")
 		}
-		if err := engine.UnmarshalLogin([]byte(entry[idLen:]), &l); err != nil {
+		n := int(be32(a.entries[off:]))
+		if n > len(a.entries)-off-4 || n < idLen {
+			return false, fmt.Errorf("learned login of %d bytes", n)
+		}
+		entry := a.entries[off+4 : off+4+n]
+		if err := engine.UnmarshalLoginString(entry[idLen:], &l); err != nil {
 			return false, err
 		}
 		p.Learn(&l)
-		lastID, n = entry[:idLen], n+1
+		lastID, lastOff, folded = entry[:idLen], off, folded+1
+		off += 4 + n
 		has = true
 	}
-	if n > 0 {
-		v := randomID(make([]byte, 0, 256))
-		v = engine.AppendProfile(v, p)
-		s.wb.add(op{kind: opCompact, tenant: tenant, user: user, tag: tag, n: n, lastID: lastID, data: v})
+	if folded > 0 && (always || folded >= s.opts.CompactBacklog) {
+		val := randomID(make([]byte, 0, 256))
+		val = engine.AppendProfile(val, p)
+		s.wb.add(op{kind: opCompact, tenant: tenant, user: user, tag: a.tag, n: len(a.entries), lastOff: lastOff, lastID: lastID, data: val})
 	}
 	return has, nil
 }
 
-// Profile implements engine.Store.
+// Profile implements engine.Store. It folds the learned logins into the
+// stored profile, however few.
 func (s *Store) Profile(ctx context.Context, tenant string, user engine.Key) (engine.Profile, bool, error) {
 	var p engine.Profile
 	if err := ctx.Err(); err != nil {
@@ -79,16 +133,18 @@ func (s *Store) Profile(ctx context.Context, tenant string, user engine.Key) (en
 	if err != nil {
 		return p, false, s.wrap("profile", err)
 	}
-	c := &call{sc: s.sc.user, args: []any{0, "-1", "1", "0", s.opts.MaxBacklog}}
-	c.keys[0] = s.keys.user(tenant, user)
-	if err := s.exec(ctx, b, []*call{c}, nil); err != nil {
+	r := getRequest()
+	defer putRequest(r)
+	s.queueOps(r, b)
+	r.add(kindAccount, s.keys.user(tenant, user, sufProfile))
+	r.u32(1)
+	r.u8(2)
+	i := r.end()
+	r.items[i].whole = true
+	if err := s.run(ctx, r, b); err != nil {
 		return p, false, s.wrap("profile", err)
 	}
-	vals, err := c.cmd.Slice()
-	if err != nil {
-		return p, false, s.wrap("profile", err)
-	}
-	has, err := s.fold(tenant, user, vals, &p)
+	has, err := s.fold(tenant, user, r.items[i].res, &p, true, 0, false, nil)
 	if err != nil {
 		return engine.Profile{}, false, fmt.Errorf("redisstore: profile: %w", err)
 	}
@@ -109,21 +165,19 @@ func (s *Store) TakePending(ctx context.Context, tenant, decisionID string) (eng
 	if err != nil {
 		return p, false, s.wrap("take pending", err)
 	}
-	var get *redis.StringCmd
-	err = s.exec(ctx, b, nil, func(pipe redis.Pipeliner) {
-		get = pipe.GetDel(ctx, s.keys.pending(tenant, decisionID))
-	})
-	if err == nil {
-		err = get.Err()
-	}
-	if errors.Is(err, redis.Nil) {
-		return p, false, nil
-	}
-	if err != nil {
+	r := getRequest()
+	defer putRequest(r)
+	s.queueOps(r, b)
+	r.add(kindTake, s.keys.pending(tenant, decisionID))
+	i := r.end()
+	if err := s.run(ctx, r, b); err != nil {
 		return p, false, s.wrap("take pending", err)
 	}
-	raw, _ := get.Bytes()
-	if err := engine.UnmarshalPending(raw, &p); err != nil {
+	res := r.items[i].res
+	if res == "" || res[0] != '1' {
+		return p, false, nil
+	}
+	if err := engine.UnmarshalPending([]byte(res[1:]), &p); err != nil {
 		return engine.Pending{}, false, fmt.Errorf("redisstore: take pending: %w", err)
 	}
 	return p, true, nil
@@ -147,26 +201,25 @@ func (s *Store) Forget(ctx context.Context, tenant string, user engine.Key) erro
 	if err != nil {
 		return s.wrap("forget", err)
 	}
-	c := &call{sc: s.sc.forget}
-	c.keys[0] = s.keys.user(tenant, user)
-	if err := s.exec(ctx, b, []*call{c}, nil); err != nil {
+	r := getRequest()
+	defer putRequest(r)
+	s.queueOps(r, b)
+	r.add(kindForget, s.keys.user(tenant, user, ""))
+	i := r.end()
+	if err := s.run(ctx, r, b); err != nil {
 		return s.wrap("forget", err)
 	}
-	ids, err := c.cmd.StringSlice()
-	if err != nil {
-		return s.wrap("forget", err)
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	var dels []*redis.IntCmd
-	err = s.exec(ctx, nil, nil, func(pipe redis.Pipeliner) {
-		for _, id := range ids {
-			dels = append(dels, pipe.Del(ctx, s.keys.pending(tenant, id)))
+	res := r.items[i].res
+	r2 := getRequest()
+	defer putRequest(r2)
+	for len(res) >= 4 {
+		n := int(be32(res))
+		if n > len(res)-4 {
+			return fmt.Errorf("redisstore: forget: truncated reply")
 		}
-	})
-	for _, d := range dels {
-		err = firstErr(err, d.Err())
+		r2.add(kindDelete, s.keys.pending(tenant, res[4:4+n]))
+		r2.end()
+		res = res[4+n:]
 	}
-	return s.wrap("forget", err)
+	return s.wrap("forget", s.run(ctx, r2, nil))
 }

@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -172,3 +173,91 @@ func TestConcurrentLearnersOnSeveralNodes(t *testing.T) {
 }
 
 var srvIP = netipMust("81.2.69.160")
+
+// TestCoalescedObserves: concurrent Observes on one Store share round
+// trips, and each still gets its own results. Every goroutine fails
+// attempts from an address of its own, so the failures each Observe reads
+// are its own count so far.
+func TestCoalescedObserves(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newTestStore(t, srv.URL, Options{})
+	defer s.Close(context.Background())
+	var rt roundTrips
+	s.Client().AddHook(&rt)
+	const workers, each = 32, 40
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Go(func() {
+			ctx := context.Background()
+			ip := netip.AddrFrom4([4]byte{10, 9, byte(w), 1})
+			for i := range each {
+				ev := &engine.Event{Tenant: "acme", Time: t0.Add(time.Duration(i) * time.Second), IP: ip, Subnet: engine.SubnetOf(ip),
+					Username: userKey(t, fmt.Sprint(w, "-", i%3)), Account: userKey(t, fmt.Sprint(w)), Attempt: true, Failed: true}
+				var st engine.State
+				if err := s.Observe(ctx, ev, &st); err != nil {
+					errs <- err
+					return
+				}
+				if got := st.Counts.IP.Failures; got != [3]uint32{uint32(i + 1), uint32(i + 1), uint32(i + 1)} {
+					errs <- fmt.Errorf("worker %d attempt %d: address failures %v, want %d", w, i, got, i+1)
+					return
+				}
+				if got := st.Counts.IP.Usernames[0]; got != uint32(min(i+1, 3)) {
+					errs <- fmt.Errorf("worker %d attempt %d: usernames %d, want %d", w, i, got, min(i+1, 3))
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	calls := rt.n.Load()
+	t.Logf("%d Observes in %d round trips", workers*each, calls)
+	if calls >= workers*each {
+		t.Errorf("%d round trips for %d concurrent Observes: none were coalesced", calls, workers*each)
+	}
+}
+
+// TestTenantCountsAcrossNodes: a node counts its own attempts at once and
+// another node's within a few flush intervals.
+func TestTenantCountsAcrossNodes(t *testing.T) {
+	srv := redistest.Start(t)
+	const interval = 20 * time.Millisecond
+	a := newTestStore(t, srv.URL, Options{KeyPrefix: "rgtenant:", TenantFlushInterval: interval})
+	b := newTestStore(t, srv.URL, Options{KeyPrefix: "rgtenant:", TenantFlushInterval: interval})
+	defer a.Close(context.Background())
+	defer b.Close(context.Background())
+	ctx := context.Background()
+	ev := func(i int) *engine.Event {
+		return &engine.Event{Tenant: "acme", Time: t0.Add(time.Duration(i) * time.Second), IP: srvIP, Subnet: engine.SubnetOf(srvIP), Attempt: true, Failed: i%2 == 0}
+	}
+	var st engine.State
+	for i := range 10 {
+		st = engine.State{}
+		if err := a.Observe(ctx, ev(i), &st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st.Counts.TenantAttempts != [3]uint32{10, 10, 10} || st.Counts.TenantFailures != [3]uint32{5, 5, 5} {
+		t.Fatalf("node a: attempts %v failures %v, want its own 10 and 5 at once", st.Counts.TenantAttempts, st.Counts.TenantFailures)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for i := 10; ; i++ {
+		st = engine.State{}
+		if err := b.Observe(ctx, ev(i), &st); err != nil {
+			t.Fatal(err)
+		}
+		n := uint32(i - 10 + 1) // b's own
+		if st.Counts.TenantAttempts[0] == 10+n {
+			break
+		}
+		if st.Counts.TenantAttempts[0] < n || time.Now().After(deadline) {
+			t.Fatalf("node b: attempts %v after %d of its own, want a's 10 too", st.Counts.TenantAttempts, n)
+		}
+		time.Sleep(interval / 2)
+	}
+}

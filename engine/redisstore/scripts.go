@@ -10,9 +10,11 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// smallSet is how many distinct members a subject keeps exactly in its
-// state before moving to HyperLogLogs.
-const smallSet = 12
+// defaultSmallSet is how many distinct members a subject keeps exactly in
+// its state before moving to HyperLogLogs (Options.SmallSet): 300 members
+// take 3,000 bytes, the size at which Redis turns a sparse HyperLogLog
+// dense, and less than the HyperLogLogs of three windows would.
+const defaultSmallSet = 300
 
 // Window specs, as in the memory store: bucket width in seconds, number of
 // buckets, name. Short windows serve addresses, subnets, ASNs and the
@@ -25,6 +27,16 @@ var (
 type spec struct {
 	width, n int64
 	name     string
+}
+
+// ringSize is the bytes one counter series takes in a state value: per
+// window, the newest bucket number and one count per bucket, 4 bytes each.
+func ringSize(s *[3]spec) int {
+	n := 0
+	for _, x := range s {
+		n += 4 + 4*int(x.n)
+	}
+	return n
 }
 
 func luaSpec(s *[3]spec) string {
@@ -40,448 +52,713 @@ func luaSpec(s *[3]spec) string {
 	return b.String()
 }
 
-// luaLib is the common part of the window scripts. Each subject (an
-// address, a subnet, an ASN, an account, a password, a tenant) has one
-// small state value, <base>:win, a MessagePack array of numbers:
+// Item kinds: what one entry of a batch asks the script to do with its key.
+const (
+	kindNet      = 'N' // record an attempt for an address, subnet or ASN; read its counts
+	kindPassword = 'P' // record an account tried with a password; read the distinct count
+	kindAccount  = 'U' // record an account's failure; read its failures, profile and learned logins
+	kindTenant   = 'T' // apply a node's aggregated tenant counts; read the tenant's state
+	kindLearn    = 'L' // append a completed login to a user's backlog
+	kindPending  = 'D' // store a pending decision
+	kindPendIdx  = 'Z' // index a pending decision under its user, for Forget
+	kindCompact  = 'C' // fold a user's backlog into the profile (compare and set)
+	kindTake     = 'G' // take (get and delete) a pending decision
+	kindForget   = 'F' // erase a user; return the ids of its pending decisions
+	kindDelete   = 'X' // delete a key
+)
+
+// libBody is the batch function every Store call runs (library wraps it
+// as a Redis Function): it executes a list of items, one per key in KEYS,
+// described by the packed instructions in ARGV[1], and replies with an
+// array: the items' results concatenated, each behind its 4-byte length,
+// then each account value read, as it is. A subject's or an account's
+// result says whether the rings it returns include the attempt's failure:
+// a failure written in place is added by the client. On a single server (or a
+// Sentinel group) one call carries all the items of a Score, or of
+// several coalesced Scores: their subjects and the queued writes of
+// earlier Commits. On a Redis Cluster the items are grouped by hash slot,
+// one call per group, since a function may only touch keys of one slot
+// there.
 //
-//   - for each counter series (failures; attempts for the tenant), one ring
-//     per window: the newest bucket number, then one count per bucket. The
-//     code is the memory store's ring: counts by the events' own times,
-//     buckets older than the newest bucket's window are gone, and an event
-//     older than that is not counted.
-//   - for a distinct count, either a small exact set of members (up to
-//     smallSet fingerprints with their last sighting), which is all most
-//     addresses, subnets and passwords ever need and costs no other key;
-//     or, once a set outgrows that, the state of its HyperLogLogs.
+// The function does the little that needs to be atomic next to the data
+// and leaves the arithmetic to the client: it updates the state values
+// and returns them, and the client (windows.go) sums the windows. Lua in
+// Redis is slow per operation (a redis.call, a struct.pack or a
+// string.sub each costs thousands of instructions, and every string made
+// is hashed byte by byte), so the state values are fixed-layout binary
+// strings edited with splices, written back only when they changed, and
+// numbers that Redis needs as strings come from the client as strings
+// (Lua would format them with printf).
+//
+// A state value (<base>:s) is a flags byte (1: counter rings present,
+// 2: distinct members in HyperLogLogs, 4: in a sorted set), then, when
+// present, the counter rings (per series, per window: the newest bucket
+// number and one count per bucket, big-endian uint32: the memory store's
+// ring), then the distinct part: in the two small forms the wall-clock
+// bucket of the longest window in which the keys' times to live were last
+// set, then (in the state) up to 16 members, each a 6-byte fingerprint and
+// its last sighting as a bucket number of the finest window; in
+// HyperLogLog mode, per window the union's bucket, the newest bucket with
+// data, a bit mask of the buckets with data and the union's count (48
+// bytes).
 //
 // The HyperLogLogs: one per bucket (<base>:u10m:<bucket>, what a window is
 // made of) and one union per window (<base>:u10m:w, the window ending at
 // the newest bucket). An attempt adds its member to its bucket and, when
-// that changed the bucket, to the union; the count is PFCOUNT of the union
-// alone, which Redis answers from the cardinality it caches in the key
-// while nothing changed. The union is rebuilt once per bucket period, when
+// that changed the bucket, to the union, and counts the union again only
+// when that changed it. The union is rebuilt once per bucket period, when
 // the first attempt of a new bucket comes: copied from the one bucket with
-// data in the window, or merged (PFMERGE) from the few that have some (the
-// state keeps a bit mask of them). An attempt dated in an older bucket (a
-// replay, a late report) reads its own window by PFCOUNT over its buckets.
-// This costs a handful of commands per window instead of a PFCOUNT merging
-// up to 28 keys on every attempt.
+// data in the window, or merged (PFMERGE) from the few that have some. An
+// attempt dated in an older bucket (a replay, a late report) reads its own
+// window by PFCOUNT over its buckets.
 //
-// Keys are derived from KEYS[1] inside the scripts rather than all passed
-// in KEYS: they share its hash tag, so they are in its slot (Redis checks
-// that for undeclared keys), and passing the bucket names would multiply
-// the request size.
-var luaLib = `
+// Keys other than KEYS[i] are derived from it by suffix: they share its
+// hash tag, so they are in its slot.
+var libBody = `
 local SHORT = ` + luaSpec(&shortSpec) + `
 local LONG = ` + luaSpec(&longSpec) + `
+local SMALL = SMALLSET
+local TINY = 16
+-- The libraries (string, struct, bit, redis.call...) exist only when a
+-- function runs, not while the library loads: batch sets these on its
+-- first call.
+local sub, rep, find, floor, char, concat, tostring, tonumber, unpack, ipairs, pairs
+local unpack4, pack, band, bor, lshift, call
 
--- span is the length of one series' rings in the state array.
-local function span(spec)
-  local s = 0
-  for r = 1, #spec do s = s + 1 + spec[r][2] end
+-- Per spec: its ring size, and its times to live as strings (a number
+-- passed to redis.call is formatted by printf on every call).
+local function prep(spec)
+  local rs = 0
+  for r = 1, 3 do
+    rs = rs + 4 + 4 * spec[r][2]
+    spec[r][4] = tostring(spec[r][1] * (spec[r][2] + 1))
+  end
+  spec.rs = rs
+  spec.fmt = '>' .. rep('I4', rs / 4)
+  spec.ttl = tostring(spec[3][1] * (spec[3][2] + 1))
+end
+
+-- num formats bucket numbers, once per number per call.
+local nums = {}
+local function num(x)
+  local s = nums[x]
+  if not s then
+    s = tostring(x)
+    nums[x] = s
+  end
   return s
 end
 
--- load returns the state array: c counter numbers, then, when distinct,
--- the distinct-count part (see distinct). Absent or unreadable state is
--- all zeros and an empty set.
-local function load(k, c, distinct)
-  local v = redis.call('GET', k)
-  if v then
-    local ok, a = pcall(cmsgpack.unpack, v)
-    if ok and type(a) == 'table' then
-      if not distinct and #a == c then return a end
-      local m = a[c + 1]
-      if distinct and (m == -1 and #a == c + 10 or type(m) == 'number' and m >= 0 and #a == c + 1 + 2 * m) then
-        return a
-      end
-    end
-  end
-  local a = {}
-  for i = 1, c do a[i] = 0 end
-  if distinct then a[c + 1] = 0 end
-  return a
-end
-
-local function save(k, a, spec)
-  redis.call('SET', k, cmsgpack.pack(a), 'EX', spec[3][1] * (spec[3][2] + 1))
-end
-
--- counter adds inc (0 or 1) at time t to the series whose rings start at
--- a[o] and appends its sums at t to out. It returns whether it wrote.
-local function counter(a, o, spec, t, inc, out)
-  local wrote = false
-  for r = 1, #spec do
-    local w, n = spec[r][1], spec[r][2]
-    local idx = math.floor(t / w)
-    local h = a[o]
-    if inc > 0 then
+-- ringAdd adds each (t, k) of ev (a list of pairs) to the series whose
+-- rings start at byte off of s (the memory store's ring: an event older
+-- than the newest bucket's window is not counted; buckets between the
+-- newest and the event's are emptied) and returns the new s. The rings
+-- are unpacked into numbers and packed back once: a struct call and a
+-- string cost the same however many numbers they hold.
+local function ringAdd(s, off, spec, ev)
+  local a = {unpack4(spec.fmt, s, off)}
+  for e = 1, #ev, 2 do
+    local t, k = ev[e], ev[e + 1]
+    local o = 1
+    for r = 1, 3 do
+      local w, n = spec[r][1], spec[r][2]
+      local idx = floor(t / w)
+      local h = a[o]
       local add = true
       if h == 0 or idx - h >= n then
-        for j = 1, n do a[o + j] = 0 end
+        for j = o + 1, o + n do a[j] = 0 end
         a[o] = idx
       elseif idx > h then
-        for j = h + 1, idx do a[o + 1 + (j % n)] = 0 end
+        for j = h + 1, idx do a[o + 1 + j % n] = 0 end
         a[o] = idx
       elseif idx <= h - n then
         add = false
       end
       if add then
-        local k = o + 1 + (idx % n)
-        a[k] = a[k] + inc
-        wrote = true
+        local p = o + 1 + idx % n
+        local c = a[p] + k
+        if c > 4294967295 then c = 4294967295 end
+        a[p] = c
       end
-      h = a[o]
+      o = o + 1 + n
     end
-    local sum = 0
-    if h ~= 0 then
-      for j = math.max(idx, h) - n + 1, math.min(idx, h) do sum = sum + a[o + 1 + (j % n)] end
-    end
-    out[#out + 1] = sum
-    o = o + 1 + n
   end
-  return wrote
+  return sub(s, 1, off - 1) .. pack(spec.fmt, unpack(a, 1, spec.rs / 4)) .. sub(s, off + spec.rs)
+end
+
+-- ringInPlace adds one event at time t to the rings of s at byte off
+-- (as ringAdd) by writing the bytes that change in the key k itself: per
+-- window its newest bucket and a count, or the window's ring when
+-- buckets are emptied. s is left as it was.
+local function ringInPlace(k, s, off, spec, t)
+  for r = 1, 3 do
+    local w, n = spec[r][1], spec[r][2]
+    local idx = floor(t / w)
+    local h = unpack4('>I4', s, off)
+    local j = idx % n
+    if h == 0 or idx - h >= n then
+      call('SETRANGE', k, off - 1, pack('>I4', idx) .. rep('\0', 4 * j) .. pack('>I4', 1) .. rep('\0', 4 * (n - 1 - j)))
+    elseif idx > h then
+      -- Buckets h+1 .. idx-1 empty, idx gets 1.
+      local ring = sub(s, off + 4, off + 3 + 4 * n)
+      local a, cnt = (h + 1) % n, idx - h
+      if a + cnt <= n then
+        ring = sub(ring, 1, 4 * a) .. rep('\0', 4 * (cnt - 1)) .. pack('>I4', 1) .. sub(ring, 4 * (a + cnt) + 1)
+      else
+        local second = cnt - (n - a)
+        ring = rep('\0', 4 * (second - 1)) .. pack('>I4', 1) .. sub(ring, 4 * second + 1, 4 * a) .. rep('\0', 4 * (n - a))
+      end
+      call('SETRANGE', k, off - 1, pack('>I4', idx) .. ring)
+    elseif idx > h - n then
+      local p = off + 4 + 4 * j
+      local c = unpack4('>I4', s, p) + 1
+      if c > 4294967295 then c = 4294967295 end
+      call('SETRANGE', k, p - 1, pack('>I4', c))
+    end
+    off = off + 4 + 4 * n
+  end
+end
+
+-- rebuild makes the union of window r (at a[4r-3..4r]: the union's
+-- bucket, the newest bucket with data, the mask of buckets with data
+-- counting back from it, the union's count) the window ending at bucket x,
+-- from the buckets that hold data: usually one, copied.
+local function rebuild(a, r, pre, wk, n, x)
+  local ks = {}
+  local nb, m = a[4 * r - 2], a[4 * r - 1]
+  for i = 0, n - 1 do
+    local b = nb - i
+    if b <= x and b > x - n and band(m, lshift(1, i)) ~= 0 then ks[#ks + 1] = pre .. num(b) end
+  end
+  a[4 * r - 3] = x
+  if #ks == 0 then
+    call('DEL', wk)
+    a[4 * r] = 0
+    return
+  end
+  call('COPY', ks[1], wk, 'REPLACE')
+  if #ks > 1 then
+    ks[1] = wk
+    call('PFMERGE', unpack(ks))
+  end
+  a[4 * r] = call('PFCOUNT', wk)
 end
 
 -- hll adds member (unless empty) at time t to the HyperLogLogs of series
--- nm under base, whose state is at a[d..d+8] (per window: the union's
--- bucket, the newest bucket with data, and a bit mask of the buckets with
--- data counting back from it), and when read appends each window's count
--- to out. It returns whether it changed anything.
+-- nm under base, whose state is a[1..12] (see rebuild), and when read
+-- sets each window's count in cnt. It returns whether a changed.
+--
+-- The union's count is kept in the state, so that an attempt whose member
+-- the union already holds costs one PFADD per window. A union whose count
+-- falls after a PFADD was lost (evicted) and is rebuilt.
 --
 -- Times to live: a bucket gets its window length plus a bucket when it is
 -- created, which outlasts every window it is part of; a union copies the
 -- newest bucket's, and is rebuilt before that runs out.
-local function hll(a, d, base, nm, spec, t, member, read, out, bucketsOnly)
+local function hll(a, base, nm, spec, t, member, read, cnt)
   local dirty = false
-  for r = 1, #spec do
-    local w, n = spec[r][1], spec[r][2]
-    local pre = base .. ':' .. nm .. spec[r][3] .. ':'
+  for r = 1, 3 do
+    local sr = spec[r]
+    local w, n = sr[1], sr[2]
+    local pre = base .. ':' .. nm .. sr[3] .. ':'
     local wk = pre .. 'w'
-    local idx = math.floor(t / w)
-    local ci, ni, mi = d + 3 * (r - 1), d + 3 * (r - 1) + 1, d + 3 * (r - 1) + 2
-    -- rebuild makes the union the window ending at bucket x from the
-    -- buckets that hold data, newest first: usually one, copied.
-    local function rebuild(x)
-      local ks = {}
-      for i = 0, n - 1 do
-        local b = a[ni] - i
-        if b <= x and b > x - n and bit.band(a[mi], bit.lshift(1, i)) ~= 0 then ks[#ks + 1] = pre .. b end
-      end
-      if #ks == 0 then
-        redis.call('DEL', wk)
-      else
-        redis.call('COPY', ks[1], wk, 'REPLACE')
-        if #ks > 1 then
-          ks[1] = wk
-          redis.call('PFMERGE', unpack(ks))
-        end
-      end
-      a[ci] = x
-      dirty = true
-    end
+    local idx = floor(t / w)
+    local o = 4 * r
     local changed = 0
     if member ~= '' then
-      local bk = pre .. idx
-      changed = redis.call('PFADD', bk, member)
-      local nb, fresh = a[ni], false
+      local bk = pre .. num(idx)
+      changed = call('PFADD', bk, member)
+      local nb, m, fresh = a[o - 2], a[o - 1], false
       if idx > nb then
-        a[mi] = idx - nb < n and bit.bor(bit.band(bit.lshift(a[mi], idx - nb), 2 ^ n - 1), 1) or 1
-        a[ni] = idx
+        a[o - 1] = idx - nb < n and bor(band(lshift(m, idx - nb), 2 ^ n - 1), 1) or 1
+        a[o - 2] = idx
         fresh = true
-      elseif idx > nb - n and bit.band(a[mi], bit.lshift(1, nb - idx)) == 0 then
-        a[mi] = bit.bor(a[mi], bit.lshift(1, nb - idx))
+      elseif idx > nb - n and band(m, lshift(1, nb - idx)) == 0 then
+        a[o - 1] = bor(m, lshift(1, nb - idx))
         fresh = true
       end
-      -- A bucket older than the mask tracks gets its time to live when it
-      -- changes, in case this created it.
       if fresh or (changed == 1 and idx <= nb - n) then
-        redis.call('EXPIRE', bk, w * (n + 1))
+        call('EXPIRE', bk, sr[4])
         dirty = true
       end
     end
-    local cb = a[ci]
-    if bucketsOnly then
-      -- The caller builds the unions afterwards.
-    elseif idx > cb then
-      rebuild(idx)
-    elseif changed == 1 and idx > cb - n then
-      -- The bucket is in the union's window. A union found missing (evicted,
-      -- or expired under a replay slower than real time) is rebuilt rather
-      -- than started again with one member.
-      if redis.call('EXISTS', wk) == 1 then
-        redis.call('PFADD', wk, member)
+    local cb = a[o - 3]
+    if idx > cb then
+      rebuild(a, r, pre, wk, n, idx)
+      dirty = true
+    elseif changed == 1 and idx > cb - n and call('PFADD', wk, member) == 1 then
+      local c = call('PFCOUNT', wk)
+      if c < a[o] * 0.9 then
+        rebuild(a, r, pre, wk, n, cb)
       else
-        rebuild(cb)
+        a[o] = c
       end
+      dirty = true
     end
-    if read and not bucketsOnly then
-      if idx == a[ci] then
-        local c = redis.call('PFCOUNT', wk)
-        if c == 0 and a[ni] > idx - n then
-          rebuild(idx) -- empty where there is data: lost
-          c = redis.call('PFCOUNT', wk)
-        end
-        out[#out + 1] = c
+    if read then
+      if idx == a[o - 3] then
+        cnt[r] = a[o]
       else
         -- A late attempt reads its own, older window.
         local ks = {}
-        for b = idx - n + 1, idx do ks[#ks + 1] = pre .. b end
-        out[#out + 1] = redis.call('PFCOUNT', unpack(ks))
+        for b = idx - n + 1, idx do ks[#ks + 1] = pre .. num(b) end
+        cnt[r] = call('PFCOUNT', unpack(ks))
       end
     end
   end
   return dirty
 end
 
--- A subject's distinct members start as a small exact set in its state:
--- a[d] is the number of members k, followed by k pairs (fingerprint, last
--- seen). Most addresses, subnets and passwords only ever see a few
--- accounts, and for them this costs no key and no command beyond the
--- state's GET and SET. Past SMALL members within the longest window, the
--- set moves to the HyperLogLogs (a[d] = -1, then their state), and back
--- when their data has aged out of every window. In the small set a member
--- counts in a window by its last sighting, which differs from a bucket's
--- memory only for an attempt dated before that sighting.
-local SMALL = ` + fmt.Sprint(smallSet) + `
+local HFMT = '>I4I4I4I4I4I4I4I4I4I4I4I4'
+local HLEN = 48
+-- LEN[n] is n as 4 bytes, for the results' lengths: a table lookup costs
+-- far less than a struct.pack.
+local LEN = {}
+local function lenOf(n) return LEN[n] or pack('>I4', n) end
+local RNG = '>I1c0I1c0I1c0I1c0I1c0I1c0I1c0'
 
-local function distinct(a, d, base, nm, spec, t, member, read, out)
-  local L = spec[#spec]
-  if a[d] == -1 and member ~= '' then
-    -- Back to the small set once nothing is left in the longest window.
-    local nb = a[d + 8]
-    if nb <= math.floor(t / L[1]) - L[2] then
-      for i = #a, d + 1, -1 do a[i] = nil end
-      a[d] = 0
+-- convert moves a small set (the sorted set zk) to the HyperLogLogs:
+-- every member to its buckets, then the unions; it returns the new state
+-- and, when read, the counts.
+local function convert(s, d, flags, base, nm, spec, t, read, zk)
+  local zs = call('ZRANGE', zk, '0', '-1', 'WITHSCORES')
+  call('DEL', zk)
+  local w0 = spec[1][1]
+  local a = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+  for r = 1, 3 do
+    local sr = spec[r]
+    local w, n = sr[1], sr[2]
+    local pre = base .. ':' .. nm .. sr[3] .. ':'
+    local byBucket = {}
+    local nb = 0
+    for j = 1, #zs, 2 do
+      local idx = floor(tonumber(zs[j + 1]) * w0 / w)
+      local ms = byBucket[idx]
+      if not ms then
+        ms = {}
+        byBucket[idx] = ms
+      end
+      ms[#ms + 1] = zs[j]
+      if idx > nb then nb = idx end
+    end
+    local m = 0
+    for idx, ms in pairs(byBucket) do
+      local bk = pre .. num(idx)
+      call('PFADD', bk, unpack(ms))
+      call('EXPIRE', bk, sr[4])
+      if idx > nb - n then m = bor(m, lshift(1, nb - idx)) end
+    end
+    a[4 * r - 2], a[4 * r - 1] = nb, m
+  end
+  local cnt = {}
+  hll(a, base, nm, spec, t, '', read, cnt)
+  return char(flags + 2) .. sub(s, 2, d - 1) .. pack(HFMT, unpack(a)), cnt
+end
+
+-- distinct records member (6 bytes, or '' for none) at time t in the
+-- distinct count of base, whose part of s starts at byte d, and returns
+-- the new s, whether it wrote s itself (to k; only when inplace), and,
+-- unless the client counts s itself, the counts when read.
+--
+-- Three forms, by size. Up to TINY members, the set is in s: per member
+-- its fingerprint and last sighting as a bucket number of the finest
+-- window (b), 10 bytes, counted by the client; a member counts in a
+-- window when that bucket is in it. Beyond, a sorted set (<base>:m) of
+-- the members scored by that bucket number, counted by ZCOUNT (flag 4).
+-- Past SMALL members within the longest window, HyperLogLogs (flag 2, s
+-- holding their state), until their data has aged out of every window.
+-- A sighting is written only when its bucket changes.
+--
+-- Times to live: the small forms keep in s (4 bytes before the members)
+-- the wall-clock bucket of the longest window (now) in which the keys'
+-- time to live was last set to that window plus a bucket. Within the same
+-- bucket a sighting is written in place (SETRANGE, APPEND) without
+-- setting it again: the keys outlive every sighting's windows anyway.
+local function distinct(s, d, k, nm, spec, t, member, read, b, now, P, rpos, inplace)
+  local L = spec[3]
+  local flags = s:byte(1)
+  local wall = floor(now / L[1])
+  if flags >= 2 and flags < 4 and member ~= '' then
+    local nb = unpack4('>I4', s, d + 36)
+    if nb <= floor(t / L[1]) - L[2] then
+      s = char(flags - 2) .. sub(s, 2, d - 1) .. '\0\0\0\0'
+      flags = flags - 2
     end
   end
-  if a[d] >= 0 then
-    local k = a[d]
-    local dirty = false
+  if flags < 2 then
+    if member == '' then return s, false, nil end
+    local fresh = inplace and unpack4('>I4', s, d) >= wall
+    local e0 = d + 4
+    local p = e0
+    while true do
+      local i = find(s, member, p, true)
+      if not i then break end
+      if (i - e0) % 10 == 0 then
+        if b > unpack4('>I4', s, i + 6) then
+          local pb = pack('>I4', b)
+          s = sub(s, 1, i + 5) .. pb .. sub(s, i + 10)
+          if fresh then
+            call('SETRANGE', k, i + 5, pb)
+            return s, true, nil
+          end
+        end
+        return s, false, nil
+      end
+      p = i + 1
+    end
+    local n = (#s - e0 + 1) / 10
+    local e = member .. pack('>I4', b)
+    if n < TINY then
+      s = s .. e
+      if fresh then
+        call('APPEND', k, e)
+        return s, true, nil
+      end
+      return s, false, nil
+    end
+    -- Full: the members no window can count any more make room, or the
+    -- set moves to a sorted set.
+    local ratio = L[1] / spec[1][1]
+    local lo = floor(b / ratio) - L[2]
+    local kept, args = {}, {}
+    for i = 0, n - 1 do
+      local at = e0 + 10 * i
+      local bi = unpack4('>I4', s, at + 6)
+      if floor(bi / ratio) > lo then
+        kept[#kept + 1] = sub(s, at, at + 9)
+        args[#args + 1] = bi
+        args[#args + 1] = sub(s, at, at + 5)
+      end
+    end
+    if #kept < TINY then
+      return sub(s, 1, e0 - 1) .. concat(kept) .. e, false, nil
+    end
+    local zk = sub(k, 1, -3) .. ':m'
+    local bs, lo1, hi1, lo2, hi2, lo3, hi3 = unpack4(RNG, P, rpos)
+    args[#args + 1] = bs
+    args[#args + 1] = member
+    call('ZADD', zk, unpack(args))
+    call('EXPIRE', zk, spec.ttl)
+    s = char(flags + 4) .. sub(s, 2, d - 1) .. pack('>I4', wall)
+    if not read then return s, false, nil end
+    return s, false, {call('ZCOUNT', zk, lo1, hi1), call('ZCOUNT', zk, lo2, hi2), call('ZCOUNT', zk, lo3, hi3)}
+  end
+  if flags >= 4 then
+    local base = sub(k, 1, -3) -- k is <base>:s
+    local zk = base .. ':m'
+    local bs, lo1, hi1, lo2, hi2, lo3, hi3 = unpack4(RNG, P, rpos)
     if member ~= '' then
-      local fp = tonumber(member)
-      local tmax, found = t, false
-      for i = 1, k do
-        local ti = a[d + 2 * i]
-        if a[d + 2 * i - 1] == fp then
-          found = true
-          if t > ti then a[d + 2 * i] = t; dirty = true end
-        end
-        if ti > tmax then tmax = ti end
-      end
-      if not found then
-        -- Drop the members no window of the newest time can count, add
-        -- this one.
-        local lo, j = math.floor(tmax / L[1]) - L[2], 0
-        for i = 1, k do
-          local f, ti = a[d + 2 * i - 1], a[d + 2 * i]
-          if math.floor(ti / L[1]) > lo then
-            j = j + 1
-            a[d + 2 * j - 1], a[d + 2 * j] = f, ti
-          end
-        end
-        j = j + 1
-        a[d + 2 * j - 1], a[d + 2 * j] = fp, t
-        for i = #a, d + 2 * j + 1, -1 do a[i] = nil end
-        a[d] = j
-        dirty = true
-      end
-    end
-    if a[d] <= SMALL then
-      if read then
-        for r = 1, #spec do
-          local w, n = spec[r][1], spec[r][2]
-          local idx, c = math.floor(t / w), 0
-          for i = 1, a[d] do
-            local b = math.floor(a[d + 2 * i] / w)
-            if b > idx - n and b <= idx then c = c + 1 end
-          end
-          out[#out + 1] = c
+      -- A new member may make the set too large.
+      if call('ZADD', zk, 'GT', bs, member) == 1 and call('ZCARD', zk) > SMALL then
+        call('ZREMRANGEBYSCORE', zk, '-inf', '(' .. lo3)
+        if call('ZCARD', zk) > SMALL then
+          local ns, cnt = convert(s, d, flags - 4, base, nm, spec, t, read, zk)
+          return ns, false, cnt
         end
       end
-      return dirty
+      if unpack4('>I4', s, d) < wall then
+        call('EXPIRE', zk, spec.ttl)
+        s = sub(s, 1, d - 1) .. pack('>I4', wall)
+      end
     end
-    -- Too many: every member goes to its buckets, and the HyperLogLogs
-    -- take over.
-    local ms = {}
-    for i = 1, a[d] do ms[i] = {a[d + 2 * i - 1], a[d + 2 * i]} end
-    for i = #a, d + 1, -1 do a[i] = nil end
-    a[d] = -1
-    for i = 1, 9 do a[d + i] = 0 end
-    for _, m in ipairs(ms) do
-      hll(a, d + 1, base, nm, spec, m[2], string.format('%d', m[1]), false, nil, true)
-    end
-    -- The unions are built below, from the buckets.
-    member = ''
+    if not read then return s, false, nil end
+    return s, false, {call('ZCOUNT', zk, lo1, hi1), call('ZCOUNT', zk, lo2, hi2), call('ZCOUNT', zk, lo3, hi3)}
   end
-  if member ~= '' then member = string.format('%d', tonumber(member)) end
-  return hll(a, d + 1, base, nm, spec, t, member, read, out, false)
+  local a = {unpack4(HFMT, s, d)}
+  a[13] = nil
+  local cnt = {}
+  if hll(a, sub(k, 1, -3), nm, spec, t, member, read, cnt) then
+    s = sub(s, 1, d - 1) .. pack(HFMT, unpack(a))
+  end
+  return s, false, cnt
 end
-`
 
-// netSrc records an attempt for an address, subnet or ASN.
-// KEYS[1] base; ARGV: time, failed (0/1), username key or empty, read (0/1).
-// Returns failures (10m, 1h, 24h) then usernames (10m, 1h, 24h).
-const netSrc = `
-local base, t, read = KEYS[1], tonumber(ARGV[1]), ARGV[4] == '1'
-local sk = base .. ':win'
-local sp = span(SHORT)
-local a = load(sk, sp, true)
-local out = {}
-local dirty = counter(a, 1, SHORT, t, tonumber(ARGV[2]), out)
-if distinct(a, sp + 1, base, 'u', SHORT, t, ARGV[3], read, out) then dirty = true end
-if dirty then save(sk, a, SHORT) end
-if not read then return {} end
-return out
-`
-
-// userSrc reads a user's profile and records an account's failures.
-// KEYS[1] base; ARGV: time, failed (-1: no account window, 0, 1),
-// profile (0/1), read (0/1), max learn backlog.
-// Returns the profile value (empty when none), the unfolded logins, then
-// the account's failures (1h, 24h, 7d) when read.
-const userSrc = `
-local base, t, failed, read = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[4] == '1'
-local out = {'', {}}
-if ARGV[3] == '1' then
-  out[1] = redis.call('GET', base .. ':profile') or ''
-  out[2] = redis.call('LRANGE', base .. ':learn', 0, tonumber(ARGV[5]) - 1)
-end
-if failed > 0 or (failed == 0 and read) then
-  local sk = base .. ':win'
-  local a = load(sk, span(LONG), false)
-  local c = {}
-  if counter(a, 1, LONG, t, failed, c) then save(sk, a, LONG) end
+-- subject loads the state of base, records an event (a failure, fl odd;
+-- or the tenant's counts, incs) and a member, and appends the result to
+-- out: the state, then the distinct counts when it has some.
+-- ring: the spec of its counter series (nil: none), nseries of them;
+-- dspec: the spec of its distinct count (nil: none).
+local function subject(out, k, ring, nseries, fl, incs, dspec, nm, t, member, b, now, P, rpos)
+  local old = call('GET', k)
+  local s = old or '\0'
+  local flags = s:byte(1) or 0
+  local rs = 0
+  if ring then rs = nseries * ring.rs end
+  -- Anything not of the expected shape starts afresh.
+  if flags >= 6 or ring and flags % 2 == 1 and #s < 1 + rs then s, flags = '\0', 0 end
+  local failed = ring and fl % 2 == 1
+  local whole = false -- the state must be written whole
+  if ring and (failed or incs) and flags % 2 == 0 then
+    s = char(flags + 1) .. rep('\0', rs) .. sub(s, 2)
+    flags = flags + 1
+    whole = true
+  end
+  if incs then
+    -- The tenant's counts: per series, its (time, count) pairs.
+    for series = 1, nseries do
+      if incs[series] then s = ringAdd(s, 2 + (series - 1) * ring.rs, ring, incs[series]) end
+    end
+  end
+  local applied = '\1' -- the returned rings include this event's failure
+  local cnt = nil
+  local read = fl >= 2
+  if dspec then
+    local d = 2
+    if flags % 2 == 1 then d = 2 + rs end
+    local ok
+    if flags >= 4 then
+      ok = #s == d + 3
+    elseif flags >= 2 then
+      ok = #s == d - 1 + HLEN
+    else
+      ok = #s >= d + 3 and (#s - d - 3) % 10 == 0
+    end
+    if not ok then
+      s = char(flags % 2) .. sub(s, 2, d - 1) .. '\0\0\0\0'
+      whole = true
+    end
+    local wrote
+    local before = s
+    s, wrote, cnt = distinct(s, d, k, nm, dspec, t, member, read, b, now, P, rpos, not whole)
+    local nf = s:byte(1)
+    if s ~= before and not wrote then whole = true end
+    if failed and not whole and nf - nf % 2 ~= 2 and unpack4('>I4', s, d) >= floor(now / dspec[3][1]) then
+      -- Only the rings change, and the state's time to live need not
+      -- move: written in place, the client adds the failure to what it
+      -- gets.
+      ringInPlace(k, s, 2, ring, t)
+      applied = '\0'
+    elseif failed then
+      s = ringAdd(s, 2, ring, {t, 1})
+      whole = true
+    end
+    if whole and (old or s ~= before or flags % 2 == 1) then
+      -- Written whole: its time to live is set again, and so is the
+      -- wall-clock bucket that records it.
+      if nf - nf % 2 ~= 2 then
+        s = sub(s, 1, d - 1) .. pack('>I4', floor(now / dspec[3][1])) .. sub(s, d + 4)
+      end
+      call('SET', k, s, 'EX', dspec.ttl)
+    end
+  elseif s ~= old and (old or s ~= '\0') then
+    call('SET', k, s, 'EX', ring.ttl)
+  end
   if read then
-    out[3], out[4], out[5] = c[1], c[2], c[3]
+    if cnt then s = s .. pack('>I4I4I4', cnt[1], cnt[2], cnt[3]) end
+    out[#out + 1] = lenOf(#s + 1) .. applied .. s
+  else
+    out[#out + 1] = '\0\0\0\0'
   end
 end
-return out
+
+local NONE = '\0\0\0\0\0\0'
+local EMPTY = '\0\0\0\0'
+
+-- batch runs the items: KEYS[i] is item i's key, ARGV[1] their packed
+-- instructions.
+local function batch(keys, args)
+  if not call then
+    sub, rep, find, floor, char, concat = string.sub, string.rep, string.find, math.floor, string.char, table.concat
+    tostring, tonumber, unpack, ipairs, pairs = _G.tostring, _G.tonumber, _G.unpack, _G.ipairs, _G.pairs
+    unpack4, pack = struct.unpack, struct.pack
+    band, bor, lshift = bit.band, bit.bor, bit.lshift
+    prep(SHORT)
+    prep(LONG)
+    for n = 0, 2047 do LEN[n] = pack('>I4', n) end
+    call = redis.call
+  end
+  local P = args[1]
+  local out = {}
+  -- The reply: the items' results concatenated, then the accounts' values
+  -- as they are (a Lua string made from another costs a hash of every
+  -- byte).
+  local reply = {''}
+  nums = {}
+  local pos = 1
+  for i = 1, #keys do
+    local base = keys[i] -- the item's key: <base>:s, <base>:profile, or as named
+    local kind = P:byte(pos)
+    pos = pos + 1
+    if kind == 78 then -- N
+      local t, fl, m, b, rl
+      local now
+      t, fl, m, now, b, rl, pos = unpack4('>I4Bc6I4I4B', P, pos)
+      if m == NONE then m = '' end
+      subject(out, base, SHORT, 1, fl, nil, SHORT, 'u', t, m, b, now, P, pos)
+      pos = pos + rl
+    elseif kind == 80 then -- P
+      local t, fl, m, b, rl
+      local now
+      t, fl, m, now, b, rl, pos = unpack4('>I4Bc6I4I4B', P, pos)
+      subject(out, base, nil, 0, fl, nil, LONG, 'a', t, m, b, now, P, pos)
+      pos = pos + rl
+    elseif kind == 84 then -- T
+      local n
+      n, pos = unpack4('>I2', P, pos)
+      local incs = nil
+      if n > 0 then
+        incs = {}
+        for j = 1, n do
+          local series, t, k
+          series, t, k, pos = unpack4('>BI4I4', P, pos)
+          local l = incs[series]
+          if not l then
+            l = {}
+            incs[series] = l
+          end
+          l[#l + 1] = t
+          l[#l + 1] = k
+        end
+      end
+      subject(out, base, SHORT, 2, 2, incs, nil, nil, 0, '')
+    elseif kind == 85 then -- U
+      -- An account: its failures (fl 1: record one) and, for a known
+      -- user, the profile and the learned logins not yet folded into it,
+      -- returned whole when read (fl 2).
+      local t, fl
+      t, fl, pos = unpack4('>I4B', P, pos)
+      local k = base
+      local v = call('GET', k)
+      local applied = '\1'
+      if fl % 2 == 1 then
+        local rs = LONG.rs
+        if v and v:byte(1) % 2 == 1 and #v >= 1 + rs then
+          ringInPlace(k, v, 2, LONG, t)
+          call('EXPIRE', k, LONG.ttl, 'GT')
+          applied = '\0'
+        else
+          local ring = ringAdd(rep('\0', rs), 1, LONG, {t, 1})
+          if v then
+            v = char(v:byte(1) + 1) .. ring .. sub(v, 2)
+            call('SET', k, v, 'KEEPTTL')
+            call('EXPIRE', k, LONG.ttl, 'GT')
+          else
+            v = '\1' .. ring .. '\0\0\0\0'
+            call('SET', k, v, 'EX', LONG.ttl)
+          end
+        end
+      end
+      if fl >= 2 then reply[#reply + 1] = v or '' end
+      out[#out + 1] = '\0\0\0\1' .. applied
+    elseif kind == 76 then -- L
+      -- A learned login, appended to the account's value behind its
+      -- length; the oldest beyond cap are dropped when the value outgrows
+      -- capBytes.
+      local ttl, cap, capBytes, e
+      ttl, cap, capBytes, e, pos = unpack4('>I1c0I2I4I4c0', P, pos)
+      local k = base
+      local n = call('APPEND', k, e)
+      if n == #e then
+        call('SET', k, '\0\0\0\0\0' .. e, 'EX', ttl)
+      else
+        call('EXPIRE', k, ttl)
+        if n > capBytes then
+          local v = call('GET', k)
+          local es = 6 + unpack4('>I4', v, 2 + (v:byte(1) % 2) * LONG.rs) + (v:byte(1) % 2) * LONG.rs
+          local offs, p = {}, es
+          while p <= #v do
+            offs[#offs + 1] = p
+            p = p + 4 + unpack4('>I4', v, p)
+          end
+          if #offs > cap then
+            call('SET', k, sub(v, 1, es - 1) .. sub(v, offs[#offs - cap + 1]), 'KEEPTTL')
+          end
+        end
+      end
+      out[#out + 1] = EMPTY
+    elseif kind == 68 then -- D
+      local ttl, v
+      ttl, v, pos = unpack4('>I1c0I4c0', P, pos)
+      call('SET', base, v, 'EX', ttl)
+      out[#out + 1] = EMPTY
+    elseif kind == 90 then -- Z
+      local score, min, ttl, id
+      score, min, ttl, id, pos = unpack4('>I1c0I1c0I1c0I1c0', P, pos)
+      local zk = base .. ':pending'
+      call('ZADD', zk, score, id)
+      call('ZREMRANGEBYSCORE', zk, '-inf', min)
+      call('EXPIRE', zk, ttl)
+      out[#out + 1] = EMPTY
+    elseif kind == 67 then -- C
+      -- Compaction: the folded profile replaces the profile and the
+      -- logins folded into it, provided the profile's write tag and the
+      -- last folded login are still what the client read.
+      local ttl, tag, folded, lastOff, last, v
+      ttl, tag, folded, lastOff, last, v, pos = unpack4('>I1c0I1c0I4I4c8I4c0', P, pos)
+      local k = base
+      local cur = call('GET', k)
+      local ok = '0'
+      if cur then
+        local r = (cur:byte(1) % 2) * LONG.rs
+        local pl = unpack4('>I4', cur, 2 + r)
+        local ps = 6 + r
+        local es = ps + pl
+        local curTag = ''
+        if pl >= 8 then curTag = sub(cur, ps, ps + 7) end
+        if curTag == tag and #cur >= es + folded - 1 and sub(cur, es + lastOff + 4, es + lastOff + 11) == last then
+          call('SET', k, sub(cur, 1, 1 + r) .. pack('>I4', #v) .. v .. sub(cur, es + folded), 'EX', ttl)
+          ok = '1'
+        end
+      end
+      out[#out + 1] = '\0\0\0\1' .. ok
+    elseif kind == 71 then -- G
+      local v = call('GETDEL', base)
+      if v then v = '1' .. v else v = '0' end
+      out[#out + 1] = lenOf(#v) .. v
+    elseif kind == 70 then -- F
+      local ids = call('ZRANGE', base .. ':pending', '0', '-1')
+      call('DEL', base .. ':profile', base .. ':pending')
+      local parts = {}
+      for _, id in ipairs(ids) do parts[#parts + 1] = pack('>I4', #id) .. id end
+      local r = concat(parts)
+      out[#out + 1] = pack('>I4', #r) .. r
+    elseif kind == 88 then -- X
+      call('DEL', base)
+      out[#out + 1] = EMPTY
+    else
+      return redis.error_reply('riskgate: unknown item kind')
+    end
+  end
+  reply[1] = concat(out)
+  return reply
+end
 `
 
-// passwordSrc records an account tried with a password.
-// KEYS[1] base; ARGV: time, account key, read (0/1).
-// Returns distinct accounts (1h, 24h, 7d) when read.
-const passwordSrc = `
-local base, t, read = KEYS[1], tonumber(ARGV[1]), ARGV[3] == '1'
-local sk = base .. ':win'
-local a = load(sk, 0, true)
-local out = {}
-if distinct(a, 1, base, 'a', LONG, t, ARGV[2], read, out) then save(sk, a, LONG) end
-return out
-`
-
-// tenantSrc records an attempt in the tenant's rates.
-// KEYS[1] base; ARGV: time, attempt (0/1), failed (0/1), read (0/1).
-// Returns attempts (10m, 1h, 24h) then failures (10m, 1h, 24h).
-const tenantSrc = `
-local base, t, read = KEYS[1], tonumber(ARGV[1]), ARGV[4] == '1'
-local sk = base .. ':win'
-local sp = span(SHORT)
-local a = load(sk, 2 * sp, false)
-local out = {}
-local w1 = counter(a, 1, SHORT, t, tonumber(ARGV[2]), out)
-local w2 = counter(a, 1 + sp, SHORT, t, tonumber(ARGV[3]), out)
-if w1 or w2 then save(sk, a, SHORT) end
-if not read then return {} end
-return out
-`
-
-// compactSrc folds learned logins into the profile: a compare-and-set on
-// the profile's write tag and on the id of the last folded login, so that
-// a concurrent compaction, a Forget or a trimmed backlog makes it a no-op
-// instead of losing or resurrecting logins.
-// KEYS[1] base; ARGV: expected tag (empty when there was no profile), number
-// of logins folded, id of the last one, new value, ttl seconds.
-const compactSrc = `
-local base = KEYS[1]
-local cur = redis.call('GET', base .. ':profile')
-local tag = ''
-if cur then tag = string.sub(cur, 1, 8) end
-if tag ~= ARGV[1] then return 0 end
-local n = tonumber(ARGV[2])
-local e = redis.call('LINDEX', base .. ':learn', n - 1)
-if not e or string.sub(e, 1, 8) ~= ARGV[3] then return 0 end
-redis.call('SET', base .. ':profile', ARGV[4], 'EX', ARGV[5])
-redis.call('LTRIM', base .. ':learn', n, -1)
-return 1
-`
-
-// forgetSrc erases what is held on a user and returns the ids of the
-// user's pending decisions, whose keys live in other slots.
-// KEYS[1] base.
-const forgetSrc = `
-local base = KEYS[1]
-local ids = redis.call('ZRANGE', base .. ':pending', 0, -1)
-redis.call('DEL', base .. ':profile', base .. ':learn', base .. ':win', base .. ':pending')
-return ids
-`
-
-// script is a Lua script run by EVALSHA, falling back to EVAL when the
-// server does not know it (NOSCRIPT: after a restart or on a new node).
-type script struct {
-	name string
-	src  string
-	sha  string
+// library is the batch script as a Redis Function library (Redis 7):
+// loaded once per server, so that its helpers are not created again on
+// every call as an EVAL script's would be. Its name and its function's
+// carry a hash of the code, so that nodes running different versions
+// during an upgrade each find their own.
+type library struct {
+	name, fn, code string
 }
 
-func newScript(name, body string, lib bool) *script {
-	src := body
-	if lib {
-		src = luaLib + body
-	}
-	sum := sha1.Sum([]byte(src))
-	return &script{name: name, src: src, sha: hex.EncodeToString(sum[:])}
+func newLibrary(small int) library {
+	body := strings.Replace(libBody, "SMALLSET", fmt.Sprint(small), 1)
+	sum := sha1.Sum([]byte(body))
+	h := hex.EncodeToString(sum[:6])
+	l := library{name: "riskgate_" + h, fn: "riskgate_batch_" + h}
+	l.code = "#!lua name=" + l.name + "\n" + body + "\nredis.register_function('" + l.fn + "', batch)\n"
+	return l
 }
 
-type scripts struct {
-	net, user, password, tenant, compact, forget *script
-}
-
-func newScripts() scripts {
-	return scripts{
-		net:      newScript("net", netSrc, true),
-		user:     newScript("user", userSrc, true),
-		password: newScript("password", passwordSrc, true),
-		tenant:   newScript("tenant", tenantSrc, true),
-		compact:  newScript("compact", compactSrc, false),
-		forget:   newScript("forget", forgetSrc, false),
-	}
-}
-
-func (s *scripts) all() []*script {
-	return []*script{s.net, s.user, s.password, s.tenant, s.compact, s.forget}
-}
-
-// load puts the scripts in the server's cache (on every master of a
-// cluster), so that the first Scores do not pay the NOSCRIPT fallback.
-func (s *scripts) load(ctx context.Context, rdb redis.UniversalClient) error {
-	for _, sc := range s.all() {
-		sha, err := rdb.ScriptLoad(ctx, sc.src).Result()
-		if err != nil {
-			return fmt.Errorf("load script %s: %w", sc.name, err)
+// load puts the library on the server (on every master of a cluster).
+// Loading it again is harmless.
+func (l *library) load(ctx context.Context, rdb redis.UniversalClient) error {
+	one := func(ctx context.Context, c redis.Cmdable) error {
+		if err := c.FunctionLoadReplace(ctx, l.code).Err(); err != nil {
+			return fmt.Errorf("load function library %s: %w", l.name, err)
 		}
-		if sha != sc.sha {
-			return fmt.Errorf("load script %s: server hash %s, want %s", sc.name, sha, sc.sha)
-		}
+		return nil
 	}
-	return nil
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return one(ctx, c) })
+	}
+	return one(ctx, rdb)
 }
 
-// call is one script invocation in a pipeline.
-type call struct {
-	sc   *script
-	keys [1]string
-	args []any
-	cmd  *redis.Cmd
+// isNoFunction reports the error of a server that does not have the
+// library: restarted without persistence, or a new cluster node.
+func isNoFunction(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "Function not found")
 }
-
-func (c *call) queue(ctx context.Context, p redis.Pipeliner) {
-	c.cmd = p.EvalSha(ctx, c.sc.sha, c.keys[:], c.args...)
-}
-
-func (c *call) queueEval(ctx context.Context, p redis.Pipeliner) {
-	c.cmd = p.Eval(ctx, c.sc.src, c.keys[:], c.args...)
-}
-
-func isNoScript(err error) bool { return err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") }

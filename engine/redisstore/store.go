@@ -76,9 +76,25 @@ type Options struct {
 	// synchronously instead of waiting; default 1024.
 	MaxQueue int
 	// MaxBacklog caps the learned logins awaiting compaction per user; the
-	// oldest beyond it are dropped. Every Score of the user compacts, so
-	// the cap is only reached by a user who is never scored; default 256.
+	// oldest beyond it are dropped (checked once the account's value
+	// outgrows 160 bytes a login). A Score of the user compacts once
+	// CompactBacklog are waiting, so the cap is only reached by a user who
+	// is never scored; default 256.
 	MaxBacklog int
+	// CompactBacklog is how many learned logins a read folds into the
+	// stored profile at once; fewer stay in the backlog, folded again by
+	// each read, which is cheaper than rewriting the profile after every
+	// login. Default 8; 1 compacts after every login.
+	CompactBacklog int
+	// SmallSet is how many distinct members (usernames per address,
+	// subnet or ASN; accounts per password) a subject counts exactly,
+	// within its longest window, before its counts move to HyperLogLogs;
+	// default 300.
+	SmallSet int
+	// TenantFlushInterval is how often a node sends its aggregated tenant
+	// counts and reads back the other nodes'; default 200ms. A node's own
+	// attempts count at once; other nodes' within about twice this.
+	TenantFlushInterval time.Duration
 
 	// Logger receives background write failures, rate limited; default
 	// none.
@@ -107,6 +123,17 @@ func (o *Options) defaults() {
 	if o.MaxBacklog <= 0 {
 		o.MaxBacklog = 256
 	}
+	o.MaxBacklog = min(o.MaxBacklog, 1<<16-1)
+	if o.CompactBacklog <= 0 {
+		o.CompactBacklog = 8
+	}
+	o.CompactBacklog = min(o.CompactBacklog, o.MaxBacklog)
+	if o.SmallSet <= 0 {
+		o.SmallSet = defaultSmallSet
+	}
+	if o.TenantFlushInterval <= 0 {
+		o.TenantFlushInterval = 200 * time.Millisecond
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -118,9 +145,14 @@ type Store struct {
 	ownsRDB bool
 	opts    Options
 	keys    keyspace
-	sc      scripts
+	lib     library
 	wb      writeBehind
 	stats   stats
+	tenants tenants
+	co      coalescer
+	// cluster: items are grouped by hash slot, one script call per slot;
+	// otherwise one call carries them all.
+	cluster bool
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -138,8 +170,9 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	if strings.ContainsAny(opts.KeyPrefix, "{}") {
 		return nil, fmt.Errorf("redisstore: key prefix %q must not contain '{' or '}'", opts.KeyPrefix)
 	}
-	s := &Store{opts: opts, keys: keyspace{prefix: opts.KeyPrefix}, sc: newScripts(), stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Store{opts: opts, keys: keyspace{prefix: opts.KeyPrefix}, lib: newLibrary(opts.SmallSet), stop: make(chan struct{}), done: make(chan struct{})}
 	s.wb.init(opts.MaxQueue)
+	s.tenants.init(opts.TenantFlushInterval)
 	where := "the given client"
 	if opts.Client != nil {
 		s.rdb = opts.Client
@@ -154,6 +187,7 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 		}
 		s.rdb, s.ownsRDB = rdb, true
 	}
+	_, s.cluster = s.rdb.(*redis.ClusterClient)
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, 2*opts.DialTimeout+5*time.Second)
@@ -168,7 +202,7 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
 		return fail(err)
 	}
-	if err := s.sc.load(ctx, s.rdb); err != nil {
+	if err := s.lib.load(ctx, s.rdb); err != nil {
 		return fail(err)
 	}
 	go s.flusher()
@@ -195,6 +229,9 @@ func (s *Store) Close(ctx context.Context) error {
 		s.closed.Store(true)
 		for err == nil && s.wb.pending() {
 			err = s.flush(ctx)
+		}
+		if err == nil {
+			err = s.flushTenants(ctx, true)
 		}
 		if s.ownsRDB {
 			if cerr := s.rdb.Close(); err == nil {

@@ -43,38 +43,44 @@ func (m bucketModel) count(idx, n int64) int {
 // HyperLogLog tolerance of the exact bucketed count. Window union keys are
 // deleted now and then, as an eviction would, and must be rebuilt. The
 // streams keep the distinct sets small (exact sets in the state), make
-// them large (HyperLogLogs), or go from large to small after a pause.
+// them medium (sorted sets) or large (HyperLogLogs), or go from large to
+// small after a pause.
 func TestWindowsAgainstModels(t *testing.T) {
 	srv := redistest.Start(t)
 	for _, tc := range []struct {
 		name         string
+		smallSet     int // Options.SmallSet
 		users, small int
 		late         int // one event in late is dated back
+		form         byte
 	}{
-		{"Small", smallSet - 2, smallSet - 2, 0},
-		{"Large", 60, 60, 10},
-		{"LargeThenSmall", 40, 5, 10},
+		// Up to 16 members in the state value.
+		{"Tiny", testSmall, testSmall - 2, testSmall - 2, 0, 0},
+		// A sorted set: more than 16 members, fewer than SmallSet.
+		{"Sorted", 100, 60, 60, 0, flagSorted},
+		{"Large", testSmall, 60, 60, 10, flagHLL},
+		{"LargeThenSmall", testSmall, 40, 5, 10, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := replayModels(t, srv, tc.users, tc.small, tc.late)
-			// Which form the address's usernames ended in: small, exact
-			// sets count themselves (>= 0), HyperLogLogs are -1.
+			s := replayModels(t, srv, tc.smallSet, tc.users, tc.small, tc.late)
+			// Which form the address's usernames ended in (the state's
+			// first byte).
 			rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
 			defer rdb.Close()
-			key := s.keys.addr(fmt.Sprint("model", tc.users, tc.small), netip.MustParseAddr("81.2.69.160")) + sufWindows
-			mode, err := rdb.Eval(context.Background(), "return cmsgpack.unpack(redis.call('GET', KEYS[1]))[tonumber(ARGV[1])]", []string{key}, len(shortSpec)+10+12+24+1).Int()
+			key := s.keys.addr(fmt.Sprint("model", tc.users, tc.small), netip.MustParseAddr("81.2.69.160"), sufWindows)
+			state, err := rdb.Get(context.Background(), key).Result()
 			if err != nil {
 				t.Fatal(err)
 			}
-			if small := tc.small <= smallSet; small != (mode >= 0) {
-				t.Errorf("distinct-count form %d at the end, want small sets %v", mode, small)
+			if got := state[0] &^ flagRings; got != tc.form {
+				t.Errorf("distinct-count form %#x at the end, want %#x", got, tc.form)
 			}
 		})
 	}
 }
 
-func replayModels(t *testing.T, srv *redistest.Server, users, small, late int) *Store {
-	s := newTestStore(t, srv.URL, Options{})
+func replayModels(t *testing.T, srv *redistest.Server, smallSet, users, small, late int) *Store {
+	s := newTestStore(t, srv.URL, Options{SmallSet: smallSet})
 	defer s.Close(context.Background())
 	mem := memstore.New(memstore.Options{})
 	defer mem.Close(context.Background())
@@ -157,7 +163,7 @@ func replayModels(t *testing.T, srv *redistest.Server, users, small, late int) *
 		}
 		if i%97 == 0 {
 			// An eviction takes the address's window unions.
-			base := s.keys.addr(tenant, ip)
+			base := s.keys.addr(tenant, ip, "")
 			if err := rdb.Del(ctx, base+":u10m:w", base+":u1h:w", base+":u24h:w").Err(); err != nil {
 				t.Fatal(err)
 			}
