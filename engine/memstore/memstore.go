@@ -21,19 +21,19 @@ import (
 
 // Options bound the store. Zero values take the defaults.
 type Options struct {
-	Shards        int           // default 64
-	MaxUsers      int           // profiles kept, default 1,000,000; the one whose last completed login is oldest goes first
-	MaxWindowKeys int           // short attack windows (addresses, subnets, ASNs), default 1,000,000
+	Shards        int // default 64
+	MaxUsers      int // profiles kept, default 1,000,000; the one whose last completed login is oldest goes first
+	MaxWindowKeys int // short attack windows (addresses, subnets, ASNs), default 1,000,000
 	// MaxAccountKeys bounds the long windows (failures per account,
 	// accounts per password; up to 7 days), default 1,000,000. They are
 	// kept apart from the address windows so that a botnet cycling through
 	// fresh addresses cannot evict the slow brute-force and spraying
 	// evidence it is building up.
 	MaxAccountKeys int
-	MaxPending    int           // decisions awaiting an outcome, default 500,000
-	MaxDistinct   int           // members per distinct-count set, default 1,000
-	ProfileTTL    time.Duration // a profile untouched this long is erased, default 180 days
-	PendingTTL    time.Duration // a decision not reported within this is dropped, default 30 minutes
+	MaxPending     int           // decisions awaiting an outcome, default 500,000
+	MaxDistinct    int           // members per distinct-count set, default 1,000
+	ProfileTTL     time.Duration // a profile untouched this long is erased, default 180 days
+	PendingTTL     time.Duration // a decision not reported within this is dropped, default 30 minutes
 	// Now is the wall clock for time-to-live; default time.Now. Windows
 	// count by the events' own times, so replays of old traffic work.
 	Now func() time.Time
