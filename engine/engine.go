@@ -108,6 +108,9 @@ type Engine struct {
 	logLim   rateLimiter
 	learners []Learner
 	recent   *recentDecisions // nil when disabled
+	// defaultClock: Options.Now is time.Now, so Score reads the clock once.
+	defaultClock bool
+	agents       *useragent.Cache
 }
 
 // scratch is the per-call working memory, pooled so that Score allocates
@@ -136,10 +139,11 @@ func New(opts Options) (*Engine, error) {
 	if opts.Keyer == nil {
 		return nil, errors.New("engine: no keyer")
 	}
-	if opts.Now == nil {
+	defaultClock := opts.Now == nil
+	if defaultClock {
 		opts.Now = time.Now
 	}
-	e := &Engine{opts: opts, log: opts.Logger, ids: newIDSource()}
+	e := &Engine{opts: opts, log: opts.Logger, ids: newIDSource(), defaultClock: defaultClock, agents: useragent.NewCache()}
 	if e.log == nil {
 		e.log = slog.Default()
 	}
@@ -183,13 +187,17 @@ func (e *Engine) DryRun(ctx context.Context, a Attempt, rs Ruleset) (Decision, e
 
 func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset) (Decision, error) {
 	start := time.Now()
+	now := start
+	if !e.defaultClock {
+		now = e.opts.Now()
+	}
 	if err := ctx.Err(); err != nil {
 		return Decision{}, fmt.Errorf("engine: score: %w", err)
 	}
 	s := e.scratch.Get().(*scratch)
 	defer e.release(s)
 	s.attempt = *a
-	if err := s.n.normalize(&s.attempt, e.opts.Now(), e.opts.MaxClockSkew); err != nil {
+	if err := s.n.normalize(&s.attempt, now, e.opts.MaxClockSkew); err != nil {
 		return Decision{}, err
 	}
 	idempotent := dry == nil && e.recent != nil && s.attempt.AttemptID != ""
@@ -295,7 +303,7 @@ func (e *Engine) prepare(s *scratch) {
 	*in = Input{
 		Attempt: &s.attempt, Tenant: s.n.tenant, Username: s.n.username, Addr: s.n.addr,
 		Subnet: SubnetOf(s.n.addr), Time: s.n.time, Password: s.n.password, HasPassword: s.n.hasPassword,
-		Agent: useragent.Parse(s.attempt.UserAgent),
+		Agent: e.agents.Parse(s.attempt.UserAgent),
 	}
 	en := &in.Enrichment
 	en.Network.Class = Classify(s.n.addr)
@@ -430,7 +438,13 @@ func loginOf(s *scratch, l *Login) {
 }
 
 func (e *Engine) storeCall(ctx context.Context, op string, f func(context.Context) error) error {
-	start := time.Now()
+	// The clock is read only for someone who wants the duration: two reads
+	// a call are a few percent of an in-memory Score.
+	var start time.Time
+	timed := len(e.opts.Observers) > 0
+	if timed {
+		start = time.Now()
+	}
 	var err error
 	if e.opts.StoreTimeout > 0 {
 		tctx, cancel := context.WithTimeout(ctx, e.opts.StoreTimeout)
@@ -439,11 +453,13 @@ func (e *Engine) storeCall(ctx context.Context, op string, f func(context.Contex
 	} else {
 		err = f(ctx)
 	}
-	took := time.Since(start)
-	for _, o := range e.opts.Observers {
-		o.StoreCall(op, took, err)
+	if timed {
+		took := time.Since(start)
+		for _, o := range e.opts.Observers {
+			o.StoreCall(op, took, err)
+		}
 	}
-	if err != nil && e.logLim.allow(start) {
+	if err != nil && e.logLim.allow(time.Now()) {
 		e.log.Warn("store call failed; deciding without state", "op", op, "err", err)
 	}
 	return err

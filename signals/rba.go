@@ -116,7 +116,10 @@ func (r *RBA) Compute(in *engine.Input, env *engine.Env) error {
 	if a := &in.Agent; a.Family != "" {
 		vals[featBrowser], vals[featOS] = a.Browser, a.OS
 	}
-	score := 0.0
+	// The ratios are multiplied and the logarithm taken once. Each lies
+	// between p(v) >= 0.5/(N+1) and (n+Alpha)/Alpha, within 1e-10..1e10 for
+	// any realistic N and n, so five of them stay far inside float64's range.
+	ratio := 1.0
 	for k, v := range vals {
 		if v == "" {
 			continue
@@ -130,10 +133,10 @@ func (r *RBA) Compute(in *engine.Input, env *engine.Env) error {
 			pv = pop.p(r.seed, k, v)
 		}
 		puv := (float64(c) + r.Alpha*pv) / (float64(n) + r.Alpha)
-		score += math.Log10(pv / puv)
+		ratio *= pv / puv
 	}
 	env.RBA.Available = true
-	env.RBA.Score = score
+	env.RBA.Score = math.Log10(ratio)
 	return nil
 }
 

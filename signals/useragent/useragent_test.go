@@ -62,3 +62,41 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestCacheAgreesWithParse(t *testing.T) {
+	c := NewCache()
+	uas := []string{
+		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+		"curl/8.5.0",
+		"",
+		"Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
+	}
+	for range 3 {
+		for _, ua := range uas {
+			if got, want := c.Parse(ua), Parse(ua); got != want {
+				t.Errorf("cached %q: %+v, want %+v", ua, got, want)
+			}
+		}
+	}
+	// Thousands of distinct agents: collisions replace slots, answers stay right.
+	for i := range 20000 {
+		ua := "Mozilla/5.0 (X11; Linux x86_64) Firefox/" + string(rune('a'+i%26)) + string(rune('a'+i/26%26)) + string(rune('a'+i/676%26))
+		if got, want := c.Parse(ua), Parse(ua); got != want {
+			t.Fatalf("cached %q: %+v, want %+v", ua, got, want)
+		}
+	}
+	ua := uas[0]
+	c.Parse(ua)
+	if n := testing.AllocsPerRun(100, func() { _ = c.Parse(ua) }); n != 0 {
+		t.Errorf("a cache hit allocates %v times", n)
+	}
+}
+
+func BenchmarkCacheHit(b *testing.B) {
+	c := NewCache()
+	ua := "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1"
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = c.Parse(ua)
+	}
+}
