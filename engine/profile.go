@@ -35,7 +35,7 @@ func (p *Profile) Learn(l *Login) {
 		p.Hours[h]++
 	}
 	if !l.Device.IsZero() {
-		p.Devices = addSeen(p.Devices, string(l.Device[:]), t, MaxDevices)
+		p.Devices = addSeenBytes(p.Devices, l.Device[:], t, MaxDevices)
 	}
 	if l.Agent != "" {
 		p.Agents = addSeen(p.Agents, l.Agent, t, MaxAgents)
