@@ -10,6 +10,7 @@ import (
 
 	"github.com/riskgate/riskgate/benchmarks/sim"
 	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/engine/replay"
 )
 
 // row is one scored attempt as the report needs it.
@@ -23,31 +24,8 @@ type row struct {
 	rules    []string // enforced rules that matched
 }
 
-// Counts are decisions for one label or variant.
-type Counts struct {
-	Total  int `json:"total"`
-	Allow  int `json:"allow"`
-	StepUp int `json:"step_up"`
-	Deny   int `json:"deny"`
-}
-
-// Stopped is the share stepped up or denied.
-func (c Counts) Stopped() float64 { return ratio(c.StepUp+c.Deny, c.Total) }
-
-// Denied is the share denied.
-func (c Counts) Denied() float64 { return ratio(c.Deny, c.Total) }
-
-func (c *Counts) add(a engine.Action) {
-	c.Total++
-	switch a {
-	case engine.ActionDeny:
-		c.Deny++
-	case engine.ActionStepUp:
-		c.StepUp++
-	default:
-		c.Allow++
-	}
-}
+// Counts are decisions for one label or variant, as replay counts them.
+type Counts = replay.LabelCounts
 
 func ratio(a, b int) float64 {
 	if b == 0 {
@@ -80,13 +58,13 @@ type Report struct {
 }
 
 // Friction is the share of legitimate attempts stepped up or denied.
-func (r *Report) Friction() float64 { return r.counts(sim.LabelLegit).Stopped() }
+func (r *Report) Friction() float64 { return r.counts(sim.LabelLegit).StoppedRate }
 
 // LegitDenied is the share of legitimate attempts denied.
-func (r *Report) LegitDenied() float64 { return r.counts(sim.LabelLegit).Denied() }
+func (r *Report) LegitDenied() float64 { return r.counts(sim.LabelLegit).DenyRate }
 
 // Stopped is the share of a label's attempts stepped up or denied.
-func (r *Report) Stopped(label string) float64 { return r.counts(label).Stopped() }
+func (r *Report) Stopped(label string) float64 { return r.counts(label).StoppedRate }
 
 func (r *Report) counts(label string) Counts {
 	if c := r.Labels[label]; c != nil {
@@ -111,14 +89,14 @@ func buildReport(cfg sim.Config, rows []row) *Report {
 			c = &Counts{}
 			rep.Labels[x.label] = c
 		}
-		c.add(x.action)
+		c.Add(x.action)
 		if x.label != sim.LabelLegit {
 			v := rep.Variants[x.tag]
 			if v == nil {
 				v = &Counts{}
 				rep.Variants[x.tag] = v
 			}
-			v.add(x.action)
+			v.Add(x.action)
 		} else if x.action != engine.ActionAllow {
 			for _, id := range x.rules {
 				rep.FrictionRules[id]++
@@ -200,7 +178,7 @@ func (r *Report) Markdown(w io.Writer) {
 	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: |")
 	for _, l := range labels {
 		c := r.Labels[l]
-		fmt.Fprintf(w, "| %s | %d | %d | %d | %d | %s |\n", l, c.Total, c.Allow, c.StepUp, c.Deny, pct(c.Stopped()))
+		fmt.Fprintf(w, "| %s | %d | %d | %d | %d | %s |\n", l, c.Total, c.Allow, c.StepUp, c.Deny, pct(c.StoppedRate))
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| target | measured | bar | |")
@@ -219,7 +197,7 @@ func (r *Report) Markdown(w io.Writer) {
 	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: |")
 	for _, v := range slices.Sorted(maps.Keys(r.Variants)) {
 		c := r.Variants[v]
-		fmt.Fprintf(w, "| %s | %d | %d | %d | %d | %s |\n", v, c.Total, c.Allow, c.StepUp, c.Deny, pct(c.Stopped()))
+		fmt.Fprintf(w, "| %s | %d | %d | %d | %d | %s |\n", v, c.Total, c.Allow, c.StepUp, c.Deny, pct(c.StoppedRate))
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Rules behind the challenged legitimate logins (a login may have several):")

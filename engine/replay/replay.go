@@ -212,17 +212,7 @@ func (s *Summary) Add(label string, a engine.Action) {
 		c = &LabelCounts{}
 		s.Labels[label] = c
 	}
-	c.Total++
-	switch a {
-	case engine.ActionDeny:
-		c.Deny++
-	case engine.ActionStepUp:
-		c.StepUp++
-	default:
-		c.Allow++
-	}
-	c.StoppedRate = float64(c.StepUp+c.Deny) / float64(c.Total)
-	c.DenyRate = float64(c.Deny) / float64(c.Total)
+	c.Add(a)
 	if label == "legit" {
 		s.LegitFriction, s.LegitDenied = c.StoppedRate, c.DenyRate
 	}
@@ -236,6 +226,21 @@ func (s *Summary) Add(label string, a engine.Action) {
 	if total > 0 {
 		s.AttackStopped = float64(stopped) / float64(total)
 	}
+}
+
+// Add counts one decision and updates the rates.
+func (c *LabelCounts) Add(a engine.Action) {
+	c.Total++
+	switch a {
+	case engine.ActionDeny:
+		c.Deny++
+	case engine.ActionStepUp:
+		c.StepUp++
+	default:
+		c.Allow++
+	}
+	c.StoppedRate = float64(c.StepUp+c.Deny) / float64(c.Total)
+	c.DenyRate = float64(c.Deny) / float64(c.Total)
 }
 
 // Empty reports whether no labelled attempt was seen.
