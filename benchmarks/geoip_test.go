@@ -10,10 +10,8 @@ import (
 	"time"
 
 	"github.com/riskgate/riskgate/engine"
-	"github.com/riskgate/riskgate/engine/memstore"
+	"github.com/riskgate/riskgate/internal/enginetest"
 	"github.com/riskgate/riskgate/internal/geotest"
-	"github.com/riskgate/riskgate/rules"
-	"github.com/riskgate/riskgate/signals"
 	"github.com/riskgate/riskgate/signals/geoip"
 	"github.com/riskgate/riskgate/signals/iplist"
 )
@@ -94,18 +92,7 @@ func TestScoreGeoIPAllocations(t *testing.T) {
 	}
 	geo := geoEnrichers(t)
 	allocs := func(enrichers []engine.Enricher) float64 {
-		set, err := rules.Default()
-		if err != nil {
-			t.Fatal(err)
-		}
-		k, _ := engine.NewKeyer([]byte("benchmark-secret-0123456789"))
-		store := memstore.New(memstore.Options{})
-		defer store.Close(context.Background())
-		e, err := engine.New(engine.Options{Store: store, Rules: set, Keyer: k, Signals: signals.Default(signals.Config{}),
-			Enrichers: enrichers, Logger: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			t.Fatal(err)
-		}
+		e := enginetest.New(t, engine.Options{Enrichers: enrichers})
 		ctx := context.Background()
 		start := time.Date(2026, 2, 1, 8, 0, 0, 0, time.UTC)
 		const users = 100

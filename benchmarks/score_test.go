@@ -3,15 +3,12 @@ package benchmarks
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"testing"
 	"time"
 
 	"github.com/riskgate/riskgate/engine"
-	"github.com/riskgate/riskgate/engine/memstore"
-	"github.com/riskgate/riskgate/rules"
-	"github.com/riskgate/riskgate/signals"
+	"github.com/riskgate/riskgate/internal/enginetest"
 )
 
 // population is a warm engine: users with a few weeks of history each.
@@ -33,21 +30,11 @@ var cities = []struct {
 
 func newPopulation(tb testing.TB, extra func(*engine.Options)) *population {
 	tb.Helper()
-	set, err := rules.Default()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	k, _ := engine.NewKeyer([]byte("benchmark-secret-0123456789"))
-	store := memstore.New(memstore.Options{})
-	tb.Cleanup(func() { store.Close(context.Background()) })
-	opts := engine.Options{Store: store, Rules: set, Keyer: k, Signals: signals.Default(signals.Config{}), Logger: slog.New(slog.DiscardHandler)}
+	opts := engine.Options{}
 	if extra != nil {
 		extra(&opts)
 	}
-	e, err := engine.New(opts)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	e := enginetest.New(tb, opts)
 	p := &population{e: e}
 	r := rand.New(rand.NewPCG(1, 2))
 	start := time.Date(2026, 2, 1, 8, 0, 0, 0, time.UTC)

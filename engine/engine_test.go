@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -13,8 +12,8 @@ import (
 
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/engine/memstore"
+	"github.com/riskgate/riskgate/internal/enginetest"
 	"github.com/riskgate/riskgate/rules"
-	"github.com/riskgate/riskgate/signals"
 )
 
 var t0 = time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)
@@ -26,25 +25,13 @@ type harness struct {
 
 func newHarness(t testing.TB, store engine.Store) *harness {
 	t.Helper()
-	set, err := rules.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := engine.NewKeyer([]byte("test-secret-0123456789"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	ms, _ := store.(*memstore.Store)
 	if store == nil {
 		ms = memstore.New(memstore.Options{})
 		store = ms
 	}
-	e, err := engine.New(engine.Options{Store: store, Rules: set, Keyer: k, Signals: signals.Default(signals.Config{}), Logger: slog.New(slog.DiscardHandler),
-		Now: func() time.Time { return t0 }})
-	if err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() { store.Close(context.Background()) })
+	e := enginetest.New(t, engine.Options{Store: store, Now: func() time.Time { return t0 }})
 	return &harness{e: e, store: ms}
 }
 

@@ -6,36 +6,20 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
-	"log/slog"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/riskgate/riskgate/engine"
-	"github.com/riskgate/riskgate/engine/memstore"
 	"github.com/riskgate/riskgate/engine/replay"
-	"github.com/riskgate/riskgate/rules"
-	"github.com/riskgate/riskgate/signals"
+	"github.com/riskgate/riskgate/internal/enginetest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
 func newEngine(t testing.TB) *engine.Engine {
-	t.Helper()
-	set, err := rules.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, _ := engine.NewKeyer([]byte("replay-test-secret-0123"))
-	store := memstore.New(memstore.Options{})
-	t.Cleanup(func() { store.Close(context.Background()) })
-	e, err := engine.New(engine.Options{Store: store, Rules: set, Keyer: k, Signals: signals.Default(signals.Config{}),
-		NewID: engine.SeededIDs(1), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
+	return enginetest.New(t, engine.Options{NewID: engine.SeededIDs(1)})
 }
 
 const scenario = "../../testdata/scenarios/basic.jsonl"

@@ -11,10 +11,8 @@ import (
 	"time"
 
 	"github.com/riskgate/riskgate/engine"
-	"github.com/riskgate/riskgate/engine/memstore"
+	"github.com/riskgate/riskgate/internal/enginetest"
 	"github.com/riskgate/riskgate/internal/geotest"
-	"github.com/riskgate/riskgate/rules"
-	"github.com/riskgate/riskgate/signals"
 	"github.com/riskgate/riskgate/signals/geoip"
 	"github.com/riskgate/riskgate/signals/iplist"
 )
@@ -48,21 +46,7 @@ func newHarness(t *testing.T, lists map[string]string) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := rules.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := engine.NewKeyer([]byte("test-secret-0123456789"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := memstore.New(memstore.Options{})
-	t.Cleanup(func() { store.Close(context.Background()) })
-	e, err := engine.New(engine.Options{Store: store, Rules: set, Keyer: k, Signals: signals.Default(signals.Config{}),
-		Enrichers: []engine.Enricher{geo, il}, Logger: log, Now: func() time.Time { return t0 }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := enginetest.New(t, engine.Options{Enrichers: []engine.Enricher{geo, il}, Now: func() time.Time { return t0 }})
 	return &harness{t: t, e: e}
 }
 
