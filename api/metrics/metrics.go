@@ -45,11 +45,9 @@ type Metrics struct {
 
 	decisions   *prometheus.CounterVec
 	tenants     cowMap[*[4]prometheus.Counter] // by tenant, indexed by engine.Action (allow..deny)
-	tenantMu    sync.Mutex
 	alerts      prometheus.Counter
 	ruleMatches *prometheus.CounterVec
 	rules       cowMap[*[2]prometheus.Counter] // by rule id: enforce, shadow
-	ruleMu      sync.Mutex
 	scoreDur    prometheus.Histogram
 	outcomes    [7]prometheus.Counter // by engine.OutcomeKind
 	signalErrs  *prometheus.CounterVec
@@ -72,7 +70,6 @@ type Metrics struct {
 	// Children of the common case (a route or method answering OK),
 	// resolved once: routes and methods are a fixed, small set.
 	httpOK, grpcOK cowMap[requestChildren]
-	reqMu          sync.Mutex
 }
 
 type requestChildren struct {
@@ -244,48 +241,19 @@ func (m *Metrics) Failed(stage, name string, _ error) {
 // tenant returns the decision counters of a tenant, creating them under the
 // cap.
 func (m *Metrics) tenant(t string) *[4]prometheus.Counter {
-	if c, ok := m.tenants.get(t); ok {
-		return c
-	}
-	m.tenantMu.Lock()
-	defer m.tenantMu.Unlock()
-	if c, ok := m.tenants.get(t); ok {
-		return c
-	}
-	label := t
-	if m.tenants.len() >= m.opts.MaxTenants {
-		if c, ok := m.tenants.get(Other); ok {
-			return c
+	return m.tenants.getOrAdd(t, m.opts.MaxTenants, func(label string) *[4]prometheus.Counter {
+		c := new([4]prometheus.Counter) // indexed by action; a decision is never "none"
+		for a := engine.ActionAllow; a <= engine.ActionDeny; a++ {
+			c[a] = m.decisions.WithLabelValues(a.String(), label)
 		}
-		label = Other
-	}
-	c := new([4]prometheus.Counter) // indexed by action; a decision is never "none"
-	for a := engine.ActionAllow; a <= engine.ActionDeny; a++ {
-		c[a] = m.decisions.WithLabelValues(a.String(), label)
-	}
-	m.tenants.put(label, c)
-	return c
+		return c
+	})
 }
 
 func (m *Metrics) rule(id string) *[2]prometheus.Counter {
-	if c, ok := m.rules.get(id); ok {
-		return c
-	}
-	m.ruleMu.Lock()
-	defer m.ruleMu.Unlock()
-	if c, ok := m.rules.get(id); ok {
-		return c
-	}
-	label := id
-	if m.rules.len() >= m.opts.MaxRules {
-		if c, ok := m.rules.get(Other); ok {
-			return c
-		}
-		label = Other
-	}
-	c := &[2]prometheus.Counter{m.ruleMatches.WithLabelValues(label, "enforce"), m.ruleMatches.WithLabelValues(label, "shadow")}
-	m.rules.put(label, c)
-	return c
+	return m.rules.getOrAdd(id, m.opts.MaxRules, func(label string) *[2]prometheus.Counter {
+		return &[2]prometheus.Counter{m.ruleMatches.WithLabelValues(label, "enforce"), m.ruleMatches.WithLabelValues(label, "shadow")}
+	})
 }
 
 // RulesLoaded records a ruleset put in force (or found unchanged).
@@ -338,25 +306,43 @@ func (m *Metrics) GRPC(method, code string, took time.Duration) {
 	c.dur.Observe(took.Seconds())
 }
 
+// children needs no cap: route and method names come from the server's own
+// tables, not from callers.
 func (m *Metrics) children(cache *cowMap[requestChildren], reqs *prometheus.CounterVec, dur *prometheus.HistogramVec, name, ok string) requestChildren {
-	if c, found := cache.get(name); found {
-		return c
-	}
-	m.reqMu.Lock()
-	defer m.reqMu.Unlock()
-	if c, found := cache.get(name); found {
-		return c
-	}
-	c := requestChildren{ok: reqs.WithLabelValues(name, ok), dur: dur.WithLabelValues(name)}
-	cache.put(name, c)
-	return c
+	return cache.getOrAdd(name, 0, func(name string) requestChildren {
+		return requestChildren{ok: reqs.WithLabelValues(name, ok), dur: dur.WithLabelValues(name)}
+	})
 }
 
 // cowMap is a copy-on-write map: readers load an immutable map through an
 // atomic pointer, without locks or allocation; writers (rare: a new tenant
-// or rule) copy it under their own mutex.
+// or rule) copy it under the map's mutex.
 type cowMap[V any] struct {
-	p atomic.Pointer[map[string]V]
+	p  atomic.Pointer[map[string]V]
+	mu sync.Mutex // serialises writers
+}
+
+// getOrAdd returns k's value, building it when absent. Past max keys (0: no
+// cap) a new key shares the value kept under Other, so callers cannot grow
+// the number of time series without bound.
+func (c *cowMap[V]) getOrAdd(k string, max int, build func(label string) V) V {
+	if v, ok := c.get(k); ok {
+		return v
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v, ok := c.get(k); ok {
+		return v
+	}
+	if max > 0 && c.len() >= max {
+		if v, ok := c.get(Other); ok {
+			return v
+		}
+		k = Other
+	}
+	v := build(k)
+	c.put(k, v)
+	return v
 }
 
 func (c *cowMap[V]) init() {
@@ -371,7 +357,7 @@ func (c *cowMap[V]) get(k string) (V, bool) {
 
 func (c *cowMap[V]) len() int { return len(*c.p.Load()) }
 
-// put must be called with the writer's mutex held.
+// put must be called with c.mu held.
 func (c *cowMap[V]) put(k string, v V) {
 	old := *c.p.Load()
 	m := make(map[string]V, len(old)+1)
