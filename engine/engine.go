@@ -29,6 +29,7 @@ type Input struct {
 	Username    string // normalised
 	Addr        netip.Addr
 	Subnet      netip.Prefix
+	SubnetText  string // Subnet in text form ("81.2.69.0/24"), formatted once for every signal
 	Time        time.Time
 	Password    [20]byte // SHA-1 of the password; valid when HasPassword
 	HasPassword bool
@@ -302,7 +303,7 @@ func (e *Engine) prepare(s *scratch) {
 	in := &s.in
 	*in = Input{
 		Attempt: &s.attempt, Tenant: s.n.tenant, Username: s.n.username, Addr: s.n.addr,
-		Subnet: SubnetOf(s.n.addr), Time: s.n.time, Password: s.n.password, HasPassword: s.n.hasPassword,
+		Subnet: SubnetOf(s.n.addr), SubnetText: subnetText(s.n.addr), Time: s.n.time, Password: s.n.password, HasPassword: s.n.hasPassword,
 		Agent: e.agents.Parse(s.attempt.UserAgent),
 	}
 	en := &in.Enrichment
@@ -317,6 +318,11 @@ func (e *Engine) prepare(s *scratch) {
 	if !en.Location.Known {
 		applyHint(s.attempt.Geo, &en.Location)
 	}
+}
+
+func subnetText(addr netip.Addr) string {
+	var buf [64]byte
+	return string(SubnetOf(addr).AppendTo(buf[:0]))
 }
 
 // hintAccuracyKM is the uncertainty given to a CDN's location hint: CDNs

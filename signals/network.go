@@ -32,9 +32,7 @@ func (Network) Compute(in *engine.Input, env *engine.Env) error {
 	as.Org = n.ASOrg
 	as.Hosting = n.HostingASN
 
-	if in.Subnet.IsValid() {
-		env.Subnet.Prefix = prefixString(in)
-	}
+	env.Subnet.Prefix = in.SubnetText
 	if !env.User.Known {
 		return nil
 	}
@@ -42,21 +40,8 @@ func (Network) Compute(in *engine.Input, env *engine.Env) error {
 	if as.Known && len(p.ASNs) > 0 {
 		as.New = !p.HasASN(n.ASN)
 	}
-	if len(p.Networks) > 0 && in.Subnet.IsValid() {
-		var buf [64]byte
-		b := in.Subnet.AppendTo(buf[:0])
-		ip.NewForUser = true
-		for i := range p.Networks {
-			if p.Networks[i].Value == string(b) {
-				ip.NewForUser = false
-				break
-			}
-		}
+	if len(p.Networks) > 0 && in.SubnetText != "" {
+		ip.NewForUser = !engine.Has(p.Networks, in.SubnetText)
 	}
 	return nil
-}
-
-func prefixString(in *engine.Input) string {
-	var buf [64]byte
-	return string(in.Subnet.AppendTo(buf[:0]))
 }

@@ -99,16 +99,10 @@ func (r *RBA) Compute(in *engine.Input, env *engine.Env) error {
 	// The feature values are built in a stack buffer; the strings never
 	// leave this function, so they stay on the stack too.
 	var vals [numFeatures]string
-	var buf [64]byte
-	b := buf[:0]
-	if in.Subnet.IsValid() {
-		b = in.Subnet.AppendTo(b)
-		vals[featNetwork] = string(b)
-	}
+	vals[featNetwork] = in.SubnetText
+	var buf [20]byte
 	if in.Enrichment.Network.ASN != 0 {
-		n := len(b)
-		b = strconv.AppendUint(b, uint64(in.Enrichment.Network.ASN), 10)
-		vals[featASN] = string(b[n:])
+		vals[featASN] = string(strconv.AppendUint(buf[:0], uint64(in.Enrichment.Network.ASN), 10))
 	}
 	if l := &in.Enrichment.Location; l.Known {
 		vals[featCountry] = l.Country

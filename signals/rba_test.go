@@ -32,7 +32,7 @@ func teach(r *RBA, n int, country string, asn uint32, agent, subnet string) {
 
 func rbaInput(st *engine.State, country string, asn uint32, ua, ip string) *engine.Input {
 	addr := netip.MustParseAddr(ip)
-	in := &engine.Input{Tenant: "t", Addr: addr, Subnet: engine.SubnetOf(addr), State: st, StateAvailable: true, Agent: useragent.Parse(ua)}
+	in := &engine.Input{Tenant: "t", Addr: addr, Subnet: engine.SubnetOf(addr), SubnetText: engine.SubnetOf(addr).String(), State: st, StateAvailable: true, Agent: useragent.Parse(ua)}
 	in.Enrichment.Location = engine.Location{Known: country != "", Country: country}
 	in.Enrichment.Network.ASN = asn
 	return in

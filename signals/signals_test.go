@@ -40,7 +40,7 @@ func devKey(s string) engine.Key {
 
 func input(st *engine.State) *engine.Input {
 	addr := netip.MustParseAddr("81.2.69.160")
-	return &engine.Input{Addr: addr, Subnet: engine.SubnetOf(addr), Time: now, State: st, StateAvailable: st != nil,
+	return &engine.Input{Addr: addr, Subnet: engine.SubnetOf(addr), SubnetText: engine.SubnetOf(addr).String(), Time: now, State: st, StateAvailable: st != nil,
 		Agent: useragent.Parse("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36")}
 }
 
@@ -222,6 +222,7 @@ func TestNetwork(t *testing.T) {
 			in := input(tt.st)
 			in.Addr = netip.MustParseAddr(tt.ip)
 			in.Subnet = engine.SubnetOf(in.Addr)
+			in.SubnetText = in.Subnet.String()
 			in.Enrichment.Network = tt.net
 			env := compute(t, in, Network{})
 			if !tt.check(env) {
