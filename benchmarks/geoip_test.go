@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/enrich/geoip"
+	"github.com/riskgate/riskgate/enrich/geoip/geoipgen"
+	"github.com/riskgate/riskgate/enrich/iplist"
 	"github.com/riskgate/riskgate/internal/enginetest"
-	"github.com/riskgate/riskgate/internal/geotest"
-	"github.com/riskgate/riskgate/signals/geoip"
-	"github.com/riskgate/riskgate/signals/iplist"
 )
 
 // geoPopulation is the benchmark population with GeoIP enrichment on: City,
@@ -30,17 +30,17 @@ func geoPopulation(tb testing.TB) *population {
 func geoEnrichers(tb testing.TB) []engine.Enricher {
 	tb.Helper()
 	dir := tb.TempDir()
-	var cityNets []geotest.City
+	var cityNets []geoipgen.City
 	for i := range 64 {
 		c := cities[i%len(cities)]
-		cityNets = append(cityNets, geotest.City{Network: fmt.Sprintf("81.0.%d.0/24", i), Country: c.country, City: "City " + c.country,
+		cityNets = append(cityNets, geoipgen.City{Network: fmt.Sprintf("81.0.%d.0/24", i), Country: c.country, City: "City " + c.country,
 			Subdivision: "S1", Lat: c.lat, Lon: c.lon, AccuracyKM: 20, TimeZone: "UTC"})
 	}
-	paths := geotest.Paths{City: filepath.Join(dir, "city.mmdb"), ASN: filepath.Join(dir, "asn.mmdb"), Anonymous: filepath.Join(dir, "anonymous.mmdb")}
+	paths := geoipgen.Paths{City: filepath.Join(dir, "city.mmdb"), ASN: filepath.Join(dir, "asn.mmdb"), Anonymous: filepath.Join(dir, "anonymous.mmdb")}
 	for _, err := range []error{
-		geotest.WriteCity(paths.City, append(cityNets, geotest.Cities()...)),
-		geotest.WriteASN(paths.ASN, append([]geotest.ASN{{Network: "81.0.0.0/16", Number: 3215, Org: "Orange S.A."}}, geotest.ASNs()...)),
-		geotest.WriteAnonymous(paths.Anonymous, geotest.AnonymousNets()),
+		geoipgen.WriteCity(paths.City, append(cityNets, geoipgen.Cities()...)),
+		geoipgen.WriteASN(paths.ASN, append([]geoipgen.ASN{{Network: "81.0.0.0/16", Number: 3215, Org: "Orange S.A."}}, geoipgen.ASNs()...)),
+		geoipgen.WriteAnonymous(paths.Anonymous, geoipgen.AnonymousNets()),
 		os.WriteFile(filepath.Join(dir, "corp.txt"), []byte("10.0.0.0/8\n192.0.2.0/24\n"), 0o644),
 		os.WriteFile(filepath.Join(dir, "tor.txt"), []byte("185.220.101.3\n185.220.101.4\n"), 0o644),
 	} {

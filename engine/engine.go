@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/riskgate/riskgate/signals/useragent"
+	"github.com/riskgate/riskgate/engine/useragent"
 )
 
 // Signal computes one family of features from the prepared input into env.

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/riskgate/riskgate/engine"
-	"github.com/riskgate/riskgate/signals/useragent"
+	"github.com/riskgate/riskgate/engine/useragent"
 )
 
 // rbaUser has 10 logins: 8 from Paris on Chrome/Windows, 2 from Berlin on

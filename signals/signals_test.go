@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/riskgate/riskgate/engine"
-	"github.com/riskgate/riskgate/signals/useragent"
+	"github.com/riskgate/riskgate/engine/useragent"
 )
 
 var now = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)

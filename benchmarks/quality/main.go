@@ -1,5 +1,5 @@
 // Command quality measures riskgate's detection quality on simulated
-// traffic: it generates a labelled stream with benchmarks/sim (users with
+// traffic: it generates a labelled stream with simulator (users with
 // homes, devices, habits and travel; credential stuffing, password
 // spraying, account takeovers, session hijacks and slow brute force),
 // replays it with auto-outcomes through the engine riskgate replay builds
@@ -30,7 +30,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/riskgate/riskgate/benchmarks/sim"
+	"github.com/riskgate/riskgate/simulator"
 )
 
 func main() {
@@ -41,7 +41,7 @@ func main() {
 }
 
 func mainErr() error {
-	cfg := sim.DefaultConfig()
+	cfg := simulator.DefaultConfig()
 	var rulePaths, jsonOut, decisions, geoDir string
 	flag.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "simulation seed")
 	flag.IntVar(&cfg.Users, "users", cfg.Users, "accounts")

@@ -7,20 +7,20 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/riskgate/riskgate/benchmarks/sim"
 	"github.com/riskgate/riskgate/breached"
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/engine/memstore"
 	"github.com/riskgate/riskgate/engine/replay"
+	"github.com/riskgate/riskgate/enrich/geoip"
+	"github.com/riskgate/riskgate/enrich/iplist"
 	"github.com/riskgate/riskgate/rules"
 	"github.com/riskgate/riskgate/signals"
-	"github.com/riskgate/riskgate/signals/geoip"
-	"github.com/riskgate/riskgate/signals/iplist"
+	"github.com/riskgate/riskgate/simulator"
 )
 
 // options configure one benchmark run.
 type options struct {
-	sim sim.Config
+	sim simulator.Config
 	// rules are rule files or folders; none means the embedded defaults.
 	rules []string
 	// geoDir receives the simulated GeoIP databases.
@@ -45,7 +45,7 @@ func (p *pipeline) Close() {
 	}
 }
 
-func newPipeline(geo sim.GeoPaths, rulePaths []string, seed uint64) (*pipeline, error) {
+func newPipeline(geo simulator.GeoPaths, rulePaths []string, seed uint64) (*pipeline, error) {
 	p := &pipeline{}
 	set, err := loadRules(rulePaths)
 	if err != nil {
@@ -148,7 +148,7 @@ func tagOf(id string) string {
 // run simulates, replays the stream (in the replay format, through a
 // pipe) with auto-outcomes, and reports.
 func run(ctx context.Context, o options) (*Report, error) {
-	out, err := sim.Generate(o.sim)
+	out, err := simulator.Generate(o.sim)
 	if err != nil {
 		return nil, err
 	}

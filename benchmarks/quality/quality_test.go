@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/riskgate/riskgate/benchmarks/sim"
+	"github.com/riskgate/riskgate/simulator"
 )
 
 // TestDetectionQualityFloors is the benchmark in small: 400 users, two
@@ -19,7 +19,7 @@ import (
 //
 // and updates the floors and benchmarks/README.md.
 func TestDetectionQualityFloors(t *testing.T) {
-	cfg := sim.DefaultConfig()
+	cfg := simulator.DefaultConfig()
 	cfg.Users, cfg.Days, cfg.WarmupDays = 400, 14, 14
 	rep, err := run(context.Background(), options{sim: cfg, geoDir: t.TempDir()})
 	if err != nil {
@@ -33,11 +33,11 @@ func TestDetectionQualityFloors(t *testing.T) {
 		label string
 		min   float64
 	}{
-		{sim.LabelCredentialStuffing, 0.95}, // [98.3%]
-		{sim.LabelPasswordSpray, 0.97},      // [100%]
-		{sim.LabelAccountTakeover, 0.94},    // [100% of 36]
-		{sim.LabelImpossibleTravel, 0.95},   // [100% of 20]
-		{sim.LabelBruteForce, 0.95},         // [99.5%]
+		{simulator.LabelCredentialStuffing, 0.95}, // [98.3%]
+		{simulator.LabelPasswordSpray, 0.97},      // [100%]
+		{simulator.LabelAccountTakeover, 0.94},    // [100% of 36]
+		{simulator.LabelImpossibleTravel, 0.95},   // [100% of 20]
+		{simulator.LabelBruteForce, 0.95},         // [99.5%]
 	}
 	for _, f := range floors {
 		if rep.counts(f.label).Total == 0 {
@@ -52,7 +52,7 @@ func TestDetectionQualityFloors(t *testing.T) {
 	if got := rep.LegitDenied(); got > 0.001 { // [0%]
 		t.Errorf("legitimate logins denied: %.3f%%, ceiling 0.1%%", 100*got)
 	}
-	for label, min := range map[string]float64{sim.LabelAccountTakeover: 0.95, sim.LabelImpossibleTravel: 0.97} { // [0.986, 0.998]
+	for label, min := range map[string]float64{simulator.LabelAccountTakeover: 0.95, simulator.LabelImpossibleTravel: 0.97} { // [0.986, 0.998]
 		if got := rep.AUC[label]; got < min {
 			t.Errorf("RBA score AUC for %s: %.3f, floor %.2f", label, got, min)
 		}

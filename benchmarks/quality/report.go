@@ -8,9 +8,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/riskgate/riskgate/benchmarks/sim"
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/engine/replay"
+	"github.com/riskgate/riskgate/simulator"
 )
 
 // row is one scored attempt as the report needs it.
@@ -43,7 +43,7 @@ type ROCPoint struct {
 
 // Report is the benchmark's result.
 type Report struct {
-	Config   sim.Config         `json:"config"`
+	Config   simulator.Config   `json:"config"`
 	Labels   map[string]*Counts `json:"labels"`
 	Variants map[string]*Counts `json:"variants"`
 	// RBAScored counts, per label, the attempts with an RBA score (the
@@ -58,10 +58,10 @@ type Report struct {
 }
 
 // Friction is the share of legitimate attempts stepped up or denied.
-func (r *Report) Friction() float64 { return r.counts(sim.LabelLegit).StoppedRate }
+func (r *Report) Friction() float64 { return r.counts(simulator.LabelLegit).StoppedRate }
 
 // LegitDenied is the share of legitimate attempts denied.
-func (r *Report) LegitDenied() float64 { return r.counts(sim.LabelLegit).DenyRate }
+func (r *Report) LegitDenied() float64 { return r.counts(simulator.LabelLegit).DenyRate }
 
 // Stopped is the share of a label's attempts stepped up or denied.
 func (r *Report) Stopped(label string) float64 { return r.counts(label).StoppedRate }
@@ -75,7 +75,7 @@ func (r *Report) counts(label string) Counts {
 
 var rocThresholds = []float64{-1, 0, 0.5, 1, 1.5, 2, 2.5, 3, 4, 5, 6, 8}
 
-func buildReport(cfg sim.Config, rows []row) *Report {
+func buildReport(cfg simulator.Config, rows []row) *Report {
 	rep := &Report{Config: cfg, Labels: map[string]*Counts{}, Variants: map[string]*Counts{}, RBAScored: map[string]int{},
 		AUC: map[string]float64{}, FrictionRules: map[string]int{}}
 	scores := map[string][]float64{}
@@ -90,7 +90,7 @@ func buildReport(cfg sim.Config, rows []row) *Report {
 			rep.Labels[x.label] = c
 		}
 		c.Add(x.action)
-		if x.label != sim.LabelLegit {
+		if x.label != simulator.LabelLegit {
 			v := rep.Variants[x.tag]
 			if v == nil {
 				v = &Counts{}
@@ -104,7 +104,7 @@ func buildReport(cfg sim.Config, rows []row) *Report {
 		}
 		// The legitimate side of the trade-off is completed logins (the
 		// password was right); attacks count whatever they tried.
-		if x.rbaKnown && (x.label != sim.LabelLegit || x.result == engine.ResultPasswordOK) {
+		if x.rbaKnown && (x.label != simulator.LabelLegit || x.result == engine.ResultPasswordOK) {
 			scores[x.label] = append(scores[x.label], x.rba)
 		}
 	}
@@ -123,9 +123,9 @@ func buildReport(cfg sim.Config, rows []row) *Report {
 		}
 		rep.ROC = append(rep.ROC, p)
 	}
-	if legit := scores[sim.LabelLegit]; len(legit) > 0 {
+	if legit := scores[simulator.LabelLegit]; len(legit) > 0 {
 		for l, s := range scores {
-			if l != sim.LabelLegit && len(s) > 0 {
+			if l != simulator.LabelLegit && len(s) > 0 {
 				rep.AUC[l] = auc(legit, s)
 			}
 		}
@@ -159,10 +159,10 @@ type target struct {
 }
 
 var targets = []target{
-	{"credential stuffing stopped", func(r *Report) bool { return r.Stopped(sim.LabelCredentialStuffing) >= 0.99 }, func(r *Report) float64 { return r.Stopped(sim.LabelCredentialStuffing) }, "≥ 99%"},
-	{"password spraying stopped", func(r *Report) bool { return r.Stopped(sim.LabelPasswordSpray) >= 0.99 }, func(r *Report) float64 { return r.Stopped(sim.LabelPasswordSpray) }, "≥ 99%"},
-	{"account takeovers stepped up or denied", func(r *Report) bool { return r.Stopped(sim.LabelAccountTakeover) >= 0.95 }, func(r *Report) float64 { return r.Stopped(sim.LabelAccountTakeover) }, "≥ 95%"},
-	{"impossible-travel hijacks stopped", func(r *Report) bool { return r.Stopped(sim.LabelImpossibleTravel) >= 0.99 }, func(r *Report) float64 { return r.Stopped(sim.LabelImpossibleTravel) }, "≥ 99%"},
+	{"credential stuffing stopped", func(r *Report) bool { return r.Stopped(simulator.LabelCredentialStuffing) >= 0.99 }, func(r *Report) float64 { return r.Stopped(simulator.LabelCredentialStuffing) }, "≥ 99%"},
+	{"password spraying stopped", func(r *Report) bool { return r.Stopped(simulator.LabelPasswordSpray) >= 0.99 }, func(r *Report) float64 { return r.Stopped(simulator.LabelPasswordSpray) }, "≥ 99%"},
+	{"account takeovers stepped up or denied", func(r *Report) bool { return r.Stopped(simulator.LabelAccountTakeover) >= 0.95 }, func(r *Report) float64 { return r.Stopped(simulator.LabelAccountTakeover) }, "≥ 95%"},
+	{"impossible-travel hijacks stopped", func(r *Report) bool { return r.Stopped(simulator.LabelImpossibleTravel) >= 0.99 }, func(r *Report) float64 { return r.Stopped(simulator.LabelImpossibleTravel) }, "≥ 99%"},
 	{"legitimate logins challenged", func(r *Report) bool { return r.Friction() <= 0.03 }, func(r *Report) float64 { return r.Friction() }, "≤ 3%"},
 	{"legitimate logins denied", func(r *Report) bool { return r.LegitDenied() <= 0.001 }, func(r *Report) float64 { return r.LegitDenied() }, "≤ 0.1%"},
 }
@@ -236,7 +236,7 @@ func (r *Report) Markdown(w io.Writer) {
 	}
 	fmt.Fprint(w, "| AUC against legit |")
 	for _, l := range scored {
-		if l == sim.LabelLegit {
+		if l == simulator.LabelLegit {
 			fmt.Fprint(w, " |")
 			continue
 		}
@@ -246,8 +246,8 @@ func (r *Report) Markdown(w io.Writer) {
 }
 
 func labelOrder(l string) int {
-	if i := slices.Index(sim.Labels, l); i >= 0 {
+	if i := slices.Index(simulator.Labels, l); i >= 0 {
 		return i
 	}
-	return len(sim.Labels)
+	return len(simulator.Labels)
 }

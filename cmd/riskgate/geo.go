@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/riskgate/riskgate/engine"
-	"github.com/riskgate/riskgate/signals/geoip"
-	"github.com/riskgate/riskgate/signals/iplist"
+	"github.com/riskgate/riskgate/enrich/geoip"
+	"github.com/riskgate/riskgate/enrich/iplist"
 )
 
 // geoFlags configure enrichment: GeoIP databases and IP intelligence

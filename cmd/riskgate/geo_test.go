@@ -11,7 +11,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
-	"github.com/riskgate/riskgate/internal/geotest"
+	"github.com/riskgate/riskgate/enrich/geoip/geoipgen"
 )
 
 // runGeoCLI runs the riskgate command line in-process, as main does.
@@ -36,7 +36,7 @@ func runGeoCLI(t *testing.T, args ...string) error {
 // Sydney two hours later.
 func TestReplayWithGeoIP(t *testing.T) {
 	dir := t.TempDir()
-	p, err := geotest.Write(dir)
+	p, err := geoipgen.Write(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestReplayWithGeoIP(t *testing.T) {
 // a start-up error naming the file.
 func TestGeoFlagErrors(t *testing.T) {
 	dir := t.TempDir()
-	p, err := geotest.Write(dir)
+	p, err := geoipgen.Write(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

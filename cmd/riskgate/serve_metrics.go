@@ -6,8 +6,8 @@ import (
 	"github.com/riskgate/riskgate/breached"
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/engine/redisstore"
-	"github.com/riskgate/riskgate/signals/geoip"
-	"github.com/riskgate/riskgate/signals/iplist"
+	"github.com/riskgate/riskgate/enrich/geoip"
+	"github.com/riskgate/riskgate/enrich/iplist"
 )
 
 // The packages the server is wired from keep their own counters; these

@@ -6,7 +6,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/riskgate/riskgate/benchmarks/sim"
+	"github.com/riskgate/riskgate/simulator"
 )
 
 type simulateCmd struct {
@@ -36,15 +36,15 @@ func (c *simulateCmd) Run() error {
 	if err != nil {
 		return fmt.Errorf("--start: %w", err)
 	}
-	cfg := sim.Config{
+	cfg := simulator.Config{
 		Seed: c.Seed, Users: c.Users, Days: c.Days, WarmupDays: c.WarmupDays, Start: start, Tenant: c.Tenant,
 		BreachedUserShare: c.Breached, VPNUserShare: c.VPN, NewUserShare: c.NewUsers,
-		Attacks: sim.Attacks{
+		Attacks: simulator.Attacks{
 			StuffingWaves: c.StuffingWaves, StuffingAttempts: c.StuffingAttempts, SprayCampaigns: c.SprayCampaigns,
 			SprayAccounts: c.SprayAccounts, Takeovers: c.Takeovers, Hijacks: c.Hijacks, BruteForce: c.BruteForce,
 		},
 	}
-	out, err := sim.Generate(cfg)
+	out, err := simulator.Generate(cfg)
 	if err != nil {
 		return err
 	}

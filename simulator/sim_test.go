@@ -1,4 +1,4 @@
-package sim
+package simulator
 
 import (
 	"bytes"
@@ -11,8 +11,8 @@ import (
 	_ "time/tzdata" // the zone test compares with the real rules on every machine
 
 	"github.com/riskgate/riskgate/engine"
-	"github.com/riskgate/riskgate/signals/geoip"
-	"github.com/riskgate/riskgate/signals/iplist"
+	"github.com/riskgate/riskgate/enrich/geoip"
+	"github.com/riskgate/riskgate/enrich/iplist"
 )
 
 // small is a stream that builds in a fraction of a second and still has

@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/enrich/geoip"
+	"github.com/riskgate/riskgate/enrich/geoip/geoipgen"
+	"github.com/riskgate/riskgate/enrich/iplist"
 	"github.com/riskgate/riskgate/internal/enginetest"
-	"github.com/riskgate/riskgate/internal/geotest"
-	"github.com/riskgate/riskgate/signals/geoip"
-	"github.com/riskgate/riskgate/signals/iplist"
 )
 
 // These tests run the whole engine (memory store, default signals and
@@ -32,7 +32,7 @@ type harness struct {
 
 func newHarness(t *testing.T, lists map[string]string) *harness {
 	t.Helper()
-	p, err := geotest.Write(t.TempDir())
+	p, err := geoipgen.Write(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +241,7 @@ func TestAnonymityRules(t *testing.T) {
 func TestReplacedDatabaseMovesTheUser(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "city.mmdb")
-	if err := geotest.WriteCity(path, []geotest.City{geotest.Paris}); err != nil {
+	if err := geoipgen.WriteCity(path, []geoipgen.City{geoipgen.Paris}); err != nil {
 		t.Fatal(err)
 	}
 	geo, err := geoip.New(geoip.Options{City: []string{path}, Logger: slog.New(slog.DiscardHandler)})
@@ -253,9 +253,9 @@ func TestReplacedDatabaseMovesTheUser(t *testing.T) {
 	if r, _ := geo.Lookup(addr); r.Location.City != "Paris" {
 		t.Fatal(r)
 	}
-	moved := geotest.Lyon
-	moved.Network = geotest.Paris.Network
-	if err := geotest.WriteCity(path, []geotest.City{moved}); err != nil {
+	moved := geoipgen.Lyon
+	moved.Network = geoipgen.Paris.Network
+	if err := geoipgen.WriteCity(path, []geoipgen.City{moved}); err != nil {
 		t.Fatal(err)
 	}
 	if err := geo.Reload(); err != nil {

@@ -1,4 +1,4 @@
-// Package geotest writes small GeoIP databases for tests, benchmarks and the
+// Package geoipgen writes small GeoIP databases for tests, benchmarks and the
 // traffic simulator: GeoIP2-schema City, ASN and Anonymous-IP databases and
 // a DB-IP-Lite flat-schema city database (as published by ip-location-db),
 // written with mmdbwriter from tables of networks. Readers see them exactly
@@ -8,7 +8,7 @@
 // Default tables (Cities, ASNs, AnonymousNets) place IPv4 and IPv6 networks
 // in real cities with their real coordinates; Write puts the whole set in a
 // directory.
-package geotest
+package geoipgen
 
 import (
 	"errors"
@@ -172,7 +172,7 @@ func WriteDBIPCity(path string, nets []City) error {
 	for _, c := range nets {
 		_, n, err := net.ParseCIDR(c.Network)
 		if err != nil {
-			return fmt.Errorf("geotest: %s: %w", c.Network, err)
+			return fmt.Errorf("geoipgen: %s: %w", c.Network, err)
 		}
 		if n.IP.To4() != nil {
 			v4++
@@ -183,7 +183,7 @@ func WriteDBIPCity(path string, nets []City) error {
 	opts := mmdbwriter.Options{DatabaseType: TypeDBIPCityV6, IPVersion: 6, DisableIPv4Aliasing: true}
 	switch {
 	case v4 > 0 && v6 > 0:
-		return errors.New("geotest: DB-IP Lite files hold one IP version: write the IPv4 and IPv6 networks to two files")
+		return errors.New("geoipgen: DB-IP Lite files hold one IP version: write the IPv4 and IPv6 networks to two files")
 	case v6 == 0:
 		opts.DatabaseType, opts.IPVersion = TypeDBIPCityV4, 4
 	}
@@ -209,43 +209,43 @@ func write(path string, opts mmdbwriter.Options, n int, rec func(i int) (string,
 	opts.IncludeReservedNetworks = true // tables may use documentation ranges
 	if opts.DatabaseType != TypeDBIPCityV4 && opts.DatabaseType != TypeDBIPCityV6 {
 		// MaxMind's files describe themselves; ip-location-db's do not.
-		opts.Description = map[string]string{"en": "riskgate test database (internal/geotest)"}
+		opts.Description = map[string]string{"en": "riskgate test database (enrich/geoip/geoipgen)"}
 	}
 	if opts.RecordSize == 0 {
 		opts.RecordSize = 28
 	}
 	tree, err := mmdbwriter.New(opts)
 	if err != nil {
-		return fmt.Errorf("geotest: %w", err)
+		return fmt.Errorf("geoipgen: %w", err)
 	}
 	for i := range n {
 		cidr, v := rec(i)
 		_, ipnet, err := net.ParseCIDR(cidr)
 		if err != nil {
-			return fmt.Errorf("geotest: %s: %w", cidr, err)
+			return fmt.Errorf("geoipgen: %s: %w", cidr, err)
 		}
 		if err := tree.Insert(ipnet, v); err != nil {
-			return fmt.Errorf("geotest: insert %s: %w", cidr, err)
+			return fmt.Errorf("geoipgen: insert %s: %w", cidr, err)
 		}
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
-		return fmt.Errorf("geotest: %w", err)
+		return fmt.Errorf("geoipgen: %w", err)
 	}
 	defer os.Remove(tmp.Name())
 	if err := tmp.Chmod(0o644); err != nil { // CreateTemp makes it 0600
 		tmp.Close()
-		return fmt.Errorf("geotest: %w", err)
+		return fmt.Errorf("geoipgen: %w", err)
 	}
 	if _, err := tree.WriteTo(tmp); err != nil {
 		tmp.Close()
-		return fmt.Errorf("geotest: write %s: %w", path, err)
+		return fmt.Errorf("geoipgen: write %s: %w", path, err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("geotest: write %s: %w", path, err)
+		return fmt.Errorf("geoipgen: write %s: %w", path, err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("geotest: %w", err)
+		return fmt.Errorf("geoipgen: %w", err)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-// Package sim simulates a login service's traffic, labelled, for measuring
+// Package simulator simulates a login service's traffic, labelled, for measuring
 // detection quality: `riskgate simulate` and benchmarks/quality use it.
 //
 // It writes the replay format (engine/replay): attempt lines with a label
@@ -10,7 +10,7 @@
 // variant ("ato_vpn-0001234"), which rules never see.
 //
 // It also writes the GeoIP2 City, ASN and Anonymous-IP databases (with
-// internal/geotest, i.e. mmdbwriter) that locate every simulated address,
+// enrich/geoip/geoipgen, i.e. mmdbwriter) that locate every simulated address,
 // so a replay goes through riskgate's real GeoIP enrichment.
 //
 // The model, in files:
@@ -32,4 +32,4 @@
 // parameters. Everything is drawn from PCG streams derived from the seed,
 // one per user and one per attack, and nothing depends on map order: the
 // same Config gives the same bytes.
-package sim
+package simulator

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/riskgate/riskgate/engine"
-	"github.com/riskgate/riskgate/internal/geotest"
+	"github.com/riskgate/riskgate/enrich/geoip/geoipgen"
 )
 
 // eventually polls cond until it holds or five seconds pass.
@@ -29,15 +29,15 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func TestReloadOnRename(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "GeoLite2-City.mmdb")
-	addr := geotest.Paris.Addr()
-	version := func(city geotest.City) {
+	addr := geoipgen.Paris.Addr()
+	version := func(city geoipgen.City) {
 		t.Helper()
-		city.Network = geotest.Paris.Network
-		if err := geotest.WriteCity(path, []geotest.City{city}); err != nil { // writes a temp file and renames
+		city.Network = geoipgen.Paris.Network
+		if err := geoipgen.WriteCity(path, []geoipgen.City{city}); err != nil { // writes a temp file and renames
 			t.Fatal(err)
 		}
 	}
-	version(geotest.Paris)
+	version(geoipgen.Paris)
 	var mu sync.Mutex
 	var events []ReloadEvent
 	e := newEnricher(t, Options{City: []string{path}, Watch: true, Poll: -1, Debounce: 20 * time.Millisecond,
@@ -68,7 +68,7 @@ func TestReloadOnRename(t *testing.T) {
 	})
 	defer func() { close(stop); wg.Wait() }()
 
-	version(geotest.London)
+	version(geoipgen.London)
 	eventually(t, "the renamed database to be loaded", func() bool { return city() == "London" })
 	if st := e.Stats(); st.Reloads != 1 || st.ReloadFailures != 0 {
 		t.Errorf("stats %+v", st)
@@ -93,11 +93,11 @@ func TestReloadOnRename(t *testing.T) {
 		t.Errorf("reload event %+v", last)
 	}
 
-	version(geotest.Tokyo)
+	version(geoipgen.Tokyo)
 	eventually(t, "recovery after a good replacement", func() bool { return city() == "Tokyo" })
 	mu.Lock()
 	defer mu.Unlock()
-	if last := events[len(events)-1]; last.Err != nil || last.DatabaseType != geotest.TypeCity || last.Built.IsZero() {
+	if last := events[len(events)-1]; last.Err != nil || last.DatabaseType != geoipgen.TypeCity || last.Built.IsZero() {
 		t.Errorf("reload event %+v", last)
 	}
 }
@@ -113,7 +113,7 @@ func TestReloadWrongType(t *testing.T) {
 	if err := e.Reload(); err == nil {
 		t.Fatal("ASN database accepted as the city database")
 	}
-	if r, _ := e.Lookup(geotest.Paris.Addr()); r.Location.City != "Paris" {
+	if r, _ := e.Lookup(geoipgen.Paris.Addr()); r.Location.City != "Paris" {
 		t.Errorf("old database lost: %+v", r)
 	}
 	if st := e.Stats(); st.ReloadFailures != 1 || st.Reloads != 0 {

@@ -1,4 +1,4 @@
-package sim
+package simulator
 
 // ispKind is what an address block is used for.
 type ispKind uint8
@@ -102,7 +102,7 @@ var isps = []ISP{
 }
 
 // Hosting is a data-centre operator and the cities it has capacity in.
-// All are on riskgate's built-in hosting ASN list (signals/iplist), as the
+// All are on riskgate's built-in hosting ASN list (enrich/iplist), as the
 // real ones are.
 type Hosting struct {
 	ISP

@@ -1,4 +1,4 @@
-package sim
+package simulator
 
 import (
 	"fmt"
@@ -6,15 +6,15 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/riskgate/riskgate/internal/geotest"
+	"github.com/riskgate/riskgate/enrich/geoip/geoipgen"
 )
 
 // GeoTables are the GeoIP databases that describe the simulated world, in
 // the GeoIP2 schema (City, ASN, Anonymous-IP).
 type GeoTables struct {
-	City      []geotest.City
-	ASN       []geotest.ASN
-	Anonymous []geotest.Anonymous
+	City      []geoipgen.City
+	ASN       []geoipgen.ASN
+	Anonymous []geoipgen.Anonymous
 }
 
 // GeoPaths are the files GeoTables.Write creates.
@@ -29,13 +29,13 @@ func (g *GeoTables) Write(dir string) (GeoPaths, error) {
 		return GeoPaths{}, fmt.Errorf("sim: geo dir: %w", err)
 	}
 	p := GeoPaths{City: filepath.Join(dir, "city.mmdb"), ASN: filepath.Join(dir, "asn.mmdb"), Anonymous: filepath.Join(dir, "anonymous.mmdb")}
-	if err := geotest.WriteCity(p.City, g.City); err != nil {
+	if err := geoipgen.WriteCity(p.City, g.City); err != nil {
 		return GeoPaths{}, fmt.Errorf("sim: %w", err)
 	}
-	if err := geotest.WriteASN(p.ASN, g.ASN); err != nil {
+	if err := geoipgen.WriteASN(p.ASN, g.ASN); err != nil {
 		return GeoPaths{}, fmt.Errorf("sim: %w", err)
 	}
-	if err := geotest.WriteAnonymous(p.Anonymous, g.Anonymous); err != nil {
+	if err := geoipgen.WriteAnonymous(p.Anonymous, g.Anonymous); err != nil {
 		return GeoPaths{}, fmt.Errorf("sim: %w", err)
 	}
 	return p, nil
@@ -47,7 +47,7 @@ func (p *plan) geoTables() GeoTables {
 	for i := range p.blocks {
 		b := &p.blocks[i]
 		network := b.prefix.String()
-		rec := geotest.City{Network: network, Country: b.country, AccuracyKM: b.radius}
+		rec := geoipgen.City{Network: network, Country: b.country, AccuracyKM: b.radius}
 		if b.city >= 0 {
 			c := &p.w.cities[b.city]
 			rec.City, rec.Subdivision, rec.Lat, rec.Lon = c.Name, c.Subdivision, c.Lat, c.Lon
@@ -58,13 +58,13 @@ func (p *plan) geoTables() GeoTables {
 			rec.Lat, rec.Lon = co.Lat, co.Lon
 		}
 		g.City = append(g.City, rec)
-		g.ASN = append(g.ASN, geotest.ASN{Network: network, Number: b.isp.ASN, Org: b.isp.Org})
+		g.ASN = append(g.ASN, geoipgen.ASN{Network: network, Number: b.isp.ASN, Org: b.isp.Org})
 		if b.flagged {
-			g.Anonymous = append(g.Anonymous, geotest.Anonymous{Network: network, VPN: b.vpn, Hosting: b.kind == kindHosting, Tor: b.tor})
+			g.Anonymous = append(g.Anonymous, geoipgen.Anonymous{Network: network, VPN: b.vpn, Hosting: b.kind == kindHosting, Tor: b.tor})
 		}
 	}
 	for _, a := range p.proxies {
-		g.Anonymous = append(g.Anonymous, geotest.Anonymous{Network: netip.PrefixFrom(a, a.BitLen()).String(), ResidentialProxy: true})
+		g.Anonymous = append(g.Anonymous, geoipgen.Anonymous{Network: netip.PrefixFrom(a, a.BitLen()).String(), ResidentialProxy: true})
 	}
 	return g
 }

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/riskgate/riskgate/engine"
-	"github.com/riskgate/riskgate/internal/geotest"
+	"github.com/riskgate/riskgate/enrich/geoip/geoipgen"
 )
 
 // The enrichment benchmarks look addresses up in the three generated
@@ -30,9 +30,9 @@ func benchEnricher(b *testing.B, cacheSize int, city ...string) *Enricher {
 // IPv4 (Sydney's /16, then Tokyo's) and IPv6 (Tokyo).
 func addrs(n int) []netip.Addr {
 	out := make([]netip.Addr, 0, n)
-	v4 := []netip.Prefix{netip.MustParsePrefix(geotest.Sydney.Network), netip.MustParsePrefix(geotest.Tokyo.Network)}
+	v4 := []netip.Prefix{netip.MustParsePrefix(geoipgen.Sydney.Network), netip.MustParsePrefix(geoipgen.Tokyo.Network)}
 	a4 := v4[0].Addr()
-	a6 := netip.MustParsePrefix(geotest.Tokyo6.Network).Addr()
+	a6 := netip.MustParsePrefix(geoipgen.Tokyo6.Network).Addr()
 	for i := range n {
 		if i%2 == 0 {
 			out = append(out, a4)
@@ -102,11 +102,11 @@ func BenchmarkEnrichMiss(b *testing.B) {
 func BenchmarkEnrichNoCache(b *testing.B) {
 	for _, tc := range []struct {
 		name string
-		city func(geotest.Paths) []string
+		city func(geoipgen.Paths) []string
 	}{
 		{"GeoIP2-City+ASN+Anonymous", nil},
-		{"GeoIP2-City", func(p geotest.Paths) []string { return []string{p.City} }},
-		{"DBIP-flat-city", func(p geotest.Paths) []string { return []string{p.DBIPCityV4, p.DBIPCityV6} }},
+		{"GeoIP2-City", func(p geoipgen.Paths) []string { return []string{p.City} }},
+		{"DBIP-flat-city", func(p geoipgen.Paths) []string { return []string{p.DBIPCityV4, p.DBIPCityV6} }},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			var e *Enricher

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/riskgate/riskgate/engine"
-	"github.com/riskgate/riskgate/internal/geotest"
+	"github.com/riskgate/riskgate/enrich/geoip/geoipgen"
 )
 
 var discard = slog.New(slog.DiscardHandler)
@@ -135,16 +135,16 @@ func TestDBIPFlat(t *testing.T) {
 func TestCityOrder(t *testing.T) {
 	dir := t.TempDir()
 	first, second := dir+"/first.mmdb", dir+"/second.mmdb"
-	if err := geotest.WriteCity(first, []geotest.City{geotest.Lyon}); err != nil {
+	if err := geoipgen.WriteCity(first, []geoipgen.City{geoipgen.Lyon}); err != nil {
 		t.Fatal(err)
 	}
-	paris := geotest.Paris
+	paris := geoipgen.Paris
 	paris.Network = "81.2.0.0/16" // covers Lyon's /24 too
-	if err := geotest.WriteCity(second, []geotest.City{paris}); err != nil {
+	if err := geoipgen.WriteCity(second, []geoipgen.City{paris}); err != nil {
 		t.Fatal(err)
 	}
 	e := newEnricher(t, Options{City: []string{first, second}})
-	if r, _ := e.Lookup(geotest.Lyon.Addr()); r.Location.City != "Lyon" {
+	if r, _ := e.Lookup(geoipgen.Lyon.Addr()); r.Location.City != "Lyon" {
 		t.Errorf("first database should answer: %+v", r.Location)
 	}
 	if r, _ := e.Lookup(netip.MustParseAddr("81.2.1.1")); r.Location.City != "Paris" {
@@ -157,7 +157,7 @@ func TestEnrichKeepsEarlierAnswers(t *testing.T) {
 	p := writeDefault(t)
 	e := newEnricher(t, Options{ASN: []string{p.ASN}})
 	en := engine.Enrichment{Location: engine.Location{Known: true, Source: "other", Country: "IT"}, Network: engine.Network{Tor: true}}
-	if err := e.Enrich(geotest.Paris.Addr(), &en); err != nil {
+	if err := e.Enrich(geoipgen.Paris.Addr(), &en); err != nil {
 		t.Fatal(err)
 	}
 	if en.Location.Country != "IT" || !en.Network.Tor || en.Network.ASN != 3215 {
@@ -168,7 +168,7 @@ func TestEnrichKeepsEarlierAnswers(t *testing.T) {
 func TestCache(t *testing.T) {
 	p := writeDefault(t)
 	e := newEnricher(t, Options{City: []string{p.City}, ASN: []string{p.ASN}, CacheSize: 64})
-	paris := geotest.Paris.Addr()
+	paris := geoipgen.Paris.Addr()
 	for range 3 {
 		if r, _ := e.Lookup(paris); r.Location.City != "Paris" {
 			t.Fatal(r)
@@ -209,7 +209,7 @@ func TestCache(t *testing.T) {
 func TestConcurrentLookups(t *testing.T) {
 	p := writeDefault(t)
 	e := newEnricher(t, Options{City: []string{p.City}, ASN: []string{p.ASN}, Anonymous: []string{p.Anonymous}, CacheSize: 128})
-	addrs := []netip.Addr{geotest.Paris.Addr(), geotest.London6.Addr(), geotest.Tokyo.Addr(), netip.MustParseAddr("9.9.9.9")}
+	addrs := []netip.Addr{geoipgen.Paris.Addr(), geoipgen.London6.Addr(), geoipgen.Tokyo.Addr(), netip.MustParseAddr("9.9.9.9")}
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Go(func() {
@@ -234,7 +234,7 @@ func TestConcurrentLookups(t *testing.T) {
 		}
 	})
 	wg.Wait()
-	if r, _ := e.Lookup(geotest.London6.Addr()); r.Location.City != "London" {
+	if r, _ := e.Lookup(geoipgen.London6.Addr()); r.Location.City != "London" {
 		t.Errorf("after concurrent reloads: %+v", r)
 	}
 }
@@ -250,7 +250,7 @@ func TestCloseThenLookup(t *testing.T) {
 	e := newEnricher(t, Options{City: []string{p.City}})
 	e.Close()
 	e.Close()
-	if r, err := e.Lookup(geotest.Paris.Addr()); err != nil || r.Location.Known {
+	if r, err := e.Lookup(geoipgen.Paris.Addr()); err != nil || r.Location.Known {
 		t.Errorf("after Close: %+v %v", r, err)
 	}
 }

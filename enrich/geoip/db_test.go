@@ -10,12 +10,12 @@ import (
 	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
 
-	"github.com/riskgate/riskgate/internal/geotest"
+	"github.com/riskgate/riskgate/enrich/geoip/geoipgen"
 )
 
-func writeDefault(t testing.TB) geotest.Paths {
+func writeDefault(t testing.TB) geoipgen.Paths {
 	t.Helper()
-	p, err := geotest.Write(t.TempDir())
+	p, err := geoipgen.Write(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,7 +23,7 @@ func writeDefault(t testing.TB) geotest.Paths {
 }
 
 // writeRaw writes a database with any type and records, for files that
-// geotest, which only writes good ones, cannot make.
+// geoipgen, which only writes good ones, cannot make.
 func writeRaw(t *testing.T, path, dbType string, recs map[string]mmdbtype.Map) {
 	t.Helper()
 	tree, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: dbType, Description: map[string]string{"en": "test"}, IncludeReservedNetworks: true})
@@ -125,7 +125,7 @@ func TestOpenTruncatedEverywhere(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "cut.mmdb")
-	paris := geotest.Paris.Addr()
+	paris := geoipgen.Paris.Addr()
 	for n := 1; n < len(good); n += 37 {
 		if err := os.WriteFile(path, good[:n], 0o644); err != nil {
 			t.Fatal(err)
@@ -205,7 +205,7 @@ func TestRoleStrings(t *testing.T) {
 // with an error or opens and answers lookups without panicking.
 func FuzzOpenBytes(f *testing.F) {
 	dir := f.TempDir()
-	p, err := geotest.Write(dir)
+	p, err := geoipgen.Write(dir)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func FuzzOpenBytes(f *testing.F) {
 		}
 		f.Add(data, uint8(0))
 	}
-	addrs := []netip.Addr{geotest.Paris.Addr(), geotest.Tokyo6.Addr(), netip.MustParseAddr("9.9.9.9"), netip.MustParseAddr("::")}
+	addrs := []netip.Addr{geoipgen.Paris.Addr(), geoipgen.Tokyo6.Addr(), netip.MustParseAddr("9.9.9.9"), netip.MustParseAddr("::")}
 	f.Fuzz(func(t *testing.T, data []byte, role uint8) {
 		d, err := openBytes("fuzz.mmdb", Role(role%3), data, func() error { return nil })
 		if err != nil {

@@ -1,4 +1,4 @@
-package geotest
+package geoipgen
 
 import (
 	"net/netip"
