@@ -1,0 +1,412 @@
+package alert
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/riskgate/riskgate/engine"
+)
+
+// Sink delivers alerts somewhere. The dispatcher calls Send from one
+// goroutine per sink, in queue order.
+type Sink interface {
+	// Name labels the sink in metrics and logs ("file", "webhook", ...).
+	Name() string
+	// Send delivers alerts in order and returns how many, from the start,
+	// were delivered. A nil error means all were. With an error, alerts[n:]
+	// are retried with back-off unless the error is Permanent, in which
+	// case alerts[n] is dropped (and counted) and the rest are sent on.
+	Send(ctx context.Context, alerts []*Alert) (n int, err error)
+	// Close releases the sink's resources once nothing more will be sent.
+	Close(ctx context.Context) error
+}
+
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// Permanent marks err as a rejection that retrying cannot fix (a webhook
+// answering 400, say): the alert is dropped and counted, not retried.
+func Permanent(err error) error { return &permanentError{err} }
+
+// IsPermanent reports whether err was marked with Permanent.
+func IsPermanent(err error) bool {
+	var p *permanentError
+	return errors.As(err, &p)
+}
+
+type retryAfterError struct {
+	err   error
+	after time.Duration
+}
+
+func (e *retryAfterError) Error() string { return e.err.Error() }
+func (e *retryAfterError) Unwrap() error { return e.err }
+
+// RetryAfter wraps a transient err with the delay the receiver asked for
+// (an HTTP Retry-After): the next try waits at least that long, up to the
+// dispatcher's RetryMax.
+func RetryAfter(err error, d time.Duration) error { return &retryAfterError{err, d} }
+
+// SinkConfig is a sink and its queue.
+type SinkConfig struct {
+	Sink Sink
+	// QueueSize bounds the alerts waiting for this sink; default 10,000.
+	// When the queue is full a new alert is dropped and counted
+	// (riskgate_alerts_dropped_total{reason="queue_full"}): the alerts
+	// already waiting are older, and the oldest is the start of the
+	// incident.
+	QueueSize int
+	// SkipClaimed keeps alerts of claimed attempts (see Dispatcher.Claim)
+	// from this sink. Set it on the Kafka alerts-topic sink when the
+	// stream runner publishes its own alerts to that topic.
+	SkipClaimed bool
+}
+
+// Options configure a Dispatcher.
+type Options struct {
+	// Builder decides which decisions alert and builds the alerts.
+	Builder *Builder
+	// Sinks receive every alert. With none, alerts go to a LogSink on
+	// Logger, so that an alert is never only a counter.
+	Sinks []SinkConfig
+	// MaxBatch bounds the alerts handed to one Send; default 100.
+	MaxBatch int
+	// RetryMin and RetryMax bound the exponential back-off (with jitter)
+	// between tries of a failed Send; defaults 200ms and 30s. Retries go
+	// on until the alert is delivered, rejected, or the dispatcher closes.
+	RetryMin, RetryMax time.Duration
+	// Registerer receives the dispatcher's metrics; nil registers none.
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
+}
+
+// Dispatcher is an engine.Observer that turns decisions into alerts and
+// hands them to its sinks without ever blocking the caller: each sink has
+// a bounded queue drained by its own goroutine.
+type Dispatcher struct {
+	opts   Options
+	log    *slog.Logger
+	queues []*queue
+	skip   bool // some sink skips claimed attempts
+	claims claimSet
+
+	mu     sync.RWMutex // Publish holds it for reading; Close for writing
+	closed bool
+	stop   chan struct{}
+	wg     sync.WaitGroup
+	abort  context.CancelFunc // cancels sends once the Close deadline passes
+	ctx    context.Context
+}
+
+type queue struct {
+	cfg      SinkConfig
+	ch       chan *Alert
+	m        sinkMetrics
+	lost     atomic.Int64 // dropped at shutdown
+	lastWarn atomic.Int64 // unix nanos of the last logged failure
+}
+
+// NewDispatcher starts a dispatcher. Close it to flush and stop.
+func NewDispatcher(opts Options) (*Dispatcher, error) {
+	if opts.Builder == nil {
+		return nil, errors.New("alert: dispatcher needs a builder")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if len(opts.Sinks) == 0 {
+		opts.Sinks = []SinkConfig{{Sink: NewLogSink(opts.Logger)}}
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 100
+	}
+	if opts.RetryMin <= 0 {
+		opts.RetryMin = 200 * time.Millisecond
+	}
+	if opts.RetryMax < opts.RetryMin {
+		opts.RetryMax = max(30*time.Second, opts.RetryMin)
+	}
+	m := newMetrics()
+	d := &Dispatcher{opts: opts, log: opts.Logger, stop: make(chan struct{})}
+	d.ctx, d.abort = context.WithCancel(context.Background())
+	d.claims.init()
+	seen := map[string]bool{}
+	for _, sc := range opts.Sinks {
+		if sc.Sink == nil {
+			return nil, errors.New("alert: nil sink")
+		}
+		name := sc.Sink.Name()
+		if seen[name] {
+			return nil, fmt.Errorf("alert: two sinks named %q", name)
+		}
+		seen[name] = true
+		if sc.QueueSize <= 0 {
+			sc.QueueSize = 10_000
+		}
+		q := &queue{cfg: sc, ch: make(chan *Alert, sc.QueueSize), m: m.sink(name)}
+		d.queues = append(d.queues, q)
+		d.skip = d.skip || sc.SkipClaimed
+	}
+	if err := m.register(opts.Registerer, d.queues); err != nil {
+		return nil, err
+	}
+	for _, q := range d.queues {
+		d.wg.Add(1)
+		go d.run(q)
+	}
+	return d, nil
+}
+
+// Decided builds the decision's alert, if it alerts, and queues it.
+func (d *Dispatcher) Decided(_ *engine.Attempt, dec *engine.Decision, _ time.Duration) {
+	if !d.opts.Builder.Wants(dec) {
+		return
+	}
+	d.Publish(d.opts.Builder.Build(dec))
+}
+
+// Reported implements engine.Observer; outcomes raise no alerts.
+func (d *Dispatcher) Reported(*engine.Outcome, *engine.Pending) {}
+
+// StoreCall implements engine.Observer.
+func (d *Dispatcher) StoreCall(string, time.Duration, error) {}
+
+// Failed implements engine.Observer.
+func (d *Dispatcher) Failed(string, string, error) {}
+
+// Publish queues an alert for every sink, without blocking. After Close
+// it is dropped and counted.
+func (d *Dispatcher) Publish(a *Alert) {
+	if a == nil {
+		return
+	}
+	claimed := d.skip && d.claims.has(a.Tenant, a.AttemptID)
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	for _, q := range d.queues {
+		if claimed && q.cfg.SkipClaimed {
+			continue
+		}
+		if d.closed {
+			q.m.dropClosed.Inc()
+			continue
+		}
+		select {
+		case q.ch <- a:
+		default:
+			q.m.dropFull.Inc()
+			d.warn(q, "alert queue full; alert dropped", "alert_id", a.AlertID)
+		}
+	}
+}
+
+// Claim marks an attempt whose alert the caller publishes itself to the
+// destination of the sinks configured with SkipClaimed: the stream runner
+// claims each attempt before scoring it and writes its alert to the alerts
+// topic before committing the message, so the dispatcher's alerts-topic
+// sink must not write it again. Every Claim needs a Release.
+func (d *Dispatcher) Claim(tenant, attemptID string) { d.claims.add(tenant, attemptID, 1) }
+
+// Release ends a Claim.
+func (d *Dispatcher) Release(tenant, attemptID string) { d.claims.add(tenant, attemptID, -1) }
+
+// Close stops accepting alerts and delivers what is queued until ctx ends;
+// what is still undelivered then is dropped, counted
+// (reason="shutdown") and reported in the error. Sinks are closed last.
+func (d *Dispatcher) Close(ctx context.Context) error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return nil
+	}
+	d.closed = true
+	d.mu.Unlock()
+	close(d.stop)
+	done := make(chan struct{})
+	go func() { d.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		d.abort()
+		<-done
+	}
+	d.abort()
+	var errs []error
+	for _, q := range d.queues {
+		if n := q.lost.Load(); n > 0 {
+			errs = append(errs, fmt.Errorf("alert: sink %s: %d alerts not delivered before the shutdown deadline", q.cfg.Sink.Name(), n))
+		}
+		if err := q.cfg.Sink.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("alert: close sink %s: %w", q.cfg.Sink.Name(), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (d *Dispatcher) run(q *queue) {
+	defer d.wg.Done()
+	batch := make([]*Alert, 0, d.opts.MaxBatch)
+	for {
+		select {
+		case a := <-q.ch:
+			batch = fill(append(batch[:0], a), q.ch, d.opts.MaxBatch)
+			d.deliver(q, batch)
+		case <-d.stop:
+			for {
+				batch = fill(batch[:0], q.ch, d.opts.MaxBatch)
+				if len(batch) == 0 {
+					return
+				}
+				d.deliver(q, batch)
+			}
+		}
+	}
+}
+
+// fill appends queued alerts to batch without waiting, up to max.
+func fill(batch []*Alert, ch chan *Alert, max int) []*Alert {
+	for len(batch) < max {
+		select {
+		case a := <-ch:
+			batch = append(batch, a)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// deliver sends batch, retrying what fails, until it is sent or dropped.
+func (d *Dispatcher) deliver(q *queue, batch []*Alert) {
+	ctx := d.ctx
+	failures := 0
+	for len(batch) > 0 {
+		if ctx.Err() != nil {
+			q.m.dropShutdown.Add(float64(len(batch)))
+			q.lost.Add(int64(len(batch)))
+			return
+		}
+		n, err := q.cfg.Sink.Send(ctx, batch)
+		if err == nil {
+			q.m.sent.Add(float64(len(batch)))
+			if failures > 0 {
+				d.log.Info("alert sink recovered", "sink", q.cfg.Sink.Name(), "failures", failures)
+			}
+			return
+		}
+		n = min(max(n, 0), len(batch))
+		q.m.sent.Add(float64(n))
+		batch = batch[n:]
+		if len(batch) == 0 {
+			return
+		}
+		if IsPermanent(err) {
+			q.m.dropRejected.Inc()
+			d.log.Error("alert rejected by sink; dropped", "sink", q.cfg.Sink.Name(), "alert_id", batch[0].AlertID, "err", err)
+			batch = batch[1:]
+			continue
+		}
+		if ctx.Err() != nil {
+			continue // the shutdown deadline passed during Send
+		}
+		q.m.errors.Inc()
+		failures++
+		d.warn(q, "alert delivery failed; retrying", "err", err, "failures", failures)
+		wait := d.backoff(failures)
+		var ra *retryAfterError
+		if errors.As(err, &ra) && ra.after > wait {
+			wait = min(ra.after, d.opts.RetryMax)
+		}
+		sleep(ctx, wait)
+	}
+}
+
+// backoff is exponential with equal jitter: half the step fixed, half
+// random, so that many nodes retrying a recovered receiver spread out.
+func (d *Dispatcher) backoff(failures int) time.Duration {
+	step := d.opts.RetryMin
+	for i := 1; i < failures && step < d.opts.RetryMax; i++ {
+		step *= 2
+	}
+	step = min(step, d.opts.RetryMax)
+	return step/2 + rand.N(step/2+1)
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// warn logs at most one line per sink every 10 seconds.
+func (d *Dispatcher) warn(q *queue, msg string, args ...any) {
+	now := time.Now().UnixNano()
+	last := q.lastWarn.Load()
+	if now-last < int64(10*time.Second) || !q.lastWarn.CompareAndSwap(last, now) {
+		return
+	}
+	d.log.Warn(msg, append([]any{"sink", q.cfg.Sink.Name()}, args...)...)
+}
+
+// claimSet counts claims by tenant and attempt id, sharded to keep the
+// stream's workers off one lock.
+type claimSet struct {
+	seed   maphash.Seed
+	shards [16]claimShard
+}
+
+type claimShard struct {
+	mu sync.Mutex
+	m  map[claimKey]int
+}
+
+type claimKey struct{ tenant, id string }
+
+func (c *claimSet) init() {
+	c.seed = maphash.MakeSeed()
+	for i := range c.shards {
+		c.shards[i].m = make(map[claimKey]int)
+	}
+}
+
+func (c *claimSet) shard(k claimKey) *claimShard {
+	return &c.shards[maphash.Comparable(c.seed, k)%uint64(len(c.shards))]
+}
+
+func (c *claimSet) add(tenant, id string, n int) {
+	if tenant == "" {
+		tenant = engine.DefaultTenant
+	}
+	k := claimKey{tenant, id}
+	s := c.shard(k)
+	s.mu.Lock()
+	if v := s.m[k] + n; v > 0 {
+		s.m[k] = v
+	} else {
+		delete(s.m, k)
+	}
+	s.mu.Unlock()
+}
+
+func (c *claimSet) has(tenant, id string) bool {
+	k := claimKey{tenant, id}
+	s := c.shard(k)
+	s.mu.Lock()
+	_, ok := s.m[k]
+	s.mu.Unlock()
+	return ok
+}

@@ -1,0 +1,93 @@
+package alert
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Drop reasons of riskgate_alerts_dropped_total.
+const (
+	DropQueueFull = "queue_full" // the sink's queue was full
+	DropRejected  = "rejected"   // the sink refused the alert for good
+	DropShutdown  = "shutdown"   // still queued when the Close deadline passed
+	DropClosed    = "closed"     // published after Close
+)
+
+type metrics struct {
+	sent    *prometheus.CounterVec
+	dropped *prometheus.CounterVec
+	errors  *prometheus.CounterVec
+	queues  *queueCollector
+}
+
+type sinkMetrics struct {
+	sent, errors                                   prometheus.Counter
+	dropFull, dropRejected, dropShutdown, dropClosed prometheus.Counter
+}
+
+func newMetrics() *metrics {
+	return &metrics{
+		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "riskgate_alerts_sent_total",
+			Help: "Alerts delivered, by sink.",
+		}, []string{"sink"}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "riskgate_alerts_dropped_total",
+			Help: "Alerts not delivered, by sink and reason: queue_full, rejected (the sink refused it for good), shutdown (undelivered at the shutdown deadline), closed.",
+		}, []string{"sink", "reason"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "riskgate_alert_send_errors_total",
+			Help: "Failed deliveries to a sink that will be retried.",
+		}, []string{"sink"}),
+		queues: &queueCollector{
+			length: prometheus.NewDesc("riskgate_alert_queue_length", "Alerts waiting for a sink.", []string{"sink"}, nil),
+			capty:  prometheus.NewDesc("riskgate_alert_queue_capacity", "Size of a sink's alert queue.", []string{"sink"}, nil),
+		},
+	}
+}
+
+// register registers the metrics of the queues qs on reg (when not nil).
+func (m *metrics) register(reg prometheus.Registerer, qs []*queue) error {
+	m.queues.qs = qs
+	if reg == nil {
+		return nil
+	}
+	for _, c := range []prometheus.Collector{m.sent, m.dropped, m.errors, m.queues} {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("alert: register metrics: %w", err)
+		}
+	}
+	return nil
+}
+
+func (m *metrics) sink(name string) sinkMetrics {
+	return sinkMetrics{
+		sent:         m.sent.WithLabelValues(name),
+		errors:       m.errors.WithLabelValues(name),
+		dropFull:     m.dropped.WithLabelValues(name, DropQueueFull),
+		dropRejected: m.dropped.WithLabelValues(name, DropRejected),
+		dropShutdown: m.dropped.WithLabelValues(name, DropShutdown),
+		dropClosed:   m.dropped.WithLabelValues(name, DropClosed),
+	}
+}
+
+// queueCollector reads queue lengths when scraped, so that the scoring
+// path never updates a gauge.
+type queueCollector struct {
+	length, capty *prometheus.Desc
+	qs            []*queue // set before registration
+}
+
+func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.length
+	ch <- c.capty
+}
+
+func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, q := range c.qs {
+		name := q.cfg.Sink.Name()
+		ch <- prometheus.MustNewConstMetric(c.length, prometheus.GaugeValue, float64(len(q.ch)), name)
+		ch <- prometheus.MustNewConstMetric(c.capty, prometheus.GaugeValue, float64(cap(q.ch)), name)
+	}
+}

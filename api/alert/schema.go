@@ -1,0 +1,10 @@
+package alert
+
+import _ "embed"
+
+//go:embed schema/alert.v1.json
+var schemaV1 []byte
+
+// SchemaJSON returns the JSON Schema (draft 2020-12) of the alerts this
+// package makes, for consumers that validate what they receive.
+func SchemaJSON() []byte { return append([]byte(nil), schemaV1...) }

@@ -1,0 +1,171 @@
+package alert
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Webhook headers. The signature covers the timestamp and the body, so a
+// receiver that checks both (VerifySignature) rejects forged and replayed
+// requests.
+const (
+	HeaderTimestamp = "X-Riskgate-Timestamp" // Unix seconds when the request was signed
+	HeaderSignature = "X-Riskgate-Signature" // "v1=" + hex HMAC-SHA-256(secret, timestamp + "." + body)
+	HeaderAlertID   = "X-Riskgate-Alert-Id"
+)
+
+// MinWebhookSecretLen is the shortest webhook signing secret accepted.
+const MinWebhookSecretLen = 16
+
+// WebhookOptions configure a WebhookSink.
+type WebhookOptions struct {
+	// URL receives one POST per alert, the alert's JSON as the body.
+	URL string
+	// Secret signs every request (see HeaderSignature); at least 16 bytes.
+	Secret []byte
+	// Client sends the requests; default one with a 10-second timeout.
+	Client *http.Client
+	// Now is the signing clock; default time.Now.
+	Now func() time.Time
+}
+
+// WebhookSink posts each alert to a URL, signed. A 2xx answer delivers
+// it; 408, 425, 429 and 5xx answers and network errors are retried by the
+// dispatcher with back-off (honouring Retry-After); any other answer is a
+// permanent rejection: the alert is dropped and counted.
+type WebhookSink struct {
+	opts WebhookOptions
+}
+
+// NewWebhookSink returns a WebhookSink.
+func NewWebhookSink(opts WebhookOptions) (*WebhookSink, error) {
+	u, err := url.Parse(opts.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("alert: webhook URL %q: want http:// or https:// and a host", opts.URL)
+	}
+	if len(opts.Secret) < MinWebhookSecretLen {
+		return nil, fmt.Errorf("alert: webhook secret must be at least %d bytes", MinWebhookSecretLen)
+	}
+	opts.Secret = bytes.Clone(opts.Secret)
+	if opts.Client == nil {
+		opts.Client = &http.Client{Timeout: 10 * time.Second}
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &WebhookSink{opts: opts}, nil
+}
+
+// Name implements Sink.
+func (s *WebhookSink) Name() string { return "webhook" }
+
+// Send implements Sink.
+func (s *WebhookSink) Send(ctx context.Context, alerts []*Alert) (int, error) {
+	for i, a := range alerts {
+		if err := s.post(ctx, a); err != nil {
+			return i, err
+		}
+	}
+	return len(alerts), nil
+}
+
+func (s *WebhookSink) post(ctx context.Context, a *Alert) error {
+	body, err := Marshal(a)
+	if err != nil {
+		return Permanent(err)
+	}
+	ts := strconv.FormatInt(s.opts.Now().Unix(), 10)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.opts.URL, bytes.NewReader(body))
+	if err != nil {
+		return Permanent(fmt.Errorf("alert: webhook: %w", err))
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "riskgate-alerts/1")
+	req.Header.Set(HeaderAlertID, a.AlertID)
+	req.Header.Set(HeaderTimestamp, ts)
+	req.Header.Set(HeaderSignature, Sign(s.opts.Secret, ts, body))
+	resp, err := s.opts.Client.Do(req)
+	if err != nil {
+		return fmt.Errorf("alert: webhook: %w", err)
+	}
+	// Drain a little so the connection can be reused.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+	resp.Body.Close()
+	switch c := resp.StatusCode; {
+	case c >= 200 && c < 300:
+		return nil
+	case c == http.StatusRequestTimeout, c == http.StatusTooEarly, c == http.StatusTooManyRequests, c >= 500:
+		err := fmt.Errorf("alert: webhook answered %s", resp.Status)
+		if d, ok := retryAfter(resp.Header.Get("Retry-After"), s.opts.Now()); ok {
+			return RetryAfter(err, d)
+		}
+		return err
+	default:
+		return Permanent(fmt.Errorf("alert: webhook refused alert %s: %s", a.AlertID, resp.Status))
+	}
+}
+
+// retryAfter parses a Retry-After header: seconds or an HTTP date.
+func retryAfter(v string, now time.Time) (time.Duration, bool) {
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}
+
+// Close implements Sink.
+func (s *WebhookSink) Close(context.Context) error {
+	s.opts.Client.CloseIdleConnections()
+	return nil
+}
+
+// Sign returns the signature header value of a request body signed at
+// timestamp (Unix seconds, as sent in HeaderTimestamp).
+func Sign(secret []byte, timestamp string, body []byte) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(timestamp))
+	m.Write([]byte{'.'})
+	m.Write(body)
+	return "v1=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// ErrBadSignature is returned by VerifySignature for a request that was
+// not signed with the secret, or not recently.
+var ErrBadSignature = errors.New("alert: bad webhook signature")
+
+// VerifySignature checks a webhook request as a receiver should: the
+// signature must match the body and timestamp under secret, and the
+// timestamp must be within tolerance of now (replay protection).
+func VerifySignature(secret []byte, timestamp, signature string, body []byte, now time.Time, tolerance time.Duration) error {
+	sec, err := strconv.ParseInt(timestamp, 10, 64)
+	if err != nil {
+		return fmt.Errorf("%w: timestamp %q is not Unix seconds", ErrBadSignature, timestamp)
+	}
+	if d := now.Sub(time.Unix(sec, 0)); d > tolerance || d < -tolerance {
+		return fmt.Errorf("%w: timestamp %s is %s away from now", ErrBadSignature, timestamp, d.Round(time.Second))
+	}
+	want := Sign(secret, timestamp, body)
+	for _, got := range strings.Split(signature, ",") {
+		if hmac.Equal([]byte(strings.TrimSpace(got)), []byte(want)) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: signature does not match", ErrBadSignature)
+}

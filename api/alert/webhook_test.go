@@ -1,0 +1,220 @@
+package alert
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+const hookSecret = "webhook-secret-0123456789"
+
+// hookServer is a webhook receiver that verifies every request and
+// answers with status(n) for the n-th request (from 1).
+type hookServer struct {
+	t      *testing.T
+	status func(n int) int
+	mu     sync.Mutex
+	n      int
+	got    []string // alert ids accepted, in order
+	hold   chan struct{}
+}
+
+func (h *hookServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.hold != nil {
+		<-h.hold
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		h.t.Error(err)
+		return
+	}
+	if err := VerifySignature([]byte(hookSecret), r.Header.Get(HeaderTimestamp), r.Header.Get(HeaderSignature), body, time.Now(), 5*time.Minute); err != nil {
+		h.t.Errorf("request not verifiable: %v", err)
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	var a Alert
+	if err := json.Unmarshal(body, &a); err != nil || a.AlertID == "" || r.Header.Get(HeaderAlertID) != a.AlertID {
+		h.t.Errorf("body %s, header id %s: %v", body, r.Header.Get(HeaderAlertID), err)
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+		h.t.Errorf("Content-Type %q", ct)
+	}
+	h.mu.Lock()
+	h.n++
+	code := http.StatusNoContent
+	if h.status != nil {
+		code = h.status(h.n)
+	}
+	if code < 300 {
+		h.got = append(h.got, a.AlertID)
+	}
+	h.mu.Unlock()
+	if code == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "0")
+	}
+	w.WriteHeader(code)
+}
+
+func (h *hookServer) ids() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.got)
+}
+
+func newHook(t *testing.T, h *hookServer) *WebhookSink {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	s, err := NewWebhookSink(WebhookOptions{URL: srv.URL + "/alerts", Secret: []byte(hookSecret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestWebhookFailsThenRecovers(t *testing.T) {
+	// Down for the first five requests (503, 500, 429, ...), then up.
+	codes := []int{503, 500, 429, 502, 408}
+	h := &hookServer{t: t, status: func(n int) int {
+		if n <= len(codes) {
+			return codes[n-1]
+		}
+		return 200
+	}}
+	b := testBuilder(t, BuilderOptions{})
+	d, _ := newDispatcher(t, Options{Builder: b, Sinks: []SinkConfig{{Sink: newHook(t, h)}}})
+	decisions(t, testEngine(t, d), stuffing("acme", 12))
+	if err := closeWithin(t, d, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	want := wantAlerts(t, b, "acme", 12)
+	if got := h.ids(); !slices.Equal(got, want) {
+		t.Fatalf("receiver accepted %v, want %v", got, want)
+	}
+	if got := testutil.ToFloat64(d.queues[0].m.errors); got != float64(len(codes)) {
+		t.Fatalf("send errors = %v, want %d", got, len(codes))
+	}
+}
+
+func TestWebhookRefusalIsPermanent(t *testing.T) {
+	h := &hookServer{t: t, status: func(n int) int {
+		if n == 2 {
+			return http.StatusUnprocessableEntity
+		}
+		return 200
+	}}
+	b := testBuilder(t, BuilderOptions{})
+	d, _ := newDispatcher(t, Options{Builder: b, Sinks: []SinkConfig{{Sink: newHook(t, h)}}})
+	decisions(t, testEngine(t, d), stuffing("acme", 12))
+	if err := closeWithin(t, d, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	want := wantAlerts(t, b, "acme", 12)
+	if got := h.ids(); !slices.Equal(got, slices.Delete(slices.Clone(want), 1, 2)) {
+		t.Fatalf("receiver accepted %v, want all of %v but the second", got, want)
+	}
+	if got := testutil.ToFloat64(d.queues[0].m.dropRejected); got != 1 {
+		t.Fatalf("dropped{rejected} = %v", got)
+	}
+}
+
+func TestWebhookBoundedQueue(t *testing.T) {
+	// The receiver hangs until released: one alert is in flight, two
+	// wait, and the rest are dropped and counted.
+	h := &hookServer{t: t, hold: make(chan struct{})}
+	hook := newHook(t, h)
+	b := testBuilder(t, BuilderOptions{})
+	d, _ := newDispatcher(t, Options{Builder: b, Sinks: []SinkConfig{{Sink: hook, QueueSize: 2}}, MaxBatch: 1})
+	e := testEngine(t, d)
+	as := stuffing("acme", 12)
+	decisions(t, e, as[:5]) // the first alert
+	q := d.queues[0]
+	for len(q.ch) != 0 { // wait until the worker has taken it
+		time.Sleep(time.Millisecond)
+	}
+	decisions(t, e, as[5:])
+	close(h.hold)
+	if err := closeWithin(t, d, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	want := wantAlerts(t, b, "acme", 12)
+	if got := h.ids(); !slices.Equal(got, want[:3]) {
+		t.Fatalf("receiver accepted %v, want %v", got, want[:3])
+	}
+	if got := testutil.ToFloat64(q.m.dropFull); got != 5 {
+		t.Fatalf("dropped{queue_full} = %v, want 5", got)
+	}
+}
+
+func TestVerifySignature(t *testing.T) {
+	body := []byte(`{"alert_id":"x"}`)
+	now := time.Unix(1_800_000_000, 0)
+	ts := "1800000000"
+	sig := Sign([]byte(hookSecret), ts, body)
+	tests := []struct {
+		name   string
+		secret string
+		ts     string
+		sig    string
+		body   string
+		ok     bool
+	}{
+		{"valid", hookSecret, ts, sig, string(body), true},
+		{"valid among rotated signatures", hookSecret, ts, "v1=00, " + sig, string(body), true},
+		{"wrong secret", "another-secret-0123456789", ts, sig, string(body), false},
+		{"tampered body", hookSecret, ts, sig, `{"alert_id":"y"}`, false},
+		{"replayed later", hookSecret, "1799999000", Sign([]byte(hookSecret), "1799999000", body), string(body), false},
+		{"timestamp not a number", hookSecret, "soon", sig, string(body), false},
+		{"timestamp not the signed one", hookSecret, "1800000001", sig, string(body), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := VerifySignature([]byte(tt.secret), tt.ts, tt.sig, []byte(tt.body), now, 5*time.Minute)
+			if (err == nil) != tt.ok {
+				t.Fatalf("VerifySignature = %v, want ok=%v", err, tt.ok)
+			}
+		})
+	}
+	if !strings.HasPrefix(sig, "v1=") || len(sig) != 3+64 {
+		t.Fatalf("signature %q", sig)
+	}
+}
+
+func TestNewWebhookSinkValidates(t *testing.T) {
+	for _, o := range []WebhookOptions{
+		{URL: "ftp://example.com/x", Secret: []byte(hookSecret)},
+		{URL: "https:///nohost", Secret: []byte(hookSecret)},
+		{URL: "https://example.com/x", Secret: []byte("short")},
+	} {
+		if _, err := NewWebhookSink(o); err == nil {
+			t.Errorf("%+v accepted", o)
+		}
+	}
+}
+
+func TestRetryAfterHeader(t *testing.T) {
+	now := time.Date(2026, 5, 9, 11, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		v    string
+		want time.Duration
+		ok   bool
+	}{
+		{"", 0, false},
+		{"7", 7 * time.Second, true},
+		{now.Add(time.Minute).Format(http.TimeFormat), time.Minute, true},
+		{"later", 0, false},
+	} {
+		got, ok := retryAfter(tt.v, now)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("retryAfter(%q) = %v, %v", tt.v, got, ok)
+		}
+	}
+}
