@@ -1,0 +1,314 @@
+package wire
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/riskgate/riskgate/api/gen/riskgate/v1"
+	"github.com/riskgate/riskgate/api/httpapi"
+	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/internal/enginetest"
+)
+
+// TestJSONNamesMatchEngine keeps the decoding structs' field names equal to
+// the engine's, so that a field added to engine.Attempt is noticed here.
+func TestJSONNamesMatchEngine(t *testing.T) {
+	for _, pair := range [][2]reflect.Type{
+		{reflect.TypeOf(attemptJSON{}), reflect.TypeOf(engine.Attempt{})},
+		{reflect.TypeOf(outcomeJSON{}), reflect.TypeOf(engine.Outcome{})},
+	} {
+		if got, want := jsonNames(pair[0]), jsonNames(pair[1]); !reflect.DeepEqual(got, want) {
+			t.Errorf("%v has JSON fields %v, %v has %v", pair[0], got, pair[1], want)
+		}
+	}
+}
+
+func jsonNames(t reflect.Type) []string {
+	var out []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		out = append(out, name)
+	}
+	return out
+}
+
+// httpAnswer is what the HTTP API answered: a decision or an error.
+type httpAnswer struct {
+	status int
+	action string
+	score  int
+	rules  []string
+	field  string
+	msg    string
+}
+
+func httpRoute(t *testing.T, e *engine.Engine, pattern string) http.HandlerFunc {
+	api := &httpapi.API{Engine: e, Log: slog.New(slog.DiscardHandler)}
+	for _, r := range api.Routes() {
+		if r.Pattern() == pattern {
+			return r.Handler
+		}
+	}
+	t.Fatalf("no route %s", pattern)
+	return nil
+}
+
+func callHTTP(t *testing.T, h http.HandlerFunc, path, body string) httpAnswer {
+	rec := httptest.NewRecorder()
+	h(rec, httptest.NewRequest(http.MethodPost, path, strings.NewReader(body)))
+	ans := httpAnswer{status: rec.Code}
+	var out struct {
+		Action  string `json:"action"`
+		Score   int    `json:"score"`
+		Reasons []struct {
+			Rule string `json:"rule"`
+		} `json:"reasons"`
+		Error struct {
+			Field   string `json:"field"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if rec.Code != http.StatusNoContent {
+		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
+			t.Fatalf("HTTP answer %q: %v", rec.Body.String(), err)
+		}
+	}
+	ans.action, ans.score, ans.field, ans.msg = out.Action, out.Score, out.Error.Field, out.Error.Message
+	for _, r := range out.Reasons {
+		ans.rules = append(ans.rules, r.Rule)
+	}
+	return ans
+}
+
+var goType = regexp.MustCompile(`want [a-z]+\.[A-Za-z]+`)
+
+// errAnswer is how the HTTP API would report a decoding or engine error.
+func errAnswer(err error) httpAnswer {
+	var (
+		we *Error
+		fe *engine.FieldError
+	)
+	switch {
+	case errors.As(err, &we):
+		// The HTTP API says "request body" where a message has no name.
+		return httpAnswer{status: 400, field: we.Field, msg: strings.Replace(we.Msg, "message", "request body", 1)}
+	case errors.As(err, &fe):
+		return httpAnswer{status: 400, field: fe.Field, msg: fe.Error()}
+	}
+	return httpAnswer{status: 500, msg: err.Error()}
+}
+
+// TestAttemptsDecodeAsOverHTTP decodes and scores attempts both ways, on
+// two engines fed the same history, and requires the same answer: the
+// same decision, or the same error naming the same field.
+func TestAttemptsDecodeAsOverHTTP(t *testing.T) {
+	bodies := []string{
+		`{"user_id": "u-1", "username": "Alice@Example.com", "ip": "81.2.69.160", "result": "password_ok", "device_id": "d1", "time": "2026-05-09T11:00:00Z"}`,
+		`{"tenant": "acme", "attempt_id": "a-1", "ip": "2001:db8::1", "result": "password_bad", "geo": {"country": "fr", "lat": 48.8, "lon": 2.3}, "attributes": {"app": "x"}}`,
+		`{"ip": "203.0.113.9", "password_sha1": "5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8", "result": "no_such_user", "username": "root", "channel": "web"}`,
+		`{"ip": "81.2.69.999"}`,
+		`{"ip": "81.2.69.1", "result": "maybe"}`,
+		`{"ip": "81.2.69.1", "time": "yesterday"}`,
+		`{"ip": "81.2.69.1", "password_sha1": "hunter2"}`,
+		`{"ip": "81.2.69.1", "pasword_sha1": "x"}`,
+		`{"ip": 7}`,
+		`{"ip": "81.2.69.1", "geo": {"lat": 1}}`,
+		`{"ip": "81.2.69.1", "tenant": "a b"}`,
+		`{"ip": "81.2.69.1"} {"ip": "81.2.69.2"}`,
+		`{"ip": "81.2.69.1"`,
+		`{"ip": "81.2.69.1",}`,
+		``,
+		`[]`,
+		`{"user_id": "` + strings.Repeat("x", 300) + `", "ip": "81.2.69.1"}`,
+	}
+	now := time.Date(2026, 5, 9, 12, 0, 0, 0, time.UTC)
+	opts := engine.Options{Now: func() time.Time { return now }}
+	viaHTTP := httpRoute(t, enginetest.New(t, opts), "POST /v1/score")
+	direct := enginetest.New(t, opts)
+	for i, body := range bodies {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			want := callHTTP(t, viaHTTP, "/v1/score", body)
+			var got httpAnswer
+			a, err := DecodeAttemptJSON([]byte(body))
+			if err == nil {
+				var d engine.Decision
+				if d, err = direct.Score(context.Background(), a); err == nil {
+					got = httpAnswer{status: 200, action: d.Action.String(), score: d.Score}
+					for _, r := range d.Reasons {
+						got.rules = append(got.rules, r.RuleID)
+					}
+				}
+			}
+			if err != nil {
+				got = errAnswer(err)
+				if !errors.Is(err, engine.ErrInvalid) {
+					t.Errorf("error %v does not wrap engine.ErrInvalid", err)
+				}
+			}
+			// The HTTP API names its Go type for a body that is not an
+			// object; a message says what it wants.
+			want.msg = goType.ReplaceAllString(want.msg, "want a JSON object")
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("body %.80s\nHTTP: %+v\nwire: %+v", body, want, got)
+			}
+		})
+	}
+}
+
+func TestOutcomesDecodeAsOverHTTP(t *testing.T) {
+	bodies := []string{
+		`{"decision_id": "d-unknown", "outcome": "login_failed"}`,
+		`{"decision_id": "d-1", "outcome": "confirmed_fraud", "time": "2026-05-09T11:00:00Z"}`,
+		`{"attempt": {"user_id": "u-1", "ip": "81.2.69.160"}, "outcome": "login_succeeded"}`,
+		`{"attempt": {"user_id": "u-1", "ip": "81.2.69.160", "result": "perhaps"}, "outcome": "login_failed"}`,
+		`{"attempt": {"ip": "nope"}, "outcome": "login_failed"}`,
+		`{"decision_id": "d-1"}`,
+		`{"decision_id": "d-1", "outcome": "won"}`,
+		`{"decision_id": "d-1", "outcome": "login_failed", "extra": 1}`,
+		`{"decision_id": "d-1", "outcome": "login_failed", "time": "noon"}`,
+	}
+	viaHTTP := httpRoute(t, enginetest.New(t, engine.Options{}), "POST /v1/outcome")
+	direct := enginetest.New(t, engine.Options{})
+	for i, body := range bodies {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			want := callHTTP(t, viaHTTP, "/v1/outcome", body)
+			got := httpAnswer{status: 204}
+			o, err := DecodeOutcomeJSON([]byte(body))
+			if err == nil {
+				err = direct.Report(context.Background(), o)
+			}
+			if errors.Is(err, engine.ErrUnknownDecision) {
+				got = httpAnswer{status: 404, field: "decision_id", msg: "unknown, expired or already reported decision"}
+			} else if err != nil {
+				got = errAnswer(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("body %s\nHTTP: %+v\nwire: %+v", body, want, got)
+			}
+		})
+	}
+}
+
+func TestDecodeRefusesOversizedMessages(t *testing.T) {
+	big := []byte(`{"ip": "81.2.69.1", "user_agent": "` + strings.Repeat("x", MaxMessage) + `"}`)
+	for name, decode := range map[string]func([]byte) error{
+		"attempt json":  func(b []byte) error { _, err := DecodeAttemptJSON(b); return err },
+		"outcome json":  func(b []byte) error { _, err := DecodeOutcomeJSON(b); return err },
+		"attempt proto": func(b []byte) error { _, err := DecodeAttemptProto(b); return err },
+		"outcome proto": func(b []byte) error { _, err := DecodeOutcomeProto(b); return err },
+	} {
+		var we *Error
+		if err := decode(big); !errors.As(err, &we) || !we.TooLarge {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func TestProtoAttempts(t *testing.T) {
+	lat, lon := 48.8, 2.3
+	full := &pb.Attempt{
+		Tenant: "acme", AttemptId: "a1", Time: timestamppb.New(time.Date(2026, 5, 9, 11, 0, 0, 0, time.UTC)),
+		UserId: "u1", Username: "bob", Ip: "81.2.69.160", UserAgent: "ua", DeviceId: "d1",
+		PasswordSha1: "5baa61e4c9b93f3f0682250b6cf8331b7ee68fd8", Result: pb.Result_RESULT_PASSWORD_BAD,
+		Geo: &pb.GeoHint{Country: "FR", Lat: &lat, Lon: &lon}, Channel: "web", Attributes: map[string]string{"k": "v"},
+	}
+	want := engine.Attempt{
+		Tenant: "acme", AttemptID: "a1", Time: time.Date(2026, 5, 9, 11, 0, 0, 0, time.UTC), UserID: "u1",
+		Username: "bob", IP: "81.2.69.160", UserAgent: "ua", DeviceID: "d1",
+		PasswordSHA1: "5baa61e4c9b93f3f0682250b6cf8331b7ee68fd8", Result: engine.ResultPasswordBad,
+		Geo: &engine.GeoHint{Country: "FR", Lat: &lat, Lon: &lon}, Channel: "web", Attributes: map[string]string{"k": "v"},
+	}
+	tests := []struct {
+		name      string
+		data      []byte
+		want      *engine.Attempt
+		wantField string
+	}{
+		{"full", marshal(t, full), &want, ""},
+		{"empty message", nil, &engine.Attempt{}, ""},
+		{"unknown result", marshal(t, &pb.Attempt{Ip: "81.2.69.1", Result: 9}), nil, "result"},
+		{"bad timestamp", marshal(t, &pb.Attempt{Ip: "81.2.69.1", Time: &timestamppb.Timestamp{Seconds: -1 << 62}}), nil, "time"},
+		{"not protobuf", []byte(`{"ip": "81.2.69.1"}`), nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := DecodeAttemptProto(tt.data)
+			if tt.want != nil {
+				if err != nil || !reflect.DeepEqual(got, *tt.want) {
+					t.Fatalf("got %+v, %v; want %+v", got, err, *tt.want)
+				}
+				return
+			}
+			if err == nil || !errors.Is(err, engine.ErrInvalid) {
+				t.Fatalf("err = %v, want an invalid-input error", err)
+			}
+			var fe *engine.FieldError
+			if tt.wantField != "" && (!errors.As(err, &fe) || fe.Field != tt.wantField) {
+				t.Fatalf("err = %v, want field %s", err, tt.wantField)
+			}
+		})
+	}
+}
+
+func TestProtoOutcomes(t *testing.T) {
+	o, err := DecodeOutcomeProto(marshal(t, &pb.ReportRequest{Tenant: "acme", DecisionId: "d1", Outcome: pb.Outcome_OUTCOME_STEP_UP_PASSED}))
+	if err != nil || o.DecisionID != "d1" || o.Outcome != engine.StepUpPassed || o.Tenant != "acme" {
+		t.Fatalf("%+v, %v", o, err)
+	}
+	_, err = DecodeOutcomeProto(marshal(t, &pb.ReportRequest{Attempt: &pb.Attempt{Result: 7}, Outcome: 2}))
+	var fe *engine.FieldError
+	if !errors.As(err, &fe) || fe.Field != "attempt.result" {
+		t.Fatalf("err = %v, want field attempt.result", err)
+	}
+	if _, err := DecodeOutcomeProto(marshal(t, &pb.ReportRequest{Outcome: 42})); !errors.As(err, &fe) || fe.Field != "outcome" {
+		t.Fatalf("err = %v, want field outcome", err)
+	}
+}
+
+func marshal(t *testing.T, m proto.Message) []byte {
+	b, err := proto.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func FuzzDecodeAttemptJSON(f *testing.F) {
+	f.Add([]byte(`{"ip": "81.2.69.1", "result": "password_ok", "time": "2026-05-09T11:00:00Z", "geo": {"lat": 1, "lon": 2}}`))
+	f.Add([]byte(`{"ip": 1}`))
+	f.Add([]byte(`{"attributes": {"a": "b"}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		a, err := DecodeAttemptJSON(data)
+		if err != nil {
+			if !errors.Is(err, engine.ErrInvalid) {
+				t.Fatalf("error %v does not wrap ErrInvalid", err)
+			}
+			return
+		}
+		// What decodes must survive the engine's validation without panic.
+		_, _ = json.Marshal(a)
+	})
+}
+
+func FuzzDecodeAttemptProto(f *testing.F) {
+	f.Add([]byte{0x32, 0x0a, '8', '1', '.', '2', '.', '6', '9', '.', '1', '6'})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if _, err := DecodeAttemptProto(data); err != nil && !errors.Is(err, engine.ErrInvalid) {
+			t.Fatalf("error %v does not wrap ErrInvalid", err)
+		}
+	})
+}
