@@ -1,0 +1,343 @@
+package stream
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/riskgate/riskgate/api/alert"
+	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/internal/enginetest"
+)
+
+// Topic names of the tests.
+const (
+	tAttempts  = "login-attempts"
+	tOutcomes  = "login-outcomes"
+	tDecisions = "risk-decisions"
+	tAlerts    = "risk-alerts"
+	tDead      = "risk-dead-letters"
+)
+
+// cluster is an in-process Kafka (kfake) on 127.0.0.1.
+type cluster struct {
+	*kfake.Cluster
+	addrs []string
+}
+
+// startCluster starts a broker with the tests' topics: partitions for the
+// consumed and produced topics alike. Group session timeouts down to
+// 100ms are allowed, so that rebalances take a fraction of a second.
+func startCluster(t testing.TB, partitions int32, extra ...kfake.Opt) *cluster {
+	t.Helper()
+	opts := append([]kfake.Opt{
+		kfake.NumBrokers(1),
+		kfake.SeedTopics(partitions, tAttempts, tOutcomes, tDecisions, tAlerts, tDead),
+		kfake.GroupMinSessionTimeout(100 * time.Millisecond),
+	}, extra...)
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return &cluster{Cluster: c, addrs: c.ListenAddrs()}
+}
+
+// testOptions are runner options for the tests' cluster.
+func testOptions(c *cluster) Options {
+	return Options{
+		Brokers: c.addrs, AttemptsTopic: tAttempts, OutcomesTopic: tOutcomes, DecisionsTopic: tDecisions,
+		AlertsTopic: tAlerts, DeadLetterTopic: tDead, Group: "riskgate-test", Workers: 3, BatchSize: 32,
+		SessionTimeout: time.Second, ShutdownTimeout: 10 * time.Second,
+	}
+}
+
+// testBuilder builds alerts with plain usernames (the tests compare them).
+func testBuilder(t testing.TB) *alert.Builder {
+	b, err := alert.NewBuilder(alert.BuilderOptions{Usernames: alert.UsernamePlain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// running is a Runner started in the background.
+type running struct {
+	*Runner
+	cancel context.CancelFunc
+	done   chan error
+	reg    *prometheus.Registry
+}
+
+// start creates a runner over scorer and runs it until the test ends or
+// stop is called.
+func start(t testing.TB, opts Options, scorer Scorer) *running {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	r, err := New(opts, Deps{Scorer: scorer, Alerts: testBuilder(t), Registerer: reg, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	run := &running{Runner: r, cancel: cancel, done: make(chan error, 1), reg: reg}
+	go func() { run.done <- r.Run(ctx) }()
+	t.Cleanup(func() { run.stop(t) })
+	return run
+}
+
+// stop shuts the runner down and waits for Run to return.
+func (r *running) stop(t testing.TB) {
+	t.Helper()
+	r.cancel()
+	select {
+	case err, ok := <-r.done:
+		if ok && err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		if ok {
+			close(r.done)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Run did not return within a minute of shutdown")
+	}
+}
+
+func testLogger(t testing.TB) *slog.Logger {
+	if os.Getenv("RISKGATE_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// produce writes messages the way a Java producer would: keyed, murmur2.
+func produce(t testing.TB, c *cluster, msgs ...kafka.Message) {
+	t.Helper()
+	w := &kafka.Writer{Addr: kafka.TCP(c.addrs...), Balancer: Partitioner, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond, BatchSize: 1000}
+	defer w.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+}
+
+// attemptMsgs encodes attempts as attempt-topic messages keyed tenant/user.
+func attemptMsgs(t testing.TB, as []engine.Attempt) []kafka.Message {
+	out := make([]kafka.Message, len(as))
+	for i, a := range as {
+		v, err := json.Marshal(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		user := a.UserID
+		if user == "" {
+			user = a.Username
+		}
+		out[i] = kafka.Message{Topic: tAttempts, Key: Key(a.Tenant, user), Value: v}
+	}
+	return out
+}
+
+// readTopic reads every partition of topic from the start until want
+// messages are read (want < 0: until the end of every partition as it is
+// now), failing after a generous bound.
+func readTopic(t testing.TB, c *cluster, topic string, want int) []kafka.Message {
+	t.Helper()
+	conn, err := kafka.Dial("tcp", c.addrs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts, err := conn.ReadPartitions(topic)
+	conn.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var (
+		mu  sync.Mutex
+		out []kafka.Message
+		wg  sync.WaitGroup
+	)
+	done := make(chan struct{})
+	var once sync.Once
+	for _, p := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := kafka.NewReader(kafka.ReaderConfig{Brokers: c.addrs, Topic: topic, Partition: p.ID, MaxWait: 50 * time.Millisecond})
+			defer r.Close()
+			var end int64 = -1
+			if want < 0 {
+				c, err := kafka.DialLeader(ctx, "tcp", c.addrs[0], topic, p.ID)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				end, err = c.ReadLastOffset()
+				c.Close()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if end == 0 {
+					return
+				}
+			}
+			for {
+				rctx, rcancel := context.WithCancel(ctx)
+				go func() {
+					select {
+					case <-done:
+					case <-rctx.Done():
+					}
+					rcancel()
+				}()
+				m, err := r.ReadMessage(rctx)
+				rcancel()
+				if err != nil {
+					return
+				}
+				mu.Lock()
+				out = append(out, m)
+				if want >= 0 && len(out) >= want {
+					once.Do(func() { close(done) })
+				}
+				mu.Unlock()
+				if end >= 0 && m.Offset+1 >= end {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if want >= 0 && len(out) < want {
+		t.Fatalf("topic %s: read %d messages, want %d", topic, len(out), want)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Partition != out[j].Partition {
+			return out[i].Partition < out[j].Partition
+		}
+		return out[i].Offset < out[j].Offset
+	})
+	return out
+}
+
+// decisionsByAttempt decodes decision messages by attempt id, failing on
+// a message that is not a decision.
+func decisionsByAttempt(t testing.TB, msgs []kafka.Message) map[string][]engine.Decision {
+	out := map[string][]engine.Decision{}
+	for _, m := range msgs {
+		var d engine.Decision
+		if err := json.Unmarshal(m.Value, &d); err != nil {
+			t.Fatalf("decision %s: %v", m.Value, err)
+		}
+		out[d.AttemptID] = append(out[d.AttemptID], d)
+	}
+	return out
+}
+
+func alertsByAttempt(t testing.TB, msgs []kafka.Message) map[string][]alert.Alert {
+	out := map[string][]alert.Alert{}
+	for _, m := range msgs {
+		var a alert.Alert
+		if err := json.Unmarshal(m.Value, &a); err != nil {
+			t.Fatalf("alert %s: %v", m.Value, err)
+		}
+		out[a.AttemptID] = append(out[a.AttemptID], a)
+	}
+	return out
+}
+
+// userJourney is one user's logins, in their own tenant so that nothing of
+// their state depends on other users (the stream interleaves partitions):
+// a completed login in London, one from Tokyo an hour later (impossible
+// travel: step-up, alert), then failures from a third address (brute
+// force: step-up, then alerts from the 10th failure).
+func userJourney(u int) []engine.Attempt {
+	t0 := time.Date(2026, 5, 9, 8, 0, 0, 0, time.UTC)
+	tenant := fmt.Sprintf("t%03d", u)
+	user := fmt.Sprintf("u-%d", u)
+	lat, lon := 51.5, -0.12
+	tlat, tlon := 35.68, 139.65
+	base := engine.Attempt{Tenant: tenant, UserID: user, Username: fmt.Sprintf("User%d@Example.com", u), UserAgent: "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0"}
+	var out []engine.Attempt
+	add := func(dt time.Duration, ip, dev string, res engine.Result, geo *engine.GeoHint) {
+		a := base
+		a.AttemptID = fmt.Sprintf("%s-%02d", tenant, len(out))
+		a.Time, a.IP, a.DeviceID, a.Result, a.Geo = t0.Add(dt), ip, dev, res, geo
+		a.Attributes = map[string]string{"seq": strconv.Itoa(len(out))}
+		out = append(out, a)
+	}
+	ipv4 := func(last int) string { return fmt.Sprintf("81.%d.%d.%d", u/200+1, u%200, last) }
+	add(0, ipv4(1), "d1", engine.ResultPasswordOK, &engine.GeoHint{Country: "GB", Lat: &lat, Lon: &lon})
+	add(time.Hour, fmt.Sprintf("126.%d.%d.9", u/200+1, u%200), "d2", engine.ResultPasswordOK, &engine.GeoHint{Country: "JP", Lat: &tlat, Lon: &tlon})
+	for i := range 12 {
+		add(2*time.Hour+time.Duration(i)*time.Minute, ipv4(50), "", engine.ResultPasswordBad, nil)
+	}
+	return out
+}
+
+// direct scores each journey on a fresh engine, in order, as the HTTP API
+// would: the decisions the stream must reproduce.
+func direct(t testing.TB, journeys [][]engine.Attempt) map[string]engine.Decision {
+	e := enginetest.New(t, engine.Options{})
+	out := map[string]engine.Decision{}
+	for _, j := range journeys {
+		for _, a := range j {
+			d, err := e.Score(context.Background(), a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[a.AttemptID] = d
+		}
+	}
+	return out
+}
+
+// sameDecision compares decisions except for their ids, through JSON as
+// the topic carries them.
+func sameDecision(t testing.TB, got, want engine.Decision) error {
+	got.DecisionID, want.DecisionID = "", ""
+	g, _ := json.Marshal(got)
+	w, _ := json.Marshal(want)
+	if string(g) != string(w) {
+		return fmt.Errorf("decision differs:\n got %s\nwant %s", g, w)
+	}
+	return nil
+}
+
+// freePort asks the kernel for a free 127.0.0.1 port.
+func freePort(t testing.TB) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// waitFor polls cond until it holds, failing after a generous bound: a
+// wait for something to happen, not a timing assertion.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

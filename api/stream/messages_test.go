@@ -1,0 +1,195 @@
+package stream
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/segmentio/kafka-go"
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/riskgate/riskgate/api/gen/riskgate/v1"
+	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/internal/enginetest"
+)
+
+func header(m kafka.Message, key string) string {
+	for _, h := range m.Headers {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+// TestPoisonGoesToDeadLetters puts undecodable and invalid messages between
+// good ones on one partition: each bad one reaches the dead-letter topic
+// with its error and origin, and the partition moves on.
+func TestPoisonGoesToDeadLetters(t *testing.T) {
+	c := startCluster(t, 1)
+	good := func(i int) kafka.Message {
+		return kafka.Message{Topic: tAttempts, Key: []byte("acme/u1"), Value: []byte(fmt.Sprintf(`{"tenant":"acme","attempt_id":"g%d","user_id":"u1","ip":"81.2.69.%d"}`, i, i+1))}
+	}
+	bad := []struct {
+		value, ctype string
+		field        string
+		msg          string
+	}{
+		{`{"tenant":"acme","ip":`, "", "", "truncated JSON"},
+		{`{"tenant":"acme","ip":"81.2.69.999"}`, "", "ip", "not an IPv4 or IPv6 address"},
+		{`{"tenant":"acme","ip":"81.2.69.1","password":"hunter2"}`, "", "password", "unknown field"},
+		{`{"tenant":"acme","ip":"81.2.69.1","result":"perhaps"}`, "", "result", "unknown result"},
+		{`{"ip":"81.2.69.1"}`, "text/csv", "", "content-type"},
+		{"\x0a\x03\xff", "application/x-protobuf", "", "riskgate.v1.Attempt"},
+	}
+	var msgs []kafka.Message
+	for i, b := range bad {
+		msgs = append(msgs, good(i))
+		m := kafka.Message{Topic: tAttempts, Key: []byte("acme/u1"), Value: []byte(b.value), Headers: []kafka.Header{{Key: "trace", Value: []byte(strconv.Itoa(i))}}}
+		if b.ctype != "" {
+			m.Headers = append(m.Headers, kafka.Header{Key: HeaderContentType, Value: []byte(b.ctype)})
+		}
+		msgs = append(msgs, m)
+	}
+	msgs = append(msgs, good(len(bad)))
+	produce(t, c, msgs...)
+	r := start(t, testOptions(c), enginetest.New(t, engine.Options{}))
+	decs := readTopic(t, c, tDecisions, len(bad)+1)
+	dead := readTopic(t, c, tDead, len(bad))
+	r.stop(t)
+
+	for i, d := range decs {
+		var dec engine.Decision
+		if err := json.Unmarshal(d.Value, &dec); err != nil || dec.AttemptID != fmt.Sprintf("g%d", i) {
+			t.Fatalf("decision %d: %s (%v)", i, d.Value, err)
+		}
+	}
+	for i, m := range dead {
+		b := bad[i]
+		if string(m.Value) != b.value || string(m.Key) != "acme/u1" {
+			t.Fatalf("dead letter %d: %q, want the original %q", i, m.Value, b.value)
+		}
+		if got := header(m, HeaderError); !strings.Contains(got, b.msg) {
+			t.Fatalf("dead letter %d: error %q, want it to say %q", i, got, b.msg)
+		}
+		if got := header(m, HeaderErrorField); got != b.field {
+			t.Fatalf("dead letter %d: field %q, want %q", i, got, b.field)
+		}
+		wantOffset := strconv.Itoa(2*i + 1)
+		if header(m, HeaderOriginalTopic) != tAttempts || header(m, HeaderOriginalPartition) != "0" || header(m, HeaderOriginalOffset) != wantOffset {
+			t.Fatalf("dead letter %d: origin %s/%s/%s, want %s/0/%s", i, header(m, HeaderOriginalTopic),
+				header(m, HeaderOriginalPartition), header(m, HeaderOriginalOffset), tAttempts, wantOffset)
+		}
+		if header(m, "trace") != strconv.Itoa(i) {
+			t.Fatalf("dead letter %d lost the original headers: %v", i, m.Headers)
+		}
+	}
+	if n := testutil.ToFloat64(r.m.deadLettered.WithLabelValues(tAttempts)); int(n) != len(bad) {
+		t.Fatalf("dead_lettered{%s} = %v", tAttempts, n)
+	}
+}
+
+// TestOutcomesTopic reports outcomes from their topic: a passed step-up
+// teaches the baseline (the next login from there is not new), and an
+// outcome for an unknown decision is counted, not dead-lettered.
+func TestOutcomesTopic(t *testing.T) {
+	c := startCluster(t, 2)
+	e := enginetest.New(t, engine.Options{})
+	lat, lon := 48.85, 2.35
+	first := engine.Attempt{Tenant: "acme", AttemptID: "a1", UserID: "u1", IP: "81.2.69.160", DeviceID: "d1", Result: engine.ResultUnknown,
+		Time: time.Date(2026, 5, 9, 8, 0, 0, 0, time.UTC), Geo: &engine.GeoHint{Country: "FR", Lat: &lat, Lon: &lon}}
+	produce(t, c, attemptMsgs(t, []engine.Attempt{first})...)
+	r := start(t, testOptions(c), e)
+	decs := decisionsByAttempt(t, readTopic(t, c, tDecisions, 1))
+	d := decs["a1"][0]
+	if d.Action != engine.ActionStepUp && d.Action != engine.ActionAllow {
+		t.Fatalf("first login: %s", d.Action)
+	}
+	// The identity server stepped the user up (or let them in) and says so.
+	outcome := "step_up_passed"
+	if d.Action == engine.ActionAllow {
+		outcome = "login_succeeded"
+	}
+	o, _ := json.Marshal(map[string]string{"tenant": "acme", "decision_id": d.DecisionID, "outcome": outcome})
+	unknown := []byte(`{"tenant":"acme","decision_id":"01NOSUCHDECISION","outcome":"login_failed"}`)
+	pbo, _ := proto.Marshal(&pb.ReportRequest{Tenant: "acme", DecisionId: "01ALSOUNKNOWN", Outcome: pb.Outcome_OUTCOME_LOGIN_FAILED})
+	produce(t, c,
+		kafka.Message{Topic: tOutcomes, Key: []byte("acme/u1"), Value: o},
+		kafka.Message{Topic: tOutcomes, Key: []byte("acme/u1"), Value: unknown},
+		kafka.Message{Topic: tOutcomes, Key: []byte("acme/u1"), Value: pbo, Headers: []kafka.Header{{Key: HeaderContentType, Value: []byte("application/x-protobuf")}}},
+		kafka.Message{Topic: tOutcomes, Key: []byte("acme/u1"), Value: []byte(`{"outcome":"login_failed"}`)},
+	)
+	dead := readTopic(t, c, tDead, 1)
+	if header(dead[0], HeaderErrorField) != "decision_id" || header(dead[0], HeaderOriginalTopic) != tOutcomes {
+		t.Fatalf("dead letter %s with headers %v", dead[0].Value, dead[0].Headers)
+	}
+	waitFor(t, "the unknown decisions to be counted", func() bool {
+		return testutil.ToFloat64(r.m.skipped.WithLabelValues("unknown_decision")) == 2
+	})
+	r.stop(t)
+	p, ok, err := e.Profile(context.Background(), "acme", "u1")
+	if err != nil || !ok || p.Logins != 1 {
+		t.Fatalf("profile after the outcome: %+v, %v, %v", p, ok, err)
+	}
+}
+
+// TestProtobufAttempts decodes protobuf attempts, by header and by the
+// configured default.
+func TestProtobufAttempts(t *testing.T) {
+	c := startCluster(t, 1)
+	enc := func(id string) []byte {
+		b, err := proto.Marshal(&pb.Attempt{Tenant: "acme", AttemptId: id, UserId: "u1", Ip: "81.2.69.160", Result: pb.Result_RESULT_PASSWORD_BAD})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	produce(t, c,
+		kafka.Message{Topic: tAttempts, Key: []byte("acme/u1"), Value: enc("p1")},
+		kafka.Message{Topic: tAttempts, Key: []byte("acme/u1"), Value: []byte(`{"tenant":"acme","attempt_id":"j1","ip":"81.2.69.1"}`),
+			Headers: []kafka.Header{{Key: HeaderContentType, Value: []byte("application/json; charset=utf-8")}}},
+	)
+	opts := testOptions(c)
+	opts.AttemptFormat = "protobuf"
+	r := start(t, opts, enginetest.New(t, engine.Options{}))
+	decs := decisionsByAttempt(t, readTopic(t, c, tDecisions, 2))
+	r.stop(t)
+	if d := decs["p1"]; len(d) != 1 || d[0].Signals.Attempt.Result != "password_bad" || d[0].Tenant != "acme" {
+		t.Fatalf("protobuf attempt: %+v", d)
+	}
+	if len(decs["j1"]) != 1 {
+		t.Fatalf("json attempt by header: %+v", decs)
+	}
+}
+
+// TestAttemptWithoutIDOrTime gets its id from its coordinates and its time
+// from the message, and a redelivery of it is recognised.
+func TestAttemptWithoutIDOrTime(t *testing.T) {
+	c := startCluster(t, 1)
+	at := time.Date(2026, 5, 9, 10, 0, 0, 0, time.UTC)
+	produce(t, c, kafka.Message{Topic: tAttempts, Key: []byte("acme/u1"), Value: []byte(`{"tenant":"acme","user_id":"u1","ip":"81.2.69.1","result":"password_bad"}`), Time: at})
+	e := enginetest.New(t, engine.Options{})
+	opts := testOptions(c)
+	r := start(t, opts, e)
+	decs := decisionsByAttempt(t, readTopic(t, c, tDecisions, 1))
+	r.stop(t)
+	id := tAttempts + "/0/0"
+	d := decs[id]
+	if len(d) != 1 || !d[0].Time.Equal(at) {
+		t.Fatalf("decisions %+v, want one for %s at %s", decs, id, at)
+	}
+	// The same message again (a redelivery): the same decision, and the
+	// account is not counted twice.
+	opts.Group = "another-group"
+	r2 := start(t, opts, e)
+	decs = decisionsByAttempt(t, readTopic(t, c, tDecisions, 2))
+	r2.stop(t)
+	if again := decs[id]; len(again) != 2 || again[1].DecisionID != d[0].DecisionID || again[1].Signals.Account.Failures1h != 1 {
+		t.Fatalf("redelivery decided %+v, want the first decision again", again)
+	}
+}

@@ -1,0 +1,139 @@
+package stream
+
+import (
+	"fmt"
+	"strconv"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the stream's Prometheus metrics. Label values are topics and
+// partitions of the configuration, a small fixed set.
+type metrics struct {
+	consumed     *prometheus.CounterVec
+	produced     *prometheus.CounterVec
+	deadLettered *prometheus.CounterVec
+	writeErrors  *prometheus.CounterVec
+	skipped      *prometheus.CounterVec
+	lag          *prometheus.GaugeVec
+	commitDur    prometheus.Histogram
+	commitErrors prometheus.Counter
+	rebalances   prometheus.Counter
+	connected    prometheus.Gauge
+	buffer       *bufferCollector
+
+	mu       sync.Mutex
+	children map[string]topicMetrics
+}
+
+type topicMetrics struct {
+	consumed, produced, deadLettered, writeErrors prometheus.Counter
+}
+
+func newMetrics() *metrics {
+	return &metrics{
+		consumed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "riskgate_kafka_messages_consumed_total", Help: "Messages fetched from a consumed topic.",
+		}, []string{"topic"}),
+		produced: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "riskgate_kafka_messages_produced_total", Help: "Messages written and acknowledged, by topic.",
+		}, []string{"topic"}),
+		deadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "riskgate_kafka_messages_dead_lettered_total", Help: "Messages that could not be decoded or were invalid, by the topic they came from (sent to the dead-letter topic, or logged and skipped without one).",
+		}, []string{"topic"}),
+		writeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "riskgate_kafka_write_errors_total", Help: "Messages whose write failed and was retried, by topic.",
+		}, []string{"topic"}),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "riskgate_kafka_outcomes_skipped_total", Help: "Outcomes that named an unknown, expired or already reported decision (a redelivery, or a late report): nothing to apply.",
+		}, []string{"reason"}),
+		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "riskgate_kafka_consumer_lag", Help: "Messages in a partition after this node's last commit (high watermark minus committed offset), for the partitions this node owns.",
+		}, []string{"topic", "partition"}),
+		commitDur: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "riskgate_kafka_commit_duration_seconds", Help: "Time to commit offsets to the group coordinator.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}),
+		commitErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "riskgate_kafka_commit_errors_total", Help: "Offset commits that failed (the messages will be delivered again).",
+		}),
+		rebalances: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "riskgate_kafka_rebalances_total", Help: "Consumer group generations joined.",
+		}),
+		connected: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "riskgate_kafka_connected", Help: "1 when the last exchange with the brokers (join, write, commit) succeeded, 0 when it failed.",
+		}),
+		buffer: &bufferCollector{
+			fill:  prometheus.NewDesc("riskgate_kafka_buffer_messages", "Messages fetched and not yet committed.", nil, nil),
+			capty: prometheus.NewDesc("riskgate_kafka_buffer_capacity", "Messages that may be fetched and not yet committed (--kafka-buffer-size).", nil, nil),
+		},
+		children: map[string]topicMetrics{},
+	}
+}
+
+func (m *metrics) register(reg prometheus.Registerer) error {
+	if reg == nil {
+		return nil
+	}
+	for _, c := range []prometheus.Collector{
+		m.consumed, m.produced, m.deadLettered, m.writeErrors, m.skipped, m.lag, m.commitDur,
+		m.commitErrors, m.rebalances, m.connected, m.buffer,
+	} {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("stream: register metrics: %w", err)
+		}
+	}
+	return nil
+}
+
+// topic returns the counters of a topic, resolved once.
+func (m *metrics) topic(t string) topicMetrics {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, ok := m.children[t]
+	if !ok {
+		c = topicMetrics{
+			consumed: m.consumed.WithLabelValues(t), produced: m.produced.WithLabelValues(t),
+			deadLettered: m.deadLettered.WithLabelValues(t), writeErrors: m.writeErrors.WithLabelValues(t),
+		}
+		m.children[t] = c
+	}
+	return c
+}
+
+func (m *metrics) setLag(topic string, partition int, lag int64) {
+	m.lag.WithLabelValues(topic, strconv.Itoa(partition)).Set(float64(max(lag, 0)))
+}
+
+func (m *metrics) dropLag(topic string, partition int) {
+	m.lag.DeleteLabelValues(topic, strconv.Itoa(partition))
+}
+
+func (m *metrics) setConnected(ok bool) {
+	if ok {
+		m.connected.Set(1)
+	} else {
+		m.connected.Set(0)
+	}
+}
+
+// bufferCollector reports the fill of the workers' queues when scraped.
+type bufferCollector struct {
+	fill, capty *prometheus.Desc
+	fillFn      func() (fill, capacity int) // set before registration
+}
+
+func (c *bufferCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.fill
+	ch <- c.capty
+}
+
+func (c *bufferCollector) Collect(ch chan<- prometheus.Metric) {
+	fill, capacity := 0, 0
+	if c.fillFn != nil {
+		fill, capacity = c.fillFn()
+	}
+	ch <- prometheus.MustNewConstMetric(c.fill, prometheus.GaugeValue, float64(fill))
+	ch <- prometheus.MustNewConstMetric(c.capty, prometheus.GaugeValue, float64(capacity))
+}

@@ -1,0 +1,271 @@
+package stream
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
+	"github.com/segmentio/kafka-go/sasl/plain"
+	"github.com/segmentio/kafka-go/sasl/scram"
+)
+
+// Options configure a Runner. Each field is one setting of `riskgate
+// serve` (flag --kafka-NAME, variable RISKGATE_KAFKA_NAME, key kafka.NAME
+// of the configuration file); the struct tags are the flags' help and
+// defaults, so the serve command can embed Options with prefix "kafka-".
+// The zero value of a field means its default.
+type Options struct {
+	// Brokers are the bootstrap brokers, host:port. Setting them turns the
+	// stream on.
+	Brokers []string `help:"Kafka bootstrap brokers (host:port,...). Setting them starts the stream consumer next to the APIs." placeholder:"HOST:PORT" sep:","`
+	// AttemptsTopic is consumed: each message is an attempt, as POST
+	// /v1/score takes it, and is scored.
+	AttemptsTopic string `help:"Topic of login attempts to score (JSON as POST /v1/score takes it, or protobuf riskgate.v1.Attempt)." placeholder:"TOPIC"`
+	// OutcomesTopic is consumed: each message is an outcome, as POST
+	// /v1/outcome takes it, and is reported.
+	OutcomesTopic string `help:"Topic of outcomes to report (JSON as POST /v1/outcome takes it, or protobuf riskgate.v1.ReportRequest)." placeholder:"TOPIC"`
+	// DecisionsTopic receives a decision per attempt, keyed
+	// tenant/user (see Key).
+	DecisionsTopic string `help:"Topic the decisions are written to, keyed <tenant>/<user>." placeholder:"TOPIC"`
+	// AlertsTopic receives the alerts of the decisions that alert.
+	AlertsTopic string `help:"Topic the alerts are written to (schema riskgate.alert.v1)." placeholder:"TOPIC"`
+	// DeadLetterTopic receives the messages that cannot be decoded or are
+	// invalid, with the error and their origin in headers. Without it they
+	// are logged and counted, and skipped.
+	DeadLetterTopic string `help:"Topic for messages that cannot be decoded or are invalid, with the error, original topic, partition and offset in headers. Without one they are logged, counted and skipped." placeholder:"TOPIC"`
+	// Group is the consumer group: nodes in one group share the partitions.
+	Group string `help:"Consumer group id; riskgate nodes in one group share the partitions." default:"riskgate"`
+	// ClientID names this client to the brokers (in their logs and quotas).
+	ClientID string `help:"Client id sent to the brokers." default:"riskgate"`
+	// StartOffset is where a group with no committed offset starts:
+	// earliest (every message still in the topic) or latest (only new ones).
+	StartOffset string `help:"Where a new consumer group starts: earliest or latest." default:"earliest" enum:"earliest,latest"`
+	// Workers score concurrently; a partition is always handled by one
+	// worker, in order. Default: the number of CPUs.
+	Workers int `help:"Goroutines scoring messages; each partition is handled by one, in order (0: one per CPU)." default:"0"`
+	// BufferSize bounds the messages fetched and not yet committed. When
+	// outputs cannot be written (broker down), workers retry and fetching
+	// stops once the buffer is full: nothing is dropped, the topic holds
+	// the rest. (Each assigned partition's reader also reads up to 100
+	// messages ahead.)
+	BufferSize int `help:"Messages fetched and not yet committed, at most; when the outputs cannot be written, fetching pauses once it is full." default:"4096"`
+	// BatchSize bounds the messages a worker decides before writing their
+	// outputs and committing them in one go.
+	BatchSize int `help:"Messages a worker decides before it writes their outputs and commits them together." default:"256"`
+	// AttemptFormat is the encoding of messages without a content-type
+	// header: json or protobuf. A content-type header (application/json,
+	// application/x-protobuf) wins.
+	AttemptFormat string `help:"Encoding of attempt and outcome messages without a content-type header: json or protobuf." default:"json" enum:"json,protobuf"`
+	// OmitSignals leaves the signals out of the decisions written, as
+	// ?omit_signals=true does over HTTP.
+	OmitSignals bool `help:"Leave the signals out of the decisions written to the decisions topic."`
+	// SessionTimeout is how long the group waits for a silent member
+	// before giving its partitions to others.
+	SessionTimeout time.Duration `help:"Consumer group session timeout: how long a silent node keeps its partitions." default:"10s"`
+	// ShutdownTimeout bounds the drain on shutdown: finishing the messages
+	// in flight, writing their outputs and committing them. The serve
+	// command sets it from --shutdown-timeout.
+	ShutdownTimeout time.Duration `kong:"-" yaml:"-"`
+
+	TLS  TLSOptions  `embed:"" prefix:"tls-" yaml:"tls"`
+	SASL SASLOptions `embed:"" prefix:"sasl-" yaml:"sasl"`
+}
+
+// TLSOptions configure TLS to the brokers.
+type TLSOptions struct {
+	// Enabled turns TLS on with the system's CAs; CA, Cert and Key imply
+	// it.
+	Enabled bool `help:"Connect to the brokers with TLS (implied by the other --kafka-tls-* settings)." yaml:"enabled"`
+	// CA is a PEM file of the CAs that broker certificates must chain to;
+	// default the system's.
+	CA string `help:"CA certificates (PEM) the brokers' certificates must chain to (default: the system's)." placeholder:"FILE"`
+	// Cert and Key are the client certificate and key (PEM), for brokers
+	// that require client authentication.
+	Cert string `help:"Client certificate (PEM), for brokers that require one." placeholder:"FILE"`
+	Key  string `help:"Client certificate's private key (PEM)." placeholder:"FILE"`
+	// ServerName overrides the name checked in broker certificates.
+	ServerName string `help:"Name to verify in the brokers' certificates, when it is not their host name."`
+}
+
+// SASLOptions configure SASL authentication.
+type SASLOptions struct {
+	// Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty: none.
+	// PLAIN sends the password in clear: use it only with TLS.
+	Mechanism string `help:"SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (empty: no SASL). PLAIN only with TLS." enum:",PLAIN,SCRAM-SHA-256,SCRAM-SHA-512" default:""`
+	Username  string `help:"SASL user name."`
+	// PasswordFile holds the password; or set Password (from the
+	// RISKGATE_KAFKA_SASL_PASSWORD variable). Never a flag.
+	PasswordFile string `help:"File holding the SASL password. Or set RISKGATE_KAFKA_SASL_PASSWORD." placeholder:"FILE"`
+	Password     string `kong:"-" yaml:"-" json:"-"`
+}
+
+// EnvSASLPassword is the variable the SASL password may come from.
+const EnvSASLPassword = "RISKGATE_KAFKA_SASL_PASSWORD"
+
+// Enabled reports whether the stream is configured at all.
+func (o *Options) Enabled() bool { return len(o.Brokers) > 0 }
+
+// withDefaults validates o and fills its defaults.
+func (o Options) withDefaults() (Options, error) {
+	if len(o.Brokers) == 0 {
+		return o, errors.New("stream: no brokers")
+	}
+	for _, b := range o.Brokers {
+		if !strings.Contains(b, ":") {
+			return o, fmt.Errorf("stream: broker %q: want host:port", b)
+		}
+	}
+	if o.AttemptsTopic == "" && o.OutcomesTopic == "" {
+		return o, errors.New("stream: neither an attempts nor an outcomes topic to consume")
+	}
+	if o.AttemptsTopic != "" && o.DecisionsTopic == "" && o.AlertsTopic == "" {
+		return o, errors.New("stream: attempts are consumed but neither a decisions nor an alerts topic is set: decisions would go nowhere")
+	}
+	topics := map[string]string{}
+	for _, t := range [][2]string{
+		{"attempts", o.AttemptsTopic}, {"outcomes", o.OutcomesTopic}, {"decisions", o.DecisionsTopic},
+		{"alerts", o.AlertsTopic}, {"dead-letter", o.DeadLetterTopic},
+	} {
+		if t[1] == "" {
+			continue
+		}
+		if other, ok := topics[t[1]]; ok {
+			return o, fmt.Errorf("stream: topic %q is both the %s and the %s topic", t[1], other, t[0])
+		}
+		topics[t[1]] = t[0]
+	}
+	if o.Group == "" {
+		o.Group = "riskgate"
+	}
+	if o.ClientID == "" {
+		o.ClientID = "riskgate"
+	}
+	switch o.StartOffset {
+	case "", "earliest", "latest":
+	default:
+		return o, fmt.Errorf("stream: start offset %q: want earliest or latest", o.StartOffset)
+	}
+	switch o.AttemptFormat {
+	case "", formatJSON, formatProto:
+	default:
+		return o, fmt.Errorf("stream: attempt format %q: want json or protobuf", o.AttemptFormat)
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.BufferSize <= 0 {
+		o.BufferSize = 4096
+	}
+	o.BufferSize = max(o.BufferSize, o.Workers)
+	if o.BatchSize <= 0 {
+		o.BatchSize = 256
+	}
+	if o.SessionTimeout <= 0 {
+		o.SessionTimeout = 10 * time.Second
+	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = 15 * time.Second
+	}
+	return o, nil
+}
+
+func (o *Options) startOffset() int64 {
+	if o.StartOffset == "latest" {
+		return kafka.LastOffset
+	}
+	return kafka.FirstOffset
+}
+
+// tlsConfig builds the TLS configuration, or nil without TLS.
+func (o *TLSOptions) tlsConfig() (*tls.Config, error) {
+	if !o.Enabled && o.CA == "" && o.Cert == "" && o.Key == "" && o.ServerName == "" {
+		return nil, nil
+	}
+	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: o.ServerName}
+	if o.CA != "" {
+		pem, err := os.ReadFile(o.CA)
+		if err != nil {
+			return nil, fmt.Errorf("stream: tls ca: %w", err)
+		}
+		c.RootCAs = x509.NewCertPool()
+		if !c.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("stream: tls ca %s: no PEM certificates in it", o.CA)
+		}
+	}
+	if (o.Cert == "") != (o.Key == "") {
+		return nil, errors.New("stream: tls cert and key go together")
+	}
+	if o.Cert != "" {
+		cert, err := tls.LoadX509KeyPair(o.Cert, o.Key)
+		if err != nil {
+			return nil, fmt.Errorf("stream: tls client certificate: %w", err)
+		}
+		c.Certificates = []tls.Certificate{cert}
+	}
+	return c, nil
+}
+
+// mechanism builds the SASL mechanism, or nil without SASL.
+func (o *SASLOptions) mechanism() (sasl.Mechanism, error) {
+	if o.Mechanism == "" {
+		if o.Username != "" || o.PasswordFile != "" {
+			return nil, errors.New("stream: sasl user or password given without a mechanism")
+		}
+		return nil, nil
+	}
+	if o.Username == "" {
+		return nil, fmt.Errorf("stream: sasl %s needs a user name", o.Mechanism)
+	}
+	pw := o.Password
+	if o.PasswordFile != "" {
+		b, err := os.ReadFile(o.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("stream: sasl password: %w", err)
+		}
+		pw = strings.TrimRight(string(b), "\r\n")
+	}
+	if pw == "" {
+		return nil, fmt.Errorf("stream: sasl %s needs a password (--kafka-sasl-password-file or %s)", o.Mechanism, EnvSASLPassword)
+	}
+	switch strings.ToUpper(o.Mechanism) {
+	case "PLAIN":
+		return plain.Mechanism{Username: o.Username, Password: pw}, nil
+	case "SCRAM-SHA-256":
+		return scram.Mechanism(scram.SHA256, o.Username, pw)
+	case "SCRAM-SHA-512":
+		return scram.Mechanism(scram.SHA512, o.Username, pw)
+	}
+	return nil, fmt.Errorf("stream: sasl mechanism %q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", o.Mechanism)
+}
+
+// connection is what every client of the stream dials with.
+type connection struct {
+	dialer    *kafka.Dialer
+	transport *kafka.Transport
+}
+
+func (o *Options) connection() (connection, error) {
+	tc, err := o.TLS.tlsConfig()
+	if err != nil {
+		return connection{}, err
+	}
+	mech, err := o.SASL.mechanism()
+	if err != nil {
+		return connection{}, err
+	}
+	const dialTimeout = 10 * time.Second
+	return connection{
+		dialer: &kafka.Dialer{ClientID: o.ClientID, Timeout: dialTimeout, DualStack: true, TLS: tc, SASLMechanism: mech},
+		transport: &kafka.Transport{
+			ClientID: o.ClientID, DialTimeout: dialTimeout, TLS: tc, SASL: mech, IdleTimeout: time.Minute,
+			MetadataTTL: 15 * time.Second,
+		},
+	}, nil
+}

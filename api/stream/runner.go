@@ -1,0 +1,469 @@
+package stream
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/riskgate/riskgate/api/alert"
+	"github.com/riskgate/riskgate/engine"
+)
+
+// Scorer is what the runner needs of the engine (*engine.Engine, or the
+// service layer in front of it).
+type Scorer interface {
+	Score(ctx context.Context, a engine.Attempt) (engine.Decision, error)
+	Report(ctx context.Context, o engine.Outcome) error
+}
+
+// Claimer is told which attempts the runner publishes alerts for itself
+// (*alert.Dispatcher), so that a dispatcher sink writing to the same
+// alerts topic skips them.
+type Claimer interface {
+	Claim(tenant, attemptID string)
+	Release(tenant, attemptID string)
+}
+
+// Deps are what a Runner works with.
+type Deps struct {
+	// Scorer scores attempts and reports outcomes. Required.
+	Scorer Scorer
+	// Alerts builds the alerts written to Options.AlertsTopic; nil writes
+	// none.
+	Alerts *alert.Builder
+	// Claims, when set, is told about every attempt whose alert the runner
+	// writes itself.
+	Claims Claimer
+	// Registerer receives the metrics; nil registers none.
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
+}
+
+// Runner consumes the attempts and outcomes topics as one member of the
+// consumer group. Create it with New, then call Run once.
+type Runner struct {
+	opts    Options
+	deps    Deps
+	conn    connection
+	writer  *kafka.Writer
+	m       *metrics
+	log     *slog.Logger
+	sem     chan struct{} // one token per message fetched and not yet done
+	workers []chan *item
+	running atomic.Bool
+	warned  sync.Map // message kind -> *atomic.Int64, for rate-limited warnings
+
+	// Test hooks: fetched is called for every message handed to a worker.
+	fetched func(kafka.Message)
+}
+
+// New checks the options and prepares a Runner; it does not connect.
+func New(opts Options, deps Deps) (*Runner, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if deps.Scorer == nil {
+		return nil, errors.New("stream: no scorer")
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
+	conn, err := opts.connection()
+	if err != nil {
+		return nil, err
+	}
+	r := &Runner{
+		opts: opts, deps: deps, conn: conn, m: newMetrics(), log: deps.Logger.With("component", "kafka"),
+		sem: make(chan struct{}, opts.BufferSize), workers: make([]chan *item, opts.Workers),
+	}
+	for i := range r.workers {
+		r.workers[i] = make(chan *item, opts.BufferSize)
+	}
+	r.m.buffer.fillFn = func() (int, int) { return len(r.sem), cap(r.sem) }
+	if err := r.m.register(deps.Registerer); err != nil {
+		return nil, err
+	}
+	r.writer = &kafka.Writer{
+		Addr:         kafka.TCP(opts.Brokers...),
+		Balancer:     Partitioner,
+		RequiredAcks: kafka.RequireAll,
+		// A worker writes a whole batch at once: let the writer send what
+		// it has after 2ms rather than kafka-go's default second.
+		BatchTimeout:    2 * time.Millisecond,
+		BatchSize:       max(opts.BatchSize, 100),
+		MaxAttempts:     3,
+		WriteBackoffMin: 50 * time.Millisecond,
+		WriteBackoffMax: time.Second,
+		ReadTimeout:     10 * time.Second,
+		WriteTimeout:    10 * time.Second,
+		Transport:       conn.transport,
+	}
+	return r, nil
+}
+
+// Run consumes until ctx is cancelled, then stops fetching, finishes the
+// messages in flight, writes their outputs and commits them, within
+// Options.ShutdownTimeout, leaves the group and returns nil. It returns
+// an error at once when the brokers refuse the configuration (failed
+// authentication or TLS, a missing topic); while they cannot be reached it
+// keeps trying, with riskgate_kafka_connected at 0.
+func (r *Runner) Run(ctx context.Context) error {
+	if !r.running.CompareAndSwap(false, true) {
+		return errors.New("stream: Run called twice")
+	}
+	defer r.writer.Close()
+	// Work outlives ctx by the shutdown budget, so that a shutdown
+	// finishes what is in flight.
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(r.opts.ShutdownTimeout, cancelWork)
+		context.AfterFunc(work, func() { t.Stop() })
+	})
+	defer stop()
+
+	if err := r.preflight(ctx); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	var workers sync.WaitGroup
+	for _, in := range r.workers {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			r.work(work, in)
+		}()
+	}
+	defer func() {
+		for _, in := range r.workers {
+			close(in)
+		}
+		workers.Wait()
+	}()
+
+	var topics []string
+	for _, t := range []string{r.opts.AttemptsTopic, r.opts.OutcomesTopic} {
+		if t != "" {
+			topics = append(topics, t)
+		}
+	}
+	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID: r.opts.Group, Brokers: r.opts.Brokers, Dialer: r.conn.dialer, Topics: topics,
+		StartOffset: r.opts.startOffset(), SessionTimeout: r.opts.SessionTimeout,
+		HeartbeatInterval: max(r.opts.SessionTimeout/10, 100*time.Millisecond),
+		RebalanceTimeout:  rebalanceTimeout, JoinGroupBackoff: time.Second,
+		WatchPartitionChanges: true, PartitionWatchInterval: 30 * time.Second,
+		Timeout: 10 * time.Second, ErrorLogger: kafka.LoggerFunc(r.groupError),
+	})
+	if err != nil {
+		return fmt.Errorf("stream: consumer group: %w", err)
+	}
+	for {
+		gen, err := cg.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			r.m.setConnected(false)
+			r.warn("join", "joining the consumer group failed; retrying", "group", r.opts.Group, "err", err)
+			continue
+		}
+		r.m.rebalances.Inc()
+		r.m.setConnected(true)
+		g := &generation{g: gen}
+		assigned := make([]any, 0, 2*len(gen.Assignments))
+		for topic, parts := range gen.Assignments {
+			ids := make([]int, 0, len(parts))
+			for _, p := range parts {
+				ids = append(ids, p.ID)
+				gen.Start(func(gctx context.Context) { r.consume(ctx, work, gctx, g, topic, p.ID, p.Offset) })
+			}
+			slices.Sort(ids)
+			assigned = append(assigned, topic, ids)
+		}
+		r.log.Info("consumer group generation", append([]any{"group", r.opts.Group, "generation", gen.ID, "member", gen.MemberID}, assigned...)...)
+	}
+	// Leaving the group ends the generation once every partition has
+	// drained. A join in progress can take up to the rebalance timeout:
+	// do not wait past the shutdown budget for it.
+	left := make(chan struct{})
+	go func() {
+		cg.Close()
+		close(left)
+	}()
+	select {
+	case <-left:
+	case <-work.Done():
+		r.log.Warn("shutdown budget spent before leaving the consumer group")
+	}
+	return nil
+}
+
+// prefetch is how many messages a partition reader fetches ahead of the
+// buffer, per partition.
+const prefetch = 100
+
+// rebalanceTimeout is how long the group waits for members to rejoin;
+// a partition being handed over drains for at most as long.
+const rebalanceTimeout = 30 * time.Second
+
+// generation is one consumer group generation, whose offsets can be
+// committed only while it lasts: a commit after it ended is refused by
+// the coordinator, so a slow worker never rewinds a partition that has
+// moved to another node.
+type generation struct {
+	g  *kafka.Generation
+	mu sync.Mutex // one commit at a time on the generation's connection
+}
+
+func (g *generation) commit(offsets map[string]map[int]int64) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.g.CommitOffsets(offsets)
+}
+
+// partition is one assigned partition within a generation.
+type partition struct {
+	topic string
+	id    int
+	gen   *generation
+	wg    sync.WaitGroup // messages handed to a worker and not yet done
+}
+
+// item is one fetched message on its way through a worker.
+type item struct {
+	msg  kafka.Message
+	part *partition
+}
+
+// consume fetches one partition for the generation and hands its messages
+// to the partition's worker, until the generation or the runner ends;
+// then it waits for what it handed over to be committed.
+func (r *Runner) consume(ctx, work, gctx context.Context, g *generation, topic string, id int, offset int64) {
+	p := &partition{topic: topic, id: id, gen: g}
+	rd := kafka.NewReader(kafka.ReaderConfig{
+		Brokers: r.opts.Brokers, Topic: topic, Partition: id, Dialer: r.conn.dialer,
+		MinBytes: 1, MaxBytes: 4 << 20, MaxWait: 250 * time.Millisecond, QueueCapacity: prefetch,
+		ReadBackoffMin: 100 * time.Millisecond, ReadBackoffMax: 2 * time.Second,
+		ErrorLogger: kafka.LoggerFunc(r.readError),
+	})
+	defer rd.Close()
+	fctx, cancel := context.WithCancel(gctx)
+	defer cancel()
+	defer context.AfterFunc(ctx, cancel)()
+	if err := rd.SetOffset(offset); err != nil {
+		r.log.Error("cannot start a partition", "topic", topic, "partition", id, "offset", offset, "err", err)
+		return
+	}
+	in := r.workers[workerOf(topic, id, len(r.workers))]
+	tm := r.m.topic(topic)
+fetch:
+	for {
+		m, err := rd.FetchMessage(fctx)
+		if err != nil {
+			if fctx.Err() != nil {
+				break fetch
+			}
+			r.warn("fetch", "fetch failed", "topic", topic, "partition", id, "err", err)
+			continue
+		}
+		// A full buffer (outputs that cannot be written) pauses fetching.
+		select {
+		case r.sem <- struct{}{}:
+		case <-fctx.Done():
+			break fetch
+		}
+		tm.consumed.Inc()
+		if r.fetched != nil {
+			r.fetched(m)
+		}
+		p.wg.Add(1)
+		in <- &item{msg: m, part: p} // never blocks: its capacity is the buffer's
+	}
+	// Let what was handed over be committed in this generation, so the
+	// next owner starts after it. Past the drain bound, whatever is still
+	// in flight is delivered again to the next owner.
+	drained := make(chan struct{})
+	go func() {
+		p.wg.Wait()
+		close(drained)
+	}()
+	t := time.NewTimer(rebalanceTimeout)
+	defer t.Stop()
+	select {
+	case <-drained:
+	case <-work.Done():
+	case <-t.C:
+		r.log.Warn("partition did not drain before the rebalance timeout; its messages in flight will be delivered again", "topic", topic, "partition", id)
+	}
+	r.m.dropLag(topic, id)
+}
+
+// workerOf spreads partitions over workers; a partition always maps to
+// the same worker, which keeps its order.
+func workerOf(topic string, partition, workers int) int {
+	h := fnv.New32a()
+	h.Write([]byte(topic))
+	h.Write([]byte(strconv.Itoa(partition)))
+	return int(h.Sum32() % uint32(workers))
+}
+
+// preflight connects once and checks the topics, so that a wrong
+// password, certificate or topic name stops Run with a clear error rather
+// than a stream of retries. Unreachable brokers are retried.
+func (r *Runner) preflight(ctx context.Context) error {
+	for failures := 0; ; failures++ {
+		err := r.check(ctx)
+		if err == nil {
+			r.m.setConnected(true)
+			return nil
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if permanent(err) {
+			r.m.setConnected(false)
+			return err
+		}
+		r.m.setConnected(false)
+		r.warn("connect", "kafka brokers unreachable; retrying", "brokers", r.opts.Brokers, "err", err)
+		sleepCtx(ctx, backoff(failures, 200*time.Millisecond, 10*time.Second))
+	}
+}
+
+func (r *Runner) check(ctx context.Context) error {
+	var (
+		conn *kafka.Conn
+		err  error
+	)
+	for _, b := range r.opts.Brokers {
+		if conn, err = r.conn.dialer.DialContext(ctx, "tcp", b); err == nil {
+			break
+		}
+		err = describeDialError(&r.opts, b, err)
+		if permanent(err) {
+			return err
+		}
+	}
+	if conn == nil {
+		return err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	broker := conn.RemoteAddr().String()
+	for _, t := range []string{r.opts.AttemptsTopic, r.opts.OutcomesTopic, r.opts.DecisionsTopic, r.opts.AlertsTopic, r.opts.DeadLetterTopic} {
+		if t == "" {
+			continue
+		}
+		if _, err := conn.ReadPartitions(t); err != nil {
+			switch {
+			case errors.Is(err, kafka.UnknownTopicOrPartition):
+				return &permanentError{fmt.Errorf("stream: topic %q does not exist: create it first (riskgate does not create topics)", t)}
+			case errors.Is(err, kafka.TopicAuthorizationFailed):
+				return &permanentError{fmt.Errorf("stream: not authorised to use topic %q: %w", t, err)}
+			}
+			// TLS 1.3 brokers refuse a client certificate only now.
+			return describeDialError(&r.opts, broker, fmt.Errorf("metadata of topic %q: %w", t, err))
+		}
+	}
+	return nil
+}
+
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+func permanent(err error) bool {
+	var p *permanentError
+	return errors.As(err, &p)
+}
+
+// describeDialError says what a failed connection means, marking the
+// failures that retrying cannot fix.
+func describeDialError(o *Options, broker string, err error) error {
+	var (
+		verify   *tls.CertificateVerificationError
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+		record   tls.RecordHeaderError
+		op       *net.OpError
+		netErr   net.Error
+	)
+	switch {
+	case errors.Is(err, kafka.SASLAuthenticationFailed), errors.Is(err, kafka.UnsupportedSASLMechanism),
+		errors.Is(err, kafka.IllegalSASLState):
+		return &permanentError{fmt.Errorf("stream: broker %s refused SASL %s authentication as %q (check the user name and password): %w",
+			broker, o.SASL.Mechanism, o.SASL.Username, err)}
+	case errors.As(err, &verify), errors.As(err, &unknown), errors.As(err, &hostname), errors.As(err, &invalid):
+		return &permanentError{fmt.Errorf("stream: broker %s: TLS certificate not trusted (check --kafka-tls-ca and --kafka-tls-server-name): %w", broker, err)}
+	case errors.As(err, &op) && op.Op == "remote error": // a TLS alert from the broker
+		return &permanentError{fmt.Errorf("stream: broker %s refused the TLS handshake (a client certificate it trusts? --kafka-tls-cert, --kafka-tls-key): %w", broker, err)}
+	case errors.As(err, &record):
+		return &permanentError{fmt.Errorf("stream: broker %s does not speak TLS (drop the --kafka-tls-* settings, or use its TLS port): %w", broker, err)}
+	case errors.As(err, &netErr):
+		return fmt.Errorf("stream: broker %s: %w", broker, err)
+	}
+	return fmt.Errorf("stream: broker %s: %w", broker, err)
+}
+
+// backoff is exponential from min to max, with equal jitter.
+func backoff(failures int, min, max time.Duration) time.Duration {
+	d := min
+	for i := 0; i < failures && d < max; i++ {
+		d *= 2
+	}
+	d = min + (d-min)/2
+	if d > max {
+		d = max
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// warn logs at most one line per kind every 10 seconds: an outage must
+// not log a line per message.
+func (r *Runner) warn(kind, msg string, args ...any) {
+	v, _ := r.warned.LoadOrStore(kind, new(atomic.Int64))
+	last := v.(*atomic.Int64)
+	now := time.Now().UnixNano()
+	prev := last.Load()
+	if now-prev < int64(10*time.Second) || !last.CompareAndSwap(prev, now) {
+		return
+	}
+	r.log.Warn(msg, args...)
+}
+
+func (r *Runner) groupError(format string, args ...any) {
+	r.warn("group", "consumer group: "+fmt.Sprintf(format, args...))
+}
+
+func (r *Runner) readError(format string, args ...any) {
+	r.warn("read", "partition reader: "+fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,376 @@
+package stream
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"strconv"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/riskgate/riskgate/api/alert"
+	"github.com/riskgate/riskgate/api/wire"
+	"github.com/riskgate/riskgate/engine"
+)
+
+// Message encodings, as the content-type header and AttemptFormat name them.
+const (
+	formatJSON  = "json"
+	formatProto = "protobuf"
+)
+
+// Headers riskgate sets on the messages it writes.
+const (
+	HeaderContentType = "content-type"
+	// Dead letters carry why and where from.
+	HeaderError             = "riskgate-error"
+	HeaderErrorField        = "riskgate-error-field"
+	HeaderOriginalTopic     = "riskgate-original-topic"
+	HeaderOriginalPartition = "riskgate-original-partition"
+	HeaderOriginalOffset    = "riskgate-original-offset"
+	// Decisions and alerts name the message they answer.
+	HeaderSource = "riskgate-source" // <topic>/<partition>/<offset>
+)
+
+// worker is one of the runner's scoring goroutines and its reusable
+// buffers.
+type worker struct {
+	r     *Runner
+	batch []*item
+	outs  []kafka.Message
+	buf   bytes.Buffer
+}
+
+// work decides the messages arriving on in, in batches, until in closes.
+func (r *Runner) work(ctx context.Context, in chan *item) {
+	w := &worker{r: r, batch: make([]*item, 0, r.opts.BatchSize)}
+	for it := range in {
+		w.batch = append(w.batch[:0], it)
+	fill:
+		for len(w.batch) < r.opts.BatchSize {
+			select {
+			case it, ok := <-in:
+				if !ok {
+					break fill
+				}
+				w.batch = append(w.batch, it)
+			default:
+				break fill
+			}
+		}
+		w.process(ctx)
+	}
+}
+
+// errAbandon means the batch cannot be finished (the shutdown budget is
+// spent): nothing of it is committed, so it will be delivered again.
+var errAbandon = errors.New("stream: batch abandoned")
+
+// process decides a batch, writes its outputs and commits it.
+func (w *worker) process(ctx context.Context) {
+	r := w.r
+	defer w.release()
+	w.outs = w.outs[:0]
+	for _, it := range w.batch {
+		var err error
+		switch it.msg.Topic {
+		case r.opts.AttemptsTopic:
+			err = w.attempt(ctx, it)
+		case r.opts.OutcomesTopic:
+			err = w.outcome(ctx, it)
+		}
+		if err != nil {
+			return
+		}
+	}
+	if err := w.write(ctx); err != nil {
+		return
+	}
+	w.commit()
+}
+
+// release hands the batch's buffer tokens back.
+func (w *worker) release() {
+	for _, it := range w.batch {
+		it.part.wg.Done()
+		<-w.r.sem
+	}
+	clear(w.batch)
+}
+
+// format is the encoding of a message: its content-type header, else the
+// configured default.
+func (w *worker) format(m *kafka.Message) (string, error) {
+	for _, h := range m.Headers {
+		if h.Key != HeaderContentType && h.Key != "Content-Type" {
+			continue
+		}
+		mt, _, err := mime.ParseMediaType(string(h.Value))
+		switch {
+		case err != nil:
+		case mt == "application/json" || len(mt) > 5 && mt[len(mt)-5:] == "+json":
+			return formatJSON, nil
+		case mt == "application/x-protobuf" || mt == "application/protobuf" || mt == "application/vnd.google.protobuf":
+			return formatProto, nil
+		}
+		return "", &wire.Error{Msg: fmt.Sprintf("content-type %q: want application/json or application/x-protobuf", h.Value)}
+	}
+	if w.r.opts.AttemptFormat == formatProto {
+		return formatProto, nil
+	}
+	return formatJSON, nil
+}
+
+func (w *worker) attempt(ctx context.Context, it *item) error {
+	r, m := w.r, &it.msg
+	f, err := w.format(m)
+	var a engine.Attempt
+	if err == nil {
+		if f == formatProto {
+			a, err = wire.DecodeAttemptProto(m.Value)
+		} else {
+			a, err = wire.DecodeAttemptJSON(m.Value)
+		}
+	}
+	if err != nil {
+		w.deadLetter(m, err)
+		return nil
+	}
+	// A redelivered message must be recognised: give it an id from its
+	// coordinates when the producer gave none.
+	if a.AttemptID == "" {
+		a.AttemptID = source(m)
+	}
+	// An attempt without a time happened when it was produced, not when a
+	// lagging consumer gets to it.
+	if a.Time.IsZero() && !m.Time.IsZero() {
+		a.Time = m.Time
+	}
+	claim := r.deps.Claims != nil && r.deps.Alerts != nil && r.opts.AlertsTopic != ""
+	if claim {
+		r.deps.Claims.Claim(a.Tenant, a.AttemptID)
+	}
+	d, err := r.deps.Scorer.Score(ctx, a)
+	if claim {
+		r.deps.Claims.Release(a.Tenant, a.AttemptID)
+	}
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		return errAbandon
+	default:
+		// Invalid input, or an attempt_id reused for another attempt.
+		w.deadLetter(m, err)
+		return nil
+	}
+	src := []kafka.Header{{Key: HeaderContentType, Value: []byte("application/json")}, {Key: HeaderSource, Value: []byte(source(m))}}
+	if r.opts.AlertsTopic != "" && r.deps.Alerts != nil {
+		if al := r.deps.Alerts.Build(&d); al != nil {
+			v, err := alert.Marshal(al)
+			if err != nil {
+				w.deadLetter(m, err)
+				return nil
+			}
+			w.outs = append(w.outs, kafka.Message{Topic: r.opts.AlertsTopic, Key: AlertKey(al), Value: v, Headers: src})
+		}
+	}
+	if r.opts.DecisionsTopic != "" {
+		key := decisionKey(&d)
+		if r.opts.OmitSignals {
+			d.Signals = engine.Env{}
+		}
+		v, err := w.marshal(&d)
+		if err != nil {
+			w.deadLetter(m, err)
+			return nil
+		}
+		w.outs = append(w.outs, kafka.Message{Topic: r.opts.DecisionsTopic, Key: key, Value: v, Headers: src})
+	}
+	return nil
+}
+
+// marshal encodes v as the HTTP API does (no HTML escaping), into a new
+// slice the message keeps.
+func (w *worker) marshal(v any) ([]byte, error) {
+	w.buf.Reset()
+	enc := json.NewEncoder(&w.buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	b := w.buf.Bytes()
+	return bytes.Clone(b[:len(b)-1]), nil
+}
+
+func (w *worker) outcome(ctx context.Context, it *item) error {
+	r, m := w.r, &it.msg
+	f, err := w.format(m)
+	var o engine.Outcome
+	if err == nil {
+		if f == formatProto {
+			o, err = wire.DecodeOutcomeProto(m.Value)
+		} else {
+			o, err = wire.DecodeOutcomeJSON(m.Value)
+		}
+	}
+	if err != nil {
+		w.deadLetter(m, err)
+		return nil
+	}
+	// A store that is briefly unavailable is waited for: the outcome
+	// would otherwise be lost to learning.
+	for failures := 0; ; failures++ {
+		err = r.deps.Scorer.Report(ctx, o)
+		if err == nil || !errors.Is(err, engine.ErrUnavailable) || failures == 5 || ctx.Err() != nil {
+			break
+		}
+		sleepCtx(ctx, backoff(failures, 100*time.Millisecond, 2*time.Second))
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, engine.ErrUnknownDecision):
+		// Already reported (a redelivery), expired, or never issued.
+		r.m.skipped.WithLabelValues("unknown_decision").Inc()
+	case ctx.Err() != nil:
+		return errAbandon
+	default:
+		w.deadLetter(m, err)
+	}
+	return nil
+}
+
+// deadLetter queues m for the dead-letter topic with why and where from;
+// without one, it logs and counts it.
+func (w *worker) deadLetter(m *kafka.Message, cause error) {
+	r := w.r
+	r.m.topic(m.Topic).deadLettered.Inc()
+	var (
+		fe *engine.FieldError
+		we *wire.Error
+	)
+	field := ""
+	if errors.As(cause, &fe) {
+		field = fe.Field
+	} else if errors.As(cause, &we) {
+		field = we.Field
+	}
+	if r.opts.DeadLetterTopic == "" {
+		// The message itself stays out of the log: it is attempt data.
+		r.warn("dead-letter", "invalid message skipped (no dead-letter topic configured)",
+			"topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "field", field)
+		return
+	}
+	h := make([]kafka.Header, 0, len(m.Headers)+5)
+	h = append(h, m.Headers...)
+	h = append(h,
+		kafka.Header{Key: HeaderError, Value: []byte(cause.Error())},
+		kafka.Header{Key: HeaderOriginalTopic, Value: []byte(m.Topic)},
+		kafka.Header{Key: HeaderOriginalPartition, Value: strconv.AppendInt(nil, int64(m.Partition), 10)},
+		kafka.Header{Key: HeaderOriginalOffset, Value: strconv.AppendInt(nil, m.Offset, 10)},
+	)
+	if field != "" {
+		h = append(h, kafka.Header{Key: HeaderErrorField, Value: []byte(field)})
+	}
+	w.outs = append(w.outs, kafka.Message{Topic: r.opts.DeadLetterTopic, Key: m.Key, Value: m.Value, Headers: h, Time: m.Time})
+}
+
+// write writes the batch's outputs, retrying what fails until all are
+// acknowledged or the shutdown budget is spent.
+func (w *worker) write(ctx context.Context) error {
+	r := w.r
+	outs := w.outs
+	for failures := 0; len(outs) > 0; failures++ {
+		err := r.writer.WriteMessages(ctx, outs...)
+		if err == nil {
+			w.count(outs, nil)
+			r.m.setConnected(true)
+			return nil
+		}
+		var we kafka.WriteErrors
+		if errors.As(err, &we) && len(we) == len(outs) {
+			w.count(outs, we)
+			var failed []kafka.Message
+			for i, e := range we {
+				if e != nil {
+					failed = append(failed, outs[i])
+				}
+			}
+			outs = failed
+		} else {
+			for i := range outs {
+				r.m.topic(outs[i].Topic).writeErrors.Inc()
+			}
+		}
+		r.m.setConnected(false)
+		r.warn("write", "writing decisions and alerts failed; retrying (fetching pauses when the buffer is full)",
+			"messages", len(outs), "err", err)
+		if ctx.Err() != nil {
+			return errAbandon
+		}
+		sleepCtx(ctx, backoff(failures, 100*time.Millisecond, 5*time.Second))
+		if ctx.Err() != nil {
+			return errAbandon
+		}
+	}
+	return nil
+}
+
+// count counts written messages by topic; errs, when set, marks failures.
+func (w *worker) count(outs []kafka.Message, errs kafka.WriteErrors) {
+	for i := range outs {
+		tm := w.r.m.topic(outs[i].Topic)
+		if errs != nil && errs[i] != nil {
+			tm.writeErrors.Inc()
+		} else {
+			tm.produced.Inc()
+		}
+	}
+}
+
+// commit commits the batch's offsets, per generation, and updates the lag.
+func (w *worker) commit() {
+	r := w.r
+	type last struct {
+		offset, highWater int64
+	}
+	byGen := map[*generation]map[*partition]last{}
+	for _, it := range w.batch {
+		parts := byGen[it.part.gen]
+		if parts == nil {
+			parts = map[*partition]last{}
+			byGen[it.part.gen] = parts
+		}
+		if l, ok := parts[it.part]; !ok || it.msg.Offset > l.offset {
+			parts[it.part] = last{it.msg.Offset, it.msg.HighWaterMark}
+		}
+	}
+	for g, parts := range byGen {
+		offsets := map[string]map[int]int64{}
+		for p, l := range parts {
+			if offsets[p.topic] == nil {
+				offsets[p.topic] = map[int]int64{}
+			}
+			offsets[p.topic][p.id] = l.offset + 1
+		}
+		start := time.Now()
+		err := g.commit(offsets)
+		r.m.commitDur.Observe(time.Since(start).Seconds())
+		if err != nil {
+			r.m.commitErrors.Inc()
+			r.warn("commit", "committing offsets failed (after a rebalance this is expected); the messages will be delivered again", "err", err)
+			continue
+		}
+		for p, l := range parts {
+			r.m.setLag(p.topic, p.id, l.highWater-(l.offset+1))
+		}
+	}
+}
+
+// source names a message by its coordinates.
+func source(m *kafka.Message) string {
+	return m.Topic + "/" + strconv.Itoa(m.Partition) + "/" + strconv.FormatInt(m.Offset, 10)
+}
