@@ -22,7 +22,7 @@ type metrics struct {
 }
 
 type sinkMetrics struct {
-	sent, errors                                   prometheus.Counter
+	sent, errors                                     prometheus.Counter
 	dropFull, dropRejected, dropShutdown, dropClosed prometheus.Counter
 }
 
