@@ -221,6 +221,18 @@ func (d *Dispatcher) Claim(tenant, attemptID string) { d.claims.add(tenant, atte
 // Release ends a Claim.
 func (d *Dispatcher) Release(tenant, attemptID string) { d.claims.add(tenant, attemptID, -1) }
 
+// Reopen reopens the sinks that write to files (FileSink), for log
+// rotation: call it on SIGHUP.
+func (d *Dispatcher) Reopen() error {
+	var errs []error
+	for _, q := range d.queues {
+		if r, ok := q.cfg.Sink.(interface{ Reopen() error }); ok {
+			errs = append(errs, r.Reopen())
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // Close stops accepting alerts and delivers what is queued until ctx ends;
 // what is still undelivered then is dropped, counted
 // (reason="shutdown") and reported in the error. Sinks are closed last.

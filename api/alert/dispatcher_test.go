@@ -147,6 +147,7 @@ func TestDispatcherObservesTheEngine(t *testing.T) {
 	if !slices.Equal(lines, want) {
 		t.Fatalf("file has %v, want %v", lines, want)
 	}
+
 	if got := testutil.ToFloat64(d.queues[0].m.sent); got != 8 {
 		t.Fatalf("riskgate_alerts_sent_total{sink=rec} = %v", got)
 	}
@@ -367,5 +368,50 @@ func TestDispatcherOptions(t *testing.T) {
 	defer d1.Close(context.Background())
 	if _, err := NewDispatcher(Options{Builder: b, Registerer: reg}); err == nil {
 		t.Fatal("registering the metrics twice was not an error")
+	}
+}
+
+func TestFileSinkReopensAfterRotation(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "alerts.jsonl")
+	file, err := OpenFileSink(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := newDispatcher(t, Options{Sinks: []SinkConfig{{Sink: file}}})
+	e := testEngine(t, d)
+	as := stuffing("acme", 12)
+	decisions(t, e, as[:8]) // 4 alerts
+	waitFor(t, func() bool { return testutil.ToFloat64(d.queues[0].m.sent) == 4 })
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Reopen(); err != nil {
+		t.Fatal(err)
+	}
+	decisions(t, e, as[8:]) // 4 more
+	if err := closeWithin(t, d, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{path + ".1", path} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := bytes.Count(data, []byte("\n")); n != 4 {
+			t.Fatalf("%s has %d alerts, want 4", f, n)
+		}
+	}
+}
+
+// waitFor polls cond until it holds (a wait, not a timing assertion).
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

@@ -151,7 +151,7 @@ func attemptMsgs(t testing.TB, as []engine.Attempt) []kafka.Message {
 }
 
 // readTopic reads every partition of topic from the start until want
-// messages are read (want < 0: until the end of every partition as it is
+// messages are read (want < 0: up to the end of every partition as it is
 // now), failing after a generous bound.
 func readTopic(t testing.TB, c *cluster, topic string, want int) []kafka.Message {
 	t.Helper()
@@ -166,28 +166,27 @@ func readTopic(t testing.TB, c *cluster, topic string, want int) []kafka.Message
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	// enough is cancelled once want messages are in.
+	enough, stop := context.WithCancel(ctx)
+	defer stop()
 	var (
 		mu  sync.Mutex
 		out []kafka.Message
 		wg  sync.WaitGroup
 	)
-	done := make(chan struct{})
-	var once sync.Once
 	for _, p := range parts {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := kafka.NewReader(kafka.ReaderConfig{Brokers: c.addrs, Topic: topic, Partition: p.ID, MaxWait: 50 * time.Millisecond})
-			defer r.Close()
 			var end int64 = -1
 			if want < 0 {
-				c, err := kafka.DialLeader(ctx, "tcp", c.addrs[0], topic, p.ID)
+				lc, err := kafka.DialLeader(ctx, "tcp", c.addrs[0], topic, p.ID)
 				if err != nil {
 					t.Error(err)
 					return
 				}
-				end, err = c.ReadLastOffset()
-				c.Close()
+				end, err = lc.ReadLastOffset()
+				lc.Close()
 				if err != nil {
 					t.Error(err)
 					return
@@ -196,24 +195,20 @@ func readTopic(t testing.TB, c *cluster, topic string, want int) []kafka.Message
 					return
 				}
 			}
+			r := kafka.NewReader(kafka.ReaderConfig{Brokers: c.addrs, Topic: topic, Partition: p.ID, MaxWait: 50 * time.Millisecond})
+			defer r.Close()
 			for {
-				rctx, rcancel := context.WithCancel(ctx)
-				go func() {
-					select {
-					case <-done:
-					case <-rctx.Done():
-					}
-					rcancel()
-				}()
-				m, err := r.ReadMessage(rctx)
-				rcancel()
+				m, err := r.ReadMessage(enough)
 				if err != nil {
+					if end >= 0 && ctx.Err() != nil {
+						t.Errorf("topic %s partition %d: stuck at offset %d of %d: %v", topic, p.ID, r.Offset(), end, err)
+					}
 					return
 				}
 				mu.Lock()
 				out = append(out, m)
 				if want >= 0 && len(out) >= want {
-					once.Do(func() { close(done) })
+					stop()
 				}
 				mu.Unlock()
 				if end >= 0 && m.Offset+1 >= end {

@@ -64,8 +64,9 @@ type Runner struct {
 	log     *slog.Logger
 	sem     chan struct{} // one token per message fetched and not yet done
 	workers []chan *item
-	running atomic.Bool
-	warned  sync.Map // message kind -> *atomic.Int64, for rate-limited warnings
+	running  atomic.Bool
+	fetchers sync.WaitGroup // partition fetchers running
+	warned   sync.Map // message kind -> *atomic.Int64, for rate-limited warnings
 
 	// Test hooks: fetched is called for every message handed to a worker.
 	fetched func(kafka.Message)
@@ -152,6 +153,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		}()
 	}
 	defer func() {
+		// Fetchers stop promptly once ctx and the shutdown budget are
+		// done; only then may their workers' queues close.
+		r.fetchers.Wait()
 		for _, in := range r.workers {
 			close(in)
 		}
@@ -193,7 +197,11 @@ func (r *Runner) Run(ctx context.Context) error {
 			ids := make([]int, 0, len(parts))
 			for _, p := range parts {
 				ids = append(ids, p.ID)
-				gen.Start(func(gctx context.Context) { r.consume(ctx, work, gctx, g, topic, p.ID, p.Offset) })
+				r.fetchers.Add(1)
+				gen.Start(func(gctx context.Context) {
+					defer r.fetchers.Done()
+					r.consume(ctx, work, gctx, g, topic, p.ID, p.Offset)
+				})
 			}
 			slices.Sort(ids)
 			assigned = append(assigned, topic, ids)

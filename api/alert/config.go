@@ -1,0 +1,109 @@
+package alert
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/riskgate/riskgate/engine"
+)
+
+// Config is the alert settings of `riskgate serve`: each field is a flag
+// --alerts-NAME, a variable RISKGATE_ALERTS_NAME and a key alerts.NAME of
+// the configuration file (the struct tags are the flags' help and
+// defaults, so the serve command can embed Config with prefix
+// "alerts-"). The Kafka alerts topic is a setting of the stream
+// (--kafka-alerts-topic); without any sink alerts are logged.
+type Config struct {
+	// OnDeny alerts on every deny, not only on decisions that matched a
+	// rule with alert: true.
+	OnDeny bool `help:"Alert on every deny, not only on decisions that match a rule with alert: true."`
+	// Usernames is how usernames appear in alerts: hash (a keyed hash,
+	// the default), plain or omit.
+	Usernames string `help:"How usernames appear in alerts: hash (keyed HMAC-SHA-256, equal for equal names), plain, or omit." default:"hash" enum:"hash,plain,omit"`
+	// TenantUsernames overrides Usernames per tenant.
+	TenantUsernames map[string]string `help:"Username policy per tenant, overriding --alerts-usernames (TENANT=POLICY;...)." placeholder:"TENANT=POLICY"`
+	// File receives every alert as a JSON line; "-" is standard output.
+	File string `help:"Append alerts as JSON lines to this file (- for standard output). Reopened on SIGHUP, for log rotation." placeholder:"FILE"`
+	// WebhookURL receives one signed POST per alert.
+	WebhookURL string `help:"POST each alert to this URL, signed with HMAC-SHA-256 (headers X-Riskgate-Timestamp, X-Riskgate-Signature)." placeholder:"URL"`
+	// WebhookSecretFile holds the webhook signing secret; or set
+	// WebhookSecret (from RISKGATE_ALERTS_WEBHOOK_SECRET). Never a flag.
+	WebhookSecretFile string `help:"File holding the webhook signing secret (16 bytes or more). Or set RISKGATE_ALERTS_WEBHOOK_SECRET." placeholder:"FILE"`
+	WebhookSecret     string `kong:"-" yaml:"-" json:"-"`
+	// QueueSize bounds the alerts each sink holds while it is slow or
+	// down; past it new alerts are dropped and counted.
+	QueueSize int `help:"Alerts each sink may hold while it is slow or unreachable; past that, new alerts are dropped and counted (riskgate_alerts_dropped_total)." default:"10000"`
+}
+
+// EnvWebhookSecret is the variable the webhook secret may come from.
+const EnvWebhookSecret = "RISKGATE_ALERTS_WEBHOOK_SECRET"
+
+// Builder returns the builder the configuration describes; k is the
+// engine's keyer, for hashed usernames.
+func (c *Config) Builder(k *engine.Keyer) (*Builder, error) {
+	p, err := ParseUsernamePolicy(c.Usernames)
+	if err != nil {
+		return nil, err
+	}
+	opts := BuilderOptions{Keyer: k, Usernames: p, OnDeny: c.OnDeny}
+	if len(c.TenantUsernames) > 0 {
+		opts.TenantUsernames = make(map[string]UsernamePolicy, len(c.TenantUsernames))
+		for t, s := range c.TenantUsernames {
+			p, err := ParseUsernamePolicy(s)
+			if err != nil {
+				return nil, fmt.Errorf("alert: tenant %q: %w", t, err)
+			}
+			opts.TenantUsernames[t] = p
+		}
+	}
+	return NewBuilder(opts)
+}
+
+// Sinks opens the file and webhook sinks the configuration names. The
+// caller adds the Kafka sink, if any, and hands them all to
+// NewDispatcher, which closes them.
+func (c *Config) Sinks() (sinks []SinkConfig, err error) {
+	var out []SinkConfig
+	defer func() {
+		if err != nil {
+			for _, s := range out {
+				s.Sink.Close(context.Background())
+			}
+		}
+	}()
+	switch c.File {
+	case "":
+	case "-":
+		out = append(out, SinkConfig{Sink: NewWriterSink("stdout", os.Stdout), QueueSize: c.QueueSize})
+	default:
+		f, err := OpenFileSink(c.File)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, SinkConfig{Sink: f, QueueSize: c.QueueSize})
+	}
+	if c.WebhookURL != "" {
+		secret := c.WebhookSecret
+		if c.WebhookSecretFile != "" {
+			b, err := os.ReadFile(c.WebhookSecretFile)
+			if err != nil {
+				return nil, fmt.Errorf("alert: webhook secret: %w", err)
+			}
+			secret = strings.TrimRight(string(b), "\r\n")
+		}
+		if secret == "" {
+			return nil, fmt.Errorf("alert: a webhook needs a signing secret (--alerts-webhook-secret-file or %s)", EnvWebhookSecret)
+		}
+		w, err := NewWebhookSink(WebhookOptions{URL: c.WebhookURL, Secret: []byte(secret)})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, SinkConfig{Sink: w, QueueSize: c.QueueSize})
+	} else if c.WebhookSecretFile != "" {
+		return nil, errors.New("alert: a webhook secret without --alerts-webhook-url")
+	}
+	return out, nil
+}
