@@ -56,17 +56,17 @@ type Deps struct {
 // Runner consumes the attempts and outcomes topics as one member of the
 // consumer group. Create it with New, then call Run once.
 type Runner struct {
-	opts    Options
-	deps    Deps
-	conn    connection
-	writer  *kafka.Writer
-	m       *metrics
-	log     *slog.Logger
-	sem     chan struct{} // one token per message fetched and not yet done
-	workers []chan *item
+	opts     Options
+	deps     Deps
+	conn     connection
+	writer   *kafka.Writer
+	m        *metrics
+	log      *slog.Logger
+	sem      chan struct{} // one token per message fetched and not yet done
+	workers  []chan *item
 	running  atomic.Bool
 	fetchers sync.WaitGroup // partition fetchers running
-	warned   sync.Map // message kind -> *atomic.Int64, for rate-limited warnings
+	warned   sync.Map       // message kind -> *atomic.Int64, for rate-limited warnings
 
 	// Test hooks: fetched is called for every message handed to a worker.
 	fetched func(kafka.Message)

@@ -1,7 +1,6 @@
 package stream
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/riskgate/riskgate/api/alert"
 	"github.com/riskgate/riskgate/api/wire"
 	"github.com/riskgate/riskgate/engine"
 )
@@ -42,12 +40,69 @@ type worker struct {
 	r     *Runner
 	batch []*item
 	outs  []kafka.Message
-	buf   bytes.Buffer
+	// arena holds the encoded values of a batch's messages, in chunks
+	// reused from batch to batch: the writer holds the values only until
+	// WriteMessages returns.
+	arena arena
+	enc   *json.Encoder
 }
+
+// arena is a list of byte chunks that values are appended to; a value
+// that does not fit in the current chunk goes to the next, so a value
+// never moves once written.
+type arena struct {
+	chunks [][]byte
+	cur    int
+	last   int // where the last value written starts in chunks[cur]
+}
+
+const arenaChunk = 256 << 10
+
+// Write appends p whole (json.Encoder writes each value with one Write).
+func (a *arena) Write(p []byte) (int, error) {
+	if len(a.chunks) == 0 {
+		a.chunks = append(a.chunks, make([]byte, 0, max(arenaChunk, len(p))))
+	}
+	if c := a.chunks[a.cur]; len(p) > cap(c)-len(c) {
+		a.cur++
+		switch {
+		case a.cur == len(a.chunks):
+			a.chunks = append(a.chunks, make([]byte, 0, max(arenaChunk, len(p))))
+		case cap(a.chunks[a.cur]) < len(p):
+			a.chunks[a.cur] = make([]byte, 0, len(p))
+		}
+	}
+	c := a.chunks[a.cur]
+	a.last = len(c)
+	a.chunks[a.cur] = append(c, p...)
+	return len(p), nil
+}
+
+// lastValue is the last value written, without its final byte (the
+// newline json.Encoder adds).
+func (a *arena) lastValue() []byte {
+	c := a.chunks[a.cur]
+	end := len(c) - 1
+	return c[a.last:end:end]
+}
+
+// reset makes the chunks reusable: only once nothing refers to them.
+func (a *arena) reset() {
+	for i := range a.chunks[:min(a.cur+1, len(a.chunks))] {
+		a.chunks[i] = a.chunks[i][:0]
+	}
+	a.cur, a.last = 0, 0
+}
+
+// jsonType is the value of the content-type header of what riskgate
+// writes; messages share it.
+var jsonType = []byte("application/json")
 
 // work decides the messages arriving on in, in batches, until in closes.
 func (r *Runner) work(ctx context.Context, in chan *item) {
 	w := &worker{r: r, batch: make([]*item, 0, r.opts.BatchSize)}
+	w.enc = json.NewEncoder(&w.arena)
+	w.enc.SetEscapeHTML(false) // as the HTTP API: "<" reads as written
 	for it := range in {
 		w.batch = append(w.batch[:0], it)
 	fill:
@@ -74,7 +129,9 @@ var errAbandon = errors.New("stream: batch abandoned")
 func (w *worker) process(ctx context.Context) {
 	r := w.r
 	defer w.release()
+	// The last batch's values were written (or dropped) before this one.
 	w.outs = w.outs[:0]
+	w.arena.reset()
 	for _, it := range w.batch {
 		var err error
 		switch it.msg.Topic {
@@ -88,6 +145,8 @@ func (w *worker) process(ctx context.Context) {
 		}
 	}
 	if err := w.write(ctx); err != nil {
+		// A write cut short may still hold the values: let it keep them.
+		w.arena = arena{}
 		return
 	}
 	w.commit()
@@ -167,10 +226,10 @@ func (w *worker) attempt(ctx context.Context, it *item) error {
 		w.deadLetter(m, err)
 		return nil
 	}
-	src := []kafka.Header{{Key: HeaderContentType, Value: []byte("application/json")}, {Key: HeaderSource, Value: []byte(source(m))}}
+	src := []kafka.Header{{Key: HeaderContentType, Value: jsonType}, {Key: HeaderSource, Value: []byte(source(m))}}
 	if r.opts.AlertsTopic != "" && r.deps.Alerts != nil {
 		if al := r.deps.Alerts.Build(&d); al != nil {
-			v, err := alert.Marshal(al)
+			v, err := w.marshal(al)
 			if err != nil {
 				w.deadLetter(m, err)
 				return nil
@@ -193,17 +252,13 @@ func (w *worker) attempt(ctx context.Context, it *item) error {
 	return nil
 }
 
-// marshal encodes v as the HTTP API does (no HTML escaping), into a new
-// slice the message keeps.
+// marshal encodes v as the HTTP API does (no HTML escaping) into the
+// batch's arena, and returns its slice of it.
 func (w *worker) marshal(v any) ([]byte, error) {
-	w.buf.Reset()
-	enc := json.NewEncoder(&w.buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	if err := w.enc.Encode(v); err != nil {
 		return nil, err
 	}
-	b := w.buf.Bytes()
-	return bytes.Clone(b[:len(b)-1]), nil
+	return w.arena.lastValue(), nil
 }
 
 func (w *worker) outcome(ctx context.Context, it *item) error {

@@ -20,18 +20,25 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"os"
+	"os/exec"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -65,7 +72,13 @@ type config struct {
 	alerts     int
 	latencyFor time.Duration
 	cpuProfile string
+	inProcess  bool
+	omit       bool
+	brokerAddr string // internal: serve a broker on this address and wait
 }
+
+// brokerPID is the broker's process, when it has one.
+var brokerPID int
 
 func main() {
 	var c config
@@ -78,21 +91,117 @@ func main() {
 	flag.IntVar(&c.alerts, "alerts", 50_000, "alerts for the publishing measurement")
 	flag.DurationVar(&c.latencyFor, "latency-for", 10*time.Second, "how long to produce at half the throughput for latency")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the stream rounds here")
+	flag.BoolVar(&c.inProcess, "in-process-broker", false, "run the broker in this process (its CPU then counts against riskgate's)")
+	flag.BoolVar(&c.omit, "omit-signals", false, "write decisions without their signals (--kafka-omit-signals)")
+	flag.StringVar(&c.brokerAddr, "serve-broker", "", "internal: run only a broker with the benchmark's topics on this port")
+	gogc := flag.Int("gogc", 400, "garbage collector target, as riskgate serve sets it by default (--gc-percent)")
 	flag.Parse()
+	debug.SetGCPercent(*gogc)
+	if c.brokerAddr != "" {
+		serveBroker(c)
+		return
+	}
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "stream:", err)
 		os.Exit(1)
 	}
 }
 
+func newCluster(c config, opts ...kfake.Opt) (*kfake.Cluster, error) {
+	return kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(int32(c.partitions), tAttempts, tDecisions, tAlerts, tLatency)}, opts...)...)
+}
+
+// serveBroker is the child process that holds the broker, so that its
+// CPU is not riskgate's: it runs until its standard input closes.
+func serveBroker(c config) {
+	port, err := strconv.Atoi(c.brokerAddr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "serve-broker:", err)
+		os.Exit(2)
+	}
+	cl, err := newCluster(c, kfake.Ports(port))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "serve-broker:", err)
+		os.Exit(1)
+	}
+	fmt.Println("ready")
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	cl.Close()
+}
+
+// startBroker starts the broker in a child process, or in this one.
+func startBroker(c config) (addrs []string, stop func(), err error) {
+	if c.inProcess {
+		cl, err := newCluster(c)
+		if err != nil {
+			return nil, nil, err
+		}
+		return cl.ListenAddrs(), cl.Close, nil
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, err
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cmd := exec.Command(os.Args[0], "-serve-broker", strconv.Itoa(port), "-partitions", strconv.Itoa(c.partitions))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, nil, err
+	}
+	if _, err := bufio.NewReader(stdout).ReadString('\n'); err != nil {
+		return nil, nil, fmt.Errorf("broker process: %w", err)
+	}
+	brokerPID = cmd.Process.Pid
+	return []string{fmt.Sprintf("127.0.0.1:%d", port)}, func() { stdin.Close(); _ = cmd.Wait() }, nil
+}
+
+// cpuTime is the CPU this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// brokerCPU is the CPU the broker's process has used (0 in process).
+func brokerCPU() time.Duration {
+	if brokerPID == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", brokerPID))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command (which is in parentheses): utime and stime
+	// are the 12th and 13th, in clock ticks (100 a second on Linux).
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+st) * 10 * time.Millisecond
+}
+
 func run(c config) error {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(int32(c.partitions), tAttempts, tDecisions, tAlerts, tLatency))
+	addrs, stop, err := startBroker(c)
 	if err != nil {
 		return err
 	}
-	defer cluster.Close()
-	addrs := cluster.ListenAddrs()
-	fmt.Printf("go %s, GOMAXPROCS %d, %d partitions, %d workers, batch %d\n", runtime.Version(), runtime.GOMAXPROCS(0), c.partitions, c.workers, c.batch)
+	defer stop()
+	where := "its own process"
+	if c.inProcess {
+		where = "this process"
+	}
+	fmt.Printf("go %s, GOMAXPROCS %d, %d partitions, %d workers, batch %d, broker in %s\n", runtime.Version(), runtime.GOMAXPROCS(0), c.partitions, c.workers, c.batch, where)
 
 	attempts := population(c.n, c.users, 0)
 	if err := produce(addrs, tAttempts, attempts); err != nil {
@@ -100,21 +209,31 @@ func run(c config) error {
 	}
 	fmt.Printf("produced %d attempts for %d users\n", len(attempts), c.users)
 
-	var floors, streams []float64
+	var floors, streams, fcpus, scpus, bcpus []float64
 	for round := range c.rounds {
+		cpu0 := cpuTime()
 		f, err := floor(attempts, c.workers)
 		if err != nil {
 			return err
 		}
+		cpu1, b1 := cpuTime(), brokerCPU()
 		s, err := throughput(c, addrs, round)
 		if err != nil {
 			return err
 		}
-		floors, streams = append(floors, f), append(streams, s)
-		fmt.Printf("round %d: in-process Score %8.0f/s   stream %8.0f/s   ratio %.2f\n", round+1, f, s, s/f)
+		cpu2, b2 := cpuTime(), brokerCPU()
+		fcpu := float64((cpu1 - cpu0).Microseconds()) / float64(c.n)
+		scpu := float64((cpu2 - cpu1).Microseconds()) / float64(c.n)
+		bcpu := float64((b2 - b1).Microseconds()) / float64(c.n)
+		floors, streams, fcpus, scpus, bcpus = append(floors, f), append(streams, s), append(fcpus, fcpu), append(scpus, scpu), append(bcpus, bcpu)
+		fmt.Printf("round %d: in-process Score %7.0f/s (%5.1f µs CPU each)   stream %7.0f/s (%5.1f µs CPU each, broker %5.1f)   ratio %.2f\n",
+			round+1, f, fcpu, s, scpu, bcpu, s/f)
 	}
 	fm, sm := median(floors), median(streams)
-	fmt.Printf("median:  in-process Score %8.0f/s   stream %8.0f/s   ratio %.2f\n", fm, sm, sm/fm)
+	fmt.Printf("median:  in-process Score %7.0f/s (%5.1f µs CPU each)   stream %7.0f/s (%5.1f µs CPU each, broker %5.1f)   ratio %.2f\n",
+		fm, median(fcpus), sm, median(scpus), median(bcpus), sm/fm)
+	fmt.Printf("riskgate's CPU per attempt on the stream is %.1fx that of Score alone: %.0f attempts/s per core it has\n",
+		median(scpus)/median(fcpus), 1e6/median(scpus))
 
 	ar, err := alertRate(addrs, c.alerts)
 	if err != nil {
@@ -238,7 +357,7 @@ func throughput(c config, addrs []string, round int) (float64, error) {
 	r, err := stream.New(stream.Options{
 		Brokers: addrs, AttemptsTopic: tAttempts, DecisionsTopic: tDecisions, AlertsTopic: tAlerts,
 		Group: "throughput-" + strconv.Itoa(round), Workers: c.workers, BatchSize: c.batch, BufferSize: 8192,
-		SessionTimeout: 10 * time.Second,
+		SessionTimeout: 10 * time.Second, OmitSignals: c.omit,
 	}, stream.Deps{Scorer: e, Alerts: mustBuilder(), Registerer: reg, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return 0, err
@@ -270,7 +389,7 @@ func throughput(c config, addrs []string, round int) (float64, error) {
 		select {
 		case err := <-done:
 			return 0, fmt.Errorf("runner stopped: %v", err)
-		case <-time.After(5 * time.Millisecond):
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
 	took := time.Since(start)
@@ -354,6 +473,7 @@ func latency(c config, addrs []string, rate float64) error {
 	r, err := stream.New(stream.Options{
 		Brokers: addrs, AttemptsTopic: tLatency, DecisionsTopic: tDecisions, AlertsTopic: tAlerts,
 		Group: "latency", Workers: c.workers, BatchSize: c.batch, StartOffset: "latest", SessionTimeout: 10 * time.Second,
+		OmitSignals: c.omit,
 	}, stream.Deps{Scorer: e, Alerts: mustBuilder(), Registerer: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return err
@@ -442,7 +562,9 @@ func latency(c config, addrs []string, rate float64) error {
 	return nil
 }
 
-func us(v int64) time.Duration { return (time.Duration(v) * time.Microsecond).Round(10 * time.Microsecond) }
+func us(v int64) time.Duration {
+	return (time.Duration(v) * time.Microsecond).Round(10 * time.Microsecond)
+}
 
 func median(xs []float64) float64 {
 	s := slices.Clone(xs)
