@@ -178,12 +178,9 @@ func Build(ctx context.Context, out string, inputs []Input, opt BuildOptions) (*
 		return nil, fmt.Errorf("breached: build %s: %w", out, err)
 	}
 	stop()
-	f, err := Open(out)
-	if err != nil {
+	if res.Info, err = ReadInfo(out, false); err != nil {
 		return nil, err
 	}
-	res.Info = f.Info()
-	_ = f.Close()
 	res.Elapsed = time.Since(start)
 	return res, nil
 }

@@ -41,14 +41,7 @@ func (c *breachedBuildCmd) Run(ctx context.Context) error {
 		PlainCount: c.PlainCount, Source: c.Source, MaxReported: c.MaxReported,
 	}
 	var err error
-	if c.Kind == "fuse" {
-		opt.Kind = breached.KindFuse32
-		if c.FPR >= 1.0/(1<<8) {
-			opt.Kind = breached.KindFuse8
-		} else if c.FPR >= 1.0/(1<<16) {
-			opt.Kind = breached.KindFuse16
-		}
-	} else if opt.Kind, err = breached.ParseKind(c.Kind); err != nil {
+	if opt.Kind, err = breached.KindFor(c.Kind, c.FPR); err != nil {
 		return err
 	}
 	format, err := breached.ParseFormat(c.Format)
@@ -120,16 +113,12 @@ type breachedVerifyCmd struct {
 }
 
 func (c *breachedVerifyCmd) Run() error {
-	f, err := breached.Open(c.File)
+	start := time.Now()
+	info, err := breached.ReadInfo(c.File, true)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	start := time.Now()
-	if err := f.Verify(); err != nil {
-		return err
-	}
-	printInfo(os.Stdout, c.File, f.Info())
+	printInfo(os.Stdout, c.File, info)
 	fmt.Printf("checksums: ok (%s)\n", time.Since(start).Round(time.Millisecond))
 	return nil
 }
@@ -139,12 +128,11 @@ type breachedInfoCmd struct {
 }
 
 func (c *breachedInfoCmd) Run() error {
-	f, err := breached.Open(c.File)
+	info, err := breached.ReadInfo(c.File, false)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	printInfo(os.Stdout, c.File, f.Info())
+	printInfo(os.Stdout, c.File, info)
 	return nil
 }
 
