@@ -29,10 +29,10 @@ type Filter struct {
 	where   string // where the snapshot lives, for logs
 	data    []byte // the whole file: a mapped private snapshot, or the caller's bytes
 	release func() error
-	hdr    *header
-	tiered bool
-	shift  uint // key >> shift selects the fuse shard
-	levels []level
+	hdr     *header
+	tiered  bool
+	shift   uint // key >> shift selects the fuse shard
+	levels  []level
 }
 
 // level is one prevalence tier (the whole filter when there are no tiers).
