@@ -163,12 +163,12 @@ func hashPlain(line []byte) (sum [20]byte, ok bool) {
 type lineShape uint8
 
 const (
-	shapeOther      lineShape = iota
-	shapeSHA1                 // 40 hex ':' digits
-	shapeRange                // 35 hex ':' digits
-	shapeNTLM                 // 32 hex ':' digits
-	shapeNTLMRange            // 27 hex ':' digits
-	shapeHashLike             // another run of 16-64 hex digits, ':', digits: a damaged hash line
+	shapeOther     lineShape = iota
+	shapeSHA1                // 40 hex ':' digits
+	shapeRange               // 35 hex ':' digits
+	shapeNTLM                // 32 hex ':' digits
+	shapeNTLMRange           // 27 hex ':' digits
+	shapeHashLike            // another run of 16-64 hex digits, ':', digits: a damaged hash line
 )
 
 func shapeOf(line []byte) lineShape {

@@ -108,7 +108,7 @@ func (b *progressBar) update(p breached.Progress) {
 		_ = b.bar.Add(1)
 		return
 	}
-	rate := float64(p.Lines) / max((p.Elapsed - b.start).Seconds(), 1e-9)
+	rate := float64(p.Lines) / max((p.Elapsed-b.start).Seconds(), 1e-9)
 	b.bar.Describe(fmt.Sprintf("%-9s %s lines, %s lines/s", p.Phase, human(float64(p.Lines)), human(rate)))
 	_ = b.bar.Set64(p.BytesRead)
 }
