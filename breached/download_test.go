@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/riskgate/riskgate/breached/internal/hibpgen"
+	"github.com/riskgate/riskgate/breached/hibpgen"
 )
 
 // planted are passwords put in the generated downloads, with their counts.

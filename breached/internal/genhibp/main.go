@@ -12,7 +12,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/riskgate/riskgate/breached/internal/hibpgen"
+	"github.com/riskgate/riskgate/breached/hibpgen"
 )
 
 func main() {

@@ -28,8 +28,8 @@ type Options struct {
 	Lines int
 	// Seed makes the content reproducible.
 	Seed uint64
-	// Plant puts these passwords' hashes in their ranges (when those
-	// ranges are written), with the count given.
+	// Plant puts these passwords' hashes in their ranges, with the count
+	// given; their ranges are written even beyond Ranges.
 	Plant map[string]uint64
 	// Padding adds this many ":0" padding lines per range, as the API
 	// does when asked to pad.
@@ -57,11 +57,23 @@ func (o Options) ranges(emit func(prefix int, lines []Line) error) error {
 		p := int(s[0])<<12 | int(s[1])<<4 | int(s[2]>>4)
 		planted[p] = append(planted[p], Line{s, c})
 	}
+	var extra []int
+	for p := range planted {
+		if p >= n {
+			extra = append(extra, p)
+		}
+	}
+	slices.Sort(extra)
 	var buf []Line
-	for p := range n {
-		k := o.Lines / n
-		if p < o.Lines%n {
-			k++
+	for i := range n + len(extra) {
+		p, k := i, 0
+		if i < n {
+			k = o.Lines / n
+			if p < o.Lines%n {
+				k++
+			}
+		} else {
+			p = extra[i-n]
 		}
 		buf = buf[:0]
 		for range k {
