@@ -166,7 +166,9 @@ func TestServeSurvivesRewrittenFiles(t *testing.T) {
 			stopLoad()
 		}
 	}()
-	reloadFailures := func() float64 { return metric(t, p, "riskgate_breached_reload_failures_total") + metric(t, p, "riskgate_geoip_reload_failures_total") }
+	reloadFailures := func() float64 {
+		return metric(t, p, "riskgate_breached_reload_failures_total") + metric(t, p, "riskgate_geoip_reload_failures_total")
+	}
 	cityBytes, _ := os.ReadFile(geo.City)
 	for i, step := range []struct {
 		name string
@@ -256,7 +258,9 @@ func TestNoBuiltinBreached(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				var d struct{ Signals struct{ Password struct{ Status string } } }
+				var d struct {
+					Signals struct{ Password struct{ Status string } }
+				}
 				json.NewDecoder(resp.Body).Decode(&d)
 				resp.Body.Close()
 				if d.Signals.Password.Status != want {
