@@ -46,3 +46,30 @@ func BenchmarkParseHIBP(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkFaultRecover is what the fault recovery adds to a lookup: the embedded
+// filter looked up directly (the floor) and through a Set, whose Lookup
+// runs under filesnap.Recover. Alternate the two with -count to compare.
+func BenchmarkFaultRecover(b *testing.B) {
+	probes := randomSums(1<<10, 32)
+	f, err := Default()
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := &Set{builtin: f}
+	b.Run("filter", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			f.Lookup(probes[i&(1<<10-1)])
+			i++
+		}
+	})
+	b.Run("set", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			s.Lookup(probes[i&(1<<10-1)])
+			i++
+		}
+	})
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+	"runtime/debug"
 	"time"
 	"unsafe"
 
@@ -152,7 +153,7 @@ func ReadInfo(path string, verify bool) (Info, error) {
 }
 
 func readInfo(path string, b []byte, verify bool) (_ Info, err error) {
-	defer filesnap.Guard(&err)()
+	defer filesnap.Recover(&err, debug.SetPanicOnFault(true))
 	f, err := newFilter(path, b, nil)
 	if err != nil {
 		return Info{}, fmt.Errorf("breached: open %s: %w", path, err)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -99,7 +100,7 @@ func (s *Set) Lookup(sha1 [20]byte) Match {
 }
 
 func (s *Set) lookup(sha1 [20]byte) (m Match, err error) {
-	defer filesnap.Guard(&err)()
+	defer filesnap.Recover(&err, debug.SetPanicOnFault(true))
 	if s.builtin != nil {
 		m = s.builtin.Lookup(sha1)
 	}

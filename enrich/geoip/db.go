@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -260,7 +261,7 @@ func (d *database) release() {
 // A fault on the mapped data (which the private snapshot should make
 // impossible) is returned as an error rather than crashing the process.
 func (d *database) lookup(addr netip.Addr, r *Result, defaultAccuracy float64) (found bool, err error) {
-	defer filesnap.Guard(&err)()
+	defer filesnap.Recover(&err, debug.SetPanicOnFault(true))
 	if d.ipv4Only && !addr.Is4() {
 		return false, nil
 	}

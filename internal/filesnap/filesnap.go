@@ -26,7 +26,7 @@
 // file's size and modification time before and after, and callers verify
 // the content (checksums, a tree walk) before they use it.
 //
-// Guard is the second line of defence: it turns a fault on mapped memory
+// Recover is the second line of defence: it turns a fault on mapped memory
 // (an I/O error under the copy, say) into an error for one lookup instead
 // of a crash.
 package filesnap
@@ -115,33 +115,35 @@ func Open(path string, opt Options) (*Snapshot, error) {
 	return s, nil
 }
 
-// Fault is the error Guard returns for a fault on mapped memory.
+// Fault is the error Recover sets for a fault on mapped memory.
 type Fault struct{ Addr uintptr }
 
 func (f *Fault) Error() string {
 	return fmt.Sprintf("memory fault at %#x reading a mapped file (damaged or truncated under its mapping)", f.Addr)
 }
 
-// Guard makes a fault on memory-mapped data (SIGBUS or SIGSEGV at a mapped
-// address) panic in the calling goroutine instead of killing the process,
-// and turns that panic into a *Fault in *err. Use it at the top of a
-// function that reads mapped data:
+// Recover is the second line of defence against a fault on memory-mapped
+// data (SIGBUS or SIGSEGV at a mapped address): with runtime/debug's
+// SetPanicOnFault the fault panics in the calling goroutine instead of
+// killing the process, and Recover, deferred, turns that panic into a
+// *Fault in *err and restores the goroutine's setting. Use it at the top of
+// a function that reads mapped data:
 //
-//	defer filesnap.Guard(&err)()
+//	defer filesnap.Recover(&err, debug.SetPanicOnFault(true))
 //
-// Any other panic, a nil dereference included, goes on. The cost is two
-// runtime calls and a deferred recover, a few nanoseconds.
-func Guard(err *error) func() {
-	old := debug.SetPanicOnFault(true)
-	return func() {
-		debug.SetPanicOnFault(old)
-		if r := recover(); r != nil {
-			var re runtime.Error
-			a, ok := r.(interface{ Addr() uintptr })
-			if e, isErr := r.(error); !ok || !isErr || !errors.As(e, &re) {
-				panic(r)
-			}
-			*err = &Fault{Addr: a.Addr()}
-		}
+// Any other panic, a nil dereference included, goes on. It costs two
+// runtime calls and an open-coded defer (a few nanoseconds) and does not
+// allocate.
+func Recover(err *error, old bool) {
+	debug.SetPanicOnFault(old)
+	r := recover()
+	if r == nil {
+		return
 	}
+	var re runtime.Error
+	a, ok := r.(interface{ Addr() uintptr })
+	if e, isErr := r.(error); !ok || !isErr || !errors.As(e, &re) {
+		panic(r)
+	}
+	*err = &Fault{Addr: a.Addr()}
 }

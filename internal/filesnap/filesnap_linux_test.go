@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -50,10 +51,10 @@ func TestTornCopyIsRefused(t *testing.T) {
 	}
 }
 
-// TestGuardTurnsFaultIntoError maps a file in place (what Open avoids),
-// truncates it and reads past the new end under Guard: the read fails with
+// TestRecoverTurnsFaultIntoError maps a file in place (what Open avoids),
+// truncates it and reads past the new end under Recover: the read fails with
 // a *Fault instead of killing the test binary with SIGBUS.
-func TestGuardTurnsFaultIntoError(t *testing.T) {
+func TestRecoverTurnsFaultIntoError(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("needs mmap")
 	}
@@ -67,7 +68,7 @@ func TestGuardTurnsFaultIntoError(t *testing.T) {
 	defer unix.Munmap(data)
 	must(t, os.Truncate(path, 0))
 	read := func() (b byte, err error) {
-		defer Guard(&err)()
+		defer Recover(&err, debug.SetPanicOnFault(true))
 		return data[1<<15], nil
 	}
 	_, err = read()
@@ -82,7 +83,7 @@ func TestGuardTurnsFaultIntoError(t *testing.T) {
 		}
 	}()
 	func() (err error) {
-		defer Guard(&err)()
+		defer Recover(&err, debug.SetPanicOnFault(true))
 		var p *int
 		return errors.New(string(rune(*p)))
 	}()
