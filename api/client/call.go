@@ -182,6 +182,8 @@ func (c *Client) breakerChanged(from, to BreakerState) {
 		c.stats.breakerOpened.Add(1)
 		c.log.Warn("riskgate unreachable or failing: circuit open, logins get the failover action",
 			"failover", c.opts.Failover.String(), "open_for", c.opts.Breaker.OpenFor.String(), "from", from.String())
+	case BreakerHalfOpen:
+		c.t.wake()
 	case BreakerClosed:
 		c.log.Info("riskgate answers again: circuit closed")
 	}

@@ -105,6 +105,8 @@ type Client struct {
 type transport interface {
 	score(ctx context.Context, req *pb.ScoreRequest) (*pb.Decision, error)
 	report(ctx context.Context, req *pb.ReportRequest) error
+	// wake ends any reconnection backoff: the breaker is about to probe.
+	wake()
 	close() error
 }
 

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -30,7 +32,15 @@ func newGRPCTransport(o Options) (*grpcTransport, error) {
 	if o.TLS != nil {
 		creds = credentials.NewTLS(o.TLS)
 	}
-	dial := append([]grpc.DialOption{grpc.WithTransportCredentials(creds)}, o.DialOptions...)
+	dial := append([]grpc.DialOption{
+		grpc.WithTransportCredentials(creds),
+		// gRPC waits up to two minutes between reconnection attempts to a
+		// server that went away; riskgate coming back should be noticed
+		// within a second or two.
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{
+			BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second,
+		}}),
+	}, o.DialOptions...)
 	conn, err := grpc.NewClient(o.Target, dial...)
 	if err != nil {
 		return nil, fmt.Errorf("client: Options.Target %q: %w", o.Target, err)
@@ -65,6 +75,10 @@ func (t *grpcTransport) report(ctx context.Context, req *pb.ReportRequest) error
 }
 
 func (t *grpcTransport) close() error { return t.conn.Close() }
+
+// wake makes a connection in backoff try again now, before the breaker's
+// probe: the probe should find riskgate if it is back.
+func (t *grpcTransport) wake() { t.conn.ResetConnectBackoff() }
 
 // grpcError classifies a gRPC status.
 func grpcError(err error) *Error {

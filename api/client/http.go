@@ -150,6 +150,8 @@ func (t *httpTransport) report(ctx context.Context, req *pb.ReportRequest) error
 	return t.post(ctx, t.outcomeURL, body, nil)
 }
 
+func (t *httpTransport) wake() {}
+
 func (t *httpTransport) close() error {
 	t.hc.CloseIdleConnections()
 	return nil
