@@ -10,7 +10,8 @@ import (
 )
 
 // Attempt is one login attempt as the identity server reports it. JSON names
-// are the wire contract (see DESIGN.md); the protobuf message mirrors them.
+// are the wire contract (README.md, "The attempt"); the protobuf message
+// mirrors them.
 type Attempt struct {
 	Tenant       string            `json:"tenant,omitempty"`
 	AttemptID    string            `json:"attempt_id,omitempty"`

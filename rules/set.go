@@ -66,8 +66,10 @@ type Thresholds struct {
 	Deny   int
 }
 
-// DefaultThresholds apply when no file sets them.
-var DefaultThresholds = Thresholds{StepUp: 40, Deny: 80}
+// DefaultThresholds are the thresholds of a ruleset whose files set none.
+func DefaultThresholds() Thresholds { return defaultThresholds }
+
+var defaultThresholds = Thresholds{StepUp: 40, Deny: 80}
 
 // MaxScore caps the summed score.
 const MaxScore = 100
@@ -109,7 +111,7 @@ func sprintf(args ...any) (any, error) {
 // reported, each with file:line; nothing is returned unless all compile.
 func Compile(srcs ...Source) (*Set, error) {
 	var errs ErrorList
-	s := &Set{thresholds: DefaultThresholds}
+	s := &Set{thresholds: defaultThresholds}
 	seen := map[string]string{}
 	var thresholdsFrom string
 	h := sha256.New()

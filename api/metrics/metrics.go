@@ -34,10 +34,12 @@ type Options struct {
 	MaxRules int
 }
 
-// LatencyBuckets are the buckets of the scoring and store latency
+// LatencyBuckets are the buckets of the scoring, store and API latency
 // histograms, in seconds: from 50µs, where an in-memory Score lands, to 1 s,
-// where a struggling network store does.
-var LatencyBuckets = []float64{50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1}
+// where a struggling network store does. Each call returns a new slice.
+func LatencyBuckets() []float64 {
+	return []float64{50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1}
+}
 
 // Metrics is the set of riskgate's metrics. It is safe for concurrent use.
 type Metrics struct {
@@ -112,7 +114,7 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 		scoreDur: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "riskgate_score_duration_seconds",
 			Help:    "Time to score one attempt inside the engine, store included, transport excluded.",
-			Buckets: LatencyBuckets,
+			Buckets: LatencyBuckets(),
 		}),
 		signalErrs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "riskgate_signal_errors_total",
@@ -121,7 +123,7 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 		storeDurVec: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "riskgate_store_duration_seconds",
 			Help:    "Latency of state store calls, by operation.",
-			Buckets: LatencyBuckets,
+			Buckets: LatencyBuckets(),
 		}, []string{"op"}),
 		storeErrVec: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "riskgate_store_errors_total",
@@ -154,7 +156,7 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 		httpDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "riskgate_http_request_duration_seconds",
 			Help:    "HTTP request latency from headers read to response written, by route pattern.",
-			Buckets: LatencyBuckets,
+			Buckets: LatencyBuckets(),
 		}, []string{"route"}),
 		grpcReqs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "riskgate_grpc_requests_total",
@@ -163,7 +165,7 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 		grpcDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "riskgate_grpc_request_duration_seconds",
 			Help:    "gRPC call latency in the handler, by full method.",
-			Buckets: LatencyBuckets,
+			Buckets: LatencyBuckets(),
 		}, []string{"method"}),
 	}
 	outcomes := prometheus.NewCounterVec(prometheus.CounterOpts{

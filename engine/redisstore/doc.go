@@ -99,7 +99,7 @@
 // # Accounts and concurrent learners
 //
 // An account is one string (profile.go): its failure rings, its profile
-// (engine.AppendProfile: about 250 bytes for a user with three devices,
+// (encodeProfile: about 250 bytes for a user with three devices,
 // two countries and forty logins) and the logins learned since the
 // profile was last written. Learning appends a login (APPEND), so
 // concurrent learners on any number of nodes never conflict and never

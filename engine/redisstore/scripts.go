@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/riskgate/riskgate/engine"
 )
 
 // defaultSmallSet is how many distinct members a subject keeps exactly in
@@ -16,37 +18,32 @@ import (
 // dense, and less than the HyperLogLogs of three windows would.
 const defaultSmallSet = 300
 
-// Window specs, as in the memory store: bucket width in seconds, number of
-// buckets, name. Short windows serve addresses, subnets, ASNs and the
-// tenant (bursts); long ones accounts and passwords (slow attacks).
+// The engine's window sets, as the memory store keeps them too: short
+// windows serve addresses, subnets, ASNs and the tenant (bursts); long ones
+// accounts and passwords (slow attacks).
 var (
-	shortSpec = [3]spec{{60, 10, "10m"}, {300, 12, "1h"}, {3600, 24, "24h"}}
-	longSpec  = [3]spec{{300, 12, "1h"}, {3600, 24, "24h"}, {21600, 28, "7d"}}
+	shortSpec = engine.ShortWindows()
+	longSpec  = engine.LongWindows()
 )
-
-type spec struct {
-	width, n int64
-	name     string
-}
 
 // ringSize is the bytes one counter series takes in a state value: per
 // window, the newest bucket number and one count per bucket, 4 bytes each.
-func ringSize(s *[3]spec) int {
+func ringSize(s *engine.Windows) int {
 	n := 0
 	for _, x := range s {
-		n += 4 + 4*int(x.n)
+		n += 4 + 4*int(x.Buckets)
 	}
 	return n
 }
 
-func luaSpec(s *[3]spec) string {
+func luaSpec(s *engine.Windows) string {
 	var b strings.Builder
 	b.WriteString("{")
 	for i, x := range s {
 		if i > 0 {
 			b.WriteString(",")
 		}
-		fmt.Fprintf(&b, "{%d,%d,'%s'}", x.width, x.n, x.name)
+		fmt.Fprintf(&b, "{%d,%d,'%s'}", x.Width, x.Buckets, x.Name)
 	}
 	b.WriteString("}")
 	return b.String()
