@@ -20,8 +20,8 @@ import (
 
 	"github.com/riskgate/riskgate/api/apierr"
 	pb "github.com/riskgate/riskgate/api/gen/riskgate/v1"
-	"github.com/riskgate/riskgate/api/liverules"
 	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/rules"
 )
 
 // Engine is what the services need of *engine.Engine.
@@ -96,7 +96,7 @@ func (s *Risk) GetProfile(ctx context.Context, req *pb.GetProfileRequest) (*pb.P
 type Rules struct {
 	pb.UnimplementedRulesServiceServer
 	Engine Engine
-	Rules  *liverules.Manager
+	Rules  *rules.Manager
 	Log    *slog.Logger
 }
 
@@ -110,13 +110,13 @@ func (s *Rules) Validate(_ context.Context, req *pb.ValidateRulesRequest) (*pb.V
 	srcs := filesFromPB(req.Files)
 	set, err := s.Rules.Validate(srcs)
 	if err != nil {
-		var rej *liverules.RejectedError
+		var rej *rules.RejectedError
 		if !errors.As(err, &rej) {
 			return nil, toStatus(s.Log, err)
 		}
 		resp := &pb.ValidateRulesResponse{}
 		for _, fe := range rej.Problems {
-			resp.Errors = append(resp.Errors, &pb.RuleError{File: fe.File, Line: int32(fe.Line), Message: fe.Message})
+			resp.Errors = append(resp.Errors, &pb.RuleError{File: fe.File, Line: int32(fe.Line), Message: fe.Error.Error()})
 		}
 		return resp, nil
 	}
@@ -158,7 +158,7 @@ func (s *Rules) Test(ctx context.Context, req *pb.TestRulesRequest) (*pb.TestRul
 	return &pb.TestRulesResponse{Decision: decisionToPB(&d), Current: decisionToPB(&c)}, nil
 }
 
-func rulesetToPB(s *liverules.Snapshot) *pb.Ruleset {
+func rulesetToPB(s *rules.Snapshot) *pb.Ruleset {
 	th := s.Set.Thresholds()
 	out := &pb.Ruleset{
 		Version: s.Set.Version(), Origin: s.Origin, LoadedAt: timestamppb.New(s.LoadedAt),
@@ -204,7 +204,7 @@ func toStatus(log *slog.Logger, err error) error {
 			if d.Index >= 0 {
 				field = fmt.Sprintf("files[%d]", d.Index)
 			}
-			br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: field, Description: d.Message})
+			br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: field, Description: d.Error.Error()})
 		}
 	case e.Field != "" && e.Code == codes.InvalidArgument:
 		desc := e.Reason

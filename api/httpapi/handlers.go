@@ -11,7 +11,6 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/riskgate/riskgate/api/apierr"
-	"github.com/riskgate/riskgate/api/liverules"
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/rules"
 )
@@ -162,7 +161,7 @@ func (a *API) validateRules(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	set, err := a.Rules.Validate(sources(req.Files))
-	var rej *liverules.RejectedError
+	var rej *rules.RejectedError
 	switch {
 	case errors.As(err, &rej):
 		WriteJSON(w, http.StatusOK, validateJSON{Errors: problemsJSON(rej.Problems)})

@@ -17,12 +17,12 @@ import (
 	"time"
 
 	"github.com/riskgate/riskgate/api/auth"
-	"github.com/riskgate/riskgate/api/liverules"
 	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/rules"
 )
 
 // Body size limits. An attempt at its field limits is about 12 KiB of JSON;
-// a ruleset is at most liverules.MaxFiles files of rules.MaxFileSize, but
+// a ruleset is at most rules.MaxFiles files of rules.MaxFileSize, but
 // real ones are kilobytes.
 const (
 	MaxAttemptBody = 64 << 10
@@ -57,7 +57,7 @@ func (r Route) Pattern() string { return r.Method + " " + r.Path }
 // API holds the handlers' dependencies.
 type API struct {
 	Engine  Engine
-	Rules   *liverules.Manager
+	Rules   *rules.Manager
 	Auth    *auth.Authenticator
 	Metrics Recorder // may be nil
 	Log     *slog.Logger

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/rules"
 )
 
 var metricName = regexp.MustCompile(`\b(?:riskgate|go|process)_[a-z0-9_]+`)
@@ -48,7 +50,11 @@ func TestDashboardMetricsExist(t *testing.T) {
 	m.Decided(nil, &engine.Decision{Tenant: "t", Action: engine.ActionAllow, Alert: true, Reasons: []engine.Reason{{RuleID: "r"}}}, time.Millisecond)
 	m.Failed("signal", "x", nil)
 	m.StoreCall("observe", time.Millisecond, os.ErrClosed)
-	m.RulesLoaded("startup", "v", 1, true, time.Now())
+	rm, err := rules.NewManager(rules.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.MustRegister(rm.Collector())
 	m.HTTP("GET /x", 200, time.Millisecond)
 	m.GRPC("/x", "OK", time.Millisecond)
 	mfs, err := reg.Gather()

@@ -1,7 +1,11 @@
-// Package metrics exports riskgate's Prometheus metrics. Metrics implements
-// engine.Observer for the scoring path and liverules.Observer for rule
-// reloads, and measures the HTTP and gRPC surfaces. Every metric is
-// registered on the registry it is given; nothing is global.
+// Package metrics exports the Prometheus metrics of decisions and of the
+// API: Metrics is an engine.Observer of the scoring path (decisions, rule
+// matches, outcomes, store calls, failed stages) and measures the HTTP and
+// gRPC surfaces. Every metric is registered on the registry it is given;
+// nothing is global. The packages it is assembled with keep their own
+// metrics beside what they measure (rules, GeoIP, IP lists, the
+// breached-password filter, the Redis store), each as a
+// prometheus.Collector.
 //
 // The scoring path calls the observer synchronously, so label children are
 // resolved once and found again through maps that are read without locks or
@@ -56,14 +60,6 @@ type Metrics struct {
 	storeDurVec *prometheus.HistogramVec
 	storeErrVec *prometheus.CounterVec
 	storeOps    map[string]storeOp // read-only after New
-
-	rulesVersion   *prometheus.GaugeVec
-	rulesSuccess   prometheus.Gauge
-	rulesTimestamp prometheus.Gauge
-	rulesCount     prometheus.Gauge
-	rulesReloads   *prometheus.CounterVec
-	versionMu      sync.Mutex
-	version        string
 
 	httpReqs *prometheus.CounterVec
 	httpDur  *prometheus.HistogramVec
@@ -129,26 +125,6 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 			Name: "riskgate_store_errors_total",
 			Help: "State store calls that failed, by operation. A failed observe is a decision made without state.",
 		}, []string{"op"}),
-		rulesVersion: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "riskgate_rules_version_info",
-			Help: "The ruleset in force: 1 for its version label.",
-		}, []string{"version"}),
-		rulesSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "riskgate_rules_last_reload_success",
-			Help: "1 if the last rules load or reload succeeded, 0 if it was rejected (the previous ruleset stays in force).",
-		}),
-		rulesTimestamp: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "riskgate_rules_last_reload_timestamp_seconds",
-			Help: "Unix time of the last rules load or reload attempt, successful or not.",
-		}),
-		rulesCount: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "riskgate_rules",
-			Help: "Rules in the ruleset in force.",
-		}),
-		rulesReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "riskgate_rules_reloads_total",
-			Help: "Rules loads and reloads, by trigger (startup, file, signal, api) and result (success, failure, unchanged).",
-		}, []string{"trigger", "result"}),
 		httpReqs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "riskgate_http_requests_total",
 			Help: "HTTP requests, by route pattern and status code.",
@@ -182,7 +158,6 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 	}
 	for _, c := range []prometheus.Collector{
 		m.decisions, m.alerts, m.ruleMatches, m.scoreDur, outcomes, m.signalErrs, m.storeDurVec, m.storeErrVec,
-		m.rulesVersion, m.rulesSuccess, m.rulesTimestamp, m.rulesCount, m.rulesReloads,
 		m.httpReqs, m.httpDur, m.grpcReqs, m.grpcDur,
 	} {
 		if err := reg.Register(c); err != nil {
@@ -256,34 +231,6 @@ func (m *Metrics) rule(id string) *[2]prometheus.Counter {
 	return m.rules.getOrAdd(id, m.opts.MaxRules, func(label string) *[2]prometheus.Counter {
 		return &[2]prometheus.Counter{m.ruleMatches.WithLabelValues(label, "enforce"), m.ruleMatches.WithLabelValues(label, "shadow")}
 	})
-}
-
-// RulesLoaded records a ruleset put in force (or found unchanged).
-func (m *Metrics) RulesLoaded(trigger, version string, rules int, changed bool, at time.Time) {
-	result := "success"
-	if !changed {
-		result = "unchanged"
-	}
-	m.rulesReloads.WithLabelValues(trigger, result).Inc()
-	m.rulesSuccess.Set(1)
-	m.rulesTimestamp.Set(float64(at.UnixNano()) / 1e9)
-	m.rulesCount.Set(float64(rules))
-	m.versionMu.Lock()
-	defer m.versionMu.Unlock()
-	if m.version != version {
-		if m.version != "" {
-			m.rulesVersion.DeleteLabelValues(m.version)
-		}
-		m.rulesVersion.WithLabelValues(version).Set(1)
-		m.version = version
-	}
-}
-
-// RulesFailed records a ruleset rejected; the one in force stays.
-func (m *Metrics) RulesFailed(trigger string, at time.Time) {
-	m.rulesReloads.WithLabelValues(trigger, "failure").Inc()
-	m.rulesSuccess.Set(0)
-	m.rulesTimestamp.Set(float64(at.UnixNano()) / 1e9)
 }
 
 // HTTP records one HTTP request; route is the pattern, not the path.

@@ -21,7 +21,6 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/riskgate/riskgate/api/auth"
-	"github.com/riskgate/riskgate/api/liverules"
 	"github.com/riskgate/riskgate/api/metrics"
 	"github.com/riskgate/riskgate/api/server"
 	"github.com/riskgate/riskgate/engine"
@@ -70,22 +69,18 @@ func startServer(t *testing.T, o testOpts) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := rules.Default()
+	mgr, err := rules.NewManager(rules.Options{Paths: []string{dir}, Debounce: 20 * time.Millisecond, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	holder := rules.NewHolder(set)
-	mgr, err := liverules.New(holder, liverules.Options{Paths: []string{dir}, Debounce: 20 * time.Millisecond, Observer: m, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg.MustRegister(mgr.Collector())
 	keyer, err := engine.NewKeyer([]byte("test-secret-0123456789abcdef"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	store := memstore.New(memstore.Options{})
 	eng, err := engine.New(engine.Options{
-		Store: store, Rules: holder, Keyer: keyer, Signals: signals.Default(signals.Config{}),
+		Store: store, Rules: mgr, Keyer: keyer, Signals: signals.Default(signals.Config{}),
 		Observers: []engine.Observer{m}, Logger: log,
 	})
 	if err != nil {
@@ -249,6 +244,13 @@ func (ts *testServer) metricValue(t *testing.T, name string, labels ...string) f
 		}
 	}
 	return 0
+}
+
+// label is a rules version's version: label, before its content hash
+// ("strict-1" of "strict-1@sha256:24dad563c2a9").
+func label(version string) string {
+	l, _, _ := strings.Cut(version, "@")
+	return l
 }
 
 // waitFor polls cond until it holds or the deadline passes.

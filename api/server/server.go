@@ -29,9 +29,9 @@ import (
 	pb "github.com/riskgate/riskgate/api/gen/riskgate/v1"
 	"github.com/riskgate/riskgate/api/grpcapi"
 	"github.com/riskgate/riskgate/api/httpapi"
-	"github.com/riskgate/riskgate/api/liverules"
 	"github.com/riskgate/riskgate/api/metrics"
 	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/rules"
 )
 
 // Config is how the server listens and shuts down.
@@ -57,6 +57,9 @@ type Config struct {
 	// ShutdownDelay keeps serving, unready, this long before draining, so
 	// that load balancers stop sending first. Default 0.
 	ShutdownDelay time.Duration
+	// NoRulesWatch leaves the rule files unwatched: they reload on SIGHUP
+	// and through the API only.
+	NoRulesWatch bool
 	// ReadyInterval is how often the gRPC health status follows the
 	// readiness checks. Default 5s.
 	ReadyInterval time.Duration
@@ -78,7 +81,7 @@ type Engine interface {
 // drain: the store last, so that sinks flushing decisions still have it.
 type Deps struct {
 	Engine   Engine
-	Rules    *liverules.Manager
+	Rules    *rules.Manager
 	Store    engine.Store
 	Auth     *auth.Authenticator
 	Metrics  *metrics.Metrics // may be nil
@@ -325,6 +328,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	watchDone := make(chan struct{})
 	go func() {
 		defer close(watchDone)
+		if s.cfg.NoRulesWatch {
+			return
+		}
 		if err := s.deps.Rules.Watch(bg); err != nil {
 			// Reload by SIGHUP and the API still work.
 			s.log.Error("rule files are not watched", "err", err)
@@ -449,7 +455,7 @@ func pprofMux() *http.ServeMux {
 // Reload reloads the rule files and the TLS certificates (SIGHUP).
 func (s *Server) Reload() error {
 	var errs []error
-	if _, err := s.deps.Rules.Reload(liverules.TriggerSignal); err != nil {
+	if _, err := s.deps.Rules.Reload(rules.TriggerSignal); err != nil {
 		errs = append(errs, err)
 	}
 	for _, c := range s.certs {

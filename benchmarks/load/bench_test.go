@@ -12,7 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/riskgate/riskgate/api/auth"
-	"github.com/riskgate/riskgate/api/liverules"
 	"github.com/riskgate/riskgate/api/metrics"
 	"github.com/riskgate/riskgate/api/server"
 	"github.com/riskgate/riskgate/engine"
@@ -32,14 +31,13 @@ func startInProcess(tb testing.TB) server.Addrs {
 		tb.Fatal(err)
 	}
 	set, _ := rules.Default()
-	holder := rules.NewHolder(set)
-	mgr, err := liverules.New(holder, liverules.Options{Observer: m, Logger: log})
+	mgr, err := rules.NewManager(rules.Options{Set: set, Logger: log})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	keyer, _ := engine.NewKeyer([]byte("benchmark-secret-0123456789"))
 	store := memstore.New(memstore.Options{})
-	eng, err := engine.New(engine.Options{Store: store, Rules: holder, Keyer: keyer, Signals: signals.Default(signals.Config{}), Observers: []engine.Observer{m}, Logger: log})
+	eng, err := engine.New(engine.Options{Store: store, Rules: mgr, Keyer: keyer, Signals: signals.Default(signals.Config{}), Observers: []engine.Observer{m}, Logger: log})
 	if err != nil {
 		tb.Fatal(err)
 	}

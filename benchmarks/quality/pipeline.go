@@ -81,7 +81,7 @@ func newPipeline(geo simulator.GeoPaths, rulePaths []string, seed uint64) (*pipe
 		return nil, fmt.Errorf("quality: %w", err)
 	}
 	p.engine, err = engine.New(engine.Options{
-		Store: store, Rules: rules.NewHolder(set), Keyer: keyer, Logger: log,
+		Store: store, Rules: set, Keyer: keyer, Logger: log,
 		Enrichers: []engine.Enricher{g, lists},
 		Signals:   signals.Default(signals.Config{Breached: check}),
 		NewID:     engine.SeededIDs(seed),

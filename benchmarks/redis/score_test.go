@@ -116,7 +116,7 @@ func setupWith(b testing.TB, open func(url string) (engine.Store, redis.Universa
 		// HyperLogLogs, as a large ISP's are.
 		enrichers = append(enrichers, asnEnricher{})
 	}
-	e, err := engine.New(engine.Options{Store: store, Rules: rules.NewHolder(set), Keyer: k, Signals: signals.Default(signals.Config{}),
+	e, err := engine.New(engine.Options{Store: store, Rules: set, Keyer: k, Signals: signals.Default(signals.Config{}),
 		Enrichers: enrichers, StoreTimeout: storeTimeout, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)

@@ -17,7 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/riskgate/riskgate/api/auth"
-	"github.com/riskgate/riskgate/api/liverules"
 	"github.com/riskgate/riskgate/api/metrics"
 	"github.com/riskgate/riskgate/api/server"
 	"github.com/riskgate/riskgate/engine"
@@ -144,6 +143,7 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	c.debounce = c.RulesDebounce
 	b, err := c.build(ctx, store, !c.memoryStore(), log, func(o *engine.Options) {
 		o.Observers = append(o.Observers, m)
 		o.StoreTimeout = c.StoreTimeout
@@ -156,17 +156,12 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	}
 	defer b.Close()
 	registerBreachedMetrics(reg, c.live)
-	debounce := c.RulesDebounce
-	paths := c.Rules
-	mgr, err := liverules.New(b.rules, liverules.Options{Paths: paths, Debounce: debounce, Observer: m, Logger: log, NoWatch: !c.RulesWatch})
-	if err != nil {
-		store.Close(context.Background())
-		return err
-	}
+	reg.MustRegister(b.rules.Collector())
+	mgr := b.rules
 	srv, err := server.New(server.Config{
 		HTTPAddr: c.HTTP.Addr, GRPCAddr: c.GRPC.Addr, MetricsAddr: c.Metrics.Addr,
 		HTTPTLS: c.HTTP.TLS.config(), GRPCTLS: c.GRPC.TLS.config(), GRPCReflection: c.GRPC.Reflection, PprofAddr: c.PprofAddr,
-		ShutdownTimeout: c.Shutdown.Timeout, ShutdownDelay: c.Shutdown.Delay,
+		ShutdownTimeout: c.Shutdown.Timeout, ShutdownDelay: c.Shutdown.Delay, NoRulesWatch: !c.RulesWatch,
 	}, server.Deps{
 		Engine: b.engine, Rules: mgr, Store: store, Auth: az, Metrics: m, Gatherer: reg, Checks: checks, Logger: log,
 	})

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/rules"
@@ -17,6 +18,7 @@ import (
 // engineFlags are the flags of every command that builds an engine.
 type engineFlags struct {
 	Rules          []string `help:"Rule files or folders (default: the embedded rules)." placeholder:"PATH" env:"RISKGATE_RULES" sep:","`
+	debounce       time.Duration
 	HMACSecretFile string   `help:"File holding the secret that keys stored identifiers (at least 16 bytes). Default: RISKGATE_HMAC_SECRET, else a random secret (fine for in-memory state, which dies with the process)." placeholder:"FILE" env:"RISKGATE_HMAC_SECRET_FILE"`
 	MaxSpeed       float64  `help:"Speed (km/h) above which travel between two logins is impossible." default:"1000"`
 
@@ -27,7 +29,7 @@ type engineFlags struct {
 // built is an engine and what it was built from.
 type built struct {
 	engine *engine.Engine
-	rules  *rules.Holder
+	rules  *rules.Manager
 	close  []func()
 }
 
@@ -35,18 +37,6 @@ func (b *built) Close() {
 	for i := len(b.close) - 1; i >= 0; i-- {
 		b.close[i]()
 	}
-}
-
-// loadRules compiles the rule files, or the embedded default.
-func (f *engineFlags) loadRules() (*rules.Set, error) {
-	if len(f.Rules) == 0 {
-		return rules.Default()
-	}
-	srcs, err := rules.LoadFiles(f.Rules...)
-	if err != nil {
-		return nil, err
-	}
-	return rules.Compile(srcs...)
 }
 
 // secret returns the HMAC secret. requireStable refuses a random one, for
@@ -80,11 +70,11 @@ func (f *engineFlags) secret(requireStable bool) ([]byte, error) {
 // build wires an engine on store from the flags.
 func (f *engineFlags) build(ctx context.Context, store engine.Store, stableSecret bool, log *slog.Logger, extra func(*engine.Options)) (*built, error) {
 	b := &built{}
-	set, err := f.loadRules()
+	var err error
+	b.rules, err = rules.NewManager(rules.Options{Paths: f.Rules, Debounce: f.debounce, Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	b.rules = rules.NewHolder(set)
 	secret, err := f.secret(stableSecret)
 	if err != nil {
 		return nil, err
