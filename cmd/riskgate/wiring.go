@@ -19,8 +19,8 @@ import (
 type engineFlags struct {
 	Rules          []string `help:"Rule files or folders (default: the embedded rules)." placeholder:"PATH" env:"RISKGATE_RULES" sep:","`
 	debounce       time.Duration
-	HMACSecretFile string   `help:"File holding the secret that keys stored identifiers (at least 16 bytes). Default: RISKGATE_HMAC_SECRET, else a random secret (fine for in-memory state, which dies with the process)." placeholder:"FILE" env:"RISKGATE_HMAC_SECRET_FILE"`
-	MaxSpeed       float64  `help:"Speed (km/h) above which travel between two logins is impossible." default:"1000"`
+	HMACSecretFile string  `help:"File holding the secret that keys stored identifiers (at least 16 bytes). Default: RISKGATE_HMAC_SECRET, else a random secret (fine for in-memory state, which dies with the process)." placeholder:"FILE" env:"RISKGATE_HMAC_SECRET_FILE"`
+	MaxSpeed       float64 `help:"Speed (km/h) above which travel between two logins is impossible." default:"1000"`
 
 	geoFlags      `embed:"" yaml:"geoip"` // the config file's geoip: block
 	passwordFlags `embed:""`

@@ -82,9 +82,9 @@ type identity struct {
 	exists  bool
 	dir     bool
 	info    os.FileInfo
-	hashed  bool              // with Options.Content: sum is the content's hash
+	hashed  bool // with Options.Content: sum is the content's hash
 	sum     [sha256.Size]byte
-	entries []entry           // a folder's files, by name
+	entries []entry // a folder's files, by name
 }
 
 type entry struct {
