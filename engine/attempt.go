@@ -113,6 +113,17 @@ var ErrInvalid = errors.New("invalid input")
 
 func (e *FieldError) Unwrap() error { return ErrInvalid }
 
+// WithinField names an error's field as part of a larger request: field
+// "ip" of the request's "attempt." is "attempt.ip". Errors that name no
+// field are returned as they are.
+func WithinField(err error, prefix string) error {
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		return &FieldError{Field: prefix + fe.Field, Msg: fe.Msg}
+	}
+	return err
+}
+
 func fieldErr(field, format string, args ...any) error {
 	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
 }

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/riskgate/riskgate/api/auth"
+	"github.com/riskgate/riskgate/api/service"
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/rules"
 )
@@ -47,6 +48,8 @@ func Classify(err error) *Error {
 		return &Error{Code: codes.InvalidArgument, Field: "files", Message: err.Error()}
 	case errors.Is(err, rules.ErrVersionMismatch):
 		return &Error{Code: codes.Aborted, Field: "if_version", Message: err.Error()}
+	case errors.Is(err, service.ErrNoProfile):
+		return &Error{Code: codes.NotFound, Message: service.ErrNoProfile.Error()}
 	case errors.Is(err, engine.ErrUnknownDecision):
 		return &Error{Code: codes.NotFound, Field: "decision_id", Message: "unknown, expired or already reported decision"}
 	case errors.Is(err, auth.ErrUnauthenticated):

@@ -8,9 +8,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
-	"github.com/riskgate/riskgate/api/auth"
 	pb "github.com/riskgate/riskgate/api/gen/riskgate/v1"
 	"github.com/riskgate/riskgate/api/httpapi"
+	"github.com/riskgate/riskgate/api/service"
 )
 
 // pinger is a store that can tell whether it is reachable (Redis).
@@ -27,11 +27,11 @@ func (s *Server) ops() []httpapi.Route {
 		Timeout: 10 * time.Second,
 	})
 	return []httpapi.Route{
-		{Method: "GET", Path: "/healthz", Level: auth.Public, Handler: func(w http.ResponseWriter, r *http.Request) {
+		{Method: "GET", Path: "/healthz", Op: service.OpProbe, Handler: func(w http.ResponseWriter, r *http.Request) {
 			writeStatus(w, http.StatusOK, map[string]any{"status": "ok"})
 		}},
-		{Method: "GET", Path: "/readyz", Level: auth.Public, Handler: s.readyz},
-		{Method: "GET", Path: "/metrics", Level: auth.Public, Handler: metricsHandler.ServeHTTP},
+		{Method: "GET", Path: "/readyz", Op: service.OpProbe, Handler: s.readyz},
+		{Method: "GET", Path: "/metrics", Op: service.OpProbe, Handler: metricsHandler.ServeHTTP},
 	}
 }
 
@@ -60,7 +60,7 @@ func (s *Server) ready(ctx context.Context) (map[string]string, bool) {
 		res["server"] = "shutting down"
 		ok = false
 	}
-	if snap := s.deps.Rules.Snapshot(); snap == nil {
+	if snap := s.deps.Service.Rules(); snap == nil {
 		res["rules"] = "not loaded"
 		ok = false
 	} else {

@@ -23,6 +23,7 @@ import (
 	"github.com/riskgate/riskgate/api/auth"
 	"github.com/riskgate/riskgate/api/metrics"
 	"github.com/riskgate/riskgate/api/server"
+	"github.com/riskgate/riskgate/api/service"
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/engine/memstore"
 	"github.com/riskgate/riskgate/rules"
@@ -94,7 +95,7 @@ func startServer(t *testing.T, o testOpts) *testServer {
 		cfg.MetricsAddr = "127.0.0.1:0"
 	}
 	az := auth.New(auth.Options{AdminToken: []byte(o.admin), ScoringToken: []byte(o.scoring), AdminCertNames: o.adminCertNames})
-	srv, err := server.New(cfg, server.Deps{Engine: eng, Rules: mgr, Store: store, Auth: az, Metrics: m, Gatherer: reg, Logger: log, Checks: o.checks})
+	srv, err := server.New(cfg, server.Deps{Service: service.New(eng, mgr), Rules: mgr, Store: store, Auth: az, Metrics: m, Gatherer: reg, Logger: log, Checks: o.checks})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/riskgate/riskgate/api/grpcapi"
 	"github.com/riskgate/riskgate/api/httpapi"
 	"github.com/riskgate/riskgate/api/metrics"
+	"github.com/riskgate/riskgate/api/service"
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/rules"
 )
@@ -71,22 +72,20 @@ type Check struct {
 	Check func(ctx context.Context) error
 }
 
-// Engine is what the server needs of *engine.Engine.
-type Engine interface {
-	grpcapi.Engine
-	httpapi.Engine
-}
-
 // Deps are what the server serves. Store and Closers are closed after the
 // drain: the store last, so that sinks flushing decisions still have it.
 type Deps struct {
-	Engine   Engine
-	Rules    *rules.Manager
+	Service  *service.Service
+	Rules    *rules.Manager // watched and reloaded
 	Store    engine.Store
 	Auth     *auth.Authenticator
 	Metrics  *metrics.Metrics // may be nil
 	Gatherer prometheus.Gatherer
 	Checks   []Check
+	// Routes are more HTTP routes to serve beside the API's (a web hook),
+	// each with its service operation, authenticated and measured as the
+	// API's are.
+	Routes []httpapi.Route
 	Closers  []func(ctx context.Context) error
 	Logger   *slog.Logger
 }
@@ -121,8 +120,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if cfg.HTTPAddr == "" && cfg.GRPCAddr == "" {
 		return nil, errors.New("server: no listener: set the HTTP or the gRPC address")
 	}
-	if deps.Engine == nil || deps.Rules == nil || deps.Store == nil || deps.Auth == nil {
-		return nil, errors.New("server: engine, rules, store and auth are required")
+	if deps.Service == nil || deps.Store == nil || deps.Auth == nil {
+		return nil, errors.New("server: service, store and auth are required")
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 15 * time.Second
@@ -142,7 +141,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.Metrics != nil {
 		rec, grec = deps.Metrics, deps.Metrics
 	}
-	s.api = &httpapi.API{Engine: deps.Engine, Rules: deps.Rules, Auth: deps.Auth, Metrics: rec, Log: s.log}
+	s.api = &httpapi.API{Service: deps.Service, Auth: deps.Auth, Metrics: rec, Log: s.log}
 	s.opsRoutes = s.ops()
 
 	httpTLS, c, err := serverTLS(cfg.HTTPTLS)
@@ -153,7 +152,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		s.certs = append(s.certs, c)
 	}
 	if cfg.HTTPAddr != "" {
-		s.routes = s.api.Routes()
+		s.routes = append(s.api.Routes(), deps.Routes...)
 		if cfg.MetricsAddr == "" {
 			s.routes = append(s.routes, s.opsRoutes...)
 		}
@@ -196,8 +195,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			opts = append(opts, grpc.Creds(credentials.NewTLS(grpcTLS)))
 		}
 		s.grpcSrv = grpc.NewServer(opts...)
-		pb.RegisterRiskServiceServer(s.grpcSrv, &grpcapi.Risk{Engine: deps.Engine, Log: s.log})
-		pb.RegisterRulesServiceServer(s.grpcSrv, &grpcapi.Rules{Engine: deps.Engine, Rules: deps.Rules, Log: s.log})
+		pb.RegisterRiskServiceServer(s.grpcSrv, &grpcapi.Risk{Service: deps.Service, Log: s.log})
+		pb.RegisterRulesServiceServer(s.grpcSrv, &grpcapi.Rules{Service: deps.Service, Log: s.log})
 		healthpb.RegisterHealthServer(s.grpcSrv, s.health)
 		if cfg.GRPCReflection {
 			reflection.Register(s.grpcSrv)
@@ -228,6 +227,21 @@ func (s *Server) Routes() []httpapi.Route {
 		return append(append([]httpapi.Route(nil), s.routes...), s.opsRoutes...)
 	}
 	return s.routes
+}
+
+// GRPCMethods are the full names of every method the gRPC listener serves,
+// of every registered service (riskgate's, health, reflection).
+func (s *Server) GRPCMethods() []string {
+	if s.grpcSrv == nil {
+		return nil
+	}
+	var out []string
+	for name, info := range s.grpcSrv.GetServiceInfo() {
+		for _, m := range info.Methods {
+			out = append(out, "/"+name+"/"+m.Name)
+		}
+	}
+	return out
 }
 
 // Listen binds the listeners.

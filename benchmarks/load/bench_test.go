@@ -14,6 +14,7 @@ import (
 	"github.com/riskgate/riskgate/api/auth"
 	"github.com/riskgate/riskgate/api/metrics"
 	"github.com/riskgate/riskgate/api/server"
+	"github.com/riskgate/riskgate/api/service"
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/engine/memstore"
 	"github.com/riskgate/riskgate/rules"
@@ -42,7 +43,7 @@ func startInProcess(tb testing.TB) server.Addrs {
 		tb.Fatal(err)
 	}
 	srv, err := server.New(server.Config{HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0"},
-		server.Deps{Engine: eng, Rules: mgr, Store: store, Auth: auth.New(auth.Options{}), Metrics: m, Gatherer: reg, Logger: log})
+		server.Deps{Service: service.New(eng, mgr), Rules: mgr, Store: store, Auth: auth.New(auth.Options{}), Metrics: m, Gatherer: reg, Logger: log})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/riskgate/riskgate/api/auth"
 	"github.com/riskgate/riskgate/api/metrics"
 	"github.com/riskgate/riskgate/api/server"
+	"github.com/riskgate/riskgate/api/service"
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/engine/memstore"
 	"github.com/riskgate/riskgate/engine/redisstore"
@@ -163,7 +164,7 @@ func (c *serveCmd) Run(ctx context.Context) error {
 		HTTPTLS: c.HTTP.TLS.config(), GRPCTLS: c.GRPC.TLS.config(), GRPCReflection: c.GRPC.Reflection, PprofAddr: c.PprofAddr,
 		ShutdownTimeout: c.Shutdown.Timeout, ShutdownDelay: c.Shutdown.Delay, NoRulesWatch: !c.RulesWatch,
 	}, server.Deps{
-		Engine: b.engine, Rules: mgr, Store: store, Auth: az, Metrics: m, Gatherer: reg, Checks: checks, Logger: log,
+		Service: service.New(b.engine, mgr), Rules: mgr, Store: store, Auth: az, Metrics: m, Gatherer: reg, Checks: checks, Logger: log,
 	})
 	if err != nil {
 		store.Close(context.Background())
