@@ -85,9 +85,9 @@ type Deps struct {
 	// Routes are more HTTP routes to serve beside the API's (a web hook),
 	// each with its service operation, authenticated and measured as the
 	// API's are.
-	Routes []httpapi.Route
-	Closers  []func(ctx context.Context) error
-	Logger   *slog.Logger
+	Routes  []httpapi.Route
+	Closers []func(ctx context.Context) error
+	Logger  *slog.Logger
 }
 
 // Addrs are the addresses the server listens on, after Listen.
