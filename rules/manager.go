@@ -152,7 +152,7 @@ func (m *Manager) Snapshot() *Snapshot { return m.cur.Load() }
 
 // Collector returns the Manager's metrics: the version in force, the
 // result and time of the last load, loads by trigger and result.
-func (m *Manager) Collector() prometheus.Collector { return m.metrics }
+func (m *Manager) Collector() prometheus.Collector { return m.metrics.collector() }
 
 // PersistPath returns where Put writes: the one rule file or folder, if the
 // rules are loaded from exactly one.

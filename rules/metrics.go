@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/riskgate/riskgate/internal/metricset"
 )
 
 // metrics are the Manager's: what is in force and how loads went. They are
@@ -45,22 +47,8 @@ func newMetrics() *metrics {
 	}
 }
 
-func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.version, m.success, m.timestamp, m.count, m.reloads}
-}
-
-// Describe implements prometheus.Collector.
-func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, c := range m.collectors() {
-		c.Describe(ch)
-	}
-}
-
-// Collect implements prometheus.Collector.
-func (m *metrics) Collect(ch chan<- prometheus.Metric) {
-	for _, c := range m.collectors() {
-		c.Collect(ch)
-	}
+func (m *metrics) collector() prometheus.Collector {
+	return metricset.Set{m.version, m.success, m.timestamp, m.count, m.reloads}
 }
 
 // loaded records a ruleset put in force, or found unchanged.
