@@ -13,11 +13,6 @@ import (
 	"github.com/riskgate/riskgate/api/service"
 )
 
-// pinger is a store that can tell whether it is reachable (Redis).
-type pinger interface {
-	Ping(ctx context.Context) error
-}
-
 // ops are the operational routes: liveness, readiness, metrics.
 func (s *Server) ops() []httpapi.Route {
 	metricsHandler := promhttp.HandlerFor(s.deps.Gatherer, promhttp.HandlerOpts{
@@ -39,9 +34,9 @@ type slog2log struct{ s *Server }
 
 func (l slog2log) Println(v ...any) { l.s.log.Warn("metrics", "err", v) }
 
-// ready runs the readiness checks: the rules are loaded, the store answers,
-// and every extra check (databases) passes. It never reports ready while
-// shutting down.
+// ready runs the readiness checks: the rules are loaded, and every check
+// (the store answers, a database is loaded) passes. It never reports ready
+// while shutting down.
 func (s *Server) ready(ctx context.Context) (map[string]string, bool) {
 	res := map[string]string{}
 	ok := true
@@ -65,13 +60,6 @@ func (s *Server) ready(ctx context.Context) (map[string]string, bool) {
 		ok = false
 	} else {
 		res["rules"] = "ok: " + snap.Set.Version()
-	}
-	if p, isPinger := s.deps.Store.(pinger); isPinger {
-		cctx, cancel := context.WithTimeout(ctx, time.Second)
-		set("store", p.Ping(cctx))
-		cancel()
-	} else {
-		res["store"] = "ok"
 	}
 	for _, c := range s.deps.Checks {
 		cctx, cancel := context.WithTimeout(ctx, time.Second)
