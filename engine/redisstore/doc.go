@@ -5,7 +5,9 @@
 //
 // # One round trip per Score
 //
-// Everything a call does runs in one Lua function, riskgate_batch (a
+// Everything a call does runs in one Lua function, riskgate_batch
+// (lua/batch.lua, after the constants it shares with the Go code in the
+// generated lua/preamble.lua; a
 // Redis Function library, loaded by New and again on a server that lost
 // it), called with a list of items: one key each, and what to do with it.
 // An Observe's items are the attempt's account, address, subnet, ASN and
@@ -83,7 +85,7 @@
 // (300) members within the longest window, a sorted set of the members by
 // the bucket of their last sighting, counted by ZCOUNT; beyond, one
 // HyperLogLog per bucket and one union per window, whose count the state
-// keeps (scripts.go explains the scheme): about 0.8% standard error, a
+// keeps (lua/batch.lua explains the scheme): about 0.8% standard error, a
 // few KB per window however large the attack. The two small forms are
 // exact, and count a member in a window by its last sighting, which
 // differs from a bucket's memory only for an attempt dated before that

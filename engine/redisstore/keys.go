@@ -32,7 +32,7 @@ import (
 //	                                  written by each node's aggregated flush (tenant.go)
 //	{t:<tenant>:d:<decision id>}      string: encodePending
 //
-// (scripts.go describes the window state and the HyperLogLogs.)
+// (lua/batch.lua describes the window state and the HyperLogLogs.)
 //
 // Identifiers that could break the tag (a '}' in a tenant, say) are
 // hex-encoded behind a '~', which no plain identifier contains.

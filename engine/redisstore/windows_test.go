@@ -119,7 +119,7 @@ func replayModels(t *testing.T, srv *redistest.Server, smallSet, users, small, l
 		evAt := at
 		// Late events only while the sets are HyperLogLogs: a small set
 		// counts a member by its last sighting, and a late event dated
-		// before it would not see it (documented in scripts.go).
+		// before it would not see it (documented in lua/batch.lua).
 		if late > 0 && i > 100 && i < 750 && r.IntN(late) == 0 {
 			evAt = at.Add(-time.Duration(r.IntN(7200)) * time.Second)
 			if evAt.Before(converted) {
