@@ -5,11 +5,11 @@
 //
 // # One round trip per Score
 //
-// Everything a call does runs in one Lua function, riskgate_batch
-// (lua/batch.lua, after the constants it shares with the Go code in the
-// generated lua/preamble.lua; a
+// Everything a call does runs in one Lua function, riskgate_batch (a
 // Redis Function library, loaded by New and again on a server that lost
 // it), called with a list of items: one key each, and what to do with it.
+// Its code is lua/batch.lua, after the generated lua/preamble.lua: the
+// constants it shares with the Go code (item kinds, window layout).
 // An Observe's items are the attempt's account, address, subnet, ASN and
 // password, plus the writes earlier Commits queued; on a single server or
 // a Sentinel group all of them go in one FCALL, sent as one command. On a
