@@ -102,7 +102,7 @@ func (s *Rules) Validate(_ context.Context, req *pb.ValidateRulesRequest) (*pb.V
 	if !v.Valid() {
 		resp := &pb.ValidateRulesResponse{}
 		for _, p := range v.Problems {
-			resp.Errors = append(resp.Errors, &pb.RuleError{File: p.File, Line: int32(p.Line), Message: p.Error.Error()})
+			resp.Errors = append(resp.Errors, &pb.RuleError{File: p.File, Line: int32(p.Line), Rule: p.Rule, Field: p.Field, Message: p.Error.Error()})
 		}
 		return resp, nil
 	}

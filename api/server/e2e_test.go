@@ -277,3 +277,35 @@ func hasViolation(st *status.Status, field, desc string) bool {
 	}
 	return false
 }
+
+// TestRuleErrorsAsData: a rejected ruleset's problems carry their file
+// (as the request named it), line, rule and field as data on both APIs,
+// from the rules' own positions, not from reading them back out of a
+// message.
+func TestRuleErrorsAsData(t *testing.T) {
+	ts := startServer(t, testOpts{admin: adminToken})
+	bad := "rules:\n  - id: ok\n    description: Fine.\n    when: \"true\"\n    score: 1\n  - id: typo\n    description: Misspelt field.\n    when: geo.impossible_travle\n    action: deny\n"
+	var e struct {
+		Error struct {
+			Details []struct {
+				File, Rule, Field, Message string
+				Line                       int
+			} `json:"details"`
+		} `json:"error"`
+	}
+	code := httpDo(t, nil, "PUT", ts.url("/v1/rules"), adminToken, map[string]any{"files": []map[string]string{{"name": "bad.yaml", "content": bad}}}, &e)
+	if code != 400 || len(e.Error.Details) != 1 {
+		t.Fatalf("http: %d %+v", code, e)
+	}
+	if d := e.Error.Details[0]; d.File != "bad.yaml" || d.Line != 8 || d.Rule != "typo" || d.Field != "when" || !strings.HasPrefix(d.Message, "bad.yaml:8: rule \"typo\": when:") {
+		t.Errorf("http detail %+v", d)
+	}
+	v, err := pb.NewRulesServiceClient(ts.grpcConn(t)).Validate(withToken(context.Background(), adminToken),
+		&pb.ValidateRulesRequest{Files: []*pb.RuleFile{{Name: "bad.yaml", Content: bad}}})
+	if err != nil || v.Valid || len(v.Errors) != 1 {
+		t.Fatalf("grpc: %v %v", v, err)
+	}
+	if r := v.Errors[0]; r.File != "bad.yaml" || r.Line != 8 || r.Rule != "typo" || r.Field != "when" {
+		t.Errorf("grpc error %v", r)
+	}
+}
