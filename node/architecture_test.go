@@ -45,7 +45,9 @@ func listPackages(t *testing.T, args ...string) []pkg {
 	return pkgs
 }
 
-func rel(importPath string) string { return strings.TrimPrefix(strings.TrimPrefix(importPath, module), "/") }
+func rel(importPath string) string {
+	return strings.TrimPrefix(strings.TrimPrefix(importPath, module), "/")
+}
 
 var tableRow = regexp.MustCompile("^\\| `([^`]+)` \\|")
 

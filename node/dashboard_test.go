@@ -87,22 +87,20 @@ func TestDashboardMetricsExist(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := n.Listen()
+	ctx, cancel := context.WithCancel(context.Background())
+	addrs, wait, err := n.Start(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- n.Serve(ctx, nil) }()
-	defer func() { cancel(); <-done }()
+	defer func() { cancel(); wait() }()
 
-	resp, err := http.Post("http://"+srv.Addrs().HTTP+"/v1/score", "application/json",
+	resp, err := http.Post("http://"+addrs.HTTP+"/v1/score", "application/json",
 		strings.NewReader(`{"ip":"81.2.69.160","user_id":"u","username":"(","result":"password_ok"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	conn, err := grpc.NewClient(srv.Addrs().GRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(addrs.GRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -167,16 +167,14 @@ func TestPlugIns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := n.Listen()
+	ctx, cancel := context.WithCancel(context.Background())
+	addrs, wait, err := n.Start(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- n.Serve(ctx, nil) }()
 	<-st.scored
 	post := func(token string) int {
-		req, _ := http.NewRequest("POST", "http://"+srv.Addrs().HTTP+"/v1/hooks/test", nil)
+		req, _ := http.NewRequest("POST", "http://"+addrs.HTTP+"/v1/hooks/test", nil)
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
@@ -194,7 +192,7 @@ func TestPlugIns(t *testing.T) {
 		t.Errorf("the hook with the scoring token: %d", code)
 	}
 	cancel()
-	if err := <-done; err != nil {
+	if err := wait(); err != nil {
 		t.Fatal(err)
 	}
 	if sk.decided != 2 {

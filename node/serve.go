@@ -73,6 +73,21 @@ func (n *Node) Listen() (*server.Server, error) {
 	return srv, nil
 }
 
+// Start listens and serves in the background until ctx is done (for
+// tests and embedding). It returns the bound addresses and a wait func
+// that returns Serve's result once it has shut down.
+func (n *Node) Start(ctx context.Context) (server.Addrs, func() error, error) {
+	srv, err := n.Listen()
+	if err != nil {
+		return server.Addrs{}, nil, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- n.Serve(ctx, nil) }()
+	var once sync.Once
+	var res error
+	return srv.Addrs(), func() error { once.Do(func() { res = <-done }); return res }, nil
+}
+
 // Serve serves the node until ctx is done: it listens, watches the rule
 // files (unless told not to), runs the runners, and reloads rules and
 // certificates on each value received from reload (SIGHUP; nil: never).

@@ -100,24 +100,13 @@ func startServer(t *testing.T, o testOpts) *testServer {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- n.Serve(ctx, nil) }()
-	stopped := false
-	var stopErr error
-	stop := func() error {
-		if !stopped {
-			stopped = true
-			cancel()
-			select {
-			case stopErr = <-done:
-			case <-time.After(30 * time.Second):
-				t.Error("server did not stop")
-			}
-		}
-		return stopErr
+	addrs, wait, err := n.Start(ctx)
+	if err != nil {
+		t.Fatal(err)
 	}
+	stop := func() error { cancel(); return wait() }
 	t.Cleanup(func() { _ = stop() })
-	ts := &testServer{srv: srv, addrs: srv.Addrs(), rulesDir: dir, reg: reg, stop: stop, scheme: "http"}
+	ts := &testServer{srv: srv, addrs: addrs, rulesDir: dir, reg: reg, stop: stop, scheme: "http"}
 	if o.httpTLS.Enabled() {
 		ts.scheme = "https"
 	}

@@ -27,15 +27,13 @@ func startInProcess(tb testing.TB) server.Addrs {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	srv, err := n.Listen()
+	ctx, cancel := context.WithCancel(context.Background())
+	addrs, wait, err := n.Start(ctx)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { n.Serve(ctx, nil); close(done) }()
-	tb.Cleanup(func() { cancel(); <-done })
-	return srv.Addrs()
+	tb.Cleanup(func() { cancel(); wait() })
+	return addrs
 }
 
 // benchCalls measures calls through the whole stack, client and server in
