@@ -203,7 +203,8 @@ func (n *Node) assemble(ctx context.Context) error {
 	} else if check, err = n.openBreached(cfg.PasswordConfig); err != nil {
 		return err
 	}
-	if err := n.openStore(ctx); err != nil {
+	storeTimeout, err := n.openStore(ctx)
+	if err != nil {
 		return err
 	}
 	for _, o := range n.set.observers {
@@ -215,7 +216,7 @@ func (n *Node) assemble(ctx context.Context) error {
 	opts := engine.Options{
 		Store: n.store, Rules: n.rules, Keyer: keyer, Enrichers: enrichers, Observers: observers, Logger: n.log,
 		Signals:      signals.Default(signals.Config{MaxSpeedKMH: cfg.MaxSpeed, Breached: check}),
-		StoreTimeout: cfg.StoreTimeout, MaxClockSkew: cfg.MaxClockSkew,
+		StoreTimeout: storeTimeout, MaxClockSkew: cfg.MaxClockSkew,
 	}
 	for _, adjust := range n.set.engine {
 		adjust(&opts)

@@ -15,12 +15,14 @@ import (
 const redisStoreTimeout = 50 * time.Millisecond
 
 // openStore opens the state store the config names, or takes the one
-// given, and its readiness check.
-func (n *Node) openStore(ctx context.Context) error {
+// given, with its readiness check, and returns the bound on its calls:
+// the config's, else none in the process and redisStoreTimeout for Redis.
+func (n *Node) openStore(ctx context.Context) (time.Duration, error) {
+	timeout := n.cfg.StoreTimeout
 	if n.set.store != nil {
 		n.store = n.set.store
 		n.checks = append(n.checks, storeCheck(n.store))
-		return nil
+		return timeout, nil
 	}
 	if n.cfg.memoryStore() {
 		m := n.cfg.Memory
@@ -28,20 +30,20 @@ func (n *Node) openStore(ctx context.Context) error {
 		n.store = ms
 		n.onCloseCtx("memory store", ms.Close)
 		n.checks = append(n.checks, storeCheck(ms))
-		return nil
+		return timeout, nil
 	}
-	if n.cfg.StoreTimeout == 0 {
-		n.cfg.StoreTimeout = redisStoreTimeout
+	if timeout == 0 {
+		timeout = redisStoreTimeout
 	}
 	rs, err := redisstore.New(ctx, redisstore.Options{URL: n.cfg.Store, Logger: n.log})
 	if err != nil {
-		return fmt.Errorf("store %s: %w", redisstore.Redact(n.cfg.Store), err)
+		return 0, fmt.Errorf("store %s: %w", redisstore.Redact(n.cfg.Store), err)
 	}
 	n.store = rs
 	n.onCloseCtx("redis store", rs.Close)
 	n.collect(rs.Collector())
 	n.checks = append(n.checks, storeCheck(rs))
-	return nil
+	return timeout, nil
 }
 
 // storeCheck is the readiness check of a store: a ping where the store
