@@ -8,54 +8,49 @@ import (
 )
 
 // BreachChecker opens the breached-password check a PasswordConfig names,
-// for the tools that run engines of their own (rule tests): the filter
-// file, reloaded when replaced; the bundled common-password list by
-// default; or none (a nil check). close releases it.
+// for the tools that run engines of their own (rule tests): the bundled
+// common-password list and the filter file, reloaded when it changes, or
+// none (a nil check). close releases it.
 func BreachChecker(p PasswordConfig, log *slog.Logger) (check signals.BreachChecker, close func() error, err error) {
-	check, _, close, err = openBreached(p, log)
-	return check, close, err
+	check, set, err := openBreached(p, log)
+	if err != nil || set == nil {
+		return check, func() error { return nil }, err
+	}
+	return check, set.Close, nil
 }
 
-// openBreached returns the breach check for the signals, the live filter
-// when it is a file (for its metrics), and what closes it.
-func openBreached(p PasswordConfig, log *slog.Logger) (signals.BreachChecker, *breached.Live, func() error, error) {
-	var lookup func([20]byte) breached.Match
-	var live *breached.Live
-	var close func() error
-	switch p.Breached {
-	case "none":
-		return nil, nil, func() error { return nil }, nil
-	case "":
-		f, err := breached.Default()
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		lookup, close = f.Lookup, f.Close
-	default:
-		l, err := breached.OpenLive(p.Breached, log)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		lookup, close, live = l.Lookup, l.Close, l
-		info := l.Info()
-		log.Info("breached-password filter loaded", "path", p.Breached, "kind", info.Kind, "entries", info.Entries)
+// openBreached returns the breach check for the signals and the set of
+// filters behind it (nil when there is none).
+func openBreached(p PasswordConfig, log *slog.Logger) (signals.BreachChecker, *breached.Set, error) {
+	if p.Breached == "none" {
+		return nil, nil, nil
+	}
+	opt := breached.SetOptions{NoBuiltin: p.NoBuiltinBreached, Live: breached.LiveOptions{Logger: log}}
+	if p.Breached != "" {
+		opt.Files = []string{p.Breached}
+	}
+	set, err := breached.OpenSet(opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	if set.Empty() {
+		log.Warn("breached-password check disabled: --no-builtin-breached without --breached")
+		return nil, nil, set.Close()
 	}
 	return func(h *[20]byte) (bool, int) {
-		m := lookup(*h)
+		m := set.Lookup(*h)
 		return m.Found, m.Tier
-	}, live, close, nil
+	}, set, nil
 }
 
 // openBreached opens the node's breach check and registers its metrics
 // and closing.
 func (n *Node) openBreached(p PasswordConfig) (signals.BreachChecker, error) {
-	check, live, close, err := openBreached(p, n.log)
-	if err != nil {
-		return nil, err
+	check, set, err := openBreached(p, n.log)
+	if err != nil || set == nil {
+		return check, err
 	}
-	n.onClose("breached", close)
-	if live != nil {
-		n.collect(live.Collector())
-	}
+	n.onClose("breached", set.Close)
+	n.collect(set.Collector())
 	return check, nil
 }

@@ -63,7 +63,8 @@ type EngineConfig struct {
 // PasswordConfig is the breached-password check: the settings `rules test`
 // shares with serve and replay.
 type PasswordConfig struct {
-	Breached string `help:"Breached-password filter built by 'riskgate breached build', reloaded when the file is replaced. Default: the bundled list of common passwords; 'none' disables the check." placeholder:"FILE" env:"RISKGATE_BREACHED"`
+	Breached          string `help:"Breached-password filter built by 'riskgate breached build', checked together with the bundled list of common passwords and reloaded when the file changes. 'none' disables the check." placeholder:"FILE" env:"RISKGATE_BREACHED"`
+	NoBuiltinBreached bool   `help:"Leave out the bundled list of common passwords (by default it is checked beside --breached)." env:"RISKGATE_NO_BUILTIN_BREACHED"`
 }
 
 // GeoIPConfig configures enrichment: GeoIP databases and IP intelligence
