@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/riskgate/riskgate/api/alert"
+	"github.com/riskgate/riskgate/api/service"
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/internal/enginetest"
 )
@@ -86,13 +87,18 @@ type running struct {
 func start(t testing.TB, opts Options, scorer Scorer) *running {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	r, err := New(opts, Deps{Scorer: scorer, Alerts: testBuilder(t), Registerer: reg, Logger: testLogger(t)})
+	deps := Deps{Scorer: scorer, Alerts: testBuilder(t), Registerer: reg, Logger: testLogger(t)}
+	svc, _ := scorer.(*service.Service)
+	if svc != nil {
+		deps.Scorer = nil // as the node runs it: with its service
+	}
+	r, err := New(opts, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	run := &running{Runner: r, cancel: cancel, done: make(chan error, 1), reg: reg}
-	go func() { run.done <- r.Run(ctx) }()
+	go func() { run.done <- r.Run(ctx, svc) }()
 	t.Cleanup(func() { run.stop(t) })
 	return run
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/riskgate/riskgate/api/alert"
+	"github.com/riskgate/riskgate/api/service"
 	"github.com/riskgate/riskgate/engine"
 )
 
@@ -40,7 +41,8 @@ type Claimer interface {
 
 // Deps are what a Runner works with.
 type Deps struct {
-	// Scorer scores attempts and reports outcomes. Required.
+	// Scorer scores attempts and reports outcomes, in place of the
+	// service Run is given (tests and tools that have only an engine).
 	Scorer Scorer
 	// Alerts builds the alerts written to Options.AlertsTopic; nil writes
 	// none.
@@ -64,6 +66,7 @@ type Runner struct {
 	log      *slog.Logger
 	sem      chan struct{} // one token per message fetched and not yet done
 	workers  []chan *item
+	scorer   Scorer // Deps.Scorer, or the service Run was given
 	running  atomic.Bool
 	fetchers sync.WaitGroup // partition fetchers running
 	warned   sync.Map       // message kind -> *atomic.Int64, for rate-limited warnings
@@ -77,9 +80,6 @@ func New(opts Options, deps Deps) (*Runner, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
-	}
-	if deps.Scorer == nil {
-		return nil, errors.New("stream: no scorer")
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
@@ -117,15 +117,27 @@ func New(opts Options, deps Deps) (*Runner, error) {
 	return r, nil
 }
 
-// Run consumes until ctx is cancelled, then stops fetching, finishes the
-// messages in flight, writes their outputs and commits them, within
-// Options.ShutdownTimeout, leaves the group and returns nil. It returns
+// Name implements node.Runner.
+func (r *Runner) Name() string { return "kafka" }
+
+// Run consumes until ctx is cancelled, scoring and reporting with svc
+// (or Deps.Scorer when set): it implements node.Runner. Then it stops
+// fetching, finishes the messages in flight, writes their outputs and
+// commits them, within Options.ShutdownTimeout, leaves the group and
+// returns nil. It returns
 // an error at once when the brokers refuse the configuration (failed
 // authentication or TLS, a missing topic); while they cannot be reached it
 // keeps trying, with riskgate_kafka_connected at 0.
-func (r *Runner) Run(ctx context.Context) error {
+func (r *Runner) Run(ctx context.Context, svc *service.Service) error {
 	if !r.running.CompareAndSwap(false, true) {
 		return errors.New("stream: Run called twice")
+	}
+	r.scorer = r.deps.Scorer
+	if r.scorer == nil {
+		if svc == nil {
+			return errors.New("stream: no service to score with")
+		}
+		r.scorer = svc
 	}
 	defer r.writer.Close()
 	// Work outlives ctx by the shutdown budget, so that a shutdown

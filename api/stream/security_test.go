@@ -34,7 +34,7 @@ func runOnce(t *testing.T, opts Options) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err = r.Run(ctx)
+	err = r.Run(ctx, nil)
 	if ctx.Err() != nil {
 		t.Fatal("Run kept retrying a configuration the broker refuses")
 	}
@@ -206,8 +206,12 @@ func TestOptionsAreChecked(t *testing.T) {
 			}
 		})
 	}
-	if _, err := New(good, Deps{}); err == nil {
-		t.Fatal("no scorer accepted")
+	r, err := New(good, Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Run(t.Context(), nil); err == nil || !strings.Contains(err.Error(), "no service") {
+		t.Fatalf("Run without a service or scorer = %v", err)
 	}
 	if _, err := New(good, Deps{Scorer: enginetest.New(t, engine.Options{})}); err != nil {
 		t.Fatal(err)

@@ -100,7 +100,7 @@ func TestDispatcherAndRunnerShareTheAlertsTopic(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
+	go func() { done <- r.Run(ctx, nil) }()
 
 	want := direct(t, [][]engine.Attempt{append(slices.Clone(api), streamed...)})
 	var n int

@@ -13,6 +13,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/riskgate/riskgate/api/alert"
+	"github.com/riskgate/riskgate/api/service"
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/internal/enginetest"
 )
@@ -34,7 +35,8 @@ func TestScoresFromTopic(t *testing.T) {
 	want := direct(t, journeys)
 	produce(t, c, attemptMsgs(t, all)...)
 
-	r := start(t, testOptions(c), enginetest.New(t, engine.Options{}))
+	// Through the service layer, as the node runs it.
+	r := start(t, testOptions(c), service.New(enginetest.New(t, engine.Options{}), nil))
 	decs := readTopic(t, c, tDecisions, len(all))
 	var nAlerts int
 	for _, d := range want {

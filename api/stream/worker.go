@@ -213,7 +213,7 @@ func (w *worker) attempt(ctx context.Context, it *item) error {
 	if claim {
 		r.deps.Claims.Claim(a.Tenant, a.AttemptID)
 	}
-	d, err := r.deps.Scorer.Score(ctx, a)
+	d, err := r.scorer.Score(ctx, a)
 	if claim {
 		r.deps.Claims.Release(a.Tenant, a.AttemptID)
 	}
@@ -279,7 +279,7 @@ func (w *worker) outcome(ctx context.Context, it *item) error {
 	// A store that is briefly unavailable is waited for: the outcome
 	// would otherwise be lost to learning.
 	for failures := 0; ; failures++ {
-		err = r.deps.Scorer.Report(ctx, o)
+		err = r.scorer.Report(ctx, o)
 		if err == nil || !errors.Is(err, engine.ErrUnavailable) || failures == 5 || ctx.Err() != nil {
 			break
 		}

@@ -19,6 +19,7 @@ import (
 
 	pb "github.com/riskgate/riskgate/api/gen/riskgate/v1"
 	"github.com/riskgate/riskgate/api/httpapi"
+	"github.com/riskgate/riskgate/api/service"
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/internal/enginetest"
 )
@@ -57,7 +58,7 @@ type httpAnswer struct {
 }
 
 func httpRoute(t *testing.T, e *engine.Engine, pattern string) http.HandlerFunc {
-	api := &httpapi.API{Engine: e, Log: slog.New(slog.DiscardHandler)}
+	api := &httpapi.API{Service: service.New(e, nil), Log: slog.New(slog.DiscardHandler)}
 	for _, r := range api.Routes() {
 		if r.Pattern() == pattern {
 			return r.Handler

@@ -381,7 +381,7 @@ func throughput(c config, addrs []string, round int) (float64, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
+	go func() { done <- r.Run(ctx, nil) }()
 	var start time.Time
 	for {
 		consumed := counter(reg, "riskgate_kafka_messages_consumed_total")
@@ -486,7 +486,7 @@ func latency(c config, addrs []string, rate float64) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
+	go func() { done <- r.Run(ctx, nil) }()
 
 	// Read decisions from the current end of every partition.
 	hist := hdrhistogram.New(1, int64(60*time.Second/time.Microsecond), 3)
