@@ -3,6 +3,7 @@ package simulator
 import (
 	"bufio"
 	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -105,6 +106,25 @@ func (c *Config) validate() error {
 			return fmt.Errorf("sim: share %v: want 0 to 1", s)
 		}
 	}
+	// Attacks on existing accounts need that many accounts: asking for
+	// more is a mistake, not something to approximate.
+	a := &c.Attacks
+	for _, x := range []struct {
+		name string
+		n    int
+	}{{"spray accounts", a.SprayAccounts}, {"takeovers", a.Takeovers}, {"hijacks", a.Hijacks}, {"brute-force accounts", a.BruteForce}} {
+		if x.n > c.Users {
+			return fmt.Errorf("sim: %s %d: more than the %d users", x.name, x.n, c.Users)
+		}
+	}
+	for _, x := range []struct {
+		name string
+		n    int
+	}{{"stuffing waves", a.StuffingWaves}, {"stuffing attempts", a.StuffingAttempts}, {"spray campaigns", a.SprayCampaigns}} {
+		if x.n > 100_000_000 {
+			return fmt.Errorf("sim: %s %d: want at most 100,000,000", x.name, x.n)
+		}
+	}
 	return nil
 }
 
@@ -139,22 +159,39 @@ type gen struct {
 }
 
 // Generate simulates cfg. The same Config gives the same output, byte for
-// byte. The returned Config has the attack counts resolved.
-func Generate(cfg Config) (*Output, error) {
+// byte. The returned Config has the attack counts resolved. A large
+// simulation takes a while: every long loop checks ctx, and Generate
+// returns ctx's error soon after it is cancelled.
+func Generate(ctx context.Context, cfg Config) (*Output, error) {
 	cfg = cfg.scaled()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	g := newGen(cfg)
+	g, err := newGen(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
 	for _, u := range g.users {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("sim: %w", err)
+		}
 		g.legit(u)
 	}
 	a := cfg.Attacks
-	g.stuffing(a.StuffingWaves, a.StuffingAttempts)
-	g.spray(a.SprayCampaigns, a.SprayAccounts)
-	g.takeovers(a.Takeovers)
-	g.hijacks(a.Hijacks)
-	g.bruteForce(a.BruteForce)
+	for _, step := range []func(context.Context) error{
+		func(ctx context.Context) error { return g.stuffing(ctx, a.StuffingWaves, a.StuffingAttempts) },
+		func(ctx context.Context) error { return g.spray(ctx, a.SprayCampaigns, a.SprayAccounts) },
+		func(ctx context.Context) error { return g.takeovers(ctx, a.Takeovers) },
+		func(ctx context.Context) error { return g.hijacks(ctx, a.Hijacks) },
+		func(ctx context.Context) error { return g.bruteForce(ctx, a.BruteForce) },
+	} {
+		if err := step(ctx); err != nil {
+			return nil, fmt.Errorf("sim: %w", err)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("sim: %w", err)
+	}
 
 	order := make([]int, len(g.events))
 	for i := range order {
@@ -184,16 +221,21 @@ func Generate(cfg Config) (*Output, error) {
 }
 
 // newGen builds the world, the plan and the users of cfg.
-func newGen(cfg Config) *gen {
+func newGen(ctx context.Context, cfg Config) (*gen, error) {
 	g := &gen{cfg: cfg, w: newWorld(), taken: map[string]bool{}}
 	g.p = newPlan(g.w)
 	g.start = cfg.Start.UTC().Truncate(24 * time.Hour)
 	g.warmupStart = g.start.AddDate(0, 0, -cfg.WarmupDays)
 	g.end = g.start.AddDate(0, 0, cfg.Days)
 	for i := range cfg.Users {
+		if i%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("sim: %w", err)
+			}
+		}
 		g.users = append(g.users, g.newUser(i, g.taken))
 	}
-	return g
+	return g, nil
 }
 
 // emit queues an attempt and returns its index (-1 when at is past the

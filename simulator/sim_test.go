@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"bytes"
+	"context"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -25,7 +26,7 @@ func small(seed uint64) Config {
 
 func generate(t *testing.T, c Config) (*Output, []byte) {
 	t.Helper()
-	out, err := Generate(c)
+	out, err := Generate(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +208,10 @@ func TestAddressesAreLocatedByTheEnrichment(t *testing.T) {
 func TestTravelIsPossible(t *testing.T) {
 	c := small(13)
 	c.Users = 600
-	g := newGen(c)
+	g, err := newGen(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var n int
 	for _, u := range g.users {
 		r := newRand(c.Seed, 2*streamUsers+uint64(u.idx))
@@ -275,7 +279,7 @@ func TestConfigErrors(t *testing.T) {
 	} {
 		c := small(1)
 		f(&c)
-		if _, err := Generate(c); err == nil || !strings.HasPrefix(err.Error(), "sim: ") {
+		if _, err := Generate(context.Background(), c); err == nil || !strings.HasPrefix(err.Error(), "sim: ") {
 			t.Errorf("%+v: err %v", c, err)
 		}
 	}

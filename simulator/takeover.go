@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"context"
 	"math/rand/v2"
 	"net/netip"
 	"time"
@@ -38,9 +39,9 @@ var takeoverVariants = []struct {
 	share float64
 }{{"ato_own", 0.35}, {"ato_vpn", 0.30}, {"ato_victim_ua", 0.25}, {"ato_local_proxy", 0.10}}
 
-func (g *gen) takeovers(n int) {
+func (g *gen) takeovers(ctx context.Context, n int) error {
 	if n <= 0 {
-		return
+		return nil
 	}
 	r := newRand(g.cfg.Seed, streamTakeover)
 	shares := make([]float64, len(takeoverVariants))
@@ -48,6 +49,9 @@ func (g *gen) takeovers(n int) {
 		shares[i] = v.share
 	}
 	for i := range n {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		t := g.attackTime(r, 26*time.Hour)
 		v := g.victim(r, t)
 		home := &g.w.cities[v.home]
@@ -105,6 +109,7 @@ func (g *gen) takeovers(n int) {
 			login(t.Add(between(r, time.Hour, 24*time.Hour)))
 		}
 	}
+	return nil
 }
 
 func (g *gen) vpnOrHostingIn(r *rand.Rand, country string) netip.Addr {
@@ -120,13 +125,16 @@ func (g *gen) vpnOrHostingIn(r *rand.Rand, country string) netip.Addr {
 // real login of the victim (the stealer's log is fresh). The attacker's
 // address is a rented server (half the time) or a home connection in
 // their country.
-func (g *gen) hijacks(n int) {
+func (g *gen) hijacks(ctx context.Context, n int) error {
 	if n <= 0 || len(g.legitOK) == 0 {
-		return
+		return nil
 	}
 	r := newRand(g.cfg.Seed, streamHijack)
 	used := map[int]bool{} // lookups only
 	for i := 0; i < n && len(used) < len(g.legitOK); {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		k := r.IntN(len(g.legitOK))
 		if used[k] {
 			continue
@@ -154,4 +162,5 @@ func (g *gen) hijacks(n int) {
 		}
 		i++
 	}
+	return nil
 }

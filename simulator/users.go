@@ -81,8 +81,10 @@ func mailDomain(r *rand.Rand, country string) string {
 }
 
 // username makes a plausible e-mail address; taken holds those in use.
+// The name space is a few million addresses: past it (millions of users
+// and stuffing lists), a number keeps each new one distinct.
 func username(r *rand.Rand, country string, taken map[string]bool) string {
-	for {
+	for try := 0; ; try++ {
 		f, l := firstNames[r.IntN(len(firstNames))], lastNames[r.IntN(len(lastNames))]
 		var s string
 		switch r.IntN(4) {
@@ -94,6 +96,9 @@ func username(r *rand.Rand, country string, taken map[string]bool) string {
 			s = f[:1] + l + fmt.Sprint(r.IntN(1000))
 		default:
 			s = f + "." + l + fmt.Sprint(1960+r.IntN(45))
+		}
+		if try >= 32 {
+			s += fmt.Sprint(len(taken))
 		}
 		s += "@" + mailDomain(r, country)
 		if !taken[s] {

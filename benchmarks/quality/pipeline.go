@@ -148,7 +148,7 @@ func tagOf(id string) string {
 // run simulates, replays the stream (in the replay format, through a
 // pipe) with auto-outcomes, and reports.
 func run(ctx context.Context, o options) (*Report, error) {
-	out, err := simulator.Generate(o.sim)
+	out, err := simulator.Generate(ctx, o.sim)
 	if err != nil {
 		return nil, err
 	}

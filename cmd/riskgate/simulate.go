@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"sort"
@@ -31,7 +32,7 @@ type simulateCmd struct {
 	BruteForce       int `help:"Accounts under slow distributed brute force (-1: one per 250 users, 2 to 8)." default:"-1"`
 }
 
-func (c *simulateCmd) Run() error {
+func (c *simulateCmd) Run(ctx context.Context) error {
 	start, err := time.Parse("2006-01-02", c.Start)
 	if err != nil {
 		return fmt.Errorf("--start: %w", err)
@@ -44,7 +45,7 @@ func (c *simulateCmd) Run() error {
 			SprayAccounts: c.SprayAccounts, Takeovers: c.Takeovers, Hijacks: c.Hijacks, BruteForce: c.BruteForce,
 		},
 	}
-	out, err := simulator.Generate(cfg)
+	out, err := simulator.Generate(ctx, cfg)
 	if err != nil {
 		return err
 	}
