@@ -127,7 +127,7 @@ func (r *recorder) Score(ctx context.Context, a engine.Attempt) (engine.Decision
 	ln := &r.lines[r.next]
 	r.next++
 	x := row{label: ln.Label, tag: tagOf(a.AttemptID), action: d.Action, result: a.Result,
-		rbaKnown: d.Signals.RBA.Available, rba: d.Signals.RBA.Score}
+		rbaKnown: d.Signals.RBA.Available, rba: d.Signals.RBA.Score, deviceKnown: d.Signals.Device.Known}
 	for _, re := range d.Reasons {
 		x.rules = append(x.rules, re.RuleID)
 	}
