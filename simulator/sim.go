@@ -42,7 +42,12 @@ type Config struct {
 	// Shares of users: with a common (breached) password, with a consumer
 	// VPN, signing up during the measured period.
 	BreachedUserShare, VPNUserShare, NewUserShare float64
-	Attacks                                       Attacks
+	// BusyOffice makes the first BusyOffice users staff of one busy
+	// office: 8 NAT addresses in one /24, everyone logging in within 45
+	// minutes of 9:00 each workday from their work laptop. With as many
+	// as Users it is a workforce tenant, the company's own sign-in.
+	BusyOffice int
+	Attacks    Attacks
 }
 
 // Attacks is the attack mix. A count of zero disables the attack; a
@@ -94,6 +99,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("sim: days %d: want 1 to 3660", c.Days)
 	case c.WarmupDays < 0 || c.WarmupDays > 3660:
 		return fmt.Errorf("sim: warm-up days %d: want 0 to 3660", c.WarmupDays)
+	case c.BusyOffice < 0 || c.BusyOffice > c.Users:
+		return fmt.Errorf("sim: busy office %d: want 0 to the %d users", c.BusyOffice, c.Users)
 	case c.Start.IsZero():
 		return errors.New("sim: no start date")
 	case c.Start.AddDate(0, 0, -c.WarmupDays).Year() < 2000 || c.Start.AddDate(0, 0, c.Days).Year() > 9999:
@@ -156,6 +163,7 @@ type gen struct {
 	events                  []event
 	legitOK                 []legitRef
 	taken                   map[string]bool // usernames in use, lookups only
+	hqCity                  int             // the busy office's city: the largest
 }
 
 // Generate simulates cfg. The same Config gives the same output, byte for
@@ -224,6 +232,11 @@ func Generate(ctx context.Context, cfg Config) (*Output, error) {
 func newGen(ctx context.Context, cfg Config) (*gen, error) {
 	g := &gen{cfg: cfg, w: newWorld(), taken: map[string]bool{}}
 	g.p = newPlan(g.w)
+	for ci, c := range g.w.cities {
+		if c.homes > g.w.cities[g.hqCity].homes {
+			g.hqCity = ci
+		}
+	}
 	g.start = cfg.Start.UTC().Truncate(24 * time.Hour)
 	g.warmupStart = g.start.AddDate(0, 0, -cfg.WarmupDays)
 	g.end = g.start.AddDate(0, 0, cfg.Days)
@@ -274,8 +287,8 @@ func (o *Output) WriteJSONL(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	c := o.Config
 	a := c.Attacks
-	fmt.Fprintf(bw, "# riskgate simulate --seed %d --users %d --days %d --warmup-days %d --start %s --stuffing-waves %d --stuffing-attempts %d --spray-campaigns %d --spray-accounts %d --takeovers %d --hijacks %d --brute-force %d\n",
-		c.Seed, c.Users, c.Days, c.WarmupDays, c.Start.Format("2006-01-02"), a.StuffingWaves, a.StuffingAttempts, a.SprayCampaigns, a.SprayAccounts, a.Takeovers, a.Hijacks, a.BruteForce)
+	fmt.Fprintf(bw, "# riskgate simulate --seed %d --users %d --days %d --warmup-days %d --start %s --busy-office %d --stuffing-waves %d --stuffing-attempts %d --spray-campaigns %d --spray-accounts %d --takeovers %d --hijacks %d --brute-force %d\n",
+		c.Seed, c.Users, c.Days, c.WarmupDays, c.Start.Format("2006-01-02"), c.BusyOffice, a.StuffingWaves, a.StuffingAttempts, a.SprayCampaigns, a.SprayAccounts, a.Takeovers, a.Hijacks, a.BruteForce)
 	fmt.Fprintf(bw, "# %d events; lines before %s are unlabelled warm-up traffic. Labels: %v\n", len(o.Lines), c.Start.Format(time.RFC3339), Labels)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)

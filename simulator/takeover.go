@@ -76,14 +76,14 @@ func (g *gen) takeovers(ctx context.Context, n int) error {
 		case "ato_vpn":
 			ip = g.vpnOrHostingIn(r, home.Country)
 		case "ato_victim_ua":
-			victimUA = primaryDevice(v).UA(t)
+			victimUA = primaryDevice(v).UA(t.Add(-phishLag(r)))
 			if chance(r, 0.5) {
 				ip = g.vpnOrHostingIn(r, home.Country)
 			} else {
 				ip = g.residentialAddr(r, g.attackerCountry(r, home.Country, ""), -1, false)
 			}
 		case "ato_local_proxy":
-			victimUA = primaryDevice(v).UA(t)
+			victimUA = primaryDevice(v).UA(t.Add(-phishLag(r)))
 			ip = g.residentialAddr(r, home.Country, v.home, true)
 		}
 		src := streamTakeover<<40 | uint64(i)
@@ -110,6 +110,22 @@ func (g *gen) takeovers(ctx context.Context, n int) error {
 		}
 	}
 	return nil
+}
+
+// phishLag is how long before the takeover the victim's browser string
+// was captured (by the phishing page or the infostealer that took the
+// password): a fifth of phished credentials are used within the hour, most
+// within a week, some weeks later (Bursztein et al., "Handcrafted fraud and
+// extortion", IMC 2014; Thomas et al., "Data breaches, phishing, or
+// malware?", CCS 2017). Meanwhile the victim's browser may have updated.
+func phishLag(r *rand.Rand) time.Duration {
+	switch x := r.Float64(); {
+	case x < 0.2:
+		return between(r, 0, time.Hour)
+	case x < 0.7:
+		return between(r, time.Hour, 7*24*time.Hour)
+	}
+	return between(r, 7*24*time.Hour, 30*24*time.Hour)
 }
 
 func (g *gen) vpnOrHostingIn(r *rand.Rand, country string) netip.Addr {

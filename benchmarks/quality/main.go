@@ -46,7 +46,7 @@ func main() {
 
 func mainErr() error {
 	cfg := simulator.DefaultConfig()
-	var rulePaths, jsonOut, decisions, geoDir, seedList, sizeList string
+	var rulePaths, jsonOut, decisions, geoDir, seedList, sizeList, officeList string
 	flag.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "simulation seed")
 	flag.IntVar(&cfg.Users, "users", cfg.Users, "accounts")
 	flag.IntVar(&cfg.Days, "days", cfg.Days, "labelled days")
@@ -57,11 +57,13 @@ func mainErr() error {
 	flag.StringVar(&geoDir, "geo-dir", "", "keep the generated GeoIP databases in this folder (default: a temporary one)")
 	flag.StringVar(&seedList, "seeds", "1-5", "matrix: seeds, e.g. 1-5 or 1,7,11")
 	flag.StringVar(&sizeList, "sizes", "300x10,2000x28", "matrix: tenant sizes as USERSxDAYS")
+	flag.StringVar(&officeList, "offices", "2000x14", "matrix: busy-office workforce tenants as USERSxDAYS (every user at one office behind 8 NAT addresses); empty for none")
+	flag.IntVar(&cfg.BusyOffice, "busy-office", 0, "single run: users working at the busy office")
 	flag.Parse()
 	single := false
 	flag.Visit(func(f *flag.Flag) {
 		switch f.Name {
-		case "seed", "users", "days", "decisions":
+		case "seed", "users", "days", "decisions", "busy-office":
 			single = true
 		}
 	})
@@ -98,11 +100,19 @@ func mainErr() error {
 		if err != nil {
 			return err
 		}
+		offices, err := parseSizes(officeList)
+		if err != nil {
+			return err
+		}
+		for _, o := range offices {
+			o.Office = true
+			sizes = append(sizes, o)
+		}
 		cells, err := runMatrix(ctx, o, seeds, sizes, os.Stderr)
 		if err != nil {
 			return err
 		}
-		fmt.Printf("Seeds %s at %s (each after %d days of history), default attack mix; %d runs in %s.\n\n", seedList, sizeList, cfg.WarmupDays, len(cells), time.Since(began).Round(time.Second))
+		fmt.Printf("Seeds %s at %s and busy offices %s (each after %d days of history), default attack mix; %d runs in %s.\n\n", seedList, sizeList, officeList, cfg.WarmupDays, len(cells), time.Since(began).Round(time.Second))
 		met := MatrixMarkdown(os.Stdout, cells)
 		if jsonOut != "" {
 			if err := writeJSON(jsonOut, cells); err != nil {

@@ -25,13 +25,23 @@ import (
 type size struct {
 	Users int `json:"users"`
 	Days  int `json:"days"`
+	// Office: every user works at the busy office (a workforce tenant).
+	Office bool `json:"office,omitempty"`
 }
 
-func (s size) String() string { return fmt.Sprintf("%d users × %d days", s.Users, s.Days) }
+func (s size) String() string {
+	if s.Office {
+		return fmt.Sprintf("busy office, %d users × %d days", s.Users, s.Days)
+	}
+	return fmt.Sprintf("%d users × %d days", s.Users, s.Days)
+}
 
 // parseSizes reads "300x10,2000x28".
 func parseSizes(s string) ([]size, error) {
 	var out []size
+	if s == "" {
+		return nil, nil
+	}
 	for _, f := range strings.Split(s, ",") {
 		u, d, ok := strings.Cut(strings.TrimSpace(f), "x")
 		users, err1 := strconv.Atoi(u)
@@ -39,7 +49,7 @@ func parseSizes(s string) ([]size, error) {
 		if !ok || err1 != nil || err2 != nil || users < 1 || days < 1 {
 			return nil, fmt.Errorf("quality: size %q: want USERSxDAYS, e.g. 300x10", f)
 		}
-		out = append(out, size{users, days})
+		out = append(out, size{Users: users, Days: days})
 	}
 	return out, nil
 }
@@ -82,6 +92,9 @@ func runMatrix(ctx context.Context, base options, seeds []uint64, sizes []size, 
 		for _, seed := range seeds {
 			o := base
 			o.sim.Seed, o.sim.Users, o.sim.Days = seed, sz.Users, sz.Days
+			if sz.Office {
+				o.sim.BusyOffice = sz.Users
+			}
 			began := time.Now()
 			rep, err := run(ctx, o)
 			if err != nil {
