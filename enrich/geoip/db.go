@@ -53,6 +53,7 @@ const (
 	schemaGeoIP2AnonPlus                   // GeoIP-Anonymous-Plus
 	schemaFlatCity                         // ip-location-db: country_code, city, latitude, longitude at the top level
 	schemaFlatASN                          // ip-location-db: autonomous_system_number at the top level
+	schemaCSVASN                           // ip-location-db's ASN CSV (asncsv.go)
 )
 
 // geoip2Types maps the database types geoip2-golang reads to their schema.
@@ -79,7 +80,7 @@ func (s schema) role() (Role, bool) {
 	switch s {
 	case schemaGeoIP2City, schemaFlatCity:
 		return RoleCity, true
-	case schemaGeoIP2ASN, schemaFlatASN:
+	case schemaGeoIP2ASN, schemaFlatASN, schemaCSVASN:
 		return RoleASN, true
 	case schemaGeoIP2Anon, schemaGeoIP2AnonPlus:
 		return RoleAnonymous, true
@@ -98,6 +99,7 @@ type database struct {
 	ipv4Only bool
 	mm       *maxminddb.Reader
 	g2       *geoip2.Reader
+	csv      *asnTable // an ASN CSV file instead of an MMDB
 	unmap    func() error
 	refs     atomic.Int64
 }
@@ -126,6 +128,11 @@ func openDatabase(path string, role Role) (_ *database, err error) {
 		return nil, errors.New("file is empty")
 	case fi.Size() > 1<<34:
 		return nil, fmt.Errorf("file is %d bytes, larger than any GeoIP database", fi.Size())
+	}
+	head := make([]byte, 64)
+	n, _ := f.ReadAt(head, 0) // ReadAt: the offset stays where mapFile expects it
+	if looksLikeCSV(path, head[:n]) {
+		return openASNCSV(path, role)
 	}
 	data, unmap, err := mapFile(f, int(fi.Size()))
 	if err != nil {
@@ -257,7 +264,9 @@ func (d *database) release() {
 		if d.g2 != nil {
 			_ = d.g2.Close()
 		}
-		_ = d.mm.Close()
+		if d.mm != nil {
+			_ = d.mm.Close()
+		}
 		_ = d.unmap()
 	}
 }
@@ -311,6 +320,12 @@ func (d *database) lookup(addr netip.Addr, r *Result, defaultAccuracy float64) (
 			return false, err
 		}
 		return r.setASN(a.Number, a.Org), nil
+	case schemaCSVASN:
+		n, org, ok := d.csv.lookup(addr)
+		if !ok {
+			return false, nil
+		}
+		return r.setASN(uint(n), org), nil
 	case schemaGeoIP2Anon:
 		a, err := d.g2.AnonymousIP(addr)
 		if err != nil {
