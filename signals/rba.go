@@ -139,6 +139,10 @@ func (r *RBA) Compute(in *engine.Input, env *engine.Env) error {
 	}
 	x := &env.RBA
 	terms := [numFeatures]*float64{featASN: &x.ASN, featCountry: &x.Country, featBrowser: &x.Browser, featOS: &x.OS}
+	// The ASN's population share and the user's logins on it serve the
+	// network's term too.
+	var asnP float64
+	var asnLogins uint64
 	for k := featASN; k < numFeatures; k++ {
 		v := vals[k]
 		if v == "" {
@@ -149,10 +153,13 @@ func (r *RBA) Compute(in *engine.Input, env *engine.Env) error {
 			continue // the user has no history for this feature
 		}
 		pv := r.p(pop, k, v)
+		if k == featASN {
+			asnP, asnLogins = pv, c
+		}
 		puv := (float64(c) + r.Alpha*pv) / (float64(n) + r.Alpha)
 		*terms[k] = math.Log10(pv / puv)
 	}
-	x.Network = math.Log10(r.networkRatio(pop, p, in.SubnetText, vals[featASN]))
+	x.Network = math.Log10(r.networkRatio(pop, p, in.SubnetText, vals[featASN], asnP, asnLogins))
 	x.Device = math.Log10(deviceRatio(p, env.Device.IDPresent, env.Device.Known))
 	x.Hour = math.Log10(hourRatio(p, env.Attempt.Hour))
 	x.Available = true
@@ -176,19 +183,20 @@ func (r *RBA) p(pop *population, k int, v string) float64 {
 // logged in on it (see RBA), nothing more when the ASN is new for the user
 // (the ASN's term already counts it), and the plain smoothed ratio when no
 // ASN is known.
-func (r *RBA) networkRatio(pop *population, p *engine.Profile, subnet, asn string) float64 {
+// asnP and na are the ASN's population share and the user's logins on it.
+func (r *RBA) networkRatio(pop *population, p *engine.Profile, subnet, asn string, asnP float64, na uint64) float64 {
 	if subnet == "" || len(p.Networks) == 0 {
 		return 1
 	}
-	cv, n := userCount(p, featNetwork, subnet)
 	if asn == "" || len(p.ASNs) == 0 {
+		cv, n := userCount(p, featNetwork, subnet)
 		pv := r.p(pop, featNetwork, subnet)
 		return pv / ((float64(cv) + r.Alpha*pv) / (float64(n) + r.Alpha))
 	}
-	na, _ := userCount(p, featASN, asn)
 	if na == 0 {
 		return 1
 	}
+	cv, _ := userCount(p, featNetwork, subnet)
 	ta := uint64(1) // a profile from before the counts: one subnet at least
 	for i := range p.ASNNetworks {
 		if p.ASNNetworks[i].Value == asn {
@@ -199,7 +207,7 @@ func (r *RBA) networkRatio(pop *population, p *engine.Profile, subnet, asn strin
 		return float64(na+ta) / float64(ta)
 	}
 	// The attacker's chance of this subnet among the ASN's.
-	within := min(1, r.p(pop, featNetwork, subnet)/r.p(pop, featASN, asn))
+	within := min(1, r.p(pop, featNetwork, subnet)/asnP)
 	return within / (float64(min(cv, na)) / float64(na+ta))
 }
 
@@ -304,7 +312,10 @@ func (r *RBA) Learned(l *engine.Login) {
 	if l.Agent != "" {
 		vals[featBrowser], vals[featOS], _ = strings.Cut(l.Agent, "/")
 		if l.AgentVersion != 0 {
-			pop.sawVersion(vals[featBrowser], l.AgentVersion)
+			// A variable of its own: passing vals' element would make
+			// the whole array escape, and the network's string with it.
+			browser, _, _ := strings.Cut(l.Agent, "/")
+			pop.sawVersion(browser, l.AgentVersion)
 		}
 	}
 	for k, v := range vals {
