@@ -272,6 +272,9 @@ func TestConfigErrors(t *testing.T) {
 		func(c *Config) { c.WarmupDays = -1 },
 		func(c *Config) { c.VPNUserShare = 1.5 },
 		func(c *Config) { c.Start = time.Time{} },
+		func(c *Config) { c.BusyOffice = c.Users + 1 },
+		func(c *Config) { c.Attacks.SprayAccounts = c.Users + 1 },
+		func(c *Config) { c.Attacks.Takeovers = c.Users + 1 },
 		// Streams the engine could not replay: it refuses years before 2000.
 		func(c *Config) { c.Start = time.Date(1999, 12, 1, 0, 0, 0, 0, time.UTC) },
 		func(c *Config) { c.Start, c.WarmupDays = time.Date(2000, 1, 10, 0, 0, 0, 0, time.UTC), 21 },
