@@ -1,7 +1,6 @@
 package geoip
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
@@ -10,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -73,18 +71,13 @@ func looksLikeCSV(path string, head []byte) bool {
 	return err == nil
 }
 
-// openASNCSV reads an ASN CSV file (optionally gzip-compressed) into a
-// database that serves the ASN role.
-func openASNCSV(path string, role Role) (*database, error) {
+// openASNCSV reads an ASN CSV file's contents (optionally gzip-
+// compressed) into a database that serves the ASN role.
+func openASNCSV(path string, role Role, data []byte) (*database, error) {
 	if role != RoleASN {
 		return nil, fmt.Errorf("it is an ASN CSV file, not %s database", role.article())
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var r io.Reader = bufio.NewReaderSize(f, 1<<16)
+	var r io.Reader = bytes.NewReader(data)
 	if strings.HasSuffix(path, ".gz") {
 		gz, err := gzip.NewReader(r)
 		if err != nil {
