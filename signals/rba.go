@@ -362,9 +362,10 @@ type population struct {
 	total [numFeatures]atomic.Uint64
 	// newest is the newest major version of each browser among the
 	// completed logins: what is current, so that a stuffing kit's stale
-	// browser strings show their age.
-	mu     sync.RWMutex
-	newest map[string]uint16
+	// browser strings show their age. Copy on write: it changes once per
+	// browser release, and every Score reads it.
+	mu     sync.Mutex
+	newest atomic.Pointer[map[string]uint16]
 }
 
 // maxBrowsers bounds newest: browser names come from the user-agent
@@ -372,10 +373,10 @@ type population struct {
 const maxBrowsers = 64
 
 func (p *population) newestVersion(browser string) uint16 {
-	p.mu.RLock()
-	v := p.newest[browser]
-	p.mu.RUnlock()
-	return v
+	if m := p.newest.Load(); m != nil {
+		return (*m)[browser]
+	}
+	return 0
 }
 
 func (p *population) sawVersion(browser string, v uint16) {
@@ -384,9 +385,19 @@ func (p *population) sawVersion(browser string, v uint16) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if _, ok := p.newest[browser]; ok || len(p.newest) < maxBrowsers {
-		p.newest[browser] = max(p.newest[browser], v)
+	old := map[string]uint16{}
+	if m := p.newest.Load(); m != nil {
+		old = *m
 	}
+	if _, ok := old[browser]; !ok && len(old) >= maxBrowsers || old[browser] >= v {
+		return
+	}
+	m := make(map[string]uint16, len(old)+1)
+	for k, x := range old {
+		m[k] = x
+	}
+	m[strings.Clone(browser)] = v
+	p.newest.Store(&m)
 }
 
 const (
@@ -395,7 +406,7 @@ const (
 )
 
 func newPopulation() *population {
-	p := &population{newest: map[string]uint16{}}
+	p := &population{}
 	for i := range p.rows {
 		p.rows[i] = make([]atomic.Uint32, sketchWidth)
 	}
