@@ -2,6 +2,7 @@ package engine
 
 import (
 	"net/netip"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -13,9 +14,9 @@ func TestLearnGrowthCounts(t *testing.T) {
 	at := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 	login := func(ip string, dev string, version uint16, asn uint32) Login {
 		a := netip.MustParseAddr(ip)
-		l := Login{Tenant: "t", User: testKey("u"), Time: at, IP: a, Subnet: SubnetOf(a), Agent: "chrome/windows", AgentVersion: version, ASN: asn}
+		l := Login{Tenant: "t", User: profileKey("u"), Time: at, IP: a, Subnet: SubnetOf(a), Agent: "chrome/windows", AgentVersion: version, ASN: asn}
 		if dev != "" {
-			l.Device = testKey(dev)
+			l.Device = profileKey(dev)
 		}
 		at = at.Add(time.Hour)
 		return l
@@ -52,7 +53,18 @@ func TestLearnGrowthCounts(t *testing.T) {
 	}
 	var q Profile
 	q.CopyFrom(&p)
-	if !profileEqual(&p, &q) {
+	if q.NewDevices != p.NewDevices || q.NoDevice != p.NoDevice || !reflect.DeepEqual(q.ASNNetworks, p.ASNNetworks) || !reflect.DeepEqual(q.AgentVersions, p.AgentVersions) {
 		t.Errorf("CopyFrom lost the counts: %+v", q)
 	}
+	q.Reset()
+	if q.NewDevices != 0 || len(q.ASNNetworks) != 0 || len(q.AgentVersions) != 0 {
+		t.Errorf("Reset kept the counts: %+v", q)
+	}
+}
+
+// profileKey makes a distinct key from a test name.
+func profileKey(s string) Key {
+	var k Key
+	copy(k[:], s)
+	return k
 }
