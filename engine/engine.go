@@ -433,7 +433,7 @@ func loginOf(s *scratch, l *Login) {
 	loc := &s.in.Enrichment.Location
 	*l = Login{
 		Tenant: s.n.tenant, User: s.ev.User, Time: s.n.time, IP: s.in.Addr, Subnet: s.in.Subnet,
-		Device: s.in.Device, Agent: s.in.Agent.Family, ASN: s.in.Enrichment.Network.ASN,
+		Device: s.in.Device, Agent: s.in.Agent.Family, AgentVersion: s.in.Agent.Version, ASN: s.in.Enrichment.Network.ASN,
 	}
 	if loc.Known {
 		l.Country, l.City = loc.Country, loc.City

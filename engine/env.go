@@ -60,6 +60,12 @@ type DeviceEnv struct {
 	Type      string `expr:"type" json:"type" doc:"desktop, mobile, tablet, bot or unknown."`
 	Bot       bool   `expr:"bot" json:"bot" doc:"The user agent is a script, library or headless browser."`
 	FamilyNew bool   `expr:"family_new" json:"family_new" doc:"User known, user agent present, and its family never seen in a completed login."`
+	Version   int    `expr:"version" json:"version" doc:"The browser's major version (Chrome/142 → 142, Safari's Version/26.2 → 26); 0 when unknown."`
+	// VersionBehind compares with the user's history: a browser string
+	// copied from a phishing page's log weeks ago is older than what the
+	// victim's browsers now run.
+	VersionBehind int `expr:"version_behind" json:"version_behind" doc:"How many major versions older the browser is than the newest of the same family (browser/os) this user completed a login with; 0 when not older or unknown."`
+	Outdated      int `expr:"outdated" json:"outdated" doc:"How many major versions older the browser is than the newest of that browser among the tenant's completed logins (learned by this node since it started); 0 when current or unknown. Chrome, Edge and Firefox release every four weeks: 12 is about a year behind, where stuffing kits' browser strings are and few people's browsers."`
 }
 
 // GeoEnv is where the attempt comes from and how that compares to the last
@@ -108,13 +114,18 @@ type IPEnv struct {
 	Tor            bool     `expr:"tor" json:"tor" doc:"Tor exit node (Anonymous-IP database or --tor-exits list)."`
 	Proxy          bool     `expr:"proxy" json:"proxy" doc:"Public or residential proxy (Anonymous-IP database)."`
 	Hosting        bool     `expr:"hosting" json:"hosting" doc:"Hosting or datacenter address (Anonymous-IP database or hosting ASN)."`
-	NewForUser     bool     `expr:"new_for_user" json:"new_for_user" doc:"User known and this address never seen in a completed login."`
+	NewForUser     bool     `expr:"new_for_user" json:"new_for_user" doc:"User known and this address's subnet (/24 or /48) never seen in a completed login."`
+	// Shared is what tells an office from a botnet: both show many
+	// accounts from one address, but an office's people mostly type
+	// their own password right.
+	Shared bool `expr:"shared" json:"shared" doc:"A shared address: at least 10 distinct usernames in the last 24 hours and failures no more than a fifth of them (an office, campus or mobile carrier's NAT; a stuffing bot fails nearly every time). The default rules let no address or subnet burst deny a login on a shared one, and never a known device's."`
 }
 
 // SubnetEnv is the address's /24 or /48.
 type SubnetEnv struct {
 	NetWindows
 	Prefix string `expr:"prefix" json:"prefix" doc:"The /24 (IPv4) or /48 (IPv6) containing the address."`
+	Shared bool   `expr:"shared" json:"shared" doc:"Many accounts used this subnet in the last 24 hours and few of them failed, as ip.shared: an office's, campus's or mobile carrier's NAT range."`
 }
 
 // ASNEnv is the address's autonomous system.
@@ -150,6 +161,9 @@ type TenantEnv struct {
 	Attempts10m    int     `expr:"attempts_10m" json:"attempts_10m" doc:"Attempts in the tenant in the last 10 minutes."`
 	Failures10m    int     `expr:"failures_10m" json:"failures_10m" doc:"Failed logins in the tenant in the last 10 minutes."`
 	FailureRate10m float64 `expr:"failure_rate_10m" json:"failure_rate_10m" doc:"failures_10m / attempts_10m."`
+	Attempts1h     int     `expr:"attempts_1h" json:"attempts_1h" doc:"Attempts in the tenant in the last hour."`
+	Failures1h     int     `expr:"failures_1h" json:"failures_1h" doc:"Failed logins in the tenant in the last hour."`
+	FailureRate1h  float64 `expr:"failure_rate_1h" json:"failure_rate_1h" doc:"failures_1h / attempts_1h: a small tenant's slow stuffing wave shows here before it fills 10 minutes."`
 	FailureRate24h float64 `expr:"failure_rate_24h" json:"failure_rate_24h" doc:"The same over 24 hours: the baseline."`
 	FailureSurge   float64 `expr:"failure_surge" json:"failure_surge" doc:"failure_rate_10m divided by the failure rate of the 24 hours before those 10 minutes (floored at 1%); above 3 with enough attempts suggests a stuffing wave."`
 }
@@ -162,5 +176,13 @@ type StateEnv struct {
 // RBAEnv is the statistical risk-based-authentication score.
 type RBAEnv struct {
 	Available bool    `expr:"available" json:"available" doc:"The score could be computed (the user has history)."`
-	Score     float64 `expr:"score" json:"score" doc:"log10 of how much likelier the attempt's features (network, ASN, country, browser, OS) are for the whole population than for this user: at or below 0 the attempt looks like the user; each +1 is ten times riskier. 0 when not available."`
+	Score     float64 `expr:"score" json:"score" doc:"log10 of how much likelier the attempt's features (ASN, network within it, country, browser, OS, device, hour) are for an attacker than for this user: at or below 0 the attempt looks like the user; each +1 is ten times riskier. The sum of the terms below. 0 when not available."`
+	Targeted  float64 `expr:"targeted" json:"targeted" doc:"The score against a targeted attacker, who copies what can be copied (a residential proxy on the victim's ISP in the victim's city, the victim's browser string): the sum of the terms an attacker cannot copy, network (within the ASN), device and hour. From 0.75 on a new device and a new subnet, the default rules step up (new-device-unlike-user): the login is unlike the user in ways a careful attacker cannot hide."`
+	ASN       float64 `expr:"asn" json:"asn" doc:"The ASN's term of score: its population share against the user's."`
+	Network   float64 `expr:"network" json:"network" doc:"The network's (/24 or /48) term of score, given the ASN: a subnet never seen on an ASN where the user keeps their subnet (a home line) weighs; one on a mobile carrier, which changes it every session, hardly does."`
+	Country   float64 `expr:"country" json:"country" doc:"The country's term of score."`
+	Browser   float64 `expr:"browser" json:"browser" doc:"The browser's term of score."`
+	OS        float64 `expr:"os" json:"os" doc:"The operating system's term of score."`
+	Device    float64 `expr:"device" json:"device" doc:"The device's term of score: a known device vouches (about -1), a new one or none weighs by how rarely this user brings new devices."`
+	Hour      float64 `expr:"hour" json:"hour" doc:"The hour's term of score: the user's share of logins in this hour and its neighbours against any hour."`
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"math"
+	"net/netip"
 	"strconv"
 )
 
@@ -35,14 +36,25 @@ func (p *Profile) Learn(l *Login) {
 		p.Hours[h]++
 	}
 	if !l.Device.IsZero() {
+		if !p.HasDevice(l.Device) && p.NewDevices < math.MaxUint32 {
+			p.NewDevices++
+		}
 		p.Devices = addSeenBytes(p.Devices, l.Device[:], t, MaxDevices)
+	} else if p.NoDevice < math.MaxUint32 {
+		p.NoDevice++
 	}
 	if l.Agent != "" {
 		p.Agents = addSeen(p.Agents, l.Agent, t, MaxAgents)
+		if l.AgentVersion != 0 {
+			p.AgentVersions = newestVersion(p.AgentVersions, l.Agent, l.AgentVersion, t)
+		}
 	}
 	// The values below are built in a stack buffer and only become strings
 	// when new: learning a known place allocates nothing.
 	var buf [80]byte
+	if l.ASN != 0 && l.Subnet.IsValid() && !p.hasNetwork(l.Subnet) {
+		p.ASNNetworks = addSeenBytes(p.ASNNetworks, strconv.AppendUint(buf[:0], uint64(l.ASN), 10), t, MaxASNs)
+	}
 	if l.Country != "" {
 		p.Countries = addSeen(p.Countries, l.Country, t, MaxCountries)
 		if l.City != "" {
@@ -67,6 +79,55 @@ func (p *Profile) Learn(l *Login) {
 			p.Last.AccuracyKM = l.AccuracyKM
 		}
 	}
+}
+
+// hasNetwork reports whether the subnet is in the baseline, without
+// formatting it on the heap.
+func (p *Profile) hasNetwork(s netip.Prefix) bool {
+	var buf [64]byte
+	b := s.AppendTo(buf[:0])
+	for i := range p.Networks {
+		if p.Networks[i].Value == string(b) {
+			return true
+		}
+	}
+	return false
+}
+
+// newestVersion raises family's version in set to v; the entry's Last is
+// when that version was first seen.
+func newestVersion(set []Seen, family string, v uint16, t int64) []Seen {
+	for i := range set {
+		if set[i].Value == family {
+			if uint32(v) > set[i].Count {
+				set[i].Count, set[i].Last = uint32(v), t
+			}
+			return set
+		}
+	}
+	if len(set) < MaxAgents {
+		return append(set, Seen{Value: family, Count: uint32(v), Last: t})
+	}
+	// Full: the family seen longest ago makes room.
+	victim := 0
+	for i := 1; i < len(set); i++ {
+		if set[i].Last < set[victim].Last {
+			victim = i
+		}
+	}
+	set[victim] = Seen{Value: family, Count: uint32(v), Last: t}
+	return set
+}
+
+// AgentVersion returns the newest browser major version the user completed
+// a login with in family, 0 when none is known.
+func (p *Profile) AgentVersion(family string) uint16 {
+	for i := range p.AgentVersions {
+		if p.AgentVersions[i].Value == family {
+			return uint16(min(p.AgentVersions[i].Count, math.MaxUint16))
+		}
+	}
+	return 0
 }
 
 // addSeenBytes is addSeen for a value in a scratch buffer.
@@ -159,6 +220,7 @@ func (p *Profile) HasASN(asn uint32) bool {
 // in the steady state.
 func (p *Profile) CopyFrom(q *Profile) {
 	devices, agents, countries, cities, asns, networks := p.Devices, p.Agents, p.Countries, p.Cities, p.ASNs, p.Networks
+	asnNets, versions := p.ASNNetworks, p.AgentVersions
 	*p = *q
 	p.Devices = append(devices[:0], q.Devices...)
 	p.Agents = append(agents[:0], q.Agents...)
@@ -166,6 +228,8 @@ func (p *Profile) CopyFrom(q *Profile) {
 	p.Cities = append(cities[:0], q.Cities...)
 	p.ASNs = append(asns[:0], q.ASNs...)
 	p.Networks = append(networks[:0], q.Networks...)
+	p.ASNNetworks = append(asnNets[:0], q.ASNNetworks...)
+	p.AgentVersions = append(versions[:0], q.AgentVersions...)
 }
 
 // Reset empties p, keeping its sets' capacity for reuse: a store decoding
@@ -180,5 +244,6 @@ func (p *Profile) reuse(old *Profile) {
 	*p = Profile{
 		Devices: old.Devices[:0], Agents: old.Agents[:0], Countries: old.Countries[:0],
 		Cities: old.Cities[:0], ASNs: old.ASNs[:0], Networks: old.Networks[:0],
+		ASNNetworks: old.ASNNetworks[:0], AgentVersions: old.AgentVersions[:0],
 	}
 }

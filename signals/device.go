@@ -13,7 +13,7 @@ func (Device) Name() string { return "device" }
 func (Device) Compute(in *engine.Input, env *engine.Env) error {
 	d := &env.Device
 	a := &in.Agent
-	d.Family, d.Browser, d.OS, d.Type, d.Bot = a.Family, a.Browser, a.OS, a.Type, a.Bot
+	d.Family, d.Browser, d.OS, d.Type, d.Bot, d.Version = a.Family, a.Browser, a.OS, a.Type, a.Bot, int(a.Version)
 	d.IDPresent = !in.Device.IsZero()
 	if !env.User.Known {
 		return nil
@@ -26,6 +26,9 @@ func (Device) Compute(in *engine.Input, env *engine.Env) error {
 	}
 	if a.Family != "" && len(p.Agents) > 0 {
 		d.FamilyNew = !engine.Has(p.Agents, a.Family)
+	}
+	if v := p.AgentVersion(a.Family); a.Version != 0 && v > a.Version {
+		d.VersionBehind = int(v - a.Version)
 	}
 	return nil
 }

@@ -4,13 +4,15 @@ import (
 	"math"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/engine/useragent"
 )
 
-// rbaUser has 10 logins: 8 from Paris on Chrome/Windows, 2 from Berlin on
-// Safari/iOS, two ASNs.
+// rbaUser has 10 logins at 09:00 UTC: 8 from her home /24 in Paris on
+// Chrome/Windows (ASN 3215, one subnet there), 2 from Berlin on
+// Safari/iOS (ASN 3320); two devices, each new once.
 func rbaUser() *engine.State {
 	st := &engine.State{HasProfile: true}
 	p := &st.Profile
@@ -19,6 +21,10 @@ func rbaUser() *engine.State {
 	p.ASNs = []engine.Seen{{Value: "3215", Count: 8}, {Value: "3320", Count: 2}}
 	p.Agents = []engine.Seen{{Value: "chrome/windows", Count: 8}, {Value: "safari/ios", Count: 2}}
 	p.Networks = []engine.Seen{{Value: "81.2.69.0/24", Count: 8}, {Value: "91.0.0.0/24", Count: 2}}
+	p.ASNNetworks = []engine.Seen{{Value: "3215", Count: 1}, {Value: "3320", Count: 1}}
+	p.Devices = []engine.Seen{{Value: "laptop", Count: 8}, {Value: "phone", Count: 2}}
+	p.NewDevices = 2
+	p.Hours[9] = 10
 	return st
 }
 
@@ -54,47 +60,112 @@ func TestRBAHandComputed(t *testing.T) {
 	teach(r, 10, "FR", 3215, "safari/ios", "10.0.1.0/24")
 	teach(r, 40, "DE", 3320, "safari/ios", "10.0.2.0/24")
 
+	lg := math.Log10
 	p := func(c, n float64) float64 { return (c + 0.5) / (n + 1) } // population
-	pu := func(c, n, pv float64) float64 { return (c + pv) / (n + 1) }
-	term := func(pc, pn, uc, un float64) float64 { pv := p(pc, pn); return math.Log10(pv / pu(uc, un, pv)) }
+	term := func(pc, pn, uc, un float64) float64 { pv := p(pc, pn); return lg(pv / ((uc + pv) / (un + 1))) }
+	// Relative features (device absent here: the Device signal is not
+	// run; hour: all ten logins at 09:00).
+	noDevice := lg(0.15 / ((0 + 2*0.02) / (10 + 2)))
+	newDevice := lg(0.80 / ((2 + 2*0.05) / (10 + 2)))
+	knownDevice := lg(0.05 / ((8 + 2*0.93) / (10 + 2)))
+	atNine := lg(0.125 / ((10 + 4*0.125) / (10 + 4)))
+	atThree := lg(0.125 / ((0 + 4*0.125) / (10 + 4)))
+	// Network given ASN 3215 (8 logins, 1 new subnet): her /24, never in
+	// the population; or a /24 she never used there.
+	homeNet := lg(p(0, 100) / p(60, 100) / (8.0 / 9))
+	newNetSameASN := lg(9.0 / 1)
 
-	// Her usual login: FR, ASN 3215, Chrome on Windows, her usual /24.
-	usual := term(60, 100, 8, 10) + // country
-		term(60, 100, 8, 10) + // ASN
-		term(50, 100, 8, 10) + // browser chrome
-		term(50, 100, 8, 10) + // os windows
-		term(0, 100, 8, 10) // her /24, never seen in the population counts
-	// An attacker: BR, ASN 28573, Firefox on Linux, a new /24: nothing
-	// seen, each of the five features log10(11) = 1.04.
-	unseen := term(0, 100, 0, 10)
-	attacker := unseen * 5
-	// Chrome on iOS: both seen, never together. The family is not a
-	// feature of its own (it is browser and OS), so this is not novel.
-	chromeIOS := term(60, 100, 8, 10) + term(60, 100, 8, 10) + term(0, 100, 8, 10) + // country, ASN, her /24
-		term(50, 100, 8, 10) + // browser chrome
-		term(50, 100, 2, 10) // os ios: 50 in the population, 2 of hers
+	usual := term(60, 100, 8, 10) + term(60, 100, 8, 10) + term(50, 100, 8, 10) + term(50, 100, 8, 10) + // ASN, country, chrome, windows
+		homeNet + noDevice + atNine
+	// A targeted attacker: her ISP, country and browser, a /24 of her
+	// ISP she never used, a new device, at 03:00.
+	targeted := term(60, 100, 8, 10)*2 + term(50, 100, 8, 10)*2 + newNetSameASN + newDevice + atThree
+	// An untargeted attacker: BR, ASN 28573, Firefox on Linux: each value
+	// feature unseen scores log10(n+1); the network adds nothing once the
+	// ASN is new.
+	untargeted := 4*term(0, 100, 0, 10) + newDevice + atThree
 
 	tests := []struct {
-		name string
-		in   *engine.Input
-		want float64
+		name          string
+		in            *engine.Input
+		device        engine.DeviceEnv
+		want, wantTgt float64
 	}{
-		{"usual", rbaInput(rbaUser(), "FR", 3215, uaChromeWin, "81.2.69.10"), usual},
-		{"attacker", rbaInput(rbaUser(), "BR", 28573, uaFirefoxLx, "177.10.20.30"), attacker},
-		{"chrome on her iphone", rbaInput(rbaUser(), "FR", 3215, uaChromeIOS, "81.2.69.10"), chromeIOS},
+		{"usual", at(rbaInput(rbaUser(), "FR", 3215, uaChromeWin, "81.2.69.10"), 9), engine.DeviceEnv{}, usual, homeNet + noDevice + atNine},
+		{"usual with her laptop", at(rbaInput(rbaUser(), "FR", 3215, uaChromeWin, "81.2.69.10"), 9), engine.DeviceEnv{IDPresent: true, Known: true}, usual - noDevice + knownDevice, homeNet + knownDevice + atNine},
+		{"targeted", at(rbaInput(rbaUser(), "FR", 3215, uaChromeWin, "81.2.70.10"), 3), engine.DeviceEnv{IDPresent: true, New: true}, targeted, newNetSameASN + newDevice + atThree},
+		{"untargeted", at(rbaInput(rbaUser(), "BR", 28573, uaFirefoxLx, "177.10.20.30"), 3), engine.DeviceEnv{IDPresent: true, New: true}, untargeted, newDevice + atThree},
 	}
 	for _, tt := range tests {
-		env := compute(t, tt.in, r)
-		if !env.RBA.Available || math.Abs(env.RBA.Score-tt.want) > 1e-6 {
-			t.Errorf("%s: score %v available %v, want %v", tt.name, env.RBA.Score, env.RBA.Available, tt.want)
+		env := computeWithDevice(t, tt.in, tt.device, r)
+		if !env.RBA.Available || math.Abs(env.RBA.Score-tt.want) > 1e-6 || math.Abs(env.RBA.Targeted-tt.wantTgt) > 1e-6 {
+			t.Errorf("%s: score %v targeted %v available %v, want %v and %v", tt.name, env.RBA.Score, env.RBA.Targeted, env.RBA.Available, tt.want, tt.wantTgt)
+		}
+		sum := env.RBA.ASN + env.RBA.Network + env.RBA.Country + env.RBA.Browser + env.RBA.OS + env.RBA.Device + env.RBA.Hour
+		if math.Abs(sum-env.RBA.Score) > 1e-9 {
+			t.Errorf("%s: terms sum to %v, score %v", tt.name, sum, env.RBA.Score)
 		}
 	}
-	if math.Abs(attacker-5*math.Log10(11)) > 1e-12 {
-		t.Errorf("attacker %v: each unseen value should score log10(n+1) = log10(11)", attacker)
+	if !(usual < 0 && targeted > 1 && untargeted > targeted) {
+		t.Errorf("usual %v targeted %v untargeted %v: the model does not order them", usual, targeted, untargeted)
 	}
-	if !(attacker > 5 && usual < 0) {
-		t.Errorf("usual %v attacker %v: the model does not separate them", usual, attacker)
+}
+
+// TestRBANetworkWithinASN: a new subnet weighs on a line that keeps its
+// subnet and hardly at all on a carrier that changes it every session.
+func TestRBANetworkWithinASN(t *testing.T) {
+	r := NewRBA(1)
+	home := rbaUser()
+	mobile := rbaUser()
+	mobile.Profile.ASNNetworks[0].Count = 7 // 8 logins on 3215, 7 from a new subnet
+	in := func(st *engine.State) *engine.Input { return rbaInput(st, "FR", 3215, uaChromeWin, "81.2.70.10") }
+	h, m := compute(t, in(home), r).RBA.Network, compute(t, in(mobile), r).RBA.Network
+	if math.Abs(h-math.Log10(9)) > 1e-9 || math.Abs(m-math.Log10(15.0/7)) > 1e-9 {
+		t.Errorf("new subnet: home line %v (want log10 9), carrier %v (want log10 15/7)", h, m)
 	}
+	// A profile stored before the counts has none: at least one subnet.
+	old := rbaUser()
+	old.Profile.ASNNetworks = nil
+	if o := compute(t, in(old), r).RBA.Network; math.Abs(o-h) > 1e-9 {
+		t.Errorf("profile without counts: %v, want %v", o, h)
+	}
+}
+
+// TestRBAOutdatedBrowser: a browser far behind what the tenant's users
+// run is outdated, whether or not the user is known.
+func TestRBAOutdatedBrowser(t *testing.T) {
+	r := NewRBA(1)
+	l := engine.Login{Tenant: "t", Agent: "chrome/windows", AgentVersion: 145}
+	r.Learned(&l)
+	in := rbaInput(&engine.State{}, "FR", 3215, uaChromeWin, "81.2.69.10") // Chrome 131
+	if got := compute(t, in, r).Device.Outdated; got != 14 {
+		t.Errorf("outdated %d, want 14", got)
+	}
+	in = rbaInput(&engine.State{}, "FR", 3215, uaFirefoxLx, "81.2.69.10")
+	if got := compute(t, in, r).Device.Outdated; got != 0 {
+		t.Errorf("firefox, no population version: outdated %d", got)
+	}
+}
+
+func at(in *engine.Input, hour int) *engine.Input {
+	in.Time = time.Date(2026, 3, 2, hour, 0, 0, 0, time.UTC)
+	return in
+}
+
+func computeWithDevice(t *testing.T, in *engine.Input, d engine.DeviceEnv, sigs ...engine.Signal) engine.Env {
+	t.Helper()
+	var env engine.Env
+	env.Attempt.Hour = in.Time.UTC().Hour()
+	if err := (User{MinHourLogins: 10, UnusualHourShare: 0.05}).Compute(in, &env); err != nil {
+		t.Fatal(err)
+	}
+	env.Device = d
+	for _, s := range sigs {
+		if err := s.Compute(in, &env); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return env
 }
 
 func TestRBAUnknownUserAndMissingFeatures(t *testing.T) {
@@ -102,10 +173,12 @@ func TestRBAUnknownUserAndMissingFeatures(t *testing.T) {
 	if env := compute(t, rbaInput(&engine.State{}, "FR", 3215, uaChromeWin, "81.2.69.10"), r); env.RBA.Available {
 		t.Error("score for a user without history")
 	}
-	// No user agent, no ASN, no location: only the network counts.
-	in := rbaInput(rbaUser(), "", 0, "", "81.2.69.10")
+	// No user agent, no ASN, no location: the network counts alone
+	// (smoothed over all her networks, with no population yet: p = 0.5),
+	// with the absent device and the hour.
+	in := at(rbaInput(rbaUser(), "", 0, "", "81.2.69.10"), 9)
 	env := compute(t, in, r)
-	want := math.Log10(0.5 / ((8 + 0.5) / 11))
+	want := math.Log10(0.5/((8+0.5)/11)) + math.Log10(0.15/(0.04/12)) + math.Log10(0.125/(10.5/14))
 	if math.Abs(env.RBA.Score-want) > 1e-9 {
 		t.Errorf("network only: %v, want %v", env.RBA.Score, want)
 	}

@@ -306,3 +306,57 @@ func TestDefaultOrder(t *testing.T) {
 		seen[s.Name()] = true
 	}
 }
+
+// TestDeviceVersionBehind: a browser older than the newest of its family
+// the user completed a login with (a copied string, weeks old).
+func TestDeviceVersionBehind(t *testing.T) {
+	chrome := func(v string) useragent.Info {
+		return useragent.Parse("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/" + v + ".0.0.0 Safari/537.36")
+	}
+	for _, tt := range []struct {
+		name   string
+		agent  useragent.Info
+		behind int
+	}{
+		{"current", chrome("145"), 0},
+		{"newer", chrome("146"), 0},
+		{"three behind", chrome("142"), 3},
+		{"other family", useragent.Parse("Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0"), 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st := known()
+			st.Profile.AgentVersions = []engine.Seen{{Value: "chrome/windows", Count: 145}}
+			in := input(st)
+			in.Agent = tt.agent
+			if d := compute(t, in, Device{}).Device; d.VersionBehind != tt.behind || d.Version != int(tt.agent.Version) {
+				t.Errorf("version %d behind %d, want %d behind %d", d.Version, d.VersionBehind, tt.agent.Version, tt.behind)
+			}
+		})
+	}
+}
+
+// TestSharedAddress: many accounts with few failures is a NAT; many
+// accounts failing is a bot.
+func TestSharedAddress(t *testing.T) {
+	for _, tt := range []struct {
+		name                string
+		usernames, failures uint32
+		shared              bool
+	}{
+		{"office NAT", 250, 9, true},
+		{"few accounts", 9, 0, false},
+		{"stuffing bot", 40, 40, false},
+		{"at the bound", 50, 10, true},
+		{"just past it", 50, 11, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			in := input(known())
+			in.State.Counts.IP = engine.NetCounts{Usernames: [3]uint32{0, 0, tt.usernames}, Failures: [3]uint32{0, 0, tt.failures}}
+			in.State.Counts.Subnet = in.State.Counts.IP
+			env := compute(t, in, AttackWindows{})
+			if env.IP.Shared != tt.shared || env.Subnet.Shared != tt.shared {
+				t.Errorf("ip.shared %v subnet.shared %v, want %v", env.IP.Shared, env.Subnet.Shared, tt.shared)
+			}
+		})
+	}
+}

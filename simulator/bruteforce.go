@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -15,13 +16,16 @@ import (
 // 2 to 5 days per account, exponential gaps of mean 15 to 45 minutes,
 // stale browser strings, no device cookie, addresses from home
 // connections in the attacker countries (80%) and data centres.
-func (g *gen) bruteForce(accounts int) {
+func (g *gen) bruteForce(ctx context.Context, accounts int) error {
 	if accounts <= 0 {
-		return
+		return nil
 	}
 	r := newRand(g.cfg.Seed, streamBruteForce)
 	dict := append(append([]string(nil), commonPasswords...), sprayPasswords...)
 	for i := range accounts {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		dur := time.Duration(2+r.IntN(4)) * 24 * time.Hour
 		t := g.attackTime(r, dur)
 		end := t.Add(dur)
@@ -53,4 +57,5 @@ func (g *gen) bruteForce(accounts int) {
 			t = t.Add(expDur(r, mean)).Truncate(time.Second)
 		}
 	}
+	return nil
 }

@@ -21,6 +21,8 @@
 //     centres and VPN providers by their real AS numbers, given address
 //     blocks from the right registry's space, and the databases built
 //     from them;
+//   - shared.go: addresses many people share: offices behind NAT,
+//     university campuses, carrier-grade NAT, the busy office;
 //   - users.go, useragents.go: accounts with a home, a broadband line,
 //     a carrier, perhaps an office, devices with real browser strings and
 //     cookies, a password, habits;

@@ -96,6 +96,11 @@ type plan struct {
 	// proxies are single residential addresses known to the Anonymous-IP
 	// database as residential proxies.
 	proxies []netip.Addr
+	// Shared addresses (shared.go): offices per city, the index of each
+	// city's campus in campusNATs (-1 for none).
+	offices    [][]office
+	campus     []int
+	campusNATs []campusNet
 }
 
 // alloc4 hands out the next /16 of a registry. A fixed bijection spreads
@@ -208,6 +213,7 @@ func newPlan(w *world) *plan {
 			p.tor = append(p.tor, p.add(block{prefix: sub(p.alloc4(ripe), 24, 0), isp: h.isp, kind: kindHosting, country: h.country, city: ci, radius: 100, flagged: true, tor: true}))
 		}
 	}
+	p.addShared()
 	return p
 }
 

@@ -25,6 +25,13 @@ const (
 	computerReplDay  = 1.0 / 1100
 	weekendFactor    = 0.8
 	homeV6Preference = 0.85 // dual-stack browsers prefer IPv6 (Happy Eyeballs)
+	// officeTypo is the busy office's share of morning logins that start
+	// with a mistyped password.
+	officeTypo = 0.034
+	// breachedChange is the chance, at each completed login with a
+	// breached password, that the user obeys the service's demand to
+	// change it (NIST SP 800-63B 5.1.1.2); some dismiss it once or twice.
+	breachedChange = 0.9
 )
 
 // legitRef remembers a completed legitimate login, for session hijacks.
@@ -67,6 +74,48 @@ func (g *gen) legit(u *User) {
 			}
 			g.session(u, r, trips, t, h, weekend)
 		}
+		if u.hq && !weekend {
+			g.officeMorning(u, r, trips, zn.local(day.Add(8*time.Hour+15*time.Minute+between(r, 0, 90*time.Minute))))
+		}
+	}
+}
+
+// officeMorning is a busy-office employee arriving at work: a login from
+// the work laptop over the office's NAT, a typo first now and then.
+func (g *gen) officeMorning(u *User, r *rand.Rand, trips []trip, t time.Time) {
+	t = t.Truncate(time.Second)
+	pl := g.where(u, trips, t)
+	if pl.transit || pl.abroad || pl.city != u.home || t.Before(u.joined) || t.Before(g.warmupStart) || !t.Before(g.end) {
+		return
+	}
+	var laptop *Device
+	for i := range u.devices {
+		if u.devices[i].work {
+			laptop = &u.devices[i]
+		}
+	}
+	if laptop == nil {
+		return
+	}
+	used := *laptop
+	if chance(r, u.cookieLoss) {
+		used.ID = token(r)
+	}
+	ip := u.work.addr(r)
+	if chance(r, officeTypo) {
+		g.emitLegit(u, t, &used, ip, typoOf(r, u.password), engine.ResultPasswordBad, pl)
+		t = t.Add(between(r, 4*time.Second, 40*time.Second))
+	}
+	g.emitLegit(u, t, &used, ip, u.password, engine.ResultPasswordOK, pl)
+	g.afterLogin(u, r)
+}
+
+// afterLogin is the service's reaction to a completed login: a user whose
+// password is a known breached one is asked to change it, as the default
+// rules' breached-password step-up expects the identity server to do.
+func (g *gen) afterLogin(u *User, r *rand.Rand) {
+	if slices.Contains(commonPasswords, u.password) && chance(r, breachedChange) {
+		u.password = randomPassword(r)
 	}
 }
 
@@ -125,6 +174,7 @@ func (g *gen) session(u *User, r *rand.Rand, trips []trip, t time.Time, localHou
 		t = t.Add(between(r, 4*time.Second, 40*time.Second))
 	}
 	g.emitLegit(u, t, &used, ip, u.password, engine.ResultPasswordOK, pl)
+	g.afterLogin(u, r)
 }
 
 // typoFactor: phone keyboards make more typos.
@@ -200,6 +250,7 @@ func (g *gen) forgotten(u *User, r *rand.Rand, trips []trip, t time.Time, dev *D
 	h := float64(t.Add(g.w.cities[pl.city].zone.offset(t)).Hour())
 	ip = g.network(u, r, pl, dev, h, false)
 	g.emitLegit(u, t, dev, ip, u.password, engine.ResultPasswordOK, pl)
+	g.afterLogin(u, r)
 }
 
 // pickDevice chooses what the user logs in with: the phone most of the
@@ -222,7 +273,7 @@ func (g *gen) pickDevice(u *User, r *rand.Rand, pl place, localHour float64, wee
 			}
 		default:
 			w[i] = 0.35
-			if workHours && u.work >= 0 {
+			if workHours && u.work != nil {
 				w[i] = 0.6
 			}
 			if (pl.abroad || pl.transit) && d.desk {
@@ -265,18 +316,18 @@ func (g *gen) network(u *User, r *rand.Rand, pl place, d *Device, localHour floa
 		}
 		return pl.trip.hotel
 	}
-	atWork := u.work >= 0 && !weekend && localHour >= 9 && localHour < 18 && chance(r, 0.8)
+	atWork := u.work != nil && !weekend && localHour >= 9 && localHour < 18 && chance(r, 0.8)
 	if d.Kind.mobile() {
 		switch {
 		case atWork && chance(r, 0.35):
-			return u.workAddr
+			return u.work.addr(r)
 		case !atWork && (localHour < 8.5 || localHour >= 18.5 || weekend) && chance(r, 0.65):
 			return g.homeAddr(u, r)
 		}
 		return g.carrierAddr(r, u.carrier, d, u.home)
 	}
 	if atWork {
-		return u.workAddr
+		return u.work.addr(r)
 	}
 	return g.homeAddr(u, r)
 }
@@ -307,7 +358,7 @@ func (g *gen) carrierAddr(r *rand.Rand, c *ISP, d *Device, near int) netip.Addr 
 		}
 	}
 	if chance(r, 0.5) || len(gateways) == 0 {
-		return g.p.addr(r, country[r.IntN(len(country))])
+		return g.p.cgnatAddr(r, country[r.IntN(len(country))])
 	}
 	b := gateways[r.IntN(len(gateways))]
 	if chance(r, 0.95) {
@@ -318,7 +369,7 @@ func (g *gen) carrierAddr(r *rand.Rand, c *ISP, d *Device, near int) netip.Addr 
 			}
 		}
 	}
-	return g.p.addr(r, b)
+	return g.p.cgnatAddr(r, b)
 }
 
 // vpnAddr is an exit of the provider in the chosen country, or the one

@@ -3,6 +3,7 @@ package simulator
 import (
 	"bufio"
 	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,7 +42,12 @@ type Config struct {
 	// Shares of users: with a common (breached) password, with a consumer
 	// VPN, signing up during the measured period.
 	BreachedUserShare, VPNUserShare, NewUserShare float64
-	Attacks                                       Attacks
+	// BusyOffice makes the first BusyOffice users staff of one busy
+	// office: 8 NAT addresses in one /24, everyone logging in within 45
+	// minutes of 9:00 each workday from their work laptop. With as many
+	// as Users it is a workforce tenant, the company's own sign-in.
+	BusyOffice int
+	Attacks    Attacks
 }
 
 // Attacks is the attack mix. A count of zero disables the attack; a
@@ -93,6 +99,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("sim: days %d: want 1 to 3660", c.Days)
 	case c.WarmupDays < 0 || c.WarmupDays > 3660:
 		return fmt.Errorf("sim: warm-up days %d: want 0 to 3660", c.WarmupDays)
+	case c.BusyOffice < 0 || c.BusyOffice > c.Users:
+		return fmt.Errorf("sim: busy office %d: want 0 to the %d users", c.BusyOffice, c.Users)
 	case c.Start.IsZero():
 		return errors.New("sim: no start date")
 	case c.Start.AddDate(0, 0, -c.WarmupDays).Year() < 2000 || c.Start.AddDate(0, 0, c.Days).Year() > 9999:
@@ -103,6 +111,25 @@ func (c *Config) validate() error {
 	for _, s := range []float64{c.BreachedUserShare, c.VPNUserShare, c.NewUserShare} {
 		if !(s >= 0 && s <= 1) {
 			return fmt.Errorf("sim: share %v: want 0 to 1", s)
+		}
+	}
+	// Attacks on existing accounts need that many accounts: asking for
+	// more is a mistake, not something to approximate.
+	a := &c.Attacks
+	for _, x := range []struct {
+		name string
+		n    int
+	}{{"spray accounts", a.SprayAccounts}, {"takeovers", a.Takeovers}, {"hijacks", a.Hijacks}, {"brute-force accounts", a.BruteForce}} {
+		if x.n > c.Users {
+			return fmt.Errorf("sim: %s %d: more than the %d users", x.name, x.n, c.Users)
+		}
+	}
+	for _, x := range []struct {
+		name string
+		n    int
+	}{{"stuffing waves", a.StuffingWaves}, {"stuffing attempts", a.StuffingAttempts}, {"spray campaigns", a.SprayCampaigns}} {
+		if x.n > 100_000_000 {
+			return fmt.Errorf("sim: %s %d: want at most 100,000,000", x.name, x.n)
 		}
 	}
 	return nil
@@ -136,25 +163,43 @@ type gen struct {
 	events                  []event
 	legitOK                 []legitRef
 	taken                   map[string]bool // usernames in use, lookups only
+	hqCity                  int             // the busy office's city: the largest
 }
 
 // Generate simulates cfg. The same Config gives the same output, byte for
-// byte. The returned Config has the attack counts resolved.
-func Generate(cfg Config) (*Output, error) {
+// byte. The returned Config has the attack counts resolved. A large
+// simulation takes a while: every long loop checks ctx, and Generate
+// returns ctx's error soon after it is cancelled.
+func Generate(ctx context.Context, cfg Config) (*Output, error) {
 	cfg = cfg.scaled()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	g := newGen(cfg)
+	g, err := newGen(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
 	for _, u := range g.users {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("sim: %w", err)
+		}
 		g.legit(u)
 	}
 	a := cfg.Attacks
-	g.stuffing(a.StuffingWaves, a.StuffingAttempts)
-	g.spray(a.SprayCampaigns, a.SprayAccounts)
-	g.takeovers(a.Takeovers)
-	g.hijacks(a.Hijacks)
-	g.bruteForce(a.BruteForce)
+	for _, step := range []func(context.Context) error{
+		func(ctx context.Context) error { return g.stuffing(ctx, a.StuffingWaves, a.StuffingAttempts) },
+		func(ctx context.Context) error { return g.spray(ctx, a.SprayCampaigns, a.SprayAccounts) },
+		func(ctx context.Context) error { return g.takeovers(ctx, a.Takeovers) },
+		func(ctx context.Context) error { return g.hijacks(ctx, a.Hijacks) },
+		func(ctx context.Context) error { return g.bruteForce(ctx, a.BruteForce) },
+	} {
+		if err := step(ctx); err != nil {
+			return nil, fmt.Errorf("sim: %w", err)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("sim: %w", err)
+	}
 
 	order := make([]int, len(g.events))
 	for i := range order {
@@ -184,16 +229,26 @@ func Generate(cfg Config) (*Output, error) {
 }
 
 // newGen builds the world, the plan and the users of cfg.
-func newGen(cfg Config) *gen {
+func newGen(ctx context.Context, cfg Config) (*gen, error) {
 	g := &gen{cfg: cfg, w: newWorld(), taken: map[string]bool{}}
 	g.p = newPlan(g.w)
+	for ci, c := range g.w.cities {
+		if c.homes > g.w.cities[g.hqCity].homes {
+			g.hqCity = ci
+		}
+	}
 	g.start = cfg.Start.UTC().Truncate(24 * time.Hour)
 	g.warmupStart = g.start.AddDate(0, 0, -cfg.WarmupDays)
 	g.end = g.start.AddDate(0, 0, cfg.Days)
 	for i := range cfg.Users {
+		if i%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("sim: %w", err)
+			}
+		}
 		g.users = append(g.users, g.newUser(i, g.taken))
 	}
-	return g
+	return g, nil
 }
 
 // emit queues an attempt and returns its index (-1 when at is past the
@@ -232,8 +287,8 @@ func (o *Output) WriteJSONL(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	c := o.Config
 	a := c.Attacks
-	fmt.Fprintf(bw, "# riskgate simulate --seed %d --users %d --days %d --warmup-days %d --start %s --stuffing-waves %d --stuffing-attempts %d --spray-campaigns %d --spray-accounts %d --takeovers %d --hijacks %d --brute-force %d\n",
-		c.Seed, c.Users, c.Days, c.WarmupDays, c.Start.Format("2006-01-02"), a.StuffingWaves, a.StuffingAttempts, a.SprayCampaigns, a.SprayAccounts, a.Takeovers, a.Hijacks, a.BruteForce)
+	fmt.Fprintf(bw, "# riskgate simulate --seed %d --users %d --days %d --warmup-days %d --start %s --busy-office %d --stuffing-waves %d --stuffing-attempts %d --spray-campaigns %d --spray-accounts %d --takeovers %d --hijacks %d --brute-force %d\n",
+		c.Seed, c.Users, c.Days, c.WarmupDays, c.Start.Format("2006-01-02"), c.BusyOffice, a.StuffingWaves, a.StuffingAttempts, a.SprayCampaigns, a.SprayAccounts, a.Takeovers, a.Hijacks, a.BruteForce)
 	fmt.Fprintf(bw, "# %d events; lines before %s are unlabelled warm-up traffic. Labels: %v\n", len(o.Lines), c.Start.Format(time.RFC3339), Labels)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)

@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"bytes"
+	"context"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -25,7 +26,7 @@ func small(seed uint64) Config {
 
 func generate(t *testing.T, c Config) (*Output, []byte) {
 	t.Helper()
-	out, err := Generate(c)
+	out, err := Generate(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +208,10 @@ func TestAddressesAreLocatedByTheEnrichment(t *testing.T) {
 func TestTravelIsPossible(t *testing.T) {
 	c := small(13)
 	c.Users = 600
-	g := newGen(c)
+	g, err := newGen(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var n int
 	for _, u := range g.users {
 		r := newRand(c.Seed, 2*streamUsers+uint64(u.idx))
@@ -268,6 +272,9 @@ func TestConfigErrors(t *testing.T) {
 		func(c *Config) { c.WarmupDays = -1 },
 		func(c *Config) { c.VPNUserShare = 1.5 },
 		func(c *Config) { c.Start = time.Time{} },
+		func(c *Config) { c.BusyOffice = c.Users + 1 },
+		func(c *Config) { c.Attacks.SprayAccounts = c.Users + 1 },
+		func(c *Config) { c.Attacks.Takeovers = c.Users + 1 },
 		// Streams the engine could not replay: it refuses years before 2000.
 		func(c *Config) { c.Start = time.Date(1999, 12, 1, 0, 0, 0, 0, time.UTC) },
 		func(c *Config) { c.Start, c.WarmupDays = time.Date(2000, 1, 10, 0, 0, 0, 0, time.UTC), 21 },
@@ -275,7 +282,7 @@ func TestConfigErrors(t *testing.T) {
 	} {
 		c := small(1)
 		f(&c)
-		if _, err := Generate(c); err == nil || !strings.HasPrefix(err.Error(), "sim: ") {
+		if _, err := Generate(context.Background(), c); err == nil || !strings.HasPrefix(err.Error(), "sim: ") {
 			t.Errorf("%+v: err %v", c, err)
 		}
 	}

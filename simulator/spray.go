@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"context"
 	"net/netip"
 	"time"
 
@@ -23,9 +24,9 @@ import (
 // A user whose password is the one sprayed is logged into.
 var sprayPasswords = []string{"Winter2026!", "Spring2026!", "Password1", "Welcome1", "123456", "password1", "Summer2025!", "Qwerty123!", "Password123", "letmein"}
 
-func (g *gen) spray(campaigns, accounts int) {
+func (g *gen) spray(ctx context.Context, campaigns, accounts int) error {
 	if campaigns <= 0 || accounts <= 0 {
-		return
+		return nil
 	}
 	r := newRand(g.cfg.Seed, streamSpray)
 	for c := range campaigns {
@@ -36,15 +37,26 @@ func (g *gen) spray(campaigns, accounts int) {
 			gaps[i] = between(r, 2*time.Hour, 8*time.Hour)
 			total += gaps[i] + 3*time.Hour
 		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		t0 := g.attackTime(r, total)
-		targets := make([]*User, 0, accounts)
-		seen := map[int]bool{} // lookups only
-		for len(targets) < min(accounts, len(g.users)) {
-			u := g.victim(r, t0)
-			if !seen[u.idx] {
-				seen[u.idx] = true
-				targets = append(targets, u)
+		// The targets are accounts that exist when the campaign starts:
+		// when fewer do than asked for (a short stream of new accounts),
+		// all of them. Drawing victims until enough distinct ones turn up
+		// would never end.
+		var exist []*User
+		for _, u := range g.users {
+			if u.joined.Before(t0) {
+				exist = append(exist, u)
 			}
+		}
+		if len(exist) == 0 {
+			continue
+		}
+		targets := make([]*User, 0, min(accounts, len(exist)))
+		for _, i := range r.Perm(len(exist))[:min(accounts, len(exist))] {
+			targets = append(targets, exist[i])
 		}
 		var ips []netip.Addr
 		for range 4 + r.IntN(9) {
@@ -88,4 +100,5 @@ func (g *gen) spray(campaigns, accounts int) {
 			t = t.Add(roundDur + gaps[round])
 		}
 	}
+	return nil
 }

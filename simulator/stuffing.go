@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"context"
 	"math/rand/v2"
 	"net/netip"
 	"strings"
@@ -29,9 +30,9 @@ const (
 	stuffingReuse    = 0.015
 )
 
-func (g *gen) stuffing(waves, attempts int) {
+func (g *gen) stuffing(ctx context.Context, waves, attempts int) error {
 	if waves <= 0 || attempts <= 0 {
-		return
+		return nil
 	}
 	r := newRand(g.cfg.Seed, streamStuffing)
 	for w := range waves {
@@ -49,6 +50,11 @@ func (g *gen) stuffing(waves, attempts int) {
 		cookies := chance(r, 0.3)
 		step := dur / time.Duration(attempts)
 		for i := range attempts {
+			if i%4096 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
 			t := start.Add(step*time.Duration(i) + between(r, 0, step))
 			a := engine.Attempt{Tenant: g.cfg.Tenant, IP: g.botAddr(r, bots).String(), Channel: "web"}
 			a.UserAgent = fixedUA
@@ -78,6 +84,7 @@ func (g *gen) stuffing(waves, attempts int) {
 			}
 		}
 	}
+	return nil
 }
 
 // comboCase: combo lists carry addresses as people typed them elsewhere,

@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"context"
 	"math/rand/v2"
 	"net/netip"
 	"time"
@@ -38,9 +39,9 @@ var takeoverVariants = []struct {
 	share float64
 }{{"ato_own", 0.35}, {"ato_vpn", 0.30}, {"ato_victim_ua", 0.25}, {"ato_local_proxy", 0.10}}
 
-func (g *gen) takeovers(n int) {
+func (g *gen) takeovers(ctx context.Context, n int) error {
 	if n <= 0 {
-		return
+		return nil
 	}
 	r := newRand(g.cfg.Seed, streamTakeover)
 	shares := make([]float64, len(takeoverVariants))
@@ -48,6 +49,9 @@ func (g *gen) takeovers(n int) {
 		shares[i] = v.share
 	}
 	for i := range n {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		t := g.attackTime(r, 26*time.Hour)
 		v := g.victim(r, t)
 		home := &g.w.cities[v.home]
@@ -72,14 +76,14 @@ func (g *gen) takeovers(n int) {
 		case "ato_vpn":
 			ip = g.vpnOrHostingIn(r, home.Country)
 		case "ato_victim_ua":
-			victimUA = primaryDevice(v).UA(t)
+			victimUA = primaryDevice(v).UA(t.Add(-phishLag(r)))
 			if chance(r, 0.5) {
 				ip = g.vpnOrHostingIn(r, home.Country)
 			} else {
 				ip = g.residentialAddr(r, g.attackerCountry(r, home.Country, ""), -1, false)
 			}
 		case "ato_local_proxy":
-			victimUA = primaryDevice(v).UA(t)
+			victimUA = primaryDevice(v).UA(t.Add(-phishLag(r)))
 			ip = g.residentialAddr(r, home.Country, v.home, true)
 		}
 		src := streamTakeover<<40 | uint64(i)
@@ -105,6 +109,23 @@ func (g *gen) takeovers(n int) {
 			login(t.Add(between(r, time.Hour, 24*time.Hour)))
 		}
 	}
+	return nil
+}
+
+// phishLag is how long before the takeover the victim's browser string
+// was captured (by the phishing page or the infostealer that took the
+// password): a fifth of phished credentials are used within the hour, most
+// within a week, some weeks later (Bursztein et al., "Handcrafted fraud and
+// extortion", IMC 2014; Thomas et al., "Data breaches, phishing, or
+// malware?", CCS 2017). Meanwhile the victim's browser may have updated.
+func phishLag(r *rand.Rand) time.Duration {
+	switch x := r.Float64(); {
+	case x < 0.2:
+		return between(r, 0, time.Hour)
+	case x < 0.7:
+		return between(r, time.Hour, 7*24*time.Hour)
+	}
+	return between(r, 7*24*time.Hour, 30*24*time.Hour)
 }
 
 func (g *gen) vpnOrHostingIn(r *rand.Rand, country string) netip.Addr {
@@ -120,13 +141,16 @@ func (g *gen) vpnOrHostingIn(r *rand.Rand, country string) netip.Addr {
 // real login of the victim (the stealer's log is fresh). The attacker's
 // address is a rented server (half the time) or a home connection in
 // their country.
-func (g *gen) hijacks(n int) {
+func (g *gen) hijacks(ctx context.Context, n int) error {
 	if n <= 0 || len(g.legitOK) == 0 {
-		return
+		return nil
 	}
 	r := newRand(g.cfg.Seed, streamHijack)
 	used := map[int]bool{} // lookups only
 	for i := 0; i < n && len(used) < len(g.legitOK); {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		k := r.IntN(len(g.legitOK))
 		if used[k] {
 			continue
@@ -154,4 +178,5 @@ func (g *gen) hijacks(n int) {
 		}
 		i++
 	}
+	return nil
 }

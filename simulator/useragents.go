@@ -70,6 +70,7 @@ type Device struct {
 	lag     time.Duration // how long after a release the device updates
 	model   string        // Android model, for Samsung Internet
 	desk    bool          // a desktop computer: it does not travel
+	work    bool          // the employer's laptop or desktop
 }
 
 // UA is the device's user-agent string at t, as the browser sends it

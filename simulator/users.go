@@ -25,8 +25,13 @@ type User struct {
 	// for most ISPs, effectively forever for those that give static ones.
 	leaseDays float64
 	carrier   *ISP
-	work      int        // business block of the employer, -1 when none
-	workAddr  netip.Addr // the office's NAT address
+	// work is the office or campus the user spends weekdays at, nil for
+	// none; student says it is a campus.
+	work    *workplace
+	student bool
+	// hq: the user works at the busy office (Config.BusyOffice) and logs
+	// in there every workday morning from the work laptop.
+	hq bool
 
 	devices []Device // in use; phones and computers
 	// cookieLoss is the chance per login that the device cookie is gone
@@ -81,8 +86,10 @@ func mailDomain(r *rand.Rand, country string) string {
 }
 
 // username makes a plausible e-mail address; taken holds those in use.
+// The name space is a few million addresses: past it (millions of users
+// and stuffing lists), a number keeps each new one distinct.
 func username(r *rand.Rand, country string, taken map[string]bool) string {
-	for {
+	for try := 0; ; try++ {
 		f, l := firstNames[r.IntN(len(firstNames))], lastNames[r.IntN(len(lastNames))]
 		var s string
 		switch r.IntN(4) {
@@ -94,6 +101,9 @@ func username(r *rand.Rand, country string, taken map[string]bool) string {
 			s = f[:1] + l + fmt.Sprint(r.IntN(1000))
 		default:
 			s = f + "." + l + fmt.Sprint(1960+r.IntN(45))
+		}
+		if try >= 32 {
+			s += fmt.Sprint(len(taken))
 		}
 		s += "@" + mailDomain(r, country)
 		if !taken[s] {
@@ -111,7 +121,11 @@ func (g *gen) newUser(i int, taken map[string]bool) *User {
 	for ci, c := range w.cities {
 		homes[ci] = c.homes
 	}
-	u := &User{idx: i, ID: fmt.Sprintf("u%06d", i), home: weighted(r, homes), work: -1, home6: -1}
+	u := &User{idx: i, ID: fmt.Sprintf("u%06d", i), home: weighted(r, homes), home6: -1}
+	if i < g.cfg.BusyOffice {
+		// The busy office's staff live around it.
+		u.home, u.hq = g.hqCity, true
+	}
 	c := &w.cities[u.home]
 	u.Username = username(r, c.Country, taken)
 	u.joined = g.warmupStart
@@ -144,9 +158,15 @@ func (g *gen) newUser(i int, taken map[string]bool) *User {
 		shares = append(shares, h.share)
 	}
 	u.carrier = cs[weighted(r, shares)]
-	if chance(r, 0.45) && len(p.business[u.home]) > 0 {
-		u.work = p.business[u.home][0]
-		u.workAddr = p.addr(r, u.work)
+	switch {
+	case u.hq:
+		u.work = p.headquarters(u.home)
+	case chance(r, 0.45):
+		u.work = p.drawWorkplace(r, u.home)
+	case chance(r, studentShare/0.55):
+		if u.work = p.campusOf(u.home); u.work != nil {
+			u.student = true
+		}
 	}
 
 	// Devices: nearly everyone has a phone; most have a computer; some a
@@ -172,9 +192,10 @@ func (g *gen) newUser(i int, taken map[string]bool) *User {
 		d.desk = chance(r, deskShare)
 		u.devices = append(u.devices, d)
 	}
-	if u.work >= 0 && chance(r, 0.4) {
+	if u.hq || u.work != nil && !u.student && chance(r, 0.4) {
 		d := newDevice(r, devWindows, newID()) // the work laptop or the office desktop
-		d.desk = chance(r, 0.5)
+		d.desk = !u.hq && chance(r, 0.5)
+		d.work = true
 		u.devices = append(u.devices, d)
 	}
 	if chance(r, 0.15) {

@@ -61,6 +61,10 @@ func (x *signalsBox) fill(e *engine.Env) *pb.Signals {
 		Type:      e.Device.Type,
 		Bot:       e.Device.Bot,
 		FamilyNew: e.Device.FamilyNew,
+
+		Version:       int32(e.Device.Version),
+		VersionBehind: int32(e.Device.VersionBehind),
+		Outdated:      int32(e.Device.Outdated),
 	}
 	x.geo = pb.GeoSignals{
 		Known:            e.Geo.Known,
@@ -99,6 +103,7 @@ func (x *signalsBox) fill(e *engine.Env) *pb.Signals {
 		Proxy:          e.IP.Proxy,
 		Hosting:        e.IP.Hosting,
 		NewForUser:     e.IP.NewForUser,
+		Shared:         e.IP.Shared,
 	}
 	x.subnet = pb.SubnetSignals{
 		Failures_10M:  int32(e.Subnet.Failures10m),
@@ -108,6 +113,7 @@ func (x *signalsBox) fill(e *engine.Env) *pb.Signals {
 		Usernames_1H:  int32(e.Subnet.Usernames1h),
 		Usernames_24H: int32(e.Subnet.Usernames24h),
 		Prefix:        e.Subnet.Prefix,
+		Shared:        e.Subnet.Shared,
 	}
 	x.asn = pb.ASNSignals{
 		Failures_10M:  int32(e.ASN.Failures10m),
@@ -142,6 +148,9 @@ func (x *signalsBox) fill(e *engine.Env) *pb.Signals {
 		FailureRate_10M: e.Tenant.FailureRate10m,
 		FailureRate_24H: e.Tenant.FailureRate24h,
 		FailureSurge:    e.Tenant.FailureSurge,
+		Attempts_1H:     int32(e.Tenant.Attempts1h),
+		Failures_1H:     int32(e.Tenant.Failures1h),
+		FailureRate_1H:  e.Tenant.FailureRate1h,
 	}
 	x.state = pb.StateSignals{
 		Available: e.State.Available,
@@ -149,6 +158,14 @@ func (x *signalsBox) fill(e *engine.Env) *pb.Signals {
 	x.rba = pb.RBASignals{
 		Available: e.RBA.Available,
 		Score:     e.RBA.Score,
+		Targeted:  e.RBA.Targeted,
+		Asn:       e.RBA.ASN,
+		Network:   e.RBA.Network,
+		Country:   e.RBA.Country,
+		Browser:   e.RBA.Browser,
+		Os:        e.RBA.OS,
+		Device:    e.RBA.Device,
+		Hour:      e.RBA.Hour,
 	}
 	x.signals = pb.Signals{
 		Attempt:  &x.attempt,

@@ -69,7 +69,7 @@ func (r *recorder) Score(ctx context.Context, a engine.Attempt) (engine.Decision
 	ln := &r.lines[r.next]
 	r.next++
 	x := row{label: ln.Label, tag: tagOf(a.AttemptID), action: d.Action, result: a.Result,
-		rbaKnown: d.Signals.RBA.Available, rba: d.Signals.RBA.Score}
+		rbaKnown: d.Signals.RBA.Available, rba: d.Signals.RBA.Score, deviceKnown: d.Signals.Device.Known}
 	for _, re := range d.Reasons {
 		x.rules = append(x.rules, re.RuleID)
 	}
@@ -90,7 +90,7 @@ func tagOf(id string) string {
 // run simulates, replays the stream (in the replay format, through a
 // pipe) with auto-outcomes, and reports.
 func run(ctx context.Context, o options) (*Report, error) {
-	out, err := simulator.Generate(o.sim)
+	out, err := simulator.Generate(ctx, o.sim)
 	if err != nil {
 		return nil, err
 	}

@@ -22,6 +22,9 @@ type row struct {
 	rbaKnown bool
 	rba      float64
 	rules    []string // enforced rules that matched
+	// deviceKnown: the attempt came from a device the user completed a
+	// login on before.
+	deviceKnown bool
 }
 
 // Counts are decisions for one label or variant, as replay counts them.
@@ -55,6 +58,10 @@ type Report struct {
 	// logins; MissedRules the rules that matched on allowed attacks
 	// (without reaching a challenge).
 	FrictionRules map[string]int `json:"friction_rules"`
+	// KnownDevice counts the decisions on legitimate logins with the right
+	// password from a device the user had completed a login on: none of
+	// them should ever be denied.
+	KnownDevice Counts `json:"known_device"`
 }
 
 // Friction is the share of legitimate attempts stepped up or denied.
@@ -97,9 +104,14 @@ func buildReport(cfg simulator.Config, rows []row) *Report {
 				rep.Variants[x.tag] = v
 			}
 			v.Add(x.action)
-		} else if x.action != engine.ActionAllow {
-			for _, id := range x.rules {
-				rep.FrictionRules[id]++
+		} else {
+			if x.deviceKnown && x.result == engine.ResultPasswordOK {
+				rep.KnownDevice.Add(x.action)
+			}
+			if x.action != engine.ActionAllow {
+				for _, id := range x.rules {
+					rep.FrictionRules[id]++
+				}
 			}
 		}
 		// The legitimate side of the trade-off is completed logins (the

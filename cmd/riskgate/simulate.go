@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"sort"
@@ -21,6 +22,7 @@ type simulateCmd struct {
 	Breached   float64 `name:"breached-users" help:"Share of users whose password is a common, breached one." default:"0.015"`
 	VPN        float64 `name:"vpn-users" help:"Share of users with a consumer VPN." default:"0.07"`
 	NewUsers   float64 `name:"new-users" help:"Share of users who sign up during the labelled period (no history)." default:"0.03"`
+	BusyOffice int     `name:"busy-office" help:"Users (the first ones) who work at one busy office: 8 NAT addresses in one /24, all logging in within 45 minutes of 9:00 each workday from their work laptop. As many as --users makes a workforce tenant." default:"0"`
 
 	StuffingWaves    int `help:"Credential-stuffing waves (-1: one per 10 days)." default:"-1"`
 	StuffingAttempts int `help:"Attempts per stuffing wave (-1: 1.5 per user)." default:"-1"`
@@ -31,20 +33,20 @@ type simulateCmd struct {
 	BruteForce       int `help:"Accounts under slow distributed brute force (-1: one per 250 users, 2 to 8)." default:"-1"`
 }
 
-func (c *simulateCmd) Run() error {
+func (c *simulateCmd) Run(ctx context.Context) error {
 	start, err := time.Parse("2006-01-02", c.Start)
 	if err != nil {
 		return fmt.Errorf("--start: %w", err)
 	}
 	cfg := simulator.Config{
 		Seed: c.Seed, Users: c.Users, Days: c.Days, WarmupDays: c.WarmupDays, Start: start, Tenant: c.Tenant,
-		BreachedUserShare: c.Breached, VPNUserShare: c.VPN, NewUserShare: c.NewUsers,
+		BreachedUserShare: c.Breached, VPNUserShare: c.VPN, NewUserShare: c.NewUsers, BusyOffice: c.BusyOffice,
 		Attacks: simulator.Attacks{
 			StuffingWaves: c.StuffingWaves, StuffingAttempts: c.StuffingAttempts, SprayCampaigns: c.SprayCampaigns,
 			SprayAccounts: c.SprayAccounts, Takeovers: c.Takeovers, Hijacks: c.Hijacks, BruteForce: c.BruteForce,
 		},
 	}
-	out, err := simulator.Generate(cfg)
+	out, err := simulator.Generate(ctx, cfg)
 	if err != nil {
 		return err
 	}

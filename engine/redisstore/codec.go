@@ -23,8 +23,12 @@ import (
 // Decoders never panic on garbage: every length is checked against what is
 // left, and trailing bytes are an error.
 
-// codecVersion is the format version the encode functions write.
-const codecVersion = 1
+// codecVersion is the format version the encode functions write. Readers
+// accept every version up to it: version 2 added the profile's growth
+// counters (NewDevices, NoDevice, ASNNetworks, AgentVersions) after the
+// hours and the login's AgentVersion at its end; a version 1 value decodes
+// with them zero, so profiles stored before stay readable.
+const codecVersion = 2
 
 // Kind bytes, after the version byte (not the batch item kinds of scripts.go).
 const (
@@ -79,6 +83,21 @@ func encodeProfile(b []byte, p *engine.Profile) []byte {
 			b = binary.AppendUvarint(b, uint64(n))
 		}
 	}
+	// Version 2.
+	b = binary.AppendUvarint(b, uint64(p.NewDevices))
+	b = binary.AppendUvarint(b, uint64(p.NoDevice))
+	for k, set := range [...][]engine.Seen{p.ASNNetworks, p.AgentVersions} {
+		b = binary.AppendUvarint(b, uint64(len(set)))
+		for i := range set {
+			if k == 0 {
+				b = appendASN(b, set[i].Value)
+			} else {
+				b = appendString(b, set[i].Value)
+			}
+			b = binary.AppendUvarint(b, uint64(set[i].Count))
+			b = binary.AppendVarint(b, p.LastSeen-set[i].Last)
+		}
+	}
 	return b
 }
 
@@ -128,6 +147,27 @@ func unmarshalProfile(d decoder, p *engine.Profile) error {
 	for h := range p.Hours {
 		if mask&(1<<h) != 0 {
 			p.Hours[h] = d.u32()
+		}
+	}
+	if d.version >= 2 {
+		p.NewDevices = d.u32()
+		p.NoDevice = d.u32()
+		for k, set := range [...]*[]engine.Seen{&p.ASNNetworks, &p.AgentVersions} {
+			n := d.count(3)
+			for range n {
+				var s engine.Seen
+				if k == 0 {
+					s.Value = d.asn()
+				} else {
+					s.Value = d.string()
+				}
+				s.Count = d.u32()
+				s.Last = p.LastSeen - d.varint()
+				if d.err != nil {
+					break
+				}
+				*set = append(*set, s)
+			}
 		}
 	}
 	if err := d.finish(); err != nil {
@@ -258,7 +298,8 @@ func appendLogin(b []byte, l *engine.Login) []byte {
 	b = appendFloat(b, l.Lat)
 	b = appendFloat(b, l.Lon)
 	b = appendFloat(b, l.AccuracyKM)
-	return binary.AppendUvarint(b, uint64(l.ASN))
+	b = binary.AppendUvarint(b, uint64(l.ASN))
+	return binary.AppendUvarint(b, uint64(l.AgentVersion)) // version 2
 }
 
 func appendEvent(b []byte, ev *engine.Event) []byte {

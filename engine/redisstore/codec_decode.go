@@ -19,9 +19,10 @@ import (
 // strings are substrings of it instead of copies: a profile read from a
 // store reply then costs no allocation per member.
 type decoder struct {
-	b   []byte
-	src string
-	err error
+	b       []byte
+	src     string
+	err     error
+	version byte // the encoding's format version, from header
 }
 
 // stringDecoder decodes s in place. b aliases s's bytes and is only read.
@@ -44,8 +45,9 @@ func (d *decoder) finish() error {
 }
 
 func (d *decoder) header(kind byte) {
-	if v := d.byte(); v != codecVersion && d.err == nil {
-		d.fail("version %d, want %d", v, codecVersion)
+	d.version = d.byte()
+	if (d.version < 1 || d.version > codecVersion) && d.err == nil {
+		d.fail("version %d, want 1 to %d", d.version, codecVersion)
 	}
 	if k := d.byte(); k != kind && d.err == nil {
 		d.fail("kind %q, want %q", k, kind)
@@ -235,6 +237,13 @@ func (d *decoder) login(l *engine.Login) {
 	l.HasLocation = flags&bitLocation != 0
 	l.Lat, l.Lon, l.AccuracyKM = d.float(), d.float(), d.float()
 	l.ASN = d.u32()
+	if d.version >= 2 {
+		v := d.uvarint()
+		if v > math.MaxUint16 {
+			d.fail("agent version %d", v)
+		}
+		l.AgentVersion = uint16(v)
+	}
 }
 
 func (d *decoder) event(ev *engine.Event) {

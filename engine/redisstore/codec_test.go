@@ -32,7 +32,7 @@ func sampleProfile() engine.Profile {
 		pl := places[i%len(places)]
 		l := engine.Login{
 			Tenant: "acme", User: testKey("user"), Time: at.Add(time.Duration(i) * 19 * time.Hour),
-			IP: ip, Subnet: engine.SubnetOf(ip), Device: testKey(fmt.Sprintf("dev%d", i%3)), Agent: "chrome/windows",
+			IP: ip, Subnet: engine.SubnetOf(ip), Device: testKey(fmt.Sprintf("dev%d", i%3)), Agent: "chrome/windows", AgentVersion: uint16(140 + i/10),
 			Country: pl.cc, City: pl.city, HasLocation: true, Lat: 48.8566, Lon: 2.3522, AccuracyKM: 20, ASN: uint32(3215 + i%2),
 		}
 		p.Learn(&l)
@@ -50,7 +50,7 @@ func samplePending() engine.Pending {
 		},
 		Login: engine.Login{
 			Tenant: "acme", User: testKey("u"), Time: time.Date(2026, 3, 2, 8, 0, 0, 123456789, time.UTC), IP: ip, Subnet: engine.SubnetOf(ip),
-			Device: testKey("d"), Agent: "firefox/linux", Country: "DE", City: "Berlin", HasLocation: true, Lat: 52.52, Lon: 13.405, AccuracyKM: 50, ASN: 64500,
+			Device: testKey("d"), Agent: "firefox/linux", AgentVersion: 132, Country: "DE", City: "Berlin", HasLocation: true, Lat: 52.52, Lon: 13.405, AccuracyKM: 50, ASN: 64500,
 		},
 	}
 }
@@ -58,8 +58,8 @@ func samplePending() engine.Pending {
 // profileEqual compares profiles treating nil and empty sets alike and
 // floats by their bits (so NaN equals itself).
 func profileEqual(a, b *engine.Profile) bool {
-	sets := func(p *engine.Profile) [6][]engine.Seen {
-		return [6][]engine.Seen{p.Devices, p.Agents, p.Countries, p.Cities, p.ASNs, p.Networks}
+	sets := func(p *engine.Profile) [8][]engine.Seen {
+		return [8][]engine.Seen{p.Devices, p.Agents, p.Countries, p.Cities, p.ASNs, p.Networks, p.ASNNetworks, p.AgentVersions}
 	}
 	sa, sb := sets(a), sets(b)
 	for i := range sa {
@@ -68,8 +68,8 @@ func profileEqual(a, b *engine.Profile) bool {
 		}
 	}
 	x, y := *a, *b
-	x.Devices, x.Agents, x.Countries, x.Cities, x.ASNs, x.Networks = nil, nil, nil, nil, nil, nil
-	y.Devices, y.Agents, y.Countries, y.Cities, y.ASNs, y.Networks = nil, nil, nil, nil, nil, nil
+	x.Devices, x.Agents, x.Countries, x.Cities, x.ASNs, x.Networks, x.ASNNetworks, x.AgentVersions = nil, nil, nil, nil, nil, nil, nil, nil
+	y.Devices, y.Agents, y.Countries, y.Cities, y.ASNs, y.Networks, y.ASNNetworks, y.AgentVersions = nil, nil, nil, nil, nil, nil, nil, nil
 	fx := [3]uint64{math.Float64bits(x.Last.Lat), math.Float64bits(x.Last.Lon), math.Float64bits(x.Last.AccuracyKM)}
 	fy := [3]uint64{math.Float64bits(y.Last.Lat), math.Float64bits(y.Last.Lon), math.Float64bits(y.Last.AccuracyKM)}
 	x.Last.Lat, x.Last.Lon, x.Last.AccuracyKM = 0, 0, 0
@@ -147,6 +147,38 @@ func pendingEqual(a, b engine.Pending) bool {
 	a.Login.Lat, a.Login.Lon, a.Login.AccuracyKM = 0, 0, 0
 	b.Login.Lat, b.Login.Lon, b.Login.AccuracyKM = 0, 0, 0
 	return fa == fb && a == b
+}
+
+// TestCodecReadsVersion1 decodes values written before version 2 (no
+// growth counters, no agent version): stored profiles and queued logins
+// must stay readable after an upgrade.
+func TestCodecReadsVersion1(t *testing.T) {
+	p := sampleProfile()
+	if len(p.ASNNetworks) == 0 || len(p.AgentVersions) == 0 || p.NewDevices == 0 {
+		t.Fatalf("sample profile lacks version-2 fields: %+v", p)
+	}
+	p.NewDevices, p.NoDevice, p.ASNNetworks, p.AgentVersions = 0, 0, nil, nil
+	v2 := encodeProfile(nil, &p)
+	// Version 1 is version 2 without the four trailing fields, which
+	// are one zero byte each here.
+	v1 := append([]byte{1}, v2[1:len(v2)-4]...)
+	var q engine.Profile
+	if err := decodeProfile(v1, &q); err != nil || !profileEqual(&p, &q) {
+		t.Errorf("version-1 profile: %v\n got %+v\nwant %+v", err, q, p)
+	}
+	l := samplePending().Login
+	l.AgentVersion = 0
+	b := encodeLogin(nil, &l)
+	v1 = append([]byte{1}, b[1:len(b)-1]...)
+	var got engine.Login
+	if err := decodeLogin(v1, &got); err != nil || !got.Time.Equal(l.Time) || got.Agent != l.Agent || got.ASN != l.ASN {
+		t.Errorf("version-1 login: %v %+v", err, got)
+	}
+	// And a version-2 reader refuses a version-1 value with version-2
+	// fields after it: they are trailing garbage there.
+	if err := decodeLogin(append(v1, 7), &got); !errors.Is(err, errCodec) {
+		t.Errorf("version-1 login with trailing bytes: %v", err)
+	}
 }
 
 func TestCodecRejects(t *testing.T) {

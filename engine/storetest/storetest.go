@@ -41,6 +41,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"TenantsAreIsolated", testTenantIsolation},
 		{"RecordCountsOnlyFailures", testRecord},
 		{"LearnAndReadProfile", testLearnProfile},
+		{"ProfileGrowthCounts", testGrowthCounts},
 		{"ProfileCopyIsIndependent", testProfileCopy},
 		{"ProfileSetsAreCapped", testProfileCaps},
 		{"PendingRoundTrip", testPending},
@@ -346,6 +347,41 @@ func testLearnProfile(t *testing.T, s engine.Store) {
 	if p.Last.Country != "FR" || p.FirstSeen != base.Add(-time.Hour).Unix() || p.Logins != 4 {
 		t.Errorf("after an older login: last %+v first %d logins %d", p.Last, p.FirstSeen, p.Logins)
 	}
+}
+
+// testGrowthCounts: the counts the statistical score reads survive the
+// store: new devices, logins without one, new subnets per ASN, the newest
+// browser version per family.
+func testGrowthCounts(t *testing.T, s engine.Store) {
+	ctx := context.Background()
+	for i, c := range []struct {
+		device, ip string
+		version    uint16
+	}{{"laptop", "198.51.100.20", 144}, {"", "198.51.100.21", 146}, {"phone", "203.0.113.9", 145}, {"laptop", "203.0.113.9", 0}} {
+		l := login("hugo", base.Add(time.Duration(i)*time.Hour), c.device, "FR", "Paris")
+		l.IP = addr(c.ip)
+		l.Subnet = engine.SubnetOf(l.IP)
+		l.AgentVersion = c.version
+		if err := s.Commit(ctx, &engine.Commit{Learn: l}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(where string, p *engine.Profile) {
+		t.Helper()
+		if p.NewDevices != 2 || p.NoDevice != 1 || p.AgentVersion("chrome/windows") != 146 {
+			t.Errorf("%s: new devices %d, no device %d, newest chrome/windows %d; want 2, 1, 146", where, p.NewDevices, p.NoDevice, p.AgentVersion("chrome/windows"))
+		}
+		if len(p.ASNNetworks) != 1 || p.ASNNetworks[0].Value != "3215" || p.ASNNetworks[0].Count != 2 {
+			t.Errorf("%s: new subnets per ASN %+v, want 3215: 2", where, p.ASNNetworks)
+		}
+	}
+	p, ok, err := s.Profile(ctx, "t1", key("user:hugo"))
+	if err != nil || !ok {
+		t.Fatalf("Profile = %v, %v", ok, err)
+	}
+	check("Profile", &p)
+	st := observe(t, s, event("t1", "198.51.100.20", "hugo", base.Add(5*time.Hour), false))
+	check("Observe", &st.Profile)
 }
 
 func testProfileCopy(t *testing.T, s engine.Store) {

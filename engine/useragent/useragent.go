@@ -1,8 +1,9 @@
 // Package useragent classifies User-Agent strings into the coarse families
 // that device novelty needs: browser, operating system and device type. It
 // is deliberately small: riskgate compares a login's family against the
-// user's history, so it needs stable, cheap answers, not version numbers.
-// Parse does not allocate.
+// user's history, so it needs stable, cheap answers; of versions only the
+// browser's major one, which says whether a browser string is older than
+// what the user's devices already run. Parse does not allocate.
 package useragent
 
 import "strings"
@@ -15,6 +16,9 @@ type Info struct {
 	OS      string
 	Type    string // desktop, mobile, tablet, bot, unknown
 	Bot     bool   // a script, HTTP library or headless browser
+	// Version is the browser's major version ("Chrome/142.0.0.0" → 142;
+	// Safari's "Version/26.2" → 26), 0 when there is none.
+	Version uint16
 }
 
 type browser uint8
@@ -112,10 +116,11 @@ func isTokenChar(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
 }
 
-// client finds the most specific product token in ua: one pass over the
-// string, one map lookup per '/'.
-func client(ua string) browser {
+// client finds the most specific product token in ua and its major
+// version: one pass over the string, one map lookup per '/'.
+func client(ua string) (browser, uint16) {
 	b, prio := bOther, uint8(0)
+	var version, safariVersion uint16
 	for i := 0; i < len(ua); i++ {
 		if ua[i] != '/' {
 			continue
@@ -125,17 +130,33 @@ func client(ua string) browser {
 			j--
 		}
 		name := ua[j:i]
+		if name == "Version" {
+			safariVersion = major(ua[i+1:])
+			continue
+		}
 		if p, ok := products[name]; ok {
 			if p.prio > prio {
-				b, prio = p.b, p.prio
+				b, prio, version = p.b, p.prio, major(ua[i+1:])
 			}
 			continue
 		}
 		if prio < 9 && isCrawler(name) {
-			b, prio = bCrawler, 9
+			b, prio, version = bCrawler, 9, 0
 		}
 	}
-	return b
+	if b == bSafari {
+		version = safariVersion // "Safari/604.1" is WebKit's build
+	}
+	return b, version
+}
+
+// major reads the leading digits of s, up to 65535.
+func major(s string) uint16 {
+	var v uint32
+	for i := 0; i < len(s) && i < 5 && s[i] >= '0' && s[i] <= '9'; i++ {
+		v = v*10 + uint32(s[i]-'0')
+	}
+	return uint16(min(v, 65535))
 }
 
 // isCrawler matches Googlebot, bingbot, AhrefsBot, YandexBot and friends.
@@ -168,7 +189,7 @@ func Parse(ua string) Info {
 	if ua == "" {
 		return Info{Type: "unknown"}
 	}
-	b := client(ua)
+	b, version := client(ua)
 	pl := platform(ua)
 	o := oOther
 	switch {
@@ -185,7 +206,7 @@ func Parse(ua string) Info {
 	case strings.Contains(pl, "Linux"):
 		o = oLinux
 	}
-	info := Info{Family: families[b][o], Browser: browserNames[b], OS: osNames[o]}
+	info := Info{Family: families[b][o], Browser: browserNames[b], OS: osNames[o], Version: version}
 	switch b {
 	case bCurl, bWget, bPython, bGo, bJava, bNode, bPostman, bHeadless, bCrawler:
 		info.Bot = true

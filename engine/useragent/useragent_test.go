@@ -7,29 +7,30 @@ func TestParse(t *testing.T) {
 		ua                       string
 		family, browser, os, typ string
 		bot                      bool
+		version                  uint16
 	}{
-		{"", "", "", "", "unknown", false},
-		{"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36", "chrome/windows", "chrome", "windows", "desktop", false},
-		{"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0", "edge/windows", "edge", "windows", "desktop", false},
-		{"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15", "safari/macos", "safari", "macos", "desktop", false},
-		{"Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1", "safari/ios", "safari", "ios", "mobile", false},
-		{"Mozilla/5.0 (iPad; CPU OS 17_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/131.0.6778.73 Mobile/15E148 Safari/604.1", "chrome/ios", "chrome", "ios", "tablet", false},
-		{"Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.6778.81 Mobile Safari/537.36", "chrome/android", "chrome", "android", "mobile", false},
-		{"Mozilla/5.0 (Linux; Android 13; SM-X710) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/26.0 Chrome/122.0.0.0 Safari/537.36", "samsung/android", "samsung", "android", "tablet", false},
-		{"Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0", "firefox/linux", "firefox", "linux", "desktop", false},
-		{"Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36", "chrome/chromeos", "chrome", "chromeos", "desktop", false},
-		{"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 OPR/114.0.0.0", "opera/windows", "opera", "windows", "desktop", false},
-		{"curl/8.5.0", "curl/other", "curl", "other", "bot", true},
-		{"python-requests/2.32.3", "python/other", "python", "other", "bot", true},
-		{"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 Safari/537.36", "headless/linux", "headless", "linux", "bot", true},
-		{"okhttp/4.12.0", "okhttp/other", "okhttp", "other", "unknown", false},
-		{"MyBank/5.2 (Android 14) okhttp/4.12.0", "okhttp/android", "okhttp", "android", "mobile", false},
-		{"Googlebot/2.1 (+http://www.google.com/bot.html)", "crawler/other", "crawler", "other", "bot", true},
-		{"something odd", "other/other", "other", "other", "unknown", false},
+		{"", "", "", "", "unknown", false, 0},
+		{"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36", "chrome/windows", "chrome", "windows", "desktop", false, 131},
+		{"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0", "edge/windows", "edge", "windows", "desktop", false, 131},
+		{"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15", "safari/macos", "safari", "macos", "desktop", false, 18},
+		{"Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1", "safari/ios", "safari", "ios", "mobile", false, 18},
+		{"Mozilla/5.0 (iPad; CPU OS 17_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/131.0.6778.73 Mobile/15E148 Safari/604.1", "chrome/ios", "chrome", "ios", "tablet", false, 131},
+		{"Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.6778.81 Mobile Safari/537.36", "chrome/android", "chrome", "android", "mobile", false, 131},
+		{"Mozilla/5.0 (Linux; Android 13; SM-X710) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/26.0 Chrome/122.0.0.0 Safari/537.36", "samsung/android", "samsung", "android", "tablet", false, 26},
+		{"Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0", "firefox/linux", "firefox", "linux", "desktop", false, 132},
+		{"Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36", "chrome/chromeos", "chrome", "chromeos", "desktop", false, 131},
+		{"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 OPR/114.0.0.0", "opera/windows", "opera", "windows", "desktop", false, 114},
+		{"curl/8.5.0", "curl/other", "curl", "other", "bot", true, 8},
+		{"python-requests/2.32.3", "python/other", "python", "other", "bot", true, 2},
+		{"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 Safari/537.36", "headless/linux", "headless", "linux", "bot", true, 131},
+		{"okhttp/4.12.0", "okhttp/other", "okhttp", "other", "unknown", false, 4},
+		{"MyBank/5.2 (Android 14) okhttp/4.12.0", "okhttp/android", "okhttp", "android", "mobile", false, 4},
+		{"Googlebot/2.1 (+http://www.google.com/bot.html)", "crawler/other", "crawler", "other", "bot", true, 0},
+		{"something odd", "other/other", "other", "other", "unknown", false, 0},
 	}
 	for _, tt := range tests {
 		got := Parse(tt.ua)
-		want := Info{Family: tt.family, Browser: tt.browser, OS: tt.os, Type: tt.typ, Bot: tt.bot}
+		want := Info{Family: tt.family, Browser: tt.browser, OS: tt.os, Type: tt.typ, Bot: tt.bot, Version: tt.version}
 		if got != want {
 			t.Errorf("Parse(%q)\n got %+v\nwant %+v", tt.ua, got, want)
 		}

@@ -55,6 +55,7 @@ const (
 	schemaGeoIP2AnonPlus                   // GeoIP-Anonymous-Plus
 	schemaFlatCity                         // ip-location-db: country_code, city, latitude, longitude at the top level
 	schemaFlatASN                          // ip-location-db: autonomous_system_number at the top level
+	schemaCSVASN                           // ip-location-db's ASN CSV (asncsv.go)
 )
 
 // geoip2Types maps the database types geoip2-golang reads to their schema.
@@ -81,7 +82,7 @@ func (s schema) role() (Role, bool) {
 	switch s {
 	case schemaGeoIP2City, schemaFlatCity:
 		return RoleCity, true
-	case schemaGeoIP2ASN, schemaFlatASN:
+	case schemaGeoIP2ASN, schemaFlatASN, schemaCSVASN:
 		return RoleASN, true
 	case schemaGeoIP2Anon, schemaGeoIP2AnonPlus:
 		return RoleAnonymous, true
@@ -100,6 +101,7 @@ type database struct {
 	ipv4Only bool
 	mm       *maxminddb.Reader
 	g2       *geoip2.Reader
+	csv      *asnTable // an ASN CSV file instead of an MMDB
 	unmap    func() error
 	where    string // where the private snapshot lives, for logs
 	refs     atomic.Int64
@@ -121,6 +123,13 @@ func openDatabase(path string, role Role, snapshotDir string) (_ *database, err 
 	}
 	if len(snap.Bytes()) == 0 {
 		return nil, errors.New("file is empty")
+	}
+	if head := snap.Bytes()[:min(64, len(snap.Bytes()))]; looksLikeCSV(path, head) {
+		// An ASN CSV is parsed into arrays of its own: the snapshot is
+		// not needed once read.
+		d, err := openASNCSV(path, role, snap.Bytes())
+		_ = snap.Close()
+		return d, err
 	}
 	d, err := openBytes(path, role, snap.Bytes(), snap.Close)
 	if err != nil {
@@ -249,7 +258,9 @@ func (d *database) release() {
 		if d.g2 != nil {
 			_ = d.g2.Close()
 		}
-		_ = d.mm.Close()
+		if d.mm != nil {
+			_ = d.mm.Close()
+		}
 		_ = d.unmap()
 	}
 }
@@ -307,6 +318,12 @@ func (d *database) lookup(addr netip.Addr, r *Result, defaultAccuracy float64) (
 			return false, err
 		}
 		return r.setASN(a.Number, a.Org), nil
+	case schemaCSVASN:
+		n, org, ok := d.csv.lookup(addr)
+		if !ok {
+			return false, nil
+		}
+		return r.setASN(uint(n), org), nil
 	case schemaGeoIP2Anon:
 		a, err := d.g2.AnonymousIP(addr)
 		if err != nil {

@@ -12,7 +12,8 @@
 //     (database_type), falling back to the keys of its first record for
 //     types geoip2 does not know.
 //   - ASN: number and organisation, from GeoLite2-ASN, GeoIP2-ISP,
-//     DB-IP ASN Lite or ip-location-db's ASN files.
+//     DB-IP ASN Lite, ip-location-db's ASN .mmdb files, or its ASN CSV
+//     (asn-ipv4.csv, asn-ipv6.csv; asncsv.go).
 //   - anonymous-IP: VPN, Tor exit, public or residential proxy and hosting
 //     flags, from GeoIP2-Anonymous-IP or GeoIP-Anonymous-Plus.
 //

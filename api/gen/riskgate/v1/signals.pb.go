@@ -438,7 +438,13 @@ type DeviceSignals struct {
 	// The user agent is a script, library or headless browser.
 	Bot bool `protobuf:"varint,9,opt,name=bot,proto3" json:"bot,omitempty"`
 	// User known, user agent present, and its family never seen in a completed login.
-	FamilyNew     bool `protobuf:"varint,10,opt,name=family_new,json=familyNew,proto3" json:"family_new,omitempty"`
+	FamilyNew bool `protobuf:"varint,10,opt,name=family_new,json=familyNew,proto3" json:"family_new,omitempty"`
+	// The browser's major version; 0 when unknown.
+	Version int32 `protobuf:"varint,11,opt,name=version,proto3" json:"version,omitempty"`
+	// How many major versions older the browser is than the newest of its family this user completed a login with.
+	VersionBehind int32 `protobuf:"varint,12,opt,name=version_behind,json=versionBehind,proto3" json:"version_behind,omitempty"`
+	// How many major versions older the browser is than the newest of that browser among the tenant's completed logins.
+	Outdated      int32 `protobuf:"varint,13,opt,name=outdated,proto3" json:"outdated,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -541,6 +547,27 @@ func (x *DeviceSignals) GetFamilyNew() bool {
 		return x.FamilyNew
 	}
 	return false
+}
+
+func (x *DeviceSignals) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *DeviceSignals) GetVersionBehind() int32 {
+	if x != nil {
+		return x.VersionBehind
+	}
+	return 0
+}
+
+func (x *DeviceSignals) GetOutdated() int32 {
+	if x != nil {
+		return x.Outdated
+	}
+	return 0
 }
 
 type GeoSignals struct {
@@ -767,7 +794,9 @@ type IPSignals struct {
 	// Hosting or datacenter address (Anonymous-IP database or hosting ASN).
 	Hosting bool `protobuf:"varint,16,opt,name=hosting,proto3" json:"hosting,omitempty"`
 	// User known and this address never seen in a completed login.
-	NewForUser    bool `protobuf:"varint,17,opt,name=new_for_user,json=newForUser,proto3" json:"new_for_user,omitempty"`
+	NewForUser bool `protobuf:"varint,17,opt,name=new_for_user,json=newForUser,proto3" json:"new_for_user,omitempty"`
+	// A shared address (office, campus or carrier NAT): many usernames in 24 hours, few failures.
+	Shared        bool `protobuf:"varint,18,opt,name=shared,proto3" json:"shared,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -921,6 +950,13 @@ func (x *IPSignals) GetNewForUser() bool {
 	return false
 }
 
+func (x *IPSignals) GetShared() bool {
+	if x != nil {
+		return x.Shared
+	}
+	return false
+}
+
 type SubnetSignals struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Failed logins in the last 10 minutes.
@@ -936,7 +972,9 @@ type SubnetSignals struct {
 	// Distinct usernames tried in the last 24 hours.
 	Usernames_24H int32 `protobuf:"varint,6,opt,name=usernames_24h,json=usernames24h,proto3" json:"usernames_24h,omitempty"`
 	// The /24 (IPv4) or /48 (IPv6) containing the address.
-	Prefix        string `protobuf:"bytes,7,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	Prefix string `protobuf:"bytes,7,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	// Many accounts used this subnet in the last 24 hours and few of them failed.
+	Shared        bool `protobuf:"varint,8,opt,name=shared,proto3" json:"shared,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1018,6 +1056,13 @@ func (x *SubnetSignals) GetPrefix() string {
 		return x.Prefix
 	}
 	return ""
+}
+
+func (x *SubnetSignals) GetShared() bool {
+	if x != nil {
+		return x.Shared
+	}
+	return false
 }
 
 type ASNSignals struct {
@@ -1328,9 +1373,15 @@ type TenantSignals struct {
 	// The same over 24 hours: the baseline.
 	FailureRate_24H float64 `protobuf:"fixed64,4,opt,name=failure_rate_24h,json=failureRate24h,proto3" json:"failure_rate_24h,omitempty"`
 	// failure_rate_10m divided by the failure rate of the 24 hours before those 10 minutes (floored at 1%); above 3 with enough attempts suggests a stuffing wave.
-	FailureSurge  float64 `protobuf:"fixed64,5,opt,name=failure_surge,json=failureSurge,proto3" json:"failure_surge,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	FailureSurge float64 `protobuf:"fixed64,5,opt,name=failure_surge,json=failureSurge,proto3" json:"failure_surge,omitempty"`
+	// Attempts in the tenant in the last hour.
+	Attempts_1H int32 `protobuf:"varint,6,opt,name=attempts_1h,json=attempts1h,proto3" json:"attempts_1h,omitempty"`
+	// Failed logins in the tenant in the last hour.
+	Failures_1H int32 `protobuf:"varint,7,opt,name=failures_1h,json=failures1h,proto3" json:"failures_1h,omitempty"`
+	// failures_1h / attempts_1h.
+	FailureRate_1H float64 `protobuf:"fixed64,8,opt,name=failure_rate_1h,json=failureRate1h,proto3" json:"failure_rate_1h,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *TenantSignals) Reset() {
@@ -1398,6 +1449,27 @@ func (x *TenantSignals) GetFailureSurge() float64 {
 	return 0
 }
 
+func (x *TenantSignals) GetAttempts_1H() int32 {
+	if x != nil {
+		return x.Attempts_1H
+	}
+	return 0
+}
+
+func (x *TenantSignals) GetFailures_1H() int32 {
+	if x != nil {
+		return x.Failures_1H
+	}
+	return 0
+}
+
+func (x *TenantSignals) GetFailureRate_1H() float64 {
+	if x != nil {
+		return x.FailureRate_1H
+	}
+	return 0
+}
+
 type StateSignals struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The store answered in time; when false every baseline and window field is zero and should not be trusted.
@@ -1448,7 +1520,17 @@ type RBASignals struct {
 	// The score could be computed (the user has history).
 	Available bool `protobuf:"varint,1,opt,name=available,proto3" json:"available,omitempty"`
 	// Risk score: how much likelier the attempt's features are for the population than for this user; higher is riskier.
-	Score         float64 `protobuf:"fixed64,2,opt,name=score,proto3" json:"score,omitempty"`
+	Score float64 `protobuf:"fixed64,2,opt,name=score,proto3" json:"score,omitempty"`
+	// The score against a targeted attacker: the terms an attacker cannot copy (network, device, hour).
+	Targeted float64 `protobuf:"fixed64,3,opt,name=targeted,proto3" json:"targeted,omitempty"`
+	// The score's terms, one per feature; score is their sum.
+	Asn           float64 `protobuf:"fixed64,4,opt,name=asn,proto3" json:"asn,omitempty"`
+	Network       float64 `protobuf:"fixed64,5,opt,name=network,proto3" json:"network,omitempty"`
+	Country       float64 `protobuf:"fixed64,6,opt,name=country,proto3" json:"country,omitempty"`
+	Browser       float64 `protobuf:"fixed64,7,opt,name=browser,proto3" json:"browser,omitempty"`
+	Os            float64 `protobuf:"fixed64,8,opt,name=os,proto3" json:"os,omitempty"`
+	Device        float64 `protobuf:"fixed64,9,opt,name=device,proto3" json:"device,omitempty"`
+	Hour          float64 `protobuf:"fixed64,10,opt,name=hour,proto3" json:"hour,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1493,6 +1575,62 @@ func (x *RBASignals) GetAvailable() bool {
 func (x *RBASignals) GetScore() float64 {
 	if x != nil {
 		return x.Score
+	}
+	return 0
+}
+
+func (x *RBASignals) GetTargeted() float64 {
+	if x != nil {
+		return x.Targeted
+	}
+	return 0
+}
+
+func (x *RBASignals) GetAsn() float64 {
+	if x != nil {
+		return x.Asn
+	}
+	return 0
+}
+
+func (x *RBASignals) GetNetwork() float64 {
+	if x != nil {
+		return x.Network
+	}
+	return 0
+}
+
+func (x *RBASignals) GetCountry() float64 {
+	if x != nil {
+		return x.Country
+	}
+	return 0
+}
+
+func (x *RBASignals) GetBrowser() float64 {
+	if x != nil {
+		return x.Browser
+	}
+	return 0
+}
+
+func (x *RBASignals) GetOs() float64 {
+	if x != nil {
+		return x.Os
+	}
+	return 0
+}
+
+func (x *RBASignals) GetDevice() float64 {
+	if x != nil {
+		return x.Device
+	}
+	return 0
+}
+
+func (x *RBASignals) GetHour() float64 {
+	if x != nil {
+		return x.Hour
 	}
 	return 0
 }
@@ -1544,7 +1682,7 @@ const file_riskgate_v1_signals_proto_rawDesc = "" +
 	"\fhour_unusual\x18\x05 \x01(\bR\vhourUnusual\x12\x1d\n" +
 	"\n" +
 	"hour_share\x18\x06 \x01(\x01R\thourShare\x12#\n" +
-	"\rhours_learned\x18\a \x01(\bR\fhoursLearned\"\xf7\x01\n" +
+	"\rhours_learned\x18\a \x01(\bR\fhoursLearned\"\xd4\x02\n" +
 	"\rDeviceSignals\x12\x1d\n" +
 	"\n" +
 	"id_present\x18\x01 \x01(\bR\tidPresent\x12\x14\n" +
@@ -1558,7 +1696,10 @@ const file_riskgate_v1_signals_proto_rawDesc = "" +
 	"\x03bot\x18\t \x01(\bR\x03bot\x12\x1d\n" +
 	"\n" +
 	"family_new\x18\n" +
-	" \x01(\bR\tfamilyNew\"\x9b\x04\n" +
+	" \x01(\bR\tfamilyNew\x12\x18\n" +
+	"\aversion\x18\v \x01(\x05R\aversion\x12%\n" +
+	"\x0eversion_behind\x18\f \x01(\x05R\rversionBehind\x12\x1a\n" +
+	"\boutdated\x18\r \x01(\x05R\boutdated\"\x9b\x04\n" +
 	"\n" +
 	"GeoSignals\x12\x14\n" +
 	"\x05known\x18\x01 \x01(\bR\x05known\x12\x16\n" +
@@ -1581,7 +1722,7 @@ const file_riskgate_v1_signals_proto_rawDesc = "" +
 	"distanceKm\x12(\n" +
 	"\x10hours_since_last\x18\x0f \x01(\x01R\x0ehoursSinceLast\x12\x1b\n" +
 	"\tspeed_kmh\x18\x10 \x01(\x01R\bspeedKmh\x12+\n" +
-	"\x11impossible_travel\x18\x11 \x01(\bR\x10impossibleTravel\"\xfa\x03\n" +
+	"\x11impossible_travel\x18\x11 \x01(\bR\x10impossibleTravel\"\x92\x04\n" +
 	"\tIPSignals\x12!\n" +
 	"\ffailures_10m\x18\x01 \x01(\x05R\vfailures10m\x12\x1f\n" +
 	"\vfailures_1h\x18\x02 \x01(\x05R\n" +
@@ -1602,7 +1743,8 @@ const file_riskgate_v1_signals_proto_rawDesc = "" +
 	"\x05proxy\x18\x0f \x01(\bR\x05proxy\x12\x18\n" +
 	"\ahosting\x18\x10 \x01(\bR\ahosting\x12 \n" +
 	"\fnew_for_user\x18\x11 \x01(\bR\n" +
-	"newForUser\"\xfb\x01\n" +
+	"newForUser\x12\x16\n" +
+	"\x06shared\x18\x12 \x01(\bR\x06shared\"\x93\x02\n" +
 	"\rSubnetSignals\x12!\n" +
 	"\ffailures_10m\x18\x01 \x01(\x05R\vfailures10m\x12\x1f\n" +
 	"\vfailures_1h\x18\x02 \x01(\x05R\n" +
@@ -1611,7 +1753,8 @@ const file_riskgate_v1_signals_proto_rawDesc = "" +
 	"\rusernames_10m\x18\x04 \x01(\x05R\fusernames10m\x12!\n" +
 	"\fusernames_1h\x18\x05 \x01(\x05R\vusernames1h\x12#\n" +
 	"\rusernames_24h\x18\x06 \x01(\x05R\fusernames24h\x12\x16\n" +
-	"\x06prefix\x18\a \x01(\tR\x06prefix\"\xcc\x02\n" +
+	"\x06prefix\x18\a \x01(\tR\x06prefix\x12\x16\n" +
+	"\x06shared\x18\b \x01(\bR\x06shared\"\xcc\x02\n" +
 	"\n" +
 	"ASNSignals\x12!\n" +
 	"\ffailures_10m\x18\x01 \x01(\x05R\vfailures10m\x12\x1f\n" +
@@ -1642,19 +1785,33 @@ const file_riskgate_v1_signals_proto_rawDesc = "" +
 	"accounts1h\x12!\n" +
 	"\faccounts_24h\x18\x06 \x01(\x05R\vaccounts24h\x12\x1f\n" +
 	"\vaccounts_7d\x18\a \x01(\x05R\n" +
-	"accounts7d\"\xce\x01\n" +
+	"accounts7d\"\xb8\x02\n" +
 	"\rTenantSignals\x12!\n" +
 	"\fattempts_10m\x18\x01 \x01(\x05R\vattempts10m\x12!\n" +
 	"\ffailures_10m\x18\x02 \x01(\x05R\vfailures10m\x12(\n" +
 	"\x10failure_rate_10m\x18\x03 \x01(\x01R\x0efailureRate10m\x12(\n" +
 	"\x10failure_rate_24h\x18\x04 \x01(\x01R\x0efailureRate24h\x12#\n" +
-	"\rfailure_surge\x18\x05 \x01(\x01R\ffailureSurge\",\n" +
+	"\rfailure_surge\x18\x05 \x01(\x01R\ffailureSurge\x12\x1f\n" +
+	"\vattempts_1h\x18\x06 \x01(\x05R\n" +
+	"attempts1h\x12\x1f\n" +
+	"\vfailures_1h\x18\a \x01(\x05R\n" +
+	"failures1h\x12&\n" +
+	"\x0ffailure_rate_1h\x18\b \x01(\x01R\rfailureRate1h\",\n" +
 	"\fStateSignals\x12\x1c\n" +
-	"\tavailable\x18\x01 \x01(\bR\tavailable\"@\n" +
+	"\tavailable\x18\x01 \x01(\bR\tavailable\"\xf8\x01\n" +
 	"\n" +
 	"RBASignals\x12\x1c\n" +
 	"\tavailable\x18\x01 \x01(\bR\tavailable\x12\x14\n" +
-	"\x05score\x18\x02 \x01(\x01R\x05scoreB=Z;github.com/riskgate/riskgate/api/gen/riskgate/v1;riskgatev1b\x06proto3"
+	"\x05score\x18\x02 \x01(\x01R\x05score\x12\x1a\n" +
+	"\btargeted\x18\x03 \x01(\x01R\btargeted\x12\x10\n" +
+	"\x03asn\x18\x04 \x01(\x01R\x03asn\x12\x18\n" +
+	"\anetwork\x18\x05 \x01(\x01R\anetwork\x12\x18\n" +
+	"\acountry\x18\x06 \x01(\x01R\acountry\x12\x18\n" +
+	"\abrowser\x18\a \x01(\x01R\abrowser\x12\x0e\n" +
+	"\x02os\x18\b \x01(\x01R\x02os\x12\x16\n" +
+	"\x06device\x18\t \x01(\x01R\x06device\x12\x12\n" +
+	"\x04hour\x18\n" +
+	" \x01(\x01R\x04hourB=Z;github.com/riskgate/riskgate/api/gen/riskgate/v1;riskgatev1b\x06proto3"
 
 var (
 	file_riskgate_v1_signals_proto_rawDescOnce sync.Once

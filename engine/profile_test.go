@@ -1,0 +1,70 @@
+package engine
+
+import (
+	"net/netip"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// TestLearnGrowthCounts: the counts the statistical score reads (how often
+// a login brought a new device, none, or a new subnet on its ASN; the
+// newest browser version per family) grow as logins are learned.
+func TestLearnGrowthCounts(t *testing.T) {
+	at := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	login := func(ip string, dev string, version uint16, asn uint32) Login {
+		a := netip.MustParseAddr(ip)
+		l := Login{Tenant: "t", User: profileKey("u"), Time: at, IP: a, Subnet: SubnetOf(a), Agent: "chrome/windows", AgentVersion: version, ASN: asn}
+		if dev != "" {
+			l.Device = profileKey(dev)
+		}
+		at = at.Add(time.Hour)
+		return l
+	}
+	var p Profile
+	for _, l := range []Login{
+		login("81.2.69.1", "laptop", 144, 3215), // new device, new subnet on 3215
+		login("81.2.69.2", "laptop", 145, 3215), // same subnet
+		login("81.2.70.3", "laptop", 143, 3215), // new subnet on 3215; an older version does not lower it
+		login("81.2.70.3", "", 145, 3215),       // no device
+		login("10.9.0.1", "phone", 0, 20115),    // new device, new subnet on 20115; no version
+		login("10.9.1.1", "phone", 145, 20115),  // new subnet on 20115
+		login("10.9.1.1", "tablet", 145, 20115), // new device
+	} {
+		p.Learn(&l)
+	}
+	if p.NewDevices != 3 || p.NoDevice != 1 {
+		t.Errorf("new devices %d, no device %d; want 3 and 1", p.NewDevices, p.NoDevice)
+	}
+	want := map[string]uint32{"3215": 2, "20115": 2}
+	if len(p.ASNNetworks) != len(want) {
+		t.Fatalf("ASN networks %+v", p.ASNNetworks)
+	}
+	for _, s := range p.ASNNetworks {
+		if s.Count != want[s.Value] {
+			t.Errorf("ASN %s: %d new subnets, want %d", s.Value, s.Count, want[s.Value])
+		}
+	}
+	if v := p.AgentVersion("chrome/windows"); v != 145 {
+		t.Errorf("newest chrome/windows %d, want 145", v)
+	}
+	if v := p.AgentVersion("firefox/linux"); v != 0 {
+		t.Errorf("unseen family: %d", v)
+	}
+	var q Profile
+	q.CopyFrom(&p)
+	if q.NewDevices != p.NewDevices || q.NoDevice != p.NoDevice || !reflect.DeepEqual(q.ASNNetworks, p.ASNNetworks) || !reflect.DeepEqual(q.AgentVersions, p.AgentVersions) {
+		t.Errorf("CopyFrom lost the counts: %+v", q)
+	}
+	q.Reset()
+	if q.NewDevices != 0 || len(q.ASNNetworks) != 0 || len(q.AgentVersions) != 0 {
+		t.Errorf("Reset kept the counts: %+v", q)
+	}
+}
+
+// profileKey makes a distinct key from a test name.
+func profileKey(s string) Key {
+	var k Key
+	copy(k[:], s)
+	return k
+}
