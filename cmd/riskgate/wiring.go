@@ -89,9 +89,12 @@ func (f *engineFlags) build(ctx context.Context, store engine.Store, stableSecre
 	if err != nil {
 		return nil, err
 	}
-	keyer, err := engine.NewKeyer(secret)
+	keyer, note, err := engine.KeyerFor(ctx, store, secret)
 	if err != nil {
 		return nil, err
+	}
+	if note != "" {
+		log.Info("hmac secret: " + note)
 	}
 	enrichers, closeGeo, err := f.geoFlags.enrichers(ctx, log)
 	if err != nil {
