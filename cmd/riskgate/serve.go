@@ -83,9 +83,15 @@ type authFlags struct {
 }
 
 type memoryFlags struct {
-	MaxUsers      int `help:"Memory store: user profiles kept (least recently used evicted)." default:"1000000"`
-	MaxWindowKeys int `help:"Memory store: attack-window keys kept (addresses, subnets, ASNs, accounts, passwords)." default:"1000000"`
-	MaxPending    int `help:"Memory store: decisions awaiting their outcome." default:"500000"`
+	MaxUsers       int `help:"Memory store: user profiles kept (least recently used evicted)." default:"1000000"`
+	MaxWindowKeys  int `help:"Memory store: attack-window keys kept for addresses, subnets, ASNs and tenants." default:"1000000"`
+	MaxAccountKeys int `help:"Memory store: attack-window keys kept for accounts and password hashes, apart from the others so that fresh addresses cannot evict them." default:"1000000"`
+	MaxPending     int `help:"Memory store: decisions awaiting their outcome." default:"500000"`
+	MaxDistinct    int `help:"Memory store: members of one distinct count (usernames of an address, subnet or ASN; accounts of a password hash)." default:"1000"`
+	MaxMembers     int `help:"Memory store: members of all distinct counts together; past it the least recently used window keys are evicted." default:"4000000"`
+	MaxRetries     int `help:"Decisions remembered so that a retried attempt_id gets the same answer, with any store; 0: none." default:"50000"`
+	MaxRetryBytes  int `help:"Bytes those remembered decisions may hold (a decision carries its attempt's strings)." default:"67108864"`
+	UserAgents     int `help:"User agents whose classification is cached (each at most 512 bytes)." default:"4096"`
 }
 
 type shutdownFlags struct {
@@ -148,6 +154,7 @@ func (c *serveCmd) Run(ctx context.Context) error {
 		o.Observers = append(o.Observers, m)
 		o.StoreTimeout = c.StoreTimeout
 		o.MaxClockSkew = c.MaxClockSkew
+		c.Memory.engineOptions(o)
 		registerEnricherMetrics(reg, o.Enrichers)
 	})
 	if err != nil {
@@ -203,7 +210,7 @@ func (c *serveCmd) memoryStore() bool { return c.Store == "" || c.Store == "memo
 // openStore opens the state store and its readiness checks.
 func (c *serveCmd) openStore(ctx context.Context, reg prometheus.Registerer, log *slog.Logger) (engine.Store, []server.Check, error) {
 	if c.memoryStore() {
-		return memstore.New(memstore.Options{MaxUsers: c.Memory.MaxUsers, MaxWindowKeys: c.Memory.MaxWindowKeys, MaxPending: c.Memory.MaxPending}), nil, nil
+		return memstore.New(c.Memory.storeOptions()), nil, nil
 	}
 	if c.StoreTimeout == 0 {
 		c.StoreTimeout = 50 * time.Millisecond

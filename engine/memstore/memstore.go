@@ -30,10 +30,17 @@ type Options struct {
 	// fresh addresses cannot evict the slow brute-force and spraying
 	// evidence it is building up.
 	MaxAccountKeys int
-	MaxPending     int           // decisions awaiting an outcome, default 500,000
-	MaxDistinct    int           // members per distinct-count set, default 1,000
-	ProfileTTL     time.Duration // a profile untouched this long is erased, default 180 days
-	PendingTTL     time.Duration // a decision not reported within this is dropped, default 30 minutes
+	MaxPending     int // decisions awaiting an outcome, default 500,000
+	MaxDistinct    int // members per distinct-count set, default 1,000
+	// MaxMembers bounds the members of all distinct-count sets together
+	// (usernames per address, subnet and ASN; accounts per password),
+	// default 4,000,000. Each set holds up to MaxDistinct, so without a
+	// total an attacker trying many usernames from many addresses would
+	// grow memory with MaxWindowKeys x MaxDistinct; past the total the
+	// least recently used window keys are evicted, as past MaxWindowKeys.
+	MaxMembers int
+	ProfileTTL time.Duration // a profile untouched this long is erased, default 180 days
+	PendingTTL time.Duration // a decision not reported within this is dropped, default 30 minutes
 	// Now is the wall clock for time-to-live; default time.Now. Windows
 	// count by the events' own times, so replays of old traffic work.
 	Now func() time.Time
@@ -51,6 +58,7 @@ func (o *Options) defaults() {
 	def(&o.MaxAccountKeys, 1_000_000)
 	def(&o.MaxPending, 500_000)
 	def(&o.MaxDistinct, 1000)
+	def(&o.MaxMembers, 4_000_000)
 	if o.ProfileTTL <= 0 {
 		o.ProfileTTL = 180 * 24 * time.Hour
 	}
@@ -78,6 +86,9 @@ type shard struct {
 	windows  *simplelru.LRU[windowID, *window] // addresses, subnets, ASNs, tenant
 	accounts *simplelru.LRU[windowID, *window] // accounts, passwords
 	pending  *simplelru.LRU[pendingID, *pendingEntry]
+	// members counts the distinct-set members of the shard's windows,
+	// kept under memberBudget (Options.MaxMembers over the shards).
+	members, memberBudget int
 }
 
 // Tenants appear in keys as a 64-bit seeded hash rather than a string: a
@@ -145,9 +156,13 @@ func New(opts Options) *Store {
 	per := func(total int) int { return max(1, (total+opts.Shards-1)/opts.Shards) }
 	for i := range s.shards {
 		sh := &s.shards[i]
+		// A shard's budget holds at least one full set, so that a set
+		// being filled never has to evict itself.
+		sh.memberBudget = max(per(opts.MaxMembers), opts.MaxDistinct)
+		dropped := func(_ windowID, w *window) { sh.members -= len(w.members.nodes) }
 		sh.profiles, _ = simplelru.NewLRU[userID, *profileEntry](per(opts.MaxUsers), nil)
-		sh.windows, _ = simplelru.NewLRU[windowID, *window](per(opts.MaxWindowKeys), nil)
-		sh.accounts, _ = simplelru.NewLRU[windowID, *window](per(opts.MaxAccountKeys), nil)
+		sh.windows, _ = simplelru.NewLRU[windowID, *window](per(opts.MaxWindowKeys), dropped)
+		sh.accounts, _ = simplelru.NewLRU[windowID, *window](per(opts.MaxAccountKeys), dropped)
 		sh.pending, _ = simplelru.NewLRU[pendingID, *pendingEntry](per(opts.MaxPending), nil)
 	}
 	go s.sweep()
@@ -311,10 +326,13 @@ func (s *Store) window(th tenantHash, kind windowKind, id *[16]byte, now int64, 
 		w, ok = list.Peek(k)
 	}
 	if ok && now-w.touched > ttlOf(kind) {
-		ok = false // expired: as good as absent
+		// Expired: as good as absent.
 		if !write {
 			list.Remove(k)
+			return
 		}
+		sh.members -= len(w.members.nodes)
+		*w = window{kind: kind}
 	}
 	if !ok {
 		if !write {
@@ -326,7 +344,31 @@ func (s *Store) window(th tenantHash, kind windowKind, id *[16]byte, now int64, 
 	if write {
 		w.touched = now
 	}
+	before := len(w.members.nodes)
 	f(w)
+	if grown := len(w.members.nodes) - before; grown > 0 {
+		sh.members += grown
+		sh.trimMembers(list, k)
+	}
+}
+
+// trimMembers evicts the least recently used window keys of list, then of
+// the shard's other window list, until the shard's members fit its budget;
+// never keep, the key being written.
+func (sh *shard) trimMembers(list *simplelru.LRU[windowID, *window], keep windowID) {
+	other := sh.accounts
+	if list == sh.accounts {
+		other = sh.windows
+	}
+	for _, l := range [...]*simplelru.LRU[windowID, *window]{list, other} {
+		for sh.members > sh.memberBudget {
+			k, _, ok := l.GetOldest()
+			if !ok || k == keep {
+				break
+			}
+			l.Remove(k) // the eviction callback subtracts its members
+		}
+	}
 }
 
 func (sh *shard) listFor(kind windowKind) *simplelru.LRU[windowID, *window] {
@@ -469,6 +511,18 @@ func (s *Store) Len() (profiles, windows, pending int) {
 		sh.mu.Unlock()
 	}
 	return
+}
+
+// Members reports how many distinct-set members the windows hold.
+func (s *Store) Members() int {
+	n := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		n += sh.members
+		sh.mu.Unlock()
+	}
+	return n
 }
 
 // sweepInterval is how often expired entries are removed. Expired entries
