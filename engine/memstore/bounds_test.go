@@ -17,7 +17,7 @@ import (
 // margin of about a quarter on the flood below. The memory a store may hold
 // is at most its caps times these (README, "State").
 const (
-	bytesPerWindow  = 950  // an address, subnet, ASN, account, password or tenant window key
+	bytesPerWindow  = 750  // an address, subnet, ASN, account, password or tenant window key
 	bytesPerMember  = 90   // a member of a distinct-count set (a username, an account)
 	bytesPerProfile = 1100 // a profile with one entry in each set (a flood's)
 	bytesPerPending = 750  // a decision awaiting its outcome

@@ -135,11 +135,21 @@ type profileEntry struct {
 // for accounts; members for passwords (accounts tried); attempts and
 // failures for the tenant.
 type window struct {
-	kind     windowKind
-	touched  int64 // wall clock
-	failures counter
-	attempts counter
+	kind    windowKind
+	touched int64 // wall clock
+	// The counters are allocated at their first event: most addresses
+	// only ever see successful logins, and a counter is 280 bytes.
+	failures *counter
+	attempts *counter
 	members  distinct
+}
+
+// count returns *c, allocating it on first use.
+func count(c **counter) *counter {
+	if *c == nil {
+		*c = new(counter)
+	}
+	return *c
 }
 
 type pendingEntry struct {
@@ -230,7 +240,7 @@ func (s *Store) apply(ev *engine.Event, st *engine.State, now int64) {
 	net := func(kind windowKind, out *engine.NetCounts) {
 		s.window(th, kind, &id, now, ev.Failed || countUser, func(w *window) {
 			if ev.Failed {
-				w.failures.add(&shortSpec, t, 1)
+				count(&w.failures).add(&shortSpec, t, 1)
 			}
 			if countUser {
 				w.members.add(&shortLen, userHash, t, s.opts.MaxDistinct)
@@ -256,7 +266,7 @@ func (s *Store) apply(ev *engine.Event, st *engine.State, now int64) {
 		id = ev.Account
 		s.window(th, kindAccount, &id, now, ev.Failed, func(w *window) {
 			if ev.Failed {
-				w.failures.add(&longSpec, t, 1)
+				count(&w.failures).add(&longSpec, t, 1)
 			}
 			if c != nil {
 				w.failures.sum(&longSpec, t, &c.AccountFailures)
@@ -278,10 +288,10 @@ func (s *Store) apply(ev *engine.Event, st *engine.State, now int64) {
 	id = [16]byte{}
 	s.window(th, kindTenant, &id, now, ev.Attempt || ev.Failed, func(w *window) {
 		if ev.Attempt {
-			w.attempts.add(&shortSpec, t, 1)
+			count(&w.attempts).add(&shortSpec, t, 1)
 		}
 		if ev.Failed {
-			w.failures.add(&shortSpec, t, 1)
+			count(&w.failures).add(&shortSpec, t, 1)
 		}
 		if c != nil {
 			w.attempts.sum(&shortSpec, t, &c.TenantAttempts)
