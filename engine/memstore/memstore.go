@@ -12,6 +12,7 @@ import (
 	"hash/maphash"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
@@ -41,8 +42,9 @@ type Options struct {
 	MaxMembers int
 	ProfileTTL time.Duration // a profile untouched this long is erased, default 180 days
 	PendingTTL time.Duration // a decision not reported within this is dropped, default 30 minutes
-	// Now is the wall clock for time-to-live; default time.Now. Windows
-	// count by the events' own times, so replays of old traffic work.
+	// Now is the wall clock for time-to-live; default time.Now, read
+	// every 250 ms. Windows count by the events' own times, so replays of
+	// old traffic work.
 	Now func() time.Time
 }
 
@@ -65,14 +67,15 @@ func (o *Options) defaults() {
 	if o.PendingTTL <= 0 {
 		o.PendingTTL = 30 * time.Minute
 	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
 }
 
 // Store is the in-memory engine.Store.
 type Store struct {
-	opts   Options
+	opts Options
+	// clock is the wall clock in unix seconds when Options.Now is not
+	// set: time to live needs seconds, and the sweeper's tick is cheaper
+	// than two clock reads per Score.
+	clock  atomic.Int64
 	seed   maphash.Seed
 	shards []shard
 	stop   chan struct{}
@@ -175,6 +178,7 @@ func New(opts Options) *Store {
 		sh.accounts, _ = simplelru.NewLRU[windowID, *window](per(opts.MaxAccountKeys), dropped)
 		sh.pending, _ = simplelru.NewLRU[pendingID, *pendingEntry](per(opts.MaxPending), nil)
 	}
+	s.clock.Store(time.Now().Unix())
 	go s.sweep()
 	return s
 }
@@ -189,7 +193,12 @@ func (s *Store) shardForPending(t tenantHash, id string) *shard {
 	return &s.shards[(uint64(t)^maphash.String(s.seed, id))%uint64(len(s.shards))]
 }
 
-func (s *Store) now() int64 { return s.opts.Now().Unix() }
+func (s *Store) now() int64 {
+	if s.opts.Now != nil {
+		return s.opts.Now().Unix()
+	}
+	return s.clock.Load()
+}
 
 // Observe implements engine.Store.
 func (s *Store) Observe(ctx context.Context, ev *engine.Event, st *engine.State) error {
@@ -544,15 +553,23 @@ func (s *Store) sweep() {
 	defer close(s.done)
 	t := time.NewTicker(sweepInterval)
 	defer t.Stop()
+	clock := time.NewTicker(clockInterval)
+	defer clock.Stop()
 	for {
 		select {
 		case <-s.stop:
 			return
+		case now := <-clock.C:
+			s.clock.Store(now.Unix())
 		case <-t.C:
 			s.Expire()
 		}
 	}
 }
+
+// clockInterval is how often the coarse clock is read: time to live is
+// counted in seconds.
+const clockInterval = 250 * time.Millisecond
 
 // Expire removes entries whose time to live has passed. The LRU order is
 // touch order, so each list is trimmed from its oldest end until an entry
