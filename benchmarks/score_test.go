@@ -166,7 +166,9 @@ func BenchmarkScoreAttack(b *testing.B) {
 }
 
 // TestScoreAllocationBudget keeps the allocation count of an ordinary Score
-// from creeping up unnoticed; the budget is the target of 10.
+// from creeping up unnoticed: it makes 2 (the decision id and the subnet's
+// text in the signals); the budget is 4, well under the target of
+// 10, so that one more per Score is noticed.
 func TestScoreAllocationBudget(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a population")
@@ -187,8 +189,8 @@ func TestScoreAllocationBudget(t *testing.T) {
 		}
 		i++
 	})
-	if allocs > 10 {
-		t.Errorf("Score allocates %.1f times per ordinary login; budget 10", allocs)
+	if allocs > 4 {
+		t.Errorf("Score allocates %.1f times per ordinary login; budget 4", allocs)
 	}
 }
 

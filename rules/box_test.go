@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/expr-lang/expr"
@@ -288,5 +289,41 @@ func BenchmarkEvaluate(b *testing.B) {
 				c.set.Evaluate(&env, &v)
 			}
 		})
+	}
+}
+
+// TestFastPathSpeedBudget keeps the fast path fast, as a ratio to the VM
+// evaluating the same rules in the same process, interleaved, the best
+// of several rounds each: machine load slows both alike. Measured about
+// 7x; the budget is 3x, so only a real regression (a rule shape falling
+// back to the VM, reflection creeping back) fails it. CI runs it without
+// the race detector.
+func TestFastPathSpeedBudget(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("timing; run without -race and -short")
+	}
+	s, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := withoutFast(s)
+	env := ordinaryEnv()
+	best := func(set *Set) time.Duration {
+		start := time.Now()
+		for range 2000 {
+			var v engine.Verdict
+			set.Evaluate(&env, &v)
+		}
+		return time.Since(start)
+	}
+	fastBest, vmBest := time.Duration(math.MaxInt64), time.Duration(math.MaxInt64)
+	for range 7 {
+		fastBest = min(fastBest, best(s))
+		vmBest = min(vmBest, best(slow))
+	}
+	ratio := float64(vmBest) / float64(fastBest)
+	t.Logf("2000 evaluations: fast %v, vm %v: %.1fx", fastBest, vmBest, ratio)
+	if ratio < 3 {
+		t.Errorf("the fast path is only %.1fx the VM's speed; budget 3x", ratio)
 	}
 }
