@@ -19,7 +19,7 @@ import (
 const (
 	bytesPerWindow  = 750  // an address, subnet, ASN, account, password or tenant window key
 	bytesPerMember  = 90   // a member of a distinct-count set (a username, an account)
-	bytesPerProfile = 1100 // a profile with one entry in each set (a flood's)
+	bytesPerProfile = 400  // a profile with one entry in each set (a flood's), encoded
 	bytesPerPending = 750  // a decision awaiting its outcome
 	bytesPerShard   = 4096 // a shard's own tables
 )

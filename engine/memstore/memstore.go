@@ -129,8 +129,8 @@ type pendingID struct {
 }
 
 type profileEntry struct {
-	p       engine.Profile
-	touched int64 // wall clock, unix seconds
+	blob    []byte // encodeProfile's; never modified (profile.go)
+	touched int64  // wall clock, unix seconds
 }
 
 // window is one attack-window key. Which fields are used depends on its
@@ -215,11 +215,13 @@ func (s *Store) Observe(ctx context.Context, ev *engine.Event, st *engine.State)
 		// Expire relies on LRU order being touch order, and attempts that
 		// teach nothing (an attacker's failures) must not decide which
 		// profiles the bound evicts.
+		var blob []byte
 		if e, ok := sh.profiles.Peek(userID{th, ev.User}); ok && now-e.touched < int64(s.opts.ProfileTTL/time.Second) {
-			st.HasProfile = true
-			st.Profile.CopyFrom(&e.p)
+			blob = e.blob
 		}
 		sh.mu.Unlock()
+		// Decoded outside the lock: the blob is immutable.
+		st.HasProfile = blob != nil && decodeProfile(blob, &st.Profile) == nil
 	}
 	s.apply(ev, st, now)
 	return nil
@@ -419,16 +421,24 @@ func (s *Store) Commit(ctx context.Context, c *engine.Commit) error {
 	if l := c.Learn; l != nil && !l.User.IsZero() {
 		th := s.tenant(l.Tenant)
 		sh := s.shardFor(th, l.User)
+		sc := scratchPool.Get().(*learnScratch)
 		sh.mu.Lock()
 		k := userID{th, l.User}
 		e, ok := sh.profiles.Get(k)
-		if !ok || now-e.touched >= int64(s.opts.ProfileTTL/time.Second) {
+		if !ok || now-e.touched >= int64(s.opts.ProfileTTL/time.Second) || decodeProfile(e.blob, &sc.p) != nil {
+			resetProfile(&sc.p)
+		}
+		if !ok {
 			e = &profileEntry{}
 			sh.profiles.Add(k, e)
 		}
+		sc.p.Learn(l)
+		sc.buf = encodeProfile(sc.buf[:0], &sc.p)
+		e.blob = append([]byte(nil), sc.buf...)
 		e.touched = now
-		e.p.Learn(l)
 		sh.mu.Unlock()
+		resetProfile(&sc.p) // drop references into the old blob
+		scratchPool.Put(sc)
 	}
 	if p := c.Pending; p != nil {
 		th := s.tenant(p.Event.Tenant)
@@ -461,6 +471,24 @@ func (s *Store) TakePending(ctx context.Context, tenant, decisionID string) (eng
 	return e.p, true, nil
 }
 
+// learnScratch is a profile being learned into and its encoding.
+type learnScratch struct {
+	p   engine.Profile
+	buf []byte
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(learnScratch) }}
+
+// resetProfile empties p, keeping its slices' capacity and dropping the
+// strings they held.
+func resetProfile(p *engine.Profile) {
+	sets := [...][]engine.Seen{p.Devices, p.Agents, p.Countries, p.Cities, p.ASNs, p.Networks}
+	for _, set := range sets {
+		clear(set)
+	}
+	*p = engine.Profile{Devices: sets[0][:0], Agents: sets[1][:0], Countries: sets[2][:0], Cities: sets[3][:0], ASNs: sets[4][:0], Networks: sets[5][:0]}
+}
+
 // Profile implements engine.Store.
 func (s *Store) Profile(ctx context.Context, tenant string, user engine.Key) (engine.Profile, bool, error) {
 	if err := ctx.Err(); err != nil {
@@ -475,7 +503,9 @@ func (s *Store) Profile(ctx context.Context, tenant string, user engine.Key) (en
 		return engine.Profile{}, false, nil
 	}
 	var p engine.Profile
-	p.CopyFrom(&e.p)
+	if err := decodeProfile(e.blob, &p); err != nil {
+		return engine.Profile{}, false, err
+	}
 	return p, true, nil
 }
 
