@@ -77,7 +77,8 @@ func TestSchemeTwo(t *testing.T) {
 		}
 		keys[key] = name
 	}
-	if k.User("acme", "alice") != k.User("acme", "alice") {
+	again, _ := NewKeyer(testSecret)
+	if k.User("acme", "alice") != again.User("acme", "alice") {
 		t.Error("keys are not deterministic")
 	}
 }

@@ -56,8 +56,7 @@ end)`
 
 type floor struct {
 	pb.UnimplementedRiskServiceServer
-	rdb  *redis.Client // nil without -redis
-	keys []string
+	rdb *redis.Client // nil without -redis
 }
 
 // decision is the fixed answer: what riskgate answers for an ordinary
