@@ -64,6 +64,12 @@ func TestProfileEncodingRoundTrips(t *testing.T) {
 	if err := decodeProfile(encodeProfile(nil, &empty), &reused); err != nil || !same(&empty, &reused) {
 		t.Errorf("empty profile: %v %+v", err, reused)
 	}
+	// Times that need 64 bits (a replay of odd dates) take the wide form.
+	odd := randomProfile(r, 10)
+	odd.FirstSeen, odd.Devices = -86400*365*100, append(odd.Devices, engine.Seen{Value: "x", Count: 1, Last: 1 << 40})
+	if err := decodeProfile(encodeProfile(nil, &odd), &reused); err != nil || !same(&odd, &reused) {
+		t.Errorf("profile with 64-bit times: %v\n got %+v\nwant %+v", err, reused, odd)
+	}
 }
 
 // TestProfileBlobIsCompact: what the encoding is for.
@@ -96,4 +102,20 @@ func FuzzDecodeProfile(f *testing.F) {
 			t.Skip("non-canonical varints decode too") // e.g. 0x80 0x00 for 0
 		}
 	})
+}
+
+// BenchmarkProfileCodec is what a Score of a known user costs in the
+// encoding: a decode for Observe, and a decode and an encode for the
+// login it learns.
+func BenchmarkProfileCodec(b *testing.B) {
+	p := randomProfile(rand.New(rand.NewPCG(9, 9)), 12)
+	blob := encodeProfile(nil, &p)
+	var q engine.Profile
+	buf := make([]byte, 0, 512)
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = decodeProfile(blob, &q)
+		_ = decodeProfile(blob, &q)
+		buf = encodeProfile(buf[:0], &q)
+	}
 }
