@@ -9,36 +9,32 @@ import (
 
 // passwordFlags configure the breached-password check.
 type passwordFlags struct {
-	Breached string `help:"Breached-password filter built by 'riskgate breached build', reloaded when the file is replaced. Default: the bundled list of common passwords; 'none' disables the check." placeholder:"FILE" env:"RISKGATE_BREACHED"`
+	Breached          string `help:"Breached-password filter built by 'riskgate breached build', checked together with the bundled list of common passwords and reloaded when the file changes. 'none' disables the check." placeholder:"FILE" env:"RISKGATE_BREACHED"`
+	NoBuiltinBreached bool   `help:"Leave out the bundled list of common passwords (by default it is checked beside --breached)." env:"RISKGATE_NO_BUILTIN_BREACHED"`
 
-	live *breached.Live
+	live *breached.Set
 }
 
 // checker returns the breach check for the signals, and what closes it.
 func (p *passwordFlags) checker(log *slog.Logger) (signals.BreachChecker, func(), error) {
-	var lookup func([20]byte) breached.Match
-	var closer func()
-	switch p.Breached {
-	case "none":
+	if p.Breached == "none" {
 		return nil, nil, nil
-	case "":
-		f, err := breached.Default()
-		if err != nil {
-			return nil, nil, err
-		}
-		lookup, closer = f.Lookup, func() { f.Close() }
-	default:
-		l, err := breached.OpenLive(p.Breached, log)
-		if err != nil {
-			return nil, nil, err
-		}
-		p.live = l
-		info := l.Info()
-		log.Info("breached-password filter loaded", "path", p.Breached, "kind", info.Kind, "entries", info.Entries)
-		lookup, closer = l.Lookup, func() { l.Close() }
 	}
+	opt := breached.SetOptions{NoBuiltin: p.NoBuiltinBreached, Live: breached.LiveOptions{Logger: log}}
+	if p.Breached != "" {
+		opt.Files = []string{p.Breached}
+	}
+	set, err := breached.OpenSet(opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	if set.Empty() {
+		log.Warn("breached-password check disabled: --no-builtin-breached without --breached")
+		return nil, nil, nil
+	}
+	p.live = set
 	return func(h *[20]byte) (bool, int) {
-		m := lookup(*h)
+		m := set.Lookup(*h)
 		return m.Found, m.Tier
-	}, closer, nil
+	}, func() { set.Close() }, nil
 }

@@ -55,16 +55,17 @@ func registerEnricherMetrics(reg prometheus.Registerer, enrichers []engine.Enric
 	}
 }
 
-// registerBreachedMetrics exports the breached-password filter's reloads
+// registerBreachedMetrics exports the breached-password filters' reloads
 // (a filter file given with --breached is reloaded when replaced).
-func registerBreachedMetrics(reg prometheus.Registerer, l *breached.Live) {
-	if l == nil {
+func registerBreachedMetrics(reg prometheus.Registerer, s *breached.Set) {
+	if s == nil {
 		return
 	}
 	registerFuncs(reg, []funcMetric{
-		{"riskgate_breached_reloads_total", "Breached-password filter reloads after its file was replaced.", true, func() float64 { ok, _ := l.Reloads(); return float64(ok) }},
-		{"riskgate_breached_reload_failures_total", "Breached-password filter reloads that failed; the previous filter stays in use.", true, func() float64 { _, f := l.Reloads(); return float64(f) }},
-		{"riskgate_breached_entries", "Entries in the breached-password filter in use.", false, func() float64 { return float64(l.Info().Entries) }},
+		{"riskgate_breached_reloads_total", "Breached-password filter reloads after its file was replaced.", true, func() float64 { return float64(s.Stats().Reloads) }},
+		{"riskgate_breached_reload_failures_total", "Breached-password filter reloads that failed; the previous filter stays in use.", true, func() float64 { return float64(s.Stats().ReloadFailures) }},
+		{"riskgate_breached_entries", "Entries in the breached-password filters in use (the bundled list and --breached).", false, func() float64 { return float64(s.Stats().Entries) }},
+		{"riskgate_breached_lookup_faults_total", "Breached-password lookups that hit a memory fault and answered not found.", true, func() float64 { return float64(s.Stats().Faults) }},
 	})
 }
 
