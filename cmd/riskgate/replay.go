@@ -9,8 +9,8 @@ import (
 	"os"
 
 	"github.com/riskgate/riskgate/engine"
-	"github.com/riskgate/riskgate/engine/memstore"
 	"github.com/riskgate/riskgate/engine/replay"
+	"github.com/riskgate/riskgate/node"
 )
 
 type replayCmd struct {
@@ -21,18 +21,17 @@ type replayCmd struct {
 	NoSignals    bool   `help:"Leave the feature values out of the output."`
 	Seed         uint64 `help:"Seed for decision ids: the same input and seed give the same output." default:"1"`
 
-	engineFlags `embed:""`
+	node.EngineConfig `embed:""`
 }
 
 func (c *replayCmd) Run(ctx context.Context) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	store := memstore.New(memstore.Options{})
-	defer store.Close(context.Background())
-	b, err := c.build(ctx, store, false, log, func(o *engine.Options) { o.NewID = engine.SeededIDs(c.Seed) })
+	n, err := node.New(ctx, node.Config{EngineConfig: c.EngineConfig}, node.WithLogger(log),
+		node.WithEngine(func(o *engine.Options) { o.NewID = engine.SeededIDs(c.Seed) }))
 	if err != nil {
 		return err
 	}
-	defer b.Close()
+	defer n.Close(context.Background())
 
 	var in io.Reader = os.Stdin
 	if c.In != "" && c.In != "-" {
@@ -52,7 +51,7 @@ func (c *replayCmd) Run(ctx context.Context) error {
 		defer f.Close()
 		out = f
 	}
-	sum, err := replay.Run(ctx, b.engine, in, out, replay.Options{AutoOutcomes: c.AutoOutcomes, NoSignals: c.NoSignals})
+	sum, err := replay.Run(ctx, n.Engine(), in, out, replay.Options{AutoOutcomes: c.AutoOutcomes, NoSignals: c.NoSignals})
 	if err != nil {
 		return err
 	}

@@ -273,8 +273,12 @@ func (e *Enricher) reload(path string) error {
 			errs = append(errs, err)
 		} else {
 			ev.DatabaseType, ev.Built = d.typ, d.built
+			// Counted before the swap, so that whoever sees the new
+			// database sees the reload counted.
+			e.reloads.Add(1)
 			old := s.cur.Swap(d)
 			if old == nil { // closed meanwhile
+				e.reloads.Add(^uint64(0))
 				s.cur.Store(nil)
 				d.release()
 				continue
@@ -284,7 +288,6 @@ func (e *Enricher) reload(path string) error {
 			if e.cache != nil {
 				e.cache.purge()
 			}
-			e.reloads.Add(1)
 			e.loaded(d)
 			e.log.Info("geoip database reloaded", "role", s.role.String(), "path", path, "took", time.Since(start).Round(time.Millisecond))
 		}

@@ -1,4 +1,4 @@
-package engine
+package redisstore
 
 import (
 	"encoding/binary"
@@ -8,10 +8,12 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
+
+	"github.com/riskgate/riskgate/engine"
 )
 
-// Binary encodings of Profile, Login and Pending, for stores that keep them
-// outside the process (engine/redisstore). JSON would do, but a profile is
+// Binary encodings of engine.Profile, engine.Login and engine.Pending, as
+// the store keeps them in Redis. JSON would do, but a profile is
 // read on every Score and held for every user, so it is encoded compactly:
 // varints, timestamps of set members as deltas from the profile's last
 // login, absent keys as bits. Every encoding starts with a format version
@@ -21,32 +23,32 @@ import (
 // Decoders never panic on garbage: every length is checked against what is
 // left, and trailing bytes are an error.
 
-// CodecVersion is the format version written by the Append functions.
-const CodecVersion = 1
+// codecVersion is the format version the encode functions write.
+const codecVersion = 1
 
-// Kind bytes, after the version byte.
+// Kind bytes, after the version byte (not the batch item kinds of scripts.go).
 const (
-	kindProfile = 'P'
-	kindLogin   = 'L'
-	kindPending = 'D'
+	codecProfile = 'P'
+	codecLogin   = 'L'
+	codecPending = 'D'
 )
 
-// ErrCodec is wrapped by decoding errors.
-var ErrCodec = errors.New("engine: bad encoding")
+// errCodec is wrapped by decoding errors.
+var errCodec = errors.New("redisstore: bad encoding")
 
 // maxSetLen bounds the members of one decoded profile set. The caps in
 // profile.go are far below it; the bound only keeps a corrupt value from
 // allocating much.
 const maxSetLen = 1024
 
-// AppendProfile appends the binary encoding of p to b.
-func AppendProfile(b []byte, p *Profile) []byte {
-	b = append(b, CodecVersion, kindProfile)
+// encodeProfile appends the binary encoding of p to b.
+func encodeProfile(b []byte, p *engine.Profile) []byte {
+	b = append(b, codecVersion, codecProfile)
 	b = binary.AppendUvarint(b, uint64(p.Logins))
 	b = binary.AppendVarint(b, p.FirstSeen)
 	b = binary.AppendVarint(b, p.LastSeen)
 	b = appendLast(b, &p.Last)
-	for k, set := range [...][]Seen{p.Devices, p.Agents, p.Countries, p.Cities, p.ASNs, p.Networks} {
+	for k, set := range [...][]engine.Seen{p.Devices, p.Agents, p.Countries, p.Cities, p.ASNs, p.Networks} {
 		b = binary.AppendUvarint(b, uint64(len(set)))
 		for i := range set {
 			switch k {
@@ -80,37 +82,29 @@ func AppendProfile(b []byte, p *Profile) []byte {
 	return b
 }
 
-// MarshalBinary implements encoding.BinaryMarshaler.
-func (p *Profile) MarshalBinary() ([]byte, error) { return AppendProfile(nil, p), nil }
-
-// UnmarshalBinary implements encoding.BinaryUnmarshaler. It reuses p's
-// slices.
-func (p *Profile) UnmarshalBinary(data []byte) error { return UnmarshalProfile(data, p) }
-
-// UnmarshalProfile decodes data into p, reusing p's slice capacity. On error
+// decodeProfile decodes data into p, reusing p's slice capacity. On error
 // p is left empty.
-func UnmarshalProfile(data []byte, p *Profile) error {
+func decodeProfile(data []byte, p *engine.Profile) error {
 	return unmarshalProfile(decoder{b: data}, p)
 }
 
-// UnmarshalProfileString is UnmarshalProfile of a string; the profile's
+// decodeProfileString is decodeProfile of a string; the profile's
 // strings are substrings of data, not copies.
-func UnmarshalProfileString(data string, p *Profile) error {
+func decodeProfileString(data string, p *engine.Profile) error {
 	return unmarshalProfile(stringDecoder(data), p)
 }
 
-func unmarshalProfile(d decoder, p *Profile) error {
-	old := *p
-	p.reuse(&old)
-	d.header(kindProfile)
+func unmarshalProfile(d decoder, p *engine.Profile) error {
+	p.Reset()
+	d.header(codecProfile)
 	p.Logins = d.u32()
 	p.FirstSeen = d.varint()
 	p.LastSeen = d.varint()
 	d.last(&p.Last)
-	for k, set := range [...]*[]Seen{&p.Devices, &p.Agents, &p.Countries, &p.Cities, &p.ASNs, &p.Networks} {
+	for k, set := range [...]*[]engine.Seen{&p.Devices, &p.Agents, &p.Countries, &p.Cities, &p.ASNs, &p.Networks} {
 		n := d.count(3) // a member takes at least three bytes
 		for range n {
-			var s Seen
+			var s engine.Seen
 			switch k {
 			case setASNs:
 				s.Value = d.asn()
@@ -137,8 +131,7 @@ func unmarshalProfile(d decoder, p *Profile) error {
 		}
 	}
 	if err := d.finish(); err != nil {
-		old = *p
-		p.reuse(&old)
+		p.Reset()
 		return fmt.Errorf("profile: %w", err)
 	}
 	return nil
@@ -173,59 +166,53 @@ func appendNetwork(b []byte, v string) []byte {
 	return appendString(append(b, 0), v)
 }
 
-// AppendLogin appends the binary encoding of l to b.
-func AppendLogin(b []byte, l *Login) []byte {
-	b = append(b, CodecVersion, kindLogin)
+// encodeLogin appends the binary encoding of l to b.
+func encodeLogin(b []byte, l *engine.Login) []byte {
+	b = append(b, codecVersion, codecLogin)
 	return appendLogin(b, l)
 }
 
-// UnmarshalLogin decodes data into l.
-func UnmarshalLogin(data []byte, l *Login) error {
+// decodeLogin decodes data into l.
+func decodeLogin(data []byte, l *engine.Login) error {
 	return unmarshalLogin(decoder{b: data}, l)
 }
 
-// UnmarshalLoginString is UnmarshalLogin of a string; the login's strings
+// decodeLoginString is decodeLogin of a string; the login's strings
 // are substrings of data, not copies.
-func UnmarshalLoginString(data string, l *Login) error {
+func decodeLoginString(data string, l *engine.Login) error {
 	return unmarshalLogin(stringDecoder(data), l)
 }
 
-func unmarshalLogin(d decoder, l *Login) error {
-	d.header(kindLogin)
+func unmarshalLogin(d decoder, l *engine.Login) error {
+	d.header(codecLogin)
 	d.login(l)
 	if err := d.finish(); err != nil {
-		*l = Login{}
+		*l = engine.Login{}
 		return fmt.Errorf("login: %w", err)
 	}
 	return nil
 }
 
-// AppendPending appends the binary encoding of p to b.
-func AppendPending(b []byte, p *Pending) []byte {
-	b = append(b, CodecVersion, kindPending)
+// encodePending appends the binary encoding of p to b.
+func encodePending(b []byte, p *engine.Pending) []byte {
+	b = append(b, codecVersion, codecPending)
 	b = appendString(b, p.DecisionID)
 	b = append(b, byte(p.Action), byte(p.Result))
 	b = appendEvent(b, &p.Event)
 	return appendLogin(b, &p.Login)
 }
 
-// MarshalBinary implements encoding.BinaryMarshaler.
-func (p *Pending) MarshalBinary() ([]byte, error) { return AppendPending(nil, p), nil }
-
-// UnmarshalBinary implements encoding.BinaryUnmarshaler.
-func (p *Pending) UnmarshalBinary(data []byte) error { return UnmarshalPending(data, p) }
-
-// UnmarshalPending decodes data into p.
-func UnmarshalPending(data []byte, p *Pending) error {
+// decodePending decodes data into p.
+func decodePending(data []byte, p *engine.Pending) error {
 	d := decoder{b: data}
-	d.header(kindPending)
+	d.header(codecPending)
 	p.DecisionID = d.string()
-	p.Action = Action(d.byte())
-	p.Result = Result(d.byte())
+	p.Action = engine.Action(d.byte())
+	p.Result = engine.Result(d.byte())
 	d.event(&p.Event)
 	d.login(&p.Login)
 	if err := d.finish(); err != nil {
-		*p = Pending{}
+		*p = engine.Pending{}
 		return fmt.Errorf("pending: %w", err)
 	}
 	return nil
@@ -243,7 +230,7 @@ const (
 	bitLocation
 )
 
-func appendLogin(b []byte, l *Login) []byte {
+func appendLogin(b []byte, l *engine.Login) []byte {
 	var flags byte
 	if !l.User.IsZero() {
 		flags |= bitUser
@@ -274,9 +261,9 @@ func appendLogin(b []byte, l *Login) []byte {
 	return binary.AppendUvarint(b, uint64(l.ASN))
 }
 
-func appendEvent(b []byte, ev *Event) []byte {
+func appendEvent(b []byte, ev *engine.Event) []byte {
 	var flags byte
-	for i, k := range [...]*Key{&ev.User, &ev.Account, &ev.Username, &ev.Password} {
+	for i, k := range [...]*engine.Key{&ev.User, &ev.Account, &ev.Username, &ev.Password} {
 		if !k.IsZero() {
 			flags |= 1 << i
 		}
@@ -290,7 +277,7 @@ func appendEvent(b []byte, ev *Event) []byte {
 	b = append(b, flags)
 	b = appendString(b, ev.Tenant)
 	b = appendTime(b, ev.Time)
-	for i, k := range [...]*Key{&ev.User, &ev.Account, &ev.Username, &ev.Password} {
+	for i, k := range [...]*engine.Key{&ev.User, &ev.Account, &ev.Username, &ev.Password} {
 		if flags&(1<<i) != 0 {
 			b = append(b, k[:]...)
 		}
@@ -300,7 +287,7 @@ func appendEvent(b []byte, ev *Event) []byte {
 	return binary.AppendUvarint(b, uint64(ev.ASN))
 }
 
-func appendLast(b []byte, l *LastLogin) []byte {
+func appendLast(b []byte, l *engine.LastLogin) []byte {
 	b = binary.AppendVarint(b, l.Time)
 	b = appendAddr(b, l.IP)
 	b = appendString(b, l.Country)

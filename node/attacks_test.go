@@ -1,4 +1,4 @@
-package storetest
+package node_test
 
 import (
 	"context"
@@ -9,15 +9,24 @@ import (
 	"time"
 
 	"github.com/riskgate/riskgate/engine"
-	"github.com/riskgate/riskgate/rules"
-	"github.com/riskgate/riskgate/signals"
+	"github.com/riskgate/riskgate/internal/redistest"
+	"github.com/riskgate/riskgate/node"
 )
 
-// RunAttacks replays generated attacks, with ordinary traffic mixed in,
-// through an engine on a store from newStore, with the default signals and
+// TestAttacks replays generated attacks, with ordinary traffic mixed in,
+// through nodes assembled on each store, with the default signals and
 // rules. Each attack must be detected and the ordinary traffic must not be
 // challenged: the attack-window signals work the same on every store.
-func RunAttacks(t *testing.T, newStore NewStore) {
+func TestAttacks(t *testing.T) {
+	t.Run("memory", func(t *testing.T) { runAttacks(t, func(int) string { return "memory" }) })
+	t.Run("redis", func(t *testing.T) {
+		srv := redistest.Start(t)
+		// A database of its own for each attack (Redis has 16).
+		runAttacks(t, func(i int) string { return fmt.Sprintf("%s/%d", srv.URL, i+1) })
+	})
+}
+
+func runAttacks(t *testing.T, store func(i int) string) {
 	tests := []struct {
 		name string
 		f    func(t *testing.T, e *engine.Engine)
@@ -27,21 +36,19 @@ func RunAttacks(t *testing.T, newStore NewStore) {
 		{"PasswordSprayFromManyAddresses", testSpray},
 		{"SlowBruteForceOverADay", testSlowBruteForce},
 	}
-	for _, tt := range tests {
+	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newStore(t)
-			t.Cleanup(func() { s.Close(context.Background()) })
-			set, err := rules.Default()
+			// Generous: the test is about detection, not the fallback
+			// when the store is slow.
+			cfg := node.Config{Store: store(i), StoreTimeout: 5 * time.Second}
+			cfg.Breached = "none"
+			n, err := node.New(context.Background(), cfg, node.WithSecret([]byte("attack-test-secret-0123")),
+				node.WithLogger(slog.New(slog.DiscardHandler)), node.WithEngine(func(o *engine.Options) { o.NewID = engine.SeededIDs(7) }))
 			if err != nil {
 				t.Fatal(err)
 			}
-			k, _ := engine.NewKeyer([]byte("attack-test-secret-0123"))
-			e, err := engine.New(engine.Options{Store: s, Rules: set, Keyer: k, Signals: signals.Default(signals.Config{}),
-				NewID: engine.SeededIDs(7), Logger: slog.New(slog.DiscardHandler)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			tt.f(t, e)
+			t.Cleanup(func() { n.Close(context.Background()) })
+			tt.f(t, n.Engine())
 		})
 	}
 }

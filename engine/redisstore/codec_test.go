@@ -1,4 +1,4 @@
-package engine
+package redisstore
 
 import (
 	"bytes"
@@ -10,10 +10,12 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/riskgate/riskgate/engine"
 )
 
-func testKey(s string) Key {
-	var k Key
+func testKey(s string) engine.Key {
+	var k engine.Key
 	copy(k[:], s)
 	k[15] = 0x5a
 	return k
@@ -21,16 +23,16 @@ func testKey(s string) Key {
 
 // sampleProfile is a typical profile: a few devices, two countries, a
 // handful of hours, built by the real learning code.
-func sampleProfile() Profile {
-	var p Profile
+func sampleProfile() engine.Profile {
+	var p engine.Profile
 	at := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 	places := []struct{ cc, city string }{{"FR", "Paris"}, {"FR", "Lyon"}, {"DE", "Berlin"}}
 	for i := range 40 {
 		ip := netip.AddrFrom4([4]byte{198, 51, byte(100 + i%3), 20})
 		pl := places[i%len(places)]
-		l := Login{
+		l := engine.Login{
 			Tenant: "acme", User: testKey("user"), Time: at.Add(time.Duration(i) * 19 * time.Hour),
-			IP: ip, Subnet: SubnetOf(ip), Device: testKey(fmt.Sprintf("dev%d", i%3)), Agent: "chrome/windows",
+			IP: ip, Subnet: engine.SubnetOf(ip), Device: testKey(fmt.Sprintf("dev%d", i%3)), Agent: "chrome/windows",
 			Country: pl.cc, City: pl.city, HasLocation: true, Lat: 48.8566, Lon: 2.3522, AccuracyKM: 20, ASN: uint32(3215 + i%2),
 		}
 		p.Learn(&l)
@@ -38,16 +40,16 @@ func sampleProfile() Profile {
 	return p
 }
 
-func samplePending() Pending {
+func samplePending() engine.Pending {
 	ip := netip.MustParseAddr("2001:db8:aa:1::7")
-	return Pending{
-		DecisionID: "01JDECISION0000000000000001", Action: ActionStepUp, Result: ResultPasswordOK,
-		Event: Event{
+	return engine.Pending{
+		DecisionID: "01JDECISION0000000000000001", Action: engine.ActionStepUp, Result: engine.ResultPasswordOK,
+		Event: engine.Event{
 			Tenant: "acme", Time: time.Date(2026, 3, 2, 8, 0, 0, 123456789, time.UTC), User: testKey("u"), Account: testKey("u"),
-			Username: testKey("n"), Password: testKey("p"), IP: ip, Subnet: SubnetOf(ip), ASN: 64500, Failed: true,
+			Username: testKey("n"), Password: testKey("p"), IP: ip, Subnet: engine.SubnetOf(ip), ASN: 64500, Failed: true,
 		},
-		Login: Login{
-			Tenant: "acme", User: testKey("u"), Time: time.Date(2026, 3, 2, 8, 0, 0, 123456789, time.UTC), IP: ip, Subnet: SubnetOf(ip),
+		Login: engine.Login{
+			Tenant: "acme", User: testKey("u"), Time: time.Date(2026, 3, 2, 8, 0, 0, 123456789, time.UTC), IP: ip, Subnet: engine.SubnetOf(ip),
 			Device: testKey("d"), Agent: "firefox/linux", Country: "DE", City: "Berlin", HasLocation: true, Lat: 52.52, Lon: 13.405, AccuracyKM: 50, ASN: 64500,
 		},
 	}
@@ -55,9 +57,9 @@ func samplePending() Pending {
 
 // profileEqual compares profiles treating nil and empty sets alike and
 // floats by their bits (so NaN equals itself).
-func profileEqual(a, b *Profile) bool {
-	sets := func(p *Profile) [6][]Seen {
-		return [6][]Seen{p.Devices, p.Agents, p.Countries, p.Cities, p.ASNs, p.Networks}
+func profileEqual(a, b *engine.Profile) bool {
+	sets := func(p *engine.Profile) [6][]engine.Seen {
+		return [6][]engine.Seen{p.Devices, p.Agents, p.Countries, p.Cities, p.ASNs, p.Networks}
 	}
 	sa, sb := sets(a), sets(b)
 	for i := range sa {
@@ -77,12 +79,9 @@ func profileEqual(a, b *Profile) bool {
 
 func TestProfileRoundTrip(t *testing.T) {
 	p := sampleProfile()
-	b, err := p.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var q Profile
-	if err := q.UnmarshalBinary(b); err != nil {
+	b := encodeProfile(nil, &p)
+	var q engine.Profile
+	if err := decodeProfile(b, &q); err != nil {
 		t.Fatal(err)
 	}
 	if !profileEqual(&p, &q) {
@@ -99,21 +98,21 @@ func TestProfileRoundTrip(t *testing.T) {
 	t.Logf("typical profile: %d bytes", len(b))
 
 	// Decoding into a used profile replaces everything and reuses slices.
-	q.Devices = append(q.Devices, Seen{Value: "stale"})
-	if err := UnmarshalProfile(b, &q); err != nil || !profileEqual(&p, &q) {
+	q.Devices = append(q.Devices, engine.Seen{Value: "stale"})
+	if err := decodeProfile(b, &q); err != nil || !profileEqual(&p, &q) {
 		t.Errorf("decode into a used profile: %v %+v", err, q)
 	}
-	var empty Profile
-	if err := UnmarshalProfile(AppendProfile(nil, &Profile{}), &empty); err != nil || !profileEqual(&empty, &Profile{}) {
+	var empty engine.Profile
+	if err := decodeProfile(encodeProfile(nil, &engine.Profile{}), &empty); err != nil || !profileEqual(&empty, &engine.Profile{}) {
 		t.Errorf("empty profile: %v %+v", err, empty)
 	}
 }
 
 func TestPendingRoundTrip(t *testing.T) {
-	for _, p := range []Pending{samplePending(), {}, {DecisionID: "x", Event: Event{Tenant: "t", IP: netip.MustParseAddr("fe80::1%eth0")}}} {
-		b, _ := p.MarshalBinary()
-		var q Pending
-		if err := q.UnmarshalBinary(b); err != nil {
+	for _, p := range []engine.Pending{samplePending(), {}, {DecisionID: "x", Event: engine.Event{Tenant: "t", IP: netip.MustParseAddr("fe80::1%eth0")}}} {
+		b := encodePending(nil, &p)
+		var q engine.Pending
+		if err := decodePending(b, &q); err != nil {
 			t.Fatalf("%+v: %v", p, err)
 		}
 		if !pendingEqual(p, q) {
@@ -123,9 +122,9 @@ func TestPendingRoundTrip(t *testing.T) {
 }
 
 func TestLoginRoundTrip(t *testing.T) {
-	for _, l := range []Login{samplePending().Login, {}, {Lat: 1.5, Time: time.Unix(-5, 7).UTC()}} {
-		var got Login
-		if err := UnmarshalLogin(AppendLogin(nil, &l), &got); err != nil {
+	for _, l := range []engine.Login{samplePending().Login, {}, {Lat: 1.5, Time: time.Unix(-5, 7).UTC()}} {
+		var got engine.Login
+		if err := decodeLogin(encodeLogin(nil, &l), &got); err != nil {
 			t.Fatal(err)
 		}
 		if !got.Time.Equal(l.Time) {
@@ -138,7 +137,7 @@ func TestLoginRoundTrip(t *testing.T) {
 	}
 }
 
-func pendingEqual(a, b Pending) bool {
+func pendingEqual(a, b engine.Pending) bool {
 	if !a.Event.Time.Equal(b.Event.Time) || !a.Login.Time.Equal(b.Login.Time) {
 		return false
 	}
@@ -151,25 +150,25 @@ func pendingEqual(a, b Pending) bool {
 }
 
 func TestCodecRejects(t *testing.T) {
-	good := AppendProfile(nil, new(sampleProfile()))
+	good := encodeProfile(nil, new(sampleProfile()))
 	cases := map[string][]byte{
 		"empty":          nil,
-		"future version": append([]byte{CodecVersion + 1}, good[1:]...),
-		"wrong kind":     AppendPending(nil, new(samplePending())),
+		"future version": append([]byte{codecVersion + 1}, good[1:]...),
+		"wrong kind":     encodePending(nil, new(samplePending())),
 		"truncated":      good[:len(good)-1],
 		"trailing":       append(append([]byte(nil), good...), 0),
 	}
 	for name, b := range cases {
-		var p Profile
-		if err := UnmarshalProfile(b, &p); !errors.Is(err, ErrCodec) {
-			t.Errorf("%s: err = %v, want ErrCodec", name, err)
+		var p engine.Profile
+		if err := decodeProfile(b, &p); !errors.Is(err, errCodec) {
+			t.Errorf("%s: err = %v, want errCodec", name, err)
 		}
-		if !profileEqual(&p, &Profile{}) {
+		if !profileEqual(&p, &engine.Profile{}) {
 			t.Errorf("%s: profile not left empty: %+v", name, p)
 		}
 	}
-	var p Pending
-	if err := UnmarshalPending(good, &p); !errors.Is(err, ErrCodec) {
+	var p engine.Pending
+	if err := decodePending(good, &p); !errors.Is(err, errCodec) {
 		t.Errorf("profile decoded as a pending decision: %v", err)
 	}
 }
@@ -177,76 +176,76 @@ func TestCodecRejects(t *testing.T) {
 // TestCodecTruncations decodes every prefix of valid encodings: each must
 // fail cleanly.
 func TestCodecTruncations(t *testing.T) {
-	prof := AppendProfile(nil, new(sampleProfile()))
-	pend := AppendPending(nil, new(samplePending()))
+	prof := encodeProfile(nil, new(sampleProfile()))
+	pend := encodePending(nil, new(samplePending()))
 	for i := range len(prof) {
-		var p Profile
-		if UnmarshalProfile(prof[:i], &p) == nil {
+		var p engine.Profile
+		if decodeProfile(prof[:i], &p) == nil {
 			t.Errorf("profile prefix of %d bytes decoded", i)
 		}
 	}
 	for i := range len(pend) {
-		var p Pending
-		if UnmarshalPending(pend[:i], &p) == nil {
+		var p engine.Pending
+		if decodePending(pend[:i], &p) == nil {
 			t.Errorf("pending prefix of %d bytes decoded", i)
 		}
 	}
 }
 
 func FuzzProfile(f *testing.F) {
-	f.Add(AppendProfile(nil, new(sampleProfile())))
-	f.Add(AppendProfile(nil, &Profile{}))
-	f.Add([]byte{CodecVersion, kindProfile, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Add(encodeProfile(nil, new(sampleProfile())))
+	f.Add(encodeProfile(nil, &engine.Profile{}))
+	f.Add([]byte{codecVersion, codecProfile, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
 	r := rand.New(rand.NewPCG(1, 2))
 	for range 8 {
-		b := AppendProfile(nil, new(sampleProfile()))
+		b := encodeProfile(nil, new(sampleProfile()))
 		b[2+r.IntN(len(b)-2)] ^= byte(1 + r.IntN(255))
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var p Profile
-		if err := UnmarshalProfile(data, &p); err != nil {
+		var p engine.Profile
+		if err := decodeProfile(data, &p); err != nil {
 			return
 		}
 		// Whatever decodes re-encodes to a canonical form that decodes to
 		// the same profile and re-encodes to the same bytes.
-		b1 := AppendProfile(nil, &p)
-		var q Profile
-		if err := UnmarshalProfile(b1, &q); err != nil {
+		b1 := encodeProfile(nil, &p)
+		var q engine.Profile
+		if err := decodeProfile(b1, &q); err != nil {
 			t.Fatalf("re-decoding a re-encoding: %v", err)
 		}
 		if !profileEqual(&p, &q) {
 			t.Fatalf("round trip:\n got %+v\nwant %+v", q, p)
 		}
-		if b2 := AppendProfile(nil, &q); !bytes.Equal(b1, b2) {
+		if b2 := encodeProfile(nil, &q); !bytes.Equal(b1, b2) {
 			t.Fatalf("encoding is not stable:\n%x\n%x", b1, b2)
 		}
 	})
 }
 
 func FuzzPending(f *testing.F) {
-	f.Add(AppendPending(nil, new(samplePending())))
-	f.Add(AppendPending(nil, &Pending{}))
-	f.Add(AppendLogin(nil, &Login{}))
+	f.Add(encodePending(nil, new(samplePending())))
+	f.Add(encodePending(nil, &engine.Pending{}))
+	f.Add(encodeLogin(nil, &engine.Login{}))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var p Pending
-		if err := UnmarshalPending(data, &p); err == nil {
-			b1 := AppendPending(nil, &p)
-			var q Pending
-			if err := UnmarshalPending(b1, &q); err != nil {
+		var p engine.Pending
+		if err := decodePending(data, &p); err == nil {
+			b1 := encodePending(nil, &p)
+			var q engine.Pending
+			if err := decodePending(b1, &q); err != nil {
 				t.Fatalf("re-decoding a re-encoding: %v", err)
 			}
 			if !pendingEqual(p, q) {
 				t.Fatalf("round trip:\n got %+v\nwant %+v", q, p)
 			}
 		}
-		var l Login
-		if err := UnmarshalLogin(data, &l); err == nil {
-			var m Login
-			if err := UnmarshalLogin(AppendLogin(nil, &l), &m); err != nil {
+		var l engine.Login
+		if err := decodeLogin(data, &l); err == nil {
+			var m engine.Login
+			if err := decodeLogin(encodeLogin(nil, &l), &m); err != nil {
 				t.Fatalf("re-decoding a login: %v", err)
 			}
-			if !m.Time.Equal(l.Time) || !bytes.Equal(AppendLogin(nil, &l), AppendLogin(nil, &m)) {
+			if !m.Time.Equal(l.Time) || !bytes.Equal(encodeLogin(nil, &l), encodeLogin(nil, &m)) {
 				t.Fatalf("login round trip:\n got %+v\nwant %+v", m, l)
 			}
 		}
@@ -258,22 +257,22 @@ func FuzzPending(f *testing.F) {
 // copied, and rejects the same garbage.
 func TestStringDecoders(t *testing.T) {
 	p := sampleProfile()
-	enc := string(AppendProfile(nil, &p))
-	var got Profile
-	if err := UnmarshalProfileString(enc, &got); err != nil {
+	enc := string(encodeProfile(nil, &p))
+	var got engine.Profile
+	if err := decodeProfileString(enc, &got); err != nil {
 		t.Fatal(err)
 	}
 	if !profileEqual(&got, &p) {
 		t.Errorf("profile from a string:\n got %+v\nwant %+v", got, p)
 	}
 	allocs := testing.AllocsPerRun(100, func() {
-		if err := UnmarshalProfileString(enc, &got); err != nil {
+		if err := decodeProfileString(enc, &got); err != nil {
 			t.Fatal(err)
 		}
 	})
 	encBytes := []byte(enc)
 	byteAllocs := testing.AllocsPerRun(100, func() {
-		if err := UnmarshalProfile(encBytes, &got); err != nil {
+		if err := decodeProfile(encBytes, &got); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -282,13 +281,13 @@ func TestStringDecoders(t *testing.T) {
 	if want := byteAllocs - float64(len(p.Devices)+len(p.Agents)+len(p.Countries)+len(p.Cities)); allocs > want {
 		t.Errorf("%.0f allocations decoding a profile from a string, %.0f from bytes: want at most %.0f", allocs, byteAllocs, want)
 	}
-	l := Login{Tenant: "t", User: testKey("u"), Country: "FR", City: "Paris", Agent: "chrome/windows"}
-	var gl Login
-	if err := UnmarshalLoginString(string(AppendLogin(nil, &l)), &gl); err != nil || gl != l {
+	l := engine.Login{Tenant: "t", User: testKey("u"), Country: "FR", City: "Paris", Agent: "chrome/windows"}
+	var gl engine.Login
+	if err := decodeLoginString(string(encodeLogin(nil, &l)), &gl); err != nil || gl != l {
 		t.Errorf("login from a string: %+v, %v", gl, err)
 	}
 	for i := range len(enc) {
-		if UnmarshalProfileString(enc[:i], &got) == nil {
+		if decodeProfileString(enc[:i], &got) == nil {
 			t.Errorf("a profile truncated to %d bytes decoded", i)
 		}
 	}

@@ -1,4 +1,4 @@
-package engine
+package redisstore
 
 import (
 	"encoding/binary"
@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"time"
 	"unsafe"
+
+	"github.com/riskgate/riskgate/engine"
 )
 
 // decoder reads an encoding, remembering the first error; reads after an
@@ -29,7 +31,7 @@ func stringDecoder(s string) decoder {
 
 func (d *decoder) fail(format string, args ...any) {
 	if d.err == nil {
-		d.err = fmt.Errorf("%w: "+format, append([]any{ErrCodec}, args...)...)
+		d.err = fmt.Errorf("%w: "+format, append([]any{errCodec}, args...)...)
 	}
 	d.b = nil
 }
@@ -42,8 +44,8 @@ func (d *decoder) finish() error {
 }
 
 func (d *decoder) header(kind byte) {
-	if v := d.byte(); v != CodecVersion && d.err == nil {
-		d.fail("version %d, want %d", v, CodecVersion)
+	if v := d.byte(); v != codecVersion && d.err == nil {
+		d.fail("version %d, want %d", v, codecVersion)
 	}
 	if k := d.byte(); k != kind && d.err == nil {
 		d.fail("kind %q, want %q", k, kind)
@@ -123,7 +125,7 @@ func (d *decoder) string() string {
 	return string(d.bytes(int(v)))
 }
 
-func (d *decoder) key(k *Key) {
+func (d *decoder) key(k *engine.Key) {
 	copy(k[:], d.bytes(len(k)))
 }
 
@@ -196,7 +198,7 @@ func (d *decoder) float() float64 {
 	return 0
 }
 
-func (d *decoder) last(l *LastLogin) {
+func (d *decoder) last(l *engine.LastLogin) {
 	l.Time = d.varint()
 	l.IP = d.addr()
 	l.Country = d.string()
@@ -212,12 +214,12 @@ func (d *decoder) last(l *LastLogin) {
 	l.Lat, l.Lon, l.AccuracyKM = d.float(), d.float(), d.float()
 }
 
-func (d *decoder) login(l *Login) {
+func (d *decoder) login(l *engine.Login) {
 	flags := d.byte()
 	if flags&^(bitUser|bitDevice|bitLocation) != 0 {
 		d.fail("login flags %#x", flags)
 	}
-	*l = Login{Tenant: d.string()}
+	*l = engine.Login{Tenant: d.string()}
 	if flags&bitUser != 0 {
 		d.key(&l.User)
 	}
@@ -235,14 +237,14 @@ func (d *decoder) login(l *Login) {
 	l.ASN = d.u32()
 }
 
-func (d *decoder) event(ev *Event) {
+func (d *decoder) event(ev *engine.Event) {
 	flags := d.byte()
 	if flags&^(bitUser|bitAccount|bitUsername|bitPassword|bitAttempt|bitFailed) != 0 {
 		d.fail("event flags %#x", flags)
 	}
-	*ev = Event{Tenant: d.string(), Attempt: flags&bitAttempt != 0, Failed: flags&bitFailed != 0}
+	*ev = engine.Event{Tenant: d.string(), Attempt: flags&bitAttempt != 0, Failed: flags&bitFailed != 0}
 	ev.Time = d.time()
-	for i, k := range [...]*Key{&ev.User, &ev.Account, &ev.Username, &ev.Password} {
+	for i, k := range [...]*engine.Key{&ev.User, &ev.Account, &ev.Username, &ev.Password} {
 		if flags&(1<<i) != 0 {
 			d.key(k)
 		}
