@@ -33,6 +33,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/riskgate/riskgate/api/gen/riskgate/v1"
+	"github.com/riskgate/riskgate/api/grpcapi"
 )
 
 func main() {
@@ -162,7 +163,7 @@ func run(ctx context.Context, grpcAddr, httpAddr, redisURL string, out io.Writer
 	}
 	// The server options riskgate's gRPC server sets that change the cost
 	// of a call.
-	gs := grpc.NewServer(grpc.NumStreamWorkers(uint32(16 * runtime.GOMAXPROCS(0))))
+	gs := grpc.NewServer(grpc.NumStreamWorkers(uint32(16*runtime.GOMAXPROCS(0))), grpc.ForceServerCodecV2(grpcapi.Codec()))
 	pb.RegisterRiskServiceServer(gs, f)
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/score", f.scoreHTTP)
