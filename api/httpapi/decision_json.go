@@ -50,7 +50,7 @@ func appendJSONDecision(b []byte, v *engine.Decision) ([]byte, bool) {
 		}
 		b = append(b, ']')
 	}
-	if !(len(v.Shadow) == 0) {
+	if len(v.Shadow) != 0 {
 		b = append(b, ",\"shadow\":"...)
 		if v.Shadow == nil {
 			b = append(b, "null"...)
@@ -67,11 +67,11 @@ func appendJSONDecision(b []byte, v *engine.Decision) ([]byte, bool) {
 			b = append(b, ']')
 		}
 	}
-	if !(!v.Alert) {
+	if v.Alert {
 		b = append(b, ",\"alert\":"...)
 		b = strconv.AppendBool(b, v.Alert)
 	}
-	if !(isZeroEnv(&v.Signals)) {
+	if !isZeroEnv(&v.Signals) {
 		b = append(b, ",\"signals\":"...)
 		if b, ok = appendJSONEnv(b, &v.Signals); !ok {
 			return b, false
@@ -96,11 +96,11 @@ func appendJSONReason(b []byte, v *engine.Reason) ([]byte, bool) {
 	b = strconv.AppendInt(b, int64(v.Score), 10)
 	b = append(b, ",\"message\":"...)
 	b = appendJSONString(b, v.Message)
-	if !(len(v.Tags) == 0) {
+	if len(v.Tags) != 0 {
 		b = append(b, ",\"tags\":"...)
 		b = appendJSONStrings(b, v.Tags)
 	}
-	if !(!v.Alert) {
+	if v.Alert {
 		b = append(b, ",\"alert\":"...)
 		b = strconv.AppendBool(b, v.Alert)
 	}
@@ -192,7 +192,7 @@ func appendJSONAttemptEnv(b []byte, v *engine.AttemptEnv) ([]byte, bool) {
 	b = strconv.AppendInt(b, int64(v.Hour), 10)
 	b = append(b, ",\"weekday\":"...)
 	b = strconv.AppendInt(b, int64(v.Weekday), 10)
-	if !(len(v.Attributes) == 0) {
+	if len(v.Attributes) != 0 {
 		b = append(b, ",\"attributes\":"...)
 		b = appendJSONStringMap(b, v.Attributes)
 	}
@@ -336,7 +336,7 @@ func appendJSONIPEnv(b []byte, v *engine.IPEnv) ([]byte, bool) {
 	b = appendJSONString(b, v.Class)
 	b = append(b, ",\"public\":"...)
 	b = strconv.AppendBool(b, v.Public)
-	if !(len(v.Lists) == 0) {
+	if len(v.Lists) != 0 {
 		b = append(b, ",\"lists\":"...)
 		b = appendJSONStrings(b, v.Lists)
 	}

@@ -7,8 +7,8 @@ import (
 	"go/format"
 	"maps"
 	"os"
-	"slices"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -200,9 +200,9 @@ func (g *jsonGen) structFunc(t reflect.Type) error {
 	fmt.Fprintf(&g.out, "func %s(b []byte, v *%s) ([]byte, bool) {\n\tok := true\n\t_ = ok\n\tb = append(b, '{')\n\tn0 := len(b)\n\t_ = n0\n", funcName(t), typeName(t))
 	definite, maybe := false, false
 	for _, f := range fs {
-		cond := g.omitCond(f)
+		cond := g.keepCond(f)
 		if cond != "" {
-			fmt.Fprintf(&g.out, "\tif !(%s) {\n", cond)
+			fmt.Fprintf(&g.out, "\tif %s {\n", cond)
 		}
 		key := fmt.Sprintf("%q:", f.name)
 		switch {
@@ -227,36 +227,37 @@ func (g *jsonGen) structFunc(t reflect.Type) error {
 	return nil
 }
 
-// omitCond is the Go condition under which encoding/json leaves f out.
-func (g *jsonGen) omitCond(f jsonField) string {
+// keepCond is the Go condition under which encoding/json writes f ("":
+// always).
+func (g *jsonGen) keepCond(f jsonField) string {
 	var conds []string
 	if f.omitempty {
 		switch f.typ.Kind() {
 		case reflect.String, reflect.Slice, reflect.Map:
-			conds = append(conds, "len("+f.expr+") == 0")
+			conds = append(conds, "len("+f.expr+") != 0")
 		case reflect.Bool:
-			conds = append(conds, "!"+f.expr)
+			conds = append(conds, f.expr)
 		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float64:
-			conds = append(conds, f.expr+" == 0")
+			conds = append(conds, f.expr+" != 0")
 		}
 	}
 	if f.omitzero {
 		switch {
 		case f.typ.Kind() == reflect.Struct && f.typ != timeType:
 			g.zero[f.typ] = true
-			conds = append(conds, "isZero"+f.typ.Name()+"(&"+f.expr+")")
+			conds = append(conds, "!isZero"+f.typ.Name()+"(&"+f.expr+")")
 		case f.typ == timeType:
-			conds = append(conds, f.expr+".IsZero()")
+			conds = append(conds, "!"+f.expr+".IsZero()")
 		case f.typ.Kind() == reflect.Slice || f.typ.Kind() == reflect.Map:
-			conds = append(conds, f.expr+" == nil")
+			conds = append(conds, f.expr+" != nil")
 		case f.typ.Kind() == reflect.Float64:
-			conds = append(conds, "math.Float64bits("+f.expr+") == 0")
+			conds = append(conds, "math.Float64bits("+f.expr+") != 0")
 		default:
-			conds = append(conds, f.expr+" == "+zeroLiteral(f.typ))
+			conds = append(conds, f.expr+" != "+zeroLiteral(f.typ))
 		}
 	}
-	return strings.Join(conds, " || ")
+	return strings.Join(conds, " && ")
 }
 
 func zeroLiteral(t reflect.Type) string {
