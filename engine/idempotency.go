@@ -4,6 +4,7 @@ import (
 	"hash/maphash"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 )
@@ -26,6 +27,10 @@ type recentDecisions struct {
 type recentShard struct {
 	mu  sync.Mutex
 	lru *simplelru.LRU[recentKey, *recentDecision]
+	// bytes is what the shard's decisions hold (decisionBytes), kept
+	// under budget: a decision carries the attempt's own strings, which a
+	// caller may make as large as a request allows.
+	bytes, budget int
 }
 
 type recentKey struct {
@@ -36,15 +41,48 @@ type recentDecision struct {
 	d           Decision
 	fingerprint uint64
 	expires     time.Time
+	size        int
 }
 
-func newRecentDecisions(entries int, ttl time.Duration) *recentDecisions {
+func newRecentDecisions(entries, maxBytes int, ttl time.Duration) *recentDecisions {
 	r := &recentDecisions{seed: maphash.MakeSeed(), ttl: ttl}
 	per := max(1, entries/len(r.shards))
 	for i := range r.shards {
-		r.shards[i].lru, _ = simplelru.NewLRU[recentKey, *recentDecision](per, nil)
+		sh := &r.shards[i]
+		sh.budget = max(1, maxBytes/len(r.shards))
+		sh.lru, _ = simplelru.NewLRU(per, func(_ recentKey, e *recentDecision) { sh.bytes -= e.size })
 	}
 	return r
+}
+
+// decisionBytes bounds what a remembered decision holds: its own size
+// and every string it refers to (shared ones, such as rule descriptions,
+// counted as if they were not), plus the map and list bookkeeping.
+func decisionBytes(k *recentKey, d *Decision) int {
+	n := int(unsafe.Sizeof(recentDecision{})) + 200 + len(k.tenant) + len(k.attemptID)
+	n += len(d.DecisionID) + len(d.AttemptID) + len(d.Tenant) + len(d.RulesVersion)
+	for _, rs := range [2][]Reason{d.Reasons, d.Shadow} {
+		for i := range rs {
+			n += int(unsafe.Sizeof(rs[i])) + len(rs[i].RuleID) + len(rs[i].Message)
+			for _, t := range rs[i].Tags {
+				n += 16 + len(t)
+			}
+		}
+	}
+	e := &d.Signals
+	a := &e.Attempt
+	for _, s := range [...]string{a.Tenant, a.UserID, a.Username, a.IP, a.UserAgent, a.Channel, a.Result,
+		e.Device.Family, e.Device.Browser, e.Device.OS, e.Device.Type, e.Geo.Source, e.Geo.Country, e.Geo.Subdivision,
+		e.Geo.City, e.Geo.PreviousCountry, e.IP.Class, e.Subnet.Prefix, e.ASN.Org, e.Password.Status} {
+		n += len(s)
+	}
+	for k, v := range a.Attributes {
+		n += 64 + len(k) + len(v)
+	}
+	for _, l := range e.IP.Lists {
+		n += 16 + len(l)
+	}
+	return n
 }
 
 func (r *recentDecisions) shard(k recentKey) *recentShard {
@@ -89,10 +127,18 @@ func (r *recentDecisions) get(n *normalized, now time.Time) (d Decision, ok bool
 }
 
 func (r *recentDecisions) put(n *normalized, d *Decision, now time.Time) {
-	e := &recentDecision{d: *d, fingerprint: r.fingerprint(n), expires: now.Add(r.ttl)}
 	k := recentKey{n.tenant, n.a.AttemptID}
+	e := &recentDecision{d: *d, fingerprint: r.fingerprint(n), expires: now.Add(r.ttl), size: decisionBytes(&k, d)}
 	sh := r.shard(k)
 	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if e.size > sh.budget {
+		return // larger than the shard may hold: a retry of it is scored again
+	}
+	sh.lru.Remove(k) // a replaced entry gives its bytes back
 	sh.lru.Add(k, e)
-	sh.mu.Unlock()
+	sh.bytes += e.size
+	for sh.bytes > sh.budget {
+		sh.lru.RemoveOldest()
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/riskgate/riskgate/api/server"
+	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/engine/memstore"
 )
 
 // Config is everything a node is built from: the settings of `riskgate
@@ -120,11 +122,35 @@ type AuthConfig struct {
 	AdminCertNames   []string `help:"Client certificate names (CN, DNS, e-mail or URI SAN) that are admins; * for any verified client certificate." placeholder:"NAME" sep:","`
 }
 
-// MemoryConfig bounds the in-memory store.
+// MemoryConfig bounds what grows with the traffic (issue 10 item 9: every
+// structure an attacker's input grows has a cap): the in-memory store's
+// tables, and the engine's own caches whatever the store.
 type MemoryConfig struct {
-	MaxUsers      int `help:"Memory store: user profiles kept (least recently used evicted)." default:"1000000"`
-	MaxWindowKeys int `help:"Memory store: attack-window keys kept (addresses, subnets, ASNs, accounts, passwords)." default:"1000000"`
-	MaxPending    int `help:"Memory store: decisions awaiting their outcome." default:"500000"`
+	MaxUsers       int `help:"Memory store: user profiles kept (least recently used evicted)." default:"1000000"`
+	MaxWindowKeys  int `help:"Memory store: attack-window keys kept for addresses, subnets, ASNs and tenants." default:"1000000"`
+	MaxAccountKeys int `help:"Memory store: attack-window keys kept for accounts and password hashes, apart from the others so that fresh addresses cannot evict them." default:"1000000"`
+	MaxPending     int `help:"Memory store: decisions awaiting their outcome." default:"500000"`
+	MaxDistinct    int `help:"Memory store: members of one distinct count (usernames of an address, subnet or ASN; accounts of a password hash)." default:"1000"`
+	MaxMembers     int `help:"Memory store: members of all distinct counts together; past it the least recently used window keys are evicted." default:"4000000"`
+	MaxRetries     int `help:"Decisions remembered so that a retried attempt_id gets the same answer, with any store; -1: none." default:"50000"`
+	MaxRetryBytes  int `help:"Bytes those remembered decisions may hold (a decision carries its attempt's strings)." default:"67108864"`
+	UserAgents     int `help:"User agents whose classification is cached (each at most 512 bytes)." default:"4096"`
+}
+
+// storeOptions are the memory store's caps; zero fields take the store's
+// defaults, which are the flags'.
+func (m MemoryConfig) storeOptions() memstore.Options {
+	return memstore.Options{
+		MaxUsers: m.MaxUsers, MaxWindowKeys: m.MaxWindowKeys, MaxAccountKeys: m.MaxAccountKeys,
+		MaxPending: m.MaxPending, MaxDistinct: m.MaxDistinct, MaxMembers: m.MaxMembers,
+	}
+}
+
+// engineOptions sets the engine's own caps, whatever the store; zero
+// fields take the engine's defaults, which are the flags', and a negative
+// MaxRetries turns the memory of retried attempts off.
+func (m MemoryConfig) engineOptions(o *engine.Options) {
+	o.RetryEntries, o.RetryMaxBytes, o.UserAgents = m.MaxRetries, m.MaxRetryBytes, m.UserAgents
 }
 
 // ShutdownConfig is the graceful shutdown.

@@ -183,10 +183,6 @@ func (n *Node) assemble(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	keyer, err := engine.NewKeyer(secret)
-	if err != nil {
-		return err
-	}
 	ropts := rules.Options{Paths: cfg.Rules, Set: n.set.ruleset, Debounce: cfg.RulesDebounce, Poll: cfg.RulesPoll, Logger: n.log}
 	if n.rules, err = rules.NewManager(ropts); err != nil {
 		return err
@@ -207,6 +203,16 @@ func (n *Node) assemble(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// A store that outlives the process records the key id of the secret
+	// its state was keyed with (issue 10 item 16): another secret is
+	// refused rather than finding every user unknown.
+	keyer, note, err := engine.KeyerFor(ctx, n.store, secret)
+	if err != nil {
+		return fmt.Errorf("hmac secret: %w", err)
+	}
+	if note != "" {
+		n.log.Info("hmac secret: " + note)
+	}
 	for _, o := range n.set.observers {
 		observers = append(observers, o)
 		if c, ok := o.(Closer); ok {
@@ -218,6 +224,7 @@ func (n *Node) assemble(ctx context.Context) error {
 		Signals:      signals.Default(signals.Config{MaxSpeedKMH: cfg.MaxSpeed, Breached: check}),
 		StoreTimeout: storeTimeout, MaxClockSkew: cfg.MaxClockSkew,
 	}
+	cfg.Memory.engineOptions(&opts)
 	for _, adjust := range n.set.engine {
 		adjust(&opts)
 	}

@@ -25,8 +25,7 @@ func (n *Node) openStore(ctx context.Context) (time.Duration, error) {
 		return timeout, nil
 	}
 	if n.cfg.memoryStore() {
-		m := n.cfg.Memory
-		ms := memstore.New(memstore.Options{MaxUsers: m.MaxUsers, MaxWindowKeys: m.MaxWindowKeys, MaxPending: m.MaxPending})
+		ms := memstore.New(n.cfg.Memory.storeOptions())
 		n.store = ms
 		n.onCloseCtx("memory store", ms.Close)
 		n.checks = append(n.checks, storeCheck(ms))

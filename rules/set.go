@@ -58,7 +58,8 @@ type Rule struct {
 	Line        int
 
 	when   *vm.Program
-	reason *vm.Program // optional: a string expression for the message
+	fast   func(*engine.Env) bool // when as Go closures (box.go); nil: run when on the VM
+	reason *vm.Program            // optional: a string expression for the message
 }
 
 // Thresholds turn the summed score into an action.
@@ -239,6 +240,8 @@ func compileRule(name string, d *ruleDoc, defMode Mode) (Rule, ErrorList) {
 		r.When = d.When.Value
 		if r.when, err = expr.Compile(r.When, exprOptions(expr.AsBool())...); err != nil {
 			at(exprLine(&d.When, err), "when", "when: %v", err)
+		} else {
+			r.fast = compileFast(r.when.Node())
 		}
 	}
 	if d.Reason.Kind != 0 {
@@ -287,22 +290,33 @@ func (s *Set) Current() engine.Ruleset { return s }
 // the rules allocates nothing but the reasons it returns.
 func (s *Set) Evaluate(env *engine.Env, v *engine.Verdict) {
 	box := envValue(env)
-	m := s.vms.Get().(*vm.VM)
-	defer s.vms.Put(m)
+	var m *vm.VM // taken from the pool only for a rule the fast path cannot run
 	score := 0
 	action := engine.ActionNone
 	for i := range s.rules {
 		r := &s.rules[i]
-		out, err := m.Run(r.when, box)
-		if err != nil {
-			v.Errors = append(v.Errors, engine.RuleError{RuleID: r.ID, Err: err})
-			continue
+		var matched bool
+		if r.fast != nil {
+			matched = r.fast(env)
+		} else {
+			if m == nil {
+				m = s.vms.Get().(*vm.VM)
+			}
+			out, err := m.Run(r.when, box)
+			if err != nil {
+				v.Errors = append(v.Errors, engine.RuleError{RuleID: r.ID, Err: err})
+				continue
+			}
+			matched, _ = out.(bool)
 		}
-		if matched, _ := out.(bool); !matched {
+		if !matched {
 			continue
 		}
 		reason := engine.Reason{RuleID: r.ID, Action: r.Action, Score: r.Score, Message: r.Description, Tags: r.Tags, Alert: r.Alert}
 		if r.reason != nil {
+			if m == nil {
+				m = s.vms.Get().(*vm.VM)
+			}
 			if msg, err := m.Run(r.reason, box); err != nil {
 				v.Errors = append(v.Errors, engine.RuleError{RuleID: r.ID, Err: fmt.Errorf("reason: %w", err)})
 			} else if str, _ := msg.(string); str != "" {
@@ -323,6 +337,9 @@ func (s *Set) Evaluate(env *engine.Env, v *engine.Verdict) {
 		score += r.Score
 		action = action.Stronger(r.Action)
 		v.Alert = v.Alert || r.Alert
+	}
+	if m != nil {
+		s.vms.Put(m)
 	}
 	score = min(max(score, 0), MaxScore)
 	switch {

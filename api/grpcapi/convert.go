@@ -63,8 +63,10 @@ type decisionBox struct {
 	sig signalsBox
 }
 
-func decisionToPB(d *engine.Decision) *pb.Decision {
-	x := new(decisionBox)
+func decisionToPB(d *engine.Decision) *pb.Decision { return new(decisionBox).fill(d) }
+
+// fill converts d into the box's messages and links them.
+func (x *decisionBox) fill(d *engine.Decision) *pb.Decision {
 	x.ts = timestamppb.Timestamp{Seconds: d.Time.Unix(), Nanos: int32(d.Time.Nanosecond())}
 	x.d = pb.Decision{
 		DecisionId: d.DecisionID, AttemptId: d.AttemptID, Tenant: d.Tenant, Time: &x.ts,

@@ -34,18 +34,41 @@ type Risk struct {
 
 // Score implements RiskService.Score.
 func (s *Risk) Score(ctx context.Context, req *pb.ScoreRequest) (*pb.Decision, error) {
-	a, err := attemptFromPB(req.Attempt, "attempt.")
+	d, err := s.decide(ctx, req)
 	if err != nil {
-		return nil, toStatus(s.Log, err)
-	}
-	d, err := s.Service.Score(ctx, a)
-	if err != nil {
-		return nil, toStatus(s.Log, engine.WithinField(err, "attempt."))
+		return nil, err
 	}
 	if req.OmitSignals {
 		return decisionToPBNoSignals(&d), nil
 	}
 	return decisionToPB(&d), nil
+}
+
+// score is Score as RegisterRisk serves it: the answer in a pooled reply
+// that the codec releases.
+func (s *Risk) score(ctx context.Context, req *pb.ScoreRequest) (any, error) {
+	d, err := s.decide(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if req.OmitSignals {
+		return decisionToPBNoSignals(&d), nil
+	}
+	r := replies.Get().(*decisionReply)
+	r.msg = r.box.fill(&d)
+	return r, nil
+}
+
+func (s *Risk) decide(ctx context.Context, req *pb.ScoreRequest) (engine.Decision, error) {
+	a, err := attemptFromPB(req.Attempt, "attempt.")
+	if err != nil {
+		return engine.Decision{}, toStatus(s.Log, err)
+	}
+	d, err := s.Service.Score(ctx, a)
+	if err != nil {
+		return engine.Decision{}, toStatus(s.Log, engine.WithinField(err, "attempt."))
+	}
+	return d, nil
 }
 
 // Report implements RiskService.Report.

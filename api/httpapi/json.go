@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/riskgate/riskgate/api/apierr"
+	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/rules"
 )
 
@@ -78,6 +79,15 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("X-Content-Type-Options", "nosniff")
+	if d, ok := v.(*engine.Decision); ok {
+		// Every Score's body: the generated encoder, same bytes.
+		if b, ok := appendDecisionJSON(buf.AvailableBuffer(), d); ok {
+			buf.Write(append(b, '\n'))
+			w.WriteHeader(status)
+			_, _ = w.Write(buf.Bytes())
+			return
+		}
+	}
 	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false) // JSON, not HTML: "<token>" reads as written
 	if err := enc.Encode(v); err != nil {

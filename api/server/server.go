@@ -183,12 +183,15 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			// grows its stack on every call, which cost ~10% of the CPU
 			// of a call in profiles (runtime.copystack).
 			grpc.NumStreamWorkers(uint32(16 * runtime.GOMAXPROCS(0))),
+			// Generated marshalling for riskgate's messages, and Score's
+			// answers from a pool (grpcapi.RegisterRisk).
+			grpc.ForceServerCodecV2(grpcapi.Codec()),
 		}
 		if grpcTLS != nil {
 			opts = append(opts, grpc.Creds(credentials.NewTLS(grpcTLS)))
 		}
 		s.grpcSrv = grpc.NewServer(opts...)
-		pb.RegisterRiskServiceServer(s.grpcSrv, &grpcapi.Risk{Service: deps.Service, Log: s.log})
+		grpcapi.RegisterRisk(s.grpcSrv, &grpcapi.Risk{Service: deps.Service, Log: s.log})
 		pb.RegisterRulesServiceServer(s.grpcSrv, &grpcapi.Rules{Service: deps.Service, Log: s.log})
 		healthpb.RegisterHealthServer(s.grpcSrv, s.health)
 		if cfg.GRPCReflection {

@@ -57,6 +57,7 @@ type config struct {
 	decode      bool
 	serverPID   int
 	redisPID    int
+	json        bool
 }
 
 func main() {
@@ -75,7 +76,16 @@ func main() {
 	flag.BoolVar(&c.decode, "decode", true, "decode the answers (as a real client does); false reads and drops them, to keep the generator's CPU for the server")
 	flag.IntVar(&c.serverPID, "server-pid", 0, "the server's process id, to report its CPU per call (Linux)")
 	flag.IntVar(&c.redisPID, "redis-pid", 0, "redis-server's process id, to report its CPU per call (Linux)")
+	flag.BoolVar(&c.json, "json", false, "print the result as one JSON object (for benchmarks/load/compare)")
+	freePorts := flag.Int("free-ports", 0, "print this many TCP ports free on 127.0.0.1 now, one a line, and exit (for scripts)")
 	flag.Parse()
+	if *freePorts > 0 {
+		if err := printFreePorts(os.Stdout, *freePorts); err != nil {
+			fmt.Fprintln(os.Stderr, "load:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if c.addr == "" {
 		c.addr = map[string]string{"grpc": "127.0.0.1:9090", "http": "127.0.0.1:8080"}[c.target]
 	}
@@ -84,7 +94,62 @@ func main() {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
 	}
+	if c.json {
+		if err := json.NewEncoder(os.Stdout).Encode(res.summary()); err != nil {
+			fmt.Fprintln(os.Stderr, "load:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	res.print(os.Stdout, c)
+}
+
+// printFreePorts asks the kernel for n free ports, holding each until all
+// are found so that they differ.
+func printFreePorts(w io.Writer, n int) error {
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		ls = append(ls, l)
+		fmt.Fprintln(w, l.Addr().(*net.TCPAddr).Port)
+	}
+	return nil
+}
+
+// Summary is a run's result in machine-readable form: -json prints it.
+type Summary struct {
+	Calls          int64   `json:"calls"`
+	Errors         int64   `json:"errors"`
+	FirstError     string  `json:"first_error,omitempty"`
+	CallsPerSec    float64 `json:"calls_per_sec"`
+	P50us          int64   `json:"p50_us"`
+	P99us          int64   `json:"p99_us"`
+	P999us         int64   `json:"p999_us"`
+	ServerUsPer    float64 `json:"server_us_per_call"`
+	GeneratorUsPer float64 `json:"generator_us_per_call"`
+	RedisUsPer     float64 `json:"redis_us_per_call"`
+}
+
+func (r *result) summary() Summary {
+	n := r.hist.TotalCount()
+	s := Summary{Calls: n, Errors: r.errors, CallsPerSec: float64(n) / r.elapsed.Seconds(),
+		P50us: r.hist.ValueAtQuantile(50), P99us: r.hist.ValueAtQuantile(99), P999us: r.hist.ValueAtQuantile(99.9)}
+	if r.firstErr != nil {
+		s.FirstError = r.firstErr.Error()
+	}
+	if n > 0 {
+		per := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(n) }
+		s.ServerUsPer, s.GeneratorUsPer, s.RedisUsPer = per(r.server), per(r.cpu), per(r.redis)
+	}
+	return s
 }
 
 // caller makes one Score call with attempt i.

@@ -7,6 +7,10 @@
 #   benchmarks/load/run.sh            # memory and Redis
 #   STORES=memory benchmarks/load/run.sh
 #   DURATION=20s benchmarks/load/run.sh
+#
+# For riskgate's figures as ratios of an empty-handler server's (the
+# floor), which is what benchmarks/README.md records, use
+# go run ./benchmarks/load/compare.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION=${DURATION:-10s}
@@ -24,7 +28,10 @@ trap cleanup EXIT
 
 go build -o "$tmp/riskgate" ./cmd/riskgate
 go build -o "$tmp/load" ./benchmarks/load
-HTTP=127.0.0.1:18080 GRPC=127.0.0.1:19090
+# Ports asked of the kernel: a fixed port would collide with a server
+# already running (a riskgate on its default ports, the machine's Redis).
+read -r -d '' hp gp rp < <("$tmp/load" -free-ports 3 | tr '\n' ' ') || true
+HTTP=127.0.0.1:$hp GRPC=127.0.0.1:$gp
 echo "# $(date -u +%FT%TZ) $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $(go version | cut -d' ' -f3)"
 
 serve() { # store
@@ -43,7 +50,7 @@ load() { nice "$tmp/load" -duration "$DURATION" -server-pid "${pids[-1]}" -redis
 for store in $STORES; do
   url=memory half=$HALF_MEMORY
   if [ "$store" = redis ]; then
-    port=16379
+    port=$rp
     nice redis-server --port $port --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp" >"$tmp/redis.log" 2>&1 &
     pids+=($!)
     redis_pid=$!

@@ -12,6 +12,7 @@ import (
 	"hash/maphash"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
@@ -30,12 +31,20 @@ type Options struct {
 	// fresh addresses cannot evict the slow brute-force and spraying
 	// evidence it is building up.
 	MaxAccountKeys int
-	MaxPending     int           // decisions awaiting an outcome, default 500,000
-	MaxDistinct    int           // members per distinct-count set, default 1,000
-	ProfileTTL     time.Duration // a profile untouched this long is erased, default 180 days
-	PendingTTL     time.Duration // a decision not reported within this is dropped, default 30 minutes
-	// Now is the wall clock for time-to-live; default time.Now. Windows
-	// count by the events' own times, so replays of old traffic work.
+	MaxPending     int // decisions awaiting an outcome, default 500,000
+	MaxDistinct    int // members per distinct-count set, default 1,000
+	// MaxMembers bounds the members of all distinct-count sets together
+	// (usernames per address, subnet and ASN; accounts per password),
+	// default 4,000,000. Each set holds up to MaxDistinct, so without a
+	// total an attacker trying many usernames from many addresses would
+	// grow memory with MaxWindowKeys x MaxDistinct; past the total the
+	// least recently used window keys are evicted, as past MaxWindowKeys.
+	MaxMembers int
+	ProfileTTL time.Duration // a profile untouched this long is erased, default 180 days
+	PendingTTL time.Duration // a decision not reported within this is dropped, default 30 minutes
+	// Now is the wall clock for time-to-live; default time.Now, read
+	// every 250 ms. Windows count by the events' own times, so replays of
+	// old traffic work.
 	Now func() time.Time
 }
 
@@ -51,20 +60,22 @@ func (o *Options) defaults() {
 	def(&o.MaxAccountKeys, 1_000_000)
 	def(&o.MaxPending, 500_000)
 	def(&o.MaxDistinct, 1000)
+	def(&o.MaxMembers, 4_000_000)
 	if o.ProfileTTL <= 0 {
 		o.ProfileTTL = 180 * 24 * time.Hour
 	}
 	if o.PendingTTL <= 0 {
 		o.PendingTTL = 30 * time.Minute
 	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
 }
 
 // Store is the in-memory engine.Store.
 type Store struct {
-	opts   Options
+	opts Options
+	// clock is the wall clock in unix seconds when Options.Now is not
+	// set: time to live needs seconds, and the sweeper's tick is cheaper
+	// than two clock reads per Score.
+	clock  atomic.Int64
 	seed   maphash.Seed
 	shards []shard
 	stop   chan struct{}
@@ -78,6 +89,9 @@ type shard struct {
 	windows  *simplelru.LRU[windowID, *window] // addresses, subnets, ASNs, tenant
 	accounts *simplelru.LRU[windowID, *window] // accounts, passwords
 	pending  *simplelru.LRU[pendingID, *pendingEntry]
+	// members counts the distinct-set members of the shard's windows,
+	// kept under memberBudget (Options.MaxMembers over the shards).
+	members, memberBudget int
 }
 
 // Tenants appear in keys as a 64-bit seeded hash rather than a string: a
@@ -115,8 +129,8 @@ type pendingID struct {
 }
 
 type profileEntry struct {
-	p       engine.Profile
-	touched int64 // wall clock, unix seconds
+	blob    []byte // encodeProfile's; never modified (profile.go)
+	touched int64  // wall clock, unix seconds
 }
 
 // window is one attack-window key. Which fields are used depends on its
@@ -124,11 +138,21 @@ type profileEntry struct {
 // for accounts; members for passwords (accounts tried); attempts and
 // failures for the tenant.
 type window struct {
-	kind     windowKind
-	touched  int64 // wall clock
-	failures counter
-	attempts counter
+	kind    windowKind
+	touched int64 // wall clock
+	// The counters are allocated at their first event: most addresses
+	// only ever see successful logins, and a counter is 280 bytes.
+	failures *counter
+	attempts *counter
 	members  distinct
+}
+
+// count returns *c, allocating it on first use.
+func count(c **counter) *counter {
+	if *c == nil {
+		*c = new(counter)
+	}
+	return *c
 }
 
 type pendingEntry struct {
@@ -145,11 +169,16 @@ func New(opts Options) *Store {
 	per := func(total int) int { return max(1, (total+opts.Shards-1)/opts.Shards) }
 	for i := range s.shards {
 		sh := &s.shards[i]
+		// A shard's budget holds at least one full set, so that a set
+		// being filled never has to evict itself.
+		sh.memberBudget = max(per(opts.MaxMembers), opts.MaxDistinct)
+		dropped := func(_ windowID, w *window) { sh.members -= len(w.members.nodes) }
 		sh.profiles, _ = simplelru.NewLRU[userID, *profileEntry](per(opts.MaxUsers), nil)
-		sh.windows, _ = simplelru.NewLRU[windowID, *window](per(opts.MaxWindowKeys), nil)
-		sh.accounts, _ = simplelru.NewLRU[windowID, *window](per(opts.MaxAccountKeys), nil)
+		sh.windows, _ = simplelru.NewLRU[windowID, *window](per(opts.MaxWindowKeys), dropped)
+		sh.accounts, _ = simplelru.NewLRU[windowID, *window](per(opts.MaxAccountKeys), dropped)
 		sh.pending, _ = simplelru.NewLRU[pendingID, *pendingEntry](per(opts.MaxPending), nil)
 	}
+	s.clock.Store(time.Now().Unix())
 	go s.sweep()
 	return s
 }
@@ -164,7 +193,12 @@ func (s *Store) shardForPending(t tenantHash, id string) *shard {
 	return &s.shards[(uint64(t)^maphash.String(s.seed, id))%uint64(len(s.shards))]
 }
 
-func (s *Store) now() int64 { return s.opts.Now().Unix() }
+func (s *Store) now() int64 {
+	if s.opts.Now != nil {
+		return s.opts.Now().Unix()
+	}
+	return s.clock.Load()
+}
 
 // Observe implements engine.Store.
 func (s *Store) Observe(ctx context.Context, ev *engine.Event, st *engine.State) error {
@@ -181,11 +215,13 @@ func (s *Store) Observe(ctx context.Context, ev *engine.Event, st *engine.State)
 		// Expire relies on LRU order being touch order, and attempts that
 		// teach nothing (an attacker's failures) must not decide which
 		// profiles the bound evicts.
+		var blob []byte
 		if e, ok := sh.profiles.Peek(userID{th, ev.User}); ok && now-e.touched < int64(s.opts.ProfileTTL/time.Second) {
-			st.HasProfile = true
-			st.Profile.CopyFrom(&e.p)
+			blob = e.blob
 		}
 		sh.mu.Unlock()
+		// Decoded outside the lock: the blob is immutable.
+		st.HasProfile = blob != nil && decodeProfile(blob, &st.Profile) == nil
 	}
 	s.apply(ev, st, now)
 	return nil
@@ -215,7 +251,7 @@ func (s *Store) apply(ev *engine.Event, st *engine.State, now int64) {
 	net := func(kind windowKind, out *engine.NetCounts) {
 		s.window(th, kind, &id, now, ev.Failed || countUser, func(w *window) {
 			if ev.Failed {
-				w.failures.add(&shortSpec, t, 1)
+				count(&w.failures).add(&shortSpec, t, 1)
 			}
 			if countUser {
 				w.members.add(&shortLen, userHash, t, s.opts.MaxDistinct)
@@ -241,7 +277,7 @@ func (s *Store) apply(ev *engine.Event, st *engine.State, now int64) {
 		id = ev.Account
 		s.window(th, kindAccount, &id, now, ev.Failed, func(w *window) {
 			if ev.Failed {
-				w.failures.add(&longSpec, t, 1)
+				count(&w.failures).add(&longSpec, t, 1)
 			}
 			if c != nil {
 				w.failures.sum(&longSpec, t, &c.AccountFailures)
@@ -263,10 +299,10 @@ func (s *Store) apply(ev *engine.Event, st *engine.State, now int64) {
 	id = [16]byte{}
 	s.window(th, kindTenant, &id, now, ev.Attempt || ev.Failed, func(w *window) {
 		if ev.Attempt {
-			w.attempts.add(&shortSpec, t, 1)
+			count(&w.attempts).add(&shortSpec, t, 1)
 		}
 		if ev.Failed {
-			w.failures.add(&shortSpec, t, 1)
+			count(&w.failures).add(&shortSpec, t, 1)
 		}
 		if c != nil {
 			w.attempts.sum(&shortSpec, t, &c.TenantAttempts)
@@ -311,10 +347,13 @@ func (s *Store) window(th tenantHash, kind windowKind, id *[16]byte, now int64, 
 		w, ok = list.Peek(k)
 	}
 	if ok && now-w.touched > ttlOf(kind) {
-		ok = false // expired: as good as absent
+		// Expired: as good as absent.
 		if !write {
 			list.Remove(k)
+			return
 		}
+		sh.members -= len(w.members.nodes)
+		*w = window{kind: kind}
 	}
 	if !ok {
 		if !write {
@@ -326,7 +365,31 @@ func (s *Store) window(th tenantHash, kind windowKind, id *[16]byte, now int64, 
 	if write {
 		w.touched = now
 	}
+	before := len(w.members.nodes)
 	f(w)
+	if grown := len(w.members.nodes) - before; grown > 0 {
+		sh.members += grown
+		sh.trimMembers(list, k)
+	}
+}
+
+// trimMembers evicts the least recently used window keys of list, then of
+// the shard's other window list, until the shard's members fit its budget;
+// never keep, the key being written.
+func (sh *shard) trimMembers(list *simplelru.LRU[windowID, *window], keep windowID) {
+	other := sh.accounts
+	if list == sh.accounts {
+		other = sh.windows
+	}
+	for _, l := range [...]*simplelru.LRU[windowID, *window]{list, other} {
+		for sh.members > sh.memberBudget {
+			k, _, ok := l.GetOldest()
+			if !ok || k == keep {
+				break
+			}
+			l.Remove(k) // the eviction callback subtracts its members
+		}
+	}
 }
 
 func (sh *shard) listFor(kind windowKind) *simplelru.LRU[windowID, *window] {
@@ -358,16 +421,24 @@ func (s *Store) Commit(ctx context.Context, c *engine.Commit) error {
 	if l := c.Learn; l != nil && !l.User.IsZero() {
 		th := s.tenant(l.Tenant)
 		sh := s.shardFor(th, l.User)
+		sc := scratchPool.Get().(*learnScratch)
 		sh.mu.Lock()
 		k := userID{th, l.User}
 		e, ok := sh.profiles.Get(k)
-		if !ok || now-e.touched >= int64(s.opts.ProfileTTL/time.Second) {
+		if !ok || now-e.touched >= int64(s.opts.ProfileTTL/time.Second) || decodeProfile(e.blob, &sc.p) != nil {
+			resetProfile(&sc.p)
+		}
+		if !ok {
 			e = &profileEntry{}
 			sh.profiles.Add(k, e)
 		}
+		sc.p.Learn(l)
+		sc.buf = encodeProfile(sc.buf[:0], &sc.p)
+		e.blob = append([]byte(nil), sc.buf...)
 		e.touched = now
-		e.p.Learn(l)
 		sh.mu.Unlock()
+		resetProfile(&sc.p) // drop references into the old blob
+		scratchPool.Put(sc)
 	}
 	if p := c.Pending; p != nil {
 		th := s.tenant(p.Event.Tenant)
@@ -400,6 +471,24 @@ func (s *Store) TakePending(ctx context.Context, tenant, decisionID string) (eng
 	return e.p, true, nil
 }
 
+// learnScratch is a profile being learned into and its encoding.
+type learnScratch struct {
+	p   engine.Profile
+	buf []byte
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(learnScratch) }}
+
+// resetProfile empties p, keeping its slices' capacity and dropping the
+// strings they held.
+func resetProfile(p *engine.Profile) {
+	sets := [...][]engine.Seen{p.Devices, p.Agents, p.Countries, p.Cities, p.ASNs, p.Networks}
+	for _, set := range sets {
+		clear(set)
+	}
+	*p = engine.Profile{Devices: sets[0][:0], Agents: sets[1][:0], Countries: sets[2][:0], Cities: sets[3][:0], ASNs: sets[4][:0], Networks: sets[5][:0]}
+}
+
 // Profile implements engine.Store.
 func (s *Store) Profile(ctx context.Context, tenant string, user engine.Key) (engine.Profile, bool, error) {
 	if err := ctx.Err(); err != nil {
@@ -414,7 +503,9 @@ func (s *Store) Profile(ctx context.Context, tenant string, user engine.Key) (en
 		return engine.Profile{}, false, nil
 	}
 	var p engine.Profile
-	p.CopyFrom(&e.p)
+	if err := decodeProfile(e.blob, &p); err != nil {
+		return engine.Profile{}, false, err
+	}
 	return p, true, nil
 }
 
@@ -471,6 +562,18 @@ func (s *Store) Len() (profiles, windows, pending int) {
 	return
 }
 
+// Members reports how many distinct-set members the windows hold.
+func (s *Store) Members() int {
+	n := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		n += sh.members
+		sh.mu.Unlock()
+	}
+	return n
+}
+
 // sweepInterval is how often expired entries are removed. Expired entries
 // are also ignored on access, so this only bounds how long erased-by-TTL
 // data lingers in memory.
@@ -480,15 +583,23 @@ func (s *Store) sweep() {
 	defer close(s.done)
 	t := time.NewTicker(sweepInterval)
 	defer t.Stop()
+	clock := time.NewTicker(clockInterval)
+	defer clock.Stop()
 	for {
 		select {
 		case <-s.stop:
 			return
+		case now := <-clock.C:
+			s.clock.Store(now.Unix())
 		case <-t.C:
 			s.Expire()
 		}
 	}
 }
+
+// clockInterval is how often the coarse clock is read: time to live is
+// counted in seconds.
+const clockInterval = 250 * time.Millisecond
 
 // Expire removes entries whose time to live has passed. The LRU order is
 // touch order, so each list is trimmed from its oldest end until an entry

@@ -63,8 +63,13 @@ func (c *counter) add(spec *[3]ringSpec, t int64, n uint32) {
 	}
 }
 
-// sum returns the events in each window ending at time t.
+// sum returns the events in each window ending at time t; a nil counter
+// has seen none.
 func (c *counter) sum(spec *[3]ringSpec, t int64, out *[3]uint32) {
+	if c == nil {
+		*out = [3]uint32{}
+		return
+	}
 	for i := range spec {
 		s := &spec[i]
 		h := c.head[i]

@@ -13,10 +13,11 @@ import (
 // NewCache.
 type Cache struct {
 	seed  maphash.Seed
-	slots [cacheSlots]atomic.Pointer[cacheEntry]
+	slots []atomic.Pointer[cacheEntry]
 }
 
-const cacheSlots = 4096
+// DefaultCacheSize is NewCache's number of entries.
+const DefaultCacheSize = 4096
 
 type cacheEntry struct {
 	ua   string
@@ -27,8 +28,17 @@ type cacheEntry struct {
 // parsed every time rather than pinned in memory.
 const maxCachedLen = 512
 
-// NewCache returns an empty cache.
-func NewCache() *Cache { return &Cache{seed: maphash.MakeSeed()} }
+// NewCache returns an empty cache of DefaultCacheSize entries.
+func NewCache() *Cache { return NewCacheSize(DefaultCacheSize) }
+
+// NewCacheSize returns an empty cache of n entries (at most n x
+// maxCachedLen bytes of user agents); n <= 0 means DefaultCacheSize.
+func NewCacheSize(n int) *Cache {
+	if n <= 0 {
+		n = DefaultCacheSize
+	}
+	return &Cache{seed: maphash.MakeSeed(), slots: make([]atomic.Pointer[cacheEntry], n)}
+}
 
 // Parse is Parse with the cache in front. An entry is allocated only when a
 // user agent is first seen (or after its slot was taken by another).
@@ -36,7 +46,7 @@ func (c *Cache) Parse(ua string) Info {
 	if ua == "" || len(ua) > maxCachedLen {
 		return Parse(ua)
 	}
-	slot := &c.slots[maphash.String(c.seed, ua)%cacheSlots]
+	slot := &c.slots[maphash.String(c.seed, ua)%uint64(len(c.slots))]
 	if e := slot.Load(); e != nil && e.ua == ua {
 		return e.info
 	}

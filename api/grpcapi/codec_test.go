@@ -1,0 +1,198 @@
+package grpcapi
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/encoding"
+	gproto "google.golang.org/grpc/encoding/proto"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/riskgate/riskgate/api/gen/riskgate/v1"
+	"github.com/riskgate/riskgate/engine"
+)
+
+// fillRandom sets each field of v to a random value, zero half the time
+// (proto3 leaves zero fields out, and each skip is a branch of its own).
+func fillRandom(r *rand.Rand, v reflect.Value) {
+	zero := r.IntN(2) == 0
+	switch v.Kind() {
+	case reflect.Struct:
+		if v.Type() == reflect.TypeFor[time.Time]() {
+			v.Set(reflect.ValueOf(time.Unix(r.Int64N(4e9), r.Int64N(1e9))))
+			return
+		}
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				fillRandom(r, v.Field(i))
+			}
+		}
+	case reflect.Bool:
+		v.SetBool(!zero)
+	case reflect.Int, reflect.Int32, reflect.Int64:
+		if !zero {
+			v.SetInt(r.Int64N(1<<31) - 1<<30) // negatives too: ten-byte varints
+		}
+	case reflect.Float64:
+		if !zero {
+			v.SetFloat(r.NormFloat64() * 1000)
+		}
+	case reflect.String:
+		if !zero {
+			v.SetString(strings.Repeat("é", r.IntN(200))) // lengths past one varint byte
+		}
+	case reflect.Slice:
+		n := 0
+		if !zero {
+			n = 1 + r.IntN(3)
+		}
+		s := reflect.MakeSlice(v.Type(), n, n)
+		for i := range n {
+			fillRandom(r, s.Index(i))
+		}
+		v.Set(s)
+	case reflect.Map:
+		if !zero { // one entry: map order is not part of the comparison
+			v.Set(reflect.ValueOf(map[string]string{"k" + strings.Repeat("x", r.IntN(3)): "v"}))
+		}
+	}
+}
+
+// TestCodecMatchesProto: the server's codec writes the same bytes as
+// protobuf-go's deterministic marshalling, for decisions (with and without
+// signals) whose every field is randomly zero or not, and hands other
+// messages to grpc-go's codec.
+func TestCodecMatchesProto(t *testing.T) {
+	c := Codec()
+	r := rand.New(rand.NewPCG(15, 1))
+	check := func(t *testing.T, m proto.Message) {
+		t.Helper()
+		want, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer got.Free()
+		if b := got.Materialize(); !bytes.Equal(b, want) {
+			t.Fatalf("%T: codec wrote %d bytes, protobuf-go %d; differ", m, len(b), len(want))
+		}
+		back := proto.Clone(m)
+		proto.Reset(back)
+		if err := c.Unmarshal(got, back); err != nil || !proto.Equal(back, m) {
+			t.Fatalf("%T does not read back: %v", m, err)
+		}
+	}
+	for range 300 {
+		var d engine.Decision
+		fillRandom(r, reflect.ValueOf(&d).Elem())
+		check(t, decisionToPB(&d))
+		check(t, decisionToPBNoSignals(&d))
+	}
+	// A large one goes through the buffer pool.
+	d := engine.Decision{Reasons: make([]engine.Reason, 200)}
+	for i := range d.Reasons {
+		d.Reasons[i] = engine.Reason{RuleID: "rule", Message: strings.Repeat("m", 100), Tags: []string{"a"}}
+	}
+	if mem.IsBelowBufferPoolingThreshold(proto.Size(decisionToPB(&d))) {
+		t.Fatal("the large decision is not large enough to be pooled")
+	}
+	check(t, decisionToPB(&d))
+	// A message without generated marshalling: grpc-go's codec.
+	check(t, &errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: "attempt.ip", Description: "not an address"}}})
+	if _, ok := any(&errdetails.BadRequest{}).(vtMessage); ok {
+		t.Fatal("the fallback is not exercised")
+	}
+	if _, ok := any(&pb.Decision{}).(vtMessage); !ok {
+		t.Fatal("Decision has no generated marshalling: run go generate ./api")
+	}
+}
+
+// BenchmarkDecisionEncode is what answering a Score costs past the engine:
+// converting the decision and marshalling it, with grpc-go's codec, with
+// the server's, and with the server's on a pooled reply (what Score does).
+func BenchmarkDecisionEncode(b *testing.B) {
+	d := typicalDecision()
+	base, ours := encoding.GetCodecV2(gproto.Name), Codec()
+	for _, c := range []struct {
+		name  string
+		codec encoding.CodecV2
+		reply func() any
+	}{
+		{"grpc", base, func() any { return decisionToPB(&d) }},
+		{"vtproto", ours, func() any { return decisionToPB(&d) }},
+		{"vtproto-pooled", ours, func() any {
+			r := replies.Get().(*decisionReply)
+			r.msg = r.box.fill(&d)
+			return r
+		}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				out, err := c.codec.Marshal(c.reply())
+				if err != nil {
+					b.Fatal(err)
+				}
+				out.Free()
+			}
+		})
+	}
+}
+
+// typicalDecision is a known user's ordinary login: most signals zero or
+// false, the strings of a real attempt, one reason.
+func typicalDecision() engine.Decision {
+	d := engine.Decision{
+		DecisionID: "01JEXAMPLE0000000000000000", Tenant: "default", Time: time.Unix(1764800000, 123456789),
+		Action: engine.ActionAllow, Score: 10, RulesVersion: "default@sha256:0123456789abcdef",
+		Reasons: []engine.Reason{{RuleID: "new_device", Action: engine.ActionNone, Score: 10, Message: "first login from this device", Tags: []string{"device"}}},
+	}
+	s := &d.Signals
+	s.Attempt = engine.AttemptEnv{Tenant: "default", UserID: "user-42", Username: "user42@example.com", IP: "81.2.69.160",
+		UserAgent: "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+		Result:    "password_ok", HasUser: true, Hour: 9, Weekday: 3}
+	s.User = engine.UserEnv{Known: true, Logins: 23, AgeDays: 41.5, DaysSince: 1.2, HourShare: 0.4, HoursLearned: true}
+	s.Device = engine.DeviceEnv{IDPresent: true, New: true, Devices: 2, Family: "chrome/windows", Browser: "chrome", OS: "windows", Type: "desktop"}
+	s.Geo = engine.GeoEnv{Known: true, Source: "geoip", Country: "GB", City: "London", Lat: 51.5, Lon: -0.12, HasCoordinates: true, AccuracyKM: 20,
+		PreviousCountry: "GB", VelocityKnown: true, DistanceKM: 3.2, HoursSince: 28.8, SpeedKMH: 0.1}
+	s.IP = engine.IPEnv{Version: 4, Class: "public", Public: true, NewForUser: true}
+	s.IP.Usernames10m, s.IP.Usernames1h, s.IP.Usernames24h = 1, 1, 1
+	s.Subnet.Prefix = "81.2.69.0/24"
+	s.Subnet.Usernames10m, s.Subnet.Usernames1h, s.Subnet.Usernames24h = 1, 2, 5
+	s.ASN = engine.ASNEnv{Known: true, Number: 20712, Org: "Andrews & Arnold Ltd"}
+	s.Password = engine.PasswordEnv{Status: "absent"}
+	s.Tenant = engine.TenantEnv{Attempts10m: 1200, Failures10m: 40, FailureRate10m: 0.033, FailureRate24h: 0.03}
+	s.State.Available, s.RBA.Available, s.RBA.Score = true, true, 0.12
+	return d
+}
+
+// TestPooledReply: a Score's pooled answer marshals to the Decision's
+// bytes, and once on the wire it holds nothing of the attempt.
+func TestPooledReply(t *testing.T) {
+	d := typicalDecision()
+	want, err := proto.MarshalOptions{Deterministic: true}.Marshal(decisionToPB(&d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := new(decisionReply)
+	r.msg = r.box.fill(&d)
+	got, err := Codec().Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Materialize(), want) {
+		t.Error("the pooled reply's bytes differ from the Decision's")
+	}
+	if r.msg != nil || r.box.sig.attempt.Username != "" {
+		t.Error("a marshalled reply still holds the attempt")
+	}
+}

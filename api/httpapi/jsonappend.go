@@ -1,0 +1,120 @@
+package httpapi
+
+import (
+	"math"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// The appenders below write JSON exactly as encoding/json does with HTML
+// escaping off (WriteJSON's settings), for the generated encoder of the
+// Decision (decision_json.go): the one body every Score returns, encoded
+// without reflection. A value encoding/json would refuse (a NaN, a year
+// past 9999) makes the encoder report false, and WriteJSON falls back to
+// encoding/json, which gives its usual error. TestDecisionJSON holds the
+// bytes equal to encoding/json's.
+
+const hexDigits = "0123456789abcdef"
+
+// jsonSafe marks the ASCII bytes written as they are inside a JSON string
+// (encoding/json's safeSet).
+var jsonSafe = func() (s [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		s[c] = c != '"' && c != '\\'
+	}
+	return s
+}()
+
+// appendJSONString appends s as a JSON string: invalid UTF-8 as U+FFFD,
+// U+2028 and U+2029 escaped, as encoding/json writes it.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if jsonSafe[c] {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// appendJSONFloat appends f as encoding/json writes a float64; false for
+// NaN and infinities, which JSON cannot carry.
+func appendJSONFloat(b []byte, f float64) ([]byte, bool) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return b, false
+	}
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		// e-09 to e-9, as encoding/json does
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b, true
+}
+
+// appendJSONTime appends t as time.Time.MarshalJSON does; false where it
+// refuses: a year outside 0-9999, a zone offset of 24 hours or more.
+func appendJSONTime(b []byte, t time.Time) ([]byte, bool) {
+	n0 := len(b) + 1
+	b = append(b, '"')
+	b = t.AppendFormat(b, time.RFC3339Nano)
+	if len(b) < n0+len("9999-") || b[n0+len("9999")] != '-' {
+		return b, false
+	}
+	if b[len(b)-1] != 'Z' {
+		c := b[len(b)-len("Z07:00")]
+		h := b[len(b)-len("07:00"):]
+		if '0' <= c && c <= '9' || 10*(h[0]-'0')+(h[1]-'0') >= 24 {
+			return b, false
+		}
+	}
+	return append(b, '"'), true
+}

@@ -1,0 +1,193 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/riskgate/riskgate/engine"
+)
+
+// awkward are strings and floats that encoding/json writes in special
+// ways: escapes, invalid UTF-8, U+2028, HTML characters (not escaped
+// here), exponents, negative zero, values it refuses.
+var (
+	awkwardStrings = []string{"", "plain", `quote " back \ slash`, "ctl \x00\x01\x1f\x7f \b\f\n\r\t", "bad \xff\xfe utf-8 \xe2\x82",
+		"sep \u2028 \u2029", "<b>&amp;</b>", "émoji 🙂 ok", strings.Repeat("long ", 60)}
+	awkwardFloats = []float64{0, math.Copysign(0, -1), 1, -1.5, 0.1, 1e-6, 9.99e-7, 1e-7, 1.5e-300, 1e20, 1e21, 123456789012345678901234.0,
+		math.MaxFloat64, math.SmallestNonzeroFloat64, 51.5074, -0.1278, 1.0 / 3}
+)
+
+// fillAwkward sets each field of v to a random value, zero about half
+// the time, drawn from the awkward ones.
+func fillAwkward(r *rand.Rand, v reflect.Value) {
+	zero := r.IntN(2) == 0
+	switch v.Kind() {
+	case reflect.Struct:
+		if v.Type() == reflect.TypeFor[time.Time]() {
+			t := time.Unix(r.Int64N(4e9), r.Int64N(1e9))
+			switch r.IntN(4) {
+			case 0:
+				t = t.UTC()
+			case 1:
+				t = t.In(time.FixedZone("X", -(5*3600 + 30*60)))
+			case 2:
+				t = time.Unix(t.Unix(), 0).UTC() // no fraction
+			}
+			v.Set(reflect.ValueOf(t))
+			return
+		}
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				fillAwkward(r, v.Field(i))
+			}
+		}
+	case reflect.Bool:
+		v.SetBool(!zero)
+	case reflect.Int, reflect.Int32, reflect.Int64:
+		if !zero {
+			v.SetInt(r.Int64N(1<<40) - 1<<39)
+		}
+	case reflect.Uint8, reflect.Uint32, reflect.Uint64:
+		if !zero {
+			v.SetUint(r.Uint64N(1 << 20))
+		}
+	case reflect.Float64:
+		if !zero {
+			v.SetFloat(awkwardFloats[r.IntN(len(awkwardFloats))])
+		}
+	case reflect.String:
+		if !zero {
+			v.SetString(awkwardStrings[r.IntN(len(awkwardStrings))])
+		}
+	case reflect.Slice:
+		if zero {
+			if r.IntN(2) == 0 {
+				v.Set(reflect.MakeSlice(v.Type(), 0, 0)) // empty, not nil
+			}
+			return
+		}
+		n := 1 + r.IntN(3)
+		s := reflect.MakeSlice(v.Type(), n, n)
+		for i := range n {
+			fillAwkward(r, s.Index(i))
+		}
+		v.Set(s)
+	case reflect.Map:
+		if zero {
+			if r.IntN(2) == 0 {
+				v.Set(reflect.ValueOf(map[string]string{}))
+			}
+			return
+		}
+		m := map[string]string{}
+		for range 1 + r.IntN(12) { // past the sorter's stack array too
+			m[awkwardStrings[r.IntN(len(awkwardStrings))]+string(rune('a'+r.IntN(26)))] = awkwardStrings[r.IntN(len(awkwardStrings))]
+		}
+		v.Set(reflect.ValueOf(m))
+	}
+}
+
+// writeJSONReference is WriteJSON as it was before the generated encoder:
+// encoding/json for everything.
+func writeJSONReference(v any) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return []byte(`{"error":{"code":"internal","message":"internal error"}}` + "\n")
+	}
+	return buf.Bytes()
+}
+
+// TestDecisionJSON: a Score's body is byte for byte what encoding/json
+// wrote, for decisions whose every field is random (awkward strings and
+// floats, nil and empty slices and maps, times in zones), for the empty
+// decision, for one without signals (omit_signals), and for values
+// encoding/json refuses (the same 500 body).
+func TestDecisionJSON(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 3))
+	cases := []engine.Decision{{}, {Time: time.Unix(1764800000, 0).UTC()}}
+	for range 3000 {
+		var d engine.Decision
+		fillAwkward(r, reflect.ValueOf(&d).Elem())
+		cases = append(cases, d)
+		d.Signals = engine.Env{}
+		cases = append(cases, d)
+	}
+	refused := []engine.Decision{{Time: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}, {Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.FixedZone("far", 24*3600))}}
+	for _, f := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		d := engine.Decision{Time: time.Unix(1764800000, 0).UTC()}
+		d.Signals.Geo.Lat = f
+		refused = append(refused, d)
+		d = engine.Decision{Time: time.Unix(1764800000, 0).UTC()}
+		d.Signals.RBA.Score = f
+		refused = append(refused, d)
+	}
+	for i, d := range append(cases, refused...) {
+		rec := httptest.NewRecorder()
+		WriteJSON(rec, 200, &d)
+		want := writeJSONReference(&d)
+		if got := rec.Body.Bytes(); !bytes.Equal(got, want) {
+			t.Fatalf("case %d:\n got %s\nwant %s", i, got, want)
+		}
+		if _, ok := appendDecisionJSON(nil, &d); ok != (i < len(cases)) {
+			t.Fatalf("case %d: the generated encoder says ok=%v", i, ok)
+		}
+		if i >= len(cases) && rec.Code != 500 {
+			t.Errorf("case %d: refused value answered %d", i, rec.Code)
+		}
+	}
+}
+
+// BenchmarkDecisionJSON is a Score's body, with encoding/json and with the
+// generated encoder.
+func BenchmarkDecisionJSON(b *testing.B) {
+	d := typicalDecision()
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			writeJSONReference(&d)
+		}
+	})
+	b.Run("generated", func(b *testing.B) {
+		b.ReportAllocs()
+		var buf []byte
+		for b.Loop() {
+			buf, _ = appendDecisionJSON(buf[:0], &d)
+		}
+	})
+}
+
+// typicalDecision is a known user's ordinary login: most signals zero or
+// false, the strings of a real attempt, one reason.
+func typicalDecision() engine.Decision {
+	d := engine.Decision{
+		DecisionID: "01JEXAMPLE0000000000000000", Tenant: "default", Time: time.Unix(1764800000, 123456789),
+		Action: engine.ActionAllow, Score: 10, RulesVersion: "default@sha256:0123456789abcdef",
+		Reasons: []engine.Reason{{RuleID: "new_device", Action: engine.ActionNone, Score: 10, Message: "first login from this device", Tags: []string{"device"}}},
+	}
+	s := &d.Signals
+	s.Attempt = engine.AttemptEnv{Tenant: "default", UserID: "user-42", Username: "user42@example.com", IP: "81.2.69.160",
+		UserAgent: "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+		Result:    "password_ok", HasUser: true, Hour: 9, Weekday: 3}
+	s.User = engine.UserEnv{Known: true, Logins: 23, AgeDays: 41.5, DaysSince: 1.2, HourShare: 0.4, HoursLearned: true}
+	s.Device = engine.DeviceEnv{IDPresent: true, New: true, Devices: 2, Family: "chrome/windows", Browser: "chrome", OS: "windows", Type: "desktop"}
+	s.Geo = engine.GeoEnv{Known: true, Source: "geoip", Country: "GB", City: "London", Lat: 51.5, Lon: -0.12, HasCoordinates: true, AccuracyKM: 20,
+		PreviousCountry: "GB", VelocityKnown: true, DistanceKM: 3.2, HoursSince: 28.8, SpeedKMH: 0.1}
+	s.IP = engine.IPEnv{Version: 4, Class: "public", Public: true, NewForUser: true}
+	s.IP.Usernames10m, s.IP.Usernames1h, s.IP.Usernames24h = 1, 1, 1
+	s.Subnet.Prefix = "81.2.69.0/24"
+	s.Subnet.Usernames10m, s.Subnet.Usernames1h, s.Subnet.Usernames24h = 1, 2, 5
+	s.ASN = engine.ASNEnv{Known: true, Number: 20712, Org: "Andrews & Arnold Ltd"}
+	s.Password = engine.PasswordEnv{Status: "absent"}
+	s.Tenant = engine.TenantEnv{Attempts10m: 1200, Failures10m: 40, FailureRate10m: 0.033, FailureRate24h: 0.03}
+	s.State.Available, s.RBA.Available, s.RBA.Score = true, true, 0.12
+	return d
+}

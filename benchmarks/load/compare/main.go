@@ -1,0 +1,377 @@
+// Command compare measures riskgate against the floor (benchmarks/floor:
+// an empty-handler server speaking the same API) on this machine, and
+// prints riskgate's figures as ratios of the floor's: the table of issue 15
+// that benchmarks/README.md records. The two servers run alternately, each
+// on ports asked of the kernel, for several rounds, driven by the project's
+// own generator (benchmarks/load) in a process of its own; CPU times come
+// from /proc. Ratios of runs made minutes apart on the same machine cancel
+// most of what a shared machine's load does to absolute figures.
+//
+//	go run ./benchmarks/load/compare                      # 3 rounds, 10 s runs
+//	go run ./benchmarks/load/compare -rounds 1 -duration 3s -redis=false
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type config struct {
+	rounds   int
+	duration time.Duration
+	warmup   time.Duration
+	conc     int
+	redis    bool
+	dir      string
+}
+
+func main() {
+	var c config
+	flag.IntVar(&c.rounds, "rounds", 3, "rounds; each runs the floor, then riskgate")
+	flag.DurationVar(&c.duration, "duration", 10*time.Second, "measured length of each run")
+	flag.DurationVar(&c.warmup, "warmup", 2*time.Second, "unmeasured run before each")
+	flag.IntVar(&c.conc, "c", 32, "calls in flight in closed-loop runs")
+	flag.BoolVar(&c.redis, "redis", true, "also compare on Redis (needs redis-server)")
+	flag.Parse()
+	if err := run(context.Background(), c, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "compare:", err)
+		os.Exit(1)
+	}
+}
+
+// summary is benchmarks/load's -json output.
+type summary struct {
+	Calls       int64   `json:"calls"`
+	Errors      int64   `json:"errors"`
+	FirstError  string  `json:"first_error"`
+	CallsPerSec float64 `json:"calls_per_sec"`
+	P99us       int64   `json:"p99_us"`
+	ServerUsPer float64 `json:"server_us_per_call"`
+	RedisUsPer  float64 `json:"redis_us_per_call"`
+}
+
+// measures are one server's figures in one round, by row of the table.
+type measures map[string]float64
+
+// rows of the table: name, unit, whether more is better, the goal for
+// riskgate/floor.
+var rows = []struct {
+	name, short, unit string
+	higher            bool
+	goal              string
+}{
+	{"gRPC Score, closed loop", "grpc", "/s", true, "≥ 0.85"},
+	{"gRPC server CPU per call", "grpc-cpu", "µs", false, "≤ 1.3×"},
+	{"gRPC p99 at half the floor's max", "grpc-p99", "ms", false, "≤ 1.5×"},
+	{"HTTP/JSON Score, closed loop", "http", "/s", true, "≥ 0.85"},
+	{"HTTP server CPU per call", "http-cpu", "µs", false, "≤ 1.3×"},
+	{"Redis store, gRPC", "redis", "/s", true, "≥ 0.85"},
+	{"redis-server CPU per Score", "redis-cpu", "µs", false, "≤ 1.25×"},
+	{"start to /readyz", "ready", "ms", false, "≤ 1.5×"},
+}
+
+func run(ctx context.Context, c config, out io.Writer) error {
+	dir, err := os.MkdirTemp("", "riskgate-compare-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	c.dir = dir
+	for _, b := range []struct{ name, pkg string }{{"riskgate", "./cmd/riskgate"}, {"floor", "./benchmarks/floor"}, {"load", "./benchmarks/load"}} {
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(dir, b.name), b.pkg)
+		cmd.Stderr = os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("build %s: %w", b.pkg, err)
+		}
+	}
+	load, _ := os.ReadFile("/proc/loadavg")
+	fmt.Fprintf(out, "# %s, %d rounds of %s runs (%s warm-up), %d in flight; load average at start %s\n",
+		time.Now().UTC().Format(time.RFC3339), c.rounds, c.duration, c.warmup, c.conc, strings.Join(strings.Fields(string(load))[:3], " "))
+	var rg, fl []measures
+	for r := range c.rounds {
+		f, g, err := round(ctx, c)
+		if err != nil {
+			return fmt.Errorf("round %d: %w", r+1, err)
+		}
+		fl, rg = append(fl, f), append(rg, g)
+		fmt.Fprintf(out, "# round %d: floor    %v\n#          riskgate %v\n", r+1, compact(f), compact(g))
+	}
+	load, _ = os.ReadFile("/proc/loadavg")
+	fmt.Fprintf(out, "# load average at end %s\n\n", strings.Join(strings.Fields(string(load))[:3], " "))
+	fmt.Fprintln(out, "| measure | riskgate | floor | ratio (median of rounds) | ratio per round | goal |")
+	fmt.Fprintln(out, "| --- | ---: | ---: | ---: | --- | --- |")
+	for _, row := range rows {
+		var ratios []float64
+		var rv, fv []float64
+		for i := range rg {
+			a, okA := rg[i][row.name]
+			b, okB := fl[i][row.name]
+			if !okA || !okB || b == 0 {
+				continue
+			}
+			rv, fv = append(rv, a), append(fv, b)
+			ratios = append(ratios, a/b)
+		}
+		if len(ratios) == 0 {
+			continue
+		}
+		per := make([]string, len(ratios))
+		for i, x := range ratios {
+			per[i] = fmt.Sprintf("%.2f", x)
+		}
+		suffix := ""
+		if !row.higher {
+			suffix = "×"
+		}
+		fmt.Fprintf(out, "| %s | %s | %s | %.2f%s | %s | %s |\n", row.name, format(median(rv), row.unit), format(median(fv), row.unit),
+			median(ratios), suffix, strings.Join(per, ", "), row.goal)
+	}
+	return nil
+}
+
+func compact(m measures) string {
+	var parts []string
+	for _, row := range rows {
+		if v, ok := m[row.name]; ok {
+			parts = append(parts, fmt.Sprintf("%s %s", row.short, format(v, row.unit)))
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+func format(v float64, unit string) string {
+	switch unit {
+	case "/s":
+		return fmt.Sprintf("%.0f/s", v)
+	case "ms":
+		return fmt.Sprintf("%.1f ms", v)
+	}
+	return fmt.Sprintf("%.1f µs", v)
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// round measures the floor, then riskgate, on the memory store and (with
+// -redis) on a fresh private redis-server.
+func round(ctx context.Context, c config) (floor, rg measures, err error) {
+	floor, rg = measures{}, measures{}
+	if err := memoryRuns(ctx, c, "floor", floor, 0); err != nil {
+		return nil, nil, err
+	}
+	half := floor["gRPC Score, closed loop"] / 2
+	if err := memoryRuns(ctx, c, "riskgate", rg, half); err != nil {
+		return nil, nil, err
+	}
+	if err := openLoop(ctx, c, "floor", floor, half); err != nil {
+		return nil, nil, err
+	}
+	if c.redis {
+		for _, m := range []struct {
+			server string
+			into   measures
+		}{{"floor", floor}, {"riskgate", rg}} {
+			if err := redisRun(ctx, c, m.server, m.into); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	return floor, rg, nil
+}
+
+// memoryRuns starts server, times it to /readyz, and runs the closed
+// loops (and, when rate > 0, the open loop) against it.
+func memoryRuns(ctx context.Context, c config, server string, m measures, rate float64) error {
+	s, err := start(ctx, c, server, "")
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	m["start to /readyz"] = float64(s.ready.Microseconds()) / 1000
+	g, err := s.load(ctx, c, "-target", "grpc", "-addr", s.grpc, "-c", strconv.Itoa(c.conc))
+	if err != nil {
+		return err
+	}
+	m["gRPC Score, closed loop"], m["gRPC server CPU per call"] = g.CallsPerSec, g.ServerUsPer
+	h, err := s.load(ctx, c, "-target", "http", "-addr", s.http, "-c", strconv.Itoa(c.conc))
+	if err != nil {
+		return err
+	}
+	m["HTTP/JSON Score, closed loop"], m["HTTP server CPU per call"] = h.CallsPerSec, h.ServerUsPer
+	if rate > 0 {
+		o, err := s.load(ctx, c, "-target", "grpc", "-addr", s.grpc, "-c", "64", "-rate", strconv.Itoa(int(rate)))
+		if err != nil {
+			return err
+		}
+		m["gRPC p99 at half the floor's max"] = float64(o.P99us) / 1000
+	}
+	return nil
+}
+
+func openLoop(ctx context.Context, c config, server string, m measures, rate float64) error {
+	s, err := start(ctx, c, server, "")
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	o, err := s.load(ctx, c, "-target", "grpc", "-addr", s.grpc, "-c", "64", "-rate", strconv.Itoa(int(rate)))
+	if err != nil {
+		return err
+	}
+	m["gRPC p99 at half the floor's max"] = float64(o.P99us) / 1000
+	return nil
+}
+
+func redisRun(ctx context.Context, c config, server string, m measures) error {
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	rdb := exec.CommandContext(ctx, "redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", c.dir)
+	if err := rdb.Start(); err != nil {
+		return fmt.Errorf("redis-server: %w", err)
+	}
+	defer func() { _ = rdb.Process.Kill(); _ = rdb.Wait() }()
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	for i := 0; ; i++ {
+		conn, err := net.Dial("tcp", addr)
+		if err == nil {
+			conn.Close()
+			break
+		}
+		if i > 500 {
+			return fmt.Errorf("redis-server did not start: %w", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s, err := start(ctx, c, server, "redis://"+addr+"/0")
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	g, err := s.load(ctx, c, "-target", "grpc", "-addr", s.grpc, "-c", strconv.Itoa(c.conc), "-redis-pid", strconv.Itoa(rdb.Process.Pid))
+	if err != nil {
+		return err
+	}
+	m["Redis store, gRPC"], m["redis-server CPU per Score"] = g.CallsPerSec, g.RedisUsPer
+	return nil
+}
+
+type server struct {
+	cmd        *exec.Cmd
+	grpc, http string
+	ready      time.Duration
+	log        *bytes.Buffer
+}
+
+// freePort asks the kernel for a port that is free now.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// start runs riskgate serve or the floor on free ports and waits for
+// /readyz, timing it from the exec.
+func start(ctx context.Context, c config, name, redisURL string) (*server, error) {
+	gp, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	hp, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	s := &server{grpc: fmt.Sprintf("127.0.0.1:%d", gp), http: fmt.Sprintf("127.0.0.1:%d", hp), log: &bytes.Buffer{}}
+	var args []string
+	if name == "floor" {
+		args = []string{"-grpc-addr", s.grpc, "-http-addr", s.http}
+		if redisURL != "" {
+			args = append(args, "-redis", redisURL)
+		}
+	} else {
+		store := "memory"
+		if redisURL != "" {
+			store = redisURL
+		}
+		args = []string{"serve", "--grpc-addr", s.grpc, "--http-addr", s.http, "--store", store, "--log-level", "warn", "--memory-max-users", "2000000"}
+	}
+	s.cmd = exec.CommandContext(ctx, filepath.Join(c.dir, name), args...)
+	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	s.cmd.Env = append(os.Environ(), "RISKGATE_HMAC_SECRET=compare-benchmark-secret-0123456789")
+	client := &http.Client{Timeout: time.Second}
+	begin := time.Now()
+	if err := s.cmd.Start(); err != nil {
+		return nil, err
+	}
+	for {
+		resp, err := client.Get("http://" + s.http + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				s.ready = time.Since(begin)
+				return s, nil
+			}
+		}
+		if time.Since(begin) > 30*time.Second {
+			s.stop()
+			return nil, fmt.Errorf("%s not ready after 30 s: %s", name, s.log)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func (s *server) stop() {
+	_ = s.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// load runs the generator against s and returns its summary.
+func (s *server) load(ctx context.Context, c config, args ...string) (summary, error) {
+	args = append(args, "-json", "-duration", c.duration.String(), "-warmup", c.warmup.String(), "-server-pid", strconv.Itoa(s.cmd.Process.Pid))
+	cmd := exec.CommandContext(ctx, filepath.Join(c.dir, "load"), args...)
+	cmd.Stderr = os.Stderr
+	outb, err := cmd.Output()
+	if err != nil {
+		return summary{}, fmt.Errorf("load %v: %w", args, err)
+	}
+	var sum summary
+	if err := json.Unmarshal(outb, &sum); err != nil {
+		return summary{}, fmt.Errorf("load output %q: %w", outb, err)
+	}
+	if sum.Errors > 0 {
+		return sum, errors.New("load: " + strconv.FormatInt(sum.Errors, 10) + " errors, first: " + sum.FirstError)
+	}
+	return sum, nil
+}

@@ -1,0 +1,100 @@
+package benchmarks
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"testing"
+
+	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/engine/memstore"
+)
+
+// storeMemory is what a population costs the memory store, per user.
+type storeMemory struct {
+	heap float64 // live Go heap after a collection, plus the store's own off-heap bytes
+	rss  float64 // resident set size
+}
+
+// measureStoreMemory builds a population of n users (five completed
+// logins each, each user from an address of its own, as in
+// BenchmarkScoreRandom) on a fresh memory store and returns the memory
+// it added, per user. The engine is warmed first, so that what every
+// engine holds whatever the population (the user-agent cache, the RBA
+// sketch) is not counted.
+func measureStoreMemory(tb testing.TB, n int) storeMemory {
+	tb.Helper()
+	store := memstore.New(memstore.Options{MaxUsers: 2 * n})
+	tb.Cleanup(func() { store.Close(context.Background()) })
+	newPopulationOf(tb, 10, func(o *engine.Options) { o.Store = store })
+	heap0, rss0 := settledMemory(store)
+	p := newPopulationOf(tb, n, func(o *engine.Options) { o.Store = store })
+	heap1, rss1 := settledMemory(store)
+	runtime.KeepAlive(p)
+	if got, _, _ := store.Len(); got < n {
+		tb.Fatalf("store holds %d profiles, want %d", got, n)
+	}
+	return storeMemory{heap: float64(heap1-heap0) / float64(n), rss: float64(rss1-rss0) / float64(n)}
+}
+
+// settledMemory collects garbage, returns freed memory to the system and
+// reads the live heap (plus what the store holds outside it) and RSS.
+func settledMemory(s *memstore.Store) (heap, rss int64) {
+	runtime.GC()
+	debug.FreeOSMemory()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc) + offHeap(s), vmRSS()
+}
+
+// vmRSS is this process's resident set size in bytes, from /proc.
+func vmRSS() int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := bytes.CutPrefix(sc.Bytes(), []byte("VmRSS:")); ok {
+			kb, _ := strconv.ParseInt(string(bytes.Fields(v)[0]), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// BenchmarkStoreMemory reports the memory store's cost per user after
+// 100,000 users: live heap after a collection (heap-B/user) and resident
+// memory (rss-B/user). It runs once whatever -benchtime says.
+func BenchmarkStoreMemory(b *testing.B) {
+	m := measureStoreMemory(b, randomUsers)
+	for b.Loop() {
+	}
+	b.ReportMetric(m.heap, "heap-B/user")
+	b.ReportMetric(m.rss, "rss-B/user")
+}
+
+// offHeap is what the store holds outside the Go heap.
+func offHeap(*memstore.Store) int64 { return 0 }
+
+// TestStoreMemoryBudget keeps the memory store's cost per user from
+// creeping up: the live heap after a collection is deterministic for a
+// given population, whatever the machine is doing. Measured 1,045 bytes
+// per user (20,000 users); the budget leaves room for noise, not for a
+// regression. CI runs it without the race detector.
+func TestStoreMemoryBudget(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("builds a population; the race detector's allocations blur heap figures")
+	}
+	const budget = 1250
+	m := measureStoreMemory(t, 20_000)
+	t.Logf("memory store: %.0f B of live heap, %.0f B resident per user", m.heap, m.rss)
+	if m.heap > budget {
+		t.Errorf("memory store: %.0f B of live heap per user, budget %d", m.heap, budget)
+	}
+}

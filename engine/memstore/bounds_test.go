@@ -1,0 +1,111 @@
+package memstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"net/netip"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/riskgate/riskgate/engine"
+)
+
+// Upper bounds on the live heap one entry of each kind costs, bookkeeping
+// (maps, LRU lists) included: measured on this store's layout, with a
+// margin of about a quarter on the flood below. The memory a store may hold
+// is at most its caps times these (README, "State").
+const (
+	bytesPerWindow  = 750  // an address, subnet, ASN, account, password or tenant window key
+	bytesPerMember  = 90   // a member of a distinct-count set (a username, an account)
+	bytesPerProfile = 400  // a profile with one entry in each set (a flood's), encoded
+	bytesPerPending = 750  // a decision awaiting its outcome
+	bytesPerShard   = 4096 // a shard's own tables
+)
+
+func liveHeap() int64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
+}
+
+func fresh(i int, what string) engine.Key {
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s%d", what, i))
+	return engine.Key(sum[:16])
+}
+
+// TestFloodStaysBounded (issue 10 item 9) floods the store with what an
+// attacker chooses freely (fresh addresses and subnets, usernames,
+// accounts, password hashes, users, decisions) and holds its heap to the
+// bound its caps imply. Before MaxMembers, trying many usernames from
+// many addresses grew memory with MaxWindowKeys x MaxDistinct.
+func TestFloodStaysBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("floods the store")
+	}
+	opts := Options{Shards: 4, MaxUsers: 2000, MaxWindowKeys: 2000, MaxAccountKeys: 2000, MaxPending: 1000, MaxDistinct: 50, MaxMembers: 20000}
+	before := liveHeap()
+	s := New(opts)
+	defer s.Close(context.Background())
+	ctx := context.Background()
+	at := base
+	ev := func(i int) *engine.Event {
+		ip := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		e := &engine.Event{Tenant: "t", Time: at, IP: ip, Subnet: engine.SubnetOf(ip), ASN: uint32(64000 + i%5000), Attempt: true, Failed: true,
+			Username: fresh(i, "n"), Account: fresh(i, "a"), Password: fresh(i, "p")}
+		return e
+	}
+	var st engine.State
+	// Fresh everything: every attempt a new address, subnet, account and
+	// password hash.
+	for i := range 20000 {
+		at = at.Add(time.Millisecond)
+		if err := s.Observe(ctx, ev(i*257), &st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Many usernames from each of 600 addresses (and their ASNs), few enough
+	// that their window keys stay: the sets fill to MaxDistinct.
+	for i := range 600 * opts.MaxDistinct {
+		at = at.Add(time.Millisecond)
+		e := ev(i % 600)
+		e.Username = fresh(i, "victim")
+		if err := s.Observe(ctx, e, &st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Fresh users learned, fresh decisions pending.
+	for i := range 10000 {
+		ip := netip.AddrFrom4([4]byte{11, byte(i >> 16), byte(i >> 8), byte(i)})
+		l := engine.Login{Tenant: "t", User: fresh(i, "u"), Time: at, IP: ip, Subnet: engine.SubnetOf(ip), Device: fresh(i, "d"),
+			Agent: "chrome/windows", Country: "FR", City: "Paris", ASN: uint32(i), HasLocation: true, Lat: 48.85, Lon: 2.35, AccuracyKM: 20}
+		p := engine.Pending{DecisionID: fmt.Sprintf("01JFLOOD%018d", i), Action: engine.ActionStepUp, Event: *ev(i), Login: l}
+		if err := s.Commit(ctx, &engine.Commit{Learn: &l, Pending: &p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	profiles, windows, pending := s.Len()
+	members := s.Members()
+	var accounts int
+	for i := range s.shards {
+		accounts += s.shards[i].accounts.Len()
+	}
+	t.Logf("held: %d profiles, %d window keys (%d account and password), %d members, %d pending", profiles, windows, accounts, members, pending)
+	per := func(n, shards int) int { return shards * ((n + shards - 1) / shards) }
+	if profiles > per(opts.MaxUsers, 4) || windows-accounts > per(opts.MaxWindowKeys, 4) || accounts > per(opts.MaxAccountKeys, 4) || pending > per(opts.MaxPending, 4) {
+		t.Errorf("a count exceeds its cap: %+v", opts)
+	}
+	if members > opts.MaxMembers {
+		t.Errorf("%d members held, cap %d", members, opts.MaxMembers)
+	}
+	bound := int64(opts.MaxUsers*bytesPerProfile + (opts.MaxWindowKeys+opts.MaxAccountKeys)*bytesPerWindow +
+		opts.MaxMembers*bytesPerMember + opts.MaxPending*bytesPerPending + opts.Shards*bytesPerShard)
+	grown := liveHeap() - before
+	t.Logf("heap grew %d bytes; bound from the caps %d", grown, bound)
+	if grown > bound {
+		t.Errorf("heap grew %d bytes, over the %d the caps allow", grown, bound)
+	}
+	runtime.KeepAlive(s)
+}
