@@ -16,6 +16,8 @@ func TestDependencies(t *testing.T) {
 		"github.com/sony/gobreaker/v2",
 		"google.golang.org/grpc",
 		"google.golang.org/protobuf",
+		// the generated code's fast marshalling support (a few small helpers)
+		"github.com/planetscale/vtprotobuf",
 		"google.golang.org/genproto/googleapis/rpc",
 		"golang.org/x/net",
 		"golang.org/x/sys",

@@ -254,6 +254,12 @@ func appendJSONDeviceEnv(b []byte, v *engine.DeviceEnv) ([]byte, bool) {
 	b = strconv.AppendBool(b, v.Bot)
 	b = append(b, ",\"family_new\":"...)
 	b = strconv.AppendBool(b, v.FamilyNew)
+	b = append(b, ",\"version\":"...)
+	b = strconv.AppendInt(b, int64(v.Version), 10)
+	b = append(b, ",\"version_behind\":"...)
+	b = strconv.AppendInt(b, int64(v.VersionBehind), 10)
+	b = append(b, ",\"outdated\":"...)
+	b = strconv.AppendInt(b, int64(v.Outdated), 10)
 	return append(b, '}'), true
 }
 
@@ -354,6 +360,8 @@ func appendJSONIPEnv(b []byte, v *engine.IPEnv) ([]byte, bool) {
 	b = strconv.AppendBool(b, v.Hosting)
 	b = append(b, ",\"new_for_user\":"...)
 	b = strconv.AppendBool(b, v.NewForUser)
+	b = append(b, ",\"shared\":"...)
+	b = strconv.AppendBool(b, v.Shared)
 	return append(b, '}'), true
 }
 
@@ -377,6 +385,8 @@ func appendJSONSubnetEnv(b []byte, v *engine.SubnetEnv) ([]byte, bool) {
 	b = strconv.AppendInt(b, int64(v.NetWindows.Usernames24h), 10)
 	b = append(b, ",\"prefix\":"...)
 	b = appendJSONString(b, v.Prefix)
+	b = append(b, ",\"shared\":"...)
+	b = strconv.AppendBool(b, v.Shared)
 	return append(b, '}'), true
 }
 
@@ -463,6 +473,14 @@ func appendJSONTenantEnv(b []byte, v *engine.TenantEnv) ([]byte, bool) {
 	if b, ok = appendJSONFloat(b, v.FailureRate10m); !ok {
 		return b, false
 	}
+	b = append(b, ",\"attempts_1h\":"...)
+	b = strconv.AppendInt(b, int64(v.Attempts1h), 10)
+	b = append(b, ",\"failures_1h\":"...)
+	b = strconv.AppendInt(b, int64(v.Failures1h), 10)
+	b = append(b, ",\"failure_rate_1h\":"...)
+	if b, ok = appendJSONFloat(b, v.FailureRate1h); !ok {
+		return b, false
+	}
 	b = append(b, ",\"failure_rate_24h\":"...)
 	if b, ok = appendJSONFloat(b, v.FailureRate24h); !ok {
 		return b, false
@@ -495,6 +513,38 @@ func appendJSONRBAEnv(b []byte, v *engine.RBAEnv) ([]byte, bool) {
 	b = strconv.AppendBool(b, v.Available)
 	b = append(b, ",\"score\":"...)
 	if b, ok = appendJSONFloat(b, v.Score); !ok {
+		return b, false
+	}
+	b = append(b, ",\"targeted\":"...)
+	if b, ok = appendJSONFloat(b, v.Targeted); !ok {
+		return b, false
+	}
+	b = append(b, ",\"asn\":"...)
+	if b, ok = appendJSONFloat(b, v.ASN); !ok {
+		return b, false
+	}
+	b = append(b, ",\"network\":"...)
+	if b, ok = appendJSONFloat(b, v.Network); !ok {
+		return b, false
+	}
+	b = append(b, ",\"country\":"...)
+	if b, ok = appendJSONFloat(b, v.Country); !ok {
+		return b, false
+	}
+	b = append(b, ",\"browser\":"...)
+	if b, ok = appendJSONFloat(b, v.Browser); !ok {
+		return b, false
+	}
+	b = append(b, ",\"os\":"...)
+	if b, ok = appendJSONFloat(b, v.OS); !ok {
+		return b, false
+	}
+	b = append(b, ",\"device\":"...)
+	if b, ok = appendJSONFloat(b, v.Device); !ok {
+		return b, false
+	}
+	b = append(b, ",\"hour\":"...)
+	if b, ok = appendJSONFloat(b, v.Hour); !ok {
 		return b, false
 	}
 	return append(b, '}'), true
@@ -531,6 +581,9 @@ func isZeroEnv(v *engine.Env) bool {
 		v.Device.Type == "" &&
 		v.Device.Bot == false &&
 		v.Device.FamilyNew == false &&
+		v.Device.Version == 0 &&
+		v.Device.VersionBehind == 0 &&
+		v.Device.Outdated == 0 &&
 		v.Geo.Known == false &&
 		v.Geo.Source == "" &&
 		v.Geo.Country == "" &&
@@ -565,6 +618,7 @@ func isZeroEnv(v *engine.Env) bool {
 		v.IP.Proxy == false &&
 		v.IP.Hosting == false &&
 		v.IP.NewForUser == false &&
+		v.IP.Shared == false &&
 		v.Subnet.NetWindows.Failures10m == 0 &&
 		v.Subnet.NetWindows.Failures1h == 0 &&
 		v.Subnet.NetWindows.Failures24h == 0 &&
@@ -572,6 +626,7 @@ func isZeroEnv(v *engine.Env) bool {
 		v.Subnet.NetWindows.Usernames1h == 0 &&
 		v.Subnet.NetWindows.Usernames24h == 0 &&
 		v.Subnet.Prefix == "" &&
+		v.Subnet.Shared == false &&
 		v.ASN.NetWindows.Failures10m == 0 &&
 		v.ASN.NetWindows.Failures1h == 0 &&
 		v.ASN.NetWindows.Failures24h == 0 &&
@@ -596,11 +651,22 @@ func isZeroEnv(v *engine.Env) bool {
 		v.Tenant.Attempts10m == 0 &&
 		v.Tenant.Failures10m == 0 &&
 		math.Float64bits(v.Tenant.FailureRate10m) == 0 &&
+		v.Tenant.Attempts1h == 0 &&
+		v.Tenant.Failures1h == 0 &&
+		math.Float64bits(v.Tenant.FailureRate1h) == 0 &&
 		math.Float64bits(v.Tenant.FailureRate24h) == 0 &&
 		math.Float64bits(v.Tenant.FailureSurge) == 0 &&
 		v.State.Available == false &&
 		v.RBA.Available == false &&
-		math.Float64bits(v.RBA.Score) == 0
+		math.Float64bits(v.RBA.Score) == 0 &&
+		math.Float64bits(v.RBA.Targeted) == 0 &&
+		math.Float64bits(v.RBA.ASN) == 0 &&
+		math.Float64bits(v.RBA.Network) == 0 &&
+		math.Float64bits(v.RBA.Country) == 0 &&
+		math.Float64bits(v.RBA.Browser) == 0 &&
+		math.Float64bits(v.RBA.OS) == 0 &&
+		math.Float64bits(v.RBA.Device) == 0 &&
+		math.Float64bits(v.RBA.Hour) == 0
 }
 
 // appendJSONStrings appends a []string as encoding/json does.

@@ -418,6 +418,21 @@ func (m *DeviceSignals) MarshalToSizedBufferVT(dAtA []byte) (int, error) {
 		i -= len(m.unknownFields)
 		copy(dAtA[i:], m.unknownFields)
 	}
+	if m.Outdated != 0 {
+		i = protohelpers.EncodeVarint(dAtA, i, uint64(m.Outdated))
+		i--
+		dAtA[i] = 0x68
+	}
+	if m.VersionBehind != 0 {
+		i = protohelpers.EncodeVarint(dAtA, i, uint64(m.VersionBehind))
+		i--
+		dAtA[i] = 0x60
+	}
+	if m.Version != 0 {
+		i = protohelpers.EncodeVarint(dAtA, i, uint64(m.Version))
+		i--
+		dAtA[i] = 0x58
+	}
 	if m.FamilyNew {
 		i--
 		if m.FamilyNew {
@@ -702,6 +717,18 @@ func (m *IPSignals) MarshalToSizedBufferVT(dAtA []byte) (int, error) {
 		i -= len(m.unknownFields)
 		copy(dAtA[i:], m.unknownFields)
 	}
+	if m.Shared {
+		i--
+		if m.Shared {
+			dAtA[i] = 1
+		} else {
+			dAtA[i] = 0
+		}
+		i--
+		dAtA[i] = 0x1
+		i--
+		dAtA[i] = 0x90
+	}
 	if m.NewForUser {
 		i--
 		if m.NewForUser {
@@ -869,6 +896,16 @@ func (m *SubnetSignals) MarshalToSizedBufferVT(dAtA []byte) (int, error) {
 	if m.unknownFields != nil {
 		i -= len(m.unknownFields)
 		copy(dAtA[i:], m.unknownFields)
+	}
+	if m.Shared {
+		i--
+		if m.Shared {
+			dAtA[i] = 1
+		} else {
+			dAtA[i] = 0
+		}
+		i--
+		dAtA[i] = 0x40
 	}
 	if len(m.Prefix) > 0 {
 		i -= len(m.Prefix)
@@ -1173,6 +1210,22 @@ func (m *TenantSignals) MarshalToSizedBufferVT(dAtA []byte) (int, error) {
 		i -= len(m.unknownFields)
 		copy(dAtA[i:], m.unknownFields)
 	}
+	if m.FailureRate_1H != 0 {
+		i -= 8
+		binary.LittleEndian.PutUint64(dAtA[i:], uint64(math.Float64bits(float64(m.FailureRate_1H))))
+		i--
+		dAtA[i] = 0x41
+	}
+	if m.Failures_1H != 0 {
+		i = protohelpers.EncodeVarint(dAtA, i, uint64(m.Failures_1H))
+		i--
+		dAtA[i] = 0x38
+	}
+	if m.Attempts_1H != 0 {
+		i = protohelpers.EncodeVarint(dAtA, i, uint64(m.Attempts_1H))
+		i--
+		dAtA[i] = 0x30
+	}
 	if m.FailureSurge != 0 {
 		i -= 8
 		binary.LittleEndian.PutUint64(dAtA[i:], uint64(math.Float64bits(float64(m.FailureSurge))))
@@ -1276,6 +1329,54 @@ func (m *RBASignals) MarshalToSizedBufferVT(dAtA []byte) (int, error) {
 	if m.unknownFields != nil {
 		i -= len(m.unknownFields)
 		copy(dAtA[i:], m.unknownFields)
+	}
+	if m.Hour != 0 {
+		i -= 8
+		binary.LittleEndian.PutUint64(dAtA[i:], uint64(math.Float64bits(float64(m.Hour))))
+		i--
+		dAtA[i] = 0x51
+	}
+	if m.Device != 0 {
+		i -= 8
+		binary.LittleEndian.PutUint64(dAtA[i:], uint64(math.Float64bits(float64(m.Device))))
+		i--
+		dAtA[i] = 0x49
+	}
+	if m.Os != 0 {
+		i -= 8
+		binary.LittleEndian.PutUint64(dAtA[i:], uint64(math.Float64bits(float64(m.Os))))
+		i--
+		dAtA[i] = 0x41
+	}
+	if m.Browser != 0 {
+		i -= 8
+		binary.LittleEndian.PutUint64(dAtA[i:], uint64(math.Float64bits(float64(m.Browser))))
+		i--
+		dAtA[i] = 0x39
+	}
+	if m.Country != 0 {
+		i -= 8
+		binary.LittleEndian.PutUint64(dAtA[i:], uint64(math.Float64bits(float64(m.Country))))
+		i--
+		dAtA[i] = 0x31
+	}
+	if m.Network != 0 {
+		i -= 8
+		binary.LittleEndian.PutUint64(dAtA[i:], uint64(math.Float64bits(float64(m.Network))))
+		i--
+		dAtA[i] = 0x29
+	}
+	if m.Asn != 0 {
+		i -= 8
+		binary.LittleEndian.PutUint64(dAtA[i:], uint64(math.Float64bits(float64(m.Asn))))
+		i--
+		dAtA[i] = 0x21
+	}
+	if m.Targeted != 0 {
+		i -= 8
+		binary.LittleEndian.PutUint64(dAtA[i:], uint64(math.Float64bits(float64(m.Targeted))))
+		i--
+		dAtA[i] = 0x19
 	}
 	if m.Score != 0 {
 		i -= 8
@@ -1483,6 +1584,15 @@ func (m *DeviceSignals) SizeVT() (n int) {
 	if m.FamilyNew {
 		n += 2
 	}
+	if m.Version != 0 {
+		n += 1 + protohelpers.SizeOfVarint(uint64(m.Version))
+	}
+	if m.VersionBehind != 0 {
+		n += 1 + protohelpers.SizeOfVarint(uint64(m.VersionBehind))
+	}
+	if m.Outdated != 0 {
+		n += 1 + protohelpers.SizeOfVarint(uint64(m.Outdated))
+	}
 	n += len(m.unknownFields)
 	return n
 }
@@ -1614,6 +1724,9 @@ func (m *IPSignals) SizeVT() (n int) {
 	if m.NewForUser {
 		n += 3
 	}
+	if m.Shared {
+		n += 3
+	}
 	n += len(m.unknownFields)
 	return n
 }
@@ -1645,6 +1758,9 @@ func (m *SubnetSignals) SizeVT() (n int) {
 	l = len(m.Prefix)
 	if l > 0 {
 		n += 1 + l + protohelpers.SizeOfVarint(uint64(l))
+	}
+	if m.Shared {
+		n += 2
 	}
 	n += len(m.unknownFields)
 	return n
@@ -1766,6 +1882,15 @@ func (m *TenantSignals) SizeVT() (n int) {
 	if m.FailureSurge != 0 {
 		n += 9
 	}
+	if m.Attempts_1H != 0 {
+		n += 1 + protohelpers.SizeOfVarint(uint64(m.Attempts_1H))
+	}
+	if m.Failures_1H != 0 {
+		n += 1 + protohelpers.SizeOfVarint(uint64(m.Failures_1H))
+	}
+	if m.FailureRate_1H != 0 {
+		n += 9
+	}
 	n += len(m.unknownFields)
 	return n
 }
@@ -1793,6 +1918,30 @@ func (m *RBASignals) SizeVT() (n int) {
 		n += 2
 	}
 	if m.Score != 0 {
+		n += 9
+	}
+	if m.Targeted != 0 {
+		n += 9
+	}
+	if m.Asn != 0 {
+		n += 9
+	}
+	if m.Network != 0 {
+		n += 9
+	}
+	if m.Country != 0 {
+		n += 9
+	}
+	if m.Browser != 0 {
+		n += 9
+	}
+	if m.Os != 0 {
+		n += 9
+	}
+	if m.Device != 0 {
+		n += 9
+	}
+	if m.Hour != 0 {
 		n += 9
 	}
 	n += len(m.unknownFields)
