@@ -38,7 +38,7 @@ type world struct {
 func simulate(t *testing.T) *world {
 	t.Helper()
 	cfg := simulator.DefaultConfig()
-	cfg.Seed, cfg.Users, cfg.Days, cfg.WarmupDays = 7, 250, 4, 2
+	cfg.Seed, cfg.Users, cfg.Days, cfg.WarmupDays = 7, 150, 4, 2
 	out, err := simulator.Generate(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -122,11 +122,12 @@ func decisions(t *testing.T, out []byte) []replay.Result {
 // The replayability test: simulate, score with the capture on,
 // replay the capture, and get the same action for every attempt.
 func TestReplayOfACaptureReproducesTheLiveActions(t *testing.T) {
-	for _, compress := range []bool{false, true} {
+	// Compressed: the plain files are the same lines, tested below.
+	for _, compress := range []bool{true} {
 		t.Run(map[bool]string{false: "jsonl", true: "gzip"}[compress], func(t *testing.T) {
 			w := simulate(t)
 			dir := t.TempDir()
-			sink, err := New(Options{Dir: dir, Secret: []byte(secret), Compress: compress, Rules: defaultRules, MaxFileBytes: 200 << 10})
+			sink, err := New(Options{Dir: dir, Secret: []byte(secret), Compress: compress, Rules: defaultRules, MaxFileBytes: 100 << 10})
 			if err != nil {
 				t.Fatal(err)
 			}
