@@ -8,6 +8,7 @@ import (
 
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/engine/replay"
+	"github.com/riskgate/riskgate/rules"
 )
 
 // aggregator joins the two sides' decisions, attempt by attempt, in
@@ -96,6 +97,9 @@ func (a *aggregator) attempt(ev *replay.Event, before, after *result) {
 	for _, id := range differing(before.reasons, after.reasons) {
 		c[id]++
 	}
+	if thresholdsMatter(before, after) {
+		c[CauseThresholds]++
+	}
 	if a.opts.Samples > 0 {
 		a.sample(p, ev, before, after)
 	}
@@ -121,6 +125,30 @@ func differing(before, after []engine.Reason) []string {
 		}
 	}
 	return ids
+}
+
+// thresholdsMatter reports whether the two sides' thresholds differ in a
+// way that moves either side's score to another action.
+func thresholdsMatter(before, after *result) bool {
+	if before.th == after.th {
+		return false
+	}
+	for _, score := range []int{before.score, after.score} {
+		if byScore(score, before.th) != byScore(score, after.th) {
+			return true
+		}
+	}
+	return false
+}
+
+func byScore(score int, th rules.Thresholds) engine.Action {
+	switch {
+	case score >= th.Deny:
+		return engine.ActionDeny
+	case score >= th.StepUp:
+		return engine.ActionStepUp
+	}
+	return engine.ActionAllow
 }
 
 // sample keeps a uniform sample of each transition's attempts

@@ -78,6 +78,7 @@ type result struct {
 	score   int
 	reasons []engine.Reason
 	shadow  []engine.Reason
+	th      rules.Thresholds // of the set that decided
 }
 
 // Run replays r through the baseline and the candidate and reports the
@@ -168,6 +169,7 @@ func Run(ctx context.Context, r io.Reader, opts Options) (*Report, error) {
 	rep := agg.report(dec)
 	rep.Baseline = base.describe(sides[0].versions)
 	rep.Candidate = Ruleset{Source: "file", Versions: []string{opts.Candidate.Version()}}
+	rep.Baseline.Thresholds, rep.Candidate.Thresholds = thresholdsOf(sides[0].cur), thresholdsOf(sides[1].cur)
 	rep.Took = time.Since(start)
 	return rep, nil
 }

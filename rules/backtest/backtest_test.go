@@ -200,3 +200,26 @@ func TestGates(t *testing.T) {
 		t.Error("a friction gate on an unlabelled stream passed")
 	}
 }
+
+// A change the thresholds alone make is attributed to them.
+func TestThresholdChangesAreACause(t *testing.T) {
+	base := loadSet(t, "testdata/baseline.yaml")
+	data, err := os.ReadFile("testdata/baseline.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lower, err := rules.Compile(rules.Source{Name: "lower.yaml", Data: bytes.Replace(data, []byte("step_up: 40"), []byte("step_up: 20"), 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := runFile(t, "testdata/handmade.jsonl", options(t, base, lower))
+	// Only a3 (new-device, 20) reaches the lower threshold; its step-up is
+	// passed (legit), so d2 is learned on both sides and a4 is unchanged.
+	want := []backtest.Cause{{From: engine.ActionAllow, To: engine.ActionStepUp, Count: 1, Rules: []backtest.RuleCount{{Rule: backtest.CauseThresholds, Count: 1}}}}
+	if !reflect.DeepEqual(rep.Causes, want) {
+		t.Errorf("causes %+v, want %+v", rep.Causes, want)
+	}
+	if rep.Candidate.Thresholds != (backtest.Thresholds{StepUp: 20, Deny: 80}) {
+		t.Errorf("candidate thresholds %+v", rep.Candidate.Thresholds)
+	}
+}

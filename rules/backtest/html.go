@@ -188,7 +188,7 @@ func newBarChart(rules []RuleReport) barChart {
 			rs = append(rs, r)
 		}
 	}
-	c := barChart{W: left + width + 90}
+	c := barChart{W: left + width + 150}
 	if len(rs) > maxBars {
 		c.Omitted = len(rs) - maxBars
 		rs = rs[:maxBars]

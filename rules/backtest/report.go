@@ -7,6 +7,7 @@ import (
 
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/engine/replay"
+	"github.com/riskgate/riskgate/rules"
 )
 
 // Report is a backtest's result: what the candidate rules would have
@@ -63,9 +64,27 @@ type Ruleset struct {
 	Source   string   `json:"source"`
 	Versions []string `json:"versions"`
 	Paths    []string `json:"paths,omitempty"`
+	// Thresholds are the score thresholds (of the last set, for a
+	// baseline that followed a capture's changes).
+	Thresholds Thresholds `json:"thresholds"`
 	// Note explains a baseline that is not what the capture ran.
 	Note string `json:"note,omitempty"`
 }
+
+// Thresholds turn a summed score into an action.
+type Thresholds struct {
+	StepUp int `json:"step_up"`
+	Deny   int `json:"deny"`
+}
+
+func thresholdsOf(s *rules.Set) Thresholds {
+	t := s.Thresholds()
+	return Thresholds{StepUp: t.StepUp, Deny: t.Deny}
+}
+
+// CauseThresholds names, among the rules behind a change, a change of the
+// score thresholds that alone moves the attempt's score to another action.
+const CauseThresholds = "(thresholds)"
 
 // Actions are the three answers, in order of strength.
 var Actions = []engine.Action{engine.ActionAllow, engine.ActionStepUp, engine.ActionDeny}
@@ -115,7 +134,8 @@ type RuleReport struct {
 	After  RuleSide `json:"after"`
 	// Changes counts, per transition ("allow->step_up"), the changed
 	// attempts this rule had a part in: it matched on one side only, or
-	// with another action or score.
+	// with another action or score. (A change the thresholds alone made
+	// is under CauseThresholds in Causes.)
 	Changes map[string]int `json:"changes,omitempty"`
 }
 

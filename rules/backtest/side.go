@@ -43,6 +43,10 @@ func newSide(index int, set *rules.Set, opts *Options) (*side, error) {
 	e, err := engine.New(engine.Options{
 		Store: s.store, Rules: s.holder, Keyer: keyer, Enrichers: opts.Enrichers, Signals: opts.Signals(),
 		Logger: opts.Logger, NewID: engine.SeededIDs(uint64(index) + 1),
+		// attempt_id is not an idempotency key here: the stream holds
+		// each attempt once (a capture, the attempts the live engine
+		// scored), and remembering decisions costs memory and time.
+		RetryEntries: -1,
 	})
 	if err != nil {
 		s.close()
@@ -93,7 +97,7 @@ func (s *side) run(ctx context.Context, b *batch) {
 			var d engine.Decision
 			d, err = s.player.Attempt(ctx, ev)
 			if err == nil {
-				res[i] = result{action: d.Action, score: d.Score, reasons: d.Reasons, shadow: d.Shadow}
+				res[i] = result{action: d.Action, score: d.Score, reasons: d.Reasons, shadow: d.Shadow, th: s.cur.Thresholds()}
 				s.count(ev, &d)
 			}
 		}

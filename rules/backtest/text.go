@@ -118,7 +118,7 @@ func (rs Ruleset) text() string {
 	if len(rs.Versions) > 0 {
 		s += " " + strings.Join(rs.Versions, ", then ")
 	}
-	return s
+	return s + fmt.Sprintf(" (step_up at %d, deny at %d)", rs.Thresholds.StepUp, rs.Thresholds.Deny)
 }
 
 func writeMatrix(b *strings.Builder, m Matrix, indent string) {
