@@ -47,6 +47,10 @@ type Options struct {
 	// Samples is the number of changed attempts kept per transition;
 	// default 5, negative none.
 	Samples int
+	// MaxAttempts stops the backtest after this many attempts (the
+	// report says it was cut short); 0 reads the whole stream. With a
+	// context deadline it bounds a backtest run on request.
+	MaxAttempts int
 	// Sequential scores the two sides one after the other on one
 	// goroutine (for measuring; the default runs them concurrently).
 	Sequential bool
@@ -128,7 +132,8 @@ func Run(ctx context.Context, r io.Reader, opts Options) (*Report, error) {
 	for i := range toSide {
 		toSide[i] = make(chan *batch, inFlight)
 	}
-	go decode(ctx, dec, base, free, ordered, toSide, opts.Sequential)
+	var truncated bool
+	go decode(ctx, dec, base, free, ordered, toSide, &opts, &truncated)
 	var wg sync.WaitGroup
 	if !opts.Sequential {
 		for i, s := range sides {
@@ -167,6 +172,7 @@ func Run(ctx context.Context, r io.Reader, opts Options) (*Report, error) {
 		return nil, runErr
 	}
 	rep := agg.report(dec)
+	rep.Input.Truncated = truncated
 	rep.Baseline = base.describe(sides[0].versions)
 	rep.Candidate = Ruleset{Source: "file", Versions: []string{opts.Candidate.Version()}}
 	rep.Baseline.Thresholds, rep.Candidate.Thresholds = thresholdsOf(sides[0].cur), thresholdsOf(sides[1].cur)
@@ -177,7 +183,9 @@ func Run(ctx context.Context, r io.Reader, opts Options) (*Report, error) {
 // decode reads events into batches and hands each to the sides and, in
 // order, to the aggregator. Rules records of a capture are compiled here,
 // once, for the baseline side to put in force at their place.
-func decode(ctx context.Context, dec *replay.Decoder, base *baseline, free <-chan *batch, ordered chan<- *batch, toSide [2]chan *batch, sequential bool) {
+// truncated is set (before ordered is closed) when MaxAttempts cut the
+// stream short.
+func decode(ctx context.Context, dec *replay.Decoder, base *baseline, free <-chan *batch, ordered chan<- *batch, toSide [2]chan *batch, opts *Options, truncated *bool) {
 	defer func() {
 		close(ordered)
 		for _, c := range toSide {
@@ -194,6 +202,10 @@ func decode(ctx context.Context, dec *replay.Decoder, base *baseline, free <-cha
 		b.events, b.sets, b.decErr = b.events[:0], b.sets[:0], nil
 		b.err, b.errAt = [2]error{}, [2]int{}
 		for len(b.events) < batchSize {
+			if opts.MaxAttempts > 0 && dec.Stats.Attempts >= opts.MaxAttempts {
+				*truncated, done = true, true
+				break
+			}
 			b.events = append(b.events, replay.Event{})
 			ev := &b.events[len(b.events)-1]
 			err := dec.Next(ev)
@@ -212,7 +224,7 @@ func decode(ctx context.Context, dec *replay.Decoder, base *baseline, free <-cha
 			b.sets = append(b.sets, set)
 		}
 		b.wg.Add(2)
-		if !sequential {
+		if !opts.Sequential {
 			toSide[0] <- b
 			toSide[1] <- b
 		}

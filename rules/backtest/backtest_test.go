@@ -223,3 +223,25 @@ func TestThresholdChangesAreACause(t *testing.T) {
 		t.Errorf("candidate thresholds %+v", rep.Candidate.Thresholds)
 	}
 }
+
+// A backtest on request is bounded: MaxAttempts cuts the stream short and
+// the report says so; a cancelled context stops it.
+func TestBounds(t *testing.T) {
+	set := loadSet(t, "testdata/baseline.yaml")
+	opts := options(t, set, loadSet(t, "testdata/candidate.yaml"))
+	opts.MaxAttempts = 4
+	rep := runFile(t, "testdata/handmade.jsonl", opts)
+	if rep.Attempts != 4 || !rep.Input.Truncated || rep.Changed != 1 {
+		t.Errorf("attempts %d truncated %v changed %d, want the first 4 attempts (a3 changes)", rep.Attempts, rep.Input.Truncated, rep.Changed)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	f, err := os.Open("testdata/handmade.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := backtest.Run(ctx, f, opts); err == nil {
+		t.Error("a cancelled backtest succeeded")
+	}
+}

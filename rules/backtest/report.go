@@ -55,6 +55,8 @@ type Input struct {
 	// live decisions).
 	Capture bool   `json:"capture"`
 	KeyID   string `json:"key_id,omitempty"`
+	// Truncated is set when Options.MaxAttempts cut the stream short.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // Ruleset says which rules one side ran.
