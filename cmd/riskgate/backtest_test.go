@@ -52,10 +52,17 @@ rules:
     action: step_up
 `
 
-// The backtest through the binary: reports, and exit statuses CI can gate
-// on (3 for a rejected rule change, 1 for a backtest that could not run).
+// TestBacktestBinary runs backtest, and replay of a capture, through the
+// binary (built once: the build is most of the cost).
 func TestBacktestBinary(t *testing.T) {
 	bin := buildBinary(t)
+	t.Run("gates", func(t *testing.T) { testBacktestGates(t, bin) })
+	t.Run("capture", func(t *testing.T) { testCaptureThroughTheBinary(t, bin) })
+}
+
+// The backtest's reports, and exit statuses CI can gate on (3 for a
+// rejected rule change, 1 for a backtest that could not run).
+func testBacktestGates(t *testing.T, bin string) {
 	dir := t.TempDir()
 	stream := filepath.Join(dir, "sim.jsonl")
 	if code, _, stderr := run(t, bin, "simulate", "--users", "150", "--days", "4", "--warmup-days", "2", "-o", stream); code != 0 {
@@ -131,8 +138,7 @@ func TestBacktestBinary(t *testing.T) {
 // A capture made by the capture sink replays through the binary: replay
 // --captured-rules reproduces the live actions, and backtest's baseline is
 // the capture's own rules.
-func TestCaptureThroughTheBinary(t *testing.T) {
-	bin := buildBinary(t)
+func testCaptureThroughTheBinary(t *testing.T, bin string) {
 	cfg := simulator.DefaultConfig()
 	cfg.Users, cfg.Days, cfg.WarmupDays = 100, 3, 2
 	out, err := simulator.Generate(cfg)
