@@ -1,8 +1,11 @@
 // Package api holds riskgate's network surfaces: the protobuf definitions
-// (api/proto) and their generated Go (api/gen), the gRPC services
-// (api/grpcapi), the HTTP/JSON API (api/httpapi, described by
-// api/openapi.yaml), Prometheus metrics (api/metrics), live rules
-// (api/liverules) and the server that puts them together (api/server).
+// (api/proto) and their generated Go (api/gen), the service layer every
+// transport calls (api/service: the operations and the authorisation level
+// each needs), the gRPC services (api/grpcapi), the HTTP/JSON API
+// (api/httpapi, described by api/openapi.yaml), error classification for
+// both (api/apierr), authentication (api/auth), decision and request
+// metrics (api/metrics) and the server that puts them on their listeners
+// (api/server).
 //
 // The generated code is committed. After changing a .proto file, run
 //

@@ -11,8 +11,10 @@ import (
 	"time"
 )
 
-// Input is one file for Build: HIBP `SHA1HEX:COUNT` lines or a plain password
-// list, optionally gzip-compressed (detected from the magic bytes).
+// Input is one file or folder for Build: HIBP `SHA1HEX:COUNT` lines or a
+// plain password list, optionally gzip-compressed (detected from the magic
+// bytes); or a folder, either as the Have I Been Pwned downloader writes it
+// with -s false (range files 00000.txt … FFFFF.txt) or of such files.
 type Input struct {
 	Path   string
 	Format Format // FormatAuto unless the caller knows
@@ -50,7 +52,19 @@ type BuildOptions struct {
 	// MaxReported is how many malformed lines are reported in detail
 	// (default 10); all are counted.
 	MaxReported int
+	// MaxMalformed is the largest share of malformed lines any one file
+	// may have (default DefaultMaxMalformed); above it the build fails
+	// with ErrMalformed, naming the file and its first bad line. 1 accepts
+	// anything.
+	MaxMalformed float64
+	// Partial accepts a downloader folder with range files missing.
+	Partial bool
 }
+
+// DefaultMaxMalformed is the default limit on malformed lines per file:
+// 0.1%. The downloader's files have none; a file with more is damaged, or
+// not what it seems, and a filter built from it would silently miss hashes.
+const DefaultMaxMalformed = 0.001
 
 // DefaultFPR is the default target false-positive rate. A 1% rate made
 // Keycloak reject one strong password in a hundred; 1e-6 is one in a million.
@@ -69,7 +83,8 @@ type Progress struct {
 // Result summarises a build.
 type Result struct {
 	Info           Info     // of the file written
-	Formats        []Format // per input, as read (detected when FormatAuto)
+	Formats        []Format // per input, as read (detected when FormatAuto; of its first file for a folder of lists)
+	Files          int      // files read (a downloader folder is 1,048,576)
 	Lines          uint64   // lines read in the inserting pass
 	Entries        uint64   // hashes inserted into tier 1
 	BelowMinCount  uint64   // valid lines skipped for MinCount
@@ -90,19 +105,21 @@ func Build(ctx context.Context, out string, inputs []Input, opt BuildOptions) (*
 	if len(inputs) == 0 {
 		return nil, errors.New("breached: build: no inputs")
 	}
+	sources, formats, err := expandInputs(inputs, opt.Partial)
+	if err != nil {
+		return nil, fmt.Errorf("breached: build: %w", err)
+	}
 	sc := &scanner{
-		inputs:     inputs,
-		formats:    make([]Format, len(inputs)),
+		sources:    sources,
+		formats:    make([]Format, len(sources)),
 		workers:    opt.Workers,
 		minCount:   opt.MinCount,
 		plainCount: opt.PlainCount,
 		maxReport:  opt.MaxReported,
+		maxBad:     opt.MaxMalformed,
 		stats:      make([]scanStats, opt.Workers),
 	}
-	for i, in := range inputs {
-		sc.formats[i] = in.Format
-	}
-	est, total, err := estimateLines(inputs)
+	est, total, err := estimateLines(sources)
 	if err != nil {
 		return nil, fmt.Errorf("breached: build: %w", err)
 	}
@@ -143,7 +160,12 @@ func Build(ctx context.Context, out string, inputs []Input, opt BuildOptions) (*
 		return nil, fmt.Errorf("breached: build: %w", err)
 	}
 	t := sc.totals()
-	res.Formats = sc.formats
+	res.Formats, res.Files = formats, len(sources)
+	for i := len(sources) - 1; i >= 0; i-- {
+		if formats[sources[i].input] != FormatHIBPRange {
+			formats[sources[i].input] = sc.formats[i]
+		}
+	}
 	res.Lines, res.Entries, res.BelowMinCount, res.Empty, res.Malformed = t.lines, t.accepted, t.belowMin, t.empty, t.malformed
 	res.FirstMalformed = sc.reported
 
@@ -178,12 +200,9 @@ func Build(ctx context.Context, out string, inputs []Input, opt BuildOptions) (*
 		return nil, fmt.Errorf("breached: build %s: %w", out, err)
 	}
 	stop()
-	f, err := Open(out)
-	if err != nil {
+	if res.Info, err = ReadInfo(out, false); err != nil {
 		return nil, err
 	}
-	res.Info = f.Info()
-	_ = f.Close()
 	res.Elapsed = time.Since(start)
 	return res, nil
 }
@@ -209,6 +228,12 @@ func (o *BuildOptions) normalise() error {
 	}
 	if o.MaxReported == 0 {
 		o.MaxReported = 10
+	}
+	if o.MaxMalformed == 0 {
+		o.MaxMalformed = DefaultMaxMalformed
+	}
+	if !(o.MaxMalformed > 0 && o.MaxMalformed <= 1) {
+		return fmt.Errorf("breached: build: --max-malformed %g outside (0, 1]", o.MaxMalformed)
 	}
 	if o.Workers <= 0 {
 		o.Workers = runtime.GOMAXPROCS(0)

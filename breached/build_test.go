@@ -23,15 +23,16 @@ func buildInputs(t *testing.T, opt BuildOptions, in ...Input) (*Filter, *Result)
 	return open(t, out), res
 }
 
-// testdata/hibp-sample.txt: CRLF, upper and lower case, five malformed lines
-// (3, 6, 7, 8, 9) and one empty line (5). The .gz is the same bytes gzipped.
+// testdata/hibp-sample.txt: CRLF, upper and lower case, four malformed lines
+// (3, 6, 7, 8), a padding line of count 0 (9, below any --min-count) and one
+// empty line (5). The .gz is the same bytes gzipped.
 func TestHIBPSample(t *testing.T) {
 	for _, name := range []string{"hibp-sample.txt", "hibp-sample.txt.gz"} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join("testdata", name)
-			f, res := buildInputs(t, BuildOptions{Tiers: []uint64{1, 100, 10000}, MaxReported: 3}, Input{Path: path, Format: FormatHIBP})
-			if res.Lines != 14 || res.Entries != 8 || res.Malformed != 5 || res.Empty != 1 {
-				t.Errorf("lines %d entries %d malformed %d empty %d, want 14, 8, 5, 1", res.Lines, res.Entries, res.Malformed, res.Empty)
+			f, res := buildInputs(t, BuildOptions{Tiers: []uint64{1, 100, 10000}, MaxReported: 3, MaxMalformed: 1}, Input{Path: path, Format: FormatHIBP})
+			if res.Lines != 14 || res.Entries != 8 || res.Malformed != 4 || res.Empty != 1 || res.BelowMinCount != 1 {
+				t.Errorf("lines %d entries %d malformed %d empty %d below %d, want 14, 8, 4, 1, 1", res.Lines, res.Entries, res.Malformed, res.Empty, res.BelowMinCount)
 			}
 			var got []string
 			for _, e := range res.FirstMalformed {
@@ -108,26 +109,50 @@ func TestMinCount(t *testing.T) {
 	}
 }
 
-func TestDetectFormat(t *testing.T) {
+func TestSniff(t *testing.T) {
 	h := strings.Repeat("ab", 20)
+	r := strings.Repeat("CD", 17) + "E"
+	ntlm := strings.Repeat("EF", 16)
 	many := func(line string, n int) string { return strings.Repeat(line+"\n", n) }
+	const bad = Format(-1)
 	for _, c := range []struct {
+		name     string
 		sample   string
 		complete bool
+		given    Format
+		ranged   bool
 		want     Format
+		err      string
 	}{
-		{many(h+":1", 50), false, FormatHIBP},
-		{many(strings.ToUpper(h)+":12\r", 50), false, FormatHIBP},
-		{h + ":3", true, FormatHIBP},   // one line without '\n'
-		{h + ":3", false, FormatPlain}, // an incomplete line says nothing
-		{many(h+":1", 95) + many("garbage", 5), false, FormatHIBP},
-		{many(h+":1", 80) + many("garbage", 20), false, FormatPlain},
-		{many("123456", 10), false, FormatPlain},
-		{many(h, 10), false, FormatPlain}, // bare hashes are passwords of 40 chars
-		{"", true, FormatPlain},
+		{"sha1", many(h+":1", 50), false, FormatAuto, false, FormatHIBP, ""},
+		{"sha1 upper CRLF", many(strings.ToUpper(h)+":12\r", 50), false, FormatAuto, false, FormatHIBP, ""},
+		{"one line without newline", h + ":3", true, FormatAuto, false, FormatHIBP, ""},
+		{"an incomplete line says nothing", h + ":3", false, FormatAuto, false, FormatPlain, ""},
+		{"5% bad lines", many(h+":1", 95) + many("garbage", 5), false, FormatAuto, false, FormatHIBP, ""},
+		{"20% bad lines is still HIBP, never plain", many(h+":1", 80) + many("garbage", 20), false, FormatAuto, false, FormatHIBP, ""},
+		{"damaged hashes count as hash lines", many(h[:39]+":1", 60) + many("garbage", 40), false, FormatAuto, false, FormatHIBP, ""},
+		{"in between is refused", many(h+":1", 30) + many("garbage", 70), false, FormatAuto, false, bad, "cannot tell"},
+		{"passwords", many("123456", 10), false, FormatAuto, false, FormatPlain, ""},
+		{"bare hashes are passwords of 40 chars", many(h, 10), false, FormatAuto, false, FormatPlain, ""},
+		{"one hash line among 100 passwords", many("123456", 100) + h + ":1\n", false, FormatAuto, false, FormatPlain, ""},
+		{"empty", "", true, FormatAuto, false, FormatPlain, ""},
+		{"range lines in a range file", many(r+":7\r", 50), false, FormatAuto, true, FormatHIBPRange, ""},
+		{"range lines with --format hibp", many(r+":7", 50), false, FormatHIBP, true, FormatHIBPRange, ""},
+		{"range lines without a prefix name", many(r+":7", 50), false, FormatAuto, false, bad, "file name is not"},
+		{"ntlm single file", many(ntlm+":4", 50), false, FormatAuto, false, bad, "NTLM"},
+		{"ntlm with --format hibp", many(ntlm+":4", 50), false, FormatHIBP, false, bad, "NTLM"},
+		{"ntlm range file", many(ntlm[5:]+":4", 50), false, FormatHIBP, true, bad, "NTLM"},
+		{"plain is plain", many(ntlm+":4", 50), false, FormatPlain, false, FormatPlain, ""},
 	} {
-		if got := detectFormat([]byte(c.sample), c.complete); got != c.want {
-			t.Errorf("detectFormat(%.60q…, %v) = %v, want %v", c.sample, c.complete, got, c.want)
+		got, err := sniff([]byte(c.sample), c.complete, c.given, c.ranged)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%s: %v, %v; want an error saying %q", c.name, got, err, c.err)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("%s: %v, %v; want %v", c.name, got, err, c.want)
 		}
 	}
 }
@@ -227,9 +252,6 @@ func FuzzParseLine(f *testing.F) {
 				t.Fatalf("rejected line returned count %d", count)
 			}
 			return
-		}
-		if count == 0 {
-			t.Fatal("accepted a zero count")
 		}
 		l := strings.TrimSuffix(string(line), "\r")
 		n, err := strconv.ParseUint(l[41:], 10, 64)

@@ -8,10 +8,12 @@
 // (FastFilter/xorfilter; static, smaller for the same rate, and a lookup
 // touches three words instead of k). Either may be split into nested
 // prevalence tiers (for example seen at least 1, 100 and 10000 times) so that
-// a hit says how common the password is. Files are memory-mapped read-only,
-// so a multi-gigabyte filter is usable in milliseconds and shared between
-// processes through the page cache; see format.go for the layout and what is
-// checked when.
+// a hit says how common the password is. A file is served from a private,
+// memory-mapped copy (internal/filesnap), verified end to end before use, so
+// that a file rewritten or truncated in place can neither fault nor change
+// the filter in use; see format.go for the layout and what is checked when.
+// A Set checks the embedded common-password list and the operator's files
+// together.
 //
 // Build reads HIBP `SHA1HEX:COUNT` dumps and plain password lists (optionally
 // gzip-compressed) in parallel. Default returns a small filter of common

@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+	"runtime/debug"
 	"time"
 	"unsafe"
 
 	"github.com/FastFilter/xorfilter"
 	"github.com/bits-and-blooms/bloom/v3"
+
+	"github.com/riskgate/riskgate/internal/filesnap"
 )
 
 // Match is the answer for one password hash. It never contains the hash.
@@ -23,13 +26,14 @@ type Match struct {
 // Filter is a loaded, read-only breached-password filter. Lookup is safe for
 // concurrent use; Close must not run concurrently with Lookup.
 type Filter struct {
-	name   string // file name for errors, "" for Load
-	data   []byte // the whole file: mmapped, or the caller's bytes
-	unmap  func([]byte) error
-	hdr    *header
-	tiered bool
-	shift  uint // key >> shift selects the fuse shard
-	levels []level
+	name    string // file name for errors, "" for Load
+	where   string // where the snapshot lives, for logs
+	data    []byte // the whole file: a mapped private snapshot, or the caller's bytes
+	release func() error
+	hdr     *header
+	tiered  bool
+	shift   uint // key >> shift selects the fuse shard
+	levels  []level
 }
 
 // level is one prevalence tier (the whole filter when there are no tiers).
@@ -77,8 +81,8 @@ func (f *Filter) Lookup(sha1 [20]byte) Match {
 
 // Load reads a filter from b without copying it (unless b is not 8-byte
 // aligned, as embedded data may not be). b must not be modified while the
-// filter is in use. Unlike Open, Load also verifies the body checksums: it is
-// meant for small filters already in memory, such as the embedded default.
+// filter is in use. Like Open, Load verifies every checksum: it is meant for
+// small filters already in memory, such as the embedded default.
 func Load(b []byte) (*Filter, error) {
 	if len(b) > 0 && uintptr(unsafe.Pointer(&b[0]))%8 != 0 {
 		words := make([]uint64, (len(b)+7)/8)
@@ -96,26 +100,73 @@ func Load(b []byte) (*Filter, error) {
 	return f, nil
 }
 
-// Open memory-maps a filter file read-only, so that a multi-gigabyte filter is
-// ready in milliseconds and its pages are shared with other processes through
-// the page cache. It validates the header and its checksum, and the file size
-// against the header; body checksums are left to Verify (see the format notes).
-func Open(path string) (*Filter, error) {
-	b, unmap, err := mapFile(path)
+// OpenOptions configure Open.
+type OpenOptions struct {
+	// SnapshotDir holds the private copy of the file (see
+	// internal/filesnap); empty: beside the file, else $TMPDIR, else RAM.
+	SnapshotDir string
+}
+
+// Open opens a filter file for serving. The file is copied into a private,
+// unlinked snapshot that is then memory-mapped, so that a file rewritten or
+// truncated in place (rather than replaced by a rename) can neither change
+// nor fault the filter in use; and every checksum, header and body, is
+// verified before Open returns, so a damaged file is refused rather than
+// answering wrongly. Both cost a sequential read of the file: about a second
+// per gigabyte.
+func Open(path string, opt OpenOptions) (*Filter, error) {
+	snap, err := filesnap.Open(path, filesnap.Options{Dir: opt.SnapshotDir})
 	if err != nil {
 		return nil, fmt.Errorf("breached: open %s: %w", path, err)
 	}
-	f, err := newFilter(path, b, unmap)
+	f, err := newFilter(path, snap.Bytes(), snap.Close)
 	if err != nil {
-		if unmap != nil {
-			_ = unmap(b)
-		}
+		_ = snap.Close()
 		return nil, fmt.Errorf("breached: open %s: %w", path, err)
+	}
+	f.where = snap.Where()
+	if err := f.Verify(); err != nil {
+		_ = f.Close()
+		return nil, err
 	}
 	return f, nil
 }
 
-func newFilter(name string, b []byte, unmap func([]byte) error) (*Filter, error) {
+// ReadInfo reads a filter file's header in place, without the private copy
+// Open makes, and with verify also checks every body checksum (a full read).
+// It is for tools that look at a file once (`riskgate breached info` and
+// `verify`): a file truncated while it is read gives an error, not a crash.
+func ReadInfo(path string, verify bool) (Info, error) {
+	b, unmap, err := mapFile(path)
+	if err != nil {
+		return Info{}, fmt.Errorf("breached: open %s: %w", path, err)
+	}
+	if unmap != nil {
+		defer unmap(b)
+	}
+	in, err := readInfo(path, b, verify)
+	var fault *filesnap.Fault
+	if errors.As(err, &fault) {
+		err = fmt.Errorf("breached: read %s: %w", path, err)
+	}
+	return in, err
+}
+
+func readInfo(path string, b []byte, verify bool) (_ Info, err error) {
+	defer filesnap.Recover(&err, debug.SetPanicOnFault(true))
+	f, err := newFilter(path, b, nil)
+	if err != nil {
+		return Info{}, fmt.Errorf("breached: open %s: %w", path, err)
+	}
+	if verify {
+		if err := f.Verify(); err != nil {
+			return Info{}, err
+		}
+	}
+	return f.Info(), nil
+}
+
+func newFilter(name string, b []byte, release func() error) (*Filter, error) {
 	if binary.NativeEndian.Uint16([]byte{1, 0}) != 1 {
 		return nil, errors.New("filter files are little-endian and this host is not")
 	}
@@ -123,7 +174,7 @@ func newFilter(name string, b []byte, unmap func([]byte) error) (*Filter, error)
 	if err != nil {
 		return nil, err
 	}
-	f := &Filter{name: name, data: b, unmap: unmap, hdr: h, tiered: h.flags&flagTiered != 0}
+	f := &Filter{name: name, data: b, release: release, hdr: h, tiered: h.flags&flagTiered != 0}
 	f.shift = 64 - uint(log2(h.shards))
 	for _, lh := range h.levels {
 		l := level{threshold: lh.threshold, empty: lh.entries == 0}
@@ -192,15 +243,15 @@ func (f *Filter) Verify() error {
 	return nil
 }
 
-// Close releases the mapping. The filter must not be used afterwards.
+// Close releases the snapshot. The filter must not be used afterwards.
 func (f *Filter) Close() error {
 	if f == nil || f.data == nil {
 		return nil
 	}
-	b, unmap := f.data, f.unmap
-	f.data, f.levels, f.unmap = nil, nil, nil
-	if unmap != nil {
-		if err := unmap(b); err != nil {
+	release := f.release
+	f.data, f.levels, f.release = nil, nil, nil
+	if release != nil {
+		if err := release(); err != nil {
 			return fmt.Errorf("breached: close %s: %w", f.name, err)
 		}
 	}

@@ -38,12 +38,13 @@ import (
 // views. A Bloom body is exactly the word array of a bits-and-blooms BitSet;
 // a fuse body is exactly the Fingerprints slice of an xorfilter.BinaryFuse.
 //
-// Why two checksums: the header CRC is always checked (it is a few hundred
-// bytes), so a foreign or damaged header is refused at once. Body CRCs cover
-// gigabytes and would turn a millisecond mmap into seconds of I/O, so Open only
-// checks that the file has exactly the size the header declares (which catches
-// truncation) and leaves the body CRCs to Filter.Verify, which
-// `riskgate breached verify` runs.
+// Why two checksums: the header CRC is checked by every reader (it is a few
+// hundred bytes), so a foreign or damaged header is refused at once, and
+// `riskgate breached info` reads it without touching the body. Body CRCs
+// cover gigabytes: Open (serving, and every reload) checks them all while it
+// copies the file into its private snapshot, which reads the file anyway, so
+// a damaged replacement is refused before it is swapped in;
+// `riskgate breached verify` checks them in place.
 
 const (
 	magic         = "RGBF\r\n\x1a\n"
@@ -357,3 +358,21 @@ func checkSection(h *header, off, length uint64) error {
 
 // builtTime converts the stored nanoseconds.
 func (h *header) builtTime() time.Time { return time.Unix(0, h.built).UTC() }
+
+// KindFor maps a kind name to a Kind: "bloom", "fuse8", "fuse16", "fuse32",
+// or "fuse", the narrowest fuse filter whose rate (2^-8, 2^-16, 2^-32)
+// meets the target false-positive rate fpr.
+func KindFor(name string, fpr float64) (Kind, error) {
+	if name != "fuse" {
+		return ParseKind(name)
+	}
+	if !(fpr > 0 && fpr < 1) {
+		return 0, fmt.Errorf("breached: false-positive rate %g outside (0, 1)", fpr)
+	}
+	for _, k := range []Kind{KindFuse8, KindFuse16, KindFuse32} {
+		if k.fuseFPR() <= fpr {
+			return k, nil
+		}
+	}
+	return 0, fmt.Errorf("breached: no fuse filter meets a false-positive rate of %g (fuse32 gives %.3g); use --kind bloom", fpr, KindFuse32.fuseFPR())
+}

@@ -57,7 +57,7 @@ func TestBadFilesRefused(t *testing.T) {
 				if err := os.WriteFile(p, c.data, 0o644); err != nil {
 					t.Fatal(err)
 				}
-				f, err := Open(p)
+				f, err := Open(p, OpenOptions{})
 				if c.openErr != "" {
 					if err == nil {
 						f.Close()
@@ -66,17 +66,29 @@ func TestBadFilesRefused(t *testing.T) {
 					if !strings.Contains(err.Error(), c.openErr) || !strings.Contains(err.Error(), p) || !errors.Is(err, ErrFormat) {
 						t.Fatalf("Open: %v, want an ErrFormat naming %s and saying %q", err, p, c.openErr)
 					}
+					if _, err := ReadInfo(p, false); err == nil || !strings.Contains(err.Error(), c.openErr) {
+						t.Fatalf("ReadInfo: %v, want %q", err, c.openErr)
+					}
 					if _, err := Load(c.data); err == nil || !strings.Contains(err.Error(), c.openErr) {
 						t.Fatalf("Load: %v, want %q", err, c.openErr)
 					}
 					return
 				}
-				if err != nil {
-					t.Fatalf("Open: %v", err)
+				// A damaged body passes the header checks that ReadInfo
+				// without verify makes; Open verifies every checksum and
+				// refuses it, as do verify and Load.
+				if err == nil {
+					f.Close()
+					t.Fatalf("Open accepted a damaged body, want %q", c.verifyErr)
 				}
-				defer f.Close()
-				if err := f.Verify(); err == nil || !strings.Contains(err.Error(), c.verifyErr) || !strings.Contains(err.Error(), p) {
-					t.Fatalf("Verify: %v, want %q naming the file", err, c.verifyErr)
+				if !strings.Contains(err.Error(), c.verifyErr) || !strings.Contains(err.Error(), p) || !errors.Is(err, ErrFormat) {
+					t.Fatalf("Open: %v, want %q naming the file", err, c.verifyErr)
+				}
+				if _, err := ReadInfo(p, false); err != nil {
+					t.Fatalf("ReadInfo without verify: %v", err)
+				}
+				if _, err := ReadInfo(p, true); err == nil || !strings.Contains(err.Error(), c.verifyErr) || !strings.Contains(err.Error(), p) {
+					t.Fatalf("ReadInfo with verify: %v, want %q naming the file", err, c.verifyErr)
 				}
 				if _, err := Load(c.data); err == nil || !strings.Contains(err.Error(), c.verifyErr) {
 					t.Fatalf("Load: %v, want %q", err, c.verifyErr)
@@ -89,7 +101,7 @@ func TestBadFilesRefused(t *testing.T) {
 func TestOpenMissingAndDirectory(t *testing.T) {
 	dir := t.TempDir()
 	for _, p := range []string{filepath.Join(dir, "nope.rgbf"), dir} {
-		if f, err := Open(p); err == nil {
+		if f, err := Open(p, OpenOptions{}); err == nil {
 			f.Close()
 			t.Errorf("Open(%s) succeeded", p)
 		} else if !strings.HasPrefix(err.Error(), "breached: open "+p) {

@@ -103,7 +103,7 @@ func build(t testing.TB, es []entry, opt BuildOptions) (string, *Result) {
 
 func open(t testing.TB, path string) *Filter {
 	t.Helper()
-	f, err := Open(path)
+	f, err := Open(path, OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,11 +9,13 @@ import (
 	"github.com/riskgate/riskgate/internal/filewatch"
 )
 
-// Live serves a filter file and reloads it when the file is replaced (a new
-// build renamed over it), keeping the old filter if the new file is bad.
-// Lookups never wait for a reload.
+// Live serves a filter file and reloads it when the file changes, keeping
+// the old filter if the new file does not open or fails its checksums.
+// Lookups never wait for a reload: the new file is copied and verified in
+// the watcher's goroutine, then swapped in atomically.
 type Live struct {
 	path    string
+	opt     LiveOptions
 	log     *slog.Logger
 	cur     atomic.Pointer[Filter]
 	watcher *filewatch.Watcher
@@ -21,22 +23,32 @@ type Live struct {
 	reloads, failures atomic.Uint64
 }
 
+// LiveOptions configure OpenLive.
+type LiveOptions struct {
+	OpenOptions
+	Logger *slog.Logger
+	// Poll and Debounce tune the file watch (see internal/filewatch);
+	// zero values take its defaults.
+	Poll, Debounce time.Duration
+}
+
 // retireAfter is how long a replaced filter stays mapped: a lookup takes
 // nanoseconds, but it must never touch memory that was unmapped under it.
 const retireAfter = time.Minute
 
-// OpenLive opens path and watches it for replacement.
-func OpenLive(path string, log *slog.Logger) (*Live, error) {
-	if log == nil {
-		log = slog.Default()
+// OpenLive opens path (see Open) and watches it for changes.
+func OpenLive(path string, opt LiveOptions) (*Live, error) {
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
 	}
-	f, err := Open(path)
+	f, err := Open(path, opt.OpenOptions)
 	if err != nil {
 		return nil, err
 	}
-	l := &Live{path: path, log: log}
+	l := &Live{path: path, opt: opt, log: opt.Logger}
 	l.cur.Store(f)
-	l.watcher, err = filewatch.New([]string{path}, func(string) { l.reload() }, filewatch.Options{Logger: log})
+	l.watcher, err = filewatch.New([]string{path}, func(string) { l.reload() },
+		filewatch.Options{Logger: l.log, Poll: opt.Poll, Debounce: opt.Debounce})
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("breached: watch %s: %w", path, err)
@@ -45,7 +57,8 @@ func OpenLive(path string, log *slog.Logger) (*Live, error) {
 }
 
 func (l *Live) reload() {
-	f, err := Open(l.path)
+	start := time.Now()
+	f, err := Open(l.path, l.opt.OpenOptions)
 	if err != nil {
 		l.failures.Add(1)
 		l.log.Error("breached-password filter reload failed; keeping the previous one", "path", l.path, "err", err)
@@ -54,7 +67,8 @@ func (l *Live) reload() {
 	old := l.cur.Swap(f)
 	l.reloads.Add(1)
 	info := f.Info()
-	l.log.Info("breached-password filter reloaded", "path", l.path, "kind", info.Kind, "entries", info.Entries)
+	l.log.Info("breached-password filter reloaded", "path", l.path, "kind", info.Kind, "entries", info.Entries,
+		"snapshot", f.where, "took", time.Since(start).Round(time.Millisecond))
 	time.AfterFunc(retireAfter, func() { old.Close() })
 }
 
@@ -64,10 +78,13 @@ func (l *Live) Lookup(sha1 [20]byte) Match { return l.cur.Load().Lookup(sha1) }
 // Info describes the current filter.
 func (l *Live) Info() Info { return l.cur.Load().Info() }
 
+// Path is the watched file.
+func (l *Live) Path() string { return l.path }
+
 // Reloads reports successful and failed reloads since start.
 func (l *Live) Reloads() (ok, failed uint64) { return l.reloads.Load(), l.failures.Load() }
 
-// Close stops watching and unmaps the current filter.
+// Close stops watching and releases the current filter.
 func (l *Live) Close() error {
 	err := l.watcher.Close()
 	if cerr := l.cur.Load().Close(); err == nil {

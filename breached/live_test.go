@@ -45,7 +45,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestLiveReloadsReplacedFilter(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "breached.rgbf")
 	buildPlain(t, path, "hunter2", "letmein")
-	l, err := OpenLive(path, slog.New(slog.DiscardHandler))
+	l, err := OpenLive(path, LiveOptions{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestLiveReloadsReplacedFilter(t *testing.T) {
 func TestOpenLiveRefusesBadFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "bad.rgbf")
 	os.WriteFile(path, []byte("garbage"), 0o644)
-	if _, err := OpenLive(path, nil); err == nil {
+	if _, err := OpenLive(path, LiveOptions{}); err == nil {
 		t.Error("a garbage file was accepted")
 	}
 }

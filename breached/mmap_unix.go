@@ -10,8 +10,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// mapFile maps the whole file read-only and shared: the kernel page cache
-// backs it, so several processes using one filter hold one copy in memory.
+// mapFile maps the whole file read-only, in place, for one-off reads
+// (ReadInfo); serving goes through Open's private snapshot instead, since a
+// file rewritten in place under this mapping would fault its readers.
 func mapFile(path string) ([]byte, func([]byte) error, error) {
 	fd, err := os.Open(path)
 	if err != nil {

@@ -3,22 +3,29 @@ package breached
 import (
 	"bytes"
 	"crypto/sha1"
+	"errors"
 	"fmt"
 )
 
 // Format says how the lines of one input file are read.
 type Format int
 
-// Input forms. FormatAuto decides per file from its first lines: when at least
-// 90% of the first (up to) 200 non-empty lines are valid `SHA1HEX:COUNT`, the
-// file is read as HIBP and the other lines are reported as malformed;
-// otherwise every line is a plain password. The threshold is deliberately
-// not 100%: one damaged line at the top of a HIBP dump must not make the
-// builder hash a billion hex strings as if they were passwords.
+// Input forms. Have I Been Pwned's Pwned Passwords come from its downloader
+// in two layouts: one file of "SHA1HEX:COUNT" lines (its default,
+// --single), or a folder of 1,048,576 range files 00000.txt … FFFFF.txt
+// (-s false) whose lines are "SUFFIX:COUNT", the 35 hex digits after the
+// 5 of the file name. Both are FormatHIBP to the caller; a range file is
+// recognised by its name and its lines.
+//
+// FormatAuto decides per file from its first (up to) 200 non-empty lines
+// (see sniff): hash lines make it HIBP, never a password list, even with
+// some bad lines among them, which the malformed-line limit then judges;
+// a file of NTLM hashes (the downloader's -n) is refused.
 const (
-	FormatAuto  Format = iota
-	FormatHIBP         // "SHA1HEX:COUNT" lines, as Have I Been Pwned distributes them
-	FormatPlain        // one password per line, hashed with SHA-1 while reading
+	FormatAuto      Format = iota
+	FormatHIBP             // "SHA1HEX:COUNT" lines, as Have I Been Pwned distributes them
+	FormatPlain            // one password per line, hashed with SHA-1 while reading
+	FormatHIBPRange        // a downloader range file: "SUFFIX:COUNT" lines, the prefix in the file name
 )
 
 func (f Format) String() string {
@@ -27,6 +34,8 @@ func (f Format) String() string {
 		return "hibp"
 	case FormatPlain:
 		return "plain"
+	case FormatHIBPRange:
+		return "hibp range files"
 	}
 	return "auto"
 }
@@ -46,11 +55,11 @@ func ParseFormat(s string) (Format, error) {
 const (
 	reasonOK       = ""
 	reasonHexLen   = "expected 40 hex digits then ':'"
+	reasonRangeLen = "expected 35 hex digits (the hash after the file name's 5) then ':'"
 	reasonHexDigit = "non-hex character in the SHA-1"
 	reasonNoCount  = "missing count after ':'"
 	reasonCount    = "count is not a decimal number"
 	reasonOverflow = "count overflows 64 bits"
-	reasonZero     = "count is zero"
 	reasonTooLong  = "line longer than the 1 MiB limit"
 )
 
@@ -71,7 +80,9 @@ var unhex = func() (t [256]byte) {
 
 // parseHIBP parses one "SHA1HEX:COUNT" line (without its '\n'; a trailing
 // '\r' is tolerated, hex digits may be upper or lower case). It returns a
-// non-empty reason when the line is malformed.
+// non-empty reason when the line is malformed. A count of 0 is valid: the
+// Pwned Passwords API pads its answers with such lines, which fall below
+// any --min-count.
 func parseHIBP(line []byte) (sum [20]byte, count uint64, reason string) {
 	if n := len(line); n > 0 && line[n-1] == '\r' {
 		line = line[:n-1]
@@ -88,24 +99,52 @@ func parseHIBP(line []byte) (sum [20]byte, count uint64, reason string) {
 	if bad&0xf0 != 0 {
 		return sum, 0, reasonHexDigit
 	}
-	digits := line[41:]
+	count, reason = parseCount(line[41:])
+	return sum, count, reason
+}
+
+// parseHIBPRange parses one "SUFFIX:COUNT" line of a downloader range file
+// whose name gave the first 5 hex digits, prefix (0 … 0xFFFFF).
+func parseHIBPRange(prefix uint32, line []byte) (sum [20]byte, count uint64, reason string) {
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	if len(line) < 36 || line[35] != ':' {
+		return sum, 0, reasonRangeLen
+	}
+	// Digits 0-4 are the prefix; digit 5 (line[0]) shares byte 2 with it.
+	sum[0], sum[1] = byte(prefix>>12), byte(prefix>>4)
+	first := unhex[line[0]]
+	bad := first
+	sum[2] = byte(prefix&0xf)<<4 | first&0xf
+	for i := 3; i < 20; i++ {
+		hi, lo := unhex[line[2*i-5]], unhex[line[2*i-4]]
+		bad |= hi | lo
+		sum[i] = hi<<4 | lo
+	}
+	if bad&0xf0 != 0 || prefix > 0xfffff {
+		return sum, 0, reasonHexDigit
+	}
+	count, reason = parseCount(line[36:])
+	return sum, count, reason
+}
+
+// parseCount reads the decimal count after the ':'.
+func parseCount(digits []byte) (count uint64, reason string) {
 	if len(digits) == 0 {
-		return sum, 0, reasonNoCount
+		return 0, reasonNoCount
 	}
 	for _, c := range digits {
 		d := uint64(c - '0')
 		if d > 9 {
-			return sum, 0, reasonCount
+			return 0, reasonCount
 		}
 		if count > (1<<64-1-d)/10 {
-			return sum, 0, reasonOverflow
+			return 0, reasonOverflow
 		}
 		count = count*10 + d
 	}
-	if count == 0 {
-		return sum, 0, reasonZero
-	}
-	return sum, count, reasonOK
+	return count, reasonOK
 }
 
 // hashPlain hashes one password line (a trailing '\r' is dropped: CRLF files).
@@ -120,12 +159,64 @@ func hashPlain(line []byte) (sum [20]byte, ok bool) {
 	return sha1.Sum(line), true
 }
 
-// detectFormat applies the FormatAuto rule to the first bytes of a file
-// (already decompressed); complete says the sample is the whole file, so
-// that a last line without '\n' counts too.
-func detectFormat(sample []byte, complete bool) Format {
-	lines, hibp := 0, 0
-	for len(sample) > 0 && lines < 200 {
+// lineShape classifies a line for sniff.
+type lineShape uint8
+
+const (
+	shapeOther     lineShape = iota
+	shapeSHA1                // 40 hex ':' digits
+	shapeRange               // 35 hex ':' digits
+	shapeNTLM                // 32 hex ':' digits
+	shapeNTLMRange           // 27 hex ':' digits
+	shapeHashLike            // another run of 16-64 hex digits, ':', digits: a damaged hash line
+)
+
+func shapeOf(line []byte) lineShape {
+	i := bytes.IndexByte(line, ':')
+	if i < 16 || i > 64 {
+		return shapeOther
+	}
+	for _, c := range line[:i] {
+		if unhex[c] > 0xf {
+			return shapeOther
+		}
+	}
+	for _, c := range line[i+1:] {
+		if c-'0' > 9 {
+			return shapeHashLike
+		}
+	}
+	switch i {
+	case 40:
+		return shapeSHA1
+	case 35:
+		return shapeRange
+	case 32:
+		return shapeNTLM
+	case 27:
+		return shapeNTLMRange
+	}
+	return shapeHashLike
+}
+
+// sampleLines is how many non-empty lines sniff reads.
+const sampleLines = 200
+
+// sniff decides a file's format from its first bytes (already
+// decompressed); complete says the sample is the whole file, so that a last
+// line without '\n' counts too. given is the format the caller asked for;
+// ranged says the file name is a downloader range name (5 hex digits).
+//
+// The rule: NTLM-shaped lines in the majority refuse the file (the
+// downloader's -n mode; riskgate needs SHA-1), unless it is read as plain.
+// For FormatAuto, a sample in which at most 2% of the lines look like
+// hash lines is a password list; one in which half or more do is HIBP (a
+// range file when its lines are 35-hex suffixes); anything between is
+// refused, since guessing wrong either way builds a useless filter.
+func sniff(sample []byte, complete bool, given Format, ranged bool) (Format, error) {
+	var counts [shapeHashLike + 1]int
+	lines := 0
+	for len(sample) > 0 && lines < sampleLines {
 		i := bytes.IndexByte(sample, '\n')
 		if i < 0 {
 			if !complete {
@@ -139,12 +230,28 @@ func detectFormat(sample []byte, complete bool) Format {
 			continue
 		}
 		lines++
-		if _, _, r := parseHIBP(line); r == reasonOK {
-			hibp++
+		counts[shapeOf(line)]++
+	}
+	if given == FormatPlain {
+		return FormatPlain, nil
+	}
+	hashes := lines - counts[shapeOther]
+	if ntlm := counts[shapeNTLM] + counts[shapeNTLMRange]; lines > 0 && 2*ntlm >= lines {
+		return 0, errors.New("these are NTLM hashes (32 hex digits; the downloader's -n mode), not SHA-1: run haveibeenpwned-downloader without -n")
+	}
+	if given == FormatAuto {
+		switch {
+		case 50*hashes <= lines:
+			return FormatPlain, nil
+		case 2*hashes < lines:
+			return 0, fmt.Errorf("cannot tell a HIBP file from a password list: %d of the first %d lines look like HASH:COUNT; pass --format hibp or --format plain", hashes, lines)
 		}
 	}
-	if lines > 0 && hibp*10 >= lines*9 {
-		return FormatHIBP
+	if counts[shapeRange] > counts[shapeSHA1] {
+		if !ranged {
+			return 0, errors.New("lines of 35 hex digits are downloader range lines, but the file name is not their 5-digit prefix (00000.txt … FFFFF.txt)")
+		}
+		return FormatHIBPRange, nil
 	}
-	return FormatPlain
+	return FormatHIBP, nil
 }

@@ -10,7 +10,8 @@ import (
 )
 
 // Attempt is one login attempt as the identity server reports it. JSON names
-// are the wire contract (see DESIGN.md); the protobuf message mirrors them.
+// are the wire contract (README.md, "The attempt"); the protobuf message
+// mirrors them.
 type Attempt struct {
 	Tenant       string            `json:"tenant,omitempty"`
 	AttemptID    string            `json:"attempt_id,omitempty"`
@@ -111,6 +112,17 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
 var ErrInvalid = errors.New("invalid input")
 
 func (e *FieldError) Unwrap() error { return ErrInvalid }
+
+// WithinField names an error's field as part of a larger request: field
+// "ip" of the request's "attempt." is "attempt.ip". Errors that name no
+// field are returned as they are.
+func WithinField(err error, prefix string) error {
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		return &FieldError{Field: prefix + fe.Field, Msg: fe.Msg}
+	}
+	return err
+}
 
 func fieldErr(field, format string, args ...any) error {
 	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}

@@ -168,6 +168,13 @@ func (p *Profile) CopyFrom(q *Profile) {
 	p.Networks = append(networks[:0], q.Networks...)
 }
 
+// Reset empties p, keeping its sets' capacity for reuse: a store decoding
+// profiles into the same value allocates nothing in the steady state.
+func (p *Profile) Reset() {
+	old := *p
+	p.reuse(&old)
+}
+
 // reuse empties p and gives it old's slice capacity.
 func (p *Profile) reuse(old *Profile) {
 	*p = Profile{

@@ -57,19 +57,6 @@ func (k Key) MarshalText() ([]byte, error) {
 	return b, nil
 }
 
-// Window lengths. Windows are sliding at bucket resolution: 1 minute for 10m,
-// 5 minutes for 1h, 1 hour for 24h, 6 hours for 7d.
-const (
-	Win10m = iota
-	Win1h
-	Win24h
-	Win7d
-	NumWindows
-)
-
-// WindowLengths are the durations of the windows above.
-var WindowLengths = [NumWindows]time.Duration{10 * time.Minute, time.Hour, 24 * time.Hour, 7 * 24 * time.Hour}
-
 // Event is one attempt (or one late failure) as the windows count it. Absent
 // parts are zero: no Username key, no ASN, no Password key.
 type Event struct {
@@ -86,7 +73,8 @@ type Event struct {
 	Failed   bool // count a failure: per IP, subnet, ASN, account and tenant
 }
 
-// NetCounts are counts for an address, subnet or ASN over 10m, 1h and 24h.
+// NetCounts are counts for an address, subnet or ASN over the short
+// windows (ShortWindows: 10m, 1h, 24h).
 type NetCounts struct {
 	Failures  [3]uint32
 	Usernames [3]uint32
@@ -95,10 +83,10 @@ type NetCounts struct {
 // Counts are the attack windows an Observe returns.
 type Counts struct {
 	IP, Subnet, ASN  NetCounts
-	AccountFailures  [3]uint32 // 1h, 24h, 7d
-	PasswordAccounts [3]uint32 // distinct accounts: 1h, 24h, 7d
-	TenantAttempts   [3]uint32 // 10m, 1h, 24h
-	TenantFailures   [3]uint32 // 10m, 1h, 24h
+	AccountFailures  [3]uint32 // the long windows: 1h, 24h, 7d
+	PasswordAccounts [3]uint32 // distinct accounts, the long windows
+	TenantAttempts   [3]uint32 // the short windows: 10m, 1h, 24h
+	TenantFailures   [3]uint32 // the short windows
 }
 
 // State is what Observe reads. Stores fill it in place and reuse its slices.

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -77,7 +78,7 @@ func LoadFiles(paths ...string) ([]Source, error) {
 			}
 			for _, e := range entries {
 				n := e.Name()
-				if e.IsDir() || strings.HasPrefix(n, ".") || IsTestFile(n) || !(strings.HasSuffix(n, ".yaml") || strings.HasSuffix(n, ".yml")) {
+				if e.IsDir() || !isRuleFile(n) {
 					continue
 				}
 				files = append(files, filepath.Join(p, n))
@@ -101,6 +102,17 @@ func LoadFiles(paths ...string) ([]Source, error) {
 	return srcs, nil
 }
 
+// isRuleFile reports whether a file of a rules folder holds rules: a
+// *.yaml or *.yml that is neither hidden (an atomic writer's temporary
+// file) nor a rule test.
+func isRuleFile(name string) bool {
+	return isYAML(name) && !strings.HasPrefix(name, ".") && !IsTestFile(name)
+}
+
+func isYAML(name string) bool {
+	return strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")
+}
+
 // IsTestFile reports whether a file name is a rule test rather than rules.
 func IsTestFile(name string) bool {
 	return strings.HasSuffix(name, "_test.yaml") || strings.HasSuffix(name, "_test.yml")
@@ -122,20 +134,6 @@ func readLimited(path string) ([]byte, error) {
 	return data, nil
 }
 
-// ErrorList is every problem found in a ruleset, each prefixed file:line.
-type ErrorList []error
-
-func (l ErrorList) Error() string {
-	var b strings.Builder
-	for i, e := range l {
-		if i > 0 {
-			b.WriteByte('\n')
-		}
-		b.WriteString(e.Error())
-	}
-	return b.String()
-}
-
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
 
 // parse decodes one file into docs, reporting file:line for each problem.
@@ -143,23 +141,23 @@ var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
 // without an action.
 func parse(src Source) (*fileDoc, ErrorList) {
 	if len(bytes.TrimSpace(src.Data)) == 0 {
-		return nil, ErrorList{fmt.Errorf("%s: empty rule file", src.Name)}
+		return nil, ErrorList{fileError(src.Name, 0, "", "empty rule file")}
 	}
 	if len(src.Data) > MaxFileSize {
-		return nil, ErrorList{fmt.Errorf("%s: larger than %d bytes", src.Name, MaxFileSize)}
+		return nil, ErrorList{fileError(src.Name, 0, "", "larger than %d bytes", MaxFileSize)}
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(src.Data, &root); err != nil {
-		return nil, ErrorList{yamlErr(src.Name, err)}
+		return nil, yamlErrors(src.Name, err)
 	}
 	if root.Kind != yaml.DocumentNode || len(root.Content) != 1 || root.Content[0].Kind != yaml.MappingNode {
-		return nil, ErrorList{fmt.Errorf("%s:%d: want a mapping with a rules: list", src.Name, max(root.Line, 1))}
+		return nil, ErrorList{fileError(src.Name, max(root.Line, 1), "", "want a mapping with a rules: list")}
 	}
 	var doc fileDoc
 	dec := yaml.NewDecoder(bytes.NewReader(src.Data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&doc); err != nil {
-		return nil, ErrorList{yamlErr(src.Name, err)}
+		return nil, yamlErrors(src.Name, err)
 	}
 	// Attach each rule's line, for messages about the rule as a whole.
 	m := root.Content[0]
@@ -177,22 +175,24 @@ func parse(src Source) (*fileDoc, ErrorList) {
 
 var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): `)
 
-// yamlErr turns "yaml: line 7: did not find expected key" into
-// "file:7: did not find expected key"; type errors list several lines.
-func yamlErr(name string, err error) error {
+// yamlErrors turns the YAML decoder's errors, which carry their line only in
+// their text ("yaml: line 7: did not find expected key"), into Errors with
+// the line as data; a type error lists several lines.
+func yamlErrors(name string, err error) ErrorList {
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
 		var l ErrorList
 		for _, e := range te.Errors {
-			l = append(l, yamlErr(name, errors.New(e)))
+			l = append(l, yamlErrors(name, errors.New(e))...)
 		}
 		return l
 	}
 	msg := err.Error()
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		return fmt.Errorf("%s:%s: %s", name, m[1], msg[len(m[0]):])
+		line, _ := strconv.Atoi(m[1])
+		return ErrorList{{File: name, Line: line, Err: errors.New(msg[len(m[0]):])}}
 	}
-	return fmt.Errorf("%s: %s", name, strings.TrimPrefix(msg, "yaml: "))
+	return ErrorList{{File: name, Err: errors.New(strings.TrimPrefix(msg, "yaml: "))}}
 }
 
 func parseAction(s string) (engine.Action, error) {

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -66,8 +67,10 @@ type Thresholds struct {
 	Deny   int
 }
 
-// DefaultThresholds apply when no file sets them.
-var DefaultThresholds = Thresholds{StepUp: 40, Deny: 80}
+// DefaultThresholds are the thresholds of a ruleset whose files set none.
+func DefaultThresholds() Thresholds { return defaultThresholds }
+
+var defaultThresholds = Thresholds{StepUp: 40, Deny: 80}
 
 // MaxScore caps the summed score.
 const MaxScore = 100
@@ -106,29 +109,28 @@ func sprintf(args ...any) (any, error) {
 }
 
 // Compile builds a Set from sources. Every problem in every file is
-// reported, each with file:line; nothing is returned unless all compile.
+// reported, each an *Error with its file and line; nothing is returned
+// unless all compile. The set's version is derived from the sources'
+// content alone, so the same rules have the same version wherever they
+// were loaded from.
 func Compile(srcs ...Source) (*Set, error) {
 	var errs ErrorList
-	s := &Set{thresholds: DefaultThresholds}
+	s := &Set{thresholds: defaultThresholds}
 	seen := map[string]string{}
 	var thresholdsFrom string
-	h := sha256.New()
-	explicitVersion := ""
+	label := ""
 	for _, src := range srcs {
-		h.Write([]byte(src.Name))
-		h.Write([]byte{0})
-		h.Write(src.Data)
 		doc, perrs := parse(src)
 		if perrs != nil {
 			errs = append(errs, perrs...)
 			continue
 		}
 		if doc.Version != "" {
-			explicitVersion = doc.Version
+			label = doc.Version
 		}
 		if t := doc.Thresholds; t != nil {
 			if thresholdsFrom != "" {
-				errs = append(errs, fmt.Errorf("%s: thresholds already set in %s", src.Name, thresholdsFrom))
+				errs = append(errs, fileError(src.Name, 0, "thresholds", "thresholds already set in %s", thresholdsFrom))
 			}
 			thresholdsFrom = src.Name
 			if t.StepUp != nil {
@@ -142,12 +144,12 @@ func Compile(srcs ...Source) (*Set, error) {
 		if doc.Settings.DefaultMode != "" {
 			m, err := parseMode(doc.Settings.DefaultMode)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: settings.default_mode: %v", src.Name, err))
+				errs = append(errs, fileError(src.Name, 0, "settings.default_mode", "settings.default_mode: %v", err))
 			}
 			defMode = m
 		}
 		if len(doc.Rules) == 0 {
-			errs = append(errs, fmt.Errorf("%s: no rules", src.Name))
+			errs = append(errs, fileError(src.Name, 0, "rules", "no rules"))
 		}
 		for i := range doc.Rules {
 			r, rerrs := compileRule(src.Name, &doc.Rules[i], defMode)
@@ -156,7 +158,7 @@ func Compile(srcs ...Source) (*Set, error) {
 				continue
 			}
 			if prev, dup := seen[r.ID]; dup {
-				errs = append(errs, fmt.Errorf("%s:%d: rule %q: duplicate id, first defined at %s", src.Name, r.Line, r.ID, prev))
+				errs = append(errs, &Error{File: src.Name, Line: r.Line, Rule: r.ID, Field: "id", Err: fmt.Errorf("duplicate id, first defined at %s", prev)})
 				continue
 			}
 			seen[r.ID] = fmt.Sprintf("%s:%d", src.Name, r.Line)
@@ -165,17 +167,34 @@ func Compile(srcs ...Source) (*Set, error) {
 	}
 	th := s.thresholds
 	if th.StepUp <= 0 || th.Deny <= 0 || th.StepUp > th.Deny || th.Deny > MaxScore {
-		errs = append(errs, fmt.Errorf("%s: thresholds: want 0 < step_up <= deny <= %d, got step_up %d, deny %d", orDefault(thresholdsFrom), MaxScore, th.StepUp, th.Deny))
+		errs = append(errs, fileError(orDefault(thresholdsFrom), 0, "thresholds", "thresholds: want 0 < step_up <= deny <= %d, got step_up %d, deny %d", MaxScore, th.StepUp, th.Deny))
 	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	s.version = explicitVersion
-	if s.version == "" {
-		s.version = "sha256:" + hex.EncodeToString(h.Sum(nil))[:12]
-	}
+	s.version = version(label, srcs)
 	s.vms.New = func() any { return new(vm.VM) }
 	return s, nil
+}
+
+// version identifies a ruleset by its content: a hash of the files' bytes
+// in load order, and not of their names, so that the same rules embedded,
+// copied to a folder or put through the API have the same version, and
+// any edit gives a new one. The files' version: label, when they set one,
+// stays in front for people: "strict-2026-05@sha256:8a44967283eb".
+func version(label string, srcs []Source) string {
+	h := sha256.New()
+	var n [8]byte
+	for _, src := range srcs {
+		binary.BigEndian.PutUint64(n[:], uint64(len(src.Data)))
+		h.Write(n[:])
+		h.Write(src.Data)
+	}
+	v := "sha256:" + hex.EncodeToString(h.Sum(nil))[:12]
+	if label != "" {
+		v = label + "@" + v
+	}
+	return v
 }
 
 func orDefault(name string) string {
@@ -187,55 +206,51 @@ func orDefault(name string) string {
 
 func compileRule(name string, d *ruleDoc, defMode Mode) (Rule, ErrorList) {
 	var errs ErrorList
-	at := func(line int, format string, args ...any) {
-		prefix := fmt.Sprintf("%s:%d: ", name, line)
-		if d.ID != "" {
-			prefix += fmt.Sprintf("rule %q: ", d.ID)
-		}
-		errs = append(errs, fmt.Errorf(prefix+format, args...))
+	at := func(line int, field, format string, args ...any) {
+		errs = append(errs, &Error{File: name, Line: line, Rule: d.ID, Field: field, Err: fmt.Errorf(format, args...)})
 	}
 	r := Rule{ID: d.ID, Description: strings.TrimSpace(d.Description), Score: d.Score, Alert: d.Alert, Tags: d.Tags, File: name, Line: d.line, Mode: defMode}
 	if !idPattern.MatchString(d.ID) {
-		at(d.line, "id %q: want 1-64 characters of a-z, 0-9, '-', '_' or '.', starting with a letter or digit", d.ID)
+		at(d.line, "id", "id %q: want 1-64 characters of a-z, 0-9, '-', '_' or '.', starting with a letter or digit", d.ID)
 	}
 	if r.Description == "" {
-		at(d.line, "description: required: it is the sentence the decision gives as the reason")
+		at(d.line, "description", "description: required: it is the sentence the decision gives as the reason")
 	}
 	var err error
 	if r.Action, err = parseAction(d.Action); err != nil {
-		at(d.line, "action: %v", err)
+		at(d.line, "action", "action: %v", err)
 	}
 	if d.Mode != "" {
 		if r.Mode, err = parseMode(d.Mode); err != nil {
-			at(d.line, "mode: %v", err)
+			at(d.line, "mode", "mode: %v", err)
 		}
 	}
 	if d.Score < -MaxScore || d.Score > MaxScore {
-		at(d.line, "score %d out of range [-%d, %d]", d.Score, MaxScore, MaxScore)
+		at(d.line, "score", "score %d out of range [-%d, %d]", d.Score, MaxScore, MaxScore)
 	}
 	if r.Action == engine.ActionNone && d.Score == 0 {
-		at(d.line, "neither an action nor a score: the rule could never change anything")
+		at(d.line, "", "neither an action nor a score: the rule could never change anything")
 	}
 	if d.When.Kind == 0 || strings.TrimSpace(d.When.Value) == "" {
-		at(d.line, "when: required")
+		at(d.line, "when", "when: required")
 	} else if d.When.Kind != yaml.ScalarNode {
-		at(d.When.Line, "when: want an expression string")
+		at(d.When.Line, "when", "when: want an expression string")
 	} else {
 		r.When = d.When.Value
 		if r.when, err = expr.Compile(r.When, exprOptions(expr.AsBool())...); err != nil {
-			at(exprLine(&d.When, err), "when: %v", err)
+			at(exprLine(&d.When, err), "when", "when: %v", err)
 		}
 	}
 	if d.Reason.Kind != 0 {
 		if d.Reason.Kind != yaml.ScalarNode {
-			at(d.Reason.Line, "reason: want an expression string")
+			at(d.Reason.Line, "reason", "reason: want an expression string")
 		} else if r.reason, err = expr.Compile(d.Reason.Value, exprOptions(expr.AsKind(reflect.String))...); err != nil {
-			at(exprLine(&d.Reason, err), "reason: %v", err)
+			at(exprLine(&d.Reason, err), "reason", "reason: %v", err)
 		}
 	}
 	for _, t := range d.Tags {
 		if !idPattern.MatchString(t) {
-			at(d.line, "tag %q: want a-z, 0-9, '-', '_' or '.'", t)
+			at(d.line, "tags", "tag %q: want a-z, 0-9, '-', '_' or '.'", t)
 		}
 	}
 	return r, errs
@@ -253,8 +268,9 @@ func exprLine(n *yaml.Node, err error) int {
 	return n.Line + fe.Line - 1
 }
 
-// Version identifies the set: the files' own version: key, or a hash of
-// their names and content.
+// Version identifies the set by its content: "sha256:" and a hash of the
+// files' bytes, behind the files' version: label when they set one
+// ("strict-2026-05@sha256:8a44967283eb").
 func (s *Set) Version() string { return s.version }
 
 // Rules returns the compiled rules in evaluation order.

@@ -11,8 +11,9 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/riskgate/riskgate/api/auth"
-	"github.com/riskgate/riskgate/api/liverules"
+	"github.com/riskgate/riskgate/api/service"
 	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/rules"
 )
 
 // Error is a classified error.
@@ -23,7 +24,7 @@ type Error struct {
 	// Reason is what is wrong with Field, without its name.
 	Reason string
 	// Details are the individual problems of a rejected ruleset.
-	Details []liverules.FileError
+	Details []rules.Problem
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -33,7 +34,7 @@ func (e *Error) Error() string { return e.Message }
 func Classify(err error) *Error {
 	var (
 		fe  *engine.FieldError
-		rej *liverules.RejectedError
+		rej *rules.RejectedError
 		ae  *Error
 	)
 	switch {
@@ -43,10 +44,12 @@ func Classify(err error) *Error {
 		return &Error{Code: codes.InvalidArgument, Field: fe.Field, Message: fe.Error(), Reason: fe.Msg}
 	case errors.As(err, &rej):
 		return &Error{Code: codes.InvalidArgument, Field: "files", Message: "ruleset rejected: " + err.Error(), Details: rej.Problems}
-	case errors.Is(err, liverules.ErrInvalid):
+	case errors.Is(err, rules.ErrInvalid):
 		return &Error{Code: codes.InvalidArgument, Field: "files", Message: err.Error()}
-	case errors.Is(err, liverules.ErrVersionMismatch):
+	case errors.Is(err, rules.ErrVersionMismatch):
 		return &Error{Code: codes.Aborted, Field: "if_version", Message: err.Error()}
+	case errors.Is(err, service.ErrNoProfile):
+		return &Error{Code: codes.NotFound, Message: service.ErrNoProfile.Error()}
 	case errors.Is(err, engine.ErrUnknownDecision):
 		return &Error{Code: codes.NotFound, Field: "decision_id", Message: "unknown, expired or already reported decision"}
 	case errors.Is(err, auth.ErrUnauthenticated):

@@ -1,6 +1,7 @@
 // Package grpcapi implements riskgate's gRPC services, RiskService and
-// RulesService (api/proto/riskgate/v1), on the engine and the live rules,
-// and the interceptors that authenticate, measure and protect every call.
+// RulesService (api/proto/riskgate/v1), on the service layer (api/service),
+// and the interceptors that authenticate, measure and protect every call:
+// each method maps to a service operation, whose level it needs.
 //
 // Errors carry standard codes: a bad field is InvalidArgument with a
 // google.rpc.BadRequest whose field violation names the field ("attempt.ip"),
@@ -9,7 +10,6 @@ package grpcapi
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 
@@ -20,24 +20,16 @@ import (
 
 	"github.com/riskgate/riskgate/api/apierr"
 	pb "github.com/riskgate/riskgate/api/gen/riskgate/v1"
-	"github.com/riskgate/riskgate/api/liverules"
+	"github.com/riskgate/riskgate/api/service"
 	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/rules"
 )
 
-// Engine is what the services need of *engine.Engine.
-type Engine interface {
-	Score(ctx context.Context, a engine.Attempt) (engine.Decision, error)
-	DryRun(ctx context.Context, a engine.Attempt, rs engine.Ruleset) (engine.Decision, error)
-	Report(ctx context.Context, o engine.Outcome) error
-	Forget(ctx context.Context, tenant, user string) error
-	Profile(ctx context.Context, tenant, user string) (engine.Profile, bool, error)
-}
-
-// Risk implements RiskService.
+// Risk implements RiskService on the service layer.
 type Risk struct {
 	pb.UnimplementedRiskServiceServer
-	Engine Engine
-	Log    *slog.Logger
+	Service *service.Service
+	Log     *slog.Logger
 }
 
 // Score implements RiskService.Score.
@@ -46,9 +38,9 @@ func (s *Risk) Score(ctx context.Context, req *pb.ScoreRequest) (*pb.Decision, e
 	if err != nil {
 		return nil, toStatus(s.Log, err)
 	}
-	d, err := s.Engine.Score(ctx, a)
+	d, err := s.Service.Score(ctx, a)
 	if err != nil {
-		return nil, toStatus(s.Log, prefixField(err, "attempt."))
+		return nil, toStatus(s.Log, engine.WithinField(err, "attempt."))
 	}
 	if req.OmitSignals {
 		return decisionToPBNoSignals(&d), nil
@@ -62,7 +54,7 @@ func (s *Risk) Report(ctx context.Context, req *pb.ReportRequest) (*pb.ReportRes
 	if err != nil {
 		return nil, toStatus(s.Log, err)
 	}
-	if err := s.Engine.Report(ctx, o); err != nil {
+	if err := s.Service.Report(ctx, o); err != nil {
 		return nil, toStatus(s.Log, err)
 	}
 	return &pb.ReportResponse{}, nil
@@ -70,7 +62,7 @@ func (s *Risk) Report(ctx context.Context, req *pb.ReportRequest) (*pb.ReportRes
 
 // Forget implements RiskService.Forget.
 func (s *Risk) Forget(ctx context.Context, req *pb.ForgetRequest) (*pb.ForgetResponse, error) {
-	if err := s.Engine.Forget(ctx, req.Tenant, req.UserId); err != nil {
+	if err := s.Service.Forget(ctx, req.Tenant, req.UserId); err != nil {
 		return nil, toStatus(s.Log, err)
 	}
 	return &pb.ForgetResponse{}, nil
@@ -78,12 +70,9 @@ func (s *Risk) Forget(ctx context.Context, req *pb.ForgetRequest) (*pb.ForgetRes
 
 // GetProfile implements RiskService.GetProfile.
 func (s *Risk) GetProfile(ctx context.Context, req *pb.GetProfileRequest) (*pb.Profile, error) {
-	p, ok, err := s.Engine.Profile(ctx, req.Tenant, req.UserId)
+	p, err := s.Service.Profile(ctx, req.Tenant, req.UserId)
 	if err != nil {
 		return nil, toStatus(s.Log, err)
-	}
-	if !ok {
-		return nil, status.Error(codes.NotFound, "nothing is held on this user")
 	}
 	tenant := req.Tenant
 	if tenant == "" {
@@ -92,41 +81,37 @@ func (s *Risk) GetProfile(ctx context.Context, req *pb.GetProfileRequest) (*pb.P
 	return profileToPB(tenant, req.UserId, &p), nil
 }
 
-// Rules implements RulesService.
+// Rules implements RulesService on the service layer.
 type Rules struct {
 	pb.UnimplementedRulesServiceServer
-	Engine Engine
-	Rules  *liverules.Manager
-	Log    *slog.Logger
+	Service *service.Service
+	Log     *slog.Logger
 }
 
 // Get implements RulesService.Get.
 func (s *Rules) Get(context.Context, *pb.GetRulesRequest) (*pb.Ruleset, error) {
-	return rulesetToPB(s.Rules.Snapshot()), nil
+	return rulesetToPB(s.Service.Rules()), nil
 }
 
 // Validate implements RulesService.Validate.
 func (s *Rules) Validate(_ context.Context, req *pb.ValidateRulesRequest) (*pb.ValidateRulesResponse, error) {
-	srcs := filesFromPB(req.Files)
-	set, err := s.Rules.Validate(srcs)
+	v, err := s.Service.ValidateRules(filesFromPB(req.Files))
 	if err != nil {
-		var rej *liverules.RejectedError
-		if !errors.As(err, &rej) {
-			return nil, toStatus(s.Log, err)
-		}
+		return nil, toStatus(s.Log, err)
+	}
+	if !v.Valid() {
 		resp := &pb.ValidateRulesResponse{}
-		for _, fe := range rej.Problems {
-			resp.Errors = append(resp.Errors, &pb.RuleError{File: fe.File, Line: int32(fe.Line), Message: fe.Message})
+		for _, p := range v.Problems {
+			resp.Errors = append(resp.Errors, &pb.RuleError{File: p.File, Line: int32(p.Line), Rule: p.Rule, Field: p.Field, Message: p.Error.Error()})
 		}
 		return resp, nil
 	}
-	return &pb.ValidateRulesResponse{Valid: true, Version: set.Version(), RuleCount: int32(len(set.Rules()))}, nil
+	return &pb.ValidateRulesResponse{Valid: true, Version: v.Set.Version(), RuleCount: int32(len(v.Set.Rules()))}, nil
 }
 
 // Put implements RulesService.Put.
 func (s *Rules) Put(_ context.Context, req *pb.PutRulesRequest) (*pb.Ruleset, error) {
-	srcs := filesFromPB(req.Files)
-	snap, err := s.Rules.Put(req.IfVersion, srcs)
+	snap, err := s.Service.PutRules(req.IfVersion, filesFromPB(req.Files))
 	if err != nil {
 		return nil, toStatus(s.Log, err)
 	}
@@ -139,26 +124,14 @@ func (s *Rules) Test(ctx context.Context, req *pb.TestRulesRequest) (*pb.TestRul
 	if err != nil {
 		return nil, toStatus(s.Log, err)
 	}
-	cur := s.Rules.Snapshot().Set
-	cand := cur
-	if len(req.Files) > 0 {
-		srcs := filesFromPB(req.Files)
-		if cand, err = s.Rules.Validate(srcs); err != nil {
-			return nil, toStatus(s.Log, err)
-		}
-	}
-	d, err := s.Engine.DryRun(ctx, a, cand)
+	r, err := s.Service.TestRules(ctx, a, filesFromPB(req.Files))
 	if err != nil {
-		return nil, toStatus(s.Log, prefixField(err, "attempt."))
+		return nil, toStatus(s.Log, err)
 	}
-	c, err := s.Engine.DryRun(ctx, a, cur)
-	if err != nil {
-		return nil, toStatus(s.Log, prefixField(err, "attempt."))
-	}
-	return &pb.TestRulesResponse{Decision: decisionToPB(&d), Current: decisionToPB(&c)}, nil
+	return &pb.TestRulesResponse{Decision: decisionToPB(&r.Candidate), Current: decisionToPB(&r.Current)}, nil
 }
 
-func rulesetToPB(s *liverules.Snapshot) *pb.Ruleset {
+func rulesetToPB(s *rules.Snapshot) *pb.Ruleset {
 	th := s.Set.Thresholds()
 	out := &pb.Ruleset{
 		Version: s.Set.Version(), Origin: s.Origin, LoadedAt: timestamppb.New(s.LoadedAt),
@@ -174,16 +147,6 @@ func rulesetToPB(s *liverules.Snapshot) *pb.Ruleset {
 		})
 	}
 	return out
-}
-
-// prefixField puts the attempt's path in the request before the field an
-// engine validation error names.
-func prefixField(err error, prefix string) error {
-	var fe *engine.FieldError
-	if errors.As(err, &fe) {
-		return &engine.FieldError{Field: prefix + fe.Field, Msg: fe.Msg}
-	}
-	return err
 }
 
 // toStatus turns an error into a gRPC status with details.
@@ -204,7 +167,7 @@ func toStatus(log *slog.Logger, err error) error {
 			if d.Index >= 0 {
 				field = fmt.Sprintf("files[%d]", d.Index)
 			}
-			br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: field, Description: d.Message})
+			br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: field, Description: d.Error.Error()})
 		}
 	case e.Field != "" && e.Code == codes.InvalidArgument:
 		desc := e.Reason

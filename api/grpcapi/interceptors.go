@@ -10,27 +10,44 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	reflectionv1alpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
 	"google.golang.org/grpc/status"
 
 	"github.com/riskgate/riskgate/api/apierr"
 	"github.com/riskgate/riskgate/api/auth"
 	pb "github.com/riskgate/riskgate/api/gen/riskgate/v1"
+	"github.com/riskgate/riskgate/api/service"
 )
 
-// Levels maps each method to what it needs. Methods not listed (health,
-// reflection) are public; the services' own methods must all be listed,
-// which a test checks.
-var Levels = map[string]auth.Level{
-	pb.RiskService_Score_FullMethodName:      auth.Scoring,
-	pb.RiskService_Report_FullMethodName:     auth.Scoring,
-	pb.RiskService_Forget_FullMethodName:     auth.Admin,
-	pb.RiskService_GetProfile_FullMethodName: auth.Admin,
-	pb.RulesService_Get_FullMethodName:       auth.Admin,
-	pb.RulesService_Validate_FullMethodName:  auth.Admin,
-	pb.RulesService_Put_FullMethodName:       auth.Admin,
-	pb.RulesService_Test_FullMethodName:      auth.Admin,
+// methods maps every method the server registers to its service
+// operation, whose level it needs. A method missing here is refused (fail
+// closed), and api/server's TestEveryEndpointHasALevel finds it first.
+var methods = map[string]service.Op{
+	pb.RiskService_Score_FullMethodName:      service.OpScore,
+	pb.RiskService_Report_FullMethodName:     service.OpReport,
+	pb.RiskService_Forget_FullMethodName:     service.OpForget,
+	pb.RiskService_GetProfile_FullMethodName: service.OpProfile,
+	pb.RulesService_Get_FullMethodName:       service.OpRulesGet,
+	pb.RulesService_Validate_FullMethodName:  service.OpRulesValidate,
+	pb.RulesService_Put_FullMethodName:       service.OpRulesPut,
+	pb.RulesService_Test_FullMethodName:      service.OpRulesTest,
+
+	healthpb.Health_Check_FullMethodName:                                   service.OpProbe,
+	healthpb.Health_Watch_FullMethodName:                                   service.OpProbe,
+	healthpb.Health_List_FullMethodName:                                    service.OpProbe,
+	reflectionpb.ServerReflection_ServerReflectionInfo_FullMethodName:      service.OpProbe,
+	reflectionv1alpha.ServerReflection_ServerReflectionInfo_FullMethodName: service.OpProbe,
+}
+
+// OpOf returns the service operation of a full method name
+// ("/riskgate.v1.RiskService/Score").
+func OpOf(fullMethod string) (service.Op, bool) {
+	op, ok := methods[fullMethod]
+	return op, ok
 }
 
 // Recorder measures calls; package metrics implements it.
@@ -78,10 +95,12 @@ func (ic *Interceptors) Stream(srv any, ss grpc.ServerStream, info *grpc.StreamS
 }
 
 func (ic *Interceptors) check(ctx context.Context, method string) error {
-	level, ok := Levels[method]
+	op, ok := methods[method]
 	if !ok {
-		level = auth.Public
+		ic.Log.Error("grpc method without a service operation refused", "method", method)
+		return status.Error(codes.PermissionDenied, "no authorisation level declared for "+method)
 	}
+	level := op.Level()
 	if level == auth.Public || level == auth.Scoring && ic.Auth.ScoringOpen() {
 		return nil // the hot path: no metadata or peer lookups
 	}

@@ -1,17 +1,12 @@
 package httpapi
 
 import (
-	"errors"
 	"io"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 
-	"google.golang.org/grpc/codes"
-
-	"github.com/riskgate/riskgate/api/apierr"
-	"github.com/riskgate/riskgate/api/liverules"
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/rules"
 )
@@ -27,7 +22,7 @@ func (a *API) score(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
-	d, err := a.Engine.Score(r.Context(), at)
+	d, err := a.Service.Score(r.Context(), at)
 	if err != nil {
 		a.fail(w, err)
 		return
@@ -49,7 +44,7 @@ func (a *API) outcome(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
-	if err := a.Engine.Report(r.Context(), o); err != nil {
+	if err := a.Service.Report(r.Context(), o); err != nil {
 		a.fail(w, err)
 		return
 	}
@@ -58,21 +53,17 @@ func (a *API) outcome(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) getProfile(w http.ResponseWriter, r *http.Request) {
 	tenant, user := r.PathValue("tenant"), r.PathValue("user")
-	p, ok, err := a.Engine.Profile(r.Context(), tenant, user)
+	p, err := a.Service.Profile(r.Context(), tenant, user)
+	w.Header().Set("Cache-Control", "no-store")
 	if err != nil {
 		a.fail(w, err)
-		return
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	if !ok {
-		a.fail(w, &apierr.Error{Code: codes.NotFound, Message: "nothing is held on this user"})
 		return
 	}
 	WriteJSON(w, http.StatusOK, newProfileJSON(tenant, user, &p))
 }
 
 func (a *API) forget(w http.ResponseWriter, r *http.Request) {
-	if err := a.Engine.Forget(r.Context(), r.PathValue("tenant"), r.PathValue("user")); err != nil {
+	if err := a.Service.Forget(r.Context(), r.PathValue("tenant"), r.PathValue("user")); err != nil {
 		a.fail(w, err)
 		return
 	}
@@ -80,7 +71,7 @@ func (a *API) forget(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) getRules(w http.ResponseWriter, r *http.Request) {
-	s := a.Rules.Snapshot()
+	s := a.Service.Rules()
 	w.Header().Set("ETag", `"`+s.Set.Version()+`"`)
 	w.Header().Set("Cache-Control", "no-store")
 	WriteJSON(w, http.StatusOK, newRulesetJSON(s))
@@ -135,7 +126,7 @@ func (a *API) putRules(w http.ResponseWriter, r *http.Request) {
 		}
 		req.IfVersion = m
 	}
-	s, err := a.Rules.Put(req.IfVersion, sources(req.Files))
+	s, err := a.Service.PutRules(req.IfVersion, sources(req.Files))
 	if err != nil {
 		a.fail(w, err)
 		return
@@ -161,15 +152,14 @@ func (a *API) validateRules(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, &engine.FieldError{Field: "files", Msg: "only files are accepted here"})
 		return
 	}
-	set, err := a.Rules.Validate(sources(req.Files))
-	var rej *liverules.RejectedError
+	v, err := a.Service.ValidateRules(sources(req.Files))
 	switch {
-	case errors.As(err, &rej):
-		WriteJSON(w, http.StatusOK, validateJSON{Errors: problemsJSON(rej.Problems)})
 	case err != nil:
 		a.fail(w, err)
+	case !v.Valid():
+		WriteJSON(w, http.StatusOK, validateJSON{Errors: problemsJSON(v.Problems)})
 	default:
-		WriteJSON(w, http.StatusOK, validateJSON{Valid: true, Version: set.Version(), RuleCount: len(set.Rules()), Errors: []ruleProblemJSON{}})
+		WriteJSON(w, http.StatusOK, validateJSON{Valid: true, Version: v.Set.Version(), RuleCount: len(v.Set.Rules()), Errors: []ruleProblemJSON{}})
 	}
 }
 
@@ -193,31 +183,10 @@ func (a *API) testRules(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
-	cur := a.Rules.Snapshot().Set
-	cand := cur
-	if len(req.Files) > 0 {
-		if cand, err = a.Rules.Validate(sources(req.Files)); err != nil {
-			a.fail(w, err)
-			return
-		}
-	}
-	d, err := a.Engine.DryRun(r.Context(), at, cand)
+	res, err := a.Service.TestRules(r.Context(), at, sources(req.Files))
 	if err != nil {
-		a.fail(w, prefixField(err, "attempt."))
+		a.fail(w, err)
 		return
 	}
-	c, err := a.Engine.DryRun(r.Context(), at, cur)
-	if err != nil {
-		a.fail(w, prefixField(err, "attempt."))
-		return
-	}
-	WriteJSON(w, http.StatusOK, testJSON{Decision: &d, Current: &c})
-}
-
-func prefixField(err error, prefix string) error {
-	var fe *engine.FieldError
-	if errors.As(err, &fe) {
-		return &engine.FieldError{Field: prefix + fe.Field, Msg: fe.Msg}
-	}
-	return err
+	WriteJSON(w, http.StatusOK, testJSON{Decision: &res.Candidate, Current: &res.Current})
 }

@@ -1,5 +1,6 @@
-// Package httpapi is riskgate's HTTP/JSON API: the same operations as the
-// gRPC services, on net/http's pattern mux, with JSON bodies decoded
+// Package httpapi is riskgate's HTTP/JSON API: the same operations of the
+// service layer (api/service) as the gRPC services, on net/http's pattern
+// mux, each route authenticated for its operation's level, with JSON bodies decoded
 // strictly (unknown fields and trailing data are errors), bounded in size,
 // and JSON errors that name the offending field:
 //
@@ -9,7 +10,6 @@
 package httpapi
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -17,37 +17,28 @@ import (
 	"time"
 
 	"github.com/riskgate/riskgate/api/auth"
-	"github.com/riskgate/riskgate/api/liverules"
-	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/api/service"
 )
 
 // Body size limits. An attempt at its field limits is about 12 KiB of JSON;
-// a ruleset is at most liverules.MaxFiles files of rules.MaxFileSize, but
+// a ruleset is at most rules.MaxFiles files of rules.MaxFileSize, but
 // real ones are kilobytes.
 const (
 	MaxAttemptBody = 64 << 10
 	MaxRulesBody   = 4 << 20
 )
 
-// Engine is what the handlers need of *engine.Engine.
-type Engine interface {
-	Score(ctx context.Context, a engine.Attempt) (engine.Decision, error)
-	DryRun(ctx context.Context, a engine.Attempt, rs engine.Ruleset) (engine.Decision, error)
-	Report(ctx context.Context, o engine.Outcome) error
-	Forget(ctx context.Context, tenant, user string) error
-	Profile(ctx context.Context, tenant, user string) (engine.Profile, bool, error)
-}
-
 // Recorder measures requests; package metrics implements it.
 type Recorder interface {
 	HTTP(route string, code int, took time.Duration)
 }
 
-// Route is one method and path pattern the API serves.
+// Route is one method and path pattern the API serves, and the service
+// operation it performs: the operation's level is what a caller needs.
 type Route struct {
 	Method  string
 	Path    string
-	Level   auth.Level
+	Op      service.Op
 	Handler http.HandlerFunc
 }
 
@@ -56,8 +47,7 @@ func (r Route) Pattern() string { return r.Method + " " + r.Path }
 
 // API holds the handlers' dependencies.
 type API struct {
-	Engine  Engine
-	Rules   *liverules.Manager
+	Service *service.Service
 	Auth    *auth.Authenticator
 	Metrics Recorder // may be nil
 	Log     *slog.Logger
@@ -66,14 +56,14 @@ type API struct {
 // Routes are the API's routes.
 func (a *API) Routes() []Route {
 	return []Route{
-		{"POST", "/v1/score", auth.Scoring, a.score},
-		{"POST", "/v1/outcome", auth.Scoring, a.outcome},
-		{"GET", "/v1/users/{tenant}/{user}", auth.Admin, a.getProfile},
-		{"DELETE", "/v1/users/{tenant}/{user}", auth.Admin, a.forget},
-		{"GET", "/v1/rules", auth.Admin, a.getRules},
-		{"PUT", "/v1/rules", auth.Admin, a.putRules},
-		{"POST", "/v1/rules:validate", auth.Admin, a.validateRules},
-		{"POST", "/v1/rules:test", auth.Admin, a.testRules},
+		{"POST", "/v1/score", service.OpScore, a.score},
+		{"POST", "/v1/outcome", service.OpReport, a.outcome},
+		{"GET", "/v1/users/{tenant}/{user}", service.OpProfile, a.getProfile},
+		{"DELETE", "/v1/users/{tenant}/{user}", service.OpForget, a.forget},
+		{"GET", "/v1/rules", service.OpRulesGet, a.getRules},
+		{"PUT", "/v1/rules", service.OpRulesPut, a.putRules},
+		{"POST", "/v1/rules:validate", service.OpRulesValidate, a.validateRules},
+		{"POST", "/v1/rules:test", service.OpRulesTest, a.testRules},
 	}
 }
 
@@ -131,6 +121,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (a *API) wrap(r Route) http.Handler {
 	pattern := r.Pattern()
+	level := r.Op.Level() // an invalid Op needs admin: fail closed
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
@@ -152,9 +143,9 @@ func (a *API) wrap(r Route) http.Handler {
 				a.Metrics.HTTP(pattern, code, time.Since(start))
 			}
 		}()
-		if r.Level != auth.Public && !(r.Level == auth.Scoring && a.Auth.ScoringOpen()) {
-			if err := a.Auth.Check(r.Level, req.Header.Get("Authorization"), req.TLS); err != nil {
-				if r.Level == auth.Admin || !a.Auth.ScoringOpen() {
+		if level != auth.Public && !(level == auth.Scoring && a.Auth.ScoringOpen()) {
+			if err := a.Auth.Check(level, req.Header.Get("Authorization"), req.TLS); err != nil {
+				if level == auth.Admin || !a.Auth.ScoringOpen() {
 					sw.Header().Set("WWW-Authenticate", `Bearer realm="riskgate"`)
 				}
 				a.fail(sw, err)

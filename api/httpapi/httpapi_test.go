@@ -18,7 +18,7 @@ func jsonNames(t reflect.Type) []string {
 }
 
 // TestRequestTypesMirrorEngine: the request types decode exactly the JSON
-// fields of the engine's types, so the HTTP API takes what DESIGN.md says.
+// fields of the engine's types, so the HTTP API takes what the README documents.
 func TestRequestTypesMirrorEngine(t *testing.T) {
 	for _, c := range []struct{ api, eng reflect.Type }{
 		{reflect.TypeOf(attemptJSON{}), reflect.TypeOf(engine.Attempt{})},

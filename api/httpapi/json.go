@@ -12,7 +12,7 @@ import (
 	"sync"
 
 	"github.com/riskgate/riskgate/api/apierr"
-	"github.com/riskgate/riskgate/api/liverules"
+	"github.com/riskgate/riskgate/rules"
 )
 
 // errorBody is the JSON of every error response.
@@ -27,16 +27,21 @@ type errorJSON struct {
 	Details []ruleProblemJSON `json:"details,omitempty"`
 }
 
+// ruleProblemJSON is one problem of a rejected ruleset, from the rules'
+// own data: the file as the request named it, the line, the rule and its
+// field, and the message that says all of it.
 type ruleProblemJSON struct {
 	File    string `json:"file,omitempty"`
 	Line    int    `json:"line,omitempty"`
+	Rule    string `json:"rule,omitempty"`
+	Field   string `json:"field,omitempty"`
 	Message string `json:"message"`
 }
 
-func problemsJSON(ps []liverules.FileError) []ruleProblemJSON {
+func problemsJSON(ps []rules.Problem) []ruleProblemJSON {
 	out := make([]ruleProblemJSON, len(ps))
 	for i, p := range ps {
-		out[i] = ruleProblemJSON{File: p.File, Line: p.Line, Message: p.Message}
+		out[i] = ruleProblemJSON{File: p.File, Line: p.Line, Rule: p.Rule, Field: p.Field, Message: p.Error.Error()}
 	}
 	return out
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/hex"
 	"time"
 
-	"github.com/riskgate/riskgate/api/liverules"
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/rules"
 )
@@ -203,7 +202,7 @@ type ruleJSON struct {
 	Line        int           `json:"line"`
 }
 
-func newRulesetJSON(s *liverules.Snapshot) *rulesetJSON {
+func newRulesetJSON(s *rules.Snapshot) *rulesetJSON {
 	th := s.Set.Thresholds()
 	out := &rulesetJSON{
 		Version: s.Set.Version(), Origin: s.Origin, LoadedAt: s.LoadedAt.UTC(), PersistPath: s.PersistPath,

@@ -1,7 +1,11 @@
-// Package metrics exports riskgate's Prometheus metrics. Metrics implements
-// engine.Observer for the scoring path and liverules.Observer for rule
-// reloads, and measures the HTTP and gRPC surfaces. Every metric is
-// registered on the registry it is given; nothing is global.
+// Package metrics exports the Prometheus metrics of decisions and of the
+// API: Metrics is an engine.Observer of the scoring path (decisions, rule
+// matches, outcomes, store calls, failed stages) and measures the HTTP and
+// gRPC surfaces. Every metric is registered on the registry it is given;
+// nothing is global. The packages it is assembled with keep their own
+// metrics beside what they measure (rules, GeoIP, IP lists, the
+// breached-password filter, the Redis store), each as a
+// prometheus.Collector.
 //
 // The scoring path calls the observer synchronously, so label children are
 // resolved once and found again through maps that are read without locks or
@@ -34,10 +38,12 @@ type Options struct {
 	MaxRules int
 }
 
-// LatencyBuckets are the buckets of the scoring and store latency
+// LatencyBuckets are the buckets of the scoring, store and API latency
 // histograms, in seconds: from 50µs, where an in-memory Score lands, to 1 s,
-// where a struggling network store does.
-var LatencyBuckets = []float64{50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1}
+// where a struggling network store does. Each call returns a new slice.
+func LatencyBuckets() []float64 {
+	return []float64{50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1}
+}
 
 // Metrics is the set of riskgate's metrics. It is safe for concurrent use.
 type Metrics struct {
@@ -54,14 +60,6 @@ type Metrics struct {
 	storeDurVec *prometheus.HistogramVec
 	storeErrVec *prometheus.CounterVec
 	storeOps    map[string]storeOp // read-only after New
-
-	rulesVersion   *prometheus.GaugeVec
-	rulesSuccess   prometheus.Gauge
-	rulesTimestamp prometheus.Gauge
-	rulesCount     prometheus.Gauge
-	rulesReloads   *prometheus.CounterVec
-	versionMu      sync.Mutex
-	version        string
 
 	httpReqs *prometheus.CounterVec
 	httpDur  *prometheus.HistogramVec
@@ -112,7 +110,7 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 		scoreDur: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "riskgate_score_duration_seconds",
 			Help:    "Time to score one attempt inside the engine, store included, transport excluded.",
-			Buckets: LatencyBuckets,
+			Buckets: LatencyBuckets(),
 		}),
 		signalErrs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "riskgate_signal_errors_total",
@@ -121,32 +119,12 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 		storeDurVec: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "riskgate_store_duration_seconds",
 			Help:    "Latency of state store calls, by operation.",
-			Buckets: LatencyBuckets,
+			Buckets: LatencyBuckets(),
 		}, []string{"op"}),
 		storeErrVec: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "riskgate_store_errors_total",
 			Help: "State store calls that failed, by operation. A failed observe is a decision made without state.",
 		}, []string{"op"}),
-		rulesVersion: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "riskgate_rules_version_info",
-			Help: "The ruleset in force: 1 for its version label.",
-		}, []string{"version"}),
-		rulesSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "riskgate_rules_last_reload_success",
-			Help: "1 if the last rules load or reload succeeded, 0 if it was rejected (the previous ruleset stays in force).",
-		}),
-		rulesTimestamp: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "riskgate_rules_last_reload_timestamp_seconds",
-			Help: "Unix time of the last rules load or reload attempt, successful or not.",
-		}),
-		rulesCount: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "riskgate_rules",
-			Help: "Rules in the ruleset in force.",
-		}),
-		rulesReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "riskgate_rules_reloads_total",
-			Help: "Rules loads and reloads, by trigger (startup, file, signal, api) and result (success, failure, unchanged).",
-		}, []string{"trigger", "result"}),
 		httpReqs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "riskgate_http_requests_total",
 			Help: "HTTP requests, by route pattern and status code.",
@@ -154,7 +132,7 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 		httpDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "riskgate_http_request_duration_seconds",
 			Help:    "HTTP request latency from headers read to response written, by route pattern.",
-			Buckets: LatencyBuckets,
+			Buckets: LatencyBuckets(),
 		}, []string{"route"}),
 		grpcReqs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "riskgate_grpc_requests_total",
@@ -163,7 +141,7 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 		grpcDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "riskgate_grpc_request_duration_seconds",
 			Help:    "gRPC call latency in the handler, by full method.",
-			Buckets: LatencyBuckets,
+			Buckets: LatencyBuckets(),
 		}, []string{"method"}),
 	}
 	outcomes := prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -180,7 +158,6 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 	}
 	for _, c := range []prometheus.Collector{
 		m.decisions, m.alerts, m.ruleMatches, m.scoreDur, outcomes, m.signalErrs, m.storeDurVec, m.storeErrVec,
-		m.rulesVersion, m.rulesSuccess, m.rulesTimestamp, m.rulesCount, m.rulesReloads,
 		m.httpReqs, m.httpDur, m.grpcReqs, m.grpcDur,
 	} {
 		if err := reg.Register(c); err != nil {
@@ -254,34 +231,6 @@ func (m *Metrics) rule(id string) *[2]prometheus.Counter {
 	return m.rules.getOrAdd(id, m.opts.MaxRules, func(label string) *[2]prometheus.Counter {
 		return &[2]prometheus.Counter{m.ruleMatches.WithLabelValues(label, "enforce"), m.ruleMatches.WithLabelValues(label, "shadow")}
 	})
-}
-
-// RulesLoaded records a ruleset put in force (or found unchanged).
-func (m *Metrics) RulesLoaded(trigger, version string, rules int, changed bool, at time.Time) {
-	result := "success"
-	if !changed {
-		result = "unchanged"
-	}
-	m.rulesReloads.WithLabelValues(trigger, result).Inc()
-	m.rulesSuccess.Set(1)
-	m.rulesTimestamp.Set(float64(at.UnixNano()) / 1e9)
-	m.rulesCount.Set(float64(rules))
-	m.versionMu.Lock()
-	defer m.versionMu.Unlock()
-	if m.version != version {
-		if m.version != "" {
-			m.rulesVersion.DeleteLabelValues(m.version)
-		}
-		m.rulesVersion.WithLabelValues(version).Set(1)
-		m.version = version
-	}
-}
-
-// RulesFailed records a ruleset rejected; the one in force stays.
-func (m *Metrics) RulesFailed(trigger string, at time.Time) {
-	m.rulesReloads.WithLabelValues(trigger, "failure").Inc()
-	m.rulesSuccess.Set(0)
-	m.rulesTimestamp.Set(float64(at.UnixNano()) / 1e9)
 }
 
 // HTTP records one HTTP request; route is the pattern, not the path.

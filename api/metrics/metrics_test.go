@@ -76,20 +76,6 @@ func TestObserverDoesNotAllocate(t *testing.T) {
 	}
 }
 
-func TestRulesMetrics(t *testing.T) {
-	m, _ := newMetrics(t, Options{})
-	now := time.Unix(1700000000, 0)
-	m.RulesLoaded("startup", "v1", 10, true, now)
-	m.RulesLoaded("api", "v2", 11, true, now.Add(time.Second))
-	m.RulesFailed("file", now.Add(2*time.Second))
-	if n := testutil.CollectAndCount(m.rulesVersion); n != 1 || testutil.ToFloat64(m.rulesVersion.WithLabelValues("v2")) != 1 {
-		t.Errorf("version info: %d series", n)
-	}
-	if testutil.ToFloat64(m.rulesSuccess) != 0 || testutil.ToFloat64(m.rulesTimestamp) != 1700000002 || testutil.ToFloat64(m.rulesCount) != 11 {
-		t.Error("after a failure: success, timestamp or count wrong")
-	}
-}
-
 func BenchmarkDecided(b *testing.B) {
 	reg := prometheus.NewRegistry()
 	m, _ := New(reg, Options{})

@@ -20,8 +20,11 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
+	"github.com/riskgate/riskgate/api/auth"
 	pb "github.com/riskgate/riskgate/api/gen/riskgate/v1"
+	"github.com/riskgate/riskgate/api/grpcapi"
 	"github.com/riskgate/riskgate/api/server"
+	"github.com/riskgate/riskgate/api/service"
 )
 
 // TestAdminNeedsCredentials: every admin operation is refused without the
@@ -243,5 +246,43 @@ func TestMutualTLS(t *testing.T) {
 	if req != nil {
 		req.Body.Close()
 		t.Errorf("https with a certificate of another CA was accepted")
+	}
+}
+
+// TestEveryEndpointHasALevel walks every gRPC method the server registers
+// (riskgate's services, health, reflection) and every HTTP route it serves
+// (the API and the operational routes, on either listener) and checks that
+// each maps to a service operation, whose declared level is what a caller
+// needs: nothing is public, or closed, by omission.
+func TestEveryEndpointHasALevel(t *testing.T) {
+	for _, apart := range []bool{false, true} {
+		ts := startServer(t, testOpts{metricsApart: apart})
+		methods := ts.srv.GRPCMethods()
+		if len(methods) < 10 {
+			t.Fatalf("only %d gRPC methods: %v", len(methods), methods)
+		}
+		for _, m := range methods {
+			if op, ok := grpcapi.OpOf(m); !ok || !op.Valid() {
+				t.Errorf("gRPC %s has no service operation", m)
+			}
+		}
+		for _, r := range ts.srv.Routes() {
+			if !r.Op.Valid() {
+				t.Errorf("HTTP %s has no service operation", r.Pattern())
+			}
+		}
+	}
+	// And the levels are the documented ones.
+	for op, want := range map[service.Op]auth.Level{
+		service.OpScore: auth.Scoring, service.OpReport: auth.Scoring, service.OpProfile: auth.Admin, service.OpForget: auth.Admin,
+		service.OpRulesGet: auth.Admin, service.OpRulesPut: auth.Admin, service.OpRulesValidate: auth.Admin, service.OpRulesTest: auth.Admin,
+		service.OpProbe: auth.Public,
+	} {
+		if op.Level() != want {
+			t.Errorf("%s: level %s, want %s", op, op.Level(), want)
+		}
+	}
+	if got := len(service.Ops()); got != 9 {
+		t.Errorf("%d operations: a new one needs its level checked here", got)
 	}
 }

@@ -154,7 +154,7 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if put.Version != "strict-1" || put.Origin != "file" || len(put.Rules) != 1 {
+	if label(put.Version) != "strict-1" || put.Origin != "file" || len(put.Rules) != 1 {
 		t.Fatalf("put: %v %v %d", put.Version, put.Origin, len(put.Rules))
 	}
 	if got, _ := os.ReadFile(filepath.Join(ts.rulesDir, "strict.yaml")); string(got) != strict {
@@ -167,7 +167,7 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d2.RulesVersion != "strict-1" || d2.Action != pb.Action_ACTION_DENY || d2.Reasons[0].Rule != "deny-tokyo" {
+	if d2.RulesVersion != put.Version || d2.Action != pb.Action_ACTION_DENY || d2.Reasons[0].Rule != "deny-tokyo" {
 		t.Fatalf("after put: %v %v %v", d2.RulesVersion, d2.Action, d2.Reasons)
 	}
 	// A stale if_version is refused.
@@ -188,7 +188,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("bad grpc put: %v %v", st, st.Details())
 	}
 	d3, err := risk.Score(ctx, &pb.ScoreRequest{Attempt: aliceAt(t0.Add(81*time.Hour), tokyo, "phone", pb.Result_RESULT_PASSWORD_OK)})
-	if err != nil || d3.RulesVersion != "strict-1" {
+	if err != nil || d3.RulesVersion != put.Version {
 		t.Fatalf("after bad put: %v %v", d3.GetRulesVersion(), err)
 	}
 	if _, err := os.Stat(filepath.Join(ts.rulesDir, "bad.yaml")); !errors.Is(err, os.ErrNotExist) {
@@ -212,10 +212,10 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tr.Decision.RulesVersion != "open-1" || tr.Decision.Action != pb.Action_ACTION_ALLOW || tr.Current.Action != pb.Action_ACTION_DENY {
+	if label(tr.Decision.RulesVersion) != "open-1" || tr.Decision.Action != pb.Action_ACTION_ALLOW || tr.Current.Action != pb.Action_ACTION_DENY {
 		t.Fatalf("test: candidate %v %v, current %v", tr.Decision.RulesVersion, tr.Decision.Action, tr.Current.Action)
 	}
-	if g, _ := rulesc.Get(admin, &pb.GetRulesRequest{}); g.GetVersion() != "strict-1" {
+	if g, _ := rulesc.Get(admin, &pb.GetRulesRequest{}); g.GetVersion() != put.Version {
 		t.Fatalf("Test changed the rules: %v", g.GetVersion())
 	}
 
@@ -244,7 +244,7 @@ func TestEndToEnd(t *testing.T) {
 		{"riskgate_score_duration_seconds", nil, 7},
 		{"riskgate_store_duration_seconds", []string{"op", "observe"}, 7},
 		{"riskgate_outcomes_total", []string{"outcome", "step_up_passed"}, 1},
-		{"riskgate_rules_version_info", []string{"version", "strict-1"}, 1},
+		{"riskgate_rules_version_info", []string{"version", put.Version}, 1},
 		{"riskgate_rules_reloads_total", []string{"trigger", "api", "result", "failure"}, 1},
 		{"riskgate_http_requests_total", []string{"route", "POST /v1/score", "code", "200"}, 1},
 		{"riskgate_grpc_requests_total", []string{"method", "/riskgate.v1.RiskService/Score", "code", "OK"}, 5},
@@ -276,4 +276,36 @@ func hasViolation(st *status.Status, field, desc string) bool {
 		}
 	}
 	return false
+}
+
+// TestRuleErrorsAsData: a rejected ruleset's problems carry their file
+// (as the request named it), line, rule and field as data on both APIs,
+// from the rules' own positions, not from reading them back out of a
+// message.
+func TestRuleErrorsAsData(t *testing.T) {
+	ts := startServer(t, testOpts{admin: adminToken})
+	bad := "rules:\n  - id: ok\n    description: Fine.\n    when: \"true\"\n    score: 1\n  - id: typo\n    description: Misspelt field.\n    when: geo.impossible_travle\n    action: deny\n"
+	var e struct {
+		Error struct {
+			Details []struct {
+				File, Rule, Field, Message string
+				Line                       int
+			} `json:"details"`
+		} `json:"error"`
+	}
+	code := httpDo(t, nil, "PUT", ts.url("/v1/rules"), adminToken, map[string]any{"files": []map[string]string{{"name": "bad.yaml", "content": bad}}}, &e)
+	if code != 400 || len(e.Error.Details) != 1 {
+		t.Fatalf("http: %d %+v", code, e)
+	}
+	if d := e.Error.Details[0]; d.File != "bad.yaml" || d.Line != 8 || d.Rule != "typo" || d.Field != "when" || !strings.HasPrefix(d.Message, "bad.yaml:8: rule \"typo\": when:") {
+		t.Errorf("http detail %+v", d)
+	}
+	v, err := pb.NewRulesServiceClient(ts.grpcConn(t)).Validate(withToken(context.Background(), adminToken),
+		&pb.ValidateRulesRequest{Files: []*pb.RuleFile{{Name: "bad.yaml", Content: bad}}})
+	if err != nil || v.Valid || len(v.Errors) != 1 {
+		t.Fatalf("grpc: %v %v", v, err)
+	}
+	if r := v.Errors[0]; r.File != "bad.yaml" || r.Line != 8 || r.Rule != "typo" || r.Field != "when" {
+		t.Errorf("grpc error %v", r)
+	}
 }

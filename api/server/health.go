@@ -8,15 +8,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
-	"github.com/riskgate/riskgate/api/auth"
 	pb "github.com/riskgate/riskgate/api/gen/riskgate/v1"
 	"github.com/riskgate/riskgate/api/httpapi"
+	"github.com/riskgate/riskgate/api/service"
 )
-
-// pinger is a store that can tell whether it is reachable (Redis).
-type pinger interface {
-	Ping(ctx context.Context) error
-}
 
 // ops are the operational routes: liveness, readiness, metrics.
 func (s *Server) ops() []httpapi.Route {
@@ -27,11 +22,11 @@ func (s *Server) ops() []httpapi.Route {
 		Timeout: 10 * time.Second,
 	})
 	return []httpapi.Route{
-		{Method: "GET", Path: "/healthz", Level: auth.Public, Handler: func(w http.ResponseWriter, r *http.Request) {
+		{Method: "GET", Path: "/healthz", Op: service.OpProbe, Handler: func(w http.ResponseWriter, r *http.Request) {
 			writeStatus(w, http.StatusOK, map[string]any{"status": "ok"})
 		}},
-		{Method: "GET", Path: "/readyz", Level: auth.Public, Handler: s.readyz},
-		{Method: "GET", Path: "/metrics", Level: auth.Public, Handler: metricsHandler.ServeHTTP},
+		{Method: "GET", Path: "/readyz", Op: service.OpProbe, Handler: s.readyz},
+		{Method: "GET", Path: "/metrics", Op: service.OpProbe, Handler: metricsHandler.ServeHTTP},
 	}
 }
 
@@ -39,9 +34,9 @@ type slog2log struct{ s *Server }
 
 func (l slog2log) Println(v ...any) { l.s.log.Warn("metrics", "err", v) }
 
-// ready runs the readiness checks: the rules are loaded, the store answers,
-// and every extra check (databases) passes. It never reports ready while
-// shutting down.
+// ready runs the readiness checks: the rules are loaded, and every check
+// (the store answers, a database is loaded) passes. It never reports ready
+// while shutting down.
 func (s *Server) ready(ctx context.Context) (map[string]string, bool) {
 	res := map[string]string{}
 	ok := true
@@ -60,18 +55,11 @@ func (s *Server) ready(ctx context.Context) (map[string]string, bool) {
 		res["server"] = "shutting down"
 		ok = false
 	}
-	if snap := s.deps.Rules.Snapshot(); snap == nil {
+	if snap := s.deps.Service.Rules(); snap == nil {
 		res["rules"] = "not loaded"
 		ok = false
 	} else {
 		res["rules"] = "ok: " + snap.Set.Version()
-	}
-	if p, isPinger := s.deps.Store.(pinger); isPinger {
-		cctx, cancel := context.WithTimeout(ctx, time.Second)
-		set("store", p.Ping(cctx))
-		cancel()
-	} else {
-		res["store"] = "ok"
 	}
 	for _, c := range s.deps.Checks {
 		cctx, cancel := context.WithTimeout(ctx, time.Second)

@@ -20,14 +20,9 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
-	"github.com/riskgate/riskgate/api/auth"
-	"github.com/riskgate/riskgate/api/liverules"
-	"github.com/riskgate/riskgate/api/metrics"
 	"github.com/riskgate/riskgate/api/server"
-	"github.com/riskgate/riskgate/engine"
-	"github.com/riskgate/riskgate/engine/memstore"
+	"github.com/riskgate/riskgate/node"
 	"github.com/riskgate/riskgate/rules"
-	"github.com/riskgate/riskgate/signals"
 )
 
 const (
@@ -55,6 +50,9 @@ type testServer struct {
 	scheme   string
 }
 
+// startServer assembles a node as `riskgate serve` does (package node),
+// on a folder holding the default rules, with the options' credentials,
+// TLS and listeners, and serves it until the test ends.
 func startServer(t *testing.T, o testOpts) *testServer {
 	t.Helper()
 	dir := t.TempDir()
@@ -65,70 +63,58 @@ func startServer(t *testing.T, o testOpts) *testServer {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	reg := prometheus.NewRegistry()
-	m, err := metrics.New(reg, metrics.Options{})
-	if err != nil {
-		t.Fatal(err)
+	tokenFile := func(name, token string) string {
+		if token == "" {
+			return ""
+		}
+		f := filepath.Join(t.TempDir(), name)
+		if err := os.WriteFile(f, []byte(token+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return f
 	}
-	set, err := rules.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	holder := rules.NewHolder(set)
-	mgr, err := liverules.New(holder, liverules.Options{Paths: []string{dir}, Debounce: 20 * time.Millisecond, Observer: m, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyer, err := engine.NewKeyer([]byte("test-secret-0123456789abcdef"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := memstore.New(memstore.Options{})
-	eng, err := engine.New(engine.Options{
-		Store: store, Rules: holder, Keyer: keyer, Signals: signals.Default(signals.Config{}),
-		Observers: []engine.Observer{m}, Logger: log,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := server.Config{
-		HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", HTTPTLS: o.httpTLS, GRPCTLS: o.grpcTLS,
-		GRPCReflection: true, ShutdownTimeout: o.shutdown, ReadyInterval: 50 * time.Millisecond,
+	cfg := node.Config{
+		HTTP: node.HTTPConfig{Addr: "127.0.0.1:0", TLS: tlsConfig(o.httpTLS)},
+		GRPC: node.GRPCConfig{Addr: "127.0.0.1:0", Reflection: true, TLS: tlsConfig(o.grpcTLS)},
+		Auth: node.AuthConfig{
+			AdminTokenFile: tokenFile("admin", o.admin), ScoringTokenFile: tokenFile("scoring", o.scoring), AdminCertNames: o.adminCertNames,
+		},
+		RulesWatch: true, RulesDebounce: 20 * time.Millisecond,
+		Shutdown:     node.ShutdownConfig{Timeout: o.shutdown},
+		EngineConfig: node.EngineConfig{Rules: []string{dir}, PasswordConfig: node.PasswordConfig{Breached: "none"}},
 	}
 	if o.metricsApart {
-		cfg.MetricsAddr = "127.0.0.1:0"
+		cfg.Metrics.Addr = "127.0.0.1:0"
 	}
-	az := auth.New(auth.Options{AdminToken: []byte(o.admin), ScoringToken: []byte(o.scoring), AdminCertNames: o.adminCertNames})
-	srv, err := server.New(cfg, server.Deps{Engine: eng, Rules: mgr, Store: store, Auth: az, Metrics: m, Gatherer: reg, Logger: log, Checks: o.checks})
+	reg := prometheus.NewRegistry()
+	opts := []node.Option{node.WithLogger(log), node.WithRegistry(reg), node.WithSecret([]byte("test-secret-0123456789abcdef"))}
+	for _, c := range o.checks {
+		opts = append(opts, node.WithCheck(c.Name, c.Check))
+	}
+	n, err := node.New(context.Background(), cfg, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.Listen(); err != nil {
+	srv, err := n.Listen()
+	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	stopped := false
-	var stopErr error
-	stop := func() error {
-		if !stopped {
-			stopped = true
-			cancel()
-			select {
-			case stopErr = <-done:
-			case <-time.After(30 * time.Second):
-				t.Error("server did not stop")
-			}
-		}
-		return stopErr
+	addrs, wait, err := n.Start(ctx)
+	if err != nil {
+		t.Fatal(err)
 	}
+	stop := func() error { cancel(); return wait() }
 	t.Cleanup(func() { _ = stop() })
-	ts := &testServer{srv: srv, addrs: srv.Addrs(), rulesDir: dir, reg: reg, stop: stop, scheme: "http"}
+	ts := &testServer{srv: srv, addrs: addrs, rulesDir: dir, reg: reg, stop: stop, scheme: "http"}
 	if o.httpTLS.Enabled() {
 		ts.scheme = "https"
 	}
 	return ts
+}
+
+func tlsConfig(t server.TLS) node.TLSConfig {
+	return node.TLSConfig{Cert: t.CertFile, Key: t.KeyFile, ClientCA: t.ClientCAFile, ClientAuth: t.ClientAuth}
 }
 
 func (ts *testServer) url(path string) string { return ts.scheme + "://" + ts.addrs.HTTP + path }
@@ -249,6 +235,13 @@ func (ts *testServer) metricValue(t *testing.T, name string, labels ...string) f
 		}
 	}
 	return 0
+}
+
+// label is a rules version's version: label, before its content hash
+// ("strict-1" of "strict-1@sha256:24dad563c2a9").
+func label(version string) string {
+	l, _, _ := strings.Cut(version, "@")
+	return l
 }
 
 // waitFor polls cond until it holds or the deadline passes.

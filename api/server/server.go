@@ -1,7 +1,8 @@
-// Package server is riskgate's service: it puts the engine, the live rules,
-// the gRPC and HTTP APIs, metrics and health together on their listeners,
-// and shuts them down gracefully. cmd/riskgate's serve command only turns
-// flags into a Config and Deps.
+// Package server puts riskgate's service on its listeners: the gRPC and
+// HTTP APIs over the service layer, metrics, health and readiness, TLS that
+// reloads, and a graceful drain. It serves what it is given and closes
+// nothing it did not open: package node assembles the service, runs the
+// server and then closes the rest in order.
 package server
 
 import (
@@ -29,9 +30,8 @@ import (
 	pb "github.com/riskgate/riskgate/api/gen/riskgate/v1"
 	"github.com/riskgate/riskgate/api/grpcapi"
 	"github.com/riskgate/riskgate/api/httpapi"
-	"github.com/riskgate/riskgate/api/liverules"
 	"github.com/riskgate/riskgate/api/metrics"
-	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/api/service"
 )
 
 // Config is how the server listens and shuts down.
@@ -63,29 +63,24 @@ type Config struct {
 }
 
 // Check is one readiness condition (a store ping, a database loaded).
+// The rules in force are always one.
 type Check struct {
 	Name  string
 	Check func(ctx context.Context) error
 }
 
-// Engine is what the server needs of *engine.Engine.
-type Engine interface {
-	grpcapi.Engine
-	httpapi.Engine
-}
-
-// Deps are what the server serves. Store and Closers are closed after the
-// drain: the store last, so that sinks flushing decisions still have it.
+// Deps are what the server serves.
 type Deps struct {
-	Engine   Engine
-	Rules    *liverules.Manager
-	Store    engine.Store
+	Service  *service.Service
 	Auth     *auth.Authenticator
 	Metrics  *metrics.Metrics // may be nil
 	Gatherer prometheus.Gatherer
-	Checks   []Check
-	Closers  []func(ctx context.Context) error
-	Logger   *slog.Logger
+	Checks   []Check // readiness, besides the rules in force
+	// Routes are more HTTP routes to serve beside the API's (a web hook),
+	// each with its service operation, authenticated and measured as the
+	// API's are.
+	Routes []httpapi.Route
+	Logger *slog.Logger
 }
 
 // Addrs are the addresses the server listens on, after Listen.
@@ -118,8 +113,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if cfg.HTTPAddr == "" && cfg.GRPCAddr == "" {
 		return nil, errors.New("server: no listener: set the HTTP or the gRPC address")
 	}
-	if deps.Engine == nil || deps.Rules == nil || deps.Store == nil || deps.Auth == nil {
-		return nil, errors.New("server: engine, rules, store and auth are required")
+	if deps.Service == nil || deps.Auth == nil {
+		return nil, errors.New("server: service and auth are required")
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 15 * time.Second
@@ -139,7 +134,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.Metrics != nil {
 		rec, grec = deps.Metrics, deps.Metrics
 	}
-	s.api = &httpapi.API{Engine: deps.Engine, Rules: deps.Rules, Auth: deps.Auth, Metrics: rec, Log: s.log}
+	s.api = &httpapi.API{Service: deps.Service, Auth: deps.Auth, Metrics: rec, Log: s.log}
 	s.opsRoutes = s.ops()
 
 	httpTLS, c, err := serverTLS(cfg.HTTPTLS)
@@ -150,7 +145,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		s.certs = append(s.certs, c)
 	}
 	if cfg.HTTPAddr != "" {
-		s.routes = s.api.Routes()
+		s.routes = append(s.api.Routes(), deps.Routes...)
 		if cfg.MetricsAddr == "" {
 			s.routes = append(s.routes, s.opsRoutes...)
 		}
@@ -193,8 +188,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			opts = append(opts, grpc.Creds(credentials.NewTLS(grpcTLS)))
 		}
 		s.grpcSrv = grpc.NewServer(opts...)
-		pb.RegisterRiskServiceServer(s.grpcSrv, &grpcapi.Risk{Engine: deps.Engine, Log: s.log})
-		pb.RegisterRulesServiceServer(s.grpcSrv, &grpcapi.Rules{Engine: deps.Engine, Rules: deps.Rules, Log: s.log})
+		pb.RegisterRiskServiceServer(s.grpcSrv, &grpcapi.Risk{Service: deps.Service, Log: s.log})
+		pb.RegisterRulesServiceServer(s.grpcSrv, &grpcapi.Rules{Service: deps.Service, Log: s.log})
 		healthpb.RegisterHealthServer(s.grpcSrv, s.health)
 		if cfg.GRPCReflection {
 			reflection.Register(s.grpcSrv)
@@ -225,6 +220,21 @@ func (s *Server) Routes() []httpapi.Route {
 		return append(append([]httpapi.Route(nil), s.routes...), s.opsRoutes...)
 	}
 	return s.routes
+}
+
+// GRPCMethods are the full names of every method the gRPC listener serves,
+// of every registered service (riskgate's, health, reflection).
+func (s *Server) GRPCMethods() []string {
+	if s.grpcSrv == nil {
+		return nil
+	}
+	var out []string
+	for name, info := range s.grpcSrv.GetServiceInfo() {
+		for _, m := range info.Methods {
+			out = append(out, "/"+name+"/"+m.Name)
+		}
+	}
+	return out
 }
 
 // Listen binds the listeners.
@@ -288,9 +298,8 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 // Serve serves on the bound listeners until ctx is done, then drains
-// in-flight requests within the shutdown timeout, closes the sinks and the
-// store, and returns. It returns an error if a listener failed or if the
-// drain had to cut requests.
+// in-flight requests within the shutdown timeout and returns. It returns
+// an error if a listener failed or if the drain had to cut requests.
 func (s *Server) Serve(ctx context.Context) error {
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
@@ -322,14 +331,6 @@ func (s *Server) Serve(ctx context.Context) error {
 	if s.pprofSrv != nil {
 		serve("pprof", func() error { return s.pprofSrv.Serve(s.pprofLn) })
 	}
-	watchDone := make(chan struct{})
-	go func() {
-		defer close(watchDone)
-		if err := s.deps.Rules.Watch(bg); err != nil {
-			// Reload by SIGHUP and the API still work.
-			s.log.Error("rule files are not watched", "err", err)
-		}
-	}()
 	go s.followReadiness(bg)
 	s.logListening()
 
@@ -341,7 +342,6 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	err := s.shutdown()
 	stopBG()
-	<-watchDone
 	wg.Wait()
 	return errors.Join(serveErr, err)
 }
@@ -370,7 +370,7 @@ func (s *Server) logListening() {
 	s.log.Info("riskgate listening", attrs...)
 }
 
-// shutdown drains and closes everything, within the shutdown timeout.
+// shutdown drains the listeners, within the shutdown timeout.
 func (s *Server) shutdown() error {
 	s.shuttingDown.Store(true)
 	s.health.Shutdown() // every service NOT_SERVING
@@ -421,17 +421,10 @@ func (s *Server) shutdown() error {
 		}()
 	}
 	wg.Wait()
-	// In-flight requests are done: flush what they produced.
-	for _, c := range s.deps.Closers {
-		add(c(ctx))
-	}
-	if err := s.deps.Store.Close(ctx); err != nil {
-		add(fmt.Errorf("server: close store: %w", err))
-	}
 	if len(errs) > 0 {
-		s.log.Error("shutdown incomplete", "err", errors.Join(errs...))
+		s.log.Error("drain incomplete", "err", errors.Join(errs...))
 	} else {
-		s.log.Info("shutdown complete")
+		s.log.Info("listeners drained")
 	}
 	return errors.Join(errs...)
 }
@@ -446,12 +439,10 @@ func pprofMux() *http.ServeMux {
 	return mux
 }
 
-// Reload reloads the rule files and the TLS certificates (SIGHUP).
-func (s *Server) Reload() error {
+// ReloadCertificates reloads the TLS certificates (SIGHUP); a certificate
+// that fails to load keeps the previous one.
+func (s *Server) ReloadCertificates() error {
 	var errs []error
-	if _, err := s.deps.Rules.Reload(liverules.TriggerSignal); err != nil {
-		errs = append(errs, err)
-	}
 	for _, c := range s.certs {
 		if err := c.load(); err != nil {
 			s.log.Error("tls certificate reload failed; the previous one stays", "cert", c.certFile, "err", err)

@@ -140,7 +140,7 @@ func one(r io.Reader, set *rules.Set, enrichers []engine.Enricher, newSignals fu
 	store := memstore.New(memstore.Options{})
 	defer store.Close(context.Background())
 	keyer, _ := engine.NewKeyer([]byte("benchmark secret, not a secret"))
-	e, err := engine.New(engine.Options{Store: store, Rules: rules.NewHolder(set), Keyer: keyer, Enrichers: enrichers,
+	e, err := engine.New(engine.Options{Store: store, Rules: set, Keyer: keyer, Enrichers: enrichers,
 		Signals: newSignals(), Logger: slog.New(slog.DiscardHandler), NewID: engine.SeededIDs(1), RetryEntries: -1})
 	if err != nil {
 		return 0, err

@@ -192,7 +192,7 @@ func buildStep(dir, kind string, fpr float64) error {
 func lookupStep(n int, dir, kind string, probes int) error {
 	path := filterPath(dir, kind)
 	t0 := time.Now()
-	f, err := breached.Open(path)
+	f, err := breached.Open(path, breached.OpenOptions{})
 	if err != nil {
 		return err
 	}

@@ -11,51 +11,29 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/riskgate/riskgate/api/auth"
-	"github.com/riskgate/riskgate/api/liverules"
-	"github.com/riskgate/riskgate/api/metrics"
 	"github.com/riskgate/riskgate/api/server"
-	"github.com/riskgate/riskgate/engine"
-	"github.com/riskgate/riskgate/engine/memstore"
-	"github.com/riskgate/riskgate/rules"
-	"github.com/riskgate/riskgate/signals"
+	"github.com/riskgate/riskgate/node"
 )
 
-// startInProcess runs the real server, wired as riskgate serve wires it
-// (memory store, default rules and signals, metrics), on loopback ports.
+// startInProcess runs the real server, assembled as riskgate serve
+// assembles it (package node: memory store, default rules and signals,
+// metrics), on loopback ports.
 func startInProcess(tb testing.TB) server.Addrs {
 	tb.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	reg := prometheus.NewRegistry()
-	m, err := metrics.New(reg, metrics.Options{})
+	cfg := node.Config{HTTP: node.HTTPConfig{Addr: "127.0.0.1:0"}, GRPC: node.GRPCConfig{Addr: "127.0.0.1:0"},
+		EngineConfig: node.EngineConfig{PasswordConfig: node.PasswordConfig{Breached: "none"}}}
+	n, err := node.New(context.Background(), cfg, node.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+		node.WithRegistry(prometheus.NewRegistry()), node.WithSecret([]byte("benchmark-secret-0123456789")))
 	if err != nil {
-		tb.Fatal(err)
-	}
-	set, _ := rules.Default()
-	holder := rules.NewHolder(set)
-	mgr, err := liverules.New(holder, liverules.Options{Observer: m, Logger: log})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	keyer, _ := engine.NewKeyer([]byte("benchmark-secret-0123456789"))
-	store := memstore.New(memstore.Options{})
-	eng, err := engine.New(engine.Options{Store: store, Rules: holder, Keyer: keyer, Signals: signals.Default(signals.Config{}), Observers: []engine.Observer{m}, Logger: log})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	srv, err := server.New(server.Config{HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0"},
-		server.Deps{Engine: eng, Rules: mgr, Store: store, Auth: auth.New(auth.Options{}), Metrics: m, Gatherer: reg, Logger: log})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := srv.Listen(); err != nil {
 		tb.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { srv.Serve(ctx); close(done) }()
-	tb.Cleanup(func() { cancel(); <-done })
-	return srv.Addrs()
+	addrs, wait, err := n.Start(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { cancel(); wait() })
+	return addrs
 }
 
 // benchCalls measures calls through the whole stack, client and server in

@@ -7,14 +7,10 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/riskgate/riskgate/breached"
 	"github.com/riskgate/riskgate/engine"
-	"github.com/riskgate/riskgate/engine/memstore"
 	"github.com/riskgate/riskgate/engine/replay"
 	"github.com/riskgate/riskgate/enrich/geoip"
-	"github.com/riskgate/riskgate/enrich/iplist"
-	"github.com/riskgate/riskgate/rules"
-	"github.com/riskgate/riskgate/signals"
+	"github.com/riskgate/riskgate/node"
 	"github.com/riskgate/riskgate/simulator"
 )
 
@@ -30,78 +26,24 @@ type options struct {
 	decisions io.Writer
 }
 
-// pipeline is the engine `riskgate replay` builds, from the same packages:
-// the in-memory store, the GeoIP enrichment on the simulated databases
-// followed by the IP lists (built-in hosting ASNs), the default signals
-// with the embedded breached-password filter, and the rules.
-type pipeline struct {
-	engine *engine.Engine
-	close  []func()
-}
-
-func (p *pipeline) Close() {
-	for i := len(p.close) - 1; i >= 0; i-- {
-		p.close[i]()
-	}
-}
-
-func newPipeline(geo simulator.GeoPaths, rulePaths []string, seed uint64) (*pipeline, error) {
-	p := &pipeline{}
-	set, err := loadRules(rulePaths)
+// newPipeline assembles the node `riskgate replay --geoip-city ...
+// --geoip-asn ... --geoip-anonymous ...` assembles, from the same
+// package and the same config: the in-memory store, the GeoIP enrichment
+// on the simulated databases followed by the IP lists (built-in hosting
+// ASNs), the default signals with the bundled breached-password filter,
+// and the rules (the given files, or the embedded defaults).
+func newPipeline(ctx context.Context, geo simulator.GeoPaths, rulePaths []string, seed uint64) (*node.Node, error) {
+	cfg := node.Config{EngineConfig: node.EngineConfig{
+		Rules: rulePaths,
+		GeoIP: node.GeoIPConfig{City: []string{geo.City}, ASN: []string{geo.ASN}, Anonymous: []string{geo.Anonymous}, CacheSize: geoip.DefaultCacheSize},
+	}}
+	n, err := node.New(ctx, cfg, node.WithLogger(slog.New(slog.DiscardHandler)),
+		node.WithSecret([]byte("riskgate quality benchmark secret")),
+		node.WithEngine(func(o *engine.Options) { o.NewID = engine.SeededIDs(seed) }))
 	if err != nil {
-		return nil, err
-	}
-	log := slog.New(slog.DiscardHandler)
-	store := memstore.New(memstore.Options{})
-	p.close = append(p.close, func() { _ = store.Close(context.Background()) })
-	g, err := geoip.New(geoip.Options{City: []string{geo.City}, ASN: []string{geo.ASN}, Anonymous: []string{geo.Anonymous}, Logger: log})
-	if err != nil {
-		p.Close()
 		return nil, fmt.Errorf("quality: %w", err)
 	}
-	p.close = append(p.close, g.Close)
-	lists, err := iplist.New(iplist.Options{Logger: log})
-	if err != nil {
-		p.Close()
-		return nil, fmt.Errorf("quality: %w", err)
-	}
-	p.close = append(p.close, lists.Close)
-	filter, err := breached.Default()
-	if err != nil {
-		p.Close()
-		return nil, fmt.Errorf("quality: %w", err)
-	}
-	check := func(h *[20]byte) (bool, int) {
-		m := filter.Lookup(*h)
-		return m.Found, m.Tier
-	}
-	keyer, err := engine.NewKeyer([]byte("riskgate quality benchmark secret"))
-	if err != nil {
-		p.Close()
-		return nil, fmt.Errorf("quality: %w", err)
-	}
-	p.engine, err = engine.New(engine.Options{
-		Store: store, Rules: rules.NewHolder(set), Keyer: keyer, Logger: log,
-		Enrichers: []engine.Enricher{g, lists},
-		Signals:   signals.Default(signals.Config{Breached: check}),
-		NewID:     engine.SeededIDs(seed),
-	})
-	if err != nil {
-		p.Close()
-		return nil, fmt.Errorf("quality: %w", err)
-	}
-	return p, nil
-}
-
-func loadRules(paths []string) (*rules.Set, error) {
-	if len(paths) == 0 {
-		return rules.Default()
-	}
-	srcs, err := rules.LoadFiles(paths...)
-	if err != nil {
-		return nil, err
-	}
-	return rules.Compile(srcs...)
+	return n, nil
 }
 
 // recorder is the replay's scorer: the engine, with every decision noted
@@ -156,14 +98,14 @@ func run(ctx context.Context, o options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := newPipeline(geo, o.rules, out.Config.Seed)
+	p, err := newPipeline(ctx, geo, o.rules, out.Config.Seed)
 	if err != nil {
 		return nil, err
 	}
-	defer p.Close()
+	defer p.Close(context.Background())
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(out.WriteJSONL(pw)) }()
-	rec := &recorder{e: p.engine, lines: out.Lines}
+	rec := &recorder{e: p.Engine(), lines: out.Lines}
 	dst := o.decisions
 	if dst == nil {
 		dst = io.Discard

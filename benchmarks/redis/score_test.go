@@ -3,7 +3,6 @@ package redisbench
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -21,9 +20,8 @@ import (
 
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/engine/redisstore"
+	"github.com/riskgate/riskgate/internal/enginetest"
 	"github.com/riskgate/riskgate/internal/redistest"
-	"github.com/riskgate/riskgate/rules"
-	"github.com/riskgate/riskgate/signals"
 )
 
 const (
@@ -105,22 +103,13 @@ func setupWith(b testing.TB, open func(url string) (engine.Store, redis.Universa
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { store.Close(context.Background()) })
-	set, err := rules.Default()
-	if err != nil {
-		b.Fatal(err)
-	}
-	k, _ := engine.NewKeyer([]byte("benchmark-secret-0123456789"))
 	var enrichers []engine.Enricher
 	if os.Getenv("RISKGATE_REDIS_BENCH_ASN") != "" {
 		// Four networks of 500 users each: their distinct usernames are
 		// HyperLogLogs, as a large ISP's are.
 		enrichers = append(enrichers, asnEnricher{})
 	}
-	e, err := engine.New(engine.Options{Store: store, Rules: rules.NewHolder(set), Keyer: k, Signals: signals.Default(signals.Config{}),
-		Enrichers: enrichers, StoreTimeout: storeTimeout, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		b.Fatal(err)
-	}
+	e := enginetest.New(b, engine.Options{Store: store, Enrichers: enrichers, StoreTimeout: storeTimeout})
 	bn := &bench{srv: srv, e: e, store: store, rt: &roundTrips{}, rdb: redis.NewClient(&redis.Options{Addr: srv.Addr})}
 	b.Cleanup(func() { bn.rdb.Close() })
 	r := rand.New(rand.NewPCG(1, 2))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/engine/replay"
+	"github.com/riskgate/riskgate/node"
 	"github.com/riskgate/riskgate/rules"
 	"github.com/riskgate/riskgate/rules/backtest"
 	"github.com/riskgate/riskgate/signals"
@@ -29,8 +30,8 @@ type backtestCmd struct {
 	AutoOutcomes  bool     `help:"For a simulated stream, the person behind each attempt answers a step-up (passes when step_up_passes), as with replay --auto-outcomes. A capture's attempts are answered from its own outcomes either way." default:"true" negatable:""`
 	MaxSpeed      float64  `help:"Speed (km/h) above which travel between two logins is impossible." default:"1000"`
 
-	geoFlags      `embed:""`
-	passwordFlags `embed:""`
+	GeoIP               node.GeoIPConfig `embed:""`
+	node.PasswordConfig `embed:""`
 }
 
 // gateError is a failed --max-friction or --min-catch: exit status 3, so
@@ -60,20 +61,16 @@ func (c *backtestCmd) Run(ctx context.Context) error {
 		}
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	enrichers, closeGeo, err := c.geoFlags.enrichers(ctx, log)
+	enrichers, closeGeo, err := node.Enrichers(c.GeoIP, log)
 	if err != nil {
 		return err
 	}
-	if closeGeo != nil {
-		defer closeGeo()
-	}
-	check, closePw, err := c.passwordFlags.checker(log)
+	defer closeGeo()
+	check, closePw, err := node.BreachChecker(c.PasswordConfig, log)
 	if err != nil {
 		return err
 	}
-	if closePw != nil {
-		defer closePw()
-	}
+	defer closePw()
 	in, err := replay.Open(c.In)
 	if err != nil {
 		return err

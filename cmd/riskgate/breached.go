@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
 	"github.com/riskgate/riskgate/breached"
@@ -16,7 +17,7 @@ import (
 
 // breachedCmd groups the breached-password filter tools.
 type breachedCmd struct {
-	Build  breachedBuildCmd  `cmd:"" help:"Build a filter file from Have I Been Pwned SHA1:COUNT dumps and plain password lists (gzip allowed)."`
+	Build  breachedBuildCmd  `cmd:"" help:"Build a filter file from Have I Been Pwned downloads (the downloader's folder or single file) and plain password lists (gzip allowed)."`
 	Verify breachedVerifyCmd `cmd:"" help:"Check every checksum of a filter file (a full read) and print its header."`
 	Info   breachedInfoCmd   `cmd:"" help:"Print a filter file's header without reading its body."`
 }
@@ -28,27 +29,23 @@ type breachedBuildCmd struct {
 	Tiers       []uint64 `sep:"," help:"Increasing prevalence tiers, e.g. 1,100,10000: lookups then say which tier a hit is in."`
 	Kind        string   `default:"bloom" enum:"bloom,fuse,fuse8,fuse16,fuse32" help:"Filter kind: bloom (can grow; any rate), fuse8/16/32 (static, rate 2^-bits, faster lookups), fuse (narrowest meeting --fpr)."`
 	Expected    uint64   `placeholder:"N" help:"Entries to size a Bloom filter for; default: counted or estimated from the input size."`
-	Format      string   `default:"auto" enum:"auto,hibp,plain" help:"Input form: hibp (SHA1HEX:COUNT), plain (one password per line) or auto (per file, from its first lines)."`
+	Format      string   `default:"auto" enum:"auto,hibp,plain" help:"Input form: hibp (SHA1HEX:COUNT, or the downloader's SUFFIX:COUNT range files), plain (one password per line) or auto (per file, from its first lines; never plain for a file of hash lines)."`
 	PlainCount  uint64   `name:"plain-count" default:"1" help:"Prevalence count given to each plain-list entry."`
 	Source      string   `help:"Source description stored in the header (default: the input file names)."`
 	MaxReported int      `name:"max-reported" default:"10" help:"Malformed lines reported with file:line."`
-	Inputs      []string `arg:"" type:"existingfile" name:"input" help:"Input files."`
+	MaxBad      float64  `name:"max-malformed" default:"0.001" help:"Largest share of malformed lines in any one input file; above it the build fails naming the file and its first bad line (1 accepts anything)."`
+	Partial     bool     `help:"Accept a downloader folder with range files missing (an interrupted download)."`
+	Inputs      []string `arg:"" type:"existingpath" name:"input" help:"Input files or folders: the downloader's folder (00000.txt … FFFFF.txt), its single file, password lists, or folders of lists."`
 }
 
 func (c *breachedBuildCmd) Run(ctx context.Context) error {
 	opt := breached.BuildOptions{
 		FPR: c.FPR, MinCount: c.MinCount, Tiers: c.Tiers, Expected: c.Expected,
 		PlainCount: c.PlainCount, Source: c.Source, MaxReported: c.MaxReported,
+		MaxMalformed: c.MaxBad, Partial: c.Partial,
 	}
 	var err error
-	if c.Kind == "fuse" {
-		opt.Kind = breached.KindFuse32
-		if c.FPR >= 1.0/(1<<8) {
-			opt.Kind = breached.KindFuse8
-		} else if c.FPR >= 1.0/(1<<16) {
-			opt.Kind = breached.KindFuse16
-		}
-	} else if opt.Kind, err = breached.ParseKind(c.Kind); err != nil {
+	if opt.Kind, err = breached.KindFor(c.Kind, c.FPR); err != nil {
 		return err
 	}
 	format, err := breached.ParseFormat(c.Format)
@@ -61,14 +58,13 @@ func (c *breachedBuildCmd) Run(ctx context.Context) error {
 	}
 	// Progress only on a terminal: in a pipeline or CI log, carriage-return
 	// updates are noise.
-	tty := term.IsTerminal(int(os.Stderr.Fd()))
-	if tty {
-		opt.Progress = func(p breached.Progress) { printProgress(os.Stderr, p) }
+	var bar *progressBar
+	if term.IsTerminal(int(os.Stderr.Fd())) {
+		bar = newProgressBar(os.Stderr)
+		opt.Progress = bar.update
 	}
 	res, err := breached.Build(ctx, c.Out, inputs, opt)
-	if tty {
-		fmt.Fprint(os.Stderr, "\r\033[K")
-	}
+	bar.close()
 	if err != nil {
 		return err
 	}
@@ -76,20 +72,61 @@ func (c *breachedBuildCmd) Run(ctx context.Context) error {
 	return nil
 }
 
-func printProgress(w io.Writer, p breached.Progress) {
-	pct := 0.0
-	if p.BytesTotal > 0 {
-		pct = 100 * float64(p.BytesRead) / float64(p.BytesTotal)
+// progressBar draws a build's progress on a terminal: a bar over the input
+// bytes of the current pass with its ETA, and lines read and lines/s.
+type progressBar struct {
+	w     io.Writer
+	bar   *progressbar.ProgressBar
+	phase string
+	start time.Duration // of the phase, in the build's elapsed time
+	last  time.Duration // of the previous update
+}
+
+func newProgressBar(w io.Writer) *progressBar { return &progressBar{w: w} }
+
+func (b *progressBar) update(p breached.Progress) {
+	reading := p.Phase == "counting" || p.Phase == "inserting"
+	defer func() { b.last = p.Elapsed }()
+	if b.bar == nil || p.Phase != b.phase {
+		if b.bar != nil {
+			_ = b.bar.Finish()
+			fmt.Fprintln(b.w)
+		}
+		b.phase, b.start = p.Phase, b.last
+		opts := []progressbar.Option{progressbar.OptionSetWriter(b.w), progressbar.OptionSetElapsedTime(true),
+			progressbar.OptionShowDescriptionAtLineEnd(), progressbar.OptionSetWidth(30),
+			progressbar.OptionThrottle(200 * time.Millisecond), progressbar.OptionUseANSICodes(true)}
+		total := int64(-1) // a spinner while the filter is built and written
+		if reading {
+			total = max(p.BytesTotal, 1)
+			opts = append(opts, progressbar.OptionShowBytes(true), progressbar.OptionSetPredictTime(true))
+		}
+		b.bar = progressbar.NewOptions64(total, opts...)
 	}
-	rate := float64(p.Lines) / max(p.Elapsed.Seconds(), 1e-9)
-	fmt.Fprintf(w, "\r\033[K%-9s %5.1f%% of input  %s lines  %s entries  %s lines/s  %s",
-		p.Phase, pct, human(float64(p.Lines)), human(float64(p.Entries)), human(rate), p.Elapsed.Round(time.Second))
+	if !reading {
+		b.bar.Describe(fmt.Sprintf("%s the filter of %s entries", p.Phase, human(float64(p.Entries))))
+		_ = b.bar.Add(1)
+		return
+	}
+	rate := float64(p.Lines) / max((p.Elapsed-b.start).Seconds(), 1e-9)
+	b.bar.Describe(fmt.Sprintf("%-9s %s lines, %s lines/s", p.Phase, human(float64(p.Lines)), human(rate)))
+	_ = b.bar.Set64(p.BytesRead)
+}
+
+func (b *progressBar) close() {
+	if b != nil && b.bar != nil {
+		_ = b.bar.Finish()
+		fmt.Fprintln(b.w)
+	}
 }
 
 func printSummary(w io.Writer, out string, inputs []string, res *breached.Result) {
 	in := res.Info
 	for i, f := range res.Formats {
 		fmt.Fprintf(w, "input %s: read as %s\n", inputs[i], f)
+	}
+	if res.Files > len(inputs) {
+		fmt.Fprintf(w, "%d files read\n", res.Files)
 	}
 	fmt.Fprintf(w, "wrote %s: %s filter, %d entries, %.2f bits/entry, expected false-positive rate %.3g (target %.3g), %s\n",
 		out, in.Kind, in.Entries, in.BitsPerEntry, in.ExpectedFPR, in.TargetFPR, bytesHuman(in.Size))
@@ -120,16 +157,12 @@ type breachedVerifyCmd struct {
 }
 
 func (c *breachedVerifyCmd) Run() error {
-	f, err := breached.Open(c.File)
+	start := time.Now()
+	info, err := breached.ReadInfo(c.File, true)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	start := time.Now()
-	if err := f.Verify(); err != nil {
-		return err
-	}
-	printInfo(os.Stdout, c.File, f.Info())
+	printInfo(os.Stdout, c.File, info)
 	fmt.Printf("checksums: ok (%s)\n", time.Since(start).Round(time.Millisecond))
 	return nil
 }
@@ -139,12 +172,11 @@ type breachedInfoCmd struct {
 }
 
 func (c *breachedInfoCmd) Run() error {
-	f, err := breached.Open(c.File)
+	info, err := breached.ReadInfo(c.File, false)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	printInfo(os.Stdout, c.File, f.Info())
+	printInfo(os.Stdout, c.File, info)
 	return nil
 }
 

@@ -9,9 +9,8 @@ import (
 	"os"
 
 	"github.com/riskgate/riskgate/engine"
-	"github.com/riskgate/riskgate/engine/memstore"
 	"github.com/riskgate/riskgate/engine/replay"
-	"github.com/riskgate/riskgate/rules"
+	"github.com/riskgate/riskgate/node"
 )
 
 type replayCmd struct {
@@ -23,18 +22,24 @@ type replayCmd struct {
 	Seed          uint64 `help:"Seed for decision ids: the same input and seed give the same output." default:"1"`
 	CapturedRules bool   `help:"Replay a capture under the rules it was scored with (its rules records, in force where they were live) instead of --rules." name:"captured-rules"`
 
-	engineFlags `embed:""`
+	node.EngineConfig `embed:""`
 }
 
 func (c *replayCmd) Run(ctx context.Context) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	store := memstore.New(memstore.Options{})
-	defer store.Close(context.Background())
-	b, err := c.build(ctx, store, false, log, func(o *engine.Options) { o.NewID = engine.SeededIDs(c.Seed) })
+	// The rules in force are the replay's own, so that a capture's rules
+	// records can swap them (--captured-rules).
+	inForce := replay.NewCapturedRules(nil)
+	n, err := node.New(ctx, node.Config{EngineConfig: c.EngineConfig}, node.WithLogger(log),
+		node.WithEngine(func(o *engine.Options) {
+			o.NewID = engine.SeededIDs(c.Seed)
+			o.Rules = inForce
+		}))
 	if err != nil {
 		return err
 	}
-	defer b.Close()
+	defer n.Close(context.Background())
+	inForce.Use(n.Rules().Set()) // --rules, or the built-in rules
 
 	in, err := replay.Open(c.In)
 	if err != nil {
@@ -50,11 +55,16 @@ func (c *replayCmd) Run(ctx context.Context) error {
 		defer f.Close()
 		out = f
 	}
-	opts := replay.Options{AutoOutcomes: c.AutoOutcomes, NoSignals: c.NoSignals, Thresholds: thresholdsOf(b.rules)}
+	opts := replay.Options{AutoOutcomes: c.AutoOutcomes, NoSignals: c.NoSignals, Thresholds: inForce.Thresholds}
 	if c.CapturedRules {
-		opts.OnRules = func(rec *replay.RulesRecord) error { return putCapturedRules(b.rules, rec) }
+		opts.OnRules = func(rec *replay.RulesRecord) error {
+			if err := inForce.Put(rec); err != nil {
+				return fmt.Errorf("--captured-rules: %w", err)
+			}
+			return nil
+		}
 	}
-	sum, err := replay.Run(ctx, b.engine, in, out, opts)
+	sum, err := replay.Run(ctx, n.Engine(), in, out, opts)
 	if err != nil {
 		return err
 	}
@@ -71,31 +81,5 @@ func (c *replayCmd) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
-}
-
-// thresholdsOf gives the replay the thresholds of the rules in force, for
-// what the shadow rules would have done.
-func thresholdsOf(h *rules.Holder) func(string) (rules.Thresholds, bool) {
-	return func(version string) (rules.Thresholds, bool) {
-		set := h.Set()
-		return set.Thresholds(), set.Version() == version
-	}
-}
-
-// putCapturedRules puts a capture's rules record in force.
-func putCapturedRules(h *rules.Holder, rec *replay.RulesRecord) error {
-	if len(rec.Files) == 0 {
-		return fmt.Errorf("--captured-rules: the capture holds only the version of the rules it was scored with (%s), not their files: give --rules", rec.Version)
-	}
-	srcs := make([]rules.Source, len(rec.Files))
-	for i, f := range rec.Files {
-		srcs[i] = rules.Source{Name: f.Name, Data: []byte(f.Data)}
-	}
-	set, err := rules.Compile(srcs...)
-	if err != nil {
-		return fmt.Errorf("--captured-rules: version %s: %w", rec.Version, err)
-	}
-	h.Swap(set)
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/riskgate/riskgate/node"
 	"github.com/riskgate/riskgate/rules"
 	"github.com/riskgate/riskgate/rules/ruletest"
 )
@@ -38,17 +39,15 @@ func (c *rulesCheckCmd) Run() error {
 type rulesTestCmd struct {
 	Paths []string `arg:"" help:"Rule test files, or folders holding *_test.yaml files." type:"path"`
 
-	passwordFlags `embed:""`
+	node.PasswordConfig `embed:""`
 }
 
 func (c *rulesTestCmd) Run(ctx context.Context) error {
-	check, closePw, err := c.checker(slog.New(slog.DiscardHandler))
+	check, closePw, err := node.BreachChecker(c.PasswordConfig, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}
-	if closePw != nil {
-		defer closePw()
-	}
+	defer closePw()
 	res, err := ruletest.RunPaths(ctx, os.Stdout, ruletest.Options{Breached: check}, c.Paths...)
 	if err != nil {
 		return err

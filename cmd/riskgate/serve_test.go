@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -22,20 +23,46 @@ import (
 	"github.com/riskgate/riskgate/rules"
 )
 
-// buildBinary builds riskgate into a temporary folder, with -race when the
-// tests run with it (which reuses the packages compiled for the test).
+// buildBinary builds riskgate once for the package's tests, with -race when
+// the tests run with it (which reuses the packages compiled for the test).
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "riskgate")
-	args := []string{"build", "-o", bin}
-	if raceEnabled {
-		args = append(args, "-race")
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "riskgate-bin-")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binDir = dir
+		bin := filepath.Join(dir, "riskgate")
+		args := []string{"build", "-o", bin}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		if out, err := exec.Command("go", append(args, ".")...).CombinedOutput(); err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		binPath = bin
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
 	}
-	out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	return binPath
+}
+
+var (
+	binOnce         sync.Once
+	binPath, binDir string
+	binErr          error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
 	}
-	return bin
+	os.Exit(code)
 }
 
 // process is a running riskgate serve.
@@ -166,11 +193,11 @@ func TestServeBinary(t *testing.T) {
 	os.WriteFile(filepath.Join(rulesDir, "rules.yaml"), []byte(edited), 0o644)
 	p.cmd.Process.Signal(syscall.SIGHUP)
 	deadline := time.Now().Add(5 * time.Second)
-	for rs.Version != "after-hup" && time.Now().Before(deadline) {
+	for !strings.HasPrefix(rs.Version, "after-hup@") && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 		get(t, "http://"+p.http+"/v1/rules", admin, &rs)
 	}
-	if rs.Version != "after-hup" {
+	if !strings.HasPrefix(rs.Version, "after-hup@") {
 		t.Fatalf("after SIGHUP: %s\n%s", rs.Version, p.logs())
 	}
 
@@ -191,7 +218,7 @@ func TestServeBinary(t *testing.T) {
 	conn.Write([]byte(body[5:]))
 	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	resp, err := io.ReadAll(io.LimitReader(conn, 1<<16))
-	if !strings.HasPrefix(string(resp), "HTTP/1.1 200") || !strings.Contains(string(resp), `"rules_version":"after-hup"`) {
+	if !strings.HasPrefix(string(resp), "HTTP/1.1 200") || !strings.Contains(string(resp), `"rules_version":"`+rs.Version+`"`) {
 		t.Fatalf("in-flight request: %q %v\n%s", resp, err, p.logs())
 	}
 	select {

@@ -86,7 +86,7 @@ func newEngine(t *testing.T, w *world, observers ...engine.Observer) *engine.Eng
 		t.Fatal(err)
 	}
 	e, err := engine.New(engine.Options{
-		Store: store, Rules: rules.NewHolder(set), Keyer: keyer, Logger: log, Observers: observers,
+		Store: store, Rules: set, Keyer: keyer, Logger: log, Observers: observers,
 		Enrichers: []engine.Enricher{g, lists}, Signals: signals.Default(signals.Config{Breached: check}),
 		NewID: engine.SeededIDs(1),
 	})

@@ -226,10 +226,6 @@ func TestDistinctMatchesBruteForce(t *testing.T) {
 	}
 }
 
-func TestAttacks(t *testing.T) {
-	storetest.RunAttacks(t, func(t *testing.T) engine.Store { return New(Options{}) })
-}
-
 func TestFreshAddressesCannotEvictAccountWindows(t *testing.T) {
 	s := New(Options{Shards: 1, MaxWindowKeys: 20, MaxAccountKeys: 20})
 	defer s.Close(context.Background())

@@ -1,5 +1,7 @@
 package memstore
 
+import "github.com/riskgate/riskgate/engine"
+
 // ringSpec is one sliding window kept as a ring of buckets: width seconds
 // per bucket, n buckets, at offset off in the counter's bucket array.
 type ringSpec struct {
@@ -8,14 +10,27 @@ type ringSpec struct {
 	off   int
 }
 
-// Window sets. Address-like keys need short windows (bursts), accounts and
-// passwords long ones (slow brute force, slow spraying).
+// The engine's window sets (engine.ShortWindows for address-like keys,
+// engine.LongWindows for accounts and passwords) as rings, and their
+// lengths in seconds.
 var (
-	shortSpec = [3]ringSpec{{60, 10, 0}, {300, 12, 10}, {3600, 24, 22}}    // 10m, 1h, 24h
-	longSpec  = [3]ringSpec{{300, 12, 0}, {3600, 24, 12}, {21600, 28, 36}} // 1h, 24h, 7d
-	shortLen  = [3]int64{600, 3600, 86400}
-	longLen   = [3]int64{3600, 86400, 7 * 86400}
+	shortSpec, shortLen = rings(engine.ShortWindows())
+	longSpec, longLen   = rings(engine.LongWindows())
 )
+
+// rings lays the windows out one after the other in a counter's buckets.
+func rings(ws engine.Windows) (spec [3]ringSpec, length [3]int64) {
+	off := 0
+	for i, w := range ws {
+		spec[i] = ringSpec{width: w.Width, n: w.Buckets, off: off}
+		length[i] = w.Width * w.Buckets
+		off += int(w.Buckets)
+	}
+	if off > len(counter{}.b) {
+		panic("memstore: the engine's windows need more buckets than a counter has")
+	}
+	return spec, length
+}
 
 // counter counts events in three sliding windows at bucket resolution.
 type counter struct {

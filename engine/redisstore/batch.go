@@ -13,7 +13,7 @@ import (
 )
 
 // A batch is what one Store call sends: items (an item is one key and
-// what to do with it, see scripts.go), run by the batch script in one
+// what to do with it, see scripts.go and lua/batch.lua), run by the batch script in one
 // round trip. On a single server all items go in one script call; on a
 // cluster, one call per hash slot, which go-redis sends to the nodes in
 // parallel as one pipeline.

@@ -204,12 +204,12 @@ func (s *Store) Commit(ctx context.Context, c *engine.Commit) error {
 	if l := c.Learn; l != nil && !l.User.IsZero() {
 		// The entry as the account value holds it: its length, an id, the
 		// login.
-		entry := engine.AppendLogin(randomID(make([]byte, 4, 160)), l)
+		entry := encodeLogin(randomID(make([]byte, 4, 160)), l)
 		put32(entry, uint32(len(entry)-4))
 		full = s.wb.add(op{kind: opLearn, tenant: l.Tenant, user: l.User, data: entry})
 	}
 	if p := c.Pending; p != nil {
-		full = s.wb.add(op{kind: opPending, tenant: p.Event.Tenant, user: p.Login.User, id: p.DecisionID, data: engine.AppendPending(nil, p)})
+		full = s.wb.add(op{kind: opPending, tenant: p.Event.Tenant, user: p.Login.User, id: p.DecisionID, data: encodePending(nil, p)})
 	}
 	if full {
 		// Backpressure: Redis is slower than the commits coming in.

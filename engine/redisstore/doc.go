@@ -8,6 +8,8 @@
 // Everything a call does runs in one Lua function, riskgate_batch (a
 // Redis Function library, loaded by New and again on a server that lost
 // it), called with a list of items: one key each, and what to do with it.
+// Its code is lua/batch.lua, after the generated lua/preamble.lua: the
+// constants it shares with the Go code (item kinds, window layout).
 // An Observe's items are the attempt's account, address, subnet, ASN and
 // password, plus the writes earlier Commits queued; on a single server or
 // a Sentinel group all of them go in one FCALL, sent as one command. On a
@@ -83,7 +85,7 @@
 // (300) members within the longest window, a sorted set of the members by
 // the bucket of their last sighting, counted by ZCOUNT; beyond, one
 // HyperLogLog per bucket and one union per window, whose count the state
-// keeps (scripts.go explains the scheme): about 0.8% standard error, a
+// keeps (lua/batch.lua explains the scheme): about 0.8% standard error, a
 // few KB per window however large the attack. The two small forms are
 // exact, and count a member in a window by its last sighting, which
 // differs from a bucket's memory only for an attempt dated before that
@@ -99,7 +101,7 @@
 // # Accounts and concurrent learners
 //
 // An account is one string (profile.go): its failure rings, its profile
-// (engine.AppendProfile: about 250 bytes for a user with three devices,
+// (encodeProfile: about 250 bytes for a user with three devices,
 // two countries and forty logins) and the logins learned since the
 // profile was last written. Learning appends a login (APPEND), so
 // concurrent learners on any number of nodes never conflict and never

@@ -15,7 +15,7 @@ import (
 // all, while different subjects spread over the cluster.
 //
 //	{t:<tenant>:u:<key hex>}:profile  string: the account: failure rings, profile (8-byte
-//	                                  write tag + engine.AppendProfile), learned logins not
+//	                                  write tag + encodeProfile), learned logins not
 //	                                  yet folded into it (profile.go); the account key is the
 //	                                  user key when the user is known, else the username's
 //	{t:<tenant>:u:<key hex>}:pending  zset: the user's pending decision ids, by expiry
@@ -30,9 +30,9 @@ import (
 //	{t:<tenant>:pw:<key hex>}:...     the same, accounts tried with a password (a1h, a24h, a7d)
 //	{t:<tenant>}:s                    window state: attempts and failures of the tenant,
 //	                                  written by each node's aggregated flush (tenant.go)
-//	{t:<tenant>:d:<decision id>}      string: engine.AppendPending
+//	{t:<tenant>:d:<decision id>}      string: encodePending
 //
-// (scripts.go describes the window state and the HyperLogLogs.)
+// (lua/batch.lua describes the window state and the HyperLogLogs.)
 //
 // Identifiers that could break the tag (a '}' in a tenant, say) are
 // hex-encoded behind a '~', which no plain identifier contains.

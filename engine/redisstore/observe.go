@@ -23,16 +23,16 @@ var noMember [6]byte
 // bucket number of the finest window, then, behind their length (the
 // script reads them only for a sorted set), the same as a string and for
 // each window the range of such bucket numbers it covers.
-func (r *request) ranges(sp *[3]spec, t int64) {
-	w0 := sp[0].width
+func (r *request) ranges(sp *engine.Windows, t int64) {
+	w0 := sp[0].Width
 	r.u32(uint32(t / w0))
 	at := len(r.ops)
 	r.u8(0)
 	r.num(t / w0)
 	for i := range sp {
-		ratio := sp[i].width / w0
-		idx := t / sp[i].width
-		r.num((idx - sp[i].n + 1) * ratio)
+		ratio := sp[i].Width / w0
+		idx := t / sp[i].Width
+		r.num((idx - sp[i].Buckets + 1) * ratio)
 		r.num((idx+1)*ratio - 1)
 	}
 	r.ops[at] = byte(len(r.ops) - at - 1)

@@ -14,9 +14,9 @@ import (
 //	flags byte (1: failure rings present)
 //	the account's failure rings (longSpec), when present
 //	uint32 length, then the profile: a random 8-byte write tag and
-//	    engine.AppendProfile (length 0: none yet)
+//	    encodeProfile (length 0: none yet)
 //	learned logins not yet folded into the profile, each a uint32 length,
-//	    then a random 8-byte id and engine.AppendLogin
+//	    then a random 8-byte id and encodeLogin
 //
 // Learning appends a login (APPEND: blind, so concurrent learners on any
 // number of nodes never lose one and need no read first). A reader folds
@@ -32,7 +32,7 @@ import (
 // account is an account value, parsed.
 type account struct {
 	tag     string // the profile's write tag; "" when there is no profile
-	profile string // engine.AppendProfile
+	profile string // encodeProfile
 	entries string // the learned logins, each behind its length
 }
 
@@ -87,7 +87,7 @@ func (s *Store) fold(tenant string, user engine.Key, v string, p *engine.Profile
 		// A profile this version cannot decode (corrupt, or written by a
 		// newer one) is an error rather than a fresh start: the next
 		// compaction would overwrite it.
-		if err := engine.UnmarshalProfileString(a.profile, p); err != nil {
+		if err := decodeProfileString(a.profile, p); err != nil {
 			return false, err
 		}
 		has = true
@@ -103,7 +103,7 @@ func (s *Store) fold(tenant string, user engine.Key, v string, p *engine.Profile
 			return false, fmt.Errorf("learned login of %d bytes", n)
 		}
 		entry := a.entries[off+4 : off+4+n]
-		if err := engine.UnmarshalLoginString(entry[idLen:], &l); err != nil {
+		if err := decodeLoginString(entry[idLen:], &l); err != nil {
 			return false, err
 		}
 		p.Learn(&l)
@@ -113,7 +113,7 @@ func (s *Store) fold(tenant string, user engine.Key, v string, p *engine.Profile
 	}
 	if folded > 0 && (always || folded >= s.opts.CompactBacklog) {
 		val := randomID(make([]byte, 0, 256))
-		val = engine.AppendProfile(val, p)
+		val = encodeProfile(val, p)
 		s.wb.add(op{kind: opCompact, tenant: tenant, user: user, tag: a.tag, n: len(a.entries), lastOff: lastOff, lastID: lastID, data: val})
 	}
 	return has, nil
@@ -177,7 +177,7 @@ func (s *Store) TakePending(ctx context.Context, tenant, decisionID string) (eng
 	if res == "" || res[0] != '1' {
 		return p, false, nil
 	}
-	if err := engine.UnmarshalPending([]byte(res[1:]), &p); err != nil {
+	if err := decodePending([]byte(res[1:]), &p); err != nil {
 		return engine.Pending{}, false, fmt.Errorf("redisstore: take pending: %w", err)
 	}
 	return p, true, nil

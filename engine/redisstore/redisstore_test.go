@@ -45,16 +45,3 @@ func TestConformanceNoBackgroundFlush(t *testing.T) {
 		return newTestStore(t, srv.URL, Options{FlushInterval: time.Hour})
 	})
 }
-
-func TestAttacks(t *testing.T) {
-	srv := redistest.Start(t)
-	n := 0
-	storetest.RunAttacks(t, func(t *testing.T) engine.Store {
-		n++
-		s, err := New(context.Background(), Options{URL: srv.URL, KeyPrefix: fmt.Sprintf("atk%d:", n)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	})
-}

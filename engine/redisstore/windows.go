@@ -3,6 +3,8 @@ package redisstore
 import (
 	"errors"
 	"fmt"
+
+	"github.com/riskgate/riskgate/engine"
 )
 
 // The client half of the windows: the batch script returns a subject's
@@ -27,10 +29,10 @@ var errState = errors.New("malformed window state")
 
 // ringSum adds up, for each window of sp, the buckets of the ring at
 // ring[0:] in the window ending at t.
-func ringSum[T ~string | ~[]byte](ring T, sp *[3]spec, t int64, out *[3]uint32) {
+func ringSum[T ~string | ~[]byte](ring T, sp *engine.Windows, t int64, out *[3]uint32) {
 	off := 0
 	for i := range sp {
-		w, n := sp[i].width, sp[i].n
+		w, n := sp[i].Width, sp[i].Buckets
 		h := int64(be32(ring[off:]))
 		var total uint64
 		if h != 0 {
@@ -48,10 +50,10 @@ func ringSum[T ~string | ~[]byte](ring T, sp *[3]spec, t int64, out *[3]uint32) 
 
 // ringAdd is ringAdd of the batch script, on a Go ring (for the tenant
 // counts a node aggregates).
-func ringAdd(ring []byte, sp *[3]spec, t int64, k uint32) {
+func ringAdd(ring []byte, sp *engine.Windows, t int64, k uint32) {
 	off := 0
 	for i := range sp {
-		w, n := sp[i].width, sp[i].n
+		w, n := sp[i].Width, sp[i].Buckets
 		idx := t / w
 		h := int64(be32b(ring[off:]))
 		bs := ring[off+4 : off+4+4*int(n)]
@@ -77,7 +79,7 @@ func ringAdd(ring []byte, sp *[3]spec, t int64, k uint32) {
 
 // sumRings is ringSum, after adding a failure at t that the script wrote
 // in place (the rings it returned are from before) when add.
-func sumRings(ring string, sp *[3]spec, t int64, add bool, out *[3]uint32) {
+func sumRings(ring string, sp *engine.Windows, t int64, add bool, out *[3]uint32) {
 	if !add {
 		ringSum(ring, sp, t, out)
 		return
@@ -101,7 +103,7 @@ func put32(b []byte, v uint32) {
 // value, then its distinct counts when it has some. It sets failures (nil:
 // the subject has no counter series; failed: the event recorded one) and
 // distinct counts (nil: none), at time t.
-func countState(res string, ring, dist *[3]spec, t int64, failed bool, failures, distinct *[3]uint32) error {
+func countState(res string, ring, dist *engine.Windows, t int64, failed bool, failures, distinct *[3]uint32) error {
 	if len(res) < 2 {
 		return fmt.Errorf("%w: result of %d bytes", errState, len(res))
 	}
@@ -147,14 +149,14 @@ func countState(res string, ring, dist *[3]spec, t int64, failed bool, failures,
 	if len(rest)%10 != 0 {
 		return fmt.Errorf("%w: set of %d bytes", errState, len(rest))
 	}
-	w0 := dist[0].width
+	w0 := dist[0].Width
 	*distinct = [3]uint32{}
 	for e := 0; e < len(rest); e += 10 {
 		b := int64(be32(rest[e+6:]))
 		for i := range dist {
-			ratio := dist[i].width / w0
-			idx := t / dist[i].width
-			if bi := b / ratio; bi > idx-dist[i].n && bi <= idx {
+			ratio := dist[i].Width / w0
+			idx := t / dist[i].Width
+			if bi := b / ratio; bi > idx-dist[i].Buckets && bi <= idx {
 				distinct[i]++
 			}
 		}

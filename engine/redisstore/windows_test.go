@@ -119,7 +119,7 @@ func replayModels(t *testing.T, srv *redistest.Server, smallSet, users, small, l
 		evAt := at
 		// Late events only while the sets are HyperLogLogs: a small set
 		// counts a member by its last sighting, and a late event dated
-		// before it would not see it (documented in scripts.go).
+		// before it would not see it (documented in lua/batch.lua).
 		if late > 0 && i > 100 && i < 750 && r.IntN(late) == 0 {
 			evAt = at.Add(-time.Duration(r.IntN(7200)) * time.Second)
 			if evAt.Before(converted) {
@@ -147,14 +147,14 @@ func replayModels(t *testing.T, srv *redistest.Server, smallSet, users, small, l
 		tsec := evAt.Unix()
 		var wantU, wantA [3]int
 		for k, sp := range shortSpec {
-			m := model("u" + sp.name)
-			m.add(tsec/sp.width, user)
-			wantU[k] = m.count(tsec/sp.width, sp.n)
+			m := model("u" + sp.Name)
+			m.add(tsec/sp.Width, user)
+			wantU[k] = m.count(tsec/sp.Width, sp.Buckets)
 		}
 		for k, sp := range longSpec {
-			m := model("a" + sp.name)
-			m.add(tsec/sp.width, user)
-			wantA[k] = m.count(tsec/sp.width, sp.n)
+			m := model("a" + sp.Name)
+			m.add(tsec/sp.Width, user)
+			wantA[k] = m.count(tsec/sp.Width, sp.Buckets)
 		}
 		for k := range 3 {
 			if !near(g.IP.Usernames[k], wantU[k]) || !near(g.ASN.Usernames[k], wantU[k]) || !near(g.PasswordAccounts[k], wantA[k]) {

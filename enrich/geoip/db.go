@@ -4,13 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/oschwald/geoip2-golang/v2"
 	"github.com/oschwald/maxminddb-golang/v2"
+
+	"github.com/riskgate/riskgate/internal/filesnap"
 )
 
 // Role is what a database is opened for.
@@ -99,43 +101,33 @@ type database struct {
 	mm       *maxminddb.Reader
 	g2       *geoip2.Reader
 	unmap    func() error
+	where    string // where the private snapshot lives, for logs
 	refs     atomic.Int64
 }
 
-// openDatabase maps, verifies and classifies the file at path, and refuses
-// it unless it can serve role. Errors say which file and what is wrong.
-func openDatabase(path string, role Role) (_ *database, err error) {
+// openDatabase copies the file at path into a private snapshot (see
+// internal/filesnap: a file rewritten or truncated in place later can
+// neither change nor fault it), verifies and classifies it, and refuses it
+// unless it can serve role. Errors say which file and what is wrong.
+func openDatabase(path string, role Role, snapshotDir string) (_ *database, err error) {
 	defer func() {
 		if err != nil {
 			err = fmt.Errorf("geoip: open %s database %s: %w", role, path, err)
 		}
 	}()
-	f, err := os.Open(path)
+	snap, err := filesnap.Open(path, filesnap.Options{Dir: snapshotDir, MaxSize: 1 << 34})
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	switch {
-	case fi.IsDir():
-		return nil, errors.New("is a directory, not a database file")
-	case fi.Size() == 0:
+	if len(snap.Bytes()) == 0 {
 		return nil, errors.New("file is empty")
-	case fi.Size() > 1<<34:
-		return nil, fmt.Errorf("file is %d bytes, larger than any GeoIP database", fi.Size())
 	}
-	data, unmap, err := mapFile(f, int(fi.Size()))
+	d, err := openBytes(path, role, snap.Bytes(), snap.Close)
 	if err != nil {
-		return nil, fmt.Errorf("map file: %w", err)
-	}
-	d, err := openBytes(path, role, data, unmap)
-	if err != nil {
-		_ = unmap()
+		_ = snap.Close()
 		return nil, err
 	}
+	d.where = snap.Where()
 	return d, nil
 }
 
@@ -265,7 +257,11 @@ func (d *database) release() {
 // lookup adds what the database knows about addr to r. found is false
 // when the database has no record for it. defaultAccuracy is the radius
 // given to coordinates that come without one.
+//
+// A fault on the mapped data (which the private snapshot should make
+// impossible) is returned as an error rather than crashing the process.
 func (d *database) lookup(addr netip.Addr, r *Result, defaultAccuracy float64) (found bool, err error) {
+	defer filesnap.Recover(&err, debug.SetPanicOnFault(true))
 	if d.ipv4Only && !addr.Is4() {
 		return false, nil
 	}

@@ -101,7 +101,7 @@ func TestOpenBadFiles(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, err := openDatabase(tt.path, tt.role)
+			d, err := openDatabase(tt.path, tt.role, "")
 			if err == nil {
 				d.release()
 				t.Fatalf("opened %s as %s", tt.path, tt.role)
@@ -130,7 +130,7 @@ func TestOpenTruncatedEverywhere(t *testing.T) {
 		if err := os.WriteFile(path, good[:n], 0o644); err != nil {
 			t.Fatal(err)
 		}
-		d, err := openDatabase(path, RoleCity)
+		d, err := openDatabase(path, RoleCity, "")
 		if err != nil {
 			continue
 		}
@@ -156,7 +156,7 @@ func TestClassify(t *testing.T) {
 		{p.DBIPCityV4, RoleCity, schemaFlatCity},
 		{p.DBIPCityV6, RoleCity, schemaFlatCity},
 	} {
-		d, err := openDatabase(tt.path, tt.role)
+		d, err := openDatabase(tt.path, tt.role, "")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,8 +16,9 @@
 //   - anonymous-IP: VPN, Tor exit, public or residential proxy and hosting
 //     flags, from GeoIP2-Anonymous-IP or GeoIP-Anonymous-Plus.
 //
-// Every file is opened at start-up, memory-mapped, verified end to end and
-// probed by decoding its first records, so that a missing, empty,
+// Every file is opened at start-up, copied into a private memory-mapped
+// snapshot (internal/filesnap), verified end to end and probed by decoding
+// its first records, so that a missing, empty,
 // truncated, corrupt or foreign file, or one given in the wrong role (an
 // ASN file as the city database), is a start-up error naming the file and
 // the problem, never a silent "unknown" for every login.
@@ -27,8 +28,10 @@
 // and swapped in atomically; lookups in flight finish on the old mapping,
 // which is unmapped after the last of them. A replacement that fails to
 // open keeps the old database, is logged and counted (Stats,
-// Options.OnReload). Files must be replaced, not rewritten in place: a
-// mapping of a file truncated under it faults.
+// Options.OnReload). Because the databases in use are private copies, a
+// file rewritten or truncated in place (`cp new.mmdb City.mmdb`) cannot
+// change or fault them: the rewrite is just another change, verified
+// before it is swapped in.
 //
 // Lookups are cached per address in a sharded LRU; a reload invalidates it.
 // A cached lookup does not allocate. A country-only fix carries no

@@ -33,6 +33,9 @@ type Options struct {
 	// minute); Debounce how long a directory must be quiet before a
 	// changed file is read (default 250 ms).
 	Poll, Debounce time.Duration
+	// SnapshotDir holds the private copies of the database files (see
+	// internal/filesnap); empty: beside each file, else $TMPDIR, else RAM.
+	SnapshotDir string
 	// OnReload, when set, is told about every reload, failed or not, from
 	// the watcher's goroutine: the metrics layer counts them.
 	OnReload func(ReloadEvent)
@@ -121,7 +124,7 @@ func New(opts Options) (*Enricher, error) {
 	open := func(list []string, role Role) ([]*slot, error) {
 		var slots []*slot
 		for _, p := range list {
-			d, err := openDatabase(p, role)
+			d, err := openDatabase(p, role, opts.SnapshotDir)
 			if err != nil {
 				return nil, err
 			}
@@ -161,7 +164,7 @@ func New(opts Options) (*Enricher, error) {
 const staleAfter = 45 * 24 * time.Hour
 
 func (e *Enricher) loaded(d *database) {
-	e.log.Info("geoip database loaded", "role", d.role.String(), "path", d.path, "type", d.typ, "built", d.built.UTC().Format(time.DateOnly))
+	e.log.Info("geoip database loaded", "role", d.role.String(), "path", d.path, "type", d.typ, "built", d.built.UTC().Format(time.DateOnly), "snapshot", d.where)
 	if age := time.Since(d.built); d.built.Unix() > 0 && age > staleAfter {
 		e.log.Warn("geoip database is stale; is the updater (geoipupdate, npm update) running?", "path", d.path, "age_days", int(age.Hours()/24))
 	}
@@ -262,7 +265,7 @@ func (e *Enricher) reload(path string) error {
 	var errs []error
 	for _, s := range e.byPath[path] {
 		start := time.Now()
-		d, err := openDatabase(path, s.role)
+		d, err := openDatabase(path, s.role, e.opts.SnapshotDir)
 		ev := ReloadEvent{Path: path, Role: s.role, Err: err}
 		if err != nil {
 			e.reloadFailures.Add(1)
@@ -270,8 +273,12 @@ func (e *Enricher) reload(path string) error {
 			errs = append(errs, err)
 		} else {
 			ev.DatabaseType, ev.Built = d.typ, d.built
+			// Counted before the swap, so that whoever sees the new
+			// database sees the reload counted.
+			e.reloads.Add(1)
 			old := s.cur.Swap(d)
 			if old == nil { // closed meanwhile
+				e.reloads.Add(^uint64(0))
 				s.cur.Store(nil)
 				d.release()
 				continue
@@ -281,7 +288,6 @@ func (e *Enricher) reload(path string) error {
 			if e.cache != nil {
 				e.cache.purge()
 			}
-			e.reloads.Add(1)
 			e.loaded(d)
 			e.log.Info("geoip database reloaded", "role", s.role.String(), "path", path, "took", time.Since(start).Round(time.Millisecond))
 		}

@@ -82,7 +82,11 @@ func TestReloadOnRename(t *testing.T) {
 	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the failed reload to be counted", func() bool { return e.Stats().ReloadFailures == 1 })
+	eventually(t, "the failed reload to be counted and told", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return e.Stats().ReloadFailures == 1 && events[len(events)-1].Err != nil
+	})
 	if city() != "London" {
 		t.Errorf("after a bad replacement: %q, want the old London", city())
 	}
@@ -94,7 +98,12 @@ func TestReloadOnRename(t *testing.T) {
 	}
 
 	version(geoipgen.Tokyo)
-	eventually(t, "recovery after a good replacement", func() bool { return city() == "Tokyo" })
+	// The event is sent after the swap: wait for it too.
+	eventually(t, "recovery after a good replacement", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return city() == "Tokyo" && events[len(events)-1].Err == nil
+	})
 	mu.Lock()
 	defer mu.Unlock()
 	if last := events[len(events)-1]; last.Err != nil || last.DatabaseType != geoipgen.TypeCity || last.Built.IsZero() {

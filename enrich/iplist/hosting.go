@@ -1,6 +1,9 @@
 package iplist
 
-// BuiltinHostingASNs are autonomous systems of major cloud, hosting and
+import "slices"
+
+// BuiltinHostingASNs returns the built-in list of hosting ASNs (a copy):
+// autonomous systems of major cloud, hosting and
 // datacenter operators: networks where servers live, not people. A login
 // from them is a script, a proxy or a VPN far more often than a person at
 // a browser.
@@ -17,7 +20,9 @@ package iplist
 // (Akamai AS20940/AS36183, Cloudflare AS13335, Fastly AS54113), and
 // carriers' own ASNs. Flagging them would challenge millions of Safari
 // users for nothing.
-var BuiltinHostingASNs = []uint32{
+func BuiltinHostingASNs() []uint32 { return slices.Clone(builtinHostingASNs) }
+
+var builtinHostingASNs = []uint32{
 	// Amazon Web Services
 	16509, // Amazon.com, Inc. (ARIN)
 	14618, // Amazon.com, Inc. (ARIN)

@@ -311,7 +311,7 @@ func (e *Enricher) listNames(mask uint64) []string {
 func (e *Enricher) rebuildHosting() {
 	set := asnSet{}
 	if !e.opts.NoBuiltinHostingASNs {
-		for _, n := range BuiltinHostingASNs {
+		for _, n := range builtinHostingASNs {
 			set[n] = struct{}{}
 		}
 	}

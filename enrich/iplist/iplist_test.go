@@ -110,7 +110,7 @@ func TestHostingASNs(t *testing.T) {
 		t.Error("NoBuiltinHostingASNs")
 	}
 	seen := map[uint32]bool{}
-	for _, n := range BuiltinHostingASNs {
+	for _, n := range BuiltinHostingASNs() {
 		if n == 0 || seen[n] {
 			t.Errorf("built-in hosting ASN %d zero or repeated", n)
 		}

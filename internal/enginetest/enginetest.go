@@ -1,8 +1,9 @@
-// Package enginetest builds engines for tests and benchmarks: the default
-// signals and rules on an in-memory store, with a fixed HMAC secret and a
-// silent logger, unless the caller says otherwise. Every package that
-// exercises the whole pipeline uses it, so they all test what the binary
-// runs.
+// Package enginetest builds engines for tests and benchmarks through the
+// assembly the binary uses (package node): the default signals and rules
+// on an in-memory store, with a fixed HMAC secret, no breached-password
+// filter and a silent logger, unless the caller says otherwise. Every
+// package that exercises the whole pipeline uses it, so they all test what
+// the binary runs.
 package enginetest
 
 import (
@@ -11,48 +12,51 @@ import (
 	"testing"
 
 	"github.com/riskgate/riskgate/engine"
-	"github.com/riskgate/riskgate/engine/memstore"
-	"github.com/riskgate/riskgate/rules"
-	"github.com/riskgate/riskgate/signals"
+	"github.com/riskgate/riskgate/node"
 )
 
 // Secret is the HMAC secret of test engines. It is not a secret.
 const Secret = "riskgate-test-secret-0123456789"
 
-// New returns an engine built from opts, filling what opts leaves empty:
-// Store (a fresh memstore, closed when the test ends), Rules (the embedded
-// default rules), Keyer, Signals (signals.Default) and Logger (discarded).
-// A Store given by the caller is the caller's to close.
+// New returns an engine assembled by node.New, closed when the test ends,
+// with what opts sets in place of the node's own: Store (the caller's to
+// close; default a fresh memory store), Rules (default the embedded
+// rules), Keyer, Signals (default the default signals, without a
+// breached-password filter), Logger (default discarded); Enrichers and
+// Observers are added; every other field set in opts (Now, NewID,
+// retries, timeouts) is used as it is.
 func New(tb testing.TB, opts engine.Options) *engine.Engine {
 	tb.Helper()
-	if opts.Store == nil {
-		s := memstore.New(memstore.Options{})
-		tb.Cleanup(func() { s.Close(context.Background()) })
-		opts.Store = s
+	cfg := node.Config{EngineConfig: node.EngineConfig{PasswordConfig: node.PasswordConfig{Breached: "none"}}}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	if opts.Rules == nil {
-		set, err := rules.Default()
-		if err != nil {
-			tb.Fatal(err)
+	nopts := []node.Option{node.WithLogger(log), node.WithSecret([]byte(Secret)), node.WithEnrichers(opts.Enrichers...)}
+	if opts.Store != nil {
+		nopts = append(nopts, node.WithStore(opts.Store))
+	}
+	for _, o := range opts.Observers {
+		nopts = append(nopts, node.WithObserver(o))
+	}
+	nopts = append(nopts, node.WithEngine(func(o *engine.Options) {
+		given := opts
+		given.Store, given.Enrichers, given.Observers, given.Logger = o.Store, o.Enrichers, o.Observers, o.Logger
+		if given.Rules == nil {
+			given.Rules = o.Rules
 		}
-		opts.Rules = set
-	}
-	if opts.Keyer == nil {
-		k, err := engine.NewKeyer([]byte(Secret))
-		if err != nil {
-			tb.Fatal(err)
+		if given.Keyer == nil {
+			given.Keyer = o.Keyer
 		}
-		opts.Keyer = k
-	}
-	if opts.Signals == nil {
-		opts.Signals = signals.Default(signals.Config{})
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	e, err := engine.New(opts)
+		if given.Signals == nil {
+			given.Signals = o.Signals
+		}
+		*o = given
+	}))
+	n, err := node.New(context.Background(), cfg, nopts...)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return e
+	tb.Cleanup(func() { n.Close(context.Background()) })
+	return n.Engine()
 }

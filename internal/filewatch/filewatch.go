@@ -1,5 +1,7 @@
 // Package filewatch tells when data files are replaced or rewritten, so that
-// GeoIP databases and IP lists reload without a restart.
+// everything riskgate loads from files (rules, GeoIP databases, IP lists,
+// the breached-password filter) reloads without a restart, through this one
+// mechanism.
 //
 // Updaters such as geoipupdate write a temporary file and rename it over the
 // old one, so watching the file itself would lose track of it after the
@@ -9,14 +11,25 @@
 // change no event for the file's own name, which is why any event in the
 // directory triggers a check. A periodic stat catches what notifications
 // miss (network file systems, exhausted inotify watches).
+//
+// A watched path may be a folder: its identity is then that of the files in
+// it (those Options.Filter accepts), so a file added, removed, replaced or
+// rewritten there is a change of the folder. With Options.Content a file's
+// identity includes a hash of its content, for small files whose rewrite
+// may keep their size and modification time (two saves within the file
+// system's timestamp granularity): the content alone is then the identity,
+// and a touch is no change.
 package filewatch
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,7 +47,14 @@ type Options struct {
 	Debounce time.Duration
 	// DisableNotify uses polling only.
 	DisableNotify bool
-	Logger        *slog.Logger
+	// Content makes a file's content part of its identity: it is read and
+	// hashed on every check, so use it for small files only.
+	Content bool
+	// Filter chooses the files of a watched folder that count, by name;
+	// default: those whose name does not start with a dot (temporary files
+	// of editors and atomic writers).
+	Filter func(name string) bool
+	Logger *slog.Logger
 }
 
 // Watcher calls a function when one of its files changes identity.
@@ -52,45 +72,87 @@ type Watcher struct {
 type file struct {
 	path string // as given, for the callback
 	abs  string // cleaned absolute path, to match events
-	dir  string
+	dirs []string
 	last identity
 }
 
-// identity is what says "a different file" or "the same file, rewritten".
+// identity is what says "a different file" or "the same file, rewritten":
+// for a file, its stat (and content hash); for a folder, its files'.
 type identity struct {
-	exists bool
-	info   os.FileInfo
+	exists  bool
+	dir     bool
+	info    os.FileInfo
+	hashed  bool // with Options.Content: sum is the content's hash
+	sum     [sha256.Size]byte
+	entries []entry // a folder's files, by name
 }
 
-func statOf(path string) identity {
+type entry struct {
+	name string
+	id   identity
+}
+
+func (w *Watcher) statOf(path string) identity {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return identity{}
 	}
-	return identity{exists: true, info: fi}
+	id := identity{exists: true, dir: fi.IsDir(), info: fi}
+	if id.dir {
+		des, err := os.ReadDir(path)
+		if err != nil {
+			return identity{exists: true, dir: true}
+		}
+		for _, de := range des { // sorted by name
+			if !w.opts.Filter(de.Name()) {
+				continue
+			}
+			eid := w.statOf(filepath.Join(path, de.Name()))
+			if eid.exists && !eid.dir {
+				id.entries = append(id.entries, entry{de.Name(), eid})
+			}
+		}
+		return id
+	}
+	if w.opts.Content {
+		if data, err := os.ReadFile(path); err == nil {
+			id.hashed, id.sum = true, sha256.Sum256(data)
+		}
+	}
+	return id
 }
 
 func (a identity) same(b identity) bool {
-	if a.exists != b.exists {
+	if a.exists != b.exists || a.dir != b.dir {
 		return false
 	}
 	if !a.exists {
 		return true
 	}
+	if a.dir {
+		return slices.EqualFunc(a.entries, b.entries, func(x, y entry) bool { return x.name == y.name && x.id.same(y.id) })
+	}
+	if a.hashed && b.hashed {
+		return a.sum == b.sum
+	}
 	return os.SameFile(a.info, b.info) && a.info.Size() == b.info.Size() && a.info.ModTime().Equal(b.info.ModTime())
 }
 
-// New starts watching paths. changed is called from the watcher's own
-// goroutine, one call at a time, with the path as given, whenever a file's
-// identity differs from the one last seen (at New, or at the previous
-// call). A file that disappears is not reported: its reader keeps the
-// version it has until a new one appears. Close stops the watcher.
+// New starts watching paths, files or folders. changed is called from the
+// watcher's own goroutine, one call at a time, with the path as given,
+// whenever a path's identity differs from the one last seen (at New, or at
+// the previous call). A path that disappears is not reported: its reader
+// keeps the version it has until a new one appears. Close stops the
+// watcher.
 func New(paths []string, changed func(path string), opts Options) (*Watcher, error) {
 	if opts.Poll == 0 {
 		opts.Poll = time.Minute
 	}
 	if opts.Debounce <= 0 {
 		opts.Debounce = 250 * time.Millisecond
+	}
+	if opts.Filter == nil {
+		opts.Filter = func(name string) bool { return !strings.HasPrefix(name, ".") }
 	}
 	w := &Watcher{opts: opts, log: opts.Logger, changed: changed, stop: make(chan struct{}), done: make(chan struct{})}
 	if w.log == nil {
@@ -102,9 +164,16 @@ func New(paths []string, changed func(path string), opts Options) (*Watcher, err
 		if err != nil {
 			return nil, fmt.Errorf("filewatch: %s: %w", p, err)
 		}
-		f := &file{path: p, abs: abs, dir: filepath.Dir(abs), last: statOf(p)}
+		f := &file{path: p, abs: abs, dirs: []string{filepath.Dir(abs)}, last: w.statOf(p)}
+		if f.last.dir {
+			// Events in the folder change its files; events beside it may
+			// replace the folder itself.
+			f.dirs = append(f.dirs, abs)
+		}
 		w.files = append(w.files, f)
-		dirs[f.dir] = true
+		for _, d := range f.dirs {
+			dirs[d] = true
+		}
 	}
 	if !opts.DisableNotify && len(dirs) > 0 {
 		fsw, err := fsnotify.NewWatcher()
@@ -188,7 +257,7 @@ func (w *Watcher) run() {
 // is nil) with their last identity and reports the changed ones.
 func (w *Watcher) check(dirty map[string]bool) {
 	for _, f := range w.files {
-		if dirty != nil && !dirty[f.dir] {
+		if dirty != nil && !slices.ContainsFunc(f.dirs, func(d string) bool { return dirty[d] }) {
 			continue
 		}
 		select {
@@ -196,7 +265,7 @@ func (w *Watcher) check(dirty map[string]bool) {
 			return
 		default:
 		}
-		cur := statOf(f.path)
+		cur := w.statOf(f.path)
 		if cur.same(f.last) {
 			continue
 		}

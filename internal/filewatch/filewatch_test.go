@@ -141,3 +141,75 @@ func TestCloseTwice(t *testing.T) {
 	}
 	_ = w.Close()
 }
+
+// TestFolder: a watched folder changes when a file in it is added,
+// rewritten or removed; hidden files (an atomic writer's temporary) and
+// files the filter refuses do not count.
+func TestFolder(t *testing.T) {
+	for _, mode := range []struct {
+		name string
+		opts Options
+	}{
+		{"notify", Options{Poll: -1, Debounce: 20 * time.Millisecond}},
+		{"poll", Options{Poll: 20 * time.Millisecond, DisableNotify: true}},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			dir := t.TempDir()
+			write(t, filepath.Join(dir, "a.yaml"), "one")
+			var rec recorder
+			mode.opts.Logger = slog.New(slog.DiscardHandler)
+			mode.opts.Filter = func(name string) bool { return filepath.Ext(name) == ".yaml" }
+			w, err := New([]string{dir}, rec.changed, mode.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			write(t, filepath.Join(dir, "b.yaml"), "two")
+			waitFor(t, "a new file", rec.count, 1)
+			write(t, filepath.Join(dir, "notes.txt"), "ignored")
+			write(t, filepath.Join(dir, ".b.yaml.tmp"), "ignored")
+			replace(t, filepath.Join(dir, "a.yaml"), "three")
+			waitFor(t, "a replaced file", rec.count, 2)
+			if err := os.Remove(filepath.Join(dir, "b.yaml")); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "a removed file", rec.count, 3)
+			time.Sleep(100 * time.Millisecond)
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			if len(rec.calls) != 3 || rec.calls[0] != dir {
+				t.Errorf("calls %v", rec.calls)
+			}
+		})
+	}
+}
+
+// TestContent: with Content, a rewrite that keeps the size and the
+// modification time is a change, and a touch is not.
+func TestContent(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rules.yaml")
+	write(t, path, "score: 90")
+	stamp := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	if err := os.Chtimes(path, stamp, stamp); err != nil {
+		t.Fatal(err)
+	}
+	var rec recorder
+	w, err := New([]string{path}, rec.changed, Options{Poll: 20 * time.Millisecond, DisableNotify: true, Content: true, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	write(t, path, "score: 85")
+	if err := os.Chtimes(path, stamp, stamp); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a same-size rewrite", rec.count, 1)
+	if err := os.Chtimes(path, stamp.Add(time.Hour), stamp.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := rec.count(); n != 1 {
+		t.Errorf("a touch counted as a change: %d calls", n)
+	}
+}

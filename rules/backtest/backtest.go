@@ -267,13 +267,9 @@ func (b *baseline) compile(ev *replay.Event) (*rules.Set, error) {
 	var set *rules.Set
 	switch {
 	case len(rec.Files) > 0:
-		srcs := make([]rules.Source, len(rec.Files))
-		for i, f := range rec.Files {
-			srcs[i] = rules.Source{Name: f.Name, Data: []byte(f.Data)}
-		}
-		s, err := rules.Compile(srcs...)
+		s, err := rec.Compile()
 		if err != nil {
-			return nil, fmt.Errorf("backtest: line %d: the rules the capture was scored with (version %s) do not compile here; give --baseline-rules: %w", ev.LineNo, rec.Version, err)
+			return nil, fmt.Errorf("backtest: line %d: %w; give --baseline-rules", ev.LineNo, err)
 		}
 		set = s
 	case rec.Version == b.builtin.Version():

@@ -41,13 +41,13 @@ func simulated(t testing.TB) []byte {
 type switchingScorer struct {
 	*engine.Engine
 	n, at  int
-	holder *rules.Holder
+	holder *replay.CapturedRules
 	to     *rules.Set
 }
 
 func (s *switchingScorer) Score(ctx context.Context, a engine.Attempt) (engine.Decision, error) {
 	if s.n++; s.n == s.at {
-		s.holder.Swap(s.to)
+		s.holder.Use(s.to)
 	}
 	return s.Engine.Score(ctx, a)
 }
@@ -74,7 +74,7 @@ func TestBacktestOfACaptureFollowsTheLiveRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	holder := rules.NewHolder(def)
+	holder := replay.NewCapturedRules(def)
 	keyer, _ := engine.NewKeyer([]byte("live-engine-secret-0123456789"))
 	store := memstore.New(memstore.Options{})
 	defer store.Close(context.Background())

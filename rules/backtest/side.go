@@ -14,7 +14,7 @@ import (
 // side is one ruleset's run: its own engine, store and player.
 type side struct {
 	index   int
-	holder  *rules.Holder
+	holder  *replay.CapturedRules
 	store   *memstore.Store
 	player  *replay.Player
 	follow  bool // put a capture's rules records in force (the baseline)
@@ -37,7 +37,7 @@ func newSide(index int, set *rules.Set, opts *Options) (*side, error) {
 		return nil, err
 	}
 	s := &side{
-		index: index, holder: rules.NewHolder(set), store: memstore.New(memstore.Options{}),
+		index: index, holder: replay.NewCapturedRules(set), store: memstore.New(memstore.Options{}),
 		shadow: replay.NewShadowTally(), matches: map[string]int{}, shadows: map[string]int{},
 	}
 	e, err := engine.New(engine.Options{
@@ -88,7 +88,7 @@ func (s *side) run(ctx context.Context, b *batch) {
 		switch ev.Kind {
 		case replay.KindRules:
 			if s.follow && b.sets[i] != nil {
-				s.holder.Swap(b.sets[i])
+				s.holder.Use(b.sets[i])
 				s.use(b.sets[i])
 			}
 		case replay.KindOutcome:

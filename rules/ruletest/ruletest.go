@@ -1,8 +1,9 @@
 // Package ruletest runs rule tests: YAML cases that give a history of
 // attempts and outcomes, then one attempt and the decision expected for it,
-// in the spirit of promtool test rules. Each case runs on a fresh in-memory
-// engine with the default signals, at the cases' own times, so a test
-// passes or fails the same way everywhere.
+// in the spirit of promtool test rules. Each case runs on a fresh node (the
+// binary's assembly) with an empty in-memory store and the default
+// signals, at the cases' own times, so a test passes or fails the same way
+// everywhere.
 //
 // A test file (name ending in _test.yaml) looks like this:
 //
@@ -47,7 +48,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/riskgate/riskgate/engine"
-	"github.com/riskgate/riskgate/engine/memstore"
+	"github.com/riskgate/riskgate/node"
 	"github.com/riskgate/riskgate/rules"
 	"github.com/riskgate/riskgate/signals"
 )
@@ -214,17 +215,16 @@ func runTest(ctx context.Context, set *rules.Set, t *testDoc, opts Options, r *R
 	if err := t.Expect.validate(set); err != nil {
 		return err
 	}
-	store := memstore.New(memstore.Options{})
-	defer store.Close(ctx)
-	keyer, _ := engine.NewKeyer([]byte("rule-tests-are-not-secret"))
-	e, err := engine.New(engine.Options{
-		Store: store, Rules: set, Keyer: keyer, NewID: engine.SeededIDs(1),
-		Signals: signals.Default(signals.Config{Breached: opts.Breached}),
-		Logger:  slog.New(slog.DiscardHandler),
-	})
+	// A fresh node per test: the binary's assembly, on an empty memory
+	// store, with the test's rules.
+	n, err := node.New(ctx, node.Config{}, node.WithRuleset(set), node.WithBreachChecker(opts.Breached),
+		node.WithSecret([]byte("rule-tests-are-not-secret")), node.WithLogger(slog.New(slog.DiscardHandler)),
+		node.WithEngine(func(o *engine.Options) { o.NewID = engine.SeededIDs(1) }))
 	if err != nil {
 		return err
 	}
+	defer n.Close(ctx)
+	e := n.Engine()
 	now := DefaultStart
 	if t.Start != nil {
 		now = *t.Start

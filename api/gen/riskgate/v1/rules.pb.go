@@ -503,7 +503,11 @@ type RuleError struct {
 	// 0 when the problem is not on one line.
 	Line int32 `protobuf:"varint,2,opt,name=line,proto3" json:"line,omitempty"`
 	// The full message, "file:line: ...".
-	Message       string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	Message string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	// The id of the rule the problem is in, when it is in one.
+	Rule string `protobuf:"bytes,4,opt,name=rule,proto3" json:"rule,omitempty"`
+	// The key the problem is about ("when", "action", "thresholds"), when known.
+	Field         string `protobuf:"bytes,5,opt,name=field,proto3" json:"field,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -555,6 +559,20 @@ func (x *RuleError) GetLine() int32 {
 func (x *RuleError) GetMessage() string {
 	if x != nil {
 		return x.Message
+	}
+	return ""
+}
+
+func (x *RuleError) GetRule() string {
+	if x != nil {
+		return x.Rule
+	}
+	return ""
+}
+
+func (x *RuleError) GetField() string {
+	if x != nil {
+		return x.Field
 	}
 	return ""
 }
@@ -761,11 +779,13 @@ const file_riskgate_v1_rules_proto_rawDesc = "" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x1d\n" +
 	"\n" +
 	"rule_count\x18\x03 \x01(\x05R\truleCount\x12.\n" +
-	"\x06errors\x18\x04 \x03(\v2\x16.riskgate.v1.RuleErrorR\x06errors\"M\n" +
+	"\x06errors\x18\x04 \x03(\v2\x16.riskgate.v1.RuleErrorR\x06errors\"w\n" +
 	"\tRuleError\x12\x12\n" +
 	"\x04file\x18\x01 \x01(\tR\x04file\x12\x12\n" +
 	"\x04line\x18\x02 \x01(\x05R\x04line\x12\x18\n" +
-	"\amessage\x18\x03 \x01(\tR\amessage\"]\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\x12\x12\n" +
+	"\x04rule\x18\x04 \x01(\tR\x04rule\x12\x14\n" +
+	"\x05field\x18\x05 \x01(\tR\x05field\"]\n" +
 	"\x0fPutRulesRequest\x12+\n" +
 	"\x05files\x18\x01 \x03(\v2\x15.riskgate.v1.RuleFileR\x05files\x12\x1d\n" +
 	"\n" +

@@ -1,0 +1,289 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/riskgate/riskgate/api/client"
+	"github.com/riskgate/riskgate/api/client/clienttest"
+)
+
+// shared is the riskgate the examples and the read-mostly tests use.
+var shared *clienttest.Server
+
+func TestMain(m *testing.M) {
+	clienttest.Main(m, func() func() {
+		var err error
+		if shared, err = clienttest.Launch(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		riskgateTarget = shared.GRPC
+		return shared.Kill
+	})
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// transports runs a test over gRPC and over HTTP/JSON.
+var transports = []struct {
+	name   string
+	target func(*clienttest.Server) string
+}{
+	{"grpc", func(s *clienttest.Server) string { return s.GRPC }},
+	{"http", func(s *clienttest.Server) string { return s.HTTP }},
+}
+
+// newClient makes a client with a deadline generous enough for a loaded
+// test machine: these tests are about answers, not speed.
+func newClient(t *testing.T, o client.Options) *client.Client {
+	t.Helper()
+	if o.Timeout == 0 {
+		o.Timeout = 10 * time.Second
+	}
+	if o.Failover == client.ActionNone {
+		o.Failover = client.StepUp
+	}
+	o.Logger = quiet
+	c, err := client.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+var (
+	london = &client.GeoHint{Country: "GB", HasCoordinates: true, Lat: 51.5072, Lon: -0.1276}
+	tokyo  = &client.GeoHint{Country: "JP", HasCoordinates: true, Lat: 35.6762, Lon: 139.6503}
+)
+
+const chromeUA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36"
+
+// TestTwoPointLogin plays a user's home login and a takeover attempt from
+// another continent through both scoring points and the outcome helpers.
+func TestTwoPointLogin(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			ctx := context.Background()
+			c := newClient(t, client.Options{Target: tr.target(shared), Tenant: "two-point-" + tr.name})
+			home := client.Attempt{
+				UserID: "u-alice", Username: "alice@example.com", IP: "81.2.69.160", UserAgent: chromeUA,
+				DeviceID: "dev-home", Password: client.HashPassword("correct horse battery staple"), Geo: london,
+			}
+
+			// A new user at home: allowed and learned at once.
+			home.AttemptID = "home-1"
+			before, err := c.BeforePassword(ctx, home)
+			if err != nil || before.Failover || before.Action != client.Allow {
+				t.Fatalf("home, before the password: %+v, %v", before, err)
+			}
+			if before.AttemptID != "home-1:before" || before.DecisionID == "" || before.RulesVersion == "" {
+				t.Errorf("home, before: ids %q %q, rules %q", before.AttemptID, before.DecisionID, before.RulesVersion)
+			}
+			after, err := c.AfterPassword(ctx, home, client.PasswordOK)
+			if err != nil || after.Failover || after.Action != client.Allow || after.AttemptID != "home-1:after" {
+				t.Fatalf("home, after the password: %+v, %v", after, err)
+			}
+			if after.AwaitsOutcome() {
+				t.Error("an allowed login with the right password awaits an outcome; riskgate learned it already")
+			}
+			if err := c.LoginSucceeded(ctx, after); err != nil {
+				t.Fatalf("LoginSucceeded: %v", err)
+			}
+			if got := c.Stats().Reports; got != 0 {
+				t.Errorf("a report was sent for a settled decision: %d", got)
+			}
+
+			// The same password from Tokyo on a new device an hour later.
+			thief := home
+			thief.AttemptID, thief.IP, thief.DeviceID, thief.Geo = "thief-1", "126.1.2.3", "dev-thief", tokyo
+			after, err = c.AfterPassword(ctx, thief, client.PasswordOK)
+			if err != nil || after.Failover {
+				t.Fatalf("thief: %+v, %v", after, err)
+			}
+			if after.Action != client.StepUp || !after.Matched("new-device") || !after.Tagged("account_takeover") {
+				t.Fatalf("thief: want step_up with new-device, got %v %+v", after.Action, after.Reasons)
+			}
+			if err := c.LoginSucceeded(ctx, after); err == nil {
+				t.Error("LoginSucceeded after a step_up was accepted")
+			}
+			if !after.AwaitsOutcome() {
+				t.Fatal("a step-up does not await its outcome")
+			}
+			if err := c.StepUpFailed(ctx, after); err != nil {
+				t.Fatalf("StepUpFailed: %v", err)
+			}
+			if got := c.Stats().Reports; got != 1 {
+				t.Errorf("reports delivered: %d, want 1", got)
+			}
+			// riskgate takes one outcome per decision.
+			err = c.StepUpPassed(ctx, after)
+			var e *client.Error
+			if !errors.As(err, &e) || e.Cause != client.CauseRejected || e.Code != "NOT_FOUND" {
+				t.Errorf("second outcome for one decision: %v", err)
+			}
+		})
+	}
+}
+
+// TestSignals asks for the feature values; over HTTP they are read from
+// riskgate's JSON into the same protobuf messages as over gRPC.
+func TestSignals(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			ctx := context.Background()
+			c := newClient(t, client.Options{Target: tr.target(shared), Signals: true, Tenant: "signals-" + tr.name})
+			a := client.Attempt{UserID: "u-bob", Username: "bob", IP: "81.2.69.160", DeviceID: "d1", Geo: london, Password: client.HashPassword("a long unusual passphrase")}
+			if d, err := c.AfterPassword(ctx, a, client.PasswordOK); err != nil || d.Signals == nil || d.Action != client.Allow {
+				t.Fatalf("%+v, %v", d, err)
+			}
+			a.DeviceID, a.Password = "d2", client.HashPassword("123456")
+			d, err := c.AfterPassword(ctx, a, client.PasswordOK)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := d.Signals
+			if !s.GetDevice().GetNew() || !s.GetUser().GetKnown() || s.GetPassword().GetStatus() != "breached" || s.GetAttempt().GetResult() != "password_ok" {
+				t.Errorf("signals: device %v, user %v, password %v, attempt %v", s.GetDevice(), s.GetUser(), s.GetPassword(), s.GetAttempt())
+			}
+			if !d.Matched("breached-password-login") || d.Action != client.StepUp {
+				t.Errorf("123456 logged in: %v %+v", d.Action, d.Reasons)
+			}
+
+			plain := newClient(t, client.Options{Target: tr.target(shared), Tenant: "signals-" + tr.name})
+			if d, err := plain.AfterPassword(ctx, a, client.PasswordOK); err != nil || d.Signals != nil {
+				t.Errorf("signals sent without being asked for: %v", err)
+			}
+		})
+	}
+}
+
+// TestIdempotentAttemptID is the premise of the client's retries: the same
+// attempt_id gets the same decision back.
+func TestIdempotentAttemptID(t *testing.T) {
+	ctx := context.Background()
+	c := newClient(t, client.Options{Target: shared.GRPC, Tenant: "idempotent"})
+	a := client.Attempt{AttemptID: "retry-me", UserID: "u-1", Username: "u1", IP: "81.2.69.160"}
+	first, err := c.Score(ctx, a, client.PasswordBad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.Score(ctx, a, client.PasswordBad)
+	if err != nil || again.DecisionID != first.DecisionID {
+		t.Fatalf("retry got %q, first %q (%v)", again.DecisionID, first.DecisionID, err)
+	}
+	// Without an id the client makes one per call.
+	a.AttemptID = ""
+	x, _ := c.Score(ctx, a, client.PasswordBad)
+	y, _ := c.Score(ctx, a, client.PasswordBad)
+	if x.AttemptID == "" || x.AttemptID == y.AttemptID || x.DecisionID == y.DecisionID {
+		t.Errorf("generated attempt ids: %q %q", x.AttemptID, y.AttemptID)
+	}
+}
+
+// TestRejected: requests riskgate refuses fail over with the cause
+// "rejected" and the field named, and never open the circuit (riskgate is
+// up; the caller has a bug).
+func TestRejected(t *testing.T) {
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte("scoring-token-0123456789abcdef"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rg := clienttest.Start(t, "--scoring-token-file", tokenFile)
+	tooMany := map[string]string{}
+	for i := range 40 {
+		tooMany[fmt.Sprint("k", i)] = "v"
+	}
+	for _, tr := range transports {
+		cases := []struct {
+			name      string
+			token     string
+			attempt   client.Attempt
+			field     string
+			code      string
+			sent      bool
+			wantError bool
+		}{
+			{name: "ok", token: "scoring-token-0123456789abcdef", attempt: client.Attempt{IP: "81.2.69.160"}, sent: true},
+			{name: "no token", attempt: client.Attempt{IP: "81.2.69.160"}, code: "UNAUTHENTICATED", sent: true, wantError: true},
+			{name: "bad field", token: "scoring-token-0123456789abcdef", attempt: client.Attempt{IP: "81.2.69.160", Attributes: tooMany}, field: "attributes", code: "INVALID_ARGUMENT", sent: true, wantError: true},
+			{name: "bad ip, not sent", token: "scoring-token-0123456789abcdef", attempt: client.Attempt{IP: "81.2.69.999"}, field: "ip", wantError: true},
+		}
+		for _, tc := range cases {
+			t.Run(tr.name+"/"+tc.name, func(t *testing.T) {
+				obs := &recorder{}
+				c := newClient(t, client.Options{Target: tr.target(rg), Token: tc.token, Failover: client.Deny, Observer: obs,
+					Breaker: client.BreakerOptions{Failures: 2}})
+				for range 5 {
+					d, err := c.BeforePassword(context.Background(), tc.attempt)
+					if !tc.wantError {
+						if err != nil || d.Failover {
+							t.Fatalf("%+v, %v", d, err)
+						}
+						continue
+					}
+					if !d.Failover || d.Cause != client.CauseRejected || d.Action != client.Deny {
+						t.Fatalf("decision %+v", d)
+					}
+					var (
+						e  *client.Error
+						fe *client.FieldError
+					)
+					switch {
+					case errors.As(err, &e):
+						if e.Field != tc.field || e.Code != tc.code {
+							t.Errorf("error %v: field %q code %q, want %q %q", err, e.Field, e.Code, tc.field, tc.code)
+						}
+					case errors.As(err, &fe):
+						if fe.Field != tc.field || tc.sent {
+							t.Errorf("field error %v, want field %q", err, tc.field)
+						}
+					default:
+						t.Errorf("error %T %v", err, err)
+					}
+				}
+				if c.Breaker() != client.BreakerClosed {
+					t.Errorf("refused requests opened the circuit")
+				}
+				calls := obs.calls()
+				if len(calls) != 5 {
+					t.Fatalf("observer saw %d calls", len(calls))
+				}
+				if wantTries := map[bool]int{true: 1, false: 0}[tc.sent]; calls[0].Tries != wantTries {
+					t.Errorf("tries %d, want %d", calls[0].Tries, wantTries)
+				}
+			})
+		}
+	}
+}
+
+func TestOptions(t *testing.T) {
+	cases := []struct {
+		name string
+		o    client.Options
+		want string
+	}{
+		{"no target", client.Options{Failover: client.Allow}, "Options.Target"},
+		{"no failover", client.Options{Target: "127.0.0.1:9090"}, "Options.Failover"},
+		{"bad failover", client.Options{Target: "127.0.0.1:9090", Failover: client.Action(9)}, "Options.Failover"},
+		{"negative timeout", client.Options{Target: "127.0.0.1:9090", Failover: client.Deny, Timeout: -1}, "negative"},
+		{"bad url", client.Options{Target: "http://", Failover: client.Deny}, "Options.Target"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := client.New(tc.o)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err %v, want one naming %s", err, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,357 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/riskgate/riskgate/api/client"
+	"github.com/riskgate/riskgate/api/client/clienttest"
+	pb "github.com/riskgate/riskgate/api/gen/riskgate/v1"
+)
+
+// faulty is a riskgate stand-in that hangs, is overloaded or fails, over
+// gRPC and HTTP, counting the requests that reach it.
+type faulty struct {
+	pb.UnimplementedRiskServiceServer
+	mode  string // hang, overloaded, internal
+	calls atomic.Int64
+	body  atomic.Value // the last HTTP request body
+}
+
+func (f *faulty) Score(ctx context.Context, _ *pb.ScoreRequest) (*pb.Decision, error) {
+	return nil, f.fail(ctx)
+}
+
+func (f *faulty) Report(ctx context.Context, _ *pb.ReportRequest) (*pb.ReportResponse, error) {
+	return nil, f.fail(ctx)
+}
+
+func (f *faulty) fail(ctx context.Context) error {
+	f.calls.Add(1)
+	switch f.mode {
+	case "hang":
+		<-ctx.Done()
+		return ctx.Err()
+	case "overloaded":
+		return status.Error(codes.ResourceExhausted, "too many requests")
+	}
+	return status.Error(codes.Internal, "internal error")
+}
+
+func (f *faulty) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.calls.Add(1)
+	body, _ := io.ReadAll(r.Body)
+	f.body.Store(string(body))
+	switch f.mode {
+	case "hang":
+		<-r.Context().Done()
+	case "overloaded":
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusTooManyRequests)
+		_, _ = io.WriteString(w, `{"error":{"code":"resource_exhausted","message":"too many requests"}}`)
+	default:
+		// What a proxy in front of a dead riskgate answers.
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = io.WriteString(w, "<html>oops</html>")
+	}
+}
+
+// start serves f on gRPC and HTTP and returns the two targets.
+func (f *faulty) start(t *testing.T) (grpcTarget, httpTarget string) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := grpc.NewServer()
+	pb.RegisterRiskServiceServer(gs, f)
+	go func() { _ = gs.Serve(l) }()
+	hs := httptest.NewServer(f)
+	t.Cleanup(func() {
+		gs.Stop()
+		hs.CloseClientConnections()
+		hs.Close()
+	})
+	return l.Addr().String(), hs.URL
+}
+
+// refusedAddr is a loopback port nothing listens on.
+func refusedAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// recorder is an Observer keeping every call.
+type recorder struct {
+	mu      sync.Mutex
+	done    []client.Call
+	changes []client.BreakerState
+}
+
+func (r *recorder) CallDone(c client.Call) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.done = append(r.done, c)
+}
+
+func (r *recorder) BreakerChanged(_, to client.BreakerState) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.changes = append(r.changes, to)
+}
+
+func (r *recorder) calls() []client.Call {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]client.Call(nil), r.done...)
+}
+
+// TestFailover: a riskgate that hangs, is overloaded, fails or refuses
+// connections gives the failover action, marked, counted, with the cause;
+// the circuit opens after Breaker.Failures failed tries, and from then on
+// nothing is sent.
+func TestFailover(t *testing.T) {
+	const failures = 3
+	cases := []struct {
+		mode      string
+		transport string
+		policy    client.Action
+		cause     client.Cause
+		tries     int // sends per call before the circuit opens
+	}{
+		{"hang", "grpc", client.StepUp, client.CauseTimeout, 1},
+		{"hang", "http", client.Allow, client.CauseTimeout, 1},
+		{"overloaded", "grpc", client.Deny, client.CauseOverloaded, 1},
+		{"overloaded", "http", client.StepUp, client.CauseOverloaded, 1},
+		{"internal", "grpc", client.StepUp, client.CauseServerError, 1},
+		{"internal", "http", client.Deny, client.CauseServerError, 1},
+		{"refused", "grpc", client.Allow, client.CauseUnavailable, 2},
+		{"refused", "http", client.StepUp, client.CauseUnavailable, 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.mode+"/"+tc.transport, func(t *testing.T) {
+			f := &faulty{mode: tc.mode}
+			var target string
+			if tc.mode == "refused" {
+				target = refusedAddr(t)
+				if tc.transport == "http" {
+					target = "http://" + target
+				}
+			} else {
+				g, h := f.start(t)
+				target = map[string]string{"grpc": g, "http": h}[tc.transport]
+			}
+			obs := &recorder{}
+			c := newClient(t, client.Options{
+				Target: target, Failover: tc.policy, Timeout: 100 * time.Millisecond, Observer: obs,
+				Breaker: client.BreakerOptions{Failures: failures, OpenFor: time.Hour},
+			})
+			a := client.Attempt{UserID: "u", Username: "carol", IP: "81.2.69.160", Password: client.HashPassword("hunter2-but-longer")}
+			// The circuit opens on the failures-th failed send; a call
+			// whose retry finds it open keeps its own cause.
+			opened := (failures + tc.tries - 1) / tc.tries
+			for i := range opened + 10 {
+				d, err := c.AfterPassword(context.Background(), a, client.PasswordOK)
+				want := tc.cause
+				if i >= opened {
+					want = client.CauseCircuitOpen
+				}
+				var e *client.Error
+				if !d.Failover || d.Cause != want || d.Action != tc.policy || d.DecisionID != "" || !errors.As(err, &e) || e.Cause != want {
+					t.Fatalf("call %d: decision %+v, err %v; want a %v failover caused by %s", i, d, err, tc.policy, want)
+				}
+			}
+			if c.Breaker() != client.BreakerOpen {
+				t.Errorf("breaker %v after %d failures", c.Breaker(), failures)
+			}
+			if tc.mode != "refused" {
+				if got := f.calls.Load(); got != failures {
+					t.Errorf("riskgate got %d requests; want %d, then none once the circuit was open", got, failures)
+				}
+			}
+			st := c.Stats()
+			if st.Failovers[tc.cause] != uint64(opened) || st.Failovers[client.CauseCircuitOpen] != 10 || st.Decisions != 0 || st.BreakerOpened != 1 {
+				t.Errorf("stats %+v", st)
+			}
+			if st.Retries != uint64(failures-opened) {
+				t.Errorf("retries %d, want %d", st.Retries, failures-opened)
+			}
+			sent := 0
+			for i, call := range obs.calls() {
+				if !call.Failover || i >= opened && call.Tries != 0 {
+					t.Errorf("observed call %d: %+v", i, call)
+				}
+				sent += call.Tries
+			}
+			if sent != failures {
+				t.Errorf("observer counted %d sends, want %d", sent, failures)
+			}
+			if body, _ := f.body.Load().(string); body != "" {
+				if strings.Contains(body, "hunter2") || !strings.Contains(body, `"password_sha1":"`) {
+					t.Errorf("request body carries the password or lacks its hash: %s", body)
+				}
+			}
+		})
+	}
+}
+
+// TestCallerGoneAway: a caller whose own context ends gets the failover,
+// and that says nothing about riskgate: the circuit stays closed.
+func TestCallerGoneAway(t *testing.T) {
+	f := &faulty{mode: "hang"}
+	g, h := f.start(t)
+	for _, target := range []string{g, h} {
+		c := newClient(t, client.Options{Target: target, Failover: client.Deny, Breaker: client.BreakerOptions{Failures: 2}})
+		for range 5 {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+			d, err := c.BeforePassword(ctx, client.Attempt{IP: "81.2.69.160"})
+			cancel()
+			if !d.Failover || d.Cause != client.CauseCanceled || !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("%s: %+v, %v", target, d, err)
+			}
+		}
+		if c.Breaker() != client.BreakerClosed {
+			t.Errorf("%s: the caller's deadline opened the circuit", target)
+		}
+	}
+}
+
+// TestReportFailover: the outcome of a failover decision is sent with the
+// attempt, which riskgate accepts; a failover allow is never reported as a
+// success; and an unreachable riskgate makes Report fail, not hang.
+func TestReportFailover(t *testing.T) {
+	down := newClient(t, client.Options{Target: refusedAddr(t), Failover: client.Allow, Timeout: time.Second})
+	a := client.Attempt{UserID: "u-dave", Username: "dave", IP: "81.2.69.160", DeviceID: "d"}
+	d, _ := down.BeforePassword(context.Background(), a)
+	if !d.Failover || !d.AwaitsOutcome() {
+		t.Fatalf("%+v", d)
+	}
+	if err := down.LoginSucceeded(context.Background(), d); err != nil {
+		t.Errorf("a failover allow reported as succeeded: %v", err)
+	}
+	err := down.LoginFailed(context.Background(), d)
+	var e *client.Error
+	if !errors.As(err, &e) || e.Cause != client.CauseUnavailable {
+		t.Fatalf("report to a dead riskgate: %v", err)
+	}
+	if st := down.Stats(); st.Retries != 1 || st.ReportFailures[client.CauseUnavailable] != 1 {
+		// one retry was the score's; a report by attempt is never resent
+		t.Errorf("stats %+v", st)
+	}
+	if err := down.Report(context.Background(), d, client.ConfirmedFraud); !errors.Is(err, client.ErrNoDecision) {
+		t.Errorf("label on a failover: %v", err)
+	}
+	for _, tr := range transports {
+		up := newClient(t, client.Options{Target: tr.target(shared), Tenant: "report-failover"})
+		if err := up.LoginFailed(context.Background(), d); err != nil {
+			t.Errorf("%s: riskgate refused a failover's outcome: %v", tr.name, err)
+		}
+		if err := up.StepUpPassed(context.Background(), d); err != nil {
+			t.Errorf("%s: %v", tr.name, err)
+		}
+		if got := up.Stats().Reports; got != 2 {
+			t.Errorf("%s: %d reports delivered", tr.name, got)
+		}
+	}
+}
+
+// TestKilled: riskgate dies by SIGKILL while logins are being scored, and
+// comes back. Every login gets an answer: riskgate's, or the failover,
+// marked; the circuit opens, then closes once riskgate is back.
+func TestKilled(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			rg := clienttest.Start(t)
+			c := newClient(t, client.Options{
+				Target: tr.target(rg), Failover: client.StepUp, Timeout: 2 * time.Second,
+				Breaker: client.BreakerOptions{Failures: 3, OpenFor: 100 * time.Millisecond},
+			})
+			var (
+				mu       sync.Mutex
+				real     int
+				causes   = map[client.Cause]int{}
+				problems []string
+				stop     = make(chan struct{})
+				wg       sync.WaitGroup
+			)
+			for range 4 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						a := client.Attempt{UserID: "u", Username: "erin", IP: "81.2.69.160"}
+						d, err := c.AfterPassword(context.Background(), a, client.PasswordBad)
+						mu.Lock()
+						switch {
+						case !d.Failover && err == nil && d.DecisionID != "":
+							real++
+						case d.Failover && d.Action == client.StepUp && d.DecisionID == "" && err != nil:
+							causes[d.Cause]++
+						default:
+							problems = append(problems, err.Error())
+						}
+						mu.Unlock()
+						time.Sleep(time.Millisecond)
+					}
+				}()
+			}
+			waitUntil(t, "decisions before the kill", func() bool { mu.Lock(); defer mu.Unlock(); return real >= 40 })
+			rg.Kill()
+			waitUntil(t, "the circuit to open", func() bool { return c.Stats().BreakerOpened > 0 })
+			mu.Lock()
+			realBefore := real
+			mu.Unlock()
+			rg.Restart()
+			waitUntil(t, "decisions after the restart", func() bool { mu.Lock(); defer mu.Unlock(); return real >= realBefore+40 })
+			close(stop)
+			wg.Wait()
+			for cause := range causes {
+				if cause != client.CauseUnavailable && cause != client.CauseTimeout && cause != client.CauseCircuitOpen {
+					t.Errorf("failover caused by %s", cause)
+				}
+			}
+			t.Logf("real decisions %d, failovers %v", real, causes)
+			if len(problems) > 0 || causes[client.CauseCircuitOpen] == 0 {
+				t.Errorf("failovers %v; unexpected answers: %q", causes, problems)
+			}
+			if c.Breaker() != client.BreakerClosed {
+				t.Errorf("breaker %v after riskgate came back", c.Breaker())
+			}
+		})
+	}
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -1,0 +1,257 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/riskgate/riskgate/api/gen/riskgate/v1"
+)
+
+// maxAnswer bounds what is read of an answer: a decision with signals is
+// a few KiB.
+const maxAnswer = 1 << 20
+
+type httpTransport struct {
+	scoreURL, outcomeURL string
+	hc                   *http.Client
+	token                string
+}
+
+func newHTTPTransport(o Options) (*httpTransport, error) {
+	base, err := url.Parse(strings.TrimSuffix(o.Target, "/"))
+	if err != nil || base.Host == "" {
+		return nil, fmt.Errorf("client: Options.Target %q: not a URL with a host", o.Target)
+	}
+	hc := o.HTTPClient
+	if hc == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = o.TLS
+		tr.MaxIdleConnsPerHost = 64 // logins are concurrent; keep their connections
+		hc = &http.Client{Transport: tr}
+	}
+	scoreURL := base.String() + "/v1/score"
+	if !o.Signals {
+		scoreURL += "?omit_signals=true"
+	}
+	return &httpTransport{scoreURL: scoreURL, outcomeURL: base.String() + "/v1/outcome", hc: hc, token: o.Token}, nil
+}
+
+// attemptJSON is riskgate's JSON attempt.
+type attemptJSON struct {
+	Tenant       string            `json:"tenant,omitempty"`
+	AttemptID    string            `json:"attempt_id,omitempty"`
+	Time         string            `json:"time,omitempty"`
+	UserID       string            `json:"user_id,omitempty"`
+	Username     string            `json:"username,omitempty"`
+	IP           string            `json:"ip"`
+	UserAgent    string            `json:"user_agent,omitempty"`
+	DeviceID     string            `json:"device_id,omitempty"`
+	PasswordSHA1 string            `json:"password_sha1,omitempty"`
+	Result       string            `json:"result"`
+	Geo          *geoJSON          `json:"geo,omitempty"`
+	Channel      string            `json:"channel,omitempty"`
+	Attributes   map[string]string `json:"attributes,omitempty"`
+}
+
+type geoJSON struct {
+	Country string   `json:"country,omitempty"`
+	Lat     *float64 `json:"lat,omitempty"`
+	Lon     *float64 `json:"lon,omitempty"`
+}
+
+func attemptToJSON(a *pb.Attempt) *attemptJSON {
+	j := &attemptJSON{
+		Tenant: a.GetTenant(), AttemptID: a.GetAttemptId(), UserID: a.GetUserId(), Username: a.GetUsername(),
+		IP: a.GetIp(), UserAgent: a.GetUserAgent(), DeviceID: a.GetDeviceId(), PasswordSHA1: a.GetPasswordSha1(),
+		Result: Result(a.GetResult()).String(), Channel: a.GetChannel(), Attributes: a.GetAttributes(),
+	}
+	if t := a.GetTime(); t != nil {
+		j.Time = t.AsTime().Format(time.RFC3339Nano)
+	}
+	if g := a.GetGeo(); g != nil {
+		j.Geo = &geoJSON{Country: g.GetCountry(), Lat: g.Lat, Lon: g.Lon}
+	}
+	return j
+}
+
+// decisionJSON is riskgate's JSON decision.
+type decisionJSON struct {
+	DecisionID   string          `json:"decision_id"`
+	AttemptID    string          `json:"attempt_id"`
+	Tenant       string          `json:"tenant"`
+	Time         time.Time       `json:"time"`
+	Action       Action          `json:"action"`
+	Score        int             `json:"score"`
+	Reasons      []Reason        `json:"reasons"`
+	Shadow       []Reason        `json:"shadow"`
+	Alert        bool            `json:"alert"`
+	Signals      json.RawMessage `json:"signals"`
+	RulesVersion string          `json:"rules_version"`
+}
+
+type errorJSON struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		Field   string `json:"field"`
+	} `json:"error"`
+}
+
+func (t *httpTransport) score(ctx context.Context, req *pb.ScoreRequest) (*pb.Decision, error) {
+	var j decisionJSON
+	if err := t.post(ctx, t.scoreURL, attemptToJSON(req.GetAttempt()), &j); err != nil {
+		return nil, err
+	}
+	d := &pb.Decision{
+		DecisionId: j.DecisionID, AttemptId: j.AttemptID, Tenant: j.Tenant, Score: int32(j.Score),
+		Alert: j.Alert, RulesVersion: j.RulesVersion, Action: actionToPB(j.Action),
+		Reasons: reasonsToPB(j.Reasons), Shadow: reasonsToPB(j.Shadow),
+	}
+	if !j.Time.IsZero() {
+		d.Time = timestamppb.New(j.Time)
+	}
+	if len(j.Signals) > 0 && !req.GetOmitSignals() {
+		// The JSON signals use the rule language's names, which are the
+		// protobuf field names; fields this client does not know yet are
+		// skipped rather than refused.
+		d.Signals = new(pb.Signals)
+		if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(j.Signals, d.Signals); err != nil {
+			return nil, &Error{Cause: CauseServerError, Msg: "reading the decision's signals: " + err.Error(), Err: err}
+		}
+	}
+	return d, nil
+}
+
+func (t *httpTransport) report(ctx context.Context, req *pb.ReportRequest) error {
+	body := map[string]any{"outcome": outcomeNames[req.GetOutcome()]}
+	if req.GetTenant() != "" {
+		body["tenant"] = req.GetTenant()
+	}
+	if req.GetDecisionId() != "" {
+		body["decision_id"] = req.GetDecisionId()
+	}
+	if a := req.GetAttempt(); a != nil {
+		body["attempt"] = attemptToJSON(a)
+	}
+	return t.post(ctx, t.outcomeURL, body, nil)
+}
+
+func (t *httpTransport) wake() {}
+
+func (t *httpTransport) close() error {
+	t.hc.CloseIdleConnections()
+	return nil
+}
+
+// post sends body as JSON and decodes a 200 answer into out.
+func (t *httpTransport) post(ctx context.Context, url string, body, out any) error {
+	data, err := json.Marshal(body)
+	if err != nil {
+		return &Error{Cause: CauseRejected, Msg: "encoding the request: " + err.Error(), Err: err}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(data))
+	if err != nil {
+		return &Error{Cause: CauseRejected, Msg: err.Error(), Err: err}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if t.token != "" {
+		req.Header.Set("Authorization", "Bearer "+t.token)
+	}
+	resp, err := t.hc.Do(req)
+	if err != nil {
+		return netError(err)
+	}
+	defer resp.Body.Close()
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	if err != nil {
+		return netError(err)
+	}
+	if resp.StatusCode/100 == 2 {
+		if out == nil {
+			return nil
+		}
+		if err := json.Unmarshal(answer, out); err != nil {
+			return &Error{Cause: CauseServerError, Code: strconv.Itoa(resp.StatusCode), Msg: "reading the answer: " + err.Error(), Err: err}
+		}
+		return nil
+	}
+	return statusError(resp.StatusCode, answer)
+}
+
+// statusError classifies an HTTP error answer, with riskgate's JSON error
+// when there is one (a proxy in between may answer with anything).
+func statusError(status int, body []byte) *Error {
+	e := &Error{Code: "HTTP " + strconv.Itoa(status)}
+	var j errorJSON
+	if json.Unmarshal(body, &j) == nil && j.Error.Code != "" {
+		e.Code, e.Msg, e.Field = strings.ToUpper(j.Error.Code), j.Error.Message, j.Error.Field
+	} else {
+		e.Msg = http.StatusText(status)
+	}
+	switch {
+	case status == http.StatusTooManyRequests:
+		e.Cause = CauseOverloaded
+	case status == http.StatusGatewayTimeout || status == http.StatusRequestTimeout:
+		e.Cause = CauseTimeout
+	case status == http.StatusBadGateway || status == http.StatusServiceUnavailable:
+		e.Cause, e.retry = CauseUnavailable, true
+	case status >= 500:
+		e.Cause = CauseServerError
+	case status == 499:
+		e.Cause = CauseCanceled
+	default:
+		e.Cause = CauseRejected
+	}
+	return e
+}
+
+// netError classifies a failure to exchange a request and its answer.
+func netError(err error) *Error {
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return &Error{Cause: CauseTimeout, Msg: "no answer within the call's timeout", Err: err}
+	case errors.Is(err, context.Canceled):
+		return &Error{Cause: CauseCanceled, Msg: err.Error(), Err: err}
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return &Error{Cause: CauseUnavailable, Msg: "connection refused", Err: err, retry: true}
+	}
+	return &Error{Cause: CauseUnavailable, Msg: err.Error(), Err: err, retry: true}
+}
+
+func actionToPB(a Action) pb.Action {
+	switch a {
+	case Allow:
+		return pb.Action_ACTION_ALLOW
+	case StepUp:
+		return pb.Action_ACTION_STEP_UP
+	case Deny:
+		return pb.Action_ACTION_DENY
+	}
+	return pb.Action_ACTION_UNSPECIFIED
+}
+
+func reasonsToPB(rs []Reason) []*pb.Reason {
+	if len(rs) == 0 {
+		return nil
+	}
+	out := make([]*pb.Reason, len(rs))
+	for i, r := range rs {
+		out[i] = &pb.Reason{Rule: r.Rule, Action: actionToPB(r.Action), Score: int32(r.Score), Message: r.Message, Tags: r.Tags, Alert: r.Alert}
+	}
+	return out
+}

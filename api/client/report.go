@@ -1,0 +1,151 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	pb "github.com/riskgate/riskgate/api/gen/riskgate/v1"
+)
+
+// Outcome is what happened after a decision.
+type Outcome int
+
+// Outcomes.
+const (
+	OutcomeNone Outcome = iota
+	// LoginSucceeded: the user is in (after an allow).
+	LoginSucceeded
+	// LoginFailed: the login failed after the decision (the password check
+	// that followed a BeforePassword allow).
+	LoginFailed
+	// StepUpPassed: the user answered the second factor.
+	StepUpPassed
+	// StepUpFailed: the user did not, or gave up.
+	StepUpFailed
+	// ConfirmedFraud and ConfirmedLegit are an analyst's labels, kept for
+	// evaluation; they never change a baseline.
+	ConfirmedFraud
+	ConfirmedLegit
+)
+
+var outcomeNames = [...]string{"none", "login_succeeded", "login_failed", "step_up_passed", "step_up_failed", "confirmed_fraud", "confirmed_legit"}
+
+func (o Outcome) String() string {
+	if o < 0 || int(o) >= len(outcomeNames) {
+		return fmt.Sprintf("outcome(%d)", int(o))
+	}
+	return outcomeNames[o]
+}
+
+// ErrNoDecision is returned when an outcome names no decision riskgate made
+// (an analyst label for a failover decision).
+var ErrNoDecision = errors.New("client: the decision was a failover: riskgate holds no decision to label")
+
+// AwaitsOutcome reports whether riskgate waits for this decision's outcome
+// to learn from it: an allow scored before the password check, and any
+// step-up of a login whose password was not known to be wrong. Other
+// decisions were settled when they were made (an allowed login with the
+// right password is learned at once; a failed password or a deny was
+// counted), and the outcome helpers send nothing for them.
+func (d *Decision) AwaitsOutcome() bool {
+	switch {
+	case d.Failover:
+		return true // riskgate never saw it: the outcome is all it will know
+	case d.Action == StepUp:
+		return !d.result.failed()
+	case d.Action == Allow:
+		return d.result == ResultUnknown
+	}
+	return false
+}
+
+// LoginSucceeded reports that the user is in after d allowed the login.
+// After a step-up, report StepUpPassed instead.
+func (c *Client) LoginSucceeded(ctx context.Context, d Decision) error {
+	return c.Report(ctx, d, LoginSucceeded)
+}
+
+// LoginFailed reports that the login failed after d (the password check
+// that followed a BeforePassword).
+func (c *Client) LoginFailed(ctx context.Context, d Decision) error {
+	return c.Report(ctx, d, LoginFailed)
+}
+
+// StepUpPassed reports that the user answered the second factor d asked for.
+func (c *Client) StepUpPassed(ctx context.Context, d Decision) error {
+	return c.Report(ctx, d, StepUpPassed)
+}
+
+// StepUpFailed reports that the user did not answer it.
+func (c *Client) StepUpFailed(ctx context.Context, d Decision) error {
+	return c.Report(ctx, d, StepUpFailed)
+}
+
+// Report tells riskgate what happened after d. It sends nothing when
+// riskgate awaits nothing (see Decision.AwaitsOutcome), and for a failover
+// decision it sends the attempt itself, which riskgate never saw, so
+// failures still count in the attack windows; except that a login let in by
+// a failover Allow is never reported as succeeded: riskgate did not judge
+// it, and must not learn a user's baseline from it.
+//
+// A report that may have reached riskgate is sent again only where that is
+// harmless: by decision id, since riskgate accepts an outcome once and a
+// retry's "unknown decision" then means the first try landed.
+func (c *Client) Report(ctx context.Context, d Decision, o Outcome) error {
+	if o <= OutcomeNone || o > ConfirmedLegit {
+		return &FieldError{Field: "outcome", Msg: fmt.Sprintf("%v: not an outcome", o)}
+	}
+	label := o == ConfirmedFraud || o == ConfirmedLegit
+	switch {
+	case label && d.Failover:
+		return ErrNoDecision
+	case label:
+		return c.ReportByID(ctx, d.Tenant, d.DecisionID, o)
+	case !d.Failover && d.Action == StepUp && o == LoginSucceeded:
+		return &FieldError{Field: "outcome", Msg: "the decision was step_up: report StepUpPassed or StepUpFailed"}
+	case !d.AwaitsOutcome():
+		return nil
+	case d.Failover && (o == LoginSucceeded || d.attempt == nil):
+		return nil
+	case d.Failover:
+		return c.report(ctx, &pb.ReportRequest{Attempt: d.attempt, Outcome: pb.Outcome(o)}, false)
+	}
+	return c.ReportByID(ctx, d.Tenant, d.DecisionID, o)
+}
+
+// ReportByID sends an outcome for a decision known by its id, such as an
+// analyst's ConfirmedFraud label for a decision found in the logs.
+func (c *Client) ReportByID(ctx context.Context, tenant, decisionID string, o Outcome) error {
+	if decisionID == "" {
+		return &FieldError{Field: "decision_id", Msg: "required"}
+	}
+	if o <= OutcomeNone || o > ConfirmedLegit {
+		return &FieldError{Field: "outcome", Msg: fmt.Sprintf("%v: not an outcome", o)}
+	}
+	if tenant == "" {
+		tenant = c.opts.Tenant
+	}
+	return c.report(ctx, &pb.ReportRequest{Tenant: tenant, DecisionId: decisionID, Outcome: pb.Outcome(o)}, true)
+}
+
+func (c *Client) report(ctx context.Context, req *pb.ReportRequest, byID bool) error {
+	start := time.Now()
+	sent := 0
+	tries, err := c.do(ctx, "report", byID, func(ctx context.Context) error {
+		sent++
+		err := c.t.report(ctx, req)
+		var e *Error
+		if sent > 1 && errors.As(err, &e) && e.Code == codeNotFound {
+			return nil // an earlier try landed; riskgate accepts one outcome
+		}
+		return err
+	})
+	c.reported(start, tries, err)
+	if err != nil {
+		c.warnFailover("report", err)
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,289 @@
+// Package kratoshook is an Ory Kratos web hook that puts riskgate in the
+// password login: Kratos calls it after the password was verified and
+// before the session is issued (selfservice.flows.login.after.password,
+// a web_hook with can_interrupt), with the body that
+// deploy/kratos/riskgate-login.jsonnet renders. The handler scores the
+// login through a Scorer and answers:
+//
+//   - allow: 204, and Kratos issues the session;
+//   - deny: 403 with a message in Kratos' error-message format, which
+//     Kratos shows on the login form, and no session;
+//   - step_up: what Options.StepUp says. The hook cannot ask for a second
+//     factor itself: Kratos has no "ask for AAL2 now" answer for it, and an
+//     interrupted login leaves no session to upgrade. StepUpInterrupt (the
+//     default) refuses the password login with a message inviting another
+//     way in (a one-time code by e-mail, a passkey); StepUpAllow lets it
+//     through, for installations where Kratos already requires the second
+//     factor of every user who has one (session.whoami.required_aal:
+//     highest_available).
+//
+// Kratos runs the hook only for logins whose password was right: failed
+// passwords never reach it, so riskgate's attack windows (stuffing, spraying,
+// brute force) see nothing of them through this hook.
+package kratoshook
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+)
+
+// Action is riskgate's answer, by its JSON name.
+type Action string
+
+// Actions.
+const (
+	Allow  Action = "allow"
+	StepUp Action = "step_up"
+	Deny   Action = "deny"
+)
+
+// Attempt is the login as riskgate sees it. Its result is always
+// password_ok: Kratos calls the hook only then.
+type Attempt struct {
+	Tenant string
+	// AttemptID is "kratos:" + the flow id + ":" + the time the password
+	// was verified: the same for Kratos' retries of one hook call, new for
+	// every password submission.
+	AttemptID  string
+	UserID     string // the Kratos identity id
+	Username   string
+	IP         string
+	UserAgent  string
+	DeviceID   string
+	Country    string            // ISO 3166-1 alpha-2, from Cloudflare's header through Kratos; may be empty
+	Channel    string            // "web" for Kratos browser flows, "api" for API flows (native apps)
+	Attributes map[string]string // kratos.aal and kratos.flow_type
+}
+
+// Verdict is what the Scorer decided.
+type Verdict struct {
+	Action Action
+	// DecisionID is shown to the user as a support reference on a refusal.
+	DecisionID string
+	// Failover is true when riskgate could not decide and the scorer's
+	// failover action stands in.
+	Failover bool
+}
+
+// Scorer decides on a login: riskgate's client (ClientScorer), or, inside
+// riskgate, its service layer.
+type Scorer interface {
+	ScoreLogin(ctx context.Context, a Attempt) (Verdict, error)
+}
+
+// ScorerFunc is a function as a Scorer.
+type ScorerFunc func(ctx context.Context, a Attempt) (Verdict, error)
+
+// ScoreLogin calls f.
+func (f ScorerFunc) ScoreLogin(ctx context.Context, a Attempt) (Verdict, error) { return f(ctx, a) }
+
+// StepUpPolicy is what a step_up does in Kratos.
+type StepUpPolicy int
+
+// Step-up policies.
+const (
+	// StepUpInterrupt refuses the password login with Options.StepUpMessage.
+	StepUpInterrupt StepUpPolicy = iota
+	// StepUpAllow lets it through; Kratos' required_aal decides whether a
+	// second factor is asked.
+	StepUpAllow
+)
+
+// Message is a message on Kratos' login form. Kratos shows Text, and UIs
+// that translate look it up by ID.
+type Message struct {
+	ID   int
+	Text string
+}
+
+// Default messages. Their ids are in the range of Kratos' login validation
+// messages (4010000-), far above the ones Kratos uses.
+var (
+	DefaultDenyMessage   = Message{ID: 4019001, Text: "This sign-in was refused. If it is you, contact support."}
+	DefaultStepUpMessage = Message{ID: 4019002, Text: "This sign-in needs more proof that it is you. Sign in with a code sent to your e-mail instead."}
+	DefaultErrorMessage  = Message{ID: 4019003, Text: "Sign-in is not possible right now. Try again in a moment."}
+)
+
+// Options configure the hook.
+type Options struct {
+	// Scorer decides. Required.
+	Scorer Scorer
+	// Token is the shared secret Kratos sends as "Authorization: Bearer
+	// <token>" (the web_hook's api_key auth). Required: without it anyone
+	// who reaches the hook could teach riskgate a user's baseline.
+	Token string
+	// Tenant scopes the attempts (one per Kratos project).
+	Tenant string
+	// StepUp is what step_up does; StepUpInterrupt by default.
+	StepUp StepUpPolicy
+	// OnError is the action when the Scorer fails without a verdict or the
+	// request is unreadable (a template that does not match this package).
+	// Default StepUp. A deny for this reason shows ErrorMessage ("try again
+	// in a moment"), not DenyMessage.
+	OnError Action
+	// Messages shown on the login form. Defaults above.
+	DenyMessage, StepUpMessage, ErrorMessage Message
+	// Logger; default slog.Default(). Never given the request's values.
+	Logger *slog.Logger
+}
+
+// Handler is the web hook.
+type Handler struct {
+	opts  Options
+	token []byte
+	log   *slog.Logger
+}
+
+// maxBody bounds the request: the template renders a few hundred bytes.
+const maxBody = 64 << 10
+
+// New makes the handler.
+func New(o Options) (*Handler, error) {
+	if o.Scorer == nil {
+		return nil, errors.New("kratoshook: Options.Scorer: required")
+	}
+	if len(o.Token) < 16 {
+		return nil, errors.New("kratoshook: Options.Token: required, at least 16 characters")
+	}
+	switch o.OnError {
+	case "":
+		o.OnError = StepUp
+	case Allow, StepUp, Deny:
+	default:
+		return nil, fmt.Errorf("kratoshook: Options.OnError: %q: want allow, step_up or deny", o.OnError)
+	}
+	if o.StepUp != StepUpInterrupt && o.StepUp != StepUpAllow {
+		return nil, fmt.Errorf("kratoshook: Options.StepUp: %d: want StepUpInterrupt or StepUpAllow", o.StepUp)
+	}
+	if o.DenyMessage.Text == "" {
+		o.DenyMessage = DefaultDenyMessage
+	}
+	if o.StepUpMessage.Text == "" {
+		o.StepUpMessage = DefaultStepUpMessage
+	}
+	if o.ErrorMessage.Text == "" {
+		o.ErrorMessage = DefaultErrorMessage
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return &Handler{opts: o, token: []byte("Bearer " + o.Token), log: o.Logger.With("component", "kratos-hook")}, nil
+}
+
+// body is what deploy/kratos/riskgate-login.jsonnet renders. Fields the
+// template adds later are ignored.
+type body struct {
+	FlowID          string `json:"flow_id"`
+	FlowType        string `json:"flow_type"`
+	AuthenticatedAt string `json:"authenticated_at"`
+	IdentityID      string `json:"identity_id"`
+	Username        string `json:"username"`
+	IP              string `json:"ip"`
+	UserAgent       string `json:"user_agent"`
+	Location        string `json:"location"`
+	DeviceID        string `json:"device_id"`
+	AAL             string `json:"aal"`
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeJSON(w, http.StatusMethodNotAllowed, noMessages)
+		return
+	}
+	if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), h.token) != 1 {
+		// No messages: Kratos then fails the login with an error, which
+		// is right for a hook it cannot authenticate to.
+		h.log.Warn("kratos hook called without the right token", "remote", r.RemoteAddr)
+		writeJSON(w, http.StatusUnauthorized, noMessages)
+		return
+	}
+	a, err := h.attempt(r)
+	if err != nil {
+		h.log.Error("kratos hook request unreadable: check the body template", "err", err)
+		h.answer(w, Verdict{Action: h.opts.OnError, Failover: true})
+		return
+	}
+	v, err := h.opts.Scorer.ScoreLogin(r.Context(), a)
+	switch {
+	case err != nil && v.Action == "":
+		h.log.Warn("scoring failed", "err", err)
+		v = Verdict{Action: h.opts.OnError, Failover: true}
+	case err != nil:
+		h.log.Debug("scored with a failover", "err", err)
+	}
+	h.answer(w, v)
+}
+
+// attempt reads the body into an Attempt.
+func (h *Handler) attempt(r *http.Request) (Attempt, error) {
+	var b body
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody+1))
+	if err := dec.Decode(&b); err != nil {
+		return Attempt{}, fmt.Errorf("kratoshook: body: %w", err)
+	}
+	if b.FlowID == "" || b.IdentityID == "" {
+		return Attempt{}, errors.New("kratoshook: body: flow_id and identity_id are required")
+	}
+	ip, err := clientIP(b.IP)
+	if err != nil {
+		return Attempt{}, err
+	}
+	a := Attempt{
+		Tenant: h.opts.Tenant, AttemptID: "kratos:" + b.FlowID, UserID: b.IdentityID, Username: b.Username,
+		IP: ip, UserAgent: b.UserAgent, DeviceID: b.DeviceID, Country: countryOf(b.Location), Channel: "web",
+		Attributes: map[string]string{"kratos.flow_type": b.FlowType},
+	}
+	if b.AuthenticatedAt != "" {
+		a.AttemptID += ":" + b.AuthenticatedAt
+	}
+	if b.FlowType == "api" {
+		a.Channel = "api"
+	}
+	if b.AAL != "" {
+		a.Attributes["kratos.aal"] = b.AAL
+	}
+	return a, nil
+}
+
+// clientIP reads Kratos' ip_address, which carries the connection's port
+// when no proxy header named the client ("127.0.0.1:34308", "[::1]:443").
+func clientIP(s string) (string, error) {
+	if s == "" {
+		return "", errors.New("kratoshook: body: ip: empty (is session.devices in the template?)")
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.Unmap().String(), nil
+	}
+	host, _, err := net.SplitHostPort(s)
+	if err == nil {
+		if a, err := netip.ParseAddr(host); err == nil {
+			return a.Unmap().String(), nil
+		}
+	}
+	return "", fmt.Errorf("kratoshook: body: ip: not an address: %.64q", s)
+}
+
+// countryOf takes the country of Kratos' "City, CC" location.
+func countryOf(location string) string {
+	i := strings.LastIndexByte(location, ',')
+	cc := strings.TrimSpace(location[i+1:])
+	if len(cc) != 2 || cc == "XX" || cc == "T1" {
+		return ""
+	}
+	for _, c := range cc {
+		if c < 'A' || c > 'Z' {
+			return ""
+		}
+	}
+	return cc
+}

@@ -1,0 +1,283 @@
+package kratoshook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/google/go-jsonnet"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+const testToken = "kratos-hook-token-0123456789"
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// golden compares got with testdata/name, or rewrites it with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs:\n got: %s\nwant: %s", name, got, want)
+	}
+}
+
+// renderTemplate evaluates the shipped body template as Kratos does: the
+// context as a top-level argument "ctx" (go-jsonnet at Kratos v1.3.1's
+// version).
+func renderTemplate(t *testing.T, ctxFile string) []byte {
+	t.Helper()
+	tmpl, err := os.ReadFile("../../deploy/kratos/riskgate-login.jsonnet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, err := os.ReadFile(filepath.Join("testdata", ctxFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm := jsonnet.MakeVM()
+	vm.TLACode("ctx", string(ctx))
+	out, err := vm.EvaluateAnonymousSnippet("riskgate-login.jsonnet", string(tmpl))
+	if err != nil {
+		t.Fatalf("template on %s: %v", ctxFile, err)
+	}
+	return []byte(out)
+}
+
+// The contexts are what Kratos v1.3.1 passed to a web hook for a password
+// login: an API flow behind Cloudflare-style headers, a browser flow with
+// no proxy (the address carries its port, the cookies include Kratos' CSRF
+// cookie), and a minimal one with the edge cases (no e-mail trait, nulls,
+// two devices, IPv6 with a port).
+var contexts = []string{"api-flow", "browser-flow", "minimal"}
+
+func TestTemplate(t *testing.T) {
+	for _, name := range contexts {
+		t.Run(name, func(t *testing.T) {
+			out := renderTemplate(t, "ctx-"+name+".json")
+			golden(t, "body-"+name+".golden.json", out)
+			if bytes.Contains(out, []byte("csrf_token")) || bytes.Contains(out, []byte("traits")) {
+				t.Errorf("the body carries more than riskgate needs: %s", out)
+			}
+		})
+	}
+}
+
+// scorerStub records the attempt and answers a fixed verdict.
+type scorerStub struct {
+	got     []Attempt
+	verdict Verdict
+	err     error
+}
+
+func (s *scorerStub) ScoreLogin(_ context.Context, a Attempt) (Verdict, error) {
+	s.got = append(s.got, a)
+	return s.verdict, s.err
+}
+
+func post(t *testing.T, h http.Handler, token string, body []byte) (int, []byte) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodPost, "/kratos/login", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Code, rec.Body.Bytes()
+}
+
+// TestAttempt: what each rendered body becomes.
+func TestAttempt(t *testing.T) {
+	want := map[string]Attempt{
+		"api-flow": {AttemptID: "kratos:03c90afe-b6aa-4b00-aabb-80ebb35e1279:2026-12-03T21:23:43.993180291Z",
+			UserID: "e49ec341-b735-41a4-99f2-6b0343c689cf", Username: "alice@example.com", IP: "81.2.69.160",
+			UserAgent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0", DeviceID: "dev-home-123", Country: "GB",
+			Channel: "api", Tenant: "acme", Attributes: map[string]string{"kratos.flow_type": "api", "kratos.aal": "aal1"}},
+		"browser-flow": {UserID: "e49ec341-b735-41a4-99f2-6b0343c689cf", Username: "alice@example.com", IP: "127.0.0.1",
+			UserAgent: "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15",
+			DeviceID:  "dev-laptop-9", Channel: "web", Tenant: "acme", Attributes: map[string]string{"kratos.flow_type": "browser", "kratos.aal": "aal1"}},
+		"minimal": {AttemptID: "kratos:6a1f0c3e-2b7d-4c11-9b5e-0d3f6e2a9c10", UserID: "3f2b9a71-5c0e-4d6a-8e1b-7a9c2d4e6f80",
+			Username: "bob", IP: "2001:db8::7", UserAgent: "okhttp/4.12.0", Country: "FR", Channel: "web", Tenant: "acme",
+			Attributes: map[string]string{"kratos.flow_type": "browser"}},
+	}
+	for _, name := range contexts {
+		t.Run(name, func(t *testing.T) {
+			s := &scorerStub{verdict: Verdict{Action: Allow}}
+			h, err := New(Options{Scorer: s, Token: testToken, Tenant: "acme", Logger: quiet})
+			if err != nil {
+				t.Fatal(err)
+			}
+			code, _ := post(t, h, testToken, renderTemplate(t, "ctx-"+name+".json"))
+			if code != http.StatusNoContent || len(s.got) != 1 {
+				t.Fatalf("status %d, %d scores", code, len(s.got))
+			}
+			got, w := s.got[0], want[name]
+			if name == "browser-flow" {
+				if !strings.HasPrefix(got.AttemptID, "kratos:") || len(got.AttemptID) < 60 {
+					t.Errorf("attempt id %q", got.AttemptID)
+				}
+				w.AttemptID = got.AttemptID
+			}
+			if !reflect.DeepEqual(got, w) {
+				t.Errorf("attempt\n got %+v\nwant %+v", got, w)
+			}
+		})
+	}
+}
+
+// TestAnswers: each verdict as Kratos receives it. The golden answers are
+// in the shape Kratos parses (selfservice/hook/web_hook.go: messages,
+// instance_ptr, id, text, type, context).
+func TestAnswers(t *testing.T) {
+	body := renderTemplate(t, "ctx-api-flow.json")
+	cases := []struct {
+		name    string
+		opts    Options
+		verdict Verdict
+		err     error
+		token   string
+		body    []byte
+		status  int
+		golden  string
+		scored  bool
+	}{
+		{name: "allow", verdict: Verdict{Action: Allow, DecisionID: "01KAV2X0M8Q6E4W9S1B3N7T5YC"}, status: 204, scored: true},
+		{name: "deny", verdict: Verdict{Action: Deny, DecisionID: "01KAV2X0M8Q6E4W9S1B3N7T5YC"}, status: 403, golden: "answer-deny.golden.json", scored: true},
+		{name: "step_up interrupts", verdict: Verdict{Action: StepUp, DecisionID: "01KAV2X0M8Q6E4W9S1B3N7T5YC"}, status: 403, golden: "answer-step-up.golden.json", scored: true},
+		{name: "step_up allowed", opts: Options{StepUp: StepUpAllow}, verdict: Verdict{Action: StepUp}, status: 204, scored: true},
+		{name: "failover deny", verdict: Verdict{Action: Deny, Failover: true}, err: errors.New("riskgate: timeout"), status: 403, golden: "answer-unavailable.golden.json", scored: true},
+		{name: "scorer error, default", err: errors.New("boom"), status: 403, golden: "answer-step-up-failover.golden.json", scored: true},
+		{name: "scorer error, allow", opts: Options{OnError: Allow}, err: errors.New("boom"), status: 204, scored: true},
+		{name: "custom message", opts: Options{DenyMessage: Message{ID: 7, Text: "Nope."}}, verdict: Verdict{Action: Deny}, status: 403, golden: "answer-deny-custom.golden.json", scored: true},
+		{name: "no token", token: "-", verdict: Verdict{Action: Allow}, status: 401, golden: "answer-unauthorized.golden.json"},
+		{name: "wrong token", token: "kratos-hook-token-0123456780", verdict: Verdict{Action: Allow}, status: 401, golden: "answer-unauthorized.golden.json"},
+		{name: "unreadable body", body: []byte(`{"flow_id": 12}`), verdict: Verdict{Action: Allow}, status: 403, golden: "answer-step-up-failover.golden.json"},
+		{name: "bad ip", body: []byte(`{"flow_id":"f","identity_id":"i","ip":"not-an-ip:80"}`), opts: Options{OnError: Deny}, verdict: Verdict{Action: Allow}, status: 403, golden: "answer-unavailable.golden.json"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &scorerStub{verdict: tc.verdict, err: tc.err}
+			o := tc.opts
+			o.Scorer, o.Token, o.Logger = s, testToken, quiet
+			h, err := New(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			token := tc.token
+			switch token {
+			case "":
+				token = testToken
+			case "-":
+				token = ""
+			}
+			b := tc.body
+			if b == nil {
+				b = body
+			}
+			status, answer := post(t, h, token, b)
+			if status != tc.status {
+				t.Fatalf("status %d, want %d: %s", status, tc.status, answer)
+			}
+			if (len(s.got) == 1) != tc.scored {
+				t.Errorf("scored %d times", len(s.got))
+			}
+			if tc.golden == "" {
+				if len(answer) != 0 {
+					t.Errorf("body on %d: %s", status, answer)
+				}
+				return
+			}
+			golden(t, tc.golden, answer)
+			var parsed struct { // Kratos' rawHookResponse
+				Messages []struct {
+					InstancePtr string `json:"instance_ptr"`
+					Messages    []struct {
+						ID      int             `json:"id"`
+						Text    string          `json:"text"`
+						Type    string          `json:"type"`
+						Context json.RawMessage `json:"context"`
+					} `json:"messages"`
+				} `json:"messages"`
+			}
+			if err := json.Unmarshal(answer, &parsed); err != nil {
+				t.Fatalf("Kratos could not read the answer: %v", err)
+			}
+			if status == 403 && (len(parsed.Messages) != 1 || parsed.Messages[0].InstancePtr != "#/" || len(parsed.Messages[0].Messages) != 1 || parsed.Messages[0].Messages[0].Type != "error") {
+				t.Errorf("an interruption Kratos would not show on the form: %s", answer)
+			}
+		})
+	}
+}
+
+func TestOptions(t *testing.T) {
+	s := ScorerFunc(func(context.Context, Attempt) (Verdict, error) { return Verdict{}, nil })
+	cases := []struct {
+		o    Options
+		want string
+	}{
+		{Options{Token: testToken}, "Scorer"},
+		{Options{Scorer: s}, "Token"},
+		{Options{Scorer: s, Token: "short"}, "Token"},
+		{Options{Scorer: s, Token: testToken, OnError: "block"}, "OnError"},
+		{Options{Scorer: s, Token: testToken, StepUp: 7}, "StepUp"},
+	}
+	for _, tc := range cases {
+		if _, err := New(tc.o); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want an error naming %s", tc.o, err, tc.want)
+		}
+	}
+}
+
+func TestMethod(t *testing.T) {
+	h, _ := New(Options{Scorer: &scorerStub{}, Token: testToken, Logger: quiet})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != "POST" {
+		t.Errorf("GET: %d", rec.Code)
+	}
+}
+
+// FuzzHandler: any body gets a Kratos answer, never a panic.
+func FuzzHandler(f *testing.F) {
+	for _, name := range contexts {
+		b, err := os.ReadFile(filepath.Join("testdata", "body-"+name+".golden.json"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`{"flow_id":"f","identity_id":"i","ip":"[::1]:80","location":","}`))
+	h, _ := New(Options{Scorer: &scorerStub{verdict: Verdict{Action: Deny}}, Token: testToken, Logger: quiet})
+	f.Fuzz(func(t *testing.T, body []byte) {
+		req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusNoContent && rec.Code != http.StatusForbidden {
+			t.Fatalf("status %d", rec.Code)
+		}
+	})
+}

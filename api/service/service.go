@@ -1,0 +1,126 @@
+// Package service is riskgate's operations: score, report, profile,
+// forget, and the rules operations (get, put, validate, test). It is the
+// one layer between the transports and the engine: gRPC (api/grpcapi),
+// HTTP/JSON (api/httpapi) and the Kafka stream call it, so a use case is
+// written once whatever the wire. Each operation declares here, once, the
+// authorisation level it needs (Op.Level); transports authenticate the
+// caller against it before they call.
+package service
+
+import (
+	"context"
+	"errors"
+
+	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/rules"
+)
+
+// Engine is what the service needs of *engine.Engine.
+type Engine interface {
+	Score(ctx context.Context, a engine.Attempt) (engine.Decision, error)
+	DryRun(ctx context.Context, a engine.Attempt, rs engine.Ruleset) (engine.Decision, error)
+	Report(ctx context.Context, o engine.Outcome) error
+	Forget(ctx context.Context, tenant, user string) error
+	Profile(ctx context.Context, tenant, user string) (engine.Profile, bool, error)
+}
+
+// ErrNoProfile is Profile's answer for a user nothing is held on.
+var ErrNoProfile = errors.New("nothing is held on this user")
+
+// Service performs the operations. It is safe for concurrent use.
+type Service struct {
+	engine Engine
+	rules  *rules.Manager
+}
+
+// New returns the service of an engine and the manager of its rules.
+func New(e Engine, r *rules.Manager) *Service {
+	return &Service{engine: e, rules: r}
+}
+
+// Score decides on an attempt (OpScore). A bad attempt is an
+// *engine.FieldError naming the attempt's field.
+func (s *Service) Score(ctx context.Context, a engine.Attempt) (engine.Decision, error) {
+	return s.engine.Score(ctx, a)
+}
+
+// Report takes the outcome of a decision (OpReport).
+func (s *Service) Report(ctx context.Context, o engine.Outcome) error {
+	return s.engine.Report(ctx, o)
+}
+
+// Profile returns what is held on a user (OpProfile), or ErrNoProfile.
+func (s *Service) Profile(ctx context.Context, tenant, user string) (engine.Profile, error) {
+	p, ok, err := s.engine.Profile(ctx, tenant, user)
+	if err == nil && !ok {
+		err = ErrNoProfile
+	}
+	return p, err
+}
+
+// Forget erases a user (OpForget).
+func (s *Service) Forget(ctx context.Context, tenant, user string) error {
+	return s.engine.Forget(ctx, tenant, user)
+}
+
+// Rules returns the ruleset in force and where it came from (OpRulesGet).
+func (s *Service) Rules() *rules.Snapshot { return s.rules.Snapshot() }
+
+// PutRules replaces the ruleset in force (OpRulesPut) when ifVersion is
+// empty or the version in force; see rules.Manager.Put.
+func (s *Service) PutRules(ifVersion string, files []rules.Source) (*rules.Snapshot, error) {
+	return s.rules.Put(ifVersion, files)
+}
+
+// Validation is a candidate ruleset compiled: its Set when it compiles,
+// else its Problems.
+type Validation struct {
+	Set      *rules.Set
+	Problems []rules.Problem
+}
+
+// Valid reports whether the candidate compiled.
+func (v Validation) Valid() bool { return v.Set != nil }
+
+// ValidateRules compiles a candidate ruleset (OpRulesValidate). A ruleset
+// that does not compile is a Validation with problems, not an error; an
+// error is a bad request (a bad file name, too many files).
+func (s *Service) ValidateRules(files []rules.Source) (Validation, error) {
+	set, err := s.rules.Validate(files)
+	var rej *rules.RejectedError
+	if errors.As(err, &rej) {
+		return Validation{Problems: rej.Problems}, nil
+	}
+	return Validation{Set: set}, err
+}
+
+// TestResult is one attempt decided by a candidate ruleset and by the one
+// in force, on the same live state.
+type TestResult struct {
+	Candidate engine.Decision
+	Current   engine.Decision
+}
+
+// TestRules decides on an attempt with a candidate ruleset (files; none:
+// the ruleset in force) and with the ruleset in force, changing nothing
+// (OpRulesTest). Errors about the attempt name its field under "attempt.";
+// a candidate that does not compile is a *rules.RejectedError.
+func (s *Service) TestRules(ctx context.Context, a engine.Attempt, files []rules.Source) (TestResult, error) {
+	cur := s.rules.Set()
+	cand := cur
+	if len(files) > 0 {
+		var err error
+		if cand, err = s.rules.Validate(files); err != nil {
+			return TestResult{}, err
+		}
+	}
+	var r TestResult
+	var err error
+	if r.Candidate, err = s.engine.DryRun(ctx, a, cand); err != nil {
+		return TestResult{}, engine.WithinField(err, "attempt.")
+	}
+	if r.Current, err = s.engine.DryRun(ctx, a, cur); err != nil {
+		return TestResult{}, engine.WithinField(err, "attempt.")
+	}
+	return r, nil
+}

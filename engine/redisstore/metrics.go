@@ -1,0 +1,23 @@
+package redisstore
+
+import (
+	"context"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/riskgate/riskgate/internal/metricset"
+)
+
+// Collector returns the store's write-behind metrics, read from its Stats
+// at scrape time: flushes, dropped and refused writes, compactions.
+func (s *Store) Collector() prometheus.Collector {
+	return metricset.Set{
+		metricset.Counter("riskgate_redis_flushes_total", "Redis store: write-behind flushes sent.", func() float64 { return float64(s.Stats().Flushes) }),
+		metricset.Counter("riskgate_redis_dropped_writes_total", "Redis store: buffered writes lost because their pipeline failed.", func() float64 { return float64(s.Stats().Dropped) }),
+		metricset.Counter("riskgate_redis_write_errors_total", "Redis store: buffered writes the server refused.", func() float64 { return float64(s.Stats().WriteErrors) }),
+		metricset.Counter("riskgate_redis_compactions_total", "Redis store: learned logins folded into profiles.", func() float64 { return float64(s.Stats().Compactions) }),
+	}
+}
+
+// Ping reports whether the server answers, for readiness checks.
+func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }

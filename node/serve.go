@@ -1,0 +1,203 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/riskgate/riskgate/api/auth"
+	"github.com/riskgate/riskgate/api/httpapi"
+	"github.com/riskgate/riskgate/api/server"
+	"github.com/riskgate/riskgate/engine/redisstore"
+	"github.com/riskgate/riskgate/rules"
+)
+
+// minTokenLen keeps guessable tokens out: 16 bytes is 128 bits of base-16
+// or more of anything else.
+const minTokenLen = 16
+
+// newServer builds the node's server from the config: its listeners, TLS,
+// authentication, the service's routes and methods and those added with
+// WithRoutes, readiness, and metrics when the node keeps them.
+func (n *Node) newServer() (*server.Server, error) {
+	az, err := n.authenticator()
+	if err != nil {
+		return nil, err
+	}
+	var routes []httpapi.Route
+	for _, r := range n.set.routes {
+		routes = append(routes, r(n.service)...)
+	}
+	var gatherer prometheus.Gatherer
+	if n.set.reg != nil {
+		gatherer = n.set.reg
+	}
+	c := &n.cfg
+	srv, err := server.New(server.Config{
+		HTTPAddr: c.HTTP.Addr, GRPCAddr: c.GRPC.Addr, MetricsAddr: c.Metrics.Addr,
+		HTTPTLS: c.HTTP.TLS.server(), GRPCTLS: c.GRPC.TLS.server(), GRPCReflection: c.GRPC.Reflection, PprofAddr: c.PprofAddr,
+		ShutdownTimeout: c.Shutdown.Timeout, ShutdownDelay: c.Shutdown.Delay,
+	}, server.Deps{
+		Service: n.service, Auth: az, Metrics: n.metrics, Gatherer: gatherer,
+		Checks: append(n.checks, n.set.checks...), Routes: routes, Logger: n.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	n.logConfig(az)
+	return srv, nil
+}
+
+// Listen builds the node's server and binds its listeners (a port of 0
+// picks a free one: see the server's Addrs). Serve listens itself when
+// Listen was not called.
+func (n *Node) Listen() (*server.Server, error) {
+	if n.srv != nil {
+		return n.srv, nil
+	}
+	srv, err := n.newServer()
+	if err != nil {
+		return nil, err
+	}
+	if err := srv.Listen(); err != nil {
+		return nil, err
+	}
+	n.srv = srv
+	return srv, nil
+}
+
+// Start listens and serves in the background until ctx is done (for
+// tests and embedding). It returns the bound addresses and a wait func
+// that returns Serve's result once it has shut down.
+func (n *Node) Start(ctx context.Context) (server.Addrs, func() error, error) {
+	srv, err := n.Listen()
+	if err != nil {
+		return server.Addrs{}, nil, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- n.Serve(ctx, nil) }()
+	var once sync.Once
+	var res error
+	return srv.Addrs(), func() error { once.Do(func() { res = <-done }); return res }, nil
+}
+
+// Serve serves the node until ctx is done: it listens, watches the rule
+// files (unless told not to), runs the runners, and reloads rules and
+// certificates on each value received from reload (SIGHUP; nil: never).
+// Then, in order: the listeners and runners drain, and Close flushes and
+// closes the observers, the store and the rest. It returns an error if a
+// listener or runner failed, the drain had to cut requests, or something
+// did not close.
+func (n *Node) Serve(ctx context.Context, reload <-chan os.Signal) error {
+	if n.cfg.GCPercent > 0 && os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(n.cfg.GCPercent)
+	}
+	srv, err := n.Listen()
+	if err != nil {
+		_ = n.Close(context.Background())
+		return err
+	}
+	// The runners and the listeners share one lifetime: ctx's, or until
+	// one of them fails.
+	live, stop := context.WithCancel(ctx)
+	defer stop()
+	var bg sync.WaitGroup
+	if n.cfg.RulesWatch {
+		bg.Go(func() {
+			if err := n.rules.Watch(live); err != nil {
+				// Reload by SIGHUP and the API still work.
+				n.log.Error("rule files are not watched", "err", err)
+			}
+		})
+	}
+	bg.Go(func() {
+		for {
+			select {
+			case <-live.Done():
+				return
+			case <-reload:
+				n.log.Info("SIGHUP: reloading rules and certificates")
+				_ = n.reload(srv) // failures are logged and counted
+			}
+		}
+	})
+	runErrs := make([]error, len(n.set.runners))
+	var runners sync.WaitGroup
+	for i, r := range n.set.runners {
+		runners.Go(func() {
+			if err := r.Run(live, n.service); err != nil && live.Err() == nil {
+				runErrs[i] = fmt.Errorf("%s: %w", r.Name(), err)
+				n.log.Error("runner failed; shutting down", "runner", r.Name(), "err", err)
+				stop()
+			}
+		})
+	}
+	serveErr := srv.Serve(live)
+	stop()
+	runners.Wait()
+	bg.Wait()
+	// Everything that produced decisions has stopped: flush and close.
+	timeout := n.cfg.Shutdown.Timeout
+	if timeout <= 0 {
+		timeout = 15 * time.Second
+	}
+	cctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	err = errors.Join(serveErr, errors.Join(runErrs...), n.Close(cctx))
+	if err != nil {
+		n.log.Error("shutdown incomplete", "err", err)
+	} else {
+		n.log.Info("shutdown complete")
+	}
+	return err
+}
+
+// reload is SIGHUP: the rule files and the TLS certificates.
+func (n *Node) reload(srv *server.Server) error {
+	_, err := n.rules.Reload(rules.TriggerSignal)
+	return errors.Join(err, srv.ReloadCertificates())
+}
+
+// authenticator reads the API's tokens: from their files, else from the
+// environment. They are never logged.
+func (n *Node) authenticator() (*auth.Authenticator, error) {
+	a := n.cfg.Auth
+	admin, err := readSecret("auth", a.AdminTokenFile, "RISKGATE_ADMIN_TOKEN", minTokenLen)
+	if err != nil {
+		return nil, err
+	}
+	scoring, err := readSecret("auth", a.ScoringTokenFile, "RISKGATE_SCORING_TOKEN", minTokenLen)
+	if err != nil {
+		return nil, err
+	}
+	if admin != nil && scoring != nil && string(admin) == string(scoring) {
+		return nil, errors.New("auth: the admin and scoring tokens must differ")
+	}
+	return auth.New(auth.Options{AdminToken: admin, ScoringToken: scoring, AdminCertNames: a.AdminCertNames}), nil
+}
+
+// logConfig logs the effective configuration, without secrets: tokens are
+// only said to be set.
+func (n *Node) logConfig(az *auth.Authenticator) {
+	c := &n.cfg
+	rulesFrom := "embedded"
+	if len(c.Rules) > 0 {
+		rulesFrom = strings.Join(c.Rules, ",")
+	}
+	n.log.Info("configuration",
+		"store", redisstore.Redact(c.Store), "rules", rulesFrom, "rules_watch", c.RulesWatch,
+		"http_tls", c.HTTP.TLS.Cert != "", "grpc_tls", c.GRPC.TLS.Cert != "",
+		"admin_api", az.AdminEnabled(), "scoring_token_required", !az.ScoringOpen(),
+		"shutdown_timeout", c.Shutdown.Timeout,
+	)
+	if !az.AdminEnabled() {
+		n.log.Warn("admin API disabled (rules, profiles, erasure): set RISKGATE_ADMIN_TOKEN, --admin-token-file or --admin-cert-names")
+	}
+}

@@ -1,0 +1,419 @@
+package rules
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/internal/filewatch"
+)
+
+// Origins of a ruleset.
+const (
+	OriginEmbedded = "embedded" // the rules built into the binary
+	OriginFile     = "file"     // the rule files, or a put written to them
+	OriginAPI      = "api"      // a put held in memory only
+	OriginGiven    = "given"    // a set compiled by the caller (tools, tests)
+)
+
+// Triggers of a load, as metrics and logs name them.
+const (
+	TriggerStartup = "startup"
+	TriggerFile    = "file"
+	TriggerSignal  = "signal"
+	TriggerAPI     = "api"
+)
+
+// Limits on a ruleset put through the API.
+const (
+	MaxFiles = 64
+	// MaxNameLen bounds a rule file's name.
+	MaxNameLen = 128
+)
+
+// ErrVersionMismatch is returned by Put when its if_version is not the
+// version in force.
+var ErrVersionMismatch = errors.New("rules: version in force differs")
+
+// ErrInvalid is wrapped by errors about a put or validate request rather
+// than about the rules in it (a bad file name, too many files).
+var ErrInvalid = errors.New("rules: invalid request")
+
+// Snapshot is the ruleset in force and where it came from. It is immutable.
+type Snapshot struct {
+	Set      *Set
+	Sources  []Source
+	Origin   string
+	LoadedAt time.Time
+	// PersistPath is the file or folder Put writes to; empty when a Put is
+	// held in memory only.
+	PersistPath string
+}
+
+// Options configure a Manager.
+type Options struct {
+	// Paths are the rule files and folders; none means the embedded
+	// default ruleset.
+	Paths []string
+	// Set, instead of Paths, is a ruleset the caller compiled (rule tests,
+	// tools); it cannot be reloaded.
+	Set *Set
+	// Debounce is how long file changes must settle before a reload;
+	// editors write a file in several steps. Default 250ms.
+	Debounce time.Duration
+	// Poll is how often Watch also compares the files, for changes that
+	// notifications miss; default one minute, negative never.
+	Poll   time.Duration
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// Manager owns the ruleset in force, in the spirit of Prometheus'
+// rules.Manager: it compiles each load once, keeps one pointer to what is
+// in force (which the engine reads on every Score), reloads the rule files
+// when they change (Watch) or when asked (Reload, on SIGHUP), and takes
+// rulesets put through the admin API. A ruleset that does not compile is
+// rejected whole and the one in force stays; every load, good or bad, is
+// logged and counted in its metrics (Collector).
+//
+// A ruleset put through the API is written to the rule file or folder the
+// rules are loaded from before it is put in force, so that a reload or a
+// restart keeps it rather than silently reverting it. Without rule files
+// (the embedded defaults), or with several paths, there is no single place
+// to write it: it is then held in memory only, and its Snapshot says so.
+//
+// A Manager is safe for concurrent use.
+type Manager struct {
+	opts    Options
+	log     *slog.Logger
+	metrics *metrics
+
+	mu  sync.Mutex // serialises loads, so a reload never reads a half-written put
+	cur atomic.Pointer[Snapshot]
+}
+
+var _ engine.Rules = (*Manager)(nil)
+
+// NewManager loads the rules (the files, the embedded default, or
+// Options.Set) and returns a Manager for them. It fails if they do not
+// compile.
+func NewManager(opts Options) (*Manager, error) {
+	if opts.Debounce <= 0 {
+		opts.Debounce = 250 * time.Millisecond
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	m := &Manager{opts: opts, log: opts.Logger, metrics: newMetrics()}
+	if m.log == nil {
+		m.log = slog.Default()
+	}
+	if opts.Set != nil {
+		if len(opts.Paths) > 0 {
+			return nil, errors.New("rules: a manager loads either paths or a given set")
+		}
+		m.install(TriggerStartup, opts.Set, nil, OriginGiven)
+		return m, nil
+	}
+	srcs, origin, err := m.read()
+	if err != nil {
+		m.failed(TriggerStartup, err)
+		return nil, err
+	}
+	set, err := Compile(srcs...)
+	if err != nil {
+		m.failed(TriggerStartup, err)
+		return nil, fmt.Errorf("rules: %w", err)
+	}
+	m.install(TriggerStartup, set, srcs, origin)
+	return m, nil
+}
+
+// Current implements engine.Rules: the ruleset in force.
+func (m *Manager) Current() engine.Ruleset { return m.cur.Load().Set }
+
+// Set returns the ruleset in force.
+func (m *Manager) Set() *Set { return m.cur.Load().Set }
+
+// Snapshot returns the ruleset in force and where it came from.
+func (m *Manager) Snapshot() *Snapshot { return m.cur.Load() }
+
+// Collector returns the Manager's metrics: the version in force, the
+// result and time of the last load, loads by trigger and result.
+func (m *Manager) Collector() prometheus.Collector { return m.metrics.collector() }
+
+// PersistPath returns where Put writes: the one rule file or folder, if the
+// rules are loaded from exactly one.
+func (m *Manager) PersistPath() string {
+	if len(m.opts.Paths) == 1 {
+		return m.opts.Paths[0]
+	}
+	return ""
+}
+
+// read loads the sources the manager is configured with.
+func (m *Manager) read() ([]Source, string, error) {
+	if len(m.opts.Paths) == 0 {
+		return []Source{DefaultSource()}, OriginEmbedded, nil
+	}
+	srcs, err := LoadFiles(m.opts.Paths...)
+	if err != nil {
+		return nil, "", err
+	}
+	return srcs, OriginFile, nil
+}
+
+// Reload reads and compiles the rule files again. A ruleset with the same
+// content as the one in force changes nothing (changed false); one that
+// does not compile is rejected, the error returned, and the ruleset in
+// force stays.
+func (m *Manager) Reload(trigger string) (changed bool, err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.reload(trigger)
+}
+
+func (m *Manager) reload(trigger string) (bool, error) {
+	if len(m.opts.Paths) == 0 {
+		// Nothing on disk to reload; keep what the API may have put.
+		cur := m.Snapshot()
+		m.metrics.loaded(trigger, cur.Set.Version(), len(cur.Set.Rules()), false, m.opts.Now())
+		return false, nil
+	}
+	srcs, origin, err := m.read()
+	if err == nil {
+		var set *Set
+		if set, err = Compile(srcs...); err == nil {
+			return m.install(trigger, set, srcs, origin), nil
+		}
+	}
+	m.failed(trigger, err)
+	return false, err
+}
+
+// Watch reloads the rules whenever their files change, until ctx is done:
+// the files, or the *.yaml files of the folders, each compared by content
+// (internal/filewatch, with its polling fallback), so that an edit that
+// keeps the file's size and time is seen and a touch reloads nothing.
+// Without rule files Watch returns at once.
+func (m *Manager) Watch(ctx context.Context) error {
+	if len(m.opts.Paths) == 0 {
+		return nil
+	}
+	w, err := filewatch.New(m.opts.Paths, func(string) { _, _ = m.Reload(TriggerFile) }, filewatch.Options{
+		Poll: m.opts.Poll, Debounce: m.opts.Debounce, Content: true, Filter: isRuleFile, Logger: m.log,
+	})
+	if err != nil {
+		return fmt.Errorf("rules watch: %w", err)
+	}
+	m.log.Info("watching rule files", "paths", m.opts.Paths, "debounce", m.opts.Debounce)
+	// A change between the first load and the watch would be missed: look
+	// once now (nothing changes when nothing did).
+	_, _ = m.Reload(TriggerFile)
+	<-ctx.Done()
+	return w.Close()
+}
+
+// Validate compiles a candidate ruleset without using it. A ruleset that
+// does not compile is a *RejectedError.
+func (m *Manager) Validate(files []Source) (*Set, error) {
+	srcs, names, err := m.named(files)
+	if err != nil {
+		return nil, err
+	}
+	set, err := Compile(srcs...)
+	if err != nil {
+		return nil, rejected(err, names)
+	}
+	return set, nil
+}
+
+// Put compiles files and, if they compile (and ifVersion, when set, is the
+// version in force), writes them where the rules are loaded from and puts
+// them in force: what is in force is then what is on disk. The ruleset in
+// force changes only if everything succeeds. Rule tests (*_test.yaml) of
+// the folder that named a rule file the put removes are removed with it,
+// and the log says which.
+func (m *Manager) Put(ifVersion string, files []Source) (*Snapshot, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if cur := m.Snapshot(); ifVersion != "" && ifVersion != cur.Set.Version() {
+		return nil, fmt.Errorf("%w: in force %s, expected %s", ErrVersionMismatch, cur.Set.Version(), ifVersion)
+	}
+	srcs, names, err := m.named(files)
+	if err != nil {
+		return nil, err
+	}
+	set, err := Compile(srcs...)
+	if err != nil {
+		m.failed(TriggerAPI, err)
+		return nil, rejected(err, names)
+	}
+	origin := OriginAPI
+	if p := m.PersistPath(); p != "" {
+		removed, err := persist(p, srcs)
+		if err != nil {
+			m.log.Error("rules put: could not write the rule files", "path", p, "err", err)
+			// Part of the files may be new: put in force what is on disk
+			// now, so that memory and disk agree, if it compiles.
+			if _, rerr := m.reload(TriggerAPI); rerr != nil {
+				m.log.Error("rules put: the rule files on disk do not compile; the ruleset in force stays", "path", p, "err", rerr)
+			}
+			return nil, err
+		}
+		for _, t := range removed {
+			m.log.Warn("rules put: removed a rule test that named a removed rule file", "test", t)
+		}
+		origin = OriginFile
+	}
+	m.install(TriggerAPI, set, srcs, origin)
+	return m.Snapshot(), nil
+}
+
+// install puts set in force unless the ruleset in force has the same
+// content (the same version, from files of the same names).
+func (m *Manager) install(trigger string, set *Set, srcs []Source, origin string) bool {
+	now := m.opts.Now()
+	cur := m.Snapshot()
+	changed := cur == nil || cur.Set.Version() != set.Version() || !sameNames(cur.Sources, srcs)
+	if changed {
+		m.cur.Store(&Snapshot{Set: set, Sources: srcs, Origin: origin, LoadedAt: now, PersistPath: m.PersistPath()})
+		m.log.Info("rules in force", "trigger", trigger, "version", set.Version(), "rules", len(set.Rules()), "origin", origin)
+	} else {
+		m.log.Debug("rules unchanged", "trigger", trigger, "version", set.Version())
+	}
+	m.metrics.loaded(trigger, set.Version(), len(set.Rules()), changed, now)
+	return changed
+}
+
+func sameNames(a, b []Source) bool {
+	return slices.EqualFunc(a, b, func(x, y Source) bool { return x.Name == y.Name })
+}
+
+func (m *Manager) failed(trigger string, err error) {
+	in := ""
+	if cur := m.Snapshot(); cur != nil {
+		in = cur.Set.Version()
+	}
+	m.log.Error("rules rejected; the ruleset in force stays", "trigger", trigger, "in_force", in, "err", err)
+	m.metrics.failed(trigger, m.opts.Now())
+}
+
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*\.ya?ml$`)
+
+// named checks the names of files put through the API and gives them the
+// paths they will have on disk. names maps each path to the file's
+// position in the request and the name the caller knows it by, for
+// messages.
+func (m *Manager) named(files []Source) (srcs []Source, names map[string]requestFile, err error) {
+	if len(files) == 0 {
+		return nil, nil, fmt.Errorf("%w: no rule files", ErrInvalid)
+	}
+	if len(files) > MaxFiles {
+		return nil, nil, fmt.Errorf("%w: %d files, at most %d", ErrInvalid, len(files), MaxFiles)
+	}
+	dir, single := "", ""
+	if p := m.PersistPath(); p != "" {
+		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+			dir = p
+		} else {
+			single = p
+		}
+	}
+	if single != "" && len(files) != 1 {
+		return nil, nil, fmt.Errorf("%w: the rules are loaded from the file %s: put exactly one file", ErrInvalid, single)
+	}
+	out := make([]Source, len(files))
+	names = make(map[string]requestFile, len(files))
+	for i, f := range files {
+		name := f.Name
+		if name == "" && len(files) == 1 {
+			name = "rules.yaml"
+		}
+		if len(name) > MaxNameLen || !namePattern.MatchString(name) || IsTestFile(name) {
+			return nil, nil, fmt.Errorf("%w: files[%d].name %.140q: want a file name like rules.yaml (letters, digits, '.', '_', '-'; not *_test.yaml)", ErrInvalid, i, name)
+		}
+		if len(f.Data) > MaxFileSize {
+			return nil, nil, fmt.Errorf("%w: files[%d] %s: larger than %d bytes", ErrInvalid, i, name, MaxFileSize)
+		}
+		path := name
+		switch {
+		case single != "":
+			path = single
+		case dir != "":
+			path = filepath.Join(dir, name)
+		}
+		if _, dup := names[path]; dup {
+			return nil, nil, fmt.Errorf("%w: files[%d].name %q given twice", ErrInvalid, i, f.Name)
+		}
+		names[path] = requestFile{index: i, name: name}
+		out[i] = Source{Name: path, Data: f.Data}
+	}
+	if dir != "" {
+		// LoadFiles reads a folder in name order; match it.
+		slices.SortFunc(out, func(a, b Source) int { return strings.Compare(a.Name, b.Name) })
+	}
+	return out, names, nil
+}
+
+// requestFile is a file of a put or validate request.
+type requestFile struct {
+	index int
+	name  string
+}
+
+// Problem is one problem of a rejected ruleset, with its file named as the
+// request named it.
+type Problem struct {
+	*Error
+	// Index is the file's position in the request; -1 when the problem is
+	// not in one of its files.
+	Index int
+}
+
+// RejectedError is a candidate ruleset that does not compile.
+type RejectedError struct {
+	Problems []Problem
+}
+
+// Error lists the problems, files named as the request named them.
+func (e *RejectedError) Error() string {
+	msgs := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		msgs[i] = p.Error.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+// rejected turns a compile error into the request's problems: each Error
+// with its file renamed from the path it was compiled under to the name
+// the request gave it, so that no server path reaches the caller.
+func rejected(err error, names map[string]requestFile) error {
+	var list ErrorList
+	if !errors.As(err, &list) {
+		return err
+	}
+	r := &RejectedError{}
+	for _, e := range list {
+		p := Problem{Error: e, Index: -1}
+		if f, ok := names[e.File]; ok {
+			renamed := *e
+			renamed.File = f.name
+			p.Error, p.Index = &renamed, f.index
+		}
+		r.Problems = append(r.Problems, p)
+	}
+	return r
+}

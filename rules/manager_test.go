@@ -1,0 +1,300 @@
+package rules
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/riskgate/riskgate/engine"
+)
+
+const ruleA = "version: a\nrules:\n  - id: a\n    description: A.\n    when: ip.failures_10m > 3\n    action: deny\n"
+const ruleB = "version: b\nrules:\n  - id: b\n    description: B.\n    when: ip.failures_10m > 5\n    action: deny\n"
+
+// strict is the README's example: a file that keeps its version: label
+// while an analyst edits its score.
+const strict = "version: strict-2026-05\nrules:\n  - id: new-country-deny\n    description: Logins from a country never seen for this user are refused.\n    when: geo.new_country\n    action: deny\n    score: %d\n"
+
+func newManager(t *testing.T, paths ...string) *Manager {
+	t.Helper()
+	m, err := NewManager(Options{Paths: paths, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func src(name, data string) []Source { return []Source{{Name: name, Data: []byte(data)}} }
+
+// label is a version's version: label, before its content hash.
+func label(v string) string { l, _, _ := strings.Cut(v, "@"); return l }
+
+// scoreInForce is the score of the one rule in force, as the engine sees it.
+func scoreInForce(t *testing.T, m *Manager) int {
+	t.Helper()
+	var v engine.Verdict
+	m.Current().Evaluate(&engine.Env{Geo: engine.GeoEnv{NewCountry: true}}, &v)
+	return v.Score
+}
+
+// TestPutSingleFile: with one rule file, Put writes it, so that a reload
+// (or a restart) keeps the new rules; the version is the same either way.
+func TestPutSingleFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(file, []byte(ruleA), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	m := newManager(t, file)
+	if _, err := m.Put("", append(src("x.yaml", ruleB), src("y.yaml", ruleB)...)); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("two files into one: %v", err)
+	}
+	s, err := m.Put(m.Set().Version(), src("anything.yaml", ruleB))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Origin != OriginFile || label(s.Set.Version()) != "b" || s.PersistPath != file {
+		t.Fatalf("%+v", s)
+	}
+	if got, _ := os.ReadFile(file); string(got) != ruleB {
+		t.Fatalf("file: %q", got)
+	}
+	if fi, _ := os.Stat(file); fi.Mode().Perm() != 0o640 {
+		t.Errorf("mode %v: the file's permissions were not kept", fi.Mode().Perm())
+	}
+	if changed, err := m.Reload(TriggerSignal); err != nil || changed {
+		t.Fatalf("reload after put: changed %v, %v", changed, err)
+	}
+	if label(m.Current().Version()) != "b" {
+		t.Fatal("not in force")
+	}
+	if _, err := m.Put("a", src("r.yaml", ruleA)); !errors.Is(err, ErrVersionMismatch) {
+		t.Fatalf("stale version: %v", err)
+	}
+}
+
+// TestPutRejected: a ruleset that does not compile changes nothing, on disk
+// or in force, and its problems name the request's files, lines and rules
+// as data.
+func TestPutRejected(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.yaml"), []byte(ruleA), 0o644)
+	os.WriteFile(filepath.Join(dir, "a_test.yaml"), []byte("tests: []\n"), 0o644)
+	m := newManager(t, dir)
+	bad := "rules:\n  - id: x\n    description: X.\n    when: ip.nope > 1\n    action: deny\n"
+	_, err := m.Put("", append(src("good.yaml", ruleB), src("bad.yaml", bad)...))
+	var rej *RejectedError
+	if !errors.As(err, &rej) || len(rej.Problems) != 1 {
+		t.Fatalf("%v", err)
+	}
+	p := rej.Problems[0]
+	if p.Index != 1 || p.File != "bad.yaml" || p.Line != 4 || p.Rule != "x" || p.Field != "when" || !strings.HasPrefix(p.Error.Error(), "bad.yaml:4: ") || strings.Contains(err.Error(), dir) {
+		t.Fatalf("%+v / %v", p, err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 2 || label(m.Snapshot().Set.Version()) != "a" {
+		t.Fatalf("a rejected put changed something: %v %s", entries, m.Snapshot().Set.Version())
+	}
+	// A good put replaces the folder's rule files, keeping rule tests of
+	// the folder.
+	if _, err := m.Put("", src("b.yaml", ruleB)); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	entries, _ = os.ReadDir(dir)
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if strings.Join(names, ",") != "a_test.yaml,b.yaml" {
+		t.Fatalf("folder after put: %v", names)
+	}
+}
+
+// TestPutRemovesStaleTests: a put that removes a rule file removes the
+// rule tests that named it (they would fail on a missing file); tests of
+// the folder, or of files that stay, are kept.
+func TestPutRemovesStaleTests(t *testing.T) {
+	dir := t.TempDir()
+	for name, data := range map[string]string{
+		"a.yaml": ruleA, "b.yaml": ruleB,
+		"a_test.yaml":      "rule_files: [a.yaml]\ntests: []\n",
+		"ab_test.yaml":     "rule_files: [a.yaml, b.yaml]\ntests: []\n",
+		"b_test.yaml":      "rule_files: [./b.yaml]\ntests: []\n",
+		"folder_test.yaml": "tests: []\n",
+		"broken_test.yaml": "rule_files: [a.yaml\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := newManager(t, dir)
+	if _, err := m.Put("", src("b.yaml", ruleB)); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if got := strings.Join(names, ","); got != "b.yaml,b_test.yaml,broken_test.yaml,folder_test.yaml" {
+		t.Fatalf("folder after put: %s", got)
+	}
+}
+
+// TestPutMemoryOnly: without rule files there is nowhere to write; the put
+// is held in memory and says so.
+func TestPutMemoryOnly(t *testing.T) {
+	m := newManager(t)
+	if m.Snapshot().Origin != OriginEmbedded {
+		t.Fatal(m.Snapshot().Origin)
+	}
+	s, err := m.Put("", src("", ruleB))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Origin != OriginAPI || s.PersistPath != "" || s.Sources[0].Name != "rules.yaml" {
+		t.Fatalf("%+v", s)
+	}
+	for _, name := range []string{"../evil.yaml", "x.txt", "a_test.yaml", ".hidden.yaml", strings.Repeat("a", 200) + ".yaml"} {
+		if _, err := m.Put("", src(name, ruleB)); !errors.Is(err, ErrInvalid) {
+			t.Errorf("name %q: %v", name, err)
+		}
+	}
+}
+
+// TestReloadKeepsOldOnError: a file that does not compile is rejected and
+// the set in force stays.
+func TestReloadKeepsOldOnError(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "rules.yaml")
+	os.WriteFile(file, []byte(ruleA), 0o644)
+	m := newManager(t, file)
+	os.WriteFile(file, []byte("rules: [\n"), 0o644)
+	if _, err := m.Reload(TriggerSignal); err == nil {
+		t.Fatal("a broken file reloaded")
+	}
+	if label(m.Snapshot().Set.Version()) != "a" || label(m.Current().Version()) != "a" {
+		t.Fatal("the old set did not stay")
+	}
+	os.WriteFile(file, []byte(ruleB), 0o644)
+	if changed, err := m.Reload(TriggerSignal); err != nil || !changed || label(m.Current().Version()) != "b" {
+		t.Fatalf("fixed file: %v %v", changed, err)
+	}
+}
+
+// TestEditKeepingVersionLabel is issue 10's case: score 90 becomes 85 in a
+// file that keeps its version: label. A reload puts it in force, and a put
+// of new content under the same label is in force and on disk.
+func TestEditKeepingVersionLabel(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "strict.yaml")
+	os.WriteFile(file, fmt.Appendf(nil, strict, 90), 0o644)
+	m := newManager(t, dir)
+	v90 := m.Set().Version()
+	os.WriteFile(file, fmt.Appendf(nil, strict, 85), 0o644)
+	if changed, err := m.Reload(TriggerSignal); err != nil || !changed {
+		t.Fatalf("reload of the edit: changed %v, %v", changed, err)
+	}
+	if got := scoreInForce(t, m); got != 85 || m.Set().Version() == v90 {
+		t.Fatalf("after the edit: score %d, version %s (was %s)", got, m.Set().Version(), v90)
+	}
+	if s, err := m.Put("", src("strict.yaml", fmt.Sprintf(strict, 70))); err != nil || label(s.Set.Version()) != "strict-2026-05" {
+		t.Fatalf("put: %v", err)
+	}
+	if got := scoreInForce(t, m); got != 70 {
+		t.Fatalf("after the put: score %d in force", got)
+	}
+	if data, _ := os.ReadFile(file); string(data) != fmt.Sprintf(strict, 70) {
+		t.Fatalf("after the put, on disk: %q", data)
+	}
+	if changed, err := m.Reload(TriggerSignal); err != nil || changed {
+		t.Fatalf("a reload after the put changes nothing: %v %v", changed, err)
+	}
+}
+
+// TestWatch: an edit of a watched folder's file is put in force by the
+// watch, even one that keeps the file's size; a bad edit is refused and
+// counted.
+func TestWatch(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "strict.yaml")
+	os.WriteFile(file, fmt.Appendf(nil, strict, 90), 0o644)
+	m, err := NewManager(Options{Paths: []string{dir}, Debounce: 20 * time.Millisecond, Poll: 50 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Watch(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	waitUntil(t, "the watch's first look", func() bool {
+		return testutil.ToFloat64(m.metrics.reloads.WithLabelValues(TriggerFile, "unchanged")) >= 1
+	})
+	os.WriteFile(file, fmt.Appendf(nil, strict, 85), 0o644)
+	waitUntil(t, "the edit in force", func() bool { return scoreInForce(t, m) == 85 })
+	os.WriteFile(filepath.Join(dir, "more.yaml"), []byte("rules: [\n"), 0o644)
+	waitUntil(t, "the bad file refused", func() bool { return testutil.ToFloat64(m.metrics.success) == 0 })
+	if got := scoreInForce(t, m); got != 85 {
+		t.Fatalf("after a bad file: score %d", got)
+	}
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestMetrics: the version in force has one series; a failure drops the
+// success gauge and keeps the version.
+func TestMetrics(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "rules.yaml")
+	os.WriteFile(file, []byte(ruleA), 0o644)
+	now := time.Unix(1700000000, 0)
+	m, err := NewManager(Options{Paths: []string{file}, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(file, []byte(ruleB), 0o644)
+	now = now.Add(time.Second)
+	if _, err := m.Reload(TriggerSignal); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(file, []byte("rules: [\n"), 0o644)
+	now = now.Add(time.Second)
+	if _, err := m.Reload(TriggerFile); err == nil {
+		t.Fatal("a broken file reloaded")
+	}
+	mt := m.metrics
+	if n := testutil.CollectAndCount(mt.version); n != 1 || testutil.ToFloat64(mt.version.WithLabelValues(m.Set().Version())) != 1 {
+		t.Errorf("version info: %d series", n)
+	}
+	if testutil.ToFloat64(mt.success) != 0 || testutil.ToFloat64(mt.timestamp) != 1700000002 || testutil.ToFloat64(mt.count) != 1 {
+		t.Error("after a failure: success, timestamp or count wrong")
+	}
+	for _, c := range []struct {
+		trigger, result string
+		want            float64
+	}{{TriggerStartup, "success", 1}, {TriggerSignal, "success", 1}, {TriggerFile, "failure", 1}} {
+		if got := testutil.ToFloat64(mt.reloads.WithLabelValues(c.trigger, c.result)); got != c.want {
+			t.Errorf("reloads{%s,%s} = %v, want %v", c.trigger, c.result, got, c.want)
+		}
+	}
+}

@@ -1,0 +1,80 @@
+package rules
+
+import (
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/riskgate/riskgate/internal/metricset"
+)
+
+// metrics are the Manager's: what is in force and how loads went. They are
+// registered by whoever owns the registry, through Manager.Collector.
+type metrics struct {
+	version   *prometheus.GaugeVec
+	success   prometheus.Gauge
+	timestamp prometheus.Gauge
+	count     prometheus.Gauge
+	reloads   *prometheus.CounterVec
+
+	mu         sync.Mutex
+	inForceVer string
+}
+
+func newMetrics() *metrics {
+	return &metrics{
+		version: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "riskgate_rules_version_info",
+			Help: "The ruleset in force: 1 for its version label.",
+		}, []string{"version"}),
+		success: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "riskgate_rules_last_reload_success",
+			Help: "1 if the last rules load or reload succeeded, 0 if it was rejected (the previous ruleset stays in force).",
+		}),
+		timestamp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "riskgate_rules_last_reload_timestamp_seconds",
+			Help: "Unix time of the last rules load or reload attempt, successful or not.",
+		}),
+		count: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "riskgate_rules",
+			Help: "Rules in the ruleset in force.",
+		}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "riskgate_rules_reloads_total",
+			Help: "Rules loads and reloads, by trigger (startup, file, signal, api) and result (success, failure, unchanged).",
+		}, []string{"trigger", "result"}),
+	}
+}
+
+func (m *metrics) collector() prometheus.Collector {
+	return metricset.Set{m.version, m.success, m.timestamp, m.count, m.reloads}
+}
+
+// loaded records a ruleset put in force, or found unchanged.
+func (m *metrics) loaded(trigger, version string, rules int, changed bool, at time.Time) {
+	result := "success"
+	if !changed {
+		result = "unchanged"
+	}
+	m.reloads.WithLabelValues(trigger, result).Inc()
+	m.success.Set(1)
+	m.timestamp.Set(float64(at.UnixNano()) / 1e9)
+	m.count.Set(float64(rules))
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.inForceVer != version {
+		if m.inForceVer != "" {
+			m.version.DeleteLabelValues(m.inForceVer)
+		}
+		m.version.WithLabelValues(version).Set(1)
+		m.inForceVer = version
+	}
+}
+
+// failed records a ruleset rejected; the one in force stays.
+func (m *metrics) failed(trigger string, at time.Time) {
+	m.reloads.WithLabelValues(trigger, "failure").Inc()
+	m.success.Set(0)
+	m.timestamp.Set(float64(at.UnixNano()) / 1e9)
+}
