@@ -40,6 +40,12 @@ type Input struct {
 	// StateAvailable is false when the store failed: State is then empty
 	// and signals must not read novelty into its emptiness.
 	StateAvailable bool
+
+	// PasswordFacts, set only when scoring an attempt from a capture
+	// (ScoreCaptured), stands in for the hash: HasPassword is true,
+	// Password is zero, and a signal that reads the password takes its
+	// breach status from here.
+	PasswordFacts *PasswordFacts
 }
 
 // Learner is a signal that keeps population statistics of its own (the
@@ -133,6 +139,8 @@ type scratch struct {
 	pending Pending
 	login   Login
 	commit  Commit
+
+	facts *PasswordFacts // a captured attempt's password (ScoreCaptured)
 }
 
 // New returns an Engine.
@@ -177,7 +185,7 @@ func New(opts Options) (*Engine, error) {
 // store. A store failure is not an error: the decision is made without
 // state and env.State.Available is false.
 func (e *Engine) Score(ctx context.Context, a Attempt) (Decision, error) {
-	return e.score(ctx, &a, nil)
+	return e.score(ctx, &a, nil, nil)
 }
 
 // DryRun decides on an attempt with the given ruleset (nil: the one in
@@ -189,10 +197,10 @@ func (e *Engine) DryRun(ctx context.Context, a Attempt, rs Ruleset) (Decision, e
 	if rs == nil {
 		rs = e.opts.Rules.Current()
 	}
-	return e.score(ctx, &a, rs)
+	return e.score(ctx, &a, rs, nil)
 }
 
-func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset) (Decision, error) {
+func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captured) (Decision, error) {
 	start := time.Now()
 	now := start
 	if !e.defaultClock {
@@ -207,13 +215,17 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset) (Decision, 
 	if err := s.n.normalize(&s.attempt, now, e.opts.MaxClockSkew); err != nil {
 		return Decision{}, err
 	}
-	idempotent := dry == nil && e.recent != nil && s.attempt.AttemptID != ""
+	if capt != nil && capt.password != nil {
+		s.facts, s.n.hasPassword = capt.password, true
+	}
+	idempotent := dry == nil && capt == nil && e.recent != nil && s.attempt.AttemptID != ""
 	if idempotent {
 		if d, ok, err := e.recent.get(&s.n, start); err != nil || ok {
 			return d, err
 		}
 	}
 	e.prepare(s)
+	s.in.PasswordFacts = s.facts
 
 	// State: one batched read (and window write) from the store.
 	s.ev = Event{
@@ -299,6 +311,8 @@ func (e *Engine) release(s *scratch) {
 	s.n.a = nil
 	s.in.Attempt = nil
 	s.in.State = nil
+	s.in.PasswordFacts = nil
+	s.facts = nil
 	s.env = Env{}
 	s.verdict = Verdict{}
 	e.scratch.Put(s)
@@ -375,7 +389,9 @@ func (e *Engine) keys(s *scratch) {
 			s.ev.Account = s.ev.Username
 		}
 	}
-	if s.n.hasPassword {
+	if s.facts != nil {
+		s.ev.Password = s.facts.Key // already keyed, by the capture
+	} else if s.n.hasPassword {
 		s.ev.Password = k.Password(t, &s.n.password)
 	}
 	if s.attempt.DeviceID != "" {

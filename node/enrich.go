@@ -1,6 +1,9 @@
 package node
 
 import (
+	"context"
+	"log/slog"
+
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/enrich/geoip"
 	"github.com/riskgate/riskgate/enrich/iplist"
@@ -42,4 +45,16 @@ func (n *Node) openEnrichers(g GeoIPConfig) ([]engine.Enricher, error) {
 		out = append(out, lists)
 	}
 	return out, nil
+}
+
+// Enrichers opens the enrichers a GeoIPConfig names, for the tools that run
+// engines of their own (backtest, which shares them between its two
+// engines); close releases them.
+func Enrichers(g GeoIPConfig, log *slog.Logger) (enrichers []engine.Enricher, close func() error, err error) {
+	n := &Node{log: log}
+	if enrichers, err = n.openEnrichers(g); err != nil {
+		_ = n.Close(context.Background())
+		return nil, nil, err
+	}
+	return enrichers, func() error { return n.Close(context.Background()) }, nil
 }

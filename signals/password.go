@@ -18,6 +18,11 @@ func (s Password) Compute(in *engine.Input, env *engine.Env) error {
 	p := &env.Password
 	p.Present = in.HasPassword
 	p.Status = "unknown"
+	if f := in.PasswordFacts; f != nil {
+		// A captured attempt: the check ran when it was scored live.
+		p.Status, p.Breached, p.Tier = f.Status, f.Status == "breached", f.Tier
+		return nil
+	}
 	if !in.HasPassword || s.Check == nil {
 		return nil
 	}

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -15,6 +16,7 @@ import (
 
 // cli is the command tree. Each subcommand lives in its own file.
 type cli struct {
+	Backtest backtestCmd `cmd:"" help:"Replay a capture or a labelled stream through the candidate rules and the baseline, and report what would change."`
 	Breached breachedCmd `cmd:"" help:"Build, verify and inspect breached-password filter files."`
 	Replay   replayCmd   `cmd:"" help:"Score a JSONL stream of attempts and outcomes, in order, and write the decisions."`
 	Rules    rulesCmd    `cmd:"" help:"Check rule files, run rule tests, list rule fields."`
@@ -35,6 +37,11 @@ func main() {
 	)
 	if err := k.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "riskgate:", err)
-		os.Exit(1)
+		code := 1
+		var ec interface{ ExitCode() int }
+		if errors.As(err, &ec) {
+			code = ec.ExitCode() // backtest's failed gates: 3
+		}
+		os.Exit(code)
 	}
 }

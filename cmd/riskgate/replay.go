@@ -14,34 +14,38 @@ import (
 )
 
 type replayCmd struct {
-	In           string `help:"JSONL events to replay (default: standard input)." short:"i" placeholder:"FILE"`
-	Out          string `help:"Where to write one decision per attempt as JSONL (default: standard output)." short:"o" placeholder:"FILE"`
-	AutoOutcomes bool   `help:"Report the outcome the person would produce after each decision (a step-up passes per step_up_passes), so baselines learn as with real traffic."`
-	Summary      string `help:"Write the per-label summary as JSON to this file." placeholder:"FILE"`
-	NoSignals    bool   `help:"Leave the feature values out of the output."`
-	Seed         uint64 `help:"Seed for decision ids: the same input and seed give the same output." default:"1"`
+	In            string `help:"JSONL events to replay: a file (gzip is fine), a capture folder, or standard input (default)." short:"i" placeholder:"FILE|DIR"`
+	Out           string `help:"Where to write one decision per attempt as JSONL (default: standard output)." short:"o" placeholder:"FILE"`
+	AutoOutcomes  bool   `help:"Report the outcome the person would produce after each decision (a step-up passes per step_up_passes), so baselines learn as with real traffic."`
+	Summary       string `help:"Write the per-label summary as JSON to this file." placeholder:"FILE"`
+	NoSignals     bool   `help:"Leave the feature values out of the output."`
+	Seed          uint64 `help:"Seed for decision ids: the same input and seed give the same output." default:"1"`
+	CapturedRules bool   `help:"Replay a capture under the rules it was scored with (its rules records, in force where they were live) instead of --rules." name:"captured-rules"`
 
 	node.EngineConfig `embed:""`
 }
 
 func (c *replayCmd) Run(ctx context.Context) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// The rules in force are the replay's own, so that a capture's rules
+	// records can swap them (--captured-rules).
+	inForce := replay.NewCapturedRules(nil)
 	n, err := node.New(ctx, node.Config{EngineConfig: c.EngineConfig}, node.WithLogger(log),
-		node.WithEngine(func(o *engine.Options) { o.NewID = engine.SeededIDs(c.Seed) }))
+		node.WithEngine(func(o *engine.Options) {
+			o.NewID = engine.SeededIDs(c.Seed)
+			o.Rules = inForce
+		}))
 	if err != nil {
 		return err
 	}
 	defer n.Close(context.Background())
+	inForce.Use(n.Rules().Set()) // --rules, or the built-in rules
 
-	var in io.Reader = os.Stdin
-	if c.In != "" && c.In != "-" {
-		f, err := os.Open(c.In)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		in = f
+	in, err := replay.Open(c.In)
+	if err != nil {
+		return err
 	}
+	defer in.Close()
 	var out io.Writer = os.Stdout
 	if c.Out != "" && c.Out != "-" {
 		f, err := os.Create(c.Out)
@@ -51,7 +55,16 @@ func (c *replayCmd) Run(ctx context.Context) error {
 		defer f.Close()
 		out = f
 	}
-	sum, err := replay.Run(ctx, n.Engine(), in, out, replay.Options{AutoOutcomes: c.AutoOutcomes, NoSignals: c.NoSignals})
+	opts := replay.Options{AutoOutcomes: c.AutoOutcomes, NoSignals: c.NoSignals, Thresholds: inForce.Thresholds}
+	if c.CapturedRules {
+		opts.OnRules = func(rec *replay.RulesRecord) error {
+			if err := inForce.Put(rec); err != nil {
+				return fmt.Errorf("--captured-rules: %w", err)
+			}
+			return nil
+		}
+	}
+	sum, err := replay.Run(ctx, n.Engine(), in, out, opts)
 	if err != nil {
 		return err
 	}

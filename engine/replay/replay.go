@@ -3,27 +3,34 @@
 // writes one decision per attempt. Labelled streams (from riskgate simulate,
 // or hand-made) produce a per-label summary: how much legitimate traffic
 // was challenged and how much of each attack was stopped.
+//
+// A capture (package engine/capture) is a replay stream too: its attempts
+// carry keyed identifiers, password facts instead of a hash, and the live
+// decision, so a replay under the rules that ran reproduces the live
+// actions, and a replay under other rules shows what they would have done.
+// The Decoder and Player here are the parts a backtest (rules/backtest)
+// drives twice, once per ruleset.
 package replay
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"slices"
-	"strings"
 
 	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/rules"
 )
 
-// MaxLineSize bounds one JSONL event.
-const MaxLineSize = 64 << 10
+// MaxLineSize bounds one JSONL event. Attempts are far smaller (the
+// engine's field limits keep them under 20 KB); a capture's rules record
+// holds whole rule files.
+const MaxLineSize = 4 << 20
 
-// Line is one input event: an attempt, or an outcome when Outcome is set.
-// Label and StepUpPasses are never shown to the engine.
+// Line is one input event: an attempt, or an outcome when Outcome is set,
+// or one of a capture's records (Capture, Rules, Gap). Label and
+// StepUpPasses are never shown to the engine.
 type Line struct {
 	engine.Attempt
 	// Label names the traffic: "legit" or an attack such as
@@ -33,6 +40,15 @@ type Line struct {
 	// step-up; default true for legit traffic and false otherwise.
 	StepUpPasses *bool    `json:"step_up_passes,omitempty"`
 	Outcome      *Outcome `json:"outcome,omitempty"`
+
+	// Password is a captured attempt's password (never with password_sha1).
+	Password *Password `json:"password,omitempty"`
+	// Live is the live decision on a captured attempt.
+	Live *Live `json:"live,omitempty"`
+	// Capture, Rules and Gap are capture records (see records.go).
+	Capture *Header      `json:"capture,omitempty"`
+	Rules   *RulesRecord `json:"rules,omitempty"`
+	Gap     *Gap         `json:"gap,omitempty"`
 }
 
 // Outcome is an outcome line. Besides the engine's ways of naming the
@@ -47,6 +63,8 @@ type Outcome struct {
 type Result struct {
 	engine.Decision
 	Label string `json:"label,omitempty"`
+	// Live is what the live engine decided, for a captured attempt.
+	Live *Live `json:"live,omitempty"`
 }
 
 // Options configure a run.
@@ -55,13 +73,23 @@ type Options struct {
 	// step-up passes or fails per step_up_passes. (An allowed login with
 	// result password_ok is learned at Score time; one scored before the
 	// password check waits for an outcome line, since only the stream knows
-	// whether the password was right.)
+	// whether the password was right.) Captured attempts are answered from
+	// the capture's own outcomes instead (see Player).
 	AutoOutcomes bool
 	// NoSignals drops the feature values from the output lines.
 	NoSignals bool
+	// Thresholds returns the score thresholds of the ruleset with this
+	// version, so that the summary can say what each shadow rule would
+	// have done if enforced; nil, or false, counts shadow matches only.
+	Thresholds func(rulesVersion string) (rules.Thresholds, bool)
+	// OnRules, when set, is called with each ruleset record of a capture,
+	// in stream order, before the attempts it scored: `replay
+	// --captured-rules` puts it in force.
+	OnRules func(*RulesRecord) error
 }
 
-// Scorer is the part of the engine a replay drives.
+// Scorer is the part of the engine a replay drives. To replay a capture
+// it must also be a CapturedScorer (*engine.Engine is).
 type Scorer interface {
 	Score(ctx context.Context, a engine.Attempt) (engine.Decision, error)
 	Report(ctx context.Context, o engine.Outcome) error
@@ -72,208 +100,53 @@ type Scorer interface {
 // the run with an error naming the line: a replay is an experiment, and a
 // silently skipped line would bias it.
 func Run(ctx context.Context, e Scorer, r io.Reader, w io.Writer, opts Options) (*Summary, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), MaxLineSize)
+	dec := NewDecoder(r)
+	pl := NewPlayer(e, PlayerOptions{AutoOutcomes: opts.AutoOutcomes, ForwardLabels: true})
+	t := newTally(opts.Thresholds)
 	bw := bufio.NewWriterSize(w, 64<<10)
 	enc := json.NewEncoder(bw)
-	sum := NewSummary()
-	decisions := map[string]scored{} // attempt_id -> its decision, for outcome lines
-	n := 0
-	for sc.Scan() {
-		n++
+	summary := func() *Summary { return t.summary(dec.Stats, pl.Stats) }
+	var ev Event
+	for {
 		if err := ctx.Err(); err != nil {
-			return sum, err
+			return summary(), err
 		}
-		raw := bytes.TrimSpace(sc.Bytes())
-		if len(raw) == 0 || raw[0] == '#' {
-			continue
+		err := dec.Next(&ev)
+		if err == io.EOF {
+			break
 		}
-		var ln Line
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&ln); err != nil {
-			return sum, fmt.Errorf("replay: line %d: %w", n, err)
-		}
-		if ln.Outcome != nil {
-			if err := report(ctx, e, ln.Outcome, decisions); err != nil {
-				return sum, fmt.Errorf("replay: line %d: %w", n, err)
-			}
-			continue
-		}
-		d, err := e.Score(ctx, ln.Attempt)
 		if err != nil {
-			return sum, fmt.Errorf("replay: line %d: %w", n, err)
+			return summary(), err
 		}
-		if ln.AttemptID != "" {
-			decisions[ln.AttemptID] = scored{decisionID: d.DecisionID, tenant: d.Tenant}
-		}
-		sum.Add(ln.Label, d.Action)
-		if opts.AutoOutcomes {
-			if err := autoOutcome(ctx, e, &ln, &d); err != nil {
-				return sum, fmt.Errorf("replay: line %d: outcome: %w", n, err)
+		switch ev.Kind {
+		case KindRules:
+			if opts.OnRules != nil {
+				if err := opts.OnRules(ev.Line.Rules); err != nil {
+					return summary(), fmt.Errorf("replay: line %d: %w", ev.LineNo, err)
+				}
+			}
+		case KindOutcome:
+			if err := pl.Outcome(ctx, &ev); err != nil {
+				return summary(), fmt.Errorf("replay: line %d: %w", ev.LineNo, err)
+			}
+			t.outcome(&ev)
+		case KindAttempt:
+			d, err := pl.Attempt(ctx, &ev)
+			if err != nil {
+				return summary(), fmt.Errorf("replay: line %d: %w", ev.LineNo, err)
+			}
+			t.attempt(&ev, &d)
+			out := Result{Decision: d, Label: ev.Line.Label, Live: ev.Line.Live}
+			if opts.NoSignals {
+				out.Signals = engine.Env{}
+			}
+			if err := enc.Encode(&out); err != nil {
+				return summary(), fmt.Errorf("replay: write: %w", err)
 			}
 		}
-		out := Result{Decision: d, Label: ln.Label}
-		if opts.NoSignals {
-			out.Signals = engine.Env{}
-		}
-		if err := enc.Encode(&out); err != nil {
-			return sum, fmt.Errorf("replay: write: %w", err)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return sum, fmt.Errorf("replay: line %d: longer than %d bytes", n+1, MaxLineSize)
-		}
-		return sum, fmt.Errorf("replay: read: %w", err)
 	}
 	if err := bw.Flush(); err != nil {
-		return sum, fmt.Errorf("replay: write: %w", err)
+		return summary(), fmt.Errorf("replay: write: %w", err)
 	}
-	return sum, nil
-}
-
-// scored is what an outcome line naming an earlier attempt needs of its
-// decision: the id, and the tenant the decision is kept under.
-type scored struct {
-	decisionID, tenant string
-}
-
-func report(ctx context.Context, e Scorer, o *Outcome, decisions map[string]scored) error {
-	out := o.Outcome
-	if o.AttemptID != "" {
-		s, ok := decisions[o.AttemptID]
-		if !ok {
-			return fmt.Errorf("outcome for attempt_id %q, which no earlier line scored", o.AttemptID)
-		}
-		out.DecisionID = s.decisionID
-		// The attempt's tenant, unless the line names one: an outcome
-		// line need not repeat it.
-		if out.Tenant == "" {
-			out.Tenant = s.tenant
-		}
-	}
-	return e.Report(ctx, out)
-}
-
-// autoOutcome reports what the person behind the attempt would do.
-func autoOutcome(ctx context.Context, e Scorer, ln *Line, d *engine.Decision) error {
-	failed := ln.Result.Failed()
-	var kind engine.OutcomeKind
-	switch {
-	case d.Action == engine.ActionStepUp && !failed:
-		passes := ln.Label == "" || ln.Label == "legit"
-		if ln.StepUpPasses != nil {
-			passes = *ln.StepUpPasses
-		}
-		kind = engine.StepUpFailed
-		if passes {
-			kind = engine.StepUpPassed
-		}
-	default:
-		return nil // learned at Score time, or nothing to learn
-	}
-	return e.Report(ctx, engine.Outcome{Tenant: ln.Tenant, DecisionID: d.DecisionID, Outcome: kind})
-}
-
-// LabelCounts are the decisions for one label.
-type LabelCounts struct {
-	Total  int `json:"total"`
-	Allow  int `json:"allow"`
-	StepUp int `json:"step_up"`
-	Deny   int `json:"deny"`
-	// StoppedRate is (step_up + deny) / total: for legit traffic the
-	// friction, for an attack the share stopped.
-	StoppedRate float64 `json:"stopped_rate"`
-	DenyRate    float64 `json:"deny_rate"`
-}
-
-// Summary counts decisions per label.
-type Summary struct {
-	Labels map[string]*LabelCounts `json:"labels"`
-	// LegitFriction is the share of legitimate attempts stepped up or
-	// denied; LegitDenied the share denied.
-	LegitFriction float64 `json:"legit_friction"`
-	LegitDenied   float64 `json:"legit_denied"`
-	// AttackStopped is the share of all attack attempts stepped up or denied.
-	AttackStopped float64 `json:"attack_stopped"`
-}
-
-// NewSummary returns an empty summary.
-func NewSummary() *Summary { return &Summary{Labels: map[string]*LabelCounts{}} }
-
-// Add counts one decision. Unlabelled attempts are not counted.
-func (s *Summary) Add(label string, a engine.Action) {
-	if label == "" {
-		return
-	}
-	c := s.Labels[label]
-	if c == nil {
-		c = &LabelCounts{}
-		s.Labels[label] = c
-	}
-	c.Add(a)
-	if label == "legit" {
-		s.LegitFriction, s.LegitDenied = c.StoppedRate, c.DenyRate
-	}
-	var stopped, total int
-	for l, c := range s.Labels {
-		if l != "legit" {
-			stopped += c.StepUp + c.Deny
-			total += c.Total
-		}
-	}
-	if total > 0 {
-		s.AttackStopped = float64(stopped) / float64(total)
-	}
-}
-
-// Add counts one decision and updates the rates.
-func (c *LabelCounts) Add(a engine.Action) {
-	c.Total++
-	switch a {
-	case engine.ActionDeny:
-		c.Deny++
-	case engine.ActionStepUp:
-		c.StepUp++
-	default:
-		c.Allow++
-	}
-	c.StoppedRate = float64(c.StepUp+c.Deny) / float64(c.Total)
-	c.DenyRate = float64(c.Deny) / float64(c.Total)
-}
-
-// Empty reports whether no labelled attempt was seen.
-func (s *Summary) Empty() bool { return len(s.Labels) == 0 }
-
-// Table renders the summary for people: one row per label, legit first.
-func (s *Summary) Table() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%-22s %9s %9s %9s %9s %9s\n", "label", "total", "allow", "step_up", "deny", "stopped")
-	for _, l := range s.sortedLabels() {
-		c := s.Labels[l]
-		fmt.Fprintf(&b, "%-22s %9d %9d %9d %9d %8.2f%%\n", l, c.Total, c.Allow, c.StepUp, c.Deny, 100*c.StoppedRate)
-	}
-	if c := s.Labels["legit"]; c != nil {
-		fmt.Fprintf(&b, "legit friction %.2f%% (denied %.3f%%)", 100*s.LegitFriction, 100*s.LegitDenied)
-		if len(s.Labels) > 1 {
-			fmt.Fprintf(&b, "; attacks stopped %.2f%%", 100*s.AttackStopped)
-		}
-		b.WriteByte('\n')
-	}
-	return b.String()
-}
-
-func (s *Summary) sortedLabels() []string {
-	var ls []string
-	for l := range s.Labels {
-		if l != "legit" {
-			ls = append(ls, l)
-		}
-	}
-	slices.Sort(ls)
-	if _, ok := s.Labels["legit"]; ok {
-		ls = append([]string{"legit"}, ls...)
-	}
-	return ls
+	return summary(), nil
 }

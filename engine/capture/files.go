@@ -1,0 +1,215 @@
+package capture
+
+import (
+	"bufio"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/riskgate/riskgate/engine/replay"
+)
+
+// File names: capture-<opening time, UTC>.jsonl[.gz], so that name order
+// is time order and a file's age is in its name.
+const (
+	filePrefix = "capture-"
+	nameTime   = "20060102T150405.000000Z"
+)
+
+// capFile is a finished capture file.
+type capFile struct {
+	path   string
+	opened time.Time
+	size   int64
+}
+
+// finished lists the finished capture files, oldest first.
+func (s *Sink) finished() ([]capFile, error) {
+	entries, err := os.ReadDir(s.opts.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("capture: %w", err)
+	}
+	var out []capFile
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !isCaptureFile(name) {
+			continue
+		}
+		stamp := strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(name, filePrefix), ".gz"), ".jsonl")
+		opened, err := time.Parse(nameTime, stamp)
+		if err != nil {
+			continue // not one of ours
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue // deleted meanwhile
+		}
+		out = append(out, capFile{path: filepath.Join(s.opts.Dir, name), opened: opened, size: info.Size()})
+	}
+	slices.SortFunc(out, func(a, b capFile) int { return a.opened.Compare(b.opened) })
+	return out, nil
+}
+
+// applyRetention deletes what retention says must go.
+func (s *Sink) applyRetention() {
+	s.files.Lock()
+	defer s.files.Unlock()
+	s.retain()
+}
+
+// retain deletes files whose first line is older than the retention, then
+// the oldest while the capture is over its size. The caller holds
+// s.files.
+func (s *Sink) retain() {
+	files, err := s.finished()
+	if err != nil {
+		s.log.Error("capture: retention", "err", err)
+		return
+	}
+	cutoff := s.opts.Now().Add(-s.opts.Retention)
+	var total int64
+	kept := files[:0]
+	for _, f := range files {
+		if f.opened.Before(cutoff) {
+			if err := os.Remove(f.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				s.log.Error("capture: retention: could not delete an expired file", "path", f.path, "err", err)
+				total += f.size
+				kept = append(kept, f)
+			}
+			continue
+		}
+		total += f.size
+		kept = append(kept, f)
+	}
+	if limit := s.opts.MaxTotalBytes; limit > 0 {
+		for len(kept) > 0 && total > limit {
+			if err := os.Remove(kept[0].path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				s.log.Error("capture: retention: could not delete a file over the size limit", "path", kept[0].path, "err", err)
+				break
+			}
+			total -= kept[0].size
+			kept = kept[1:]
+		}
+	}
+	s.nfiles.Store(int64(len(kept)))
+	s.bytes.Store(total)
+}
+
+// recover finishes the files a crash left in progress.
+func (s *Sink) recover() error {
+	left, err := filepath.Glob(filepath.Join(s.opts.Dir, filePrefix+"*"+replay.InProgressSuffix))
+	if err != nil {
+		return fmt.Errorf("capture: %w", err)
+	}
+	for _, p := range left {
+		if err := finish(p); err != nil {
+			return err
+		}
+	}
+	// Half-written rewrites (a crash during Forget or a recovery): the
+	// files they would have replaced are still there.
+	tmps, _ := filepath.Glob(filepath.Join(s.opts.Dir, filePrefix+"*.tmp"))
+	for _, p := range tmps {
+		os.Remove(p)
+	}
+	return nil
+}
+
+// finish turns an in-progress file into a finished one holding its whole
+// lines: a crash (or a failed write) can leave half a line, or a gzip
+// stream without its end.
+func finish(inProgress string) error {
+	final := strings.TrimSuffix(inProgress, replay.InProgressSuffix)
+	var n int
+	err := rewrite(inProgress, final, func([]byte) bool { n++; return true })
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		os.Remove(final) // not even a header
+	}
+	return os.Remove(inProgress)
+}
+
+// eachLine calls fn with every whole line of the capture file src
+// (decompressed). Reading stops quietly at a damaged end: a truncated gzip
+// stream, or a last line without its newline, is what a crash leaves.
+func eachLine(src string, fn func(line []byte) error) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("capture: %w", err)
+	}
+	defer in.Close()
+	var r io.Reader = bufio.NewReaderSize(in, 256<<10)
+	if strings.HasSuffix(strings.TrimSuffix(src, replay.InProgressSuffix), ".gz") {
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			return nil // not even a gzip header: nothing to read
+		}
+		defer zr.Close()
+		r = zr
+	}
+	br := bufio.NewReaderSize(r, 256<<10)
+	var long []byte
+	for {
+		line, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			// A line longer than the buffer (a rules record): gather it.
+			long = append(long[:0], line...)
+			for err == bufio.ErrBufferFull {
+				line, err = br.ReadSlice('\n')
+				long = append(long, line...)
+			}
+			line = long
+		}
+		if err != nil {
+			return nil // the end, or a damaged end: a partial line is dropped
+		}
+		if err := fn(line); err != nil {
+			return err
+		}
+	}
+}
+
+// rewrite copies the whole lines of src that keep accepts to dst (gzip if
+// dst's name says so), through a temporary file renamed into place.
+func rewrite(src, dst string, keep func(line []byte) bool) error {
+	tmp := dst + ".tmp"
+	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("capture: %w", err)
+	}
+	var w io.Writer = out
+	var zw *gzip.Writer
+	if strings.HasSuffix(dst, ".gz") {
+		zw = gzip.NewWriter(out)
+		w = zw
+	}
+	bw := bufio.NewWriterSize(w, 256<<10)
+	err = eachLine(src, func(line []byte) error {
+		if !keep(line) {
+			return nil
+		}
+		_, err := bw.Write(line)
+		return err
+	})
+	err = errors.Join(err, bw.Flush())
+	if zw != nil {
+		err = errors.Join(err, zw.Close())
+	}
+	err = errors.Join(err, out.Sync(), out.Close())
+	if err == nil {
+		err = os.Rename(tmp, dst)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("capture: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,128 @@
+package capture
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/engine/replay"
+)
+
+// Forget erases a user's lines from every capture file (GDPR and CCPA
+// erasure, beside engine.Engine.Forget): their attempts, the outcomes and
+// labels of those attempts, and outcomes reported with an attempt of
+// theirs. It finishes the current file first, with everything observed
+// before the call, and rewrites each file that holds the user (through a
+// temporary file renamed into place, so a crash leaves either version).
+// Attempts that named the account only by a username that matched no
+// account (no user_id) are not the user's and stay until retention
+// deletes them. It returns the number of lines erased.
+//
+// Forget reads every file: on a large capture it takes as long as reading
+// it. Scoring goes on meanwhile; retention waits.
+func (s *Sink) Forget(ctx context.Context, tenant, userID string) (int, error) {
+	if userID == "" {
+		return 0, &engine.FieldError{Field: "user_id", Msg: "required"}
+	}
+	key := s.UserKey(tenant, userID)
+	reply := make(chan error, 1)
+	select {
+	case s.control <- reply:
+		select {
+		case <-reply:
+		case <-ctx.Done():
+			return 0, fmt.Errorf("capture: forget: %w", ctx.Err())
+		}
+	case <-s.done: // closed: every file is finished
+	case <-ctx.Done():
+		return 0, fmt.Errorf("capture: forget: %w", ctx.Err())
+	}
+	s.files.Lock()
+	defer s.files.Unlock()
+	files, err := s.finished()
+	if err != nil {
+		return 0, err
+	}
+	m := &userMatcher{needle: []byte(`"user_id":"` + key + `"`), key: key, attempts: map[string]struct{}{}}
+	total := 0
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return total, fmt.Errorf("capture: forget: %w", err)
+		}
+		// A first pass finds whether the file holds the user at all:
+		// most do not, and are not rewritten.
+		// (Matching is idempotent: the attempt ids the first pass
+		// notes are the ones the second would.)
+		hits := 0
+		if err := eachLine(f.path, func(line []byte) error {
+			if m.match(line) {
+				hits++
+			}
+			return nil
+		}); err != nil {
+			return total, err
+		}
+		if hits == 0 {
+			continue
+		}
+		n := 0
+		if err := rewrite(f.path, f.path, func(line []byte) bool {
+			if m.match(line) {
+				n++
+				return false
+			}
+			return true
+		}); err != nil {
+			return total, err
+		}
+		total += n
+	}
+	s.removed.Add(uint64(total))
+	s.retain() // sizes changed
+	return total, nil
+}
+
+// userMatcher recognises a user's lines: attempts carrying the user's
+// key, outcomes reported with such an attempt, and outcomes naming an
+// attempt already matched (they follow it, in the same file or a later
+// one).
+type userMatcher struct {
+	needle   []byte
+	key      string
+	attempts map[string]struct{} // attempt ids of the user's attempts
+}
+
+var outcomePrefix = []byte(`{"outcome":`)
+
+func (m *userMatcher) match(line []byte) bool {
+	if bytes.Contains(line, m.needle) {
+		var ln replay.Line
+		if json.Unmarshal(line, &ln) != nil {
+			return false
+		}
+		switch {
+		case ln.Outcome != nil:
+			return ln.Outcome.Attempt != nil && ln.Outcome.Attempt.UserID == m.key
+		case ln.UserID == m.key:
+			if ln.AttemptID != "" {
+				m.attempts[ln.AttemptID] = struct{}{}
+			}
+			return true
+		}
+		return false
+	}
+	if len(m.attempts) > 0 && bytes.HasPrefix(line, outcomePrefix) {
+		var o struct {
+			Outcome struct {
+				AttemptID string `json:"attempt_id"`
+			} `json:"outcome"`
+		}
+		if json.Unmarshal(line, &o) == nil && o.Outcome.AttemptID != "" {
+			_, ok := m.attempts[o.Outcome.AttemptID]
+			return ok
+		}
+	}
+	return false
+}

@@ -1,0 +1,261 @@
+package capture
+
+import (
+	"bufio"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/riskgate/riskgate/engine/replay"
+)
+
+// writer is the Sink's one goroutine: it keys, encodes and writes events,
+// rotates files and applies retention.
+type writer struct {
+	s *Sink
+	k *keyer
+
+	f       *os.File
+	gz      *gzip.Writer
+	bw      *bufio.Writer
+	enc     *json.Encoder
+	path    string // the finished name; the file is path+InProgressSuffix until rotated
+	opened  time.Time
+	written int64
+	rules   string // version of the last rules record in this file
+
+	reportedDrops uint64
+	lastErrLog    time.Time
+}
+
+func (w *writer) run(hold <-chan struct{}) {
+	defer close(w.s.done)
+	if hold != nil {
+		<-hold // tests: a writer that has not started yet
+	}
+	flush := time.NewTicker(w.s.opts.FlushInterval)
+	defer flush.Stop()
+	retention := time.NewTicker(time.Minute)
+	defer retention.Stop()
+	for {
+		select {
+		case ev := <-w.s.queue:
+			w.write(&ev)
+		case <-flush.C:
+			w.flush()
+			if w.f != nil && w.s.opts.Now().Sub(w.opened) >= w.s.opts.MaxFileAge {
+				w.rotate()
+			}
+		case <-retention.C:
+			// A Forget in progress holds the files; retention waits for
+			// the next round rather than stall the writer.
+			if w.s.files.TryLock() {
+				w.s.retain()
+				w.s.files.Unlock()
+			}
+		case reply := <-w.s.control:
+			w.drain()
+			w.rotate()
+			reply <- nil
+		case <-w.s.stop:
+			w.drain()
+			w.rotate()
+			return
+		}
+	}
+}
+
+// drain writes every event queued so far.
+func (w *writer) drain() {
+	for {
+		select {
+		case ev := <-w.s.queue:
+			w.write(&ev)
+		default:
+			return
+		}
+	}
+}
+
+func (w *writer) write(ev *event) {
+	if w.f == nil {
+		if err := w.open(); err != nil {
+			w.failed(err)
+			return
+		}
+	}
+	if d := w.s.dropped.Load(); d > w.reportedDrops {
+		gap := struct {
+			Gap replay.Gap `json:"gap"`
+		}{replay.Gap{Dropped: d - w.reportedDrops, Time: w.s.opts.Now().UTC()}}
+		if !w.encode(&gap) {
+			return
+		}
+		w.reportedDrops = d
+	}
+	if ev.outcome {
+		line := struct {
+			Outcome *replay.Outcome `json:"outcome"`
+		}{w.k.outcomeLine(ev)}
+		if w.encode(&line) {
+			w.s.outcomes.Add(1)
+		}
+	} else {
+		if ev.rulesVersion != w.rules {
+			if !w.encode(w.rulesRecord(ev.rulesVersion)) {
+				return
+			}
+			w.rules = ev.rulesVersion
+		}
+		line := w.k.attemptLine(ev)
+		if w.encode(&line) {
+			w.s.attempts.Add(1)
+		}
+	}
+	if w.f != nil && w.written >= w.s.opts.MaxFileBytes {
+		w.rotate()
+	}
+}
+
+func (w *writer) rulesRecord(version string) any {
+	rec := replay.RulesRecord{Version: version}
+	if w.s.opts.Rules != nil {
+		size := 0
+		for _, src := range w.s.opts.Rules(version) {
+			size += len(src.Data)
+			rec.Files = append(rec.Files, replay.RulesFile{Name: src.Name, Data: string(src.Data)})
+		}
+		if size > maxRulesRecord {
+			rec.Files = nil
+		}
+	}
+	return &struct {
+		Rules *replay.RulesRecord `json:"rules"`
+	}{&rec}
+}
+
+// encode writes one line; false when the file failed (and was closed).
+func (w *writer) encode(v any) bool {
+	if err := w.enc.Encode(v); err != nil {
+		w.failed(err)
+		return false
+	}
+	return true
+}
+
+// open starts a new file: its name is its opening time, so that name
+// order is time order, and it carries the in-progress suffix until it is
+// finished.
+func (w *writer) open() error {
+	now := w.s.opts.Now().UTC()
+	for {
+		name := filePrefix + now.Format(nameTime) + ".jsonl"
+		if w.s.opts.Compress {
+			name += ".gz"
+		}
+		path := filepath.Join(w.s.opts.Dir, name)
+		if _, err := os.Lstat(path); err == nil {
+			// A file opened in the same microsecond (or a clock that went
+			// back): the next name.
+			now = now.Add(time.Microsecond)
+			continue
+		}
+		f, err := os.OpenFile(path+replay.InProgressSuffix, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if errors.Is(err, os.ErrExist) {
+			now = now.Add(time.Microsecond)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("capture: %w", err)
+		}
+		w.f, w.path, w.opened, w.written, w.rules = f, path, now, 0, ""
+		break
+	}
+	var out io.Writer = w.f
+	if w.s.opts.Compress {
+		w.gz = gzip.NewWriter(w.f)
+		out = w.gz
+	}
+	w.bw = bufio.NewWriterSize(out, 64<<10)
+	w.enc = json.NewEncoder(&countingWriter{w: w.bw, n: &w.written})
+	w.enc.SetEscapeHTML(false)
+	header := struct {
+		Capture replay.Header `json:"capture"`
+	}{replay.Header{Format: replay.CaptureFormat, Created: now, KeyID: w.s.keyID, Retention: w.s.opts.Retention.String()}}
+	if err := w.enc.Encode(&header); err != nil {
+		return fmt.Errorf("capture: %w", err)
+	}
+	return nil
+}
+
+func (w *writer) flush() {
+	if w.f == nil {
+		return
+	}
+	err := w.bw.Flush()
+	if err == nil && w.gz != nil {
+		err = w.gz.Flush()
+	}
+	if err != nil {
+		w.failed(err)
+	}
+}
+
+// rotate finishes the current file: flushed, synced, renamed to its
+// final name.
+func (w *writer) rotate() {
+	if w.f == nil {
+		return
+	}
+	err := w.bw.Flush()
+	if w.gz != nil {
+		err = errors.Join(err, w.gz.Close())
+	}
+	err = errors.Join(err, w.f.Sync(), w.f.Close())
+	if err == nil {
+		err = os.Rename(w.path+replay.InProgressSuffix, w.path)
+	}
+	w.f, w.gz, w.bw, w.enc = nil, nil, nil, nil
+	if err != nil {
+		w.failed(err)
+		return
+	}
+	if w.s.files.TryLock() {
+		w.s.retain()
+		w.s.files.Unlock()
+	}
+}
+
+// failed counts a write error and abandons the file: what it holds up to
+// its last whole line is kept (as after a crash), and the next event
+// opens a new one.
+func (w *writer) failed(err error) {
+	w.s.writeErrors.Add(1)
+	if now := time.Now(); now.Sub(w.lastErrLog) > 10*time.Second {
+		w.lastErrLog = now
+		w.s.log.Error("capture: write failed; events are lost until a file can be written", "dir", w.s.opts.Dir, "err", err)
+	}
+	if w.f != nil {
+		w.f.Close()
+		w.f, w.gz, w.bw, w.enc = nil, nil, nil, nil
+		if err := finish(w.path + replay.InProgressSuffix); err != nil {
+			w.s.log.Error("capture: could not finish a failed file", "path", w.path, "err", err)
+		}
+	}
+}
+
+type countingWriter struct {
+	w io.Writer
+	n *int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	*c.n += int64(n)
+	return n, err
+}

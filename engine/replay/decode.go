@@ -1,0 +1,181 @@
+package replay
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+)
+
+// Kind is what an event line holds.
+type Kind uint8
+
+// Kinds of event lines.
+const (
+	KindAttempt Kind = iota
+	KindOutcome
+	KindHeader // a capture file's header
+	KindRules  // a ruleset the live engine scored with
+	KindGap    // events the capture sink dropped
+)
+
+// Event is one decoded line of a stream.
+type Event struct {
+	Line   Line
+	LineNo int
+	Kind   Kind
+	// Ordinal numbers the attempts from 0 in stream order. On an outcome
+	// line that names its attempt by attempt_id it is that attempt's
+	// ordinal, and Resolved is true.
+	Ordinal  uint32
+	Resolved bool
+	// Unmatched marks an outcome line of a capture naming an attempt the
+	// capture does not hold (dropped by the sink, erased, or in a file
+	// that retention already deleted): it is skipped and counted.
+	Unmatched bool
+	// Captured marks an attempt from a capture: its identifiers are keyed
+	// hashes and its password, if any, is Facts. It is scored with
+	// engine.Engine.ScoreCaptured.
+	Captured bool
+}
+
+// DecodeStats count what a Decoder read.
+type DecodeStats struct {
+	Attempts int `json:"attempts"`
+	Outcomes int `json:"outcomes"`
+	// Unmatched outcomes named attempts a capture does not hold.
+	Unmatched int `json:"unmatched_outcomes,omitempty"`
+	// Dropped sums the capture's gap records: events its sink dropped.
+	Dropped uint64 `json:"dropped,omitempty"`
+	// Files is the number of capture headers read (one per file).
+	Files int `json:"capture_files,omitempty"`
+}
+
+// Decoder reads a stream's lines in order, numbering attempts and
+// resolving the outcome lines that name an attempt by attempt_id.
+type Decoder struct {
+	sc       *bufio.Scanner
+	n        int
+	ids      map[string]uint32 // attempt_id -> ordinal
+	header   *Header
+	captured bool
+	Stats    DecodeStats
+}
+
+// NewDecoder returns a Decoder reading r.
+func NewDecoder(r io.Reader) *Decoder {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), MaxLineSize)
+	return &Decoder{sc: sc, ids: map[string]uint32{}}
+}
+
+// Header returns the first capture header read, or nil: the stream is not
+// a capture (or the reader has not reached its first line yet).
+func (d *Decoder) Header() *Header { return d.header }
+
+// Next decodes the next event into ev. It returns io.EOF at the end, and
+// errors naming the line: a replay is an experiment, and a silently
+// skipped line would bias it.
+func (d *Decoder) Next(ev *Event) error {
+	for d.sc.Scan() {
+		d.n++
+		raw := bytes.TrimSpace(d.sc.Bytes())
+		if len(raw) == 0 || raw[0] == '#' {
+			continue
+		}
+		*ev = Event{LineNo: d.n}
+		if err := d.decode(raw, ev); err != nil {
+			return fmt.Errorf("replay: line %d: %w", d.n, err)
+		}
+		return nil
+	}
+	if err := d.sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return fmt.Errorf("replay: line %d: longer than %d bytes", d.n+1, MaxLineSize)
+		}
+		return fmt.Errorf("replay: read: %w", err)
+	}
+	return io.EOF
+}
+
+func (d *Decoder) decode(raw []byte, ev *Event) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	ln := &ev.Line
+	if err := dec.Decode(ln); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("more than one JSON value on the line")
+	}
+	kinds := 0
+	for _, set := range []bool{ln.Outcome != nil, ln.Capture != nil, ln.Rules != nil, ln.Gap != nil} {
+		if set {
+			kinds++
+		}
+	}
+	if kinds > 1 {
+		return errors.New("a line holds one of outcome, capture, rules or gap")
+	}
+	switch {
+	case ln.Capture != nil:
+		ev.Kind = KindHeader
+		return d.readHeader(ln.Capture)
+	case ln.Rules != nil:
+		ev.Kind = KindRules
+		if ln.Rules.Version == "" {
+			return errors.New("rules: version required")
+		}
+	case ln.Gap != nil:
+		ev.Kind = KindGap
+		d.Stats.Dropped += ln.Gap.Dropped
+	case ln.Outcome != nil:
+		ev.Kind = KindOutcome
+		d.Stats.Outcomes++
+		if id := ln.Outcome.AttemptID; id != "" {
+			ord, ok := d.ids[id]
+			switch {
+			case ok:
+				ev.Ordinal, ev.Resolved = ord, true
+			case d.captured:
+				ev.Unmatched = true
+				d.Stats.Unmatched++
+			default:
+				return fmt.Errorf("outcome for attempt_id %q, which no earlier line scored", id)
+			}
+		}
+	default:
+		ev.Kind = KindAttempt
+		if d.Stats.Attempts == math.MaxUint32 {
+			return errors.New("more than 4,294,967,295 attempts")
+		}
+		ev.Ordinal = uint32(d.Stats.Attempts)
+		d.Stats.Attempts++
+		if ln.AttemptID != "" {
+			d.ids[ln.AttemptID] = ev.Ordinal
+		}
+		ev.Captured = d.captured || ln.Live != nil || ln.Password != nil
+	}
+	return nil
+}
+
+func (d *Decoder) readHeader(h *Header) error {
+	if h.Format != CaptureFormat {
+		return fmt.Errorf("capture: format %d, this riskgate reads %d", h.Format, CaptureFormat)
+	}
+	if h.KeyID == "" {
+		return errors.New("capture: key_id required")
+	}
+	if d.header != nil && h.KeyID != d.header.KeyID {
+		return fmt.Errorf("capture: keyed with another secret (key_id %s, earlier files %s): its users would not join theirs", h.KeyID, d.header.KeyID)
+	}
+	if d.header == nil {
+		d.header = h
+	}
+	d.captured = true
+	d.Stats.Files++
+	return nil
+}

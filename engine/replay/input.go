@@ -1,0 +1,161 @@
+package replay
+
+import (
+	"bufio"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// CaptureFilePattern matches the capture files a folder is read from;
+// files still being written end in InProgressSuffix and are not read.
+const (
+	CaptureFilePattern = "capture-*.jsonl*"
+	InProgressSuffix   = ".inprogress"
+)
+
+// Open opens a stream for reading: "-" or "" is standard input; a file is
+// read as it is, or decompressed when it is gzip; a folder is read as its
+// finished capture files (capture-*.jsonl and capture-*.jsonl.gz, in name
+// order, which is time order), one after the other.
+func Open(path string) (io.ReadCloser, error) {
+	if path == "" || path == "-" {
+		return io.NopCloser(os.Stdin), nil
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("replay: %w", err)
+	}
+	if !fi.IsDir() {
+		return openFile(path)
+	}
+	files, err := CaptureFiles(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("replay: %s: no capture files (%s)", path, CaptureFilePattern)
+	}
+	return &multiFile{files: files}, nil
+}
+
+// CaptureFiles lists the finished capture files in dir, in name order.
+func CaptureFiles(dir string) ([]string, error) {
+	files, err := filepath.Glob(filepath.Join(dir, CaptureFilePattern))
+	if err != nil {
+		return nil, fmt.Errorf("replay: %w", err)
+	}
+	files = slices.DeleteFunc(files, func(f string) bool {
+		return !strings.HasSuffix(f, ".jsonl") && !strings.HasSuffix(f, ".jsonl.gz")
+	})
+	slices.Sort(files)
+	return files, nil
+}
+
+// openFile opens one file, decompressing gzip (recognised by its magic
+// number, not its name).
+func openFile(path string) (io.ReadCloser, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("replay: %w", err)
+	}
+	br := bufio.NewReaderSize(f, 256<<10)
+	magic, err := br.Peek(2)
+	if err != nil && !errors.Is(err, io.EOF) {
+		f.Close()
+		return nil, fmt.Errorf("replay: %s: %w", path, err)
+	}
+	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("replay: %s: %w", path, err)
+		}
+		return &gzipFile{Reader: zr, f: f, name: path}, nil
+	}
+	return &plainFile{Reader: br, f: f}, nil
+}
+
+type plainFile struct {
+	*bufio.Reader
+	f *os.File
+}
+
+func (p *plainFile) Close() error { return p.f.Close() }
+
+type gzipFile struct {
+	*gzip.Reader
+	f    *os.File
+	name string
+}
+
+func (g *gzipFile) Read(b []byte) (int, error) {
+	n, err := g.Reader.Read(b)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("%s: %w", g.name, err)
+	}
+	return n, err
+}
+
+func (g *gzipFile) Close() error {
+	g.Reader.Close()
+	return g.f.Close()
+}
+
+// multiFile reads files one after the other, holding one open at a time.
+// A file that does not end in a newline gets one, so that its last line
+// does not run into the next file's first.
+type multiFile struct {
+	files      []string
+	cur        io.ReadCloser
+	last       byte
+	newlineDue bool
+}
+
+func (m *multiFile) Read(b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	for {
+		if m.newlineDue {
+			m.newlineDue = false
+			b[0] = '\n'
+			return 1, nil
+		}
+		if m.cur == nil {
+			if len(m.files) == 0 {
+				return 0, io.EOF
+			}
+			f, err := openFile(m.files[0])
+			if err != nil {
+				return 0, err
+			}
+			m.cur, m.files, m.last = f, m.files[1:], '\n'
+		}
+		n, err := m.cur.Read(b)
+		if n > 0 {
+			m.last = b[n-1]
+		}
+		if err == io.EOF {
+			m.cur.Close()
+			m.cur = nil
+			m.newlineDue = m.last != '\n'
+			err = nil
+		}
+		if n > 0 || err != nil {
+			return n, err
+		}
+	}
+}
+
+func (m *multiFile) Close() error {
+	if m.cur != nil {
+		return m.cur.Close()
+	}
+	return nil
+}
