@@ -141,7 +141,7 @@ func testBacktestGates(t *testing.T, bin string) {
 func testCaptureThroughTheBinary(t *testing.T, bin string) {
 	cfg := simulator.DefaultConfig()
 	cfg.Users, cfg.Days, cfg.WarmupDays = 100, 3, 2
-	out, err := simulator.Generate(cfg)
+	out, err := simulator.Generate(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

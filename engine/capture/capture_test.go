@@ -39,7 +39,7 @@ func simulate(t *testing.T) *world {
 	t.Helper()
 	cfg := simulator.DefaultConfig()
 	cfg.Seed, cfg.Users, cfg.Days, cfg.WarmupDays = 7, 150, 4, 2
-	out, err := simulator.Generate(cfg)
+	out, err := simulator.Generate(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,7 @@ func simulated(t testing.TB) []byte {
 	t.Helper()
 	cfg := simulator.DefaultConfig()
 	cfg.Seed, cfg.Users, cfg.Days, cfg.WarmupDays = 3, 150, 4, 2
-	out, err := simulator.Generate(cfg)
+	out, err := simulator.Generate(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
