@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"testing"
 
@@ -34,6 +35,9 @@ func measureStoreMemory(tb testing.TB, n int) storeMemory {
 	heap0, rss0 := settledMemory(store)
 	p := newPopulationOf(tb, n, func(o *engine.Options) { o.Store = store })
 	heap1, rss1 := settledMemory(store)
+	if path := os.Getenv("RISKGATE_HEAP_PROFILE"); path != "" {
+		writeHeapProfile(tb, path)
+	}
 	runtime.KeepAlive(p)
 	if got, _, _ := store.Len(); got < n {
 		tb.Fatalf("store holds %d profiles, want %d", got, n)
@@ -49,6 +53,20 @@ func settledMemory(s *memstore.Store) (heap, rss int64) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return int64(ms.HeapAlloc) + offHeap(s), vmRSS()
+}
+
+// writeHeapProfile writes the live heap's profile to path (with
+// RISKGATE_HEAP_PROFILE set, while the population is alive; run with
+// -test.memprofilerate 1 for every allocation).
+func writeHeapProfile(tb testing.TB, path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		tb.Fatal(err)
+	}
 }
 
 // vmRSS is this process's resident set size in bytes, from /proc.

@@ -171,11 +171,11 @@ func TestDistinctSaturatesAtLimit(t *testing.T) {
 	if out != [3]uint32{10, 10, 10} {
 		t.Errorf("count = %v, want the limit 10", out)
 	}
-	if len(d.nodes) != 10 {
-		t.Errorf("%d members kept, limit 10", len(d.nodes))
+	if d.size() != 10 {
+		t.Errorf("%d members kept, limit 10", d.size())
 	}
 	// The newest members are the ones kept.
-	for _, m := range d.nodes {
+	for _, m := range d.set.nodes {
 		if m.h < 40 {
 			t.Errorf("old member %d kept over newer ones", m.h)
 		}
@@ -185,7 +185,7 @@ func TestDistinctSaturatesAtLimit(t *testing.T) {
 // TestDistinctMatchesBruteForce drives the incremental structure and a
 // plain map with the same random stream and compares every count.
 func TestDistinctMatchesBruteForce(t *testing.T) {
-	for _, limit := range []int{5, 40, 1000} {
+	for _, limit := range []int{1, 2, 5, 40, 1000} {
 		r := rand.New(rand.NewPCG(uint64(limit), 7))
 		var d distinct
 		seen := map[uint64]int64{}
