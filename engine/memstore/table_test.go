@@ -13,7 +13,7 @@ import (
 // probe runs are long, collide and wrap around the slot array.
 func TestTableMatchesModel(t *testing.T) {
 	for _, bound := range []int{1, 3, 17, 300, 2000} {
-		for _, hashes := range []uint32{1, 7, 1 << 32 - 1} {
+		for _, hashes := range []uint32{1, 7, 1<<32 - 1} {
 			r := rand.New(rand.NewPCG(uint64(bound), uint64(hashes)))
 			hashOf := func(k uint64) uint32 { return uint32(k*0x9E3779B97F4A7C15>>32) % (hashes + 1) }
 			if hashes == 1<<32-1 {

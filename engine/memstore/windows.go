@@ -170,7 +170,11 @@ func (d *distinct) count(lens *[3]int64, t int64, out *[3]uint32) {
 // to be non-decreasing per set, so a slightly late event counts as now.
 type memberSet struct {
 	nodes  []member
-	index  map[uint64]int32 // for sets past smallSet members
+	// index finds members of sets past smallSet members: open addressing
+	// (linear probing) over node index + 1, 0 for an empty slot; at
+	// least twice as many slots as members. A Go map costs about four
+	// times as much per member.
+	index  []int32
 	head   int32            // oldest, -1 when empty
 	tail   int32            // newest
 	newest int64
@@ -195,8 +199,11 @@ func (d *memberSet) init() {
 
 func (d *memberSet) find(h uint64) int32 {
 	if d.index != nil {
-		if i, ok := d.index[h]; ok {
-			return i
+		mask := uint32(len(d.index) - 1)
+		for p := slotOf(h) & mask; d.index[p] != 0; p = (p + 1) & mask {
+			if i := d.index[p] - 1; d.nodes[i].h == h {
+				return i
+			}
 		}
 		return -1
 	}
@@ -273,10 +280,10 @@ func (d *memberSet) add(lens *[3]int64, h uint64, t int64, limit int) {
 	if len(d.nodes) < limit {
 		i = int32(len(d.nodes))
 		d.nodes = append(d.nodes, member{})
-		if d.index == nil && len(d.nodes) > smallSet {
-			d.index = make(map[uint64]int32, 2*smallSet)
+		if len(d.nodes) > smallSet && 2*len(d.nodes) > len(d.index) {
+			d.index = make([]int32, max(4*smallSet, 2*len(d.index)))
 			for j := range d.nodes[:len(d.nodes)-1] {
-				d.index[d.nodes[j].h] = int32(j)
+				d.indexAdd(d.nodes[j].h, int32(j))
 			}
 		}
 	} else {
@@ -291,12 +298,12 @@ func (d *memberSet) add(lens *[3]int64, h uint64, t int64, limit int) {
 		}
 		d.unlink(i)
 		if d.index != nil {
-			delete(d.index, old.h)
+			d.indexRemove(old.h)
 		}
 	}
 	d.nodes[i] = member{h: h, last: t}
 	if d.index != nil {
-		d.index[h] = i
+		d.indexAdd(h, i)
 	}
 	d.pushBack(i)
 	for w := range d.cursor {
@@ -319,4 +326,34 @@ func (d *memberSet) count(lens *[3]int64, t int64, out *[3]uint32) {
 	}
 	d.advance(lens, d.newest)
 	*out = d.counts
+}
+
+// slotOf is where member h's probe starts in an index.
+func slotOf(h uint64) uint32 { return uint32(h ^ h>>32) }
+
+func (d *memberSet) indexAdd(h uint64, i int32) {
+	mask := uint32(len(d.index) - 1)
+	p := slotOf(h) & mask
+	for d.index[p] != 0 {
+		p = (p + 1) & mask
+	}
+	d.index[p] = i + 1
+}
+
+// indexRemove removes member h, which must be indexed, shifting later
+// members of its probe run back into the hole unless their home lies
+// after it.
+func (d *memberSet) indexRemove(h uint64) {
+	mask := uint32(len(d.index) - 1)
+	p := slotOf(h) & mask
+	for d.nodes[d.index[p]-1].h != h {
+		p = (p + 1) & mask
+	}
+	for q := (p + 1) & mask; d.index[q] != 0; q = (q + 1) & mask {
+		if home := slotOf(d.nodes[d.index[q]-1].h) & mask; (q-home)&mask >= (q-p)&mask {
+			d.index[p] = d.index[q]
+			p = q
+		}
+	}
+	d.index[p] = 0
 }
