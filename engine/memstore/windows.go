@@ -169,14 +169,14 @@ func (d *distinct) count(lens *[3]int64, t int64, out *[3]uint32) {
 // large ASN easily has hundreds of users a day). Event times are clamped
 // to be non-decreasing per set, so a slightly late event counts as now.
 type memberSet struct {
-	nodes  []member
+	nodes []member
 	// index finds members of sets past smallSet members: open addressing
 	// (linear probing) over node index + 1, 0 for an empty slot; at
 	// least twice as many slots as members. A Go map costs about four
 	// times as much per member.
 	index  []int32
-	head   int32            // oldest, -1 when empty
-	tail   int32            // newest
+	head   int32 // oldest, -1 when empty
+	tail   int32 // newest
 	newest int64
 	cursor [3]int32
 	counts [3]uint32
