@@ -816,7 +816,7 @@ type BacktestResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The report as JSON, exactly the document `riskgate backtest --json`
 	// writes (transitions, labels, friction and catch, per-rule counts and
-	// causes, shadow, histograms, samples); docs/backtest.md describes it.
+	// causes, shadow, histograms, samples), as the README describes it.
 	ReportJson    []byte `protobuf:"bytes,1,opt,name=report_json,json=reportJson,proto3" json:"report_json,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
