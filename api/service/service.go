@@ -1,5 +1,6 @@
 // Package service is riskgate's operations: score, report, profile,
-// forget, and the rules operations (get, put, validate, test). It is the
+// forget, the rules operations (get, put, validate, test) and the backtest
+// of the capture the node records. It is the
 // one layer between the transports and the engine: gRPC (api/grpcapi),
 // HTTP/JSON (api/httpapi) and the Kafka stream call it, so a use case is
 // written once whatever the wire. Each operation declares here, once, the
