@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"mime"
 	"net/http"
+	"time"
 
 	"github.com/riskgate/riskgate/api/service"
 	"github.com/riskgate/riskgate/engine"
@@ -42,6 +43,9 @@ func (a *API) backtest(w http.ResponseWriter, r *http.Request) {
 		a.failRequest(w, err)
 		return
 	}
+	// The server's write timeout is for ordinary calls; a backtest is
+	// bounded by its own (--capture-backtest-timeout).
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 	rep, err := a.Service.Backtest(r.Context(), service.BacktestInput{
 		Files: sources(req.Files), BaselineFiles: sources(req.BaselineFiles), Samples: req.Samples, MaxAttempts: req.MaxAttempts,
 	})
