@@ -23,6 +23,7 @@ import (
 // it would produce, as an identity server would.
 type httpScorer struct {
 	base string
+	last *string // the last decision's id, when set
 }
 
 func (h httpScorer) post(ctx context.Context, path string, body, out any) error {
@@ -50,6 +51,9 @@ func (h httpScorer) post(ctx context.Context, path string, body, out any) error 
 func (h httpScorer) Score(ctx context.Context, a engine.Attempt) (engine.Decision, error) {
 	var d engine.Decision
 	err := h.post(ctx, "/v1/score?omit_signals=true", a, &d)
+	if h.last != nil {
+		*h.last = d.DecisionID
+	}
 	return d, err
 }
 
@@ -156,7 +160,7 @@ func TestServeCaptureReplaysAndBacktests(t *testing.T) {
 	ctx := context.Background()
 
 	// The first half under the built-in rules.
-	if _, err := replay.Run(ctx, httpScorer{p.http}, bytes.NewReader(firstHalf), io.Discard, replay.Options{AutoOutcomes: true}); err != nil {
+	if _, err := replay.Run(ctx, httpScorer{base: p.http}, bytes.NewReader(firstHalf), io.Discard, replay.Options{AutoOutcomes: true}); err != nil {
 		t.Fatalf("scoring over HTTP: %v\n%s", err, p.logs())
 	}
 	// The backtest API with no files: the rules in force against the
@@ -201,8 +205,14 @@ func TestServeCaptureReplaysAndBacktests(t *testing.T) {
 	if code, body := admin(t, "PUT", api+"/v1/rules", token, "application/yaml", []byte(strictRules)); code != http.StatusOK {
 		t.Fatalf("PUT /v1/rules: %d %s", code, body)
 	}
-	if _, err := replay.Run(ctx, httpScorer{p.http}, bytes.NewReader(secondHalf), io.Discard, replay.Options{AutoOutcomes: true}); err != nil {
+	var last string
+	if _, err := replay.Run(ctx, httpScorer{p.http, &last}, bytes.NewReader(secondHalf), io.Discard, replay.Options{AutoOutcomes: true}); err != nil {
 		t.Fatalf("scoring over HTTP: %v\n%s", err, p.logs())
+	}
+	// An analyst's label on the last decision, days later.
+	label := engine.Outcome{DecisionID: last, Outcome: engine.ConfirmedFraud}
+	if err := (httpScorer{base: p.http}).Report(ctx, label); err != nil {
+		t.Fatal(err)
 	}
 	// Bounded by size: a backtest of the first 100 attempts says it was
 	// cut short; a bad ruleset names its field and line.
@@ -247,6 +257,9 @@ func TestServeCaptureReplaysAndBacktests(t *testing.T) {
 	}
 	if len(full.Baseline.Versions) != 2 || full.Live == nil || full.Live.BaselineSame != attempts || full.Changed == 0 {
 		t.Errorf("backtest across the change: baseline %+v live %+v changed %d", full.Baseline, full.Live, full.Changed)
+	}
+	if full.Labels[replay.LabelFraud] == nil {
+		t.Errorf("the analyst's label is not in the capture: labels %v", full.Labels)
 	}
 
 	t.Logf("%d attempts scored over HTTP; %d files; across the rule change the strict rules change %d", attempts, sum.Stream.Files, full.Changed)
