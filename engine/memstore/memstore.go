@@ -504,11 +504,12 @@ var scratchPool = sync.Pool{New: func() any { return new(learnScratch) }}
 // resetProfile empties p, keeping its slices' capacity and dropping the
 // strings they held.
 func resetProfile(p *engine.Profile) {
-	sets := [...][]engine.Seen{p.Devices, p.Agents, p.Countries, p.Cities, p.ASNs, p.Networks}
+	sets := profileSets(p)
 	for _, set := range sets {
 		clear(set)
 	}
-	*p = engine.Profile{Devices: sets[0][:0], Agents: sets[1][:0], Countries: sets[2][:0], Cities: sets[3][:0], ASNs: sets[4][:0], Networks: sets[5][:0]}
+	*p = engine.Profile{Devices: sets[0][:0], Agents: sets[1][:0], Countries: sets[2][:0], Cities: sets[3][:0],
+		ASNs: sets[4][:0], Networks: sets[5][:0], ASNNetworks: sets[6][:0], AgentVersions: sets[7][:0]}
 }
 
 // Profile implements engine.Store.
