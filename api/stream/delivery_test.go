@@ -41,7 +41,6 @@ func ids(as []engine.Attempt) []string {
 // with no time to finish it, as a crash would, and starts another on a
 // fresh engine (a restarted process): every attempt is decided.
 func TestKilledMidBatchLosesNothing(t *testing.T) {
-	t.Parallel() // each test has its own in-process broker; they wait on Kafka timers, not CPU
 	c := startCluster(t, 3)
 	all := journeys(0, 16)
 	produce(t, c, attemptMsgs(t, all)...)
@@ -95,10 +94,8 @@ func TestKilledMidBatchLosesNothing(t *testing.T) {
 // sharing nothing; Redis: sharing state, where each account's failure
 // count must go up by exactly one per attempt).
 func TestRebalanceLosesNothing(t *testing.T) {
-	t.Parallel() // each test has its own in-process broker; they wait on Kafka timers, not CPU
 	for _, store := range []string{"memory", "redis"} {
 		t.Run(store, func(t *testing.T) {
-			t.Parallel() // a broker (and a Redis) of its own
 			var opts engine.Options
 			if store == "redis" {
 				srv := redistest.Start(t)
@@ -187,7 +184,6 @@ func testRebalance(t *testing.T, newEngine func() *engine.Engine, shared bool) {
 // working and brings it back (same port, same data): every alert the
 // attempts call for is in the alerts topic afterwards.
 func TestBrokerRestartLosesNoAlert(t *testing.T) {
-	t.Parallel() // each test has its own in-process broker; they wait on Kafka timers, not CPU
 	port := freePort(t)
 	dir := t.TempDir()
 	newCluster := func() *cluster {

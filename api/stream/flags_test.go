@@ -11,7 +11,6 @@ import (
 // TestOptionsEmbedAsFlags: the serve command can embed Options with
 // prefix "kafka-" and get the documented flags and defaults.
 func TestOptionsEmbedAsFlags(t *testing.T) {
-	t.Parallel() // each test has its own in-process broker; they wait on Kafka timers, not CPU
 	var cli struct {
 		Kafka Options `embed:"" prefix:"kafka-"`
 	}

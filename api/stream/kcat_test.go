@@ -51,7 +51,6 @@ func kcat(t *testing.T, stdin []byte, args ...string) []byte {
 // Java-compatible one) and consume the alerts: the attempts land where
 // Partition says, and the alerts are the ones the engine gives.
 func TestKcatInterop(t *testing.T) {
-	t.Parallel() // each test has its own in-process broker; they wait on Kafka timers, not CPU
 	kcatBinary(t)
 	c := startCluster(t, 4)
 	var all []engine.Attempt

@@ -31,7 +31,6 @@ func header(m kafka.Message, key string) string {
 // good ones on one partition: each bad one reaches the dead-letter topic
 // with its error and origin, and the partition moves on.
 func TestPoisonGoesToDeadLetters(t *testing.T) {
-	t.Parallel() // each test has its own in-process broker; they wait on Kafka timers, not CPU
 	c := startCluster(t, 1)
 	good := func(i int) kafka.Message {
 		return kafka.Message{Topic: tAttempts, Key: []byte("acme/u1"), Value: []byte(fmt.Sprintf(`{"tenant":"acme","attempt_id":"g%d","user_id":"u1","ip":"81.2.69.%d"}`, i, i+1))}
@@ -99,7 +98,6 @@ func TestPoisonGoesToDeadLetters(t *testing.T) {
 // teaches the baseline (the next login from there is not new), and an
 // outcome for an unknown decision is counted, not dead-lettered.
 func TestOutcomesTopic(t *testing.T) {
-	t.Parallel() // each test has its own in-process broker; they wait on Kafka timers, not CPU
 	c := startCluster(t, 2)
 	e := enginetest.New(t, engine.Options{})
 	lat, lon := 48.85, 2.35
@@ -143,7 +141,6 @@ func TestOutcomesTopic(t *testing.T) {
 // TestProtobufAttempts decodes protobuf attempts, by header and by the
 // configured default.
 func TestProtobufAttempts(t *testing.T) {
-	t.Parallel() // each test has its own in-process broker; they wait on Kafka timers, not CPU
 	c := startCluster(t, 1)
 	enc := func(id string) []byte {
 		b, err := proto.Marshal(&pb.Attempt{Tenant: "acme", AttemptId: id, UserId: "u1", Ip: "81.2.69.160", Result: pb.Result_RESULT_PASSWORD_BAD})
@@ -173,7 +170,6 @@ func TestProtobufAttempts(t *testing.T) {
 // TestAttemptWithoutIDOrTime gets its id from its coordinates and its time
 // from the message, and a redelivery of it is recognised.
 func TestAttemptWithoutIDOrTime(t *testing.T) {
-	t.Parallel() // each test has its own in-process broker; they wait on Kafka timers, not CPU
 	c := startCluster(t, 1)
 	at := time.Date(2026, 5, 9, 10, 0, 0, 0, time.UTC)
 	produce(t, c, kafka.Message{Topic: tAttempts, Key: []byte("acme/u1"), Value: []byte(`{"tenant":"acme","user_id":"u1","ip":"81.2.69.1","result":"password_bad"}`), Time: at})

@@ -67,7 +67,6 @@ func roundTrip(t *testing.T, c *cluster, opts Options) {
 }
 
 func TestSASL(t *testing.T) {
-	t.Parallel() // each test has its own in-process broker; they wait on Kafka timers, not CPU
 	for _, mech := range []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"} {
 		t.Run(mech, func(t *testing.T) {
 			c := startCluster(t, 1, kfake.EnableSASL(), kfake.Superuser(mech, "riskgate", "correct-horse"))
@@ -150,7 +149,6 @@ func (p *pki) write(t *testing.T, name, typ string, der []byte) string {
 
 // TestTLS connects to a broker that requires a client certificate.
 func TestTLS(t *testing.T) {
-	t.Parallel() // each test has its own in-process broker; they wait on Kafka timers, not CPU
 	p := newPKI(t)
 	c := startCluster(t, 1, kfake.TLS(&tls.Config{
 		Certificates: []tls.Certificate{p.server}, ClientCAs: p.pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12,
@@ -170,7 +168,6 @@ func TestTLS(t *testing.T) {
 }
 
 func TestOptionsAreChecked(t *testing.T) {
-	t.Parallel() // each test has its own in-process broker; they wait on Kafka timers, not CPU
 	good := Options{Brokers: []string{"127.0.0.1:9092"}, AttemptsTopic: "a", DecisionsTopic: "d"}
 	dir := t.TempDir()
 	notPEM := filepath.Join(dir, "ca.pem")
@@ -224,7 +221,6 @@ func TestOptionsAreChecked(t *testing.T) {
 // TestMissingTopicIsRefused stops Run with the topic's name rather than
 // retrying.
 func TestMissingTopicIsRefused(t *testing.T) {
-	t.Parallel() // each test has its own in-process broker; they wait on Kafka timers, not CPU
 	c := startCluster(t, 1)
 	opts := testOptions(c)
 	opts.DecisionsTopic = "no-such-topic"

@@ -22,7 +22,6 @@ import (
 // returns, so a successor starts exactly after it and nothing is decided
 // twice.
 func TestShutdownFinishesInFlight(t *testing.T) {
-	t.Parallel() // each test has its own in-process broker; they wait on Kafka timers, not CPU
 	c := startCluster(t, 3)
 	all := journeys(0, 16)
 	produce(t, c, attemptMsgs(t, all)...)
@@ -69,7 +68,6 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 // over the API reach the alerts topic through the dispatcher's Kafka sink;
 // those of stream decisions are written by the runner only, not twice.
 func TestDispatcherAndRunnerShareTheAlertsTopic(t *testing.T) {
-	t.Parallel() // each test has its own in-process broker; they wait on Kafka timers, not CPU
 	c := startCluster(t, 2)
 	opts := testOptions(c)
 	sink, err := NewAlertSink(opts)
@@ -140,7 +138,6 @@ func TestDispatcherAndRunnerShareTheAlertsTopic(t *testing.T) {
 }
 
 func TestPartitionerIsJavaMurmur2(t *testing.T) {
-	t.Parallel() // each test has its own in-process broker; they wait on Kafka timers, not CPU
 	// Java's murmur2 of these keys (librdkafka's test vectors, which
 	// match org.apache.kafka.common.utils.Utils.murmur2); the Java client
 	// puts a keyed record in toPositive(murmur2(key)) % partitions.

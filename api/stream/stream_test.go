@@ -24,7 +24,6 @@ import (
 // attempt, keyed and partitioned as documented; every alert matches the
 // alert schema.
 func TestScoresFromTopic(t *testing.T) {
-	t.Parallel() // each test has its own in-process broker; they wait on Kafka timers, not CPU
 	c := startCluster(t, 4)
 	var journeys [][]engine.Attempt
 	var all []engine.Attempt
@@ -134,7 +133,6 @@ func validateJSON(s *jsonschema.Schema, data []byte) error {
 // partitions and requires each user's decisions to come out in sequence,
 // with four workers deciding concurrently.
 func TestPerUserOrder(t *testing.T) {
-	t.Parallel() // each test has its own in-process broker; they wait on Kafka timers, not CPU
 	c := startCluster(t, 6)
 	const users, per = 24, 12
 	var msgs []kafka.Message
