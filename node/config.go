@@ -31,6 +31,7 @@ type Config struct {
 	GRPC    GRPCConfig    `embed:"" prefix:"grpc-" yaml:"grpc" group:"Listeners"`
 	Metrics MetricsConfig `embed:"" prefix:"metrics-" yaml:"metrics" group:"Listeners"`
 	Auth    AuthConfig    `embed:"" yaml:"auth" group:"Security"`
+	Kratos  KratosConfig  `embed:"" prefix:"kratos-" yaml:"kratos" group:"Ory Kratos hook"`
 
 	Store        string        `help:"State store: memory, or a Redis URL (redis://, rediss://, unix://; Cluster and Sentinel forms in docs/configuration.md)." default:"memory" group:"State"`
 	StoreTimeout time.Duration `help:"Bound on every store call; past it the decision is made without state. 0: none for memory, 50ms for Redis." default:"0s" group:"State"`

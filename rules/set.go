@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 
@@ -53,14 +55,21 @@ type Rule struct {
 	Score       int
 	Mode        Mode
 	Alert       bool
-	Tags        []string
-	File        string
-	Line        int
+	// Notify is the notification kind the rule gives a decision
+	// ("new_device"); empty when it gives none.
+	Notify string
+	Tags   []string
+	File   string
+	Line   int
 
 	when   *vm.Program
 	fast   func(*engine.Env) bool // when as Go closures (box.go); nil: run when on the VM
 	reason *vm.Program            // optional: a string expression for the message
 }
+
+// notifyPattern is a notification kind: a word a program switches on and
+// a template is named after.
+var notifyPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
 
 // Thresholds turn the summed score into an action.
 type Thresholds struct {
@@ -210,7 +219,7 @@ func compileRule(name string, d *ruleDoc, defMode Mode) (Rule, ErrorList) {
 	at := func(line int, field, format string, args ...any) {
 		errs = append(errs, &Error{File: name, Line: line, Rule: d.ID, Field: field, Err: fmt.Errorf(format, args...)})
 	}
-	r := Rule{ID: d.ID, Description: strings.TrimSpace(d.Description), Score: d.Score, Alert: d.Alert, Tags: d.Tags, File: name, Line: d.line, Mode: defMode}
+	r := Rule{ID: d.ID, Description: strings.TrimSpace(d.Description), Score: d.Score, Alert: d.Alert, Notify: d.Notify, Tags: d.Tags, File: name, Line: d.line, Mode: defMode}
 	if !idPattern.MatchString(d.ID) {
 		at(d.line, "id", "id %q: want 1-64 characters of a-z, 0-9, '-', '_' or '.', starting with a letter or digit", d.ID)
 	}
@@ -229,8 +238,11 @@ func compileRule(name string, d *ruleDoc, defMode Mode) (Rule, ErrorList) {
 	if d.Score < -MaxScore || d.Score > MaxScore {
 		at(d.line, "score", "score %d out of range [-%d, %d]", d.Score, MaxScore, MaxScore)
 	}
-	if r.Action == engine.ActionNone && d.Score == 0 {
-		at(d.line, "", "neither an action nor a score: the rule could never change anything")
+	if d.Notify != "" && !notifyPattern.MatchString(d.Notify) {
+		at(d.line, "notify", "notify %q: want a notification kind of 1-32 characters of a-z, 0-9 and '_', starting with a letter (new_device, new_country)", d.Notify)
+	}
+	if r.Action == engine.ActionNone && d.Score == 0 && d.Notify == "" {
+		at(d.line, "", "neither an action, a score nor a notify: the rule could never change anything")
 	}
 	if d.When.Kind == 0 || strings.TrimSpace(d.When.Value) == "" {
 		at(d.line, "when", "when: required")
@@ -312,7 +324,7 @@ func (s *Set) Evaluate(env *engine.Env, v *engine.Verdict) {
 		if !matched {
 			continue
 		}
-		reason := engine.Reason{RuleID: r.ID, Action: r.Action, Score: r.Score, Message: r.Description, Tags: r.Tags, Alert: r.Alert}
+		reason := engine.Reason{RuleID: r.ID, Action: r.Action, Score: r.Score, Message: r.Description, Tags: r.Tags, Alert: r.Alert, Notify: r.Notify}
 		if r.reason != nil {
 			if m == nil {
 				m = s.vms.Get().(*vm.VM)
@@ -337,6 +349,9 @@ func (s *Set) Evaluate(env *engine.Env, v *engine.Verdict) {
 		score += r.Score
 		action = action.Stronger(r.Action)
 		v.Alert = v.Alert || r.Alert
+		if r.Notify != "" && !slices.Contains(v.Notify, r.Notify) {
+			v.Notify = append(v.Notify, r.Notify)
+		}
 	}
 	if m != nil {
 		s.vms.Put(m)

@@ -44,7 +44,7 @@ func TestCompileErrorsNameFileAndLine(t *testing.T) {
 		{"missing when", "rules:\n  - id: a\n    description: d\n    action: deny\n", []string{"r.yaml:2:", "when: required"}},
 		{"bad action", "rules:\n  - id: a\n    description: d\n    when: \"true\"\n    action: block\n", []string{"r.yaml:2:", "unknown action \"block\""}},
 		{"bad mode", "rules:\n  - id: a\n    description: d\n    when: \"true\"\n    action: deny\n    mode: dry\n", []string{"mode:", "dry"}},
-		{"no effect", "rules:\n  - id: a\n    description: d\n    when: \"true\"\n", []string{"neither an action nor a score"}},
+		{"no effect", "rules:\n  - id: a\n    description: d\n    when: \"true\"\n", []string{"neither an action, a score nor a notify"}},
 		{"bad id", "rules:\n  - id: Bad Id\n    description: d\n    when: \"true\"\n    action: deny\n", []string{"id \"Bad Id\""}},
 		{"no description", "rules:\n  - id: a\n    when: \"true\"\n    action: deny\n", []string{"description: required"}},
 		{"duplicate id", "rules:\n  - id: a\n    description: d\n    when: \"true\"\n    action: deny\n  - id: a\n    description: d\n    when: \"true\"\n    action: deny\n", []string{"r.yaml:6:", "duplicate id", "r.yaml:2"}},

@@ -135,7 +135,7 @@ func ExampleClient_StepUpPassed() {
 	phone := home
 	phone.DeviceID, phone.IP, phone.Geo = "new-phone", "126.1.2.3", &client.GeoHint{Country: "JP"}
 	d, _ = rg.AfterPassword(ctx, phone, client.PasswordOK)
-	fmt.Println("new device:", d.Action, "awaits outcome:", d.AwaitsOutcome())
+	fmt.Println("new device:", d.Action, "awaits outcome:", d.AwaitsOutcome(), "notify once passed:", d.Notify)
 	if err := rg.StepUpPassed(ctx, d); err != nil { // the user typed the code we sent
 		log.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func ExampleClient_StepUpPassed() {
 	fmt.Println("same phone again:", d.Action)
 	// Output:
 	// first login: allow awaits outcome: false
-	// new device: step_up awaits outcome: true
+	// new device: step_up awaits outcome: true notify once passed: [new_device new_country]
 	// same phone again: allow
 }
 

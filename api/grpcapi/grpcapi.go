@@ -184,7 +184,7 @@ func rulesetToPB(s *rules.Snapshot) *pb.Ruleset {
 	for _, r := range s.Set.Rules() {
 		out.Rules = append(out.Rules, &pb.Rule{
 			Id: r.ID, Description: r.Description, When: r.When, Action: pb.Action(r.Action), Score: int32(r.Score),
-			Mode: r.Mode.String(), Alert: r.Alert, Tags: r.Tags, File: r.File, Line: int32(r.Line),
+			Mode: r.Mode.String(), Alert: r.Alert, Notify: r.Notify, Tags: r.Tags, File: r.File, Line: int32(r.Line),
 		})
 	}
 	return out

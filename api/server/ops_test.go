@@ -23,7 +23,9 @@ import (
 )
 
 // TestOpenAPIDescribesEveryRoute: the routes the mux serves and the paths
-// of api/openapi.yaml are the same set, methods included.
+// of api/openapi.yaml are the same set, methods included; a path marked
+// x-riskgate-when (the Kratos hook) is served only when configured, by a
+// route the node adds, and is left out.
 func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join("..", "openapi.yaml"))
 	if err != nil {
@@ -41,6 +43,9 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	}
 	var described []string
 	for path, ops := range doc.Paths {
+		if _, optional := ops["x-riskgate-when"]; optional {
+			continue
+		}
 		for method := range ops {
 			if method == "parameters" {
 				continue

@@ -39,6 +39,11 @@ const (
 	// OpProbe is the operational surface: liveness, readiness, metrics,
 	// gRPC health and reflection.
 	OpProbe
+	// OpKratosLogin is the Ory Kratos after-login web hook (POST
+	// /v1/kratos/login): it scores a login Kratos verified the password
+	// of. Its handler checks the hook's own token (--kratos-token-file),
+	// never the scoring or admin token.
+	OpKratosLogin
 
 	numOps
 )
@@ -59,6 +64,7 @@ var ops = [numOps]struct {
 	OpRulesTest:     {"rules.test", auth.Admin},
 	OpBacktest:      {"backtest", auth.Admin},
 	OpProbe:         {"probe", auth.Public},
+	OpKratosLogin:   {"kratos.login", auth.Hook},
 }
 
 // Valid reports whether o is one of the operations.

@@ -56,7 +56,15 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewBuildInfoCollector())
-	n, err := node.New(ctx, c.Config, node.WithLogger(log), node.WithRegistry(reg))
+	opts := []node.Option{node.WithLogger(log), node.WithRegistry(reg)}
+	kratos, err := node.KratosRoutes(&c.Config, log)
+	if err != nil {
+		return err
+	}
+	if kratos != nil {
+		opts = append(opts, node.WithRoutes(kratos))
+	}
+	n, err := node.New(ctx, c.Config, opts...)
 	if err != nil {
 		return err
 	}

@@ -222,11 +222,13 @@ type Rule struct {
 	Action      Action                 `protobuf:"varint,4,opt,name=action,proto3,enum=riskgate.v1.Action" json:"action,omitempty"`
 	Score       int32                  `protobuf:"varint,5,opt,name=score,proto3" json:"score,omitempty"`
 	// "enforce" or "shadow".
-	Mode          string   `protobuf:"bytes,6,opt,name=mode,proto3" json:"mode,omitempty"`
-	Alert         bool     `protobuf:"varint,7,opt,name=alert,proto3" json:"alert,omitempty"`
-	Tags          []string `protobuf:"bytes,8,rep,name=tags,proto3" json:"tags,omitempty"`
-	File          string   `protobuf:"bytes,9,opt,name=file,proto3" json:"file,omitempty"`
-	Line          int32    `protobuf:"varint,10,opt,name=line,proto3" json:"line,omitempty"`
+	Mode  string   `protobuf:"bytes,6,opt,name=mode,proto3" json:"mode,omitempty"`
+	Alert bool     `protobuf:"varint,7,opt,name=alert,proto3" json:"alert,omitempty"`
+	Tags  []string `protobuf:"bytes,8,rep,name=tags,proto3" json:"tags,omitempty"`
+	File  string   `protobuf:"bytes,9,opt,name=file,proto3" json:"file,omitempty"`
+	Line  int32    `protobuf:"varint,10,opt,name=line,proto3" json:"line,omitempty"`
+	// The notification kind the rule gives a decision, if any.
+	Notify        string `protobuf:"bytes,11,opt,name=notify,proto3" json:"notify,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -329,6 +331,13 @@ func (x *Rule) GetLine() int32 {
 		return x.Line
 	}
 	return 0
+}
+
+func (x *Rule) GetNotify() string {
+	if x != nil {
+		return x.Notify
+	}
+	return ""
 }
 
 type Thresholds struct {
@@ -877,7 +886,7 @@ const file_riskgate_v1_rules_proto_rawDesc = "" +
 	"\n" +
 	"thresholds\x18\x06 \x01(\v2\x17.riskgate.v1.ThresholdsR\n" +
 	"thresholds\x12!\n" +
-	"\fpersist_path\x18\a \x01(\tR\vpersistPath\"\xf5\x01\n" +
+	"\fpersist_path\x18\a \x01(\tR\vpersistPath\"\x8d\x02\n" +
 	"\x04Rule\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x12\n" +
@@ -889,7 +898,8 @@ const file_riskgate_v1_rules_proto_rawDesc = "" +
 	"\x04tags\x18\b \x03(\tR\x04tags\x12\x12\n" +
 	"\x04file\x18\t \x01(\tR\x04file\x12\x12\n" +
 	"\x04line\x18\n" +
-	" \x01(\x05R\x04line\"9\n" +
+	" \x01(\x05R\x04line\x12\x16\n" +
+	"\x06notify\x18\v \x01(\tR\x06notify\"9\n" +
 	"\n" +
 	"Thresholds\x12\x17\n" +
 	"\astep_up\x18\x01 \x01(\x05R\x06stepUp\x12\x12\n" +

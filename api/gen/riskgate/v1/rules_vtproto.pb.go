@@ -225,6 +225,13 @@ func (m *Rule) MarshalToSizedBufferVT(dAtA []byte) (int, error) {
 		i -= len(m.unknownFields)
 		copy(dAtA[i:], m.unknownFields)
 	}
+	if len(m.Notify) > 0 {
+		i -= len(m.Notify)
+		copy(dAtA[i:], m.Notify)
+		i = protohelpers.EncodeVarint(dAtA, i, uint64(len(m.Notify)))
+		i--
+		dAtA[i] = 0x5a
+	}
 	if m.Line != 0 {
 		i = protohelpers.EncodeVarint(dAtA, i, uint64(m.Line))
 		i--
@@ -898,6 +905,10 @@ func (m *Rule) SizeVT() (n int) {
 	}
 	if m.Line != 0 {
 		n += 1 + protohelpers.SizeOfVarint(uint64(m.Line))
+	}
+	l = len(m.Notify)
+	if l > 0 {
+		n += 1 + l + protohelpers.SizeOfVarint(uint64(l))
 	}
 	n += len(m.unknownFields)
 	return n
