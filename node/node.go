@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -136,7 +137,8 @@ type Node struct {
 	engine  *engine.Engine
 	service *service.Service
 	checks  []server.Check
-	srv     *server.Server // after Listen
+	keyerID atomic.Pointer[keyerCheck] // with a store that starts down
+	srv     *server.Server             // after Listen
 
 	closers   []closer // in the order things were opened
 	closeOnce sync.Once
@@ -203,15 +205,9 @@ func (n *Node) assemble(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// A store that outlives the process records the key id of the secret
-	// its state was keyed with (issue 10 item 16): another secret is
-	// refused rather than finding every user unknown.
-	keyer, note, err := engine.KeyerFor(ctx, n.store, secret)
+	keyer, err := n.keyer(ctx, secret)
 	if err != nil {
-		return fmt.Errorf("hmac secret: %w", err)
-	}
-	if note != "" {
-		n.log.Info("hmac secret: " + note)
+		return err
 	}
 	for _, o := range n.set.observers {
 		observers = append(observers, o)

@@ -250,3 +250,26 @@ func TestReadinessHidesErrorDetails(t *testing.T) {
 		t.Errorf("readyz body %v: want the check named unavailable, without the error's detail", ready)
 	}
 }
+
+// TestOptionalCheckDoesNotMakeUnready (issue 10 item 3): a part the
+// process answers without (the store) is reported, but a failure of it
+// leaves the process ready.
+func TestOptionalCheckDoesNotMakeUnready(t *testing.T) {
+	down := errors.New("connection refused")
+	ts := startServer(t, testOpts{checks: []server.Check{
+		{Name: "store", Optional: true, HealthService: "riskgate.store", Check: func(context.Context) error { return down }},
+		{Name: "geoip", Check: func(context.Context) error { return nil }},
+	}})
+	var ready struct {
+		Status string            `json:"status"`
+		Checks map[string]string `json:"checks"`
+	}
+	resp, err := http.Get(ts.url("/readyz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	decodeBody(t, resp, &ready)
+	if resp.StatusCode != 200 || ready.Status != "ready" || ready.Checks["store"] != "unavailable" || ready.Checks["geoip"] != "ok" {
+		t.Fatalf("readyz with an optional check failing: %d %+v", resp.StatusCode, ready)
+	}
+}
