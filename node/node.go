@@ -93,6 +93,15 @@ func WithCheck(name string, check func(ctx context.Context) error) Option {
 	return func(s *settings) { s.checks = append(s.checks, server.Check{Name: name, Check: check}) }
 }
 
+// WithOptionalCheck adds the health check of a part the process answers
+// without: reported in /readyz's checks and as the gRPC health service
+// healthService, it never makes the process unready.
+func WithOptionalCheck(name, healthService string, check func(ctx context.Context) error) Option {
+	return func(s *settings) {
+		s.checks = append(s.checks, server.Check{Name: name, Check: check, Optional: true, HealthService: healthService})
+	}
+}
+
 // WithStore uses store instead of the one Config.Store names. The caller
 // closes it.
 func WithStore(store engine.Store) Option { return func(s *settings) { s.store = store } }

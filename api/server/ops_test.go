@@ -257,7 +257,7 @@ func TestReadinessHidesErrorDetails(t *testing.T) {
 func TestOptionalCheckDoesNotMakeUnready(t *testing.T) {
 	down := errors.New("connection refused")
 	ts := startServer(t, testOpts{checks: []server.Check{
-		{Name: "store", Optional: true, HealthService: "riskgate.store", Check: func(context.Context) error { return down }},
+		{Name: "cache", Optional: true, HealthService: "riskgate.cache", Check: func(context.Context) error { return down }},
 		{Name: "geoip", Check: func(context.Context) error { return nil }},
 	}})
 	var ready struct {
@@ -269,7 +269,7 @@ func TestOptionalCheckDoesNotMakeUnready(t *testing.T) {
 		t.Fatal(err)
 	}
 	decodeBody(t, resp, &ready)
-	if resp.StatusCode != 200 || ready.Status != "ready" || ready.Checks["store"] != "unavailable" || ready.Checks["geoip"] != "ok" {
+	if resp.StatusCode != 200 || ready.Status != "ready" || ready.Checks["cache"] != "unavailable" || ready.Checks["geoip"] != "ok" {
 		t.Fatalf("readyz with an optional check failing: %d %+v", resp.StatusCode, ready)
 	}
 }
