@@ -46,6 +46,9 @@ func (n *Node) openStore(ctx context.Context) (time.Duration, error) {
 	if timeout == 0 {
 		timeout = redisStoreTimeout
 	}
+	// go-redis's own lines (a pool that cannot dial) go to the node's
+	// log, in its format.
+	redisstore.SetLogger(n.log)
 	rs, err := redisstore.New(ctx, redisstore.Options{URL: n.cfg.Store, Logger: n.log, Background: true, Verify: n.verifyKeyer})
 	if err != nil {
 		return 0, fmt.Errorf("store %s: %w", redisstore.Redact(n.cfg.Store), err)

@@ -36,7 +36,10 @@ func main() {
 		kong.BindTo(ctx, (*context.Context)(nil)),
 	)
 	if err := k.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "riskgate:", err)
+		var logged loggedError
+		if !errors.As(err, &logged) {
+			fmt.Fprintln(os.Stderr, "riskgate:", err)
+		}
 		code := 1
 		var ec interface{ ExitCode() int }
 		if errors.As(err, &ec) {

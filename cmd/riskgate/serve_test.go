@@ -74,7 +74,8 @@ type process struct {
 	done       chan error
 }
 
-var listening = regexp.MustCompile(`msg="riskgate listening" http=http://(\S+) grpc=(\S+)`)
+// listening finds where serve listens, in its text or its JSON log.
+var listening = regexp.MustCompile(`msg="riskgate listening" http=http://(\S+) grpc=(\S+)|"msg":"riskgate listening","http":"http://([^"]+)","grpc":"([^"]+)"`)
 
 func startBinary(t *testing.T, bin string, env []string, args ...string) *process {
 	t.Helper()
@@ -96,7 +97,7 @@ func startBinary(t *testing.T, bin string, env []string, args ...string) *proces
 			p.log.WriteString(sc.Text() + "\n")
 			p.mu.Unlock()
 			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
-				found <- [2]string{m[1], m[2]}
+				found <- [2]string{m[1] + m[3], m[2] + m[4]}
 			}
 		}
 		p.done <- p.cmd.Wait()
