@@ -172,7 +172,7 @@ type Store struct {
 	closed    atomic.Bool
 	up        atomic.Bool    // the server answered and the scripts are loaded
 	connector sync.WaitGroup // the background connection, with Options.Background
-	logged    atomic.Int64 // unix nanos of the last background error logged
+	logged    atomic.Int64   // unix nanos of the last background error logged
 }
 
 var _ engine.Store = (*Store)(nil)
