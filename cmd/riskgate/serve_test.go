@@ -35,7 +35,9 @@ func buildBinary(t *testing.T) string {
 		}
 		binDir = dir
 		bin := filepath.Join(dir, "riskgate")
-		args := []string{"build", "-o", bin}
+		// -buildvcs=auto overrides a GOFLAGS=-buildvcs=false: the version
+		// comes from the build info (issue 10 item 12).
+		args := []string{"build", "-buildvcs=auto", "-o", bin}
 		if raceEnabled {
 			args = append(args, "-race")
 		}
