@@ -68,10 +68,13 @@ type Thresholds struct {
 	Deny   int
 }
 
-// DefaultThresholds are the thresholds of a ruleset whose files set none.
+// DefaultThresholds are the thresholds of a ruleset whose files set none
+// (or set one of the two): step_up from 40, deny from 90, those of the
+// built-in rules (rules/default.yaml), which docs/rules-reference.md
+// documents.
 func DefaultThresholds() Thresholds { return defaultThresholds }
 
-var defaultThresholds = Thresholds{StepUp: 40, Deny: 80}
+var defaultThresholds = Thresholds{StepUp: 40, Deny: 90}
 
 // MaxScore caps the summed score.
 const MaxScore = 100
