@@ -242,7 +242,7 @@ func compileRule(name string, d *ruleDoc, defMode Mode) (Rule, ErrorList) {
 	} else {
 		r.When = d.When.Value
 		if r.when, err = expr.Compile(r.When, exprOptions(expr.AsBool())...); err != nil {
-			at(exprLine(&d.When, err), "when", "when: %v", err)
+			at(exprLine(&d.When, err), "when", "when: %v", explainExprError(err))
 		} else {
 			r.fast = compileFast(r.when.Node())
 		}
@@ -251,7 +251,7 @@ func compileRule(name string, d *ruleDoc, defMode Mode) (Rule, ErrorList) {
 		if d.Reason.Kind != yaml.ScalarNode {
 			at(d.Reason.Line, "reason", "reason: want an expression string")
 		} else if r.reason, err = expr.Compile(d.Reason.Value, exprOptions(expr.AsKind(reflect.String))...); err != nil {
-			at(exprLine(&d.Reason, err), "reason", "reason: %v", err)
+			at(exprLine(&d.Reason, err), "reason", "reason: %v", explainExprError(err))
 		}
 	}
 	for _, t := range d.Tags {
