@@ -83,7 +83,6 @@ type explained struct {
 func (e *explained) Error() string { return e.msg }
 func (e *explained) Unwrap() error { return e.err }
 
-
 // closest returns the candidate within an edit distance of 2 of s (and
 // less than half its length), the nearest, or "".
 func closest(s string, candidates []string) string {
