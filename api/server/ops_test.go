@@ -273,3 +273,18 @@ func TestOptionalCheckDoesNotMakeUnready(t *testing.T) {
 		t.Fatalf("readyz with an optional check failing: %d %+v", resp.StatusCode, ready)
 	}
 }
+
+// TestPlainPasswordPointsToSHA1 (issue 10 item 18): a plain password
+// field is refused with a message that says what to send instead.
+func TestPlainPasswordPointsToSHA1(t *testing.T) {
+	ts := startServer(t, testOpts{})
+	var out struct {
+		Error struct {
+			Message, Field string
+		} `json:"error"`
+	}
+	code := httpDo(t, nil, "POST", ts.url("/v1/score"), "", `{"ip":"81.2.69.160","password":"hunter2"}`, &out)
+	if code != 400 || out.Error.Field != "password" || !strings.Contains(out.Error.Message, "password_sha1") || strings.Contains(out.Error.Message, "hunter2") {
+		t.Errorf("%d %+v", code, out)
+	}
+}

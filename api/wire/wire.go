@@ -178,20 +178,9 @@ func jsonError(err error) error {
 	// encoding/json reports unknown fields only as text.
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		name = strings.Trim(name, `"`)
-		return &Error{Field: name, Msg: UnknownField(name)}
+		return &Error{Field: name, Msg: engine.UnknownField(name)}
 	}
 	return &Error{Msg: "message: " + err.Error()}
-}
-
-// UnknownField is the message of an unknown JSON field; a field that
-// carries a plain password is told what to send instead.
-func UnknownField(name string) string {
-	last := name[strings.LastIndexByte(name, '.')+1:]
-	switch strings.ToLower(last) {
-	case "password", "passwd", "pass", "pwd", "plain_password":
-		return name + ": unknown field: plain passwords are never accepted; send password_sha1, the SHA-1 of the password in hex"
-	}
-	return name + ": unknown field"
 }
 
 // DecodeAttemptProto decodes a riskgate.v1.Attempt.
