@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -92,6 +93,15 @@ func WithCheck(name string, check func(ctx context.Context) error) Option {
 	return func(s *settings) { s.checks = append(s.checks, server.Check{Name: name, Check: check}) }
 }
 
+// WithOptionalCheck adds the health check of a part the process answers
+// without: reported in /readyz's checks and as the gRPC health service
+// healthService, it never makes the process unready.
+func WithOptionalCheck(name, healthService string, check func(ctx context.Context) error) Option {
+	return func(s *settings) {
+		s.checks = append(s.checks, server.Check{Name: name, Check: check, Optional: true, HealthService: healthService})
+	}
+}
+
 // WithStore uses store instead of the one Config.Store names. The caller
 // closes it.
 func WithStore(store engine.Store) Option { return func(s *settings) { s.store = store } }
@@ -136,7 +146,8 @@ type Node struct {
 	engine  *engine.Engine
 	service *service.Service
 	checks  []server.Check
-	srv     *server.Server // after Listen
+	keyerID atomic.Pointer[keyerCheck] // with a store that starts down
+	srv     *server.Server             // after Listen
 
 	enrichers    []engine.Enricher
 	breach       signals.BreachChecker
@@ -217,15 +228,9 @@ func (n *Node) assemble(ctx context.Context) error {
 	if sink != nil {
 		observers = append(observers, sink)
 	}
-	// A store that outlives the process records the key id of the secret
-	// its state was keyed with (issue 10 item 16): another secret is
-	// refused rather than finding every user unknown.
-	keyer, note, err := engine.KeyerFor(ctx, n.store, secret)
+	keyer, err := n.keyer(ctx, secret)
 	if err != nil {
-		return fmt.Errorf("hmac secret: %w", err)
-	}
-	if note != "" {
-		n.log.Info("hmac secret: " + note)
+		return err
 	}
 	for _, o := range n.set.observers {
 		observers = append(observers, o)

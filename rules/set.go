@@ -77,10 +77,13 @@ type Thresholds struct {
 	Deny   int
 }
 
-// DefaultThresholds are the thresholds of a ruleset whose files set none.
+// DefaultThresholds are the thresholds of a ruleset whose files set none
+// (or set one of the two): step_up from 40, deny from 90, those of the
+// built-in rules (rules/default.yaml), which docs/rules-reference.md
+// documents.
 func DefaultThresholds() Thresholds { return defaultThresholds }
 
-var defaultThresholds = Thresholds{StepUp: 40, Deny: 80}
+var defaultThresholds = Thresholds{StepUp: 40, Deny: 90}
 
 // MaxScore caps the summed score.
 const MaxScore = 100
@@ -251,7 +254,7 @@ func compileRule(name string, d *ruleDoc, defMode Mode) (Rule, ErrorList) {
 	} else {
 		r.When = d.When.Value
 		if r.when, err = expr.Compile(r.When, exprOptions(expr.AsBool())...); err != nil {
-			at(exprLine(&d.When, err), "when", "when: %v", err)
+			at(exprLine(&d.When, err), "when", "when: %v", explainExprError(err))
 		} else {
 			r.fast = compileFast(r.when.Node())
 		}
@@ -260,7 +263,7 @@ func compileRule(name string, d *ruleDoc, defMode Mode) (Rule, ErrorList) {
 		if d.Reason.Kind != yaml.ScalarNode {
 			at(d.Reason.Line, "reason", "reason: want an expression string")
 		} else if r.reason, err = expr.Compile(d.Reason.Value, exprOptions(expr.AsKind(reflect.String))...); err != nil {
-			at(exprLine(&d.Reason, err), "reason", "reason: %v", err)
+			at(exprLine(&d.Reason, err), "reason", "reason: %v", explainExprError(err))
 		}
 	}
 	for _, t := range d.Tags {

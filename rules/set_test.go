@@ -298,3 +298,35 @@ rules:
 		t.Error("a reason refers into the environment")
 	}
 }
+
+// TestDefaultThresholds (issue 10 item 17): a file without thresholds
+// decides as the built-in rules do, at the thresholds the reference
+// documents.
+func TestDefaultThresholds(t *testing.T) {
+	def, err := Compile(DefaultSource())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := def.Thresholds(); got != DefaultThresholds() {
+		t.Errorf("the built-in rules use %+v, the default is %+v", got, DefaultThresholds())
+	}
+	if DefaultThresholds() != (Thresholds{StepUp: 40, Deny: 90}) {
+		t.Errorf("defaults %+v, want step_up 40, deny 90", DefaultThresholds())
+	}
+	bare, err := Compile(Source{Name: "bare.yaml", Data: []byte("rules:\n  - id: r\n    description: R.\n    when: \"true\"\n    score: 85\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bare.Thresholds() != DefaultThresholds() {
+		t.Errorf("a file without thresholds: %+v", bare.Thresholds())
+	}
+	var env engine.Env
+	var v engine.Verdict
+	bare.Evaluate(&env, &v)
+	if v.Action != engine.ActionStepUp {
+		t.Errorf("score 85 without thresholds: %v, want step_up (deny from 90)", v.Action)
+	}
+	if ref := Reference(); !strings.Contains(ref, "step_up: 40\n  deny: 90") {
+		t.Error("the reference does not document the default thresholds")
+	}
+}
