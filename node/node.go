@@ -10,10 +10,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/riskgate/riskgate/api/alert"
 	"github.com/riskgate/riskgate/api/httpapi"
 	"github.com/riskgate/riskgate/api/metrics"
 	"github.com/riskgate/riskgate/api/server"
 	"github.com/riskgate/riskgate/api/service"
+	"github.com/riskgate/riskgate/api/stream"
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/rules"
 	"github.com/riskgate/riskgate/signals"
@@ -138,6 +140,10 @@ type Node struct {
 	checks  []server.Check
 	srv     *server.Server // after Listen
 
+	dispatcher *alert.Dispatcher // nil without alerts
+	stream     *stream.Runner    // nil without Kafka
+	healths    []server.Check    // gRPC health services of their own
+
 	closers   []closer // in the order things were opened
 	closeOnce sync.Once
 	closeErr  error
@@ -213,6 +219,11 @@ func (n *Node) assemble(ctx context.Context) error {
 	if note != "" {
 		n.log.Info("hmac secret: " + note)
 	}
+	alerts, err := n.openAlerts(keyer)
+	if err != nil {
+		return err
+	}
+	observers = append(observers, alerts...)
 	for _, o := range n.set.observers {
 		observers = append(observers, o)
 		if c, ok := o.(Closer); ok {

@@ -46,7 +46,7 @@ func (n *Node) newServer() (*server.Server, error) {
 		ShutdownTimeout: c.Shutdown.Timeout, ShutdownDelay: c.Shutdown.Delay,
 	}, server.Deps{
 		Service: n.service, Auth: az, Metrics: n.metrics, Gatherer: gatherer,
-		Checks: append(n.checks, n.set.checks...), Routes: routes, Logger: n.log,
+		Checks: append(n.checks, n.set.checks...), Services: n.healths, Routes: routes, Logger: n.log,
 	})
 	if err != nil {
 		return nil, err
@@ -162,7 +162,11 @@ func (n *Node) Serve(ctx context.Context, reload <-chan os.Signal) error {
 // reload is SIGHUP: the rule files and the TLS certificates.
 func (n *Node) reload(srv *server.Server) error {
 	_, err := n.rules.Reload(rules.TriggerSignal)
-	return errors.Join(err, srv.ReloadCertificates())
+	err = errors.Join(err, srv.ReloadCertificates())
+	if n.dispatcher != nil {
+		err = errors.Join(err, n.dispatcher.Reopen())
+	}
+	return err
 }
 
 // authenticator reads the API's tokens: from their files, else from the
@@ -196,6 +200,7 @@ func (n *Node) logConfig(az *auth.Authenticator) {
 		"http_tls", c.HTTP.TLS.Cert != "", "grpc_tls", c.GRPC.TLS.Cert != "",
 		"admin_api", az.AdminEnabled(), "scoring_token_required", !az.ScoringOpen(),
 		"shutdown_timeout", c.Shutdown.Timeout,
+		"kafka", c.Kafka.Enabled(), "alert_sinks", alertSinkNames(c),
 	)
 	if !az.AdminEnabled() {
 		n.log.Warn("admin API disabled (rules, profiles, erasure): set RISKGATE_ADMIN_TOKEN, --admin-token-file or --admin-cert-names")

@@ -84,9 +84,22 @@ func (s *Server) followReadiness(ctx context.Context) {
 	t := time.NewTicker(s.cfg.ReadyInterval)
 	defer t.Stop()
 	last := healthpb.HealthCheckResponse_UNKNOWN
+	lastSvc := make([]healthpb.HealthCheckResponse_ServingStatus, len(s.deps.Services))
 	for {
 		if s.shuttingDown.Load() {
 			return
+		}
+		for i, c := range s.deps.Services {
+			cctx, cancel := context.WithTimeout(ctx, time.Second)
+			st := healthpb.HealthCheckResponse_SERVING
+			if err := c.Check(cctx); err != nil {
+				st = healthpb.HealthCheckResponse_NOT_SERVING
+			}
+			cancel()
+			if st != lastSvc[i] && !s.shuttingDown.Load() {
+				s.health.SetServingStatus(c.Name, st)
+				lastSvc[i] = st
+			}
 		}
 		st := healthpb.HealthCheckResponse_NOT_SERVING
 		if checks, ok := s.ready(ctx); ok {

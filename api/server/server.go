@@ -76,6 +76,10 @@ type Deps struct {
 	Metrics  *metrics.Metrics // may be nil
 	Gatherer prometheus.Gatherer
 	Checks   []Check // readiness, besides the rules in force
+	// Services are parts with a gRPC health-service name of their own
+	// (riskgate.kafka): SERVING while their check passes. They are not
+	// part of readiness, which stays about the process.
+	Services []Check
 	// Routes are more HTTP routes to serve beside the API's (a web hook),
 	// each with its service operation, authenticated and measured as the
 	// API's are.
