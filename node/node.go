@@ -236,6 +236,7 @@ func (n *Node) assemble(ctx context.Context) error {
 		StoreTimeout: storeTimeout, MaxClockSkew: cfg.MaxClockSkew,
 	}
 	cfg.Memory.engineOptions(&opts)
+	opts.RetryWindow = cfg.AttemptWindow
 	for _, adjust := range n.set.engine {
 		adjust(&opts)
 	}

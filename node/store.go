@@ -25,7 +25,9 @@ func (n *Node) openStore(ctx context.Context) (time.Duration, error) {
 		return timeout, nil
 	}
 	if n.cfg.memoryStore() {
-		ms := memstore.New(n.cfg.Memory.storeOptions())
+		opts := n.cfg.Memory.storeOptions()
+		opts.AttemptWindow = n.cfg.AttemptWindow
+		ms := memstore.New(opts)
 		n.store = ms
 		n.onCloseCtx("memory store", ms.Close)
 		n.checks = append(n.checks, storeCheck(ms))
@@ -34,7 +36,7 @@ func (n *Node) openStore(ctx context.Context) (time.Duration, error) {
 	if timeout == 0 {
 		timeout = redisStoreTimeout
 	}
-	rs, err := redisstore.New(ctx, redisstore.Options{URL: n.cfg.Store, Logger: n.log})
+	rs, err := redisstore.New(ctx, redisstore.Options{URL: n.cfg.Store, Logger: n.log, AttemptWindow: n.cfg.AttemptWindow})
 	if err != nil {
 		return 0, fmt.Errorf("store %s: %w", redisstore.Redact(n.cfg.Store), err)
 	}
