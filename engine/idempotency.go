@@ -17,9 +17,9 @@ import (
 // nor learned twice. It remembers the decisions of attempts that carried
 // their own attempt_id, for a while and up to a bound.
 //
-// The memory is this process's: behind a load balancer, a retry that
-// reaches another node is scored again. Route by user (or attempt) for
-// exactly-once scoring across nodes.
+// The memory is this process's, a fast path: a retry that reaches
+// another node is recognised by the store (Event.AttemptID, below), which
+// counts it once and keeps the decision for it.
 type recentDecisions struct {
 	seed   maphash.Seed
 	ttl    time.Duration
