@@ -64,6 +64,7 @@ func (a *API) Routes() []Route {
 		{"PUT", "/v1/rules", service.OpRulesPut, a.putRules},
 		{"POST", "/v1/rules:validate", service.OpRulesValidate, a.validateRules},
 		{"POST", "/v1/rules:test", service.OpRulesTest, a.testRules},
+		{"POST", "/v1/rules:backtest", service.OpBacktest, a.backtest},
 	}
 }
 
