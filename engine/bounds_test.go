@@ -31,7 +31,7 @@ func TestRetryCacheStaysBounded(t *testing.T) {
 		t.Skip("floods the engine")
 	}
 	const retryBytes, agents = 2 << 20, 256
-	store := memstore.New(memstore.Options{Shards: 4, MaxUsers: 100, MaxWindowKeys: 100, MaxAccountKeys: 100, MaxPending: 100, MaxMembers: 1000, MaxDistinct: 10})
+	store := memstore.New(memstore.Options{Shards: 4, MaxUsers: 100, MaxWindowKeys: 100, MaxAccountKeys: 100, MaxPending: 100, MaxMembers: 1000, MaxDistinct: 10, MaxAttempts: 100})
 	defer store.Close(context.Background())
 	before := liveHeap()
 	e := enginetest.New(t, engine.Options{Store: store, RetryEntries: 100_000, RetryMaxBytes: retryBytes, UserAgents: agents})

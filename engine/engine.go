@@ -139,6 +139,7 @@ type scratch struct {
 	pending Pending
 	login   Login
 	commit  Commit
+	decided Decided
 
 	facts *PasswordFacts // a captured attempt's password (ScoreCaptured)
 }
@@ -233,6 +234,9 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 		ASN: s.in.Enrichment.Network.ASN, Attempt: dry == nil, Failed: dry == nil && s.attempt.Result.Failed(),
 	}
 	e.keys(s)
+	if dry == nil && capt == nil && s.attempt.AttemptID != "" {
+		s.ev.AttemptID = e.opts.Keyer.Attempt(s.n.tenant, s.attempt.AttemptID)
+	}
 	s.state.Reset()
 	err := e.storeCall(ctx, "observe", func(ctx context.Context) error { return e.opts.Store.Observe(ctx, &s.ev, &s.state) })
 	s.in.StateAvailable = err == nil
@@ -246,6 +250,17 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 	for _, sig := range e.opts.Signals {
 		if err := sig.Compute(&s.in, &s.env); err != nil {
 			e.failed("signal", sig.Name(), err)
+		}
+	}
+
+	// A redelivery another node (or an earlier life of this one) decided:
+	// its decision, on the signals as they are now.
+	if s.state.Replayed && len(s.state.Decided) > 0 {
+		if d, ok, err := e.redecided(s); err != nil || ok {
+			if ok && idempotent {
+				e.recent.put(&s.n, &d, start)
+			}
+			return d, err
 		}
 	}
 
@@ -417,7 +432,11 @@ func (e *Engine) fillAttemptEnv(s *scratch) {
 // a write that does not happen costs learning, not the login.
 func (e *Engine) commit(ctx context.Context, s *scratch, d *Decision) {
 	s.commitFor(d)
-	if s.commit.Learn == nil && s.commit.Pending == nil {
+	if !s.ev.AttemptID.IsZero() {
+		s.decided = Decided{Tenant: s.n.tenant, AttemptID: s.ev.AttemptID, Record: e.decidedRecord(s, d)}
+		s.commit.Decided = &s.decided
+	}
+	if s.commit.Learn == nil && s.commit.Pending == nil && s.commit.Decided == nil {
 		return
 	}
 	err := e.storeCall(ctx, "commit", func(ctx context.Context) error { return e.opts.Store.Commit(ctx, &s.commit) })
@@ -445,7 +464,7 @@ func (s *scratch) commitFor(d *Decision) {
 	case d.Action == ActionStepUp && !s.attempt.Result.Failed(),
 		d.Action == ActionAllow && s.attempt.Result == ResultUnknown:
 		s.pending = Pending{DecisionID: d.DecisionID, Action: d.Action, Result: s.attempt.Result, Event: s.ev, Login: s.login}
-		s.pending.Event.Attempt, s.pending.Event.Failed = false, false
+		s.pending.Event.Attempt, s.pending.Event.Failed, s.pending.Event.AttemptID = false, false, Key{}
 		s.commit.Pending = &s.pending
 	}
 }

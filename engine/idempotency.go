@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"bytes"
+	"encoding/json"
 	"hash/maphash"
 	"sync"
 	"time"
@@ -15,9 +17,9 @@ import (
 // nor learned twice. It remembers the decisions of attempts that carried
 // their own attempt_id, for a while and up to a bound.
 //
-// The memory is this process's: behind a load balancer, a retry that
-// reaches another node is scored again. Route by user (or attempt) for
-// exactly-once scoring across nodes.
+// The memory is this process's, a fast path: a retry that reaches
+// another node is recognised by the store (Event.AttemptID, below), which
+// counts it once and keeps the decision for it.
 type recentDecisions struct {
 	seed   maphash.Seed
 	ttl    time.Duration
@@ -144,4 +146,68 @@ func (r *recentDecisions) put(n *normalized, d *Decision, now time.Time) {
 	for sh.bytes > sh.budget {
 		sh.lru.RemoveOldest()
 	}
+}
+
+// Across nodes, attempt_id is an idempotency key through the store: an
+// Event carries the keyed attempt_id, the store counts it once within its
+// attempt window and tells a redelivery apart (State.Replayed), and the
+// decision is kept there (Commit.Decided) for the node that sees the
+// redelivery. The record is a keyed fingerprint of what the attempt says,
+// then the decision without its signals, as JSON: a redelivery gets the
+// first decision (its id, action, score, reasons), with the signals as
+// they are when it is read again.
+
+// fingerprintLen is the bytes of fingerprint in front of a record.
+const fingerprintLen = 8
+
+// attemptFingerprint is recentDecisions.fingerprint, keyed with the
+// store's secret so that every node computes the same.
+func (e *Engine) attemptFingerprint(n *normalized) [fingerprintLen]byte {
+	a := n.a
+	var b []byte
+	b = append(b, "\x01fingerprint"...)
+	for _, s := range [...]string{a.UserID, n.username, a.IP, a.DeviceID, a.UserAgent, a.PasswordSHA1, a.Channel} {
+		b = append(b, 0)
+		b = append(b, s...)
+	}
+	b = append(b, 0, byte(a.Result))
+	k := e.opts.Keyer.key(domainAttempt, n.tenant, "", b)
+	var fp [fingerprintLen]byte
+	copy(fp[:], k[:])
+	return fp
+}
+
+// decidedRecord encodes d for Commit.Decided.
+func (e *Engine) decidedRecord(s *scratch, d *Decision) []byte {
+	fp := e.attemptFingerprint(&s.n)
+	kept := *d
+	kept.Signals = Env{}
+	js, err := json.Marshal(&kept)
+	if err != nil {
+		return nil // cannot happen: a Decision always marshals
+	}
+	return append(fp[:], js...)
+}
+
+// redecided returns the decision the store kept for a redelivered
+// attempt, with the signals just computed. ok is false when the record
+// cannot be read (the attempt is then decided again); err is set when
+// the attempt_id was used for a different attempt.
+func (e *Engine) redecided(s *scratch) (d Decision, ok bool, err error) {
+	rec := s.state.Decided
+	if len(rec) <= fingerprintLen {
+		return Decision{}, false, nil
+	}
+	if fp := e.attemptFingerprint(&s.n); !bytes.Equal(fp[:], rec[:fingerprintLen]) {
+		return Decision{}, false, fieldErr("attempt_id", "already used for a different attempt")
+	}
+	if err := json.Unmarshal(rec[fingerprintLen:], &d); err != nil || d.DecisionID == "" {
+		e.opts.Logger.Warn("engine: a stored decision could not be read; the redelivered attempt is decided again", "err", err)
+		return Decision{}, false, nil
+	}
+	d.Signals = s.env
+	if d.Reasons == nil {
+		d.Reasons = []Reason{}
+	}
+	return d, true, nil
 }

@@ -53,9 +53,10 @@ const (
 	domainUsername = 'n'
 	domainDevice   = 'd'
 	domainPassword = 'p'
+	domainAttempt  = 'a'
 )
 
-var domains = [...]byte{domainUser, domainUsername, domainDevice, domainPassword}
+var domains = [...]byte{domainUser, domainUsername, domainDevice, domainPassword, domainAttempt}
 
 const numDomains = len(domains)
 
@@ -67,6 +68,8 @@ func domainIndex(d byte) int {
 		return 1
 	case domainDevice:
 		return 2
+	case domainAttempt:
+		return 4
 	}
 	return 3
 }
@@ -186,6 +189,11 @@ func (k *Keyer) Username(tenant, username string) Key {
 // Device keys a device id within a tenant.
 func (k *Keyer) Device(tenant, deviceID string) Key {
 	return k.key(domainDevice, tenant, deviceID, nil)
+}
+
+// Attempt keys an attempt_id within a tenant.
+func (k *Keyer) Attempt(tenant, attemptID string) Key {
+	return k.key(domainAttempt, tenant, attemptID, nil)
 }
 
 // Password keys a password's SHA-1 within a tenant.

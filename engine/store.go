@@ -71,6 +71,12 @@ type Event struct {
 	Password Key  // keyed password hash, for spraying
 	Attempt  bool // count the attempt: tenant attempts, distinct usernames and accounts
 	Failed   bool // count a failure: per IP, subnet, ASN, account and tenant
+	// AttemptID is the keyed attempt_id (Keyer.Attempt), zero when the
+	// attempt carries none. Observe counts an event with an AttemptID at
+	// most once within the store's attempt window, whichever node
+	// observes it: a redelivery is only read (State.Replayed). Observe
+	// alone uses it.
+	AttemptID Key
 }
 
 // NetCounts are counts for an address, subnet or ASN over the short
@@ -94,12 +100,18 @@ type State struct {
 	HasProfile bool
 	Profile    Profile
 	Counts     Counts
+	// Replayed is set when the event's AttemptID was observed before,
+	// within the attempt window: the event was not counted again, and
+	// Decided holds the record Commit stored for it (Commit.Decided), or
+	// is empty when none was stored yet.
+	Replayed bool
+	Decided  []byte
 }
 
 // Reset empties s, keeping slice capacity.
 func (s *State) Reset() {
-	p := s.Profile
-	*s = State{}
+	p, d := s.Profile, s.Decided
+	*s = State{Decided: d[:0]}
 	s.Profile.reuse(&p)
 }
 
@@ -183,4 +195,14 @@ type Pending struct {
 type Commit struct {
 	Learn   *Login   // a completed login to learn, or nil
 	Pending *Pending // a decision to remember for Report, or nil
+	Decided *Decided // the decision of an attempt with an attempt_id, or nil
+}
+
+// Decided is a decision kept under its attempt's AttemptID for the
+// attempt window, so that a redelivery observed by any node gets it back
+// (State.Decided). Record is opaque to the store.
+type Decided struct {
+	Tenant    string
+	AttemptID Key
+	Record    []byte
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/riskgate/riskgate/api/server"
+	"github.com/riskgate/riskgate/api/stream"
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/engine/memstore"
 )
@@ -36,6 +37,8 @@ type Config struct {
 	Store        string        `help:"State store: memory, or a Redis URL (redis://, rediss://, unix://; Cluster and Sentinel forms in docs/configuration.md)." default:"memory" group:"State"`
 	StoreTimeout time.Duration `help:"Bound on every store call; past it the decision is made without state. 0: none for memory, 50ms for Redis." default:"0s" group:"State"`
 	Memory       MemoryConfig  `embed:"" prefix:"memory-" yaml:"memory" group:"State"`
+	// AttemptWindow makes attempt_id an idempotency key across nodes.
+	AttemptWindow time.Duration `help:"How long an attempt_id is remembered in the store: an attempt delivered again within it (a Kafka redelivery after a rebalance, a retry reaching another node) is neither counted twice in the attack windows nor decided differently. In Redis each costs a key of a few hundred bytes; the memory store keeps at most --memory-max-attempts. 0: 10m." default:"10m" group:"State"`
 
 	RulesWatch    bool          `help:"Reload the rule files when they change." default:"true" negatable:"" group:"Rules"`
 	RulesDebounce time.Duration `help:"How long rule file changes must settle before a reload." default:"250ms" group:"Rules"`
@@ -45,7 +48,9 @@ type Config struct {
 	PprofAddr string `help:"Serve Go's pprof profiles on this address (keep it on loopback); empty: off."`
 	GCPercent int    `help:"Go garbage collector target, as GOGC: the heap may grow this many percent over the live data before a collection. The state store is a large live heap that every collection marks, so collecting less often saves about a quarter of the CPU per call, for about twice the heap. GOGC in the environment, when set, wins; 0 leaves the runtime's default (100)." default:"400"`
 
-	Capture CaptureConfig `embed:"" prefix:"capture-" yaml:"capture" group:"Capture"`
+	Kafka   stream.Options `embed:"" prefix:"kafka-" yaml:"kafka" group:"Kafka"`
+	Alerts  AlertsConfig   `embed:"" prefix:"alerts-" yaml:"alerts" group:"Alerts"`
+	Capture CaptureConfig  `embed:"" prefix:"capture-" yaml:"capture" group:"Capture"`
 
 	Shutdown ShutdownConfig `embed:"" prefix:"shutdown-" yaml:"shutdown"`
 	Log      LogConfig      `embed:"" prefix:"log-" yaml:"log"`
@@ -135,6 +140,7 @@ type MemoryConfig struct {
 	MaxPending     int `help:"Memory store: decisions awaiting their outcome." default:"500000"`
 	MaxDistinct    int `help:"Memory store: members of one distinct count (usernames of an address, subnet or ASN; accounts of a password hash)." default:"1000"`
 	MaxMembers     int `help:"Memory store: members of all distinct counts together; past it the least recently used window keys are evicted." default:"4000000"`
+	MaxAttempts    int `help:"Memory store: attempt ids remembered with their decisions (see --attempt-window), least recently seen evicted." default:"100000"`
 	MaxRetries     int `help:"Decisions remembered so that a retried attempt_id gets the same answer, with any store; -1: none." default:"50000"`
 	MaxRetryBytes  int `help:"Bytes those remembered decisions may hold (a decision carries its attempt's strings)." default:"67108864"`
 	UserAgents     int `help:"User agents whose classification is cached (each at most 512 bytes)." default:"4096"`
@@ -145,7 +151,7 @@ type MemoryConfig struct {
 func (m MemoryConfig) storeOptions() memstore.Options {
 	return memstore.Options{
 		MaxUsers: m.MaxUsers, MaxWindowKeys: m.MaxWindowKeys, MaxAccountKeys: m.MaxAccountKeys,
-		MaxPending: m.MaxPending, MaxDistinct: m.MaxDistinct, MaxMembers: m.MaxMembers,
+		MaxPending: m.MaxPending, MaxDistinct: m.MaxDistinct, MaxMembers: m.MaxMembers, MaxAttempts: m.MaxAttempts,
 	}
 }
 

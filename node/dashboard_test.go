@@ -9,13 +9,17 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
 	pb "github.com/riskgate/riskgate/api/gen/riskgate/v1"
+	kstream "github.com/riskgate/riskgate/api/stream"
 	"github.com/riskgate/riskgate/breached"
 	"github.com/riskgate/riskgate/enrich/geoip/geoipgen"
 	"github.com/riskgate/riskgate/internal/redistest"
@@ -73,8 +77,20 @@ func TestDashboardMetricsExist(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A Kafka broker, for the streams row: one attempt goes through it.
+	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "attempts", "decisions", "alerts"),
+		kfake.GroupMinSessionTimeout(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
 	cfg := node.Config{
 		HTTP: node.HTTPConfig{Addr: "127.0.0.1:0"}, GRPC: node.GRPCConfig{Addr: "127.0.0.1:0"}, Store: rds.URL,
+		Kafka: kstream.Options{
+			Brokers: kc.ListenAddrs(), AttemptsTopic: "attempts", DecisionsTopic: "decisions", AlertsTopic: "alerts",
+			SessionTimeout: time.Second,
+		},
+		Alerts: node.AlertsConfig{Log: true},
 		EngineConfig: node.EngineConfig{
 			GeoIP:          node.GeoIPConfig{City: []string{geo.City}, ASN: []string{geo.ASN}, IPLists: map[string]string{"corp": list}},
 			PasswordConfig: node.PasswordConfig{Breached: filter},
@@ -109,13 +125,26 @@ func TestDashboardMetricsExist(t *testing.T) {
 		t.Fatal("an unknown decision was reported")
 	}
 
-	mfs, err := reg.Gather()
-	if err != nil {
+	w := &kafka.Writer{Addr: kafka.TCP(kc.ListenAddrs()...), RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+	defer w.Close()
+	if err := w.WriteMessages(context.Background(), kafka.Message{Topic: "attempts",
+		Value: []byte(`{"ip":"81.2.69.160","user_id":"k","username":"k","result":"password_bad"}`)}); err != nil {
 		t.Fatal(err)
 	}
 	known := map[string]bool{}
-	for _, mf := range mfs {
-		known[mf.GetName()] = true
+	deadline := time.Now().Add(60 * time.Second)
+	for !known["riskgate_kafka_consumer_lag"] || !known["riskgate_alerts_sent_total"] {
+		if time.Now().After(deadline) {
+			t.Fatal("the attempt produced to Kafka was not committed, or no alert was sent")
+		}
+		time.Sleep(50 * time.Millisecond)
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			known[mf.GetName()] = true
+		}
 	}
 	queried := 0
 	for _, p := range dash.Panels {

@@ -11,10 +11,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/riskgate/riskgate/api/alert"
 	"github.com/riskgate/riskgate/api/httpapi"
 	"github.com/riskgate/riskgate/api/metrics"
 	"github.com/riskgate/riskgate/api/server"
 	"github.com/riskgate/riskgate/api/service"
+	"github.com/riskgate/riskgate/api/stream"
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/rules"
 	"github.com/riskgate/riskgate/signals"
@@ -154,6 +156,9 @@ type Node struct {
 	stableSecret bool         // the secret is configured, not random
 	capture      *nodeCapture // nil without --capture-dir
 
+	dispatcher *alert.Dispatcher // nil without alerts
+	stream     *stream.Runner    // nil without Kafka
+
 	closers   []closer // in the order things were opened
 	closeOnce sync.Once
 	closeErr  error
@@ -232,6 +237,11 @@ func (n *Node) assemble(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	alerts, err := n.openAlerts(keyer)
+	if err != nil {
+		return err
+	}
+	observers = append(observers, alerts...)
 	for _, o := range n.set.observers {
 		observers = append(observers, o)
 		if c, ok := o.(Closer); ok {
@@ -244,6 +254,7 @@ func (n *Node) assemble(ctx context.Context) error {
 		StoreTimeout: storeTimeout, MaxClockSkew: cfg.MaxClockSkew,
 	}
 	cfg.Memory.engineOptions(&opts)
+	opts.RetryWindow = cfg.AttemptWindow
 	for _, adjust := range n.set.engine {
 		adjust(&opts)
 	}

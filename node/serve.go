@@ -162,7 +162,11 @@ func (n *Node) Serve(ctx context.Context, reload <-chan os.Signal) error {
 // reload is SIGHUP: the rule files and the TLS certificates.
 func (n *Node) reload(srv *server.Server) error {
 	_, err := n.rules.Reload(rules.TriggerSignal)
-	return errors.Join(err, srv.ReloadCertificates())
+	err = errors.Join(err, srv.ReloadCertificates())
+	if n.dispatcher != nil {
+		err = errors.Join(err, n.dispatcher.Reopen())
+	}
+	return err
 }
 
 // authenticator reads the API's tokens: from their files, else from the
@@ -196,6 +200,7 @@ func (n *Node) logConfig(az *auth.Authenticator) {
 		"http_tls", c.HTTP.TLS.Cert != "", "grpc_tls", c.GRPC.TLS.Cert != "",
 		"admin_api", az.AdminEnabled(), "scoring_token_required", !az.ScoringOpen(),
 		"shutdown_timeout", c.Shutdown.Timeout,
+		"kafka", c.Kafka.Enabled(), "alert_sinks", alertSinkNames(c),
 	)
 	if !az.AdminEnabled() {
 		n.log.Warn("admin API disabled (rules, profiles, erasure): set RISKGATE_ADMIN_TOKEN, --admin-token-file or --admin-cert-names")

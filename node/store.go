@@ -37,7 +37,9 @@ func (n *Node) openStore(ctx context.Context) (time.Duration, error) {
 		return timeout, nil
 	}
 	if n.cfg.memoryStore() {
-		ms := memstore.New(n.cfg.Memory.storeOptions())
+		opts := n.cfg.Memory.storeOptions()
+		opts.AttemptWindow = n.cfg.AttemptWindow
+		ms := memstore.New(opts)
 		n.store = ms
 		n.onCloseCtx("memory store", ms.Close)
 		n.storeHealth()
@@ -49,7 +51,7 @@ func (n *Node) openStore(ctx context.Context) (time.Duration, error) {
 	// go-redis's own lines (a pool that cannot dial) go to the node's
 	// log, in its format.
 	redisstore.SetLogger(n.log)
-	rs, err := redisstore.New(ctx, redisstore.Options{URL: n.cfg.Store, Logger: n.log, Background: true, Verify: n.verifyKeyer})
+	rs, err := redisstore.New(ctx, redisstore.Options{URL: n.cfg.Store, Logger: n.log, Background: true, Verify: n.verifyKeyer, AttemptWindow: n.cfg.AttemptWindow})
 	if err != nil {
 		return 0, fmt.Errorf("store %s: %w", redisstore.Redact(n.cfg.Store), err)
 	}

@@ -13,7 +13,6 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/riskgate/riskgate/engine"
-	"github.com/riskgate/riskgate/internal/enginetest"
 	"github.com/riskgate/riskgate/rules"
 )
 
@@ -50,7 +49,7 @@ func testEngine(t testing.TB, observers ...engine.Observer) *engine.Engine {
 		t.Fatal(err)
 	}
 	var n atomic.Int64
-	return enginetest.New(t, engine.Options{
+	return NewTestEngine(t, engine.Options{
 		Rules:     set,
 		Observers: observers,
 		NewID:     func(time.Time) string { return fmt.Sprintf("d%05d", n.Add(1)) },
@@ -59,11 +58,11 @@ func testEngine(t testing.TB, observers ...engine.Observer) *engine.Engine {
 
 // defaultEngine is the engine with the default rules.
 func defaultEngine(t testing.TB) *engine.Engine {
-	return enginetest.New(t, engine.Options{})
+	return NewTestEngine(t, engine.Options{})
 }
 
 func testKeyer(t testing.TB) *engine.Keyer {
-	k, err := engine.NewKeyer([]byte(enginetest.Secret))
+	k, err := engine.NewKeyer([]byte(TestSecret))
 	if err != nil {
 		t.Fatal(err)
 	}

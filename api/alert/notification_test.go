@@ -20,7 +20,6 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/riskgate/riskgate/engine"
-	"github.com/riskgate/riskgate/internal/enginetest"
 )
 
 // alice is a user with a laptop at home in Paris.
@@ -65,7 +64,7 @@ func notifyRun(t *testing.T, opts BuilderOptions) (jsonl []byte, posts []http.He
 		t.Fatal(err)
 	}
 	var n atomic.Int64
-	e := enginetest.New(t, engine.Options{Observers: []engine.Observer{d},
+	e := NewTestEngine(t, engine.Options{Observers: []engine.Observer{d},
 		NewID: func(time.Time) string { return fmt.Sprintf("d%05d", n.Add(1)) }})
 	ctx := context.Background()
 	score := func(a engine.Attempt) engine.Decision {
@@ -272,7 +271,7 @@ func TestNotificationsOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := enginetest.New(t, engine.Options{Observers: []engine.Observer{d}})
+	e := NewTestEngine(t, engine.Options{Observers: []engine.Observer{d}})
 	for i := range 5 {
 		if _, err := e.Score(context.Background(), alice(time.Duration(i)*24*time.Hour)); err != nil {
 			t.Fatal(err)

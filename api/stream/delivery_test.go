@@ -15,7 +15,6 @@ import (
 
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/engine/redisstore"
-	"github.com/riskgate/riskgate/internal/enginetest"
 	"github.com/riskgate/riskgate/internal/redistest"
 )
 
@@ -47,7 +46,7 @@ func TestKilledMidBatchLosesNothing(t *testing.T) {
 
 	opts := testOptions(c)
 	opts.ShutdownTimeout = time.Nanosecond // no drain: a crash
-	e1 := enginetest.New(t, engine.Options{})
+	e1 := NewTestEngine(t, engine.Options{})
 	var scored atomic.Int64
 	killed := make(chan struct{})
 	r1 := start(t, opts, scorerFunc{
@@ -68,7 +67,7 @@ func TestKilledMidBatchLosesNothing(t *testing.T) {
 	}
 
 	opts.ShutdownTimeout = 10 * time.Second
-	r2 := start(t, opts, enginetest.New(t, engine.Options{}))
+	r2 := start(t, opts, NewTestEngine(t, engine.Options{}))
 	// Some decisions may be written twice (written, then not committed
 	// in time): wait for every attempt, not for a count.
 	var missing []string
@@ -106,7 +105,7 @@ func TestRebalanceLosesNothing(t *testing.T) {
 				t.Cleanup(func() { s.Close(context.Background()) })
 				opts.Store = s
 			}
-			testRebalance(t, func() *engine.Engine { return enginetest.New(t, opts) }, store == "redis")
+			testRebalance(t, func() *engine.Engine { return NewTestEngine(t, opts) }, store == "redis")
 		})
 	}
 }
@@ -200,7 +199,7 @@ func TestBrokerRestartLosesNoAlert(t *testing.T) {
 	want := direct(t, [][]engine.Attempt{append(slices.Clone(first), second...)})
 	produce(t, c1, attemptMsgs(t, first)...)
 
-	r := start(t, testOptions(c1), enginetest.New(t, engine.Options{}))
+	r := start(t, testOptions(c1), NewTestEngine(t, engine.Options{}))
 	waitFor(t, "the runner to start deciding", func() bool {
 		return testutil.ToFloat64(r.m.consumed.WithLabelValues(tAttempts)) >= 30
 	})

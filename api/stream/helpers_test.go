@@ -20,7 +20,6 @@ import (
 	"github.com/riskgate/riskgate/api/alert"
 	"github.com/riskgate/riskgate/api/service"
 	"github.com/riskgate/riskgate/engine"
-	"github.com/riskgate/riskgate/internal/enginetest"
 )
 
 // Topic names of the tests.
@@ -294,7 +293,7 @@ func userJourney(u int) []engine.Attempt {
 // direct scores each journey on a fresh engine, in order, as the HTTP API
 // would: the decisions the stream must reproduce.
 func direct(t testing.TB, journeys [][]engine.Attempt) map[string]engine.Decision {
-	e := enginetest.New(t, engine.Options{})
+	e := NewTestEngine(t, engine.Options{})
 	out := map[string]engine.Decision{}
 	for _, j := range journeys {
 		for _, a := range j {

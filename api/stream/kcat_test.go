@@ -13,7 +13,6 @@ import (
 
 	"github.com/riskgate/riskgate/api/alert"
 	"github.com/riskgate/riskgate/engine"
-	"github.com/riskgate/riskgate/internal/enginetest"
 )
 
 // RequireKcatEnv makes a missing kcat fail the interop test instead of
@@ -80,7 +79,7 @@ func TestKcatInterop(t *testing.T) {
 			alerting[id] = true
 		}
 	}
-	r := start(t, testOptions(c), enginetest.New(t, engine.Options{}))
+	r := start(t, testOptions(c), NewTestEngine(t, engine.Options{}))
 	var got map[string]alert.Alert
 	waitFor(t, "kcat to read every alert", func() bool {
 		out := kcat(t, nil, "-b", c.addrs[0], "-t", tAlerts, "-C", "-o", "beginning", "-e", "-q", "-f", "%k\t%s\n")

@@ -15,7 +15,6 @@ import (
 
 	pb "github.com/riskgate/riskgate/api/gen/riskgate/v1"
 	"github.com/riskgate/riskgate/engine"
-	"github.com/riskgate/riskgate/internal/enginetest"
 )
 
 func header(m kafka.Message, key string) string {
@@ -58,7 +57,7 @@ func TestPoisonGoesToDeadLetters(t *testing.T) {
 	}
 	msgs = append(msgs, good(len(bad)))
 	produce(t, c, msgs...)
-	r := start(t, testOptions(c), enginetest.New(t, engine.Options{}))
+	r := start(t, testOptions(c), NewTestEngine(t, engine.Options{}))
 	decs := readTopic(t, c, tDecisions, len(bad)+1)
 	dead := readTopic(t, c, tDead, len(bad))
 	r.stop(t)
@@ -99,7 +98,7 @@ func TestPoisonGoesToDeadLetters(t *testing.T) {
 // outcome for an unknown decision is counted, not dead-lettered.
 func TestOutcomesTopic(t *testing.T) {
 	c := startCluster(t, 2)
-	e := enginetest.New(t, engine.Options{})
+	e := NewTestEngine(t, engine.Options{})
 	lat, lon := 48.85, 2.35
 	first := engine.Attempt{Tenant: "acme", AttemptID: "a1", UserID: "u1", IP: "81.2.69.160", DeviceID: "d1", Result: engine.ResultUnknown,
 		Time: time.Date(2026, 5, 9, 8, 0, 0, 0, time.UTC), Geo: &engine.GeoHint{Country: "FR", Lat: &lat, Lon: &lon}}
@@ -156,7 +155,7 @@ func TestProtobufAttempts(t *testing.T) {
 	)
 	opts := testOptions(c)
 	opts.AttemptFormat = "protobuf"
-	r := start(t, opts, enginetest.New(t, engine.Options{}))
+	r := start(t, opts, NewTestEngine(t, engine.Options{}))
 	decs := decisionsByAttempt(t, readTopic(t, c, tDecisions, 2))
 	r.stop(t)
 	if d := decs["p1"]; len(d) != 1 || d[0].Signals.Attempt.Result != "password_bad" || d[0].Tenant != "acme" {
@@ -173,7 +172,7 @@ func TestAttemptWithoutIDOrTime(t *testing.T) {
 	c := startCluster(t, 1)
 	at := time.Date(2026, 5, 9, 10, 0, 0, 0, time.UTC)
 	produce(t, c, kafka.Message{Topic: tAttempts, Key: []byte("acme/u1"), Value: []byte(`{"tenant":"acme","user_id":"u1","ip":"81.2.69.1","result":"password_bad"}`), Time: at})
-	e := enginetest.New(t, engine.Options{})
+	e := NewTestEngine(t, engine.Options{})
 	opts := testOptions(c)
 	r := start(t, opts, e)
 	decs := decisionsByAttempt(t, readTopic(t, c, tDecisions, 1))

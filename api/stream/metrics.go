@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -21,6 +22,7 @@ type metrics struct {
 	commitErrors prometheus.Counter
 	rebalances   prometheus.Counter
 	connected    prometheus.Gauge
+	isConnected  atomic.Bool
 	buffer       *bufferCollector
 
 	mu       sync.Mutex
@@ -111,6 +113,7 @@ func (m *metrics) dropLag(topic string, partition int) {
 }
 
 func (m *metrics) setConnected(ok bool) {
+	m.isConnected.Store(ok)
 	if ok {
 		m.connected.Set(1)
 	} else {

@@ -12,7 +12,6 @@ import (
 
 	"github.com/riskgate/riskgate/api/alert"
 	"github.com/riskgate/riskgate/engine"
-	"github.com/riskgate/riskgate/internal/enginetest"
 )
 
 // TestNotificationsOnTheAlertsTopic: a completed login from a new device
@@ -38,7 +37,7 @@ func TestNotificationsOnTheAlertsTopic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := enginetest.New(t, engine.Options{Observers: []engine.Observer{d}})
+	e := NewTestEngine(t, engine.Options{Observers: []engine.Observer{d}})
 	lat, lon := 48.8566, 2.3522
 	home := engine.Attempt{
 		Tenant: "acme", UserID: "u-alice", Username: "alice@example.com", IP: "81.2.69.160", DeviceID: "laptop-1",

@@ -117,6 +117,11 @@ func New(opts Options, deps Deps) (*Runner, error) {
 	return r, nil
 }
 
+// Connected reports whether the runner's last exchange with the brokers
+// (connecting, joining the group, writing) succeeded: what
+// riskgate_kafka_connected says, for a health check.
+func (r *Runner) Connected() bool { return r.m.isConnected.Load() }
+
 // Name implements node.Runner.
 func (r *Runner) Name() string { return "kafka" }
 

@@ -21,14 +21,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/riskgate/riskgate/engine"
-	"github.com/riskgate/riskgate/internal/enginetest"
 )
 
 // runOnce runs a runner until it returns or the bound passes, for
 // configurations that must be refused.
 func runOnce(t *testing.T, opts Options) error {
 	t.Helper()
-	r, err := New(opts, Deps{Scorer: enginetest.New(t, engine.Options{}), Logger: testLogger(t)})
+	r, err := New(opts, Deps{Scorer: NewTestEngine(t, engine.Options{}), Logger: testLogger(t)})
 	if err != nil {
 		return err
 	}
@@ -56,7 +55,7 @@ func roundTrip(t *testing.T, c *cluster, opts Options) {
 	if err := w.WriteMessages(ctx, kafka.Message{Topic: tAttempts, Key: []byte("acme/u1"), Value: []byte(`{"tenant":"acme","attempt_id":"s1","user_id":"u1","ip":"81.2.69.1"}`)}); err != nil {
 		t.Fatalf("produce: %v", err)
 	}
-	r := start(t, opts, enginetest.New(t, engine.Options{}))
+	r := start(t, opts, NewTestEngine(t, engine.Options{}))
 	rd := kafka.NewReader(kafka.ReaderConfig{Brokers: c.addrs, Topic: tDecisions, Partition: Partition([]byte("acme/u1"), 1), Dialer: conn.dialer, MaxWait: 50 * time.Millisecond})
 	defer rd.Close()
 	m, err := rd.ReadMessage(ctx)
@@ -200,7 +199,7 @@ func TestOptionsAreChecked(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			o := good
 			tt.change(&o)
-			_, err := New(o, Deps{Scorer: enginetest.New(t, engine.Options{})})
+			_, err := New(o, Deps{Scorer: NewTestEngine(t, engine.Options{})})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("New = %v, want an error saying %q", err, tt.want)
 			}
@@ -213,7 +212,7 @@ func TestOptionsAreChecked(t *testing.T) {
 	if err := r.Run(t.Context(), nil); err == nil || !strings.Contains(err.Error(), "no service") {
 		t.Fatalf("Run without a service or scorer = %v", err)
 	}
-	if _, err := New(good, Deps{Scorer: enginetest.New(t, engine.Options{})}); err != nil {
+	if _, err := New(good, Deps{Scorer: NewTestEngine(t, engine.Options{})}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/riskgate/riskgate/api/alert"
 	"github.com/riskgate/riskgate/engine"
-	"github.com/riskgate/riskgate/internal/enginetest"
 )
 
 // TestShutdownFinishesInFlight stops a runner while batches are in
@@ -25,7 +24,7 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 	c := startCluster(t, 3)
 	all := journeys(0, 16)
 	produce(t, c, attemptMsgs(t, all)...)
-	e := enginetest.New(t, engine.Options{})
+	e := NewTestEngine(t, engine.Options{})
 	var scored atomic.Int64
 	signalled := make(chan struct{})
 	opts := testOptions(c)
@@ -82,7 +81,7 @@ func TestDispatcherAndRunnerShareTheAlertsTopic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := enginetest.New(t, engine.Options{Observers: []engine.Observer{d}})
+	e := NewTestEngine(t, engine.Options{Observers: []engine.Observer{d}})
 
 	// Over the API: users 0-3, scored directly.
 	api := journeys(0, 4)

@@ -15,7 +15,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/riskgate/riskgate/engine"
-	"github.com/riskgate/riskgate/internal/enginetest"
 )
 
 // SoakEnv turns on the soak test, which runs for about a minute; CI runs
@@ -103,7 +102,7 @@ func TestSoak(t *testing.T) {
 		if rand.IntN(2) == 0 {
 			o.ShutdownTimeout = time.Nanosecond // this one will stop as if it crashed
 		}
-		runners = append(runners, start(t, o, enginetest.New(t, engine.Options{})))
+		runners = append(runners, start(t, o, NewTestEngine(t, engine.Options{})))
 	}
 	startOne()
 	startOne()

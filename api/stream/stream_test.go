@@ -15,7 +15,6 @@ import (
 	"github.com/riskgate/riskgate/api/alert"
 	"github.com/riskgate/riskgate/api/service"
 	"github.com/riskgate/riskgate/engine"
-	"github.com/riskgate/riskgate/internal/enginetest"
 )
 
 // TestScoresFromTopic is the whole path: attempts produced to a topic of
@@ -36,7 +35,7 @@ func TestScoresFromTopic(t *testing.T) {
 	produce(t, c, attemptMsgs(t, all)...)
 
 	// Through the service layer, as the node runs it.
-	r := start(t, testOptions(c), service.New(enginetest.New(t, engine.Options{}), nil))
+	r := start(t, testOptions(c), service.New(NewTestEngine(t, engine.Options{}), nil))
 	decs := readTopic(t, c, tDecisions, len(all))
 	var nAlerts int
 	for _, d := range want {
@@ -149,7 +148,7 @@ func TestPerUserOrder(t *testing.T) {
 	produce(t, c, msgs...)
 	opts := testOptions(c)
 	opts.Workers, opts.BatchSize = 4, 8
-	r := start(t, opts, enginetest.New(t, engine.Options{}))
+	r := start(t, opts, NewTestEngine(t, engine.Options{}))
 	decs := readTopic(t, c, tDecisions, len(msgs))
 	r.stop(t)
 	next := map[string]int{}

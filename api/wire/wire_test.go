@@ -21,7 +21,6 @@ import (
 	"github.com/riskgate/riskgate/api/httpapi"
 	"github.com/riskgate/riskgate/api/service"
 	"github.com/riskgate/riskgate/engine"
-	"github.com/riskgate/riskgate/internal/enginetest"
 )
 
 // TestJSONNamesMatchEngine keeps the decoding structs' field names equal to
@@ -138,8 +137,8 @@ func TestAttemptsDecodeAsOverHTTP(t *testing.T) {
 	}
 	now := time.Date(2026, 5, 9, 12, 0, 0, 0, time.UTC)
 	opts := engine.Options{Now: func() time.Time { return now }}
-	viaHTTP := httpRoute(t, enginetest.New(t, opts), "POST /v1/score")
-	direct := enginetest.New(t, opts)
+	viaHTTP := httpRoute(t, NewTestEngine(t, opts), "POST /v1/score")
+	direct := NewTestEngine(t, opts)
 	for i, body := range bodies {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			want := callHTTP(t, viaHTTP, "/v1/score", body)
@@ -182,8 +181,8 @@ func TestOutcomesDecodeAsOverHTTP(t *testing.T) {
 		`{"decision_id": "d-1", "outcome": "login_failed", "extra": 1}`,
 		`{"decision_id": "d-1", "outcome": "login_failed", "time": "noon"}`,
 	}
-	viaHTTP := httpRoute(t, enginetest.New(t, engine.Options{}), "POST /v1/outcome")
-	direct := enginetest.New(t, engine.Options{})
+	viaHTTP := httpRoute(t, NewTestEngine(t, engine.Options{}), "POST /v1/outcome")
+	direct := NewTestEngine(t, engine.Options{})
 	for i, body := range bodies {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			want := callHTTP(t, viaHTTP, "/v1/outcome", body)

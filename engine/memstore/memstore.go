@@ -42,6 +42,12 @@ type Options struct {
 	MaxMembers int
 	ProfileTTL time.Duration // a profile untouched this long is erased, default 180 days
 	PendingTTL time.Duration // a decision not reported within this is dropped, default 30 minutes
+	// MaxAttempts bounds the attempt ids remembered so that a redelivered
+	// attempt is neither counted twice nor decided differently (default
+	// 100,000; least recently observed first out), and AttemptWindow is
+	// how long each is remembered (default 10 minutes).
+	MaxAttempts   int
+	AttemptWindow time.Duration
 	// Now is the wall clock for time-to-live; default time.Now, read
 	// every 250 ms. Windows count by the events' own times, so replays of
 	// old traffic work.
@@ -61,6 +67,10 @@ func (o *Options) defaults() {
 	def(&o.MaxPending, 500_000)
 	def(&o.MaxDistinct, 1000)
 	def(&o.MaxMembers, 4_000_000)
+	def(&o.MaxAttempts, 100_000)
+	if o.AttemptWindow <= 0 {
+		o.AttemptWindow = 10 * time.Minute
+	}
 	if o.ProfileTTL <= 0 {
 		o.ProfileTTL = 180 * 24 * time.Hour
 	}
@@ -75,12 +85,13 @@ type Store struct {
 	// clock is the wall clock in unix seconds when Options.Now is not
 	// set: time to live needs seconds, and the sweeper's tick is cheaper
 	// than two clock reads per Score.
-	clock  atomic.Int64
-	seed   maphash.Seed
-	shards []shard
-	stop   chan struct{}
-	done   chan struct{}
-	once   sync.Once
+	clock    atomic.Int64
+	seed     maphash.Seed
+	shards   []shard
+	attempts *attempts
+	stop     chan struct{}
+	done     chan struct{}
+	once     sync.Once
 }
 
 type shard struct {
@@ -175,7 +186,7 @@ var _ engine.Store = (*Store)(nil)
 // New returns a Store and starts its expiry sweeper; Close stops it.
 func New(opts Options) *Store {
 	opts.defaults()
-	s := &Store{opts: opts, seed: maphash.MakeSeed(), shards: make([]shard, opts.Shards), stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Store{opts: opts, seed: maphash.MakeSeed(), shards: make([]shard, opts.Shards), attempts: newAttempts(opts.MaxAttempts), stop: make(chan struct{}), done: make(chan struct{})}
 	per := func(total int) int { return min(maxTable, max(1, (total+opts.Shards-1)/opts.Shards)) }
 	for i := range s.shards {
 		sh := &s.shards[i]
@@ -216,6 +227,12 @@ func (s *Store) Observe(ctx context.Context, ev *engine.Event, st *engine.State)
 		return err
 	}
 	now := s.now()
+	if !ev.AttemptID.IsZero() && s.attempts.observe(attemptID{s.tenant(ev.Tenant), ev.AttemptID}, now, int64(s.opts.AttemptWindow/time.Second), st) {
+		// A redelivery: read the windows, as a dry run does.
+		ro := *ev
+		ro.Attempt, ro.Failed = false, false
+		ev = &ro
+	}
 	if !ev.User.IsZero() {
 		th := s.tenant(ev.Tenant)
 		sh := s.shardFor(th, ev.User)
@@ -437,6 +454,9 @@ func (s *Store) Commit(ctx context.Context, c *engine.Commit) error {
 		return err
 	}
 	now := s.now()
+	if d := c.Decided; d != nil && !d.AttemptID.IsZero() {
+		s.attempts.decided(attemptID{s.tenant(d.Tenant), d.AttemptID}, now, int64(s.opts.AttemptWindow/time.Second), d.Record)
+	}
 	if l := c.Learn; l != nil && !l.User.IsZero() {
 		th := s.tenant(l.Tenant)
 		sh := s.shardFor(th, l.User)

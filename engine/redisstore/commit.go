@@ -33,6 +33,7 @@ const (
 	opLearn opKind = iota + 1
 	opPending
 	opCompact
+	opDecided
 )
 
 // op is one buffered write.
@@ -208,8 +209,11 @@ func (s *Store) Commit(ctx context.Context, c *engine.Commit) error {
 		put32(entry, uint32(len(entry)-4))
 		full = s.wb.add(op{kind: opLearn, tenant: l.Tenant, user: l.User, data: entry})
 	}
+	if d := c.Decided; d != nil && !d.AttemptID.IsZero() {
+		full = s.wb.add(op{kind: opDecided, tenant: d.Tenant, user: d.AttemptID, data: append([]byte(nil), d.Record...)}) || full
+	}
 	if p := c.Pending; p != nil {
-		full = s.wb.add(op{kind: opPending, tenant: p.Event.Tenant, user: p.Login.User, id: p.DecisionID, data: encodePending(nil, p)})
+		full = s.wb.add(op{kind: opPending, tenant: p.Event.Tenant, user: p.Login.User, id: p.DecisionID, data: encodePending(nil, p)}) || full
 	}
 	if full {
 		// Backpressure: Redis is slower than the commits coming in.
@@ -302,6 +306,14 @@ func (s *Store) queueOps(r *request, b *batch) {
 				r.sstr(o.id)
 				r.items[r.end()].op = i
 			}
+		case opDecided:
+			// The attempt's key, remembered by its Observe, gets the
+			// record (a plain SET, as a pending decision's).
+			r.add(kindPending, s.keys.attempt(o.tenant, o.user))
+			r.num(int64(s.opts.AttemptWindow / time.Second))
+			r.u32(uint32(len(o.data)))
+			r.bytes(o.data)
+			r.items[r.end()].op = i
 		case opCompact:
 			r.add(kindCompact, s.keys.user(o.tenant, o.user, sufProfile))
 			r.num(profileTTL)

@@ -70,7 +70,19 @@
 // plus a bucket from the last time it was set (set again whenever the
 // longest window's wall-clock bucket has moved on), each HyperLogLog
 // bucket its window plus a bucket, accounts Options.ProfileTTL from the
-// last login learned, pending decisions Options.PendingTTL.
+// last login learned, pending decisions Options.PendingTTL, attempt ids
+// (rg:{t:acme:a:<keyed attempt_id>}, with the decision once committed)
+// Options.AttemptWindow.
+//
+// # Attempt ids
+//
+// An Observe whose event carries an attempt id (engine.Event.AttemptID)
+// starts with a KIND_ATTEMPT item: SET NX of the attempt's key. When the
+// key existed (the attempt was observed before, by any node) the script
+// reads the items after it without counting anything and returns the
+// decision stored there by the first node's Commit, all in the same call.
+// On a Redis Cluster those items live in other slots: the attempt is
+// looked up first, one more round trip, and the items are built read-only.
 //
 // # Windows
 //

@@ -134,3 +134,12 @@ func (k *keyspace) pending(tenant, decisionID string) string {
 	b = appendIdent(b, decisionID)
 	return string(append(b, '}'))
 }
+
+// attempt is the key remembering an attempt id, and its decision's record.
+func (k *keyspace) attempt(tenant string, id engine.Key) string {
+	var buf [128]byte
+	b := k.start(buf[:0], tenant)
+	b = append(b, ":a:"...)
+	b = hex.AppendEncode(b, id[:])
+	return string(append(b, '}'))
+}

@@ -39,12 +39,15 @@ func (r *request) ranges(sp *engine.Windows, t int64) {
 }
 
 // build adds ev's items to r. With read, the items return the counts and
-// the user's profile.
-func (s *Store) build(r *request, ev *engine.Event, read bool) subjects {
+// the user's profile. With gated (a redelivered attempt), they are read
+// without counting anything: as the script does for the items after a
+// KIND_ATTEMPT item that found its attempt.
+func (s *Store) build(r *request, ev *engine.Event, read, gated bool) subjects {
 	t := unixU32(ev.Time.Unix())
 	wall := unixU32(time.Now().Unix())
+	failed := ev.Failed && !gated
 	var fl byte
-	if ev.Failed {
+	if failed {
 		fl |= 1
 	}
 	if read {
@@ -69,16 +72,16 @@ func (s *Store) build(r *request, ev *engine.Event, read bool) subjects {
 	// The user's profile and the account's failures are one key when the
 	// account is the known user, as it always is when a user is known.
 	if read && !ev.User.IsZero() {
-		sub.user = account(s.keys.user(ev.Tenant, ev.User, sufProfile), ev.Failed && ev.Account == ev.User)
+		sub.user = account(s.keys.user(ev.Tenant, ev.User, sufProfile), failed && ev.Account == ev.User)
 	}
 	if !ev.Account.IsZero() && (ev.Failed || read) && !(sub.user >= 0 && ev.Account == ev.User) {
-		sub.account = account(s.keys.user(ev.Tenant, ev.Account, sufProfile), ev.Failed)
+		sub.account = account(s.keys.user(ev.Tenant, ev.Account, sufProfile), failed)
 	}
 	net := func(key string) int {
 		r.add(kindNet, key)
 		r.u32(t)
 		r.u8(fl)
-		if ev.Attempt && !ev.Username.IsZero() {
+		if ev.Attempt && !gated && !ev.Username.IsZero() {
 			fingerprint(r, &ev.Username)
 		} else {
 			r.bytes(noMember[:])
@@ -98,7 +101,11 @@ func (s *Store) build(r *request, ev *engine.Event, read bool) subjects {
 		r.add(kindPassword, s.keys.password(ev.Tenant, ev.Password, sufWindows))
 		r.u32(t)
 		r.u8(fl &^ 1)
-		fingerprint(r, &ev.Account)
+		if gated {
+			r.bytes(noMember[:])
+		} else {
+			fingerprint(r, &ev.Account)
+		}
 		r.u32(wall)
 		r.ranges(&longSpec, int64(t))
 		sub.password = r.end()
@@ -123,7 +130,28 @@ func (s *Store) Observe(ctx context.Context, ev *engine.Event, st *engine.State)
 		m.fk[0] = flightKey{tenant: ev.Tenant, user: ev.User}
 		m.keys = m.fk[:1]
 	}
-	sub := s.build(r, ev, true)
+	// An attempt id goes first: on a single server the script reads the
+	// items after it without counting when the attempt was seen before,
+	// in the same call. On a cluster those items may live on other nodes:
+	// the attempt is looked up first, one more round trip.
+	att, gated := -1, false
+	if !ev.AttemptID.IsZero() {
+		if s.cluster {
+			replayed, err := s.seenAttempt(ctx, ev, st)
+			if err != nil {
+				putRequest(r)
+				putMember(m)
+				return s.wrap("observe", err)
+			}
+			gated = replayed
+		} else {
+			att = s.attemptItem(r, ev)
+		}
+	}
+	sub := s.build(r, ev, true, gated)
+	if att >= 0 {
+		r.ops[r.items[att].to-1] = byte(len(r.items) - att - 1)
+	}
 	now := time.Now()
 	tf, flush := s.tenants.flushItem(r, s, ev.Tenant, now, false)
 	abandoned, err := s.submit(ctx, m)
@@ -138,6 +166,18 @@ func (s *Store) Observe(ctx context.Context, ev *engine.Event, st *engine.State)
 	defer putMember(m)
 	if err != nil {
 		return s.wrap("observe", err)
+	}
+	if att >= 0 {
+		gated, err = attemptResult(r.items[att].res, st)
+		if err != nil {
+			return fmt.Errorf("redisstore: observe: %w", err)
+		}
+	}
+	if gated {
+		// A redelivery: nothing of it was counted, nothing is added.
+		ro := *ev
+		ro.Attempt, ro.Failed = false, false
+		ev = &ro
 	}
 	s.tenants.add(ev, &st.Counts, now)
 	t := ev.Time.Unix()
@@ -197,7 +237,7 @@ func (s *Store) Record(ctx context.Context, ev *engine.Event) error {
 	r := getRequest()
 	defer putRequest(r)
 	s.queueOps(r, b)
-	s.build(r, ev, false)
+	s.build(r, ev, false, false)
 	now := time.Now()
 	tf, flush := s.tenants.flushItem(r, s, ev.Tenant, now, false)
 	err = s.run(ctx, r, b)
@@ -216,4 +256,45 @@ func firstErr(a, b error) error {
 		return a
 	}
 	return b
+}
+
+// attemptItem adds the item remembering ev's attempt id; the caller sets
+// its last byte to the number of items after it that it gates.
+func (s *Store) attemptItem(r *request, ev *engine.Event) int {
+	r.add(kindAttempt, s.keys.attempt(ev.Tenant, ev.AttemptID))
+	r.num(int64(s.opts.AttemptWindow / time.Second))
+	r.u8(0)
+	return r.end()
+}
+
+// attemptResult reads an attempt item's result: whether the attempt was
+// seen before, and then its decision's record, into st.
+func attemptResult(res string, st *engine.State) (replayed bool, err error) {
+	switch {
+	case res == "\x00":
+		return false, nil
+	case len(res) >= 1 && res[0] == 1:
+		st.Replayed = true
+		st.Decided = append(st.Decided[:0], res[1:]...)
+		return true, nil
+	}
+	return false, fmt.Errorf("attempt item: unexpected result of %d bytes", len(res))
+}
+
+// seenAttempt looks ev's attempt id up on its own (a cluster), remembering
+// it when new. The queued writes go with it: a decision committed here
+// is seen.
+func (s *Store) seenAttempt(ctx context.Context, ev *engine.Event, st *engine.State) (bool, error) {
+	b, err := s.wb.take(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	r := getRequest()
+	defer putRequest(r)
+	s.queueOps(r, b)
+	i := s.attemptItem(r, ev)
+	if err := s.run(ctx, r, b); err != nil {
+		return false, err
+	}
+	return attemptResult(r.items[i].res, st)
 }

@@ -65,6 +65,7 @@ const (
 	kindTake     = 'G' // take (get and delete) a pending decision
 	kindForget   = 'F' // erase a user; return the ids of its pending decisions
 	kindDelete   = 'X' // delete a key
+	kindAttempt  = 'A' // remember an attempt id; a redelivery reads the items after it without counting
 )
 
 // kindNames are the item kinds as the Lua code names them.
@@ -74,7 +75,7 @@ var kindNames = []struct {
 }{
 	{"KIND_NET", kindNet}, {"KIND_PASSWORD", kindPassword}, {"KIND_ACCOUNT", kindAccount}, {"KIND_TENANT", kindTenant},
 	{"KIND_LEARN", kindLearn}, {"KIND_PENDING", kindPending}, {"KIND_PEND_IDX", kindPendIdx}, {"KIND_COMPACT", kindCompact},
-	{"KIND_TAKE", kindTake}, {"KIND_FORGET", kindForget}, {"KIND_DELETE", kindDelete},
+	{"KIND_TAKE", kindTake}, {"KIND_FORGET", kindForget}, {"KIND_DELETE", kindDelete}, {"KIND_ATTEMPT", kindAttempt},
 }
 
 // preamble renders lua/preamble.lua from the Go constants.

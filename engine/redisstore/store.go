@@ -66,6 +66,12 @@ type Options struct {
 	// PendingTTL drops a decision not reported within this; default 30
 	// minutes.
 	PendingTTL time.Duration
+	// AttemptWindow is how long an attempt id is remembered, so that a
+	// redelivered attempt (engine.Event.AttemptID) is neither counted
+	// twice nor decided differently, on any node; default 10 minutes.
+	// Each remembered attempt costs a key of about 100 bytes plus its
+	// decision's record (a few hundred bytes).
+	AttemptWindow time.Duration
 
 	// FlushInterval is how long a Commit may wait for the next Observe to
 	// carry it before a background flush sends it; default 2ms.
@@ -119,6 +125,9 @@ func (o *Options) defaults() {
 	}
 	if o.ProfileTTL <= 0 {
 		o.ProfileTTL = 180 * 24 * time.Hour
+	}
+	if o.AttemptWindow <= 0 {
+		o.AttemptWindow = 10 * time.Minute
 	}
 	if o.PendingTTL <= 0 {
 		o.PendingTTL = 30 * time.Minute

@@ -48,6 +48,8 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ForgetErasesUser", testForget},
 		{"ConcurrentWritersAreExact", testConcurrent},
 		{"CanceledContext", testCanceled},
+		{"AttemptCountedOnce", testAttemptOnce},
+		{"AttemptRaceCountedOnce", testAttemptConcurrent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -508,6 +508,9 @@ local function batch(keys, args)
   local reply = {''}
   nums = {}
   local pos = 1
+  -- Items up to gate belong to an attempt seen before (KIND_ATTEMPT): they
+  -- are read without counting anything.
+  local gate = 0
   for i = 1, #keys do
     local base = keys[i] -- the item's key: <base>:s, <base>:profile, or as named
     local kind = P:byte(pos)
@@ -517,12 +520,14 @@ local function batch(keys, args)
       local now
       t, fl, m, now, b, rl, pos = unpack4('>I4Bc6I4I4B', P, pos)
       if m == NONE then m = '' end
+      if i <= gate then fl, m = fl - fl % 2, '' end
       subject(out, base, SHORT, 1, fl, nil, SHORT, 'u', t, m, b, now, P, pos)
       pos = pos + rl
     elseif kind == KIND_PASSWORD then
       local t, fl, m, b, rl
       local now
       t, fl, m, now, b, rl, pos = unpack4('>I4Bc6I4I4B', P, pos)
+      if i <= gate then fl, m = fl - fl % 2, '' end
       subject(out, base, nil, 0, fl, nil, LONG, 'a', t, m, b, now, P, pos)
       pos = pos + rl
     elseif kind == KIND_TENANT then
@@ -550,6 +555,7 @@ local function batch(keys, args)
       -- returned whole when read (fl 2).
       local t, fl
       t, fl, pos = unpack4('>I4B', P, pos)
+      if i <= gate then fl = fl - fl % 2 end
       local k = base
       local v = call('GET', k)
       local applied = '\1'
@@ -645,6 +651,19 @@ local function batch(keys, args)
       for _, id in ipairs(ids) do parts[#parts + 1] = pack('>I4', #id) .. id end
       local r = concat(parts)
       out[#out + 1] = pack('>I4', #r) .. r
+    elseif kind == KIND_ATTEMPT then
+      -- An attempt id: remembered for ttl when new (reply 0); seen before
+      -- (a redelivery, on any node), the next n items are only read, and
+      -- the reply is 1 and the decision's record, if one was stored.
+      local ttl, n
+      ttl, n, pos = unpack4('>I1c0B', P, pos)
+      if call('SET', base, '', 'NX', 'EX', ttl) then
+        out[#out + 1] = '\0\0\0\1\0'
+      else
+        gate = i + n
+        local v = '\1' .. (call('GET', base) or '')
+        out[#out + 1] = lenOf(#v) .. v
+      end
     elseif kind == KIND_DELETE then
       call('DEL', base)
       out[#out + 1] = EMPTY

@@ -13,5 +13,6 @@ local KIND_COMPACT = 67 -- 'C'
 local KIND_TAKE = 71 -- 'G'
 local KIND_FORGET = 70 -- 'F'
 local KIND_DELETE = 88 -- 'X'
+local KIND_ATTEMPT = 65 -- 'A'
 local SHORT = {{60, 10, '10m'}, {300, 12, '1h'}, {3600, 24, '24h'}}
 local LONG = {{300, 12, '1h'}, {3600, 24, '24h'}, {21600, 28, '7d'}}

@@ -1,0 +1,133 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"os"
+
+	"github.com/riskgate/riskgate/api/alert"
+	"github.com/riskgate/riskgate/api/server"
+	"github.com/riskgate/riskgate/api/stream"
+	"github.com/riskgate/riskgate/engine"
+)
+
+// AlertsConfig is where alerts go: the sinks of api/alert (a JSONL file or
+// standard output, a signed webhook), the Kafka alerts topic when the
+// stream is configured (--kafka-alerts-topic), and, with none of them,
+// structured log lines.
+type AlertsConfig struct {
+	alert.Config `embed:""`
+	// Log writes each alert as a structured log line when no sink is
+	// configured. The command line turns it on; a Config built in code
+	// (replay, rule tests, benchmarks) raises no alerts unless it names a
+	// sink.
+	Log bool `help:"With no alert sink (file, webhook, Kafka topic), log each alert as a structured line." default:"true" negatable:""`
+}
+
+// sinksConfigured reports whether the config names an alert sink.
+func (c *Config) alertSinks() bool {
+	return c.Alerts.File != "" || c.Alerts.WebhookURL != "" || c.Kafka.Enabled() && c.Kafka.AlertsTopic != ""
+}
+
+// HealthKafka is the gRPC health-service name of the Kafka stream: SERVING
+// while the node's last exchange with the brokers succeeded. /readyz and
+// the unnamed health service stay about the process: an unreachable
+// broker does not stop the APIs from scoring.
+const HealthKafka = "riskgate.kafka"
+
+// openAlerts builds the alert dispatcher (an observer the node closes after
+// the transports have drained) and the stream runner the config asks for.
+// It runs once the keyer is known, before the engine is built.
+func (n *Node) openAlerts(keyer *engine.Keyer) ([]engine.Observer, error) {
+	cfg := &n.cfg
+	if !cfg.alertSinks() && !cfg.Alerts.Log && !cfg.Kafka.Enabled() {
+		return nil, nil
+	}
+	if cfg.Alerts.WebhookSecret == "" {
+		cfg.Alerts.WebhookSecret = os.Getenv(alert.EnvWebhookSecret)
+	}
+	if cfg.Kafka.SASL.Password == "" {
+		cfg.Kafka.SASL.Password = os.Getenv(stream.EnvSASLPassword)
+	}
+	builder, err := cfg.Alerts.Builder(keyer)
+	if err != nil {
+		return nil, err
+	}
+	var observers []engine.Observer
+	var dispatcher *alert.Dispatcher
+	if cfg.alertSinks() || cfg.Alerts.Log {
+		sinks, err := cfg.Alerts.Sinks()
+		if err != nil {
+			return nil, err
+		}
+		if cfg.Kafka.Enabled() && cfg.Kafka.AlertsTopic != "" {
+			// Decisions made over HTTP and gRPC alert on the topic too;
+			// the runner writes its own decisions' alerts itself, before
+			// committing them, and claims them so they are not doubled.
+			ks, err := stream.NewAlertSink(cfg.Kafka)
+			if err != nil {
+				for _, s := range sinks {
+					_ = s.Sink.Close(context.Background())
+				}
+				return nil, err
+			}
+			sinks = append(sinks, alert.SinkConfig{Sink: ks, QueueSize: cfg.Alerts.QueueSize, SkipClaimed: true})
+		}
+		dispatcher, err = alert.NewDispatcher(alert.Options{
+			Builder: builder, Sinks: sinks, Registerer: n.set.reg, Logger: n.log.With("component", "alerts"),
+		})
+		if err != nil {
+			for _, s := range sinks {
+				_ = s.Sink.Close(context.Background())
+			}
+			return nil, err
+		}
+		n.dispatcher = dispatcher
+		observers = append(observers, dispatcher)
+		n.onCloseCtx("alerts", dispatcher.Close)
+	}
+	if cfg.Kafka.Enabled() {
+		opts := cfg.Kafka
+		if opts.ShutdownTimeout <= 0 {
+			opts.ShutdownTimeout = cfg.Shutdown.Timeout
+		}
+		deps := stream.Deps{Alerts: builder, Registerer: n.set.reg, Logger: n.log}
+		if dispatcher != nil {
+			deps.Claims = dispatcher
+		}
+		r, err := stream.New(opts, deps)
+		if err != nil {
+			return nil, err
+		}
+		n.stream = r
+		n.set.runners = append(n.set.runners, r)
+		n.checks = append(n.checks, server.Check{Name: "kafka", Optional: true, HealthService: HealthKafka, Check: func(context.Context) error {
+			if !r.Connected() {
+				return errKafkaDisconnected
+			}
+			return nil
+		}})
+	}
+	return observers, nil
+}
+
+var errKafkaDisconnected = errors.New("kafka: the last exchange with the brokers failed")
+
+// alertSinkNames names the configured alert sinks, for the configuration
+// log line (never the webhook's URL, which may carry a token).
+func alertSinkNames(c *Config) []string {
+	var out []string
+	if c.Alerts.File != "" {
+		out = append(out, "file")
+	}
+	if c.Alerts.WebhookURL != "" {
+		out = append(out, "webhook")
+	}
+	if c.Kafka.Enabled() && c.Kafka.AlertsTopic != "" {
+		out = append(out, "kafka")
+	}
+	if len(out) == 0 && c.Alerts.Log {
+		out = append(out, "log")
+	}
+	return out
+}
