@@ -252,6 +252,12 @@ func (m *Manager) Put(ifVersion string, files []Source) (*Snapshot, error) {
 	if cur := m.Snapshot(); ifVersion != "" && ifVersion != cur.Set.Version() {
 		return nil, fmt.Errorf("%w: in force %s, expected %s", ErrVersionMismatch, cur.Set.Version(), ifVersion)
 	}
+	return m.put(files)
+}
+
+// put is Put under m.mu, the version checked: the one path every change
+// through the API takes (a put, a promotion).
+func (m *Manager) put(files []Source) (*Snapshot, error) {
 	srcs, names, err := m.named(files)
 	if err != nil {
 		return nil, err
