@@ -152,6 +152,9 @@ func Compile(srcs ...Source) (*Set, error) {
 		if len(doc.Rules) == 0 {
 			errs = append(errs, fileError(src.Name, 0, "rules", "no rules"))
 		}
+		if len(doc.Disable) > 0 {
+			errs = append(errs, fileError(src.Name, doc.Disable[0].Line, "disable", "disable: only a tenant overlay disables rules; remove the rule from the shared set instead"))
+		}
 		for i := range doc.Rules {
 			r, rerrs := compileRule(src.Name, &doc.Rules[i], defMode)
 			if rerrs != nil {
@@ -212,22 +215,22 @@ func compileRule(name string, d *ruleDoc, defMode Mode) (Rule, ErrorList) {
 	}
 	r := Rule{ID: d.ID, Description: strings.TrimSpace(d.Description), Score: d.Score, Alert: d.Alert, Tags: d.Tags, File: name, Line: d.line, Mode: defMode}
 	if !idPattern.MatchString(d.ID) {
-		at(d.line, "id", "id %q: want 1-64 characters of a-z, 0-9, '-', '_' or '.', starting with a letter or digit", d.ID)
+		at(d.lineOf("id"), "id", "id %q: want 1-64 characters of a-z, 0-9, '-', '_' or '.', starting with a letter or digit", d.ID)
 	}
 	if r.Description == "" {
-		at(d.line, "description", "description: required: it is the sentence the decision gives as the reason")
+		at(d.lineOf("description"), "description", "description: required: it is the sentence the decision gives as the reason")
 	}
 	var err error
 	if r.Action, err = parseAction(d.Action); err != nil {
-		at(d.line, "action", "action: %v", err)
+		at(d.lineOf("action"), "action", "action: %v", err)
 	}
 	if d.Mode != "" {
 		if r.Mode, err = parseMode(d.Mode); err != nil {
-			at(d.line, "mode", "mode: %v", err)
+			at(d.lineOf("mode"), "mode", "mode: %v", err)
 		}
 	}
 	if d.Score < -MaxScore || d.Score > MaxScore {
-		at(d.line, "score", "score %d out of range [-%d, %d]", d.Score, MaxScore, MaxScore)
+		at(d.lineOf("score"), "score", "score %d out of range [-%d, %d]", d.Score, MaxScore, MaxScore)
 	}
 	if r.Action == engine.ActionNone && d.Score == 0 {
 		at(d.line, "", "neither an action nor a score: the rule could never change anything")
@@ -239,7 +242,7 @@ func compileRule(name string, d *ruleDoc, defMode Mode) (Rule, ErrorList) {
 	} else {
 		r.When = d.When.Value
 		if r.when, err = expr.Compile(r.When, exprOptions(expr.AsBool())...); err != nil {
-			at(exprLine(&d.When, err), "when", "when: %v", err)
+			at(exprLine(&d.When, err), "when", "when: %v", explain(err, r.When))
 		} else {
 			r.fast = compileFast(r.when.Node())
 		}
@@ -248,12 +251,12 @@ func compileRule(name string, d *ruleDoc, defMode Mode) (Rule, ErrorList) {
 		if d.Reason.Kind != yaml.ScalarNode {
 			at(d.Reason.Line, "reason", "reason: want an expression string")
 		} else if r.reason, err = expr.Compile(d.Reason.Value, exprOptions(expr.AsKind(reflect.String))...); err != nil {
-			at(exprLine(&d.Reason, err), "reason", "reason: %v", err)
+			at(exprLine(&d.Reason, err), "reason", "reason: %v", explain(err, d.Reason.Value))
 		}
 	}
 	for _, t := range d.Tags {
 		if !idPattern.MatchString(t) {
-			at(d.line, "tags", "tag %q: want a-z, 0-9, '-', '_' or '.'", t)
+			at(d.lineOf("tags"), "tags", "tag %q: want a-z, 0-9, '-', '_' or '.'", t)
 		}
 	}
 	return r, errs
