@@ -32,35 +32,54 @@ func (m *Manager) Promote(ifVersion, ruleID string) (*Snapshot, error) {
 	if ifVersion != "" && ifVersion != cur.Set.Version() {
 		return nil, fmt.Errorf("%w: in force %s, expected %s", ErrVersionMismatch, cur.Set.Version(), ifVersion)
 	}
-	files, err := promoted(cur, ruleID)
+	files, err := promoted(cur.Set.Rules(), cur.Sources, cur.Set.Version(), ruleID)
 	if err != nil {
 		return nil, err
 	}
 	return m.put(files)
 }
 
-// promoted returns the files of the snapshot, named as a put names them,
-// with ruleID switched to enforce.
-func promoted(cur *Snapshot, ruleID string) ([]Source, error) {
+// PromoteTenant flips a shadow rule of a tenant's overlay to enforce, by
+// PutTenant's path. ifVersion, when set, must be the overlay's version.
+func (m *Manager) PromoteTenant(tenant, ifVersion, ruleID string) (*TenantSnapshot, error) {
+	t := m.Tenant(tenant)
+	if t == nil {
+		return nil, fmt.Errorf("%w: tenant %.80q has no overlay", ErrNoRule, tenant)
+	}
+	files, err := promoted(t.Overlay.Rules(), t.Sources, t.Overlay.Version(), ruleID)
+	if err != nil {
+		return nil, err
+	}
+	if ifVersion == "" {
+		// The files were read from the overlay in force: put them only
+		// over that overlay.
+		ifVersion = t.Overlay.Version()
+	}
+	return m.PutTenant(tenant, ifVersion, files)
+}
+
+// promoted returns the files of a ruleset or overlay, named as a put names
+// them, with ruleID switched to enforce.
+func promoted(rules []Rule, sources []Source, version, ruleID string) ([]Source, error) {
 	var rule *Rule
-	for i, r := range cur.Set.Rules() {
+	for i, r := range rules {
 		if r.ID == ruleID {
-			rule = &cur.Set.Rules()[i]
+			rule = &rules[i]
 			break
 		}
 	}
 	if rule == nil {
-		return nil, fmt.Errorf("%w: %q is not in ruleset %s", ErrNoRule, ruleID, cur.Set.Version())
+		return nil, fmt.Errorf("%w: %q is not in %s", ErrNoRule, ruleID, version)
 	}
 	if rule.Mode != Shadow {
 		return nil, fmt.Errorf("%w: %q is already enforced", ErrNotShadow, ruleID)
 	}
-	if len(cur.Sources) == 0 {
+	if len(sources) == 0 {
 		return nil, fmt.Errorf("%w: the ruleset in force was given by the caller and has no files to edit", ErrInvalid)
 	}
-	files := make([]Source, len(cur.Sources))
+	files := make([]Source, len(sources))
 	found := false
-	for i, s := range cur.Sources {
+	for i, s := range sources {
 		files[i] = Source{Name: putName(s.Name), Data: s.Data}
 		if s.Name != rule.File {
 			continue

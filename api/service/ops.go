@@ -36,6 +36,18 @@ const (
 	// OpProbe is the operational surface: liveness, readiness, metrics,
 	// gRPC health and reflection.
 	OpProbe
+	// OpRulesPromote flips a shadow rule of the shared ruleset to enforce.
+	OpRulesPromote
+	// OpTenantRulesGet reads a tenant's overlay and the ruleset its logins
+	// are decided by.
+	OpTenantRulesGet
+	// OpTenantRulesPut replaces a tenant's overlay.
+	OpTenantRulesPut
+	// OpTenantRulesValidate compiles a candidate overlay for a tenant.
+	OpTenantRulesValidate
+	// OpTenantRulesPromote flips a shadow rule of a tenant's overlay to
+	// enforce.
+	OpTenantRulesPromote
 
 	numOps
 )
@@ -55,6 +67,13 @@ var ops = [numOps]struct {
 	OpRulesValidate: {"rules.validate", auth.Admin},
 	OpRulesTest:     {"rules.test", auth.Admin},
 	OpProbe:         {"probe", auth.Public},
+	OpRulesPromote:  {"rules.promote", auth.Admin},
+	// A tenant's own admin token reaches these, for its tenant only: the
+	// transports check the request's tenant (auth.CheckTenant).
+	OpTenantRulesGet:      {"tenant_rules.get", auth.TenantAdmin},
+	OpTenantRulesPut:      {"tenant_rules.put", auth.TenantAdmin},
+	OpTenantRulesValidate: {"tenant_rules.validate", auth.TenantAdmin},
+	OpTenantRulesPromote:  {"tenant_rules.promote", auth.TenantAdmin},
 }
 
 // Valid reports whether o is one of the operations.
