@@ -12,9 +12,10 @@ import (
 )
 
 type rulesCmd struct {
-	Check  rulesCheckCmd  `cmd:"" help:"Compile rule files and report every error with file:line."`
-	Test   rulesTestCmd   `cmd:"" help:"Run rule tests (*_test.yaml): a history, an attempt, the expected decision."`
-	Fields rulesFieldsCmd `cmd:"" help:"Print the reference of every field rules can read (Markdown)."`
+	Check   rulesCheckCmd   `cmd:"" help:"Compile rule files and report every error with file:line."`
+	Test    rulesTestCmd    `cmd:"" help:"Run rule tests (*_test.yaml): a history, an attempt, the expected decision."`
+	Fields  rulesFieldsCmd  `cmd:"" help:"Print the reference of every field rules can read (Markdown)."`
+	Promote rulesPromoteCmd `cmd:"" help:"Flip a shadow rule to enforce, through a server's admin API or in the rule files, validated and versioned as any change."`
 }
 
 type rulesCheckCmd struct {
