@@ -92,21 +92,12 @@ var _ engine.Ruleset = (*Set)(nil)
 // now() is disabled because a rule must decide the same way in a replay as
 // it did live: rules read the attempt's own time (attempt.hour).
 func exprOptions(extra ...expr.Option) []expr.Option {
-	return append([]expr.Option{
+	opts := append([]expr.Option{
 		expr.Env(engine.Env{}),
 		expr.Optimize(true),
 		expr.DisableBuiltin("now"),
-		expr.Function("sprintf", sprintf, new(func(string, ...any) string)),
-	}, extra...)
-}
-
-// sprintf formats reason messages: sprintf("%.0f km/h", geo.speed_kmh).
-func sprintf(args ...any) (any, error) {
-	format, ok := args[0].(string)
-	if !ok {
-		return nil, errors.New("sprintf: format must be a string")
-	}
-	return fmt.Sprintf(format, args[1:]...), nil
+	}, functionOptions()...)
+	return append(opts, extra...)
 }
 
 // Compile builds a Set from sources. Every problem in every file is

@@ -50,9 +50,9 @@ func documented() (fields, groups []string, names, groupOf map[string]string) {
 	return fields, groups, names, groupOf
 }
 
-// Functions are the functions a rule may call besides expr's built-ins,
-// for suggestions and the reference.
-var functions = []string{"sprintf"}
+// functions are the functions a rule may call besides expr's built-ins,
+// for suggestions.
+var functions = functionNames()
 
 var (
 	noField     = regexp.MustCompile(`^type (\S+) has no field (\S+)$`)
