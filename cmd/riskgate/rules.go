@@ -20,9 +20,11 @@ type rulesCmd struct {
 
 type rulesCheckCmd struct {
 	Paths []string `arg:"" help:"Rule files or folders." type:"path"`
+
+	coverageFlags `embed:""`
 }
 
-func (c *rulesCheckCmd) Run() error {
+func (c *rulesCheckCmd) Run(ctx context.Context) error {
 	srcs, err := rules.LoadFiles(c.Paths...)
 	if err != nil {
 		return err
@@ -34,7 +36,7 @@ func (c *rulesCheckCmd) Run() error {
 	}
 	th := set.Thresholds()
 	fmt.Printf("OK: %d rules in %d file(s), version %s, step_up at %d, deny at %d\n", len(set.Rules()), len(srcs), set.Version(), th.StepUp, th.Deny)
-	return nil
+	return c.coverageFlags.run(ctx, set)
 }
 
 type rulesTestCmd struct {
