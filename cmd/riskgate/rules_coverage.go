@@ -91,4 +91,3 @@ func (f *coverageFlags) run(ctx context.Context, set *rules.Set) error {
 	}
 	return nil
 }
-
