@@ -39,6 +39,9 @@ type TenantSnapshot struct {
 // tenants without an overlay score as before.
 func (m *Manager) ForTenant(tenant string) engine.Ruleset {
 	s := m.cur.Load()
+	if len(s.Tenants) == 0 {
+		return s.Set // no overlays at all: no lookup
+	}
 	if t, ok := s.Tenants[tenant]; ok {
 		return t.Set
 	}

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -194,3 +195,40 @@ func TestManagerTenants(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// BenchmarkRulesFor: what the engine pays per Score to find the ruleset:
+// Current (before overlays) against ForTenant for a tenant without one and
+// for a tenant with one, among 1,000 tenants with overlays.
+func BenchmarkRulesFor(b *testing.B) {
+	m, err := NewManager(Options{Logger: discard()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var sink engine.Ruleset
+	b.Run("no-overlays", func(b *testing.B) {
+		for b.Loop() {
+			sink = m.ForTenant("default")
+		}
+	})
+	for i := range 1000 {
+		if _, err := m.PutTenant(fmt.Sprintf("t%d", i), "", src("o.yaml", "disable: [new-device]\n")); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("current", func(b *testing.B) {
+		for b.Loop() {
+			sink = m.Current()
+		}
+	})
+	b.Run("tenant-without-overlay", func(b *testing.B) {
+		for b.Loop() {
+			sink = m.ForTenant("default")
+		}
+	})
+	b.Run("tenant-with-overlay", func(b *testing.B) {
+		for b.Loop() {
+			sink = m.ForTenant("t500")
+		}
+	})
+	_ = sink
+}
