@@ -44,6 +44,8 @@ type Config struct {
 	PprofAddr string `help:"Serve Go's pprof profiles on this address (keep it on loopback); empty: off."`
 	GCPercent int    `help:"Go garbage collector target, as GOGC: the heap may grow this many percent over the live data before a collection. The state store is a large live heap that every collection marks, so collecting less often saves about a quarter of the CPU per call, for about twice the heap. GOGC in the environment, when set, wins; 0 leaves the runtime's default (100)." default:"400"`
 
+	Capture CaptureConfig `embed:"" prefix:"capture-" yaml:"capture" group:"Capture"`
+
 	Shutdown ShutdownConfig `embed:"" prefix:"shutdown-" yaml:"shutdown"`
 	Log      LogConfig      `embed:"" prefix:"log-" yaml:"log"`
 

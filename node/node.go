@@ -138,6 +138,11 @@ type Node struct {
 	checks  []server.Check
 	srv     *server.Server // after Listen
 
+	enrichers    []engine.Enricher
+	breach       signals.BreachChecker
+	stableSecret bool         // the secret is configured, not random
+	capture      *nodeCapture // nil without --capture-dir
+
 	closers   []closer // in the order things were opened
 	closeOnce sync.Once
 	closeErr  error
@@ -199,9 +204,18 @@ func (n *Node) assemble(ctx context.Context) error {
 	} else if check, err = n.openBreached(cfg.PasswordConfig); err != nil {
 		return err
 	}
+	n.enrichers, n.breach = enrichers, check
 	storeTimeout, err := n.openStore(ctx)
 	if err != nil {
 		return err
+	}
+	// The capture closes before the store: it is opened after it.
+	sink, inForce, err := n.openCapture(secret)
+	if err != nil {
+		return err
+	}
+	if sink != nil {
+		observers = append(observers, sink)
 	}
 	// A store that outlives the process records the key id of the secret
 	// its state was keyed with (issue 10 item 16): another secret is
@@ -220,7 +234,7 @@ func (n *Node) assemble(ctx context.Context) error {
 		}
 	}
 	opts := engine.Options{
-		Store: n.store, Rules: n.rules, Keyer: keyer, Enrichers: enrichers, Observers: observers, Logger: n.log,
+		Store: n.store, Rules: inForce, Keyer: keyer, Enrichers: enrichers, Observers: observers, Logger: n.log,
 		Signals:      signals.Default(signals.Config{MaxSpeedKMH: cfg.MaxSpeed, Breached: check}),
 		StoreTimeout: storeTimeout, MaxClockSkew: cfg.MaxClockSkew,
 	}
@@ -231,7 +245,11 @@ func (n *Node) assemble(ctx context.Context) error {
 	if n.engine, err = engine.New(opts); err != nil {
 		return err
 	}
-	n.service = service.New(n.engine, n.rules)
+	var svcOpts []service.Option
+	if n.capture != nil {
+		svcOpts = append(svcOpts, service.WithCapture(n.capture))
+	}
+	n.service = service.New(n.engine, n.rules, svcOpts...)
 	return nil
 }
 
@@ -240,10 +258,12 @@ func (n *Node) assemble(ctx context.Context) error {
 // random one.
 func (n *Node) secret() ([]byte, error) {
 	if n.set.secret != nil {
+		n.stableSecret = true
 		return n.set.secret, nil
 	}
 	b, err := readSecret("hmac secret", n.cfg.HMACSecretFile, "RISKGATE_HMAC_SECRET", engine.MinSecretLen)
 	if err != nil || b != nil {
+		n.stableSecret = b != nil
 		return b, err
 	}
 	if n.set.store == nil && !n.cfg.memoryStore() {

@@ -10,6 +10,7 @@ package grpcapi
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 
@@ -147,6 +148,23 @@ func (s *Rules) Test(ctx context.Context, req *pb.TestRulesRequest) (*pb.TestRul
 	return &pb.TestRulesResponse{Decision: decisionToPB(&r.Candidate), Current: decisionToPB(&r.Current)}, nil
 }
 
+// Backtest implements RulesService.Backtest: the report is the JSON
+// `riskgate backtest --json` writes.
+func (s *Rules) Backtest(ctx context.Context, req *pb.BacktestRequest) (*pb.BacktestResponse, error) {
+	rep, err := s.Service.Backtest(ctx, service.BacktestInput{
+		Files: filesFromPB(req.Files), BaselineFiles: filesFromPB(req.BaselineFiles),
+		Samples: int(req.Samples), MaxAttempts: int(req.MaxAttempts),
+	})
+	if err != nil {
+		return nil, toStatus(s.Log, err)
+	}
+	data, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return nil, toStatus(s.Log, err)
+	}
+	return &pb.BacktestResponse{ReportJson: append(data, '\n')}, nil
+}
+
 func rulesetToPB(s *rules.Snapshot) *pb.Ruleset {
 	th := s.Set.Thresholds()
 	out := &pb.Ruleset{
@@ -181,7 +199,7 @@ func toStatus(log *slog.Logger, err error) error {
 		for _, d := range e.Details {
 			field := e.Field
 			if d.Index >= 0 {
-				field = fmt.Sprintf("files[%d]", d.Index)
+				field = fmt.Sprintf("%s[%d]", e.Field, d.Index)
 			}
 			br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: field, Description: d.Error.Error()})
 		}

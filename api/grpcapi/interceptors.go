@@ -40,6 +40,7 @@ var methods = map[string]service.Op{
 	pb.RulesService_PutTenant_FullMethodName:      service.OpTenantRulesPut,
 	pb.RulesService_ValidateTenant_FullMethodName: service.OpTenantRulesValidate,
 	pb.RulesService_PromoteTenant_FullMethodName:  service.OpTenantRulesPromote,
+	pb.RulesService_Backtest_FullMethodName:       service.OpBacktest,
 
 	healthpb.Health_Check_FullMethodName:                                   service.OpProbe,
 	healthpb.Health_Watch_FullMethodName:                                   service.OpProbe,

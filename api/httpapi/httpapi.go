@@ -69,6 +69,7 @@ func (a *API) Routes() []Route {
 		{"PUT", "/v1/tenants/{tenant}/rules", service.OpTenantRulesPut, a.putTenantRules},
 		{"POST", "/v1/tenants/{tenant}/rules:validate", service.OpTenantRulesValidate, a.validateTenantRules},
 		{"POST", "/v1/tenants/{tenant}/rules:promote", service.OpTenantRulesPromote, a.promoteTenantRule},
+		{"POST", "/v1/rules:backtest", service.OpBacktest, a.backtest},
 	}
 }
 

@@ -279,12 +279,13 @@ func TestEveryEndpointHasALevel(t *testing.T) {
 		service.OpProbe: auth.Public, service.OpRulesPromote: auth.Admin,
 		service.OpTenantRulesGet: auth.TenantAdmin, service.OpTenantRulesPut: auth.TenantAdmin,
 		service.OpTenantRulesValidate: auth.TenantAdmin, service.OpTenantRulesPromote: auth.TenantAdmin,
+		service.OpBacktest: auth.Admin,
 	} {
 		if op.Level() != want {
 			t.Errorf("%s: level %s, want %s", op, op.Level(), want)
 		}
 	}
-	if got := len(service.Ops()); got != 14 {
+	if got := len(service.Ops()); got != 15 {
 		t.Errorf("%d operations: a new one needs its level checked here", got)
 	}
 }

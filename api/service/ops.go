@@ -33,6 +33,9 @@ const (
 	// OpRulesTest decides on an attempt with a candidate ruleset, changing
 	// nothing.
 	OpRulesTest
+	// OpBacktest replays the capture the server holds through a candidate
+	// ruleset and reports the difference.
+	OpBacktest
 	// OpProbe is the operational surface: liveness, readiness, metrics,
 	// gRPC health and reflection.
 	OpProbe
@@ -66,6 +69,7 @@ var ops = [numOps]struct {
 	OpRulesPut:      {"rules.put", auth.Admin},
 	OpRulesValidate: {"rules.validate", auth.Admin},
 	OpRulesTest:     {"rules.test", auth.Admin},
+	OpBacktest:      {"backtest", auth.Admin},
 	OpProbe:         {"probe", auth.Public},
 	OpRulesPromote:  {"rules.promote", auth.Admin},
 	// A tenant's own admin token reaches these, for its tenant only: the

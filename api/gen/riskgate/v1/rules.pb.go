@@ -1198,6 +1198,128 @@ func (x *TenantOverlay) GetProblems() []*RuleError {
 	return nil
 }
 
+type BacktestRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The candidate ruleset; empty means the one in force.
+	Files []*RuleFile `protobuf:"bytes,1,rep,name=files,proto3" json:"files,omitempty"`
+	// The ruleset to compare with; empty means the rules the capture was
+	// scored with (its rules records, following the live changes).
+	BaselineFiles []*RuleFile `protobuf:"bytes,2,rep,name=baseline_files,json=baselineFiles,proto3" json:"baseline_files,omitempty"`
+	// Changed attempts kept per kind of change: 0 the default (5), negative
+	// none.
+	Samples int32 `protobuf:"varint,3,opt,name=samples,proto3" json:"samples,omitempty"`
+	// Stop after this many attempts (under the server's own bound); 0: the
+	// server's bound.
+	MaxAttempts   int32 `protobuf:"varint,4,opt,name=max_attempts,json=maxAttempts,proto3" json:"max_attempts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BacktestRequest) Reset() {
+	*x = BacktestRequest{}
+	mi := &file_riskgate_v1_rules_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BacktestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BacktestRequest) ProtoMessage() {}
+
+func (x *BacktestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_riskgate_v1_rules_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BacktestRequest.ProtoReflect.Descriptor instead.
+func (*BacktestRequest) Descriptor() ([]byte, []int) {
+	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *BacktestRequest) GetFiles() []*RuleFile {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+func (x *BacktestRequest) GetBaselineFiles() []*RuleFile {
+	if x != nil {
+		return x.BaselineFiles
+	}
+	return nil
+}
+
+func (x *BacktestRequest) GetSamples() int32 {
+	if x != nil {
+		return x.Samples
+	}
+	return 0
+}
+
+func (x *BacktestRequest) GetMaxAttempts() int32 {
+	if x != nil {
+		return x.MaxAttempts
+	}
+	return 0
+}
+
+type BacktestResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The report as JSON, exactly the document `riskgate backtest --json`
+	// writes (transitions, labels, friction and catch, per-rule counts and
+	// causes, shadow, histograms, samples), as the README describes it.
+	ReportJson    []byte `protobuf:"bytes,1,opt,name=report_json,json=reportJson,proto3" json:"report_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BacktestResponse) Reset() {
+	*x = BacktestResponse{}
+	mi := &file_riskgate_v1_rules_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BacktestResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BacktestResponse) ProtoMessage() {}
+
+func (x *BacktestResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_riskgate_v1_rules_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BacktestResponse.ProtoReflect.Descriptor instead.
+func (*BacktestResponse) Descriptor() ([]byte, []int) {
+	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *BacktestResponse) GetReportJson() []byte {
+	if x != nil {
+		return x.ReportJson
+	}
+	return nil
+}
+
 var File_riskgate_v1_rules_proto protoreflect.FileDescriptor
 
 const file_riskgate_v1_rules_proto_rawDesc = "" +
@@ -1294,7 +1416,15 @@ const file_riskgate_v1_rules_proto_rawDesc = "" +
 	"\n" +
 	"thresholds\x18\x06 \x01(\v2\x17.riskgate.v1.ThresholdsR\n" +
 	"thresholds\x122\n" +
-	"\bproblems\x18\a \x03(\v2\x16.riskgate.v1.RuleErrorR\bproblems2\xa7\x05\n" +
+	"\bproblems\x18\a \x03(\v2\x16.riskgate.v1.RuleErrorR\bproblems\"\xb9\x01\n" +
+	"\x0fBacktestRequest\x12+\n" +
+	"\x05files\x18\x01 \x03(\v2\x15.riskgate.v1.RuleFileR\x05files\x12<\n" +
+	"\x0ebaseline_files\x18\x02 \x03(\v2\x15.riskgate.v1.RuleFileR\rbaselineFiles\x12\x18\n" +
+	"\asamples\x18\x03 \x01(\x05R\asamples\x12!\n" +
+	"\fmax_attempts\x18\x04 \x01(\x05R\vmaxAttempts\"3\n" +
+	"\x10BacktestResponse\x12\x1f\n" +
+	"\vreport_json\x18\x01 \x01(\fR\n" +
+	"reportJson2\xf0\x05\n" +
 	"\fRulesService\x129\n" +
 	"\x03Get\x12\x1c.riskgate.v1.GetRulesRequest\x1a\x14.riskgate.v1.Ruleset\x12Q\n" +
 	"\bValidate\x12!.riskgate.v1.ValidateRulesRequest\x1a\".riskgate.v1.ValidateRulesResponse\x129\n" +
@@ -1304,7 +1434,8 @@ const file_riskgate_v1_rules_proto_rawDesc = "" +
 	"\tGetTenant\x12\".riskgate.v1.GetTenantRulesRequest\x1a\x18.riskgate.v1.TenantRules\x12I\n" +
 	"\tPutTenant\x12\".riskgate.v1.PutTenantRulesRequest\x1a\x18.riskgate.v1.TenantRules\x12]\n" +
 	"\x0eValidateTenant\x12'.riskgate.v1.ValidateTenantRulesRequest\x1a\".riskgate.v1.ValidateRulesResponse\x12P\n" +
-	"\rPromoteTenant\x12%.riskgate.v1.PromoteTenantRuleRequest\x1a\x18.riskgate.v1.TenantRulesB=Z;github.com/riskgate/riskgate/api/gen/riskgate/v1;riskgatev1b\x06proto3"
+	"\rPromoteTenant\x12%.riskgate.v1.PromoteTenantRuleRequest\x1a\x18.riskgate.v1.TenantRules\x12G\n" +
+	"\bBacktest\x12\x1c.riskgate.v1.BacktestRequest\x1a\x1d.riskgate.v1.BacktestResponseB=Z;github.com/riskgate/riskgate/api/gen/riskgate/v1;riskgatev1b\x06proto3"
 
 var (
 	file_riskgate_v1_rules_proto_rawDescOnce sync.Once
@@ -1318,7 +1449,7 @@ func file_riskgate_v1_rules_proto_rawDescGZIP() []byte {
 	return file_riskgate_v1_rules_proto_rawDescData
 }
 
-var file_riskgate_v1_rules_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_riskgate_v1_rules_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_riskgate_v1_rules_proto_goTypes = []any{
 	(*RuleFile)(nil),                   // 0: riskgate.v1.RuleFile
 	(*GetRulesRequest)(nil),            // 1: riskgate.v1.GetRulesRequest
@@ -1338,24 +1469,26 @@ var file_riskgate_v1_rules_proto_goTypes = []any{
 	(*PromoteTenantRuleRequest)(nil),   // 15: riskgate.v1.PromoteTenantRuleRequest
 	(*TenantRules)(nil),                // 16: riskgate.v1.TenantRules
 	(*TenantOverlay)(nil),              // 17: riskgate.v1.TenantOverlay
-	(*timestamppb.Timestamp)(nil),      // 18: google.protobuf.Timestamp
-	(Action)(0),                        // 19: riskgate.v1.Action
-	(*Attempt)(nil),                    // 20: riskgate.v1.Attempt
-	(*Decision)(nil),                   // 21: riskgate.v1.Decision
+	(*BacktestRequest)(nil),            // 18: riskgate.v1.BacktestRequest
+	(*BacktestResponse)(nil),           // 19: riskgate.v1.BacktestResponse
+	(*timestamppb.Timestamp)(nil),      // 20: google.protobuf.Timestamp
+	(Action)(0),                        // 21: riskgate.v1.Action
+	(*Attempt)(nil),                    // 22: riskgate.v1.Attempt
+	(*Decision)(nil),                   // 23: riskgate.v1.Decision
 }
 var file_riskgate_v1_rules_proto_depIdxs = []int32{
-	18, // 0: riskgate.v1.Ruleset.loaded_at:type_name -> google.protobuf.Timestamp
+	20, // 0: riskgate.v1.Ruleset.loaded_at:type_name -> google.protobuf.Timestamp
 	0,  // 1: riskgate.v1.Ruleset.files:type_name -> riskgate.v1.RuleFile
 	3,  // 2: riskgate.v1.Ruleset.rules:type_name -> riskgate.v1.Rule
 	4,  // 3: riskgate.v1.Ruleset.thresholds:type_name -> riskgate.v1.Thresholds
-	19, // 4: riskgate.v1.Rule.action:type_name -> riskgate.v1.Action
+	21, // 4: riskgate.v1.Rule.action:type_name -> riskgate.v1.Action
 	0,  // 5: riskgate.v1.ValidateRulesRequest.files:type_name -> riskgate.v1.RuleFile
 	7,  // 6: riskgate.v1.ValidateRulesResponse.errors:type_name -> riskgate.v1.RuleError
 	0,  // 7: riskgate.v1.PutRulesRequest.files:type_name -> riskgate.v1.RuleFile
-	20, // 8: riskgate.v1.TestRulesRequest.attempt:type_name -> riskgate.v1.Attempt
+	22, // 8: riskgate.v1.TestRulesRequest.attempt:type_name -> riskgate.v1.Attempt
 	0,  // 9: riskgate.v1.TestRulesRequest.files:type_name -> riskgate.v1.RuleFile
-	21, // 10: riskgate.v1.TestRulesResponse.decision:type_name -> riskgate.v1.Decision
-	21, // 11: riskgate.v1.TestRulesResponse.current:type_name -> riskgate.v1.Decision
+	23, // 10: riskgate.v1.TestRulesResponse.decision:type_name -> riskgate.v1.Decision
+	23, // 11: riskgate.v1.TestRulesResponse.current:type_name -> riskgate.v1.Decision
 	0,  // 12: riskgate.v1.PutTenantRulesRequest.files:type_name -> riskgate.v1.RuleFile
 	0,  // 13: riskgate.v1.ValidateTenantRulesRequest.files:type_name -> riskgate.v1.RuleFile
 	4,  // 14: riskgate.v1.TenantRules.thresholds:type_name -> riskgate.v1.Thresholds
@@ -1364,29 +1497,33 @@ var file_riskgate_v1_rules_proto_depIdxs = []int32{
 	0,  // 17: riskgate.v1.TenantOverlay.files:type_name -> riskgate.v1.RuleFile
 	4,  // 18: riskgate.v1.TenantOverlay.thresholds:type_name -> riskgate.v1.Thresholds
 	7,  // 19: riskgate.v1.TenantOverlay.problems:type_name -> riskgate.v1.RuleError
-	1,  // 20: riskgate.v1.RulesService.Get:input_type -> riskgate.v1.GetRulesRequest
-	5,  // 21: riskgate.v1.RulesService.Validate:input_type -> riskgate.v1.ValidateRulesRequest
-	8,  // 22: riskgate.v1.RulesService.Put:input_type -> riskgate.v1.PutRulesRequest
-	9,  // 23: riskgate.v1.RulesService.Test:input_type -> riskgate.v1.TestRulesRequest
-	11, // 24: riskgate.v1.RulesService.Promote:input_type -> riskgate.v1.PromoteRuleRequest
-	12, // 25: riskgate.v1.RulesService.GetTenant:input_type -> riskgate.v1.GetTenantRulesRequest
-	13, // 26: riskgate.v1.RulesService.PutTenant:input_type -> riskgate.v1.PutTenantRulesRequest
-	14, // 27: riskgate.v1.RulesService.ValidateTenant:input_type -> riskgate.v1.ValidateTenantRulesRequest
-	15, // 28: riskgate.v1.RulesService.PromoteTenant:input_type -> riskgate.v1.PromoteTenantRuleRequest
-	2,  // 29: riskgate.v1.RulesService.Get:output_type -> riskgate.v1.Ruleset
-	6,  // 30: riskgate.v1.RulesService.Validate:output_type -> riskgate.v1.ValidateRulesResponse
-	2,  // 31: riskgate.v1.RulesService.Put:output_type -> riskgate.v1.Ruleset
-	10, // 32: riskgate.v1.RulesService.Test:output_type -> riskgate.v1.TestRulesResponse
-	2,  // 33: riskgate.v1.RulesService.Promote:output_type -> riskgate.v1.Ruleset
-	16, // 34: riskgate.v1.RulesService.GetTenant:output_type -> riskgate.v1.TenantRules
-	16, // 35: riskgate.v1.RulesService.PutTenant:output_type -> riskgate.v1.TenantRules
-	6,  // 36: riskgate.v1.RulesService.ValidateTenant:output_type -> riskgate.v1.ValidateRulesResponse
-	16, // 37: riskgate.v1.RulesService.PromoteTenant:output_type -> riskgate.v1.TenantRules
-	29, // [29:38] is the sub-list for method output_type
-	20, // [20:29] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	0,  // 20: riskgate.v1.BacktestRequest.files:type_name -> riskgate.v1.RuleFile
+	0,  // 21: riskgate.v1.BacktestRequest.baseline_files:type_name -> riskgate.v1.RuleFile
+	1,  // 22: riskgate.v1.RulesService.Get:input_type -> riskgate.v1.GetRulesRequest
+	5,  // 23: riskgate.v1.RulesService.Validate:input_type -> riskgate.v1.ValidateRulesRequest
+	8,  // 24: riskgate.v1.RulesService.Put:input_type -> riskgate.v1.PutRulesRequest
+	9,  // 25: riskgate.v1.RulesService.Test:input_type -> riskgate.v1.TestRulesRequest
+	11, // 26: riskgate.v1.RulesService.Promote:input_type -> riskgate.v1.PromoteRuleRequest
+	12, // 27: riskgate.v1.RulesService.GetTenant:input_type -> riskgate.v1.GetTenantRulesRequest
+	13, // 28: riskgate.v1.RulesService.PutTenant:input_type -> riskgate.v1.PutTenantRulesRequest
+	14, // 29: riskgate.v1.RulesService.ValidateTenant:input_type -> riskgate.v1.ValidateTenantRulesRequest
+	15, // 30: riskgate.v1.RulesService.PromoteTenant:input_type -> riskgate.v1.PromoteTenantRuleRequest
+	18, // 31: riskgate.v1.RulesService.Backtest:input_type -> riskgate.v1.BacktestRequest
+	2,  // 32: riskgate.v1.RulesService.Get:output_type -> riskgate.v1.Ruleset
+	6,  // 33: riskgate.v1.RulesService.Validate:output_type -> riskgate.v1.ValidateRulesResponse
+	2,  // 34: riskgate.v1.RulesService.Put:output_type -> riskgate.v1.Ruleset
+	10, // 35: riskgate.v1.RulesService.Test:output_type -> riskgate.v1.TestRulesResponse
+	2,  // 36: riskgate.v1.RulesService.Promote:output_type -> riskgate.v1.Ruleset
+	16, // 37: riskgate.v1.RulesService.GetTenant:output_type -> riskgate.v1.TenantRules
+	16, // 38: riskgate.v1.RulesService.PutTenant:output_type -> riskgate.v1.TenantRules
+	6,  // 39: riskgate.v1.RulesService.ValidateTenant:output_type -> riskgate.v1.ValidateRulesResponse
+	16, // 40: riskgate.v1.RulesService.PromoteTenant:output_type -> riskgate.v1.TenantRules
+	19, // 41: riskgate.v1.RulesService.Backtest:output_type -> riskgate.v1.BacktestResponse
+	32, // [32:42] is the sub-list for method output_type
+	22, // [22:32] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_riskgate_v1_rules_proto_init() }
@@ -1401,7 +1538,7 @@ func file_riskgate_v1_rules_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_riskgate_v1_rules_proto_rawDesc), len(file_riskgate_v1_rules_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -31,6 +31,7 @@ const (
 	RulesService_PutTenant_FullMethodName      = "/riskgate.v1.RulesService/PutTenant"
 	RulesService_ValidateTenant_FullMethodName = "/riskgate.v1.RulesService/ValidateTenant"
 	RulesService_PromoteTenant_FullMethodName  = "/riskgate.v1.RulesService/PromoteTenant"
+	RulesService_Backtest_FullMethodName       = "/riskgate.v1.RulesService/Backtest"
 )
 
 // RulesServiceClient is the client API for RulesService service.
@@ -71,6 +72,13 @@ type RulesServiceClient interface {
 	ValidateTenant(ctx context.Context, in *ValidateTenantRulesRequest, opts ...grpc.CallOption) (*ValidateRulesResponse, error)
 	// PromoteTenant flips a shadow rule of a tenant's overlay to enforce.
 	PromoteTenant(ctx context.Context, in *PromoteTenantRuleRequest, opts ...grpc.CallOption) (*TenantRules, error)
+	// Backtest replays the capture the server records (serve --capture-dir)
+	// through a candidate ruleset and a baseline, each on its own state, and
+	// reports the difference: the report `riskgate backtest --json` writes.
+	// Bounded by the server's --capture-backtest-max-attempts and
+	// --capture-backtest-timeout (a shorter deadline wins); one at a time
+	// (else RESOURCE_EXHAUSTED); FAILED_PRECONDITION without a capture.
+	Backtest(ctx context.Context, in *BacktestRequest, opts ...grpc.CallOption) (*BacktestResponse, error)
 }
 
 type rulesServiceClient struct {
@@ -171,6 +179,16 @@ func (c *rulesServiceClient) PromoteTenant(ctx context.Context, in *PromoteTenan
 	return out, nil
 }
 
+func (c *rulesServiceClient) Backtest(ctx context.Context, in *BacktestRequest, opts ...grpc.CallOption) (*BacktestResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BacktestResponse)
+	err := c.cc.Invoke(ctx, RulesService_Backtest_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RulesServiceServer is the server API for RulesService service.
 // All implementations must embed UnimplementedRulesServiceServer
 // for forward compatibility.
@@ -209,6 +227,13 @@ type RulesServiceServer interface {
 	ValidateTenant(context.Context, *ValidateTenantRulesRequest) (*ValidateRulesResponse, error)
 	// PromoteTenant flips a shadow rule of a tenant's overlay to enforce.
 	PromoteTenant(context.Context, *PromoteTenantRuleRequest) (*TenantRules, error)
+	// Backtest replays the capture the server records (serve --capture-dir)
+	// through a candidate ruleset and a baseline, each on its own state, and
+	// reports the difference: the report `riskgate backtest --json` writes.
+	// Bounded by the server's --capture-backtest-max-attempts and
+	// --capture-backtest-timeout (a shorter deadline wins); one at a time
+	// (else RESOURCE_EXHAUSTED); FAILED_PRECONDITION without a capture.
+	Backtest(context.Context, *BacktestRequest) (*BacktestResponse, error)
 	mustEmbedUnimplementedRulesServiceServer()
 }
 
@@ -245,6 +270,9 @@ func (UnimplementedRulesServiceServer) ValidateTenant(context.Context, *Validate
 }
 func (UnimplementedRulesServiceServer) PromoteTenant(context.Context, *PromoteTenantRuleRequest) (*TenantRules, error) {
 	return nil, status.Error(codes.Unimplemented, "method PromoteTenant not implemented")
+}
+func (UnimplementedRulesServiceServer) Backtest(context.Context, *BacktestRequest) (*BacktestResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Backtest not implemented")
 }
 func (UnimplementedRulesServiceServer) mustEmbedUnimplementedRulesServiceServer() {}
 func (UnimplementedRulesServiceServer) testEmbeddedByValue()                      {}
@@ -429,6 +457,24 @@ func _RulesService_PromoteTenant_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RulesService_Backtest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BacktestRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RulesServiceServer).Backtest(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RulesService_Backtest_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RulesServiceServer).Backtest(ctx, req.(*BacktestRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RulesService_ServiceDesc is the grpc.ServiceDesc for RulesService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -471,6 +517,10 @@ var RulesService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "PromoteTenant",
 			Handler:    _RulesService_PromoteTenant_Handler,
+		},
+		{
+			MethodName: "Backtest",
+			Handler:    _RulesService_Backtest_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
