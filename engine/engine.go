@@ -68,6 +68,14 @@ type Rules interface {
 	Current() Ruleset
 }
 
+// TenantRules is Rules that can hand a tenant a ruleset of its own (the
+// shared rules with the tenant's overlay on them). When Options.Rules
+// implements it, each attempt is decided by ForTenant(its tenant).
+type TenantRules interface {
+	Rules
+	ForTenant(tenant string) Ruleset
+}
+
 // Observer is told about every decision, outcome and failure: metrics,
 // decision logs and alert producers implement it. Calls are synchronous on
 // the scoring path, so implementations must be quick and must not block.
@@ -124,6 +132,7 @@ type Engine struct {
 	// defaultClock: Options.Now is time.Now, so Score reads the clock once.
 	defaultClock bool
 	agents       *useragent.Cache
+	tenantRules  TenantRules // Options.Rules, when it is one
 }
 
 // scratch is the per-call working memory, pooled so that Score allocates
@@ -163,6 +172,7 @@ func New(opts Options) (*Engine, error) {
 	if e.log == nil {
 		e.log = slog.Default()
 	}
+	e.tenantRules, _ = opts.Rules.(TenantRules)
 	if opts.NewID == nil {
 		e.opts.NewID = e.ids.ULID
 	}
@@ -196,9 +206,21 @@ func (e *Engine) Score(ctx context.Context, a Attempt) (Decision, error) {
 // try a candidate ruleset on live state.
 func (e *Engine) DryRun(ctx context.Context, a Attempt, rs Ruleset) (Decision, error) {
 	if rs == nil {
-		rs = e.opts.Rules.Current()
+		tenant := a.Tenant
+		if tenant == "" {
+			tenant = DefaultTenant
+		}
+		rs = e.rulesFor(tenant)
 	}
 	return e.score(ctx, &a, rs, nil)
+}
+
+// rulesFor is the ruleset that decides a tenant's attempts.
+func (e *Engine) rulesFor(tenant string) Ruleset {
+	if e.tenantRules != nil {
+		return e.tenantRules.ForTenant(tenant)
+	}
+	return e.opts.Rules.Current()
 }
 
 func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captured) (Decision, error) {
@@ -267,7 +289,7 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 	// Rules.
 	rs := dry
 	if rs == nil {
-		rs = e.opts.Rules.Current()
+		rs = e.rulesFor(s.n.tenant)
 	}
 	s.verdict.Reset()
 	rs.Evaluate(&s.env, &s.verdict)

@@ -62,6 +62,7 @@ type Config struct {
 // shares with serve.
 type EngineConfig struct {
 	Rules          []string `help:"Rule files or folders (default: the embedded rules)." placeholder:"PATH" env:"RISKGATE_RULES" sep:","`
+	RulesTenants   string   `help:"Folder of the tenants' rule overlays, one folder per tenant: DIR/TENANT/*.yaml, layered on the shared rules for that tenant's logins. A tenant's overlay put through the API is written there. Empty: overlays are held in memory only." placeholder:"DIR" env:"RISKGATE_RULES_TENANTS"`
 	HMACSecretFile string   `help:"File holding the secret that keys stored identifiers (at least 16 bytes). Default: RISKGATE_HMAC_SECRET, else a random secret (fine for in-memory state, which dies with the process)." placeholder:"FILE" env:"RISKGATE_HMAC_SECRET_FILE"`
 	MaxSpeed       float64  `help:"Speed (km/h) above which travel between two logins is impossible." default:"1000"`
 
@@ -125,9 +126,10 @@ type MetricsConfig struct {
 // AuthConfig is where the API's credentials come from. The tokens
 // themselves are secrets: files or the environment, never flags.
 type AuthConfig struct {
-	AdminTokenFile   string   `help:"File holding the admin bearer token (rules, profiles, erasure). Or set RISKGATE_ADMIN_TOKEN. Without a token or admin certificates the admin API is off." placeholder:"FILE"`
-	ScoringTokenFile string   `help:"File holding the bearer token that Score and Report require. Or set RISKGATE_SCORING_TOKEN. Without one, scoring is open." placeholder:"FILE"`
-	AdminCertNames   []string `help:"Client certificate names (CN, DNS, e-mail or URI SAN) that are admins; * for any verified client certificate." placeholder:"NAME" sep:","`
+	AdminTokenFile        string   `help:"File holding the admin bearer token (rules, profiles, erasure). Or set RISKGATE_ADMIN_TOKEN. Without a token or admin certificates the admin API is off." placeholder:"FILE"`
+	ScoringTokenFile      string   `help:"File holding the bearer token that Score and Report require. Or set RISKGATE_SCORING_TOKEN. Without one, scoring is open." placeholder:"FILE"`
+	AdminCertNames        []string `help:"Client certificate names (CN, DNS, e-mail or URI SAN) that are admins; * for any verified client certificate." placeholder:"NAME" sep:","`
+	TenantAdminTokensFile string   `help:"File of tenant-scoped admin tokens, one \"TENANT TOKEN\" per line (# comments): each token manages its own tenant's rule overlay (/v1/tenants/TENANT/rules) and nothing else." placeholder:"FILE"`
 }
 
 // MemoryConfig bounds what grows with the traffic (issue 10 item 9: every

@@ -204,7 +204,7 @@ func (n *Node) assemble(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ropts := rules.Options{Paths: cfg.Rules, Set: n.set.ruleset, Debounce: cfg.RulesDebounce, Poll: cfg.RulesPoll, Logger: n.log}
+	ropts := rules.Options{Paths: cfg.Rules, TenantsDir: cfg.RulesTenants, Set: n.set.ruleset, Debounce: cfg.RulesDebounce, Poll: cfg.RulesPoll, Logger: n.log}
 	if n.rules, err = rules.NewManager(ropts); err != nil {
 		return err
 	}

@@ -1,9 +1,13 @@
 package node
 
 import (
+	"bufio"
+	"bytes"
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/riskgate/riskgate/rules"
 )
 
 // readSecret is the one way secrets are read: from file when one is named,
@@ -30,4 +34,50 @@ func readSecret(what, file, env string, minLen int) ([]byte, error) {
 		return nil, fmt.Errorf("%s: the secret in %s is shorter than %d bytes", what, src, minLen)
 	}
 	return []byte(v), nil
+}
+
+// readTenantTokens reads the tenant admin tokens: one "TENANT TOKEN" per
+// line, blank lines and # comments skipped. Errors name the file and line,
+// never a token; a token shorter than minTokenLen, a tenant given twice, a
+// token shared by two tenants or equal to the admin or scoring token is
+// refused.
+func readTenantTokens(file string, admin, scoring []byte) (map[string][]byte, error) {
+	if file == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("auth: tenant admin tokens: %w", err)
+	}
+	out := map[string][]byte{}
+	seen := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			return nil, fmt.Errorf("auth: %s:%d: want \"TENANT TOKEN\"", file, n)
+		}
+		tenant, token := f[0], f[1]
+		switch {
+		case !rules.ValidTenant(tenant):
+			return nil, fmt.Errorf("auth: %s:%d: tenant %.70q: want 1-64 letters, digits, '-', '_' or '.'", file, n, tenant)
+		case len(token) < minTokenLen:
+			return nil, fmt.Errorf("auth: %s:%d: the token of tenant %s is shorter than %d bytes", file, n, tenant, minTokenLen)
+		case out[tenant] != nil:
+			return nil, fmt.Errorf("auth: %s:%d: tenant %s given twice", file, n, tenant)
+		case seen[token] != "":
+			return nil, fmt.Errorf("auth: %s:%d: tenant %s has the token of tenant %s", file, n, tenant, seen[token])
+		case token == string(admin) || token == string(scoring):
+			return nil, fmt.Errorf("auth: %s:%d: the token of tenant %s is the admin or scoring token", file, n, tenant)
+		}
+		out[tenant], seen[token] = []byte(token), tenant
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("auth: tenant admin tokens: %w", err)
+	}
+	return out, nil
 }

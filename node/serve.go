@@ -184,7 +184,11 @@ func (n *Node) authenticator() (*auth.Authenticator, error) {
 	if admin != nil && scoring != nil && string(admin) == string(scoring) {
 		return nil, errors.New("auth: the admin and scoring tokens must differ")
 	}
-	return auth.New(auth.Options{AdminToken: admin, ScoringToken: scoring, AdminCertNames: a.AdminCertNames}), nil
+	tenants, err := readTenantTokens(a.TenantAdminTokensFile, admin, scoring)
+	if err != nil {
+		return nil, err
+	}
+	return auth.New(auth.Options{AdminToken: admin, ScoringToken: scoring, AdminCertNames: a.AdminCertNames, TenantAdminTokens: tenants}), nil
 }
 
 // logConfig logs the effective configuration, without secrets: tokens are
@@ -198,6 +202,7 @@ func (n *Node) logConfig(az *auth.Authenticator) {
 	n.log.Info("configuration",
 		"store", redisstore.Redact(c.Store), "rules", rulesFrom, "rules_watch", c.RulesWatch,
 		"http_tls", c.HTTP.TLS.Cert != "", "grpc_tls", c.GRPC.TLS.Cert != "",
+		"rules_tenants", c.RulesTenants, "tenant_admin_tokens", az.TenantsEnabled(),
 		"admin_api", az.AdminEnabled(), "scoring_token_required", !az.ScoringOpen(),
 		"shutdown_timeout", c.Shutdown.Timeout,
 		"kafka", c.Kafka.Enabled(), "alert_sinks", alertSinkNames(c),

@@ -34,6 +34,9 @@ type fileDoc struct {
 	Thresholds *thresholdsDoc `yaml:"thresholds"`
 	Settings   settingsDoc    `yaml:"settings"`
 	Rules      []ruleDoc      `yaml:"rules"`
+	// Disable lists shared rules a tenant overlay turns off (overlay.go);
+	// the shared ruleset refuses it.
+	Disable []yaml.Node `yaml:"disable"`
 }
 
 type thresholdsDoc struct {
@@ -48,17 +51,27 @@ type settingsDoc struct {
 }
 
 type ruleDoc struct {
-	ID          string    `yaml:"id"`
-	Description string    `yaml:"description"`
-	When        yaml.Node `yaml:"when"`
-	Reason      yaml.Node `yaml:"reason"`
-	Action      string    `yaml:"action"`
-	Score       int       `yaml:"score"`
-	Mode        string    `yaml:"mode"`
-	Alert       bool      `yaml:"alert"`
-	Notify      string    `yaml:"notify"`
-	Tags        []string  `yaml:"tags"`
-	line        int       // of the rule's mapping, filled after decoding
+	ID          string         `yaml:"id"`
+	Description string         `yaml:"description"`
+	When        yaml.Node      `yaml:"when"`
+	Reason      yaml.Node      `yaml:"reason"`
+	Action      string         `yaml:"action"`
+	Score       int            `yaml:"score"`
+	Mode        string         `yaml:"mode"`
+	Alert       bool           `yaml:"alert"`
+	Notify      string         `yaml:"notify"`
+	Tags        []string       `yaml:"tags"`
+	line        int            // of the rule's mapping, filled after decoding
+	lines       map[string]int // of each key's value, filled after decoding
+}
+
+// lineOf is the line of the rule's key, or of the rule when it has no
+// such key: an error about a rule's action points to its action: line.
+func (d *ruleDoc) lineOf(key string) int {
+	if l, ok := d.lines[key]; ok {
+		return l
+	}
+	return d.line
 }
 
 // LoadFiles reads rule files and folders (every *.yaml and *.yml in them,
@@ -149,7 +162,7 @@ func parse(src Source) (*fileDoc, ErrorList) {
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(src.Data, &root); err != nil {
-		return nil, yamlErrors(src.Name, err)
+		return nil, yamlErrors(src.Name, src.Data, err)
 	}
 	if root.Kind != yaml.DocumentNode || len(root.Content) != 1 || root.Content[0].Kind != yaml.MappingNode {
 		return nil, ErrorList{fileError(src.Name, max(root.Line, 1), "", "want a mapping with a rules: list")}
@@ -158,7 +171,7 @@ func parse(src Source) (*fileDoc, ErrorList) {
 	dec := yaml.NewDecoder(bytes.NewReader(src.Data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&doc); err != nil {
-		return nil, yamlErrors(src.Name, err)
+		return nil, yamlErrors(src.Name, src.Data, err)
 	}
 	// Attach each rule's line, for messages about the rule as a whole.
 	m := root.Content[0]
@@ -167,6 +180,12 @@ func parse(src Source) (*fileDoc, ErrorList) {
 			for j, item := range m.Content[i+1].Content {
 				if j < len(doc.Rules) {
 					doc.Rules[j].line = item.Line
+					if item.Kind == yaml.MappingNode {
+						doc.Rules[j].lines = make(map[string]int, len(item.Content)/2)
+						for k := 0; k+1 < len(item.Content); k += 2 {
+							doc.Rules[j].lines[item.Content[k].Value] = item.Content[k+1].Line
+						}
+					}
 				}
 			}
 		}
@@ -179,19 +198,19 @@ var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): `)
 // yamlErrors turns the YAML decoder's errors, which carry their line only in
 // their text ("yaml: line 7: did not find expected key"), into Errors with
 // the line as data; a type error lists several lines.
-func yamlErrors(name string, err error) ErrorList {
+func yamlErrors(name string, data []byte, err error) ErrorList {
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
 		var l ErrorList
 		for _, e := range te.Errors {
-			l = append(l, yamlErrors(name, errors.New(e))...)
+			l = append(l, yamlErrors(name, data, errors.New(e))...)
 		}
 		return l
 	}
 	msg := err.Error()
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
-		return ErrorList{{File: name, Line: line, Err: errors.New(msg[len(m[0]):])}}
+		return ErrorList{{File: name, Line: line, Field: keyOfLine(data, line), Err: errors.New(yamlTypeMessage(msg[len(m[0]):], data, line))}}
 	}
 	return ErrorList{{File: name, Err: errors.New(strings.TrimPrefix(msg, "yaml: "))}}
 }

@@ -60,6 +60,9 @@ type Snapshot struct {
 	// PersistPath is the file or folder Put writes to; empty when a Put is
 	// held in memory only.
 	PersistPath string
+	// Tenants are the tenants' overlays in force, each layered on Set;
+	// nil or empty when no tenant has one.
+	Tenants map[string]*TenantSnapshot
 }
 
 // Options configure a Manager.
@@ -70,6 +73,11 @@ type Options struct {
 	// Set, instead of Paths, is a ruleset the caller compiled (rule tests,
 	// tools); it cannot be reloaded.
 	Set *Set
+	// TenantsDir is the folder of the tenants' overlays, one folder per
+	// tenant holding its *.yaml files (TenantsDir/acme/rules.yaml); a put
+	// of a tenant's overlay is written there. Empty: overlays are put
+	// through the API only, and held in memory.
+	TenantsDir string
 	// Debounce is how long file changes must settle before a reload;
 	// editors write a file in several steps. Default 250ms.
 	Debounce time.Duration
@@ -125,7 +133,7 @@ func NewManager(opts Options) (*Manager, error) {
 			return nil, errors.New("rules: a manager loads either paths or a given set")
 		}
 		m.install(TriggerStartup, opts.Set, nil, OriginGiven)
-		return m, nil
+		return m, m.startTenants()
 	}
 	srcs, origin, err := m.read()
 	if err != nil {
@@ -138,7 +146,21 @@ func NewManager(opts Options) (*Manager, error) {
 		return nil, fmt.Errorf("rules: %w", err)
 	}
 	m.install(TriggerStartup, set, srcs, origin)
-	return m, nil
+	return m, m.startTenants()
+}
+
+// startTenants loads the tenants' overlays at startup; one that does not
+// compile fails the start, as a shared rule file does.
+func (m *Manager) startTenants() error {
+	tenants, err := m.readTenants(m.Set())
+	if err != nil {
+		m.failed(TriggerStartup, err)
+		return err
+	}
+	if len(tenants) > 0 {
+		m.installTenants(TriggerStartup, tenants)
+	}
+	return nil
 }
 
 // Current implements engine.Rules: the ruleset in force.
@@ -186,6 +208,21 @@ func (m *Manager) Reload(trigger string) (changed bool, err error) {
 }
 
 func (m *Manager) reload(trigger string) (bool, error) {
+	changed, err := m.reloadShared(trigger)
+	if err != nil || m.opts.TenantsDir == "" {
+		return changed, err
+	}
+	// The tenants' folders: an overlay that does not compile keeps every
+	// overlay in force as it was.
+	tenants, err := m.readTenants(m.Set())
+	if err != nil {
+		m.failed(trigger, err)
+		return changed, err
+	}
+	return m.installTenants(trigger, tenants) || changed, nil
+}
+
+func (m *Manager) reloadShared(trigger string) (bool, error) {
 	if len(m.opts.Paths) == 0 {
 		// Nothing on disk to reload; keep what the API may have put.
 		cur := m.Snapshot()
@@ -209,16 +246,17 @@ func (m *Manager) reload(trigger string) (bool, error) {
 // keeps the file's size and time is seen and a touch reloads nothing.
 // Without rule files Watch returns at once.
 func (m *Manager) Watch(ctx context.Context) error {
-	if len(m.opts.Paths) == 0 {
+	paths := append(slices.Clone(m.opts.Paths), m.tenantWatchPaths()...)
+	if len(paths) == 0 {
 		return nil
 	}
-	w, err := filewatch.New(m.opts.Paths, func(string) { _, _ = m.Reload(TriggerFile) }, filewatch.Options{
+	w, err := filewatch.New(paths, func(string) { _, _ = m.Reload(TriggerFile) }, filewatch.Options{
 		Poll: m.opts.Poll, Debounce: m.opts.Debounce, Content: true, Filter: isRuleFile, Logger: m.log,
 	})
 	if err != nil {
 		return fmt.Errorf("rules watch: %w", err)
 	}
-	m.log.Info("watching rule files", "paths", m.opts.Paths, "debounce", m.opts.Debounce)
+	m.log.Info("watching rule files", "paths", paths, "debounce", m.opts.Debounce)
 	// A change between the first load and the watch would be missed: look
 	// once now (nothing changes when nothing did).
 	_, _ = m.Reload(TriggerFile)
@@ -252,6 +290,12 @@ func (m *Manager) Put(ifVersion string, files []Source) (*Snapshot, error) {
 	if cur := m.Snapshot(); ifVersion != "" && ifVersion != cur.Set.Version() {
 		return nil, fmt.Errorf("%w: in force %s, expected %s", ErrVersionMismatch, cur.Set.Version(), ifVersion)
 	}
+	return m.put(files)
+}
+
+// put is Put under m.mu, the version checked: the one path every change
+// through the API takes (a put, a promotion).
+func (m *Manager) put(files []Source) (*Snapshot, error) {
 	srcs, names, err := m.named(files)
 	if err != nil {
 		return nil, err
@@ -289,7 +333,11 @@ func (m *Manager) install(trigger string, set *Set, srcs []Source, origin string
 	cur := m.Snapshot()
 	changed := cur == nil || cur.Set.Version() != set.Version() || !sameNames(cur.Sources, srcs)
 	if changed {
-		m.cur.Store(&Snapshot{Set: set, Sources: srcs, Origin: origin, LoadedAt: now, PersistPath: m.PersistPath()})
+		var tenants map[string]*TenantSnapshot
+		if cur != nil {
+			tenants = m.recompose(set, cur.Tenants)
+		}
+		m.cur.Store(&Snapshot{Set: set, Sources: srcs, Origin: origin, LoadedAt: now, PersistPath: m.PersistPath(), Tenants: tenants})
 		m.log.Info("rules in force", "trigger", trigger, "version", set.Version(), "rules", len(set.Rules()), "origin", origin)
 	} else {
 		m.log.Debug("rules unchanged", "trigger", trigger, "version", set.Version())
@@ -318,12 +366,6 @@ var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*\.ya?ml$`)
 // position in the request and the name the caller knows it by, for
 // messages.
 func (m *Manager) named(files []Source) (srcs []Source, names map[string]requestFile, err error) {
-	if len(files) == 0 {
-		return nil, nil, fmt.Errorf("%w: no rule files", ErrInvalid)
-	}
-	if len(files) > MaxFiles {
-		return nil, nil, fmt.Errorf("%w: %d files, at most %d", ErrInvalid, len(files), MaxFiles)
-	}
 	dir, single := "", ""
 	if p := m.PersistPath(); p != "" {
 		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
@@ -331,6 +373,18 @@ func (m *Manager) named(files []Source) (srcs []Source, names map[string]request
 		} else {
 			single = p
 		}
+	}
+	return m.namedIn(dir, single, files)
+}
+
+// namedIn is named for files to be written to the folder dir or the one
+// file single (neither: held in memory).
+func (m *Manager) namedIn(dir, single string, files []Source) (srcs []Source, names map[string]requestFile, err error) {
+	if len(files) == 0 {
+		return nil, nil, fmt.Errorf("%w: no rule files", ErrInvalid)
+	}
+	if len(files) > MaxFiles {
+		return nil, nil, fmt.Errorf("%w: %d files, at most %d", ErrInvalid, len(files), MaxFiles)
 	}
 	if single != "" && len(files) != 1 {
 		return nil, nil, fmt.Errorf("%w: the rules are loaded from the file %s: put exactly one file", ErrInvalid, single)

@@ -69,8 +69,8 @@ rules:
 func TestNotifyKindErrors(t *testing.T) {
 	for _, kind := range []string{"New-Device", "1st", "new device", strings.Repeat("a", 33), "'[x]'"} {
 		_, err := compile(t, "rules:\n  - id: a\n    description: d\n    when: \"true\"\n    notify: "+kind+"\n")
-		if err == nil || !strings.Contains(err.Error(), "r.yaml:2:") || !strings.Contains(err.Error(), "notify") {
-			t.Errorf("notify %s: error %v, want one naming r.yaml:2 and notify", kind, err)
+		if err == nil || !strings.Contains(err.Error(), "r.yaml:5:") || !strings.Contains(err.Error(), "notify") {
+			t.Errorf("notify %s: error %v, want one naming r.yaml:5 (the notify line) and notify", kind, err)
 		}
 	}
 	_, err := compile(t, "rules:\n  - id: a\n    description: d\n    when: \"true\"\n    notify: [a, b]\n")

@@ -18,7 +18,7 @@ func Reference() string {
 	b.WriteString("Rules are [expr](https://expr-lang.org/docs/language-definition) expressions over these fields.\n")
 	b.WriteString("Numbers are `int` or `float`; a field a signal could not compute is zero, `false` or empty,\n")
 	b.WriteString("and a companion field (`geo.known`, `password.status`, `state.available`) says so.\n")
-	b.WriteString("Besides expr's built-in functions, `sprintf(format, args...)` formats reason messages;\n")
+	b.WriteString("Besides expr's built-in functions, rules can call the [functions](#functions) at the end of this page.\n")
 	b.WriteString("`now()` is disabled so that rules decide the same way in a replay as live.\n\n")
 	th := DefaultThresholds()
 	b.WriteString("## Thresholds\n\n")
@@ -34,7 +34,8 @@ func Reference() string {
 		writeFields(&b, name, f.Type)
 		b.WriteByte('\n')
 	}
-	return b.String()
+	writeFunctions(&b)
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 func writeFields(b *strings.Builder, prefix string, t reflect.Type) {

@@ -104,21 +104,12 @@ var _ engine.Ruleset = (*Set)(nil)
 // now() is disabled because a rule must decide the same way in a replay as
 // it did live: rules read the attempt's own time (attempt.hour).
 func exprOptions(extra ...expr.Option) []expr.Option {
-	return append([]expr.Option{
+	opts := append([]expr.Option{
 		expr.Env(engine.Env{}),
 		expr.Optimize(true),
 		expr.DisableBuiltin("now"),
-		expr.Function("sprintf", sprintf, new(func(string, ...any) string)),
-	}, extra...)
-}
-
-// sprintf formats reason messages: sprintf("%.0f km/h", geo.speed_kmh).
-func sprintf(args ...any) (any, error) {
-	format, ok := args[0].(string)
-	if !ok {
-		return nil, errors.New("sprintf: format must be a string")
-	}
-	return fmt.Sprintf(format, args[1:]...), nil
+	}, functionOptions()...)
+	return append(opts, extra...)
 }
 
 // Compile builds a Set from sources. Every problem in every file is
@@ -163,6 +154,9 @@ func Compile(srcs ...Source) (*Set, error) {
 		}
 		if len(doc.Rules) == 0 {
 			errs = append(errs, fileError(src.Name, 0, "rules", "no rules"))
+		}
+		if len(doc.Disable) > 0 {
+			errs = append(errs, fileError(src.Name, doc.Disable[0].Line, "disable", "disable: only a tenant overlay disables rules; remove the rule from the shared set instead"))
 		}
 		for i := range doc.Rules {
 			r, rerrs := compileRule(src.Name, &doc.Rules[i], defMode)
@@ -224,25 +218,25 @@ func compileRule(name string, d *ruleDoc, defMode Mode) (Rule, ErrorList) {
 	}
 	r := Rule{ID: d.ID, Description: strings.TrimSpace(d.Description), Score: d.Score, Alert: d.Alert, Notify: d.Notify, Tags: d.Tags, File: name, Line: d.line, Mode: defMode}
 	if !idPattern.MatchString(d.ID) {
-		at(d.line, "id", "id %q: want 1-64 characters of a-z, 0-9, '-', '_' or '.', starting with a letter or digit", d.ID)
+		at(d.lineOf("id"), "id", "id %q: want 1-64 characters of a-z, 0-9, '-', '_' or '.', starting with a letter or digit", d.ID)
 	}
 	if r.Description == "" {
-		at(d.line, "description", "description: required: it is the sentence the decision gives as the reason")
+		at(d.lineOf("description"), "description", "description: required: it is the sentence the decision gives as the reason")
 	}
 	var err error
 	if r.Action, err = parseAction(d.Action); err != nil {
-		at(d.line, "action", "action: %v", err)
+		at(d.lineOf("action"), "action", "action: %v", err)
 	}
 	if d.Mode != "" {
 		if r.Mode, err = parseMode(d.Mode); err != nil {
-			at(d.line, "mode", "mode: %v", err)
+			at(d.lineOf("mode"), "mode", "mode: %v", err)
 		}
 	}
 	if d.Score < -MaxScore || d.Score > MaxScore {
-		at(d.line, "score", "score %d out of range [-%d, %d]", d.Score, MaxScore, MaxScore)
+		at(d.lineOf("score"), "score", "score %d out of range [-%d, %d]", d.Score, MaxScore, MaxScore)
 	}
 	if d.Notify != "" && !notifyPattern.MatchString(d.Notify) {
-		at(d.line, "notify", "notify %q: want a notification kind of 1-32 characters of a-z, 0-9 and '_', starting with a letter (new_device, new_country)", d.Notify)
+		at(d.lineOf("notify"), "notify", "notify %q: want a notification kind of 1-32 characters of a-z, 0-9 and '_', starting with a letter (new_device, new_country)", d.Notify)
 	}
 	if r.Action == engine.ActionNone && d.Score == 0 && d.Notify == "" {
 		at(d.line, "", "neither an action, a score nor a notify: the rule could never change anything")
@@ -254,7 +248,7 @@ func compileRule(name string, d *ruleDoc, defMode Mode) (Rule, ErrorList) {
 	} else {
 		r.When = d.When.Value
 		if r.when, err = expr.Compile(r.When, exprOptions(expr.AsBool())...); err != nil {
-			at(exprLine(&d.When, err), "when", "when: %v", explainExprError(err))
+			at(exprLine(&d.When, err), "when", "when: %v", explain(err, r.When))
 		} else {
 			r.fast = compileFast(r.when.Node())
 		}
@@ -263,12 +257,12 @@ func compileRule(name string, d *ruleDoc, defMode Mode) (Rule, ErrorList) {
 		if d.Reason.Kind != yaml.ScalarNode {
 			at(d.Reason.Line, "reason", "reason: want an expression string")
 		} else if r.reason, err = expr.Compile(d.Reason.Value, exprOptions(expr.AsKind(reflect.String))...); err != nil {
-			at(exprLine(&d.Reason, err), "reason", "reason: %v", explainExprError(err))
+			at(exprLine(&d.Reason, err), "reason", "reason: %v", explain(err, d.Reason.Value))
 		}
 	}
 	for _, t := range d.Tags {
 		if !idPattern.MatchString(t) {
-			at(d.line, "tags", "tag %q: want a-z, 0-9, '-', '_' or '.'", t)
+			at(d.lineOf("tags"), "tags", "tag %q: want a-z, 0-9, '-', '_' or '.'", t)
 		}
 	}
 	return r, errs

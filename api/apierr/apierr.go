@@ -49,6 +49,10 @@ func Classify(err error) *Error {
 		return &Error{Code: codes.InvalidArgument, Field: "files", Message: "ruleset rejected: " + err.Error(), Details: rej.Problems}
 	case errors.Is(err, rules.ErrInvalid):
 		return &Error{Code: codes.InvalidArgument, Field: "files", Message: err.Error()}
+	case errors.Is(err, rules.ErrNoRule):
+		return &Error{Code: codes.NotFound, Field: "rule_id", Message: err.Error()}
+	case errors.Is(err, rules.ErrNotShadow):
+		return &Error{Code: codes.FailedPrecondition, Field: "rule_id", Message: err.Error()}
 	case errors.Is(err, rules.ErrVersionMismatch):
 		return &Error{Code: codes.Aborted, Field: "if_version", Message: err.Error()}
 	case errors.Is(err, service.ErrNoCapture):

@@ -1,8 +1,10 @@
 // Package auth decides who may call what, for both the gRPC and the HTTP
-// API. There are three levels: public (health, metrics, reflection),
-// scoring (Score and Report: open unless a scoring token is configured) and
+// API. There are four levels: public (health, metrics, reflection),
+// scoring (Score and Report: open unless a scoring token is configured),
 // admin (rules, profiles, erasure: closed unless an admin token or admin
-// client certificates are configured). A caller proves itself with a bearer
+// client certificates are configured) and tenant admin (one tenant's rule
+// overlay: an admin, or that tenant's own admin token, which reaches
+// nothing else: not another tenant, not the shared rules). A caller proves itself with a bearer
 // token, compared in constant time, or with a client certificate that the
 // listener's TLS has already verified against the client CA.
 package auth
@@ -25,6 +27,9 @@ const (
 	Public Level = iota
 	Scoring
 	Admin
+	// TenantAdmin is an operation on one tenant's rules: an admin, or the
+	// tenant's own admin token (CheckTenant).
+	TenantAdmin
 	// Hook is a web hook that authenticates its caller itself, with a
 	// credential of its own (the Ory Kratos hook's token): the API lets
 	// the request through to it, and no API credential opens it (Check
@@ -38,6 +43,8 @@ func (l Level) String() string {
 		return "public"
 	case Scoring:
 		return "scoring"
+	case TenantAdmin:
+		return "tenant admin"
 	case Hook:
 		return "hook"
 	}
@@ -64,6 +71,9 @@ type Options struct {
 	// common name or a DNS, e-mail or URI subject alternative name is in
 	// the list; "*" grants it to every verified client certificate.
 	AdminCertNames []string
+	// TenantAdminTokens grant a caller that presents one of them the
+	// tenant admin level for that tenant only (tenant → token).
+	TenantAdminTokens map[string][]byte
 }
 
 // Authenticator checks credentials. It is safe for concurrent use and
@@ -73,6 +83,7 @@ type Authenticator struct {
 	hasAdmin, hasScoring bool
 	certNames            []string
 	anyCert              bool
+	tenants              map[[sha256.Size]byte]string // token hash → tenant
 }
 
 // New returns an Authenticator.
@@ -83,6 +94,14 @@ func New(o Options) *Authenticator {
 	}
 	if len(o.ScoringToken) > 0 {
 		a.scoring, a.hasScoring = sha256.Sum256(o.ScoringToken), true
+	}
+	if len(o.TenantAdminTokens) > 0 {
+		a.tenants = make(map[[sha256.Size]byte]string, len(o.TenantAdminTokens))
+		for t, tok := range o.TenantAdminTokens {
+			if len(tok) > 0 {
+				a.tenants[sha256.Sum256(tok)] = t
+			}
+		}
 	}
 	for _, n := range o.AdminCertNames {
 		if n == "*" {
@@ -102,10 +121,21 @@ func (a *Authenticator) AdminEnabled() bool {
 // ScoringOpen reports whether scoring calls need no credentials.
 func (a *Authenticator) ScoringOpen() bool { return !a.hasScoring }
 
+// TenantsEnabled reports whether tenant admin tokens are configured.
+func (a *Authenticator) TenantsEnabled() bool { return len(a.tenants) > 0 }
+
 // Check decides whether a caller with this Authorization header value
 // (empty when absent) and this TLS state (nil without TLS) may perform an
-// operation of level l.
+// operation of level l. For TenantAdmin it admits admins only: an
+// operation on a tenant's rules calls CheckTenant with the tenant.
 func (a *Authenticator) Check(l Level, authorization string, cs *tls.ConnectionState) error {
+	return a.CheckTenant(l, "", authorization, cs)
+}
+
+// CheckTenant is Check for an operation on one tenant's rules: at level
+// TenantAdmin, the tenant's own admin token is admitted as well as the
+// admins; another tenant's token is ErrPermissionDenied.
+func (a *Authenticator) CheckTenant(l Level, tenant, authorization string, cs *tls.ConnectionState) error {
 	if l == Public || l == Scoring && !a.hasScoring {
 		return nil
 	}
@@ -113,19 +143,38 @@ func (a *Authenticator) Check(l Level, authorization string, cs *tls.ConnectionS
 		return fmt.Errorf("%w: a web hook checks a credential of its own", ErrPermissionDenied)
 	}
 	token, hasToken := bearer(authorization)
-	isAdmin, isScoring := false, false
+	isAdmin, isScoring, tokenTenant, isTenant := false, false, "", false
 	if hasToken {
 		// Hashing first makes the comparison independent of the length
-		// of the secret; both comparisons always run.
+		// of the secret; both comparisons always run. The tenants' tokens
+		// are looked up by hash: the lookup's timing depends on the
+		// hash, never on how much of a token was right.
 		h := sha256.Sum256([]byte(token))
 		isAdmin = a.hasAdmin && subtle.ConstantTimeCompare(h[:], a.admin[:]) == 1
 		isScoring = a.hasScoring && subtle.ConstantTimeCompare(h[:], a.scoring[:]) == 1
+		tokenTenant, isTenant = a.tenants[h]
 	}
 	certAdmin := a.certAdmin(cs)
 	switch l {
+	case TenantAdmin:
+		if isAdmin || certAdmin || isTenant && tenant != "" && tokenTenant == tenant {
+			return nil
+		}
+		if isTenant {
+			return fmt.Errorf("%w: this token manages the rules of tenant %q only", ErrPermissionDenied, tokenTenant)
+		}
+		if !a.AdminEnabled() && !a.TenantsEnabled() {
+			return fmt.Errorf("%w: the admin API is disabled: configure an admin token (admin-token-file or RISKGATE_ADMIN_TOKEN), admin-cert-names or tenant-admin-tokens-file", ErrPermissionDenied)
+		}
+		if isScoring || verifiedCert(cs) {
+			return ErrPermissionDenied
+		}
 	case Scoring:
 		if isAdmin || isScoring || certAdmin || verifiedCert(cs) {
 			return nil
+		}
+		if isTenant {
+			return fmt.Errorf("%w: a tenant admin token does not score", ErrPermissionDenied)
 		}
 	case Admin:
 		if isAdmin || certAdmin {
@@ -133,6 +182,9 @@ func (a *Authenticator) Check(l Level, authorization string, cs *tls.ConnectionS
 		}
 		if !a.AdminEnabled() {
 			return fmt.Errorf("%w: the admin API is disabled: configure an admin token (admin-token-file or RISKGATE_ADMIN_TOKEN) or admin-cert-names", ErrPermissionDenied)
+		}
+		if isTenant {
+			return fmt.Errorf("%w: this token manages the rules of tenant %q only", ErrPermissionDenied, tokenTenant)
 		}
 		if isScoring || verifiedCert(cs) {
 			return ErrPermissionDenied

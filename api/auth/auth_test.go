@@ -87,3 +87,43 @@ func TestHookLevelIsNotOpenedByAPICredentials(t *testing.T) {
 		t.Error(Hook.String())
 	}
 }
+
+// TestCheckTenant: a tenant's admin token reaches its own tenant's
+// operations only; admins reach every tenant; nothing else changes.
+func TestCheckTenant(t *testing.T) {
+	a := New(Options{AdminToken: []byte("admin-0123456789abcdef"), ScoringToken: []byte("score-0123456789abcdef"),
+		TenantAdminTokens: map[string][]byte{"acme": []byte("acme-0123456789abcdef"), "beta": []byte("beta-0123456789abcdef")}})
+	cases := []struct {
+		level         Level
+		tenant, authz string
+		want          error
+	}{
+		{TenantAdmin, "acme", "Bearer acme-0123456789abcdef", nil},
+		{TenantAdmin, "beta", "Bearer acme-0123456789abcdef", ErrPermissionDenied},
+		{TenantAdmin, "", "Bearer acme-0123456789abcdef", ErrPermissionDenied},
+		{TenantAdmin, "acme", "Bearer admin-0123456789abcdef", nil},
+		{TenantAdmin, "acme", "Bearer score-0123456789abcdef", ErrPermissionDenied},
+		{TenantAdmin, "acme", "Bearer acme-0123456789abcdeF", ErrUnauthenticated},
+		{TenantAdmin, "acme", "", ErrUnauthenticated},
+		{Admin, "acme", "Bearer acme-0123456789abcdef", ErrPermissionDenied},
+		{Scoring, "acme", "Bearer acme-0123456789abcdef", ErrPermissionDenied},
+		{Admin, "", "Bearer admin-0123456789abcdef", nil},
+	}
+	for _, c := range cases {
+		if err := a.CheckTenant(c.level, c.tenant, c.authz, nil); !errors.Is(err, c.want) || (c.want == nil) != (err == nil) {
+			t.Errorf("%v %q %q: %v, want %v", c.level, c.tenant, c.authz, err, c.want)
+		}
+	}
+	// Check is CheckTenant without a tenant: admins only.
+	if err := a.Check(TenantAdmin, "Bearer acme-0123456789abcdef", nil); !errors.Is(err, ErrPermissionDenied) {
+		t.Errorf("Check(TenantAdmin) with a tenant token: %v", err)
+	}
+	// Tenant tokens alone open the tenants' operations, not the admin ones.
+	b := New(Options{TenantAdminTokens: map[string][]byte{"acme": []byte("acme-0123456789abcdef")}})
+	if err := b.CheckTenant(TenantAdmin, "acme", "Bearer acme-0123456789abcdef", nil); err != nil {
+		t.Errorf("tenant token without an admin token: %v", err)
+	}
+	if err := b.Check(Admin, "Bearer acme-0123456789abcdef", nil); !errors.Is(err, ErrPermissionDenied) {
+		t.Errorf("admin with only tenant tokens: %v", err)
+	}
+}

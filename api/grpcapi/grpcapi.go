@@ -123,14 +123,7 @@ func (s *Rules) Validate(_ context.Context, req *pb.ValidateRulesRequest) (*pb.V
 	if err != nil {
 		return nil, toStatus(s.Log, err)
 	}
-	if !v.Valid() {
-		resp := &pb.ValidateRulesResponse{}
-		for _, p := range v.Problems {
-			resp.Errors = append(resp.Errors, &pb.RuleError{File: p.File, Line: int32(p.Line), Rule: p.Rule, Field: p.Field, Message: p.Error.Error()})
-		}
-		return resp, nil
-	}
-	return &pb.ValidateRulesResponse{Valid: true, Version: v.Set.Version(), RuleCount: int32(len(v.Set.Rules()))}, nil
+	return validationToPB(v), nil
 }
 
 // Put implements RulesService.Put.

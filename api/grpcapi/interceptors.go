@@ -27,15 +27,20 @@ import (
 // operation, whose level it needs. A method missing here is refused (fail
 // closed), and api/server's TestEveryEndpointHasALevel finds it first.
 var methods = map[string]service.Op{
-	pb.RiskService_Score_FullMethodName:      service.OpScore,
-	pb.RiskService_Report_FullMethodName:     service.OpReport,
-	pb.RiskService_Forget_FullMethodName:     service.OpForget,
-	pb.RiskService_GetProfile_FullMethodName: service.OpProfile,
-	pb.RulesService_Get_FullMethodName:       service.OpRulesGet,
-	pb.RulesService_Validate_FullMethodName:  service.OpRulesValidate,
-	pb.RulesService_Put_FullMethodName:       service.OpRulesPut,
-	pb.RulesService_Test_FullMethodName:      service.OpRulesTest,
-	pb.RulesService_Backtest_FullMethodName:  service.OpBacktest,
+	pb.RiskService_Score_FullMethodName:           service.OpScore,
+	pb.RiskService_Report_FullMethodName:          service.OpReport,
+	pb.RiskService_Forget_FullMethodName:          service.OpForget,
+	pb.RiskService_GetProfile_FullMethodName:      service.OpProfile,
+	pb.RulesService_Get_FullMethodName:            service.OpRulesGet,
+	pb.RulesService_Validate_FullMethodName:       service.OpRulesValidate,
+	pb.RulesService_Put_FullMethodName:            service.OpRulesPut,
+	pb.RulesService_Test_FullMethodName:           service.OpRulesTest,
+	pb.RulesService_Promote_FullMethodName:        service.OpRulesPromote,
+	pb.RulesService_GetTenant_FullMethodName:      service.OpTenantRulesGet,
+	pb.RulesService_PutTenant_FullMethodName:      service.OpTenantRulesPut,
+	pb.RulesService_ValidateTenant_FullMethodName: service.OpTenantRulesValidate,
+	pb.RulesService_PromoteTenant_FullMethodName:  service.OpTenantRulesPromote,
+	pb.RulesService_Backtest_FullMethodName:       service.OpBacktest,
 
 	healthpb.Health_Check_FullMethodName:                                   service.OpProbe,
 	healthpb.Health_Watch_FullMethodName:                                   service.OpProbe,
@@ -75,7 +80,7 @@ func (ic *Interceptors) Unary(ctx context.Context, req any, info *grpc.UnaryServ
 			ic.Metrics.GRPC(info.FullMethod, status.Code(err).String(), time.Since(start))
 		}
 	}()
-	if err := ic.check(ctx, info.FullMethod); err != nil {
+	if err := ic.check(ctx, info.FullMethod, tenantOf(req)); err != nil {
 		return nil, err
 	}
 	return handler(ctx, req)
@@ -89,13 +94,22 @@ func (ic *Interceptors) Stream(srv any, ss grpc.ServerStream, info *grpc.StreamS
 			err = status.Error(codes.Internal, "internal error")
 		}
 	}()
-	if err := ic.check(ss.Context(), info.FullMethod); err != nil {
+	if err := ic.check(ss.Context(), info.FullMethod, ""); err != nil {
 		return err
 	}
 	return handler(srv, ss)
 }
 
-func (ic *Interceptors) check(ctx context.Context, method string) error {
+// tenantOf is the tenant a request is about, for a tenant admin's token
+// (auth.CheckTenant); "" admits admins only.
+func tenantOf(req any) string {
+	if r, ok := req.(interface{ GetTenant() string }); ok {
+		return r.GetTenant()
+	}
+	return ""
+}
+
+func (ic *Interceptors) check(ctx context.Context, method, tenant string) error {
 	op, ok := methods[method]
 	if !ok {
 		ic.Log.Error("grpc method without a service operation refused", "method", method)
@@ -117,7 +131,7 @@ func (ic *Interceptors) check(ctx context.Context, method string) error {
 			cs = &ti.State
 		}
 	}
-	if err := ic.Auth.Check(level, authz, cs); err != nil {
+	if err := ic.Auth.CheckTenant(level, tenant, authz, cs); err != nil {
 		e := apierr.Classify(err)
 		return status.Error(e.Code, e.Message)
 	}

@@ -64,6 +64,11 @@ func (a *API) Routes() []Route {
 		{"PUT", "/v1/rules", service.OpRulesPut, a.putRules},
 		{"POST", "/v1/rules:validate", service.OpRulesValidate, a.validateRules},
 		{"POST", "/v1/rules:test", service.OpRulesTest, a.testRules},
+		{"POST", "/v1/rules:promote", service.OpRulesPromote, a.promoteRule},
+		{"GET", "/v1/tenants/{tenant}/rules", service.OpTenantRulesGet, a.getTenantRules},
+		{"PUT", "/v1/tenants/{tenant}/rules", service.OpTenantRulesPut, a.putTenantRules},
+		{"POST", "/v1/tenants/{tenant}/rules:validate", service.OpTenantRulesValidate, a.validateTenantRules},
+		{"POST", "/v1/tenants/{tenant}/rules:promote", service.OpTenantRulesPromote, a.promoteTenantRule},
 		{"POST", "/v1/rules:backtest", service.OpBacktest, a.backtest},
 	}
 }
@@ -146,8 +151,10 @@ func (a *API) wrap(r Route) http.Handler {
 		}()
 		// A hook's handler checks its own credential (auth.Hook).
 		if level != auth.Public && level != auth.Hook && !(level == auth.Scoring && a.Auth.ScoringOpen()) {
-			if err := a.Auth.Check(level, req.Header.Get("Authorization"), req.TLS); err != nil {
-				if level == auth.Admin || !a.Auth.ScoringOpen() {
+			// A tenant's operations are checked against the tenant of
+			// their path: "" (a route without one) admits admins only.
+			if err := a.Auth.CheckTenant(level, req.PathValue("tenant"), req.Header.Get("Authorization"), req.TLS); err != nil {
+				if level == auth.Admin || level == auth.TenantAdmin || !a.Auth.ScoringOpen() {
 					sw.Header().Set("WWW-Authenticate", `Bearer realm="riskgate"`)
 				}
 				a.fail(sw, err)

@@ -38,6 +38,9 @@ type testOpts struct {
 	metricsApart   bool
 	shutdown       time.Duration
 	checks         []server.Check
+	// tenantTokens are tenant admin tokens (tenant → token); with them the
+	// server has a tenants folder (testServer.tenantsDir).
+	tenantTokens map[string]string
 }
 
 // testServer is a real server on 127.0.0.1 ports, stopped by the test.
@@ -45,9 +48,11 @@ type testServer struct {
 	srv      *server.Server
 	addrs    server.Addrs
 	rulesDir string
-	reg      *prometheus.Registry
-	stop     func() error
-	scheme   string
+	// tenantsDir is the tenants' overlays folder, when testOpts.tenantTokens.
+	tenantsDir string
+	reg        *prometheus.Registry
+	stop       func() error
+	scheme     string
 }
 
 // startServer assembles a node as `riskgate serve` does (package node),
@@ -86,6 +91,17 @@ func startServer(t *testing.T, o testOpts) *testServer {
 	if o.metricsApart {
 		cfg.Metrics.Addr = "127.0.0.1:0"
 	}
+	tenantsDir := ""
+	if len(o.tenantTokens) > 0 {
+		tenantsDir = t.TempDir()
+		var lines strings.Builder
+		lines.WriteString("# tenant admin tokens\n")
+		for tenant, token := range o.tenantTokens {
+			lines.WriteString(tenant + " " + token + "\n")
+		}
+		cfg.Auth.TenantAdminTokensFile = tokenFile("tenants", lines.String())
+		cfg.RulesTenants = tenantsDir
+	}
 	reg := prometheus.NewRegistry()
 	opts := []node.Option{node.WithLogger(log), node.WithRegistry(reg), node.WithSecret([]byte("test-secret-0123456789abcdef"))}
 	for _, c := range o.checks {
@@ -110,7 +126,7 @@ func startServer(t *testing.T, o testOpts) *testServer {
 	}
 	stop := func() error { cancel(); return wait() }
 	t.Cleanup(func() { _ = stop() })
-	ts := &testServer{srv: srv, addrs: addrs, rulesDir: dir, reg: reg, stop: stop, scheme: "http"}
+	ts := &testServer{srv: srv, addrs: addrs, rulesDir: dir, tenantsDir: tenantsDir, reg: reg, stop: stop, scheme: "http"}
 	if o.httpTLS.Enabled() {
 		ts.scheme = "https"
 	}

@@ -39,6 +39,18 @@ const (
 	// OpProbe is the operational surface: liveness, readiness, metrics,
 	// gRPC health and reflection.
 	OpProbe
+	// OpRulesPromote flips a shadow rule of the shared ruleset to enforce.
+	OpRulesPromote
+	// OpTenantRulesGet reads a tenant's overlay and the ruleset its logins
+	// are decided by.
+	OpTenantRulesGet
+	// OpTenantRulesPut replaces a tenant's overlay.
+	OpTenantRulesPut
+	// OpTenantRulesValidate compiles a candidate overlay for a tenant.
+	OpTenantRulesValidate
+	// OpTenantRulesPromote flips a shadow rule of a tenant's overlay to
+	// enforce.
+	OpTenantRulesPromote
 	// OpKratosLogin is the Ory Kratos after-login web hook (POST
 	// /v1/kratos/login): it scores a login Kratos verified the password
 	// of. Its handler checks the hook's own token (--kratos-token-file),
@@ -64,6 +76,13 @@ var ops = [numOps]struct {
 	OpRulesTest:     {"rules.test", auth.Admin},
 	OpBacktest:      {"backtest", auth.Admin},
 	OpProbe:         {"probe", auth.Public},
+	OpRulesPromote:  {"rules.promote", auth.Admin},
+	// A tenant's own admin token reaches these, for its tenant only: the
+	// transports check the request's tenant (auth.CheckTenant).
+	OpTenantRulesGet:      {"tenant_rules.get", auth.TenantAdmin},
+	OpTenantRulesPut:      {"tenant_rules.put", auth.TenantAdmin},
+	OpTenantRulesValidate: {"tenant_rules.validate", auth.TenantAdmin},
+	OpTenantRulesPromote:  {"tenant_rules.promote", auth.TenantAdmin},
 	OpKratosLogin:   {"kratos.login", auth.Hook},
 }
 

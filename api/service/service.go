@@ -1,7 +1,7 @@
 // Package service is riskgate's operations: score, report, profile,
-// forget, the rules operations (get, put, validate, test) and the backtest
-// of the capture the node records. It is the
-// one layer between the transports and the engine: gRPC (api/grpcapi),
+// forget, the rules operations (get, put, validate, test, promote), a
+// tenant's rules operations (get, put, validate, promote its overlay) and
+// the backtest of the capture the node records. It is the one layer between the transports and the engine: gRPC (api/grpcapi),
 // HTTP/JSON (api/httpapi) and the Kafka stream call it, so a use case is
 // written once whatever the wire. Each operation declares here, once, the
 // authorisation level it needs (Op.Level); transports authenticate the
@@ -128,14 +128,26 @@ type TestResult struct {
 // the ruleset in force) and with the ruleset in force, changing nothing
 // (OpRulesTest). Errors about the attempt name its field under "attempt.";
 // a candidate that does not compile is a *rules.RejectedError.
+//
+// A tenant's attempt is decided as live: by its overlay on the shared set,
+// the candidate being a shared ruleset under the same overlay.
 func (s *Service) TestRules(ctx context.Context, a engine.Attempt, files []rules.Source) (TestResult, error) {
-	cur := s.rules.Set()
+	tenant := a.Tenant
+	if tenant == "" {
+		tenant = engine.DefaultTenant
+	}
+	cur := s.rules.ForTenant(tenant)
 	cand := cur
 	if len(files) > 0 {
-		var err error
-		if cand, err = s.rules.Validate(files); err != nil {
+		set, err := s.rules.Validate(files)
+		if err != nil {
 			return TestResult{}, err
 		}
+		var overlay *rules.Overlay
+		if t := s.rules.Tenant(tenant); t != nil {
+			overlay = t.Overlay
+		}
+		cand = rules.Compose(set, overlay)
 	}
 	var r TestResult
 	var err error
@@ -146,4 +158,72 @@ func (s *Service) TestRules(ctx context.Context, a engine.Attempt, files []rules
 		return TestResult{}, engine.WithinField(err, "attempt.")
 	}
 	return r, nil
+}
+
+// PromoteRule flips a shadow rule of the shared ruleset to enforce
+// (OpRulesPromote), by the same path as PutRules: see
+// rules.Manager.Promote.
+func (s *Service) PromoteRule(ifVersion, ruleID string) (*rules.Snapshot, error) {
+	return s.rules.Promote(ifVersion, ruleID)
+}
+
+// TenantRules is a tenant's rules: its overlay, if it has one, and the
+// ruleset its logins are decided by.
+type TenantRules struct {
+	Tenant string
+	// Overlay is nil for a tenant without one: its logins are decided by
+	// the shared set.
+	Overlay *rules.TenantSnapshot
+	// Set decides the tenant's logins.
+	Set *rules.Set
+}
+
+// TenantRules returns a tenant's overlay and the ruleset its logins are
+// decided by (OpTenantRulesGet).
+func (s *Service) TenantRules(tenant string) (TenantRules, error) {
+	if !rules.ValidTenant(tenant) {
+		return TenantRules{}, &engine.FieldError{Field: "tenant", Msg: "want 1-64 letters, digits, '-', '_' or '.'"}
+	}
+	t := s.rules.Tenant(tenant)
+	if t == nil {
+		return TenantRules{Tenant: tenant, Set: s.rules.Set()}, nil
+	}
+	return TenantRules{Tenant: tenant, Overlay: t, Set: t.Set}, nil
+}
+
+// PutTenantRules replaces a tenant's overlay (OpTenantRulesPut) when
+// ifVersion is empty or its overlay's version in force; see
+// rules.Manager.PutTenant.
+func (s *Service) PutTenantRules(tenant, ifVersion string, files []rules.Source) (TenantRules, error) {
+	t, err := s.rules.PutTenant(tenant, ifVersion, files)
+	if err != nil {
+		return TenantRules{}, err
+	}
+	return TenantRules{Tenant: tenant, Overlay: t, Set: t.Set}, nil
+}
+
+// ValidateTenantRules compiles a candidate overlay for a tenant and layers
+// it on the shared set in force (OpTenantRulesValidate). Like
+// ValidateRules, an overlay that does not compile is a Validation with
+// problems; Set is then the composed ruleset.
+func (s *Service) ValidateTenantRules(tenant string, files []rules.Source) (Validation, error) {
+	t, err := s.rules.ValidateTenant(tenant, files)
+	var rej *rules.RejectedError
+	if errors.As(err, &rej) {
+		return Validation{Problems: rej.Problems}, nil
+	}
+	if err != nil {
+		return Validation{}, err
+	}
+	return Validation{Set: t.Set}, nil
+}
+
+// PromoteTenantRule flips a shadow rule of a tenant's overlay to enforce
+// (OpTenantRulesPromote).
+func (s *Service) PromoteTenantRule(tenant, ifVersion, ruleID string) (TenantRules, error) {
+	t, err := s.rules.PromoteTenant(tenant, ifVersion, ruleID)
+	if err != nil {
+		return TenantRules{}, err
+	}
+	return TenantRules{Tenant: tenant, Overlay: t, Set: t.Set}, nil
 }

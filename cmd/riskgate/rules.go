@@ -12,16 +12,19 @@ import (
 )
 
 type rulesCmd struct {
-	Check  rulesCheckCmd  `cmd:"" help:"Compile rule files and report every error with file:line."`
-	Test   rulesTestCmd   `cmd:"" help:"Run rule tests (*_test.yaml): a history, an attempt, the expected decision."`
-	Fields rulesFieldsCmd `cmd:"" help:"Print the reference of every field rules can read (Markdown)."`
+	Check   rulesCheckCmd   `cmd:"" help:"Compile rule files and report every error with file:line."`
+	Test    rulesTestCmd    `cmd:"" help:"Run rule tests (*_test.yaml): a history, an attempt, the expected decision."`
+	Fields  rulesFieldsCmd  `cmd:"" help:"Print the reference of every field rules can read (Markdown)."`
+	Promote rulesPromoteCmd `cmd:"" help:"Flip a shadow rule to enforce, through a server's admin API or in the rule files, validated and versioned as any change."`
 }
 
 type rulesCheckCmd struct {
 	Paths []string `arg:"" help:"Rule files or folders." type:"path"`
+
+	coverageFlags `embed:""`
 }
 
-func (c *rulesCheckCmd) Run() error {
+func (c *rulesCheckCmd) Run(ctx context.Context) error {
 	srcs, err := rules.LoadFiles(c.Paths...)
 	if err != nil {
 		return err
@@ -33,7 +36,7 @@ func (c *rulesCheckCmd) Run() error {
 	}
 	th := set.Thresholds()
 	fmt.Printf("OK: %d rules in %d file(s), version %s, step_up at %d, deny at %d\n", len(set.Rules()), len(srcs), set.Version(), th.StepUp, th.Deny)
-	return nil
+	return c.coverageFlags.run(ctx, set)
 }
 
 type rulesTestCmd struct {

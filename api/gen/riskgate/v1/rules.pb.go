@@ -746,6 +746,467 @@ func (x *TestRulesResponse) GetCurrent() *Decision {
 	return nil
 }
 
+type PromoteRuleRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	RuleId string                 `protobuf:"bytes,1,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	// Optional: promote only if this is the version in force.
+	IfVersion     string `protobuf:"bytes,2,opt,name=if_version,json=ifVersion,proto3" json:"if_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PromoteRuleRequest) Reset() {
+	*x = PromoteRuleRequest{}
+	mi := &file_riskgate_v1_rules_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PromoteRuleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PromoteRuleRequest) ProtoMessage() {}
+
+func (x *PromoteRuleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_riskgate_v1_rules_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PromoteRuleRequest.ProtoReflect.Descriptor instead.
+func (*PromoteRuleRequest) Descriptor() ([]byte, []int) {
+	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *PromoteRuleRequest) GetRuleId() string {
+	if x != nil {
+		return x.RuleId
+	}
+	return ""
+}
+
+func (x *PromoteRuleRequest) GetIfVersion() string {
+	if x != nil {
+		return x.IfVersion
+	}
+	return ""
+}
+
+type GetTenantRulesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tenant        string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTenantRulesRequest) Reset() {
+	*x = GetTenantRulesRequest{}
+	mi := &file_riskgate_v1_rules_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTenantRulesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTenantRulesRequest) ProtoMessage() {}
+
+func (x *GetTenantRulesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_riskgate_v1_rules_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTenantRulesRequest.ProtoReflect.Descriptor instead.
+func (*GetTenantRulesRequest) Descriptor() ([]byte, []int) {
+	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *GetTenantRulesRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+type PutTenantRulesRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Tenant string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	Files  []*RuleFile            `protobuf:"bytes,2,rep,name=files,proto3" json:"files,omitempty"`
+	// Optional: replace only if this is the overlay's version in force.
+	IfVersion     string `protobuf:"bytes,3,opt,name=if_version,json=ifVersion,proto3" json:"if_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutTenantRulesRequest) Reset() {
+	*x = PutTenantRulesRequest{}
+	mi := &file_riskgate_v1_rules_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutTenantRulesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutTenantRulesRequest) ProtoMessage() {}
+
+func (x *PutTenantRulesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_riskgate_v1_rules_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutTenantRulesRequest.ProtoReflect.Descriptor instead.
+func (*PutTenantRulesRequest) Descriptor() ([]byte, []int) {
+	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *PutTenantRulesRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *PutTenantRulesRequest) GetFiles() []*RuleFile {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+func (x *PutTenantRulesRequest) GetIfVersion() string {
+	if x != nil {
+		return x.IfVersion
+	}
+	return ""
+}
+
+type ValidateTenantRulesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tenant        string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	Files         []*RuleFile            `protobuf:"bytes,2,rep,name=files,proto3" json:"files,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValidateTenantRulesRequest) Reset() {
+	*x = ValidateTenantRulesRequest{}
+	mi := &file_riskgate_v1_rules_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValidateTenantRulesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValidateTenantRulesRequest) ProtoMessage() {}
+
+func (x *ValidateTenantRulesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_riskgate_v1_rules_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValidateTenantRulesRequest.ProtoReflect.Descriptor instead.
+func (*ValidateTenantRulesRequest) Descriptor() ([]byte, []int) {
+	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ValidateTenantRulesRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *ValidateTenantRulesRequest) GetFiles() []*RuleFile {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+type PromoteTenantRuleRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Tenant string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	RuleId string                 `protobuf:"bytes,2,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	// Optional: promote only if this is the overlay's version in force.
+	IfVersion     string `protobuf:"bytes,3,opt,name=if_version,json=ifVersion,proto3" json:"if_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PromoteTenantRuleRequest) Reset() {
+	*x = PromoteTenantRuleRequest{}
+	mi := &file_riskgate_v1_rules_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PromoteTenantRuleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PromoteTenantRuleRequest) ProtoMessage() {}
+
+func (x *PromoteTenantRuleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_riskgate_v1_rules_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PromoteTenantRuleRequest.ProtoReflect.Descriptor instead.
+func (*PromoteTenantRuleRequest) Descriptor() ([]byte, []int) {
+	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *PromoteTenantRuleRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *PromoteTenantRuleRequest) GetRuleId() string {
+	if x != nil {
+		return x.RuleId
+	}
+	return ""
+}
+
+func (x *PromoteTenantRuleRequest) GetIfVersion() string {
+	if x != nil {
+		return x.IfVersion
+	}
+	return ""
+}
+
+// TenantRules is a tenant's rules: the ruleset its logins are decided by
+// (the shared set with its overlay on it) and the overlay.
+type TenantRules struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Tenant string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	// The decision's rules_version for this tenant:
+	// "<shared version> + tenant:<tenant>@sha256:<12 hex>", or the shared
+	// version alone for a tenant without an overlay.
+	Version       string      `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	SharedVersion string      `protobuf:"bytes,3,opt,name=shared_version,json=sharedVersion,proto3" json:"shared_version,omitempty"`
+	Thresholds    *Thresholds `protobuf:"bytes,4,opt,name=thresholds,proto3" json:"thresholds,omitempty"`
+	Rules         []*Rule     `protobuf:"bytes,5,rep,name=rules,proto3" json:"rules,omitempty"`
+	// Absent for a tenant without an overlay.
+	Overlay       *TenantOverlay `protobuf:"bytes,6,opt,name=overlay,proto3" json:"overlay,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TenantRules) Reset() {
+	*x = TenantRules{}
+	mi := &file_riskgate_v1_rules_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TenantRules) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TenantRules) ProtoMessage() {}
+
+func (x *TenantRules) ProtoReflect() protoreflect.Message {
+	mi := &file_riskgate_v1_rules_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TenantRules.ProtoReflect.Descriptor instead.
+func (*TenantRules) Descriptor() ([]byte, []int) {
+	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *TenantRules) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *TenantRules) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *TenantRules) GetSharedVersion() string {
+	if x != nil {
+		return x.SharedVersion
+	}
+	return ""
+}
+
+func (x *TenantRules) GetThresholds() *Thresholds {
+	if x != nil {
+		return x.Thresholds
+	}
+	return nil
+}
+
+func (x *TenantRules) GetRules() []*Rule {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
+func (x *TenantRules) GetOverlay() *TenantOverlay {
+	if x != nil {
+		return x.Overlay
+	}
+	return nil
+}
+
+// TenantOverlay is one tenant's overlay in force.
+type TenantOverlay struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// tenant:<tenant>@sha256:<12 hex> (with the files' version: label
+	// before the hash when they set one).
+	Version string `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	// "file" (the tenant's folder) or "api" (held in memory only).
+	Origin      string      `protobuf:"bytes,2,opt,name=origin,proto3" json:"origin,omitempty"`
+	PersistPath string      `protobuf:"bytes,3,opt,name=persist_path,json=persistPath,proto3" json:"persist_path,omitempty"`
+	Files       []*RuleFile `protobuf:"bytes,4,rep,name=files,proto3" json:"files,omitempty"`
+	// The shared rules it disables.
+	Disabled []string `protobuf:"bytes,5,rep,name=disabled,proto3" json:"disabled,omitempty"`
+	// Its own thresholds; absent when it keeps the shared ones.
+	Thresholds *Thresholds `protobuf:"bytes,6,opt,name=thresholds,proto3" json:"thresholds,omitempty"`
+	// What of it does not fit the shared set in force (a disabled rule the
+	// shared set no longer has).
+	Problems      []*RuleError `protobuf:"bytes,7,rep,name=problems,proto3" json:"problems,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TenantOverlay) Reset() {
+	*x = TenantOverlay{}
+	mi := &file_riskgate_v1_rules_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TenantOverlay) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TenantOverlay) ProtoMessage() {}
+
+func (x *TenantOverlay) ProtoReflect() protoreflect.Message {
+	mi := &file_riskgate_v1_rules_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TenantOverlay.ProtoReflect.Descriptor instead.
+func (*TenantOverlay) Descriptor() ([]byte, []int) {
+	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *TenantOverlay) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *TenantOverlay) GetOrigin() string {
+	if x != nil {
+		return x.Origin
+	}
+	return ""
+}
+
+func (x *TenantOverlay) GetPersistPath() string {
+	if x != nil {
+		return x.PersistPath
+	}
+	return ""
+}
+
+func (x *TenantOverlay) GetFiles() []*RuleFile {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+func (x *TenantOverlay) GetDisabled() []string {
+	if x != nil {
+		return x.Disabled
+	}
+	return nil
+}
+
+func (x *TenantOverlay) GetThresholds() *Thresholds {
+	if x != nil {
+		return x.Thresholds
+	}
+	return nil
+}
+
+func (x *TenantOverlay) GetProblems() []*RuleError {
+	if x != nil {
+		return x.Problems
+	}
+	return nil
+}
+
 type BacktestRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The candidate ruleset; empty means the one in force.
@@ -765,7 +1226,7 @@ type BacktestRequest struct {
 
 func (x *BacktestRequest) Reset() {
 	*x = BacktestRequest{}
-	mi := &file_riskgate_v1_rules_proto_msgTypes[11]
+	mi := &file_riskgate_v1_rules_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -777,7 +1238,7 @@ func (x *BacktestRequest) String() string {
 func (*BacktestRequest) ProtoMessage() {}
 
 func (x *BacktestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_riskgate_v1_rules_proto_msgTypes[11]
+	mi := &file_riskgate_v1_rules_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -790,7 +1251,7 @@ func (x *BacktestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BacktestRequest.ProtoReflect.Descriptor instead.
 func (*BacktestRequest) Descriptor() ([]byte, []int) {
-	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{11}
+	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *BacktestRequest) GetFiles() []*RuleFile {
@@ -833,7 +1294,7 @@ type BacktestResponse struct {
 
 func (x *BacktestResponse) Reset() {
 	*x = BacktestResponse{}
-	mi := &file_riskgate_v1_rules_proto_msgTypes[12]
+	mi := &file_riskgate_v1_rules_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -845,7 +1306,7 @@ func (x *BacktestResponse) String() string {
 func (*BacktestResponse) ProtoMessage() {}
 
 func (x *BacktestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_riskgate_v1_rules_proto_msgTypes[12]
+	mi := &file_riskgate_v1_rules_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -858,7 +1319,7 @@ func (x *BacktestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BacktestResponse.ProtoReflect.Descriptor instead.
 func (*BacktestResponse) Descriptor() ([]byte, []int) {
-	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{12}
+	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *BacktestResponse) GetReportJson() []byte {
@@ -927,7 +1388,45 @@ const file_riskgate_v1_rules_proto_rawDesc = "" +
 	"\x05files\x18\x02 \x03(\v2\x15.riskgate.v1.RuleFileR\x05files\"w\n" +
 	"\x11TestRulesResponse\x121\n" +
 	"\bdecision\x18\x01 \x01(\v2\x15.riskgate.v1.DecisionR\bdecision\x12/\n" +
-	"\acurrent\x18\x02 \x01(\v2\x15.riskgate.v1.DecisionR\acurrent\"\xb9\x01\n" +
+	"\acurrent\x18\x02 \x01(\v2\x15.riskgate.v1.DecisionR\acurrent\"L\n" +
+	"\x12PromoteRuleRequest\x12\x17\n" +
+	"\arule_id\x18\x01 \x01(\tR\x06ruleId\x12\x1d\n" +
+	"\n" +
+	"if_version\x18\x02 \x01(\tR\tifVersion\"/\n" +
+	"\x15GetTenantRulesRequest\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\"{\n" +
+	"\x15PutTenantRulesRequest\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12+\n" +
+	"\x05files\x18\x02 \x03(\v2\x15.riskgate.v1.RuleFileR\x05files\x12\x1d\n" +
+	"\n" +
+	"if_version\x18\x03 \x01(\tR\tifVersion\"a\n" +
+	"\x1aValidateTenantRulesRequest\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12+\n" +
+	"\x05files\x18\x02 \x03(\v2\x15.riskgate.v1.RuleFileR\x05files\"j\n" +
+	"\x18PromoteTenantRuleRequest\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x17\n" +
+	"\arule_id\x18\x02 \x01(\tR\x06ruleId\x12\x1d\n" +
+	"\n" +
+	"if_version\x18\x03 \x01(\tR\tifVersion\"\xfe\x01\n" +
+	"\vTenantRules\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x12%\n" +
+	"\x0eshared_version\x18\x03 \x01(\tR\rsharedVersion\x127\n" +
+	"\n" +
+	"thresholds\x18\x04 \x01(\v2\x17.riskgate.v1.ThresholdsR\n" +
+	"thresholds\x12'\n" +
+	"\x05rules\x18\x05 \x03(\v2\x11.riskgate.v1.RuleR\x05rules\x124\n" +
+	"\aoverlay\x18\x06 \x01(\v2\x1a.riskgate.v1.TenantOverlayR\aoverlay\"\x9a\x02\n" +
+	"\rTenantOverlay\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\tR\aversion\x12\x16\n" +
+	"\x06origin\x18\x02 \x01(\tR\x06origin\x12!\n" +
+	"\fpersist_path\x18\x03 \x01(\tR\vpersistPath\x12+\n" +
+	"\x05files\x18\x04 \x03(\v2\x15.riskgate.v1.RuleFileR\x05files\x12\x1a\n" +
+	"\bdisabled\x18\x05 \x03(\tR\bdisabled\x127\n" +
+	"\n" +
+	"thresholds\x18\x06 \x01(\v2\x17.riskgate.v1.ThresholdsR\n" +
+	"thresholds\x122\n" +
+	"\bproblems\x18\a \x03(\v2\x16.riskgate.v1.RuleErrorR\bproblems\"\xb9\x01\n" +
 	"\x0fBacktestRequest\x12+\n" +
 	"\x05files\x18\x01 \x03(\v2\x15.riskgate.v1.RuleFileR\x05files\x12<\n" +
 	"\x0ebaseline_files\x18\x02 \x03(\v2\x15.riskgate.v1.RuleFileR\rbaselineFiles\x12\x18\n" +
@@ -935,12 +1434,17 @@ const file_riskgate_v1_rules_proto_rawDesc = "" +
 	"\fmax_attempts\x18\x04 \x01(\x05R\vmaxAttempts\"3\n" +
 	"\x10BacktestResponse\x12\x1f\n" +
 	"\vreport_json\x18\x01 \x01(\fR\n" +
-	"reportJson2\xe7\x02\n" +
+	"reportJson2\xf0\x05\n" +
 	"\fRulesService\x129\n" +
 	"\x03Get\x12\x1c.riskgate.v1.GetRulesRequest\x1a\x14.riskgate.v1.Ruleset\x12Q\n" +
 	"\bValidate\x12!.riskgate.v1.ValidateRulesRequest\x1a\".riskgate.v1.ValidateRulesResponse\x129\n" +
 	"\x03Put\x12\x1c.riskgate.v1.PutRulesRequest\x1a\x14.riskgate.v1.Ruleset\x12E\n" +
-	"\x04Test\x12\x1d.riskgate.v1.TestRulesRequest\x1a\x1e.riskgate.v1.TestRulesResponse\x12G\n" +
+	"\x04Test\x12\x1d.riskgate.v1.TestRulesRequest\x1a\x1e.riskgate.v1.TestRulesResponse\x12@\n" +
+	"\aPromote\x12\x1f.riskgate.v1.PromoteRuleRequest\x1a\x14.riskgate.v1.Ruleset\x12I\n" +
+	"\tGetTenant\x12\".riskgate.v1.GetTenantRulesRequest\x1a\x18.riskgate.v1.TenantRules\x12I\n" +
+	"\tPutTenant\x12\".riskgate.v1.PutTenantRulesRequest\x1a\x18.riskgate.v1.TenantRules\x12]\n" +
+	"\x0eValidateTenant\x12'.riskgate.v1.ValidateTenantRulesRequest\x1a\".riskgate.v1.ValidateRulesResponse\x12P\n" +
+	"\rPromoteTenant\x12%.riskgate.v1.PromoteTenantRuleRequest\x1a\x18.riskgate.v1.TenantRules\x12G\n" +
 	"\bBacktest\x12\x1c.riskgate.v1.BacktestRequest\x1a\x1d.riskgate.v1.BacktestResponseB=Z;github.com/riskgate/riskgate/api/gen/riskgate/v1;riskgatev1b\x06proto3"
 
 var (
@@ -955,56 +1459,81 @@ func file_riskgate_v1_rules_proto_rawDescGZIP() []byte {
 	return file_riskgate_v1_rules_proto_rawDescData
 }
 
-var file_riskgate_v1_rules_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_riskgate_v1_rules_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_riskgate_v1_rules_proto_goTypes = []any{
-	(*RuleFile)(nil),              // 0: riskgate.v1.RuleFile
-	(*GetRulesRequest)(nil),       // 1: riskgate.v1.GetRulesRequest
-	(*Ruleset)(nil),               // 2: riskgate.v1.Ruleset
-	(*Rule)(nil),                  // 3: riskgate.v1.Rule
-	(*Thresholds)(nil),            // 4: riskgate.v1.Thresholds
-	(*ValidateRulesRequest)(nil),  // 5: riskgate.v1.ValidateRulesRequest
-	(*ValidateRulesResponse)(nil), // 6: riskgate.v1.ValidateRulesResponse
-	(*RuleError)(nil),             // 7: riskgate.v1.RuleError
-	(*PutRulesRequest)(nil),       // 8: riskgate.v1.PutRulesRequest
-	(*TestRulesRequest)(nil),      // 9: riskgate.v1.TestRulesRequest
-	(*TestRulesResponse)(nil),     // 10: riskgate.v1.TestRulesResponse
-	(*BacktestRequest)(nil),       // 11: riskgate.v1.BacktestRequest
-	(*BacktestResponse)(nil),      // 12: riskgate.v1.BacktestResponse
-	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
-	(Action)(0),                   // 14: riskgate.v1.Action
-	(*Attempt)(nil),               // 15: riskgate.v1.Attempt
-	(*Decision)(nil),              // 16: riskgate.v1.Decision
+	(*RuleFile)(nil),                   // 0: riskgate.v1.RuleFile
+	(*GetRulesRequest)(nil),            // 1: riskgate.v1.GetRulesRequest
+	(*Ruleset)(nil),                    // 2: riskgate.v1.Ruleset
+	(*Rule)(nil),                       // 3: riskgate.v1.Rule
+	(*Thresholds)(nil),                 // 4: riskgate.v1.Thresholds
+	(*ValidateRulesRequest)(nil),       // 5: riskgate.v1.ValidateRulesRequest
+	(*ValidateRulesResponse)(nil),      // 6: riskgate.v1.ValidateRulesResponse
+	(*RuleError)(nil),                  // 7: riskgate.v1.RuleError
+	(*PutRulesRequest)(nil),            // 8: riskgate.v1.PutRulesRequest
+	(*TestRulesRequest)(nil),           // 9: riskgate.v1.TestRulesRequest
+	(*TestRulesResponse)(nil),          // 10: riskgate.v1.TestRulesResponse
+	(*PromoteRuleRequest)(nil),         // 11: riskgate.v1.PromoteRuleRequest
+	(*GetTenantRulesRequest)(nil),      // 12: riskgate.v1.GetTenantRulesRequest
+	(*PutTenantRulesRequest)(nil),      // 13: riskgate.v1.PutTenantRulesRequest
+	(*ValidateTenantRulesRequest)(nil), // 14: riskgate.v1.ValidateTenantRulesRequest
+	(*PromoteTenantRuleRequest)(nil),   // 15: riskgate.v1.PromoteTenantRuleRequest
+	(*TenantRules)(nil),                // 16: riskgate.v1.TenantRules
+	(*TenantOverlay)(nil),              // 17: riskgate.v1.TenantOverlay
+	(*BacktestRequest)(nil),            // 18: riskgate.v1.BacktestRequest
+	(*BacktestResponse)(nil),           // 19: riskgate.v1.BacktestResponse
+	(*timestamppb.Timestamp)(nil),      // 20: google.protobuf.Timestamp
+	(Action)(0),                        // 21: riskgate.v1.Action
+	(*Attempt)(nil),                    // 22: riskgate.v1.Attempt
+	(*Decision)(nil),                   // 23: riskgate.v1.Decision
 }
 var file_riskgate_v1_rules_proto_depIdxs = []int32{
-	13, // 0: riskgate.v1.Ruleset.loaded_at:type_name -> google.protobuf.Timestamp
+	20, // 0: riskgate.v1.Ruleset.loaded_at:type_name -> google.protobuf.Timestamp
 	0,  // 1: riskgate.v1.Ruleset.files:type_name -> riskgate.v1.RuleFile
 	3,  // 2: riskgate.v1.Ruleset.rules:type_name -> riskgate.v1.Rule
 	4,  // 3: riskgate.v1.Ruleset.thresholds:type_name -> riskgate.v1.Thresholds
-	14, // 4: riskgate.v1.Rule.action:type_name -> riskgate.v1.Action
+	21, // 4: riskgate.v1.Rule.action:type_name -> riskgate.v1.Action
 	0,  // 5: riskgate.v1.ValidateRulesRequest.files:type_name -> riskgate.v1.RuleFile
 	7,  // 6: riskgate.v1.ValidateRulesResponse.errors:type_name -> riskgate.v1.RuleError
 	0,  // 7: riskgate.v1.PutRulesRequest.files:type_name -> riskgate.v1.RuleFile
-	15, // 8: riskgate.v1.TestRulesRequest.attempt:type_name -> riskgate.v1.Attempt
+	22, // 8: riskgate.v1.TestRulesRequest.attempt:type_name -> riskgate.v1.Attempt
 	0,  // 9: riskgate.v1.TestRulesRequest.files:type_name -> riskgate.v1.RuleFile
-	16, // 10: riskgate.v1.TestRulesResponse.decision:type_name -> riskgate.v1.Decision
-	16, // 11: riskgate.v1.TestRulesResponse.current:type_name -> riskgate.v1.Decision
-	0,  // 12: riskgate.v1.BacktestRequest.files:type_name -> riskgate.v1.RuleFile
-	0,  // 13: riskgate.v1.BacktestRequest.baseline_files:type_name -> riskgate.v1.RuleFile
-	1,  // 14: riskgate.v1.RulesService.Get:input_type -> riskgate.v1.GetRulesRequest
-	5,  // 15: riskgate.v1.RulesService.Validate:input_type -> riskgate.v1.ValidateRulesRequest
-	8,  // 16: riskgate.v1.RulesService.Put:input_type -> riskgate.v1.PutRulesRequest
-	9,  // 17: riskgate.v1.RulesService.Test:input_type -> riskgate.v1.TestRulesRequest
-	11, // 18: riskgate.v1.RulesService.Backtest:input_type -> riskgate.v1.BacktestRequest
-	2,  // 19: riskgate.v1.RulesService.Get:output_type -> riskgate.v1.Ruleset
-	6,  // 20: riskgate.v1.RulesService.Validate:output_type -> riskgate.v1.ValidateRulesResponse
-	2,  // 21: riskgate.v1.RulesService.Put:output_type -> riskgate.v1.Ruleset
-	10, // 22: riskgate.v1.RulesService.Test:output_type -> riskgate.v1.TestRulesResponse
-	12, // 23: riskgate.v1.RulesService.Backtest:output_type -> riskgate.v1.BacktestResponse
-	19, // [19:24] is the sub-list for method output_type
-	14, // [14:19] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	23, // 10: riskgate.v1.TestRulesResponse.decision:type_name -> riskgate.v1.Decision
+	23, // 11: riskgate.v1.TestRulesResponse.current:type_name -> riskgate.v1.Decision
+	0,  // 12: riskgate.v1.PutTenantRulesRequest.files:type_name -> riskgate.v1.RuleFile
+	0,  // 13: riskgate.v1.ValidateTenantRulesRequest.files:type_name -> riskgate.v1.RuleFile
+	4,  // 14: riskgate.v1.TenantRules.thresholds:type_name -> riskgate.v1.Thresholds
+	3,  // 15: riskgate.v1.TenantRules.rules:type_name -> riskgate.v1.Rule
+	17, // 16: riskgate.v1.TenantRules.overlay:type_name -> riskgate.v1.TenantOverlay
+	0,  // 17: riskgate.v1.TenantOverlay.files:type_name -> riskgate.v1.RuleFile
+	4,  // 18: riskgate.v1.TenantOverlay.thresholds:type_name -> riskgate.v1.Thresholds
+	7,  // 19: riskgate.v1.TenantOverlay.problems:type_name -> riskgate.v1.RuleError
+	0,  // 20: riskgate.v1.BacktestRequest.files:type_name -> riskgate.v1.RuleFile
+	0,  // 21: riskgate.v1.BacktestRequest.baseline_files:type_name -> riskgate.v1.RuleFile
+	1,  // 22: riskgate.v1.RulesService.Get:input_type -> riskgate.v1.GetRulesRequest
+	5,  // 23: riskgate.v1.RulesService.Validate:input_type -> riskgate.v1.ValidateRulesRequest
+	8,  // 24: riskgate.v1.RulesService.Put:input_type -> riskgate.v1.PutRulesRequest
+	9,  // 25: riskgate.v1.RulesService.Test:input_type -> riskgate.v1.TestRulesRequest
+	11, // 26: riskgate.v1.RulesService.Promote:input_type -> riskgate.v1.PromoteRuleRequest
+	12, // 27: riskgate.v1.RulesService.GetTenant:input_type -> riskgate.v1.GetTenantRulesRequest
+	13, // 28: riskgate.v1.RulesService.PutTenant:input_type -> riskgate.v1.PutTenantRulesRequest
+	14, // 29: riskgate.v1.RulesService.ValidateTenant:input_type -> riskgate.v1.ValidateTenantRulesRequest
+	15, // 30: riskgate.v1.RulesService.PromoteTenant:input_type -> riskgate.v1.PromoteTenantRuleRequest
+	18, // 31: riskgate.v1.RulesService.Backtest:input_type -> riskgate.v1.BacktestRequest
+	2,  // 32: riskgate.v1.RulesService.Get:output_type -> riskgate.v1.Ruleset
+	6,  // 33: riskgate.v1.RulesService.Validate:output_type -> riskgate.v1.ValidateRulesResponse
+	2,  // 34: riskgate.v1.RulesService.Put:output_type -> riskgate.v1.Ruleset
+	10, // 35: riskgate.v1.RulesService.Test:output_type -> riskgate.v1.TestRulesResponse
+	2,  // 36: riskgate.v1.RulesService.Promote:output_type -> riskgate.v1.Ruleset
+	16, // 37: riskgate.v1.RulesService.GetTenant:output_type -> riskgate.v1.TenantRules
+	16, // 38: riskgate.v1.RulesService.PutTenant:output_type -> riskgate.v1.TenantRules
+	6,  // 39: riskgate.v1.RulesService.ValidateTenant:output_type -> riskgate.v1.ValidateRulesResponse
+	16, // 40: riskgate.v1.RulesService.PromoteTenant:output_type -> riskgate.v1.TenantRules
+	19, // 41: riskgate.v1.RulesService.Backtest:output_type -> riskgate.v1.BacktestResponse
+	32, // [32:42] is the sub-list for method output_type
+	22, // [22:32] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_riskgate_v1_rules_proto_init() }
@@ -1019,7 +1548,7 @@ func file_riskgate_v1_rules_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_riskgate_v1_rules_proto_rawDesc), len(file_riskgate_v1_rules_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

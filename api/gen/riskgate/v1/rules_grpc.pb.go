@@ -22,11 +22,16 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	RulesService_Get_FullMethodName      = "/riskgate.v1.RulesService/Get"
-	RulesService_Validate_FullMethodName = "/riskgate.v1.RulesService/Validate"
-	RulesService_Put_FullMethodName      = "/riskgate.v1.RulesService/Put"
-	RulesService_Test_FullMethodName     = "/riskgate.v1.RulesService/Test"
-	RulesService_Backtest_FullMethodName = "/riskgate.v1.RulesService/Backtest"
+	RulesService_Get_FullMethodName            = "/riskgate.v1.RulesService/Get"
+	RulesService_Validate_FullMethodName       = "/riskgate.v1.RulesService/Validate"
+	RulesService_Put_FullMethodName            = "/riskgate.v1.RulesService/Put"
+	RulesService_Test_FullMethodName           = "/riskgate.v1.RulesService/Test"
+	RulesService_Promote_FullMethodName        = "/riskgate.v1.RulesService/Promote"
+	RulesService_GetTenant_FullMethodName      = "/riskgate.v1.RulesService/GetTenant"
+	RulesService_PutTenant_FullMethodName      = "/riskgate.v1.RulesService/PutTenant"
+	RulesService_ValidateTenant_FullMethodName = "/riskgate.v1.RulesService/ValidateTenant"
+	RulesService_PromoteTenant_FullMethodName  = "/riskgate.v1.RulesService/PromoteTenant"
+	RulesService_Backtest_FullMethodName       = "/riskgate.v1.RulesService/Backtest"
 )
 
 // RulesServiceClient is the client API for RulesService service.
@@ -51,6 +56,22 @@ type RulesServiceClient interface {
 	// Test scores an attempt against a candidate ruleset (or the one in force
 	// when files is empty) on live state, without changing any state.
 	Test(ctx context.Context, in *TestRulesRequest, opts ...grpc.CallOption) (*TestRulesResponse, error)
+	// Promote flips a shadow rule of the shared ruleset to enforce, by Put's
+	// path: its file's mode: line is edited, the ruleset compiled, written and
+	// put in force under a new version. NOT_FOUND for an unknown rule,
+	// FAILED_PRECONDITION for a rule already enforced, ABORTED when
+	// if_version is not the version in force.
+	Promote(ctx context.Context, in *PromoteRuleRequest, opts ...grpc.CallOption) (*Ruleset, error)
+	// GetTenant returns a tenant's overlay and the ruleset its logins are
+	// decided by.
+	GetTenant(ctx context.Context, in *GetTenantRulesRequest, opts ...grpc.CallOption) (*TenantRules, error)
+	// PutTenant replaces a tenant's overlay, as Put replaces the shared set.
+	PutTenant(ctx context.Context, in *PutTenantRulesRequest, opts ...grpc.CallOption) (*TenantRules, error)
+	// ValidateTenant compiles a candidate overlay and layers it on the shared
+	// set in force, without using it.
+	ValidateTenant(ctx context.Context, in *ValidateTenantRulesRequest, opts ...grpc.CallOption) (*ValidateRulesResponse, error)
+	// PromoteTenant flips a shadow rule of a tenant's overlay to enforce.
+	PromoteTenant(ctx context.Context, in *PromoteTenantRuleRequest, opts ...grpc.CallOption) (*TenantRules, error)
 	// Backtest replays the capture the server records (serve --capture-dir)
 	// through a candidate ruleset and a baseline, each on its own state, and
 	// reports the difference: the report `riskgate backtest --json` writes.
@@ -108,6 +129,56 @@ func (c *rulesServiceClient) Test(ctx context.Context, in *TestRulesRequest, opt
 	return out, nil
 }
 
+func (c *rulesServiceClient) Promote(ctx context.Context, in *PromoteRuleRequest, opts ...grpc.CallOption) (*Ruleset, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Ruleset)
+	err := c.cc.Invoke(ctx, RulesService_Promote_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *rulesServiceClient) GetTenant(ctx context.Context, in *GetTenantRulesRequest, opts ...grpc.CallOption) (*TenantRules, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TenantRules)
+	err := c.cc.Invoke(ctx, RulesService_GetTenant_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *rulesServiceClient) PutTenant(ctx context.Context, in *PutTenantRulesRequest, opts ...grpc.CallOption) (*TenantRules, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TenantRules)
+	err := c.cc.Invoke(ctx, RulesService_PutTenant_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *rulesServiceClient) ValidateTenant(ctx context.Context, in *ValidateTenantRulesRequest, opts ...grpc.CallOption) (*ValidateRulesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ValidateRulesResponse)
+	err := c.cc.Invoke(ctx, RulesService_ValidateTenant_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *rulesServiceClient) PromoteTenant(ctx context.Context, in *PromoteTenantRuleRequest, opts ...grpc.CallOption) (*TenantRules, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TenantRules)
+	err := c.cc.Invoke(ctx, RulesService_PromoteTenant_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *rulesServiceClient) Backtest(ctx context.Context, in *BacktestRequest, opts ...grpc.CallOption) (*BacktestResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(BacktestResponse)
@@ -140,6 +211,22 @@ type RulesServiceServer interface {
 	// Test scores an attempt against a candidate ruleset (or the one in force
 	// when files is empty) on live state, without changing any state.
 	Test(context.Context, *TestRulesRequest) (*TestRulesResponse, error)
+	// Promote flips a shadow rule of the shared ruleset to enforce, by Put's
+	// path: its file's mode: line is edited, the ruleset compiled, written and
+	// put in force under a new version. NOT_FOUND for an unknown rule,
+	// FAILED_PRECONDITION for a rule already enforced, ABORTED when
+	// if_version is not the version in force.
+	Promote(context.Context, *PromoteRuleRequest) (*Ruleset, error)
+	// GetTenant returns a tenant's overlay and the ruleset its logins are
+	// decided by.
+	GetTenant(context.Context, *GetTenantRulesRequest) (*TenantRules, error)
+	// PutTenant replaces a tenant's overlay, as Put replaces the shared set.
+	PutTenant(context.Context, *PutTenantRulesRequest) (*TenantRules, error)
+	// ValidateTenant compiles a candidate overlay and layers it on the shared
+	// set in force, without using it.
+	ValidateTenant(context.Context, *ValidateTenantRulesRequest) (*ValidateRulesResponse, error)
+	// PromoteTenant flips a shadow rule of a tenant's overlay to enforce.
+	PromoteTenant(context.Context, *PromoteTenantRuleRequest) (*TenantRules, error)
 	// Backtest replays the capture the server records (serve --capture-dir)
 	// through a candidate ruleset and a baseline, each on its own state, and
 	// reports the difference: the report `riskgate backtest --json` writes.
@@ -168,6 +255,21 @@ func (UnimplementedRulesServiceServer) Put(context.Context, *PutRulesRequest) (*
 }
 func (UnimplementedRulesServiceServer) Test(context.Context, *TestRulesRequest) (*TestRulesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Test not implemented")
+}
+func (UnimplementedRulesServiceServer) Promote(context.Context, *PromoteRuleRequest) (*Ruleset, error) {
+	return nil, status.Error(codes.Unimplemented, "method Promote not implemented")
+}
+func (UnimplementedRulesServiceServer) GetTenant(context.Context, *GetTenantRulesRequest) (*TenantRules, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetTenant not implemented")
+}
+func (UnimplementedRulesServiceServer) PutTenant(context.Context, *PutTenantRulesRequest) (*TenantRules, error) {
+	return nil, status.Error(codes.Unimplemented, "method PutTenant not implemented")
+}
+func (UnimplementedRulesServiceServer) ValidateTenant(context.Context, *ValidateTenantRulesRequest) (*ValidateRulesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ValidateTenant not implemented")
+}
+func (UnimplementedRulesServiceServer) PromoteTenant(context.Context, *PromoteTenantRuleRequest) (*TenantRules, error) {
+	return nil, status.Error(codes.Unimplemented, "method PromoteTenant not implemented")
 }
 func (UnimplementedRulesServiceServer) Backtest(context.Context, *BacktestRequest) (*BacktestResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Backtest not implemented")
@@ -265,6 +367,96 @@ func _RulesService_Test_Handler(srv interface{}, ctx context.Context, dec func(i
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RulesService_Promote_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PromoteRuleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RulesServiceServer).Promote(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RulesService_Promote_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RulesServiceServer).Promote(ctx, req.(*PromoteRuleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RulesService_GetTenant_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetTenantRulesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RulesServiceServer).GetTenant(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RulesService_GetTenant_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RulesServiceServer).GetTenant(ctx, req.(*GetTenantRulesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RulesService_PutTenant_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PutTenantRulesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RulesServiceServer).PutTenant(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RulesService_PutTenant_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RulesServiceServer).PutTenant(ctx, req.(*PutTenantRulesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RulesService_ValidateTenant_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ValidateTenantRulesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RulesServiceServer).ValidateTenant(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RulesService_ValidateTenant_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RulesServiceServer).ValidateTenant(ctx, req.(*ValidateTenantRulesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RulesService_PromoteTenant_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PromoteTenantRuleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RulesServiceServer).PromoteTenant(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RulesService_PromoteTenant_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RulesServiceServer).PromoteTenant(ctx, req.(*PromoteTenantRuleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _RulesService_Backtest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(BacktestRequest)
 	if err := dec(in); err != nil {
@@ -305,6 +497,26 @@ var RulesService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Test",
 			Handler:    _RulesService_Test_Handler,
+		},
+		{
+			MethodName: "Promote",
+			Handler:    _RulesService_Promote_Handler,
+		},
+		{
+			MethodName: "GetTenant",
+			Handler:    _RulesService_GetTenant_Handler,
+		},
+		{
+			MethodName: "PutTenant",
+			Handler:    _RulesService_PutTenant_Handler,
+		},
+		{
+			MethodName: "ValidateTenant",
+			Handler:    _RulesService_ValidateTenant_Handler,
+		},
+		{
+			MethodName: "PromoteTenant",
+			Handler:    _RulesService_PromoteTenant_Handler,
 		},
 		{
 			MethodName: "Backtest",

@@ -1,0 +1,62 @@
+package backtest
+
+import (
+	"fmt"
+	"io"
+)
+
+// Warning is a rule that matched nothing, or every attempt, of a stream:
+// a condition that can never be true (a typo the type checker accepts,
+// `attempt.channel == "Web"`), or one that is always true (`>=` for `>`),
+// which `rules check --in` reports before the rule reaches production.
+type Warning struct {
+	Rule     string `json:"rule"`
+	Mode     string `json:"mode"`
+	Matches  int    `json:"matches"`
+	Attempts int    `json:"attempts"`
+	// Everything is true for a rule that matched every attempt, false for
+	// one that matched none.
+	Everything bool `json:"everything"`
+}
+
+func (w Warning) String() string {
+	if w.Everything {
+		return fmt.Sprintf("rule %q (%s) matched every one of the %d attempts", w.Rule, w.Mode, w.Attempts)
+	}
+	return fmt.Sprintf("rule %q (%s) matched none of the %d attempts", w.Rule, w.Mode, w.Attempts)
+}
+
+// Coverage returns the candidate's rules that matched nothing or every
+// attempt of the report's stream, in the report's order. A stream without
+// attempts warns of nothing.
+func Coverage(r *Report) []Warning {
+	if r.Attempts == 0 {
+		return nil
+	}
+	var out []Warning
+	for _, rr := range r.Rules {
+		a := rr.After
+		if a.Mode == "" {
+			continue // not a rule of the candidate
+		}
+		if a.Matches == 0 || a.Matches >= r.Attempts {
+			out = append(out, Warning{Rule: rr.ID, Mode: a.Mode, Matches: a.Matches, Attempts: r.Attempts, Everything: a.Matches > 0})
+		}
+	}
+	return out
+}
+
+// WriteCoverage writes the warnings as text, one a line, after a line
+// saying what stream they are about.
+func WriteCoverage(w io.Writer, about string, ws []Warning) error {
+	if len(ws) == 0 {
+		_, err := fmt.Fprintf(w, "every rule matched some but not all of the attempts of %s\n", about)
+		return err
+	}
+	for _, x := range ws {
+		if _, err := fmt.Fprintf(w, "warning: %s: %s\n", about, x); err != nil {
+			return err
+		}
+	}
+	return nil
+}

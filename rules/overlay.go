@@ -1,0 +1,234 @@
+package rules
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/expr-lang/expr/vm"
+	"go.yaml.in/yaml/v3"
+)
+
+// An Overlay is one tenant's rules layered on the shared ruleset: rules of
+// its own, shared rules it disables by id, and thresholds of its own. Its
+// files have the shared files' format, plus a disable: list:
+//
+//	version: acme-2026-06          # optional label
+//	thresholds: {step_up: 30, deny: 70}
+//	disable: [new-device-new-country]
+//	rules:
+//	  - id: acme-contractors
+//	    description: Contractor accounts log in from the office only.
+//	    when: attempt.attributes["role"] == "contractor" && !ip.in_list["office"]
+//	    action: deny
+//
+// An overlay rule with a shared rule's id replaces that rule for the
+// tenant. An overlay is versioned on its own ("tenant:acme@sha256:…"), and
+// the ruleset a tenant's logins are decided by names both: "<shared
+// version> + tenant:acme@sha256:…". It is immutable.
+type Overlay struct {
+	tenant     string
+	version    string
+	rules      []Rule
+	disable    []disabled
+	thresholds *Thresholds
+}
+
+type disabled struct {
+	id, file string
+	line     int
+}
+
+// tenantPattern is what a tenant with an overlay may be called: the
+// attempt's tenant field's characters, and not a hidden or relative path.
+var tenantPattern = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$`)
+
+// ValidTenant reports whether tenant may have an overlay (and a folder of
+// its own under the tenants folder).
+func ValidTenant(tenant string) bool { return tenantPattern.MatchString(tenant) }
+
+// CompileOverlay compiles a tenant's overlay files. Like Compile, every
+// problem of every file is reported, each an *Error, and nothing is
+// returned unless all compile. Unlike a shared ruleset, an overlay may hold
+// no rules (only thresholds, or only disabled rules), and when it sets
+// thresholds it sets both.
+func CompileOverlay(tenant string, srcs ...Source) (*Overlay, error) {
+	if !ValidTenant(tenant) {
+		return nil, fmt.Errorf("%w: tenant %.80q: want 1-64 letters, digits, '-', '_' or '.', not starting with '.'", ErrInvalid, tenant)
+	}
+	var errs ErrorList
+	o := &Overlay{tenant: tenant}
+	seen := map[string]string{}
+	disabledAt := map[string]string{}
+	var thresholdsFrom, label string
+	for _, src := range srcs {
+		doc, perrs := parse(src)
+		if perrs != nil {
+			errs = append(errs, perrs...)
+			continue
+		}
+		if doc.Version != "" {
+			label = doc.Version
+		}
+		if t := doc.Thresholds; t != nil {
+			if thresholdsFrom != "" {
+				errs = append(errs, fileError(src.Name, 0, "thresholds", "thresholds already set in %s", thresholdsFrom))
+			}
+			thresholdsFrom = src.Name
+			if t.StepUp == nil || t.Deny == nil {
+				errs = append(errs, fileError(src.Name, 0, "thresholds", "thresholds: a tenant overlay sets both step_up and deny"))
+			} else if *t.StepUp <= 0 || *t.StepUp > *t.Deny || *t.Deny > MaxScore {
+				errs = append(errs, fileError(src.Name, 0, "thresholds", "thresholds: want 0 < step_up <= deny <= %d, got step_up %d, deny %d", MaxScore, *t.StepUp, *t.Deny))
+			} else {
+				o.thresholds = &Thresholds{StepUp: *t.StepUp, Deny: *t.Deny}
+			}
+		}
+		defMode := Enforce
+		if doc.Settings.DefaultMode != "" {
+			m, err := parseMode(doc.Settings.DefaultMode)
+			if err != nil {
+				errs = append(errs, fileError(src.Name, 0, "settings.default_mode", "settings.default_mode: %v", err))
+			}
+			defMode = m
+		}
+		for _, n := range doc.Disable {
+			if n.Kind != yaml.ScalarNode || !idPattern.MatchString(n.Value) {
+				errs = append(errs, fileError(src.Name, n.Line, "disable", "disable: want rule ids, got %.64q", n.Value))
+				continue
+			}
+			if prev, dup := disabledAt[n.Value]; dup {
+				errs = append(errs, fileError(src.Name, n.Line, "disable", "disable: %q already disabled at %s", n.Value, prev))
+				continue
+			}
+			disabledAt[n.Value] = fmt.Sprintf("%s:%d", src.Name, n.Line)
+			o.disable = append(o.disable, disabled{id: n.Value, file: src.Name, line: n.Line})
+		}
+		for i := range doc.Rules {
+			r, rerrs := compileRule(src.Name, &doc.Rules[i], defMode)
+			if rerrs != nil {
+				errs = append(errs, rerrs...)
+				continue
+			}
+			if prev, dup := seen[r.ID]; dup {
+				errs = append(errs, &Error{File: src.Name, Line: r.Line, Rule: r.ID, Field: "id", Err: fmt.Errorf("duplicate id, first defined at %s", prev)})
+				continue
+			}
+			seen[r.ID] = fmt.Sprintf("%s:%d", src.Name, r.Line)
+			o.rules = append(o.rules, r)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	o.version = "tenant:" + tenant + "@" + version(label, srcs)
+	return o, nil
+}
+
+// Tenant is the overlay's tenant.
+func (o *Overlay) Tenant() string { return o.tenant }
+
+// Version identifies the overlay by its content:
+// "tenant:acme@sha256:…", or "tenant:acme@label@sha256:…" when its files
+// set a version: label.
+func (o *Overlay) Version() string { return o.version }
+
+// Rules returns the overlay's own rules.
+func (o *Overlay) Rules() []Rule { return o.rules }
+
+// Disabled returns the ids of the shared rules the overlay disables.
+func (o *Overlay) Disabled() []string {
+	ids := make([]string, len(o.disable))
+	for i, d := range o.disable {
+		ids[i] = d.id
+	}
+	return ids
+}
+
+// Thresholds returns the overlay's thresholds, if it sets them.
+func (o *Overlay) Thresholds() (Thresholds, bool) {
+	if o.thresholds == nil {
+		return Thresholds{}, false
+	}
+	return *o.thresholds, true
+}
+
+// Check reports what of the overlay does not fit the shared set: a
+// disabled id the shared set does not have (a typo, or a rule since
+// removed). A put refuses such an overlay; a load keeps it and logs the
+// problems, so that a change of the shared rules never breaks a tenant.
+func (o *Overlay) Check(shared *Set) ErrorList {
+	ids := make(map[string]bool, len(shared.rules))
+	for _, r := range shared.rules {
+		ids[r.ID] = true
+	}
+	var errs ErrorList
+	for _, d := range o.disable {
+		if !ids[d.id] {
+			errs = append(errs, &Error{File: d.file, Line: d.line, Field: "disable", Err: fmt.Errorf("disable: the shared ruleset %s has no rule %q%s", shared.version, d.id, suggestRule(d.id, shared))})
+		}
+	}
+	return errs
+}
+
+// suggestRule is ` (did you mean "x"?)` for the shared rule id nearest to
+// id, when one is near.
+func suggestRule(id string, shared *Set) string {
+	names := make([]string, len(shared.rules))
+	for i, r := range shared.rules {
+		names[i] = r.ID
+	}
+	if s := nearest(id, names); s != "" {
+		return fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	return ""
+}
+
+// Compose layers an overlay on the shared set: the shared rules in their
+// order, less the disabled ones, each replaced by the overlay's rule of
+// the same id if it has one, then the overlay's other rules; the
+// overlay's thresholds if it sets them. The compiled programs are shared,
+// nothing is compiled again. A nil overlay is the shared set itself.
+func Compose(shared *Set, o *Overlay) *Set {
+	if o == nil {
+		return shared
+	}
+	off := make(map[string]bool, len(o.disable))
+	for _, d := range o.disable {
+		off[d.id] = true
+	}
+	own := make(map[string]int, len(o.rules))
+	for i, r := range o.rules {
+		own[r.ID] = i
+	}
+	used := make([]bool, len(o.rules))
+	rules := make([]Rule, 0, len(shared.rules)+len(o.rules))
+	for _, r := range shared.rules {
+		if i, ok := own[r.ID]; ok {
+			rules = append(rules, o.rules[i])
+			used[i] = true
+			continue
+		}
+		if !off[r.ID] {
+			rules = append(rules, r)
+		}
+	}
+	for i, r := range o.rules {
+		if !used[i] {
+			rules = append(rules, r)
+		}
+	}
+	th := shared.thresholds
+	if o.thresholds != nil {
+		th = *o.thresholds
+	}
+	s := &Set{rules: rules, thresholds: th, version: shared.version + " + " + o.version, vms: sync.Pool{New: func() any { return new(vm.VM) }}}
+	return s
+}
+
+// SplitVersion splits a decision's rules_version into the shared set's
+// version and the tenant overlay's ("" when none).
+func SplitVersion(v string) (shared, overlay string) {
+	shared, overlay, _ = strings.Cut(v, " + ")
+	return shared, overlay
+}

@@ -1,0 +1,232 @@
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/expr-lang/expr/file"
+
+	"github.com/riskgate/riskgate/engine"
+)
+
+// Analysts read these messages, not Go: expr's type checker names the Go
+// types of the environment ("type engine.GeoEnv has no field new_contry"),
+// so compile errors are rewritten in the rule language's own words, with
+// the documented field nearest to a typo ("did you mean `geo.new_country`?").
+
+// docFields are the documented fields ("geo.new_country"), envGroups the
+// groups ("geo"), and goNames each Go type of the environment with how a
+// rule names it.
+var docFields, envGroups, goNames, groupOf = documented()
+
+func documented() (fields, groups []string, names, groupOf map[string]string) {
+	names = map[string]string{"engine.Env": "the rule environment"}
+	groupOf = map[string]string{}
+	env := reflect.TypeOf(engine.Env{})
+	for i := range env.NumField() {
+		f := env.Field(i)
+		g := f.Tag.Get("expr")
+		groups = append(groups, g)
+		names[f.Type.String()] = "`" + g + "` (a group of fields)"
+		groupOf[f.Type.String()] = g
+		var walk func(t reflect.Type)
+		walk = func(t reflect.Type) {
+			for j := range t.NumField() {
+				sf := t.Field(j)
+				if sf.Anonymous {
+					walk(sf.Type)
+					continue
+				}
+				fields = append(fields, g+"."+sf.Tag.Get("expr"))
+			}
+		}
+		walk(f.Type)
+	}
+	sort.Strings(fields)
+	return fields, groups, names, groupOf
+}
+
+// functions are the functions a rule may call besides expr's built-ins,
+// for suggestions.
+var functions = functionNames()
+
+var (
+	noField     = regexp.MustCompile(`^type (\S+) has no field (\S+)$`)
+	unknownName = regexp.MustCompile(`^unknown name (\S+)$`)
+	unknownFunc = regexp.MustCompile(`^unknown func (\S+)$`)
+	goType      = regexp.MustCompile(`\b(?:map\[string\]string|\[\]string|\[\]interface \{\}|interface \{\}|engine\.[A-Za-z]+|float64|int)\b`)
+)
+
+// explain rewrites an expr compile error of expression src for analysts,
+// keeping expr's position and caret.
+func explain(err error, src string) error {
+	var fe *file.Error
+	if !errors.As(err, &fe) {
+		return err
+	}
+	out := *fe
+	msg := fe.Message
+	switch {
+	case noField.MatchString(msg):
+		m := noField.FindStringSubmatch(msg)
+		if g, ok := groupOf[m[1]]; ok {
+			msg = fmt.Sprintf("%s has no field %s", g, m[2]) + didYouMean(g+"."+m[2], docFields)
+		} else {
+			msg = "no field " + m[2]
+		}
+	case unknownName.MatchString(msg):
+		name := unknownName.FindStringSubmatch(msg)[1]
+		path := pathAt(src, fe.From, name)
+		msg = "unknown name " + name
+		if strings.Contains(path, ".") {
+			msg += didYouMean(path, docFields)
+		} else {
+			msg += didYouMean(name, append(append([]string{}, envGroups...), functions...))
+		}
+	case unknownFunc.MatchString(msg):
+		name := unknownFunc.FindStringSubmatch(msg)[1]
+		msg += didYouMean(name, functions)
+	}
+	out.Message = readable(msg)
+	return &out
+}
+
+// readable replaces what is left of Go's type names with the rule
+// language's: int, float, string, list, map, or the group a rule reads.
+func readable(msg string) string {
+	return goType.ReplaceAllStringFunc(msg, func(t string) string {
+		switch t {
+		case "float64":
+			return "float"
+		case "int":
+			return "int"
+		case "map[string]string":
+			return "map of string to string"
+		case "[]string":
+			return "list of string"
+		case "[]interface {}":
+			return "list"
+		case "interface {}":
+			return "any value"
+		}
+		if n, ok := goNames[t]; ok {
+			return n
+		}
+		return "a value" // an engine type no rule names
+	})
+}
+
+// pathAt is the dotted path that starts at rune offset from in src
+// ("devise.known" for an unknown "devise"), or name when it cannot tell.
+func pathAt(src string, from int, name string) string {
+	r := []rune(src)
+	if from < 0 || from >= len(r) {
+		return name
+	}
+	end := from
+	for end < len(r) && (r[end] == '_' || r[end] == '.' || r[end] >= 'a' && r[end] <= 'z' || r[end] >= 'A' && r[end] <= 'Z' || r[end] >= '0' && r[end] <= '9') {
+		end++
+	}
+	p := strings.Trim(string(r[from:end]), ".")
+	if !strings.HasPrefix(p, name) {
+		return name
+	}
+	if parts := strings.Split(p, "."); len(parts) > 2 {
+		p = parts[0] + "." + parts[1]
+	}
+	return p
+}
+
+// didYouMean is "; did you mean `x`?" for the nearest of names, or "".
+func didYouMean(s string, names []string) string {
+	if n := nearest(s, names); n != "" {
+		return fmt.Sprintf("; did you mean `%s`?", n)
+	}
+	return ""
+}
+
+// nearest returns the name nearest to s by edit distance, if it is near
+// enough to be a typo: at most 2 edits, or a quarter of s's length for
+// long names. Ties go to the first in names.
+func nearest(s string, names []string) string {
+	limit := max(2, len(s)/4)
+	best, bestD := "", limit+1
+	for _, n := range names {
+		if n == s {
+			continue
+		}
+		if d := distance(s, n); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+// distance is the Levenshtein distance between a and b, in bytes (rule
+// names are ASCII).
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+var yamlTypeError = regexp.MustCompile("^cannot unmarshal !!(\\w+) `(.*)` into (\\S+)$")
+
+// yamlTypeMessage rewrites the YAML decoder's "cannot unmarshal !!str
+// `high` into int" as "score: want a whole number, got `high`", naming the
+// key of the line (line counts from 1) when there is one.
+func yamlTypeMessage(msg string, data []byte, line int) string {
+	m := yamlTypeError.FindStringSubmatch(msg)
+	if m == nil {
+		return msg
+	}
+	want := "a value of another type"
+	switch t := m[3]; {
+	case t == "int" || t == "*int":
+		want = "a whole number"
+	case t == "bool":
+		want = "true or false"
+	case t == "string":
+		want = "a string"
+	case strings.HasPrefix(t, "[]"):
+		want = "a list"
+	case strings.HasPrefix(t, "rules.") || strings.HasPrefix(t, "*rules.") || strings.HasPrefix(t, "map"):
+		want = "a mapping of keys"
+	}
+	out := fmt.Sprintf("want %s, got `%s`", want, m[2])
+	if key := keyOfLine(data, line); key != "" {
+		out = key + ": " + out
+	}
+	return out
+}
+
+var yamlKey = regexp.MustCompile(`^\s*(?:-\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*:`)
+
+func keyOfLine(data []byte, line int) string {
+	lines := strings.Split(string(data), "\n")
+	if line < 1 || line > len(lines) {
+		return ""
+	}
+	if m := yamlKey.FindStringSubmatch(lines[line-1]); m != nil {
+		return m[1]
+	}
+	return ""
+}

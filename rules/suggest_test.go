@@ -1,0 +1,74 @@
+package rules
+
+import (
+	"errors"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestErrorsAnalystsCanActOn: a typo names the documented field nearest to
+// it and keeps expr's caret; no message names a Go type; an action or
+// score error points to its own line.
+func TestErrorsAnalystsCanActOn(t *testing.T) {
+	rule := func(body string) string {
+		return "rules:\n  - id: r\n    description: R.\n" + body
+	}
+	for _, tc := range []struct {
+		name, file string
+		line       int
+		field      string
+		want       []string
+	}{
+		{"field typo", rule("    when: geo.new_contry\n    action: deny\n"), 4, "when",
+			[]string{"geo has no field new_contry; did you mean `geo.new_country`?", "(1:5)", "....^"}},
+		{"group typo", rule("    when: |\n      ip.failures_10m > 3 &&\n        devise.known\n    action: deny\n"), 6, "when",
+			[]string{"unknown name devise; did you mean `device.known`?", "(2:3)"}},
+		{"no near field", rule("    when: geo.zzzzzzzzzzzz\n    action: deny\n"), 4, "when",
+			[]string{"geo has no field zzzzzzzzzzzz"}},
+		{"group as a value", rule("    when: attempt.hour + geo > 1\n    action: deny\n"), 4, "when",
+			[]string{"mismatched types int and `geo` (a group of fields)"}},
+		{"action", rule("    when: geo.new_country\n    score: 10\n    action: denyy\n"), 6, "action",
+			[]string{`action: unknown action "denyy"`}},
+		{"score range", rule("    when: geo.new_country\n    action: deny\n    score: 500\n"), 6, "score",
+			[]string{"score 500 out of range"}},
+		{"score type", rule("    when: geo.new_country\n    action: deny\n    score: high\n"), 6, "score",
+			[]string{"score: want a whole number, got `high`"}},
+		{"function typo", rule("    when: geo.new_country\n    action: deny\n    reason: sprint(\"%d\", 1)\n"), 6, "reason",
+			[]string{"did you mean `sprintf`?"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Compile(Source{Name: "r.yaml", Data: []byte(tc.file)})
+			var list ErrorList
+			if !errors.As(err, &list) || len(list) != 1 {
+				t.Fatalf("want one error, got %v", err)
+			}
+			e := list[0]
+			if e.Line != tc.line || e.Field != tc.field {
+				t.Errorf("line %d field %q, want %d %q: %v", e.Line, e.Field, tc.line, tc.field, e)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(e.Error(), w) {
+					t.Errorf("%q missing from\n%v", w, e)
+				}
+			}
+			if goName.MatchString(e.Error()) {
+				t.Errorf("a Go type name in %q", e)
+			}
+		})
+	}
+}
+
+var goName = regexp.MustCompile(`engine\.|float64|\[\]|map\[|interface \{|\*?rules\.`)
+
+func TestNearest(t *testing.T) {
+	names := []string{"geo.new_country", "geo.new_asn", "device.known"}
+	for s, want := range map[string]string{
+		"geo.new_contry": "geo.new_country", "geo.newcountry": "geo.new_country",
+		"devise.known": "device.known", "geo.new_country": "", "password.status": "",
+	} {
+		if got := nearest(s, names); got != want {
+			t.Errorf("nearest(%q) = %q, want %q", s, got, want)
+		}
+	}
+}

@@ -1,0 +1,234 @@
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/riskgate/riskgate/engine"
+)
+
+const sharedRules = "version: shared\nthresholds: {step_up: 40, deny: 90}\nrules:\n" +
+	"  - id: new-country\n    description: New country.\n    when: geo.new_country\n    score: 50\n" +
+	"  - id: failures\n    description: Failures.\n    when: ip.failures_10m > 3\n    action: deny\n"
+
+const acmeOverlay = "version: acme-1\nthresholds: {step_up: 20, deny: 60}\ndisable: [failures]\nrules:\n" +
+	"  - id: acme-night\n    description: Night logins.\n    when: attempt.hour < 6\n    action: step_up\n"
+
+// decide is what a tenant's ruleset answers for an environment.
+func decide(rs engine.Ruleset, env engine.Env) (engine.Action, int, []string) {
+	var v engine.Verdict
+	rs.Evaluate(&env, &v)
+	var ids []string
+	for _, r := range v.Reasons {
+		ids = append(ids, r.RuleID)
+	}
+	return v.Action, v.Score, ids
+}
+
+func TestCompose(t *testing.T) {
+	shared, err := Compile(Source{Name: "shared.yaml", Data: []byte(sharedRules)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := CompileOverlay("acme", Source{Name: "acme.yaml", Data: []byte(acmeOverlay)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := Compose(shared, o)
+	if !strings.HasPrefix(set.Version(), shared.Version()+" + tenant:acme@acme-1@sha256:") {
+		t.Fatalf("version %q", set.Version())
+	}
+	if s, ov := SplitVersion(set.Version()); s != shared.Version() || ov != o.Version() {
+		t.Fatalf("split %q %q", s, ov)
+	}
+	env := engine.Env{Geo: engine.GeoEnv{NewCountry: true}, IP: engine.IPEnv{NetWindows: engine.NetWindows{Failures10m: 5}}, Attempt: engine.AttemptEnv{Hour: 12}}
+	// Shared: failures denies; acme disables it, and its own thresholds
+	// make the new country's 50 a step-up... and 50 < 60, so step_up.
+	if a, _, ids := decide(shared, env); a != engine.ActionDeny || len(ids) != 2 {
+		t.Fatalf("shared: %v %v", a, ids)
+	}
+	if a, sc, ids := decide(set, env); a != engine.ActionStepUp || sc != 50 || strings.Join(ids, ",") != "new-country" {
+		t.Fatalf("acme: %v %d %v", a, sc, ids)
+	}
+	env.Attempt.Hour = 3
+	if _, _, ids := decide(set, env); strings.Join(ids, ",") != "new-country,acme-night" {
+		t.Fatalf("acme at night: %v", ids)
+	}
+	// An overlay rule with a shared rule's id replaces it in place.
+	o2, err := CompileOverlay("beta", Source{Name: "b.yaml", Data: []byte("rules:\n  - id: new-country\n    description: Beta trusts travellers.\n    when: geo.new_country\n    score: 5\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, sc, ids := decide(Compose(shared, o2), env); sc != 5 || strings.Join(ids, ",") != "new-country,failures" {
+		t.Fatalf("beta: %d %v", sc, ids)
+	}
+	if Compose(shared, nil) != shared {
+		t.Fatal("no overlay is the shared set itself")
+	}
+}
+
+func TestOverlayErrors(t *testing.T) {
+	shared, _ := Compile(Source{Name: "shared.yaml", Data: []byte(sharedRules)})
+	for _, tc := range []struct{ name, tenant, file, want string }{
+		{"half thresholds", "acme", "thresholds: {step_up: 20}\n", "sets both step_up and deny"},
+		{"bad thresholds", "acme", "thresholds: {step_up: 70, deny: 60}\n", "want 0 < step_up <= deny"},
+		{"bad tenant", "../x", "disable: [failures]\n", "tenant"},
+		{"duplicate disable", "acme", "disable: [failures, failures]\n", "already disabled"},
+		{"bad rule", "acme", "rules:\n  - id: x\n    description: X.\n    when: geo.new_contry\n    action: deny\n", "did you mean `geo.new_country`?"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := CompileOverlay(tc.tenant, Source{Name: "o.yaml", Data: []byte(tc.file)})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+		})
+	}
+	o, err := CompileOverlay("acme", Source{Name: "o.yaml", Data: []byte("disable:\n  - failure\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := o.Check(shared)
+	if len(errs) != 1 || errs[0].Line != 2 || !strings.Contains(errs[0].Error(), `no rule "failure" (did you mean "failures"?)`) {
+		t.Fatalf("check: %v", errs)
+	}
+	if _, err := Compile(Source{Name: "s.yaml", Data: []byte(sharedRules + "disable: [x]\n")}); err == nil || !strings.Contains(err.Error(), "only a tenant overlay") {
+		t.Fatalf("shared disable: %v", err)
+	}
+}
+
+// TestManagerTenants: overlays load from the tenants folder, a put writes
+// one tenant's folder only, other tenants keep the shared set (the same
+// pointer: nothing composed for them), and a change of the shared set is
+// layered under every overlay.
+func TestManagerTenants(t *testing.T) {
+	root := t.TempDir()
+	sharedDir, tenants := filepath.Join(root, "rules"), filepath.Join(root, "tenants")
+	for _, d := range []string{sharedDir, filepath.Join(tenants, "acme"), filepath.Join(tenants, ".hidden")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write := func(p, data string) {
+		t.Helper()
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(sharedDir, "rules.yaml"), sharedRules)
+	write(filepath.Join(tenants, "acme", "rules.yaml"), acmeOverlay)
+	m, err := NewManager(Options{Paths: []string{sharedDir}, TenantsDir: tenants, Logger: discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.TenantNames(); strings.Join(got, ",") != "acme" {
+		t.Fatalf("tenants %v", got)
+	}
+	if m.ForTenant("other") != m.Current() || m.ForTenant("default") != m.Current() {
+		t.Fatal("a tenant without an overlay must get the shared set itself")
+	}
+	acme := m.ForTenant("acme")
+	if !strings.Contains(acme.Version(), " + tenant:acme@") {
+		t.Fatalf("acme version %q", acme.Version())
+	}
+
+	// A put for beta: written to tenants/beta, acme untouched.
+	if _, err := m.PutTenant("beta", "tenant:beta@sha256:000000000000", src("x.yaml", "disable: [failures]\n")); !errors.Is(err, ErrVersionMismatch) {
+		t.Fatalf("if_version for a tenant without an overlay: %v", err)
+	}
+	var rej *RejectedError
+	if _, err := m.PutTenant("beta", "", src("x.yaml", "disable: [failurez]\n")); !errors.As(err, &rej) || rej.Problems[0].File != "x.yaml" {
+		t.Fatalf("unknown disabled rule: %v", err)
+	}
+	b, err := m.PutTenant("beta", "", src("beta.yaml", "disable: [failures]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Origin != OriginFile || b.PersistPath != filepath.Join(tenants, "beta") {
+		t.Fatalf("beta: origin %s path %s", b.Origin, b.PersistPath)
+	}
+	if data, err := os.ReadFile(filepath.Join(tenants, "beta", "beta.yaml")); err != nil || string(data) != "disable: [failures]\n" {
+		t.Fatalf("beta on disk: %q %v", data, err)
+	}
+	if m.ForTenant("acme") != acme {
+		t.Fatal("a put for beta changed acme's ruleset")
+	}
+	env := engine.Env{IP: engine.IPEnv{NetWindows: engine.NetWindows{Failures10m: 5}}, Attempt: engine.AttemptEnv{Hour: 12}}
+	if a, _, _ := decide(m.ForTenant("beta"), env); a != engine.ActionNone {
+		t.Fatalf("beta disabled failures, got %v", a)
+	}
+	if a, _, _ := decide(m.ForTenant("other"), env); a != engine.ActionDeny {
+		t.Fatalf("other tenants keep failures, got %v", a)
+	}
+
+	// A shared change is layered under every overlay; the overlays'
+	// versions stay.
+	ov := m.Tenant("acme").Overlay.Version()
+	if _, err := m.Put("", src("rules.yaml", strings.Replace(sharedRules, "score: 50", "score: 55", 1))); err != nil {
+		t.Fatal(err)
+	}
+	shared, overlay := SplitVersion(m.ForTenant("acme").Version())
+	if shared != m.Set().Version() || overlay != ov {
+		t.Fatalf("after a shared put: %q", m.ForTenant("acme").Version())
+	}
+	// A reload reads the same files: nothing changes.
+	if changed, err := m.Reload(TriggerSignal); err != nil || changed {
+		t.Fatalf("reload: %v %v", changed, err)
+	}
+	// A broken overlay on disk is refused by a reload; what is in force stays.
+	write(filepath.Join(tenants, "acme", "rules.yaml"), "rules: [")
+	if _, err := m.Reload(TriggerSignal); err == nil || !strings.Contains(err.Error(), "tenant acme") {
+		t.Fatalf("broken overlay: %v", err)
+	}
+	if m.Tenant("acme").Overlay.Version() != ov {
+		t.Fatal("a broken overlay replaced the one in force")
+	}
+	// ...and fails a start, as a broken shared file does.
+	if _, err := NewManager(Options{Paths: []string{sharedDir}, TenantsDir: tenants, Logger: discard()}); err == nil {
+		t.Fatal("a broken overlay must fail the start")
+	}
+}
+
+func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// BenchmarkRulesFor: what the engine pays per Score to find the ruleset:
+// Current (before overlays) against ForTenant for a tenant without one and
+// for a tenant with one, among 1,000 tenants with overlays.
+func BenchmarkRulesFor(b *testing.B) {
+	m, err := NewManager(Options{Logger: discard()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var sink engine.Ruleset
+	b.Run("no-overlays", func(b *testing.B) {
+		for b.Loop() {
+			sink = m.ForTenant("default")
+		}
+	})
+	for i := range 1000 {
+		if _, err := m.PutTenant(fmt.Sprintf("t%d", i), "", src("o.yaml", "disable: [new-device]\n")); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("current", func(b *testing.B) {
+		for b.Loop() {
+			sink = m.Current()
+		}
+	})
+	b.Run("tenant-without-overlay", func(b *testing.B) {
+		for b.Loop() {
+			sink = m.ForTenant("default")
+		}
+	})
+	b.Run("tenant-with-overlay", func(b *testing.B) {
+		for b.Loop() {
+			sink = m.ForTenant("t500")
+		}
+	})
+	_ = sink
+}
