@@ -118,7 +118,7 @@ type Engine struct {
 	log      *slog.Logger
 	scratch  sync.Pool // *scratch
 	ids      *idSource
-	logLim   rateLimiter
+	logLim   logLimits
 	learners []Learner
 	recent   *recentDecisions // nil when disabled
 	// defaultClock: Options.Now is time.Now, so Score reads the clock once.
@@ -488,7 +488,7 @@ func (e *Engine) storeCall(ctx context.Context, op string, f func(context.Contex
 			o.StoreCall(op, took, err)
 		}
 	}
-	if err != nil && e.logLim.allow(time.Now()) {
+	if err != nil && e.logLim.store.allow(time.Now()) {
 		e.log.Warn("store call failed; deciding without state", "op", op, "err", err)
 	}
 	return err
@@ -505,7 +505,7 @@ func (e *Engine) failed(stage, name string, err error) {
 	for _, o := range e.opts.Observers {
 		o.Failed(stage, name, err)
 	}
-	if e.logLim.allow(time.Now()) {
+	if e.logLim.of(stage).allow(time.Now()) {
 		e.log.Warn("pipeline stage failed", "stage", stage, "name", name, "err", err)
 	}
 }

@@ -181,6 +181,25 @@ func tenantOr(t string) string {
 	return t
 }
 
+// logLimits are the log limiters, one per kind of failure, so that a rule
+// failing on every login cannot hide a store outage (or the reverse): each
+// kind gets its own line per interval.
+type logLimits struct {
+	store, signal, rule, other rateLimiter
+}
+
+func (l *logLimits) of(stage string) *rateLimiter {
+	switch stage {
+	case "store":
+		return &l.store
+	case "signal":
+		return &l.signal
+	case "rule":
+		return &l.rule
+	}
+	return &l.other
+}
+
 // rateLimiter lets one log line through per interval, so that a store
 // outage logs a warning every few seconds rather than one per login.
 type rateLimiter struct {

@@ -304,7 +304,7 @@ func (s *Set) Evaluate(env *engine.Env, v *engine.Verdict) {
 			}
 			out, err := m.Run(r.when, box)
 			if err != nil {
-				v.Errors = append(v.Errors, engine.RuleError{RuleID: r.ID, Err: err})
+				v.Errors = append(v.Errors, engine.RuleError{RuleID: r.ID, Err: runtimeError("when", err)})
 				continue
 			}
 			matched, _ = out.(bool)
@@ -318,7 +318,7 @@ func (s *Set) Evaluate(env *engine.Env, v *engine.Verdict) {
 				m = s.vms.Get().(*vm.VM)
 			}
 			if msg, err := m.Run(r.reason, box); err != nil {
-				v.Errors = append(v.Errors, engine.RuleError{RuleID: r.ID, Err: fmt.Errorf("reason: %w", err)})
+				v.Errors = append(v.Errors, engine.RuleError{RuleID: r.ID, Err: runtimeError("reason", err)})
 			} else if str, _ := msg.(string); str != "" {
 				reason.Message = str
 			}
