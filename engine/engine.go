@@ -94,7 +94,9 @@ type Options struct {
 	MaxClockSkew time.Duration
 	// Now is the clock for attempts without a time; default time.Now.
 	Now func() time.Time
-	// NewID makes decision ids; default a random ULID.
+	// NewID makes decision ids; default a random ULID. The engine signs
+	// every ULID it is given (see decisionid.go): an id that is not a ULID
+	// is used as it is, and an outcome or label that names it is unknown.
 	NewID func(t time.Time) string
 	// Retries of an attempt that carries its own attempt_id, within
 	// RetryWindow (default 10 minutes), get the first decision back and are
@@ -123,6 +125,7 @@ type Engine struct {
 	recent   *recentDecisions // nil when disabled
 	// defaultClock: Options.Now is time.Now, so Score reads the clock once.
 	defaultClock bool
+	defaultIDs   bool // NewID is e.ids.ULID: make and sign the id in one go
 	agents       *useragent.Cache
 }
 
@@ -141,6 +144,7 @@ type scratch struct {
 	commit  Commit
 
 	facts *PasswordFacts // a captured attempt's password (ScoreCaptured)
+	idbuf [32]byte       // the decision id's signature (decisionid.go)
 }
 
 // New returns an Engine.
@@ -162,6 +166,7 @@ func New(opts Options) (*Engine, error) {
 	if e.log == nil {
 		e.log = slog.Default()
 	}
+	e.defaultIDs = opts.NewID == nil
 	if opts.NewID == nil {
 		e.opts.NewID = e.ids.ULID
 	}
@@ -264,7 +269,7 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 	if action == ActionNone {
 		action = ActionAllow
 	}
-	id := e.opts.NewID(s.n.time)
+	id := e.newID(s, s.n.time)
 	d := Decision{
 		DecisionID: id, AttemptID: s.attempt.AttemptID, Tenant: s.n.tenant, Time: s.n.time,
 		Action: action, Score: v.Score, Reasons: v.Reasons, Shadow: v.Shadow, Alert: v.Alert,
@@ -296,6 +301,18 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 		}
 	}
 	return d, nil
+}
+
+// newID makes a signed decision id.
+func (e *Engine) newID(s *scratch, t time.Time) string {
+	tenant := s.n.tenant
+	if e.defaultIDs {
+		b := e.ids.bytes(t)
+		tag := e.opts.Keyer.ids.tag(tenant, &b, &s.idbuf)
+		copy(b[16-tagBytes:], tag[:])
+		return encodeULID(&b)
+	}
+	return e.opts.Keyer.ids.sign(tenant, e.opts.NewID(t))
 }
 
 func cmpOr(v, def int) int {

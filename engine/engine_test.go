@@ -530,3 +530,30 @@ func TestAttemptIDIsAnIdempotencyKey(t *testing.T) {
 		t.Errorf("attempt_id shared across tenants: %+v", d.Tenant)
 	}
 }
+
+// TestDecisionIDsAreSigned: ids stay ULIDs, verify for their own tenant
+// only, and a label for an id never issued is unknown (issue 10 item 7).
+func TestDecisionIDsAreSigned(t *testing.T) {
+	h := newHarness(t, nil)
+	ctx := context.Background()
+	d := h.score(t, paris(t0))
+	if len(d.DecisionID) != 26 {
+		t.Fatalf("decision id %q is not a ULID", d.DecisionID)
+	}
+	for _, o := range []engine.OutcomeKind{engine.ConfirmedFraud, engine.ConfirmedLegit} {
+		if err := h.e.Report(ctx, engine.Outcome{DecisionID: d.DecisionID, Outcome: o}); err != nil {
+			t.Errorf("%v on a real decision: %v", o, err)
+		}
+		for _, bad := range []engine.Outcome{
+			{DecisionID: "anything"},
+			{DecisionID: "01KJPTP8T0Q1Q1QTDX9WZQHSKA"},
+			{DecisionID: d.DecisionID, Tenant: "other"},
+			{DecisionID: strings.ToLower(d.DecisionID)},
+		} {
+			bad.Outcome = o
+			if err := h.e.Report(ctx, bad); !errors.Is(err, engine.ErrUnknownDecision) {
+				t.Errorf("%v on %q (tenant %q): %v, want unknown", o, bad.DecisionID, bad.Tenant, err)
+			}
+		}
+	}
+}
