@@ -56,6 +56,8 @@ type Rule struct {
 	Tags        []string
 	File        string
 	Line        int
+	// Cost is the estimated steps of one evaluation (cost.go).
+	Cost int64
 
 	when   *vm.Program
 	fast   func(*engine.Env) bool // when as Go closures (box.go); nil: run when on the VM
@@ -166,6 +168,9 @@ func Compile(srcs ...Source) (*Set, error) {
 			s.rules = append(s.rules, r)
 		}
 	}
+	if err := setCost(s.rules); err != nil {
+		errs = append(errs, err)
+	}
 	th := s.thresholds
 	if th.StepUp <= 0 || th.Deny <= 0 || th.StepUp > th.Deny || th.Deny > MaxScore {
 		errs = append(errs, fileError(orDefault(thresholdsFrom), 0, "thresholds", "thresholds: want 0 < step_up <= deny <= %d, got step_up %d, deny %d", MaxScore, th.StepUp, th.Deny))
@@ -240,6 +245,8 @@ func compileRule(name string, d *ruleDoc, defMode Mode) (Rule, ErrorList) {
 		r.When = d.When.Value
 		if r.when, err = expr.Compile(r.When, exprOptions(expr.AsBool())...); err != nil {
 			at(exprLine(&d.When, err), "when", "when: %v", err)
+		} else if r.Cost, err = ruleCost("when", r.when.Node(), 0); err != nil {
+			at(d.When.Line, "when", "%v", err)
 		} else {
 			r.fast = compileFast(r.when.Node())
 		}
@@ -249,6 +256,8 @@ func compileRule(name string, d *ruleDoc, defMode Mode) (Rule, ErrorList) {
 			at(d.Reason.Line, "reason", "reason: want an expression string")
 		} else if r.reason, err = expr.Compile(d.Reason.Value, exprOptions(expr.AsKind(reflect.String))...); err != nil {
 			at(exprLine(&d.Reason, err), "reason", "reason: %v", err)
+		} else if r.Cost, err = ruleCost("reason", r.reason.Node(), r.Cost); err != nil {
+			at(d.Reason.Line, "reason", "%v", err)
 		}
 	}
 	for _, t := range d.Tags {
