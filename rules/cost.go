@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/expr-lang/expr/ast"
@@ -223,6 +224,13 @@ func (s *Set) Measure(perRule time.Duration) []RuleCost {
 	box := envValue(&env)
 	m := s.vms.Get().(*vm.VM)
 	defer s.vms.Put(m)
+	for i := range s.rules { // warm up: the first runs fill caches
+		if r := &s.rules[i]; r.fast != nil {
+			r.fast(&env)
+		} else {
+			_, _ = m.Run(r.when, box)
+		}
+	}
 	costs := make([]RuleCost, 0, len(s.rules))
 	for i := range s.rules {
 		r := &s.rules[i]
@@ -276,4 +284,18 @@ func setCost(rs []Rule) *Error {
 	r := &rs[top]
 	return &Error{File: r.File, Line: r.Line, Rule: r.ID, Field: "when", Err: fmt.Errorf(
 		"the ruleset is too costly: about %d steps per login, more than %d; the costliest rule is %q (about %d steps)", total, MaxSetCost, r.ID, r.Cost)}
+}
+
+// slowest measures set and names its n slowest rules, for the log line of
+// a ruleset put in force: "country-hop 108ns, new-country 54ns".
+func slowest(set *Set, n int) string {
+	costs := set.Measure(50 * time.Microsecond)
+	var b strings.Builder
+	for i, c := range costs[:min(n, len(costs))] {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s %v", c.RuleID, c.Measured)
+	}
+	return b.String()
 }

@@ -290,7 +290,8 @@ func (m *Manager) install(trigger string, set *Set, srcs []Source, origin string
 	changed := cur == nil || cur.Set.Version() != set.Version() || !sameNames(cur.Sources, srcs)
 	if changed {
 		m.cur.Store(&Snapshot{Set: set, Sources: srcs, Origin: origin, LoadedAt: now, PersistPath: m.PersistPath()})
-		m.log.Info("rules in force", "trigger", trigger, "version", set.Version(), "rules", len(set.Rules()), "origin", origin)
+		m.log.Info("rules in force", "trigger", trigger, "version", set.Version(), "rules", len(set.Rules()), "origin", origin,
+			"slowest", slowest(set, 3))
 	} else {
 		m.log.Debug("rules unchanged", "trigger", trigger, "version", set.Version())
 	}
