@@ -246,6 +246,15 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 	}
 	s.in.State = &s.state
 
+	// A caller that has gone (a client that gave up, a deadline passed)
+	// gets no more work done for it: the context is checked between the
+	// stages, and before the rules, the stage an analyst's edit can make
+	// slow. Work for requests no one waits for would otherwise queue
+	// ahead of the ones someone does, and outlast the cause.
+	if err := ctx.Err(); err != nil {
+		return Decision{}, fmt.Errorf("engine: score: %w", err)
+	}
+
 	// Signals.
 	e.fillAttemptEnv(s)
 	for _, sig := range e.opts.Signals {
@@ -255,6 +264,9 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 	}
 
 	// Rules.
+	if err := ctx.Err(); err != nil {
+		return Decision{}, fmt.Errorf("engine: score: %w", err)
+	}
 	rs := dry
 	if rs == nil {
 		rs = e.opts.Rules.Current()
