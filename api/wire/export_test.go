@@ -1,0 +1,10 @@
+package wire
+
+import "reflect"
+
+// The decoding structs, for the external tests (which import httpapi,
+// which imports this package).
+var (
+	AttemptJSONType = reflect.TypeFor[attemptJSON]()
+	OutcomeJSONType = reflect.TypeFor[outcomeJSON]()
+)
