@@ -32,8 +32,10 @@ import (
 //	      country str, city str, has_location byte,
 //	      [lat, lon, accuracy_km: 8-byte IEEE 754 each, when has_location]
 //	hours: 24-bit mask of the non-zero hours (3 bytes), then each count uvarint
-//	devices, agents, countries, cities, asns, networks:
-//	      count uvarint, then each: value str, count uvarint, last time
+//	new_devices uvarint, no_device uvarint
+//	devices, agents, countries, cities, asns, networks, asn_networks,
+//	agent_versions: count uvarint, then each: value str, count uvarint,
+//	      last time
 //
 // where str is a uvarint length and the bytes.
 
@@ -50,7 +52,7 @@ func appendF64(b []byte, f float64) []byte {
 func timeWidth(p *engine.Profile) int {
 	fits := func(t int64) bool { return t >= 0 && t <= math.MaxUint32 }
 	ok := fits(p.FirstSeen) && fits(p.LastSeen) && fits(p.Last.Time)
-	for _, set := range [...][]engine.Seen{p.Devices, p.Agents, p.Countries, p.Cities, p.ASNs, p.Networks} {
+	for _, set := range profileSets(p) {
 		for i := range set {
 			ok = ok && fits(set[i].Last)
 		}
@@ -59,6 +61,11 @@ func timeWidth(p *engine.Profile) int {
 		return 4
 	}
 	return 8
+}
+
+// profileSets is p's sets of seen values, in their encoded order.
+func profileSets(p *engine.Profile) [8][]engine.Seen {
+	return [...][]engine.Seen{p.Devices, p.Agents, p.Countries, p.Cities, p.ASNs, p.Networks, p.ASNNetworks, p.AgentVersions}
 }
 
 func appendTime(b []byte, w int, t int64) []byte {
@@ -102,7 +109,9 @@ func encodeProfile(b []byte, p *engine.Profile) []byte {
 			b = binary.AppendUvarint(b, uint64(n))
 		}
 	}
-	for _, set := range [...][]engine.Seen{p.Devices, p.Agents, p.Countries, p.Cities, p.ASNs, p.Networks} {
+	b = binary.AppendUvarint(b, uint64(p.NewDevices))
+	b = binary.AppendUvarint(b, uint64(p.NoDevice))
+	for _, set := range profileSets(p) {
 		b = binary.AppendUvarint(b, uint64(len(set)))
 		for i := range set {
 			b = appendStr(b, set[i].Value)
@@ -202,7 +211,7 @@ func (d *decoder) u32() uint32 {
 // decodeProfile fills p from blob, reusing p's slices. p's strings point
 // into blob.
 func decodeProfile(blob []byte, p *engine.Profile) error {
-	sets := [...]*[]engine.Seen{&p.Devices, &p.Agents, &p.Countries, &p.Cities, &p.ASNs, &p.Networks}
+	sets := [...]*[]engine.Seen{&p.Devices, &p.Agents, &p.Countries, &p.Cities, &p.ASNs, &p.Networks, &p.ASNNetworks, &p.AgentVersions}
 	var old [len(sets)][]engine.Seen
 	for i, s := range sets {
 		old[i] = (*s)[:0]
@@ -238,6 +247,8 @@ func decodeProfile(blob []byte, p *engine.Profile) error {
 			p.Hours[h] = d.u32()
 		}
 	}
+	p.NewDevices = d.u32()
+	p.NoDevice = d.u32()
 	for i, s := range sets {
 		n := d.uvarint()
 		if n > uint64(len(d.b)) { // each member takes at least a byte

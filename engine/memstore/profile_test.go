@@ -25,7 +25,7 @@ func randomProfile(r *rand.Rand, n int) engine.Profile {
 		l := engine.Login{Tenant: "t", Time: at, IP: ip, Subnet: engine.SubnetOf(ip), ASN: uint32(r.IntN(30)),
 			Agent: []string{"", "chrome/windows", "safari/ios"}[r.IntN(3)], Country: []string{"", "FR", "DE", "JP"}[r.IntN(4)],
 			City: []string{"", "Paris", "Zürich", "東京"}[r.IntN(4)], HasLocation: r.IntN(2) == 0, Lat: r.Float64()*180 - 90, Lon: r.Float64()*360 - 180,
-			AccuracyKM: float64(r.IntN(500))}
+			AccuracyKM: float64(r.IntN(500)), AgentVersion: uint16(r.IntN(3) * 60)}
 		if r.IntN(4) != 0 {
 			l.Device[0], l.Device[1] = byte(r.IntN(30)), 1
 		}
@@ -37,7 +37,7 @@ func randomProfile(r *rand.Rand, n int) engine.Profile {
 // same compares profiles, an empty set equal to a missing one.
 func same(a, b *engine.Profile) bool {
 	norm := func(p engine.Profile) engine.Profile {
-		for _, s := range []*[]engine.Seen{&p.Devices, &p.Agents, &p.Countries, &p.Cities, &p.ASNs, &p.Networks} {
+		for _, s := range []*[]engine.Seen{&p.Devices, &p.Agents, &p.Countries, &p.Cities, &p.ASNs, &p.Networks, &p.ASNNetworks, &p.AgentVersions} {
 			if len(*s) == 0 {
 				*s = nil
 			}
