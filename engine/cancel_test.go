@@ -44,7 +44,9 @@ func (s *cancellingStore) Observe(ctx context.Context, ev *engine.Event, st *eng
 }
 
 // cancellingSignal cancels the caller's context while the signals run.
-type cancellingSignal struct{ cancel atomic.Pointer[context.CancelFunc] }
+type cancellingSignal struct {
+	cancel atomic.Pointer[context.CancelFunc]
+}
 
 func (s *cancellingSignal) Name() string { return "cancelling" }
 func (s *cancellingSignal) Compute(*engine.Input, *engine.Env) error {

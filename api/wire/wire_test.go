@@ -19,8 +19,8 @@ import (
 
 	pb "github.com/riskgate/riskgate/api/gen/riskgate/v1"
 	"github.com/riskgate/riskgate/api/httpapi"
-	"github.com/riskgate/riskgate/api/wire"
 	"github.com/riskgate/riskgate/api/service"
+	"github.com/riskgate/riskgate/api/wire"
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/internal/enginetest"
 )
