@@ -100,6 +100,13 @@ func TestLiveSurvivesInPlaceRewrites(t *testing.T) {
 	if w := load.wrong.Load(); w != 0 {
 		t.Fatalf("%d lookups lost the previous filter's entries while the file was damaged", w)
 	}
+	// No damaged file was loaded. (Counted here, not at the end: the valid
+	// file below may load twice. The watcher can see it truncated, not yet
+	// filled, ask for a reload that then reads it complete, and later see
+	// the complete file as another change.)
+	if ok, failed := l.Reloads(); ok != 0 || failed < uint64(len(steps)) {
+		t.Fatalf("reloads ok=%d failed=%d while the file was damaged, want 0 and at least %d", ok, failed, len(steps))
+	}
 	// A valid file written in place (cp) is picked up, and the new data
 	// answers from then on.
 	if err := os.WriteFile(path, next, 0o644); err != nil {
@@ -110,8 +117,8 @@ func TestLiveSurvivesInPlaceRewrites(t *testing.T) {
 	if l.Lookup(sha("hunter2")).Found {
 		t.Error("the old filter still answers after the replacement")
 	}
-	if ok, failed := l.Reloads(); ok != 1 || failed < uint64(len(steps)) {
-		t.Errorf("reloads ok=%d failed=%d, want 1 and at least %d", ok, failed, len(steps))
+	if ok, _ := l.Reloads(); ok < 1 {
+		t.Errorf("reloads ok=%d after the valid file, want it counted", ok)
 	}
 	t.Logf("%d lookups during the rewrites", load.lookups.Load())
 }

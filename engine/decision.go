@@ -63,21 +63,29 @@ type Reason struct {
 	Message string   `json:"message"`
 	Tags    []string `json:"tags,omitempty"`
 	Alert   bool     `json:"alert,omitempty"`
+	// Notify is the rule's notification kind ("new_device"), when it has
+	// one.
+	Notify string `json:"notify,omitempty"`
 }
 
 // Decision is the engine's answer for one attempt.
 type Decision struct {
-	DecisionID   string    `json:"decision_id"`
-	AttemptID    string    `json:"attempt_id"`
-	Tenant       string    `json:"tenant"`
-	Time         time.Time `json:"time"`
-	Action       Action    `json:"action"`
-	Score        int       `json:"score"`
-	Reasons      []Reason  `json:"reasons"`
-	Shadow       []Reason  `json:"shadow,omitempty"`
-	Alert        bool      `json:"alert,omitempty"`
-	Signals      Env       `json:"signals,omitzero"`
-	RulesVersion string    `json:"rules_version"`
+	DecisionID string    `json:"decision_id"`
+	AttemptID  string    `json:"attempt_id"`
+	Tenant     string    `json:"tenant"`
+	Time       time.Time `json:"time"`
+	Action     Action    `json:"action"`
+	Score      int       `json:"score"`
+	Reasons    []Reason  `json:"reasons"`
+	Shadow     []Reason  `json:"shadow,omitempty"`
+	Alert      bool      `json:"alert,omitempty"`
+	// Notify are the notification kinds ("new_device", "new_country") of
+	// the enforced rules that matched, each once, in rule order: the user
+	// should be told of this login once it completes. It is empty on a deny
+	// and on an attempt that failed (see NotifyKinds).
+	Notify       []string `json:"notify,omitempty"`
+	Signals      Env      `json:"signals,omitzero"`
+	RulesVersion string   `json:"rules_version"`
 }
 
 // Verdict is what a ruleset concludes from the signals. The engine turns it
@@ -88,9 +96,24 @@ type Verdict struct {
 	Reasons []Reason
 	Shadow  []Reason
 	Alert   bool
+	// Notify are the notification kinds of the enforced rules that
+	// matched, each once, in rule order.
+	Notify []string
 	// Errors are rules that failed at run time. A failed rule counts as not
 	// matched; the engine reports each error to its observers.
 	Errors []RuleError
+}
+
+// NotifyKinds is what a decision's Notify holds: the verdict's kinds,
+// unless the login cannot complete with this decision (it is a deny, or
+// the attempt already failed: a wrong password or no such user). A
+// notification tells a user of a login into their account; a refused or
+// failed one is an attack's business, for alerts, not for the user's inbox.
+func NotifyKinds(kinds []string, action Action, r Result) []string {
+	if action == ActionDeny || r.Failed() {
+		return nil
+	}
+	return kinds
 }
 
 // RuleError is a rule that could not be evaluated.

@@ -285,7 +285,7 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 	d := Decision{
 		DecisionID: id, AttemptID: s.attempt.AttemptID, Tenant: s.n.tenant, Time: s.n.time,
 		Action: action, Score: v.Score, Reasons: v.Reasons, Shadow: v.Shadow, Alert: v.Alert,
-		Signals: s.env, RulesVersion: rs.Version(),
+		Notify: NotifyKinds(v.Notify, action, s.attempt.Result), Signals: s.env, RulesVersion: rs.Version(),
 	}
 	if d.AttemptID == "" {
 		d.AttemptID = id

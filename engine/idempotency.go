@@ -69,6 +69,9 @@ func decisionBytes(k *recentKey, d *Decision) int {
 			}
 		}
 	}
+	for _, k := range d.Notify {
+		n += 16 + len(k)
+	}
 	e := &d.Signals
 	a := &e.Attempt
 	for _, s := range [...]string{a.Tenant, a.UserID, a.Username, a.IP, a.UserAgent, a.Channel, a.Result,

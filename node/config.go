@@ -31,6 +31,7 @@ type Config struct {
 	GRPC    GRPCConfig    `embed:"" prefix:"grpc-" yaml:"grpc" group:"Listeners"`
 	Metrics MetricsConfig `embed:"" prefix:"metrics-" yaml:"metrics" group:"Listeners"`
 	Auth    AuthConfig    `embed:"" yaml:"auth" group:"Security"`
+	Kratos  KratosConfig  `embed:"" prefix:"kratos-" yaml:"kratos" group:"Ory Kratos hook"`
 
 	Store        string        `help:"State store: memory, or a Redis URL (redis://, rediss://, unix://; Cluster and Sentinel forms in docs/configuration.md)." default:"memory" group:"State"`
 	StoreTimeout time.Duration `help:"Bound on every store call; past it the decision is made without state. 0: none for memory, 50ms for Redis." default:"0s" group:"State"`
@@ -43,6 +44,8 @@ type Config struct {
 
 	PprofAddr string `help:"Serve Go's pprof profiles on this address (keep it on loopback); empty: off."`
 	GCPercent int    `help:"Go garbage collector target, as GOGC: the heap may grow this many percent over the live data before a collection. The state store is a large live heap that every collection marks, so collecting less often saves about a quarter of the CPU per call, for about twice the heap. GOGC in the environment, when set, wins; 0 leaves the runtime's default (100)." default:"400"`
+
+	Capture CaptureConfig `embed:"" prefix:"capture-" yaml:"capture" group:"Capture"`
 
 	Shutdown ShutdownConfig `embed:"" prefix:"shutdown-" yaml:"shutdown"`
 	Log      LogConfig      `embed:"" prefix:"log-" yaml:"log"`

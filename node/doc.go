@@ -17,7 +17,7 @@
 //		node.WithRegistry(reg),                 // metrics of every part
 //		node.WithObserver(alertSink),           // an engine.Observer; a Closer is flushed on shutdown
 //		node.WithRunner(kafkaConsumer),         // Run(ctx, svc) beside the listeners, drained on shutdown
-//		node.WithRoutes(kratoshook.Routes),     // HTTP routes on the service, each with its service.Op
+//		node.WithRoutes(kratosRoutes),          // HTTP routes on the service (node.KratosRoutes), each with its service.Op
 //		node.WithCheck("kafka", consumer.Ready), // readiness
 //	)
 //	err = n.Serve(ctx, sighup)

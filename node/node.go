@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -92,6 +93,15 @@ func WithCheck(name string, check func(ctx context.Context) error) Option {
 	return func(s *settings) { s.checks = append(s.checks, server.Check{Name: name, Check: check}) }
 }
 
+// WithOptionalCheck adds the health check of a part the process answers
+// without: reported in /readyz's checks and as the gRPC health service
+// healthService, it never makes the process unready.
+func WithOptionalCheck(name, healthService string, check func(ctx context.Context) error) Option {
+	return func(s *settings) {
+		s.checks = append(s.checks, server.Check{Name: name, Check: check, Optional: true, HealthService: healthService})
+	}
+}
+
 // WithStore uses store instead of the one Config.Store names. The caller
 // closes it.
 func WithStore(store engine.Store) Option { return func(s *settings) { s.store = store } }
@@ -136,7 +146,13 @@ type Node struct {
 	engine  *engine.Engine
 	service *service.Service
 	checks  []server.Check
-	srv     *server.Server // after Listen
+	keyerID atomic.Pointer[keyerCheck] // with a store that starts down
+	srv     *server.Server             // after Listen
+
+	enrichers    []engine.Enricher
+	breach       signals.BreachChecker
+	stableSecret bool         // the secret is configured, not random
+	capture      *nodeCapture // nil without --capture-dir
 
 	closers   []closer // in the order things were opened
 	closeOnce sync.Once
@@ -199,19 +215,22 @@ func (n *Node) assemble(ctx context.Context) error {
 	} else if check, err = n.openBreached(cfg.PasswordConfig); err != nil {
 		return err
 	}
+	n.enrichers, n.breach = enrichers, check
 	storeTimeout, err := n.openStore(ctx)
 	if err != nil {
 		return err
 	}
-	// A store that outlives the process records the key id of the secret
-	// its state was keyed with (issue 10 item 16): another secret is
-	// refused rather than finding every user unknown.
-	keyer, note, err := engine.KeyerFor(ctx, n.store, secret)
+	// The capture closes before the store: it is opened after it.
+	sink, inForce, err := n.openCapture(secret)
 	if err != nil {
-		return fmt.Errorf("hmac secret: %w", err)
+		return err
 	}
-	if note != "" {
-		n.log.Info("hmac secret: " + note)
+	if sink != nil {
+		observers = append(observers, sink)
+	}
+	keyer, err := n.keyer(ctx, secret)
+	if err != nil {
+		return err
 	}
 	for _, o := range n.set.observers {
 		observers = append(observers, o)
@@ -220,7 +239,7 @@ func (n *Node) assemble(ctx context.Context) error {
 		}
 	}
 	opts := engine.Options{
-		Store: n.store, Rules: n.rules, Keyer: keyer, Enrichers: enrichers, Observers: observers, Logger: n.log,
+		Store: n.store, Rules: inForce, Keyer: keyer, Enrichers: enrichers, Observers: observers, Logger: n.log,
 		Signals:      signals.Default(signals.Config{MaxSpeedKMH: cfg.MaxSpeed, Breached: check}),
 		StoreTimeout: storeTimeout, MaxClockSkew: cfg.MaxClockSkew,
 	}
@@ -231,7 +250,11 @@ func (n *Node) assemble(ctx context.Context) error {
 	if n.engine, err = engine.New(opts); err != nil {
 		return err
 	}
-	n.service = service.New(n.engine, n.rules)
+	var svcOpts []service.Option
+	if n.capture != nil {
+		svcOpts = append(svcOpts, service.WithCapture(n.capture))
+	}
+	n.service = service.New(n.engine, n.rules, svcOpts...)
 	return nil
 }
 
@@ -240,10 +263,12 @@ func (n *Node) assemble(ctx context.Context) error {
 // random one.
 func (n *Node) secret() ([]byte, error) {
 	if n.set.secret != nil {
+		n.stableSecret = true
 		return n.set.secret, nil
 	}
 	b, err := readSecret("hmac secret", n.cfg.HMACSecretFile, "RISKGATE_HMAC_SECRET", engine.MinSecretLen)
 	if err != nil || b != nil {
+		n.stableSecret = b != nil
 		return b, err
 	}
 	if n.set.store == nil && !n.cfg.memoryStore() {

@@ -2,10 +2,14 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/riskgate/riskgate/api/server"
+	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/engine/memstore"
 	"github.com/riskgate/riskgate/engine/redisstore"
 )
@@ -14,43 +18,129 @@ import (
 // --store-timeout: a login must not wait on a slow network store.
 const redisStoreTimeout = 50 * time.Millisecond
 
+// StoreHealthService is the gRPC health service name that reports the
+// state store's health. The process's own health ("" and riskgate's
+// services) does not follow the store: decisions are made without state
+// while it is down.
+const StoreHealthService = "riskgate.store"
+
 // openStore opens the state store the config names, or takes the one
-// given, with its readiness check, and returns the bound on its calls:
-// the config's, else none in the process and redisStoreTimeout for Redis.
+// given, with its health check, and returns the bound on its calls: the
+// config's, else none in the process and redisStoreTimeout for Redis.
+// Redis that does not answer at start-up does not stop the node: the
+// store connects in the background (see keyer).
 func (n *Node) openStore(ctx context.Context) (time.Duration, error) {
 	timeout := n.cfg.StoreTimeout
 	if n.set.store != nil {
 		n.store = n.set.store
-		n.checks = append(n.checks, storeCheck(n.store))
+		n.storeHealth()
 		return timeout, nil
 	}
 	if n.cfg.memoryStore() {
 		ms := memstore.New(n.cfg.Memory.storeOptions())
 		n.store = ms
 		n.onCloseCtx("memory store", ms.Close)
-		n.checks = append(n.checks, storeCheck(ms))
+		n.storeHealth()
 		return timeout, nil
 	}
 	if timeout == 0 {
 		timeout = redisStoreTimeout
 	}
-	rs, err := redisstore.New(ctx, redisstore.Options{URL: n.cfg.Store, Logger: n.log})
+	// go-redis's own lines (a pool that cannot dial) go to the node's
+	// log, in its format.
+	redisstore.SetLogger(n.log)
+	rs, err := redisstore.New(ctx, redisstore.Options{URL: n.cfg.Store, Logger: n.log, Background: true, Verify: n.verifyKeyer})
 	if err != nil {
 		return 0, fmt.Errorf("store %s: %w", redisstore.Redact(n.cfg.Store), err)
 	}
 	n.store = rs
 	n.onCloseCtx("redis store", rs.Close)
 	n.collect(rs.Collector())
-	n.checks = append(n.checks, storeCheck(rs))
+	n.storeHealth()
 	return timeout, nil
 }
 
-// storeCheck is the readiness check of a store: a ping where the store
-// can be pinged (Redis), always ready where it is in the process.
-func storeCheck(s any) server.Check {
-	p, ok := s.(interface{ Ping(context.Context) error })
-	if !ok {
-		return server.Check{Name: "store", Check: func(context.Context) error { return nil }}
+// upper is a store that may start down and come up later (Redis).
+type upper interface{ Up() bool }
+
+// keyer returns the Keyer for the secret and the store's state. A store
+// that is not up yet (Redis down at start-up) gets the current scheme's
+// Keyer; verifyKeyer then checks it against the state's key id before the
+// store is used, and keeps the store down if the state was keyed
+// otherwise.
+func (n *Node) keyer(ctx context.Context, secret []byte) (*engine.Keyer, error) {
+	if u, ok := n.store.(upper); ok && !u.Up() {
+		k, err := engine.NewKeyer(secret)
+		if err != nil {
+			return nil, err
+		}
+		n.keyerID.Store(&keyerCheck{id: k.ID(), secret: secret})
+		n.log.Info("hmac secret: the store is not connected; its key id is checked when it is", "key_id", k.ID())
+		return k, nil
 	}
-	return server.Check{Name: "store", Check: p.Ping}
+	// A store that outlives the process records the key id of the secret
+	// its state was keyed with (issue 10 item 16): another secret is
+	// refused rather than finding every user unknown.
+	k, note, err := engine.KeyerFor(ctx, n.store, secret)
+	if err != nil {
+		return nil, fmt.Errorf("hmac secret: %w", err)
+	}
+	if note != "" {
+		n.log.Info("hmac secret: " + note)
+	}
+	return k, nil
+}
+
+type keyerCheck struct {
+	id     string
+	secret []byte
+}
+
+// verifyKeyer is the Redis store's Verify: the state on a server reached
+// in the background must be keyed as the node keys it.
+func (n *Node) verifyKeyer(ctx context.Context) error {
+	kc := n.keyerID.Load()
+	if kc == nil {
+		return errors.New("the node has not chosen its keyer yet")
+	}
+	k, _, err := engine.KeyerFor(ctx, n.store, kc.secret)
+	if err != nil {
+		n.log.Error("hmac secret: the store that came up cannot be used; deciding without state", "err", err)
+		return err
+	}
+	if k.ID() != kc.id {
+		err := fmt.Errorf("%w: the store's key id is %s, the node keys with %s; restart the node to use the store's", engine.ErrKeyMismatch, k.ID(), kc.id)
+		n.log.Error("hmac secret: the store that came up cannot be used; deciding without state", "err", err)
+		return err
+	}
+	return nil
+}
+
+// storeHealth adds the store's health: an optional check (reported in
+// /readyz and as the gRPC health service StoreHealthService, never
+// making the process unready) and the riskgate_store_up gauge.
+func (n *Node) storeHealth() {
+	check := storeCheck(n.store)
+	n.checks = append(n.checks, check)
+	n.collect(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "riskgate_store_up",
+		Help: "1 when the state store is in use and answers, 0 while decisions are made without state.",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if check.Check(ctx) != nil {
+			return 0
+		}
+		return 1
+	}))
+}
+
+// storeCheck is the health check of a store: a ping where the store can
+// be pinged (Redis), always healthy where it is in the process.
+func storeCheck(s any) server.Check {
+	c := server.Check{Name: "store", Optional: true, HealthService: StoreHealthService, Check: func(context.Context) error { return nil }}
+	if p, ok := s.(interface{ Ping(context.Context) error }); ok {
+		c.Check = p.Ping
+	}
+	return c
 }

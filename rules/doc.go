@@ -8,7 +8,7 @@
 //
 //	thresholds:
 //	  step_up: 40   # summed score at which the answer is at least step_up
-//	  deny: 80
+//	  deny: 90      # the defaults: step_up 40, deny 90
 //	rules:
 //	  - id: impossible-travel
 //	    description: Travelled faster than an airliner since the last login.

@@ -56,6 +56,7 @@ type ruleDoc struct {
 	Score       int       `yaml:"score"`
 	Mode        string    `yaml:"mode"`
 	Alert       bool      `yaml:"alert"`
+	Notify      string    `yaml:"notify"`
 	Tags        []string  `yaml:"tags"`
 	line        int       // of the rule's mapping, filled after decoding
 }

@@ -20,6 +20,12 @@ func Reference() string {
 	b.WriteString("and a companion field (`geo.known`, `password.status`, `state.available`) says so.\n")
 	b.WriteString("Besides expr's built-in functions, `sprintf(format, args...)` formats reason messages;\n")
 	b.WriteString("`now()` is disabled so that rules decide the same way in a replay as live.\n\n")
+	th := DefaultThresholds()
+	b.WriteString("## Thresholds\n\n")
+	b.WriteString("The enforce rules that match add their scores (capped at 100); the summed score is at least\n")
+	b.WriteString("`step_up` from the `step_up` threshold and `deny` from the `deny` threshold, and the answer is\n")
+	b.WriteString("the strongest of that and the matching rules' actions. One file of a ruleset may set them;\n")
+	fmt.Fprintf(&b, "a threshold no file sets takes its default, those of the built-in rules:\n\n```yaml\nthresholds:\n  step_up: %d\n  deny: %d\n```\n\n", th.StepUp, th.Deny)
 	env := reflect.TypeOf(engine.Env{})
 	for i := range env.NumField() {
 		f := env.Field(i)

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 
@@ -53,9 +55,12 @@ type Rule struct {
 	Score       int
 	Mode        Mode
 	Alert       bool
-	Tags        []string
-	File        string
-	Line        int
+	// Notify is the notification kind the rule gives a decision
+	// ("new_device"); empty when it gives none.
+	Notify string
+	Tags   []string
+	File   string
+	Line   int
 	// Cost is the estimated steps of one evaluation (cost.go).
 	Cost int64
 
@@ -64,16 +69,23 @@ type Rule struct {
 	reason *vm.Program            // optional: a string expression for the message
 }
 
+// notifyPattern is a notification kind: a word a program switches on and
+// a template is named after.
+var notifyPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
+
 // Thresholds turn the summed score into an action.
 type Thresholds struct {
 	StepUp int
 	Deny   int
 }
 
-// DefaultThresholds are the thresholds of a ruleset whose files set none.
+// DefaultThresholds are the thresholds of a ruleset whose files set none
+// (or set one of the two): step_up from 40, deny from 90, those of the
+// built-in rules (rules/default.yaml), which docs/rules-reference.md
+// documents.
 func DefaultThresholds() Thresholds { return defaultThresholds }
 
-var defaultThresholds = Thresholds{StepUp: 40, Deny: 80}
+var defaultThresholds = Thresholds{StepUp: 40, Deny: 90}
 
 // MaxScore caps the summed score.
 const MaxScore = 100
@@ -215,7 +227,7 @@ func compileRule(name string, d *ruleDoc, defMode Mode) (Rule, ErrorList) {
 	at := func(line int, field, format string, args ...any) {
 		errs = append(errs, &Error{File: name, Line: line, Rule: d.ID, Field: field, Err: fmt.Errorf(format, args...)})
 	}
-	r := Rule{ID: d.ID, Description: strings.TrimSpace(d.Description), Score: d.Score, Alert: d.Alert, Tags: d.Tags, File: name, Line: d.line, Mode: defMode}
+	r := Rule{ID: d.ID, Description: strings.TrimSpace(d.Description), Score: d.Score, Alert: d.Alert, Notify: d.Notify, Tags: d.Tags, File: name, Line: d.line, Mode: defMode}
 	if !idPattern.MatchString(d.ID) {
 		at(d.line, "id", "id %q: want 1-64 characters of a-z, 0-9, '-', '_' or '.', starting with a letter or digit", d.ID)
 	}
@@ -234,8 +246,11 @@ func compileRule(name string, d *ruleDoc, defMode Mode) (Rule, ErrorList) {
 	if d.Score < -MaxScore || d.Score > MaxScore {
 		at(d.line, "score", "score %d out of range [-%d, %d]", d.Score, MaxScore, MaxScore)
 	}
-	if r.Action == engine.ActionNone && d.Score == 0 {
-		at(d.line, "", "neither an action nor a score: the rule could never change anything")
+	if d.Notify != "" && !notifyPattern.MatchString(d.Notify) {
+		at(d.line, "notify", "notify %q: want a notification kind of 1-32 characters of a-z, 0-9 and '_', starting with a letter (new_device, new_country)", d.Notify)
+	}
+	if r.Action == engine.ActionNone && d.Score == 0 && d.Notify == "" {
+		at(d.line, "", "neither an action, a score nor a notify: the rule could never change anything")
 	}
 	if d.When.Kind == 0 || strings.TrimSpace(d.When.Value) == "" {
 		at(d.line, "when", "when: required")
@@ -244,7 +259,7 @@ func compileRule(name string, d *ruleDoc, defMode Mode) (Rule, ErrorList) {
 	} else {
 		r.When = d.When.Value
 		if r.when, err = expr.Compile(r.When, exprOptions(expr.AsBool())...); err != nil {
-			at(exprLine(&d.When, err), "when", "when: %v", err)
+			at(exprLine(&d.When, err), "when", "when: %v", explainExprError(err))
 		} else if r.Cost, err = ruleCost("when", r.when.Node(), 0); err != nil {
 			at(d.When.Line, "when", "%v", err)
 		} else {
@@ -255,7 +270,7 @@ func compileRule(name string, d *ruleDoc, defMode Mode) (Rule, ErrorList) {
 		if d.Reason.Kind != yaml.ScalarNode {
 			at(d.Reason.Line, "reason", "reason: want an expression string")
 		} else if r.reason, err = expr.Compile(d.Reason.Value, exprOptions(expr.AsKind(reflect.String))...); err != nil {
-			at(exprLine(&d.Reason, err), "reason", "reason: %v", err)
+			at(exprLine(&d.Reason, err), "reason", "reason: %v", explainExprError(err))
 		} else if r.Cost, err = ruleCost("reason", r.reason.Node(), r.Cost); err != nil {
 			at(d.Reason.Line, "reason", "%v", err)
 		}
@@ -321,7 +336,7 @@ func (s *Set) Evaluate(env *engine.Env, v *engine.Verdict) {
 		if !matched {
 			continue
 		}
-		reason := engine.Reason{RuleID: r.ID, Action: r.Action, Score: r.Score, Message: r.Description, Tags: r.Tags, Alert: r.Alert}
+		reason := engine.Reason{RuleID: r.ID, Action: r.Action, Score: r.Score, Message: r.Description, Tags: r.Tags, Alert: r.Alert, Notify: r.Notify}
 		if r.reason != nil {
 			if m == nil {
 				m = s.vms.Get().(*vm.VM)
@@ -346,6 +361,9 @@ func (s *Set) Evaluate(env *engine.Env, v *engine.Verdict) {
 		score += r.Score
 		action = action.Stronger(r.Action)
 		v.Alert = v.Alert || r.Alert
+		if r.Notify != "" && !slices.Contains(v.Notify, r.Notify) {
+			v.Notify = append(v.Notify, r.Notify)
+		}
 	}
 	if m != nil {
 		s.vms.Put(m)

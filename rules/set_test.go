@@ -44,7 +44,7 @@ func TestCompileErrorsNameFileAndLine(t *testing.T) {
 		{"missing when", "rules:\n  - id: a\n    description: d\n    action: deny\n", []string{"r.yaml:2:", "when: required"}},
 		{"bad action", "rules:\n  - id: a\n    description: d\n    when: \"true\"\n    action: block\n", []string{"r.yaml:2:", "unknown action \"block\""}},
 		{"bad mode", "rules:\n  - id: a\n    description: d\n    when: \"true\"\n    action: deny\n    mode: dry\n", []string{"mode:", "dry"}},
-		{"no effect", "rules:\n  - id: a\n    description: d\n    when: \"true\"\n", []string{"neither an action nor a score"}},
+		{"no effect", "rules:\n  - id: a\n    description: d\n    when: \"true\"\n", []string{"neither an action, a score nor a notify"}},
 		{"bad id", "rules:\n  - id: Bad Id\n    description: d\n    when: \"true\"\n    action: deny\n", []string{"id \"Bad Id\""}},
 		{"no description", "rules:\n  - id: a\n    when: \"true\"\n    action: deny\n", []string{"description: required"}},
 		{"duplicate id", "rules:\n  - id: a\n    description: d\n    when: \"true\"\n    action: deny\n  - id: a\n    description: d\n    when: \"true\"\n    action: deny\n", []string{"r.yaml:6:", "duplicate id", "r.yaml:2"}},
@@ -296,5 +296,37 @@ rules:
 	env.Geo.Country = "XX"
 	if v.Reasons[0].Message != msg {
 		t.Error("a reason refers into the environment")
+	}
+}
+
+// TestDefaultThresholds (issue 10 item 17): a file without thresholds
+// decides as the built-in rules do, at the thresholds the reference
+// documents.
+func TestDefaultThresholds(t *testing.T) {
+	def, err := Compile(DefaultSource())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := def.Thresholds(); got != DefaultThresholds() {
+		t.Errorf("the built-in rules use %+v, the default is %+v", got, DefaultThresholds())
+	}
+	if DefaultThresholds() != (Thresholds{StepUp: 40, Deny: 90}) {
+		t.Errorf("defaults %+v, want step_up 40, deny 90", DefaultThresholds())
+	}
+	bare, err := Compile(Source{Name: "bare.yaml", Data: []byte("rules:\n  - id: r\n    description: R.\n    when: \"true\"\n    score: 85\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bare.Thresholds() != DefaultThresholds() {
+		t.Errorf("a file without thresholds: %+v", bare.Thresholds())
+	}
+	var env engine.Env
+	var v engine.Verdict
+	bare.Evaluate(&env, &v)
+	if v.Action != engine.ActionStepUp {
+		t.Errorf("score 85 without thresholds: %v, want step_up (deny from 90)", v.Action)
+	}
+	if ref := Reference(); !strings.Contains(ref, "step_up: 40\n  deny: 90") {
+		t.Error("the reference does not document the default thresholds")
 	}
 }

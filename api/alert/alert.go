@@ -27,6 +27,12 @@ const (
 
 // Alert is one alert, as it is serialised to every sink. Its JSON form is
 // described by schema/alert.v1.json.
+//
+// An *Alert handed to a Sink may instead carry a notification event
+// (Notification set, Schema NotificationSchemaID): Marshal and Append then
+// write the notification, and AlertID, Tenant, AttemptID, DecisionID, Time
+// and User are the notification's, so that a sink keys, labels and signs
+// both kinds alike without knowing which it holds.
 type Alert struct {
 	Schema string `json:"schema"`
 	// AlertID is derived from Tenant and DecisionID (see ID): the same
@@ -49,7 +55,15 @@ type Alert struct {
 	// treated as the tenant's policy says.
 	Signals      engine.Env `json:"signals"`
 	RulesVersion string     `json:"rules_version"`
+
+	// Notification, when set, is what this value carries instead of an
+	// alert.
+	Notification *Notification `json:"-"`
 }
+
+// IsNotification reports whether a carries a notification event rather
+// than an alert.
+func (a *Alert) IsNotification() bool { return a.Notification != nil }
 
 // User identifies the account the attempt was for. Username and
 // UsernameHash are exclusive: which one is set (or neither) is the tenant's
@@ -133,6 +147,21 @@ type BuilderOptions struct {
 	// OnDeny alerts on every deny, not only on decisions that matched an
 	// alerting rule.
 	OnDeny bool
+	// Notify makes a Dispatcher publish notification events.
+	Notify NotifyOptions
+}
+
+// NotifyOptions say whether and how a Dispatcher publishes notification
+// events (riskgate.notification.v1): one per completed login whose
+// decision carried notification kinds (rules with notify:).
+type NotifyOptions struct {
+	Enabled bool
+	// HoldTTL and HoldEntries bound the notifications held until the
+	// outcome that completes their login (a passed step-up, or a
+	// login_succeeded after a score before the password check); defaults
+	// DefaultNotifyHoldTTL and DefaultNotifyHoldEntries.
+	HoldTTL     time.Duration
+	HoldEntries int
 }
 
 // Builder makes alerts from decisions. It is safe for concurrent use.
@@ -226,7 +255,11 @@ func Append(buf []byte, a *Alert) ([]byte, error) {
 	w := bytes.NewBuffer(buf)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(a); err != nil {
+	var v any = a
+	if a.Notification != nil {
+		v = a.Notification
+	}
+	if err := enc.Encode(v); err != nil {
 		return buf, fmt.Errorf("alert: encode %s: %w", a.AlertID, err)
 	}
 	return w.Bytes(), nil

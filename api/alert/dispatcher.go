@@ -100,6 +100,8 @@ type Dispatcher struct {
 	queues []*queue
 	skip   bool // some sink skips claimed attempts
 	claims claimSet
+	notify *notify // nil without BuilderOptions.Notify.Enabled
+	m      *metrics
 
 	mu     sync.RWMutex // Publish holds it for reading; Close for writing
 	closed bool
@@ -138,7 +140,10 @@ func NewDispatcher(opts Options) (*Dispatcher, error) {
 		opts.RetryMax = max(30*time.Second, opts.RetryMin)
 	}
 	m := newMetrics()
-	d := &Dispatcher{opts: opts, log: opts.Logger, stop: make(chan struct{})}
+	d := &Dispatcher{opts: opts, log: opts.Logger, stop: make(chan struct{}), m: m}
+	if no := opts.Builder.opts.Notify; no.Enabled {
+		d.notify = newNotify(no.HoldTTL, no.HoldEntries, m.evicted.Inc)
+	}
 	d.ctx, d.abort = context.WithCancel(context.Background())
 	d.claims.init()
 	seen := map[string]bool{}
@@ -168,16 +173,36 @@ func NewDispatcher(opts Options) (*Dispatcher, error) {
 	return d, nil
 }
 
-// Decided builds the decision's alert, if it alerts, and queues it.
-func (d *Dispatcher) Decided(_ *engine.Attempt, dec *engine.Decision, _ time.Duration) {
+// Decided builds the decision's alert, if it alerts, and queues it; and,
+// when the builder's Notify is enabled, its notification event when the decision completes
+// the login (allowed with the right password), or holds that event until
+// the outcome that completes it.
+func (d *Dispatcher) Decided(a *engine.Attempt, dec *engine.Decision, _ time.Duration) {
+	if d.notify != nil && len(dec.Notify) > 0 {
+		d.publishNotification(d.notify.decided(d.opts.Builder, a, dec))
+	}
 	if !d.opts.Builder.Wants(dec) {
 		return
 	}
 	d.Publish(d.opts.Builder.Build(dec))
 }
 
-// Reported implements engine.Observer; outcomes raise no alerts.
-func (d *Dispatcher) Reported(*engine.Outcome, *engine.Pending) {}
+// Reported implements engine.Observer: outcomes raise no alerts, but a
+// passed step-up (or a login_succeeded after a score before the password
+// check) publishes the notification its decision held.
+func (d *Dispatcher) Reported(o *engine.Outcome, _ *engine.Pending) {
+	if d.notify != nil {
+		d.publishNotification(d.notify.reported(o))
+	}
+}
+
+func (d *Dispatcher) publishNotification(n *Notification) {
+	if n == nil {
+		return
+	}
+	d.m.notified.Inc()
+	d.Publish(n.envelope())
+}
 
 // StoreCall implements engine.Observer.
 func (d *Dispatcher) StoreCall(string, time.Duration, error) {}
@@ -191,7 +216,9 @@ func (d *Dispatcher) Publish(a *Alert) {
 	if a == nil {
 		return
 	}
-	claimed := d.skip && d.claims.has(a.Tenant, a.AttemptID)
+	// The stream runner writes the alerts of its attempts itself, never
+	// their notifications.
+	claimed := d.skip && a.Notification == nil && d.claims.has(a.Tenant, a.AttemptID)
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	for _, q := range d.queues {

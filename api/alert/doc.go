@@ -15,4 +15,12 @@
 // slow or broken sink never blocks scoring: a full queue drops the new
 // alert and counts it, failed deliveries are retried with exponential
 // back-off and jitter, and Close flushes what is queued within a deadline.
+//
+// The same dispatcher publishes notification events (Notification, schema
+// riskgate.notification.v1, docs/notifications.md) when its builder's
+// Notify is enabled: one per completed login whose decision carries
+// notification kinds (rules with notify:), at once for a login allowed
+// with the right password, and for a step-up when step_up_passed is
+// reported (held until then). A notification travels to the sinks as an
+// *Alert whose Notification is set, so every sink delivers both.
 package alert

@@ -2,6 +2,7 @@ package alert
 
 import (
 	"testing"
+	"time"
 
 	"github.com/alecthomas/kong"
 )
@@ -24,8 +25,12 @@ func TestConfigEmbedsAsFlags(t *testing.T) {
 	}
 	c := cli.Alerts
 	if !c.OnDeny || c.Usernames != "plain" || c.TenantUsernames["acme"] != "omit" || c.TenantUsernames["beta"] != "hash" ||
-		c.File != "-" || c.WebhookURL != "https://soc.example/hook" || c.WebhookSecretFile != "s" || c.QueueSize != 10000 {
+		c.File != "-" || c.WebhookURL != "https://soc.example/hook" || c.WebhookSecretFile != "s" || c.QueueSize != 10000 ||
+		!c.Notifications || c.NotifyHoldTTL != 30*time.Minute || c.NotifyHoldEntries != 100000 {
 		t.Fatalf("parsed %+v", c)
+	}
+	if _, err := p.Parse([]string{"--no-alerts-notifications"}); err != nil || cli.Alerts.Notifications {
+		t.Fatalf("--no-alerts-notifications: %v, %v", err, cli.Alerts.Notifications)
 	}
 	if _, err := p.Parse([]string{"--alerts-webhook-secret", "x"}); err == nil {
 		t.Fatal("the webhook secret is a flag")

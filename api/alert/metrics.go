@@ -19,6 +19,9 @@ type metrics struct {
 	dropped *prometheus.CounterVec
 	errors  *prometheus.CounterVec
 	queues  *queueCollector
+
+	notified prometheus.Counter // notifications handed to the sinks
+	evicted  prometheus.Counter // held notifications dropped unpublished
 }
 
 type sinkMetrics struct {
@@ -40,6 +43,14 @@ func newMetrics() *metrics {
 			Name: "riskgate_alert_send_errors_total",
 			Help: "Failed deliveries to a sink that will be retried.",
 		}, []string{"sink"}),
+		notified: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "riskgate_notifications_published_total",
+			Help: "Notification events of completed logins handed to the sinks (each sink counts its deliveries in riskgate_alerts_sent_total).",
+		}),
+		evicted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "riskgate_notifications_evicted_total",
+			Help: "Notifications awaiting their login's outcome dropped because too many were held (--alerts-notify-hold-entries).",
+		}),
 		queues: &queueCollector{
 			length: prometheus.NewDesc("riskgate_alert_queue_length", "Alerts waiting for a sink.", []string{"sink"}, nil),
 			capty:  prometheus.NewDesc("riskgate_alert_queue_capacity", "Size of a sink's alert queue.", []string{"sink"}, nil),
@@ -53,7 +64,7 @@ func (m *metrics) register(reg prometheus.Registerer, qs []*queue) error {
 	if reg == nil {
 		return nil
 	}
-	for _, c := range []prometheus.Collector{m.sent, m.dropped, m.errors, m.queues} {
+	for _, c := range []prometheus.Collector{m.sent, m.dropped, m.errors, m.queues, m.notified, m.evicted} {
 		if err := reg.Register(c); err != nil {
 			return fmt.Errorf("alert: register metrics: %w", err)
 		}

@@ -32,6 +32,13 @@ func (s *LogSink) Name() string { return "log" }
 // Send implements Sink.
 func (s *LogSink) Send(ctx context.Context, alerts []*Alert) (int, error) {
 	for _, a := range alerts {
+		if n := a.Notification; n != nil {
+			// Who and where stay out of logs, as for alerts.
+			s.log.LogAttrs(ctx, slog.LevelInfo, "notification", slog.String("notification_id", n.NotificationID),
+				slog.String("tenant", n.Tenant), slog.String("decision_id", n.DecisionID),
+				slog.Any("kinds", n.Kinds), slog.String("completed_by", n.CompletedBy))
+			continue
+		}
 		rules := make([]string, 0, len(a.Rules))
 		for _, r := range a.Rules {
 			rules = append(rules, r.ID)

@@ -23,6 +23,10 @@ const (
 	HeaderTimestamp = "X-Riskgate-Timestamp" // Unix seconds when the request was signed
 	HeaderSignature = "X-Riskgate-Signature" // "v1=" + hex HMAC-SHA-256(secret, timestamp + "." + body)
 	HeaderAlertID   = "X-Riskgate-Alert-Id"
+	// HeaderSchema names the body's format: riskgate.alert.v1, or
+	// riskgate.notification.v1 for a notification event (whose id is then
+	// in HeaderAlertID).
+	HeaderSchema = "X-Riskgate-Schema"
 )
 
 // MinWebhookSecretLen is the shortest webhook signing secret accepted.
@@ -93,6 +97,7 @@ func (s *WebhookSink) post(ctx context.Context, a *Alert) error {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "riskgate-alerts/1")
 	req.Header.Set(HeaderAlertID, a.AlertID)
+	req.Header.Set(HeaderSchema, a.Schema)
 	req.Header.Set(HeaderTimestamp, ts)
 	req.Header.Set(HeaderSignature, Sign(s.opts.Secret, ts, body))
 	resp, err := s.opts.Client.Do(req)

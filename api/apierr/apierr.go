@@ -37,9 +37,12 @@ func Classify(err error) *Error {
 		rej *rules.RejectedError
 		ae  *Error
 	)
+	var brej *service.BaselineRejectedError
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.As(err, &brej):
+		return &Error{Code: codes.InvalidArgument, Field: "baseline_files", Message: "baseline ruleset rejected: " + brej.RejectedError.Error(), Details: brej.Problems}
 	case errors.As(err, &fe):
 		return &Error{Code: codes.InvalidArgument, Field: fe.Field, Message: fe.Error(), Reason: fe.Msg}
 	case errors.As(err, &rej):
@@ -48,6 +51,12 @@ func Classify(err error) *Error {
 		return &Error{Code: codes.InvalidArgument, Field: "files", Message: err.Error()}
 	case errors.Is(err, rules.ErrVersionMismatch):
 		return &Error{Code: codes.Aborted, Field: "if_version", Message: err.Error()}
+	case errors.Is(err, service.ErrNoCapture):
+		return &Error{Code: codes.FailedPrecondition, Message: service.ErrNoCapture.Error()}
+	case errors.Is(err, service.ErrEmptyCapture):
+		return &Error{Code: codes.FailedPrecondition, Message: service.ErrEmptyCapture.Error()}
+	case errors.Is(err, service.ErrBusy):
+		return &Error{Code: codes.ResourceExhausted, Message: service.ErrBusy.Error()}
 	case errors.Is(err, service.ErrNoProfile):
 		return &Error{Code: codes.NotFound, Message: service.ErrNoProfile.Error()}
 	case errors.Is(err, engine.ErrUnknownDecision):

@@ -25,6 +25,11 @@ const (
 	Public Level = iota
 	Scoring
 	Admin
+	// Hook is a web hook that authenticates its caller itself, with a
+	// credential of its own (the Ory Kratos hook's token): the API lets
+	// the request through to it, and no API credential opens it (Check
+	// refuses this level).
+	Hook
 )
 
 func (l Level) String() string {
@@ -33,6 +38,8 @@ func (l Level) String() string {
 		return "public"
 	case Scoring:
 		return "scoring"
+	case Hook:
+		return "hook"
 	}
 	return "admin"
 }
@@ -101,6 +108,9 @@ func (a *Authenticator) ScoringOpen() bool { return !a.hasScoring }
 func (a *Authenticator) Check(l Level, authorization string, cs *tls.ConnectionState) error {
 	if l == Public || l == Scoring && !a.hasScoring {
 		return nil
+	}
+	if l == Hook {
+		return fmt.Errorf("%w: a web hook checks a credential of its own", ErrPermissionDenied)
 	}
 	token, hasToken := bearer(authorization)
 	isAdmin, isScoring := false, false

@@ -73,3 +73,17 @@ func TestCertificates(t *testing.T) {
 		t.Errorf("*: %v", err)
 	}
 }
+
+// TestHookLevelIsNotOpenedByAPICredentials: a hook's level is checked by
+// the hook; the API's tokens never open it.
+func TestHookLevelIsNotOpenedByAPICredentials(t *testing.T) {
+	a := New(Options{AdminToken: []byte("admin-token-0123456789"), ScoringToken: []byte("scoring-token-0123456789")})
+	for _, h := range []string{"", "Bearer admin-token-0123456789", "Bearer scoring-token-0123456789"} {
+		if err := a.Check(Hook, h, nil); !errors.Is(err, ErrPermissionDenied) {
+			t.Errorf("hook with %q: %v", h, err)
+		}
+	}
+	if Hook.String() != "hook" {
+		t.Error(Hook.String())
+	}
+}

@@ -74,7 +74,7 @@ func TestTwoPointLogin(t *testing.T) {
 	for _, tr := range transports {
 		t.Run(tr.name, func(t *testing.T) {
 			ctx := context.Background()
-			c := newClient(t, client.Options{Target: tr.target(shared), Tenant: "two-point-" + tr.name})
+			c := newClient(t, client.Options{Target: tr.target(shared), Tenant: fmt.Sprintf("two-point-%s-%d", tr.name, time.Now().UnixNano())}) // a tenant per run: -count=N replays the same attempt IDs
 			home := client.Attempt{
 				UserID: "u-alice", Username: "alice@example.com", IP: "81.2.69.160", UserAgent: chromeUA,
 				DeviceID: "dev-home", Password: client.HashPassword("correct horse battery staple"), Geo: london,

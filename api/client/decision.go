@@ -108,6 +108,8 @@ type Reason struct {
 	Message string   `json:"message"`
 	Tags    []string `json:"tags,omitempty"`
 	Alert   bool     `json:"alert,omitempty"`
+	// Notify is the rule's notification kind ("new_device"), if any.
+	Notify string `json:"notify,omitempty"`
 }
 
 // Decision is riskgate's answer for one attempt, or, when Failover is true,
@@ -128,6 +130,11 @@ type Decision struct {
 	Alert  bool     `json:"alert,omitempty"`
 	// RulesVersion is the ruleset that decided.
 	RulesVersion string `json:"rules_version,omitempty"`
+	// Notify are the notification kinds the rules gave ("new_device",
+	// "new_country"): once this login completes (allowed with the right
+	// password, or step-up passed), tell the account's owner of it. Empty
+	// on a deny, on a failed attempt and on a failover.
+	Notify []string `json:"notify,omitempty"`
 	// Signals are the feature values the rules saw, when Options.Signals
 	// asked for them; nil otherwise and on a failover.
 	Signals *pb.Signals `json:"-"`
@@ -159,7 +166,7 @@ func decisionFromPB(p *pb.Decision) Decision {
 	d := Decision{
 		DecisionID: p.GetDecisionId(), AttemptID: p.GetAttemptId(), Tenant: p.GetTenant(),
 		Action: actionFromPB(p.GetAction()), Score: int(p.GetScore()), Alert: p.GetAlert(),
-		RulesVersion: p.GetRulesVersion(), Signals: p.GetSignals(),
+		RulesVersion: p.GetRulesVersion(), Signals: p.GetSignals(), Notify: p.GetNotify(),
 		Reasons: reasonsFromPB(p.GetReasons()), Shadow: reasonsFromPB(p.GetShadow()),
 	}
 	if t := p.GetTime(); t != nil {
@@ -176,7 +183,7 @@ func reasonsFromPB(rs []*pb.Reason) []Reason {
 	for i, r := range rs {
 		out[i] = Reason{
 			Rule: r.GetRule(), Action: actionFromPB(r.GetAction()), Score: int(r.GetScore()),
-			Message: r.GetMessage(), Tags: r.GetTags(), Alert: r.GetAlert(),
+			Message: r.GetMessage(), Tags: r.GetTags(), Alert: r.GetAlert(), Notify: r.GetNotify(),
 		}
 	}
 	return out

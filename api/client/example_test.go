@@ -23,6 +23,7 @@ func Example() {
 		Target:   riskgateTarget,
 		Failover: client.StepUp, // when riskgate cannot answer: ask for the second factor
 		Tenant:   "example",
+		Timeout:  time.Second, // each call's budget, retries included; default 50ms
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -76,7 +77,7 @@ func ExampleClient_BeforePassword_failover() {
 	rg, err := client.New(client.Options{
 		Target:   down,
 		Failover: client.StepUp,
-		Timeout:  30 * time.Millisecond,
+		Timeout:  time.Second, // a refusal comes at once, whatever the budget
 		Breaker:  client.BreakerOptions{Failures: 2},
 		Logger:   slog.New(slog.DiscardHandler),
 	})
@@ -120,7 +121,7 @@ func ExampleHashPassword() {
 // Outcomes teach riskgate the user's baseline. The helpers send only what
 // riskgate waits for: here the step-up's result.
 func ExampleClient_StepUpPassed() {
-	rg, err := client.New(client.Options{Target: riskgateTarget, Failover: client.Deny, Tenant: "example-outcomes"})
+	rg, err := client.New(client.Options{Target: riskgateTarget, Failover: client.Deny, Tenant: "example-outcomes", Timeout: time.Second})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -134,7 +135,7 @@ func ExampleClient_StepUpPassed() {
 	phone := home
 	phone.DeviceID, phone.IP, phone.Geo = "new-phone", "126.1.2.3", &client.GeoHint{Country: "JP"}
 	d, _ = rg.AfterPassword(ctx, phone, client.PasswordOK)
-	fmt.Println("new device:", d.Action, "awaits outcome:", d.AwaitsOutcome())
+	fmt.Println("new device:", d.Action, "awaits outcome:", d.AwaitsOutcome(), "notify once passed:", d.Notify)
 	if err := rg.StepUpPassed(ctx, d); err != nil { // the user typed the code we sent
 		log.Fatal(err)
 	}
@@ -142,7 +143,7 @@ func ExampleClient_StepUpPassed() {
 	fmt.Println("same phone again:", d.Action)
 	// Output:
 	// first login: allow awaits outcome: false
-	// new device: step_up awaits outcome: true
+	// new device: step_up awaits outcome: true notify once passed: [new_device new_country]
 	// same phone again: allow
 }
 

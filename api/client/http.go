@@ -101,6 +101,7 @@ type decisionJSON struct {
 	Alert        bool            `json:"alert"`
 	Signals      json.RawMessage `json:"signals"`
 	RulesVersion string          `json:"rules_version"`
+	Notify       []string        `json:"notify"`
 }
 
 type errorJSON struct {
@@ -118,7 +119,7 @@ func (t *httpTransport) score(ctx context.Context, req *pb.ScoreRequest) (*pb.De
 	}
 	d := &pb.Decision{
 		DecisionId: j.DecisionID, AttemptId: j.AttemptID, Tenant: j.Tenant, Score: int32(j.Score),
-		Alert: j.Alert, RulesVersion: j.RulesVersion, Action: actionToPB(j.Action),
+		Alert: j.Alert, RulesVersion: j.RulesVersion, Action: actionToPB(j.Action), Notify: j.Notify,
 		Reasons: reasonsToPB(j.Reasons), Shadow: reasonsToPB(j.Shadow),
 	}
 	if !j.Time.IsZero() {
@@ -251,7 +252,7 @@ func reasonsToPB(rs []Reason) []*pb.Reason {
 	}
 	out := make([]*pb.Reason, len(rs))
 	for i, r := range rs {
-		out[i] = &pb.Reason{Rule: r.Rule, Action: actionToPB(r.Action), Score: int32(r.Score), Message: r.Message, Tags: r.Tags, Alert: r.Alert}
+		out[i] = &pb.Reason{Rule: r.Rule, Action: actionToPB(r.Action), Score: int32(r.Score), Message: r.Message, Tags: r.Tags, Alert: r.Alert, Notify: r.Notify}
 	}
 	return out
 }

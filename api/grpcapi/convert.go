@@ -72,7 +72,7 @@ func (x *decisionBox) fill(d *engine.Decision) *pb.Decision {
 		DecisionId: d.DecisionID, AttemptId: d.AttemptID, Tenant: d.Tenant, Time: &x.ts,
 		Action: pb.Action(d.Action), Score: int32(d.Score), Reasons: reasonsToPB(d.Reasons),
 		Shadow: reasonsToPB(d.Shadow), Alert: d.Alert, Signals: x.sig.fill(&d.Signals),
-		RulesVersion: d.RulesVersion,
+		RulesVersion: d.RulesVersion, Notify: d.Notify,
 	}
 	return &x.d
 }
@@ -87,7 +87,7 @@ func decisionToPBNoSignals(d *engine.Decision) *pb.Decision {
 	x.d = pb.Decision{
 		DecisionId: d.DecisionID, AttemptId: d.AttemptID, Tenant: d.Tenant, Time: &x.ts,
 		Action: pb.Action(d.Action), Score: int32(d.Score), Reasons: reasonsToPB(d.Reasons),
-		Shadow: reasonsToPB(d.Shadow), Alert: d.Alert, RulesVersion: d.RulesVersion,
+		Shadow: reasonsToPB(d.Shadow), Alert: d.Alert, RulesVersion: d.RulesVersion, Notify: d.Notify,
 	}
 	return &x.d
 }
@@ -100,7 +100,7 @@ func reasonsToPB(rs []engine.Reason) []*pb.Reason {
 	out := make([]*pb.Reason, len(rs))
 	for i := range rs {
 		r := &rs[i]
-		vals[i] = pb.Reason{Rule: r.RuleID, Action: pb.Action(r.Action), Score: int32(r.Score), Message: r.Message, Tags: r.Tags, Alert: r.Alert}
+		vals[i] = pb.Reason{Rule: r.RuleID, Action: pb.Action(r.Action), Score: int32(r.Score), Message: r.Message, Tags: r.Tags, Alert: r.Alert, Notify: r.Notify}
 		out[i] = &vals[i]
 	}
 	return out

@@ -10,6 +10,7 @@ package grpcapi
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 
@@ -154,6 +155,23 @@ func (s *Rules) Test(ctx context.Context, req *pb.TestRulesRequest) (*pb.TestRul
 	return &pb.TestRulesResponse{Decision: decisionToPB(&r.Candidate), Current: decisionToPB(&r.Current)}, nil
 }
 
+// Backtest implements RulesService.Backtest: the report is the JSON
+// `riskgate backtest --json` writes.
+func (s *Rules) Backtest(ctx context.Context, req *pb.BacktestRequest) (*pb.BacktestResponse, error) {
+	rep, err := s.Service.Backtest(ctx, service.BacktestInput{
+		Files: filesFromPB(req.Files), BaselineFiles: filesFromPB(req.BaselineFiles),
+		Samples: int(req.Samples), MaxAttempts: int(req.MaxAttempts),
+	})
+	if err != nil {
+		return nil, toStatus(s.Log, err)
+	}
+	data, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return nil, toStatus(s.Log, err)
+	}
+	return &pb.BacktestResponse{ReportJson: append(data, '\n')}, nil
+}
+
 func rulesetToPB(s *rules.Snapshot) *pb.Ruleset {
 	th := s.Set.Thresholds()
 	out := &pb.Ruleset{
@@ -166,7 +184,7 @@ func rulesetToPB(s *rules.Snapshot) *pb.Ruleset {
 	for _, r := range s.Set.Rules() {
 		out.Rules = append(out.Rules, &pb.Rule{
 			Id: r.ID, Description: r.Description, When: r.When, Action: pb.Action(r.Action), Score: int32(r.Score),
-			Mode: r.Mode.String(), Alert: r.Alert, Tags: r.Tags, File: r.File, Line: int32(r.Line),
+			Mode: r.Mode.String(), Alert: r.Alert, Notify: r.Notify, Tags: r.Tags, File: r.File, Line: int32(r.Line),
 		})
 	}
 	return out
@@ -188,7 +206,7 @@ func toStatus(log *slog.Logger, err error) error {
 		for _, d := range e.Details {
 			field := e.Field
 			if d.Index >= 0 {
-				field = fmt.Sprintf("files[%d]", d.Index)
+				field = fmt.Sprintf("%s[%d]", e.Field, d.Index)
 			}
 			br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: field, Description: d.Error.Error()})
 		}

@@ -35,6 +35,7 @@ var methods = map[string]service.Op{
 	pb.RulesService_Validate_FullMethodName:  service.OpRulesValidate,
 	pb.RulesService_Put_FullMethodName:       service.OpRulesPut,
 	pb.RulesService_Test_FullMethodName:      service.OpRulesTest,
+	pb.RulesService_Backtest_FullMethodName:  service.OpBacktest,
 
 	healthpb.Health_Check_FullMethodName:                                   service.OpProbe,
 	healthpb.Health_Watch_FullMethodName:                                   service.OpProbe,

@@ -71,6 +71,10 @@ func appendJSONDecision(b []byte, v *engine.Decision) ([]byte, bool) {
 		b = append(b, ",\"alert\":"...)
 		b = strconv.AppendBool(b, v.Alert)
 	}
+	if len(v.Notify) != 0 {
+		b = append(b, ",\"notify\":"...)
+		b = appendJSONStrings(b, v.Notify)
+	}
 	if !isZeroEnv(&v.Signals) {
 		b = append(b, ",\"signals\":"...)
 		if b, ok = appendJSONEnv(b, &v.Signals); !ok {
@@ -103,6 +107,10 @@ func appendJSONReason(b []byte, v *engine.Reason) ([]byte, bool) {
 	if v.Alert {
 		b = append(b, ",\"alert\":"...)
 		b = strconv.AppendBool(b, v.Alert)
+	}
+	if len(v.Notify) != 0 {
+		b = append(b, ",\"notify\":"...)
+		b = appendJSONString(b, v.Notify)
 	}
 	return append(b, '}'), true
 }

@@ -184,7 +184,7 @@ func jsonError(err error, limit int64) error {
 	// encoding/json reports unknown fields only as text.
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		name = strings.Trim(name, `"`)
-		return &requestError{http.StatusBadRequest, "invalid_argument", fmt.Sprintf("%s: unknown field", name), name}
+		return &requestError{http.StatusBadRequest, "invalid_argument", engine.UnknownField(name), name}
 	}
 	return &requestError{http.StatusBadRequest, "invalid_argument", "request body: " + err.Error(), ""}
 }

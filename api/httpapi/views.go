@@ -197,6 +197,7 @@ type ruleJSON struct {
 	Score       int           `json:"score"`
 	Mode        string        `json:"mode"`
 	Alert       bool          `json:"alert,omitempty"`
+	Notify      string        `json:"notify,omitempty"`
 	Tags        []string      `json:"tags,omitempty"`
 	File        string        `json:"file"`
 	Line        int           `json:"line"`
@@ -214,7 +215,7 @@ func newRulesetJSON(s *rules.Snapshot) *rulesetJSON {
 	for _, r := range s.Set.Rules() {
 		out.Rules = append(out.Rules, ruleJSON{
 			ID: r.ID, Description: r.Description, When: r.When, Action: r.Action, Score: r.Score,
-			Mode: r.Mode.String(), Alert: r.Alert, Tags: r.Tags, File: r.File, Line: r.Line,
+			Mode: r.Mode.String(), Alert: r.Alert, Notify: r.Notify, Tags: r.Tags, File: r.File, Line: r.Line,
 		})
 	}
 	return out

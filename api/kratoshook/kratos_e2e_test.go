@@ -295,3 +295,60 @@ func TestKratos(t *testing.T) {
 		t.Errorf("the message does not say why: %v", body)
 	}
 }
+
+// TestKratosMounted: the same logins, with Kratos calling the hook that
+// `riskgate serve` mounts itself (POST /v1/kratos/login, its token from
+// --kratos-token-file), on the real binary: no hook process of its own.
+func TestKratosMounted(t *testing.T) {
+	bin := os.Getenv(kratosEnv)
+	if bin == "" {
+		t.Skipf("set %s to a kratos binary (deploy/kratos/README.md says how to build one)", kratosEnv)
+	}
+	dir := t.TempDir()
+	denyList := filepath.Join(dir, "deny.txt")
+	tokenFile := filepath.Join(dir, "kratos-token")
+	const token = "hook-token-for-the-mounted-test-0123"
+	if err := os.WriteFile(denyList, []byte("45.155.205.66\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rg := clienttest.Start(t, "--ip-list", "deny="+denyList, "--kratos-token-file", tokenFile, "--kratos-tenant", "kratos")
+	// The template's URL is <base>/kratos/login.
+	k := startKratos(t, bin, rg.HTTP+"/v1", token)
+	code, id := jsonDo(t, "POST", k.admin+"/admin/identities", map[string]any{
+		"schema_id": "default", "traits": map[string]any{"email": "alice@example.com"},
+		"credentials": map[string]any{"password": map[string]any{"config": map[string]any{"password": "correct horse battery staple"}}},
+	}, nil)
+	if code != http.StatusCreated {
+		t.Fatalf("create identity: %d %v", code, id)
+	}
+	const firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+	for _, tc := range []struct {
+		name                     string
+		ip, city, country, agent string
+		device                   string
+		session                  bool
+		message                  int
+	}{
+		{"home", "81.2.69.160", "London", "GB", firefox, "dev-home", true, 0},
+		{"home again", "81.2.69.160", "London", "GB", firefox, "dev-home", true, 0},
+		{"deny list", "45.155.205.66", "", "", firefox, "dev-home", false, kratoshook.DefaultDenyMessage.ID},
+		{"new device, new country", "126.1.2.3", "Tokyo", "JP", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/131.0.0.0", "dev-other", false, kratoshook.DefaultStepUpMessage.ID},
+	} {
+		code, body := k.login(t, tc.ip, tc.city, tc.country, tc.agent, tc.device)
+		if tc.session {
+			if code != http.StatusOK || body["session_token"] == nil {
+				t.Fatalf("%s: %d %v\n%s", tc.name, code, body, rg.Logs())
+			}
+			continue
+		}
+		if ids := formMessageIDs(body); code != http.StatusBadRequest || body["session_token"] != nil || len(ids) != 1 || ids[0] != tc.message {
+			t.Fatalf("%s: %d, form messages %v, want %d\n%s", tc.name, code, ids, tc.message, rg.Logs())
+		}
+	}
+	if !strings.Contains(rg.Logs(), "ory kratos hook mounted") {
+		t.Errorf("riskgate did not mount the hook:\n%s", rg.Logs())
+	}
+}

@@ -17,6 +17,10 @@
 //     factor of every user who has one (session.whoami.required_aal:
 //     highest_available).
 //
+// `riskgate serve --kratos-token-file FILE` mounts the handler at POST
+// /v1/kratos/login, scoring on its own service (node.KratosRoutes); the
+// handler can also run apart, next to Kratos, with ClientScorer.
+//
 // Kratos runs the hook only for logins whose password was right: failed
 // passwords never reach it, so riskgate's attack windows (stuffing, spraying,
 // brute force) see nothing of them through this hook.

@@ -276,13 +276,13 @@ func TestEveryEndpointHasALevel(t *testing.T) {
 	for op, want := range map[service.Op]auth.Level{
 		service.OpScore: auth.Scoring, service.OpReport: auth.Scoring, service.OpProfile: auth.Admin, service.OpForget: auth.Admin,
 		service.OpRulesGet: auth.Admin, service.OpRulesPut: auth.Admin, service.OpRulesValidate: auth.Admin, service.OpRulesTest: auth.Admin,
-		service.OpProbe: auth.Public,
+		service.OpBacktest: auth.Admin, service.OpProbe: auth.Public, service.OpKratosLogin: auth.Hook,
 	} {
 		if op.Level() != want {
 			t.Errorf("%s: level %s, want %s", op, op.Level(), want)
 		}
 	}
-	if got := len(service.Ops()); got != 9 {
+	if got := len(service.Ops()); got != 10 {
 		t.Errorf("%d operations: a new one needs its level checked here", got)
 	}
 }

@@ -35,22 +35,12 @@ type slog2log struct{ s *Server }
 func (l slog2log) Println(v ...any) { l.s.log.Warn("metrics", "err", v) }
 
 // ready runs the readiness checks: the rules are loaded, and every check
-// (the store answers, a database is loaded) passes. It never reports ready
-// while shutting down.
-func (s *Server) ready(ctx context.Context) (map[string]string, bool) {
-	res := map[string]string{}
-	ok := true
-	set := func(name string, err error) {
-		if err != nil {
-			// The endpoint is public: the detail (addresses, paths) goes to
-			// the log, not to whoever asks.
-			s.log.Warn("readiness check failed", "check", name, "err", err)
-			res[name] = "unavailable"
-			ok = false
-		} else {
-			res[name] = "ok"
-		}
-	}
+// that is not optional (a database is loaded) passes. Optional checks
+// (the store) are reported, and their results returned in optional, but
+// do not make the process unready. It never reports ready while shutting
+// down.
+func (s *Server) ready(ctx context.Context) (res map[string]string, ok bool, optional map[string]bool) {
+	res, ok, optional = map[string]string{}, true, map[string]bool{}
 	if s.shuttingDown.Load() {
 		res["server"] = "shutting down"
 		ok = false
@@ -63,14 +53,28 @@ func (s *Server) ready(ctx context.Context) (map[string]string, bool) {
 	}
 	for _, c := range s.deps.Checks {
 		cctx, cancel := context.WithTimeout(ctx, time.Second)
-		set(c.Name, c.Check(cctx))
+		err := c.Check(cctx)
 		cancel()
+		if c.Optional {
+			optional[c.Name] = err == nil
+		}
+		if err == nil {
+			res[c.Name] = "ok"
+			continue
+		}
+		// The endpoint is public: the detail (addresses, paths) goes to
+		// the log, not to whoever asks.
+		s.log.Warn("health check failed", "check", c.Name, "optional", c.Optional, "err", err)
+		res[c.Name] = "unavailable"
+		if !c.Optional {
+			ok = false
+		}
 	}
-	return res, ok
+	return res, ok, optional
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	checks, ok := s.ready(r.Context())
+	checks, ok, _ := s.ready(r.Context())
 	status, word := http.StatusOK, "ready"
 	if !ok {
 		status, word = http.StatusServiceUnavailable, "not ready"
@@ -79,26 +83,45 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 }
 
 // followReadiness keeps the gRPC health service in step with the readiness
-// checks, until ctx is done.
+// checks, and each optional check's own health service name with its
+// check, until ctx is done.
 func (s *Server) followReadiness(ctx context.Context) {
 	t := time.NewTicker(s.cfg.ReadyInterval)
 	defer t.Stop()
 	last := healthpb.HealthCheckResponse_UNKNOWN
+	lastOptional := map[string]healthpb.HealthCheckResponse_ServingStatus{}
 	for {
 		if s.shuttingDown.Load() {
 			return
 		}
 		st := healthpb.HealthCheckResponse_NOT_SERVING
-		if checks, ok := s.ready(ctx); ok {
+		checks, ok, optional := s.ready(ctx)
+		if ok {
 			st = healthpb.HealthCheckResponse_SERVING
 		} else if st != last {
 			s.log.Warn("not ready", "checks", checks)
 		}
-		if st != last && !s.shuttingDown.Load() {
+		if s.shuttingDown.Load() {
+			return
+		}
+		if st != last {
 			for _, svc := range []string{"", pb.RiskService_ServiceDesc.ServiceName, pb.RulesService_ServiceDesc.ServiceName} {
 				s.health.SetServingStatus(svc, st)
 			}
 			last = st
+		}
+		for _, c := range s.deps.Checks {
+			if !c.Optional || c.HealthService == "" {
+				continue
+			}
+			cst := healthpb.HealthCheckResponse_NOT_SERVING
+			if optional[c.Name] {
+				cst = healthpb.HealthCheckResponse_SERVING
+			}
+			if lastOptional[c.HealthService] != cst {
+				s.health.SetServingStatus(c.HealthService, cst)
+				lastOptional[c.HealthService] = cst
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -89,6 +89,10 @@ func startServer(t *testing.T, o testOpts) *testServer {
 	reg := prometheus.NewRegistry()
 	opts := []node.Option{node.WithLogger(log), node.WithRegistry(reg), node.WithSecret([]byte("test-secret-0123456789abcdef"))}
 	for _, c := range o.checks {
+		if c.Optional {
+			opts = append(opts, node.WithOptionalCheck(c.Name, c.HealthService, c.Check))
+			continue
+		}
 		opts = append(opts, node.WithCheck(c.Name, c.Check))
 	}
 	n, err := node.New(context.Background(), cfg, opts...)

@@ -62,11 +62,19 @@ type Config struct {
 	ReadyInterval time.Duration
 }
 
-// Check is one readiness condition (a store ping, a database loaded).
-// The rules in force are always one.
+// Check is one readiness condition (a database loaded), or, when
+// Optional, the health of a part the process answers without (the state
+// store: decisions are made without state while it is down). The rules in
+// force are always a readiness condition.
 type Check struct {
 	Name  string
 	Check func(ctx context.Context) error
+	// Optional checks are reported in /readyz's checks and as their own
+	// gRPC health service, HealthService, but never make the process
+	// unready: taking every replica out of rotation in an outage of a
+	// part it can do without would turn a degraded service into none.
+	Optional      bool
+	HealthService string
 }
 
 // Deps are what the server serves.

@@ -33,9 +33,17 @@ const (
 	// OpRulesTest decides on an attempt with a candidate ruleset, changing
 	// nothing.
 	OpRulesTest
+	// OpBacktest replays the capture the server holds through a candidate
+	// ruleset and reports the difference.
+	OpBacktest
 	// OpProbe is the operational surface: liveness, readiness, metrics,
 	// gRPC health and reflection.
 	OpProbe
+	// OpKratosLogin is the Ory Kratos after-login web hook (POST
+	// /v1/kratos/login): it scores a login Kratos verified the password
+	// of. Its handler checks the hook's own token (--kratos-token-file),
+	// never the scoring or admin token.
+	OpKratosLogin
 
 	numOps
 )
@@ -54,7 +62,9 @@ var ops = [numOps]struct {
 	OpRulesPut:      {"rules.put", auth.Admin},
 	OpRulesValidate: {"rules.validate", auth.Admin},
 	OpRulesTest:     {"rules.test", auth.Admin},
+	OpBacktest:      {"backtest", auth.Admin},
 	OpProbe:         {"probe", auth.Public},
+	OpKratosLogin:   {"kratos.login", auth.Hook},
 }
 
 // Valid reports whether o is one of the operations.

@@ -1,5 +1,6 @@
 // Package service is riskgate's operations: score, report, profile,
-// forget, and the rules operations (get, put, validate, test). It is the
+// forget, the rules operations (get, put, validate, test) and the backtest
+// of the capture the node records. It is the
 // one layer between the transports and the engine: gRPC (api/grpcapi),
 // HTTP/JSON (api/httpapi) and the Kafka stream call it, so a use case is
 // written once whatever the wire. Each operation declares here, once, the
@@ -10,6 +11,7 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/rules"
@@ -29,13 +31,25 @@ var ErrNoProfile = errors.New("nothing is held on this user")
 
 // Service performs the operations. It is safe for concurrent use.
 type Service struct {
-	engine Engine
-	rules  *rules.Manager
+	engine  Engine
+	rules   *rules.Manager
+	capture Capture // nil: the node records no capture
 }
 
+// Option adds to what a Service is built from.
+type Option func(*Service)
+
+// WithCapture gives the service the capture the node records: Forget
+// erases the user's lines from it too, and Backtest replays it.
+func WithCapture(c Capture) Option { return func(s *Service) { s.capture = c } }
+
 // New returns the service of an engine and the manager of its rules.
-func New(e Engine, r *rules.Manager) *Service {
-	return &Service{engine: e, rules: r}
+func New(e Engine, r *rules.Manager, opts ...Option) *Service {
+	s := &Service{engine: e, rules: r}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Score decides on an attempt (OpScore). A bad attempt is an
@@ -58,9 +72,18 @@ func (s *Service) Profile(ctx context.Context, tenant, user string) (engine.Prof
 	return p, err
 }
 
-// Forget erases a user (OpForget).
+// Forget erases a user (OpForget): their state, and their lines in the
+// capture when the node records one.
 func (s *Service) Forget(ctx context.Context, tenant, user string) error {
-	return s.engine.Forget(ctx, tenant, user)
+	if err := s.engine.Forget(ctx, tenant, user); err != nil {
+		return err
+	}
+	if s.capture != nil {
+		if _, err := s.capture.Forget(ctx, tenant, user); err != nil {
+			return fmt.Errorf("capture: %w", err)
+		}
+	}
+	return nil
 }
 
 // Rules returns the ruleset in force and where it came from (OpRulesGet).

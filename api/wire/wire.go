@@ -181,7 +181,7 @@ func jsonError(err error) error {
 	// encoding/json reports unknown fields only as text.
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		name = strings.Trim(name, `"`)
-		return &Error{Field: name, Msg: name + ": unknown field"}
+		return &Error{Field: name, Msg: engine.UnknownField(name)}
 	}
 	return &Error{Msg: "message: " + err.Error()}
 }

@@ -23,20 +23,37 @@ type cli struct {
 	Simulate simulateCmd `cmd:"" help:"Write a labelled stream of simulated logins and attacks (replay format) and the GeoIP databases that locate it."`
 	Serve    serveCmd    `cmd:"" help:"Run the service: gRPC and HTTP/JSON APIs, metrics, live rules."`
 	Version  versionCmd  `cmd:"" help:"Print the version and exit."`
+	// Completion writes the shell completion script.
+	Completion completionCmd `cmd:"" help:"Write the shell completion script (bash, zsh, fish)."`
+
+	VersionFlag kong.VersionFlag `name:"version" help:"Print the version and exit."`
 }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var c cli
-	k := kong.Parse(&c,
+	parser, err := kong.New(&c,
 		kong.Name("riskgate"),
 		kong.Description("Risk-based adaptive authentication: allow, step up or deny each login, with reasons."),
-		kong.UsageOnError(),
+		kong.Vars{"version": versionString()},
 		kong.BindTo(ctx, (*context.Context)(nil)),
 	)
-	if err := k.Run(); err != nil {
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "riskgate:", err)
+		os.Exit(1)
+	}
+	k, err := parser.Parse(os.Args[1:])
+	if err != nil {
+		// The one useful line and where to read more, not the whole usage.
+		fmt.Fprintf(os.Stderr, "riskgate: error: %v\n%s\n", err, usageHint(err))
+		os.Exit(80) // kong's exit code for a usage error
+	}
+	if err := k.Run(); err != nil {
+		var logged loggedError
+		if !errors.As(err, &logged) {
+			fmt.Fprintln(os.Stderr, "riskgate:", err)
+		}
 		code := 1
 		var ec interface{ ExitCode() int }
 		if errors.As(err, &ec) {
@@ -44,4 +61,16 @@ func main() {
 		}
 		os.Exit(code)
 	}
+}
+
+// usageHint points to the help of the command the error is about.
+func usageHint(err error) string {
+	cmd := "riskgate"
+	var pe *kong.ParseError
+	if errors.As(err, &pe) && pe.Context != nil {
+		if sel := pe.Context.Selected(); sel != nil {
+			cmd += " " + sel.Path()
+		}
+	}
+	return fmt.Sprintf("Run %q for usage.", cmd+" --help")
 }

@@ -56,12 +56,32 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewBuildInfoCollector())
-	n, err := node.New(ctx, c.Config, node.WithLogger(log), node.WithRegistry(reg))
-	if err != nil {
-		return err
+	opts := []node.Option{node.WithLogger(log), node.WithRegistry(reg)}
+	kratos, err := node.KratosRoutes(&c.Config, log)
+	if err == nil && kratos != nil {
+		opts = append(opts, node.WithRoutes(kratos))
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	return n.Serve(ctx, hup)
+	var n *node.Node
+	if err == nil {
+		n, err = node.New(ctx, c.Config, opts...)
+	}
+	if err == nil {
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		err = n.Serve(ctx, hup)
+	}
+	if err != nil {
+		// In the log's format (a JSON log has no plain-text line), and
+		// not again by main.
+		log.Error("riskgate: "+err.Error(), "exit", 1)
+		return loggedError{err}
+	}
+	return nil
 }
+
+// loggedError is an error already written to the log: main exits 1
+// without printing it again.
+type loggedError struct{ error }
+
+func (e loggedError) Unwrap() error { return e.error }

@@ -27,17 +27,8 @@ func (s *Sink) Forget(ctx context.Context, tenant, userID string) (int, error) {
 		return 0, &engine.FieldError{Field: "user_id", Msg: "required"}
 	}
 	key := s.UserKey(tenant, userID)
-	reply := make(chan error, 1)
-	select {
-	case s.control <- reply:
-		select {
-		case <-reply:
-		case <-ctx.Done():
-			return 0, fmt.Errorf("capture: forget: %w", ctx.Err())
-		}
-	case <-s.done: // closed: every file is finished
-	case <-ctx.Done():
-		return 0, fmt.Errorf("capture: forget: %w", ctx.Err())
+	if err := s.Finish(ctx); err != nil {
+		return 0, fmt.Errorf("capture: forget: %w", err)
 	}
 	s.files.Lock()
 	defer s.files.Unlock()
@@ -82,6 +73,26 @@ func (s *Sink) Forget(ctx context.Context, tenant, userID string) (int, error) {
 	s.removed.Add(uint64(total))
 	s.retain() // sizes changed
 	return total, nil
+}
+
+// Finish writes every event observed before the call and finishes the
+// current file, so that readers of the folder (replay, backtest) see
+// them. The next event opens a new file. After Close it does nothing.
+func (s *Sink) Finish(ctx context.Context) error {
+	reply := make(chan error, 1)
+	select {
+	case s.control <- reply:
+		select {
+		case err := <-reply:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	case <-s.done: // closed: every file is finished
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // userMatcher recognises a user's lines: attempts carrying the user's

@@ -13,13 +13,15 @@ import (
 )
 
 // Upper bounds on the live heap one entry of each kind costs, bookkeeping
-// (maps, LRU lists) included: measured on this store's layout, with a
-// margin of about a quarter on the flood below. The memory a store may hold
-// is at most its caps times these (README, "State").
+// (table records and slots, LRU links) included: measured on this store's
+// layout, with a margin of about a quarter on the flood below (which grew
+// 3.27 MB against a bound of 4.37 MB on 2026-12-04; 4.72 MB against 6.37
+// with maps and LRU lists). The memory a store may hold is at most its
+// caps times these (README, "Memory bounds").
 const (
-	bytesPerWindow  = 750  // an address, subnet, ASN, account, password or tenant window key
-	bytesPerMember  = 90   // a member of a distinct-count set (a username, an account)
-	bytesPerProfile = 400  // a profile with one entry in each set (a flood's), encoded
+	bytesPerWindow  = 450  // an address, subnet, ASN, account, password or tenant window key, with a failure counter
+	bytesPerMember  = 60   // a member of a distinct-count set (a username, an account)
+	bytesPerProfile = 320  // a profile with one entry in each set (a flood's), encoded
 	bytesPerPending = 750  // a decision awaiting its outcome
 	bytesPerShard   = 4096 // a shard's own tables
 )

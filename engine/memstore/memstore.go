@@ -85,9 +85,9 @@ type Store struct {
 
 type shard struct {
 	mu       sync.Mutex
-	profiles *simplelru.LRU[userID, *profileEntry]
-	windows  *simplelru.LRU[windowID, *window] // addresses, subnets, ASNs, tenant
-	accounts *simplelru.LRU[windowID, *window] // accounts, passwords
+	profiles *table[userID, profileEntry]
+	windows  *windowTable // addresses, subnets, ASNs, tenant
+	accounts *windowTable // accounts, passwords
 	pending  *simplelru.LRU[pendingID, *pendingEntry]
 	// members counts the distinct-set members of the shard's windows,
 	// kept under memberBudget (Options.MaxMembers over the shards).
@@ -104,6 +104,12 @@ func (s *Store) tenant(name string) tenantHash { return tenantHash(maphash.Strin
 type userID struct {
 	tenant tenantHash
 	key    engine.Key
+}
+
+// hash is k's hash in its shard's table: bits of the key that did not
+// choose the shard (shardFor).
+func (k *userID) hash() uint32 {
+	return binary.LittleEndian.Uint32(k.key[8:12]) ^ uint32(k.tenant>>32)
 }
 
 type windowKind uint8
@@ -138,7 +144,6 @@ type profileEntry struct {
 // for accounts; members for passwords (accounts tried); attempts and
 // failures for the tenant.
 type window struct {
-	kind    windowKind
 	touched int64 // wall clock
 	// The counters are allocated at their first event: most addresses
 	// only ever see successful logins, and a counter is 280 bytes.
@@ -160,22 +165,27 @@ type pendingEntry struct {
 	expires int64 // wall clock
 }
 
+// windowTable holds window keys. A window is held in its entry, not
+// behind a pointer: most are an address's, with one member and no
+// counter.
+type windowTable = table[windowID, window]
+
 var _ engine.Store = (*Store)(nil)
 
 // New returns a Store and starts its expiry sweeper; Close stops it.
 func New(opts Options) *Store {
 	opts.defaults()
 	s := &Store{opts: opts, seed: maphash.MakeSeed(), shards: make([]shard, opts.Shards), stop: make(chan struct{}), done: make(chan struct{})}
-	per := func(total int) int { return max(1, (total+opts.Shards-1)/opts.Shards) }
+	per := func(total int) int { return min(maxTable, max(1, (total+opts.Shards-1)/opts.Shards)) }
 	for i := range s.shards {
 		sh := &s.shards[i]
 		// A shard's budget holds at least one full set, so that a set
 		// being filled never has to evict itself.
 		sh.memberBudget = max(per(opts.MaxMembers), opts.MaxDistinct)
-		dropped := func(_ windowID, w *window) { sh.members -= len(w.members.nodes) }
-		sh.profiles, _ = simplelru.NewLRU[userID, *profileEntry](per(opts.MaxUsers), nil)
-		sh.windows, _ = simplelru.NewLRU[windowID, *window](per(opts.MaxWindowKeys), dropped)
-		sh.accounts, _ = simplelru.NewLRU[windowID, *window](per(opts.MaxAccountKeys), dropped)
+		dropped := func(e *entry[windowID, window]) { sh.members -= e.val.members.size() }
+		sh.profiles = newTable[userID, profileEntry](per(opts.MaxUsers), nil)
+		sh.windows = newTable(per(opts.MaxWindowKeys), dropped)
+		sh.accounts = newTable(per(opts.MaxAccountKeys), dropped)
 		sh.pending, _ = simplelru.NewLRU[pendingID, *pendingEntry](per(opts.MaxPending), nil)
 	}
 	s.clock.Store(time.Now().Unix())
@@ -216,8 +226,11 @@ func (s *Store) Observe(ctx context.Context, ev *engine.Event, st *engine.State)
 		// teach nothing (an attacker's failures) must not decide which
 		// profiles the bound evicts.
 		var blob []byte
-		if e, ok := sh.profiles.Peek(userID{th, ev.User}); ok && now-e.touched < int64(s.opts.ProfileTTL/time.Second) {
-			blob = e.blob
+		k := userID{th, ev.User}
+		if i := sh.profiles.find(&k, k.hash()); i >= 0 {
+			if e := &sh.profiles.at(i).val; now-e.touched < int64(s.opts.ProfileTTL/time.Second) {
+				blob = e.blob
+			}
 		}
 		sh.mu.Unlock()
 		// Decoded outside the lock: the blob is immutable.
@@ -332,76 +345,82 @@ func addrID(a netip.Addr) [16]byte { return a.As16() }
 // run) a missing entry is left missing and f is not called, so reading
 // never costs memory or reorders eviction.
 func (s *Store) window(th tenantHash, kind windowKind, id *[16]byte, now int64, write bool, f func(*window)) {
-	sh := s.shardForWindow(th, kind, id)
+	k := windowID{th, kind, *id}
+	// Addresses and ASNs are not uniformly distributed: mix them. The low
+	// bits pick the shard, the high ones are the hash in its table.
+	x := maphash.Comparable(s.seed, k)
+	sh := &s.shards[x%uint64(len(s.shards))]
+	h := uint32(x >> 32)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	list := sh.listFor(kind)
-	k := windowID{th, kind, *id}
-	var (
-		w  *window
-		ok bool
-	)
-	if write {
-		w, ok = list.Get(k)
-	} else {
-		w, ok = list.Peek(k)
-	}
-	if ok && now-w.touched > ttlOf(kind) {
+	i := list.find(&k, h)
+	if i >= 0 && now-list.at(i).val.touched > ttlOf(kind) {
 		// Expired: as good as absent.
 		if !write {
-			list.Remove(k)
+			sh.removeWindow(list, i)
 			return
 		}
-		sh.members -= len(w.members.nodes)
-		*w = window{kind: kind}
+		w := &list.at(i).val
+		sh.members -= w.members.size()
+		*w = window{}
 	}
-	if !ok {
+	if i < 0 {
 		if !write {
 			return
 		}
-		w = &window{kind: kind}
-		list.Add(k, w)
+		i = list.insert(&k, h)
+	} else if write {
+		list.touch(i)
 	}
+	w := &list.at(i).val
 	if write {
 		w.touched = now
 	}
-	before := len(w.members.nodes)
+	before := w.members.size()
 	f(w)
-	if grown := len(w.members.nodes) - before; grown > 0 {
+	if grown := w.members.size() - before; grown > 0 {
 		sh.members += grown
-		sh.trimMembers(list, k)
+		sh.trimMembers(list, i)
 	}
 }
 
 // trimMembers evicts the least recently used window keys of list, then of
 // the shard's other window list, until the shard's members fit its budget;
-// never keep, the key being written.
-func (sh *shard) trimMembers(list *simplelru.LRU[windowID, *window], keep windowID) {
+// never keep, the entry being written.
+func (sh *shard) trimMembers(list *windowTable, keep int32) {
 	other := sh.accounts
 	if list == sh.accounts {
 		other = sh.windows
 	}
-	for _, l := range [...]*simplelru.LRU[windowID, *window]{list, other} {
+	for _, l := range [...]*windowTable{list, other} {
 		for sh.members > sh.memberBudget {
-			k, _, ok := l.GetOldest()
-			if !ok || k == keep {
+			o := l.oldest
+			if o < 0 || l == list && o == keep {
 				break
 			}
-			l.Remove(k) // the eviction callback subtracts its members
+			sh.removeWindow(l, o)
 		}
 	}
 }
 
-func (sh *shard) listFor(kind windowKind) *simplelru.LRU[windowID, *window] {
+// removeWindow removes entry i of list, and its members from the shard's
+// count.
+func (sh *shard) removeWindow(list *windowTable, i int32) {
+	sh.members -= list.at(i).val.members.size()
+	list.remove(i)
+}
+
+func (sh *shard) listFor(kind windowKind) *windowTable {
 	if kind == kindAccount || kind == kindPassword {
 		return sh.accounts
 	}
 	return sh.windows
 }
 
-func (s *Store) shardForWindow(t tenantHash, kind windowKind, id *[16]byte) *shard {
-	// Addresses and ASNs are not uniformly distributed: mix them.
-	return &s.shards[maphash.Comparable(s.seed, windowID{t, kind, *id})%uint64(len(s.shards))]
+func (s *Store) shardForWindow(t tenantHash, kind windowKind, id *[16]byte) (*shard, uint32) {
+	x := maphash.Comparable(s.seed, windowID{t, kind, *id})
+	return &s.shards[x%uint64(len(s.shards))], uint32(x >> 32)
 }
 
 // ttlOf is how long an untouched window key is kept: its longest window.
@@ -424,13 +443,16 @@ func (s *Store) Commit(ctx context.Context, c *engine.Commit) error {
 		sc := scratchPool.Get().(*learnScratch)
 		sh.mu.Lock()
 		k := userID{th, l.User}
-		e, ok := sh.profiles.Get(k)
-		if !ok || now-e.touched >= int64(s.opts.ProfileTTL/time.Second) || decodeProfile(e.blob, &sc.p) != nil {
-			resetProfile(&sc.p)
+		h := k.hash()
+		i := sh.profiles.find(&k, h)
+		if i < 0 {
+			i = sh.profiles.insert(&k, h)
+		} else {
+			sh.profiles.touch(i)
 		}
-		if !ok {
-			e = &profileEntry{}
-			sh.profiles.Add(k, e)
+		e := &sh.profiles.at(i).val
+		if e.blob == nil || now-e.touched >= int64(s.opts.ProfileTTL/time.Second) || decodeProfile(e.blob, &sc.p) != nil {
+			resetProfile(&sc.p)
 		}
 		sc.p.Learn(l)
 		sc.buf = encodeProfile(sc.buf[:0], &sc.p)
@@ -482,11 +504,12 @@ var scratchPool = sync.Pool{New: func() any { return new(learnScratch) }}
 // resetProfile empties p, keeping its slices' capacity and dropping the
 // strings they held.
 func resetProfile(p *engine.Profile) {
-	sets := [...][]engine.Seen{p.Devices, p.Agents, p.Countries, p.Cities, p.ASNs, p.Networks}
+	sets := profileSets(p)
 	for _, set := range sets {
 		clear(set)
 	}
-	*p = engine.Profile{Devices: sets[0][:0], Agents: sets[1][:0], Countries: sets[2][:0], Cities: sets[3][:0], ASNs: sets[4][:0], Networks: sets[5][:0]}
+	*p = engine.Profile{Devices: sets[0][:0], Agents: sets[1][:0], Countries: sets[2][:0], Cities: sets[3][:0],
+		ASNs: sets[4][:0], Networks: sets[5][:0], ASNNetworks: sets[6][:0], AgentVersions: sets[7][:0]}
 }
 
 // Profile implements engine.Store.
@@ -498,8 +521,13 @@ func (s *Store) Profile(ctx context.Context, tenant string, user engine.Key) (en
 	sh := s.shardFor(th, user)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e, ok := sh.profiles.Peek(userID{th, user})
-	if !ok || s.now()-e.touched >= int64(s.opts.ProfileTTL/time.Second) {
+	k := userID{th, user}
+	i := sh.profiles.find(&k, k.hash())
+	if i < 0 {
+		return engine.Profile{}, false, nil
+	}
+	e := &sh.profiles.at(i).val
+	if s.now()-e.touched >= int64(s.opts.ProfileTTL/time.Second) {
 		return engine.Profile{}, false, nil
 	}
 	var p engine.Profile
@@ -518,12 +546,18 @@ func (s *Store) Forget(ctx context.Context, tenant string, user engine.Key) erro
 	th := s.tenant(tenant)
 	sh := s.shardFor(th, user)
 	sh.mu.Lock()
-	sh.profiles.Remove(userID{th, user})
+	k := userID{th, user}
+	if i := sh.profiles.find(&k, k.hash()); i >= 0 {
+		sh.profiles.remove(i)
+	}
 	sh.mu.Unlock()
 	id := [16]byte(user)
-	sh = s.shardForWindow(th, kindAccount, &id)
+	sh, h := s.shardForWindow(th, kindAccount, &id)
 	sh.mu.Lock()
-	sh.accounts.Remove(windowID{th, kindAccount, id})
+	wk := windowID{th, kindAccount, id}
+	if i := sh.accounts.find(&wk, h); i >= 0 {
+		sh.removeWindow(sh.accounts, i)
+	}
 	sh.mu.Unlock()
 	for i := range s.shards {
 		sh := &s.shards[i]
@@ -610,20 +644,16 @@ func (s *Store) Expire() {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		for {
-			k, e, ok := sh.profiles.GetOldest()
-			if !ok || now-e.touched < profileTTL {
-				break
-			}
-			sh.profiles.Remove(k)
+		for o := sh.profiles.oldest; o >= 0 && now-sh.profiles.at(o).val.touched >= profileTTL; o = sh.profiles.oldest {
+			sh.profiles.remove(o)
 		}
-		for _, list := range []*simplelru.LRU[windowID, *window]{sh.windows, sh.accounts} {
-			for {
-				k, w, ok := list.GetOldest()
-				if !ok || now-w.touched <= ttlOf(w.kind) {
+		for _, list := range [...]*windowTable{sh.windows, sh.accounts} {
+			for o := list.oldest; o >= 0; o = list.oldest {
+				e := list.at(o)
+				if now-e.val.touched <= ttlOf(e.key.kind) {
 					break
 				}
-				list.Remove(k)
+				sh.removeWindow(list, o)
 			}
 		}
 		for {

@@ -171,11 +171,11 @@ func TestDistinctSaturatesAtLimit(t *testing.T) {
 	if out != [3]uint32{10, 10, 10} {
 		t.Errorf("count = %v, want the limit 10", out)
 	}
-	if len(d.nodes) != 10 {
-		t.Errorf("%d members kept, limit 10", len(d.nodes))
+	if d.size() != 10 {
+		t.Errorf("%d members kept, limit 10", d.size())
 	}
 	// The newest members are the ones kept.
-	for _, m := range d.nodes {
+	for _, m := range d.set.nodes {
 		if m.h < 40 {
 			t.Errorf("old member %d kept over newer ones", m.h)
 		}
@@ -185,7 +185,7 @@ func TestDistinctSaturatesAtLimit(t *testing.T) {
 // TestDistinctMatchesBruteForce drives the incremental structure and a
 // plain map with the same random stream and compares every count.
 func TestDistinctMatchesBruteForce(t *testing.T) {
-	for _, limit := range []int{5, 40, 1000} {
+	for _, limit := range []int{1, 2, 5, 40, 1000} {
 		r := rand.New(rand.NewPCG(uint64(limit), 7))
 		var d distinct
 		seen := map[uint64]int64{}
@@ -283,5 +283,39 @@ func TestReadsWithoutWritesCreateNothing(t *testing.T) {
 	}
 	if n != 0 {
 		t.Errorf("a successful attempt created %d account windows", n)
+	}
+}
+
+// TestDistinctInlineMatchesSet drives a distinct (its first member held
+// inline) and a memberSet with the same random stream, late events and
+// reads between adds included, and compares every count.
+func TestDistinctInlineMatchesSet(t *testing.T) {
+	for _, limit := range []int{1, 2, 3, 20} {
+		for seed := range uint64(200) {
+			r := rand.New(rand.NewPCG(seed, uint64(limit)))
+			var d distinct
+			var m memberSet
+			now := int64(1_700_000_000)
+			for step := range 40 {
+				now += int64(r.IntN(2000)) - 500 // late events too
+				if r.IntN(3) == 0 {
+					var got, want [3]uint32
+					d.count(&shortLen, now, &got)
+					if m.nodes != nil {
+						m.count(&shortLen, now, &want)
+					}
+					if got != want {
+						t.Fatalf("limit %d seed %d step %d: read %v, set %v", limit, seed, step, got, want)
+					}
+					continue
+				}
+				h := uint64(r.IntN(4))
+				d.add(&shortLen, h, now, limit)
+				m.add(&shortLen, h, now, limit)
+				if d.size() != len(m.nodes) {
+					t.Fatalf("limit %d seed %d step %d: %d members, set %d", limit, seed, step, d.size(), len(m.nodes))
+				}
+			}
+		}
 	}
 }

@@ -90,7 +90,75 @@ func (c *counter) sum(spec *[3]ringSpec, t int64, out *[3]uint32) {
 	}
 }
 
-// distinct counts distinct members (keyed hashes) seen in three sliding
+// distinct is a memberSet held inline while it has at most one member,
+// which is what most addresses ever see (their one user): a memberSet is
+// a ~100-byte allocation and a slice of members. Counts are the same as
+// the memberSet's would be: one member is in a window when its last
+// sighting is, as of the newest time the set has seen.
+type distinct struct {
+	set *memberSet // nil while at most one member has been seen
+	// The one member, when has is set.
+	h            uint64
+	last, newest int64
+	has          bool
+}
+
+// size is the number of members held.
+func (d *distinct) size() int {
+	if d.set != nil {
+		return len(d.set.nodes)
+	}
+	if d.has {
+		return 1
+	}
+	return 0
+}
+
+func (d *distinct) add(lens *[3]int64, h uint64, t int64, limit int) {
+	if d.set != nil {
+		d.set.add(lens, h, t, limit)
+		return
+	}
+	t = max(t, d.newest)
+	switch {
+	case !d.has || d.h == h || limit <= 1:
+		// New, seen again, or a full set of one whose member makes room.
+		d.h, d.last, d.newest, d.has = h, t, t, true
+	default:
+		s := &memberSet{}
+		s.init()
+		s.nodes = append(s.nodes, member{h: d.h, last: d.last, prev: -1, next: -1})
+		s.head, s.tail, s.newest = 0, 0, d.newest
+		for w := range s.cursor {
+			if d.last > d.newest-lens[w] {
+				s.cursor[w], s.counts[w] = 0, 1
+			}
+		}
+		*d = distinct{set: s}
+		s.add(lens, h, t, limit)
+	}
+}
+
+// count returns the members seen in each window ending at t (or at the
+// newest event, if that is later).
+func (d *distinct) count(lens *[3]int64, t int64, out *[3]uint32) {
+	if d.set != nil {
+		d.set.count(lens, t, out)
+		return
+	}
+	*out = [3]uint32{}
+	if !d.has {
+		return
+	}
+	d.newest = max(d.newest, t)
+	for w := range lens {
+		if d.last > d.newest-lens[w] {
+			out[w] = 1
+		}
+	}
+}
+
+// memberSet counts distinct members (keyed hashes) seen in three sliding
 // windows, exactly up to limit members; beyond it the least recently seen
 // member makes room, so counts saturate near limit in long windows, far
 // above any threshold a rule would use.
@@ -100,11 +168,15 @@ func (c *counter) sum(spec *[3]ringSpec, t int64, out *[3]uint32) {
 // add and a read cost O(1) amortised however many members there are (a
 // large ASN easily has hundreds of users a day). Event times are clamped
 // to be non-decreasing per set, so a slightly late event counts as now.
-type distinct struct {
-	nodes  []member
-	index  map[uint64]int32 // for sets past smallSet members
-	head   int32            // oldest, -1 when empty
-	tail   int32            // newest
+type memberSet struct {
+	nodes []member
+	// index finds members of sets past smallSet members: open addressing
+	// (linear probing) over node index + 1, 0 for an empty slot; at
+	// least twice as many slots as members. A Go map costs about four
+	// times as much per member.
+	index  []int32
+	head   int32 // oldest, -1 when empty
+	tail   int32 // newest
 	newest int64
 	cursor [3]int32
 	counts [3]uint32
@@ -120,15 +192,18 @@ type member struct {
 // beats a map for a handful of entries and saves its memory.
 const smallSet = 16
 
-func (d *distinct) init() {
+func (d *memberSet) init() {
 	d.head, d.tail = -1, -1
 	d.cursor = [3]int32{-1, -1, -1}
 }
 
-func (d *distinct) find(h uint64) int32 {
+func (d *memberSet) find(h uint64) int32 {
 	if d.index != nil {
-		if i, ok := d.index[h]; ok {
-			return i
+		mask := uint32(len(d.index) - 1)
+		for p := slotOf(h) & mask; d.index[p] != 0; p = (p + 1) & mask {
+			if i := d.index[p] - 1; d.nodes[i].h == h {
+				return i
+			}
 		}
 		return -1
 	}
@@ -141,7 +216,7 @@ func (d *distinct) find(h uint64) int32 {
 }
 
 // advance moves the windows to time t, dropping members that left them.
-func (d *distinct) advance(lens *[3]int64, t int64) {
+func (d *memberSet) advance(lens *[3]int64, t int64) {
 	for w := range d.cursor {
 		for c := d.cursor[w]; c >= 0 && d.nodes[c].last <= t-lens[w]; c = d.cursor[w] {
 			d.cursor[w] = d.nodes[c].next
@@ -150,7 +225,7 @@ func (d *distinct) advance(lens *[3]int64, t int64) {
 	}
 }
 
-func (d *distinct) unlink(i int32) {
+func (d *memberSet) unlink(i int32) {
 	n := &d.nodes[i]
 	if n.prev >= 0 {
 		d.nodes[n.prev].next = n.next
@@ -164,7 +239,7 @@ func (d *distinct) unlink(i int32) {
 	}
 }
 
-func (d *distinct) pushBack(i int32) {
+func (d *memberSet) pushBack(i int32) {
 	n := &d.nodes[i]
 	n.prev, n.next = d.tail, -1
 	if d.tail >= 0 {
@@ -175,7 +250,7 @@ func (d *distinct) pushBack(i int32) {
 	d.tail = i
 }
 
-func (d *distinct) add(lens *[3]int64, h uint64, t int64, limit int) {
+func (d *memberSet) add(lens *[3]int64, h uint64, t int64, limit int) {
 	if d.nodes == nil {
 		d.init()
 	}
@@ -205,10 +280,10 @@ func (d *distinct) add(lens *[3]int64, h uint64, t int64, limit int) {
 	if len(d.nodes) < limit {
 		i = int32(len(d.nodes))
 		d.nodes = append(d.nodes, member{})
-		if d.index == nil && len(d.nodes) > smallSet {
-			d.index = make(map[uint64]int32, 2*smallSet)
+		if len(d.nodes) > smallSet && 2*len(d.nodes) > len(d.index) {
+			d.index = make([]int32, max(4*smallSet, 2*len(d.index)))
 			for j := range d.nodes[:len(d.nodes)-1] {
-				d.index[d.nodes[j].h] = int32(j)
+				d.indexAdd(d.nodes[j].h, int32(j))
 			}
 		}
 	} else {
@@ -223,12 +298,12 @@ func (d *distinct) add(lens *[3]int64, h uint64, t int64, limit int) {
 		}
 		d.unlink(i)
 		if d.index != nil {
-			delete(d.index, old.h)
+			d.indexRemove(old.h)
 		}
 	}
 	d.nodes[i] = member{h: h, last: t}
 	if d.index != nil {
-		d.index[h] = i
+		d.indexAdd(h, i)
 	}
 	d.pushBack(i)
 	for w := range d.cursor {
@@ -241,7 +316,7 @@ func (d *distinct) add(lens *[3]int64, h uint64, t int64, limit int) {
 
 // count returns the members seen in each window ending at t (or at the
 // newest event, if that is later).
-func (d *distinct) count(lens *[3]int64, t int64, out *[3]uint32) {
+func (d *memberSet) count(lens *[3]int64, t int64, out *[3]uint32) {
 	if d.nodes == nil {
 		*out = [3]uint32{}
 		return
@@ -251,4 +326,34 @@ func (d *distinct) count(lens *[3]int64, t int64, out *[3]uint32) {
 	}
 	d.advance(lens, d.newest)
 	*out = d.counts
+}
+
+// slotOf is where member h's probe starts in an index.
+func slotOf(h uint64) uint32 { return uint32(h ^ h>>32) }
+
+func (d *memberSet) indexAdd(h uint64, i int32) {
+	mask := uint32(len(d.index) - 1)
+	p := slotOf(h) & mask
+	for d.index[p] != 0 {
+		p = (p + 1) & mask
+	}
+	d.index[p] = i + 1
+}
+
+// indexRemove removes member h, which must be indexed, shifting later
+// members of its probe run back into the hole unless their home lies
+// after it.
+func (d *memberSet) indexRemove(h uint64) {
+	mask := uint32(len(d.index) - 1)
+	p := slotOf(h) & mask
+	for d.nodes[d.index[p]-1].h != h {
+		p = (p + 1) & mask
+	}
+	for q := (p + 1) & mask; d.index[q] != 0; q = (q + 1) & mask {
+		if home := slotOf(d.nodes[d.index[q]-1].h) & mask; (q-home)&mask >= (q-p)&mask {
+			d.index[p] = d.index[q]
+			p = q
+		}
+	}
+	d.index[p] = 0
 }

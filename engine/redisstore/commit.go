@@ -197,8 +197,8 @@ func (s *Store) Commit(ctx context.Context, c *engine.Commit) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("redisstore: commit: %w", err)
 	}
-	if s.closed.Load() {
-		return fmt.Errorf("redisstore: commit: %w", errClosed)
+	if err := s.usable("commit"); err != nil {
+		return err
 	}
 	full := false
 	if l := c.Learn; l != nil && !l.User.IsZero() {

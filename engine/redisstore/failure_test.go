@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -18,36 +19,53 @@ import (
 
 // TestServerFailure streams Scores through a real engine while the Redis
 // server is paused (requests hang), killed, and restarted on the same
-// port: decisions keep coming within the store deadline, marked state
-// unavailable while Redis is away; state writes resume after the restart;
-// nothing panics and no goroutine is left after Close.
+// port: decisions keep coming, marked state unavailable while Redis is
+// away; state writes resume after the restart; nothing panics and no
+// goroutine is left after Close.
+//
+// The test is driven by counts, not by wall-clock phases: each phase lasts
+// until it has its decisions, and a phase changes only between calls, so
+// every decision belongs to exactly one phase. The go-redis client's own
+// timeouts are an hour, so while the server is paused only the engine's
+// StoreTimeout (carried by the context) can end a Score: a store that
+// ignored its context would hang and fail the phase's liveness bound,
+// which is minutes, not the tens of milliseconds of the store timeout. The
+// up and back phases score through an engine with a generous store
+// timeout, so that a slow but healthy Redis on a loaded machine is not
+// mistaken for one that is away.
 func TestServerFailure(t *testing.T) {
 	srv := redistest.Start(t)
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent(),
 		// The helper waits for each redis-server process it starts.
 		goleak.IgnoreAnyFunction("github.com/riskgate/riskgate/internal/redistest.(*Server).start.func1"))
 
-	const timeout = 50 * time.Millisecond
-	s := newTestStore(t, srv.URL, Options{})
-	e := newEngine(t, s, timeout)
+	const (
+		timeout  = 50 * time.Millisecond // the store timeout while Redis is away
+		generous = time.Minute           // while it is up: never reached by a healthy Redis
+		perPhase = 40                    // decisions each phase waits for
+		liveness = 2 * time.Minute       // a phase without its decisions by then is stuck
+	)
+	s := newTestStore(t, srv.URL, Options{DialTimeout: time.Hour, ReadTimeout: time.Hour, WriteTimeout: time.Hour})
+	away := newEngine(t, s, timeout)
+	up := newEngine(t, s, generous)
 
 	type sample struct {
 		took      time.Duration
 		available bool
 	}
 	var (
-		mu      sync.Mutex
+		// Workers hold gate for reading during one Score; the phase
+		// changes (and the server is paused, killed or restarted) with it
+		// held for writing, so between calls.
+		gate    sync.RWMutex
 		phase   = "up"
 		samples = map[string][]sample{}
+		mu      sync.Mutex // guards samples
 		stop    atomic.Bool
 		wg      sync.WaitGroup
 		seq     atomic.Int64
 	)
-	setPhase := func(p string) {
-		mu.Lock()
-		phase = p
-		mu.Unlock()
-	}
+	engineFor := map[string]*engine.Engine{"up": up, "paused": away, "killed": away, "restarting": up, "back": up}
 	errs := make(chan error, 8)
 	for w := range 4 {
 		wg.Go(func() {
@@ -59,54 +77,62 @@ func TestServerFailure(t *testing.T) {
 					res = engine.ResultPasswordBad
 				}
 				a := attempt(fmt.Sprintf("w%d-%d", w, i%20), time.Now().UTC(), res)
-				mu.Lock()
+				gate.RLock()
 				p := phase
-				mu.Unlock()
 				start := time.Now()
-				d, err := e.Score(ctx, a)
+				d, err := engineFor[p].Score(ctx, a)
 				took := time.Since(start)
+				gate.RUnlock()
 				if err != nil {
 					errs <- fmt.Errorf("phase %s: Score: %w", p, err)
 					return
 				}
 				mu.Lock()
-				// A call that began in one phase and ended in another
-				// belongs to neither.
-				if p == phase {
-					samples[p] = append(samples[p], sample{took, d.Signals.State.Available})
-				}
+				samples[p] = append(samples[p], sample{took, d.Signals.State.Available})
 				mu.Unlock()
-				time.Sleep(time.Millisecond)
+				runtime.Gosched()
 			}
 		})
 	}
-
-	time.Sleep(200 * time.Millisecond)
-	setPhase("paused")
-	srv.Pause()
-	time.Sleep(400 * time.Millisecond)
-	setPhase("killed")
-	srv.Kill()
-	time.Sleep(400 * time.Millisecond)
-	setPhase("restarting")
-	srv.Restart()
-	// go-redis re-dials a server it gave up on about once a second.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		mu.Lock()
-		rs := samples["restarting"]
-		back := len(rs) > 0 && rs[len(rs)-1].available
-		mu.Unlock()
-		if back {
-			break
+	// waitFor waits until cond holds of phase p's samples.
+	waitFor := func(p, what string, cond func([]sample) bool) {
+		t.Helper()
+		deadline := time.Now().Add(liveness)
+		for {
+			mu.Lock()
+			ok := cond(samples[p])
+			mu.Unlock()
+			if ok {
+				return
+			}
+			if time.Now().After(deadline) {
+				stop.Store(true)
+				wg.Wait()
+				t.Fatalf("phase %s: no %s within %v", p, what, liveness)
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("state never came back after the restart")
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
-	setPhase("back")
-	time.Sleep(200 * time.Millisecond)
+	enough := func(ss []sample) bool { return len(ss) >= perPhase }
+	setPhase := func(p string, action func()) {
+		gate.Lock()
+		defer gate.Unlock()
+		if action != nil {
+			action()
+		}
+		phase = p
+	}
+
+	waitFor("up", "decisions", enough)
+	setPhase("paused", srv.Pause)
+	waitFor("paused", "decisions", enough)
+	setPhase("killed", srv.Kill)
+	waitFor("killed", "decisions", enough)
+	setPhase("restarting", srv.Restart)
+	// The pool finds its connections dead and dials the new server.
+	waitFor("restarting", "decision with state", func(ss []sample) bool { return len(ss) > 0 && ss[len(ss)-1].available })
+	setPhase("back", nil)
+	waitFor("back", "decisions", enough)
 	stop.Store(true)
 	wg.Wait()
 	close(errs)
@@ -116,9 +142,6 @@ func TestServerFailure(t *testing.T) {
 
 	for _, p := range []string{"up", "paused", "killed", "back"} {
 		ss := samples[p]
-		if len(ss) < 10 {
-			t.Fatalf("phase %s: only %d decisions", p, len(ss))
-		}
 		avail := 0
 		var took []time.Duration
 		for _, x := range ss {
@@ -128,6 +151,8 @@ func TestServerFailure(t *testing.T) {
 			took = append(took, x.took)
 		}
 		sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
+		// Latency is logged, not asserted: it measures the machine as much
+		// as the store (BenchmarkScore* measure it).
 		t.Logf("phase %-7s %4d decisions, %4d with state; latency p50 %v, max %v", p, len(ss), avail, took[len(took)/2], took[len(took)-1])
 		switch p {
 		case "up", "back":
@@ -139,12 +164,6 @@ func TestServerFailure(t *testing.T) {
 				t.Errorf("phase %s: %d decisions claim state while Redis is away", p, avail)
 			}
 		}
-		// A Score makes two store calls at most (Observe, and Commit when
-		// its queue is full), each bounded by the timeout; the rest is
-		// slack for a shared, race-instrumented machine.
-		if max := took[len(took)-1]; max > 2*timeout+300*time.Millisecond {
-			t.Errorf("phase %s: a Score took %v, store timeout %v", p, max, timeout)
-		}
 	}
 
 	// State writes resumed: a login learned now is in the profile, and the
@@ -152,7 +171,7 @@ func TestServerFailure(t *testing.T) {
 	ctx := context.Background()
 	a := attempt("after", time.Now().UTC(), engine.ResultPasswordOK)
 	for range 3 {
-		if d, err := e.Score(ctx, a); err != nil || !d.Signals.State.Available {
+		if d, err := up.Score(ctx, a); err != nil || !d.Signals.State.Available {
 			t.Fatalf("after restart: %v, available %v", err, d.Signals.State.Available)
 		}
 	}

@@ -19,5 +19,11 @@ func (s *Store) Collector() prometheus.Collector {
 	}
 }
 
-// Ping reports whether the server answers, for readiness checks.
-func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
+// Ping reports whether the store is in use and its server answers, for
+// health checks.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.usable("ping"); err != nil {
+		return err
+	}
+	return s.rdb.Ping(ctx).Err()
+}

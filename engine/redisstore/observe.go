@@ -113,8 +113,8 @@ func (s *Store) Observe(ctx context.Context, ev *engine.Event, st *engine.State)
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("redisstore: observe: %w", err)
 	}
-	if s.closed.Load() {
-		return fmt.Errorf("redisstore: observe: %w", errClosed)
+	if err := s.usable("observe"); err != nil {
+		return err
 	}
 	r := getRequest()
 	m := getMember()
@@ -187,8 +187,8 @@ func (s *Store) Record(ctx context.Context, ev *engine.Event) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("redisstore: record: %w", err)
 	}
-	if s.closed.Load() {
-		return fmt.Errorf("redisstore: record: %w", errClosed)
+	if err := s.usable("record"); err != nil {
+		return err
 	}
 	b, err := s.wb.take(ctx, nil)
 	if err != nil {

@@ -126,8 +126,8 @@ func (s *Store) Profile(ctx context.Context, tenant string, user engine.Key) (en
 	if err := ctx.Err(); err != nil {
 		return p, false, fmt.Errorf("redisstore: profile: %w", err)
 	}
-	if s.closed.Load() {
-		return p, false, fmt.Errorf("redisstore: profile: %w", errClosed)
+	if err := s.usable("profile"); err != nil {
+		return p, false, err
 	}
 	b, err := s.wb.take(ctx, []flightKey{{tenant: tenant, user: user}})
 	if err != nil {
@@ -158,8 +158,8 @@ func (s *Store) TakePending(ctx context.Context, tenant, decisionID string) (eng
 	if err := ctx.Err(); err != nil {
 		return p, false, fmt.Errorf("redisstore: take pending: %w", err)
 	}
-	if s.closed.Load() {
-		return p, false, fmt.Errorf("redisstore: take pending: %w", errClosed)
+	if err := s.usable("take pending"); err != nil {
+		return p, false, err
 	}
 	b, err := s.wb.take(ctx, []flightKey{{tenant: tenant, id: decisionID}})
 	if err != nil {
@@ -192,8 +192,8 @@ func (s *Store) Forget(ctx context.Context, tenant string, user engine.Key) erro
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("redisstore: forget: %w", err)
 	}
-	if s.closed.Load() {
-		return fmt.Errorf("redisstore: forget: %w", errClosed)
+	if err := s.usable("forget"); err != nil {
+		return err
 	}
 	// Buffered learns and pending decisions of the user go out first, so
 	// that the erasure also covers them.

@@ -96,6 +96,18 @@ type Options struct {
 	// attempts count at once; other nodes' within about twice this.
 	TenantFlushInterval time.Duration
 
+	// Background lets New return a store whose server does not answer
+	// yet (Redis down at start-up): its calls fail at once with
+	// engine.ErrUnavailable, so decisions are made without state, while
+	// it connects in the background; once the server answers, the scripts
+	// are loaded and Verify (when set) accepts the server, the store is
+	// up. Without it New fails when the server does not answer.
+	Background bool
+	// Verify, with Background, is run on a server reached in the
+	// background before the store uses it (the node checks the key id of
+	// the state there); an error keeps the store down and is retried.
+	Verify func(ctx context.Context) error
+
 	// Logger receives background write failures, rate limited; default
 	// none.
 	Logger *slog.Logger
@@ -158,7 +170,9 @@ type Store struct {
 	done      chan struct{}
 	closeOnce sync.Once
 	closed    atomic.Bool
-	logged    atomic.Int64 // unix nanos of the last background error logged
+	up        atomic.Bool    // the server answered and the scripts are loaded
+	connector sync.WaitGroup // the background connection, with Options.Background
+	logged    atomic.Int64   // unix nanos of the last background error logged
 }
 
 var _ engine.Store = (*Store)(nil)
@@ -199,14 +213,74 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("redisstore: cannot use Redis at %s: %w", where, s.classify(err))
 	}
-	if err := s.rdb.Ping(ctx).Err(); err != nil {
-		return fail(err)
-	}
-	if err := s.lib.load(ctx, s.rdb); err != nil {
-		return fail(err)
+	if err := s.connect(ctx, false); err != nil {
+		if !opts.Background || !errors.Is(s.classify(err), engine.ErrUnavailable) {
+			return fail(err)
+		}
+		s.opts.Logger.Warn("redisstore: Redis does not answer; deciding without state and connecting in the background",
+			"store", where, "err", s.classify(err))
+		s.connector.Add(1)
+		go s.connectLoop(where)
 	}
 	go s.flusher()
 	return s, nil
+}
+
+// connect checks that the server answers, loads the scripts and, in the
+// background, runs Options.Verify; the store is up once it returns nil.
+func (s *Store) connect(ctx context.Context, verify bool) error {
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		return err
+	}
+	if err := s.lib.load(ctx, s.rdb); err != nil {
+		return err
+	}
+	if verify && s.opts.Verify != nil {
+		if err := s.opts.Verify(ctx); err != nil {
+			return err
+		}
+	}
+	s.up.Store(true)
+	return nil
+}
+
+// connectLoop connects in the background, backing off from 250ms to 5s
+// between tries, until the store is up or closed.
+func (s *Store) connectLoop(where string) {
+	defer s.connector.Done()
+	wait := 250 * time.Millisecond
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-time.After(wait):
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), s.opts.DialTimeout+s.opts.FlushTimeout+time.Second)
+		err := s.connect(ctx, true)
+		cancel()
+		if err == nil {
+			s.opts.Logger.Info("redisstore: connected; decisions use state again", "store", where)
+			return
+		}
+		s.logBackground("redisstore: still connecting in the background", s.classify(err))
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
+// Up reports whether the store is in use: the server answered at
+// start-up, or a background connection succeeded since.
+func (s *Store) Up() bool { return s.up.Load() }
+
+// usable is the error of a call that cannot go to the server: the store
+// is closed, or not connected yet.
+func (s *Store) usable(op string) error {
+	switch {
+	case s.closed.Load():
+		return fmt.Errorf("redisstore: %s: %w", op, errClosed)
+	case !s.up.Load():
+		return fmt.Errorf("redisstore: %s: %w", op, errNotConnected)
+	}
+	return nil
 }
 
 // Client returns the underlying go-redis client, for instrumentation
@@ -220,6 +294,7 @@ func (s *Store) Close(ctx context.Context) error {
 	var err error
 	s.closeOnce.Do(func() {
 		close(s.stop)
+		s.connector.Wait()
 		select {
 		case <-s.done:
 		case <-ctx.Done():
@@ -245,7 +320,10 @@ func (s *Store) Close(ctx context.Context) error {
 	return err
 }
 
-var errClosed = fmt.Errorf("%w: redisstore: closed", engine.ErrUnavailable)
+var (
+	errClosed       = fmt.Errorf("%w: redisstore: closed", engine.ErrUnavailable)
+	errNotConnected = fmt.Errorf("%w: redisstore: not connected yet", engine.ErrUnavailable)
+)
 
 // clientConfig is what a URL selects: one of the three kinds of client,
 // with its options.

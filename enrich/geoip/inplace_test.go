@@ -83,14 +83,21 @@ func TestSurvivesInPlaceRewrites(t *testing.T) {
 	if n := wrong.Load(); n != 0 {
 		t.Fatalf("%d lookups did not answer with the loaded databases while their files were damaged", n)
 	}
+	// No damaged file was ever loaded. (Counted here, not at the end: the
+	// valid file below may load twice. The watcher can see it half written
+	// (truncated, not yet filled), call for a reload that then reads it
+	// complete, and later see the complete file as another change.)
+	if st := e.Stats(); st.Reloads != 0 || st.LookupErrors != 0 {
+		t.Fatalf("stats %+v: a damaged database was loaded, or a lookup failed", st)
+	}
 	// A valid database copied over the file in place is picked up.
 	replaced.Store(true)
 	if err := os.WriteFile(p.City, nextCity, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the in-place replacement", func() bool { r, _ := e.Lookup(addr); return r.Location.City == "Lutetia" })
-	if st := e.Stats(); st.Reloads != 1 || st.LookupErrors != 0 {
-		t.Errorf("stats %+v: want 1 reload, no lookup error", st)
+	if st := e.Stats(); st.Reloads < 1 || st.LookupErrors != 0 {
+		t.Errorf("stats %+v: want the reload counted, no lookup error", st)
 	}
 	if n := wrong.Load(); n != 0 {
 		t.Errorf("%d wrong answers", n)

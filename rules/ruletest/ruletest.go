@@ -93,6 +93,8 @@ type expectDoc struct {
 	MinScore       *int     `yaml:"min_score"`
 	MaxScore       *int     `yaml:"max_score"`
 	Alert          *bool    `yaml:"alert"`
+	// Notify is the decision's notification kinds, exactly ([] for none).
+	Notify []string `yaml:"notify"`
 }
 
 // Result is one test's outcome.
@@ -330,8 +332,8 @@ func (ad *attemptDoc) build(i int, at time.Time) (engine.Attempt, error) {
 // for a reason that says nothing about the rules).
 func (x *expectDoc) validate(set *rules.Set) error {
 	if x.Action == "" && x.Reasons == nil && x.ReasonsInclude == nil && x.ReasonsExclude == nil &&
-		x.Shadow == nil && x.MinScore == nil && x.MaxScore == nil && x.Alert == nil {
-		return fmt.Errorf("expect: nothing to check: give action, reasons, reasons_include, reasons_exclude, shadow, min_score, max_score or alert")
+		x.Shadow == nil && x.MinScore == nil && x.MaxScore == nil && x.Alert == nil && x.Notify == nil {
+		return fmt.Errorf("expect: nothing to check: give action, reasons, reasons_include, reasons_exclude, shadow, min_score, max_score, alert or notify")
 	}
 	if x.Action != "" {
 		if a, err := engine.ParseAction(x.Action); err != nil || a == engine.ActionNone {
@@ -394,6 +396,9 @@ func check(x *expectDoc, d *engine.Decision, r *Result) {
 	}
 	if x.Alert != nil && *x.Alert != d.Alert {
 		fail("alert: want %v, got %v", *x.Alert, d.Alert)
+	}
+	if x.Notify != nil && !slices.Equal(sortedCopy(x.Notify), sortedCopy(d.Notify)) {
+		fail("notify: want %v, got %v", x.Notify, d.Notify)
 	}
 }
 

@@ -31,7 +31,7 @@ func TestFailoverMetrics(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close()
 	c, err := client.New(client.Options{
-		Target: addr, Failover: client.Deny, Timeout: time.Second, Observer: m, MaxTries: 1,
+		Target: addr, Failover: client.Deny, Timeout: time.Minute, Observer: m, MaxTries: 1,
 		Breaker: client.BreakerOptions{Failures: 2, OpenFor: time.Hour}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

@@ -474,9 +474,11 @@ type Reason struct {
 	Action Action                 `protobuf:"varint,2,opt,name=action,proto3,enum=riskgate.v1.Action" json:"action,omitempty"`
 	Score  int32                  `protobuf:"varint,3,opt,name=score,proto3" json:"score,omitempty"`
 	// The human sentence.
-	Message       string   `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
-	Tags          []string `protobuf:"bytes,5,rep,name=tags,proto3" json:"tags,omitempty"`
-	Alert         bool     `protobuf:"varint,6,opt,name=alert,proto3" json:"alert,omitempty"`
+	Message string   `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
+	Tags    []string `protobuf:"bytes,5,rep,name=tags,proto3" json:"tags,omitempty"`
+	Alert   bool     `protobuf:"varint,6,opt,name=alert,proto3" json:"alert,omitempty"`
+	// The rule's notification kind ("new_device"), when it has one.
+	Notify        string `protobuf:"bytes,7,opt,name=notify,proto3" json:"notify,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -553,6 +555,13 @@ func (x *Reason) GetAlert() bool {
 	return false
 }
 
+func (x *Reason) GetNotify() string {
+	if x != nil {
+		return x.Notify
+	}
+	return ""
+}
+
 // Decision is the answer for one attempt.
 type Decision struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
@@ -570,7 +579,11 @@ type Decision struct {
 	// Every feature value the rules saw.
 	Signals *Signals `protobuf:"bytes,10,opt,name=signals,proto3" json:"signals,omitempty"`
 	// The ruleset that decided.
-	RulesVersion  string `protobuf:"bytes,11,opt,name=rules_version,json=rulesVersion,proto3" json:"rules_version,omitempty"`
+	RulesVersion string `protobuf:"bytes,11,opt,name=rules_version,json=rulesVersion,proto3" json:"rules_version,omitempty"`
+	// Notification kinds ("new_device", "new_country") of the enforced rules
+	// that matched, each once: tell the user of this login once it
+	// completes. Empty on a deny and on an attempt that failed.
+	Notify        []string `protobuf:"bytes,12,rep,name=notify,proto3" json:"notify,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -680,6 +693,13 @@ func (x *Decision) GetRulesVersion() string {
 		return x.RulesVersion
 	}
 	return ""
+}
+
+func (x *Decision) GetNotify() []string {
+	if x != nil {
+		return x.Notify
+	}
+	return nil
 }
 
 // ReportRequest names the attempt by decision_id (the usual case) or by
@@ -1280,14 +1300,15 @@ const file_riskgate_v1_risk_proto_rawDesc = "" +
 	"\x03lat\x18\x02 \x01(\x01H\x00R\x03lat\x88\x01\x01\x12\x15\n" +
 	"\x03lon\x18\x03 \x01(\x01H\x01R\x03lon\x88\x01\x01B\x06\n" +
 	"\x04_latB\x06\n" +
-	"\x04_lon\"\xa3\x01\n" +
+	"\x04_lon\"\xbb\x01\n" +
 	"\x06Reason\x12\x12\n" +
 	"\x04rule\x18\x01 \x01(\tR\x04rule\x12+\n" +
 	"\x06action\x18\x02 \x01(\x0e2\x13.riskgate.v1.ActionR\x06action\x12\x14\n" +
 	"\x05score\x18\x03 \x01(\x05R\x05score\x12\x18\n" +
 	"\amessage\x18\x04 \x01(\tR\amessage\x12\x12\n" +
 	"\x04tags\x18\x05 \x03(\tR\x04tags\x12\x14\n" +
-	"\x05alert\x18\x06 \x01(\bR\x05alert\"\x9c\x03\n" +
+	"\x05alert\x18\x06 \x01(\bR\x05alert\x12\x16\n" +
+	"\x06notify\x18\a \x01(\tR\x06notify\"\xb4\x03\n" +
 	"\bDecision\x12\x1f\n" +
 	"\vdecision_id\x18\x01 \x01(\tR\n" +
 	"decisionId\x12\x1d\n" +
@@ -1302,7 +1323,8 @@ const file_riskgate_v1_risk_proto_rawDesc = "" +
 	"\x05alert\x18\t \x01(\bR\x05alert\x12.\n" +
 	"\asignals\x18\n" +
 	" \x01(\v2\x14.riskgate.v1.SignalsR\asignals\x12#\n" +
-	"\rrules_version\x18\v \x01(\tR\frulesVersion\"\xd8\x01\n" +
+	"\rrules_version\x18\v \x01(\tR\frulesVersion\x12\x16\n" +
+	"\x06notify\x18\f \x03(\tR\x06notify\"\xd8\x01\n" +
 	"\rReportRequest\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x1f\n" +
 	"\vdecision_id\x18\x02 \x01(\tR\n" +

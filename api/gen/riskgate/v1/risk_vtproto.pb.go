@@ -294,6 +294,13 @@ func (m *Reason) MarshalToSizedBufferVT(dAtA []byte) (int, error) {
 		i -= len(m.unknownFields)
 		copy(dAtA[i:], m.unknownFields)
 	}
+	if len(m.Notify) > 0 {
+		i -= len(m.Notify)
+		copy(dAtA[i:], m.Notify)
+		i = protohelpers.EncodeVarint(dAtA, i, uint64(len(m.Notify)))
+		i--
+		dAtA[i] = 0x3a
+	}
 	if m.Alert {
 		i--
 		if m.Alert {
@@ -369,6 +376,15 @@ func (m *Decision) MarshalToSizedBufferVT(dAtA []byte) (int, error) {
 	if m.unknownFields != nil {
 		i -= len(m.unknownFields)
 		copy(dAtA[i:], m.unknownFields)
+	}
+	if len(m.Notify) > 0 {
+		for iNdEx := len(m.Notify) - 1; iNdEx >= 0; iNdEx-- {
+			i -= len(m.Notify[iNdEx])
+			copy(dAtA[i:], m.Notify[iNdEx])
+			i = protohelpers.EncodeVarint(dAtA, i, uint64(len(m.Notify[iNdEx])))
+			i--
+			dAtA[i] = 0x62
+		}
 	}
 	if len(m.RulesVersion) > 0 {
 		i -= len(m.RulesVersion)
@@ -1149,6 +1165,10 @@ func (m *Reason) SizeVT() (n int) {
 	if m.Alert {
 		n += 2
 	}
+	l = len(m.Notify)
+	if l > 0 {
+		n += 1 + l + protohelpers.SizeOfVarint(uint64(l))
+	}
 	n += len(m.unknownFields)
 	return n
 }
@@ -1203,6 +1223,12 @@ func (m *Decision) SizeVT() (n int) {
 	l = len(m.RulesVersion)
 	if l > 0 {
 		n += 1 + l + protohelpers.SizeOfVarint(uint64(l))
+	}
+	if len(m.Notify) > 0 {
+		for _, s := range m.Notify {
+			l = len(s)
+			n += 1 + l + protohelpers.SizeOfVarint(uint64(l))
+		}
 	}
 	n += len(m.unknownFields)
 	return n

@@ -222,11 +222,13 @@ type Rule struct {
 	Action      Action                 `protobuf:"varint,4,opt,name=action,proto3,enum=riskgate.v1.Action" json:"action,omitempty"`
 	Score       int32                  `protobuf:"varint,5,opt,name=score,proto3" json:"score,omitempty"`
 	// "enforce" or "shadow".
-	Mode          string   `protobuf:"bytes,6,opt,name=mode,proto3" json:"mode,omitempty"`
-	Alert         bool     `protobuf:"varint,7,opt,name=alert,proto3" json:"alert,omitempty"`
-	Tags          []string `protobuf:"bytes,8,rep,name=tags,proto3" json:"tags,omitempty"`
-	File          string   `protobuf:"bytes,9,opt,name=file,proto3" json:"file,omitempty"`
-	Line          int32    `protobuf:"varint,10,opt,name=line,proto3" json:"line,omitempty"`
+	Mode  string   `protobuf:"bytes,6,opt,name=mode,proto3" json:"mode,omitempty"`
+	Alert bool     `protobuf:"varint,7,opt,name=alert,proto3" json:"alert,omitempty"`
+	Tags  []string `protobuf:"bytes,8,rep,name=tags,proto3" json:"tags,omitempty"`
+	File  string   `protobuf:"bytes,9,opt,name=file,proto3" json:"file,omitempty"`
+	Line  int32    `protobuf:"varint,10,opt,name=line,proto3" json:"line,omitempty"`
+	// The notification kind the rule gives a decision, if any.
+	Notify        string `protobuf:"bytes,11,opt,name=notify,proto3" json:"notify,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -329,6 +331,13 @@ func (x *Rule) GetLine() int32 {
 		return x.Line
 	}
 	return 0
+}
+
+func (x *Rule) GetNotify() string {
+	if x != nil {
+		return x.Notify
+	}
+	return ""
 }
 
 type Thresholds struct {
@@ -737,6 +746,128 @@ func (x *TestRulesResponse) GetCurrent() *Decision {
 	return nil
 }
 
+type BacktestRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The candidate ruleset; empty means the one in force.
+	Files []*RuleFile `protobuf:"bytes,1,rep,name=files,proto3" json:"files,omitempty"`
+	// The ruleset to compare with; empty means the rules the capture was
+	// scored with (its rules records, following the live changes).
+	BaselineFiles []*RuleFile `protobuf:"bytes,2,rep,name=baseline_files,json=baselineFiles,proto3" json:"baseline_files,omitempty"`
+	// Changed attempts kept per kind of change: 0 the default (5), negative
+	// none.
+	Samples int32 `protobuf:"varint,3,opt,name=samples,proto3" json:"samples,omitempty"`
+	// Stop after this many attempts (under the server's own bound); 0: the
+	// server's bound.
+	MaxAttempts   int32 `protobuf:"varint,4,opt,name=max_attempts,json=maxAttempts,proto3" json:"max_attempts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BacktestRequest) Reset() {
+	*x = BacktestRequest{}
+	mi := &file_riskgate_v1_rules_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BacktestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BacktestRequest) ProtoMessage() {}
+
+func (x *BacktestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_riskgate_v1_rules_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BacktestRequest.ProtoReflect.Descriptor instead.
+func (*BacktestRequest) Descriptor() ([]byte, []int) {
+	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *BacktestRequest) GetFiles() []*RuleFile {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+func (x *BacktestRequest) GetBaselineFiles() []*RuleFile {
+	if x != nil {
+		return x.BaselineFiles
+	}
+	return nil
+}
+
+func (x *BacktestRequest) GetSamples() int32 {
+	if x != nil {
+		return x.Samples
+	}
+	return 0
+}
+
+func (x *BacktestRequest) GetMaxAttempts() int32 {
+	if x != nil {
+		return x.MaxAttempts
+	}
+	return 0
+}
+
+type BacktestResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The report as JSON, exactly the document `riskgate backtest --json`
+	// writes (transitions, labels, friction and catch, per-rule counts and
+	// causes, shadow, histograms, samples), as the README describes it.
+	ReportJson    []byte `protobuf:"bytes,1,opt,name=report_json,json=reportJson,proto3" json:"report_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BacktestResponse) Reset() {
+	*x = BacktestResponse{}
+	mi := &file_riskgate_v1_rules_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BacktestResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BacktestResponse) ProtoMessage() {}
+
+func (x *BacktestResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_riskgate_v1_rules_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BacktestResponse.ProtoReflect.Descriptor instead.
+func (*BacktestResponse) Descriptor() ([]byte, []int) {
+	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *BacktestResponse) GetReportJson() []byte {
+	if x != nil {
+		return x.ReportJson
+	}
+	return nil
+}
+
 var File_riskgate_v1_rules_proto protoreflect.FileDescriptor
 
 const file_riskgate_v1_rules_proto_rawDesc = "" +
@@ -755,7 +886,7 @@ const file_riskgate_v1_rules_proto_rawDesc = "" +
 	"\n" +
 	"thresholds\x18\x06 \x01(\v2\x17.riskgate.v1.ThresholdsR\n" +
 	"thresholds\x12!\n" +
-	"\fpersist_path\x18\a \x01(\tR\vpersistPath\"\xf5\x01\n" +
+	"\fpersist_path\x18\a \x01(\tR\vpersistPath\"\x8d\x02\n" +
 	"\x04Rule\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x12\n" +
@@ -767,7 +898,8 @@ const file_riskgate_v1_rules_proto_rawDesc = "" +
 	"\x04tags\x18\b \x03(\tR\x04tags\x12\x12\n" +
 	"\x04file\x18\t \x01(\tR\x04file\x12\x12\n" +
 	"\x04line\x18\n" +
-	" \x01(\x05R\x04line\"9\n" +
+	" \x01(\x05R\x04line\x12\x16\n" +
+	"\x06notify\x18\v \x01(\tR\x06notify\"9\n" +
 	"\n" +
 	"Thresholds\x12\x17\n" +
 	"\astep_up\x18\x01 \x01(\x05R\x06stepUp\x12\x12\n" +
@@ -795,12 +927,21 @@ const file_riskgate_v1_rules_proto_rawDesc = "" +
 	"\x05files\x18\x02 \x03(\v2\x15.riskgate.v1.RuleFileR\x05files\"w\n" +
 	"\x11TestRulesResponse\x121\n" +
 	"\bdecision\x18\x01 \x01(\v2\x15.riskgate.v1.DecisionR\bdecision\x12/\n" +
-	"\acurrent\x18\x02 \x01(\v2\x15.riskgate.v1.DecisionR\acurrent2\x9e\x02\n" +
+	"\acurrent\x18\x02 \x01(\v2\x15.riskgate.v1.DecisionR\acurrent\"\xb9\x01\n" +
+	"\x0fBacktestRequest\x12+\n" +
+	"\x05files\x18\x01 \x03(\v2\x15.riskgate.v1.RuleFileR\x05files\x12<\n" +
+	"\x0ebaseline_files\x18\x02 \x03(\v2\x15.riskgate.v1.RuleFileR\rbaselineFiles\x12\x18\n" +
+	"\asamples\x18\x03 \x01(\x05R\asamples\x12!\n" +
+	"\fmax_attempts\x18\x04 \x01(\x05R\vmaxAttempts\"3\n" +
+	"\x10BacktestResponse\x12\x1f\n" +
+	"\vreport_json\x18\x01 \x01(\fR\n" +
+	"reportJson2\xe7\x02\n" +
 	"\fRulesService\x129\n" +
 	"\x03Get\x12\x1c.riskgate.v1.GetRulesRequest\x1a\x14.riskgate.v1.Ruleset\x12Q\n" +
 	"\bValidate\x12!.riskgate.v1.ValidateRulesRequest\x1a\".riskgate.v1.ValidateRulesResponse\x129\n" +
 	"\x03Put\x12\x1c.riskgate.v1.PutRulesRequest\x1a\x14.riskgate.v1.Ruleset\x12E\n" +
-	"\x04Test\x12\x1d.riskgate.v1.TestRulesRequest\x1a\x1e.riskgate.v1.TestRulesResponseB=Z;github.com/riskgate/riskgate/api/gen/riskgate/v1;riskgatev1b\x06proto3"
+	"\x04Test\x12\x1d.riskgate.v1.TestRulesRequest\x1a\x1e.riskgate.v1.TestRulesResponse\x12G\n" +
+	"\bBacktest\x12\x1c.riskgate.v1.BacktestRequest\x1a\x1d.riskgate.v1.BacktestResponseB=Z;github.com/riskgate/riskgate/api/gen/riskgate/v1;riskgatev1b\x06proto3"
 
 var (
 	file_riskgate_v1_rules_proto_rawDescOnce sync.Once
@@ -814,7 +955,7 @@ func file_riskgate_v1_rules_proto_rawDescGZIP() []byte {
 	return file_riskgate_v1_rules_proto_rawDescData
 }
 
-var file_riskgate_v1_rules_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_riskgate_v1_rules_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_riskgate_v1_rules_proto_goTypes = []any{
 	(*RuleFile)(nil),              // 0: riskgate.v1.RuleFile
 	(*GetRulesRequest)(nil),       // 1: riskgate.v1.GetRulesRequest
@@ -827,37 +968,43 @@ var file_riskgate_v1_rules_proto_goTypes = []any{
 	(*PutRulesRequest)(nil),       // 8: riskgate.v1.PutRulesRequest
 	(*TestRulesRequest)(nil),      // 9: riskgate.v1.TestRulesRequest
 	(*TestRulesResponse)(nil),     // 10: riskgate.v1.TestRulesResponse
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
-	(Action)(0),                   // 12: riskgate.v1.Action
-	(*Attempt)(nil),               // 13: riskgate.v1.Attempt
-	(*Decision)(nil),              // 14: riskgate.v1.Decision
+	(*BacktestRequest)(nil),       // 11: riskgate.v1.BacktestRequest
+	(*BacktestResponse)(nil),      // 12: riskgate.v1.BacktestResponse
+	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
+	(Action)(0),                   // 14: riskgate.v1.Action
+	(*Attempt)(nil),               // 15: riskgate.v1.Attempt
+	(*Decision)(nil),              // 16: riskgate.v1.Decision
 }
 var file_riskgate_v1_rules_proto_depIdxs = []int32{
-	11, // 0: riskgate.v1.Ruleset.loaded_at:type_name -> google.protobuf.Timestamp
+	13, // 0: riskgate.v1.Ruleset.loaded_at:type_name -> google.protobuf.Timestamp
 	0,  // 1: riskgate.v1.Ruleset.files:type_name -> riskgate.v1.RuleFile
 	3,  // 2: riskgate.v1.Ruleset.rules:type_name -> riskgate.v1.Rule
 	4,  // 3: riskgate.v1.Ruleset.thresholds:type_name -> riskgate.v1.Thresholds
-	12, // 4: riskgate.v1.Rule.action:type_name -> riskgate.v1.Action
+	14, // 4: riskgate.v1.Rule.action:type_name -> riskgate.v1.Action
 	0,  // 5: riskgate.v1.ValidateRulesRequest.files:type_name -> riskgate.v1.RuleFile
 	7,  // 6: riskgate.v1.ValidateRulesResponse.errors:type_name -> riskgate.v1.RuleError
 	0,  // 7: riskgate.v1.PutRulesRequest.files:type_name -> riskgate.v1.RuleFile
-	13, // 8: riskgate.v1.TestRulesRequest.attempt:type_name -> riskgate.v1.Attempt
+	15, // 8: riskgate.v1.TestRulesRequest.attempt:type_name -> riskgate.v1.Attempt
 	0,  // 9: riskgate.v1.TestRulesRequest.files:type_name -> riskgate.v1.RuleFile
-	14, // 10: riskgate.v1.TestRulesResponse.decision:type_name -> riskgate.v1.Decision
-	14, // 11: riskgate.v1.TestRulesResponse.current:type_name -> riskgate.v1.Decision
-	1,  // 12: riskgate.v1.RulesService.Get:input_type -> riskgate.v1.GetRulesRequest
-	5,  // 13: riskgate.v1.RulesService.Validate:input_type -> riskgate.v1.ValidateRulesRequest
-	8,  // 14: riskgate.v1.RulesService.Put:input_type -> riskgate.v1.PutRulesRequest
-	9,  // 15: riskgate.v1.RulesService.Test:input_type -> riskgate.v1.TestRulesRequest
-	2,  // 16: riskgate.v1.RulesService.Get:output_type -> riskgate.v1.Ruleset
-	6,  // 17: riskgate.v1.RulesService.Validate:output_type -> riskgate.v1.ValidateRulesResponse
-	2,  // 18: riskgate.v1.RulesService.Put:output_type -> riskgate.v1.Ruleset
-	10, // 19: riskgate.v1.RulesService.Test:output_type -> riskgate.v1.TestRulesResponse
-	16, // [16:20] is the sub-list for method output_type
-	12, // [12:16] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	16, // 10: riskgate.v1.TestRulesResponse.decision:type_name -> riskgate.v1.Decision
+	16, // 11: riskgate.v1.TestRulesResponse.current:type_name -> riskgate.v1.Decision
+	0,  // 12: riskgate.v1.BacktestRequest.files:type_name -> riskgate.v1.RuleFile
+	0,  // 13: riskgate.v1.BacktestRequest.baseline_files:type_name -> riskgate.v1.RuleFile
+	1,  // 14: riskgate.v1.RulesService.Get:input_type -> riskgate.v1.GetRulesRequest
+	5,  // 15: riskgate.v1.RulesService.Validate:input_type -> riskgate.v1.ValidateRulesRequest
+	8,  // 16: riskgate.v1.RulesService.Put:input_type -> riskgate.v1.PutRulesRequest
+	9,  // 17: riskgate.v1.RulesService.Test:input_type -> riskgate.v1.TestRulesRequest
+	11, // 18: riskgate.v1.RulesService.Backtest:input_type -> riskgate.v1.BacktestRequest
+	2,  // 19: riskgate.v1.RulesService.Get:output_type -> riskgate.v1.Ruleset
+	6,  // 20: riskgate.v1.RulesService.Validate:output_type -> riskgate.v1.ValidateRulesResponse
+	2,  // 21: riskgate.v1.RulesService.Put:output_type -> riskgate.v1.Ruleset
+	10, // 22: riskgate.v1.RulesService.Test:output_type -> riskgate.v1.TestRulesResponse
+	12, // 23: riskgate.v1.RulesService.Backtest:output_type -> riskgate.v1.BacktestResponse
+	19, // [19:24] is the sub-list for method output_type
+	14, // [14:19] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_riskgate_v1_rules_proto_init() }
@@ -872,7 +1019,7 @@ func file_riskgate_v1_rules_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_riskgate_v1_rules_proto_rawDesc), len(file_riskgate_v1_rules_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -26,6 +26,7 @@ const (
 	RulesService_Validate_FullMethodName = "/riskgate.v1.RulesService/Validate"
 	RulesService_Put_FullMethodName      = "/riskgate.v1.RulesService/Put"
 	RulesService_Test_FullMethodName     = "/riskgate.v1.RulesService/Test"
+	RulesService_Backtest_FullMethodName = "/riskgate.v1.RulesService/Backtest"
 )
 
 // RulesServiceClient is the client API for RulesService service.
@@ -50,6 +51,13 @@ type RulesServiceClient interface {
 	// Test scores an attempt against a candidate ruleset (or the one in force
 	// when files is empty) on live state, without changing any state.
 	Test(ctx context.Context, in *TestRulesRequest, opts ...grpc.CallOption) (*TestRulesResponse, error)
+	// Backtest replays the capture the server records (serve --capture-dir)
+	// through a candidate ruleset and a baseline, each on its own state, and
+	// reports the difference: the report `riskgate backtest --json` writes.
+	// Bounded by the server's --capture-backtest-max-attempts and
+	// --capture-backtest-timeout (a shorter deadline wins); one at a time
+	// (else RESOURCE_EXHAUSTED); FAILED_PRECONDITION without a capture.
+	Backtest(ctx context.Context, in *BacktestRequest, opts ...grpc.CallOption) (*BacktestResponse, error)
 }
 
 type rulesServiceClient struct {
@@ -100,6 +108,16 @@ func (c *rulesServiceClient) Test(ctx context.Context, in *TestRulesRequest, opt
 	return out, nil
 }
 
+func (c *rulesServiceClient) Backtest(ctx context.Context, in *BacktestRequest, opts ...grpc.CallOption) (*BacktestResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BacktestResponse)
+	err := c.cc.Invoke(ctx, RulesService_Backtest_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RulesServiceServer is the server API for RulesService service.
 // All implementations must embed UnimplementedRulesServiceServer
 // for forward compatibility.
@@ -122,6 +140,13 @@ type RulesServiceServer interface {
 	// Test scores an attempt against a candidate ruleset (or the one in force
 	// when files is empty) on live state, without changing any state.
 	Test(context.Context, *TestRulesRequest) (*TestRulesResponse, error)
+	// Backtest replays the capture the server records (serve --capture-dir)
+	// through a candidate ruleset and a baseline, each on its own state, and
+	// reports the difference: the report `riskgate backtest --json` writes.
+	// Bounded by the server's --capture-backtest-max-attempts and
+	// --capture-backtest-timeout (a shorter deadline wins); one at a time
+	// (else RESOURCE_EXHAUSTED); FAILED_PRECONDITION without a capture.
+	Backtest(context.Context, *BacktestRequest) (*BacktestResponse, error)
 	mustEmbedUnimplementedRulesServiceServer()
 }
 
@@ -143,6 +168,9 @@ func (UnimplementedRulesServiceServer) Put(context.Context, *PutRulesRequest) (*
 }
 func (UnimplementedRulesServiceServer) Test(context.Context, *TestRulesRequest) (*TestRulesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Test not implemented")
+}
+func (UnimplementedRulesServiceServer) Backtest(context.Context, *BacktestRequest) (*BacktestResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Backtest not implemented")
 }
 func (UnimplementedRulesServiceServer) mustEmbedUnimplementedRulesServiceServer() {}
 func (UnimplementedRulesServiceServer) testEmbeddedByValue()                      {}
@@ -237,6 +265,24 @@ func _RulesService_Test_Handler(srv interface{}, ctx context.Context, dec func(i
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RulesService_Backtest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BacktestRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RulesServiceServer).Backtest(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RulesService_Backtest_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RulesServiceServer).Backtest(ctx, req.(*BacktestRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RulesService_ServiceDesc is the grpc.ServiceDesc for RulesService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -259,6 +305,10 @@ var RulesService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Test",
 			Handler:    _RulesService_Test_Handler,
+		},
+		{
+			MethodName: "Backtest",
+			Handler:    _RulesService_Backtest_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

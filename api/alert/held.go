@@ -1,0 +1,119 @@
+package alert
+
+import (
+	"sync"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+
+	"github.com/riskgate/riskgate/engine"
+)
+
+// Defaults for the notifications held until their login completes.
+const (
+	DefaultNotifyHoldTTL     = 30 * time.Minute // the stores' pending-decision TTL
+	DefaultNotifyHoldEntries = 100_000
+)
+
+// notify publishes a decision's notification once its login completes:
+// right away for a login allowed with the right password; for a step-up,
+// or an allow scored before the password check, when the outcome that
+// completes it is reported to this node (held until then, at most
+// ttl and entries, the oldest dropped first).
+type notify struct {
+	mu      sync.Mutex
+	held    *simplelru.LRU[heldKey, heldNote]
+	ttl     time.Duration
+	now     func() time.Time
+	evicted func() // counts a held notification dropped unpublished
+}
+
+type heldKey struct{ tenant, decisionID string }
+
+type heldNote struct {
+	n       *Notification
+	action  engine.Action
+	expires time.Time
+}
+
+func newNotify(ttl time.Duration, entries int, evicted func()) *notify {
+	if ttl <= 0 {
+		ttl = DefaultNotifyHoldTTL
+	}
+	if entries <= 0 {
+		entries = DefaultNotifyHoldEntries
+	}
+	n := &notify{ttl: ttl, now: time.Now, evicted: evicted}
+	n.held, _ = simplelru.NewLRU[heldKey, heldNote](entries, nil)
+	return n
+}
+
+// decided returns the notification to publish now, or holds it.
+func (x *notify) decided(b *Builder, a *engine.Attempt, d *engine.Decision) *Notification {
+	if len(d.Notify) == 0 || d.Signals.Attempt.UserID == "" {
+		return nil
+	}
+	switch {
+	case d.Action == engine.ActionAllow && a.Result == engine.ResultPasswordOK:
+		return b.Notification(d, CompletedByPassword)
+	case d.Action == engine.ActionAllow && a.Result == engine.ResultUnknown,
+		d.Action == engine.ActionStepUp && !a.Result.Failed():
+		n := b.Notification(d, "")
+		if n == nil {
+			return nil
+		}
+		x.mu.Lock()
+		dropped := x.held.Add(heldKey{n.Tenant, n.DecisionID}, heldNote{n: n, action: d.Action, expires: x.now().Add(x.ttl)})
+		x.mu.Unlock()
+		if dropped {
+			x.evicted()
+		}
+	}
+	return nil
+}
+
+// reported returns the held notification an outcome completes, if any;
+// an outcome that ends the login otherwise drops it.
+func (x *notify) reported(o *engine.Outcome) *Notification {
+	if o.DecisionID == "" {
+		return nil
+	}
+	var completedBy string
+	switch o.Outcome {
+	case engine.LoginSucceeded:
+		completedBy = CompletedByPassword
+	case engine.StepUpPassed:
+		completedBy = CompletedByStepUp
+	case engine.LoginFailed, engine.StepUpFailed:
+	default:
+		return nil // analyst labels change nothing
+	}
+	tenant := o.Tenant
+	if tenant == "" {
+		tenant = engine.DefaultTenant
+	}
+	k := heldKey{tenant, o.DecisionID}
+	x.mu.Lock()
+	h, ok := x.held.Peek(k)
+	if ok {
+		x.held.Remove(k)
+	}
+	x.mu.Unlock()
+	if !ok || completedBy == "" || x.now().After(h.expires) {
+		return nil
+	}
+	// The engine refuses login_succeeded for a step-up; this is a guard.
+	if (h.action == engine.ActionStepUp) != (completedBy == CompletedByStepUp) {
+		return nil
+	}
+	n := *h.n
+	n.CompletedBy = completedBy
+	return &n
+}
+
+// len is the number of notifications held.
+func (x *notify) len() int {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.held.Len()
+}

@@ -1,0 +1,207 @@
+package memstore
+
+import (
+	"fmt"
+	"math/bits"
+)
+
+// table is a bounded hash table in exact least-recently-used order,
+// laid out for memory: entries live in arrays of fixed-size records
+// (chunks of chunkSize, never moved once a chunk is full) linked into the
+// recency list by 32-bit indexes, and the index is open addressing over
+// 32-bit slots (linear probing, backward-shift deletion). An entry costs
+// its key, its value and 12 bytes, plus 4 to 11 bytes of slots; a Go map
+// with a container/list element per entry (what golang-lru keeps) costs
+// about 150 bytes more and two allocations.
+//
+// A slot holds an entry's index + 1 in its low idxBits bits and, above
+// them, the top bits of the entry's hash as a tag, so that most probes
+// that miss do not read the entry. Hashes are the caller's: the table
+// never hashes a key, and a hash must not be derived from the bits that
+// chose the shard.
+//
+// A pointer to an entry stays valid until the next insert into the same
+// table (the last chunk may grow by reallocation).
+type table[K comparable, V any] struct {
+	slots   []uint32
+	idxBits uint
+	chunks  [][]entry[K, V]
+	n, max  int
+	used    int32 // indexes handed out, freed ones included
+	free    int32 // head of the free list (through next), -1 when empty
+	// newest and oldest are the ends of the recency list, -1 when empty.
+	newest, oldest int32
+	onEvict        func(*entry[K, V]) // before an entry is evicted for room
+}
+
+type entry[K comparable, V any] struct {
+	key K
+	val V
+	h   uint32
+	// prev is the next newer entry, next the next older; -1 at the ends.
+	prev, next int32
+}
+
+const (
+	chunkBits = 8
+	chunkSize = 1 << chunkBits
+	// maxTable is the most entries a table holds: indexes are int32.
+	maxTable = 1 << 30
+)
+
+// newTable returns a table holding at most max entries; onEvict, if not
+// nil, sees each entry removed to make room for a new one.
+func newTable[K comparable, V any](max int, onEvict func(*entry[K, V])) *table[K, V] {
+	if max < 1 || max > maxTable {
+		panic(fmt.Sprintf("memstore: table bound %d out of range", max))
+	}
+	return &table[K, V]{max: max, idxBits: uint(bits.Len32(uint32(max))), free: -1, newest: -1, oldest: -1, onEvict: onEvict}
+}
+
+// Len is the number of entries held.
+func (t *table[K, V]) Len() int { return t.n }
+
+func (t *table[K, V]) at(i int32) *entry[K, V] { return &t.chunks[i>>chunkBits][i&(chunkSize-1)] }
+
+func (t *table[K, V]) idxMask() uint32 { return uint32(uint64(1)<<t.idxBits - 1) }
+
+// find returns the index of k's entry, or -1.
+func (t *table[K, V]) find(k *K, h uint32) int32 {
+	if len(t.slots) == 0 {
+		return -1
+	}
+	mask := uint32(len(t.slots) - 1)
+	im := t.idxMask()
+	for p := h & mask; ; p = (p + 1) & mask {
+		s := t.slots[p]
+		if s == 0 {
+			return -1
+		}
+		if (s^h)>>t.idxBits == 0 {
+			if i := int32(s&im) - 1; t.at(i).key == *k {
+				return i
+			}
+		}
+	}
+}
+
+// touch makes entry i the most recently used.
+func (t *table[K, V]) touch(i int32) {
+	if t.newest == i {
+		return
+	}
+	t.unlink(i)
+	t.pushNewest(i)
+}
+
+// insert adds k, which must not be present, as the most recently used
+// entry with a zero value, evicting the least recently used entry when
+// the table is full, and returns its index.
+func (t *table[K, V]) insert(k *K, h uint32) int32 {
+	if t.n >= t.max {
+		o := t.oldest
+		if t.onEvict != nil {
+			t.onEvict(t.at(o))
+		}
+		t.remove(o)
+	}
+	if (t.n+1)*4 > len(t.slots)*3 {
+		t.grow()
+	}
+	i := t.alloc()
+	e := t.at(i)
+	*e = entry[K, V]{key: *k, h: h}
+	t.pushNewest(i)
+	t.place(h, uint32(i+1)|h>>t.idxBits<<t.idxBits)
+	t.n++
+	return i
+}
+
+func (t *table[K, V]) alloc() int32 {
+	if i := t.free; i >= 0 {
+		t.free = t.at(i).next
+		return i
+	}
+	i := t.used
+	t.used++
+	c := int(i >> chunkBits)
+	if c == len(t.chunks) {
+		t.chunks = append(t.chunks, nil)
+	}
+	t.chunks[c] = append(t.chunks[c], entry[K, V]{})
+	return i
+}
+
+// place stores slot value s at the first free slot from h's home.
+func (t *table[K, V]) place(h, s uint32) {
+	mask := uint32(len(t.slots) - 1)
+	p := h & mask
+	for t.slots[p] != 0 {
+		p = (p + 1) & mask
+	}
+	t.slots[p] = s
+}
+
+func (t *table[K, V]) grow() {
+	old := t.slots
+	t.slots = make([]uint32, max(8, 2*len(old)))
+	for _, s := range old {
+		if s != 0 {
+			t.place(t.at(int32(s&t.idxMask())-1).h, s)
+		}
+	}
+}
+
+// remove deletes entry i.
+func (t *table[K, V]) remove(i int32) {
+	e := t.at(i)
+	mask := uint32(len(t.slots) - 1)
+	im := t.idxMask()
+	p := e.h & mask
+	for t.slots[p]&im != uint32(i+1) {
+		p = (p + 1) & mask
+	}
+	// Backward shift: move later entries of the probe run into the hole
+	// unless their home lies after it.
+	for q := (p + 1) & mask; ; q = (q + 1) & mask {
+		s := t.slots[q]
+		if s == 0 {
+			break
+		}
+		home := t.at(int32(s&im)-1).h & mask
+		if (q-home)&mask >= (q-p)&mask {
+			t.slots[p] = s
+			p = q
+		}
+	}
+	t.slots[p] = 0
+	t.unlink(i)
+	*e = entry[K, V]{next: t.free} // drops what the value referenced
+	t.free = i
+	t.n--
+}
+
+func (t *table[K, V]) unlink(i int32) {
+	e := t.at(i)
+	if e.prev >= 0 {
+		t.at(e.prev).next = e.next
+	} else {
+		t.newest = e.next
+	}
+	if e.next >= 0 {
+		t.at(e.next).prev = e.prev
+	} else {
+		t.oldest = e.prev
+	}
+}
+
+func (t *table[K, V]) pushNewest(i int32) {
+	e := t.at(i)
+	e.prev, e.next = -1, t.newest
+	if t.newest >= 0 {
+		t.at(t.newest).prev = i
+	} else {
+		t.oldest = i
+	}
+	t.newest = i
+}

@@ -1,0 +1,143 @@
+package node_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/riskgate/riskgate/api/gen/riskgate/v1"
+	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/engine/replay"
+	"github.com/riskgate/riskgate/node"
+	"github.com/riskgate/riskgate/rules"
+	"github.com/riskgate/riskgate/rules/backtest"
+)
+
+const captureSecret = "node-capture-secret-0123456789"
+
+// A capture needs a stable secret: with a random one, Forget could not
+// find a restarted server's earlier lines.
+func TestCaptureNeedsAStableSecret(t *testing.T) {
+	t.Setenv("RISKGATE_HMAC_SECRET", "")
+	_, err := node.New(context.Background(), node.Config{Capture: node.CaptureConfig{Dir: t.TempDir()}}, node.WithLogger(quiet()))
+	if err == nil || !strings.Contains(err.Error(), "--capture-dir needs a stable secret") {
+		t.Errorf("capture with a random secret: %v", err)
+	}
+}
+
+// The capture records the files of every rules version the engine scored
+// with, a reload's included, so that --captured-rules can replay them.
+func TestCaptureRecordsEveryRulesVersion(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	n, err := node.New(ctx, node.Config{Capture: node.CaptureConfig{Dir: dir}}, node.WithSecret([]byte(captureSecret)), node.WithLogger(quiet()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	score := func(i int) {
+		if _, err := n.Service().Score(ctx, engine.Attempt{IP: "81.2.69.160", UserID: fmt.Sprint("u", i), Result: engine.ResultPasswordOK}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	score(1)
+	put := []rules.Source{{Name: "strict.yaml", Data: []byte("version: strict\nrules:\n  - id: all\n    description: Every attempt.\n    when: \"true\"\n    action: deny\n")}}
+	if _, err := n.Service().PutRules("", put); err != nil {
+		t.Fatal(err)
+	}
+	score(2)
+	if err := n.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	in, err := replay.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	dec := replay.NewDecoder(in)
+	var versions []string
+	var ev replay.Event
+	for dec.Next(&ev) == nil {
+		if ev.Kind == replay.KindRules {
+			if _, err := ev.Line.Rules.Compile(); err != nil {
+				t.Errorf("rules record %s: %v", ev.Line.Rules.Version, err)
+			}
+			versions = append(versions, ev.Line.Rules.Version)
+		}
+	}
+	if len(versions) != 2 || !strings.HasPrefix(versions[1], "strict") {
+		t.Errorf("rules records: %v", versions)
+	}
+}
+
+// The backtest over gRPC, through a node's server: the admin level, the
+// report as `riskgate backtest --json` writes it, and FAILED_PRECONDITION
+// on a node without a capture.
+func TestBacktestOverGRPC(t *testing.T) {
+	const token = "node-capture-admin-token-0123"
+	t.Setenv("RISKGATE_ADMIN_TOKEN", token)
+	ctx := context.Background()
+	start := func(cfg node.Config) *grpc.ClientConn {
+		cfg.GRPC.Addr = "127.0.0.1:0"
+		n, err := node.New(ctx, cfg, node.WithSecret([]byte(captureSecret)), node.WithLogger(quiet()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sctx, cancel := context.WithCancel(ctx)
+		addrs, wait, err := n.Start(sctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cancel(); wait() })
+		for i := range 20 {
+			if _, err := n.Service().Score(ctx, engine.Attempt{IP: "81.2.69.160", UserID: fmt.Sprint("u", i%5), Result: engine.ResultPasswordOK}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		conn, err := grpc.NewClient(addrs.GRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return conn
+	}
+	conn := start(node.Config{Capture: node.CaptureConfig{Dir: t.TempDir(), BacktestMaxAttempts: 15}})
+	rc := pb.NewRulesServiceClient(conn)
+	req := &pb.BacktestRequest{Files: []*pb.RuleFile{{Name: "deny.yaml", Content: "rules:\n  - id: all\n    description: Every attempt.\n    when: \"true\"\n    action: deny\n"}}}
+	if _, err := rc.Backtest(ctx, req); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("without the admin token: %v", err)
+	}
+	actx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
+	resp, err := rc.Backtest(actx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep backtest.Report
+	if err := json.Unmarshal(resp.ReportJson, &rep); err != nil {
+		t.Fatal(err)
+	}
+	// 15: the node's bound, under the capture's 20 attempts.
+	if rep.Attempts != 15 || !rep.Input.Truncated || rep.Changed != 15 || rep.Transitions["allow"]["deny"] != 15 || rep.Live == nil || rep.Live.BaselineSame != 15 {
+		t.Errorf("report: attempts %d truncated %v changed %d transitions %v live %+v", rep.Attempts, rep.Input.Truncated, rep.Changed, rep.Transitions, rep.Live)
+	}
+	resp, err = rc.Backtest(actx, &pb.BacktestRequest{MaxAttempts: 4})
+	if err != nil || json.Unmarshal(resp.ReportJson, &rep) != nil || rep.Attempts != 4 || rep.Changed != 0 {
+		t.Errorf("max_attempts 4, the rules in force: %v, attempts %d changed %d", err, rep.Attempts, rep.Changed)
+	}
+	_, err = rc.Backtest(actx, &pb.BacktestRequest{Files: []*pb.RuleFile{{Name: "bad.yaml", Content: "rules:\n  - id: x\n    when: geo.new_countyr\n    action: deny\n"}}})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "bad.yaml:3") {
+		t.Errorf("a candidate that does not compile: %v", err)
+	}
+
+	plain := pb.NewRulesServiceClient(start(node.Config{}))
+	if _, err := plain.Backtest(actx, req); status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "--capture-dir") {
+		t.Errorf("a node without a capture: %v", err)
+	}
+}
