@@ -203,11 +203,14 @@ func (n *normalized) normalize(a *Attempt, now time.Time, maxSkew time.Duration)
 		return fieldErr("attributes", "%d entries, at most %d allowed", len(a.Attributes), MaxAttributes)
 	}
 	for k, v := range a.Attributes {
-		if k == "" || len(k) > MaxAttrKeyLen || !utf8.ValidString(k) {
-			return fieldErr("attributes", "key %.70q must be 1 to %d bytes of UTF-8", k, MaxAttrKeyLen)
+		if k == "" || len(k) > MaxAttrKeyLen || !utf8.ValidString(k) || hasControl(k) {
+			return fieldErr("attributes", "key %.70q must be 1 to %d bytes of UTF-8 without control characters", k, MaxAttrKeyLen)
 		}
-		if len(v) > MaxAttrValueLen || !utf8.ValidString(v) {
-			return fieldErr("attributes."+k, "value must be at most %d bytes of UTF-8", MaxAttrValueLen)
+		if secretKey(k) {
+			return fieldErr("attributes."+k, "looks like a secret: attributes are stored, logged and echoed in decisions; send a password only as password_sha1 (its SHA-1, hex), and never send other secrets")
+		}
+		if len(v) > MaxAttrValueLen || !utf8.ValidString(v) || hasControl(v) {
+			return fieldErr("attributes."+k, "value must be at most %d bytes of UTF-8 without control characters", MaxAttrValueLen)
 		}
 	}
 	n.time = a.Time
@@ -219,6 +222,47 @@ func (n *normalized) normalize(a *Attempt, now time.Time, maxSkew time.Duration)
 		return fieldErr("time", "%s is in the future", n.time.Format(time.RFC3339))
 	}
 	return nil
+}
+
+// hasControl reports whether s holds an ASCII control character (NUL,
+// CR, LF, ...), which no field accepts.
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// secretKey reports whether an attribute key names a secret: one of its
+// words (split at '_', '-', '.', spaces and lower-to-upper case changes)
+// is password, passwd, pin, otp, secret or token, or it contains password,
+// passwd or secret ("userPassword", "client_secret", "x-otp").
+func secretKey(k string) bool {
+	lower := strings.ToLower(k)
+	for _, w := range []string{"password", "passwd", "secret"} {
+		if strings.Contains(lower, w) {
+			return true
+		}
+	}
+	start := 0
+	for i := 0; i <= len(k); i++ {
+		boundary := i == len(k) || strings.IndexByte("_-. :/", k[i]) >= 0 ||
+			i > 0 && k[i] >= 'A' && k[i] <= 'Z' && k[i-1] >= 'a' && k[i-1] <= 'z'
+		if !boundary {
+			continue
+		}
+		switch strings.ToLower(k[start:i]) {
+		case "pin", "otp", "token", "totp", "pwd":
+			return true
+		}
+		start = i
+		if i < len(k) && strings.IndexByte("_-. :/", k[i]) >= 0 {
+			start = i + 1
+		}
+	}
+	return false
 }
 
 func checkString(field, s string, max int) error {

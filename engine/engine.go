@@ -102,7 +102,9 @@ type Options struct {
 	MaxClockSkew time.Duration
 	// Now is the clock for attempts without a time; default time.Now.
 	Now func() time.Time
-	// NewID makes decision ids; default a random ULID.
+	// NewID makes decision ids; default a random ULID. The engine signs
+	// every ULID it is given (see decisionid.go): an id that is not a ULID
+	// is used as it is, and an outcome or label that names it is unknown.
 	NewID func(t time.Time) string
 	// Retries of an attempt that carries its own attempt_id, within
 	// RetryWindow (default 10 minutes), get the first decision back and are
@@ -126,11 +128,12 @@ type Engine struct {
 	log      *slog.Logger
 	scratch  sync.Pool // *scratch
 	ids      *idSource
-	logLim   rateLimiter
+	logLim   logLimits
 	learners []Learner
 	recent   *recentDecisions // nil when disabled
 	// defaultClock: Options.Now is time.Now, so Score reads the clock once.
 	defaultClock bool
+	defaultIDs   bool // NewID is e.ids.ULID: make and sign the id in one go
 	agents       *useragent.Cache
 	tenantRules  TenantRules // Options.Rules, when it is one
 }
@@ -151,6 +154,7 @@ type scratch struct {
 	decided Decided
 
 	facts *PasswordFacts // a captured attempt's password (ScoreCaptured)
+	idbuf [32]byte       // the decision id's signature (decisionid.go)
 }
 
 // New returns an Engine.
@@ -173,6 +177,7 @@ func New(opts Options) (*Engine, error) {
 		e.log = slog.Default()
 	}
 	e.tenantRules, _ = opts.Rules.(TenantRules)
+	e.defaultIDs = opts.NewID == nil
 	if opts.NewID == nil {
 		e.opts.NewID = e.ids.ULID
 	}
@@ -267,6 +272,15 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 	}
 	s.in.State = &s.state
 
+	// A caller that has gone (a client that gave up, a deadline passed)
+	// gets no more work done for it: the context is checked between the
+	// stages, and before the rules, the stage an analyst's edit can make
+	// slow. Work for requests no one waits for would otherwise queue
+	// ahead of the ones someone does, and outlast the cause.
+	if err := ctx.Err(); err != nil {
+		return Decision{}, fmt.Errorf("engine: score: %w", err)
+	}
+
 	// Signals.
 	e.fillAttemptEnv(s)
 	for _, sig := range e.opts.Signals {
@@ -287,6 +301,9 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 	}
 
 	// Rules.
+	if err := ctx.Err(); err != nil {
+		return Decision{}, fmt.Errorf("engine: score: %w", err)
+	}
 	rs := dry
 	if rs == nil {
 		rs = e.rulesFor(s.n.tenant)
@@ -301,7 +318,7 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 	if action == ActionNone {
 		action = ActionAllow
 	}
-	id := e.opts.NewID(s.n.time)
+	id := e.newID(s, s.n.time)
 	d := Decision{
 		DecisionID: id, AttemptID: s.attempt.AttemptID, Tenant: s.n.tenant, Time: s.n.time,
 		Action: action, Score: v.Score, Reasons: v.Reasons, Shadow: v.Shadow, Alert: v.Alert,
@@ -333,6 +350,18 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 		}
 	}
 	return d, nil
+}
+
+// newID makes a signed decision id.
+func (e *Engine) newID(s *scratch, t time.Time) string {
+	tenant := s.n.tenant
+	if e.defaultIDs {
+		b := e.ids.bytes(t)
+		tag := e.opts.Keyer.ids.tag(tenant, &b, &s.idbuf)
+		copy(b[16-tagBytes:], tag[:])
+		return encodeULID(&b)
+	}
+	return e.opts.Keyer.ids.sign(tenant, e.opts.NewID(t))
 }
 
 func cmpOr(v, def int) int {
@@ -529,7 +558,7 @@ func (e *Engine) storeCall(ctx context.Context, op string, f func(context.Contex
 			o.StoreCall(op, took, err)
 		}
 	}
-	if err != nil && e.logLim.allow(time.Now()) {
+	if err != nil && e.logLim.store.allow(time.Now()) {
 		e.log.Warn("store call failed; deciding without state", "op", op, "err", err)
 	}
 	return err
@@ -546,7 +575,7 @@ func (e *Engine) failed(stage, name string, err error) {
 	for _, o := range e.opts.Observers {
 		o.Failed(stage, name, err)
 	}
-	if e.logLim.allow(time.Now()) {
+	if e.logLim.of(stage).allow(time.Now()) {
 		e.log.Warn("pipeline stage failed", "stage", stage, "name", name, "err", err)
 	}
 }

@@ -341,6 +341,17 @@ func TestInvalidAttemptsNameTheFieldAndTouchNothing(t *testing.T) {
 		{"tenant chars", engine.Attempt{IP: "1.2.3.4", Tenant: "a/b"}, "tenant"},
 		{"too many attributes", engine.Attempt{IP: "1.2.3.4", Attributes: many}, "attributes"},
 		{"long attribute", engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{"k": long}}, "attributes.k"},
+		{"attribute value NUL", engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{"k": "a\x00b"}}, "attributes.k"},
+		{"attribute value CRLF", engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{"k": "a\r\nb"}}, "attributes.k"},
+		{"attribute key LF", engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{"a\nb": "v"}}, "attributes"},
+		{"attribute value bad utf8", engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{"k": "\xff"}}, "attributes.k"},
+		{"attribute password", engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{"password": "hunter2"}}, "attributes.password"},
+		{"attribute userPassword", engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{"userPassword": "x"}}, "attributes.userPassword"},
+		{"attribute passwd", engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{"passwd": "x"}}, "attributes.passwd"},
+		{"attribute pin", engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{"card_pin": "1234"}}, "attributes.card_pin"},
+		{"attribute otp", engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{"OTP": "123456"}}, "attributes.OTP"},
+		{"attribute secret", engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{"client_secret": "x"}}, "attributes.client_secret"},
+		{"attribute token", engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{"refreshToken": "x"}}, "attributes.refreshToken"},
 		{"bad country", engine.Attempt{IP: "1.2.3.4", Geo: &engine.GeoHint{Country: "France"}}, "geo.country"},
 		{"lat alone", engine.Attempt{IP: "1.2.3.4", Geo: &engine.GeoHint{Lat: ptr(1)}}, "geo"},
 		{"lat range", engine.Attempt{IP: "1.2.3.4", Geo: &engine.GeoHint{Lat: ptr(91), Lon: ptr(0)}}, "geo.lat"},
@@ -356,6 +367,12 @@ func TestInvalidAttemptsNameTheFieldAndTouchNothing(t *testing.T) {
 				t.Fatalf("err = %v, want a field error on %q", err, tt.field)
 			}
 		})
+	}
+	// Words that merely contain the short secret words are not secrets.
+	for _, k := range []string{"spinner", "hotpot", "tokenizer_version", "app", "shipping"} {
+		if _, err := h.e.DryRun(context.Background(), engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{k: "v"}}, nil); err != nil {
+			t.Errorf("attribute %q: %v", k, err)
+		}
 	}
 	if p, w, pend := h.store.Len(); p+w+pend != 0 {
 		t.Errorf("invalid attempts reached the store: %d profiles, %d windows, %d pending", p, w, pend)
@@ -528,5 +545,32 @@ func TestAttemptIDIsAnIdempotencyKey(t *testing.T) {
 	a.Tenant = "other"
 	if d := h.score(t, a); d.Tenant != "other" || d.DecisionID == next.DecisionID {
 		t.Errorf("attempt_id shared across tenants: %+v", d.Tenant)
+	}
+}
+
+// TestDecisionIDsAreSigned: ids stay ULIDs, verify for their own tenant
+// only, and a label for an id never issued is unknown (issue 10 item 7).
+func TestDecisionIDsAreSigned(t *testing.T) {
+	h := newHarness(t, nil)
+	ctx := context.Background()
+	d := h.score(t, paris(t0))
+	if len(d.DecisionID) != 26 {
+		t.Fatalf("decision id %q is not a ULID", d.DecisionID)
+	}
+	for _, o := range []engine.OutcomeKind{engine.ConfirmedFraud, engine.ConfirmedLegit} {
+		if err := h.e.Report(ctx, engine.Outcome{DecisionID: d.DecisionID, Outcome: o}); err != nil {
+			t.Errorf("%v on a real decision: %v", o, err)
+		}
+		for _, bad := range []engine.Outcome{
+			{DecisionID: "anything"},
+			{DecisionID: "01KJPTP8T0Q1Q1QTDX9WZQHSKA"},
+			{DecisionID: d.DecisionID, Tenant: "other"},
+			{DecisionID: strings.ToLower(d.DecisionID)},
+		} {
+			bad.Outcome = o
+			if err := h.e.Report(ctx, bad); !errors.Is(err, engine.ErrUnknownDecision) {
+				t.Errorf("%v on %q (tenant %q): %v, want unknown", o, bad.DecisionID, bad.Tenant, err)
+			}
+		}
 	}
 }

@@ -31,13 +31,19 @@ const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 // ULID returns a new id for time t.
 func (s *idSource) ULID(t time.Time) string {
+	b := s.bytes(t)
+	return encodeULID(&b)
+}
+
+// bytes returns a new id for time t, not yet encoded.
+func (s *idSource) bytes(t time.Time) [16]byte {
 	r := s.pool.Get().(*mrand.ChaCha8)
 	var b [16]byte
 	binary.BigEndian.PutUint64(b[:8], uint64(t.UnixMilli())<<16)
 	binary.BigEndian.PutUint64(b[8:], r.Uint64())
 	binary.BigEndian.PutUint16(b[6:8], uint16(r.Uint64()))
 	s.pool.Put(r)
-	return encodeULID(&b)
+	return b
 }
 
 func encodeULID(b *[16]byte) string {

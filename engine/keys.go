@@ -35,6 +35,7 @@ import (
 type Keyer struct {
 	scheme      int
 	fingerprint string
+	ids         *idSigner // signs decision ids (decisionid.go)
 	pool        sync.Pool // *keyScratch
 	// states are the SHA-256 states after each domain's key block (scheme 2).
 	states [numDomains][]byte
@@ -98,7 +99,7 @@ func NewKeyerScheme(secret []byte, scheme int) (*Keyer, error) {
 		return nil, fmt.Errorf("engine: unknown key scheme %d", scheme)
 	}
 	s := append([]byte(nil), secret...)
-	k := &Keyer{scheme: scheme, fingerprint: fingerprint(s)}
+	k := &Keyer{scheme: scheme, fingerprint: fingerprint(s), ids: newIDSigner(s)}
 	switch scheme {
 	case SchemeHMAC:
 		k.pool.New = func() any {

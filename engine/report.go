@@ -8,7 +8,8 @@ import (
 )
 
 // ErrUnknownDecision is returned by Report when the decision id is unknown:
-// never issued, already reported, expired, or from another tenant.
+// never issued, from another tenant, or (for an outcome, not for an
+// analyst's label) already reported or expired.
 var ErrUnknownDecision = errors.New("unknown or already reported decision")
 
 // Report feeds an outcome back. Failures go to the attack windows; a
@@ -40,6 +41,12 @@ func (e *Engine) Report(ctx context.Context, o Outcome) error {
 }
 
 func (e *Engine) reportDecision(ctx context.Context, tenant string, o *Outcome) error {
+	// The id's signature tells a decision this node's secret issued for
+	// this tenant from anything else, without a store read: an analyst's
+	// label may come days later, when the store has forgotten it.
+	if !e.opts.Keyer.ids.verify(tenant, o.DecisionID) {
+		return fmt.Errorf("engine: report %s: %w", o.DecisionID, ErrUnknownDecision)
+	}
 	if o.Outcome == ConfirmedFraud || o.Outcome == ConfirmedLegit {
 		e.reported(o, nil)
 		return nil
@@ -179,6 +186,25 @@ func tenantOr(t string) string {
 		return DefaultTenant
 	}
 	return t
+}
+
+// logLimits are the log limiters, one per kind of failure, so that a rule
+// failing on every login cannot hide a store outage (or the reverse): each
+// kind gets its own line per interval.
+type logLimits struct {
+	store, signal, rule, other rateLimiter
+}
+
+func (l *logLimits) of(stage string) *rateLimiter {
+	switch stage {
+	case "store":
+		return &l.store
+	case "signal":
+		return &l.signal
+	case "rule":
+		return &l.rule
+	}
+	return &l.other
 }
 
 // rateLimiter lets one log line through per interval, so that a store

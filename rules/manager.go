@@ -338,7 +338,8 @@ func (m *Manager) install(trigger string, set *Set, srcs []Source, origin string
 			tenants = m.recompose(set, cur.Tenants)
 		}
 		m.cur.Store(&Snapshot{Set: set, Sources: srcs, Origin: origin, LoadedAt: now, PersistPath: m.PersistPath(), Tenants: tenants})
-		m.log.Info("rules in force", "trigger", trigger, "version", set.Version(), "rules", len(set.Rules()), "origin", origin)
+		m.log.Info("rules in force", "trigger", trigger, "version", set.Version(), "rules", len(set.Rules()), "origin", origin,
+			"slowest", slowest(set, 3))
 	} else {
 		m.log.Debug("rules unchanged", "trigger", trigger, "version", set.Version())
 	}

@@ -61,6 +61,8 @@ type Rule struct {
 	Tags   []string
 	File   string
 	Line   int
+	// Cost is the estimated steps of one evaluation (cost.go).
+	Cost int64
 
 	when   *vm.Program
 	fast   func(*engine.Env) bool // when as Go closures (box.go); nil: run when on the VM
@@ -172,6 +174,9 @@ func Compile(srcs ...Source) (*Set, error) {
 			s.rules = append(s.rules, r)
 		}
 	}
+	if err := setCost(s.rules); err != nil {
+		errs = append(errs, err)
+	}
 	th := s.thresholds
 	if th.StepUp <= 0 || th.Deny <= 0 || th.StepUp > th.Deny || th.Deny > MaxScore {
 		errs = append(errs, fileError(orDefault(thresholdsFrom), 0, "thresholds", "thresholds: want 0 < step_up <= deny <= %d, got step_up %d, deny %d", MaxScore, th.StepUp, th.Deny))
@@ -249,6 +254,8 @@ func compileRule(name string, d *ruleDoc, defMode Mode) (Rule, ErrorList) {
 		r.When = d.When.Value
 		if r.when, err = expr.Compile(r.When, exprOptions(expr.AsBool())...); err != nil {
 			at(exprLine(&d.When, err), "when", "when: %v", explain(err, r.When))
+		} else if r.Cost, err = ruleCost("when", r.when.Node(), 0); err != nil {
+			at(d.When.Line, "when", "%v", err)
 		} else {
 			r.fast = compileFast(r.when.Node())
 		}
@@ -258,6 +265,8 @@ func compileRule(name string, d *ruleDoc, defMode Mode) (Rule, ErrorList) {
 			at(d.Reason.Line, "reason", "reason: want an expression string")
 		} else if r.reason, err = expr.Compile(d.Reason.Value, exprOptions(expr.AsKind(reflect.String))...); err != nil {
 			at(exprLine(&d.Reason, err), "reason", "reason: %v", explain(err, d.Reason.Value))
+		} else if r.Cost, err = ruleCost("reason", r.reason.Node(), r.Cost); err != nil {
+			at(d.Reason.Line, "reason", "%v", err)
 		}
 	}
 	for _, t := range d.Tags {
@@ -313,7 +322,7 @@ func (s *Set) Evaluate(env *engine.Env, v *engine.Verdict) {
 			}
 			out, err := m.Run(r.when, box)
 			if err != nil {
-				v.Errors = append(v.Errors, engine.RuleError{RuleID: r.ID, Err: err})
+				v.Errors = append(v.Errors, engine.RuleError{RuleID: r.ID, Err: runtimeError("when", err)})
 				continue
 			}
 			matched, _ = out.(bool)
@@ -327,7 +336,7 @@ func (s *Set) Evaluate(env *engine.Env, v *engine.Verdict) {
 				m = s.vms.Get().(*vm.VM)
 			}
 			if msg, err := m.Run(r.reason, box); err != nil {
-				v.Errors = append(v.Errors, engine.RuleError{RuleID: r.ID, Err: fmt.Errorf("reason: %w", err)})
+				v.Errors = append(v.Errors, engine.RuleError{RuleID: r.ID, Err: runtimeError("reason", err)})
 			} else if str, _ := msg.(string); str != "" {
 				reason.Message = str
 			}

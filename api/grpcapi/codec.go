@@ -1,9 +1,18 @@
 package grpcapi
 
 import (
+	"fmt"
+	"sync"
+
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	pb "github.com/riskgate/riskgate/api/gen/riskgate/v1"
+	"github.com/riskgate/riskgate/api/wire"
 )
 
 // vtMessage is a message with generated marshalling (api/gen's
@@ -51,4 +60,54 @@ func (c codec) Marshal(v any) (mem.BufferSlice, error) {
 	return mem.BufferSlice{mem.NewBuffer(buf, pool)}, nil
 }
 
-func (c codec) Unmarshal(data mem.BufferSlice, v any) error { return c.base.Unmarshal(data, v) }
+// Unmarshal decodes a request. A riskgate request that is too large or
+// malformed (bad wire format, invalid UTF-8) is not refused here: grpc-go
+// would answer Internal, before any interceptor could count the call.
+// The failure is kept for the request instead, and the unary interceptor,
+// which runs next with the same request, answers it: InvalidArgument, or
+// ResourceExhausted over the HTTP API's 64 KiB limit, counted in
+// riskgate_grpc_requests_total like any other answer.
+func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
+	limit, ours := requestLimit(v)
+	if !ours {
+		return c.base.Unmarshal(data, v)
+	}
+	if n := data.Len(); limit > 0 && n > limit {
+		undecoded.Store(v, status.New(codes.ResourceExhausted, fmt.Sprintf("request larger than %d bytes", limit)))
+		return nil
+	}
+	if err := c.base.Unmarshal(data, v); err != nil {
+		undecoded.Store(v, status.New(codes.InvalidArgument, "request: "+err.Error()))
+	}
+	return nil
+}
+
+// undecoded holds the requests Unmarshal could not decode, until the
+// interceptor takes them.
+var undecoded sync.Map // request -> *status.Status
+
+// takeUndecoded returns the failure of decoding req, if there was one.
+func takeUndecoded(req any) error {
+	if req == nil {
+		return nil
+	}
+	if st, ok := undecoded.LoadAndDelete(req); ok {
+		return st.(*status.Status).Err()
+	}
+	return nil
+}
+
+// requestLimit says whether v is a request of riskgate's own services, and
+// the most bytes it may have (0: the server's limit). An attempt or an
+// outcome is bounded as the HTTP API bounds its body.
+func requestLimit(v any) (int, bool) {
+	switch v.(type) {
+	case *pb.ScoreRequest, *pb.ReportRequest, *pb.ForgetRequest, *pb.GetProfileRequest:
+		return wire.MaxMessage, true
+	}
+	m, ok := v.(protoreflect.ProtoMessage)
+	if ok && m.ProtoReflect().Descriptor().ParentFile().Package() == "riskgate.v1" {
+		return 0, true
+	}
+	return 0, false
+}

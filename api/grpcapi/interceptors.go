@@ -80,8 +80,12 @@ func (ic *Interceptors) Unary(ctx context.Context, req any, info *grpc.UnaryServ
 			ic.Metrics.GRPC(info.FullMethod, status.Code(err).String(), time.Since(start))
 		}
 	}()
+	undecoded := takeUndecoded(req) // taken first, so that nothing is left behind
 	if err := ic.check(ctx, info.FullMethod, tenantOf(req)); err != nil {
 		return nil, err
+	}
+	if undecoded != nil {
+		return nil, undecoded
 	}
 	return handler(ctx, req)
 }

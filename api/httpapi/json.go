@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/riskgate/riskgate/api/apierr"
+	"github.com/riskgate/riskgate/api/wire"
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/rules"
 )
@@ -136,8 +137,17 @@ func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
 	if !isJSON(r) {
 		return &requestError{http.StatusUnsupportedMediaType, "unsupported_media_type", "send Content-Type: application/json", ""}
 	}
-	body := http.MaxBytesReader(w, r.Body, limit)
-	dec := json.NewDecoder(body)
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		return jsonError(err, limit)
+	}
+	// The same strictness as the streams: invalid UTF-8, a key given
+	// twice and a name in the wrong case are refused, naming the field.
+	var we *wire.Error
+	if err := wire.CheckJSON(data); errors.As(err, &we) {
+		return &requestError{http.StatusBadRequest, "invalid_argument", we.Msg, we.Field}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err, limit)

@@ -103,6 +103,17 @@ func TestHTTPStrictness(t *testing.T) {
 		{"POST", "/v1/score", "application/json", `{}`, 400, "invalid_argument", "ip"},
 		{"POST", "/v1/score", "application/json", ``, 400, "invalid_argument", ""},
 		{"POST", "/v1/outcome", "application/json", `{"decision_id":"nope","outcome":"login_failed"}`, 404, "not_found", "decision_id"},
+		// Bad bytes (issue 10 item 10): each refused, naming the field.
+		{"POST", "/v1/score", "application/json", "{\"ip\":\"81.2.69.160\",\"username\":\"al\xffice\"}", 400, "invalid_argument", "username"},
+		{"POST", "/v1/score", "application/json", "{\"ip\":\"81.2.69.160\",\"attributes\":{\"k\":\"\xc3\"}}", 400, "invalid_argument", "attributes.k"},
+		{"POST", "/v1/score", "application/json", `{"ip":"81.2.69.160","Ip":"1.1.1.1"}`, 400, "invalid_argument", "Ip"},
+		{"POST", "/v1/score", "application/json", `{"ip":"81.2.69.160","ip":"1.1.1.1"}`, 400, "invalid_argument", "ip"},
+		{"POST", "/v1/score", "application/json", `{"ip":"81.2.69.160","attributes":{"k":"a","k":"b"}}`, 400, "invalid_argument", "attributes.k"},
+		{"POST", "/v1/score", "application/json", `{"ip":"81.2.69.160","geo":{"Country":"FR"}}`, 400, "invalid_argument", "geo.Country"},
+		{"POST", "/v1/score", "application/json", `{"ip":"81.2.69.160","attributes":{"k":"a\u0000b"}}`, 400, "invalid_argument", "attributes.k"},
+		{"POST", "/v1/score", "application/json", `{"ip":"81.2.69.160","attributes":{"k":"a\r\nb"}}`, 400, "invalid_argument", "attributes.k"},
+		{"POST", "/v1/score", "application/json", `{"ip":"81.2.69.160","attributes":{"password":"hunter2"}}`, 400, "invalid_argument", "attributes.password"},
+		{"POST", "/v1/outcome", "application/json", `{"decision_id":"x","Outcome":"login_failed"}`, 400, "invalid_argument", "Outcome"},
 		{"POST", "/v1/outcome", "application/json", `{"decision_id":"x"}`, 400, "invalid_argument", "outcome"},
 		{"POST", "/v1/outcome", "application/json", `{"outcome":"login_failed","attempt":{"ip":"nope"}}`, 400, "invalid_argument", "attempt.ip"},
 	}

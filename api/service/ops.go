@@ -83,7 +83,7 @@ var ops = [numOps]struct {
 	OpTenantRulesPut:      {"tenant_rules.put", auth.TenantAdmin},
 	OpTenantRulesValidate: {"tenant_rules.validate", auth.TenantAdmin},
 	OpTenantRulesPromote:  {"tenant_rules.promote", auth.TenantAdmin},
-	OpKratosLogin:   {"kratos.login", auth.Hook},
+	OpKratosLogin:         {"kratos.login", auth.Hook},
 }
 
 // Valid reports whether o is one of the operations.

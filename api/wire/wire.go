@@ -146,6 +146,9 @@ func decodeJSON(data []byte, v any) error {
 	if len(data) > MaxMessage {
 		return &Error{Msg: fmt.Sprintf("message larger than %d bytes", MaxMessage), TooLarge: true}
 	}
+	if err := CheckJSON(data); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

@@ -1,4 +1,4 @@
-package wire
+package wire_test
 
 import (
 	"context"
@@ -20,15 +20,17 @@ import (
 	pb "github.com/riskgate/riskgate/api/gen/riskgate/v1"
 	"github.com/riskgate/riskgate/api/httpapi"
 	"github.com/riskgate/riskgate/api/service"
+	"github.com/riskgate/riskgate/api/wire"
 	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/internal/enginetest"
 )
 
 // TestJSONNamesMatchEngine keeps the decoding structs' field names equal to
 // the engine's, so that a field added to engine.Attempt is noticed here.
 func TestJSONNamesMatchEngine(t *testing.T) {
 	for _, pair := range [][2]reflect.Type{
-		{reflect.TypeOf(attemptJSON{}), reflect.TypeOf(engine.Attempt{})},
-		{reflect.TypeOf(outcomeJSON{}), reflect.TypeOf(engine.Outcome{})},
+		{wire.AttemptJSONType, reflect.TypeOf(engine.Attempt{})},
+		{wire.OutcomeJSONType, reflect.TypeOf(engine.Outcome{})},
 	} {
 		if got, want := jsonNames(pair[0]), jsonNames(pair[1]); !reflect.DeepEqual(got, want) {
 			t.Errorf("%v has JSON fields %v, %v has %v", pair[0], got, pair[1], want)
@@ -99,7 +101,7 @@ var goType = regexp.MustCompile(`want [a-z]+\.[A-Za-z]+`)
 // errAnswer is how the HTTP API would report a decoding or engine error.
 func errAnswer(err error) httpAnswer {
 	var (
-		we *Error
+		we *wire.Error
 		fe *engine.FieldError
 	)
 	switch {
@@ -137,13 +139,13 @@ func TestAttemptsDecodeAsOverHTTP(t *testing.T) {
 	}
 	now := time.Date(2026, 5, 9, 12, 0, 0, 0, time.UTC)
 	opts := engine.Options{Now: func() time.Time { return now }}
-	viaHTTP := httpRoute(t, NewTestEngine(t, opts), "POST /v1/score")
-	direct := NewTestEngine(t, opts)
+	viaHTTP := httpRoute(t, enginetest.New(t, opts), "POST /v1/score")
+	direct := enginetest.New(t, opts)
 	for i, body := range bodies {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			want := callHTTP(t, viaHTTP, "/v1/score", body)
 			var got httpAnswer
-			a, err := DecodeAttemptJSON([]byte(body))
+			a, err := wire.DecodeAttemptJSON([]byte(body))
 			if err == nil {
 				var d engine.Decision
 				if d, err = direct.Score(context.Background(), a); err == nil {
@@ -181,13 +183,13 @@ func TestOutcomesDecodeAsOverHTTP(t *testing.T) {
 		`{"decision_id": "d-1", "outcome": "login_failed", "extra": 1}`,
 		`{"decision_id": "d-1", "outcome": "login_failed", "time": "noon"}`,
 	}
-	viaHTTP := httpRoute(t, NewTestEngine(t, engine.Options{}), "POST /v1/outcome")
-	direct := NewTestEngine(t, engine.Options{})
+	viaHTTP := httpRoute(t, enginetest.New(t, engine.Options{}), "POST /v1/outcome")
+	direct := enginetest.New(t, engine.Options{})
 	for i, body := range bodies {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			want := callHTTP(t, viaHTTP, "/v1/outcome", body)
 			got := httpAnswer{status: 204}
-			o, err := DecodeOutcomeJSON([]byte(body))
+			o, err := wire.DecodeOutcomeJSON([]byte(body))
 			if err == nil {
 				err = direct.Report(context.Background(), o)
 			}
@@ -204,14 +206,14 @@ func TestOutcomesDecodeAsOverHTTP(t *testing.T) {
 }
 
 func TestDecodeRefusesOversizedMessages(t *testing.T) {
-	big := []byte(`{"ip": "81.2.69.1", "user_agent": "` + strings.Repeat("x", MaxMessage) + `"}`)
+	big := []byte(`{"ip": "81.2.69.1", "user_agent": "` + strings.Repeat("x", wire.MaxMessage) + `"}`)
 	for name, decode := range map[string]func([]byte) error{
-		"attempt json":  func(b []byte) error { _, err := DecodeAttemptJSON(b); return err },
-		"outcome json":  func(b []byte) error { _, err := DecodeOutcomeJSON(b); return err },
-		"attempt proto": func(b []byte) error { _, err := DecodeAttemptProto(b); return err },
-		"outcome proto": func(b []byte) error { _, err := DecodeOutcomeProto(b); return err },
+		"attempt json":  func(b []byte) error { _, err := wire.DecodeAttemptJSON(b); return err },
+		"outcome json":  func(b []byte) error { _, err := wire.DecodeOutcomeJSON(b); return err },
+		"attempt proto": func(b []byte) error { _, err := wire.DecodeAttemptProto(b); return err },
+		"outcome proto": func(b []byte) error { _, err := wire.DecodeOutcomeProto(b); return err },
 	} {
-		var we *Error
+		var we *wire.Error
 		if err := decode(big); !errors.As(err, &we) || !we.TooLarge {
 			t.Errorf("%s: %v", name, err)
 		}
@@ -246,7 +248,7 @@ func TestProtoAttempts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := DecodeAttemptProto(tt.data)
+			got, err := wire.DecodeAttemptProto(tt.data)
 			if tt.want != nil {
 				if err != nil || !reflect.DeepEqual(got, *tt.want) {
 					t.Fatalf("got %+v, %v; want %+v", got, err, *tt.want)
@@ -265,16 +267,16 @@ func TestProtoAttempts(t *testing.T) {
 }
 
 func TestProtoOutcomes(t *testing.T) {
-	o, err := DecodeOutcomeProto(marshal(t, &pb.ReportRequest{Tenant: "acme", DecisionId: "d1", Outcome: pb.Outcome_OUTCOME_STEP_UP_PASSED}))
+	o, err := wire.DecodeOutcomeProto(marshal(t, &pb.ReportRequest{Tenant: "acme", DecisionId: "d1", Outcome: pb.Outcome_OUTCOME_STEP_UP_PASSED}))
 	if err != nil || o.DecisionID != "d1" || o.Outcome != engine.StepUpPassed || o.Tenant != "acme" {
 		t.Fatalf("%+v, %v", o, err)
 	}
-	_, err = DecodeOutcomeProto(marshal(t, &pb.ReportRequest{Attempt: &pb.Attempt{Result: 7}, Outcome: 2}))
+	_, err = wire.DecodeOutcomeProto(marshal(t, &pb.ReportRequest{Attempt: &pb.Attempt{Result: 7}, Outcome: 2}))
 	var fe *engine.FieldError
 	if !errors.As(err, &fe) || fe.Field != "attempt.result" {
 		t.Fatalf("err = %v, want field attempt.result", err)
 	}
-	if _, err := DecodeOutcomeProto(marshal(t, &pb.ReportRequest{Outcome: 42})); !errors.As(err, &fe) || fe.Field != "outcome" {
+	if _, err := wire.DecodeOutcomeProto(marshal(t, &pb.ReportRequest{Outcome: 42})); !errors.As(err, &fe) || fe.Field != "outcome" {
 		t.Fatalf("err = %v, want field outcome", err)
 	}
 }
@@ -292,7 +294,7 @@ func FuzzDecodeAttemptJSON(f *testing.F) {
 	f.Add([]byte(`{"ip": 1}`))
 	f.Add([]byte(`{"attributes": {"a": "b"}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		a, err := DecodeAttemptJSON(data)
+		a, err := wire.DecodeAttemptJSON(data)
 		if err != nil {
 			if !errors.Is(err, engine.ErrInvalid) {
 				t.Fatalf("error %v does not wrap ErrInvalid", err)
@@ -307,8 +309,30 @@ func FuzzDecodeAttemptJSON(f *testing.F) {
 func FuzzDecodeAttemptProto(f *testing.F) {
 	f.Add([]byte{0x32, 0x0a, '8', '1', '.', '2', '.', '6', '9', '.', '1', '6'})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if _, err := DecodeAttemptProto(data); err != nil && !errors.Is(err, engine.ErrInvalid) {
+		if _, err := wire.DecodeAttemptProto(data); err != nil && !errors.Is(err, engine.ErrInvalid) {
 			t.Fatalf("error %v does not wrap ErrInvalid", err)
 		}
 	})
+}
+
+// TestStrictJSON: what encoding/json lets through silently is refused for
+// the streams too, naming the field (issue 10 item 10).
+func TestStrictJSON(t *testing.T) {
+	tests := []struct{ body, field string }{
+		{"{\"ip\":\"81.2.69.160\",\"username\":\"a\xffb\"}", "username"},
+		{`{"ip":"81.2.69.160","Ip":"1.1.1.1"}`, "Ip"},
+		{`{"ip":"81.2.69.160","ip":"1.1.1.1"}`, "ip"},
+		{`{"ip":"81.2.69.160","attributes":{"K":"a","K":"b"}}`, "attributes.K"},
+		{`{"ip":"81.2.69.160","geo":{"country":"FR","Lat":1}}`, "geo.Lat"},
+	}
+	for _, tt := range tests {
+		_, err := wire.DecodeAttemptJSON([]byte(tt.body))
+		var we *wire.Error
+		if !errors.As(err, &we) || we.Field != tt.field {
+			t.Errorf("%q: %v, want an error on %s", tt.body, err, tt.field)
+		}
+	}
+	if _, err := wire.DecodeAttemptJSON([]byte(`{"ip":"81.2.69.160","attributes":{"App":"web","app":"x"},"geo":{"country":"FR"}}`)); err != nil {
+		t.Errorf("attribute keys are the caller's, case and all: %v", err)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/riskgate/riskgate/node"
 	"github.com/riskgate/riskgate/rules"
@@ -36,6 +37,15 @@ func (c *rulesCheckCmd) Run(ctx context.Context) error {
 	}
 	th := set.Thresholds()
 	fmt.Printf("OK: %d rules in %d file(s), version %s, step_up at %d, deny at %d\n", len(set.Rules()), len(srcs), set.Version(), th.StepUp, th.Deny)
+	var steps int64
+	for _, r := range set.Rules() {
+		steps += r.Cost
+	}
+	fmt.Printf("cost: about %d steps per login (at most %d; a rule at most %d)\n", steps, rules.MaxSetCost, rules.MaxRuleCost)
+	fmt.Println("slowest rules (measured on an empty attempt):")
+	for _, c := range set.Measure(time.Millisecond)[:min(5, len(set.Rules()))] {
+		fmt.Printf("  %-32s %8v  %5d steps\n", c.RuleID, c.Measured, c.Steps)
+	}
 	return c.coverageFlags.run(ctx, set)
 }
 

@@ -1,0 +1,110 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+	"unicode/utf8"
+)
+
+// CheckJSON refuses what encoding/json would let through silently, before
+// a message is decoded: invalid UTF-8 (which encoding/json replaces with
+// U+FFFD, so that different bytes collide), a key given twice in one
+// object (encoding/json keeps the last), and a field name that is not
+// written exactly as documented (encoding/json matches names without
+// regard to case, so "Ip" would set ip). riskgate's field names are all
+// lower case; the keys of attributes are the caller's and kept as given.
+// Every error names the field. The HTTP API and the streams both use it.
+func CheckJSON(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var stack []*frame
+	path := func(string) string {
+		var parts []string
+		for _, f := range stack {
+			if f.object && f.key != "" {
+				parts = append(parts, f.key)
+			}
+		}
+		return strings.Join(parts, ".")
+	}
+	var prev int64
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return nil // syntax errors are the decoder's to report
+		}
+		off := dec.InputOffset()
+		raw := data[prev:off]
+		prev = off
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.object && top.wantKey {
+			if d, ok := tok.(json.Delim); ok && d == '}' {
+				stack = stack[:len(stack)-1]
+				afterValue(stack)
+				continue
+			}
+			key, _ := tok.(string)
+			top.key = key
+			field := path("")
+			if !utf8.Valid(raw) {
+				return &Error{Field: field, Msg: fieldOr(field) + ": invalid UTF-8 in the name"}
+			}
+			if top.seen[key] {
+				return &Error{Field: field, Msg: field + ": given twice"}
+			}
+			top.seen[key] = true
+			if !top.freeKeys && strings.ToLower(key) != key {
+				return &Error{Field: field, Msg: field + ": unknown field (field names are lower case: " + strings.ToLower(key) + ")"}
+			}
+			top.wantKey = false
+			continue
+		}
+		field := path("")
+		if !utf8.Valid(raw) {
+			return &Error{Field: field, Msg: fieldOr(field) + ": invalid UTF-8"}
+		}
+		switch d, _ := tok.(json.Delim); d {
+		case '{':
+			free := top != nil && top.object && top.key == "attributes"
+			stack = append(stack, &frame{object: true, wantKey: true, seen: map[string]bool{}, freeKeys: free})
+			continue
+		case '[':
+			stack = append(stack, &frame{})
+			continue
+		case ']':
+			stack = stack[:len(stack)-1]
+		}
+		afterValue(stack)
+	}
+}
+
+// frame is an object or array CheckJSON is in.
+type frame struct {
+	object   bool
+	wantKey  bool
+	key      string
+	seen     map[string]bool
+	freeKeys bool // a map of the caller's keys (attributes)
+}
+
+// afterValue marks the end of a value: the innermost object wants a key.
+func afterValue(stack []*frame) {
+	if n := len(stack); n > 0 && stack[n-1].object {
+		stack[n-1].wantKey = true
+	}
+}
+
+func fieldOr(f string) string {
+	if f == "" {
+		return "message"
+	}
+	return f
+}

@@ -1,0 +1,113 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/engine/memstore"
+	"github.com/riskgate/riskgate/internal/enginetest"
+	"github.com/riskgate/riskgate/rules"
+	"github.com/riskgate/riskgate/signals"
+)
+
+// countingRules counts the rule evaluations.
+type countingRules struct {
+	set   *rules.Set
+	evals atomic.Int64
+}
+
+func (c *countingRules) Current() engine.Ruleset { return c }
+func (c *countingRules) Version() string         { return c.set.Version() }
+func (c *countingRules) Evaluate(env *engine.Env, v *engine.Verdict) {
+	c.evals.Add(1)
+	c.set.Evaluate(env, v)
+}
+
+// cancellingStore cancels the caller's context during Observe, as a
+// client giving up while the store answers.
+type cancellingStore struct {
+	*memstore.Store
+}
+
+type cancelKey struct{}
+
+func (s *cancellingStore) Observe(ctx context.Context, ev *engine.Event, st *engine.State) error {
+	if cancel, ok := ctx.Value(cancelKey{}).(context.CancelFunc); ok {
+		cancel()
+	}
+	return s.Store.Observe(ctx, ev, st)
+}
+
+// cancellingSignal cancels the caller's context while the signals run.
+type cancellingSignal struct {
+	cancel atomic.Pointer[context.CancelFunc]
+}
+
+func (s *cancellingSignal) Name() string { return "cancelling" }
+func (s *cancellingSignal) Compute(*engine.Input, *engine.Env) error {
+	if c := s.cancel.Load(); c != nil {
+		(*c)()
+	}
+	return nil
+}
+
+// TestCancelledScoreStopsWorking: a Score whose caller has gone stops
+// before the signals and before the rules: requests a client abandoned
+// evaluate no rule, however many (issue 10 item 2). Counted, not timed.
+func TestCancelledScoreStopsWorking(t *testing.T) {
+	set, err := rules.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cr := &countingRules{set: set}
+	store := &cancellingStore{Store: memstore.New(memstore.Options{})}
+	t.Cleanup(func() { store.Close(context.Background()) })
+	sig := &cancellingSignal{}
+	e := enginetest.New(t, engine.Options{Store: store, Rules: cr, Now: func() time.Time { return t0 },
+		Signals: append(signals.Default(signals.Config{}), sig)})
+
+	// Live: every rule set evaluated once per Score.
+	if _, err := e.Score(context.Background(), paris(t0)); err != nil || cr.evals.Load() != 1 {
+		t.Fatalf("a live Score: %v, %d evaluations", err, cr.evals.Load())
+	}
+
+	// Abandoned while the store answers, or while the signals run, or
+	// before it started: 300 requests, no evaluation.
+	cr.evals.Store(0)
+	var wg sync.WaitGroup
+	for i := range 300 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			switch i % 3 {
+			case 0:
+				ctx = context.WithValue(ctx, cancelKey{}, cancel)
+			case 1:
+				cancel()
+			}
+			_, err := e.Score(ctx, paris(t0))
+			if i%3 != 2 && !errors.Is(err, context.Canceled) {
+				t.Errorf("request %d: %v, want canceled", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := cr.evals.Load(); n != 100 {
+		t.Errorf("%d rule evaluations for 100 live and 200 abandoned requests", n)
+	}
+
+	// Abandoned while the signals run.
+	cr.evals.Store(0)
+	ctx, cancel := context.WithCancel(context.Background())
+	sig.cancel.Store(&cancel)
+	if _, err := e.Score(ctx, paris(t0)); !errors.Is(err, context.Canceled) || cr.evals.Load() != 0 {
+		t.Errorf("cancelled during the signals: %v, %d evaluations", err, cr.evals.Load())
+	}
+}

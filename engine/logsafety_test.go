@@ -1,0 +1,161 @@
+package engine_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/engine/memstore"
+	"github.com/riskgate/riskgate/internal/enginetest"
+	"github.com/riskgate/riskgate/rules"
+)
+
+// logBuffer is a slog handler's output, safe for concurrent writes.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// brokenRules fail at run time on the values the attempt carries: the
+// three rules of issue 10 item 8.
+const brokenRules = `
+rules:
+  - id: int-of-username
+    description: d
+    when: int(attempt.username) > 0
+    score: 10
+  - id: regexp-from-user-agent
+    description: d
+    when: attempt.username matches attempt.user_agent
+    score: 10
+  - id: date-of-attribute
+    description: d
+    when: |
+      attempt.username != "" &&
+        date(attempt.attributes["k"]) > date("2020-01-01")
+    score: 10
+`
+
+// TestRuleErrorsLogNoAttemptValues: a rule failing on the attempt's values
+// logs its id, the error class and the position in the expression, and
+// none of the values (issue 10 item 8).
+func TestRuleErrorsLogNoAttemptValues(t *testing.T) {
+	set, err := rules.Compile(rules.Source{Name: "broken.yaml", Data: []byte(brokenRules)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs logBuffer
+	var failed []error
+	obs := &failObserver{f: func(stage, name string, err error) { failed = append(failed, err) }}
+	e := enginetest.New(t, engine.Options{Rules: set, Now: func() time.Time { return t0 }, Observers: []engine.Observer{obs},
+		Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	a := paris(t0)
+	a.Username = "planted-username-7f3a"
+	a.UserAgent = "((planted-agent-9c1e"
+	a.Attributes = map[string]string{"k": "planted-attribute-2b8d"}
+	for range 3 {
+		if _, err := e.Score(context.Background(), a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := logs.String()
+	if !strings.Contains(out, "rule") || !strings.Contains(out, "int-of-username") {
+		t.Fatalf("no rule error logged: %s", out)
+	}
+	for _, err := range failed {
+		out += "\n" + err.Error()
+	}
+	for _, planted := range []string{"planted", "7f3a", "9c1e", "2b8d"} {
+		if strings.Contains(out, planted) {
+			t.Errorf("the log carries the attempt's value %q:\n%s", planted, out)
+		}
+	}
+	want := map[string]string{
+		"when: conversion error at line 1, column 1": "int-of-username",
+		"when: regexp error at line 1, column 18":    "regexp-from-user-agent",
+		"when: date error at line 2, column 3":       "date-of-attribute",
+	}
+	if len(failed) != 9 {
+		t.Fatalf("%d failures reported to observers, want 9: %v", len(failed), failed)
+	}
+	for _, err := range failed[:3] {
+		if _, ok := want[err.Error()]; !ok {
+			t.Errorf("rule error %q: want one of %v", err, want)
+		}
+	}
+}
+
+type failObserver struct {
+	mu sync.Mutex
+	f  func(stage, name string, err error)
+}
+
+func (o *failObserver) Decided(*engine.Attempt, *engine.Decision, time.Duration) {}
+func (o *failObserver) Reported(*engine.Outcome, *engine.Pending)                {}
+func (o *failObserver) StoreCall(string, time.Duration, error)                   {}
+func (o *failObserver) Failed(stage, name string, err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.f(stage, name, err)
+}
+
+// toggleStore is a memory store that can be made to fail.
+type toggleStore struct {
+	*memstore.Store
+	down atomic.Bool
+}
+
+func (s *toggleStore) Observe(ctx context.Context, ev *engine.Event, st *engine.State) error {
+	if s.down.Load() {
+		return errDown
+	}
+	return s.Store.Observe(ctx, ev, st)
+}
+
+// TestRuleErrorsDoNotHideStoreOutages: the log limiter is per kind, so a
+// rule failing on every login does not silence the warning of a store
+// outage that starts a moment later (issue 10 item 11).
+func TestRuleErrorsDoNotHideStoreOutages(t *testing.T) {
+	set, err := rules.Compile(rules.Source{Name: "broken.yaml", Data: []byte(brokenRules)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs logBuffer
+	store := &toggleStore{Store: memstore.New(memstore.Options{})}
+	t.Cleanup(func() { store.Close(context.Background()) })
+	e := enginetest.New(t, engine.Options{Store: store, Rules: set, Now: func() time.Time { return t0 },
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	a := paris(t0)
+	a.Username = "x"
+	if _, err := e.Score(context.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "stage=rule") {
+		t.Fatalf("the rule error was not logged: %s", logs.String())
+	}
+	store.down.Store(true)
+	if _, err := e.Score(context.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "store call failed") {
+		t.Errorf("the store outage was not logged after a rule error:\n%s", logs.String())
+	}
+}
