@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"io"
 	"mime"
 	"net/http"
 	"strconv"
@@ -90,7 +89,7 @@ type rulesRequest struct {
 // application/yaml), named by ?name= (default rules.yaml).
 func readRules(w http.ResponseWriter, r *http.Request, req *rulesRequest) error {
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); isYAML(mt) {
-		data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, rules.MaxFileSize))
+		data, err := readBody(w, r, rules.MaxFileSize)
 		if err != nil {
 			return jsonError(err, rules.MaxFileSize)
 		}

@@ -1,0 +1,36 @@
+package server_test
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// TestOversizedBodyWithExpectContinue: a client that announces a body over
+// the limit and waits for "100 Continue" (curl does, for bodies over 1 MB)
+// gets the 413 at once, not a 100 Continue followed by a reset connection
+// once the limit is crossed.
+func TestOversizedBodyWithExpectContinue(t *testing.T) {
+	ts := startServer(t, testOpts{})
+	for _, path := range []string{"/v1/score", "/v1/outcome"} {
+		conn, err := net.Dial("tcp", ts.addrs.HTTP)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+		fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: riskgate\r\nContent-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", path, 3<<20)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		var e apiError
+		decodeBody(t, resp, &e)
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || e.Error.Code != "too_large" {
+			t.Errorf("%s: %d %+v, want 413 too_large", path, resp.StatusCode, e.Error)
+		}
+	}
+}
