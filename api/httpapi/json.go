@@ -191,7 +191,7 @@ func jsonError(err error, limit int64) error {
 		return &requestError{http.StatusBadRequest, "invalid_argument", fmt.Sprintf("request body: invalid JSON at byte %d: %v", se.Offset, se), ""}
 	case errors.As(err, &te):
 		field := te.Field
-		return &requestError{http.StatusBadRequest, "invalid_argument", fmt.Sprintf("%s: want %s, got JSON %s", orBody(field), te.Type, te.Value), field}
+		return &requestError{http.StatusBadRequest, "invalid_argument", fmt.Sprintf("%s: want %s, got JSON %s", orBody(field), wire.JSONKind(te.Type), te.Value), field}
 	}
 	// encoding/json reports unknown fields only as text.
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {

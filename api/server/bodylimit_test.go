@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -31,6 +32,28 @@ func TestOversizedBodyWithExpectContinue(t *testing.T) {
 		decodeBody(t, resp, &e)
 		if resp.StatusCode != http.StatusRequestEntityTooLarge || e.Error.Code != "too_large" {
 			t.Errorf("%s: %d %+v, want 413 too_large", path, resp.StatusCode, e.Error)
+		}
+	}
+}
+
+// TestTypeErrorsNameJSONNotGo: a value of the wrong JSON type is named in
+// JSON's words, never by a Go type.
+func TestTypeErrorsNameJSONNotGo(t *testing.T) {
+	ts := startServer(t, testOpts{})
+	for body, want := range map[string]string{
+		`[]`: "request body: want a JSON object, got JSON array",
+		`{"ip":"81.2.69.160","geo":{"lat":"north"}}`: "geo.lat: want a number, got JSON string",
+		`{"ip":"81.2.69.160","username":7}`:          "username: want a JSON string, got JSON number",
+		`{"ip":"81.2.69.160","attributes":[]}`:       "attributes: want a JSON object, got JSON array",
+	} {
+		resp, err := http.Post(ts.url("/v1/score"), "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e apiError
+		decodeBody(t, resp, &e)
+		if resp.StatusCode != http.StatusBadRequest || e.Error.Message != want {
+			t.Errorf("%s: %d %q, want 400 %q", body, resp.StatusCode, e.Error.Message, want)
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"time"
 
@@ -160,6 +161,29 @@ func decodeJSON(data []byte, v any) error {
 	return nil
 }
 
+// JSONKind names the JSON a Go type decodes from, for error messages,
+// which never name Go types (httpapi.attemptJSON, float64).
+func JSONKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "a JSON object"
+	case reflect.Slice, reflect.Array:
+		return "a JSON array"
+	case reflect.String:
+		return "a JSON string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Pointer:
+		return JSONKind(t.Elem())
+	}
+	return t.String()
+}
+
 func jsonError(err error) error {
 	var (
 		se *json.SyntaxError
@@ -176,7 +200,7 @@ func jsonError(err error) error {
 		if te.Field == "" {
 			return &Error{Msg: "message: want a JSON object, got JSON " + te.Value}
 		}
-		return &Error{Field: te.Field, Msg: fmt.Sprintf("%s: want %s, got JSON %s", te.Field, te.Type, te.Value)}
+		return &Error{Field: te.Field, Msg: fmt.Sprintf("%s: want %s, got JSON %s", te.Field, JSONKind(te.Type), te.Value)}
 	}
 	// encoding/json reports unknown fields only as text.
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
