@@ -228,9 +228,11 @@ func compileRule(name string, d *ruleDoc, defMode Mode) (Rule, ErrorList) {
 	if r.Description == "" {
 		at(d.lineOf("description"), "description", "description: required: it is the sentence the decision gives as the reason")
 	}
+	actionErr := false
 	var err error
 	if r.Action, err = parseAction(d.Action); err != nil {
 		at(d.lineOf("action"), "action", "action: %v", err)
+		actionErr = true
 	}
 	if d.Mode != "" {
 		if r.Mode, err = parseMode(d.Mode); err != nil {
@@ -243,7 +245,7 @@ func compileRule(name string, d *ruleDoc, defMode Mode) (Rule, ErrorList) {
 	if d.Notify != "" && !notifyPattern.MatchString(d.Notify) {
 		at(d.lineOf("notify"), "notify", "notify %q: want a notification kind of 1-32 characters of a-z, 0-9 and '_', starting with a letter (new_device, new_country)", d.Notify)
 	}
-	if r.Action == engine.ActionNone && d.Score == 0 && d.Notify == "" {
+	if r.Action == engine.ActionNone && !actionErr && d.Score == 0 && d.Notify == "" {
 		at(d.line, "", "neither an action, a score nor a notify: the rule could never change anything")
 	}
 	if d.When.Kind == 0 || strings.TrimSpace(d.When.Value) == "" {

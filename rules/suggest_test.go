@@ -30,6 +30,10 @@ func TestErrorsAnalystsCanActOn(t *testing.T) {
 			[]string{"mismatched types int and `geo` (a group of fields)"}},
 		{"action", rule("    when: geo.new_country\n    score: 10\n    action: denyy\n"), 6, "action",
 			[]string{`action: unknown action "denyy"`}},
+		// A misspelt action alone is one error, not also "could never
+		// change anything".
+		{"action without score", rule("    when: \"true\"\n    action: denyy\n"), 5, "action",
+			[]string{`action: unknown action "denyy"`}},
 		{"score range", rule("    when: geo.new_country\n    action: deny\n    score: 500\n"), 6, "score",
 			[]string{"score 500 out of range"}},
 		{"score type", rule("    when: geo.new_country\n    action: deny\n    score: high\n"), 6, "score",
