@@ -20,7 +20,7 @@ type rulesCmd struct {
 }
 
 type rulesCheckCmd struct {
-	Paths []string `arg:"" help:"Rule files or folders." type:"path"`
+	Paths []string `arg:"" help:"Rule files or folders."`
 
 	coverageFlags `embed:""`
 }
@@ -50,7 +50,7 @@ func (c *rulesCheckCmd) Run(ctx context.Context) error {
 }
 
 type rulesTestCmd struct {
-	Paths []string `arg:"" help:"Rule test files, or folders holding *_test.yaml files." type:"path"`
+	Paths []string `arg:"" help:"Rule test files, or folders holding *_test.yaml files."`
 
 	node.PasswordConfig `embed:""`
 }
