@@ -90,6 +90,11 @@ func TestOpenReadsFilesGzipAndFolders(t *testing.T) {
 	if _, err := replay.Open(t.TempDir()); err == nil || !strings.Contains(err.Error(), "no capture files") {
 		t.Errorf("empty folder: %v", err)
 	}
+	busy := t.TempDir()
+	os.WriteFile(filepath.Join(busy, "capture-20260504T110000.000000Z.jsonl.gz.inprogress"), nil, 0o600)
+	if _, err := replay.Open(busy); err == nil || !strings.Contains(err.Error(), "only capture-20260504T110000.000000Z.jsonl.gz.inprogress still being written") {
+		t.Errorf("folder with only a file in progress: %v", err)
+	}
 	if _, err := replay.Open(filepath.Join(dir, "missing")); err == nil {
 		t.Error("a missing file opened")
 	}

@@ -39,6 +39,9 @@ func Open(path string) (io.ReadCloser, error) {
 		return nil, err
 	}
 	if len(files) == 0 {
+		if busy, _ := filepath.Glob(filepath.Join(path, CaptureFilePattern+".inprogress")); len(busy) > 0 {
+			return nil, fmt.Errorf("replay: %s: no finished capture files, only %s still being written: it is read once it is rotated (--capture-max-file-age, --capture-max-file-bytes) or the server stops; or give that file itself", path, filepath.Base(busy[len(busy)-1]))
+		}
 		return nil, fmt.Errorf("replay: %s: no capture files (%s)", path, CaptureFilePattern)
 	}
 	return &multiFile{files: files}, nil
