@@ -42,7 +42,7 @@ func TestCompileErrorsNameFileAndLine(t *testing.T) {
 		{"not bool", "rules:\n  - id: a\n    description: d\n    when: ip.failures_10m\n    action: deny\n", []string{"r.yaml:4:", "bool"}},
 		{"block scalar line", "rules:\n  - id: a\n    description: d\n    when: |\n      ip.failures_10m > 1 &&\n      nope\n    action: deny\n", []string{"r.yaml:6:", "nope"}},
 		{"missing when", "rules:\n  - id: a\n    description: d\n    action: deny\n", []string{"r.yaml:2:", "when: required"}},
-		{"bad action", "rules:\n  - id: a\n    description: d\n    when: \"true\"\n    action: block\n", []string{"r.yaml:2:", "unknown action \"block\""}},
+		{"bad action", "rules:\n  - id: a\n    description: d\n    when: \"true\"\n    action: block\n", []string{"r.yaml:5:", "unknown action \"block\""}},
 		{"bad mode", "rules:\n  - id: a\n    description: d\n    when: \"true\"\n    action: deny\n    mode: dry\n", []string{"mode:", "dry"}},
 		{"no effect", "rules:\n  - id: a\n    description: d\n    when: \"true\"\n", []string{"neither an action, a score nor a notify"}},
 		{"bad id", "rules:\n  - id: Bad Id\n    description: d\n    when: \"true\"\n    action: deny\n", []string{"id \"Bad Id\""}},
