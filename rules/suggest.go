@@ -149,6 +149,11 @@ func didYouMean(s string, names []string) string {
 	return ""
 }
 
+// Nearest returns the name of names nearest to s if it is near enough to
+// be a typo of it, else "": for "did you mean" messages beyond rules (the
+// configuration file's keys).
+func Nearest(s string, names []string) string { return nearest(s, names) }
+
 // nearest returns the name nearest to s by edit distance, if it is near
 // enough to be a typo: at most 2 edits, or a quarter of s's length for
 // long names. Ties go to the first in names.

@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/alecthomas/kong"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/riskgate/riskgate/rules"
 )
 
 // The serve command's configuration comes from, in order of precedence:
@@ -141,6 +144,14 @@ func loadConfig(path string, keys map[*kong.Flag]configKey) (*configFile, error)
 			blocks[strings.Join(k.path[:i], ".")] = true
 		}
 	}
+	known := make([]string, 0, len(byKey)+len(blocks))
+	for k := range byKey {
+		known = append(known, k)
+	}
+	for k := range blocks {
+		known = append(known, k)
+	}
+	slices.Sort(known) // ties go to the first: the same answer every run
 	var walk func(n *yaml.Node, prefix string) error
 	walk = func(n *yaml.Node, prefix string) error {
 		if n.Kind != yaml.MappingNode {
@@ -174,6 +185,9 @@ func loadConfig(path string, keys map[*kong.Flag]configKey) (*configFile, error)
 					return err
 				}
 				continue
+			}
+			if near := rules.Nearest(key, known); near != "" {
+				return fmt.Errorf("config %s:%d: unknown key %q; did you mean %q? (docs/configuration.md lists them)", path, k.Line, key, near)
 			}
 			return fmt.Errorf("config %s:%d: unknown key %q (docs/configuration.md lists them)", path, k.Line, key)
 		}

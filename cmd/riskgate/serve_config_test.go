@@ -103,11 +103,12 @@ memory:
 	}
 }
 
-// TestConfigErrors: a misspelt key, a list for a single value and a bad
+// TestConfigErrors: a misspelt key (with the nearest known one), a list for a single value and a bad
 // value are errors naming the file and line.
 func TestConfigErrors(t *testing.T) {
 	for _, c := range []struct{ yaml, want string }{
-		{"http:\n  adr: x\n", "riskgate.yaml:2: unknown key \"http.adr\""},
+		{"http:\n  adr: x\n", "riskgate.yaml:2: unknown key \"http.adr\"; did you mean \"http.addr\"?"},
+		{"htp:\n  addr: x\n", "riskgate.yaml:1: unknown key \"htp\"; did you mean \"http\"?"},
 		{"grpc:\n  addr: [a, b]\n", "riskgate.yaml:2: grpc.addr: want a single value"},
 		{"shutdown:\n  timeout: soon\n", "soon"},
 		{"- a\n", "want a mapping"},
