@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 
@@ -150,6 +151,11 @@ func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		// encoding/json names an unknown field without its path.
+		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			path := wire.UnknownFieldPath(data, reflect.TypeOf(v), strings.Trim(name, `"`))
+			return &requestError{http.StatusBadRequest, "invalid_argument", engine.UnknownField(path), path}
+		}
 		return jsonError(err, limit)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {

@@ -116,6 +116,9 @@ func TestHTTPStrictness(t *testing.T) {
 		{"POST", "/v1/outcome", "application/json", `{"decision_id":"x","Outcome":"login_failed"}`, 400, "invalid_argument", "Outcome"},
 		{"POST", "/v1/outcome", "application/json", `{"decision_id":"x"}`, 400, "invalid_argument", "outcome"},
 		{"POST", "/v1/outcome", "application/json", `{"outcome":"login_failed","attempt":{"ip":"nope"}}`, 400, "invalid_argument", "attempt.ip"},
+		// An unknown key is named with its path, not alone.
+		{"POST", "/v1/score", "application/json", `{"ip":"81.2.69.160","geo":{"zz":1}}`, 400, "invalid_argument", "geo.zz"},
+		{"POST", "/v1/outcome", "application/json", `{"outcome":"login_failed","attempt":{"ip":"81.2.69.160","zz":1}}`, 400, "invalid_argument", "attempt.zz"},
 	}
 	for _, c := range cases {
 		req, _ := http.NewRequest(c.method, ts.url(c.path), strings.NewReader(c.body))

@@ -153,6 +153,11 @@ func decodeJSON(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		// encoding/json names an unknown field without its path.
+		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			path := UnknownFieldPath(data, reflect.TypeOf(v), strings.Trim(name, `"`))
+			return &Error{Field: path, Msg: engine.UnknownField(path)}
+		}
 		return jsonError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
