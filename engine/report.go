@@ -44,7 +44,7 @@ func (e *Engine) reportDecision(ctx context.Context, tenant string, o *Outcome) 
 	// The id's signature tells a decision this node's secret issued for
 	// this tenant from anything else, without a store read: an analyst's
 	// label may come days later, when the store has forgotten it.
-	if !e.opts.Keyer.ids.verify(tenant, o.DecisionID) {
+	if !e.opts.Keyer.ids.verify(tenant, o.DecisionID) && !e.unsignable(o) {
 		return fmt.Errorf("engine: report %s: %w", o.DecisionID, ErrUnknownDecision)
 	}
 	if o.Outcome == ConfirmedFraud || o.Outcome == ConfirmedLegit {
@@ -221,4 +221,17 @@ func (r *rateLimiter) allow(now time.Time) bool {
 		return false
 	}
 	return r.next.CompareAndSwap(n, now.Add(logInterval).UnixNano())
+}
+
+// unsignable reports whether o is the outcome of a decision whose id a
+// custom Options.NewID made in a form that cannot carry a signature (not a
+// ULID; tools and tests number their decisions): only the store can tell
+// whether such a decision was made. A label needs a signed id, since it
+// may come after the store forgot the decision.
+func (e *Engine) unsignable(o *Outcome) bool {
+	if e.defaultIDs || o.Outcome == ConfirmedFraud || o.Outcome == ConfirmedLegit {
+		return false
+	}
+	_, ulid := decodeULID(o.DecisionID)
+	return !ulid
 }

@@ -65,7 +65,7 @@ func notifyRun(t *testing.T, opts BuilderOptions) (jsonl []byte, posts []http.He
 	}
 	var n atomic.Int64
 	e := NewTestEngine(t, engine.Options{Observers: []engine.Observer{d},
-		NewID: func(time.Time) string { return fmt.Sprintf("d%05d", n.Add(1)) }})
+		NewID: func(time.Time) string { return fmt.Sprintf("01JD%022d", n.Add(1)) }})
 	ctx := context.Background()
 	score := func(a engine.Attempt) engine.Decision {
 		t.Helper()

@@ -6,17 +6,18 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/riskgate/riskgate/api/wire"
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/rules"
 )
 
 func (a *API) score(w http.ResponseWriter, r *http.Request) {
-	var j attemptJSON
+	var j wire.AttemptJSON
 	if err := decode(w, r, MaxAttemptBody, &j); err != nil {
 		a.failRequest(w, err)
 		return
 	}
-	at, err := j.attempt("")
+	at, err := j.Convert("")
 	if err != nil {
 		a.fail(w, err)
 		return
@@ -33,12 +34,12 @@ func (a *API) score(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) outcome(w http.ResponseWriter, r *http.Request) {
-	var j outcomeJSON
+	var j wire.OutcomeJSON
 	if err := decode(w, r, MaxAttemptBody, &j); err != nil {
 		a.failRequest(w, err)
 		return
 	}
-	o, err := j.outcome()
+	o, err := j.Convert()
 	if err != nil {
 		a.fail(w, err)
 		return
@@ -79,9 +80,9 @@ func (a *API) getRules(w http.ResponseWriter, r *http.Request) {
 // rulesRequest is the JSON body of PUT /v1/rules, POST /v1/rules:validate
 // and POST /v1/rules:test.
 type rulesRequest struct {
-	Files     []fileJSON   `json:"files"`
-	IfVersion string       `json:"if_version,omitempty"`
-	Attempt   *attemptJSON `json:"attempt,omitempty"`
+	Files     []fileJSON        `json:"files"`
+	IfVersion string            `json:"if_version,omitempty"`
+	Attempt   *wire.AttemptJSON `json:"attempt,omitempty"`
 }
 
 // readRules reads the rule files of a request: JSON ({"files": [{"name",
@@ -177,7 +178,7 @@ func (a *API) testRules(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, &engine.FieldError{Field: "attempt", Msg: "required"})
 		return
 	}
-	at, err := req.Attempt.attempt("attempt.")
+	at, err := req.Attempt.Convert("attempt.")
 	if err != nil {
 		a.fail(w, err)
 		return

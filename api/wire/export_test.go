@@ -5,6 +5,6 @@ import "reflect"
 // The decoding structs, for the external tests (which import httpapi,
 // which imports this package).
 var (
-	AttemptJSONType = reflect.TypeFor[attemptJSON]()
-	OutcomeJSONType = reflect.TypeFor[outcomeJSON]()
+	AttemptJSONType = reflect.TypeFor[AttemptJSON]()
+	OutcomeJSONType = reflect.TypeFor[OutcomeJSON]()
 )

@@ -44,10 +44,10 @@ func (e *Error) Error() string { return e.Msg }
 // Unwrap makes errors.Is(err, engine.ErrInvalid) hold.
 func (e *Error) Unwrap() error { return engine.ErrInvalid }
 
-// attemptJSON is engine.Attempt as it arrives: enums and times as strings,
+// AttemptJSON is engine.Attempt as it arrives: enums and times as strings,
 // so that a bad value is reported with its field name (encoding/json does
 // not name the field of a failing UnmarshalText).
-type attemptJSON struct {
+type AttemptJSON struct {
 	Tenant       string            `json:"tenant"`
 	AttemptID    string            `json:"attempt_id"`
 	Time         string            `json:"time"`
@@ -63,7 +63,9 @@ type attemptJSON struct {
 	Attributes   map[string]string `json:"attributes"`
 }
 
-func (j *attemptJSON) attempt(prefix string) (engine.Attempt, error) {
+// Convert returns the attempt j holds; prefix is put before the field names of errors
+// ("attempt." for the attempt inside an outcome or a rules test).
+func (j *AttemptJSON) Convert(prefix string) (engine.Attempt, error) {
 	a := engine.Attempt{
 		Tenant: j.Tenant, AttemptID: j.AttemptID, UserID: j.UserID, Username: j.Username, IP: j.IP,
 		UserAgent: j.UserAgent, DeviceID: j.DeviceID, PasswordSHA1: j.PasswordSHA1, Geo: j.Geo,
@@ -90,11 +92,11 @@ func parseTime(s, field string) (time.Time, error) {
 	return t, nil
 }
 
-// outcomeJSON is engine.Outcome as it arrives.
-type outcomeJSON struct {
+// OutcomeJSON is engine.Outcome as it arrives.
+type OutcomeJSON struct {
 	Tenant     string       `json:"tenant"`
 	DecisionID string       `json:"decision_id"`
-	Attempt    *attemptJSON `json:"attempt"`
+	Attempt    *AttemptJSON `json:"attempt"`
 	Outcome    string       `json:"outcome"`
 	Time       string       `json:"time"`
 }
@@ -102,7 +104,8 @@ type outcomeJSON struct {
 // outcomeRequired is the message of a missing outcome, as the engine says it.
 const outcomeRequired = "required: login_succeeded, login_failed, step_up_passed, step_up_failed, confirmed_fraud or confirmed_legit"
 
-func (j *outcomeJSON) outcome() (engine.Outcome, error) {
+// Convert returns the outcome j holds.
+func (j *OutcomeJSON) Convert() (engine.Outcome, error) {
 	o := engine.Outcome{Tenant: j.Tenant, DecisionID: j.DecisionID}
 	if j.Outcome == "" {
 		return o, &engine.FieldError{Field: "outcome", Msg: outcomeRequired}
@@ -112,7 +115,7 @@ func (j *outcomeJSON) outcome() (engine.Outcome, error) {
 		return o, &engine.FieldError{Field: "outcome", Msg: err.Error()}
 	}
 	if j.Attempt != nil {
-		a, err := j.Attempt.attempt("attempt.")
+		a, err := j.Attempt.Convert("attempt.")
 		if err != nil {
 			return o, err
 		}
@@ -126,20 +129,20 @@ func (j *outcomeJSON) outcome() (engine.Outcome, error) {
 
 // DecodeAttemptJSON decodes one attempt, as POST /v1/score takes it.
 func DecodeAttemptJSON(data []byte) (engine.Attempt, error) {
-	var j attemptJSON
+	var j AttemptJSON
 	if err := decodeJSON(data, &j); err != nil {
 		return engine.Attempt{}, err
 	}
-	return j.attempt("")
+	return j.Convert("")
 }
 
 // DecodeOutcomeJSON decodes one outcome, as POST /v1/outcome takes it.
 func DecodeOutcomeJSON(data []byte) (engine.Outcome, error) {
-	var j outcomeJSON
+	var j OutcomeJSON
 	if err := decodeJSON(data, &j); err != nil {
 		return engine.Outcome{}, err
 	}
-	return j.outcome()
+	return j.Convert()
 }
 
 // decodeJSON reads exactly one JSON value into v.

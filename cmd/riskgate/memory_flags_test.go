@@ -11,7 +11,7 @@ import (
 // account and password windows' cap was once hard-coded, out of reach of
 // any flag); node's TestMemoryCapsReachTheStore follows them on.
 func TestMemoryCapsParse(t *testing.T) {
-	want := node.MemoryConfig{MaxUsers: 1, MaxWindowKeys: 2, MaxAccountKeys: 3, MaxPending: 4, MaxDistinct: 5, MaxMembers: 6, MaxRetries: -1, MaxRetryBytes: 8, UserAgents: 9}
+	want := node.MemoryConfig{MaxUsers: 1, MaxWindowKeys: 2, MaxAccountKeys: 3, MaxPending: 4, MaxDistinct: 5, MaxMembers: 6, MaxAttempts: 7, MaxRetries: -1, MaxRetryBytes: 8, UserAgents: 9}
 	file := writeFile(t, "riskgate.yaml", `
 memory:
   max_users: 1
@@ -20,6 +20,7 @@ memory:
   max_pending: 4
   max_distinct: 5
   max_members: 6
+  max_attempts: 7
   max_retries: -1
   max_retry_bytes: 8
   user_agents: 9
@@ -29,7 +30,7 @@ memory:
 		args []string
 	}{
 		{"flags", []string{"--memory-max-users=1", "--memory-max-window-keys=2", "--memory-max-account-keys=3", "--memory-max-pending=4",
-			"--memory-max-distinct=5", "--memory-max-members=6", "--memory-max-retries=-1", "--memory-max-retry-bytes=8", "--memory-user-agents=9"}},
+			"--memory-max-distinct=5", "--memory-max-members=6", "--memory-max-attempts=7", "--memory-max-retries=-1", "--memory-max-retry-bytes=8", "--memory-user-agents=9"}},
 		{"file", []string{"--config", file}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"context"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/node"
@@ -57,6 +58,12 @@ func New(tb testing.TB, opts engine.Options) *engine.Engine {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { n.Close(context.Background()) })
+	tb.Cleanup(func() {
+		// Bounded: an observer the test gave (an alert dispatcher) may be
+		// retrying a sink the test already stopped.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		n.Close(ctx)
+	})
 	return n.Engine()
 }
