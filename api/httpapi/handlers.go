@@ -108,23 +108,31 @@ func isYAML(mt string) bool {
 	return mt == "application/yaml" || mt == "application/x-yaml" || mt == "text/yaml" || mt == "text/x-yaml"
 }
 
-func (a *API) putRules(w http.ResponseWriter, r *http.Request) {
-	var req rulesRequest
-	if err := readRules(w, r, &req); err != nil {
+// readPut reads the body of a put of rules (shared or a tenant's), with
+// If-Match as HTTP's way to say if_version. On false it has answered.
+func (a *API) readPut(w http.ResponseWriter, r *http.Request, req *rulesRequest) bool {
+	if err := readRules(w, r, req); err != nil {
 		a.failRequest(w, err)
-		return
+		return false
 	}
 	if req.Attempt != nil {
 		a.fail(w, &engine.FieldError{Field: "attempt", Msg: "not accepted here (see POST /v1/rules:test)"})
-		return
+		return false
 	}
-	// If-Match is HTTP's way to say if_version.
 	if m := strings.Trim(r.Header.Get("If-Match"), `" `); m != "" && m != "*" {
 		if req.IfVersion != "" && req.IfVersion != m {
 			a.fail(w, &engine.FieldError{Field: "if_version", Msg: "differs from If-Match"})
-			return
+			return false
 		}
 		req.IfVersion = m
+	}
+	return true
+}
+
+func (a *API) putRules(w http.ResponseWriter, r *http.Request) {
+	var req rulesRequest
+	if !a.readPut(w, r, &req) {
+		return
 	}
 	s, err := a.Service.PutRules(req.IfVersion, sources(req.Files))
 	if err != nil {

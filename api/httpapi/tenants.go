@@ -128,20 +128,8 @@ func (a *API) getTenantRules(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) putTenantRules(w http.ResponseWriter, r *http.Request) {
 	var req rulesRequest
-	if err := readRules(w, r, &req); err != nil {
-		a.failRequest(w, err)
+	if !a.readPut(w, r, &req) {
 		return
-	}
-	if req.Attempt != nil {
-		a.fail(w, &engine.FieldError{Field: "attempt", Msg: "not accepted here"})
-		return
-	}
-	if m := strings.Trim(r.Header.Get("If-Match"), `" `); m != "" && m != "*" {
-		if req.IfVersion != "" && req.IfVersion != m {
-			a.fail(w, &engine.FieldError{Field: "if_version", Msg: "differs from If-Match"})
-			return
-		}
-		req.IfVersion = m
 	}
 	t, err := a.Service.PutTenantRules(r.PathValue("tenant"), req.IfVersion, sources(req.Files))
 	if err != nil {
