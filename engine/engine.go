@@ -228,6 +228,10 @@ func (e *Engine) rulesFor(tenant string) Ruleset {
 	return e.opts.Rules.Current()
 }
 
+// maxDecidedWait bounds the wait for the decision of an attempt another
+// node is deciding: 1+2+...+64 ms, about 130 ms at most.
+const maxDecidedWait = 64 * time.Millisecond
+
 func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captured) (Decision, error) {
 	start := time.Now()
 	now := start
@@ -265,7 +269,24 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 		s.ev.AttemptID = e.opts.Keyer.Attempt(s.n.tenant, s.attempt.AttemptID)
 	}
 	s.state.Reset()
-	err := e.storeCall(ctx, "observe", func(ctx context.Context) error { return e.opts.Store.Observe(ctx, &s.ev, &s.state) })
+	observe := func(ctx context.Context) error { return e.opts.Store.Observe(ctx, &s.ev, &s.state) }
+	err := e.storeCall(ctx, "observe", observe)
+	// A redelivery whose first delivery is still being decided (by
+	// another node, in a rebalance) has no decision kept yet: that node's
+	// commit writes it a moment later. Read again for a little while (a
+	// redelivery's observe only reads) rather than decide it twice; after
+	// that, it is decided again on the state as read, counted once still.
+	for wait := time.Millisecond; err == nil && s.state.Replayed && len(s.state.Decided) == 0 && wait <= maxDecidedWait; wait *= 2 {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return Decision{}, fmt.Errorf("engine: score: %w", ctx.Err())
+		case <-t.C:
+		}
+		s.state.Reset()
+		err = e.storeCall(ctx, "observe", observe)
+	}
 	s.in.StateAvailable = err == nil
 	if err != nil {
 		s.state.Reset()
