@@ -12,11 +12,28 @@ import (
 )
 
 func (a *API) score(w http.ResponseWriter, r *http.Request) {
-	var j wire.AttemptJSON
-	if err := decode(w, r, MaxAttemptBody, &j); err != nil {
-		a.failRequest(w, err)
+	if !isJSON(r) {
+		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "send Content-Type: application/json", "")
 		return
 	}
+	buf := bodyPool.Get().(*[]byte)
+	data, err := readBodyPooled(w, r, MaxAttemptBody, buf)
+	if err != nil {
+		putBody(buf)
+		a.failRequest(w, jsonError(err, MaxAttemptBody))
+		return
+	}
+	// One pass over the usual body; anything else, and every error, is
+	// the checked path's (wire.AttemptJSON.DecodeQuick).
+	var j wire.AttemptJSON
+	if !j.DecodeQuick(data) {
+		if err := decodeData(data, MaxAttemptBody, &j); err != nil {
+			putBody(buf)
+			a.failRequest(w, err)
+			return
+		}
+	}
+	putBody(buf) // j holds copies
 	at, err := j.Convert("")
 	if err != nil {
 		a.fail(w, err)
@@ -27,8 +44,10 @@ func (a *API) score(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
-	if omit, _ := strconv.ParseBool(r.URL.Query().Get("omit_signals")); omit {
-		d.Signals = engine.Env{} // omitzero: left out of the JSON
+	if r.URL.RawQuery != "" { // Query makes a map: only when there is a query
+		if omit, _ := strconv.ParseBool(r.URL.Query().Get("omit_signals")); omit {
+			d.Signals = engine.Env{} // omitzero: left out of the JSON
+		}
 	}
 	WriteJSON(w, http.StatusOK, &d)
 }

@@ -124,8 +124,8 @@ func (a *API) failRequest(w http.ResponseWriter, err error) {
 // send none, no Content-Type at all.
 func isJSON(r *http.Request) bool {
 	ct := r.Header.Get("Content-Type")
-	if ct == "" {
-		return true
+	if ct == "" || ct == "application/json" {
+		return true // the usual case, without ParseMediaType's map
 	}
 	mt, _, err := mime.ParseMediaType(ct)
 	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
@@ -142,6 +142,11 @@ func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
 	if err != nil {
 		return jsonError(err, limit)
 	}
+	return decodeData(data, limit, v)
+}
+
+// decodeData is decode after the body is read.
+func decodeData(data []byte, limit int64, v any) error {
 	// The same strictness as the streams: invalid UTF-8, a key given
 	// twice and a name in the wrong case are refused, naming the field.
 	var we *wire.Error
@@ -180,6 +185,43 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	return io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 }
 
+// bodyPool holds buffers for Score's bodies, which are read whole and
+// decoded into copies: a body is garbage as soon as it is decoded.
+var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// readBodyPooled is readBody into a buffer of bodyPool: the caller puts
+// *buf back when done with the bytes returned.
+func readBodyPooled(w http.ResponseWriter, r *http.Request, limit int64, buf *[]byte) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, &http.MaxBytesError{Limit: limit}
+	}
+	body := r.Body
+	if r.ContentLength < 0 {
+		// Chunked: no length to trust. With a Content-Length, net/http's
+		// body reader stops at it, which is within the limit.
+		body = http.MaxBytesReader(w, r.Body, limit)
+	}
+	b := (*buf)[:0]
+	if n := int(r.ContentLength) + 1; n > cap(b) {
+		b = make([]byte, 0, n) // +1: room to see the EOF without growing
+	}
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := body.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			*buf = b
+			return b, nil
+		}
+		if err != nil {
+			*buf = b
+			return nil, err
+		}
+	}
+}
+
 func jsonError(err error, limit int64) error {
 	var (
 		mbe *http.MaxBytesError
@@ -212,4 +254,12 @@ func orBody(field string) string {
 		return "request body"
 	}
 	return field
+}
+
+// putBody returns a buffer of readBodyPooled to the pool, unless a large
+// body made it too big to keep.
+func putBody(buf *[]byte) {
+	if cap(*buf) <= 16<<10 {
+		bodyPool.Put(buf)
+	}
 }

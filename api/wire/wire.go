@@ -130,8 +130,10 @@ func (j *OutcomeJSON) Convert() (engine.Outcome, error) {
 // DecodeAttemptJSON decodes one attempt, as POST /v1/score takes it.
 func DecodeAttemptJSON(data []byte) (engine.Attempt, error) {
 	var j AttemptJSON
-	if err := decodeJSON(data, &j); err != nil {
-		return engine.Attempt{}, err
+	if len(data) > MaxMessage || !j.DecodeQuick(data) {
+		if err := decodeJSON(data, &j); err != nil {
+			return engine.Attempt{}, err
+		}
 	}
 	return j.Convert("")
 }

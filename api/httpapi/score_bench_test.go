@@ -1,0 +1,124 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/riskgate/riskgate/api/auth"
+	"github.com/riskgate/riskgate/api/httpapi"
+	"github.com/riskgate/riskgate/api/metrics"
+	"github.com/riskgate/riskgate/api/service"
+	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/internal/enginetest"
+	"github.com/riskgate/riskgate/rules"
+)
+
+const benchToken = "scoring-token-for-benchmarks-0123456789"
+
+// scoreHandler is the HTTP API's mux as the server serves it: a real
+// engine on a memory store, a scoring token and metrics.
+func scoreHandler(tb testing.TB) http.Handler {
+	tb.Helper()
+	log := slog.New(slog.DiscardHandler)
+	m, err := rules.NewManager(rules.Options{Logger: log})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	met, err := metrics.New(prometheus.NewRegistry(), metrics.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	a := &httpapi.API{
+		Service: service.New(enginetest.New(tb, engine.Options{Rules: m}), m),
+		Auth:    auth.New(auth.Options{ScoringToken: []byte(benchToken)}),
+		Metrics: met,
+		Log:     log,
+	}
+	return a.Mux(a.Routes())
+}
+
+// discardWriter is a ResponseWriter that keeps the status and drops the
+// body, so that what is measured is the handler's.
+type discardWriter struct {
+	h    http.Header
+	code int
+	n    int
+}
+
+func (w *discardWriter) Header() http.Header  { return w.h }
+func (w *discardWriter) WriteHeader(code int) { w.code = code }
+func (w *discardWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = 200
+	}
+	w.n += len(b)
+	return len(b), nil
+}
+
+// scoreCall is one POST /v1/score, reused between calls as a server's
+// connection reuses its buffers.
+type scoreCall struct {
+	req    *http.Request
+	body   bytes.Reader
+	w      discardWriter
+	bodies [][]byte
+	i      int
+}
+
+func newScoreCall(users int) *scoreCall {
+	c := &scoreCall{w: discardWriter{h: http.Header{}}}
+	for u := range users {
+		c.bodies = append(c.bodies, fmt.Appendf(nil,
+			`{"tenant":"bench","user_id":"user-%d","username":"user%d@example.com","ip":"81.0.%d.%d","user_agent":"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36","device_id":"dev-%d","result":"password_ok","geo":{"country":"FR","lat":48.8566,"lon":2.3522},"channel":"web"}`,
+			u, u, u>>8&255, u&255, u))
+	}
+	c.req = &http.Request{
+		Method: "POST", URL: &url.URL{Path: "/v1/score"}, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + benchToken}},
+		Host:   "riskgate", RequestURI: "/v1/score",
+	}
+	c.req = c.req.WithContext(c.req.Context())
+	return c
+}
+
+// do makes the next call and returns its status.
+func (c *scoreCall) do(h http.Handler) int {
+	b := c.bodies[c.i%len(c.bodies)]
+	c.i++
+	c.body.Reset(b)
+	c.req.Body = io.NopCloser(&c.body)
+	c.req.ContentLength = int64(len(b))
+	clear(c.w.h)
+	c.w.code, c.w.n = 0, 0
+	h.ServeHTTP(&c.w, c.req)
+	return c.w.code
+}
+
+// BenchmarkHTTPScore is POST /v1/score through the API's mux and
+// middleware (authentication, metrics), the body decoded and the decision
+// encoded, without the network: the part of an HTTP call that is
+// riskgate's own besides the engine. Compare BenchmarkScore in
+// benchmarks/ for the engine alone.
+func BenchmarkHTTPScore(b *testing.B) {
+	h := scoreHandler(b)
+	c := newScoreCall(1000)
+	for range 2000 { // every user has a baseline
+		if code := c.do(h); code != 200 {
+			b.Fatalf("status %d", code)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if code := c.do(h); code != 200 {
+			b.Fatalf("status %d", code)
+		}
+	}
+}
