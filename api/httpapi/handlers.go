@@ -27,11 +27,14 @@ func (a *API) score(w http.ResponseWriter, r *http.Request) {
 	// the checked path's (wire.AttemptJSON.DecodeQuick).
 	var j wire.AttemptJSON
 	if !j.DecodeQuick(data) {
-		if err := decodeData(data, MaxAttemptBody, &j); err != nil {
+		// Through any, a value of its own (j stays on the stack).
+		checked := new(wire.AttemptJSON)
+		if err := decodeData(data, MaxAttemptBody, checked); err != nil {
 			putBody(buf)
 			a.failRequest(w, err)
 			return
 		}
+		j = *checked
 	}
 	putBody(buf) // j holds copies
 	at, err := j.Convert("")
@@ -49,7 +52,7 @@ func (a *API) score(w http.ResponseWriter, r *http.Request) {
 			d.Signals = engine.Env{} // omitzero: left out of the JSON
 		}
 	}
-	WriteJSON(w, http.StatusOK, &d)
+	writeDecision(w, &d)
 }
 
 func (a *API) outcome(w http.ResponseWriter, r *http.Request) {

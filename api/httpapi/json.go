@@ -78,9 +78,7 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 		}
 	}()
 	buf.Reset()
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Content-Type-Options", "nosniff")
+	setJSONHeaders(w.Header())
 	if d, ok := v.(*engine.Decision); ok {
 		// Every Score's body: the generated encoder, same bytes.
 		if b, ok := appendDecisionJSON(buf.AvailableBuffer(), d); ok {
@@ -99,6 +97,42 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	}
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
+}
+
+// The values of the headers of every JSON answer, shared: net/http only
+// reads them, and Header.Set would make each anew.
+var (
+	jsonContentType = []string{"application/json"}
+	noSniff         = []string{"nosniff"}
+)
+
+func setJSONHeaders(h http.Header) {
+	h["Content-Type"] = jsonContentType
+	h["X-Content-Type-Options"] = noSniff
+}
+
+// decisionBufs are writeDecision's buffers.
+var decisionBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+// writeDecision is WriteJSON(w, http.StatusOK, d) without the any, through
+// which d would escape to the heap.
+func writeDecision(w http.ResponseWriter, d *engine.Decision) {
+	buf := decisionBufs.Get().(*[]byte)
+	b, ok := appendDecisionJSON((*buf)[:0], d)
+	if !ok {
+		decisionBufs.Put(buf)
+		copied := *d                         // only this path lets a Decision escape
+		WriteJSON(w, http.StatusOK, &copied) // encoding/json's answer, or its 500
+		return
+	}
+	b = append(b, '\n')
+	setJSONHeaders(w.Header())
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+	if cap(b) <= 64<<10 {
+		*buf = b
+		decisionBufs.Put(buf)
+	}
 }
 
 // requestError is a bad request body, with the field when known.

@@ -85,6 +85,11 @@ func appendJSONFloat(b []byte, f float64) ([]byte, bool) {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return b, false
 	}
+	if f == math.Trunc(f) && math.Abs(f) < 1e15 && (f != 0 || !math.Signbit(f)) { // not -0
+		// Counts and whole scores, most of a Decision's numbers: the same
+		// digits as the shortest 'f' form, without its search.
+		return strconv.AppendInt(b, int64(f), 10), true
+	}
 	format := byte('f')
 	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
 		format = 'e'

@@ -21,7 +21,8 @@ var (
 	awkwardStrings = []string{"", "plain", `quote " back \ slash`, "ctl \x00\x01\x1f\x7f \b\f\n\r\t", "bad \xff\xfe utf-8 \xe2\x82",
 		"sep \u2028 \u2029", "<b>&amp;</b>", "émoji 🙂 ok", strings.Repeat("long ", 60)}
 	awkwardFloats = []float64{0, math.Copysign(0, -1), 1, -1.5, 0.1, 1e-6, 9.99e-7, 1e-7, 1.5e-300, 1e20, 1e21, 123456789012345678901234.0,
-		math.MaxFloat64, math.SmallestNonzeroFloat64, 51.5074, -0.1278, 1.0 / 3}
+		math.MaxFloat64, math.SmallestNonzeroFloat64, 51.5074, -0.1278, 1.0 / 3,
+		42, -7, 1e15 - 1, 1e15, -1e15 + 1, 1 << 53, 65}
 )
 
 // fillAwkward sets each field of v to a random value, zero about half
@@ -190,4 +191,23 @@ func typicalDecision() engine.Decision {
 	s.Tenant = engine.TenantEnv{Attempts10m: 1200, Failures10m: 40, FailureRate10m: 0.033, FailureRate24h: 0.03}
 	s.State.Available, s.RBA.Available, s.RBA.Score = true, true, 0.12
 	return d
+}
+
+// TestJSONFloat: every awkward float, and whole numbers around the
+// integer shortcut's bounds, are written as encoding/json writes them.
+func TestJSONFloat(t *testing.T) {
+	fs := append([]float64{}, awkwardFloats...)
+	for _, f := range []float64{1e15, 1 << 53, 1e14} {
+		fs = append(fs, f, -f, math.Nextafter(f, 0), math.Nextafter(f, 2*f), f+0.5)
+	}
+	for _, f := range fs {
+		want, err := json.Marshal(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := appendJSONFloat(nil, f)
+		if !ok || string(got) != string(want) {
+			t.Errorf("%v: %s, want %s", f, got, want)
+		}
+	}
 }

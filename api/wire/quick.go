@@ -282,7 +282,7 @@ func (p *quick) coordinate(f **float64, v *float64) bool {
 	if !ok {
 		return false
 	}
-	x, err := strconv.ParseFloat(n, 64)
+	x, err := strconv.ParseFloat(string(n), 64) // short: converted on the stack
 	if err != nil {
 		return false
 	}
@@ -292,7 +292,7 @@ func (p *quick) coordinate(f **float64, v *float64) bool {
 }
 
 // number reads a JSON number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-func (p *quick) number() (string, bool) {
+func (p *quick) number() ([]byte, bool) {
 	start := p.i
 	p.eat('-')
 	switch {
@@ -300,11 +300,11 @@ func (p *quick) number() (string, bool) {
 	case p.digit19():
 		p.digits()
 	default:
-		return "", false
+		return nil, false
 	}
 	if p.eat('.') {
 		if p.digits() == 0 {
-			return "", false
+			return nil, false
 		}
 	}
 	if p.eat('e') || p.eat('E') {
@@ -312,7 +312,7 @@ func (p *quick) number() (string, bool) {
 			p.eat('-')
 		}
 		if p.digits() == 0 {
-			return "", false
+			return nil, false
 		}
 	}
 	// A number must end where a value may: a letter or digit after it
@@ -321,10 +321,10 @@ func (p *quick) number() (string, bool) {
 		switch p.b[p.i] {
 		case ' ', '\t', '\n', '\r', ',', '}':
 		default:
-			return "", false
+			return nil, false
 		}
 	}
-	return string(p.b[start:p.i]), true
+	return p.b[start:p.i], true
 }
 
 func (p *quick) digit19() bool {
