@@ -122,3 +122,29 @@ func BenchmarkHTTPScore(b *testing.B) {
 		}
 	}
 }
+
+// TestHTTPScoreAllocations is the HTTP Score path's allocation budget: an
+// ordinary attempt through the mux, authentication, metrics, the decoder,
+// the engine and the encoder allocates 15 times a call (2026-12-04: 3 of
+// them the engine's, 1 this test's body, 7 the attempt's strings). Before
+// the one-pass decoder it was 247; the margin is for the engine's own
+// changes, not for the transport to creep back.
+func TestHTTPScoreAllocations(t *testing.T) {
+	const budget = 20
+	h := scoreHandler(t)
+	c := newScoreCall(100)
+	for range 200 {
+		if code := c.do(h); code != 200 {
+			t.Fatalf("status %d", code)
+		}
+	}
+	allocs := testing.AllocsPerRun(500, func() {
+		if code := c.do(h); code != 200 {
+			t.Fatalf("status %d", code)
+		}
+	})
+	t.Logf("%.1f allocations per HTTP Score", allocs)
+	if allocs > budget {
+		t.Errorf("%.1f allocations per HTTP Score, budget %d", allocs, budget)
+	}
+}
