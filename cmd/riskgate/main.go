@@ -29,11 +29,25 @@ type cli struct {
 	VersionFlag kong.VersionFlag `name:"version" help:"Print the version and exit."`
 }
 
+// serveCLI is cli with serve alone, for `riskgate serve`: the same
+// command, flags and help (TestServeCLI).
+type serveCLI struct {
+	Serve       serveCmd         `cmd:"" help:"Run the service: gRPC and HTTP/JSON APIs, metrics, live rules."`
+	VersionFlag kong.VersionFlag `name:"version" help:"Print the version and exit."`
+}
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var c cli
-	parser, err := kong.New(&c,
+	var tree any = &c
+	if len(os.Args) > 1 && os.Args[1] == "serve" {
+		// Kong builds and interpolates the help of the whole tree up
+		// front, a few milliseconds of a start of some tens: a server's
+		// (re)start builds its own command's only.
+		tree = &serveCLI{}
+	}
+	parser, err := kong.New(tree,
 		kong.Name("riskgate"),
 		kong.Description("Risk-based adaptive authentication: allow, step up or deny each login, with reasons."),
 		kong.Vars{"version": versionString()},
