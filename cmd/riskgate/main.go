@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/alecthomas/kong"
@@ -29,6 +30,10 @@ type cli struct {
 	VersionFlag kong.VersionFlag `name:"version" help:"Print the version and exit."`
 }
 
+// startGCPercent is the collector's target for the start of serve: that
+// of --gc-percent by default.
+const startGCPercent = 400
+
 // serveCLI is cli with serve alone, for `riskgate serve`: the same
 // command, flags and help (TestServeCLI).
 type serveCLI struct {
@@ -46,6 +51,13 @@ func main() {
 		// front, a few milliseconds of a start of some tens: a server's
 		// (re)start builds its own command's only.
 		tree = &serveCLI{}
+		if os.Getenv("GOGC") == "" {
+			// The collector's target from the first allocation, not from
+			// once the flags are read: at the runtime's default, the
+			// start (flags, rules) ran two collections of a small heap.
+			// serveCmd.Run sets the configured one.
+			debug.SetGCPercent(startGCPercent)
+		}
 	}
 	parser, err := kong.New(tree,
 		kong.Name("riskgate"),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/alecthomas/kong"
@@ -50,6 +51,15 @@ func (c *serveCmd) BeforeResolve(ctx *kong.Context) error {
 }
 
 func (c *serveCmd) Run(ctx context.Context) error {
+	if os.Getenv("GOGC") == "" {
+		// main started at startGCPercent; node.Serve sets a positive
+		// --gc-percent again, 0 is the runtime's default.
+		p := c.GCPercent
+		if p <= 0 {
+			p = 100
+		}
+		debug.SetGCPercent(p)
+	}
 	log := c.Log.NewLogger()
 	if c.ConfigFile != "" {
 		log.Info("configuration file", "path", c.ConfigFile)
