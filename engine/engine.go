@@ -22,7 +22,9 @@ type Signal interface {
 }
 
 // Input is everything a signal may read: the validated attempt, what the
-// enrichers found and the state the store returned.
+// enrichers found and the state the store returned. Signals must not
+// modify it: the store may learn the login from State.Profile as read
+// (Commit.Observed).
 type Input struct {
 	Attempt     *Attempt
 	Tenant      string
@@ -533,6 +535,7 @@ func (s *scratch) commitFor(d *Decision) {
 	switch {
 	case d.Action == ActionAllow && s.attempt.Result == ResultPasswordOK:
 		s.commit.Learn = &s.login
+		s.commit.Observed = &s.state
 	case d.Action == ActionStepUp && !s.attempt.Result.Failed(),
 		d.Action == ActionAllow && s.attempt.Result == ResultUnknown:
 		s.pending = Pending{DecisionID: d.DecisionID, Action: d.Action, Result: s.attempt.Result, Event: s.ev, Login: s.login}
