@@ -468,12 +468,13 @@ func CountryCode(s string) string {
 // keys computes the keyed hashes of the attempt's identifiers.
 func (e *Engine) keys(s *scratch) {
 	k, t := e.opts.Keyer, s.n.tenant
+	ks := k.pool.Get().(*keyScratch)
 	if s.attempt.UserID != "" {
-		s.ev.User = k.User(t, s.attempt.UserID)
+		s.ev.User = k.keyWith(ks, domainUser, t, s.attempt.UserID, nil)
 		s.ev.Account = s.ev.User
 	}
 	if s.n.username != "" {
-		s.ev.Username = k.Username(t, s.n.username)
+		s.ev.Username = k.keyWith(ks, domainUsername, t, s.n.username, nil)
 		if s.ev.Account.IsZero() {
 			s.ev.Account = s.ev.Username
 		}
@@ -481,11 +482,12 @@ func (e *Engine) keys(s *scratch) {
 	if s.facts != nil {
 		s.ev.Password = s.facts.Key // already keyed, by the capture
 	} else if s.n.hasPassword {
-		s.ev.Password = k.Password(t, &s.n.password)
+		s.ev.Password = k.keyWith(ks, domainPassword, t, "", s.n.password[:])
 	}
 	if s.attempt.DeviceID != "" {
-		s.in.Device = k.Device(t, s.attempt.DeviceID)
+		s.in.Device = k.keyWith(ks, domainDevice, t, s.attempt.DeviceID, nil)
 	}
+	k.pool.Put(ks)
 }
 
 func (e *Engine) fillAttemptEnv(s *scratch) {
