@@ -22,7 +22,9 @@ type Signal interface {
 }
 
 // Input is everything a signal may read: the validated attempt, what the
-// enrichers found and the state the store returned.
+// enrichers found and the state the store returned. Signals must not
+// modify it: the store may learn the login from State.Profile as read
+// (Commit.Observed).
 type Input struct {
 	Attempt     *Attempt
 	Tenant      string
@@ -466,12 +468,13 @@ func CountryCode(s string) string {
 // keys computes the keyed hashes of the attempt's identifiers.
 func (e *Engine) keys(s *scratch) {
 	k, t := e.opts.Keyer, s.n.tenant
+	ks := k.pool.Get().(*keyScratch)
 	if s.attempt.UserID != "" {
-		s.ev.User = k.User(t, s.attempt.UserID)
+		s.ev.User = k.keyWith(ks, domainUser, t, s.attempt.UserID, nil)
 		s.ev.Account = s.ev.User
 	}
 	if s.n.username != "" {
-		s.ev.Username = k.Username(t, s.n.username)
+		s.ev.Username = k.keyWith(ks, domainUsername, t, s.n.username, nil)
 		if s.ev.Account.IsZero() {
 			s.ev.Account = s.ev.Username
 		}
@@ -479,11 +482,12 @@ func (e *Engine) keys(s *scratch) {
 	if s.facts != nil {
 		s.ev.Password = s.facts.Key // already keyed, by the capture
 	} else if s.n.hasPassword {
-		s.ev.Password = k.Password(t, &s.n.password)
+		s.ev.Password = k.keyWith(ks, domainPassword, t, "", s.n.password[:])
 	}
 	if s.attempt.DeviceID != "" {
-		s.in.Device = k.Device(t, s.attempt.DeviceID)
+		s.in.Device = k.keyWith(ks, domainDevice, t, s.attempt.DeviceID, nil)
 	}
+	k.pool.Put(ks)
 }
 
 func (e *Engine) fillAttemptEnv(s *scratch) {
@@ -533,6 +537,7 @@ func (s *scratch) commitFor(d *Decision) {
 	switch {
 	case d.Action == ActionAllow && s.attempt.Result == ResultPasswordOK:
 		s.commit.Learn = &s.login
+		s.commit.Observed = &s.state
 	case d.Action == ActionStepUp && !s.attempt.Result.Failed(),
 		d.Action == ActionAllow && s.attempt.Result == ResultUnknown:
 		s.pending = Pending{DecisionID: d.DecisionID, Action: d.Action, Result: s.attempt.Result, Event: s.ev, Login: s.login}

@@ -94,6 +94,50 @@ var (
 // are reserved: no real login comes from them.
 func Classify(addr netip.Addr) IPClass {
 	addr = addr.Unmap()
+	if addr.Is4() && plainOctet[addr.As4()[0]] {
+		return ClassPublic // the common case, without testing every range
+	}
+	return classify(addr)
+}
+
+// plainOctet marks the first octets of IPv4 addresses that no range of
+// classify (special4) overlaps: all of them are public.
+var plainOctet = func() (plain [256]bool) {
+	for i := range plain {
+		plain[i] = true
+	}
+	for _, p := range special4() {
+		a, bits := p.Masked().Addr().As4()[0], p.Bits()
+		last := a
+		if bits < 8 {
+			last = a | byte(0xff>>bits)
+		}
+		for o := int(a); o <= int(last); o++ {
+			plain[o] = false
+		}
+	}
+	return plain
+}()
+
+// special4 is every IPv4 range classify tells apart from public: netip's
+// loopback, private, link-local, multicast and unspecified, CGNAT and the
+// reserved ranges.
+func special4() []netip.Prefix {
+	out := []netip.Prefix{
+		netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("172.16.0.0/12"),
+		netip.MustParsePrefix("192.168.0.0/16"), netip.MustParsePrefix("169.254.0.0/16"), netip.MustParsePrefix("224.0.0.0/4"),
+		netip.MustParsePrefix("0.0.0.0/32"), cgnat,
+	}
+	for _, p := range reserved {
+		if p.Addr().Is4() {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// classify is Classify without the fast path.
+func classify(addr netip.Addr) IPClass {
 	switch {
 	case addr.IsLoopback():
 		return ClassLoopback

@@ -158,6 +158,14 @@ func parseKeyID(id string) (scheme int, fp string, err error) {
 
 func (k *Keyer) key(domain byte, tenant string, value string, raw []byte) Key {
 	s := k.pool.Get().(*keyScratch)
+	out := k.keyWith(s, domain, tenant, value, raw)
+	k.pool.Put(s)
+	return out
+}
+
+// keyWith is key with a scratch the caller took from k.pool: a Score
+// keys up to four identifiers, and takes the scratch once.
+func (k *Keyer) keyWith(s *keyScratch, domain byte, tenant string, value string, raw []byte) Key {
 	s.buf = s.buf[:0]
 	if k.scheme == SchemeHMAC {
 		s.buf = append(s.buf, domain)
@@ -175,7 +183,6 @@ func (k *Keyer) key(domain byte, tenant string, value string, raw []byte) Key {
 	sum := s.mac.Sum(s.sum[:0])
 	var out Key
 	copy(out[:], sum)
-	k.pool.Put(s)
 	return out
 }
 

@@ -106,6 +106,11 @@ type State struct {
 	// is empty when none was stored yet.
 	Replayed bool
 	Decided  []byte
+	// ProfileSource is opaque to the engine: a store that decodes Profile
+	// from an encoding it keeps (engine/memstore) may note that encoding
+	// here, so that learning the same login (Commit.Observed) need not
+	// decode it a second time when it is still the one stored.
+	ProfileSource []byte
 }
 
 // Reset empties s, keeping slice capacity.
@@ -214,6 +219,12 @@ type Commit struct {
 	Learn   *Login   // a completed login to learn, or nil
 	Pending *Pending // a decision to remember for Report, or nil
 	Decided *Decided // the decision of an attempt with an attempt_id, or nil
+	// Observed, when not nil, is the state Observe read for the attempt
+	// being learned (Learn): a store may learn into Observed.Profile, in
+	// place, instead of decoding its own copy again, when its copy is
+	// still the one Observed.ProfileSource names. The engine reads
+	// neither after Commit.
+	Observed *State
 }
 
 // Decided is a decision kept under its attempt's AttemptID for the

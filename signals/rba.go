@@ -72,8 +72,11 @@ import (
 type RBA struct {
 	Alpha float64
 	seed  maphash.Seed
-	mu    sync.RWMutex
-	pops  map[string]*population
+	// pops maps tenants to their populations, copied on write (a new
+	// tenant, rare): every Score reads it twice, and a read-write mutex's
+	// reader count is a cache line every core writes.
+	pops atomic.Pointer[map[string]*population]
+	mu   sync.Mutex // serialises writers of pops
 }
 
 // NewRBA returns the RBA signal. alpha <= 0 takes the default 1.
@@ -81,7 +84,9 @@ func NewRBA(alpha float64) *RBA {
 	if alpha <= 0 {
 		alpha = 1
 	}
-	return &RBA{Alpha: alpha, seed: maphash.MakeSeed(), pops: map[string]*population{}}
+	r := &RBA{Alpha: alpha, seed: maphash.MakeSeed()}
+	r.pops.Store(&map[string]*population{})
+	return r
 }
 
 // Features of the population model, in a fixed order.
@@ -327,30 +332,33 @@ func (r *RBA) Learned(l *engine.Login) {
 }
 
 func (r *RBA) population(tenant string, create bool) *population {
-	r.mu.RLock()
-	p := r.pops[tenant]
-	r.mu.RUnlock()
+	pops := *r.pops.Load()
+	p := pops[tenant]
 	if p != nil || !create {
 		if p == nil {
-			r.mu.RLock()
-			p = r.pops[overflowTenant]
-			r.mu.RUnlock()
+			p = pops[overflowTenant]
 		}
 		return p
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if p = r.pops[tenant]; p != nil {
+	pops = *r.pops.Load()
+	if p = pops[tenant]; p != nil {
 		return p
 	}
-	if len(r.pops) >= maxTenantPopulations {
+	if len(pops) >= maxTenantPopulations {
 		tenant = overflowTenant
-		if p = r.pops[tenant]; p != nil {
+		if p = pops[tenant]; p != nil {
 			return p
 		}
 	}
 	p = newPopulation()
-	r.pops[tenant] = p
+	next := make(map[string]*population, len(pops)+1)
+	for k, v := range pops {
+		next[k] = v
+	}
+	next[strings.Clone(tenant)] = p
+	r.pops.Store(&next)
 	return p
 }
 

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 
@@ -252,6 +253,9 @@ func (s *Store) Observe(ctx context.Context, ev *engine.Event, st *engine.State)
 		sh.mu.Unlock()
 		// Decoded outside the lock: the blob is immutable.
 		st.HasProfile = blob != nil && decodeProfile(blob, &st.Profile) == nil
+		if st.HasProfile {
+			st.ProfileSource = blob
+		}
 	}
 	s.apply(ev, st, now)
 	return nil
@@ -471,15 +475,23 @@ func (s *Store) Commit(ctx context.Context, c *engine.Commit) error {
 			sh.profiles.touch(i)
 		}
 		e := &sh.profiles.at(i).val
-		if e.blob == nil || now-e.touched >= int64(s.opts.ProfileTTL/time.Second) || decodeProfile(e.blob, &sc.p) != nil {
-			resetProfile(&sc.p)
+		p := &sc.p
+		live := e.blob != nil && now-e.touched < int64(s.opts.ProfileTTL/time.Second)
+		if o := c.Observed; live && o != nil && o.HasProfile && sameBlob(o.ProfileSource, e.blob) {
+			// The profile Observe decoded for this login, still the one
+			// stored (no other login of the user learned in between):
+			// learn into it rather than decode the blob again.
+			p = &o.Profile
+			o.HasProfile, o.ProfileSource = false, nil
+		} else if !live || decodeProfile(e.blob, p) != nil {
+			resetProfile(p)
 		}
-		sc.p.Learn(l)
-		sc.buf = encodeProfile(sc.buf[:0], &sc.p)
+		p.Learn(l)
+		sc.buf = encodeProfile(sc.buf[:0], p)
 		e.blob = append([]byte(nil), sc.buf...)
 		e.touched = now
 		sh.mu.Unlock()
-		resetProfile(&sc.p) // drop references into the old blob
+		resetProfile(p) // drop references into the old blob and the login
 		scratchPool.Put(sc)
 	}
 	if p := c.Pending; p != nil {
@@ -511,6 +523,13 @@ func (s *Store) TakePending(ctx context.Context, tenant, decisionID string) (eng
 		return engine.Pending{}, false, nil
 	}
 	return e.p, true, nil
+}
+
+// sameBlob reports whether a and b are the same stored blob (not merely
+// equal bytes: a blob is never modified, so the same memory is the same
+// profile).
+func sameBlob(a, b []byte) bool {
+	return len(a) == len(b) && len(a) > 0 && unsafe.SliceData(a) == unsafe.SliceData(b)
 }
 
 // learnScratch is a profile being learned into and its encoding.

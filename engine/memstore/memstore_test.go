@@ -319,3 +319,60 @@ func TestDistinctInlineMatchesSet(t *testing.T) {
 		}
 	}
 }
+
+// TestLearnFromObservedMatchesDecode checks Commit.Observed: learning into
+// the profile Observe read gives the same stored profile as decoding it
+// again, and a profile that another login changed since it was read is
+// not learned into.
+func TestLearnFromObservedMatchesDecode(t *testing.T) {
+	ctx := context.Background()
+	with, without := New(Options{Shards: 4}), New(Options{Shards: 4})
+	defer with.Close(ctx)
+	defer without.Close(ctx)
+	r := rand.New(rand.NewPCG(5, 6))
+	countries := []string{"FR", "DE", "US", "JP"}
+	for i := range 2000 {
+		u := key(fmt.Sprintf("u%d", r.IntN(50)))
+		ip := netip.AddrFrom4([4]byte{81, byte(r.IntN(4)), byte(r.IntN(8)), 1})
+		at := base.Add(time.Duration(i) * time.Minute)
+		l := engine.Login{
+			Tenant: "t", User: u, Time: at, IP: ip, Subnet: engine.SubnetOf(ip),
+			Device: key(fmt.Sprintf("d%d", r.IntN(6))), Agent: "Chrome/Windows", AgentVersion: uint16(120 + r.IntN(3)),
+			Country: countries[r.IntN(len(countries))], ASN: uint32(r.IntN(3)),
+		}
+		ev := engine.Event{Tenant: "t", Time: at, IP: ip, Subnet: l.Subnet, User: u, Attempt: true}
+		var st, other engine.State
+		if err := with.Observe(ctx, &ev, &st); err != nil {
+			t.Fatal(err)
+		}
+		if err := without.Observe(ctx, &ev, &other); err != nil {
+			t.Fatal(err)
+		}
+		if st.HasProfile != other.HasProfile || !same(&st.Profile, &other.Profile) {
+			t.Fatalf("login %d: the stores read different profiles", i)
+		}
+		if i%7 == 3 {
+			// Another login of the user learned between this one's
+			// Observe and Commit: st is stale and must not be learned into.
+			between := l
+			between.Time = at.Add(-time.Second)
+			between.Country = "BR"
+			for _, s := range []*Store{with, without} {
+				if err := s.Commit(ctx, &engine.Commit{Learn: &between}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := with.Commit(ctx, &engine.Commit{Learn: &l, Observed: &st}); err != nil {
+			t.Fatal(err)
+		}
+		if err := without.Commit(ctx, &engine.Commit{Learn: &l}); err != nil {
+			t.Fatal(err)
+		}
+		a, okA, errA := with.Profile(ctx, "t", u)
+		b, okB, errB := without.Profile(ctx, "t", u)
+		if errA != nil || errB != nil || okA != okB || !same(&a, &b) {
+			t.Fatalf("login %d: learned from the observed profile %+v, from the stored one %+v", i, a, b)
+		}
+	}
+}

@@ -213,6 +213,32 @@ func (d *decoder) f64() float64 {
 	return math.Float64frombits(binary.LittleEndian.Uint64(v))
 }
 
+// seen reads a set's member: str, count uvarint, time. Nearly every
+// member has a length and a count of one byte each, read here in one go;
+// others take the general reads.
+func (d *decoder) seen() engine.Seen {
+	b := d.b
+	if len(b) > 0 && b[0] < 0x80 {
+		n := int(b[0])
+		if w := d.w; n+2+w <= len(b) && b[n+1] < 0x80 {
+			var v string
+			if n > 0 {
+				v = unsafe.String(&b[1], n)
+			}
+			c, rest := uint32(b[n+1]), b[n+2:]
+			var t int64
+			if w == 4 {
+				t = int64(binary.LittleEndian.Uint32(rest))
+			} else {
+				t = int64(binary.LittleEndian.Uint64(rest))
+			}
+			d.b = rest[w:]
+			return engine.Seen{Value: v, Count: c, Last: t}
+		}
+	}
+	return engine.Seen{Value: d.str(), Count: d.u32(), Last: d.time()}
+}
+
 func (d *decoder) u32() uint32 {
 	v := d.uvarint()
 	if v > math.MaxUint32 {
@@ -276,7 +302,7 @@ func decodeProfile(blob []byte, p *engine.Profile) error {
 		}
 		set := old[i]
 		for range n {
-			set = append(set, engine.Seen{Value: d.str(), Count: d.u32(), Last: d.time()})
+			set = append(set, d.seen())
 		}
 		*s = set
 	}

@@ -1,0 +1,98 @@
+package engine
+
+import (
+	"encoding/binary"
+	"math/rand/v2"
+	"net/netip"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// TestClassifyFastPathMatches checks Classify's first-octet shortcut
+// against the full classification: every first octet with random
+// addresses, and the first and last address of every special range and
+// their neighbours.
+func TestClassifyFastPathMatches(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	check := func(a netip.Addr) {
+		t.Helper()
+		if got, want := Classify(a), classify(a); got != want {
+			t.Fatalf("Classify(%s) = %s, the full classification says %s", a, got, want)
+		}
+		m := netip.AddrFrom16(a.As16()) // the same address IPv4-mapped
+		if got, want := Classify(m), classify(a); got != want {
+			t.Fatalf("Classify(%s) = %s, the full classification says %s", m, got, want)
+		}
+	}
+	for o := range 256 {
+		for range 2000 {
+			check(netip.AddrFrom4([4]byte{byte(o), byte(r.Uint32()), byte(r.Uint32()), byte(r.Uint32())}))
+		}
+		check(netip.AddrFrom4([4]byte{byte(o), 0, 0, 0}))
+		check(netip.AddrFrom4([4]byte{byte(o), 255, 255, 255}))
+	}
+	for _, p := range special4() {
+		first := p.Masked().Addr()
+		b := first.As4()
+		n := binary.BigEndian.Uint32(b[:]) | uint32(uint64(1)<<(32-p.Bits())-1)
+		binary.BigEndian.PutUint32(b[:], n)
+		last := netip.AddrFrom4(b)
+		for _, a := range []netip.Addr{first, first.Prev(), last, last.Next()} {
+			if a.IsValid() {
+				check(a)
+			}
+		}
+	}
+	plain := 0
+	for _, ok := range plainOctet {
+		if ok {
+			plain++
+		}
+	}
+	if plain < 200 {
+		t.Errorf("only %d first octets take the fast path", plain)
+	}
+}
+
+// TestPlainASCII checks plainASCII against a byte-by-byte reference on
+// every single-byte change of strings of every length up to 24, and
+// that checkString's answers do not depend on the fast path.
+func TestPlainASCII(t *testing.T) {
+	ref := func(s string) bool {
+		for i := 0; i < len(s); i++ {
+			if s[i] < 0x20 || s[i] >= 0x7f {
+				return false
+			}
+		}
+		return true
+	}
+	base := []byte("Mozilla/5.0 (X11; Linux)")
+	for n := 0; n <= len(base); n++ {
+		for i := 0; i < n; i++ {
+			for c := range 256 {
+				b := append([]byte(nil), base[:n]...)
+				b[i] = byte(c)
+				s := string(b)
+				if got, want := plainASCII(s), ref(s); got != want {
+					t.Fatalf("plainASCII(%q) = %v, want %v", s, got, want)
+				}
+				err := checkString("f", s, 100)
+				switch {
+				case !utf8.ValidString(s):
+					if err == nil || !strings.Contains(err.Error(), "not valid UTF-8") {
+						t.Fatalf("checkString(%q) = %v, want not valid UTF-8", s, err)
+					}
+				case c < 0x20 || c == 0x7f:
+					if err == nil || !strings.Contains(err.Error(), "control character") {
+						t.Fatalf("checkString(%q) = %v, want a control character", s, err)
+					}
+				default:
+					if err != nil {
+						t.Fatalf("checkString(%q) = %v", s, err)
+					}
+				}
+			}
+		}
+	}
+}
