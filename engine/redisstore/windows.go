@@ -17,7 +17,11 @@ import (
 const (
 	flagRings  = 1 // the state holds counter rings
 	flagHLL    = 2 // the distinct members are in HyperLogLogs
-	flagSorted = 4 // the distinct members are in a sorted set
+	flagSorted = 8 // the distinct members are in a sorted set, the state holds its histogram
+	// flagSortedV1 is the sorted set's form before its histogram (the
+	// state held only the time to live bucket): the script rebuilds the
+	// histogram from the set when it meets one, and never returns it.
+	flagSortedV1 = 4
 )
 
 // hllState is the size of a state's HyperLogLog part: per window, the
@@ -126,7 +130,24 @@ func countState(res string, ring, dist *engine.Windows, t int64, failed bool, fa
 		return nil
 	}
 	rest := res[d:]
-	if flags&(flagHLL|flagSorted) != 0 {
+	if flags&flagSorted != 0 {
+		// The time to live bucket, the histogram of the members' last
+		// sightings, summed as counters are; or, for an attempt dated
+		// before the histogram's newest bucket, the script's counts.
+		hs := ringSize(dist)
+		switch len(rest) {
+		case 4 + hs:
+			ringSum(rest[4:], dist, t, distinct)
+		case 4 + hs + 12:
+			for i := range distinct {
+				distinct[i] = be32(rest[4+hs+4*i:])
+			}
+		default:
+			return fmt.Errorf("%w: distinct part of %d bytes", errState, len(rest))
+		}
+		return nil
+	}
+	if flags&(flagHLL|flagSortedV1) != 0 {
 		// The script counted: the HyperLogLog state or the time to live
 		// bucket, then the counts.
 		skip := 4

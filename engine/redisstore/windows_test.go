@@ -180,3 +180,85 @@ func near(got uint32, want int) bool {
 	}
 	return d <= max(1, want/50)
 }
+
+// TestSortedHistogram checks the sorted form's histogram and its upgrade.
+// Two tenants get the same stream (60 usernames at one address, some
+// events late); in the second, the address's and the subnet's states are
+// turned back, twice, into the sorted form of before the histogram (flag
+// 4: the time to live bucket alone), as a node of the previous version
+// left them. The script must rebuild the histogram from the set: every
+// count of the two tenants equal, and the first's usernames equal to the
+// sorted set's own ZCOUNTs of the event's windows.
+func TestSortedHistogram(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newTestStore(t, srv.URL, Options{SmallSet: 100})
+	defer s.Close(context.Background())
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer rdb.Close()
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(3, 4))
+	ip := netip.MustParseAddr("81.2.69.160")
+	downgrade := func(key string) {
+		t.Helper()
+		v, err := rdb.Get(ctx, key).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := 1 + int(v[0]&flagRings)*ringSize(&shortSpec)
+		if v[0]&^flagRings != flagSorted || len(v) != d+4+ringSize(&shortSpec) {
+			t.Fatalf("%s: state of form %#x and %d bytes, want the sorted form with its histogram", key, v[0], len(v))
+		}
+		old := string([]byte{v[0]&flagRings | flagSortedV1}) + v[1:d+4]
+		if err := rdb.Set(ctx, key, old, redis.KeepTTL).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := t0
+	for i := range 600 {
+		at = at.Add(time.Duration(r.IntN(60)) * time.Second)
+		evAt := at
+		if i > 100 && r.IntN(10) == 0 {
+			evAt = at.Add(-time.Duration(r.IntN(7200)) * time.Second)
+		}
+		user := fmt.Sprint("u", r.IntN(60))
+		failed := r.IntN(3) == 0
+		var st [2]engine.State
+		for k, tenant := range []string{"hist", "upgraded"} {
+			ev := &engine.Event{
+				Tenant: tenant, Time: evAt, IP: ip, Subnet: engine.SubnetOf(ip),
+				Username: userKey(t, "n"+user), Attempt: true, Failed: failed,
+			}
+			if err := s.Observe(ctx, ev, &st[k]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if st[0].Counts != st[1].Counts {
+			t.Fatalf("event %d at %v: counts differ after the upgrade:\nnew      %+v\nupgraded %+v", i, evAt, st[0].Counts, st[1].Counts)
+		}
+		state, err := rdb.Get(ctx, s.keys.addr("hist", ip, sufWindows)).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if state[0]&^flagRings == flagSorted {
+			zk := s.keys.addr("hist", ip, "") + ":m"
+			for k, sp := range shortSpec {
+				ratio := sp.Width / shortSpec[0].Width
+				idx := evAt.Unix() / sp.Width
+				lo, hi := (idx-sp.Buckets+1)*ratio, (idx+1)*ratio-1
+				n, err := rdb.ZCount(ctx, zk, fmt.Sprint(lo), fmt.Sprint(hi)).Result()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := st[0].Counts.IP.Usernames[k]; int64(got) != n {
+					t.Fatalf("event %d at %v, window %s: %d usernames, the sorted set has %d", i, evAt, sp.Name, got, n)
+				}
+			}
+			if i == 200 || i == 400 {
+				downgrade(s.keys.addr("upgraded", ip, sufWindows))
+				downgrade(s.keys.subnet("upgraded", engine.SubnetOf(ip), sufWindows))
+			}
+		} else if i >= 200 {
+			t.Fatalf("event %d: form %#x, want the sorted set by now", i, state[0])
+		}
+	}
+}

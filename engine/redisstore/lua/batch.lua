@@ -28,13 +28,16 @@
 -- (Lua would format them with printf).
 --
 -- A state value (<base>:s) is a flags byte (1: counter rings present,
--- 2: distinct members in HyperLogLogs, 4: in a sorted set), then, when
+-- 2: distinct members in HyperLogLogs, 8: in a sorted set; 4: in a sorted
+-- set, the form before its histogram, converted when met), then, when
 -- present, the counter rings (per series, per window: the newest bucket
 -- number and one count per bucket, big-endian uint32: the memory store's
 -- ring), then the distinct part: in the two small forms the wall-clock
 -- bucket of the longest window in which the keys' times to live were last
 -- set, then (in the state) up to 16 members, each a 6-byte fingerprint and
--- its last sighting as a bucket number of the finest window; in
+-- its last sighting as a bucket number of the finest window, or (sorted
+-- set) the histogram of the members' last sightings: rings of the counter
+-- layout, a member counting in the bucket of its last sighting; in
 -- HyperLogLog mode, per window the union's bucket, the newest bucket with
 -- data, a bit mask of the buckets with data and the union's count (48
 -- bytes).
@@ -110,7 +113,7 @@ local function ringAdd(s, off, spec, ev)
       if add then
         local p = o + 1 + idx % n
         local c = a[p] + k
-        if c > 4294967295 then c = 4294967295 end
+        if c > 4294967295 then c = 4294967295 elseif c < 0 then c = 0 end
         a[p] = c
       end
       o = o + 1 + n
@@ -288,6 +291,23 @@ local function convert(s, d, flags, base, nm, spec, t, read, zk)
   return char(flags + 2) .. sub(s, 2, d - 1) .. pack(HFMT, unpack(a)), cnt
 end
 
+-- zcounts counts the members of the sorted set zk in each window of the
+-- attempt (the ranges in P at rpos).
+local function zcounts(zk, P, rpos)
+  local _, lo1, hi1, lo2, hi2, lo3, hi3 = unpack4(RNG, P, rpos)
+  return {call('ZCOUNT', zk, lo1, hi1), call('ZCOUNT', zk, lo2, hi2), call('ZCOUNT', zk, lo3, hi3)}
+end
+
+-- late reports whether t is before the newest bucket of one of the rings
+-- at byte h of s: the rings no longer hold all of t's window.
+local function late(s, h, spec, t)
+  for r = 1, 3 do
+    if floor(t / spec[r][1]) < unpack4('>I4', s, h) then return true end
+    h = h + 4 + 4 * spec[r][2]
+  end
+  return false
+end
+
 -- distinct records member (6 bytes, or '' for none) at time t in the
 -- distinct count of base, whose part of s starts at byte d, and returns
 -- the new s, whether it wrote s itself (to k; only when inplace), and,
@@ -297,7 +317,12 @@ end
 -- its fingerprint and last sighting as a bucket number of the finest
 -- window (b), 10 bytes, counted by the client; a member counts in a
 -- window when that bucket is in it. Beyond, a sorted set (<base>:m) of
--- the members scored by that bucket number, counted by ZCOUNT (flag 4).
+-- the members scored by that bucket number (flag 8), and in s the
+-- histogram of those bucket numbers (rings, as the counters'), which the
+-- client sums as it sums the counters: a sighting costs one ZSCORE, and a
+-- ZADD and a histogram update only when its bucket moves. An attempt dated
+-- before the histogram's newest bucket (whose window the rings no longer
+-- hold whole) is counted by ZCOUNT, which the histogram equals otherwise.
 -- Past SMALL members within the longest window, HyperLogLogs (flag 2, s
 -- holding their state), until their data has aged out of every window.
 -- A sighting is written only when its bucket changes.
@@ -367,35 +392,65 @@ local function distinct(s, d, k, nm, spec, t, member, read, b, now, P, rpos, inp
       return sub(s, 1, e0 - 1) .. concat(kept) .. e, false, nil
     end
     local zk = sub(k, 1, -3) .. ':m'
-    local bs, lo1, hi1, lo2, hi2, lo3, hi3 = unpack4(RNG, P, rpos)
-    args[#args + 1] = bs
+    local w0 = spec[1][1]
+    local ev = {b * w0, 1}
+    for j = 1, #args, 2 do
+      ev[#ev + 1] = args[j] * w0
+      ev[#ev + 1] = 1
+    end
+    args[#args + 1] = unpack4('>I1c0', P, rpos)
     args[#args + 1] = member
     call('ZADD', zk, unpack(args))
     call('EXPIRE', zk, spec.ttl)
-    s = char(flags + 4) .. sub(s, 2, d - 1) .. pack('>I4', wall)
-    if not read then return s, false, nil end
-    return s, false, {call('ZCOUNT', zk, lo1, hi1), call('ZCOUNT', zk, lo2, hi2), call('ZCOUNT', zk, lo3, hi3)}
+    s = char(flags + 8) .. sub(s, 2, d - 1) .. pack('>I4', wall) .. ringAdd(rep('\0', spec.rs), 1, spec, ev)
+    if read and late(s, d + 4, spec, t) then return s, false, zcounts(zk, P, rpos) end
+    return s, false, nil
   end
   if flags >= 4 then
     local base = sub(k, 1, -3) -- k is <base>:s
     local zk = base .. ':m'
-    local bs, lo1, hi1, lo2, hi2, lo3, hi3 = unpack4(RNG, P, rpos)
+    local w0 = spec[1][1]
+    if flags < 8 then
+      -- The sorted form of before its histogram (flag 4, no rings after
+      -- the time to live bucket): the rings are built from the set, once.
+      local zs = call('ZRANGE', zk, '0', '-1', 'WITHSCORES')
+      local ev = {}
+      for j = 2, #zs, 2 do
+        ev[#ev + 1] = tonumber(zs[j]) * w0
+        ev[#ev + 1] = 1
+      end
+      flags = flags + 4
+      s = char(flags) .. sub(s, 2, d + 3) .. ringAdd(rep('\0', spec.rs), 1, spec, ev)
+    end
     if member ~= '' then
-      -- A new member may make the set too large.
-      if call('ZADD', zk, 'GT', bs, member) == 1 and call('ZCARD', zk) > SMALL then
-        call('ZREMRANGEBYSCORE', zk, '-inf', '(' .. lo3)
+      local old = call('ZSCORE', zk, member)
+      if not old then
+        -- A new member, which may make the set too large.
+        call('ZADD', zk, unpack4('>I1c0', P, rpos), member)
+        s = ringAdd(s, d + 4, spec, {t, 1})
         if call('ZCARD', zk) > SMALL then
-          local ns, cnt = convert(s, d, flags - 4, base, nm, spec, t, read, zk)
-          return ns, false, cnt
+          local _, _, _, _, _, lo3 = unpack4(RNG, P, rpos)
+          call('ZREMRANGEBYSCORE', zk, '-inf', '(' .. lo3)
+          if call('ZCARD', zk) > SMALL then
+            local ns, cnt = convert(s, d, flags - 8, base, nm, spec, t, read, zk)
+            return ns, false, cnt
+          end
+        end
+      else
+        local ob = tonumber(old)
+        if b > ob then
+          -- A later sighting: the member moves to its new buckets.
+          call('ZADD', zk, unpack4('>I1c0', P, rpos), member)
+          s = ringAdd(s, d + 4, spec, {t, 1, ob * w0, -1})
         end
       end
       if unpack4('>I4', s, d) < wall then
         call('EXPIRE', zk, spec.ttl)
-        s = sub(s, 1, d - 1) .. pack('>I4', wall)
+        s = sub(s, 1, d - 1) .. pack('>I4', wall) .. sub(s, d + 4)
       end
     end
-    if not read then return s, false, nil end
-    return s, false, {call('ZCOUNT', zk, lo1, hi1), call('ZCOUNT', zk, lo2, hi2), call('ZCOUNT', zk, lo3, hi3)}
+    if read and late(s, d + 4, spec, t) then return s, false, zcounts(zk, P, rpos) end
+    return s, false, nil
   end
   local a = {unpack4(HFMT, s, d)}
   a[13] = nil
@@ -418,7 +473,7 @@ local function subject(out, k, ring, nseries, fl, incs, dspec, nm, t, member, b,
   local rs = 0
   if ring then rs = nseries * ring.rs end
   -- Anything not of the expected shape starts afresh.
-  if flags >= 6 or ring and flags % 2 == 1 and #s < 1 + rs then s, flags = '\0', 0 end
+  if flags >= 10 or flags >= 6 and flags < 8 or ring and flags % 2 == 1 and #s < 1 + rs then s, flags = '\0', 0 end
   local failed = ring and fl % 2 == 1
   local whole = false -- the state must be written whole
   if ring and (failed or incs) and flags % 2 == 0 then
@@ -439,7 +494,9 @@ local function subject(out, k, ring, nseries, fl, incs, dspec, nm, t, member, b,
     local d = 2
     if flags % 2 == 1 then d = 2 + rs end
     local ok
-    if flags >= 4 then
+    if flags >= 8 then
+      ok = #s == d + 3 + dspec.rs
+    elseif flags >= 4 then
       ok = #s == d + 3
     elseif flags >= 2 then
       ok = #s == d - 1 + HLEN
@@ -477,8 +534,17 @@ local function subject(out, k, ring, nseries, fl, incs, dspec, nm, t, member, b,
     call('SET', k, s, 'EX', ring.ttl)
   end
   if read then
-    if cnt then s = s .. pack('>I4I4I4', cnt[1], cnt[2], cnt[3]) end
-    out[#out + 1] = lenOf(#s + 1) .. applied .. s
+    -- In parts: concat makes the one string of the reply.
+    if cnt then
+      out[#out + 1] = lenOf(#s + 13)
+      out[#out + 1] = applied
+      out[#out + 1] = s
+      out[#out + 1] = pack('>I4I4I4', cnt[1], cnt[2], cnt[3])
+    else
+      out[#out + 1] = lenOf(#s + 1)
+      out[#out + 1] = applied
+      out[#out + 1] = s
+    end
   else
     out[#out + 1] = '\0\0\0\0'
   end
