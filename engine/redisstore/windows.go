@@ -17,10 +17,10 @@ import (
 const (
 	flagRings  = 1 // the state holds counter rings
 	flagHLL    = 2 // the distinct members are in HyperLogLogs
-	flagSorted = 8 // the distinct members are in a sorted set, the state holds its histogram
-	// flagSortedV1 is the sorted set's form before its histogram (the
-	// state held only the time to live bucket): the script rebuilds the
-	// histogram from the set when it meets one, and never returns it.
+	flagSorted = 8 // the distinct members are in a sorted set, the state keeps its counts
+	// flagSortedV1 is the sorted set's form before its counts were kept
+	// (the state held only the time to live bucket): the script converts
+	// it when it meets one, and never returns it.
 	flagSortedV1 = 4
 )
 
@@ -131,19 +131,14 @@ func countState(res string, ring, dist *engine.Windows, t int64, failed bool, fa
 	}
 	rest := res[d:]
 	if flags&flagSorted != 0 {
-		// The time to live bucket, the histogram of the members' last
-		// sightings, summed as counters are; or, for an attempt dated
-		// before the histogram's newest bucket, the script's counts.
-		hs := ringSize(dist)
-		switch len(rest) {
-		case 4 + hs:
-			ringSum(rest[4:], dist, t, distinct)
-		case 4 + hs + 12:
-			for i := range distinct {
-				distinct[i] = be32(rest[4+hs+4*i:])
-			}
-		default:
-			return fmt.Errorf("%w: distinct part of %d bytes", errState, len(rest))
+		// The time to live bucket, then the counts the script keeps: the
+		// finest bucket they were taken at, which is the attempt's, and
+		// one per window.
+		if len(rest) != 4+16 || int64(be32(rest[4:])) != t/dist[0].Width {
+			return fmt.Errorf("%w: sorted set counts of %d bytes, not of the attempt's bucket", errState, len(rest))
+		}
+		for i := range distinct {
+			distinct[i] = be32(rest[8+4*i:])
 		}
 		return nil
 	}

@@ -29,15 +29,15 @@
 --
 -- A state value (<base>:s) is a flags byte (1: counter rings present,
 -- 2: distinct members in HyperLogLogs, 8: in a sorted set; 4: in a sorted
--- set, the form before its histogram, converted when met), then, when
+-- set, the form before its counts were kept, converted when met), then, when
 -- present, the counter rings (per series, per window: the newest bucket
 -- number and one count per bucket, big-endian uint32: the memory store's
 -- ring), then the distinct part: in the two small forms the wall-clock
 -- bucket of the longest window in which the keys' times to live were last
 -- set, then (in the state) up to 16 members, each a 6-byte fingerprint and
 -- its last sighting as a bucket number of the finest window, or (sorted
--- set) the histogram of the members' last sightings: rings of the counter
--- layout, a member counting in the bucket of its last sighting; in
+-- set) the counts last taken of it: the finest bucket they were taken at
+-- and one count per window (16 bytes); in
 -- HyperLogLog mode, per window the union's bucket, the newest bucket with
 -- data, a bit mask of the buckets with data and the union's count (48
 -- bytes).
@@ -113,7 +113,7 @@ local function ringAdd(s, off, spec, ev)
       if add then
         local p = o + 1 + idx % n
         local c = a[p] + k
-        if c > 4294967295 then c = 4294967295 elseif c < 0 then c = 0 end
+        if c > 4294967295 then c = 4294967295 end
         a[p] = c
       end
       o = o + 1 + n
@@ -252,6 +252,10 @@ local HLEN = 48
 local LEN = {}
 local function lenOf(n) return LEN[n] or pack('>I4', n) end
 local RNG = '>I1c0I1c0I1c0I1c0I1c0I1c0I1c0'
+-- The sorted form's counts: the finest bucket they were taken at, then
+-- one per window; none taken yet.
+local CFMT = '>I4I4I4I4'
+local NOCOUNTS = '\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0'
 
 -- convert moves a small set (the sorted set zk) to the HyperLogLogs:
 -- every member to its buckets, then the unions; it returns the new state
@@ -291,23 +295,6 @@ local function convert(s, d, flags, base, nm, spec, t, read, zk)
   return char(flags + 2) .. sub(s, 2, d - 1) .. pack(HFMT, unpack(a)), cnt
 end
 
--- zcounts counts the members of the sorted set zk in each window of the
--- attempt (the ranges in P at rpos).
-local function zcounts(zk, P, rpos)
-  local _, lo1, hi1, lo2, hi2, lo3, hi3 = unpack4(RNG, P, rpos)
-  return {call('ZCOUNT', zk, lo1, hi1), call('ZCOUNT', zk, lo2, hi2), call('ZCOUNT', zk, lo3, hi3)}
-end
-
--- late reports whether t is before the newest bucket of one of the rings
--- at byte h of s: the rings no longer hold all of t's window.
-local function late(s, h, spec, t)
-  for r = 1, 3 do
-    if floor(t / spec[r][1]) < unpack4('>I4', s, h) then return true end
-    h = h + 4 + 4 * spec[r][2]
-  end
-  return false
-end
-
 -- distinct records member (6 bytes, or '' for none) at time t in the
 -- distinct count of base, whose part of s starts at byte d, and returns
 -- the new s, whether it wrote s itself (to k; only when inplace), and,
@@ -317,12 +304,14 @@ end
 -- its fingerprint and last sighting as a bucket number of the finest
 -- window (b), 10 bytes, counted by the client; a member counts in a
 -- window when that bucket is in it. Beyond, a sorted set (<base>:m) of
--- the members scored by that bucket number (flag 8), and in s the
--- histogram of those bucket numbers (rings, as the counters'), which the
--- client sums as it sums the counters: a sighting costs one ZSCORE, and a
--- ZADD and a histogram update only when its bucket moves. An attempt dated
--- before the histogram's newest bucket (whose window the rings no longer
--- hold whole) is counted by ZCOUNT, which the histogram equals otherwise.
+-- the members scored by that bucket number, counted by ZCOUNT (flag 8).
+-- The counts are kept in s with the finest bucket they were taken at: the
+-- windows of an attempt are those of its finest bucket, and the set
+-- changes only by this function, which counts again (or, not reading,
+-- forgets the counts) whenever its ZADD changed it. So an attempt whose
+-- sighting was already recorded in the same finest bucket costs one ZADD,
+-- which changes nothing, instead of three ZCOUNT. The form before (flag
+-- 4) kept no counts; it gets them when met.
 -- Past SMALL members within the longest window, HyperLogLogs (flag 2, s
 -- holding their state), until their data has aged out of every window.
 -- A sighting is written only when its bucket changes.
@@ -392,64 +381,59 @@ local function distinct(s, d, k, nm, spec, t, member, read, b, now, P, rpos, inp
       return sub(s, 1, e0 - 1) .. concat(kept) .. e, false, nil
     end
     local zk = sub(k, 1, -3) .. ':m'
-    local w0 = spec[1][1]
-    local ev = {b * w0, 1}
-    for j = 1, #args, 2 do
-      ev[#ev + 1] = args[j] * w0
-      ev[#ev + 1] = 1
-    end
-    args[#args + 1] = unpack4('>I1c0', P, rpos)
+    local bs, lo1, hi1, lo2, hi2, lo3, hi3 = unpack4(RNG, P, rpos)
+    args[#args + 1] = bs
     args[#args + 1] = member
     call('ZADD', zk, unpack(args))
     call('EXPIRE', zk, spec.ttl)
-    s = char(flags + 8) .. sub(s, 2, d - 1) .. pack('>I4', wall) .. ringAdd(rep('\0', spec.rs), 1, spec, ev)
-    if read and late(s, d + 4, spec, t) then return s, false, zcounts(zk, P, rpos) end
-    return s, false, nil
+    s = char(flags + 8) .. sub(s, 2, d - 1) .. pack('>I4', wall)
+    if not read then return s .. NOCOUNTS, false, nil end
+    return s .. pack(CFMT, b, call('ZCOUNT', zk, lo1, hi1), call('ZCOUNT', zk, lo2, hi2), call('ZCOUNT', zk, lo3, hi3)), false, nil
   end
   if flags >= 4 then
     local base = sub(k, 1, -3) -- k is <base>:s
     local zk = base .. ':m'
-    local w0 = spec[1][1]
+    local bs, lo1, hi1, lo2, hi2, lo3, hi3 = unpack4(RNG, P, rpos)
+    -- moved: s is to be written whole.
+    local changed, moved = false, false
     if flags < 8 then
-      -- The sorted form of before its histogram (flag 4, no rings after
-      -- the time to live bucket): the rings are built from the set, once.
-      local zs = call('ZRANGE', zk, '0', '-1', 'WITHSCORES')
-      local ev = {}
-      for j = 2, #zs, 2 do
-        ev[#ev + 1] = tonumber(zs[j]) * w0
-        ev[#ev + 1] = 1
-      end
+      -- The form before the kept counts (flag 4).
       flags = flags + 4
-      s = char(flags) .. sub(s, 2, d + 3) .. ringAdd(rep('\0', spec.rs), 1, spec, ev)
+      s = char(flags) .. sub(s, 2, d + 3) .. NOCOUNTS
+      moved = true
     end
     if member ~= '' then
-      local old = call('ZSCORE', zk, member)
-      if not old then
-        -- A new member, which may make the set too large.
-        call('ZADD', zk, unpack4('>I1c0', P, rpos), member)
-        s = ringAdd(s, d + 4, spec, {t, 1})
+      if call('ZADD', zk, 'GT', 'CH', bs, member) == 1 then
+        changed = true
+        -- A new member may make the set too large.
         if call('ZCARD', zk) > SMALL then
-          local _, _, _, _, _, lo3 = unpack4(RNG, P, rpos)
           call('ZREMRANGEBYSCORE', zk, '-inf', '(' .. lo3)
           if call('ZCARD', zk) > SMALL then
             local ns, cnt = convert(s, d, flags - 8, base, nm, spec, t, read, zk)
             return ns, false, cnt
           end
         end
-      else
-        local ob = tonumber(old)
-        if b > ob then
-          -- A later sighting: the member moves to its new buckets.
-          call('ZADD', zk, unpack4('>I1c0', P, rpos), member)
-          s = ringAdd(s, d + 4, spec, {t, 1, ob * w0, -1})
-        end
       end
       if unpack4('>I4', s, d) < wall then
         call('EXPIRE', zk, spec.ttl)
         s = sub(s, 1, d - 1) .. pack('>I4', wall) .. sub(s, d + 4)
+        moved = true
       end
     end
-    if read and late(s, d + 4, spec, t) then return s, false, zcounts(zk, P, rpos) end
+    local counts
+    if read then
+      if not changed and unpack4('>I4', s, d + 4) == b then return s, false, nil end
+      counts = pack(CFMT, b, call('ZCOUNT', zk, lo1, hi1), call('ZCOUNT', zk, lo2, hi2), call('ZCOUNT', zk, lo3, hi3))
+    elseif changed and sub(s, d + 4) ~= NOCOUNTS then
+      counts = NOCOUNTS
+    else
+      return s, false, nil
+    end
+    s = sub(s, 1, d + 3) .. counts
+    if inplace and not moved then
+      call('SETRANGE', k, d + 3, counts)
+      return s, true, nil
+    end
     return s, false, nil
   end
   local a = {unpack4(HFMT, s, d)}
@@ -495,7 +479,7 @@ local function subject(out, k, ring, nseries, fl, incs, dspec, nm, t, member, b,
     if flags % 2 == 1 then d = 2 + rs end
     local ok
     if flags >= 8 then
-      ok = #s == d + 3 + dspec.rs
+      ok = #s == d + 19
     elseif flags >= 4 then
       ok = #s == d + 3
     elseif flags >= 2 then
