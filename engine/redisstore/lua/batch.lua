@@ -393,7 +393,6 @@ local function distinct(s, d, k, nm, spec, t, member, read, b, now, P, rpos, inp
   if flags >= 4 then
     local base = sub(k, 1, -3) -- k is <base>:s
     local zk = base .. ':m'
-    local bs, lo1, hi1, lo2, hi2, lo3, hi3 = unpack4(RNG, P, rpos)
     -- moved: s is to be written whole.
     local changed, moved = false, false
     if flags < 8 then
@@ -403,10 +402,11 @@ local function distinct(s, d, k, nm, spec, t, member, read, b, now, P, rpos, inp
       moved = true
     end
     if member ~= '' then
-      if call('ZADD', zk, 'GT', 'CH', bs, member) == 1 then
+      if call('ZADD', zk, 'GT', 'CH', (unpack4('>I1c0', P, rpos)), member) == 1 then
         changed = true
         -- A new member may make the set too large.
         if call('ZCARD', zk) > SMALL then
+          local _, _, _, _, _, lo3 = unpack4(RNG, P, rpos)
           call('ZREMRANGEBYSCORE', zk, '-inf', '(' .. lo3)
           if call('ZCARD', zk) > SMALL then
             local ns, cnt = convert(s, d, flags - 8, base, nm, spec, t, read, zk)
@@ -423,6 +423,7 @@ local function distinct(s, d, k, nm, spec, t, member, read, b, now, P, rpos, inp
     local counts
     if read then
       if not changed and unpack4('>I4', s, d + 4) == b then return s, false, nil end
+      local _, lo1, hi1, lo2, hi2, lo3, hi3 = unpack4(RNG, P, rpos)
       counts = pack(CFMT, b, call('ZCOUNT', zk, lo1, hi1), call('ZCOUNT', zk, lo2, hi2), call('ZCOUNT', zk, lo3, hi3))
     elseif changed and sub(s, d + 4) ~= NOCOUNTS then
       counts = NOCOUNTS
@@ -535,6 +536,8 @@ local function subject(out, k, ring, nseries, fl, incs, dspec, nm, t, member, b,
 end
 
 local NONE = '\0\0\0\0\0\0'
+-- An account's results: its rings include the failure, or the client adds it.
+local APPLIED, INPLACE = '\0\0\0\1\1', '\0\0\0\1\0'
 local EMPTY = '\0\0\0\0'
 
 -- batch runs the items: KEYS[i] is item i's key, ARGV[1] their packed
@@ -628,7 +631,7 @@ local function batch(keys, args)
         end
       end
       if fl >= 2 then reply[#reply + 1] = v or '' end
-      out[#out + 1] = '\0\0\0\1' .. applied
+      if applied == '\1' then out[#out + 1] = APPLIED else out[#out + 1] = INPLACE end
     elseif kind == KIND_LEARN then
       -- A learned login, appended to the account's value behind its
       -- length; the oldest beyond cap are dropped when the value outgrows
