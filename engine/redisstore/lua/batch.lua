@@ -635,15 +635,16 @@ local function batch(keys, args)
     elseif kind == KIND_LEARN then
       -- A learned login, appended to the account's value behind its
       -- length; the oldest beyond cap are dropped when the value outgrows
-      -- capBytes.
-      local ttl, cap, capBytes, e
-      ttl, cap, capBytes, e, pos = unpack4('>I1c0I2I4I4c0', P, pos)
+      -- capBytes. The time to live is set again when the client says
+      -- (at most once a day per account and node: ttlmemo.go).
+      local ttl, refresh, cap, capBytes, e
+      ttl, refresh, cap, capBytes, e, pos = unpack4('>I1c0BI2I4I4c0', P, pos)
       local k = base
       local n = call('APPEND', k, e)
       if n == #e then
         call('SET', k, '\0\0\0\0\0' .. e, 'EX', ttl)
       else
-        call('EXPIRE', k, ttl)
+        if refresh == 1 then call('EXPIRE', k, ttl) end
         if n > capBytes then
           local v = call('GET', k)
           local es = 6 + unpack4('>I4', v, 2 + (v:byte(1) % 2) * LONG.rs) + (v:byte(1) % 2) * LONG.rs
