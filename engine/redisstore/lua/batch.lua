@@ -393,8 +393,8 @@ local function distinct(s, d, k, nm, spec, t, member, read, b, now, P, rpos, inp
   if flags >= 4 then
     local base = sub(k, 1, -3) -- k is <base>:s
     local zk = base .. ':m'
-    -- moved: s is to be written whole.
-    local changed, moved = false, false
+    -- moved: s is to be written whole; check: the set may be too large.
+    local changed, moved, check = false, false, false
     if flags < 8 then
       -- The form before the kept counts (flag 4).
       flags = flags + 4
@@ -402,34 +402,39 @@ local function distinct(s, d, k, nm, spec, t, member, read, b, now, P, rpos, inp
       moved = true
     end
     if member ~= '' then
-      if call('ZADD', zk, 'GT', 'CH', (unpack4('>I1c0', P, rpos)), member) == 1 then
-        changed = true
-        -- A new member may make the set too large.
-        if call('ZCARD', zk) > SMALL then
-          local _, _, _, _, _, lo3 = unpack4(RNG, P, rpos)
-          call('ZREMRANGEBYSCORE', zk, '-inf', '(' .. lo3)
-          if call('ZCARD', zk) > SMALL then
-            local ns, cnt = convert(s, d, flags - 8, base, nm, spec, t, read, zk)
-            return ns, false, cnt
-          end
-        end
-      end
+      changed = call('ZADD', zk, 'GT', 'CH', (unpack4('>I1c0', P, rpos)), member) == 1
       if unpack4('>I4', s, d) < wall then
         call('EXPIRE', zk, spec.ttl)
         s = sub(s, 1, d - 1) .. pack('>I4', wall) .. sub(s, d + 4)
-        moved = true
+        moved, check = true, true
       end
     end
     local counts
     if read then
       if not changed and unpack4('>I4', s, d + 4) == b then return s, false, nil end
       local _, lo1, hi1, lo2, hi2, lo3, hi3 = unpack4(RNG, P, rpos)
-      counts = pack(CFMT, b, call('ZCOUNT', zk, lo1, hi1), call('ZCOUNT', zk, lo2, hi2), call('ZCOUNT', zk, lo3, hi3))
-    elseif changed and sub(s, d + 4) ~= NOCOUNTS then
-      counts = NOCOUNTS
-    else
-      return s, false, nil
+      local c3 = call('ZCOUNT', zk, lo3, hi3)
+      counts = pack(CFMT, b, call('ZCOUNT', zk, lo1, hi1), call('ZCOUNT', zk, lo2, hi2), c3)
+      -- The set's size is looked at when the longest window holds more
+      -- than SMALL, and once a longest-window bucket (the members no
+      -- window counts any more stay until then).
+      check = check or changed and c3 > SMALL
+    elseif changed then
+      check = true
+      if sub(s, d + 4) ~= NOCOUNTS then counts = NOCOUNTS end
     end
+    if check and call('ZCARD', zk) > SMALL then
+      -- The members no window can count any more make room, or the set
+      -- moves to HyperLogLogs. (Counts taken stay true: the members
+      -- removed are older than every window of the attempt.)
+      local _, _, _, _, _, lo3 = unpack4(RNG, P, rpos)
+      call('ZREMRANGEBYSCORE', zk, '-inf', '(' .. lo3)
+      if call('ZCARD', zk) > SMALL then
+        local ns, cnt = convert(s, d, flags - 8, base, nm, spec, t, read, zk)
+        return ns, false, cnt
+      end
+    end
+    if not counts then return s, false, nil end
     s = sub(s, 1, d + 3) .. counts
     if inplace and not moved then
       call('SETRANGE', k, d + 3, counts)
