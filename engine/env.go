@@ -83,11 +83,12 @@ type GeoEnv struct {
 	NewCountry       bool    `expr:"new_country" json:"new_country" doc:"Country known, user known, and the country never seen in a completed login."`
 	NewCity          bool    `expr:"new_city" json:"new_city" doc:"City known, user known, and the city never seen in a completed login."`
 	PreviousCountry  string  `expr:"previous_country" json:"previous_country" doc:"Country of the last completed login."`
-	VelocityKnown    bool    `expr:"velocity_known" json:"velocity_known" doc:"Both this fix and the last completed login's have coordinates, so distance and speed are meaningful."`
+	VelocityKnown    bool    `expr:"velocity_known" json:"velocity_known" doc:"Both this fix and the last completed login's have coordinates, so distance and speed are meaningful; or the last login had none and travel from the last located login before it is impossible."`
 	DistanceKM       float64 `expr:"distance_km" json:"distance_km" doc:"Great-circle distance from the last completed login, km."`
 	HoursSince       float64 `expr:"hours_since_last" json:"hours_since_last" doc:"Hours since the last completed login."`
 	SpeedKMH         float64 `expr:"speed_kmh" json:"speed_kmh" doc:"Speed needed to cover distance_km since the last completed login, after subtracting both fixes' accuracy radii, km/h."`
-	ImpossibleTravel bool    `expr:"impossible_travel" json:"impossible_travel" doc:"speed_kmh exceeds the configured limit (default 1000 km/h, faster than a commercial flight) and the fixes' uncertainty circles do not overlap."`
+	ImpossibleTravel bool    `expr:"impossible_travel" json:"impossible_travel" doc:"The fixes' uncertainty circles do not overlap and the gap between them could not be covered in the time: speed_kmh exceeds the configured limit (default 1000 km/h, faster than a commercial flight), or the time is shorter than the fastest trip door to door (the gap at 300 km/h on the ground, or an hour plus the gap at the limit by air). When the last login had no coordinates, measured from the last located login before it (within a day)."`
+	CountryDaysSince float64 `expr:"country_days_since" json:"country_days_since" doc:"Days since this user's last completed login from this country; 0 when the country is new or unknown. A stolen session replayed from a country the victim once visited shows days here, a traveller still on the trip hours."`
 }
 
 // NetWindows are attack windows kept for an address, a subnet or an ASN.

@@ -69,17 +69,39 @@ func (p *Profile) Learn(l *Login) {
 		p.Networks = addSeenBytes(p.Networks, l.Subnet.AppendTo(buf[:0]), t, MaxNetworks)
 	}
 	if t >= p.Last.Time {
+		prev := p.Last
 		p.Last = LastLogin{Time: t, IP: l.IP, Country: l.Country, City: l.City}
-		if l.HasLocation {
+		switch {
+		case l.HasLocation:
 			// City precision: two decimals is about a kilometre, finer than
 			// any GeoIP fix and coarse enough not to pinpoint a home.
 			p.Last.HasLocation = true
 			p.Last.Lat = math.Round(l.Lat*100) / 100
 			p.Last.Lon = math.Round(l.Lon*100) / 100
 			p.Last.AccuracyKM = l.AccuracyKM
+		case prev.HasLocation:
+			// A login located only to its country (a phone on a
+			// country-level mobile block) says little about where the user
+			// is; the last located login before it still does, so its fix
+			// is kept with its own time. A hijack from another continent
+			// 40 minutes after a country-only login at home stays
+			// measurable, and a roaming phone, whose last located login
+			// was the hotel abroad, stays consistent. Past a day any place
+			// on Earth is reachable and the fix bounds nothing.
+			fix := prev.fixTime()
+			if t-fix < maxCarry {
+				p.Last.HasLocation = true
+				p.Last.Lat, p.Last.Lon, p.Last.AccuracyKM = prev.Lat, prev.Lon, prev.AccuracyKM
+				p.Last.FixTime = fix
+			}
 		}
 	}
 }
+
+// maxCarry is how long, in seconds, a located login's fix outlives the
+// logins without coordinates that follow it: a day, by when a flight can
+// reach anywhere.
+const maxCarry = 24 * 3600
 
 // hasNetwork reports whether the subnet is in the baseline, without
 // formatting it on the heap.

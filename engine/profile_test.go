@@ -68,3 +68,39 @@ func profileKey(s string) Key {
 	copy(k[:], s)
 	return k
 }
+
+// TestLearnCarriesFix: a login located only to its country keeps the last
+// located login's fix and time, through several such logins, for a day.
+func TestLearnCarriesFix(t *testing.T) {
+	at := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	a := netip.MustParseAddr("81.2.69.1")
+	paris := Login{Tenant: "t", Time: at, IP: a, Subnet: SubnetOf(a), Country: "FR", City: "Paris", HasLocation: true, Lat: 48.8566, Lon: 2.3522, AccuracyKM: 20}
+	countryOnly := func(after time.Duration) *Login {
+		return &Login{Tenant: "t", Time: at.Add(after), IP: a, Subnet: SubnetOf(a), Country: "FR"}
+	}
+	var p Profile
+	p.Learn(&paris)
+	if p.Last.FixCarried() || p.Last.Lat != 48.86 {
+		t.Fatalf("own fix: %+v", p.Last)
+	}
+	for _, after := range []time.Duration{2 * time.Hour, 20 * time.Hour} {
+		p.Learn(countryOnly(after))
+		if !p.Last.FixCarried() || p.Last.FixTime != at.Unix() || p.Last.Time != at.Add(after).Unix() || p.Last.Lat != 48.86 || p.Last.AccuracyKM != 20 {
+			t.Errorf("%v after the located login: %+v", after, p.Last)
+		}
+	}
+	p.Learn(countryOnly(25 * time.Hour))
+	if p.Last.HasLocation || p.Last.FixTime != 0 {
+		t.Errorf("25 hours after the located login: %+v, want no location", p.Last)
+	}
+	p.Learn(&paris) // older than the last login: does not move it
+	if p.Last.HasLocation {
+		t.Errorf("an older login moved the last one: %+v", p.Last)
+	}
+	lyon := paris
+	lyon.Time, lyon.City, lyon.Lat, lyon.Lon = at.Add(26*time.Hour), "Lyon", 45.76, 4.84
+	p.Learn(&lyon)
+	if p.Last.FixCarried() || p.Last.City != "Lyon" || p.Last.Time != lyon.Time.Unix() {
+		t.Errorf("a located login after: %+v", p.Last)
+	}
+}

@@ -150,7 +150,8 @@ type Seen struct {
 	Last  int64  `json:"last"` // unix seconds
 }
 
-// LastLogin is the last completed login, at city precision.
+// LastLogin is the last completed login, at city precision, with the
+// location of the last located one when it had none (see FixTime).
 type LastLogin struct {
 	Time        int64      `json:"time"` // unix seconds; 0 when none
 	IP          netip.Addr `json:"ip"`
@@ -160,7 +161,24 @@ type LastLogin struct {
 	Lat         float64    `json:"lat,omitempty"`
 	Lon         float64    `json:"lon,omitempty"`
 	AccuracyKM  float64    `json:"accuracy_km,omitempty"`
+	// FixTime is when the location above was seen, when that was not the
+	// last login itself: a login located only to its country keeps the
+	// fix of the last located login before it (for at most a day). 0 when
+	// the fix is the last login's own.
+	FixTime int64 `json:"fix_time,omitempty"`
 }
+
+// fixTime is when the location was seen.
+func (l *LastLogin) fixTime() int64 {
+	if l.FixTime != 0 {
+		return l.FixTime
+	}
+	return l.Time
+}
+
+// FixCarried reports whether the location is an earlier login's, carried
+// past a last login without coordinates; FixTime is then its time.
+func (l *LastLogin) FixCarried() bool { return l.HasLocation && l.FixTime != 0 }
 
 // Login is a completed login: what Commit teaches the baseline.
 type Login struct {

@@ -10,7 +10,8 @@ import (
 // new country or city, and distance and speed since the last completed
 // login. Each fix carries an accuracy radius; travel is only impossible
 // when the two circles of uncertainty do not overlap and crossing the gap
-// between them would still need more than MaxSpeedKMH.
+// between them would need more than MaxSpeedKMH or less time than the
+// fastest trip door to door (travelHours).
 type Location struct {
 	MaxSpeedKMH float64
 }
@@ -46,22 +47,61 @@ func (s Location) Compute(in *engine.Input, env *engine.Env) error {
 		return nil
 	}
 	if g.Country != "" && len(p.Countries) > 0 {
-		g.NewCountry = !engine.Has(p.Countries, g.Country)
+		g.NewCountry = true
+		for i := range p.Countries {
+			if p.Countries[i].Value == g.Country {
+				g.NewCountry = false
+				g.CountryDaysSince = max(0, float64(in.Time.Unix()-p.Countries[i].Last)/86400)
+				break
+			}
+		}
 	}
 	if g.City != "" && g.Country != "" && len(p.Cities) > 0 {
 		g.NewCity = !p.HasCity(g.Country, g.City)
 	}
-	if g.HasCoordinates && p.Last.HasLocation && p.Last.Time > 0 {
+	if !g.HasCoordinates || !p.Last.HasLocation || p.Last.Time <= 0 {
+		return nil
+	}
+	if !p.Last.FixCarried() {
 		g.VelocityKnown = true
 		g.DistanceKM = Haversine(p.Last.Lat, p.Last.Lon, g.Lat, g.Lon)
 		gap := g.DistanceKM - g.AccuracyKM - p.Last.AccuracyKM
 		if gap > 0 {
 			g.SpeedKMH = gap / max(g.HoursSince, minTravelHours)
-			g.ImpossibleTravel = g.SpeedKMH > s.MaxSpeedKMH
+			g.ImpossibleTravel = g.SpeedKMH > s.MaxSpeedKMH || g.HoursSince < s.travelHours(gap)
+		}
+		return nil
+	}
+	// The last login had no coordinates; its fix is the last located
+	// login's, older. Travel since that fix is measured, but it only
+	// speaks when it proves the trip impossible: a possible one over a
+	// longer span says less than the two-hour country check (country-hop)
+	// that a country-only last login leaves in force.
+	hours := max(0, float64(in.Time.Unix()-p.Last.FixTime)/3600)
+	d := Haversine(p.Last.Lat, p.Last.Lon, g.Lat, g.Lon)
+	if gap := d - g.AccuracyKM - p.Last.AccuracyKM; gap > 0 {
+		if speed := gap / max(hours, minTravelHours); speed > s.MaxSpeedKMH || hours < s.travelHours(gap) {
+			g.VelocityKnown, g.ImpossibleTravel = true, true
+			g.DistanceKM, g.SpeedKMH = d, speed
 		}
 	}
 	return nil
 }
+
+// travelHours is the least time anyone needs to cover km door to door:
+// on the ground at groundKMH (a high-speed train, no stops), or by air at
+// MaxSpeedKMH plus flightOverheadHours to board and leave the aircraft.
+// Speed alone misses the overheads: 1,956 km in 1.4 hours is under
+// 1,000 km/h, yet no flight gets from Paris to Istanbul door to door that
+// fast.
+func (s Location) travelHours(km float64) float64 {
+	return min(km/groundKMH, flightOverheadHours+km/s.MaxSpeedKMH)
+}
+
+const (
+	groundKMH           = 300
+	flightOverheadHours = 1.0
+)
 
 // earthRadiusKM is the mean Earth radius (IUGG).
 const earthRadiusKM = 6371.0088

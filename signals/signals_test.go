@@ -153,6 +153,13 @@ func TestLocation(t *testing.T) {
 		{"New York, 30 minutes", known(), loc("US", "New York", 40.71, -74.01, 50), -90 * time.Minute, true, true, true, true, 5800, 5900},
 		// 600 km in 30 minutes is 1200 km/h, but with 300 km of uncertainty
 		// on each fix the circles touch: not impossible.
+		// 1,065 km of gap in 1.4 hours is 760 km/h, under the limit, but
+		// no flight is that fast door to door (an hour plus the flight).
+		{"Rome, 1.4 hours", known(), loc("IT", "Rome", 41.90, 12.50, 20), -36 * time.Minute, true, true, true, true, 1100, 1112},
+		{"Rome, 2.5 hours", known(), loc("IT", "Rome", 41.90, 12.50, 20), 30 * time.Minute, true, true, true, false, 1100, 1112},
+		// 164 km of gap in an hour and a half: a train, not impossible.
+		{"Lille, 1.5 hours", known(), loc("FR", "Lille", 50.63, 3.06, 20), -30 * time.Minute, false, true, true, false, 200, 210},
+		{"Lille, 20 minutes", known(), loc("FR", "Lille", 50.63, 3.06, 20), -100 * time.Minute, false, true, true, true, 200, 210},
 		{"loose fixes overlap", known(), loc("DE", "Frankfurt", 50.11, 8.68, 500), -90 * time.Minute, true, true, true, false, 470, 490},
 		{"country only", known(), engine.Location{Known: true, Source: "geoip", Country: "ES"}, 0, true, false, false, false, 0, 0},
 		{"unknown location", known(), engine.Location{}, 0, false, false, false, false, 0, 0},
@@ -174,6 +181,73 @@ func TestLocation(t *testing.T) {
 				t.Errorf("known %v source %q", g.Known, g.Source)
 			}
 		})
+	}
+}
+
+// TestLocationCarriedFix: after a last login located only to its country,
+// speed is measured from the last located login before it, with that
+// login's time, and speaks only when it proves the trip impossible.
+func TestLocationCarriedFix(t *testing.T) {
+	carried := func(fixAgo time.Duration) *engine.State {
+		st := known()
+		l := &st.Profile.Last
+		l.FixTime = now.Add(-fixAgo).Unix()
+		l.Time = now.Add(-time.Hour).Unix()
+		l.City = ""
+		return st
+	}
+	loc := func(country, city string, lat, lon float64) engine.Location {
+		return engine.Location{Known: true, Source: "geoip", Country: country, City: city, HasCoordinates: true, Lat: lat, Lon: lon, AccuracyKM: 20}
+	}
+	tests := []struct {
+		name         string
+		st           *engine.State
+		loc          engine.Location
+		velocity, im bool
+		minKMH       float64
+	}{
+		// 16,960 km since Paris 3 hours ago, though the last login (in
+		// France, no coordinates) was an hour ago.
+		{"Sydney, fix 3 hours old", carried(3 * time.Hour), loc("AU", "Sydney", -33.87, 151.21), true, true, 5000},
+		{"Sydney, fix 20 hours old", carried(20 * time.Hour), loc("AU", "Sydney", -33.87, 151.21), false, false, 0},
+		{"Lyon, fix 3 hours old", carried(3 * time.Hour), loc("FR", "Lyon", 45.76, 4.84), false, false, 0},
+		{"country only", carried(3 * time.Hour), engine.Location{Known: true, Source: "geoip", Country: "AU"}, false, false, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := input(tt.st)
+			in.Time = now
+			in.Enrichment.Location = tt.loc
+			g := compute(t, in, Location{MaxSpeedKMH: 1000}).Geo
+			if g.VelocityKnown != tt.velocity || g.ImpossibleTravel != tt.im || g.SpeedKMH < tt.minKMH {
+				t.Errorf("geo %+v", g)
+			}
+			if !tt.velocity && (g.DistanceKM != 0 || g.SpeedKMH != 0) {
+				t.Errorf("distance %.0f km and speed %.0f km/h shown for a possible trip", g.DistanceKM, g.SpeedKMH)
+			}
+			if g.HoursSince != 1 {
+				t.Errorf("hours since the last login = %v, want 1 (the last login's, not the fix's)", g.HoursSince)
+			}
+		})
+	}
+}
+
+// TestCountryDaysSince: how long ago the user was last in this country.
+func TestCountryDaysSince(t *testing.T) {
+	st := known()
+	st.Profile.Countries = []engine.Seen{{Value: "FR", Count: 9, Last: now.Add(-2 * time.Hour).Unix()}, {Value: "BR", Count: 1, Last: now.Add(-9 * 24 * time.Hour).Unix()}}
+	for _, tt := range []struct {
+		country string
+		days    float64
+		isNew   bool
+	}{{"BR", 9, false}, {"FR", 2.0 / 24, false}, {"AU", 0, true}} {
+		in := input(st)
+		in.Time = now
+		in.Enrichment.Location = engine.Location{Known: true, Source: "geoip", Country: tt.country}
+		g := compute(t, in, Location{MaxSpeedKMH: 1000}).Geo
+		if math.Abs(g.CountryDaysSince-tt.days) > 1e-9 || g.NewCountry != tt.isNew {
+			t.Errorf("%s: days since %v, new %v; want %v, %v", tt.country, g.CountryDaysSince, g.NewCountry, tt.days, tt.isNew)
+		}
 	}
 }
 

@@ -84,6 +84,7 @@ func (x *signalsBox) fill(e *engine.Env) *pb.Signals {
 		HoursSinceLast:   e.Geo.HoursSince,
 		SpeedKmh:         e.Geo.SpeedKMH,
 		ImpossibleTravel: e.Geo.ImpossibleTravel,
+		CountryDaysSince: e.Geo.CountryDaysSince,
 	}
 	x.ip = pb.IPSignals{
 		Failures_10M:   int32(e.IP.Failures10m),

@@ -323,6 +323,10 @@ func appendJSONGeoEnv(b []byte, v *engine.GeoEnv) ([]byte, bool) {
 	}
 	b = append(b, ",\"impossible_travel\":"...)
 	b = strconv.AppendBool(b, v.ImpossibleTravel)
+	b = append(b, ",\"country_days_since\":"...)
+	if b, ok = appendJSONFloat(b, v.CountryDaysSince); !ok {
+		return b, false
+	}
 	return append(b, '}'), true
 }
 
@@ -609,6 +613,7 @@ func isZeroEnv(v *engine.Env) bool {
 		math.Float64bits(v.Geo.HoursSince) == 0 &&
 		math.Float64bits(v.Geo.SpeedKMH) == 0 &&
 		v.Geo.ImpossibleTravel == false &&
+		math.Float64bits(v.Geo.CountryDaysSince) == 0 &&
 		v.IP.NetWindows.Failures10m == 0 &&
 		v.IP.NetWindows.Failures1h == 0 &&
 		v.IP.NetWindows.Failures24h == 0 &&

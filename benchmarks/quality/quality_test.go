@@ -85,3 +85,32 @@ func TestAUC(t *testing.T) {
 		}
 	}
 }
+
+// TestHijackBlindSpots replays the two small runs in which a session hijack
+// was once allowed (each of seeds 3 and 9 at 300 users × 10 days let one
+// of 15 through: a stolen session replayed from a country the victim had
+// visited, 50 minutes after a login located only to its country; and one
+// too fast from abroad to the victim's home ISP, on a subnet new to them)
+// and holds every hijack there stopped. country-return-hop and
+// impossible-travel-new-line stop them; without either this fails.
+func TestHijackBlindSpots(t *testing.T) {
+	if raceEnabled {
+		t.Skip("detection quality is measured without the race detector: go test ./benchmarks/quality")
+	}
+	base := options{sim: simulator.DefaultConfig(), geoDir: t.TempDir()}
+	cells, err := runMatrix(context.Background(), base, []uint64{3, 9}, []size{{Users: 300, Days: 10}}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cells {
+		var f *figure
+		for i := range figures {
+			if figures[i].name == "session hijacks stopped" {
+				f = &figures[i]
+			}
+		}
+		if v, ok := f.value(c.Report); !ok || v < 1 {
+			t.Errorf("seed %d: session hijacks stopped %.2f%% (measured: %v), want all", c.Seed, v*100, ok)
+		}
+	}
+}

@@ -29,8 +29,10 @@ import (
 //	      little-endian
 //	logins uvarint, first_seen time, last_seen time
 //	last: time, ip (length byte, then netip.Addr.AppendBinary's),
-//	      country str, city str, has_location byte,
+//	      country str, city str, has_location byte (0 none, 1 the last
+//	      login's own fix, 2 an earlier login's carried past it),
 //	      [lat, lon, accuracy_km: 8-byte IEEE 754 each, when has_location]
+//	      [fix time, when has_location is 2]
 //	hours: 24-bit mask of the non-zero hours (3 bytes), then each count uvarint
 //	new_devices uvarint, no_device uvarint
 //	devices, agents, countries, cities, asns, networks, asn_networks,
@@ -44,6 +46,13 @@ func appendStr(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
+func b2u8(b bool) byte {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 func appendF64(b []byte, f float64) []byte {
 	return binary.LittleEndian.AppendUint64(b, math.Float64bits(f))
 }
@@ -51,7 +60,7 @@ func appendF64(b []byte, f float64) []byte {
 // timeWidth is 4 when every time of p fits 32 unsigned bits, else 8.
 func timeWidth(p *engine.Profile) int {
 	fits := func(t int64) bool { return t >= 0 && t <= math.MaxUint32 }
-	ok := fits(p.FirstSeen) && fits(p.LastSeen) && fits(p.Last.Time)
+	ok := fits(p.FirstSeen) && fits(p.LastSeen) && fits(p.Last.Time) && fits(p.Last.FixTime)
 	for _, set := range profileSets(p) {
 		for i := range set {
 			ok = ok && fits(set[i].Last)
@@ -92,8 +101,12 @@ func encodeProfile(b []byte, p *engine.Profile) []byte {
 	b = appendStr(b, l.Country)
 	b = appendStr(b, l.City)
 	if l.HasLocation {
-		b = append(b, 1)
+		carried := l.FixCarried()
+		b = append(b, 1+b2u8(carried))
 		b = appendF64(appendF64(appendF64(b, l.Lat), l.Lon), l.AccuracyKM)
+		if carried {
+			b = appendTime(b, w, l.FixTime)
+		}
 	} else {
 		b = append(b, 0)
 	}
@@ -235,9 +248,15 @@ func decodeProfile(blob []byte, p *engine.Profile) error {
 	}
 	l.Country = d.str()
 	l.City = d.str()
-	if hl := d.bytes(1); len(hl) == 1 && hl[0] == 1 {
+	if hl := d.bytes(1); len(hl) == 1 && hl[0] != 0 {
+		if hl[0] > 2 {
+			d.fail()
+		}
 		l.HasLocation = true
 		l.Lat, l.Lon, l.AccuracyKM = d.f64(), d.f64(), d.f64()
+		if hl[0] == 2 {
+			l.FixTime = d.time()
+		}
 	}
 	if m := d.bytes(3); m != nil {
 		mask := uint32(m[0]) | uint32(m[1])<<8 | uint32(m[2])<<16

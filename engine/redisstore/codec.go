@@ -27,8 +27,10 @@ import (
 // accept every version up to it: version 2 added the profile's growth
 // counters (NewDevices, NoDevice, ASNNetworks, AgentVersions) after the
 // hours and the login's AgentVersion at its end; a version 1 value decodes
-// with them zero, so profiles stored before stay readable.
-const codecVersion = 2
+// with them zero, so profiles stored before stay readable. Version 3 added
+// the last login's carried fix time (engine.LastLogin.FixTime) at the
+// profile's end; older profiles decode with none.
+const codecVersion = 3
 
 // Kind bytes, after the version byte (not the batch item kinds of scripts.go).
 const (
@@ -98,7 +100,12 @@ func encodeProfile(b []byte, p *engine.Profile) []byte {
 			b = binary.AppendVarint(b, p.LastSeen-set[i].Last)
 		}
 	}
-	return b
+	// Version 3.
+	var age uint64
+	if l := &p.Last; l.FixCarried() && l.FixTime < l.Time {
+		age = uint64(l.Time - l.FixTime)
+	}
+	return binary.AppendUvarint(b, age)
 }
 
 // decodeProfile decodes data into p, reusing p's slice capacity. On error
@@ -168,6 +175,16 @@ func unmarshalProfile(d decoder, p *engine.Profile) error {
 				}
 				*set = append(*set, s)
 			}
+		}
+	}
+	if d.version >= 3 {
+		// How long before the last login its carried fix was seen; 0
+		// when the fix is the last login's own.
+		if age := d.uvarint(); age != 0 {
+			if !p.Last.HasLocation || age > uint64(p.Last.Time) {
+				d.fail("carried fix %d s before a last login at %d", age, p.Last.Time)
+			}
+			p.Last.FixTime = p.Last.Time - int64(age)
 		}
 	}
 	if err := d.finish(); err != nil {

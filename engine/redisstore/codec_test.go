@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -149,20 +150,28 @@ func pendingEqual(a, b engine.Pending) bool {
 	return fa == fb && a == b
 }
 
-// TestCodecReadsVersion1 decodes values written before version 2 (no
-// growth counters, no agent version): stored profiles and queued logins
-// must stay readable after an upgrade.
-func TestCodecReadsVersion1(t *testing.T) {
+// TestCodecReadsOlderVersions decodes values written before version 2 (no
+// growth counters, no agent version) and before version 3 (no carried
+// fix): stored profiles and queued logins must stay readable after an
+// upgrade.
+func TestCodecReadsOlderVersions(t *testing.T) {
 	p := sampleProfile()
 	if len(p.ASNNetworks) == 0 || len(p.AgentVersions) == 0 || p.NewDevices == 0 {
 		t.Fatalf("sample profile lacks version-2 fields: %+v", p)
 	}
-	p.NewDevices, p.NoDevice, p.ASNNetworks, p.AgentVersions = 0, 0, nil, nil
-	v2 := encodeProfile(nil, &p)
-	// Version 1 is version 2 without the four trailing fields, which
-	// are one zero byte each here.
-	v1 := append([]byte{1}, v2[1:len(v2)-4]...)
+	// Version 2 is version 3 without the carried fix's age, one zero byte
+	// when the last login's fix is its own.
+	v3 := encodeProfile(nil, &p)
+	v2 := append([]byte{2}, v3[1:len(v3)-1]...)
 	var q engine.Profile
+	if err := decodeProfile(v2, &q); err != nil || !profileEqual(&p, &q) {
+		t.Errorf("version-2 profile: %v\n got %+v\nwant %+v", err, q, p)
+	}
+	p.NewDevices, p.NoDevice, p.ASNNetworks, p.AgentVersions = 0, 0, nil, nil
+	v3 = encodeProfile(nil, &p)
+	// Version 1 is version 3 without the four trailing fields of version
+	// 2 and the one of version 3, which are one zero byte each here.
+	v1 := append([]byte{1}, v3[1:len(v3)-5]...)
 	if err := decodeProfile(v1, &q); err != nil || !profileEqual(&p, &q) {
 		t.Errorf("version-1 profile: %v\n got %+v\nwant %+v", err, q, p)
 	}
@@ -178,6 +187,35 @@ func TestCodecReadsVersion1(t *testing.T) {
 	// fields after it: they are trailing garbage there.
 	if err := decodeLogin(append(v1, 7), &got); !errors.Is(err, errCodec) {
 		t.Errorf("version-1 login with trailing bytes: %v", err)
+	}
+}
+
+// TestCodecCarriedFix round-trips a last login whose location is an
+// earlier login's, and refuses a carried fix on a last login without a
+// location or older than the epoch.
+func TestCodecCarriedFix(t *testing.T) {
+	p := sampleProfile()
+	p.Last.FixTime = p.Last.Time - 3*3600
+	b := encodeProfile(nil, &p)
+	var q engine.Profile
+	if err := decodeProfile(b, &q); err != nil || !profileEqual(&p, &q) || q.Last.FixTime != p.Last.FixTime {
+		t.Fatalf("carried fix: %v\n got %+v\nwant %+v", err, q.Last, p.Last)
+	}
+	for name, mutate := range map[string]func(*engine.Profile){
+		"no location": func(p *engine.Profile) { p.Last.HasLocation = false },
+		"before 1970": func(p *engine.Profile) {},
+	} {
+		r := sampleProfile()
+		age := uint64(3 * 3600)
+		mutate(&r)
+		if name == "before 1970" {
+			age = uint64(r.Last.Time) + 1
+		}
+		b := encodeProfile(nil, &r) // ends in a zero age byte
+		b = binary.AppendUvarint(b[:len(b)-1], age)
+		if err := decodeProfile(b, &q); !errors.Is(err, errCodec) {
+			t.Errorf("%s: err = %v, want errCodec", name, err)
+		}
 	}
 }
 

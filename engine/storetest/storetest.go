@@ -349,6 +349,32 @@ func testLearnProfile(t *testing.T, s engine.Store) {
 	if p.Last.Country != "FR" || p.FirstSeen != base.Add(-time.Hour).Unix() || p.Logins != 4 {
 		t.Errorf("after an older login: last %+v first %d logins %d", p.Last, p.FirstSeen, p.Logins)
 	}
+	// A login located only to its country keeps the last located
+	// login's fix, with that login's time, for the speed of the next one.
+	located := p.Last
+	countryOnly := login("frank", base.Add(3*time.Hour), "phone", "FR", "")
+	countryOnly.HasLocation, countryOnly.Lat, countryOnly.Lon, countryOnly.AccuracyKM = false, 0, 0, 0
+	if err := s.Commit(ctx, &engine.Commit{Learn: countryOnly}); err != nil {
+		t.Fatal(err)
+	}
+	p, _, _ = s.Profile(ctx, "t1", key("user:frank"))
+	if !p.Last.FixCarried() || p.Last.Time != base.Add(3*time.Hour).Unix() || p.Last.FixTime != located.Time ||
+		p.Last.Lat != located.Lat || p.Last.Lon != located.Lon || p.Last.AccuracyKM != located.AccuracyKM || p.Last.City != "" {
+		t.Errorf("after a country-only login: last %+v, want the fix of %+v", p.Last, located)
+	}
+	st = observe(t, s, event("t1", "198.51.100.20", "frank", base.Add(4*time.Hour), false))
+	if st.Profile.Last != p.Last {
+		t.Errorf("Observe last = %+v, want %+v", st.Profile.Last, p.Last)
+	}
+	// A day later the fix bounds nothing and is dropped.
+	countryOnly.Time = base.Add(28 * time.Hour)
+	if err := s.Commit(ctx, &engine.Commit{Learn: countryOnly}); err != nil {
+		t.Fatal(err)
+	}
+	p, _, _ = s.Profile(ctx, "t1", key("user:frank"))
+	if p.Last.HasLocation || p.Last.FixTime != 0 || p.Last.Time != base.Add(28*time.Hour).Unix() {
+		t.Errorf("a day after the located login: last %+v, want no location", p.Last)
+	}
 }
 
 // testGrowthCounts: the counts the statistical score reads survive the

@@ -606,6 +606,8 @@ type GeoSignals struct {
 	SpeedKmh float64 `protobuf:"fixed64,16,opt,name=speed_kmh,json=speedKmh,proto3" json:"speed_kmh,omitempty"`
 	// speed_kmh exceeds the configured limit (default 1000 km/h, faster than a commercial flight) and the fixes' uncertainty circles do not overlap.
 	ImpossibleTravel bool `protobuf:"varint,17,opt,name=impossible_travel,json=impossibleTravel,proto3" json:"impossible_travel,omitempty"`
+	// Days since this user's last completed login from this country; 0 when the country is new or unknown.
+	CountryDaysSince float64 `protobuf:"fixed64,18,opt,name=country_days_since,json=countryDaysSince,proto3" json:"country_days_since,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
@@ -757,6 +759,13 @@ func (x *GeoSignals) GetImpossibleTravel() bool {
 		return x.ImpossibleTravel
 	}
 	return false
+}
+
+func (x *GeoSignals) GetCountryDaysSince() float64 {
+	if x != nil {
+		return x.CountryDaysSince
+	}
+	return 0
 }
 
 type IPSignals struct {
@@ -1699,7 +1708,7 @@ const file_riskgate_v1_signals_proto_rawDesc = "" +
 	" \x01(\bR\tfamilyNew\x12\x18\n" +
 	"\aversion\x18\v \x01(\x05R\aversion\x12%\n" +
 	"\x0eversion_behind\x18\f \x01(\x05R\rversionBehind\x12\x1a\n" +
-	"\boutdated\x18\r \x01(\x05R\boutdated\"\x9b\x04\n" +
+	"\boutdated\x18\r \x01(\x05R\boutdated\"\xc9\x04\n" +
 	"\n" +
 	"GeoSignals\x12\x14\n" +
 	"\x05known\x18\x01 \x01(\bR\x05known\x12\x16\n" +
@@ -1722,7 +1731,8 @@ const file_riskgate_v1_signals_proto_rawDesc = "" +
 	"distanceKm\x12(\n" +
 	"\x10hours_since_last\x18\x0f \x01(\x01R\x0ehoursSinceLast\x12\x1b\n" +
 	"\tspeed_kmh\x18\x10 \x01(\x01R\bspeedKmh\x12+\n" +
-	"\x11impossible_travel\x18\x11 \x01(\bR\x10impossibleTravel\"\x92\x04\n" +
+	"\x11impossible_travel\x18\x11 \x01(\bR\x10impossibleTravel\x12,\n" +
+	"\x12country_days_since\x18\x12 \x01(\x01R\x10countryDaysSince\"\x92\x04\n" +
 	"\tIPSignals\x12!\n" +
 	"\ffailures_10m\x18\x01 \x01(\x05R\vfailures10m\x12\x1f\n" +
 	"\vfailures_1h\x18\x02 \x01(\x05R\n" +

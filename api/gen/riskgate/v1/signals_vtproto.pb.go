@@ -549,6 +549,14 @@ func (m *GeoSignals) MarshalToSizedBufferVT(dAtA []byte) (int, error) {
 		i -= len(m.unknownFields)
 		copy(dAtA[i:], m.unknownFields)
 	}
+	if m.CountryDaysSince != 0 {
+		i -= 8
+		binary.LittleEndian.PutUint64(dAtA[i:], uint64(math.Float64bits(float64(m.CountryDaysSince))))
+		i--
+		dAtA[i] = 0x1
+		i--
+		dAtA[i] = 0x91
+	}
 	if m.ImpossibleTravel {
 		i--
 		if m.ImpossibleTravel {
@@ -1658,6 +1666,9 @@ func (m *GeoSignals) SizeVT() (n int) {
 	}
 	if m.ImpossibleTravel {
 		n += 3
+	}
+	if m.CountryDaysSince != 0 {
+		n += 10
 	}
 	n += len(m.unknownFields)
 	return n
