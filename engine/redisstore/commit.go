@@ -285,6 +285,11 @@ func (s *Store) queueOps(r *request, b *batch) {
 		case opLearn:
 			r.add(kindLearn, s.keys.user(o.tenant, o.user, sufProfile))
 			r.num(profileTTL)
+			if s.ttl.refresh(o.tenant, &o.user, now) {
+				r.u8(1)
+			} else {
+				r.u8(0)
+			}
 			r.u16(uint16(s.opts.MaxBacklog))
 			r.u32(uint32(s.opts.MaxBacklog) * 160)
 			r.u32(uint32(len(o.data)))

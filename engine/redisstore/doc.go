@@ -70,7 +70,8 @@
 // plus a bucket from the last time it was set (set again whenever the
 // longest window's wall-clock bucket has moved on), each HyperLogLog
 // bucket its window plus a bucket, accounts Options.ProfileTTL from the
-// last login learned, pending decisions Options.PendingTTL, attempt ids
+// last login learned (set again at most once a day per account and node),
+// pending decisions Options.PendingTTL, attempt ids
 // (rg:{t:acme:a:<keyed attempt_id>}, with the decision once committed)
 // Options.AttemptWindow.
 //

@@ -61,7 +61,9 @@ type Options struct {
 	MaxRetries int
 
 	// ProfileTTL erases a profile not updated for this long; default 180
-	// days, as the memory store.
+	// days, as the memory store. Each node sets an account's time to live
+	// again at most once a day (ProfileTTL/100 when shorter), so a profile
+	// may go up to that much earlier (ttlmemo.go).
 	ProfileTTL time.Duration
 	// PendingTTL drops a decision not reported within this; default 30
 	// minutes.
@@ -171,6 +173,7 @@ type Store struct {
 	stats   stats
 	tenants tenants
 	co      coalescer
+	ttl     ttlMemo
 	// cluster: items are grouped by hash slot, one script call per slot;
 	// otherwise one call carries them all.
 	cluster bool
@@ -196,6 +199,7 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	s := &Store{opts: opts, keys: keyspace{prefix: opts.KeyPrefix}, lib: newLibrary(opts.SmallSet), stop: make(chan struct{}), done: make(chan struct{})}
 	s.wb.init(opts.MaxQueue)
 	s.tenants.init(opts.TenantFlushInterval)
+	s.ttl.init(opts.ProfileTTL)
 	where := "the given client"
 	if opts.Client != nil {
 		s.rdb = opts.Client

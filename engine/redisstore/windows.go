@@ -17,7 +17,11 @@ import (
 const (
 	flagRings  = 1 // the state holds counter rings
 	flagHLL    = 2 // the distinct members are in HyperLogLogs
-	flagSorted = 4 // the distinct members are in a sorted set
+	flagSorted = 8 // the distinct members are in a sorted set, the state keeps its counts
+	// flagSortedV1 is the sorted set's form before its counts were kept
+	// (the state held only the time to live bucket): the script converts
+	// it when it meets one, and never returns it.
+	flagSortedV1 = 4
 )
 
 // hllState is the size of a state's HyperLogLog part: per window, the
@@ -126,7 +130,19 @@ func countState(res string, ring, dist *engine.Windows, t int64, failed bool, fa
 		return nil
 	}
 	rest := res[d:]
-	if flags&(flagHLL|flagSorted) != 0 {
+	if flags&flagSorted != 0 {
+		// The time to live bucket, then the counts the script keeps: the
+		// finest bucket they were taken at, which is the attempt's, and
+		// one per window.
+		if len(rest) != 4+16 || int64(be32(rest[4:])) != t/dist[0].Width {
+			return fmt.Errorf("%w: sorted set counts of %d bytes, not of the attempt's bucket", errState, len(rest))
+		}
+		for i := range distinct {
+			distinct[i] = be32(rest[8+4*i:])
+		}
+		return nil
+	}
+	if flags&(flagHLL|flagSortedV1) != 0 {
 		// The script counted: the HyperLogLog state or the time to live
 		// bucket, then the counts.
 		skip := 4

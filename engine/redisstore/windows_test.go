@@ -180,3 +180,112 @@ func near(got uint32, want int) bool {
 	}
 	return d <= max(1, want/50)
 }
+
+// TestSortedCounts checks the counts the sorted form keeps and its
+// upgrade. Two tenants get the same stream (60 usernames at one address,
+// some events late); in the second, the address's and the subnet's states
+// are turned back, twice, into the sorted form of before the kept counts
+// (flag 4: the time to live bucket alone), as a node of the previous
+// version left them. Every count of the two tenants must be equal, and the
+// first's usernames equal to the sorted set's own ZCOUNTs of the event's
+// windows.
+func TestSortedCounts(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newTestStore(t, srv.URL, Options{SmallSet: 100})
+	defer s.Close(context.Background())
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer rdb.Close()
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(3, 4))
+	ip := netip.MustParseAddr("81.2.69.160")
+	downgrade := func(key string) {
+		t.Helper()
+		v, err := rdb.Get(ctx, key).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := 1 + int(v[0]&flagRings)*ringSize(&shortSpec)
+		if v[0]&^flagRings != flagSorted || len(v) != d+4+16 {
+			t.Fatalf("%s: state of form %#x and %d bytes, want the sorted form with its counts", key, v[0], len(v))
+		}
+		old := string([]byte{v[0]&flagRings | flagSortedV1}) + v[1:d+4]
+		if err := rdb.Set(ctx, key, old, redis.KeepTTL).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := t0
+	kept := 0 // events answered from the kept counts
+	for i := range 600 {
+		// Several events a minute, often the same user: counts kept.
+		at = at.Add(time.Duration(r.IntN(30)) * time.Second)
+		evAt := at
+		if i > 100 && r.IntN(10) == 0 {
+			evAt = at.Add(-time.Duration(r.IntN(7200)) * time.Second)
+		}
+		user := fmt.Sprint("u", r.IntN(60))
+		if i%3 == 1 {
+			user = fmt.Sprint("u", i%5)
+		}
+		failed := r.IntN(3) == 0
+		var st [2]engine.State
+		zk := s.keys.addr("sorted", ip, "") + ":m"
+		card0, _ := rdb.ZCard(ctx, zk).Result()
+		before, _ := rdb.ZRangeWithScores(ctx, zk, 0, -1).Result()
+		for k, tenant := range []string{"sorted", "upgraded"} {
+			ev := &engine.Event{
+				Tenant: tenant, Time: evAt, IP: ip, Subnet: engine.SubnetOf(ip),
+				Username: userKey(t, "n"+user), Attempt: true, Failed: failed,
+			}
+			if err := s.Observe(ctx, ev, &st[k]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if st[0].Counts != st[1].Counts {
+			t.Fatalf("event %d at %v: counts differ after the upgrade:\nnew      %+v\nupgraded %+v", i, evAt, st[0].Counts, st[1].Counts)
+		}
+		state, err := rdb.Get(ctx, s.keys.addr("sorted", ip, sufWindows)).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if state[0]&^flagRings != flagSorted {
+			if i >= 200 {
+				t.Fatalf("event %d: form %#x, want the sorted set by now", i, state[0])
+			}
+			continue
+		}
+		// The state keeps the counts just returned, for the event's
+		// finest bucket.
+		d := 1 + int(state[0]&flagRings)*ringSize(&shortSpec)
+		var want [20]byte
+		put32(want[4:], uint32(evAt.Unix()/shortSpec[0].Width))
+		for k, c := range st[0].Counts.IP.Usernames {
+			put32(want[8+4*k:], c)
+		}
+		if len(state) != d+20 || state[d+4:] != string(want[4:]) {
+			t.Fatalf("event %d: state %x, want its counts %x after byte %d", i, state, want[4:], d+4)
+		}
+		after, _ := rdb.ZRangeWithScores(ctx, zk, 0, -1).Result()
+		if card0 > 0 && fmt.Sprint(before) == fmt.Sprint(after) {
+			kept++
+		}
+		for k, sp := range shortSpec {
+			ratio := sp.Width / shortSpec[0].Width
+			idx := evAt.Unix() / sp.Width
+			lo, hi := (idx-sp.Buckets+1)*ratio, (idx+1)*ratio-1
+			n, err := rdb.ZCount(ctx, zk, fmt.Sprint(lo), fmt.Sprint(hi)).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := st[0].Counts.IP.Usernames[k]; int64(got) != n {
+				t.Fatalf("event %d at %v, window %s: %d usernames, the sorted set has %d", i, evAt, sp.Name, got, n)
+			}
+		}
+		if i == 200 || i == 400 {
+			downgrade(s.keys.addr("upgraded", ip, sufWindows))
+			downgrade(s.keys.subnet("upgraded", engine.SubnetOf(ip), sufWindows))
+		}
+	}
+	if kept < 30 {
+		t.Errorf("%d events left the sorted set as it was, want more for the test to mean something", kept)
+	}
+}

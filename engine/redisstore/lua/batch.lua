@@ -28,13 +28,16 @@
 -- (Lua would format them with printf).
 --
 -- A state value (<base>:s) is a flags byte (1: counter rings present,
--- 2: distinct members in HyperLogLogs, 4: in a sorted set), then, when
+-- 2: distinct members in HyperLogLogs, 8: in a sorted set; 4: in a sorted
+-- set, the form before its counts were kept, converted when met), then, when
 -- present, the counter rings (per series, per window: the newest bucket
 -- number and one count per bucket, big-endian uint32: the memory store's
 -- ring), then the distinct part: in the two small forms the wall-clock
 -- bucket of the longest window in which the keys' times to live were last
 -- set, then (in the state) up to 16 members, each a 6-byte fingerprint and
--- its last sighting as a bucket number of the finest window; in
+-- its last sighting as a bucket number of the finest window, or (sorted
+-- set) the counts last taken of it: the finest bucket they were taken at
+-- and one count per window (16 bytes); in
 -- HyperLogLog mode, per window the union's bucket, the newest bucket with
 -- data, a bit mask of the buckets with data and the union's count (48
 -- bytes).
@@ -249,6 +252,10 @@ local HLEN = 48
 local LEN = {}
 local function lenOf(n) return LEN[n] or pack('>I4', n) end
 local RNG = '>I1c0I1c0I1c0I1c0I1c0I1c0I1c0'
+-- The sorted form's counts: the finest bucket they were taken at, then
+-- one per window; none taken yet.
+local CFMT = '>I4I4I4I4'
+local NOCOUNTS = '\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0'
 
 -- convert moves a small set (the sorted set zk) to the HyperLogLogs:
 -- every member to its buckets, then the unions; it returns the new state
@@ -297,7 +304,14 @@ end
 -- its fingerprint and last sighting as a bucket number of the finest
 -- window (b), 10 bytes, counted by the client; a member counts in a
 -- window when that bucket is in it. Beyond, a sorted set (<base>:m) of
--- the members scored by that bucket number, counted by ZCOUNT (flag 4).
+-- the members scored by that bucket number, counted by ZCOUNT (flag 8).
+-- The counts are kept in s with the finest bucket they were taken at: the
+-- windows of an attempt are those of its finest bucket, and the set
+-- changes only by this function, which counts again (or, not reading,
+-- forgets the counts) whenever its ZADD changed it. So an attempt whose
+-- sighting was already recorded in the same finest bucket costs one ZADD,
+-- which changes nothing, instead of three ZCOUNT. The form before (flag
+-- 4) kept no counts; it gets them when met.
 -- Past SMALL members within the longest window, HyperLogLogs (flag 2, s
 -- holding their state), until their data has aged out of every window.
 -- A sighting is written only when its bucket changes.
@@ -372,30 +386,61 @@ local function distinct(s, d, k, nm, spec, t, member, read, b, now, P, rpos, inp
     args[#args + 1] = member
     call('ZADD', zk, unpack(args))
     call('EXPIRE', zk, spec.ttl)
-    s = char(flags + 4) .. sub(s, 2, d - 1) .. pack('>I4', wall)
-    if not read then return s, false, nil end
-    return s, false, {call('ZCOUNT', zk, lo1, hi1), call('ZCOUNT', zk, lo2, hi2), call('ZCOUNT', zk, lo3, hi3)}
+    s = char(flags + 8) .. sub(s, 2, d - 1) .. pack('>I4', wall)
+    if not read then return s .. NOCOUNTS, false, nil end
+    return s .. pack(CFMT, b, call('ZCOUNT', zk, lo1, hi1), call('ZCOUNT', zk, lo2, hi2), call('ZCOUNT', zk, lo3, hi3)), false, nil
   end
   if flags >= 4 then
     local base = sub(k, 1, -3) -- k is <base>:s
     local zk = base .. ':m'
-    local bs, lo1, hi1, lo2, hi2, lo3, hi3 = unpack4(RNG, P, rpos)
+    -- moved: s is to be written whole; check: the set may be too large.
+    local changed, moved, check = false, false, false
+    if flags < 8 then
+      -- The form before the kept counts (flag 4).
+      flags = flags + 4
+      s = char(flags) .. sub(s, 2, d + 3) .. NOCOUNTS
+      moved = true
+    end
     if member ~= '' then
-      -- A new member may make the set too large.
-      if call('ZADD', zk, 'GT', bs, member) == 1 and call('ZCARD', zk) > SMALL then
-        call('ZREMRANGEBYSCORE', zk, '-inf', '(' .. lo3)
-        if call('ZCARD', zk) > SMALL then
-          local ns, cnt = convert(s, d, flags - 4, base, nm, spec, t, read, zk)
-          return ns, false, cnt
-        end
-      end
+      changed = call('ZADD', zk, 'GT', 'CH', (unpack4('>I1c0', P, rpos)), member) == 1
       if unpack4('>I4', s, d) < wall then
         call('EXPIRE', zk, spec.ttl)
-        s = sub(s, 1, d - 1) .. pack('>I4', wall)
+        s = sub(s, 1, d - 1) .. pack('>I4', wall) .. sub(s, d + 4)
+        moved, check = true, true
       end
     end
-    if not read then return s, false, nil end
-    return s, false, {call('ZCOUNT', zk, lo1, hi1), call('ZCOUNT', zk, lo2, hi2), call('ZCOUNT', zk, lo3, hi3)}
+    local counts
+    if read then
+      if not changed and unpack4('>I4', s, d + 4) == b then return s, false, nil end
+      local _, lo1, hi1, lo2, hi2, lo3, hi3 = unpack4(RNG, P, rpos)
+      local c3 = call('ZCOUNT', zk, lo3, hi3)
+      counts = pack(CFMT, b, call('ZCOUNT', zk, lo1, hi1), call('ZCOUNT', zk, lo2, hi2), c3)
+      -- The set's size is looked at when the longest window holds more
+      -- than SMALL, and once a longest-window bucket (the members no
+      -- window counts any more stay until then).
+      check = check or changed and c3 > SMALL
+    elseif changed then
+      check = true
+      if sub(s, d + 4) ~= NOCOUNTS then counts = NOCOUNTS end
+    end
+    if check and call('ZCARD', zk) > SMALL then
+      -- The members no window can count any more make room, or the set
+      -- moves to HyperLogLogs. (Counts taken stay true: the members
+      -- removed are older than every window of the attempt.)
+      local _, _, _, _, _, lo3 = unpack4(RNG, P, rpos)
+      call('ZREMRANGEBYSCORE', zk, '-inf', '(' .. lo3)
+      if call('ZCARD', zk) > SMALL then
+        local ns, cnt = convert(s, d, flags - 8, base, nm, spec, t, read, zk)
+        return ns, false, cnt
+      end
+    end
+    if not counts then return s, false, nil end
+    s = sub(s, 1, d + 3) .. counts
+    if inplace and not moved then
+      call('SETRANGE', k, d + 3, counts)
+      return s, true, nil
+    end
+    return s, false, nil
   end
   local a = {unpack4(HFMT, s, d)}
   a[13] = nil
@@ -418,7 +463,7 @@ local function subject(out, k, ring, nseries, fl, incs, dspec, nm, t, member, b,
   local rs = 0
   if ring then rs = nseries * ring.rs end
   -- Anything not of the expected shape starts afresh.
-  if flags >= 6 or ring and flags % 2 == 1 and #s < 1 + rs then s, flags = '\0', 0 end
+  if flags >= 10 or flags >= 6 and flags < 8 or ring and flags % 2 == 1 and #s < 1 + rs then s, flags = '\0', 0 end
   local failed = ring and fl % 2 == 1
   local whole = false -- the state must be written whole
   if ring and (failed or incs) and flags % 2 == 0 then
@@ -439,7 +484,9 @@ local function subject(out, k, ring, nseries, fl, incs, dspec, nm, t, member, b,
     local d = 2
     if flags % 2 == 1 then d = 2 + rs end
     local ok
-    if flags >= 4 then
+    if flags >= 8 then
+      ok = #s == d + 19
+    elseif flags >= 4 then
       ok = #s == d + 3
     elseif flags >= 2 then
       ok = #s == d - 1 + HLEN
@@ -477,14 +524,25 @@ local function subject(out, k, ring, nseries, fl, incs, dspec, nm, t, member, b,
     call('SET', k, s, 'EX', ring.ttl)
   end
   if read then
-    if cnt then s = s .. pack('>I4I4I4', cnt[1], cnt[2], cnt[3]) end
-    out[#out + 1] = lenOf(#s + 1) .. applied .. s
+    -- In parts: concat makes the one string of the reply.
+    if cnt then
+      out[#out + 1] = lenOf(#s + 13)
+      out[#out + 1] = applied
+      out[#out + 1] = s
+      out[#out + 1] = pack('>I4I4I4', cnt[1], cnt[2], cnt[3])
+    else
+      out[#out + 1] = lenOf(#s + 1)
+      out[#out + 1] = applied
+      out[#out + 1] = s
+    end
   else
     out[#out + 1] = '\0\0\0\0'
   end
 end
 
 local NONE = '\0\0\0\0\0\0'
+-- An account's results: its rings include the failure, or the client adds it.
+local APPLIED, INPLACE = '\0\0\0\1\1', '\0\0\0\1\0'
 local EMPTY = '\0\0\0\0'
 
 -- batch runs the items: KEYS[i] is item i's key, ARGV[1] their packed
@@ -578,19 +636,20 @@ local function batch(keys, args)
         end
       end
       if fl >= 2 then reply[#reply + 1] = v or '' end
-      out[#out + 1] = '\0\0\0\1' .. applied
+      if applied == '\1' then out[#out + 1] = APPLIED else out[#out + 1] = INPLACE end
     elseif kind == KIND_LEARN then
       -- A learned login, appended to the account's value behind its
       -- length; the oldest beyond cap are dropped when the value outgrows
-      -- capBytes.
-      local ttl, cap, capBytes, e
-      ttl, cap, capBytes, e, pos = unpack4('>I1c0I2I4I4c0', P, pos)
+      -- capBytes. The time to live is set again when the client says
+      -- (at most once a day per account and node: ttlmemo.go).
+      local ttl, refresh, cap, capBytes, e
+      ttl, refresh, cap, capBytes, e, pos = unpack4('>I1c0BI2I4I4c0', P, pos)
       local k = base
       local n = call('APPEND', k, e)
       if n == #e then
         call('SET', k, '\0\0\0\0\0' .. e, 'EX', ttl)
       else
-        call('EXPIRE', k, ttl)
+        if refresh == 1 then call('EXPIRE', k, ttl) end
         if n > capBytes then
           local v = call('GET', k)
           local es = 6 + unpack4('>I4', v, 2 + (v:byte(1) % 2) * LONG.rs) + (v:byte(1) % 2) * LONG.rs
