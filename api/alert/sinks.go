@@ -1,7 +1,9 @@
 package alert
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -39,26 +41,116 @@ func (s *LogSink) Send(ctx context.Context, alerts []*Alert) (int, error) {
 				slog.Any("kinds", n.Kinds), slog.String("completed_by", n.CompletedBy))
 			continue
 		}
-		rules := make([]string, 0, len(a.Rules))
-		for _, r := range a.Rules {
-			rules = append(rules, r.ID)
-		}
-		attrs := []slog.Attr{
-			slog.String("alert_id", a.AlertID), slog.String("tenant", a.Tenant),
-			slog.String("decision_id", a.DecisionID), slog.String("attempt_id", a.AttemptID),
-			slog.String("action", a.Action.String()), slog.Int("score", a.Score),
-			slog.Any("triggers", a.Triggers), slog.Any("rules", rules), slog.String("rules_version", a.RulesVersion),
-		}
+		// A fixed array keeps the attributes off the heap (LogAttrs
+		// copies them), and the two lists are logged through logList,
+		// which renders them as the handlers render a []string without
+		// fmt's or encoding/json's reflection, nor a []string of the
+		// rules' ids made for the purpose.
+		var attrs [10]slog.Attr
+		attrs[0] = slog.String("alert_id", a.AlertID)
+		attrs[1] = slog.String("tenant", a.Tenant)
+		attrs[2] = slog.String("decision_id", a.DecisionID)
+		attrs[3] = slog.String("attempt_id", a.AttemptID)
+		attrs[4] = slog.String("action", a.Action.String())
+		attrs[5] = slog.Int("score", a.Score)
+		attrs[6] = slog.Any("triggers", logList{strs: a.Triggers})
+		attrs[7] = slog.Any("rules", logList{rules: a.Rules, isRules: true})
+		attrs[8] = slog.String("rules_version", a.RulesVersion)
+		n := 9
 		if a.User.UsernameHash != "" {
-			attrs = append(attrs, slog.String("username_hash", a.User.UsernameHash))
+			attrs[9] = slog.String("username_hash", a.User.UsernameHash)
+			n = 10
 		}
-		s.log.LogAttrs(ctx, slog.LevelWarn, "alert", attrs...)
+		s.log.LogAttrs(ctx, slog.LevelWarn, "alert", attrs[:n]...)
 	}
 	return len(alerts), nil
 }
 
 // Close implements Sink.
 func (s *LogSink) Close(context.Context) error { return nil }
+
+// logList is a list of strings (or of the rules' ids) as LogSink logs it:
+// the same text as slog's handlers give a []string (fmt's "[a b]" for the
+// text handler, a JSON array for the JSON one), without their reflection.
+type logList struct {
+	strs    []string
+	rules   []Rule
+	isRules bool
+}
+
+func (l logList) len() int {
+	if l.isRules {
+		return len(l.rules)
+	}
+	return len(l.strs)
+}
+
+func (l logList) at(i int) string {
+	if l.isRules {
+		return l.rules[i].ID
+	}
+	return l.strs[i]
+}
+
+// MarshalText is what the text handler writes (quoted by it as needed):
+// fmt's %+v of a []string.
+func (l logList) MarshalText() ([]byte, error) {
+	n := l.len()
+	b := make([]byte, 0, 2+8*n)
+	b = append(b, '[')
+	for i := range n {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, l.at(i)...)
+	}
+	return append(b, ']'), nil
+}
+
+// MarshalJSON is what the JSON handler writes: encoding/json's array of
+// strings. Strings of plain printable ASCII (rule ids, triggers) need no
+// escapes; anything else goes through encoding/json.
+func (l logList) MarshalJSON() ([]byte, error) {
+	if !l.isRules && l.strs == nil {
+		return []byte("null"), nil // as encoding/json writes a nil slice
+	}
+	n := l.len()
+	b := make([]byte, 0, 2+10*n)
+	b = append(b, '[')
+	for i := range n {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		s := l.at(i)
+		if !plainJSON(s) {
+			// As slog's JSON handler encodes: no HTML escaping.
+			var q bytes.Buffer
+			enc := json.NewEncoder(&q)
+			enc.SetEscapeHTML(false)
+			if err := enc.Encode(s); err != nil {
+				return nil, err
+			}
+			b = append(b, bytes.TrimSuffix(q.Bytes(), []byte("\n"))...)
+			continue
+		}
+		b = append(b, '"')
+		b = append(b, s...)
+		b = append(b, '"')
+	}
+	return append(b, ']'), nil
+}
+
+// plainJSON reports whether s is written as it is inside a JSON string by
+// encoding/json, with or without HTML escaping.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
 
 // WriterSink writes alerts as JSON lines (JSONL) to a writer, one Write per
 // batch, so that lines from concurrent writers never interleave.
