@@ -9,8 +9,10 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/riskgate/riskgate/api/apierr"
 	"github.com/riskgate/riskgate/api/wire"
@@ -111,6 +113,23 @@ func setJSONHeaders(h http.Header) {
 	h["X-Content-Type-Options"] = noSniff
 }
 
+// contentLengths are Content-Length values shared by every answer of
+// their length (net/http reads a header's values, never writes them), made
+// on first use, so that an answer's length costs no allocation.
+var contentLengths [8 << 10]atomic.Pointer[[]string]
+
+func contentLength(n int) []string {
+	if n < 0 || n >= len(contentLengths) {
+		return []string{strconv.Itoa(n)}
+	}
+	if v := contentLengths[n].Load(); v != nil {
+		return *v
+	}
+	v := []string{strconv.Itoa(n)}
+	contentLengths[n].Store(&v)
+	return v
+}
+
 // decisionBufs are writeDecision's buffers.
 var decisionBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
@@ -126,7 +145,12 @@ func writeDecision(w http.ResponseWriter, d *engine.Decision) {
 		return
 	}
 	b = append(b, '\n')
-	setJSONHeaders(w.Header())
+	h := w.Header()
+	setJSONHeaders(h)
+	// A decision with its signals is about 2.6 KB, more than net/http
+	// buffers before it chunks the answer: a length of our own spares the
+	// chunk framing (an fmt call per answer) and the client's parsing of it.
+	h["Content-Length"] = contentLength(len(b))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b)
 	if cap(b) <= 64<<10 {

@@ -1,7 +1,9 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -89,6 +91,25 @@ func TestEndToEnd(t *testing.T) {
 	}
 	if d.Action != engine.ActionAllow || !d.Signals.User.Known || d.Signals.User.Logins != 3 || d.Signals.Device.New {
 		t.Fatalf("known user from known device: %+v %+v", d.Action, d.Signals.User)
+	}
+
+	// The answer (larger than net/http buffers before chunking) carries
+	// its length, the same as the body's, and is not chunked.
+	// (Another user's login, so that alice's profile below is unchanged.)
+	other := map[string]any{}
+	for k, v := range body {
+		other[k] = v
+	}
+	other["user_id"], other["username"] = "carol", "carol@example.com"
+	raw, _ := json.Marshal(other)
+	resp, err := http.Post(ts.url("/v1/score"), "application/json", bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || len(answer) < 2048 || resp.ContentLength != int64(len(answer)) || len(resp.TransferEncoding) != 0 {
+		t.Fatalf("http score answer: %d, %d bytes, Content-Length %d, Transfer-Encoding %v, %v", resp.StatusCode, len(answer), resp.ContentLength, resp.TransferEncoding, err)
 	}
 
 	// Without signals, on request: the same decision, smaller.
@@ -254,7 +275,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 	}
 	// And /metrics serves them as text.
-	resp, err := http.Get(ts.url("/metrics"))
+	resp, err = http.Get(ts.url("/metrics"))
 	if err != nil {
 		t.Fatal(err)
 	}
