@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
@@ -167,11 +168,19 @@ func parse(src Source) (*fileDoc, ErrorList) {
 	if root.Kind != yaml.DocumentNode || len(root.Content) != 1 || root.Content[0].Kind != yaml.MappingNode {
 		return nil, ErrorList{fileError(src.Name, max(root.Line, 1), "", "want a mapping with a rules: list")}
 	}
+	// Decode the tree already parsed rather than parsing the text a second
+	// time (the parse is most of a ruleset's load at start). The tree's
+	// decoder has no KnownFields, so the keys are checked on the tree; on
+	// any doubt or error, the strict decoder of the text decides, so the
+	// messages (and their order) are exactly those of a strict decode.
 	var doc fileDoc
-	dec := yaml.NewDecoder(bytes.NewReader(src.Data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&doc); err != nil {
-		return nil, yamlErrors(src.Name, src.Data, err)
+	if !knownKeys(root.Content[0], fileDocType) || root.Decode(&doc) != nil {
+		doc = fileDoc{}
+		dec := yaml.NewDecoder(bytes.NewReader(src.Data))
+		dec.KnownFields(true)
+		if err := dec.Decode(&doc); err != nil {
+			return nil, yamlErrors(src.Name, src.Data, err)
+		}
 	}
 	// Attach each rule's line, for messages about the rule as a whole.
 	m := root.Content[0]
@@ -191,6 +200,86 @@ func parse(src Source) (*fileDoc, ErrorList) {
 		}
 	}
 	return &doc, nil
+}
+
+var (
+	fileDocType       = reflect.TypeFor[fileDoc]()
+	thresholdsDocType = reflect.TypeFor[thresholdsDoc]()
+	settingsDocType   = reflect.TypeFor[settingsDoc]()
+	ruleDocType       = reflect.TypeFor[ruleDoc]()
+)
+
+// knownKeys reports whether every key of mapping m, and of the mappings
+// decoded into the structs below it, is a yaml-tagged field of struct t:
+// what a KnownFields decoder would accept. It answers false on anything it
+// does not model (aliases, merge keys, tagged or non-string keys), which
+// sends parse to the strict decoder: false is always safe, true must only
+// be said when the strict decoder would find no unknown field.
+func knownKeys(m *yaml.Node, t reflect.Type) bool {
+	switch m.Kind {
+	case yaml.ScalarNode:
+		// A null (or a wrong type, which the decode then refuses) has no keys.
+		return true
+	case yaml.MappingNode:
+	default:
+		return false
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		if k.Kind != yaml.ScalarNode || k.ShortTag() != "!!str" {
+			return false
+		}
+		f, ok := yamlField(t, k.Value)
+		if !ok {
+			return false
+		}
+		var sub reflect.Type
+		switch f.Type {
+		case reflect.PointerTo(thresholdsDocType):
+			sub = thresholdsDocType
+		case settingsDocType:
+			sub = settingsDocType
+		case reflect.SliceOf(ruleDocType):
+			switch v.Kind {
+			case yaml.ScalarNode:
+				continue
+			case yaml.SequenceNode:
+			default:
+				return false
+			}
+			for _, item := range v.Content {
+				if !knownKeys(item, ruleDocType) {
+					return false
+				}
+			}
+			continue
+		}
+		if sub == nil {
+			if v.Kind == yaml.AliasNode {
+				return false
+			}
+			continue
+		}
+		if !knownKeys(v, sub) {
+			return false
+		}
+	}
+	return true
+}
+
+// yamlField is the exported field of t whose yaml tag names key.
+func yamlField(t reflect.Type, key string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == key {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
 }
 
 var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): `)

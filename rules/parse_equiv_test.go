@@ -1,0 +1,122 @@
+package rules
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// strictDecode is the reference parse used to do: a second, KnownFields
+// decode of the text. parse's single decode must give the same document,
+// or the same errors, for every input.
+func strictDecode(src Source) (*fileDoc, ErrorList) {
+	var doc fileDoc
+	dec := yaml.NewDecoder(bytes.NewReader(src.Data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&doc); err != nil {
+		return nil, yamlErrors(src.Name, src.Data, err)
+	}
+	return &doc, nil
+}
+
+func checkParseMatchesStrict(t *testing.T, data []byte) {
+	t.Helper()
+	src := Source{Name: "r.yaml", Data: data}
+	got, gerrs := parse(src)
+	if gerrs != nil {
+		// parse's own checks (empty file, not a mapping) come before any
+		// decode; past them, its errors are the strict decoder's.
+		if got != nil {
+			t.Fatalf("%q: doc and errors both set", data)
+		}
+		var root yaml.Node
+		if yaml.Unmarshal(data, &root) != nil || root.Kind != yaml.DocumentNode || len(root.Content) != 1 || root.Content[0].Kind != yaml.MappingNode {
+			return
+		}
+		_, want := strictDecode(src)
+		if gerrs.Error() != want.Error() {
+			t.Fatalf("%q: errors\n%v\nwant the strict decoder's\n%v", data, gerrs, want)
+		}
+		return
+	}
+	want, werrs := strictDecode(src)
+	if werrs != nil {
+		t.Fatalf("%q: parse accepted what the strict decoder refuses: %v", data, werrs)
+	}
+	// Compare the decoded fields; line numbers are parse's own addition.
+	for i := range got.Rules {
+		got.Rules[i].line, got.Rules[i].lines = 0, nil
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%q: doc\n%+v\nwant\n%+v", data, got, want)
+	}
+}
+
+// TestParseMatchesStrictDecode: decoding the parsed tree once, with keys
+// checked on the tree, gives exactly what the strict decoder of the text
+// gives: the same documents, and for bad input the same messages in the
+// same order (unknown keys, aliases, merge keys, tagged keys, wrong types).
+func TestParseMatchesStrictDecode(t *testing.T) {
+	inputs := []string{
+		"rules:\n  - id: a\n    description: d\n    when: \"true\"\n    action: deny\n",
+		"rule:\n  - id: a\n",
+		"rules:\n  - id: a\n    description: d\n    when: \"true\"\n    acton: deny\n",
+		"rules:\n  - id: a\n    acton: deny\n    score: high\n",
+		"rules:\n  - id: a\n    score: high\n    acton: deny\n",
+		"thresholds: {step_up: 1, deny: 2, allow: 3}\nrules: []\n",
+		"thresholds: high\nrules: []\n",
+		"thresholds: {step_up: x}\nrules: []\n",
+		"settings: {default_mode: shadow, extra: 1}\nrules: []\n",
+		"settings: ~\nthresholds: ~\nrules: ~\n",
+		"rules: [ {id: x} ]",
+		"rules: [ ~, {id: x} ]",
+		"rules: [ 1, {id: x} ]",
+		"rules: {id: x}\n",
+		"base: &b {id: a, description: d, when: \"true\", action: deny}\nrules: [*b]\n",
+		"rules:\n  - &b {id: a, description: d, when: \"true\", action: deny}\n  - *b\n",
+		"rules:\n  - <<: {id: a, description: d}\n    when: \"true\"\n",
+		"rules:\n  - <<: {id: a, acton: d}\n    when: \"true\"\n",
+		"rules:\n  - !!str id: a\n",
+		"rules:\n  - !!binary aWQ=: a\n",
+		"rules:\n  - 1: a\n",
+		"rules:\n  - ? [a]\n    : b\n",
+		"rules:\n  - id: a\n    id: b\n",
+		"rules: []\nrules: []\n",
+		"rules:\n  - id: a\n    when: {x: 1}\n    reason: [a]\n    tags: [a, b]\n",
+		"rules:\n  - id: a\n    tags: a\n",
+		"version: 2\ndisable: [a, {x: y}]\nrules: []\n",
+		"rules: []\n---\nrules: [x]\n",
+		"\"rules\": [{\"id\": \"a\", \"Action\": \"deny\"}]\n",
+		"Rules: []\n",
+	}
+	for _, in := range inputs {
+		checkParseMatchesStrict(t, []byte(in))
+	}
+	checkParseMatchesStrict(t, DefaultSource().Data)
+	files, _ := filepath.Glob("../examples/*/*.yaml")
+	more, _ := filepath.Glob("../testdata/*.yaml")
+	for _, f := range append(files, more...) {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkParseMatchesStrict(t, data)
+	}
+}
+
+// FuzzParseMatchesStrictDecode: the same comparison on arbitrary input.
+func FuzzParseMatchesStrictDecode(f *testing.F) {
+	f.Add(DefaultSource().Data)
+	f.Add([]byte("rules:\n  - <<: {id: a, acton: d}\n    when: \"true\"\n"))
+	f.Add([]byte("thresholds: {step_up: 1, deny: 2, allow: 3}\nrules: [ {id: x, score: y} ]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 4096 {
+			return
+		}
+		checkParseMatchesStrict(t, data)
+	})
+}
