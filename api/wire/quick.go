@@ -31,22 +31,7 @@ func (j *AttemptJSON) DecodeQuick(data []byte) bool {
 		return false
 	}
 	var seen uint16
-	p.space()
-	if p.eat('}') {
-		p.space()
-		return p.i == len(p.b)
-	}
-	for {
-		p.space()
-		key, ok := p.plainKey()
-		if !ok {
-			return false
-		}
-		p.space()
-		if !p.eat(':') {
-			return false
-		}
-		p.space()
+	if !p.members(func(key []byte) bool {
 		var f *string
 		var bit uint16
 		switch string(key) { // no allocation: the compiler compares in place
@@ -85,27 +70,47 @@ func (j *AttemptJSON) DecodeQuick(data []byte) bool {
 		seen |= bit
 		switch {
 		case f != nil:
-			if !p.stringOrNull(f) {
-				return false
-			}
+			return p.stringOrNull(f)
 		case bit == 1<<11:
-			if !p.geo(&j.Geo) {
-				return false
-			}
+			return p.geo(&j.Geo)
 		default:
-			if !p.attributes(&j.Attributes) {
-				return false
-			}
+			return p.attributes(&j.Attributes)
+		}
+	}) {
+		return false
+	}
+	p.space()
+	return p.i == len(p.b)
+}
+
+// members reads the members of an object whose '{' was just read, up to
+// and with its '}': each plain key (see plainKey), then value reads the
+// member's value at the position and says whether it is one DecodeQuick
+// takes.
+func (p *quick) members(value func(key []byte) bool) bool {
+	p.space()
+	if p.eat('}') {
+		return true
+	}
+	for {
+		p.space()
+		key, ok := p.plainKey()
+		if !ok {
+			return false
+		}
+		p.space()
+		if !p.eat(':') {
+			return false
+		}
+		p.space()
+		if !value(key) {
+			return false
 		}
 		p.space()
 		if p.eat(',') {
 			continue
 		}
-		if !p.eat('}') {
-			return false
-		}
-		p.space()
-		return p.i == len(p.b)
+		return p.eat('}')
 	}
 }
 
@@ -230,23 +235,10 @@ func (p *quick) geo(dst **engine.GeoHint) bool {
 	}
 	h := &geoHint{}
 	*dst = &h.g
-	p.space()
-	if p.eat('}') {
-		return true
-	}
 	var seen uint8
-	for {
-		p.space()
-		key, ok := p.plainKey()
-		if !ok {
-			return false
-		}
-		p.space()
-		if !p.eat(':') {
-			return false
-		}
-		p.space()
+	return p.members(func(key []byte) bool {
 		var bit uint8
+		ok := false
 		switch string(key) {
 		case "country":
 			bit = 1
@@ -257,19 +249,13 @@ func (p *quick) geo(dst **engine.GeoHint) bool {
 		case "lon":
 			bit = 4
 			ok = p.coordinate(&h.g.Lon, &h.lon)
-		default:
-			return false
 		}
 		if !ok || seen&bit != 0 {
 			return false
 		}
 		seen |= bit
-		p.space()
-		if p.eat(',') {
-			continue
-		}
-		return p.eat('}')
-	}
+		return true
+	})
 }
 
 // coordinate reads a number into *v and points f at it; null makes f nil.
