@@ -282,16 +282,17 @@ func (s *Store) apply(ev *engine.Event, st *engine.State, now int64) {
 	var id [16]byte
 	userHash := binary.LittleEndian.Uint64(ev.Username[:8])
 	countUser := ev.Attempt && !ev.Username.IsZero()
+	short := at(&shortSpec, t) // the event's buckets, for every short counter it touches
 	net := func(kind windowKind, out *engine.NetCounts) {
 		s.window(th, kind, &id, now, ev.Failed || countUser, func(w *window) {
 			if ev.Failed {
-				count(&w.failures).add(&shortSpec, t, 1)
+				count(&w.failures).addAt(&shortSpec, &short, 1)
 			}
 			if countUser {
 				w.members.add(&shortLen, userHash, t, s.opts.MaxDistinct)
 			}
 			if out != nil {
-				w.failures.sum(&shortSpec, t, &out.Failures)
+				w.failures.sumAt(&shortSpec, &short, &out.Failures)
 				w.members.count(&shortLen, t, &out.Usernames)
 			}
 		})
@@ -309,12 +310,13 @@ func (s *Store) apply(ev *engine.Event, st *engine.State, now int64) {
 	}
 	if !ev.Account.IsZero() {
 		id = ev.Account
+		long := at(&longSpec, t)
 		s.window(th, kindAccount, &id, now, ev.Failed, func(w *window) {
 			if ev.Failed {
-				count(&w.failures).add(&longSpec, t, 1)
+				count(&w.failures).addAt(&longSpec, &long, 1)
 			}
 			if c != nil {
-				w.failures.sum(&longSpec, t, &c.AccountFailures)
+				w.failures.sumAt(&longSpec, &long, &c.AccountFailures)
 			}
 		})
 		if !ev.Password.IsZero() {
@@ -333,14 +335,14 @@ func (s *Store) apply(ev *engine.Event, st *engine.State, now int64) {
 	id = [16]byte{}
 	s.window(th, kindTenant, &id, now, ev.Attempt || ev.Failed, func(w *window) {
 		if ev.Attempt {
-			count(&w.attempts).add(&shortSpec, t, 1)
+			count(&w.attempts).addAt(&shortSpec, &short, 1)
 		}
 		if ev.Failed {
-			count(&w.failures).add(&shortSpec, t, 1)
+			count(&w.failures).addAt(&shortSpec, &short, 1)
 		}
 		if c != nil {
-			w.attempts.sum(&shortSpec, t, &c.TenantAttempts)
-			w.failures.sum(&shortSpec, t, &c.TenantFailures)
+			w.attempts.sumAt(&shortSpec, &short, &c.TenantAttempts)
+			w.failures.sumAt(&shortSpec, &short, &c.TenantFailures)
 		}
 	})
 }
