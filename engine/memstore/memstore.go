@@ -243,14 +243,14 @@ func (s *Store) Observe(ctx context.Context, ev *engine.Event, st *engine.State)
 		return err
 	}
 	now := s.now()
-	if !ev.AttemptID.IsZero() && s.attempts.observe(attemptID{s.tenant(ev.Tenant), ev.AttemptID}, now, int64(s.opts.AttemptWindow/time.Second), st) {
+	th := s.tenant(ev.Tenant) // once for the attempt, the profile and the windows
+	if !ev.AttemptID.IsZero() && s.attempts.observe(attemptID{th, ev.AttemptID}, now, int64(s.opts.AttemptWindow/time.Second), st) {
 		// A redelivery: read the windows, as a dry run does.
 		ro := *ev
 		ro.Attempt, ro.Failed = false, false
 		ev = &ro
 	}
 	if !ev.User.IsZero() {
-		th := s.tenant(ev.Tenant)
 		sh := s.shardFor(th, ev.User)
 		sh.mu.Lock()
 		// Peek, not Get: a read does not touch the profile (only a
@@ -272,7 +272,7 @@ func (s *Store) Observe(ctx context.Context, ev *engine.Event, st *engine.State)
 			st.ProfileSource = blob
 		}
 	}
-	s.apply(ev, st, now)
+	s.apply(ev, th, st, now)
 	return nil
 }
 
@@ -281,15 +281,14 @@ func (s *Store) Record(ctx context.Context, ev *engine.Event) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	s.apply(ev, nil, s.now())
+	s.apply(ev, s.tenant(ev.Tenant), nil, s.now())
 	return nil
 }
 
 // apply writes ev into every window it touches and, when st is not nil,
-// reads the counts back.
-func (s *Store) apply(ev *engine.Event, st *engine.State, now int64) {
+// reads the counts back; th is ev's tenant's hash.
+func (s *Store) apply(ev *engine.Event, th tenantHash, st *engine.State, now int64) {
 	t := ev.Time.Unix()
-	th := s.tenant(ev.Tenant)
 	var c *engine.Counts
 	if st != nil {
 		c = &st.Counts
