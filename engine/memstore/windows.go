@@ -3,11 +3,15 @@ package memstore
 import "github.com/riskgate/riskgate/engine"
 
 // ringSpec is one sliding window kept as a ring of buckets: width seconds
-// per bucket, n buckets, at offset off in the counter's bucket array.
+// per bucket, n buckets, at offset off in the counter's bucket array. When
+// tot is not negative, b[tot] holds the sum of the ring's buckets (modulo
+// 2^32, as a sum of them wraps), kept as they change, so that a read at
+// the newest bucket (most reads: the event just counted) adds up none.
 type ringSpec struct {
 	width int64
 	n     int64
 	off   int
+	tot   int
 }
 
 // The engine's window sets (engine.ShortWindows for address-like keys,
@@ -28,6 +32,14 @@ func rings(ws engine.Windows) (spec [3]ringSpec, length [3]int64) {
 	}
 	if off > len(counter{}.b) {
 		panic("memstore: the engine's windows need more buckets than a counter has")
+	}
+	// Running totals in the buckets left over, if there are enough (the
+	// short windows use 46 of 64).
+	for i := range spec {
+		spec[i].tot = -1
+		if off+len(spec) <= len(counter{}.b) {
+			spec[i].tot = off + i
+		}
 	}
 	return spec, length
 }
@@ -76,20 +88,30 @@ func (c *counter) addAt(spec *[3]ringSpec, r *ringAt, n uint32) {
 		switch h := c.head[i]; {
 		case h == 0 || idx-h >= s.n:
 			clear(bs)
+			if s.tot >= 0 {
+				c.b[s.tot] = 0
+			}
 			c.head[i] = idx
 		case idx > h:
 			// Buckets h+1 to idx start again: the idx-h positions
 			// ending at p.
+			if s.tot >= 0 {
+				c.b[s.tot] -= ringSum(bs, p, idx-h)
+			}
 			ringClear(bs, p, idx-h)
 			c.head[i] = idx
 		case idx <= h-s.n:
 			continue // older than the window: nothing to count it in
 		}
-		v := bs[p] + n
+		old := bs[p]
+		v := old + n
 		if v < n {
 			v = ^uint32(0)
 		}
 		bs[p] = v
+		if s.tot >= 0 {
+			c.b[s.tot] += v - old
+		}
 	}
 }
 
@@ -118,6 +140,16 @@ func (c *counter) sumAt(spec *[3]ringSpec, r *ringAt, out *[3]uint32) {
 		// overwritten, newer ones are not in the window (a late read)
 		// or not counted yet (they would start again).
 		idx, p := r.idx[i], r.pos[i]
+		if s.tot >= 0 && idx >= h && idx-h <= s.n/2 {
+			// The ring's total less its idx-h oldest buckets, which
+			// end at position p (idx-n's, as idx's).
+			total := c.b[s.tot]
+			if idx > h {
+				total -= ringSum(c.b[s.off:s.off+int(s.n)], p, idx-h)
+			}
+			out[i] = total
+			continue
+		}
 		var end, k int64 // the newest bucket's position, and how many
 		if idx >= h {
 			end, k = p-(idx-h), s.n-(idx-h)

@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -96,8 +97,21 @@ func TestCounterMatchesSimple(t *testing.T) {
 				}
 				c.add(spec, ts, n)
 				m.add(spec, ts, n)
-				if c.head != m.head || c.b != m.b {
+				used := spec[2].off + int(spec[2].n)
+				if c.head != m.head || !slices.Equal(c.b[:used], m.b[:used]) {
 					t.Fatalf("round %d: after adding %d at %d: head %v buckets %v, simple form %v %v", round, n, ts, c.head, c.b, m.head, m.b)
+				}
+				for i, s := range spec {
+					if s.tot < 0 {
+						continue
+					}
+					var sum uint32
+					for _, v := range c.b[s.off : s.off+int(s.n)] {
+						sum += v
+					}
+					if c.b[s.tot] != sum {
+						t.Fatalf("round %d: ring %d's running total %d, its buckets add up to %d", round, i, c.b[s.tot], sum)
+					}
 				}
 				for range 4 {
 					rt := now + r.Int64N(3*spec[2].width*spec[2].n) - spec[2].width*spec[2].n
@@ -113,6 +127,9 @@ func TestCounterMatchesSimple(t *testing.T) {
 				}
 			}
 		}
+	}
+	if shortSpec[0].tot < 0 {
+		t.Error("the short windows keep no running totals")
 	}
 	var c *counter
 	out := [3]uint32{1, 2, 3}
