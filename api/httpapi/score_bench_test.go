@@ -7,6 +7,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -149,5 +153,35 @@ func TestHTTPScoreAllocations(t *testing.T) {
 	t.Logf("%.1f allocations per HTTP Score", allocs)
 	if allocs > budget {
 		t.Errorf("%.1f allocations per HTTP Score, budget %d", allocs, budget)
+	}
+}
+
+// TestHTTPScoreInstructions makes RISKGATE_HTTP_SCORE_LOOP calls of
+// POST /v1/score through the mux in one function, httpScoreLoop, for
+// callgrind to count (see benchmarks/README.md, "The HTTP path's own
+// instructions"); without the variable it is skipped.
+func TestHTTPScoreInstructions(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("RISKGATE_HTTP_SCORE_LOOP"))
+	if n <= 0 {
+		t.Skip("set RISKGATE_HTTP_SCORE_LOOP to a number of calls")
+	}
+	h := scoreHandler(t)
+	c := newScoreCall(1000)
+	for range 2000 { // every user has a baseline
+		if code := c.do(h); code != 200 {
+			t.Fatalf("status %d", code)
+		}
+	}
+	runtime.GC()
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	httpScoreLoop(t, h, c, n)
+}
+
+//go:noinline
+func httpScoreLoop(t *testing.T, h http.Handler, c *scoreCall, n int) {
+	for range n {
+		if code := c.do(h); code != 200 {
+			t.Fatalf("status %d", code)
+		}
 	}
 }
