@@ -140,7 +140,12 @@ func NewManager(opts Options) (*Manager, error) {
 		m.failed(TriggerStartup, err)
 		return nil, err
 	}
-	set, err := Compile(srcs...)
+	var set *Set
+	if origin == OriginEmbedded {
+		set, err = Default() // compiled once per process, perhaps ahead
+	} else {
+		set, err = Compile(srcs...)
+	}
 	if err != nil {
 		m.failed(TriggerStartup, err)
 		return nil, fmt.Errorf("rules: %w", err)
