@@ -161,13 +161,13 @@ func appendFloatF(b []byte, f float64) []byte {
 		b = append(b, '-')
 		e = e[1:]
 	}
-	k := len(e) - 1 // e is d[.ddd]e±dd[d]
-	for e[k] != 'e' {
+	// e is d[.ddd]e±dd or d[.ddd]e±ddd: an exponent of two digits or three.
+	n := len(e)
+	exp := int(e[n-2]-'0')*10 + int(e[n-1]-'0')
+	k := n - 4 // the 'e'
+	if e[k] != 'e' {
 		k--
-	}
-	exp := 0
-	for _, c := range e[k+2:] {
-		exp = 10*exp + int(c-'0')
+		exp += 100 * int(e[k+2]-'0')
 	}
 	if e[k+1] == '-' {
 		exp = -exp
@@ -180,21 +180,27 @@ func appendFloatF(b []byte, f float64) []byte {
 	switch dp := exp + 1; {
 	case dp <= 0: // 0.000ddd
 		b = append(b, '0', '.')
-		for range -dp {
-			b = append(b, '0')
-		}
+		b = appendZeros(b, -dp)
 		b = append(b, digits...)
 	case dp >= len(digits): // ddd000, no point
 		b = append(b, digits...)
-		for range dp - len(digits) {
-			b = append(b, '0')
-		}
+		b = appendZeros(b, dp-len(digits))
 	default: // dd.ddd
 		b = append(b, digits[:dp]...)
 		b = append(b, '.')
 		b = append(b, digits[dp:]...)
 	}
 	return b
+}
+
+const zeros = "0000000000000000000000"
+
+// appendZeros appends n zeros.
+func appendZeros(b []byte, n int) []byte {
+	for ; n > len(zeros); n -= len(zeros) {
+		b = append(b, zeros...)
+	}
+	return append(b, zeros[:n]...)
 }
 
 // appendJSONTime appends t as time.Time.MarshalJSON does; false where it
