@@ -206,6 +206,14 @@ func appendZeros(b []byte, n int) []byte {
 // appendJSONTime appends t as time.Time.MarshalJSON does; false where it
 // refuses: a year outside 0-9999, a zone offset of 24 hours or more.
 func appendJSONTime(b []byte, t time.Time) ([]byte, bool) {
+	// A Decision's time is the engine's clock, in a zone of offset 0 on
+	// servers (UTC or Local set to it), which RFC 3339 writes as Z.
+	if _, off := t.Zone(); off == 0 {
+		u := t.UTC()
+		if y, mo, d := u.Date(); 0 <= y && y <= 9999 {
+			return appendUTC(b, y, int(mo), d, u), true
+		}
+	}
 	n0 := len(b) + 1
 	b = append(b, '"')
 	b = t.AppendFormat(b, time.RFC3339Nano)
@@ -220,4 +228,45 @@ func appendJSONTime(b []byte, t time.Time) ([]byte, bool) {
 		}
 	}
 	return append(b, '"'), true
+}
+
+// appendUTC appends t, in UTC, of year y (0-9999), month mo and day d, as
+// time.Time.MarshalJSON does (RFC 3339 with the nanoseconds' trailing
+// zeros cut, and Z), with two digits at a time rather than AppendFormat's
+// general loop (callgrind: ~850 instructions a Decision).
+func appendUTC(b []byte, y, mo, d int, t time.Time) []byte {
+	h, mi, s := t.Clock()
+	var buf [len(`"2006-01-02T15:04:05.999999999Z"`)]byte
+	buf[0] = '"'
+	put2(buf[1:], y/100)
+	put2(buf[3:], y%100)
+	buf[5] = '-'
+	put2(buf[6:], mo)
+	buf[8] = '-'
+	put2(buf[9:], d)
+	buf[11] = 'T'
+	put2(buf[12:], h)
+	buf[14] = ':'
+	put2(buf[15:], mi)
+	buf[17] = ':'
+	put2(buf[18:], s)
+	n := 20
+	if ns := t.Nanosecond(); ns != 0 {
+		buf[20] = '.'
+		for i := 29; i > 20; i-- {
+			buf[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		n = 30
+		for buf[n-1] == '0' {
+			n--
+		}
+	}
+	buf[n], buf[n+1] = 'Z', '"'
+	return append(b, buf[:n+2]...)
+}
+
+// put2 writes v (0-99) as two digits at the start of b.
+func put2(b []byte, v int) {
+	b[0], b[1] = byte('0'+v/10), byte('0'+v%10)
 }

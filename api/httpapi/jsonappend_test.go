@@ -319,3 +319,45 @@ func TestHeaderValue(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONTimeUTC: the shortcut for offset 0 writes what time.Time.MarshalJSON
+// writes, for times of every year it takes, with and without fractions,
+// and leaves the years it refuses to the general path's refusal.
+func TestJSONTimeUTC(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	check := func(tm time.Time) {
+		t.Helper()
+		want, err := tm.MarshalJSON()
+		got, ok := appendJSONTime([]byte("x"), tm)
+		if err != nil {
+			if ok {
+				t.Fatalf("%v: %s, want a refusal (%v)", tm, got, err)
+			}
+			return
+		}
+		if !ok || string(got) != "x"+string(want) {
+			t.Fatalf("%v: %s (%v), want x%s", tm, got, ok, want)
+		}
+	}
+	for _, ns := range []int{0, 1, 10, 100_000_000, 120_000_000, 999_999_999, 123_456_789, 500} {
+		for _, y := range []int{-1, 0, 1, 9, 99, 100, 999, 1000, 1969, 1970, 2026, 9999, 10000} {
+			check(time.Date(y, time.December, 31, 23, 59, 59, ns, time.UTC))
+			check(time.Date(y, time.January, 1, 0, 0, 0, ns, time.UTC))
+		}
+	}
+	for range 100_000 {
+		tm := time.Unix(r.Int64N(400_000_000_000)-62_200_000_000, r.Int64N(1e9)).UTC()
+		if r.IntN(3) == 0 {
+			tm = tm.Truncate(time.Duration(r.Int64N(int64(time.Second))) + 1)
+		}
+		check(tm)
+	}
+	check(time.Time{})
+	check(time.Now().UTC())
+	check(time.Now())
+	for _, loc := range []*time.Location{time.FixedZone("Z0", 0), time.FixedZone("P1", 3600), time.FixedZone("M530", -(5*3600 + 30*60)), time.Local} {
+		check(time.Date(2026, 12, 4, 14, 0, 21, 926545767, loc))
+		check(time.Date(0, 1, 1, 0, 30, 0, 0, loc))
+		check(time.Date(9999, 12, 31, 23, 30, 0, 0, loc))
+	}
+}
