@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -149,7 +148,7 @@ func readLimited(path string) ([]byte, error) {
 	return data, nil
 }
 
-var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
+var idPattern = lazyRegexp(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
 
 // parse decodes one file into docs, reporting file:line for each problem.
 // Decoding is strict: a misspelt "acton:" must not silently become a rule
@@ -282,7 +281,7 @@ func yamlField(t reflect.Type, key string) (reflect.StructField, bool) {
 	return reflect.StructField{}, false
 }
 
-var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): `)
+var yamlLine = lazyRegexp(`^(?:yaml: )?line (\d+): `)
 
 // yamlErrors turns the YAML decoder's errors, which carry their line only in
 // their text ("yaml: line 7: did not find expected key"), into Errors with
@@ -297,7 +296,7 @@ func yamlErrors(name string, data []byte, err error) ErrorList {
 		return l
 	}
 	msg := err.Error()
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+	if m := yamlLine().FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
 		return ErrorList{{File: name, Line: line, Field: keyOfLine(data, line), Err: errors.New(yamlTypeMessage(msg[len(m[0]):], data, line))}}
 	}

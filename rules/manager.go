@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -140,7 +139,12 @@ func NewManager(opts Options) (*Manager, error) {
 		m.failed(TriggerStartup, err)
 		return nil, err
 	}
-	set, err := Compile(srcs...)
+	var set *Set
+	if origin == OriginEmbedded {
+		set, err = Default() // compiled once per process, perhaps ahead
+	} else {
+		set, err = Compile(srcs...)
+	}
 	if err != nil {
 		m.failed(TriggerStartup, err)
 		return nil, fmt.Errorf("rules: %w", err)
@@ -360,7 +364,7 @@ func (m *Manager) failed(trigger string, err error) {
 	m.metrics.failed(trigger, m.opts.Now())
 }
 
-var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*\.ya?ml$`)
+var namePattern = lazyRegexp(`^[A-Za-z0-9][A-Za-z0-9._-]*\.ya?ml$`)
 
 // named checks the names of files put through the API and gives them the
 // paths they will have on disk. names maps each path to the file's
@@ -397,7 +401,7 @@ func (m *Manager) namedIn(dir, single string, files []Source) (srcs []Source, na
 		if name == "" && len(files) == 1 {
 			name = "rules.yaml"
 		}
-		if len(name) > MaxNameLen || !namePattern.MatchString(name) || IsTestFile(name) {
+		if len(name) > MaxNameLen || !namePattern().MatchString(name) || IsTestFile(name) {
 			return nil, nil, fmt.Errorf("%w: files[%d].name %.140q: want a file name like rules.yaml (letters, digits, '.', '_', '-'; not *_test.yaml)", ErrInvalid, i, name)
 		}
 		if len(f.Data) > MaxFileSize {

@@ -298,3 +298,32 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestEmbeddedDefaultCompiledOnce: serve compiles the embedded rules ahead,
+// beside its flag parsing (CompileDefaultAhead), and a manager without rule
+// files must then take that set rather than compile it again; the set is
+// the one the embedded source compiles to.
+func TestEmbeddedDefaultCompiledOnce(t *testing.T) {
+	CompileDefaultAhead()
+	ahead, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewManager(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Set() != ahead {
+		t.Error("a manager without rule files compiled the embedded rules again")
+	}
+	if s := m.Snapshot(); s.Origin != OriginEmbedded {
+		t.Errorf("origin %q, want %q", s.Origin, OriginEmbedded)
+	}
+	fresh, err := Compile(DefaultSource())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fresh.Version() != ahead.Version() || len(fresh.Rules()) != len(ahead.Rules()) {
+		t.Errorf("compiled ahead: %s with %d rules; compiled now: %s with %d", ahead.Version(), len(ahead.Rules()), fresh.Version(), len(fresh.Rules()))
+	}
+}

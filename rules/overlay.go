@@ -93,7 +93,7 @@ func CompileOverlay(tenant string, srcs ...Source) (*Overlay, error) {
 			defMode = m
 		}
 		for _, n := range doc.Disable {
-			if n.Kind != yaml.ScalarNode || !idPattern.MatchString(n.Value) {
+			if n.Kind != yaml.ScalarNode || !idPattern().MatchString(n.Value) {
 				errs = append(errs, fileError(src.Name, n.Line, "disable", "disable: want rule ids, got %.64q", n.Value))
 				continue
 			}

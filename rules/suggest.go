@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/expr-lang/expr/file"
 
@@ -21,7 +22,18 @@ import (
 // docFields are the documented fields ("geo.new_country"), envGroups the
 // groups ("geo"), and goNames each Go type of the environment with how a
 // rule names it.
-var docFields, envGroups, goNames, groupOf = documented()
+// Built at the first compile error, not at init: a start that compiles
+// cleanly never needs them.
+var vocabulary = sync.OnceValue(func() *vocab {
+	v := &vocab{functions: functionNames()}
+	v.docFields, v.envGroups, v.goNames, v.groupOf = documented()
+	return v
+})
+
+type vocab struct {
+	docFields, envGroups, functions []string
+	goNames, groupOf                map[string]string
+}
 
 func documented() (fields, groups []string, names, groupOf map[string]string) {
 	names = map[string]string{"engine.Env": "the rule environment"}
@@ -50,15 +62,18 @@ func documented() (fields, groups []string, names, groupOf map[string]string) {
 	return fields, groups, names, groupOf
 }
 
-// functions are the functions a rule may call besides expr's built-ins,
-// for suggestions.
-var functions = functionNames()
+// lazyRegexp is a regexp compiled at its first use rather than at init, for
+// the patterns of error paths and of loading, so that none of them is a
+// cost of every process's start.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
 
 var (
-	noField     = regexp.MustCompile(`^type (\S+) has no field (\S+)$`)
-	unknownName = regexp.MustCompile(`^unknown name (\S+)$`)
-	unknownFunc = regexp.MustCompile(`^unknown func (\S+)$`)
-	goType      = regexp.MustCompile(`\b(?:map\[string\]string|\[\]string|\[\]interface \{\}|interface \{\}|engine\.[A-Za-z]+|float64|int)\b`)
+	noField     = lazyRegexp(`^type (\S+) has no field (\S+)$`)
+	unknownName = lazyRegexp(`^unknown name (\S+)$`)
+	unknownFunc = lazyRegexp(`^unknown func (\S+)$`)
+	goType      = lazyRegexp(`\b(?:map\[string\]string|\[\]string|\[\]interface \{\}|interface \{\}|engine\.[A-Za-z]+|float64|int)\b`)
 )
 
 // explain rewrites an expr compile error of expression src for analysts,
@@ -69,27 +84,28 @@ func explain(err error, src string) error {
 		return err
 	}
 	out := *fe
+	v := vocabulary()
 	msg := fe.Message
 	switch {
-	case noField.MatchString(msg):
-		m := noField.FindStringSubmatch(msg)
-		if g, ok := groupOf[m[1]]; ok {
-			msg = fmt.Sprintf("%s has no field %s", g, m[2]) + didYouMean(g+"."+m[2], docFields)
+	case noField().MatchString(msg):
+		m := noField().FindStringSubmatch(msg)
+		if g, ok := v.groupOf[m[1]]; ok {
+			msg = fmt.Sprintf("%s has no field %s", g, m[2]) + didYouMean(g+"."+m[2], v.docFields)
 		} else {
 			msg = "no field " + m[2]
 		}
-	case unknownName.MatchString(msg):
-		name := unknownName.FindStringSubmatch(msg)[1]
+	case unknownName().MatchString(msg):
+		name := unknownName().FindStringSubmatch(msg)[1]
 		path := pathAt(src, fe.From, name)
 		msg = "unknown name " + name
 		if strings.Contains(path, ".") {
-			msg += didYouMean(path, docFields)
+			msg += didYouMean(path, v.docFields)
 		} else {
-			msg += didYouMean(name, append(append([]string{}, envGroups...), functions...))
+			msg += didYouMean(name, append(append([]string{}, v.envGroups...), v.functions...))
 		}
-	case unknownFunc.MatchString(msg):
-		name := unknownFunc.FindStringSubmatch(msg)[1]
-		msg += didYouMean(name, functions)
+	case unknownFunc().MatchString(msg):
+		name := unknownFunc().FindStringSubmatch(msg)[1]
+		msg += didYouMean(name, v.functions)
 	}
 	out.Message = readable(msg)
 	return &out
@@ -98,7 +114,7 @@ func explain(err error, src string) error {
 // readable replaces what is left of Go's type names with the rule
 // language's: int, float, string, list, map, or the group a rule reads.
 func readable(msg string) string {
-	return goType.ReplaceAllStringFunc(msg, func(t string) string {
+	return goType().ReplaceAllStringFunc(msg, func(t string) string {
 		switch t {
 		case "float64":
 			return "float"
@@ -113,7 +129,7 @@ func readable(msg string) string {
 		case "interface {}":
 			return "any value"
 		}
-		if n, ok := goNames[t]; ok {
+		if n, ok := vocabulary().goNames[t]; ok {
 			return n
 		}
 		return "a value" // an engine type no rule names
@@ -193,13 +209,13 @@ func distance(a, b string) int {
 	return prev[len(b)]
 }
 
-var yamlTypeError = regexp.MustCompile("^cannot unmarshal !!(\\w+) `(.*)` into (\\S+)$")
+var yamlTypeError = lazyRegexp("^cannot unmarshal !!(\\w+) `(.*)` into (\\S+)$")
 
 // yamlTypeMessage rewrites the YAML decoder's "cannot unmarshal !!str
 // `high` into int" as "score: want a whole number, got `high`", naming the
 // key of the line (line counts from 1) when there is one.
 func yamlTypeMessage(msg string, data []byte, line int) string {
-	m := yamlTypeError.FindStringSubmatch(msg)
+	m := yamlTypeError().FindStringSubmatch(msg)
 	if m == nil {
 		return msg
 	}
@@ -223,14 +239,14 @@ func yamlTypeMessage(msg string, data []byte, line int) string {
 	return out
 }
 
-var yamlKey = regexp.MustCompile(`^\s*(?:-\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*:`)
+var yamlKey = lazyRegexp(`^\s*(?:-\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*:`)
 
 func keyOfLine(data []byte, line int) string {
 	lines := strings.Split(string(data), "\n")
 	if line < 1 || line > len(lines) {
 		return ""
 	}
-	if m := yamlKey.FindStringSubmatch(lines[line-1]); m != nil {
+	if m := yamlKey().FindStringSubmatch(lines[line-1]); m != nil {
 		return m[1]
 	}
 	return ""

@@ -153,7 +153,7 @@ func (a *API) wrap(r Route) http.Handler {
 		if level != auth.Public && level != auth.Hook && !(level == auth.Scoring && a.Auth.ScoringOpen()) {
 			// A tenant's operations are checked against the tenant of
 			// their path: "" (a route without one) admits admins only.
-			if err := a.Auth.CheckTenant(level, req.PathValue("tenant"), req.Header.Get("Authorization"), req.TLS); err != nil {
+			if err := a.Auth.CheckTenant(level, req.PathValue("tenant"), headerValue(req.Header, "Authorization"), req.TLS); err != nil {
 				if level == auth.Admin || level == auth.TenantAdmin || !a.Auth.ScoringOpen() {
 					sw.Header().Set("WWW-Authenticate", `Bearer realm="riskgate"`)
 				}

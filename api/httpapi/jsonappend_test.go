@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"net/http"
 	"net/http/httptest"
+	"net/textproto"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -209,5 +212,152 @@ func TestJSONFloat(t *testing.T) {
 		if !ok || string(got) != string(want) {
 			t.Errorf("%v: %s, want %s", f, got, want)
 		}
+	}
+}
+
+// TestJSONStringPositions: a byte or rune that needs a look of its own is
+// written as encoding/json writes it wherever it falls in or after the
+// eight-byte runs appendJSONString skips.
+func TestJSONStringPositions(t *testing.T) {
+	pieces := []string{`"`, `\`, "\x00", "\x1f", " ", "\x7f", "é", "\u2028", "\u2029", "\xff", "\xe2\x82", "<&>", "🙂"}
+	for _, p := range pieces {
+		for n := range 20 {
+			for at := 0; at <= n; at++ {
+				checkJSONString(t, strings.Repeat("a", at)+p+strings.Repeat("b", n-at))
+				checkJSONString(t, strings.Repeat(p, at)+strings.Repeat("c", n-at)+p)
+			}
+		}
+	}
+}
+
+func checkJSONString(t *testing.T, s string) {
+	t.Helper()
+	want := bytes.TrimSuffix(writeJSONReference(s), []byte("\n"))
+	if got := appendJSONString(nil, s); !bytes.Equal(got, want) {
+		t.Fatalf("%q: %s, want %s", s, got, want)
+	}
+}
+
+// FuzzJSONString: appendJSONString writes any string as encoding/json does.
+func FuzzJSONString(f *testing.F) {
+	for _, s := range awkwardStrings {
+		f.Add(s)
+	}
+	f.Fuzz(checkJSONString)
+}
+
+// TestJSONInt: the small-number shortcut writes what strconv writes, at
+// and around its bounds and at the extremes.
+func TestJSONInt(t *testing.T) {
+	ints := []int64{math.MinInt64, math.MaxInt64, math.MinInt64 + 1, 1 << 40}
+	for v := int64(-300); v <= 300; v++ {
+		ints = append(ints, v)
+	}
+	for _, v := range ints {
+		if got, want := appendJSONInt([]byte("x"), v), strconv.AppendInt([]byte("x"), v, 10); !bytes.Equal(got, want) {
+			t.Errorf("int %d: %s, want %s", v, got, want)
+		}
+		u := uint64(v)
+		if got, want := appendJSONUint([]byte("x"), u), strconv.AppendUint([]byte("x"), u, 10); !bytes.Equal(got, want) {
+			t.Errorf("uint %d: %s, want %s", u, got, want)
+		}
+	}
+}
+
+// checkFloatF holds appendFloatF to strconv's 'f' form of f.
+func checkFloatF(t *testing.T, f float64) {
+	t.Helper()
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return
+	}
+	want := strconv.AppendFloat([]byte("x"), f, 'f', -1, 64)
+	if got := appendFloatF([]byte("x"), f); !bytes.Equal(got, want) {
+		t.Fatalf("%v (%#x): %s, want %s", f, math.Float64bits(f), got, want)
+	}
+}
+
+// TestFloatF: the 'f' form rebuilt from the 'e' form is strconv's, for the
+// awkward floats, every power of ten and its neighbours, and random ones
+// of every exponent.
+func TestFloatF(t *testing.T) {
+	for _, f := range awkwardFloats {
+		checkFloatF(t, f)
+		checkFloatF(t, -f)
+	}
+	for e := -330; e <= 310; e++ {
+		f := math.Pow10(e)
+		for _, g := range []float64{f, math.Nextafter(f, 0), math.Nextafter(f, math.Inf(1)), 1.5 * f, f / 3, 48.8566 * f} {
+			checkFloatF(t, g)
+			checkFloatF(t, -g)
+		}
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 200_000 {
+		checkFloatF(t, math.Float64frombits(r.Uint64()))
+	}
+}
+
+// FuzzFloatF: as TestFloatF, on any float.
+func FuzzFloatF(f *testing.F) {
+	for _, x := range awkwardFloats {
+		f.Add(x)
+	}
+	f.Fuzz(checkFloatF)
+}
+
+// TestHeaderValue: headerValue is Header.Get for the canonical keys it is
+// given.
+func TestHeaderValue(t *testing.T) {
+	for _, key := range []string{"Content-Type", "Authorization"} {
+		if textproto.CanonicalMIMEHeaderKey(key) != key {
+			t.Fatalf("%q is not canonical", key)
+		}
+		for _, h := range []http.Header{nil, {}, {key: nil}, {key: {}}, {key: {"a"}}, {key: {"a", "b"}}, {"Other": {"x"}}} {
+			if got, want := headerValue(h, key), h.Get(key); got != want {
+				t.Errorf("%v %q: %q, want %q", h, key, got, want)
+			}
+		}
+	}
+}
+
+// TestJSONTimeUTC: the shortcut for offset 0 writes what time.Time.MarshalJSON
+// writes, for times of every year it takes, with and without fractions,
+// and leaves the years it refuses to the general path's refusal.
+func TestJSONTimeUTC(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	check := func(tm time.Time) {
+		t.Helper()
+		want, err := tm.MarshalJSON()
+		got, ok := appendJSONTime([]byte("x"), tm)
+		if err != nil {
+			if ok {
+				t.Fatalf("%v: %s, want a refusal (%v)", tm, got, err)
+			}
+			return
+		}
+		if !ok || string(got) != "x"+string(want) {
+			t.Fatalf("%v: %s (%v), want x%s", tm, got, ok, want)
+		}
+	}
+	for _, ns := range []int{0, 1, 10, 100_000_000, 120_000_000, 999_999_999, 123_456_789, 500} {
+		for _, y := range []int{-1, 0, 1, 9, 99, 100, 999, 1000, 1969, 1970, 2026, 9999, 10000} {
+			check(time.Date(y, time.December, 31, 23, 59, 59, ns, time.UTC))
+			check(time.Date(y, time.January, 1, 0, 0, 0, ns, time.UTC))
+		}
+	}
+	for range 100_000 {
+		tm := time.Unix(r.Int64N(400_000_000_000)-62_200_000_000, r.Int64N(1e9)).UTC()
+		if r.IntN(3) == 0 {
+			tm = tm.Truncate(time.Duration(r.Int64N(int64(time.Second))) + 1)
+		}
+		check(tm)
+	}
+	check(time.Time{})
+	check(time.Now().UTC())
+	check(time.Now())
+	for _, loc := range []*time.Location{time.FixedZone("Z0", 0), time.FixedZone("P1", 3600), time.FixedZone("M530", -(5*3600 + 30*60)), time.Local} {
+		check(time.Date(2026, 12, 4, 14, 0, 21, 926545767, loc))
+		check(time.Date(0, 1, 1, 0, 30, 0, 0, loc))
+		check(time.Date(9999, 12, 31, 23, 30, 0, 0, loc))
 	}
 }

@@ -290,9 +290,9 @@ func (g *jsonGen) value(t reflect.Type, expr string) error {
 	case reflect.Bool:
 		fmt.Fprintf(&g.out, "\tb = strconv.AppendBool(b, %s)\n", expr)
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		fmt.Fprintf(&g.out, "\tb = strconv.AppendInt(b, int64(%s), 10)\n", expr)
+		fmt.Fprintf(&g.out, "\tb = appendJSONInt(b, int64(%s))\n", expr)
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		fmt.Fprintf(&g.out, "\tb = strconv.AppendUint(b, uint64(%s), 10)\n", expr)
+		fmt.Fprintf(&g.out, "\tb = appendJSONUint(b, uint64(%s))\n", expr)
 	case reflect.Float64:
 		fmt.Fprintf(&g.out, "\tif b, ok = appendJSONFloat(b, %s); !ok {\n\t\treturn b, false\n\t}\n", expr)
 	case reflect.Struct:

@@ -7,6 +7,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -149,5 +153,42 @@ func TestHTTPScoreAllocations(t *testing.T) {
 	t.Logf("%.1f allocations per HTTP Score", allocs)
 	if allocs > budget {
 		t.Errorf("%.1f allocations per HTTP Score, budget %d", allocs, budget)
+	}
+}
+
+// TestHTTPScoreInstructions makes RISKGATE_HTTP_SCORE_LOOP calls of
+// POST /v1/score through the mux, without collection, for callgrind to
+// count; without the variable it is skipped. Per call: the difference of
+// two whole runs, 6000 and 1000 calls, each
+//
+//	CGO_ENABLED=0 go test -c -o /tmp/httpapi.test ./api/httpapi
+//	GOGC=off GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off RISKGATE_HTTP_SCORE_LOOP=6000 \
+//	  valgrind --tool=callgrind /tmp/httpapi.test -test.run '^TestHTTPScoreInstructions$'
+//
+// (the scheduler's functions left out: under valgrind they spin now and
+// then, by thousands of instructions a call).
+func TestHTTPScoreInstructions(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("RISKGATE_HTTP_SCORE_LOOP"))
+	if n <= 0 {
+		t.Skip("set RISKGATE_HTTP_SCORE_LOOP to a number of calls")
+	}
+	h := scoreHandler(t)
+	c := newScoreCall(1000)
+	for range 2000 { // every user has a baseline
+		if code := c.do(h); code != 200 {
+			t.Fatalf("status %d", code)
+		}
+	}
+	runtime.GC()
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	httpScoreLoop(t, h, c, n)
+}
+
+//go:noinline
+func httpScoreLoop(t *testing.T, h http.Handler, c *scoreCall, n int) {
+	for range n {
+		if code := c.do(h); code != 200 {
+			t.Fatalf("status %d", code)
+		}
 	}
 }

@@ -157,6 +157,9 @@ func (p *quick) scanString() (raw []byte, escaped, ok bool) {
 	start := p.i - 1
 	ascii := true
 	for p.i < len(p.b) {
+		if p.i += plainPrefix(p.b[p.i:]); p.i == len(p.b) {
+			break
+		}
 		c := p.b[p.i]
 		switch {
 		case c == '"':

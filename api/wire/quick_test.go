@@ -108,3 +108,50 @@ func FuzzDecodeQuick(f *testing.F) {
 		checkQuick(t, data)
 	})
 }
+
+// plainPrefixSimple is PlainPrefix byte by byte.
+func plainPrefixSimple(s string) int {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
+			return i
+		}
+	}
+	return len(s)
+}
+
+// TestPlainPrefix: the eight-at-a-time scan stops where the byte loop
+// does, for every byte value at every position of a word and after it.
+func TestPlainPrefix(t *testing.T) {
+	for c := range 256 {
+		for n := range 20 {
+			for at := 0; at <= n; at++ {
+				b := []byte(strings.Repeat("a", n))
+				if at < n {
+					b[at] = byte(c)
+				}
+				want := plainPrefixSimple(string(b))
+				if got := PlainPrefix(string(b)); got != want {
+					t.Fatalf("PlainPrefix(%q) = %d, want %d", b, got, want)
+				}
+				if got := plainPrefix(b); got != want {
+					t.Fatalf("plainPrefix(%q) = %d, want %d", b, got, want)
+				}
+			}
+		}
+	}
+}
+
+// FuzzPlainPrefix: as TestPlainPrefix, on any bytes.
+func FuzzPlainPrefix(f *testing.F) {
+	f.Add([]byte(`Mozilla/5.0 (X11; Linux x86_64) "q" \ é`))
+	f.Add([]byte("0123456789abcdef\x1f"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		want := plainPrefixSimple(string(b))
+		if got := PlainPrefix(string(b)); got != want {
+			t.Fatalf("PlainPrefix(%q) = %d, want %d", b, got, want)
+		}
+		if got := plainPrefix(b); got != want {
+			t.Fatalf("plainPrefix(%q) = %d, want %d", b, got, want)
+		}
+	})
+}

@@ -13,6 +13,8 @@ import (
 	"syscall"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/riskgate/riskgate/rules"
 )
 
 // cli is the command tree. Each subcommand lives in its own file.
@@ -51,6 +53,7 @@ func main() {
 		// front, a few milliseconds of a start of some tens: a server's
 		// (re)start builds its own command's only.
 		tree = &serveCLI{}
+		rules.CompileDefaultAhead()
 		if os.Getenv("GOGC") == "" {
 			// The collector's target from the first allocation, not from
 			// once the flags are read: at the runtime's default, the

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"strings"
+	"sync"
 
 	"github.com/riskgate/riskgate/engine"
 )
@@ -27,13 +28,18 @@ var reportTemplate string
 // else.
 const selfCheck = `(function(){var n=0;document.querySelectorAll("svg.chart").forEach(function(s){var b=s.getBBox();if(b.width>0&&b.height>0){n++;}});document.documentElement.setAttribute("data-charts-rendered",String(n));})();`
 
-var page = template.Must(template.New("report").Funcs(template.FuncMap{
-	"pct":     func(f float64) string { return fmt.Sprintf("%.2f%%", 100*f) },
-	"pctOf":   pct,
-	"reasons": reasonList,
-	"short":   short,
-	"delta":   delta,
-}).Parse(reportTemplate))
+// page is parsed at the first report, not at init: every process that
+// links the package (serve does, for the Backtest API) would otherwise pay
+// about half a millisecond of its start for a page it may never render.
+var page = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("report").Funcs(template.FuncMap{
+		"pct":     func(f float64) string { return fmt.Sprintf("%.2f%%", 100*f) },
+		"pctOf":   pct,
+		"reasons": reasonList,
+		"short":   short,
+		"delta":   delta,
+	}).Parse(reportTemplate))
+})
 
 // view is what the template renders.
 type view struct {
@@ -70,7 +76,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	if r.Catch != nil {
 		v.Rates = append(v.Rates, rateRow{Name: "Catch rate: attacks stepped up or denied", BA: *r.Catch, Good: r.Catch.After >= r.Catch.Before})
 	}
-	if err := page.Execute(w, &v); err != nil {
+	if err := page().Execute(w, &v); err != nil {
 		return fmt.Errorf("backtest: html: %w", err)
 	}
 	return nil
