@@ -57,16 +57,18 @@ func appendF64(b []byte, f float64) []byte {
 	return binary.LittleEndian.AppendUint64(b, math.Float64bits(f))
 }
 
-// timeWidth is 4 when every time of p fits 32 unsigned bits, else 8.
+// timeWidth is 4 when every time of p fits 32 unsigned bits, else 8. A
+// time fits when, as a uint64, it has no bit set above the 32 low ones
+// (a negative one has them all), so the times are or-ed together and
+// tested once.
 func timeWidth(p *engine.Profile) int {
-	fits := func(t int64) bool { return t >= 0 && t <= math.MaxUint32 }
-	ok := fits(p.FirstSeen) && fits(p.LastSeen) && fits(p.Last.Time) && fits(p.Last.FixTime)
+	m := uint64(p.FirstSeen) | uint64(p.LastSeen) | uint64(p.Last.Time) | uint64(p.Last.FixTime)
 	for _, set := range profileSets(p) {
 		for i := range set {
-			ok = ok && fits(set[i].Last)
+			m |= uint64(set[i].Last)
 		}
 	}
-	if ok {
+	if m>>32 == 0 {
 		return 4
 	}
 	return 8

@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/netip"
 	"reflect"
@@ -117,5 +118,47 @@ func BenchmarkProfileCodec(b *testing.B) {
 		_ = decodeProfile(blob, &q)
 		_ = decodeProfile(blob, &q)
 		buf = encodeProfile(buf[:0], &q)
+	}
+}
+
+// TestTimeWidthMatchesSimple holds timeWidth's or-ed test to the simple
+// one, time by time, at the edges of 32 unsigned bits and at random.
+func TestTimeWidthMatchesSimple(t *testing.T) {
+	simple := func(p *engine.Profile) int {
+		fits := func(t int64) bool { return t >= 0 && t <= math.MaxUint32 }
+		ok := fits(p.FirstSeen) && fits(p.LastSeen) && fits(p.Last.Time) && fits(p.Last.FixTime)
+		for _, set := range profileSets(p) {
+			for i := range set {
+				ok = ok && fits(set[i].Last)
+			}
+		}
+		if ok {
+			return 4
+		}
+		return 8
+	}
+	edges := []int64{0, 1, math.MaxUint32 - 1, math.MaxUint32, math.MaxUint32 + 1, -1, math.MinInt64, math.MaxInt64, 1 << 32, 1 << 40, 1_780_000_000}
+	r := rand.New(rand.NewPCG(5, 6))
+	pick := func() int64 {
+		if r.IntN(3) == 0 {
+			return edges[r.IntN(len(edges))]
+		}
+		return r.Int64N(1 << 31)
+	}
+	for range 20000 {
+		p := &engine.Profile{FirstSeen: pick(), LastSeen: pick()}
+		p.Last.Time, p.Last.FixTime = pick(), pick()
+		for range r.IntN(4) {
+			p.Devices = append(p.Devices, engine.Seen{Last: pick()})
+			p.AgentVersions = append(p.AgentVersions, engine.Seen{Last: pick()})
+		}
+		if r.IntN(2) == 0 { // mostly fitting, so that the one time that does not decides
+			for _, v := range []*int64{&p.FirstSeen, &p.LastSeen, &p.Last.Time, &p.Last.FixTime} {
+				*v &= math.MaxUint32
+			}
+		}
+		if got, want := timeWidth(p), simple(p); got != want {
+			t.Fatalf("timeWidth(%+v) = %d, simple form %d", p, got, want)
+		}
 	}
 }

@@ -3,11 +3,15 @@ package memstore
 import "github.com/riskgate/riskgate/engine"
 
 // ringSpec is one sliding window kept as a ring of buckets: width seconds
-// per bucket, n buckets, at offset off in the counter's bucket array.
+// per bucket, n buckets, at offset off in the counter's bucket array. When
+// tot is not negative, b[tot] holds the sum of the ring's buckets (modulo
+// 2^32, as a sum of them wraps), kept as they change, so that a read at
+// the newest bucket (most reads: the event just counted) adds up none.
 type ringSpec struct {
 	width int64
 	n     int64
 	off   int
+	tot   int
 }
 
 // The engine's window sets (engine.ShortWindows for address-like keys,
@@ -29,6 +33,14 @@ func rings(ws engine.Windows) (spec [3]ringSpec, length [3]int64) {
 	if off > len(counter{}.b) {
 		panic("memstore: the engine's windows need more buckets than a counter has")
 	}
+	// Running totals in the buckets left over, if there are enough (the
+	// short windows use 46 of 64).
+	for i := range spec {
+		spec[i].tot = -1
+		if off+len(spec) <= len(counter{}.b) {
+			spec[i].tot = off + i
+		}
+	}
 	return spec, length
 }
 
@@ -38,34 +50,81 @@ type counter struct {
 	b    [64]uint32
 }
 
+// ringAt is a time's bucket number in each ring of a spec and that
+// bucket's position in its ring, worked out once per event (two integer
+// divisions per ring) for all the counters the event touches, which then
+// walk their rings as contiguous ranges without dividing.
+type ringAt struct {
+	idx [3]int64
+	pos [3]int64 // idx mod the ring's length, in [0, n)
+}
+
+// at returns t's buckets in spec's rings.
+func at(spec *[3]ringSpec, t int64) (r ringAt) {
+	for i := range spec {
+		s := &spec[i]
+		idx := t / s.width
+		p := idx % s.n
+		if p < 0 {
+			p += s.n
+		}
+		r.idx[i], r.pos[i] = idx, p
+	}
+	return r
+}
+
+// add counts n events at time t.
 func (c *counter) add(spec *[3]ringSpec, t int64, n uint32) {
+	r := at(spec, t)
+	c.addAt(spec, &r, n)
+}
+
+// addAt counts n events at r, a time's buckets in spec (at).
+func (c *counter) addAt(spec *[3]ringSpec, r *ringAt, n uint32) {
 	for i := range spec {
 		s := &spec[i]
 		bs := c.b[s.off : s.off+int(s.n)]
-		idx := t / s.width
+		idx, p := r.idx[i], r.pos[i]
 		switch h := c.head[i]; {
 		case h == 0 || idx-h >= s.n:
 			clear(bs)
+			if s.tot >= 0 {
+				c.b[s.tot] = 0
+			}
 			c.head[i] = idx
 		case idx > h:
-			for j := h + 1; j <= idx; j++ {
-				bs[j%s.n] = 0
+			// Buckets h+1 to idx start again: the idx-h positions
+			// ending at p.
+			if s.tot >= 0 {
+				c.b[s.tot] -= ringSum(bs, p, idx-h)
 			}
+			ringClear(bs, p, idx-h)
 			c.head[i] = idx
 		case idx <= h-s.n:
 			continue // older than the window: nothing to count it in
 		}
-		v := bs[idx%s.n] + n
+		old := bs[p]
+		v := old + n
 		if v < n {
 			v = ^uint32(0)
 		}
-		bs[idx%s.n] = v
+		bs[p] = v
+		if s.tot >= 0 {
+			c.b[s.tot] += v - old
+		}
 	}
 }
 
 // sum returns the events in each window ending at time t; a nil counter
 // has seen none.
 func (c *counter) sum(spec *[3]ringSpec, t int64, out *[3]uint32) {
+	r := at(spec, t)
+	c.sumAt(spec, &r, out)
+}
+
+// sumAt returns the events in each window ending at r, a time's buckets in
+// spec (at); a nil counter has seen none.
+func (c *counter) sumAt(spec *[3]ringSpec, r *ringAt, out *[3]uint32) {
 	if c == nil {
 		*out = [3]uint32{}
 		return
@@ -77,17 +136,63 @@ func (c *counter) sum(spec *[3]ringSpec, t int64, out *[3]uint32) {
 			out[i] = 0
 			continue
 		}
-		bs := c.b[s.off : s.off+int(s.n)]
-		idx := t / s.width
-		lo := max(idx, h) - s.n + 1 // buckets older than this were overwritten
-		lo = max(lo, idx-s.n+1)
-		hi := min(idx, h)
-		var total uint32
-		for j := lo; j <= hi; j++ {
-			total += bs[j%s.n]
+		// The buckets max(idx, h)-n+1 to min(idx, h): older ones were
+		// overwritten, newer ones are not in the window (a late read)
+		// or not counted yet (they would start again).
+		idx, p := r.idx[i], r.pos[i]
+		if s.tot >= 0 && idx >= h && idx-h <= s.n/2 {
+			// The ring's total less its idx-h oldest buckets, which
+			// end at position p (idx-n's, as idx's).
+			total := c.b[s.tot]
+			if idx > h {
+				total -= ringSum(c.b[s.off:s.off+int(s.n)], p, idx-h)
+			}
+			out[i] = total
+			continue
 		}
-		out[i] = total
+		var end, k int64 // the newest bucket's position, and how many
+		if idx >= h {
+			end, k = p-(idx-h), s.n-(idx-h)
+			if end < 0 {
+				end += s.n
+			}
+		} else {
+			end, k = p, s.n-(h-idx)
+		}
+		if k <= 0 {
+			out[i] = 0
+			continue
+		}
+		out[i] = ringSum(c.b[s.off:s.off+int(s.n)], end, k)
 	}
+}
+
+// ringSum adds up the k (1 to len(bs)) buckets of ring bs ending at
+// position end, as one or two contiguous ranges.
+func ringSum(bs []uint32, end, k int64) uint32 {
+	var total uint32
+	start := end - k + 1
+	if start < 0 {
+		for _, v := range bs[int64(len(bs))+start:] {
+			total += v
+		}
+		start = 0
+	}
+	for _, v := range bs[start : end+1] {
+		total += v
+	}
+	return total
+}
+
+// ringClear zeroes the k (1 to len(bs)) buckets of ring bs ending at
+// position end.
+func ringClear(bs []uint32, end, k int64) {
+	start := end - k + 1
+	if start < 0 {
+		clear(bs[int64(len(bs))+start:])
+		start = 0
+	}
+	clear(bs[start : end+1])
 }
 
 // distinct is a memberSet held inline while it has at most one member,
