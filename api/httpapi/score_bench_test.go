@@ -105,19 +105,27 @@ func (c *scoreCall) do(h http.Handler) int {
 	return c.w.code
 }
 
+// warmScoreCall returns the Score handler and calls for 1,000 users, each
+// of whom has a baseline already.
+func warmScoreCall(tb testing.TB) (http.Handler, *scoreCall) {
+	tb.Helper()
+	h := scoreHandler(tb)
+	c := newScoreCall(1000)
+	for range 2000 {
+		if code := c.do(h); code != 200 {
+			tb.Fatalf("status %d", code)
+		}
+	}
+	return h, c
+}
+
 // BenchmarkHTTPScore is POST /v1/score through the API's mux and
 // middleware (authentication, metrics), the body decoded and the decision
 // encoded, without the network: the part of an HTTP call that is
 // riskgate's own besides the engine. Compare BenchmarkScore in
 // benchmarks/ for the engine alone.
 func BenchmarkHTTPScore(b *testing.B) {
-	h := scoreHandler(b)
-	c := newScoreCall(1000)
-	for range 2000 { // every user has a baseline
-		if code := c.do(h); code != 200 {
-			b.Fatalf("status %d", code)
-		}
-	}
+	h, c := warmScoreCall(b)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
@@ -172,13 +180,7 @@ func TestHTTPScoreInstructions(t *testing.T) {
 	if n <= 0 {
 		t.Skip("set RISKGATE_HTTP_SCORE_LOOP to a number of calls")
 	}
-	h := scoreHandler(t)
-	c := newScoreCall(1000)
-	for range 2000 { // every user has a baseline
-		if code := c.do(h); code != 200 {
-			t.Fatalf("status %d", code)
-		}
-	}
+	h, c := warmScoreCall(t)
 	runtime.GC()
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	httpScoreLoop(t, h, c, n)
