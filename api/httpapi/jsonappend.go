@@ -19,15 +19,6 @@ import (
 
 const hexDigits = "0123456789abcdef"
 
-// plainSet marks the bytes written as they are inside a JSON string
-// (encoding/json's safeSet, without the HTML characters): wire.PlainPrefix's.
-var plainSet = func() (s [256]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		s[c] = c != '"' && c != '\\'
-	}
-	return s
-}()
-
 // appendJSONString appends s as a JSON string: invalid UTF-8 as U+FFFD,
 // U+2028 and U+2029 escaped, as encoding/json writes it.
 func appendJSONString(b []byte, s string) []byte {
@@ -35,7 +26,7 @@ func appendJSONString(b []byte, s string) []byte {
 	// Most of a Decision's strings are short and plain: written in one go.
 	i := 0
 	if len(s) < 8 {
-		for i < len(s) && plainSet[s[i]] {
+		for i < len(s) && wire.IsPlain(s[i]) {
 			i++
 		}
 	} else {

@@ -35,10 +35,17 @@ var plainSet = func() (s [256]bool) {
 	return s
 }()
 
+// IsPlain reports whether c is a plain byte, for loops over strings too
+// short for PlainPrefix's words to pay.
+func IsPlain(c byte) bool { return plainSet[c] }
+
 // PlainPrefix is the length of the longest prefix of s whose bytes are
 // printable ASCII other than '"' and '\\': bytes a JSON string holds as
 // they are, with no escape, check or UTF-8 decoding.
-func PlainPrefix(s string) int {
+func PlainPrefix(s string) int { return plainPrefix(s) }
+
+// plainPrefix is PlainPrefix of a string or of bytes (DecodeQuick's).
+func plainPrefix[T string | []byte](s T) int {
 	i := 0
 	for ; len(s)-i >= 8; i += 8 {
 		w := s[i : i+8] // one 8-byte load: the compiler combines the bytes'
@@ -49,22 +56,6 @@ func PlainPrefix(s string) int {
 		}
 	}
 	for ; i < len(s) && plainSet[s[i]]; i++ {
-	}
-	return i
-}
-
-// plainPrefix is PlainPrefix of bytes.
-func plainPrefix(b []byte) int {
-	i := 0
-	for ; len(b)-i >= 8; i += 8 {
-		w := b[i : i+8]
-		x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
-			uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
-		if m := specials(x); m != 0 {
-			return i + bits.TrailingZeros64(m)>>3
-		}
-	}
-	for ; i < len(b) && plainSet[b[i]]; i++ {
 	}
 	return i
 }
