@@ -73,12 +73,6 @@ func at(spec *[3]ringSpec, t int64) (r ringAt) {
 	return r
 }
 
-// add counts n events at time t.
-func (c *counter) add(spec *[3]ringSpec, t int64, n uint32) {
-	r := at(spec, t)
-	c.addAt(spec, &r, n)
-}
-
 // addAt counts n events at r, a time's buckets in spec (at).
 func (c *counter) addAt(spec *[3]ringSpec, r *ringAt, n uint32) {
 	for i := range spec {
@@ -113,13 +107,6 @@ func (c *counter) addAt(spec *[3]ringSpec, r *ringAt, n uint32) {
 			c.b[s.tot] += v - old
 		}
 	}
-}
-
-// sum returns the events in each window ending at time t; a nil counter
-// has seen none.
-func (c *counter) sum(spec *[3]ringSpec, t int64, out *[3]uint32) {
-	r := at(spec, t)
-	c.sumAt(spec, &r, out)
 }
 
 // sumAt returns the events in each window ending at r, a time's buckets in

@@ -6,6 +6,18 @@ import (
 	"testing"
 )
 
+// add and sum are addAt and sumAt at a time of their own, for tests: the
+// store works an event's buckets out once for all its counters.
+func (c *counter) add(spec *[3]ringSpec, t int64, n uint32) {
+	r := at(spec, t)
+	c.addAt(spec, &r, n)
+}
+
+func (c *counter) sum(spec *[3]ringSpec, t int64, out *[3]uint32) {
+	r := at(spec, t)
+	c.sumAt(spec, &r, out)
+}
+
 // simpleCounter is the counter as first written: every bucket found by
 // its number modulo the ring's length. TestCounterMatchesSimple holds the
 // counter's contiguous ring walks to it.
