@@ -44,7 +44,7 @@ func (c codec) Marshal(v any) (mem.BufferSlice, error) {
 		defer r.release() // the bytes are copied out; the box goes back to its pool
 	}
 	size := m.SizeVT()
-	if mem.IsBelowBufferPoolingThreshold(size) {
+	if size == 0 || mem.IsBelowBufferPoolingThreshold(size) && !pooledReply(v) {
 		buf := make([]byte, size)
 		if _, err := m.MarshalToSizedBufferVT(buf); err != nil {
 			return nil, err
@@ -58,6 +58,14 @@ func (c codec) Marshal(v any) (mem.BufferSlice, error) {
 		return nil, err
 	}
 	return mem.BufferSlice{mem.NewBuffer(buf, pool)}, nil
+}
+
+// pooledReply reports whether v is a Score's answer, whose bytes go in a
+// pooled buffer even below grpc-go's pooling threshold: a decision with its
+// signals is about 600 bytes, on every call.
+func pooledReply(v any) bool {
+	_, ok := v.(*decisionReply)
+	return ok
 }
 
 // Unmarshal decodes a request. A riskgate request that is too large or

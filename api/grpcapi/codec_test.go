@@ -196,3 +196,32 @@ func TestPooledReply(t *testing.T) {
 		t.Error("a marshalled reply still holds the attempt")
 	}
 }
+
+// TestPooledReplyMarshalAllocations: a Score's answer (about 600
+// bytes with its signals, below grpc-go's pooling threshold) is marshalled
+// into a pooled buffer that the transport frees after the write, not into
+// a new slice per call.
+func TestPooledReplyMarshalAllocations(t *testing.T) {
+	d := typicalDecision()
+	d.Reasons = nil // their conversion allocates; the marshalling is what is measured
+	c := Codec()
+	if n := decisionToPB(&d).SizeVT(); !mem.IsBelowBufferPoolingThreshold(n) {
+		t.Fatalf("the typical decision is %d bytes: this test wants one below grpc-go's pooling threshold", n)
+	}
+	marshal := func() {
+		r := replies.Get().(*decisionReply)
+		r.msg = r.box.fill(&d)
+		out, err := c.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out.Free()
+	}
+	marshal()
+	// One allocation is left: the one-element mem.BufferSlice handed to
+	// grpc-go, which keeps it. A new slice for the bytes (and its boxing
+	// as a mem.Buffer) would be two more.
+	if n := testing.AllocsPerRun(200, marshal); n > 1 {
+		t.Errorf("marshalling a pooled reply: %.1f allocations, want at most 1", n)
+	}
+}
