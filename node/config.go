@@ -9,6 +9,7 @@ import (
 	"github.com/riskgate/riskgate/api/stream"
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/engine/memstore"
+	"github.com/riskgate/riskgate/internal/logbatch"
 )
 
 // Config is everything a node is built from: the settings of `riskgate
@@ -177,15 +178,18 @@ type LogConfig struct {
 }
 
 // NewLogger returns the logger the config asks for, writing to standard
-// error.
+// error: a line at a time, except that the alert log writes a batch of
+// alerts' lines at once (internal/logbatch).
 func (l LogConfig) NewLogger() *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(l.Level))
 	opts := &slog.HandlerOptions{Level: level}
+	w := logbatch.New(os.Stderr)
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if l.Format == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	return slog.New(logbatch.Handler(h, w))
 }
 
 // memoryStore reports whether the state lives in this process: its keys

@@ -82,6 +82,13 @@ type Options struct {
 	Sinks []SinkConfig
 	// MaxBatch bounds the alerts handed to one Send; default 100.
 	MaxBatch int
+	// Linger is how long a sink's queue waits, once an alert arrives,
+	// for more to send with it (unless a batch is already waiting);
+	// default 5ms, negative: no wait. The first alert of a burst is
+	// delivered that much later, and a burst costs a wakeup and a sink
+	// call (a log write, a request, a produce) per batch rather than per
+	// alert: under a credential-stuffing attack every attempt alerts.
+	Linger time.Duration
 	// RetryMin and RetryMax bound the exponential back-off (with jitter)
 	// between tries of a failed Send; defaults 200ms and 30s. Retries go
 	// on until the alert is delivered, rejected, or the dispatcher closes.
@@ -132,6 +139,9 @@ func NewDispatcher(opts Options) (*Dispatcher, error) {
 	}
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 100
+	}
+	if opts.Linger == 0 {
+		opts.Linger = 5 * time.Millisecond
 	}
 	if opts.RetryMin <= 0 {
 		opts.RetryMin = 200 * time.Millisecond
@@ -296,9 +306,24 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 func (d *Dispatcher) run(q *queue) {
 	defer d.wg.Done()
 	batch := make([]*Alert, 0, d.opts.MaxBatch)
+	var linger *time.Timer
+	if d.opts.Linger > 0 {
+		linger = time.NewTimer(d.opts.Linger)
+		linger.Stop()
+	}
 	for {
 		select {
 		case a := <-q.ch:
+			if linger != nil && len(q.ch) < d.opts.MaxBatch-1 {
+				// Wait on the timer, not on the queue: alerts queued
+				// meanwhile wake nobody.
+				linger.Reset(d.opts.Linger)
+				select {
+				case <-linger.C:
+				case <-d.stop:
+					linger.Stop()
+				}
+			}
 			batch = fill(append(batch[:0], a), q.ch, d.opts.MaxBatch)
 			d.deliver(q, batch)
 		case <-d.stop:

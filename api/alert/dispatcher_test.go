@@ -415,3 +415,36 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestDispatcherLingerGathersABurst: alerts that arrive while the first
+// of them waits go to the sink with it, in one Send; Close ends the wait.
+func TestDispatcherLingerGathersABurst(t *testing.T) {
+	rec := &recordSink{name: "rec"}
+	b := testBuilder(t, BuilderOptions{})
+	d, _ := newDispatcher(t, Options{Builder: b, Linger: time.Hour, Sinks: []SinkConfig{{Sink: rec}}})
+	decisions(t, testEngine(t, d), stuffing("acme", 12))
+	if err := closeWithin(t, d, 30*time.Second); err != nil {
+		t.Fatalf("Close during the linger: %v", err)
+	}
+	want := wantAlerts(t, b, "acme", 12)
+	if got := rec.ids(); !slices.Equal(got, want) {
+		t.Fatalf("delivered %v, want %v", got, want)
+	}
+	if rec.calls != 1 {
+		t.Errorf("%d Sends for a burst of %d alerts, want 1", rec.calls, len(want))
+	}
+}
+
+// TestDispatcherLingerEnds: a lone alert is delivered once the linger is
+// over, with no Close and no other alert to push it.
+func TestDispatcherLingerEnds(t *testing.T) {
+	for _, linger := range []time.Duration{0, 20 * time.Millisecond, -1} {
+		rec := &recordSink{name: "rec"}
+		d, _ := newDispatcher(t, Options{Linger: linger, Sinks: []SinkConfig{{Sink: rec}}})
+		d.Publish(&Alert{AlertID: "lone"})
+		waitFor(t, func() bool { return len(rec.ids()) == 1 })
+		if err := closeWithin(t, d, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

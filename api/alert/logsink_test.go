@@ -5,9 +5,11 @@ import (
 	"context"
 	"log/slog"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/internal/logbatch"
 )
 
 // oldLogLine is how LogSink wrote an alert before logList: the lists as
@@ -77,3 +79,36 @@ func BenchmarkLogSink(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestLogSinkBatchIsOneWrite: on a logger whose handler can hold its
+// lines (riskgate serve's), a batch of alerts is one write of the same
+// lines as one write each.
+func TestLogSinkBatchIsOneWrite(t *testing.T) {
+	alerts := []*Alert{
+		{AlertID: "a1", Tenant: "t", Action: engine.ActionStepUp, Score: 50, Rules: []Rule{{ID: "impossible-travel"}}},
+		{AlertID: "a2", Tenant: "t", Action: engine.ActionDeny, Triggers: []string{TriggerDeny}},
+		{AlertID: "a3", Tenant: "t", Notification: &Notification{NotificationID: "n1", Kinds: []string{"new_device"}}},
+	}
+	var held writes
+	w := logbatch.New(&held)
+	if _, err := NewLogSink(slog.New(logbatch.Handler(slog.NewTextHandler(w, nil), w))).Send(context.Background(), alerts); err != nil {
+		t.Fatal(err)
+	}
+	var plain writes
+	if _, err := NewLogSink(slog.New(slog.NewTextHandler(&plain, nil))).Send(context.Background(), alerts); err != nil {
+		t.Fatal(err)
+	}
+	if len(plain.w) != len(alerts) || len(held.w) != 1 {
+		t.Fatalf("writes: %d plain, %d held; want %d and 1", len(plain.w), len(held.w), len(alerts))
+	}
+	g := logTime.ReplaceAllString(held.w[0], "${1}T")
+	p := logTime.ReplaceAllString(strings.Join(plain.w, ""), "${1}T")
+	if g != p {
+		t.Errorf("held lines:\n%s\nwant:\n%s", g, p)
+	}
+}
+
+// writes keeps each Write as one string.
+type writes struct{ w []string }
+
+func (w *writes) Write(p []byte) (int, error) { w.w = append(w.w, string(p)); return len(p), nil }

@@ -31,8 +31,22 @@ func NewLogSink(log *slog.Logger) *LogSink {
 // Name implements Sink.
 func (s *LogSink) Name() string { return "log" }
 
-// Send implements Sink.
+// holder is a log handler whose lines can be held and written together
+// (internal/logbatch's, which riskgate serve logs through).
+type holder interface {
+	Hold()
+	Release() error
+}
+
+// Send implements Sink. When the logger's handler can hold its lines, a
+// batch's lines go out in one write.
 func (s *LogSink) Send(ctx context.Context, alerts []*Alert) (int, error) {
+	if h, ok := s.log.Handler().(holder); ok && len(alerts) > 1 {
+		h.Hold()
+		// A failed write of log lines is not a failed delivery: the
+		// handler would not have reported it either.
+		defer func() { _ = h.Release() }()
+	}
 	for _, a := range alerts {
 		if n := a.Notification; n != nil {
 			// Who and where stay out of logs, as for alerts.
