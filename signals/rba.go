@@ -79,7 +79,7 @@ type RBA struct {
 	// pops maps tenants to their populations, copied on write (a new
 	// tenant, rare): every Score reads it twice, and a read-write mutex's
 	// reader count is a cache line every core writes.
-	pops atomic.Pointer[map[string]*population]
+	pops atomic.Pointer[index[*population]]
 	mu   sync.Mutex // serialises writers of pops
 }
 
@@ -92,7 +92,6 @@ func NewRBA(alpha float64) *RBA {
 	for k := range r.seeds {
 		r.seeds[k] = maphash.MakeSeed()
 	}
-	r.pops.Store(&map[string]*population{})
 	return r
 }
 

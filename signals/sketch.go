@@ -2,39 +2,33 @@ package signals
 
 import (
 	"math"
-	"strings"
 	"sync"
 	"sync/atomic"
 )
 
 func (r *RBA) population(tenant string, create bool) *population {
-	pops := *r.pops.Load()
-	p := pops[tenant]
+	pops := r.pops.Load()
+	p, _ := pops.get(tenant)
 	if p != nil || !create {
 		if p == nil {
-			p = pops[overflowTenant]
+			p, _ = pops.get(overflowTenant)
 		}
 		return p
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	pops = *r.pops.Load()
-	if p = pops[tenant]; p != nil {
+	pops = r.pops.Load()
+	if p, _ = pops.get(tenant); p != nil {
 		return p
 	}
-	if len(pops) >= maxTenantPopulations {
+	if pops.len() >= maxTenantPopulations {
 		tenant = overflowTenant
-		if p = pops[tenant]; p != nil {
+		if p, _ = pops.get(tenant); p != nil {
 			return p
 		}
 	}
 	p = newPopulation()
-	next := make(map[string]*population, len(pops)+1)
-	for k, v := range pops {
-		next[k] = v
-	}
-	next[strings.Clone(tenant)] = p
-	r.pops.Store(&next)
+	r.pops.Store(pops.with(tenant, p))
 	return p
 }
 
@@ -54,7 +48,7 @@ type population struct {
 	// browser strings show their age. Copy on write: it changes once per
 	// browser release, and every Score reads it.
 	mu     sync.Mutex
-	newest atomic.Pointer[map[string]uint16]
+	newest atomic.Pointer[index[uint16]]
 }
 
 // maxBrowsers bounds newest: browser names come from the user-agent
@@ -62,10 +56,8 @@ type population struct {
 const maxBrowsers = 64
 
 func (p *population) newestVersion(browser string) uint16 {
-	if m := p.newest.Load(); m != nil {
-		return (*m)[browser]
-	}
-	return 0
+	v, _ := p.newest.Load().get(browser)
+	return v
 }
 
 func (p *population) sawVersion(browser string, v uint16) {
@@ -74,19 +66,11 @@ func (p *population) sawVersion(browser string, v uint16) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	old := map[string]uint16{}
-	if m := p.newest.Load(); m != nil {
-		old = *m
-	}
-	if _, ok := old[browser]; !ok && len(old) >= maxBrowsers || old[browser] >= v {
+	old := p.newest.Load()
+	if w, ok := old.get(browser); !ok && old.len() >= maxBrowsers || w >= v {
 		return
 	}
-	m := make(map[string]uint16, len(old)+1)
-	for k, x := range old {
-		m[k] = x
-	}
-	m[strings.Clone(browser)] = v
-	p.newest.Store(&m)
+	p.newest.Store(old.with(browser, v))
 }
 
 const (
