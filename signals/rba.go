@@ -4,7 +4,6 @@ import (
 	"hash/maphash"
 	"math"
 	"net/netip"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -137,20 +136,14 @@ func (r *RBA) Compute(in *engine.Input, env *engine.Env) error {
 	}
 	p := &in.State.Profile
 	x := &env.RBA
-	// The ASN's text is what the profile stores; the sketch hashes the
-	// number. Built in a stack buffer, it never leaves this function.
-	var asn string
-	var buf [20]byte
-	if in.Enrichment.Network.ASN != 0 {
-		asn = string(strconv.AppendUint(buf[:0], uint64(in.Enrichment.Network.ASN), 10))
-	}
 	// The ASN's population share and the user's logins on it serve the
 	// network's term too.
+	asn := in.Enrichment.Network.ASN
 	var asnP float64
 	var asnLogins uint64
-	if asn != "" {
-		if c, n := userCount(p.ASNs, asn); n != 0 {
-			asnP, asnLogins = r.p(pop, featASN, r.asnHash(in.Enrichment.Network.ASN)), c
+	if asn != 0 {
+		if c, n := asnCount(p.ASNs, asn); n != 0 {
+			asnP, asnLogins = r.p(pop, featASN, r.asnHash(asn)), c
 			x.ASN = r.term(asnP, c, n)
 		}
 	}
@@ -213,11 +206,11 @@ func (r *RBA) p(pop *population, k int, h uint64) float64 {
 // ASN is known. subnet is the text the profile stores, prefix what the
 // sketch hashes.
 // asnP and na are the ASN's population share and the user's logins on it.
-func (r *RBA) networkRatio(pop *population, p *engine.Profile, subnet string, prefix netip.Prefix, asn string, asnP float64, na uint64) float64 {
+func (r *RBA) networkRatio(pop *population, p *engine.Profile, subnet string, prefix netip.Prefix, asn uint32, asnP float64, na uint64) float64 {
 	if subnet == "" || len(p.Networks) == 0 {
 		return 1
 	}
-	if asn == "" || len(p.ASNs) == 0 {
+	if asn == 0 || len(p.ASNs) == 0 {
 		cv, n := userCount(p.Networks, subnet)
 		pv := r.pNetwork(pop, prefix)
 		return pv / ((float64(cv) + r.Alpha*pv) / (float64(n) + r.Alpha))
@@ -228,7 +221,7 @@ func (r *RBA) networkRatio(pop *population, p *engine.Profile, subnet string, pr
 	cv, _ := userCount(p.Networks, subnet)
 	ta := uint64(1) // a profile from before the counts: one subnet at least
 	for i := range p.ASNNetworks {
-		if p.ASNNetworks[i].Value == asn {
+		if isDecimal(p.ASNNetworks[i].Value, asn) {
 			ta = max(ta, uint64(p.ASNNetworks[i].Count))
 		}
 	}
@@ -309,6 +302,36 @@ func userCount(set []engine.Seen, v string) (c, n uint64) {
 		}
 	}
 	return c, n
+}
+
+// asnCount is userCount of an ASN, read from the stored decimal text
+// without formatting the ASN.
+func asnCount(set []engine.Seen, asn uint32) (c, n uint64) {
+	for i := range set {
+		s := &set[i]
+		n += uint64(s.Count)
+		if isDecimal(s.Value, asn) {
+			c += uint64(s.Count)
+		}
+	}
+	return c, n
+}
+
+// isDecimal reports whether s is strconv's text of v: digits only, no
+// leading zero, the same value.
+func isDecimal(s string, v uint32) bool {
+	if len(s) == 0 || len(s) > 10 || s[0] == '0' && len(s) > 1 {
+		return false
+	}
+	var x uint64 // ten digits fit
+	for i := range len(s) {
+		d := s[i] - '0'
+		if d > 9 {
+			return false
+		}
+		x = x*10 + uint64(d)
+	}
+	return x == uint64(v)
 }
 
 // agentCounts is userCount of the browser and of the OS, read from the

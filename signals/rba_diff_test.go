@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"reflect"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -62,6 +63,7 @@ func diffInput(r *rand.Rand) (*engine.Input, engine.Env) {
 			asns[i] = fmt.Sprint(a)
 		}
 	}
+	asns = append(asns, "03215", "3215 ", "64512x") // texts no ASN formats to
 	nets := make([]string, len(diffAddrs))
 	for i, a := range diffAddrs {
 		nets[i] = engine.SubnetOf(netip.MustParseAddr(a)).String()
@@ -285,4 +287,19 @@ func TestRBAConcurrent(t *testing.T) {
 	if v := pop.newestVersion("chrome"); v != 139 {
 		t.Errorf("newest chrome %d, want 139", v)
 	}
+}
+
+// FuzzIsDecimal: isDecimal(s, v) is s == strconv.FormatUint(v).
+func FuzzIsDecimal(f *testing.F) {
+	for _, s := range []string{"3215", "0", "03215", "", "4294967295", "4294967296", "12345678901", "+1", "1a", "٣"} {
+		f.Add(s, uint32(3215))
+	}
+	f.Fuzz(func(t *testing.T, s string, v uint32) {
+		if got, want := isDecimal(s, v), s == strconv.FormatUint(uint64(v), 10); got != want {
+			t.Errorf("isDecimal(%q, %d) = %v", s, v, got)
+		}
+		if !isDecimal(strconv.FormatUint(uint64(v), 10), v) {
+			t.Errorf("isDecimal of %d's text false", v)
+		}
+	})
 }
