@@ -3,7 +3,7 @@ package signals
 import (
 	"hash/maphash"
 	"math"
-	"strconv"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -71,11 +71,14 @@ import (
 // and nothing about individuals is stored. They start empty at each start.
 type RBA struct {
 	Alpha float64
-	seed  maphash.Seed
+	// seeds hash each feature's values into the sketch: a seed per
+	// feature keeps the features apart without writing the feature into
+	// every hash.
+	seeds [numFeatures]maphash.Seed
 	// pops maps tenants to their populations, copied on write (a new
 	// tenant, rare): every Score reads it twice, and a read-write mutex's
 	// reader count is a cache line every core writes.
-	pops atomic.Pointer[map[string]*population]
+	pops atomic.Pointer[index[*population]]
 	mu   sync.Mutex // serialises writers of pops
 }
 
@@ -84,8 +87,10 @@ func NewRBA(alpha float64) *RBA {
 	if alpha <= 0 {
 		alpha = 1
 	}
-	r := &RBA{Alpha: alpha, seed: maphash.MakeSeed()}
-	r.pops.Store(&map[string]*population{})
+	r := &RBA{Alpha: alpha}
+	for k := range r.seeds {
+		r.seeds[k] = maphash.MakeSeed()
+	}
 	return r
 }
 
@@ -130,44 +135,38 @@ func (r *RBA) Compute(in *engine.Input, env *engine.Env) error {
 		return nil
 	}
 	p := &in.State.Profile
-	// The feature values are built in a stack buffer; the strings never
-	// leave this function, so they stay on the stack too.
-	var vals [numFeatures]string
-	var buf [20]byte
-	if in.Enrichment.Network.ASN != 0 {
-		vals[featASN] = string(strconv.AppendUint(buf[:0], uint64(in.Enrichment.Network.ASN), 10))
-	}
-	if l := &in.Enrichment.Location; l.Known {
-		vals[featCountry] = l.Country
-	}
-	if a := &in.Agent; a.Family != "" {
-		vals[featBrowser], vals[featOS] = a.Browser, a.OS
-	}
 	x := &env.RBA
-	terms := [numFeatures]*float64{featASN: &x.ASN, featCountry: &x.Country, featBrowser: &x.Browser, featOS: &x.OS}
 	// The ASN's population share and the user's logins on it serve the
 	// network's term too.
+	asn := in.Enrichment.Network.ASN
 	var asnP float64
 	var asnLogins uint64
-	for k := featASN; k < numFeatures; k++ {
-		v := vals[k]
-		if v == "" {
-			continue
+	if asn != 0 {
+		if c, n := asnCount(p.ASNs, asn); n != 0 {
+			asnP, asnLogins = r.p(pop, featASN, r.asnHash(asn)), c
+			x.ASN = r.term(asnP, c, n)
 		}
-		c, n := userCount(p, k, v)
-		if n == 0 {
-			continue // the user has no history for this feature
-		}
-		pv := r.p(pop, k, v)
-		if k == featASN {
-			asnP, asnLogins = pv, c
-		}
-		puv := (float64(c) + r.Alpha*pv) / (float64(n) + r.Alpha)
-		*terms[k] = math.Log10(pv / puv)
 	}
-	x.Network = math.Log10(r.networkRatio(pop, p, in.SubnetText, vals[featASN], asnP, asnLogins))
-	x.Device = math.Log10(deviceRatio(p, env.Device.IDPresent, env.Device.Known))
-	x.Hour = math.Log10(hourRatio(p, env.Attempt.Hour))
+	if l := &in.Enrichment.Location; l.Known && l.Country != "" {
+		if c, n := userCount(p.Countries, l.Country); n != 0 {
+			x.Country = r.term(r.p(pop, featCountry, r.stringHash(featCountry, l.Country)), c, n)
+		}
+	}
+	if a := &in.Agent; a.Family != "" && (a.Browser != "" || a.OS != "") {
+		// One pass over the stored families for both halves.
+		cb, co, n := agentCounts(p.Agents, a.Browser, a.OS)
+		if n != 0 {
+			if a.Browser != "" {
+				x.Browser = r.term(r.p(pop, featBrowser, r.stringHash(featBrowser, a.Browser)), cb, n)
+			}
+			if a.OS != "" {
+				x.OS = r.term(r.p(pop, featOS, r.stringHash(featOS, a.OS)), co, n)
+			}
+		}
+	}
+	x.Network = log10(r.networkRatio(pop, p, in.SubnetText, in.Subnet, asn, asnP, asnLogins))
+	x.Device = log10(deviceRatio(p, env.Device.IDPresent, env.Device.Known))
+	x.Hour = log10(hourRatio(p, env.Attempt.Hour))
 	x.Available = true
 	x.Score = x.ASN + x.Network + x.Country + x.Browser + x.OS + x.Device + x.Hour
 	// A targeted attacker copies the ASN, country, browser and OS; what
@@ -176,36 +175,53 @@ func (r *RBA) Compute(in *engine.Input, env *engine.Env) error {
 	return nil
 }
 
-// p is the population probability of (k, v), 0.5 when there is no
-// population yet.
-func (r *RBA) p(pop *population, k int, v string) float64 {
+// term is a value feature's term: the population's share pv against the
+// user's c of n logins, smoothed towards it.
+func (r *RBA) term(pv float64, c, n uint64) float64 {
+	puv := (float64(c) + r.Alpha*pv) / (float64(n) + r.Alpha)
+	return math.Log10(pv / puv)
+}
+
+// log10 skips math.Log10 for the neutral ratio, common for the network
+// (a new ASN) and a user without hours: math.Log10(1) is +0 exactly.
+func log10(v float64) float64 {
+	if v == 1 {
+		return 0
+	}
+	return math.Log10(v)
+}
+
+// p is the population probability of the value hashed to h of feature k,
+// 0.5 when there is no population yet.
+func (r *RBA) p(pop *population, k int, h uint64) float64 {
 	if pop == nil {
 		return 0.5
 	}
-	return pop.p(r.seed, k, v)
+	return pop.p(k, h)
 }
 
 // networkRatio is the network's term: given the ASN when the user has
 // logged in on it (see RBA), nothing more when the ASN is new for the user
 // (the ASN's term already counts it), and the plain smoothed ratio when no
-// ASN is known.
+// ASN is known. subnet is the text the profile stores, prefix what the
+// sketch hashes.
 // asnP and na are the ASN's population share and the user's logins on it.
-func (r *RBA) networkRatio(pop *population, p *engine.Profile, subnet, asn string, asnP float64, na uint64) float64 {
+func (r *RBA) networkRatio(pop *population, p *engine.Profile, subnet string, prefix netip.Prefix, asn uint32, asnP float64, na uint64) float64 {
 	if subnet == "" || len(p.Networks) == 0 {
 		return 1
 	}
-	if asn == "" || len(p.ASNs) == 0 {
-		cv, n := userCount(p, featNetwork, subnet)
-		pv := r.p(pop, featNetwork, subnet)
+	if asn == 0 || len(p.ASNs) == 0 {
+		cv, n := userCount(p.Networks, subnet)
+		pv := r.pNetwork(pop, prefix)
 		return pv / ((float64(cv) + r.Alpha*pv) / (float64(n) + r.Alpha))
 	}
 	if na == 0 {
 		return 1
 	}
-	cv, _ := userCount(p, featNetwork, subnet)
+	cv, _ := userCount(p.Networks, subnet)
 	ta := uint64(1) // a profile from before the counts: one subnet at least
 	for i := range p.ASNNetworks {
-		if p.ASNNetworks[i].Value == asn {
+		if isDecimal(p.ASNNetworks[i].Value, asn) {
 			ta = max(ta, uint64(p.ASNNetworks[i].Count))
 		}
 	}
@@ -213,8 +229,20 @@ func (r *RBA) networkRatio(pop *population, p *engine.Profile, subnet, asn strin
 		return float64(na+ta) / float64(ta)
 	}
 	// The attacker's chance of this subnet among the ASN's.
-	within := min(1, r.p(pop, featNetwork, subnet)/asnP)
+	within := min(1, r.pNetwork(pop, prefix)/asnP)
 	return within / (float64(min(cv, na)) / float64(na+ta))
+}
+
+// pNetwork is p of a subnet. Learned skips an invalid one, so its count is
+// 0 (the engine gives an invalid subnet no text anyway).
+func (r *RBA) pNetwork(pop *population, prefix netip.Prefix) float64 {
+	if pop == nil {
+		return 0.5
+	}
+	if !prefix.IsValid() {
+		return 0.5 / (float64(pop.total[featNetwork].Load()) + 1)
+	}
+	return pop.p(featNetwork, r.prefixHash(prefix))
 }
 
 // deviceRatio is the device's term: known, new or absent.
@@ -252,9 +280,12 @@ func hourRatio(p *engine.Profile, h int) float64 {
 	if h < 0 || h > 23 {
 		return 1
 	}
+	// Four hours a step: the loop's counter and branch cost as much as
+	// the additions (Go does not unroll).
 	var total uint64
-	for _, n := range p.Hours {
-		total += uint64(n)
+	hs := &p.Hours
+	for i := 0; i < len(hs); i += 4 {
+		total += uint64(hs[i]) + uint64(hs[i+1]) + uint64(hs[i+2]) + uint64(hs[i+3])
 	}
 	if total == 0 {
 		return 1
@@ -263,208 +294,120 @@ func hourRatio(p *engine.Profile, h int) float64 {
 	return hourWindow / ((float64(near) + hourSmoothing*hourWindow) / (float64(total) + hourSmoothing))
 }
 
-// userCount returns how often the user completed a login with value v of
-// feature k, and how many logins have that feature at all. Browser and OS
-// are read from the stored families ("browser/os").
-func userCount(p *engine.Profile, k int, v string) (c, n uint64) {
-	var set []engine.Seen
-	switch k {
-	case featNetwork:
-		set = p.Networks
-	case featASN:
-		set = p.ASNs
-	case featCountry:
-		set = p.Countries
-	default:
-		set = p.Agents
-	}
+// userCount returns how often the user completed a login with value v
+// among set, and how many logins set counts at all.
+func userCount(set []engine.Seen, v string) (c, n uint64) {
 	for i := range set {
 		s := &set[i]
 		n += uint64(s.Count)
-		var match bool
-		switch k {
-		case featBrowser:
-			b, _, _ := strings.Cut(s.Value, "/")
-			match = b == v
-		case featOS:
-			_, o, _ := strings.Cut(s.Value, "/")
-			match = o == v
-		default:
-			match = s.Value == v
-		}
-		if match {
+		if s.Value == v {
 			c += uint64(s.Count)
 		}
 	}
 	return c, n
 }
 
+// asnCount is userCount of an ASN, read from the stored decimal text
+// without formatting the ASN.
+func asnCount(set []engine.Seen, asn uint32) (c, n uint64) {
+	for i := range set {
+		s := &set[i]
+		n += uint64(s.Count)
+		if isDecimal(s.Value, asn) {
+			c += uint64(s.Count)
+		}
+	}
+	return c, n
+}
+
+// isDecimal reports whether s is strconv's text of v: digits only, no
+// leading zero, the same value.
+func isDecimal(s string, v uint32) bool {
+	if len(s) == 0 || len(s) > 10 || s[0] == '0' && len(s) > 1 {
+		return false
+	}
+	var x uint64 // ten digits fit
+	for i := range len(s) {
+		d := s[i] - '0'
+		if d > 9 {
+			return false
+		}
+		x = x*10 + uint64(d)
+	}
+	return x == uint64(v)
+}
+
+// agentCounts is userCount of the browser and of the OS, read from the
+// stored families ("browser/os"): a family without "/" is all browser.
+func agentCounts(set []engine.Seen, browser, os string) (cb, co, n uint64) {
+	for i := range set {
+		s := &set[i]
+		n += uint64(s.Count)
+		b, o := s.Value, ""
+		if j := strings.IndexByte(b, '/'); j >= 0 {
+			b, o = b[:j], b[j+1:]
+		}
+		if b == browser {
+			cb += uint64(s.Count)
+		}
+		if o == os {
+			co += uint64(s.Count)
+		}
+	}
+	return cb, co, n
+}
+
 // Learned adds a completed login to the tenant's population counts.
 func (r *RBA) Learned(l *engine.Login) {
 	pop := r.population(l.Tenant, true)
-	var vals [numFeatures]string
-	var buf [64]byte
-	b := buf[:0]
+	// In feature order, as conservative updates of colliding values
+	// depend on it.
 	if l.Subnet.IsValid() {
-		b = l.Subnet.AppendTo(b)
-		vals[featNetwork] = string(b)
+		pop.add(featNetwork, r.prefixHash(l.Subnet))
 	}
 	if l.ASN != 0 {
-		n := len(b)
-		b = strconv.AppendUint(b, uint64(l.ASN), 10)
-		vals[featASN] = string(b[n:])
+		pop.add(featASN, r.asnHash(l.ASN))
 	}
-	vals[featCountry] = l.Country
+	if l.Country != "" {
+		pop.add(featCountry, r.stringHash(featCountry, l.Country))
+	}
 	if l.Agent != "" {
-		vals[featBrowser], vals[featOS], _ = strings.Cut(l.Agent, "/")
+		browser, os := l.Agent, ""
+		if j := strings.IndexByte(browser, '/'); j >= 0 {
+			browser, os = browser[:j], browser[j+1:]
+		}
 		if l.AgentVersion != 0 {
-			// A variable of its own: passing vals' element would make
-			// the whole array escape, and the network's string with it.
-			browser, _, _ := strings.Cut(l.Agent, "/")
 			pop.sawVersion(browser, l.AgentVersion)
 		}
-	}
-	for k, v := range vals {
-		if v != "" {
-			pop.add(r.seed, k, v)
+		if browser != "" {
+			pop.add(featBrowser, r.stringHash(featBrowser, browser))
+		}
+		if os != "" {
+			pop.add(featOS, r.stringHash(featOS, os))
 		}
 	}
 }
 
-func (r *RBA) population(tenant string, create bool) *population {
-	pops := *r.pops.Load()
-	p := pops[tenant]
-	if p != nil || !create {
-		if p == nil {
-			p = pops[overflowTenant]
-		}
-		return p
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	pops = *r.pops.Load()
-	if p = pops[tenant]; p != nil {
-		return p
-	}
-	if len(pops) >= maxTenantPopulations {
-		tenant = overflowTenant
-		if p = pops[tenant]; p != nil {
-			return p
-		}
-	}
-	p = newPopulation()
-	next := make(map[string]*population, len(pops)+1)
-	for k, v := range pops {
-		next[k] = v
-	}
-	next[strings.Clone(tenant)] = p
-	r.pops.Store(&next)
-	return p
+// The sketch's keys. The ASN and the subnet are hashed in binary: the same
+// values as their text, without formatting it at each login. The keys of
+// different features never meet, each having its seed.
+
+func (r *RBA) stringHash(k int, v string) uint64 { return maphash.String(r.seeds[k], v) }
+
+func (r *RBA) asnHash(asn uint32) uint64 {
+	b := [4]byte{byte(asn), byte(asn >> 8), byte(asn >> 16), byte(asn >> 24)}
+	return maphash.Bytes(r.seeds[featASN], b[:])
 }
 
-// population counts feature values in a count-min sketch (conservative
-// update), with exact totals per feature. Counters are atomics, so learning
-// and scoring never wait for each other.
-type population struct {
-	rows  [sketchDepth][]atomic.Uint32
-	total [numFeatures]atomic.Uint64
-	// newest is the newest major version of each browser among the
-	// completed logins: what is current, so that a stuffing kit's stale
-	// browser strings show their age. Copy on write: it changes once per
-	// browser release, and every Score reads it.
-	mu     sync.Mutex
-	newest atomic.Pointer[map[string]uint16]
-}
-
-// maxBrowsers bounds newest: browser names come from the user-agent
-// classifier's short list.
-const maxBrowsers = 64
-
-func (p *population) newestVersion(browser string) uint16 {
-	if m := p.newest.Load(); m != nil {
-		return (*m)[browser]
+// prefixHash hashes a subnet's masked address, length and family: what
+// its text says (Learned and Compute see the same masked prefix).
+func (r *RBA) prefixHash(p netip.Prefix) uint64 {
+	var b [18]byte
+	a := p.Addr()
+	*(*[16]byte)(b[:]) = a.As16()
+	b[16] = byte(p.Bits())
+	if a.Is4() {
+		b[17] = 4
 	}
-	return 0
-}
-
-func (p *population) sawVersion(browser string, v uint16) {
-	if p.newestVersion(browser) >= v {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	old := map[string]uint16{}
-	if m := p.newest.Load(); m != nil {
-		old = *m
-	}
-	if _, ok := old[browser]; !ok && len(old) >= maxBrowsers || old[browser] >= v {
-		return
-	}
-	m := make(map[string]uint16, len(old)+1)
-	for k, x := range old {
-		m[k] = x
-	}
-	m[strings.Clone(browser)] = v
-	p.newest.Store(&m)
-}
-
-const (
-	sketchDepth = 4
-	sketchWidth = 1 << 15 // 4 rows of 32768 counters: 512 KiB per tenant; error ≤ e/32768 of the total
-)
-
-func newPopulation() *population {
-	p := &population{}
-	for i := range p.rows {
-		p.rows[i] = make([]atomic.Uint32, sketchWidth)
-	}
-	return p
-}
-
-// cells are the counters of (k, v): four 16-bit slices of one 64-bit hash.
-func cells(seed maphash.Seed, k int, v string) [sketchDepth]uint32 {
-	var h maphash.Hash
-	h.SetSeed(seed)
-	h.WriteByte(byte(k))
-	h.WriteString(v)
-	x := h.Sum64()
-	var c [sketchDepth]uint32
-	for i := range c {
-		c[i] = uint32(x>>(16*i)) & (sketchWidth - 1)
-	}
-	return c
-}
-
-func (p *population) count(c *[sketchDepth]uint32) uint32 {
-	m := uint32(math.MaxUint32)
-	for i := range c {
-		m = min(m, p.rows[i][c[i]].Load())
-	}
-	return m
-}
-
-func (p *population) add(seed maphash.Seed, k int, v string) {
-	c := cells(seed, k, v)
-	m := p.count(&c)
-	if m == math.MaxUint32 {
-		return
-	}
-	// Conservative update: raise only the counters at the minimum, which
-	// keeps the overestimate of rare values small.
-	for i := range c {
-		ctr := &p.rows[i][c[i]]
-		for {
-			old := ctr.Load()
-			if old > m || ctr.CompareAndSwap(old, m+1) {
-				break
-			}
-		}
-	}
-	p.total[k].Add(1)
-}
-
-// p is the smoothed population probability of (k, v).
-func (p *population) p(seed maphash.Seed, k int, v string) float64 {
-	c := cells(seed, k, v)
-	return (float64(p.count(&c)) + 0.5) / (float64(p.total[k].Load()) + 1)
+	return maphash.Bytes(r.seeds[featNetwork], b[:])
 }
