@@ -415,3 +415,28 @@ func TestDecodeOverwritesEveryField(t *testing.T) {
 		}
 	}
 }
+
+// TestResetEmptiesEveryField: resetProfile empties field by field, so a
+// field it forgot (one added to engine.Profile later) would carry a
+// profile into the next learned into the same memory; and the strings
+// the sets held, past their length, must be gone so that an old blob is
+// not kept alive.
+func TestResetEmptiesEveryField(t *testing.T) {
+	var p engine.Profile
+	junk(reflect.ValueOf(&p).Elem())
+	sets := profileSets(&p)
+	resetProfile(&p)
+	if !same(&p, &engine.Profile{}) {
+		t.Fatalf("reset leaves %+v", p)
+	}
+	for i, set := range profileSets(&p) {
+		if cap(set) != cap(sets[i]) {
+			t.Errorf("set %d: capacity %d, was %d", i, cap(set), cap(sets[i]))
+		}
+		for _, s := range set[:cap(set)] {
+			if s.Value != "" {
+				t.Errorf("set %d still holds %q", i, s.Value)
+			}
+		}
+	}
+}
