@@ -42,8 +42,16 @@ import (
 // where str is a uvarint length and the bytes.
 
 func appendStr(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
+	return append(appendUvarint(b, uint64(len(s))), s...)
+}
+
+// appendUvarint is binary.AppendUvarint with the one-byte case (nearly
+// every count and length) first.
+func appendUvarint(b []byte, v uint64) []byte {
+	if v < 0x80 {
+		return append(b, byte(v))
+	}
+	return binary.AppendUvarint(b, v)
 }
 
 func b2u8(b bool) byte {
@@ -62,16 +70,21 @@ func appendF64(b []byte, f float64) []byte {
 // (a negative one has them all), so the times are or-ed together and
 // tested once.
 func timeWidth(p *engine.Profile) int {
-	m := uint64(p.FirstSeen) | uint64(p.LastSeen) | uint64(p.Last.Time) | uint64(p.Last.FixTime)
-	for _, set := range profileSets(p) {
-		for i := range set {
-			m |= uint64(set[i].Last)
-		}
-	}
+	m := uint64(p.FirstSeen) | uint64(p.LastSeen) | uint64(p.Last.Time) | uint64(p.Last.FixTime) |
+		setTimes(p.Devices) | setTimes(p.Agents) | setTimes(p.Countries) | setTimes(p.Cities) |
+		setTimes(p.ASNs) | setTimes(p.Networks) | setTimes(p.ASNNetworks) | setTimes(p.AgentVersions)
 	if m>>32 == 0 {
 		return 4
 	}
 	return 8
+}
+
+// setTimes is set's times or-ed together.
+func setTimes(set []engine.Seen) (m uint64) {
+	for i := range set {
+		m |= uint64(set[i].Last)
+	}
+	return m
 }
 
 // profileSets is p's sets of seen values, in their encoded order.
@@ -86,11 +99,13 @@ func appendTime(b []byte, w int, t int64) []byte {
 	return binary.LittleEndian.AppendUint64(b, uint64(t))
 }
 
-// encodeProfile appends p's encoding to b.
+// encodeProfile appends p's encoding to b. Every learned login encodes
+// one, so the sets are written field by field rather than through a copy
+// of their headers (profileSets), and the hours in one pass.
 func encodeProfile(b []byte, p *engine.Profile) []byte {
 	w := timeWidth(p)
 	b = append(b, byte(w))
-	b = binary.AppendUvarint(b, uint64(p.Logins))
+	b = appendUvarint(b, uint64(p.Logins))
 	b = appendTime(b, w, p.FirstSeen)
 	b = appendTime(b, w, p.LastSeen)
 	l := &p.Last
@@ -112,133 +127,145 @@ func encodeProfile(b []byte, p *engine.Profile) []byte {
 	} else {
 		b = append(b, 0)
 	}
+	// The mask of the non-zero hours goes before their counts: its bytes
+	// are reserved and filled in after the pass.
+	at = len(b)
+	b = append(b, 0, 0, 0)
+	// Most hours are zero: they are skipped four at a time.
 	var mask uint32
-	for h, n := range p.Hours {
-		if n != 0 {
-			mask |= 1 << h
+	hs := &p.Hours
+	for q := 0; q < len(hs); q += 4 {
+		if hs[q]|hs[q+1]|hs[q+2]|hs[q+3] == 0 {
+			continue
+		}
+		for h := q; h < q+4; h++ {
+			if n := hs[h]; n != 0 {
+				mask |= 1 << h
+				b = appendUvarint(b, uint64(n))
+			}
 		}
 	}
-	b = append(b, byte(mask), byte(mask>>8), byte(mask>>16))
-	for _, n := range p.Hours {
-		if n != 0 {
-			b = binary.AppendUvarint(b, uint64(n))
-		}
-	}
-	b = binary.AppendUvarint(b, uint64(p.NewDevices))
-	b = binary.AppendUvarint(b, uint64(p.NoDevice))
-	for _, set := range profileSets(p) {
-		b = binary.AppendUvarint(b, uint64(len(set)))
-		for i := range set {
-			b = appendStr(b, set[i].Value)
-			b = binary.AppendUvarint(b, uint64(set[i].Count))
-			b = appendTime(b, w, set[i].Last)
-		}
+	b[at], b[at+1], b[at+2] = byte(mask), byte(mask>>8), byte(mask>>16)
+	b = appendUvarint(b, uint64(p.NewDevices))
+	b = appendUvarint(b, uint64(p.NoDevice))
+	b = appendSet(b, w, p.Devices)
+	b = appendSet(b, w, p.Agents)
+	b = appendSet(b, w, p.Countries)
+	b = appendSet(b, w, p.Cities)
+	b = appendSet(b, w, p.ASNs)
+	b = appendSet(b, w, p.Networks)
+	b = appendSet(b, w, p.ASNNetworks)
+	return appendSet(b, w, p.AgentVersions)
+}
+
+func appendSet(b []byte, w int, set []engine.Seen) []byte {
+	b = appendUvarint(b, uint64(len(set)))
+	for i := range set {
+		s := &set[i]
+		b = appendTime(appendUvarint(appendStr(b, s.Value), uint64(s.Count)), w, s.Last)
 	}
 	return b
 }
 
 var errCorrupt = errors.New("memstore: corrupt profile")
 
-// decoder reads a blob; after the first error every read returns zero.
+// decoder reads a blob from position i; after the first error every read
+// returns zero. Every Score of a known user decodes a profile, so reads
+// advance an index (one add) rather than reslice (three words), and the
+// common one-byte cases inline.
 type decoder struct {
 	b   []byte
-	err error
+	i   int
 	w   int // bytes per time
+	err error
 }
 
 func (d *decoder) fail() {
 	if d.err == nil {
 		d.err = errCorrupt
 	}
-	d.b = nil
+	d.b, d.i = nil, 0
 }
 
 func (d *decoder) uvarint() uint64 {
-	if len(d.b) > 0 && d.b[0] < 0x80 { // one byte: nearly every count and length
-		v := uint64(d.b[0])
-		d.b = d.b[1:]
-		return v
+	if i := d.i; i < len(d.b) && d.b[i] < 0x80 { // one byte: nearly every count and length
+		d.i = i + 1
+		return uint64(d.b[i])
 	}
-	v, n := binary.Uvarint(d.b)
+	return d.uvarintLong()
+}
+
+func (d *decoder) uvarintLong() uint64 {
+	v, n := binary.Uvarint(d.b[d.i:])
 	if n <= 0 {
 		d.fail()
 		return 0
 	}
-	d.b = d.b[n:]
+	d.i += n
 	return v
 }
 
 func (d *decoder) time() int64 {
-	if d.w == 4 && len(d.b) >= 4 {
-		v := binary.LittleEndian.Uint32(d.b)
-		d.b = d.b[4:]
-		return int64(v)
+	if i := d.i; d.w == 4 && len(d.b)-i >= 4 {
+		d.i = i + 4
+		return int64(binary.LittleEndian.Uint32(d.b[i:]))
 	}
-	if d.w == 8 && len(d.b) >= 8 {
-		v := binary.LittleEndian.Uint64(d.b)
-		d.b = d.b[8:]
+	return d.time8()
+}
+
+func (d *decoder) time8() int64 {
+	if d.w == 8 && len(d.b)-d.i >= 8 {
+		v := binary.LittleEndian.Uint64(d.b[d.i:])
+		d.i += 8
 		return int64(v)
 	}
 	d.fail()
 	return 0
 }
 
+// byte reads one byte; ok is false (and the decoder failed) at the end.
+func (d *decoder) byte() (v byte, ok bool) {
+	if d.i < len(d.b) {
+		v = d.b[d.i]
+		d.i++
+		return v, true
+	}
+	d.fail()
+	return 0, false
+}
+
 func (d *decoder) bytes(n int) []byte {
-	if n < 0 || n > len(d.b) {
+	if n < 0 || n > len(d.b)-d.i {
 		d.fail()
 		return nil
 	}
-	v := d.b[:n:n]
-	d.b = d.b[n:]
+	v := d.b[d.i : d.i+n : d.i+n]
+	d.i += n
 	return v
 }
 
 // str returns a string pointing into the blob, which is never modified.
 func (d *decoder) str() string {
 	n := d.uvarint()
-	if n == 0 || n > uint64(len(d.b)) {
+	if n == 0 || n > uint64(len(d.b)-d.i) {
 		if n != 0 {
 			d.fail()
 		}
 		return ""
 	}
-	v := unsafe.String(&d.b[0], int(n))
-	d.b = d.b[n:]
+	v := unsafe.String(&d.b[d.i], int(n))
+	d.i += int(n)
 	return v
 }
 
 func (d *decoder) f64() float64 {
-	v := d.bytes(8)
-	if v == nil {
-		return 0
+	if len(d.b)-d.i >= 8 {
+		v := binary.LittleEndian.Uint64(d.b[d.i:])
+		d.i += 8
+		return math.Float64frombits(v)
 	}
-	return math.Float64frombits(binary.LittleEndian.Uint64(v))
-}
-
-// seen reads a set's member: str, count uvarint, time. Nearly every
-// member has a length and a count of one byte each, read here in one go;
-// others take the general reads.
-func (d *decoder) seen() engine.Seen {
-	b := d.b
-	if len(b) > 0 && b[0] < 0x80 {
-		n := int(b[0])
-		if w := d.w; n+2+w <= len(b) && b[n+1] < 0x80 {
-			var v string
-			if n > 0 {
-				v = unsafe.String(&b[1], n)
-			}
-			c, rest := uint32(b[n+1]), b[n+2:]
-			var t int64
-			if w == 4 {
-				t = int64(binary.LittleEndian.Uint32(rest))
-			} else {
-				t = int64(binary.LittleEndian.Uint64(rest))
-			}
-			d.b = rest[w:]
-			return engine.Seen{Value: v, Count: c, Last: t}
-		}
-	}
-	return engine.Seen{Value: d.str(), Count: d.u32(), Last: d.time()}
+	d.fail()
+	return 0
 }
 
 func (d *decoder) u32() uint32 {
@@ -249,18 +276,63 @@ func (d *decoder) u32() uint32 {
 	return uint32(v)
 }
 
-// decodeProfile fills p from blob, reusing p's slices. p's strings point
-// into blob.
-func decodeProfile(blob []byte, p *engine.Profile) error {
-	sets := [...]*[]engine.Seen{&p.Devices, &p.Agents, &p.Countries, &p.Cities, &p.ASNs, &p.Networks, &p.ASNNetworks, &p.AgentVersions}
-	var old [len(sets)][]engine.Seen
-	for i, s := range sets {
-		old[i] = (*s)[:0]
+// set reads a set into set's memory: count uvarint, then each member:
+// str, count uvarint, time. Nearly every member has a length of one byte
+// and a count of one or two, read here in one go; others take the
+// general reads.
+func (d *decoder) set(set []engine.Seen) []engine.Seen {
+	var n uint64
+	if i := d.i; i < len(d.b) && d.b[i] < 0x80 {
+		n, d.i = uint64(d.b[i]), i+1
+	} else {
+		n = d.uvarintLong()
 	}
-	*p = engine.Profile{}
+	if n > uint64(len(d.b)-d.i) { // each member takes at least a byte
+		d.fail()
+		return set
+	}
+	for range n {
+		// The fast path: a length of one byte and a count of one or two
+		// (a browser version), as binary.Uvarint reads them.
+		b, i, w := d.b, d.i, d.w
+		if i < len(b) && b[i] < 0x80 {
+			k := int(b[i])
+			j := i + 1 + k // the count
+			if j+1+w <= len(b) {
+				c := uint32(b[j])
+				if c >= 0x80 && j+2+w <= len(b) && b[j+1] < 0x80 {
+					c = c&0x7f | uint32(b[j+1])<<7
+					j++
+				}
+				if c < 0x80 || j > i+1+k {
+					var v string
+					if k > 0 {
+						v = unsafe.String(&b[i+1], k)
+					}
+					var t int64
+					if w == 4 {
+						t = int64(binary.LittleEndian.Uint32(b[j+1:]))
+					} else {
+						t = int64(binary.LittleEndian.Uint64(b[j+1:]))
+					}
+					d.i = j + 1 + w
+					set = append(set, engine.Seen{Value: v, Count: c, Last: t})
+					continue
+				}
+			}
+		}
+		set = append(set, engine.Seen{Value: d.str(), Count: d.u32(), Last: d.time()})
+	}
+	return set
+}
+
+// decodeProfile fills p from blob, reusing p's slices. p's strings point
+// into blob. Every field of p is assigned (TestDecodeOverwritesEveryField
+// holds it to that as fields are added).
+func decodeProfile(blob []byte, p *engine.Profile) error {
 	d := decoder{b: blob}
-	if w := d.bytes(1); len(w) == 1 && (w[0] == 4 || w[0] == 8) {
-		d.w = int(w[0])
+	if len(blob) > 0 && (blob[0] == 4 || blob[0] == 8) {
+		d.w, d.i = int(blob[0]), 1
 	} else {
 		d.fail()
 	}
@@ -268,24 +340,25 @@ func decodeProfile(blob []byte, p *engine.Profile) error {
 	p.FirstSeen = d.time()
 	p.LastSeen = d.time()
 	l := &p.Last
-	l.Time = d.time()
-	if n := d.bytes(1); n != nil {
-		if err := l.IP.UnmarshalBinary(d.bytes(int(n[0]))); err != nil {
+	*l = engine.LastLogin{Time: d.time()}
+	if n, ok := d.byte(); ok {
+		if err := l.IP.UnmarshalBinary(d.bytes(int(n))); err != nil {
 			d.fail()
 		}
 	}
 	l.Country = d.str()
 	l.City = d.str()
-	if hl := d.bytes(1); len(hl) == 1 && hl[0] != 0 {
-		if hl[0] > 2 {
+	if hl, ok := d.byte(); ok && hl != 0 {
+		if hl > 2 {
 			d.fail()
 		}
 		l.HasLocation = true
 		l.Lat, l.Lon, l.AccuracyKM = d.f64(), d.f64(), d.f64()
-		if hl[0] == 2 {
+		if hl == 2 {
 			l.FixTime = d.time()
 		}
 	}
+	p.Hours = [24]uint32{}
 	if m := d.bytes(3); m != nil {
 		mask := uint32(m[0]) | uint32(m[1])<<8 | uint32(m[2])<<16
 		for mask != 0 {
@@ -296,19 +369,15 @@ func decodeProfile(blob []byte, p *engine.Profile) error {
 	}
 	p.NewDevices = d.u32()
 	p.NoDevice = d.u32()
-	for i, s := range sets {
-		n := d.uvarint()
-		if n > uint64(len(d.b)) { // each member takes at least a byte
-			d.fail()
-			n = 0
-		}
-		set := old[i]
-		for range n {
-			set = append(set, d.seen())
-		}
-		*s = set
-	}
-	if d.err == nil && len(d.b) != 0 {
+	p.Devices = d.set(p.Devices[:0])
+	p.Agents = d.set(p.Agents[:0])
+	p.Countries = d.set(p.Countries[:0])
+	p.Cities = d.set(p.Cities[:0])
+	p.ASNs = d.set(p.ASNs[:0])
+	p.Networks = d.set(p.Networks[:0])
+	p.ASNNetworks = d.set(p.ASNNetworks[:0])
+	p.AgentVersions = d.set(p.AgentVersions[:0])
+	if d.err == nil && d.i != len(d.b) {
 		d.fail()
 	}
 	return d.err
