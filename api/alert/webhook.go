@@ -102,6 +102,12 @@ func (s *WebhookSink) post(ctx context.Context, a *Alert) error {
 	req.Header.Set(HeaderSignature, Sign(s.opts.Secret, ts, body))
 	resp, err := s.opts.Client.Do(req)
 	if err != nil {
+		// The client's error quotes the URL, whose query may carry a
+		// token (url.Error hides only a password): it is logged.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = fmt.Errorf("%s: %w", ue.Op, ue.Err)
+		}
 		return fmt.Errorf("alert: webhook: %w", err)
 	}
 	// Drain a little so the connection can be reused.

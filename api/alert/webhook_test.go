@@ -1,8 +1,10 @@
 package alert
 
 import (
+	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -216,5 +218,27 @@ func TestRetryAfterHeader(t *testing.T) {
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("retryAfter(%q) = %v, %v", tt.v, got, ok)
 		}
+	}
+}
+
+// TestWebhookErrorHidesTheURL: a failed delivery's error, which the
+// dispatcher logs, does not quote the URL's query (a token, often).
+func TestWebhookErrorHidesTheURL(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // a dead port: the connection is refused
+	s, err := NewWebhookSink(WebhookOptions{URL: "http://" + addr + "/hook?token=s3cr3t-token", Secret: []byte("0123456789abcdef0123")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Send(context.Background(), []*Alert{{AlertID: "a1"}})
+	if err == nil || IsPermanent(err) {
+		t.Fatalf("Send to a dead port: %v, want a retryable error", err)
+	}
+	if strings.Contains(err.Error(), "s3cr3t") {
+		t.Errorf("the error quotes the URL's token: %v", err)
 	}
 }
