@@ -124,6 +124,16 @@ type queue struct {
 	m        sinkMetrics
 	lost     atomic.Int64 // dropped at shutdown
 	lastWarn atomic.Int64 // unix nanos of the last logged failure
+	// dropped counts alerts dropped on a full queue until the sink's
+	// goroutine logs them: Publish runs on a scoring goroutine, which
+	// must not wait for a log line (the log sink's queue is full when
+	// standard error is not being read).
+	dropped atomic.Int64
+	// enough is the queue length that ends a linger early, and full
+	// carries that news from Publish: a queue smaller than a batch would
+	// otherwise sit full through the linger and drop what arrives.
+	enough int
+	full   chan struct{}
 }
 
 // NewDispatcher starts a dispatcher. Close it to flush and stop.
@@ -169,7 +179,8 @@ func NewDispatcher(opts Options) (*Dispatcher, error) {
 		if sc.QueueSize <= 0 {
 			sc.QueueSize = 10_000
 		}
-		q := &queue{cfg: sc, ch: make(chan *Alert, sc.QueueSize), m: m.sink(name)}
+		q := &queue{cfg: sc, ch: make(chan *Alert, sc.QueueSize), m: m.sink(name), full: make(chan struct{}, 1)}
+		q.enough = max(1, min(opts.MaxBatch, sc.QueueSize/2))
 		d.queues = append(d.queues, q)
 		d.skip = d.skip || sc.SkipClaimed
 	}
@@ -241,9 +252,15 @@ func (d *Dispatcher) Publish(a *Alert) {
 		}
 		select {
 		case q.ch <- a:
+			if len(q.ch) >= q.enough {
+				select {
+				case q.full <- struct{}{}:
+				default:
+				}
+			}
 		default:
 			q.m.dropFull.Inc()
-			d.warn(q, "alert queue full; alert dropped", "alert_id", a.AlertID)
+			q.dropped.Add(1)
 		}
 	}
 }
@@ -314,18 +331,27 @@ func (d *Dispatcher) run(q *queue) {
 	for {
 		select {
 		case a := <-q.ch:
-			if linger != nil && len(q.ch) < d.opts.MaxBatch-1 {
+			if linger != nil && len(q.ch) < q.enough-1 {
 				// Wait on the timer, not on the queue: alerts queued
-				// meanwhile wake nobody.
+				// meanwhile wake nobody until there are enough of them.
+				select {
+				case <-q.full: // news of an earlier batch
+				default:
+				}
 				linger.Reset(d.opts.Linger)
 				select {
 				case <-linger.C:
+				case <-q.full:
+					linger.Stop()
 				case <-d.stop:
 					linger.Stop()
 				}
 			}
 			batch = fill(append(batch[:0], a), q.ch, d.opts.MaxBatch)
 			d.deliver(q, batch)
+			if q.dropped.Load() > 0 {
+				d.warn(q, "alert queue full; alerts dropped", "dropped", q.dropped.Swap(0))
+			}
 		case <-d.stop:
 			for {
 				batch = fill(batch[:0], q.ch, d.opts.MaxBatch)

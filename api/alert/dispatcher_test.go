@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -446,5 +447,50 @@ func TestDispatcherLingerEnds(t *testing.T) {
 		if err := closeWithin(t, d, 5*time.Second); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestDispatcherLingerEndsWhenQueueFills: a queue smaller than a batch
+// stops lingering once it is half full, rather than sitting full through
+// the linger and dropping what arrives meanwhile.
+func TestDispatcherLingerEndsWhenQueueFills(t *testing.T) {
+	rec := &recordSink{name: "rec"}
+	d, _ := newDispatcher(t, Options{Linger: time.Hour, Sinks: []SinkConfig{{Sink: rec, QueueSize: 20}}})
+	for i := range 20 {
+		d.Publish(&Alert{AlertID: fmt.Sprint(i)})
+	}
+	waitFor(t, func() bool { return len(rec.ids()) == 20 })
+	if err := closeWithin(t, d, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// blockingWriter blocks every write until released: standard error that
+// nobody reads.
+type blockingWriter struct{ release chan struct{} }
+
+func (w blockingWriter) Write(p []byte) (int, error) { <-w.release; return len(p), nil }
+
+// TestPublishNeverWaitsForTheLog: with the log stuck (the log sink's
+// standard error not read), Publish on a full queue still returns.
+func TestPublishNeverWaitsForTheLog(t *testing.T) {
+	w := blockingWriter{make(chan struct{})}
+	log := slog.New(slog.NewTextHandler(w, nil))
+	d, _ := newDispatcher(t, Options{Logger: log, Sinks: []SinkConfig{{Sink: NewLogSink(log), QueueSize: 2}}})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 10 {
+			d.Publish(&Alert{AlertID: "a"})
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Publish waited for a stuck log")
+	}
+	close(w.release)
+	if err := closeWithin(t, d, 5*time.Second); err != nil {
+		t.Fatal(err)
 	}
 }
