@@ -26,9 +26,16 @@ type table[K comparable, V any] struct {
 	slots   []uint32
 	idxBits uint
 	chunks  [][]entry[K, V]
-	n, max  int
-	used    int32 // indexes handed out, freed ones included
-	free    int32 // head of the free list (through next), -1 when empty
+	// links are the entries' places in the recency list, apart from the
+	// entries (same chunks): moving an entry to the front rewrites its
+	// two neighbours' links, which are entries touched at random. Packed
+	// eight to a cache line, the links of a large table stay in cache
+	// where the entries would not; in the entries, each touch missed on
+	// two more lines, a third of the store's cache misses per Score.
+	links  [][]link
+	n, max int
+	used   int32 // indexes handed out, freed ones included
+	free   int32 // head of the free list (through next), -1 when empty
 	// newest and oldest are the ends of the recency list, -1 when empty.
 	newest, oldest int32
 	onEvict        func(*entry[K, V]) // before an entry is evicted for room
@@ -38,9 +45,12 @@ type entry[K comparable, V any] struct {
 	key K
 	val V
 	h   uint32
-	// prev is the next newer entry, next the next older; -1 at the ends.
-	prev, next int32
 }
+
+// link is an entry's place in the recency list: prev is the next newer
+// entry, next the next older; -1 at the ends. A free entry's next is the
+// next free one.
+type link struct{ prev, next int32 }
 
 const (
 	chunkBits = 8
@@ -62,6 +72,8 @@ func newTable[K comparable, V any](max int, onEvict func(*entry[K, V])) *table[K
 func (t *table[K, V]) Len() int { return t.n }
 
 func (t *table[K, V]) at(i int32) *entry[K, V] { return &t.chunks[i>>chunkBits][i&(chunkSize-1)] }
+
+func (t *table[K, V]) link(i int32) *link { return &t.links[i>>chunkBits][i&(chunkSize-1)] }
 
 func (t *table[K, V]) idxMask() uint32 { return uint32(uint64(1)<<t.idxBits - 1) }
 
@@ -119,7 +131,7 @@ func (t *table[K, V]) insert(k *K, h uint32) int32 {
 
 func (t *table[K, V]) alloc() int32 {
 	if i := t.free; i >= 0 {
-		t.free = t.at(i).next
+		t.free = t.link(i).next
 		return i
 	}
 	i := t.used
@@ -127,8 +139,10 @@ func (t *table[K, V]) alloc() int32 {
 	c := int(i >> chunkBits)
 	if c == len(t.chunks) {
 		t.chunks = append(t.chunks, nil)
+		t.links = append(t.links, nil)
 	}
 	t.chunks[c] = append(t.chunks[c], entry[K, V]{})
+	t.links[c] = append(t.links[c], link{})
 	return i
 }
 
@@ -176,30 +190,31 @@ func (t *table[K, V]) remove(i int32) {
 	}
 	t.slots[p] = 0
 	t.unlink(i)
-	*e = entry[K, V]{next: t.free} // drops what the value referenced
+	*e = entry[K, V]{} // drops what the value referenced
+	t.link(i).next = t.free
 	t.free = i
 	t.n--
 }
 
 func (t *table[K, V]) unlink(i int32) {
-	e := t.at(i)
+	e := t.link(i)
 	if e.prev >= 0 {
-		t.at(e.prev).next = e.next
+		t.link(e.prev).next = e.next
 	} else {
 		t.newest = e.next
 	}
 	if e.next >= 0 {
-		t.at(e.next).prev = e.prev
+		t.link(e.next).prev = e.prev
 	} else {
 		t.oldest = e.prev
 	}
 }
 
 func (t *table[K, V]) pushNewest(i int32) {
-	e := t.at(i)
+	e := t.link(i)
 	e.prev, e.next = -1, t.newest
 	if t.newest >= 0 {
-		t.at(t.newest).prev = i
+		t.link(t.newest).prev = i
 	} else {
 		t.oldest = i
 	}
