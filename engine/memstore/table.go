@@ -3,11 +3,12 @@ package memstore
 import (
 	"fmt"
 	"math/bits"
+	"unsafe"
 )
 
 // table is a bounded hash table in exact least-recently-used order,
 // laid out for memory: entries live in arrays of fixed-size records
-// (chunks of chunkSize, never moved once a chunk is full) linked into the
+// (chunks of up to chunkBytes, never moved once a chunk is full) linked into the
 // recency list by 32-bit indexes, and the index is open addressing over
 // 32-bit slots (linear probing, backward-shift deletion). An entry costs
 // its key, its value and 12 bytes, plus 4 to 11 bytes of slots; a Go map
@@ -52,9 +53,14 @@ type entry[K comparable, V any] struct {
 // next free one.
 type link struct{ prev, next int32 }
 
+// chunkBytes is the most a chunk of entries takes: past 32 KB less the
+// 8-byte header Go puts before a small block with pointers, a block is
+// whole pages, so a chunk of exactly 32 KB (a profile table's: 512
+// entries of 64 bytes) costs nothing over its entries. At 256 entries
+// its 16 KB and header took an 18 KB block, 12% more.
+const chunkBytes = 32 << 10
+
 const (
-	chunkBits = 8
-	chunkSize = 1 << chunkBits
 	// maxTable is the most entries a table holds: indexes are int32.
 	maxTable = 1 << 30
 )
@@ -68,12 +74,24 @@ func newTable[K comparable, V any](max int, onEvict func(*entry[K, V])) *table[K
 	return &table[K, V]{max: max, idxBits: uint(bits.Len32(uint32(max))), free: -1, newest: -1, oldest: -1, onEvict: onEvict}
 }
 
+// chunkBits is the log2 of the entries a chunk of at most chunkBytes
+// holds; the compiler folds it to a constant per table type.
+func chunkBits[K comparable, V any]() uint {
+	return uint(bits.Len(uint(chunkBytes/unsafe.Sizeof(entry[K, V]{}))) - 1)
+}
+
 // Len is the number of entries held.
 func (t *table[K, V]) Len() int { return t.n }
 
-func (t *table[K, V]) at(i int32) *entry[K, V] { return &t.chunks[i>>chunkBits][i&(chunkSize-1)] }
+func (t *table[K, V]) at(i int32) *entry[K, V] {
+	cb := chunkBits[K, V]()
+	return &t.chunks[i>>cb][i&(1<<cb-1)]
+}
 
-func (t *table[K, V]) link(i int32) *link { return &t.links[i>>chunkBits][i&(chunkSize-1)] }
+func (t *table[K, V]) link(i int32) *link {
+	cb := chunkBits[K, V]()
+	return &t.links[i>>cb][i&(1<<cb-1)]
+}
 
 func (t *table[K, V]) idxMask() uint32 { return uint32(uint64(1)<<t.idxBits - 1) }
 
@@ -136,14 +154,26 @@ func (t *table[K, V]) alloc() int32 {
 	}
 	i := t.used
 	t.used++
-	c := int(i >> chunkBits)
+	cb := chunkBits[K, V]()
+	c := int(i >> cb)
 	if c == len(t.chunks) {
 		t.chunks = append(t.chunks, nil)
 		t.links = append(t.links, nil)
 	}
-	t.chunks[c] = append(t.chunks[c], entry[K, V]{})
-	t.links[c] = append(t.links[c], link{})
+	t.chunks[c] = grown(t.chunks[c], cb)
+	t.links[c] = grown(t.links[c], cb)
 	return i
+}
+
+// grown returns chunk with one more element. The last chunk grows by a
+// quarter at a time up to exactly 1<<cbits elements, not by append's
+// doubling: a chunk is up to 32 KB, and a table's last one would keep up
+// to half of it empty, and a full one more than its elements.
+func grown[E any](chunk []E, cbits uint) []E {
+	if n := len(chunk); n == cap(chunk) {
+		chunk = append(make([]E, 0, min(n+n/4+1, 1<<cbits)), chunk...)
+	}
+	return append(chunk, *new(E))
 }
 
 // place stores slot value s at the first free slot from h's home.

@@ -115,3 +115,31 @@ func TestLinksApartFromEntries(t *testing.T) {
 		t.Errorf("links after touch: %+v, %+v, %+v", *tb.link(0), *l, *tb.link(2))
 	}
 }
+
+// TestChunksFitTheirBlocks holds the tables' chunks to what they cost:
+// a full chunk of profiles is exactly chunkBytes (whole pages, no
+// allocator header or size class above it), and the last chunk, which
+// grows by a quarter, keeps at most a quarter of itself empty where
+// append's doubling kept up to half.
+func TestChunksFitTheirBlocks(t *testing.T) {
+	profiles := newTable[userID, profileEntry](1<<20, nil)
+	if got := uintptr(1<<chunkBits[userID, profileEntry]()) * unsafe.Sizeof(entry[userID, profileEntry]{}); got != chunkBytes {
+		t.Errorf("a full chunk of profiles is %d bytes, want %d", got, chunkBytes)
+	}
+	if got := uintptr(1<<chunkBits[windowID, window]()) * unsafe.Sizeof(entry[windowID, window]{}); got > chunkBytes || 2*got <= chunkBytes {
+		t.Errorf("a full chunk of windows is %d bytes, want at most %d and more than half", got, chunkBytes)
+	}
+	for n := range 3 << chunkBits[userID, profileEntry]() {
+		k := userID{tenant: tenantHash(n)}
+		profiles.insert(&k, uint32(n))
+		for c, ch := range profiles.chunks {
+			full := c < len(profiles.chunks)-1
+			if full && (len(ch) != 1<<chunkBits[userID, profileEntry]() || cap(ch) != len(ch)) || cap(ch) > len(ch)+len(ch)/4+1 {
+				t.Fatalf("after %d inserts, chunk %d holds %d of %d", n+1, c, len(ch), cap(ch))
+			}
+			if l := profiles.links[c]; len(l) != len(ch) || cap(l) != cap(ch) {
+				t.Fatalf("after %d inserts, links of chunk %d: %d of %d, entries %d of %d", n+1, c, len(l), cap(l), len(ch), cap(ch))
+			}
+		}
+	}
+}
