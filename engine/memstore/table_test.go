@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"unsafe"
 )
 
 // TestTableMatchesModel drives a table and a plain model (a map and a
@@ -66,7 +67,7 @@ func TestTableMatchesModel(t *testing.T) {
 				}
 				if step%97 == 0 {
 					var got []uint64
-					for i := tb.oldest; i >= 0; i = tb.at(i).prev {
+					for i := tb.oldest; i >= 0; i = tb.link(i).prev {
 						got = append(got, tb.at(i).key)
 					}
 					if !slices.Equal(got, order) {
@@ -78,6 +79,66 @@ func TestTableMatchesModel(t *testing.T) {
 						}
 					}
 				}
+			}
+		}
+	}
+}
+
+// TestLinksApartFromEntries holds the recency links out of the entries:
+// a touch rewrites the links of two entries touched at random, and in the
+// entries those were two cache misses more per touch (callgrind's cache
+// simulation of benchmarks.TestScoreInstructions). An entry is its key,
+// its value and its hash, and a profile's is one cache line.
+func TestLinksApartFromEntries(t *testing.T) {
+	if got, want := unsafe.Sizeof(entry[windowID, window]{}), unsafe.Sizeof(struct {
+		k windowID
+		v window
+		h uint32
+	}{}); got != want {
+		t.Errorf("window entry is %d bytes, want %d: key, value and hash", got, want)
+	}
+	if got := unsafe.Sizeof(entry[userID, profileEntry]{}); got > 64 {
+		t.Errorf("profile entry is %d bytes, more than a cache line", got)
+	}
+	tb := newTable[uint64, uint64](4, nil)
+	for k := range uint64(4) {
+		tb.insert(&k, uint32(k))
+	}
+	// Touching the middle of the list writes its neighbours' links and
+	// nothing of their entries.
+	before := []entry[uint64, uint64]{*tb.at(0), *tb.at(2)}
+	tb.touch(1)
+	if *tb.at(0) != before[0] || *tb.at(2) != before[1] {
+		t.Errorf("touch changed a neighbour's entry")
+	}
+	if l := tb.link(1); l.prev != -1 || l.next != 3 || tb.link(0).prev != 2 || tb.link(2).next != 0 {
+		t.Errorf("links after touch: %+v, %+v, %+v", *tb.link(0), *l, *tb.link(2))
+	}
+}
+
+// TestChunksFitTheirBlocks holds the tables' chunks to what they cost:
+// a full chunk of profiles is exactly chunkBytes (whole pages, no
+// allocator header or size class above it), and the last chunk, which
+// grows by a quarter, keeps at most a quarter of itself empty where
+// append's doubling kept up to half.
+func TestChunksFitTheirBlocks(t *testing.T) {
+	profiles := newTable[userID, profileEntry](1<<20, nil)
+	if got := uintptr(1<<chunkBits[userID, profileEntry]()) * unsafe.Sizeof(entry[userID, profileEntry]{}); got != chunkBytes {
+		t.Errorf("a full chunk of profiles is %d bytes, want %d", got, chunkBytes)
+	}
+	if got := uintptr(1<<chunkBits[windowID, window]()) * unsafe.Sizeof(entry[windowID, window]{}); got > chunkBytes || 2*got <= chunkBytes {
+		t.Errorf("a full chunk of windows is %d bytes, want at most %d and more than half", got, chunkBytes)
+	}
+	for n := range 3 << chunkBits[userID, profileEntry]() {
+		k := userID{tenant: tenantHash(n)}
+		profiles.insert(&k, uint32(n))
+		for c, ch := range profiles.chunks {
+			full := c < len(profiles.chunks)-1
+			if full && (len(ch) != 1<<chunkBits[userID, profileEntry]() || cap(ch) != len(ch)) || cap(ch) > len(ch)+len(ch)/4+1 {
+				t.Fatalf("after %d inserts, chunk %d holds %d of %d", n+1, c, len(ch), cap(ch))
+			}
+			if l := profiles.links[c]; len(l) != len(ch) || cap(l) != cap(ch) {
+				t.Fatalf("after %d inserts, links of chunk %d: %d of %d, entries %d of %d", n+1, c, len(l), cap(l), len(ch), cap(ch))
 			}
 		}
 	}

@@ -265,8 +265,11 @@ type memberSet struct {
 	// index finds members of sets past smallSet members: open addressing
 	// (linear probing) over node index + 1, 0 for an empty slot; at
 	// least twice as many slots as members. A Go map costs about four
-	// times as much per member.
-	index  []int32
+	// times as much per member. A slot's bits above those an index + 1
+	// needs (len(index)/2 at most) hold a tag of the member's hash, so
+	// that a probe passes other members without reading their nodes:
+	// each would be a cache miss in a large set out of cache.
+	index  []uint32
 	head   int32 // oldest, -1 when empty
 	tail   int32 // newest
 	newest int64
@@ -292,9 +295,12 @@ func (d *memberSet) init() {
 func (d *memberSet) find(h uint64) int32 {
 	if d.index != nil {
 		mask := uint32(len(d.index) - 1)
+		tag := tagOf(h)
 		for p := slotOf(h) & mask; d.index[p] != 0; p = (p + 1) & mask {
-			if i := d.index[p] - 1; d.nodes[i].h == h {
-				return i
+			if s := d.index[p]; (s^tag)&^mask == 0 {
+				if i := int32(s&mask) - 1; d.nodes[i].h == h {
+					return i
+				}
 			}
 		}
 		return -1
@@ -373,7 +379,7 @@ func (d *memberSet) add(lens *[3]int64, h uint64, t int64, limit int) {
 		i = int32(len(d.nodes))
 		d.nodes = append(d.nodes, member{})
 		if len(d.nodes) > smallSet && 2*len(d.nodes) > len(d.index) {
-			d.index = make([]int32, max(4*smallSet, 2*len(d.index)))
+			d.index = make([]uint32, max(4*smallSet, 2*len(d.index)))
 			for j := range d.nodes[:len(d.nodes)-1] {
 				d.indexAdd(d.nodes[j].h, int32(j))
 			}
@@ -423,13 +429,17 @@ func (d *memberSet) count(lens *[3]int64, t int64, out *[3]uint32) {
 // slotOf is where member h's probe starts in an index.
 func slotOf(h uint64) uint32 { return uint32(h ^ h>>32) }
 
+// tagOf is member h's tag, of which a slot keeps the bits above its
+// index's mask.
+func tagOf(h uint64) uint32 { return uint32(h >> 32) }
+
 func (d *memberSet) indexAdd(h uint64, i int32) {
 	mask := uint32(len(d.index) - 1)
 	p := slotOf(h) & mask
 	for d.index[p] != 0 {
 		p = (p + 1) & mask
 	}
-	d.index[p] = i + 1
+	d.index[p] = tagOf(h)&^mask | uint32(i+1)
 }
 
 // indexRemove removes member h, which must be indexed, shifting later
@@ -438,11 +448,11 @@ func (d *memberSet) indexAdd(h uint64, i int32) {
 func (d *memberSet) indexRemove(h uint64) {
 	mask := uint32(len(d.index) - 1)
 	p := slotOf(h) & mask
-	for d.nodes[d.index[p]-1].h != h {
+	for d.nodes[d.index[p]&mask-1].h != h {
 		p = (p + 1) & mask
 	}
 	for q := (p + 1) & mask; d.index[q] != 0; q = (q + 1) & mask {
-		if home := slotOf(d.nodes[d.index[q]-1].h) & mask; (q-home)&mask >= (q-p)&mask {
+		if home := slotOf(d.nodes[d.index[q]&mask-1].h) & mask; (q-home)&mask >= (q-p)&mask {
 			d.index[p] = d.index[q]
 			p = q
 		}

@@ -150,3 +150,68 @@ func TestCounterMatchesSimple(t *testing.T) {
 		t.Errorf("a nil counter sums to %v", out)
 	}
 }
+
+// TestMemberIndexTags drives a member set past its index with full 64-bit
+// hashes (whose tags differ), evicting at its limit, and checks every
+// find against a scan of the nodes; then that a probe for an absent
+// member passes the members whose tags differ without reading their
+// nodes, which in a large set out of cache each cost a miss.
+func TestMemberIndexTags(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	var d memberSet
+	pool := make([]uint64, 400)
+	for i := range pool {
+		pool[i] = r.Uint64()
+		if i%3 == 2 {
+			// Same home as another member, another tag: long probe runs.
+			pool[i] = pool[i-1]&^(0xffff<<32) | r.Uint64()&(0xffff<<32)
+		}
+	}
+	now := int64(1_700_000_000)
+	for step := range 20000 {
+		now += int64(r.IntN(30))
+		d.add(&shortLen, pool[r.IntN(len(pool))], now, 300)
+		if step%101 != 0 {
+			continue
+		}
+		for _, h := range pool {
+			want := int32(-1)
+			for i := range d.nodes {
+				if d.nodes[i].h == h {
+					want = int32(i)
+				}
+			}
+			if got := d.find(h); got != want {
+				t.Fatalf("step %d: find(%#x) = %d, scan %d", step, h, got, want)
+			}
+		}
+	}
+	mask := uint32(len(d.index) - 1)
+	for p, s := range d.index {
+		if s == 0 {
+			continue
+		}
+		// An absent member with this slot's home and no member's tag.
+		tags := map[uint32]bool{}
+		for _, s := range d.index {
+			tags[s&^mask] = true
+		}
+		var h uint64
+		for hi := uint32(1); ; hi++ {
+			if !tags[hi<<20&^mask] {
+				h = uint64(hi<<20)<<32 | uint64(uint32(p)^hi<<20)
+				break
+			}
+		}
+		if slotOf(h)&mask != uint32(p) {
+			t.Fatalf("absent member's home %d, want %d", slotOf(h)&mask, p)
+		}
+		nodes := d.nodes
+		d.nodes = nil // a probe that reads a node panics
+		if got := d.find(h); got != -1 {
+			t.Fatalf("absent member found at %d", got)
+		}
+		d.nodes = nodes
+		break
+	}
+}
