@@ -1,0 +1,90 @@
+package benchmarks
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// scoreInstructionBudget is the most instructions a random-order Score may
+// take under callgrind (the loop of TestScoreInstructions, 5,000 users):
+// about 32,000 on 2026-12-04, where counts repeat within about 2% from run
+// to run and machine to machine. The margin catches a large regression (a
+// reflective path back on the hot path, a store that scans) and nothing
+// smaller: instructions are not time, and this is a tripwire, not a
+// benchmark.
+const scoreInstructionBudget = 45_000
+
+// TestScoreInstructionBudget counts the instructions of a fixed number of
+// Scores with callgrind (running this test binary's TestScoreInstructions
+// under valgrind) and fails above scoreInstructionBudget per Score. It
+// needs valgrind and runs when RISKGATE_CALLGRIND is set (CI sets it, and
+// RISKGATE_REQUIRE_VALGRIND to fail rather than skip without valgrind).
+func TestScoreInstructionBudget(t *testing.T) {
+	if os.Getenv("RISKGATE_CALLGRIND") == "" {
+		t.Skip("set RISKGATE_CALLGRIND=1 to count a Score's instructions under valgrind")
+	}
+	valgrind, err := exec.LookPath("valgrind")
+	if err != nil {
+		if os.Getenv("RISKGATE_REQUIRE_VALGRIND") != "" {
+			t.Fatal("valgrind is required (RISKGATE_REQUIRE_VALGRIND) and not installed")
+		}
+		t.Skip("valgrind not installed")
+	}
+	// A test binary of its own, built with its symbol table: the one go
+	// test runs has none (it links with -s -w), and callgrind finds the
+	// loop to count by its symbol.
+	bin := filepath.Join(t.TempDir(), "benchmarks.test")
+	if b, err := exec.Command("go", "test", "-c", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go test -c: %v\n%s", err, b)
+	}
+	// Two loop lengths, differenced: what the loop's first Scores pay
+	// once (the stack, the pools) cancels out.
+	count := func(n int) float64 {
+		out := filepath.Join(t.TempDir(), "callgrind.out")
+		cmd := exec.Command(valgrind, "--tool=callgrind", "--toggle-collect=*benchmarks.scoreLoop",
+			"--callgrind-out-file="+out, bin, "-test.run", "^TestScoreInstructions$", "-test.count", "1")
+		cmd.Env = append(os.Environ(), "RISKGATE_SCORE_LOOP="+strconv.Itoa(n), "RISKGATE_SCORE_USERS=5000",
+			"GOMAXPROCS=1", "GODEBUG=asyncpreemptoff=1")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("valgrind: %v\n%s", err, b)
+		}
+		return callgrindTotal(t, out)
+	}
+	const short, long = 500, 2500
+	perScore := (count(long) - count(short)) / (long - short)
+	t.Logf("%.0f instructions per Score (budget %d)", perScore, scoreInstructionBudget)
+	if perScore <= 0 || perScore > scoreInstructionBudget {
+		t.Errorf("%.0f instructions per Score under callgrind, budget %d", perScore, scoreInstructionBudget)
+	}
+}
+
+// callgrindTotal reads the event total of a callgrind output file (its
+// "totals:" or "summary:" line).
+func callgrindTotal(t *testing.T, path string) float64 {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		line := s.Text()
+		for _, p := range []string{"totals:", "summary:"} {
+			if rest, ok := strings.CutPrefix(line, p); ok {
+				v, err := strconv.ParseFloat(strings.Fields(rest)[0], 64)
+				if err != nil {
+					t.Fatalf("%s: %q: %v", path, line, err)
+				}
+				return v
+			}
+		}
+	}
+	t.Fatalf("%s: no totals line (err %v)", path, s.Err())
+	return 0
+}
