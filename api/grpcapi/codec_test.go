@@ -202,6 +202,9 @@ func TestPooledReply(t *testing.T) {
 // into a pooled buffer that the transport frees after the write, not into
 // a new slice per call.
 func TestPooledReplyMarshalAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates; the budget is checked by the non-race run")
+	}
 	d := typicalDecision()
 	d.Reasons = nil // their conversion allocates; the marshalling is what is measured
 	c := Codec()
