@@ -1,6 +1,9 @@
 package signals
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // index is a small copy-on-write map from strings, read on every Score:
 // the RBA's tenants and a population's browsers. Up to fewKeys it is
@@ -24,10 +27,8 @@ func (x *index[V]) get(k string) (v V, ok bool) {
 		v, ok = x.m[k]
 		return v, ok
 	}
-	for i := range x.keys {
-		if x.keys[i] == k {
-			return x.vals[i], true
-		}
+	if i := slices.Index(x.keys, k); i >= 0 {
+		return x.vals[i], true
 	}
 	return v, false
 }
@@ -46,7 +47,7 @@ func (x *index[V]) with(k string, v V) *index[V] {
 	if x != nil {
 		y.keys, y.vals = append(y.keys, x.keys...), append(y.vals, x.vals...)
 	}
-	if i := indexOf(y.keys, k); i >= 0 {
+	if i := slices.Index(y.keys, k); i >= 0 {
 		y.vals[i] = v
 	} else {
 		y.keys, y.vals = append(y.keys, strings.Clone(k)), append(y.vals, v)
@@ -58,13 +59,4 @@ func (x *index[V]) with(k string, v V) *index[V] {
 		}
 	}
 	return y
-}
-
-func indexOf(keys []string, k string) int {
-	for i := range keys {
-		if keys[i] == k {
-			return i
-		}
-	}
-	return -1
 }

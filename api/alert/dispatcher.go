@@ -349,8 +349,9 @@ func (d *Dispatcher) run(q *queue) {
 			}
 			batch = fill(append(batch[:0], a), q.ch, d.opts.MaxBatch)
 			d.deliver(q, batch)
-			if q.dropped.Load() > 0 {
-				d.warn(q, "alert queue full; alerts dropped", "dropped", q.dropped.Swap(0))
+			// The count goes on adding up while warnings are rate-limited.
+			if q.dropped.Load() > 0 && d.mayWarn(q) {
+				d.log.Warn("alert queue full; alerts dropped", "sink", q.cfg.Sink.Name(), "dropped", q.dropped.Swap(0))
 			}
 		case <-d.stop:
 			for {
@@ -444,12 +445,17 @@ func sleep(ctx context.Context, d time.Duration) {
 
 // warn logs at most one line per sink every 10 seconds.
 func (d *Dispatcher) warn(q *queue, msg string, args ...any) {
+	if d.mayWarn(q) {
+		d.log.Warn(msg, append([]any{"sink", q.cfg.Sink.Name()}, args...)...)
+	}
+}
+
+// mayWarn reports whether q may log a warning now (one per 10 s), and if
+// so counts it as logged.
+func (d *Dispatcher) mayWarn(q *queue) bool {
 	now := time.Now().UnixNano()
 	last := q.lastWarn.Load()
-	if now-last < int64(10*time.Second) || !q.lastWarn.CompareAndSwap(last, now) {
-		return
-	}
-	d.log.Warn(msg, append([]any{"sink", q.cfg.Sink.Name()}, args...)...)
+	return now-last >= int64(10*time.Second) && q.lastWarn.CompareAndSwap(last, now)
 }
 
 // claimSet counts claims by tenant and attempt id, sharded to keep the

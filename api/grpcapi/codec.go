@@ -40,11 +40,14 @@ func (c codec) Marshal(v any) (mem.BufferSlice, error) {
 	if !ok {
 		return c.base.Marshal(v)
 	}
-	if r, ok := v.(*decisionReply); ok {
+	// A Score's answer (about 600 bytes with its signals, on every call)
+	// goes in a pooled buffer even below grpc-go's pooling threshold.
+	r, reply := v.(*decisionReply)
+	if reply {
 		defer r.release() // the bytes are copied out; the box goes back to its pool
 	}
 	size := m.SizeVT()
-	if size == 0 || mem.IsBelowBufferPoolingThreshold(size) && !pooledReply(v) {
+	if size == 0 || mem.IsBelowBufferPoolingThreshold(size) && !reply {
 		buf := make([]byte, size)
 		if _, err := m.MarshalToSizedBufferVT(buf); err != nil {
 			return nil, err
@@ -58,14 +61,6 @@ func (c codec) Marshal(v any) (mem.BufferSlice, error) {
 		return nil, err
 	}
 	return mem.BufferSlice{mem.NewBuffer(buf, pool)}, nil
-}
-
-// pooledReply reports whether v is a Score's answer, whose bytes go in a
-// pooled buffer even below grpc-go's pooling threshold: a decision with its
-// signals is about 600 bytes, on every call.
-func pooledReply(v any) bool {
-	_, ok := v.(*decisionReply)
-	return ok
 }
 
 // Unmarshal decodes a request. A riskgate request that is too large or

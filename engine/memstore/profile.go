@@ -87,11 +87,6 @@ func setTimes(set []engine.Seen) (m uint64) {
 	return m
 }
 
-// profileSets is p's sets of seen values, in their encoded order.
-func profileSets(p *engine.Profile) [8][]engine.Seen {
-	return [...][]engine.Seen{p.Devices, p.Agents, p.Countries, p.Cities, p.ASNs, p.Networks, p.ASNNetworks, p.AgentVersions}
-}
-
 func appendTime(b []byte, w int, t int64) []byte {
 	if w == 4 {
 		return binary.LittleEndian.AppendUint32(b, uint32(t))
@@ -101,7 +96,7 @@ func appendTime(b []byte, w int, t int64) []byte {
 
 // encodeProfile appends p's encoding to b. Every learned login encodes
 // one, so the sets are written field by field rather than through a copy
-// of their headers (profileSets), and the hours in one pass.
+// of their headers, and the hours in one pass.
 func encodeProfile(b []byte, p *engine.Profile) []byte {
 	w := timeWidth(p)
 	b = append(b, byte(w))
@@ -281,6 +276,7 @@ func (d *decoder) u32() uint32 {
 // and a count of one or two, read here in one go; others take the
 // general reads.
 func (d *decoder) set(set []engine.Seen) []engine.Seen {
+	// uvarint written out: it is over the inliner's budget.
 	var n uint64
 	if i := d.i; i < len(d.b) && d.b[i] < 0x80 {
 		n, d.i = uint64(d.b[i]), i+1

@@ -162,3 +162,8 @@ func TestTimeWidthMatchesSimple(t *testing.T) {
 		}
 	}
 }
+
+// profileSets is p's sets of seen values, in their encoded order.
+func profileSets(p *engine.Profile) [8][]engine.Seen {
+	return [...][]engine.Seen{p.Devices, p.Agents, p.Countries, p.Cities, p.ASNs, p.Networks, p.ASNNetworks, p.AgentVersions}
+}
