@@ -10,7 +10,6 @@ import (
 	"context"
 	"encoding/binary"
 	"hash/maphash"
-	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -223,7 +222,11 @@ func New(opts Options) *Store {
 // Shards are picked by bytes of the key that are already uniformly
 // distributed (HMAC output, tenant hash), so no hashing is needed.
 func (s *Store) shardFor(t tenantHash, user engine.Key) *shard {
-	return &s.shards[(uint64(t)^binary.LittleEndian.Uint64(user[:8]))%uint64(len(s.shards))]
+	return &s.shards[s.shardIndex(t, user)]
+}
+
+func (s *Store) shardIndex(t tenantHash, user engine.Key) int {
+	return int((uint64(t) ^ binary.LittleEndian.Uint64(user[:8])) % uint64(len(s.shards)))
 }
 
 func (s *Store) shardForPending(t tenantHash, id string) *shard {
@@ -250,29 +253,34 @@ func (s *Store) Observe(ctx context.Context, ev *engine.Event, st *engine.State)
 		ro.Attempt, ro.Failed = false, false
 		ev = &ro
 	}
+	var b batch
+	b.windows(s, ev, th)
 	if !ev.User.IsZero() {
-		sh := s.shardFor(th, ev.User)
-		sh.mu.Lock()
-		// Peek, not Get: a read does not touch the profile (only a
-		// completed login does), so it must not reorder the LRU either.
-		// Expire relies on LRU order being touch order, and attempts that
-		// teach nothing (an attacker's failures) must not decide which
-		// profiles the bound evicts.
-		var blob []byte
-		k := userID{th, ev.User}
-		if i := sh.profiles.find(&k, k.hash()); i >= 0 {
-			if e := &sh.profiles.at(i).val; now-e.touched < int64(s.opts.ProfileTTL/time.Second) {
-				blob = e.blob
-			}
-		}
-		sh.mu.Unlock()
-		// Decoded outside the lock: the blob is immutable.
-		st.HasProfile = blob != nil && decodeProfile(blob, &st.Profile) == nil
-		if st.HasProfile {
-			st.ProfileSource = blob
+		b.profile(s, th, ev.User)
+	}
+	b.lock(s)
+	b.find()
+	// Peek, not Get: a read does not touch the profile (only a completed
+	// login does), so it must not reorder the LRU either. Expire relies
+	// on LRU order being touch order, and attempts that teach nothing (an
+	// attacker's failures) must not decide which profiles the bound
+	// evicts.
+	var blob []byte
+	if i := b.profIndex; b.prof != nil && i >= 0 {
+		if e := &b.prof.profiles.at(i).val; now-e.touched < int64(s.opts.ProfileTTL/time.Second) {
+			blob = e.blob
 		}
 	}
-	s.apply(ev, th, st, now)
+	b.release(s, -1)                        // the profile's shard, unless a window is in it too
+	short := at(&shortSpec, ev.Time.Unix()) // the event's buckets, for every short counter it touches
+	s.apply(&b, ev, st, now, &short)
+	b.unlock(s)
+	s.applyTenant(ev, th, st, now, &short)
+	// Decoded outside the locks: the blob is immutable.
+	st.HasProfile = blob != nil && decodeProfile(blob, &st.Profile) == nil
+	if st.HasProfile {
+		st.ProfileSource = blob
+	}
 	return nil
 }
 
@@ -281,190 +289,16 @@ func (s *Store) Record(ctx context.Context, ev *engine.Event) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	s.apply(ev, s.tenant(ev.Tenant), nil, s.now())
+	th, now := s.tenant(ev.Tenant), s.now()
+	var b batch
+	b.windows(s, ev, th)
+	b.lock(s)
+	b.find()
+	short := at(&shortSpec, ev.Time.Unix())
+	s.apply(&b, ev, nil, now, &short)
+	b.unlock(s)
+	s.applyTenant(ev, th, nil, now, &short)
 	return nil
-}
-
-// apply writes ev into every window it touches and, when st is not nil,
-// reads the counts back; th is ev's tenant's hash.
-func (s *Store) apply(ev *engine.Event, th tenantHash, st *engine.State, now int64) {
-	t := ev.Time.Unix()
-	var c *engine.Counts
-	if st != nil {
-		c = &st.Counts
-	}
-	var id [16]byte
-	userHash := binary.LittleEndian.Uint64(ev.Username[:8])
-	countUser := ev.Attempt && !ev.Username.IsZero()
-	short := at(&shortSpec, t) // the event's buckets, for every short counter it touches
-	net := func(kind windowKind, out *engine.NetCounts) {
-		s.window(th, kind, &id, now, ev.Failed || countUser, func(w *window) {
-			if ev.Failed {
-				count(&w.failures).addAt(&shortSpec, &short, 1)
-			}
-			if countUser {
-				w.members.add(&shortLen, userHash, t, s.opts.MaxDistinct)
-			}
-			if out != nil {
-				w.failures.sumAt(&shortSpec, &short, &out.Failures)
-				w.members.count(&shortLen, t, &out.Usernames)
-			}
-		})
-	}
-	id = addrID(ev.IP)
-	net(kindIP, netOut(c, 0))
-	if ev.Subnet.IsValid() {
-		id = addrID(ev.Subnet.Addr())
-		net(kindSubnet, netOut(c, 1))
-	}
-	if ev.ASN != 0 {
-		id = [16]byte{}
-		binary.BigEndian.PutUint32(id[:4], ev.ASN)
-		net(kindASN, netOut(c, 2))
-	}
-	if !ev.Account.IsZero() {
-		id = ev.Account
-		long := at(&longSpec, t)
-		s.window(th, kindAccount, &id, now, ev.Failed, func(w *window) {
-			if ev.Failed {
-				count(&w.failures).addAt(&longSpec, &long, 1)
-			}
-			if c != nil {
-				w.failures.sumAt(&longSpec, &long, &c.AccountFailures)
-			}
-		})
-		if !ev.Password.IsZero() {
-			id = ev.Password
-			acct := binary.LittleEndian.Uint64(ev.Account[:8])
-			s.window(th, kindPassword, &id, now, ev.Attempt, func(w *window) {
-				if ev.Attempt {
-					w.members.add(&longLen, acct, t, s.opts.MaxDistinct)
-				}
-				if c != nil {
-					w.members.count(&longLen, t, &c.PasswordAccounts)
-				}
-			})
-		}
-	}
-	id = [16]byte{}
-	s.window(th, kindTenant, &id, now, ev.Attempt || ev.Failed, func(w *window) {
-		if ev.Attempt {
-			count(&w.attempts).addAt(&shortSpec, &short, 1)
-		}
-		if ev.Failed {
-			count(&w.failures).addAt(&shortSpec, &short, 1)
-		}
-		if c != nil {
-			w.attempts.sumAt(&shortSpec, &short, &c.TenantAttempts)
-			w.failures.sumAt(&shortSpec, &short, &c.TenantFailures)
-		}
-	})
-}
-
-func netOut(c *engine.Counts, i int) *engine.NetCounts {
-	if c == nil {
-		return nil
-	}
-	switch i {
-	case 0:
-		return &c.IP
-	case 1:
-		return &c.Subnet
-	}
-	return &c.ASN
-}
-
-func addrID(a netip.Addr) [16]byte { return a.As16() }
-
-// window runs f on the window entry under the shard's lock. When write is
-// set the entry is created if absent and becomes the most recently used;
-// otherwise (nothing to count: a successful attempt on an account, a dry
-// run) a missing entry is left missing and f is not called, so reading
-// never costs memory or reorders eviction.
-func (s *Store) window(th tenantHash, kind windowKind, id *[16]byte, now int64, write bool, f func(*window)) {
-	k := windowID{th, kind, *id}
-	x := s.windowHash(&k)
-	sh := &s.shards[x%uint64(len(s.shards))]
-	h := uint32(x >> 32)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	list := sh.listFor(kind)
-	i := list.find(&k, h)
-	if i >= 0 && now-list.at(i).val.touched > ttlOf(kind) {
-		// Expired: as good as absent.
-		if !write {
-			sh.removeWindow(list, i)
-			return
-		}
-		w := &list.at(i).val
-		sh.members -= w.members.size()
-		*w = window{}
-	}
-	if i < 0 {
-		if !write {
-			return
-		}
-		i = list.insert(&k, h)
-	} else if write {
-		list.touch(i)
-	}
-	w := &list.at(i).val
-	if write {
-		w.touched = now
-	}
-	before := w.members.size()
-	f(w)
-	if grown := w.members.size() - before; grown > 0 {
-		sh.members += grown
-		sh.trimMembers(list, i)
-	}
-}
-
-// trimMembers evicts the least recently used window keys of list, then of
-// the shard's other window list, until the shard's members fit its budget;
-// never keep, the entry being written.
-func (sh *shard) trimMembers(list *windowTable, keep int32) {
-	other := sh.accounts
-	if list == sh.accounts {
-		other = sh.windows
-	}
-	for _, l := range [...]*windowTable{list, other} {
-		for sh.members > sh.memberBudget {
-			o := l.oldest
-			if o < 0 || l == list && o == keep {
-				break
-			}
-			sh.removeWindow(l, o)
-		}
-	}
-}
-
-// removeWindow removes entry i of list, and its members from the shard's
-// count.
-func (sh *shard) removeWindow(list *windowTable, i int32) {
-	sh.members -= list.at(i).val.members.size()
-	list.remove(i)
-}
-
-func (sh *shard) listFor(kind windowKind) *windowTable {
-	if kind == kindAccount || kind == kindPassword {
-		return sh.accounts
-	}
-	return sh.windows
-}
-
-func (s *Store) shardForWindow(t tenantHash, kind windowKind, id *[16]byte) (*shard, uint32) {
-	k := windowID{t, kind, *id}
-	x := s.windowHash(&k)
-	return &s.shards[x%uint64(len(s.shards))], uint32(x >> 32)
-}
-
-// ttlOf is how long an untouched window key is kept: its longest window.
-func ttlOf(kind windowKind) int64 {
-	if kind == kindAccount || kind == kindPassword {
-		return longLen[2]
-	}
-	return shortLen[2]
 }
 
 // Commit implements engine.Store.

@@ -40,6 +40,9 @@ type table[K comparable, V any] struct {
 	// newest and oldest are the ends of the recency list, -1 when empty.
 	newest, oldest int32
 	onEvict        func(*entry[K, V]) // before an entry is evicted for room
+	// gen changes whenever an entry is inserted or removed: an index
+	// found while gen had a value names the same entry while it keeps it.
+	gen uint32
 }
 
 type entry[K comparable, V any] struct {
@@ -97,22 +100,34 @@ func (t *table[K, V]) idxMask() uint32 { return uint32(uint64(1)<<t.idxBits - 1)
 
 // find returns the index of k's entry, or -1.
 func (t *table[K, V]) find(k *K, h uint32) int32 {
+	return t.findFrom(k, h, t.firstSlot(h))
+}
+
+// firstSlot returns the slot where h's probe run starts (0 when the table
+// has no slots yet): batch.find loads the first slots of all of an
+// event's keys before it reads any entry.
+func (t *table[K, V]) firstSlot(h uint32) uint32 {
 	if len(t.slots) == 0 {
-		return -1
+		return 0
 	}
+	return t.slots[h&uint32(len(t.slots)-1)]
+}
+
+// findFrom is find given s, the slot where h's probe run starts
+// (firstSlot).
+func (t *table[K, V]) findFrom(k *K, h uint32, s uint32) int32 {
 	mask := uint32(len(t.slots) - 1)
 	im := t.idxMask()
-	for p := h & mask; ; p = (p + 1) & mask {
-		s := t.slots[p]
-		if s == 0 {
-			return -1
-		}
+	for p := h & mask; s != 0; {
 		if (s^h)>>t.idxBits == 0 {
 			if i := int32(s&im) - 1; t.at(i).key == *k {
 				return i
 			}
 		}
+		p = (p + 1) & mask
+		s = t.slots[p]
 	}
+	return -1
 }
 
 // touch makes entry i the most recently used.
@@ -138,6 +153,7 @@ func (t *table[K, V]) insert(k *K, h uint32) int32 {
 	if (t.n+1)*4 > len(t.slots)*3 {
 		t.grow()
 	}
+	t.gen++
 	i := t.alloc()
 	e := t.at(i)
 	*e = entry[K, V]{key: *k, h: h}
@@ -198,6 +214,7 @@ func (t *table[K, V]) grow() {
 
 // remove deletes entry i.
 func (t *table[K, V]) remove(i int32) {
+	t.gen++
 	e := t.at(i)
 	mask := uint32(len(t.slots) - 1)
 	im := t.idxMask()
