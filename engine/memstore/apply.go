@@ -15,9 +15,10 @@ import (
 // at a time: a lock's atomic instruction waits for every load and store
 // before it. Found in passes (every first slot, then every entry), the
 // lookups' misses overlap: BenchmarkScoreRandom (100,000 users, out of
-// cache) takes about 5% less CPU per Score. The tenant's window, which every event
-// touches and which stays in cache, keeps a lock of its own: holding it
-// for the whole event would make every Score on the node wait in turn.
+// cache) takes about 5% less CPU per Score. The tenant's window, which
+// every event touches and which stays in cache, keeps a lock of its own:
+// holding it for the whole event would make every Score on the node wait
+// in turn.
 //
 // The shards are locked in index order, and nothing else holds two shard
 // locks at a time, so no two events can wait on each other. Each is
