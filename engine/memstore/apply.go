@@ -45,19 +45,13 @@ type probe struct {
 type batch struct {
 	p [maxProbes]probe
 	n int
-	// The profile's shard (nil when the event has no user), key, hash,
-	// first slot and entry.
+	// The profile's shard (nil when the event has no user), key, hash
+	// and entry.
 	prof      *shard
 	profShard int
 	profKey   userID
 	profHash  uint32
-	profFirst uint32
 	profIndex int32
-	// The indexes of the shards locked, in order, and the last window
-	// of each.
-	locked  [maxProbes + 1]int
-	lastUse [maxProbes + 1]int
-	nlocked int
 }
 
 // add adds window key (th, kind, id).
@@ -103,43 +97,17 @@ func (b *batch) profile(s *Store, th tenantHash, user engine.Key) {
 	b.profHash = b.profKey.hash()
 }
 
-// lock locks the batch's shards of s, each once, in index order.
-func (b *batch) lock(s *Store) {
-	n := 0
+// shards returns the indexes of the batch's shards, each once, in order,
+// and how many there are.
+func (b *batch) shards() (set [maxProbes + 1]int, n int) {
 	if b.prof != nil {
-		b.locked[0], n = b.profShard, 1
+		set[0], n = b.profShard, 1
 	}
 	for i := range b.p[:b.n] {
-		n = insertShard(&b.locked, n, b.p[i].shard)
+		n = insertShard(&set, n, b.p[i].shard)
 	}
-	b.nlocked = n
-	for k, i := range b.locked[:n] {
-		// The last window written in each shard, -1 for the profile's
-		// alone: release unlocks each shard once it is done with.
-		b.lastUse[k] = -1
-		for j := range b.p[:b.n] {
-			if b.p[j].shard == i {
-				b.lastUse[k] = j
-			}
-		}
-		s.shards[i].mu.Lock()
-	}
+	return set, n
 }
-
-// release unlocks the shards whose last use was window j (-1: the
-// profile's read), so that no shard stays locked longer than its part
-// of the event.
-func (b *batch) release(s *Store, j int) {
-	for k, i := range b.locked[:b.nlocked] {
-		if b.lastUse[k] == j {
-			s.shards[i].mu.Unlock()
-			b.lastUse[k] = released
-		}
-	}
-}
-
-// released marks a shard of lastUse unlocked.
-const released = -2
 
 // insertShard inserts shard index i into the first n of set, kept in
 // order without repeats, and returns their new count.
@@ -157,29 +125,47 @@ func insertShard(set *[maxProbes + 1]int, n, i int) int {
 	return n + 1
 }
 
-// unlock unlocks the shards still locked.
-func (b *batch) unlock(s *Store) {
-	for k, i := range b.locked[:b.nlocked] {
-		if b.lastUse[k] != released {
-			s.shards[i].mu.Unlock()
+// lock locks the batch's shards of s, each once, in index order.
+func (b *batch) lock(s *Store) {
+	set, n := b.shards()
+	for _, i := range set[:n] {
+		s.shards[i].mu.Lock()
+	}
+}
+
+// done unlocks, once window j is written (j = -1: once the profile is
+// read), its shard unless a later window of the event is in it too: no
+// shard stays locked longer than the event's part in it, and every one
+// is unlocked after the last window.
+func (b *batch) done(s *Store, j int) {
+	shard := b.profShard
+	if j >= 0 {
+		shard = b.p[j].shard
+	} else if b.prof == nil {
+		return
+	}
+	for k := j + 1; k < b.n; k++ {
+		if b.p[k].shard == shard {
+			return
 		}
 	}
-	b.nlocked = 0
+	s.shards[shard].mu.Unlock()
 }
 
 // find looks every key up, its shards locked: first every key's first
 // slot, whose loads are independent of each other, then the entries
 // those slots name.
 func (b *batch) find() {
+	var profFirst uint32
 	if b.prof != nil {
-		b.profFirst = b.prof.profiles.firstSlot(b.profHash)
+		profFirst = b.prof.profiles.firstSlot(b.profHash)
 	}
 	for i := range b.p[:b.n] {
 		p := &b.p[i]
 		p.first = p.list.firstSlot(p.h)
 	}
 	if b.prof != nil {
-		b.profIndex = b.prof.profiles.findFrom(&b.profKey, b.profHash, b.profFirst)
+		b.profIndex = b.prof.profiles.findFrom(&b.profKey, b.profHash, profFirst)
 	}
 	for i := range b.p[:b.n] {
 		p := &b.p[i]
@@ -191,7 +177,7 @@ func (b *batch) find() {
 // apply writes ev into every window it touches and, when st is not nil,
 // reads the counts back. b holds the event's window keys (windows), found
 // (find) under their shards' locks, which the caller holds; each shard is
-// released once its windows are written. short is the event's time's
+// unlocked once its windows are written (done). short is the event's time's
 // buckets in the short windows (at).
 func (s *Store) apply(b *batch, ev *engine.Event, st *engine.State, now int64, short *ringAt) {
 	t := ev.Time.Unix()
@@ -242,7 +228,7 @@ func (s *Store) apply(b *batch, ev *engine.Event, st *engine.State, now int64, s
 				}
 			})
 		}
-		b.release(s, i)
+		b.done(s, i)
 	}
 }
 

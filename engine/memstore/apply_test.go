@@ -39,7 +39,6 @@ func (s *Store) observeOneByOne(ev *engine.Event, st *engine.State) {
 		one.lock(s)
 		one.find()
 		s.apply(&one, ev, st, now, &short)
-		one.unlock(s)
 	}
 	s.applyTenant(ev, th, st, now, &short)
 	st.HasProfile = blob != nil && decodeProfile(blob, &st.Profile) == nil
@@ -157,7 +156,8 @@ func TestBatchLocksInOrder(t *testing.T) {
 			want[p.shard] = true
 		}
 		b.lock(s)
-		got := b.locked[:b.nlocked]
+		set, n := b.shards()
+		got := set[:n]
 		for j := range got {
 			if !want[got[j]] || j > 0 && got[j] <= got[j-1] {
 				t.Fatalf("event %d locked shards %v; its shards are %v", i, got, want)
@@ -172,7 +172,7 @@ func TestBatchLocksInOrder(t *testing.T) {
 		// Each shard is released after the last window in it, the
 		// profile's alone after the profile's read.
 		for j := -1; j < b.n; j++ {
-			b.release(s, j)
+			b.done(s, j)
 			for _, k := range got {
 				last := -1
 				for w := range b.p[:b.n] {
@@ -187,7 +187,6 @@ func TestBatchLocksInOrder(t *testing.T) {
 				}
 			}
 		}
-		b.unlock(s)
 		for j := range s.shards {
 			if !s.shards[j].mu.TryLock() {
 				t.Fatalf("event %d: shard %d still locked", i, j)

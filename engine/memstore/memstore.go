@@ -271,10 +271,9 @@ func (s *Store) Observe(ctx context.Context, ev *engine.Event, st *engine.State)
 			blob = e.blob
 		}
 	}
-	b.release(s, -1)                        // the profile's shard, unless a window is in it too
+	b.done(s, -1)                           // the profile's shard, unless a window is in it too
 	short := at(&shortSpec, ev.Time.Unix()) // the event's buckets, for every short counter it touches
 	s.apply(&b, ev, st, now, &short)
-	b.unlock(s)
 	s.applyTenant(ev, th, st, now, &short)
 	// Decoded outside the locks: the blob is immutable.
 	st.HasProfile = blob != nil && decodeProfile(blob, &st.Profile) == nil
@@ -296,7 +295,6 @@ func (s *Store) Record(ctx context.Context, ev *engine.Event) error {
 	b.find()
 	short := at(&shortSpec, ev.Time.Unix())
 	s.apply(&b, ev, nil, now, &short)
-	b.unlock(s)
 	s.applyTenant(ev, th, nil, now, &short)
 	return nil
 }
