@@ -342,12 +342,14 @@ func (m *Manager) install(trigger string, set *Set, srcs []Source, origin string
 			tenants = m.recompose(set, cur.Tenants)
 		}
 		m.cur.Store(&Snapshot{Set: set, Sources: srcs, Origin: origin, LoadedAt: now, PersistPath: m.PersistPath(), Tenants: tenants})
+	}
+	m.metrics.loaded(trigger, set.Version(), len(set.Rules()), changed, now)
+	if changed {
 		m.log.Info("rules in force", "trigger", trigger, "version", set.Version(), "rules", len(set.Rules()), "origin", origin,
-			"slowest", slowest(set, 3))
+			"slowest", slowestRules{set, 3})
 	} else {
 		m.log.Debug("rules unchanged", "trigger", trigger, "version", set.Version())
 	}
-	m.metrics.loaded(trigger, set.Version(), len(set.Rules()), changed, now)
 	return changed
 }
 

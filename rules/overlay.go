@@ -2,7 +2,6 @@ package rules
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 	"sync"
 
@@ -42,11 +41,11 @@ type disabled struct {
 
 // tenantPattern is what a tenant with an overlay may be called: the
 // attempt's tenant field's characters, and not a hidden or relative path.
-var tenantPattern = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$`)
+var tenantPattern = lazyRegexp(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$`)
 
 // ValidTenant reports whether tenant may have an overlay (and a folder of
 // its own under the tenants folder).
-func ValidTenant(tenant string) bool { return tenantPattern.MatchString(tenant) }
+func ValidTenant(tenant string) bool { return tenantPattern().MatchString(tenant) }
 
 // CompileOverlay compiles a tenant's overlay files. Like Compile, every
 // problem of every file is reported, each an *Error, and nothing is
