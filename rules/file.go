@@ -148,8 +148,6 @@ func readLimited(path string) ([]byte, error) {
 	return data, nil
 }
 
-var idPattern = lazyRegexp(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
-
 // parse decodes one file into docs, reporting file:line for each problem.
 // Decoding is strict: a misspelt "acton:" must not silently become a rule
 // without an action.

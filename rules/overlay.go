@@ -39,14 +39,6 @@ type disabled struct {
 	line     int
 }
 
-// tenantPattern is what a tenant with an overlay may be called: the
-// attempt's tenant field's characters, and not a hidden or relative path.
-var tenantPattern = lazyRegexp(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$`)
-
-// ValidTenant reports whether tenant may have an overlay (and a folder of
-// its own under the tenants folder).
-func ValidTenant(tenant string) bool { return tenantPattern().MatchString(tenant) }
-
 // CompileOverlay compiles a tenant's overlay files. Like Compile, every
 // problem of every file is reported, each an *Error, and nothing is
 // returned unless all compile. Unlike a shared ruleset, an overlay may hold
@@ -92,7 +84,7 @@ func CompileOverlay(tenant string, srcs ...Source) (*Overlay, error) {
 			defMode = m
 		}
 		for _, n := range doc.Disable {
-			if n.Kind != yaml.ScalarNode || !idPattern().MatchString(n.Value) {
+			if n.Kind != yaml.ScalarNode || !validID(n.Value) {
 				errs = append(errs, fileError(src.Name, n.Line, "disable", "disable: want rule ids, got %.64q", n.Value))
 				continue
 			}

@@ -68,10 +68,6 @@ type Rule struct {
 	reason *vm.Program            // optional: a string expression for the message
 }
 
-// notifyPattern is a notification kind: a word a program switches on and
-// a template is named after.
-var notifyPattern = lazyRegexp(`^[a-z][a-z0-9_]{0,31}$`)
-
 // Thresholds turn the summed score into an action.
 type Thresholds struct {
 	StepUp int
@@ -221,7 +217,7 @@ func compileRule(name string, d *ruleDoc, defMode Mode) (Rule, ErrorList) {
 		errs = append(errs, &Error{File: name, Line: line, Rule: d.ID, Field: field, Err: fmt.Errorf(format, args...)})
 	}
 	r := Rule{ID: d.ID, Description: strings.TrimSpace(d.Description), Score: d.Score, Alert: d.Alert, Notify: d.Notify, Tags: d.Tags, File: name, Line: d.line, Mode: defMode}
-	if !idPattern().MatchString(d.ID) {
+	if !validID(d.ID) {
 		at(d.lineOf("id"), "id", "id %q: want 1-64 characters of a-z, 0-9, '-', '_' or '.', starting with a letter or digit", d.ID)
 	}
 	if r.Description == "" {
@@ -241,7 +237,7 @@ func compileRule(name string, d *ruleDoc, defMode Mode) (Rule, ErrorList) {
 	if d.Score < -MaxScore || d.Score > MaxScore {
 		at(d.lineOf("score"), "score", "score %d out of range [-%d, %d]", d.Score, MaxScore, MaxScore)
 	}
-	if d.Notify != "" && !notifyPattern().MatchString(d.Notify) {
+	if d.Notify != "" && !validNotify(d.Notify) {
 		at(d.lineOf("notify"), "notify", "notify %q: want a notification kind of 1-32 characters of a-z, 0-9 and '_', starting with a letter (new_device, new_country)", d.Notify)
 	}
 	if r.Action == engine.ActionNone && !actionErr && d.Score == 0 && d.Notify == "" {
@@ -271,7 +267,7 @@ func compileRule(name string, d *ruleDoc, defMode Mode) (Rule, ErrorList) {
 		}
 	}
 	for _, t := range d.Tags {
-		if !idPattern().MatchString(t) {
+		if !validID(t) {
 			at(d.lineOf("tags"), "tags", "tag %q: want a-z, 0-9, '-', '_' or '.'", t)
 		}
 	}
