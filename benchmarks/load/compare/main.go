@@ -36,6 +36,7 @@ type config struct {
 	warmup   time.Duration
 	conc     int
 	redis    bool
+	starts   int
 	dir      string
 }
 
@@ -46,6 +47,7 @@ func main() {
 	flag.DurationVar(&c.warmup, "warmup", 2*time.Second, "unmeasured run before each")
 	flag.IntVar(&c.conc, "c", 32, "calls in flight in closed-loop runs")
 	flag.BoolVar(&c.redis, "redis", true, "also compare on Redis (needs redis-server)")
+	flag.IntVar(&c.starts, "starts", 9, "starts of each server per round, alternating, for the median start to /readyz")
 	flag.Parse()
 	if err := run(context.Background(), c, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "compare:", err)
@@ -187,6 +189,9 @@ func round(ctx context.Context, c config) (floor, rg measures, err error) {
 	if err := openLoop(ctx, c, "floor", floor, half); err != nil {
 		return nil, nil, err
 	}
+	if err := startRuns(ctx, c, floor, rg); err != nil {
+		return nil, nil, err
+	}
 	if c.redis {
 		for _, m := range []struct {
 			server string
@@ -225,6 +230,27 @@ func memoryRuns(ctx context.Context, c config, server string, m measures, rate f
 			return err
 		}
 		m["gRPC p99 at half the floor's max"] = float64(o.P99us) / 1000
+	}
+	return nil
+}
+
+// startRuns starts and stops the floor and riskgate alternately c.starts
+// times each and records the median time to /readyz: one start is a few
+// tens of milliseconds, which a shared machine's noise moves by a third.
+func startRuns(ctx context.Context, c config, floor, rg measures) error {
+	var times [2][]float64
+	for range c.starts {
+		for i, name := range []string{"floor", "riskgate"} {
+			s, err := start(ctx, c, name, "")
+			if err != nil {
+				return err
+			}
+			s.stop()
+			times[i] = append(times[i], float64(s.ready.Microseconds())/1000)
+		}
+	}
+	if c.starts > 0 {
+		floor["start to /readyz"], rg["start to /readyz"] = median(times[0]), median(times[1])
 	}
 	return nil
 }
@@ -341,7 +367,7 @@ func start(ctx context.Context, c config, name, redisURL string) (*server, error
 			s.stop()
 			return nil, fmt.Errorf("%s not ready after 30 s: %s", name, s.log)
 		}
-		time.Sleep(time.Millisecond)
+		time.Sleep(200 * time.Microsecond)
 	}
 }
 
