@@ -331,21 +331,8 @@ func (d *Dispatcher) run(q *queue) {
 	for {
 		select {
 		case a := <-q.ch:
-			if linger != nil && len(q.ch) < q.enough-1 {
-				// Wait on the timer, not on the queue: alerts queued
-				// meanwhile wake nobody until there are enough of them.
-				select {
-				case <-q.full: // news of an earlier batch
-				default:
-				}
-				linger.Reset(d.opts.Linger)
-				select {
-				case <-linger.C:
-				case <-q.full:
-					linger.Stop()
-				case <-d.stop:
-					linger.Stop()
-				}
+			if linger != nil {
+				d.linger(q, linger)
 			}
 			batch = fill(append(batch[:0], a), q.ch, d.opts.MaxBatch)
 			d.deliver(q, batch)
@@ -362,6 +349,32 @@ func (d *Dispatcher) run(q *queue) {
 				d.deliver(q, batch)
 			}
 		}
+	}
+}
+
+// linger waits, after an alert, for more to join its batch: until the
+// linger is up, enough are queued, or the dispatcher stops. It waits on
+// the timer, not on the queue: alerts queued meanwhile wake nobody until
+// there are enough of them.
+func (d *Dispatcher) linger(q *queue, t *time.Timer) {
+	// Drop the news of an earlier batch first, then read the length: news
+	// dropped after the length was read could be that the queue had just
+	// filled, and the batch would wait the whole linger with enough queued.
+	// A Publish after this says it again.
+	select {
+	case <-q.full:
+	default:
+	}
+	if len(q.ch) >= q.enough-1 {
+		return
+	}
+	t.Reset(d.opts.Linger)
+	select {
+	case <-t.C:
+	case <-q.full:
+		t.Stop()
+	case <-d.stop:
+		t.Stop()
 	}
 }
 
