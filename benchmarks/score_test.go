@@ -244,7 +244,7 @@ func (o *countingObserver) Failed(string, string, error)              {}
 // scoreLoop for an instruction counter:
 //
 //	go test -c -o /tmp/b.test ./benchmarks
-//	RISKGATE_SCORE_LOOP=20000 GOMAXPROCS=1 valgrind --tool=callgrind --cache-sim=yes \
+//	RISKGATE_SCORE_LOOP=20000 GOMAXPROCS=1 GODEBUG=cpu.rdtscp=off valgrind --tool=callgrind --cache-sim=yes \
 //	  --toggle-collect='*benchmarks.scoreLoop' /tmp/b.test -test.run TestScoreInstructions
 //
 // callgrind's counts (instructions, simulated cache misses) repeat from

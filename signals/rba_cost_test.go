@@ -20,7 +20,7 @@ import (
 // stack switches confuse.
 //
 //	go test -c -o /tmp/s.test ./signals
-//	RISKGATE_RBA_LOOP=100000 GOMAXPROCS=1 valgrind --tool=callgrind /tmp/s.test -test.run '^TestRBAInstructions$'
+//	RISKGATE_RBA_LOOP=100000 GOMAXPROCS=1 GODEBUG=cpu.rdtscp=off valgrind --tool=callgrind /tmp/s.test -test.run '^TestRBAInstructions$'
 func TestRBAInstructions(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("RISKGATE_RBA_LOOP"))
 	if n <= 0 {
