@@ -348,12 +348,6 @@ func (sh *shard) listFor(kind windowKind) *windowTable {
 	return sh.windows
 }
 
-func (s *Store) shardForWindow(t tenantHash, kind windowKind, id *[16]byte) (*shard, uint32) {
-	k := windowID{t, kind, *id}
-	x := s.windowHash(&k)
-	return &s.shards[x%uint64(len(s.shards))], uint32(x >> 32)
-}
-
 // ttlOf is how long an untouched window key is kept: its longest window.
 func ttlOf(kind windowKind) int64 {
 	if kind == kindAccount || kind == kindPassword {

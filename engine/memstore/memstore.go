@@ -313,14 +313,13 @@ func (s *Store) Forget(ctx context.Context, tenant string, user engine.Key) erro
 		sh.profiles.remove(i)
 	}
 	sh.mu.Unlock()
-	id := [16]byte(user)
-	sh, h := s.shardForWindow(th, kindAccount, &id)
-	sh.mu.Lock()
-	wk := windowID{th, kindAccount, id}
-	if i := sh.accounts.find(&wk, h); i >= 0 {
-		sh.removeWindow(sh.accounts, i)
+	var p probe
+	p.set(s, th, kindAccount, [16]byte(user))
+	p.sh.mu.Lock()
+	if i := p.list.find(&p.k, p.h); i >= 0 {
+		p.sh.removeWindow(p.list, i)
 	}
-	sh.mu.Unlock()
+	p.sh.mu.Unlock()
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
