@@ -53,6 +53,7 @@ func CompileOverlay(tenant string, srcs ...Source) (*Overlay, error) {
 	seen := map[string]string{}
 	disabledAt := map[string]string{}
 	var thresholdsFrom, label string
+	x := newExprCompiler()
 	for _, src := range srcs {
 		doc, perrs := parse(src)
 		if perrs != nil {
@@ -96,7 +97,7 @@ func CompileOverlay(tenant string, srcs ...Source) (*Overlay, error) {
 			o.disable = append(o.disable, disabled{id: n.Value, file: src.Name, line: n.Line})
 		}
 		for i := range doc.Rules {
-			r, rerrs := compileRule(src.Name, &doc.Rules[i], defMode)
+			r, rerrs := compileRule(x, src.Name, &doc.Rules[i], defMode)
 			if rerrs != nil {
 				errs = append(errs, rerrs...)
 				continue

@@ -120,6 +120,7 @@ func Compile(srcs ...Source) (*Set, error) {
 	seen := map[string]string{}
 	var thresholdsFrom string
 	label := ""
+	x := newExprCompiler()
 	for _, src := range srcs {
 		doc, perrs := parse(src)
 		if perrs != nil {
@@ -156,7 +157,7 @@ func Compile(srcs ...Source) (*Set, error) {
 			errs = append(errs, fileError(src.Name, doc.Disable[0].Line, "disable", "disable: only a tenant overlay disables rules; remove the rule from the shared set instead"))
 		}
 		for i := range doc.Rules {
-			r, rerrs := compileRule(src.Name, &doc.Rules[i], defMode)
+			r, rerrs := compileRule(x, src.Name, &doc.Rules[i], defMode)
 			if rerrs != nil {
 				errs = append(errs, rerrs...)
 				continue
@@ -211,7 +212,7 @@ func orDefault(name string) string {
 	return name
 }
 
-func compileRule(name string, d *ruleDoc, defMode Mode) (Rule, ErrorList) {
+func compileRule(x *exprCompiler, name string, d *ruleDoc, defMode Mode) (Rule, ErrorList) {
 	var errs ErrorList
 	at := func(line int, field, format string, args ...any) {
 		errs = append(errs, &Error{File: name, Line: line, Rule: d.ID, Field: field, Err: fmt.Errorf(format, args...)})
@@ -249,7 +250,7 @@ func compileRule(name string, d *ruleDoc, defMode Mode) (Rule, ErrorList) {
 		at(d.When.Line, "when", "when: want an expression string")
 	} else {
 		r.When = d.When.Value
-		if r.when, err = expr.Compile(r.When, exprOptions(expr.AsBool())...); err != nil {
+		if r.when, err = x.compile(r.When, reflect.Bool); err != nil {
 			at(exprLine(&d.When, err), "when", "when: %v", explain(err, r.When))
 		} else if r.Cost, err = ruleCost("when", r.when.Node(), 0); err != nil {
 			at(d.When.Line, "when", "%v", err)
@@ -260,7 +261,7 @@ func compileRule(name string, d *ruleDoc, defMode Mode) (Rule, ErrorList) {
 	if d.Reason.Kind != 0 {
 		if d.Reason.Kind != yaml.ScalarNode {
 			at(d.Reason.Line, "reason", "reason: want an expression string")
-		} else if r.reason, err = expr.Compile(d.Reason.Value, exprOptions(expr.AsKind(reflect.String))...); err != nil {
+		} else if r.reason, err = x.compile(d.Reason.Value, reflect.String); err != nil {
 			at(exprLine(&d.Reason, err), "reason", "reason: %v", explain(err, d.Reason.Value))
 		} else if r.Cost, err = ruleCost("reason", r.reason.Node(), r.Cost); err != nil {
 			at(d.Reason.Line, "reason", "%v", err)
