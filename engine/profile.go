@@ -2,7 +2,6 @@ package engine
 
 import (
 	"math"
-	"net/netip"
 	"strconv"
 )
 
@@ -49,24 +48,32 @@ func (p *Profile) Learn(l *Login) {
 			p.AgentVersions = newestVersion(p.AgentVersions, l.Agent, l.AgentVersion, t)
 		}
 	}
-	// The values below are built in a stack buffer and only become strings
-	// when new: learning a known place allocates nothing.
-	var buf [80]byte
-	if l.ASN != 0 && l.Subnet.IsValid() && !p.hasNetwork(l.Subnet) {
-		p.ASNNetworks = addSeenBytes(p.ASNNetworks, strconv.AppendUint(buf[:0], uint64(l.ASN), 10), t, MaxASNs)
+	// The values below are built in stack buffers, each once, and only
+	// become strings when new: learning a known place allocates nothing.
+	var asnBuf [20]byte
+	var netBuf, cityBuf [80]byte
+	var asn, subnet []byte
+	if l.ASN != 0 {
+		asn = strconv.AppendUint(asnBuf[:0], uint64(l.ASN), 10)
+	}
+	if l.Subnet.IsValid() {
+		subnet = l.Subnet.AppendTo(netBuf[:0])
+	}
+	if asn != nil && subnet != nil && !hasSeen(p.Networks, subnet) {
+		p.ASNNetworks = addSeenBytes(p.ASNNetworks, asn, t, MaxASNs)
 	}
 	if l.Country != "" {
 		p.Countries = addSeen(p.Countries, l.Country, t, MaxCountries)
 		if l.City != "" {
-			b := append(append(append(buf[:0], l.Country...), '/'), l.City...)
+			b := append(append(append(cityBuf[:0], l.Country...), '/'), l.City...)
 			p.Cities = addSeenBytes(p.Cities, b, t, MaxCities)
 		}
 	}
-	if l.ASN != 0 {
-		p.ASNs = addSeenBytes(p.ASNs, strconv.AppendUint(buf[:0], uint64(l.ASN), 10), t, MaxASNs)
+	if asn != nil {
+		p.ASNs = addSeenBytes(p.ASNs, asn, t, MaxASNs)
 	}
-	if l.Subnet.IsValid() {
-		p.Networks = addSeenBytes(p.Networks, l.Subnet.AppendTo(buf[:0]), t, MaxNetworks)
+	if subnet != nil {
+		p.Networks = addSeenBytes(p.Networks, subnet, t, MaxNetworks)
 	}
 	if t >= p.Last.Time {
 		prev := p.Last
@@ -103,13 +110,10 @@ func (p *Profile) Learn(l *Login) {
 // reach anywhere.
 const maxCarry = 24 * 3600
 
-// hasNetwork reports whether the subnet is in the baseline, without
-// formatting it on the heap.
-func (p *Profile) hasNetwork(s netip.Prefix) bool {
-	var buf [64]byte
-	b := s.AppendTo(buf[:0])
-	for i := range p.Networks {
-		if p.Networks[i].Value == string(b) {
+// hasSeen reports whether v, a value's text in a stack buffer, is in set.
+func hasSeen(set []Seen, v []byte) bool {
+	for i := range set {
+		if set[i].Value == string(v) {
 			return true
 		}
 	}
