@@ -9,12 +9,15 @@ import (
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/encoding"
 	gproto "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/riskgate/riskgate/api/gen/riskgate/v1"
+	"github.com/riskgate/riskgate/api/wire"
 	"github.com/riskgate/riskgate/engine"
 )
 
@@ -226,5 +229,66 @@ func TestPooledReplyMarshalAllocations(t *testing.T) {
 	// as a mem.Buffer) would be two more.
 	if n := testing.AllocsPerRun(200, marshal); n > 1 {
 		t.Errorf("marshalling a pooled reply: %.1f allocations, want at most 1", n)
+	}
+}
+
+// TestCodecRefusesBadRequests: the codec itself refuses a riskgate request
+// with invalid UTF-8 in any of its strings, a malformed one and one over
+// the size limit, with the code the interceptor answers, whatever the
+// engine would say of the same attempt (it refuses invalid UTF-8 in the
+// fields it checks too, so the end-to-end test cannot tell the two
+// apart). A good request decodes and leaves nothing behind.
+func TestCodecRefusesBadRequests(t *testing.T) {
+	marshal := func(a *pb.Attempt) []byte {
+		b, err := proto.Marshal(&pb.ScoreRequest{Attempt: a})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	// Each string field in turn carries "aXXb", which becomes invalid
+	// UTF-8 in the bytes.
+	utf8Cases := map[string]*pb.Attempt{
+		"username":    {Ip: "81.2.69.160", Username: "aXXb"},
+		"user_id":     {Ip: "81.2.69.160", UserId: "aXXb"},
+		"user_agent":  {Ip: "81.2.69.160", UserAgent: "aXXb"},
+		"attempt_id":  {Ip: "81.2.69.160", AttemptId: "aXXb"},
+		"channel":     {Ip: "81.2.69.160", Channel: "aXXb"},
+		"attributes":  {Ip: "81.2.69.160", Attributes: map[string]string{"k": "aXXb"}},
+		"geo.country": {Ip: "81.2.69.160", Geo: &pb.GeoHint{Country: "aXXb"}},
+	}
+	type tc struct {
+		name string
+		body []byte
+		code codes.Code
+		text string
+	}
+	var cases []tc
+	for field, a := range utf8Cases {
+		body := bytes.Replace(marshal(a), []byte("aXXb"), []byte("a\xff\xfeb"), 1)
+		cases = append(cases, tc{"invalid utf-8 in " + field, body, codes.InvalidArgument, "invalid UTF-8"})
+	}
+	cases = append(cases,
+		tc{"malformed", []byte{0x0a, 0xff, 0xff, 0xff}, codes.InvalidArgument, "request: "},
+		tc{"over the limit", marshal(&pb.Attempt{Ip: "81.2.69.160", UserAgent: strings.Repeat("M", wire.MaxMessage)}), codes.ResourceExhausted, "larger than"},
+		tc{"good", marshal(&pb.Attempt{Ip: "81.2.69.160", Username: "aéb"}), codes.OK, ""},
+	)
+	for _, c := range cases {
+		req := &pb.ScoreRequest{}
+		if err := Codec().Unmarshal(mem.BufferSlice{mem.SliceBuffer(c.body)}, req); err != nil {
+			t.Fatalf("%s: Unmarshal returned %v: grpc-go would answer Internal", c.name, err)
+		}
+		err := takeUndecoded(req)
+		if got := status.Code(err); got != c.code {
+			t.Errorf("%s: %v, want %v", c.name, err, c.code)
+		} else if err != nil && !strings.Contains(err.Error(), c.text) {
+			t.Errorf("%s: %q does not say %q", c.name, err, c.text)
+		}
+		if c.code == codes.OK && req.GetAttempt().GetUsername() != "aéb" {
+			t.Errorf("%s: decoded %v", c.name, req)
+		}
+		if takeUndecoded(req) != nil {
+			t.Errorf("%s: the failure was not taken once", c.name)
+		}
 	}
 }
