@@ -59,7 +59,7 @@ func (p *Profile) Learn(l *Login) {
 	if l.Subnet.IsValid() {
 		subnet = l.Subnet.AppendTo(netBuf[:0])
 	}
-	if asn != nil && subnet != nil && !hasSeen(p.Networks, subnet) {
+	if asn != nil && subnet != nil && seenAt(p.Networks, subnet) < 0 {
 		p.ASNNetworks = addSeenBytes(p.ASNNetworks, asn, t, MaxASNs)
 	}
 	if l.Country != "" {
@@ -110,14 +110,15 @@ func (p *Profile) Learn(l *Login) {
 // reach anywhere.
 const maxCarry = 24 * 3600
 
-// hasSeen reports whether v, a value's text in a stack buffer, is in set.
-func hasSeen(set []Seen, v []byte) bool {
+// seenAt is the index of v, a value's text in a stack buffer, in set, or
+// -1.
+func seenAt(set []Seen, v []byte) int {
 	for i := range set {
 		if set[i].Value == string(v) {
-			return true
+			return i
 		}
 	}
-	return false
+	return -1
 }
 
 // newestVersion raises family's version in set to v; the entry's Last is
@@ -158,10 +159,8 @@ func (p *Profile) AgentVersion(family string) uint16 {
 
 // addSeenBytes is addSeen for a value in a scratch buffer.
 func addSeenBytes(set []Seen, v []byte, t int64, max int) []Seen {
-	for i := range set {
-		if set[i].Value == string(v) {
-			return touchSeen(set, i, t)
-		}
+	if i := seenAt(set, v); i >= 0 {
+		return touchSeen(set, i, t)
 	}
 	return addSeen(set, string(v), t, max)
 }
