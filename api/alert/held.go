@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"encoding/hex"
 	"sync"
 	"time"
 
@@ -26,14 +27,18 @@ type notify struct {
 	ttl     time.Duration
 	now     func() time.Time
 	evicted func() // counts a held notification dropped unpublished
+	buf     []byte // the form being encoded, under mu
 }
 
-type heldKey struct{ tenant, decisionID string }
+// heldKey is the held notification's id in binary (notificationKey): no
+// pointers for the collector to follow, unlike the tenant and decision id
+// strings it stands for.
+type heldKey [16]byte
 
 type heldNote struct {
-	n       *Notification
+	form    []byte // appendHeld's
 	action  engine.Action
-	expires time.Time
+	expires int64 // Unix nanoseconds
 }
 
 func newNotify(ttl time.Duration, entries int, evicted func()) *notify {
@@ -63,7 +68,10 @@ func (x *notify) decided(b *Builder, a *engine.Attempt, d *engine.Decision) *Not
 			return nil
 		}
 		x.mu.Lock()
-		dropped := x.held.Add(heldKey{n.Tenant, n.DecisionID}, heldNote{n: n, action: d.Action, expires: x.now().Add(x.ttl)})
+		x.buf = appendHeld(x.buf[:0], n)
+		form := make([]byte, len(x.buf))
+		copy(form, x.buf)
+		dropped := x.held.Add(notificationKey(n.Tenant, n.DecisionID), heldNote{form: form, action: d.Action, expires: x.now().Add(x.ttl).UnixNano()})
 		x.mu.Unlock()
 		if dropped {
 			x.evicted()
@@ -92,23 +100,27 @@ func (x *notify) reported(o *engine.Outcome) *Notification {
 	if tenant == "" {
 		tenant = engine.DefaultTenant
 	}
-	k := heldKey{tenant, o.DecisionID}
+	k := heldKey(notificationKey(tenant, o.DecisionID))
 	x.mu.Lock()
 	h, ok := x.held.Peek(k)
 	if ok {
 		x.held.Remove(k)
 	}
 	x.mu.Unlock()
-	if !ok || completedBy == "" || x.now().After(h.expires) {
+	if !ok || completedBy == "" || x.now().UnixNano() > h.expires {
 		return nil
 	}
 	// The engine refuses login_succeeded for a step-up; this is a guard.
 	if (h.action == engine.ActionStepUp) != (completedBy == CompletedByStepUp) {
 		return nil
 	}
-	n := *h.n
+	n, ok := decodeHeld(h.form)
+	if !ok || n.Tenant != tenant || n.DecisionID != o.DecisionID {
+		return nil // a defect, not an input: the forms are this process's own
+	}
+	n.NotificationID = hex.EncodeToString(k[:])
 	n.CompletedBy = completedBy
-	return &n
+	return n
 }
 
 // len is the number of notifications held.

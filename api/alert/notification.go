@@ -79,13 +79,20 @@ type NotifyRule struct {
 // bits, in hex, of SHA-256("riskgate-notification" 0x00 tenant 0x00
 // decision_id).
 func NotificationID(tenant, decisionID string) string {
+	k := notificationKey(tenant, decisionID)
+	return hex.EncodeToString(k[:])
+}
+
+// notificationKey is a notification id in binary: the first 128 bits of
+// SHA-256("riskgate-notification" 0x00 tenant 0x00 decision_id).
+func notificationKey(tenant, decisionID string) [16]byte {
 	h := sha256.New()
 	h.Write([]byte("riskgate-notification\x00"))
 	h.Write([]byte(tenant))
 	h.Write([]byte{0})
 	h.Write([]byte(decisionID))
 	var sum [sha256.Size]byte
-	return hex.EncodeToString(h.Sum(sum[:0])[:16])
+	return [16]byte(h.Sum(sum[:0]))
 }
 
 // Notification returns the notification event of a decision that carries

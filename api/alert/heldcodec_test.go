@@ -1,0 +1,123 @@
+package alert
+
+import (
+	"reflect"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/riskgate/riskgate/engine"
+)
+
+// heldCases are notifications as a held form must give them back: every
+// field but the id and the completion, which the form leaves out.
+var heldCases = []Notification{
+	{},
+	{
+		Tenant: "acme", AttemptID: "alice-144", DecisionID: "01JD8X4Y4ZQ7W9V3K2M1N0P5RS", Time: time.Date(2026, 12, 5, 3, 4, 5, 678901234, time.UTC),
+		Kinds: []string{"new_device", "new_country"},
+		User:  User{ID: "u-alice", UsernameHash: "9f86d081884c7d659a2feaa0c55ad015"},
+		Login: Login{IP: "2001:db8::1", Country: "FR", Subdivision: "IDF", City: "Paris", Browser: "Chrome", OS: "Windows", DeviceType: "desktop", Channel: "web"},
+		Rules: []NotifyRule{{ID: "new-device", Kind: "new_device", Message: "Sign-in from a new device"}, {ID: "new-country", Kind: "new_country", Message: "Sign-in from a new country"}},
+		RulesVersion: "sha256:1e7ca68cc234",
+	},
+	{
+		Tenant: "t", DecisionID: "d", Time: time.Date(1901, 1, 2, 3, 4, 5, 0, time.UTC), Kinds: []string{""},
+		User: User{ID: "ü-ßer ☃", Username: strings.Repeat("x", 300)}, Rules: []NotifyRule{{}},
+	},
+	{Tenant: "far", DecisionID: "future", Time: time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC), Kinds: []string{}, Rules: []NotifyRule{}},
+}
+
+func TestHeldFormRoundTrip(t *testing.T) {
+	for i, n := range heldCases {
+		form := appendHeld(nil, &n)
+		got, ok := decodeHeld(form)
+		if !ok {
+			t.Fatalf("case %d: form %x does not decode", i, form)
+		}
+		want := n
+		want.Schema = NotificationSchemaID
+		if want.Kinds == nil {
+			want.Kinds = []string{}
+		}
+		if want.Rules == nil {
+			want.Rules = []NotifyRule{}
+		}
+		if !got.Time.Equal(want.Time) || got.Time.Location() != time.UTC {
+			t.Errorf("case %d: time %v, want %v in UTC", i, got.Time, want.Time)
+		}
+		got.Time, want.Time = time.Time{}, time.Time{}
+		if !reflect.DeepEqual(*got, want) {
+			t.Errorf("case %d:\n got %+v\nwant %+v", i, *got, want)
+		}
+		// Every strict prefix is refused, and so is a byte too many.
+		for j := range form {
+			if _, ok := decodeHeld(form[:j]); ok {
+				t.Errorf("case %d: the first %d of %d bytes decoded", i, j, len(form))
+			}
+		}
+		if _, ok := decodeHeld(append(form, 0)); ok {
+			t.Errorf("case %d: a trailing byte was accepted", i)
+		}
+	}
+}
+
+// FuzzHeldForm: any bytes decode without a panic, and what decodes
+// encodes back to the same bytes (the form has one encoding per value).
+func FuzzHeldForm(f *testing.F) {
+	for _, n := range heldCases {
+		f.Add(appendHeld(nil, &n))
+	}
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f})
+	f.Fuzz(func(t *testing.T, form []byte) {
+		n, ok := decodeHeld(form)
+		if !ok {
+			return
+		}
+		if again := appendHeld(nil, n); string(again) != string(form) {
+			t.Fatalf("%x decoded to %+v, which encodes to %x", form, n, again)
+		}
+	})
+}
+
+// TestHeldNotificationsAreCompact: a held notification is a handful of
+// objects on the heap, not a Notification with its strings and slices,
+// which the collector would trace on every cycle for up to
+// NotifyHoldEntries of them.
+func TestHeldNotificationsAreCompact(t *testing.T) {
+	const n = 20_000
+	x := newNotify(time.Hour, n, func() {})
+	b := testBuilder(t, BuilderOptions{Usernames: UsernameHash})
+	decs := make([]*engine.Decision, n)
+	for i := range decs {
+		d := &engine.Decision{DecisionID: engine.Key{byte(i), byte(i >> 8), byte(i >> 16)}.String(), Tenant: "acme", Action: engine.ActionStepUp, Time: t0,
+			Notify: []string{"new_device"}, Reasons: []engine.Reason{{RuleID: "new-device", Notify: "new_device", Message: "Sign-in from a new device"}}}
+		d.Signals.Attempt.UserID, d.Signals.Attempt.Username, d.Signals.Attempt.IP = "u-1", "alice", "81.2.69.160"
+		decs[i] = d
+	}
+	at := &engine.Attempt{Result: engine.ResultPasswordOK}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for _, d := range decs {
+		x.decided(b, at, d)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if x.len() != n {
+		t.Fatalf("held %d of %d", x.len(), n)
+	}
+	perNote := float64(after.HeapObjects-before.HeapObjects) / n
+	t.Logf("%.2f heap objects, %.0f bytes a held notification", perNote, float64(after.HeapAlloc-before.HeapAlloc)/n)
+	// The form and the LRU's entry, and the LRU's map.
+	if perNote > 3 {
+		t.Errorf("%.2f heap objects a held notification, want 3 at most", perNote)
+	}
+	// And each comes back whole.
+	got := x.reported(&engine.Outcome{Tenant: "acme", DecisionID: decs[7].DecisionID, Outcome: engine.StepUpPassed})
+	want := b.Notification(decs[7], CompletedByStepUp)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("reported:\n got %+v\nwant %+v", got, want)
+	}
+}
