@@ -16,10 +16,10 @@ var heldCases = []Notification{
 	{},
 	{
 		Tenant: "acme", AttemptID: "alice-144", DecisionID: "01JD8X4Y4ZQ7W9V3K2M1N0P5RS", Time: time.Date(2026, 12, 5, 3, 4, 5, 678901234, time.UTC),
-		Kinds: []string{"new_device", "new_country"},
-		User:  User{ID: "u-alice", UsernameHash: "9f86d081884c7d659a2feaa0c55ad015"},
-		Login: Login{IP: "2001:db8::1", Country: "FR", Subdivision: "IDF", City: "Paris", Browser: "Chrome", OS: "Windows", DeviceType: "desktop", Channel: "web"},
-		Rules: []NotifyRule{{ID: "new-device", Kind: "new_device", Message: "Sign-in from a new device"}, {ID: "new-country", Kind: "new_country", Message: "Sign-in from a new country"}},
+		Kinds:        []string{"new_device", "new_country"},
+		User:         User{ID: "u-alice", UsernameHash: "9f86d081884c7d659a2feaa0c55ad015"},
+		Login:        Login{IP: "2001:db8::1", Country: "FR", Subdivision: "IDF", City: "Paris", Browser: "Chrome", OS: "Windows", DeviceType: "desktop", Channel: "web"},
+		Rules:        []NotifyRule{{ID: "new-device", Kind: "new_device", Message: "Sign-in from a new device"}, {ID: "new-country", Kind: "new_country", Message: "Sign-in from a new country"}},
 		RulesVersion: "sha256:1e7ca68cc234",
 	},
 	{
