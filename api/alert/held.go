@@ -27,8 +27,11 @@ type notify struct {
 	ttl     time.Duration
 	now     func() time.Time
 	evicted func() // counts a held notification dropped unpublished
-	buf     []byte // the form being encoded, under mu
 }
+
+// heldBufs are scratch buffers for encoding held forms outside the lock,
+// each copied to a form of its exact size.
+var heldBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 // heldKey is the held notification's id in binary (notificationKey): no
 // pointers for the collector to follow, unlike the tenant and decision id
@@ -67,10 +70,12 @@ func (x *notify) decided(b *Builder, a *engine.Attempt, d *engine.Decision) *Not
 		if n == nil {
 			return nil
 		}
+		buf := heldBufs.Get().(*[]byte)
+		*buf = appendHeld((*buf)[:0], n)
+		form := make([]byte, len(*buf))
+		copy(form, *buf)
+		heldBufs.Put(buf)
 		x.mu.Lock()
-		x.buf = appendHeld(x.buf[:0], n)
-		form := make([]byte, len(x.buf))
-		copy(form, x.buf)
 		dropped := x.held.Add(notificationKey(n.Tenant, n.DecisionID), heldNote{form: form, action: d.Action, expires: x.now().Add(x.ttl).UnixNano()})
 		x.mu.Unlock()
 		if dropped {

@@ -1,9 +1,11 @@
 package alert
 
 import (
+	"fmt"
 	"reflect"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -119,5 +121,38 @@ func TestHeldNotificationsAreCompact(t *testing.T) {
 	want := b.Notification(decs[7], CompletedByStepUp)
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("reported:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// TestHeldNotificationsConcurrently: decisions held and completed from
+// many goroutines at once each come back as their own notification.
+func TestHeldNotificationsConcurrently(t *testing.T) {
+	x := newNotify(time.Hour, 10_000, func() { t.Error("evicted") })
+	b := testBuilder(t, BuilderOptions{})
+	at := &engine.Attempt{Result: engine.ResultPasswordOK}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 300 {
+				d := &engine.Decision{DecisionID: fmt.Sprintf("g%d-d%d", g, i), Tenant: "acme", Action: engine.ActionStepUp, Time: t0.Add(time.Duration(i) * time.Second),
+					Notify: []string{"new_country"}, Reasons: []engine.Reason{{RuleID: "new-country", Notify: "new_country", Message: fmt.Sprint("from ", g, i)}}}
+				d.Signals.Attempt.UserID = fmt.Sprintf("u-%d-%d", g, i)
+				if x.decided(b, at, d) != nil {
+					t.Error("a step-up published before it passed")
+					return
+				}
+				got := x.reported(&engine.Outcome{Tenant: "acme", DecisionID: d.DecisionID, Outcome: engine.StepUpPassed})
+				if want := b.Notification(d, CompletedByStepUp); !reflect.DeepEqual(got, want) {
+					t.Errorf("%s:\n got %+v\nwant %+v", d.DecisionID, got, want)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if x.len() != 0 {
+		t.Errorf("%d still held", x.len())
 	}
 }
