@@ -66,7 +66,7 @@ func (x *notify) decided(b *Builder, a *engine.Attempt, d *engine.Decision) *Not
 		return b.Notification(d, CompletedByPassword)
 	case d.Action == engine.ActionAllow && a.Result == engine.ResultUnknown,
 		d.Action == engine.ActionStepUp && !a.Result.Failed():
-		n := b.Notification(d, "")
+		n := b.notification(d, "")
 		if n == nil {
 			return nil
 		}

@@ -30,12 +30,8 @@ func appendHeld(b []byte, n *Notification) []byte {
 	for _, k := range n.Kinds {
 		b = appendHeldString(b, k)
 	}
-	for _, s := range [...]string{
-		n.User.ID, n.User.Username, n.User.UsernameHash,
-		n.Login.IP, n.Login.Country, n.Login.Subdivision, n.Login.City,
-		n.Login.Browser, n.Login.OS, n.Login.DeviceType, n.Login.Channel,
-	} {
-		b = appendHeldString(b, s)
+	for _, f := range heldStrings(n) {
+		b = appendHeldString(b, *f)
 	}
 	b = binary.AppendUvarint(b, uint64(len(n.Rules)))
 	for i := range n.Rules {
@@ -45,6 +41,16 @@ func appendHeld(b []byte, n *Notification) []byte {
 		b = appendHeldString(b, r.Message)
 	}
 	return appendHeldString(b, n.RulesVersion)
+}
+
+// heldStrings are n's single string fields after its time and kinds, in
+// the form's order: one list for writing and reading alike.
+func heldStrings(n *Notification) [11]*string {
+	return [...]*string{
+		&n.User.ID, &n.User.Username, &n.User.UsernameHash,
+		&n.Login.IP, &n.Login.Country, &n.Login.Subdivision, &n.Login.City,
+		&n.Login.Browser, &n.Login.OS, &n.Login.DeviceType, &n.Login.Channel,
+	}
 }
 
 func appendHeldString(b []byte, s string) []byte {
@@ -122,11 +128,7 @@ func decodeHeld(form []byte) (*Notification, bool) {
 	for i := range n.Kinds {
 		n.Kinds[i] = r.str()
 	}
-	for _, f := range [...]*string{
-		&n.User.ID, &n.User.Username, &n.User.UsernameHash,
-		&n.Login.IP, &n.Login.Country, &n.Login.Subdivision, &n.Login.City,
-		&n.Login.Browser, &n.Login.OS, &n.Login.DeviceType, &n.Login.Channel,
-	} {
+	for _, f := range heldStrings(n) {
 		*f = r.str()
 	}
 	n.Rules = make([]NotifyRule, r.count())

@@ -100,6 +100,16 @@ func notificationKey(tenant, decisionID string) [16]byte {
 // there is nothing to tell or no one to tell it to. It shares nothing
 // mutable with d.
 func (b *Builder) Notification(d *engine.Decision, completedBy string) *Notification {
+	n := b.notification(d, completedBy)
+	if n != nil {
+		n.NotificationID = NotificationID(n.Tenant, n.DecisionID)
+	}
+	return n
+}
+
+// notification is Notification without its id: a held notification is
+// keyed by the id in binary and gets its text form only when published.
+func (b *Builder) notification(d *engine.Decision, completedBy string) *Notification {
 	s := &d.Signals
 	if len(d.Notify) == 0 || s.Attempt.UserID == "" {
 		return nil
@@ -109,7 +119,7 @@ func (b *Builder) Notification(d *engine.Decision, completedBy string) *Notifica
 		tenant = engine.DefaultTenant
 	}
 	n := &Notification{
-		Schema: NotificationSchemaID, NotificationID: NotificationID(tenant, d.DecisionID), Tenant: tenant,
+		Schema: NotificationSchemaID, Tenant: tenant,
 		AttemptID: d.AttemptID, DecisionID: d.DecisionID, Time: d.Time.UTC(), Kinds: slices.Clone(d.Notify),
 		CompletedBy: completedBy, RulesVersion: d.RulesVersion,
 		Login: Login{
