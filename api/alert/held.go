@@ -1,13 +1,13 @@
 package alert
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"sync"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/simplelru"
-
 	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/internal/heldqueue"
 )
 
 // Defaults for the notifications held until their login completes.
@@ -22,27 +22,28 @@ const (
 // completes it is reported to this node (held until then, at most
 // ttl and entries, the oldest dropped first).
 type notify struct {
-	mu      sync.Mutex
-	held    *simplelru.LRU[heldKey, heldNote]
+	// Held notifications, sharded by key so that a rebuild of one queue
+	// (heldqueue) holds up few calls.
+	shards  []heldShard
 	ttl     time.Duration
 	now     func() time.Time
 	evicted func() // counts a held notification dropped unpublished
 }
 
-// heldBufs are scratch buffers for encoding held forms outside the lock,
-// each copied to a form of its exact size.
+type heldShard struct {
+	mu sync.Mutex
+	// Records are the decision's action, then appendHeld's form, under
+	// the notification's id in binary (notificationKey): no pointer for
+	// the collector to follow in any of them.
+	q *heldqueue.Queue
+}
+
+// heldBufs are scratch buffers for encoding held forms outside the lock.
 var heldBufs = sync.Pool{New: func() any { return new([]byte) }}
 
-// heldKey is the held notification's id in binary (notificationKey): no
-// pointers for the collector to follow, unlike the tenant and decision id
-// strings it stands for.
-type heldKey [16]byte
-
-type heldNote struct {
-	form    []byte // appendHeld's
-	action  engine.Action
-	expires int64 // Unix nanoseconds
-}
+// heldPerShard is about the most a shard holds: a queue's rebuild stays
+// well under a millisecond.
+const heldPerShard = 8192
 
 func newNotify(ttl time.Duration, entries int, evicted func()) *notify {
 	if ttl <= 0 {
@@ -52,8 +53,16 @@ func newNotify(ttl time.Duration, entries int, evicted func()) *notify {
 		entries = DefaultNotifyHoldEntries
 	}
 	n := &notify{ttl: ttl, now: time.Now, evicted: evicted}
-	n.held, _ = simplelru.NewLRU[heldKey, heldNote](entries, nil)
+	// One shard when few are held, so that the bound is exact there.
+	n.shards = make([]heldShard, min(16, (entries+heldPerShard-1)/heldPerShard))
+	for i := range n.shards {
+		n.shards[i].q = heldqueue.New((entries + len(n.shards) - 1) / len(n.shards))
+	}
 	return n
+}
+
+func (x *notify) shard(k *heldqueue.Key) *heldShard {
+	return &x.shards[binary.LittleEndian.Uint64(k[:8])%uint64(len(x.shards))]
 }
 
 // decided returns the notification to publish now, or holds it.
@@ -71,14 +80,16 @@ func (x *notify) decided(b *Builder, a *engine.Attempt, d *engine.Decision) *Not
 			return nil
 		}
 		buf := heldBufs.Get().(*[]byte)
-		*buf = appendHeld((*buf)[:0], n)
-		form := make([]byte, len(*buf))
-		copy(form, *buf)
+		*buf = appendHeld(append((*buf)[:0], byte(d.Action)), n)
+		k := heldqueue.Key(notificationKey(n.Tenant, n.DecisionID))
+		sh := x.shard(&k)
+		now := x.now().UnixNano()
+		sh.mu.Lock()
+		sh.q.Expire(now)
+		dropped := sh.q.Put(k, now+int64(x.ttl), *buf)
+		sh.mu.Unlock()
 		heldBufs.Put(buf)
-		x.mu.Lock()
-		dropped := x.held.Add(notificationKey(n.Tenant, n.DecisionID), heldNote{form: form, action: d.Action, expires: x.now().Add(x.ttl).UnixNano()})
-		x.mu.Unlock()
-		if dropped {
+		if dropped > 0 {
 			x.evicted()
 		}
 	}
@@ -105,21 +116,19 @@ func (x *notify) reported(o *engine.Outcome) *Notification {
 	if tenant == "" {
 		tenant = engine.DefaultTenant
 	}
-	k := heldKey(notificationKey(tenant, o.DecisionID))
-	x.mu.Lock()
-	h, ok := x.held.Peek(k)
-	if ok {
-		x.held.Remove(k)
-	}
-	x.mu.Unlock()
-	if !ok || completedBy == "" || x.now().UnixNano() > h.expires {
+	k := heldqueue.Key(notificationKey(tenant, o.DecisionID))
+	sh := x.shard(&k)
+	sh.mu.Lock()
+	rec, expires, ok := sh.q.Take(nil, k)
+	sh.mu.Unlock()
+	if !ok || completedBy == "" || x.now().UnixNano() > expires || len(rec) == 0 {
 		return nil
 	}
 	// The engine refuses login_succeeded for a step-up; this is a guard.
-	if (h.action == engine.ActionStepUp) != (completedBy == CompletedByStepUp) {
+	if (engine.Action(rec[0]) == engine.ActionStepUp) != (completedBy == CompletedByStepUp) {
 		return nil
 	}
-	n, ok := decodeHeld(h.form)
+	n, ok := decodeHeld(rec[1:])
 	if !ok || n.Tenant != tenant || n.DecisionID != o.DecisionID {
 		return nil // a defect, not an input: the forms are this process's own
 	}
@@ -130,7 +139,12 @@ func (x *notify) reported(o *engine.Outcome) *Notification {
 
 // len is the number of notifications held.
 func (x *notify) len() int {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	return x.held.Len()
+	n := 0
+	for i := range x.shards {
+		sh := &x.shards[i]
+		sh.mu.Lock()
+		n += sh.q.Len()
+		sh.mu.Unlock()
+	}
+	return n
 }

@@ -22,7 +22,7 @@ const (
 	bytesPerWindow  = 450  // an address, subnet, ASN, account, password or tenant window key, with a failure counter
 	bytesPerMember  = 60   // a member of a distinct-count set (a username, an account)
 	bytesPerProfile = 320  // a profile with one entry in each set (a flood's), encoded
-	bytesPerPending = 750  // a decision awaiting its outcome
+	bytesPerPending = 480  // a decision awaiting its outcome, encoded (pending.go)
 	bytesPerShard   = 4096 // a shard's own tables
 )
 
@@ -110,4 +110,49 @@ func TestFloodStaysBounded(t *testing.T) {
 		t.Errorf("heap grew %d bytes, over the %d the caps allow", grown, bound)
 	}
 	runtime.KeepAlive(s)
+}
+
+// TestPendingHeldCompactly holds decisions pending their outcome to
+// their bound in bytes and, the reason they are held encoded, to next to
+// no heap objects: as engine.Pending values with an LRU element and map
+// entry each they were several objects a decision for every collection
+// to trace, most of a loaded node's (benchmarks/README.md, 2026-12-05).
+func TestPendingHeldCompactly(t *testing.T) {
+	const n = 20000
+	ps := make([]engine.Pending, n)
+	for i := range ps {
+		ip := netip.AddrFrom4([4]byte{11, byte(i >> 16), byte(i >> 8), byte(i)})
+		l := engine.Login{Tenant: "t", User: fresh(i, "u"), Time: base, IP: ip, Subnet: engine.SubnetOf(ip), Device: fresh(i, "d"),
+			Agent: "chrome/windows", Country: "FR", City: "Paris", ASN: uint32(i), HasLocation: true, Lat: 48.85, Lon: 2.35, AccuracyKM: 20}
+		ev := engine.Event{Tenant: "t", Time: base, User: l.User, Account: l.User, Username: fresh(i, "n"), IP: ip, Subnet: l.Subnet, ASN: l.ASN}
+		ps[i] = engine.Pending{DecisionID: fmt.Sprintf("01JPENDING%016d", i), Action: engine.ActionStepUp, Event: ev, Login: l}
+	}
+	ctx := context.Background()
+	s := New(Options{Shards: 4, MaxPending: n})
+	defer s.Close(ctx)
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := range ps {
+		if err := s.Commit(ctx, &engine.Commit{Pending: &ps[i]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	bytes := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / n
+	objects := float64(int64(after.HeapObjects)-int64(before.HeapObjects)) / n
+	t.Logf("%d bytes and %.3f heap objects a pending decision", bytes, objects)
+	if bytes > bytesPerPending {
+		t.Errorf("%d bytes a pending decision, bound %d", bytes, bytesPerPending)
+	}
+	if objects > 0.05 {
+		t.Errorf("%.3f heap objects a pending decision", objects)
+	}
+	for _, i := range []int{0, n / 2, n - 1} {
+		got, ok, err := s.TakePending(ctx, "t", ps[i].DecisionID)
+		if err != nil || !ok || got.DecisionID != ps[i].DecisionID || got.Login.User != ps[i].Login.User {
+			t.Errorf("TakePending(%d) = %v, %v, %v", i, got.DecisionID, ok, err)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 	"unsafe"
@@ -56,10 +57,14 @@ func (s *Store) Commit(ctx context.Context, c *engine.Commit) error {
 	}
 	if p := c.Pending; p != nil {
 		th := s.tenant(p.Event.Tenant)
-		sh := s.shardForPending(th, p.DecisionID)
+		k := s.pendingKey(th, p.DecisionID)
+		sh := s.shardForPending(&k)
+		buf := formBufs.Get().(*[]byte)
+		*buf = appendPending((*buf)[:0], th, p)
 		sh.mu.Lock()
-		sh.pending.Add(pendingID{th, p.DecisionID}, &pendingEntry{p: *p, expires: now + int64(s.opts.PendingTTL/time.Second)})
+		sh.pending.Put(k, now+int64(s.opts.PendingTTL/time.Second), *buf)
 		sh.mu.Unlock()
+		formBufs.Put(buf)
 	}
 	return nil
 }
@@ -69,21 +74,28 @@ func (s *Store) TakePending(ctx context.Context, tenant, decisionID string) (eng
 	if err := ctx.Err(); err != nil {
 		return engine.Pending{}, false, err
 	}
-	th := s.tenant(tenant)
-	sh := s.shardForPending(th, decisionID)
+	k := s.pendingKey(s.tenant(tenant), decisionID)
+	sh := s.shardForPending(&k)
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	k := pendingID{th, decisionID}
-	e, ok := sh.pending.Peek(k)
-	if !ok {
+	form, expires, ok := sh.pending.Take(nil, k)
+	sh.mu.Unlock()
+	if !ok || s.now() >= expires {
 		return engine.Pending{}, false, nil
 	}
-	sh.pending.Remove(k)
-	if s.now() >= e.expires {
-		return engine.Pending{}, false, nil
+	// The form is this call's own copy: the decoded strings point into it.
+	var p engine.Pending
+	if err := decodePending(form, &p); err != nil {
+		return engine.Pending{}, false, fmt.Errorf("memstore: pending decision: %w", err)
 	}
-	return e.p, true, nil
+	if p.DecisionID != decisionID {
+		return engine.Pending{}, false, nil // two ids of one key: odds of 2^-128
+	}
+	return p, true, nil
 }
+
+// formBufs are scratch buffers for encoding pending forms outside the
+// lock; the queue copies them.
+var formBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 // sameBlob reports whether a and b are the same stored blob (not merely
 // equal bytes: a blob is never modified, so the same memory is the same

@@ -15,9 +15,8 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/hashicorp/golang-lru/v2/simplelru"
-
 	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/internal/heldqueue"
 )
 
 // Options bound the store. Zero values take the defaults.
@@ -87,6 +86,7 @@ type Store struct {
 	// than two clock reads per Score.
 	clock    atomic.Int64
 	seed     maphash.Seed
+	pendSeed maphash.Seed // the second half of a pending decision's key
 	shards   []shard
 	attempts *attempts
 	stop     chan struct{}
@@ -97,9 +97,9 @@ type Store struct {
 type shard struct {
 	mu       sync.Mutex
 	profiles *table[userID, profileEntry]
-	windows  *windowTable // addresses, subnets, ASNs, tenant
-	accounts *windowTable // accounts, passwords
-	pending  *simplelru.LRU[pendingID, *pendingEntry]
+	windows  *windowTable     // addresses, subnets, ASNs, tenant
+	accounts *windowTable     // accounts, passwords
+	pending  *heldqueue.Queue // pending.go
 	// members counts the distinct-set members of the shard's windows,
 	// kept under memberBudget (Options.MaxMembers over the shards).
 	members, memberBudget int
@@ -155,11 +155,6 @@ func (s *Store) windowHash(k *windowID) uint64 {
 	return maphash.Bytes(s.seed, unsafe.Slice((*byte)(unsafe.Pointer(k)), unsafe.Sizeof(*k)))
 }
 
-type pendingID struct {
-	tenant tenantHash
-	id     string
-}
-
 type profileEntry struct {
 	blob    []byte // encodeProfile's; never modified (profile.go)
 	touched int64  // wall clock, unix seconds
@@ -186,11 +181,6 @@ func count(c **counter) *counter {
 	return *c
 }
 
-type pendingEntry struct {
-	p       engine.Pending
-	expires int64 // wall clock
-}
-
 // windowTable holds window keys. A window is held in its entry, not
 // behind a pointer: most are an address's, with one member and no
 // counter.
@@ -201,7 +191,7 @@ var _ engine.Store = (*Store)(nil)
 // New returns a Store and starts its expiry sweeper; Close stops it.
 func New(opts Options) *Store {
 	opts.defaults()
-	s := &Store{opts: opts, seed: maphash.MakeSeed(), shards: make([]shard, opts.Shards), attempts: newAttempts(opts.MaxAttempts), stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Store{opts: opts, seed: maphash.MakeSeed(), pendSeed: maphash.MakeSeed(), shards: make([]shard, opts.Shards), attempts: newAttempts(opts.MaxAttempts), stop: make(chan struct{}), done: make(chan struct{})}
 	per := func(total int) int { return min(maxTable, max(1, (total+opts.Shards-1)/opts.Shards)) }
 	for i := range s.shards {
 		sh := &s.shards[i]
@@ -212,7 +202,7 @@ func New(opts Options) *Store {
 		sh.profiles = newTable[userID, profileEntry](per(opts.MaxUsers), nil)
 		sh.windows = newTable(per(opts.MaxWindowKeys), dropped)
 		sh.accounts = newTable(per(opts.MaxAccountKeys), dropped)
-		sh.pending, _ = simplelru.NewLRU[pendingID, *pendingEntry](per(opts.MaxPending), nil)
+		sh.pending = heldqueue.New(per(opts.MaxPending))
 	}
 	s.clock.Store(time.Now().Unix())
 	go s.sweep()
@@ -227,10 +217,6 @@ func (s *Store) shardFor(t tenantHash, user engine.Key) *shard {
 
 func (s *Store) shardIndex(t tenantHash, user engine.Key) int {
 	return int((uint64(t) ^ binary.LittleEndian.Uint64(user[:8])) % uint64(len(s.shards)))
-}
-
-func (s *Store) shardForPending(t tenantHash, id string) *shard {
-	return &s.shards[(uint64(t)^maphash.String(s.seed, id))%uint64(len(s.shards))]
 }
 
 func (s *Store) now() int64 {
@@ -323,10 +309,15 @@ func (s *Store) Forget(ctx context.Context, tenant string, user engine.Key) erro
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		for _, k := range sh.pending.Keys() {
-			if e, ok := sh.pending.Peek(k); ok && k.tenant == th && e.p.Login.User == user {
-				sh.pending.Remove(k)
+		var gone []heldqueue.Key
+		sh.pending.Range(func(k heldqueue.Key, _ int64, form []byte) bool {
+			if t, u, ok := pendingOwner(form); ok && t == th && u == user {
+				gone = append(gone, k)
 			}
+			return true
+		})
+		for _, k := range gone {
+			sh.pending.Remove(k)
 		}
 		sh.mu.Unlock()
 	}
@@ -417,13 +408,7 @@ func (s *Store) Expire() {
 				sh.removeWindow(list, o)
 			}
 		}
-		for {
-			k, e, ok := sh.pending.GetOldest()
-			if !ok || now < e.expires {
-				break
-			}
-			sh.pending.Remove(k)
-		}
+		sh.pending.Expire(now)
 		sh.mu.Unlock()
 	}
 }
