@@ -128,7 +128,7 @@ func TestPendingHeldCompactly(t *testing.T) {
 		ps[i] = engine.Pending{DecisionID: fmt.Sprintf("01JPENDING%016d", i), Action: engine.ActionStepUp, Event: ev, Login: l}
 	}
 	ctx := context.Background()
-	s := New(Options{Shards: 4, MaxPending: n})
+	s := New(Options{Shards: 4, MaxPending: 2 * n}) // room to spare: the bound is per shard
 	defer s.Close(ctx)
 	runtime.GC()
 	var before, after runtime.MemStats
