@@ -1,26 +1,28 @@
 package memstore
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"sync"
 
-	"github.com/hashicorp/golang-lru/v2/simplelru"
-
 	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/internal/heldqueue"
 )
 
 // attempts remember the attempt ids observed within the attempt window
-// (Options.AttemptWindow), bounded by Options.MaxAttempts (least recently
-// observed first out), with the decision committed for each: a
-// redelivered attempt is read, not counted again, and gets its decision
-// back (engine.State.Replayed, Decided). In memory, "any node" is this
-// process.
+// (Options.AttemptWindow), bounded by Options.MaxAttempts (oldest first
+// out), with the decision committed for each: a redelivered attempt is
+// read, not counted again, and gets its decision back
+// (engine.State.Replayed, Decided). In memory, "any node" is this
+// process. The records are in heldqueues, out of the collector's way, as
+// pending decisions are (pending.go).
 type attempts struct {
 	shards [16]attemptShard
 }
 
 type attemptShard struct {
-	mu  sync.Mutex
-	lru *simplelru.LRU[attemptID, *attemptEntry]
+	mu sync.Mutex
+	q  *heldqueue.Queue
 }
 
 type attemptID struct {
@@ -28,16 +30,21 @@ type attemptID struct {
 	id engine.Key
 }
 
-type attemptEntry struct {
-	expires int64 // unix seconds
-	record  []byte
+// key is the attempt's key in its queue: the attempt id is keyed
+// (engine.Keyer.Attempt), so mixing the tenant's hash into it keeps two
+// tenants' attempts apart at odds of 2^-128.
+func (k attemptID) key() heldqueue.Key {
+	q := heldqueue.Key(k.id)
+	binary.LittleEndian.PutUint64(q[:8], binary.LittleEndian.Uint64(q[:8])^uint64(k.t))
+	binary.LittleEndian.PutUint64(q[8:], binary.LittleEndian.Uint64(q[8:])^bits.RotateLeft64(uint64(k.t), 32))
+	return q
 }
 
 func newAttempts(max int) *attempts {
 	a := &attempts{}
 	per := max/len(a.shards) + 1
 	for i := range a.shards {
-		a.shards[i].lru, _ = simplelru.NewLRU[attemptID, *attemptEntry](per, nil)
+		a.shards[i].q = heldqueue.New(per)
 	}
 	return a
 }
@@ -50,23 +57,30 @@ func (a *attempts) shard(k attemptID) *attemptShard {
 // so, copies its record into st; otherwise it remembers it from now on.
 func (a *attempts) observe(k attemptID, now, window int64, st *engine.State) bool {
 	sh := a.shard(k)
+	qk := k.key()
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if e, ok := sh.lru.Get(k); ok && now < e.expires {
+	sh.q.Expire(now)
+	var dst []byte
+	if st != nil {
+		dst = st.Decided[:0]
+	}
+	if rec, expires, ok := sh.q.Get(dst, qk); ok && now < expires {
 		if st != nil {
 			st.Replayed = true
-			st.Decided = append(st.Decided[:0], e.record...)
+			st.Decided = rec
 		}
 		return true
 	}
-	sh.lru.Add(k, &attemptEntry{expires: now + window})
+	sh.q.Put(qk, now+window, nil)
 	return false
 }
 
 // decided keeps the record of an attempt's decision.
 func (a *attempts) decided(k attemptID, now, window int64, record []byte) {
 	sh := a.shard(k)
+	qk := k.key()
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	sh.lru.Add(k, &attemptEntry{expires: now + window, record: append([]byte(nil), record...)})
+	sh.q.Put(qk, now+window, record)
 }

@@ -156,3 +156,39 @@ func TestPendingHeldCompactly(t *testing.T) {
 		}
 	}
 }
+
+// TestAttemptsHeldCompactly: the attempt ids remembered for redeliveries,
+// with their decisions' records, are next to no heap objects either (an
+// LRU entry, a record and a list element each before).
+func TestAttemptsHeldCompactly(t *testing.T) {
+	const n = 20000
+	a := newAttempts(2 * n) // room to spare: the bound is per shard
+	record := make([]byte, 120)
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := range n {
+		k := attemptID{7, fresh(i, "attempt")}
+		if a.observe(k, 100, 600, nil) {
+			t.Fatalf("attempt %d seen before it was", i)
+		}
+		a.decided(k, 100, 600, record)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	objects := float64(int64(after.HeapObjects)-int64(before.HeapObjects)) / n
+	t.Logf("%d bytes and %.3f heap objects an attempt", (int64(after.HeapAlloc)-int64(before.HeapAlloc))/n, objects)
+	if objects > 0.05 {
+		t.Errorf("%.3f heap objects an attempt", objects)
+	}
+	var st engine.State
+	if !a.observe(attemptID{7, fresh(5, "attempt")}, 200, 600, &st) || !st.Replayed || len(st.Decided) != len(record) {
+		t.Errorf("a redelivery: replayed %v, %d bytes of record", st.Replayed, len(st.Decided))
+	}
+	if a.observe(attemptID{8, fresh(5, "attempt")}, 200, 600, nil) {
+		t.Error("another tenant's attempt of the same id was taken for a redelivery")
+	}
+	if a.observe(attemptID{7, fresh(6, "attempt")}, 700, 600, nil) {
+		t.Error("an attempt past its window was taken for a redelivery")
+	}
+}

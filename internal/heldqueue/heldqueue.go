@@ -137,16 +137,22 @@ func (q *Queue) room(n int) (uint64, uint32) {
 // Take appends key's record to dst and removes it, returning the longer
 // dst and the record's expiry; ok is false when key holds nothing.
 func (q *Queue) Take(dst []byte, key Key) (_ []byte, expires int64, ok bool) {
+	dst, expires, ok = q.Get(dst, key)
+	if ok {
+		q.remove(q.index[key])
+	}
+	return dst, expires, ok
+}
+
+// Get is Take without removing the record: its place in the order stays.
+func (q *Queue) Get(dst []byte, key Key) (_ []byte, expires int64, ok bool) {
 	s, ok := q.index[key]
 	if !ok {
 		return dst, 0, false
 	}
 	sl := q.slot(s)
 	p := &q.pages[sl.page-q.first]
-	dst = append(dst, p.b[sl.off:sl.off+sl.size]...)
-	expires = sl.expires
-	q.remove(s)
-	return dst, expires, true
+	return append(dst, p.b[sl.off:sl.off+sl.size]...), sl.expires, true
 }
 
 // Remove removes key's record, reporting whether there was one.
