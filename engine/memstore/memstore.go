@@ -43,7 +43,7 @@ type Options struct {
 	PendingTTL time.Duration // a decision not reported within this is dropped, default 30 minutes
 	// MaxAttempts bounds the attempt ids remembered so that a redelivered
 	// attempt is neither counted twice nor decided differently (default
-	// 100,000; least recently observed first out), and AttemptWindow is
+	// 100,000; the oldest first out), and AttemptWindow is
 	// how long each is remembered (default 10 minutes).
 	MaxAttempts   int
 	AttemptWindow time.Duration
