@@ -137,7 +137,13 @@ func setMode(data []byte, id, mode string) ([]byte, error) {
 			if start < 0 || end > len(line) {
 				return nil, fmt.Errorf("rule %q: mode: value not where the parser says", id)
 			}
-			edited := append(append(append([]byte{}, line[:start]...), mode...), line[end:]...)
+			text := mode
+			if start > 0 && line[start-1] == ':' {
+				// An empty value ("mode:" for the default): the parser
+				// places it right after the colon.
+				text = " " + mode
+			}
+			edited := append(append(append([]byte{}, line[:start]...), text...), line[end:]...)
 			lines[v.Line-1] = edited
 			return bytes.Join(lines, nil), nil
 		}

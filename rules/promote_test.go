@@ -16,6 +16,9 @@ func TestSetMode(t *testing.T) {
 		{"quoted", "rules:\n  - id: a\n    mode: \"shadow\"\n", "rules:\n  - id: a\n    mode: enforce\n"},
 		{"default mode", "settings: {default_mode: shadow}\nrules:\n  - id: b\n    when: x\n  - id: a\n    when: y\n", "settings: {default_mode: shadow}\nrules:\n  - id: b\n    when: x\n  - id: a\n    mode: enforce\n    when: y\n"},
 		{"id not first", "rules:\n- description: d\n  id: a\n  when: y\n", "rules:\n- description: d\n  id: a\n  mode: enforce\n  when: y\n"},
+		{"empty mode", "rules:\n  - id: a\n    mode:\n    when: y\n", "rules:\n  - id: a\n    mode: enforce\n    when: y\n"},
+		{"empty mode, comment", "rules:\n  - mode:   # default\n    id: a\n", "rules:\n  - mode: enforce   # default\n    id: a\n"},
+		{"null mode", "rules:\n  - id: a\n    mode: ~\n", "rules:\n  - id: a\n    mode: enforce\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := setMode([]byte(tc.in), "a", "enforce")
