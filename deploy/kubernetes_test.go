@@ -11,11 +11,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/riskgate/riskgate/internal/redistest"
+	"github.com/riskgate/riskgate/internal/syncbuf"
 )
 
 var update = flag.Bool("update", false, "regenerate kubernetes/rules-configmap.yaml from rules/default.yaml")
@@ -234,7 +234,7 @@ func TestKubernetesRunsAsWritten(t *testing.T) {
 	}
 	cmd := exec.Command(riskgate, args...)
 	cmd.Env = append(os.Environ(), "RISKGATE_STORE="+rd.URL, "GOMEMLIMIT=1073741824")
-	var out syncBuffer
+	var out syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -363,21 +363,4 @@ func TestRulesConfigMap(t *testing.T) {
 	if out, err := exec.Command(riskgate, "rules", "check", dir).CombinedOutput(); err != nil {
 		t.Fatalf("riskgate rules check: %v\n%s", err, out)
 	}
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

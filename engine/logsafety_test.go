@@ -1,7 +1,6 @@
 package engine_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
@@ -13,26 +12,9 @@ import (
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/engine/memstore"
 	"github.com/riskgate/riskgate/internal/enginetest"
+	"github.com/riskgate/riskgate/internal/syncbuf"
 	"github.com/riskgate/riskgate/rules"
 )
-
-// logBuffer is a slog handler's output, safe for concurrent writes.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // brokenRules fail at run time on the values the attempt carries: the
 // three rules of issue 10 item 8.
@@ -62,7 +44,7 @@ func TestRuleErrorsLogNoAttemptValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs logBuffer
+	var logs syncbuf.Buffer
 	var failed []error
 	obs := &failObserver{f: func(stage, name string, err error) { failed = append(failed, err) }}
 	e := enginetest.New(t, engine.Options{Rules: set, Now: func() time.Time { return t0 }, Observers: []engine.Observer{obs},
@@ -138,7 +120,7 @@ func TestRuleErrorsDoNotHideStoreOutages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs logBuffer
+	var logs syncbuf.Buffer
 	store := &toggleStore{Store: memstore.New(memstore.Options{})}
 	t.Cleanup(func() { store.Close(context.Background()) })
 	e := enginetest.New(t, engine.Options{Store: store, Rules: set, Now: func() time.Time { return t0 },

@@ -1,7 +1,6 @@
 package node_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	kstream "github.com/riskgate/riskgate/api/stream"
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/internal/redistest"
+	"github.com/riskgate/riskgate/internal/syncbuf"
 	"github.com/riskgate/riskgate/node"
 )
 
@@ -48,7 +48,7 @@ func startStreamNode(t *testing.T, brokers []string, group, store string) *strea
 	// redelivery decided again is expected only when the first decision's
 	// commit was lost (a background flush past its timeout on a loaded
 	// machine), and the store says so there.
-	warnings := &lockedBuffer{}
+	warnings := &syncbuf.Buffer{}
 	logger := slog.New(slog.NewTextHandler(warnings, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	n, err := node.New(context.Background(), cfg, node.WithSecret(streamSecret), node.WithLogger(logger))
 	if err != nil {
@@ -56,7 +56,7 @@ func startStreamNode(t *testing.T, brokers []string, group, store string) *strea
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("node of group %s, its warnings but alerts:\n%s", group, warnings.without("msg=alert", "msg=notification"))
+			t.Logf("node of group %s, its warnings but alerts:\n%s", group, without(warnings.String(), "msg=alert", "msg=notification"))
 		}
 	})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -70,24 +70,10 @@ func startStreamNode(t *testing.T, brokers []string, group, store string) *strea
 	return sn
 }
 
-// lockedBuffer is a log written from many goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// without returns the lines that contain none of drop.
-func (l *lockedBuffer) without(drop ...string) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// without returns the lines of s that contain none of drop.
+func without(s string, drop ...string) string {
 	var out strings.Builder
-	for line := range strings.Lines(l.b.String()) {
+	for line := range strings.Lines(s) {
 		if !slices.ContainsFunc(drop, func(d string) bool { return strings.Contains(line, d) }) {
 			out.WriteString(line)
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/internal/syncbuf"
 )
 
 // alice is a user with a laptop at home in Paris.
@@ -55,7 +56,7 @@ func notifyRun(t *testing.T, opts BuilderOptions) (jsonl []byte, posts []http.He
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf syncBuffer
+	var buf syncbuf.Buffer
 	opts.Notify.Enabled = true
 	d, err := NewDispatcher(Options{Builder: testBuilder(t, opts), Sinks: []SinkConfig{
 		{Sink: NewWriterSink("jsonl", &buf)}, {Sink: wh},
@@ -122,23 +123,6 @@ func notifyRun(t *testing.T, opts BuilderOptions) (jsonl []byte, posts []http.He
 		t.Fatal(err)
 	}
 	return buf.Bytes(), posts, bodies
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) Bytes() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return bytes.Clone(s.b.Bytes())
 }
 
 func TestNotificationsOfCompletedLogins(t *testing.T) {
@@ -266,7 +250,7 @@ func TestNotificationUsernamePolicies(t *testing.T) {
 }
 
 func TestNotificationsOff(t *testing.T) {
-	var buf syncBuffer
+	var buf syncbuf.Buffer
 	d, err := NewDispatcher(Options{Builder: testBuilder(t, BuilderOptions{}), Sinks: []SinkConfig{{Sink: NewWriterSink("jsonl", &buf)}}})
 	if err != nil {
 		t.Fatal(err)

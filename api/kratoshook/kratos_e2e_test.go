@@ -20,6 +20,7 @@ import (
 	"github.com/riskgate/riskgate/api/client"
 	"github.com/riskgate/riskgate/api/client/clienttest"
 	"github.com/riskgate/riskgate/api/kratoshook"
+	"github.com/riskgate/riskgate/internal/syncbuf"
 )
 
 // The end-to-end test runs a real Ory Kratos, which is not in any package
@@ -103,7 +104,7 @@ func startKratos(t *testing.T, bin, hookURL, hookToken string) *kratos {
 	cmd := exec.Command(bin, "serve", "-c", cfg, "--dev", "--sqa-opt-out")
 	// The token from the environment, as deploy/kratos/kratos.yml advises.
 	cmd.Env = append(os.Environ(), "SELFSERVICE_FLOWS_LOGIN_AFTER_PASSWORD_HOOKS_0_CONFIG_AUTH_CONFIG_VALUE=Bearer "+hookToken)
-	var out syncBuffer
+	var out syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -140,23 +141,6 @@ func freeAddr(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func jsonDo(t *testing.T, method, url string, body any, headers map[string]string) (int, map[string]any) {
