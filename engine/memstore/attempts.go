@@ -2,7 +2,6 @@ package memstore
 
 import (
 	"encoding/binary"
-	"math/bits"
 	"sync"
 
 	"github.com/riskgate/riskgate/engine"
@@ -34,10 +33,7 @@ type attemptID struct {
 // (engine.Keyer.Attempt), so mixing the tenant's hash into it keeps two
 // tenants' attempts apart at odds of 2^-128.
 func (k attemptID) key() heldqueue.Key {
-	q := heldqueue.Key(k.id)
-	binary.LittleEndian.PutUint64(q[:8], binary.LittleEndian.Uint64(q[:8])^uint64(k.t))
-	binary.LittleEndian.PutUint64(q[8:], binary.LittleEndian.Uint64(q[8:])^bits.RotateLeft64(uint64(k.t), 32))
-	return q
+	return queueKey(k.t, binary.LittleEndian.Uint64(k.id[:8]), binary.LittleEndian.Uint64(k.id[8:]))
 }
 
 func newAttempts(max int) *attempts {

@@ -3,6 +3,7 @@ package memstore
 import (
 	"encoding/binary"
 	"hash/maphash"
+	"math/bits"
 	"net/netip"
 	"time"
 
@@ -40,9 +41,16 @@ const (
 // pendingKey is the key of a tenant's decision in its shard's queue,
 // and the first 8 bytes (as a number) pick the shard.
 func (s *Store) pendingKey(th tenantHash, id string) heldqueue.Key {
+	return queueKey(th, maphash.String(s.seed, id), maphash.String(s.pendSeed, id))
+}
+
+// queueKey is the heldqueue key of a 128-bit id (lo, hi) in tenant th:
+// the tenant's hash is mixed into both halves, so two tenants' ids of
+// one value differ in either.
+func queueKey(th tenantHash, lo, hi uint64) heldqueue.Key {
 	var k heldqueue.Key
-	binary.LittleEndian.PutUint64(k[:8], uint64(th)^maphash.String(s.seed, id))
-	binary.LittleEndian.PutUint64(k[8:], uint64(th)>>32|uint64(th)<<32^maphash.String(s.pendSeed, id))
+	binary.LittleEndian.PutUint64(k[:8], lo^uint64(th))
+	binary.LittleEndian.PutUint64(k[8:], hi^bits.RotateLeft64(uint64(th), 32))
 	return k
 }
 

@@ -97,7 +97,11 @@ func (q *Queue) Put(key Key, expires int64, data []byte) (evicted int) {
 	if q.tail-q.head == uint64(len(q.ring)) {
 		// Full of slots, some of them dead: compact the live ones, or
 		// grow when they are more than half.
-		q.rebuild(len(q.ring) * (1 + b2i(q.n*2 > len(q.ring))))
+		size := len(q.ring)
+		if q.n*2 > size {
+			size *= 2
+		}
+		q.rebuild(size)
 	}
 	pn, off := q.room(len(data))
 	p := &q.pages[pn-q.first]
@@ -252,11 +256,4 @@ func (q *Queue) rebuild(size int) {
 		t++
 	}
 	q.ring, q.pages, q.pageBytes, q.first, q.head, q.tail = ring, pages, pageBytes, 0, 0, t
-}
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
