@@ -19,6 +19,17 @@ import (
 // benchmark.
 const scoreInstructionBudget = 45_000
 
+// scoreColdCodeBudget is the most lines of code (64 bytes each) a Score
+// may fetch from beyond a 1 MiB cache when every cache it has is cold
+// (TestScoreInstructions with RISKGATE_SCORE_COLD): about 1,230 on
+// 2026-12-05 (78 KB of code touched per Score, twice its data). In a
+// server the transport runs between two Scores and leaves the engine's
+// code out of the core's caches, so these lines are fetched on every call
+// (benchmarks/README.md, "the engine's code footprint"); inlining more
+// (a PGO build measured 7% more) or a fat new path moves this count, not
+// the instructions.
+const scoreColdCodeBudget = 1_600
+
 // TestScoreInstructionBudget counts the instructions of a fixed number of
 // Scores with callgrind (running this test binary's TestScoreInstructions
 // under valgrind) and fails above scoreInstructionBudget per Score. It
@@ -65,30 +76,76 @@ func TestScoreInstructionBudget(t *testing.T) {
 	if perScore <= 0 || perScore > scoreInstructionBudget {
 		t.Errorf("%.0f instructions per Score under callgrind, budget %d", perScore, scoreInstructionBudget)
 	}
+
+	// The code footprint: every Score after evictCaches, whose own
+	// accesses the second toggle leaves out. Each Score starts cold, so
+	// one loop length suffices.
+	const cold = 1000
+	out := filepath.Join(t.TempDir(), "callgrind.cold")
+	cmd := exec.Command(valgrind, "--tool=callgrind", "--cache-sim=yes",
+		"--I1=32768,8,64", "--D1=49152,12,64", "--LL=1048576,16,64",
+		"--toggle-collect=*benchmarks.scoreLoop", "--toggle-collect=*benchmarks.evictCaches",
+		"--callgrind-out-file="+out, bin, "-test.run", "^TestScoreInstructions$", "-test.count", "1")
+	cmd.Env = append(os.Environ(), "RISKGATE_SCORE_LOOP="+strconv.Itoa(cold), "RISKGATE_SCORE_USERS=5000",
+		"RISKGATE_SCORE_COLD="+strconv.Itoa(4<<20), "GOMAXPROCS=1", "GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("valgrind: %v\n%s", err, b)
+	}
+	ev := callgrindEvents(t, out)
+	code, data := ev["ILmr"]/cold, (ev["DLmr"]+ev["DLmw"])/cold
+	t.Logf("a cold Score fetches %.0f lines of code and %.0f of data from beyond 1 MiB (code budget %d)", code, data, scoreColdCodeBudget)
+	if code <= 0 || code > scoreColdCodeBudget {
+		t.Errorf("a cold Score fetches %.0f lines of code, budget %d", code, scoreColdCodeBudget)
+	}
 }
 
-// callgrindTotal reads the event total of a callgrind output file (its
-// "totals:" or "summary:" line).
+// callgrindTotal reads the first event's total (instructions) of a
+// callgrind output file.
 func callgrindTotal(t *testing.T, path string) float64 {
+	t.Helper()
+	return callgrindEvents(t, path)["Ir"]
+}
+
+// callgrindEvents reads the event totals of a callgrind output file (its
+// "totals:" or "summary:" line), by the names its "events:" line gives.
+func callgrindEvents(t *testing.T, path string) map[string]float64 {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	var names []string
 	s := bufio.NewScanner(f)
 	for s.Scan() {
 		line := s.Text()
+		if rest, ok := strings.CutPrefix(line, "events:"); ok {
+			names = strings.Fields(rest)
+			continue
+		}
 		for _, p := range []string{"totals:", "summary:"} {
-			if rest, ok := strings.CutPrefix(line, p); ok {
-				v, err := strconv.ParseFloat(strings.Fields(rest)[0], 64)
-				if err != nil {
-					t.Fatalf("%s: %q: %v", path, line, err)
-				}
-				return v
+			rest, ok := strings.CutPrefix(line, p)
+			if !ok {
+				continue
 			}
+			fields := strings.Fields(rest)
+			if len(names) == 0 || len(fields) > len(names) {
+				t.Fatalf("%s: totals %q do not match events %q", path, line, names)
+			}
+			ev := make(map[string]float64, len(names))
+			for i, name := range names {
+				ev[name] = 0 // the format lets trailing zero counts be left out
+				if i < len(fields) {
+					v, err := strconv.ParseFloat(fields[i], 64)
+					if err != nil {
+						t.Fatalf("%s: %q: %v", path, line, err)
+					}
+					ev[name] = v
+				}
+			}
+			return ev
 		}
 	}
 	t.Fatalf("%s: no totals line (err %v)", path, s.Err())
-	return 0
+	return nil
 }

@@ -251,6 +251,12 @@ func (o *countingObserver) Failed(string, string, error)              {}
 // run to run whatever else the machine is doing, which timings on a shared
 // machine do not (within about 2%, with one P and the stack grown before
 // the loop; TestScoreInstructionBudget keeps them under a budget in CI).
+//
+// RISKGATE_SCORE_COLD=<bytes> has evictCaches write that much memory
+// before each Score, as a server's transport does between two calls; a
+// second --toggle-collect='*benchmarks.evictCaches' leaves its own
+// accesses out, and the simulated caches' misses are then what a cold
+// Score fetches (benchmarks/README.md, "the engine's code footprint").
 func TestScoreInstructions(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("RISKGATE_SCORE_LOOP"))
 	if n <= 0 {
@@ -292,11 +298,29 @@ func scoreLoop(t *testing.T, p *population, n int) {
 	ctx := context.Background()
 	at := time.Date(2026, 2, 10, 9, 0, 0, 0, time.UTC)
 	r := rand.New(rand.NewPCG(3, 4))
+	cold, _ := strconv.Atoi(os.Getenv("RISKGATE_SCORE_COLD"))
+	junk := make([]byte, cold)
 	for i := range n {
+		if cold > 0 {
+			evictCaches(junk)
+		}
 		a := p.attempts[r.IntN(len(p.attempts))]
 		a.Time = at.Add(time.Duration(i) * time.Millisecond)
 		if _, err := p.e.Score(ctx, a); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// evictCaches writes a line of every 64 bytes of junk, so that a Score
+// after it finds its code and data out of the caches smaller than junk:
+// in a server, the transport's code and buffers run between two Scores
+// on a core. Under callgrind, a second --toggle-collect on it leaves its
+// own instructions out of scoreLoop's counts.
+//
+//go:noinline
+func evictCaches(junk []byte) {
+	for j := 0; j < len(junk); j += 64 {
+		junk[j]++
 	}
 }
