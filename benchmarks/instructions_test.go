@@ -26,7 +26,7 @@ const scoreInstructionBudget = 45_000
 // server the transport runs between two Scores and leaves the engine's
 // code out of the core's caches, so these lines are fetched on every call
 // (benchmarks/README.md, "the engine's code footprint"); inlining more
-// (a PGO build measured 7% more) or a fat new path moves this count, not
+// (a PGO build measured 10% more) or a fat new path moves this count, not
 // the instructions.
 const scoreColdCodeBudget = 1_600
 
