@@ -51,9 +51,8 @@ func startStreamNode(t *testing.T, brokers []string, group, store string) *strea
 		},
 	}
 	// The node's warnings, alerts apart, are shown when the test fails: a
-	// redelivery decided again is expected only when the first decision's
-	// commit was lost (a background flush past its timeout on a loaded
-	// machine), and the store says so there.
+	// redelivery decided again shows there as a store call that failed,
+	// after which the node decided without state.
 	warnings := &syncbuf.Buffer{}
 	logger := slog.New(slog.NewTextHandler(warnings, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	n, err := node.New(context.Background(), cfg, node.WithSecret(streamSecret), node.WithLogger(logger))

@@ -141,11 +141,13 @@ func (q *Queue) room(n int) (uint64, uint32) {
 // Take appends key's record to dst and removes it, returning the longer
 // dst and the record's expiry; ok is false when key holds nothing.
 func (q *Queue) Take(dst []byte, key Key) (_ []byte, expires int64, ok bool) {
-	dst, expires, ok = q.Get(dst, key)
-	if ok {
-		q.remove(q.index[key])
+	s, ok := q.index[key]
+	if !ok {
+		return dst, 0, false
 	}
-	return dst, expires, ok
+	dst, expires = q.read(dst, s)
+	q.remove(s)
+	return dst, expires, true
 }
 
 // Get is Take without removing the record: its place in the order stays.
@@ -154,9 +156,15 @@ func (q *Queue) Get(dst []byte, key Key) (_ []byte, expires int64, ok bool) {
 	if !ok {
 		return dst, 0, false
 	}
+	dst, expires = q.read(dst, s)
+	return dst, expires, true
+}
+
+// read appends the record of sequence number s to dst.
+func (q *Queue) read(dst []byte, s uint64) ([]byte, int64) {
 	sl := q.slot(s)
 	p := &q.pages[sl.page-q.first]
-	return append(dst, p.b[sl.off:sl.off+sl.size]...), sl.expires, true
+	return append(dst, p.b[sl.off:sl.off+sl.size]...), sl.expires
 }
 
 // Remove removes key's record, reporting whether there was one.
