@@ -99,7 +99,8 @@ type Options struct {
 	Enrichers []Enricher
 	Observers []Observer
 	// StoreTimeout bounds every store call; 0 means no deadline beyond the
-	// caller's context, which suits in-process stores.
+	// caller's context, which suits in-process stores. A caller no one
+	// waits on may allow longer (WithStoreWait).
 	StoreTimeout time.Duration
 	// MaxClockSkew rejects attempts dated further in the future; 0 disables
 	// the check (replay and simulation run at any date).
@@ -585,8 +586,13 @@ func (e *Engine) storeCall(ctx context.Context, op string, f func(context.Contex
 		start = monotonic()
 	}
 	var err error
-	if e.opts.StoreTimeout > 0 {
-		tctx, cancel := context.WithTimeout(ctx, e.opts.StoreTimeout)
+	if timeout := e.opts.StoreTimeout; timeout > 0 {
+		// Looked up only under a bound: without one (the memory store)
+		// there is nothing to lengthen, and a Score walks no context.
+		if w, ok := ctx.Value(storeWaitKey{}).(time.Duration); ok && w > timeout {
+			timeout = w
+		}
+		tctx, cancel := context.WithTimeout(ctx, timeout)
 		err = f(tctx)
 		cancel()
 	} else {
@@ -602,6 +608,23 @@ func (e *Engine) storeCall(ctx context.Context, op string, f func(context.Contex
 		e.log.Warn("store call failed; deciding without state", "op", op, "err", err)
 	}
 	return err
+}
+
+// storeWaitKey carries WithStoreWait's bound.
+type storeWaitKey struct{}
+
+// WithStoreWait returns ctx under which the Scores and Reports made with it
+// wait up to d for each store call, where Options.StoreTimeout is shorter.
+// Options.StoreTimeout is set for a login someone waits on, which is better
+// decided at once without state than late; a consumer of a stream has no
+// one waiting, and an attempt it decides without state is decided worse
+// (no baseline, its windows uncounted). It never shortens the bound, nor
+// sets one where Options.StoreTimeout is 0 (none). d <= 0 returns ctx.
+func WithStoreWait(ctx context.Context, d time.Duration) context.Context {
+	if d <= 0 {
+		return ctx
+	}
+	return context.WithValue(ctx, storeWaitKey{}, d)
 }
 
 // monotonicBase anchors monotonic.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -51,7 +52,8 @@ func (n *Node) openStore(ctx context.Context) (time.Duration, error) {
 	// go-redis's own lines (a pool that cannot dial) go to the node's
 	// log, in its format.
 	redisstore.SetLogger(n.log)
-	rs, err := redisstore.New(ctx, redisstore.Options{URL: n.cfg.Store, Logger: n.log, Background: true, Verify: n.verifyKeyer, AttemptWindow: n.cfg.AttemptWindow})
+	rs, err := redisstore.New(ctx, redisstore.Options{URL: n.cfg.Store, Logger: n.log, Background: true, Verify: n.verifyKeyer,
+		AttemptWindow: n.cfg.AttemptWindow, ReadTimeout: n.redisReadTimeout()})
 	if err != nil {
 		return 0, fmt.Errorf("store %s: %w", redisstore.Redact(n.cfg.Store), err)
 	}
@@ -60,6 +62,22 @@ func (n *Node) openStore(ctx context.Context) (time.Duration, error) {
 	n.collect(rs.Collector())
 	n.storeHealth()
 	return timeout, nil
+}
+
+// redisReadTimeout is the Redis client's read timeout: its default (0),
+// unless the stream may wait longer for a call (--kafka-store-timeout) and
+// the URL sets none. Calls made for logins are bounded by their context
+// (--store-timeout) whatever it is; the read timeout would cut the
+// stream's wait short.
+func (n *Node) redisReadTimeout() time.Duration {
+	k := &n.cfg.Kafka
+	if !k.Enabled() || k.StoreTimeout <= redisstore.DefaultReadTimeout {
+		return 0
+	}
+	if u, err := url.Parse(n.cfg.Store); err == nil && u.Query().Has("read_timeout") {
+		return 0
+	}
+	return k.StoreTimeout
 }
 
 // upper is a store that may start down and come up later (Redis).

@@ -39,11 +39,14 @@ func startStreamNode(t *testing.T, brokers []string, group, store string) *strea
 	t.Helper()
 	cfg := node.Config{
 		HTTP: node.HTTPConfig{Addr: "127.0.0.1:0"}, Store: store,
-		// Past the store timeout (50 ms for Redis) a node decides
-		// without state, by design, and a redelivery decided so is
-		// decided again: under the race detector on a loaded 2-core
-		// machine an observe took longer (CI, 2026-12-05, the warning
-		// below). The test is of redeliveries with the store answering.
+		// Past --store-timeout (50 ms for Redis) a node decides without
+		// state, by design, and a redelivery decided so is decided
+		// again: under the race detector on a loaded 2-core machine an
+		// observe took longer (CI, 2026-12-05, the warning below). The
+		// consumed attempts now wait up to --kafka-store-timeout (1 s)
+		// on their own; this bound is for the probes scored through the
+		// API at the end. The test is of redeliveries with the store
+		// answering.
 		StoreTimeout: 5 * time.Second,
 		Kafka: kstream.Options{
 			Brokers: brokers, AttemptsTopic: sAttempts, DecisionsTopic: sDecisions, Group: group,

@@ -69,6 +69,13 @@ type Options struct {
 	// SessionTimeout is how long the group waits for a silent member
 	// before giving its partitions to others.
 	SessionTimeout time.Duration `help:"Consumer group session timeout: how long a silent node keeps its partitions." default:"10s"`
+	// StoreTimeout bounds each store call made for a consumed attempt or
+	// outcome, where the engine's --store-timeout is shorter: that bound
+	// is set for logins someone waits on, better decided at once without
+	// state than late. No one waits on a consumed attempt, and one decided
+	// without state is decided worse (no baseline, its windows
+	// uncounted), and a redelivery so is decided again.
+	StoreTimeout time.Duration `help:"Bound on each store call for a consumed attempt or outcome, where --store-timeout is shorter (no one waits on them, and one decided without state is decided worse)." default:"1s"`
 	// ShutdownTimeout bounds the drain on shutdown: finishing the messages
 	// in flight, writing their outputs and committing them. The serve
 	// command sets it from --shutdown-timeout.
@@ -172,6 +179,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.ShutdownTimeout <= 0 {
 		o.ShutdownTimeout = 15 * time.Second
+	}
+	if o.StoreTimeout <= 0 {
+		o.StoreTimeout = time.Second
 	}
 	return o, nil
 }

@@ -162,11 +162,12 @@ func (r *Runner) Run(ctx context.Context, svc *service.Service) error {
 		return nil
 	}
 	var workers sync.WaitGroup
+	scoring := engine.WithStoreWait(work, r.opts.StoreTimeout)
 	for _, in := range r.workers {
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
-			r.work(work, in)
+			r.work(scoring, in)
 		}()
 	}
 	defer func() {
