@@ -14,6 +14,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/riskgate/riskgate/internal/pretouch"
 	"github.com/riskgate/riskgate/rules"
 )
 
@@ -54,6 +55,9 @@ func main() {
 		// (re)start builds its own command's only.
 		tree = &serveCLI{}
 		rules.CompileDefaultAhead()
+		// pretouch mapped the heap in early in package initialisation;
+		// the heap's mapping may have grown since (internal/pretouch).
+		_, _ = pretouch.Heap()
 		if os.Getenv("GOGC") == "" {
 			// The collector's target from the first allocation, not from
 			// once the flags are read: at the runtime's default, the

@@ -1,0 +1,118 @@
+package pretouch
+
+import (
+	"syscall"
+	"unsafe"
+)
+
+// madvPopulateWrite is MADV_POPULATE_WRITE (Linux 5.14): fault the range
+// in, writable, as if written, without writing it.
+const madvPopulateWrite = 23
+
+// heapAddr is the address of a new heap object: in the mapping the
+// allocator is handing pages out of.
+//
+//go:noinline
+func heapAddr() uintptr {
+	p := new([64]byte)
+	escape = p
+	escape = nil
+	return uintptr(unsafe.Pointer(p))
+}
+
+var escape *[64]byte
+
+func heap() (int, error) { return populate(heapAddr()) }
+
+// populate maps in every page of the writable mapping holding addr.
+func populate(addr uintptr) (int, error) {
+	lo, hi, rw, err := mappingOf(addr)
+	if err != nil {
+		return 0, err
+	}
+	if !rw {
+		return 0, constError("pretouch: the heap's mapping is not writable")
+	}
+	if _, _, e := syscall.Syscall(syscall.SYS_MADVISE, lo, hi-lo, madvPopulateWrite); e != 0 {
+		return 0, e
+	}
+	return int(hi - lo), nil
+}
+
+// mappingOf finds the mapping holding addr in /proc/self/maps. It reads
+// with system calls into a buffer on the stack: it runs during package
+// initialisation, before os and bufio are ready.
+func mappingOf(addr uintptr) (lo, hi uintptr, rw bool, err error) {
+	fd, err := syscall.Open("/proc/self/maps", syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	defer syscall.Close(fd)
+	var buf [8 << 10]byte
+	held := 0 // bytes of an unfinished line at the start of buf
+	for {
+		n, err := syscall.Read(fd, buf[held:])
+		if err != nil {
+			return 0, 0, false, err
+		}
+		if n == 0 {
+			return 0, 0, false, constError("pretouch: no mapping holds the heap")
+		}
+		data := buf[:held+n]
+		for {
+			i := indexNewline(data)
+			if i < 0 {
+				break
+			}
+			if l, h, w, ok := parseMapping(data[:i]); ok && l <= addr && addr < h {
+				return l, h, w, nil
+			}
+			data = data[i+1:]
+		}
+		if len(data) == len(buf) {
+			return 0, 0, false, constError("pretouch: a line of /proc/self/maps is longer than the buffer")
+		}
+		held = copy(buf[:], data)
+	}
+}
+
+func indexNewline(b []byte) int {
+	for i, c := range b {
+		if c == '\n' {
+			return i
+		}
+	}
+	return -1
+}
+
+// parseMapping reads the start, end and write permission of a line of
+// /proc/self/maps ("7f00-7f80 rw-p ..."); ok is false for anything else.
+func parseMapping(line []byte) (lo, hi uintptr, rw, ok bool) {
+	lo, i, ok := parseHex(line, 0)
+	if !ok || i >= len(line) || line[i] != '-' {
+		return 0, 0, false, false
+	}
+	hi, i, ok = parseHex(line, i+1)
+	if !ok || hi <= lo || i+3 > len(line) || line[i] != ' ' {
+		return 0, 0, false, false
+	}
+	return lo, hi, line[i+1] == 'r' && line[i+2] == 'w', true
+}
+
+// parseHex reads lower-case hexadecimal digits from line[i:], at most as
+// many as an address has.
+func parseHex(line []byte, i int) (v uintptr, next int, ok bool) {
+	start := i
+	for ; i < len(line) && i-start < 2*int(unsafe.Sizeof(v)); i++ {
+		c := line[i]
+		switch {
+		case '0' <= c && c <= '9':
+			v = v<<4 | uintptr(c-'0')
+		case 'a' <= c && c <= 'f':
+			v = v<<4 | uintptr(c-'a'+10)
+		default:
+			return v, i, i > start
+		}
+	}
+	return v, i, i > start
+}

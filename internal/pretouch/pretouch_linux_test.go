@@ -1,0 +1,133 @@
+package pretouch
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"unsafe"
+)
+
+// absent counts the pages of [lo, hi) that are not resident (mincore).
+func absent(t *testing.T, lo, hi uintptr) int {
+	t.Helper()
+	page := uintptr(syscall.Getpagesize())
+	vec := make([]byte, (hi-lo+page-1)/page)
+	if _, _, e := syscall.Syscall(syscall.SYS_MINCORE, lo, hi-lo, uintptr(unsafe.Pointer(&vec[0]))); e != 0 {
+		t.Fatalf("mincore: %v", e)
+	}
+	n := 0
+	for _, v := range vec {
+		if v&1 == 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// TestPopulateMapsInTheHeap: a large allocation takes fresh pages that
+// nothing has written (in a fresh test process); after populate every
+// page of its mapping is resident, and their contents are unchanged.
+// (Heap populates the mapping of a small object, which
+// TestMappingOfThisProcess finds writable.)
+func TestPopulateMapsInTheHeap(t *testing.T) {
+	big := make([]byte, 32<<20) // fresh from the kernel: not written, not zeroed
+	lo, hi, rw, err := mappingOf(uintptr(unsafe.Pointer(&big[0])))
+	if err != nil || !rw {
+		t.Fatalf("the allocation's mapping: %v, writable %v", err, rw)
+	}
+	// Absent pages, unless an earlier run of the test (-count) left this
+	// mapping resident: then the test shows nothing, but cannot fail.
+	t.Logf("%d of %d pages absent before", absent(t, lo, hi), (hi-lo)/uintptr(syscall.Getpagesize()))
+	size, err := populate(uintptr(unsafe.Pointer(&big[0])))
+	if err != nil {
+		if errors.Is(err, syscall.EINVAL) {
+			t.Skipf("the kernel has no MADV_POPULATE_WRITE: %v", err)
+		}
+		t.Fatal(err)
+	}
+	if size != int(hi-lo) {
+		t.Errorf("populate mapped in %d bytes, the mapping has %d", size, hi-lo)
+	}
+	if n := absent(t, lo, hi); n != 0 {
+		t.Errorf("%d pages of the mapping still absent", n)
+	}
+	for i := range big { // contents unchanged: still the kernel's zeros
+		if big[i] != 0 {
+			t.Fatalf("byte %d is %d", i, big[i])
+		}
+	}
+	runtime.KeepAlive(big)
+}
+
+func TestHeapOff(t *testing.T) {
+	t.Setenv(EnvVar, "off")
+	if n, err := Heap(); n != 0 || !errors.Is(err, errOff) {
+		t.Errorf("Heap with %s=off: %d, %v", EnvVar, n, err)
+	}
+}
+
+func TestParseMapping(t *testing.T) {
+	for _, tc := range []struct {
+		line   string
+		lo, hi uintptr
+		rw, ok bool
+	}{
+		{"c000000000-c004000000 rw-p 00000000 00:00 0", 0xc000000000, 0xc004000000, true, true},
+		{"00400000-012c6000 r-xp 00000000 00:1f 1234 /usr/bin/riskgate", 0x400000, 0x12c6000, false, true},
+		{"7ffd1000-7ffd2000 r--p 00000000 00:00 0 [vvar]", 0x7ffd1000, 0x7ffd2000, false, true},
+		{"ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0 [vsyscall]", 0xffffffffff600000, 0xffffffffff601000, false, true},
+		{"", 0, 0, false, false},
+		{"c000-", 0, 0, false, false},
+		{"c000-b000 rw-p", 0, 0, false, false},           // end before start
+		{"C000-D000 rw-p", 0, 0, false, false},           // the kernel writes lower case
+		{"c000-d000rw-p", 0, 0, false, false},            // no space
+		{"c000-d000 r", 0, 0, false, false},              // no permissions
+		{"10000000000000000-1 rw-p", 0, 0, false, false}, // more digits than an address
+	} {
+		lo, hi, rw, ok := parseMapping([]byte(tc.line))
+		if lo != tc.lo || hi != tc.hi || rw != tc.rw || ok != tc.ok {
+			t.Errorf("%q: %#x %#x %v %v, want %#x %#x %v %v", tc.line, lo, hi, rw, ok, tc.lo, tc.hi, tc.rw, tc.ok)
+		}
+	}
+}
+
+// FuzzParseMapping: any line is parsed without a panic, and what parses
+// reads back as the line's start.
+func FuzzParseMapping(f *testing.F) {
+	f.Add("c000000000-c004000000 rw-p 00000000 00:00 0")
+	f.Add("00400000-012c6000 r-xp 00000000 00:1f 1234 /usr/bin/riskgate")
+	f.Fuzz(func(t *testing.T, line string) {
+		lo, hi, rw, ok := parseMapping([]byte(line))
+		if !ok {
+			return
+		}
+		if hi <= lo {
+			t.Fatalf("%q: end %#x not after start %#x", line, hi, lo)
+		}
+		start, end, _ := strings.Cut(line, "-")
+		end, perms, _ := strings.Cut(end, " ")
+		if fmt.Sprintf("%x", lo) != strings.TrimLeft(start, "0")+map[bool]string{true: "0"}[strings.Trim(start, "0") == ""] ||
+			fmt.Sprintf("%x", hi) != strings.TrimLeft(end, "0") || rw != strings.HasPrefix(perms, "rw") {
+			t.Fatalf("%q: %#x-%#x rw %v", line, lo, hi, rw)
+		}
+	})
+}
+
+// TestMappingOfThisProcess: the mapping of a function's code is found,
+// and is not writable; that of a heap object is.
+func TestMappingOfThisProcess(t *testing.T) {
+	f := TestMappingOfThisProcess
+	code := **(**uintptr)(unsafe.Pointer(&f))
+	lo, hi, rw, err := mappingOf(code)
+	if err != nil || rw || code < lo || code >= hi {
+		t.Errorf("code at %#x: %#x-%#x writable %v, %v", code, lo, hi, rw, err)
+	}
+	addr := heapAddr()
+	lo, hi, rw, err = mappingOf(addr)
+	if err != nil || !rw || addr < lo || addr >= hi {
+		t.Errorf("heap object at %#x: %#x-%#x writable %v, %v", addr, lo, hi, rw, err)
+	}
+}
