@@ -5,9 +5,12 @@ import (
 	"unsafe"
 )
 
-// madvPopulateWrite is MADV_POPULATE_WRITE (Linux 5.14): fault the range
-// in, writable, as if written, without writing it.
-const madvPopulateWrite = 23
+// MADV_POPULATE_READ and MADV_POPULATE_WRITE (Linux 5.14): fault the
+// range in, readable, or writable as if written without writing it.
+const (
+	madvPopulateRead  = 22
+	madvPopulateWrite = 23
+)
 
 // heapAddr is the address of a new heap object: in the mapping the
 // allocator is handing pages out of.
@@ -38,6 +41,38 @@ func populate(addr uintptr) (int, error) {
 	}
 	return int(hi - lo), nil
 }
+
+// code maps in the binary's code and its read-only data (type data,
+// tables, the line table the runtime reads to unwind stacks): clean pages
+// of the executable file, most of which a start reads anyway, in fault-
+// around blocks of 64 KiB at a fault each.
+func code() error {
+	for _, addr := range []uintptr{codeAddr(), uintptr(unsafe.Pointer(unsafe.StringData(readOnly)))} {
+		lo, hi, rw, err := mappingOf(addr)
+		if err != nil {
+			return err
+		}
+		if rw {
+			return constError("pretouch: the binary's code or read-only data is writable")
+		}
+		if _, _, e := syscall.Syscall(syscall.SYS_MADVISE, lo, hi-lo, madvPopulateRead); e != 0 {
+			return e
+		}
+	}
+	return nil
+}
+
+// codeAddr is the entry of a function: in the binary's code.
+//
+//go:noinline
+func codeAddr() uintptr {
+	f := codeAddr
+	return **(**uintptr)(unsafe.Pointer(&f))
+}
+
+// readOnly is a string constant: its bytes are in the binary's read-only
+// data.
+const readOnly = "pretouch: read-only data"
 
 // mappingOf finds the mapping holding addr in /proc/self/maps. It reads
 // with system calls into a buffer on the stack: it runs during package

@@ -3,6 +3,7 @@ package pretouch
 import (
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"strings"
 	"syscall"
@@ -129,5 +130,58 @@ func TestMappingOfThisProcess(t *testing.T) {
 	lo, hi, rw, err = mappingOf(addr)
 	if err != nil || !rw || addr < lo || addr >= hi {
 		t.Errorf("heap object at %#x: %#x-%#x writable %v, %v", addr, lo, hi, rw, err)
+	}
+}
+
+// resident reads the Size and Rss of the mapping starting at lo from
+// /proc/self/smaps, in KiB.
+func resident(t *testing.T, lo uintptr) (size, rss int) {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := false
+	for line := range strings.Lines(string(b)) {
+		if l, _, _, ok := parseMapping([]byte(line)); ok {
+			in = l == lo
+			continue
+		}
+		if !in {
+			continue
+		}
+		var v int
+		if n, _ := fmt.Sscanf(line, "Size: %d kB", &v); n == 1 {
+			size = v
+		}
+		if n, _ := fmt.Sscanf(line, "Rss: %d kB", &v); n == 1 {
+			rss = v
+		}
+	}
+	if size == 0 {
+		t.Fatalf("no mapping at %#x in /proc/self/smaps", lo)
+	}
+	return size, rss
+}
+
+// TestCodeMapsInTheBinary: after code, the mappings of the binary's code
+// and read-only data are resident whole. (A test binary's are some tens
+// of MiB, of which a test run reads a part: the init's own code already
+// did this, so the test does not see them partly absent before.)
+func TestCodeMapsInTheBinary(t *testing.T) {
+	if err := code(); err != nil {
+		if errors.Is(err, syscall.EINVAL) {
+			t.Skipf("the kernel has no MADV_POPULATE_READ: %v", err)
+		}
+		t.Fatal(err)
+	}
+	for _, addr := range []uintptr{codeAddr(), uintptr(unsafe.Pointer(unsafe.StringData(readOnly)))} {
+		lo, _, rw, err := mappingOf(addr)
+		if err != nil || rw {
+			t.Fatalf("%#x: %v, writable %v", addr, err, rw)
+		}
+		if size, rss := resident(t, lo); rss != size {
+			t.Errorf("mapping at %#x: %d of %d KiB resident", lo, rss, size)
+		}
 	}
 }

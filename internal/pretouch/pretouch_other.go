@@ -2,4 +2,8 @@
 
 package pretouch
 
-func heap() (int, error) { return 0, constError("pretouch: not supported on this system") }
+const errUnsupported = constError("pretouch: not supported on this system")
+
+func heap() (int, error) { return 0, errUnsupported }
+
+func code() error { return errUnsupported }
