@@ -17,10 +17,10 @@ const (
 //
 //go:noinline
 func heapAddr() uintptr {
-	p := new([64]byte)
-	escape = p
+	escape = new([64]byte) // through a global: on the heap, not the stack
+	addr := uintptr(unsafe.Pointer(escape))
 	escape = nil
-	return uintptr(unsafe.Pointer(p))
+	return addr
 }
 
 var escape *[64]byte
