@@ -94,6 +94,19 @@ func (n *streamNode) stop() {
 	_ = n.wait()
 }
 
+// streamBroker starts an in-process broker with the attempts and
+// decisions topics, six partitions each, for the test.
+func streamBroker(t *testing.T) []string {
+	t.Helper()
+	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(6, sAttempts, sDecisions),
+		kfake.GroupMinSessionTimeout(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(kc.Close)
+	return kc.ListenAddrs()
+}
+
 // streamJourney is one user's attempts in a tenant of their own, dated
 // from t0: a completed login, then failures from one address.
 func streamJourney(u int, t0 time.Time) []engine.Attempt {
@@ -125,13 +138,7 @@ func TestStreamRebalanceRedis(t *testing.T) {
 		t.Skip("a broker, Redis and three nodes")
 	}
 	rds := redistest.Start(t)
-	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(6, sAttempts, sDecisions),
-		kfake.GroupMinSessionTimeout(100*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
-	brokers := kc.ListenAddrs()
+	brokers := streamBroker(t)
 
 	t0 := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
 	var journeys [][]engine.Attempt

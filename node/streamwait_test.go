@@ -9,7 +9,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/segmentio/kafka-go"
-	"github.com/twmb/franz-go/pkg/kfake"
 
 	kstream "github.com/riskgate/riskgate/api/stream"
 	"github.com/riskgate/riskgate/engine"
@@ -26,13 +25,7 @@ func TestStreamWaitsForSlowStore(t *testing.T) {
 		t.Skip("a broker and Redis")
 	}
 	rds := redistest.Start(t)
-	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(6, sAttempts, sDecisions),
-		kfake.GroupMinSessionTimeout(100*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
-	brokers := kc.ListenAddrs()
+	brokers := streamBroker(t)
 
 	reg := prometheus.NewRegistry()
 	cfg := node.Config{
