@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -53,7 +52,7 @@ func (n *Node) openStore(ctx context.Context) (time.Duration, error) {
 	// log, in its format.
 	redisstore.SetLogger(n.log)
 	rs, err := redisstore.New(ctx, redisstore.Options{URL: n.cfg.Store, Logger: n.log, Background: true, Verify: n.verifyKeyer,
-		AttemptWindow: n.cfg.AttemptWindow, ReadTimeout: n.redisReadTimeout()})
+		AttemptWindow: n.cfg.AttemptWindow, MinReadTimeout: n.longestStoreWait()})
 	if err != nil {
 		return 0, fmt.Errorf("store %s: %w", redisstore.Redact(n.cfg.Store), err)
 	}
@@ -64,20 +63,13 @@ func (n *Node) openStore(ctx context.Context) (time.Duration, error) {
 	return timeout, nil
 }
 
-// redisReadTimeout is the Redis client's read timeout: its default (0),
-// unless the stream may wait longer for a call (--kafka-store-timeout) and
-// the URL sets none. Calls made for logins are bounded by their context
-// (--store-timeout) whatever it is; the read timeout would cut the
-// stream's wait short.
-func (n *Node) redisReadTimeout() time.Duration {
-	k := &n.cfg.Kafka
-	if !k.Enabled() || k.StoreTimeout <= redisstore.DefaultReadTimeout {
-		return 0
+// longestStoreWait is the longest a caller may wait on one store call
+// beyond --store-timeout: the stream's, when it consumes (WithStoreWait).
+func (n *Node) longestStoreWait() time.Duration {
+	if n.cfg.Kafka.Enabled() {
+		return n.cfg.Kafka.StoreTimeout
 	}
-	if u, err := url.Parse(n.cfg.Store); err == nil && u.Query().Has("read_timeout") {
-		return 0
-	}
-	return k.StoreTimeout
+	return 0
 }
 
 // upper is a store that may start down and come up later (Redis).

@@ -50,9 +50,14 @@ type Options struct {
 	TLSConfig *tls.Config
 
 	DialTimeout  time.Duration // default 2s
-	ReadTimeout  time.Duration // default DefaultReadTimeout; calls are bounded by their context too
+	ReadTimeout  time.Duration // default 1s; calls are bounded by their context too
 	WriteTimeout time.Duration // default 1s
 	PoolSize     int           // default go-redis's: 10 per CPU
+	// MinReadTimeout raises the default read timeout, where neither
+	// ReadTimeout nor the URL sets one, to at least this: the read timeout
+	// bounds a call whatever its context allows, and some callers' contexts
+	// allow longer (a stream's, engine.WithStoreWait).
+	MinReadTimeout time.Duration
 	// MaxRetries is go-redis's retry count for a failed network call;
 	// default -1, none: a retried pipeline whose first try reached the
 	// server would count the attempt twice, and the engine's deadline
@@ -448,7 +453,7 @@ func parseConfig(o *Options) (*clientConfig, error) {
 		}
 	}
 	timeout(dial, o.DialTimeout, "dial_timeout", 2*time.Second)
-	timeout(read, o.ReadTimeout, "read_timeout", DefaultReadTimeout)
+	timeout(read, o.ReadTimeout, "read_timeout", max(time.Second, o.MinReadTimeout))
 	timeout(write, o.WriteTimeout, "write_timeout", time.Second)
 	if o.PoolSize > 0 {
 		*pool = o.PoolSize
@@ -458,11 +463,6 @@ func parseConfig(o *Options) (*clientConfig, error) {
 	}
 	return c, nil
 }
-
-// DefaultReadTimeout is the client's read timeout when neither the
-// options nor the URL set one. It bounds a call whatever its context
-// allows.
-const DefaultReadTimeout = time.Second
 
 // scrub removes the URL's password from a parse error.
 func scrub(err error, u *url.URL) error {

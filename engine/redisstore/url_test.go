@@ -94,6 +94,37 @@ func TestURLOptionsOverride(t *testing.T) {
 	}
 }
 
+// TestMinReadTimeout: MinReadTimeout raises the default read timeout only:
+// the option and the URL's read_timeout win over it.
+func TestMinReadTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts Options
+		want time.Duration
+	}{
+		{"default", Options{URL: "redis://h:1"}, time.Second},
+		{"shorter than the default", Options{URL: "redis://h:1", MinReadTimeout: 50 * time.Millisecond}, time.Second},
+		{"longer", Options{URL: "redis://h:1", MinReadTimeout: 5 * time.Second}, 5 * time.Second},
+		{"the URL's", Options{URL: "redis://h:1?read_timeout=2s", MinReadTimeout: 5 * time.Second}, 2 * time.Second},
+		{"the option's", Options{URL: "redis://h:1", ReadTimeout: 3 * time.Second, MinReadTimeout: 5 * time.Second}, 3 * time.Second},
+		{"a cluster URL", Options{URL: "redis+cluster://h1:1?addr=h2:1", MinReadTimeout: 5 * time.Second}, 5 * time.Second},
+	} {
+		c, err := parseConfig(&tc.opts)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		got := time.Duration(0)
+		if c.single != nil {
+			got = c.single.ReadTimeout
+		} else if c.cluster != nil {
+			got = c.cluster.ReadTimeout
+		}
+		if got != tc.want {
+			t.Errorf("%s: read timeout %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
 func TestURLErrorsHidePasswords(t *testing.T) {
 	for _, u := range []string{
 		"redis://app:hunter2@h:1?bogus=1",
