@@ -55,8 +55,9 @@ func main() {
 		// (re)start builds its own command's only.
 		tree = &serveCLI{}
 		rules.CompileDefaultAhead()
-		// pretouch mapped the heap in early in package initialisation;
-		// the heap's mapping may have grown since (internal/pretouch).
+		// pretouch mapped the heap in early in package initialisation,
+		// if its probe found faults dear; the heap's mapping may have
+		// grown since (internal/pretouch).
 		_, _ = pretouch.Heap()
 		if os.Getenv("GOGC") == "" {
 			// The collector's target from the first allocation, not from

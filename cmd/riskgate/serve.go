@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/riskgate/riskgate/internal/pretouch"
 	"github.com/riskgate/riskgate/node"
 )
 
@@ -61,6 +62,11 @@ func (c *serveCmd) Run(ctx context.Context) error {
 		debug.SetGCPercent(p)
 	}
 	log := c.Log.NewLogger()
+	if d := pretouch.Result(); d.Invalid != "" {
+		log.Warn("start-up: "+pretouch.EnvVar+" is not on, off or auto; measured (auto)", "value", d.Invalid, "pretouch", d.On)
+	} else {
+		log.Debug("start-up: pretouch", "mode", d.Mode, "on", d.On, "fault", d.Fault, "populate_per_page", d.Populate, "err", d.Err)
+	}
 	if c.ConfigFile != "" {
 		log.Info("configuration file", "path", c.ConfigFile)
 	}

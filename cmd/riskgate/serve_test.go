@@ -332,3 +332,31 @@ func TestServeRedis(t *testing.T) {
 		t.Logf("exit %d with Redis down (the write-behind could not flush)\n%s", code, p.logs())
 	}
 }
+
+// TestServePretouchLog: the start says what it decided about pretouching
+// (internal/pretouch) at debug, and warns of a value of RISKGATE_PRETOUCH
+// it does not understand.
+func TestServePretouchLog(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildBinary(t)
+	for _, tc := range []struct {
+		env, level, want string
+	}{
+		{"RISKGATE_PRETOUCH=always", "info", `level=WARN msg="start-up: RISKGATE_PRETOUCH is not on, off or auto; measured (auto)" value=always`},
+		{"RISKGATE_PRETOUCH=off", "debug", `msg="start-up: pretouch" mode=off on=false fault=0s populate_per_page=0s`},
+		{"RISKGATE_PRETOUCH=", "debug", `msg="start-up: pretouch" mode=auto on=`},
+	} {
+		p := startBinary(t, bin, []string{tc.env}, "--log-level", tc.level)
+		if !strings.Contains(p.logs(), tc.want) {
+			t.Errorf("%s: no %q in the log:\n%s", tc.env, tc.want, p.logs())
+		}
+		if tc.env == "RISKGATE_PRETOUCH=" && strings.Contains(p.logs(), "fault=0s") {
+			t.Errorf("auto: the probe's costs are not logged:\n%s", p.logs())
+		}
+		if code := p.stop(t); code != 0 {
+			t.Fatalf("%s: exit %d\n%s", tc.env, code, p.logs())
+		}
+	}
+}

@@ -2,6 +2,7 @@ package pretouch
 
 import (
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -11,6 +12,46 @@ const (
 	madvPopulateRead  = 22
 	madvPopulateWrite = 23
 )
+
+// probePages is how many pages the probe faults in, and then maps in by
+// madvise: enough for a median that one interruption does not move, few
+// enough to cost some tens of microseconds.
+const probePages = 16
+
+// probe times the first write to each of probePages fresh anonymous pages
+// and returns the median, and the cost a page of one MADV_POPULATE_WRITE
+// of probePages more.
+func probe() (fault, populate time.Duration, err error) {
+	page := syscall.Getpagesize()
+	mem, err := syscall.Mmap(-1, 0, 2*probePages*page, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer func() { _ = syscall.Munmap(mem) }()
+	var faults [probePages]time.Duration
+	for i := range faults {
+		start := time.Now()
+		mem[i*page] = 1
+		faults[i] = time.Since(start)
+	}
+	start := time.Now()
+	if _, _, e := syscall.Syscall(syscall.SYS_MADVISE, uintptr(unsafe.Pointer(&mem[probePages*page])), uintptr(probePages*page), madvPopulateWrite); e != 0 {
+		return 0, 0, e
+	}
+	populate = time.Since(start) / probePages
+	return median(faults[:]), populate, nil
+}
+
+// median sorts d (insertion sort: this package imports no sort) and
+// returns its middle element.
+func median(d []time.Duration) time.Duration {
+	for i := 1; i < len(d); i++ {
+		for j := i; j > 0 && d[j] < d[j-1]; j-- {
+			d[j], d[j-1] = d[j-1], d[j]
+		}
+	}
+	return d[len(d)/2]
+}
 
 // heapAddr is the address of a new heap object: in the mapping the
 // allocator is handing pages out of.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
 	"strings"
 	"syscall"
@@ -63,10 +64,63 @@ func TestPopulateMapsInTheHeap(t *testing.T) {
 	runtime.KeepAlive(big)
 }
 
-func TestHeapOff(t *testing.T) {
-	t.Setenv(EnvVar, "off")
-	if n, err := Heap(); n != 0 || !errors.Is(err, errOff) {
-		t.Errorf("Heap with %s=off: %d, %v", EnvVar, n, err)
+// TestProbe: the probe measures both costs on this machine (the fault's
+// includes zeroing a page, so it is never free).
+func TestProbe(t *testing.T) {
+	fault, populate, err := probe()
+	if errors.Is(err, syscall.EINVAL) {
+		t.Skipf("the kernel has no MADV_POPULATE_WRITE: %v", err)
+	}
+	if err != nil || fault <= 0 || populate <= 0 {
+		t.Fatalf("probe: fault %v, populate %v a page, %v", fault, populate, err)
+	}
+	t.Logf("a fault %v, madvise %v a page: ratio %.1f", fault, populate, float64(fault)/float64(populate))
+}
+
+// TestHeapFollowsTheDecision: in a child process started with each value
+// of the variable, package initialisation decides, and Heap maps in when
+// it decided to and says why not otherwise.
+func TestHeapFollowsTheDecision(t *testing.T) {
+	if os.Getenv("PRETOUCH_TEST_CHILD") != "" {
+		n, err := Heap()
+		d := Result()
+		fmt.Printf("mode=%s on=%v probed=%v heap=%d err=%v decision-err=%v invalid=%q\n", d.Mode, d.On, d.Fault > 0, n, err, d.Err, d.Invalid)
+		return
+	}
+	for _, tc := range []struct{ value, want string }{
+		{"on", "mode=on on=true probed=false heap="},
+		{"off", "mode=off on=false probed=false heap=0 err=" + errNotOn.Error() + " decision-err=<nil>"},
+		{"sometimes", "mode=auto "},
+	} {
+		cmd := exec.Command(os.Args[0], "-test.run", "^TestHeapFollowsTheDecision$", "-test.count", "1")
+		cmd.Env = append(os.Environ(), "PRETOUCH_TEST_CHILD=1", EnvVar+"="+tc.value)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s=%s: %v\n%s", EnvVar, tc.value, err, out)
+		}
+		line := ""
+		for l := range strings.Lines(string(out)) {
+			if strings.HasPrefix(l, "mode=") {
+				line = l
+			}
+		}
+		t.Logf("%s=%s: %s", EnvVar, tc.value, strings.TrimSpace(line))
+		if !strings.HasPrefix(line, tc.want) {
+			t.Errorf("%s=%s: %q, want it to start %q", EnvVar, tc.value, line, tc.want)
+		}
+		switch tc.value {
+		case "on":
+			if strings.Contains(line, "invalid argument") {
+				t.Skipf("the kernel has no MADV_POPULATE_WRITE: %s", line)
+			}
+			if strings.Contains(line, "heap=0") || !strings.Contains(line, "err=<nil> decision-err=<nil>") {
+				t.Errorf("on: the heap was not mapped in: %s", line)
+			}
+		case "sometimes":
+			if !strings.Contains(line, "probed=true") || !strings.Contains(line, `invalid="sometimes"`) {
+				t.Errorf("an unknown value: not measured, or not said: %s", line)
+			}
+		}
 	}
 }
 
