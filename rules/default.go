@@ -27,8 +27,9 @@ var defaultSet = sync.OnceValues(func() (*Set, error) { return Compile(DefaultSo
 // CompileDefaultAhead starts compiling the embedded default ruleset on a
 // goroutine of its own, for a process about to need it (serve, which loads
 // it unless rule files are given). Compiling is about a fifth of serve's
-// time from exec to ready; started first thing in main, it runs on another
-// core beside the parsing of flags and the opening of the node's other
-// parts instead of after them. A process that turns out to load rule files
+// time from exec to ready; started during package initialisation
+// (cmd/riskgate/internal/serveahead), it runs on another core beside the
+// initialisation of the last packages and the parsing of flags instead of
+// after them. A process that turns out to load rule files
 // has spent a few milliseconds of a second core for nothing.
 func CompileDefaultAhead() { go func() { _, _ = defaultSet() }() }

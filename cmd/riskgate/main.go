@@ -14,8 +14,8 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	_ "github.com/riskgate/riskgate/cmd/riskgate/internal/serveahead" // the built-in rules' compile, during package initialisation
 	"github.com/riskgate/riskgate/internal/pretouch"
-	"github.com/riskgate/riskgate/rules"
 )
 
 // cli is the command tree. Each subcommand lives in its own file.
@@ -54,7 +54,6 @@ func main() {
 		// front, a few milliseconds of a start of some tens: a server's
 		// (re)start builds its own command's only.
 		tree = &serveCLI{}
-		rules.CompileDefaultAhead()
 		// pretouch mapped the heap in early in package initialisation,
 		// if its probe found faults dear; the heap's mapping may have
 		// grown since (internal/pretouch).
