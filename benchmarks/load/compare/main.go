@@ -28,6 +28,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/riskgate/riskgate/internal/pretouch"
 )
 
 type config struct {
@@ -117,6 +119,7 @@ func run(ctx context.Context, c config, out io.Writer) error {
 	load, _ := os.ReadFile("/proc/loadavg")
 	fmt.Fprintf(out, "# %s, %d rounds of %s runs (%s warm-up), %d in flight; load average at start %s\n",
 		time.Now().UTC().Format(time.RFC3339), c.rounds, c.duration, c.warmup, c.conc, strings.Join(strings.Fields(string(load))[:3], " "))
+	fmt.Fprintf(out, "# %s\n", pretouchLine(pretouch.Result()))
 	var rg, fl []measures
 	for r := range c.rounds {
 		f, g, err := round(ctx, c)
@@ -434,4 +437,23 @@ func (s *server) load(ctx context.Context, c config, args ...string) (summary, e
 		return sum, errors.New("load: " + strconv.FormatInt(sum.Errors, 10) + " errors, first: " + sum.FirstError)
 	}
 	return sum, nil
+}
+
+// pretouchLine says what a page fault costs on this machine, as this
+// process's start measured it, and so whether riskgate's start maps its
+// pages in (internal/pretouch): the start row reads differently on the
+// two kinds of machine.
+func pretouchLine(d pretouch.Decision) string {
+	state := "off"
+	if d.On {
+		state = "on"
+	}
+	if d.Fault == 0 {
+		if d.Err != nil {
+			return fmt.Sprintf("start-up pretouch %s (%s=%s): %v", state, pretouch.EnvVar, d.Mode, d.Err)
+		}
+		return fmt.Sprintf("start-up pretouch %s (%s=%s)", state, pretouch.EnvVar, d.Mode)
+	}
+	return fmt.Sprintf("a page fault %.1f µs, madvise %.1f µs a page: start-up pretouch %s (%s=%s)",
+		float64(d.Fault)/1e3, float64(d.Populate)/1e3, state, pretouch.EnvVar, d.Mode)
 }
