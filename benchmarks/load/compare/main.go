@@ -49,7 +49,7 @@ func main() {
 	flag.DurationVar(&c.warmup, "warmup", 2*time.Second, "unmeasured run before each")
 	flag.IntVar(&c.conc, "c", 32, "calls in flight in closed-loop runs")
 	flag.BoolVar(&c.redis, "redis", true, "also compare on Redis (needs redis-server)")
-	flag.IntVar(&c.starts, "starts", 9, "starts of each server per round, alternating, for the median start to /readyz")
+	flag.IntVar(&c.starts, "starts", 41, "starts of each server per round, alternating, for the median start to /readyz")
 	flag.Parse()
 	if err := run(context.Background(), c, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "compare:", err)
