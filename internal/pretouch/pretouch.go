@@ -16,7 +16,7 @@
 // (2-3 ms to a 15 ms start).
 //
 // So the package first measures: it times the first writes to a few fresh
-// pages one at a time, and one madvise of as many more (Probe), and maps
+// pages one at a time, and one madvise of as many more, and maps
 // the start's pages in only when a fault costs at least FaultRatio times
 // as much as madvise does a page. The probe costs some tens of
 // microseconds where faults are cheap.
