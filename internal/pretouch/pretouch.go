@@ -18,8 +18,8 @@
 // So the package first measures: it times the first writes to a few fresh
 // pages one at a time, and one madvise of as many more, and maps
 // the start's pages in only when a fault costs at least FaultRatio times
-// as much as madvise does a page. The probe costs some tens of
-// microseconds where faults are cheap.
+// as much as madvise does a page. The probe costs about 0.1 ms where
+// faults are cheap.
 //
 // Importing the package does it once, when the package is initialised:
 // package initialisation orders packages by import path once their
