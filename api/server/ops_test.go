@@ -106,6 +106,7 @@ func TestHTTPStrictness(t *testing.T) {
 		// Bad bytes (issue 10 item 10): each refused, naming the field.
 		{"POST", "/v1/score", "application/json", "{\"ip\":\"81.2.69.160\",\"username\":\"al\xffice\"}", 400, "invalid_argument", "username"},
 		{"POST", "/v1/score", "application/json", "{\"ip\":\"81.2.69.160\",\"attributes\":{\"k\":\"\xc3\"}}", 400, "invalid_argument", "attributes.k"},
+		{"POST", "/v1/score", "application/json", `{"ip":"81.2.69.160","username":"\udbffx"}`, 400, "invalid_argument", "username"}, // half a surrogate pair, escaped
 		{"POST", "/v1/score", "application/json", `{"ip":"81.2.69.160","Ip":"1.1.1.1"}`, 400, "invalid_argument", "Ip"},
 		{"POST", "/v1/score", "application/json", `{"ip":"81.2.69.160","ip":"1.1.1.1"}`, 400, "invalid_argument", "ip"},
 		{"POST", "/v1/score", "application/json", `{"ip":"81.2.69.160","attributes":{"k":"a","k":"b"}}`, 400, "invalid_argument", "attributes.k"},

@@ -204,6 +204,9 @@ func (p *quick) str() (string, bool) {
 	if !escaped {
 		return string(raw[1 : len(raw)-1]), true
 	}
+	if loneSurrogate(raw) {
+		return "", false // the checked path names the field
+	}
 	var s string
 	if json.Unmarshal(raw, &s) != nil {
 		return "", false

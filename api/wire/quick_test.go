@@ -1,9 +1,11 @@
 package wire
 
 import (
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // quickSeeds are bodies for DecodeQuick: those it takes and those it must
@@ -11,7 +13,7 @@ import (
 var quickSeeds = []string{
 	`{"tenant":"bench","user_id":"user-1","username":"user1@example.com","ip":"81.0.0.1","user_agent":"Mozilla/5.0 (X11)","device_id":"d-1","result":"password_ok","geo":{"country":"FR","lat":48.8566,"lon":2.3522},"channel":"web"}`,
 	" {\n\t\"ip\" : \"81.2.69.1\" , \"attributes\" : { \"App\" : \"web\", \"app\": \"x\" } }\r\n",
-	`{"ip":"81.2.69.1","username":"caf\u00e9 \"q\" \/ \ud83d\ude00 \ud800"}`,
+	`{"ip":"81.2.69.1","username":"caf\u00e9 \"q\" \/ \ud83d\ude00 \\ud800"}`,
 	`{"ip":"81.2.69.1","username":"café ☕"}`,
 	`{"ip":null,"geo":null,"attributes":null}`,
 	`{"geo":{"lat":null,"lon":-0,"country":null}}`,
@@ -26,6 +28,7 @@ var quickSeeds = []string{
 	`{"Ip":"1"}`,
 	`{"\u0069p":"1"}`,
 	`{"ip":"a` + "\xff" + `"}`,
+	`{"ip":"a\ud800"}`, // half a surrogate pair: refused by the checked path
 	`{"ip":"a` + "\x01" + `"}`,
 	`{"ip":1}`,
 	`{"ip":"1"} {}`,
@@ -152,6 +155,54 @@ func FuzzPlainPrefix(f *testing.F) {
 		}
 		if got := plainPrefix(b); got != want {
 			t.Fatalf("plainPrefix(%q) = %d, want %d", b, got, want)
+		}
+	})
+}
+
+func TestLoneSurrogate(t *testing.T) {
+	for _, tc := range []struct {
+		raw  string
+		lone bool
+	}{
+		{`"plain"`, false},
+		{`"\ud83d\ude00"`, false},      // a pair
+		{`"\uD83D\uDE00"`, false},      // upper case
+		{`"\u00e9\n\t\"\\"`, false},    // other escapes
+		{`"\\ud800"`, false},           // a backslash, then "ud800"
+		{`"\\\ud800"`, true},           // a backslash, then a lone high half
+		{`"\ud800"`, true},             // high, at the end
+		{`"\ud800x"`, true},            // high, then a character
+		{`"\ud800\n"`, true},           // high, then another escape
+		{`"\ud800\u0041"`, true},       // high, then not a low half
+		{`"\ud800\ud800\udc00"`, true}, // two highs
+		{`"\udc00"`, true},             // low alone
+		{`"\ud83d\ude00\ude00"`, true}, // a pair, then a low
+		{`"\u12"`, false},              // malformed: the decoder's to report
+		{`, "k": "\udbff"`, true},      // as CheckJSON sees a token, separators and all
+	} {
+		if got := loneSurrogate([]byte(tc.raw)); got != tc.lone {
+			t.Errorf("%s: %v, want %v", tc.raw, got, tc.lone)
+		}
+	}
+}
+
+// FuzzLoneSurrogate: for any JSON string encoding/json decodes, of valid
+// UTF-8 without U+FFFD of its own, loneSurrogate is true exactly when the
+// decoded string has a U+FFFD (encoding/json's replacement for half a
+// pair).
+func FuzzLoneSurrogate(f *testing.F) {
+	for _, s := range []string{`\ud83d\ude00`, `\ud800`, `\\ud800`, `a\udc00b`, `\u00e9`, `\ud800\u0041`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		raw := []byte(`"` + body + `"`)
+		var s string
+		if json.Unmarshal(raw, &s) != nil || !utf8.ValidString(body) || strings.Contains(body, "\uFFFD") ||
+			strings.Contains(strings.ToLower(body), `\ufffd`) {
+			return
+		}
+		if got, want := loneSurrogate(raw), strings.ContainsRune(s, utf8.RuneError); got != want {
+			t.Fatalf("%s: loneSurrogate %v, decoded %q", raw, got, s)
 		}
 	})
 }

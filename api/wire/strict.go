@@ -10,8 +10,9 @@ import (
 )
 
 // CheckJSON refuses what encoding/json would let through silently, before
-// a message is decoded: invalid UTF-8 (which encoding/json replaces with
-// U+FFFD, so that different bytes collide), a key given twice in one
+// a message is decoded: invalid UTF-8 and \u escapes of half a surrogate
+// pair (which encoding/json replaces with U+FFFD, so that different
+// inputs collide), a key given twice in one
 // object (encoding/json keeps the last), and a field name that is not
 // written exactly as documented (encoding/json matches names without
 // regard to case, so "Ip" would set ip). riskgate's field names are all
@@ -57,6 +58,9 @@ func CheckJSON(data []byte) error {
 			if !utf8.Valid(raw) {
 				return &Error{Field: field, Msg: fieldOr(field) + ": invalid UTF-8 in the name"}
 			}
+			if loneSurrogate(raw) {
+				return &Error{Field: field, Msg: fieldOr(field) + ": a \\u escape of half a UTF-16 surrogate pair in the name"}
+			}
 			if top.seen[key] {
 				return &Error{Field: field, Msg: field + ": given twice"}
 			}
@@ -70,6 +74,9 @@ func CheckJSON(data []byte) error {
 		field := path("")
 		if !utf8.Valid(raw) {
 			return &Error{Field: field, Msg: fieldOr(field) + ": invalid UTF-8"}
+		}
+		if _, ok := tok.(string); ok && loneSurrogate(raw) {
+			return &Error{Field: field, Msg: fieldOr(field) + ": a \\u escape of half a UTF-16 surrogate pair"}
 		}
 		switch d, _ := tok.(json.Delim); d {
 		case '{':

@@ -324,6 +324,12 @@ func TestStrictJSON(t *testing.T) {
 		{`{"ip":"81.2.69.160","ip":"1.1.1.1"}`, "ip"},
 		{`{"ip":"81.2.69.160","attributes":{"K":"a","K":"b"}}`, "attributes.K"},
 		{`{"ip":"81.2.69.160","geo":{"country":"FR","Lat":1}}`, "geo.Lat"},
+		// Half a surrogate pair, escaped: valid JSON, no character.
+		{`{"ip":"81.2.69.160","username":"\udbffx"}`, "username"},
+		{`{"ip":"81.2.69.160","username":"a\udc00"}`, "username"},
+		{`{"ip":"81.2.69.160","username":"\ud83d\ud83d"}`, "username"},
+		{`{"ip":"81.2.69.160","attributes":{"app":"\ud800"}}`, "attributes.app"},
+		{`{"ip":"81.2.69.160","attributes":{"\udfff":"x"}}`, "attributes.\ufffd"},
 	}
 	for _, tt := range tests {
 		_, err := wire.DecodeAttemptJSON([]byte(tt.body))
@@ -331,6 +337,11 @@ func TestStrictJSON(t *testing.T) {
 		if !errors.As(err, &we) || we.Field != tt.field {
 			t.Errorf("%q: %v, want an error on %s", tt.body, err, tt.field)
 		}
+	}
+	// A whole pair, an escaped backslash before a u, and plain escapes.
+	a, err := wire.DecodeAttemptJSON([]byte(`{"ip":"81.2.69.160","username":"\ud83d\ude00 \\udbff \u00e9"}`))
+	if err != nil || a.Username != "\U0001F600 \\udbff \u00e9" {
+		t.Errorf("valid escapes: %q, %v", a.Username, err)
 	}
 	if _, err := wire.DecodeAttemptJSON([]byte(`{"ip":"81.2.69.160","attributes":{"App":"web","app":"x"},"geo":{"country":"FR"}}`)); err != nil {
 		t.Errorf("attribute keys are the caller's, case and all: %v", err)
