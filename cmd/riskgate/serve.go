@@ -63,7 +63,7 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	}
 	log := c.Log.NewLogger()
 	if d := pretouch.Result(); d.Invalid != "" {
-		log.Warn("start-up: "+pretouch.EnvVar+" is not on, off or auto; measured (auto)", "value", d.Invalid, "pretouch", d.On)
+		log.Warn("start-up: "+pretouch.EnvVar+" is not on, off or auto; measured (auto)", "value", d.Invalid, "pretouch", d.On, "fault", d.Fault, "populate_per_page", d.Populate, "err", d.Err)
 	} else {
 		log.Debug("start-up: pretouch", "mode", d.Mode, "on", d.On, "fault", d.Fault, "populate_per_page", d.Populate, "err", d.Err)
 	}

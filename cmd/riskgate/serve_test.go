@@ -344,7 +344,7 @@ func TestServePretouchLog(t *testing.T) {
 	for _, tc := range []struct {
 		env, level, want string
 	}{
-		{"RISKGATE_PRETOUCH=always", "info", `level=WARN msg="start-up: RISKGATE_PRETOUCH is not on, off or auto; measured (auto)" value=always`},
+		{"RISKGATE_PRETOUCH=always", "info", `level=WARN msg="start-up: RISKGATE_PRETOUCH is not on, off or auto; measured (auto)" value=always pretouch=`},
 		{"RISKGATE_PRETOUCH=off", "debug", `msg="start-up: pretouch" mode=off on=false fault=0s populate_per_page=0s`},
 		{"RISKGATE_PRETOUCH=", "debug", `msg="start-up: pretouch" mode=auto on=`},
 	} {
@@ -352,7 +352,7 @@ func TestServePretouchLog(t *testing.T) {
 		if !strings.Contains(p.logs(), tc.want) {
 			t.Errorf("%s: no %q in the log:\n%s", tc.env, tc.want, p.logs())
 		}
-		if tc.env == "RISKGATE_PRETOUCH=" && strings.Contains(p.logs(), "fault=0s") {
+		if (tc.env == "RISKGATE_PRETOUCH=" || tc.env == "RISKGATE_PRETOUCH=always") && strings.Contains(p.logs(), "fault=0s") {
 			t.Errorf("auto: the probe's costs are not logged:\n%s", p.logs())
 		}
 		if code := p.stop(t); code != 0 {
