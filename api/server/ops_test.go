@@ -107,6 +107,7 @@ func TestHTTPStrictness(t *testing.T) {
 		{"POST", "/v1/score", "application/json", "{\"ip\":\"81.2.69.160\",\"username\":\"al\xffice\"}", 400, "invalid_argument", "username"},
 		{"POST", "/v1/score", "application/json", "{\"ip\":\"81.2.69.160\",\"attributes\":{\"k\":\"\xc3\"}}", 400, "invalid_argument", "attributes.k"},
 		{"POST", "/v1/score", "application/json", `{"ip":"81.2.69.160","username":"\udbffx"}`, 400, "invalid_argument", "username"}, // half a surrogate pair, escaped
+		{"POST", "/v1/score", "application/json", `{"ip":"81.2.69.160","attributes":{"app":"web","a":1}}`, 400, "invalid_argument", "attributes.a"},
 		{"POST", "/v1/score", "application/json", `{"ip":"81.2.69.160","Ip":"1.1.1.1"}`, 400, "invalid_argument", "Ip"},
 		{"POST", "/v1/score", "application/json", `{"ip":"81.2.69.160","ip":"1.1.1.1"}`, 400, "invalid_argument", "ip"},
 		{"POST", "/v1/score", "application/json", `{"ip":"81.2.69.160","attributes":{"k":"a","k":"b"}}`, 400, "invalid_argument", "attributes.k"},

@@ -78,6 +78,12 @@ func CheckJSON(data []byte) error {
 		if _, ok := tok.(string); ok && loneSurrogate(raw) {
 			return &Error{Field: field, Msg: fieldOr(field) + ": a \\u escape of half a UTF-16 surrogate pair"}
 		}
+		if top != nil && top.freeKeys {
+			// encoding/json would name only "attributes".
+			if kind := nonString(tok); kind != "" {
+				return &Error{Field: field, Msg: field + ": want a JSON string, got JSON " + kind}
+			}
+		}
 		switch d, _ := tok.(json.Delim); d {
 		case '{':
 			free := top != nil && top.object && top.key == "attributes"
@@ -90,6 +96,24 @@ func CheckJSON(data []byte) error {
 			stack = stack[:len(stack)-1]
 		}
 		afterValue(stack)
+	}
+}
+
+// nonString names the JSON kind of a token that is neither a string nor
+// null (an attribute's value may be either), or returns "".
+func nonString(tok json.Token) string {
+	switch t := tok.(type) {
+	case string, nil:
+		return ""
+	case bool:
+		return "boolean"
+	case json.Delim:
+		if t == '{' {
+			return "object"
+		}
+		return "array"
+	default:
+		return "number"
 	}
 }
 

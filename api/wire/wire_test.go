@@ -330,6 +330,11 @@ func TestStrictJSON(t *testing.T) {
 		{`{"ip":"81.2.69.160","username":"\ud83d\ud83d"}`, "username"},
 		{`{"ip":"81.2.69.160","attributes":{"app":"\ud800"}}`, "attributes.app"},
 		{`{"ip":"81.2.69.160","attributes":{"\udfff":"x"}}`, "attributes.\ufffd"},
+		// An attribute's value is a string (or null): the error names its key.
+		{`{"ip":"81.2.69.160","attributes":{"app":"web","a":1}}`, "attributes.a"},
+		{`{"ip":"81.2.69.160","attributes":{"b":true}}`, "attributes.b"},
+		{`{"ip":"81.2.69.160","attributes":{"c":{"d":"e"}}}`, "attributes.c"},
+		{`{"ip":"81.2.69.160","attributes":{"e":["x"]}}`, "attributes.e"},
 	}
 	for _, tt := range tests {
 		_, err := wire.DecodeAttemptJSON([]byte(tt.body))
@@ -337,6 +342,9 @@ func TestStrictJSON(t *testing.T) {
 		if !errors.As(err, &we) || we.Field != tt.field {
 			t.Errorf("%q: %v, want an error on %s", tt.body, err, tt.field)
 		}
+	}
+	if _, err := wire.DecodeAttemptJSON([]byte(`{"ip":"81.2.69.160","attributes":{"a":null,"b":"x"}}`)); err != nil {
+		t.Errorf("a null attribute: %v", err)
 	}
 	// A whole pair, an escaped backslash before a u, and plain escapes.
 	a, err := wire.DecodeAttemptJSON([]byte(`{"ip":"81.2.69.160","username":"\ud83d\ude00 \\udbff \u00e9"}`))
