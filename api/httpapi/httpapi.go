@@ -13,7 +13,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/riskgate/riskgate/api/auth"
@@ -74,9 +77,38 @@ func (a *API) Routes() []Route {
 }
 
 // Mux serves routes, each wrapped with authentication, metrics and panic
-// recovery. A known path with the wrong method is a JSON 405 with Allow, and
-// an unknown path a JSON 404.
-func (a *API) Mux(routes []Route) *http.ServeMux {
+// recovery. A known path with the wrong method is a JSON 405 with Allow, an
+// unknown path a JSON 404, and a path with an empty segment, "." or ".." a
+// JSON 400 (see canonical).
+func (a *API) Mux(routes []Route) http.Handler {
+	return canonical(a.mux(routes))
+}
+
+// canonical refuses a path that is not in its clean form. http.ServeMux
+// would answer it with a redirect to the clean path: /v1/users//u1 (an
+// empty tenant) to /v1/users/u1, which an API client follows to a 404, or,
+// with a DELETE, to another resource than it named.
+func canonical(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; (strings.Contains(p, "//") || strings.Contains(p, "/.")) && !clean(p) {
+			writeError(w, http.StatusBadRequest, "invalid_argument", "path: an empty segment, . or .. in "+strconv.Quote(p), "")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// clean reports whether p is its own clean form, as http.ServeMux sees it
+// (a trailing slash kept).
+func clean(p string) bool {
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c == p
+}
+
+func (a *API) mux(routes []Route) *http.ServeMux {
 	mux := http.NewServeMux()
 	allow := map[string][]string{}
 	var paths []string

@@ -93,6 +93,11 @@ func TestHTTPStrictness(t *testing.T) {
 	}{
 		{"GET", "/v1/score", "", "", 405, "method_not_allowed", ""},
 		{"GET", "/v1/nope", "", "", 404, "not_found", ""},
+		// Not redirected to the clean path (an empty tenant, a DELETE of
+		// another resource than named).
+		{"GET", "/v1/users//u1", "", "", 400, "invalid_argument", ""},
+		{"DELETE", "/v1/users/acme/../u1", "", "", 400, "invalid_argument", ""},
+		{"GET", "/v1/score/.", "", "", 400, "invalid_argument", ""},
 		{"POST", "/v1/score", "text/plain", `{"ip":"81.2.69.160"}`, 415, "unsupported_media_type", ""},
 		{"POST", "/v1/score", "application/json", `{"ip":"81.2.69.160","attributes":{"a":"` + strings.Repeat("x", 70<<10) + `"}}`, 413, "too_large", ""},
 		{"POST", "/v1/score", "application/json", `{"ip":"81.2.69.160","passwd":"hunter2"}`, 400, "invalid_argument", "passwd"},
