@@ -9,40 +9,23 @@ package wire
 func loneSurrogate(raw []byte) bool {
 	high := false // the escape just read was a high surrogate
 	for i := 0; i < len(raw); i++ {
-		if raw[i] != '\\' || i+1 >= len(raw) {
-			if high {
-				return true
-			}
-			continue
-		}
-		i++ // the escaped byte
-		if raw[i] != 'u' {
-			if high {
-				return true
-			}
-			continue
-		}
-		r, ok := hex4(raw, i+1)
-		if !ok {
-			return false // not a valid escape: the decoder reports it
-		}
-		i += 4
-		switch {
-		case r >= 0xD800 && r <= 0xDBFF:
-			if high {
-				return true
-			}
-			high = true
-		case r >= 0xDC00 && r <= 0xDFFF:
-			if !high {
-				return true
-			}
-			high = false
-		default:
-			if high {
-				return true
+		r := rune(-1) // what was read is not a \u escape
+		if raw[i] == '\\' && i+1 < len(raw) {
+			i++ // the escaped byte
+			if raw[i] == 'u' {
+				var ok bool
+				if r, ok = hex4(raw, i+1); !ok {
+					return false // not a valid escape: the decoder reports it
+				}
+				i += 4
 			}
 		}
+		// A high half must be followed by a low one, and a low one follow
+		// a high one.
+		if low := r >= 0xDC00 && r <= 0xDFFF; low != high {
+			return true
+		}
+		high = r >= 0xD800 && r <= 0xDBFF
 	}
 	return high
 }

@@ -23,9 +23,10 @@
 //
 // Importing the package does it once, when the package is initialised:
 // package initialisation orders packages by import path once their
-// imports are ready, and this one needs only syscall and time, so it runs
-// before most of the binary's packages allocate. Heap maps the heap in
-// again (its mapping grows in steps of 4 MiB), if the probe said to.
+// imports are ready, and this one needs only syscall, time and slices,
+// so it runs before most of the binary's packages allocate. Heap maps the
+// heap in again (its mapping grows in steps of 4 MiB), if the probe said
+// to.
 //
 // RISKGATE_PRETOUCH in the environment: "auto" or unset measures, "on"
 // maps in without measuring, "off" does neither. Elsewhere than on Linux,

@@ -1,6 +1,7 @@
 package pretouch
 
 import (
+	"slices"
 	"syscall"
 	"time"
 	"unsafe"
@@ -42,14 +43,9 @@ func probe() (fault, populate time.Duration, err error) {
 	return median(faults[:]), populate, nil
 }
 
-// median sorts d (insertion sort: this package imports no sort) and
-// returns its middle element.
+// median sorts d and returns its middle element.
 func median(d []time.Duration) time.Duration {
-	for i := 1; i < len(d); i++ {
-		for j := i; j > 0 && d[j] < d[j-1]; j-- {
-			d[j], d[j-1] = d[j-1], d[j]
-		}
-	}
+	slices.Sort(d)
 	return d[len(d)/2]
 }
 
