@@ -87,10 +87,12 @@ func (a *API) Mux(routes []Route) http.Handler {
 // canonical refuses a path that is not in its clean form. http.ServeMux
 // would answer it with a redirect to the clean path: /v1/users//u1 (an
 // empty tenant) to /v1/users/u1, which an API client follows to a 404, or,
-// with a DELETE, to another resource than it named.
+// with a DELETE, to another resource than it named. The escaped path is
+// the one ServeMux cleans: a user id of "..", "." or "a//b" is sent
+// escaped (/v1/users/acme/%2E%2E) and reaches its route.
 func canonical(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p := r.URL.Path; (strings.Contains(p, "//") || strings.Contains(p, "/.")) && !clean(p) {
+		if p := r.URL.EscapedPath(); (strings.Contains(p, "//") || strings.Contains(p, "/.")) && !clean(p) {
 			writeError(w, http.StatusBadRequest, "invalid_argument", "path: an empty segment, . or .. in "+strconv.Quote(p), "")
 			return
 		}

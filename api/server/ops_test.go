@@ -316,3 +316,28 @@ func TestPlainPasswordPointsToSHA1(t *testing.T) {
 		t.Errorf("%d %+v", code, out)
 	}
 }
+
+// TestDotUserIDsOverHTTP: a user id that is a dot segment or holds a
+// slash ("..", ".", "a//b") is scored, and its profile is read and erased
+// over HTTP with the id escaped in the path, as over gRPC; the same
+// characters unescaped are refused, not redirected.
+func TestDotUserIDsOverHTTP(t *testing.T) {
+	ts := startServer(t, testOpts{admin: adminToken})
+	for _, id := range []string{"..", ".", "a//b", "a/../b"} {
+		body := map[string]any{"tenant": "acme", "user_id": id, "ip": "81.2.69.160", "result": "password_ok"}
+		if code := httpDo(t, nil, "POST", ts.url("/v1/score"), "", body, nil); code != 200 {
+			t.Fatalf("score %q: %d", id, code)
+		}
+		p := "/v1/users/acme/" + strings.NewReplacer(".", "%2E", "/", "%2F").Replace(id)
+		var prof map[string]any
+		if code := httpDo(t, nil, "GET", ts.url(p), adminToken, nil, &prof); code != 200 || prof["logins"] != 1.0 {
+			t.Errorf("GET %s: %d %v", p, code, prof)
+		}
+		if code := httpDo(t, nil, "DELETE", ts.url(p), adminToken, nil, nil); code != 204 {
+			t.Errorf("DELETE %s: %d", p, code)
+		}
+		if code := httpDo(t, nil, "GET", ts.url(p), adminToken, nil, nil); code != 404 {
+			t.Errorf("GET %s after DELETE: %d", p, code)
+		}
+	}
+}
