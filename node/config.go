@@ -144,7 +144,7 @@ type MemoryConfig struct {
 	MaxDistinct    int `help:"Memory store: members of one distinct count (usernames of an address, subnet or ASN; accounts of a password hash)." default:"1000"`
 	MaxMembers     int `help:"Memory store: members of all distinct counts together; past it the least recently used window keys are evicted." default:"4000000"`
 	MaxAttempts    int `help:"Memory store: attempt ids remembered with their decisions (see --attempt-window), the oldest evicted first." default:"100000"`
-	MaxRetries     int `help:"Decisions remembered so that a retried attempt_id gets the same answer, with any store; -1: none." default:"50000"`
+	MaxRetries     int `help:"Decisions remembered so that a retried attempt_id gets the same answer, with any store; -1 (written --memory-max-retries=-1): none." default:"50000"`
 	MaxRetryBytes  int `help:"Bytes those remembered decisions may hold (a decision carries its attempt's strings)." default:"67108864"`
 	UserAgents     int `help:"User agents whose classification is cached (each at most 512 bytes)." default:"4096"`
 }

@@ -75,6 +75,8 @@ func TestCLIFriction(t *testing.T) {
 
 	cfg := filepath.Join(t.TempDir(), "riskgate.yaml")
 	os.WriteFile(cfg, []byte("http:\n  addr: 127.0.0.1:0\nbogus_key: 1\n"), 0o644)
+	neg := filepath.Join(t.TempDir(), "negative.yaml")
+	os.WriteFile(neg, []byte("attempt_window: -1m\n"), 0o644)
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -82,6 +84,11 @@ func TestCLIFriction(t *testing.T) {
 		{[]string{"serve", "--config", cfg}, `:3: unknown key "bogus_key"`},
 		{[]string{"serve", "--bogus"}, "unknown flag --bogus"},
 		{[]string{"rules", "chek"}, `did you mean "check"`},
+		// A negative bound is refused, not taken as the default or as
+		// no bound at all; from the config file too.
+		{[]string{"serve", "--store-timeout=-1s"}, "--store-timeout: -1s is negative"},
+		{[]string{"serve", "--config", neg}, "--attempt-window: -1m0s is negative"},
+		{[]string{"serve", "--memory-max-retries=-2"}, "it takes -1 or a value of 0 or more"},
 	} {
 		out, code := run(tc.args...)
 		lines := strings.Split(strings.TrimSpace(out), "\n")

@@ -77,9 +77,12 @@ func main() {
 		os.Exit(1)
 	}
 	k, err := parser.Parse(os.Args[1:])
+	if err == nil {
+		err = refuseNegative(k)
+	}
 	if err != nil {
 		// The one useful line and where to read more, not the whole usage.
-		fmt.Fprintf(os.Stderr, "riskgate: error: %v\n%s\n", err, usageHint(err))
+		fmt.Fprintf(os.Stderr, "riskgate: error: %v\n%s\n", err, usageHint(err, k))
 		os.Exit(80) // kong's exit code for a usage error
 	}
 	if err := k.Run(); err != nil {
@@ -97,11 +100,14 @@ func main() {
 }
 
 // usageHint points to the help of the command the error is about.
-func usageHint(err error) string {
+func usageHint(err error, k *kong.Context) string {
 	cmd := "riskgate"
 	var pe *kong.ParseError
 	if errors.As(err, &pe) && pe.Context != nil {
-		if sel := pe.Context.Selected(); sel != nil {
+		k = pe.Context
+	}
+	if k != nil {
+		if sel := k.Selected(); sel != nil {
 			cmd += " " + sel.Path()
 		}
 	}

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alecthomas/kong"
+)
+
+// TestRefuseNegative: a negative value is refused naming its flag, unless
+// the flag's help gives negative values (or -1) a meaning.
+func TestRefuseNegative(t *testing.T) {
+	type cmd struct {
+		Timeout time.Duration `help:"A bound."`
+		Poll    time.Duration `help:"How often (negative: never)."`
+		Count   int           `help:"How many; -1: none."`
+		Share   float64       `help:"A share."`
+		Name    string        `help:"A name."`
+	}
+	for _, tc := range []struct {
+		args []string
+		want string // "" when accepted
+	}{
+		{nil, ""},
+		{[]string{"--timeout=0s", "--count=0", "--share=0"}, ""},
+		{[]string{"--timeout=-1ns"}, "--timeout: -1ns is negative; it takes 0 or more"},
+		{[]string{"--poll=-1s"}, ""},
+		{[]string{"--count=-1"}, ""},
+		{[]string{"--count=-2"}, "--count: -2 is negative; it takes -1 or a value of 0 or more"},
+		{[]string{"--share=-0.5"}, "--share: -0.5 is negative"},
+		{[]string{"--name=-1"}, ""},
+	} {
+		var c cmd
+		p, err := kong.New(&c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := p.Parse(tc.args)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		err = refuseNegative(k)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%v: refused: %v", tc.args, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%v: %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}
