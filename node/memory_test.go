@@ -1,8 +1,15 @@
 package node
 
 import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
 	"reflect"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/engine/memstore"
@@ -31,4 +38,61 @@ func TestMemoryCapsReachTheStore(t *testing.T) {
 	if o.RetryEntries != 0 || o.RetryMaxBytes != 0 || o.UserAgents != 0 {
 		t.Errorf("the zero config does not leave the engine's defaults: %+v", o)
 	}
+}
+
+// TestEvictionsAreLogged: a memory store table that evicts is warned of,
+// naming the table and the setting that bounds it, once however many
+// checks find more evictions within evictionLogEvery.
+func TestEvictionsAreLogged(t *testing.T) {
+	var buf syncBuffer
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	n, err := New(context.Background(), Config{Memory: MemoryConfig{MaxUsers: 64}}, WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close(context.Background())
+	ms := n.Store().(*memstore.Store)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { logEvictions(log, ms, time.Millisecond, stop); close(done) }()
+	flood := func(from int) {
+		for i := from; i < from+200; i++ {
+			if _, err := n.Service().Score(context.Background(), engine.Attempt{IP: "81.2.69.160", UserID: fmt.Sprint("u", i), Result: engine.ResultPasswordOK}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	flood(0)
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(buf.String(), "table=profiles"); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no warning after evictions; log:\n%s", buf.String())
+		}
+	}
+	flood(200)
+	time.Sleep(20 * time.Millisecond) // some checks see the new evictions
+	close(stop)
+	<-done
+	out := buf.String()
+	if c := strings.Count(out, "memory store: full"); c != 1 || !strings.Contains(out, "--memory-max-users") || !strings.Contains(out, "level=WARN") {
+		t.Errorf("%d warnings, want 1 naming --memory-max-users:\n%s", c, out)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger's goroutine and a
+// test's reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -330,6 +330,7 @@ func (sh *shard) trimMembers(list *windowTable, keep int32) {
 				break
 			}
 			sh.removeWindow(l, o)
+			l.evicted++
 		}
 	}
 }

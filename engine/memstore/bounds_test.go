@@ -102,6 +102,23 @@ func TestFloodStaysBounded(t *testing.T) {
 	if members > opts.MaxMembers {
 		t.Errorf("%d members held, cap %d", members, opts.MaxMembers)
 	}
+	// Stats agrees with the tables and counts what the bounds pushed out.
+	stats := s.Stats()
+	t.Logf("stats: %+v", stats)
+	for _, c := range []struct {
+		name       string
+		ts         TableStats
+		held, went int // went: at least this many were evicted
+	}{
+		{"profiles", stats.Profiles, profiles, 10000 - per(opts.MaxUsers, 4)},
+		{"windows", stats.Windows, windows - accounts, 1},
+		{"accounts", stats.Accounts, accounts, 2*20000 - per(opts.MaxAccountKeys, 4)},
+		{"pending", stats.Pending, pending, 10000 - per(opts.MaxPending, 4)},
+	} {
+		if c.ts.Entries != c.held || c.ts.Entries > c.ts.Capacity || c.ts.Evicted < uint64(c.went) {
+			t.Errorf("%s: %+v; held %d, at least %d evicted", c.name, c.ts, c.held, c.went)
+		}
+	}
 	bound := int64(opts.MaxUsers*bytesPerProfile + (opts.MaxWindowKeys+opts.MaxAccountKeys)*bytesPerWindow +
 		opts.MaxMembers*bytesPerMember + opts.MaxPending*bytesPerPending + opts.Shards*bytesPerShard)
 	grown := liveHeap() - before

@@ -35,6 +35,9 @@ type table[K comparable, V any] struct {
 	// two more lines, a third of the store's cache misses per Score.
 	links  [][]link
 	n, max int
+	// evicted counts the entries removed for room (insert into a full
+	// table, or trimMembers), not those expired or forgotten.
+	evicted uint64
 	used   int32 // indexes handed out, freed ones included
 	free   int32 // head of the free list (through next), -1 when empty
 	// newest and oldest are the ends of the recency list, -1 when empty.
@@ -149,6 +152,7 @@ func (t *table[K, V]) insert(k *K, h uint32) int32 {
 			t.onEvict(t.at(o))
 		}
 		t.remove(o)
+		t.evicted++
 	}
 	if (t.n+1)*4 > len(t.slots)*3 {
 		t.grow()

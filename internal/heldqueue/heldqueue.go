@@ -38,6 +38,7 @@ type Queue struct {
 	ring       []slot
 	head, tail uint64
 	n, max     int
+	evicted    uint64 // records Put removed for room
 	// pages[i] is page number first+i; a page whose records are all gone
 	// is released (its bytes nil) unless it is the one being written.
 	pages     []page
@@ -74,6 +75,12 @@ func New(max int) *Queue {
 // Len is the number of records held.
 func (q *Queue) Len() int { return q.n }
 
+// Max is the most records the queue holds.
+func (q *Queue) Max() int { return q.max }
+
+// Evicted is the number of records Put has removed for room, ever.
+func (q *Queue) Evicted() uint64 { return q.evicted }
+
 // Bytes is the memory the records take: their pages and slots, and about
 // what the index takes for each.
 func (q *Queue) Bytes() int {
@@ -93,6 +100,7 @@ func (q *Queue) Put(key Key, expires int64, data []byte) (evicted int) {
 	if q.n >= q.max {
 		q.remove(q.head) // trimmed: the head is live
 		evicted = 1
+		q.evicted++
 	}
 	if q.tail-q.head == uint64(len(q.ring)) {
 		// Full of slots, some of them dead: compact the live ones, or

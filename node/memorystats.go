@@ -1,0 +1,93 @@
+package node
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/riskgate/riskgate/engine/memstore"
+)
+
+// memoryTables names the memory store's tables in metrics and logs, with
+// the setting that bounds each.
+var memoryTables = [...]struct{ name, flag string }{
+	{"profiles", "--memory-max-users"},
+	{"windows", "--memory-max-window-keys, --memory-max-members"},
+	{"accounts", "--memory-max-account-keys, --memory-max-members"},
+	{"pending", "--memory-max-pending"},
+	{"attempts", "--memory-max-attempts"},
+}
+
+func memoryTableStats(st memstore.Stats) [len(memoryTables)]memstore.TableStats {
+	return [...]memstore.TableStats{st.Profiles, st.Windows, st.Accounts, st.Pending, st.Attempts}
+}
+
+// memoryCollector exports the memory store's fill and evictions: a store
+// that evicts has bounds too small for its traffic, or is being flushed
+// by an attacker (fresh users push baselines out, fresh decisions push
+// pending ones out).
+type memoryCollector struct {
+	s                          *memstore.Store
+	entries, capacity, evicted *prometheus.Desc
+}
+
+func newMemoryCollector(s *memstore.Store) *memoryCollector {
+	return &memoryCollector{
+		s: s,
+		entries: prometheus.NewDesc("riskgate_memory_entries",
+			"Entries the memory store holds, by table.", []string{"table"}, nil),
+		capacity: prometheus.NewDesc("riskgate_memory_capacity",
+			"Entries the memory store's table may hold (its --memory-max-* bound).", []string{"table"}, nil),
+		evicted: prometheus.NewDesc("riskgate_memory_evictions_total",
+			"Entries evicted, least recently used first, to keep the memory store's table within its bound (not those expired or erased).", []string{"table"}, nil),
+	}
+}
+
+func (c *memoryCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.entries
+	ch <- c.capacity
+	ch <- c.evicted
+}
+
+func (c *memoryCollector) Collect(ch chan<- prometheus.Metric) {
+	for i, ts := range memoryTableStats(c.s.Stats()) {
+		name := memoryTables[i].name
+		ch <- prometheus.MustNewConstMetric(c.entries, prometheus.GaugeValue, float64(ts.Entries), name)
+		ch <- prometheus.MustNewConstMetric(c.capacity, prometheus.GaugeValue, float64(ts.Capacity), name)
+		ch <- prometheus.MustNewConstMetric(c.evicted, prometheus.CounterValue, float64(ts.Evicted), name)
+	}
+}
+
+// evictionCheck is how often the memory store's evictions are looked at
+// for the log.
+const evictionCheck = 10 * time.Second
+
+// evictionLogEvery is how often, at most, the log says that a table of
+// the memory store evicts.
+const evictionLogEvery = 10 * time.Minute
+
+// logEvictions warns, every check and at most once per evictionLogEvery
+// a table, when a table of the memory store has evicted entries since it
+// last said so; it returns when stop is closed.
+func logEvictions(log *slog.Logger, s *memstore.Store, check time.Duration, stop <-chan struct{}) {
+	var said [len(memoryTables)]uint64
+	var when [len(memoryTables)]time.Time
+	t := time.NewTicker(check)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-t.C:
+			for i, ts := range memoryTableStats(s.Stats()) {
+				if ts.Evicted == said[i] || now.Sub(when[i]) < evictionLogEvery && !when[i].IsZero() {
+					continue
+				}
+				log.Warn("memory store: full, evicting the least recently used entries; raise "+memoryTables[i].flag+" if this is ordinary traffic",
+					"table", memoryTables[i].name, "evicted", ts.Evicted-said[i], "entries", ts.Entries, "capacity", ts.Capacity)
+				said[i], when[i] = ts.Evicted, now
+			}
+		}
+	}
+}
