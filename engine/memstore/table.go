@@ -38,8 +38,8 @@ type table[K comparable, V any] struct {
 	// evicted counts the entries removed for room (insert into a full
 	// table, or trimMembers), not those expired or forgotten.
 	evicted uint64
-	used   int32 // indexes handed out, freed ones included
-	free   int32 // head of the free list (through next), -1 when empty
+	used    int32 // indexes handed out, freed ones included
+	free    int32 // head of the free list (through next), -1 when empty
 	// newest and oldest are the ends of the recency list, -1 when empty.
 	newest, oldest int32
 	onEvict        func(*entry[K, V]) // before an entry is evicted for room
