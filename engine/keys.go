@@ -220,6 +220,12 @@ type KeyIDKeeper interface {
 	SetKeyID(ctx context.Context, id string) (string, error)
 }
 
+// NoteUnrecordedState begins KeyerFor's note when it found state but no
+// key id: state written before key ids were recorded, or a store that lost
+// its key id and kept, or was given, state while no node was there to
+// record it again. The caller should say so loudly.
+const NoteUnrecordedState = "the store holds state but no key id"
+
 // ErrKeyMismatch is wrapped by KeyerFor's error when the store's state
 // was keyed with another secret.
 var ErrKeyMismatch = errors.New("state keyed with another HMAC secret")
@@ -265,7 +271,7 @@ func KeyerFor(ctx context.Context, store Store, secret []byte) (*Keyer, string, 
 		return k, "key id " + id + " matches the store's", nil
 	case !empty:
 		scheme = SchemeHMAC
-		note = "the store's state predates key ids: keyed with scheme 1; recorded this secret's fingerprint as the one it was written with"
+		note = NoteUnrecordedState + ": taken as written before key ids, keyed with scheme 1; recorded this secret's fingerprint as the one it was written with"
 	default:
 		note = "new store: recorded key id"
 	}

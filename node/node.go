@@ -149,6 +149,10 @@ type Node struct {
 	service *service.Service
 	checks  []server.Check
 	keyerID atomic.Pointer[keyerCheck] // with a store that starts down
+	// fatal carries an error that must stop the node (Serve returns it):
+	// a store that came up keyed with another secret before it was ever
+	// used.
+	fatal chan error
 	srv     *server.Server             // after Listen
 
 	enrichers    []engine.Enricher
@@ -176,6 +180,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Node, error) {
 	for _, o := range opts {
 		o(&n.set)
 	}
+	n.fatal = make(chan error, 1)
 	n.log = n.set.log
 	if n.log == nil {
 		n.log = cfg.Log.NewLogger()

@@ -128,6 +128,15 @@ func (n *Node) Serve(ctx context.Context, reload <-chan os.Signal) error {
 			}
 		}
 	})
+	var fatal error
+	bg.Go(func() {
+		select {
+		case <-live.Done():
+		case fatal = <-n.fatal:
+			n.log.Error("shutting down", "err", fatal)
+			stop()
+		}
+	})
 	runErrs := make([]error, len(n.set.runners))
 	var runners sync.WaitGroup
 	for i, r := range n.set.runners {
@@ -150,7 +159,7 @@ func (n *Node) Serve(ctx context.Context, reload <-chan os.Signal) error {
 	}
 	cctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	err = errors.Join(serveErr, errors.Join(runErrs...), n.Close(cctx))
+	err = errors.Join(serveErr, errors.Join(runErrs...), fatal, n.Close(cctx))
 	if err != nil {
 		n.log.Error("shutdown incomplete", "err", err)
 	} else {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -101,15 +103,31 @@ func (n *Node) keyer(ctx context.Context, secret []byte) (*engine.Keyer, error) 
 	if err != nil {
 		return nil, fmt.Errorf("hmac secret: %w", err)
 	}
-	if note != "" {
+	switch {
+	case strings.HasPrefix(note, engine.NoteUnrecordedState):
+		n.log.Warn("hmac secret: " + note)
+	case note != "":
 		n.log.Info("hmac secret: " + note)
 	}
+	n.keepKeyID(k.ID())
 	return k, nil
 }
 
+// keepKeyID has a store that outlives the process keep the node's key id
+// recorded while it runs (redisstore.Store.KeepKeyID): a server that
+// loses its data loses the key id with it, and nodes started then must
+// not take the state the running nodes go on writing for state keyed
+// otherwise.
+func (n *Node) keepKeyID(id string) {
+	if k, ok := n.store.(interface{ KeepKeyID(id string) }); ok {
+		k.KeepKeyID(id)
+	}
+}
+
 type keyerCheck struct {
-	id     string
-	secret []byte
+	id       string
+	secret   []byte
+	verified atomic.Bool // the store has been found keyed as the node keys
 }
 
 // verifyKeyer is the Redis store's Verify: the state on a server reached
@@ -120,16 +138,25 @@ func (n *Node) verifyKeyer(ctx context.Context) error {
 		return errors.New("the node has not chosen its keyer yet")
 	}
 	k, _, err := engine.KeyerFor(ctx, n.store, kc.secret)
-	if err != nil {
-		n.log.Error("hmac secret: the store that came up cannot be used; deciding without state", "err", err)
-		return err
+	if err == nil && k.ID() != kc.id {
+		err = fmt.Errorf("%w: the store's key id is %s, the node keys with %s; restart the node to use the store's", engine.ErrKeyMismatch, k.ID(), kc.id)
 	}
-	if k.ID() != kc.id {
-		err := fmt.Errorf("%w: the store's key id is %s, the node keys with %s; restart the node to use the store's", engine.ErrKeyMismatch, k.ID(), kc.id)
-		n.log.Error("hmac secret: the store that came up cannot be used; deciding without state", "err", err)
-		return err
+	switch {
+	case err == nil:
+		n.keepKeyID(kc.id)
+		kc.verified.Store(true)
+		return nil
+	case errors.Is(err, engine.ErrKeyMismatch) && !kc.verified.Load():
+		// Started with the wrong secret while the store was down: as at
+		// a start with the store up, the node stops (README, "Rotating
+		// the HMAC secret") instead of deciding without state for good.
+		select {
+		case n.fatal <- fmt.Errorf("hmac secret: the store that came up was keyed with another secret: %w", err):
+		default:
+		}
 	}
-	return nil
+	n.log.Error("hmac secret: the store that came up cannot be used; deciding without state", "err", err)
+	return err
 }
 
 // storeHealth adds the store's health: an optional check (reported in

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -82,13 +83,80 @@ func TestServeRefusesAnotherSecret(t *testing.T) {
 			t.Fatal(err)
 		}
 		p := startBinary(t, bin, []string{secretA}, "--store", rds.URL)
-		if !strings.Contains(p.logs(), "predates key ids") {
-			t.Errorf("legacy state not recognised:\n%s", p.logs())
+		if l := p.logs(); !strings.Contains(l, "level=WARN msg=\"hmac secret: the store holds state but no key id: taken as written before key ids") {
+			t.Errorf("legacy state not warned of:\n%s", l)
 		}
 		p.stop(t)
 		if id, _ := getKey(t, rds, "rg:keyid"); !strings.HasPrefix(id, "v1:") {
 			t.Fatalf("rg:keyid = %q, want scheme 1 for state written before key ids", id)
 		}
 		refused(t, rds.URL, secretB)
+	})
+	t.Run("flushed while serving", func(t *testing.T) {
+		// Redis loses its data (FLUSHDB here; a restart without
+		// persistence is the same) while a node keeps writing: the node
+		// records its key id again, so a node started next with the same
+		// secret reads the state with it, and one with another secret is
+		// refused, as before the loss.
+		rds := redistest.Start(t)
+		p := startBinary(t, bin, []string{secretA, admin}, "--store", rds.URL)
+		id, err := getKey(t, rds, "rg:keyid")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := rds.Do("FLUSHDB"); err != nil {
+			t.Fatal(err)
+		}
+		score := func(p *process, user string) {
+			t.Helper()
+			req, _ := http.NewRequest("POST", "http://"+p.http+"/v1/score", strings.NewReader(`{"user_id":"`+user+`","ip":"81.2.69.160","result":"password_ok"}`))
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil || resp.StatusCode != 200 {
+				t.Fatalf("score: %v %v", resp, err)
+			}
+			resp.Body.Close()
+		}
+		score(p, "zoe")
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if got, _ := getKey(t, rds, "rg:keyid"); got == id {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("key id not recorded again after FLUSHDB:\n%s", p.logs())
+			}
+		}
+		if !strings.Contains(p.logs(), "key id was gone, and is recorded again") {
+			t.Errorf("the loss is not logged:\n%s", p.logs())
+		}
+		q := startBinary(t, bin, []string{secretA, admin}, "--store", rds.URL)
+		var prof struct {
+			Logins int `json:"logins"`
+		}
+		if code := get(t, "http://"+q.http+"/v1/users/default/zoe", strings.Repeat("a", 20), &prof); code != 200 || prof.Logins != 1 {
+			t.Errorf("a second node does not read the first one's state: %d %+v\n%s", code, prof, q.logs())
+		}
+		q.stop(t)
+		refused(t, rds.URL, secretB)
+		p.stop(t)
+	})
+	t.Run("another secret while the store was down", func(t *testing.T) {
+		// Started with the wrong secret while Redis does not answer, the
+		// node decides without state; once Redis answers, it stops with
+		// status 1, as it would have at a start with Redis up.
+		rds := redistest.Start(t)
+		p := startBinary(t, bin, []string{secretA}, "--store", rds.URL)
+		p.stop(t)
+		rds.Pause()
+		q := startBinary(t, bin, []string{secretB}, "--store", rds.URL, "--store-timeout", "20ms")
+		rds.Resume()
+		select {
+		case <-q.done:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("still serving on a store keyed with another secret:\n%s", q.logs())
+		}
+		if code := q.cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(q.logs(), "another HMAC secret") {
+			t.Errorf("exit %d:\n%s", code, q.logs())
+		}
 	})
 }

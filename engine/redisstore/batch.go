@@ -158,6 +158,9 @@ func (s *Store) run(ctx context.Context, r *request, b *batch) error {
 		}
 	}
 	if len(retry) > 0 {
+		// The server lost its functions, and so, likely, all its data,
+		// the key id with it.
+		s.keeper.poke()
 		if err := s.lib.load(ctx, s.rdb); err != nil {
 			s.logBackground("redisstore: reloading the function library failed", err)
 		}

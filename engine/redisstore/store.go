@@ -120,6 +120,11 @@ type Options struct {
 	// background before the store uses it (the node checks the key id of
 	// the state there); an error keeps the store down and is retried.
 	Verify func(ctx context.Context) error
+	// KeyIDInterval is how often a store told to keep a key id
+	// (KeepKeyID) checks that it is still recorded; default 1s. A store
+	// whose server lost its data (restarted without persistence, flushed,
+	// failed over to an empty replica) is also checked at once.
+	KeyIDInterval time.Duration
 
 	// Logger receives background write failures, rate limited; default
 	// none.
@@ -162,6 +167,9 @@ func (o *Options) defaults() {
 	if o.TenantFlushInterval <= 0 {
 		o.TenantFlushInterval = 200 * time.Millisecond
 	}
+	if o.KeyIDInterval <= 0 {
+		o.KeyIDInterval = time.Second
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -189,6 +197,8 @@ type Store struct {
 	closed    atomic.Bool
 	up        atomic.Bool    // the server answered and the scripts are loaded
 	connector sync.WaitGroup // the background connection, with Options.Background
+	where     string         // the server, for the log (its URL without a password)
+	keeper    keyIDKeeper    // keyid.go
 	logged    atomic.Int64   // unix nanos of the last background error logged
 }
 
@@ -203,9 +213,11 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	}
 	s := &Store{opts: opts, keys: keyspace{prefix: opts.KeyPrefix}, lib: newLibrary(opts.SmallSet), stop: make(chan struct{}), done: make(chan struct{})}
 	s.wb.init(opts.MaxQueue)
+	s.keeper.lost = make(chan struct{}, 1)
 	s.tenants.init(opts.TenantFlushInterval)
 	s.ttl.init(opts.ProfileTTL)
 	where := "the given client"
+	s.where = where
 	if opts.Client != nil {
 		s.rdb = opts.Client
 	} else {
@@ -213,6 +225,7 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 			return nil, errors.New("redisstore: no URL")
 		}
 		where = Redact(opts.URL)
+		s.where = where
 		rdb, err := newClient(&opts)
 		if err != nil {
 			return nil, fmt.Errorf("redisstore: %s: %w", where, err)
@@ -238,7 +251,10 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 		s.opts.Logger.Warn("redisstore: Redis does not answer; deciding without state and connecting in the background",
 			"store", where, "err", s.classify(err))
 		s.connector.Add(1)
-		go s.connectLoop(where)
+		go func() {
+			defer s.connector.Done()
+			s.connectLoop()
+		}()
 	}
 	go s.flusher()
 	return s, nil
@@ -264,8 +280,8 @@ func (s *Store) connect(ctx context.Context, verify bool) error {
 
 // connectLoop connects in the background, backing off from 250ms to 5s
 // between tries, until the store is up or closed.
-func (s *Store) connectLoop(where string) {
-	defer s.connector.Done()
+func (s *Store) connectLoop() {
+	where := s.where
 	wait := 250 * time.Millisecond
 	for {
 		select {
@@ -313,6 +329,7 @@ func (s *Store) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		close(s.stop)
 		s.connector.Wait()
+		s.keeper.wait()
 		select {
 		case <-s.done:
 		case <-ctx.Done():
@@ -538,6 +555,7 @@ func (s *Store) wrap(op string, err error) error {
 // stats count what happens to buffered writes.
 type stats struct {
 	flushes, dropped, writeErrors, compactions atomic.Uint64
+	keyIDRestored, keyIDChanged                atomic.Uint64
 }
 
 // Stats are counters of the write-behind buffer.
@@ -546,6 +564,10 @@ type Stats struct {
 	Dropped     uint64 // buffered writes lost because their pipeline failed
 	WriteErrors uint64 // buffered writes the server refused
 	Compactions uint64 // learned logins folded into profiles by this Store
+	// KeyIDRestored counts the times the key id this Store keeps
+	// (KeepKeyID) was gone from the server and recorded again;
+	// KeyIDChanged the times another one was found in its place.
+	KeyIDRestored, KeyIDChanged uint64
 }
 
 // Stats returns the counters.
@@ -553,6 +575,7 @@ func (s *Store) Stats() Stats {
 	return Stats{
 		Flushes: s.stats.flushes.Load(), Dropped: s.stats.dropped.Load(),
 		WriteErrors: s.stats.writeErrors.Load(), Compactions: s.stats.compactions.Load(),
+		KeyIDRestored: s.stats.keyIDRestored.Load(), KeyIDChanged: s.stats.keyIDChanged.Load(),
 	}
 }
 
