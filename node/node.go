@@ -153,7 +153,7 @@ type Node struct {
 	// a store that came up keyed with another secret before it was ever
 	// used.
 	fatal chan error
-	srv     *server.Server             // after Listen
+	srv   *server.Server // after Listen
 
 	enrichers    []engine.Enricher
 	breach       signals.BreachChecker

@@ -165,6 +165,7 @@ func (s *Store) checkKeyID(ctx context.Context) (match, known bool) {
 		fmt.Errorf("found %s, this node keys with %s", got, want))
 	return false, true
 }
+
 // SetKeyID implements engine.KeyIDKeeper.
 func (s *Store) SetKeyID(ctx context.Context, id string) (string, error) {
 	if err := s.rdb.SetNX(ctx, s.keyIDKey(), id, 0).Err(); err != nil {
