@@ -37,6 +37,7 @@ type testOpts struct {
 	grpcTLS        server.TLS
 	metricsApart   bool
 	shutdown       time.Duration
+	shutdownDelay  time.Duration
 	checks         []server.Check
 	// tenantTokens are tenant admin tokens (tenant → token); with them the
 	// server has a tenants folder (testServer.tenantsDir).
@@ -85,7 +86,7 @@ func startServer(t *testing.T, o testOpts) *testServer {
 			AdminTokenFile: tokenFile("admin", o.admin), ScoringTokenFile: tokenFile("scoring", o.scoring), AdminCertNames: o.adminCertNames,
 		},
 		RulesWatch: true, RulesDebounce: 20 * time.Millisecond,
-		Shutdown:     node.ShutdownConfig{Timeout: o.shutdown},
+		Shutdown:     node.ShutdownConfig{Timeout: o.shutdown, Delay: o.shutdownDelay},
 		EngineConfig: node.EngineConfig{Rules: []string{dir}, PasswordConfig: node.PasswordConfig{Breached: "none"}},
 	}
 	if o.metricsApart {

@@ -341,3 +341,37 @@ func TestDotUserIDsOverHTTP(t *testing.T) {
 		}
 	}
 }
+
+// TestShutdownDelayClosesKeptConnections: through --shutdown-delay the
+// server still answers, not ready, and each answer closes its connection,
+// so that a client keeping connections alive opens a fresh one (to
+// another node, behind a balancer) rather than reusing one the drain is
+// about to close.
+func TestShutdownDelayClosesKeptConnections(t *testing.T) {
+	ts := startServer(t, testOpts{shutdown: 5 * time.Second, shutdownDelay: 2 * time.Second})
+	c := &http.Client{}
+	score := func() *http.Response {
+		t.Helper()
+		resp, err := c.Post(ts.url("/v1/score"), "application/json", strings.NewReader(`{"ip":"81.2.69.160","user_id":"kept"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	if r := score(); r.StatusCode != 200 || r.Close {
+		t.Fatalf("before shutdown: %d, close %v", r.StatusCode, r.Close)
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- ts.stop() }()
+	waitFor(t, "not ready", func() bool {
+		return httpDo(t, nil, "GET", ts.url("/readyz"), "", nil, nil) == 503
+	})
+	if r := score(); r.StatusCode != 200 || !r.Close {
+		t.Errorf("during the delay: %d, close %v; want 200 closing the connection", r.StatusCode, r.Close)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -157,10 +157,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		if cfg.MetricsAddr == "" {
 			s.routes = append(s.routes, s.opsRoutes...)
 		}
-		s.httpSrv = newHTTPServer(s.api.Mux(s.routes), httpTLS, s.log)
+		s.httpSrv = newHTTPServer(s.closeWhenShuttingDown(s.api.Mux(s.routes)), httpTLS, s.log)
 	}
 	if cfg.MetricsAddr != "" {
-		s.metricsSrv = newHTTPServer(s.api.Mux(s.opsRoutes), nil, s.log)
+		s.metricsSrv = newHTTPServer(s.closeWhenShuttingDown(s.api.Mux(s.opsRoutes)), nil, s.log)
 	} else if cfg.HTTPAddr == "" {
 		s.log.Warn("no HTTP listener and no metrics address: /metrics, /healthz and /readyz are not served (gRPC health is)")
 	}
@@ -207,6 +207,20 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		}
 	}
 	return s, nil
+}
+
+// closeWhenShuttingDown answers with Connection: close once shutdown has
+// begun (HTTP/2: the connection goes away after the answer): a client
+// keeping connections alive drops the one it used through
+// --shutdown-delay, instead of sending its next request on it as the
+// drain closes it, a request a POST client may not retry.
+func (s *Server) closeWhenShuttingDown(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.shuttingDown.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func newHTTPServer(h http.Handler, cfg *tls.Config, log *slog.Logger) *http.Server {
