@@ -67,7 +67,7 @@ func (l *Live) reload() {
 	old := l.cur.Swap(f)
 	l.reloads.Add(1)
 	info := f.Info()
-	l.log.Info("breached-password filter reloaded", "path", l.path, "kind", info.Kind, "entries", info.Entries,
+	l.log.Info("breached-password filter reloaded", "path", l.path, "kind", info.Kind.String(), "entries", info.Entries,
 		"snapshot", f.where, "took", time.Since(start).Round(time.Millisecond))
 	time.AfterFunc(retireAfter, func() { old.Close() })
 }

@@ -73,7 +73,7 @@ func OpenSet(opt SetOptions) (*Set, error) {
 		s.files = append(s.files, l)
 		cur := l.cur.Load()
 		info := cur.Info()
-		s.log.Info("breached-password filter loaded", "path", path, "kind", info.Kind, "entries", info.Entries, "snapshot", cur.where)
+		s.log.Info("breached-password filter loaded", "path", path, "kind", info.Kind.String(), "entries", info.Entries, "snapshot", cur.where)
 	}
 	return s, nil
 }
