@@ -7,7 +7,9 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/alecthomas/kong"
 	"go.yaml.in/yaml/v3"
@@ -216,6 +218,9 @@ func nodeValue(n *yaml.Node, fl *kong.Flag) (any, error) {
 		if kind == reflect.Slice {
 			return []any{n.Value}, nil
 		}
+		if err := checkScalar(n.Value, fl.Target.Type()); err != nil {
+			return nil, err
+		}
 		return n.Value, nil
 	case yaml.SequenceNode:
 		if kind != reflect.Slice {
@@ -243,6 +248,31 @@ func nodeValue(n *yaml.Node, fl *kong.Flag) (any, error) {
 		return out, nil
 	}
 	return nil, fmt.Errorf("unsupported YAML value")
+}
+
+// checkScalar checks a number or a duration of the file where it is
+// read, so that a wrong one is named with its file and line, not as a
+// flag the user never wrote (kong parses the value later, the same way).
+func checkScalar(v string, t reflect.Type) error {
+	var err error
+	want := "a whole number"
+	switch {
+	case t == reflect.TypeFor[time.Duration]():
+		if _, err = time.ParseDuration(v); err != nil {
+			return fmt.Errorf("want a duration with its unit, such as 15s or 250ms, not %q", v)
+		}
+	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Int64:
+		_, err = strconv.ParseInt(v, 10, t.Bits())
+	case t.Kind() >= reflect.Uint && t.Kind() <= reflect.Uint64:
+		_, err = strconv.ParseUint(v, 10, t.Bits())
+	case t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64:
+		_, err = strconv.ParseFloat(v, t.Bits())
+		want = "a number"
+	}
+	if err != nil {
+		return fmt.Errorf("want %s, not %q", want, v)
+	}
+	return nil
 }
 
 // resolver gives kong the file's values for flags not set on the command

@@ -110,7 +110,11 @@ func TestConfigErrors(t *testing.T) {
 		{"http:\n  adr: x\n", "riskgate.yaml:2: unknown key \"http.adr\"; did you mean \"http.addr\"?"},
 		{"htp:\n  addr: x\n", "riskgate.yaml:1: unknown key \"htp\"; did you mean \"http\"?"},
 		{"grpc:\n  addr: [a, b]\n", "riskgate.yaml:2: grpc.addr: want a single value"},
-		{"shutdown:\n  timeout: soon\n", "soon"},
+		{"shutdown:\n  timeout: soon\n", "riskgate.yaml:2: shutdown.timeout: want a duration with its unit"},
+		{"shutdown:\n  timeout: 15\n", "riskgate.yaml:2: shutdown.timeout: want a duration with its unit, such as 15s or 250ms, not \"15\""},
+		{"max_speed: fast\n", "riskgate.yaml:1: max_speed: want a number, not \"fast\""},
+		{"memory:\n  max_users: 1e6\n", "riskgate.yaml:2: memory.max_users: want a whole number, not \"1e6\""},
+		{"metrics:\n  max_tenants: 2.5\n", "riskgate.yaml:2: metrics.max_tenants: want a whole number"},
 		{"- a\n", "want a mapping"},
 		{"admin_token: hunter2\n", "unknown key \"admin_token\""},
 	} {
