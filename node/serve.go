@@ -69,6 +69,7 @@ func (n *Node) Listen() (*server.Server, error) {
 	if err := srv.Listen(); err != nil {
 		return nil, err
 	}
+	n.collect(srv.CertificateCollector())
 	n.srv = srv
 	return srv, nil
 }

@@ -288,3 +288,38 @@ func TestEveryEndpointHasALevel(t *testing.T) {
 		t.Errorf("%d operations: a new one needs its level checked here", got)
 	}
 }
+
+// TestCertificateMetrics: each TLS listener's certificate in use says when
+// it expires, and a refused reload is counted while the previous
+// certificate keeps serving.
+func TestCertificateMetrics(t *testing.T) {
+	p := newPKI(t)
+	ts := startServer(t, testOpts{httpTLS: p.serverTLS("optional"), grpcTLS: p.serverTLS("optional")})
+	kp, err := tls.LoadX509KeyPair(p.certFile, p.keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	notAfter := float64(kp.Leaf.NotAfter.Unix())
+	for _, l := range []string{"http", "grpc"} {
+		if got := ts.metricValue(t, "riskgate_tls_certificate_expiry_timestamp_seconds", "listener", l, "cert", p.certFile); got != notAfter {
+			t.Errorf("%s expiry %v, want %v", l, got, notAfter)
+		}
+	}
+	if err := os.WriteFile(p.certFile, []byte("not a certificate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.srv.ReloadCertificates(); err == nil {
+		t.Fatal("a broken certificate reloaded")
+	}
+	for _, l := range []string{"http", "grpc"} {
+		if got := ts.metricValue(t, "riskgate_tls_certificate_reload_failures_total", "listener", l, "cert", p.certFile); got != 1 {
+			t.Errorf("%s reload failures %v, want 1", l, got)
+		}
+		if got := ts.metricValue(t, "riskgate_tls_certificate_expiry_timestamp_seconds", "listener", l, "cert", p.certFile); got != notAfter {
+			t.Errorf("%s expiry after a refused reload %v, want %v", l, got, notAfter)
+		}
+	}
+	if code := httpDo(t, tlsClient(p.client()), "GET", ts.url("/healthz"), "", nil, nil); code != 200 {
+		t.Errorf("https after a refused reload: %d", code)
+	}
+}

@@ -150,6 +150,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, fmt.Errorf("server: http %w", err)
 	}
 	if c != nil {
+		c.listener = "http"
 		s.certs = append(s.certs, c)
 	}
 	if cfg.HTTPAddr != "" {
@@ -174,6 +175,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, fmt.Errorf("server: grpc %w", err)
 	}
 	if c != nil {
+		c.listener = "grpc"
 		s.certs = append(s.certs, c)
 	}
 	s.health = health.NewServer()
@@ -470,6 +472,7 @@ func (s *Server) ReloadCertificates() error {
 	var errs []error
 	for _, c := range s.certs {
 		if err := c.load(); err != nil {
+			c.failures.Add(1)
 			s.log.Error("tls certificate reload failed; the previous one stays", "cert", c.certFile, "err", err)
 			errs = append(errs, err)
 		} else {

@@ -29,7 +29,9 @@ func (t TLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
 // restart, for certificates rotated in place by cert-manager and the like.
 type certificate struct {
 	certFile, keyFile string
+	listener          string // http or grpc, for metrics
 	cur               atomic.Pointer[tls.Certificate]
+	failures          atomic.Uint64 // reloads refused, the previous pair kept
 }
 
 func (c *certificate) load() error {

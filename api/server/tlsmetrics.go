@@ -1,0 +1,34 @@
+package server
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// CertificateCollector exports the listeners' certificates: when the one
+// in use expires, and how many reloads (SIGHUP) were refused, the previous
+// pair kept. A rotation that keeps failing is otherwise only a log line,
+// until clients start refusing an expired certificate.
+func (s *Server) CertificateCollector() prometheus.Collector { return certCollector{s} }
+
+type certCollector struct{ s *Server }
+
+var (
+	certExpiry = prometheus.NewDesc("riskgate_tls_certificate_expiry_timestamp_seconds",
+		"When the listener's certificate in use expires (its NotAfter), by listener and certificate file.", []string{"listener", "cert"}, nil)
+	certFailures = prometheus.NewDesc("riskgate_tls_certificate_reload_failures_total",
+		"Certificate reloads (SIGHUP) refused, the previous certificate kept, by listener and certificate file.", []string{"listener", "cert"}, nil)
+)
+
+func (c certCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- certExpiry
+	ch <- certFailures
+}
+
+func (c certCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, cert := range c.s.certs {
+		if kp := cert.cur.Load(); kp != nil && kp.Leaf != nil {
+			ch <- prometheus.MustNewConstMetric(certExpiry, prometheus.GaugeValue, float64(kp.Leaf.NotAfter.Unix()), cert.listener, cert.certFile)
+		}
+		ch <- prometheus.MustNewConstMetric(certFailures, prometheus.CounterValue, float64(cert.failures.Load()), cert.listener, cert.certFile)
+	}
+}
