@@ -158,6 +158,30 @@ func (d *Decoder) decode(raw []byte, ev *Event) error {
 			d.ids[ln.AttemptID] = ev.Ordinal
 		}
 		ev.Captured = d.captured || ln.Live != nil || ln.Password != nil
+		if err := checkLabel(ln.Label); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkLabel refuses a label that a typo made: any label but legit counts
+// as an attack, so "Legit" or "legitimate" would have put legitimate
+// traffic in the catch rate. Labels are lower-case names, as simulate
+// writes them (legit, credential_stuffing, ...).
+func checkLabel(l string) error {
+	if l == "" || l == LabelLegit {
+		return nil
+	}
+	for i, c := range l {
+		if c >= 'a' && c <= 'z' || c == '_' || i > 0 && c >= '0' && c <= '9' {
+			continue
+		}
+		return fmt.Errorf("label %q: want legit or an attack's lower-case name (a-z, 0-9, _), such as credential_stuffing", l)
+	}
+	switch l {
+	case "legitimate", "benign", "normal", "good", "ok", "clean", "genuine":
+		return fmt.Errorf("label %q: legitimate traffic is labelled legit; any other label counts as an attack", l)
 	}
 	return nil
 }

@@ -132,6 +132,10 @@ func TestReplayErrorsNameTheLine(t *testing.T) {
 		{`{"outcome":{"attempt_id":"nope","outcome":"login_failed"}}`, "line 1: outcome for attempt_id \"nope\""},
 		{`not json`, "line 1:"},
 		{`{"ip":"1.2.3.4","result":"maybe"}`, "line 1:"},
+		// Any label but legit counts as an attack: a typo is refused.
+		{`{"ip":"1.2.3.4","label":"legit"}` + "\n" + `{"ip":"1.2.3.4","label":"Legit"}`, "line 2: label \"Legit\": want legit or an attack's lower-case name"},
+		{`{"ip":"1.2.3.4","label":"legitimate"}`, "line 1: label \"legitimate\": legitimate traffic is labelled legit"},
+		{`{"ip":"1.2.3.4","label":"credential stuffing"}`, "line 1: label \"credential stuffing\""},
 	}
 	for _, tt := range tests {
 		_, err := replay.Run(context.Background(), newEngine(t), strings.NewReader(tt.in), &bytes.Buffer{}, replay.Options{})
