@@ -26,7 +26,9 @@
 //
 // History attempts are followed by the outcome a person would produce
 // (a step-up passes, unless step_up_passes: false) or by an explicit
-// outcome:. "{i}" in an attempt's strings is replaced by the repeat index.
+// outcome:. "{i}" in an attempt's strings is replaced by the repeat index;
+// an entry repeats at most MaxRepeat times, a history makes at most
+// MaxHistory attempts.
 // A test must expect something, and may name only rules of the ruleset: an
 // expectation that could never fail is reported as a failure.
 package ruletest
@@ -213,9 +215,27 @@ func loadRules(testPath string, ruleFiles []string) (*rules.Set, error) {
 	return set, nil
 }
 
+// MaxRepeat is the most times one history entry is repeated, and
+// MaxHistory the most attempts a test's history makes in all: a test is
+// scored at some ten thousand attempts a second, and a mistyped repeat
+// (100000000) would otherwise run for hours without a word.
+const (
+	MaxRepeat  = 100_000
+	MaxHistory = 1_000_000
+)
+
 func runTest(ctx context.Context, set *rules.Set, t *testDoc, opts Options, r *Result) error {
 	if err := t.Expect.validate(set); err != nil {
 		return err
+	}
+	total := 0
+	for hi, ev := range t.History {
+		if ev.Repeat < 0 || ev.Repeat > MaxRepeat {
+			return fmt.Errorf("history[%d]: repeat %d: want 0 to %d", hi, ev.Repeat, MaxRepeat)
+		}
+		if total += max(ev.Repeat, 1); total > MaxHistory {
+			return fmt.Errorf("history[%d]: more than %d attempts in the history", hi, MaxHistory)
+		}
 	}
 	// A fresh node per test: the binary's assembly, on an empty memory
 	// store, with the test's rules.

@@ -140,3 +140,55 @@ tests:
 		t.Errorf("%s: %v", res[4].Name, res[4].Failures)
 	}
 }
+
+// TestRepeatIsBounded: a mistyped repeat fails its test at once instead of
+// scoring for hours.
+func TestRepeatIsBounded(t *testing.T) {
+	dir := t.TempDir()
+	for name, s := range map[string]string{
+		"r.yaml": "rules:\n  - id: new-device\n    description: New device.\n    when: device.new\n    action: step_up\n",
+		"r_test.yaml": `
+tests:
+  - name: huge repeat
+    history:
+      - attempt: {user_id: u, ip: 81.2.69.1}
+        repeat: 100000000
+    attempt: {user_id: u, ip: 81.2.69.1}
+    expect: {action: allow}
+  - name: negative repeat
+    history:
+      - attempt: {user_id: u, ip: 81.2.69.1}
+        repeat: -1
+    attempt: {user_id: u, ip: 81.2.69.1}
+    expect: {action: allow}
+  - name: too long a history
+    history:
+      - {attempt: {user_id: u, ip: 81.2.69.1}, repeat: 100000}
+      - {attempt: {user_id: u, ip: 81.2.69.1}, repeat: 100000}
+      - {attempt: {user_id: u, ip: 81.2.69.1}, repeat: 100000}
+      - {attempt: {user_id: u, ip: 81.2.69.1}, repeat: 100000}
+      - {attempt: {user_id: u, ip: 81.2.69.1}, repeat: 100000}
+      - {attempt: {user_id: u, ip: 81.2.69.1}, repeat: 100000}
+      - {attempt: {user_id: u, ip: 81.2.69.1}, repeat: 100000}
+      - {attempt: {user_id: u, ip: 81.2.69.1}, repeat: 100000}
+      - {attempt: {user_id: u, ip: 81.2.69.1}, repeat: 100000}
+      - {attempt: {user_id: u, ip: 81.2.69.1}, repeat: 100000}
+      - {attempt: {user_id: u, ip: 81.2.69.1}, repeat: 1}
+    attempt: {user_id: u, ip: 81.2.69.1}
+    expect: {action: allow}
+`,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := RunPaths(context.Background(), &bytes.Buffer{}, Options{}, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"history[0]: repeat 100000000: want 0 to 100000", "history[0]: repeat -1", "history[10]: more than 1000000 attempts"} {
+		if res[i].Passed() || !strings.Contains(strings.Join(res[i].Failures, "\n"), want) {
+			t.Errorf("%s: %v, want a failure saying %q", res[i].Name, res[i].Failures, want)
+		}
+	}
+}
