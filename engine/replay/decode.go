@@ -32,9 +32,10 @@ type Event struct {
 	// ordinal, and Resolved is true.
 	Ordinal  uint32
 	Resolved bool
-	// Unmatched marks an outcome line of a capture naming an attempt the
-	// capture does not hold (dropped by the sink, erased, or in a file
-	// that retention already deleted): it is skipped and counted.
+	// Unmatched marks an outcome line naming an attempt the stream does
+	// not hold (in a capture: dropped by the sink, erased, or in a file
+	// that retention already deleted; in a stream cut with tail: before
+	// the cut): it is skipped and counted.
 	Unmatched bool
 	// Captured marks an attempt from a capture: its identifiers are keyed
 	// hashes and its password, if any, is Facts. It is scored with
@@ -46,7 +47,7 @@ type Event struct {
 type DecodeStats struct {
 	Attempts int `json:"attempts"`
 	Outcomes int `json:"outcomes"`
-	// Unmatched outcomes named attempts a capture does not hold.
+	// Unmatched outcomes named attempts the stream does not hold.
 	Unmatched int `json:"unmatched_outcomes,omitempty"`
 	// Dropped sums the capture's gap records: events its sink dropped.
 	Dropped uint64 `json:"dropped,omitempty"`
@@ -137,14 +138,14 @@ func (d *Decoder) decode(raw []byte, ev *Event) error {
 		d.Stats.Outcomes++
 		if id := ln.Outcome.AttemptID; id != "" {
 			ord, ok := d.ids[id]
-			switch {
-			case ok:
+			// An outcome for an attempt the stream does not hold (a
+			// capture's first file gone to retention, a stream cut with
+			// tail) is skipped and counted, as one that does not apply.
+			if ok {
 				ev.Ordinal, ev.Resolved = ord, true
-			case d.captured:
+			} else {
 				ev.Unmatched = true
 				d.Stats.Unmatched++
-			default:
-				return fmt.Errorf("outcome for attempt_id %q, which no earlier line scored", id)
 			}
 		}
 	default:
