@@ -21,7 +21,11 @@
 // and only then lets the group move on. Writes kafka-go acknowledges as
 // failed are retried until they succeed or shutdown ends; meanwhile
 // fetching stops once BufferSize messages wait, so a broker outage fills
-// a bounded buffer and loses nothing (the topic holds the rest).
+// a bounded buffer and loses nothing (the topic holds the rest). A write
+// refused for good (too large, an invalid record) is not retried, or its
+// partition would never move on: dead letters are bounded (a value cut to
+// 64 KiB, said in a header) so that they fit, a refused one is dropped and
+// counted, and a refused decision or alert dead-letters its attempt.
 //
 // kafka-go's group-managed Reader is not used: it can hand out messages of
 // a previous generation after a rebalance and commit them late, rewinding

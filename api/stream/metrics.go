@@ -16,6 +16,7 @@ type metrics struct {
 	produced     *prometheus.CounterVec
 	deadLettered *prometheus.CounterVec
 	writeErrors  *prometheus.CounterVec
+	refused      *prometheus.CounterVec
 	skipped      *prometheus.CounterVec
 	lag          *prometheus.GaugeVec
 	commitDur    prometheus.Histogram
@@ -47,11 +48,14 @@ func newMetrics() *metrics {
 		writeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "riskgate_kafka_write_errors_total", Help: "Messages whose write failed and was retried, by topic.",
 		}, []string{"topic"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "riskgate_kafka_messages_refused_total", Help: "Messages the writer or the brokers refused for good (reason too_large, invalid_record, invalid_timestamp), by the topic written: not retried. A refused dead letter is dropped; a refused decision or alert sends its attempt to the dead-letter topic.",
+		}, []string{"topic", "reason"}),
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "riskgate_kafka_outcomes_skipped_total", Help: "Outcomes that named an unknown, expired or already reported decision (a redelivery, or a late report): nothing to apply.",
 		}, []string{"reason"}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "riskgate_kafka_consumer_lag", Help: "Messages in a partition after this node's last commit (high watermark minus committed offset), for the partitions this node owns.",
+			Name: "riskgate_kafka_consumer_lag", Help: "Messages in a partition after this node's last commit (high watermark minus committed offset), for the partitions this node owns; updated as messages are fetched, so a stuck partition shows.",
 		}, []string{"topic", "partition"}),
 		commitDur: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "riskgate_kafka_commit_duration_seconds", Help: "Time to commit offsets to the group coordinator.",
@@ -79,7 +83,7 @@ func (m *metrics) register(reg prometheus.Registerer) error {
 		return nil
 	}
 	for _, c := range []prometheus.Collector{
-		m.consumed, m.produced, m.deadLettered, m.writeErrors, m.skipped, m.lag, m.commitDur,
+		m.consumed, m.produced, m.deadLettered, m.writeErrors, m.refused, m.skipped, m.lag, m.commitDur,
 		m.commitErrors, m.rebalances, m.connected, m.buffer,
 	} {
 		if err := reg.Register(c); err != nil {
@@ -102,10 +106,6 @@ func (m *metrics) topic(t string) topicMetrics {
 		m.children[t] = c
 	}
 	return c
-}
-
-func (m *metrics) setLag(topic string, partition int, lag int64) {
-	m.lag.WithLabelValues(topic, strconv.Itoa(partition)).Set(float64(max(lag, 0)))
 }
 
 func (m *metrics) dropLag(topic string, partition int) {

@@ -271,6 +271,33 @@ type partition struct {
 	id    int
 	gen   *generation
 	wg    sync.WaitGroup // messages handed to a worker and not yet done
+
+	// The lag is updated as messages are fetched as well as when they are
+	// committed: a partition whose writes or scoring are stuck shows its
+	// lag growing, rather than the lag of its last commit.
+	lag       prometheus.Gauge
+	committed atomic.Int64 // the offset to resume from; -1 until known
+	highWater atomic.Int64
+}
+
+// fetched notes a message fetched, and the partition's high watermark.
+func (p *partition) fetched(m *kafka.Message) {
+	p.committed.CompareAndSwap(-1, m.Offset) // where this owner started
+	p.highWater.Store(m.HighWaterMark)
+	p.setLag()
+}
+
+// done notes offsets up to next (excluded) committed.
+func (p *partition) done(next, highWater int64) {
+	p.committed.Store(next)
+	if highWater > p.highWater.Load() {
+		p.highWater.Store(highWater)
+	}
+	p.setLag()
+}
+
+func (p *partition) setLag() {
+	p.lag.Set(float64(max(p.highWater.Load()-p.committed.Load(), 0)))
 }
 
 // item is one fetched message on its way through a worker.
@@ -283,7 +310,8 @@ type item struct {
 // to the partition's worker, until the generation or the runner ends;
 // then it waits for what it handed over to be committed.
 func (r *Runner) consume(ctx, work, gctx context.Context, g *generation, topic string, id int, offset int64) {
-	p := &partition{topic: topic, id: id, gen: g}
+	p := &partition{topic: topic, id: id, gen: g, lag: r.m.lag.WithLabelValues(topic, strconv.Itoa(id))}
+	p.committed.Store(max(offset, -1)) // kafka.FirstOffset and LastOffset: not known yet
 	rd := kafka.NewReader(kafka.ReaderConfig{
 		Brokers: r.opts.Brokers, Topic: topic, Partition: id, Dialer: r.conn.dialer,
 		MinBytes: 1, MaxBytes: 4 << 20, MaxWait: 250 * time.Millisecond, QueueCapacity: prefetch,
@@ -317,6 +345,7 @@ fetch:
 			break fetch
 		}
 		tm.consumed.Inc()
+		p.fetched(&m)
 		if r.fetched != nil {
 			r.fetched(m)
 		}

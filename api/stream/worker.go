@@ -8,6 +8,7 @@ import (
 	"mime"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/segmentio/kafka-go"
 
@@ -30,8 +31,30 @@ const (
 	HeaderOriginalTopic     = "riskgate-original-topic"
 	HeaderOriginalPartition = "riskgate-original-partition"
 	HeaderOriginalOffset    = "riskgate-original-offset"
+	// A dead letter is bounded (see deadLetterValueMax): what was cut is
+	// said. HeaderTruncatedFrom is the size of the original value when
+	// only its first deadLetterValueMax bytes are kept, likewise
+	// HeaderKeyTruncatedFrom for the key; HeaderHeadersDropped counts the
+	// original headers left out, the last ones, past deadLetterHeadersMax.
+	HeaderTruncatedFrom    = "riskgate-truncated-from"
+	HeaderKeyTruncatedFrom = "riskgate-key-truncated-from"
+	HeaderHeadersDropped   = "riskgate-headers-dropped"
 	// Decisions and alerts name the message they answer.
 	HeaderSource = "riskgate-source" // <topic>/<partition>/<offset>
+)
+
+// A dead letter must fit what the writer sends (kafka-go's BatchBytes,
+// 1 MiB) and what the brokers take (message.max.bytes, 1 MiB by default,
+// often less on a dead-letter topic), whatever arrived: a message produced
+// with compression or a raised limit can be far bigger. Attempts and
+// outcomes are a few hundred bytes, so 64 KiB keeps any a producer meant
+// to send whole and enough of anything else to see what it was; the whole
+// dead letter stays under 100 KiB, several to a request.
+const (
+	deadLetterValueMax   = 64 << 10
+	deadLetterKeyMax     = 1 << 10
+	deadLetterHeadersMax = 16 << 10 // the original headers' keys and values together
+	deadLetterErrorMax   = 1 << 10  // an error may quote the input
 )
 
 // worker is one of the runner's scoring goroutines and its reusable
@@ -234,7 +257,7 @@ func (w *worker) attempt(ctx context.Context, it *item) error {
 				w.deadLetter(m, err)
 				return nil
 			}
-			w.outs = append(w.outs, kafka.Message{Topic: r.opts.AlertsTopic, Key: AlertKey(al), Value: v, Headers: src})
+			w.outs = append(w.outs, kafka.Message{Topic: r.opts.AlertsTopic, Key: AlertKey(al), Value: v, Headers: src, WriterData: m})
 		}
 	}
 	if r.opts.DecisionsTopic != "" {
@@ -247,7 +270,7 @@ func (w *worker) attempt(ctx context.Context, it *item) error {
 			w.deadLetter(m, err)
 			return nil
 		}
-		w.outs = append(w.outs, kafka.Message{Topic: r.opts.DecisionsTopic, Key: key, Value: v, Headers: src})
+		w.outs = append(w.outs, kafka.Message{Topic: r.opts.DecisionsTopic, Key: key, Value: v, Headers: src, WriterData: m})
 	}
 	return nil
 }
@@ -301,6 +324,15 @@ func (w *worker) outcome(ctx context.Context, it *item) error {
 // deadLetter queues m for the dead-letter topic with why and where from;
 // without one, it logs and counts it.
 func (w *worker) deadLetter(m *kafka.Message, cause error) {
+	if dl, ok := w.deadLetterOf(m, cause); ok {
+		w.outs = append(w.outs, dl)
+	}
+}
+
+// deadLetterOf is the dead letter of m, bounded in size; without a
+// dead-letter topic, it logs and counts m and returns false. Its
+// WriterData is m.
+func (w *worker) deadLetterOf(m *kafka.Message, cause error) (kafka.Message, bool) {
 	r := w.r
 	r.m.topic(m.Topic).deadLettered.Inc()
 	var (
@@ -317,56 +349,136 @@ func (w *worker) deadLetter(m *kafka.Message, cause error) {
 		// The message itself stays out of the log: it is attempt data.
 		r.warn("dead-letter", "invalid message skipped (no dead-letter topic configured)",
 			"topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "field", field)
-		return
+		return kafka.Message{}, false
 	}
-	h := make([]kafka.Header, 0, len(m.Headers)+5)
-	h = append(h, m.Headers...)
+	h := make([]kafka.Header, 0, min(len(m.Headers), 64)+9)
+	size, kept := 0, 0
+	for _, oh := range m.Headers {
+		size += len(oh.Key) + len(oh.Value)
+		if size > deadLetterHeadersMax {
+			break
+		}
+		h = append(h, oh)
+		kept++
+	}
 	h = append(h,
-		kafka.Header{Key: HeaderError, Value: []byte(cause.Error())},
+		kafka.Header{Key: HeaderError, Value: cut([]byte(cause.Error()), deadLetterErrorMax)},
 		kafka.Header{Key: HeaderOriginalTopic, Value: []byte(m.Topic)},
 		kafka.Header{Key: HeaderOriginalPartition, Value: strconv.AppendInt(nil, int64(m.Partition), 10)},
 		kafka.Header{Key: HeaderOriginalOffset, Value: strconv.AppendInt(nil, m.Offset, 10)},
 	)
 	if field != "" {
-		h = append(h, kafka.Header{Key: HeaderErrorField, Value: []byte(field)})
+		h = append(h, kafka.Header{Key: HeaderErrorField, Value: cut([]byte(field), deadLetterErrorMax)})
 	}
-	w.outs = append(w.outs, kafka.Message{Topic: r.opts.DeadLetterTopic, Key: m.Key, Value: m.Value, Headers: h, Time: m.Time})
+	key, value := m.Key, m.Value
+	if len(value) > deadLetterValueMax {
+		value = value[:deadLetterValueMax:deadLetterValueMax]
+		h = append(h, kafka.Header{Key: HeaderTruncatedFrom, Value: strconv.AppendInt(nil, int64(len(m.Value)), 10)})
+	}
+	if len(key) > deadLetterKeyMax {
+		key = key[:deadLetterKeyMax:deadLetterKeyMax]
+		h = append(h, kafka.Header{Key: HeaderKeyTruncatedFrom, Value: strconv.AppendInt(nil, int64(len(m.Key)), 10)})
+	}
+	if dropped := len(m.Headers) - kept; dropped > 0 {
+		h = append(h, kafka.Header{Key: HeaderHeadersDropped, Value: strconv.AppendInt(nil, int64(dropped), 10)})
+	}
+	return kafka.Message{Topic: r.opts.DeadLetterTopic, Key: key, Value: value, Headers: h, Time: m.Time, WriterData: m}, true
+}
+
+// cut keeps at most n bytes of b, not splitting a UTF-8 sequence.
+func cut(b []byte, n int) []byte {
+	if len(b) <= n {
+		return b
+	}
+	i := n
+	for i > 0 && i > n-utf8.UTFMax && !utf8.RuneStart(b[i]) {
+		i--
+	}
+	return b[:i:i]
 }
 
 // write writes the batch's outputs, retrying what fails until all are
-// acknowledged or the shutdown budget is spent.
+// acknowledged or the shutdown budget is spent. What the writer or the
+// brokers refuse for good (its size or content, see refusal) is not
+// retried, or the partition would never move on: see refuse.
 func (w *worker) write(ctx context.Context) error {
 	r := w.r
 	outs := w.outs
-	for failures := 0; len(outs) > 0; failures++ {
+	for failures := 0; len(outs) > 0; {
 		err := r.writer.WriteMessages(ctx, outs...)
 		if err == nil {
-			w.count(outs, nil)
+			w.count(outs)
 			r.m.setConnected(true)
 			return nil
 		}
-		var we kafka.WriteErrors
+		var tooLarge kafka.MessageTooLargeError
+		if errors.As(err, &tooLarge) {
+			// The writer checks sizes before sending anything: the others
+			// go again at once.
+			outs = w.refuse(tooLarge.Remaining, &tooLarge.Message, err)
+			continue
+		}
+		var (
+			retry    []kafka.Message // failed, to be retried after a back-off
+			fresh    []kafka.Message // dead letters of refused outputs, never tried
+			refused  []kafka.Message
+			refusals []error
+			we       kafka.WriteErrors
+		)
 		if errors.As(err, &we) && len(we) == len(outs) {
-			w.count(outs, we)
-			var failed []kafka.Message
 			for i, e := range we {
-				if e != nil {
-					failed = append(failed, outs[i])
+				switch {
+				case e == nil:
+					r.m.topic(outs[i].Topic).produced.Inc()
+				case refusal(e) != "":
+					refused, refusals = append(refused, outs[i]), append(refusals, e)
+				default:
+					r.m.topic(outs[i].Topic).writeErrors.Inc()
+					retry = append(retry, outs[i])
 				}
 			}
-			outs = failed
 		} else {
 			for i := range outs {
 				r.m.topic(outs[i].Topic).writeErrors.Inc()
 			}
+			retry = outs
+		}
+		// A refusal answers a partition's whole batch: for one of its
+		// messages, or for their sum. Each is tried alone to find which.
+		for i := range refused {
+			m, e := &refused[i], refusals[i]
+			if len(refused) > 1 {
+				e = r.writer.WriteMessages(ctx, *m)
+				if e == nil {
+					r.m.topic(m.Topic).produced.Inc()
+					continue
+				}
+				if one, ok := e.(kafka.WriteErrors); ok && len(one) == 1 && one[0] != nil {
+					e = one[0]
+				}
+			}
+			if refusal(e) == "" {
+				r.m.topic(m.Topic).writeErrors.Inc()
+				retry = append(retry, *m)
+				continue
+			}
+			fresh = w.refuse(fresh, m, e)
+		}
+		if len(retry) == 0 {
+			// The brokers answered every message: they are fine.
+			r.m.setConnected(true)
+			outs = fresh
+			continue
 		}
 		r.m.setConnected(false)
 		r.warn("write", "writing decisions and alerts failed; retrying (fetching pauses when the buffer is full)",
-			"messages", len(outs), "err", err)
+			"messages", len(retry), "err", err)
+		outs = append(retry, fresh...)
 		if ctx.Err() != nil {
 			return errAbandon
 		}
 		sleepCtx(ctx, backoff(failures, 100*time.Millisecond, 5*time.Second))
+		failures++
 		if ctx.Err() != nil {
 			return errAbandon
 		}
@@ -374,15 +486,66 @@ func (w *worker) write(ctx context.Context) error {
 	return nil
 }
 
-// count counts written messages by topic; errs, when set, marks failures.
-func (w *worker) count(outs []kafka.Message, errs kafka.WriteErrors) {
+// refusal says why err means a message can never be written ("" when it
+// may yet be): too big for the writer or the topic, or content the
+// broker refuses (a corrupt or invalid record, which kafka-go has already
+// retried, or a timestamp outside the topic's bounds).
+func refusal(err error) string {
+	switch {
+	case errors.Is(err, kafka.MessageSizeTooLarge), errors.Is(err, kafka.RecordListTooLarge),
+		errors.Is(err, kafka.InvalidMessageSize): // and kafka.MessageTooLargeError
+		return "too_large"
+	case errors.Is(err, kafka.InvalidMessage), errors.Is(err, kafka.InvalidRecord):
+		return "invalid_record"
+	case errors.Is(err, kafka.InvalidTimestamp):
+		return "invalid_timestamp"
+	}
+	return ""
+}
+
+// refuse gives up on m, refused for good with err, and returns outs with
+// what replaces it. A dead letter is dropped, counted and logged with the
+// coordinates of the message it was for: retrying it would hold its
+// partition forever; each is logged, the offsets to read it again. A
+// decision or alert is not dropped silently: the
+// attempt it answers goes to the dead-letter topic in its place, with
+// why, for it to be replayed (the same decision again) once the topic
+// takes it.
+func (w *worker) refuse(outs []kafka.Message, m *kafka.Message, err error) []kafka.Message {
+	r := w.r
+	reason := refusal(err)
+	r.m.refused.WithLabelValues(m.Topic, reason).Inc()
+	src, _ := m.WriterData.(*kafka.Message)
+	if src == nil { // every output names its source; never without a bug
+		r.log.Error("message refused by the brokers, dropped", "topic", m.Topic, "reason", reason, "err", err)
+		return outs
+	}
+	if m.Topic == r.opts.DeadLetterTopic {
+		r.log.Error("dead letter refused by the brokers, dropped; the partition moves on",
+			"topic", src.Topic, "partition", src.Partition, "offset", src.Offset,
+			"dead_letter_topic", m.Topic, "reason", reason, "err", err)
+		return outs
+	}
 	for i := range outs {
-		tm := w.r.m.topic(outs[i].Topic)
-		if errs != nil && errs[i] != nil {
-			tm.writeErrors.Inc()
-		} else {
-			tm.produced.Inc()
+		if outs[i].Topic == r.opts.DeadLetterTopic && outs[i].WriterData == any(src) {
+			return outs // its decision and alert both refused: one dead letter
 		}
+	}
+	// Not lost: a line every 10 seconds is enough, where a topic limit
+	// set too low refuses every decision.
+	r.warn("refused", "output refused by the brokers; its message goes to the dead-letter topic instead",
+		"topic", src.Topic, "partition", src.Partition, "offset", src.Offset,
+		"output_topic", m.Topic, "reason", reason, "err", err)
+	if dl, ok := w.deadLetterOf(src, fmt.Errorf("stream: writing to %s: %w", m.Topic, err)); ok {
+		outs = append(outs, dl)
+	}
+	return outs
+}
+
+// count counts written messages by topic.
+func (w *worker) count(outs []kafka.Message) {
+	for i := range outs {
+		w.r.m.topic(outs[i].Topic).produced.Inc()
 	}
 }
 
@@ -420,7 +583,7 @@ func (w *worker) commit() {
 			continue
 		}
 		for p, l := range parts {
-			r.m.setLag(p.topic, p.id, l.highWater-(l.offset+1))
+			p.done(l.offset+1, l.highWater)
 		}
 	}
 }
