@@ -74,6 +74,11 @@ type versionLog struct {
 	recent []*rules.Snapshot // newest last
 }
 
+// The engine decides each tenant's attempts by ForTenant only when its
+// Rules implements engine.TenantRules: a wrapper that did not would turn
+// every tenant overlay off without a word.
+var _ engine.TenantRules = (*versionLog)(nil)
+
 // keptVersions bounds versionLog.recent: the writer is milliseconds
 // behind, and a version is asked for once per file.
 const keptVersions = 16
@@ -83,6 +88,19 @@ func (v *versionLog) Current() engine.Ruleset {
 	s := v.m.Snapshot()
 	if v.last.Load() != s {
 		v.note(s)
+	}
+	return s.Set
+}
+
+// ForTenant implements engine.TenantRules: the tenant's overlay layered
+// on the shared rules, as the manager hands it out.
+func (v *versionLog) ForTenant(tenant string) engine.Ruleset {
+	s := v.m.Snapshot()
+	if v.last.Load() != s {
+		v.note(s)
+	}
+	if t, ok := s.Tenants[tenant]; ok {
+		return t.Set
 	}
 	return s.Set
 }
@@ -100,8 +118,11 @@ func (v *versionLog) note(s *rules.Snapshot) {
 }
 
 // sources returns the rule files of a version the engine has scored with
-// (capture.Options.Rules); nil when it is no longer known.
+// (capture.Options.Rules); nil when it is no longer known. A tenant's
+// version (shared + overlay) gets the shared set's files: the capture
+// records the shared rules only (docs/capture.md).
 func (v *versionLog) sources(version string) []rules.Source {
+	version, _ = rules.SplitVersion(version)
 	if s := v.m.Snapshot(); s.Set.Version() == version {
 		return s.Sources
 	}

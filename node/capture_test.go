@@ -141,3 +141,71 @@ func TestBacktestOverGRPC(t *testing.T) {
 		t.Errorf("a node without a capture: %v", err)
 	}
 }
+
+// A node recording a capture decides each tenant by its overlay, as one
+// without does: the capture's wrapper of the rules hands the engine the
+// tenants' rulesets (it once did not, and every overlay was silently off
+// under --capture-dir), and the captured line records the tenant's
+// version; the rules record holds the shared files, once.
+func TestCaptureKeepsTenantOverlays(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	cfg := node.Config{EngineConfig: node.EngineConfig{RulesTenants: "testdata/tenants"}, Capture: node.CaptureConfig{Dir: dir}}
+	n, err := node.New(ctx, cfg, node.WithSecret([]byte(captureSecret)), node.WithLogger(quiet()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := n.Service().TenantRules("acme")
+	if err != nil || tr.Overlay == nil {
+		t.Fatalf("acme's overlay is not in force: %v", err)
+	}
+	legacy := map[string]string{"app": "legacy"}
+	attempts := []engine.Attempt{
+		{Tenant: "acme", IP: "81.2.69.160", UserID: "u1", Result: engine.ResultPasswordOK, Attributes: legacy},
+		{Tenant: "default", IP: "81.2.69.160", UserID: "u2", Result: engine.ResultPasswordOK, Attributes: legacy},
+		{Tenant: "acme", IP: "81.2.69.160", UserID: "u3", Result: engine.ResultPasswordOK, Attributes: legacy},
+	}
+	var live []string
+	for i, a := range attempts {
+		d, err := n.Service().Score(ctx, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		overlay := a.Tenant == "acme"
+		if got := strings.Contains(d.RulesVersion, " + tenant:acme@"); got != overlay {
+			t.Errorf("attempt %d (tenant %s): rules_version %q", i, a.Tenant, d.RulesVersion)
+		}
+		if overlay && (d.RulesVersion != tr.Set.Version() || d.Action != engine.ActionDeny) {
+			t.Errorf("attempt %d (acme, app=legacy): %s under %q, want deny under %q", i, d.Action, d.RulesVersion, tr.Set.Version())
+		}
+		live = append(live, d.RulesVersion)
+	}
+	if err := n.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	in, err := replay.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	dec := replay.NewDecoder(in)
+	var captured, records []string
+	var ev replay.Event
+	for dec.Next(&ev) == nil {
+		switch ev.Kind {
+		case replay.KindRules:
+			if _, err := ev.Line.Rules.Compile(); err != nil {
+				t.Errorf("rules record %s: %v", ev.Line.Rules.Version, err)
+			}
+			records = append(records, ev.Line.Rules.Version)
+		case replay.KindAttempt:
+			captured = append(captured, ev.Line.Live.RulesVersion)
+		}
+	}
+	if fmt.Sprint(captured) != fmt.Sprint(live) {
+		t.Errorf("captured rules versions %q, want the live ones %q", captured, live)
+	}
+	if shared, _ := rules.SplitVersion(live[0]); len(records) != 1 || records[0] != shared {
+		t.Errorf("rules records %q, want the shared version %q once", records, shared)
+	}
+}

@@ -33,6 +33,8 @@ type TenantSnapshot struct {
 	Problems ErrorList
 }
 
+var _ engine.TenantRules = (*Manager)(nil)
+
 // ForTenant returns the ruleset a tenant's logins are decided by: its
 // overlay layered on the shared set, or the shared set itself for a
 // tenant without one. It is one atomic load and one map lookup, so that

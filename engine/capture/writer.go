@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/riskgate/riskgate/engine/replay"
+	"github.com/riskgate/riskgate/rules"
 )
 
 // writer is the Sink's one goroutine: it keys, encodes and writes events,
@@ -106,11 +107,14 @@ func (w *writer) write(ev *event) {
 			w.s.outcomes.Add(1)
 		}
 	} else {
-		if ev.rulesVersion != w.rules {
-			if !w.encode(w.rulesRecord(ev.rulesVersion)) {
+		// A tenant's version (shared + overlay) shares the shared set's
+		// record: overlays are not recorded, and interleaved tenants
+		// must not write the shared files again at every switch.
+		if shared, _ := rules.SplitVersion(ev.rulesVersion); shared != w.rules {
+			if !w.encode(w.rulesRecord(shared)) {
 				return
 			}
-			w.rules = ev.rulesVersion
+			w.rules = shared
 		}
 		line := w.k.attemptLine(ev)
 		if w.encode(&line) {
