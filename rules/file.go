@@ -159,8 +159,19 @@ func parse(src Source) (*fileDoc, ErrorList) {
 		return nil, ErrorList{fileError(src.Name, 0, "", "larger than %d bytes", MaxFileSize)}
 	}
 	var root yaml.Node
-	if err := yaml.Unmarshal(src.Data, &root); err != nil {
+	docs := yaml.NewDecoder(bytes.NewReader(src.Data))
+	if err := docs.Decode(&root); err != nil && !errors.Is(err, io.EOF) {
+		// (EOF: comments only, refused below as no mapping.)
 		return nil, yamlErrors(src.Name, src.Data, err)
+	}
+	// A second document ("---") would be dropped without a word by a
+	// decode of the first: its rules would never apply.
+	var next yaml.Node
+	if err := docs.Decode(&next); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return nil, yamlErrors(src.Name, src.Data, err)
+		}
+		return nil, ErrorList{fileError(src.Name, max(next.Line, 1), "", `a rule file holds one YAML document; this "---" starts a second, whose rules would be ignored: put them in the first, or in a file of their own`)}
 	}
 	if root.Kind != yaml.DocumentNode || len(root.Content) != 1 || root.Content[0].Kind != yaml.MappingNode {
 		return nil, ErrorList{fileError(src.Name, max(root.Line, 1), "", "want a mapping with a rules: list")}

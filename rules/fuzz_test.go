@@ -15,6 +15,7 @@ func FuzzCompile(f *testing.F) {
 	f.Add([]byte("thresholds: {step_up: 1, deny: 2}\nrules:\n  - id: a\n    description: d\n    when: |\n      geo.speed_kmh / user.logins > 2\n    score: 5\n    reason: sprintf(\"%v\", attempt.attributes)\n"))
 	f.Add([]byte("rules: [ {id: x} ]"))
 	f.Add([]byte("{{{"))
+	f.Add([]byte("rules: []\n---\nrules:\n  - id: b\n    description: d\n    when: device.new\n    action: deny\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := Compile(Source{Name: "fuzz.yaml", Data: data})
 		if err != nil {

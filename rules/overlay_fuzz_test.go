@@ -14,6 +14,7 @@ func FuzzOverlay(f *testing.F) {
 	f.Add([]byte(acmeOverlay))
 	f.Add([]byte("disable: [new-device, {x: 1}]\n"))
 	f.Add([]byte("thresholds: {step_up: 1}\nrules: []\n"))
+	f.Add([]byte("rules: []\n---\nrules:\n  - id: b\n    description: d\n    when: device.new\n    action: deny\n"))
 	f.Add([]byte("rules:\n  - id: new-device\n    description: d\n    when: device.new\n    score: 5\n"))
 	shared, err := Default()
 	if err != nil {

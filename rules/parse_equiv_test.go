@@ -2,6 +2,7 @@ package rules
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -28,13 +29,15 @@ func checkParseMatchesStrict(t *testing.T, data []byte) {
 	src := Source{Name: "r.yaml", Data: data}
 	got, gerrs := parse(src)
 	if gerrs != nil {
-		// parse's own checks (empty file, not a mapping) come before any
-		// decode; past them, its errors are the strict decoder's.
+		// parse's own checks (empty file, a second document, not a
+		// mapping) come before any decode; past them, its errors are the
+		// strict decoder's.
 		if got != nil {
 			t.Fatalf("%q: doc and errors both set", data)
 		}
-		var root yaml.Node
-		if yaml.Unmarshal(data, &root) != nil || root.Kind != yaml.DocumentNode || len(root.Content) != 1 || root.Content[0].Kind != yaml.MappingNode {
+		var root, next yaml.Node
+		docs := yaml.NewDecoder(bytes.NewReader(data))
+		if docs.Decode(&root) != nil || docs.Decode(&next) != io.EOF || root.Kind != yaml.DocumentNode || len(root.Content) != 1 || root.Content[0].Kind != yaml.MappingNode {
 			return
 		}
 		_, want := strictDecode(src)

@@ -3,6 +3,7 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -328,5 +329,63 @@ func TestDefaultThresholds(t *testing.T) {
 	}
 	if ref := Reference(); !strings.Contains(ref, "step_up: 40\n  deny: 90") {
 		t.Error("the reference does not document the default thresholds")
+	}
+}
+
+// A rule file holds one YAML document: a second ("---") is refused at its
+// line, on every path that reads rule files, rather than dropped with its
+// rules; a leading "---" and a closing "..." are one document.
+func TestOneDocumentPerFile(t *testing.T) {
+	const rule = "rules:\n  - id: a\n    description: d\n    when: device.new\n    score: 5\n"
+	const oneDoc = "a rule file holds one YAML document"
+	tests := []struct {
+		name, src string
+		want      string // "" compiles; else a substring of the error
+	}{
+		{"one", rule, ""},
+		{"leading marker", "---\n" + rule, ""},
+		{"closing marker", rule + "...\n", ""},
+		{"second with rules", rule + "---\n" + rule, "r.yaml:6: " + oneDoc},
+		{"second after a comment", rule + "# more\n--- {rules: []}\n", "r.yaml:7: " + oneDoc},
+		{"empty second", rule + "---\n", "r.yaml:6: " + oneDoc},
+		{"two markers", "---\n" + rule + "---\n" + rule, "r.yaml:7: " + oneDoc},
+		{"bad second", rule + "---\n- : :\n  x: [\n", "r.yaml:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := compile(t, tt.src)
+			_, oerr := CompileOverlay("acme", Source{Name: "r.yaml", Data: []byte(tt.src)})
+			for what, err := range map[string]error{"shared": err, "overlay": oerr} {
+				switch {
+				case tt.want == "" && err != nil:
+					t.Errorf("%s: %v", what, err)
+				case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+					t.Errorf("%s: error %v, want %q", what, err, tt.want)
+				}
+			}
+		})
+	}
+
+	// From a file, and through a manager's validate and put (the API's).
+	srcs, err := LoadFiles("testdata/two-documents.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Compile(srcs...); err == nil || !strings.Contains(err.Error(), "testdata/two-documents.yaml:7: "+oneDoc) {
+		t.Errorf("file: %v", err)
+	}
+	m, err := NewManager(Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srcs[0].Name = "two.yaml" // as the API names it
+	if _, err := m.Validate(srcs); err == nil || !strings.Contains(err.Error(), oneDoc) {
+		t.Errorf("validate: %v", err)
+	}
+	if _, err := m.Put("", srcs); err == nil || !strings.Contains(err.Error(), oneDoc) {
+		t.Errorf("put: %v", err)
+	}
+	if _, err := m.PutTenant("acme", "", srcs); err == nil || !strings.Contains(err.Error(), oneDoc) {
+		t.Errorf("tenant put: %v", err)
 	}
 }
