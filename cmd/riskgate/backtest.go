@@ -128,7 +128,9 @@ func compileRules(paths []string) (*rules.Set, error) {
 	return rules.Compile(srcs...)
 }
 
-// parseRate reads 0.02 or 2%; "" is no gate (-1).
+// parseRate reads 0.02 or 2%; "" is no gate (-1). NaN (which every
+// comparison of the gate would pass) and infinities are refused with the
+// other values out of range.
 func parseRate(flag, s string) (float64, error) {
 	if s == "" {
 		return -1, nil
@@ -138,7 +140,7 @@ func parseRate(flag, s string) (float64, error) {
 		div = 100
 	}
 	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || f/div < 0 || f/div > 1 {
+	if err != nil || !(f/div >= 0 && f/div <= 1) {
 		return 0, fmt.Errorf("%s %q: want a share from 0 to 1, or a percentage (2%%)", flag, s)
 	}
 	return f / div, nil

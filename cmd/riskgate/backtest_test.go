@@ -182,3 +182,40 @@ func testCaptureThroughTheBinary(t *testing.T, bin string) {
 		t.Errorf("backtest of the capture: exit %d\n%s%s", code, stdout, stderr)
 	}
 }
+
+// The gates' rates: a share or a percentage from 0 to 1; NaN (which would
+// pass every comparison, turning the CI gate off), infinities and values
+// out of range are refused naming the flag.
+func TestParseRate(t *testing.T) {
+	tests := []struct {
+		in   string
+		want float64 // -2: refused
+	}{
+		{"", -1},
+		{"0.02", 0.02},
+		{"2%", 0.02},
+		{" 95% ", 0.95},
+		{"0", 0},
+		{"1", 1},
+		{"100%", 1},
+		{"NaN", -2},
+		{"nan", -2},
+		{"NaN%", -2},
+		{"Inf", -2},
+		{"+Inf%", -2},
+		{"-Inf", -2},
+		{"-0.1", -2},
+		{"1.5", -2},
+		{"150%", -2},
+		{"high", -2},
+	}
+	for _, tt := range tests {
+		got, err := parseRate("--max-friction", tt.in)
+		switch {
+		case tt.want == -2 && (err == nil || !strings.HasPrefix(err.Error(), "--max-friction ")):
+			t.Errorf("parseRate(%q) = %v, %v; want an error naming --max-friction", tt.in, got, err)
+		case tt.want != -2 && (err != nil || got != tt.want):
+			t.Errorf("parseRate(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"math"
 	"os"
 	"reflect"
 	"strings"
@@ -188,6 +189,8 @@ func TestGates(t *testing.T) {
 		{backtest.Gates{MaxFriction: 0.03, MinCatch: 0.8}, 0, false}, // at the limits
 		{backtest.Gates{MaxFriction: 0.025, MinCatch: -1}, 1, false},
 		{backtest.Gates{MaxFriction: 0.025, MinCatch: 0.85}, 2, false},
+		{backtest.Gates{MaxFriction: math.NaN(), MinCatch: -1}, 0, true}, // would pass anything
+		{backtest.Gates{MaxFriction: -1, MinCatch: math.NaN()}, 0, true},
 	}
 	for _, tt := range tests {
 		failed, err := rep.Check(tt.gates)

@@ -3,6 +3,7 @@ package backtest
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/riskgate/riskgate/engine"
@@ -234,6 +235,10 @@ var ErrNoLabels = errors.New("backtest: the stream has no labels to measure this
 // when a gate cannot be judged.
 func (r *Report) Check(g Gates) ([]string, error) {
 	var failed []string
+	// A NaN gate would pass every report: it is a caller's mistake.
+	if math.IsNaN(g.MaxFriction) || math.IsNaN(g.MinCatch) {
+		return nil, errors.New("backtest: a gate is NaN")
+	}
 	if g.MaxFriction >= 0 {
 		if r.Friction == nil {
 			return nil, fmt.Errorf("--max-friction: %w", ErrNoLabels)
