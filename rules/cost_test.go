@@ -28,6 +28,25 @@ func TestCostBound(t *testing.T) {
 		{`count(map(1..5000, {# * 2}), {# > ip.failures_10m}) > 3`, "too costly"},
 		{`len(1..100000000) > 1`, "more than 10000"},
 		{`any(1..ip.failures_10m, {# > 3})`, "integer constants"},
+		// Strings cost their length: a step per 256 bytes built.
+		{`len(repeat(attempt.user_agent, 2)) > 5`, ""},
+		{`repeat("ab", 3) == attempt.user_agent`, ""},
+		{`len(repeat(attempt.user_agent, 100000)) > 5`, "too costly"},
+		{`len(repeat(attempt.user_agent, ip.failures_10m)) > 5`, "repeat's count must be an integer constant"},
+		{`len(repeat(repeat(attempt.user_agent, 30), 30)) > 1`, "too costly"},
+		{`len(replace(attempt.user_agent, "Mozilla", "M")) > 1`, ""},
+		{`len(replace(replace(attempt.user_agent, "", attempt.user_agent), "", attempt.user_agent)) > 1`, "too costly"},
+		{`len(attempt.user_agent + attempt.channel) > 1`, ""},
+		{`let a = attempt.user_agent + attempt.user_agent; let b = a + a; let c = b + b; let d = c + c; let e = d + d; let f = e + e; let g = f + f; let h = g + g; len(h + h) > 1`, "too costly"},
+		{`reduce(1..20, #acc + #acc, attempt.user_agent) != ""`, "reduce cannot build a string"},
+		{`reduce(split(attempt.user_agent, " "), #acc + #acc) != ""`, "reduce cannot build a string"},
+		{`reduce(1..20, #acc + #) > ip.failures_10m`, ""},
+		{`reduce(1..20, #acc + #, 0) > ip.failures_10m`, ""},
+		{`len(join(split(attempt.user_agent, ""), attempt.user_agent)) > 1`, "too costly"},
+		{`any(split(attempt.user_agent, ""), {# == "x"})`, "too costly"},
+		{`sprintf(attempt.user_agent, 1) != ""`, "sprintf's format must be a constant string"},
+		{`sprintf("%0999999d", ip.failures_10m) != ""`, "too costly"},
+		{`sprintf("%d failures from %s", ip.failures_10m, attempt.user_agent) != ""`, ""},
 	}
 	for _, tt := range tests {
 		_, err := Compile(Source{Name: "cost.yaml", Data: oneRule(tt.when)})

@@ -29,7 +29,7 @@ var customFunctions = []function{
 	{
 		name:      "sprintf",
 		signature: "sprintf(format, args...) → string",
-		doc:       "Formats a reason message, Go's fmt verbs: `%s` a string, `%d` an int, `%.0f` a float without decimals, `%v` any value. Use it in a rule's `reason:` to say what the rule saw.",
+		doc:       "Formats a reason message, Go's fmt verbs: `%s` a string, `%d` an int, `%.0f` a float without decimals, `%v` any value. Use it in a rule's `reason:` to say what the rule saw. The format must be a constant string (the rule's cost counts what it can print).",
 		example:   `sprintf("%.0f km/h from %s in %.1f hours", geo.speed_kmh, geo.previous_country, geo.hours_since_last)`,
 		fn:        sprintf,
 		types:     []any{new(func(string, ...any) string)},
