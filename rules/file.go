@@ -190,8 +190,11 @@ func parse(src Source) (*fileDoc, ErrorList) {
 			return nil, yamlErrors(src.Name, src.Data, err)
 		}
 	}
-	// Attach each rule's line, for messages about the rule as a whole.
 	m := root.Content[0]
+	if errs := fractions(src, m); errs != nil {
+		return nil, errs
+	}
+	// Attach each rule's line, for messages about the rule as a whole.
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		if m.Content[i].Value == "rules" && m.Content[i+1].Kind == yaml.SequenceNode {
 			for j, item := range m.Content[i+1].Content {
@@ -208,6 +211,49 @@ func parse(src Source) (*fileDoc, ErrorList) {
 		}
 	}
 	return &doc, nil
+}
+
+// fractions refuses a fraction where a whole number is wanted (a rule's
+// score:, the thresholds): the decoder would truncate it, 99.9 to 99 and
+// -0.5 to 0, without a word.
+func fractions(src Source, m *yaml.Node) ErrorList {
+	var errs ErrorList
+	check := func(rule, field string, v *yaml.Node) {
+		if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!float" {
+			e := fileError(src.Name, v.Line, field, "%s: want a whole number, got `%s`", field, v.Value)
+			e.Rule = rule
+			errs = append(errs, e)
+		}
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i].Value, m.Content[i+1]
+		switch {
+		case k == "thresholds" && v.Kind == yaml.MappingNode:
+			for j := 0; j+1 < len(v.Content); j += 2 {
+				check("", "thresholds."+v.Content[j].Value, v.Content[j+1])
+			}
+		case k == "rules" && v.Kind == yaml.SequenceNode:
+			for _, item := range v.Content {
+				if item.Kind != yaml.MappingNode {
+					continue
+				}
+				var id string
+				var score *yaml.Node
+				for j := 0; j+1 < len(item.Content); j += 2 {
+					switch item.Content[j].Value {
+					case "id":
+						id = item.Content[j+1].Value
+					case "score":
+						score = item.Content[j+1]
+					}
+				}
+				if score != nil {
+					check(id, "score", score)
+				}
+			}
+		}
+	}
+	return errs
 }
 
 var (

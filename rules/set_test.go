@@ -389,3 +389,38 @@ func TestOneDocumentPerFile(t *testing.T) {
 		t.Errorf("tenant put: %v", err)
 	}
 }
+
+// A fraction where a whole number is wanted is refused at its line: the
+// decoder truncated it (99.9 to 99; -0.5 to 0, then "neither an action, a
+// score nor a notify").
+func TestScoreWantsAWholeNumber(t *testing.T) {
+	rule := func(score string) string {
+		return "rules:\n  - id: a\n    description: d\n    when: device.new\n    score: " + score + "\n"
+	}
+	tests := []struct {
+		src  string
+		want string // "" compiles
+	}{
+		{rule("99"), ""},
+		{rule("-5"), ""},
+		{rule("99.9"), "r.yaml:5: rule \"a\": score: want a whole number, got `99.9`"},
+		{rule("1.5"), "r.yaml:5: rule \"a\": score: want a whole number, got `1.5`"},
+		{rule("-0.5"), "r.yaml:5: rule \"a\": score: want a whole number, got `-0.5`"},
+		{rule("1e1"), "score: want a whole number"},
+		{rule(".inf"), "score: want a whole number"},
+		{rule("high"), "score: want a whole number, got `high`"},
+		{"thresholds: {step_up: 40.5, deny: 90}\n" + rule("5"), "r.yaml:1: thresholds.step_up: want a whole number, got `40.5`"},
+	}
+	for _, tt := range tests {
+		_, err := compile(t, tt.src)
+		_, oerr := CompileOverlay("acme", Source{Name: "r.yaml", Data: []byte(tt.src)})
+		for what, err := range map[string]error{"shared": err, "overlay": oerr} {
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("%s: %q: %v", what, tt.src, err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("%s: %q: error %v, want %q", what, tt.src, err, tt.want)
+			}
+		}
+	}
+}
