@@ -42,6 +42,11 @@ func (g gateError) Error() string { return "backtest: " + strings.Join(g.failed,
 func (g gateError) ExitCode() int { return 3 }
 
 func (c *backtestCmd) Run(ctx context.Context) error {
+	for flag, out := range map[string]string{"--json": c.JSON, "--html": c.HTML} {
+		if err := refuseInputAsOutput(c.In, flag, out); err != nil {
+			return err
+		}
+	}
 	gates := backtest.Gates{MaxFriction: -1, MinCatch: -1}
 	var err error
 	if gates.MaxFriction, err = parseRate("--max-friction", c.MaxFriction); err != nil {

@@ -26,6 +26,11 @@ type replayCmd struct {
 }
 
 func (c *replayCmd) Run(ctx context.Context) error {
+	for flag, out := range map[string]string{"-o": c.Out, "--summary": c.Summary} {
+		if err := refuseInputAsOutput(c.In, flag, out); err != nil {
+			return err
+		}
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	// The rules in force are the replay's own, so that a capture's rules
 	// records can swap them (--captured-rules).

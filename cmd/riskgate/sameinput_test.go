@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// An output that is the input (the same path, a link to it, or a file of
+// the input capture folder) is refused before anything is created: it
+// used to be truncated before it was read.
+func TestOutputIsNotTheInput(t *testing.T) {
+	fixture, err := os.ReadFile("testdata/unlabelled.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.jsonl")
+	capDir := filepath.Join(dir, "capture")
+	captured := filepath.Join(capDir, "capture-20260504T090000.000000Z.jsonl")
+	for _, f := range []string{in, captured} {
+		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, fixture, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Link(in, filepath.Join(dir, "hard.jsonl")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(in, filepath.Join(dir, "soft.jsonl")); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		run  func() error
+		flag string
+	}{
+		{"replay -o same", (&replayCmd{In: in, Out: in}).runner(), "-o"},
+		{"replay -o hard link", (&replayCmd{In: in, Out: filepath.Join(dir, "hard.jsonl")}).runner(), "-o"},
+		{"replay -o symlink", (&replayCmd{In: in, Out: filepath.Join(dir, "soft.jsonl")}).runner(), "-o"},
+		{"replay -o through ..", (&replayCmd{In: in, Out: filepath.Join(capDir, "..", "in.jsonl")}).runner(), "-o"},
+		{"replay --summary same", (&replayCmd{In: in, Out: filepath.Join(dir, "out.jsonl"), Summary: in}).runner(), "--summary"},
+		{"replay -o a capture file", (&replayCmd{In: capDir, Out: captured}).runner(), "-o"},
+		{"backtest --json same", func() error {
+			return (&backtestCmd{In: in, Rules: []string{"../../rules/default.yaml"}, JSON: in}).Run(context.Background())
+		}, "--json"},
+	}
+	for _, tt := range tests {
+		err := tt.run()
+		if err == nil || !strings.HasPrefix(err.Error(), tt.flag+" ") || !strings.Contains(err.Error(), "is the input") {
+			t.Errorf("%s: %v, want refused naming %s", tt.name, err, tt.flag)
+		}
+		for _, f := range []string{in, captured} {
+			if got, _ := os.ReadFile(f); !bytes.Equal(got, fixture) {
+				t.Fatalf("%s: %s was changed: %q", tt.name, f, got)
+			}
+		}
+		if _, err := os.Stat(filepath.Join(dir, "out.jsonl")); err == nil {
+			t.Errorf("%s: created -o before refusing", tt.name)
+		}
+	}
+}
+
+func (c *replayCmd) runner() func() error {
+	return func() error { return c.Run(context.Background()) }
+}
