@@ -191,7 +191,13 @@ func parse(src Source) (*fileDoc, ErrorList) {
 		}
 	}
 	m := root.Content[0]
-	if errs := fractions(src, m); errs != nil {
+	errs := fractions(src, m)
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if v := m.Content[i+1]; m.Content[i].Value == "version" && doc.Version != "" && !validLabel(doc.Version) {
+			errs = append(errs, fileError(src.Name, v.Line, "version", "version: %.80q: want 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", doc.Version))
+		}
+	}
+	if errs != nil {
 		return nil, errs
 	}
 	// Attach each rule's line, for messages about the rule as a whole.

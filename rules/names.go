@@ -49,3 +49,11 @@ func ValidTenant(tenant string) bool {
 		func(c byte) bool { return isAlnum(c) || c == '_' || c == '-' },
 		func(c byte) bool { return isAlnum(c) || c == '.' || c == '_' || c == '-' })
 }
+
+// validLabel: a ruleset's version: label, which goes into rules_version,
+// the ETag and a metrics label, ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$: no
+// space, so that no label can read as " + tenant:..." (an overlay's part
+// of a version), no quote and no control character.
+func validLabel(s string) bool {
+	return validName(s, 64, isAlnum, func(c byte) bool { return isAlnum(c) || c == '.' || c == '_' || c == '-' })
+}

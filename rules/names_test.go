@@ -16,6 +16,7 @@ var nameModels = []struct {
 	{"id", validID, regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)},
 	{"notify", validNotify, regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)},
 	{"tenant", ValidTenant, regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$`)},
+	{"label", validLabel, regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)},
 }
 
 func TestNamesMatchTheirExpressions(t *testing.T) {

@@ -40,8 +40,8 @@ func checkParseMatchesStrict(t *testing.T, data []byte) {
 		if docs.Decode(&root) != nil || docs.Decode(&next) != io.EOF || root.Kind != yaml.DocumentNode || len(root.Content) != 1 || root.Content[0].Kind != yaml.MappingNode {
 			return
 		}
-		if _, werrs := strictDecode(src); werrs == nil && fractions(src, root.Content[0]) != nil {
-			return // parse's own check, past the decode
+		if doc, werrs := strictDecode(src); werrs == nil && (fractions(src, root.Content[0]) != nil || doc.Version != "" && !validLabel(doc.Version)) {
+			return // parse's own checks, past the decode
 		}
 		_, want := strictDecode(src)
 		if gerrs.Error() != want.Error() {
@@ -100,6 +100,7 @@ func TestParseMatchesStrictDecode(t *testing.T) {
 		"Rules: []\n",
 		"rules:\n  - id: a\n    score: 99.9\n",
 		"thresholds: {step_up: 1.5, deny: x}\nrules: []\n",
+		"version: \"a b\"\nrules: []\n",
 	}
 	for _, in := range inputs {
 		checkParseMatchesStrict(t, []byte(in))

@@ -424,3 +424,45 @@ func TestScoreWantsAWholeNumber(t *testing.T) {
 		}
 	}
 }
+
+// A version: label is 1-64 letters, digits, '.', '_' or '-': it goes into
+// rules_version (where " + tenant:acme@..." would impersonate an overlay),
+// the ETag (which turned a newline into a space, so that If-Match never
+// matched) and a metrics label.
+func TestVersionLabel(t *testing.T) {
+	const rules = "rules:\n  - id: a\n    description: d\n    when: device.new\n    score: 5\n"
+	tests := []struct {
+		label string // as written in the file
+		ok    bool
+	}{
+		{"strict-2026-05", true},
+		{"acme-2026-06", true},
+		{"v42", true},
+		{"2", true},
+		{"release_1.2.3", true},
+		{strings.Repeat("a", 64), true},
+		{strings.Repeat("a", 65), false},
+		{strings.Repeat("a", 300), false},
+		{`"a\nb"`, false},
+		{`"x + tenant:acme@acme-2026-06@sha256:f373da0b3355"`, false},
+		{`"a b"`, false},
+		{"-a", false},
+		{".a", false},
+		{`"a\"b"`, false},
+		{"a/b", false},
+		{"é", false},
+	}
+	for _, tt := range tests {
+		src := "# a comment\nversion: " + tt.label + "\n" + rules
+		s, err := compile(t, src)
+		_, oerr := CompileOverlay("acme", Source{Name: "r.yaml", Data: []byte(src)})
+		for what, err := range map[string]error{"shared": err, "overlay": oerr} {
+			if tt.ok != (err == nil) || !tt.ok && !strings.Contains(err.Error(), "r.yaml:2: version: ") {
+				t.Errorf("%s: version: %s: %v", what, tt.label, err)
+			}
+		}
+		if tt.ok && !strings.HasPrefix(s.Version(), tt.label+"@sha256:") {
+			t.Errorf("version: %s gives %q", tt.label, s.Version())
+		}
+	}
+}
