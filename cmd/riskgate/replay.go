@@ -73,17 +73,22 @@ func (c *replayCmd) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if sum.Empty() {
-		return nil
+	if !sum.Empty() {
+		fmt.Fprint(os.Stderr, sum.Table())
 	}
-	fmt.Fprint(os.Stderr, sum.Table())
+	// The summary is written whatever the stream held, so that a CI job
+	// never reads an earlier run's: an unlabelled stream without shadow
+	// rules gives no labels ({}) and the stream's counts.
 	if c.Summary != "" {
+		if sum.Labels == nil {
+			sum.Labels = map[string]*replay.LabelCounts{}
+		}
 		data, err := json.MarshalIndent(sum, "", "  ")
 		if err != nil {
 			return err
 		}
 		if err := os.WriteFile(c.Summary, append(data, '\n'), 0o644); err != nil {
-			return err
+			return fmt.Errorf("--summary: %w", err)
 		}
 	}
 	return nil

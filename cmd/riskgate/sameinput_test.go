@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,4 +69,36 @@ func TestOutputIsNotTheInput(t *testing.T) {
 
 func (c *replayCmd) runner() func() error {
 	return func() error { return c.Run(context.Background()) }
+}
+
+// --summary is written for any stream, an unlabelled one without shadow
+// rules too (no labels, the stream's counts): it used to write nothing
+// and exit 0, leaving an earlier run's summary in place for CI to read.
+func TestReplaySummaryOfAnUnlabelledStream(t *testing.T) {
+	dir := t.TempDir()
+	summary := filepath.Join(dir, "s.json")
+	if err := os.WriteFile(summary, []byte(`{"labels": {"legit": {"total": 99}}, "stale": true}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := &replayCmd{In: "testdata/unlabelled.jsonl", Out: filepath.Join(dir, "out.jsonl"), Summary: summary, Seed: 1}
+	if err := c.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(summary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Labels map[string]any `json:"labels"`
+		Stale  bool           `json:"stale"`
+		Stream struct {
+			Attempts int `json:"attempts"`
+		} `json:"stream"`
+	}
+	if err := json.Unmarshal(data, &got); err != nil {
+		t.Fatalf("%v: %s", err, data)
+	}
+	if got.Stale || got.Labels == nil || len(got.Labels) != 0 || got.Stream.Attempts != 2 {
+		t.Errorf("summary of an unlabelled stream:\n%s\nwant no labels ({}) and 2 attempts", data)
+	}
 }
