@@ -215,6 +215,9 @@ var yamlTypeError = lazyRegexp("^cannot unmarshal !!(\\w+) `(.*)` into (\\S+)$")
 // `high` into int" as "score: want a whole number, got `high`", naming the
 // key of the line (line counts from 1) when there is one.
 func yamlTypeMessage(msg string, data []byte, line int) string {
+	if u := yamlUnknownField().FindStringSubmatch(msg); u != nil {
+		return unknownKeyMessage(u[1], u[2])
+	}
 	m := yamlTypeError().FindStringSubmatch(msg)
 	if m == nil {
 		return msg
@@ -237,6 +240,36 @@ func yamlTypeMessage(msg string, data []byte, line int) string {
 		out = key + ": " + out
 	}
 	return out
+}
+
+// yamlUnknownField is a strict decoder's unknown key: "field scroe not
+// found in type rules.ruleDoc", which names a Go type the writer of a rule
+// file never saw.
+var yamlUnknownField = lazyRegexp(`^field (\S+) not found in type (\S+)$`)
+
+// unknownKeyMessage says which key is unknown, and the nearest known one of
+// the mapping it is in.
+func unknownKeyMessage(key, goType string) string {
+	var keys []string
+	for _, t := range []reflect.Type{fileDocType, ruleDocType, thresholdsDocType, settingsDocType} {
+		if t.String() != goType {
+			continue
+		}
+		for i := range t.NumField() {
+			if f := t.Field(i); f.IsExported() {
+				if name, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); name != "" && name != "-" {
+					keys = append(keys, name)
+				}
+			}
+		}
+	}
+	if near := nearest(key, keys); near != "" {
+		return fmt.Sprintf("unknown key %q; did you mean %q?", key, near)
+	}
+	if len(keys) > 0 {
+		return fmt.Sprintf("unknown key %q (known: %s)", key, strings.Join(keys, ", "))
+	}
+	return fmt.Sprintf("unknown key %q", key)
 }
 
 var yamlKey = lazyRegexp(`^\s*(?:-\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*:`)

@@ -38,6 +38,12 @@ func TestErrorsAnalystsCanActOn(t *testing.T) {
 			[]string{"score 500 out of range"}},
 		{"score type", rule("    when: geo.new_country\n    action: deny\n    score: high\n"), 6, "score",
 			[]string{"score: want a whole number, got `high`"}},
+		// An unknown key is named as the file has it, with the nearest
+		// known key, never as a field of a Go type.
+		{"key typo", rule("    when: geo.new_country\n    action: deny\n    scroe: 10\n"), 6, "scroe",
+			[]string{`unknown key "scroe"; did you mean "score"?`}},
+		{"top-level key typo", "rulez:\n  - id: a\n", 1, "rulez",
+			[]string{`unknown key "rulez"; did you mean "rules"?`}},
 		{"function typo", rule("    when: geo.new_country\n    action: deny\n    reason: sprint(\"%d\", 1)\n"), 6, "reason",
 			[]string{"did you mean `sprintf`?"}},
 	} {
