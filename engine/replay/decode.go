@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"reflect"
+	"strings"
 )
 
 // Kind is what an event line holds.
@@ -107,7 +109,7 @@ func (d *Decoder) decode(raw []byte, ev *Event) error {
 	dec.DisallowUnknownFields()
 	ln := &ev.Line
 	if err := dec.Decode(ln); err != nil {
-		return err
+		return jsonError(err)
 	}
 	if dec.More() {
 		return errors.New("more than one JSON value on the line")
@@ -164,6 +166,40 @@ func (d *Decoder) decode(raw []byte, ev *Event) error {
 		}
 	}
 	return nil
+}
+
+// jsonError says a type error as the line has it (attributes.a: want a
+// JSON string, got JSON number), not as encoding/json does, naming Go types
+// (cannot unmarshal number into Go struct field Line.Attempt.attributes of
+// type string).
+func jsonError(err error) error {
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) {
+		return err
+	}
+	want := "a JSON value of another type"
+	switch te.Type.Kind() {
+	case reflect.String:
+		want = "a JSON string"
+	case reflect.Struct, reflect.Map:
+		want = "a JSON object"
+	case reflect.Slice, reflect.Array:
+		want = "a JSON array"
+	case reflect.Bool:
+		want = "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		want = "a whole number"
+	case reflect.Float32, reflect.Float64:
+		want = "a number"
+	}
+	// The attempt's fields are the line's own: encoding/json names them
+	// through the embedded struct.
+	field := strings.TrimPrefix(te.Field, "Attempt.")
+	if field == "" {
+		return fmt.Errorf("want %s, got JSON %s", want, te.Value)
+	}
+	return fmt.Errorf("%s: want %s, got JSON %s", field, want, te.Value)
 }
 
 // checkLabel refuses a label that a typo made: any label but legit counts

@@ -131,6 +131,10 @@ func TestReplayErrorsNameTheLine(t *testing.T) {
 		{`{"ip":"1.2.3.4"}` + "\n\n" + `{"ip":"999.1.1.1"}`, "line 3: ip: not an IPv4 or IPv6 address"},
 		{`not json`, "line 1:"},
 		{`{"ip":"1.2.3.4","result":"maybe"}`, "line 1:"},
+		// Type errors are named as the line has them, without Go types.
+		{`[1,2]`, "line 1: want a JSON object, got JSON array"},
+		{`{"ip":"1.2.3.4","attributes":{"a":1}}`, "line 1: attributes: want a JSON string, got JSON number"},
+		{`{"ip":"1.2.3.4","geo":{"lat":"x"}}`, "line 1: geo.lat: want a number, got JSON string"},
 		// Any label but legit counts as an attack: a typo is refused.
 		{`{"ip":"1.2.3.4","label":"legit"}` + "\n" + `{"ip":"1.2.3.4","label":"Legit"}`, "line 2: label \"Legit\": want legit or an attack's lower-case name"},
 		{`{"ip":"1.2.3.4","label":"legitimate"}`, "line 1: label \"legitimate\": legitimate traffic is labelled legit"},
