@@ -52,6 +52,14 @@ func (c *serveCmd) BeforeResolve(ctx *kong.Context) error {
 }
 
 func (c *serveCmd) Run(ctx context.Context) error {
+	// A server must outlive the reader of its standard output: with
+	// --alerts-file - piped into a reader that exits, Go's runtime would
+	// kill the process with SIGPIPE on the next write to fd 1 (or 2),
+	// taking the APIs down without a word. Ignored, the write fails with
+	// EPIPE and the alert sink retries, counts and logs it like any sink
+	// that is down. Only serve does this: the other commands die quietly
+	// on a closed pipe, as Unix tools do (riskgate simulate | head).
+	signal.Ignore(syscall.SIGPIPE)
 	if os.Getenv("GOGC") == "" {
 		// main started at startGCPercent; node.Serve sets a positive
 		// --gc-percent again, 0 is the runtime's default.

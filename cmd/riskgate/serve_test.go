@@ -81,6 +81,13 @@ var listening = regexp.MustCompile(`msg="riskgate listening" http=http://(\S+) g
 
 func startBinary(t *testing.T, bin string, env []string, args ...string) *process {
 	t.Helper()
+	return startBinaryStdout(t, bin, env, nil, args...)
+}
+
+// startBinaryStdout is startBinary with standard output going to stdout
+// (nil: with standard error, into the process's log).
+func startBinaryStdout(t *testing.T, bin string, env []string, stdout *os.File, args ...string) *process {
+	t.Helper()
 	p := &process{cmd: exec.Command(bin, append([]string{"serve", "--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0"}, args...)...), done: make(chan error, 1)}
 	p.cmd.Env = append(os.Environ(), env...)
 	stderr, err := p.cmd.StderrPipe()
@@ -88,6 +95,9 @@ func startBinary(t *testing.T, bin string, env []string, args ...string) *proces
 		t.Fatal(err)
 	}
 	p.cmd.Stdout = p.cmd.Stderr
+	if stdout != nil {
+		p.cmd.Stdout = stdout
+	}
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
