@@ -39,6 +39,7 @@ type WebhookOptions struct {
 	// Secret signs every request (see HeaderSignature); at least 16 bytes.
 	Secret []byte
 	// Client sends the requests; default one with a 10-second timeout.
+	// The sink uses a copy that never follows redirects (see WebhookSink).
 	Client *http.Client
 	// Now is the signing clock; default time.Now.
 	Now func() time.Time
@@ -47,7 +48,11 @@ type WebhookOptions struct {
 // WebhookSink posts each alert to a URL, signed. A 2xx answer delivers
 // it; 408, 425, 429 and 5xx answers and network errors are retried by the
 // dispatcher with back-off (honouring Retry-After); any other answer is a
-// permanent rejection: the alert is dropped and counted.
+// permanent rejection: the alert is dropped and counted. That includes a
+// redirect (3xx), which is never followed: a client following it would
+// turn a 301, 302 or 303 into a GET without the alert, then count it as
+// delivered, and resend a 307 or 308's signed alert, headers and all, to
+// whatever server the Location names.
 type WebhookSink struct {
 	opts WebhookOptions
 }
@@ -62,9 +67,13 @@ func NewWebhookSink(opts WebhookOptions) (*WebhookSink, error) {
 		return nil, fmt.Errorf("alert: webhook secret must be at least %d bytes", MinWebhookSecretLen)
 	}
 	opts.Secret = bytes.Clone(opts.Secret)
-	if opts.Client == nil {
-		opts.Client = &http.Client{Timeout: 10 * time.Second}
+	client := &http.Client{Timeout: 10 * time.Second}
+	if opts.Client != nil {
+		c := *opts.Client // the caller's client keeps its own policy
+		client = &c
 	}
+	client.CheckRedirect = noRedirects
+	opts.Client = client
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -116,6 +125,10 @@ func (s *WebhookSink) post(ctx context.Context, a *Alert) error {
 	switch c := resp.StatusCode; {
 	case c >= 200 && c < 300:
 		return nil
+	case c >= 300 && c < 400:
+		// Where it points, without a query that may carry a token; the
+		// body is the receiver's and stays out of the log.
+		return Permanent(fmt.Errorf("alert: webhook refused alert %s: %s redirecting to %q, not followed", a.AlertID, resp.Status, redactLocation(resp.Header.Get("Location"))))
 	case c == http.StatusRequestTimeout, c == http.StatusTooEarly, c == http.StatusTooManyRequests, c >= 500:
 		err := fmt.Errorf("alert: webhook answered %s", resp.Status)
 		if d, ok := retryAfter(resp.Header.Get("Retry-After"), s.opts.Now()); ok {
@@ -125,6 +138,27 @@ func (s *WebhookSink) post(ctx context.Context, a *Alert) error {
 	default:
 		return Permanent(fmt.Errorf("alert: webhook refused alert %s: %s", a.AlertID, resp.Status))
 	}
+}
+
+// noRedirects is the client's CheckRedirect: the 3xx response is the
+// answer.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// redactLocation is a Location header fit for a log: without its user
+// information, query and fragment.
+func redactLocation(loc string) string {
+	u, err := url.Parse(loc)
+	if err != nil {
+		return "(unparsable)"
+	}
+	if u.User != nil {
+		u.User = url.User("xxxxx")
+	}
+	if u.RawQuery != "" || u.ForceQuery {
+		u.RawQuery, u.ForceQuery = "redacted", false
+	}
+	u.Fragment, u.RawFragment = "", ""
+	return u.String()
 }
 
 // retryAfter parses a Retry-After header: seconds or an HTTP date.

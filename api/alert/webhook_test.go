@@ -3,17 +3,23 @@ package alert
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/riskgate/riskgate/internal/syncbuf"
 )
 
 const hookSecret = "webhook-secret-0123456789"
@@ -240,5 +246,65 @@ func TestWebhookErrorHidesTheURL(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "s3cr3t") {
 		t.Errorf("the error quotes the URL's token: %v", err)
+	}
+}
+
+// TestWebhookRedirectIsRejected: a redirect is never followed, whatever
+// its status: a 302 or 303 would be followed by a GET without the alert
+// (and the alert counted as sent), a 307 or 308 would carry the signed
+// alert to another server. The alert is dropped as rejected, and the log
+// names the status and where it pointed, never the receiver's body, the
+// secret, or the Location's query.
+func TestWebhookRedirectIsRejected(t *testing.T) {
+	for _, code := range []int{301, 302, 303, 307, 308} {
+		t.Run(strconv.Itoa(code), func(t *testing.T) {
+			var elsewhere atomic.Int32
+			other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				elsewhere.Add(1)
+				io.Copy(io.Discard, r.Body)
+			}))
+			t.Cleanup(other.Close)
+			var asked atomic.Int32
+			hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				asked.Add(1)
+				io.Copy(io.Discard, r.Body)
+				w.Header().Set("Location", other.URL+"/moved?token=loc-t0ken")
+				w.WriteHeader(code)
+				io.WriteString(w, "receiver-body-not-for-logs")
+			}))
+			t.Cleanup(hook.Close)
+			// A caller's client that follows redirects is not obeyed.
+			s, err := NewWebhookSink(WebhookOptions{URL: hook.URL + "/alerts", Secret: []byte(hookSecret), Client: &http.Client{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var logs syncbuf.Buffer
+			b := testBuilder(t, BuilderOptions{})
+			d, _ := newDispatcher(t, Options{Builder: b, Sinks: []SinkConfig{{Sink: s}}, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			decisions(t, testEngine(t, d), stuffing("acme", 12))
+			if err := closeWithin(t, d, 10*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			n := len(wantAlerts(t, b, "acme", 12))
+			q := d.queues[0]
+			if got := elsewhere.Load(); got != 0 {
+				t.Errorf("the redirect was followed: %d requests to its Location", got)
+			}
+			if got := asked.Load(); got != int32(n) {
+				t.Errorf("the receiver got %d requests, want one per alert (%d)", got, n)
+			}
+			if sent, rejected := testutil.ToFloat64(q.m.sent), testutil.ToFloat64(q.m.dropRejected); sent != 0 || rejected != float64(n) {
+				t.Errorf("sent %v, dropped{rejected} %v; want 0 and %d", sent, rejected, n)
+			}
+			out := logs.String()
+			if want := fmt.Sprintf("%d %s", code, http.StatusText(code)); !strings.Contains(out, want) || !strings.Contains(out, other.URL+"/moved") {
+				t.Errorf("the log does not name the status %q and the Location:\n%s", want, out)
+			}
+			for _, secret := range []string{hookSecret, "loc-t0ken", "receiver-body-not-for-logs"} {
+				if strings.Contains(out, secret) {
+					t.Errorf("the log carries %q:\n%s", secret, out)
+				}
+			}
+		})
 	}
 }
