@@ -125,7 +125,9 @@ func (n *Node) Serve(ctx context.Context, reload <-chan os.Signal) error {
 				return
 			case <-reload:
 				n.log.Info("SIGHUP: reloading rules and certificates")
-				_ = n.reload(srv) // failures are logged and counted
+				// Failures are logged and counted by each part: the
+				// rules, the certificates, the alert file.
+				_ = n.reload(srv)
 			}
 		}
 	})

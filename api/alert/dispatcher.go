@@ -181,6 +181,9 @@ func NewDispatcher(opts Options) (*Dispatcher, error) {
 		}
 		q := &queue{cfg: sc, ch: make(chan *Alert, sc.QueueSize), m: m.sink(name), full: make(chan struct{}, 1)}
 		q.enough = max(1, min(opts.MaxBatch, sc.QueueSize/2))
+		if _, ok := sc.Sink.(reopener); ok {
+			m.reopenCounters(&q.m, name)
+		}
 		d.queues = append(d.queues, q)
 		d.skip = d.skip || sc.SkipClaimed
 	}
@@ -275,14 +278,33 @@ func (d *Dispatcher) Claim(tenant, attemptID string) { d.claims.add(tenant, atte
 // Release ends a Claim.
 func (d *Dispatcher) Release(tenant, attemptID string) { d.claims.add(tenant, attemptID, -1) }
 
+// reopener is a sink that writes to a file it can open again (FileSink).
+type reopener interface {
+	Reopen() error
+	Path() string
+}
+
 // Reopen reopens the sinks that write to files (FileSink), for log
-// rotation: call it on SIGHUP.
+// rotation: call it on SIGHUP. Each reopen is counted
+// (riskgate_alert_reopens_total by result); one that fails (the
+// directory is gone, no permission) is logged as an error naming the
+// file, and the sink goes on writing to the file it had open (renamed or
+// unlinked, maybe) until a reopen succeeds.
 func (d *Dispatcher) Reopen() error {
 	var errs []error
 	for _, q := range d.queues {
-		if r, ok := q.cfg.Sink.(interface{ Reopen() error }); ok {
-			errs = append(errs, r.Reopen())
+		r, ok := q.cfg.Sink.(reopener)
+		if !ok {
+			continue
 		}
+		if err := r.Reopen(); err != nil {
+			q.m.reopenFailed.Inc()
+			d.log.Error("alert file reopen failed", "sink", q.cfg.Sink.Name(), "path", r.Path(), "err", err)
+			errs = append(errs, err)
+			continue
+		}
+		q.m.reopened.Inc()
+		d.log.Info("alert file reopened", "sink", q.cfg.Sink.Name(), "path", r.Path())
 	}
 	return errors.Join(errs...)
 }

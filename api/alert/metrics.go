@@ -18,6 +18,7 @@ type metrics struct {
 	sent    *prometheus.CounterVec
 	dropped *prometheus.CounterVec
 	errors  *prometheus.CounterVec
+	reopens *prometheus.CounterVec
 	queues  *queueCollector
 
 	notified prometheus.Counter // notifications handed to the sinks
@@ -26,6 +27,7 @@ type metrics struct {
 
 type sinkMetrics struct {
 	sent, errors                                     prometheus.Counter
+	reopened, reopenFailed                           prometheus.Counter // nil unless the sink reopens a file
 	dropFull, dropRejected, dropShutdown, dropClosed prometheus.Counter
 }
 
@@ -43,6 +45,10 @@ func newMetrics() *metrics {
 			Name: "riskgate_alert_send_errors_total",
 			Help: "Failed deliveries to a sink that will be retried.",
 		}, []string{"sink"}),
+		reopens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "riskgate_alert_reopens_total",
+			Help: "Reopens of an alert file (SIGHUP, for log rotation), by sink and result: success, or failure (alerts go on to the file open before).",
+		}, []string{"sink", "result"}),
 		notified: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "riskgate_notifications_published_total",
 			Help: "Notification events of completed logins handed to the sinks (each sink counts its deliveries in riskgate_alerts_sent_total).",
@@ -64,7 +70,7 @@ func (m *metrics) register(reg prometheus.Registerer, qs []*queue) error {
 	if reg == nil {
 		return nil
 	}
-	for _, c := range []prometheus.Collector{m.sent, m.dropped, m.errors, m.queues, m.notified, m.evicted} {
+	for _, c := range []prometheus.Collector{m.sent, m.dropped, m.errors, m.reopens, m.queues, m.notified, m.evicted} {
 		if err := reg.Register(c); err != nil {
 			return fmt.Errorf("alert: register metrics: %w", err)
 		}
@@ -81,6 +87,12 @@ func (m *metrics) sink(name string) sinkMetrics {
 		dropShutdown: m.dropped.WithLabelValues(name, DropShutdown),
 		dropClosed:   m.dropped.WithLabelValues(name, DropClosed),
 	}
+}
+
+// reopenCounters gives a sink that reopens its file its reopen counters.
+func (m *metrics) reopenCounters(sm *sinkMetrics, name string) {
+	sm.reopened = m.reopens.WithLabelValues(name, "success")
+	sm.reopenFailed = m.reopens.WithLabelValues(name, "failure")
 }
 
 // queueCollector reads queue lengths when scraped, so that the scoring

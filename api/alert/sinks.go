@@ -236,18 +236,26 @@ func openAppend(path string) (*os.File, error) {
 	return f, nil
 }
 
+// Path is the file's path.
+func (s *FileSink) Path() string { return s.path }
+
 // Reopen opens the path again, for a file that was renamed by a log
-// rotator; alerts being written finish in the old file.
+// rotator; alerts being written finish in the old file. When the path
+// cannot be opened (its directory is gone, say), the sink keeps the file
+// it has open and Reopen returns the error.
 func (s *FileSink) Reopen() error {
 	f, err := openAppend(s.path)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w; alerts go on to the file open before", err)
 	}
 	s.mu.Lock()
 	old := s.f
 	s.f, s.w = f, f
 	s.mu.Unlock()
-	return old.Close()
+	if err := old.Close(); err != nil {
+		return fmt.Errorf("alert: close the previous alert file: %w; alerts go to the reopened one", err)
+	}
+	return nil
 }
 
 // Close implements Sink: it syncs and closes the file.
