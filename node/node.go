@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -171,6 +172,9 @@ type Node struct {
 type closer struct {
 	name  string
 	close func(ctx context.Context) error
+	// beside: Close runs it beside the closers after it, not before them
+	// (the alert dispatcher's best-effort flush, see Close).
+	beside bool
 }
 
 // New assembles a node from cfg. It opens files and connects to the store
@@ -320,22 +324,37 @@ func (n *Node) onClose(name string, f func() error) {
 }
 
 func (n *Node) onCloseCtx(name string, f func(ctx context.Context) error) {
-	n.closers = append(n.closers, closer{name, f})
+	n.closers = append(n.closers, closer{name: name, close: f})
 }
 
 // Close takes the node apart in the reverse order of its assembly: the
 // observers (sinks flush), the store (buffered writes flush), the
 // breached-password filter, the enrichers. It is the one shutdown path:
 // Serve calls it once the transports have drained. Close is idempotent.
+//
+// The alert dispatcher flushes beside the rest, not before it: delivering
+// to a sink that is down goes on until ctx ends (what is left is then
+// counted and logged), and the store's writes, which every later decision
+// reads, must not get an expired ctx for it. Each has all of ctx.
 func (n *Node) Close(ctx context.Context) error {
 	n.closeOnce.Do(func() {
-		var errs []error
+		errs := make([]error, len(n.closers))
+		var beside sync.WaitGroup
 		for i := len(n.closers) - 1; i >= 0; i-- {
 			c := n.closers[i]
-			if err := c.close(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("close %s: %w", c.name, err))
+			run := func() {
+				if err := c.close(ctx); err != nil {
+					errs[i] = fmt.Errorf("close %s: %w", c.name, err)
+				}
+			}
+			if c.beside {
+				beside.Go(run)
+			} else {
+				run()
 			}
 		}
+		beside.Wait()
+		slices.Reverse(errs) // in the order of closing
 		n.closeErr = errors.Join(errs...)
 	})
 	return n.closeErr

@@ -84,7 +84,8 @@ func (n *Node) openAlerts(keyer *engine.Keyer) ([]engine.Observer, error) {
 		}
 		n.dispatcher = dispatcher
 		observers = append(observers, dispatcher)
-		n.onCloseCtx("alerts", dispatcher.Close)
+		// Best effort, beside the store's close (see Close).
+		n.closers = append(n.closers, closer{name: "alerts", close: dispatcher.Close, beside: true})
 	}
 	if cfg.Kafka.Enabled() {
 		opts := cfg.Kafka
