@@ -2,6 +2,7 @@ package alert
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -34,6 +35,9 @@ type Config struct {
 	// WebhookSecret (from RISKGATE_ALERTS_WEBHOOK_SECRET). Never a flag.
 	WebhookSecretFile string `help:"File holding the webhook signing secret (16 bytes or more). Or set RISKGATE_ALERTS_WEBHOOK_SECRET." placeholder:"FILE"`
 	WebhookSecret     string `kong:"-" yaml:"-" json:"-"`
+	// WebhookCA is a PEM file of the CAs the webhook's certificate must
+	// chain to, for a receiver behind a private CA; default the system's.
+	WebhookCA string `help:"CA certificates (PEM) the webhook's certificate must chain to, for a receiver behind a private CA (default: the system's)." placeholder:"FILE"`
 	// QueueSize bounds the alerts each sink holds while it is slow or
 	// down; past it new alerts are dropped and counted.
 	QueueSize int `help:"Alerts each sink may hold while it is slow or unreachable; past that, new alerts are dropped and counted (riskgate_alerts_dropped_total)." default:"10000"`
@@ -106,13 +110,39 @@ func (c *Config) Sinks() (sinks []SinkConfig, err error) {
 		if secret == "" {
 			return nil, fmt.Errorf("alert: a webhook needs a signing secret (--alerts-webhook-secret-file or %s)", EnvWebhookSecret)
 		}
-		w, err := NewWebhookSink(WebhookOptions{URL: c.WebhookURL, Secret: []byte(secret)})
+		opts := WebhookOptions{URL: c.WebhookURL, Secret: []byte(secret)}
+		if c.WebhookCA != "" {
+			if !strings.HasPrefix(strings.ToLower(c.WebhookURL), "https://") {
+				return nil, errors.New("alert: --alerts-webhook-ca needs an https:// --alerts-webhook-url")
+			}
+			if opts.RootCAs, err = readCAs(c.WebhookCA); err != nil {
+				return nil, err
+			}
+		}
+		w, err := NewWebhookSink(opts)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, SinkConfig{Sink: w, QueueSize: c.QueueSize})
 	} else if c.WebhookSecretFile != "" {
 		return nil, errors.New("alert: a webhook secret without --alerts-webhook-url")
+	} else if c.WebhookCA != "" {
+		return nil, errors.New("alert: --alerts-webhook-ca without --alerts-webhook-url")
 	}
 	return out, nil
+}
+
+// readCAs reads the PEM file of --alerts-webhook-ca: at start, so that a
+// file that is missing or holds no certificate stops the server rather
+// than every delivery failing its TLS handshake, retried until shutdown.
+func readCAs(path string) (*x509.CertPool, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("alert: --alerts-webhook-ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		return nil, fmt.Errorf("alert: --alerts-webhook-ca %s: no PEM certificates in it", path)
+	}
+	return pool, nil
 }

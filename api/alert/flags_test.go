@@ -19,13 +19,13 @@ func TestConfigEmbedsAsFlags(t *testing.T) {
 	}
 	if _, err := p.Parse([]string{
 		"--alerts-on-deny", "--alerts-usernames", "plain", "--alerts-tenant-usernames", "acme=omit;beta=hash",
-		"--alerts-file", "-", "--alerts-webhook-url", "https://soc.example/hook", "--alerts-webhook-secret-file", "s",
+		"--alerts-file", "-", "--alerts-webhook-url", "https://soc.example/hook", "--alerts-webhook-secret-file", "s", "--alerts-webhook-ca", "ca.pem",
 	}); err != nil {
 		t.Fatal(err)
 	}
 	c := cli.Alerts
 	if !c.OnDeny || c.Usernames != "plain" || c.TenantUsernames["acme"] != "omit" || c.TenantUsernames["beta"] != "hash" ||
-		c.File != "-" || c.WebhookURL != "https://soc.example/hook" || c.WebhookSecretFile != "s" || c.QueueSize != 10000 ||
+		c.File != "-" || c.WebhookURL != "https://soc.example/hook" || c.WebhookSecretFile != "s" || c.WebhookCA != "ca.pem" || c.QueueSize != 10000 ||
 		!c.Notifications || c.NotifyHoldTTL != 30*time.Minute || c.NotifyHoldEntries != 100000 {
 		t.Fatalf("parsed %+v", c)
 	}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -41,6 +43,9 @@ type WebhookOptions struct {
 	// Client sends the requests; default one with a 10-second timeout.
 	// The sink uses a copy that never follows redirects (see WebhookSink).
 	Client *http.Client
+	// RootCAs are the CAs the receiver's certificate must chain to, for
+	// the default Client; nil: the system's.
+	RootCAs *x509.CertPool
 	// Now is the signing clock; default time.Now.
 	Now func() time.Time
 }
@@ -68,6 +73,11 @@ func NewWebhookSink(opts WebhookOptions) (*WebhookSink, error) {
 	}
 	opts.Secret = bytes.Clone(opts.Secret)
 	client := &http.Client{Timeout: 10 * time.Second}
+	if opts.RootCAs != nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{RootCAs: opts.RootCAs, MinVersion: tls.VersionTLS12}
+		client.Transport = tr
+	}
 	if opts.Client != nil {
 		c := *opts.Client // the caller's client keeps its own policy
 		client = &c

@@ -3,12 +3,15 @@ package alert
 import (
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -304,6 +307,61 @@ func TestWebhookRedirectIsRejected(t *testing.T) {
 				if strings.Contains(out, secret) {
 					t.Errorf("the log carries %q:\n%s", secret, out)
 				}
+			}
+		})
+	}
+}
+
+// TestWebhookPrivateCA: --alerts-webhook-ca trusts a receiver whose
+// certificate chains to a private CA, which the system's roots do not;
+// a CA file that is missing or holds no certificate, or that comes
+// without an https:// webhook, stops the configuration, naming the flag.
+func TestWebhookPrivateCA(t *testing.T) {
+	h := &hookServer{t: t}
+	srv := httptest.NewTLSServer(h)
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600)
+	garbage := filepath.Join(dir, "garbage.pem")
+	os.WriteFile(garbage, []byte("not a certificate\n"), 0o600)
+
+	alert := &Alert{Schema: SchemaID, AlertID: "a1"}
+	send := func(cfg Config) error {
+		t.Helper()
+		sinks, err := cfg.Sinks()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sinks[0].Sink.Close(t.Context())
+		_, err = sinks[0].Sink.Send(t.Context(), []*Alert{alert})
+		return err
+	}
+	cfg := Config{WebhookURL: srv.URL + "/alerts", WebhookSecret: hookSecret}
+	if err := send(cfg); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("without the CA: %v, want a certificate error", err)
+	}
+	cfg.WebhookCA = ca
+	if err := send(cfg); err != nil {
+		t.Fatalf("with the CA: %v", err)
+	}
+	if got := h.ids(); !slices.Equal(got, []string{"a1"}) {
+		t.Fatalf("the receiver accepted %v", got)
+	}
+
+	for _, tt := range []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"missing file", Config{WebhookURL: srv.URL, WebhookSecret: hookSecret, WebhookCA: filepath.Join(dir, "nope.pem")}, "--alerts-webhook-ca: open"},
+		{"no certificate", Config{WebhookURL: srv.URL, WebhookSecret: hookSecret, WebhookCA: garbage}, "--alerts-webhook-ca " + garbage + ": no PEM certificates"},
+		{"plain http", Config{WebhookURL: "http://soc.example/hook", WebhookSecret: hookSecret, WebhookCA: ca}, "--alerts-webhook-ca needs an https://"},
+		{"no webhook", Config{WebhookCA: ca}, "--alerts-webhook-ca without --alerts-webhook-url"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := tt.cfg.Sinks(); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Sinks = %v, want %q", err, tt.want)
 			}
 		})
 	}
