@@ -3,13 +3,14 @@
 package breached
 
 import (
-	"os"
 	"unsafe"
+
+	"github.com/riskgate/riskgate/internal/filesnap"
 )
 
 // mapFile reads the whole file where mmap is not available.
 func mapFile(path string) ([]byte, func([]byte) error, error) {
-	b, err := os.ReadFile(path)
+	b, err := filesnap.ReadRegular(path, 0)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -3,34 +3,28 @@
 package breached
 
 import (
-	"errors"
 	"fmt"
-	"os"
+	"io"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/riskgate/riskgate/internal/filesnap"
 )
 
 // mapFile maps the whole file read-only, in place, for one-off reads
 // (ReadInfo); serving goes through Open's private snapshot instead, since a
 // file rewritten in place under this mapping would fault its readers.
 func mapFile(path string) ([]byte, func([]byte) error, error) {
-	fd, err := os.Open(path)
+	fd, st, err := filesnap.OpenRegular(path) // a FIFO must not block
 	if err != nil {
 		return nil, nil, err
 	}
 	defer fd.Close() // the mapping outlives the descriptor
-	st, err := fd.Stat()
-	if err != nil {
-		return nil, nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, nil, errors.New("not a regular file")
-	}
 	size := st.Size()
 	if size < fixedHeader+4 {
 		// Too small to be a filter, and mmap refuses empty files: read it
 		// so that parseHeader says what it is.
-		b, err := os.ReadFile(path)
+		b, err := io.ReadAll(fd)
 		return b, nil, err
 	}
 	if int64(int(size)) != size {

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"log/slog"
 
 	"github.com/riskgate/riskgate/breached"
@@ -50,7 +51,7 @@ func (n *Node) openBreached(p PasswordConfig) (signals.BreachChecker, error) {
 	if err != nil || set == nil {
 		return check, err
 	}
-	n.onClose("breached", set.Close)
+	n.onCloseCtx("breached", func(ctx context.Context) error { return within(ctx, "breached", set.Close) })
 	n.collect(set.Collector())
 	return check, nil
 }

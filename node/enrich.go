@@ -26,7 +26,9 @@ func (n *Node) openEnrichers(g GeoIPConfig) ([]engine.Enricher, error) {
 		if err != nil {
 			return nil, err
 		}
-		n.onClose("geoip", func() error { geo.Close(); return nil })
+		n.onCloseCtx("geoip", func(ctx context.Context) error {
+			return within(ctx, "geoip", func() error { geo.Close(); return nil })
+		})
 		n.collect(geo.Collector())
 		out = append(out, geo)
 	}
@@ -40,7 +42,9 @@ func (n *Node) openEnrichers(g GeoIPConfig) ([]engine.Enricher, error) {
 		if err != nil {
 			return nil, err
 		}
-		n.onClose("iplist", func() error { lists.Close(); return nil })
+		n.onCloseCtx("iplist", func(ctx context.Context) error {
+			return within(ctx, "iplist", func() error { lists.Close(); return nil })
+		})
 		n.collect(lists.Collector())
 		out = append(out, lists)
 	}

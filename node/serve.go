@@ -131,15 +131,19 @@ func (n *Node) Serve(ctx context.Context, reload <-chan os.Signal) error {
 			}
 		}
 	})
-	var fatal error
-	bg.Go(func() {
+	// fatal is what stopped the node from within, if anything did; its
+	// goroutine ends as soon as the node stops.
+	fatal := make(chan error, 1)
+	go func() {
 		select {
 		case <-live.Done():
-		case fatal = <-n.fatal:
-			n.log.Error("shutting down", "err", fatal)
+			fatal <- nil
+		case err := <-n.fatal:
+			n.log.Error("shutting down", "err", err)
 			stop()
+			fatal <- err
 		}
-	})
+	}()
 	runErrs := make([]error, len(n.set.runners))
 	var runners sync.WaitGroup
 	for i, r := range n.set.runners {
@@ -154,15 +158,18 @@ func (n *Node) Serve(ctx context.Context, reload <-chan os.Signal) error {
 	serveErr := srv.Serve(live)
 	stop()
 	runners.Wait()
-	bg.Wait()
-	// Everything that produced decisions has stopped: flush and close.
 	timeout := n.cfg.Shutdown.Timeout
 	if timeout <= 0 {
 		timeout = 15 * time.Second
 	}
 	cctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	err = errors.Join(serveErr, errors.Join(runErrs...), fatal, n.Close(cctx))
+	// A reload stuck on a file that does not answer must not keep the
+	// process from exiting: wait for the rule watch and SIGHUP reloads no
+	// longer than the shutdown timeout.
+	bgErr := within(cctx, "reload and rule watch", func() error { bg.Wait(); return nil })
+	// Everything that produced decisions has stopped: flush and close.
+	err = errors.Join(serveErr, errors.Join(runErrs...), <-fatal, bgErr, n.Close(cctx))
 	if err != nil {
 		n.log.Error("shutdown incomplete", "err", err)
 	} else {

@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/internal/filesnap"
 )
 
 // MaxFileSize bounds a rule file: a ruleset is a few kilobytes, and a
@@ -132,18 +133,13 @@ func IsTestFile(name string) bool {
 	return strings.HasSuffix(name, "_test.yaml") || strings.HasSuffix(name, "_test.yml")
 }
 
+// readLimited reads a rule file, refusing anything but a regular file
+// without blocking on it (a FIFO among the rules would otherwise hang the
+// load, and with it SIGHUP) and a file larger than MaxFileSize.
 func readLimited(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	data, err := filesnap.ReadRegular(path, MaxFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("rules: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("rules: %s: %w", path, err)
-	}
-	if len(data) > MaxFileSize {
-		return nil, fmt.Errorf("rules: %s: larger than %d bytes", path, MaxFileSize)
 	}
 	return data, nil
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/riskgate/riskgate/internal/filesnap"
 )
 
 // persist writes srcs (named with their paths) to path, the rule file or
@@ -89,7 +91,7 @@ func persist(path string, srcs []Source) (removedTests []string, err error) {
 // one of the files of dir in names. A test that does not parse is left to
 // its author.
 func namesAny(test, dir string, names map[string]bool) bool {
-	data, err := os.ReadFile(test)
+	data, err := filesnap.ReadRegular(test, MaxFileSize)
 	if err != nil {
 		return false
 	}

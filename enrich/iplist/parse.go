@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
+
+	"github.com/riskgate/riskgate/internal/filesnap"
 )
 
 // maxLine bounds a line of a list file: a CIDR is at most 43 bytes, the
@@ -79,7 +80,7 @@ func ParseASN(line string) (asn uint32, ok bool, err error) {
 // readLines calls f with every line of the file at path, and wraps f's
 // error with the file and line number.
 func readLines(path string, f func(line string) error) error {
-	fh, err := os.Open(path)
+	fh, _, err := filesnap.OpenRegular(path) // a FIFO must not block
 	if err != nil {
 		return err
 	}

@@ -79,22 +79,15 @@ var ErrChanged = errors.New("the file changed while it was being read (rewritten
 
 // Open copies path into a private snapshot (see the package comment). An
 // empty file gives an empty snapshot, so that the caller's parser says
-// what is wrong with it.
+// what is wrong with it; anything but a regular file (a FIFO, a device)
+// is refused at once, without blocking (see OpenRegular).
 func Open(path string, opt Options) (*Snapshot, error) {
-	src, err := os.Open(path)
+	src, before, err := OpenRegular(path) // a FIFO must not block the open
 	if err != nil {
 		return nil, err
 	}
 	defer src.Close()
-	before, err := src.Stat()
-	if err != nil {
-		return nil, err
-	}
 	switch {
-	case before.IsDir():
-		return nil, errors.New("is a directory, not a file")
-	case !before.Mode().IsRegular():
-		return nil, errors.New("not a regular file")
 	case opt.MaxSize > 0 && before.Size() > opt.MaxSize:
 		return nil, fmt.Errorf("file of %d bytes is larger than the %d-byte limit", before.Size(), opt.MaxSize)
 	case int64(int(before.Size())) != before.Size():

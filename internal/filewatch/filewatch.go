@@ -34,6 +34,8 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/riskgate/riskgate/internal/filesnap"
 )
 
 // Options tune a Watcher. Zero values take the defaults.
@@ -114,8 +116,10 @@ func (w *Watcher) statOf(path string) identity {
 		}
 		return id
 	}
-	if w.opts.Content {
-		if data, err := os.ReadFile(path); err == nil {
+	// Only a regular file is read, and never with a blocking open: a FIFO
+	// would hang the watcher, and with it every later reload and Close.
+	if w.opts.Content && fi.Mode().IsRegular() {
+		if data, err := filesnap.ReadRegular(path, 0); err == nil {
 			id.hashed, id.sum = true, sha256.Sum256(data)
 		}
 	}
