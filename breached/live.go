@@ -47,7 +47,7 @@ func OpenLive(path string, opt LiveOptions) (*Live, error) {
 	}
 	l := &Live{path: path, opt: opt, log: opt.Logger}
 	l.cur.Store(f)
-	l.watcher, err = filewatch.New([]string{path}, func(string) { l.reload() },
+	l.watcher, err = filewatch.New([]string{path}, func(string) error { return l.reload() },
 		filewatch.Options{Logger: l.log, Poll: opt.Poll, Debounce: opt.Debounce})
 	if err != nil {
 		f.Close()
@@ -56,13 +56,13 @@ func OpenLive(path string, opt LiveOptions) (*Live, error) {
 	return l, nil
 }
 
-func (l *Live) reload() {
+func (l *Live) reload() error {
 	start := time.Now()
 	f, err := Open(l.path, l.opt.OpenOptions)
 	if err != nil {
 		l.failures.Add(1)
 		l.log.Error("breached-password filter reload failed; keeping the previous one", "path", l.path, "err", err)
-		return
+		return err
 	}
 	old := l.cur.Swap(f)
 	l.reloads.Add(1)
@@ -70,6 +70,7 @@ func (l *Live) reload() {
 	l.log.Info("breached-password filter reloaded", "path", l.path, "kind", info.Kind.String(), "entries", info.Entries,
 		"snapshot", f.where, "took", time.Since(start).Round(time.Millisecond))
 	time.AfterFunc(retireAfter, func() { old.Close() })
+	return nil
 }
 
 // Lookup checks a password's SHA-1 against the current filter.

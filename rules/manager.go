@@ -254,7 +254,7 @@ func (m *Manager) Watch(ctx context.Context) error {
 	if len(paths) == 0 {
 		return nil
 	}
-	w, err := filewatch.New(paths, func(string) { _, _ = m.Reload(TriggerFile) }, filewatch.Options{
+	w, err := filewatch.New(paths, func(string) error { _, err := m.Reload(TriggerFile); return err }, filewatch.Options{
 		Poll: m.opts.Poll, Debounce: m.opts.Debounce, Content: true, Filter: isRuleFile, Logger: m.log,
 	})
 	if err != nil {

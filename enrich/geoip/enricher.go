@@ -150,7 +150,7 @@ func New(opts Options) (*Enricher, error) {
 		return nil, err
 	}
 	if opts.Watch {
-		e.watcher, err = filewatch.New(paths, e.reloadPath, filewatch.Options{Poll: opts.Poll, Debounce: opts.Debounce, Logger: e.log})
+		e.watcher, err = filewatch.New(paths, e.reload, filewatch.Options{Poll: opts.Poll, Debounce: opts.Debounce, Logger: e.log})
 		if err != nil {
 			e.Close()
 			return nil, fmt.Errorf("geoip: watch: %w", err)
@@ -258,8 +258,6 @@ func (e *Enricher) Reload() error {
 	}
 	return errors.Join(errs...)
 }
-
-func (e *Enricher) reloadPath(path string) { _ = e.reload(path) }
 
 func (e *Enricher) reload(path string) error {
 	var errs []error

@@ -153,7 +153,7 @@ func New(opts Options) (*Enricher, error) {
 	}
 	if opts.Watch && len(e.byPath) > 0 {
 		paths := slices.Sorted(maps.Keys(e.byPath))
-		w, err := filewatch.New(paths, e.reloadPath, filewatch.Options{Poll: opts.Poll, Debounce: opts.Debounce, Logger: e.log})
+		w, err := filewatch.New(paths, e.reload, filewatch.Options{Poll: opts.Poll, Debounce: opts.Debounce, Logger: e.log})
 		if err != nil {
 			return nil, fmt.Errorf("iplist: watch: %w", err)
 		}
@@ -364,8 +364,6 @@ func (e *Enricher) Reload() error {
 	}
 	return errors.Join(errs...)
 }
-
-func (e *Enricher) reloadPath(path string) { _ = e.reload(path) }
 
 func (e *Enricher) reload(path string) error {
 	e.mu.Lock()

@@ -19,6 +19,18 @@
 // may keep their size and modification time (two saves within the file
 // system's timestamp granularity): the content alone is then the identity,
 // and a touch is no change.
+//
+// A path is "changed" until its callback succeeds on it: the identity last
+// seen is that of the version last loaded, so a version that failed to load
+// (unreadable, say, until a chmod that changes neither inode, size nor
+// modification time; or the snapshot folder full) is tried again without
+// any change to the file. The retries of one unchanged version back off,
+// from a second to RetryMax (five minutes by default), doubling after each
+// failure; they happen at the first poll, or the first event in the
+// file's folder, after that delay. Each retry is a load like another: its
+// failure is logged and counted by the callback's owner, so a version that
+// stays bad costs one attempt, one log line and one failure counted every
+// RetryMax once the backoff has grown. A new version is tried at once.
 package filewatch
 
 import (
@@ -56,14 +68,19 @@ type Options struct {
 	// default: those whose name does not start with a dot (temporary files
 	// of editors and atomic writers).
 	Filter func(name string) bool
-	Logger *slog.Logger
+	// RetryMax bounds the delay between two attempts at a version whose
+	// load failed; default five minutes.
+	RetryMax time.Duration
+	Logger   *slog.Logger
+
+	retryMin time.Duration // the first retry's delay; tests shorten it
 }
 
 // Watcher calls a function when one of its files changes identity.
 type Watcher struct {
 	opts    Options
 	log     *slog.Logger
-	changed func(path string)
+	changed func(path string) error
 	files   []*file
 	fsw     *fsnotify.Watcher
 	stop    chan struct{}
@@ -75,7 +92,13 @@ type file struct {
 	path string // as given, for the callback
 	abs  string // cleaned absolute path, to match events
 	dirs []string
-	last identity
+	last identity // of the version loaded: at New, or the callback's last success
+
+	// A version whose load failed: retried, unchanged, at retryAt.
+	failing  bool
+	failed   identity
+	failures int // in a row, for that version
+	retryAt  time.Time
 }
 
 // identity is what says "a different file" or "the same file, rewritten":
@@ -144,13 +167,20 @@ func (a identity) same(b identity) bool {
 
 // New starts watching paths, files or folders. changed is called from the
 // watcher's own goroutine, one call at a time, with the path as given,
-// whenever a path's identity differs from the one last seen (at New, or at
-// the previous call). A path that disappears is not reported: its reader
-// keeps the version it has until a new one appears. Close stops the
-// watcher.
-func New(paths []string, changed func(path string), opts Options) (*Watcher, error) {
+// whenever a path's identity differs from the one it had when changed last
+// succeeded on it (or at New); it returns whether the new version loaded.
+// A version that failed is tried again, backing off (see the package
+// comment). A path that disappears is not reported: its reader keeps the
+// version it has until a new one appears. Close stops the watcher.
+func New(paths []string, changed func(path string) error, opts Options) (*Watcher, error) {
 	if opts.Poll == 0 {
 		opts.Poll = time.Minute
+	}
+	if opts.RetryMax <= 0 {
+		opts.RetryMax = 5 * time.Minute
+	}
+	if opts.retryMin <= 0 {
+		opts.retryMin = time.Second
 	}
 	if opts.Debounce <= 0 {
 		opts.Debounce = 250 * time.Millisecond
@@ -271,13 +301,35 @@ func (w *Watcher) check(dirty map[string]bool) {
 		}
 		cur := w.statOf(f.path)
 		if cur.same(f.last) {
+			f.failing = false // back to the loaded version: nothing to retry
 			continue
 		}
-		f.last = cur
 		if !cur.exists {
+			f.last, f.failing = cur, false
 			w.log.Warn("watched file disappeared; keeping the loaded version", "path", f.path)
 			continue
 		}
-		w.changed(f.path)
+		again := f.failing && cur.same(f.failed)
+		if again && time.Now().Before(f.retryAt) {
+			continue
+		}
+		err := w.changed(f.path)
+		if err == nil {
+			f.last, f.failing, f.failures = cur, false, 0
+			continue
+		}
+		// Not loaded: keep the loaded version's identity, so that this
+		// one is tried again even if nothing about the file changes.
+		if !again {
+			f.failures = 0
+		}
+		f.failing, f.failed = true, cur
+		f.failures++
+		delay := w.opts.RetryMax
+		if f.failures < 32 {
+			delay = min(w.opts.retryMin<<(f.failures-1), w.opts.RetryMax)
+		}
+		f.retryAt = time.Now().Add(delay)
+		w.log.Debug("watched file did not load; retrying", "path", f.path, "failures", f.failures, "retry_in", delay, "err", err)
 	}
 }

@@ -1,6 +1,8 @@
 package filewatch
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -14,7 +16,12 @@ type recorder struct {
 	calls []string
 }
 
-func (r *recorder) changed(p string) { r.mu.Lock(); r.calls = append(r.calls, p); r.mu.Unlock() }
+func (r *recorder) changed(p string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls = append(r.calls, p)
+	return nil
+}
 
 func (r *recorder) count() int { r.mu.Lock(); defer r.mu.Unlock(); return len(r.calls) }
 
@@ -132,7 +139,7 @@ func TestSymlinkSwap(t *testing.T) {
 }
 
 func TestCloseTwice(t *testing.T) {
-	w, err := New(nil, func(string) {}, Options{})
+	w, err := New(nil, func(string) error { return nil }, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,4 +219,101 @@ func TestContent(t *testing.T) {
 	if n := rec.count(); n != 1 {
 		t.Errorf("a touch counted as a change: %d calls", n)
 	}
+}
+
+// flaky is a loader whose first loads fail: a file unreadable until a
+// chmod, a snapshot folder full until space is freed.
+type flaky struct {
+	mu    sync.Mutex
+	fails int // loads left to fail
+	calls int
+}
+
+func (f *flaky) changed(string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if f.fails > 0 {
+		f.fails--
+		return errors.New("permission denied")
+	}
+	return nil
+}
+
+func (f *flaky) count() int { f.mu.Lock(); defer f.mu.Unlock(); return f.calls }
+
+// TestFailedLoadRetried: a version that failed to load is tried again
+// though nothing about the file changes (its inode, size and time stay),
+// at a poll or at an event in its folder once its backoff has passed; once
+// it loads it is not reported again. A new version is tried at once.
+func TestFailedLoadRetried(t *testing.T) {
+	for _, mode := range []struct {
+		name  string
+		opts  Options
+		nudge func(dir string) // what makes the watcher look again
+	}{
+		{"poll", Options{Poll: 10 * time.Millisecond, DisableNotify: true}, func(string) {}},
+		// An event beside the file (a chmod is one, on the file itself).
+		{"notify", Options{Poll: -1, Debounce: 10 * time.Millisecond}, func(dir string) { write(t, filepath.Join(dir, "other"), time.Now().String()) }},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "city.mmdb")
+			write(t, path, "one")
+			loader := &flaky{fails: 2}
+			mode.opts.Logger = slog.New(slog.DiscardHandler)
+			mode.opts.retryMin = 50 * time.Millisecond
+			w, err := New([]string{path}, loader.changed, mode.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			replace(t, path, "two")
+			waitFor(t, "the first load", loader.count, 1)
+			// Retried, with nothing changed but time: fails again, then loads.
+			for i := 2; i <= 3; i++ {
+				deadline := time.Now().Add(5 * time.Second)
+				for loader.count() < i && time.Now().Before(deadline) {
+					mode.nudge(dir)
+					time.Sleep(20 * time.Millisecond)
+				}
+				waitFor(t, "a retry", loader.count, i)
+			}
+			// Loaded: no more calls, whatever happens beside it.
+			for range 10 {
+				mode.nudge(dir)
+				time.Sleep(20 * time.Millisecond)
+			}
+			if n := loader.count(); n != 3 {
+				t.Fatalf("%d loads after the good one, want 3 in all", n)
+			}
+		})
+	}
+}
+
+// TestRetryBacksOff: a version that keeps failing is not retried before
+// its backoff, even with events in its folder (a snapshot written beside
+// it, a busy folder) or polls; a new version is tried at once.
+func TestRetryBacksOff(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "city.mmdb")
+	write(t, path, "one")
+	loader := &flaky{fails: 1000}
+	w, err := New([]string{path}, loader.changed, Options{Poll: 10 * time.Millisecond, Debounce: 10 * time.Millisecond,
+		Logger: slog.New(slog.DiscardHandler), retryMin: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	replace(t, path, "two")
+	waitFor(t, "the first load", loader.count, 1)
+	for i := range 10 {
+		write(t, filepath.Join(dir, "other"), fmt.Sprint(i))
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := loader.count(); n != 1 {
+		t.Fatalf("retried %d times within the backoff", n-1)
+	}
+	replace(t, path, "three")
+	waitFor(t, "the new version", loader.count, 2)
 }
