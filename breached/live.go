@@ -73,6 +73,10 @@ func (l *Live) reload() error {
 	return nil
 }
 
+// Reload rereads the file now (SIGHUP), changed or not: a file that does
+// not open or verify keeps the current filter, and is logged and counted.
+func (l *Live) Reload() error { return l.reload() }
+
 // Lookup checks a password's SHA-1 against the current filter.
 func (l *Live) Lookup(sha1 [20]byte) Match { return l.cur.Load().Lookup(sha1) }
 

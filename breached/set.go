@@ -129,6 +129,16 @@ func (s *Set) Members() []Member {
 	return out
 }
 
+// Reload rereads every file now (SIGHUP); each failure keeps that file's
+// filter and is logged and counted. The builtin list does not change.
+func (s *Set) Reload() error {
+	var errs []error
+	for _, l := range s.files {
+		errs = append(errs, l.Reload())
+	}
+	return errors.Join(errs...)
+}
+
 // Stats returns the counters.
 func (s *Set) Stats() SetStats {
 	st := SetStats{Faults: s.faults.Load()}

@@ -53,5 +53,6 @@ func (n *Node) openBreached(p PasswordConfig) (signals.BreachChecker, error) {
 	}
 	n.onCloseCtx("breached", func(ctx context.Context) error { return within(ctx, "breached", set.Close) })
 	n.collect(set.Collector())
+	n.dataFiles = append(n.dataFiles, dataFiles{"breached", set.Reload})
 	return check, nil
 }

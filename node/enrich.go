@@ -30,6 +30,7 @@ func (n *Node) openEnrichers(g GeoIPConfig) ([]engine.Enricher, error) {
 			return within(ctx, "geoip", func() error { geo.Close(); return nil })
 		})
 		n.collect(geo.Collector())
+		n.dataFiles = append(n.dataFiles, dataFiles{"geoip", geo.Reload})
 		out = append(out, geo)
 	}
 	// The lists enricher also marks hosting ASNs from the built-in list,
@@ -46,6 +47,7 @@ func (n *Node) openEnrichers(g GeoIPConfig) ([]engine.Enricher, error) {
 			return within(ctx, "iplist", func() error { lists.Close(); return nil })
 		})
 		n.collect(lists.Collector())
+		n.dataFiles = append(n.dataFiles, dataFiles{"iplist", lists.Reload})
 		out = append(out, lists)
 	}
 	return out, nil

@@ -164,6 +164,8 @@ type Node struct {
 	dispatcher *alert.Dispatcher // nil without alerts
 	stream     *stream.Runner    // nil without Kafka
 
+	dataFiles []dataFiles // what SIGHUP re-reads besides rules and certificates
+
 	closers   []closer // in the order things were opened
 	closeOnce sync.Once
 	closeErr  error

@@ -2,8 +2,41 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 )
+
+// dataFiles are the files of one part (GeoIP databases, IP lists, the
+// breached-password filters) and how to re-read them all now.
+type dataFiles struct {
+	name   string
+	reload func() error // logs and counts each file's result itself
+}
+
+// reloadData is SIGHUP's part for the data files: every GeoIP database,
+// IP, Tor and hosting-ASN list and breached-password filter is re-read
+// now, changed or not, as the file watcher would. Each part logs and counts
+// every file's reload; a file that fails keeps its loaded version.
+func (n *Node) reloadData() error {
+	if len(n.dataFiles) == 0 {
+		return nil
+	}
+	start := time.Now()
+	var errs []error
+	for _, d := range n.dataFiles {
+		if err := d.reload(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", d.name, err))
+		}
+	}
+	err := errors.Join(errs...)
+	if err != nil {
+		n.log.Error("SIGHUP: data files re-read; some failed and keep their loaded version", "failed", len(errs), "took", time.Since(start).Round(time.Millisecond), "err", err)
+	} else {
+		n.log.Info("SIGHUP: data files re-read", "took", time.Since(start).Round(time.Millisecond))
+	}
+	return err
+}
 
 // within runs f and returns its error, or an error naming what once ctx
 // is done first: f then goes on in the background, abandoned. Shutdown

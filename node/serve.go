@@ -90,8 +90,9 @@ func (n *Node) Start(ctx context.Context) (server.Addrs, func() error, error) {
 }
 
 // Serve serves the node until ctx is done: it listens, watches the rule
-// files (unless told not to), runs the runners, and reloads rules and
-// certificates on each value received from reload (SIGHUP; nil: never).
+// files (unless told not to), runs the runners, and reloads rules,
+// certificates and data files on each value received from reload (SIGHUP;
+// nil: never).
 // Then, in order: the listeners and runners drain, and Close flushes and
 // closes the observers, the store and the rest. It returns an error if a
 // listener or runner failed, the drain had to cut requests, or something
@@ -124,10 +125,11 @@ func (n *Node) Serve(ctx context.Context, reload <-chan os.Signal) error {
 			case <-live.Done():
 				return
 			case <-reload:
-				n.log.Info("SIGHUP: reloading rules and certificates")
+				n.log.Info("SIGHUP: reloading rules, certificates and data files")
 				// Failures are logged and counted by each part: the
-				// rules, the certificates, the alert file.
+				// rules, the certificates, the alert file, each data file.
 				_ = n.reload(srv)
+				_ = n.reloadData()
 			}
 		}
 	})
