@@ -10,7 +10,10 @@
 // of every list containing that prefix or a prefix covering it, so a
 // lookup is one longest-prefix match, stays fast at millions of prefixes
 // and does not allocate. Files are reloaded when replaced; a file that
-// fails to parse keeps its previous version.
+// fails to parse keeps its previous version, and so does one with no entry
+// when the loaded version has some (a failed download must not lift a
+// deny list or the Tor flags: ErrEmpty), unless it has a "#" comment: a
+// file of comments alone empties a list on purpose.
 package iplist
 
 import (
@@ -21,6 +24,7 @@ import (
 	"net/netip"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -82,6 +86,11 @@ const (
 
 var validName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
 
+// ErrEmpty is the error of a reload that would empty a list: its new
+// file has no entry and not even a comment (a failed download, a file
+// truncated by a shell redirect) while the loaded version has entries.
+var ErrEmpty = errors.New("no entries, not even a comment (a failed download?); a file of comments alone empties the list on purpose")
+
 // source is one configured file and the last version of it that parsed.
 type source struct {
 	kind    int
@@ -90,6 +99,7 @@ type source struct {
 	bit     uint
 	asns    asnSet // kindASNs
 	entries int
+	loaded  bool // a version is in use (entries is its count)
 }
 
 // table is an immutable snapshot of all lists, swapped whole on reload.
@@ -196,6 +206,12 @@ func (e *Enricher) update(changed []*source) error {
 	}
 	for _, s := range changed {
 		n := 0
+		commented := false // a "#" line: an empty file is meant
+		comment := func(line string) {
+			if !commented {
+				commented = strings.HasPrefix(strings.TrimSpace(line), "#")
+			}
+		}
 		var err error
 		if s.kind == kindASNs {
 			set := asnSet{}
@@ -204,6 +220,8 @@ func (e *Enricher) update(changed []*source) error {
 				if ok {
 					set[asn] = struct{}{}
 					n++
+				} else if err == nil {
+					comment(line)
 				}
 				return err
 			})
@@ -216,9 +234,14 @@ func (e *Enricher) update(changed []*source) error {
 				if ok {
 					direct.Modify(p, or)
 					n++
+				} else if err == nil {
+					comment(line)
 				}
 				return err
 			})
+		}
+		if err == nil && n == 0 && !commented && s.loaded && s.entries > 0 {
+			err = fmt.Errorf("%s: %w; the %d entries loaded stay", s.path, ErrEmpty, s.entries)
 		}
 		if err != nil {
 			return fmt.Errorf("iplist: %s list: %w", s.name, err)
@@ -226,7 +249,7 @@ func (e *Enricher) update(changed []*source) error {
 		counts[s] = n
 	}
 	for s, n := range counts {
-		s.entries = n
+		s.entries, s.loaded = n, true
 		if n == 0 {
 			e.log.Warn("ip list is empty", "list", s.name, "path", s.path)
 		}
