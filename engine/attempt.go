@@ -237,12 +237,19 @@ func hasControl(s string) bool {
 
 // secretKey reports whether an attribute key names a secret: one of its
 // words (split at '_', '-', '.', spaces and lower-to-upper case changes)
-// is password, passwd, pin, otp, secret or token, or it contains password,
-// passwd or secret ("userPassword", "client_secret", "x-otp").
+// is pass, pw, pwd, pin, otp, totp or token, or it contains password,
+// passwd, secret, passphrase, passcode, pincode or apikey, separators
+// aside ("userPassword", "client_secret", "x-otp", "api_key").
 func secretKey(k string) bool {
 	lower := strings.ToLower(k)
-	for _, w := range []string{"password", "passwd", "secret"} {
-		if strings.Contains(lower, w) {
+	compact := strings.Map(func(r rune) rune {
+		if strings.ContainsRune("_-. :/", r) {
+			return -1
+		}
+		return r
+	}, lower)
+	for _, w := range []string{"password", "passwd", "secret", "passphrase", "passcode", "pincode", "apikey"} {
+		if strings.Contains(compact, w) {
 			return true
 		}
 	}
@@ -254,7 +261,7 @@ func secretKey(k string) bool {
 			continue
 		}
 		switch strings.ToLower(k[start:i]) {
-		case "pin", "otp", "token", "totp", "pwd":
+		case "pin", "otp", "token", "totp", "pwd", "pw", "pass":
 			return true
 		}
 		start = i

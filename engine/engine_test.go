@@ -352,6 +352,14 @@ func TestInvalidAttemptsNameTheFieldAndTouchNothing(t *testing.T) {
 		{"attribute otp", engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{"OTP": "123456"}}, "attributes.OTP"},
 		{"attribute secret", engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{"client_secret": "x"}}, "attributes.client_secret"},
 		{"attribute token", engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{"refreshToken": "x"}}, "attributes.refreshToken"},
+		{"attribute pass", engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{"pass": "x"}}, "attributes.pass"},
+		{"attribute passphrase", engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{"passphrase": "x"}}, "attributes.passphrase"},
+		{"attribute passcode", engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{"passcode": "x"}}, "attributes.passcode"},
+		{"attribute pw", engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{"pw": "x"}}, "attributes.pw"},
+		{"attribute pincode", engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{"pincode": "x"}}, "attributes.pincode"},
+		{"attribute api_key", engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{"api_key": "x"}}, "attributes.api_key"},
+		{"attribute apiKey", engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{"apiKey": "x"}}, "attributes.apiKey"},
+		{"attribute X-Api-Key", engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{"X-Api-Key": "x"}}, "attributes.X-Api-Key"},
 		{"bad country", engine.Attempt{IP: "1.2.3.4", Geo: &engine.GeoHint{Country: "France"}}, "geo.country"},
 		{"lat alone", engine.Attempt{IP: "1.2.3.4", Geo: &engine.GeoHint{Lat: ptr(1)}}, "geo"},
 		{"lat range", engine.Attempt{IP: "1.2.3.4", Geo: &engine.GeoHint{Lat: ptr(91), Lon: ptr(0)}}, "geo.lat"},
@@ -369,7 +377,7 @@ func TestInvalidAttemptsNameTheFieldAndTouchNothing(t *testing.T) {
 		})
 	}
 	// Words that merely contain the short secret words are not secrets.
-	for _, k := range []string{"spinner", "hotpot", "tokenizer_version", "app", "shipping"} {
+	for _, k := range []string{"spinner", "hotpot", "tokenizer_version", "app", "shipping", "passport", "bypass_sso", "compass", "pwa", "keyboard", "api_version"} {
 		if _, err := h.e.DryRun(context.Background(), engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{k: "v"}}, nil); err != nil {
 			t.Errorf("attribute %q: %v", k, err)
 		}
