@@ -5,12 +5,11 @@ package node_test
 import (
 	"context"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/riskgate/riskgate/node"
+
+	"github.com/riskgate/riskgate/internal/fifotest"
 )
 
 // TestFIFODataFileRefusedAtStart: a FIFO given as a GeoIP database, an IP
@@ -20,9 +19,7 @@ import (
 func TestFIFODataFileRefusedAtStart(t *testing.T) {
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "fifo")
-	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
-		t.Skipf("mkfifo: %v", err)
-	}
+	fifotest.Make(t, fifo)
 	for _, tc := range []struct {
 		name string
 		set  func(c *node.Config)
@@ -36,22 +33,13 @@ func TestFIFODataFileRefusedAtStart(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var cfg node.Config
 			tc.set(&cfg)
-			done := make(chan error, 1)
-			go func() {
+			fifotest.Refused(t, "start-up", fifo, func() error {
 				n, err := node.New(context.Background(), cfg, node.WithLogger(quiet()))
 				if err == nil {
 					_ = n.Close(context.Background())
 				}
-				done <- err
-			}()
-			select {
-			case err := <-done:
-				if err == nil || !strings.Contains(err.Error(), "not a regular file") || !strings.Contains(err.Error(), fifo) {
-					t.Fatalf("err = %v, want not a regular file naming %s", err, fifo)
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("start-up blocked on the FIFO")
-			}
+				return err
+			})
 		})
 	}
 }

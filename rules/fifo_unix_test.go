@@ -5,10 +5,9 @@ package rules
 import (
 	"os"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/riskgate/riskgate/internal/fifotest"
 )
 
 // TestFIFORuleFileRefused: a FIFO among the rule files (mkfifo
@@ -21,9 +20,7 @@ func TestFIFORuleFileRefused(t *testing.T) {
 	}
 	m := newManager(t, dir)
 	pipe := filepath.Join(dir, "pipe.yaml")
-	if err := syscall.Mkfifo(pipe, 0o644); err != nil {
-		t.Skipf("mkfifo: %v", err)
-	}
+	fifotest.Make(t, pipe)
 	for _, tc := range []struct {
 		name string
 		load func() error
@@ -32,18 +29,7 @@ func TestFIFORuleFileRefused(t *testing.T) {
 		{"LoadFiles file", func() error { _, err := LoadFiles(pipe); return err }},
 		{"Reload", func() error { _, err := m.Reload(TriggerSignal); return err }},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			done := make(chan error, 1)
-			go func() { done <- tc.load() }()
-			select {
-			case err := <-done:
-				if err == nil || !strings.Contains(err.Error(), "not a regular file") || !strings.Contains(err.Error(), pipe) {
-					t.Fatalf("err = %v, want not a regular file naming %s", err, pipe)
-				}
-			case <-time.After(5 * time.Second):
-				t.Fatal("blocked on the FIFO")
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { fifotest.Refused(t, tc.name, pipe, tc.load) })
 	}
 	if label(m.Current().Version()) != "a" {
 		t.Error("the rules in force changed")

@@ -7,32 +7,17 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
-)
 
-// noHang fails the test, instead of hanging it, when f does not return
-// within a few seconds: a FIFO opened the plain way blocks forever.
-func noHang(t *testing.T, what string, f func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() { defer close(done); f() }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatalf("%s blocked (a FIFO opened without O_NONBLOCK?)", what)
-	}
-}
+	"github.com/riskgate/riskgate/internal/fifotest"
+)
 
 // TestSpecialFilesRefused: a FIFO, a device or a folder at a data path is
 // refused at once, naming the file, by every way a data file is opened.
 func TestSpecialFilesRefused(t *testing.T) {
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "city.mmdb")
-	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
-		t.Skipf("mkfifo: %v", err)
-	}
+	fifotest.Make(t, fifo)
 	regular := filepath.Join(dir, "ok")
 	must(t, os.WriteFile(regular, []byte("data"), 0o644))
 	opens := []struct {
@@ -66,7 +51,7 @@ func TestSpecialFilesRefused(t *testing.T) {
 		for _, o := range opens {
 			t.Run(tc.name+"/"+o.name, func(t *testing.T) {
 				var err error
-				noHang(t, o.name, func() { err = o.open(tc.path) })
+				fifotest.Returns(t, o.name, func() { err = o.open(tc.path) })
 				if tc.want == "" {
 					if err != nil {
 						t.Fatal(err)

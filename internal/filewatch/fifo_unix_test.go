@@ -5,9 +5,10 @@ package filewatch
 import (
 	"log/slog"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/riskgate/riskgate/internal/fifotest"
 )
 
 // TestFIFONeverBlocks: a FIFO among content-watched files (mkfifo
@@ -24,12 +25,10 @@ func TestFIFONeverBlocks(t *testing.T) {
 		t.Run(mode.name, func(t *testing.T) {
 			dir := t.TempDir()
 			write(t, filepath.Join(dir, "a.yaml"), "one")
-			if err := syscall.Mkfifo(filepath.Join(dir, "pipe.yaml"), 0o644); err != nil {
-				t.Skipf("mkfifo: %v", err)
-			}
+			fifotest.Make(t, filepath.Join(dir, "pipe.yaml"))
 			var rec recorder
 			var w *Watcher
-			returns(t, "New", func() {
+			fifotest.Returns(t, "New", func() {
 				var err error
 				w, err = New([]string{mode.watch(dir)}, rec.changed, Options{Poll: 10 * time.Millisecond, Debounce: 10 * time.Millisecond, Content: true, Logger: slog.New(slog.DiscardHandler)})
 				if err != nil {
@@ -44,19 +43,7 @@ func TestFIFONeverBlocks(t *testing.T) {
 				write(t, filepath.Join(dir, "b.yaml"), "two")
 				waitFor(t, "the good file after the FIFO", rec.count, 1)
 			}
-			returns(t, "Close", func() { _ = w.Close() })
+			fifotest.Returns(t, "Close", func() { _ = w.Close() })
 		})
-	}
-}
-
-// returns fails the test, instead of hanging it, when f blocks.
-func returns(t *testing.T, what string, f func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() { defer close(done); f() }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatalf("%s blocked on the FIFO", what)
 	}
 }
