@@ -114,7 +114,7 @@ func testBacktestGates(t *testing.T, bin string) {
 	unlabelled := filepath.Join(dir, "unlabelled.jsonl")
 	os.WriteFile(unlabelled, []byte(`{"attempt_id":"a1","time":"2026-05-04T08:00:00Z","user_id":"u1","ip":"81.2.69.160"}`+"\n"), 0o644)
 	bad := filepath.Join(dir, "bad.jsonl")
-	os.WriteFile(bad, []byte(`{"attempt_id":"a1","time":"2026-05-04T08:00:00Z","user_id":"u1","ip":"81.2.69.160"}`+"\n"+`{"ip":"81.2.69.999"}`+"\n"), 0o644)
+	os.WriteFile(bad, []byte(`{"attempt_id":"a1","time":"2026-05-04T08:00:00Z","user_id":"u1","ip":"81.2.69.160"}`+"\n"+`{"time":"2026-05-04T08:01:00Z","ip":"81.2.69.999"}`+"\n"), 0o644)
 	badRules := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(badRules, []byte("rules:\n  - id: typo\n    when: geo.new_countyr\n    action: deny\n"), 0o644)
 	for _, tt := range []struct {

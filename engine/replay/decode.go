@@ -161,6 +161,11 @@ func (d *Decoder) decode(raw []byte, ev *Event) error {
 			d.ids[ln.AttemptID] = ev.Ordinal
 		}
 		ev.Captured = d.captured || ln.Live != nil || ln.Password != nil
+		if ln.Time.IsZero() {
+			// The engine would take the wall clock, and two replays of
+			// the stream would decide differently.
+			return errors.New("time: required: a replay decides each attempt at its own time")
+		}
 		if err := checkLabel(ln.Label); err != nil {
 			return err
 		}

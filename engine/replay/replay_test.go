@@ -127,18 +127,21 @@ func TestReplayErrorsNameTheLine(t *testing.T) {
 	tests := []struct {
 		in, want string
 	}{
-		{`{"ip":"1.2.3.4"}` + "\n" + `{"ip":"1.2.3.4", "colour":"red"}`, "line 2: json: unknown field \"colour\""},
-		{`{"ip":"1.2.3.4"}` + "\n\n" + `{"ip":"999.1.1.1"}`, "line 3: ip: not an IPv4 or IPv6 address"},
+		{`{"time":"2026-05-04T08:00:00Z","ip":"1.2.3.4"}` + "\n" + `{"time":"2026-05-04T08:00:00Z","ip":"1.2.3.4", "colour":"red"}`, "line 2: json: unknown field \"colour\""},
+		{`{"time":"2026-05-04T08:00:00Z","ip":"1.2.3.4"}` + "\n\n" + `{"time":"2026-05-04T08:00:00Z","ip":"999.1.1.1"}`, "line 3: ip: not an IPv4 or IPv6 address"},
 		{`not json`, "line 1:"},
-		{`{"ip":"1.2.3.4","result":"maybe"}`, "line 1:"},
+		{`{"time":"2026-05-04T08:00:00Z","ip":"1.2.3.4","result":"maybe"}`, "line 1:"},
+		// Without its time, an attempt would be decided at the wall
+		// clock's: two replays would differ.
+		{`{"time":"2026-05-04T08:00:00Z","ip":"1.2.3.4"}` + "\n" + `{"ip":"1.2.3.4"}`, "line 2: time: required"},
 		// Type errors are named as the line has them, without Go types.
 		{`[1,2]`, "line 1: want a JSON object, got JSON array"},
-		{`{"ip":"1.2.3.4","attributes":{"a":1}}`, "line 1: attributes: want a JSON string, got JSON number"},
-		{`{"ip":"1.2.3.4","geo":{"lat":"x"}}`, "line 1: geo.lat: want a number, got JSON string"},
+		{`{"time":"2026-05-04T08:00:00Z","ip":"1.2.3.4","attributes":{"a":1}}`, "line 1: attributes: want a JSON string, got JSON number"},
+		{`{"time":"2026-05-04T08:00:00Z","ip":"1.2.3.4","geo":{"lat":"x"}}`, "line 1: geo.lat: want a number, got JSON string"},
 		// Any label but legit counts as an attack: a typo is refused.
-		{`{"ip":"1.2.3.4","label":"legit"}` + "\n" + `{"ip":"1.2.3.4","label":"Legit"}`, "line 2: label \"Legit\": want legit or an attack's lower-case name"},
-		{`{"ip":"1.2.3.4","label":"legitimate"}`, "line 1: label \"legitimate\": legitimate traffic is labelled legit"},
-		{`{"ip":"1.2.3.4","label":"credential stuffing"}`, "line 1: label \"credential stuffing\""},
+		{`{"time":"2026-05-04T08:00:00Z","ip":"1.2.3.4","label":"legit"}` + "\n" + `{"time":"2026-05-04T08:00:00Z","ip":"1.2.3.4","label":"Legit"}`, "line 2: label \"Legit\": want legit or an attack's lower-case name"},
+		{`{"time":"2026-05-04T08:00:00Z","ip":"1.2.3.4","label":"legitimate"}`, "line 1: label \"legitimate\": legitimate traffic is labelled legit"},
+		{`{"time":"2026-05-04T08:00:00Z","ip":"1.2.3.4","label":"credential stuffing"}`, "line 1: label \"credential stuffing\""},
 	}
 	for _, tt := range tests {
 		_, err := replay.Run(context.Background(), newEngine(t), strings.NewReader(tt.in), &bytes.Buffer{}, replay.Options{})

@@ -162,8 +162,8 @@ func TestBacktestErrorsNameTheLine(t *testing.T) {
 	good := `{"attempt_id":"a1","time":"2026-05-04T08:00:00Z","user_id":"u1","ip":"81.2.69.160"}`
 	tests := []struct{ in, want string }{
 		{good + "\n" + `{"ip":`, "line 2"},
-		{good + "\n" + good + "\n" + `{"ip":"999.1.1.1"}`, "line 3: ip: not an IPv4 or IPv6 address"},
-		{strings.Repeat(good+"\n", 700) + `{"ip":"1.2.3.4","password":{"key":"xyz","status":"clean"}}`, "line 701: password.key"},
+		{good + "\n" + good + "\n" + `{"time":"2026-05-04T08:03:00Z","ip":"999.1.1.1"}`, "line 3: ip: not an IPv4 or IPv6 address"},
+		{strings.Repeat(good+"\n", 700) + `{"time":"2026-05-04T08:03:00Z","ip":"1.2.3.4","password":{"key":"xyz","status":"clean"}}`, "line 701: password.key"},
 		{`{"capture":{"format":9,"key_id":"k"}}`, "line 1: capture: format 9"},
 	}
 	for _, tt := range tests {
