@@ -192,3 +192,28 @@ func TestAttemptWithoutIDOrTime(t *testing.T) {
 		t.Fatalf("redelivery decided %+v, want the first decision again", again)
 	}
 }
+
+// TestMisKeyedAttemptsAreCounted: attempts keyed <tenant>/<user> (by
+// user_id, else the username trimmed and lower-cased) count nothing;
+// one keyed otherwise or not at all is decided and counted, since its
+// producer spreads a user's attempts over partitions.
+func TestMisKeyedAttemptsAreCounted(t *testing.T) {
+	c := startCluster(t, 1)
+	msgs := []kafka.Message{
+		{Key: []byte("acme/u1"), Value: []byte(`{"tenant":"acme","attempt_id":"k1","user_id":"u1","ip":"81.2.69.1"}`)},
+		{Key: []byte("acme/bob@example.com"), Value: []byte(`{"tenant":"acme","attempt_id":"k2","username":" Bob@Example.com","ip":"81.2.69.2"}`)},
+		{Key: []byte("default/u3"), Value: []byte(`{"attempt_id":"k3","user_id":"u3","ip":"81.2.69.3"}`)},
+		{Key: []byte("u1"), Value: []byte(`{"tenant":"acme","attempt_id":"k4","user_id":"u1","ip":"81.2.69.4"}`)},
+		{Value: []byte(`{"tenant":"acme","attempt_id":"k5","user_id":"u1","ip":"81.2.69.5"}`)},
+	}
+	for i := range msgs {
+		msgs[i].Topic = tAttempts
+	}
+	produce(t, c, msgs...)
+	r := start(t, testOptions(c), NewTestEngine(t, engine.Options{}))
+	readTopic(t, c, tDecisions, len(msgs))
+	if got := testutil.ToFloat64(r.m.misKeyed.WithLabelValues(tAttempts)); got != 2 {
+		t.Errorf("mis-keyed attempts counted %v, want 2 (the key \"u1\" and no key)", got)
+	}
+	r.stop(t)
+}

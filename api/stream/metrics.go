@@ -18,6 +18,7 @@ type metrics struct {
 	writeErrors  *prometheus.CounterVec
 	refused      *prometheus.CounterVec
 	skipped      *prometheus.CounterVec
+	misKeyed     *prometheus.CounterVec
 	lag          *prometheus.GaugeVec
 	commitDur    prometheus.Histogram
 	commitErrors prometheus.Counter
@@ -31,7 +32,7 @@ type metrics struct {
 }
 
 type topicMetrics struct {
-	consumed, produced, deadLettered, writeErrors prometheus.Counter
+	consumed, produced, deadLettered, writeErrors, misKeyed prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -54,6 +55,9 @@ func newMetrics() *metrics {
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "riskgate_kafka_outcomes_skipped_total", Help: "Outcomes that named an unknown, expired or already reported decision (a redelivery, or a late report): nothing to apply.",
 		}, []string{"reason"}),
+		misKeyed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "riskgate_kafka_attempts_mis_keyed_total", Help: "Attempts consumed whose message key is not <tenant>/<user> (empty, or another): the producer spreads a user's attempts over partitions, and their decisions may come out of order.",
+		}, []string{"topic"}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "riskgate_kafka_consumer_lag", Help: "Messages in a partition after this node's last commit (high watermark minus committed offset), for the partitions this node owns; updated as messages are fetched, so a stuck partition shows.",
 		}, []string{"topic", "partition"}),
@@ -83,7 +87,7 @@ func (m *metrics) register(reg prometheus.Registerer) error {
 		return nil
 	}
 	for _, c := range []prometheus.Collector{
-		m.consumed, m.produced, m.deadLettered, m.writeErrors, m.refused, m.skipped, m.lag, m.commitDur,
+		m.consumed, m.produced, m.deadLettered, m.writeErrors, m.refused, m.skipped, m.misKeyed, m.lag, m.commitDur,
 		m.commitErrors, m.rebalances, m.connected, m.buffer,
 	} {
 		if err := reg.Register(c); err != nil {
@@ -102,6 +106,7 @@ func (m *metrics) topic(t string) topicMetrics {
 		c = topicMetrics{
 			consumed: m.consumed.WithLabelValues(t), produced: m.produced.WithLabelValues(t),
 			deadLettered: m.deadLettered.WithLabelValues(t), writeErrors: m.writeErrors.WithLabelValues(t),
+			misKeyed: m.misKeyed.WithLabelValues(t),
 		}
 		m.children[t] = c
 	}

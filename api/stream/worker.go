@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -249,6 +250,15 @@ func (w *worker) attempt(ctx context.Context, it *item) error {
 		w.deadLetter(m, err)
 		return nil
 	}
+	key := decisionKey(&d)
+	if !bytes.Equal(m.Key, key) {
+		// The producer's partitioner spreads such a user's attempts over
+		// partitions: their decisions keep no order. Counted and warned
+		// of (coordinates only: a key holds a user id).
+		r.m.topic(m.Topic).misKeyed.Inc()
+		r.warn("mis-keyed", "attempts keyed otherwise than <tenant>/<user> (README, \"Streams and alerts\"): a user's decisions may come out of order",
+			"topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "key_bytes", len(m.Key))
+	}
 	src := []kafka.Header{{Key: HeaderContentType, Value: jsonType}, {Key: HeaderSource, Value: []byte(source(m))}}
 	if r.opts.AlertsTopic != "" && r.deps.Alerts != nil {
 		if al := r.deps.Alerts.Build(&d); al != nil {
@@ -261,7 +271,6 @@ func (w *worker) attempt(ctx context.Context, it *item) error {
 		}
 	}
 	if r.opts.DecisionsTopic != "" {
-		key := decisionKey(&d)
 		if r.opts.OmitSignals {
 			d.Signals = engine.Env{}
 		}
