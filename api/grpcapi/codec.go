@@ -80,7 +80,13 @@ func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
 		return nil
 	}
 	if err := c.base.Unmarshal(data, v); err != nil {
-		undecoded.Store(v, status.New(codes.InvalidArgument, "request: "+err.Error()))
+		msg := "request: " + err.Error()
+		if m, ok := v.(protoreflect.ProtoMessage); ok {
+			if f := wire.InvalidUTF8Field(data.Materialize(), m.ProtoReflect().Descriptor()); f != "" {
+				msg = f + ": invalid UTF-8"
+			}
+		}
+		undecoded.Store(v, status.New(codes.InvalidArgument, msg))
 	}
 	return nil
 }

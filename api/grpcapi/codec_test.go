@@ -266,8 +266,15 @@ func TestCodecRefusesBadRequests(t *testing.T) {
 	var cases []tc
 	for field, a := range utf8Cases {
 		body := bytes.Replace(marshal(a), []byte("aXXb"), []byte("a\xff\xfeb"), 1)
-		cases = append(cases, tc{"invalid utf-8 in " + field, body, codes.InvalidArgument, "invalid UTF-8"})
+		// The message names the field, as a JSON request's does.
+		name := "attempt." + field
+		if field == "attributes" {
+			name += ".k"
+		}
+		cases = append(cases, tc{"invalid utf-8 in " + field, body, codes.InvalidArgument, name + ": invalid UTF-8"})
 	}
+	keyBody := bytes.Replace(marshal(&pb.Attempt{Ip: "81.2.69.160", Attributes: map[string]string{"aXXb": "v"}}), []byte("aXXb"), []byte("a\xff\xfeb"), 1)
+	cases = append(cases, tc{"invalid utf-8 in an attribute's key", keyBody, codes.InvalidArgument, "attempt.attributes: invalid UTF-8"})
 	cases = append(cases,
 		tc{"malformed", []byte{0x0a, 0xff, 0xff, 0xff}, codes.InvalidArgument, "request: "},
 		tc{"over the limit", marshal(&pb.Attempt{Ip: "81.2.69.160", UserAgent: strings.Repeat("M", wire.MaxMessage)}), codes.ResourceExhausted, "larger than"},

@@ -227,6 +227,9 @@ func DecodeAttemptProto(data []byte) (engine.Attempt, error) {
 	}
 	var p pb.Attempt
 	if err := proto.Unmarshal(data, &p); err != nil {
+		if f := InvalidUTF8Field(data, p.ProtoReflect().Descriptor()); f != "" {
+			return engine.Attempt{}, &Error{Field: f, Msg: f + ": invalid UTF-8"}
+		}
 		return engine.Attempt{}, &Error{Msg: "message: not a riskgate.v1.Attempt: " + err.Error()}
 	}
 	return AttemptFromProto(&p, "")
@@ -239,6 +242,9 @@ func DecodeOutcomeProto(data []byte) (engine.Outcome, error) {
 	}
 	var p pb.ReportRequest
 	if err := proto.Unmarshal(data, &p); err != nil {
+		if f := InvalidUTF8Field(data, p.ProtoReflect().Descriptor()); f != "" {
+			return engine.Outcome{}, &Error{Field: f, Msg: f + ": invalid UTF-8"}
+		}
 		return engine.Outcome{}, &Error{Msg: "message: not a riskgate.v1.ReportRequest: " + err.Error()}
 	}
 	return OutcomeFromProto(&p)

@@ -355,3 +355,54 @@ func TestStrictJSON(t *testing.T) {
 		t.Errorf("attribute keys are the caller's, case and all: %v", err)
 	}
 }
+
+// TestProtoInvalidUTF8NamesTheField: a protobuf attempt or outcome whose
+// string is not UTF-8 is refused naming the field, as a JSON one is
+// (proto.Unmarshal names none).
+func TestProtoInvalidUTF8NamesTheField(t *testing.T) {
+	bad := func(m proto.Message) []byte {
+		b, err := proto.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []byte(strings.Replace(string(b), "aXXb", "a\xff\xfeb", 1))
+	}
+	tests := []struct {
+		name  string
+		data  []byte
+		field string
+		dec   func([]byte) error
+	}{
+		{"username", bad(&pb.Attempt{Ip: "81.2.69.160", Username: "aXXb"}), "username", attemptProto},
+		{"geo.country", bad(&pb.Attempt{Ip: "81.2.69.160", Geo: &pb.GeoHint{Country: "aXXb"}}), "geo.country", attemptProto},
+		{"attribute value", bad(&pb.Attempt{Ip: "81.2.69.160", Attributes: map[string]string{"app": "aXXb"}}), "attributes.app", attemptProto},
+		{"attribute key", bad(&pb.Attempt{Ip: "81.2.69.160", Attributes: map[string]string{"aXXb": "web"}}), "attributes", attemptProto},
+		{"outcome's attempt", bad(&pb.ReportRequest{Outcome: pb.Outcome_OUTCOME_LOGIN_FAILED, Attempt: &pb.Attempt{Ip: "81.2.69.160", UserId: "aXXb"}}), "attempt.user_id", outcomeProto},
+	}
+	for _, tt := range tests {
+		err := tt.dec(tt.data)
+		var we *wire.Error
+		if !errors.As(err, &we) || we.Field != tt.field || !strings.Contains(err.Error(), tt.field+": invalid UTF-8") {
+			t.Errorf("%s: %v, want a field error on %s", tt.name, err, tt.field)
+		}
+	}
+}
+
+func attemptProto(b []byte) error { _, err := wire.DecodeAttemptProto(b); return err }
+func outcomeProto(b []byte) error { _, err := wire.DecodeOutcomeProto(b); return err }
+
+// FuzzInvalidUTF8Field: on any bytes, InvalidUTF8Field does not panic, and
+// it names a field of a message proto.Unmarshal accepts only when that
+// field is not UTF-8, which Unmarshal would have refused: never.
+func FuzzInvalidUTF8Field(f *testing.F) {
+	b, _ := proto.Marshal(&pb.Attempt{Ip: "81.2.69.160", Username: "al", Attributes: map[string]string{"k": "v"}, Geo: &pb.GeoHint{Country: "FR"}})
+	f.Add(b)
+	f.Add([]byte(strings.Replace(string(b), "al", "\xff\xfe", 1)))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var a pb.Attempt
+		f := wire.InvalidUTF8Field(data, a.ProtoReflect().Descriptor())
+		if proto.Unmarshal(data, &a) == nil && f != "" {
+			t.Fatalf("a message proto.Unmarshal accepts has invalid UTF-8 in %s", f)
+		}
+	})
+}
