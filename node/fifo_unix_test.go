@@ -5,6 +5,7 @@ package node_test
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/riskgate/riskgate/node"
@@ -40,6 +41,39 @@ func TestFIFODataFileRefusedAtStart(t *testing.T) {
 				}
 				return err
 			})
+		})
+	}
+}
+
+// TestFIFOSecretFileDoesNotHang: a secret or token file may be a pipe
+// (<(vault read ...)), but one that no one writes must not hang the
+// start: it reads as empty, and is refused as too short.
+func TestFIFOSecretFileDoesNotHang(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "secret")
+	fifotest.Make(t, fifo)
+	for _, tc := range []struct {
+		name string
+		set  func(c *node.Config)
+	}{
+		{"hmac-secret-file", func(c *node.Config) { c.HMACSecretFile = fifo }},
+		{"admin-token-file", func(c *node.Config) { c.Auth.AdminTokenFile = fifo }},
+		{"tenant-admin-tokens-file", func(c *node.Config) { c.Auth.TenantAdminTokensFile = fifo }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var cfg node.Config
+			tc.set(&cfg)
+			var err error
+			cfg.HTTP.Addr = "127.0.0.1:0" // the API's tokens are read when it listens
+			fifotest.Returns(t, "start-up", func() {
+				var n *node.Node
+				if n, err = node.New(context.Background(), cfg, node.WithLogger(quiet())); err == nil {
+					_, err = n.Listen()
+					_ = n.Close(context.Background())
+				}
+			})
+			if tc.name != "tenant-admin-tokens-file" && (err == nil || !strings.Contains(err.Error(), "shorter than")) {
+				t.Errorf("err = %v, want the empty secret refused", err)
+			}
 		})
 	}
 }

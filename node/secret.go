@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/riskgate/riskgate/rules"
+
+	"github.com/riskgate/riskgate/internal/filesnap"
 )
 
 // readSecret is the one way secrets are read: from file when one is named,
@@ -19,7 +21,9 @@ func readSecret(what, file, env string, minLen int) ([]byte, error) {
 	var v, src string
 	switch {
 	case file != "":
-		data, err := os.ReadFile(file)
+		// A pipe (<(vault read ...)) is fine; one with no writer reads
+		// as empty instead of blocking the start for ever.
+		data, err := filesnap.ReadSmall(file, 64<<10)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", what, err)
 		}
@@ -45,7 +49,7 @@ func readTenantTokens(file string, admin, scoring []byte) (map[string][]byte, er
 	if file == "" {
 		return nil, nil
 	}
-	data, err := os.ReadFile(file)
+	data, err := filesnap.ReadSmall(file, 1<<20)
 	if err != nil {
 		return nil, fmt.Errorf("auth: tenant admin tokens: %w", err)
 	}

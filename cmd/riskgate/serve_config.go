@@ -15,6 +15,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/riskgate/riskgate/rules"
+
+	"github.com/riskgate/riskgate/internal/filesnap"
 )
 
 // The serve command's configuration comes from, in order of precedence:
@@ -123,7 +125,7 @@ type configFile struct {
 // loadConfig reads a YAML file strictly: every key must be a flag's, and
 // each value of the kind its flag takes.
 func loadConfig(path string, keys map[*kong.Flag]configKey) (*configFile, error) {
-	data, err := os.ReadFile(path)
+	data, err := filesnap.ReadSmall(path, 1<<20) // a FIFO without a writer must not hang the start
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}

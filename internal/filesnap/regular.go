@@ -61,3 +61,24 @@ func ReadRegular(path string, limit int64) ([]byte, error) {
 	}
 	return data, nil
 }
+
+// ReadSmall reads a small file that may also be a pipe (a secret given as
+// --hmac-secret-file <(vault read ...), a configuration file), at most
+// limit bytes, without blocking on a FIFO that has no writer: the open
+// does not wait for one, and the read then finds the end at once (an
+// empty file, which the caller refuses as it refuses any empty one).
+func ReadSmall(path string, limit int64) ([]byte, error) {
+	f, err := openNonblocking(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, limit)
+	}
+	return data, nil
+}
