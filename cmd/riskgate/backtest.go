@@ -46,6 +46,11 @@ func (c *backtestCmd) Run(ctx context.Context) error {
 		if err := refuseInputAsOutput(c.In, flag, out); err != nil {
 			return err
 		}
+		inputs := dataInputs(node.EngineConfig{Rules: c.Rules, GeoIP: c.GeoIP, PasswordConfig: c.PasswordConfig})
+		inputs["--baseline-rules"] = c.BaselineRules
+		if err := refuseOverwritingInputs(flag, out, inputs); err != nil {
+			return err
+		}
 	}
 	gates := backtest.Gates{MaxFriction: -1, MinCatch: -1}
 	var err error

@@ -30,6 +30,9 @@ func (c *replayCmd) Run(ctx context.Context) error {
 		if err := refuseInputAsOutput(c.In, flag, out); err != nil {
 			return err
 		}
+		if err := refuseOverwritingInputs(flag, out, dataInputs(c.EngineConfig)); err != nil {
+			return err
+		}
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	// The rules in force are the replay's own, so that a capture's rules

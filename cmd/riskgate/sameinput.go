@@ -3,8 +3,11 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/riskgate/riskgate/engine/replay"
+	"github.com/riskgate/riskgate/node"
 )
 
 // refuseInputAsOutput refuses an output file (flag: its flag) that is the
@@ -42,4 +45,49 @@ func refuseInputAsOutput(in, flag, out string) error {
 		}
 	}
 	return nil
+}
+
+// refuseOverwritingInputs refuses an output file (flag: its flag) that is
+// one of the other files the command reads (inputs, by flag: rule files
+// and folders, data files), or a rule file (.yaml, .yml) in one of the
+// folders it reads: `--rules cand.yaml --json cand.yaml` replaced the
+// candidate rules with the report.
+func refuseOverwritingInputs(flag, out string, inputs map[string][]string) error {
+	if out == "" || out == "-" {
+		return nil
+	}
+	ofi, err := os.Stat(out)
+	if err != nil {
+		return nil // not there yet: it cannot be an input
+	}
+	dfi, derr := os.Stat(filepath.Dir(out))
+	ruleFile := strings.HasSuffix(out, ".yaml") || strings.HasSuffix(out, ".yml")
+	for inFlag, paths := range inputs {
+		for _, p := range paths {
+			if p == "" {
+				continue
+			}
+			ifi, err := os.Stat(p)
+			if err != nil {
+				continue // the command reports it
+			}
+			if os.SameFile(ifi, ofi) || ifi.IsDir() && ruleFile && derr == nil && os.SameFile(ifi, dfi) {
+				return fmt.Errorf("%s %s: is read as %s %s, which writing it would overwrite", flag, out, inFlag, p)
+			}
+		}
+	}
+	return nil
+}
+
+// dataInputs are the data files an engine configuration reads, by flag.
+func dataInputs(c node.EngineConfig) map[string][]string {
+	lists := make([]string, 0, len(c.GeoIP.IPLists))
+	for _, f := range c.GeoIP.IPLists {
+		lists = append(lists, f)
+	}
+	return map[string][]string{
+		"--rules": c.Rules, "--breached": {c.Breached},
+		"--geoip-city": c.GeoIP.City, "--geoip-asn": c.GeoIP.ASN, "--geoip-anonymous": c.GeoIP.Anonymous,
+		"--ip-list": lists, "--tor-exits": {c.GeoIP.TorExits}, "--hosting-asns": {c.GeoIP.HostingASNs},
+	}
 }

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/riskgate/riskgate/node"
 )
 
 // An output that is the input (the same path, a link to it, or a file of
@@ -102,3 +104,52 @@ func TestReplaySummaryOfAnUnlabelledStream(t *testing.T) {
 		t.Errorf("summary of an unlabelled stream:\n%s\nwant no labels ({}) and 2 attempts", data)
 	}
 }
+
+// An output that is a rule or data file the command reads, or a rule file
+// in a rules folder it reads, is refused before anything is written:
+// `backtest --rules cand.yaml --json cand.yaml` replaced the candidate
+// rules with the report.
+func TestOutputIsNotARuleFile(t *testing.T) {
+	dir := t.TempDir()
+	rulesDir := filepath.Join(dir, "rules")
+	cand := filepath.Join(rulesDir, "cand.yaml")
+	ruleText, err := os.ReadFile("../../rules/default.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(rulesDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cand, ruleText, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in := "testdata/unlabelled.jsonl"
+	tests := []struct {
+		name string
+		run  func() error
+		flag string
+	}{
+		{"backtest --json the candidate", func() error {
+			return (&backtestCmd{In: in, Rules: []string{cand}, JSON: cand}).Run(context.Background())
+		}, "--json"},
+		{"backtest --html the baseline", func() error {
+			return (&backtestCmd{In: in, Rules: []string{"../../rules/default.yaml"}, BaselineRules: []string{cand}, HTML: cand}).Run(context.Background())
+		}, "--html"},
+		{"backtest --json a rule file of the rules folder", func() error {
+			return (&backtestCmd{In: in, Rules: []string{rulesDir}, JSON: cand}).Run(context.Background())
+		}, "--json"},
+		{"replay -o the rules", (&replayCmd{In: in, Out: cand, EngineConfig: engineRules(cand)}).runner(), "-o"},
+		{"replay --summary the rules", (&replayCmd{In: in, Out: filepath.Join(dir, "out.jsonl"), Summary: cand, EngineConfig: engineRules(cand)}).runner(), "--summary"},
+	}
+	for _, tt := range tests {
+		err := tt.run()
+		if err == nil || !strings.HasPrefix(err.Error(), tt.flag+" ") || !strings.Contains(err.Error(), "which writing it would overwrite") {
+			t.Errorf("%s: %v, want refused naming %s", tt.name, err, tt.flag)
+		}
+		if got, _ := os.ReadFile(cand); !bytes.Equal(got, ruleText) {
+			t.Fatalf("%s: the rule file was changed", tt.name)
+		}
+	}
+}
+
+func engineRules(paths ...string) node.EngineConfig { return node.EngineConfig{Rules: paths} }
