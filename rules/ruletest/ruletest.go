@@ -37,11 +37,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -163,11 +165,14 @@ func RunFile(ctx context.Context, path string, opts Options) ([]Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ruletest: %w", err)
 	}
+	if err := checkDoc(data); err != nil {
+		return nil, fmt.Errorf("ruletest: %s:%w", path, err)
+	}
 	var doc fileDoc
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&doc); err != nil {
-		return nil, fmt.Errorf("ruletest: %s: %w", path, err)
+		return nil, fmt.Errorf("ruletest: %s: %s", path, yamlMessage(err))
 	}
 	if len(doc.Tests) == 0 {
 		return nil, fmt.Errorf("ruletest: %s: no tests", path)
@@ -434,4 +439,73 @@ func sortedCopy(s []string) []string {
 	c := slices.Clone(s)
 	sort.Strings(c)
 	return c
+}
+
+// checkDoc refuses what a strict decode lets through: a second YAML
+// document, whose tests would never run, and a fraction where a whole
+// number belongs (repeat: 2.9 was taken as 2). Its error starts with the
+// line.
+func checkDoc(data []byte) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var root, next yaml.Node
+	if err := dec.Decode(&root); err != nil {
+		return nil // the strict decode reports it
+	}
+	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
+		line := 1
+		if err == nil {
+			line = max(next.Line, 1)
+		}
+		return fmt.Errorf("%d: a test file holds one YAML document; this \"---\" starts a second, whose tests would never run", line)
+	}
+	var walk func(n *yaml.Node) error
+	walk = func(n *yaml.Node) error {
+		if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				switch k.Value {
+				case "repeat", "min_score", "max_score":
+					if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!float" {
+						return fmt.Errorf("%d: %s: want a whole number, got `%s`", v.Line, k.Value, v.Value)
+					}
+				}
+			}
+		}
+		for _, c := range n.Content {
+			if err := walk(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return walk(&root)
+}
+
+var (
+	unknownField = regexp.MustCompile(`field (\S+) not found in type \S+`)
+	wrongType    = regexp.MustCompile("cannot unmarshal !!\\w+ `([^`]*)` into (\\S+)")
+)
+
+// yamlMessage says a strict decode's error without Go types: field
+// repaet not found in type ruletest.eventDoc is unknown key "repaet".
+func yamlMessage(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	msg = unknownField.ReplaceAllString(msg, `unknown key "$1"`)
+	return wrongType.ReplaceAllStringFunc(msg, func(m string) string {
+		sub := wrongType.FindStringSubmatch(m)
+		want := "a value of another type"
+		switch t := strings.TrimPrefix(sub[2], "*"); {
+		case t == "int":
+			want = "a whole number"
+		case t == "bool":
+			want = "true or false"
+		case t == "string":
+			want = "a string"
+		case strings.HasPrefix(t, "time."):
+			want = "a time or duration"
+		case strings.HasPrefix(t, "[]"):
+			want = "a list"
+		}
+		return "want " + want + ", got `" + sub[1] + "`"
+	})
 }

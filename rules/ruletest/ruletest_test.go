@@ -192,3 +192,31 @@ tests:
 		}
 	}
 }
+
+// TestTestFilesAreStrict: a test file with a second document (whose tests
+// would never run), a fraction where a whole number belongs, or an unknown
+// key is refused with its line, in the file's words, not Go's.
+func TestTestFilesAreStrict(t *testing.T) {
+	const rule = "rules:\n  - id: new-device\n    description: New device.\n    when: device.new\n    action: step_up\n"
+	const test = "tests:\n  - name: one\n    attempt: {user_id: u, ip: 81.2.69.1}\n    expect: {action: allow}\n"
+	for _, tc := range []struct{ name, file, want string }{
+		{"second document", test + "---\n" + test, `x_test.yaml:5: a test file holds one YAML document`},
+		{"fractional repeat", "tests:\n  - name: one\n    history:\n      - attempt: {user_id: u, ip: 81.2.69.1}\n        repeat: 2.9\n    attempt: {user_id: u, ip: 81.2.69.1}\n    expect: {action: allow}\n", "x_test.yaml:5: repeat: want a whole number, got `2.9`"},
+		{"fractional max_score", "tests:\n  - name: one\n    attempt: {user_id: u, ip: 81.2.69.1}\n    expect: {max_score: 0.5}\n", "x_test.yaml:4: max_score: want a whole number, got `0.5`"},
+		{"unknown key", "tests:\n  - name: one\n    history:\n      - attempt: {user_id: u, ip: 81.2.69.1}\n        repaet: 3\n    attempt: {user_id: u, ip: 81.2.69.1}\n    expect: {action: allow}\n", `line 5: unknown key "repaet"`},
+		{"wrong type", "tests:\n  - name: one\n    attempt: {user_id: u, ip: 81.2.69.1}\n    expect: {max_score: two}\n", "line 4: want a whole number, got `two`"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for name, s := range map[string]string{"r.yaml": rule, "x_test.yaml": tc.file} {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := RunPaths(context.Background(), &bytes.Buffer{}, Options{}, dir)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "ruletest.") && strings.Contains(err.Error(), "type") {
+				t.Errorf("%v, want %q", err, tc.want)
+			}
+		})
+	}
+}
