@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"reflect"
 	"slices"
@@ -133,9 +135,19 @@ func loadConfig(path string, keys map[*kong.Flag]configKey) (*configFile, error)
 	if len(bytes.TrimSpace(data)) == 0 {
 		return cf, nil
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	var doc, next yaml.Node
+	docs := yaml.NewDecoder(bytes.NewReader(data))
+	if err := docs.Decode(&doc); errors.Is(err, io.EOF) {
+		return cf, nil // comments only
+	} else if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	if err := docs.Decode(&next); !errors.Is(err, io.EOF) {
+		line := 1
+		if err == nil {
+			line = max(next.Line, 1)
+		}
+		return nil, fmt.Errorf("config %s:%d: a configuration file holds one YAML document; this \"---\" starts a second, whose settings would be ignored", path, line)
 	}
 	if len(doc.Content) == 0 {
 		return cf, nil
@@ -165,12 +177,19 @@ func loadConfig(path string, keys map[*kong.Flag]configKey) (*configFile, error)
 			}
 			return fmt.Errorf("config %s:%d: %s: want a mapping of keys", path, n.Line, where)
 		}
+		seen := map[string]int{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			key := k.Value
 			if prefix != "" {
 				key = prefix + "." + k.Value
 			}
+			if first, dup := seen[k.Value]; dup {
+				// yaml.v3 keeps the last into a node; a second block
+				// would silently replace the first.
+				return fmt.Errorf("config %s:%d: %s given twice (first at line %d)", path, k.Line, key, first)
+			}
+			seen[k.Value] = k.Line
 			if fl, ok := byKey[key]; ok {
 				val, err := nodeValue(v, fl)
 				if err != nil {

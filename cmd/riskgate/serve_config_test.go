@@ -116,6 +116,9 @@ func TestConfigErrors(t *testing.T) {
 		{"memory:\n  max_users: 1e6\n", "riskgate.yaml:2: memory.max_users: want a whole number, not \"1e6\""},
 		{"metrics:\n  max_tenants: 2.5\n", "riskgate.yaml:2: metrics.max_tenants: want a whole number"},
 		{"- a\n", "want a mapping"},
+		{"http:\n  addr: 127.0.0.1:0\n---\nstore_timeout: -1s\n", "riskgate.yaml:3: a configuration file holds one YAML document"},
+		{"http:\n  addr: a:1\nhttp:\n  addr: b:2\n", "riskgate.yaml:3: http given twice (first at line 1)"},
+		{"http:\n  addr: a:1\n  addr: b:2\n", "riskgate.yaml:3: http.addr given twice"},
 		{"admin_token: hunter2\n", "unknown key \"admin_token\""},
 	} {
 		_, err := parseServe(t, "--config", writeFile(t, "riskgate.yaml", c.yaml))
