@@ -74,6 +74,7 @@ type keyIDKeeper struct {
 	once sync.Once
 	id   string
 	lost chan struct{} // poked when the server turned out to have lost its data; made by New
+	down atomic.Bool   // the store is down because the key id changed
 	done sync.WaitGroup
 }
 
@@ -130,10 +131,12 @@ func (s *Store) keepKeyID() {
 		case !known:
 		case !match && !down:
 			down = true
+			s.keeper.down.Store(true)
 			s.up.Store(false)
 			s.stats.keyIDChanged.Add(1)
 		case match && down:
 			down = false
+			s.keeper.down.Store(false)
 			s.up.Store(true)
 			s.opts.Logger.Info("redisstore: the state's key id is this node's again; decisions use state again", "store", s.where, "key_id", s.keeper.id)
 		}

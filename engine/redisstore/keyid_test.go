@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,6 +67,9 @@ func TestKeepKeyID(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor("down on another key id", func() bool { return !s.Up() && s.Stats().KeyIDChanged == 1 })
+	if err := s.Ping(ctx); err == nil || !strings.Contains(err.Error(), "key id is not this node's") {
+		t.Errorf("the health check while the key id differs: %v", err)
+	}
 	if recorded() != theirs {
 		t.Errorf("the other id was overwritten: %q", recorded())
 	}

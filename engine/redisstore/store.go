@@ -312,6 +312,9 @@ func (s *Store) usable(op string) error {
 	case s.closed.Load():
 		return fmt.Errorf("redisstore: %s: %w", op, errClosed)
 	case !s.up.Load():
+		if s.keeper.down.Load() {
+			return fmt.Errorf("redisstore: %s: %w", op, errKeyIDChanged)
+		}
 		return fmt.Errorf("redisstore: %s: %w", op, errNotConnected)
 	}
 	return nil
@@ -358,6 +361,7 @@ func (s *Store) Close(ctx context.Context) error {
 var (
 	errClosed       = fmt.Errorf("%w: redisstore: closed", engine.ErrUnavailable)
 	errNotConnected = fmt.Errorf("%w: redisstore: not connected yet", engine.ErrUnavailable)
+	errKeyIDChanged = fmt.Errorf("%w: redisstore: the state's key id is not this node's (deciding without state until they match)", engine.ErrUnavailable)
 )
 
 // clientConfig is what a URL selects: one of the three kinds of client,
