@@ -172,27 +172,8 @@ func decodeJSON(data []byte, v any) error {
 }
 
 // JSONKind names the JSON a Go type decodes from, for error messages,
-// which never name Go types (httpapi.attemptJSON, float64).
-func JSONKind(t reflect.Type) string {
-	switch t.Kind() {
-	case reflect.Struct, reflect.Map:
-		return "a JSON object"
-	case reflect.Slice, reflect.Array:
-		return "a JSON array"
-	case reflect.String:
-		return "a JSON string"
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "a whole number"
-	case reflect.Pointer:
-		return JSONKind(t.Elem())
-	}
-	return t.String()
-}
+// which never name Go types (httpapi.attemptJSON, float64): engine.JSONKind.
+func JSONKind(t reflect.Type) string { return engine.JSONKind(t) }
 
 func jsonError(err error) error {
 	var (

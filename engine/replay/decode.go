@@ -8,8 +8,9 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"reflect"
 	"strings"
+
+	"github.com/riskgate/riskgate/engine"
 )
 
 // Kind is what an event line holds.
@@ -182,22 +183,7 @@ func jsonError(err error) error {
 	if !errors.As(err, &te) {
 		return err
 	}
-	want := "a JSON value of another type"
-	switch te.Type.Kind() {
-	case reflect.String:
-		want = "a JSON string"
-	case reflect.Struct, reflect.Map:
-		want = "a JSON object"
-	case reflect.Slice, reflect.Array:
-		want = "a JSON array"
-	case reflect.Bool:
-		want = "true or false"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		want = "a whole number"
-	case reflect.Float32, reflect.Float64:
-		want = "a number"
-	}
+	want := engine.JSONKind(te.Type)
 	// The attempt's fields are the line's own: encoding/json names them
 	// through the embedded struct.
 	field := strings.TrimPrefix(te.Field, "Attempt.")
