@@ -92,9 +92,13 @@ func (a *API) Mux(routes []Route) http.Handler {
 // escaped (/v1/users/acme/%2E%2E) and reaches its route.
 func canonical(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p := r.URL.EscapedPath(); (strings.Contains(p, "//") || strings.Contains(p, "/.")) && !clean(p) {
-			writeError(w, http.StatusBadRequest, "invalid_argument", "path: an empty segment, . or .. in "+strconv.Quote(p), "")
-			return
+		// Escaping adds no '/' or '.', so the decoded path, at hand, says
+		// whether the escaped one needs a look: most requests end here.
+		if p := r.URL.Path; strings.Contains(p, "//") || strings.Contains(p, "/.") {
+			if e := r.URL.EscapedPath(); !clean(e) {
+				writeError(w, http.StatusBadRequest, "invalid_argument", "path: an empty segment, . or .. in "+strconv.Quote(e), "")
+				return
+			}
 		}
 		next.ServeHTTP(w, r)
 	})
