@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/riskgate/riskgate/internal/metricset"
 )
@@ -21,11 +22,39 @@ func (s *Store) Collector() prometheus.Collector {
 	}
 }
 
-// Ping reports whether the store is in use and its server answers, for
-// health checks.
+// Ping reports, for health checks, whether the store can carry Scores: it
+// is in use, and its server (every master of a cluster) runs the batch
+// function, as a Score's call does. PING alone is not enough: a server
+// that answers it but refuses the function's writes (maxmemory reached
+// under noeviction: OOM; a replica left behind by a failover: READONLY; a
+// failed snapshot with stop-writes-on-bgsave-error: MISCONF) fails every
+// Score, which is then decided without state. A server that lost the
+// library gets it again, as a Score's call would give it.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.usable("ping"); err != nil {
 		return err
 	}
-	return s.rdb.Ping(ctx).Err()
+	probe := func(ctx context.Context, c redis.Cmdable) error {
+		if err := c.Ping(ctx).Err(); err != nil {
+			return err
+		}
+		// No items: the function does nothing, but the server checks
+		// whether it may write before running it.
+		err := c.FCall(ctx, s.lib.fn, nil, "").Err()
+		if isNoFunction(err) {
+			s.keeper.poke()
+			if err := s.lib.load(ctx, s.rdb); err != nil {
+				return err
+			}
+			err = c.FCall(ctx, s.lib.fn, nil, "").Err()
+		}
+		return err
+	}
+	var err error
+	if cc, ok := s.rdb.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return probe(ctx, c) })
+	} else {
+		err = probe(ctx, s.rdb)
+	}
+	return s.wrap("ping", err)
 }

@@ -248,7 +248,7 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 		if !opts.Background || !errors.Is(s.classify(err), engine.ErrUnavailable) {
 			return fail(err)
 		}
-		s.opts.Logger.Warn("redisstore: Redis does not answer; deciding without state and connecting in the background",
+		s.opts.Logger.Warn("redisstore: Redis cannot be used yet; deciding without state and connecting in the background",
 			"store", where, "err", s.classify(err))
 		s.connector.Add(1)
 		go func() {
@@ -522,7 +522,8 @@ func Redact(raw string) string {
 
 // classify wraps err in engine.ErrUnavailable when it means the state
 // could not be reached: a network error, a timeout, a closed client, or a
-// server that is loading, failing over or out of its cluster. A caller's
+// server that is loading, failing over, out of its cluster, or refusing
+// writes (out of memory under noeviction, or a failed snapshot). A caller's
 // cancellation and errors in the data are returned as they are.
 func (s *Store) classify(err error) error {
 	if err == nil || errors.Is(err, engine.ErrUnavailable) {
@@ -533,7 +534,7 @@ func (s *Store) classify(err error) error {
 	}
 	var rerr redis.Error
 	if errors.As(err, &rerr) && !isNetErr(err) {
-		for _, p := range []string{"LOADING", "CLUSTERDOWN", "MASTERDOWN", "TRYAGAIN", "READONLY", "BUSY", "NOREPLICAS", "MOVED", "ASK"} {
+		for _, p := range []string{"LOADING", "CLUSTERDOWN", "MASTERDOWN", "TRYAGAIN", "READONLY", "BUSY", "NOREPLICAS", "MOVED", "ASK", "OOM", "MISCONF"} {
 			if redis.HasErrorPrefix(err, p) {
 				return fmt.Errorf("%w: %w", engine.ErrUnavailable, err)
 			}
