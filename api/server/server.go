@@ -34,6 +34,18 @@ import (
 	"github.com/riskgate/riskgate/api/service"
 )
 
+// Bounds of a connection. grpc-go's own are no bound at all (2^32
+// concurrent streams, 16 MiB of headers a stream), and a gRPC stream waits
+// for its request with its headers held and no deadline but the caller's:
+// one connection opening streams that sent headers and nothing else held
+// gigabytes. A client past GRPCMaxStreams has its next calls queued by its
+// own gRPC library (the limit is announced in the HTTP/2 settings), as
+// net/http's HTTP/2 does past its 250.
+const (
+	GRPCMaxStreams = 256
+	MaxHeaderBytes = 64 << 10 // request headers, on every listener
+)
+
 // Config is how the server listens and shuts down.
 type Config struct {
 	// HTTPAddr and GRPCAddr are the listeners; an empty address disables
@@ -188,6 +200,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			// A ruleset Put is the largest message: MaxFiles files of a
 			// few kilobytes in practice, rules.MaxFileSize at most each.
 			grpc.MaxRecvMsgSize(httpapi.MaxRulesBody),
+			grpc.MaxConcurrentStreams(GRPCMaxStreams),
+			grpc.MaxHeaderListSize(MaxHeaderBytes),
 			// A fixed pool of stream workers instead of a goroutine per
 			// call: Score's stack is deep enough that a fresh goroutine
 			// grows its stack on every call, which cost ~10% of the CPU
@@ -235,7 +249,7 @@ func newHTTPServer(h http.Handler, cfg *tls.Config, log *slog.Logger) *http.Serv
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 }
