@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"fmt"
 	"mime"
 	"net/http"
 	"strconv"
@@ -42,17 +43,38 @@ func (a *API) score(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
+	omit, err := omitSignals(r)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
 	d, err := a.Service.Score(r.Context(), at)
 	if err != nil {
 		a.fail(w, err)
 		return
 	}
-	if r.URL.RawQuery != "" { // Query makes a map: only when there is a query
-		if omit, _ := strconv.ParseBool(r.URL.Query().Get("omit_signals")); omit {
-			d.Signals = engine.Env{} // omitzero: left out of the JSON
-		}
+	if omit {
+		d.Signals = engine.Env{} // omitzero: left out of the JSON
 	}
 	writeDecision(w, &d)
+}
+
+// omitSignals reads ?omit_signals=, checked before the attempt is scored
+// (and counted): a value that is not a boolean ("yes") was read as false,
+// and the caller got the signals it had asked to leave out.
+func omitSignals(r *http.Request) (bool, error) {
+	if r.URL.RawQuery == "" { // Query makes a map: only when there is a query
+		return false, nil
+	}
+	v, ok := r.URL.Query()["omit_signals"]
+	if !ok {
+		return false, nil
+	}
+	omit, err := strconv.ParseBool(v[0])
+	if err != nil || len(v) > 1 {
+		return false, &engine.FieldError{Field: "omit_signals", Msg: fmt.Sprintf("want true or false, once; got %.40q", strings.Join(v, ","))}
+	}
+	return omit, nil
 }
 
 func (a *API) outcome(w http.ResponseWriter, r *http.Request) {
