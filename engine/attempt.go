@@ -213,9 +213,13 @@ func (n *normalized) normalize(a *Attempt, now time.Time, maxSkew time.Duration)
 			return fieldErr("attributes."+k, "value must be at most %d bytes of UTF-8 without control characters", MaxAttrValueLen)
 		}
 	}
-	n.time = a.Time
+	// In UTC, whatever the caller's offset or the server's zone: the
+	// decision carries this time, and its JSON (HTTP, the streams,
+	// captures) echoed "+02:00", or the zone of a server with TZ set for
+	// an attempt without a time, where gRPC's Timestamp says UTC.
+	n.time = a.Time.UTC()
 	if n.time.IsZero() {
-		n.time = now
+		n.time = now.UTC()
 	} else if y := n.time.Year(); y < 2000 || y > 9999 {
 		return fieldErr("time", "year %d out of range", y)
 	} else if maxSkew > 0 && n.time.After(now.Add(maxSkew)) {
