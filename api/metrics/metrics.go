@@ -57,6 +57,7 @@ type Metrics struct {
 	scoreDur    prometheus.Histogram
 	outcomes    [7]prometheus.Counter // by engine.OutcomeKind
 	signalErrs  *prometheus.CounterVec
+	ruleErrs    cowMap[prometheus.Counter] // by rule id, capped as rules are
 	storeDurVec *prometheus.HistogramVec
 	storeErrVec *prometheus.CounterVec
 	storeOps    map[string]storeOp // read-only after New
@@ -166,6 +167,7 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 	}
 	m.tenants.init()
 	m.rules.init()
+	m.ruleErrs.init()
 	m.httpOK.init()
 	m.grpcOK.init()
 	return m, nil
@@ -209,9 +211,18 @@ func (m *Metrics) StoreCall(op string, took time.Duration, err error) {
 	}
 }
 
-// Failed implements engine.Observer. Failures are rare, so the label
-// lookup is not cached; names are rule ids and Go type names, both bounded.
+// Failed implements engine.Observer. Enrichers and signals are a fixed
+// set of Go types and names. Rule ids are not: a tenant admin, who may
+// put an overlay as often as they like, named a new series with each
+// failing rule, so they count under the rules' cap (MaxRules) as matches
+// do, past it as "other".
 func (m *Metrics) Failed(stage, name string, _ error) {
+	if stage == "rule" {
+		m.ruleErrs.getOrAdd(name, m.opts.MaxRules, func(label string) prometheus.Counter {
+			return m.signalErrs.WithLabelValues(stage, label)
+		}).Inc()
+		return
+	}
 	m.signalErrs.WithLabelValues(stage, name).Inc()
 }
 

@@ -88,3 +88,29 @@ func BenchmarkDecided(b *testing.B) {
 		}
 	})
 }
+
+// TestRuleErrorsCap: rules that fail at run time count by rule id up to
+// the rules' cap, then as "other": a tenant admin putting overlays of new
+// failing rules cannot grow the series without bound. Enrichers and
+// signals, a fixed set, keep their names.
+func TestRuleErrorsCap(t *testing.T) {
+	m, _ := newMetrics(t, Options{MaxRules: 3})
+	for i := range 10 {
+		m.Failed("rule", fmt.Sprintf("boom-%d", i), nil)
+	}
+	m.Failed("rule", "boom-0", nil)
+	m.Failed("signal", "geo", nil)
+	m.Failed("enrich", "*geoip.Reader", nil)
+	// Three rules of their own, "other", and the two other stages.
+	if n := testutil.CollectAndCount(m.signalErrs); n != 3+1+2 {
+		t.Errorf("%d rule error series, want 6", n)
+	}
+	for _, c := range []struct {
+		stage, name string
+		want        float64
+	}{{"rule", "boom-0", 2}, {"rule", Other, 7}, {"signal", "geo", 1}, {"enrich", "*geoip.Reader", 1}} {
+		if v := testutil.ToFloat64(m.signalErrs.WithLabelValues(c.stage, c.name)); v != c.want {
+			t.Errorf("%s/%s = %v, want %v", c.stage, c.name, v, c.want)
+		}
+	}
+}
