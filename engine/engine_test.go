@@ -293,6 +293,57 @@ func TestReportByAttempt(t *testing.T) {
 	}
 }
 
+// TestReportByAttemptOnce: an outcome sent with its attempt, as a client
+// does for an attempt riskgate never decided, is applied once per
+// attempt_id: a retry or a redelivery of it counts nothing more.
+func TestReportByAttemptOnce(t *testing.T) {
+	tests := []struct {
+		name     string
+		scored   bool // the attempt was scored (result unknown) before
+		ids      []string
+		outcome  engine.OutcomeKind
+		failures int
+		logins   uint32
+	}{
+		{"failure sent three times", false, []string{"a-1", "a-1", "a-1"}, engine.LoginFailed, 1, 0},
+		{"step-up failure sent twice", false, []string{"a-1", "a-1"}, engine.StepUpFailed, 1, 0},
+		{"two attempts' failures", false, []string{"a-1", "a-2"}, engine.LoginFailed, 2, 0},
+		{"failure of a scored attempt", true, []string{"a-1", "a-1"}, engine.LoginFailed, 1, 0},
+		{"success sent twice", false, []string{"a-1", "a-1"}, engine.LoginSucceeded, 0, 1},
+		{"step-up pass sent twice", false, []string{"a-1", "a-1"}, engine.StepUpPassed, 0, 1},
+		{"without attempt ids", false, []string{"", ""}, engine.LoginFailed, 2, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			ctx := context.Background()
+			for _, id := range tt.ids {
+				a := paris(t0)
+				a.AttemptID, a.Result = id, engine.ResultUnknown
+				if tt.scored && id != "" {
+					h.score(t, a)
+				}
+				if err := h.e.Report(ctx, engine.Outcome{Attempt: &a, Outcome: tt.outcome}); err != nil {
+					t.Fatalf("report %q: %v", id, err)
+				}
+			}
+			probe := paris(t0.Add(time.Minute))
+			probe.Result = engine.ResultUnknown
+			d := h.score(t, probe)
+			if got := d.Signals.Account.Failures1h; got != tt.failures {
+				t.Errorf("account failures: %d, want %d", got, tt.failures)
+			}
+			if got := d.Signals.IP.Failures10m; got != tt.failures {
+				t.Errorf("address failures: %d, want %d", got, tt.failures)
+			}
+			p, _, _ := h.e.Profile(ctx, "", "u-alice")
+			if p.Logins != tt.logins {
+				t.Errorf("logins learned: %d, want %d", p.Logins, tt.logins)
+			}
+		})
+	}
+}
+
 func TestReportErrors(t *testing.T) {
 	h := newHarness(t, nil)
 	ctx := context.Background()

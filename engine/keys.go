@@ -204,6 +204,13 @@ func (k *Keyer) Attempt(tenant, attemptID string) Key {
 	return k.key(domainAttempt, tenant, attemptID, nil)
 }
 
+// Outcome keys the outcome of an attempt reported by its attempt_id, apart
+// from the attempt's own key (Attempt): attempt ids hold no NUL, so no
+// attempt id keys to it.
+func (k *Keyer) Outcome(tenant, attemptID string) Key {
+	return k.key(domainAttempt, tenant, attemptID, []byte("\x00outcome"))
+}
+
 // Password keys a password's SHA-1 within a tenant.
 func (k *Keyer) Password(tenant string, sha1 *[20]byte) Key {
 	return k.key(domainPassword, tenant, "", sha1[:])

@@ -99,11 +99,41 @@ func (e *Engine) reportAttempt(ctx context.Context, o *Outcome) error {
 	s.ev = Event{Tenant: s.n.tenant, Time: s.n.time, IP: s.in.Addr, Subnet: s.in.Subnet, ASN: s.in.Enrichment.Network.ASN}
 	e.keys(&s)
 	loginOf(&s, &s.login)
-	if err := e.apply(ctx, o.Outcome, &s.ev, &s.login); err != nil {
+	if s.attempt.AttemptID != "" && o.Outcome != ConfirmedFraud && o.Outcome != ConfirmedLegit {
+		first, err := e.firstOutcome(ctx, o.Outcome, &s)
+		if err != nil || !first {
+			return err
+		}
+	} else if err := e.apply(ctx, o.Outcome, &s.ev, &s.login); err != nil {
 		return err
 	}
 	e.reported(o, nil)
 	return nil
+}
+
+// firstOutcome applies an outcome that names its attempt by attempt_id
+// once within the store's attempt window, as Score counts an attempt once:
+// an identity server's retry or a Kafka redelivery of the same outcome must
+// not count a failure twice, or learn a login twice. The store's attempt
+// memory decides, atomically and on every node, under a key apart from the
+// Score's own (the attempt may have been scored, and its outcome is still
+// news). first is false for a redelivery, which changes nothing.
+func (e *Engine) firstOutcome(ctx context.Context, kind OutcomeKind, s *scratch) (first bool, _ error) {
+	ev := s.ev
+	ev.AttemptID = e.opts.Keyer.Outcome(s.n.tenant, s.attempt.AttemptID)
+	ev.Attempt, ev.Failed = false, kind == LoginFailed || kind == StepUpFailed
+	var st State
+	err := e.storeCall(ctx, "observe", func(ctx context.Context) error { return e.opts.Store.Observe(ctx, &ev, &st) })
+	if err != nil {
+		return false, fmt.Errorf("engine: report: %w", err)
+	}
+	if st.Replayed {
+		return false, nil
+	}
+	if ev.Failed {
+		return true, nil // Observe counted it
+	}
+	return true, e.apply(ctx, kind, &s.ev, &s.login)
 }
 
 // apply turns an outcome into state changes.
