@@ -34,9 +34,14 @@ const (
 // Options configure a Client. Target and Failover are required.
 type Options struct {
 	// Target is riskgate's gRPC address ("riskgate:9090",
-	// "dns:///riskgate.prod.svc:9090" for client-side balancing over every
-	// replica), or the base URL of its HTTP/JSON API ("http://riskgate:8080",
-	// "https://..."), which selects the HTTP transport.
+	// "dns:///riskgate-grpc.prod.svc:9090" for a name over every replica,
+	// such as a headless Kubernetes Service), or the base URL of its
+	// HTTP/JSON API ("http://riskgate:8080", "https://..."), which selects
+	// the HTTP transport. Over gRPC, calls are spread round robin over the
+	// addresses the name resolves to, so a replica that is down or hangs
+	// costs a share of the calls, not all of them.
+	//
+	// Without a port, gRPC dials 443.
 	Target string
 	// Failover is the action a login gets when riskgate cannot answer:
 	// Allow (availability first), StepUp (ask for a second factor), or

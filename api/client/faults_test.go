@@ -15,6 +15,8 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/resolver"
+	"google.golang.org/grpc/resolver/manual"
 	"google.golang.org/grpc/status"
 
 	"github.com/riskgate/riskgate/api/client"
@@ -366,4 +368,49 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// TestReplicaHangs: of two replicas behind one name, the first freezes
+// (SIGSTOP: its connections stay open, nothing answers). Logins keep
+// getting riskgate's decisions from the other one, rather than every call
+// going to the frozen replica until its deadline.
+func TestReplicaHangs(t *testing.T) {
+	first, second := clienttest.Start(t), clienttest.Start(t)
+	r := manual.NewBuilderWithScheme("replicas")
+	r.InitialState(resolver.State{Addresses: []resolver.Address{{Addr: first.GRPC}, {Addr: second.GRPC}}})
+	c := newClient(t, client.Options{
+		Target: "replicas:///riskgate", Failover: client.Deny, Timeout: 500 * time.Millisecond,
+		Breaker:     client.BreakerOptions{Disabled: true},
+		DialOptions: []grpc.DialOption{grpc.WithResolvers(r)},
+	})
+	a := client.Attempt{UserID: "u", Username: "erin", IP: "81.2.69.160"}
+	// Both replicas decide before the freeze: the connections are up.
+	waitUntil(t, "a decision from each replica", func() bool {
+		_, _ = c.BeforePassword(context.Background(), a)
+		return decided(t, first) && decided(t, second)
+	})
+	first.Pause()
+	defer first.Kill()
+	answered := 0
+	for range 10 {
+		if d, _ := c.BeforePassword(context.Background(), a); !d.Failover {
+			answered++
+		}
+	}
+	if answered == 0 {
+		t.Errorf("no decision in 10 calls with one of two replicas frozen: %+v", c.Stats())
+	}
+}
+
+// decided reports whether the server has made a decision, from its metrics.
+func decided(t *testing.T, s *clienttest.Server) bool {
+	t.Helper()
+	resp, err := http.Get(s.HTTP + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return strings.Contains(string(body), `riskgate_decisions_total{action="allow",tenant="default"} `) &&
+		!strings.Contains(string(body), `riskgate_decisions_total{action="allow",tenant="default"} 0`+"\n")
 }

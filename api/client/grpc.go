@@ -40,6 +40,12 @@ func newGRPCTransport(o Options) (*grpcTransport, error) {
 		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{
 			BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second,
 		}}),
+		// gRPC's own default, pick_first, sends every call to the first
+		// replica a name resolves to, and keeps sending them there while it
+		// hangs: a name over several replicas would fail over as a whole
+		// for one stuck node. round_robin spreads calls over every replica
+		// that is connected. DialOptions may choose another policy.
+		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"round_robin":{}}]}`),
 	}, o.DialOptions...)
 	conn, err := grpc.NewClient(o.Target, dial...)
 	if err != nil {

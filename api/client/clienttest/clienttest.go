@@ -183,6 +183,26 @@ func (s *Server) start() error {
 // would: no draining, connections reset. It is a no-op when not running.
 func (s *Server) Kill() { s.signal(syscall.SIGKILL) }
 
+// Pause freezes the process with SIGSTOP, as a node stuck in a long
+// pause or on a dead disk: its connections stay open and its kernel still
+// accepts new ones, but nothing answers. Resume or Kill ends it.
+func (s *Server) Pause() { s.freeze(syscall.SIGSTOP) }
+
+// Resume lets a paused process run again (SIGCONT).
+func (s *Server) Resume() { s.freeze(syscall.SIGCONT) }
+
+func (s *Server) freeze(sig syscall.Signal) {
+	s.mu.Lock()
+	cmd := s.cmd
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	if err := cmd.Process.Signal(sig); err != nil {
+		s.fail("clienttest: signal riskgate: %v", err)
+	}
+}
+
 // Stop ends the process with SIGTERM: a graceful shutdown.
 func (s *Server) Stop() { s.signal(syscall.SIGTERM) }
 
