@@ -132,3 +132,30 @@ func TestNoUpwardImports(t *testing.T) {
 		}
 	}
 }
+
+// TestNoCompiledProgramTracked: a program built in the checkout (go build
+// in a command's folder names it after the folder) is never committed: it
+// is megabytes in every clone's history, and stale the next commit.
+func TestNoCompiledProgramTracked(t *testing.T) {
+	cmd := exec.Command("git", "ls-files", "-z")
+	cmd.Dir = ".."
+	out, err := cmd.Output()
+	if err != nil {
+		t.Skipf("not a git checkout: %v", err)
+	}
+	magic := [][]byte{[]byte("\x7fELF"), {0xcf, 0xfa, 0xed, 0xfe}, []byte("MZ")}
+	for _, name := range strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00") {
+		f, err := os.Open(path.Join("..", name))
+		if err != nil {
+			continue // deleted in the work tree
+		}
+		head := make([]byte, 4)
+		n, _ := io.ReadFull(f, head)
+		f.Close()
+		for _, m := range magic {
+			if n >= len(m) && string(head[:len(m)]) == string(m) {
+				t.Errorf("%s is a compiled program: remove it (git rm --cached) and list it in .gitignore", name)
+			}
+		}
+	}
+}
