@@ -13,6 +13,9 @@
 //   - a circuit breaker opens after a few consecutive failures, after which
 //     calls fail over at once, without touching the network, until a probe
 //     finds riskgate back;
+//   - over gRPC, calls go round robin over every replica the target's name
+//     resolves to, and a replica that stops answering (its keepalive ping
+//     unanswered for a few seconds) leaves the rotation until it is back;
 //   - calls are retried only where a retry is harmless: a Score carries an
 //     attempt_id (generated when the caller gives none), which riskgate uses
 //     as an idempotency key, so a retried Score is neither counted twice nor

@@ -400,6 +400,17 @@ func TestReplicaHangs(t *testing.T) {
 	if answered == 0 {
 		t.Errorf("no decision in 10 calls with one of two replicas frozen: %+v", c.Stats())
 	}
+	// Then the frozen replica's unanswered keepalive ping takes it out of
+	// the rotation: every call is decided again.
+	run := 0
+	waitUntil(t, "10 decisions in a row", func() bool {
+		if d, _ := c.BeforePassword(context.Background(), a); d.Failover {
+			run = 0
+		} else {
+			run++
+		}
+		return run >= 10
+	})
 }
 
 // decided reports whether the server has made a decision, from its metrics.

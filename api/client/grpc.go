@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -20,6 +21,14 @@ import (
 )
 
 const codeNotFound = "NOT_FOUND"
+
+// Keepalive: a connection without a read for keepaliveTime is pinged, and
+// closed when the ping is not answered within keepaliveTimeout. gRPC pings
+// no more often than every 10 seconds.
+const (
+	keepaliveTime    = 10 * time.Second
+	keepaliveTimeout = 2 * time.Second
+)
 
 type grpcTransport struct {
 	conn  *grpc.ClientConn
@@ -46,6 +55,16 @@ func newGRPCTransport(o Options) (*grpcTransport, error) {
 		// for one stuck node. round_robin spreads calls over every replica
 		// that is connected. DialOptions may choose another policy.
 		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"round_robin":{}}]}`),
+		// A replica that froze (a stopped process, a full disk, a host
+		// gone without a reset) keeps its connection open, and round robin
+		// keeps giving it its share of the calls, each failing over at its
+		// deadline. A ping unanswered for keepaliveTimeout closes the
+		// connection, which takes the replica out of the rotation until it
+		// answers again. riskgate accepts pings this often
+		// (api/server's keepalive policy).
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{
+			Time: keepaliveTime, Timeout: keepaliveTimeout, PermitWithoutStream: true,
+		}),
 	}, o.DialOptions...)
 	conn, err := grpc.NewClient(o.Target, dial...)
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 
 	"github.com/riskgate/riskgate/api/auth"
@@ -210,6 +211,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			// Generated marshalling for riskgate's messages, and Score's
 			// answers from a pool (grpcapi.RegisterRisk).
 			grpc.ForceServerCodecV2(grpcapi.Codec()),
+			// Clients ping an idle connection to find a replica that froze
+			// (api/client: every 10s); gRPC's default policy takes a ping
+			// more often than every 5 minutes, or one without a call in
+			// flight, for abuse, and closes the connection.
+			grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 		}
 		if grpcTLS != nil {
 			opts = append(opts, grpc.Creds(credentials.NewTLS(grpcTLS)))
