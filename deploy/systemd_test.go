@@ -2,11 +2,15 @@ package deploy_test
 
 import (
 	"bufio"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/riskgate/riskgate/internal/syncbuf"
 )
 
 // requireSystemdEnv makes a missing systemd-analyze a failure (CI sets it).
@@ -61,5 +65,106 @@ func TestSystemdUnit(t *testing.T) {
 	checkOptions(t, "riskgate.service", args, env)
 	if len(env) < 3 {
 		t.Errorf("the unit passes %d variables: the secrets are missing", len(env))
+	}
+}
+
+// TestSystemdRunsAsInstalled follows the installation steps of the unit's
+// header comment, under a temporary root, then starts riskgate as the unit
+// does (its command, its variables, its credentials): it must become
+// ready. Steps that need root or systemd (the binary's and the unit's
+// copies, systemctl) are left out.
+func TestSystemdRunsAsInstalled(t *testing.T) {
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Skip("openssl not installed")
+	}
+	unit, err := os.ReadFile("systemd/riskgate.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	moved := func(s string) string {
+		return strings.ReplaceAll(s, "/etc/riskgate", filepath.Join(root, "etc/riskgate"))
+	}
+	var command string
+	var env []string
+	sc := bufio.NewScanner(strings.NewReader(string(unit)))
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "#   "):
+			step := strings.TrimSpace(strings.TrimPrefix(line, "#   "))
+			if strings.Contains(step, "/usr/local/bin") || strings.Contains(step, "/etc/systemd") || strings.HasPrefix(step, "systemctl") {
+				continue
+			}
+			step, _, _ = strings.Cut(step, "#")
+			cmd := exec.Command("sh", "-ec", moved(step))
+			cmd.Dir = ".." // the steps run in the repository
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("step %q: %v\n%s", step, err, out)
+			}
+			if strings.Contains(step, "secrets/hmac-secret") { // "and admin-token, scoring-token"
+				for _, s := range []string{"admin-token", "scoring-token"} {
+					c := moved("openssl rand -hex 32 > /etc/riskgate/secrets/" + s)
+					if out, err := exec.Command("sh", "-ec", c).CombinedOutput(); err != nil {
+						t.Fatalf("%s: %v\n%s", c, err, out)
+					}
+				}
+			}
+		case strings.HasPrefix(line, "ExecStart="):
+			command = strings.TrimPrefix(line, "ExecStart=")
+		case strings.HasPrefix(line, "Environment="):
+			env = append(env, strings.TrimPrefix(line, "Environment="))
+		}
+	}
+	// The credentials directory (%d) holds what LoadCredential copies:
+	// the secrets, under the same names.
+	creds := filepath.Join(root, "etc/riskgate/secrets")
+	for i := range env {
+		env[i] = strings.ReplaceAll(env[i], "%d", creds)
+	}
+	// The installed configuration names the real paths: move them too.
+	cfg := filepath.Join(root, "etc/riskgate/riskgate.yaml")
+	data, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatalf("the steps install no configuration: %v", err)
+	}
+	write(t, cfg, moved(string(data)))
+
+	f := strings.Fields(moved(command))
+	metrics := freeAddr(t)
+	cmd := exec.Command(riskgate, f[1:]...)
+	cmd.Dir = root
+	cmd.Env = append(append(os.Environ(), env...),
+		"RISKGATE_HTTP_ADDR="+freeAddr(t), "RISKGATE_GRPC_ADDR="+freeAddr(t), "RISKGATE_METRICS_ADDR="+metrics)
+	var out syncbuf.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	defer func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if resp, err := http.Get("http://" + metrics + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case <-exited:
+			t.Fatalf("riskgate, installed as the unit says, exited:\n%s", out.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("riskgate, installed as the unit says, never ready:\n%s", out.String())
+		}
 	}
 }
