@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -281,5 +282,38 @@ func TestRiskgateDown(t *testing.T) {
 	}
 	if n := len(s.out.to("u-alice", "new_sign_in")); n != 0 {
 		t.Errorf("%d notices without a decision", n)
+	}
+}
+
+// TestOutcomeOutlivesTheRequest: the browser goes away (a closed tab, a
+// dropped mobile connection) right after it posts the right code. The
+// login completed, so riskgate is still told, and learns the phone: the
+// next login from it goes straight in.
+func TestOutcomeOutlivesTheRequest(t *testing.T) {
+	s := newSite(t, nil)
+	home := s.browser(t, "81.2.69.160", "GB", "51.5072", "-0.1276", chromeWindows)
+	if home.login("alice@example.com", alicePassword); !strings.Contains(home.lastBody, "Signed in as") {
+		t.Fatalf("alice at home: %d", home.lastStatus)
+	}
+	phone := s.browser(t, "126.1.2.4", "JP", "35.6762", "139.6503", safariIPhone)
+	if phone.login("alice@example.com", alicePassword); !strings.Contains(phone.lastBody, "six-digit code") {
+		t.Fatalf("alice's phone in Tokyo: %d\n%s", phone.lastStatus, phone.lastBody)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the browser is gone by the time the server acts on its request
+	req := httptest.NewRequestWithContext(ctx, "POST", s.url+"/login/code", strings.NewReader(url.Values{"code": {s.lastCode(t, "u-alice")}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Forwarded-For", phone.ip)
+	u, _ := url.Parse(s.url + "/login/code")
+	for _, c := range phone.hc.Jar.Cookies(u) {
+		req.AddCookie(c)
+	}
+	rec := httptest.NewRecorder()
+	s.srv.handler().ServeHTTP(rec, req)
+	if rec.Code != http.StatusSeeOther {
+		t.Fatalf("the right code: %d\n%s", rec.Code, rec.Body)
+	}
+	if phone.login("alice@example.com", alicePassword); !strings.Contains(phone.lastBody, "Signed in as") {
+		t.Fatalf("alice's phone again: riskgate did not learn it: %d\n%s", phone.lastStatus, phone.lastBody)
 	}
 }

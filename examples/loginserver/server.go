@@ -136,7 +136,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	case client.StepUp:
 		s.startStepUp(w, r, acct, a, d)
 	default:
-		s.report(ctx, "login_succeeded", s.risk.LoginSucceeded(ctx, d))
+		s.report("login_succeeded", s.risk.LoginSucceeded(outcomeContext(ctx), d))
 		s.signIn(w, r, acct, a, d)
 	}
 }
@@ -250,13 +250,13 @@ func (s *server) code(w http.ResponseWriter, r *http.Request) {
 		delete(s.stepUps, c.Value)
 	}
 	s.mu.Unlock()
-	ctx := r.Context()
+	ctx := outcomeContext(r.Context())
 	switch {
 	case right:
-		s.report(ctx, "step_up_passed", s.risk.StepUpPassed(ctx, p.decision))
+		s.report("step_up_passed", s.risk.StepUpPassed(ctx, p.decision))
 		s.signIn(w, r, p.user, p.attempt, p.decision)
 	case spent:
-		s.report(ctx, "step_up_failed", s.risk.StepUpFailed(ctx, p.decision))
+		s.report("step_up_failed", s.risk.StepUpFailed(ctx, p.decision))
 		s.refuse(w)
 	default:
 		render(w, http.StatusUnauthorized, codePage, map[string]any{"Error": "Wrong code. Try again."})
@@ -347,7 +347,13 @@ func (s *server) logDecision(point string, d client.Decision, err error) {
 	s.log.Info("riskgate decision", attrs...)
 }
 
-func (s *server) report(_ context.Context, outcome string, err error) {
+// outcomeContext is the context of an outcome report: the login is
+// settled whatever the browser does next (a closed tab, a dropped mobile
+// connection), so the report does not end with the request. The client's
+// deadline still bounds it.
+func outcomeContext(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+
+func (s *server) report(outcome string, err error) {
 	if err != nil {
 		s.log.Warn("riskgate outcome not delivered", "outcome", outcome, "err", err)
 	}
