@@ -53,8 +53,9 @@ type Options struct {
 	// Token is the scoring bearer token, when riskgate requires one.
 	Token string
 	// TLS secures the connection; nil is plain text (gRPC) or what the URL
-	// says (HTTP). Sending a Token in plain text is only wise on loopback
-	// or inside an encrypted network.
+	// says (HTTP: an https:// URL verifies riskgate against the system's
+	// roots; an http:// URL with TLS set is refused). Sending a Token in
+	// plain text is only wise on loopback or inside an encrypted network.
 	TLS *tls.Config
 	// Tenant is the tenant of attempts that name none.
 	Tenant string
@@ -147,6 +148,11 @@ func New(opts Options) (*Client, error) {
 	}
 	c := &Client{opts: opts, log: opts.Logger.With("component", "riskgate-client")}
 	var err error
+	if strings.HasPrefix(opts.Target, "http://") && opts.TLS != nil {
+		// The URL would win, silently: the token and the attempts would go
+		// in clear to a riskgate the caller meant to reach over TLS.
+		return nil, fmt.Errorf("client: Options.TLS: set, but Options.Target %q is plain http: use https://", opts.Target)
+	}
 	if strings.HasPrefix(opts.Target, "http://") || strings.HasPrefix(opts.Target, "https://") {
 		c.t, err = newHTTPTransport(opts)
 	} else {

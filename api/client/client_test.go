@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -277,6 +278,7 @@ func TestOptions(t *testing.T) {
 		{"bad failover", client.Options{Target: "127.0.0.1:9090", Failover: client.Action(9)}, "Options.Failover"},
 		{"negative timeout", client.Options{Target: "127.0.0.1:9090", Failover: client.Deny, Timeout: -1}, "negative"},
 		{"bad url", client.Options{Target: "http://", Failover: client.Deny}, "Options.Target"},
+		{"tls over http", client.Options{Target: "http://riskgate:8080", Failover: client.Deny, TLS: &tls.Config{}}, "Options.TLS"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
