@@ -90,9 +90,12 @@ func (c *Client) StepUpFailed(ctx context.Context, d Decision) error {
 // a failover Allow is never reported as succeeded: riskgate did not judge
 // it, and must not learn a user's baseline from it.
 //
-// A report that may have reached riskgate is sent again only where that is
-// harmless: by decision id, since riskgate accepts an outcome once and a
-// retry's "unknown decision" then means the first try landed.
+// A report that did not reach riskgate (the connection refused, the
+// replica gone) is sent again within the call's deadline. Either way a
+// second delivery is harmless: by decision id, riskgate accepts an outcome
+// once, and a retry's "unknown decision" then means the first try landed;
+// with the attempt, riskgate applies an outcome once per attempt_id, which
+// a failover decision always carries.
 func (c *Client) Report(ctx context.Context, d Decision, o Outcome) error {
 	if o <= OutcomeNone || o > ConfirmedLegit {
 		return &FieldError{Field: "outcome", Msg: fmt.Sprintf("%v: not an outcome", o)}
@@ -110,7 +113,7 @@ func (c *Client) Report(ctx context.Context, d Decision, o Outcome) error {
 	case d.Failover && (o == LoginSucceeded || d.attempt == nil):
 		return nil
 	case d.Failover:
-		return c.report(ctx, &pb.ReportRequest{Attempt: d.attempt, Outcome: pb.Outcome(o)}, false)
+		return c.report(ctx, &pb.ReportRequest{Attempt: d.attempt, Outcome: pb.Outcome(o)})
 	}
 	return c.ReportByID(ctx, d.Tenant, d.DecisionID, o)
 }
@@ -127,13 +130,13 @@ func (c *Client) ReportByID(ctx context.Context, tenant, decisionID string, o Ou
 	if tenant == "" {
 		tenant = c.opts.Tenant
 	}
-	return c.report(ctx, &pb.ReportRequest{Tenant: tenant, DecisionId: decisionID, Outcome: pb.Outcome(o)}, true)
+	return c.report(ctx, &pb.ReportRequest{Tenant: tenant, DecisionId: decisionID, Outcome: pb.Outcome(o)})
 }
 
-func (c *Client) report(ctx context.Context, req *pb.ReportRequest, byID bool) error {
+func (c *Client) report(ctx context.Context, req *pb.ReportRequest) error {
 	start := time.Now()
 	sent := 0
-	tries, err := c.do(ctx, "report", byID, func(ctx context.Context) error {
+	tries, err := c.do(ctx, "report", true, func(ctx context.Context) error {
 		sent++
 		err := c.t.report(ctx, req)
 		var e *Error
