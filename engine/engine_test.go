@@ -299,19 +299,24 @@ func TestReportByAttempt(t *testing.T) {
 func TestReportByAttemptOnce(t *testing.T) {
 	tests := []struct {
 		name     string
-		scored   bool // the attempt was scored (result unknown) before
+		result   engine.Result // of the attempt, as scored and as reported
+		scored   bool          // the attempt was scored before it was reported
 		ids      []string
 		outcome  engine.OutcomeKind
 		failures int
 		logins   uint32
 	}{
-		{"failure sent three times", false, []string{"a-1", "a-1", "a-1"}, engine.LoginFailed, 1, 0},
-		{"step-up failure sent twice", false, []string{"a-1", "a-1"}, engine.StepUpFailed, 1, 0},
-		{"two attempts' failures", false, []string{"a-1", "a-2"}, engine.LoginFailed, 2, 0},
-		{"failure of a scored attempt", true, []string{"a-1", "a-1"}, engine.LoginFailed, 1, 0},
-		{"success sent twice", false, []string{"a-1", "a-1"}, engine.LoginSucceeded, 0, 1},
-		{"step-up pass sent twice", false, []string{"a-1", "a-1"}, engine.StepUpPassed, 0, 1},
-		{"without attempt ids", false, []string{"", ""}, engine.LoginFailed, 2, 0},
+		{"failure sent three times", engine.ResultUnknown, false, []string{"a-1", "a-1", "a-1"}, engine.LoginFailed, 1, 0},
+		{"step-up failure sent twice", engine.ResultUnknown, false, []string{"a-1", "a-1"}, engine.StepUpFailed, 1, 0},
+		{"two attempts' failures", engine.ResultUnknown, false, []string{"a-1", "a-2"}, engine.LoginFailed, 2, 0},
+		{"failure of a scored attempt", engine.ResultUnknown, true, []string{"a-1", "a-1"}, engine.LoginFailed, 1, 0},
+		{"success sent twice", engine.ResultUnknown, false, []string{"a-1", "a-1"}, engine.LoginSucceeded, 0, 1},
+		{"step-up pass sent twice", engine.ResultUnknown, false, []string{"a-1", "a-1"}, engine.StepUpPassed, 0, 1},
+		{"without attempt ids", engine.ResultUnknown, false, []string{"", ""}, engine.LoginFailed, 2, 0},
+		// A client that timed out fails over and reports the failure its
+		// Score, which landed, counted already.
+		{"wrong password scored, then reported", engine.ResultPasswordBad, true, []string{"a-1"}, engine.LoginFailed, 1, 0},
+		{"wrong password reported twice", engine.ResultPasswordBad, false, []string{"a-1", "a-1"}, engine.LoginFailed, 1, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -319,8 +324,8 @@ func TestReportByAttemptOnce(t *testing.T) {
 			ctx := context.Background()
 			for _, id := range tt.ids {
 				a := paris(t0)
-				a.AttemptID, a.Result = id, engine.ResultUnknown
-				if tt.scored && id != "" {
+				a.AttemptID, a.Result = id, tt.result
+				if tt.scored {
 					h.score(t, a)
 				}
 				if err := h.e.Report(ctx, engine.Outcome{Attempt: &a, Outcome: tt.outcome}); err != nil {

@@ -118,10 +118,22 @@ func (e *Engine) reportAttempt(ctx context.Context, o *Outcome) error {
 // memory decides, atomically and on every node, under a key apart from the
 // Score's own (the attempt may have been scored, and its outcome is still
 // news). first is false for a redelivery, which changes nothing.
+//
+// A failure of an attempt whose result already says it failed
+// (password_bad, no_such_user) is the attempt's own: its Score counted it,
+// if the Score landed (a client that timed out fails over and reports it).
+// It is counted under the Score's key, as that Score would have: once,
+// whichever came.
 func (e *Engine) firstOutcome(ctx context.Context, kind OutcomeKind, s *scratch) (first bool, _ error) {
 	ev := s.ev
-	ev.AttemptID = e.opts.Keyer.Outcome(s.n.tenant, s.attempt.AttemptID)
-	ev.Attempt, ev.Failed = false, kind == LoginFailed || kind == StepUpFailed
+	failure := kind == LoginFailed || kind == StepUpFailed
+	if failure && s.attempt.Result.Failed() {
+		ev.AttemptID = e.opts.Keyer.Attempt(s.n.tenant, s.attempt.AttemptID)
+		ev.Attempt, ev.Failed = true, true
+	} else {
+		ev.AttemptID = e.opts.Keyer.Outcome(s.n.tenant, s.attempt.AttemptID)
+		ev.Attempt, ev.Failed = false, failure
+	}
 	var st State
 	err := e.storeCall(ctx, "observe", func(ctx context.Context) error { return e.opts.Store.Observe(ctx, &ev, &st) })
 	if err != nil {
