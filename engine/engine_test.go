@@ -470,6 +470,41 @@ func TestForget(t *testing.T) {
 	}
 }
 
+// TestForgetDropsRememberedDecisions: a retry of an attempt after its
+// user's erasure gets the first decision, but not the signals read from
+// the erased profile, which the retry cache held.
+func TestForgetDropsRememberedDecisions(t *testing.T) {
+	h := newHarness(t, nil)
+	last := h.train(t, 3)
+	ctx := context.Background()
+	a := paris(last.Add(24 * time.Hour))
+	a.AttemptID = "req-1"
+	first := h.score(t, a)
+	if !first.Signals.User.Known || !first.Signals.Device.Known {
+		t.Fatalf("before erasure: user known %v, device known %v", first.Signals.User.Known, first.Signals.Device.Known)
+	}
+	other := paris(last.Add(24 * time.Hour))
+	other.UserID, other.AttemptID = "u-bob", "req-2"
+	bob := h.score(t, other)
+	if err := h.e.Forget(ctx, "", "u-alice"); err != nil {
+		t.Fatal(err)
+	}
+	again := h.score(t, a)
+	if again.DecisionID != first.DecisionID {
+		t.Errorf("retry after erasure got decision %s, first was %s", again.DecisionID, first.DecisionID)
+	}
+	if u := again.Signals.User; u.Known || u.Logins != 0 || again.Signals.Device.Known {
+		t.Errorf("retry after erasure answered from the erased profile: user %+v, device known %v", u, again.Signals.Device.Known)
+	}
+	if _, ok, _ := h.e.Profile(ctx, "", "u-alice"); ok {
+		t.Error("a retry after erasure was learned again")
+	}
+	// Another user's remembered decision is untouched.
+	if d := h.score(t, other); d.DecisionID != bob.DecisionID || d.Signals.User.Logins != bob.Signals.User.Logins {
+		t.Errorf("bob's retry: decision %s (logins %d), first %s (logins %d)", d.DecisionID, d.Signals.User.Logins, bob.DecisionID, bob.Signals.User.Logins)
+	}
+}
+
 // failingStore fails every call, as an unreachable network store would.
 type failingStore struct{ engine.Store }
 

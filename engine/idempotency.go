@@ -148,6 +148,28 @@ func (r *recentDecisions) put(n *normalized, d *Decision, now time.Time) {
 	}
 }
 
+// forget drops the remembered decisions of a user's attempts. A retry
+// after the user's erasure must not be answered with signals read from the
+// erased profile (known devices, login counts, the last location): it goes
+// to the store, which still recognises the attempt, and is answered with
+// the first decision on the signals as they are now. Every shard is
+// walked: erasure is rare, and a retry cache has no index by user.
+func (r *recentDecisions) forget(tenant, userID string) {
+	for i := range r.shards {
+		sh := &r.shards[i]
+		sh.mu.Lock()
+		for _, k := range sh.lru.Keys() {
+			if k.tenant != tenant {
+				continue
+			}
+			if e, ok := sh.lru.Peek(k); ok && e.d.Signals.Attempt.UserID == userID {
+				sh.lru.Remove(k)
+			}
+		}
+		sh.mu.Unlock()
+	}
+}
+
 // Across nodes, attempt_id is an idempotency key through the store: an
 // Event carries the keyed attempt_id, the store counts it once within its
 // attempt window and tells a redelivery apart (State.Replayed), and the

@@ -187,6 +187,9 @@ func (e *Engine) Forget(ctx context.Context, tenant, userID string) error {
 	if err != nil {
 		return fmt.Errorf("engine: forget: %w", err)
 	}
+	if e.recent != nil {
+		e.recent.forget(tenantOr(tenant), userID)
+	}
 	return nil
 }
 
