@@ -72,6 +72,15 @@ func (m *metrics) loaded(trigger, version string, rules int, changed bool, at ti
 	}
 }
 
+// tenantLoaded records a tenant's overlay put in force: a load that
+// succeeded, which the success gauge must say after a rejected one (the
+// shared ruleset's version and rule count are not the overlay's).
+func (m *metrics) tenantLoaded(trigger string, at time.Time) {
+	m.reloads.WithLabelValues(trigger, "success").Inc()
+	m.success.Set(1)
+	m.timestamp.Set(float64(at.UnixNano()) / 1e9)
+}
+
 // failed records a ruleset rejected; the one in force stays.
 func (m *metrics) failed(trigger string, at time.Time) {
 	m.reloads.WithLabelValues(trigger, "failure").Inc()

@@ -179,7 +179,7 @@ func (m *Manager) PutTenant(tenant, ifVersion string, files []Source) (*TenantSn
 	}
 	cand, err := m.ValidateTenant(tenant, files)
 	if err != nil {
-		m.failed(TriggerAPI, err)
+		m.tenantFailed(tenant, err)
 		return nil, err
 	}
 	origin := OriginAPI
@@ -205,8 +205,20 @@ func (m *Manager) PutTenant(tenant, ifVersion string, files []Source) (*TenantSn
 	}
 	next.Tenants[tenant] = t
 	m.cur.Store(&next)
+	m.metrics.tenantLoaded(TriggerAPI, m.opts.Now())
 	m.log.Info("tenant rules in force", "trigger", TriggerAPI, "tenant", tenant, "version", t.Set.Version(), "rules", len(t.Set.Rules()), "origin", origin)
 	return t, nil
+}
+
+// tenantFailed records a tenant's overlay rejected: logged with the
+// tenant and the overlay that stays, not as the shared ruleset's.
+func (m *Manager) tenantFailed(tenant string, err error) {
+	in := ""
+	if t := m.Tenant(tenant); t != nil {
+		in = t.Overlay.Version()
+	}
+	m.log.Error("tenant rules rejected; the tenant's overlay in force stays", "trigger", TriggerAPI, "tenant", tenant, "in_force", in, "err", err)
+	m.metrics.failed(TriggerAPI, m.opts.Now())
 }
 
 // installTenants puts a new set of overlays in force beside the shared

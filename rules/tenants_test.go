@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/riskgate/riskgate/engine"
 )
@@ -231,4 +234,55 @@ func BenchmarkRulesFor(b *testing.B) {
 		}
 	})
 	_ = sink
+}
+
+// TestTenantPutMetrics: a tenant's overlay put after a rejected one is a
+// load that succeeded, as the success gauge and the reloads say; neither
+// changes the shared ruleset's version or rule count.
+func TestTenantPutMetrics(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "rules.yaml")
+	if err := os.WriteFile(file, []byte(sharedRules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1700000000, 0)
+	m, err := NewManager(Options{Paths: []string{file}, TenantsDir: filepath.Join(dir, "tenants"), Logger: discard(), Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mt := m.metrics
+	version := m.Set().Version()
+	for _, step := range []struct {
+		name, overlay string
+		ok            bool
+	}{
+		{"rejected", "rules: [\n", false},
+		{"put", acmeOverlay, true},
+		{"rejected again", "disable: [failurez]\n", false},
+		{"put again", "disable: [failures]\n", true},
+	} {
+		now = now.Add(time.Second)
+		_, err := m.PutTenant("acme", "", src("acme.yaml", step.overlay))
+		if (err == nil) != step.ok {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		want := 0.0
+		if step.ok {
+			want = 1
+		}
+		if got := testutil.ToFloat64(mt.success); got != want {
+			t.Errorf("%s: last reload success %v, want %v", step.name, got, want)
+		}
+		if got := testutil.ToFloat64(mt.timestamp); got != float64(now.Unix()) {
+			t.Errorf("%s: last reload at %v, want %v", step.name, got, now.Unix())
+		}
+	}
+	for result, want := range map[string]float64{"success": 2, "failure": 2} {
+		if got := testutil.ToFloat64(mt.reloads.WithLabelValues(TriggerAPI, result)); got != want {
+			t.Errorf("reloads{api,%s} = %v, want %v", result, got, want)
+		}
+	}
+	if n := testutil.CollectAndCount(mt.version); n != 1 || testutil.ToFloat64(mt.version.WithLabelValues(version)) != 1 || testutil.ToFloat64(mt.count) != 2 {
+		t.Errorf("the shared ruleset's version or count changed: %d series, count %v", n, testutil.ToFloat64(mt.count))
+	}
 }
