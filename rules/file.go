@@ -38,6 +38,28 @@ type fileDoc struct {
 	// Disable lists shared rules a tenant overlay turns off (overlay.go);
 	// the shared ruleset refuses it.
 	Disable []yaml.Node `yaml:"disable"`
+	// versionLine is the line of the version: label, filled after
+	// decoding.
+	versionLine int
+}
+
+// labelOf checks doc's version: label against the one an earlier file of
+// the same ruleset set (label, from file labelFrom): a ruleset has one
+// label, so another one is refused at its line rather than the last file's
+// winning unseen (and a file's rename changing the version in force). It
+// returns the label and its file from now on.
+func labelOf(src Source, doc *fileDoc, label, labelFrom string, errs *ErrorList) (string, string) {
+	if doc.Version == "" {
+		return label, labelFrom
+	}
+	if label != "" && label != doc.Version {
+		*errs = append(*errs, fileError(src.Name, doc.versionLine, "version", "version: %.80q: the ruleset's label is already %q (in %s): set one label, in one file", doc.Version, label, labelFrom))
+		return label, labelFrom
+	}
+	if label == "" {
+		return doc.Version, src.Name
+	}
+	return label, labelFrom
 }
 
 type thresholdsDoc struct {
@@ -189,8 +211,11 @@ func parse(src Source) (*fileDoc, ErrorList) {
 	m := root.Content[0]
 	errs := fractions(src, m)
 	for i := 0; i+1 < len(m.Content); i += 2 {
-		if v := m.Content[i+1]; m.Content[i].Value == "version" && doc.Version != "" && !validLabel(doc.Version) {
-			errs = append(errs, fileError(src.Name, v.Line, "version", "version: %.80q: want 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", doc.Version))
+		if v := m.Content[i+1]; m.Content[i].Value == "version" {
+			doc.versionLine = v.Line
+			if doc.Version != "" && !validLabel(doc.Version) {
+				errs = append(errs, fileError(src.Name, v.Line, "version", "version: %.80q: want 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", doc.Version))
+			}
 		}
 	}
 	if errs != nil {

@@ -124,7 +124,8 @@ func TestPutRejected(t *testing.T) {
 func TestPutRemovesStaleTests(t *testing.T) {
 	dir := t.TempDir()
 	for name, data := range map[string]string{
-		"a.yaml": ruleA, "b.yaml": ruleB,
+		// One label in the folder: a ruleset has one.
+		"a.yaml": ruleA, "b.yaml": strings.TrimPrefix(ruleB, "version: b\n"),
 		"a_test.yaml":      "rule_files: [a.yaml]\ntests: []\n",
 		"ab_test.yaml":     "rule_files: [a.yaml, b.yaml]\ntests: []\n",
 		"b_test.yaml":      "rule_files: [./b.yaml]\ntests: []\n",

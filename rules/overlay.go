@@ -52,7 +52,7 @@ func CompileOverlay(tenant string, srcs ...Source) (*Overlay, error) {
 	o := &Overlay{tenant: tenant}
 	seen := map[string]string{}
 	disabledAt := map[string]string{}
-	var thresholdsFrom, label string
+	var thresholdsFrom, label, labelFrom string
 	x := newExprCompiler()
 	for _, src := range srcs {
 		doc, perrs := parse(src)
@@ -60,9 +60,7 @@ func CompileOverlay(tenant string, srcs ...Source) (*Overlay, error) {
 			errs = append(errs, perrs...)
 			continue
 		}
-		if doc.Version != "" {
-			label = doc.Version
-		}
+		label, labelFrom = labelOf(src, doc, label, labelFrom, &errs)
 		if t := doc.Thresholds; t != nil {
 			if thresholdsFrom != "" {
 				errs = append(errs, fileError(src.Name, 0, "thresholds", "thresholds already set in %s", thresholdsFrom))

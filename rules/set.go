@@ -119,7 +119,7 @@ func Compile(srcs ...Source) (*Set, error) {
 	s := &Set{thresholds: defaultThresholds}
 	seen := map[string]string{}
 	var thresholdsFrom string
-	label := ""
+	label, labelFrom := "", ""
 	x := newExprCompiler()
 	for _, src := range srcs {
 		doc, perrs := parse(src)
@@ -127,9 +127,7 @@ func Compile(srcs ...Source) (*Set, error) {
 			errs = append(errs, perrs...)
 			continue
 		}
-		if doc.Version != "" {
-			label = doc.Version
-		}
+		label, labelFrom = labelOf(src, doc, label, labelFrom, &errs)
 		if t := doc.Thresholds; t != nil {
 			if thresholdsFrom != "" {
 				errs = append(errs, fileError(src.Name, 0, "thresholds", "thresholds already set in %s", thresholdsFrom))

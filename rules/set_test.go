@@ -466,3 +466,48 @@ func TestVersionLabel(t *testing.T) {
 		}
 	}
 }
+
+// TestOneLabelPerRuleset: files of one ruleset (or overlay) that set two
+// different version: labels are refused at the second's line; which file
+// came last (their names' order) must not pick the version silently. The
+// same label twice, or one file setting it, is fine.
+func TestOneLabelPerRuleset(t *testing.T) {
+	const rule = "rules:\n  - id: %s\n    description: d\n    when: geo.new_country\n    score: 10\n"
+	file := func(name, label, id string) Source {
+		data := fmt.Sprintf(rule, id)
+		if label != "" {
+			data = "# " + name + "\nversion: " + label + "\n" + data
+		}
+		return Source{Name: name, Data: []byte(data)}
+	}
+	tests := []struct {
+		name  string
+		files []Source
+		want  string // the label, or the error
+	}{
+		{"one file labels", []Source{file("a.yaml", "one", "a"), file("b.yaml", "", "b")}, "one@sha256:"},
+		{"the last file labels", []Source{file("a.yaml", "", "a"), file("b.yaml", "two", "b")}, "two@sha256:"},
+		{"the same label twice", []Source{file("a.yaml", "one", "a"), file("b.yaml", "one", "b")}, "one@sha256:"},
+		{"two labels", []Source{file("a.yaml", "one", "a"), file("b.yaml", "two", "b")}, `b.yaml:2: version: "two": the ruleset's label is already "one" (in a.yaml): set one label, in one file`},
+	}
+	for _, tt := range tests {
+		s, err := Compile(tt.files...)
+		o, oerr := CompileOverlay("acme", tt.files...)
+		if strings.Contains(tt.want, "@sha256:") {
+			if err != nil || oerr != nil {
+				t.Errorf("%s: %v; overlay: %v", tt.name, err, oerr)
+				continue
+			}
+			if !strings.HasPrefix(s.Version(), tt.want) || !strings.HasPrefix(o.Version(), "tenant:acme@"+tt.want) {
+				t.Errorf("%s: versions %q and %q, want the label %s", tt.name, s.Version(), o.Version(), tt.want)
+			}
+			continue
+		}
+		for what, err := range map[string]error{"shared": err, "overlay": oerr} {
+			var list ErrorList
+			if !errors.As(err, &list) || len(list) != 1 || list[0].Error() != tt.want || list[0].Field != "version" {
+				t.Errorf("%s (%s): %v, want %s", tt.name, what, err, tt.want)
+			}
+		}
+	}
+}
