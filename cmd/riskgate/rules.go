@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -33,7 +34,7 @@ func (c *rulesCheckCmd) Run(ctx context.Context) error {
 	set, err := rules.Compile(srcs...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		return fmt.Errorf("rules check: %d file(s) rejected", len(srcs))
+		return fmt.Errorf("rules check: %d of %d file(s) rejected", rejectedFiles(err, len(srcs)), len(srcs))
 	}
 	th := set.Thresholds()
 	fmt.Printf("OK: %d rules in %d file(s), version %s, step_up at %d, deny at %d\n", len(set.Rules()), len(srcs), set.Version(), th.StepUp, th.Deny)
@@ -83,4 +84,19 @@ type rulesFieldsCmd struct{}
 func (rulesFieldsCmd) Run() error {
 	_, err := os.Stdout.WriteString(rules.Reference())
 	return err
+}
+
+// rejectedFiles is the number of files a compile error names: the
+// summary must not blame the files that compiled (every file, when the
+// error names none).
+func rejectedFiles(err error, files int) int {
+	var list rules.ErrorList
+	if !errors.As(err, &list) {
+		return files
+	}
+	names := map[string]bool{}
+	for _, e := range list {
+		names[e.File] = true
+	}
+	return max(1, len(names))
 }

@@ -33,3 +33,28 @@ func TestRulesCheckNamesFilesAsGiven(t *testing.T) {
 		t.Errorf("rules check bad.yaml: %v\n%s\nwant first lines:\n%s", err, out, strings.Join(want, "\n"))
 	}
 }
+
+// TestRulesCheckCountsTheFilesRejected: the summary counts the files with
+// errors, not every file of the folder: "1 of 2", when one of two is bad.
+func TestRulesCheckCountsTheFilesRejected(t *testing.T) {
+	dir := t.TempDir()
+	good := "rules:\n  - id: good\n    description: Fine.\n    when: geo.new_country\n    score: 10\n"
+	bad := "rules:\n  - id: typo\n    description: A misspelt field.\n    when: geo.new_countyr\n    action: denyy\n"
+	for name, data := range map[string]string{"a.yaml": good, "b.yaml": bad} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tt := range []struct {
+		paths []string
+		want  string
+	}{
+		{[]string{dir}, "rules check: 1 of 2 file(s) rejected"},
+		{[]string{filepath.Join(dir, "b.yaml")}, "rules check: 1 of 1 file(s) rejected"},
+	} {
+		err := (&rulesCheckCmd{Paths: tt.paths}).Run(t.Context())
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("rules check %v: %v, want %s", tt.paths, err, tt.want)
+		}
+	}
+}
