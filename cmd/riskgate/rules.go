@@ -21,7 +21,8 @@ type rulesCmd struct {
 }
 
 type rulesCheckCmd struct {
-	Paths []string `arg:"" help:"Rule files or folders."`
+	Paths        []string `arg:"" help:"Rule files or folders."`
+	RulesTenants string   `help:"Also compile the tenants' overlays of this folder (DIR/TENANT/*.yaml, as serve's --rules-tenants), each on the shared rules given." placeholder:"DIR"`
 
 	coverageFlags `embed:""`
 }
@@ -46,6 +47,11 @@ func (c *rulesCheckCmd) Run(ctx context.Context) error {
 	fmt.Println("slowest rules (measured on an empty attempt):")
 	for _, c := range set.Measure(time.Millisecond)[:min(5, len(set.Rules()))] {
 		fmt.Printf("  %-32s %8v  %5d steps\n", c.RuleID, c.Measured, c.Steps)
+	}
+	if c.RulesTenants != "" {
+		if err := checkTenants(c.RulesTenants, set, os.Stdout, os.Stderr); err != nil {
+			return err
+		}
 	}
 	return c.coverageFlags.run(ctx, set)
 }

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/riskgate/riskgate/rules"
+)
+
+// checkTenants compiles every tenant overlay of dir (DIR/TENANT/*.yaml, as
+// serve's --rules-tenants reads them) on the shared set, so that an
+// overlay that would fail a server's start fails the check first. An
+// overlay that disables a rule the shared set lacks is a warning, as the
+// server logs it. It reports to out and errs.
+func checkTenants(dir string, shared *rules.Set, out, errs io.Writer) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("rules check: tenants: %w", err)
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+	bad := 0
+	for _, e := range entries {
+		if !e.IsDir() || e.Name()[0] == '.' {
+			continue
+		}
+		tenant := e.Name()
+		if !rules.ValidTenant(tenant) {
+			fmt.Fprintf(errs, "warning: %s: not a tenant name (1-64 letters, digits, '-', '_' or '.'): the server skips it\n", filepath.Join(dir, tenant))
+			continue
+		}
+		srcs, err := rules.LoadFiles(filepath.Join(dir, tenant))
+		if err != nil {
+			// The server skips a folder without rule files, too.
+			fmt.Fprintf(errs, "warning: tenant %s: %v\n", tenant, err)
+			continue
+		}
+		o, err := rules.CompileOverlay(tenant, srcs...)
+		if err != nil {
+			fmt.Fprintln(errs, err)
+			bad++
+			continue
+		}
+		for _, p := range o.Check(shared) {
+			fmt.Fprintf(errs, "warning: %v\n", p)
+		}
+		set := rules.Compose(shared, o)
+		th := set.Thresholds()
+		fmt.Fprintf(out, "OK: tenant %s: %d rules in %d file(s), version %s, step_up at %d, deny at %d\n", tenant, len(set.Rules()), len(srcs), set.Version(), th.StepUp, th.Deny)
+	}
+	if bad > 0 {
+		return fmt.Errorf("rules check: %d tenant overlay(s) rejected", bad)
+	}
+	return nil
+}
