@@ -18,6 +18,11 @@ var ErrNoRule = errors.New("rules: no such rule")
 // enforced.
 var ErrNotShadow = errors.New("rules: rule is not in shadow mode")
 
+// ErrCannotEdit is wrapped by Promote's error for a rule whose file text
+// cannot be edited in place (a rule written in flow style, {id: ...}): the
+// request is sound, the file needs a hand edit first.
+var ErrCannotEdit = errors.New("rules: cannot edit the rule's mode")
+
 // Promote flips a shadow rule of the ruleset in force to enforce, through
 // the same path as Put: the rule's file is edited (its mode: line, or one
 // added under its id: when the mode came from the file's
@@ -86,7 +91,7 @@ func promoted(rules []Rule, sources []Source, version, ruleID string) ([]Source,
 		}
 		data, err := setMode(s.Data, ruleID, "enforce")
 		if err != nil {
-			return nil, fmt.Errorf("rules: promote %q in %s: %w", ruleID, filepath.Base(s.Name), err)
+			return nil, fmt.Errorf("%w: promote %q in %s: %w", ErrCannotEdit, ruleID, filepath.Base(s.Name), err)
 		}
 		files[i].Data, found = data, true
 	}

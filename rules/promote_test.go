@@ -100,3 +100,28 @@ func TestPromoteEmbedded(t *testing.T) {
 		t.Fatalf("origin %s", s.Origin)
 	}
 }
+
+// TestPromoteFlowStyle: a rule whose mode cannot be edited in place is
+// ErrCannotEdit (the caller's to fix by hand), the shared set's as a
+// tenant's, and nothing changes.
+func TestPromoteFlowStyle(t *testing.T) {
+	dir := t.TempDir()
+	const flow = "settings: {default_mode: shadow}\nrules:\n  - {id: flow, description: Flow., when: geo.new_country, action: step_up}\n"
+	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte(flow), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := newManager(t, dir)
+	before := m.Set().Version()
+	if _, err := m.Promote("", "flow"); !errors.Is(err, ErrCannotEdit) || !strings.Contains(err.Error(), "flow style") {
+		t.Errorf("shared: %v", err)
+	}
+	if _, err := m.PutTenant("acme", "", src("acme.yaml", strings.Replace(flow, "id: flow", "id: acme-flow", 1))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.PromoteTenant("acme", "", "acme-flow"); !errors.Is(err, ErrCannotEdit) {
+		t.Errorf("tenant: %v", err)
+	}
+	if m.Set().Version() != before {
+		t.Error("a refused promotion changed the ruleset")
+	}
+}

@@ -51,7 +51,7 @@ func Classify(err error) *Error {
 		return &Error{Code: codes.InvalidArgument, Field: "files", Message: err.Error()}
 	case errors.Is(err, rules.ErrNoRule):
 		return &Error{Code: codes.NotFound, Field: "rule_id", Message: err.Error()}
-	case errors.Is(err, rules.ErrNotShadow):
+	case errors.Is(err, rules.ErrNotShadow), errors.Is(err, rules.ErrCannotEdit):
 		return &Error{Code: codes.FailedPrecondition, Field: "rule_id", Message: err.Error()}
 	case errors.Is(err, rules.ErrVersionMismatch):
 		return &Error{Code: codes.Aborted, Field: "if_version", Message: err.Error()}

@@ -238,3 +238,42 @@ func TestPromote(t *testing.T) {
 		t.Fatalf("grpc promote of an enforced rule: %v", err)
 	}
 }
+
+// TestPromoteFlowStyleRule: a shadow rule written in flow style ({id: ...})
+// cannot be edited in place; the admin is told so (400, naming the rule
+// and what to do), not answered 500 "internal error" with the reason only
+// in the server's log. The overlay in force and its files stay.
+func TestPromoteFlowStyleRule(t *testing.T) {
+	ts := startServer(t, testOpts{admin: adminToken})
+	const overlay = "settings: {default_mode: shadow}\nrules:\n  - {id: acme-flow, description: Flow., when: 'attempt.channel == \"x\"', action: step_up}\n"
+	var tr struct {
+		Overlay struct {
+			Version string `json:"version"`
+		} `json:"overlay"`
+	}
+	put := map[string]any{"files": []map[string]string{{"name": "acme.yaml", "content": overlay}}}
+	if code := httpDo(t, nil, "PUT", ts.url("/v1/tenants/acme/rules"), adminToken, put, &tr); code != 200 {
+		t.Fatalf("put: %d", code)
+	}
+	var e struct {
+		Error struct {
+			Code, Message, Field string
+		} `json:"error"`
+	}
+	if code := httpDo(t, nil, "POST", ts.url("/v1/tenants/acme/rules:promote"), adminToken, map[string]string{"rule_id": "acme-flow"}, &e); code != 400 ||
+		e.Error.Code != "failed_precondition" || e.Error.Field != "rule_id" || !strings.Contains(e.Error.Message, `"acme-flow" is written in flow style`) {
+		t.Errorf("promote of a flow-style rule: %d %+v", code, e.Error)
+	}
+	var after struct {
+		Overlay struct {
+			Version string `json:"version"`
+		} `json:"overlay"`
+	}
+	if httpDo(t, nil, "GET", ts.url("/v1/tenants/acme/rules"), adminToken, nil, &after); after.Overlay.Version != tr.Overlay.Version {
+		t.Errorf("overlay changed: %s, was %s", after.Overlay.Version, tr.Overlay.Version)
+	}
+	rc := pb.NewRulesServiceClient(dial(t, ts.addrs.GRPC, insecure.NewCredentials()))
+	if _, err := rc.PromoteTenant(withToken(context.Background(), adminToken), &pb.PromoteTenantRuleRequest{Tenant: "acme", RuleId: "acme-flow"}); status.Code(err) != codes.FailedPrecondition {
+		t.Errorf("grpc promote of a flow-style rule: %v", err)
+	}
+}
