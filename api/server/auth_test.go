@@ -13,6 +13,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -321,5 +323,48 @@ func TestCertificateMetrics(t *testing.T) {
 	}
 	if code := httpDo(t, tlsClient(p.client()), "GET", ts.url("/healthz"), "", nil, nil); code != 200 {
 		t.Errorf("https after a refused reload: %d", code)
+	}
+}
+
+// TestREADMERouteTable: the README's table of routes and who may call
+// them lists every route the API serves, each with its level: an
+// operator auditing access reads that table, not ops.go.
+func TestREADMERouteTable(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, ok := strings.Cut(string(data), "| route | gRPC | who |\n")
+	if !ok {
+		t.Fatal("README: no table of routes")
+	}
+	if end := strings.Index(table, "\n\n"); end >= 0 {
+		table = table[:end]
+	}
+	listed := map[string]string{} // pattern → who
+	route := regexp.MustCompile("`((?:GET|PUT|POST|DELETE) /v1/[^`]*)`")
+	for _, row := range strings.Split(table, "\n") {
+		cells := strings.Split(row, "|")
+		if len(cells) < 4 {
+			continue
+		}
+		for _, m := range route.FindAllStringSubmatch(cells[1], -1) {
+			listed[m[1]] = cells[3]
+		}
+	}
+	ts := startServer(t, testOpts{})
+	words := map[auth.Level]string{auth.Scoring: "scoring", auth.Admin: "admin", auth.TenantAdmin: "tenant's own admin token", auth.Hook: "hook"}
+	for _, r := range ts.srv.Routes() {
+		want, ok := words[r.Op.Level()]
+		if !ok {
+			continue // the probes: /metrics, /healthz, /readyz
+		}
+		who, ok := listed[r.Pattern()]
+		switch {
+		case !ok:
+			t.Errorf("README's route table lacks %s (%s)", r.Pattern(), r.Op.Level())
+		case !strings.Contains(who, want):
+			t.Errorf("README's route table: %s is for %q, want %s", r.Pattern(), strings.TrimSpace(who), want)
+		}
 	}
 }
