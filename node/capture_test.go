@@ -209,3 +209,44 @@ func TestCaptureKeepsTenantOverlays(t *testing.T) {
 		t.Errorf("rules records %q, want the shared version %q once", records, shared)
 	}
 }
+
+// An erasure through the API over a capture folder that holds files of an
+// earlier secret: the user's lines there cannot be found, so the answer is
+// FAILED_PRECONDITION saying so (the state is erased), not OK.
+func TestForgetOverAnotherSecretsCapture(t *testing.T) {
+	const token = "node-capture-admin-token-0123"
+	t.Setenv("RISKGATE_ADMIN_TOKEN", token)
+	ctx := context.Background()
+	dir := t.TempDir()
+	start := func(secret string) (*node.Node, pb.RiskServiceClient) {
+		n, err := node.New(ctx, node.Config{GRPC: node.GRPCConfig{Addr: "127.0.0.1:0"}, Capture: node.CaptureConfig{Dir: dir}}, node.WithSecret([]byte(secret)), node.WithLogger(quiet()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sctx, cancel := context.WithCancel(ctx)
+		addrs, wait, err := n.Start(sctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cancel(); wait() })
+		conn, err := grpc.NewClient(addrs.GRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return n, pb.NewRiskServiceClient(conn)
+	}
+	n, _ := start("an-earlier-secret-0123456789")
+	if _, err := n.Service().Score(ctx, engine.Attempt{IP: "81.2.69.160", UserID: "erin", Result: engine.ResultPasswordOK}); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, rc := start(captureSecret)
+	actx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
+	_, err := rc.Forget(actx, &pb.ForgetRequest{Tenant: "default", UserId: "erin"})
+	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "the user's state is erased, their capture lines not") || !strings.Contains(err.Error(), "keyed under key id") {
+		t.Errorf("erasure over an earlier secret's capture: %v", err)
+	}
+}

@@ -80,7 +80,7 @@ func (s *Service) Forget(ctx context.Context, tenant, user string) error {
 	}
 	if s.capture != nil {
 		if _, err := s.capture.Forget(ctx, tenant, user); err != nil {
-			return fmt.Errorf("capture: %w", err)
+			return fmt.Errorf("the user's state is erased, their capture lines not: %w", err)
 		}
 	}
 	return nil

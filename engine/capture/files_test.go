@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -315,5 +316,55 @@ func TestRecoveryKeepsWholeLines(t *testing.T) {
 	}
 	if lines := read(t, dir); len(lines) != 4 {
 		t.Errorf("a reader gets %d lines from the recovered files, want 4", len(lines))
+	}
+}
+
+// TestForgetSaysWhatItCannotSearch: after the secret changed, the folder's
+// earlier files are keyed under another key; the user's lines in them
+// cannot be found, so Forget says its erasure is incomplete (naming the
+// key ids and what to do) instead of reporting success, and still erases
+// what it can find in the files of its own key.
+func TestForgetSaysWhatItCannotSearch(t *testing.T) {
+	dir := t.TempDir()
+	old, err := New(Options{Dir: dir, Secret: []byte("an-earlier-secret-0123456789")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	decide(old, "alice", 1, engine.ActionAllow)
+	if err := old.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Options{Dir: dir, Secret: []byte(secret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	decide(s, "alice", 2, engine.ActionAllow)
+	n, err := s.Forget(context.Background(), "default", "alice")
+	if !errors.Is(err, ErrOtherSecret) || !strings.Contains(err.Error(), "1 file(s) of "+dir+" are keyed under key id "+old.KeyID()+", not this secret's "+s.KeyID()) {
+		t.Errorf("Forget over a file of another secret: %v", err)
+	}
+	if n != 1 {
+		t.Errorf("Forget erased %d lines of its own files, want 1", n)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Her line under this secret is gone; the earlier file is as it was.
+	files, err := s.finished()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine, theirs := 0, 0
+	for _, f := range files {
+		if err := eachLine(f.path, func(line []byte) error {
+			mine += bytes.Count(line, []byte(s.UserKey("default", "alice")))
+			theirs += bytes.Count(line, []byte(old.UserKey("default", "alice")))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if mine != 0 || theirs != 1 {
+		t.Errorf("alice's lines: %d under this secret (want 0), %d under the earlier one (want 1, untouched)", mine, theirs)
 	}
 }

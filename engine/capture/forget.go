@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/engine/replay"
@@ -38,6 +41,7 @@ func (s *Sink) Forget(ctx context.Context, tenant, userID string) (int, error) {
 	}
 	m := &userMatcher{needle: []byte(`"user_id":"` + key + `"`), key: key, attempts: map[string]struct{}{}}
 	total := 0
+	var other []string // key ids of files this secret cannot search
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {
 			return total, fmt.Errorf("capture: forget: %w", err)
@@ -46,14 +50,25 @@ func (s *Sink) Forget(ctx context.Context, tenant, userID string) (int, error) {
 		// most do not, and are not rewritten.
 		// (Matching is idempotent: the attempt ids the first pass
 		// notes are the ones the second would.)
-		hits := 0
+		hits, first, foreign := 0, true, ""
 		if err := eachLine(f.path, func(line []byte) error {
+			if first {
+				first = false
+				if id := headerKeyID(line); id != "" && id != s.keyID {
+					foreign = id
+					return errStop
+				}
+			}
 			if m.match(line) {
 				hits++
 			}
 			return nil
-		}); err != nil {
+		}); err != nil && !errors.Is(err, errStop) {
 			return total, err
+		}
+		if foreign != "" {
+			other = append(other, foreign)
+			continue
 		}
 		if hits == 0 {
 			continue
@@ -72,7 +87,38 @@ func (s *Sink) Forget(ctx context.Context, tenant, userID string) (int, error) {
 	}
 	s.removed.Add(uint64(total))
 	s.retain() // sizes changed
+	if len(other) > 0 {
+		slices.Sort(other)
+		return total, fmt.Errorf("%w: %d file(s) of %s are keyed under key id %s, not this secret's %s, and cannot be searched for the user: move them out of the folder, or erase with the secret they were written with",
+			ErrOtherSecret, len(other), s.opts.Dir, strings.Join(slices.Compact(other), ", "), s.keyID)
+	}
 	return total, nil
+}
+
+// ErrOtherSecret is Forget's error when the capture folder holds files
+// keyed under another secret (a secret rotated, a folder shared): the
+// user's lines in them, if any, are keyed with a key this sink does not
+// have, so the erasure could not be complete.
+var ErrOtherSecret = errors.New("capture: forget: incomplete")
+
+// errStop ends a pass over a file early.
+var errStop = errors.New("stop")
+
+// headerKeyID is the key id of a capture file's header line, or "" when
+// the line is no header.
+func headerKeyID(line []byte) string {
+	if !bytes.HasPrefix(line, []byte(`{"capture":`)) {
+		return ""
+	}
+	var h struct {
+		Capture struct {
+			KeyID string `json:"key_id"`
+		} `json:"capture"`
+	}
+	if json.Unmarshal(line, &h) != nil {
+		return ""
+	}
+	return h.Capture.KeyID
 }
 
 // Finish writes every event observed before the call and finishes the
