@@ -108,6 +108,14 @@ func CompileOverlay(tenant string, srcs ...Source) (*Overlay, error) {
 			o.rules = append(o.rules, r)
 		}
 	}
+	// An overlay's own rules are bounded as a ruleset's are, whatever the
+	// shared set: the tenant's logins run them all (Check bounds them with
+	// the shared rules).
+	if len(errs) == 0 {
+		if err := setCost(o.rules); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
@@ -145,8 +153,10 @@ func (o *Overlay) Thresholds() (Thresholds, bool) {
 
 // Check reports what of the overlay does not fit the shared set: a
 // disabled id the shared set does not have (a typo, or a rule since
-// removed). A put refuses such an overlay; a load keeps it and logs the
-// problems, so that a change of the shared rules never breaks a tenant.
+// removed), and a tenant's ruleset (the shared rules with the overlay's)
+// over MaxSetCost, which every login of the tenant would run. A put
+// refuses such an overlay; a load keeps it and logs the problems, so that
+// a change of the shared rules never breaks a tenant.
 func (o *Overlay) Check(shared *Set) ErrorList {
 	ids := make(map[string]bool, len(shared.rules))
 	for _, r := range shared.rules {
@@ -158,7 +168,32 @@ func (o *Overlay) Check(shared *Set) ErrorList {
 			errs = append(errs, &Error{File: d.file, Line: d.line, Field: "disable", Err: fmt.Errorf("disable: the shared ruleset %s has no rule %q%s", shared.version, d.id, suggestRule(d.id, shared))})
 		}
 	}
+	if err := o.composedCost(shared); err != nil {
+		errs = append(errs, err)
+	}
 	return errs
+}
+
+// composedCost refuses a tenant's ruleset over MaxSetCost, naming the
+// overlay's costliest rule: the shared rules are not the tenant's to
+// change.
+func (o *Overlay) composedCost(shared *Set) *Error {
+	var total int64
+	for _, r := range Compose(shared, o).rules {
+		total = addCost(total, r.Cost)
+	}
+	if total <= MaxSetCost || len(o.rules) == 0 {
+		return nil
+	}
+	top := 0
+	for i := range o.rules {
+		if o.rules[i].Cost > o.rules[top].Cost {
+			top = i
+		}
+	}
+	r := &o.rules[top]
+	return &Error{File: r.File, Line: r.Line, Rule: r.ID, Field: "when", Err: fmt.Errorf(
+		"the tenant's ruleset (the shared rules with this overlay's) is too costly: about %d steps per login, more than %d; the overlay's costliest rule is %q (about %d steps)", total, MaxSetCost, r.ID, r.Cost)}
 }
 
 // suggestRule is ` (did you mean "x"?)` for the shared rule id nearest to

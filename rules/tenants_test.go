@@ -286,3 +286,47 @@ func TestTenantPutMetrics(t *testing.T) {
 		t.Errorf("the shared ruleset's version or count changed: %d series, count %v", n, testutil.ToFloat64(mt.count))
 	}
 }
+
+// TestOverlayCostIsBounded: a tenant's logins run the shared rules and
+// its overlay's, so the bound on a ruleset's cost holds for the two
+// together: an overlay over it on its own is refused wherever it is
+// compiled, and one that fits alone but not with the shared rules is
+// refused by a put, naming the overlay's costliest rule; disabling shared
+// rules makes room.
+func TestOverlayCostIsBounded(t *testing.T) {
+	heavy := func(prefix string, n int) string {
+		var b strings.Builder
+		b.WriteString("rules:\n")
+		for i := range n {
+			fmt.Fprintf(&b, "  - id: %s-%d\n    description: Heavy.\n    when: len(repeat(attempt.user_agent, 400)) == %d\n    score: 1\n", prefix, i, i)
+		}
+		return b.String()
+	}
+	var alone ErrorList
+	if _, err := CompileOverlay("acme", src("acme.yaml", heavy("acme", 7))...); !errors.As(err, &alone) || !strings.Contains(err.Error(), "too costly") {
+		t.Fatalf("an overlay over the bound on its own: %v", err)
+	}
+	shared, err := Compile(src("shared.yaml", heavy("shared", 4))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewManager(Options{Set: shared, Logger: discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rej *RejectedError
+	_, err = m.PutTenant("acme", "", src("acme.yaml", heavy("acme", 3)))
+	if !errors.As(err, &rej) || len(rej.Problems) != 1 || rej.Problems[0].File != "acme.yaml" || rej.Problems[0].Rule != "acme-0" ||
+		!strings.Contains(rej.Problems[0].Err.Error(), "the tenant's ruleset (the shared rules with this overlay's) is too costly") {
+		t.Fatalf("an overlay over the bound with the shared rules: %v", err)
+	}
+	if m.Tenant("acme") != nil {
+		t.Fatal("a refused overlay was put in force")
+	}
+	if _, err := m.ValidateTenant("acme", src("acme.yaml", heavy("acme", 3))); !errors.As(err, &rej) {
+		t.Errorf("validate: %v", err)
+	}
+	if _, err := m.PutTenant("acme", "", src("acme.yaml", "disable: [shared-0]\n"+heavy("acme", 3))); err != nil {
+		t.Errorf("an overlay that disables a heavy shared rule to fit: %v", err)
+	}
+}
