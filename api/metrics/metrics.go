@@ -16,6 +16,7 @@ package metrics
 
 import (
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,13 +55,18 @@ type Metrics struct {
 	alerts      prometheus.Counter
 	ruleMatches *prometheus.CounterVec
 	rules       cowMap[*[2]prometheus.Counter] // by rule id: enforce, shadow
-	scoreDur    prometheus.Histogram
-	outcomes    [7]prometheus.Counter // by engine.OutcomeKind
-	signalErrs  *prometheus.CounterVec
-	ruleErrs    cowMap[prometheus.Counter] // by rule id, capped as rules are
-	storeDurVec *prometheus.HistogramVec
-	storeErrVec *prometheus.CounterVec
-	storeOps    map[string]storeOp // read-only after New
+	// overlayRules counts the rule ids that got their series from a
+	// decision of a tenant's overlay (under rules.mu): at most half the
+	// cap, so that a tenant's admin, who writes those ids, cannot use up
+	// the series the shared rules are watched by.
+	overlayRules int
+	scoreDur     prometheus.Histogram
+	outcomes     [7]prometheus.Counter // by engine.OutcomeKind
+	signalErrs   *prometheus.CounterVec
+	ruleErrs     cowMap[prometheus.Counter] // by rule id, capped as rules are
+	storeDurVec  *prometheus.HistogramVec
+	storeErrVec  *prometheus.CounterVec
+	storeOps     map[string]storeOp // read-only after New
 
 	httpReqs *prometheus.CounterVec
 	httpDur  *prometheus.HistogramVec
@@ -182,10 +188,10 @@ func (m *Metrics) Decided(_ *engine.Attempt, d *engine.Decision, took time.Durat
 		m.alerts.Inc()
 	}
 	for i := range d.Reasons {
-		m.rule(d.Reasons[i].RuleID)[0].Inc()
+		m.rule(d.Reasons[i].RuleID, d.RulesVersion)[0].Inc()
 	}
 	for i := range d.Shadow {
-		m.rule(d.Shadow[i].RuleID)[1].Inc()
+		m.rule(d.Shadow[i].RuleID, d.RulesVersion)[1].Inc()
 	}
 	m.scoreDur.Observe(took.Seconds())
 }
@@ -238,10 +244,25 @@ func (m *Metrics) tenant(t string) *[4]prometheus.Counter {
 	})
 }
 
-func (m *Metrics) rule(id string) *[2]prometheus.Counter {
-	return m.rules.getOrAdd(id, m.opts.MaxRules, func(label string) *[2]prometheus.Counter {
+// overlayMark is in the rules_version of a decision a tenant's overlay
+// made: "<shared> + tenant:acme@...".
+const overlayMark = " + tenant:"
+
+// rule returns the match counters of a rule id, creating them under the
+// cap; a decision of a tenant's overlay (its rules version says so)
+// creates them only within the overlays' half of it. The version is read
+// only for a new id: the scoring path finds its counters without it.
+func (m *Metrics) rule(id, version string) *[2]prometheus.Counter {
+	if v, ok := m.rules.get(id); ok {
+		return v
+	}
+	build := func(label string) *[2]prometheus.Counter {
 		return &[2]prometheus.Counter{m.ruleMatches.WithLabelValues(label, "enforce"), m.ruleMatches.WithLabelValues(label, "shadow")}
-	})
+	}
+	if !strings.Contains(version, overlayMark) {
+		return m.rules.getOrAdd(id, m.opts.MaxRules, build)
+	}
+	return m.rules.getOrAddWithin(id, m.opts.MaxRules, &m.overlayRules, m.opts.MaxRules/2, build)
 }
 
 // HTTP records one HTTP request; route is the pattern, not the path.
@@ -299,6 +320,31 @@ func (c *cowMap[V]) getOrAdd(k string, max int, build func(label string) V) V {
 			return v
 		}
 		k = Other
+	}
+	v := build(k)
+	c.put(k, v)
+	return v
+}
+
+// getOrAddWithin is getOrAdd where a new key also needs room in a
+// budget: *added, the keys added through it (guarded by c.mu), below
+// limit. Without room it shares the value kept under Other.
+func (c *cowMap[V]) getOrAddWithin(k string, max int, added *int, limit int, build func(label string) V) V {
+	if v, ok := c.get(k); ok {
+		return v
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v, ok := c.get(k); ok {
+		return v
+	}
+	if *added >= limit || max > 0 && c.len() >= max {
+		if v, ok := c.get(Other); ok {
+			return v
+		}
+		k = Other
+	} else {
+		*added++
 	}
 	v := build(k)
 	c.put(k, v)

@@ -114,3 +114,33 @@ func TestRuleErrorsCap(t *testing.T) {
 		}
 	}
 }
+
+// TestOverlayRulesCannotUseUpTheRuleCap: a tenant's admin writes its
+// overlay's rule ids; one login of a tenant whose overlay holds a
+// thousand matching rules once left every shared rule that had not yet
+// matched counted as "other" for good. Decisions of an overlay now add at
+// most half the cap; a shared rule still gets its series, from any
+// decision, until the cap.
+func TestOverlayRulesCannotUseUpTheRuleCap(t *testing.T) {
+	m, _ := newMetrics(t, Options{MaxRules: 10})
+	junk := &engine.Decision{Tenant: "acme", Action: engine.ActionAllow, RulesVersion: "sha256:1e7ca68cc234 + tenant:acme@sha256:76c786e09a20"}
+	for i := range 20 {
+		junk.Reasons = append(junk.Reasons, engine.Reason{RuleID: fmt.Sprint("junk-", i)})
+	}
+	m.Decided(nil, junk, time.Millisecond)
+	if v := testutil.ToFloat64(m.ruleMatches.WithLabelValues(Other, "enforce")); v != 15 {
+		t.Errorf("the overlay's matches counted as other: %v, want 15 (5 ids of its own)", v)
+	}
+	shared := &engine.Decision{Tenant: "beta", Action: engine.ActionDeny, RulesVersion: "sha256:1e7ca68cc234",
+		Reasons: []engine.Reason{{RuleID: "stuffing-address-burst"}}}
+	m.Decided(nil, shared, time.Millisecond)
+	if v := testutil.ToFloat64(m.ruleMatches.WithLabelValues("stuffing-address-burst", "enforce")); v != 1 {
+		t.Errorf("a shared rule after a tenant's thousand ids: %v matches of its own, want 1", v)
+	}
+	// The same rule matched in the overlay's decision counts on its series.
+	junk.Reasons = []engine.Reason{{RuleID: "stuffing-address-burst"}}
+	m.Decided(nil, junk, time.Millisecond)
+	if v := testutil.ToFloat64(m.ruleMatches.WithLabelValues("stuffing-address-burst", "enforce")); v != 2 {
+		t.Errorf("stuffing-address-burst = %v, want 2", v)
+	}
+}
