@@ -310,20 +310,9 @@ func (c *cowMap[V]) getOrAdd(k string, max int, build func(label string) V) V {
 	if v, ok := c.get(k); ok {
 		return v
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if v, ok := c.get(k); ok {
-		return v
-	}
-	if max > 0 && c.len() >= max {
-		if v, ok := c.get(Other); ok {
-			return v
-		}
-		k = Other
-	}
-	v := build(k)
-	c.put(k, v)
-	return v
+	// No budget of its own: one the key always has room in.
+	var added int
+	return c.getOrAddWithin(k, max, &added, 1, build)
 }
 
 // getOrAddWithin is getOrAdd where a new key also needs room in a
