@@ -234,42 +234,8 @@ func TestKubernetesRunsAsWritten(t *testing.T) {
 	}
 	cmd := exec.Command(riskgate, args...)
 	cmd.Env = append(os.Environ(), "RISKGATE_STORE="+rd.URL, "GOMEMLIMIT=1073741824")
-	var out syncbuf.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	defer func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("riskgate:\n%s", out.String())
-		}
-	}()
 	metrics := "http://" + ports["--metrics-addr"]
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(metrics + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		select {
-		case <-exited:
-			t.Fatal("riskgate exited")
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("never ready")
-		}
-	}
+	startReady(t, cmd, metrics+"/readyz", "riskgate")
 	for _, path := range []string{"/healthz", "/metrics"} {
 		resp, err := http.Get(metrics + path)
 		if err != nil || resp.StatusCode != http.StatusOK {
@@ -362,5 +328,46 @@ func TestRulesConfigMap(t *testing.T) {
 	}
 	if out, err := exec.Command(riskgate, "rules", "check", dir).CombinedOutput(); err != nil {
 		t.Fatalf("riskgate rules check: %v\n%s", err, out)
+	}
+}
+
+// startReady starts cmd (riskgate, described as what in failures), waits
+// until readyz answers 200 and stops the process when the test ends,
+// logging its output when the test failed.
+func startReady(t *testing.T, cmd *exec.Cmd, readyz, what string) {
+	t.Helper()
+	var out syncbuf.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			t.Logf("%s:\n%s", what, out.String())
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if resp, err := http.Get(readyz); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case <-exited:
+			t.Fatalf("%s exited", what)
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never ready", what)
+		}
 	}
 }

@@ -2,15 +2,11 @@ package deploy_test
 
 import (
 	"bufio"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/riskgate/riskgate/internal/syncbuf"
 )
 
 // requireSystemdEnv makes a missing systemd-analyze a failure (CI sets it).
@@ -136,35 +132,5 @@ func TestSystemdRunsAsInstalled(t *testing.T) {
 	cmd.Dir = root
 	cmd.Env = append(append(os.Environ(), env...),
 		"RISKGATE_HTTP_ADDR="+freeAddr(t), "RISKGATE_GRPC_ADDR="+freeAddr(t), "RISKGATE_METRICS_ADDR="+metrics)
-	var out syncbuf.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	defer func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	}()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if resp, err := http.Get("http://" + metrics + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		select {
-		case <-exited:
-			t.Fatalf("riskgate, installed as the unit says, exited:\n%s", out.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("riskgate, installed as the unit says, never ready:\n%s", out.String())
-		}
-	}
+	startReady(t, cmd, "http://"+metrics+"/readyz", "riskgate, installed as the unit says,")
 }
