@@ -277,7 +277,7 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 
 	// State: one batched read (and window write) from the store.
 	s.ev = Event{
-		Tenant: s.n.tenant, Time: s.n.time, IP: s.in.Addr, Subnet: s.in.Subnet,
+		Tenant: s.n.tenant, Time: s.n.time, IP: WindowAddr(s.in.Addr), Subnet: s.in.Subnet,
 		ASN: s.in.Enrichment.Network.ASN, Attempt: dry == nil, Failed: dry == nil && s.attempt.Result.Failed(),
 	}
 	e.keys(s)

@@ -179,6 +179,36 @@ func TestStuffingBurstFromOneAddressIsDenied(t *testing.T) {
 	}
 }
 
+// One IPv6 host owns a /64 and picks any interface id in it: a bot that
+// takes a fresh one per attempt is still one address to the windows, as
+// the IPv4 address of the test above is.
+func TestStuffingFromOneIPv6HostRotatingAddressesIsDenied(t *testing.T) {
+	h := newHarness(t, nil)
+	var last engine.Decision
+	for i := range 15 { // under the /48's burst rule (20 failures)
+		last = h.score(t, engine.Attempt{Time: t0.Add(time.Duration(i) * 5 * time.Second), Username: fmt.Sprintf("victim%d@example.com", i),
+			IP: fmt.Sprintf("2a01:cb00:1234:5678:%x:%x::%x", (0x1000+i*7919)&0xffff, (i*104729)&0xffff, i+1), UserAgent: chromeWin, Result: engine.ResultPasswordBad})
+	}
+	if last.Action != engine.ActionDeny || !hasRule(last.Reasons, "stuffing-address-burst") {
+		t.Errorf("15 usernames failing from one /64, an address each: %s %v", last.Action, ruleIDs(last.Reasons))
+	}
+	if w := last.Signals.IP; w.Failures10m != 15 || w.Usernames10m != 15 {
+		t.Errorf("ip windows: %+v", w)
+	}
+	// The next /64 of the same /48 is another customer: its address
+	// windows are its own, only the subnet's are shared.
+	d := h.score(t, engine.Attempt{Time: t0.Add(2 * time.Minute), UserID: "u-bob", Username: "bob", IP: "2a01:cb00:1234:5679::1", Result: engine.ResultPasswordOK})
+	if w := d.Signals.IP; w.Failures10m != 0 || w.Usernames10m != 1 {
+		t.Errorf("another /64's ip windows: %+v", w)
+	}
+	if d.Signals.Subnet.Failures10m != 15 {
+		t.Errorf("the /48's windows: %+v", d.Signals.Subnet)
+	}
+	if d.Action != engine.ActionAllow {
+		t.Errorf("bystander: %s %v", d.Action, ruleIDs(d.Reasons))
+	}
+}
+
 func TestFailedAndDeniedAttemptsNeverTeachTheBaseline(t *testing.T) {
 	h := newHarness(t, nil)
 	last := h.train(t, 3)

@@ -161,6 +161,21 @@ func classify(addr netip.Addr) IPClass {
 	return ClassPublic
 }
 
+// WindowAddr is what the per-address windows (ip.failures_10m, ...) count
+// an address under: an IPv4 address itself, an IPv6 address's /64 (its
+// first address). A /64 is the IPv6 counterpart of one IPv4 address: the
+// unit a home, a phone or a rented server is given, within which any host
+// picks its interface id at will (privacy addresses change every few
+// hours, and a bot can take a fresh one per attempt). Counted per /128,
+// one server's stuffing run would show a single failure per address.
+func WindowAddr(addr netip.Addr) netip.Addr {
+	if addr.Is4() {
+		return addr
+	}
+	p, _ := addr.Prefix(64)
+	return p.Addr()
+}
+
 // SubnetOf returns the /24 of an IPv4 address or the /48 of an IPv6 one: the
 // unit a single customer or attacker usually controls.
 func SubnetOf(addr netip.Addr) netip.Prefix {

@@ -11,7 +11,7 @@ type Env struct {
 	User     UserEnv     `expr:"user" json:"user" doc:"The user's baseline, learned from completed logins only."`
 	Device   DeviceEnv   `expr:"device" json:"device" doc:"Device and browser novelty."`
 	Geo      GeoEnv      `expr:"geo" json:"geo" doc:"Location novelty and velocity since the last completed login."`
-	IP       IPEnv       `expr:"ip" json:"ip" doc:"The source address: its class, reputation and attack windows."`
+	IP       IPEnv       `expr:"ip" json:"ip" doc:"The source address: its class, reputation and attack windows (an IPv6 address's windows are its /64's, which one host rotates through at will)."`
 	Subnet   SubnetEnv   `expr:"subnet" json:"subnet" doc:"Attack windows for the address's /24 (IPv4) or /48 (IPv6)."`
 	ASN      ASNEnv      `expr:"asn" json:"asn" doc:"The address's autonomous system and its attack windows."`
 	Account  AccountEnv  `expr:"account" json:"account" doc:"Failures against this account from all addresses."`

@@ -96,7 +96,7 @@ func (e *Engine) reportAttempt(ctx context.Context, o *Outcome) error {
 		return fieldErr("tenant", "%q differs from attempt.tenant %q", o.Tenant, s.n.tenant)
 	}
 	e.prepare(&s)
-	s.ev = Event{Tenant: s.n.tenant, Time: s.n.time, IP: s.in.Addr, Subnet: s.in.Subnet, ASN: s.in.Enrichment.Network.ASN}
+	s.ev = Event{Tenant: s.n.tenant, Time: s.n.time, IP: WindowAddr(s.in.Addr), Subnet: s.in.Subnet, ASN: s.in.Enrichment.Network.ASN}
 	e.keys(&s)
 	loginOf(&s, &s.login)
 	if s.attempt.AttemptID != "" && o.Outcome != ConfirmedFraud && o.Outcome != ConfirmedLegit {

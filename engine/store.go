@@ -65,7 +65,7 @@ type Event struct {
 	User     Key          // keyed user_id; zero when the user is unknown
 	Account  Key          // keyed user_id, or keyed username when user_id is empty
 	Username Key          // keyed normalised username, for distinct counts
-	IP       netip.Addr   // always valid
+	IP       netip.Addr   // the address the address windows count (WindowAddr: an IPv6 address's /64); always valid
 	Subnet   netip.Prefix // the /24 or /48 of IP
 	ASN      uint32
 	Password Key  // keyed password hash, for spraying
