@@ -147,6 +147,39 @@ func TestPlausibleTravelIsNotImpossible(t *testing.T) {
 	}
 }
 
+// A login dated before the last completed one (an event that arrived
+// late, an identity server whose clock is behind) is measured back in
+// time: New York two days before a login in Paris was possible, Sydney an
+// hour before was not.
+func TestLoginDatedBeforeTheLastIsMeasuredBack(t *testing.T) {
+	tests := []struct {
+		name       string
+		before     time.Duration
+		country    string
+		lat, lon   float64
+		impossible bool
+	}{
+		{"New York two days before", 48 * time.Hour, "US", 40.7128, -74.0060, false},
+		{"Sydney an hour before", time.Hour, "AU", -33.8688, 151.2093, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			last := h.train(t, 5)
+			a := paris(last.Add(-tc.before))
+			a.Geo = &engine.GeoHint{Country: tc.country, Lat: ptr(tc.lat), Lon: ptr(tc.lon)}
+			d := h.score(t, a)
+			g := d.Signals.Geo
+			if g.ImpossibleTravel != tc.impossible || hasRule(d.Reasons, "impossible-travel") != tc.impossible {
+				t.Errorf("impossible travel %v (want %v), %.0f km/h, rules %v", g.ImpossibleTravel, tc.impossible, g.SpeedKMH, ruleIDs(d.Reasons))
+			}
+			if want := tc.before.Hours(); g.HoursSince != want {
+				t.Errorf("hours_since_last %v, want %v", g.HoursSince, want)
+			}
+		})
+	}
+}
+
 func TestNewDeviceInNewCountryIsSteppedUp(t *testing.T) {
 	h := newHarness(t, nil)
 	last := h.train(t, 5)

@@ -41,7 +41,13 @@ func (s Location) Compute(in *engine.Input, env *engine.Env) error {
 	p := &in.State.Profile
 	g.PreviousCountry = p.Last.Country
 	if p.Last.Time > 0 {
-		g.HoursSince = max(0, float64(in.Time.Unix()-p.Last.Time)/3600)
+		// Either way: an attempt dated before the last completed login
+		// (an event that arrives late, an identity server whose clock is
+		// behind) is as far from it in time as one after, and the trip
+		// between the two takes as long in either order. Taken as 0, a
+		// login dated two days earlier from New York was a trip from
+		// Paris within the one-minute floor (348,717 km/h).
+		g.HoursSince = hoursApart(in.Time.Unix(), p.Last.Time)
 	}
 	if !g.Known {
 		return nil
@@ -77,7 +83,7 @@ func (s Location) Compute(in *engine.Input, env *engine.Env) error {
 	// speaks when it proves the trip impossible: a possible one over a
 	// longer span says less than the two-hour country check (country-hop)
 	// that a country-only last login leaves in force.
-	hours := max(0, float64(in.Time.Unix()-p.Last.FixTime)/3600)
+	hours := hoursApart(in.Time.Unix(), p.Last.FixTime)
 	d := Haversine(p.Last.Lat, p.Last.Lon, g.Lat, g.Lon)
 	if gap := d - g.AccuracyKM - p.Last.AccuracyKM; gap > 0 {
 		if speed := gap / max(hours, minTravelHours); speed > s.MaxSpeedKMH || hours < s.travelHours(gap) {
@@ -86,6 +92,12 @@ func (s Location) Compute(in *engine.Input, env *engine.Env) error {
 		}
 	}
 	return nil
+}
+
+// hoursApart is the time between two instants (unix seconds), in hours,
+// whichever comes first.
+func hoursApart(a, b int64) float64 {
+	return math.Abs(float64(a-b)) / 3600
 }
 
 // travelHours is the least time anyone needs to cover km door to door:
