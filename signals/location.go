@@ -71,7 +71,7 @@ func (s Location) Compute(in *engine.Input, env *engine.Env) error {
 	if !p.Last.FixCarried() {
 		g.VelocityKnown = true
 		g.DistanceKM = Haversine(p.Last.Lat, p.Last.Lon, g.Lat, g.Lon)
-		gap := g.DistanceKM - g.AccuracyKM - p.Last.AccuracyKM
+		gap := g.DistanceKM - fixRadius(g.AccuracyKM) - fixRadius(p.Last.AccuracyKM)
 		if gap > 0 {
 			g.SpeedKMH = gap / max(g.HoursSince, minTravelHours)
 			g.ImpossibleTravel = g.SpeedKMH > s.MaxSpeedKMH || g.HoursSince < s.travelHours(gap)
@@ -85,7 +85,7 @@ func (s Location) Compute(in *engine.Input, env *engine.Env) error {
 	// that a country-only last login leaves in force.
 	hours := hoursApart(in.Time.Unix(), p.Last.FixTime)
 	d := Haversine(p.Last.Lat, p.Last.Lon, g.Lat, g.Lon)
-	if gap := d - g.AccuracyKM - p.Last.AccuracyKM; gap > 0 {
+	if gap := d - fixRadius(g.AccuracyKM) - fixRadius(p.Last.AccuracyKM); gap > 0 {
 		if speed := gap / max(hours, minTravelHours); speed > s.MaxSpeedKMH || hours < s.travelHours(gap) {
 			g.VelocityKnown, g.ImpossibleTravel = true, true
 			g.DistanceKM, g.SpeedKMH = d, speed
@@ -93,6 +93,18 @@ func (s Location) Compute(in *engine.Input, env *engine.Env) error {
 	}
 	return nil
 }
+
+// minFixKM floors a fix's radius of uncertainty. City databases give
+// radii down to 1 km, but an address is placed where its network is
+// registered or routed: a home line in one town and the mobile carrier's
+// gateway in the next are often tens of kilometres apart in one metro
+// area, minutes apart in time (home wifi, then mobile data). With the
+// database's 5 km radii, Paris and Fontainebleau (57 km) five minutes
+// apart on the user's own device was impossible travel, stepped up with
+// an alert. 50 km is what a CDN's hint gets, from the same kind of lookup.
+const minFixKM = 50
+
+func fixRadius(km float64) float64 { return max(km, minFixKM) }
 
 // hoursApart is the time between two instants (unix seconds), in hours,
 // whichever comes first.

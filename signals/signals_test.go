@@ -160,6 +160,12 @@ func TestLocation(t *testing.T) {
 		// 164 km of gap in an hour and a half: a train, not impossible.
 		{"Lille, 1.5 hours", known(), loc("FR", "Lille", 50.63, 3.06, 20), -30 * time.Minute, false, true, true, false, 200, 210},
 		{"Lille, 20 minutes", known(), loc("FR", "Lille", 50.63, 3.06, 20), -100 * time.Minute, false, true, true, true, 200, 210},
+		// 57 km five minutes later, on fixes the database gives 5 and 20
+		// km: a metro area's home line and mobile gateway; each circle
+		// counts at least 50 km.
+		{"Fontainebleau, 5 minutes", known(), loc("FR", "Fontainebleau", 48.40, 2.70, 5), -115 * time.Minute, false, true, true, false, 55, 60},
+		// An event dated two days before the last login, arriving late.
+		{"New York, 2 days before", known(), loc("US", "New York", 40.71, -74.01, 20), -50 * time.Hour, true, true, true, false, 5800, 5900},
 		{"loose fixes overlap", known(), loc("DE", "Frankfurt", 50.11, 8.68, 500), -90 * time.Minute, true, true, true, false, 470, 490},
 		{"country only", known(), engine.Location{Known: true, Source: "geoip", Country: "ES"}, 0, true, false, false, false, 0, 0},
 		{"unknown location", known(), engine.Location{}, 0, false, false, false, false, 0, 0},
