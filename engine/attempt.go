@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Attempt is one login attempt as the identity server reports it. JSON names
@@ -158,7 +160,7 @@ func (n *normalized) normalize(a *Attempt, now time.Time, maxSkew time.Duration)
 	if err := checkString("username", a.Username, MaxIDLen); err != nil {
 		return err
 	}
-	n.username = normalizeUsername(a.Username)
+	n.username = NormalizeUsername(a.Username)
 	if err := checkString("user_agent", a.UserAgent, MaxUserAgentLen); err != nil {
 		return err
 	}
@@ -386,12 +388,23 @@ func unhex(c byte) (byte, bool) {
 
 func isAlpha(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 
-// normalizeUsername trims and lower-cases; it allocates only when it must.
-func normalizeUsername(s string) string {
-	s = strings.TrimSpace(s)
+// NormalizeUsername is how usernames are counted: trimmed, lower-cased,
+// and, beyond ASCII, in Unicode compatibility form (NFKC), which maps
+// fullwidth and halfwidth letters to their plain forms. Identity servers
+// that follow RFC 8265 (PRECIS usernames) map widths before matching, and
+// an East Asian keyboard's input method types fullwidth letters: without
+// it "ＡＬＩＣＥ@example.com" and "alice@example.com", one account, were
+// two usernames to every window. It allocates only when it must.
+func NormalizeUsername(s string) string {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c >= 'A' && c <= 'Z' || c >= 0x80 {
+		if c >= 0x80 {
+			return strings.ToLower(strings.TrimSpace(norm.NFKC.String(s)))
+		}
+	}
+	s = strings.TrimSpace(s)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
 			return strings.ToLower(s)
 		}
 	}

@@ -736,3 +736,34 @@ func TestDecisionIDsAreSigned(t *testing.T) {
 		}
 	}
 }
+
+// One account typed every way an identity server accepts it (case, spaces,
+// an input method's fullwidth letters) is one username to the windows; a
+// look-alike from another script is another account, as it is to the
+// identity server.
+func TestUsernameVariantsAreOneUsername(t *testing.T) {
+	tests := []struct {
+		typed, want string
+	}{
+		{"alice@example.com", "alice@example.com"},
+		{" Alice@Example.com ", "alice@example.com"},
+		{"ＡＬＩＣＥ@example.com", "alice@example.com"},
+		{"alice＠ｅｘａｍｐｌｅ．ｃｏｍ", "alice@example.com"},
+		{"\u3000ａlice@example.com\u3000", "alice@example.com"},
+		{"Ａｌｉｃｅ@Example.com", "alice@example.com"},
+		{"\u0430lice@example.com", "\u0430lice@example.com"}, // Cyrillic а: another account
+	}
+	h := newHarness(t, nil)
+	for i, tc := range tests {
+		if got := engine.NormalizeUsername(tc.typed); got != tc.want {
+			t.Errorf("NormalizeUsername(%q) = %q, want %q", tc.typed, got, tc.want)
+		}
+		d := h.score(t, engine.Attempt{Time: t0.Add(time.Duration(i) * time.Second), Username: tc.typed, IP: "81.2.69.200", Result: engine.ResultPasswordBad})
+		if d.Signals.Attempt.Username != tc.want {
+			t.Errorf("attempt.username of %q = %q, want %q", tc.typed, d.Signals.Attempt.Username, tc.want)
+		}
+		if i == len(tests)-2 && d.Signals.IP.Usernames10m != 1 {
+			t.Errorf("after %d spellings of one username, ip.usernames_10m = %d, want 1", i+1, d.Signals.IP.Usernames10m)
+		}
+	}
+}

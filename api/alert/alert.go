@@ -228,7 +228,7 @@ func (b *Builder) Build(d *engine.Decision) *Alert {
 	a.Signals.IP.Lists = slices.Clone(d.Signals.IP.Lists)
 
 	a.User.ID = d.Signals.Attempt.UserID
-	name := d.Signals.Attempt.Username // already trimmed and lower-cased
+	name := d.Signals.Attempt.Username // already normalised (engine.NormalizeUsername)
 	switch b.policy(tenant) {
 	case UsernamePlain:
 		a.User.Username = name

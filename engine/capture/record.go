@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"hash"
-	"strings"
 	"time"
 
 	"github.com/riskgate/riskgate/engine"
@@ -141,7 +140,6 @@ func (k *keyer) outcomeLine(ev *event) *replay.Outcome {
 	return o
 }
 
-// normalizeUsername is the engine's normalisation (trimmed, lower-case),
-// for attempts the capture gets without a decision (outcomes reported
-// with the attempt).
-func normalizeUsername(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+// normalizeUsername is the engine's normalisation, for attempts the
+// capture gets without a decision (outcomes reported with the attempt).
+func normalizeUsername(s string) string { return engine.NormalizeUsername(s) }
