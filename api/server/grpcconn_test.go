@@ -11,6 +11,10 @@ import (
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 
 	pb "github.com/riskgate/riskgate/api/gen/riskgate/v1"
 	"github.com/riskgate/riskgate/api/server"
@@ -162,5 +166,61 @@ func TestGRPCConnectionBounds(t *testing.T) {
 	d, err := pb.NewRiskServiceClient(ts.grpcConn(t)).Score(ctx, &pb.ScoreRequest{Attempt: &pb.Attempt{Ip: "81.2.69.160"}, OmitSignals: true})
 	if err != nil || d.Action != pb.Action_ACTION_ALLOW {
 		t.Fatalf("Score beside the hostile connections: %v, %v", d, err)
+	}
+}
+
+// TestGRPCIdleConnectionClosed: a gRPC connection without a call is
+// closed, as an idle HTTP keep-alive connection is, although its client
+// pings it (api/client's keepalive, which the server accepts); the client
+// reconnects for its next call, which succeeds.
+func TestGRPCIdleConnectionClosed(t *testing.T) {
+	defer server.SetGRPCConnectionTimes(100*time.Millisecond, time.Hour, time.Hour)()
+	ts := startServer(t, testOpts{})
+	conn, err := grpc.NewClient(ts.addrs.GRPC, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 10 * time.Second, Timeout: 2 * time.Second, PermitWithoutStream: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	score := func() {
+		t.Helper()
+		d, err := pb.NewRiskServiceClient(conn).Score(ctx, &pb.ScoreRequest{Attempt: &pb.Attempt{Ip: "81.2.69.160"}, OmitSignals: true})
+		if err != nil || d.Action != pb.Action_ACTION_ALLOW {
+			t.Fatalf("Score: %v, %v", d, err)
+		}
+	}
+	score()
+	if s := conn.GetState(); s != connectivity.Ready {
+		t.Fatalf("after a call the connection is %v, want READY", s)
+	}
+	if !conn.WaitForStateChange(ctx, connectivity.Ready) {
+		t.Fatal("the server kept an idle gRPC connection open")
+	}
+	score()
+}
+
+// TestGRPCHeldCallEnds: a call that sent its headers and never its message
+// does not hold its connection forever: the connection's age ends it.
+func TestGRPCHeldCallEnds(t *testing.T) {
+	defer server.SetGRPCConnectionTimes(time.Hour, 100*time.Millisecond, 100*time.Millisecond)()
+	ts := startServer(t, testOpts{})
+	h := dialH2(t, ts.addrs.GRPC)
+	if err := h.openScore(1); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		f, err := h.fr.ReadFrame()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Fatalf("the server still holds a call that never sent its message: %v", err)
+			}
+			return // the server closed the connection
+		}
+		if s, ok := f.(*http2.SettingsFrame); ok && !s.IsAck() {
+			_ = h.fr.WriteSettingsAck()
+		}
 	}
 }

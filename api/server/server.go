@@ -47,6 +47,26 @@ const (
 	MaxHeaderBytes = 64 << 10 // request headers, on every listener
 )
 
+// How long a gRPC connection lives. A connection without a call for
+// grpcIdleTimeout is closed, as the HTTP listener closes an idle keep-alive
+// connection: the clients' pings (api/client: every 10s) are no call, and
+// the client reconnects at its next call. No connection outlives
+// grpcMaxAge (gRPC adds ±10% of jitter) by more than grpcAgeGrace: the
+// client is told to open another (GOAWAY), its calls still running get the
+// grace to finish, then the connection is closed. That is what bounds a
+// call that sent its headers and never its message: the handler waits for
+// the message before any interceptor runs, with no deadline but the
+// caller's, and a deadline of the server's own on each call would cost
+// every Score a context and a timer; the age costs a reconnection every
+// few minutes a connection. The grace outlasts a backtest
+// (--capture-backtest-timeout, 2m by default), the one call that may run
+// for minutes. Variables, not constants, for the tests.
+var (
+	grpcIdleTimeout = 2 * time.Minute
+	grpcMaxAge      = 5 * time.Minute
+	grpcAgeGrace    = 150 * time.Second
+)
+
 // Config is how the server listens and shuts down.
 type Config struct {
 	// HTTPAddr and GRPCAddr are the listeners; an empty address disables
@@ -216,6 +236,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			// more often than every 5 minutes, or one without a call in
 			// flight, for abuse, and closes the connection.
 			grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
+			grpc.KeepaliveParams(keepalive.ServerParameters{
+				MaxConnectionIdle: grpcIdleTimeout, MaxConnectionAge: grpcMaxAge, MaxConnectionAgeGrace: grpcAgeGrace,
+			}),
 		}
 		if grpcTLS != nil {
 			opts = append(opts, grpc.Creds(credentials.NewTLS(grpcTLS)))
