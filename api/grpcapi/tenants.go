@@ -65,8 +65,8 @@ func validationToPB(v service.Validation) *pb.ValidateRulesResponse {
 	return &pb.ValidateRulesResponse{Valid: true, Version: v.Set.Version(), RuleCount: int32(len(v.Set.Rules()))}
 }
 
-// tenantRulesToPB names files by their base names: a tenant's admin needs
-// no server paths.
+// tenantRulesToPB names files by their base names, and leaves out the
+// overlay's folder (persist_path): a tenant's admin needs no server paths.
 func tenantRulesToPB(t service.TenantRules) *pb.TenantRules {
 	th := t.Set.Thresholds()
 	shared, _ := rules.SplitVersion(t.Set.Version())
@@ -81,7 +81,7 @@ func tenantRulesToPB(t service.TenantRules) *pb.TenantRules {
 		})
 	}
 	if o := t.Overlay; o != nil {
-		ov := &pb.TenantOverlay{Version: o.Overlay.Version(), Origin: o.Origin, PersistPath: o.PersistPath, Disabled: o.Overlay.Disabled()}
+		ov := &pb.TenantOverlay{Version: o.Overlay.Version(), Origin: o.Origin, Disabled: o.Overlay.Disabled()}
 		if th, ok := o.Overlay.Thresholds(); ok {
 			ov.Thresholds = &pb.Thresholds{StepUp: int32(th.StepUp), Deny: int32(th.Deny)}
 		}

@@ -61,17 +61,16 @@ type tenantRulesJSON struct {
 }
 
 type overlayJSON struct {
-	Version     string            `json:"version"`
-	Origin      string            `json:"origin"`
-	PersistPath string            `json:"persist_path,omitempty"`
-	Files       []fileJSON        `json:"files"`
-	Disabled    []string          `json:"disabled"`
-	Thresholds  *thresholdsJSON   `json:"thresholds,omitempty"`
-	Problems    []ruleProblemJSON `json:"problems"`
+	Version    string            `json:"version"`
+	Origin     string            `json:"origin"`
+	Files      []fileJSON        `json:"files"`
+	Disabled   []string          `json:"disabled"`
+	Thresholds *thresholdsJSON   `json:"thresholds,omitempty"`
+	Problems   []ruleProblemJSON `json:"problems"`
 }
 
-// newTenantRulesJSON names files by their base names: a tenant's admin
-// needs no server paths.
+// newTenantRulesJSON names files by their base names, and leaves out the
+// overlay's folder: a tenant's admin needs no server paths.
 func newTenantRulesJSON(t service.TenantRules) *tenantRulesJSON {
 	th := t.Set.Thresholds()
 	shared, _ := rules.SplitVersion(t.Set.Version())
@@ -86,7 +85,7 @@ func newTenantRulesJSON(t service.TenantRules) *tenantRulesJSON {
 		})
 	}
 	if o := t.Overlay; o != nil {
-		ov := &overlayJSON{Version: o.Overlay.Version(), Origin: o.Origin, PersistPath: o.PersistPath,
+		ov := &overlayJSON{Version: o.Overlay.Version(), Origin: o.Origin,
 			Files: []fileJSON{}, Disabled: o.Overlay.Disabled(), Problems: []ruleProblemJSON{}}
 		if ov.Disabled == nil {
 			ov.Disabled = []string{}

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -275,5 +276,33 @@ func TestPromoteFlowStyleRule(t *testing.T) {
 	rc := pb.NewRulesServiceClient(dial(t, ts.addrs.GRPC, insecure.NewCredentials()))
 	if _, err := rc.PromoteTenant(withToken(context.Background(), adminToken), &pb.PromoteTenantRuleRequest{Tenant: "acme", RuleId: "acme-flow"}); status.Code(err) != codes.FailedPrecondition {
 		t.Errorf("grpc promote of a flow-style rule: %v", err)
+	}
+}
+
+// TestTenantViewHasNoServerPaths: a tenant's rules, as its own admin token
+// reads them (put, get, promote; HTTP and gRPC), name no folder of the
+// server: the overlay's persist_path is left out.
+func TestTenantViewHasNoServerPaths(t *testing.T) {
+	ts := startServer(t, testOpts{admin: adminToken, tenantTokens: map[string]string{"acme": acmeToken}})
+	put := map[string]any{"files": []map[string]string{{"name": "acme.yaml", "content": acmeOverlay}}}
+	if code := httpDo(t, nil, "PUT", ts.url("/v1/tenants/acme/rules"), acmeToken, put, nil); code != 200 {
+		t.Fatalf("put: %d", code)
+	}
+	for _, token := range []string{acmeToken, adminToken} {
+		var body json.RawMessage
+		if code := httpDo(t, nil, "GET", ts.url("/v1/tenants/acme/rules"), token, nil, &body); code != 200 {
+			t.Fatalf("get: %d", code)
+		}
+		if s := string(body); strings.Contains(s, ts.tenantsDir) || strings.Contains(s, "persist_path") {
+			t.Errorf("GET /v1/tenants/acme/rules names the server's folder %s", ts.tenantsDir)
+		}
+	}
+	rc := pb.NewRulesServiceClient(dial(t, ts.addrs.GRPC, insecure.NewCredentials()))
+	r, err := rc.GetTenant(withToken(context.Background(), acmeToken), &pb.GetTenantRulesRequest{Tenant: "acme"})
+	if err != nil || r.Overlay == nil {
+		t.Fatalf("grpc GetTenant: %v %v", r, err)
+	}
+	if p := r.Overlay.GetPersistPath(); p != "" {
+		t.Errorf("grpc GetTenant names the server's folder: %q", p)
 	}
 }

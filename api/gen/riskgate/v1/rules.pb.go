@@ -1114,7 +1114,9 @@ type TenantOverlay struct {
 	// before the hash when they set one).
 	Version string `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
 	// "file" (the tenant's folder) or "api" (held in memory only).
-	Origin      string      `protobuf:"bytes,2,opt,name=origin,proto3" json:"origin,omitempty"`
+	Origin string `protobuf:"bytes,2,opt,name=origin,proto3" json:"origin,omitempty"`
+	// Never set: the overlay's folder on the server is no business of the
+	// tenant's admin, who reads this message too.
 	PersistPath string      `protobuf:"bytes,3,opt,name=persist_path,json=persistPath,proto3" json:"persist_path,omitempty"`
 	Files       []*RuleFile `protobuf:"bytes,4,rep,name=files,proto3" json:"files,omitempty"`
 	// The shared rules it disables.
