@@ -55,17 +55,33 @@ func (c *Client) do(ctx context.Context, op string, idempotent bool, f func(cont
 	if dl, ok := ctx.Deadline(); ok && dl.Before(time.Now().Add(c.opts.Timeout)) {
 		callerBound = true
 	}
+	// The breaker counts calls, not tries: with retries on, a few failed
+	// calls would otherwise open it, as if riskgate had failed Failures
+	// logins.
+	done, err := c.allow()
+	if err != nil {
+		return 0, &Error{Op: op, Cause: CauseCircuitOpen, Msg: "riskgate failed repeatedly; calls fail over until a probe succeeds", Err: err}
+	}
 	cctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
-	var last *Error
+	tries, e := c.send(ctx, cctx, op, idempotent, callerBound, f)
+	switch {
+	case e == nil, e.Cause == CauseRejected:
+		done(nil) // riskgate answered: it is up
+	case e.Cause == CauseCanceled:
+		done(errNotCounted)
+	default:
+		done(e)
+	}
+	return tries, e
+}
+
+// send sends f until it succeeds, fails for good, or may not be sent
+// again: a retry only for an idempotent call whose try did not reach
+// riskgate, within the call's deadline, and while the circuit is not open
+// (other calls' failures may have opened it meanwhile).
+func (c *Client) send(ctx, cctx context.Context, op string, idempotent, callerBound bool, f func(context.Context) error) (tries int, _ *Error) {
 	for {
-		done, err := c.allow()
-		if err != nil {
-			if last != nil {
-				return tries, last // the circuit opened on this call's own failure
-			}
-			return tries, &Error{Op: op, Cause: CauseCircuitOpen, Msg: "riskgate failed repeatedly; calls fail over until a probe succeeds", Err: err}
-		}
 		if tries > 0 {
 			c.stats.retries.Add(1)
 		}
@@ -74,19 +90,7 @@ func (c *Client) do(ctx context.Context, op string, idempotent bool, f func(cont
 		if e != nil && e.Cause == CauseTimeout && callerBound {
 			e = &Error{Op: op, Cause: CauseCanceled, Msg: "the caller's deadline passed", Err: context.DeadlineExceeded}
 		}
-		last = e
-		switch {
-		case e == nil, e.Cause == CauseRejected:
-			done(nil) // riskgate answered: it is up
-		case e.Cause == CauseCanceled:
-			done(errNotCounted)
-		default:
-			done(e)
-		}
-		if e == nil {
-			return tries, nil
-		}
-		if !e.retry || !idempotent || tries >= c.opts.MaxTries || cctx.Err() != nil {
+		if e == nil || !e.retry || !idempotent || tries >= c.opts.MaxTries || cctx.Err() != nil || c.Breaker() == BreakerOpen {
 			return tries, e
 		}
 		// A short, jittered pause: long enough for a connection to be

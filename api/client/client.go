@@ -24,7 +24,7 @@ const (
 	DefaultTimeout = 50 * time.Millisecond
 	// DefaultMaxTries is how many times an idempotent call is sent at most.
 	DefaultMaxTries = 2
-	// DefaultBreakerFailures consecutive failures open the circuit.
+	// DefaultBreakerFailures consecutive failed calls open the circuit.
 	DefaultBreakerFailures = 5
 	// DefaultBreakerOpenFor is how long an open circuit fails calls over
 	// before letting one probe through.
@@ -86,8 +86,9 @@ type Options struct {
 // unreachable or overloaded servers and server errors; a refused request
 // (a bad field, a wrong token) means riskgate is up and counts as a success.
 type BreakerOptions struct {
-	// Failures is how many consecutive failures open the circuit.
-	// Default DefaultBreakerFailures.
+	// Failures is how many consecutive failed calls open the circuit: a
+	// call counts once, whatever its retries (MaxTries). Default
+	// DefaultBreakerFailures.
 	Failures int
 	// OpenFor is how long the circuit stays open before one probe call is
 	// let through. Default DefaultBreakerOpenFor.

@@ -10,7 +10,8 @@
 //     chose (Options.Failover: allow, step_up or deny), marked Failover
 //     with the Cause, so it is never mistaken for riskgate's judgement, and
 //     counted (Client.Stats, Options.Observer, the clientprom package);
-//   - a circuit breaker opens after a few consecutive failures, after which
+//   - a circuit breaker opens after a few consecutive failed calls (a
+//     call's retries count once), after which
 //     calls fail over at once, without touching the network, until a probe
 //     finds riskgate back;
 //   - over gRPC, calls go round robin over every replica the target's name

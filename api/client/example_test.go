@@ -67,7 +67,8 @@ func Example() {
 }
 
 // When riskgate cannot be reached, every call still returns at once with
-// the failover action, marked as such; after a few failures the circuit
+// the failover action, marked as such; after a few failed calls (here 2,
+// each sent twice: a refused connection is retried) the circuit
 // opens and riskgate is not even tried.
 func ExampleClient_BeforePassword_failover() {
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
@@ -93,7 +94,7 @@ func ExampleClient_BeforePassword_failover() {
 	fmt.Println("failovers:", s.FailoverTotal(), "breaker:", rg.Breaker())
 	// Output:
 	// step_up true unavailable true
-	// step_up true circuit_open true
+	// step_up true unavailable true
 	// step_up true circuit_open true
 	// failovers: 3 breaker: open
 }
