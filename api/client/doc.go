@@ -11,9 +11,8 @@
 //     with the Cause, so it is never mistaken for riskgate's judgement, and
 //     counted (Client.Stats, Options.Observer, the clientprom package);
 //   - a circuit breaker opens after a few consecutive failed calls (a
-//     call's retries count once), after which
-//     calls fail over at once, without touching the network, until a probe
-//     finds riskgate back;
+//     call's retries count once), after which calls fail over at once,
+//     without touching the network, until a probe finds riskgate back;
 //   - over gRPC, calls go round robin over every replica the target's name
 //     resolves to, and a replica that stops answering (its keepalive ping
 //     unanswered for a few seconds) leaves the rotation until it is back;
@@ -33,6 +32,29 @@
 // the SHA-1 riskgate's breached-password and spraying checks use, and no
 // field of this package or of the wire messages accepts a plain password.
 // The hash itself is redacted when formatted or logged.
+//
+// # Metrics
+//
+// Client.Stats counts calls, failovers and retries in the process. For
+// Prometheus, pass the Observer of package clientprom (clientprom.New) as
+// Options.Observer; it registers:
+//
+//   - riskgate_client_calls_total{op, result}: calls by operation ("score",
+//     "report") and result: "ok", or the Cause of the failure ("timeout",
+//     "unavailable", "overloaded", "circuit_open", "server_error",
+//     "rejected", "canceled"); every series exists from the start, at 0;
+//   - riskgate_client_failovers_total{cause, action}: logins that got the
+//     failover action (Options.Failover) because riskgate did not decide;
+//   - riskgate_client_requests_total{op}: requests sent, retries included
+//     (a call failed over by an open circuit sends none);
+//   - riskgate_client_call_duration_seconds{op}: a histogram of the calls'
+//     durations as the login saw them, retries and failovers included;
+//   - riskgate_client_breaker_state: the circuit breaker, 0 closed, 1
+//     half-open, 2 open (logins get the failover action);
+//   - riskgate_client_breaker_opened_total: times the circuit opened.
+//
+// Alert on the breaker's state and on the failovers' rate: while either is
+// up, logins are decided by the failover action, not by riskgate.
 //
 // The package depends on riskgate's generated protobuf code, gRPC and the
 // standard library only; nothing of the server (engine, stores, rules) is

@@ -1,7 +1,8 @@
 // Package clientprom exports the riskgate client's metrics to Prometheus:
 // an Observer for client.Options that counts calls, failovers by cause,
 // sends, and the circuit breaker's state. It is apart from package client so
-// that identity servers without Prometheus do not link it.
+// that identity servers without Prometheus do not link it. The metrics
+// and their labels are listed in package client's documentation (Metrics).
 //
 //	m, err := clientprom.New(prometheus.DefaultRegisterer)
 //	c, err := client.New(client.Options{Target: "riskgate:9090", Failover: client.StepUp, Observer: m})

@@ -5,6 +5,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -62,3 +64,54 @@ riskgate_client_requests_total{op="score"} 2
 		t.Error(err)
 	}
 }
+
+// TestMetricsDocumented: every metric the Observer registers is listed,
+// with its labels, in package client's documentation.
+func TestMetricsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../doc.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recordingRegisterer{}
+	if _, err := clientprom.New(rec); err != nil {
+		t.Fatal(err)
+	}
+	descs := make(chan *prometheus.Desc, 64)
+	for _, c := range rec.collectors {
+		c.Describe(descs)
+	}
+	close(descs)
+	re := regexp.MustCompile(`fqName: "([^"]+)".*variableLabels: \{([^}]*)\}`)
+	n := 0
+	for d := range descs {
+		m := re.FindStringSubmatch(d.String())
+		if m == nil {
+			t.Fatalf("unexpected description %s", d)
+		}
+		want := m[1]
+		if m[2] != "" {
+			want += "{" + strings.ReplaceAll(m[2], ",", ", ") + "}"
+		}
+		if !strings.Contains(string(doc), "//   - "+want+":") {
+			t.Errorf("metric %s is not listed in api/client/doc.go", want)
+		}
+		n++
+	}
+	if n == 0 {
+		t.Fatal("no metrics registered")
+	}
+}
+
+// recordingRegisterer keeps what is registered.
+type recordingRegisterer struct{ collectors []prometheus.Collector }
+
+func (r *recordingRegisterer) Register(c prometheus.Collector) error {
+	r.collectors = append(r.collectors, c)
+	return nil
+}
+
+func (r *recordingRegisterer) MustRegister(cs ...prometheus.Collector) {
+	r.collectors = append(r.collectors, cs...)
+}
+
+func (r *recordingRegisterer) Unregister(prometheus.Collector) bool { return false }
