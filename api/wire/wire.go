@@ -78,7 +78,18 @@ func (j *AttemptJSON) Convert(prefix string) (engine.Attempt, error) {
 	if a.Time, err = parseTime(j.Time, prefix+"time"); err != nil {
 		return a, err
 	}
+	if j.Time != "" && a.Time.IsZero() {
+		return a, zeroTime(prefix + "time")
+	}
 	return a, nil
+}
+
+// zeroTime refuses an attempt's time given as 0001-01-01T00:00:00Z, Go's
+// zero time, which the engine takes for "no time" and would replace with
+// now, where it refuses any other year before 2000 (in the engine's
+// words).
+func zeroTime(field string) error {
+	return &engine.FieldError{Field: field, Msg: "year 1 out of range"}
 }
 
 func parseTime(s, field string) (time.Time, error) {
@@ -250,6 +261,9 @@ func AttemptFromProto(p *pb.Attempt, prefix string) (engine.Attempt, error) {
 		t, err := timeFromProto(p.Time, prefix+"time")
 		if err != nil {
 			return a, err
+		}
+		if t.IsZero() {
+			return a, zeroTime(prefix + "time")
 		}
 		a.Time = t
 	}

@@ -406,3 +406,54 @@ func FuzzInvalidUTF8Field(f *testing.F) {
 		}
 	})
 }
+
+// TestZeroTimeRefused: an attempt whose time is given as Go's zero time
+// (0001-01-01T00:00:00Z) is refused naming the field, as 1999 is, over
+// JSON (HTTP, the streams) and protobuf (gRPC, the streams), instead of
+// being decided as of now; an absent time is still now.
+func TestZeroTimeRefused(t *testing.T) {
+	now := time.Date(2026, 5, 9, 12, 0, 0, 0, time.UTC)
+	eng := enginetest.New(t, engine.Options{Now: func() time.Time { return now }})
+	protoAt := func(ts *timestamppb.Timestamp) []byte {
+		return marshal(t, &pb.Attempt{Ip: "81.2.69.160", Time: ts})
+	}
+	zero, y1999 := time.Time{}, time.Date(1999, 12, 31, 23, 59, 59, 0, time.UTC)
+	tests := []struct {
+		name    string
+		decode  func() (engine.Attempt, error)
+		refused bool
+	}{
+		{"json zero", func() (engine.Attempt, error) {
+			return wire.DecodeAttemptJSON([]byte(`{"ip": "81.2.69.160", "time": "0001-01-01T00:00:00Z"}`))
+		}, true},
+		{"json zero, another offset", func() (engine.Attempt, error) {
+			return wire.DecodeAttemptJSON([]byte(`{"ip": "81.2.69.160", "time": "0001-01-01T02:00:00+02:00"}`))
+		}, true},
+		{"json 1999", func() (engine.Attempt, error) {
+			return wire.DecodeAttemptJSON([]byte(`{"ip": "81.2.69.160", "time": "1999-12-31T23:59:59Z"}`))
+		}, true},
+		{"json absent", func() (engine.Attempt, error) { return wire.DecodeAttemptJSON([]byte(`{"ip": "81.2.69.160"}`)) }, false},
+		{"proto zero", func() (engine.Attempt, error) { return wire.DecodeAttemptProto(protoAt(timestamppb.New(zero))) }, true},
+		{"proto 1999", func() (engine.Attempt, error) { return wire.DecodeAttemptProto(protoAt(timestamppb.New(y1999))) }, true},
+		{"proto absent", func() (engine.Attempt, error) { return wire.DecodeAttemptProto(protoAt(nil)) }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := tt.decode()
+			var d engine.Decision
+			if err == nil {
+				d, err = eng.Score(context.Background(), a)
+			}
+			if !tt.refused {
+				if err != nil || !d.Time.Equal(now) {
+					t.Fatalf("decided at %v, %v; want now, %v", d.Time, err, now)
+				}
+				return
+			}
+			var fe *engine.FieldError
+			if !errors.As(err, &fe) || fe.Field != "time" || !strings.Contains(fe.Msg, "out of range") {
+				t.Fatalf("err %v (decided at %v); want the time refused, out of range", err, d.Time)
+			}
+		})
+	}
+}

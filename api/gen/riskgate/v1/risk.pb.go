@@ -260,7 +260,8 @@ type Attempt struct {
 	Tenant string `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
 	// Client idempotency key; the decision id when absent.
 	AttemptId string `protobuf:"bytes,2,opt,name=attempt_id,json=attemptId,proto3" json:"attempt_id,omitempty"`
-	// Optional, default now; replays set it.
+	// Optional, default now; replays set it. A year before 2000 is refused,
+	// 0001-01-01T00:00:00Z included.
 	Time *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
 	// Stable account id; empty when the username matched no account.
 	UserId string `protobuf:"bytes,4,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
