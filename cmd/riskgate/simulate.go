@@ -38,6 +38,11 @@ func (c *simulateCmd) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("--start: %w", err)
 	}
+	if start.IsZero() {
+		// simulator.Config takes a zero Start for none given ("no start
+		// date"); this one was given, and is out of range as 1999 is.
+		return fmt.Errorf("--start %s: the stream must lie within the years 2000 to 9999", c.Start)
+	}
 	cfg := simulator.Config{
 		Seed: c.Seed, Users: c.Users, Days: c.Days, WarmupDays: c.WarmupDays, Start: start, Tenant: c.Tenant,
 		BreachedUserShare: c.Breached, VPNUserShare: c.VPN, NewUserShare: c.NewUsers, BusyOffice: c.BusyOffice,

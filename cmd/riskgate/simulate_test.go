@@ -34,6 +34,9 @@ func TestSimulateBinary(t *testing.T) {
 		{"more spray targets than users", []string{"--users", "10", "--days", "2", "--spray-accounts", "50"}, "spray accounts 50: more than the 10 users"},
 		{"more takeovers than users", []string{"--users", "10", "--days", "2", "--takeovers", "11"}, "takeovers 11: more than the 10 users"},
 		{"no users", []string{"--users", "0"}, "users 0: want 1 to 10,000,000"},
+		// Year 1 is Go's zero time, which the simulator reads as no date.
+		{"start in year 1", []string{"--start", "0001-01-01", "--users", "10", "--days", "1"}, "--start 0001-01-01: the stream must lie within the years 2000 to 9999"},
+		{"start in 1999", []string{"--start", "1999-06-01", "--users", "10", "--days", "1"}, "the stream must lie within the years 2000 to 9999"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
