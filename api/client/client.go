@@ -56,6 +56,9 @@ type Options struct {
 	// says (HTTP: an https:// URL verifies riskgate against the system's
 	// roots; an http:// URL with TLS set is refused). Sending a Token in
 	// plain text is only wise on loopback or inside an encrypted network.
+	// A plain-text gRPC call to a server that speaks TLS fails over
+	// (unavailable) with an error saying so, found by a TLS handshake the
+	// client tries on that failure, at most every 30 seconds.
 	TLS *tls.Config
 	// Tenant is the tenant of attempts that name none.
 	Tenant string

@@ -34,6 +34,9 @@ type grpcTransport struct {
 	conn  *grpc.ClientConn
 	risk  pb.RiskServiceClient
 	token string
+	// probe, in plain text, finds out whether a server that closed the
+	// connection at once speaks TLS (nil with Options.TLS).
+	probe *tlsProbe
 }
 
 func newGRPCTransport(o Options) (*grpcTransport, error) {
@@ -71,7 +74,11 @@ func newGRPCTransport(o Options) (*grpcTransport, error) {
 		return nil, fmt.Errorf("client: Options.Target %q: %w", o.Target, err)
 	}
 	conn.Connect() // dial now, not on the first login
-	return &grpcTransport{conn: conn, risk: pb.NewRiskServiceClient(conn), token: o.Token}, nil
+	t := &grpcTransport{conn: conn, risk: pb.NewRiskServiceClient(conn), token: o.Token}
+	if o.TLS == nil {
+		t.probe = newTLSProbe(o.Target)
+	}
+	return t, nil
 }
 
 func (t *grpcTransport) withToken(ctx context.Context) context.Context {
@@ -85,6 +92,7 @@ func (t *grpcTransport) score(ctx context.Context, req *pb.ScoreRequest) (*pb.De
 	d, err := t.risk.Score(t.withToken(ctx), req)
 	if err != nil {
 		e := grpcError(err)
+		t.hintTLS(ctx, e)
 		// Name the field as Attempt and the JSON API do.
 		e.Field = strings.TrimPrefix(e.Field, "attempt.")
 		return nil, e
@@ -94,7 +102,9 @@ func (t *grpcTransport) score(ctx context.Context, req *pb.ScoreRequest) (*pb.De
 
 func (t *grpcTransport) report(ctx context.Context, req *pb.ReportRequest) error {
 	if _, err := t.risk.Report(t.withToken(ctx), req); err != nil {
-		return grpcError(err)
+		e := grpcError(err)
+		t.hintTLS(ctx, e)
+		return e
 	}
 	return nil
 }
