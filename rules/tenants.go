@@ -3,6 +3,7 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -85,6 +86,10 @@ func (m *Manager) readTenants(shared *Set) (map[string]*TenantSnapshot, error) {
 	out := map[string]*TenantSnapshot{}
 	var errs []error
 	for _, e := range entries {
+		if StrayTenantFile(e) {
+			m.log.Warn("skipping a rule file directly in the tenants folder: no tenant reads it (a tenant's overlay is <folder>/<tenant>/*.yaml)", "path", filepath.Join(m.opts.TenantsDir, e.Name()))
+			continue
+		}
 		if !e.IsDir() || e.Name()[0] == '.' {
 			continue
 		}
@@ -110,6 +115,15 @@ func (m *Manager) readTenants(shared *Set) (map[string]*TenantSnapshot, error) {
 		return nil, errors.Join(errs...)
 	}
 	return out, nil
+}
+
+// StrayTenantFile reports whether an entry of a tenants folder is a rule
+// file, which no tenant reads: overlays are the files of the tenants'
+// folders in it. One there usually means that the folder given is a
+// tenant's own (rules/tenants/acme for rules/tenants), where every
+// overlay would otherwise be missed without a word.
+func StrayTenantFile(e fs.DirEntry) bool {
+	return !e.IsDir() && isRuleFile(e.Name())
 }
 
 // tenantSnapshot composes an overlay on shared and logs what does not fit.

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -328,5 +329,43 @@ func TestOverlayCostIsBounded(t *testing.T) {
 	}
 	if _, err := m.PutTenant("acme", "", src("acme.yaml", "disable: [shared-0]\n"+heavy("acme", 3))); err != nil {
 		t.Errorf("an overlay that disables a heavy shared rule to fit: %v", err)
+	}
+}
+
+// TestTenantsFolderWithRuleFiles: --rules-tenants given a tenant's own
+// folder (tenants/acme for tenants) found no overlay and said nothing; the
+// rule files directly in it, which no tenant reads, are now warned of by
+// name.
+func TestTenantsFolderWithRuleFiles(t *testing.T) {
+	root := t.TempDir()
+	sharedDir, acme := filepath.Join(root, "rules"), filepath.Join(root, "tenants", "acme")
+	for _, d := range []string{sharedDir, acme} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for p, data := range map[string]string{
+		filepath.Join(sharedDir, "rules.yaml"): sharedRules,
+		filepath.Join(acme, "rules.yaml"):      acmeOverlay,
+		filepath.Join(acme, "notes.txt"):       "not rules",
+	} {
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var log bytes.Buffer
+	m, err := NewManager(Options{Paths: []string{sharedDir}, TenantsDir: acme, Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.TenantNames(); len(got) != 0 {
+		t.Errorf("tenants %v, want none", got)
+	}
+	want := "path=" + filepath.Join(acme, "rules.yaml")
+	if !strings.Contains(log.String(), "no tenant reads it") || !strings.Contains(log.String(), want) {
+		t.Errorf("log does not warn of %s:\n%s", want, log.String())
+	}
+	if strings.Contains(log.String(), "notes.txt") {
+		t.Errorf("log warns of a file that is no rule file:\n%s", log.String())
 	}
 }

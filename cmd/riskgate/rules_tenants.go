@@ -21,8 +21,12 @@ func checkTenants(dir string, shared *rules.Set, out, errs io.Writer) error {
 		return fmt.Errorf("rules check: tenants: %w", err)
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
-	bad := 0
+	bad, found := 0, 0
 	for _, e := range entries {
+		if rules.StrayTenantFile(e) {
+			fmt.Fprintf(errs, "warning: %s: a rule file directly in the tenants folder, which no tenant reads: a tenant's overlay is %s\n", filepath.Join(dir, e.Name()), filepath.Join(dir, "<tenant>", "*.yaml"))
+			continue
+		}
 		if !e.IsDir() || e.Name()[0] == '.' {
 			continue
 		}
@@ -37,6 +41,7 @@ func checkTenants(dir string, shared *rules.Set, out, errs io.Writer) error {
 			fmt.Fprintf(errs, "warning: tenant %s: %v\n", tenant, err)
 			continue
 		}
+		found++
 		o, err := rules.CompileOverlay(tenant, srcs...)
 		if err != nil {
 			fmt.Fprintln(errs, err)
@@ -52,6 +57,11 @@ func checkTenants(dir string, shared *rules.Set, out, errs io.Writer) error {
 	}
 	if bad > 0 {
 		return fmt.Errorf("rules check: %d tenant overlay(s) rejected", bad)
+	}
+	if found == 0 {
+		// Say so: an OK that checked nothing passes a CI job that meant
+		// to check every overlay.
+		fmt.Fprintf(out, "no tenant overlays in %s (%s)\n", dir, filepath.Join(dir, "<tenant>", "*.yaml"))
 	}
 	return nil
 }

@@ -60,3 +60,32 @@ func TestRulesCheckTenants(t *testing.T) {
 		t.Errorf("rules check with good overlays: %v", err)
 	}
 }
+
+// TestRulesCheckTenantsGivenATenantsFolder: --rules-tenants naming a
+// tenant's own folder checked no overlay and answered OK without a word
+// about it; the check now warns of the rule files no tenant reads and says
+// it found no overlay.
+func TestRulesCheckTenantsGivenATenantsFolder(t *testing.T) {
+	dir := t.TempDir()
+	acme := filepath.Join(dir, "tenants", "acme")
+	if err := os.MkdirAll(acme, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(acme, "acme.yaml"), []byte("disable: [new-country]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	set, err := rules.Compile(rules.Source{Name: "rules.yaml", Data: []byte("rules:\n  - id: new-country\n    description: New country.\n    when: geo.new_country\n    score: 50\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errs bytes.Buffer
+	if err := checkTenants(acme, set, &out, &errs); err != nil {
+		t.Errorf("checkTenants: %v", err)
+	}
+	if want := "warning: " + filepath.Join(acme, "acme.yaml") + ": a rule file directly in the tenants folder, which no tenant reads"; !strings.Contains(errs.String(), want) {
+		t.Errorf("stderr lacks %q:\n%s", want, errs.String())
+	}
+	if want := "no tenant overlays in " + acme; !strings.Contains(out.String(), want) {
+		t.Errorf("stdout lacks %q:\n%s", want, out.String())
+	}
+}
