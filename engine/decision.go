@@ -122,6 +122,21 @@ type RuleError struct {
 	Err    error
 }
 
+// OverlayRuleError is the error Observer.Failed is given for a rule that
+// failed in a ruleset composed with a tenant's overlay: the rule ids there
+// are written by the tenant's admin, so metrics bound their series apart
+// from the shared rules' (whose failures must keep their own). Its text is
+// the rule's error.
+type OverlayRuleError struct{ Err error }
+
+func (e *OverlayRuleError) Error() string { return e.Err.Error() }
+func (e *OverlayRuleError) Unwrap() error { return e.Err }
+
+// overlayVersionMark is in the version of a ruleset composed with a
+// tenant's overlay ("<shared> + tenant:acme@..."); no version label can
+// hold it (rules.validLabel).
+const overlayVersionMark = " + tenant:"
+
 // Reset empties v. The slices are not reused: the decision owns them.
 func (v *Verdict) Reset() { *v = Verdict{} }
 

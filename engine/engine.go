@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -348,8 +349,15 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 	s.verdict.Reset()
 	rs.Evaluate(&s.env, &s.verdict)
 	v := &s.verdict
-	for _, re := range v.Errors {
-		e.failed("rule", re.RuleID, re.Err)
+	if len(v.Errors) > 0 {
+		overlay := strings.Contains(rs.Version(), overlayVersionMark)
+		for _, re := range v.Errors {
+			err := re.Err
+			if overlay {
+				err = &OverlayRuleError{Err: err}
+			}
+			e.failed("rule", re.RuleID, err)
+		}
 	}
 	action := v.Action
 	if action == ActionNone {

@@ -15,6 +15,7 @@
 package metrics
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,13 +61,15 @@ type Metrics struct {
 	// cap, so that a tenant's admin, who writes those ids, cannot use up
 	// the series the shared rules are watched by.
 	overlayRules int
-	scoreDur     prometheus.Histogram
-	outcomes     [7]prometheus.Counter // by engine.OutcomeKind
-	signalErrs   *prometheus.CounterVec
-	ruleErrs     cowMap[prometheus.Counter] // by rule id, capped as rules are
-	storeDurVec  *prometheus.HistogramVec
-	storeErrVec  *prometheus.CounterVec
-	storeOps     map[string]storeOp // read-only after New
+	// overlayRuleErrs is overlayRules for ruleErrs (under ruleErrs.mu).
+	overlayRuleErrs int
+	scoreDur        prometheus.Histogram
+	outcomes        [7]prometheus.Counter // by engine.OutcomeKind
+	signalErrs      *prometheus.CounterVec
+	ruleErrs        cowMap[prometheus.Counter] // by rule id, capped as rules are
+	storeDurVec     *prometheus.HistogramVec
+	storeErrVec     *prometheus.CounterVec
+	storeOps        map[string]storeOp // read-only after New
 
 	httpReqs *prometheus.CounterVec
 	httpDur  *prometheus.HistogramVec
@@ -221,12 +224,20 @@ func (m *Metrics) StoreCall(op string, took time.Duration, err error) {
 // set of Go types and names. Rule ids are not: a tenant admin, who may
 // put an overlay as often as they like, named a new series with each
 // failing rule, so they count under the rules' cap (MaxRules) as matches
-// do, past it as "other".
-func (m *Metrics) Failed(stage, name string, _ error) {
+// do, past it as "other"; a rule of a tenant's overlay (an
+// engine.OverlayRuleError) only within half of it, so that one overlay of
+// failing rules cannot leave the shared rules' failures all "other".
+func (m *Metrics) Failed(stage, name string, err error) {
 	if stage == "rule" {
-		m.ruleErrs.getOrAdd(name, m.opts.MaxRules, func(label string) prometheus.Counter {
+		build := func(label string) prometheus.Counter {
 			return m.signalErrs.WithLabelValues(stage, label)
-		}).Inc()
+		}
+		var oe *engine.OverlayRuleError
+		if errors.As(err, &oe) {
+			m.ruleErrs.getOrAddWithin(name, m.opts.MaxRules, &m.overlayRuleErrs, m.opts.MaxRules/2, build).Inc()
+			return
+		}
+		m.ruleErrs.getOrAdd(name, m.opts.MaxRules, build).Inc()
 		return
 	}
 	m.signalErrs.WithLabelValues(stage, name).Inc()

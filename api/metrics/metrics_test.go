@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -142,5 +143,23 @@ func TestOverlayRulesCannotUseUpTheRuleCap(t *testing.T) {
 	m.Decided(nil, junk, time.Millisecond)
 	if v := testutil.ToFloat64(m.ruleMatches.WithLabelValues("stuffing-address-burst", "enforce")); v != 2 {
 		t.Errorf("stuffing-address-burst = %v, want 2", v)
+	}
+}
+
+// TestOverlayRuleErrorsCannotUseUpTheCap: an overlay of a thousand failing
+// rules took, in one login, every rule-error series, and a shared rule
+// failing later counted as "other" for good; an overlay's failing rules
+// now add at most half the cap.
+func TestOverlayRuleErrorsCannotUseUpTheCap(t *testing.T) {
+	m, _ := newMetrics(t, Options{MaxRules: 10})
+	for i := range 20 {
+		m.Failed("rule", fmt.Sprint("junk-", i), &engine.OverlayRuleError{Err: errors.New("boom")})
+	}
+	if v := testutil.ToFloat64(m.signalErrs.WithLabelValues("rule", Other)); v != 15 {
+		t.Errorf("the overlay's failures counted as other: %v, want 15 (5 ids of its own)", v)
+	}
+	m.Failed("rule", "shared-rule", errors.New("boom"))
+	if v := testutil.ToFloat64(m.signalErrs.WithLabelValues("rule", "shared-rule")); v != 1 {
+		t.Errorf("a shared rule after an overlay's twenty failing ids: %v failures of its own, want 1", v)
 	}
 }
