@@ -191,6 +191,9 @@ func (c *nodeCapture) Backtest(ctx context.Context, req service.BacktestRequest)
 		},
 		Samples: req.Samples, MaxAttempts: limit, Logger: c.n.log,
 	})
+	if errors.Is(err, replay.ErrOtherSecret) {
+		return nil, fmt.Errorf("%w: a backtest reads the files of one secret: move those of the other out of %s", err, cfg.Dir)
+	}
 	if err != nil {
 		return nil, err
 	}

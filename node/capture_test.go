@@ -250,3 +250,45 @@ func TestForgetOverAnotherSecretsCapture(t *testing.T) {
 		t.Errorf("erasure over an earlier secret's capture: %v", err)
 	}
 }
+
+// A backtest through the API over a capture folder that holds files of an
+// earlier secret answered 500 "internal error" (the reason only in the
+// server's log); it is FAILED_PRECONDITION saying which key ids and what
+// to do.
+func TestBacktestOverAnotherSecretsCapture(t *testing.T) {
+	const token = "node-capture-admin-token-0123"
+	t.Setenv("RISKGATE_ADMIN_TOKEN", token)
+	ctx := context.Background()
+	dir := t.TempDir()
+	start := func(secret string) (*node.Node, pb.RulesServiceClient) {
+		n, err := node.New(ctx, node.Config{GRPC: node.GRPCConfig{Addr: "127.0.0.1:0"}, Capture: node.CaptureConfig{Dir: dir}}, node.WithSecret([]byte(secret)), node.WithLogger(quiet()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sctx, cancel := context.WithCancel(ctx)
+		addrs, wait, err := n.Start(sctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cancel(); wait() })
+		conn, err := grpc.NewClient(addrs.GRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		if _, err := n.Service().Score(ctx, engine.Attempt{IP: "81.2.69.160", UserID: "erin", Result: engine.ResultPasswordOK}); err != nil {
+			t.Fatal(err)
+		}
+		return n, pb.NewRulesServiceClient(conn)
+	}
+	n, _ := start("an-earlier-secret-0123456789")
+	if err := n.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, rc := start(captureSecret)
+	actx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
+	_, err := rc.Backtest(actx, &pb.BacktestRequest{})
+	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "keyed with another secret") || !strings.Contains(err.Error(), "move those of the other out of "+dir) {
+		t.Errorf("backtest over an earlier secret's capture: %v", err)
+	}
+}

@@ -214,6 +214,10 @@ func checkLabel(l string) error {
 	return nil
 }
 
+// ErrOtherSecret is the error of a stream whose capture files were keyed
+// under different secrets (the secret was rotated and the folder kept).
+var ErrOtherSecret = errors.New("capture: keyed with another secret")
+
 func (d *Decoder) readHeader(h *Header) error {
 	if h.Format != CaptureFormat {
 		return fmt.Errorf("capture: format %d, this riskgate reads %d", h.Format, CaptureFormat)
@@ -222,7 +226,7 @@ func (d *Decoder) readHeader(h *Header) error {
 		return errors.New("capture: key_id required")
 	}
 	if d.header != nil && h.KeyID != d.header.KeyID {
-		return fmt.Errorf("capture: keyed with another secret (key_id %s, earlier files %s): its users would not join theirs", h.KeyID, d.header.KeyID)
+		return fmt.Errorf("%w (key_id %s, earlier files %s): its users would not join theirs", ErrOtherSecret, h.KeyID, d.header.KeyID)
 	}
 	if d.header == nil {
 		d.header = h
