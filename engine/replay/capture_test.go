@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -204,5 +205,45 @@ func TestOutcomesThatDoNotApplyAreSkipped(t *testing.T) {
 	// stream (cut before it, as by tail): skipped too.
 	if sum.Outcomes.Applied != 1 || sum.Outcomes.Skipped != 2 {
 		t.Errorf("outcomes %+v, want 1 applied and 2 skipped", sum.Outcomes)
+	}
+}
+
+// TestTruncatedGzipFileIsNamed: a capture folder holding a cut gzip file
+// (a copy that stopped short, a full disk) failed, where the cut fell
+// within a line, with "line 1: unexpected EOF", the JSON's error on the
+// cut line, naming no file; the error is now the read's, which names the
+// file, wherever the cut is.
+func TestTruncatedGzipFileIsNamed(t *testing.T) {
+	var lines strings.Builder
+	for i := range 50 {
+		fmt.Fprintf(&lines, `{"time":"2026-05-04T10:00:00Z","ip":"81.2.69.%d","user_id":"u%d","label":"legit"}`+"\n", i, i*7919)
+	}
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	if _, err := zw.Write([]byte(lines.String())); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cut := filepath.Join(dir, "capture-20260504T100000.000000Z.jsonl.gz")
+	for n := 20; n < z.Len()-8; n += 13 {
+		if err := os.WriteFile(cut, z.Bytes()[:n], 0o600); err != nil {
+			t.Fatal(err)
+		}
+		in, err := replay.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := replay.NewDecoder(in)
+		var ev replay.Event
+		for err == nil {
+			err = d.Next(&ev)
+		}
+		in.Close()
+		if err == io.EOF || !strings.Contains(err.Error(), cut) {
+			t.Errorf("cut after %d of %d bytes: %v, want an error naming the file", n, z.Len(), err)
+		}
 	}
 }

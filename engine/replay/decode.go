@@ -92,6 +92,13 @@ func (d *Decoder) Next(ev *Event) error {
 		}
 		*ev = Event{LineNo: d.n}
 		if err := d.decode(raw, ev); err != nil {
+			if rerr := d.sc.Err(); rerr != nil {
+				// The line was cut short by a read that failed (a
+				// truncated gzip file): the read's error names the file
+				// and says what happened, the JSON's ("unexpected EOF")
+				// neither.
+				err = rerr
+			}
 			return fmt.Errorf("replay: line %d: %w", d.n, err)
 		}
 		return nil
