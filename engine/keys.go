@@ -206,9 +206,10 @@ func (k *Keyer) Attempt(tenant, attemptID string) Key {
 
 // Outcome keys the outcome of an attempt reported by its attempt_id, apart
 // from the attempt's own key (Attempt): attempt ids hold no NUL, so no
-// attempt id keys to it.
-func (k *Keyer) Outcome(tenant, attemptID string) Key {
-	return k.key(domainAttempt, tenant, attemptID, []byte("\x00outcome"))
+// attempt id keys to it. fp is the attempt's fingerprint: an id reused for
+// another attempt (another user, another address) keys another outcome.
+func (k *Keyer) Outcome(tenant, attemptID string, fp []byte) Key {
+	return k.key(domainAttempt, tenant, attemptID, append([]byte("\x00outcome"), fp...))
 }
 
 // Password keys a password's SHA-1 within a tenant.

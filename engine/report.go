@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -124,20 +125,45 @@ func (e *Engine) reportAttempt(ctx context.Context, o *Outcome) error {
 // if the Score landed (a client that timed out fails over and reports it).
 // It is counted under the Score's key, as that Score would have: once,
 // whichever came.
+//
+// An attempt_id that named another attempt (Score refuses such a reuse)
+// does not silence this one: its outcome keys apart, by the attempt's
+// fingerprint, and a failure whose id a different attempt's Score took is
+// counted under that key too. It once answered 204 and counted nothing.
 func (e *Engine) firstOutcome(ctx context.Context, kind OutcomeKind, s *scratch) (first bool, _ error) {
+	fp := e.attemptFingerprint(&s.n)
 	ev := s.ev
 	failure := kind == LoginFailed || kind == StepUpFailed
-	if failure && s.attempt.Result.Failed() {
+	scoreKey := failure && s.attempt.Result.Failed()
+	if scoreKey {
 		ev.AttemptID = e.opts.Keyer.Attempt(s.n.tenant, s.attempt.AttemptID)
 		ev.Attempt, ev.Failed = true, true
 	} else {
-		ev.AttemptID = e.opts.Keyer.Outcome(s.n.tenant, s.attempt.AttemptID)
+		ev.AttemptID = e.opts.Keyer.Outcome(s.n.tenant, s.attempt.AttemptID, fp[:])
 		ev.Attempt, ev.Failed = false, failure
 	}
 	var st State
 	err := e.storeCall(ctx, "observe", func(ctx context.Context) error { return e.opts.Store.Observe(ctx, &ev, &st) })
 	if err != nil {
 		return false, fmt.Errorf("engine: report: %w", err)
+	}
+	if scoreKey && !st.Replayed {
+		// Keep the attempt's fingerprint under its id, as a Score keeps
+		// it before its decision, so that a later report of another
+		// attempt under this id is told apart. A Score that lands later
+		// reads no decision in it and decides.
+		rec := &Decided{Tenant: s.n.tenant, AttemptID: ev.AttemptID, Record: fp[:]}
+		_ = e.storeCall(ctx, "commit", func(ctx context.Context) error { return e.opts.Store.Commit(ctx, &Commit{Decided: rec}) })
+	}
+	if st.Replayed && scoreKey && len(st.Decided) >= fingerprintLen && !bytes.Equal(st.Decided[:fingerprintLen], fp[:]) {
+		// The Score under this id was another attempt's: this failure
+		// is news, counted once under its own outcome key.
+		ev.AttemptID = e.opts.Keyer.Outcome(s.n.tenant, s.attempt.AttemptID, fp[:])
+		ev.Attempt, st = false, State{}
+		err = e.storeCall(ctx, "observe", func(ctx context.Context) error { return e.opts.Store.Observe(ctx, &ev, &st) })
+		if err != nil {
+			return false, fmt.Errorf("engine: report: %w", err)
+		}
 	}
 	if st.Replayed {
 		return false, nil
