@@ -72,7 +72,7 @@ func omitSignals(r *http.Request) (bool, error) {
 	}
 	omit, err := strconv.ParseBool(v[0])
 	if err != nil || len(v) > 1 {
-		return false, &engine.FieldError{Field: "omit_signals", Msg: fmt.Sprintf("want true or false, once; got %.40q", strings.Join(v, ","))}
+		return false, &engine.FieldError{Field: "omit_signals", Msg: fmt.Sprintf("want one boolean (true or false, 1 or 0, t or f, in any case), once; got %.40q", strings.Join(v, ","))}
 	}
 	return omit, nil
 }

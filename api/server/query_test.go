@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -29,6 +30,8 @@ func TestScoreQueryIsChecked(t *testing.T) {
 		{"?omit_signals=false", 200, true, 2},
 		{"?omit_signals=true", 200, false, 0},
 		{"?omit_signals=0", 200, true, 4},
+		// Python's requests sends True for True: read as it always was.
+		{"?omit_signals=True", 200, false, 0},
 	}
 	for _, c := range cases {
 		var d decision
@@ -42,7 +45,9 @@ func TestScoreQueryIsChecked(t *testing.T) {
 			t.Fatalf("%q: %d, want %d", c.query, code, c.code)
 		}
 		if c.code != 200 {
-			if e.Error.Field != "omit_signals" {
+			// The message lists what is accepted: it once said "true or
+			// false" while 1, 0, t and TRUE were read as booleans too.
+			if e.Error.Field != "omit_signals" || !strings.Contains(e.Error.Message, "true or false, 1 or 0, t or f, in any case") {
 				t.Errorf("%q: error %+v, want one naming omit_signals", c.query, e.Error)
 			}
 			continue
