@@ -194,6 +194,9 @@ func (c *nodeCapture) Backtest(ctx context.Context, req service.BacktestRequest)
 	if errors.Is(err, replay.ErrOtherSecret) {
 		return nil, fmt.Errorf("%w: a backtest reads the files of one secret: move those of the other out of %s", err, cfg.Dir)
 	}
+	if errors.Is(err, replay.ErrBadInput) {
+		return nil, fmt.Errorf("%w: the capture in %s cannot be read whole: move the damaged file out", err, cfg.Dir)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -1,11 +1,16 @@
 package node_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -290,5 +295,48 @@ func TestBacktestOverAnotherSecretsCapture(t *testing.T) {
 	_, err := rc.Backtest(actx, &pb.BacktestRequest{})
 	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "keyed with another secret") || !strings.Contains(err.Error(), "move those of the other out of "+dir) {
 		t.Errorf("backtest over an earlier secret's capture: %v", err)
+	}
+}
+
+// A backtest through the API over a capture folder holding a damaged file
+// (a gzip file cut short) answered 500 "internal error"; it is
+// FAILED_PRECONDITION naming the file and saying what to do.
+func TestBacktestOverADamagedCapture(t *testing.T) {
+	const token = "node-capture-admin-token-0123"
+	t.Setenv("RISKGATE_ADMIN_TOKEN", token)
+	ctx := context.Background()
+	dir := t.TempDir()
+	n, err := node.New(ctx, node.Config{GRPC: node.GRPCConfig{Addr: "127.0.0.1:0"}, Capture: node.CaptureConfig{Dir: dir}}, node.WithSecret([]byte(captureSecret)), node.WithLogger(quiet()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	addrs, wait, err := n.Start(sctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); wait() })
+	conn, err := grpc.NewClient(addrs.GRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := n.Service().Score(ctx, engine.Attempt{IP: "81.2.69.160", UserID: "erin", Result: engine.ResultPasswordOK}); err != nil {
+		t.Fatal(err)
+	}
+	// The gzip header and the start of a line, then nothing: a copy that
+	// stopped short. Its name sorts first, as an hour older file's does.
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	zw.Write([]byte(`{"capture":{"format":1,"created":"2026-01-01T00:00:00Z","key_id":"0123456789abcdef"}}` + "\n"))
+	zw.Close()
+	damaged := filepath.Join(dir, "capture-"+time.Now().UTC().Add(-time.Hour).Format("20060102T150405.000000Z")+".jsonl.gz")
+	if err := os.WriteFile(damaged, z.Bytes()[:z.Len()/2], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	actx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
+	_, err = pb.NewRulesServiceClient(conn).Backtest(actx, &pb.BacktestRequest{})
+	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), damaged) || !strings.Contains(err.Error(), "move the damaged file out") {
+		t.Errorf("backtest over a damaged capture: %v", err)
 	}
 }

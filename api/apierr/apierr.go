@@ -57,7 +57,7 @@ func Classify(err error) *Error {
 		return &Error{Code: codes.FailedPrecondition, Field: "rule_id", Message: err.Error()}
 	case errors.Is(err, rules.ErrVersionMismatch):
 		return &Error{Code: codes.Aborted, Field: "if_version", Message: err.Error()}
-	case errors.Is(err, capture.ErrOtherSecret), errors.Is(err, replay.ErrOtherSecret):
+	case errors.Is(err, capture.ErrOtherSecret), errors.Is(err, replay.ErrOtherSecret), errors.Is(err, replay.ErrBadInput):
 		return &Error{Code: codes.FailedPrecondition, Message: err.Error()}
 	case errors.Is(err, service.ErrNoCapture):
 		return &Error{Code: codes.FailedPrecondition, Message: service.ErrNoCapture.Error()}

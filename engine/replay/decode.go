@@ -99,18 +99,28 @@ func (d *Decoder) Next(ev *Event) error {
 				// neither.
 				err = rerr
 			}
-			return fmt.Errorf("replay: line %d: %w", d.n, err)
+			return inputError{fmt.Errorf("replay: line %d: %w", d.n, err)}
 		}
 		return nil
 	}
 	if err := d.sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
-			return fmt.Errorf("replay: line %d: longer than %d bytes", d.n+1, MaxLineSize)
+			return inputError{fmt.Errorf("replay: line %d: longer than %d bytes", d.n+1, MaxLineSize)}
 		}
-		return fmt.Errorf("replay: read: %w", err)
+		return inputError{fmt.Errorf("replay: read: %w", err)}
 	}
 	return io.EOF
 }
+
+// ErrBadInput is in every error of Next: the stream itself is at fault (a
+// line that does not decode, a file that cannot be read), not the engine
+// replaying it.
+var ErrBadInput = errors.New("replay: bad input")
+
+type inputError struct{ error }
+
+func (e inputError) Is(target error) bool { return target == ErrBadInput }
+func (e inputError) Unwrap() error        { return e.error }
 
 func (d *Decoder) decode(raw []byte, ev *Event) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
