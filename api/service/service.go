@@ -181,8 +181,8 @@ type TenantRules struct {
 // TenantRules returns a tenant's overlay and the ruleset its logins are
 // decided by (OpTenantRulesGet).
 func (s *Service) TenantRules(tenant string) (TenantRules, error) {
-	if !rules.ValidTenant(tenant) {
-		return TenantRules{}, &engine.FieldError{Field: "tenant", Msg: "want 1-64 letters, digits, '-', '_' or '.'"}
+	if err := checkTenant(tenant); err != nil {
+		return TenantRules{}, err
 	}
 	t := s.rules.Tenant(tenant)
 	if t == nil {
@@ -191,10 +191,23 @@ func (s *Service) TenantRules(tenant string) (TenantRules, error) {
 	return TenantRules{Tenant: tenant, Overlay: t, Set: t.Set}, nil
 }
 
+// checkTenant refuses a tenant no overlay can belong to, naming the
+// tenant: the rules' own check of it is an invalid request, which the
+// API reported under the field "files".
+func checkTenant(tenant string) error {
+	if !rules.ValidTenant(tenant) {
+		return &engine.FieldError{Field: "tenant", Msg: "want 1-64 letters, digits, '-', '_' or '.', not starting with '.'"}
+	}
+	return nil
+}
+
 // PutTenantRules replaces a tenant's overlay (OpTenantRulesPut) when
 // ifVersion is empty or its overlay's version in force; see
 // rules.Manager.PutTenant.
 func (s *Service) PutTenantRules(tenant, ifVersion string, files []rules.Source) (TenantRules, error) {
+	if err := checkTenant(tenant); err != nil {
+		return TenantRules{}, err
+	}
 	t, err := s.rules.PutTenant(tenant, ifVersion, files)
 	if err != nil {
 		return TenantRules{}, err
@@ -207,6 +220,9 @@ func (s *Service) PutTenantRules(tenant, ifVersion string, files []rules.Source)
 // ValidateRules, an overlay that does not compile is a Validation with
 // problems; Set is then the composed ruleset.
 func (s *Service) ValidateTenantRules(tenant string, files []rules.Source) (Validation, error) {
+	if err := checkTenant(tenant); err != nil {
+		return Validation{}, err
+	}
 	t, err := s.rules.ValidateTenant(tenant, files)
 	var rej *rules.RejectedError
 	if errors.As(err, &rej) {
@@ -221,6 +237,9 @@ func (s *Service) ValidateTenantRules(tenant string, files []rules.Source) (Vali
 // PromoteTenantRule flips a shadow rule of a tenant's overlay to enforce
 // (OpTenantRulesPromote).
 func (s *Service) PromoteTenantRule(tenant, ifVersion, ruleID string) (TenantRules, error) {
+	if err := checkTenant(tenant); err != nil {
+		return TenantRules{}, err
+	}
 	t, err := s.rules.PromoteTenant(tenant, ifVersion, ruleID)
 	if err != nil {
 		return TenantRules{}, err
