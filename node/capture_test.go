@@ -224,21 +224,7 @@ func TestForgetOverAnotherSecretsCapture(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	start := func(secret string) (*node.Node, pb.RiskServiceClient) {
-		n, err := node.New(ctx, node.Config{GRPC: node.GRPCConfig{Addr: "127.0.0.1:0"}, Capture: node.CaptureConfig{Dir: dir}}, node.WithSecret([]byte(secret)), node.WithLogger(quiet()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sctx, cancel := context.WithCancel(ctx)
-		addrs, wait, err := n.Start(sctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cancel(); wait() })
-		conn, err := grpc.NewClient(addrs.GRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { conn.Close() })
+		n, conn := startCaptureNode(t, dir, secret)
 		return n, pb.NewRiskServiceClient(conn)
 	}
 	n, _ := start("an-earlier-secret-0123456789")
@@ -266,21 +252,7 @@ func TestBacktestOverAnotherSecretsCapture(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	start := func(secret string) (*node.Node, pb.RulesServiceClient) {
-		n, err := node.New(ctx, node.Config{GRPC: node.GRPCConfig{Addr: "127.0.0.1:0"}, Capture: node.CaptureConfig{Dir: dir}}, node.WithSecret([]byte(secret)), node.WithLogger(quiet()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sctx, cancel := context.WithCancel(ctx)
-		addrs, wait, err := n.Start(sctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cancel(); wait() })
-		conn, err := grpc.NewClient(addrs.GRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { conn.Close() })
+		n, conn := startCaptureNode(t, dir, secret)
 		if _, err := n.Service().Score(ctx, engine.Attempt{IP: "81.2.69.160", UserID: "erin", Result: engine.ResultPasswordOK}); err != nil {
 			t.Fatal(err)
 		}
@@ -339,4 +311,28 @@ func TestBacktestOverADamagedCapture(t *testing.T) {
 	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), damaged) || !strings.Contains(err.Error(), "move the damaged file out") {
 		t.Errorf("backtest over a damaged capture: %v", err)
 	}
+}
+
+// startCaptureNode starts a node that captures into dir under secret, with
+// a gRPC listener, and returns it with a connection to that listener; both
+// end with the test.
+func startCaptureNode(t *testing.T, dir, secret string) (*node.Node, *grpc.ClientConn) {
+	t.Helper()
+	ctx := context.Background()
+	n, err := node.New(ctx, node.Config{GRPC: node.GRPCConfig{Addr: "127.0.0.1:0"}, Capture: node.CaptureConfig{Dir: dir}}, node.WithSecret([]byte(secret)), node.WithLogger(quiet()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	addrs, wait, err := n.Start(sctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); wait() })
+	conn, err := grpc.NewClient(addrs.GRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return n, conn
 }
