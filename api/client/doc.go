@@ -15,7 +15,10 @@
 //     without touching the network, until a probe finds riskgate back;
 //   - over gRPC, calls go round robin over every replica the target's name
 //     resolves to, and a replica that stops answering (its keepalive ping
-//     unanswered for a few seconds) leaves the rotation until it is back;
+//     unanswered for a few seconds) leaves the rotation until it is back.
+//     The pings come every 10 seconds, which a riskgate from before its
+//     server accepted them (2026-12-05) answers with GOAWAY
+//     too_many_pings: upgrade the servers before their clients;
 //   - calls are retried only where a retry is harmless: a Score carries an
 //     attempt_id (generated when the caller gives none), which riskgate uses
 //     as an idempotency key, so a retried Score is neither counted twice nor
