@@ -278,21 +278,7 @@ func TestBacktestOverADamagedCapture(t *testing.T) {
 	t.Setenv("RISKGATE_ADMIN_TOKEN", token)
 	ctx := context.Background()
 	dir := t.TempDir()
-	n, err := node.New(ctx, node.Config{GRPC: node.GRPCConfig{Addr: "127.0.0.1:0"}, Capture: node.CaptureConfig{Dir: dir}}, node.WithSecret([]byte(captureSecret)), node.WithLogger(quiet()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sctx, cancel := context.WithCancel(ctx)
-	addrs, wait, err := n.Start(sctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); wait() })
-	conn, err := grpc.NewClient(addrs.GRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	n, conn := startCaptureNode(t, dir, captureSecret)
 	if _, err := n.Service().Score(ctx, engine.Attempt{IP: "81.2.69.160", UserID: "erin", Result: engine.ResultPasswordOK}); err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +293,7 @@ func TestBacktestOverADamagedCapture(t *testing.T) {
 		t.Fatal(err)
 	}
 	actx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
-	_, err = pb.NewRulesServiceClient(conn).Backtest(actx, &pb.BacktestRequest{})
+	_, err := pb.NewRulesServiceClient(conn).Backtest(actx, &pb.BacktestRequest{})
 	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), damaged) || !strings.Contains(err.Error(), "move the damaged file out") {
 		t.Errorf("backtest over a damaged capture: %v", err)
 	}
