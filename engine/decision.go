@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -132,10 +133,11 @@ type OverlayRuleError struct{ Err error }
 func (e *OverlayRuleError) Error() string { return e.Err.Error() }
 func (e *OverlayRuleError) Unwrap() error { return e.Err }
 
-// overlayVersionMark is in the version of a ruleset composed with a
-// tenant's overlay ("<shared> + tenant:acme@..."); no version label can
-// hold it (rules.validLabel).
-const overlayVersionMark = " + tenant:"
+// IsOverlayVersion reports whether v is the version of a ruleset composed
+// with a tenant's overlay ("<shared> + tenant:acme@..."): rule ids there
+// are written by the tenant's admin. No version label can hold the mark
+// (rules.validLabel).
+func IsOverlayVersion(v string) bool { return strings.Contains(v, " + tenant:") }
 
 // Reset empties v. The slices are not reused: the decision owns them.
 func (v *Verdict) Reset() { *v = Verdict{} }

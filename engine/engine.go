@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"strings"
 	"sync"
 	"time"
 
@@ -350,7 +349,7 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 	rs.Evaluate(&s.env, &s.verdict)
 	v := &s.verdict
 	if len(v.Errors) > 0 {
-		overlay := strings.Contains(rs.Version(), overlayVersionMark)
+		overlay := IsOverlayVersion(rs.Version())
 		for _, re := range v.Errors {
 			err := re.Err
 			if overlay {

@@ -17,7 +17,6 @@ package metrics
 import (
 	"errors"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -255,10 +254,6 @@ func (m *Metrics) tenant(t string) *[4]prometheus.Counter {
 	})
 }
 
-// overlayMark is in the rules_version of a decision a tenant's overlay
-// made: "<shared> + tenant:acme@...".
-const overlayMark = " + tenant:"
-
 // rule returns the match counters of a rule id, creating them under the
 // cap; a decision of a tenant's overlay (its rules version says so)
 // creates them only within the overlays' half of it. The version is read
@@ -270,7 +265,7 @@ func (m *Metrics) rule(id, version string) *[2]prometheus.Counter {
 	build := func(label string) *[2]prometheus.Counter {
 		return &[2]prometheus.Counter{m.ruleMatches.WithLabelValues(label, "enforce"), m.ruleMatches.WithLabelValues(label, "shadow")}
 	}
-	if !strings.Contains(version, overlayMark) {
+	if !engine.IsOverlayVersion(version) {
 		return m.rules.getOrAdd(id, m.opts.MaxRules, build)
 	}
 	return m.rules.getOrAddWithin(id, m.opts.MaxRules, &m.overlayRules, m.opts.MaxRules/2, build)
