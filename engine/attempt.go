@@ -396,17 +396,16 @@ func isAlpha(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' 
 // it "ＡＬＩＣＥ@example.com" and "alice@example.com", one account, were
 // two usernames to every window. It allocates only when it must.
 func NormalizeUsername(s string) string {
+	upper := false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c >= 0x80 {
 			return strings.ToLower(strings.TrimSpace(norm.NFKC.String(s)))
 		}
+		upper = upper || c >= 'A' && c <= 'Z'
 	}
-	s = strings.TrimSpace(s)
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= 'A' && c <= 'Z' {
-			return strings.ToLower(s)
-		}
+	if s = strings.TrimSpace(s); upper {
+		return strings.ToLower(s)
 	}
 	return s
 }
