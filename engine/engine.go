@@ -456,9 +456,11 @@ func subnetText(addr netip.Addr) string {
 	return string(SubnetOf(addr).AppendTo(buf[:0]))
 }
 
-// hintAccuracyKM is the uncertainty given to a CDN's location hint: CDNs
-// geolocate from the address too, at about city precision.
-const hintAccuracyKM = 50
+// CityAccuracyKM is the uncertainty of a location found from an address
+// at about city precision: what a CDN's location hint is given (CDNs
+// geolocate from the address too), and the least that travel signals take
+// of any fix (signals.Location).
+const CityAccuracyKM = 50
 
 func applyHint(g *GeoHint, l *Location) {
 	if g == nil || g.Country == "" && g.Lat == nil {
@@ -468,7 +470,7 @@ func applyHint(g *GeoHint, l *Location) {
 	if g.Lat != nil {
 		l.HasCoordinates = true
 		l.Lat, l.Lon = *g.Lat, *g.Lon
-		l.AccuracyKM = hintAccuracyKM
+		l.AccuracyKM = CityAccuracyKM
 	}
 }
 

@@ -102,7 +102,7 @@ func (s Location) Compute(in *engine.Input, env *engine.Env) error {
 // database's 5 km radii, Paris and Fontainebleau (57 km) five minutes
 // apart on the user's own device was impossible travel, stepped up with
 // an alert. 50 km is what a CDN's hint gets, from the same kind of lookup.
-const minFixKM = 50
+const minFixKM = engine.CityAccuracyKM
 
 func fixRadius(km float64) float64 { return max(km, minFixKM) }
 
