@@ -28,6 +28,26 @@ type Attempt struct {
 	Geo          *GeoHint          `json:"geo,omitempty"`
 	Channel      string            `json:"channel,omitempty"`
 	Attributes   map[string]string `json:"attributes,omitempty"`
+
+	// BeforePassword marks the first Score of a login scored twice: before
+	// the password check, then after it with its result (the Go client's
+	// BeforePassword and AfterPassword). The second decision is the one
+	// the login acts on and reports the outcome of, so nothing is held
+	// awaiting this one's outcome: no pending decision, no held
+	// notification. It is set from the request (ScoreRequest.before_password,
+	// ?before_password=true), not the attempt's JSON: captures and streams
+	// do not carry it. Only with ResultUnknown (CheckBeforePassword).
+	BeforePassword bool `json:"-"`
+}
+
+// CheckBeforePassword refuses BeforePassword on an attempt whose password
+// was already checked: such a decision is the one the login acts on, and
+// would never learn. The error names the request's field, before_password.
+func CheckBeforePassword(a *Attempt) error {
+	if a.BeforePassword && a.Result != ResultUnknown {
+		return fieldErr("before_password", "only for an attempt scored before the password check (result unknown); this one's result is %s", a.Result)
+	}
+	return nil
 }
 
 // GeoHint is a location the client already knows, typically from a CDN

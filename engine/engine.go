@@ -260,6 +260,9 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 	s := e.scratch.Get().(*scratch)
 	defer e.release(s)
 	s.attempt = *a
+	if err := CheckBeforePassword(a); err != nil {
+		return Decision{}, err
+	}
 	if err := s.n.normalize(&s.attempt, now, e.opts.MaxClockSkew); err != nil {
 		return Decision{}, err
 	}
@@ -562,6 +565,8 @@ func (s *scratch) commitFor(d *Decision) {
 	case d.Action == ActionAllow && s.attempt.Result == ResultPasswordOK:
 		s.commit.Learn = &s.login
 		s.commit.Observed = &s.state
+	case s.attempt.BeforePassword:
+		// The Score after the password check is the one reported on.
 	case d.Action == ActionStepUp && !s.attempt.Result.Failed(),
 		d.Action == ActionAllow && s.attempt.Result == ResultUnknown:
 		s.pending = Pending{DecisionID: d.DecisionID, Action: d.Action, Result: s.attempt.Result, Event: s.ev, Login: s.login}

@@ -67,7 +67,9 @@ func (x *notify) shard(k *heldqueue.Key) *heldShard {
 
 // decided returns the notification to publish now, or holds it.
 func (x *notify) decided(b *Builder, a *engine.Attempt, d *engine.Decision) *Notification {
-	if len(d.Notify) == 0 || d.Signals.Attempt.UserID == "" {
+	if len(d.Notify) == 0 || d.Signals.Attempt.UserID == "" || a.BeforePassword {
+		// Before the password check, the Score after it notifies (or
+		// holds) for the login.
 		return nil
 	}
 	switch {

@@ -313,6 +313,16 @@ func TestHeldNotificationsAreBounded(t *testing.T) {
 	if x.decided(b, at, d) != nil || x.len() != 0 {
 		t.Error("held a notification for no one")
 	}
+	// Scored before the password check as the first of two Scores: the
+	// second notifies (or holds) for the login, and this one's outcome
+	// never comes.
+	for _, a := range []engine.Action{engine.ActionAllow, engine.ActionStepUp} {
+		d := dec("d5-" + a.String())
+		d.Action = a
+		if x.decided(b, &engine.Attempt{Result: engine.ResultUnknown, BeforePassword: true}, d) != nil || x.len() != 0 {
+			t.Errorf("%s before_password: held %d notifications, want none", a, x.len())
+		}
+	}
 }
 
 func compileNotificationSchema(t testing.TB) *jsonschema.Schema {

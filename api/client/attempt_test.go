@@ -89,6 +89,10 @@ func TestAwaitsOutcome(t *testing.T) {
 		{Decision{Action: StepUp, result: NoSuchUser}, false},
 		{Decision{Action: Deny, result: PasswordOK}, false},
 		{Decision{Action: Deny, Failover: true}, true},
+		// BeforePassword's: AfterPassword's decision is reported.
+		{Decision{Action: Allow, result: ResultUnknown, before: true}, false},
+		{Decision{Action: StepUp, result: ResultUnknown, before: true}, false},
+		{Decision{Action: StepUp, Failover: true, before: true}, false},
 	}
 	for _, tc := range cases {
 		if got := tc.d.AwaitsOutcome(); got != tc.want {

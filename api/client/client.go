@@ -192,7 +192,7 @@ func (c *Client) Close() error { return c.t.close() }
 // The Decision is always usable: on any failure it is the failover, and
 // the error says why (a *Error, a *FieldError, or the context's error).
 func (c *Client) BeforePassword(ctx context.Context, a Attempt) (Decision, error) {
-	return c.score(ctx, &a, suffixed(a.AttemptID, ":before"), ResultUnknown)
+	return c.score(ctx, &a, suffixed(a.AttemptID, ":before"), ResultUnknown, true)
 }
 
 // AfterPassword scores an attempt once the password was checked: r is
@@ -204,13 +204,13 @@ func (c *Client) AfterPassword(ctx context.Context, a Attempt, r Result) (Decisi
 		d := c.failover(CauseRejected, &a, ResultUnknown)
 		return d, &FieldError{Field: "result", Msg: fmt.Sprintf("%v: AfterPassword wants PasswordOK, PasswordBad or NoSuchUser", r)}
 	}
-	return c.score(ctx, &a, suffixed(a.AttemptID, ":after"), r)
+	return c.score(ctx, &a, suffixed(a.AttemptID, ":after"), r, false)
 }
 
 // Score scores an attempt at a single point of the caller's choosing, with
 // AttemptID as given (or generated). Prefer the two helpers above.
 func (c *Client) Score(ctx context.Context, a Attempt, r Result) (Decision, error) {
-	return c.score(ctx, &a, a.AttemptID, r)
+	return c.score(ctx, &a, a.AttemptID, r, false)
 }
 
 func suffixed(id, suffix string) string {
@@ -220,10 +220,13 @@ func suffixed(id, suffix string) string {
 	return id + suffix
 }
 
-func (c *Client) score(ctx context.Context, a *Attempt, attemptID string, r Result) (Decision, error) {
+// score scores a; before marks BeforePassword's Score, whose decision
+// awaits no outcome (AfterPassword's does).
+func (c *Client) score(ctx context.Context, a *Attempt, attemptID string, r Result, before bool) (Decision, error) {
 	start := time.Now()
 	if err := a.check(); err != nil {
 		d := c.failover(CauseRejected, a, r)
+		d.before = before
 		c.scored(start, 0, &d)
 		return d, err
 	}
@@ -234,7 +237,7 @@ func (c *Client) score(ctx context.Context, a *Attempt, attemptID string, r Resu
 	if tenant == "" {
 		tenant = c.opts.Tenant
 	}
-	req := &pb.ScoreRequest{Attempt: a.toPB(tenant, attemptID, r), OmitSignals: !c.opts.Signals}
+	req := &pb.ScoreRequest{Attempt: a.toPB(tenant, attemptID, r), OmitSignals: !c.opts.Signals, BeforePassword: before}
 	var resp *pb.Decision
 	tries, err := c.do(ctx, "score", true, func(ctx context.Context) error {
 		var err error
@@ -243,7 +246,7 @@ func (c *Client) score(ctx context.Context, a *Attempt, attemptID string, r Resu
 	})
 	if err != nil {
 		d := c.failover(err.Cause, a, r)
-		d.AttemptID, d.Tenant, d.attempt = attemptID, tenant, req.Attempt
+		d.AttemptID, d.Tenant, d.attempt, d.before = attemptID, tenant, req.Attempt, before
 		c.scored(start, tries, &d)
 		c.warnFailover("score", err)
 		return d, err
@@ -252,12 +255,12 @@ func (c *Client) score(ctx context.Context, a *Attempt, attemptID string, r Resu
 	if d.Action == ActionNone {
 		// An answer without an action is not one to act on.
 		d = c.failover(CauseServerError, a, r)
-		d.AttemptID, d.Tenant, d.attempt = attemptID, tenant, req.Attempt
+		d.AttemptID, d.Tenant, d.attempt, d.before = attemptID, tenant, req.Attempt, before
 		err = &Error{Op: "score", Cause: CauseServerError, Msg: "decision without an action"}
 		c.scored(start, tries, &d)
 		return d, err
 	}
-	d.result = r
+	d.result, d.before = r, before
 	c.scored(start, tries, &d)
 	return d, nil
 }

@@ -90,6 +90,19 @@ func TestTwoPointLogin(t *testing.T) {
 			if before.AttemptID != "home-1:before" || before.DecisionID == "" || before.RulesVersion == "" {
 				t.Errorf("home, before: ids %q %q, rules %q", before.AttemptID, before.DecisionID, before.RulesVersion)
 			}
+			// The login acts on AfterPassword's decision and reports its
+			// outcome: riskgate holds nothing for this one.
+			if before.AwaitsOutcome() {
+				t.Error("BeforePassword's decision awaits an outcome; AfterPassword's is reported")
+			}
+			var fe *client.FieldError
+			if err := c.LoginSucceeded(ctx, before); !errors.As(err, &fe) || fe.Field != "outcome" {
+				t.Errorf("LoginSucceeded of BeforePassword's decision: %v, want a FieldError", err)
+			}
+			var held *client.Error
+			if err := c.ReportByID(ctx, "", before.DecisionID, client.LoginSucceeded); !errors.As(err, &held) || held.Code != "NOT_FOUND" {
+				t.Errorf("riskgate held BeforePassword's decision for an outcome: %v, want NOT_FOUND", err)
+			}
 			after, err := c.AfterPassword(ctx, home, client.PasswordOK)
 			if err != nil || after.Failover || after.Action != client.Allow || after.AttemptID != "home-1:after" {
 				t.Fatalf("home, after the password: %+v, %v", after, err)

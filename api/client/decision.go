@@ -148,6 +148,7 @@ type Decision struct {
 	// decision (which riskgate never saw), and what the login knew.
 	attempt *pb.Attempt
 	result  Result
+	before  bool // BeforePassword's: AfterPassword's decision is reported on
 }
 
 // Matched reports whether the enforced rule with this id matched. Shadow

@@ -28,8 +28,12 @@
 // credential-stuffing run before the password hash is even computed) and
 // AfterPassword, with the result of the password check. The outcome helpers
 // (LoginSucceeded, LoginFailed, StepUpPassed, StepUpFailed) report what
-// happened after the decision that the login acted on, which is how riskgate
-// learns each user's baseline.
+// happened after the decision that the login acted on, AfterPassword's,
+// which is how riskgate learns each user's baseline. BeforePassword marks
+// its Score (ScoreRequest.before_password), so riskgate holds nothing
+// awaiting its decision's outcome; a riskgate from before that field
+// (2026-12-05) ignores it and holds the decision until it expires, as it
+// always did.
 //
 // The typed password never leaves the process: HashPassword turns it into
 // the SHA-1 riskgate's breached-password and spraying checks use, and no

@@ -255,7 +255,12 @@ func TestCallerGoneAway(t *testing.T) {
 func TestReportFailover(t *testing.T) {
 	down := newClient(t, client.Options{Target: refusedAddr(t), Failover: client.Allow, Timeout: time.Second})
 	a := client.Attempt{UserID: "u-dave", Username: "dave", IP: "81.2.69.160", DeviceID: "d"}
-	d, _ := down.BeforePassword(context.Background(), a)
+	// BeforePassword's failover awaits nothing (AfterPassword's is
+	// reported); a single scoring point before the password check does.
+	if d, _ := down.BeforePassword(context.Background(), a); !d.Failover || d.AwaitsOutcome() {
+		t.Fatalf("BeforePassword: %+v", d)
+	}
+	d, _ := down.Score(context.Background(), a, client.ResultUnknown)
 	if !d.Failover || !d.AwaitsOutcome() {
 		t.Fatalf("%+v", d)
 	}
@@ -267,8 +272,8 @@ func TestReportFailover(t *testing.T) {
 	if !errors.As(err, &e) || e.Cause != client.CauseUnavailable {
 		t.Fatalf("report to a dead riskgate: %v", err)
 	}
-	if st := down.Stats(); st.Retries != 2 || st.ReportFailures[client.CauseUnavailable] != 1 {
-		// one retry was the score's, one the report's: a refused connection
+	if st := down.Stats(); st.Retries != 3 || st.ReportFailures[client.CauseUnavailable] != 1 {
+		// one retry was each score's, one the report's: a refused connection
 		// delivered nothing, and riskgate applies an attempt's outcome once
 		t.Errorf("stats %+v", st)
 	}

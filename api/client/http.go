@@ -26,9 +26,9 @@ import (
 const maxAnswer = 1 << 20
 
 type httpTransport struct {
-	scoreURL, outcomeURL string
-	hc                   *http.Client
-	token                string
+	scoreURL, beforeURL, outcomeURL string
+	hc                              *http.Client
+	token                           string
 }
 
 func newHTTPTransport(o Options) (*httpTransport, error) {
@@ -43,11 +43,12 @@ func newHTTPTransport(o Options) (*httpTransport, error) {
 		tr.MaxIdleConnsPerHost = 64 // logins are concurrent; keep their connections
 		hc = &http.Client{Transport: tr}
 	}
-	scoreURL := base.String() + "/v1/score"
+	scoreURL, beforeURL := base.String()+"/v1/score", base.String()+"/v1/score?before_password=true"
 	if !o.Signals {
 		scoreURL += "?omit_signals=true"
+		beforeURL += "&omit_signals=true"
 	}
-	return &httpTransport{scoreURL: scoreURL, outcomeURL: base.String() + "/v1/outcome", hc: hc, token: o.Token}, nil
+	return &httpTransport{scoreURL: scoreURL, beforeURL: beforeURL, outcomeURL: base.String() + "/v1/outcome", hc: hc, token: o.Token}, nil
 }
 
 // attemptJSON is riskgate's JSON attempt.
@@ -114,7 +115,11 @@ type errorJSON struct {
 
 func (t *httpTransport) score(ctx context.Context, req *pb.ScoreRequest) (*pb.Decision, error) {
 	var j decisionJSON
-	if err := t.post(ctx, t.scoreURL, attemptToJSON(req.GetAttempt()), &j); err != nil {
+	u := t.scoreURL
+	if req.GetBeforePassword() {
+		u = t.beforeURL
+	}
+	if err := t.post(ctx, u, attemptToJSON(req.GetAttempt()), &j); err != nil {
 		return nil, err
 	}
 	d := &pb.Decision{

@@ -18,7 +18,7 @@ const (
 	// LoginSucceeded: the user is in (after an allow).
 	LoginSucceeded
 	// LoginFailed: the login failed after the decision (the password check
-	// that followed a BeforePassword allow).
+	// that followed an allow scored with ResultUnknown).
 	LoginFailed
 	// StepUpPassed: the user answered the second factor.
 	StepUpPassed
@@ -44,13 +44,17 @@ func (o Outcome) String() string {
 var ErrNoDecision = errors.New("client: the decision was a failover: riskgate holds no decision to label")
 
 // AwaitsOutcome reports whether riskgate waits for this decision's outcome
-// to learn from it: an allow scored before the password check, and any
-// step-up of a login whose password was not known to be wrong. Other
-// decisions were settled when they were made (an allowed login with the
-// right password is learned at once; a failed password or a deny was
-// counted), and the outcome helpers send nothing for them.
+// to learn from it: an allow scored before the password check at a single
+// point (Score with ResultUnknown), and any step-up of a login whose
+// password was not known to be wrong. Other decisions were settled when
+// they were made (an allowed login with the right password is learned at
+// once; a failed password or a deny was counted), and the outcome helpers
+// send nothing for them. BeforePassword's decision awaits nothing: the
+// login reports the outcome of AfterPassword's.
 func (d *Decision) AwaitsOutcome() bool {
 	switch {
+	case d.before:
+		return false
 	case d.Failover:
 		return true // riskgate never saw it: the outcome is all it will know
 	case d.Action == StepUp:
@@ -68,7 +72,8 @@ func (c *Client) LoginSucceeded(ctx context.Context, d Decision) error {
 }
 
 // LoginFailed reports that the login failed after d (the password check
-// that followed a BeforePassword).
+// that followed an allow scored with ResultUnknown; after BeforePassword,
+// score AfterPassword with PasswordBad instead).
 func (c *Client) LoginFailed(ctx context.Context, d Decision) error {
 	return c.Report(ctx, d, LoginFailed)
 }
@@ -84,7 +89,8 @@ func (c *Client) StepUpFailed(ctx context.Context, d Decision) error {
 }
 
 // Report tells riskgate what happened after d. It sends nothing when
-// riskgate awaits nothing (see Decision.AwaitsOutcome), and for a failover
+// riskgate awaits nothing (see Decision.AwaitsOutcome), refuses an outcome
+// of BeforePassword's decision (report AfterPassword's), and for a failover
 // decision it sends the attempt itself, which riskgate never saw, so
 // failures still count in the attack windows; except that a login let in by
 // a failover Allow is never reported as succeeded: riskgate did not judge
@@ -108,6 +114,8 @@ func (c *Client) Report(ctx context.Context, d Decision, o Outcome) error {
 		return c.ReportByID(ctx, d.Tenant, d.DecisionID, o)
 	case !d.Failover && d.Action == StepUp && o == LoginSucceeded:
 		return &FieldError{Field: "outcome", Msg: "the decision was step_up: report StepUpPassed or StepUpFailed"}
+	case d.before:
+		return &FieldError{Field: "outcome", Msg: "the decision was BeforePassword's: report the outcome of AfterPassword's decision"}
 	case !d.AwaitsOutcome():
 		return nil
 	case d.Failover && (o == LoginSucceeded || d.attempt == nil):

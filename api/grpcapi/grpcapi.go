@@ -65,6 +65,10 @@ func (s *Risk) decide(ctx context.Context, req *pb.ScoreRequest) (engine.Decisio
 	if err != nil {
 		return engine.Decision{}, toStatus(s.Log, err)
 	}
+	a.BeforePassword = req.BeforePassword
+	if err := engine.CheckBeforePassword(&a); err != nil {
+		return engine.Decision{}, toStatus(s.Log, err) // a field of the request, not of attempt
+	}
 	d, err := s.Service.Score(ctx, a)
 	if err != nil {
 		return engine.Decision{}, toStatus(s.Log, engine.WithinField(err, "attempt."))

@@ -116,18 +116,28 @@ func TestEnumsMatchEngine(t *testing.T) {
 }
 
 // TestAttemptMirrorsEngine: every field of engine.Attempt has a protobuf
-// field of the same name, and the conversion carries it.
+// field of the same name, and the conversion carries it; a field the
+// request sets (json "-": BeforePassword) is ScoreRequest's.
 func TestAttemptMirrorsEngine(t *testing.T) {
 	fields := pb.File_riskgate_v1_risk_proto.Messages().ByName("Attempt").Fields()
+	request := pb.File_riskgate_v1_risk_proto.Messages().ByName("ScoreRequest").Fields()
 	at := reflect.TypeOf(engine.Attempt{})
+	n := 0
 	for i := range at.NumField() {
 		name, _, _ := strings.Cut(at.Field(i).Tag.Get("json"), ",")
+		if name == "-" {
+			if snake := "before_password"; at.Field(i).Name != "BeforePassword" || request.ByName(protoreflect.Name(snake)) == nil {
+				t.Errorf("Attempt.%s is set from no ScoreRequest field", at.Field(i).Name)
+			}
+			continue
+		}
+		n++
 		if fields.ByName(protoreflect.Name(name)) == nil {
 			t.Errorf("Attempt.%s has no protobuf field", name)
 		}
 	}
-	if fields.Len() != at.NumField() {
-		t.Errorf("protobuf Attempt has %d fields, engine.Attempt %d", fields.Len(), at.NumField())
+	if fields.Len() != n {
+		t.Errorf("protobuf Attempt has %d fields, engine.Attempt %d", fields.Len(), n)
 	}
 	when := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	lat, lon := 1.5, 2.5

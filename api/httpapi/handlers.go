@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -43,10 +44,16 @@ func (a *API) score(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
-	omit, err := omitSignals(r)
-	if err != nil {
-		a.fail(w, err)
-		return
+	var omit bool
+	if r.URL.RawQuery != "" { // Query makes a map: only when there is a query
+		q := r.URL.Query()
+		if omit, err = boolParam(q, "omit_signals"); err == nil {
+			at.BeforePassword, err = boolParam(q, "before_password")
+		}
+		if err != nil {
+			a.fail(w, err)
+			return
+		}
 	}
 	d, err := a.Service.Score(r.Context(), at)
 	if err != nil {
@@ -59,22 +66,20 @@ func (a *API) score(w http.ResponseWriter, r *http.Request) {
 	writeDecision(w, &d)
 }
 
-// omitSignals reads ?omit_signals=, checked before the attempt is scored
-// (and counted): a value that is not a boolean ("yes") was read as false,
-// and the caller got the signals it had asked to leave out.
-func omitSignals(r *http.Request) (bool, error) {
-	if r.URL.RawQuery == "" { // Query makes a map: only when there is a query
-		return false, nil
-	}
-	v, ok := r.URL.Query()["omit_signals"]
+// boolParam reads a boolean query parameter (?omit_signals=,
+// ?before_password=), checked before the attempt is scored (and counted):
+// a value that is not a boolean ("yes") was once read as false, and the
+// caller got the signals it had asked to leave out.
+func boolParam(q url.Values, name string) (bool, error) {
+	v, ok := q[name]
 	if !ok {
 		return false, nil
 	}
-	omit, err := strconv.ParseBool(v[0])
+	b, err := strconv.ParseBool(v[0])
 	if err != nil || len(v) > 1 {
-		return false, &engine.FieldError{Field: "omit_signals", Msg: fmt.Sprintf("want one boolean (true or false, 1 or 0, t or f, in any case), once; got %.40q", strings.Join(v, ","))}
+		return false, &engine.FieldError{Field: name, Msg: fmt.Sprintf("want one boolean (true or false, 1 or 0, t or f, in any case), once; got %.40q", strings.Join(v, ","))}
 	}
-	return omit, nil
+	return b, nil
 }
 
 func (a *API) outcome(w http.ResponseWriter, r *http.Request) {

@@ -43,6 +43,9 @@ func jsonNames(t reflect.Type) []string {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue // set from the request, not the message (BeforePassword)
+		}
 		out = append(out, name)
 	}
 	return out

@@ -49,6 +49,16 @@ func (m *ScoreRequest) MarshalToSizedBufferVT(dAtA []byte) (int, error) {
 		i -= len(m.unknownFields)
 		copy(dAtA[i:], m.unknownFields)
 	}
+	if m.BeforePassword {
+		i--
+		if m.BeforePassword {
+			dAtA[i] = 1
+		} else {
+			dAtA[i] = 0
+		}
+		i--
+		dAtA[i] = 0x18
+	}
 	if m.OmitSignals {
 		i--
 		if m.OmitSignals {
@@ -1045,6 +1055,9 @@ func (m *ScoreRequest) SizeVT() (n int) {
 		n += 1 + l + protohelpers.SizeOfVarint(uint64(l))
 	}
 	if m.OmitSignals {
+		n += 2
+	}
+	if m.BeforePassword {
 		n += 2
 	}
 	n += len(m.unknownFields)

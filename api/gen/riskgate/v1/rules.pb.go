@@ -1114,11 +1114,8 @@ type TenantOverlay struct {
 	// before the hash when they set one).
 	Version string `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
 	// "file" (the tenant's folder) or "api" (held in memory only).
-	Origin string `protobuf:"bytes,2,opt,name=origin,proto3" json:"origin,omitempty"`
-	// Never set: the overlay's folder on the server is no business of the
-	// tenant's admin, who reads this message too.
-	PersistPath string      `protobuf:"bytes,3,opt,name=persist_path,json=persistPath,proto3" json:"persist_path,omitempty"`
-	Files       []*RuleFile `protobuf:"bytes,4,rep,name=files,proto3" json:"files,omitempty"`
+	Origin string      `protobuf:"bytes,2,opt,name=origin,proto3" json:"origin,omitempty"`
+	Files  []*RuleFile `protobuf:"bytes,4,rep,name=files,proto3" json:"files,omitempty"`
 	// The shared rules it disables.
 	Disabled []string `protobuf:"bytes,5,rep,name=disabled,proto3" json:"disabled,omitempty"`
 	// Its own thresholds; absent when it keeps the shared ones.
@@ -1170,13 +1167,6 @@ func (x *TenantOverlay) GetVersion() string {
 func (x *TenantOverlay) GetOrigin() string {
 	if x != nil {
 		return x.Origin
-	}
-	return ""
-}
-
-func (x *TenantOverlay) GetPersistPath() string {
-	if x != nil {
-		return x.PersistPath
 	}
 	return ""
 }
@@ -1418,17 +1408,16 @@ const file_riskgate_v1_rules_proto_rawDesc = "" +
 	"thresholds\x18\x04 \x01(\v2\x17.riskgate.v1.ThresholdsR\n" +
 	"thresholds\x12'\n" +
 	"\x05rules\x18\x05 \x03(\v2\x11.riskgate.v1.RuleR\x05rules\x124\n" +
-	"\aoverlay\x18\x06 \x01(\v2\x1a.riskgate.v1.TenantOverlayR\aoverlay\"\x9a\x02\n" +
+	"\aoverlay\x18\x06 \x01(\v2\x1a.riskgate.v1.TenantOverlayR\aoverlay\"\x8b\x02\n" +
 	"\rTenantOverlay\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x16\n" +
-	"\x06origin\x18\x02 \x01(\tR\x06origin\x12!\n" +
-	"\fpersist_path\x18\x03 \x01(\tR\vpersistPath\x12+\n" +
+	"\x06origin\x18\x02 \x01(\tR\x06origin\x12+\n" +
 	"\x05files\x18\x04 \x03(\v2\x15.riskgate.v1.RuleFileR\x05files\x12\x1a\n" +
 	"\bdisabled\x18\x05 \x03(\tR\bdisabled\x127\n" +
 	"\n" +
 	"thresholds\x18\x06 \x01(\v2\x17.riskgate.v1.ThresholdsR\n" +
 	"thresholds\x122\n" +
-	"\bproblems\x18\a \x03(\v2\x16.riskgate.v1.RuleErrorR\bproblems\"\xb9\x01\n" +
+	"\bproblems\x18\a \x03(\v2\x16.riskgate.v1.RuleErrorR\bproblemsJ\x04\b\x03\x10\x04R\fpersist_path\"\xb9\x01\n" +
 	"\x0fBacktestRequest\x12+\n" +
 	"\x05files\x18\x01 \x03(\v2\x15.riskgate.v1.RuleFileR\x05files\x12<\n" +
 	"\x0ebaseline_files\x18\x02 \x03(\v2\x15.riskgate.v1.RuleFileR\rbaselineFiles\x12\x18\n" +

@@ -1096,13 +1096,6 @@ func (m *TenantOverlay) MarshalToSizedBufferVT(dAtA []byte) (int, error) {
 			dAtA[i] = 0x22
 		}
 	}
-	if len(m.PersistPath) > 0 {
-		i -= len(m.PersistPath)
-		copy(dAtA[i:], m.PersistPath)
-		i = protohelpers.EncodeVarint(dAtA, i, uint64(len(m.PersistPath)))
-		i--
-		dAtA[i] = 0x1a
-	}
 	if len(m.Origin) > 0 {
 		i -= len(m.Origin)
 		copy(dAtA[i:], m.Origin)
@@ -1639,10 +1632,6 @@ func (m *TenantOverlay) SizeVT() (n int) {
 		n += 1 + l + protohelpers.SizeOfVarint(uint64(l))
 	}
 	l = len(m.Origin)
-	if l > 0 {
-		n += 1 + l + protohelpers.SizeOfVarint(uint64(l))
-	}
-	l = len(m.PersistPath)
 	if l > 0 {
 		n += 1 + l + protohelpers.SizeOfVarint(uint64(l))
 	}
