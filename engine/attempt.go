@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
@@ -406,21 +407,39 @@ func unhex(c byte) (byte, bool) {
 	return 0, false
 }
 
+// dropInvisible drops, for strings.Map, Unicode's default ignorable code
+// points (as near as the standard library's tables give them: format
+// characters such as zero-width spaces, joiners, bidi controls and soft
+// hyphens; variation selectors; and the other default ignorables, such as
+// the Hangul fillers), which render as nothing.
+func dropInvisible(r rune) rune {
+	if unicode.In(r, unicode.Cf, unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point) {
+		return -1
+	}
+	return r
+}
+
 func isAlpha(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 
 // NormalizeUsername is how usernames are counted: trimmed, lower-cased,
 // and, beyond ASCII, in Unicode compatibility form (NFKC), which maps
-// fullwidth and halfwidth letters to their plain forms. Identity servers
+// fullwidth and halfwidth letters to their plain forms, without the
+// characters that render as nothing (invisible). Identity servers
 // that follow RFC 8265 (PRECIS usernames) map widths before matching, and
 // an East Asian keyboard's input method types fullwidth letters: without
 // it "ＡＬＩＣＥ@example.com" and "alice@example.com", one account, were
-// two usernames to every window. It allocates only when it must.
+// two usernames to every window. Invisible characters (a zero-width space,
+// a soft hyphen, a bidi control) are refused by PRECIS and dropped by
+// many identity servers' input handling, and to a person reading a log
+// the name looks the same: a stuffing run that sprinkled them into one
+// username was a new username to every window at each attempt. It
+// allocates only when it must.
 func NormalizeUsername(s string) string {
 	upper := false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c >= 0x80 {
-			return strings.ToLower(strings.TrimSpace(norm.NFKC.String(s)))
+			return strings.ToLower(strings.TrimSpace(strings.Map(dropInvisible, norm.NFKC.String(s))))
 		}
 		upper = upper || c >= 'A' && c <= 'Z'
 	}

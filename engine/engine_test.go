@@ -751,6 +751,16 @@ func TestUsernameVariantsAreOneUsername(t *testing.T) {
 		{"alice＠ｅｘａｍｐｌｅ．ｃｏｍ", "alice@example.com"},
 		{"\u3000ａlice@example.com\u3000", "alice@example.com"},
 		{"Ａｌｉｃｅ@Example.com", "alice@example.com"},
+		// Invisible characters (zero-width space, joiners, word joiner,
+		// byte order mark, soft hyphen, bidi controls, Hangul filler,
+		// variation selector) render as nothing: stuffing the same name
+		// with them made a new username to every window each time.
+		{"al\u200bice@example.com", "alice@example.com"},
+		{"\ufeffalice@exam\u200cple\u200d.com", "alice@example.com"},
+		{"ali\u00adce@example.com\u2060", "alice@example.com"},
+		{"\u202ealice@example.com\u202c", "alice@example.com"},
+		{"al\u3164ice@example.com\ufe0f", "alice@example.com"},
+		{"\u200b Alice@Example.com", "alice@example.com"},
 		{"\u0430lice@example.com", "\u0430lice@example.com"}, // Cyrillic а: another account
 	}
 	h := newHarness(t, nil)
