@@ -4,10 +4,16 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"unicode/utf8"
 )
+
+// MaxDepth bounds the nesting of objects and arrays in a message: no
+// riskgate message nests more than a few levels (an outcome's attempt's
+// geo is three).
+const MaxDepth = 100
 
 // CheckJSON refuses what encoding/json would let through silently, before
 // a message is decoded: invalid UTF-8 and \u escapes of half a surrogate
@@ -17,7 +23,8 @@ import (
 // written exactly as documented (encoding/json matches names without
 // regard to case, so "Ip" would set ip). riskgate's field names are all
 // lower case; the keys of attributes are the caller's and kept as given.
-// Every error names the field. The HTTP API and the streams both use it.
+// It also bounds the nesting (MaxDepth). Every error names the field. The
+// HTTP API and the streams both use it.
 func CheckJSON(data []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	var stack []*frame
@@ -82,6 +89,16 @@ func CheckJSON(data []byte) error {
 			// encoding/json would name only "attributes".
 			if kind := nonString(tok); kind != "" {
 				return &Error{Field: field, Msg: field + ": want a JSON string, got JSON " + kind}
+			}
+		}
+		switch d, _ := tok.(json.Delim); d {
+		case '{', '[':
+			if len(stack) == MaxDepth {
+				// encoding/json's own bound (10,000) says only "exceeded
+				// max depth" at a byte offset. The top-level field is
+				// named: the path down is as long as the nesting.
+				top, _, _ := strings.Cut(field, ".")
+				return &Error{Field: top, Msg: fmt.Sprintf("%s: nested deeper than %d levels", fieldOr(top), MaxDepth)}
 			}
 		}
 		switch d, _ := tok.(json.Delim); d {

@@ -338,6 +338,11 @@ func TestStrictJSON(t *testing.T) {
 		{`{"ip":"81.2.69.160","attributes":{"b":true}}`, "attributes.b"},
 		{`{"ip":"81.2.69.160","attributes":{"c":{"d":"e"}}}`, "attributes.c"},
 		{`{"ip":"81.2.69.160","attributes":{"e":["x"]}}`, "attributes.e"},
+		// Nesting past MaxDepth names the top-level field it is under
+		// (encoding/json's own bound named none).
+		{`{"ip":"81.2.69.160","attributes":` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `}`, "attributes"},
+		{`{"ip":"81.2.69.160","zz":` + strings.Repeat("[", wire.MaxDepth) + strings.Repeat("]", wire.MaxDepth) + `}`, "zz"},
+		{`{"ip":"81.2.69.160","geo":` + strings.Repeat(`{"a":`, wire.MaxDepth) + "1" + strings.Repeat("}", wire.MaxDepth) + `}`, "geo"},
 	}
 	for _, tt := range tests {
 		_, err := wire.DecodeAttemptJSON([]byte(tt.body))
@@ -345,6 +350,11 @@ func TestStrictJSON(t *testing.T) {
 		if !errors.As(err, &we) || we.Field != tt.field {
 			t.Errorf("%q: %v, want an error on %s", tt.body, err, tt.field)
 		}
+	}
+	// Within the bound, the message's own problem is the error.
+	deep := `{"ip":"81.2.69.160","zz":` + strings.Repeat("[", wire.MaxDepth-1) + strings.Repeat("]", wire.MaxDepth-1) + `}`
+	if _, err := wire.DecodeAttemptJSON([]byte(deep)); err == nil || strings.Contains(err.Error(), "nested") || !strings.Contains(err.Error(), "unknown field") {
+		t.Errorf("%d levels: %v, want zz's unknown field", wire.MaxDepth, err)
 	}
 	if _, err := wire.DecodeAttemptJSON([]byte(`{"ip":"81.2.69.160","attributes":{"a":null,"b":"x"}}`)); err != nil {
 		t.Errorf("a null attribute: %v", err)
