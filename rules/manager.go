@@ -250,22 +250,48 @@ func (m *Manager) reloadShared(trigger string) (bool, error) {
 // keeps the file's size and time is seen and a touch reloads nothing.
 // Without rule files Watch returns at once.
 func (m *Manager) Watch(ctx context.Context) error {
-	paths := append(slices.Clone(m.opts.Paths), m.tenantWatchPaths()...)
-	if len(paths) == 0 {
-		return nil
+	for {
+		tenants := m.tenantWatchPaths()
+		paths := append(slices.Clone(m.opts.Paths), tenants...)
+		if len(paths) == 0 {
+			return nil
+		}
+		// A tenant's folder is watched from the moment it exists: the
+		// tenants folder's identity includes its folders' names, and a
+		// reload after which they differ starts the watch again over
+		// them. (A folder added then was loaded by that reload, but its
+		// later edits were never seen; a folder removed kept its overlay
+		// until some other change.)
+		regroup := make(chan struct{}, 1)
+		w, err := filewatch.New(paths, func(string) error {
+			_, err := m.Reload(TriggerFile)
+			if !slices.Equal(m.tenantWatchPaths(), tenants) {
+				select {
+				case regroup <- struct{}{}:
+				default:
+				}
+			}
+			return err
+		}, filewatch.Options{
+			Poll: m.opts.Poll, Debounce: m.opts.Debounce, Content: true, Filter: isRuleFile, Logger: m.log,
+			Subfolders: m.opts.TenantsDir != "",
+		})
+		if err != nil {
+			return fmt.Errorf("rules watch: %w", err)
+		}
+		m.log.Info("watching rule files", "paths", paths, "debounce", m.opts.Debounce)
+		// A change between the last load and this watch would be missed:
+		// look once now (nothing changes when nothing did).
+		_, _ = m.Reload(TriggerFile)
+		select {
+		case <-ctx.Done():
+			return w.Close()
+		case <-regroup:
+			if err := w.Close(); err != nil {
+				return fmt.Errorf("rules watch: %w", err)
+			}
+		}
 	}
-	w, err := filewatch.New(paths, func(string) error { _, err := m.Reload(TriggerFile); return err }, filewatch.Options{
-		Poll: m.opts.Poll, Debounce: m.opts.Debounce, Content: true, Filter: isRuleFile, Logger: m.log,
-	})
-	if err != nil {
-		return fmt.Errorf("rules watch: %w", err)
-	}
-	m.log.Info("watching rule files", "paths", paths, "debounce", m.opts.Debounce)
-	// A change between the first load and the watch would be missed: look
-	// once now (nothing changes when nothing did).
-	_, _ = m.Reload(TriggerFile)
-	<-ctx.Done()
-	return w.Close()
 }
 
 // Validate compiles a candidate ruleset without using it. A ruleset that

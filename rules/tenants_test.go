@@ -2,6 +2,7 @@ package rules
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -368,4 +369,66 @@ func TestTenantsFolderWithRuleFiles(t *testing.T) {
 	if strings.Contains(log.String(), "notes.txt") {
 		t.Errorf("log warns of a file that is no rule file:\n%s", log.String())
 	}
+}
+
+// TestWatchTenantFolders: a tenant's folder made while the server runs is
+// loaded and then watched (an edit in it is put in force), and a folder
+// removed takes its overlay with it. The watch once saw neither: a new
+// folder waited for SIGHUP and its edits for a restart, and a removed one
+// kept its overlay.
+func TestWatchTenantFolders(t *testing.T) {
+	root := t.TempDir()
+	sharedDir, tenants := filepath.Join(root, "rules"), filepath.Join(root, "tenants")
+	for _, d := range []string{sharedDir, tenants} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(sharedDir, "rules.yaml"), []byte(sharedRules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewManager(Options{Paths: []string{sharedDir}, TenantsDir: tenants, Debounce: 20 * time.Millisecond, Poll: 50 * time.Millisecond, Logger: discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Watch(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	waitUntil(t, "the watch's first look", func() bool {
+		return testutil.ToFloat64(m.metrics.reloads.WithLabelValues(TriggerFile, "unchanged")) >= 1
+	})
+	version := func() string {
+		if s := m.Tenant("acme"); s != nil {
+			return s.Overlay.Version()
+		}
+		return ""
+	}
+	// Written aside and moved in, as a deploy would: the folder appears
+	// with its file.
+	stage := filepath.Join(root, "stage")
+	if err := os.MkdirAll(stage, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(stage, "rules.yaml"), []byte(acmeOverlay), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(stage, filepath.Join(tenants, "acme")); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the new tenant folder in force", func() bool { return strings.Contains(version(), "acme-1") })
+	edited := strings.Replace(acmeOverlay, "acme-1", "acme-2", 1)
+	if err := os.WriteFile(filepath.Join(tenants, "acme", "rules.yaml"), []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the edit in the new folder in force", func() bool { return strings.Contains(version(), "acme-2") })
+	if err := os.RemoveAll(filepath.Join(tenants, "acme")); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the removed folder's overlay gone", func() bool { return m.Tenant("acme") == nil })
 }

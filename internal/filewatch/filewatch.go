@@ -68,6 +68,11 @@ type Options struct {
 	// default: those whose name does not start with a dot (temporary files
 	// of editors and atomic writers).
 	Filter func(name string) bool
+	// Subfolders makes the names of a watched folder's folders (not their
+	// files; not those whose name starts with a dot) part of its identity,
+	// so that a folder added or removed in it is a change of it: the
+	// rules' tenants folder, whose overlays are its folders.
+	Subfolders bool
 	// RetryMax bounds the delay between two attempts at a version whose
 	// load failed; default five minutes.
 	RetryMax time.Duration
@@ -129,6 +134,10 @@ func (w *Watcher) statOf(path string) identity {
 			return identity{exists: true, dir: true}
 		}
 		for _, de := range des { // sorted by name
+			if w.opts.Subfolders && !strings.HasPrefix(de.Name(), ".") && isFolder(path, de) {
+				id.entries = append(id.entries, entry{de.Name(), identity{exists: true, dir: true}})
+				continue
+			}
 			if !w.opts.Filter(de.Name()) {
 				continue
 			}
@@ -147,6 +156,19 @@ func (w *Watcher) statOf(path string) identity {
 		}
 	}
 	return id
+}
+
+// isFolder reports whether de, in the folder path, is a folder or a
+// symbolic link to one.
+func isFolder(path string, de os.DirEntry) bool {
+	if de.IsDir() {
+		return true
+	}
+	if de.Type()&os.ModeSymlink == 0 {
+		return false
+	}
+	fi, err := os.Stat(filepath.Join(path, de.Name()))
+	return err == nil && fi.IsDir()
 }
 
 func (a identity) same(b identity) bool {

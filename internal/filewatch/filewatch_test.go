@@ -191,6 +191,55 @@ func TestFolder(t *testing.T) {
 	}
 }
 
+// TestSubfolders: with Subfolders, a folder added to a watched folder (or
+// a symbolic link to one) and a folder removed are changes of it; a
+// hidden folder is not; and without the option none is.
+func TestSubfolders(t *testing.T) {
+	for _, mode := range []struct {
+		name string
+		opts Options
+	}{
+		{"notify", Options{Poll: -1, Debounce: 20 * time.Millisecond}},
+		{"poll", Options{Poll: 20 * time.Millisecond, DisableNotify: true}},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			dir, elsewhere := t.TempDir(), t.TempDir()
+			var rec, without recorder
+			mode.opts.Logger = slog.New(slog.DiscardHandler)
+			plain := mode.opts
+			mode.opts.Subfolders = true
+			w, err := New([]string{dir}, rec.changed, mode.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			w2, err := New([]string{dir}, without.changed, plain)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w2.Close()
+			if err := os.Mkdir(filepath.Join(dir, ".hidden"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Mkdir(filepath.Join(dir, "acme"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "a new folder", rec.count, 1)
+			if err := os.Symlink(elsewhere, filepath.Join(dir, "beta")); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "a link to a folder", rec.count, 2)
+			if err := os.Remove(filepath.Join(dir, "acme")); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "a removed folder", rec.count, 3)
+			if n := without.count(); n != 0 {
+				t.Errorf("without Subfolders, folders were changes: %v", without.calls)
+			}
+		})
+	}
+}
+
 // TestContent: with Content, a rewrite that keeps the size and the
 // modification time is a change, and a touch is not.
 func TestContent(t *testing.T) {
