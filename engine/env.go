@@ -25,7 +25,7 @@ type Env struct {
 type AttemptEnv struct {
 	Tenant     string            `expr:"tenant" json:"tenant" doc:"Tenant, \"default\" when the caller gave none."`
 	UserID     string            `expr:"user_id" json:"user_id" doc:"Stable account id; empty when the username matched no account."`
-	Username   string            `expr:"username" json:"username" doc:"Username as typed, trimmed, lower-cased and NFKC-normalised (fullwidth letters become plain ones)."`
+	Username   string            `expr:"username" json:"username" doc:"Username as typed, trimmed, lower-cased and NFKC-normalised (fullwidth letters become plain ones), without invisible characters (zero-width spaces and joiners, soft hyphens, bidi controls, variation selectors)."`
 	IP         string            `expr:"ip" json:"ip" doc:"Source address as given."`
 	UserAgent  string            `expr:"user_agent" json:"user_agent" doc:"User-Agent header as given."`
 	Channel    string            `expr:"channel" json:"channel" doc:"Channel (web, mobile, api, ...) as given."`
