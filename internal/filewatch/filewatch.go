@@ -158,6 +158,11 @@ func (w *Watcher) statOf(path string) identity {
 	return id
 }
 
+// watchedFolder reports whether abs is one of the watched paths, a folder.
+func (w *Watcher) watchedFolder(abs string) bool {
+	return slices.ContainsFunc(w.files, func(f *file) bool { return f.abs == abs && len(f.dirs) > 1 })
+}
+
 // isFolder reports whether de, in the folder path, is a folder or a
 // symbolic link to one.
 func isFolder(path string, de os.DirEntry) bool {
@@ -328,6 +333,12 @@ func (w *Watcher) check(dirty map[string]bool) {
 		}
 		if !cur.exists {
 			f.last, f.failing = cur, false
+			if w.opts.Subfolders && len(f.dirs) > 1 && w.watchedFolder(filepath.Dir(f.abs)) {
+				// A folder of a watched folder: its removal is that
+				// folder's change, which its callback was told of.
+				w.log.Debug("watched folder removed from a watched folder", "path", f.path)
+				continue
+			}
 			w.log.Warn("watched file disappeared; keeping the loaded version", "path", f.path)
 			continue
 		}
