@@ -8,10 +8,12 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,8 +38,15 @@ const alicePassword = "correct horse battery staple"
 func newSite(t *testing.T, accounts map[string]string) *site {
 	t.Helper()
 	rg := clienttest.Start(t)
+	return newSiteVia(t, rg, rg.GRPC, accounts)
+}
+
+// newSiteVia is newSite with the server's client calling rg at target: its
+// gRPC address, or a proxy in front of it.
+func newSiteVia(t *testing.T, rg *clienttest.Server, target string, accounts map[string]string) *site {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	risk, err := client.New(client.Options{Target: rg.GRPC, Failover: client.StepUp, Timeout: 10 * time.Second, Logger: log})
+	risk, err := client.New(client.Options{Target: target, Failover: client.StepUp, Timeout: 10 * time.Second, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,5 +324,95 @@ func TestOutcomeOutlivesTheRequest(t *testing.T) {
 	}
 	if phone.login("alice@example.com", alicePassword); !strings.Contains(phone.lastBody, "Signed in as") {
 		t.Fatalf("alice's phone again: riskgate did not learn it: %d\n%s", phone.lastStatus, phone.lastBody)
+	}
+}
+
+// gateway is a proxy in front of riskgate's HTTP API, as a load balancer
+// would be. While down is set it answers the Scores made after the
+// password check with 503, as a load balancer with no riskgate behind it
+// does, and passes everything else: a riskgate blip that a login's
+// AfterPassword falls into and its outcome report does not.
+type gateway struct {
+	url     string
+	down    atomic.Bool
+	refused atomic.Int64 // Scores answered 503, retries included
+}
+
+func newGateway(t *testing.T, rg *clienttest.Server) *gateway {
+	t.Helper()
+	u, err := url.Parse(rg.HTTP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	g := &gateway{}
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if g.down.Load() && r.URL.Path == "/v1/score" && r.URL.Query().Get("before_password") != "true" {
+			g.refused.Add(1)
+			http.Error(w, "no healthy upstream", http.StatusServiceUnavailable)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(hs.Close)
+	g.url = hs.URL
+	return g
+}
+
+// TestWrongPasswordDuringBlip: riskgate cannot be reached when a wrong
+// password (or an unknown username) is scored after the check, and is
+// back for the report. The login reports the failover's failure, which
+// sends the attempt, so riskgate counts it in the address's and the
+// account's failure windows, once, as it counts a wrong password it
+// scored. Before, it was never counted: a brute force during a blip went
+// unseen.
+func TestWrongPasswordDuringBlip(t *testing.T) {
+	rg := clienttest.Start(t)
+	gw := newGateway(t, rg)
+	s := newSiteVia(t, rg, gw.url, map[string]string{"bob@example.com": "bob's own", "carol@example.com": "carol's own"})
+	// The probe asks riskgate directly, for the failure windows' counts.
+	probe, err := client.New(client.Options{Target: rg.GRPC, Failover: client.StepUp, Timeout: 10 * time.Second, Signals: true,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { probe.Close() })
+
+	for _, tc := range []struct {
+		name, username, ip string
+		down               bool
+	}{
+		{"wrong password scored", "bob@example.com", "81.2.69.170", false},
+		{"wrong password failed over", "carol@example.com", "81.2.69.171", true},
+		{"unknown username failed over", "nobody@example.com", "81.2.69.172", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			gw.down.Store(tc.down)
+			defer gw.down.Store(false)
+			refused := gw.refused.Load()
+			b := s.browser(t, tc.ip, "GB", "51.5072", "-0.1276", chromeWindows)
+			if code := b.login(tc.username, "Summer2024!"); code != http.StatusUnauthorized {
+				t.Fatalf("wrong password: %d\n%s", code, b.lastBody)
+			}
+			if turned := gw.refused.Load() - refused; (turned > 0) != tc.down {
+				t.Fatalf("the gateway turned away %d Scores; want some: %v", turned, tc.down)
+			}
+			gw.down.Store(false)
+
+			// The report, when there is one, is made before the page is
+			// rendered: riskgate holds the count by now.
+			a := client.Attempt{Username: tc.username, IP: tc.ip}
+			if u := s.users.lookup(tc.username); u != nil {
+				a.UserID = u.ID
+			}
+			d, err := probe.BeforePassword(context.Background(), a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ip, acct := d.Signals.GetIp().GetFailures_10M(), d.Signals.GetAccount().GetFailures_1H()
+			if ip != 1 || acct != 1 {
+				t.Errorf("riskgate counted %d failures from the address and %d for the account; want 1 and 1", ip, acct)
+			}
+		})
 	}
 }

@@ -122,11 +122,16 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		result = client.PasswordBad
 	}
 
-	// 3. After it: this decision is the one the login acts on. A wrong
-	// password is counted by riskgate here; nothing more to report.
+	// 3. After it: this decision is the one the login acts on.
 	d, err := s.risk.AfterPassword(ctx, a, result)
 	s.logDecision("after password", d, err)
 	if !ok {
+		// riskgate counts a wrong password when it scores it, but it never
+		// saw one whose decision failed over (a timeout, riskgate
+		// unreachable or overloaded): LoginFailed sends that attempt, so
+		// that a brute force during a blip still counts. For a decision
+		// riskgate made it sends nothing.
+		s.report("login_failed", s.risk.LoginFailed(outcomeContext(ctx), d))
 		render(w, http.StatusUnauthorized, loginPage, map[string]any{"Error": "Wrong username or password."})
 		return
 	}
