@@ -197,8 +197,12 @@ func (c *Client) BeforePassword(ctx context.Context, a Attempt) (Decision, error
 
 // AfterPassword scores an attempt once the password was checked: r is
 // PasswordOK, PasswordBad or NoSuchUser. Its decision is the one the login
-// acts on and reports the outcome of. A failed password counts in the
-// attack windows here; nothing more needs reporting for it.
+// acts on and reports the outcome of. A failed password that riskgate
+// scored counts in the attack windows here. A failover decision's does
+// not: riskgate never saw the attempt (Decision.AwaitsOutcome is true), and
+// the failure counts only once reported with LoginFailed, which sends the
+// attempt. Calling LoginFailed after every failed password is simplest: it
+// sends nothing for a decision riskgate made.
 func (c *Client) AfterPassword(ctx context.Context, a Attempt, r Result) (Decision, error) {
 	if r != PasswordOK && r != PasswordBad && r != NoSuchUser {
 		d := c.failover(CauseRejected, &a, ResultUnknown)

@@ -29,7 +29,11 @@
 // AfterPassword, with the result of the password check. The outcome helpers
 // (LoginSucceeded, LoginFailed, StepUpPassed, StepUpFailed) report what
 // happened after the decision that the login acted on, AfterPassword's,
-// which is how riskgate learns each user's baseline. BeforePassword marks
+// which is how riskgate learns each user's baseline. A failed password
+// counts in riskgate's attack windows when AfterPassword scores it, except
+// when that decision failed over: riskgate never saw it, so report
+// LoginFailed (which sends the attempt) after every failed password; for a
+// decision riskgate made it sends nothing. BeforePassword marks
 // its Score (ScoreRequest.before_password), so riskgate holds nothing
 // awaiting its decision's outcome; a riskgate from before that field
 // (2026-12-05) ignores it and holds the decision until it expires, as it

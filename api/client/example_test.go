@@ -54,6 +54,7 @@ func Example() {
 	d, _ := rg.AfterPassword(ctx, attempt, result)
 	switch {
 	case !passwordOK:
+		_ = rg.LoginFailed(ctx, d) // a failover's failure counts only once reported
 		fmt.Println("wrong password")
 	case d.Action == client.Deny:
 		fmt.Println("refused")

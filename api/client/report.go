@@ -45,12 +45,14 @@ var ErrNoDecision = errors.New("client: the decision was a failover: riskgate ho
 
 // AwaitsOutcome reports whether riskgate waits for this decision's outcome
 // to learn from it: an allow scored before the password check at a single
-// point (Score with ResultUnknown), and any step-up of a login whose
-// password was not known to be wrong. Other decisions were settled when
-// they were made (an allowed login with the right password is learned at
-// once; a failed password or a deny was counted), and the outcome helpers
-// send nothing for them. BeforePassword's decision awaits nothing: the
-// login reports the outcome of AfterPassword's.
+// point (Score with ResultUnknown), any step-up of a login whose password
+// was not known to be wrong, and any failover (riskgate never saw the
+// attempt, not even a failed password: the report sends it). Other
+// decisions were settled when they were made (an allowed login with the
+// right password is learned at once; a failed password or a deny was
+// counted), and the outcome helpers send nothing for them.
+// BeforePassword's decision awaits nothing, failover or not: the login
+// reports the outcome of AfterPassword's.
 func (d *Decision) AwaitsOutcome() bool {
 	switch {
 	case d.before:
@@ -71,9 +73,11 @@ func (c *Client) LoginSucceeded(ctx context.Context, d Decision) error {
 	return c.Report(ctx, d, LoginSucceeded)
 }
 
-// LoginFailed reports that the login failed after d (the password check
-// that followed an allow scored with ResultUnknown; after BeforePassword,
-// score AfterPassword with PasswordBad instead).
+// LoginFailed reports that the login failed after d: the password check
+// that followed an allow scored with ResultUnknown (after BeforePassword,
+// score AfterPassword with PasswordBad instead), or a failed password whose
+// AfterPassword decision failed over, which riskgate counts only once this
+// sends it.
 func (c *Client) LoginFailed(ctx context.Context, d Decision) error {
 	return c.Report(ctx, d, LoginFailed)
 }
