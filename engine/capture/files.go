@@ -2,7 +2,9 @@ package capture
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -141,16 +143,47 @@ func finish(inProgress string) error {
 // (decompressed). Reading stops quietly at a damaged end: a truncated gzip
 // stream, or a last line without its newline, is what a crash leaves.
 func eachLine(src string, fn func(line []byte) error) error {
+	_, err := scanLines(src, fn)
+	return err
+}
+
+// damage is the end of a capture file that a pass could not read as whole
+// lines: what a crash mid-write or a full disk leaves, in a file that was
+// not finished by recovery (copied in, damaged on disk).
+type damage struct {
+	// tail is a last line cut short: no newline, and not a whole JSON
+	// object.
+	tail []byte
+	// err says why the rest of a compressed file could not be read (a
+	// gzip stream cut short or corrupt); its bytes cannot be searched.
+	err error
+}
+
+func (d damage) damaged() bool { return len(d.tail) > 0 || d.err != nil }
+
+// scanLines calls fn with every whole line of the capture file src
+// (decompressed), and returns its damaged end, if any, which fn is not
+// given. A last line without its newline that is a whole JSON object is a
+// whole line (replay reads it): it is given to fn with the newline. An
+// error reading the file itself is returned, not taken for damage.
+func scanLines(src string, fn func(line []byte) error) (damage, error) {
 	in, err := os.Open(src)
 	if err != nil {
-		return fmt.Errorf("capture: %w", err)
+		return damage{}, fmt.Errorf("capture: %w", err)
 	}
 	defer in.Close()
-	var r io.Reader = bufio.NewReaderSize(in, 256<<10)
+	fr := &fileReader{f: in}
+	var r io.Reader = bufio.NewReaderSize(fr, 256<<10)
 	if strings.HasSuffix(strings.TrimSuffix(src, replay.InProgressSuffix), ".gz") {
 		zr, err := gzip.NewReader(r)
+		if fr.err != nil {
+			return damage{}, fmt.Errorf("capture: %w", fr.err)
+		}
+		if err == io.EOF {
+			return damage{}, nil // empty
+		}
 		if err != nil {
-			return nil // not even a gzip header: nothing to read
+			return damage{err: err}, nil // not even a gzip header
 		}
 		defer zr.Close()
 		r = zr
@@ -168,13 +201,45 @@ func eachLine(src string, fn func(line []byte) error) error {
 			}
 			line = long
 		}
-		if err != nil {
-			return nil // the end, or a damaged end: a partial line is dropped
+		if err == nil {
+			if err := fn(line); err != nil {
+				return damage{}, err
+			}
+			continue
 		}
-		if err := fn(line); err != nil {
-			return err
+		if fr.err != nil {
+			return damage{}, fmt.Errorf("capture: %w", fr.err)
 		}
+		var d damage
+		if err != io.EOF {
+			d.err = err
+		}
+		if len(line) > 0 {
+			if line[0] == '{' && json.Valid(line) {
+				if err := fn(append(line, '\n')); err != nil {
+					return damage{}, err
+				}
+			} else {
+				d.tail = bytes.Clone(line)
+			}
+		}
+		return d, nil
 	}
+}
+
+// fileReader keeps the error of a failed read, so that scanLines can tell
+// a file it cannot read (an I/O error: retry later) from a damaged one.
+type fileReader struct {
+	f   *os.File
+	err error
+}
+
+func (r *fileReader) Read(p []byte) (int, error) {
+	n, err := r.f.Read(p)
+	if err != nil && err != io.EOF {
+		r.err = err
+	}
+	return n, err
 }
 
 // rewrite copies the whole lines of src that keep accepts to dst (gzip if

@@ -285,6 +285,8 @@ func TestRecoveryKeepsWholeLines(t *testing.T) {
 		{"capture-20260504T090000.000000Z.jsonl", []byte(header + line + half), 2},
 		{"capture-20260504T090001.000000Z.jsonl.gz", gz.Bytes(), 2},
 		{"capture-20260504T090002.000000Z.jsonl.gz", []byte{0x1f}, 0},
+		// Whole but for its newline: kept, as a replay reads it.
+		{"capture-20260504T090004.000000Z.jsonl", []byte(header + strings.TrimSuffix(line, "\n")), 2},
 	}
 	dir := t.TempDir()
 	for _, tt := range tests {
@@ -314,8 +316,8 @@ func TestRecoveryKeepsWholeLines(t *testing.T) {
 	if len(left)+len(tmps) != 0 {
 		t.Errorf("left over: %v %v", left, tmps)
 	}
-	if lines := read(t, dir); len(lines) != 4 {
-		t.Errorf("a reader gets %d lines from the recovered files, want 4", len(lines))
+	if lines := read(t, dir); len(lines) != 6 {
+		t.Errorf("a reader gets %d lines from the recovered files, want 6", len(lines))
 	}
 }
 

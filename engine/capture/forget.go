@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 
@@ -21,7 +22,9 @@ import (
 // temporary file renamed into place, so a crash leaves either version).
 // Attempts that named the account only by a username that matched no
 // account (no user_id) are not the user's and stay until retention
-// deletes them. It returns the number of lines erased.
+// deletes them. A file's damaged end (a last line cut short, a gzip
+// stream cut short) is dropped whoever it names, and logged: it cannot be
+// searched whole. It returns the number of the user's lines erased.
 //
 // Forget reads every file: on a large capture it takes as long as reading
 // it. Scoring goes on meanwhile; retention waits.
@@ -51,7 +54,7 @@ func (s *Sink) Forget(ctx context.Context, tenant, userID string) (int, error) {
 		// (Matching is idempotent: the attempt ids the first pass
 		// notes are the ones the second would.)
 		hits, first, foreign := 0, true, ""
-		if err := eachLine(f.path, func(line []byte) error {
+		dmg, err := scanLines(f.path, func(line []byte) error {
 			if first {
 				first = false
 				if id := headerKeyID(line); id != "" && id != s.keyID {
@@ -63,25 +66,45 @@ func (s *Sink) Forget(ctx context.Context, tenant, userID string) (int, error) {
 				hits++
 			}
 			return nil
-		}); err != nil && !errors.Is(err, errStop) {
+		})
+		if err != nil && !errors.Is(err, errStop) {
 			return total, err
 		}
 		if foreign != "" {
 			other = append(other, foreign)
 			continue
 		}
-		if hits == 0 {
+		// A damaged end (a last line cut short by a crash or a full disk,
+		// a compressed stream cut short) cannot be searched: it may hold
+		// the user's key, whole or in part, and no replay can read it. The
+		// file is rewritten without it, whoever it names, so that no
+		// erasure is reported done over bytes it could not search.
+		cutNamesUser := len(dmg.tail) > 0 && m.matchCut(dmg.tail)
+		if hits == 0 && !dmg.damaged() {
 			continue
 		}
-		n := 0
+		n, kept := 0, 0
 		if err := rewrite(f.path, f.path, func(line []byte) bool {
 			if m.match(line) {
 				n++
 				return false
 			}
+			kept++
 			return true
 		}); err != nil {
 			return total, err
+		}
+		if dmg.damaged() {
+			if cutNamesUser {
+				n++
+			}
+			s.log.Warn("capture: forget: dropped the damaged end of a capture file: it could not be searched for the user, and cannot be replayed",
+				"path", f.path, "cut_line_bytes", len(dmg.tail), "err", dmg.err)
+			if kept == 0 { // not even a header could be read
+				if err := os.Remove(f.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+					return total, fmt.Errorf("capture: forget: %w", err)
+				}
+			}
 		}
 		total += n
 	}
@@ -151,13 +174,23 @@ type userMatcher struct {
 	attempts map[string]struct{} // attempt ids of the user's attempts
 }
 
-var outcomePrefix = []byte(`{"outcome":`)
+var (
+	outcomePrefix = []byte(`{"outcome":`)
+	lineEnd       = []byte("}\n") // of every whole line
+)
 
 func (m *userMatcher) match(line []byte) bool {
+	if !bytes.HasSuffix(line, lineEnd) {
+		// Cut short, and yet ended by a newline (damaged on disk): it
+		// may hold only part of the user's key.
+		return m.matchCut(bytes.TrimSuffix(line, lineEnd[1:]))
+	}
 	if bytes.Contains(line, m.needle) {
 		var ln replay.Line
 		if json.Unmarshal(line, &ln) != nil {
-			return false
+			// Damaged on disk: it holds the user's key, and no replay
+			// can read it.
+			return m.matchCut(line)
 		}
 		switch {
 		case ln.Outcome != nil:
@@ -182,4 +215,51 @@ func (m *userMatcher) match(line []byte) bool {
 		}
 	}
 	return false
+}
+
+// userField opens the user id of an attempt line (or of an outcome's
+// attempt).
+var userField = []byte(`"user_id":"`)
+
+// matchCut says whether a line cut short is the user's: it holds their
+// key, or ends inside a user_id that begins as theirs does (a prefix of a
+// keyed hash still singles them out), or it is an outcome of an attempt
+// of theirs. The cut line of their attempt, if it got as far as its
+// attempt_id (written before user_id), still names that attempt for its
+// outcomes, in this file or a later one, which are erased with it.
+func (m *userMatcher) matchCut(line []byte) bool {
+	names := bytes.Contains(line, m.needle)
+	if !names {
+		if i := bytes.LastIndex(line, userField); i >= 0 {
+			rest := line[i+len(userField):]
+			names = len(rest) > 0 && strings.HasPrefix(m.key, string(rest))
+		}
+	}
+	id := cutAttemptID(line)
+	if bytes.HasPrefix(line, outcomePrefix) {
+		// An outcome with an attempt names the user (its attempt has no
+		// id); one naming an attempt names theirs, or another's.
+		if !names && id != "" {
+			_, names = m.attempts[id]
+		}
+		return names
+	}
+	if names && id != "" {
+		m.attempts[id] = struct{}{}
+	}
+	return names
+}
+
+// cutAttemptID is the first attempt_id of a line, if the line holds it
+// whole: an attempt's own id, or the attempt an outcome names.
+func cutAttemptID(line []byte) string {
+	_, rest, ok := bytes.Cut(line, []byte(`"attempt_id":"`))
+	if !ok {
+		return ""
+	}
+	id, _, ok := bytes.Cut(rest, []byte(`"`))
+	if !ok {
+		return ""
+	}
+	return string(id)
 }

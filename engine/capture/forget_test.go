@@ -1,0 +1,130 @@
+package capture
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestForgetErasesACutLastLine: a crash mid-write or a full disk can leave
+// a capture file whose last line is cut short, perhaps inside the user's
+// key, perhaps with a compressed stream that has no end. Forget must not
+// leave the user's key (or part of it) in such a line, nor the outcomes
+// of the attempt it held, while everyone else's whole lines stay.
+func TestForgetErasesACutLastLine(t *testing.T) {
+	const (
+		header = `{"capture":{"format":1,"created":"2026-05-04T09:00:00Z","key_id":"%s","retention":"168h0m0s"}}` + "\n"
+		att    = `{"tenant":"default","attempt_id":"%s","time":"2026-05-04T09:00:01Z","user_id":"%s","ip":"81.2.69.160","user_agent":"Mozilla/5.0","result":"password_ok","live":{"action":"step_up","score":30,"rules_version":"v1"}}`
+		out    = `{"outcome":{"tenant":"default","attempt_id":"%s","outcome":"step_up_passed","time":"2026-05-04T09:00:20Z"}}` + "\n"
+	)
+	newSink := func(dir string) *Sink {
+		t.Helper()
+		s, err := New(Options{Dir: dir, Secret: []byte(secret), Now: (&clock{t: t0}).Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close(context.Background()) })
+		return s
+	}
+	s := newSink(t.TempDir())
+	alice, bob := s.UserKey("default", "alice"), s.UserKey("default", "bob")
+	hers := fmt.Sprintf(att, "d-alice-1", alice)
+	at := strings.Index(hers, alice)
+	tests := []struct {
+		name string
+		// last is the first file's last line(s), after a whole line of
+		// bob's; it holds alice's attempt d-alice-1.
+		last string
+		// cut: the compressed stream has no end either.
+		cut bool
+	}{
+		{"cut after her key", hers[:at+len(alice)+20], true},
+		{"cut inside her key", hers[:at+6], true},
+		{"cut, with a newline", hers[:at+len(alice)+20] + "\n", false},
+		{"bob's whole last line without its newline", hers + "\n" + fmt.Sprintf(att, "d-bob-2", bob), false},
+	}
+	for _, tt := range tests {
+		for _, compress := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/compress=%v", tt.name, compress), func(t *testing.T) {
+				dir := t.TempDir()
+				s := newSink(dir)
+				h := fmt.Sprintf(header, s.KeyID())
+				writeCapture(t, dir, "capture-20260504T090000.000000Z", compress, tt.cut,
+					h+fmt.Sprintf(att, "d-bob-1", bob)+"\n"+tt.last)
+				second := h + fmt.Sprintf(out, "d-alice-1") + fmt.Sprintf(out, "d-bob-1")
+				if !strings.Contains(tt.last, "d-bob-2") {
+					second += fmt.Sprintf(att, "d-bob-2", bob) + "\n"
+				}
+				writeCapture(t, dir, "capture-20260504T090001.000000Z", compress, false, second)
+
+				n, err := s.Forget(context.Background(), "default", "alice")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n != 2 {
+					t.Errorf("Forget erased %d lines, want 2: her attempt and its outcome", n)
+				}
+				entries, _ := os.ReadDir(dir)
+				for _, e := range entries {
+					raw, err := os.ReadFile(filepath.Join(dir, e.Name()))
+					if err != nil {
+						t.Fatal(err)
+					}
+					text := string(raw)
+					if zr, err := gzip.NewReader(bytes.NewReader(raw)); err == nil {
+						plain, _ := io.ReadAll(zr) // what can be read of a stream cut short
+						text += string(plain)
+					}
+					for _, her := range []string{alice[:6], "d-alice-1"} {
+						if strings.Contains(text, her) {
+							t.Errorf("%s still holds %q:\n%s", e.Name(), her, text)
+						}
+					}
+				}
+				// The folder reads whole (no cut line, no stream without
+				// its end), and bob's lines are all there.
+				var bobs, bobOutcomes int
+				for _, ln := range read(t, dir) {
+					switch {
+					case ln.UserID == bob:
+						bobs++
+					case ln.Outcome != nil && ln.Outcome.AttemptID == "d-bob-1":
+						bobOutcomes++
+					}
+				}
+				if bobs != 2 || bobOutcomes != 1 {
+					t.Errorf("bob's lines: %d attempts, %d outcomes; want 2 and 1", bobs, bobOutcomes)
+				}
+			})
+		}
+	}
+}
+
+// writeCapture writes a finished capture file; cut leaves its gzip stream
+// without its end, as a crash does.
+func writeCapture(t *testing.T, dir, name string, compress, cut bool, content string) {
+	t.Helper()
+	name += ".jsonl"
+	data := []byte(content)
+	if compress {
+		name += ".gz"
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		zw.Write(data)
+		if cut {
+			zw.Flush()
+		} else {
+			zw.Close()
+		}
+		data = buf.Bytes()
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
