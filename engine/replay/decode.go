@@ -180,6 +180,12 @@ func (d *Decoder) decode(raw []byte, ev *Event) error {
 		}
 		ev.Captured = d.captured || ln.Live != nil || ln.Password != nil
 		if ln.Time.IsZero() {
+			if timeGiven(raw) {
+				// 0001-01-01T00:00:00Z, Go's zero time, decodes as no
+				// time; it was given, and is out of the engine's range
+				// (the scoring API says it in these words).
+				return &engine.FieldError{Field: "time", Msg: "year 1 out of range"}
+			}
 			// The engine would take the wall clock, and two replays of
 			// the stream would decide differently.
 			return errors.New("time: required: a replay decides each attempt at its own time")
@@ -189,6 +195,15 @@ func (d *Decoder) decode(raw []byte, ev *Event) error {
 		}
 	}
 	return nil
+}
+
+// timeGiven says whether an attempt line whose time decoded as zero gave
+// one (0001-01-01T00:00:00Z) rather than none (absent or null).
+func timeGiven(raw []byte) bool {
+	var t struct {
+		Time json.RawMessage `json:"time"`
+	}
+	return json.Unmarshal(raw, &t) == nil && len(t.Time) > 0 && string(t.Time) != "null"
 }
 
 // jsonError says a type error as the line has it (attributes.a: want a

@@ -134,6 +134,11 @@ func TestReplayErrorsNameTheLine(t *testing.T) {
 		// Without its time, an attempt would be decided at the wall
 		// clock's: two replays would differ.
 		{`{"time":"2026-05-04T08:00:00Z","ip":"1.2.3.4"}` + "\n" + `{"ip":"1.2.3.4"}`, "line 2: time: required"},
+		{`{"time":null,"ip":"1.2.3.4"}`, "line 1: time: required"},
+		// Go's zero time was given, not left out: it is out of range, in
+		// the scoring API's words.
+		{`{"time":"2026-05-04T08:00:00Z","ip":"1.2.3.4"}` + "\n" + `{"time":"0001-01-01T00:00:00Z","ip":"1.2.3.4"}`, "line 2: time: year 1 out of range"},
+		{`{"time":"1999-12-31T23:59:59Z","ip":"1.2.3.4"}`, "line 1: time: year 1999 out of range"},
 		// Type errors are named as the line has them, without Go types.
 		{`[1,2]`, "line 1: want a JSON object, got JSON array"},
 		{`{"time":"2026-05-04T08:00:00Z","ip":"1.2.3.4","attributes":{"a":1}}`, "line 1: attributes: want a JSON string, got JSON number"},
