@@ -21,7 +21,8 @@ type backtestRequest struct {
 // backtest replays the capture the server holds through a candidate
 // ruleset (OpBacktest) and answers the report `riskgate backtest --json`
 // writes; ?format=html answers the HTML report, ?format=text the text.
-// Like validate, it takes a single YAML file as the body too.
+// Like validate, it takes a single YAML file as the body too. Every field
+// is optional, and so is the body: an empty one is {}.
 func (a *API) backtest(w http.ResponseWriter, r *http.Request) {
 	format := r.URL.Query().Get("format")
 	switch format {
@@ -39,7 +40,7 @@ func (a *API) backtest(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		req.Files = rr.Files
-	} else if err := decode(w, r, 2*MaxRulesBody, &req); err != nil {
+	} else if err := decodeOptional(w, r, 2*MaxRulesBody, &req); err != nil {
 		a.failRequest(w, err)
 		return
 	}

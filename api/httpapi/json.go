@@ -213,6 +213,32 @@ func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
 	return decodeData(data, limit, v)
 }
 
+// decodeOptional is decode for a request whose every field is optional:
+// an empty body leaves v as it is, as {} would; with Content-Length 0
+// whatever its Content-Type (curl -d "" says form data, and sends none).
+// Anything else, white space included, is decoded, or refused naming what
+// is wrong, as decode does.
+func decodeOptional(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	if r.ContentLength == 0 {
+		return nil
+	}
+	if !isJSON(r) {
+		return &requestError{http.StatusUnsupportedMediaType, "unsupported_media_type", "send Content-Type: application/json", ""}
+	}
+	data, err := readBody(w, r, limit)
+	if err != nil {
+		return jsonError(err, limit)
+	}
+	if len(data) == 0 { // chunked, without a chunk
+		return nil
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		// decode's "empty" would contradict an empty body's being fine.
+		return &requestError{http.StatusBadRequest, "invalid_argument", "request body: only white space, want a JSON object or no body at all", ""}
+	}
+	return decodeData(data, limit, v)
+}
+
 // decodeData is decode after the body is read.
 func decodeData(data []byte, limit int64, v any) error {
 	// The same strictness as the streams: invalid UTF-8, a key given

@@ -42,6 +42,9 @@ type testOpts struct {
 	// tenantTokens are tenant admin tokens (tenant → token); with them the
 	// server has a tenants folder (testServer.tenantsDir).
 	tenantTokens map[string]string
+	// capture records a capture (serve --capture-dir) in a folder of its
+	// own, for the backtest API.
+	capture bool
 }
 
 // testServer is a real server on 127.0.0.1 ports, stopped by the test.
@@ -88,6 +91,9 @@ func startServer(t *testing.T, o testOpts) *testServer {
 		RulesWatch: true, RulesDebounce: 20 * time.Millisecond,
 		Shutdown:     node.ShutdownConfig{Timeout: o.shutdown, Delay: o.shutdownDelay},
 		EngineConfig: node.EngineConfig{Rules: []string{dir}, PasswordConfig: node.PasswordConfig{Breached: "none"}},
+	}
+	if o.capture {
+		cfg.Capture = node.CaptureConfig{Dir: t.TempDir(), Retention: 24 * time.Hour, BacktestMaxAttempts: 1000, BacktestTimeout: time.Minute}
 	}
 	if o.metricsApart {
 		cfg.Metrics.Addr = "127.0.0.1:0"
