@@ -231,18 +231,7 @@ func TestWatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Watch(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
-	waitUntil(t, "the watch's first look", func() bool {
-		return testutil.ToFloat64(m.metrics.reloads.WithLabelValues(TriggerFile, "unchanged")) >= 1
-	})
+	watching(t, m)
 	os.WriteFile(file, fmt.Appendf(nil, strict, 85), 0o644)
 	waitUntil(t, "the edit in force", func() bool { return scoreInForce(t, m) == 85 })
 	os.WriteFile(filepath.Join(dir, "more.yaml"), []byte("rules: [\n"), 0o644)
@@ -250,6 +239,24 @@ func TestWatch(t *testing.T) {
 	if got := scoreInForce(t, m); got != 85 {
 		t.Fatalf("after a bad file: score %d", got)
 	}
+}
+
+// watching runs m.Watch until the test ends, once it has looked at the
+// files a first time.
+func watching(t *testing.T, m *Manager) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Watch(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	waitUntil(t, "the watch's first look", func() bool {
+		return testutil.ToFloat64(m.metrics.reloads.WithLabelValues(TriggerFile, "unchanged")) >= 1
+	})
 }
 
 func waitUntil(t *testing.T, what string, cond func() bool) {

@@ -2,7 +2,6 @@ package rules
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -391,18 +390,7 @@ func TestWatchTenantFolders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Watch(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
-	waitUntil(t, "the watch's first look", func() bool {
-		return testutil.ToFloat64(m.metrics.reloads.WithLabelValues(TriggerFile, "unchanged")) >= 1
-	})
+	watching(t, m)
 	version := func() string {
 		if s := m.Tenant("acme"); s != nil {
 			return s.Overlay.Version()
