@@ -32,8 +32,9 @@ func (a *API) backtest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req backtestRequest
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); isYAML(mt) {
-		// The candidate file alone, as for validate.
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); isYAML(mt) && r.ContentLength != 0 {
+		// The candidate file alone, as for validate. No body at all is {}
+		// whatever the Content-Type, not an empty candidate file.
 		var rr rulesRequest
 		if err := readRules(w, r, &rr); err != nil {
 			a.failRequest(w, err)

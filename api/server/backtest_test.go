@@ -25,6 +25,7 @@ func TestBacktestBodyIsOptional(t *testing.T) {
 		{"no body", "", "", 200, ""},
 		{"no body, JSON", "application/json", "", 200, ""},
 		{"no body, form (curl -d \"\")", "application/x-www-form-urlencoded", "", 200, ""},
+		{"no body, YAML", "application/yaml", "", 200, ""},
 		{"{}", "application/json", "{}", 200, ""},
 		{"white space", "application/json", " \n", 400, "request body: only white space"},
 		{"not JSON", "application/json", "files", 400, "request body: invalid JSON"},
