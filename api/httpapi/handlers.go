@@ -31,7 +31,11 @@ func (a *API) score(w http.ResponseWriter, r *http.Request) {
 	if !j.DecodeQuick(data) {
 		// Through any, a value of its own (j stays on the stack).
 		checked := new(wire.AttemptJSON)
-		if err := decodeData(data, MaxAttemptBody, checked); err != nil {
+		err := requireBody(data, "ip")
+		if err == nil {
+			err = decodeData(data, MaxAttemptBody, checked)
+		}
+		if err != nil {
 			putBody(buf)
 			a.failRequest(w, err)
 			return
@@ -84,7 +88,7 @@ func boolParam(q url.Values, name string) (bool, error) {
 
 func (a *API) outcome(w http.ResponseWriter, r *http.Request) {
 	var j wire.OutcomeJSON
-	if err := decode(w, r, MaxAttemptBody, &j); err != nil {
+	if err := decode(w, r, MaxAttemptBody, &j, "outcome"); err != nil {
 		a.failRequest(w, err)
 		return
 	}
@@ -150,7 +154,7 @@ func readRules(w http.ResponseWriter, r *http.Request, req *rulesRequest) error 
 		req.Files = []fileJSON{{Name: name, Content: string(data)}}
 		return nil
 	}
-	return decode(w, r, MaxRulesBody, req)
+	return decode(w, r, MaxRulesBody, req, "files")
 }
 
 func isYAML(mt string) bool {
@@ -227,7 +231,7 @@ type testJSON struct {
 
 func (a *API) testRules(w http.ResponseWriter, r *http.Request) {
 	var req rulesRequest
-	if err := decode(w, r, MaxRulesBody, &req); err != nil {
+	if err := decode(w, r, MaxRulesBody, &req, "attempt"); err != nil {
 		a.failRequest(w, err)
 		return
 	}

@@ -201,8 +201,10 @@ func headerValue(h http.Header, key string) string {
 
 // decode reads one JSON value of at most limit bytes into v: unknown
 // fields, trailing data and oversized bodies are errors naming what is
-// wrong.
-func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+// wrong. required is the field a request cannot do without, named when
+// the body is empty: a caller who sent none (curl -X POST) learns what to
+// send, not only that JSON was expected.
+func decode(w http.ResponseWriter, r *http.Request, limit int64, v any, required string) error {
 	if !isJSON(r) {
 		return &requestError{http.StatusUnsupportedMediaType, "unsupported_media_type", "send Content-Type: application/json", ""}
 	}
@@ -210,7 +212,19 @@ func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
 	if err != nil {
 		return jsonError(err, limit)
 	}
+	if err := requireBody(data, required); err != nil {
+		return err
+	}
 	return decodeData(data, limit, v)
+}
+
+// requireBody refuses an empty body (or one of white space only) of a
+// request that needs the field required, naming it.
+func requireBody(data []byte, required string) error {
+	if len(bytes.TrimSpace(data)) > 0 {
+		return nil
+	}
+	return &requestError{http.StatusBadRequest, "invalid_argument", "request body: empty, want a JSON object with " + required + " (required)", required}
 }
 
 // decodeOptional is decode for a request whose every field is optional:

@@ -19,7 +19,7 @@ type promoteRequest struct {
 
 func readPromote(w http.ResponseWriter, r *http.Request) (promoteRequest, error) {
 	var req promoteRequest
-	if err := decode(w, r, MaxAttemptBody, &req); err != nil {
+	if err := decode(w, r, MaxAttemptBody, &req, "rule_id"); err != nil {
 		return req, err
 	}
 	if req.RuleID == "" {

@@ -106,7 +106,7 @@ func TestHTTPStrictness(t *testing.T) {
 		{"POST", "/v1/score", "application/json", `{"ip":"81.2.69.160","time":"yesterday"}`, 400, "invalid_argument", "time"},
 		{"POST", "/v1/score", "application/json", `{"ip":"81.2.69.160","result":"maybe"}`, 400, "invalid_argument", "result"},
 		{"POST", "/v1/score", "application/json", `{}`, 400, "invalid_argument", "ip"},
-		{"POST", "/v1/score", "application/json", ``, 400, "invalid_argument", ""},
+		{"POST", "/v1/score", "application/json", ``, 400, "invalid_argument", "ip"}, // empty: names what is required
 		{"POST", "/v1/outcome", "application/json", `{"decision_id":"nope","outcome":"login_failed"}`, 404, "not_found", "decision_id"},
 		// Bad bytes (issue 10 item 10): each refused, naming the field.
 		{"POST", "/v1/score", "application/json", "{\"ip\":\"81.2.69.160\",\"username\":\"al\xffice\"}", 400, "invalid_argument", "username"},
