@@ -166,6 +166,12 @@ func (d damage) damaged() bool { return len(d.tail) > 0 || d.err != nil }
 // given. A last line without its newline that is a whole JSON object is a
 // whole line (replay reads it): it is given to fn with the newline. An
 // error reading the file itself is returned, not taken for damage.
+//
+// A file is gzip by its content (replay.IsGzip), not its name, as replay
+// reads it: a file copied in under the other name is read whole by a
+// backtest, so Forget must search it whole. By its name, a .jsonl holding
+// gzip was searched as text (the user's key, compressed, never found) and
+// a .jsonl.gz holding text taken for a damaged stream and deleted.
 func scanLines(src string, fn func(line []byte) error) (damage, error) {
 	in, err := os.Open(src)
 	if err != nil {
@@ -173,17 +179,19 @@ func scanLines(src string, fn func(line []byte) error) (damage, error) {
 	}
 	defer in.Close()
 	fr := &fileReader{f: in}
-	var r io.Reader = bufio.NewReaderSize(fr, 256<<10)
-	if strings.HasSuffix(strings.TrimSuffix(src, replay.InProgressSuffix), ".gz") {
-		zr, err := gzip.NewReader(r)
+	head := bufio.NewReaderSize(fr, 256<<10)
+	var r io.Reader = head
+	magic, _ := head.Peek(2)
+	if fr.err != nil {
+		return damage{}, fmt.Errorf("capture: %w", fr.err)
+	}
+	if replay.IsGzip(magic) {
+		zr, err := gzip.NewReader(head)
 		if fr.err != nil {
 			return damage{}, fmt.Errorf("capture: %w", fr.err)
 		}
-		if err == io.EOF {
-			return damage{}, nil // empty
-		}
 		if err != nil {
-			return damage{err: err}, nil // not even a gzip header
+			return damage{err: err}, nil // not even a whole gzip header
 		}
 		defer zr.Close()
 		r = zr
@@ -243,7 +251,9 @@ func (r *fileReader) Read(p []byte) (int, error) {
 }
 
 // rewrite copies the whole lines of src that keep accepts to dst (gzip if
-// dst's name says so), through a temporary file renamed into place.
+// dst's name says so), through a temporary file renamed into place. A
+// file whose content belied its name is rewritten as its name says:
+// replay reads either.
 func rewrite(src, dst string, keep func(line []byte) bool) error {
 	tmp := dst + ".tmp"
 	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)

@@ -128,3 +128,87 @@ func writeCapture(t *testing.T, dir, name string, compress, cut bool, content st
 		t.Fatal(err)
 	}
 }
+
+// TestForgetReadsAFileAsReplayDoes: replay tells a gzip file by its magic
+// number, not its name, so a file copied in under the other name (a
+// .jsonl holding gzip, a .jsonl.gz holding plain text) is read whole by
+// replay and backtest. Forget must search it the same way: read by its
+// name, the first was searched as binary (her key, compressed, never
+// found, the erasure reported done) and the second taken for a damaged
+// stream and deleted, everyone's lines with it.
+func TestForgetReadsAFileAsReplayDoes(t *testing.T) {
+	const (
+		header = `{"capture":{"format":1,"created":"2026-05-04T09:00:00Z","key_id":"%s","retention":"168h0m0s"}}` + "\n"
+		att    = `{"tenant":"default","attempt_id":"%s","time":"2026-05-04T09:00:01Z","user_id":"%s","ip":"81.2.69.160","user_agent":"Mozilla/5.0","result":"password_ok","live":{"action":"step_up","score":30,"rules_version":"v1"}}` + "\n"
+		out    = `{"outcome":{"tenant":"default","attempt_id":"%s","outcome":"step_up_passed","time":"2026-05-04T09:00:20Z"}}` + "\n"
+	)
+	tests := []struct {
+		name     string // the file's name
+		compress bool   // its content
+	}{
+		{"capture-20260504T090000.000000Z.jsonl", true},
+		{"capture-20260504T090000.000000Z.jsonl.gz", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s, err := New(Options{Dir: dir, Secret: []byte(secret), Now: (&clock{t: t0}).Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close(context.Background()) })
+			alice, bob := s.UserKey("default", "alice"), s.UserKey("default", "bob")
+			content := fmt.Sprintf(header, s.KeyID()) + fmt.Sprintf(att, "d-bob-1", bob) + fmt.Sprintf(att, "d-alice-1", alice) +
+				fmt.Sprintf(out, "d-alice-1") + fmt.Sprintf(out, "d-bob-1")
+			data := []byte(content)
+			if tt.compress {
+				var buf bytes.Buffer
+				zw := gzip.NewWriter(&buf)
+				zw.Write(data)
+				zw.Close()
+				data = buf.Bytes()
+			}
+			path := filepath.Join(dir, tt.name)
+			if err := os.WriteFile(path, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+
+			n, err := s.Forget(context.Background(), "default", "alice")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != 2 {
+				t.Errorf("Forget erased %d lines, want 2: her attempt and its outcome", n)
+			}
+			raw, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			text := string(raw)
+			if zr, err := gzip.NewReader(bytes.NewReader(raw)); err == nil {
+				plain, _ := io.ReadAll(zr)
+				text = string(plain)
+			}
+			for _, her := range []string{alice, "d-alice-1"} {
+				if strings.Contains(text, her) {
+					t.Errorf("%s still holds %q:\n%s", tt.name, her, text)
+				}
+			}
+			// What replay reads of the folder: none of hers, all of bob's.
+			var bobs, bobOutcomes int
+			for _, ln := range read(t, dir) {
+				switch {
+				case ln.UserID == alice || ln.Outcome != nil && ln.Outcome.AttemptID == "d-alice-1":
+					t.Errorf("replay still reads her line: %+v", ln)
+				case ln.UserID == bob:
+					bobs++
+				case ln.Outcome != nil && ln.Outcome.AttemptID == "d-bob-1":
+					bobOutcomes++
+				}
+			}
+			if bobs != 1 || bobOutcomes != 1 {
+				t.Errorf("bob's lines: %d attempts, %d outcomes; want 1 and 1", bobs, bobOutcomes)
+			}
+		})
+	}
+}
