@@ -38,14 +38,17 @@ func (s *Sink) Forget(ctx context.Context, tenant, userID string) (int, error) {
 	}
 	s.files.Lock()
 	defer s.files.Unlock()
-	files, err := s.finished()
+	// The files replay reads, not only those named as the sink names
+	// them: a file copied in (capture-node2.jsonl) is read by a backtest,
+	// so it holds the user as much as any.
+	files, err := replay.CaptureFiles(s.opts.Dir)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("capture: forget: %w", err)
 	}
 	m := &userMatcher{needle: []byte(`"user_id":"` + key + `"`), key: key, attempts: map[string]struct{}{}}
 	total := 0
 	var other []string // key ids of files this secret cannot search
-	for _, f := range files {
+	for _, path := range files {
 		if err := ctx.Err(); err != nil {
 			return total, fmt.Errorf("capture: forget: %w", err)
 		}
@@ -54,7 +57,7 @@ func (s *Sink) Forget(ctx context.Context, tenant, userID string) (int, error) {
 		// (Matching is idempotent: the attempt ids the first pass
 		// notes are the ones the second would.)
 		hits, first, foreign := 0, true, ""
-		dmg, err := scanLines(f.path, func(line []byte) error {
+		dmg, err := scanLines(path, func(line []byte) error {
 			if first {
 				first = false
 				if id := headerKeyID(line); id != "" && id != s.keyID {
@@ -84,7 +87,7 @@ func (s *Sink) Forget(ctx context.Context, tenant, userID string) (int, error) {
 			continue
 		}
 		n, kept := 0, 0
-		if err := rewrite(f.path, f.path, func(line []byte) bool {
+		if err := rewrite(path, path, func(line []byte) bool {
 			if m.match(line) {
 				n++
 				return false
@@ -99,9 +102,9 @@ func (s *Sink) Forget(ctx context.Context, tenant, userID string) (int, error) {
 				n++
 			}
 			s.log.Warn("capture: forget: dropped the damaged end of a capture file: it could not be searched for the user, and cannot be replayed",
-				"path", f.path, "cut_line_bytes", len(dmg.tail), "err", dmg.err)
+				"path", path, "cut_line_bytes", len(dmg.tail), "err", dmg.err)
 			if kept == 0 { // not even a header could be read
-				if err := os.Remove(f.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 					return total, fmt.Errorf("capture: forget: %w", err)
 				}
 			}

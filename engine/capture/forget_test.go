@@ -135,7 +135,9 @@ func writeCapture(t *testing.T, dir, name string, compress, cut bool, content st
 // replay and backtest. Forget must search it the same way: read by its
 // name, the first was searched as binary (her key, compressed, never
 // found, the erasure reported done) and the second taken for a damaged
-// stream and deleted, everyone's lines with it.
+// stream and deleted, everyone's lines with it. So too for the files
+// replay reads: every capture-*.jsonl and capture-*.jsonl.gz of the
+// folder, whether or not its name holds a time.
 func TestForgetReadsAFileAsReplayDoes(t *testing.T) {
 	const (
 		header = `{"capture":{"format":1,"created":"2026-05-04T09:00:00Z","key_id":"%s","retention":"168h0m0s"}}` + "\n"
@@ -148,6 +150,10 @@ func TestForgetReadsAFileAsReplayDoes(t *testing.T) {
 	}{
 		{"capture-20260504T090000.000000Z.jsonl", true},
 		{"capture-20260504T090000.000000Z.jsonl.gz", false},
+		// Not a name the sink gives, but one replay reads (capture-*.jsonl):
+		// Forget once skipped it as "not one of ours".
+		{"capture-copied-from-node-2.jsonl", false},
+		{"capture-copied-from-node-2.jsonl.gz", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
