@@ -411,9 +411,12 @@ func unhex(c byte) (byte, bool) {
 // points (as near as the standard library's tables give them: format
 // characters such as zero-width spaces, joiners, bidi controls and soft
 // hyphens; variation selectors; and the other default ignorables, such as
-// the Hangul fillers), which render as nothing.
+// the Hangul fillers), which render as nothing. The format characters
+// that Unicode leaves out of them because they show (the prepended
+// concatenation marks, such as the Arabic number sign) are kept.
 func dropInvisible(r rune) rune {
-	if unicode.In(r, unicode.Cf, unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point) {
+	if unicode.In(r, unicode.Cf, unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point) &&
+		!unicode.Is(unicode.Prepended_Concatenation_Mark, r) {
 		return -1
 	}
 	return r
@@ -432,14 +435,15 @@ func isAlpha(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' 
 // a soft hyphen, a bidi control) are refused by PRECIS and dropped by
 // many identity servers' input handling, and to a person reading a log
 // the name looks the same: a stuffing run that sprinkled them into one
-// username was a new username to every window at each attempt. It
-// allocates only when it must.
+// username was a new username to every window at each attempt. They go
+// before the compatibility form: one between a letter and its combining
+// mark keeps the two from composing. It allocates only when it must.
 func NormalizeUsername(s string) string {
 	upper := false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c >= 0x80 {
-			return strings.ToLower(strings.TrimSpace(strings.Map(dropInvisible, norm.NFKC.String(s))))
+			return strings.ToLower(strings.TrimSpace(norm.NFKC.String(strings.Map(dropInvisible, s))))
 		}
 		upper = upper || c >= 'A' && c <= 'Z'
 	}

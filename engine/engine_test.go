@@ -777,3 +777,34 @@ func TestUsernameVariantsAreOneUsername(t *testing.T) {
 		}
 	}
 }
+
+// An invisible character between a letter and its combining mark renders
+// as the composed letter, and is that one username: dropped after the
+// compatibility form, it kept the mark from composing ("e\u200b\u0301"
+// became "e\u0301", not "é"), a second username for each such letter. A
+// character Unicode keeps visible though it formats (the Arabic number
+// sign, a prepended concatenation mark) is part of the name.
+func TestInvisibleInsideALetterIsOneUsername(t *testing.T) {
+	tests := []struct {
+		typed, want string
+	}{
+		{"jos\u00e9@example.com", "jos\u00e9@example.com"},
+		{"jose\u0301@example.com", "jos\u00e9@example.com"},
+		{"jose\u200b\u0301@example.com", "jos\u00e9@example.com"},
+		{"jose\u00ad\u0301@example.com", "jos\u00e9@example.com"},
+		{"jose\u2060\u0301@example.com", "jos\u00e9@example.com"},
+		{"JOSE\u034f\u0301@example.com", "jos\u00e9@example.com"},     // combining grapheme joiner
+		{"jose\U000e0041\u0301@example.com", "jos\u00e9@example.com"}, // a tag character
+		{"\u0600123@example.com", "\u0600123@example.com"},
+	}
+	h := newHarness(t, nil)
+	for i, tc := range tests {
+		if got := engine.NormalizeUsername(tc.typed); got != tc.want {
+			t.Errorf("NormalizeUsername(%+q) = %+q, want %+q", tc.typed, got, tc.want)
+		}
+		d := h.score(t, engine.Attempt{Time: t0.Add(time.Duration(i) * time.Second), Username: tc.typed, IP: "81.2.69.201", Result: engine.ResultPasswordBad})
+		if i == len(tests)-2 && d.Signals.IP.Usernames10m != 1 {
+			t.Errorf("after %d spellings of one username, ip.usernames_10m = %d, want 1", i+1, d.Signals.IP.Usernames10m)
+		}
+	}
+}
