@@ -90,7 +90,7 @@ func (m *Manager) readTenants(shared *Set) (map[string]*TenantSnapshot, error) {
 			m.log.Warn("skipping a rule file directly in the tenants folder: no tenant reads it (a tenant's overlay is <folder>/<tenant>/*.yaml)", "path", filepath.Join(m.opts.TenantsDir, e.Name()))
 			continue
 		}
-		if !e.IsDir() || e.Name()[0] == '.' {
+		if !TenantFolder(m.opts.TenantsDir, e) || e.Name()[0] == '.' {
 			continue
 		}
 		tenant := e.Name()
@@ -115,6 +115,21 @@ func (m *Manager) readTenants(shared *Set) (map[string]*TenantSnapshot, error) {
 		return nil, errors.Join(errs...)
 	}
 	return out, nil
+}
+
+// TenantFolder reports whether e, an entry of the tenants folder dir, is a
+// folder or a symbolic link to one: a tenant's folder may be a link to a
+// mounted volume or a release folder, as the watch takes it (filewatch),
+// and PutTenant writes through it.
+func TenantFolder(dir string, e fs.DirEntry) bool {
+	if e.IsDir() {
+		return true
+	}
+	if e.Type()&fs.ModeSymlink == 0 {
+		return false
+	}
+	fi, err := os.Stat(filepath.Join(dir, e.Name()))
+	return err == nil && fi.IsDir()
 }
 
 // StrayTenantFile reports whether an entry of a tenants folder is a rule
@@ -273,7 +288,7 @@ func (m *Manager) tenantWatchPaths() []string {
 	entries, _ := os.ReadDir(m.opts.TenantsDir)
 	var dirs []string
 	for _, e := range entries {
-		if e.IsDir() && ValidTenant(e.Name()) {
+		if TenantFolder(m.opts.TenantsDir, e) && ValidTenant(e.Name()) {
 			dirs = append(dirs, filepath.Join(m.opts.TenantsDir, e.Name()))
 		}
 	}

@@ -420,3 +420,52 @@ func TestWatchTenantFolders(t *testing.T) {
 	}
 	waitUntil(t, "the removed folder's overlay gone", func() bool { return m.Tenant("acme") == nil })
 }
+
+// A tenant's folder may be a symbolic link to a folder elsewhere (a
+// mounted volume, a deploy's release folder). It was skipped without a
+// word, at start and at each reload: an overlay put through the API was
+// written through the link and in force until the next reload (any
+// tenant's edit, SIGHUP) dropped it.
+func TestSymlinkedTenantFolder(t *testing.T) {
+	root := t.TempDir()
+	sharedDir, tenants, elsewhere := filepath.Join(root, "rules"), filepath.Join(root, "tenants"), filepath.Join(root, "volume", "acme")
+	for _, d := range []string{sharedDir, tenants, elsewhere} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for p, data := range map[string]string{
+		filepath.Join(sharedDir, "rules.yaml"): sharedRules,
+		filepath.Join(elsewhere, "rules.yaml"): acmeOverlay,
+	} {
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(elsewhere, filepath.Join(tenants, "acme")); err != nil {
+		t.Fatal(err)
+	}
+	// A link to a file, or to nothing, is no tenant's folder.
+	if err := os.Symlink(filepath.Join(sharedDir, "rules.yaml"), filepath.Join(tenants, "file")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(root, "gone"), filepath.Join(tenants, "dangling")); err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewManager(Options{Paths: []string{sharedDir}, TenantsDir: tenants, Logger: discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.TenantNames(); strings.Join(got, ",") != "acme" {
+		t.Fatalf("tenants at start %v, want acme", got)
+	}
+	if _, err := m.Reload("test"); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.TenantNames(); strings.Join(got, ",") != "acme" {
+		t.Errorf("tenants after a reload %v, want acme", got)
+	}
+	if got, want := m.tenantWatchPaths(), []string{tenants, filepath.Join(tenants, "acme")}; strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("watched %v, want %v", got, want)
+	}
+}

@@ -27,7 +27,7 @@ func checkTenants(dir string, shared *rules.Set, out, errs io.Writer) error {
 			fmt.Fprintf(errs, "warning: %s: a rule file directly in the tenants folder, which no tenant reads: a tenant's overlay is %s\n", filepath.Join(dir, e.Name()), filepath.Join(dir, "<tenant>", "*.yaml"))
 			continue
 		}
-		if !e.IsDir() || e.Name()[0] == '.' {
+		if !rules.TenantFolder(dir, e) || e.Name()[0] == '.' {
 			continue
 		}
 		tenant := e.Name()

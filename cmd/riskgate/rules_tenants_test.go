@@ -36,6 +36,12 @@ func TestRulesCheckTenants(t *testing.T) {
 		t.Fatal(err)
 	}
 	tenants := filepath.Join(dir, "tenants")
+	// A tenant's folder that is a link to one elsewhere is checked, as
+	// the server reads it.
+	write("volume/gamma/gamma.yaml", "version: gamma-1\ndisable: [new-country]\n")
+	if err := os.Symlink(filepath.Join(dir, "volume", "gamma"), filepath.Join(tenants, "gamma")); err != nil {
+		t.Fatal(err)
+	}
 	var out, errs bytes.Buffer
 	err = checkTenants(tenants, set, &out, &errs)
 	if err == nil || err.Error() != "rules check: 1 tenant overlay(s) rejected" {
@@ -49,7 +55,8 @@ func TestRulesCheckTenants(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", want, errs.String())
 		}
 	}
-	if !strings.Contains(out.String(), "OK: tenant acme: 1 rules in 1 file(s), version "+set.Version()+" + tenant:acme@acme-1@sha256:") {
+	if !strings.Contains(out.String(), "OK: tenant acme: 1 rules in 1 file(s), version "+set.Version()+" + tenant:acme@acme-1@sha256:") ||
+		!strings.Contains(out.String(), "OK: tenant gamma: 0 rules in 1 file(s), version "+set.Version()+" + tenant:gamma@gamma-1@sha256:") {
 		t.Errorf("stdout:\n%s", out.String())
 	}
 
