@@ -38,7 +38,12 @@ func CheckJSON(data []byte) error {
 		return strings.Join(parts, ".")
 	}
 	var prev int64
-	for {
+	for started := false; ; started = true {
+		if started && len(stack) == 0 {
+			// The message is whole: what follows is data after it, the
+			// decoder's to refuse as that, not a field of the message.
+			return nil
+		}
 		tok, err := dec.Token()
 		if errors.Is(err, io.EOF) {
 			return nil

@@ -470,3 +470,24 @@ func TestZeroTimeRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestStrictJSONStopsAtTheValue: data after the message is that, whatever
+// it holds; CheckJSON read on into it and named a field of it ("Ip:
+// unknown field", "message: nested deeper than 100 levels"), a field the
+// message does not have.
+func TestStrictJSONStopsAtTheValue(t *testing.T) {
+	msg := `{"ip":"81.2.69.160","user_id":"u"}`
+	for _, after := range []string{
+		` [1]`,
+		` {"Ip":"1.1.1.1"}`,
+		` {"ip":"1.1.1.1","ip":"1.1.1.1"}`,
+		" \"a\xffb\"",
+		" " + strings.Repeat("[", wire.MaxDepth+1) + strings.Repeat("]", wire.MaxDepth+1),
+	} {
+		_, err := wire.DecodeAttemptJSON([]byte(msg + after))
+		var we *wire.Error
+		if err == nil || errors.As(err, &we) && we.Field != "" || !strings.Contains(err.Error(), "after") {
+			t.Errorf("%q after the message: %v, want data after the value refused", after, err)
+		}
+	}
+}
