@@ -85,6 +85,12 @@ type running struct {
 // stop is called.
 func start(t testing.TB, opts Options, scorer Scorer) *running {
 	t.Helper()
+	return startWith(t, opts, scorer, nil)
+}
+
+// startWith is start, with setup called on the runner before it runs.
+func startWith(t testing.TB, opts Options, scorer Scorer, setup func(*Runner)) *running {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	deps := Deps{Scorer: scorer, Alerts: testBuilder(t), Registerer: reg, Logger: testLogger(t)}
 	svc, _ := scorer.(*service.Service)
@@ -94,6 +100,9 @@ func start(t testing.TB, opts Options, scorer Scorer) *running {
 	r, err := New(opts, deps)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if setup != nil {
+		setup(r)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	run := &running{Runner: r, cancel: cancel, done: make(chan error, 1), reg: reg}

@@ -312,9 +312,17 @@ type item struct {
 func (r *Runner) consume(ctx, work, gctx context.Context, g *generation, topic string, id int, offset int64) {
 	p := &partition{topic: topic, id: id, gen: g, lag: r.m.lag.WithLabelValues(topic, strconv.Itoa(id))}
 	p.committed.Store(max(offset, -1)) // kafka.FirstOffset and LastOffset: not known yet
+	// MaxWait is also how long a fetch's answer may take to arrive: at
+	// 250 ms, a broker 300 ms away (another continent; or a busy broker
+	// building a large batch) answered every fetch too late, and the
+	// partition never moved (TestFarBroker). With MinBytes 1 the broker
+	// answers as soon as there is data, so waiting longer costs no
+	// latency; it costs a reader being closed (a rebalance, a shutdown)
+	// up to that long. kafka-go keeps a quarter of it for the round trip
+	// of an idle partition's long poll below a second.
 	rd := kafka.NewReader(kafka.ReaderConfig{
 		Brokers: r.opts.Brokers, Topic: topic, Partition: id, Dialer: r.conn.dialer,
-		MinBytes: 1, MaxBytes: 4 << 20, MaxWait: 250 * time.Millisecond, QueueCapacity: prefetch,
+		MinBytes: 1, MaxBytes: 4 << 20, MaxWait: time.Second, QueueCapacity: prefetch,
 		ReadBackoffMin: 100 * time.Millisecond, ReadBackoffMax: 2 * time.Second,
 		ErrorLogger: kafka.LoggerFunc(r.readError),
 	})
