@@ -62,7 +62,7 @@ func checkQuick(t *testing.T, data []byte) bool {
 		return false
 	}
 	var checked AttemptJSON
-	if err := decodeJSON(data, &checked); err != nil {
+	if err := decodeJSON(data, &checked, "ip"); err != nil {
 		t.Fatalf("%q: DecodeQuick took what the checked path refuses: %v", data, err)
 	}
 	if !reflect.DeepEqual(quick, checked) {

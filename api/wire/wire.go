@@ -142,7 +142,7 @@ func (j *OutcomeJSON) Convert() (engine.Outcome, error) {
 func DecodeAttemptJSON(data []byte) (engine.Attempt, error) {
 	var j AttemptJSON
 	if len(data) > MaxMessage || !j.DecodeQuick(data) {
-		if err := decodeJSON(data, &j); err != nil {
+		if err := decodeJSON(data, &j, "ip"); err != nil {
 			return engine.Attempt{}, err
 		}
 	}
@@ -152,16 +152,21 @@ func DecodeAttemptJSON(data []byte) (engine.Attempt, error) {
 // DecodeOutcomeJSON decodes one outcome, as POST /v1/outcome takes it.
 func DecodeOutcomeJSON(data []byte) (engine.Outcome, error) {
 	var j OutcomeJSON
-	if err := decodeJSON(data, &j); err != nil {
+	if err := decodeJSON(data, &j, "outcome"); err != nil {
 		return engine.Outcome{}, err
 	}
 	return j.Convert()
 }
 
-// decodeJSON reads exactly one JSON value into v.
-func decodeJSON(data []byte, v any) error {
+// decodeJSON reads exactly one JSON value into v; an empty message (or
+// one of white space) is refused naming the field required, as the HTTP
+// API refuses an empty body.
+func decodeJSON(data []byte, v any, required string) error {
 	if len(data) > MaxMessage {
 		return &Error{Msg: fmt.Sprintf("message larger than %d bytes", MaxMessage), TooLarge: true}
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return &Error{Field: required, Msg: "message: empty, want a JSON object with " + required + " (required)"}
 	}
 	if err := CheckJSON(data); err != nil {
 		return err
