@@ -11,6 +11,7 @@ import (
 	"sort"
 
 	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/internal/filewatch"
 )
 
 // TenantSnapshot is one tenant's overlay in force, the ruleset its logins
@@ -121,16 +122,7 @@ func (m *Manager) readTenants(shared *Set) (map[string]*TenantSnapshot, error) {
 // folder or a symbolic link to one: a tenant's folder may be a link to a
 // mounted volume or a release folder, as the watch takes it (filewatch),
 // and PutTenant writes through it.
-func TenantFolder(dir string, e fs.DirEntry) bool {
-	if e.IsDir() {
-		return true
-	}
-	if e.Type()&fs.ModeSymlink == 0 {
-		return false
-	}
-	fi, err := os.Stat(filepath.Join(dir, e.Name()))
-	return err == nil && fi.IsDir()
-}
+func TenantFolder(dir string, e fs.DirEntry) bool { return filewatch.IsFolder(dir, e) }
 
 // StrayTenantFile reports whether an entry of a tenants folder is a rule
 // file, which no tenant reads: overlays are the files of the tenants'

@@ -134,7 +134,7 @@ func (w *Watcher) statOf(path string) identity {
 			return identity{exists: true, dir: true}
 		}
 		for _, de := range des { // sorted by name
-			if w.opts.Subfolders && !strings.HasPrefix(de.Name(), ".") && isFolder(path, de) {
+			if w.opts.Subfolders && !strings.HasPrefix(de.Name(), ".") && IsFolder(path, de) {
 				id.entries = append(id.entries, entry{de.Name(), identity{exists: true, dir: true}})
 				continue
 			}
@@ -163,9 +163,9 @@ func (w *Watcher) watchedFolder(abs string) bool {
 	return slices.ContainsFunc(w.files, func(f *file) bool { return f.abs == abs && len(f.dirs) > 1 })
 }
 
-// isFolder reports whether de, in the folder path, is a folder or a
-// symbolic link to one.
-func isFolder(path string, de os.DirEntry) bool {
+// IsFolder reports whether de, an entry of the folder path, is a folder
+// or a symbolic link to one, as a watch with Subfolders counts it.
+func IsFolder(path string, de os.DirEntry) bool {
 	if de.IsDir() {
 		return true
 	}
