@@ -86,8 +86,7 @@ func TestCaptureRecordsEveryRulesVersion(t *testing.T) {
 // report as `riskgate backtest --json` writes it, and FAILED_PRECONDITION
 // on a node without a capture.
 func TestBacktestOverGRPC(t *testing.T) {
-	const token = "node-capture-admin-token-0123"
-	t.Setenv("RISKGATE_ADMIN_TOKEN", token)
+	actx := captureAdmin(t)
 	ctx := context.Background()
 	start := func(cfg node.Config) *grpc.ClientConn {
 		cfg.GRPC.Addr = "127.0.0.1:0"
@@ -119,7 +118,6 @@ func TestBacktestOverGRPC(t *testing.T) {
 	if _, err := rc.Backtest(ctx, req); status.Code(err) != codes.Unauthenticated {
 		t.Errorf("without the admin token: %v", err)
 	}
-	actx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
 	resp, err := rc.Backtest(actx, req)
 	if err != nil {
 		t.Fatal(err)
@@ -219,8 +217,7 @@ func TestCaptureKeepsTenantOverlays(t *testing.T) {
 // earlier secret: the user's lines there cannot be found, so the answer is
 // FAILED_PRECONDITION saying so (the state is erased), not OK.
 func TestForgetOverAnotherSecretsCapture(t *testing.T) {
-	const token = "node-capture-admin-token-0123"
-	t.Setenv("RISKGATE_ADMIN_TOKEN", token)
+	actx := captureAdmin(t)
 	ctx := context.Background()
 	dir := t.TempDir()
 	start := func(secret string) (*node.Node, pb.RiskServiceClient) {
@@ -228,14 +225,11 @@ func TestForgetOverAnotherSecretsCapture(t *testing.T) {
 		return n, pb.NewRiskServiceClient(conn)
 	}
 	n, _ := start("an-earlier-secret-0123456789")
-	if _, err := n.Service().Score(ctx, engine.Attempt{IP: "81.2.69.160", UserID: "erin", Result: engine.ResultPasswordOK}); err != nil {
-		t.Fatal(err)
-	}
+	scoreErin(t, n)
 	if err := n.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
 	_, rc := start(captureSecret)
-	actx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
 	_, err := rc.Forget(actx, &pb.ForgetRequest{Tenant: "default", UserId: "erin"})
 	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "the user's state is erased, their capture lines not") || !strings.Contains(err.Error(), "keyed under key id") {
 		t.Errorf("erasure over an earlier secret's capture: %v", err)
@@ -247,15 +241,12 @@ func TestForgetOverAnotherSecretsCapture(t *testing.T) {
 // server's log); it is FAILED_PRECONDITION saying which key ids and what
 // to do.
 func TestBacktestOverAnotherSecretsCapture(t *testing.T) {
-	const token = "node-capture-admin-token-0123"
-	t.Setenv("RISKGATE_ADMIN_TOKEN", token)
+	actx := captureAdmin(t)
 	ctx := context.Background()
 	dir := t.TempDir()
 	start := func(secret string) (*node.Node, pb.RulesServiceClient) {
 		n, conn := startCaptureNode(t, dir, secret)
-		if _, err := n.Service().Score(ctx, engine.Attempt{IP: "81.2.69.160", UserID: "erin", Result: engine.ResultPasswordOK}); err != nil {
-			t.Fatal(err)
-		}
+		scoreErin(t, n)
 		return n, pb.NewRulesServiceClient(conn)
 	}
 	n, _ := start("an-earlier-secret-0123456789")
@@ -263,7 +254,6 @@ func TestBacktestOverAnotherSecretsCapture(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, rc := start(captureSecret)
-	actx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
 	_, err := rc.Backtest(actx, &pb.BacktestRequest{})
 	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "keyed with another secret") || !strings.Contains(err.Error(), "move those of the other out of "+dir) {
 		t.Errorf("backtest over an earlier secret's capture: %v", err)
@@ -274,14 +264,10 @@ func TestBacktestOverAnotherSecretsCapture(t *testing.T) {
 // (a gzip file cut short) answered 500 "internal error"; it is
 // FAILED_PRECONDITION naming the file and saying what to do.
 func TestBacktestOverADamagedCapture(t *testing.T) {
-	const token = "node-capture-admin-token-0123"
-	t.Setenv("RISKGATE_ADMIN_TOKEN", token)
-	ctx := context.Background()
+	actx := captureAdmin(t)
 	dir := t.TempDir()
 	n, conn := startCaptureNode(t, dir, captureSecret)
-	if _, err := n.Service().Score(ctx, engine.Attempt{IP: "81.2.69.160", UserID: "erin", Result: engine.ResultPasswordOK}); err != nil {
-		t.Fatal(err)
-	}
+	scoreErin(t, n)
 	// The gzip header and the start of a line, then nothing: a copy that
 	// stopped short. Its name sorts first, as an hour older file's does.
 	var z bytes.Buffer
@@ -292,7 +278,6 @@ func TestBacktestOverADamagedCapture(t *testing.T) {
 	if err := os.WriteFile(damaged, z.Bytes()[:z.Len()/2], 0o600); err != nil {
 		t.Fatal(err)
 	}
-	actx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
 	_, err := pb.NewRulesServiceClient(conn).Backtest(actx, &pb.BacktestRequest{})
 	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), damaged) || !strings.Contains(err.Error(), "move the damaged file out") {
 		t.Errorf("backtest over a damaged capture: %v", err)
@@ -321,4 +306,20 @@ func startCaptureNode(t *testing.T, dir, secret string) (*node.Node, *grpc.Clien
 	}
 	t.Cleanup(func() { conn.Close() })
 	return n, conn
+}
+
+// captureAdmin gives the nodes the tests start an admin token and returns
+// a context that carries it.
+func captureAdmin(t *testing.T) context.Context {
+	const token = "node-capture-admin-token-0123"
+	t.Setenv("RISKGATE_ADMIN_TOKEN", token)
+	return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+token)
+}
+
+// scoreErin scores one completed login of erin on n.
+func scoreErin(t *testing.T, n *node.Node) {
+	t.Helper()
+	if _, err := n.Service().Score(context.Background(), engine.Attempt{IP: "81.2.69.160", UserID: "erin", Result: engine.ResultPasswordOK}); err != nil {
+		t.Fatal(err)
+	}
 }
