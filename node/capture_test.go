@@ -89,27 +89,12 @@ func TestBacktestOverGRPC(t *testing.T) {
 	actx := captureAdmin(t)
 	ctx := context.Background()
 	start := func(cfg node.Config) *grpc.ClientConn {
-		cfg.GRPC.Addr = "127.0.0.1:0"
-		n, err := node.New(ctx, cfg, node.WithSecret([]byte(captureSecret)), node.WithLogger(quiet()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sctx, cancel := context.WithCancel(ctx)
-		addrs, wait, err := n.Start(sctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cancel(); wait() })
+		n, conn := startNodeWith(t, cfg, captureSecret)
 		for i := range 20 {
 			if _, err := n.Service().Score(ctx, engine.Attempt{IP: "81.2.69.160", UserID: fmt.Sprint("u", i%5), Result: engine.ResultPasswordOK}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		conn, err := grpc.NewClient(addrs.GRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { conn.Close() })
 		return conn
 	}
 	conn := start(node.Config{Capture: node.CaptureConfig{Dir: t.TempDir(), BacktestMaxAttempts: 15}})
@@ -289,8 +274,16 @@ func TestBacktestOverADamagedCapture(t *testing.T) {
 // end with the test.
 func startCaptureNode(t *testing.T, dir, secret string) (*node.Node, *grpc.ClientConn) {
 	t.Helper()
+	return startNodeWith(t, node.Config{Capture: node.CaptureConfig{Dir: dir}}, secret)
+}
+
+// startNodeWith starts a node of cfg, its gRPC server on a free port,
+// under secret, and dials it.
+func startNodeWith(t *testing.T, cfg node.Config, secret string) (*node.Node, *grpc.ClientConn) {
+	t.Helper()
 	ctx := context.Background()
-	n, err := node.New(ctx, node.Config{GRPC: node.GRPCConfig{Addr: "127.0.0.1:0"}, Capture: node.CaptureConfig{Dir: dir}}, node.WithSecret([]byte(secret)), node.WithLogger(quiet()))
+	cfg.GRPC.Addr = "127.0.0.1:0"
+	n, err := node.New(ctx, cfg, node.WithSecret([]byte(secret)), node.WithLogger(quiet()))
 	if err != nil {
 		t.Fatal(err)
 	}
