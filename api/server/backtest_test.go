@@ -2,8 +2,6 @@ package server_test
 
 import (
 	"encoding/json"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 )
@@ -33,22 +31,9 @@ func TestBacktestBodyIsOptional(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, err := http.NewRequest("POST", ts.url("/v1/rules:backtest"), strings.NewReader(tt.body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			req.Header.Set("Authorization", "Bearer "+adminToken)
-			if tt.contentType != "" {
-				req.Header.Set("Content-Type", tt.contentType)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			data, _ := io.ReadAll(resp.Body)
-			if resp.StatusCode != tt.code {
-				t.Fatalf("%d %s, want %d", resp.StatusCode, data, tt.code)
+			code, data := adminRaw(t, "POST", ts.url("/v1/rules:backtest"), tt.contentType, tt.body)
+			if code != tt.code {
+				t.Fatalf("%d %s, want %d", code, data, tt.code)
 			}
 			if tt.code == 200 {
 				var rep struct {

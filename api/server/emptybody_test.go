@@ -2,9 +2,7 @@ package server_test
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
-	"strings"
 	"testing"
 )
 
@@ -39,27 +37,14 @@ func TestEmptyBodyNamesWhatIsRequired(t *testing.T) {
 	for _, rt := range routes {
 		for _, b := range bodies {
 			t.Run(rt.method+" "+rt.path+"/"+b.name, func(t *testing.T) {
-				req, err := http.NewRequest(rt.method, ts.url(rt.path), strings.NewReader(b.body))
-				if err != nil {
-					t.Fatal(err)
-				}
-				req.Header.Set("Authorization", "Bearer "+adminToken)
-				if b.contentType != "" {
-					req.Header.Set("Content-Type", b.contentType)
-				}
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer resp.Body.Close()
-				data, _ := io.ReadAll(resp.Body)
+				code, data := adminRaw(t, rt.method, ts.url(rt.path), b.contentType, b.body)
 				var e apiError
 				if err := json.Unmarshal(data, &e); err != nil {
-					t.Fatalf("%d %s: %v", resp.StatusCode, data, err)
+					t.Fatalf("%d %s: %v", code, data, err)
 				}
 				want := "request body: empty, want a JSON object with " + rt.field + " (required)"
-				if resp.StatusCode != http.StatusBadRequest || e.Error.Code != "invalid_argument" || e.Error.Message != want || e.Error.Field != rt.field {
-					t.Errorf("%d %s, want 400 invalid_argument %q, field %q", resp.StatusCode, data, want, rt.field)
+				if code != http.StatusBadRequest || e.Error.Code != "invalid_argument" || e.Error.Message != want || e.Error.Field != rt.field {
+					t.Errorf("%d %s, want 400 invalid_argument %q, field %q", code, data, want, rt.field)
 				}
 			})
 		}

@@ -169,6 +169,27 @@ func withToken(ctx context.Context, token string) context.Context {
 	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
 }
 
+// adminRaw sends body as it is, with the admin token and contentType
+// (none when empty), and returns the status and the answer.
+func adminRaw(t *testing.T, method, url, contentType, body string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, data
+}
+
 // httpDo sends a JSON request and decodes the JSON answer into out (when
 // non-nil), returning the status.
 func httpDo(t *testing.T, c *http.Client, method, url, token string, body any, out any) int {
