@@ -72,15 +72,7 @@ func TestForgetErasesACutLastLine(t *testing.T) {
 				}
 				entries, _ := os.ReadDir(dir)
 				for _, e := range entries {
-					raw, err := os.ReadFile(filepath.Join(dir, e.Name()))
-					if err != nil {
-						t.Fatal(err)
-					}
-					text := string(raw)
-					if zr, err := gzip.NewReader(bytes.NewReader(raw)); err == nil {
-						plain, _ := io.ReadAll(zr) // what can be read of a stream cut short
-						text += string(plain)
-					}
+					text := fileText(t, filepath.Join(dir, e.Name()))
 					for _, her := range []string{alice[:6], "d-alice-1"} {
 						if strings.Contains(text, her) {
 							t.Errorf("%s still holds %q:\n%s", e.Name(), her, text)
@@ -186,15 +178,7 @@ func TestForgetReadsAFileAsReplayDoes(t *testing.T) {
 			if n != 2 {
 				t.Errorf("Forget erased %d lines, want 2: her attempt and its outcome", n)
 			}
-			raw, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			text := string(raw)
-			if zr, err := gzip.NewReader(bytes.NewReader(raw)); err == nil {
-				plain, _ := io.ReadAll(zr)
-				text = string(plain)
-			}
+			text := fileText(t, path)
 			for _, her := range []string{alice, "d-alice-1"} {
 				if strings.Contains(text, her) {
 					t.Errorf("%s still holds %q:\n%s", tt.name, her, text)
@@ -217,4 +201,20 @@ func TestForgetReadsAFileAsReplayDoes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// fileText is what a search could find in the file at path: its bytes,
+// and, for gzip, what can be read of its stream (of one cut short too).
+func fileText(t *testing.T, path string) string {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(raw)
+	if zr, err := gzip.NewReader(bytes.NewReader(raw)); err == nil {
+		plain, _ := io.ReadAll(zr)
+		text += string(plain)
+	}
+	return text
 }
