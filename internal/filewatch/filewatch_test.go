@@ -54,14 +54,18 @@ func replace(t *testing.T, path, data string) {
 	}
 }
 
+// modes are the two ways a watcher learns of changes: notifications, and
+// polling alone.
+var modes = []struct {
+	name string
+	opts Options
+}{
+	{"notify", Options{Poll: -1, Debounce: 20 * time.Millisecond}},
+	{"poll", Options{Poll: 20 * time.Millisecond, DisableNotify: true}},
+}
+
 func TestWatch(t *testing.T) {
-	for _, mode := range []struct {
-		name string
-		opts Options
-	}{
-		{"notify", Options{Poll: -1, Debounce: 20 * time.Millisecond}},
-		{"poll", Options{Poll: 20 * time.Millisecond, DisableNotify: true}},
-	} {
+	for _, mode := range modes {
 		t.Run(mode.name, func(t *testing.T) {
 			dir := t.TempDir()
 			a, b := filepath.Join(dir, "a.mmdb"), filepath.Join(dir, "b.txt")
@@ -153,13 +157,7 @@ func TestCloseTwice(t *testing.T) {
 // rewritten or removed; hidden files (an atomic writer's temporary) and
 // files the filter refuses do not count.
 func TestFolder(t *testing.T) {
-	for _, mode := range []struct {
-		name string
-		opts Options
-	}{
-		{"notify", Options{Poll: -1, Debounce: 20 * time.Millisecond}},
-		{"poll", Options{Poll: 20 * time.Millisecond, DisableNotify: true}},
-	} {
+	for _, mode := range modes {
 		t.Run(mode.name, func(t *testing.T) {
 			dir := t.TempDir()
 			write(t, filepath.Join(dir, "a.yaml"), "one")
@@ -195,13 +193,7 @@ func TestFolder(t *testing.T) {
 // a symbolic link to one) and a folder removed are changes of it; a
 // hidden folder is not; and without the option none is.
 func TestSubfolders(t *testing.T) {
-	for _, mode := range []struct {
-		name string
-		opts Options
-	}{
-		{"notify", Options{Poll: -1, Debounce: 20 * time.Millisecond}},
-		{"poll", Options{Poll: 20 * time.Millisecond, DisableNotify: true}},
-	} {
+	for _, mode := range modes {
 		t.Run(mode.name, func(t *testing.T) {
 			dir, elsewhere := t.TempDir(), t.TempDir()
 			var rec, without recorder
