@@ -44,15 +44,33 @@ func openBreached(p PasswordConfig, log *slog.Logger) (signals.BreachChecker, *b
 	}, set, nil
 }
 
-// openBreached opens the node's breach check and registers its metrics
-// and closing.
-func (n *Node) openBreached(p PasswordConfig) (signals.BreachChecker, error) {
-	check, set, err := openBreached(p, n.log)
-	if err != nil || set == nil {
-		return check, err
+// openingBreached starts opening the node's breach check in the
+// background and returns what waits for it, registers the filters'
+// metrics and closing, and returns the check. A filter file is read and
+// its checksums verified in full when opened (about a second a
+// gigabyte), as the GeoIP databases are: opened side by side, the start
+// waits for the slower of the two, not for their sum. The wait must be
+// called, even when the start fails meanwhile, so that the filters are
+// closed with the node.
+func (n *Node) openingBreached(p PasswordConfig) (wait func() (signals.BreachChecker, error)) {
+	type opened struct {
+		check signals.BreachChecker
+		set   *breached.Set
+		err   error
 	}
-	n.onCloseCtx("breached", func(ctx context.Context) error { return within(ctx, "breached", set.Close) })
-	n.collect(set.Collector())
-	n.dataFiles = append(n.dataFiles, dataFiles{"breached", set.Reload})
-	return check, nil
+	done := make(chan opened, 1)
+	go func() {
+		check, set, err := openBreached(p, n.log)
+		done <- opened{check, set, err}
+	}()
+	return func() (signals.BreachChecker, error) {
+		o := <-done
+		if o.err != nil || o.set == nil {
+			return o.check, o.err
+		}
+		n.onCloseCtx("breached", func(ctx context.Context) error { return within(ctx, "breached", o.set.Close) })
+		n.collect(o.set.Collector())
+		n.dataFiles = append(n.dataFiles, dataFiles{"breached", o.set.Reload})
+		return o.check, nil
+	}
 }

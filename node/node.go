@@ -220,17 +220,24 @@ func (n *Node) assemble(ctx context.Context) error {
 		return err
 	}
 	n.collect(n.rules.Collector())
+	var check signals.BreachChecker
+	var waitBreached func() (signals.BreachChecker, error)
+	if n.set.breach != nil {
+		check = *n.set.breach
+	} else {
+		waitBreached = n.openingBreached(cfg.PasswordConfig)
+	}
 	enrichers, err := n.openEnrichers(cfg.GeoIP)
+	if waitBreached != nil {
+		var berr error
+		if check, berr = waitBreached(); err == nil {
+			err = berr
+		}
+	}
 	if err != nil {
 		return err
 	}
 	enrichers = append(enrichers, n.set.enrichers...)
-	var check signals.BreachChecker
-	if n.set.breach != nil {
-		check = *n.set.breach
-	} else if check, err = n.openBreached(cfg.PasswordConfig); err != nil {
-		return err
-	}
 	n.enrichers, n.breach = enrichers, check
 	storeTimeout, err := n.openStore(ctx)
 	if err != nil {

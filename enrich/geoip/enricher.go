@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,6 +41,9 @@ type Options struct {
 	// the watcher's goroutine: the metrics layer counts them.
 	OnReload func(ReloadEvent)
 	Logger   *slog.Logger
+
+	// open opens one database; nil: openDatabase (tests replace it).
+	open func(path string, role Role, snapshotDir string) (*database, error)
 }
 
 // DefaultCacheSize is the default number of cached addresses: about 20 MB.
@@ -120,34 +124,40 @@ func New(opts Options) (*Enricher, error) {
 	if e.log == nil {
 		e.log = slog.Default()
 	}
-	var paths []string
-	open := func(list []string, role Role) ([]*slot, error) {
-		var slots []*slot
-		for _, p := range list {
-			d, err := openDatabase(p, role, opts.SnapshotDir)
-			if err != nil {
-				return nil, err
-			}
-			s := &slot{path: p, role: role}
-			s.cur.Store(d)
-			slots = append(slots, s)
-			if len(e.byPath[p]) == 0 {
-				paths = append(paths, p)
-			}
-			e.byPath[p] = append(e.byPath[p], s)
-			e.loaded(d)
-		}
-		return slots, nil
-	}
-	var err error
-	if e.city, err = open(opts.City, RoleCity); err == nil {
-		if e.asn, err = open(opts.ASN, RoleASN); err == nil {
-			e.anon, err = open(opts.Anonymous, RoleAnonymous)
+	var files []file
+	for _, g := range []struct {
+		list []string
+		role Role
+	}{{opts.City, RoleCity}, {opts.ASN, RoleASN}, {opts.Anonymous, RoleAnonymous}} {
+		for _, p := range g.list {
+			files = append(files, file{p, g.role})
 		}
 	}
+	open := opts.open
+	if open == nil {
+		open = openDatabase
+	}
+	dbs, err := openAll(files, func(f file) (*database, error) { return open(f.path, f.role, opts.SnapshotDir) })
 	if err != nil {
-		e.Close()
 		return nil, err
+	}
+	var paths []string
+	for i, f := range files {
+		s := &slot{path: f.path, role: f.role}
+		s.cur.Store(dbs[i])
+		switch f.role {
+		case RoleCity:
+			e.city = append(e.city, s)
+		case RoleASN:
+			e.asn = append(e.asn, s)
+		default:
+			e.anon = append(e.anon, s)
+		}
+		if len(e.byPath[f.path]) == 0 {
+			paths = append(paths, f.path)
+		}
+		e.byPath[f.path] = append(e.byPath[f.path], s)
+		e.loaded(dbs[i])
 	}
 	if opts.Watch {
 		e.watcher, err = filewatch.New(paths, e.reload, filewatch.Options{Poll: opts.Poll, Debounce: opts.Debounce, Logger: e.log})
@@ -157,6 +167,47 @@ func New(opts Options) (*Enricher, error) {
 		}
 	}
 	return e, nil
+}
+
+// file is one configured database file and the role it serves.
+type file struct {
+	path string
+	role Role
+}
+
+// openAll opens files side by side, as many at once as there are CPUs, and
+// returns their databases in the same order. Opening a database verifies
+// all of it (two seconds for DB-IP's 60 MB IPv4 city file), so a node
+// given several (DB-IP's IPv4 and IPv6 files, an ASN and an anonymous-IP
+// database) would otherwise wait for their sum before it serves. On
+// failure every database opened is released and the error is the first
+// failing file's in configuration order, as when they were opened one by
+// one.
+func openAll(files []file, open func(file) (*database, error)) ([]*database, error) {
+	dbs := make([]*database, len(files))
+	errs := make([]error, len(files))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i, f := range files {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			dbs[i], errs[i] = open(f)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			for _, d := range dbs {
+				if d != nil {
+					d.release()
+				}
+			}
+			return nil, err
+		}
+	}
+	return dbs, nil
 }
 
 // staleAfter is the age from which a database is reported as stale:
