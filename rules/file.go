@@ -122,7 +122,7 @@ func LoadFiles(paths ...string) ([]Source, error) {
 			}
 			sort.Strings(files)
 			if len(files) == 0 {
-				return nil, fmt.Errorf("rules: %s: no *.yaml rule files", p)
+				return nil, fmt.Errorf("rules: %s: %w", p, errNoRuleFiles)
 			}
 		}
 		for _, f := range files {
@@ -138,6 +138,10 @@ func LoadFiles(paths ...string) ([]Source, error) {
 	}
 	return srcs, nil
 }
+
+// errNoRuleFiles is LoadFiles' error for a folder without rule files: for a
+// tenant's folder, no overlay rather than an overlay that failed to load.
+var errNoRuleFiles = errors.New("no *.yaml rule files")
 
 // isRuleFile reports whether a file of a rules folder holds rules: a
 // *.yaml or *.yml that is neither hidden (an atomic writer's temporary

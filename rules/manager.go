@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -62,6 +63,10 @@ type Snapshot struct {
 	// Tenants are the tenants' overlays in force, each layered on Set;
 	// nil or empty when no tenant has one.
 	Tenants map[string]*TenantSnapshot
+	// TenantFailures are the tenants whose overlay files the last reload
+	// rejected: each keeps its overlay in Tenants (its last good one), if
+	// it has one. Nil or empty when every overlay loaded.
+	TenantFailures map[string]*TenantFailure
 }
 
 // Options configure a Manager.
@@ -107,8 +112,9 @@ type Manager struct {
 	log     *slog.Logger
 	metrics *metrics
 
-	mu  sync.Mutex // serialises loads, so a reload never reads a half-written put
-	cur atomic.Pointer[Snapshot]
+	mu     sync.Mutex // serialises loads, so a reload never reads a half-written put
+	cur    atomic.Pointer[Snapshot]
+	warned warnings // under mu
 }
 
 var _ engine.Rules = (*Manager)(nil)
@@ -154,15 +160,25 @@ func NewManager(opts Options) (*Manager, error) {
 }
 
 // startTenants loads the tenants' overlays at startup; one that does not
-// compile fails the start, as a shared rule file does.
+// compile fails the start, as a shared rule file does: a start has no
+// overlay in force to keep. (A tenant folder whose files cannot be read
+// is skipped, as `rules check` warns of it; the tenant is reported as a
+// reload's would be, and decided by the shared rules.)
 func (m *Manager) startTenants() error {
-	tenants, err := m.readTenants(m.Set())
-	if err != nil {
+	defer m.warned.reloaded()
+	read, err := m.readTenants(m.Set())
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(read.failed)) {
+		if !read.unreadable[name] {
+			errs = append(errs, fmt.Errorf("tenant %s: %w", name, read.failed[name]))
+		}
+	}
+	if err = errors.Join(append([]error{err}, errs...)...); err != nil {
 		m.failed(TriggerStartup, err)
 		return err
 	}
-	if len(tenants) > 0 {
-		m.installTenants(TriggerStartup, tenants)
+	if len(read.overlays) > 0 || len(read.failed) > 0 {
+		m.applyTenants(TriggerStartup, read)
 	}
 	return nil
 }
@@ -201,29 +217,89 @@ func (m *Manager) read() ([]Source, string, error) {
 	return srcs, OriginFile, nil
 }
 
-// Reload reads and compiles the rule files again. A ruleset with the same
-// content as the one in force changes nothing (changed false); one that
-// does not compile is rejected, the error returned, and the ruleset in
-// force stays.
+// Reload reads and compiles the rule files again: the shared rules, then
+// each tenant's overlay on its own. A ruleset with the same content as the
+// one in force changes nothing (changed false); one that does not compile
+// is rejected, the error returned, and the one in force stays: the shared
+// set in force when the shared files are rejected (the overlays are still
+// loaded, on it), and a tenant's overlay in force (none if it had none)
+// when that tenant's files are rejected, while the other tenants' overlays
+// are put in force (see TenantFailure). The error names every rejected
+// part; changed says whether anything was put in force.
 func (m *Manager) Reload(trigger string) (changed bool, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.reload(trigger)
+	r := m.reload(trigger)
+	return r.changed, r.err()
 }
 
-func (m *Manager) reload(trigger string) (bool, error) {
-	changed, err := m.reloadShared(trigger)
-	if err != nil || m.opts.TenantsDir == "" {
-		return changed, err
+// reloadResult is what a reload put in force and what it rejected, by
+// part: the shared files, the tenants folder, each tenant's folder.
+type reloadResult struct {
+	changed bool
+	shared  error
+	folder  error
+	tenants map[string]error
+}
+
+// err is every part's error, the tenants in name order.
+func (r reloadResult) err() error {
+	errs := []error{r.shared, r.folder}
+	for _, name := range slices.Sorted(maps.Keys(r.tenants)) {
+		errs = append(errs, fmt.Errorf("tenant %s: %w", name, r.tenants[name]))
 	}
-	// The tenants' folders: an overlay that does not compile keeps every
-	// overlay in force as it was.
-	tenants, err := m.readTenants(m.Set())
+	return errors.Join(errs...)
+}
+
+// errFor is the error of the watched path a reload was for: a tenant's
+// folder's own, the tenants folder's, or the shared files'. The watch
+// tries a path again while it fails; a tenant whose files are rejected
+// must not make the watch of another tenant's folder, which loaded, try
+// again too.
+func (r reloadResult) errFor(tenantsDir, path string) error {
+	if tenantsDir != "" {
+		tenantsDir, path = filepath.Clean(tenantsDir), filepath.Clean(path)
+	}
+	switch {
+	case tenantsDir == "":
+	case path == tenantsDir:
+		return r.folder
+	case filepath.Dir(path) == tenantsDir:
+		if r.folder != nil {
+			return r.folder
+		}
+		if err := r.tenants[filepath.Base(path)]; err != nil {
+			return fmt.Errorf("tenant %s: %w", filepath.Base(path), err)
+		}
+		return nil
+	}
+	return r.shared
+}
+
+func (m *Manager) reload(trigger string) reloadResult {
+	defer m.warned.reloaded()
+	var r reloadResult
+	r.changed, r.shared = m.reloadShared(trigger)
+	if m.opts.TenantsDir == "" {
+		return r
+	}
+	// The tenants' folders, each on its own, on the shared set in force
+	// (the one that stays if the shared files were rejected: an overlay
+	// compiles without it, so one tenant's edit need not wait for a fix
+	// of the shared files).
+	read, err := m.readTenants(m.Set())
 	if err != nil {
+		// The tenants folder itself could not be read: nothing is
+		// known of any overlay, and every one in force stays.
 		m.failed(trigger, err)
-		return changed, err
+		r.folder = err
+		return r
 	}
-	return m.installTenants(trigger, tenants) || changed, nil
+	r.tenants = read.failed
+	if m.applyTenants(trigger, read) {
+		r.changed = true
+	}
+	return r
 }
 
 func (m *Manager) reloadShared(trigger string) (bool, error) {
@@ -263,8 +339,10 @@ func (m *Manager) Watch(ctx context.Context) error {
 		// later edits were never seen; a folder removed kept its overlay
 		// until some other change.)
 		regroup := make(chan struct{}, 1)
-		w, err := filewatch.New(paths, func(string) error {
-			_, err := m.Reload(TriggerFile)
+		w, err := filewatch.New(paths, func(path string) error {
+			m.mu.Lock()
+			err := m.reload(TriggerFile).errFor(m.opts.TenantsDir, path)
+			m.mu.Unlock()
 			if !slices.Equal(m.tenantWatchPaths(), tenants) {
 				select {
 				case regroup <- struct{}{}:
@@ -342,7 +420,7 @@ func (m *Manager) put(files []Source) (*Snapshot, error) {
 			m.log.Error("rules put: could not write the rule files", "path", p, "err", err)
 			// Part of the files may be new: put in force what is on disk
 			// now, so that memory and disk agree, if it compiles.
-			if _, rerr := m.reload(TriggerAPI); rerr != nil {
+			if rerr := m.reload(TriggerAPI).err(); rerr != nil {
 				m.log.Error("rules put: the rule files on disk do not compile; the ruleset in force stays", "path", p, "err", rerr)
 			}
 			return nil, err
@@ -364,10 +442,12 @@ func (m *Manager) install(trigger string, set *Set, srcs []Source, origin string
 	changed := cur == nil || cur.Set.Version() != set.Version() || !sameNames(cur.Sources, srcs)
 	if changed {
 		var tenants map[string]*TenantSnapshot
+		var failures map[string]*TenantFailure
 		if cur != nil {
-			tenants = m.recompose(set, cur.Tenants)
+			// The overlays in force, kept ones too, on the new set.
+			tenants, failures = m.recompose(set, cur.Tenants), cur.TenantFailures
 		}
-		m.cur.Store(&Snapshot{Set: set, Sources: srcs, Origin: origin, LoadedAt: now, PersistPath: m.PersistPath(), Tenants: tenants})
+		m.cur.Store(&Snapshot{Set: set, Sources: srcs, Origin: origin, LoadedAt: now, PersistPath: m.PersistPath(), Tenants: tenants, TenantFailures: failures})
 	}
 	m.metrics.loaded(trigger, set.Version(), len(set.Rules()), changed, now)
 	if changed {

@@ -17,10 +17,21 @@ type metrics struct {
 	timestamp prometheus.Gauge
 	count     prometheus.Gauge
 	reloads   *prometheus.CounterVec
+	stale     *prometheus.GaugeVec
 
 	mu         sync.Mutex
 	inForceVer string
+	staleSet   map[string]float64 // the stale gauge's series, by tenant label
 }
+
+// MaxStaleTenantSeries bounds the series of
+// riskgate_rules_tenant_overlay_stale, as the decision metrics bound
+// their tenants: past it, tenants are counted under "other".
+const MaxStaleTenantSeries = 100
+
+// otherTenants is the label value of the tenants past
+// MaxStaleTenantSeries, as api/metrics names them.
+const otherTenants = "other"
 
 func newMetrics() *metrics {
 	return &metrics{
@@ -44,11 +55,15 @@ func newMetrics() *metrics {
 			Name: "riskgate_rules_reloads_total",
 			Help: "Rules loads and reloads, by trigger (startup, file, signal, api) and result (success, failure, unchanged).",
 		}, []string{"trigger", "result"}),
+		stale: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "riskgate_rules_tenant_overlay_stale",
+			Help: "Tenants whose overlay files the last reload rejected, by tenant: each keeps its last good overlay (or, without one, the shared rules) until its files load. No series while every overlay loads; past 100 tenants, the rest are counted under tenant=\"other\".",
+		}, []string{"tenant"}),
 	}
 }
 
 func (m *metrics) collector() prometheus.Collector {
-	return metricset.Set{m.version, m.success, m.timestamp, m.count, m.reloads}
+	return metricset.Set{m.version, m.success, m.timestamp, m.count, m.reloads, m.stale}
 }
 
 // loaded records a ruleset put in force, or found unchanged.
@@ -86,4 +101,29 @@ func (m *metrics) failed(trigger string, at time.Time) {
 	m.reloads.WithLabelValues(trigger, "failure").Inc()
 	m.success.Set(0)
 	m.timestamp.Set(float64(at.UnixNano()) / 1e9)
+}
+
+// staleTenants sets the stale gauge to the tenants whose overlay files
+// were rejected (sorted): 1 each, the first MaxStaleTenantSeries under
+// their names and the rest counted under "other"; no series for the
+// others.
+func (m *metrics) staleTenants(tenants []string) {
+	want := make(map[string]float64, min(len(tenants), MaxStaleTenantSeries+1))
+	for i, t := range tenants {
+		if i >= MaxStaleTenantSeries {
+			t = otherTenants
+		}
+		want[t]++
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for t := range m.staleSet {
+		if _, ok := want[t]; !ok {
+			m.stale.DeleteLabelValues(t)
+		}
+	}
+	for t, n := range want {
+		m.stale.WithLabelValues(t).Set(n)
+	}
+	m.staleSet = want
 }

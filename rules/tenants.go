@@ -1,14 +1,18 @@
 package rules
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
+	"time"
 
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/internal/filewatch"
@@ -69,26 +73,90 @@ func (m *Manager) tenantDir(tenant string) string {
 	return filepath.Join(m.opts.TenantsDir, tenant)
 }
 
-// readTenants loads every overlay of the tenants folder: each folder in
-// it named like a tenant and holding rule files. A folder with a name no
-// tenant can have is logged and skipped.
-func (m *Manager) readTenants(shared *Set) (map[string]*TenantSnapshot, error) {
+// TenantFailure is a tenant's overlay files rejected by the last reload
+// (they do not compile, or could not be read). Each overlay is loaded on
+// its own: the other tenants' overlays are put in force, and this tenant
+// keeps the overlay it had in force, the last one that loaded, or, if it
+// had none, is decided by the shared rules, until its files load again
+// (a reload, a put of its overlay) or its folder is removed. It is
+// immutable.
+type TenantFailure struct {
+	Tenant string
+	// Err is why, naming the tenant's files by their paths: an ErrorList
+	// (every problem, with file:line) for files that do not compile, else
+	// the error reading them.
+	Err error
+	// Since is when a reload first rejected the tenant's files since they
+	// last loaded; a later reload that rejects them again (the same
+	// problem or another) keeps it.
+	Since time.Time
+	dir   string // the tenant's folder, kept out of Problems
+}
+
+// Problems is Err as a list of problems for the tenant's view of its
+// rules: files named by their base names and the tenant's folder left out
+// of the messages (a tenant's admin reads them, and needs no server
+// paths). A read error is one problem without a line.
+func (f *TenantFailure) Problems() ErrorList {
+	strip := func(msg string) string {
+		if f.dir == "" {
+			return msg
+		}
+		return strings.ReplaceAll(msg, f.dir+string(filepath.Separator), "")
+	}
+	var list ErrorList
+	if !errors.As(f.Err, &list) {
+		return ErrorList{{Err: errors.New(strip(f.Err.Error()))}}
+	}
+	out := make(ErrorList, len(list))
+	for i, e := range list {
+		c := *e
+		c.File = filepath.Base(e.File)
+		c.Err = errors.New(strip(e.Err.Error()))
+		out[i] = &c
+	}
+	return out
+}
+
+// TenantFailure returns the tenant's overlay files the last reload
+// rejected, or nil when they loaded (or it has none).
+func (m *Manager) TenantFailure(tenant string) *TenantFailure {
+	return m.cur.Load().TenantFailures[tenant]
+}
+
+// tenantsRead is what a read of the tenants folder found: the overlays
+// that compiled, layered on the shared set, and the tenants whose files
+// were rejected, each with why.
+type tenantsRead struct {
+	overlays map[string]*TenantSnapshot
+	failed   map[string]error
+	// unreadable are the tenants of failed whose files could not be read
+	// (rather than did not compile).
+	unreadable map[string]bool
+}
+
+// readTenants loads every overlay of the tenants folder, each on its own:
+// each folder in it named like a tenant and holding rule files. A folder
+// with a name no tenant can have, and a rule file directly in the folder,
+// are warned of (once, until they change) and skipped. The error is the
+// tenants folder's own: then nothing is known of any overlay.
+func (m *Manager) readTenants(shared *Set) (tenantsRead, error) {
+	read := tenantsRead{overlays: map[string]*TenantSnapshot{}, failed: map[string]error{}, unreadable: map[string]bool{}}
 	if m.opts.TenantsDir == "" {
-		return nil, nil
+		return read, nil
 	}
 	entries, err := os.ReadDir(m.opts.TenantsDir)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			m.log.Warn("the tenants rules folder does not exist; no tenant overlays", "path", m.opts.TenantsDir)
-			return nil, nil
+			m.warnOnce("nodir", "the tenants rules folder does not exist; no tenant overlays", "path", m.opts.TenantsDir)
+			return read, nil
 		}
-		return nil, fmt.Errorf("rules: tenants: %w", err)
+		return read, fmt.Errorf("rules: tenants: %w", err)
 	}
-	out := map[string]*TenantSnapshot{}
-	var errs []error
 	for _, e := range entries {
 		if StrayTenantFile(e) {
-			m.log.Warn("skipping a rule file directly in the tenants folder: no tenant reads it (a tenant's overlay is <folder>/<tenant>/*.yaml)", "path", filepath.Join(m.opts.TenantsDir, e.Name()))
+			path := filepath.Join(m.opts.TenantsDir, e.Name())
+			m.warnOnce("stray\x00"+path, "skipping a rule file directly in the tenants folder: no tenant reads it (a tenant's overlay is <folder>/<tenant>/*.yaml)", "path", path)
 			continue
 		}
 		if !TenantFolder(m.opts.TenantsDir, e) || e.Name()[0] == '.' {
@@ -96,26 +164,33 @@ func (m *Manager) readTenants(shared *Set) (map[string]*TenantSnapshot, error) {
 		}
 		tenant := e.Name()
 		if !ValidTenant(tenant) {
-			m.log.Warn("skipping a tenants folder entry that is no tenant name", "path", filepath.Join(m.opts.TenantsDir, tenant))
+			path := filepath.Join(m.opts.TenantsDir, tenant)
+			m.warnOnce("name\x00"+path, "skipping a tenants folder entry that is no tenant name", "path", path)
 			continue
 		}
 		dir := m.tenantDir(tenant)
 		srcs, err := LoadFiles(dir)
 		if err != nil {
-			m.log.Debug("tenant folder without rule files", "tenant", tenant, "err", err)
+			if _, serr := os.Stat(dir); errors.Is(err, errNoRuleFiles) || errors.Is(serr, os.ErrNotExist) {
+				// No overlay: an empty folder, or one removed since
+				// the folder was listed.
+				m.log.Debug("tenant folder without rule files", "tenant", tenant, "err", err)
+				continue
+			}
+			// A file that could not be read (removed while the
+			// folder was read, unreadable, too large): the tenant's
+			// overlay failed to load, it was not removed.
+			read.failed[tenant], read.unreadable[tenant] = err, true
 			continue
 		}
 		o, err := CompileOverlay(tenant, srcs...)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("tenant %s: %w", tenant, err))
+			read.failed[tenant] = err
 			continue
 		}
-		out[tenant] = m.tenantSnapshot(shared, o, srcs, OriginFile)
+		read.overlays[tenant] = m.tenantSnapshot(shared, o, srcs, OriginFile)
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	return out, nil
+	return read, nil
 }
 
 // TenantFolder reports whether e, an entry of the tenants folder dir, is a
@@ -137,7 +212,7 @@ func StrayTenantFile(e fs.DirEntry) bool {
 func (m *Manager) tenantSnapshot(shared *Set, o *Overlay, srcs []Source, origin string) *TenantSnapshot {
 	t := &TenantSnapshot{Overlay: o, Set: Compose(shared, o), Sources: srcs, Origin: origin, PersistPath: m.tenantDir(o.Tenant()), Problems: o.Check(shared)}
 	for _, p := range t.Problems {
-		m.log.Warn("tenant overlay does not fit the shared rules", "tenant", o.Tenant(), "problem", p.Error())
+		m.warnOnce("problem\x00"+o.Tenant()+"\x00"+p.Error(), "tenant overlay does not fit the shared rules", "tenant", o.Tenant(), "problem", p.Error())
 	}
 	return t
 }
@@ -225,6 +300,12 @@ func (m *Manager) PutTenant(tenant, ifVersion string, files []Source) (*TenantSn
 		next.Tenants = map[string]*TenantSnapshot{}
 	}
 	next.Tenants[tenant] = t
+	if _, ok := cur.TenantFailures[tenant]; ok {
+		// The put replaced the rejected files on disk with these.
+		next.TenantFailures = maps.Clone(cur.TenantFailures)
+		delete(next.TenantFailures, tenant)
+		m.metrics.staleTenants(slices.Sorted(maps.Keys(next.TenantFailures)))
+	}
 	m.cur.Store(&next)
 	m.metrics.tenantLoaded(TriggerAPI, m.opts.Now())
 	m.log.Info("tenant rules in force", "trigger", TriggerAPI, "tenant", tenant, "version", t.Set.Version(), "rules", len(t.Set.Rules()), "origin", origin)
@@ -242,19 +323,74 @@ func (m *Manager) tenantFailed(tenant string, err error) {
 	m.metrics.failed(TriggerAPI, m.opts.Now())
 }
 
-// installTenants puts a new set of overlays in force beside the shared
-// set in force, when they differ.
-func (m *Manager) installTenants(trigger string, tenants map[string]*TenantSnapshot) bool {
+// applyTenants puts in force what a read of the tenants folder found,
+// each tenant on its own: the overlays that compiled, and, for a tenant
+// whose files were rejected, the overlay it has in force (none if it has
+// none), recording why. It logs a rejection when it is new or its problem
+// changed, not at every reload that finds it again, and reports whether
+// an overlay in force changed.
+func (m *Manager) applyTenants(trigger string, read tenantsRead) bool {
 	cur := m.Snapshot()
-	if sameTenants(cur.Tenants, tenants) {
+	now := m.opts.Now()
+	tenants := read.overlays
+	var failures map[string]*TenantFailure
+	for _, name := range slices.Sorted(maps.Keys(read.failed)) {
+		err := read.failed[name]
+		kept := cur.Tenants[name]
+		if kept != nil {
+			tenants[name] = kept
+		}
+		f := &TenantFailure{Tenant: name, Err: err, Since: now, dir: m.tenantDir(name)}
+		prev := cur.TenantFailures[name]
+		if prev != nil {
+			f.Since = prev.Since
+		}
+		if failures == nil {
+			failures = map[string]*TenantFailure{}
+		}
+		failures[name] = f
+		if prev != nil && prev.Err.Error() == err.Error() {
+			// Any tenant's edit reloads every folder: say it again
+			// when asked (SIGHUP), not at each of those.
+			level := slog.LevelDebug
+			if trigger == TriggerSignal {
+				level = slog.LevelWarn
+			}
+			m.log.Log(context.Background(), level, "tenant rules still rejected; the tenant keeps the rules it had", "trigger", trigger, "tenant", name, "since", f.Since, "err", err)
+			continue
+		}
+		if kept != nil {
+			m.log.Error("tenant rules rejected; the tenant's last good overlay stays in force", "trigger", trigger, "tenant", name, "in_force", kept.Overlay.Version(), "err", err)
+		} else {
+			m.log.Error("tenant rules rejected; the tenant has no overlay in force and is decided by the shared rules", "trigger", trigger, "tenant", name, "err", err)
+		}
+	}
+	for name := range cur.TenantFailures {
+		switch _, still := failures[name]; {
+		case still:
+		case tenants[name] == nil:
+			m.log.Info("tenant rules no longer rejected: the tenant's folder is gone or holds no rule files", "trigger", trigger, "tenant", name)
+		default:
+			m.log.Info("tenant rules no longer rejected", "trigger", trigger, "tenant", name, "version", tenants[name].Overlay.Version())
+		}
+	}
+	if len(failures) > 0 {
+		m.metrics.failed(trigger, now)
+	}
+	sameT, sameF := sameTenants(cur.Tenants, tenants), sameFailures(cur.TenantFailures, failures)
+	if sameT && sameF {
 		return false
 	}
 	next := *cur
-	next.Tenants = tenants
+	next.Tenants, next.TenantFailures = tenants, failures
 	m.cur.Store(&next)
-	names := slices.Sorted(maps.Keys(tenants))
-	m.log.Info("tenant rules in force", "trigger", trigger, "tenants", names)
-	return true
+	if !sameF {
+		m.metrics.staleTenants(slices.Sorted(maps.Keys(failures)))
+	}
+	if !sameT {
+		m.log.Info("tenant rules in force", "trigger", trigger, "tenants", slices.Sorted(maps.Keys(tenants)))
+	}
+	return !sameT
 }
 
 func sameTenants(a, b map[string]*TenantSnapshot) bool {
@@ -269,6 +405,36 @@ func sameTenants(a, b map[string]*TenantSnapshot) bool {
 	}
 	return true
 }
+
+func sameFailures(a, b map[string]*TenantFailure) bool {
+	return maps.EqualFunc(a, b, func(x, y *TenantFailure) bool { return x.Err.Error() == y.Err.Error() })
+}
+
+// warnOnce logs a warning about the rule files the first time it is
+// found, and again only once a reload has not found it: a problem that
+// stays (a folder with a name no tenant can have, an overlay that
+// disables a rule the shared set lacks) is not repeated at every reload,
+// which any tenant's edit makes. key tells the problems apart. Called
+// under m.mu, or before the Manager is shared.
+func (m *Manager) warnOnce(key, msg string, args ...any) {
+	if m.warned.now[key] {
+		return
+	}
+	if m.warned.now == nil {
+		m.warned.now = map[string]bool{}
+	}
+	m.warned.now[key] = true
+	if !m.warned.seen[key] {
+		m.log.Warn(msg, args...)
+	}
+}
+
+// warnings are warnOnce's: seen were found by the last reload, now since.
+type warnings struct{ seen, now map[string]bool }
+
+// reloaded ends a reload: what it did not find again is forgotten, and
+// warned of when found again.
+func (w *warnings) reloaded() { w.seen, w.now = w.now, nil }
 
 // tenantWatchPaths are the folders Watch watches for overlays: the
 // tenants folder and each tenant's folder in it.

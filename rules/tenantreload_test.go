@@ -1,0 +1,390 @@
+package rules
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/riskgate/riskgate/engine"
+)
+
+const betaOverlay = "version: beta-1\ndisable: [new-country]\n"
+
+// syncBuffer is a log sink the watch's goroutine and the test share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// tenantsFixture is a shared rules folder and a tenants folder with the
+// overlays of acme and beta.
+type tenantsFixture struct {
+	root, shared, tenants string
+}
+
+func newTenantsFixture(t *testing.T) tenantsFixture {
+	t.Helper()
+	root := t.TempDir()
+	f := tenantsFixture{root: root, shared: filepath.Join(root, "rules"), tenants: filepath.Join(root, "tenants")}
+	for _, d := range []string{f.shared, filepath.Join(f.tenants, "acme"), filepath.Join(f.tenants, "beta")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.write(t, filepath.Join(f.shared, "rules.yaml"), sharedRules)
+	f.write(t, filepath.Join(f.tenants, "acme", "rules.yaml"), acmeOverlay)
+	f.write(t, filepath.Join(f.tenants, "beta", "rules.yaml"), betaOverlay)
+	return f
+}
+
+func (tenantsFixture) write(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// overlayLabel is the version label of a tenant's overlay in force, "" for
+// none.
+func overlayLabel(m *Manager, tenant string) string {
+	s := m.Tenant(tenant)
+	if s == nil {
+		return ""
+	}
+	return label(strings.TrimPrefix(s.Overlay.Version(), "tenant:"+tenant+"@"))
+}
+
+// TestTenantOverlaysReloadOnTheirOwn: one tenant's broken overlay froze
+// every overlay: a reload that found it kept all of them in force, so
+// that another tenant's edits (and a new tenant's folder, and a removed
+// one) waited for the fix. Each overlay now loads on its own: the broken
+// one keeps its last good overlay in force (a tenant without one is
+// decided by the shared rules), reported with its file:line in the
+// reload's error, the tenant's failure and the stale gauge; the others'
+// edits are in force. By a reload (SIGHUP) and by the file watch.
+func TestTenantOverlaysReloadOnTheirOwn(t *testing.T) {
+	for _, mode := range []string{"reload", "watch"} {
+		t.Run(mode, func(t *testing.T) {
+			f := newTenantsFixture(t)
+			var log syncBuffer
+			m, err := NewManager(Options{Paths: []string{f.shared}, TenantsDir: f.tenants, Debounce: 20 * time.Millisecond, Poll: 50 * time.Millisecond,
+				Logger: slog.New(slog.NewTextHandler(&log, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if mode == "watch" {
+				watching(t, m)
+			}
+			// settle reloads (SIGHUP) or waits for the watch, until cond.
+			settle := func(what string, cond func() bool) error {
+				t.Helper()
+				if mode == "watch" {
+					waitUntil(t, what, cond)
+					return nil
+				}
+				_, err := m.Reload(TriggerSignal)
+				if !cond() {
+					t.Fatalf("after the reload: not %s (%v)", what, err)
+				}
+				return err
+			}
+			stale := func() map[string]float64 {
+				out := map[string]float64{}
+				for _, tenant := range []string{"acme", "beta", "gamma"} {
+					if v := testutil.ToFloat64(m.metrics.stale.WithLabelValues(tenant)); v != 0 {
+						out[tenant] = v
+					}
+					m.metrics.stale.DeleteLabelValues(tenant) // WithLabelValues made it
+				}
+				return out
+			}
+			acmeSet := m.ForTenant("acme")
+
+			// Break acme's overlay (a misspelt field at line 7) and edit
+			// beta's, in one change.
+			f.write(t, filepath.Join(f.tenants, "acme", "rules.yaml"), strings.Replace(acmeOverlay, "attempt.hour", "attempt.houre", 1))
+			f.write(t, filepath.Join(f.tenants, "beta", "rules.yaml"), strings.Replace(betaOverlay, "beta-1", "beta-2", 1))
+			err = settle("beta's edit in force and acme's rejection reported", func() bool {
+				return overlayLabel(m, "beta") == "beta-2" && m.TenantFailure("acme") != nil
+			})
+			if mode == "reload" && (err == nil || !strings.Contains(err.Error(), "tenant acme: ") || !strings.Contains(err.Error(), filepath.Join(f.tenants, "acme", "rules.yaml")+":7: ")) {
+				t.Errorf("the reload's error does not name acme's file:line: %v", err)
+			}
+			if got := overlayLabel(m, "acme"); got != "acme-1" || m.ForTenant("acme") != acmeSet {
+				t.Errorf("acme's overlay in force %q, want its last good one, acme-1", got)
+			}
+			fail := m.TenantFailure("acme")
+			probs := fail.Problems()
+			if len(probs) != 1 || probs[0].File != "rules.yaml" || probs[0].Line != 7 || !strings.Contains(probs[0].Err.Error(), "attempt.hour") ||
+				strings.Contains(probs[0].Error(), f.tenants) {
+				t.Errorf("acme's problems: %v", probs)
+			}
+			if m.TenantFailure("beta") != nil {
+				t.Errorf("beta reported as failed: %v", m.TenantFailure("beta").Err)
+			}
+			if got := stale(); len(got) != 1 || got["acme"] != 1 {
+				t.Errorf("stale overlays %v, want acme", got)
+			}
+			if testutil.ToFloat64(m.metrics.reloads.WithLabelValues(map[string]string{"reload": TriggerSignal, "watch": TriggerFile}[mode], "failure")) < 1 {
+				t.Error("the rejection is not counted among the failed reloads")
+			}
+			since := fail.Since
+
+			// A new tenant whose first overlay is broken has none in force:
+			// the shared rules decide it. A shared change is layered under
+			// the kept overlay; acme's rejection stays reported, since the
+			// same time, and is logged once.
+			if err := os.MkdirAll(filepath.Join(f.tenants, "gamma"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			f.write(t, filepath.Join(f.tenants, "gamma", "rules.yaml"), "rules: [")
+			f.write(t, filepath.Join(f.shared, "rules.yaml"), strings.Replace(sharedRules, "version: shared", "version: shared-2", 1))
+			settle("gamma's rejection reported and the shared change in force", func() bool {
+				return m.TenantFailure("gamma") != nil && label(m.Set().Version()) == "shared-2" && strings.HasPrefix(m.ForTenant("acme").Version(), "shared-2@")
+			})
+			if m.Tenant("gamma") != nil || m.ForTenant("gamma") != m.Current() {
+				t.Error("gamma, without a good overlay, is not decided by the shared rules")
+			}
+			if got := overlayLabel(m, "acme"); got != "acme-1" {
+				t.Errorf("acme's overlay in force after a shared change %q, want acme-1", got)
+			}
+			if m.TenantFailure("acme") == nil || !m.TenantFailure("acme").Since.Equal(since) {
+				t.Errorf("acme's failure after another reload: %+v, since %v", m.TenantFailure("acme"), since)
+			}
+			if got := stale(); len(got) != 2 || got["acme"] != 1 || got["gamma"] != 1 {
+				t.Errorf("stale overlays %v, want acme and gamma", got)
+			}
+			if n := strings.Count(log.String(), `tenant rules rejected; the tenant's last good overlay stays in force" trigger=`); n != 1 {
+				t.Errorf("acme's rejection logged %d times, want once:\n%s", n, log.String())
+			}
+			if !strings.Contains(log.String(), "tenant=gamma") {
+				t.Errorf("gamma's rejection is not logged:\n%s", log.String())
+			}
+
+			// Fix acme, remove gamma: acme's new overlay is in force and
+			// nothing is stale.
+			f.write(t, filepath.Join(f.tenants, "acme", "rules.yaml"), strings.Replace(acmeOverlay, "acme-1", "acme-2", 1))
+			if err := os.RemoveAll(filepath.Join(f.tenants, "gamma")); err != nil {
+				t.Fatal(err)
+			}
+			if err := settle("acme's fix in force", func() bool {
+				return overlayLabel(m, "acme") == "acme-2" && m.TenantFailure("acme") == nil && m.TenantFailure("gamma") == nil
+			}); err != nil {
+				t.Errorf("reload: %v", err)
+			}
+			if got := stale(); len(got) != 0 {
+				t.Errorf("stale overlays %v after the fix", got)
+			}
+			if len(m.Snapshot().TenantFailures) != 0 {
+				t.Errorf("failures %v", m.Snapshot().TenantFailures)
+			}
+		})
+	}
+}
+
+// TestTenantUnreadableFiles: a tenant folder whose files cannot be read (a
+// file over the size bound) dropped the tenant's overlay at a reload, as
+// if its folder were empty, with a debug line. It is now a rejection like
+// a file that does not compile: the last good overlay stays. At a start,
+// where there is none, the tenant is decided by the shared rules and
+// reported, as `rules check` warns of it, rather than failing the start.
+func TestTenantUnreadableFiles(t *testing.T) {
+	f := newTenantsFixture(t)
+	m, err := NewManager(Options{Paths: []string{f.shared}, TenantsDir: f.tenants, Logger: discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(f.tenants, "acme", "big.yaml")
+	f.write(t, big, "# "+strings.Repeat("x", MaxFileSize))
+	if _, err := m.Reload(TriggerSignal); err == nil || !strings.Contains(err.Error(), "tenant acme: ") {
+		t.Errorf("reload: %v", err)
+	}
+	if got := overlayLabel(m, "acme"); got != "acme-1" {
+		t.Errorf("acme's overlay in force %q, want acme-1", got)
+	}
+	fail := m.TenantFailure("acme")
+	if fail == nil {
+		t.Fatal("acme's unreadable file is not reported")
+	}
+	if p := fail.Problems(); len(p) != 1 || !strings.Contains(p[0].Error(), "big.yaml") || strings.Contains(p[0].Error(), f.tenants) {
+		t.Errorf("problems %v", p)
+	}
+
+	m, err = NewManager(Options{Paths: []string{f.shared}, TenantsDir: f.tenants, Logger: discard()})
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	if m.Tenant("acme") != nil || m.TenantFailure("acme") == nil || overlayLabel(m, "beta") != "beta-1" {
+		t.Errorf("start: acme %v, failure %v, beta %q", m.Tenant("acme"), m.TenantFailure("acme"), overlayLabel(m, "beta"))
+	}
+	if got := testutil.ToFloat64(m.metrics.stale.WithLabelValues("acme")); got != 1 {
+		t.Errorf("stale{acme} = %v at start", got)
+	}
+}
+
+// TestTenantPutClearsFailure: a put of a tenant's overlay writes its
+// folder, replacing the files a reload rejected: the tenant is no longer
+// reported stale.
+func TestTenantPutClearsFailure(t *testing.T) {
+	f := newTenantsFixture(t)
+	m, err := NewManager(Options{Paths: []string{f.shared}, TenantsDir: f.tenants, Logger: discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.write(t, filepath.Join(f.tenants, "acme", "rules.yaml"), "rules: [")
+	if _, err := m.Reload(TriggerSignal); err == nil || m.TenantFailure("acme") == nil {
+		t.Fatalf("reload: %v", err)
+	}
+	if _, err := m.PutTenant("acme", "", src("rules.yaml", strings.Replace(acmeOverlay, "acme-1", "acme-3", 1))); err != nil {
+		t.Fatal(err)
+	}
+	if m.TenantFailure("acme") != nil || overlayLabel(m, "acme") != "acme-3" {
+		t.Errorf("after the put: failure %v, overlay %q", m.TenantFailure("acme"), overlayLabel(m, "acme"))
+	}
+	if n := testutil.CollectAndCount(m.metrics.stale); n != 0 {
+		t.Errorf("%d stale series after the put", n)
+	}
+	if _, err := m.Reload(TriggerSignal); err != nil || m.TenantFailure("acme") != nil {
+		t.Errorf("reload after the put: %v", err)
+	}
+}
+
+// TestTenantsFolderWarnsOnce: a folder named like no tenant, a rule file
+// directly in the tenants folder and an overlay that disables a rule the
+// shared set lacks were warned of at every reload, which any tenant's edit
+// makes. Each is warned of once, and again only once it changed.
+func TestTenantsFolderWarnsOnce(t *testing.T) {
+	f := newTenantsFixture(t)
+	if err := os.MkdirAll(filepath.Join(f.tenants, "not a tenant"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f.write(t, filepath.Join(f.tenants, "stray.yaml"), acmeOverlay)
+	f.write(t, filepath.Join(f.tenants, "beta", "rules.yaml"), "disable: [failurez]\n")
+	var log syncBuffer
+	m, err := NewManager(Options{Paths: []string{f.shared}, TenantsDir: f.tenants, Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := m.Reload(TriggerSignal); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func(s string) int { return strings.Count(log.String(), s) }
+	for _, tc := range []struct{ what, line string }{
+		{"the folder named like no tenant", "no tenant name"},
+		{"the stray rule file", "no tenant reads it"},
+		{"the disabled rule the shared set lacks", `"tenant overlay does not fit the shared rules" tenant=beta`},
+	} {
+		if n := count(tc.line); n != 1 {
+			t.Errorf("%s warned of %d times over a start and 3 reloads, want once:\n%s", tc.what, n, log.String())
+		}
+	}
+	// Renamed to another name no tenant has: a new problem, warned of
+	// once.
+	if err := os.Rename(filepath.Join(f.tenants, "not a tenant"), filepath.Join(f.tenants, "still not one")); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := m.Reload(TriggerSignal); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := count("no tenant name"); n != 2 || !strings.Contains(log.String(), "still not one") {
+		t.Errorf("the renamed folder: %d warnings in all, want 2:\n%s", n, log.String())
+	}
+	// Gone, then back: warned of again.
+	if err := os.Remove(filepath.Join(f.tenants, "stray.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Reload(TriggerSignal); err != nil {
+		t.Fatal(err)
+	}
+	f.write(t, filepath.Join(f.tenants, "stray.yaml"), acmeOverlay)
+	if _, err := m.Reload(TriggerSignal); err != nil {
+		t.Fatal(err)
+	}
+	if n := count("no tenant reads it"); n != 2 {
+		t.Errorf("the stray file back: %d warnings in all, want 2", n)
+	}
+}
+
+// TestReloadErrorFor: the watch tries a path again while its reload
+// fails; a tenant's rejected files fail its own folder's path only, not
+// another tenant's, the tenants folder's or the shared files'.
+func TestReloadErrorFor(t *testing.T) {
+	acme, shared, folder := errors.New("acme broken"), errors.New("shared broken"), errors.New("folder unreadable")
+	for _, tc := range []struct {
+		name string
+		r    reloadResult
+		path string
+		want error
+	}{
+		{"the broken tenant", reloadResult{tenants: map[string]error{"acme": acme}}, "/r/tenants/acme", acme},
+		{"another tenant", reloadResult{tenants: map[string]error{"acme": acme}}, "/r/tenants/beta", nil},
+		{"the tenants folder", reloadResult{tenants: map[string]error{"acme": acme}}, "/r/tenants/", nil},
+		{"the shared rules", reloadResult{tenants: map[string]error{"acme": acme}}, "/r/rules", nil},
+		{"the shared rules broken", reloadResult{shared: shared}, "/r/rules", shared},
+		{"a tenant, the shared rules broken", reloadResult{shared: shared}, "/r/tenants/beta", nil},
+		{"a tenant, the folder unreadable", reloadResult{folder: folder}, "/r/tenants/beta", folder},
+		{"the folder unreadable", reloadResult{folder: folder}, "/r/tenants", folder},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tc.r.errFor("/r/tenants", tc.path)
+			if (got == nil) != (tc.want == nil) || (got != nil && !errors.Is(got, tc.want)) {
+				t.Errorf("errFor(%s) = %v, want %v", tc.path, got, tc.want)
+			}
+		})
+	}
+}
+
+// decideTenant is the action a tenant's ruleset in force takes on env.
+func decideTenant(m *Manager, tenant string, env engine.Env) engine.Action {
+	a, _, _ := decide(m.ForTenant(tenant), env)
+	return a
+}
+
+// TestBrokenSharedFilesDoNotFreezeOverlays: shared files that do not
+// compile kept every overlay edit from loading too; the overlays now load
+// on the shared set in force.
+func TestBrokenSharedFilesDoNotFreezeOverlays(t *testing.T) {
+	f := newTenantsFixture(t)
+	m, err := NewManager(Options{Paths: []string{f.shared}, TenantsDir: f.tenants, Logger: discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := m.Set().Version()
+	f.write(t, filepath.Join(f.shared, "rules.yaml"), "rules: [")
+	// beta's edit no longer disables new-country: its 50 is a step-up.
+	f.write(t, filepath.Join(f.tenants, "beta", "rules.yaml"), "version: beta-2\nthresholds: {step_up: 30, deny: 80}\n")
+	changed, err := m.Reload(TriggerSignal)
+	if err == nil || !changed {
+		t.Fatalf("reload: changed %v, %v", changed, err)
+	}
+	if m.Set().Version() != shared || overlayLabel(m, "beta") != "beta-2" {
+		t.Errorf("shared %s (want %s), beta %q (want beta-2)", m.Set().Version(), shared, overlayLabel(m, "beta"))
+	}
+	if a := decideTenant(m, "beta", engine.Env{Geo: engine.GeoEnv{NewCountry: true}}); a != engine.ActionStepUp {
+		t.Errorf("beta's new country: %v, want step_up", a)
+	}
+}
