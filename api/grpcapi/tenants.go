@@ -4,6 +4,8 @@ import (
 	"context"
 	"path/filepath"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	pb "github.com/riskgate/riskgate/api/gen/riskgate/v1"
 	"github.com/riskgate/riskgate/api/service"
 	"github.com/riskgate/riskgate/rules"
@@ -92,6 +94,13 @@ func tenantRulesToPB(t service.TenantRules) *pb.TenantRules {
 			ov.Problems = append(ov.Problems, &pb.RuleError{File: filepath.Base(p.File), Line: int32(p.Line), Rule: p.Rule, Field: p.Field, Message: p.Err.Error()})
 		}
 		out.Overlay = ov
+	}
+	if f := t.Failure; f != nil {
+		re := &pb.TenantReloadError{Since: timestamppb.New(f.Since)}
+		for _, p := range f.Problems() {
+			re.Errors = append(re.Errors, &pb.RuleError{File: p.File, Line: int32(p.Line), Rule: p.Rule, Field: p.Field, Message: p.Err.Error()})
+		}
+		out.ReloadError = re
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/riskgate/riskgate/api/service"
 	"github.com/riskgate/riskgate/engine"
@@ -58,6 +59,15 @@ type tenantRulesJSON struct {
 	Thresholds    thresholdsJSON `json:"thresholds"`
 	Rules         []ruleJSON     `json:"rules"`
 	Overlay       *overlayJSON   `json:"overlay"`
+	// ReloadError is set while the last reload rejected the tenant's
+	// overlay files: Overlay is then the last one that loaded (null if
+	// none did) until they load.
+	ReloadError *tenantReloadErrorJSON `json:"reload_error"`
+}
+
+type tenantReloadErrorJSON struct {
+	Since  time.Time         `json:"since"`
+	Errors []ruleProblemJSON `json:"errors"`
 }
 
 type overlayJSON struct {
@@ -100,6 +110,13 @@ func newTenantRulesJSON(t service.TenantRules) *tenantRulesJSON {
 			ov.Problems = append(ov.Problems, ruleProblemJSON{File: filepath.Base(p.File), Line: p.Line, Rule: p.Rule, Field: p.Field, Message: p.Err.Error()})
 		}
 		out.Overlay = ov
+	}
+	if f := t.Failure; f != nil {
+		re := &tenantReloadErrorJSON{Since: f.Since.UTC(), Errors: []ruleProblemJSON{}}
+		for _, p := range f.Problems() {
+			re.Errors = append(re.Errors, ruleProblemJSON{File: p.File, Line: p.Line, Rule: p.Rule, Field: p.Field, Message: p.Err.Error()})
+		}
+		out.ReloadError = re
 	}
 	return out
 }

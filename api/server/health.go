@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -50,6 +51,13 @@ func (s *Server) ready(ctx context.Context) (res map[string]string, ok bool, opt
 		ok = false
 	} else {
 		res["rules"] = "ok: " + snap.Set.Version()
+		if n := len(snap.TenantFailures); n > 0 {
+			// Not unready: every tenant is decided, by its last good
+			// overlay or the shared rules. How many, not which: the
+			// endpoint is public (the tenant's rules view and the log
+			// name them).
+			res["rules"] += fmt.Sprintf("; %d tenant overlay(s) rejected by the last reload; those tenants keep the rules they had", n)
+		}
 	}
 	for _, c := range s.deps.Checks {
 		cctx, cancel := context.WithTimeout(ctx, time.Second)

@@ -176,6 +176,10 @@ type TenantRules struct {
 	Overlay *rules.TenantSnapshot
 	// Set decides the tenant's logins.
 	Set *rules.Set
+	// Failure, when set, is the tenant's overlay files the last reload
+	// rejected: Overlay is then its last good overlay (nil if it never
+	// had one) until they load.
+	Failure *rules.TenantFailure
 }
 
 // TenantRules returns a tenant's overlay and the ruleset its logins are
@@ -184,11 +188,13 @@ func (s *Service) TenantRules(tenant string) (TenantRules, error) {
 	if err := checkTenant(tenant); err != nil {
 		return TenantRules{}, err
 	}
-	t := s.rules.Tenant(tenant)
+	snap := s.rules.Snapshot() // one load: the overlay and its failure agree
+	f := snap.TenantFailures[tenant]
+	t := snap.Tenants[tenant]
 	if t == nil {
-		return TenantRules{Tenant: tenant, Set: s.rules.Set()}, nil
+		return TenantRules{Tenant: tenant, Set: snap.Set, Failure: f}, nil
 	}
-	return TenantRules{Tenant: tenant, Overlay: t, Set: t.Set}, nil
+	return TenantRules{Tenant: tenant, Overlay: t, Set: t.Set, Failure: f}, nil
 }
 
 // checkTenant refuses a tenant no overlay can belong to, naming the

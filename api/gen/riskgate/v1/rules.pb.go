@@ -1030,7 +1030,11 @@ type TenantRules struct {
 	Thresholds    *Thresholds `protobuf:"bytes,4,opt,name=thresholds,proto3" json:"thresholds,omitempty"`
 	Rules         []*Rule     `protobuf:"bytes,5,rep,name=rules,proto3" json:"rules,omitempty"`
 	// Absent for a tenant without an overlay.
-	Overlay       *TenantOverlay `protobuf:"bytes,6,opt,name=overlay,proto3" json:"overlay,omitempty"`
+	Overlay *TenantOverlay `protobuf:"bytes,6,opt,name=overlay,proto3" json:"overlay,omitempty"`
+	// Present while the last reload rejected the tenant's overlay files:
+	// overlay is then the last one that loaded (absent if none did, and the
+	// shared rules decide the tenant's logins) until they load.
+	ReloadError   *TenantReloadError `protobuf:"bytes,7,opt,name=reload_error,json=reloadError,proto3" json:"reload_error,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1107,6 +1111,70 @@ func (x *TenantRules) GetOverlay() *TenantOverlay {
 	return nil
 }
 
+func (x *TenantRules) GetReloadError() *TenantReloadError {
+	if x != nil {
+		return x.ReloadError
+	}
+	return nil
+}
+
+// TenantReloadError is a tenant's overlay files that the last reload
+// rejected (they do not compile, or could not be read).
+type TenantReloadError struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// When a reload first rejected them since they last loaded.
+	Since *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=since,proto3" json:"since,omitempty"`
+	// What is wrong, files by their base names; a problem reading them has
+	// no file or line.
+	Errors        []*RuleError `protobuf:"bytes,2,rep,name=errors,proto3" json:"errors,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TenantReloadError) Reset() {
+	*x = TenantReloadError{}
+	mi := &file_riskgate_v1_rules_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TenantReloadError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TenantReloadError) ProtoMessage() {}
+
+func (x *TenantReloadError) ProtoReflect() protoreflect.Message {
+	mi := &file_riskgate_v1_rules_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TenantReloadError.ProtoReflect.Descriptor instead.
+func (*TenantReloadError) Descriptor() ([]byte, []int) {
+	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *TenantReloadError) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *TenantReloadError) GetErrors() []*RuleError {
+	if x != nil {
+		return x.Errors
+	}
+	return nil
+}
+
 // TenantOverlay is one tenant's overlay in force.
 type TenantOverlay struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1129,7 +1197,7 @@ type TenantOverlay struct {
 
 func (x *TenantOverlay) Reset() {
 	*x = TenantOverlay{}
-	mi := &file_riskgate_v1_rules_proto_msgTypes[17]
+	mi := &file_riskgate_v1_rules_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1141,7 +1209,7 @@ func (x *TenantOverlay) String() string {
 func (*TenantOverlay) ProtoMessage() {}
 
 func (x *TenantOverlay) ProtoReflect() protoreflect.Message {
-	mi := &file_riskgate_v1_rules_proto_msgTypes[17]
+	mi := &file_riskgate_v1_rules_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1154,7 +1222,7 @@ func (x *TenantOverlay) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TenantOverlay.ProtoReflect.Descriptor instead.
 func (*TenantOverlay) Descriptor() ([]byte, []int) {
-	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{17}
+	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *TenantOverlay) GetVersion() string {
@@ -1218,7 +1286,7 @@ type BacktestRequest struct {
 
 func (x *BacktestRequest) Reset() {
 	*x = BacktestRequest{}
-	mi := &file_riskgate_v1_rules_proto_msgTypes[18]
+	mi := &file_riskgate_v1_rules_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1230,7 +1298,7 @@ func (x *BacktestRequest) String() string {
 func (*BacktestRequest) ProtoMessage() {}
 
 func (x *BacktestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_riskgate_v1_rules_proto_msgTypes[18]
+	mi := &file_riskgate_v1_rules_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1243,7 +1311,7 @@ func (x *BacktestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BacktestRequest.ProtoReflect.Descriptor instead.
 func (*BacktestRequest) Descriptor() ([]byte, []int) {
-	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{18}
+	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *BacktestRequest) GetFiles() []*RuleFile {
@@ -1286,7 +1354,7 @@ type BacktestResponse struct {
 
 func (x *BacktestResponse) Reset() {
 	*x = BacktestResponse{}
-	mi := &file_riskgate_v1_rules_proto_msgTypes[19]
+	mi := &file_riskgate_v1_rules_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1298,7 +1366,7 @@ func (x *BacktestResponse) String() string {
 func (*BacktestResponse) ProtoMessage() {}
 
 func (x *BacktestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_riskgate_v1_rules_proto_msgTypes[19]
+	mi := &file_riskgate_v1_rules_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1311,7 +1379,7 @@ func (x *BacktestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BacktestResponse.ProtoReflect.Descriptor instead.
 func (*BacktestResponse) Descriptor() ([]byte, []int) {
-	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{19}
+	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *BacktestResponse) GetReportJson() []byte {
@@ -1399,7 +1467,7 @@ const file_riskgate_v1_rules_proto_rawDesc = "" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x17\n" +
 	"\arule_id\x18\x02 \x01(\tR\x06ruleId\x12\x1d\n" +
 	"\n" +
-	"if_version\x18\x03 \x01(\tR\tifVersion\"\xfe\x01\n" +
+	"if_version\x18\x03 \x01(\tR\tifVersion\"\xc1\x02\n" +
 	"\vTenantRules\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12%\n" +
@@ -1408,7 +1476,11 @@ const file_riskgate_v1_rules_proto_rawDesc = "" +
 	"thresholds\x18\x04 \x01(\v2\x17.riskgate.v1.ThresholdsR\n" +
 	"thresholds\x12'\n" +
 	"\x05rules\x18\x05 \x03(\v2\x11.riskgate.v1.RuleR\x05rules\x124\n" +
-	"\aoverlay\x18\x06 \x01(\v2\x1a.riskgate.v1.TenantOverlayR\aoverlay\"\x8b\x02\n" +
+	"\aoverlay\x18\x06 \x01(\v2\x1a.riskgate.v1.TenantOverlayR\aoverlay\x12A\n" +
+	"\freload_error\x18\a \x01(\v2\x1e.riskgate.v1.TenantReloadErrorR\vreloadError\"u\n" +
+	"\x11TenantReloadError\x120\n" +
+	"\x05since\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12.\n" +
+	"\x06errors\x18\x02 \x03(\v2\x16.riskgate.v1.RuleErrorR\x06errors\"\x8b\x02\n" +
 	"\rTenantOverlay\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x16\n" +
 	"\x06origin\x18\x02 \x01(\tR\x06origin\x12+\n" +
@@ -1450,7 +1522,7 @@ func file_riskgate_v1_rules_proto_rawDescGZIP() []byte {
 	return file_riskgate_v1_rules_proto_rawDescData
 }
 
-var file_riskgate_v1_rules_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_riskgate_v1_rules_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_riskgate_v1_rules_proto_goTypes = []any{
 	(*RuleFile)(nil),                   // 0: riskgate.v1.RuleFile
 	(*GetRulesRequest)(nil),            // 1: riskgate.v1.GetRulesRequest
@@ -1469,62 +1541,66 @@ var file_riskgate_v1_rules_proto_goTypes = []any{
 	(*ValidateTenantRulesRequest)(nil), // 14: riskgate.v1.ValidateTenantRulesRequest
 	(*PromoteTenantRuleRequest)(nil),   // 15: riskgate.v1.PromoteTenantRuleRequest
 	(*TenantRules)(nil),                // 16: riskgate.v1.TenantRules
-	(*TenantOverlay)(nil),              // 17: riskgate.v1.TenantOverlay
-	(*BacktestRequest)(nil),            // 18: riskgate.v1.BacktestRequest
-	(*BacktestResponse)(nil),           // 19: riskgate.v1.BacktestResponse
-	(*timestamppb.Timestamp)(nil),      // 20: google.protobuf.Timestamp
-	(Action)(0),                        // 21: riskgate.v1.Action
-	(*Attempt)(nil),                    // 22: riskgate.v1.Attempt
-	(*Decision)(nil),                   // 23: riskgate.v1.Decision
+	(*TenantReloadError)(nil),          // 17: riskgate.v1.TenantReloadError
+	(*TenantOverlay)(nil),              // 18: riskgate.v1.TenantOverlay
+	(*BacktestRequest)(nil),            // 19: riskgate.v1.BacktestRequest
+	(*BacktestResponse)(nil),           // 20: riskgate.v1.BacktestResponse
+	(*timestamppb.Timestamp)(nil),      // 21: google.protobuf.Timestamp
+	(Action)(0),                        // 22: riskgate.v1.Action
+	(*Attempt)(nil),                    // 23: riskgate.v1.Attempt
+	(*Decision)(nil),                   // 24: riskgate.v1.Decision
 }
 var file_riskgate_v1_rules_proto_depIdxs = []int32{
-	20, // 0: riskgate.v1.Ruleset.loaded_at:type_name -> google.protobuf.Timestamp
+	21, // 0: riskgate.v1.Ruleset.loaded_at:type_name -> google.protobuf.Timestamp
 	0,  // 1: riskgate.v1.Ruleset.files:type_name -> riskgate.v1.RuleFile
 	3,  // 2: riskgate.v1.Ruleset.rules:type_name -> riskgate.v1.Rule
 	4,  // 3: riskgate.v1.Ruleset.thresholds:type_name -> riskgate.v1.Thresholds
-	21, // 4: riskgate.v1.Rule.action:type_name -> riskgate.v1.Action
+	22, // 4: riskgate.v1.Rule.action:type_name -> riskgate.v1.Action
 	0,  // 5: riskgate.v1.ValidateRulesRequest.files:type_name -> riskgate.v1.RuleFile
 	7,  // 6: riskgate.v1.ValidateRulesResponse.errors:type_name -> riskgate.v1.RuleError
 	0,  // 7: riskgate.v1.PutRulesRequest.files:type_name -> riskgate.v1.RuleFile
-	22, // 8: riskgate.v1.TestRulesRequest.attempt:type_name -> riskgate.v1.Attempt
+	23, // 8: riskgate.v1.TestRulesRequest.attempt:type_name -> riskgate.v1.Attempt
 	0,  // 9: riskgate.v1.TestRulesRequest.files:type_name -> riskgate.v1.RuleFile
-	23, // 10: riskgate.v1.TestRulesResponse.decision:type_name -> riskgate.v1.Decision
-	23, // 11: riskgate.v1.TestRulesResponse.current:type_name -> riskgate.v1.Decision
+	24, // 10: riskgate.v1.TestRulesResponse.decision:type_name -> riskgate.v1.Decision
+	24, // 11: riskgate.v1.TestRulesResponse.current:type_name -> riskgate.v1.Decision
 	0,  // 12: riskgate.v1.PutTenantRulesRequest.files:type_name -> riskgate.v1.RuleFile
 	0,  // 13: riskgate.v1.ValidateTenantRulesRequest.files:type_name -> riskgate.v1.RuleFile
 	4,  // 14: riskgate.v1.TenantRules.thresholds:type_name -> riskgate.v1.Thresholds
 	3,  // 15: riskgate.v1.TenantRules.rules:type_name -> riskgate.v1.Rule
-	17, // 16: riskgate.v1.TenantRules.overlay:type_name -> riskgate.v1.TenantOverlay
-	0,  // 17: riskgate.v1.TenantOverlay.files:type_name -> riskgate.v1.RuleFile
-	4,  // 18: riskgate.v1.TenantOverlay.thresholds:type_name -> riskgate.v1.Thresholds
-	7,  // 19: riskgate.v1.TenantOverlay.problems:type_name -> riskgate.v1.RuleError
-	0,  // 20: riskgate.v1.BacktestRequest.files:type_name -> riskgate.v1.RuleFile
-	0,  // 21: riskgate.v1.BacktestRequest.baseline_files:type_name -> riskgate.v1.RuleFile
-	1,  // 22: riskgate.v1.RulesService.Get:input_type -> riskgate.v1.GetRulesRequest
-	5,  // 23: riskgate.v1.RulesService.Validate:input_type -> riskgate.v1.ValidateRulesRequest
-	8,  // 24: riskgate.v1.RulesService.Put:input_type -> riskgate.v1.PutRulesRequest
-	9,  // 25: riskgate.v1.RulesService.Test:input_type -> riskgate.v1.TestRulesRequest
-	11, // 26: riskgate.v1.RulesService.Promote:input_type -> riskgate.v1.PromoteRuleRequest
-	12, // 27: riskgate.v1.RulesService.GetTenant:input_type -> riskgate.v1.GetTenantRulesRequest
-	13, // 28: riskgate.v1.RulesService.PutTenant:input_type -> riskgate.v1.PutTenantRulesRequest
-	14, // 29: riskgate.v1.RulesService.ValidateTenant:input_type -> riskgate.v1.ValidateTenantRulesRequest
-	15, // 30: riskgate.v1.RulesService.PromoteTenant:input_type -> riskgate.v1.PromoteTenantRuleRequest
-	18, // 31: riskgate.v1.RulesService.Backtest:input_type -> riskgate.v1.BacktestRequest
-	2,  // 32: riskgate.v1.RulesService.Get:output_type -> riskgate.v1.Ruleset
-	6,  // 33: riskgate.v1.RulesService.Validate:output_type -> riskgate.v1.ValidateRulesResponse
-	2,  // 34: riskgate.v1.RulesService.Put:output_type -> riskgate.v1.Ruleset
-	10, // 35: riskgate.v1.RulesService.Test:output_type -> riskgate.v1.TestRulesResponse
-	2,  // 36: riskgate.v1.RulesService.Promote:output_type -> riskgate.v1.Ruleset
-	16, // 37: riskgate.v1.RulesService.GetTenant:output_type -> riskgate.v1.TenantRules
-	16, // 38: riskgate.v1.RulesService.PutTenant:output_type -> riskgate.v1.TenantRules
-	6,  // 39: riskgate.v1.RulesService.ValidateTenant:output_type -> riskgate.v1.ValidateRulesResponse
-	16, // 40: riskgate.v1.RulesService.PromoteTenant:output_type -> riskgate.v1.TenantRules
-	19, // 41: riskgate.v1.RulesService.Backtest:output_type -> riskgate.v1.BacktestResponse
-	32, // [32:42] is the sub-list for method output_type
-	22, // [22:32] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	18, // 16: riskgate.v1.TenantRules.overlay:type_name -> riskgate.v1.TenantOverlay
+	17, // 17: riskgate.v1.TenantRules.reload_error:type_name -> riskgate.v1.TenantReloadError
+	21, // 18: riskgate.v1.TenantReloadError.since:type_name -> google.protobuf.Timestamp
+	7,  // 19: riskgate.v1.TenantReloadError.errors:type_name -> riskgate.v1.RuleError
+	0,  // 20: riskgate.v1.TenantOverlay.files:type_name -> riskgate.v1.RuleFile
+	4,  // 21: riskgate.v1.TenantOverlay.thresholds:type_name -> riskgate.v1.Thresholds
+	7,  // 22: riskgate.v1.TenantOverlay.problems:type_name -> riskgate.v1.RuleError
+	0,  // 23: riskgate.v1.BacktestRequest.files:type_name -> riskgate.v1.RuleFile
+	0,  // 24: riskgate.v1.BacktestRequest.baseline_files:type_name -> riskgate.v1.RuleFile
+	1,  // 25: riskgate.v1.RulesService.Get:input_type -> riskgate.v1.GetRulesRequest
+	5,  // 26: riskgate.v1.RulesService.Validate:input_type -> riskgate.v1.ValidateRulesRequest
+	8,  // 27: riskgate.v1.RulesService.Put:input_type -> riskgate.v1.PutRulesRequest
+	9,  // 28: riskgate.v1.RulesService.Test:input_type -> riskgate.v1.TestRulesRequest
+	11, // 29: riskgate.v1.RulesService.Promote:input_type -> riskgate.v1.PromoteRuleRequest
+	12, // 30: riskgate.v1.RulesService.GetTenant:input_type -> riskgate.v1.GetTenantRulesRequest
+	13, // 31: riskgate.v1.RulesService.PutTenant:input_type -> riskgate.v1.PutTenantRulesRequest
+	14, // 32: riskgate.v1.RulesService.ValidateTenant:input_type -> riskgate.v1.ValidateTenantRulesRequest
+	15, // 33: riskgate.v1.RulesService.PromoteTenant:input_type -> riskgate.v1.PromoteTenantRuleRequest
+	19, // 34: riskgate.v1.RulesService.Backtest:input_type -> riskgate.v1.BacktestRequest
+	2,  // 35: riskgate.v1.RulesService.Get:output_type -> riskgate.v1.Ruleset
+	6,  // 36: riskgate.v1.RulesService.Validate:output_type -> riskgate.v1.ValidateRulesResponse
+	2,  // 37: riskgate.v1.RulesService.Put:output_type -> riskgate.v1.Ruleset
+	10, // 38: riskgate.v1.RulesService.Test:output_type -> riskgate.v1.TestRulesResponse
+	2,  // 39: riskgate.v1.RulesService.Promote:output_type -> riskgate.v1.Ruleset
+	16, // 40: riskgate.v1.RulesService.GetTenant:output_type -> riskgate.v1.TenantRules
+	16, // 41: riskgate.v1.RulesService.PutTenant:output_type -> riskgate.v1.TenantRules
+	6,  // 42: riskgate.v1.RulesService.ValidateTenant:output_type -> riskgate.v1.ValidateRulesResponse
+	16, // 43: riskgate.v1.RulesService.PromoteTenant:output_type -> riskgate.v1.TenantRules
+	20, // 44: riskgate.v1.RulesService.Backtest:output_type -> riskgate.v1.BacktestResponse
+	35, // [35:45] is the sub-list for method output_type
+	25, // [25:35] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_riskgate_v1_rules_proto_init() }
@@ -1539,7 +1615,7 @@ func file_riskgate_v1_rules_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_riskgate_v1_rules_proto_rawDesc), len(file_riskgate_v1_rules_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
