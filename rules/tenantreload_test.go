@@ -1,40 +1,21 @@
 package rules
 
 import (
-	"bytes"
 	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/internal/syncbuf"
 )
 
 const betaOverlay = "version: beta-1\ndisable: [new-country]\n"
-
-// syncBuffer is a log sink the watch's goroutine and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // tenantsFixture is a shared rules folder and a tenants folder with the
 // overlays of acme and beta.
@@ -86,7 +67,7 @@ func TestTenantOverlaysReloadOnTheirOwn(t *testing.T) {
 	for _, mode := range []string{"reload", "watch"} {
 		t.Run(mode, func(t *testing.T) {
 			f := newTenantsFixture(t)
-			var log syncBuffer
+			var log syncbuf.Buffer
 			m, err := NewManager(Options{Paths: []string{f.shared}, TenantsDir: f.tenants, Debounce: 20 * time.Millisecond, Poll: 50 * time.Millisecond,
 				Logger: slog.New(slog.NewTextHandler(&log, nil))})
 			if err != nil {
@@ -280,7 +261,7 @@ func TestTenantsFolderWarnsOnce(t *testing.T) {
 	}
 	f.write(t, filepath.Join(f.tenants, "stray.yaml"), acmeOverlay)
 	f.write(t, filepath.Join(f.tenants, "beta", "rules.yaml"), "disable: [failurez]\n")
-	var log syncBuffer
+	var log syncbuf.Buffer
 	m, err := NewManager(Options{Paths: []string{f.shared}, TenantsDir: f.tenants, Logger: slog.New(slog.NewTextHandler(&log, nil))})
 	if err != nil {
 		t.Fatal(err)
