@@ -291,6 +291,10 @@ func TestOptions(t *testing.T) {
 		{"bad failover", client.Options{Target: "127.0.0.1:9090", Failover: client.Action(9)}, "Options.Failover"},
 		{"negative timeout", client.Options{Target: "127.0.0.1:9090", Failover: client.Deny, Timeout: -1}, "negative"},
 		{"bad url", client.Options{Target: "http://", Failover: client.Deny}, "Options.Target"},
+		// The paths and the client's own parameters are appended to it.
+		{"url with a query", client.Options{Target: "http://riskgate:8080?tenant=acme", Failover: client.Deny}, "without a query"},
+		{"url with an empty query", client.Options{Target: "http://riskgate:8080/?", Failover: client.Deny}, "without a query"},
+		{"url with a fragment", client.Options{Target: "https://riskgate/api#v1", Failover: client.Deny}, "without a query or fragment"},
 		{"tls over http", client.Options{Target: "http://riskgate:8080", Failover: client.Deny, TLS: &tls.Config{}}, "Options.TLS"},
 	}
 	for _, tc := range cases {

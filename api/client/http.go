@@ -36,6 +36,12 @@ func newHTTPTransport(o Options) (*httpTransport, error) {
 	if err != nil || base.Host == "" {
 		return nil, fmt.Errorf("client: Options.Target %q: not a URL with a host", o.Target)
 	}
+	if base.RawQuery != "" || base.ForceQuery || base.Fragment != "" {
+		// The paths are appended to it: "http://h?x=1/v1/score" sends no
+		// Score at all, and riskgate refuses query parameters it does
+		// not take.
+		return nil, fmt.Errorf("client: Options.Target %q: a base URL without a query or fragment", o.Target)
+	}
 	hc := o.HTTPClient
 	if hc == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()

@@ -21,8 +21,8 @@ type backtestRequest struct {
 // backtest replays the capture the server holds through a candidate
 // ruleset (OpBacktest) and answers the report `riskgate backtest --json`
 // writes; ?format=html answers the HTML report, ?format=text the text.
-// Like validate, it takes a single YAML file as the body too. Every field
-// is optional, and so is the body: an empty one is {}.
+// Like validate, it takes a single YAML file as the body too (named by
+// ?name=). Every field is optional, and so is the body: an empty one is {}.
 func (a *API) backtest(w http.ResponseWriter, r *http.Request) {
 	format := r.URL.Query().Get("format")
 	switch format {
@@ -41,6 +41,9 @@ func (a *API) backtest(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		req.Files = rr.Files
+	} else if err := nameWithoutYAML(r); err != nil {
+		a.fail(w, err)
+		return
 	} else if err := decodeOptional(w, r, 2*MaxRulesBody, &req); err != nil {
 		a.failRequest(w, err)
 		return

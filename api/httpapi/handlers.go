@@ -154,7 +154,20 @@ func readRules(w http.ResponseWriter, r *http.Request, req *rulesRequest) error 
 		req.Files = []fileJSON{{Name: name, Content: string(data)}}
 		return nil
 	}
+	if err := nameWithoutYAML(r); err != nil {
+		return err
+	}
 	return decode(w, r, MaxRulesBody, req, "files")
+}
+
+// nameWithoutYAML refuses ?name= on a request whose body is not a YAML
+// file: a JSON body names its files itself, and the name would be
+// ignored.
+func nameWithoutYAML(r *http.Request) error {
+	if _, ok := r.URL.Query()["name"]; !ok {
+		return nil
+	}
+	return &engine.FieldError{Field: "name", Msg: "names the file of a YAML body (Content-Type application/yaml); a JSON body names its files in files[].name"}
 }
 
 func isYAML(mt string) bool {

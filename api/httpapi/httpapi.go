@@ -2,7 +2,8 @@
 // service layer (api/service) as the gRPC services, on net/http's pattern
 // mux, each route authenticated for its operation's level, with JSON bodies decoded
 // strictly (unknown fields and trailing data are errors), bounded in size,
-// and JSON errors that name the offending field:
+// query parameters held to those each route takes (Route.Query), and JSON
+// errors that name the offending field or parameter:
 //
 //	{"error": {"code": "invalid_argument", "message": "ip: required", "field": "ip"}}
 //
@@ -43,6 +44,20 @@ type Route struct {
 	Path    string
 	Op      service.Op
 	Handler http.HandlerFunc
+	// Query are the query parameters the route takes (none when empty).
+	// Any other, one of them given twice (unless Repeated), or a query
+	// that does not parse, is a 400 naming it before the handler runs:
+	// a misspelt ?before_pasword=1 was ignored, and the caller left with
+	// the pending decision it meant to avoid.
+	Query []Param
+}
+
+// Param is a query parameter of a route.
+type Param struct {
+	Name string
+	// Repeated admits the parameter more than once (/metrics' name[]):
+	// any other given twice is refused, since only one would be read.
+	Repeated bool
 }
 
 // Pattern is the route's net/http pattern.
@@ -58,21 +73,27 @@ type API struct {
 
 // Routes are the API's routes.
 func (a *API) Routes() []Route {
+	var (
+		score = []Param{{Name: "omit_signals"}, {Name: "before_password"}}
+		// The file name of a single YAML file sent as the body (readRules).
+		yamlName = []Param{{Name: "name"}}
+		backtest = []Param{{Name: "format"}, {Name: "name"}}
+	)
 	return []Route{
-		{"POST", "/v1/score", service.OpScore, a.score},
-		{"POST", "/v1/outcome", service.OpReport, a.outcome},
-		{"GET", "/v1/users/{tenant}/{user}", service.OpProfile, a.getProfile},
-		{"DELETE", "/v1/users/{tenant}/{user}", service.OpForget, a.forget},
-		{"GET", "/v1/rules", service.OpRulesGet, a.getRules},
-		{"PUT", "/v1/rules", service.OpRulesPut, a.putRules},
-		{"POST", "/v1/rules:validate", service.OpRulesValidate, a.validateRules},
-		{"POST", "/v1/rules:test", service.OpRulesTest, a.testRules},
-		{"POST", "/v1/rules:promote", service.OpRulesPromote, a.promoteRule},
-		{"GET", "/v1/tenants/{tenant}/rules", service.OpTenantRulesGet, a.getTenantRules},
-		{"PUT", "/v1/tenants/{tenant}/rules", service.OpTenantRulesPut, a.putTenantRules},
-		{"POST", "/v1/tenants/{tenant}/rules:validate", service.OpTenantRulesValidate, a.validateTenantRules},
-		{"POST", "/v1/tenants/{tenant}/rules:promote", service.OpTenantRulesPromote, a.promoteTenantRule},
-		{"POST", "/v1/rules:backtest", service.OpBacktest, a.backtest},
+		{"POST", "/v1/score", service.OpScore, a.score, score},
+		{"POST", "/v1/outcome", service.OpReport, a.outcome, nil},
+		{"GET", "/v1/users/{tenant}/{user}", service.OpProfile, a.getProfile, nil},
+		{"DELETE", "/v1/users/{tenant}/{user}", service.OpForget, a.forget, nil},
+		{"GET", "/v1/rules", service.OpRulesGet, a.getRules, nil},
+		{"PUT", "/v1/rules", service.OpRulesPut, a.putRules, yamlName},
+		{"POST", "/v1/rules:validate", service.OpRulesValidate, a.validateRules, yamlName},
+		{"POST", "/v1/rules:test", service.OpRulesTest, a.testRules, nil},
+		{"POST", "/v1/rules:promote", service.OpRulesPromote, a.promoteRule, nil},
+		{"GET", "/v1/tenants/{tenant}/rules", service.OpTenantRulesGet, a.getTenantRules, nil},
+		{"PUT", "/v1/tenants/{tenant}/rules", service.OpTenantRulesPut, a.putTenantRules, yamlName},
+		{"POST", "/v1/tenants/{tenant}/rules:validate", service.OpTenantRulesValidate, a.validateTenantRules, yamlName},
+		{"POST", "/v1/tenants/{tenant}/rules:promote", service.OpTenantRulesPromote, a.promoteTenantRule, nil},
+		{"POST", "/v1/rules:backtest", service.OpBacktest, a.backtest, backtest},
 	}
 }
 
@@ -196,6 +217,12 @@ func (a *API) wrap(r Route) http.Handler {
 					sw.Header().Set("WWW-Authenticate", `Bearer realm="riskgate"`)
 				}
 				a.fail(sw, err)
+				return
+			}
+		}
+		if req.URL.RawQuery != "" { // most requests have none
+			if err := checkQuery(req.URL.RawQuery, r.Query); err != nil {
+				a.failRequest(sw, err)
 				return
 			}
 		}

@@ -27,7 +27,10 @@ func (s *Server) ops() []httpapi.Route {
 			writeStatus(w, http.StatusOK, map[string]any{"status": "ok"})
 		}},
 		{Method: "GET", Path: "/readyz", Op: service.OpProbe, Handler: s.readyz},
-		{Method: "GET", Path: "/metrics", Op: service.OpProbe, Handler: metricsHandler.ServeHTTP},
+		// promhttp reads name[] (repeated: one metric family each) to
+		// answer only those families.
+		{Method: "GET", Path: "/metrics", Op: service.OpProbe, Handler: metricsHandler.ServeHTTP,
+			Query: []httpapi.Param{{Name: "name[]", Repeated: true}}},
 	}
 }
 

@@ -2,15 +2,21 @@ package server_test
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/riskgate/riskgate/node"
 )
 
 // loadOpenAPI loads api/openapi.yaml with kin-openapi and validates it
@@ -100,5 +106,48 @@ func TestOpenAPIMatchesServedRoutes(t *testing.T) {
 			t.Errorf("%s %s: the answer (%d) does not match api/openapi.yaml: %v", tc.method, tc.path, resp.StatusCode, err)
 		}
 		resp.Body.Close()
+	}
+}
+
+// TestOpenAPIListsEachRoutesQuery: the query parameters api/openapi.yaml
+// lists for an operation are those its route takes (httpapi.Route.Query:
+// any other is refused), an array one being one that may be repeated,
+// the Kratos hook's (served only when configured) included.
+func TestOpenAPIListsEachRoutesQuery(t *testing.T) {
+	doc := loadOpenAPI(t)
+	ts := startServer(t, testOpts{admin: adminToken})
+	token := filepath.Join(t.TempDir(), "kratos")
+	if err := os.WriteFile(token, []byte("kratos-hook-token-0123456789"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kratos, err := node.KratosRoutes(&node.Config{Kratos: node.KratosConfig{TokenFile: token}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := append(ts.srv.Routes(), kratos(nil)...)
+	if len(routes) < 18 {
+		t.Fatalf("only %d routes", len(routes))
+	}
+	for _, r := range routes {
+		item := doc.Paths.Value(r.Path)
+		if item == nil || item.GetOperation(r.Method) == nil {
+			t.Errorf("%s: not in api/openapi.yaml", r.Pattern())
+			continue
+		}
+		var described []string
+		for _, p := range append(item.Parameters, item.GetOperation(r.Method).Parameters...) {
+			if p.Value.In == openapi3.ParameterInQuery {
+				described = append(described, fmt.Sprintf("%s repeated=%v", p.Value.Name, p.Value.Schema.Value.Type.Is(openapi3.TypeArray)))
+			}
+		}
+		var taken []string
+		for _, p := range r.Query {
+			taken = append(taken, fmt.Sprintf("%s repeated=%v", p.Name, p.Repeated))
+		}
+		slices.Sort(described)
+		slices.Sort(taken)
+		if !slices.Equal(described, taken) {
+			t.Errorf("%s: takes %q, api/openapi.yaml lists %q", r.Pattern(), taken, described)
+		}
 	}
 }
