@@ -3,10 +3,14 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/engine/memstore"
+	"github.com/riskgate/riskgate/internal/enginetest"
 )
 
 // A login scored twice (before the password check, then with its result)
@@ -77,5 +81,81 @@ func TestBeforePasswordWantsResultUnknown(t *testing.T) {
 	}
 	if st := h.store.Stats(); st.Accounts.Entries != 0 || st.Windows.Entries != 0 {
 		t.Errorf("a refused attempt reached the store: %+v", st)
+	}
+}
+
+// TestBeforePasswordIsPartOfTheRetry: a Score marked BeforePassword and
+// one not marked are different requests under one attempt_id, as a
+// different result is. The unmarked one was answered from the retry
+// cache (and, on another node, from the store) with the marked decision,
+// which holds nothing: its outcome was a 404 and its notification lost.
+// Both ways round, the second is refused naming attempt_id and saying
+// why, and changes nothing; a retry sent as the first was still gets the
+// first decision.
+func TestBeforePasswordIsPartOfTheRetry(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		// second scores on the node that did not score the first, when
+		// there are two.
+		cache, twoNodes bool
+	}{
+		{"retry cache", true, false},
+		{"store", false, false},
+		{"another node", true, true},
+	} {
+		for _, firstMarked := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/first marked %v", tc.name, firstMarked), func(t *testing.T) {
+				store := memstore.New(memstore.Options{})
+				t.Cleanup(func() { store.Close(ctx) })
+				opts := engine.Options{Store: store, Now: func() time.Time { return t0 }}
+				if !tc.cache {
+					opts.RetryEntries = -1
+				}
+				first := enginetest.New(t, opts)
+				second := first
+				if tc.twoNodes {
+					second = enginetest.New(t, opts)
+				}
+				a := paris(t0)
+				a.AttemptID, a.Result, a.BeforePassword = "login-1", engine.ResultUnknown, firstMarked
+				d, err := first.Score(ctx, a)
+				if err != nil {
+					t.Fatal(err)
+				}
+				pending := store.Stats().Pending.Entries
+				if want := map[bool]int{true: 0, false: 1}[firstMarked]; pending != want {
+					t.Fatalf("%d pending decisions after the first Score, want %d", pending, want)
+				}
+
+				// The same attempt under the same id, the mark flipped.
+				b := a
+				b.BeforePassword = !firstMarked
+				_, err = second.Score(ctx, b)
+				var fe *engine.FieldError
+				if !errors.As(err, &fe) || fe.Field != "attempt_id" || !strings.Contains(fe.Msg, "before_password") {
+					t.Fatalf("the mark flipped under one attempt_id: %v, want a field error on attempt_id saying before_password", err)
+				}
+				if got := store.Stats().Pending.Entries; got != pending {
+					t.Errorf("%d pending decisions after the refused Score, want %d", got, pending)
+				}
+
+				// A retry as the first was sent: the first decision.
+				again, err := second.Score(ctx, a)
+				if err != nil || again.DecisionID != d.DecisionID {
+					t.Fatalf("a retry: %s, %v; want the first decision %s", again.DecisionID, err, d.DecisionID)
+				}
+				err = second.Report(ctx, engine.Outcome{DecisionID: d.DecisionID, Outcome: engine.LoginSucceeded})
+				if firstMarked && !errors.Is(err, engine.ErrUnknownDecision) || !firstMarked && err != nil {
+					t.Errorf("the outcome of the first decision: %v", err)
+				}
+				// Another difference is still "a different attempt".
+				c := a
+				c.IP = "81.2.69.1"
+				if _, err := second.Score(ctx, c); err == nil || strings.Contains(err.Error(), "before_password") || !strings.Contains(err.Error(), "different attempt") {
+					t.Errorf("another address under the id: %v", err)
+				}
+			})
+		}
 	}
 }

@@ -96,8 +96,11 @@ func (r *recentDecisions) shard(k recentKey) *recentShard {
 
 // fingerprint identifies what the attempt says, so that an attempt_id
 // reused for a different attempt is refused rather than answered with
-// someone else's decision.
-func (r *recentDecisions) fingerprint(n *normalized) uint64 {
+// someone else's decision. before is the attempt's BeforePassword: a
+// Score marked so holds nothing for an outcome, and one not marked does,
+// so the two are different requests however alike their attempts (see
+// reusedID).
+func (r *recentDecisions) fingerprint(n *normalized, before bool) uint64 {
 	var h maphash.Hash
 	h.SetSeed(r.seed)
 	a := n.a
@@ -106,7 +109,36 @@ func (r *recentDecisions) fingerprint(n *normalized) uint64 {
 		h.WriteByte(0)
 	}
 	h.WriteByte(byte(a.Result))
+	if before {
+		h.WriteString(beforePasswordMark)
+	}
 	return h.Sum64()
+}
+
+// beforePasswordMark ends the fingerprint of a Score marked
+// BeforePassword. Only such a Score's fingerprint has it, so that the
+// records a node kept before the mark counted (in a shared store, through
+// a rolling upgrade) still match their retries.
+const beforePasswordMark = "\x00before_password"
+
+// reusedID is the error of an attempt_id already used for an attempt
+// whose fingerprint differs from n's. When only the BeforePassword mark
+// differs (otherFP, the fingerprint with the mark flipped, matches), it
+// says so: a Score marked before_password resent unmarked under its id
+// was answered with the marked decision, which holds nothing for an
+// outcome, so the outcome the caller then reported was a 404 and the
+// notification held for it lost. Refused, as a retry that changed its
+// result is: a retry is the request it retries, and a new decision is
+// asked for under an id of its own.
+func reusedID(n *normalized, otherFP bool) error {
+	if !otherFP {
+		return fieldErr("attempt_id", "already used for a different attempt")
+	}
+	first := "with before_password, which holds nothing for an outcome"
+	if n.a.BeforePassword {
+		first = "without before_password, which awaits its outcome"
+	}
+	return fieldErr("attempt_id", "already used for this attempt scored %s: a retry is sent as the first Score was, and the Score after the password check takes an attempt_id of its own", first)
 }
 
 // get returns the decision already made for the attempt, if any. ok is
@@ -125,15 +157,15 @@ func (r *recentDecisions) get(n *normalized, now time.Time) (d Decision, ok bool
 	if !found {
 		return Decision{}, false, nil
 	}
-	if e.fingerprint != r.fingerprint(n) {
-		return Decision{}, false, fieldErr("attempt_id", "already used for a different attempt")
+	if before := n.a.BeforePassword; e.fingerprint != r.fingerprint(n, before) {
+		return Decision{}, false, reusedID(n, e.fingerprint == r.fingerprint(n, !before))
 	}
 	return e.d, true, nil
 }
 
 func (r *recentDecisions) put(n *normalized, d *Decision, now time.Time) {
 	k := recentKey{n.tenant, n.a.AttemptID}
-	e := &recentDecision{d: *d, fingerprint: r.fingerprint(n), expires: now.Add(r.ttl), size: decisionBytes(&k, d)}
+	e := &recentDecision{d: *d, fingerprint: r.fingerprint(n, n.a.BeforePassword), expires: now.Add(r.ttl), size: decisionBytes(&k, d)}
 	sh := r.shard(k)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -185,6 +217,12 @@ const fingerprintLen = 8
 // attemptFingerprint is recentDecisions.fingerprint, keyed with the
 // store's secret so that every node computes the same.
 func (e *Engine) attemptFingerprint(n *normalized) [fingerprintLen]byte {
+	return e.markedFingerprint(n, n.a.BeforePassword)
+}
+
+// markedFingerprint is attemptFingerprint with before for the attempt's
+// BeforePassword.
+func (e *Engine) markedFingerprint(n *normalized, before bool) [fingerprintLen]byte {
 	a := n.a
 	var b []byte
 	b = append(b, "\x01fingerprint"...)
@@ -193,6 +231,9 @@ func (e *Engine) attemptFingerprint(n *normalized) [fingerprintLen]byte {
 		b = append(b, s...)
 	}
 	b = append(b, 0, byte(a.Result))
+	if before {
+		b = append(b, beforePasswordMark...)
+	}
 	k := e.opts.Keyer.key(domainAttempt, n.tenant, "", b)
 	var fp [fingerprintLen]byte
 	copy(fp[:], k[:])
@@ -221,7 +262,8 @@ func (e *Engine) redecided(s *scratch) (d Decision, ok bool, err error) {
 		return Decision{}, false, nil
 	}
 	if fp := e.attemptFingerprint(&s.n); !bytes.Equal(fp[:], rec[:fingerprintLen]) {
-		return Decision{}, false, fieldErr("attempt_id", "already used for a different attempt")
+		flipped := e.markedFingerprint(&s.n, !s.n.a.BeforePassword)
+		return Decision{}, false, reusedID(&s.n, bytes.Equal(flipped[:], rec[:fingerprintLen]))
 	}
 	if err := json.Unmarshal(rec[fingerprintLen:], &d); err != nil || d.DecisionID == "" {
 		e.opts.Logger.Warn("engine: a stored decision could not be read; the redelivered attempt is decided again", "err", err)

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -88,5 +89,45 @@ func TestBeforePasswordOverTheAPI(t *testing.T) {
 	_, err := rc.Score(ctx, &pb.ScoreRequest{Attempt: &pb.Attempt{Ip: "81.2.69.160", Result: pb.Result_RESULT_PASSWORD_BAD}, BeforePassword: true})
 	if status.Code(err) != codes.InvalidArgument || !strings.HasPrefix(status.Convert(err).Message(), "before_password: ") {
 		t.Errorf("grpc before_password with password_bad: %v, want InvalidArgument naming before_password", err)
+	}
+}
+
+// TestBeforePasswordRetryOverTheAPI: a Score resent under its attempt_id
+// without the before_password mark it was first sent with (or with one it
+// was not) is refused naming attempt_id, on either transport, rather than
+// answered with the first decision: unmarked, the caller reports its
+// outcome, which for the marked decision was a 404.
+func TestBeforePasswordRetryOverTheAPI(t *testing.T) {
+	ts := startServer(t, testOpts{})
+	rc := pb.NewRiskServiceClient(dial(t, ts.addrs.GRPC, insecure.NewCredentials()))
+	ctx := context.Background()
+	type decision struct {
+		DecisionID string `json:"decision_id"`
+	}
+	for _, firstMarked := range []bool{true, false} {
+		id := fmt.Sprintf("login-marked-%v", firstMarked)
+		a := map[string]any{"attempt_id": id, "user_id": "u-retry", "ip": "81.2.69.160"}
+		query := map[bool]string{true: "?before_password=true", false: ""}
+		var first decision
+		if code := httpDo(t, nil, "POST", ts.url("/v1/score"+query[firstMarked]), "", a, &first); code != 200 {
+			t.Fatalf("first marked %v: %d", firstMarked, code)
+		}
+		var e apiError
+		if code := httpDo(t, nil, "POST", ts.url("/v1/score"+query[!firstMarked]), "", a, &e); code != 400 ||
+			e.Error.Field != "attempt_id" || !strings.Contains(e.Error.Message, "before_password") {
+			t.Errorf("first marked %v, resent flipped over HTTP: %d %+v, want a 400 naming attempt_id", firstMarked, code, e.Error)
+		}
+		_, err := rc.Score(ctx, &pb.ScoreRequest{Attempt: &pb.Attempt{AttemptId: id, UserId: "u-retry", Ip: "81.2.69.160"}, BeforePassword: !firstMarked})
+		if status.Code(err) != codes.InvalidArgument || !strings.Contains(status.Convert(err).Message(), "before_password") {
+			t.Errorf("first marked %v, resent flipped over gRPC: %v, want InvalidArgument naming attempt_id", firstMarked, err)
+		}
+		var again decision
+		if code := httpDo(t, nil, "POST", ts.url("/v1/score"+query[firstMarked]), "", a, &again); code != 200 || again.DecisionID != first.DecisionID {
+			t.Errorf("first marked %v, a retry as it was: %d %s, want the first decision %s", firstMarked, code, again.DecisionID, first.DecisionID)
+		}
+		want := map[bool]int{true: 404, false: 204}[firstMarked]
+		if code := httpDo(t, nil, "POST", ts.url("/v1/outcome"), "", map[string]any{"decision_id": first.DecisionID, "outcome": "login_succeeded"}, nil); code != want {
+			t.Errorf("first marked %v: outcome %d, want %d", firstMarked, code, want)
+		}
 	}
 }
