@@ -221,10 +221,11 @@ func decode(w http.ResponseWriter, r *http.Request, limit int64, v any, required
 // requireBody refuses an empty body (or one of white space only) of a
 // request that needs the field required, naming it.
 func requireBody(data []byte, required string) error {
-	if len(bytes.TrimSpace(data)) > 0 {
-		return nil
+	var we *wire.Error
+	if err := wire.RequireBody(data, "request body", required); errors.As(err, &we) {
+		return &requestError{http.StatusBadRequest, "invalid_argument", we.Msg, we.Field}
 	}
-	return &requestError{http.StatusBadRequest, "invalid_argument", "request body: empty, want a JSON object with " + required + " (required)", required}
+	return nil
 }
 
 // decodeOptional is decode for a request whose every field is optional:

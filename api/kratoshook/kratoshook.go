@@ -27,6 +27,7 @@
 package kratoshook
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -38,6 +39,8 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+
+	"github.com/riskgate/riskgate/api/wire"
 )
 
 // Action is riskgate's answer, by its JSON name.
@@ -228,11 +231,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.answer(w, v)
 }
 
+// required are the fields of the body the hook cannot do without.
+var required = []string{"flow_id", "identity_id", "ip"}
+
 // attempt reads the body into an Attempt.
 func (h *Handler) attempt(r *http.Request) (Attempt, error) {
+	data, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return Attempt{}, fmt.Errorf("kratoshook: body: %w", err)
+	}
+	if len(data) > maxBody {
+		return Attempt{}, fmt.Errorf("kratoshook: body: larger than %d bytes", maxBody)
+	}
+	// Named as the API names an empty body's fields ("body: EOF" said
+	// nothing of what the template should render).
+	if err := wire.RequireBody(data, "body", required...); err != nil {
+		return Attempt{}, fmt.Errorf("kratoshook: %w", err)
+	}
 	var b body
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody+1))
-	if err := dec.Decode(&b); err != nil {
+	if err := json.NewDecoder(bytes.NewReader(data)).Decode(&b); err != nil {
 		return Attempt{}, fmt.Errorf("kratoshook: body: %w", err)
 	}
 	if b.FlowID == "" || b.IdentityID == "" {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -280,4 +282,37 @@ func FuzzHandler(f *testing.F) {
 			t.Fatalf("status %d", rec.Code)
 		}
 	})
+}
+
+// TestUnreadableBodyIsNamed: a body the hook cannot read is logged saying
+// what is wrong with it, as the API says it: an empty one (a template
+// that renders nothing) names the fields the hook needs, where it once
+// logged only "body: EOF"; the login gets the OnError answer.
+func TestUnreadableBodyIsNamed(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		body []byte
+		want string
+	}{
+		{"empty", nil, "kratoshook: body: empty, want a JSON object with flow_id, identity_id and ip (required)"},
+		{"white space", []byte(" \n\t"), "kratoshook: body: empty, want a JSON object with flow_id, identity_id and ip (required)"},
+		{"too large", []byte(`{"flow_id":"` + strings.Repeat("a", maxBody) + `"}`), fmt.Sprintf("kratoshook: body: larger than %d bytes", maxBody)},
+		{"no identity", []byte(`{"flow_id":"f"}`), "kratoshook: body: flow_id and identity_id are required"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logged bytes.Buffer
+			s := &scorerStub{verdict: Verdict{Action: Allow}}
+			h, err := New(Options{Scorer: s, Token: testToken, Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			status, answer := post(t, h, testToken, tc.body)
+			if status != http.StatusForbidden || len(s.got) != 0 {
+				t.Fatalf("status %d (%d scored): %s, want the OnError step-up, unscored", status, len(s.got), answer)
+			}
+			if !strings.Contains(logged.String(), strconv.Quote(tc.want)) {
+				t.Errorf("logged %q, want %q", logged.String(), tc.want)
+			}
+		})
+	}
 }

@@ -165,8 +165,8 @@ func decodeJSON(data []byte, v any, required string) error {
 	if len(data) > MaxMessage {
 		return &Error{Msg: fmt.Sprintf("message larger than %d bytes", MaxMessage), TooLarge: true}
 	}
-	if len(bytes.TrimSpace(data)) == 0 {
-		return &Error{Field: required, Msg: "message: empty, want a JSON object with " + required + " (required)"}
+	if err := RequireBody(data, "message", required); err != nil {
+		return err
 	}
 	if err := CheckJSON(data); err != nil {
 		return err
@@ -185,6 +185,32 @@ func decodeJSON(data []byte, v any, required string) error {
 		return &Error{Msg: "message: data after the JSON value"}
 	}
 	return nil
+}
+
+// RequireBody refuses an empty message (or one of white space only) of a
+// kind that cannot do without the fields required, naming them: a caller
+// who sent nothing (curl -X POST) learns what to send, not only that JSON
+// was expected. what is the message as its reader calls it ("message",
+// "request body"); the error's Field is the first field required. Every
+// surface that reads a JSON object (the streams, the HTTP API, the Ory
+// Kratos hook) says it the same way.
+func RequireBody(data []byte, what string, required ...string) error {
+	if len(bytes.TrimSpace(data)) > 0 {
+		return nil
+	}
+	msg := what + ": empty, want a JSON object"
+	if n := len(required); n > 0 {
+		list := required[n-1]
+		if n > 1 {
+			list = strings.Join(required[:n-1], ", ") + " and " + list
+		}
+		msg += " with " + list + " (required)"
+	}
+	e := &Error{Msg: msg}
+	if len(required) > 0 {
+		e.Field = required[0]
+	}
+	return e
 }
 
 // JSONKind names the JSON a Go type decodes from, for error messages,

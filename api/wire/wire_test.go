@@ -491,3 +491,33 @@ func TestStrictJSONStopsAtTheValue(t *testing.T) {
 		}
 	}
 }
+
+// TestRequireBody: an empty message, or one of white space, is refused
+// naming every field required, the first as the error's field; anything
+// else is the decoder's.
+func TestRequireBody(t *testing.T) {
+	for _, tc := range []struct {
+		data     string
+		required []string
+		msg      string
+	}{
+		{"", []string{"ip"}, "message: empty, want a JSON object with ip (required)"},
+		{" \r\n\t", []string{"flow_id", "identity_id", "ip"}, "message: empty, want a JSON object with flow_id, identity_id and ip (required)"},
+		{"", []string{"a", "b"}, "message: empty, want a JSON object with a and b (required)"},
+		{"", nil, "message: empty, want a JSON object"},
+		{"x", []string{"ip"}, ""},
+		{"{}", []string{"ip"}, ""},
+	} {
+		err := wire.RequireBody([]byte(tc.data), "message", tc.required...)
+		if tc.msg == "" {
+			if err != nil {
+				t.Errorf("%q: %v", tc.data, err)
+			}
+			continue
+		}
+		var we *wire.Error
+		if !errors.As(err, &we) || we.Msg != tc.msg || len(tc.required) > 0 && we.Field != tc.required[0] || !errors.Is(err, engine.ErrInvalid) {
+			t.Errorf("%q %q: %#v, want %q", tc.data, tc.required, err, tc.msg)
+		}
+	}
+}
