@@ -260,7 +260,13 @@ func decodeData(data []byte, limit int64, v any) error {
 	// twice and a name in the wrong case are refused, naming the field.
 	var we *wire.Error
 	if err := wire.CheckJSON(data); errors.As(err, &we) {
-		return &requestError{http.StatusBadRequest, "invalid_argument", we.Msg, we.Field}
+		msg := we.Msg
+		if we.Field == "" {
+			// The body as a whole, which the API calls so ("request
+			// body: want a JSON object, got JSON array"), not "message".
+			msg = "request body" + strings.TrimPrefix(msg, "message")
+		}
+		return &requestError{http.StatusBadRequest, "invalid_argument", msg, we.Field}
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()

@@ -42,6 +42,13 @@ func TestTypeErrorsNameJSONNotGo(t *testing.T) {
 	ts := startServer(t, testOpts{})
 	for body, want := range map[string]string{
 		`[]`: "request body: want a JSON object, got JSON array",
+		// Not an object says so first, however deep it nests: past
+		// wire.MaxDepth it was "message: nested deeper than 100 levels".
+		strings.Repeat("[", 101) + strings.Repeat("]", 101):     "request body: want a JSON object, got JSON array",
+		strings.Repeat("[", 20000) + strings.Repeat("]", 20000): "request body: want a JSON object, got JSON array",
+		`"81.2.69.160"`: "request body: want a JSON object, got JSON string",
+		`null`:          "request body: want a JSON object, got JSON null",
+		`true`:          "request body: want a JSON object, got JSON bool",
 		`{"ip":"81.2.69.160","geo":{"lat":"north"}}`: "geo.lat: want a number, got JSON string",
 		`{"ip":"81.2.69.160","username":7}`:          "username: want a JSON string, got JSON number",
 		`{"ip":"81.2.69.160","attributes":[]}`:       "attributes: want a JSON object, got JSON array",
@@ -53,7 +60,7 @@ func TestTypeErrorsNameJSONNotGo(t *testing.T) {
 		var e apiError
 		decodeBody(t, resp, &e)
 		if resp.StatusCode != http.StatusBadRequest || e.Error.Message != want {
-			t.Errorf("%s: %d %q, want 400 %q", body, resp.StatusCode, e.Error.Message, want)
+			t.Errorf("%.60s: %d %q, want 400 %q", body, resp.StatusCode, e.Error.Message, want)
 		}
 	}
 }

@@ -24,7 +24,10 @@ const MaxDepth = 100
 // regard to case, so "Ip" would set ip). riskgate's field names are all
 // lower case; the keys of attributes are the caller's and kept as given.
 // It also bounds the nesting (MaxDepth). Every error names the field. The
-// HTTP API and the streams both use it.
+// HTTP API and the streams both use it, for messages that are JSON
+// objects: any other value is refused as that first, however deep it
+// nests (a top-level array past MaxDepth was "nested deeper than 100
+// levels", which said nothing of what to send).
 func CheckJSON(data []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	var stack []*frame
@@ -50,6 +53,11 @@ func CheckJSON(data []byte) error {
 		}
 		if err != nil {
 			return nil // syntax errors are the decoder's to report
+		}
+		if !started {
+			if d, ok := tok.(json.Delim); !ok || d != '{' {
+				return &Error{Msg: "message: want a JSON object, got JSON " + kindOf(tok)}
+			}
 		}
 		off := dec.InputOffset()
 		raw := data[prev:off]
@@ -137,6 +145,21 @@ func nonString(tok json.Token) string {
 	default:
 		return "number"
 	}
+}
+
+// kindOf names the JSON kind of a value's first token, in encoding/json's
+// words (UnmarshalTypeError.Value), which named the kind of a top-level
+// value that is not an object before CheckJSON did.
+func kindOf(tok json.Token) string {
+	switch tok.(type) {
+	case string:
+		return "string"
+	case nil:
+		return "null"
+	case bool:
+		return "bool"
+	}
+	return nonString(tok)
 }
 
 // frame is an object or array CheckJSON is in.

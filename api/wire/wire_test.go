@@ -521,3 +521,37 @@ func TestRequireBody(t *testing.T) {
 		}
 	}
 }
+
+// TestNotAnObjectSaysSoFirst: a message that is not a JSON object is
+// refused as that, whatever it holds: a top-level array nested past
+// MaxDepth was "message: nested deeper than 100 levels", which named no
+// field and said nothing of what to send; null was decoded as {}.
+func TestNotAnObjectSaysSoFirst(t *testing.T) {
+	for _, tc := range []struct{ data, kind string }{
+		{`[]`, "array"},
+		{strings.Repeat("[", wire.MaxDepth) + strings.Repeat("]", wire.MaxDepth), "array"},
+		{strings.Repeat("[", wire.MaxDepth+1) + strings.Repeat("]", wire.MaxDepth+1), "array"},
+		{" " + strings.Repeat("[", 20000) + strings.Repeat("]", 20000), "array"},
+		{strings.Repeat("[", 20000), "array"},
+		{`[{"ip":"81.2.69.160"}]`, "array"},
+		{`"81.2.69.160"`, "string"},
+		{`"a` + "\xff" + `b"`, "string"},
+		{`1.5`, "number"},
+		{`false`, "bool"},
+		{` null `, "null"},
+	} {
+		want := "message: want a JSON object, got JSON " + tc.kind
+		_, errA := wire.DecodeAttemptJSON([]byte(tc.data))
+		_, errO := wire.DecodeOutcomeJSON([]byte(tc.data))
+		for _, err := range []error{errA, errO, wire.CheckJSON([]byte(tc.data))} {
+			var we *wire.Error
+			if !errors.As(err, &we) || we.Msg != want || we.Field != "" {
+				t.Errorf("%.40q: %v, want %q", tc.data, err, want)
+			}
+		}
+	}
+	// An object is checked as it was.
+	if err := wire.CheckJSON([]byte(`{"ip":"81.2.69.160"}`)); err != nil {
+		t.Errorf("an object: %v", err)
+	}
+}
