@@ -154,12 +154,41 @@ type damage struct {
 	// tail is a last line cut short: no newline, and not a whole JSON
 	// object.
 	tail []byte
+	// at is where tail begins, and where the whole lines end: a byte
+	// offset into the file's content (decompressed, when compressed).
+	at int64
 	// err says why the rest of a compressed file could not be read (a
 	// gzip stream cut short or corrupt); its bytes cannot be searched.
 	err error
+	// compressed is set for a gzip file, whose offsets are of its
+	// decompressed content.
+	compressed bool
 }
 
 func (d damage) damaged() bool { return len(d.tail) > 0 || d.err != nil }
+
+// logAttrs say what is damaged, for a log line: where and how long the cut
+// line is, and why the rest of a compressed stream could not be read, but
+// never the bytes themselves (a user's key, in part). A plain file cut
+// short has no error to tell: it logged "err=<nil>".
+func (d damage) logAttrs() []any {
+	var what []string
+	var attrs []any
+	content := "the file"
+	if d.compressed {
+		content = "the decompressed content"
+	}
+	if len(d.tail) > 0 {
+		what = append(what, fmt.Sprintf("a last line cut short (%d bytes at byte %d of %s, without its newline, not a whole JSON object)", len(d.tail), d.at, content))
+		attrs = append(attrs, "cut_line_offset", d.at, "cut_line_bytes", len(d.tail))
+	}
+	if d.err != nil {
+		end := d.at + int64(len(d.tail))
+		what = append(what, fmt.Sprintf("a compressed stream unreadable after byte %d of %s (%v)", end, content, d.err))
+		attrs = append(attrs, "readable_bytes", end, "err", d.err)
+	}
+	return append([]any{"damage", strings.Join(what, "; ")}, attrs...)
+}
 
 // scanLines calls fn with every whole line of the capture file src
 // (decompressed), and returns its damaged end, if any, which fn is not
@@ -185,19 +214,21 @@ func scanLines(src string, fn func(line []byte) error) (damage, error) {
 	if fr.err != nil {
 		return damage{}, fmt.Errorf("capture: %w", fr.err)
 	}
-	if replay.IsGzip(magic) {
+	compressed := replay.IsGzip(magic)
+	if compressed {
 		zr, err := gzip.NewReader(head)
 		if fr.err != nil {
 			return damage{}, fmt.Errorf("capture: %w", fr.err)
 		}
 		if err != nil {
-			return damage{err: err}, nil // not even a whole gzip header
+			return damage{err: err, compressed: true}, nil // not even a whole gzip header
 		}
 		defer zr.Close()
 		r = zr
 	}
 	br := bufio.NewReaderSize(r, 256<<10)
 	var long []byte
+	var at int64 // where the next line begins
 	for {
 		line, err := br.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
@@ -210,6 +241,7 @@ func scanLines(src string, fn func(line []byte) error) (damage, error) {
 			line = long
 		}
 		if err == nil {
+			at += int64(len(line))
 			if err := fn(line); err != nil {
 				return damage{}, err
 			}
@@ -218,7 +250,7 @@ func scanLines(src string, fn func(line []byte) error) (damage, error) {
 		if fr.err != nil {
 			return damage{}, fmt.Errorf("capture: %w", fr.err)
 		}
-		var d damage
+		d := damage{at: at, compressed: compressed}
 		if err != io.EOF {
 			d.err = err
 		}

@@ -102,7 +102,7 @@ func (s *Sink) Forget(ctx context.Context, tenant, userID string) (int, error) {
 				n++
 			}
 			s.log.Warn("capture: forget: dropped the damaged end of a capture file: it could not be searched for the user, and cannot be replayed",
-				"path", path, "cut_line_bytes", len(dmg.tail), "err", dmg.err)
+				append([]any{"path", path}, dmg.logAttrs()...)...)
 			if kept == 0 { // not even a header could be read
 				if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 					return total, fmt.Errorf("capture: forget: %w", err)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -217,4 +218,53 @@ func fileText(t *testing.T, path string) string {
 		text += string(plain)
 	}
 	return text
+}
+
+// TestForgetLogsWhatWasDamaged: the warning for a damaged end says what
+// was damaged, where (the cut line's offset and length in the content)
+// and, for a compressed stream, why it could not be read, without any of
+// the cut bytes: for a plain file cut short it said only "err=<nil>".
+func TestForgetLogsWhatWasDamaged(t *testing.T) {
+	const (
+		header = `{"capture":{"format":1,"created":"2026-05-04T09:00:00Z","key_id":"%s","retention":"168h0m0s"}}` + "\n"
+		att    = `{"tenant":"default","attempt_id":"%s","time":"2026-05-04T09:00:01Z","user_id":"%s","ip":"81.2.69.160","result":"password_ok","live":{"action":"allow","score":0,"rules_version":"v1"}}`
+	)
+	for _, compress := range []bool{false, true} {
+		t.Run(fmt.Sprint("compress=", compress), func(t *testing.T) {
+			dir := t.TempDir()
+			var logged bytes.Buffer
+			s, err := New(Options{Dir: dir, Secret: []byte(secret), Now: (&clock{t: t0}).Now,
+				Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close(context.Background()) })
+			alice, bob := s.UserKey("default", "alice"), s.UserKey("default", "bob")
+			whole := fmt.Sprintf(header, s.KeyID()) + fmt.Sprintf(att, "d-bob-1", bob) + "\n"
+			cut := fmt.Sprintf(att, "d-carol-1", "c0ffee")[:40] // no one's key: dropped, not counted
+			writeCapture(t, dir, "capture-20260504T090000.000000Z", compress, compress, whole+cut)
+			if _, err := s.Forget(context.Background(), "default", "alice"); err != nil {
+				t.Fatal(err)
+			}
+			log := logged.String()
+			want := []string{
+				"dropped the damaged end",
+				fmt.Sprintf("cut_line_offset=%d cut_line_bytes=%d", len(whole), len(cut)),
+				fmt.Sprintf("a last line cut short (%d bytes at byte %d of ", len(cut), len(whole)),
+			}
+			if compress {
+				want = append(want, "decompressed content", fmt.Sprintf("readable_bytes=%d", len(whole)+len(cut)), "err=\"unexpected EOF\"")
+			}
+			for _, w := range want {
+				if !strings.Contains(log, w) {
+					t.Errorf("the log lacks %q:\n%s", w, log)
+				}
+			}
+			for _, never := range []string{"<nil>", "d-carol-1", "tenant", alice[:8]} {
+				if strings.Contains(log, never) {
+					t.Errorf("the log holds %q:\n%s", never, log)
+				}
+			}
+		})
+	}
 }
