@@ -31,7 +31,11 @@ type capFile struct {
 	size   int64
 }
 
-// finished lists the finished capture files, oldest first.
+// finished lists the finished capture files, oldest first: every file
+// replay reads (replay.CaptureFiles), and so Forget searches, whether its
+// name is the sink's (a time) or not (a file copied in from another node,
+// capture-node2.jsonl). Those were left out, so retention never deleted
+// them, nor counted them in riskgate_capture_files.
 func (s *Sink) finished() ([]capFile, error) {
 	entries, err := os.ReadDir(s.opts.Dir)
 	if err != nil {
@@ -43,19 +47,62 @@ func (s *Sink) finished() ([]capFile, error) {
 		if e.IsDir() || !isCaptureFile(name) {
 			continue
 		}
-		stamp := strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(name, filePrefix), ".gz"), ".jsonl")
-		opened, err := time.Parse(nameTime, stamp)
-		if err != nil {
-			continue // not one of ours
-		}
 		info, err := e.Info()
 		if err != nil {
 			continue // deleted meanwhile
 		}
-		out = append(out, capFile{path: filepath.Join(s.opts.Dir, name), opened: opened, size: info.Size()})
+		path := filepath.Join(s.opts.Dir, name)
+		stamp := strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(name, filePrefix), ".gz"), ".jsonl")
+		opened, err := time.Parse(nameTime, stamp)
+		if err != nil {
+			opened = openedOf(path, info.ModTime())
+		}
+		out = append(out, capFile{path: path, opened: opened, size: info.Size()})
 	}
 	slices.SortFunc(out, func(a, b capFile) int { return a.opened.Compare(b.opened) })
 	return out, nil
+}
+
+// openedOf is when a capture file whose name is not a time was opened, as
+// retention counts a file's age: its header's created time (what the
+// sink's own names hold), so that a file copied in keeps the age of its
+// lines, however recently it was copied; but never later than the file's
+// last modification, so that a header that says a later time (edited,
+// another clock) cannot keep the file past the retention of its writing.
+// A file without a readable header is as old as its modification time.
+func openedOf(path string, modified time.Time) time.Time {
+	h := firstHeader(path)
+	if h == nil || h.Created.IsZero() || h.Created.After(modified) {
+		return modified
+	}
+	return h.Created
+}
+
+// firstHeader is the header a capture file begins with (gzip or not, by
+// its content, as replay reads it), or nil. It reads no more than the
+// first few kilobytes: retention asks every minute.
+func firstHeader(path string) *replay.Header {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 4<<10)
+	var r io.Reader = br
+	if magic, _ := br.Peek(2); replay.IsGzip(magic) {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil
+		}
+		defer zr.Close()
+		r = zr
+	}
+	// A header is a line of some 150 bytes: a longer first line is none.
+	line, err := bufio.NewReaderSize(r, 4<<10).ReadSlice('\n')
+	if err != nil {
+		return nil
+	}
+	return headerOf(line)
 }
 
 // applyRetention deletes what retention says must go.

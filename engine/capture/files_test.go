@@ -370,3 +370,77 @@ func TestForgetSaysWhatItCannotSearch(t *testing.T) {
 		t.Errorf("alice's lines: %d under this secret (want 0), %d under the earlier one (want 1, untouched)", mine, theirs)
 	}
 }
+
+// TestRetentionCoversFilesCopiedIn: retention holds every file replay
+// reads, and Forget searches, to the same rule: a file copied in under a
+// name that is not a time (capture-node2.jsonl) was never deleted, nor
+// counted in the files and bytes of Stats (riskgate_capture_files). Such
+// a file is as old as its header says it was created, never later than
+// its modification; without a header, as old as its modification.
+func TestRetentionCoversFilesCopiedIn(t *testing.T) {
+	dir := t.TempDir()
+	s, err := New(Options{Dir: dir, Secret: []byte(secret), Retention: 3 * time.Hour, Now: (&clock{t: t0}).Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	header := func(created time.Time) string {
+		return fmt.Sprintf(`{"capture":{"format":1,"created":%q,"key_id":"%s","retention":"3h0m0s"}}`+"\n", created.Format(time.RFC3339Nano), s.KeyID())
+	}
+	attempt := `{"tenant":"default","attempt_id":"a-1","time":"2026-05-04T04:00:01Z","ip":"81.2.69.160","result":"password_ok"}` + "\n"
+	old, recent := t0.Add(-5*time.Hour), t0.Add(-time.Hour)
+	files := []struct {
+		name     string // without .jsonl
+		compress bool
+		content  string
+		modified time.Time
+		kept     bool
+	}{
+		// The sink's own names: their time.
+		{"capture-20260504T040000.000000Z", false, header(old) + attempt, recent, false},
+		{"capture-20260504T080000.000000Z", true, header(recent) + attempt, recent, true},
+		// Copied in (just now, as cp does): the header's time.
+		{"capture-node2", false, header(old) + attempt, t0, false},
+		{"capture-node2-recent", true, header(recent) + attempt, t0, true},
+		{"capture-20260504", false, header(old) + attempt, t0, false},
+		// A header later than the file's modification: the modification.
+		{"capture-future-header", false, header(t0.Add(10*time.Hour)) + attempt, old, false},
+		// No header: the modification.
+		{"capture-noheader-old", false, attempt, old, false},
+		{"capture-noheader-recent", true, attempt, recent, true},
+		{"capture-empty", false, "", recent, true},
+	}
+	for _, f := range files {
+		writeCapture(t, dir, f.name, f.compress, false, f.content)
+		path := filepath.Join(dir, f.name+".jsonl")
+		if f.compress {
+			path += ".gz"
+		}
+		if err := os.Chtimes(path, f.modified, f.modified); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.applyRetention()
+	var keptBytes int64
+	for _, f := range files {
+		path := filepath.Join(dir, f.name+".jsonl")
+		if f.compress {
+			path += ".gz"
+		}
+		info, err := os.Stat(path)
+		if kept := err == nil; kept != f.kept {
+			t.Errorf("%s: kept %v, want %v", f.name, kept, f.kept)
+		}
+		if err == nil {
+			keptBytes += info.Size()
+		}
+	}
+	// Every file replay reads is counted, and only those.
+	read, err := replay.CaptureFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.Files != int64(len(read)) || st.Files != 4 || st.Bytes != keptBytes {
+		t.Errorf("stats: %d files, %d bytes; want %d files (replay reads %d), %d bytes", st.Files, st.Bytes, 4, len(read), keptBytes)
+	}
+}

@@ -133,18 +133,24 @@ var errStop = errors.New("stop")
 // headerKeyID is the key id of a capture file's header line, or "" when
 // the line is no header.
 func headerKeyID(line []byte) string {
+	if h := headerOf(line); h != nil {
+		return h.KeyID
+	}
+	return ""
+}
+
+// headerOf is the capture header a line holds, or nil when it is none.
+func headerOf(line []byte) *replay.Header {
 	if !bytes.HasPrefix(line, []byte(`{"capture":`)) {
-		return ""
+		return nil
 	}
 	var h struct {
-		Capture struct {
-			KeyID string `json:"key_id"`
-		} `json:"capture"`
+		Capture *replay.Header `json:"capture"`
 	}
 	if json.Unmarshal(line, &h) != nil {
-		return ""
+		return nil
 	}
-	return h.Capture.KeyID
+	return h.Capture
 }
 
 // Finish writes every event observed before the call and finishes the
