@@ -295,7 +295,9 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 	// commit writes it a moment later. Read again for a little while (a
 	// redelivery's observe only reads) rather than decide it twice; after
 	// that, it is decided again on the state as read, counted once still.
-	for wait := time.Millisecond; err == nil && s.state.Replayed && len(s.state.Decided) == 0 && wait <= maxDecidedWait; wait *= 2 {
+	// An attempt whose user was erased has no decision kept, nor will it
+	// have: it is decided at once.
+	for wait := time.Millisecond; err == nil && s.state.Replayed && !s.state.Erased && len(s.state.Decided) == 0 && wait <= maxDecidedWait; wait *= 2 {
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -378,6 +380,20 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 		d.Reasons = []Reason{}
 	}
 	if dry != nil {
+		return d, nil
+	}
+	if s.state.Erased {
+		// A redelivery of an attempt whose user was erased since its
+		// first delivery (Forget): the first decision, which may have
+		// said what the erased history held ("last login from GB"), is
+		// gone from the store. It is decided afresh, on the state as it
+		// is now, and has no consequences: it was counted at its first
+		// delivery and is not counted again, and learning it, or keeping
+		// its decision for an outcome, would put back what the erasure
+		// took. Observers are not told, as of any redelivery.
+		if idempotent {
+			e.recent.put(&s.n, &d, start)
+		}
 		return d, nil
 	}
 
@@ -536,7 +552,7 @@ func (e *Engine) fillAttemptEnv(s *scratch) {
 func (e *Engine) commit(ctx context.Context, s *scratch, d *Decision) {
 	s.commitFor(d)
 	if !s.ev.AttemptID.IsZero() {
-		s.decided = Decided{Tenant: s.n.tenant, AttemptID: s.ev.AttemptID, Record: e.decidedRecord(s, d)}
+		s.decided = Decided{Tenant: s.n.tenant, AttemptID: s.ev.AttemptID, User: s.ev.User, Record: e.decidedRecord(s, d)}
 		s.commit.Decided = &s.decided
 	}
 	if s.commit.Learn == nil && s.commit.Pending == nil && s.commit.Decided == nil {

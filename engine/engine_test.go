@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -533,40 +534,84 @@ func TestForget(t *testing.T) {
 	}
 }
 
-// TestForgetDropsRememberedDecisions: a retry of an attempt after its
-// user's erasure gets the first decision, but not the signals read from
-// the erased profile, which the retry cache held.
-func TestForgetDropsRememberedDecisions(t *testing.T) {
-	h := newHarness(t, nil)
-	last := h.train(t, 3)
-	ctx := context.Background()
-	a := paris(last.Add(24 * time.Hour))
-	a.AttemptID = "req-1"
-	first := h.score(t, a)
-	if !first.Signals.User.Known || !first.Signals.Device.Known {
-		t.Fatalf("before erasure: user known %v, device known %v", first.Signals.User.Known, first.Signals.Device.Known)
-	}
-	other := paris(last.Add(24 * time.Hour))
-	other.UserID, other.AttemptID = "u-bob", "req-2"
-	bob := h.score(t, other)
-	if err := h.e.Forget(ctx, "", "u-alice"); err != nil {
-		t.Fatal(err)
-	}
-	again := h.score(t, a)
-	if again.DecisionID != first.DecisionID {
-		t.Errorf("retry after erasure got decision %s, first was %s", again.DecisionID, first.DecisionID)
-	}
-	if u := again.Signals.User; u.Known || u.Logins != 0 || again.Signals.Device.Known {
-		t.Errorf("retry after erasure answered from the erased profile: user %+v, device known %v", u, again.Signals.Device.Known)
-	}
-	if _, ok, _ := h.e.Profile(ctx, "", "u-alice"); ok {
-		t.Error("a retry after erasure was learned again")
-	}
-	// Another user's remembered decision is untouched.
-	if d := h.score(t, other); d.DecisionID != bob.DecisionID || d.Signals.User.Logins != bob.Signals.User.Logins {
-		t.Errorf("bob's retry: decision %s (logins %d), first %s (logins %d)", d.DecisionID, d.Signals.User.Logins, bob.DecisionID, bob.Signals.User.Logins)
+// TestForgetErasesRetriedDecisions: a retry of an attempt after its
+// user's erasure is decided afresh, on the state as it is now. The first
+// decision's reasons quoted the erased history ("last login from FR"):
+// they come back neither from the node's retry cache nor from the store's
+// record of the attempt (store only: no cache). The retry is not counted
+// again, nothing of it is learned or kept for an outcome, and observers
+// are not told of it again. Another user's retry still gets its first
+// decision.
+func TestForgetErasesRetriedDecisions(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		entries int
+	}{{"retry cache", 0}, {"store only", -1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := memstore.New(memstore.Options{})
+			t.Cleanup(func() { store.Close(context.Background()) })
+			obs := &decisionCounter{}
+			e := enginetest.New(t, engine.Options{Store: store, Now: func() time.Time { return t0 }, RetryEntries: tc.entries, Observers: []engine.Observer{obs}})
+			h := &harness{e: e, store: store}
+			last := h.train(t, 3)
+			ctx := context.Background()
+			// An hour after her last login in Paris, from Tokyo.
+			a := paris(last.Add(time.Hour))
+			a.AttemptID = "req-1"
+			a.Geo = &engine.GeoHint{Country: "JP", Lat: ptr(35.6762), Lon: ptr(139.6503)}
+			first := h.score(t, a)
+			if !hasRule(first.Reasons, "impossible-travel") || !strings.Contains(reasonText(first.Reasons), "last login from FR") {
+				t.Fatalf("before erasure: %s %v, want impossible-travel quoting the last login", first.Action, reasonText(first.Reasons))
+			}
+			other := paris(last.Add(time.Hour))
+			other.UserID, other.AttemptID = "u-bob", "req-2"
+			bob := h.score(t, other)
+			decided := obs.n.Load()
+			if err := h.e.Forget(ctx, "", "u-alice"); err != nil {
+				t.Fatal(err)
+			}
+			for i := range 2 {
+				again := h.score(t, a)
+				if again.DecisionID == first.DecisionID || hasRule(again.Reasons, "impossible-travel") || strings.Contains(reasonText(again.Reasons), "FR") {
+					t.Errorf("retry %d after erasure: decision %s (first %s), reasons %v: answered from the erased history",
+						i, again.DecisionID, first.DecisionID, reasonText(again.Reasons))
+				}
+				if u := again.Signals.User; u.Known || u.Logins != 0 || again.Signals.Geo.PreviousCountry != "" {
+					t.Errorf("retry %d after erasure read an erased profile: user %+v, previous country %q", i, u, again.Signals.Geo.PreviousCountry)
+				}
+				if got, want := again.Signals.Tenant.Attempts10m, first.Signals.Tenant.Attempts10m+1; got != want {
+					t.Errorf("retry %d after erasure: tenant attempts_10m %d, want %d (the attempt and bob's, each once)", i, got, want)
+				}
+			}
+			if _, ok, _ := h.e.Profile(ctx, "", "u-alice"); ok {
+				t.Error("a retry after erasure was learned")
+			}
+			if n := obs.n.Load(); n != decided {
+				t.Errorf("observers were told of %d more decisions after the erasure, want none", n-decided)
+			}
+			// Another user's retry is untouched.
+			if d := h.score(t, other); d.DecisionID != bob.DecisionID {
+				t.Errorf("bob's retry: decision %s, first %s", d.DecisionID, bob.DecisionID)
+			}
+		})
 	}
 }
+
+func reasonText(rs []engine.Reason) string {
+	var b strings.Builder
+	for _, r := range rs {
+		fmt.Fprintf(&b, "%s: %s; ", r.RuleID, r.Message)
+	}
+	return b.String()
+}
+
+// decisionCounter counts the decisions observers are told of.
+type decisionCounter struct{ n atomic.Int64 }
+
+func (c *decisionCounter) Decided(*engine.Attempt, *engine.Decision, time.Duration) { c.n.Add(1) }
+func (c *decisionCounter) Reported(*engine.Outcome, *engine.Pending)                {}
+func (c *decisionCounter) StoreCall(string, time.Duration, error)                   {}
+func (c *decisionCounter) Failed(string, string, error)                             {}
 
 // failingStore fails every call, as an unreachable network store would.
 type failingStore struct{ engine.Store }

@@ -181,11 +181,13 @@ func (r *recentDecisions) put(n *normalized, d *Decision, now time.Time) {
 }
 
 // forget drops the remembered decisions of a user's attempts. A retry
-// after the user's erasure must not be answered with signals read from the
-// erased profile (known devices, login counts, the last location): it goes
-// to the store, which still recognises the attempt, and is answered with
-// the first decision on the signals as they are now. Every shard is
-// walked: erasure is rare, and a retry cache has no index by user.
+// after the user's erasure must not be answered with anything read from
+// the erased profile (known devices, login counts, the last location, or
+// reasons that quote them): it goes to the store, which still recognises
+// the attempt (it is not counted again) but has erased its decision with
+// the user (State.Erased), and is decided afresh on the state as it is
+// now. Every shard is walked: erasure is rare, and a retry cache has no
+// index by user.
 func (r *recentDecisions) forget(tenant, userID string) {
 	for i := range r.shards {
 		sh := &r.shards[i]
@@ -210,6 +212,14 @@ func (r *recentDecisions) forget(tenant, userID string) {
 // then the decision without its signals, as JSON: a redelivery gets the
 // first decision (its id, action, score, reasons), with the signals as
 // they are when it is read again.
+//
+// Forget of the attempt's user (Event.User; an attempt without a user id
+// belongs to no user) erases the record, and the store keeps only the
+// attempt id's mark (State.Erased) for the rest of the window: a
+// redelivery is still counted once, but is decided afresh on the state as
+// it is now, with no consequences (score). With the record the
+// fingerprint goes too, so an id reused after the erasure for another
+// attempt is no longer refused: it is taken for the erased one.
 
 // fingerprintLen is the bytes of fingerprint in front of a record.
 const fingerprintLen = 8

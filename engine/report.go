@@ -152,7 +152,7 @@ func (e *Engine) firstOutcome(ctx context.Context, kind OutcomeKind, s *scratch)
 		// it before its decision, so that a later report of another
 		// attempt under this id is told apart. A Score that lands later
 		// reads no decision in it and decides.
-		rec := &Decided{Tenant: s.n.tenant, AttemptID: ev.AttemptID, Record: fp[:]}
+		rec := &Decided{Tenant: s.n.tenant, AttemptID: ev.AttemptID, User: ev.User, Record: fp[:]}
 		_ = e.storeCall(ctx, "commit", func(ctx context.Context) error { return e.opts.Store.Commit(ctx, &Commit{Decided: rec}) })
 	}
 	if st.Replayed && scoreKey && len(st.Decided) >= fingerprintLen && !bytes.Equal(st.Decided[:fingerprintLen], fp[:]) {

@@ -31,7 +31,12 @@ type Store interface {
 	TakePending(ctx context.Context, tenant, decisionID string) (Pending, bool, error)
 	// Profile returns what is held on the user.
 	Profile(ctx context.Context, tenant string, user Key) (Profile, bool, error)
-	// Forget erases the user's profile, account windows and pending decisions.
+	// Forget erases the user's profile, account windows and pending
+	// decisions, and the records of the user's attempts (those whose
+	// Event.User was user) kept for the attempt window: each such attempt
+	// id stays remembered, so that a redelivery is still not counted
+	// again, but holds nothing any more (State.Erased), and a Commit of a
+	// decision for it after the erasure keeps nothing either.
 	Forget(ctx context.Context, tenant string, user Key) error
 	// Close flushes buffered writes and releases resources.
 	Close(ctx context.Context) error
@@ -75,7 +80,8 @@ type Event struct {
 	// attempt carries none. Observe counts an event with an AttemptID at
 	// most once within the store's attempt window, whichever node
 	// observes it: a redelivery is only read (State.Replayed). Observe
-	// alone uses it.
+	// alone uses it. The attempt is its User's, when User is not zero:
+	// Forget of that user erases what is kept under the attempt id.
 	AttemptID Key
 }
 
@@ -106,6 +112,11 @@ type State struct {
 	// is empty when none was stored yet.
 	Replayed bool
 	Decided  []byte
+	// Erased is set with Replayed when the attempt's user was erased
+	// (Store.Forget) since the attempt was first observed: Decided is
+	// empty, and stays so. The attempt was counted once, and is not
+	// counted again.
+	Erased bool
 	// ProfileSource is opaque to the engine: a store that decodes Profile
 	// from an encoding it keeps (engine/memstore) may note that encoding
 	// here, so that learning the same login (Commit.Observed) need not
@@ -229,9 +240,20 @@ type Commit struct {
 
 // Decided is a decision kept under its attempt's AttemptID for the
 // attempt window, so that a redelivery observed by any node gets it back
-// (State.Decided). Record is opaque to the store.
+// (State.Decided). Record is opaque to the store, and never shorter than
+// MinRecord bytes: a store may keep shorter values of its own under an
+// attempt id (an erased attempt's mark). A store keeps no record for an
+// attempt erased with its user (Store.Forget): a Decided that comes after
+// the erasure is dropped.
 type Decided struct {
 	Tenant    string
 	AttemptID Key
-	Record    []byte
+	// User is the attempt's Event.User (zero when the user is unknown):
+	// Forget of that user erases the record.
+	User   Key
+	Record []byte
 }
+
+// MinRecord is the shortest Decided.Record: the engine's records begin
+// with an 8-byte fingerprint of the attempt.
+const MinRecord = fingerprintLen

@@ -186,10 +186,10 @@ func TestAttemptsHeldCompactly(t *testing.T) {
 	runtime.ReadMemStats(&before)
 	for i := range n {
 		k := attemptID{7, fresh(i, "attempt")}
-		if a.observe(k, 100, 600, nil) {
+		if a.observe(k, engine.Key{}, 100, 600, nil) {
 			t.Fatalf("attempt %d seen before it was", i)
 		}
-		a.decided(k, 100, 600, record)
+		a.decided(k, engine.Key{}, 100, 600, record)
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
@@ -199,13 +199,13 @@ func TestAttemptsHeldCompactly(t *testing.T) {
 		t.Errorf("%.3f heap objects an attempt", objects)
 	}
 	var st engine.State
-	if !a.observe(attemptID{7, fresh(5, "attempt")}, 200, 600, &st) || !st.Replayed || len(st.Decided) != len(record) {
+	if !a.observe(attemptID{7, fresh(5, "attempt")}, engine.Key{}, 200, 600, &st) || !st.Replayed || len(st.Decided) != len(record) {
 		t.Errorf("a redelivery: replayed %v, %d bytes of record", st.Replayed, len(st.Decided))
 	}
-	if a.observe(attemptID{8, fresh(5, "attempt")}, 200, 600, nil) {
+	if a.observe(attemptID{8, fresh(5, "attempt")}, engine.Key{}, 200, 600, nil) {
 		t.Error("another tenant's attempt of the same id was taken for a redelivery")
 	}
-	if a.observe(attemptID{7, fresh(6, "attempt")}, 700, 600, nil) {
+	if a.observe(attemptID{7, fresh(6, "attempt")}, engine.Key{}, 700, 600, nil) {
 		t.Error("an attempt past its window was taken for a redelivery")
 	}
 }

@@ -20,7 +20,7 @@ func (s *Store) Commit(ctx context.Context, c *engine.Commit) error {
 	}
 	now := s.now()
 	if d := c.Decided; d != nil && !d.AttemptID.IsZero() {
-		s.attempts.decided(attemptID{s.tenant(d.Tenant), d.AttemptID}, now, int64(s.opts.AttemptWindow/time.Second), d.Record)
+		s.attempts.decided(attemptID{s.tenant(d.Tenant), d.AttemptID}, d.User, now, int64(s.opts.AttemptWindow/time.Second), d.Record)
 	}
 	if l := c.Learn; l != nil && !l.User.IsZero() {
 		th := s.tenant(l.Tenant)

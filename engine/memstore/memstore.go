@@ -233,7 +233,7 @@ func (s *Store) Observe(ctx context.Context, ev *engine.Event, st *engine.State)
 	}
 	now := s.now()
 	th := s.tenant(ev.Tenant) // once for the attempt, the profile and the windows
-	if !ev.AttemptID.IsZero() && s.attempts.observe(attemptID{th, ev.AttemptID}, now, int64(s.opts.AttemptWindow/time.Second), st) {
+	if !ev.AttemptID.IsZero() && s.attempts.observe(attemptID{th, ev.AttemptID}, ev.User, now, int64(s.opts.AttemptWindow/time.Second), st) {
 		// A redelivery: read the windows, as a dry run does.
 		ro := *ev
 		ro.Attempt, ro.Failed = false, false
@@ -286,7 +286,8 @@ func (s *Store) Record(ctx context.Context, ev *engine.Event) error {
 }
 
 // Forget implements engine.Store: the profile, the account's failure
-// window and every pending decision of the user go.
+// window and every pending decision of the user go, and the records of
+// the user's attempts kept for redeliveries are erased (attempts.go).
 func (s *Store) Forget(ctx context.Context, tenant string, user engine.Key) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -321,6 +322,7 @@ func (s *Store) Forget(ctx context.Context, tenant string, user engine.Key) erro
 		}
 		sh.mu.Unlock()
 	}
+	s.attempts.forget(th, user, s.now())
 	return nil
 }
 

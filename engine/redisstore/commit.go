@@ -313,8 +313,8 @@ func (s *Store) queueOps(r *request, b *batch) {
 			}
 		case opDecided:
 			// The attempt's key, remembered by its Observe, gets the
-			// record (a plain SET, as a pending decision's).
-			r.add(kindPending, s.keys.attempt(o.tenant, o.user))
+			// record, unless its user was erased since.
+			r.add(kindDecided, s.keys.attempt(o.tenant, o.user))
 			r.num(int64(s.opts.AttemptWindow / time.Second))
 			r.u32(uint32(len(o.data)))
 			r.bytes(o.data)

@@ -19,6 +19,8 @@ import (
 //	                                  yet folded into it (profile.go); the account key is the
 //	                                  user key when the user is known, else the username's
 //	{t:<tenant>:u:<key hex>}:pending  zset: the user's pending decision ids, by expiry
+//	{t:<tenant>:u:<key hex>}:attempts zset: the user's recent attempt ids (16 raw bytes
+//	                                  each, keyed as in the attempt's key), by expiry
 //	{t:<tenant>:ip:<addr>}:s          string: window state: failure rings, the distinct
 //	                                  usernames' form (a few members, or the sorted set's
 //	                                  or the HyperLogLogs' state)
@@ -31,6 +33,10 @@ import (
 //	{t:<tenant>}:s                    window state: attempts and failures of the tenant,
 //	                                  written by each node's aggregated flush (tenant.go)
 //	{t:<tenant>:d:<decision id>}      string: encodePending
+//	{t:<tenant>:a:<key hex>}          string: an attempt id, remembered for the attempt
+//	                                  window: empty, then its decision's record
+//	                                  (engine.Decided), or erasedMark once its
+//	                                  user was erased
 //
 // (lua/batch.lua describes the window state and the HyperLogLogs.)
 //
@@ -45,6 +51,9 @@ const (
 	sufProfile = ":profile"
 	sufWindows = ":s"
 	sufPending = ":pending"
+	// sufAttempts is the user's index of recent attempt ids (the batch
+	// script derives it from the account's key).
+	sufAttempts = ":attempts"
 )
 
 // safe reports whether s can go into a key as it is: the characters the

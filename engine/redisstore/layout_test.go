@@ -50,7 +50,8 @@ const testSmall = 12
 const sprayed = 2 * testSmall
 
 // scoreOnce runs the Scores of one user that write every kind of key: a
-// learned login, a pending decision, a failure with a password. Then
+// learned login, a pending decision, a failure with a password, each with
+// an attempt id (remembered, and indexed under the user). Then
 // others users try the same password from the same address, enough for
 // the distinct counts to move from small sets to HyperLogLogs.
 func scoreOnce(t *testing.T, url, prefix string) *Store {
@@ -58,8 +59,10 @@ func scoreOnce(t *testing.T, url, prefix string) *Store {
 	s := newTestStore(t, url, Options{KeyPrefix: prefix, FlushInterval: time.Hour, SmallSet: testSmall})
 	e := newEngine(t, s, time.Second)
 	ctx := context.Background()
-	for _, r := range []engine.Result{engine.ResultPasswordOK, engine.ResultUnknown, engine.ResultPasswordBad, engine.ResultPasswordOK} {
-		if _, err := e.Score(ctx, attempt("alice", t0, r)); err != nil {
+	for i, r := range []engine.Result{engine.ResultPasswordOK, engine.ResultUnknown, engine.ResultPasswordBad, engine.ResultPasswordOK} {
+		a := attempt("alice", t0, r)
+		a.AttemptID = fmt.Sprint("alice-attempt-", i)
+		if _, err := e.Score(ctx, a); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -121,7 +124,7 @@ func TestKeyLayout(t *testing.T) {
 	}
 	// One tag per subject: alice (the others have no user id, so their
 	// accounts are their usernames), the address, the subnet, the ASN, the
-	// password, the tenant and the pending decision.
+	// password, the tenant, the pending decision and alice's attempts.
 	kinds := map[string]int{}
 	slots := map[uint16]string{}
 	for tag, ks := range subjects {
@@ -141,7 +144,7 @@ func TestKeyLayout(t *testing.T) {
 		}
 		slots[sl] = tag
 	}
-	want := map[string]int{"u": 1 + sprayed, "ip": 1, "net": 1, "as": 1, "pw": 1, "tenant": 1, "d": 1}
+	want := map[string]int{"u": 1 + sprayed, "ip": 1, "net": 1, "as": 1, "pw": 1, "tenant": 1, "d": 1, "a": 4}
 	for k, n := range want {
 		if kinds[k] != n {
 			t.Errorf("%d subjects of kind %s, want %d (tags: %v)", kinds[k], k, n, keys)
@@ -175,6 +178,10 @@ func TestKeyLayout(t *testing.T) {
 	}
 	if a, err := accountValue(v, 0, false, nil); err != nil || a.tag == "" || a.entries != "" {
 		t.Errorf("alice's account: %v, profile %v, %d bytes of learned logins: want them folded into the profile", err, a.tag != "", len(a.entries))
+	}
+	// Her attempts are indexed under her, for Forget.
+	if n, err := rdb.ZCard(ctx, s.keys.user("acme", userKey(t, "alice"), sufAttempts)).Result(); err != nil || n != 4 {
+		t.Errorf("alice's index of attempts: %d ids (%v), want 4", n, err)
 	}
 	t.Logf("keys written:\n%s", strings.Join(keys, "\n"))
 }

@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/riskgate/riskgate/engine"
@@ -54,7 +55,7 @@ func (s *Store) build(r *request, ev *engine.Event, read, gated bool) subjects {
 		fl |= 2
 	}
 	sub := subjects{-1, -1, -1, -1, -1, -1}
-	account := func(key string, failed bool) int {
+	account := func(key string, failed, index bool) int {
 		var f byte
 		if failed {
 			f |= 1
@@ -62,20 +63,36 @@ func (s *Store) build(r *request, ev *engine.Event, read, gated bool) subjects {
 		if read {
 			f |= 2
 		}
+		if index {
+			f |= flagIndexAttempt
+		}
 		r.add(kindAccount, key)
 		r.u32(t)
 		r.u8(f)
+		if index {
+			// The attempt id, indexed under the user until it expires
+			// (scored by its expiry; the expired ones trimmed).
+			window := int64(s.opts.AttemptWindow / time.Second)
+			r.num(window)
+			r.num(int64(wall) + window)
+			at := len(r.ops)
+			r.ops = append(r.ops, 0, '(')
+			r.ops = strconv.AppendInt(r.ops, int64(wall), 10)
+			r.ops[at] = byte(len(r.ops) - at - 1)
+			r.bytes(ev.AttemptID[:])
+		}
 		i := r.end()
 		r.items[i].whole = read
 		return i
 	}
 	// The user's profile and the account's failures are one key when the
 	// account is the known user, as it always is when a user is known.
+	// An attempt with an id is the user's: indexed there for Forget.
 	if read && !ev.User.IsZero() {
-		sub.user = account(s.keys.user(ev.Tenant, ev.User, sufProfile), failed && ev.Account == ev.User)
+		sub.user = account(s.keys.user(ev.Tenant, ev.User, sufProfile), failed && ev.Account == ev.User, !gated && !ev.AttemptID.IsZero())
 	}
 	if !ev.Account.IsZero() && (ev.Failed || read) && !(sub.user >= 0 && ev.Account == ev.User) {
-		sub.account = account(s.keys.user(ev.Tenant, ev.Account, sufProfile), failed)
+		sub.account = account(s.keys.user(ev.Tenant, ev.Account, sufProfile), failed, false)
 	}
 	net := func(key string) int {
 		r.add(kindNet, key)
@@ -268,11 +285,16 @@ func (s *Store) attemptItem(r *request, ev *engine.Event) int {
 }
 
 // attemptResult reads an attempt item's result: whether the attempt was
-// seen before, and then its decision's record, into st.
+// seen before, and then its decision's record, into st, or that the
+// attempt's user was erased since (erasedMark).
 func attemptResult(res string, st *engine.State) (replayed bool, err error) {
 	switch {
 	case res == "\x00":
 		return false, nil
+	case len(res) >= 1 && res[0] == 1 && res[1:] == erasedMark:
+		st.Replayed, st.Erased = true, true
+		st.Decided = st.Decided[:0]
+		return true, nil
 	case len(res) >= 1 && res[0] == 1:
 		st.Replayed = true
 		st.Decided = append(st.Decided[:0], res[1:]...)

@@ -184,10 +184,16 @@ func (s *Store) TakePending(ctx context.Context, tenant, decisionID string) (eng
 }
 
 // Forget implements engine.Store: the profile, its learned logins, the
-// account's failure windows and the user's pending decisions are deleted.
-// Two round trips: the pending decisions live in their own slots.
-// Distinct counts keep the user's keyed hash among others in their
-// HyperLogLogs, which cannot remove a member; it expires with them.
+// account's failure windows and the user's pending decisions are deleted,
+// and the decisions kept for the user's recent attempts (those indexed
+// under the user by their Observe) are erased, each attempt id keeping
+// only erasedMark until its time to live ends. Two round trips: the
+// pending decisions and the attempts live in their own slots. Distinct
+// counts keep the user's keyed hash among others in their HyperLogLogs,
+// which cannot remove a member; it expires with them.
+//
+// Attempts observed by a node of a version before the index have none:
+// their decisions expire with the attempt window.
 func (s *Store) Forget(ctx context.Context, tenant string, user engine.Key) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("redisstore: forget: %w", err)
@@ -212,14 +218,28 @@ func (s *Store) Forget(ctx context.Context, tenant string, user engine.Key) erro
 	res := r.items[i].res
 	r2 := getRequest()
 	defer putRequest(r2)
-	for len(res) >= 4 {
-		n := int(be32(res))
-		if n > len(res)-4 {
+	if len(res) < 4 {
+		return fmt.Errorf("redisstore: forget: truncated reply")
+	}
+	pending := int(be32(res))
+	res = res[4:]
+	for range pending {
+		if len(res) < 4 || int(be32(res)) > len(res)-4 {
 			return fmt.Errorf("redisstore: forget: truncated reply")
 		}
+		n := int(be32(res))
 		r2.add(kindDelete, s.keys.pending(tenant, res[4:4+n]))
 		r2.end()
 		res = res[4+n:]
+	}
+	var id engine.Key
+	if len(res)%len(id) != 0 {
+		return fmt.Errorf("redisstore: forget: attempt ids of %d bytes", len(res))
+	}
+	for ; len(res) > 0; res = res[len(id):] {
+		copy(id[:], res)
+		r2.add(kindErase, s.keys.attempt(tenant, id))
+		r2.end()
 	}
 	return s.wrap("forget", s.run(ctx, r2, nil))
 }

@@ -112,3 +112,87 @@ func testAttemptConcurrent(t *testing.T, s engine.Store) {
 	st := observe(t, s, attemptEvent("race", "198.51.100.1", "bob", base))
 	countsOnce(t, "after the race", st, 1)
 }
+
+// testForgetErasesAttempts: Forget erases the decisions kept for the
+// user's attempts (their reasons may quote the erased history: "last
+// login from GB"), and a decision committed for one after the erasure (a
+// Score still deciding while the user was erased) is not kept either. The
+// attempt ids stay remembered: a redelivery is read, says Erased, and is
+// counted nowhere again, not in the account window the erasure emptied
+// either. Other users' attempts, the same user's in another tenant and
+// attempts of no known user keep their records; the user's attempts
+// after the erasure are remembered as any.
+func testForgetErasesAttempts(t *testing.T, s engine.Store) {
+	ctx := context.Background()
+	record := func(id string) []byte {
+		return []byte("fingerpr{\"reason\":\"last login from GB\",\"attempt\":\"" + id + "\"}")
+	}
+	commit := func(tenant, id, user string) {
+		t.Helper()
+		d := &engine.Decided{Tenant: tenant, AttemptID: key("attempt:" + id), Record: record(id)}
+		if user != "" {
+			d.User = key("user:" + user)
+		}
+		if err := s.Commit(ctx, &engine.Commit{Decided: d}); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+	}
+	// judy's attempts from one address: one decided, one still being
+	// decided when she is erased; kim's from another; and nora, who
+	// typed a username that matched no account (no user key).
+	observe(t, s, attemptEvent("j1", "198.51.100.7", "judy", base))
+	commit("t1", "j1", "judy")
+	observe(t, s, attemptEvent("j2", "198.51.100.7", "judy", base))
+	observe(t, s, attemptEvent("k1", "198.51.100.8", "kim", base))
+	commit("t1", "k1", "kim")
+	nora := func() *engine.Event {
+		ev := attemptEvent("n1", "198.51.100.9", "nora", base)
+		ev.User, ev.Account = engine.Key{}, ev.Username
+		return ev
+	}
+	observe(t, s, nora())
+	commit("t1", "n1", "")
+	other := attemptEvent("j1", "198.51.100.7", "judy", base)
+	other.Tenant = "t2"
+	observe(t, s, other)
+	commit("t2", "j1", "judy")
+
+	if err := s.Forget(ctx, "t1", key("user:judy")); err != nil {
+		t.Fatal(err)
+	}
+	commit("t1", "j2", "judy") // the decision that was being made
+
+	for _, id := range []string{"j1", "j2"} {
+		st := observe(t, s, attemptEvent(id, "198.51.100.7", "judy", base.Add(time.Second)))
+		if !st.Replayed || !st.Erased || len(st.Decided) != 0 {
+			t.Errorf("%s after Forget: Replayed %v, Erased %v, Decided %q; want true, true, nothing", id, st.Replayed, st.Erased, st.Decided)
+		}
+		c := st.Counts
+		if c.IP.Failures[0] != 2 || c.AccountFailures != [3]uint32{} || c.TenantAttempts[0] != 4 {
+			t.Errorf("%s after Forget: failures ip %v account %v, tenant attempts %v; want 2, none, 4: a redelivery counts nowhere",
+				id, c.IP.Failures, c.AccountFailures, c.TenantAttempts)
+		}
+	}
+	for _, c := range []struct {
+		what string
+		ev   *engine.Event
+		id   string
+	}{
+		{"another user's attempt", attemptEvent("k1", "198.51.100.8", "kim", base), "k1"},
+		{"an attempt of no known user", nora(), "n1"},
+		{"the user's attempt in another tenant", other, "j1"},
+	} {
+		st := observe(t, s, c.ev)
+		if !st.Replayed || st.Erased || !bytes.Equal(st.Decided, record(c.id)) {
+			t.Errorf("%s after Forget: Replayed %v, Erased %v, Decided %q; want its record", c.what, st.Replayed, st.Erased, st.Decided)
+		}
+	}
+	// The user's next attempt is remembered as any.
+	if st := observe(t, s, attemptEvent("j3", "198.51.100.7", "judy", base.Add(time.Minute))); st.Replayed || st.Erased {
+		t.Errorf("a new attempt after Forget: Replayed %v, Erased %v", st.Replayed, st.Erased)
+	}
+	commit("t1", "j3", "judy")
+	if st := observe(t, s, attemptEvent("j3", "198.51.100.7", "judy", base.Add(time.Minute))); !st.Replayed || st.Erased || !bytes.Equal(st.Decided, record("j3")) {
+		t.Errorf("a new attempt's redelivery after Forget: Replayed %v, Erased %v, Decided %q", st.Replayed, st.Erased, st.Decided)
+	}
+}

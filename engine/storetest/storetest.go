@@ -50,6 +50,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"CanceledContext", testCanceled},
 		{"AttemptCountedOnce", testAttemptOnce},
 		{"AttemptRaceCountedOnce", testAttemptConcurrent},
+		{"ForgetErasesAttempts", testForgetErasesAttempts},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

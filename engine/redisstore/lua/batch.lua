@@ -613,6 +613,21 @@ local function batch(keys, args)
       -- returned whole when read (fl 2).
       local t, fl
       t, fl, pos = unpack4('>I4B', P, pos)
+      if band(fl, INDEX_ATTEMPT) ~= 0 then
+        -- The user's attempt: its id goes into the user's index of
+        -- recent attempts (<base>:attempts, scored by expiry), which
+        -- Forget reads to erase what is kept under each. An attempt seen
+        -- before was indexed then.
+        local ttl, score, min, id
+        ttl, score, min, id, pos = unpack4('>I1c0I1c0I1c0c16', P, pos)
+        fl = fl - INDEX_ATTEMPT
+        if i > gate then
+          local zk = sub(base, 1, -9) .. ':attempts'
+          call('ZADD', zk, score, id)
+          call('ZREMRANGEBYSCORE', zk, '-inf', min)
+          call('EXPIRE', zk, ttl)
+        end
+      end
       if i <= gate then fl = fl - fl % 2 end
       local k = base
       local v = call('GET', k)
@@ -704,10 +719,16 @@ local function batch(keys, args)
       if v then v = '1' .. v else v = '0' end
       out[#out + 1] = lenOf(#v) .. v
     elseif kind == KIND_FORGET then
+      -- A user's erasure: the account and both indexes go; the reply is
+      -- the number of pending decision ids, each behind its length, then
+      -- the recent attempt ids (16 bytes each), whose keys the client
+      -- erases next (KIND_DELETE, KIND_ERASE: they live in other slots).
       local ids = call('ZRANGE', base .. ':pending', '0', '-1')
-      call('DEL', base .. ':profile', base .. ':pending')
-      local parts = {}
+      local atts = call('ZRANGE', base .. ':attempts', '0', '-1')
+      call('DEL', base .. ':profile', base .. ':pending', base .. ':attempts')
+      local parts = {pack('>I4', #ids)}
       for _, id in ipairs(ids) do parts[#parts + 1] = pack('>I4', #id) .. id end
+      for _, id in ipairs(atts) do parts[#parts + 1] = id end
       local r = concat(parts)
       out[#out + 1] = pack('>I4', #r) .. r
     elseif kind == KIND_ATTEMPT then
@@ -723,6 +744,20 @@ local function batch(keys, args)
         local v = '\1' .. (call('GET', base) or '')
         out[#out + 1] = lenOf(#v) .. v
       end
+    elseif kind == KIND_DECIDED then
+      -- An attempt's decision, kept under its id unless the attempt's
+      -- user was erased since it was observed: a Score still deciding
+      -- while its user was erased leaves nothing behind.
+      local ttl, v
+      ttl, v, pos = unpack4('>I1c0I4c0', P, pos)
+      if call('GET', base) ~= ERASED then call('SET', base, v, 'EX', ttl) end
+      out[#out + 1] = EMPTY
+    elseif kind == KIND_ERASE then
+      -- An erased user's attempt: its decision goes, the id stays
+      -- remembered (a redelivery is still not counted) until its time to
+      -- live ends.
+      call('SET', base, ERASED, 'XX', 'KEEPTTL')
+      out[#out + 1] = EMPTY
     elseif kind == KIND_DELETE then
       call('DEL', base)
       out[#out + 1] = EMPTY
