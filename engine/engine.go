@@ -141,6 +141,9 @@ type Engine struct {
 	defaultIDs   bool // NewID is e.ids.ULID: make and sign the id in one go
 	agents       *useragent.Cache
 	tenantRules  TenantRules // Options.Rules, when it is one
+	// shared: other nodes share the store (SharedStore), so a retry the
+	// cache knows is checked against the store (score).
+	shared bool
 }
 
 // scratch is the per-call working memory, pooled so that Score allocates
@@ -188,6 +191,9 @@ func New(opts Options) (*Engine, error) {
 		e.log = slog.Default()
 	}
 	e.tenantRules, _ = opts.Rules.(TenantRules)
+	if ss, ok := opts.Store.(SharedStore); ok {
+		e.shared = ss.Shared()
+	}
 	e.defaultIDs = opts.NewID == nil
 	if opts.NewID == nil {
 		e.opts.NewID = e.ids.ULID
@@ -270,9 +276,19 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 		s.facts, s.n.hasPassword = capt.password, true
 	}
 	idempotent := dry == nil && capt == nil && e.recent != nil && s.attempt.AttemptID != ""
+	// cached is the decision this node remembers for a retry, when it
+	// must first ask a shared store whether the attempt's user was erased
+	// meanwhile (by Forget on another node, whose cache this is not).
+	var cached *Decision
+	var erasures uint64 // recentDecisions.put
 	if idempotent {
-		if d, ok, err := e.recent.get(&s.n, start); err != nil || ok {
+		erasures = e.recent.erasures.Load()
+		d, ok, err := e.recent.get(&s.n, start)
+		if err != nil || ok && (!e.shared || s.attempt.UserID == "") {
 			return d, err
+		}
+		if ok {
+			cached = &d
 		}
 	}
 	e.prepare(s)
@@ -297,7 +313,7 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 	// that, it is decided again on the state as read, counted once still.
 	// An attempt whose user was erased has no decision kept, nor will it
 	// have: it is decided at once.
-	for wait := time.Millisecond; err == nil && s.state.Replayed && !s.state.Erased && len(s.state.Decided) == 0 && wait <= maxDecidedWait; wait *= 2 {
+	for wait := time.Millisecond; err == nil && cached == nil && s.state.Replayed && !s.state.Erased && len(s.state.Decided) == 0 && wait <= maxDecidedWait; wait *= 2 {
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -307,6 +323,15 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 		}
 		s.state.Reset()
 		err = e.storeCall(ctx, "observe", observe)
+	}
+	if cached != nil {
+		if err != nil || !s.state.Erased {
+			// Not erased (or the store cannot say): the decision this
+			// node gave. A store that had lost the attempt counted it
+			// now, as it would any attempt it did not know.
+			return *cached, nil
+		}
+		e.recent.drop(&s.n)
 	}
 	s.in.StateAvailable = err == nil
 	if err != nil {
@@ -336,7 +361,7 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 	if s.state.Replayed && len(s.state.Decided) > 0 {
 		if d, ok, err := e.redecided(s); err != nil || ok {
 			if ok && idempotent {
-				e.recent.put(&s.n, &d, start)
+				e.recent.put(&s.n, &d, start, erasures)
 			}
 			return d, err
 		}
@@ -392,7 +417,7 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 		// its decision for an outcome, would put back what the erasure
 		// took. Observers are not told, as of any redelivery.
 		if idempotent {
-			e.recent.put(&s.n, &d, start)
+			e.recent.put(&s.n, &d, start, erasures)
 		}
 		return d, nil
 	}
@@ -401,7 +426,7 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 	// for the outcome that will complete it.
 	e.commit(ctx, s, &d)
 	if idempotent {
-		e.recent.put(&s.n, &d, start)
+		e.recent.put(&s.n, &d, start, erasures)
 	}
 	if len(e.opts.Observers) > 0 {
 		// Observers get a copy: handing them &d would move every decision

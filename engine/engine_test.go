@@ -613,6 +613,109 @@ func (c *decisionCounter) Reported(*engine.Outcome, *engine.Pending)            
 func (c *decisionCounter) StoreCall(string, time.Duration, error)                   {}
 func (c *decisionCounter) Failed(string, string, error)                             {}
 
+// commitGate holds a Score in its Commit until released, as a Score
+// still deciding while the user is erased.
+type commitGate struct {
+	*memstore.Store
+	in, release chan struct{}
+}
+
+func (g *commitGate) Commit(ctx context.Context, c *engine.Commit) error {
+	if g.in != nil {
+		close(g.in)
+		<-g.release
+		g.in = nil
+	}
+	return g.Store.Commit(ctx, c)
+}
+
+// TestForgetDuringAScore: a Score that read the user's history before
+// the erasure and commits after it keeps its decision neither in the
+// store nor in the node's retry cache: a retry is decided afresh.
+func TestForgetDuringAScore(t *testing.T) {
+	ms := memstore.New(memstore.Options{})
+	t.Cleanup(func() { ms.Close(context.Background()) })
+	gate := &commitGate{Store: ms}
+	h := &harness{e: enginetest.New(t, engine.Options{Store: gate, Now: func() time.Time { return t0 }}), store: ms}
+	last := h.train(t, 3)
+	ctx := context.Background()
+	a := paris(last.Add(time.Hour))
+	a.AttemptID, a.Result = "req-1", engine.ResultPasswordBad
+	a.Geo = &engine.GeoHint{Country: "JP", Lat: ptr(35.6762), Lon: ptr(139.6503)}
+	gate.in, gate.release = make(chan struct{}), make(chan struct{})
+	in := gate.in
+	done := make(chan engine.Decision)
+	go func() {
+		d, err := h.e.Score(ctx, a)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- d
+	}()
+	<-in
+	if err := h.e.Forget(ctx, "", "u-alice"); err != nil {
+		t.Fatal(err)
+	}
+	close(gate.release)
+	first := <-done
+	if !hasRule(first.Reasons, "impossible-travel") {
+		t.Fatalf("the Score that read the history: %v, want impossible-travel", reasonText(first.Reasons))
+	}
+	again := h.score(t, a)
+	if again.DecisionID == first.DecisionID || hasRule(again.Reasons, "impossible-travel") || again.Signals.User.Known {
+		t.Errorf("retry after an erasure during the first Score: decision %s (first %s), reasons %v, user known %v",
+			again.DecisionID, first.DecisionID, reasonText(again.Reasons), again.Signals.User.Known)
+	}
+}
+
+// sharedStore is a memory store taken for one that several nodes share,
+// as a Redis store is: two engines on it are two nodes.
+type sharedStore struct{ *memstore.Store }
+
+func (sharedStore) Shared() bool { return true }
+
+// TestForgetOnAnotherNodeReachesItsRetries: with a store nodes share, the
+// node that decided an attempt remembers its decision for retries, and an
+// erasure served by another node cannot empty that memory. A retry there
+// after the erasure is decided afresh all the same: the store, asked
+// first, says the attempt was erased. Another user's retry still gets the
+// remembered decision, signals and all.
+func TestForgetOnAnotherNodeReachesItsRetries(t *testing.T) {
+	ms := memstore.New(memstore.Options{})
+	t.Cleanup(func() { ms.Close(context.Background()) })
+	store := sharedStore{ms}
+	now := func() time.Time { return t0 }
+	h := &harness{e: enginetest.New(t, engine.Options{Store: store, Now: now}), store: ms}
+	other := enginetest.New(t, engine.Options{Store: store, Now: now})
+	last := h.train(t, 3)
+	ctx := context.Background()
+	a := paris(last.Add(time.Hour))
+	a.AttemptID = "req-1"
+	a.Geo = &engine.GeoHint{Country: "JP", Lat: ptr(35.6762), Lon: ptr(139.6503)}
+	first := h.score(t, a)
+	if !hasRule(first.Reasons, "impossible-travel") {
+		t.Fatalf("before erasure: %s %v, want impossible-travel", first.Action, reasonText(first.Reasons))
+	}
+	b := paris(last.Add(time.Hour))
+	b.UserID, b.AttemptID = "u-bob", "req-2"
+	bob := h.score(t, b)
+	if err := other.Forget(ctx, "", "u-alice"); err != nil {
+		t.Fatal(err)
+	}
+	again := h.score(t, a)
+	if again.DecisionID == first.DecisionID || hasRule(again.Reasons, "impossible-travel") || again.Signals.User.Known {
+		t.Errorf("retry on the deciding node after another node's erasure: decision %s (first %s), reasons %v, user known %v",
+			again.DecisionID, first.DecisionID, reasonText(again.Reasons), again.Signals.User.Known)
+	}
+	if d := h.score(t, b); d.DecisionID != bob.DecisionID || d.Signals.IP.Usernames10m != bob.Signals.IP.Usernames10m {
+		t.Errorf("bob's retry: decision %s (usernames_10m %d), first %s (%d): want the remembered one",
+			d.DecisionID, d.Signals.IP.Usernames10m, bob.DecisionID, bob.Signals.IP.Usernames10m)
+	}
+	if _, ok, _ := h.e.Profile(ctx, "", "u-alice"); ok {
+		t.Error("a retry after erasure was learned")
+	}
+}
+
 // failingStore fails every call, as an unreachable network store would.
 type failingStore struct{ engine.Store }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -19,11 +20,18 @@ import (
 //
 // The memory is this process's, a fast path: a retry that reaches
 // another node is recognised by the store (Event.AttemptID, below), which
-// counts it once and keeps the decision for it.
+// counts it once and keeps the decision for it. With a store other nodes
+// share (SharedStore), a retry of a known user's attempt is observed in
+// the store before the remembered decision is given: another node may
+// have erased the user (Forget), which this memory would not know.
 type recentDecisions struct {
 	seed   maphash.Seed
 	ttl    time.Duration
 	shards [16]recentShard
+	// erasures counts the forget calls begun: a Score that read the
+	// store before one began remembers nothing (put), since what it read
+	// may be what the erasure erased.
+	erasures atomic.Uint64
 }
 
 type recentShard struct {
@@ -163,7 +171,12 @@ func (r *recentDecisions) get(n *normalized, now time.Time) (d Decision, ok bool
 	return e.d, true, nil
 }
 
-func (r *recentDecisions) put(n *normalized, d *Decision, now time.Time) {
+// put remembers d for the attempt. erasures is what r.erasures was before
+// the Score read the store: when an erasure began since, d is not
+// remembered. Checked under the shard's lock, which forget takes after
+// counting itself, a decision is either checked before the count and
+// then walked over by forget, or not remembered.
+func (r *recentDecisions) put(n *normalized, d *Decision, now time.Time, erasures uint64) {
 	k := recentKey{n.tenant, n.a.AttemptID}
 	e := &recentDecision{d: *d, fingerprint: r.fingerprint(n, n.a.BeforePassword), expires: now.Add(r.ttl), size: decisionBytes(&k, d)}
 	sh := r.shard(k)
@@ -172,12 +185,24 @@ func (r *recentDecisions) put(n *normalized, d *Decision, now time.Time) {
 	if e.size > sh.budget {
 		return // larger than the shard may hold: a retry of it is scored again
 	}
+	if r.erasures.Load() != erasures {
+		return // decided across an erasure: a retry of it asks the store
+	}
 	sh.lru.Remove(k) // a replaced entry gives its bytes back
 	sh.lru.Add(k, e)
 	sh.bytes += e.size
 	for sh.bytes > sh.budget {
 		sh.lru.RemoveOldest()
 	}
+}
+
+// drop forgets the decision remembered for the attempt, if any.
+func (r *recentDecisions) drop(n *normalized) {
+	k := recentKey{n.tenant, n.a.AttemptID}
+	sh := r.shard(k)
+	sh.mu.Lock()
+	sh.lru.Remove(k)
+	sh.mu.Unlock()
 }
 
 // forget drops the remembered decisions of a user's attempts. A retry
@@ -188,7 +213,12 @@ func (r *recentDecisions) put(n *normalized, d *Decision, now time.Time) {
 // the user (State.Erased), and is decided afresh on the state as it is
 // now. Every shard is walked: erasure is rare, and a retry cache has no
 // index by user.
+//
+// The store's erasure (Store.Forget) comes first: a Score that read the
+// store before it may still be deciding, and put checks the count this
+// adds to.
 func (r *recentDecisions) forget(tenant, userID string) {
+	r.erasures.Add(1)
 	for i := range r.shards {
 		sh := &r.shards[i]
 		sh.mu.Lock()

@@ -3,6 +3,7 @@ package redisstore
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -10,7 +11,22 @@ import (
 
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/internal/redistest"
+	"github.com/riskgate/riskgate/signals"
 )
+
+// signalEngine is newEngine with the default signals: the user's
+// baseline shows in the decisions.
+func signalEngine(t testing.TB, s engine.Store) *engine.Engine {
+	t.Helper()
+	e, err := engine.New(engine.Options{
+		Store: s, Rules: allowRules{}, Keyer: testKeyer(t), StoreTimeout: time.Second,
+		Signals: signals.Default(signals.Config{}), Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
 
 // TestForgetAcrossTheUpgrade: an attempt remembered by a node of a
 // version before the index of a user's attempts (its key holds the record
@@ -55,5 +71,64 @@ func TestForgetAcrossTheUpgrade(t *testing.T) {
 	}
 	if n, err := rdb.Exists(ctx, s.keys.user("acme", user, sufAttempts)).Result(); err != nil || n != 0 {
 		t.Errorf("the erased user's index: %d keys (%v), want none", n, err)
+	}
+}
+
+// TestForgetReachesEveryNode: two nodes on one Redis. The node that
+// decided an attempt remembers its decision for retries; the user is
+// erased through the other. A retry on either node is then decided
+// afresh, without the erased baseline, and is counted once; the attempt's key holds only the erased mark, with its time to
+// live.
+func TestForgetReachesEveryNode(t *testing.T) {
+	srv := redistest.Start(t)
+	const prefix = "rgerase:"
+	s1 := newTestStore(t, srv.URL, Options{KeyPrefix: prefix})
+	s2 := newTestStore(t, srv.URL, Options{KeyPrefix: prefix})
+	defer s1.Close(context.Background())
+	defer s2.Close(context.Background())
+	e1, e2 := signalEngine(t, s1), signalEngine(t, s2)
+	ctx := context.Background()
+	for i := range 3 {
+		if _, err := e1.Score(ctx, attempt("judy", t0.Add(time.Duration(i)*24*time.Hour), engine.ResultPasswordOK)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A failure, so that counting it again would show in the address's
+	// failures (the tenant's counts reach other nodes only by their flush).
+	a := attempt("judy", t0.Add(3*24*time.Hour), engine.ResultPasswordBad)
+	a.AttemptID = "judy-req-1"
+	first, err := e1.Score(ctx, a)
+	if err != nil || !first.Signals.User.Known || first.Signals.User.Logins != 3 {
+		t.Fatalf("before erasure: %v, user %+v", err, first.Signals.User)
+	}
+	if err := s1.flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := e2.Forget(ctx, "acme", "user-judy"); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []struct {
+		name string
+		e    *engine.Engine
+	}{{"the deciding node", e1}, {"the erasing node", e2}} {
+		d, err := n.e.Score(ctx, a)
+		if err != nil || d.DecisionID == first.DecisionID || d.Signals.User.Known || d.Signals.User.Logins != 0 {
+			t.Errorf("retry on %s after erasure: %v, decision %s (first %s), user %+v", n.name, err, d.DecisionID, first.DecisionID, d.Signals.User)
+		}
+		if got := d.Signals.IP.Failures10m; got != 1 || first.Signals.IP.Failures10m != 1 {
+			t.Errorf("retry on %s after erasure: ip failures_10m %d (first %d), want 1: counted again", n.name, got, first.Signals.IP.Failures10m)
+		}
+	}
+	if err := s1.flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer rdb.Close()
+	k := s1.keys.attempt("acme", testKeyer(t).Attempt("acme", a.AttemptID))
+	if v, err := rdb.Get(ctx, k).Result(); err != nil || v != erasedMark {
+		t.Errorf("the attempt's key holds %q (%v), want the erased mark", v, err)
+	}
+	if ttl, err := rdb.TTL(ctx, k).Result(); err != nil || ttl <= 0 {
+		t.Errorf("the attempt's key: TTL %v (%v), want its own", ttl, err)
 	}
 }
