@@ -44,7 +44,8 @@ type Options struct {
 	// MaxAttempts bounds the attempt ids remembered so that a redelivered
 	// attempt is neither counted twice nor decided differently (default
 	// 100,000; the oldest first out), and AttemptWindow is
-	// how long each is remembered (default 10 minutes).
+	// how long each is remembered (default 10 minutes). Each notes its
+	// user, so that Forget erases its decision (attempts.go).
 	MaxAttempts   int
 	AttemptWindow time.Duration
 	// Now is the wall clock for time-to-live; default time.Now, read

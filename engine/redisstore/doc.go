@@ -73,6 +73,7 @@
 // last login learned (set again at most once a day per account and node),
 // pending decisions Options.PendingTTL, attempt ids
 // (rg:{t:acme:a:<keyed attempt_id>}, with the decision once committed)
+// and a user's index of them (rg:{t:acme:u:<key>}:attempts)
 // Options.AttemptWindow.
 //
 // # Attempt ids
@@ -84,6 +85,24 @@
 // decision stored there by the first node's Commit, all in the same call.
 // On a Redis Cluster those items live in other slots: the attempt is
 // looked up first, one more round trip, and the items are built read-only.
+//
+// A new attempt of a known user (engine.Event.User) is also indexed under
+// the user, by its account item in the same call: its id goes into the
+// user's sorted set <user>:attempts, scored by its expiry, the expired ones
+// trimmed, the set's time to live the attempt window (a ZADD, a
+// ZREMRANGEBYSCORE and an EXPIRE, no round trip; about 140 bytes of
+// MEMORY USAGE for a user with one attempt in the window, beside the
+// attempt's own key of about 330 with its record). Forget reads and deletes
+// the set with the account and, in its second round trip, replaces what
+// each attempt's key holds with the erased mark (erasedMark, SET XX
+// KEEPTTL): the id stays remembered until its time to live ends, so a
+// redelivery is still not counted again, but its decision, whose reasons
+// may quote the erased history, is gone (engine.State.Erased). A decision
+// committed after the erasure (a Score still deciding) does not replace
+// the mark. The mark is shorter than any record, so a node of a version
+// before it takes it for a record it cannot read and decides the attempt
+// again, counted once; attempts such nodes observed are not indexed, and
+// their records expire with the attempt window.
 //
 // # Windows
 //
