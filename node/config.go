@@ -39,7 +39,7 @@ type Config struct {
 	StoreTimeout time.Duration `help:"Bound on every store call; past it the decision is made without state. 0: none for memory, 50ms for Redis." default:"0s" group:"State"`
 	Memory       MemoryConfig  `embed:"" prefix:"memory-" yaml:"memory" group:"State"`
 	// AttemptWindow makes attempt_id an idempotency key across nodes.
-	AttemptWindow time.Duration `help:"How long an attempt_id is remembered in the store: an attempt delivered again within it (a Kafka redelivery after a rebalance, a retry reaching another node) is neither counted twice in the attack windows nor decided differently, and an outcome sent with its attempt is applied once. In Redis each costs a key of a few hundred bytes; the memory store keeps at most --memory-max-attempts. 0: 10m." default:"10m" group:"State"`
+	AttemptWindow time.Duration `help:"How long an attempt_id is remembered in the store: an attempt delivered again within it (a Kafka redelivery after a rebalance, a retry reaching another node) is neither counted twice in the attack windows nor decided differently, and an outcome sent with its attempt is applied once. In Redis each costs a key of a few hundred bytes, and a user with attempts in the window a list of them (about 140 bytes) that Forget erases them by; the memory store keeps at most --memory-max-attempts. 0: 10m." default:"10m" group:"State"`
 
 	RulesWatch    bool          `help:"Reload the rule files when they change." default:"true" negatable:"" group:"Rules"`
 	RulesDebounce time.Duration `help:"How long rule file changes must settle before a reload." default:"250ms" group:"Rules"`
