@@ -1,7 +1,9 @@
 package rules
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -55,6 +57,46 @@ func (l ErrorList) Error() string {
 		b.WriteString(e.Error())
 	}
 	return b.String()
+}
+
+// renamedErr is err with every file path in its message replaced by r, for
+// a caller who knows the files by other names (a request's names for the
+// files it sent, a tenant's base names for its folder's files): an Error's
+// message may name other files than its own, by the paths they were
+// compiled under (a duplicate id's "first defined at FILE:LINE",
+// "thresholds already set in FILE", a label "already set (in FILE)", a
+// read error's "open FILE"). err is kept when its message names none.
+func renamedErr(err error, r *strings.Replacer) error {
+	if r == nil {
+		return err
+	}
+	if msg := err.Error(); r.Replace(msg) != msg {
+		return errors.New(r.Replace(msg))
+	}
+	return err
+}
+
+// pathReplacer replaces each path of pairs (path, name, ...) with its name,
+// the longest path first where one is the start of another; nil when
+// nothing is renamed.
+func pathReplacer(pairs ...string) *strings.Replacer {
+	type pair struct{ old, new string }
+	var ps []pair
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i] != "" && pairs[i] != pairs[i+1] {
+			ps = append(ps, pair{pairs[i], pairs[i+1]})
+		}
+	}
+	if len(ps) == 0 {
+		return nil
+	}
+	// A Replacer tries the old strings in argument order at each place.
+	slices.SortStableFunc(ps, func(a, b pair) int { return len(b.old) - len(a.old) })
+	args := make([]string, 0, 2*len(ps))
+	for _, p := range ps {
+		args = append(args, p.old, p.new)
+	}
+	return strings.NewReplacer(args...)
 }
 
 // fileError is a problem of a whole file, or of a line outside any rule.

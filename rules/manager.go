@@ -566,19 +566,26 @@ func (e *RejectedError) Error() string {
 
 // rejected turns a compile error into the request's problems: each Error
 // with its file renamed from the path it was compiled under to the name
-// the request gave it, so that no server path reaches the caller.
+// the request gave it, in its message too (which may name another of the
+// request's files: "first defined at a.yaml:2"), so that no server path
+// reaches the caller.
 func rejected(err error, names map[string]requestFile) error {
 	var list ErrorList
 	if !errors.As(err, &list) {
 		return err
 	}
+	pairs := make([]string, 0, 2*len(names))
+	for path, f := range names {
+		pairs = append(pairs, path, f.name)
+	}
+	msgs := pathReplacer(pairs...)
 	r := &RejectedError{}
 	for _, e := range list {
-		p := Problem{Error: e, Index: -1}
+		renamed := *e
+		renamed.Err = renamedErr(e.Err, msgs)
+		p := Problem{Error: &renamed, Index: -1}
 		if f, ok := names[e.File]; ok {
-			renamed := *e
-			renamed.File = f.name
-			p.Error, p.Index = &renamed, f.index
+			renamed.File, p.Index = f.name, f.index
 		}
 		r.Problems = append(r.Problems, p)
 	}

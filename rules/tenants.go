@@ -94,25 +94,26 @@ type TenantFailure struct {
 }
 
 // Problems is Err as a list of problems for the tenant's view of its
-// rules: files named by their base names and the tenant's folder left out
-// of the messages (a tenant's admin reads them, and needs no server
-// paths). A read error is one problem without a line.
+// rules: files named by their base names, in the messages too, and the
+// tenant's folder by its base name, the tenant's (a tenant's admin reads
+// them, and needs no server paths). A read error is one problem without a
+// line.
 func (f *TenantFailure) Problems() ErrorList {
-	strip := func(msg string) string {
-		if f.dir == "" {
-			return msg
-		}
-		return strings.ReplaceAll(msg, f.dir+string(filepath.Separator), "")
+	var msgs *strings.Replacer
+	if f.dir != "" {
+		// A file of the folder, then the folder itself (a read error of
+		// the folder names it alone: "open /srv/tenants/acme: ...").
+		msgs = pathReplacer(f.dir+string(filepath.Separator), "", f.dir, filepath.Base(f.dir))
 	}
 	var list ErrorList
 	if !errors.As(f.Err, &list) {
-		return ErrorList{{Err: errors.New(strip(f.Err.Error()))}}
+		return ErrorList{{Err: renamedErr(f.Err, msgs)}}
 	}
 	out := make(ErrorList, len(list))
 	for i, e := range list {
 		c := *e
 		c.File = filepath.Base(e.File)
-		c.Err = errors.New(strip(e.Err.Error()))
+		c.Err = renamedErr(e.Err, msgs)
 		out[i] = &c
 	}
 	return out
