@@ -31,9 +31,11 @@ var metricName = regexp.MustCompile(`\b(?:riskgate|go|process)_[a-z0-9_]+`)
 
 // TestDashboardMetricsExist: every metric the Grafana dashboard queries is
 // one a node exports, so a renamed metric cannot leave a panel silently
-// empty. The node is assembled with every part that has metrics (GeoIP
-// databases, IP lists, a breached-password filter file, the Redis store,
-// the rules) and serves a few calls, so that every vector has a series.
+// empty, and every rules metric a node exports has a panel. The node is
+// assembled with every part that has metrics (GeoIP databases, IP lists, a
+// breached-password filter file, the Redis store, the rules, a tenant
+// whose overlay is stale) and serves a few calls, so that every vector has
+// a series.
 func TestDashboardMetricsExist(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join("..", "deploy", "grafana", "riskgate.json"))
 	if err != nil {
@@ -84,6 +86,15 @@ func TestDashboardMetricsExist(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer kc.Close()
+	// A tenant whose overlay cannot be read (a file over the size bound):
+	// the node starts on the shared rules for it and reports it stale.
+	tenants := filepath.Join(dir, "tenants")
+	if err := os.MkdirAll(filepath.Join(tenants, "acme"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tenants, "acme", "big.yaml"), []byte("# "+strings.Repeat("x", rules.MaxFileSize)), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cfg := node.Config{
 		HTTP: node.HTTPConfig{Addr: "127.0.0.1:0"}, GRPC: node.GRPCConfig{Addr: "127.0.0.1:0"}, Store: rds.URL,
 		Kafka: kstream.Options{
@@ -94,6 +105,7 @@ func TestDashboardMetricsExist(t *testing.T) {
 		EngineConfig: node.EngineConfig{
 			GeoIP:          node.GeoIPConfig{City: []string{geo.City}, ASN: []string{geo.ASN}, IPLists: map[string]string{"corp": list}},
 			PasswordConfig: node.PasswordConfig{Breached: filter},
+			RulesTenants:   tenants,
 		},
 	}
 	reg := prometheus.NewRegistry()
@@ -147,6 +159,7 @@ func TestDashboardMetricsExist(t *testing.T) {
 		}
 	}
 	queried := 0
+	onDashboard := map[string]bool{}
 	for _, p := range dash.Panels {
 		for _, tg := range p.Targets {
 			for _, name := range metricName.FindAllString(tg.Expr, -1) {
@@ -160,7 +173,15 @@ func TestDashboardMetricsExist(t *testing.T) {
 				if !known[base] {
 					t.Errorf("panel %q queries %s, which riskgate does not export", p.Title, name)
 				}
+				onDashboard[base] = true
 			}
+		}
+	}
+	// Every rules metric has its panel: one added to the rules (a tenant
+	// running on a stale overlay) must not go unseen on the dashboard.
+	for name := range known {
+		if strings.HasPrefix(name, "riskgate_rule") && !onDashboard[name] {
+			t.Errorf("riskgate exports %s, which no panel queries", name)
 		}
 	}
 	if queried < 30 {
