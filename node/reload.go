@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -26,7 +27,10 @@ func (n *Node) reloadData() error {
 	var errs []error
 	for _, d := range n.dataFiles {
 		if err := d.reload(); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", d.name, err))
+			if !strings.HasPrefix(err.Error(), d.name+": ") { // the parts' errors mostly name themselves
+				err = fmt.Errorf("%s: %w", d.name, err)
+			}
+			errs = append(errs, err)
 		}
 	}
 	err := errors.Join(errs...)

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -35,5 +36,19 @@ func TestWithin(t *testing.T) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestReloadDataNamesEachPartOnce: a part's error that already names the
+// part is not prefixed again ("iplist: iplist: corp list: …").
+func TestReloadDataNamesEachPartOnce(t *testing.T) {
+	n := &Node{log: slog.New(slog.DiscardHandler), dataFiles: []dataFiles{
+		{"iplist", func() error { return errors.New("iplist: corp list: line 3: bad prefix") }},
+		{"geoip", func() error { return errors.New("open city.mmdb: no such file") }},
+	}}
+	err := n.reloadData()
+	want := "iplist: corp list: line 3: bad prefix\ngeoip: open city.mmdb: no such file"
+	if err == nil || err.Error() != want {
+		t.Errorf("reloadData: %q, want %q", err, want)
 	}
 }

@@ -180,7 +180,9 @@ func (n *Node) Serve(ctx context.Context, reload <-chan os.Signal) error {
 	return err
 }
 
-// reload is SIGHUP: the rule files and the TLS certificates.
+// reload is SIGHUP's part besides the data files: the rule files, the TLS
+// certificates and the alert files (reopened, for logrotate). Each part logs
+// and counts its own failures.
 func (n *Node) reload(srv *server.Server) error {
 	_, err := n.rules.Reload(rules.TriggerSignal)
 	err = errors.Join(err, srv.ReloadCertificates())
