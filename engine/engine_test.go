@@ -555,10 +555,7 @@ func TestForgetErasesRetriedDecisions(t *testing.T) {
 			h := &harness{e: e, store: store}
 			last := h.train(t, 3)
 			ctx := context.Background()
-			// An hour after her last login in Paris, from Tokyo.
-			a := paris(last.Add(time.Hour))
-			a.AttemptID = "req-1"
-			a.Geo = &engine.GeoHint{Country: "JP", Lat: ptr(35.6762), Lon: ptr(139.6503)}
+			a := fromTokyo(last, "req-1")
 			first := h.score(t, a)
 			if !hasRule(first.Reasons, "impossible-travel") || !strings.Contains(reasonText(first.Reasons), "last login from FR") {
 				t.Fatalf("before erasure: %s %v, want impossible-travel quoting the last login", first.Action, reasonText(first.Reasons))
@@ -639,9 +636,8 @@ func TestForgetDuringAScore(t *testing.T) {
 	h := &harness{e: enginetest.New(t, engine.Options{Store: gate, Now: func() time.Time { return t0 }}), store: ms}
 	last := h.train(t, 3)
 	ctx := context.Background()
-	a := paris(last.Add(time.Hour))
-	a.AttemptID, a.Result = "req-1", engine.ResultPasswordBad
-	a.Geo = &engine.GeoHint{Country: "JP", Lat: ptr(35.6762), Lon: ptr(139.6503)}
+	a := fromTokyo(last, "req-1")
+	a.Result = engine.ResultPasswordBad
 	gate.in, gate.release = make(chan struct{}), make(chan struct{})
 	in := gate.in
 	done := make(chan engine.Decision)
@@ -689,9 +685,7 @@ func TestForgetOnAnotherNodeReachesItsRetries(t *testing.T) {
 	other := enginetest.New(t, engine.Options{Store: store, Now: now})
 	last := h.train(t, 3)
 	ctx := context.Background()
-	a := paris(last.Add(time.Hour))
-	a.AttemptID = "req-1"
-	a.Geo = &engine.GeoHint{Country: "JP", Lat: ptr(35.6762), Lon: ptr(139.6503)}
+	a := fromTokyo(last, "req-1")
 	first := h.score(t, a)
 	if !hasRule(first.Reasons, "impossible-travel") {
 		t.Fatalf("before erasure: %s %v, want impossible-travel", first.Action, reasonText(first.Reasons))
@@ -955,4 +949,14 @@ func TestInvisibleInsideALetterIsOneUsername(t *testing.T) {
 			t.Errorf("after %d spellings of one username, ip.usernames_10m = %d, want 1", i+1, d.Signals.IP.Usernames10m)
 		}
 	}
+}
+
+// fromTokyo is the trained user's attempt an hour after her last login in
+// Paris (last), from Tokyo, under attemptID: impossible travel, whose
+// reason quotes the last login's country.
+func fromTokyo(last time.Time, attemptID string) engine.Attempt {
+	a := paris(last.Add(time.Hour))
+	a.AttemptID = attemptID
+	a.Geo = &engine.GeoHint{Country: "JP", Lat: ptr(35.6762), Lon: ptr(139.6503)}
+	return a
 }
