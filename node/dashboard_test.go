@@ -25,8 +25,9 @@ import (
 	"github.com/riskgate/riskgate/node"
 )
 
-// metricRef is a metric named in a panel's query.
-var metricRef = regexp.MustCompile(`\b((?:riskgate|go|process)_[a-z0-9_]+)`)
+// metricRef is a metric named in a panel's query, with its label matchers
+// when it has some.
+var metricRef = regexp.MustCompile(`\b((?:riskgate|go|process)_[a-z0-9_]+)(\{[^}]*\})?`)
 
 // offDashboard are the riskgate metrics a node exports that no panel
 // shows, on purpose, each with the reason. A metric a node exports that
@@ -114,11 +115,79 @@ func TestDashboardMetricsExist(t *testing.T) {
 	}
 }
 
+// TestDashboardLayout: the panels keep the dashboard's conventions (the
+// datasource variable, the job selector on every metric, a description)
+// and its grid: no panel past the 24 columns, none over another (Grafana
+// would push one down, out of its row).
+func TestDashboardLayout(t *testing.T) {
+	dash := readDashboard(t)
+	ids := map[int]string{}
+	for i, p := range dash.Panels {
+		if prev, ok := ids[p.ID]; ok {
+			t.Errorf("panels %q and %q have the same id %d", prev, p.Title, p.ID)
+		}
+		ids[p.ID] = p.Title
+		g := p.GridPos
+		if g.W <= 0 || g.H <= 0 || g.X < 0 || g.Y < 0 || g.X+g.W > 24 {
+			t.Errorf("panel %q: gridPos %+v is not inside the 24 columns", p.Title, g)
+		}
+		for _, q := range dash.Panels[:i] {
+			if o := q.GridPos; g.X < o.X+o.W && o.X < g.X+g.W && g.Y < o.Y+o.H && o.Y < g.Y+g.H {
+				t.Errorf("panel %q (%+v) overlaps panel %q (%+v)", p.Title, g, q.Title, o)
+			}
+		}
+		if p.Type == "row" {
+			if g.X != 0 || g.W != 24 || g.H != 1 {
+				t.Errorf("row %q: gridPos %+v, want the whole width, one unit high", p.Title, g)
+			}
+			continue
+		}
+		if p.Datasource.UID != "${datasource}" {
+			t.Errorf("panel %q: datasource %q, want ${datasource}", p.Title, p.Datasource.UID)
+		}
+		if strings.TrimSpace(p.Description) == "" {
+			t.Errorf("panel %q has no description: say what it shows, what a bad value means and what to do", p.Title)
+		}
+		if len(p.Targets) == 0 {
+			t.Errorf("panel %q has no query", p.Title)
+		}
+		for _, tg := range p.Targets {
+			if tg.Datasource.UID != "${datasource}" {
+				t.Errorf("panel %q, query %s: datasource %q, want ${datasource}", p.Title, tg.RefID, tg.Datasource.UID)
+			}
+			for _, br := range []string{"()", "{}", "[]"} {
+				if strings.Count(tg.Expr, br[:1]) != strings.Count(tg.Expr, br[1:]) {
+					t.Errorf("panel %q, query %s: unbalanced %s in %s", p.Title, tg.RefID, br, tg.Expr)
+				}
+			}
+			for _, m := range metricRef.FindAllStringSubmatch(tg.Expr, -1) {
+				if !strings.Contains(m[2], `job=~"$job"`) {
+					t.Errorf("panel %q, query %s: %s without job=~\"$job\"", p.Title, tg.RefID, m[1])
+				}
+			}
+		}
+	}
+}
+
 type dashboard struct {
+	Title  string `json:"title"`
 	Panels []struct {
-		Title   string `json:"title"`
+		ID          int    `json:"id"`
+		Type        string `json:"type"`
+		Title       string `json:"title"`
+		Description string `json:"description"`
+		Datasource  struct {
+			UID string `json:"uid"`
+		} `json:"datasource"`
+		GridPos struct {
+			X, Y, W, H int
+		} `json:"gridPos"`
 		Targets []struct {
-			Expr string `json:"expr"`
+			RefID      string `json:"refId"`
+			Expr       string `json:"expr"`
+			Datasource struct {
+				UID string `json:"uid"`
+			} `json:"datasource"`
 		} `json:"targets"`
 	} `json:"panels"`
 }
