@@ -3,7 +3,10 @@ package redisstore
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
+	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -130,5 +133,130 @@ func TestForgetReachesEveryNode(t *testing.T) {
 	}
 	if ttl, err := rdb.TTL(ctx, k).Result(); err != nil || ttl <= 0 {
 		t.Errorf("the attempt's key: TTL %v (%v), want its own", ttl, err)
+	}
+}
+
+// failKey fails, while armed, every script call that names key: the
+// connection lost, or the store's time out reached, in the middle of a
+// Forget, after its first round trip.
+type failKey struct {
+	key   string
+	armed atomic.Bool
+}
+
+var errFailKey = errors.New("failKey: connection reset")
+
+func (f *failKey) names(cmd redis.Cmder) bool {
+	for _, a := range cmd.Args() {
+		// The script calls pass their keys by pointer (batch.go's queue).
+		if s, ok := a.(*string); ok && *s == f.key {
+			return true
+		}
+	}
+	return false
+}
+
+func (f *failKey) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (f *failKey) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if f.armed.Load() && f.names(cmd) {
+			cmd.SetErr(errFailKey)
+			return errFailKey
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (f *failKey) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if f.armed.Load() && slices.ContainsFunc(cmds, f.names) {
+			for _, c := range cmds {
+				c.SetErr(errFailKey)
+			}
+			return errFailKey
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// TestForgetAgainAfterAFailure: a Forget that fails after its first
+// round trip (the profile deleted, the user's indexes read) is an error,
+// and the Forget the caller sends again erases what the first left: the
+// decision kept for the user's attempt and the pending decision. The
+// indexes that name them went with the first round trip, and the second
+// Forget answered success having erased nothing of them.
+func TestForgetAgainAfterAFailure(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		url  func(t *testing.T) string
+	}{
+		{"server", func(t *testing.T) string { return redistest.Start(t).URL }},
+		{"cluster", func(t *testing.T) string {
+			if testing.Short() {
+				t.Skip("starts a three-node cluster")
+			}
+			return redistest.StartCluster(t, 3).URL
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newTestStore(t, tc.url(t), Options{FlushInterval: time.Hour})
+			defer s.Close(context.Background())
+			e := signalEngine(t, s)
+			ctx := context.Background()
+			a := attempt("judy", t0, engine.ResultPasswordOK)
+			a.AttemptID = "judy-req-1"
+			if _, err := e.Score(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+			// Scored before the password check: pending its outcome.
+			// Now, so that its outcome is still awaited.
+			p := attempt("judy", time.Now(), engine.ResultUnknown)
+			pd, err := e.Score(ctx, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			attemptKey := s.keys.attempt("acme", testKeyer(t).Attempt("acme", a.AttemptID))
+			pendingKey := s.keys.pending("acme", pd.DecisionID)
+			rdb := s.Client()
+			for _, k := range []string{attemptKey, pendingKey} {
+				if n, err := rdb.Exists(ctx, k).Result(); err != nil || n != 1 {
+					t.Fatalf("before Forget: %s: %d keys (%v)", k, n, err)
+				}
+			}
+
+			fail := &failKey{key: attemptKey}
+			rdb.AddHook(fail)
+			fail.armed.Store(true)
+			if err := e.Forget(ctx, "acme", "user-judy"); err == nil {
+				t.Fatal("Forget with its erasure failing: no error")
+			}
+			fail.armed.Store(false)
+			if err := e.Forget(ctx, "acme", "user-judy"); err != nil {
+				t.Fatalf("Forget again: %v", err)
+			}
+			if v, err := rdb.Get(ctx, attemptKey).Result(); err != nil || v != erasedMark {
+				t.Errorf("the attempt's key after Forget again: %.40q (%v), want the erased mark", v, err)
+			}
+			if n, err := rdb.Exists(ctx, pendingKey).Result(); err != nil || n != 0 {
+				t.Errorf("the pending decision after Forget again: %d keys (%v), want none", n, err)
+			}
+			// Its outcome would have learned the login back into a profile.
+			if err := e.Report(ctx, engine.Outcome{Tenant: "acme", DecisionID: pd.DecisionID, Outcome: engine.LoginSucceeded}); !errors.Is(err, engine.ErrUnknownDecision) {
+				t.Errorf("the outcome of the erased user's pending decision: %v, want ErrUnknownDecision", err)
+			}
+			if _, ok, err := s.Profile(ctx, "acme", userKey(t, "judy")); err != nil || ok {
+				t.Errorf("the erased user's profile: ok %v (%v), want none", ok, err)
+			}
+			for _, suf := range []string{sufProfile, sufPending, sufAttempts} {
+				k := s.keys.user("acme", userKey(t, "judy"), suf)
+				if n, err := rdb.Exists(ctx, k).Result(); err != nil || n != 0 {
+					t.Errorf("%s after Forget again: %d keys (%v), want none", k, n, err)
+				}
+			}
+		})
 	}
 }

@@ -192,6 +192,15 @@ func (s *Store) TakePending(ctx context.Context, tenant, decisionID string) (eng
 // counts keep the user's keyed hash among others in their HyperLogLogs,
 // which cannot remove a member; it expires with them.
 //
+// The user's two indexes (of pending decisions, of attempts) are deleted
+// last, once what they name is erased: at the end of the second round
+// trip's one script call on a single server, in a third round trip on a
+// cluster (whose second is one call per slot, some of which may fail
+// while others succeed). A Forget that fails half way (a node down, the
+// store's timeout) is an error, and leaves the indexes for the Forget
+// sent again, which would otherwise find nothing more to erase and
+// answer success.
+//
 // Attempts observed by a node of a version before the index have none:
 // their decisions expire with the attempt window.
 func (s *Store) Forget(ctx context.Context, tenant string, user engine.Key) error {
@@ -241,5 +250,24 @@ func (s *Store) Forget(ctx context.Context, tenant string, user engine.Key) erro
 		r2.add(kindErase, s.keys.attempt(tenant, id))
 		r2.end()
 	}
-	return s.wrap("forget", s.run(ctx, r2, nil))
+	if len(r2.items) == 0 {
+		return nil // no index named anything: there are none
+	}
+	unindex := func(r *request) {
+		for _, suf := range []string{sufPending, sufAttempts} {
+			r.add(kindDelete, s.keys.user(tenant, user, suf))
+			r.end()
+		}
+	}
+	if !s.cluster {
+		unindex(r2) // after the erasures, in the same script call
+		return s.wrap("forget", s.run(ctx, r2, nil))
+	}
+	if err := s.run(ctx, r2, nil); err != nil {
+		return s.wrap("forget", err)
+	}
+	r3 := getRequest()
+	defer putRequest(r3)
+	unindex(r3)
+	return s.wrap("forget", s.run(ctx, r3, nil))
 }

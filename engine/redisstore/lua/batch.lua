@@ -719,13 +719,15 @@ local function batch(keys, args)
       if v then v = '1' .. v else v = '0' end
       out[#out + 1] = lenOf(#v) .. v
     elseif kind == KIND_FORGET then
-      -- A user's erasure: the account and both indexes go; the reply is
-      -- the number of pending decision ids, each behind its length, then
-      -- the recent attempt ids (16 bytes each), whose keys the client
-      -- erases next (KIND_DELETE, KIND_ERASE: they live in other slots).
+      -- A user's erasure: the account goes; the reply is the number of
+      -- pending decision ids, each behind its length, then the recent
+      -- attempt ids (16 bytes each), whose keys the client erases next
+      -- (KIND_DELETE, KIND_ERASE: they live in other slots). Both indexes
+      -- stay until that is done (the client deletes them last), so that
+      -- a Forget that fails half way can be sent again.
       local ids = call('ZRANGE', base .. ':pending', '0', '-1')
       local atts = call('ZRANGE', base .. ':attempts', '0', '-1')
-      call('DEL', base .. ':profile', base .. ':pending', base .. ':attempts')
+      call('DEL', base .. ':profile')
       local parts = {pack('>I4', #ids)}
       for _, id in ipairs(ids) do parts[#parts + 1] = pack('>I4', #id) .. id end
       for _, id in ipairs(atts) do parts[#parts + 1] = id end
