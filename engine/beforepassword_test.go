@@ -1,9 +1,12 @@
 package engine_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -158,4 +161,80 @@ func TestBeforePasswordIsPartOfTheRetry(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestBeforePasswordAcrossTheUpgrade: nodes of this version and of the
+// one before the before_password mark share a store through a rolling
+// upgrade, and a retry of a marked Score (a client's retry after a
+// timeout, reaching another node) may reach either. The record each kept
+// must be the other's: the retry gets the first decision, both ways
+// round. With the mark in the record's fingerprint, each refused the
+// other's with a 400 on attempt_id.
+func TestBeforePasswordAcrossTheUpgrade(t *testing.T) {
+	ctx := context.Background()
+	store := memstore.New(memstore.Options{})
+	t.Cleanup(func() { store.Close(ctx) })
+	// No retry cache: the retries reach the store, as on another node.
+	e := enginetest.New(t, engine.Options{Store: store, Now: func() time.Time { return t0 }, RetryEntries: -1})
+	marked := func(id string) engine.Attempt {
+		a := paris(t0)
+		a.AttemptID, a.Result, a.BeforePassword = id, engine.ResultUnknown, true
+		return a
+	}
+
+	t.Run("kept by the earlier version", func(t *testing.T) {
+		a := marked("login-old")
+		fp, id, err := engine.FingerprintBeforeTheMark(e, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := engine.Decision{DecisionID: "01KQS3EFM0T35S1JFAAAAAAAAA", AttemptID: a.AttemptID, Tenant: engine.DefaultTenant,
+			Time: t0, Action: engine.ActionAllow, Reasons: []engine.Reason{}, RulesVersion: "sha256:0123456789ab"}
+		js, err := json.Marshal(&first)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := &engine.Event{Tenant: engine.DefaultTenant, Time: t0, IP: netip.MustParseAddr(a.IP), Attempt: true, AttemptID: id}
+		ev.Subnet = engine.SubnetOf(ev.IP)
+		var st engine.State
+		if err := store.Observe(ctx, ev, &st); err != nil {
+			t.Fatal(err)
+		}
+		rec := &engine.Decided{Tenant: engine.DefaultTenant, AttemptID: id, Record: append(fp[:], js...)}
+		if err := store.Commit(ctx, &engine.Commit{Decided: rec}); err != nil {
+			t.Fatal(err)
+		}
+		d, err := e.Score(ctx, a)
+		if err != nil || d.DecisionID != first.DecisionID {
+			t.Errorf("a retry of a marked Score the earlier version decided: %s, %v; want its decision %s", d.DecisionID, err, first.DecisionID)
+		}
+	})
+
+	t.Run("read by the earlier version", func(t *testing.T) {
+		a := marked("login-new")
+		first, err := e.Score(ctx, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fp, id, err := engine.FingerprintBeforeTheMark(e, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := &engine.Event{Tenant: engine.DefaultTenant, Time: t0, IP: netip.MustParseAddr(a.IP), Attempt: true, AttemptID: id}
+		ev.Subnet = engine.SubnetOf(ev.IP)
+		var st engine.State
+		if err := store.Observe(ctx, ev, &st); err != nil {
+			t.Fatal(err)
+		}
+		// What the earlier version checks of a record: its fingerprint,
+		// then a decision with an id.
+		rec := st.Decided
+		var d engine.Decision
+		if !st.Replayed || len(rec) <= len(fp) || !bytes.Equal(rec[:len(fp)], fp[:]) {
+			t.Fatalf("the record kept for a marked Score (%d bytes, replayed %v) does not begin with the fingerprint the earlier version computes", len(rec), st.Replayed)
+		}
+		if err := json.Unmarshal(rec[len(fp):], &d); err != nil || d.DecisionID != first.DecisionID {
+			t.Errorf("the record kept for a marked Score: decision %q (%v), want %s", d.DecisionID, err, first.DecisionID)
+		}
+	})
 }

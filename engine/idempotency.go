@@ -123,15 +123,15 @@ func (r *recentDecisions) fingerprint(n *normalized, before bool) uint64 {
 	return h.Sum64()
 }
 
-// beforePasswordMark ends the fingerprint of a Score marked
-// BeforePassword. Only such a Score's fingerprint has it, so that the
-// records a node kept before the mark counted (in a shared store, through
-// a rolling upgrade) still match their retries.
+// beforePasswordMark ends the retry cache's fingerprint of a Score marked
+// BeforePassword. The store's record keeps the mark apart from its
+// fingerprint (keptDecision).
 const beforePasswordMark = "\x00before_password"
 
 // reusedID is the error of an attempt_id already used for an attempt
-// whose fingerprint differs from n's. When only the BeforePassword mark
-// differs (otherFP, the fingerprint with the mark flipped, matches), it
+// that differs from n's. When only the BeforePassword mark differs
+// (otherFP: the retry cache's fingerprint with the mark flipped matches,
+// or the store's record is of the same attempt with the other mark), it
 // says so: a Score marked before_password resent unmarked under its id
 // was answered with the marked decision, which holds nothing for an
 // outcome, so the outcome the caller then reported was a 404 and the
@@ -254,15 +254,12 @@ func (r *recentDecisions) forget(tenant, userID string) {
 // fingerprintLen is the bytes of fingerprint in front of a record.
 const fingerprintLen = 8
 
-// attemptFingerprint is recentDecisions.fingerprint, keyed with the
-// store's secret so that every node computes the same.
+// attemptFingerprint is recentDecisions.fingerprint without the
+// BeforePassword mark, keyed with the store's secret so that every node
+// computes the same, nodes of earlier versions included: they share the
+// store through a rolling upgrade, and computed it without the mark for
+// a marked Score too. The mark is kept in the record (keptDecision).
 func (e *Engine) attemptFingerprint(n *normalized) [fingerprintLen]byte {
-	return e.markedFingerprint(n, n.a.BeforePassword)
-}
-
-// markedFingerprint is attemptFingerprint with before for the attempt's
-// BeforePassword.
-func (e *Engine) markedFingerprint(n *normalized, before bool) [fingerprintLen]byte {
 	a := n.a
 	var b []byte
 	b = append(b, "\x01fingerprint"...)
@@ -271,19 +268,29 @@ func (e *Engine) markedFingerprint(n *normalized, before bool) [fingerprintLen]b
 		b = append(b, s...)
 	}
 	b = append(b, 0, byte(a.Result))
-	if before {
-		b = append(b, beforePasswordMark...)
-	}
 	k := e.opts.Keyer.key(domainAttempt, n.tenant, "", b)
 	var fp [fingerprintLen]byte
 	copy(fp[:], k[:])
 	return fp
 }
 
+// keptDecision is a record's JSON: the decision without its signals, and
+// whether its Score was marked BeforePassword. The mark is a field of its
+// own rather than part of the fingerprint, which it was: nodes of the
+// version before it read the decision and ignore the field, so a retry
+// of a marked Score reaching a node of either version during a rolling
+// upgrade got a 400 on attempt_id from the other's record.
+type keptDecision struct {
+	Decision
+	// BeforePassword is nil in the records of nodes of earlier versions,
+	// which do not say: a retry marked either way takes their decision.
+	BeforePassword *bool `json:"before_password"`
+}
+
 // decidedRecord encodes d for Commit.Decided.
 func (e *Engine) decidedRecord(s *scratch, d *Decision) []byte {
 	fp := e.attemptFingerprint(&s.n)
-	kept := *d
+	kept := keptDecision{Decision: *d, BeforePassword: &s.n.a.BeforePassword}
 	kept.Signals = Env{}
 	js, err := json.Marshal(&kept)
 	if err != nil {
@@ -302,13 +309,17 @@ func (e *Engine) redecided(s *scratch) (d Decision, ok bool, err error) {
 		return Decision{}, false, nil
 	}
 	if fp := e.attemptFingerprint(&s.n); !bytes.Equal(fp[:], rec[:fingerprintLen]) {
-		flipped := e.markedFingerprint(&s.n, !s.n.a.BeforePassword)
-		return Decision{}, false, reusedID(&s.n, bytes.Equal(flipped[:], rec[:fingerprintLen]))
+		return Decision{}, false, reusedID(&s.n, false)
 	}
-	if err := json.Unmarshal(rec[fingerprintLen:], &d); err != nil || d.DecisionID == "" {
+	var kept keptDecision
+	if err := json.Unmarshal(rec[fingerprintLen:], &kept); err != nil || kept.DecisionID == "" {
 		e.opts.Logger.Warn("engine: a stored decision could not be read; the redelivered attempt is decided again", "err", err)
 		return Decision{}, false, nil
 	}
+	if kept.BeforePassword != nil && *kept.BeforePassword != s.n.a.BeforePassword {
+		return Decision{}, false, reusedID(&s.n, true)
+	}
+	d = kept.Decision
 	d.Signals = s.env
 	if d.Reasons == nil {
 		d.Reasons = []Reason{}
