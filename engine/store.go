@@ -253,8 +253,10 @@ type Commit struct {
 // Decided is a decision kept under its attempt's AttemptID for the
 // attempt window, so that a redelivery observed by any node gets it back
 // (State.Decided). Record is opaque to the store, and never shorter than
-// MinRecord bytes: a store may keep shorter values of its own under an
-// attempt id (an erased attempt's mark). A store keeps no record for an
+// MinRecord bytes. A store may keep values of its own under an attempt id
+// (an erased attempt's mark), told apart from records by their content:
+// nodes of earlier versions reading a shared store take them for
+// records. A store keeps no record for an
 // attempt erased with its user (Store.Forget): a Decided that comes after
 // the erasure is dropped.
 type Decided struct {

@@ -99,10 +99,11 @@
 // redelivery is still not counted again, but its decision, whose reasons
 // may quote the erased history, is gone (engine.State.Erased). A decision
 // committed after the erasure (a Score still deciding) does not replace
-// the mark. The mark is shorter than any record, so a node of a version
-// before it takes it for a record it cannot read and decides the attempt
-// again, counted once; attempts such nodes observed are not indexed, and
-// their records expire with the attempt window.
+// the mark. A node of a version before the mark takes it for the record
+// of another attempt, and refuses a retry of the erased attempt (a 400 on
+// attempt_id) rather than decide it again and learn it; attempts such
+// nodes observed are not indexed, and their records expire with the
+// attempt window.
 //
 // # Windows
 //

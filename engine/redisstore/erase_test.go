@@ -260,3 +260,64 @@ func TestForgetAgainAfterAFailure(t *testing.T) {
 		})
 	}
 }
+
+// beforeTheMark reads the store as a node of the version before the
+// erased mark does: the mark is to it what any attempt's key holds, a
+// record (as its attemptResult returned what followed the seen byte).
+// The engine takes a record as that version did: one no longer than a
+// fingerprint is decided again, with its consequences; a longer one whose
+// fingerprint is not the attempt's is refused.
+type beforeTheMark struct{ *Store }
+
+func (s beforeTheMark) Observe(ctx context.Context, ev *engine.Event, st *engine.State) error {
+	err := s.Store.Observe(ctx, ev, st)
+	if st.Erased {
+		st.Erased, st.Decided = false, append(st.Decided[:0], erasedMark...)
+	}
+	return err
+}
+
+// TestForgetThroughAnUpgrade: through a rolling upgrade a node of the
+// earlier version shares the store. A retry of an erased user's attempt
+// reaching it must not bring back what the erasure took: with a mark it
+// took for a record it could not read, it decided the retry again and
+// learned the login, a new profile with the device and the place. It
+// refuses it now, and nothing is learned.
+func TestForgetThroughAnUpgrade(t *testing.T) {
+	srv := redistest.Start(t)
+	const prefix = "rgupgrade:"
+	s := newTestStore(t, srv.URL, Options{KeyPrefix: prefix})
+	earlier := newTestStore(t, srv.URL, Options{KeyPrefix: prefix})
+	defer s.Close(context.Background())
+	defer earlier.Close(context.Background())
+	e := signalEngine(t, s)
+	ctx := context.Background()
+	a := attempt("judy", time.Now(), engine.ResultPasswordOK)
+	a.AttemptID = "judy-req-1"
+	if _, err := e.Score(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Forget(ctx, "acme", "user-judy"); err != nil {
+		t.Fatal(err)
+	}
+	old, err := engine.New(engine.Options{
+		Store: beforeTheMark{earlier}, Rules: allowRules{}, Keyer: testKeyer(t), StoreTimeout: time.Second,
+		Signals: signals.Default(signals.Config{}), Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = old.Score(ctx, a) // refused: it cannot read the mark
+	if err := earlier.flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if p, ok, err := s.Profile(ctx, "acme", userKey(t, "judy")); err != nil || ok {
+		t.Errorf("the erased user's profile after a retry on an earlier node: %v (%v), %d logins; want none", ok, err, p.Logins)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer rdb.Close()
+	k := s.keys.attempt("acme", testKeyer(t).Attempt("acme", a.AttemptID))
+	if v, err := rdb.Get(ctx, k).Result(); err != nil || v != erasedMark {
+		t.Errorf("the attempt's key after a retry on an earlier node: %.40q (%v), want the erased mark", v, err)
+	}
+}

@@ -71,10 +71,14 @@ const (
 )
 
 // erasedMark is what an attempt id's key holds once its user was erased
-// (Forget): shorter than any record (engine.MinRecord), so that nodes of
-// a version before it take it for a record they cannot read, and decide
-// the attempt again without counting it.
-const erasedMark = "~erased"
+// (Forget). Nodes of a version before it take it for a record, so it is
+// one they refuse: longer than a fingerprint (engine.MinRecord), whose
+// first bytes are no attempt's fingerprint but at odds of 2^-64, it is
+// "attempt_id already used for a different attempt" to them, and a retry
+// of the erased attempt reaching one is refused, with no consequence. A
+// mark no longer than a fingerprint (as it was) is a record they decide
+// again, learning the login: the erased user's profile came back.
+const erasedMark = "~riskgate~erased~"
 
 // flagIndexAttempt, in an account item's flags, says that the item also
 // indexes an attempt id under the user (the user's <base>:attempts), for
