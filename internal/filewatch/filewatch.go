@@ -38,6 +38,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -238,20 +239,32 @@ func New(paths []string, changed func(path string) error, opts Options) (*Watche
 	}
 	if !opts.DisableNotify && len(dirs) > 0 {
 		fsw, err := fsnotify.NewWatcher()
+		watched := 0
 		if err == nil {
-			for d := range dirs {
+			// A folder that cannot be watched (unreadable, or gone since
+			// it was listed) is left to polling alone; the others keep
+			// their notifications. One such folder (a tenant's rules)
+			// once left every folder to polling, and every edit waited
+			// for the poll.
+			for _, d := range slices.Sorted(maps.Keys(dirs)) {
 				if aerr := fsw.Add(d); aerr != nil {
-					err = errors.Join(err, aerr)
+					err = errors.Join(err, fmt.Errorf("%s: %w", d, aerr))
+					continue
 				}
+				watched++
 			}
 		}
-		if err != nil {
+		switch {
+		case watched == 0:
 			// Not fatal: polling still reloads, only later.
 			w.log.Warn("file change notifications unavailable; polling only", "err", err, "poll", opts.Poll)
 			if fsw != nil {
 				_ = fsw.Close()
 			}
-		} else {
+		case err != nil:
+			w.log.Warn("file change notifications unavailable for some folders; polling those", "err", err, "poll", opts.Poll)
+			w.fsw = fsw
+		default:
 			w.fsw = fsw
 		}
 	}

@@ -358,3 +358,24 @@ func TestRetryBacksOff(t *testing.T) {
 	replace(t, path, "three")
 	waitFor(t, "the new version", loader.count, 2)
 }
+
+// TestOneFolderNotWatchable: a folder notifications cannot watch (one
+// the process may not read: a tenant's rules folder made unreadable; or
+// one gone since it was listed) leaves that folder to polling, not every
+// other: they were all left to it, so one tenant's folder delayed every
+// edit of the shared rules and of the other tenants by up to a minute.
+func TestOneFolderNotWatchable(t *testing.T) {
+	dir := t.TempDir()
+	ok := filepath.Join(dir, "rules.yaml")
+	write(t, ok, "one")
+	gone := filepath.Join(dir, "gone", "tenant", "rules.yaml") // its folder cannot be watched
+	var rec recorder
+	// No polling: only notifications can tell of the change.
+	w, err := New([]string{gone, ok}, rec.changed, Options{Poll: -1, Debounce: 20 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	write(t, ok, "two!")
+	waitFor(t, "the change of a file in a watched folder", rec.count, 1)
+}
