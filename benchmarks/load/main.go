@@ -54,6 +54,7 @@ type config struct {
 	token       string
 	label       string
 	omitSignals bool
+	attemptIDs  bool
 	decode      bool
 	serverPID   int
 	redisPID    int
@@ -73,6 +74,7 @@ func main() {
 	flag.StringVar(&c.token, "token", os.Getenv("RISKGATE_SCORING_TOKEN"), "scoring bearer token, if the server needs one")
 	flag.StringVar(&c.label, "label", "", "a label for the result line")
 	flag.BoolVar(&c.omitSignals, "omit-signals", false, "ask for decisions without their signals")
+	flag.BoolVar(&c.attemptIDs, "attempt-ids", false, "send a new attempt_id with every call, as riskgate's Go client does (the store then keeps each decision for retries)")
 	flag.BoolVar(&c.decode, "decode", true, "decode the answers (as a real client does); false reads and drops them, to keep the generator's CPU for the server")
 	flag.IntVar(&c.serverPID, "server-pid", 0, "the server's process id, to report its CPU per call (Linux)")
 	flag.IntVar(&c.redisPID, "redis-pid", 0, "redis-server's process id, to report its CPU per call (Linux)")
@@ -399,6 +401,18 @@ func newCaller(c config, pop *population) (caller, func(), error) {
 			_, err := conns[i%len(conns)].Score(base, reqs[i])
 			return err
 		}
+		if c.attemptIDs {
+			ids := newAttemptIDs()
+			call = func(_ context.Context, i int) error {
+				a := pop.attempts[i].pb()
+				a.AttemptId = ids.next()
+				_, err := conns[i%len(conns)].Score(base, &pb.ScoreRequest{Attempt: a, OmitSignals: c.omitSignals})
+				return err
+			}
+		}
+		if !c.decode && c.attemptIDs {
+			return nil, nil, errors.New("-attempt-ids needs -decode: requests are encoded before the run without it")
+		}
 		if !c.decode {
 			encoded := make([]raw, len(reqs))
 			for i, r := range reqs {
@@ -432,8 +446,16 @@ func newCaller(c config, pop *population) (caller, func(), error) {
 		if c.omitSignals {
 			url += "?omit_signals=true"
 		}
+		var ids *attemptIDs
+		if c.attemptIDs {
+			ids = newAttemptIDs()
+		}
 		return func(ctx context.Context, i int) error {
-			req, _ := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(bodies[i]))
+			body := bodies[i]
+			if ids != nil { // {"attempt_id":"…", and the rest of the object
+				body = append(append(append([]byte(`{"attempt_id":"`), ids.next()...), `",`...), body[1:]...)
+			}
+			req, _ := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(body))
 			req.Header.Set("Content-Type", "application/json")
 			if c.token != "" {
 				req.Header.Set("Authorization", "Bearer "+c.token)
@@ -452,6 +474,20 @@ func newCaller(c config, pop *population) (caller, func(), error) {
 	}
 	return nil, nil, errors.New("target: want grpc or http")
 }
+
+// attemptIDs makes attempt ids unique to this run: a prefix from the
+// clock, so that runs against the same server do not retry each other's
+// attempts, and a counter.
+type attemptIDs struct {
+	prefix string
+	n      atomic.Uint64
+}
+
+func newAttemptIDs() *attemptIDs {
+	return &attemptIDs{prefix: strconv.FormatInt(time.Now().UnixNano(), 36) + "-"}
+}
+
+func (a *attemptIDs) next() string { return a.prefix + strconv.FormatUint(a.n.Add(1), 36) }
 
 // attempt is one generated login.
 type attempt struct {
