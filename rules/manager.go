@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"os"
@@ -115,6 +116,9 @@ type Manager struct {
 	mu     sync.Mutex // serialises loads, so a reload never reads a half-written put
 	cur    atomic.Pointer[Snapshot]
 	warned warnings // under mu
+	// folderErr is the tenants folder's problem the last reload found
+	// (tenantsFolderError), "" when it read; under mu.
+	folderErr string
 }
 
 var _ engine.Rules = (*Manager)(nil)
@@ -167,6 +171,12 @@ func NewManager(opts Options) (*Manager, error) {
 func (m *Manager) startTenants() error {
 	defer m.warned.reloaded()
 	read, err := m.readTenants(m.Set())
+	if errors.Is(err, fs.ErrNotExist) {
+		// Nothing in force to keep: a start without the folder has no
+		// overlays, as before it was created.
+		m.warnOnce("nodir", "the tenants rules folder does not exist; no tenant overlays", "path", m.opts.TenantsDir)
+		err = nil
+	}
 	var errs []error
 	for _, name := range slices.Sorted(maps.Keys(read.failed)) {
 		if !read.unreadable[name] {
@@ -240,6 +250,8 @@ type reloadResult struct {
 	shared  error
 	folder  error
 	tenants map[string]error
+	// sharedPaths are the shared rules' paths (Options.Paths).
+	sharedPaths []string
 }
 
 // err is every part's error, the tenants in name order.
@@ -264,6 +276,11 @@ func (r reloadResult) errFor(tenantsDir, path string) error {
 	case tenantsDir == "":
 	case path == tenantsDir:
 		return r.folder
+	case path == filepath.Dir(tenantsDir) && !slices.ContainsFunc(r.sharedPaths, func(p string) bool { return filepath.Clean(p) == path }):
+		// The tenants folder's parent, watched to see the folder go
+		// (see Manager.Watch): only a trigger, its reload reported;
+		// the folder's own path is tried again when it is back.
+		return nil
 	case filepath.Dir(path) == tenantsDir:
 		if r.folder != nil {
 			return r.folder
@@ -278,7 +295,7 @@ func (r reloadResult) errFor(tenantsDir, path string) error {
 
 func (m *Manager) reload(trigger string) reloadResult {
 	defer m.warned.reloaded()
-	var r reloadResult
+	r := reloadResult{sharedPaths: m.opts.Paths}
 	r.changed, r.shared = m.reloadShared(trigger)
 	if m.opts.TenantsDir == "" {
 		return r
@@ -288,12 +305,32 @@ func (m *Manager) reload(trigger string) reloadResult {
 	// compiles without it, so one tenant's edit need not wait for a fix
 	// of the shared files).
 	read, err := m.readTenants(m.Set())
+	inForce := len(m.Snapshot().Tenants) > 0
+	switch {
+	case err == nil && read.folders == 0 && !read.marker && inForce:
+		// An empty mount point looks like this: a volume that failed
+		// to mount, or a remount in progress. Dropping every overlay
+		// would loosen every tenant that tightened its rules without
+		// anyone deciding so; the marker says it is on purpose.
+		err = fmt.Errorf("rules: tenants: %s holds no tenant's folder while %d overlay(s) are in force (a volume that failed to mount?); to remove every overlay on purpose, leave a file named %s in it", m.opts.TenantsDir, len(m.Snapshot().Tenants), NoOverlaysMarker)
+		err = &tenantsFolderError{err: err, empty: true}
+	case errors.Is(err, fs.ErrNotExist) && !inForce:
+		// Nothing in force to keep, as at a start without the folder.
+		m.warnOnce("nodir", "the tenants rules folder does not exist; no tenant overlays", "path", m.opts.TenantsDir)
+		err = nil
+	case err != nil:
+		err = &tenantsFolderError{err: err}
+	}
 	if err != nil {
 		// The tenants folder itself could not be read: nothing is
 		// known of any overlay, and every one in force stays.
-		m.failed(trigger, err)
+		m.tenantsFolderFailed(trigger, err)
 		r.folder = err
 		return r
+	}
+	if m.folderErr != "" {
+		m.log.Info("the tenants rules folder is readable again", "trigger", trigger, "path", m.opts.TenantsDir)
+		m.folderErr = ""
 	}
 	r.tenants = read.failed
 	if m.applyTenants(trigger, read) {
@@ -329,6 +366,9 @@ func (m *Manager) Watch(ctx context.Context) error {
 	for {
 		tenants := m.tenantWatchPaths()
 		paths := append(slices.Clone(m.opts.Paths), tenants...)
+		if parent := m.tenantsParent(); parent != "" {
+			paths = append(paths, parent)
+		}
 		if len(paths) == 0 {
 			return nil
 		}
@@ -351,7 +391,7 @@ func (m *Manager) Watch(ctx context.Context) error {
 			}
 			return err
 		}, filewatch.Options{
-			Poll: m.opts.Poll, Debounce: m.opts.Debounce, Content: true, Filter: isRuleFile, Logger: m.log,
+			Poll: m.opts.Poll, Debounce: m.opts.Debounce, Content: true, Filter: watchedFile, Logger: m.log,
 			Subfolders: m.opts.TenantsDir != "",
 		})
 		if err != nil {
@@ -370,6 +410,29 @@ func (m *Manager) Watch(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// watchedFile is a file whose change Watch reloads for: a rule file, or
+// the tenants folder's NoOverlaysMarker (put in an emptied folder, it
+// removes every overlay at once, not at the watch's next retry).
+func watchedFile(name string) bool { return isRuleFile(name) || name == NoOverlaysMarker }
+
+// tenantsParent is the folder the tenants folder is in, which Watch
+// watches too, unless it is a shared rules path already: the watch of a
+// folder does not report the folder gone (filewatch keeps the version
+// loaded), but its parent's identity counts its folders, so that a
+// tenants folder moved away or unmounted is a change, and its reload
+// reports every overlay in force stale rather than waiting for the next
+// one to drop them.
+func (m *Manager) tenantsParent() string {
+	if m.opts.TenantsDir == "" {
+		return ""
+	}
+	parent := filepath.Dir(filepath.Clean(m.opts.TenantsDir))
+	if slices.ContainsFunc(m.opts.Paths, func(p string) bool { return filepath.Clean(p) == parent }) {
+		return ""
+	}
+	return parent
 }
 
 // Validate compiles a candidate ruleset without using it. A ruleset that

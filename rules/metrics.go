@@ -57,7 +57,7 @@ func newMetrics() *metrics {
 		}, []string{"trigger", "result"}),
 		stale: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "riskgate_rules_tenant_overlay_stale",
-			Help: "Tenants whose overlay files the last reload rejected, by tenant: each keeps its last good overlay (or, without one, the shared rules) until its files load. No series while every overlay loads; past 100 tenants, the rest are counted under tenant=\"other\".",
+			Help: "Tenants whose overlay files (or the whole tenants folder) the last reload rejected, by tenant: each keeps its last good overlay (or, without one, the shared rules) until its files load. No series while every overlay loads; past 100 tenants, the rest are counted under tenant=\"other\".",
 		}, []string{"tenant"}),
 	}
 }

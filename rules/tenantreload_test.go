@@ -369,3 +369,175 @@ func TestBrokenSharedFilesDoNotFreezeOverlays(t *testing.T) {
 		t.Errorf("beta's new country: %v, want step_up", a)
 	}
 }
+
+// TestTenantsFolderGone: the whole tenants folder gone while the server
+// ran (moved away, or a volume that failed to mount: no folder, or an
+// empty mount point) dropped every overlay with one warning, nothing
+// reported stale: every tenant fell back to the shared rules, those that
+// had tightened them loosened without anyone deciding so. It is now a
+// reload failure: every overlay stays in force, reported stale (gauge,
+// the tenant's failure, logged once), until the folder is back. An empty
+// folder with the NoOverlaysMarker removes them on purpose. By a reload
+// and by the file watch.
+func TestTenantsFolderGone(t *testing.T) {
+	for _, mode := range []string{"reload", "watch"} {
+		for _, how := range []string{"removed", "emptied", "emptied on purpose"} {
+			t.Run(mode+"/"+how, func(t *testing.T) {
+				f := newTenantsFixture(t)
+				var log syncbuf.Buffer
+				m, err := NewManager(Options{Paths: []string{f.shared}, TenantsDir: f.tenants, Debounce: 20 * time.Millisecond, Poll: 50 * time.Millisecond,
+					Logger: slog.New(slog.NewTextHandler(&log, nil))})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if mode == "watch" {
+					watching(t, m)
+				}
+				settle := func(what string, cond func() bool) error {
+					t.Helper()
+					if mode == "watch" {
+						waitUntil(t, what, cond)
+						return nil
+					}
+					_, err := m.Reload(TriggerFile)
+					if !cond() {
+						t.Fatalf("after the reload: not %s (%v)", what, err)
+					}
+					return err
+				}
+				stale := func() map[string]float64 {
+					out := map[string]float64{}
+					for _, tenant := range []string{"acme", "beta"} {
+						if v := testutil.ToFloat64(m.metrics.stale.WithLabelValues(tenant)); v != 0 {
+							out[tenant] = v
+						}
+						m.metrics.stale.DeleteLabelValues(tenant) // WithLabelValues made it
+					}
+					return out
+				}
+				mv := func(from, to string) {
+					t.Helper()
+					if err := os.Rename(from, to); err != nil {
+						t.Fatal(err)
+					}
+				}
+				acmeSet := m.ForTenant("acme")
+				away := filepath.Join(f.root, "away")
+				var gone, back func()
+				switch how {
+				case "removed":
+					gone, back = func() { mv(f.tenants, away) }, func() { mv(away, f.tenants) }
+				default: // an empty mount point: the folder stays, its folders go
+					gone = func() {
+						if err := os.Mkdir(away, 0o755); err != nil {
+							t.Fatal(err)
+						}
+						if how == "emptied on purpose" {
+							f.write(t, filepath.Join(f.tenants, NoOverlaysMarker), "")
+						}
+						mv(filepath.Join(f.tenants, "acme"), filepath.Join(away, "acme"))
+						mv(filepath.Join(f.tenants, "beta"), filepath.Join(away, "beta"))
+					}
+					back = func() {
+						mv(filepath.Join(away, "acme"), filepath.Join(f.tenants, "acme"))
+						mv(filepath.Join(away, "beta"), filepath.Join(f.tenants, "beta"))
+					}
+				}
+
+				gone()
+				if how == "emptied on purpose" {
+					if err := settle("every overlay removed", func() bool { return len(m.TenantNames()) == 0 }); err != nil {
+						t.Errorf("reload: %v", err)
+					}
+					if got := stale(); len(got) != 0 || len(m.Snapshot().TenantFailures) != 0 {
+						t.Errorf("stale %v, failures %v", got, m.Snapshot().TenantFailures)
+					}
+					back()
+					settle("the overlays back", func() bool { return overlayLabel(m, "acme") == "acme-1" && overlayLabel(m, "beta") == "beta-1" })
+					return
+				}
+				err = settle("both tenants reported stale", func() bool {
+					return m.TenantFailure("acme") != nil && m.TenantFailure("beta") != nil
+				})
+				if mode == "reload" {
+					if err == nil {
+						t.Error("the reload found the tenants folder gone and returned no error")
+					}
+					// Again: the same problem, logged once.
+					if _, err := m.Reload(TriggerFile); err == nil {
+						t.Error("the second reload returned no error")
+					}
+				}
+				if overlayLabel(m, "acme") != "acme-1" || overlayLabel(m, "beta") != "beta-1" || m.ForTenant("acme") != acmeSet {
+					t.Errorf("overlays in force: acme %q, beta %q; want both kept", overlayLabel(m, "acme"), overlayLabel(m, "beta"))
+				}
+				env := engine.Env{Geo: engine.GeoEnv{NewCountry: true}}
+				if a, _, _ := decide(m.Current(), env); decideTenant(m, "beta", env) == a {
+					t.Errorf("beta's new country: %v, as the shared rules decide it; want its overlay's (new-country disabled)", a)
+				}
+				if got := stale(); len(got) != 2 {
+					t.Errorf("stale overlays %v, want acme and beta", got)
+				}
+				if testutil.ToFloat64(m.metrics.reloads.WithLabelValues(TriggerFile, "failure")) < 1 {
+					t.Error("the folder's failure is not counted among the failed reloads")
+				}
+				p := m.TenantFailure("acme").Problems()
+				if len(p) != 1 || !strings.Contains(p[0].Error(), "tenants folder") || strings.Contains(p[0].Error(), f.root) {
+					t.Errorf("acme's problems %v: want the tenants folder named, without the server's path", p)
+				}
+				if _, err := m.PutTenant("acme", "", src("rules.yaml", acmeOverlay)); err == nil {
+					t.Error("a put while the tenants folder is gone was taken; it would leave acme's overlay alone in the folder")
+				}
+				if n := strings.Count(log.String(), `"tenants rules folder rejected;`); n != 1 {
+					t.Errorf("the folder's problem logged %d times at error level, want once:\n%s", n, log.String())
+				}
+
+				back()
+				if err := settle("nothing stale once the folder is back", func() bool { return len(m.Snapshot().TenantFailures) == 0 }); err != nil {
+					t.Errorf("reload: %v", err)
+				}
+				if got := stale(); len(got) != 0 {
+					t.Errorf("stale overlays %v once the folder is back", got)
+				}
+				if overlayLabel(m, "acme") != "acme-1" || overlayLabel(m, "beta") != "beta-1" {
+					t.Errorf("overlays in force: acme %q, beta %q", overlayLabel(m, "acme"), overlayLabel(m, "beta"))
+				}
+				// One tenant's folder removed on purpose: its overlay goes.
+				if err := os.RemoveAll(filepath.Join(f.tenants, "beta")); err != nil {
+					t.Fatal(err)
+				}
+				settle("beta's overlay removed", func() bool { return m.Tenant("beta") == nil })
+				if m.Tenant("acme") == nil || m.TenantFailure("beta") != nil || len(stale()) != 0 {
+					t.Errorf("after beta's folder was removed: acme %v, beta's failure %v", m.Tenant("acme"), m.TenantFailure("beta"))
+				}
+			})
+		}
+	}
+}
+
+// TestTenantsFolderMissingAtStart: a start without the tenants folder
+// warns and has no overlays (a reload without it, with none in force,
+// too); it is read once it appears.
+func TestTenantsFolderMissingAtStart(t *testing.T) {
+	f := newTenantsFixture(t)
+	away := filepath.Join(f.root, "away")
+	if err := os.Rename(f.tenants, away); err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewManager(Options{Paths: []string{f.shared}, TenantsDir: f.tenants, Logger: discard()})
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	if len(m.TenantNames()) != 0 {
+		t.Errorf("overlays %v", m.TenantNames())
+	}
+	if _, err := m.Reload(TriggerSignal); err != nil || len(m.Snapshot().TenantFailures) != 0 {
+		t.Errorf("reload without the folder and no overlay: %v, failures %v", err, m.Snapshot().TenantFailures)
+	}
+	if err := os.Rename(away, f.tenants); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Reload(TriggerSignal); err != nil || overlayLabel(m, "acme") != "acme-1" {
+		t.Errorf("reload with the folder back: %v, acme %q", err, overlayLabel(m, "acme"))
+	}
+}

@@ -84,7 +84,8 @@ type TenantFailure struct {
 	Tenant string
 	// Err is why, naming the tenant's files by their paths: an ErrorList
 	// (every problem, with file:line) for files that do not compile, else
-	// the error reading them.
+	// the error reading them, or the tenants folder's own error when the
+	// whole folder was rejected (missing, empty, unreadable).
 	Err error
 	// Since is when a reload first rejected the tenant's files since they
 	// last loaded; a later reload that rejects them again (the same
@@ -104,6 +105,12 @@ func (f *TenantFailure) Problems() ErrorList {
 		// A file of the folder, then the folder itself (a read error of
 		// the folder names it alone: "open /srv/tenants/acme: ...").
 		msgs = pathReplacer(f.dir+string(filepath.Separator), "", f.dir, filepath.Base(f.dir))
+	}
+	var folder *tenantsFolderError
+	if errors.As(f.Err, &folder) {
+		// The tenants folder's path is the server's: say what is wrong
+		// without it.
+		return ErrorList{{Err: errors.New(folder.public())}}
 	}
 	var list ErrorList
 	if !errors.As(f.Err, &list) {
@@ -134,13 +141,49 @@ type tenantsRead struct {
 	// unreadable are the tenants of failed whose files could not be read
 	// (rather than did not compile).
 	unreadable map[string]bool
+	// folders counts the tenants' folders found, with rule files or
+	// not; marker says whether NoOverlaysMarker was found.
+	folders int
+	marker  bool
+}
+
+// NoOverlaysMarker is the file that, in a tenants folder holding no
+// tenant's folder, says the folder is empty on purpose: a reload then
+// removes every overlay in force. Without it, such a folder is taken for
+// a volume that failed to mount (an empty mount point), and the overlays
+// in force stay (see tenantsFolderError).
+const NoOverlaysMarker = ".no-overlays"
+
+// tenantsFolderError is the tenants folder itself found missing, not a
+// folder, unreadable, or empty without NoOverlaysMarker by a reload while
+// overlays are in force: nothing is known of any overlay, so every
+// overlay in force stays and every tenant with one is reported stale.
+type tenantsFolderError struct {
+	err   error
+	empty bool
+}
+
+func (e *tenantsFolderError) Error() string { return e.err.Error() }
+func (e *tenantsFolderError) Unwrap() error { return e.err }
+
+// public is the error without the server's paths, for a tenant's view.
+func (e *tenantsFolderError) public() string {
+	switch {
+	case e.empty:
+		return "the server's tenants folder holds no tenant's folder (a volume that failed to mount?); the overlay in force stays until the folder is back"
+	case errors.Is(e.err, fs.ErrNotExist):
+		return "the server's tenants folder is missing (a volume that failed to mount?); the overlay in force stays until the folder is back"
+	default:
+		return "the server's tenants folder could not be read; the overlay in force stays until it can"
+	}
 }
 
 // readTenants loads every overlay of the tenants folder, each on its own:
 // each folder in it named like a tenant and holding rule files. A folder
 // with a name no tenant can have, and a rule file directly in the folder,
 // are warned of (once, until they change) and skipped. The error is the
-// tenants folder's own: then nothing is known of any overlay.
+// tenants folder's own (fs.ErrNotExist when it does not exist): then
+// nothing is known of any overlay.
 func (m *Manager) readTenants(shared *Set) (tenantsRead, error) {
 	read := tenantsRead{overlays: map[string]*TenantSnapshot{}, failed: map[string]error{}, unreadable: map[string]bool{}}
 	if m.opts.TenantsDir == "" {
@@ -148,13 +191,13 @@ func (m *Manager) readTenants(shared *Set) (tenantsRead, error) {
 	}
 	entries, err := os.ReadDir(m.opts.TenantsDir)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			m.warnOnce("nodir", "the tenants rules folder does not exist; no tenant overlays", "path", m.opts.TenantsDir)
-			return read, nil
-		}
 		return read, fmt.Errorf("rules: tenants: %w", err)
 	}
 	for _, e := range entries {
+		if e.Name() == NoOverlaysMarker {
+			read.marker = true
+			continue
+		}
 		if StrayTenantFile(e) {
 			path := filepath.Join(m.opts.TenantsDir, e.Name())
 			m.warnOnce("stray\x00"+path, "skipping a rule file directly in the tenants folder: no tenant reads it (a tenant's overlay is <folder>/<tenant>/*.yaml)", "path", path)
@@ -169,6 +212,7 @@ func (m *Manager) readTenants(shared *Set) (tenantsRead, error) {
 			m.warnOnce("name\x00"+path, "skipping a tenants folder entry that is no tenant name", "path", path)
 			continue
 		}
+		read.folders++
 		dir := m.tenantDir(tenant)
 		srcs, err := LoadFiles(dir)
 		if err != nil {
@@ -274,6 +318,12 @@ func (m *Manager) PutTenant(tenant, ifVersion string, files []Source) (*TenantSn
 			return nil, fmt.Errorf("%w: tenant %s: in force %q, expected %s", ErrVersionMismatch, tenant, have, ifVersion)
 		}
 	}
+	if m.folderErr != "" {
+		// The put would create the tenants folder (or write to an empty
+		// mount point) with this overlay alone, and the next reload
+		// would remove every other tenant's.
+		return nil, fmt.Errorf("rules: tenant %s: the tenants folder is missing or unreadable; every overlay in force stays until it is back, and a put waits for it", tenant)
+	}
 	cand, err := m.ValidateTenant(tenant, files)
 	if err != nil {
 		m.tenantFailed(tenant, err)
@@ -322,6 +372,43 @@ func (m *Manager) tenantFailed(tenant string, err error) {
 	}
 	m.log.Error("tenant rules rejected; the tenant's overlay in force stays", "trigger", TriggerAPI, "tenant", tenant, "in_force", in, "err", err)
 	m.metrics.failed(TriggerAPI, m.opts.Now())
+}
+
+// tenantsFolderFailed records the tenants folder itself rejected by a
+// reload (err, a *tenantsFolderError): every overlay in force stays, and
+// every tenant with one (or already rejected) is reported stale with
+// err, since when its own rejection began if it was. It logs the problem
+// at error level when it is new or changed, as applyTenants does a
+// tenant's.
+func (m *Manager) tenantsFolderFailed(trigger string, err error) {
+	cur := m.Snapshot()
+	now := m.opts.Now()
+	failures := make(map[string]*TenantFailure, len(cur.Tenants)+len(cur.TenantFailures))
+	for name := range cur.Tenants {
+		failures[name] = &TenantFailure{Tenant: name, Err: err, Since: now, dir: m.tenantDir(name)}
+	}
+	for name, prev := range cur.TenantFailures {
+		failures[name] = &TenantFailure{Tenant: name, Err: err, Since: prev.Since, dir: m.tenantDir(name)}
+	}
+	m.metrics.failed(trigger, now)
+	tenants := slices.Sorted(maps.Keys(failures))
+	if m.folderErr == err.Error() {
+		level := slog.LevelDebug
+		if trigger == TriggerSignal {
+			level = slog.LevelWarn
+		}
+		m.log.Log(context.Background(), level, "tenants rules folder still rejected; every tenant's overlay in force stays", "trigger", trigger, "tenants", tenants, "err", err)
+	} else {
+		m.log.Error("tenants rules folder rejected; every tenant's overlay in force stays", "trigger", trigger, "path", m.opts.TenantsDir, "tenants", tenants, "err", err)
+	}
+	m.folderErr = err.Error()
+	if sameFailures(cur.TenantFailures, failures) {
+		return
+	}
+	next := *cur
+	next.TenantFailures = failures
+	m.cur.Store(&next)
+	m.metrics.staleTenants(tenants)
 }
 
 // applyTenants puts in force what a read of the tenants folder found,

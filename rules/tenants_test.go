@@ -418,7 +418,17 @@ func TestWatchTenantFolders(t *testing.T) {
 	if err := os.RemoveAll(filepath.Join(tenants, "acme")); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the removed folder's overlay gone", func() bool { return m.Tenant("acme") == nil })
+	// The last tenant's folder removed leaves the tenants folder empty,
+	// which an unmounted volume does too: the overlay stays, reported,
+	// until the folder says it is empty on purpose.
+	waitUntil(t, "the emptied folder reported", func() bool { return m.TenantFailure("acme") != nil })
+	if m.Tenant("acme") == nil {
+		t.Fatal("the overlay was dropped when the tenants folder emptied")
+	}
+	if err := os.WriteFile(filepath.Join(tenants, NoOverlaysMarker), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the removed folder's overlay gone", func() bool { return m.Tenant("acme") == nil && m.TenantFailure("acme") == nil })
 }
 
 // A tenant's folder may be a symbolic link to a folder elsewhere (a
