@@ -250,8 +250,6 @@ type reloadResult struct {
 	shared  error
 	folder  error
 	tenants map[string]error
-	// sharedPaths are the shared rules' paths (Options.Paths).
-	sharedPaths []string
 }
 
 // err is every part's error, the tenants in name order.
@@ -276,11 +274,6 @@ func (r reloadResult) errFor(tenantsDir, path string) error {
 	case tenantsDir == "":
 	case path == tenantsDir:
 		return r.folder
-	case path == filepath.Dir(tenantsDir) && !slices.ContainsFunc(r.sharedPaths, func(p string) bool { return filepath.Clean(p) == path }):
-		// The tenants folder's parent, watched to see the folder go
-		// (see Manager.Watch): only a trigger, its reload reported;
-		// the folder's own path is tried again when it is back.
-		return nil
 	case filepath.Dir(path) == tenantsDir:
 		if r.folder != nil {
 			return r.folder
@@ -295,7 +288,7 @@ func (r reloadResult) errFor(tenantsDir, path string) error {
 
 func (m *Manager) reload(trigger string) reloadResult {
 	defer m.warned.reloaded()
-	r := reloadResult{sharedPaths: m.opts.Paths}
+	var r reloadResult
 	r.changed, r.shared = m.reloadShared(trigger)
 	if m.opts.TenantsDir == "" {
 		return r
@@ -363,37 +356,52 @@ func (m *Manager) reloadShared(trigger string) (bool, error) {
 // keeps the file's size and time is seen and a touch reloads nothing.
 // Without rule files Watch returns at once.
 func (m *Manager) Watch(ctx context.Context) error {
+	if len(m.opts.Paths) == 0 && m.opts.TenantsDir == "" {
+		return nil
+	}
+	opts := filewatch.Options{
+		Poll: m.opts.Poll, Debounce: m.opts.Debounce, Content: true, Filter: watchedFile, Logger: m.log,
+		Subfolders: m.opts.TenantsDir != "",
+	}
+	regroup := make(chan struct{}, 1)
+	signal := func() {
+		select {
+		case regroup <- struct{}{}:
+		default:
+		}
+	}
+	if parent := m.tenantsParent(); parent != "" {
+		// A watcher of its own: it also watches the parent's parent
+		// (which may be busy, /tmp, /srv), whose events would keep
+		// putting off the rule files' debounced reloads.
+		pw, err := filewatch.New([]string{parent}, func(string) error {
+			// Only a trigger: the reload reports what it finds, and the
+			// tenants folder's own path is tried again once it is back.
+			_, _ = m.Reload(TriggerFile)
+			signal()
+			return nil
+		}, opts)
+		if err != nil {
+			return fmt.Errorf("rules watch: %w", err)
+		}
+		defer pw.Close()
+	}
 	for {
 		tenants := m.tenantWatchPaths()
 		paths := append(slices.Clone(m.opts.Paths), tenants...)
-		if parent := m.tenantsParent(); parent != "" {
-			paths = append(paths, parent)
-		}
-		if len(paths) == 0 {
-			return nil
-		}
 		// A tenant's folder is watched from the moment it exists: the
 		// tenants folder's identity includes its folders' names, and a
 		// reload after which they differ starts the watch again over
 		// them. (A folder added then was loaded by that reload, but its
 		// later edits were never seen; a folder removed kept its overlay
 		// until some other change.)
-		regroup := make(chan struct{}, 1)
 		w, err := filewatch.New(paths, func(path string) error {
 			m.mu.Lock()
 			err := m.reload(TriggerFile).errFor(m.opts.TenantsDir, path)
 			m.mu.Unlock()
-			if !slices.Equal(m.tenantWatchPaths(), tenants) {
-				select {
-				case regroup <- struct{}{}:
-				default:
-				}
-			}
+			signal()
 			return err
-		}, filewatch.Options{
-			Poll: m.opts.Poll, Debounce: m.opts.Debounce, Content: true, Filter: watchedFile, Logger: m.log,
-			Subfolders: m.opts.TenantsDir != "",
-		})
+		}, opts)
 		if err != nil {
 			return fmt.Errorf("rules watch: %w", err)
 		}
@@ -401,12 +409,19 @@ func (m *Manager) Watch(ctx context.Context) error {
 		// A change between the last load and this watch would be missed:
 		// look once now (nothing changes when nothing did).
 		_, _ = m.Reload(TriggerFile)
-		select {
-		case <-ctx.Done():
-			return w.Close()
-		case <-regroup:
-			if err := w.Close(); err != nil {
-				return fmt.Errorf("rules watch: %w", err)
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				return w.Close()
+			case <-regroup:
+				if slices.Equal(m.tenantWatchPaths(), tenants) {
+					continue
+				}
+				if err := w.Close(); err != nil {
+					return fmt.Errorf("rules watch: %w", err)
+				}
+				break wait
 			}
 		}
 	}
@@ -418,7 +433,7 @@ func (m *Manager) Watch(ctx context.Context) error {
 func watchedFile(name string) bool { return isRuleFile(name) || name == NoOverlaysMarker }
 
 // tenantsParent is the folder the tenants folder is in, which Watch
-// watches too, unless it is a shared rules path already: the watch of a
+// watches too (by a watcher of its own), unless it is a shared rules path already: the watch of a
 // folder does not report the folder gone (filewatch keeps the version
 // loaded), but its parent's identity counts its folders, so that a
 // tenants folder moved away or unmounted is a change, and its reload
