@@ -52,6 +52,13 @@ var ErrVersionMismatch = errors.New("rules: version in force differs")
 // than about the rules in it (a bad file name, too many files).
 var ErrInvalid = errors.New("rules: invalid request")
 
+// ErrTenantsFolderUnavailable is a tenant's put refused while the tenants
+// folder is missing, unreadable or emptied (a volume that failed to
+// mount): a put then would leave that one overlay in the folder, and the
+// next reload would remove every other tenant's. It passes when the
+// folder is back.
+var ErrTenantsFolderUnavailable = errors.New("rules: the tenants folder is missing or unreadable")
+
 // Snapshot is the ruleset in force and where it came from. It is immutable.
 type Snapshot struct {
 	Set      *Set

@@ -485,8 +485,8 @@ func TestTenantsFolderGone(t *testing.T) {
 				if len(p) != 1 || !strings.Contains(p[0].Error(), "tenants folder") || strings.Contains(p[0].Error(), f.root) {
 					t.Errorf("acme's problems %v: want the tenants folder named, without the server's path", p)
 				}
-				if _, err := m.PutTenant("acme", "", src("rules.yaml", acmeOverlay)); err == nil {
-					t.Error("a put while the tenants folder is gone was taken; it would leave acme's overlay alone in the folder")
+				if _, err := m.PutTenant("acme", "", src("rules.yaml", acmeOverlay)); !errors.Is(err, ErrTenantsFolderUnavailable) {
+					t.Errorf("a put while the tenants folder is gone: %v, want ErrTenantsFolderUnavailable (it would leave acme's overlay alone in the folder)", err)
 				}
 				if n := strings.Count(log.String(), `"tenants rules folder rejected;`); n != 1 {
 					t.Errorf("the folder's problem logged %d times at error level, want once:\n%s", n, log.String())

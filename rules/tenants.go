@@ -322,7 +322,7 @@ func (m *Manager) PutTenant(tenant, ifVersion string, files []Source) (*TenantSn
 		// The put would create the tenants folder (or write to an empty
 		// mount point) with this overlay alone, and the next reload
 		// would remove every other tenant's.
-		return nil, fmt.Errorf("rules: tenant %s: the tenants folder is missing or unreadable; every overlay in force stays until it is back, and a put waits for it", tenant)
+		return nil, fmt.Errorf("%w: tenant %s: every overlay in force stays until it is back, and a put waits for it", ErrTenantsFolderUnavailable, tenant)
 	}
 	cand, err := m.ValidateTenant(tenant, files)
 	if err != nil {

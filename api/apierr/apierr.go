@@ -55,6 +55,10 @@ func Classify(err error) *Error {
 		return &Error{Code: codes.NotFound, Field: "rule_id", Message: err.Error()}
 	case errors.Is(err, rules.ErrNotShadow), errors.Is(err, rules.ErrCannotEdit):
 		return &Error{Code: codes.FailedPrecondition, Field: "rule_id", Message: err.Error()}
+	case errors.Is(err, rules.ErrTenantsFolderUnavailable):
+		// The operator's to fix (a volume to mount); the put can be sent
+		// again then. The message names the tenant, not the server's path.
+		return &Error{Code: codes.Unavailable, Message: err.Error()}
 	case errors.Is(err, rules.ErrVersionMismatch):
 		return &Error{Code: codes.Aborted, Field: "if_version", Message: err.Error()}
 	case errors.Is(err, capture.ErrOtherSecret), errors.Is(err, replay.ErrOtherSecret), errors.Is(err, replay.ErrBadInput):

@@ -129,4 +129,31 @@ func TestTenantReloadErrorVisible(t *testing.T) {
 	if got := ts.metricValue(t, "riskgate_rules_tenant_overlay_stale", "tenant", "acme"); got != 0 {
 		t.Errorf("riskgate_rules_tenant_overlay_stale{tenant=acme} = %v after the fix", got)
 	}
+
+	// The whole tenants folder gone (a volume that failed to mount): the
+	// overlays stay, and a put waits for the folder, answered 503, the
+	// operator's to fix, not 500, and without the server's path.
+	away := ts.tenantsDir + ".away"
+	if err := os.Rename(ts.tenantsDir, away); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = os.Rename(away, ts.tenantsDir) }()
+	waitFor(t, "the missing tenants folder reported", func() bool {
+		v, _ := view("acme")
+		return v.ReloadError != nil && v.Overlay != nil
+	})
+	var refused struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	put := map[string]any{"files": []map[string]string{{"name": "rules.yaml", "content": strings.Replace(acmeOverlay, "acme-1", "acme-3", 1)}}}
+	code := httpDo(t, nil, "PUT", ts.url("/v1/tenants/acme/rules"), acmeToken, put, &refused)
+	if code != 503 || !strings.Contains(refused.Error.Message, "tenants folder") || strings.Contains(refused.Error.Message, ts.tenantsDir) {
+		t.Errorf("a put while the tenants folder is gone: %d %+v, want 503 naming the tenants folder, not its path", code, refused.Error)
+	}
+	if _, err := os.Stat(ts.tenantsDir); err == nil {
+		t.Error("the refused put made the tenants folder again")
+	}
 }
