@@ -67,45 +67,16 @@ func TestTenantOverlaysReloadOnTheirOwn(t *testing.T) {
 	for _, mode := range []string{"reload", "watch"} {
 		t.Run(mode, func(t *testing.T) {
 			f := newTenantsFixture(t)
-			var log syncbuf.Buffer
-			m, err := NewManager(Options{Paths: []string{f.shared}, TenantsDir: f.tenants, Debounce: 20 * time.Millisecond, Poll: 50 * time.Millisecond,
-				Logger: slog.New(slog.NewTextHandler(&log, nil))})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if mode == "watch" {
-				watching(t, m)
-			}
-			// settle reloads (SIGHUP) or waits for the watch, until cond.
-			settle := func(what string, cond func() bool) error {
-				t.Helper()
-				if mode == "watch" {
-					waitUntil(t, what, cond)
-					return nil
-				}
-				_, err := m.Reload(TriggerSignal)
-				if !cond() {
-					t.Fatalf("after the reload: not %s (%v)", what, err)
-				}
-				return err
-			}
-			stale := func() map[string]float64 {
-				out := map[string]float64{}
-				for _, tenant := range []string{"acme", "beta", "gamma"} {
-					if v := testutil.ToFloat64(m.metrics.stale.WithLabelValues(tenant)); v != 0 {
-						out[tenant] = v
-					}
-					m.metrics.stale.DeleteLabelValues(tenant) // WithLabelValues made it
-				}
-				return out
-			}
+			r := newTenantsRun(t, f, mode, TriggerSignal)
+			m, log, settle := r.m, &r.log, r.settle
+			stale := func() map[string]float64 { return r.stale("acme", "beta", "gamma") }
 			acmeSet := m.ForTenant("acme")
 
 			// Break acme's overlay (a misspelt field at line 7) and edit
 			// beta's, in one change.
 			f.write(t, filepath.Join(f.tenants, "acme", "rules.yaml"), strings.Replace(acmeOverlay, "attempt.hour", "attempt.houre", 1))
 			f.write(t, filepath.Join(f.tenants, "beta", "rules.yaml"), strings.Replace(betaOverlay, "beta-1", "beta-2", 1))
-			err = settle("beta's edit in force and acme's rejection reported", func() bool {
+			err := settle("beta's edit in force and acme's rejection reported", func() bool {
 				return overlayLabel(m, "beta") == "beta-2" && m.TenantFailure("acme") != nil
 			})
 			if mode == "reload" && (err == nil || !strings.Contains(err.Error(), "tenant acme: ") || !strings.Contains(err.Error(), filepath.Join(f.tenants, "acme", "rules.yaml")+":7: ")) {
@@ -384,37 +355,9 @@ func TestTenantsFolderGone(t *testing.T) {
 		for _, how := range []string{"removed", "emptied", "emptied on purpose"} {
 			t.Run(mode+"/"+how, func(t *testing.T) {
 				f := newTenantsFixture(t)
-				var log syncbuf.Buffer
-				m, err := NewManager(Options{Paths: []string{f.shared}, TenantsDir: f.tenants, Debounce: 20 * time.Millisecond, Poll: 50 * time.Millisecond,
-					Logger: slog.New(slog.NewTextHandler(&log, nil))})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if mode == "watch" {
-					watching(t, m)
-				}
-				settle := func(what string, cond func() bool) error {
-					t.Helper()
-					if mode == "watch" {
-						waitUntil(t, what, cond)
-						return nil
-					}
-					_, err := m.Reload(TriggerFile)
-					if !cond() {
-						t.Fatalf("after the reload: not %s (%v)", what, err)
-					}
-					return err
-				}
-				stale := func() map[string]float64 {
-					out := map[string]float64{}
-					for _, tenant := range []string{"acme", "beta"} {
-						if v := testutil.ToFloat64(m.metrics.stale.WithLabelValues(tenant)); v != 0 {
-							out[tenant] = v
-						}
-						m.metrics.stale.DeleteLabelValues(tenant) // WithLabelValues made it
-					}
-					return out
-				}
+				r := newTenantsRun(t, f, mode, TriggerFile)
+				m, log, settle := r.m, &r.log, r.settle
+				stale := func() map[string]float64 { return r.stale("acme", "beta") }
 				mv := func(from, to string) {
 					t.Helper()
 					if err := os.Rename(from, to); err != nil {
@@ -456,7 +399,7 @@ func TestTenantsFolderGone(t *testing.T) {
 					settle("the overlays back", func() bool { return overlayLabel(m, "acme") == "acme-1" && overlayLabel(m, "beta") == "beta-1" })
 					return
 				}
-				err = settle("both tenants reported stale", func() bool {
+				err := settle("both tenants reported stale", func() bool {
 					return m.TenantFailure("acme") != nil && m.TenantFailure("beta") != nil
 				})
 				if mode == "reload" {
@@ -540,4 +483,57 @@ func TestTenantsFolderMissingAtStart(t *testing.T) {
 	if _, err := m.Reload(TriggerSignal); err != nil || overlayLabel(m, "acme") != "acme-1" {
 		t.Errorf("reload with the folder back: %v, acme %q", err, overlayLabel(m, "acme"))
 	}
+}
+
+// tenantsRun is a Manager over a tenants fixture, reloaded by hand
+// (mode "reload", with trigger) or watching its files (mode "watch"),
+// logging to log.
+type tenantsRun struct {
+	t       *testing.T
+	m       *Manager
+	log     syncbuf.Buffer
+	mode    string
+	trigger string
+}
+
+func newTenantsRun(t *testing.T, f tenantsFixture, mode, trigger string) *tenantsRun {
+	t.Helper()
+	r := &tenantsRun{t: t, mode: mode, trigger: trigger}
+	m, err := NewManager(Options{Paths: []string{f.shared}, TenantsDir: f.tenants, Debounce: 20 * time.Millisecond, Poll: 50 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&r.log, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.m = m
+	if mode == "watch" {
+		watching(t, m)
+	}
+	return r
+}
+
+// settle reloads (mode "reload") or waits for the watch, until cond, and
+// returns the reload's error.
+func (r *tenantsRun) settle(what string, cond func() bool) error {
+	r.t.Helper()
+	if r.mode == "watch" {
+		waitUntil(r.t, what, cond)
+		return nil
+	}
+	_, err := r.m.Reload(r.trigger)
+	if !cond() {
+		r.t.Fatalf("after the reload: not %s (%v)", what, err)
+	}
+	return err
+}
+
+// stale returns the stale gauge of each of tenants that is not 0.
+func (r *tenantsRun) stale(tenants ...string) map[string]float64 {
+	out := map[string]float64{}
+	for _, tenant := range tenants {
+		if v := testutil.ToFloat64(r.m.metrics.stale.WithLabelValues(tenant)); v != 0 {
+			out[tenant] = v
+		}
+		r.m.metrics.stale.DeleteLabelValues(tenant) // WithLabelValues made it
+	}
+	return out
 }
