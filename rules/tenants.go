@@ -482,16 +482,9 @@ func (m *Manager) applyTenants(trigger string, read tenantsRead) bool {
 }
 
 func sameTenants(a, b map[string]*TenantSnapshot) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, x := range a {
-		y, ok := b[k]
-		if !ok || x.Set.Version() != y.Set.Version() || !sameNames(x.Sources, y.Sources) {
-			return false
-		}
-	}
-	return true
+	return maps.EqualFunc(a, b, func(x, y *TenantSnapshot) bool {
+		return x.Set.Version() == y.Set.Version() && sameNames(x.Sources, y.Sources)
+	})
 }
 
 func sameFailures(a, b map[string]*TenantFailure) bool {
