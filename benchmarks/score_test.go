@@ -92,6 +92,33 @@ func BenchmarkScore(b *testing.B) {
 	}
 }
 
+// BenchmarkScoreAttemptIDs is BenchmarkScore with an attempt_id on every
+// call, as riskgate's Go client sends: each Score then keeps its decision
+// for retries, in the engine's retry cache and in the store.
+func BenchmarkScoreAttemptIDs(b *testing.B) {
+	p := newPopulation(b, nil)
+	ctx := context.Background()
+	at := time.Date(2026, 2, 10, 9, 0, 0, 0, time.UTC)
+	ids := make([]string, 1<<16)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("att-%016x", i)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		a := p.attempts[i%popUsers]
+		a.Time = at.Add(time.Duration(i) * time.Millisecond)
+		// Distinct within the window: the ids repeat only after 65,536
+		// Scores, 65 s of the benchmark's clock, past no window.
+		a.AttemptID = ids[i&(len(ids)-1)] + strconv.Itoa(i>>16)
+		if _, err := p.e.Score(ctx, a); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
 // randomUsers is the population of BenchmarkScoreRandom: large enough
 // that the store's tables do not fit the CPU's caches, as in a real user
 // base.
@@ -222,6 +249,42 @@ func TestScoreAllocationBudget(t *testing.T) {
 	}
 	if allocs[true] > allocs[false] {
 		t.Errorf("Score allocates %.1f times per ordinary login with an observer, %.1f without: showing observers the decision must not allocate", allocs[true], allocs[false])
+	}
+}
+
+// TestScoreAllocationBudgetAttemptIDs is TestScoreAllocationBudget for
+// Scores with an attempt_id, as riskgate's Go client sends: each keeps its
+// decision for retries, in the retry cache and in the store. The kept
+// decision's JSON alone once took ten allocations a Score (json.Marshal
+// of the whole Decision, and the fingerprint's growing buffer).
+func TestScoreAllocationBudgetAttemptIDs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a population")
+	}
+	if raceEnabled {
+		t.Skip("the race detector allocates; the budget is checked by the non-race run in .ci/run")
+	}
+	p := newPopulation(t, nil)
+	ctx := context.Background()
+	at := time.Date(2026, 2, 10, 9, 0, 0, 0, time.UTC)
+	const runs = 2000
+	ids := make([]string, runs+1) // AllocsPerRun calls once more to warm up
+	for i := range ids {
+		ids[i] = fmt.Sprintf("att-%08d", i)
+	}
+	i := 0
+	allocs := testing.AllocsPerRun(runs, func() {
+		a := p.attempts[i%popUsers]
+		a.Time = at.Add(time.Duration(i) * time.Millisecond)
+		a.AttemptID = ids[i]
+		d, err := p.e.Score(ctx, a)
+		if err != nil || d.Action != engine.ActionAllow || d.AttemptID != a.AttemptID {
+			t.Fatalf("ordinary login: %v %s %v", err, d.Action, d.Reasons)
+		}
+		i++
+	})
+	if allocs > 6 {
+		t.Errorf("Score allocates %.1f times per ordinary login with an attempt_id; budget 6", allocs)
 	}
 }
 

@@ -163,6 +163,9 @@ type scratch struct {
 
 	facts *PasswordFacts // a captured attempt's password (ScoreCaptured)
 	idbuf [32]byte       // the decision id's signature (decisionid.go)
+	// record is the buffer of the attempt's fingerprint and of the
+	// decision kept for its retries (decidedRecord).
+	record []byte
 
 	// observed is the copy of the decision the observers are shown. In
 	// the scratch rather than on score's stack: a pointer handed to an

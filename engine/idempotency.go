@@ -259,16 +259,21 @@ const fingerprintLen = 8
 // computes the same, nodes of earlier versions included: they share the
 // store through a rolling upgrade, and computed it without the mark for
 // a marked Score too. The mark is kept in the record (keptDecision).
-func (e *Engine) attemptFingerprint(n *normalized) [fingerprintLen]byte {
+//
+// s.record holds what is keyed meanwhile, so that fingerprinting an
+// attempt allocates nothing.
+func (e *Engine) attemptFingerprint(s *scratch) [fingerprintLen]byte {
+	n := &s.n
 	a := n.a
-	var b []byte
-	b = append(b, "\x01fingerprint"...)
+	b := append(s.record[:0], "\x01fingerprint"...)
 	for _, s := range [...]string{a.UserID, n.username, a.IP, a.DeviceID, a.UserAgent, a.PasswordSHA1, a.Channel} {
 		b = append(b, 0)
 		b = append(b, s...)
 	}
 	b = append(b, 0, byte(a.Result))
+	s.record = b
 	k := e.opts.Keyer.key(domainAttempt, n.tenant, "", b)
+	clear(b) // the password's hash is in it, and the buffer is pooled
 	var fp [fingerprintLen]byte
 	copy(fp[:], k[:])
 	return fp
@@ -287,17 +292,24 @@ type keptDecision struct {
 	BeforePassword *bool `json:"before_password"`
 }
 
-// decidedRecord encodes d for Commit.Decided.
+// decidedRecord encodes d for Commit.Decided, in s.record: the store
+// copies what it keeps (Store.Commit).
 func (e *Engine) decidedRecord(s *scratch, d *Decision) []byte {
-	fp := e.attemptFingerprint(&s.n)
-	kept := keptDecision{Decision: *d, BeforePassword: &s.n.a.BeforePassword}
-	kept.Signals = Env{}
-	js, err := json.Marshal(&kept)
-	if err != nil {
-		return nil // cannot happen: a Decision always marshals
+	fp := e.attemptFingerprint(s)
+	b, ok := appendKept(append(s.record[:0], fp[:]...), d, s.n.a.BeforePassword)
+	if !ok {
+		return nil // a time RFC 3339 cannot hold: nothing is kept, as json.Marshal failed
 	}
-	return append(fp[:], js...)
+	if cap(b) <= maxScratchRecord {
+		s.record = b
+	}
+	return b
 }
+
+// maxScratchRecord bounds the record buffer a pooled scratch keeps: one
+// decision with many long reasons must not pin its size in every
+// scratch it passed through.
+const maxScratchRecord = 16 << 10
 
 // redecided returns the decision the store kept for a redelivered
 // attempt, with the signals just computed. ok is false when the record
@@ -308,7 +320,7 @@ func (e *Engine) redecided(s *scratch) (d Decision, ok bool, err error) {
 	if len(rec) <= fingerprintLen {
 		return Decision{}, false, nil
 	}
-	if fp := e.attemptFingerprint(&s.n); !bytes.Equal(fp[:], rec[:fingerprintLen]) {
+	if fp := e.attemptFingerprint(s); !bytes.Equal(fp[:], rec[:fingerprintLen]) {
 		return Decision{}, false, reusedID(&s.n, false)
 	}
 	var kept keptDecision

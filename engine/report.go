@@ -131,7 +131,7 @@ func (e *Engine) reportAttempt(ctx context.Context, o *Outcome) error {
 // fingerprint, and a failure whose id a different attempt's Score took is
 // counted under that key too. It once answered 204 and counted nothing.
 func (e *Engine) firstOutcome(ctx context.Context, kind OutcomeKind, s *scratch) (first bool, _ error) {
-	fp := e.attemptFingerprint(&s.n)
+	fp := e.attemptFingerprint(s)
 	ev := s.ev
 	failure := kind == LoginFailed || kind == StepUpFailed
 	scoreKey := failure && s.attempt.Result.Failed()

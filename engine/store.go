@@ -25,7 +25,10 @@ type Store interface {
 	// Record adds ev to the attack windows without reading anything; Report
 	// uses it for failures learned after the decision.
 	Record(ctx context.Context, ev *Event) error
-	// Commit applies the consequences of a decision.
+	// Commit applies the consequences of a decision. c and what it
+	// points to are the caller's again once Commit returns (the engine
+	// reuses them for its next call): a store applying it later copies
+	// what it needs.
 	Commit(ctx context.Context, c *Commit) error
 	// TakePending returns and deletes the pending decision with this id.
 	TakePending(ctx context.Context, tenant, decisionID string) (Pending, bool, error)
