@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 	"unsafe"
-
-	"github.com/hashicorp/golang-lru/v2/simplelru"
 )
 
 // recentDecisions makes attempt_id an idempotency key: a retried Score
@@ -35,8 +33,19 @@ type recentDecisions struct {
 }
 
 type recentShard struct {
-	mu  sync.Mutex
-	lru *simplelru.LRU[recentKey, *recentDecision]
+	mu sync.Mutex
+	// ring holds the decisions in the order they were put, the oldest at
+	// tail: a FIFO, not an LRU, since a retry comes once or twice and
+	// needs no promotion. Slots are values, so that remembering a
+	// decision allocates nothing once the ring has grown (a 1.2 KB
+	// object and a list element a Score with an attempt_id, before).
+	// A dropped or forgotten decision leaves a hole (size 0) until the
+	// tail passes it or the ring is compacted.
+	ring    []recentDecision
+	tail, n int // n slots in use from tail, holes included
+	holes   int
+	limit   int // entries: the ring grows to at most this many slots
+	index   map[recentKey]int32
 	// bytes is what the shard's decisions hold (decisionBytes), kept
 	// under budget: a decision carries the attempt's own strings, which a
 	// caller may make as large as a request allows.
@@ -48,10 +57,11 @@ type recentKey struct {
 }
 
 type recentDecision struct {
+	key         recentKey
 	d           Decision
 	fingerprint uint64
 	expires     time.Time
-	size        int
+	size        int // 0 for a hole
 }
 
 func newRecentDecisions(entries, maxBytes int, ttl time.Duration) *recentDecisions {
@@ -60,9 +70,70 @@ func newRecentDecisions(entries, maxBytes int, ttl time.Duration) *recentDecisio
 	for i := range r.shards {
 		sh := &r.shards[i]
 		sh.budget = max(1, maxBytes/len(r.shards))
-		sh.lru, _ = simplelru.NewLRU(per, func(_ recentKey, e *recentDecision) { sh.bytes -= e.size })
+		sh.limit = per
+		sh.index = make(map[recentKey]int32)
 	}
 	return r
+}
+
+// slot is the ring's i-th slot from the tail.
+func (sh *recentShard) slot(i int) int { return (sh.tail + i) % len(sh.ring) }
+
+// kill makes the slot at pos a hole, releasing what it referred to.
+func (sh *recentShard) kill(pos int32) {
+	e := &sh.ring[pos]
+	delete(sh.index, e.key)
+	sh.bytes -= e.size
+	*e = recentDecision{}
+	sh.holes++
+	sh.trim()
+}
+
+// trim drops the holes at both ends of the ring.
+func (sh *recentShard) trim() {
+	for sh.n > 0 && sh.ring[sh.tail].size == 0 {
+		sh.tail = (sh.tail + 1) % len(sh.ring)
+		sh.n--
+		sh.holes--
+	}
+	for sh.n > 0 && sh.ring[sh.slot(sh.n-1)].size == 0 {
+		sh.n--
+		sh.holes--
+	}
+}
+
+// evictOldest drops the oldest decision.
+func (sh *recentShard) evictOldest() { sh.kill(int32(sh.tail)) }
+
+// room makes a free slot at the head, growing or compacting the ring
+// when it is full, and returns it.
+func (sh *recentShard) room() int32 {
+	if sh.n == sh.limit {
+		sh.evictOldest()
+	}
+	if sh.n == len(sh.ring) {
+		// Full of decisions and holes, under the limit or with holes to
+		// squeeze out: copy the decisions, oldest first, into a ring of
+		// twice the size (at most the limit), or of the same size when
+		// half of it is holes.
+		size := min(sh.limit, max(8, 2*len(sh.ring)))
+		if sh.holes > 0 && sh.holes >= sh.n/2 {
+			size = len(sh.ring)
+		}
+		ring := make([]recentDecision, size)
+		j := 0
+		for i := range sh.n {
+			if e := &sh.ring[sh.slot(i)]; e.size > 0 {
+				ring[j] = *e
+				sh.index[e.key] = int32(j)
+				j++
+			}
+		}
+		sh.ring, sh.tail, sh.n, sh.holes = ring, 0, j, 0
+	}
+	pos := sh.slot(sh.n)
+	sh.n++
+	return int32(pos)
 }
 
 // decisionBytes bounds what a remembered decision holds: its own size
@@ -156,19 +227,24 @@ func (r *recentDecisions) get(n *normalized, now time.Time) (d Decision, ok bool
 	k := recentKey{n.tenant, n.a.AttemptID}
 	sh := r.shard(k)
 	sh.mu.Lock()
-	e, found := sh.lru.Get(k)
-	if found && now.After(e.expires) {
-		sh.lru.Remove(k)
-		found = false
+	pos, found := sh.index[k]
+	var fp uint64
+	if found {
+		if e := &sh.ring[pos]; now.After(e.expires) {
+			sh.kill(pos)
+			found = false
+		} else {
+			d, fp = e.d, e.fingerprint
+		}
 	}
 	sh.mu.Unlock()
 	if !found {
 		return Decision{}, false, nil
 	}
-	if before := n.a.BeforePassword; e.fingerprint != r.fingerprint(n, before) {
-		return Decision{}, false, reusedID(n, e.fingerprint == r.fingerprint(n, !before))
+	if before := n.a.BeforePassword; fp != r.fingerprint(n, before) {
+		return Decision{}, false, reusedID(n, fp == r.fingerprint(n, !before))
 	}
-	return e.d, true, nil
+	return d, true, nil
 }
 
 // put remembers d for the attempt. erasures is what r.erasures was before
@@ -178,22 +254,27 @@ func (r *recentDecisions) get(n *normalized, now time.Time) (d Decision, ok bool
 // then walked over by forget, or not remembered.
 func (r *recentDecisions) put(n *normalized, d *Decision, now time.Time, erasures uint64) {
 	k := recentKey{n.tenant, n.a.AttemptID}
-	e := &recentDecision{d: *d, fingerprint: r.fingerprint(n, n.a.BeforePassword), expires: now.Add(r.ttl), size: decisionBytes(&k, d)}
+	fp, size := r.fingerprint(n, n.a.BeforePassword), decisionBytes(&k, d)
 	sh := r.shard(k)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if e.size > sh.budget {
+	if size > sh.budget {
 		return // larger than the shard may hold: a retry of it is scored again
 	}
 	if r.erasures.Load() != erasures {
 		return // decided across an erasure: a retry of it asks the store
 	}
-	sh.lru.Remove(k) // a replaced entry gives its bytes back
-	sh.lru.Add(k, e)
-	sh.bytes += e.size
-	for sh.bytes > sh.budget {
-		sh.lru.RemoveOldest()
+	if pos, ok := sh.index[k]; ok {
+		sh.kill(pos) // a replaced entry gives its bytes back
 	}
+	for sh.n > 0 && sh.bytes+size > sh.budget {
+		sh.evictOldest()
+	}
+	pos := sh.room()
+	e := &sh.ring[pos]
+	e.key, e.d, e.fingerprint, e.expires, e.size = k, *d, fp, now.Add(r.ttl), size
+	sh.index[k] = pos
+	sh.bytes += size
 }
 
 // drop forgets the decision remembered for the attempt, if any.
@@ -201,7 +282,9 @@ func (r *recentDecisions) drop(n *normalized) {
 	k := recentKey{n.tenant, n.a.AttemptID}
 	sh := r.shard(k)
 	sh.mu.Lock()
-	sh.lru.Remove(k)
+	if pos, ok := sh.index[k]; ok {
+		sh.kill(pos)
+	}
 	sh.mu.Unlock()
 }
 
@@ -222,12 +305,18 @@ func (r *recentDecisions) forget(tenant, userID string) {
 	for i := range r.shards {
 		sh := &r.shards[i]
 		sh.mu.Lock()
-		for _, k := range sh.lru.Keys() {
-			if k.tenant != tenant {
-				continue
-			}
-			if e, ok := sh.lru.Peek(k); ok && e.d.Signals.Attempt.UserID == userID {
-				sh.lru.Remove(k)
+		for i := 0; i < sh.n; i++ {
+			pos := sh.slot(i)
+			e := &sh.ring[pos]
+			if e.size > 0 && e.key.tenant == tenant && e.d.Signals.Attempt.UserID == userID {
+				tail := sh.tail
+				sh.kill(int32(pos))
+				if sh.tail != tail || i >= sh.n {
+					// trim moved the tail past holes, or dropped the
+					// head: restart from the new tail (rare, and each
+					// pass kills what it passes).
+					i = -1
+				}
 			}
 		}
 		sh.mu.Unlock()
