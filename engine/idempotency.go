@@ -46,9 +46,12 @@ type recentShard struct {
 	holes   int
 	limit   int // entries: the ring grows to at most this many slots
 	index   map[recentKey]int32
-	// bytes is what the shard's decisions hold (decisionBytes), kept
-	// under budget: a decision carries the attempt's own strings, which a
-	// caller may make as large as a request allows.
+	// bytes is what the shard holds, kept under budget: its ring's slots,
+	// live or not, and what its decisions refer to beyond their slot
+	// (decisionBytes less slotBytes). A decision carries the attempt's
+	// own strings, which a caller may make as large as a request allows;
+	// and a ring grown for many small decisions keeps its slots when
+	// large ones come.
 	bytes, budget int
 }
 
@@ -76,6 +79,9 @@ func newRecentDecisions(entries, maxBytes int, ttl time.Duration) *recentDecisio
 	return r
 }
 
+// slotBytes is the memory of one slot of a ring, a decision in it or not.
+const slotBytes = int(unsafe.Sizeof(recentDecision{}))
+
 // slot is the ring's i-th slot from the tail.
 func (sh *recentShard) slot(i int) int { return (sh.tail + i) % len(sh.ring) }
 
@@ -83,7 +89,7 @@ func (sh *recentShard) slot(i int) int { return (sh.tail + i) % len(sh.ring) }
 func (sh *recentShard) kill(pos int32) {
 	e := &sh.ring[pos]
 	delete(sh.index, e.key)
-	sh.bytes -= e.size
+	sh.bytes -= e.size - slotBytes // the slot stays, as a hole
 	*e = recentDecision{}
 	sh.holes++
 	sh.trim()
@@ -105,31 +111,35 @@ func (sh *recentShard) trim() {
 // evictOldest drops the oldest decision.
 func (sh *recentShard) evictOldest() { sh.kill(int32(sh.tail)) }
 
-// room makes a free slot at the head, growing or compacting the ring
-// when it is full, and returns it.
-func (sh *recentShard) room() int32 {
-	if sh.n == sh.limit {
-		sh.evictOldest()
-	}
-	if sh.n == len(sh.ring) {
-		// Full of decisions and holes, under the limit or with holes to
-		// squeeze out: copy the decisions, oldest first, into a ring of
-		// twice the size (at most the limit), or of the same size when
-		// half of it is holes.
-		size := min(sh.limit, max(8, 2*len(sh.ring)))
+// room makes a free slot at the head and returns it. A full ring
+// (decisions and holes) half holes is compacted; one with fewer holes
+// grows, to twice its size at most, as far as its limit (entries) and the
+// budget (a slot is memory, a decision in it or not) allow; else its
+// oldest decision is evicted. need is what the decision to be put there
+// holds beyond its slot.
+func (sh *recentShard) room(need int) int32 {
+	if sh.n == len(sh.ring) { // n <= len(ring) <= limit: full at the limit too
+		size := min(sh.limit, max(8, 2*len(sh.ring)), len(sh.ring)+max(0, (sh.budget-sh.bytes-need)/slotBytes))
 		if sh.holes > 0 && sh.holes >= sh.n/2 {
 			size = len(sh.ring)
+		} else if size == len(sh.ring) {
+			sh.evictOldest()
+			size = 0
 		}
-		ring := make([]recentDecision, size)
-		j := 0
-		for i := range sh.n {
-			if e := &sh.ring[sh.slot(i)]; e.size > 0 {
-				ring[j] = *e
-				sh.index[e.key] = int32(j)
-				j++
+		if size > 0 {
+			// Copy the decisions, oldest first, into the new ring.
+			ring := make([]recentDecision, size)
+			j := 0
+			for i := range sh.n {
+				if e := &sh.ring[sh.slot(i)]; e.size > 0 {
+					ring[j] = *e
+					sh.index[e.key] = int32(j)
+					j++
+				}
 			}
+			sh.bytes += (size - len(sh.ring)) * slotBytes
+			sh.ring, sh.tail, sh.n, sh.holes = ring, 0, j, 0
 		}
-		sh.ring, sh.tail, sh.n, sh.holes = ring, 0, j, 0
 	}
 	pos := sh.slot(sh.n)
 	sh.n++
@@ -138,7 +148,8 @@ func (sh *recentShard) room() int32 {
 
 // decisionBytes bounds what a remembered decision holds: its own size
 // and every string it refers to (shared ones, such as rule descriptions,
-// counted as if they were not), plus the map and list bookkeeping.
+// counted as if they were not), plus the index's bookkeeping. Its slot
+// is slotBytes of it.
 func decisionBytes(k *recentKey, d *Decision) int {
 	n := int(unsafe.Sizeof(recentDecision{})) + 200 + len(k.tenant) + len(k.attemptID)
 	n += len(d.DecisionID) + len(d.AttemptID) + len(d.Tenant) + len(d.RulesVersion)
@@ -267,14 +278,20 @@ func (r *recentDecisions) put(n *normalized, d *Decision, now time.Time, erasure
 	if pos, ok := sh.index[k]; ok {
 		sh.kill(pos) // a replaced entry gives its bytes back
 	}
-	for sh.n > 0 && sh.bytes+size > sh.budget {
+	need := size - slotBytes // what it holds beyond a slot
+	for sh.n > 0 && sh.bytes+need > sh.budget {
 		sh.evictOldest()
 	}
-	pos := sh.room()
+	if sh.bytes+need > sh.budget {
+		// Empty, and its slots alone leave no room for the decision:
+		// the ring starts again, as small as it began.
+		sh.ring, sh.tail, sh.holes, sh.bytes = nil, 0, 0, 0
+	}
+	pos := sh.room(need)
 	e := &sh.ring[pos]
 	e.key, e.d, e.fingerprint, e.expires, e.size = k, *d, fp, now.Add(r.ttl), size
 	sh.index[k] = pos
-	sh.bytes += size
+	sh.bytes += need
 }
 
 // drop forgets the decision remembered for the attempt, if any.

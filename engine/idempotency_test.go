@@ -159,11 +159,12 @@ func checkRings(t *testing.T, c *recentDecisions, step int) {
 				continue
 			}
 			live++
-			bytes += e.size
+			bytes += e.size - slotBytes
 			if got, ok := sh.index[e.key]; !ok || int(got) != pos {
 				t.Fatalf("step %d, shard %d: slot %d holds %v, indexed at %d (%v)", step, i, pos, e.key, got, ok)
 			}
 		}
+		bytes += len(sh.ring) * slotBytes // every slot, live or not
 		for j := sh.n; j < len(sh.ring); j++ {
 			if e := &sh.ring[sh.slot(j)]; e.size != 0 || e.d.DecisionID != "" {
 				t.Fatalf("step %d, shard %d: a slot outside the ring still holds %v", step, i, e.key)
