@@ -13,13 +13,6 @@ import (
 	"github.com/riskgate/riskgate/internal/enginetest"
 )
 
-func liveHeap() int64 {
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return int64(ms.HeapAlloc)
-}
-
 // TestRetryCacheStaysBounded (issue 10 item 9): the decisions remembered
 // for retries carry the attempt's strings, as large as validation allows
 // (a 1 KiB user agent, 32 attributes of 320 bytes); a flood of fresh
@@ -33,7 +26,7 @@ func TestRetryCacheStaysBounded(t *testing.T) {
 	const retryBytes, agents = 2 << 20, 256
 	store := memstore.New(memstore.Options{Shards: 4, MaxUsers: 100, MaxWindowKeys: 100, MaxAccountKeys: 100, MaxPending: 100, MaxMembers: 1000, MaxDistinct: 10, MaxAttempts: 100})
 	defer store.Close(context.Background())
-	before := liveHeap()
+	before := engine.LiveHeap()
 	e := enginetest.New(t, engine.Options{Store: store, RetryEntries: 100_000, RetryMaxBytes: retryBytes, UserAgents: agents})
 	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	for i := range 3000 {
@@ -49,7 +42,7 @@ func TestRetryCacheStaysBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	grown := liveHeap() - before
+	grown := engine.LiveHeap() - before
 	// The store's caps are tiny (well under 1 MB, TestFloodStaysBounded);
 	// a cached user agent costs at most 512 bytes and its classification.
 	bound := int64(retryBytes + agents*1024 + 2<<20)

@@ -21,3 +21,6 @@ func FingerprintBeforeTheMark(e *Engine, a Attempt) (fp [8]byte, attemptID Key, 
 	copy(fp[:], k[:])
 	return fp, e.opts.Keyer.Attempt(n.tenant, a.AttemptID), nil
 }
+
+// LiveHeap is liveHeap, for the flood tests outside the package.
+var LiveHeap = liveHeap

@@ -9,7 +9,9 @@ import (
 	"unsafe"
 )
 
-func heapNow() int64 {
+// liveHeap is the heap's size after a collection: what is still referred
+// to, for the flood tests that bound it.
+func liveHeap() int64 {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -26,7 +28,7 @@ func heapNow() int64 {
 func TestRecentDecisionsHeapWithinMaxBytes(t *testing.T) {
 	const budget = 4 << 20
 	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	before := heapNow()
+	before := liveHeap()
 	c := newRecentDecisions(100_000, budget, time.Hour)
 	var prev *normalized
 	for i := range 40_000 {
@@ -38,7 +40,7 @@ func TestRecentDecisionsHeapWithinMaxBytes(t *testing.T) {
 		}
 		prev = n
 	}
-	small := heapNow() - before
+	small := liveHeap() - before
 	msg := strings.Repeat("m", 16<<10)
 	for i := range 4_000 {
 		n := &normalized{a: &Attempt{AttemptID: fmt.Sprintf("large-%d", i), UserID: "u", IP: "192.0.2.1"}, tenant: "acme"}
@@ -47,7 +49,7 @@ func TestRecentDecisionsHeapWithinMaxBytes(t *testing.T) {
 		d.Reasons[0].Message = strings.Clone(d.Reasons[0].Message)
 		c.put(n, &d, now, c.erasures.Load())
 	}
-	large := heapNow() - before
+	large := liveHeap() - before
 	slots := 0
 	for i := range c.shards {
 		slots += len(c.shards[i].ring)
