@@ -86,6 +86,12 @@ var rows = []struct {
 	// the floor's does not, and the closed loops' rates share the cores
 	// between server and generator (benchmarks/README.md).
 	{"gRPC generator CPU per call", "grpc-gen", "µs", false, "— (the client's)"},
+	// Not goals: the same closed loop with a new attempt_id on every
+	// call, as riskgate's Go client sends. riskgate then keeps each
+	// decision for retries (in the node and in the store); the floor
+	// ignores the field.
+	{"gRPC Score with attempt ids, closed loop", "ids", "/s", true, "— (as the Go client calls)"},
+	{"gRPC server CPU per call, attempt ids", "ids-cpu", "µs", false, "— (as the Go client calls)"},
 	{"gRPC p99 at half the floor's max", "grpc-p99", "ms", false, "≤ 1.5×"},
 	// Not goals: what the p99 row's open loop costs. A call in an open
 	// loop costs the server about twice what it does in a closed one (a
@@ -248,8 +254,18 @@ func memoryRuns(ctx context.Context, c config, server string, m measures, rate f
 	}
 	m["HTTP/JSON Score, closed loop"], m["HTTP server CPU per call"] = h.CallsPerSec, h.ServerUsPer
 	if rate > 0 {
-		return p99Run(ctx, c, s, m, rate)
+		if err := p99Run(ctx, c, s, m, rate); err != nil {
+			return err
+		}
 	}
+	// Last: the decisions it keeps (the retry cache, the store's attempt
+	// records) would weigh on the runs after it, which the rows recorded
+	// before it existed did not carry.
+	ids, err := s.load(ctx, c, "-target", "grpc", "-addr", s.grpc, "-c", strconv.Itoa(c.conc), "-attempt-ids")
+	if err != nil {
+		return err
+	}
+	m["gRPC Score with attempt ids, closed loop"], m["gRPC server CPU per call, attempt ids"] = ids.CallsPerSec, ids.ServerUsPer
 	return nil
 }
 
