@@ -141,9 +141,6 @@ type Engine struct {
 	defaultIDs   bool // NewID is e.ids.ULID: make and sign the id in one go
 	agents       *useragent.Cache
 	tenantRules  TenantRules // Options.Rules, when it is one
-	// shared: other nodes share the store (SharedStore), so a retry the
-	// cache knows is checked against the store (score).
-	shared bool
 }
 
 // scratch is the per-call working memory, pooled so that Score allocates
@@ -194,9 +191,6 @@ func New(opts Options) (*Engine, error) {
 		e.log = slog.Default()
 	}
 	e.tenantRules, _ = opts.Rules.(TenantRules)
-	if ss, ok := opts.Store.(SharedStore); ok {
-		e.shared = ss.Shared()
-	}
 	e.defaultIDs = opts.NewID == nil
 	if opts.NewID == nil {
 		e.opts.NewID = e.ids.ULID
@@ -279,19 +273,22 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 		s.facts, s.n.hasPassword = capt.password, true
 	}
 	idempotent := dry == nil && capt == nil && e.recent != nil && s.attempt.AttemptID != ""
-	// cached is the decision this node remembers for a retry, when it
-	// must first ask a shared store whether the attempt's user was erased
-	// meanwhile (by Forget on another node, whose cache this is not).
-	var cached *Decision
+	// cached is the decision this node remembers for a retry: its answer,
+	// on the signals as they are now (the node keeps no signals, as the
+	// store keeps none for a retry reaching another node). The store is
+	// read first, as for any retry: it does not count the attempt again,
+	// and says whether its user was erased meanwhile (by Forget, maybe on
+	// another node, whose cache this is not).
+	var cached *retryDecision
 	var erasures uint64 // recentDecisions.put
 	if idempotent {
 		erasures = e.recent.erasures.Load()
-		d, ok, err := e.recent.get(&s.n, start)
-		if err != nil || ok && (!e.shared || s.attempt.UserID == "") {
-			return d, err
+		r, ok, err := e.recent.get(&s.n, start)
+		if err != nil {
+			return Decision{}, err
 		}
 		if ok {
-			cached = &d
+			cached = &r
 		}
 	}
 	e.prepare(s)
@@ -327,14 +324,10 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 		s.state.Reset()
 		err = e.storeCall(ctx, "observe", observe)
 	}
-	if cached != nil {
-		if err != nil || !s.state.Erased {
-			// Not erased (or the store cannot say): the decision this
-			// node gave. A store that had lost the attempt counted it
-			// now, as it would any attempt it did not know.
-			return *cached, nil
-		}
+	if cached != nil && err == nil && s.state.Erased {
+		// Its user was erased: decided afresh, below.
 		e.recent.drop(&s.n)
+		cached = nil
 	}
 	s.in.StateAvailable = err == nil
 	if err != nil {
@@ -357,6 +350,13 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 		if err := sig.Compute(&s.in, &s.env); err != nil {
 			e.failed("signal", sig.Name(), err)
 		}
+	}
+
+	if cached != nil {
+		// Not erased (or the store cannot say): the decision this node
+		// gave. A store that had lost the attempt counted it now, as it
+		// would any attempt it did not know.
+		return cached.decision(&s.env), nil
 	}
 
 	// A redelivery another node (or an earlier life of this one) decided:

@@ -16,12 +16,15 @@ import (
 // nor learned twice. It remembers the decisions of attempts that carried
 // their own attempt_id, for a while and up to a bound.
 //
-// The memory is this process's, a fast path: a retry that reaches
-// another node is recognised by the store (Event.AttemptID, below), which
-// counts it once and keeps the decision for it. With a store other nodes
-// share (SharedStore), a retry of a known user's attempt is observed in
-// the store before the remembered decision is given: another node may
-// have erased the user (Forget), which this memory would not know.
+// The memory is this process's: a retry that reaches another node is
+// recognised by the store (Event.AttemptID, below), which counts it once
+// and keeps the decision for it. A retry this memory knows is observed in
+// the store all the same, before the remembered decision is given: the
+// store does not count it again, the signals are read as they are now
+// (as on another node), and the store says whether the user was erased
+// (Forget, maybe served by another node, which this memory would not
+// know). What the memory adds to the store's record: the decision when
+// the store is unavailable or has lost the attempt, without decoding.
 type recentDecisions struct {
 	seed   maphash.Seed
 	ttl    time.Duration
@@ -61,10 +64,44 @@ type recentKey struct {
 
 type recentDecision struct {
 	key         recentKey
-	d           Decision
+	d           retryDecision
 	fingerprint uint64
 	expires     time.Time
 	size        int // 0 for a hole
+}
+
+// retryDecision is what a retry is answered with: its first decision,
+// without the signals, which are read again (as on any node; see
+// Engine.score). A Decision's signals are five sixths of its size, and a
+// slot a Score with an attempt_id writes; a server measured 7 µs a call
+// less with them gone from the rings (benchmarks/README.md).
+type retryDecision struct {
+	DecisionID, AttemptID, Tenant string
+	Time                          time.Time
+	Action                        Action
+	Score                         int
+	Reasons, Shadow               []Reason
+	Alert                         bool
+	Notify                        []string
+	RulesVersion                  string
+	// user is the attempt's user id: Forget of the user drops it.
+	user string
+}
+
+func retryOf(d *Decision) retryDecision {
+	return retryDecision{
+		DecisionID: d.DecisionID, AttemptID: d.AttemptID, Tenant: d.Tenant, Time: d.Time, Action: d.Action, Score: d.Score,
+		Reasons: d.Reasons, Shadow: d.Shadow, Alert: d.Alert, Notify: d.Notify, RulesVersion: d.RulesVersion,
+		user: d.Signals.Attempt.UserID,
+	}
+}
+
+// decision is the decision with signals env.
+func (r *retryDecision) decision(env *Env) Decision {
+	return Decision{
+		DecisionID: r.DecisionID, AttemptID: r.AttemptID, Tenant: r.Tenant, Time: r.Time, Action: r.Action, Score: r.Score,
+		Reasons: r.Reasons, Shadow: r.Shadow, Alert: r.Alert, Notify: r.Notify, Signals: *env, RulesVersion: r.RulesVersion,
+	}
 }
 
 func newRecentDecisions(entries, maxBytes int, ttl time.Duration) *recentDecisions {
@@ -79,8 +116,11 @@ func newRecentDecisions(entries, maxBytes int, ttl time.Duration) *recentDecisio
 	return r
 }
 
-// slotBytes is the memory of one slot of a ring, a decision in it or not.
-const slotBytes = int(unsafe.Sizeof(recentDecision{}))
+// slotBytes is the memory of one slot of a ring, a decision in it or not,
+// with its share of the index: a map holds as many entries as the ring
+// has slots, and keeps its size when they go (about 80 bytes an entry
+// at its fullest, key, value and control bytes, before it grows again).
+const slotBytes = int(unsafe.Sizeof(recentDecision{})) + 80
 
 // slot is the ring's i-th slot from the tail.
 func (sh *recentShard) slot(i int) int { return (sh.tail + i) % len(sh.ring) }
@@ -148,10 +188,11 @@ func (sh *recentShard) room(need int) int32 {
 
 // decisionBytes bounds what a remembered decision holds: its own size
 // and every string it refers to (shared ones, such as rule descriptions,
-// counted as if they were not), plus the index's bookkeeping. Its slot
+// counted as if they were not), plus the index's bookkeeping. Its
+// signals are not kept (retryDecision). Its slot
 // is slotBytes of it.
 func decisionBytes(k *recentKey, d *Decision) int {
-	n := int(unsafe.Sizeof(recentDecision{})) + 200 + len(k.tenant) + len(k.attemptID)
+	n := slotBytes + 200 + len(k.tenant) + len(k.attemptID)
 	n += len(d.DecisionID) + len(d.AttemptID) + len(d.Tenant) + len(d.RulesVersion)
 	for _, rs := range [2][]Reason{d.Reasons, d.Shadow} {
 		for i := range rs {
@@ -164,19 +205,7 @@ func decisionBytes(k *recentKey, d *Decision) int {
 	for _, k := range d.Notify {
 		n += 16 + len(k)
 	}
-	e := &d.Signals
-	a := &e.Attempt
-	for _, s := range [...]string{a.Tenant, a.UserID, a.Username, a.IP, a.UserAgent, a.Channel, a.Result,
-		e.Device.Family, e.Device.Browser, e.Device.OS, e.Device.Type, e.Geo.Source, e.Geo.Country, e.Geo.Subdivision,
-		e.Geo.City, e.Geo.PreviousCountry, e.IP.Class, e.Subnet.Prefix, e.ASN.Org, e.Password.Status} {
-		n += len(s)
-	}
-	for k, v := range a.Attributes {
-		n += 64 + len(k) + len(v)
-	}
-	for _, l := range e.IP.Lists {
-		n += 16 + len(l)
-	}
+	n += len(d.Signals.Attempt.UserID)
 	return n
 }
 
@@ -234,7 +263,7 @@ func reusedID(n *normalized, otherFP bool) error {
 // get returns the decision already made for the attempt, if any. ok is
 // false when the attempt is new; err is set when the id was used before
 // for a different attempt.
-func (r *recentDecisions) get(n *normalized, now time.Time) (d Decision, ok bool, err error) {
+func (r *recentDecisions) get(n *normalized, now time.Time) (d retryDecision, ok bool, err error) {
 	k := recentKey{n.tenant, n.a.AttemptID}
 	sh := r.shard(k)
 	sh.mu.Lock()
@@ -250,10 +279,10 @@ func (r *recentDecisions) get(n *normalized, now time.Time) (d Decision, ok bool
 	}
 	sh.mu.Unlock()
 	if !found {
-		return Decision{}, false, nil
+		return retryDecision{}, false, nil
 	}
 	if before := n.a.BeforePassword; fp != r.fingerprint(n, before) {
-		return Decision{}, false, reusedID(n, fp == r.fingerprint(n, !before))
+		return retryDecision{}, false, reusedID(n, fp == r.fingerprint(n, !before))
 	}
 	return d, true, nil
 }
@@ -289,7 +318,7 @@ func (r *recentDecisions) put(n *normalized, d *Decision, now time.Time, erasure
 	}
 	pos := sh.room(need)
 	e := &sh.ring[pos]
-	e.key, e.d, e.fingerprint, e.expires, e.size = k, *d, fp, now.Add(r.ttl), size
+	e.key, e.d, e.fingerprint, e.expires, e.size = k, retryOf(d), fp, now.Add(r.ttl), size
 	sh.index[k] = pos
 	sh.bytes += need
 }
@@ -325,7 +354,7 @@ func (r *recentDecisions) forget(tenant, userID string) {
 		for i := 0; i < sh.n; i++ {
 			pos := sh.slot(i)
 			e := &sh.ring[pos]
-			if e.size > 0 && e.key.tenant == tenant && e.d.Signals.Attempt.UserID == userID {
+			if e.size > 0 && e.key.tenant == tenant && e.d.user == userID {
 				tail := sh.tail
 				sh.kill(int32(pos))
 				if sh.tail != tail || i >= sh.n {

@@ -101,7 +101,7 @@ func TestRecentDecisionsModel(t *testing.T) {
 					for i := range c.shards {
 						sh := &c.shards[i]
 						for j := range sh.n {
-							if e := &sh.ring[sh.slot(j)]; e.size > 0 && e.key.tenant == tenant && e.d.Signals.Attempt.UserID == user {
+							if e := &sh.ring[sh.slot(j)]; e.size > 0 && e.key.tenant == tenant && e.d.user == user {
 								t.Fatalf("step %d: forget of %q left %v", step, user, e.key)
 							}
 						}

@@ -45,18 +45,6 @@ type Store interface {
 	Close(ctx context.Context) error
 }
 
-// SharedStore is implemented by a Store whose state other processes share
-// (engine/redisstore): several scoring nodes. A node's retry cache
-// (Options.RetryEntries) cannot hear of an erasure another node serves
-// (Forget), so with such a store a retry the cache would answer is first
-// observed in the store, and the cached decision is given only when the
-// store has not erased the attempt (State.Erased).
-type SharedStore interface {
-	Store
-	// Shared reports whether other processes share the state.
-	Shared() bool
-}
-
 // ErrUnavailable is wrapped by store errors that mean "could not reach the
 // state", as opposed to bad arguments.
 var ErrUnavailable = errors.New("store unavailable")

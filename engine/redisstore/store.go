@@ -202,8 +202,6 @@ type Store struct {
 	logged    atomic.Int64   // unix nanos of the last background error logged
 }
 
-var _ engine.SharedStore = (*Store)(nil)
-
 // New connects to Redis, checks that it answers, loads the scripts and
 // starts the background flusher. ctx bounds the connection check.
 func New(ctx context.Context, opts Options) (*Store, error) {
@@ -323,10 +321,6 @@ func (s *Store) usable(op string) error {
 // Client returns the underlying go-redis client, for instrumentation
 // (hooks, pool statistics). Do not close it.
 func (s *Store) Client() redis.UniversalClient { return s.rdb }
-
-// Shared implements engine.SharedStore: any number of nodes share the
-// state, and an erasure one node serves must reach the others' retries.
-func (s *Store) Shared() bool { return true }
 
 // Close flushes buffered writes, stops the flusher and closes the
 // connections (unless the client was given in Options). ctx bounds the
