@@ -543,55 +543,46 @@ func TestForget(t *testing.T) {
 // are not told of it again. Another user's retry still gets its first
 // decision.
 func TestForgetErasesRetriedDecisions(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		entries int
-	}{{"retry cache", 0}, {"store only", -1}} {
-		t.Run(tc.name, func(t *testing.T) {
-			store := memstore.New(memstore.Options{})
-			t.Cleanup(func() { store.Close(context.Background()) })
-			obs := &decisionCounter{}
-			e := enginetest.New(t, engine.Options{Store: store, Now: func() time.Time { return t0 }, RetryEntries: tc.entries, Observers: []engine.Observer{obs}})
-			h := &harness{e: e, store: store}
-			last := h.train(t, 3)
-			ctx := context.Background()
-			a := fromTokyo(last, "req-1")
-			first := h.score(t, a)
-			if !hasRule(first.Reasons, "impossible-travel") || !strings.Contains(reasonText(first.Reasons), "last login from FR") {
-				t.Fatalf("before erasure: %s %v, want impossible-travel quoting the last login", first.Action, reasonText(first.Reasons))
+	obs := &decisionCounter{}
+	eachRetryMemory(t, engine.Options{Observers: []engine.Observer{obs}}, func(t *testing.T, h *harness) {
+		last := h.train(t, 3)
+		ctx := context.Background()
+		a := fromTokyo(last, "req-1")
+		first := h.score(t, a)
+		if !hasRule(first.Reasons, "impossible-travel") || !strings.Contains(reasonText(first.Reasons), "last login from FR") {
+			t.Fatalf("before erasure: %s %v, want impossible-travel quoting the last login", first.Action, reasonText(first.Reasons))
+		}
+		other := paris(last.Add(time.Hour))
+		other.UserID, other.AttemptID = "u-bob", "req-2"
+		bob := h.score(t, other)
+		decided := obs.n.Load()
+		if err := h.e.Forget(ctx, "", "u-alice"); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 2 {
+			again := h.score(t, a)
+			if again.DecisionID == first.DecisionID || hasRule(again.Reasons, "impossible-travel") || strings.Contains(reasonText(again.Reasons), "FR") {
+				t.Errorf("retry %d after erasure: decision %s (first %s), reasons %v: answered from the erased history",
+					i, again.DecisionID, first.DecisionID, reasonText(again.Reasons))
 			}
-			other := paris(last.Add(time.Hour))
-			other.UserID, other.AttemptID = "u-bob", "req-2"
-			bob := h.score(t, other)
-			decided := obs.n.Load()
-			if err := h.e.Forget(ctx, "", "u-alice"); err != nil {
-				t.Fatal(err)
+			if u := again.Signals.User; u.Known || u.Logins != 0 || again.Signals.Geo.PreviousCountry != "" {
+				t.Errorf("retry %d after erasure read an erased profile: user %+v, previous country %q", i, u, again.Signals.Geo.PreviousCountry)
 			}
-			for i := range 2 {
-				again := h.score(t, a)
-				if again.DecisionID == first.DecisionID || hasRule(again.Reasons, "impossible-travel") || strings.Contains(reasonText(again.Reasons), "FR") {
-					t.Errorf("retry %d after erasure: decision %s (first %s), reasons %v: answered from the erased history",
-						i, again.DecisionID, first.DecisionID, reasonText(again.Reasons))
-				}
-				if u := again.Signals.User; u.Known || u.Logins != 0 || again.Signals.Geo.PreviousCountry != "" {
-					t.Errorf("retry %d after erasure read an erased profile: user %+v, previous country %q", i, u, again.Signals.Geo.PreviousCountry)
-				}
-				if got, want := again.Signals.Tenant.Attempts10m, first.Signals.Tenant.Attempts10m+1; got != want {
-					t.Errorf("retry %d after erasure: tenant attempts_10m %d, want %d (the attempt and bob's, each once)", i, got, want)
-				}
+			if got, want := again.Signals.Tenant.Attempts10m, first.Signals.Tenant.Attempts10m+1; got != want {
+				t.Errorf("retry %d after erasure: tenant attempts_10m %d, want %d (the attempt and bob's, each once)", i, got, want)
 			}
-			if _, ok, _ := h.e.Profile(ctx, "", "u-alice"); ok {
-				t.Error("a retry after erasure was learned")
-			}
-			if n := obs.n.Load(); n != decided {
-				t.Errorf("observers were told of %d more decisions after the erasure, want none", n-decided)
-			}
-			// Another user's retry is untouched.
-			if d := h.score(t, other); d.DecisionID != bob.DecisionID {
-				t.Errorf("bob's retry: decision %s, first %s", d.DecisionID, bob.DecisionID)
-			}
-		})
-	}
+		}
+		if _, ok, _ := h.e.Profile(ctx, "", "u-alice"); ok {
+			t.Error("a retry after erasure was learned")
+		}
+		if n := obs.n.Load(); n != decided {
+			t.Errorf("observers were told of %d more decisions after the erasure, want none", n-decided)
+		}
+		// Another user's retry is untouched.
+		if d := h.score(t, other); d.DecisionID != bob.DecisionID {
+			t.Errorf("bob's retry: decision %s, first %s", d.DecisionID, bob.DecisionID)
+		}
+	})
 }
 
 func reasonText(rs []engine.Reason) string {
@@ -956,13 +947,9 @@ func fromTokyo(last time.Time, attemptID string) engine.Attempt {
 	return a
 }
 
-// TestRetryReadsSignalsAgain: a retry the node remembers gets its first
-// decision (id, action, score, reasons) on the signals as they are when
-// it comes, as a retry reaching another node does, and is not counted
-// again. The node keeps no signals for retries: they were five sixths of
-// what it kept, and cost a server some 5% of its CPU a call with an
-// attempt_id on every call (benchmarks/README.md).
-func TestRetryReadsSignalsAgain(t *testing.T) {
+// eachRetryMemory runs f on a fresh memory store with opts, once with the
+// node's retry cache and once with the store's records alone.
+func eachRetryMemory(t *testing.T, opts engine.Options, f func(t *testing.T, h *harness)) {
 	for _, tc := range []struct {
 		name    string
 		entries int
@@ -970,28 +957,41 @@ func TestRetryReadsSignalsAgain(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			store := memstore.New(memstore.Options{})
 			t.Cleanup(func() { store.Close(context.Background()) })
-			h := &harness{e: enginetest.New(t, engine.Options{Store: store, Now: func() time.Time { return t0 }, RetryEntries: tc.entries}), store: store}
-			last := h.train(t, 3)
-			a := paris(last.Add(time.Hour))
-			a.AttemptID, a.Result = "req-1", engine.ResultPasswordBad
-			first := h.score(t, a)
-			b := a
-			b.UserID, b.Username, b.AttemptID = "u-bob", "bob@example.com", "req-2"
-			second := h.score(t, b)
-			if got, want := second.Signals.IP.Usernames10m, first.Signals.IP.Usernames10m+1; got != want {
-				t.Fatalf("bob's attempt from the same address: usernames_10m %d, want %d", got, want)
-			}
-			again := h.score(t, a)
-			if again.DecisionID != first.DecisionID || again.Action != first.Action || again.Score != first.Score || reasonText(again.Reasons) != reasonText(first.Reasons) {
-				t.Errorf("retry: %s %s %d %v, want the first decision %s %s %d %v", again.DecisionID, again.Action, again.Score, reasonText(again.Reasons),
-					first.DecisionID, first.Action, first.Score, reasonText(first.Reasons))
-			}
-			if got := again.Signals.IP.Usernames10m; got != second.Signals.IP.Usernames10m {
-				t.Errorf("retry's usernames_10m %d, want %d: the signals as they are now", got, second.Signals.IP.Usernames10m)
-			}
-			if got := again.Signals.Account.Failures1h; got != first.Signals.Account.Failures1h {
-				t.Errorf("retry's account failures_1h %d, want %d: the retry counted again", got, first.Signals.Account.Failures1h)
-			}
+			o := opts
+			o.Store, o.Now, o.RetryEntries = store, func() time.Time { return t0 }, tc.entries
+			f(t, &harness{e: enginetest.New(t, o), store: store})
 		})
 	}
+}
+
+// TestRetryReadsSignalsAgain: a retry the node remembers gets its first
+// decision (id, action, score, reasons) on the signals as they are when
+// it comes, as a retry reaching another node does, and is not counted
+// again. The node keeps no signals for retries: they were five sixths of
+// what it kept, and cost a server some 5% of its CPU a call with an
+// attempt_id on every call (benchmarks/README.md).
+func TestRetryReadsSignalsAgain(t *testing.T) {
+	eachRetryMemory(t, engine.Options{}, func(t *testing.T, h *harness) {
+		last := h.train(t, 3)
+		a := paris(last.Add(time.Hour))
+		a.AttemptID, a.Result = "req-1", engine.ResultPasswordBad
+		first := h.score(t, a)
+		b := a
+		b.UserID, b.Username, b.AttemptID = "u-bob", "bob@example.com", "req-2"
+		second := h.score(t, b)
+		if got, want := second.Signals.IP.Usernames10m, first.Signals.IP.Usernames10m+1; got != want {
+			t.Fatalf("bob's attempt from the same address: usernames_10m %d, want %d", got, want)
+		}
+		again := h.score(t, a)
+		if again.DecisionID != first.DecisionID || again.Action != first.Action || again.Score != first.Score || reasonText(again.Reasons) != reasonText(first.Reasons) {
+			t.Errorf("retry: %s %s %d %v, want the first decision %s %s %d %v", again.DecisionID, again.Action, again.Score, reasonText(again.Reasons),
+				first.DecisionID, first.Action, first.Score, reasonText(first.Reasons))
+		}
+		if got := again.Signals.IP.Usernames10m; got != second.Signals.IP.Usernames10m {
+			t.Errorf("retry's usernames_10m %d, want %d: the signals as they are now", got, second.Signals.IP.Usernames10m)
+		}
+		if got := again.Signals.Account.Failures1h; got != first.Signals.Account.Failures1h {
+			t.Errorf("retry's account failures_1h %d, want %d: the retry counted again", got, first.Signals.Account.Failures1h)
+		}
+	})
 }
