@@ -188,9 +188,8 @@ func (sh *recentShard) room(need int) int32 {
 
 // decisionBytes bounds what a remembered decision holds: its own size
 // and every string it refers to (shared ones, such as rule descriptions,
-// counted as if they were not), plus the index's bookkeeping. Its
-// signals are not kept (retryDecision). Its slot
-// is slotBytes of it.
+// counted as if they were not), plus the index's bookkeeping; slotBytes
+// of it is its slot. Its signals are not kept (retryDecision).
 func decisionBytes(k *recentKey, d *Decision) int {
 	n := slotBytes + 200 + len(k.tenant) + len(k.attemptID)
 	n += len(d.DecisionID) + len(d.AttemptID) + len(d.Tenant) + len(d.RulesVersion)
@@ -351,17 +350,12 @@ func (r *recentDecisions) forget(tenant, userID string) {
 	for i := range r.shards {
 		sh := &r.shards[i]
 		sh.mu.Lock()
-		for i := 0; i < sh.n; i++ {
-			pos := sh.slot(i)
-			e := &sh.ring[pos]
-			if e.size > 0 && e.key.tenant == tenant && e.d.user == userID {
-				tail := sh.tail
+		for j := 0; j < sh.n; j++ {
+			pos := sh.slot(j)
+			if e := &sh.ring[pos]; e.size > 0 && e.key.tenant == tenant && e.d.user == userID {
 				sh.kill(int32(pos))
-				if sh.tail != tail || i >= sh.n {
-					// trim moved the tail past holes, or dropped the
-					// head: restart from the new tail (rare, and each
-					// pass kills what it passes).
-					i = -1
+				if j == 0 {
+					j-- // the tail's kill moved the tail past it (trim): slot 0 is the next
 				}
 			}
 		}
