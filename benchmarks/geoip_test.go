@@ -65,22 +65,7 @@ func geoEnrichers(tb testing.TB) []engine.Enricher {
 // BenchmarkScoreGeoIP is BenchmarkScore with GeoIP enrichment on: ordinary
 // logins of known users, every address located by the databases (cache
 // warm after the population's training logins).
-func BenchmarkScoreGeoIP(b *testing.B) {
-	p := geoPopulation(b)
-	ctx := context.Background()
-	at := time.Date(2026, 2, 10, 9, 0, 0, 0, time.UTC)
-	b.ReportAllocs()
-	b.ResetTimer()
-	i := 0
-	for b.Loop() {
-		a := p.attempts[i%popUsers]
-		a.Time = at.Add(time.Duration(i) * time.Millisecond)
-		if _, err := p.e.Score(ctx, a); err != nil {
-			b.Fatal(err)
-		}
-		i++
-	}
-}
+func BenchmarkScoreGeoIP(b *testing.B) { scoreOrdinary(b, geoPopulation(b), nil) }
 
 // TestScoreGeoIPAllocations: enrichment adds no allocation to an ordinary
 // Score (a cached lookup allocates nothing). The comparison is with the

@@ -75,16 +75,23 @@ func newPopulationOf(tb testing.TB, n int, extra func(*engine.Options)) *populat
 
 // BenchmarkScore scores ordinary logins of known users from their known
 // device and place: the common case, and the one identity servers wait on.
-func BenchmarkScore(b *testing.B) {
-	p := newPopulation(b, nil)
+func BenchmarkScore(b *testing.B) { scoreOrdinary(b, newPopulation(b, nil), nil) }
+
+// scoreOrdinary is the loop of BenchmarkScore and its variants: the
+// population's users in turn, a millisecond apart, each Score's
+// attempt_id attemptID(i) (none when nil).
+func scoreOrdinary(b *testing.B, p *population, attemptID func(i int) string) {
 	ctx := context.Background()
 	at := time.Date(2026, 2, 10, 9, 0, 0, 0, time.UTC)
 	b.ReportAllocs()
 	b.ResetTimer()
 	i := 0
 	for b.Loop() {
-		a := p.attempts[i%popUsers]
+		a := p.attempts[i%len(p.attempts)]
 		a.Time = at.Add(time.Duration(i) * time.Millisecond)
+		if attemptID != nil {
+			a.AttemptID = attemptID(i)
+		}
 		if _, err := p.e.Score(ctx, a); err != nil {
 			b.Fatal(err)
 		}
@@ -97,26 +104,13 @@ func BenchmarkScore(b *testing.B) {
 // for retries, in the engine's retry cache and in the store.
 func BenchmarkScoreAttemptIDs(b *testing.B) {
 	p := newPopulation(b, nil)
-	ctx := context.Background()
-	at := time.Date(2026, 2, 10, 9, 0, 0, 0, time.UTC)
 	ids := make([]string, 1<<16)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("att-%016x", i)
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	i := 0
-	for b.Loop() {
-		a := p.attempts[i%popUsers]
-		a.Time = at.Add(time.Duration(i) * time.Millisecond)
-		// Distinct within the window: the ids repeat only after 65,536
-		// Scores, 65 s of the benchmark's clock, past no window.
-		a.AttemptID = ids[i&(len(ids)-1)] + strconv.Itoa(i>>16)
-		if _, err := p.e.Score(ctx, a); err != nil {
-			b.Fatal(err)
-		}
-		i++
-	}
+	// Distinct within the window: the ids repeat only after 65,536
+	// Scores, 65 s of the benchmark's clock, past no window.
+	scoreOrdinary(b, p, func(i int) string { return ids[i&(len(ids)-1)] + strconv.Itoa(i>>16) })
 }
 
 // randomUsers is the population of BenchmarkScoreRandom: large enough

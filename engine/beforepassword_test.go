@@ -194,12 +194,7 @@ func TestBeforePasswordAcrossTheUpgrade(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ev := &engine.Event{Tenant: engine.DefaultTenant, Time: t0, IP: netip.MustParseAddr(a.IP), Attempt: true, AttemptID: id}
-		ev.Subnet = engine.SubnetOf(ev.IP)
-		var st engine.State
-		if err := store.Observe(ctx, ev, &st); err != nil {
-			t.Fatal(err)
-		}
+		observeAttempt(t, store, a, id) // the attempt seen, as before its commit
 		rec := &engine.Decided{Tenant: engine.DefaultTenant, AttemptID: id, Record: append(fp[:], js...)}
 		if err := store.Commit(ctx, &engine.Commit{Decided: rec}); err != nil {
 			t.Fatal(err)
@@ -220,12 +215,7 @@ func TestBeforePasswordAcrossTheUpgrade(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ev := &engine.Event{Tenant: engine.DefaultTenant, Time: t0, IP: netip.MustParseAddr(a.IP), Attempt: true, AttemptID: id}
-		ev.Subnet = engine.SubnetOf(ev.IP)
-		var st engine.State
-		if err := store.Observe(ctx, ev, &st); err != nil {
-			t.Fatal(err)
-		}
+		st := observeAttempt(t, store, a, id)
 		// What the earlier version checks of a record: its fingerprint,
 		// then a decision with an id.
 		rec := st.Decided
@@ -237,4 +227,17 @@ func TestBeforePasswordAcrossTheUpgrade(t *testing.T) {
 			t.Errorf("the record kept for a marked Score: decision %q (%v), want %s", d.DecisionID, err, first.DecisionID)
 		}
 	})
+}
+
+// observeAttempt observes a's attempt id (keyed: id) in store, as a node
+// of any version does before deciding it, and returns what it read.
+func observeAttempt(t *testing.T, store engine.Store, a engine.Attempt, id engine.Key) engine.State {
+	t.Helper()
+	ev := &engine.Event{Tenant: engine.DefaultTenant, Time: t0, IP: netip.MustParseAddr(a.IP), Attempt: true, AttemptID: id}
+	ev.Subnet = engine.SubnetOf(ev.IP)
+	var st engine.State
+	if err := store.Observe(context.Background(), ev, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
