@@ -144,7 +144,7 @@ type MemoryConfig struct {
 	MaxDistinct    int `help:"Memory store: members of one distinct count (usernames of an address, subnet or ASN; accounts of a password hash)." default:"1000"`
 	MaxMembers     int `help:"Memory store: members of all distinct counts together; past it the least recently used window keys are evicted." default:"4000000"`
 	MaxAttempts    int `help:"Memory store: attempt ids remembered with their decisions (see --attempt-window), the oldest evicted first." default:"100000"`
-	MaxRetries     int `help:"Decisions remembered so that a retried attempt_id gets the same answer, with any store; -1 (written --memory-max-retries=-1): none." default:"50000"`
+	MaxRetries     int `help:"Decisions the node remembers so that a retried attempt_id gets the same answer when the store cannot give it (Redis unavailable, or the attempt gone from it). 0: 50000 with Redis, none with the memory store, whose attempts keep their decisions in the process (--memory-max-attempts); -1 (written --memory-max-retries=-1): none." default:"0"`
 	MaxRetryBytes  int `help:"Bytes those remembered decisions may hold (a decision carries its attempt's strings)." default:"67108864"`
 	UserAgents     int `help:"User agents whose classification is cached (each at most 512 bytes)." default:"4096"`
 }
@@ -161,8 +161,18 @@ func (m MemoryConfig) storeOptions() memstore.Options {
 // engineOptions sets the engine's own caps, whatever the store; zero
 // fields take the engine's defaults, which are the flags', and a negative
 // MaxRetries turns the memory of retried attempts off.
-func (m MemoryConfig) engineOptions(o *engine.Options) {
+//
+// inProcess says the store is the memory store, which keeps the decision
+// of every attempt it remembers in this process and is never
+// unavailable: the engine's retry cache would only hold a copy of what
+// the store holds, at a cost on every Score with an attempt_id (about a
+// fifth of one in process, benchmarks/README.md). Unless MaxRetries asks
+// for one, it has none.
+func (m MemoryConfig) engineOptions(o *engine.Options, inProcess bool) {
 	o.RetryEntries, o.RetryMaxBytes, o.UserAgents = m.MaxRetries, m.MaxRetryBytes, m.UserAgents
+	if m.MaxRetries == 0 && inProcess {
+		o.RetryEntries = -1
+	}
 }
 
 // ShutdownConfig is the graceful shutdown.

@@ -18,25 +18,89 @@ import (
 // TestMemoryCapsReachTheStore (issue 10 item 9): the caps an operator
 // sets reach the memory store and the engine; the zero config leaves each
 // to its part's default, and a negative MaxRetries turns retries off.
+// With the memory store, whose attempts keep their decisions, the zero
+// MaxRetries turns the engine's retry cache off; a set one still asks
+// for it.
 func TestMemoryCapsReachTheStore(t *testing.T) {
 	m := MemoryConfig{MaxUsers: 1, MaxWindowKeys: 2, MaxAccountKeys: 3, MaxPending: 4, MaxDistinct: 5, MaxMembers: 6, MaxRetries: 7, MaxRetryBytes: 8, UserAgents: 9}
 	if got, want := m.storeOptions(), (memstore.Options{MaxUsers: 1, MaxWindowKeys: 2, MaxAccountKeys: 3, MaxPending: 4, MaxDistinct: 5, MaxMembers: 6}); !reflect.DeepEqual(got, want) {
 		t.Errorf("store options %+v, want %+v", got, want)
 	}
-	var o engine.Options
-	m.engineOptions(&o)
-	if o.RetryEntries != 7 || o.RetryMaxBytes != 8 || o.UserAgents != 9 {
-		t.Errorf("engine options %+v", o)
-	}
-	m.MaxRetries = -1
-	m.engineOptions(&o)
-	if o.RetryEntries >= 0 {
-		t.Errorf("MaxRetries -1 leaves retries on (%d)", o.RetryEntries)
+	for _, inProcess := range []bool{false, true} {
+		var o engine.Options
+		m.engineOptions(&o, inProcess)
+		if o.RetryEntries != 7 || o.RetryMaxBytes != 8 || o.UserAgents != 9 {
+			t.Errorf("in process %v: engine options %+v", inProcess, o)
+		}
+		m := m
+		m.MaxRetries = -1
+		m.engineOptions(&o, inProcess)
+		if o.RetryEntries >= 0 {
+			t.Errorf("in process %v: MaxRetries -1 leaves retries on (%d)", inProcess, o.RetryEntries)
+		}
 	}
 	var zero MemoryConfig
-	zero.engineOptions(&o)
+	var o engine.Options
+	zero.engineOptions(&o, false)
 	if o.RetryEntries != 0 || o.RetryMaxBytes != 0 || o.UserAgents != 0 {
 		t.Errorf("the zero config does not leave the engine's defaults: %+v", o)
+	}
+	zero.engineOptions(&o, true)
+	if o.RetryEntries >= 0 {
+		t.Errorf("the zero config with the memory store leaves the retry cache on (%d)", o.RetryEntries)
+	}
+}
+
+// TestMemoryStoreAnswersRetries: on the memory store a node answers a
+// retried attempt_id from the store's attempts, with no retry cache of
+// its own unless --memory-max-retries asks for one. A retry within
+// --memory-max-attempts gets its first decision and is not counted
+// again; one the store has evicted is decided anew, unless the node was
+// told to keep a cache, which then answers it.
+func TestMemoryStoreAnswersRetries(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		maxRetries int
+		evictedGot string // "first": the first decision; "new": another
+	}{
+		{"default", 0, "new"},
+		{"retry cache asked for", 50_000, "first"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			// 16 attempts: one a shard of the store's attempts.
+			n, err := New(ctx, Config{Memory: MemoryConfig{MaxAttempts: 16, MaxRetries: tc.maxRetries}}, WithLogger(slog.New(slog.DiscardHandler)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer n.Close(ctx)
+			at := time.Now().UTC().Truncate(time.Second)
+			attempt := engine.Attempt{Time: at, AttemptID: "retry-me", UserID: "u-1", IP: "81.2.69.160", Result: engine.ResultPasswordBad}
+			score := func(a engine.Attempt) engine.Decision {
+				t.Helper()
+				d, err := n.Service().Score(ctx, a)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return d
+			}
+			first := score(attempt)
+			if again := score(attempt); again.DecisionID != first.DecisionID || again.Signals.Account.Failures1h != first.Signals.Account.Failures1h {
+				t.Fatalf("retry: decision %s failures_1h %d, want %s and %d", again.DecisionID, again.Signals.Account.Failures1h, first.DecisionID, first.Signals.Account.Failures1h)
+			}
+			// 2,000 other attempts: the store's shard of the first holds
+			// another by now, at odds of (15/16)^2000 against.
+			for i := range 2000 {
+				score(engine.Attempt{Time: at, AttemptID: fmt.Sprint("other-", i), UserID: fmt.Sprint("u-other-", i), IP: "198.51.100.7", Result: engine.ResultPasswordOK})
+			}
+			got := "new"
+			if score(attempt).DecisionID == first.DecisionID {
+				got = "first"
+			}
+			if got != tc.evictedGot {
+				t.Errorf("a retry the store has evicted got the %s decision, want the %s", got, tc.evictedGot)
+			}
+		})
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/riskgate/riskgate/api/service"
 	"github.com/riskgate/riskgate/api/stream"
 	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/engine/memstore"
 	"github.com/riskgate/riskgate/rules"
 	"github.com/riskgate/riskgate/signals"
 )
@@ -271,7 +272,8 @@ func (n *Node) assemble(ctx context.Context) error {
 		Signals:      signals.Default(signals.Config{MaxSpeedKMH: cfg.MaxSpeed, Breached: check}),
 		StoreTimeout: storeTimeout, MaxClockSkew: cfg.MaxClockSkew,
 	}
-	cfg.Memory.engineOptions(&opts)
+	_, inProcess := n.store.(*memstore.Store)
+	cfg.Memory.engineOptions(&opts, inProcess)
 	opts.RetryWindow = cfg.AttemptWindow
 	for _, adjust := range n.set.engine {
 		adjust(&opts)

@@ -47,7 +47,7 @@ memory:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Memory.MaxAccountKeys != 1_000_000 || c.Memory.MaxRetries != 50_000 || c.Memory.MaxMembers != 4_000_000 {
+	if c.Memory.MaxAccountKeys != 1_000_000 || c.Memory.MaxRetries != 0 || c.Memory.MaxMembers != 4_000_000 {
 		t.Errorf("defaults %+v", c.Memory)
 	}
 }
