@@ -89,8 +89,9 @@
 // A new attempt of a known user (engine.Event.User) is also indexed under
 // the user, by its account item in the same call: its id goes into the
 // user's sorted set <user>:attempts, scored by its expiry, the expired ones
-// trimmed, the set's time to live the attempt window (a ZADD, a
-// ZREMRANGEBYSCORE and an EXPIRE, no round trip; about 140 bytes of
+// trimmed by one attempt in eight (by its keyed id), the set's time to
+// live the attempt window (a ZADD and an EXPIRE, and for one attempt in
+// eight a ZREMRANGEBYSCORE, no round trip; about 140 bytes of
 // MEMORY USAGE for a user with one attempt in the window, beside the
 // attempt's own key of about 330 with its record). Forget reads and deletes
 // the set with the account and, in its second round trip, replaces what
