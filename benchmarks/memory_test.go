@@ -10,6 +10,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/engine/memstore"
@@ -118,5 +119,69 @@ func TestStoreMemoryBudget(t *testing.T) {
 	t.Logf("memory store: %.0f B of live heap, %.0f B resident per user", m.heap, m.rss)
 	if m.heap > budget {
 		t.Errorf("memory store: %.0f B of live heap per user, budget %d", m.heap, budget)
+	}
+}
+
+// measureAttemptMemory is what the memory store holds a Score's
+// attempt_id for (Options.MaxAttempts: its keyed id, owner and kept
+// decision, for retries and redeliveries), per attempt: n ordinary logins
+// of a warm population scored without ids, then n more with one each,
+// the live heap measured between. The engine keeps no retry cache, as a
+// node on the memory store does.
+func measureAttemptMemory(tb testing.TB, n int) float64 {
+	tb.Helper()
+	store := memstore.New(memstore.Options{MaxAttempts: 2 * n})
+	tb.Cleanup(func() { store.Close(context.Background()) })
+	p := newPopulationOf(tb, 1000, func(o *engine.Options) { o.Store, o.RetryEntries = store, -1 })
+	at := time.Date(2026, 2, 10, 9, 0, 0, 0, time.UTC)
+	score := func(from, to int, ids bool) {
+		for i := from; i < to; i++ {
+			a := p.attempts[i%len(p.attempts)]
+			a.Time = at.Add(time.Duration(i) * time.Millisecond)
+			if ids {
+				a.AttemptID = "attempt-" + strconv.Itoa(i)
+			}
+			if _, err := p.e.Score(context.Background(), a); err != nil {
+				tb.Fatal(err)
+			}
+		}
+	}
+	// The users' profiles and windows as the attempts will find them.
+	score(0, n, false)
+	heap0, _ := settledMemory(store)
+	score(n, 2*n, true)
+	heap1, _ := settledMemory(store)
+	runtime.KeepAlive(p)
+	if got := store.Stats().Attempts.Entries; got != n {
+		tb.Fatalf("store holds %d attempts, want %d", got, n)
+	}
+	return float64(heap1-heap0) / float64(n)
+}
+
+// BenchmarkAttemptMemory reports the memory store's cost of an attempt
+// kept with its decision (heap-B/attempt), after 100,000 of them, as
+// --memory-max-attempts holds at its default. It runs once whatever
+// -benchtime says.
+func BenchmarkAttemptMemory(b *testing.B) {
+	m := measureAttemptMemory(b, 100_000)
+	for b.Loop() {
+	}
+	b.ReportMetric(m, "heap-B/attempt")
+}
+
+// TestAttemptMemoryBudget keeps an attempt kept for retries from creeping
+// up, as TestStoreMemoryBudget does a user: 394 bytes of live heap an
+// attempt with an ordinary decision on 2026-12-06 (20,000 attempts; 407
+// at 100,000), against a budget that leaves room for noise, not for a
+// regression.
+func TestAttemptMemoryBudget(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("builds a population; the race detector's allocations blur heap figures")
+	}
+	const budget = 500
+	m := measureAttemptMemory(t, 20_000)
+	t.Logf("memory store: %.0f B of live heap an attempt kept with its decision", m)
+	if m > budget {
+		t.Errorf("memory store: %.0f B of live heap an attempt kept with its decision, budget %d", m, budget)
 	}
 }
