@@ -101,16 +101,25 @@ func scoreOrdinary(b *testing.B, p *population, attemptID func(i int) string) {
 
 // BenchmarkScoreAttemptIDs is BenchmarkScore with an attempt_id on every
 // call, as riskgate's Go client sends: each Score then keeps its decision
-// for retries, in the engine's retry cache and in the store.
+// for retries in the store and, with "retry-cache", in the engine's retry
+// cache too, as a node does with Redis. "store-only" is a node on the
+// memory store, which keeps no retry cache (node.MemoryConfig).
 func BenchmarkScoreAttemptIDs(b *testing.B) {
-	p := newPopulation(b, nil)
-	ids := make([]string, 1<<16)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("att-%016x", i)
+	for _, bc := range []struct {
+		name    string
+		entries int
+	}{{"store-only", -1}, {"retry-cache", 0}} {
+		b.Run(bc.name, func(b *testing.B) {
+			p := newPopulation(b, func(o *engine.Options) { o.RetryEntries = bc.entries })
+			ids := make([]string, 1<<16)
+			for i := range ids {
+				ids[i] = fmt.Sprintf("att-%016x", i)
+			}
+			// Distinct within the window: the ids repeat only after 65,536
+			// Scores, 65 s of the benchmark's clock, past no window.
+			scoreOrdinary(b, p, func(i int) string { return ids[i&(len(ids)-1)] + strconv.Itoa(i>>16) })
+		})
 	}
-	// Distinct within the window: the ids repeat only after 65,536
-	// Scores, 65 s of the benchmark's clock, past no window.
-	scoreOrdinary(b, p, func(i int) string { return ids[i&(len(ids)-1)] + strconv.Itoa(i>>16) })
 }
 
 // randomUsers is the population of BenchmarkScoreRandom: large enough
