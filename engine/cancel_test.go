@@ -111,3 +111,50 @@ func TestCancelledScoreStopsWorking(t *testing.T) {
 		t.Errorf("cancelled during the signals: %v, %d evaluations", err, cr.evals.Load())
 	}
 }
+
+// cancellingRules steps every attempt up, and cancels the context it
+// holds while it evaluates: a caller whose deadline passes while the
+// rules run.
+type cancellingRules struct {
+	cancel atomic.Pointer[context.CancelFunc]
+}
+
+func (r *cancellingRules) Current() engine.Ruleset { return r }
+func (r *cancellingRules) Version() string         { return "cancelling-1" }
+func (r *cancellingRules) Evaluate(_ *engine.Env, v *engine.Verdict) {
+	v.Action, v.Score = engine.ActionStepUp, 50
+	v.Reasons = []engine.Reason{{RuleID: "always", Action: engine.ActionStepUp, Score: 50, Message: "step up"}}
+	if c := r.cancel.Swap(nil); c != nil {
+		(*c)()
+	}
+}
+
+// TestDecisionMadeForAGoneCallerIsKept: a Score whose caller goes while
+// the rules run still returns its decision, and what the decision implies
+// is recorded all the same: a retry of the attempt gets that decision
+// (not, after a second's wait for one, another), and its outcome is
+// found. The stores refused the commit for the cancelled context.
+func TestDecisionMadeForAGoneCallerIsKept(t *testing.T) {
+	r := &cancellingRules{}
+	eachRetryMemory(t, engine.Options{Rules: r}, func(t *testing.T, h *harness) {
+		a := paris(t0)
+		a.AttemptID, a.Result = "req-gone", engine.ResultPasswordOK
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		r.cancel.Store(&cancel)
+		first, err := h.e.Score(ctx, a)
+		if err != nil || first.Action != engine.ActionStepUp {
+			t.Fatalf("first Score: %v %s", err, first.Action)
+		}
+		if ctx.Err() == nil {
+			t.Fatal("the rules did not cancel the caller's context")
+		}
+		again := h.score(t, a)
+		if again.DecisionID != first.DecisionID {
+			t.Errorf("retry got decision %s, want the first, %s", again.DecisionID, first.DecisionID)
+		}
+		if err := h.e.Report(context.Background(), engine.Outcome{DecisionID: first.DecisionID, Outcome: engine.StepUpPassed}); err != nil {
+			t.Errorf("the first decision's outcome: %v", err)
+		}
+	})
+}

@@ -586,6 +586,13 @@ func (e *Engine) commit(ctx context.Context, s *scratch, d *Decision) {
 	if s.commit.Learn == nil && s.commit.Pending == nil && s.commit.Decided == nil {
 		return
 	}
+	// The decision is made and is being returned: what it implies is
+	// recorded even when its caller has gone meanwhile (a deadline that
+	// passed while the rules ran), within the store's own bound. Refused
+	// for the cancelled context, a caller's retry found no decision kept
+	// (a second of waiting for one on the memory store, then another
+	// decision), and the first decision's outcome was not found.
+	ctx = context.WithoutCancel(ctx)
 	err := e.storeCall(ctx, "commit", func(ctx context.Context) error { return e.opts.Store.Commit(ctx, &s.commit) })
 	if err == nil && s.commit.Learn != nil {
 		e.learned(s.commit.Learn)
