@@ -108,7 +108,7 @@ func BenchmarkScoreAttemptIDs(b *testing.B) {
 	for _, bc := range []struct {
 		name    string
 		entries int
-	}{{"store-only", -1}, {"retry-cache", 0}} {
+	}{{"store-only", -1}, {"retry-cache", 50_000}} {
 		b.Run(bc.name, func(b *testing.B) {
 			p := newPopulation(b, func(o *engine.Options) { o.RetryEntries = bc.entries })
 			ids := make([]string, 1<<16)
@@ -257,7 +257,8 @@ func TestScoreAllocationBudget(t *testing.T) {
 
 // TestScoreAllocationBudgetAttemptIDs is TestScoreAllocationBudget for
 // Scores with an attempt_id, as riskgate's Go client sends: each keeps its
-// decision for retries, in the retry cache and in the store, and now
+// decision for retries in the store and, with Redis, in the retry cache
+// (both ways here), and now
 // allocates no more than a Score without one (3). It once took 15: the
 // kept decision's JSON (json.Marshal of the whole Decision, and the
 // fingerprint's growing buffer) and the retry cache's entry and list
@@ -269,27 +270,36 @@ func TestScoreAllocationBudgetAttemptIDs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates; the budget is checked by the non-race run in .ci/run")
 	}
-	p := newPopulation(t, nil)
-	ctx := context.Background()
-	at := time.Date(2026, 2, 10, 9, 0, 0, 0, time.UTC)
-	const runs = 2000
-	ids := make([]string, runs+1) // AllocsPerRun calls once more to warm up
-	for i := range ids {
-		ids[i] = fmt.Sprintf("att-%08d", i)
-	}
-	i := 0
-	allocs := testing.AllocsPerRun(runs, func() {
-		a := p.attempts[i%popUsers]
-		a.Time = at.Add(time.Duration(i) * time.Millisecond)
-		a.AttemptID = ids[i]
-		d, err := p.e.Score(ctx, a)
-		if err != nil || d.Action != engine.ActionAllow || d.AttemptID != a.AttemptID {
-			t.Fatalf("ordinary login: %v %s %v", err, d.Action, d.Reasons)
-		}
-		i++
-	})
-	if allocs > 4 {
-		t.Errorf("Score allocates %.1f times per ordinary login with an attempt_id; budget 4", allocs)
+	// As a node on the memory store scores (no retry cache), and with
+	// the retry cache, as with Redis.
+	for _, tc := range []struct {
+		name    string
+		entries int
+	}{{"store only", -1}, {"retry cache", 50_000}} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPopulation(t, func(o *engine.Options) { o.RetryEntries = tc.entries })
+			ctx := context.Background()
+			at := time.Date(2026, 2, 10, 9, 0, 0, 0, time.UTC)
+			const runs = 2000
+			ids := make([]string, runs+1) // AllocsPerRun calls once more to warm up
+			for i := range ids {
+				ids[i] = fmt.Sprintf("att-%08d", i)
+			}
+			i := 0
+			allocs := testing.AllocsPerRun(runs, func() {
+				a := p.attempts[i%popUsers]
+				a.Time = at.Add(time.Duration(i) * time.Millisecond)
+				a.AttemptID = ids[i]
+				d, err := p.e.Score(ctx, a)
+				if err != nil || d.Action != engine.ActionAllow || d.AttemptID != a.AttemptID {
+					t.Fatalf("ordinary login: %v %s %v", err, d.Action, d.Reasons)
+				}
+				i++
+			})
+			if allocs > 4 {
+				t.Errorf("Score allocates %.1f times per ordinary login with an attempt_id; budget 4", allocs)
+			}
+		})
 	}
 }
 

@@ -953,7 +953,7 @@ func eachRetryMemory(t *testing.T, opts engine.Options, f func(t *testing.T, h *
 	for _, tc := range []struct {
 		name    string
 		entries int
-	}{{"retry cache", 0}, {"store only", -1}} {
+	}{{"retry cache", 50_000}, {"store only", -1}} {
 		t.Run(tc.name, func(t *testing.T) {
 			store := memstore.New(memstore.Options{})
 			t.Cleanup(func() { store.Close(context.Background()) })

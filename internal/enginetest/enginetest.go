@@ -24,8 +24,9 @@ const Secret = "riskgate-test-secret-0123456789"
 // close; default a fresh memory store), Rules (default the embedded
 // rules), Keyer, Signals (default the default signals, without a
 // breached-password filter), Logger (default discarded); Enrichers and
-// Observers are added; every other field set in opts (Now, NewID,
-// retries, timeouts) is used as it is.
+// Observers are added; RetryEntries, when zero, is the node's (no retry
+// cache on an in-process memory store); every other field set in opts
+// (Now, NewID, retries, timeouts) is used as it is.
 func New(tb testing.TB, opts engine.Options) *engine.Engine {
 	tb.Helper()
 	cfg := node.Config{EngineConfig: node.EngineConfig{PasswordConfig: node.PasswordConfig{Breached: "none"}}}
@@ -51,6 +52,11 @@ func New(tb testing.TB, opts engine.Options) *engine.Engine {
 		}
 		if given.Signals == nil {
 			given.Signals = o.Signals
+		}
+		if given.RetryEntries == 0 {
+			// The node's: none on the memory store, which keeps each
+			// decision with its attempt (node.MemoryConfig).
+			given.RetryEntries = o.RetryEntries
 		}
 		*o = given
 	}))
