@@ -100,7 +100,10 @@
 // redelivery is still not counted again, but its decision, whose reasons
 // may quote the erased history, is gone (engine.State.Erased). A decision
 // committed after the erasure (a Score still deciding) does not replace
-// the mark. A node of a version before the mark takes it for the record
+// the mark. A decision is kept under its id with the id's own time to
+// live, which its index entry covers, and only while the id is
+// remembered: an id indexed by an outcome reported before its Score is
+// not kept past that entry. A node of a version before the mark takes it for the record
 // of another attempt, and refuses a retry of the erased attempt (a 400 on
 // attempt_id) rather than decide it again and learn it; attempts such
 // nodes observed are not indexed, and their records expire with the

@@ -321,3 +321,40 @@ func TestForgetThroughAnUpgrade(t *testing.T) {
 		t.Errorf("the attempt's key after a retry on an earlier node: %.40q (%v), want the erased mark", v, err)
 	}
 }
+
+// TestForgetFindsADecisionKeptLate: an outcome reported for an attempt
+// before its Score (a client that timed out and failed over) remembers
+// the attempt and indexes it under its user, for the attempt window; the
+// Score, coming late in the window, keeps its decision under the id. The
+// decision must not outlive the index entry Forget finds it by: a retry
+// after the user's erasure is decided afresh, not answered with what the
+// erased history decided. It was kept for a window from the Score, and
+// for the rest of that window Forget missed it.
+func TestForgetFindsADecisionKeptLate(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newTestStore(t, srv.URL, Options{AttemptWindow: 2 * time.Second, FlushInterval: time.Millisecond})
+	defer s.Close(context.Background())
+	e := newEngine(t, s, 5*time.Second)
+	ctx := context.Background()
+	a := attempt("alice", time.Now(), engine.ResultPasswordBad)
+	a.AttemptID = "late-1"
+	if err := e.Report(ctx, engine.Outcome{Attempt: &a, Outcome: engine.LoginFailed}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond) // late in the window
+	first, err := e.Score(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(800 * time.Millisecond) // past the window of the report's index entry
+	if err := e.Forget(ctx, "acme", a.UserID); err != nil {
+		t.Fatal(err)
+	}
+	again, err := e.Score(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.DecisionID == first.DecisionID {
+		t.Errorf("a retry after Forget got the decision %s made before it: Forget missed the decision kept for it", first.DecisionID)
+	}
+}

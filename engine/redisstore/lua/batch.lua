@@ -751,15 +751,16 @@ local function batch(keys, args)
         out[#out + 1] = lenOf(#v) .. v
       end
     elseif kind == KIND_DECIDED then
-      -- An attempt's decision, kept under its id unless the attempt's
-      -- user was erased since it was observed: a Score still deciding
-      -- while its user was erased leaves nothing behind.
-      -- One call where a GET and a SET were two: the record replaces
-      -- what the key held, which is put back when it was the erased mark
-      -- (rare: an erasure while the attempt was being decided).
-      local ttl, v
-      ttl, v, pos = unpack4('>I1c0I4c0', P, pos)
-      if call('SET', base, v, 'EX', ttl, 'GET') == ERASED then call('SET', base, ERASED, 'EX', ttl) end
+      -- An attempt's decision, kept under its id with the id's own time
+      -- to live (KEEPTTL), which the user's index of attempts covers:
+      -- longer, it could outlive the index entry that Forget finds it by
+      -- (an outcome reported for the attempt before its Score indexed
+      -- it then). An id no longer remembered (XX) keeps nothing, being in
+      -- no index. One call: the erased mark it replaced, rarely (the user
+      -- erased while the attempt was being decided), is put back.
+      local _, v
+      _, v, pos = unpack4('>I1c0I4c0', P, pos)
+      if call('SET', base, v, 'XX', 'KEEPTTL', 'GET') == ERASED then call('SET', base, ERASED, 'KEEPTTL') end
       out[#out + 1] = EMPTY
     elseif kind == KIND_ERASE then
       -- An erased user's attempt: its decision goes, the id stays
