@@ -68,7 +68,7 @@ func TestMemoryStoreAnswersRetries(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			// 16 attempts: one a shard of the store's attempts.
+			// 16 attempts: two a shard of the store's attempts (max/16+1).
 			n, err := New(ctx, Config{Memory: MemoryConfig{MaxAttempts: 16, MaxRetries: tc.maxRetries}}, WithLogger(slog.New(slog.DiscardHandler)))
 			if err != nil {
 				t.Fatal(err)
@@ -88,8 +88,8 @@ func TestMemoryStoreAnswersRetries(t *testing.T) {
 			if again := score(attempt); again.DecisionID != first.DecisionID || again.Signals.Account.Failures1h != first.Signals.Account.Failures1h {
 				t.Fatalf("retry: decision %s failures_1h %d, want %s and %d", again.DecisionID, again.Signals.Account.Failures1h, first.DecisionID, first.Signals.Account.Failures1h)
 			}
-			// 2,000 other attempts: the store's shard of the first holds
-			// another by now, at odds of (15/16)^2000 against.
+			// 2,000 other attempts: two have gone to the first's shard by
+			// now, and evicted it, but at odds of about 10^-54.
 			for i := range 2000 {
 				score(engine.Attempt{Time: at, AttemptID: fmt.Sprint("other-", i), UserID: fmt.Sprint("u-other-", i), IP: "198.51.100.7", Result: engine.ResultPasswordOK})
 			}
