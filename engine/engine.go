@@ -341,6 +341,7 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 	// slow. Work for requests no one waits for would otherwise queue
 	// ahead of the ones someone does, and outlast the cause.
 	if err := ctx.Err(); err != nil {
+		e.abandon(ctx, s)
 		return Decision{}, fmt.Errorf("engine: score: %w", err)
 	}
 
@@ -372,6 +373,7 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 
 	// Rules.
 	if err := ctx.Err(); err != nil {
+		e.abandon(ctx, s)
 		return Decision{}, fmt.Errorf("engine: score: %w", err)
 	}
 	rs := dry
