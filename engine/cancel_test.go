@@ -3,7 +3,6 @@ package engine_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -30,28 +29,18 @@ func (c *countingRules) Evaluate(env *engine.Env, v *engine.Verdict) {
 }
 
 // cancellingStore cancels the caller's context during Observe, as a
-// client giving up while the store answers: before the store reads
-// (cancelKey), or once it has answered (cancelAfterKey). It counts the
-// Observe calls.
+// client giving up while the store answers.
 type cancellingStore struct {
 	*memstore.Store
-	observes atomic.Int64
 }
 
 type cancelKey struct{}
 
-type cancelAfterKey struct{}
-
 func (s *cancellingStore) Observe(ctx context.Context, ev *engine.Event, st *engine.State) error {
-	s.observes.Add(1)
 	if cancel, ok := ctx.Value(cancelKey{}).(context.CancelFunc); ok {
 		cancel()
 	}
-	err := s.Store.Observe(ctx, ev, st)
-	if cancel, ok := ctx.Value(cancelAfterKey{}).(context.CancelFunc); ok {
-		cancel()
-	}
-	return err
+	return s.Store.Observe(ctx, ev, st)
 }
 
 // cancellingSignal cancels the caller's context while the signals run.
@@ -168,46 +157,4 @@ func TestDecisionMadeForAGoneCallerIsKept(t *testing.T) {
 			t.Errorf("the first decision's outcome: %v", err)
 		}
 	})
-}
-
-// TestAbandonedScoreIsRetriedAtOnce: a Score with an attempt_id whose
-// caller goes after the store remembered its attempt (as the store
-// answers, or while the signals run) keeps a record of no decision, so
-// that the caller's retry is decided at once, counted once, rather than
-// reading the store again and again for a second, waiting for a decision
-// the abandoned Score will never keep.
-func TestAbandonedScoreIsRetriedAtOnce(t *testing.T) {
-	store := &cancellingStore{Store: memstore.New(memstore.Options{})}
-	t.Cleanup(func() { store.Close(context.Background()) })
-	sig := &cancellingSignal{}
-	e := enginetest.New(t, engine.Options{Store: store, Now: func() time.Time { return t0 },
-		Signals: append(signals.Default(signals.Config{}), sig)})
-	for i, during := range []string{"observe", "signals"} {
-		t.Run(during, func(t *testing.T) {
-			a := paris(t0)
-			a.UserID, a.AttemptID, a.Result = fmt.Sprint("u-gone-", i), "gone-"+during, engine.ResultPasswordBad
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			if during == "observe" {
-				ctx = context.WithValue(ctx, cancelAfterKey{}, cancel)
-			} else {
-				sig.cancel.Store(&cancel)
-			}
-			if _, err := e.Score(ctx, a); !errors.Is(err, context.Canceled) {
-				t.Fatalf("abandoned Score: %v, want canceled", err)
-			}
-			sig.cancel.Store(nil)
-			before := store.observes.Load()
-			d, err := e.Score(context.Background(), a)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if n := store.observes.Load() - before; n != 1 {
-				t.Errorf("the retry read the store %d times, want once: it waited for the abandoned Score's decision", n)
-			}
-			if got := d.Signals.Account.Failures1h; got != 1 {
-				t.Errorf("the retry's failures_1h %d, want 1: the attempt counted once", got)
-			}
-		})
-	}
 }

@@ -341,7 +341,6 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 	// slow. Work for requests no one waits for would otherwise queue
 	// ahead of the ones someone does, and outlast the cause.
 	if err := ctx.Err(); err != nil {
-		e.abandon(ctx, s)
 		return Decision{}, fmt.Errorf("engine: score: %w", err)
 	}
 
@@ -373,7 +372,6 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 
 	// Rules.
 	if err := ctx.Err(); err != nil {
-		e.abandon(ctx, s)
 		return Decision{}, fmt.Errorf("engine: score: %w", err)
 	}
 	rs := dry

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"hash/maphash"
 	"sync"
@@ -440,29 +439,6 @@ func (e *Engine) decidedRecord(s *scratch, d *Decision) []byte {
 // decision with many long reasons must not pin its size in every
 // scratch it passed through.
 const maxScratchRecord = 16 << 10
-
-// abandonedRecord is what a Score that remembered its attempt in the
-// store and then stopped, its caller gone before a decision, keeps for
-// it: a record no decision reads from (redecided; the shortest a record
-// may be), so that a retry is decided at once instead of waiting for a
-// decision that will not come (maxDecidedWait). Nodes of earlier versions
-// decide it again too, as they do any record no longer than a
-// fingerprint. The retry's decision replaces it.
-var abandonedRecord = make([]byte, MinRecord)
-
-// abandon keeps abandonedRecord for s's attempt, when s remembered it: a
-// redelivery (Replayed) may be being decided by another node, whose
-// record the mark must not race, and an attempt observed without the
-// store is not remembered. The caller has gone; the store's own bound
-// still applies.
-func (e *Engine) abandon(ctx context.Context, s *scratch) {
-	if s.ev.AttemptID.IsZero() || s.state.Replayed || !s.in.StateAvailable {
-		return
-	}
-	s.decided = Decided{Tenant: s.n.tenant, AttemptID: s.ev.AttemptID, User: s.ev.User, Record: abandonedRecord}
-	s.commit = Commit{Decided: &s.decided}
-	_ = e.storeCall(context.WithoutCancel(ctx), "commit", func(ctx context.Context) error { return e.opts.Store.Commit(ctx, &s.commit) })
-}
 
 // redecided returns the decision the store kept for a redelivered
 // attempt, with the signals just computed. ok is false when the record

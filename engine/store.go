@@ -260,7 +260,5 @@ type Decided struct {
 }
 
 // MinRecord is the shortest Decided.Record: the engine's records begin
-// with an 8-byte fingerprint of the attempt. A record of MinRecord bytes
-// holds no decision: its Score stopped before one (its caller gone), and
-// a redelivery is decided again at once.
+// with an 8-byte fingerprint of the attempt.
 const MinRecord = fingerprintLen
