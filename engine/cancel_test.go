@@ -117,13 +117,18 @@ func TestCancelledScoreStopsWorking(t *testing.T) {
 // rules run.
 type cancellingRules struct {
 	cancel atomic.Pointer[context.CancelFunc]
+	allow  bool // allows every attempt instead
 }
 
 func (r *cancellingRules) Current() engine.Ruleset { return r }
 func (r *cancellingRules) Version() string         { return "cancelling-1" }
 func (r *cancellingRules) Evaluate(_ *engine.Env, v *engine.Verdict) {
-	v.Action, v.Score = engine.ActionStepUp, 50
-	v.Reasons = []engine.Reason{{RuleID: "always", Action: engine.ActionStepUp, Score: 50, Message: "step up"}}
+	if r.allow {
+		v.Action = engine.ActionAllow
+	} else {
+		v.Action, v.Score = engine.ActionStepUp, 50
+		v.Reasons = []engine.Reason{{RuleID: "always", Action: engine.ActionStepUp, Score: 50, Message: "step up"}}
+	}
 	if c := r.cancel.Swap(nil); c != nil {
 		(*c)()
 	}
@@ -157,4 +162,42 @@ func TestDecisionMadeForAGoneCallerIsKept(t *testing.T) {
 			t.Errorf("the first decision's outcome: %v", err)
 		}
 	})
+}
+
+// TestGoneCallersLoginIsNotLearned: a login allowed for a caller that has
+// gone (its deadline passed while the rules ran) is not learned by the
+// Score: the caller decided it by its own failover (the Go client steps
+// up) and reports the attempt with its outcome, which learns it once when
+// the user passed, and never when they failed.
+func TestGoneCallersLoginIsNotLearned(t *testing.T) {
+	for _, oc := range []engine.OutcomeKind{engine.StepUpPassed, engine.StepUpFailed} {
+		t.Run(oc.String(), func(t *testing.T) {
+			r := &cancellingRules{allow: true}
+			store := memstore.New(memstore.Options{})
+			t.Cleanup(func() { store.Close(context.Background()) })
+			e := enginetest.New(t, engine.Options{Store: store, Rules: r, Now: func() time.Time { return t0 }})
+			a := paris(t0)
+			a.AttemptID = "req-1:after"
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			r.cancel.Store(&cancel)
+			if d, err := e.Score(ctx, a); err != nil || d.Action != engine.ActionAllow || ctx.Err() == nil {
+				t.Fatalf("Score for a caller gone during the rules: %v %s (context %v)", err, d.Action, ctx.Err())
+			}
+			if err := e.Report(context.Background(), engine.Outcome{Attempt: &a, Outcome: oc}); err != nil {
+				t.Fatal(err)
+			}
+			p, _, err := e.Profile(context.Background(), "", a.UserID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := uint32(0)
+			if oc == engine.StepUpPassed {
+				want = 1
+			}
+			if p.Logins != want {
+				t.Errorf("%d logins learned after the failover's %s, want %d", p.Logins, oc, want)
+			}
+		})
+	}
 }

@@ -579,6 +579,14 @@ func (e *Engine) fillAttemptEnv(s *scratch) {
 // a write that does not happen costs learning, not the login.
 func (e *Engine) commit(ctx context.Context, s *scratch, d *Decision) {
 	s.commitFor(d)
+	if ctx.Err() != nil {
+		// Its caller has gone (a deadline passed while the rules ran): the
+		// decision is kept for a retry, and a step-up for its outcome
+		// (below), but the login is not learned. The caller decided it
+		// by its own failover (the Go client steps up) and reports it
+		// with its outcome, which learns it then, or, failed, never.
+		s.commit.Learn, s.commit.Observed = nil, nil
+	}
 	if !s.ev.AttemptID.IsZero() {
 		s.decided = Decided{Tenant: s.n.tenant, AttemptID: s.ev.AttemptID, User: s.ev.User, Record: e.decidedRecord(s, d)}
 		s.commit.Decided = &s.decided
@@ -586,12 +594,12 @@ func (e *Engine) commit(ctx context.Context, s *scratch, d *Decision) {
 	if s.commit.Learn == nil && s.commit.Pending == nil && s.commit.Decided == nil {
 		return
 	}
-	// The decision is made and is being returned: what it implies is
-	// recorded even when its caller has gone meanwhile (a deadline that
-	// passed while the rules ran), within the store's own bound. Refused
-	// for the cancelled context, a caller's retry found no decision kept
-	// (a second of waiting for one on the memory store, then another
-	// decision), and the first decision's outcome was not found.
+	// The decision is made and is being returned: it is kept, and a
+	// step-up's pending decision, even when its caller has gone
+	// meanwhile, within the store's own bound. Refused for the cancelled
+	// context, a caller's retry found no decision kept (a second of
+	// waiting for one on the memory store, then another decision), and
+	// the first decision's outcome was not found.
 	ctx = context.WithoutCancel(ctx)
 	err := e.storeCall(ctx, "commit", func(ctx context.Context) error { return e.opts.Store.Commit(ctx, &s.commit) })
 	if err == nil && s.commit.Learn != nil {
