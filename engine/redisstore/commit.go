@@ -313,9 +313,9 @@ func (s *Store) queueOps(r *request, b *batch) {
 			}
 		case opDecided:
 			// The attempt's key, remembered by its Observe, gets the
-			// record, unless its user was erased since.
+			// record with the key's own time to live, unless its user
+			// was erased since.
 			r.add(kindDecided, s.keys.attempt(o.tenant, o.user))
-			r.num(int64(s.opts.AttemptWindow / time.Second))
 			r.u32(uint32(len(o.data)))
 			r.bytes(o.data)
 			r.items[r.end()].op = i

@@ -66,7 +66,7 @@ const (
 	kindForget   = 'F' // erase a user; return the ids of its pending decisions and recent attempts
 	kindDelete   = 'X' // delete a key
 	kindAttempt  = 'A' // remember an attempt id; a redelivery reads the items after it without counting
-	kindDecided  = 'R' // keep an attempt's decision, unless the attempt was erased
+	kindDecided  = 'R' // keep an attempt's decision, unless the attempt was erased or is not remembered
 	kindErase    = 'E' // erase an attempt's decision, keeping the attempt id remembered
 )
 

@@ -758,8 +758,8 @@ local function batch(keys, args)
       -- it then). An id no longer remembered (XX) keeps nothing, being in
       -- no index. One call: the erased mark it replaced, rarely (the user
       -- erased while the attempt was being decided), is put back.
-      local _, v
-      _, v, pos = unpack4('>I1c0I4c0', P, pos)
+      local v
+      v, pos = unpack4('>I4c0', P, pos)
       if call('SET', base, v, 'XX', 'KEEPTTL', 'GET') == ERASED then call('SET', base, ERASED, 'KEEPTTL') end
       out[#out + 1] = EMPTY
     elseif kind == KIND_ERASE then
