@@ -99,16 +99,21 @@ func scoreOrdinary(b *testing.B, p *population, attemptID func(i int) string) {
 	}
 }
 
+// retryModes are the two ways a node keeps decisions for retries, as
+// engine.Options.RetryEntries: "store-only", a node on the memory store
+// (node.MemoryConfig), and "retry-cache", a node on Redis.
+var retryModes = []struct {
+	name    string
+	entries int
+}{{"store-only", -1}, {"retry-cache", 50_000}}
+
 // BenchmarkScoreAttemptIDs is BenchmarkScore with an attempt_id on every
 // call, as riskgate's Go client sends: each Score then keeps its decision
 // for retries in the store and, with "retry-cache", in the engine's retry
 // cache too, as a node does with Redis. "store-only" is a node on the
 // memory store, which keeps no retry cache (node.MemoryConfig).
 func BenchmarkScoreAttemptIDs(b *testing.B) {
-	for _, bc := range []struct {
-		name    string
-		entries int
-	}{{"store-only", -1}, {"retry-cache", 50_000}} {
+	for _, bc := range retryModes {
 		b.Run(bc.name, func(b *testing.B) {
 			p := newPopulation(b, func(o *engine.Options) { o.RetryEntries = bc.entries })
 			ids := make([]string, 1<<16)
@@ -270,12 +275,7 @@ func TestScoreAllocationBudgetAttemptIDs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates; the budget is checked by the non-race run in .ci/run")
 	}
-	// As a node on the memory store scores (no retry cache), and with
-	// the retry cache, as with Redis.
-	for _, tc := range []struct {
-		name    string
-		entries int
-	}{{"store only", -1}, {"retry cache", 50_000}} {
+	for _, tc := range retryModes {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newPopulation(t, func(o *engine.Options) { o.RetryEntries = tc.entries })
 			ctx := context.Background()
