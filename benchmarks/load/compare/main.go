@@ -88,7 +88,8 @@ var rows = []struct {
 	{"gRPC generator CPU per call", "grpc-gen", "µs", false, "— (the client's)"},
 	// Not goals: the same closed loop with a new attempt_id on every
 	// call, as riskgate's Go client sends. riskgate then keeps each
-	// decision for retries (in the node and in the store); the floor
+	// decision for retries in the memory store's attempts (and in the
+	// node's retry cache, before 2026-12-06's eleventh VM); the floor
 	// ignores the field.
 	{"gRPC Score with attempt ids, closed loop", "ids", "/s", true, "— (as the Go client calls)"},
 	{"gRPC server CPU per call, attempt ids", "ids-cpu", "µs", false, "— (as the Go client calls)"},
