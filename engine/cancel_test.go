@@ -201,3 +201,100 @@ func TestGoneCallersLoginIsNotLearned(t *testing.T) {
 		})
 	}
 }
+
+// abandoningStore counts its observes and, while armed, has its caller go
+// during an observe the store applied: a client that gave up while the
+// answer was on its way back (over Redis, the likeliest way a Score is
+// abandoned).
+type abandoningStore struct {
+	engine.Store
+	observes atomic.Int64
+	armed    atomic.Bool
+	refuse   bool // the caller goes before the store applies the observe
+}
+
+func (s *abandoningStore) Observe(ctx context.Context, ev *engine.Event, st *engine.State) error {
+	s.observes.Add(1)
+	cancel, ok := ctx.Value(cancelKey{}).(context.CancelFunc)
+	if !ok || !s.armed.Swap(false) {
+		return s.Store.Observe(ctx, ev, st)
+	}
+	if s.refuse {
+		cancel()
+		return s.Store.Observe(ctx, ev, st)
+	}
+	if err := s.Store.Observe(context.WithoutCancel(ctx), ev, st); err != nil {
+		return err
+	}
+	cancel()
+	return ctx.Err()
+}
+
+// TestRetryOfAnAbandonedScore: a Score whose caller goes before its rules
+// run (during the observe, or the signals) keeps no decision, though the
+// store remembers (and counted) the attempt. The caller's retry decides
+// at once, counted once: it read the store eleven times over a second
+// first, waiting for the abandoned Score's decision. An observe the
+// store refused for the gone caller counted nothing, and the retry
+// counts the attempt: the abandoned Score's mark must not make the store
+// remember it. The failure the
+// caller then reports for the attempt (the Go client fails over and
+// reports it) is not counted again, and a second retry gets the first
+// retry's decision. Counted in store reads, not timed.
+func TestRetryOfAnAbandonedScore(t *testing.T) {
+	for _, retries := range []struct {
+		name    string
+		entries int
+	}{{"retry cache", 50_000}, {"store only", -1}} {
+		for _, where := range []string{"observe", "refused observe", "signals"} {
+			t.Run(retries.name+"/"+where, func(t *testing.T) {
+				ms := memstore.New(memstore.Options{})
+				t.Cleanup(func() { ms.Close(context.Background()) })
+				store := &abandoningStore{Store: ms, refuse: where == "refused observe"}
+				sig := &cancellingSignal{}
+				e := enginetest.New(t, engine.Options{Store: store, Now: func() time.Time { return t0 }, RetryEntries: retries.entries,
+					Signals: append(signals.Default(signals.Config{}), sig)})
+				a := paris(t0)
+				a.AttemptID, a.Result = "req-abandoned", engine.ResultPasswordBad
+
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				if where != "signals" {
+					ctx = context.WithValue(ctx, cancelKey{}, cancel)
+					store.armed.Store(true)
+				} else {
+					sig.cancel.Store(&cancel)
+				}
+				if _, err := e.Score(ctx, a); !errors.Is(err, context.Canceled) {
+					t.Fatalf("the abandoned Score: %v, want canceled", err)
+				}
+				sig.cancel.Store(nil)
+
+				store.observes.Store(0)
+				retry, err := e.Score(context.Background(), a)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n := store.observes.Load(); n != 1 {
+					t.Errorf("the retry read the store %d times, want once: it waited for a decision no one would keep", n)
+				}
+				if f := retry.Signals.Account.Failures1h; f != 1 {
+					t.Errorf("the retry's account failures_1h %d, want 1: the attempt counted once", f)
+				}
+				if err := e.Report(context.Background(), engine.Outcome{Attempt: &a, Outcome: engine.LoginFailed}); err != nil {
+					t.Fatal(err)
+				}
+				again, err := e.Score(context.Background(), a)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if again.DecisionID != retry.DecisionID {
+					t.Errorf("a second retry got decision %s, want the first retry's, %s", again.DecisionID, retry.DecisionID)
+				}
+				if f := again.Signals.Account.Failures1h; f != 1 {
+					t.Errorf("after the failover's failure report, account failures_1h %d, want 1", f)
+				}
+			})
+		}
+	}
+}

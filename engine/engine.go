@@ -341,6 +341,7 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 	// slow. Work for requests no one waits for would otherwise queue
 	// ahead of the ones someone does, and outlast the cause.
 	if err := ctx.Err(); err != nil {
+		e.abandon(ctx, s)
 		return Decision{}, fmt.Errorf("engine: score: %w", err)
 	}
 
@@ -372,6 +373,7 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 
 	// Rules.
 	if err := ctx.Err(); err != nil {
+		e.abandon(ctx, s)
 		return Decision{}, fmt.Errorf("engine: score: %w", err)
 	}
 	rs := dry
@@ -441,6 +443,30 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 		}
 	}
 	return d, nil
+}
+
+// abandon marks the attempt of a Score whose caller has gone before the
+// rules decided it: the store remembers the attempt (it was counted) but
+// will keep no decision for it, and a retry, reading none, would wait for
+// one (maxDecidedWait, about a second) before deciding. The mark, the
+// attempt's fingerprint with no decision (Decided, MinRecord), tells it
+// to decide at once; Report reads it as this attempt's, so its failure
+// is not counted again. It is written whether the observe succeeded or
+// failed: a caller gone during the observe's round trip may have left
+// the attempt remembered (Redis applied it), and a store keeps no mark
+// for an attempt it does not remember, nor over a record it holds. A
+// retry of a Score in flight elsewhere (Replayed) leaves that Score's
+// attempt alone.
+func (e *Engine) abandon(ctx context.Context, s *scratch) {
+	if s.ev.AttemptID.IsZero() || s.state.Replayed {
+		return
+	}
+	fp := e.attemptFingerprint(s)
+	s.decided = Decided{Tenant: s.n.tenant, AttemptID: s.ev.AttemptID, User: s.ev.User, Record: append(s.record[:0], fp[:]...)}
+	s.commit = Commit{Decided: &s.decided}
+	_ = e.storeCall(context.WithoutCancel(ctx), "commit", func(ctx context.Context) error {
+		return e.opts.Store.Commit(ctx, &s.commit)
+	})
 }
 
 // newID makes a signed decision id.

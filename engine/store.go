@@ -250,6 +250,14 @@ type Commit struct {
 // records. A store keeps no record for an
 // attempt erased with its user (Store.Forget): a Decided that comes after
 // the erasure is dropped.
+//
+// A Record of MinRecord bytes is a mark, not a decision: the attempt's
+// fingerprint alone, kept for an attempt that will have no decision (its
+// Score abandoned, or its outcome reported first), so that a redelivery
+// decides at once rather than wait for one. A store keeps a mark only
+// where the attempt is remembered and holds nothing yet: it never
+// replaces a decision, another mark or an erased attempt's mark, and an
+// attempt it does not remember gets none (it would read as counted).
 type Decided struct {
 	Tenant    string
 	AttemptID Key
@@ -259,6 +267,6 @@ type Decided struct {
 	Record []byte
 }
 
-// MinRecord is the shortest Decided.Record: the engine's records begin
-// with an 8-byte fingerprint of the attempt.
+// MinRecord is the shortest Decided.Record, and the length of a mark:
+// the engine's records begin with an 8-byte fingerprint of the attempt.
 const MinRecord = fingerprintLen

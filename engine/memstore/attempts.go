@@ -121,7 +121,10 @@ func (a *attempts) observe(k attemptID, user engine.Key, now, window int64, st *
 
 // decided keeps the record of an attempt's decision, unless the attempt's
 // user was erased since it was observed. The record keeps the attempt's
-// owner: user, or when zero the one its observation noted.
+// owner: user, or when zero the one its observation noted. A mark (a
+// record of engine.MinRecord bytes) is kept only where the attempt is
+// remembered with no record yet: a decision recreates a record the queue
+// lost, a mark must not, or the attempt would read as counted.
 func (a *attempts) decided(k attemptID, user engine.Key, now, window int64, record []byte) {
 	sh := a.shard(k)
 	qk := k.key()
@@ -136,6 +139,9 @@ func (a *attempts) decided(k attemptID, user engine.Key, now, window int64, reco
 	cur, expires, ok := sh.q.Get(held[:0], qk)
 	if ok && now >= expires {
 		cur = nil
+	}
+	if len(record) <= engine.MinRecord && (!ok || len(cur) == 0 || len(cur) > headerLen(cur)) {
+		return // a mark: not for an attempt forgotten, or one with a record
 	}
 	b := (*buf)[:0]
 	switch {

@@ -103,7 +103,9 @@
 // the mark. A decision is kept under its id with the id's own time to
 // live, which its index entry covers, and only while the id is
 // remembered: an id indexed by an outcome reported before its Score is
-// not kept past that entry. A node of a version before the mark takes it for the record
+// not kept past that entry. A mark (engine.MinRecord bytes: an attempt
+// that will have no decision) fills only an id that holds nothing yet (a
+// GET, then a SET). A node of a version before the erased mark takes it for the record
 // of another attempt, and refuses a retry of the erased attempt (a 400 on
 // attempt_id) rather than decide it again and learn it; attempts such
 // nodes observed are not indexed, and their records expire with the

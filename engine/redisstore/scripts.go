@@ -103,12 +103,14 @@ func preamble() string {
 	b.WriteString("-- The constants batch.lua shares with the Go code: the item kinds\n")
 	b.WriteString("-- (scripts.go) and the window layout (engine.ShortWindows, LongWindows:\n")
 	b.WriteString("-- per window its bucket width in seconds, its buckets, its name), the\n")
-	b.WriteString("-- mark of an erased attempt and the account item's flag that indexes one.\n")
+	b.WriteString("-- mark of an erased attempt, the account item's flag that indexes one\n")
+	b.WriteString("-- and the length of a record that is a mark (engine.MinRecord).\n")
 	for _, k := range kindNames {
 		fmt.Fprintf(&b, "local %s = %d -- '%c'\n", k.name, k.kind, k.kind)
 	}
 	fmt.Fprintf(&b, "local ERASED = '%s'\n", erasedMark)
 	fmt.Fprintf(&b, "local INDEX_ATTEMPT = %d\n", flagIndexAttempt)
+	fmt.Fprintf(&b, "local MIN_RECORD = %d\n", engine.MinRecord)
 	for _, w := range []struct {
 		name string
 		ws   *engine.Windows

@@ -196,3 +196,71 @@ func testForgetErasesAttempts(t *testing.T, s engine.Store) {
 		t.Errorf("a new attempt's redelivery after Forget: Replayed %v, Erased %v, Decided %q", st.Replayed, st.Erased, st.Decided)
 	}
 }
+
+// testAttemptMark: a record of engine.MinRecord bytes is a mark (an
+// attempt that will have no decision: its Score abandoned, or its outcome
+// reported first), kept only where the attempt is remembered and holds
+// nothing yet. A mark never replaces a decision, another mark or an
+// erased attempt's mark (a stalled Score's mark over a retry's decision
+// would have the next retry decide a third time), and is not kept for an
+// attempt the store does not remember: the attempt would read as counted
+// when it never was.
+func testAttemptMark(t *testing.T, s engine.Store) {
+	ctx := context.Background()
+	commit := func(id, user string, record []byte) {
+		t.Helper()
+		d := &engine.Decided{Tenant: "t1", AttemptID: key("attempt:" + id), User: key("user:" + user), Record: record}
+		if err := s.Commit(ctx, &engine.Commit{Decided: d}); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+	}
+	read := func(what, id, user string, want []byte) {
+		t.Helper()
+		st := observe(t, s, attemptEvent(id, "198.51.100.7", user, base))
+		if !st.Replayed || st.Erased || !bytes.Equal(st.Decided, want) {
+			t.Errorf("%s: Replayed %v, Erased %v, Decided %q; want true, false, %q", what, st.Replayed, st.Erased, st.Decided, want)
+		}
+	}
+	mark := []byte("mark0001")
+	if len(mark) != engine.MinRecord {
+		t.Fatalf("the test's mark is %d bytes, want engine.MinRecord", len(mark))
+	}
+	decision := []byte("mark0001{\"decision\":\"deny\"}")
+
+	observe(t, s, attemptEvent("m1", "198.51.100.7", "mia", base))
+	commit("m1", "mia", mark)
+	read("a mark", "m1", "mia", mark)
+	commit("m1", "mia", []byte("mark0002"))
+	read("a second mark", "m1", "mia", mark)
+	commit("m1", "mia", decision)
+	read("a decision after the mark", "m1", "mia", decision)
+	commit("m1", "mia", mark)
+	read("a mark after the decision", "m1", "mia", decision)
+
+	// Of no known user, as an attempt whose username matched no account.
+	noUser := attemptEvent("m2", "198.51.100.7", "", base)
+	noUser.AttemptID = key("attempt:m2")
+	observe(t, s, noUser)
+	if err := s.Commit(ctx, &engine.Commit{Decided: &engine.Decided{Tenant: "t1", AttemptID: noUser.AttemptID, Record: mark}}); err != nil {
+		t.Fatal(err)
+	}
+	if st := observe(t, s, noUser); !st.Replayed || !bytes.Equal(st.Decided, mark) {
+		t.Errorf("a mark of an attempt of no known user: Replayed %v, Decided %q", st.Replayed, st.Decided)
+	}
+
+	// Never observed: the mark keeps nothing, and the attempt counts.
+	commit("m3", "mia", mark)
+	if st := observe(t, s, attemptEvent("m3", "198.51.100.7", "mia", base)); st.Replayed {
+		t.Errorf("an attempt first seen after a mark for it says Replayed (Decided %q): it was never counted", st.Decided)
+	}
+
+	// Erased with its user: the mark does not bring it back.
+	observe(t, s, attemptEvent("e1", "198.51.100.9", "eve", base))
+	if err := s.Forget(ctx, "t1", key("user:eve")); err != nil {
+		t.Fatal(err)
+	}
+	commit("e1", "eve", mark)
+	if st := observe(t, s, attemptEvent("e1", "198.51.100.9", "eve", base)); !st.Replayed || !st.Erased || len(st.Decided) != 0 {
+		t.Errorf("a mark after Forget: Replayed %v, Erased %v, Decided %q; want true, true, nothing", st.Replayed, st.Erased, st.Decided)
+	}
+}

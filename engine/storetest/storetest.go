@@ -51,6 +51,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"AttemptCountedOnce", testAttemptOnce},
 		{"AttemptRaceCountedOnce", testAttemptConcurrent},
 		{"ForgetErasesAttempts", testForgetErasesAttempts},
+		{"AttemptMark", testAttemptMark},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -757,10 +757,16 @@ local function batch(keys, args)
       -- (an outcome reported for the attempt before its Score indexed
       -- it then). An id no longer remembered (XX) keeps nothing, being in
       -- no index. One call: the erased mark it replaced, rarely (the user
-      -- erased while the attempt was being decided), is put back.
+      -- erased while the attempt was being decided), is put back. A mark
+      -- (a record no longer than a fingerprint: no decision) only fills
+      -- an id that holds nothing yet: it never replaces a decision.
       local v
       v, pos = unpack4('>I4c0', P, pos)
-      if call('SET', base, v, 'XX', 'KEEPTTL', 'GET') == ERASED then call('SET', base, ERASED, 'KEEPTTL') end
+      if #v <= MIN_RECORD then
+        if call('GET', base) == '' then call('SET', base, v, 'XX', 'KEEPTTL') end
+      elseif call('SET', base, v, 'XX', 'KEEPTTL', 'GET') == ERASED then
+        call('SET', base, ERASED, 'KEEPTTL')
+      end
       out[#out + 1] = EMPTY
     elseif kind == KIND_ERASE then
       -- An erased user's attempt: its decision goes, the id stays

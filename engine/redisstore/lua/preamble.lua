@@ -2,7 +2,8 @@
 -- The constants batch.lua shares with the Go code: the item kinds
 -- (scripts.go) and the window layout (engine.ShortWindows, LongWindows:
 -- per window its bucket width in seconds, its buckets, its name), the
--- mark of an erased attempt and the account item's flag that indexes one.
+-- mark of an erased attempt, the account item's flag that indexes one
+-- and the length of a record that is a mark (engine.MinRecord).
 local KIND_NET = 78 -- 'N'
 local KIND_PASSWORD = 80 -- 'P'
 local KIND_ACCOUNT = 85 -- 'U'
@@ -19,5 +20,6 @@ local KIND_DECIDED = 82 -- 'R'
 local KIND_ERASE = 69 -- 'E'
 local ERASED = '~riskgate~erased~'
 local INDEX_ATTEMPT = 4
+local MIN_RECORD = 8
 local SHORT = {{60, 10, '10m'}, {300, 12, '1h'}, {3600, 24, '24h'}}
 local LONG = {{300, 12, '1h'}, {3600, 24, '24h'}, {21600, 28, '7d'}}
