@@ -67,7 +67,7 @@ var offDashboardFamilies = map[string]string{
 // node's: they belong on the identity server's dashboard.
 func TestDashboardMetricsExist(t *testing.T) {
 	dash := readDashboard(t)
-	exported := exportedMetrics(t)
+	exported, _ := exportedMetrics(t)
 
 	queried := 0
 	onDashboard := map[string]bool{}
@@ -216,8 +216,10 @@ func offFamily(name string) bool {
 
 // exportedMetrics assembles the nodes that between them have every part
 // with metrics (see TestDashboardMetricsExist), registered as riskgate
-// serve registers them, and returns the names of the metrics they export.
-func exportedMetrics(t *testing.T) map[string]bool {
+// serve registers them, and returns the names of the metrics they export,
+// and the first node's /metrics after its one call (TestPromtoolMetrics
+// lints it).
+func exportedMetrics(t *testing.T) (map[string]bool, []byte) {
 	t.Helper()
 	rds := redistest.Start(t)
 	dir := t.TempDir()
@@ -277,6 +279,7 @@ func exportedMetrics(t *testing.T) map[string]bool {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("score: %s", resp.Status)
 	}
+	scrape := getMetrics(t, "http://"+addrs.HTTP)
 
 	// The memory store's metrics are its own: a second node, assembled
 	// only.
@@ -306,7 +309,7 @@ func exportedMetrics(t *testing.T) map[string]bool {
 			t.Fatalf("the nodes export no %s: is a part missing from the test's nodes?", want)
 		}
 	}
-	return names
+	return names, scrape
 }
 
 // describingRegistry is a registry that remembers the description of
