@@ -209,24 +209,30 @@ func TestGoneCallersLoginIsNotLearned(t *testing.T) {
 type abandoningStore struct {
 	engine.Store
 	observes atomic.Int64
-	armed    atomic.Bool
-	refuse   bool // the caller goes before the store applies the observe
+	armed    atomic.Int64 // the observe, counted from 1, during which the caller goes
+	fail     bool         // that observe, applied, answers an error (a connection lost)
+	// before, when set, is called before each observe with its number.
+	before atomic.Pointer[func(n int64)]
 }
 
 func (s *abandoningStore) Observe(ctx context.Context, ev *engine.Event, st *engine.State) error {
-	s.observes.Add(1)
+	n := s.observes.Add(1)
+	if f := s.before.Load(); f != nil {
+		(*f)(n)
+	}
 	cancel, ok := ctx.Value(cancelKey{}).(context.CancelFunc)
-	if !ok || !s.armed.Swap(false) {
+	if !ok || s.armed.Load() != n {
 		return s.Store.Observe(ctx, ev, st)
 	}
-	if s.refuse {
-		cancel()
-		return s.Store.Observe(ctx, ev, st)
-	}
-	if err := s.Store.Observe(context.WithoutCancel(ctx), ev, st); err != nil {
-		return err
-	}
+	s.armed.Store(0)
+	err := s.Store.Observe(context.WithoutCancel(ctx), ev, st)
 	cancel()
+	switch {
+	case err != nil:
+		return err
+	case s.fail:
+		return errors.New("connection lost")
+	}
 	return ctx.Err()
 }
 
@@ -234,10 +240,7 @@ func (s *abandoningStore) Observe(ctx context.Context, ev *engine.Event, st *eng
 // run (during the observe, or the signals) keeps no decision, though the
 // store remembers (and counted) the attempt. The caller's retry decides
 // at once, counted once: it read the store eleven times over a second
-// first, waiting for the abandoned Score's decision. An observe the
-// store refused for the gone caller counted nothing, and the retry
-// counts the attempt: the abandoned Score's mark must not make the store
-// remember it. The failure the
+// first, waiting for the abandoned Score's decision. The failure the
 // caller then reports for the attempt (the Go client fails over and
 // reports it) is not counted again, and a second retry gets the first
 // retry's decision. Counted in store reads, not timed.
@@ -246,11 +249,11 @@ func TestRetryOfAnAbandonedScore(t *testing.T) {
 		name    string
 		entries int
 	}{{"retry cache", 50_000}, {"store only", -1}} {
-		for _, where := range []string{"observe", "refused observe", "signals"} {
+		for _, where := range []string{"observe", "signals"} {
 			t.Run(retries.name+"/"+where, func(t *testing.T) {
 				ms := memstore.New(memstore.Options{})
 				t.Cleanup(func() { ms.Close(context.Background()) })
-				store := &abandoningStore{Store: ms, refuse: where == "refused observe"}
+				store := &abandoningStore{Store: ms}
 				sig := &cancellingSignal{}
 				e := enginetest.New(t, engine.Options{Store: store, Now: func() time.Time { return t0 }, RetryEntries: retries.entries,
 					Signals: append(signals.Default(signals.Config{}), sig)})
@@ -259,9 +262,9 @@ func TestRetryOfAnAbandonedScore(t *testing.T) {
 
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
-				if where != "signals" {
+				if where == "observe" {
 					ctx = context.WithValue(ctx, cancelKey{}, cancel)
-					store.armed.Store(true)
+					store.armed.Store(1)
 				} else {
 					sig.cancel.Store(&cancel)
 				}
@@ -293,6 +296,113 @@ func TestRetryOfAnAbandonedScore(t *testing.T) {
 				}
 				if f := again.Signals.Account.Failures1h; f != 1 {
 					t.Errorf("after the failover's failure report, account failures_1h %d, want 1", f)
+				}
+			})
+		}
+	}
+}
+
+// stallingSignal holds the first Score to meet it, once armed, until
+// released: a first Score still deciding while its retries come.
+type stallingSignal struct {
+	gate    atomic.Pointer[chan struct{}]
+	entered chan struct{}
+}
+
+func (s *stallingSignal) Name() string { return "stalling" }
+func (s *stallingSignal) Compute(*engine.Input, *engine.Env) error {
+	if g := s.gate.Swap(nil); g != nil {
+		close(s.entered)
+		<-*g
+	}
+	return nil
+}
+
+// TestAbandonedRetryLeavesTheFirstScoreAlone: a retry whose caller goes
+// (during its observe, or while it waits for the first Score's decision),
+// or whose observe fails, while the first Score is still deciding, must
+// not mark the attempt as abandoned: it is the first Score's. The next
+// retry, while the first Score still decides, waits for its decision,
+// and the login is learned once. A retry that marked it had the next
+// decide again at once and learn the login a second time (found by
+// review). The first Score is let go when the next retry reads the store
+// a second time, and the read waits for its decision: no timing.
+func TestAbandonedRetryLeavesTheFirstScoreAlone(t *testing.T) {
+	for _, retries := range []struct {
+		name    string
+		entries int
+	}{{"retry cache", 50_000}, {"store only", -1}} {
+		for _, tc := range []struct {
+			name  string
+			armed int64 // the retry's observe during which its caller goes
+			fail  bool
+		}{
+			{"gone during its observe", 1, false},
+			{"gone during its wait", 3, false},
+			{"observe failed", 1, true},
+		} {
+			t.Run(retries.name+"/"+tc.name, func(t *testing.T) {
+				ms := memstore.New(memstore.Options{})
+				t.Cleanup(func() { ms.Close(context.Background()) })
+				store := &abandoningStore{Store: ms, fail: tc.fail}
+				sig := &stallingSignal{entered: make(chan struct{})}
+				e := enginetest.New(t, engine.Options{Store: store, Now: func() time.Time { return t0 }, RetryEntries: retries.entries,
+					Signals: append(signals.Default(signals.Config{}), sig)})
+				a := paris(t0)
+				a.AttemptID = "req-in-flight"
+
+				gate := make(chan struct{})
+				sig.gate.Store(&gate)
+				type result struct {
+					d   engine.Decision
+					err error
+				}
+				first := make(chan result, 1)
+				go func() {
+					d, err := e.Score(context.Background(), a)
+					first <- result{d, err}
+				}()
+				<-sig.entered // observed, and held in its signals
+
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				store.observes.Store(0)
+				store.armed.Store(tc.armed)
+				if _, err := e.Score(context.WithValue(ctx, cancelKey{}, cancel), a); !errors.Is(err, context.Canceled) {
+					t.Fatalf("the retry whose caller went: %v, want canceled", err)
+				}
+				var (
+					r1      result
+					release sync.Once
+				)
+				finishFirst := func() {
+					release.Do(func() {
+						close(gate)
+						r1 = <-first
+					})
+				}
+				before := func(n int64) {
+					if n == 2 {
+						finishFirst() // the next retry waits: the first decides
+					}
+				}
+				store.observes.Store(0)
+				store.before.Store(&before)
+				next, err := e.Score(context.Background(), a)
+				store.before.Store(nil)
+				finishFirst()
+				if err != nil || r1.err != nil {
+					t.Fatal(err, r1.err)
+				}
+				if next.DecisionID != r1.d.DecisionID {
+					t.Errorf("the next retry got decision %s, want the first Score's, %s", next.DecisionID, r1.d.DecisionID)
+				}
+				p, _, err := e.Profile(context.Background(), "", a.UserID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if p.Logins != 1 {
+					t.Errorf("%d logins learned, want 1", p.Logins)
 				}
 			})
 		}

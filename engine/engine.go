@@ -305,7 +305,18 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 	}
 	s.state.Reset()
 	observe := func(ctx context.Context) error { return e.opts.Store.Observe(ctx, &s.ev, &s.state) }
-	err := e.storeCall(ctx, "observe", observe)
+	// An attempt with an id is observed to the end, within the store's
+	// own bound, even for a caller that has gone meanwhile: the answer
+	// says whether this Score or an earlier one made the store remember
+	// the attempt, which only the first may mark when it is abandoned
+	// (abandon). Cut short, a retry could not tell, and marked the
+	// attempt of a first Score still deciding it: the next retry decided
+	// it again and learned the login twice.
+	octx := ctx
+	if !s.ev.AttemptID.IsZero() {
+		octx = context.WithoutCancel(ctx)
+	}
+	err := e.storeCall(octx, "observe", observe)
 	// A redelivery whose first delivery is still being decided (by
 	// another node, in a rebalance) has no decision kept yet: that node's
 	// commit writes it a moment later. Read again for a little while (a
@@ -322,7 +333,7 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 		case <-t.C:
 		}
 		s.state.Reset()
-		err = e.storeCall(ctx, "observe", observe)
+		err = e.storeCall(octx, "observe", observe)
 	}
 	if cached != nil && err == nil && s.state.Erased {
 		// Its user was erased: decided afresh, below.
@@ -451,14 +462,14 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 // one (maxDecidedWait, about a second) before deciding. The mark, the
 // attempt's fingerprint with no decision (Decided, MinRecord), tells it
 // to decide at once; Report reads it as this attempt's, so its failure
-// is not counted again. It is written whether the observe succeeded or
-// failed: a caller gone during the observe's round trip may have left
-// the attempt remembered (Redis applied it), and a store keeps no mark
-// for an attempt it does not remember, nor over a record it holds. A
-// retry of a Score in flight elsewhere (Replayed) leaves that Score's
-// attempt alone.
+// is not counted again. Only the Score whose observe made the store
+// remember the attempt marks it, so only after an observe that answered
+// (it ran to the end for a gone caller too): a retry (Replayed) leaves
+// alone the attempt another Score may still be deciding. A store keeps
+// no mark over a record it holds, nor for an attempt it does not
+// remember.
 func (e *Engine) abandon(ctx context.Context, s *scratch) {
-	if s.ev.AttemptID.IsZero() || s.state.Replayed {
+	if s.ev.AttemptID.IsZero() || !s.in.StateAvailable || s.state.Replayed {
 		return
 	}
 	fp := e.attemptFingerprint(s)
