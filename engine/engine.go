@@ -135,7 +135,10 @@ type Engine struct {
 	ids      *idSource
 	logLim   logLimits
 	learners []Learner
-	recent   *recentDecisions // nil when disabled
+	// anyAddr are the enrichers asked about addresses that are not
+	// public too (AnyAddressEnricher).
+	anyAddr []Enricher
+	recent  *recentDecisions // nil when disabled
 	// defaultClock: Options.Now is time.Now, so Score reads the clock once.
 	defaultClock bool
 	defaultIDs   bool // NewID is e.ids.ULID: make and sign the id in one go
@@ -201,6 +204,11 @@ func New(opts Options) (*Engine, error) {
 			opts.RetryWindow = 10 * time.Minute
 		}
 		e.recent = newRecentDecisions(cmpOr(opts.RetryEntries, 50_000), max(cmpOr(opts.RetryMaxBytes, 64<<20), 1), opts.RetryWindow)
+	}
+	for _, x := range opts.Enrichers {
+		if a, ok := x.(AnyAddressEnricher); ok && a.EnrichesAnyAddress() {
+			e.anyAddr = append(e.anyAddr, x)
+		}
 	}
 	for _, sig := range opts.Signals {
 		if l, ok := sig.(Learner); ok {
@@ -523,11 +531,13 @@ func (e *Engine) prepare(s *scratch) {
 	}
 	en := &in.Enrichment
 	en.Network.Class = Classify(s.n.addr)
-	if en.Network.Class == ClassPublic {
-		for _, x := range e.opts.Enrichers {
-			if err := x.Enrich(s.n.addr, en); err != nil {
-				e.failed("enrich", fmt.Sprintf("%T", x), err)
-			}
+	enrichers := e.opts.Enrichers
+	if en.Network.Class != ClassPublic {
+		enrichers = e.anyAddr
+	}
+	for _, x := range enrichers {
+		if err := x.Enrich(s.n.addr, en); err != nil {
+			e.failed("enrich", fmt.Sprintf("%T", x), err)
 		}
 	}
 	if !en.Location.Known {

@@ -47,6 +47,16 @@ type Enricher interface {
 	Enrich(addr netip.Addr, e *Enrichment) error
 }
 
+// AnyAddressEnricher is an Enricher asked about every address, not only
+// public ones (IPClass): what it knows is the operator's own, such as IP
+// lists naming a corporate VPN in 10.0.0.0/8, where a GeoIP database
+// knows nothing of a private address. EnrichesAnyAddress reports whether
+// it is (a wrapper may say no).
+type AnyAddressEnricher interface {
+	Enricher
+	EnrichesAnyAddress() bool
+}
+
 // IPClass says what kind of address a login comes from. Only public
 // addresses can be located; the others are reported explicitly so that
 // rules can treat a login from 10.0.0.0/8 as internal rather than unknown.

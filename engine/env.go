@@ -108,7 +108,7 @@ type IPEnv struct {
 	Version        int      `expr:"version" json:"version" doc:"4 or 6."`
 	Class          string   `expr:"class" json:"class" doc:"public, private, loopback, link_local, cgnat or reserved."`
 	Public         bool     `expr:"public" json:"public" doc:"The address is globally routable (class public)."`
-	Lists          []string `expr:"lists" json:"lists,omitempty" doc:"Names of the configured IP lists (--ip-list NAME=FILE) that contain the address: \"corp_vpn\" in ip.lists. The default rules deny lists named deny and exempt lists named allow from the anonymity rules."`
+	Lists          []string `expr:"lists" json:"lists,omitempty" doc:"Names of the configured IP lists (--ip-list NAME=FILE) that contain the address, public or not (a corporate VPN in 10.0.0.0/8): \"corp_vpn\" in ip.lists. The default rules deny lists named deny and exempt lists named allow from the anonymity rules."`
 	AnonymousKnown bool     `expr:"anonymous_known" json:"anonymous_known" doc:"An Anonymous-IP database or Tor list was consulted."`
 	Anonymous      bool     `expr:"anonymous" json:"anonymous" doc:"Any of vpn, tor, proxy or hosting."`
 	VPN            bool     `expr:"vpn" json:"vpn" doc:"Anonymous VPN exit (Anonymous-IP database)."`

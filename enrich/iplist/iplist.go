@@ -366,6 +366,11 @@ func (e *Enricher) Enrich(addr netip.Addr, en *engine.Enrichment) error {
 	return nil
 }
 
+// EnrichesAnyAddress implements engine.AnyAddressEnricher: an operator's
+// lists name private and reserved ranges too (a corporate VPN in
+// 10.0.0.0/8), which the engine asks no GeoIP database about.
+func (e *Enricher) EnrichesAnyAddress() bool { return true }
+
 // Lookup returns the lists containing addr (shared: do not modify) and
 // whether it is a Tor exit.
 func (e *Enricher) Lookup(addr netip.Addr) (lists []string, tor bool) {
