@@ -3,11 +3,11 @@ package grpcapi
 import (
 	"encoding/hex"
 	"fmt"
-	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/riskgate/riskgate/api/gen/riskgate/v1"
+	"github.com/riskgate/riskgate/api/wire"
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/rules"
 )
@@ -29,7 +29,7 @@ func attemptFromPB(p *pb.Attempt, prefix string) (engine.Attempt, error) {
 	}
 	a.Result = engine.Result(p.Result)
 	if p.Time != nil {
-		t, err := timeFromPB(p.Time, prefix+"time")
+		t, err := wire.TimeFromProto(p.Time, prefix+"time")
 		if err != nil {
 			return a, err
 		}
@@ -39,13 +39,6 @@ func attemptFromPB(p *pb.Attempt, prefix string) (engine.Attempt, error) {
 		a.Geo = &engine.GeoHint{Country: g.Country, Lat: g.Lat, Lon: g.Lon}
 	}
 	return a, nil
-}
-
-func timeFromPB(ts *timestamppb.Timestamp, field string) (time.Time, error) {
-	if err := ts.CheckValid(); err != nil {
-		return time.Time{}, &engine.FieldError{Field: field, Msg: "not a valid timestamp"}
-	}
-	return ts.AsTime(), nil
 }
 
 func trimDot(s string) string {
@@ -120,7 +113,7 @@ func outcomeFromPB(p *pb.ReportRequest) (engine.Outcome, error) {
 		o.Attempt = &a
 	}
 	if p.Time != nil {
-		t, err := timeFromPB(p.Time, "time")
+		t, err := wire.TimeFromProto(p.Time, "time")
 		if err != nil {
 			return o, err
 		}

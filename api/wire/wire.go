@@ -289,7 +289,7 @@ func AttemptFromProto(p *pb.Attempt, prefix string) (engine.Attempt, error) {
 	}
 	a.Result = engine.Result(p.Result)
 	if p.Time != nil {
-		t, err := timeFromProto(p.Time, prefix+"time")
+		t, err := TimeFromProto(p.Time, prefix+"time")
 		if err != nil {
 			return a, err
 		}
@@ -319,7 +319,7 @@ func OutcomeFromProto(p *pb.ReportRequest) (engine.Outcome, error) {
 		o.Attempt = &a
 	}
 	if p.Time != nil {
-		t, err := timeFromProto(p.Time, "time")
+		t, err := TimeFromProto(p.Time, "time")
 		if err != nil {
 			return o, err
 		}
@@ -328,9 +328,18 @@ func OutcomeFromProto(p *pb.ReportRequest) (engine.Outcome, error) {
 	return o, nil
 }
 
-func timeFromProto(ts *timestamppb.Timestamp, field string) (time.Time, error) {
+// TimeFromProto converts a timestamp the caller set, refusing an invalid
+// one with a FieldError naming field. 0001-01-01T00:00:00Z, time.Time's
+// zero, is refused as the engine refuses any year before 2000: converted
+// as it is, the engine took it for a time not given and stamped the
+// attempt with the clock, where HTTP refused the same value.
+func TimeFromProto(ts *timestamppb.Timestamp, field string) (time.Time, error) {
 	if err := ts.CheckValid(); err != nil {
 		return time.Time{}, &engine.FieldError{Field: field, Msg: "not a valid timestamp"}
 	}
-	return ts.AsTime(), nil
+	t := ts.AsTime()
+	if t.IsZero() {
+		return time.Time{}, &engine.FieldError{Field: field, Msg: "year 1 out of range"}
+	}
+	return t, nil
 }
