@@ -414,8 +414,14 @@ func (m *Manager) Watch(ctx context.Context) error {
 		}
 		m.log.Info("watching rule files", "paths", paths, "debounce", m.opts.Debounce)
 		// A change between the last load and this watch would be missed:
-		// look once now (nothing changes when nothing did).
+		// look once now (nothing changes when nothing did). Then compare
+		// the tenants' folders with those watched, as after a watch's
+		// reload: a tenants folder back between the listing above and
+		// the watch's first look at it (moved back, remounted) is no
+		// change to the watch, and its tenants' folders went unwatched,
+		// their edits unseen, until a tenant's folder came or went.
 		_, _ = m.Reload(TriggerFile)
+		signal()
 	wait:
 		for {
 			select {
