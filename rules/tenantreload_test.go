@@ -38,9 +38,17 @@ func newTenantsFixture(t *testing.T) tenantsFixture {
 	return f
 }
 
+// write writes a file whole, as an atomic writer does (a hidden
+// temporary renamed over it): a watch's reload never reads it half
+// written. (With os.WriteFile, a reload under the race detector could
+// read it truncated, and report an empty rule file before the edit.)
 func (tenantsFixture) write(t *testing.T, path, data string) {
 	t.Helper()
-	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
+	if err := os.WriteFile(tmp, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -387,17 +395,6 @@ func TestTenantsFolderGone(t *testing.T) {
 					}
 				}
 
-				if mode == "watch" {
-					// A reload the watch has in flight (its first look)
-					// is waited out. The folder moved away while a reload
-					// reads it drops the overlays not yet read, as a
-					// tenant's folder removed would be (readTenants): a
-					// known limit, which this test is not about; it
-					// failed about one run in ten under the race detector.
-					if _, err := m.Reload(TriggerFile); err != nil {
-						t.Fatal(err)
-					}
-				}
 				gone()
 				if how == "emptied on purpose" {
 					if err := settle("every overlay removed", func() bool { return len(m.TenantNames()) == 0 }); err != nil {
@@ -518,6 +515,14 @@ func newTenantsRun(t *testing.T, f tenantsFixture, mode, trigger string) *tenant
 	r.m = m
 	if mode == "watch" {
 		watching(t, m)
+		// The watch's first look, which watching sees begin, is waited
+		// out: reading the tenants' folders after the test's first
+		// change, it would put in force overlays other than those the
+		// test took before it (new ones, of the same files), or read the
+		// tenants folder while the test moves it.
+		if _, err := m.Reload(TriggerFile); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return r
 }
