@@ -126,6 +126,9 @@ type Manager struct {
 	// folderErr is the tenants folder's problem the last reload found
 	// (tenantsFolderError), "" when it read; under mu.
 	folderErr string
+	// beforeTenantRead, when set (tests), is called by readTenants before
+	// it reads a tenant's folder of its listing; under mu.
+	beforeTenantRead func(tenant string)
 }
 
 var _ engine.Rules = (*Manager)(nil)
