@@ -126,6 +126,9 @@ type Manager struct {
 	// folderErr is the tenants folder's problem the last reload found
 	// (tenantsFolderError), "" when it read; under mu.
 	folderErr string
+	// beforeTenantRead, when set (tests), is called by readTenants before
+	// it reads a tenant's folder of its listing; under mu.
+	beforeTenantRead func(tenant string)
 }
 
 var _ engine.Rules = (*Manager)(nil)
@@ -414,8 +417,14 @@ func (m *Manager) Watch(ctx context.Context) error {
 		}
 		m.log.Info("watching rule files", "paths", paths, "debounce", m.opts.Debounce)
 		// A change between the last load and this watch would be missed:
-		// look once now (nothing changes when nothing did).
+		// look once now (nothing changes when nothing did). Then compare
+		// the tenants' folders with those watched, as after a watch's
+		// reload: a tenants folder back between the listing above and
+		// the watch's first look at it (moved back, remounted) is no
+		// change to the watch, and its tenants' folders went unwatched,
+		// their edits unseen, until a tenant's folder came or went.
 		_, _ = m.Reload(TriggerFile)
+		signal()
 	wait:
 		for {
 			select {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,9 +39,17 @@ func newTenantsFixture(t *testing.T) tenantsFixture {
 	return f
 }
 
+// write writes a file whole, as an atomic writer does (a hidden
+// temporary renamed over it): a watch's reload never reads it half
+// written. (With os.WriteFile, a reload under the race detector could
+// read it truncated, and report an empty rule file before the edit.)
 func (tenantsFixture) write(t *testing.T, path, data string) {
 	t.Helper()
-	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
+	if err := os.WriteFile(tmp, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -387,17 +396,6 @@ func TestTenantsFolderGone(t *testing.T) {
 					}
 				}
 
-				if mode == "watch" {
-					// A reload the watch has in flight (its first look)
-					// is waited out. The folder moved away while a reload
-					// reads it drops the overlays not yet read, as a
-					// tenant's folder removed would be (readTenants): a
-					// known limit, which this test is not about; it
-					// failed about one run in ten under the race detector.
-					if _, err := m.Reload(TriggerFile); err != nil {
-						t.Fatal(err)
-					}
-				}
 				gone()
 				if how == "emptied on purpose" {
 					if err := settle("every overlay removed", func() bool { return len(m.TenantNames()) == 0 }); err != nil {
@@ -518,6 +516,16 @@ func newTenantsRun(t *testing.T, f tenantsFixture, mode, trigger string) *tenant
 	r.m = m
 	if mode == "watch" {
 		watching(t, m)
+		// The watch's first look, which watching sees begin, is waited
+		// out: reading the tenants' folders after the test's first
+		// change, it would put in force overlays other than those the
+		// test took before it (new ones, of the same files), or, reading
+		// the tenants folder while the test moves it, fail with another
+		// error than the folder found gone (TestTenantsFolderMovedWhileRead),
+		// whose error lines TestTenantsFolderGone counts.
+		if _, err := m.Reload(TriggerFile); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return r
 }
@@ -547,4 +555,155 @@ func (r *tenantsRun) stale(tenants ...string) map[string]float64 {
 		r.m.metrics.stale.DeleteLabelValues(tenant) // WithLabelValues made it
 	}
 	return out
+}
+
+// TestTenantsFolderMovedWhileRead: a reload that read the tenants folder
+// while it was moved away (or unmounted, or swapped for another) took each
+// tenant's folder of its listing it had not read yet for one removed on
+// purpose, and dropped its overlay: those tenants fell back to the shared
+// rules, with nothing stale reported (the next reload, finding the folder
+// gone, reported only the overlays left). Such a read is now the whole
+// folder's failure, as the folder gone at the start of a reload is: every
+// overlay stays, every one reported stale; and once the folder is back,
+// the watch reloads it at once, though the reload it failed was of a
+// tenant's folder whose retry backs off, and the watch does not poll. One
+// tenant's folder removed during a read, the tenants folder staying, is
+// still that tenant's overlay removed. By a reload and by the file watch.
+// (Not swapped under the watch: the watch reads the new folder at once,
+// and the failure before it is too brief to be looked at.)
+func TestTenantsFolderMovedWhileRead(t *testing.T) {
+	for _, tc := range []struct{ mode, how string }{{"reload", "moved away"}, {"reload", "swapped"}, {"watch", "moved away"}} {
+		mode, how := tc.mode, tc.how
+		t.Run(mode+"/"+how, func(t *testing.T) {
+			f := newTenantsFixture(t)
+			// No poll: only the watch's own checks can bring the
+			// overlays back. A debounce long beside the test's moves,
+			// so that the watch seldom sees the folder gone before it
+			// is back: the reload that failed is of beta's folder.
+			m, err := NewManager(Options{Paths: []string{f.shared}, TenantsDir: f.tenants, Debounce: 100 * time.Millisecond, Poll: -1, Logger: discard()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if mode == "watch" {
+				watching(t, m)
+			}
+			// The watch's first look, if still in flight, is waited
+			// out: the hook is for the reload below.
+			if _, err := m.Reload(TriggerFile); err != nil {
+				t.Fatal(err)
+			}
+			stale := func() map[string]float64 {
+				out := map[string]float64{}
+				for _, tenant := range []string{"acme", "beta"} {
+					if v := testutil.ToFloat64(m.metrics.stale.WithLabelValues(tenant)); v != 0 {
+						out[tenant] = v
+					}
+					m.metrics.stale.DeleteLabelValues(tenant)
+				}
+				return out
+			}
+			rename := func(from, to string) { // under the reload: t.Error, not t.Fatal
+				if err := os.Rename(from, to); err != nil {
+					t.Error(err)
+				}
+			}
+			away := filepath.Join(f.root, "away")
+			var moved atomic.Bool
+			// Before beta's folder is read, acme's read: the folder
+			// goes, or is swapped for one without beta.
+			m.setBeforeTenantRead(func(tenant string) {
+				if tenant != "beta" || moved.Swap(true) {
+					return
+				}
+				rename(f.tenants, away)
+				if how == "swapped" {
+					next := filepath.Join(f.root, "next")
+					if err := os.MkdirAll(filepath.Join(next, "acme"), 0o755); err != nil {
+						t.Error(err)
+					}
+					if err := os.WriteFile(filepath.Join(next, "acme", "rules.yaml"), []byte(acmeOverlay), 0o644); err != nil {
+						t.Error(err)
+					}
+					rename(next, f.tenants)
+				}
+			})
+			f.write(t, filepath.Join(f.tenants, "beta", "rules.yaml"), strings.Replace(betaOverlay, "beta-1", "beta-2", 1))
+			failed := func() bool { return m.TenantFailure("acme") != nil && m.TenantFailure("beta") != nil }
+			switch mode {
+			case "reload":
+				if _, err := m.Reload(TriggerSignal); err == nil || !strings.Contains(err.Error(), "tenant beta's folder") {
+					t.Errorf("reload: %v, want the tenants folder's failure", err)
+				}
+			default:
+				deadline := time.Now().Add(5 * time.Second)
+				for !failed() && time.Now().Before(deadline) {
+					time.Sleep(time.Millisecond)
+				}
+			}
+			if !moved.Load() {
+				t.Fatal("the reload did not read beta's folder")
+			}
+			if !failed() {
+				t.Fatalf("after the read: acme's failure %v, beta's %v; want both reported stale (overlays %v)", m.TenantFailure("acme"), m.TenantFailure("beta"), m.TenantNames())
+			}
+			if overlayLabel(m, "acme") != "acme-1" || overlayLabel(m, "beta") != "beta-1" {
+				t.Errorf("overlays in force: acme %q, beta %q; want both kept", overlayLabel(m, "acme"), overlayLabel(m, "beta"))
+			}
+			if got := stale(); len(got) != 2 {
+				t.Errorf("stale overlays %v, want acme and beta", got)
+			}
+			want := map[string]string{"moved away": "missing", "swapped": "replaced while it was read"}[how]
+			if p := m.TenantFailure("beta").Problems(); len(p) != 1 || !strings.Contains(p[0].Error(), want) || strings.Contains(p[0].Error(), f.root) {
+				t.Errorf("beta's problems %v: want the tenants folder %s, without the server's path", p, want)
+			}
+			if how == "moved away" {
+				rename(away, f.tenants)
+			}
+
+			// Back (moved away), or another folder (swapped): read
+			// whole, at once by the watch.
+			wantBeta := map[string]string{"moved away": "beta-2", "swapped": ""}[how]
+			back := func() bool {
+				return len(m.Snapshot().TenantFailures) == 0 && overlayLabel(m, "acme") == "acme-1" && overlayLabel(m, "beta") == wantBeta
+			}
+			if mode == "reload" {
+				if _, err := m.Reload(TriggerSignal); err != nil || !back() {
+					t.Fatalf("reload with the folder back: %v; acme %q, beta %q, failures %v", err, overlayLabel(m, "acme"), overlayLabel(m, "beta"), m.Snapshot().TenantFailures)
+				}
+			} else {
+				waitUntil(t, "the folder read whole", back)
+			}
+			if got := stale(); len(got) != 0 {
+				t.Errorf("stale overlays %v once the folder is back", got)
+			}
+			if how == "swapped" {
+				return
+			}
+
+			// One tenant's folder removed during a read, the tenants
+			// folder staying: its overlay goes.
+			var removed atomic.Bool
+			m.setBeforeTenantRead(func(tenant string) {
+				if tenant == "beta" && !removed.Swap(true) {
+					if err := os.RemoveAll(filepath.Join(f.tenants, "beta")); err != nil {
+						t.Error(err)
+					}
+				}
+			})
+			f.write(t, filepath.Join(f.tenants, "acme", "rules.yaml"), strings.Replace(acmeOverlay, "acme-1", "acme-2", 1))
+			gone := func() bool {
+				return overlayLabel(m, "acme") == "acme-2" && m.Tenant("beta") == nil && len(m.Snapshot().TenantFailures) == 0
+			}
+			if mode == "reload" {
+				if _, err := m.Reload(TriggerSignal); err != nil || !gone() {
+					t.Errorf("reload: %v; acme %q, beta %q, failures %v", err, overlayLabel(m, "acme"), overlayLabel(m, "beta"), m.Snapshot().TenantFailures)
+				}
+			} else {
+				waitUntil(t, "beta's overlay removed with its folder, acme's edit in force", gone)
+			}
+			if !removed.Load() {
+				t.Error("the reload did not read beta's folder")
+			}
+		})
+	}
 }

@@ -173,21 +173,46 @@ func (e *tenantsFolderError) public() string {
 		return "the server's tenants folder holds no tenant's folder (a volume that failed to mount?); the overlay in force stays until the folder is back"
 	case errors.Is(e.err, fs.ErrNotExist):
 		return "the server's tenants folder is missing (a volume that failed to mount?); the overlay in force stays until the folder is back"
+	case errors.Is(e.err, errTenantsFolderReplaced):
+		return "the server's tenants folder was replaced while it was read (a volume unmounted or mounted?); the overlay in force stays until it is read whole"
 	default:
 		return "the server's tenants folder could not be read; the overlay in force stays until it can"
 	}
 }
+
+// errTenantsFolderReplaced is the tenants folder found to be another
+// folder than the one listed, by a read that missed a tenant's folder of
+// the listing: a volume unmounted or mounted, or a folder swapped in, under
+// the read.
+var errTenantsFolderReplaced = errors.New("replaced by another folder while it was read")
 
 // readTenants loads every overlay of the tenants folder, each on its own:
 // each folder in it named like a tenant and holding rule files. A folder
 // with a name no tenant can have, and a rule file directly in the folder,
 // are warned of (once, until they change) and skipped. The error is the
 // tenants folder's own (fs.ErrNotExist when it does not exist): then
-// nothing is known of any overlay.
+// nothing is known of any overlay, and the read is empty.
+//
+// A tenant's folder of the listing that is gone when it is read was
+// removed on purpose, and so is its overlay, if the tenants folder is
+// still the folder listed. If it is not (moved away, unmounted, swapped
+// for another under the read), that is the tenants folder's error: the
+// tenants not yet read would otherwise lose their overlays, silently,
+// while those read before kept theirs.
 func (m *Manager) readTenants(shared *Set) (tenantsRead, error) {
 	read := tenantsRead{overlays: map[string]*TenantSnapshot{}, failed: map[string]error{}, unreadable: map[string]bool{}}
 	if m.opts.TenantsDir == "" {
 		return read, nil
+	}
+	// Its identity before the listing: a folder swapped in between the two
+	// is taken for a change under the read, never the other way round.
+	listed, err := os.Stat(m.opts.TenantsDir)
+	if err != nil {
+		return read, fmt.Errorf("rules: tenants: %w", err)
+	}
+	if !listed.IsDir() {
+		// Never opened: a FIFO would block the reload, holding m.mu.
+		return read, fmt.Errorf("rules: tenants: %s: not a folder", m.opts.TenantsDir)
 	}
 	entries, err := os.ReadDir(m.opts.TenantsDir)
 	if err != nil {
@@ -214,9 +239,23 @@ func (m *Manager) readTenants(shared *Set) (tenantsRead, error) {
 		}
 		read.folders++
 		dir := m.tenantDir(tenant)
+		if m.beforeTenantRead != nil {
+			m.beforeTenantRead(tenant)
+		}
 		srcs, err := LoadFiles(dir)
 		if err != nil {
-			if _, serr := os.Stat(dir); errors.Is(err, errNoRuleFiles) || errors.Is(serr, os.ErrNotExist) {
+			_, serr := os.Stat(dir)
+			if serr != nil {
+				// The tenant's folder is gone (or cannot be looked up):
+				// the tenants folder must still be the one listed for
+				// that to be the tenant's doing. Checked after the
+				// tenant's folder, so that a folder moved away and back
+				// in between would need two moves in that instant.
+				if ferr := sameFolder(m.opts.TenantsDir, listed); ferr != nil {
+					return tenantsRead{}, fmt.Errorf("rules: tenants: the folder went away while it was read (tenant %s's folder, listed, was gone): %w", tenant, ferr)
+				}
+			}
+			if errors.Is(err, errNoRuleFiles) || errors.Is(serr, os.ErrNotExist) {
 				// No overlay: an empty folder, or one removed since
 				// the folder was listed.
 				m.log.Debug("tenant folder without rule files", "tenant", tenant, "err", err)
@@ -236,6 +275,19 @@ func (m *Manager) readTenants(shared *Set) (tenantsRead, error) {
 		read.overlays[tenant] = m.tenantSnapshot(shared, o, srcs, OriginFile)
 	}
 	return read, nil
+}
+
+// sameFolder returns nil if path is still the folder listed, else why not:
+// its error (fs.ErrNotExist when it is gone), or errTenantsFolderReplaced.
+func sameFolder(path string, listed os.FileInfo) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if !os.SameFile(fi, listed) {
+		return fmt.Errorf("%s: %w", path, errTenantsFolderReplaced)
+	}
+	return nil
 }
 
 // TenantFolder reports whether e, an entry of the tenants folder dir, is a

@@ -31,6 +31,22 @@
 // failure is logged and counted by the callback's owner, so a version that
 // stays bad costs one attempt, one log line and one failure counted every
 // RetryMax once the backoff has grown. A new version is tried at once.
+//
+// A failed load may be the path's moment rather than its version's: a
+// folder moved away, unmounted or swapped for another while it was read.
+// Notifications do not tell all of that (fsnotify drops the watch of a
+// folder that is moved or removed; a mount or an unmount raises no event),
+// and the identity may not show it either (a folder moved away and back,
+// or a volume remounted, reads as the same files). So, until its load
+// succeeds again, a failing path is checked at every Debounce, events or
+// not; one found gone after its failed load, or while it fails, is tried
+// at once when it is back, whatever it is then; one whose folder (or
+// itself, a folder) an event created, removed or renamed is tried at once,
+// not after its backoff; and a failing folder back to the identity of the
+// version loaded is loaded again, since its owner's failure is cleared by
+// a load alone. A folder that lost its watch (moved, removed, unmounted,
+// or missing at New) is watched again once it exists, and checked as if
+// it had had events.
 package filewatch
 
 import (
@@ -88,6 +104,7 @@ type Watcher struct {
 	log     *slog.Logger
 	changed func(path string) error
 	files   []*file
+	dirs    []string // the folders watched for events, sorted
 	fsw     *fsnotify.Watcher
 	stop    chan struct{}
 	done    chan struct{}
@@ -100,11 +117,21 @@ type file struct {
 	dirs []string
 	last identity // of the version loaded: at New, or the callback's last success
 
-	// A version whose load failed: retried, unchanged, at retryAt.
+	// A load that failed, none having succeeded since: the version that
+	// failed is retried, unchanged, at retryAt, and the path is checked at
+	// every Debounce meanwhile. failed does not exist when the path was
+	// found gone since: whatever comes back is then tried at once.
 	failing  bool
 	failed   identity
 	failures int // in a row, for that version
 	retryAt  time.Time
+
+	// moved: since the path was last checked, an event created, removed
+	// or renamed a folder it is in, or the path itself, a folder. A
+	// failing path is then tried again at once: a folder moved away and
+	// back, or swapped for another by two renames, may read as the same
+	// files, and its failure may have been the move's.
+	moved bool
 }
 
 // identity is what says "a different file" or "the same file, rewritten":
@@ -237,6 +264,7 @@ func New(paths []string, changed func(path string) error, opts Options) (*Watche
 			dirs[d] = true
 		}
 	}
+	w.dirs = slices.Sorted(maps.Keys(dirs))
 	if !opts.DisableNotify && len(dirs) > 0 {
 		fsw, err := fsnotify.NewWatcher()
 		watched := 0
@@ -246,7 +274,7 @@ func New(paths []string, changed func(path string) error, opts Options) (*Watche
 			// their notifications. One such folder (a tenant's rules)
 			// once left every folder to polling, and every edit waited
 			// for the poll.
-			for _, d := range slices.Sorted(maps.Keys(dirs)) {
+			for _, d := range w.dirs {
 				if aerr := fsw.Add(d); aerr != nil {
 					err = errors.Join(err, fmt.Errorf("%s: %w", d, aerr))
 					continue
@@ -298,6 +326,12 @@ func (w *Watcher) run() {
 	debounce := time.NewTimer(time.Hour)
 	debounce.Stop()
 	defer debounce.Stop()
+	// While a load fails, its path is checked at every Debounce: what
+	// brings it back (a volume mounted again, a folder moved back whose
+	// watch fsnotify dropped) may raise no event.
+	recheck := time.NewTimer(time.Hour)
+	recheck.Stop()
+	defer recheck.Stop()
 	dirty := map[string]bool{} // directories with events since the last check
 	for {
 		select {
@@ -308,8 +342,13 @@ func (w *Watcher) run() {
 				events = nil
 				continue
 			}
-			dirty[filepath.Dir(filepath.Clean(ev.Name))] = true
+			name := filepath.Clean(ev.Name)
+			dirty[filepath.Dir(name)] = true
+			if ev.Has(fsnotify.Create) || ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
+				w.relocated(name)
+			}
 			debounce.Reset(w.opts.Debounce)
+			continue
 		case err, ok := <-errs:
 			if !ok {
 				errs = nil
@@ -321,17 +360,71 @@ func (w *Watcher) run() {
 		case <-debounce.C:
 			w.check(dirty)
 			clear(dirty)
+		case <-recheck.C:
+			w.check(map[string]bool{})
 		case <-poll:
 			w.check(nil)
+		}
+		if slices.ContainsFunc(w.files, func(f *file) bool { return f.failing }) {
+			recheck.Reset(w.opts.Debounce)
+		} else {
+			recheck.Stop()
 		}
 	}
 }
 
-// check compares the files in the dirty directories (all files when dirty
-// is nil) with their last identity and reports the changed ones.
-func (w *Watcher) check(dirty map[string]bool) {
+// relocated marks the files that an event creating, removing or renaming
+// name may have moved: name is a folder they are in, or the file itself
+// when it is a watched folder. (A file replaced by a rename changes
+// identity: it needs no mark.)
+func (w *Watcher) relocated(name string) {
 	for _, f := range w.files {
-		if dirty != nil && !slices.ContainsFunc(f.dirs, func(d string) bool { return dirty[d] }) {
+		if (name == f.abs && len(f.dirs) > 1) || strings.HasPrefix(f.abs, name+string(filepath.Separator)) {
+			f.moved = true
+		}
+	}
+}
+
+// rearm watches again the folders that have no watch, once they exist:
+// fsnotify drops the watch of a folder moved, removed or unmounted (a
+// tenants folder moved away and back, a volume remounted), and one
+// missing at New was never watched; without this their changes would
+// wait for the poll. It returns the folders it watched again, whose
+// events were missed.
+func (w *Watcher) rearm() []string {
+	if w.fsw == nil {
+		return nil
+	}
+	watched := map[string]bool{}
+	for _, d := range w.fsw.WatchList() {
+		watched[d] = true
+	}
+	var armed []string
+	for _, d := range w.dirs {
+		if watched[d] {
+			continue
+		}
+		if err := w.fsw.Add(d); err != nil {
+			continue // not there (yet), or not watchable: tried again at the next check
+		}
+		w.log.Debug("watching a folder again", "path", d)
+		armed = append(armed, d)
+	}
+	return armed
+}
+
+// check compares files with their last identity and reports the changed
+// ones: all of them when dirty is nil, else those in the dirty
+// directories, those an event may have moved, and those whose load is
+// failing.
+func (w *Watcher) check(dirty map[string]bool) {
+	for _, d := range w.rearm() {
+		if dirty != nil {
+			dirty[d] = true
+		}
+	}
+	for _, f := range w.files {
+		if dirty != nil && !f.failing && !f.moved && !slices.ContainsFunc(f.dirs, func(d string) bool { return dirty[d] }) {
 			continue
 		}
 		select {
@@ -339,23 +432,22 @@ func (w *Watcher) check(dirty map[string]bool) {
 			return
 		default:
 		}
+		moved := f.moved
+		f.moved = false
 		cur := w.statOf(f.path)
-		if cur.same(f.last) {
-			f.failing = false // back to the loaded version: nothing to retry
-			continue
-		}
 		if !cur.exists {
-			f.last, f.failing = cur, false
-			if w.opts.Subfolders && len(f.dirs) > 1 && w.watchedFolder(filepath.Dir(f.abs)) {
-				// A folder of a watched folder: its removal is that
-				// folder's change, which its callback was told of.
-				w.log.Debug("watched folder removed from a watched folder", "path", f.path)
-				continue
-			}
-			w.log.Warn("watched file disappeared; keeping the loaded version", "path", f.path)
+			w.gone(f, cur)
 			continue
 		}
-		again := f.failing && cur.same(f.failed)
+		if cur.same(f.last) && !(f.failing && cur.dir) {
+			// Back to the loaded version: nothing to retry. Not so for a
+			// folder whose load failed: its identity is its files', not
+			// whether it was there or mounted when its load failed, and
+			// only a load clears its owner's failure.
+			f.failing = false
+			continue
+		}
+		again := f.failing && cur.same(f.failed) && !moved
 		if again && time.Now().Before(f.retryAt) {
 			continue
 		}
@@ -377,5 +469,31 @@ func (w *Watcher) check(dirty map[string]bool) {
 		}
 		f.retryAt = time.Now().Add(delay)
 		w.log.Debug("watched file did not load; retrying", "path", f.path, "failures", f.failures, "retry_in", delay, "err", err)
+		if after := w.statOf(f.path); !after.exists {
+			// Gone while it was loaded (a folder moved away or unmounted
+			// under the read), which is likely why it failed: whatever
+			// comes back is tried at once, not after the backoff.
+			w.gone(f, after)
+		}
 	}
+}
+
+// gone records f found gone (cur). Its reader keeps the version it has;
+// a failing one stays failing, checked at every Debounce, and is tried
+// at once when it is back.
+func (w *Watcher) gone(f *file, cur identity) {
+	if f.failing {
+		f.failed = cur
+	}
+	if !f.last.exists {
+		return // known gone, or never there
+	}
+	f.last = cur
+	if w.opts.Subfolders && len(f.dirs) > 1 && w.watchedFolder(filepath.Dir(f.abs)) {
+		// A folder of a watched folder: its removal is that folder's
+		// change, which its callback was told of.
+		w.log.Debug("watched folder removed from a watched folder", "path", f.path)
+		return
+	}
+	w.log.Warn("watched file disappeared; keeping the loaded version", "path", f.path)
 }
