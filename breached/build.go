@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -109,6 +110,9 @@ func Build(ctx context.Context, out string, inputs []Input, opt BuildOptions) (*
 	if err != nil {
 		return nil, fmt.Errorf("breached: build: %w", err)
 	}
+	if err := refuseInputAsOut(out, sources); err != nil {
+		return nil, err
+	}
 	sc := &scanner{
 		sources:    sources,
 		formats:    make([]Format, len(sources)),
@@ -168,6 +172,13 @@ func Build(ctx context.Context, out string, inputs []Input, opt BuildOptions) (*
 	}
 	res.Lines, res.Entries, res.BelowMinCount, res.Empty, res.Malformed = t.lines, t.accepted, t.belowMin, t.empty, t.malformed
 	res.FirstMalformed = sc.reported
+	if res.Entries == 0 {
+		// A filter of nothing finds no password breached: served, it
+		// would look like a working check. An empty input is most often
+		// a failed download or the wrong file.
+		return nil, fmt.Errorf("breached: build: no entries in the inputs (%d lines read, %d empty, %d malformed, %d below the minimum count): a failed download, or the wrong file?",
+			res.Lines, res.Empty, res.Malformed, res.BelowMinCount)
+	}
 
 	hdr := &header{
 		kind:      opt.Kind,
@@ -205,6 +216,22 @@ func Build(ctx context.Context, out string, inputs []Input, opt BuildOptions) (*
 	}
 	res.Elapsed = time.Since(start)
 	return res, nil
+}
+
+// refuseInputAsOut refuses an output that is one of the files to read:
+// the filter, written to a temporary file and renamed, replaced the input
+// (a download of some 40 GB) once it was read.
+func refuseInputAsOut(out string, sources []source) error {
+	ofi, err := os.Stat(out)
+	if err != nil {
+		return nil // not there yet: it is no input
+	}
+	for _, src := range sources {
+		if fi, err := os.Stat(src.path); err == nil && os.SameFile(fi, ofi) {
+			return fmt.Errorf("breached: build: the output %s is the input %s, which writing the filter would replace", out, src.path)
+		}
+	}
+	return nil
 }
 
 func (o *BuildOptions) normalise() error {

@@ -260,3 +260,78 @@ func FuzzParseLine(f *testing.F) {
 		}
 	})
 }
+
+// TestBuildRefusesInputAsOutput: an output that is one of the inputs (a
+// file given as both, or a file of an input folder) is refused before
+// anything is read or written, and the input is left as it was. The
+// filter, written to a temporary file and renamed, replaced the input: a
+// download of some 40 GB, gone (found by a stranger's pass).
+func TestBuildRefusesInputAsOutput(t *testing.T) {
+	dir := t.TempDir()
+	lists := filepath.Join(dir, "lists")
+	if err := os.Mkdir(lists, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sample, err := os.ReadFile(filepath.Join("testdata", "hibp-sample.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "hashes.txt")
+	inFolder := filepath.Join(lists, "more.txt")
+	for _, p := range []string{file, inFolder} {
+		if err := os.WriteFile(p, sample, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		name    string
+		out     string
+		inputs  []Input
+		clobber string
+	}{
+		{"the input file", file, []Input{{Path: file}}, file},
+		{"the same file by another path", filepath.Join(lists, "..", "hashes.txt"), []Input{{Path: file}}, file},
+		{"a file of an input folder", inFolder, []Input{{Path: lists}}, inFolder},
+	} {
+		_, err := Build(context.Background(), c.out, c.inputs, BuildOptions{MaxMalformed: 1})
+		if err == nil || !strings.Contains(err.Error(), "is the input") {
+			t.Errorf("%s: %v, want a refusal", c.name, err)
+		}
+		if got, err := os.ReadFile(c.clobber); err != nil || !bytes.Equal(got, sample) {
+			t.Errorf("%s: the input was changed (%d bytes, %v)", c.name, len(got), err)
+		}
+	}
+}
+
+// TestBuildRefusesNoEntries: inputs with no entry (an empty file, only
+// malformed lines, only hashes below --min-count) build no filter: one of
+// nothing finds no password breached, and served it looks like a working
+// check. It was written and served (a stranger's pass).
+func TestBuildRefusesNoEntries(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.txt")
+	rare := filepath.Join(dir, "rare.txt")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(rare, []byte(strings.Repeat("A", 40)+":1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		in   Input
+		opt  BuildOptions
+	}{
+		{"an empty file", Input{Path: empty}, BuildOptions{}},
+		{"only below the minimum count", Input{Path: rare}, BuildOptions{MinCount: 10}},
+	} {
+		out := filepath.Join(dir, "out.rgbf")
+		_, err := Build(context.Background(), out, []Input{c.in}, c.opt)
+		if err == nil || !strings.Contains(err.Error(), "no entries") {
+			t.Errorf("%s: %v, want a refusal", c.name, err)
+		}
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Errorf("%s: a filter was written (%v)", c.name, err)
+		}
+	}
+}
