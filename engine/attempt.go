@@ -169,7 +169,7 @@ func (n *normalized) normalize(a *Attempt, now time.Time, maxSkew time.Duration)
 	n.tenant = a.Tenant
 	if n.tenant == "" {
 		n.tenant = DefaultTenant
-	} else if err := checkToken("tenant", a.Tenant, MaxTenantLen); err != nil {
+	} else if err := checkTenant(a.Tenant); err != nil {
 		return err
 	}
 	if err := checkString("attempt_id", a.AttemptID, MaxIDLen); err != nil {
@@ -348,6 +348,21 @@ func plainASCII(s string) bool {
 
 // checkToken accepts the characters that are safe in store keys and metric
 // labels: tenants and channels end up in both.
+// checkTenant checks a tenant a Score or an outcome names: a token, not
+// starting with '.', as a tenant's rules overlay must not (its folder's
+// name): a tenant ".x" was scored and could never have rules of its own.
+// Profile and Forget take such tenants still, so that what was stored
+// under one before can be read and erased.
+func checkTenant(t string) error {
+	if err := checkToken("tenant", t, MaxTenantLen); err != nil {
+		return err
+	}
+	if t != "" && t[0] == '.' {
+		return fieldErr("tenant", "%q: must not start with '.'", t)
+	}
+	return nil
+}
+
 func checkToken(field, s string, max int) error {
 	if len(s) > max {
 		return fieldErr(field, "too long (%d bytes, at most %d)", len(s), max)
@@ -355,7 +370,7 @@ func checkToken(field, s string, max int) error {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return fieldErr(field, "%q: only letters, digits, '-', '_' and '.' are allowed", s)
+			return fieldErr(field, "%q: only ASCII letters, digits, '-', '_' and '.' are allowed", s)
 		}
 	}
 	return nil

@@ -424,6 +424,7 @@ func TestReportErrors(t *testing.T) {
 		{engine.Outcome{Outcome: engine.LoginFailed}, "decision_id"},
 		{engine.Outcome{Outcome: engine.LoginFailed, DecisionID: "a b"}, "decision_id"},
 		{engine.Outcome{Outcome: engine.LoginFailed, DecisionID: "x", Tenant: "bad tenant"}, "tenant"},
+		{engine.Outcome{Outcome: engine.LoginFailed, DecisionID: "x", Tenant: ".."}, "tenant"},
 	}
 	for _, tt := range tests {
 		err := h.e.Report(ctx, tt.o)
@@ -459,6 +460,10 @@ func TestInvalidAttemptsNameTheFieldAndTouchNothing(t *testing.T) {
 		{"bad utf8", engine.Attempt{IP: "1.2.3.4", DeviceID: "\xff\xfe"}, "device_id"},
 		{"long ua", engine.Attempt{IP: "1.2.3.4", UserAgent: strings.Repeat("M", 2000)}, "user_agent"},
 		{"tenant chars", engine.Attempt{IP: "1.2.3.4", Tenant: "a/b"}, "tenant"},
+		// A tenant no rules overlay can be put for (its folder's name).
+		{"tenant .", engine.Attempt{IP: "1.2.3.4", Tenant: "."}, "tenant"},
+		{"tenant ..", engine.Attempt{IP: "1.2.3.4", Tenant: ".."}, "tenant"},
+		{"tenant .x", engine.Attempt{IP: "1.2.3.4", Tenant: ".x"}, "tenant"},
 		{"too many attributes", engine.Attempt{IP: "1.2.3.4", Attributes: many}, "attributes"},
 		{"long attribute", engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{"k": long}}, "attributes.k"},
 		{"attribute value NUL", engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{"k": "a\x00b"}}, "attributes.k"},

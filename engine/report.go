@@ -23,7 +23,7 @@ func (e *Engine) Report(ctx context.Context, o Outcome) error {
 	tenant := o.Tenant
 	if tenant == "" {
 		tenant = DefaultTenant
-	} else if err := checkToken("tenant", tenant, MaxTenantLen); err != nil {
+	} else if err := checkTenant(tenant); err != nil {
 		return err
 	}
 	switch {
