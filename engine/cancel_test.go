@@ -205,7 +205,8 @@ func TestGoneCallersLoginIsNotLearned(t *testing.T) {
 // abandoningStore counts its observes and, while armed, has its caller go
 // during an observe the store applied: a client that gave up while the
 // answer was on its way back (over Redis, the likeliest way a Score is
-// abandoned).
+// abandoned). The engines using it set a StoreTimeout, as for a store
+// over the network.
 type abandoningStore struct {
 	engine.Store
 	observes atomic.Int64
@@ -255,7 +256,7 @@ func TestRetryOfAnAbandonedScore(t *testing.T) {
 				t.Cleanup(func() { ms.Close(context.Background()) })
 				store := &abandoningStore{Store: ms}
 				sig := &cancellingSignal{}
-				e := enginetest.New(t, engine.Options{Store: store, Now: func() time.Time { return t0 }, RetryEntries: retries.entries,
+				e := enginetest.New(t, engine.Options{Store: store, Now: func() time.Time { return t0 }, RetryEntries: retries.entries, StoreTimeout: 5 * time.Second,
 					Signals: append(signals.Default(signals.Config{}), sig)})
 				a := paris(t0)
 				a.AttemptID, a.Result = "req-abandoned", engine.ResultPasswordBad
@@ -346,7 +347,7 @@ func TestAbandonedRetryLeavesTheFirstScoreAlone(t *testing.T) {
 				t.Cleanup(func() { ms.Close(context.Background()) })
 				store := &abandoningStore{Store: ms, fail: tc.fail}
 				sig := &stallingSignal{entered: make(chan struct{})}
-				e := enginetest.New(t, engine.Options{Store: store, Now: func() time.Time { return t0 }, RetryEntries: retries.entries,
+				e := enginetest.New(t, engine.Options{Store: store, Now: func() time.Time { return t0 }, RetryEntries: retries.entries, StoreTimeout: 5 * time.Second,
 					Signals: append(signals.Default(signals.Config{}), sig)})
 				a := paris(t0)
 				a.AttemptID = "req-in-flight"
@@ -406,5 +407,42 @@ func TestAbandonedRetryLeavesTheFirstScoreAlone(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// hangingStore's observes answer only when their context ends: a store
+// that hangs.
+type hangingStore struct{ engine.Store }
+
+func (hangingStore) Observe(ctx context.Context, _ *engine.Event, _ *engine.State) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestGoneCallerIsNotHeldWithoutAStoreTimeout: an attempt with an id is
+// observed to the end for a caller that has gone only within the store's
+// timeout; without one (an engine given a store and no StoreTimeout), the
+// observe ends with its caller, not when the store answers, which a
+// hanging store never does. Its Score leaked, held for ever (review).
+func TestGoneCallerIsNotHeldWithoutAStoreTimeout(t *testing.T) {
+	ms := memstore.New(memstore.Options{})
+	t.Cleanup(func() { ms.Close(context.Background()) })
+	e := enginetest.New(t, engine.Options{Store: hangingStore{ms}, Now: func() time.Time { return t0 }})
+	a := paris(t0)
+	a.AttemptID = "req-hanging"
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.Score(ctx, a)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Score: %v, want the caller's deadline", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the Score outlived its caller's deadline by 30 s: held by a hanging store")
 	}
 }

@@ -319,9 +319,13 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 	// the attempt, which only the first may mark when it is abandoned
 	// (abandon). Cut short, a retry could not tell, and marked the
 	// attempt of a first Score still deciding it: the next retry decided
-	// it again and learned the login twice.
+	// it again and learned the login twice. Only under StoreTimeout: a
+	// store without it (the memory store) never blocks, and an unbounded
+	// observe would outlive its caller for as long as the store hangs.
+	// An observe that times out is not known to have been applied, and
+	// marks nothing: a retry of its attempt still waits (maxDecidedWait).
 	octx := ctx
-	if !s.ev.AttemptID.IsZero() {
+	if !s.ev.AttemptID.IsZero() && e.opts.StoreTimeout > 0 {
 		octx = context.WithoutCancel(ctx)
 	}
 	err := e.storeCall(octx, "observe", observe)
