@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io/fs"
 	"math"
 	"runtime/debug"
 	"time"
@@ -117,6 +118,9 @@ type OpenOptions struct {
 func Open(path string, opt OpenOptions) (*Filter, error) {
 	snap, err := filesnap.Open(path, filesnap.Options{Dir: opt.SnapshotDir})
 	if err != nil {
+		if _, ok := errors.AsType[*fs.PathError](err); ok {
+			return nil, fmt.Errorf("breached: %w", err) // it names the path: "open /x: no such file"
+		}
 		return nil, fmt.Errorf("breached: open %s: %w", path, err)
 	}
 	f, err := newFilter(path, snap.Bytes(), snap.Close)

@@ -104,8 +104,8 @@ func TestOpenMissingAndDirectory(t *testing.T) {
 		if f, err := Open(p, OpenOptions{}); err == nil {
 			f.Close()
 			t.Errorf("Open(%s) succeeded", p)
-		} else if !strings.HasPrefix(err.Error(), "breached: open "+p) {
-			t.Errorf("Open(%s): %v", p, err)
+		} else if !strings.HasPrefix(err.Error(), "breached: open "+p) || strings.Count(err.Error(), p) != 1 {
+			t.Errorf("Open(%s): %v, want the path named once", p, err)
 		}
 	}
 }

@@ -562,7 +562,13 @@ func (m *Manager) failed(trigger string, err error) {
 	if cur := m.Snapshot(); cur != nil {
 		in = cur.Set.Version()
 	}
-	m.log.Error("rules rejected; the ruleset in force stays", "trigger", trigger, "in_force", in, "err", err)
+	if in == "" {
+		// At startup, with none in force yet: nothing stays (the
+		// process exits, or the caller reports it).
+		m.log.Error("rules rejected; no ruleset is in force", "trigger", trigger, "err", err)
+	} else {
+		m.log.Error("rules rejected; the ruleset in force stays", "trigger", trigger, "in_force", in, "err", err)
+	}
 	m.metrics.failed(trigger, m.opts.Now())
 }
 
