@@ -1,7 +1,9 @@
 package node
 
 import (
+	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"time"
 
@@ -205,3 +207,14 @@ func (l LogConfig) NewLogger() *slog.Logger {
 // memoryStore reports whether the state lives in this process: its keys
 // die with it, so a random HMAC secret will do.
 func (c *Config) memoryStore() bool { return c.Store == "" || c.Store == "memory" }
+
+// Validate refuses settings kong parses but the engine cannot use: called
+// by kong once the flags, variables and configuration file are read. A
+// --max-speed of 0 took the default of 1000 km/h, and NaN or an infinity
+// made travel never impossible.
+func (c *EngineConfig) Validate() error {
+	if !(c.MaxSpeed > 0) || math.IsInf(c.MaxSpeed, 0) {
+		return fmt.Errorf("--max-speed: %v km/h: want a speed above 0", c.MaxSpeed)
+	}
+	return nil
+}

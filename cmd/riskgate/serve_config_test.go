@@ -199,3 +199,20 @@ func TestEmptyStoreIsMemory(t *testing.T) {
 		t.Fatalf("serve --store=: %v", err)
 	}
 }
+
+// TestMaxSpeedMustBeASpeed: --max-speed 0 (by flag or in the file) took
+// the default of 1000 km/h, and NaN or an infinity made travel never
+// impossible; each is refused naming the flag (a stranger's pass).
+func TestMaxSpeedMustBeASpeed(t *testing.T) {
+	for _, args := range [][]string{
+		{"--max-speed=0"}, {"--max-speed=NaN"}, {"--max-speed=+Inf"},
+		{"--config", writeFile(t, "riskgate.yaml", "max_speed: 0\n")},
+	} {
+		if _, err := parseServe(t, args...); err == nil || !strings.Contains(err.Error(), "--max-speed") {
+			t.Errorf("%v: %v, want a refusal naming --max-speed", args, err)
+		}
+	}
+	if c, err := parseServe(t, "--max-speed=300"); err != nil || c.MaxSpeed != 300 {
+		t.Errorf("--max-speed=300: %v, %v", err, c.MaxSpeed)
+	}
+}
