@@ -126,6 +126,9 @@ type Manager struct {
 	// folderErr is the tenants folder's problem the last reload found
 	// (tenantsFolderError), "" when it read; under mu.
 	folderErr string
+	// rejected: the last load of the shared rules (or put) was rejected,
+	// none having succeeded since; under mu.
+	rejected bool
 	// beforeTenantRead, when set (tests), is called by readTenants before
 	// it reads a tenant's folder of its listing; under mu.
 	beforeTenantRead func(tenant string)
@@ -369,9 +372,14 @@ func (m *Manager) Watch(ctx context.Context) error {
 	if len(m.opts.Paths) == 0 && m.opts.TenantsDir == "" {
 		return nil
 	}
+	// ReloadReverted: a rejected edit reverted (a rule file given as a
+	// file back to the content in force) is loaded again, as a folder
+	// back to its loaded files is: only a load clears the rejection the
+	// metrics, /readyz and the tenants' rules report, and a load of
+	// rules is cheap.
 	opts := filewatch.Options{
 		Poll: m.opts.Poll, Debounce: m.opts.Debounce, Content: true, Filter: watchedFile, Logger: m.log,
-		Subfolders: m.opts.TenantsDir != "",
+		Subfolders: m.opts.TenantsDir != "", ReloadReverted: true,
 	}
 	regroup := make(chan struct{}, 1)
 	signal := func() {
@@ -544,12 +552,19 @@ func (m *Manager) install(trigger string, set *Set, srcs []Source, origin string
 		m.cur.Store(&Snapshot{Set: set, Sources: srcs, Origin: origin, LoadedAt: now, PersistPath: m.PersistPath(), Tenants: tenants, TenantFailures: failures})
 	}
 	m.metrics.loaded(trigger, set.Version(), len(set.Rules()), changed, now)
-	if changed {
+	switch {
+	case changed:
 		m.log.Info("rules in force", "trigger", trigger, "version", set.Version(), "rules", len(set.Rules()), "origin", origin,
 			"slowest", slowestRules{set, 3})
-	} else {
+	case m.rejected:
+		// A rejected edit reverted: the files are back to the set in
+		// force, and the failure the log and the metrics reported is
+		// over.
+		m.log.Info("rules no longer rejected; the ruleset in force is unchanged", "trigger", trigger, "version", set.Version())
+	default:
 		m.log.Debug("rules unchanged", "trigger", trigger, "version", set.Version())
 	}
+	m.rejected = false
 	return changed
 }
 
@@ -570,6 +585,7 @@ func (m *Manager) failed(trigger string, err error) {
 		m.log.Error("rules rejected; the ruleset in force stays", "trigger", trigger, "in_force", in, "err", err)
 	}
 	m.metrics.failed(trigger, m.opts.Now())
+	m.rejected = true
 }
 
 var namePattern = lazyRegexp(`^[A-Za-z0-9][A-Za-z0-9._-]*\.ya?ml$`)

@@ -45,6 +45,9 @@ type testOpts struct {
 	// capture records a capture (serve --capture-dir) in a folder of its
 	// own, for the backtest API.
 	capture bool
+	// rulesFile gives the server its rules as their file
+	// (testServer.rulesDir/rules.yaml), not their folder.
+	rulesFile bool
 }
 
 // testServer is a real server on 127.0.0.1 ports, stopped by the test.
@@ -91,6 +94,9 @@ func startServer(t *testing.T, o testOpts) *testServer {
 		RulesWatch: true, RulesDebounce: 20 * time.Millisecond,
 		Shutdown:     node.ShutdownConfig{Timeout: o.shutdown, Delay: o.shutdownDelay},
 		EngineConfig: node.EngineConfig{Rules: []string{dir}, PasswordConfig: node.PasswordConfig{Breached: "none"}},
+	}
+	if o.rulesFile {
+		cfg.Rules = []string{filepath.Join(dir, "rules.yaml")}
 	}
 	if o.capture {
 		cfg.Capture = node.CaptureConfig{Dir: t.TempDir(), Retention: 24 * time.Hour, BacktestMaxAttempts: 1000, BacktestTimeout: time.Minute}

@@ -47,6 +47,18 @@
 // a load alone. A folder that lost its watch (moved, removed, unmounted,
 // or missing at New) is watched again once it exists, and checked as if
 // it had had events.
+//
+// A failing file back to the identity of the version loaded (a bad edit
+// reverted, a bad database replaced by the one in use) is, by default,
+// not loaded again: it is the version its owner has, and a load may be
+// costly (a GeoIP database of tens of megabytes, verified; a
+// breached-password filter of gigabytes) for owners whose failures are
+// counters, which a revert leaves true. It is no longer failing: no
+// retry, no check at every Debounce, and the log says so after the
+// owner's log of the failure. An owner that keeps a failure state which
+// only a load clears (the rules' last-reload-success gauge) sets
+// Options.ReloadReverted: such a file is then loaded again, as a folder
+// is, and the load clears it.
 package filewatch
 
 import (
@@ -90,6 +102,12 @@ type Options struct {
 	// so that a folder added or removed in it is a change of it: the
 	// rules' tenants folder, whose overlays are its folders.
 	Subfolders bool
+	// ReloadReverted loads again a file whose load failed when it is
+	// found back to the version last loaded (a bad edit reverted), as a
+	// folder always is: for owners whose failure state only a load
+	// clears, and whose load is cheap (rule files). Without it, such a
+	// file is only no longer failing (see the package comment).
+	ReloadReverted bool
 	// RetryMax bounds the delay between two attempts at a version whose
 	// load failed; default five minutes.
 	RetryMax time.Duration
@@ -439,11 +457,17 @@ func (w *Watcher) check(dirty map[string]bool) {
 			w.gone(f, cur)
 			continue
 		}
-		if cur.same(f.last) && !(f.failing && cur.dir) {
+		if cur.same(f.last) && !(f.failing && (cur.dir || w.opts.ReloadReverted)) {
 			// Back to the loaded version: nothing to retry. Not so for a
 			// folder whose load failed: its identity is its files', not
 			// whether it was there or mounted when its load failed, and
-			// only a load clears its owner's failure.
+			// only a load clears its owner's failure; nor for a file
+			// whose owner asked for it (ReloadReverted), whose failure
+			// state only a load clears too.
+			if f.failing {
+				// Its owner logged the failure: say it is over.
+				w.log.Info("watched file back to the version loaded; no longer retrying it", "path", f.path)
+			}
 			f.failing = false
 			continue
 		}

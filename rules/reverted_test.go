@@ -1,0 +1,121 @@
+package rules
+
+import (
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/riskgate/riskgate/internal/syncbuf"
+)
+
+// badRule does not compile: the brief's "when: nope".
+const badRule = "  - id: bad\n    description: d\n    when: nope\n    action: deny\n"
+
+// TestWatchRevertedEdit: a rejected edit undone (the file put back as it
+// was, or the bad file removed) clears the rejection, as a fix does:
+// riskgate_rules_last_reload_success back to 1, the tenant's overlay no
+// longer stale nor reported. A rule file given as a file stayed rejected
+// (the watch took "back to the version loaded" for nothing to do, and the
+// Manager clears a rejection by a load alone) until SIGHUP or another
+// edit, and the dashboard's alert on the gauge fired indefinitely.
+func TestWatchRevertedEdit(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		file bool // the shared rules given as their file, not their folder
+		// breaks makes the rejected change; revert undoes it.
+		breaks, revert func(t *testing.T, shared, acme string)
+		tenant         bool // the change is acme's, not the shared rules'
+	}{
+		{name: "shared file given, edited back", file: true,
+			breaks: func(t *testing.T, shared, _ string) { put(t, shared, "default.yaml", sharedRules+badRule) },
+			revert: func(t *testing.T, shared, _ string) { put(t, shared, "default.yaml", sharedRules) }},
+		{name: "shared folder, file edited back",
+			breaks: func(t *testing.T, shared, _ string) { put(t, shared, "default.yaml", sharedRules+badRule) },
+			revert: func(t *testing.T, shared, _ string) { put(t, shared, "default.yaml", sharedRules) }},
+		{name: "shared folder, bad file added then removed",
+			breaks: func(t *testing.T, shared, _ string) { put(t, shared, "zz.yaml", "rules:\n"+badRule) },
+			revert: func(t *testing.T, shared, _ string) { remove(t, filepath.Join(shared, "zz.yaml")) }},
+		{name: "tenant file edited back", tenant: true,
+			breaks: func(t *testing.T, _, acme string) { put(t, acme, "rules.yaml", acmeOverlay+badRule) },
+			revert: func(t *testing.T, _, acme string) { put(t, acme, "rules.yaml", acmeOverlay) }},
+		{name: "tenant file edited back, shared file given", file: true, tenant: true,
+			breaks: func(t *testing.T, _, acme string) { put(t, acme, "rules.yaml", acmeOverlay+badRule) },
+			revert: func(t *testing.T, _, acme string) { put(t, acme, "rules.yaml", acmeOverlay) }},
+		{name: "tenant folder, bad file added then removed", tenant: true,
+			breaks: func(t *testing.T, _, acme string) { put(t, acme, "zz.yaml", "rules:\n"+badRule) },
+			revert: func(t *testing.T, _, acme string) { remove(t, filepath.Join(acme, "zz.yaml")) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			root := t.TempDir()
+			shared, tenants := filepath.Join(root, "rules"), filepath.Join(root, "tenants")
+			acme := filepath.Join(tenants, "acme")
+			for _, d := range []string{shared, acme} {
+				if err := os.MkdirAll(d, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			put(t, shared, "default.yaml", sharedRules)
+			put(t, acme, "rules.yaml", acmeOverlay)
+			paths := []string{shared}
+			if c.file {
+				paths = []string{filepath.Join(shared, "default.yaml")}
+			}
+			var log syncbuf.Buffer
+			m, err := NewManager(Options{Paths: paths, TenantsDir: tenants, Debounce: 20 * time.Millisecond, Poll: 50 * time.Millisecond,
+				Logger: slog.New(slog.NewTextHandler(&log, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			version, overlay := m.Set().Version(), m.Tenant("acme").Overlay.Version()
+			watching(t, m)
+			success := func() float64 { return testutil.ToFloat64(m.metrics.success) }
+
+			c.breaks(t, shared, acme)
+			waitUntil(t, "the bad edit rejected", func() bool { return success() == 0 })
+			if c.tenant {
+				waitUntil(t, "acme's overlay reported stale", func() bool {
+					return m.TenantFailure("acme") != nil && testutil.CollectAndCount(m.metrics.stale) == 1
+				})
+			}
+
+			c.revert(t, shared, acme)
+			waitUntil(t, "the revert loaded", func() bool {
+				return success() == 1 && m.TenantFailure("acme") == nil && testutil.CollectAndCount(m.metrics.stale) == 0
+			})
+			if m.Set().Version() != version || m.Tenant("acme") == nil || m.Tenant("acme").Overlay.Version() != overlay {
+				t.Errorf("after the revert: %s and acme %v in force, want those of the start", m.Set().Version(), m.Tenant("acme"))
+			}
+			want := "rules no longer rejected; the ruleset in force is unchanged"
+			if c.tenant {
+				want = "tenant rules no longer rejected"
+			}
+			waitUntil(t, "the log saying the rejection is over", func() bool { return strings.Contains(log.String(), want) })
+		})
+	}
+}
+
+// put writes a file whole, by a rename, as an atomic writer does: the
+// watch never reads it half written (a prefix of a rule file may
+// compile, and be loaded as a version of its own).
+func put(t *testing.T, dir, name, data string) {
+	t.Helper()
+	tmp := filepath.Join(dir, ".tmp-"+name)
+	if err := os.WriteFile(tmp, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func remove(t *testing.T, path string) {
+	t.Helper()
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+}
