@@ -101,7 +101,7 @@ type Sink struct {
 	log   *slog.Logger
 
 	queue   chan event
-	control chan chan error // rotate requests (Forget)
+	control chan control // requests to the writer (Finish, Forget)
 	stop    chan struct{}
 	done    chan struct{}
 	once    sync.Once
@@ -165,7 +165,7 @@ func newSink(opts Options, hold <-chan struct{}) (*Sink, error) {
 	}
 	s := &Sink{
 		opts: opts, key: deriveKey(opts.Secret), log: opts.Logger,
-		queue: make(chan event, opts.Buffer), control: make(chan chan error),
+		queue: make(chan event, opts.Buffer), control: make(chan control),
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	s.keyID = keyID(s.key)
