@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/engine/replay"
 )
@@ -117,8 +119,8 @@ func TestForgetErasesInTheFileBeingWritten(t *testing.T) {
 					}
 				}
 			}
-			if st := s.Stats(); st.Removed != 9 {
-				t.Errorf("stats %+v: want 9 lines removed", st)
+			if st := s.Stats(); st.Removed != 9 || st.Files != 2 {
+				t.Errorf("stats %+v: want 9 lines removed, 2 files", st)
 			}
 
 			// The writer writes on in the rewritten file.
@@ -191,6 +193,62 @@ func TestForgetWhileScoring(t *testing.T) {
 	if st := s.Stats(); got != bobs || st.Dropped != 0 {
 		t.Errorf("bob's lines: %d, want %d (%d dropped)", got, bobs, st.Dropped)
 	}
+}
+
+// TestStatsCountTheFileBeingWritten: riskgate_capture_files and
+// riskgate_capture_bytes read 0 while a file of hundreds of kilobytes was
+// being written. They count it, as of the writer's last flush.
+func TestStatsCountTheFileBeingWritten(t *testing.T) {
+	for _, compress := range []bool{false, true} {
+		t.Run(fmt.Sprint("compress=", compress), func(t *testing.T) {
+			dir := t.TempDir()
+			s, err := New(Options{Dir: dir, Secret: []byte(secret), Compress: compress, Rules: defaultRules})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 50 {
+				decide(s, "alice", i, engine.ActionStepUp)
+			}
+			cur, err := s.ask(context.Background(), control{op: opFlush})
+			if err != nil {
+				t.Fatal(err)
+			}
+			info, err := os.Stat(cur.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st := s.Stats(); st.Files != 1 || st.Bytes != info.Size() || st.Bytes == 0 {
+				t.Errorf("stats %+v while %s is being written (%d bytes): want 1 file of its size", st, filepath.Base(cur.path), info.Size())
+			}
+			want := fmt.Sprintf("# HELP riskgate_capture_files %s\n# TYPE riskgate_capture_files gauge\nriskgate_capture_files 1\n", helpOf(t, "riskgate_capture_files"))
+			if err := testutil.CollectAndCompare(s, strings.NewReader(want), "riskgate_capture_files"); err != nil {
+				t.Error(err)
+			}
+
+			finishFile(t, s)
+			files, _ := s.finished()
+			if st := s.Stats(); len(files) != 1 || st.Files != 1 || st.Bytes != files[0].size {
+				t.Errorf("stats %+v once finished, want 1 file of %d bytes", st, files[0].size)
+			}
+			if err := s.Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// helpOf is a metric's help text, as the sink describes it.
+func helpOf(t *testing.T, name string) string {
+	t.Helper()
+	for _, d := range []string{descFiles.String(), descBytes.String()} {
+		if strings.Contains(d, `fqName: "`+name+`"`) {
+			_, rest, _ := strings.Cut(d, `help: "`)
+			help, _, _ := strings.Cut(rest, `"`)
+			return help
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return ""
 }
 
 // TestACrashMidRewriteLosesNothing: a crash while Forget rewrote the file

@@ -180,6 +180,8 @@ func (w *writer) open() error {
 		w.f, w.path, w.opened, w.written, w.disk, w.rules = f, path, now, 0, 0, ""
 		break
 	}
+	w.s.curFiles.Store(1)
+	w.s.curBytes.Store(0)
 	var out io.Writer = &countingWriter{w: w.f, n: &w.disk}
 	if w.s.opts.Compress {
 		w.gz = gzip.NewWriter(out)
@@ -207,7 +209,9 @@ func (w *writer) flush() {
 	}
 	if err != nil {
 		w.failed(err)
+		return
 	}
+	w.s.curBytes.Store(w.disk)
 }
 
 // rotate finishes the current file: flushed, synced, renamed to its
@@ -225,6 +229,8 @@ func (w *writer) rotate() {
 		err = os.Rename(w.path+replay.InProgressSuffix, w.path)
 	}
 	w.f, w.gz, w.bw, w.enc = nil, nil, nil, nil
+	w.s.curFiles.Store(0)
+	w.s.curBytes.Store(0)
 	if err != nil {
 		w.failed(err)
 		return
@@ -232,6 +238,11 @@ func (w *writer) rotate() {
 	if w.s.files.TryLock() {
 		w.s.retain()
 		w.s.files.Unlock()
+	} else {
+		// A Forget holds the files, and counts them again when it is
+		// done: until then, the file is counted among the finished.
+		w.s.nfiles.Add(1)
+		w.s.bytes.Add(w.disk)
 	}
 }
 
@@ -247,8 +258,14 @@ func (w *writer) failed(err error) {
 	if w.f != nil {
 		w.f.Close()
 		w.f, w.gz, w.bw, w.enc = nil, nil, nil, nil
+		w.s.curFiles.Store(0)
+		w.s.curBytes.Store(0)
 		if err := finish(w.path + replay.InProgressSuffix); err != nil {
 			w.s.log.Error("capture: could not finish a failed file", "path", w.path, "err", err)
+		}
+		if w.s.files.TryLock() {
+			w.s.retain()
+			w.s.files.Unlock()
 		}
 	}
 }
@@ -387,5 +404,6 @@ func (w *writer) forget(m *userMatcher) (int, error) {
 	w.f, w.gz, w.bw, w.disk, w.written = f, gz, bw, disk, written
 	w.enc = json.NewEncoder(lw)
 	w.enc.SetEscapeHTML(false)
+	w.s.curBytes.Store(w.disk)
 	return n, nil
 }
