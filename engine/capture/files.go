@@ -249,12 +249,22 @@ func (d damage) logAttrs() []any {
 // gzip was searched as text (the user's key, compressed, never found) and
 // a .jsonl.gz holding text taken for a damaged stream and deleted.
 func scanLines(src string, fn func(line []byte) error) (damage, error) {
+	return scanPrefix(src, -1, fn)
+}
+
+// scanPrefix is scanLines over the first size bytes of src (all of it
+// when size is negative): the part of the file being written that a
+// flush completed, which the writer no longer changes.
+func scanPrefix(src string, size int64, fn func(line []byte) error) (damage, error) {
 	in, err := os.Open(src)
 	if err != nil {
 		return damage{}, fmt.Errorf("capture: %w", err)
 	}
 	defer in.Close()
-	fr := &fileReader{f: in}
+	fr := &fileReader{r: in}
+	if size >= 0 {
+		fr.r = io.LimitReader(in, size)
+	}
 	head := bufio.NewReaderSize(fr, 256<<10)
 	var r io.Reader = head
 	magic, _ := head.Peek(2)
@@ -317,12 +327,12 @@ func scanLines(src string, fn func(line []byte) error) (damage, error) {
 // fileReader keeps the error of a failed read, so that scanLines can tell
 // a file it cannot read (an I/O error: retry later) from a damaged one.
 type fileReader struct {
-	f   *os.File
+	r   io.Reader
 	err error
 }
 
 func (r *fileReader) Read(p []byte) (int, error) {
-	n, err := r.f.Read(p)
+	n, err := r.r.Read(p)
 	if err != nil && err != io.EOF {
 		r.err = err
 	}
@@ -361,9 +371,23 @@ func rewrite(src, dst string, keep func(line []byte) bool) error {
 	if err == nil {
 		err = os.Rename(tmp, dst)
 	}
+	if err == nil {
+		// The rename itself survives a power cut: an erasure reported
+		// done does not come back with the file it replaced.
+		err = syncDir(filepath.Dir(dst))
+	}
 	if err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("capture: %w", err)
 	}
 	return nil
+}
+
+// syncDir makes the renames in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	return errors.Join(d.Sync(), d.Close())
 }

@@ -85,7 +85,7 @@ func TestFilesRotateBySizeAndAgeAndExpire(t *testing.T) {
 			for i := range 20 {
 				decide(s, "alice", i, engine.ActionAllow)
 			}
-			forget(t, s) // a rotation: everything queued is in finished files
+			finishFile(t, s) // everything queued is in finished files
 			before, err := s.finished()
 			if err != nil {
 				t.Fatal(err)
@@ -109,7 +109,7 @@ func TestFilesRotateBySizeAndAgeAndExpire(t *testing.T) {
 			// Two hours on, a new file; nothing has expired yet.
 			clk.Set(t0.Add(2 * time.Hour))
 			decide(s, "bob", 0, engine.ActionAllow)
-			forget(t, s)
+			finishFile(t, s)
 			s.applyRetention()
 			mid, _ := s.finished()
 			if len(mid) != len(before)+1 {
@@ -132,10 +132,10 @@ func TestFilesRotateBySizeAndAgeAndExpire(t *testing.T) {
 	}
 }
 
-// forget asks for a rotation the way Forget does, for a user nobody is.
-func forget(t *testing.T, s *Sink) {
+// finishFile finishes the file being written.
+func finishFile(t *testing.T, s *Sink) {
 	t.Helper()
-	if _, err := s.Forget(context.Background(), "", "nobody"); err != nil {
+	if err := s.Finish(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -194,6 +194,25 @@ func TestForgetErasesTheUsersLines(t *testing.T) {
 			if n != 26 {
 				t.Errorf("Forget erased %d lines, want 26", n)
 			}
+			// No file holds her, the one being written included (the
+			// label and the outcome with her attempt are in it).
+			entries, _ := os.ReadDir(dir)
+			inProgress := 0
+			for _, e := range entries {
+				if strings.HasSuffix(e.Name(), replay.InProgressSuffix) {
+					inProgress++
+				}
+				text := fileText(t, filepath.Join(dir, e.Name()))
+				for _, her := range []string{alice, "d-alice"} {
+					if strings.Contains(text, her) {
+						t.Errorf("%s still holds %q", e.Name(), her)
+					}
+				}
+			}
+			if inProgress != 1 {
+				t.Errorf("%d files in progress after Forget, want 1: the one being written, written on", inProgress)
+			}
+			finishFile(t, s)
 			lines := read(t, dir)
 			var bobs, bobOutcomes int
 			for _, ln := range lines {

@@ -17,101 +17,79 @@ import (
 // Forget erases a user's lines from every capture file (GDPR and CCPA
 // erasure, beside engine.Engine.Forget): their attempts, the outcomes and
 // labels of those attempts, and outcomes reported with an attempt of
-// theirs. It finishes the current file first, with everything observed
-// before the call, and rewrites each file that holds the user (through a
-// temporary file renamed into place, so a crash leaves either version).
-// Attempts that named the account only by a username that matched no
-// account (no user_id) are not the user's and stay until retention
-// deletes them. A file's damaged end (a last line cut short, a gzip
-// stream cut short) is dropped whoever it names, and logged: it cannot be
-// searched whole. It returns the number of the user's lines erased.
+// theirs, from the finished files and from the file being written, with
+// everything observed before the call. It rewrites each finished file
+// that holds the user (through a temporary file renamed into place, so a
+// crash leaves either version), then the file being written if it holds
+// them, in place: under the same name, the writer going on with it (an
+// erasure starts no file). Files that do not hold the user are left as
+// they are. Attempts that named the account only by a username that
+// matched no account (no user_id) are not the user's and stay until
+// retention deletes them. A finished file's damaged end (a last line cut
+// short, a gzip stream cut short) is dropped whoever it names, and
+// logged: it cannot be searched whole. It returns the number of the
+// user's lines erased.
 //
 // Forget reads every file: on a large capture it takes as long as reading
-// it. Scoring goes on meanwhile; retention waits.
+// it. Scoring goes on meanwhile; retention waits. The writer waits (and
+// events queue) only while the file being written is rewritten, when it
+// holds the user.
 func (s *Sink) Forget(ctx context.Context, tenant, userID string) (int, error) {
 	if userID == "" {
 		return 0, &engine.FieldError{Field: "user_id", Msg: "required"}
 	}
 	key := s.UserKey(tenant, userID)
-	if err := s.Finish(ctx); err != nil {
-		return 0, fmt.Errorf("capture: forget: %w", err)
-	}
 	s.files.Lock()
 	defer s.files.Unlock()
-	// The files replay reads, not only those named as the sink names
-	// them: a file copied in (capture-node2.jsonl) is read by a backtest,
-	// so it holds the user as much as any.
-	files, err := replay.CaptureFiles(s.opts.Dir)
-	if err != nil {
-		return 0, fmt.Errorf("capture: forget: %w", err)
-	}
 	m := &userMatcher{needle: []byte(`"user_id":"` + key + `"`), key: key, attempts: map[string]struct{}{}}
 	total := 0
+	defer func() { s.removed.Add(uint64(total)) }()
 	var other []string // key ids of files this secret cannot search
-	for _, path := range files {
-		if err := ctx.Err(); err != nil {
+	// The finished files first, oldest first, then the file being
+	// written: an outcome names an attempt written before it, so the
+	// matcher knows the user's attempts by the time it meets their
+	// outcomes. A file finished meanwhile (rotated by size or age, by a
+	// backtest's Finish) was not listed: the next round searches it, and
+	// the file being written again, since the attempts it holds may have
+	// outcomes there. Searching a file again is harmless: it no longer
+	// holds the user.
+	searched := map[string]bool{}
+	for round := 0; ; round++ {
+		// The files replay reads, not only those named as the sink
+		// names them: a file copied in (capture-node2.jsonl) is read by
+		// a backtest, so it holds the user as much as any.
+		files, err := replay.CaptureFiles(s.opts.Dir)
+		if err != nil {
 			return total, fmt.Errorf("capture: forget: %w", err)
 		}
-		// A first pass finds whether the file holds the user at all:
-		// most do not, and are not rewritten.
-		// (Matching is idempotent: the attempt ids the first pass
-		// notes are the ones the second would.)
-		hits, first, foreign := 0, true, ""
-		dmg, err := scanLines(path, func(line []byte) error {
-			if first {
-				first = false
-				if id := headerKeyID(line); id != "" && id != s.keyID {
-					foreign = id
-					return errStop
-				}
+		fresh := 0
+		for _, path := range files {
+			if searched[path] {
+				continue
 			}
-			if m.match(line) {
-				hits++
+			fresh++
+			if err := ctx.Err(); err != nil {
+				return total, fmt.Errorf("capture: forget: %w", err)
 			}
-			return nil
-		})
-		if err != nil && !errors.Is(err, errStop) {
-			return total, err
-		}
-		if foreign != "" {
-			other = append(other, foreign)
-			continue
-		}
-		// A damaged end (a last line cut short by a crash or a full disk,
-		// a compressed stream cut short) cannot be searched: it may hold
-		// the user's key, whole or in part, and no replay can read it. The
-		// file is rewritten without it, whoever it names, so that no
-		// erasure is reported done over bytes it could not search.
-		cutNamesUser := len(dmg.tail) > 0 && m.matchCut(dmg.tail)
-		if hits == 0 && !dmg.damaged() {
-			continue
-		}
-		n, kept := 0, 0
-		if err := rewrite(path, path, func(line []byte) bool {
-			if m.match(line) {
-				n++
-				return false
+			n, foreign, err := s.forgetIn(path, m)
+			total += n
+			if err != nil {
+				return total, err
 			}
-			kept++
-			return true
-		}); err != nil {
-			return total, err
-		}
-		if dmg.damaged() {
-			if cutNamesUser {
-				n++
+			if foreign != "" {
+				other = append(other, foreign)
 			}
-			s.log.Warn("capture: forget: dropped the damaged end of a capture file: it could not be searched for the user, and cannot be replayed",
-				append([]any{"path", path}, dmg.logAttrs()...)...)
-			if kept == 0 { // not even a header could be read
-				if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-					return total, fmt.Errorf("capture: forget: %w", err)
-				}
-			}
+			searched[path] = true
 		}
+		if round > 0 && fresh == 0 {
+			break
+		}
+		n, err := s.forgetCurrent(ctx, m)
 		total += n
+		if err != nil {
+			return total, fmt.Errorf("capture: forget: %w", err)
+		}
 	}
-	s.removed.Add(uint64(total))
 	s.retain() // sizes changed
 	if len(other) > 0 {
 		slices.Sort(other)
@@ -119,6 +97,124 @@ func (s *Sink) Forget(ctx context.Context, tenant, userID string) (int, error) {
 			ErrOtherSecret, len(other), s.opts.Dir, strings.Join(slices.Compact(other), ", "), s.keyID)
 	}
 	return total, nil
+}
+
+// forgetIn erases the user's lines from a finished file, and returns how
+// many, or the key id of the file's header when it is another secret's
+// (the file is then left as it is).
+func (s *Sink) forgetIn(path string, m *userMatcher) (int, string, error) {
+	// A first pass finds whether the file holds the user at all: most
+	// do not, and are not rewritten. (Matching is idempotent: the
+	// attempt ids the first pass notes are the ones the second would.)
+	hits, first, foreign := 0, true, ""
+	dmg, err := scanLines(path, func(line []byte) error {
+		if first {
+			first = false
+			if id := headerKeyID(line); id != "" && id != s.keyID {
+				foreign = id
+				return errStop
+			}
+		}
+		if m.match(line) {
+			hits++
+		}
+		return nil
+	})
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, "", nil // deleted meanwhile (a file copied in, moved out)
+	}
+	if err != nil && !errors.Is(err, errStop) {
+		return 0, "", err
+	}
+	if foreign != "" {
+		return 0, foreign, nil
+	}
+	// A damaged end (a last line cut short by a crash or a full disk, a
+	// compressed stream cut short) cannot be searched: it may hold the
+	// user's key, whole or in part, and no replay can read it. The file
+	// is rewritten without it, whoever it names, so that no erasure is
+	// reported done over bytes it could not search.
+	cutNamesUser := len(dmg.tail) > 0 && m.matchCut(dmg.tail)
+	if hits == 0 && !dmg.damaged() {
+		return 0, "", nil
+	}
+	n, kept := 0, 0
+	if err := rewrite(path, path, func(line []byte) bool {
+		if m.match(line) {
+			n++
+			return false
+		}
+		kept++
+		return true
+	}); err != nil {
+		return 0, "", err
+	}
+	if dmg.damaged() {
+		if cutNamesUser {
+			n++
+		}
+		s.log.Warn("capture: forget: dropped the damaged end of a capture file: it could not be searched for the user, and cannot be replayed",
+			append([]any{"path", path}, dmg.logAttrs()...)...)
+		if kept == 0 { // not even a header could be read
+			if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return n, "", fmt.Errorf("capture: forget: %w", err)
+			}
+		}
+	}
+	return n, "", nil
+}
+
+// forgetCurrent erases the user's lines from the file being written,
+// after the writer has written every event queued before the call. The
+// file is searched beside the writer (its flushed part, which the writer
+// only appends to), and rewritten by the writer, under the same name,
+// only when it holds the user: an erasure of a user it does not hold
+// neither finishes it nor pauses the writer.
+func (s *Sink) forgetCurrent(ctx context.Context, m *userMatcher) (int, error) {
+	cur, err := s.ask(ctx, control{op: opFlush})
+	if err != nil || cur.path == "" {
+		return 0, err
+	}
+	hits := 0
+	dmg, err := scanPrefix(cur.path, cur.size, func(line []byte) error {
+		if m.match(line) {
+			hits++
+		}
+		return nil
+	})
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil // finished meanwhile: Forget searches it among the finished files
+	}
+	if err != nil {
+		return 0, err
+	}
+	if hits == 0 && len(dmg.tail) == 0 {
+		return 0, nil
+	}
+	rep, err := s.ask(ctx, control{op: opForget, m: m, path: cur.path})
+	if err != nil {
+		return 0, err
+	}
+	return rep.n, rep.err
+}
+
+// ask has the writer serve a request, after every event queued before
+// it. A closed sink has no file being written: it answers nothing.
+func (s *Sink) ask(ctx context.Context, req control) (controlReply, error) {
+	req.reply = make(chan controlReply, 1)
+	select {
+	case s.control <- req:
+		select {
+		case rep := <-req.reply:
+			return rep, nil
+		case <-ctx.Done():
+			return controlReply{}, ctx.Err()
+		}
+	case <-s.done: // closed: every file is finished
+		return controlReply{}, nil
+	case <-ctx.Done():
+		return controlReply{}, ctx.Err()
+	}
 }
 
 // ErrOtherSecret is Forget's error when the capture folder holds files
@@ -157,20 +253,11 @@ func headerOf(line []byte) *replay.Header {
 // current file, so that readers of the folder (replay, backtest) see
 // them. The next event opens a new file. After Close it does nothing.
 func (s *Sink) Finish(ctx context.Context) error {
-	reply := make(chan error, 1)
-	select {
-	case s.control <- reply:
-		select {
-		case err := <-reply:
-			return err
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	case <-s.done: // closed: every file is finished
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	rep, err := s.ask(ctx, control{op: opFinish})
+	if err != nil {
+		return err
 	}
+	return rep.err
 }
 
 // userMatcher recognises a user's lines: attempts carrying the user's

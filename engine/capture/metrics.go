@@ -16,9 +16,9 @@ var (
 	descForgotten = prometheus.NewDesc("riskgate_capture_forgotten_lines_total",
 		"Lines erased from the capture by Forget.", nil, nil)
 	descFiles = prometheus.NewDesc("riskgate_capture_files",
-		"Finished capture files on disk.", nil, nil)
+		"Capture files on disk: the finished ones and the one being written (*.inprogress).", nil, nil)
 	descBytes = prometheus.NewDesc("riskgate_capture_bytes",
-		"Size of the finished capture files on disk.", nil, nil)
+		"Size of the capture files on disk: the finished ones and the one being written (*.inprogress), as of its last flush (every second).", nil, nil)
 	descQueue = prometheus.NewDesc("riskgate_capture_queue_length",
 		"Events waiting for the capture writer.", nil, nil)
 )

@@ -101,7 +101,7 @@ type Sink struct {
 	log   *slog.Logger
 
 	queue   chan event
-	control chan chan error // rotate requests (Forget)
+	control chan control // requests to the writer (Finish, Forget)
 	stop    chan struct{}
 	done    chan struct{}
 	once    sync.Once
@@ -111,7 +111,11 @@ type Sink struct {
 	files sync.Mutex
 
 	attempts, outcomes, dropped, writeErrors, removed atomic.Uint64
-	bytes, nfiles                                     atomic.Int64
+	bytes, nfiles                                     atomic.Int64 // finished files
+	// The file being written (*.inprogress): 1 while there is one, and
+	// its bytes on disk as of the writer's last flush (every
+	// FlushInterval).
+	curFiles, curBytes atomic.Int64
 }
 
 var _ engine.Observer = (*Sink)(nil)
@@ -165,7 +169,7 @@ func newSink(opts Options, hold <-chan struct{}) (*Sink, error) {
 	}
 	s := &Sink{
 		opts: opts, key: deriveKey(opts.Secret), log: opts.Logger,
-		queue: make(chan event, opts.Buffer), control: make(chan chan error),
+		queue: make(chan event, opts.Buffer), control: make(chan control),
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	s.keyID = keyID(s.key)
@@ -239,15 +243,18 @@ type Stats struct {
 	Dropped            uint64 // events dropped on a full queue
 	WriteErrors        uint64
 	Removed            uint64 // lines erased by Forget
-	Files              int64  // finished capture files on disk
-	Bytes              int64  // their size
+	// Files and Bytes are the capture's files on disk, and their size:
+	// the finished ones and the one being written (*.inprogress, its
+	// size as of the writer's last flush), which the disk holds too.
+	Files, Bytes int64
 }
 
 // Stats returns the counters.
 func (s *Sink) Stats() Stats {
 	return Stats{
 		Attempts: s.attempts.Load(), Outcomes: s.outcomes.Load(), Dropped: s.dropped.Load(),
-		WriteErrors: s.writeErrors.Load(), Removed: s.removed.Load(), Files: s.nfiles.Load(), Bytes: s.bytes.Load(),
+		WriteErrors: s.writeErrors.Load(), Removed: s.removed.Load(),
+		Files: s.nfiles.Load() + s.curFiles.Load(), Bytes: s.bytes.Load() + s.curBytes.Load(),
 	}
 }
 

@@ -27,7 +27,8 @@ type writer struct {
 	enc     *json.Encoder
 	path    string // the finished name; the file is path+InProgressSuffix until rotated
 	opened  time.Time
-	written int64
+	written int64  // bytes of lines (uncompressed)
+	disk    int64  // bytes handed to the file (compressed, when compressed)
 	rules   string // version of the last rules record in this file
 
 	reportedDrops uint64
@@ -59,10 +60,9 @@ func (w *writer) run(hold <-chan struct{}) {
 				w.s.retain()
 				w.s.files.Unlock()
 			}
-		case reply := <-w.s.control:
+		case req := <-w.s.control:
 			w.drain()
-			w.rotate()
-			reply <- nil
+			req.reply <- w.serve(&req)
 		case <-w.s.stop:
 			w.drain()
 			w.rotate()
@@ -177,12 +177,14 @@ func (w *writer) open() error {
 		if err != nil {
 			return fmt.Errorf("capture: %w", err)
 		}
-		w.f, w.path, w.opened, w.written, w.rules = f, path, now, 0, ""
+		w.f, w.path, w.opened, w.written, w.disk, w.rules = f, path, now, 0, 0, ""
 		break
 	}
-	var out io.Writer = w.f
+	w.s.curFiles.Store(1)
+	w.s.curBytes.Store(0)
+	var out io.Writer = &countingWriter{w: w.f, n: &w.disk}
 	if w.s.opts.Compress {
-		w.gz = gzip.NewWriter(w.f)
+		w.gz = gzip.NewWriter(out)
 		out = w.gz
 	}
 	w.bw = bufio.NewWriterSize(out, 64<<10)
@@ -207,7 +209,9 @@ func (w *writer) flush() {
 	}
 	if err != nil {
 		w.failed(err)
+		return
 	}
+	w.s.curBytes.Store(w.disk)
 }
 
 // rotate finishes the current file: flushed, synced, renamed to its
@@ -225,6 +229,8 @@ func (w *writer) rotate() {
 		err = os.Rename(w.path+replay.InProgressSuffix, w.path)
 	}
 	w.f, w.gz, w.bw, w.enc = nil, nil, nil, nil
+	w.s.curFiles.Store(0)
+	w.s.curBytes.Store(0)
 	if err != nil {
 		w.failed(err)
 		return
@@ -232,6 +238,11 @@ func (w *writer) rotate() {
 	if w.s.files.TryLock() {
 		w.s.retain()
 		w.s.files.Unlock()
+	} else {
+		// A Forget holds the files, and counts them again when it is
+		// done: until then, the file is counted among the finished.
+		w.s.nfiles.Add(1)
+		w.s.bytes.Add(w.disk)
 	}
 }
 
@@ -247,8 +258,14 @@ func (w *writer) failed(err error) {
 	if w.f != nil {
 		w.f.Close()
 		w.f, w.gz, w.bw, w.enc = nil, nil, nil, nil
+		w.s.curFiles.Store(0)
+		w.s.curBytes.Store(0)
 		if err := finish(w.path + replay.InProgressSuffix); err != nil {
 			w.s.log.Error("capture: could not finish a failed file", "path", w.path, "err", err)
+		}
+		if w.s.files.TryLock() {
+			w.s.retain()
+			w.s.files.Unlock()
 		}
 	}
 }
@@ -262,4 +279,131 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	*c.n += int64(n)
 	return n, err
+}
+
+// control is a request to the writer, served after it has written every
+// event queued before it.
+type control struct {
+	op    controlOp
+	m     *userMatcher // opForget: whose lines to erase
+	path  string       // opForget: the file being written, as opFlush named it
+	reply chan controlReply
+}
+
+type controlOp int
+
+const (
+	// opFinish finishes the file being written (Finish).
+	opFinish controlOp = iota
+	// opFlush flushes the file being written and names it, with its
+	// size: its first size bytes hold whole lines, and no longer change.
+	opFlush
+	// opForget rewrites the file being written without a user's lines,
+	// under the same name, and goes on writing it.
+	opForget
+)
+
+type controlReply struct {
+	path string // the file being written (with its in-progress suffix); "" when none
+	size int64  // its bytes on disk, all whole lines
+	n    int    // lines erased
+	err  error
+}
+
+func (w *writer) serve(req *control) controlReply {
+	switch req.op {
+	case opFlush:
+		w.flush()
+		if w.f == nil {
+			return controlReply{}
+		}
+		return controlReply{path: w.path + replay.InProgressSuffix, size: w.disk}
+	case opForget:
+		if w.f == nil || w.path+replay.InProgressSuffix != req.path {
+			// Finished since (rotated, or failed): Forget searches it
+			// among the finished files.
+			return controlReply{}
+		}
+		n, err := w.forget(req.m)
+		return controlReply{n: n, err: err}
+	default:
+		w.rotate()
+		return controlReply{}
+	}
+}
+
+// forget rewrites the file being written without the lines m matches,
+// under the same name, and goes on writing the rewritten file: an erasure
+// neither finishes it nor starts another (each new file carries its own
+// header and rules records). The lines kept go to a temporary file,
+// synced, then renamed over the file being written: a crash before the
+// rename leaves the file as it was (recovery finishes it, and deletes the
+// temporary file), one after it leaves the rewritten file; no other
+// user's line is lost either way, and the writer writes no event
+// meanwhile (events wait in the queue). If the rewrite fails, the file
+// is left as it was, and written on.
+func (w *writer) forget(m *userMatcher) (int, error) {
+	w.flush()
+	if w.f == nil {
+		return 0, nil // failed, and so finished: Forget searches it with the others
+	}
+	cur := w.path + replay.InProgressSuffix
+	tmp := cur + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return 0, fmt.Errorf("capture: forget: %w", err)
+	}
+	var disk, written int64
+	dw := &countingWriter{w: f, n: &disk}
+	var out io.Writer = dw
+	var gz *gzip.Writer
+	if w.s.opts.Compress {
+		gz = gzip.NewWriter(dw)
+		out = gz
+	}
+	bw := bufio.NewWriterSize(out, 64<<10)
+	lw := &countingWriter{w: bw, n: &written}
+	n := 0
+	// The file is flushed: its whole lines are all there (a compressed
+	// one has no end yet, which is no damage).
+	dmg, err := scanLines(cur, func(line []byte) error {
+		if m.match(line) {
+			n++
+			return nil
+		}
+		_, err := lw.Write(line)
+		return err
+	})
+	if len(dmg.tail) > 0 {
+		// Not what the writer leaves after a flush; dropped, as Forget
+		// drops a finished file's damaged end.
+		if m.matchCut(dmg.tail) {
+			n++
+		}
+		w.s.log.Warn("capture: forget: dropped the damaged end of the capture file being written", append([]any{"path", cur}, dmg.logAttrs()...)...)
+	}
+	err = errors.Join(err, bw.Flush())
+	if gz != nil {
+		err = errors.Join(err, gz.Flush())
+	}
+	err = errors.Join(err, f.Sync())
+	if err == nil {
+		err = os.Rename(tmp, cur)
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return 0, fmt.Errorf("capture: forget: %w", err)
+	}
+	if err := syncDir(w.s.opts.Dir); err != nil {
+		w.s.log.Warn("capture: forget: could not sync the folder after a rewrite", "dir", w.s.opts.Dir, "err", err)
+	}
+	// The file replaced is gone: its compressed stream needs no end.
+	w.f.Close()
+	dw.n, lw.n = &w.disk, &w.written
+	w.f, w.gz, w.bw, w.disk, w.written = f, gz, bw, disk, written
+	w.enc = json.NewEncoder(lw)
+	w.enc.SetEscapeHTML(false)
+	w.s.curBytes.Store(w.disk)
+	return n, nil
 }
