@@ -230,7 +230,7 @@ func (n *normalized) normalize(a *Attempt, now time.Time, maxSkew time.Duration)
 			return fieldErr("attributes", "key %.70q must be 1 to %d bytes of UTF-8 without control characters", k, MaxAttrKeyLen)
 		}
 		if secretKey(k) {
-			return fieldErr("attributes."+k, "looks like a secret: attributes are stored, logged and echoed in decisions; send a password only as password_sha1 (its SHA-1, hex), and never send other secrets")
+			return fieldErr("attributes."+k, SecretMsg+": attributes are stored, logged and echoed in decisions; send a password only as password_sha1 (its SHA-1, hex), and never send other secrets")
 		}
 		if len(v) > MaxAttrValueLen || !utf8.ValidString(v) || hasControl(v) {
 			return fieldErr("attributes."+k, "value must be at most %d bytes of UTF-8 without control characters", MaxAttrValueLen)
@@ -261,6 +261,15 @@ func hasControl(s string) bool {
 	}
 	return false
 }
+
+// LooksLikeSecret reports whether a field or attribute name names a
+// secret, as the engine refuses an attribute so named ("looks like a
+// secret"): see secretKey. Transports use it to keep such values out of
+// what they copy elsewhere (the stream's dead letters).
+func LooksLikeSecret(name string) bool { return secretKey(name) }
+
+// SecretMsg is how a refusal of a value that looks like a secret says so.
+const SecretMsg = "looks like a secret"
 
 // secretKey reports whether an attribute key names a secret: one of its
 // words (split at '_', '-', '.', spaces and lower-to-upper case changes)

@@ -5,6 +5,10 @@ import (
 	"strings"
 )
 
+// PlainPasswordMsg is how the refusal of a field that carries a plain
+// password says so.
+const PlainPasswordMsg = "plain passwords are never accepted"
+
 // UnknownField is the message of an unknown field of a request (JSON
 // over HTTP, Kafka); a field that
 // carries a plain password is told what to send instead.
@@ -12,7 +16,7 @@ func UnknownField(name string) string {
 	last := name[strings.LastIndexByte(name, '.')+1:]
 	switch strings.ToLower(last) {
 	case "password", "passwd", "pass", "pwd", "plain_password":
-		return name + ": unknown field: plain passwords are never accepted; send password_sha1, the SHA-1 of the password in hex"
+		return name + ": unknown field: " + PlainPasswordMsg + "; send password_sha1, the SHA-1 of the password in hex"
 	}
 	return name + ": unknown field"
 }

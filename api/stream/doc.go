@@ -25,7 +25,11 @@
 // refused for good (too large, an invalid record) is not retried, or its
 // partition would never move on: dead letters are bounded (a value cut to
 // 64 KiB, said in a header) so that they fit, a refused one is dropped and
-// counted, and a refused decision or alert dead-letters its attempt.
+// counted, and a refused decision or alert dead-letters its attempt. A
+// dead letter never carries a value that is or may be a secret (a field
+// named like one, a password_sha1 that is no SHA-1): it is replaced by
+// RedactedMarker, or the value is left out whole when it cannot be
+// parsed, and HeaderRedacted says which.
 //
 // kafka-go's group-managed Reader is not used: it can hand out messages of
 // a previous generation after a rebalance and commit them late, rewinding

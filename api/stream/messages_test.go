@@ -38,13 +38,16 @@ func TestPoisonGoesToDeadLetters(t *testing.T) {
 		value, ctype string
 		field        string
 		msg          string
+		dead         string // the dead letter's value, when not the original
 	}{
-		{`{"tenant":"acme","ip":`, "", "", "truncated JSON"},
-		{`{"tenant":"acme","ip":"81.2.69.999"}`, "", "ip", "not an IPv4 or IPv6 address"},
-		{`{"tenant":"acme","ip":"81.2.69.1","password":"hunter2"}`, "", "password", "unknown field"},
-		{`{"tenant":"acme","ip":"81.2.69.1","result":"perhaps"}`, "", "result", "unknown result"},
-		{`{"ip":"81.2.69.1"}`, "text/csv", "", "content-type"},
-		{"\x0a\x03\xff", "application/x-protobuf", "", "riskgate.v1.Attempt"},
+		{`{"tenant":"acme","ip":`, "", "", "truncated JSON", ""},
+		{`{"tenant":"acme","ip":"81.2.69.999"}`, "", "ip", "not an IPv4 or IPv6 address", ""},
+		// A plain password is redacted (TestSecretsStayOutOfDeadLetters).
+		{`{"tenant":"acme","ip":"81.2.69.1","password":"hunter2"}`, "", "password", "unknown field",
+			`{"tenant":"acme","ip":"81.2.69.1","password":"[redacted by riskgate]"}`},
+		{`{"tenant":"acme","ip":"81.2.69.1","result":"perhaps"}`, "", "result", "unknown result", ""},
+		{`{"ip":"81.2.69.1"}`, "text/csv", "", "content-type", ""},
+		{"\x0a\x03\xff", "application/x-protobuf", "", "riskgate.v1.Attempt", ""},
 	}
 	var msgs []kafka.Message
 	for i, b := range bad {
@@ -70,8 +73,12 @@ func TestPoisonGoesToDeadLetters(t *testing.T) {
 	}
 	for i, m := range dead {
 		b := bad[i]
-		if string(m.Value) != b.value || string(m.Key) != "acme/u1" {
-			t.Fatalf("dead letter %d: %q, want the original %q", i, m.Value, b.value)
+		want := b.value
+		if b.dead != "" {
+			want = b.dead
+		}
+		if string(m.Value) != want || string(m.Key) != "acme/u1" {
+			t.Fatalf("dead letter %d: %q, want %q", i, m.Value, want)
 		}
 		if got := header(m, HeaderError); !strings.Contains(got, b.msg) {
 			t.Fatalf("dead letter %d: error %q, want it to say %q", i, got, b.msg)

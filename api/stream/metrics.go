@@ -15,6 +15,7 @@ type metrics struct {
 	consumed     *prometheus.CounterVec
 	produced     *prometheus.CounterVec
 	deadLettered *prometheus.CounterVec
+	redacted     *prometheus.CounterVec
 	writeErrors  *prometheus.CounterVec
 	refused      *prometheus.CounterVec
 	skipped      *prometheus.CounterVec
@@ -32,7 +33,7 @@ type metrics struct {
 }
 
 type topicMetrics struct {
-	consumed, produced, deadLettered, writeErrors, misKeyed prometheus.Counter
+	consumed, produced, deadLettered, redacted, writeErrors, misKeyed prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -45,6 +46,9 @@ func newMetrics() *metrics {
 		}, []string{"topic"}),
 		deadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "riskgate_kafka_messages_dead_lettered_total", Help: "Messages that could not be decoded or were invalid, by the topic they came from (sent to the dead-letter topic, or logged and skipped without one).",
+		}, []string{"topic"}),
+		redacted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "riskgate_kafka_dead_letters_redacted_total", Help: "Dead letters whose value was redacted or left out because it held a value that is or may be a secret (header riskgate-redacted), by the topic their message came from: a producer sends secrets.",
 		}, []string{"topic"}),
 		writeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "riskgate_kafka_write_errors_total", Help: "Messages whose write failed and was retried, by topic.",
@@ -87,7 +91,7 @@ func (m *metrics) register(reg prometheus.Registerer) error {
 		return nil
 	}
 	for _, c := range []prometheus.Collector{
-		m.consumed, m.produced, m.deadLettered, m.writeErrors, m.refused, m.skipped, m.misKeyed, m.lag, m.commitDur,
+		m.consumed, m.produced, m.deadLettered, m.redacted, m.writeErrors, m.refused, m.skipped, m.misKeyed, m.lag, m.commitDur,
 		m.commitErrors, m.rebalances, m.connected, m.buffer,
 	} {
 		if err := reg.Register(c); err != nil {
@@ -105,7 +109,7 @@ func (m *metrics) topic(t string) topicMetrics {
 	if !ok {
 		c = topicMetrics{
 			consumed: m.consumed.WithLabelValues(t), produced: m.produced.WithLabelValues(t),
-			deadLettered: m.deadLettered.WithLabelValues(t), writeErrors: m.writeErrors.WithLabelValues(t),
+			deadLettered: m.deadLettered.WithLabelValues(t), redacted: m.redacted.WithLabelValues(t), writeErrors: m.writeErrors.WithLabelValues(t),
 			misKeyed: m.misKeyed.WithLabelValues(t),
 		}
 		m.children[t] = c

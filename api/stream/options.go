@@ -37,9 +37,10 @@ type Options struct {
 	// AlertsTopic receives the alerts of the decisions that alert.
 	AlertsTopic string `help:"Topic the alerts are written to (schema riskgate.alert.v1)." placeholder:"TOPIC"`
 	// DeadLetterTopic receives the messages that cannot be decoded or are
-	// invalid, with the error and their origin in headers. Without it they
-	// are logged and counted, and skipped.
-	DeadLetterTopic string `help:"Topic for messages that cannot be decoded or are invalid, with the error, original topic, partition and offset in headers. Without one they are logged, counted and skipped." placeholder:"TOPIC"`
+	// invalid, with the error and their origin in headers, and the values
+	// that are or may be secrets redacted (HeaderRedacted). Without it
+	// they are logged and counted, and skipped.
+	DeadLetterTopic string `help:"Topic for messages that cannot be decoded or are invalid, with the error, original topic, partition and offset in headers; values that are or may be secrets are redacted (header riskgate-redacted). Without one they are logged, counted and skipped." placeholder:"TOPIC"`
 	// Group is the consumer group: nodes in one group share the partitions.
 	Group string `help:"Consumer group id; riskgate nodes in one group share the partitions." default:"riskgate"`
 	// ClientID names this client to the brokers (in their logs and quotas).

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"mime"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -40,6 +41,13 @@ const (
 	HeaderTruncatedFrom    = "riskgate-truncated-from"
 	HeaderKeyTruncatedFrom = "riskgate-key-truncated-from"
 	HeaderHeadersDropped   = "riskgate-headers-dropped"
+	// HeaderRedacted says what of a dead letter's value was redacted,
+	// because it is or may be a secret (see redactDeadLetter): the paths
+	// of the fields whose values were replaced with RedactedMarker, comma
+	// separated ("attributes.password,password_sha1"), or "message" when
+	// the value was left out whole (it could not be parsed to redact only
+	// the secret).
+	HeaderRedacted = "riskgate-redacted"
 	// Decisions and alerts name the message they answer.
 	HeaderSource = "riskgate-source" // <topic>/<partition>/<offset>
 )
@@ -360,7 +368,7 @@ func (w *worker) deadLetterOf(m *kafka.Message, cause error) (kafka.Message, boo
 			"topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "field", field)
 		return kafka.Message{}, false
 	}
-	h := make([]kafka.Header, 0, min(len(m.Headers), 64)+9)
+	h := make([]kafka.Header, 0, min(len(m.Headers), 64)+10)
 	size, kept := 0, 0
 	for _, oh := range m.Headers {
 		size += len(oh.Key) + len(oh.Value)
@@ -379,10 +387,23 @@ func (w *worker) deadLetterOf(m *kafka.Message, cause error) (kafka.Message, boo
 	if field != "" {
 		h = append(h, kafka.Header{Key: HeaderErrorField, Value: cut([]byte(field), deadLetterErrorMax)})
 	}
-	key, value := m.Key, m.Value
+	// A secret the engine refused must not spread to the dead-letter
+	// topic: redacted before the value is cut, so a cut cannot hide it.
+	format, _ := w.format(m)
+	red := redactDeadLetter(m.Value, format, m.Topic == r.opts.OutcomesTopic, cause)
+	key, value := m.Key, red.value
+	switch {
+	case red.dropped:
+		value = []byte{} // not nil: a null value is a tombstone to a compacted topic
+		h = append(h, kafka.Header{Key: HeaderRedacted, Value: []byte(redactedMessage)})
+		r.m.topic(m.Topic).redacted.Inc()
+	case len(red.fields) > 0:
+		h = append(h, kafka.Header{Key: HeaderRedacted, Value: cut([]byte(strings.Join(red.fields, ",")), deadLetterErrorMax)})
+		r.m.topic(m.Topic).redacted.Inc()
+	}
 	if len(value) > deadLetterValueMax {
+		h = append(h, kafka.Header{Key: HeaderTruncatedFrom, Value: strconv.AppendInt(nil, int64(len(value)), 10)})
 		value = value[:deadLetterValueMax:deadLetterValueMax]
-		h = append(h, kafka.Header{Key: HeaderTruncatedFrom, Value: strconv.AppendInt(nil, int64(len(m.Value)), 10)})
 	}
 	if len(key) > deadLetterKeyMax {
 		key = key[:deadLetterKeyMax:deadLetterKeyMax]
