@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -178,16 +180,12 @@ func (n *normalized) normalize(a *Attempt, now time.Time, maxSkew time.Duration)
 	if err := checkString("user_id", a.UserID, MaxIDLen); err != nil {
 		return err
 	}
-	if err := checkString("username", a.Username, MaxIDLen); err != nil {
-		return err
-	}
+	// What the login's client sends, an attacker sets at will: cleaned,
+	// not refused (CleanClientField).
+	a.Username = CleanClientField(a.Username, MaxIDLen, true)
+	a.UserAgent = CleanClientField(a.UserAgent, MaxUserAgentLen, false)
+	a.DeviceID = CleanClientField(a.DeviceID, MaxIDLen, true)
 	n.username = NormalizeUsername(a.Username)
-	if err := checkString("user_agent", a.UserAgent, MaxUserAgentLen); err != nil {
-		return err
-	}
-	if err := checkString("device_id", a.DeviceID, MaxIDLen); err != nil {
-		return err
-	}
 	if a.Channel != "" {
 		if err := checkToken("channel", a.Channel, MaxChannelLen); err != nil {
 			return err
@@ -357,6 +355,48 @@ func plainASCII(s string) bool {
 
 // checkToken accepts the characters that are safe in store keys and metric
 // labels: tenants and channels end up in both.
+// CleanClientField returns s as riskgate takes a field that the login's
+// client sends and an attacker sets at will: the username typed, the
+// browser's user agent, a device cookie. Refused (400), such a field put
+// the login on the caller's failover path, neither judged nor counted: a
+// brute force with a 1,100-byte User-Agent was let in where the caller
+// failed over to allow, and none of its failures counted. So invalid
+// UTF-8 (each run of bad bytes) and ASCII control characters become
+// U+FFFD; then a value longer than max is, with digest, the SHA-256 of
+// the value as sent, "sha256:" and 64 hex digits, so that long values
+// stay apart, or else cut to max bytes at a character boundary. The Go
+// client (api/client) cleans by the same rules before sending, and the
+// result cleans to itself.
+func CleanClientField(s string, max int, digest bool) string {
+	if len(s) <= max && plainASCII(s) {
+		return s // the common case
+	}
+	c := s
+	if !utf8.ValidString(c) {
+		c = strings.ToValidUTF8(c, "\uFFFD")
+	}
+	if hasControl(c) {
+		c = strings.Map(func(r rune) rune {
+			if r < 0x20 || r == 0x7f {
+				return utf8.RuneError
+			}
+			return r
+		}, c)
+	}
+	if len(c) <= max {
+		return c
+	}
+	if digest {
+		sum := sha256.Sum256([]byte(s))
+		return "sha256:" + hex.EncodeToString(sum[:])
+	}
+	i := max
+	for i > 0 && !utf8.RuneStart(c[i]) {
+		i--
+	}
+	return c[:i]
+}
+
 // checkTenant checks a tenant a Score or an outcome names: a token, not
 // starting with '.', as a tenant's rules overlay must not (its folder's
 // name): a tenant ".x" was scored and could never have rules of its own.

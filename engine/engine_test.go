@@ -455,11 +455,11 @@ func TestInvalidAttemptsNameTheFieldAndTouchNothing(t *testing.T) {
 		{"ip with zone", engine.Attempt{IP: "fe80::1%eth0"}, "ip"},
 		{"short sha1", engine.Attempt{IP: "1.2.3.4", PasswordSHA1: "abc"}, "password_sha1"},
 		{"non-hex sha1", engine.Attempt{IP: "1.2.3.4", PasswordSHA1: strings.Repeat("z", 40)}, "password_sha1"},
-		{"long username", engine.Attempt{IP: "1.2.3.4", Username: long}, "username"},
 		{"control char", engine.Attempt{IP: "1.2.3.4", UserID: "a\x00b"}, "user_id"},
-		{"bad utf8", engine.Attempt{IP: "1.2.3.4", DeviceID: "\xff\xfe"}, "device_id"},
-		{"long ua", engine.Attempt{IP: "1.2.3.4", UserAgent: strings.Repeat("M", 2000)}, "user_agent"},
 		{"tenant chars", engine.Attempt{IP: "1.2.3.4", Tenant: "a/b"}, "tenant"},
+		// The identity server's own ids are refused, not cleaned.
+		{"bad utf8 user_id", engine.Attempt{IP: "1.2.3.4", UserID: "\xff\xfe"}, "user_id"},
+		{"long attempt_id", engine.Attempt{IP: "1.2.3.4", AttemptID: long}, "attempt_id"},
 		// A tenant no rules overlay can be put for (its folder's name).
 		{"tenant .", engine.Attempt{IP: "1.2.3.4", Tenant: "."}, "tenant"},
 		{"tenant ..", engine.Attempt{IP: "1.2.3.4", Tenant: ".."}, "tenant"},
