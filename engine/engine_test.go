@@ -425,6 +425,8 @@ func TestReportErrors(t *testing.T) {
 		{engine.Outcome{Outcome: engine.LoginFailed, DecisionID: "a b"}, "decision_id"},
 		{engine.Outcome{Outcome: engine.LoginFailed, DecisionID: "x", Tenant: "bad tenant"}, "tenant"},
 		{engine.Outcome{Outcome: engine.LoginFailed, DecisionID: "x", Tenant: ".."}, "tenant"},
+		// An outcome's time is checked as an attempt's is.
+		{engine.Outcome{Outcome: engine.LoginFailed, DecisionID: "x", Time: time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)}, "time"},
 	}
 	for _, tt := range tests {
 		err := h.e.Report(ctx, tt.o)
@@ -435,6 +437,11 @@ func TestReportErrors(t *testing.T) {
 	}
 	if err := h.e.Report(ctx, engine.Outcome{DecisionID: "01NEVERISSUED", Outcome: engine.LoginFailed}); !errors.Is(err, engine.ErrUnknownDecision) {
 		t.Errorf("unknown decision: %v", err)
+	}
+	skewed := enginetest.New(t, engine.Options{Now: func() time.Time { return t0 }, MaxClockSkew: 5 * time.Minute})
+	err := skewed.Report(ctx, engine.Outcome{Outcome: engine.LoginFailed, DecisionID: "x", Time: t0.Add(time.Hour)})
+	if fe, ok := errors.AsType[*engine.FieldError](err); !ok || fe.Field != "time" {
+		t.Errorf("an outcome an hour in the future: %v, want a field error on time", err)
 	}
 }
 

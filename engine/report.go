@@ -26,6 +26,16 @@ func (e *Engine) Report(ctx context.Context, o Outcome) error {
 	} else if err := checkTenant(tenant); err != nil {
 		return err
 	}
+	if !o.Time.IsZero() {
+		// When it was reported, as an attempt's time is checked: the
+		// capture orders outcomes by it for replays and backtests.
+		if y := o.Time.UTC().Year(); y < 2000 || y > 9999 {
+			return fieldErr("time", "year %d out of range", y)
+		}
+		if skew := e.opts.MaxClockSkew; skew > 0 && o.Time.After(e.opts.Now().Add(skew)) {
+			return fieldErr("time", "%s is in the future", o.Time.UTC().Format(time.RFC3339))
+		}
+	}
 	switch {
 	case o.DecisionID != "" && o.Attempt != nil:
 		return fieldErr("decision_id", "give either decision_id or attempt, not both")
