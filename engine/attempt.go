@@ -275,6 +275,12 @@ const SecretMsg = "looks like a secret"
 // passwd, secret, passphrase, passcode, pincode or apikey, separators
 // aside ("userPassword", "client_secret", "x-otp", "api_key").
 func secretKey(k string) bool {
+	if !plainASCII(k) {
+		// As usernames are read: "pass\u200bword" and a fullwidth
+		// "ｐａｓｓｗｏｒｄ" name a password as plainly to whoever reads
+		// the attributes, and were let through with its value.
+		k = norm.NFKC.String(strings.Map(dropInvisible, k))
+	}
 	lower := strings.ToLower(k)
 	compact := strings.Map(func(r rune) rune {
 		if strings.ContainsRune("_-. :/", r) {
