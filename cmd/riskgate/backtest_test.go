@@ -265,3 +265,30 @@ func TestParseRate(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayWarnsBackwards: replay warns once, naming the line, of a
+// stream whose attempts go back in time, and not of one in order.
+func TestReplayWarnsBackwards(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildBinary(t)
+	line := func(ts string) string {
+		return `{"time":"` + ts + `","user_id":"u","ip":"81.2.69.1","result":"password_bad"}` + "\n"
+	}
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		stream, want string
+	}{
+		{line("2026-03-02T10:00:00Z") + line("2026-03-02T10:05:00Z") + line("2026-03-02T10:06:00Z"), ""},
+		{line("2026-03-02T10:00:00Z") + line("2026-03-02T10:05:00Z") + line("2026-03-02T09:00:00Z") + line("2026-03-02T09:01:00Z"),
+			"warning: line 3: the attempt is dated before an earlier line's (and 1 more attempts after it)"},
+	} {
+		file := filepath.Join(dir, "s.jsonl")
+		os.WriteFile(file, []byte(tc.stream), 0o644)
+		code, _, stderr := run(t, bin, "replay", "-i", file, "-o", os.DevNull)
+		if code != 0 || tc.want == "" && strings.Contains(stderr, "warning") || tc.want != "" && strings.Count(stderr, "warning") != 1 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("exit %d, %q; want %q", code, stderr, tc.want)
+		}
+	}
+}
