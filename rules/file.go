@@ -16,6 +16,7 @@ import (
 
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/internal/filesnap"
+	"github.com/riskgate/riskgate/internal/yamlerr"
 )
 
 // MaxFileSize bounds a rule file: a ruleset is a few kilobytes, and a
@@ -380,6 +381,11 @@ func yamlErrors(name string, data []byte, err error) ErrorList {
 			l = append(l, yamlErrors(name, data, errors.New(e))...)
 		}
 		return l
+	}
+	if line, msg, ok := yamlerr.Line(data, err); ok {
+		// A syntax error: its line as yaml's text gives it is 0-based,
+		// or missing on the first line.
+		return ErrorList{{File: name, Line: line, Field: keyOfLine(data, line), Err: errors.New(msg)}}
 	}
 	msg := err.Error()
 	if m := yamlLine().FindStringSubmatch(msg); m != nil {

@@ -29,7 +29,9 @@ var ErrCannotEdit = errors.New("rules: cannot edit the rule's mode")
 // settings.default_mode), the whole ruleset compiled, written where the
 // rules are loaded from, and put in force under a new version. ifVersion,
 // when set, must be the version in force. Only the one line changes: the
-// file's comments and layout stay as the analyst wrote them.
+// file's comments and layout stay as the analyst wrote them, but for the
+// mode: line's own trailing comment, which described the shadow mode and
+// is dropped.
 func (m *Manager) Promote(ifVersion, ruleID string) (*Snapshot, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -148,7 +150,15 @@ func setMode(data []byte, id, mode string) ([]byte, error) {
 				// places it right after the colon.
 				text = " " + mode
 			}
-			edited := append(append(append([]byte{}, line[:start]...), text...), line[end:]...)
+			rest := line[end:]
+			if after := bytes.TrimLeft(rest, " \t"); len(after) > 0 && after[0] == '#' {
+				// The line's trailing comment described the mode it had
+				// ("# trial", "# recorded in decision.shadow, changes
+				// nothing"): false once the mode flips, it goes, with the
+				// blanks before it. The line's ending stays.
+				rest = rest[len(bytes.TrimRight(rest, "\r\n")):]
+			}
+			edited := append(append(append([]byte{}, line[:start]...), text...), rest...)
 			lines[v.Line-1] = edited
 			return bytes.Join(lines, nil), nil
 		}

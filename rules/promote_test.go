@@ -12,12 +12,17 @@ func TestSetMode(t *testing.T) {
 	for _, tc := range []struct {
 		name, in, want string
 	}{
-		{"plain", "rules:\n  - id: a\n    mode: shadow # trial\n    when: true\n", "rules:\n  - id: a\n    mode: enforce # trial\n    when: true\n"},
+		{"plain", "rules:\n  - id: a\n    mode: shadow\n    when: true\n", "rules:\n  - id: a\n    mode: enforce\n    when: true\n"},
+		// The mode line's own comment described the shadow mode: it goes;
+		// the comments on other lines stay byte for byte.
+		{"comment", "rules:\n  # keep me   \n  - id: a # the id\n    mode: shadow      # recorded in decision.shadow, changes nothing\n    when: true # always\n", "rules:\n  # keep me   \n  - id: a # the id\n    mode: enforce\n    when: true # always\n"},
+		{"comment, quoted, CRLF", "rules:\r\n  - id: a\r\n    mode: 'shadow'\t# trial\r\n", "rules:\r\n  - id: a\r\n    mode: enforce\r\n"},
+		{"comment, last line", "rules:\n  - id: a\n    mode: shadow # trial", "rules:\n  - id: a\n    mode: enforce"},
 		{"quoted", "rules:\n  - id: a\n    mode: \"shadow\"\n", "rules:\n  - id: a\n    mode: enforce\n"},
 		{"default mode", "settings: {default_mode: shadow}\nrules:\n  - id: b\n    when: x\n  - id: a\n    when: y\n", "settings: {default_mode: shadow}\nrules:\n  - id: b\n    when: x\n  - id: a\n    mode: enforce\n    when: y\n"},
 		{"id not first", "rules:\n- description: d\n  id: a\n  when: y\n", "rules:\n- description: d\n  id: a\n  mode: enforce\n  when: y\n"},
 		{"empty mode", "rules:\n  - id: a\n    mode:\n    when: y\n", "rules:\n  - id: a\n    mode: enforce\n    when: y\n"},
-		{"empty mode, comment", "rules:\n  - mode:   # default\n    id: a\n", "rules:\n  - mode: enforce   # default\n    id: a\n"},
+		{"empty mode, comment", "rules:\n  - mode:   # default\n    id: a\n", "rules:\n  - mode: enforce\n    id: a\n"},
 		{"null mode", "rules:\n  - id: a\n    mode: ~\n", "rules:\n  - id: a\n    mode: enforce\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

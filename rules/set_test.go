@@ -332,6 +332,34 @@ func TestDefaultThresholds(t *testing.T) {
 	}
 }
 
+// TestSyntaxErrorLines: a rule file's YAML syntax errors name their line,
+// on the first line too, where yaml's own text has none, and for the
+// parser's errors, whose line yaml counts from 0.
+func TestSyntaxErrorLines(t *testing.T) {
+	const rule = "rules:\n  - id: a\n    description: d\n    when: device.new\n"
+	for _, tt := range []struct{ src, want string }{
+		{"\trules:\n", "r.yaml:1: found character that cannot start any token (a tab: YAML indents with spaces)"},
+		{rule + "\t  score: 5\n", "r.yaml:5: found a tab character that violates indentation (YAML indents with spaces)"},
+		{rule + "  - id: 'b'\n\t  when: x\n", "r.yaml:6: found character that cannot start any token (a tab"},
+		{rule + "    score: 5\n\t- id: b\n", "r.yaml:6: found a tab character that violates indentation"},
+		{"version: \"x\n" + rule, "r.yaml:1: found unexpected end of stream: the quoted string opened on this line is never closed"},
+		{rule + "    reason: 'x\n", "r.yaml:5: found unexpected end of stream"},
+		{rule + "   score: 5\n", "r.yaml:5: did not find expected '-' indicator"},
+		{"settings:\n  default_mode: shadow\n  x: 1\n y: 2\n" + rule, "r.yaml:4: did not find expected key"},
+		{rule + "  action: deny\n", "r.yaml:5: did not find expected '-' indicator"},
+		{rule + "    tags: [a, b\n  - id: b\n", "r.yaml:5: did not find expected ',' or ']'"},
+		{"rules: a: b\n", "r.yaml:1: mapping values are not allowed in this context"},
+	} {
+		_, err := compile(t, tt.src)
+		_, oerr := CompileOverlay("acme", Source{Name: "r.yaml", Data: []byte(tt.src)})
+		for what, err := range map[string]error{"shared": err, "overlay": oerr} {
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("%s: %q: %v, want %q", what, tt.src, err, tt.want)
+			}
+		}
+	}
+}
+
 // A rule file holds one YAML document: a second ("---") is refused at its
 // line, on every path that reads rule files, rather than dropped with its
 // rules; a leading "---" and a closing "..." are one document.

@@ -21,6 +21,7 @@ const (
 	streamBruteForce = 5
 	streamPick       = 6 // victim selection
 	streamProxies    = 7
+	streamBursts     = 8
 )
 
 func newRand(seed, stream uint64) *rand.Rand {

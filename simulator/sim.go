@@ -61,6 +61,10 @@ type Attacks struct {
 	Takeovers        int // targeted account takeovers (victims)
 	Hijacks          int // session hijacks from another continent
 	BruteForce       int // accounts under slow distributed brute force
+	// Crude attacks (burst.go), off unless asked for: they take no
+	// default, a negative count is none.
+	StuffingBursts int // fast stuffing bursts from one data centre /24
+	FastBruteForce int // accounts guessed fast from one server
 }
 
 // DefaultConfig is the benchmark's world: 2,000 users, three weeks of
@@ -69,7 +73,7 @@ func DefaultConfig() Config {
 	return Config{
 		Seed: 1, Users: 2000, Days: 28, WarmupDays: 21, Start: time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC),
 		BreachedUserShare: 0.015, VPNUserShare: 0.07, NewUserShare: 0.03,
-		Attacks: Attacks{-1, -1, -1, -1, -1, -1, -1},
+		Attacks: Attacks{-1, -1, -1, -1, -1, -1, -1, 0, 0},
 	}
 }
 
@@ -119,7 +123,7 @@ func (c *Config) validate() error {
 	for _, x := range []struct {
 		name string
 		n    int
-	}{{"spray accounts", a.SprayAccounts}, {"takeovers", a.Takeovers}, {"hijacks", a.Hijacks}, {"brute-force accounts", a.BruteForce}} {
+	}{{"spray accounts", a.SprayAccounts}, {"takeovers", a.Takeovers}, {"hijacks", a.Hijacks}, {"brute-force accounts", a.BruteForce}, {"fast brute-force accounts", a.FastBruteForce}} {
 		if x.n > c.Users {
 			return fmt.Errorf("sim: %s %d: more than the %d users", x.name, x.n, c.Users)
 		}
@@ -131,6 +135,9 @@ func (c *Config) validate() error {
 		if x.n > 100_000_000 {
 			return fmt.Errorf("sim: %s %d: want at most 100,000,000", x.name, x.n)
 		}
+	}
+	if a.StuffingBursts > 100_000 {
+		return fmt.Errorf("sim: stuffing bursts %d: want at most 100,000", a.StuffingBursts)
 	}
 	return nil
 }
@@ -192,6 +199,7 @@ func Generate(ctx context.Context, cfg Config) (*Output, error) {
 		func(ctx context.Context) error { return g.takeovers(ctx, a.Takeovers) },
 		func(ctx context.Context) error { return g.hijacks(ctx, a.Hijacks) },
 		func(ctx context.Context) error { return g.bruteForce(ctx, a.BruteForce) },
+		func(ctx context.Context) error { return g.bursts(ctx, a.StuffingBursts, a.FastBruteForce) },
 	} {
 		if err := step(ctx); err != nil {
 			return nil, fmt.Errorf("sim: %w", err)
@@ -287,8 +295,12 @@ func (o *Output) WriteJSONL(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	c := o.Config
 	a := c.Attacks
-	fmt.Fprintf(bw, "# riskgate simulate --seed %d --users %d --days %d --warmup-days %d --start %s --busy-office %d --stuffing-waves %d --stuffing-attempts %d --spray-campaigns %d --spray-accounts %d --takeovers %d --hijacks %d --brute-force %d\n",
-		c.Seed, c.Users, c.Days, c.WarmupDays, c.Start.Format("2006-01-02"), c.BusyOffice, a.StuffingWaves, a.StuffingAttempts, a.SprayCampaigns, a.SprayAccounts, a.Takeovers, a.Hijacks, a.BruteForce)
+	crude := "" // only when asked for: the streams made before they existed stay byte for byte
+	if a.StuffingBursts > 0 || a.FastBruteForce > 0 {
+		crude = fmt.Sprintf(" --stuffing-bursts %d --fast-brute-force %d", a.StuffingBursts, a.FastBruteForce)
+	}
+	fmt.Fprintf(bw, "# riskgate simulate --seed %d --users %d --days %d --warmup-days %d --start %s --busy-office %d --stuffing-waves %d --stuffing-attempts %d --spray-campaigns %d --spray-accounts %d --takeovers %d --hijacks %d --brute-force %d%s\n",
+		c.Seed, c.Users, c.Days, c.WarmupDays, c.Start.Format("2006-01-02"), c.BusyOffice, a.StuffingWaves, a.StuffingAttempts, a.SprayCampaigns, a.SprayAccounts, a.Takeovers, a.Hijacks, a.BruteForce, crude)
 	fmt.Fprintf(bw, "# %d events; lines before %s are unlabelled warm-up traffic. Labels: %v\n", len(o.Lines), c.Start.Format(time.RFC3339), Labels)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)

@@ -98,6 +98,23 @@ func (c *backtestCmd) Run(ctx context.Context) error {
 	}
 	rep.Input.Path = c.In
 	rep.Candidate.Paths, rep.Baseline.Paths = c.Rules, c.BaselineRules
+	if rep.Live != nil {
+		var lacks []string
+		for _, x := range []struct {
+			none bool
+			what string
+		}{
+			{len(c.GeoIP.City) == 0, "a GeoIP City database (--geoip-city)"},
+			{len(c.GeoIP.ASN) == 0, "an ASN database (--geoip-asn)"},
+			{len(c.GeoIP.Anonymous) == 0, "an Anonymous-IP database (--geoip-anonymous)"},
+			{len(c.GeoIP.IPLists) == 0, "IP lists (--ip-list)"},
+		} {
+			if x.none {
+				lacks = append(lacks, x.what)
+			}
+		}
+		rep.Live.Warning = backtest.LiveWarning(rep.Live, lacks)
+	}
 
 	var text io.Writer = os.Stdout
 	if c.JSON == "-" {
@@ -105,6 +122,10 @@ func (c *backtestCmd) Run(ctx context.Context) error {
 	}
 	if err := rep.WriteText(text); err != nil {
 		return err
+	}
+	if rep.Live != nil && rep.Live.Warning != "" && text != os.Stderr {
+		// Loud: on standard error too, where a pipeline's reader sees it.
+		fmt.Fprintf(os.Stderr, "riskgate backtest: warning: %s\n", rep.Live.Warning)
 	}
 	if c.JSON != "" {
 		if err := writeOut(c.JSON, func(w io.Writer) error {

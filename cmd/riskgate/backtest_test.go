@@ -181,6 +181,52 @@ func testCaptureThroughTheBinary(t *testing.T, bin string) {
 		!strings.Contains(stdout, "the baseline reproduces") {
 		t.Errorf("backtest of the capture: exit %d\n%s%s", code, stdout, stderr)
 	}
+	if strings.Contains(stdout+stderr, "warning") {
+		t.Errorf("backtest reproducing every live decision warns:\n%s%s", stdout, stderr)
+	}
+
+	// A backtest that does not score as the live node did (here: live
+	// actions changed, as a GeoIP database the backtest lacks would)
+	// says so loudly, on standard error and in the reports, with what
+	// to give it; the exit status stays 0.
+	other := t.TempDir()
+	files, _ := filepath.Glob(filepath.Join(capDir, "*"))
+	changed := 0
+	for _, f := range files {
+		in, err := replay.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(in)
+		in.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.SplitAfter(string(data), "\n")
+		for i, l := range lines {
+			if changed < 50 && strings.Contains(l, `"live":{"action":"allow"`) {
+				lines[i], changed = strings.Replace(l, `"live":{"action":"allow"`, `"live":{"action":"deny"`, 1), changed+1
+			}
+		}
+		os.WriteFile(filepath.Join(other, filepath.Base(f)), []byte(strings.Join(lines, "")), 0o644)
+	}
+	report := filepath.Join(t.TempDir(), "report.json")
+	page := filepath.Join(t.TempDir(), "report.html")
+	code, stdout, stderr = run(t, bin, "backtest", "-i", other, "--rules", "../../rules/default.yaml", "--json", report, "--html", page)
+	const want = "live decisions (" // "the baseline reproduces only N of the M live decisions (P%)"
+	if code != 0 || changed != 50 || !strings.Contains(stderr, "riskgate backtest: warning: the baseline reproduces only") || !strings.Contains(stderr, want) ||
+		!strings.Contains(stderr, "it runs without a GeoIP City database (--geoip-city)") || !strings.Contains(stderr, "the same --geoip-city") ||
+		!strings.Contains(stdout, "warning: the baseline reproduces only") {
+		t.Errorf("backtest not reproducing the live decisions (%d changed): exit %d\n%s%s", changed, code, stdout, stderr)
+	}
+	var rep backtest.Report
+	data, _ = os.ReadFile(report)
+	if err := json.Unmarshal(data, &rep); err != nil || rep.Live == nil || !strings.Contains(rep.Live.Warning, "reproduces only") {
+		t.Errorf("--json: %v %+v", err, rep.Live)
+	}
+	if html, _ := os.ReadFile(page); !strings.Contains(string(html), "Warning: the baseline reproduces only") {
+		t.Error("--html: no warning")
+	}
 }
 
 // The gates' rates: a share or a percentage from 0 to 1; NaN (which would
@@ -216,6 +262,33 @@ func TestParseRate(t *testing.T) {
 			t.Errorf("parseRate(%q) = %v, %v; want an error naming --max-friction", tt.in, got, err)
 		case tt.want != -2 && (err != nil || got != tt.want):
 			t.Errorf("parseRate(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+// TestReplayWarnsBackwards: replay warns once, naming the line, of a
+// stream whose attempts go back in time, and not of one in order.
+func TestReplayWarnsBackwards(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildBinary(t)
+	line := func(ts string) string {
+		return `{"time":"` + ts + `","user_id":"u","ip":"81.2.69.1","result":"password_bad"}` + "\n"
+	}
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		stream, want string
+	}{
+		{line("2026-03-02T10:00:00Z") + line("2026-03-02T10:05:00Z") + line("2026-03-02T10:06:00Z"), ""},
+		{line("2026-03-02T10:00:00Z") + line("2026-03-02T10:05:00Z") + line("2026-03-02T09:00:00Z") + line("2026-03-02T09:01:00Z"),
+			"warning: line 3: the attempt is dated before an earlier line's (and 1 more attempts after it)"},
+	} {
+		file := filepath.Join(dir, "s.jsonl")
+		os.WriteFile(file, []byte(tc.stream), 0o644)
+		code, _, stderr := run(t, bin, "replay", "-i", file, "-o", os.DevNull)
+		if code != 0 || tc.want == "" && strings.Contains(stderr, "warning") || tc.want != "" && strings.Count(stderr, "warning") != 1 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("exit %d, %q; want %q", code, stderr, tc.want)
 		}
 	}
 }

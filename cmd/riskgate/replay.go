@@ -79,6 +79,13 @@ func (c *replayCmd) Run(ctx context.Context) error {
 	if !sum.Empty() {
 		fmt.Fprint(os.Stderr, sum.Table())
 	}
+	if st := sum.Stream; st.Backwards > 0 {
+		more := ""
+		if st.Backwards > 1 {
+			more = fmt.Sprintf(" (and %d more attempts after it)", st.Backwards-1)
+		}
+		fmt.Fprintf(os.Stderr, "riskgate replay: warning: line %d: the attempt is dated before an earlier line's%s. The windows count events by their time and the replay scores in line order: the decisions are live's only if live scored the attempts in this order (a capture's lines are); a stream put together out of order (several nodes' captures, files in the wrong order) should be sorted by time first\n", st.BackwardsLine, more)
+	}
 	// The summary is written whatever the stream held, so that a CI job
 	// never reads an earlier run's: an unlabelled stream without shadow
 	// rules gives no labels ({}) and the stream's counts.

@@ -20,7 +20,7 @@ import (
 // or everything on real or simulated traffic.
 type coverageFlags struct {
 	In        string `help:"Replay this capture or replay stream (riskgate simulate's output) through the rules and warn about rules that match none or every one of its attempts." placeholder:"FILE"`
-	Scenarios bool   `help:"The same warnings on the built-in simulated scenarios: 300 users over a week, with every simulated attack."`
+	Scenarios bool   `help:"The same warnings on the built-in simulated scenarios: 300 users over a week, with every simulated attack, a fast stuffing burst and a fast brute force."`
 
 	GeoIP               node.GeoIPConfig `embed:""`
 	node.PasswordConfig `embed:""`
@@ -52,13 +52,20 @@ func (f *coverageFlags) run(ctx context.Context, set *rules.Set) error {
 		if err != nil {
 			return err
 		}
-		if err := backtest.WriteCoverage(os.Stdout, f.In, backtest.Coverage(rep)); err != nil {
+		ws := backtest.Coverage(rep)
+		if len(f.GeoIP.IPLists) == 0 {
+			backtest.NeedsLists(ws, set, "give the server's with --ip-list NAME=FILE")
+		}
+		if err := backtest.WriteCoverage(os.Stdout, f.In, ws); err != nil {
 			return err
 		}
 	}
 	if f.Scenarios {
 		cfg := simulator.DefaultConfig()
 		cfg.Users, cfg.Days, cfg.WarmupDays = 300, 7, 14
+		// The crude attacks too, which the benchmark's world leaves out:
+		// the burst rules are for them.
+		cfg.Attacks.StuffingBursts, cfg.Attacks.FastBruteForce = 1, 1
 		out, err := simulator.Generate(ctx, cfg)
 		if err != nil {
 			return err
@@ -85,7 +92,9 @@ func (f *coverageFlags) run(ctx context.Context, set *rules.Set) error {
 		if err != nil {
 			return err
 		}
-		if err := backtest.WriteCoverage(os.Stdout, "the simulated scenarios", backtest.Coverage(rep)); err != nil {
+		ws := backtest.Coverage(rep)
+		backtest.NeedsLists(ws, set, "the scenarios have none; check it on a capture with --in and --ip-list")
+		if err := backtest.WriteCoverage(os.Stdout, "the simulated scenarios", ws); err != nil {
 			return err
 		}
 	}

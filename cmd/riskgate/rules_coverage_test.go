@@ -63,3 +63,38 @@ func TestRulesCheckCoverage(t *testing.T) {
 		}
 	}
 }
+
+// TestScenariosCoverBuiltinRules: the scenarios have the attacks the
+// built-in rules are for, the crude bursts included, so that --scenarios
+// on them warns only of the rules the README names, for the reasons it
+// gives: the deny list, which the scenarios cannot have, says so.
+func TestScenariosCoverBuiltinRules(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildBinary(t)
+	code, stdout, stderr := run(t, bin, "rules", "check", filepath.Join("..", "..", "rules", "default.yaml"), "--scenarios")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var warned []string
+	for _, line := range strings.Split(stdout, "\n") {
+		if _, rest, ok := strings.Cut(line, "warning: the simulated scenarios: rule "); ok {
+			id, _, _ := strings.Cut(strings.TrimPrefix(rest, `"`), `"`)
+			warned = append(warned, id)
+		}
+	}
+	if want := []string{"country-return-hop", "ip-deny-list", "stuffing-shared-network"}; strings.Join(warned, " ") != strings.Join(want, " ") {
+		t.Errorf("warned of %v, want %v (the README names them):\n%s", warned, want, stdout)
+	}
+	if want := `rule "ip-deny-list" (enforce) matched none of the`; !strings.Contains(stdout, want) || !strings.Contains(stdout, "it tests ip.lists, and this run has no IP list") {
+		t.Errorf("ip-deny-list: no word of the missing list:\n%s", stdout)
+	}
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(strings.Fields(string(readme)), " "), "warns of three sound rules: `ip-deny-list` (no list), `stuffing-shared-network` and `country-return-hop`") {
+		t.Error("the README no longer names the rules --scenarios warns of")
+	}
+}

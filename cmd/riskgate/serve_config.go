@@ -16,6 +16,8 @@ import (
 	"github.com/alecthomas/kong"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/riskgate/riskgate/internal/yamlerr"
+
 	"github.com/riskgate/riskgate/rules"
 
 	"github.com/riskgate/riskgate/internal/filesnap"
@@ -140,6 +142,9 @@ func loadConfig(path string, keys map[*kong.Flag]configKey) (*configFile, error)
 	if err := docs.Decode(&doc); errors.Is(err, io.EOF) {
 		return cf, nil // comments only
 	} else if err != nil {
+		if line, msg, ok := yamlerr.Line(data, err); ok {
+			return nil, fmt.Errorf("config %s:%d: %s", path, line, msg)
+		}
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	if err := docs.Decode(&next); !errors.Is(err, io.EOF) {

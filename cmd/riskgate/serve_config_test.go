@@ -120,6 +120,16 @@ func TestConfigErrors(t *testing.T) {
 		{"http:\n  addr: a:1\nhttp:\n  addr: b:2\n", "riskgate.yaml:3: http given twice (first at line 1)"},
 		{"http:\n  addr: a:1\n  addr: b:2\n", "riskgate.yaml:3: http.addr given twice"},
 		{"admin_token: hunter2\n", "unknown key \"admin_token\""},
+		// Syntax errors name their line too: the first line (where
+		// yaml's own text has none), a tab, a quote never closed, a key
+		// out of line.
+		{"\thttp: x\n", "riskgate.yaml:1: found character that cannot start any token (a tab: YAML indents with spaces)"},
+		{"http:\n\taddr: x\n", "riskgate.yaml:2: found character that cannot start any token (a tab"},
+		{"http: \"x\nmax_speed: 3\n", "riskgate.yaml:1: found unexpected end of stream: the quoted string opened on this line is never closed"},
+		{"max_speed: 3\nhttp:\n  addr: \"x\n", "riskgate.yaml:3: found unexpected end of stream"},
+		{"http:\n  addr: x\n   bad: y\n", "riskgate.yaml:3: mapping values are not allowed in this context"},
+		{"http:\n  addr: a:1\n  tls:\n    cert: c\n key: k\n", "riskgate.yaml:5: did not find expected key"},
+		{"max_speed: 3\nhttp: [a\n", "riskgate.yaml:2: did not find expected ',' or ']'"},
 	} {
 		_, err := parseServe(t, "--config", writeFile(t, "riskgate.yaml", c.yaml))
 		if err == nil || !strings.Contains(err.Error(), c.want) {

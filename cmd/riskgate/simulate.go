@@ -31,6 +31,8 @@ type simulateCmd struct {
 	Takeovers        int `help:"Targeted account takeovers (-1: one per 20 users)." default:"-1"`
 	Hijacks          int `help:"Session hijacks from another continent (-1: one per 20 users)." default:"-1"`
 	BruteForce       int `help:"Accounts under slow distributed brute force (-1: one per 250 users, 2 to 8)." default:"-1"`
+	StuffingBursts   int `help:"Fast credential-stuffing bursts from a few servers of one /24: 400 to 600 attempts in 10 to 15 minutes (none by default; rules check --scenarios has one)." default:"0"`
+	FastBruteForce   int `help:"Accounts guessed fast from one server: a guess every 1 to 3 minutes for up to 3 hours (none by default; rules check --scenarios has one)." default:"0"`
 }
 
 func (c *simulateCmd) Run(ctx context.Context) error {
@@ -49,6 +51,7 @@ func (c *simulateCmd) Run(ctx context.Context) error {
 		Attacks: simulator.Attacks{
 			StuffingWaves: c.StuffingWaves, StuffingAttempts: c.StuffingAttempts, SprayCampaigns: c.SprayCampaigns,
 			SprayAccounts: c.SprayAccounts, Takeovers: c.Takeovers, Hijacks: c.Hijacks, BruteForce: c.BruteForce,
+			StuffingBursts: c.StuffingBursts, FastBruteForce: c.FastBruteForce,
 		},
 	}
 	out, err := simulator.Generate(ctx, cfg)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"strings"
+	"time"
 
 	"github.com/riskgate/riskgate/engine"
 )
@@ -56,6 +57,15 @@ type DecodeStats struct {
 	Dropped uint64 `json:"dropped,omitempty"`
 	// Files is the number of capture headers read (one per file).
 	Files int `json:"capture_files,omitempty"`
+	// Backwards counts the attempts dated more than a second before an
+	// earlier line's attempt; BackwardsLine is the first one's line. The
+	// windows count events by their time, and a replay scores in line
+	// order: it decides as live did if live scored them in that order
+	// (a capture's lines are), not if the stream was put together out of
+	// order (several nodes' captures, files concatenated in the wrong
+	// order), where a late event falls out of windows it was in live.
+	Backwards     int `json:"backwards,omitempty"`
+	BackwardsLine int `json:"backwards_line,omitempty"`
 }
 
 // Decoder reads a stream's lines in order, numbering attempts and
@@ -66,6 +76,7 @@ type Decoder struct {
 	ids      map[string]uint32 // attempt_id -> ordinal
 	header   *Header
 	captured bool
+	latest   time.Time // the latest attempt time so far
 	Stats    DecodeStats
 }
 
@@ -192,6 +203,16 @@ func (d *Decoder) decode(raw []byte, ev *Event) error {
 		}
 		if err := checkLabel(ln.Label); err != nil {
 			return err
+		}
+		// (A second's leeway: concurrent scorings are captured in the
+		// order they finished, a few milliseconds apart.)
+		if ln.Time.Before(d.latest.Add(-time.Second)) {
+			if d.Stats.Backwards == 0 {
+				d.Stats.BackwardsLine = d.n
+			}
+			d.Stats.Backwards++
+		} else if ln.Time.After(d.latest) {
+			d.latest = ln.Time
 		}
 	}
 	return nil

@@ -3,6 +3,9 @@ package backtest
 import (
 	"fmt"
 	"io"
+	"strings"
+
+	"github.com/riskgate/riskgate/rules"
 )
 
 // Warning is a rule that matched nothing, or every attempt, of a stream:
@@ -17,13 +20,35 @@ type Warning struct {
 	// Everything is true for a rule that matched every attempt, false for
 	// one that matched none.
 	Everything bool `json:"everything"`
+	// Why, when known, is what the run lacks for the rule to match, so
+	// that nobody hunts for a bug in a sound condition: "it tests
+	// ip.lists, and this run has no IP list".
+	Why string `json:"why,omitempty"`
 }
 
 func (w Warning) String() string {
 	if w.Everything {
 		return fmt.Sprintf("rule %q (%s) matched every one of the %d attempts", w.Rule, w.Mode, w.Attempts)
 	}
+	if w.Why != "" {
+		return fmt.Sprintf("rule %q (%s) matched none of the %d attempts: %s", w.Rule, w.Mode, w.Attempts, w.Why)
+	}
 	return fmt.Sprintf("rule %q (%s) matched none of the %d attempts", w.Rule, w.Mode, w.Attempts)
+}
+
+// NeedsLists fills the Why of the warnings about rules that matched
+// nothing and test ip.lists, in a run without IP lists: they cannot match
+// the way they are meant to. how says how to give the lists.
+func NeedsLists(ws []Warning, set *rules.Set, how string) {
+	when := map[string]string{}
+	for _, r := range set.Rules() {
+		when[r.ID] = r.When
+	}
+	for i := range ws {
+		if !ws[i].Everything && strings.Contains(when[ws[i].Rule], "ip.lists") {
+			ws[i].Why = "it tests ip.lists, and this run has no IP list (" + how + ")"
+		}
+	}
 }
 
 // Coverage returns the candidate's rules that matched nothing or every

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/riskgate/riskgate/engine"
@@ -212,6 +213,27 @@ type Live struct {
 	Compared      int `json:"compared"`
 	BaselineSame  int `json:"baseline_same"`
 	CandidateSame int `json:"candidate_same"`
+	// Warning, when the baseline does not reproduce every live decision,
+	// says so and what to do: the backtest then does not run as the live
+	// node did (its GeoIP databases, IP lists, breached filter), and its
+	// differences are not only the candidate's. The caller, who knows the
+	// run's data, sets it (see LiveWarning).
+	Warning string `json:"warning,omitempty"`
+}
+
+// LiveWarning is the report's warning when the baseline reproduces fewer
+// than all the live decisions, "" when it reproduces them all (or the
+// stream has none). lacks names what this run has not that a live node
+// may have had ("GeoIP databases (--geoip-city, ...)"), if anything.
+func LiveWarning(l *Live, lacks []string) string {
+	if l == nil || l.Compared == 0 || l.BaselineSame == l.Compared {
+		return ""
+	}
+	w := fmt.Sprintf("the baseline reproduces only %d of the %d live decisions (%s): this backtest does not score as the live node did, so its differences are not only the candidate's", l.BaselineSame, l.Compared, pct(l.BaselineSame, l.Compared))
+	if len(lacks) > 0 {
+		w += "; it runs without " + strings.Join(lacks, ", without ")
+	}
+	return w + ". Give it the live node's data: the same --geoip-city, --geoip-asn, --geoip-anonymous, --ip-list, --tor-exits and --hosting-asns (the capture does not record them), and as baseline the rules the capture was scored with (the default without --baseline-rules)"
 }
 
 // Outcomes is what became of the stream's outcome lines on each side.

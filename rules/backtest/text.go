@@ -90,6 +90,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	if l := r.Live; l != nil {
 		fmt.Fprintf(&b, "\nlive decisions: the baseline reproduces %d of %d (%s); the candidate agrees with %d\n",
 			l.BaselineSame, l.Compared, pct(l.BaselineSame, l.Compared), l.CandidateSame)
+		if l.Warning != "" {
+			fmt.Fprintf(&b, "warning: %s\n", l.Warning)
+		}
 	}
 	if n := r.Input.Dropped; n > 0 {
 		fmt.Fprintf(&b, "the capture has gaps: its sink dropped %d events\n", n)

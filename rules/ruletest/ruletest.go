@@ -52,6 +52,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/internal/yamlerr"
 	"github.com/riskgate/riskgate/node"
 	"github.com/riskgate/riskgate/rules"
 	"github.com/riskgate/riskgate/signals"
@@ -172,6 +173,9 @@ func RunFile(ctx context.Context, path string, opts Options) ([]Result, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&doc); err != nil {
+		if line, msg, ok := yamlerr.Line(data, err); ok {
+			return nil, fmt.Errorf("ruletest: %s:%d: %s", path, line, msg)
+		}
 		return nil, fmt.Errorf("ruletest: %s: %s", path, yamlMessage(err))
 	}
 	if len(doc.Tests) == 0 {

@@ -204,6 +204,8 @@ func TestTestFilesAreStrict(t *testing.T) {
 		{"fractional repeat", "tests:\n  - name: one\n    history:\n      - attempt: {user_id: u, ip: 81.2.69.1}\n        repeat: 2.9\n    attempt: {user_id: u, ip: 81.2.69.1}\n    expect: {action: allow}\n", "x_test.yaml:5: repeat: want a whole number, got `2.9`"},
 		{"fractional max_score", "tests:\n  - name: one\n    attempt: {user_id: u, ip: 81.2.69.1}\n    expect: {max_score: 0.5}\n", "x_test.yaml:4: max_score: want a whole number, got `0.5`"},
 		{"unknown key", "tests:\n  - name: one\n    history:\n      - attempt: {user_id: u, ip: 81.2.69.1}\n        repaet: 3\n    attempt: {user_id: u, ip: 81.2.69.1}\n    expect: {action: allow}\n", `line 5: unknown key "repaet"`},
+		{"tab", "tests:\n  - name: one\n    expect: {action: allow}\n  - name: 'two'\n\t  attempt: {user_id: u, ip: 81.2.69.1}\n", "x_test.yaml:5: found character that cannot start any token (a tab"},
+		{"quote never closed", "tests:\n  - name: \"one\n    attempt: {user_id: u, ip: 81.2.69.1}\n", "x_test.yaml:2: found unexpected end of stream"},
 		{"wrong type", "tests:\n  - name: one\n    attempt: {user_id: u, ip: 81.2.69.1}\n    expect: {max_score: two}\n", "line 4: want a whole number, got `two`"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

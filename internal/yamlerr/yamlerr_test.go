@@ -1,0 +1,84 @@
+package yamlerr
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// TestLine: every syntax error of these files gets the line of its cause,
+// on the first line too (where yaml's text has none), for the parser's
+// errors (whose "line N" counts from 0) as for the scanner's.
+func TestLine(t *testing.T) {
+	for _, c := range []struct {
+		name, yaml string
+		line       int
+		msg        string
+	}{
+		{"tab, first line", "\thttp: x\n", 1, "found character that cannot start any token (a tab: YAML indents with spaces)"},
+		{"tab", "http:\n\taddr: x\n", 2, "found character that cannot start any token (a tab"},
+		{"tab in a mapping", "http:\n  addr: x\n\tgrpc: y\n", 3, "tab character that violates indentation"},
+		{"not a token, first line", "@a: b\n", 1, "found character that cannot start any token"},
+		{"two colons, first line", "a: b: c\n", 1, "mapping values are not allowed in this context"},
+		{"two colons", "a: 1\nb: c: d\n", 2, "mapping values are not allowed in this context"},
+		{"bad indentation", "http:\n  addr: x\n   bad: y\n", 3, "mapping values are not allowed"},
+		{"dedent", "http:\n  addr: x\n y: z\n", 3, "did not find expected key"},
+		{"dedent, far", "a:\n  b: 1\n  c: 2\n  e: 5\n d: 3\n", 5, "did not find expected key"},
+		{"rule key indented too little", "rules:\n  - id: a\n    when: x\n  - id: b\n    when: y\n   action: deny\n", 6, "did not find expected '-' indicator"},
+		{"rule key indented too little, second document", "a: 1\n---\nrules:\n  - id: a\n    when: x\n  action: deny\n", 6, "did not find expected '-' indicator"},
+		{"dedent, first lines", "a: 1\n b: 2\n", 2, "mapping values are not allowed"},
+		{"sequence in a mapping", "a: 1\n- b\n", 2, "did not find expected key"},
+		{"unclosed flow", "a: b\nc: [x\n", 2, "did not find expected ',' or ']'"},
+		{"unclosed flow, first line", "c: [x\n", 1, "did not find expected ',' or ']'"},
+		{"unclosed flow mapping", "a: 1\n\nc: {x: 1\n", 3, "did not find expected ',' or '}'"},
+		{"unclosed quote, first line", "http: \"x\n", 1, "found unexpected end of stream: the quoted string opened on this line is never closed"},
+		{"unclosed quote, first line, more lines", "http: \"x\nb: c\nd: e\n", 1, "never closed"},
+		{"unclosed quote", "http:\n  addr: \"x\n", 2, "never closed"},
+		{"unclosed single quote", "a: 1\n\n\nb: 'unterminated\n", 4, "never closed"},
+		{"unclosed quote, no final newline", "a: 1\nb: \"x", 2, "never closed"},
+		{"bad escape", "a: 1\nb: \"\\q\"\n", 2, "found unknown escape character"},
+		{"control character", "a: 1\nb: x\x01y\n", 2, "control characters are not allowed"},
+		{"bad UTF-8", "a: 1\n\nb: \xff\n", 3, "invalid leading UTF-8 octet"},
+		{"document end", "a: 1\nb: 2\n--- x\n: y\n", 0, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var err error
+			for dec := yaml.NewDecoder(strings.NewReader(c.yaml)); err == nil; {
+				var n yaml.Node
+				err = dec.Decode(&n)
+			}
+			if errors.Is(err, io.EOF) {
+				err = nil
+			}
+			if err == nil {
+				if c.line == 0 {
+					return
+				}
+				t.Fatal("no error")
+			}
+			line, msg, ok := Line([]byte(c.yaml), err)
+			if c.line == 0 {
+				return
+			}
+			if !ok || line != c.line || !strings.Contains(msg, c.msg) || strings.HasPrefix(msg, "yaml:") || strings.HasPrefix(msg, "line") {
+				t.Fatalf("%v: got line %d %q %v, want line %d %q", err, line, msg, ok, c.line, c.msg)
+			}
+		})
+	}
+	// Not syntax errors: the caller keeps its message.
+	var v struct{ A int }
+	err := yaml.Unmarshal([]byte("a: x\n"), &v)
+	if _, _, ok := Line([]byte("a: x\n"), err); ok {
+		t.Errorf("type error: %v", err)
+	}
+	err = yaml.Unmarshal([]byte("a: 1\nb: *x\n"), &v)
+	if _, _, ok := Line(nil, err); ok {
+		t.Errorf("unknown anchor: %v", err)
+	}
+	if _, _, ok := Line(nil, errors.New("open x: no such file")); ok {
+		t.Error("not YAML's")
+	}
+}
