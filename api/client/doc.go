@@ -19,6 +19,13 @@
 //     The pings come every 10 seconds, which a riskgate from before its
 //     server accepted them (2026-12-05) answers with GOAWAY
 //     too_many_pings: upgrade the servers before their clients;
+//   - what the person logging in controls (the username, the User-Agent
+//     header, a device cookie) is cleaned before it is sent, by the rules
+//     riskgate applies itself: invalid UTF-8 and control characters become
+//     U+FFFD, a user agent is cut to 1024 bytes, a username or device id
+//     over 256 bytes becomes "sha256:" and the hex SHA-256 of its bytes.
+//     An attacker cannot get his login refused, and so failed over, by
+//     sending a long or malformed header;
 //   - calls are retried only where a retry is harmless: a Score carries an
 //     attempt_id (generated when the caller gives none), which riskgate uses
 //     as an idempotency key, so a retried Score is neither counted twice nor
