@@ -87,7 +87,8 @@ type Options struct {
 
 // BreakerOptions configure the circuit breaker. Failures are timeouts,
 // unreachable or overloaded servers and server errors; a refused request
-// (a bad field, a wrong token) means riskgate is up and counts as a success.
+// (a bad field, a request too large, a wrong token) means riskgate is up
+// and counts as a success.
 type BreakerOptions struct {
 	// Failures is how many consecutive failed calls open the circuit: a
 	// call counts once, whatever its retries (MaxTries). Default

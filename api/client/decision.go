@@ -78,7 +78,8 @@ const (
 	// reset, no address, the server shutting down or its store down).
 	CauseUnavailable Cause = "unavailable"
 	// CauseOverloaded: riskgate answered that it is overloaded (gRPC
-	// RESOURCE_EXHAUSTED, HTTP 429).
+	// RESOURCE_EXHAUSTED, HTTP 429). A request too large (RESOURCE_EXHAUSTED
+	// "larger than", HTTP 413) is CauseRejected instead.
 	CauseOverloaded Cause = "overloaded"
 	// CauseCircuitOpen: the circuit breaker is open after consecutive
 	// failures; the call was not sent.
@@ -87,7 +88,7 @@ const (
 	// could not be read).
 	CauseServerError Cause = "server_error"
 	// CauseRejected: riskgate refused the request itself (a bad field, a
-	// missing or wrong token): a bug or a misconfiguration on the caller's
+	// request too large, a missing or wrong token): a bug or a misconfiguration on the caller's
 	// side, logged and counted but never counted against riskgate's health.
 	CauseRejected Cause = "rejected"
 	// CauseCanceled: the caller's context ended (the user went away, or the

@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -430,4 +431,42 @@ func decided(t *testing.T, s *clienttest.Server) bool {
 	body, _ := io.ReadAll(resp.Body)
 	return strings.Contains(string(body), `riskgate_decisions_total{action="allow",tenant="default"} `) &&
 		!strings.Contains(string(body), `riskgate_decisions_total{action="allow",tenant="default"} 0`+"\n")
+}
+
+// TestTooLarge: a request riskgate refuses for its size (gRPC
+// RESOURCE_EXHAUSTED "request larger than 65536 bytes", HTTP 413) is the
+// caller's to fix: rejected, on both transports, and never counted against
+// riskgate's health, where it opened the circuit for every login. A
+// RESOURCE_EXHAUSTED that is not about size is still an overload.
+func TestTooLarge(t *testing.T) {
+	huge := map[string]string{}
+	for i := range 40 {
+		huge[fmt.Sprint("k", i)] = strings.Repeat("v", 2048)
+	}
+	a := client.Attempt{IP: "81.2.69.160", Attributes: huge}
+	for _, tr := range transports {
+		c := newClient(t, client.Options{Target: tr.target(shared), Failover: client.Allow, Breaker: client.BreakerOptions{Failures: 2}})
+		for range 5 {
+			d, err := c.AfterPassword(context.Background(), a, client.PasswordBad)
+			var e *client.Error
+			if !d.Failover || d.Cause != client.CauseRejected || !errors.As(err, &e) || e.Cause != client.CauseRejected {
+				t.Fatalf("%s: %+v, %v", tr.name, d, err)
+			}
+		}
+		if c.Breaker() != client.BreakerClosed {
+			t.Errorf("%s: requests too large opened the circuit", tr.name)
+		}
+	}
+	// An overload still counts.
+	f := &faulty{mode: "overloaded"}
+	g, _ := f.start(t)
+	c := newClient(t, client.Options{Target: g, Failover: client.Allow, Breaker: client.BreakerOptions{Failures: 2}})
+	for range 2 {
+		if d, _ := c.BeforePassword(context.Background(), client.Attempt{IP: "81.2.69.160"}); d.Cause != client.CauseOverloaded {
+			t.Fatalf("%+v", d)
+		}
+	}
+	if c.Breaker() != client.BreakerOpen {
+		t.Errorf("overload: breaker %v", c.Breaker())
+	}
 }

@@ -133,7 +133,16 @@ func grpcError(err error) *Error {
 		// draining, or riskgate's store down: nothing was decided.
 		e.Cause, e.retry = CauseUnavailable, true
 	case codes.ResourceExhausted:
+		// Overloaded, or a request too large: riskgate's "request larger
+		// than 65536 bytes", grpc-go's "received message larger than max"
+		// (either end). A request too large is the caller's to fix, and
+		// refused again however often it is sent: counted against
+		// riskgate's health, five of them opened the circuit for every
+		// login.
 		e.Cause = CauseOverloaded
+		if strings.Contains(st.Message(), "larger than") {
+			e.Cause = CauseRejected
+		}
 	case codes.InvalidArgument, codes.NotFound, codes.FailedPrecondition, codes.OutOfRange,
 		codes.Unauthenticated, codes.PermissionDenied, codes.AlreadyExists, codes.Aborted:
 		e.Cause = CauseRejected

@@ -215,6 +215,10 @@ func statusError(status int, body []byte) *Error {
 		e.Msg = http.StatusText(status)
 	}
 	switch {
+	case status == http.StatusRequestEntityTooLarge:
+		// A request too large, as gRPC's RESOURCE_EXHAUSTED "larger than":
+		// the caller's to fix, never counted against riskgate's health.
+		e.Cause = CauseRejected
 	case status == http.StatusTooManyRequests:
 		e.Cause = CauseOverloaded
 	case status == http.StatusGatewayTimeout || status == http.StatusRequestTimeout:
