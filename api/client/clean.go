@@ -38,6 +38,14 @@ const digestPrefix = "sha256:"
 //     above), so distinct long values stay distinct and one value always
 //     maps to the same.
 
+// Cleaned returns a with Username, UserAgent and DeviceID as Score and
+// Report send them (the rules above), for code that hands an attempt to
+// riskgate by another way, such as the Kratos hook mounted in riskgate.
+func (a Attempt) Cleaned() Attempt {
+	a.Username, a.UserAgent, a.DeviceID = cleanID(a.Username), cleanUserAgent(a.UserAgent), cleanID(a.DeviceID)
+	return a
+}
+
 // cleanUserAgent is the user agent as sent.
 func cleanUserAgent(s string) string {
 	if len(s) <= maxUserAgentLen && printableASCII(s) {
