@@ -207,6 +207,7 @@ func (c *Client) BeforePassword(ctx context.Context, a Attempt) (Decision, error
 func (c *Client) AfterPassword(ctx context.Context, a Attempt, r Result) (Decision, error) {
 	if r != PasswordOK && r != PasswordBad && r != NoSuchUser {
 		d := c.failover(CauseRejected, &a, ResultUnknown)
+		c.scored(time.Now(), 0, &d)
 		return d, &FieldError{Field: "result", Msg: fmt.Sprintf("%v: AfterPassword wants PasswordOK, PasswordBad or NoSuchUser", r)}
 	}
 	return c.score(ctx, &a, suffixed(a.AttemptID, ":after"), r, false)

@@ -72,7 +72,16 @@
 //   - riskgate_client_breaker_opened_total: times the circuit opened.
 //
 // Alert on the breaker's state and on the failovers' rate: while either is
-// up, logins are decided by the failover action, not by riskgate.
+// up, logins are decided by the failover action, not by riskgate. A call
+// ended by the caller's own deadline, shorter than Options.Timeout, is a
+// timeout like any other (counted by the breaker, logged) when that
+// deadline left riskgate CallerTimeoutFloor (10ms) or more to answer:
+// riskgate decides in microseconds. Shorter caller deadlines, and contexts
+// cancelled, are "canceled", which the breaker ignores: alert on
+// riskgate_client_calls_total{result="canceled"} too, whose rise means the
+// callers' deadlines are too short for riskgate to answer, or riskgate is
+// slow. A call whose context ended before it was made sends nothing and
+// counts no request.
 //
 // The package depends on riskgate's generated protobuf code, gRPC and the
 // standard library only; nothing of the server (engine, stores, rules) is
