@@ -27,8 +27,8 @@ const EnvKratosToken = "RISKGATE_KRATOS_TOKEN"
 type KratosConfig struct {
 	TokenFile string `help:"File holding the token Ory Kratos sends to the login hook (POST /v1/kratos/login) as a bearer token; 16 bytes or more, not the scoring or admin token. Or set RISKGATE_KRATOS_TOKEN. Without one the hook is not mounted." placeholder:"FILE"`
 	Tenant    string `help:"Tenant of the logins the Kratos hook scores (one per Kratos project); empty: default."`
-	StepUp    string `help:"What step_up does in Kratos: interrupt (refuse the password login with a message inviting another way in) or allow (let it through, for Kratos configured to require the second factor of users who have one)." default:"interrupt" enum:"interrupt,allow"`
-	OnError   string `help:"The Kratos hook's answer when riskgate cannot decide (a request the template does not fit, a store outage is not one: the engine decides without state)." default:"step_up" enum:"allow,step_up,deny"`
+	StepUp    string `help:"What step_up does in Kratos: interrupt (refuse the password login with a message inviting another way in) or allow (let it through, for Kratos configured to require the second factor of users who have one; with --kratos-on-error step_up, errors then let logins in too: serve warns)." default:"interrupt" enum:"interrupt,allow"`
+	OnError   string `help:"The Kratos hook's answer when riskgate cannot decide (a request the template does not fit, such as one without the address; a store outage is not one: the engine decides without state). step_up is what --kratos-step-up says: with allow, such logins get a session; choose deny there." default:"step_up" enum:"allow,step_up,deny"`
 }
 
 // KratosRoutes returns the route of the Kratos hook cfg.Kratos describes,
@@ -56,11 +56,15 @@ func KratosRoutes(cfg *Config, log *slog.Logger) (func(*service.Service) []httpa
 		log = slog.Default()
 	}
 	opts := kratoshook.Options{Token: string(token), Tenant: c.Tenant, StepUp: policy, OnError: kratoshook.Action(c.OnError), Logger: log}
-	// Check the options now, so that a bad one stops serve at start.
-	opts.Scorer = kratoshook.ScorerFunc(func(context.Context, kratoshook.Attempt) (kratoshook.Verdict, error) {
+	// Check the options now, so that a bad one stops serve at start. The
+	// hook made below warns of a risky combination (kratoshook.New); this
+	// one stays quiet, so that it is said once.
+	check := opts
+	check.Logger = slog.New(slog.DiscardHandler)
+	check.Scorer = kratoshook.ScorerFunc(func(context.Context, kratoshook.Attempt) (kratoshook.Verdict, error) {
 		return kratoshook.Verdict{}, nil
 	})
-	if _, err := kratoshook.New(opts); err != nil {
+	if _, err := kratoshook.New(check); err != nil {
 		return nil, err
 	}
 	log.Info("ory kratos hook mounted", "path", KratosPath, "step_up", c.StepUp, "on_error", c.OnError)

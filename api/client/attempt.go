@@ -30,7 +30,12 @@ type Attempt struct {
 	// UserID is the stable account id; empty when the username matched no
 	// account.
 	UserID string
-	// Username as typed.
+	// Username as typed. It is sent cleaned, as are UserAgent and
+	// DeviceID, which the person logging in controls too: invalid UTF-8
+	// and control characters replaced by U+FFFD; a username or device id
+	// over 256 bytes replaced by "sha256:" and the hex SHA-256 of its
+	// bytes; a user agent cut to 1024 bytes. riskgate would refuse them
+	// otherwise, and a refused attempt is never judged.
 	Username string
 	// IP is the address of the person logging in (not of a proxy in
 	// between). Required.
@@ -145,10 +150,12 @@ func (a *Attempt) check() error {
 	return nil
 }
 
+// toPB is the attempt as sent, with the fields the person logging in
+// controls cleaned (clean.go).
 func (a *Attempt) toPB(tenant, attemptID string, r Result) *pb.Attempt {
 	p := &pb.Attempt{
-		Tenant: tenant, AttemptId: attemptID, UserId: a.UserID, Username: a.Username, Ip: a.IP,
-		UserAgent: a.UserAgent, DeviceId: a.DeviceID, PasswordSha1: a.Password.hex(),
+		Tenant: tenant, AttemptId: attemptID, UserId: a.UserID, Username: cleanID(a.Username), Ip: a.IP,
+		UserAgent: cleanUserAgent(a.UserAgent), DeviceId: cleanID(a.DeviceID), PasswordSha1: a.Password.hex(),
 		Result: pb.Result(r), Channel: a.Channel, Attributes: a.Attributes,
 	}
 	if !a.Time.IsZero() {

@@ -15,8 +15,10 @@ type Error struct {
 	// Op is "score" or "report".
 	Op    string
 	Cause Cause
-	// Code is the gRPC code or HTTP status riskgate answered with, as text
-	// ("INVALID_ARGUMENT", "429"); empty when nothing was received.
+	// Code is the gRPC code riskgate answered with, as the gRPC
+	// specification spells it ("INVALID_ARGUMENT", "CANCELLED"), on either
+	// transport; over HTTP, "HTTP 502" for an answer that is not
+	// riskgate's (a proxy's); empty when nothing was received.
 	Code string
 	// Field names the offending field of a refused request, when riskgate
 	// said which.
@@ -27,6 +29,10 @@ type Error struct {
 	// retry: the try certainly or very probably did not reach riskgate's
 	// engine, so sending it again is safe for an idempotent call.
 	retry bool
+	// notSent: the try certainly did not reach riskgate (the connection
+	// could not be made, or riskgate answered that it did nothing), so a
+	// retry's "unknown decision" cannot be the first try's doing.
+	notSent bool
 }
 
 func (e *Error) Error() string {
@@ -46,14 +52,30 @@ func (e *Error) Unwrap() error { return e.Err }
 // which says nothing about riskgate.
 var errNotCounted = errors.New("not counted")
 
+// CallerTimeoutFloor is the least time a caller's deadline must leave a call
+// for its passing to be riskgate's fault. riskgate decides in microseconds:
+// a call left unanswered for this long by a caller's deadline shorter than
+// Options.Timeout is a timeout (counted by the circuit breaker, logged, a
+// failover with CauseTimeout), not CauseCanceled, or callers with short
+// deadlines would hide an outage from the breaker, the logs and the
+// failover metrics. A caller deadline shorter than this that passes, and a
+// context cancelled, are CauseCanceled.
+const CallerTimeoutFloor = 10 * time.Millisecond
+
 // do runs f under the call's deadline, the breaker and the retry policy.
 // idempotent says a try that may have reached riskgate can be sent again.
 func (c *Client) do(ctx context.Context, op string, idempotent bool, f func(context.Context) error) (tries int, _ *Error) {
+	if err := ctx.Err(); err != nil {
+		// Nothing to send for a caller already gone: no request, and no
+		// breaker probe spent on it.
+		return 0, &Error{Op: op, Cause: CauseCanceled, Msg: err.Error(), Err: err, notSent: true}
+	}
 	// When the caller's deadline comes before ours, a timeout is the
-	// caller's (riskgate may see it first: gRPC passes the deadline on).
-	callerBound := false
+	// caller's (riskgate may see it first: gRPC passes the deadline on),
+	// unless the caller left riskgate CallerTimeoutFloor to answer.
+	callerBound, callerFair := false, false
 	if dl, ok := ctx.Deadline(); ok && dl.Before(time.Now().Add(c.opts.Timeout)) {
-		callerBound = true
+		callerBound, callerFair = true, time.Until(dl) >= CallerTimeoutFloor
 	}
 	// The breaker counts calls, not tries: with retries on, a few failed
 	// calls would otherwise open it, as if riskgate had failed Failures
@@ -65,6 +87,10 @@ func (c *Client) do(ctx context.Context, op string, idempotent bool, f func(cont
 	cctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
 	tries, e := c.send(ctx, cctx, op, idempotent, callerBound, f)
+	if e != nil && e.Cause == CauseCanceled && callerFair && !errors.Is(ctx.Err(), context.Canceled) &&
+		(errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(e.Err, context.DeadlineExceeded)) {
+		e = &Error{Op: op, Cause: CauseTimeout, Msg: "no answer within the caller's deadline", Err: context.DeadlineExceeded}
+	}
 	switch {
 	case e == nil, e.Cause == CauseRejected:
 		done(nil) // riskgate answered: it is up

@@ -87,7 +87,8 @@ type Options struct {
 
 // BreakerOptions configure the circuit breaker. Failures are timeouts,
 // unreachable or overloaded servers and server errors; a refused request
-// (a bad field, a wrong token) means riskgate is up and counts as a success.
+// (a bad field, a request too large, a wrong token) means riskgate is up
+// and counts as a success.
 type BreakerOptions struct {
 	// Failures is how many consecutive failed calls open the circuit: a
 	// call counts once, whatever its retries (MaxTries). Default
@@ -206,6 +207,7 @@ func (c *Client) BeforePassword(ctx context.Context, a Attempt) (Decision, error
 func (c *Client) AfterPassword(ctx context.Context, a Attempt, r Result) (Decision, error) {
 	if r != PasswordOK && r != PasswordBad && r != NoSuchUser {
 		d := c.failover(CauseRejected, &a, ResultUnknown)
+		c.scored(time.Now(), 0, &d)
 		return d, &FieldError{Field: "result", Msg: fmt.Sprintf("%v: AfterPassword wants PasswordOK, PasswordBad or NoSuchUser", r)}
 	}
 	return c.score(ctx, &a, suffixed(a.AttemptID, ":after"), r, false)

@@ -306,3 +306,42 @@ func TestOptions(t *testing.T) {
 		})
 	}
 }
+
+// TestHostileFields: what the person logging in controls (a 70 KB
+// User-Agent header, a long device cookie, a username with a newline or
+// bad UTF-8) is cleaned before it is sent, so riskgate judges the login
+// instead of refusing it, which made it fail over: a brute force with a
+// long User-Agent got the failover action and its failures never counted.
+// The outcome of a failover decision, which sends the attempt, is accepted
+// too.
+func TestHostileFields(t *testing.T) {
+	hostile := []client.Attempt{
+		{UserID: "u-h1", Username: "mallory", IP: "81.2.69.160", UserAgent: strings.Repeat("A", 70<<10)},
+		{UserID: "u-h2", Username: "mallory", IP: "81.2.69.160", UserAgent: strings.Repeat("é", 600) + "\x00"},
+		{UserID: "u-h3", Username: "mallory", IP: "81.2.69.160", DeviceID: strings.Repeat("d", 300)},
+		{UserID: "u-h4", Username: "mal\nlory\x7f", IP: "81.2.69.160"},
+		{UserID: "u-h5", Username: "mal\xfflory" + strings.Repeat("m", 300), IP: "81.2.69.160", DeviceID: "\xc3("},
+	}
+	down := newClient(t, client.Options{Target: refusedAddr(t), Failover: client.Allow, Timeout: time.Second})
+	for _, tr := range transports {
+		c := newClient(t, client.Options{Target: tr.target(shared), Tenant: fmt.Sprintf("hostile-%s-%d", tr.name, time.Now().UnixNano()), Failover: client.Allow})
+		for i, a := range hostile {
+			for _, r := range []client.Result{client.ResultUnknown, client.PasswordBad} {
+				d, err := c.Score(context.Background(), a, r)
+				if err != nil || d.Failover {
+					t.Errorf("%s: attempt %d, %v: %+v, %v", tr.name, i, r, d, err)
+				}
+			}
+			d, _ := down.AfterPassword(context.Background(), a, client.PasswordBad)
+			if !d.Failover {
+				t.Fatalf("%+v", d)
+			}
+			if err := c.LoginFailed(context.Background(), d); err != nil {
+				t.Errorf("%s: attempt %d: the failover's outcome: %v", tr.name, i, err)
+			}
+		}
+		if st := c.Stats(); st.FailoverTotal() != 0 || len(st.ReportFailures) != 0 {
+			t.Errorf("%s: %+v", tr.name, st)
+		}
+	}
+}

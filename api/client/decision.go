@@ -72,13 +72,16 @@ type Cause string
 
 // Causes.
 const (
-	// CauseTimeout: riskgate did not answer within Options.Timeout.
+	// CauseTimeout: riskgate did not answer within Options.Timeout, or
+	// within a shorter deadline of the caller's that left it at least
+	// CallerTimeoutFloor.
 	CauseTimeout Cause = "timeout"
 	// CauseUnavailable: riskgate could not be reached (connection refused or
 	// reset, no address, the server shutting down or its store down).
 	CauseUnavailable Cause = "unavailable"
 	// CauseOverloaded: riskgate answered that it is overloaded (gRPC
-	// RESOURCE_EXHAUSTED, HTTP 429).
+	// RESOURCE_EXHAUSTED, HTTP 429). A request too large (RESOURCE_EXHAUSTED
+	// "larger than", HTTP 413) is CauseRejected instead.
 	CauseOverloaded Cause = "overloaded"
 	// CauseCircuitOpen: the circuit breaker is open after consecutive
 	// failures; the call was not sent.
@@ -87,11 +90,13 @@ const (
 	// could not be read).
 	CauseServerError Cause = "server_error"
 	// CauseRejected: riskgate refused the request itself (a bad field, a
-	// missing or wrong token): a bug or a misconfiguration on the caller's
+	// request too large, a missing or wrong token): a bug or a misconfiguration on the caller's
 	// side, logged and counted but never counted against riskgate's health.
 	CauseRejected Cause = "rejected"
-	// CauseCanceled: the caller's context ended (the user went away, or the
-	// caller's own deadline was shorter than Options.Timeout).
+	// CauseCanceled: the caller's context ended: the user went away, or
+	// the caller's own deadline, shorter than Options.Timeout, passed
+	// having left riskgate less than CallerTimeoutFloor to answer (more is
+	// CauseTimeout). Never counted against riskgate's health.
 	CauseCanceled Cause = "canceled"
 )
 

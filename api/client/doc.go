@@ -19,6 +19,13 @@
 //     The pings come every 10 seconds, which a riskgate from before its
 //     server accepted them (2026-12-05) answers with GOAWAY
 //     too_many_pings: upgrade the servers before their clients;
+//   - what the person logging in controls (the username, the User-Agent
+//     header, a device cookie) is cleaned before it is sent, by the rules
+//     riskgate applies itself: invalid UTF-8 and control characters become
+//     U+FFFD, a user agent is cut to 1024 bytes, a username or device id
+//     over 256 bytes becomes "sha256:" and the hex SHA-256 of its bytes.
+//     An attacker cannot get his login refused, and so failed over, by
+//     sending a long or malformed header;
 //   - calls are retried only where a retry is harmless: a Score carries an
 //     attempt_id (generated when the caller gives none), which riskgate uses
 //     as an idempotency key, so a retried Score is neither counted twice nor
@@ -65,7 +72,16 @@
 //   - riskgate_client_breaker_opened_total: times the circuit opened.
 //
 // Alert on the breaker's state and on the failovers' rate: while either is
-// up, logins are decided by the failover action, not by riskgate.
+// up, logins are decided by the failover action, not by riskgate. A call
+// ended by the caller's own deadline, shorter than Options.Timeout, is a
+// timeout like any other (counted by the breaker, logged) when that
+// deadline left riskgate CallerTimeoutFloor (10ms) or more to answer:
+// riskgate decides in microseconds. Shorter caller deadlines, and contexts
+// cancelled, are "canceled", which the breaker ignores: alert on
+// riskgate_client_calls_total{result="canceled"} too, whose rise means the
+// callers' deadlines are too short for riskgate to answer, or riskgate is
+// slow. A call whose context ended before it was made sends nothing and
+// counts no request.
 //
 // The package depends on riskgate's generated protobuf code, gRPC and the
 // standard library only; nothing of the server (engine, stores, rules) is

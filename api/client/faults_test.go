@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -49,6 +51,8 @@ func (f *faulty) fail(ctx context.Context) error {
 		return ctx.Err()
 	case "overloaded":
 		return status.Error(codes.ResourceExhausted, "too many requests")
+	case "canceled":
+		return status.Error(codes.Canceled, "canceled")
 	}
 	return status.Error(codes.Internal, "internal error")
 }
@@ -64,6 +68,10 @@ func (f *faulty) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusTooManyRequests)
 		_, _ = io.WriteString(w, `{"error":{"code":"resource_exhausted","message":"too many requests"}}`)
+	case "canceled":
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(499)
+		_, _ = io.WriteString(w, `{"error":{"code":"canceled","message":"canceled"}}`)
 	default:
 		// What a proxy in front of a dead riskgate answers.
 		w.WriteHeader(http.StatusInternalServerError)
@@ -228,18 +236,25 @@ func TestFailover(t *testing.T) {
 	}
 }
 
-// TestCallerGoneAway: a caller whose own context ends gets the failover,
-// and that says nothing about riskgate: the circuit stays closed.
+// TestCallerGoneAway: a caller whose own context ends (cancelled, or a
+// deadline that left riskgate less than CallerTimeoutFloor) gets the
+// failover, and that says nothing about riskgate: the circuit stays closed.
 func TestCallerGoneAway(t *testing.T) {
 	f := &faulty{mode: "hang"}
 	g, h := f.start(t)
 	for _, target := range []string{g, h} {
 		c := newClient(t, client.Options{Target: target, Failover: client.Deny, Breaker: client.BreakerOptions{Failures: 2}})
 		for range 5 {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+			ctx, cancel := context.WithTimeout(context.Background(), client.CallerTimeoutFloor/2)
 			d, err := c.BeforePassword(ctx, client.Attempt{IP: "81.2.69.160"})
 			cancel()
 			if !d.Failover || d.Cause != client.CauseCanceled || !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("%s: %+v, %v", target, d, err)
+			}
+			ctx, cancel = context.WithCancel(context.Background())
+			time.AfterFunc(30*time.Millisecond, cancel)
+			d, err = c.BeforePassword(ctx, client.Attempt{IP: "81.2.69.160"})
+			if !d.Failover || d.Cause != client.CauseCanceled || !errors.Is(err, context.Canceled) {
 				t.Fatalf("%s: %+v, %v", target, d, err)
 			}
 		}
@@ -430,4 +445,218 @@ func decided(t *testing.T, s *clienttest.Server) bool {
 	body, _ := io.ReadAll(resp.Body)
 	return strings.Contains(string(body), `riskgate_decisions_total{action="allow",tenant="default"} `) &&
 		!strings.Contains(string(body), `riskgate_decisions_total{action="allow",tenant="default"} 0`+"\n")
+}
+
+// TestTooLarge: a request riskgate refuses for its size (gRPC
+// RESOURCE_EXHAUSTED "request larger than 65536 bytes", HTTP 413) is the
+// caller's to fix: rejected, on both transports, and never counted against
+// riskgate's health, where it opened the circuit for every login. A
+// RESOURCE_EXHAUSTED that is not about size is still an overload.
+func TestTooLarge(t *testing.T) {
+	huge := map[string]string{}
+	for i := range 40 {
+		huge[fmt.Sprint("k", i)] = strings.Repeat("v", 2048)
+	}
+	a := client.Attempt{IP: "81.2.69.160", Attributes: huge}
+	for _, tr := range transports {
+		c := newClient(t, client.Options{Target: tr.target(shared), Failover: client.Allow, Breaker: client.BreakerOptions{Failures: 2}})
+		for range 5 {
+			d, err := c.AfterPassword(context.Background(), a, client.PasswordBad)
+			var e *client.Error
+			if !d.Failover || d.Cause != client.CauseRejected || !errors.As(err, &e) || e.Cause != client.CauseRejected {
+				t.Fatalf("%s: %+v, %v", tr.name, d, err)
+			}
+		}
+		if c.Breaker() != client.BreakerClosed {
+			t.Errorf("%s: requests too large opened the circuit", tr.name)
+		}
+	}
+	// An overload still counts.
+	f := &faulty{mode: "overloaded"}
+	g, _ := f.start(t)
+	c := newClient(t, client.Options{Target: g, Failover: client.Allow, Breaker: client.BreakerOptions{Failures: 2}})
+	for range 2 {
+		if d, _ := c.BeforePassword(context.Background(), client.Attempt{IP: "81.2.69.160"}); d.Cause != client.CauseOverloaded {
+			t.Fatalf("%+v", d)
+		}
+	}
+	if c.Breaker() != client.BreakerOpen {
+		t.Errorf("overload: breaker %v", c.Breaker())
+	}
+}
+
+// TestCallerDeadlineOutage: riskgate hangs and every caller's deadline
+// (30ms) is shorter than Options.Timeout. Those calls were all "canceled":
+// the circuit stayed closed and nothing was logged through an outage. A
+// caller deadline that left riskgate CallerTimeoutFloor or more is a
+// timeout: counted, and the circuit opens.
+func TestCallerDeadlineOutage(t *testing.T) {
+	f := &faulty{mode: "hang"}
+	g, h := f.start(t)
+	for _, target := range []string{g, h} {
+		c := newClient(t, client.Options{Target: target, Failover: client.Deny, Timeout: 50 * time.Millisecond, Breaker: client.BreakerOptions{Failures: 2}})
+		for range 2 {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+			d, err := c.BeforePassword(ctx, client.Attempt{IP: "81.2.69.160"})
+			cancel()
+			if !d.Failover || d.Cause != client.CauseTimeout || !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("%s: %+v, %v", target, d, err)
+			}
+		}
+		if c.Breaker() != client.BreakerOpen {
+			t.Errorf("%s: an outage hidden by the callers' deadlines left the circuit %v", target, c.Breaker())
+		}
+		if st := c.Stats(); st.Failovers[client.CauseTimeout] != 2 {
+			t.Errorf("%s: %+v", target, st)
+		}
+	}
+}
+
+// TestReportRetryNotFound: over HTTP, a report whose retry riskgate
+// answers NOT_FOUND ("unknown decision") succeeds only when the first try
+// may have landed (it was sent, then the connection broke); when the first
+// try never left (the connection could not be made), the NOT_FOUND is the
+// caller's and is returned, where it was swallowed.
+func TestReportRetryNotFound(t *testing.T) {
+	var requests atomic.Int64
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body)
+		if requests.Add(1) == 1 && r.Header.Get("X-Test-Drop-First") != "" {
+			// Read, then the connection breaks before the answer.
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = io.WriteString(w, `{"error":{"code":"not_found","message":"unknown, expired or already reported decision","field":"decision_id"}}`)
+	}))
+	t.Cleanup(hs.Close)
+	for _, tc := range []struct {
+		name      string
+		failDial  bool // the first dial fails: nothing sent
+		dropFirst bool // the first request is read, then the connection closed
+		wantNil   bool
+	}{
+		{name: "not sent", failDial: true},
+		{name: "sent, connection broke", dropFirst: true, wantNil: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			requests.Store(0)
+			var dials atomic.Int64
+			tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				if dials.Add(1) == 1 && tc.failDial {
+					return nil, &net.OpError{Op: "dial", Net: network, Err: syscall.ECONNRESET}
+				}
+				return (&net.Dialer{}).DialContext(ctx, network, addr)
+			}}
+			hc := &http.Client{Transport: headerTransport{tr, tc.dropFirst}}
+			c := newClient(t, client.Options{Target: hs.URL, HTTPClient: hc})
+			err := c.ReportByID(context.Background(), "", "d-unknown", client.LoginSucceeded)
+			if got := requests.Load(); got < 1 {
+				t.Fatalf("%d requests", got)
+			}
+			var e *client.Error
+			switch {
+			case tc.wantNil && err != nil:
+				t.Errorf("the first try may have landed: %v", err)
+			case !tc.wantNil && (!errors.As(err, &e) || e.Code != "NOT_FOUND" || e.Cause != client.CauseRejected):
+				t.Errorf("the first try never left: got %v, want the NOT_FOUND", err)
+			}
+			if st := c.Stats(); st.Retries != 1 {
+				t.Errorf("retries %d", st.Retries)
+			}
+		})
+	}
+}
+
+// headerTransport marks requests for the test server.
+type headerTransport struct {
+	http.RoundTripper
+	dropFirst bool
+}
+
+func (h headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if h.dropFirst {
+		r = r.Clone(r.Context())
+		r.Header.Set("X-Test-Drop-First", "1")
+	}
+	return h.RoundTripper.RoundTrip(r)
+}
+
+// TestCallsCounted: every call is in Stats and told to the Observer,
+// AfterPassword with a result it does not take too; a call whose context
+// had already ended sends no request.
+func TestCallsCounted(t *testing.T) {
+	f := &faulty{mode: "internal"}
+	g, h := f.start(t)
+	for _, target := range []string{g, h} {
+		obs := &recorder{}
+		c := newClient(t, client.Options{Target: target, Failover: client.Deny, Observer: obs})
+		d, err := c.AfterPassword(context.Background(), client.Attempt{IP: "81.2.69.160"}, client.ResultUnknown)
+		if !d.Failover || err == nil {
+			t.Fatalf("%+v, %v", d, err)
+		}
+		if st := c.Stats(); st.Failovers[client.CauseRejected] != 1 {
+			t.Errorf("%s: AfterPassword(ResultUnknown) not counted: %+v", target, st)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		before := f.calls.Load()
+		d, _ = c.Score(ctx, client.Attempt{IP: "81.2.69.160"}, client.ResultUnknown)
+		if err := c.LoginFailed(ctx, d); err == nil {
+			t.Errorf("%s: a report with an ended context succeeded", target)
+		}
+		if d.Cause != client.CauseCanceled || f.calls.Load() != before {
+			t.Errorf("%s: %+v, %d requests reached the server", target, d, f.calls.Load()-before)
+		}
+		calls := obs.calls()
+		if len(calls) != 3 {
+			t.Fatalf("%s: observer saw %d calls", target, len(calls))
+		}
+		for _, call := range calls {
+			if call.Tries != 0 {
+				t.Errorf("%s: %+v: a request counted, none sent", target, call)
+			}
+		}
+	}
+}
+
+// TestReportRefusedAttempt: LoginFailed for a failover of an attempt the
+// client refused itself (a bad IP) sends nothing, and says so, where it
+// returned nil as if the failure had been counted.
+func TestReportRefusedAttempt(t *testing.T) {
+	f := &faulty{mode: "internal"}
+	g, _ := f.start(t)
+	c := newClient(t, client.Options{Target: g, Failover: client.Allow})
+	d, err := c.AfterPassword(context.Background(), client.Attempt{IP: "not-an-ip"}, client.PasswordBad)
+	if !d.Failover || err == nil {
+		t.Fatalf("%+v, %v", d, err)
+	}
+	if err := c.LoginFailed(context.Background(), d); !errors.Is(err, client.ErrNotSendable) {
+		t.Errorf("LoginFailed: %v, want ErrNotSendable", err)
+	}
+	if err := c.LoginSucceeded(context.Background(), d); err != nil {
+		t.Errorf("LoginSucceeded of a failover sends nothing, as documented: %v", err)
+	}
+	if n := f.calls.Load(); n != 0 {
+		t.Errorf("%d requests sent", n)
+	}
+}
+
+// TestCanceledCode: riskgate's "cancelled" answer has one Code on both
+// transports, the gRPC specification's CANCELLED.
+func TestCanceledCode(t *testing.T) {
+	f := &faulty{mode: "canceled"}
+	g, h := f.start(t)
+	for _, target := range []string{g, h} {
+		c := newClient(t, client.Options{Target: target})
+		_, err := c.BeforePassword(context.Background(), client.Attempt{IP: "81.2.69.160"})
+		var e *client.Error
+		if !errors.As(err, &e) || e.Code != "CANCELLED" || e.Cause != client.CauseCanceled {
+			t.Errorf("%s: %v (code %q)", target, err, e.Code)
+		}
+	}
 }

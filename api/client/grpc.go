@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -132,8 +133,19 @@ func grpcError(err error) *Error {
 		// Connection refused or reset, no address resolved, a server
 		// draining, or riskgate's store down: nothing was decided.
 		e.Cause, e.retry = CauseUnavailable, true
+		// The connection could not be made: nothing was sent.
+		e.notSent = strings.Contains(st.Message(), "Error while dialing") || strings.Contains(st.Message(), "produced zero addresses")
 	case codes.ResourceExhausted:
+		// Overloaded, or a request too large: riskgate's "request larger
+		// than 65536 bytes", grpc-go's "received message larger than max"
+		// (either end). A request too large is the caller's to fix, and
+		// refused again however often it is sent: counted against
+		// riskgate's health, five of them opened the circuit for every
+		// login.
 		e.Cause = CauseOverloaded
+		if strings.Contains(st.Message(), "larger than") {
+			e.Cause = CauseRejected
+		}
 	case codes.InvalidArgument, codes.NotFound, codes.FailedPrecondition, codes.OutOfRange,
 		codes.Unauthenticated, codes.PermissionDenied, codes.AlreadyExists, codes.Aborted:
 		e.Cause = CauseRejected
@@ -150,29 +162,25 @@ func grpcError(err error) *Error {
 	return e
 }
 
-// grpcCodeName is the code as the gRPC specification spells it.
+// grpcCodeName is the code as the gRPC specification spells it
+// ("INVALID_ARGUMENT", "CANCELLED"), as the HTTP transport's Code spells
+// riskgate's JSON error codes.
 func grpcCodeName(c codes.Code) string {
-	switch c {
-	case codes.InvalidArgument:
-		return "INVALID_ARGUMENT"
-	case codes.NotFound:
-		return codeNotFound
-	case codes.DeadlineExceeded:
-		return "DEADLINE_EXCEEDED"
-	case codes.Unavailable:
-		return "UNAVAILABLE"
-	case codes.ResourceExhausted:
-		return "RESOURCE_EXHAUSTED"
-	case codes.Unauthenticated:
-		return "UNAUTHENTICATED"
-	case codes.PermissionDenied:
-		return "PERMISSION_DENIED"
-	case codes.Internal:
-		return "INTERNAL"
-	case codes.FailedPrecondition:
-		return "FAILED_PRECONDITION"
-	case codes.Canceled:
-		return "CANCELLED"
+	if c == codes.Canceled {
+		return "CANCELLED" // grpc-go's String is "Canceled"
 	}
-	return c.String()
+	name := c.String() // "InvalidArgument", or "Code(17)"
+	if strings.HasPrefix(name, "Code(") {
+		return name
+	}
+	var b strings.Builder
+	prev := rune(0)
+	for _, r := range name {
+		if unicode.IsUpper(r) && unicode.IsLower(prev) {
+			b.WriteByte('_')
+		}
+		b.WriteRune(unicode.ToUpper(r))
+		prev = r
+	}
+	return b.String()
 }

@@ -9,9 +9,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -183,9 +185,17 @@ func (t *httpTransport) post(ctx context.Context, url string, body, out any) err
 	if t.token != "" {
 		req.Header.Set("Authorization", "Bearer "+t.token)
 	}
+	// Whether the request was written out: a try that failed before
+	// cannot have reached riskgate (Report's retry reads it).
+	var wrote atomic.Bool
+	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(i httptrace.WroteRequestInfo) { wrote.Store(i.Err == nil) },
+	}))
 	resp, err := t.hc.Do(req)
 	if err != nil {
-		return netError(err)
+		e := netError(err)
+		e.notSent = e.notSent || !wrote.Load()
+		return e
 	}
 	defer resp.Body.Close()
 	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
@@ -210,11 +220,21 @@ func statusError(status int, body []byte) *Error {
 	e := &Error{Code: "HTTP " + strconv.Itoa(status)}
 	var j errorJSON
 	if json.Unmarshal(body, &j) == nil && j.Error.Code != "" {
-		e.Code, e.Msg, e.Field = strings.ToUpper(j.Error.Code), j.Error.Message, j.Error.Field
+		// riskgate's own answer: it did nothing of the request. Its codes
+		// are the gRPC codes in snake case, which upper-cased are the gRPC
+		// transport's Code, but for the one the two spell differently.
+		e.Code, e.Msg, e.Field, e.notSent = strings.ToUpper(j.Error.Code), j.Error.Message, j.Error.Field, true
+		if e.Code == "CANCELED" {
+			e.Code = "CANCELLED"
+		}
 	} else {
 		e.Msg = http.StatusText(status)
 	}
 	switch {
+	case status == http.StatusRequestEntityTooLarge:
+		// A request too large, as gRPC's RESOURCE_EXHAUSTED "larger than":
+		// the caller's to fix, never counted against riskgate's health.
+		e.Cause = CauseRejected
 	case status == http.StatusTooManyRequests:
 		e.Cause = CauseOverloaded
 	case status == http.StatusGatewayTimeout || status == http.StatusRequestTimeout:
@@ -240,7 +260,7 @@ func netError(err error) *Error {
 	case errors.Is(err, context.Canceled):
 		return &Error{Cause: CauseCanceled, Msg: err.Error(), Err: err}
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return &Error{Cause: CauseUnavailable, Msg: "connection refused", Err: err, retry: true}
+		return &Error{Cause: CauseUnavailable, Msg: "connection refused", Err: err, retry: true, notSent: true}
 	}
 	return &Error{Cause: CauseUnavailable, Msg: err.Error(), Err: err, retry: true}
 }

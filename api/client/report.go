@@ -39,6 +39,13 @@ func (o Outcome) String() string {
 	return outcomeNames[o]
 }
 
+// ErrNotSendable is Report's answer for the outcome of a failover decision
+// whose attempt the client refused before sending it (a missing or
+// malformed IP, a result AfterPassword does not take): riskgate would
+// refuse it too, so the outcome is not sent and the failure does not count
+// in its attack windows. Fix the attempt: it is a bug of the caller's.
+var ErrNotSendable = errors.New("client: the decision was a failover for an attempt the client refused (see Score's error): its outcome cannot be sent, and riskgate counts nothing of it")
+
 // ErrNoDecision is returned when an outcome names no decision riskgate made
 // (an analyst label for a failover decision).
 var ErrNoDecision = errors.New("client: the decision was a failover: riskgate holds no decision to label")
@@ -77,7 +84,7 @@ func (c *Client) LoginSucceeded(ctx context.Context, d Decision) error {
 // that followed an allow scored with ResultUnknown (after BeforePassword,
 // score AfterPassword with PasswordBad instead), or a failed password whose
 // AfterPassword decision failed over, which riskgate counts only once this
-// sends it.
+// sends it (ErrNotSendable when the client refused that attempt itself).
 func (c *Client) LoginFailed(ctx context.Context, d Decision) error {
 	return c.Report(ctx, d, LoginFailed)
 }
@@ -98,12 +105,17 @@ func (c *Client) StepUpFailed(ctx context.Context, d Decision) error {
 // decision it sends the attempt itself, which riskgate never saw, so
 // failures still count in the attack windows; except that a login let in by
 // a failover Allow is never reported as succeeded: riskgate did not judge
-// it, and must not learn a user's baseline from it.
+// it, and must not learn a user's baseline from it; and except for a
+// failover of an attempt the client refused before sending it (a bad IP),
+// for which Report returns ErrNotSendable and sends nothing.
 //
 // A report that did not reach riskgate (the connection refused, the
 // replica gone) is sent again within the call's deadline. Either way a
 // second delivery is harmless: by decision id, riskgate accepts an outcome
-// once, and a retry's "unknown decision" then means the first try landed;
+// once, and a retry's "unknown decision" then means the first try landed,
+// when that try may have reached riskgate (it was sent before the
+// connection broke; not when the connection could not be made: the error
+// is then returned);
 // with the attempt, riskgate applies an outcome once per attempt_id, which
 // a failover decision always carries.
 func (c *Client) Report(ctx context.Context, d Decision, o Outcome) error {
@@ -122,8 +134,10 @@ func (c *Client) Report(ctx context.Context, d Decision, o Outcome) error {
 		return &FieldError{Field: "outcome", Msg: "the decision was BeforePassword's: report the outcome of AfterPassword's decision"}
 	case !d.AwaitsOutcome():
 		return nil
-	case d.Failover && (o == LoginSucceeded || d.attempt == nil):
+	case d.Failover && o == LoginSucceeded:
 		return nil
+	case d.Failover && d.attempt == nil:
+		return ErrNotSendable
 	case d.Failover:
 		return c.report(ctx, &pb.ReportRequest{Attempt: d.attempt, Outcome: pb.Outcome(o)})
 	}
@@ -147,13 +161,18 @@ func (c *Client) ReportByID(ctx context.Context, tenant, decisionID string, o Ou
 
 func (c *Client) report(ctx context.Context, req *pb.ReportRequest) error {
 	start := time.Now()
-	sent := 0
+	mayHaveLanded := false // an earlier try may have reached riskgate
 	tries, err := c.do(ctx, "report", true, func(ctx context.Context) error {
-		sent++
 		err := c.t.report(ctx, req)
 		var e *Error
-		if sent > 1 && errors.As(err, &e) && e.Code == codeNotFound {
-			return nil // an earlier try landed; riskgate accepts one outcome
+		if errors.As(err, &e) {
+			if mayHaveLanded && e.Code == codeNotFound {
+				return nil // an earlier try landed; riskgate accepts one outcome
+			}
+			// A try that certainly never reached riskgate (the
+			// connection not made) cannot explain a retry's NOT_FOUND:
+			// that one is the caller's (an unknown or expired decision).
+			mayHaveLanded = mayHaveLanded || !e.notSent
 		}
 		return err
 	})

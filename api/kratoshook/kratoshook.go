@@ -15,7 +15,9 @@
 //     way in (a one-time code by e-mail, a passkey); StepUpAllow lets it
 //     through, for installations where Kratos already requires the second
 //     factor of every user who has one (session.whoami.required_aal:
-//     highest_available).
+//     highest_available). A failover step_up (Options.OnError, the
+//     client's failover) is then let through too: New warns of StepUpAllow
+//     with OnError StepUp.
 //
 // `riskgate serve --kratos-token-file FILE` mounts the handler at POST
 // /v1/kratos/login, scoring on its own service (node.KratosRoutes); the
@@ -40,6 +42,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/riskgate/riskgate/api/client"
 	"github.com/riskgate/riskgate/api/wire"
 )
 
@@ -133,9 +136,14 @@ type Options struct {
 	// StepUp is what step_up does; StepUpInterrupt by default.
 	StepUp StepUpPolicy
 	// OnError is the action when the Scorer fails without a verdict or the
-	// request is unreadable (a template that does not match this package).
-	// Default StepUp. A deny for this reason shows ErrorMessage ("try again
-	// in a moment"), not DenyMessage.
+	// request is unreadable (a template that does not match this package,
+	// a body without the address). Default StepUp. A deny for this reason
+	// shows ErrorMessage ("try again in a moment"), not DenyMessage. With
+	// StepUp: StepUpAllow, an OnError StepUp lets such logins in (New
+	// warns): choose Deny there unless availability comes first. The
+	// fields the person logging in controls (user agent, device id,
+	// username) never make a request unreadable: the hook cleans them as
+	// riskgate's client does (client.Attempt.Cleaned).
 	OnError Action
 	// Messages shown on the login form. Defaults above.
 	DenyMessage, StepUpMessage, ErrorMessage Message
@@ -150,8 +158,13 @@ type Handler struct {
 	log   *slog.Logger
 }
 
-// maxBody bounds the request: the template renders a few hundred bytes.
-const maxBody = 64 << 10
+// maxBody bounds the request. The template renders a few hundred bytes,
+// but it carries the login request's User-Agent header, which the person
+// logging in chooses and Kratos takes up to its header limit (1 MiB, Go's
+// default): a body refused for its size would get the OnError answer, so an
+// attacker could pick it with a long header. Only Kratos, holding the
+// token, is read this far.
+const maxBody = 4 << 20
 
 // New makes the handler.
 func New(o Options) (*Handler, error) {
@@ -183,7 +196,11 @@ func New(o Options) (*Handler, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Handler{opts: o, token: []byte("Bearer " + o.Token), log: o.Logger.With("component", "kratos-hook")}, nil
+	h := &Handler{opts: o, token: []byte("Bearer " + o.Token), log: o.Logger.With("component", "kratos-hook")}
+	if o.StepUp == StepUpAllow && o.OnError == StepUp {
+		h.log.Warn("kratos hook: step_up lets logins through (StepUpAllow) and errors answer step_up (OnError), so a login riskgate could not score, or a request the hook could not read, gets a session: set OnError (--kratos-on-error) to deny unless availability comes first")
+	}
+	return h, nil
 }
 
 // body is what deploy/kratos/riskgate-login.jsonnet renders. Fields the
@@ -259,9 +276,13 @@ func (h *Handler) attempt(r *http.Request) (Attempt, error) {
 	if err != nil {
 		return Attempt{}, err
 	}
+	// What the person logging in chose (the User-Agent header, the device
+	// cookie, the identifier typed) is cleaned as riskgate does: a value
+	// riskgate refused made the login an error, answered by OnError.
+	c := client.Attempt{Username: b.Username, UserAgent: b.UserAgent, DeviceID: b.DeviceID}.Cleaned()
 	a := Attempt{
-		Tenant: h.opts.Tenant, AttemptID: "kratos:" + b.FlowID, UserID: b.IdentityID, Username: b.Username,
-		IP: ip, UserAgent: b.UserAgent, DeviceID: b.DeviceID, Country: countryOf(b.Location), Channel: "web",
+		Tenant: h.opts.Tenant, AttemptID: "kratos:" + b.FlowID, UserID: b.IdentityID, Username: c.Username,
+		IP: ip, UserAgent: c.UserAgent, DeviceID: c.DeviceID, Country: countryOf(b.Location), Channel: "web",
 		Attributes: map[string]string{"kratos.flow_type": b.FlowType},
 	}
 	if b.AuthenticatedAt != "" {

@@ -316,3 +316,53 @@ func TestUnreadableBodyIsNamed(t *testing.T) {
 		})
 	}
 }
+
+// TestHostileFields: what the person logging in chose and Kratos passes on
+// (a User-Agent header of hundreds of KiB, a long device cookie, a control
+// character in the identifier) is scored, cleaned as riskgate's client
+// cleans it. A body too large for the hook, or a field riskgate refused,
+// got the OnError answer, which with StepUpAllow let the login in.
+func TestHostileFields(t *testing.T) {
+	body, err := json.Marshal(map[string]string{
+		"flow_id": "f-1", "identity_id": "i-1", "ip": "81.2.69.160",
+		"user_agent": strings.Repeat("A", 200<<10), "device_id": strings.Repeat("d", 300), "username": "mal\x01lory",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &scorerStub{verdict: Verdict{Action: Deny}}
+	h, err := New(Options{Scorer: s, Token: testToken, OnError: Allow, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, answer := post(t, h, testToken, body); status != http.StatusForbidden || len(s.got) != 1 {
+		t.Fatalf("status %d (%d scored): %s, want riskgate's deny", status, len(s.got), answer)
+	}
+	a := s.got[0]
+	if len(a.UserAgent) != 1024 || !strings.HasPrefix(a.DeviceID, "sha256:") || a.Username != "mal\uFFFDlory" {
+		t.Errorf("not cleaned: user agent %d bytes, device id %.80q, username %q", len(a.UserAgent), a.DeviceID, a.Username)
+	}
+}
+
+// TestStepUpAllowWarns: StepUpAllow with OnError StepUp lets in the logins
+// riskgate could not decide; New says so.
+func TestStepUpAllowWarns(t *testing.T) {
+	for _, tc := range []struct {
+		o    Options
+		warn bool
+	}{
+		{Options{StepUp: StepUpAllow}, true},
+		{Options{StepUp: StepUpAllow, OnError: StepUp}, true},
+		{Options{StepUp: StepUpAllow, OnError: Deny}, false},
+		{Options{OnError: StepUp}, false},
+	} {
+		var logged bytes.Buffer
+		tc.o.Scorer, tc.o.Token, tc.o.Logger = &scorerStub{}, testToken, slog.New(slog.NewTextHandler(&logged, nil))
+		if _, err := New(tc.o); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(logged.String(), "level=WARN") && strings.Contains(logged.String(), "OnError"); got != tc.warn {
+			t.Errorf("step-up %d, on error %q: warned %v: %s", tc.o.StepUp, tc.o.OnError, got, logged.String())
+		}
+	}
+}

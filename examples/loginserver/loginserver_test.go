@@ -223,8 +223,20 @@ func TestTakeover(t *testing.T) {
 // TestStuffing: a bot replays a leaked combo list from one address. After a
 // handful of failures riskgate refuses its attempts before the password
 // check, so the bot's one right password gets it nowhere and most of its
-// attempts cost no password hash; Alice, at home, is not bothered.
+// attempts cost no password hash; Alice, at home, is not bothered. The same
+// with a 70 KB User-Agent header, which riskgate refused (so every attempt
+// failed over, unjudged, its failures never counted) before the client
+// cleaned it.
 func TestStuffing(t *testing.T) {
+	for _, tc := range []struct{ name, ua string }{
+		{"bot", pythonBot},
+		{"long user agent", pythonBot + strings.Repeat(" x", 35<<10)},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testStuffing(t, tc.ua) })
+	}
+}
+
+func testStuffing(t *testing.T, botUA string) {
 	accounts := map[string]string{}
 	for i := range 40 {
 		accounts[fmt.Sprintf("user%d@example.com", i)] = fmt.Sprintf("their-own-password-%d", i)
@@ -239,7 +251,7 @@ func TestStuffing(t *testing.T) {
 	const attempts = 60
 	var statuses []int
 	for i := range attempts {
-		bot := s.browser(t, "45.155.205.10", "NL", "52.37", "4.89", pythonBot) // no cookies kept
+		bot := s.browser(t, "45.155.205.10", "NL", "52.37", "4.89", botUA) // no cookies kept
 		username, password := fmt.Sprintf("user%d@example.com", i%50), "Summer2024!"
 		if i == 45 {
 			username, password = "alice@example.com", alicePassword // alice's password is in the combo list
