@@ -24,7 +24,8 @@ const (
 	nameTime   = "20060102T150405.000000Z"
 )
 
-// capFile is a finished capture file.
+// capFile is a finished capture file (or one a failed write abandoned in
+// progress).
 type capFile struct {
 	path   string
 	opened time.Time
@@ -35,16 +36,25 @@ type capFile struct {
 // replay reads (replay.CaptureFiles), and so Forget searches, whether its
 // name is the sink's (a time) or not (a file copied in from another node,
 // capture-node2.jsonl). Those were left out, so retention never deleted
-// them, nor counted them in riskgate_capture_files.
+// them, nor counted them in riskgate_capture_files. Files in progress
+// that the writer is not writing are listed too: a failed write
+// abandoned them (a full disk), and they hold lines as much as any. The
+// file being written is not (nor its finished name while it is being
+// finished): the stats count it apart.
 func (s *Sink) finished() ([]capFile, error) {
 	entries, err := os.ReadDir(s.opts.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("capture: %w", err)
 	}
+	cur := ""
+	if p := s.current.Load(); p != nil {
+		cur = filepath.Base(*p)
+	}
 	var out []capFile
 	for _, e := range entries {
 		name := e.Name()
-		if e.IsDir() || !isCaptureFile(name) {
+		finishedName := strings.TrimSuffix(name, replay.InProgressSuffix)
+		if e.IsDir() || !isCaptureFile(finishedName) || name == cur || finishedName+replay.InProgressSuffix == cur {
 			continue
 		}
 		info, err := e.Info()
@@ -52,7 +62,7 @@ func (s *Sink) finished() ([]capFile, error) {
 			continue // deleted meanwhile
 		}
 		path := filepath.Join(s.opts.Dir, name)
-		stamp := strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(name, filePrefix), ".gz"), ".jsonl")
+		stamp := strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(finishedName, filePrefix), ".gz"), ".jsonl")
 		opened, err := time.Parse(nameTime, stamp)
 		if err != nil {
 			opened = openedOf(path, info.ModTime())
@@ -116,6 +126,8 @@ func (s *Sink) applyRetention() {
 // the oldest while the capture is over its size. The caller holds
 // s.files.
 func (s *Sink) retain() {
+	s.countMu.Lock()
+	defer s.countMu.Unlock()
 	files, err := s.finished()
 	if err != nil {
 		s.log.Error("capture: retention", "err", err)
@@ -213,6 +225,13 @@ type damage struct {
 }
 
 func (d damage) damaged() bool { return len(d.tail) > 0 || d.err != nil }
+
+// unfinished says whether a damaged compressed stream is only cut short
+// (what a file being written, flushed, or one abandoned mid-write holds),
+// rather than corrupt before its end.
+func (d damage) unfinished() bool {
+	return d.err == nil || (d.compressed && errors.Is(d.err, io.ErrUnexpectedEOF))
+}
 
 // logAttrs say what is damaged, for a log line: where and how long the cut
 // line is, and why the rest of a compressed stream could not be read, but

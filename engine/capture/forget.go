@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -20,20 +21,24 @@ import (
 // theirs, from the finished files and from the file being written, with
 // everything observed before the call. It rewrites each finished file
 // that holds the user (through a temporary file renamed into place, so a
-// crash leaves either version), then the file being written if it holds
-// them, in place: under the same name, the writer going on with it (an
-// erasure starts no file). Files that do not hold the user are left as
-// they are. Attempts that named the account only by a username that
-// matched no account (no user_id) are not the user's and stay until
-// retention deletes them. A finished file's damaged end (a last line cut
-// short, a gzip stream cut short) is dropped whoever it names, and
-// logged: it cannot be searched whole. It returns the number of the
-// user's lines erased.
+// crash leaves either version). It searches the file being written
+// beside the writer, and only when the user is there has the writer
+// finish it (as a rotation does), then rewrites it as a finished file:
+// an erasure of a user the file being written does not hold starts no
+// file. A file a failed write left in progress (a full disk) is searched
+// too, and finished without the user; Forget fails, naming it, while it
+// cannot be. Files that do not hold the user are left as they are.
+// Attempts that named the account only by a username that matched no
+// account (no user_id) are not the user's and stay until retention
+// deletes them. A finished file's damaged end (a last line cut short, a
+// gzip stream cut short) is dropped whoever it names, and logged: it
+// cannot be searched whole. A file being written that is damaged before
+// its end is not rewritten: Forget fails, naming it. It returns the
+// number of the user's lines erased.
 //
 // Forget reads every file: on a large capture it takes as long as reading
-// it. Scoring goes on meanwhile; retention waits. The writer waits (and
-// events queue) only while the file being written is rewritten, when it
-// holds the user.
+// it. Scoring goes on meanwhile, and so does the writer, but for finishing
+// the file being written when it holds the user; retention waits.
 func (s *Sink) Forget(ctx context.Context, tenant, userID string) (int, error) {
 	if userID == "" {
 		return 0, &engine.FieldError{Field: "user_id", Msg: "required"}
@@ -49,16 +54,17 @@ func (s *Sink) Forget(ctx context.Context, tenant, userID string) (int, error) {
 	// written: an outcome names an attempt written before it, so the
 	// matcher knows the user's attempts by the time it meets their
 	// outcomes. A file finished meanwhile (rotated by size or age, by a
-	// backtest's Finish) was not listed: the next round searches it, and
-	// the file being written again, since the attempts it holds may have
-	// outcomes there. Searching a file again is harmless: it no longer
+	// backtest's Finish, abandoned by a failed write) was not listed: the
+	// next round searches it, and the file being written again, since
+	// the attempts it holds may have outcomes there. The file Forget had
+	// the writer finish is searched in the next round too, but calls for
+	// no further one: the file written since holds only events observed
+	// after the call. Searching a file again is harmless: it no longer
 	// holds the user.
 	searched := map[string]bool{}
+	ours := map[string]bool{}
 	for round := 0; ; round++ {
-		// The files replay reads, not only those named as the sink
-		// names them: a file copied in (capture-node2.jsonl) is read by
-		// a backtest, so it holds the user as much as any.
-		files, err := replay.CaptureFiles(s.opts.Dir)
+		files, err := s.forgetFiles()
 		if err != nil {
 			return total, fmt.Errorf("capture: forget: %w", err)
 		}
@@ -67,7 +73,9 @@ func (s *Sink) Forget(ctx context.Context, tenant, userID string) (int, error) {
 			if searched[path] {
 				continue
 			}
-			fresh++
+			if !ours[path] {
+				fresh++
+			}
 			if err := ctx.Err(); err != nil {
 				return total, fmt.Errorf("capture: forget: %w", err)
 			}
@@ -84,10 +92,13 @@ func (s *Sink) Forget(ctx context.Context, tenant, userID string) (int, error) {
 		if round > 0 && fresh == 0 {
 			break
 		}
-		n, err := s.forgetCurrent(ctx, m)
-		total += n
+		finished, err := s.forgetCurrent(ctx, m)
 		if err != nil {
 			return total, fmt.Errorf("capture: forget: %w", err)
+		}
+		if finished != "" {
+			ours[finished] = true
+			ours[strings.TrimSuffix(finished, replay.InProgressSuffix)] = true
 		}
 	}
 	s.retain() // sizes changed
@@ -99,9 +110,50 @@ func (s *Sink) Forget(ctx context.Context, tenant, userID string) (int, error) {
 	return total, nil
 }
 
+// forgetFiles lists the files Forget searches, in name (and so time)
+// order: every file replay reads (replay.CaptureFiles), not only those
+// named as the sink names them (a file copied in, capture-node2.jsonl, is
+// read by a backtest, so it holds the user as much as any), and the files
+// a failed write left in progress (abandoned).
+func (s *Sink) forgetFiles() ([]string, error) {
+	files, err := replay.CaptureFiles(s.opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	left, err := s.abandoned()
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, left...)
+	slices.SortFunc(files, func(a, b string) int {
+		return strings.Compare(strings.TrimSuffix(a, replay.InProgressSuffix), strings.TrimSuffix(b, replay.InProgressSuffix))
+	})
+	return files, nil
+}
+
+// abandoned lists the capture files in progress that the writer is not
+// writing (nor opening, nor finishing): those a failed write left when
+// they could not be finished either (a full disk). Nothing writes them
+// again; a restart would finish them. The file being written is read
+// after the listing: a file listed that was being written then and is not
+// any more has been finished (renamed away) or abandoned.
+func (s *Sink) abandoned() ([]string, error) {
+	left, err := filepath.Glob(filepath.Join(s.opts.Dir, filePrefix+"*"+replay.InProgressSuffix))
+	if err != nil {
+		return nil, err
+	}
+	cur := s.current.Load()
+	return slices.DeleteFunc(left, func(p string) bool {
+		return (cur != nil && p == *cur) || !isCaptureFile(filepath.Base(strings.TrimSuffix(p, replay.InProgressSuffix)))
+	}), nil
+}
+
 // forgetIn erases the user's lines from a finished file, and returns how
 // many, or the key id of the file's header when it is another secret's
-// (the file is then left as it is).
+// (the file is then left as it is). A file a failed write abandoned in
+// progress is finished under its final name, as a restart would finish
+// it, when it holds the user (or when its end is damaged, as it usually
+// is: a gzip stream without its end, a line cut short).
 func (s *Sink) forgetIn(path string, m *userMatcher) (int, string, error) {
 	// A first pass finds whether the file holds the user at all: most
 	// do not, and are not rewritten. (Matching is idempotent: the
@@ -138,25 +190,41 @@ func (s *Sink) forgetIn(path string, m *userMatcher) (int, string, error) {
 	if hits == 0 && !dmg.damaged() {
 		return 0, "", nil
 	}
+	dst, abandoned := strings.CutSuffix(path, replay.InProgressSuffix)
 	n, kept := 0, 0
-	if err := rewrite(path, path, func(line []byte) bool {
-		if m.match(line) {
-			n++
-			return false
+	err = s.hookRewrite(path)
+	if err == nil {
+		err = rewrite(path, dst, func(line []byte) bool {
+			if m.match(line) {
+				n++
+				return false
+			}
+			kept++
+			return true
+		})
+	}
+	if err == nil && abandoned {
+		err = removeDurably(path)
+	}
+	if err != nil {
+		if abandoned {
+			return 0, "", fmt.Errorf("capture: forget: %s, left in progress by a failed write, holds the user or a damaged end, and could not be finished without them (free space on the disk, and retry): %w", filepath.Base(path), err)
 		}
-		kept++
-		return true
-	}); err != nil {
 		return 0, "", err
 	}
 	if dmg.damaged() {
 		if cutNamesUser {
 			n++
 		}
-		s.log.Warn("capture: forget: dropped the damaged end of a capture file: it could not be searched for the user, and cannot be replayed",
-			append([]any{"path", path}, dmg.logAttrs()...)...)
+		switch {
+		case abandoned && dmg.unfinished():
+			s.log.Info("capture: forget: finished a capture file a failed write left in progress, cut at its last whole line", append([]any{"path", path}, dmg.logAttrs()...)...)
+		default:
+			s.log.Warn("capture: forget: dropped the damaged end of a capture file: it could not be searched for the user, and cannot be replayed",
+				append([]any{"path", path}, dmg.logAttrs()...)...)
+		}
 		if kept == 0 { // not even a header could be read
-			if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := removeDurably(dst); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return n, "", fmt.Errorf("capture: forget: %w", err)
 			}
 		}
@@ -164,16 +232,29 @@ func (s *Sink) forgetIn(path string, m *userMatcher) (int, string, error) {
 	return n, "", nil
 }
 
-// forgetCurrent erases the user's lines from the file being written,
-// after the writer has written every event queued before the call. The
-// file is searched beside the writer (its flushed part, which the writer
-// only appends to), and rewritten by the writer, under the same name,
-// only when it holds the user: an erasure of a user it does not hold
-// neither finishes it nor pauses the writer.
-func (s *Sink) forgetCurrent(ctx context.Context, m *userMatcher) (int, error) {
+// removeDurably deletes a file, and syncs its folder: a file holding a
+// user's lines does not come back after a power cut.
+func removeDurably(path string) error {
+	if err := os.Remove(path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// forgetCurrent searches the file being written for the user, after the
+// writer has written every event queued before the call: its flushed part,
+// which the writer only appends to, beside the writer. When the user is
+// there, the writer finishes the file (flushes, closes and renames it, as
+// a rotation does: little work whatever the file's size), and
+// forgetCurrent returns its name for Forget to rewrite it, outside the
+// writer, as a finished file. Copying it in the writer paused it for the
+// whole copy (seconds for a large file), events queuing and then dropped.
+// A file the user is not in is left as it is: the erasure neither
+// finishes it nor pauses the writer.
+func (s *Sink) forgetCurrent(ctx context.Context, m *userMatcher) (string, error) {
 	cur, err := s.ask(ctx, control{op: opFlush})
 	if err != nil || cur.path == "" {
-		return 0, err
+		return "", err
 	}
 	hits := 0
 	dmg, err := scanPrefix(cur.path, cur.size, func(line []byte) error {
@@ -183,19 +264,27 @@ func (s *Sink) forgetCurrent(ctx context.Context, m *userMatcher) (int, error) {
 		return nil
 	})
 	if errors.Is(err, os.ErrNotExist) {
-		return 0, nil // finished meanwhile: Forget searches it among the finished files
+		return "", nil // finished meanwhile: Forget searches it among the finished files
 	}
 	if err != nil {
-		return 0, err
+		return "", err
 	}
-	if hits == 0 && len(dmg.tail) == 0 {
-		return 0, nil
+	// Flushed, the file holds whole lines (a compressed one has no end
+	// yet, which is no damage). Anything else is damage on disk: what
+	// follows it cannot be searched, nor rewritten, and the writer would
+	// go on appending to it.
+	if len(dmg.tail) > 0 || (dmg.err != nil && !dmg.unfinished()) {
+		return "", fmt.Errorf("the capture file being written, %s, is damaged before its end and cannot be searched for the user (%s): it is left as it is; once it is rotated, Forget drops its damaged end",
+			filepath.Base(cur.path), dmg.logAttrs()[1])
 	}
-	rep, err := s.ask(ctx, control{op: opForget, m: m, path: cur.path})
+	if hits == 0 {
+		return "", nil
+	}
+	rep, err := s.ask(ctx, control{op: opFinish, path: cur.path})
 	if err != nil {
-		return 0, err
+		return "", err
 	}
-	return rep.n, rep.err
+	return cur.path, rep.err
 }
 
 // ask has the writer serve a request, after every event queued before

@@ -116,6 +116,45 @@ type Sink struct {
 	// its bytes on disk as of the writer's last flush (every
 	// FlushInterval).
 	curFiles, curBytes atomic.Int64
+	// current is the file being written (with its in-progress suffix),
+	// named before the writer creates it and until it is finished; nil
+	// when there is none. Any other in-progress file was abandoned by a
+	// failed write.
+	current atomic.Pointer[string]
+	// countMu makes the writer's moves of a file from being written to
+	// finished (or abandoned) and retention's counting of the files
+	// happen one at a time, so that a file is counted once.
+	countMu sync.Mutex
+
+	// hooks are the tests' seams (I/O faults); nil in production.
+	hooks atomic.Pointer[hooks]
+}
+
+// hooks are the tests' seams into the sink's I/O.
+type hooks struct {
+	// write, when it returns an error, fails a write to the file being
+	// written, as a full disk does.
+	write func() error
+	// rewrite is called as a capture file is about to be copied (a file
+	// finished after a failed write, or rewritten without a user); an
+	// error fails the copy, as a full disk does.
+	rewrite func(path string) error
+}
+
+// hookWrite is the write hook's error, if any.
+func (s *Sink) hookWrite() error {
+	if h := s.hooks.Load(); h != nil && h.write != nil {
+		return h.write()
+	}
+	return nil
+}
+
+// hookRewrite is the rewrite hook's error, if any.
+func (s *Sink) hookRewrite(path string) error {
+	if h := s.hooks.Load(); h != nil && h.rewrite != nil {
+		return h.rewrite(path)
+	}
+	return nil
 }
 
 var _ engine.Observer = (*Sink)(nil)
@@ -249,8 +288,20 @@ type Stats struct {
 	Files, Bytes int64
 }
 
+// fileDone moves the file being written to the finished files in the
+// counters: files of size bytes on disk. The caller holds s.countMu.
+func (s *Sink) fileDone(files, size int64) {
+	s.current.Store(nil)
+	s.curFiles.Store(0)
+	s.curBytes.Store(0)
+	s.nfiles.Add(files)
+	s.bytes.Add(size)
+}
+
 // Stats returns the counters.
 func (s *Sink) Stats() Stats {
+	s.countMu.Lock()
+	defer s.countMu.Unlock()
 	return Stats{
 		Attempts: s.attempts.Load(), Outcomes: s.outcomes.Load(), Dropped: s.dropped.Load(),
 		WriteErrors: s.writeErrors.Load(), Removed: s.removed.Load(),

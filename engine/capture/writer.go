@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/riskgate/riskgate/engine/replay"
@@ -169,12 +170,17 @@ func (w *writer) open() error {
 			now = now.Add(time.Microsecond)
 			continue
 		}
-		f, err := os.OpenFile(path+replay.InProgressSuffix, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		// Named the file being written before it exists: retention and
+		// Forget never take it for one a failed write abandoned.
+		inProgress := path + replay.InProgressSuffix
+		w.s.current.Store(&inProgress)
+		f, err := os.OpenFile(inProgress, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 		if errors.Is(err, os.ErrExist) {
 			now = now.Add(time.Microsecond)
 			continue
 		}
 		if err != nil {
+			w.s.current.Store(nil)
 			return fmt.Errorf("capture: %w", err)
 		}
 		w.f, w.path, w.opened, w.written, w.disk, w.rules = f, path, now, 0, 0, ""
@@ -182,7 +188,7 @@ func (w *writer) open() error {
 	}
 	w.s.curFiles.Store(1)
 	w.s.curBytes.Store(0)
-	var out io.Writer = &countingWriter{w: w.f, n: &w.disk}
+	var out io.Writer = &countingWriter{w: fileWriter{s: w.s, f: w.f}, n: &w.disk}
 	if w.s.opts.Compress {
 		w.gz = gzip.NewWriter(out)
 		out = w.gz
@@ -225,30 +231,40 @@ func (w *writer) rotate() {
 		err = errors.Join(err, w.gz.Close())
 	}
 	err = errors.Join(err, w.f.Sync(), w.f.Close())
-	if err == nil {
-		err = os.Rename(w.path+replay.InProgressSuffix, w.path)
-	}
 	w.f, w.gz, w.bw, w.enc = nil, nil, nil, nil
-	w.s.curFiles.Store(0)
-	w.s.curBytes.Store(0)
+	if err == nil {
+		// The rename and the counters move together, as retention
+		// counts the files: the file is counted once, among the
+		// finished (a Forget may hold the files, and retention wait).
+		w.s.countMu.Lock()
+		err = os.Rename(w.path+replay.InProgressSuffix, w.path)
+		if err == nil {
+			w.s.fileDone(1, w.disk)
+		}
+		w.s.countMu.Unlock()
+	}
 	if err != nil {
 		w.failed(err)
 		return
 	}
+	w.retain()
+}
+
+// retain applies retention, unless a Forget holds the files: it applies
+// it when it is done.
+func (w *writer) retain() {
 	if w.s.files.TryLock() {
 		w.s.retain()
 		w.s.files.Unlock()
-	} else {
-		// A Forget holds the files, and counts them again when it is
-		// done: until then, the file is counted among the finished.
-		w.s.nfiles.Add(1)
-		w.s.bytes.Add(w.disk)
 	}
 }
 
 // failed counts a write error and abandons the file: what it holds up to
 // its last whole line is kept (as after a crash), and the next event
-// opens a new one.
+// opens a new one. When it cannot be finished either (a full disk: a copy
+// needs room), it is left in progress, abandoned: Forget searches it, and
+// finishes it when it holds the user; retention and the stats count it;
+// a restart finishes it.
 func (w *writer) failed(err error) {
 	w.s.writeErrors.Add(1)
 	if now := time.Now(); now.Sub(w.lastErrLog) > 10*time.Second {
@@ -258,16 +274,45 @@ func (w *writer) failed(err error) {
 	if w.f != nil {
 		w.f.Close()
 		w.f, w.gz, w.bw, w.enc = nil, nil, nil, nil
-		w.s.curFiles.Store(0)
-		w.s.curBytes.Store(0)
-		if err := finish(w.path + replay.InProgressSuffix); err != nil {
-			w.s.log.Error("capture: could not finish a failed file", "path", w.path, "err", err)
-		}
-		if w.s.files.TryLock() {
-			w.s.retain()
-			w.s.files.Unlock()
+	}
+	cur := w.s.current.Load()
+	if cur == nil {
+		return // no file was opened
+	}
+	// Still the file being written while it is finished: counted once,
+	// as the file being written (retention and Forget leave it alone).
+	final := strings.TrimSuffix(*cur, replay.InProgressSuffix)
+	err = w.s.hookRewrite(*cur)
+	if err == nil {
+		err = finish(*cur)
+	}
+	if err != nil {
+		w.s.log.Error("capture: could not finish a failed file; it is left in progress, until Forget or a restart finishes it", "path", *cur, "err", err)
+	}
+	w.s.countMu.Lock()
+	w.s.fileDone(0, 0)
+	for _, p := range []string{*cur, final} { // either, or both if a removal failed
+		if info, err := os.Stat(p); err == nil {
+			w.s.nfiles.Add(1)
+			w.s.bytes.Add(info.Size())
 		}
 	}
+	w.s.countMu.Unlock()
+	w.retain()
+}
+
+// fileWriter writes to the file being written, through the tests' fault
+// hook.
+type fileWriter struct {
+	s *Sink
+	f *os.File
+}
+
+func (w fileWriter) Write(p []byte) (int, error) {
+	if err := w.s.hookWrite(); err != nil {
+		return 0, err
+	}
+	return w.f.Write(p)
 }
 
 type countingWriter struct {
@@ -285,28 +330,24 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 // event queued before it.
 type control struct {
 	op    controlOp
-	m     *userMatcher // opForget: whose lines to erase
-	path  string       // opForget: the file being written, as opFlush named it
+	path  string // opFinish: finish only this file (as opFlush named it); "": the file being written, whichever
 	reply chan controlReply
 }
 
 type controlOp int
 
 const (
-	// opFinish finishes the file being written (Finish).
+	// opFinish finishes the file being written (Finish, and Forget when
+	// the user is there).
 	opFinish controlOp = iota
 	// opFlush flushes the file being written and names it, with its
 	// size: its first size bytes hold whole lines, and no longer change.
 	opFlush
-	// opForget rewrites the file being written without a user's lines,
-	// under the same name, and goes on writing it.
-	opForget
 )
 
 type controlReply struct {
 	path string // the file being written (with its in-progress suffix); "" when none
 	size int64  // its bytes on disk, all whole lines
-	n    int    // lines erased
 	err  error
 }
 
@@ -318,92 +359,13 @@ func (w *writer) serve(req *control) controlReply {
 			return controlReply{}
 		}
 		return controlReply{path: w.path + replay.InProgressSuffix, size: w.disk}
-	case opForget:
-		if w.f == nil || w.path+replay.InProgressSuffix != req.path {
-			// Finished since (rotated, or failed): Forget searches it
-			// among the finished files.
+	default:
+		if req.path != "" && (w.f == nil || w.path+replay.InProgressSuffix != req.path) {
+			// Finished since (rotated, or abandoned by a failed write):
+			// Forget searches it among the others.
 			return controlReply{}
 		}
-		n, err := w.forget(req.m)
-		return controlReply{n: n, err: err}
-	default:
 		w.rotate()
 		return controlReply{}
 	}
-}
-
-// forget rewrites the file being written without the lines m matches,
-// under the same name, and goes on writing the rewritten file: an erasure
-// neither finishes it nor starts another (each new file carries its own
-// header and rules records). The lines kept go to a temporary file,
-// synced, then renamed over the file being written: a crash before the
-// rename leaves the file as it was (recovery finishes it, and deletes the
-// temporary file), one after it leaves the rewritten file; no other
-// user's line is lost either way, and the writer writes no event
-// meanwhile (events wait in the queue). If the rewrite fails, the file
-// is left as it was, and written on.
-func (w *writer) forget(m *userMatcher) (int, error) {
-	w.flush()
-	if w.f == nil {
-		return 0, nil // failed, and so finished: Forget searches it with the others
-	}
-	cur := w.path + replay.InProgressSuffix
-	tmp := cur + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return 0, fmt.Errorf("capture: forget: %w", err)
-	}
-	var disk, written int64
-	dw := &countingWriter{w: f, n: &disk}
-	var out io.Writer = dw
-	var gz *gzip.Writer
-	if w.s.opts.Compress {
-		gz = gzip.NewWriter(dw)
-		out = gz
-	}
-	bw := bufio.NewWriterSize(out, 64<<10)
-	lw := &countingWriter{w: bw, n: &written}
-	n := 0
-	// The file is flushed: its whole lines are all there (a compressed
-	// one has no end yet, which is no damage).
-	dmg, err := scanLines(cur, func(line []byte) error {
-		if m.match(line) {
-			n++
-			return nil
-		}
-		_, err := lw.Write(line)
-		return err
-	})
-	if len(dmg.tail) > 0 {
-		// Not what the writer leaves after a flush; dropped, as Forget
-		// drops a finished file's damaged end.
-		if m.matchCut(dmg.tail) {
-			n++
-		}
-		w.s.log.Warn("capture: forget: dropped the damaged end of the capture file being written", append([]any{"path", cur}, dmg.logAttrs()...)...)
-	}
-	err = errors.Join(err, bw.Flush())
-	if gz != nil {
-		err = errors.Join(err, gz.Flush())
-	}
-	err = errors.Join(err, f.Sync())
-	if err == nil {
-		err = os.Rename(tmp, cur)
-	}
-	if err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return 0, fmt.Errorf("capture: forget: %w", err)
-	}
-	if err := syncDir(w.s.opts.Dir); err != nil {
-		w.s.log.Warn("capture: forget: could not sync the folder after a rewrite", "dir", w.s.opts.Dir, "err", err)
-	}
-	// The file replaced is gone: its compressed stream needs no end.
-	w.f.Close()
-	dw.n, lw.n = &w.disk, &w.written
-	w.f, w.gz, w.bw, w.disk, w.written = f, gz, bw, disk, written
-	w.enc = json.NewEncoder(lw)
-	w.enc.SetEscapeHTML(false)
-	w.s.curBytes.Store(w.disk)
-	return n, nil
 }
