@@ -144,5 +144,85 @@ func TestForgetRefusesAFileBeingWrittenDamagedMidway(t *testing.T) {
 	}
 }
 
+// TestForgetRetriedAfterAFailureErasesTheOutcomesLeft: her attempt in a
+// finished file, the outcome of it (naming the attempt by its id only) in
+// a later one. An erasure rewrote the earlier file, then failed at the
+// later one (a file a full disk left in progress, the disk still full;
+// its context ended): the retry, finding no attempt of hers any more,
+// could not link the outcome to her, and reported success with it on
+// disk. Forget rewrites the files newest first, so that a failure leaves
+// the attempts for the retry.
+func TestForgetRetriedAfterAFailureErasesTheOutcomesLeft(t *testing.T) {
+	for _, fault := range []string{"disk-full", "context-ended"} {
+		for _, compress := range []bool{false, true} {
+			t.Run(fmt.Sprint(fault, ",compress=", compress), func(t *testing.T) {
+				dir := t.TempDir()
+				s, err := New(Options{Dir: dir, Secret: []byte(secret), Compress: compress, Rules: defaultRules, Logger: quiet})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer s.Close(context.Background())
+				id := decide(s, "alice", 0, engine.ActionAllow)
+				decide(s, "bob", 0, engine.ActionAllow)
+				finishFile(t, s)
+				s.Reported(&engine.Outcome{Tenant: "default", DecisionID: id, Outcome: engine.ConfirmedFraud}, nil)
+				decide(s, "bob", 1, engine.ActionAllow)
+				if _, err := s.ask(context.Background(), control{op: opFlush}); err != nil {
+					t.Fatal(err)
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				switch fault {
+				case "disk-full": // the outcome's file is left in progress, and stays
+					full := func() error { return syscall.ENOSPC }
+					s.hooks.Store(&hooks{write: full, rewrite: func(string) error { return full() }})
+					decide(s, "bob", 2, engine.ActionAllow)
+					if _, err := s.ask(context.Background(), control{op: opFlush}); err != nil {
+						t.Fatal(err)
+					}
+					s.hooks.Store(&hooks{rewrite: func(path string) error {
+						if strings.HasSuffix(path, replay.InProgressSuffix) {
+							return syscall.ENOSPC
+						}
+						return nil
+					}})
+				case "context-ended": // as the first file it rewrites is copied
+					finishFile(t, s)
+					s.hooks.Store(&hooks{rewrite: func(string) error { cancel(); return nil }})
+				}
+				if names := dirFiles(t, dir); len(names) != 2 {
+					t.Fatalf("folder %v: want her attempt's file and her outcome's", names)
+				}
+				if n, err := s.Forget(ctx, "default", "alice"); err == nil {
+					t.Fatalf("Forget: %d lines, no error; want it to fail", n)
+				}
+				s.hooks.Store(nil)
+				n, err := s.Forget(context.Background(), "default", "alice")
+				if err != nil {
+					t.Fatalf("retried Forget: %v", err)
+				}
+				if n == 0 {
+					t.Errorf("retried Forget erased nothing; want what the first left")
+				}
+				for _, name := range dirFiles(t, dir) {
+					txt := fileText(t, filepath.Join(dir, name))
+					if strings.Contains(txt, s.UserKey("default", "alice")) || strings.Contains(txt, `"attempt_id":"`+id+`"`) {
+						t.Errorf("erasure reported done, yet %s holds her attempt %s or its outcome:\n%s", name, id, txt)
+					}
+				}
+				bobs := 0
+				for _, ln := range read(t, dir) {
+					if ln.UserID == s.UserKey("default", "bob") {
+						bobs++
+					}
+				}
+				if bobs != 2 {
+					t.Errorf("read back %d of bob's attempts, want 2", bobs)
+				}
+			})
+		}
+	}
+}
+
 // quiet is a logger for tests whose errors are expected.
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -33,8 +33,11 @@ import (
 // deletes them. A finished file's damaged end (a last line cut short, a
 // gzip stream cut short) is dropped whoever it names, and logged: it
 // cannot be searched whole. A file being written that is damaged before
-// its end is not rewritten: Forget fails, naming it. It returns the
-// number of the user's lines erased.
+// its end is not rewritten: Forget fails, naming it. It searches every
+// file before it rewrites any, and rewrites them newest first: an erasure
+// that fails partway leaves the user's attempts in the earlier files, and
+// a retry, finding them, erases the outcomes left that name them by
+// attempt id only. It returns the number of the user's lines erased.
 //
 // Forget reads every file: on a large capture it takes as long as reading
 // it. Scoring goes on meanwhile, and so does the writer, but for finishing
@@ -48,7 +51,10 @@ func (s *Sink) Forget(ctx context.Context, tenant, userID string) (int, error) {
 	defer s.files.Unlock()
 	m := &userMatcher{needle: []byte(`"user_id":"` + key + `"`), key: key, attempts: map[string]struct{}{}}
 	total := 0
-	defer func() { s.removed.Add(uint64(total)) }()
+	defer func() {
+		s.removed.Add(uint64(total))
+		s.retain() // sizes changed, even when an erasure failed partway
+	}()
 	var other []string // key ids of files this secret cannot search
 	// The finished files first, oldest first, then the file being
 	// written: an outcome names an attempt written before it, so the
@@ -61,8 +67,18 @@ func (s *Sink) Forget(ctx context.Context, tenant, userID string) (int, error) {
 	// no further one: the file written since holds only events observed
 	// after the call. Searching a file again is harmless: it no longer
 	// holds the user.
+	//
+	// Forget searches every file before it rewrites any, and then
+	// rewrites them newest first: the user's outcomes and labels may name
+	// their attempts by attempt id only, in files later than the attempts,
+	// and only the attempt lines link them to the user. An erasure that
+	// fails partway (a file it cannot rewrite, its context ended) has
+	// rewritten only files later than those it left, which still hold the
+	// user's attempts: the retry finds them, and through them the
+	// outcomes left.
 	searched := map[string]bool{}
 	ours := map[string]bool{}
+	var dirty []*found // files holding the user (or a damaged end)
 	for round := 0; ; round++ {
 		files, err := s.forgetFiles()
 		if err != nil {
@@ -79,13 +95,15 @@ func (s *Sink) Forget(ctx context.Context, tenant, userID string) (int, error) {
 			if err := ctx.Err(); err != nil {
 				return total, fmt.Errorf("capture: forget: %w", err)
 			}
-			n, foreign, err := s.forgetIn(path, m)
-			total += n
+			f, foreign, err := s.searchIn(path, m)
 			if err != nil {
 				return total, err
 			}
 			if foreign != "" {
 				other = append(other, foreign)
+			}
+			if f != nil {
+				dirty = append(dirty, f)
 			}
 			searched[path] = true
 		}
@@ -101,13 +119,29 @@ func (s *Sink) Forget(ctx context.Context, tenant, userID string) (int, error) {
 			ours[strings.TrimSuffix(finished, replay.InProgressSuffix)] = true
 		}
 	}
-	s.retain() // sizes changed
+	slices.SortFunc(dirty, func(a, b *found) int { return -compareFiles(a.path, b.path) })
+	for _, f := range dirty {
+		if err := ctx.Err(); err != nil {
+			return total, fmt.Errorf("capture: forget: %w", err)
+		}
+		n, err := s.eraseIn(f, m)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
 	if len(other) > 0 {
 		slices.Sort(other)
 		return total, fmt.Errorf("%w: %d file(s) of %s are keyed under key id %s, not this secret's %s, and cannot be searched for the user: move them out of the folder, or erase with the secret they were written with",
 			ErrOtherSecret, len(other), s.opts.Dir, strings.Join(slices.Compact(other), ", "), s.keyID)
 	}
 	return total, nil
+}
+
+// compareFiles orders capture files by name, and so by time, a file left
+// in progress among the finished ones as if it were finished.
+func compareFiles(a, b string) int {
+	return strings.Compare(strings.TrimSuffix(a, replay.InProgressSuffix), strings.TrimSuffix(b, replay.InProgressSuffix))
 }
 
 // forgetFiles lists the files Forget searches, in name (and so time)
@@ -125,9 +159,7 @@ func (s *Sink) forgetFiles() ([]string, error) {
 		return nil, err
 	}
 	files = append(files, left...)
-	slices.SortFunc(files, func(a, b string) int {
-		return strings.Compare(strings.TrimSuffix(a, replay.InProgressSuffix), strings.TrimSuffix(b, replay.InProgressSuffix))
-	})
+	slices.SortFunc(files, compareFiles)
 	return files, nil
 }
 
@@ -148,16 +180,21 @@ func (s *Sink) abandoned() ([]string, error) {
 	}), nil
 }
 
-// forgetIn erases the user's lines from a finished file, and returns how
-// many, or the key id of the file's header when it is another secret's
-// (the file is then left as it is). A file a failed write abandoned in
-// progress is finished under its final name, as a restart would finish
-// it, when it holds the user (or when its end is damaged, as it usually
-// is: a gzip stream without its end, a line cut short).
-func (s *Sink) forgetIn(path string, m *userMatcher) (int, string, error) {
-	// A first pass finds whether the file holds the user at all: most
-	// do not, and are not rewritten. (Matching is idempotent: the
-	// attempt ids the first pass notes are the ones the second would.)
+// found is a file Forget's search found holding the user, or with a
+// damaged end: it is to be rewritten.
+type found struct {
+	path string
+	dmg  damage
+	// cutNamesUser: the damaged end is a line of the user's, cut short.
+	cutNamesUser bool
+}
+
+// searchIn searches a finished file for the user, noting the attempt ids
+// of theirs it holds, without changing it. It returns the file when it is
+// to be rewritten (it holds the user, or a damaged end), or the key id of
+// the file's header when it is another secret's (the file is then left as
+// it is).
+func (s *Sink) searchIn(path string, m *userMatcher) (*found, string, error) {
 	hits, first, foreign := 0, true, ""
 	dmg, err := scanLines(path, func(line []byte) error {
 		if first {
@@ -173,13 +210,13 @@ func (s *Sink) forgetIn(path string, m *userMatcher) (int, string, error) {
 		return nil
 	})
 	if errors.Is(err, os.ErrNotExist) {
-		return 0, "", nil // deleted meanwhile (a file copied in, moved out)
+		return nil, "", nil // deleted meanwhile (a file copied in, moved out)
 	}
 	if err != nil && !errors.Is(err, errStop) {
-		return 0, "", err
+		return nil, "", err
 	}
 	if foreign != "" {
-		return 0, foreign, nil
+		return nil, foreign, nil
 	}
 	// A damaged end (a last line cut short by a crash or a full disk, a
 	// compressed stream cut short) cannot be searched: it may hold the
@@ -188,11 +225,20 @@ func (s *Sink) forgetIn(path string, m *userMatcher) (int, string, error) {
 	// reported done over bytes it could not search.
 	cutNamesUser := len(dmg.tail) > 0 && m.matchCut(dmg.tail)
 	if hits == 0 && !dmg.damaged() {
-		return 0, "", nil
+		return nil, "", nil
 	}
+	return &found{path: path, dmg: dmg, cutNamesUser: cutNamesUser}, "", nil
+}
+
+// eraseIn rewrites a file searchIn found without the user's lines (and
+// without its damaged end), and returns how many it erased. A file a
+// failed write abandoned in progress is finished under its final name, as
+// a restart would finish it, and deleted once that is durable.
+func (s *Sink) eraseIn(f *found, m *userMatcher) (int, error) {
+	path, dmg := f.path, f.dmg
 	dst, abandoned := strings.CutSuffix(path, replay.InProgressSuffix)
 	n, kept := 0, 0
-	err = s.hookRewrite(path)
+	err := s.hookRewrite(path)
 	if err == nil {
 		err = rewrite(path, dst, func(line []byte) bool {
 			if m.match(line) {
@@ -203,17 +249,22 @@ func (s *Sink) forgetIn(path string, m *userMatcher) (int, string, error) {
 			return true
 		})
 	}
+	if err != nil {
+		if _, serr := os.Stat(path); errors.Is(serr, os.ErrNotExist) {
+			return 0, nil // deleted since the search (a file copied in, moved out)
+		}
+	}
 	if err == nil && abandoned {
 		err = removeDurably(path)
 	}
 	if err != nil {
 		if abandoned {
-			return 0, "", fmt.Errorf("capture: forget: %s, left in progress by a failed write, holds the user or a damaged end, and could not be finished without them (free space on the disk, and retry): %w", filepath.Base(path), err)
+			return 0, fmt.Errorf("capture: forget: %s, left in progress by a failed write, holds the user or a damaged end, and could not be finished without them (free space on the disk, and retry): %w", filepath.Base(path), err)
 		}
-		return 0, "", err
+		return 0, err
 	}
 	if dmg.damaged() {
-		if cutNamesUser {
+		if f.cutNamesUser {
 			n++
 		}
 		switch {
@@ -225,11 +276,11 @@ func (s *Sink) forgetIn(path string, m *userMatcher) (int, string, error) {
 		}
 		if kept == 0 { // not even a header could be read
 			if err := removeDurably(dst); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return n, "", fmt.Errorf("capture: forget: %w", err)
+				return n, fmt.Errorf("capture: forget: %w", err)
 			}
 		}
 	}
-	return n, "", nil
+	return n, nil
 }
 
 // removeDurably deletes a file, and syncs its folder: a file holding a
