@@ -1,8 +1,10 @@
 package stream
 
 import (
+	"encoding/hex"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf16"
@@ -87,17 +89,7 @@ func redactDeadLetter(value []byte, format string, outcome bool, cause error) re
 // its message says a secret or a plain password was refused. sha1 says
 // it is about the attempt's password_sha1.
 func secretCause(cause error) (secret, sha1 bool) {
-	var (
-		fe *engine.FieldError
-		we *wire.Error
-	)
-	field := ""
-	if errors.As(cause, &fe) {
-		field = fe.Field
-	} else if errors.As(cause, &we) {
-		field = we.Field
-	}
-	if field != "" {
+	if field := causeField(cause); field != "" {
 		sha1 = field == "password_sha1" || field == "attempt.password_sha1"
 		secret = sha1 || looksLikeSecret(field)
 		// An attribute's key may hold dots: "attributes.user.pin" is the
@@ -116,20 +108,26 @@ func secretCause(cause error) (secret, sha1 bool) {
 	return secret, sha1
 }
 
-// looksLikeSecret is engine.LooksLikeSecret, also of the name without
-// what hides a word from it: bytes that are not UTF-8, U+FFFD (what a
-// decoder makes of them), and invisible format characters
-// ("pass\u200bword").
+// causeField is the field a refusal names, if it names one.
+func causeField(cause error) string {
+	if fe, ok := errors.AsType[*engine.FieldError](cause); ok {
+		return fe.Field
+	}
+	if we, ok := errors.AsType[*wire.Error](cause); ok {
+		return we.Field
+	}
+	return ""
+}
+
+// looksLikeSecret is engine.LooksLikeSecret (which sees through invisible
+// characters and fullwidth letters), also of the name without what a
+// decoder may have put inside a word: bytes that are not UTF-8, and
+// U+FFFD, what a decoder makes of them ("pass\xffword").
 func looksLikeSecret(name string) bool {
 	if engine.LooksLikeSecret(name) {
 		return true
 	}
-	clean := strings.Map(func(r rune) rune {
-		if r == utf8.RuneError || unicode.Is(unicode.Cf, r) {
-			return -1
-		}
-		return r
-	}, strings.ToValidUTF8(name, ""))
+	clean := strings.ReplaceAll(strings.ToValidUTF8(name, ""), "\uFFFD", "")
 	return clean != name && engine.LooksLikeSecret(clean)
 }
 
@@ -165,49 +163,22 @@ func mayHoldSecret(raw []byte) bool {
 	return check()
 }
 
+// hex4 reads the four hex digits of a \u escape.
 func hex4(b []byte) (rune, bool) {
-	var r rune
-	for _, c := range b {
-		d, ok := unhex(c)
-		if !ok {
-			return 0, false
-		}
-		r = r<<4 | rune(d)
+	if len(b) != 4 {
+		return 0, false
 	}
-	return r, true
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0', true
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10, true
-	case c >= 'A' && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
+	v, err := strconv.ParseUint(string(b), 16, 16)
+	return rune(v), err == nil
 }
 
 // isSHA1 says whether s is what the engine takes as password_sha1: 40
 // hex digits.
 func isSHA1(s string) bool {
-	if len(s) != 40 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if _, ok := unhex(s[i]); !ok {
-			return false
-		}
-	}
-	return true
+	_, err := hex.DecodeString(s)
+	return len(s) == 40 && err == nil
 }
 
-// redactProto redacts a protobuf attempt (or outcome, with its attempt):
-// the values of its attributes whose keys look like secrets, and its
-// password_sha1 unless it is a SHA-1 in hex and the refusal is not about
-// it (sha1). ok is false when data is no such message; out is data
-// itself when nothing was redacted, else the message encoded again.
 func redactProto(data []byte, outcome, sha1 bool) (out []byte, fields []string, ok bool) {
 	var (
 		msg     proto.Message

@@ -352,16 +352,7 @@ func (w *worker) deadLetter(m *kafka.Message, cause error) {
 func (w *worker) deadLetterOf(m *kafka.Message, cause error) (kafka.Message, bool) {
 	r := w.r
 	r.m.topic(m.Topic).deadLettered.Inc()
-	var (
-		fe *engine.FieldError
-		we *wire.Error
-	)
-	field := ""
-	if errors.As(cause, &fe) {
-		field = fe.Field
-	} else if errors.As(cause, &we) {
-		field = we.Field
-	}
+	field := causeField(cause)
 	if r.opts.DeadLetterTopic == "" {
 		// The message itself stays out of the log: it is attempt data.
 		r.warn("dead-letter", "invalid message skipped (no dead-letter topic configured)",
