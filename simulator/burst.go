@@ -36,20 +36,7 @@ func (g *gen) bursts(ctx context.Context, stuffing, brute int) error {
 		for i := range attempts {
 			t := start.Add(step*time.Duration(i) + between(r, 0, step))
 			a := engine.Attempt{Tenant: g.cfg.Tenant, IP: servers[r.IntN(len(servers))].String(), UserAgent: ua, Channel: "web"}
-			if chance(r, stuffingExisting) {
-				u := g.victim(r, t)
-				a.UserID, a.Username = u.ID, comboCase(r, u.Username)
-				pw := leakedPassword(r)
-				a.Result = engine.ResultPasswordBad
-				if chance(r, stuffingReuse) {
-					pw, a.Result = u.password, engine.ResultPasswordOK
-				}
-				a.PasswordSHA1 = sha1Hex(pw)
-			} else {
-				a.Username = comboCase(r, username(r, "", g.taken))
-				a.PasswordSHA1 = sha1Hex(leakedPassword(r))
-				a.Result = engine.ResultNoSuchUser
-			}
+			g.combo(r, t, &a)
 			g.emit(streamBursts<<40|uint64(w), t, "stuffing_burst", LabelCredentialStuffing, false, a)
 		}
 	}

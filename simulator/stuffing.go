@@ -64,20 +64,7 @@ func (g *gen) stuffing(ctx context.Context, waves, attempts int) error {
 			if cookies {
 				a.DeviceID = token(r)
 			}
-			if chance(r, stuffingExisting) {
-				u := g.victim(r, t)
-				a.UserID, a.Username = u.ID, comboCase(r, u.Username)
-				pw := leakedPassword(r)
-				a.Result = engine.ResultPasswordBad
-				if chance(r, stuffingReuse) {
-					pw, a.Result = u.password, engine.ResultPasswordOK
-				}
-				a.PasswordSHA1 = sha1Hex(pw)
-			} else {
-				a.Username = comboCase(r, username(r, "", g.taken))
-				a.PasswordSHA1 = sha1Hex(leakedPassword(r))
-				a.Result = engine.ResultNoSuchUser
-			}
+			g.combo(r, t, &a)
 			e := g.emit(streamStuffing<<40|uint64(w), t, "stuffing", LabelCredentialStuffing, false, a)
 			if a.Result == engine.ResultPasswordOK && chance(r, confirmedShare) {
 				g.confirmFraud(r, e)
@@ -140,4 +127,24 @@ func (g *gen) botAddr(r *rand.Rand, b *botnet) netip.Addr {
 	}
 	s.left--
 	return s.addr
+}
+
+// combo fills a with one line of a combo list tried at t: a victim's
+// username with a leaked password (now and then the victim's own,
+// reused), or a username no account has.
+func (g *gen) combo(r *rand.Rand, t time.Time, a *engine.Attempt) {
+	if chance(r, stuffingExisting) {
+		u := g.victim(r, t)
+		a.UserID, a.Username = u.ID, comboCase(r, u.Username)
+		pw := leakedPassword(r)
+		a.Result = engine.ResultPasswordBad
+		if chance(r, stuffingReuse) {
+			pw, a.Result = u.password, engine.ResultPasswordOK
+		}
+		a.PasswordSHA1 = sha1Hex(pw)
+	} else {
+		a.Username = comboCase(r, username(r, "", g.taken))
+		a.PasswordSHA1 = sha1Hex(leakedPassword(r))
+		a.Result = engine.ResultNoSuchUser
+	}
 }
