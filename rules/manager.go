@@ -512,7 +512,7 @@ func (m *Manager) put(files []Source) (*Snapshot, error) {
 	}
 	set, err := Compile(srcs...)
 	if err != nil {
-		m.failed(TriggerAPI, err)
+		m.refused("", err)
 		return nil, rejected(err, names)
 	}
 	origin := OriginAPI
@@ -565,6 +565,7 @@ func (m *Manager) install(trigger string, set *Set, srcs []Source, origin string
 		m.log.Debug("rules unchanged", "trigger", trigger, "version", set.Version())
 	}
 	m.rejected = false
+	m.reportHealth()
 	return changed
 }
 
@@ -586,6 +587,38 @@ func (m *Manager) failed(trigger string, err error) {
 	}
 	m.metrics.failed(trigger, m.opts.Now())
 	m.rejected = true
+	m.reportHealth()
+}
+
+// refused records a put through the API rejected (tenant "" for the
+// shared rules): the caller is answered with the problems, and nothing
+// on disk or in force changed, so the failure is not the files' and the
+// success gauge keeps saying how they load. Logged at warning level, with
+// the problem, for whoever audits the puts.
+func (m *Manager) refused(tenant string, err error) {
+	m.metrics.refused()
+	if tenant == "" {
+		m.log.Warn("rules put rejected; the ruleset in force stays", "trigger", TriggerAPI, "err", err)
+		return
+	}
+	in := ""
+	if t := m.Tenant(tenant); t != nil {
+		in = t.Overlay.Version()
+	}
+	m.log.Warn("tenant rules put rejected; the tenant's overlay in force stays", "trigger", TriggerAPI, "tenant", tenant, "in_force", in, "err", err)
+}
+
+// reportHealth sets riskgate_rules_last_reload_success from what is
+// rejected now, not from the last event: 1 only while the shared files,
+// the tenants folder and every tenant's overlay load, so that a tenant's
+// edit that loads does not hide the shared files' rejection, nor the
+// shared files' reload a tenant's. Under mu.
+func (m *Manager) reportHealth() {
+	ok := !m.rejected && m.folderErr == ""
+	if cur := m.Snapshot(); cur != nil && len(cur.TenantFailures) > 0 {
+		ok = false
+	}
+	m.metrics.health(ok)
 }
 
 var namePattern = lazyRegexp(`^[A-Za-z0-9][A-Za-z0-9._-]*\.ya?ml$`)

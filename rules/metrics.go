@@ -41,11 +41,11 @@ func newMetrics() *metrics {
 		}, []string{"version"}),
 		success: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "riskgate_rules_last_reload_success",
-			Help: "1 if the last rules load or reload succeeded, 0 if it was rejected (the previous ruleset stays in force).",
+			Help: "1 while the rule files load: 0 while the last load of the shared rules, the tenants folder or a tenant's overlay was rejected (what was in force stays). A put through the API that is rejected is refused to its caller and changes nothing here.",
 		}),
 		timestamp: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "riskgate_rules_last_reload_timestamp_seconds",
-			Help: "Unix time of the last rules load or reload attempt, successful or not.",
+			Help: "Unix time of the last load or reload of the rules (from their files, or a put through the API put in force), successful or not.",
 		}),
 		count: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "riskgate_rules",
@@ -66,14 +66,15 @@ func (m *metrics) collector() prometheus.Collector {
 	return metricset.Set{m.version, m.success, m.timestamp, m.count, m.reloads, m.stale}
 }
 
-// loaded records a ruleset put in force, or found unchanged.
+// loaded records a ruleset put in force, or found unchanged. The success
+// gauge is the Manager's to set (health): a shared ruleset that loads
+// says nothing of the tenants' overlays.
 func (m *metrics) loaded(trigger, version string, rules int, changed bool, at time.Time) {
 	result := "success"
 	if !changed {
 		result = "unchanged"
 	}
 	m.reloads.WithLabelValues(trigger, result).Inc()
-	m.success.Set(1)
 	m.timestamp.Set(float64(at.UnixNano()) / 1e9)
 	m.count.Set(float64(rules))
 	m.mu.Lock()
@@ -87,20 +88,32 @@ func (m *metrics) loaded(trigger, version string, rules int, changed bool, at ti
 	}
 }
 
-// tenantLoaded records a tenant's overlay put in force: a load that
-// succeeded, which the success gauge must say after a rejected one (the
-// shared ruleset's version and rule count are not the overlay's).
+// tenantLoaded records a tenant's overlay put in force (the shared
+// ruleset's version and rule count are not the overlay's).
 func (m *metrics) tenantLoaded(trigger string, at time.Time) {
 	m.reloads.WithLabelValues(trigger, "success").Inc()
-	m.success.Set(1)
 	m.timestamp.Set(float64(at.UnixNano()) / 1e9)
 }
 
-// failed records a ruleset rejected; the one in force stays.
+// failed records rule files rejected; what was in force stays.
 func (m *metrics) failed(trigger string, at time.Time) {
 	m.reloads.WithLabelValues(trigger, "failure").Inc()
-	m.success.Set(0)
 	m.timestamp.Set(float64(at.UnixNano()) / 1e9)
+}
+
+// refused records a put through the API rejected: its caller has the
+// problems, nothing on disk or in force changed, so only the count moves.
+func (m *metrics) refused() {
+	m.reloads.WithLabelValues(TriggerAPI, "failure").Inc()
+}
+
+// health sets the success gauge: whether every rule file loads.
+func (m *metrics) health(ok bool) {
+	if ok {
+		m.success.Set(1)
+	} else {
+		m.success.Set(0)
+	}
 }
 
 // staleTenants sets the stale gauge to the tenants whose overlay files

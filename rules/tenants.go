@@ -378,7 +378,7 @@ func (m *Manager) PutTenant(tenant, ifVersion string, files []Source) (*TenantSn
 	}
 	cand, err := m.ValidateTenant(tenant, files)
 	if err != nil {
-		m.tenantFailed(tenant, err)
+		m.refused(tenant, err)
 		return nil, err
 	}
 	origin := OriginAPI
@@ -411,19 +411,9 @@ func (m *Manager) PutTenant(tenant, ifVersion string, files []Source) (*TenantSn
 	}
 	m.cur.Store(&next)
 	m.metrics.tenantLoaded(TriggerAPI, m.opts.Now())
+	m.reportHealth()
 	m.log.Info("tenant rules in force", "trigger", TriggerAPI, "tenant", tenant, "version", t.Set.Version(), "rules", len(t.Set.Rules()), "origin", origin)
 	return t, nil
-}
-
-// tenantFailed records a tenant's overlay rejected: logged with the
-// tenant and the overlay that stays, not as the shared ruleset's.
-func (m *Manager) tenantFailed(tenant string, err error) {
-	in := ""
-	if t := m.Tenant(tenant); t != nil {
-		in = t.Overlay.Version()
-	}
-	m.log.Error("tenant rules rejected; the tenant's overlay in force stays", "trigger", TriggerAPI, "tenant", tenant, "in_force", in, "err", err)
-	m.metrics.failed(TriggerAPI, m.opts.Now())
 }
 
 // tenantsFolderFailed records the tenants folder itself rejected by a
@@ -433,6 +423,7 @@ func (m *Manager) tenantFailed(tenant string, err error) {
 // at error level when it is new or changed, as applyTenants does a
 // tenant's.
 func (m *Manager) tenantsFolderFailed(trigger string, err error) {
+	defer m.reportHealth()
 	cur := m.Snapshot()
 	now := m.opts.Now()
 	failures := make(map[string]*TenantFailure, len(cur.Tenants)+len(cur.TenantFailures))
@@ -470,6 +461,7 @@ func (m *Manager) tenantsFolderFailed(trigger string, err error) {
 // changed, not at every reload that finds it again, and reports whether
 // an overlay in force changed.
 func (m *Manager) applyTenants(trigger string, read tenantsRead) bool {
+	defer m.reportHealth()
 	cur := m.Snapshot()
 	now := m.opts.Now()
 	tenants := read.overlays

@@ -1,0 +1,177 @@
+package rules
+
+import (
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/riskgate/riskgate/internal/syncbuf"
+)
+
+// TestReloadSuccessSaysHowTheFilesLoad: riskgate_rules_last_reload_success
+// is 0 exactly while a rule file on disk is rejected, whatever happened
+// last. A put through the API that does not compile changes nothing on
+// disk or in force (its caller has the problems), so it must not page the
+// operator through the gauge; and a part that loads (a tenant's put, the
+// shared rules' put) must not hide another part still rejected. Before,
+// the gauge was set by the last event: a rejected put set it to 0 until
+// the next load, and a good put set it to 1 over broken files.
+func TestReloadSuccessSaysHowTheFilesLoad(t *testing.T) {
+	const badShared = "version: shared\nrules:\n" + badRule
+	for _, c := range []struct {
+		name string
+		// steps run in order; after each the gauge must read want.
+		steps []healthStep
+		// mended: files were rejected, then loaded, and the log says so.
+		mended bool
+	}{
+		{name: "a rejected put of the shared rules", steps: []healthStep{
+			{"put bad shared rules", 1, func(h *healthRig) error { return h.putShared(badShared, false) }},
+			{"reload the files", 1, func(h *healthRig) error { return h.reload(true) }},
+		}},
+		{name: "a rejected put of a tenant's overlay", steps: []healthStep{
+			{"put a bad overlay", 1, func(h *healthRig) error { return h.putTenant("rules:\n"+badRule, false) }},
+		}},
+		{name: "a tenant's put over rejected shared files", mended: true, steps: []healthStep{
+			{"break the shared file", 0, func(h *healthRig) error { h.write(h.shared, sharedRules+badRule); return h.reload(false) }},
+			{"put a good overlay", 0, func(h *healthRig) error {
+				return h.putTenant(strings.Replace(acmeOverlay, "acme-1", "acme-2", 1), true)
+			}},
+			{"mend the shared file", 1, func(h *healthRig) error { h.write(h.shared, sharedRules); return h.reload(true) }},
+		}},
+		{name: "a shared put over a rejected overlay", mended: true, steps: []healthStep{
+			{"break acme's file", 0, func(h *healthRig) error { h.write(h.acme, acmeOverlay+badRule); return h.reload(false) }},
+			{"put good shared rules", 0, func(h *healthRig) error {
+				return h.putShared(strings.Replace(sharedRules, "version: shared", "version: shared-2", 1), true)
+			}},
+			{"mend acme's file", 1, func(h *healthRig) error { h.write(h.acme, acmeOverlay); return h.reload(true) }},
+		}},
+		{name: "a rejected put over rejected files", mended: true, steps: []healthStep{
+			{"break the shared file", 0, func(h *healthRig) error { h.write(h.shared, sharedRules+badRule); return h.reload(false) }},
+			{"put bad shared rules", 0, func(h *healthRig) error { return h.putShared(badShared, false) }},
+			{"mend the shared file", 1, func(h *healthRig) error { h.write(h.shared, sharedRules); return h.reload(true) }},
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHealthRig(t)
+			if got := h.success(); got != 1 {
+				t.Fatalf("at the start: success %v, want 1", got)
+			}
+			for _, s := range c.steps {
+				if err := s.do(h); err != nil {
+					t.Fatalf("%s: %v", s.name, err)
+				}
+				if got := h.success(); got != s.want {
+					t.Fatalf("after %q: riskgate_rules_last_reload_success %v, want %v", s.name, got, s.want)
+				}
+			}
+			// Only files rejected, then loaded, are "no longer rejected".
+			if got := strings.Contains(h.log.String(), "no longer rejected"); got != c.mended {
+				t.Errorf("the log says \"no longer rejected\": %v, want %v:\n%s", got, c.mended, h.log.String())
+			}
+		})
+	}
+}
+
+// TestRejectedPutIsCountedAndLogged: the rejected put is still counted
+// (trigger api, result failure) and logged as a warning with its problem.
+func TestRejectedPutIsCountedAndLogged(t *testing.T) {
+	h := newHealthRig(t)
+	if err := h.putShared("version: shared\nrules:\n"+badRule, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.putTenant("rules:\n"+badRule, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.ToFloat64(h.m.metrics.reloads.WithLabelValues(TriggerAPI, "failure")); got != 2 {
+		t.Errorf("riskgate_rules_reloads_total{trigger=api,result=failure} %v, want 2", got)
+	}
+	log := h.log.String()
+	for _, want := range []string{
+		`level=WARN msg="rules put rejected; the ruleset in force stays" trigger=api err=`,
+		`level=WARN msg="tenant rules put rejected; the tenant's overlay in force stays" trigger=api tenant=acme in_force=tenant:acme@acme-1@`,
+	} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q:\n%s", want, log)
+		}
+	}
+	if strings.Contains(log, "level=ERROR") {
+		t.Errorf("a rejected put logged an error, as a file that does not load does:\n%s", log)
+	}
+}
+
+type healthStep struct {
+	name string
+	want float64
+	do   func(*healthRig) error
+}
+
+// healthRig is a Manager on a shared rules folder and a tenants folder
+// with acme's overlay, reloaded by hand (no watch), and its log.
+type healthRig struct {
+	t            *testing.T
+	m            *Manager
+	shared, acme string
+	log          syncbuf.Buffer
+}
+
+func newHealthRig(t *testing.T) *healthRig {
+	root := t.TempDir()
+	h := &healthRig{t: t, shared: filepath.Join(root, "rules"), acme: filepath.Join(root, "tenants", "acme")}
+	for _, d := range []string{h.shared, h.acme} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.write(h.shared, sharedRules)
+	h.write(h.acme, acmeOverlay)
+	var err error
+	h.m, err = NewManager(Options{Paths: []string{h.shared}, TenantsDir: filepath.Dir(h.acme),
+		Logger: slog.New(slog.NewTextHandler(&h.log, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func (h *healthRig) success() float64 { return testutil.ToFloat64(h.m.metrics.success) }
+
+// write replaces the folder's one rule file.
+func (h *healthRig) write(dir, data string) {
+	name := "default.yaml"
+	if dir == h.acme {
+		name = "rules.yaml"
+	}
+	put(h.t, dir, name, data)
+}
+
+// reload reloads as SIGHUP does; ok says whether it should load.
+func (h *healthRig) reload(ok bool) error {
+	_, err := h.m.Reload(TriggerSignal)
+	return expect("reload", err, ok)
+}
+
+func (h *healthRig) putShared(data string, ok bool) error {
+	_, err := h.m.Put("", src("default.yaml", data))
+	return expect("put", err, ok)
+}
+
+func (h *healthRig) putTenant(data string, ok bool) error {
+	_, err := h.m.PutTenant("acme", "", src("rules.yaml", data))
+	return expect("tenant put", err, ok)
+}
+
+func expect(what string, err error, ok bool) error {
+	switch {
+	case ok && err != nil:
+		return err
+	case !ok && err == nil:
+		return errors.New(what + " succeeded, want it rejected")
+	}
+	return nil
+}
