@@ -377,6 +377,7 @@ type server struct {
 	grpc, http string
 	ready      time.Duration
 	log        *bytes.Buffer
+	exited     chan struct{} // closed once cmd has been waited for
 }
 
 // freePort asks the kernel for a port that is free now.
@@ -389,9 +390,23 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// errPortTaken is a server that could not bind a port compare found free:
+// another process took it in between (an outgoing connection's local
+// port is drawn from the same range). The start is tried again on others.
+var errPortTaken = errors.New("a port was taken before the server bound it")
+
 // start runs riskgate serve or the floor on free ports and waits for
 // /readyz, timing it from the exec.
 func start(ctx context.Context, c config, name, redisURL string) (*server, error) {
+	for tries := 1; ; tries++ {
+		s, err := startOnce(ctx, c, name, redisURL)
+		if !errors.Is(err, errPortTaken) || tries == 5 {
+			return s, err
+		}
+	}
+}
+
+func startOnce(ctx context.Context, c config, name, redisURL string) (*server, error) {
 	gp, err := freePort()
 	if err != nil {
 		return nil, err
@@ -400,7 +415,7 @@ func start(ctx context.Context, c config, name, redisURL string) (*server, error
 	if err != nil {
 		return nil, err
 	}
-	s := &server{grpc: fmt.Sprintf("127.0.0.1:%d", gp), http: fmt.Sprintf("127.0.0.1:%d", hp), log: &bytes.Buffer{}}
+	s := &server{grpc: fmt.Sprintf("127.0.0.1:%d", gp), http: fmt.Sprintf("127.0.0.1:%d", hp), log: &bytes.Buffer{}, exited: make(chan struct{})}
 	var args []string
 	if name == "floor" {
 		args = []string{"-grpc-addr", s.grpc, "-http-addr", s.http}
@@ -422,6 +437,7 @@ func start(ctx context.Context, c config, name, redisURL string) (*server, error
 	if err := s.cmd.Start(); err != nil {
 		return nil, err
 	}
+	go func() { _ = s.cmd.Wait(); close(s.exited) }()
 	for {
 		resp, err := client.Get("http://" + s.http + "/readyz")
 		if err == nil {
@@ -430,6 +446,15 @@ func start(ctx context.Context, c config, name, redisURL string) (*server, error
 				s.ready = time.Since(begin)
 				return s, nil
 			}
+		}
+		select {
+		case <-s.exited:
+			// The log is complete once the process has been waited for.
+			if strings.Contains(s.log.String(), "address already in use") {
+				return nil, fmt.Errorf("%s: %w: %s", name, errPortTaken, s.log)
+			}
+			return nil, fmt.Errorf("%s exited before it was ready: %s", name, s.log)
+		default:
 		}
 		if time.Since(begin) > 30*time.Second {
 			s.stop()
@@ -441,13 +466,11 @@ func start(ctx context.Context, c config, name, redisURL string) (*server, error
 
 func (s *server) stop() {
 	_ = s.cmd.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-s.exited:
 	case <-time.After(10 * time.Second):
 		_ = s.cmd.Process.Kill()
-		<-done
+		<-s.exited
 	}
 }
 
