@@ -1,8 +1,8 @@
 // Package deploy_test checks the deployment files against the schemas and
-// tools that judge them (Kubernetes' OpenAPI schemas, systemd-analyze) and
-// against the riskgate binary they run: every flag and RISKGATE_* variable
-// they use exists, and the Deployment's arguments start a server that
-// answers its probes.
+// tools that judge them (Kubernetes' OpenAPI schemas, systemd-analyze,
+// Prometheus' promtool for the alerting rules) and against the riskgate
+// binary they run: every flag and RISKGATE_* variable they use exists, and
+// the Deployment's arguments start a server that answers its probes.
 package deploy_test
 
 import (

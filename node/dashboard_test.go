@@ -221,6 +221,19 @@ func offFamily(name string) bool {
 // lints it).
 func exportedMetrics(t *testing.T) (map[string]bool, []byte) {
 	t.Helper()
+	labels, scrape := exportedMetricLabels(t)
+	names := make(map[string]bool, len(labels))
+	for name := range labels {
+		names[name] = true
+	}
+	return names, scrape
+}
+
+// exportedMetricLabels is exportedMetrics with the label names of each
+// metric: the alerting rules' test (node/alertrules_test.go) checks their
+// matchers and groupings by them.
+func exportedMetricLabels(t *testing.T) (map[string]map[string]bool, []byte) {
+	t.Helper()
 	rds := redistest.Start(t)
 	dir := t.TempDir()
 	geo, err := geoipgen.Write(dir)
@@ -292,9 +305,9 @@ func exportedMetrics(t *testing.T) (map[string]bool, []byte) {
 		t.Fatal(err)
 	}
 
-	names := map[string]bool{}
+	names := map[string]map[string]bool{}
 	for _, r := range []*describingRegistry{reg, mreg} {
-		if err := r.names(names); err != nil {
+		if err := r.labels(names); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -305,7 +318,7 @@ func exportedMetrics(t *testing.T) (map[string]bool, []byte) {
 		"riskgate_kafka_consumer_lag", "riskgate_alerts_sent_total", "riskgate_notifications_published_total",
 		"riskgate_alert_reopens_total", "riskgate_capture_files", "riskgate_tls_certificate_expiry_timestamp_seconds",
 		"riskgate_rules_version_info", "go_goroutines", "process_cpu_seconds_total"} {
-		if !names[want] {
+		if names[want] == nil {
 			t.Fatalf("the nodes export no %s: is a part missing from the test's nodes?", want)
 		}
 	}
@@ -347,13 +360,26 @@ func (r *describingRegistry) MustRegister(cs ...prometheus.Collector) {
 	}
 }
 
-// descName reads a metric's name from its description: client_golang
-// shows it (Desc.String) and has no accessor.
-var descName = regexp.MustCompile(`^Desc\{fqName: "([a-zA-Z_:][a-zA-Z0-9_:]*)"`)
+// descName reads a metric's name and label names from its description:
+// client_golang shows them (Desc.String) and has no accessor.
+var descName = regexp.MustCompile(`^Desc\{fqName: "([a-zA-Z_:][a-zA-Z0-9_:]*)", .*constLabels: \{(.*)\}, variableLabels: \{([^{}]*)\}\}$`)
 
-// names adds the names of the metrics registered, and of those a scrape
-// returns (a collector may describe less than it collects), to into.
-func (r *describingRegistry) names(into map[string]bool) error {
+// constLabelName is a constant label's name in a description's
+// constLabels (name="value",...).
+var constLabelName = regexp.MustCompile(`(?:^|,)([a-zA-Z_][a-zA-Z0-9_]*)="`)
+
+// labels adds the metrics registered, and those a scrape returns (a
+// collector may describe less than it collects), to into, each with its
+// label names.
+func (r *describingRegistry) labels(into map[string]map[string]bool) error {
+	add := func(name string, labels ...string) {
+		if into[name] == nil {
+			into[name] = map[string]bool{}
+		}
+		for _, l := range labels {
+			into[name][l] = true
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, d := range r.descs {
@@ -361,14 +387,28 @@ func (r *describingRegistry) names(into map[string]bool) error {
 		if m == nil {
 			return fmt.Errorf("no metric name in the description %s", d)
 		}
-		into[m[1]] = true
+		add(m[1])
+		for _, c := range constLabelName.FindAllStringSubmatch(m[2], -1) {
+			add(m[1], c[1])
+		}
+		for _, l := range strings.Split(m[3], ",") {
+			// A constrained label shows as c(name).
+			if l = strings.TrimSuffix(strings.TrimPrefix(l, "c("), ")"); l != "" {
+				add(m[1], l)
+			}
+		}
 	}
 	mfs, err := r.Gather()
 	if err != nil {
 		return err
 	}
 	for _, mf := range mfs {
-		into[mf.GetName()] = true
+		add(mf.GetName())
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				add(mf.GetName(), lp.GetName())
+			}
+		}
 	}
 	return nil
 }
