@@ -77,7 +77,7 @@ type testServer struct {
 // startServer assembles a node as `riskgate serve` does (package node),
 // on a folder holding the default rules, with the options' credentials,
 // TLS and listeners, and serves it until the test ends.
-func startServer(t *testing.T, o testOpts) *testServer {
+func startServer(t testing.TB, o testOpts) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), rules.DefaultSource().Data, 0o644); err != nil {

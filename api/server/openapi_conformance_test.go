@@ -187,7 +187,7 @@ func (s flakyStore) Forget(ctx context.Context, tenant string, user engine.Key) 
 
 // loadConformance loads the document and its router, with the body
 // decoders the document's media types need.
-func loadConformance(t *testing.T) (*openapi3.T, routers.Router) {
+func loadConformance(t testing.TB) (*openapi3.T, routers.Router) {
 	t.Helper()
 	doc := loadOpenAPI(t)
 	doc.Servers = nil // match the test servers' addresses
@@ -372,7 +372,7 @@ func (e *conformanceEnv) run(t *testing.T, c confCase) {
 	if resp.StatusCode != c.want {
 		t.Errorf("answered %d %.300s, want %d", resp.StatusCode, data, c.want)
 	}
-	if err := e.validateAnswer(in, resp, data); err != nil {
+	if err := validateAnswer(in, resp, data); err != nil {
 		t.Errorf("the answer (%d %s %.200q) is not what api/openapi.yaml describes: %s", resp.StatusCode, resp.Header.Get("Content-Type"), data, short(err))
 	}
 	if c.field != "" {
@@ -386,7 +386,7 @@ func (e *conformanceEnv) run(t *testing.T, c confCase) {
 // validateAnswer holds an answer to the document: its status, headers and
 // body (ValidateResponse), and, where the document describes no body, no
 // body at all (ValidateResponse lets any through).
-func (e *conformanceEnv) validateAnswer(in *openapi3filter.RequestValidationInput, resp *http.Response, data []byte) error {
+func validateAnswer(in *openapi3filter.RequestValidationInput, resp *http.Response, data []byte) error {
 	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: resp.StatusCode,
 		Header: resp.Header, Body: io.NopCloser(bytes.NewReader(data)), Options: validationOptions()}
 	if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
