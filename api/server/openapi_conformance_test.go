@@ -567,6 +567,10 @@ func conformanceCases() []confCase {
 		{op: "score", name: "a tenant starting with a dot", method: "POST", path: "/v1/score", token: scoringToken, body: `{"ip":"81.2.69.160","tenant":".acme"}`, want: 400, field: "tenant", refused: true},
 		{op: "score", name: "a channel of other characters", method: "POST", path: "/v1/score", token: scoringToken, body: `{"ip":"81.2.69.160","channel":"web app"}`, want: 400, field: "channel", refused: true},
 		{op: "score", name: "an id too long", method: "POST", path: "/v1/score", token: scoringToken, body: `{"ip":"81.2.69.160","user_id":"` + longID + `"}`, want: 400, field: "user_id", refused: true},
+		// 200 characters, 400 bytes: the document's maxLength counts
+		// characters, the server bytes (the description says so).
+		{op: "score", name: "an id of two-byte characters too long", method: "POST", path: "/v1/score", token: scoringToken, body: `{"ip":"81.2.69.160","user_id":"` + strings.Repeat("é", 200) + `"}`, want: 400, field: "user_id"},
+		{op: "score", name: "an attribute key too long", method: "POST", path: "/v1/score", token: scoringToken, body: `{"ip":"81.2.69.160","attributes":{"` + strings.Repeat("k", 65) + `":"v"}}`, want: 400, field: "attributes"},
 		{op: "score", name: "a year before 2000", method: "POST", path: "/v1/score", token: scoringToken, body: `{"ip":"81.2.69.160","time":"1999-12-31T23:59:59Z"}`, want: 400, field: "time"},
 		{op: "score", name: "33 attributes", method: "POST", path: "/v1/score", token: scoringToken, body: `{"ip":"81.2.69.160","attributes":{` + manyAttributes(33) + `}}`, want: 400, field: "attributes", refused: true},
 		{op: "score", name: "a password in the attributes", method: "POST", path: "/v1/score", token: scoringToken, body: `{"ip":"81.2.69.160","attributes":{"password":"hunter2"}}`, want: 400, field: "attributes.password"},
