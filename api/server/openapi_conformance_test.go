@@ -757,6 +757,7 @@ func conformanceCases() []confCase {
 
 		// The tenants folder gone (kept so to the end: these come last of main's).
 		{op: "putTenantRules", name: "the tenants folder gone", method: "PUT", path: "/v1/tenants/acme/rules", token: acmeToken, body: overlay, want: 503, before: goneTenants},
+		{op: "getTenantRules", name: "the tenants folder gone: a reload_error", method: "GET", path: "/v1/tenants/acme/rules", token: acmeToken, want: 200},
 		{op: "promoteTenantRule", name: "the tenants folder gone", method: "POST", path: "/v1/tenants/acme/rules:promote", token: acmeToken, body: `{"rule_id":"acme-night"}`, want: 503},
 
 		// The operational routes.
