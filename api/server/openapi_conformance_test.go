@@ -90,6 +90,7 @@ const kratosRules = "rules:\n  - id: no-api-logins\n    description: API logins 
 // must be answered by a case.
 var unreachableStatuses = map[string]string{
 	"backtest 429": "a second backtest while one runs: nothing holds one running for as long as a test needs (node/capture.go nodeCapture.busy)",
+	"metrics 503":  "a gathering of over 10 seconds (promhttp's Timeout, api/server/health.go): a test would wait that long",
 }
 
 // confCase is one request and the answer it must get.
