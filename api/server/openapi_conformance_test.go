@@ -234,6 +234,9 @@ func validationOptions() *openapi3filter.Options {
 	return &openapi3filter.Options{AuthenticationFunc: bearerPresent, IncludeResponseStatus: true, MultiError: true}
 }
 
+// TestOpenAPIConformance: every operation of api/openapi.yaml, on real
+// servers, request and answer held to the document (see the top of the
+// file).
 func TestOpenAPIConformance(t *testing.T) {
 	doc, router := loadConformance(t)
 	down := new(atomic.Bool)
@@ -310,7 +313,10 @@ func TestOpenAPIConformance(t *testing.T) {
 
 // run sends c and holds the request and the answer to the document.
 func (e *conformanceEnv) run(t *testing.T, c confCase) {
-	srv := e.srv[cmp(c.srv, "main")]
+	srv := e.srv[orMain(c.srv)]
+	if srv == nil {
+		t.Fatalf("no server %q", c.srv)
+	}
 	if c.before != nil {
 		c.before(t, e)
 	}
@@ -475,11 +481,12 @@ func short(err error) string {
 	return err.Error()
 }
 
-func cmp(s, or string) string {
-	if s == "" {
-		return or
+// orMain is a case's server, main when it names none.
+func orMain(srv string) string {
+	if srv == "" {
+		return "main"
 	}
-	return s
+	return srv
 }
 
 // jsonString is s as a JSON string.
