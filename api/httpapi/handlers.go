@@ -209,6 +209,19 @@ func (a *API) putRules(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, newRulesetJSON(s))
 }
 
+// onlyFiles refuses what a validation does not take, naming it as a 400
+// names the offending field: it was "files: only files are accepted
+// here", which named the one field that was right.
+func onlyFiles(req *rulesRequest) error {
+	switch {
+	case req.Attempt != nil:
+		return &engine.FieldError{Field: "attempt", Msg: "not accepted here (POST /v1/rules:test scores an attempt)"}
+	case req.IfVersion != "":
+		return &engine.FieldError{Field: "if_version", Msg: "not accepted here: a validation changes nothing"}
+	}
+	return nil
+}
+
 type validateJSON struct {
 	Valid     bool              `json:"valid"`
 	Version   string            `json:"version,omitempty"`
@@ -222,8 +235,8 @@ func (a *API) validateRules(w http.ResponseWriter, r *http.Request) {
 		a.failRequest(w, err)
 		return
 	}
-	if req.Attempt != nil || req.IfVersion != "" {
-		a.fail(w, &engine.FieldError{Field: "files", Msg: "only files are accepted here"})
+	if err := onlyFiles(&req); err != nil {
+		a.fail(w, err)
 		return
 	}
 	v, err := a.Service.ValidateRules(sources(req.Files))

@@ -161,8 +161,8 @@ func (a *API) validateTenantRules(w http.ResponseWriter, r *http.Request) {
 		a.failRequest(w, err)
 		return
 	}
-	if req.Attempt != nil || req.IfVersion != "" {
-		a.fail(w, &engine.FieldError{Field: "files", Msg: "only files are accepted here"})
+	if err := onlyFiles(&req); err != nil {
+		a.fail(w, err)
 		return
 	}
 	v, err := a.Service.ValidateTenantRules(r.PathValue("tenant"), sources(req.Files))

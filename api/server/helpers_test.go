@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/riskgate/riskgate/api/server"
+	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/node"
 	"github.com/riskgate/riskgate/rules"
 )
@@ -48,7 +49,18 @@ type testOpts struct {
 	// rulesFile gives the server its rules as their file
 	// (testServer.rulesDir/rules.yaml), not their folder.
 	rulesFile bool
+	// backtestTimeout replaces the capture's backtest timeout (a minute).
+	backtestTimeout time.Duration
+	// kratos mounts the Ory Kratos hook (POST /v1/kratos/login) with
+	// kratosToken as its token.
+	kratos bool
+	// store replaces the node's memory store; the test closes it.
+	store engine.Store
 }
+
+// kratosToken is the Kratos hook's token of a server started with
+// testOpts.kratos.
+const kratosToken = "kratos-hook-token-0123456789"
 
 // testServer is a real server on 127.0.0.1 ports, stopped by the test.
 type testServer struct {
@@ -65,7 +77,7 @@ type testServer struct {
 // startServer assembles a node as `riskgate serve` does (package node),
 // on a folder holding the default rules, with the options' credentials,
 // TLS and listeners, and serves it until the test ends.
-func startServer(t *testing.T, o testOpts) *testServer {
+func startServer(t testing.TB, o testOpts) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), rules.DefaultSource().Data, 0o644); err != nil {
@@ -100,6 +112,9 @@ func startServer(t *testing.T, o testOpts) *testServer {
 	}
 	if o.capture {
 		cfg.Capture = node.CaptureConfig{Dir: t.TempDir(), Retention: 24 * time.Hour, BacktestMaxAttempts: 1000, BacktestTimeout: time.Minute}
+		if o.backtestTimeout > 0 {
+			cfg.Capture.BacktestTimeout = o.backtestTimeout
+		}
 	}
 	if o.metricsApart {
 		cfg.Metrics.Addr = "127.0.0.1:0"
@@ -117,6 +132,18 @@ func startServer(t *testing.T, o testOpts) *testServer {
 	}
 	reg := prometheus.NewRegistry()
 	opts := []node.Option{node.WithLogger(log), node.WithRegistry(reg), node.WithSecret([]byte("test-secret-0123456789abcdef"))}
+	if o.kratos {
+		cfg.Kratos = node.KratosConfig{TokenFile: tokenFile("kratos", kratosToken)}
+		routes, err := node.KratosRoutes(&cfg, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts = append(opts, node.WithRoutes(routes))
+	}
+	if o.store != nil {
+		opts = append(opts, node.WithStore(o.store))
+		t.Cleanup(func() { _ = o.store.Close(context.Background()) })
+	}
 	for _, c := range o.checks {
 		if c.Optional {
 			opts = append(opts, node.WithOptionalCheck(c.Name, c.HealthService, c.Check))

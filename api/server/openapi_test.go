@@ -22,7 +22,7 @@ import (
 // loadOpenAPI loads api/openapi.yaml with kin-openapi and validates it
 // against the OpenAPI 3 specification (issue 10 item 13): a flow map with
 // a stray key, a broken $ref, a bad schema fail here.
-func loadOpenAPI(t *testing.T) *openapi3.T {
+func loadOpenAPI(t testing.TB) *openapi3.T {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("..", "openapi.yaml"))
 	if err != nil {
