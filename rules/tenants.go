@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -560,21 +559,3 @@ type warnings struct{ seen, now map[string]bool }
 // reloaded ends a reload: what it did not find again is forgotten, and
 // warned of when found again.
 func (w *warnings) reloaded() { w.seen, w.now = w.now, nil }
-
-// tenantWatchPaths are the folders Watch watches for overlays: the
-// tenants folder and each tenant's folder in it.
-func (m *Manager) tenantWatchPaths() []string {
-	if m.opts.TenantsDir == "" {
-		return nil
-	}
-	paths := []string{m.opts.TenantsDir}
-	entries, _ := os.ReadDir(m.opts.TenantsDir)
-	var dirs []string
-	for _, e := range entries {
-		if TenantFolder(m.opts.TenantsDir, e) && ValidTenant(e.Name()) {
-			dirs = append(dirs, filepath.Join(m.opts.TenantsDir, e.Name()))
-		}
-	}
-	sort.Strings(dirs)
-	return append(paths, dirs...)
-}
