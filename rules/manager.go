@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/internal/filewatch"
 )
 
 // Origins of a ruleset.
@@ -128,6 +129,9 @@ type Manager struct {
 	// beforeTenantRead, when set (tests), is called by readTenants before
 	// it reads a tenant's folder of its listing; under mu.
 	beforeTenantRead func(tenant string)
+	// watch is the watcher Watch runs (nil when none), which every
+	// reload tells of the paths it found failing (tellWatch); under mu.
+	watch *filewatch.Watcher
 }
 
 var _ engine.Rules = (*Manager)(nil)
@@ -295,9 +299,9 @@ func (r reloadResult) errFor(tenantsDir, path string) error {
 	return r.shared
 }
 
-func (m *Manager) reload(trigger string) reloadResult {
+func (m *Manager) reload(trigger string) (r reloadResult) {
 	defer m.warned.reloaded()
-	var r reloadResult
+	defer func() { m.tellWatch(r) }()
 	r.changed, r.shared = m.reloadShared(trigger)
 	if m.opts.TenantsDir == "" {
 		return r

@@ -71,31 +71,81 @@ func (m *Manager) Watch(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("rules watch: %w", err)
 		}
-		m.log.Info("watching rule files", "paths", paths, "debounce", m.opts.Debounce)
+		m.setWatch(w)
 		// A change between the last load and this watch would be missed:
-		// look once now (nothing changes when nothing did). Then compare
-		// the tenants' folders with those watched, as after a watch's
+		// look once now (nothing changes when nothing did; what fails is
+		// told to the watch, which retries it). Then compare the
+		// tenants' folders with those watched, as after a watch's
 		// reload: a tenants folder back between the listing above and
 		// the watch's first look at it (moved back, remounted) is no
 		// change to the watch, and its tenants' folders went unwatched,
 		// their edits unseen, until a tenant's folder came or went.
 		_, _ = m.Reload(TriggerFile)
 		signal()
+		// Logged once the watch has looked: from here on, a change is
+		// the watch's to see.
+		m.log.Info("watching rule files", "paths", paths, "debounce", m.opts.Debounce)
 	wait:
 		for {
 			select {
 			case <-ctx.Done():
+				m.setWatch(nil)
 				return w.Close()
 			case <-regroup:
 				if slices.Equal(m.tenantWatchPaths(), tenants) {
 					continue
 				}
+				m.setWatch(nil)
 				if err := w.Close(); err != nil {
 					return fmt.Errorf("rules watch: %w", err)
 				}
 				break wait
 			}
 		}
+	}
+}
+
+// setWatch sets the watcher the reloads tell of what fails (nil: none).
+func (m *Manager) setWatch(w *filewatch.Watcher) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.watch = w
+}
+
+// tellWatch tells the watch which of its paths a reload found failing:
+// the shared files, the tenants folder, a tenant's folder. The watch
+// retries a path whose load it saw fail; but a reload also comes from
+// SIGHUP, from a watch's first look (at a start, or at a restart over
+// the tenants' folders, which knew nothing of what the watch before it
+// was retrying), from a put whose write failed, and a reload for one
+// path reads them all. A failure found then was never the watch's: back
+// to the version it loaded (a bad edit reverted before it looked), or
+// never changed for it (a file made unreadable, then readable again),
+// the path was no change to it, and the rejection stayed reported
+// (riskgate_rules_last_reload_success 0, a tenant stale) until another
+// edit. Told, the watch retries it as its own: checked at every
+// debounce, backing off, loaded when it changes, back to the version
+// loaded too (ReloadReverted). That is the one retry logic;
+// the other way, a watch that reloads whatever it looks at while its
+// owner reports a rejection, reloads at every event of every path and
+// still never looks at a path nothing touches. Under mu.
+func (m *Manager) tellWatch(r reloadResult) {
+	if m.watch == nil {
+		return
+	}
+	var failed []string
+	if r.shared != nil {
+		failed = append(failed, m.opts.Paths...)
+	}
+	if r.folder != nil {
+		// Its retry reads every tenant's folder too.
+		failed = append(failed, m.opts.TenantsDir)
+	}
+	for name := range r.tenants {
+		failed = append(failed, m.tenantDir(name))
+	}
+	for _, p := range failed {
+		m.watch.Failed(p)
 	}
 }
 
