@@ -74,11 +74,63 @@ func TestLine(t *testing.T) {
 	if _, _, ok := Line([]byte("a: x\n"), err); ok {
 		t.Errorf("type error: %v", err)
 	}
-	err = yaml.Unmarshal([]byte("a: 1\nb: *x\n"), &v)
-	if _, _, ok := Line(nil, err); ok {
-		t.Errorf("unknown anchor: %v", err)
-	}
 	if _, _, ok := Line(nil, errors.New("open x: no such file")); ok {
 		t.Error("not YAML's")
+	}
+}
+
+// TestAliasLine: the errors of anchors and aliases, which yaml raises
+// without a line, get the line of their cause: an alias to an anchor not
+// defined before it (its text elsewhere, in a comment, a quoted string, a
+// block scalar, a longer name, is not taken for it), a merge key whose
+// value is no mapping, an alias in its own anchor's value. A document
+// whose aliases expand too far has no one place: no line.
+func TestAliasLine(t *testing.T) {
+	for _, c := range []struct {
+		name, yaml string
+		line       int // 0: no line (ok false)
+		msg        string
+	}{
+		{"unknown anchor", "a: 1\nb: *nope\n", 2, "unknown anchor 'nope' referenced"},
+		{"unknown anchor, first line", "a: *nope\n", 1, "unknown anchor 'nope' referenced"},
+		{"unknown anchor, its text before", "a: 1 # *nope\nb: '*nope'\nc: \"x *nope\"\nd: |\n  *nope\ne: x\n  *nope y\nf: [1, *nope]\n", 8, "unknown anchor 'nope'"},
+		{"unknown anchor, a longer name before", "a: &nopex 1\nb: *nopex\nc: *nope\n", 3, "unknown anchor 'nope'"},
+		{"anchor defined after the alias", "a: *x\nb: &x 1\n", 1, "unknown anchor 'x'"},
+		{"unknown anchor in a flow mapping", "a: 1\nb: {c: *nope}\n", 2, "unknown anchor 'nope'"},
+		{"unknown anchor after a quoted key's colon", "a: x:*nope\nb: {\"c\":*nope}\n", 2, "unknown anchor 'nope'"},
+		{"unknown anchor in a flow list over lines", "a: [1,\n  2,\n  *nope,\n  3]\n", 3, "unknown anchor 'nope'"},
+		{"unknown anchor as a key", "a: 1\n*nope : 2\n", 2, "unknown anchor 'nope'"},
+		{"unknown anchor, CRLF", "a: 1\r\nb: *nope\r\n", 2, "unknown anchor 'nope'"},
+		{"unknown anchor, second document", "a: 1\n---\nb: *nope\n", 3, "unknown anchor 'nope'"},
+		{"merge of a scalar's alias", "base: &b 10\nrules:\n  - id: x\n    <<: *b\n", 4, "map merge requires map or sequence of maps as the value"},
+		{"merge of a scalar", "a: 1\nb:\n  <<: 5\n", 3, "map merge requires map"},
+		{"merge of a list with a scalar", "a: &a {x: 1}\nb:\n  <<:\n    - *a\n    - 3\n", 5, "map merge requires map"},
+		{"merge of a mapping's alias, then a bad one", "a: &a {x: 1}\nb:\n  <<: *a\nc:\n  <<: [*a, *a, 7]\n", 5, "map merge requires map"},
+		{"merges after the mapping's other keys", "a:\n  <<: 1\n  b:\n    <<: 2\n", 4, "map merge requires map"},
+		{"a quoted << is no merge", "a:\n  '<<': 1\nb:\n  <<: 2\n", 4, "map merge requires map"},
+		{"alias in its own anchor's value", "a: 1\nb: &b\n  x: 1\n  <<: *b\n", 4, "anchor 'b' value contains itself"},
+		{"excessive aliasing", "a: &a [x" + strings.Repeat(",x", 9) + "]\nb: &b [*a" + strings.Repeat(",*a", 9) + "]\nc: &c [*b" + strings.Repeat(",*b", 9) + "]\nd: [*c" + strings.Repeat(",*c", 9) + "]\n", 0, "document contains excessive aliasing"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			// Decoded as a program does: into values, every document.
+			var err error
+			for dec := yaml.NewDecoder(strings.NewReader(c.yaml)); err == nil; {
+				var v any
+				err = dec.Decode(&v)
+			}
+			if err == nil || errors.Is(err, io.EOF) {
+				t.Fatalf("no error: %v", err)
+			}
+			line, msg, ok := Line([]byte(c.yaml), err)
+			if c.line == 0 {
+				if ok || !strings.Contains(err.Error(), c.msg) {
+					t.Errorf("%v: got line %d %q, want none, for %q", err, line, msg, c.msg)
+				}
+				return
+			}
+			if !ok || line != c.line || !strings.Contains(msg, c.msg) || strings.HasPrefix(msg, "yaml:") {
+				t.Errorf("%v: got line %d %q %v, want line %d %q", err, line, msg, ok, c.line, c.msg)
+			}
+		})
 	}
 }
