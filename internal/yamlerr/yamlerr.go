@@ -139,10 +139,16 @@ func Line(data []byte, err error) (line int, msg string, ok bool) {
 	default:
 		return 0, "", false
 	}
-	if last := bytes.Count(data, []byte("\n")); line > last && bytes.HasSuffix(data, []byte("\n")) {
-		// The end of the stream, the empty line after the last newline:
-		// yaml names the line of what was open there (a quote, a [ or a
-		// mapping), unless that is the first line, which it never names.
+	last := bytes.Count(data, []byte("\n")) // the last line's number
+	if !bytes.HasSuffix(data, []byte("\n")) {
+		last++
+	}
+	if line > last {
+		// The end of the stream, after the last line (the empty line
+		// after the last newline; without one, yaml's mark is past the
+		// last line's end all the same): yaml names the line of what was
+		// open there (a quote, a [ or a mapping), unless that is the
+		// first line, which it never names.
 		line = max(last, 1)
 		if opened[msg] {
 			line = 1

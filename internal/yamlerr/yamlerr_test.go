@@ -39,6 +39,11 @@ func TestLine(t *testing.T) {
 		{"unclosed quote", "http:\n  addr: \"x\n", 2, "never closed"},
 		{"unclosed single quote", "a: 1\n\n\nb: 'unterminated\n", 4, "never closed"},
 		{"unclosed quote, no final newline", "a: 1\nb: \"x", 2, "never closed"},
+		{"no node, no final newline", "a: 1\nb: [", 2, "did not find expected node content"},
+		{"no node, first line, no final newline", "[", 1, "did not find expected node content"},
+		{"unclosed flow, first line, no final newline", "c: [x", 1, "did not find expected ',' or ']'"},
+		{"unclosed flow, no final newline", "a: 1\nc: [x", 2, "did not find expected ',' or ']'"},
+		{"dedent, no final newline", "a:\n  b: 1\n c", 3, "did not find expected key"},
 		{"bad escape", "a: 1\nb: \"\\q\"\n", 2, "found unknown escape character"},
 		{"control character", "a: 1\nb: x\x01y\n", 2, "control characters are not allowed"},
 		{"bad UTF-8", "a: 1\n\nb: \xff\n", 3, "invalid leading UTF-8 octet"},
@@ -133,4 +138,24 @@ func TestAliasLine(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzLine: whatever the text, Line names a line of it, or none.
+func FuzzLine(f *testing.F) {
+	for _, s := range []string{"a: 1\nb: *nope\n", "a: &a\n  x: 1\n  <<: *a\n", "a:\n  <<: [*b, 3]\n", "http:\n\taddr: x\n", "a: [1,\n  *x]\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var err error
+		for dec := yaml.NewDecoder(strings.NewReader(s)); err == nil; {
+			var v any
+			err = dec.Decode(&v)
+		}
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if line, _, ok := Line([]byte(s), err); ok && (line < 1 || line > strings.Count(s, "\n")+1) {
+			t.Errorf("%v: line %d of %d", err, line, strings.Count(s, "\n")+1)
+		}
+	})
 }
