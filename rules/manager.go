@@ -383,7 +383,7 @@ func (m *Manager) install(trigger string, set *Set, srcs []Source, origin string
 	case changed:
 		m.log.Info("rules in force", "trigger", trigger, "version", set.Version(), "rules", len(set.Rules()), "origin", origin,
 			"slowest", slowestRules{set, 3})
-	case m.rejected:
+	case m.rejected && origin != OriginAPI:
 		// A rejected edit reverted: the files are back to the set in
 		// force, and the failure the log and the metrics reported is
 		// over.
@@ -391,7 +391,12 @@ func (m *Manager) install(trigger string, set *Set, srcs []Source, origin string
 	default:
 		m.log.Debug("rules unchanged", "trigger", trigger, "version", set.Version())
 	}
-	m.rejected = false
+	if origin != OriginAPI {
+		// A put held in memory (several paths: nowhere to write it)
+		// changed no file: a rule file rejected is still rejected, as a
+		// restart or the next reload would find.
+		m.rejected = false
+	}
 	m.reportHealth()
 	return changed
 }
