@@ -181,9 +181,10 @@ func expect(what string, err error, ok bool) error {
 // leave it 1): the gauge says whether the rule files load, and a restart
 // or the next reload reads the files, not the put. A shared put held in
 // memory (several paths: nowhere to write it) over a rejected file set it
-// to 1 though the file was untouched. A shared put whose write fails
+// to 1 though the file was untouched; a tenant's put whose write failed
 // midway (one file replaced, the next not, the old ones still there)
-// reloads what is on disk.
+// left the tenant's folder on disk unloadable, reported by nothing until
+// the next reload, where a shared put reloads what is on disk.
 func TestPutThatLeavesFilesRejected(t *testing.T) {
 	const ruleX = "  - id: x\n    description: d\n    when: device.new\n    score: 5\n"
 	const ruleY = "rules:\n  - id: y\n    description: d\n    when: device.new\n    score: 5\n"
@@ -219,6 +220,19 @@ func TestPutThatLeavesFilesRejected(t *testing.T) {
 			// not, old.yaml stays: x twice.
 			put: func(m *Manager) error {
 				_, err := m.Put("", []Source{{Name: "a.yaml", Data: []byte(sharedRules + ruleX)}, {Name: "b.yaml", Data: []byte(ruleY)}})
+				return err
+			}},
+		{name: "a tenant's put whose write fails midway", tenant: "acme",
+			setup: func(t *testing.T, root string) *Manager {
+				shared, acme := filepath.Join(root, "rules"), filepath.Join(root, "tenants", "acme")
+				mkdir(t, shared)
+				mkdir(t, filepath.Join(acme, "b.yaml"))
+				put(t, shared, "rules.yaml", sharedRules)
+				put(t, acme, "old.yaml", acmeOverlay)
+				return healthManager(t, Options{Paths: []string{shared}, TenantsDir: filepath.Dir(acme)})
+			},
+			put: func(m *Manager) error {
+				_, err := m.PutTenant("acme", "", []Source{{Name: "a.yaml", Data: []byte(acmeOverlay)}, {Name: "b.yaml", Data: []byte(ruleY)}})
 				return err
 			}},
 	} {
