@@ -175,3 +175,98 @@ func expect(what string, err error, ok bool) error {
 	}
 	return nil
 }
+
+// TestPutThatLeavesFilesRejected: a put that does not leave loadable
+// files on disk must not set riskgate_rules_last_reload_success to 1 (nor
+// leave it 1): the gauge says whether the rule files load, and a restart
+// or the next reload reads the files, not the put. A shared put held in
+// memory (several paths: nowhere to write it) over a rejected file set it
+// to 1 though the file was untouched; a tenant's put whose write failed
+// midway (one file replaced, the next not, the old ones still there)
+// left the tenant's folder on disk unloadable, reported by nothing until
+// the next reload, where a shared put reloads what is on disk.
+func TestPutThatLeavesFilesRejected(t *testing.T) {
+	const ruleX = "  - id: x\n    description: d\n    when: device.new\n    score: 5\n"
+	const ruleY = "rules:\n  - id: y\n    description: d\n    when: device.new\n    score: 5\n"
+	for _, c := range []struct {
+		name string
+		// setup makes the files and the manager; put puts, and must fail
+		// or not (putOK).
+		setup  func(t *testing.T, root string) *Manager
+		put    func(m *Manager) error
+		putOK  bool
+		tenant string // whose failure must be reported after the put
+	}{
+		{name: "a shared put held in memory over a rejected file", putOK: true,
+			setup: func(t *testing.T, root string) *Manager {
+				put(t, root, "a.yaml", sharedRules)
+				put(t, root, "b.yaml", "rules:\n"+ruleX)
+				m := healthManager(t, Options{Paths: []string{filepath.Join(root, "a.yaml"), filepath.Join(root, "b.yaml")}})
+				put(t, root, "b.yaml", "rules:\n"+badRule)
+				if _, err := m.Reload(TriggerSignal); err == nil {
+					t.Fatal("the broken file loaded")
+				}
+				return m
+			},
+			put: func(m *Manager) error { _, err := m.Put("", src("a.yaml", sharedRules+ruleX)); return err }},
+		{name: "a shared put whose write fails midway",
+			setup: func(t *testing.T, root string) *Manager {
+				put(t, root, "old.yaml", "rules:\n"+ruleX)
+				put(t, root, "shared.yaml", sharedRules)
+				mkdir(t, filepath.Join(root, "b.yaml")) // a folder the put cannot replace
+				return healthManager(t, Options{Paths: []string{root}})
+			},
+			// a.yaml (rule x, moved from old.yaml) is written, b.yaml is
+			// not, old.yaml stays: x twice.
+			put: func(m *Manager) error {
+				_, err := m.Put("", []Source{{Name: "a.yaml", Data: []byte(sharedRules + ruleX)}, {Name: "b.yaml", Data: []byte(ruleY)}})
+				return err
+			}},
+		{name: "a tenant's put whose write fails midway", tenant: "acme",
+			setup: func(t *testing.T, root string) *Manager {
+				shared, acme := filepath.Join(root, "rules"), filepath.Join(root, "tenants", "acme")
+				mkdir(t, shared)
+				mkdir(t, filepath.Join(acme, "b.yaml"))
+				put(t, shared, "rules.yaml", sharedRules)
+				put(t, acme, "old.yaml", acmeOverlay)
+				return healthManager(t, Options{Paths: []string{shared}, TenantsDir: filepath.Dir(acme)})
+			},
+			put: func(m *Manager) error {
+				_, err := m.PutTenant("acme", "", []Source{{Name: "a.yaml", Data: []byte(acmeOverlay)}, {Name: "b.yaml", Data: []byte(ruleY)}})
+				return err
+			}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := c.setup(t, t.TempDir())
+			if err := c.put(m); (err == nil) != c.putOK {
+				t.Fatalf("put: %v", err)
+			}
+			if got := testutil.ToFloat64(m.metrics.success); got != 0 {
+				t.Errorf("after the put: riskgate_rules_last_reload_success %v, want 0: the files on disk do not load", got)
+			}
+			if c.tenant != "" && m.TenantFailure(c.tenant) == nil {
+				t.Errorf("%s's files on disk do not load, and no failure is reported", c.tenant)
+			}
+			if _, err := m.Reload(TriggerSignal); err == nil {
+				t.Error("a reload loads the files: the test's files are wrong")
+			}
+		})
+	}
+}
+
+func healthManager(t *testing.T, opts Options) *Manager {
+	t.Helper()
+	opts.Logger = slog.New(slog.DiscardHandler)
+	m, err := NewManager(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func mkdir(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}

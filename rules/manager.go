@@ -1,16 +1,13 @@
 package rules
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -132,6 +129,9 @@ type Manager struct {
 	// beforeTenantRead, when set (tests), is called by readTenants before
 	// it reads a tenant's folder of its listing; under mu.
 	beforeTenantRead func(tenant string)
+	// watch is the watcher Watch runs (nil when none), which every
+	// reload tells of the paths it found failing (tellWatch); under mu.
+	watch *filewatch.Watcher
 }
 
 var _ engine.Rules = (*Manager)(nil)
@@ -299,9 +299,9 @@ func (r reloadResult) errFor(tenantsDir, path string) error {
 	return r.shared
 }
 
-func (m *Manager) reload(trigger string) reloadResult {
+func (m *Manager) reload(trigger string) (r reloadResult) {
 	defer m.warned.reloaded()
-	var r reloadResult
+	defer func() { m.tellWatch(r) }()
 	r.changed, r.shared = m.reloadShared(trigger)
 	if m.opts.TenantsDir == "" {
 		return r
@@ -363,179 +363,6 @@ func (m *Manager) reloadShared(trigger string) (bool, error) {
 	return false, err
 }
 
-// Watch reloads the rules whenever their files change, until ctx is done:
-// the files, or the *.yaml files of the folders, each compared by content
-// (internal/filewatch, with its polling fallback), so that an edit that
-// keeps the file's size and time is seen and a touch reloads nothing.
-// Without rule files Watch returns at once.
-func (m *Manager) Watch(ctx context.Context) error {
-	if len(m.opts.Paths) == 0 && m.opts.TenantsDir == "" {
-		return nil
-	}
-	// ReloadReverted: a rejected edit reverted (a rule file given as a
-	// file back to the content in force) is loaded again, as a folder
-	// back to its loaded files is: only a load clears the rejection the
-	// metrics, /readyz and the tenants' rules report, and a load of
-	// rules is cheap.
-	opts := filewatch.Options{
-		Poll: m.opts.Poll, Debounce: m.opts.Debounce, Content: true, Filter: watchedFile, Logger: m.log,
-		Subfolders: m.opts.TenantsDir != "", ReloadReverted: true,
-	}
-	regroup := make(chan struct{}, 1)
-	signal := func() {
-		select {
-		case regroup <- struct{}{}:
-		default:
-		}
-	}
-	if parent := m.tenantsParent(); parent != "" {
-		// A watcher of its own: it also watches the parent's parent
-		// (which may be busy, /tmp, /srv), whose events would keep
-		// putting off the rule files' debounced reloads.
-		pw, err := filewatch.New([]string{parent}, func(string) error {
-			// Only a trigger: the reload reports what it finds, and the
-			// tenants folder's own path is tried again once it is back.
-			_, _ = m.Reload(TriggerFile)
-			signal()
-			return nil
-		}, opts)
-		if err != nil {
-			return fmt.Errorf("rules watch: %w", err)
-		}
-		defer pw.Close()
-	}
-	for {
-		tenants := m.tenantWatchPaths()
-		paths := append(slices.Clone(m.opts.Paths), tenants...)
-		// A tenant's folder is watched from the moment it exists: the
-		// tenants folder's identity includes its folders' names, and a
-		// reload after which they differ starts the watch again over
-		// them. (A folder added then was loaded by that reload, but its
-		// later edits were never seen; a folder removed kept its overlay
-		// until some other change.)
-		w, err := filewatch.New(paths, func(path string) error {
-			m.mu.Lock()
-			err := m.reload(TriggerFile).errFor(m.opts.TenantsDir, path)
-			m.mu.Unlock()
-			signal()
-			return err
-		}, opts)
-		if err != nil {
-			return fmt.Errorf("rules watch: %w", err)
-		}
-		m.log.Info("watching rule files", "paths", paths, "debounce", m.opts.Debounce)
-		// A change between the last load and this watch would be missed:
-		// look once now (nothing changes when nothing did). Then compare
-		// the tenants' folders with those watched, as after a watch's
-		// reload: a tenants folder back between the listing above and
-		// the watch's first look at it (moved back, remounted) is no
-		// change to the watch, and its tenants' folders went unwatched,
-		// their edits unseen, until a tenant's folder came or went.
-		_, _ = m.Reload(TriggerFile)
-		signal()
-	wait:
-		for {
-			select {
-			case <-ctx.Done():
-				return w.Close()
-			case <-regroup:
-				if slices.Equal(m.tenantWatchPaths(), tenants) {
-					continue
-				}
-				if err := w.Close(); err != nil {
-					return fmt.Errorf("rules watch: %w", err)
-				}
-				break wait
-			}
-		}
-	}
-}
-
-// watchedFile is a file whose change Watch reloads for: a rule file, or
-// the tenants folder's NoOverlaysMarker (put in an emptied folder, it
-// removes every overlay at once, not at the watch's next retry).
-func watchedFile(name string) bool { return isRuleFile(name) || name == NoOverlaysMarker }
-
-// tenantsParent is the folder the tenants folder is in, which Watch
-// watches too (by a watcher of its own), unless it is a shared rules path already: the watch of a
-// folder does not report the folder gone (filewatch keeps the version
-// loaded), but its parent's identity counts its folders, so that a
-// tenants folder moved away or unmounted is a change, and its reload
-// reports every overlay in force stale rather than waiting for the next
-// one to drop them.
-func (m *Manager) tenantsParent() string {
-	if m.opts.TenantsDir == "" {
-		return ""
-	}
-	parent := filepath.Dir(filepath.Clean(m.opts.TenantsDir))
-	if slices.ContainsFunc(m.opts.Paths, func(p string) bool { return filepath.Clean(p) == parent }) {
-		return ""
-	}
-	return parent
-}
-
-// Validate compiles a candidate ruleset without using it. A ruleset that
-// does not compile is a *RejectedError.
-func (m *Manager) Validate(files []Source) (*Set, error) {
-	srcs, names, err := m.named(files)
-	if err != nil {
-		return nil, err
-	}
-	set, err := Compile(srcs...)
-	if err != nil {
-		return nil, rejected(err, names)
-	}
-	return set, nil
-}
-
-// Put compiles files and, if they compile (and ifVersion, when set, is the
-// version in force), writes them where the rules are loaded from and puts
-// them in force: what is in force is then what is on disk. The ruleset in
-// force changes only if everything succeeds. Rule tests (*_test.yaml) of
-// the folder that named a rule file the put removes are removed with it,
-// and the log says which.
-func (m *Manager) Put(ifVersion string, files []Source) (*Snapshot, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if cur := m.Snapshot(); ifVersion != "" && ifVersion != cur.Set.Version() {
-		return nil, fmt.Errorf("%w: in force %s, expected %s", ErrVersionMismatch, cur.Set.Version(), ifVersion)
-	}
-	return m.put(files)
-}
-
-// put is Put under m.mu, the version checked: the one path every change
-// through the API takes (a put, a promotion).
-func (m *Manager) put(files []Source) (*Snapshot, error) {
-	srcs, names, err := m.named(files)
-	if err != nil {
-		return nil, err
-	}
-	set, err := Compile(srcs...)
-	if err != nil {
-		m.refused("", err)
-		return nil, rejected(err, names)
-	}
-	origin := OriginAPI
-	if p := m.PersistPath(); p != "" {
-		removed, err := persist(p, srcs)
-		if err != nil {
-			m.log.Error("rules put: could not write the rule files", "path", p, "err", err)
-			// Part of the files may be new: put in force what is on disk
-			// now, so that memory and disk agree, if it compiles.
-			if rerr := m.reload(TriggerAPI).err(); rerr != nil {
-				m.log.Error("rules put: the rule files on disk do not compile; the ruleset in force stays", "path", p, "err", rerr)
-			}
-			return nil, err
-		}
-		for _, t := range removed {
-			m.log.Warn("rules put: removed a rule test that named a removed rule file", "test", t)
-		}
-		origin = OriginFile
-	}
-	m.install(TriggerAPI, set, srcs, origin)
-	return m.Snapshot(), nil
-}
-
 // install puts set in force unless the ruleset in force has the same
 // content (the same version, from files of the same names).
 func (m *Manager) install(trigger string, set *Set, srcs []Source, origin string) bool {
@@ -556,7 +383,7 @@ func (m *Manager) install(trigger string, set *Set, srcs []Source, origin string
 	case changed:
 		m.log.Info("rules in force", "trigger", trigger, "version", set.Version(), "rules", len(set.Rules()), "origin", origin,
 			"slowest", slowestRules{set, 3})
-	case m.rejected:
+	case m.rejected && origin != OriginAPI:
 		// A rejected edit reverted: the files are back to the set in
 		// force, and the failure the log and the metrics reported is
 		// over.
@@ -564,7 +391,12 @@ func (m *Manager) install(trigger string, set *Set, srcs []Source, origin string
 	default:
 		m.log.Debug("rules unchanged", "trigger", trigger, "version", set.Version())
 	}
-	m.rejected = false
+	if origin != OriginAPI {
+		// A put held in memory (several paths: nowhere to write it)
+		// changed no file: a rule file rejected is still rejected, as a
+		// restart or the next reload would find.
+		m.rejected = false
+	}
 	m.reportHealth()
 	return changed
 }
@@ -619,124 +451,4 @@ func (m *Manager) reportHealth() {
 		ok = false
 	}
 	m.metrics.health(ok)
-}
-
-var namePattern = lazyRegexp(`^[A-Za-z0-9][A-Za-z0-9._-]*\.ya?ml$`)
-
-// named checks the names of files put through the API and gives them the
-// paths they will have on disk. names maps each path to the file's
-// position in the request and the name the caller knows it by, for
-// messages.
-func (m *Manager) named(files []Source) (srcs []Source, names map[string]requestFile, err error) {
-	dir, single := "", ""
-	if p := m.PersistPath(); p != "" {
-		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
-			dir = p
-		} else {
-			single = p
-		}
-	}
-	return m.namedIn(dir, single, files)
-}
-
-// namedIn is named for files to be written to the folder dir or the one
-// file single (neither: held in memory).
-func (m *Manager) namedIn(dir, single string, files []Source) (srcs []Source, names map[string]requestFile, err error) {
-	if len(files) == 0 {
-		return nil, nil, fmt.Errorf("%w: no rule files", ErrInvalid)
-	}
-	if len(files) > MaxFiles {
-		return nil, nil, fmt.Errorf("%w: %d files, at most %d", ErrInvalid, len(files), MaxFiles)
-	}
-	if single != "" && len(files) != 1 {
-		return nil, nil, fmt.Errorf("%w: the rules are loaded from the file %s: put exactly one file", ErrInvalid, single)
-	}
-	out := make([]Source, len(files))
-	names = make(map[string]requestFile, len(files))
-	for i, f := range files {
-		name := f.Name
-		if name == "" && len(files) == 1 {
-			name = "rules.yaml"
-		}
-		if len(name) > MaxNameLen || !namePattern().MatchString(name) || IsTestFile(name) {
-			return nil, nil, fmt.Errorf("%w: files[%d].name %.140q: want a file name like rules.yaml (letters, digits, '.', '_', '-'; not *_test.yaml)", ErrInvalid, i, name)
-		}
-		if len(f.Data) > MaxFileSize {
-			return nil, nil, fmt.Errorf("%w: files[%d] %s: larger than %d bytes", ErrInvalid, i, name, MaxFileSize)
-		}
-		path := name
-		switch {
-		case single != "":
-			path = single
-		case dir != "":
-			path = filepath.Join(dir, name)
-		}
-		if _, dup := names[path]; dup {
-			return nil, nil, fmt.Errorf("%w: files[%d].name %q given twice", ErrInvalid, i, f.Name)
-		}
-		names[path] = requestFile{index: i, name: name}
-		out[i] = Source{Name: path, Data: f.Data}
-	}
-	if dir != "" {
-		// LoadFiles reads a folder in name order; match it.
-		slices.SortFunc(out, func(a, b Source) int { return strings.Compare(a.Name, b.Name) })
-	}
-	return out, names, nil
-}
-
-// requestFile is a file of a put or validate request.
-type requestFile struct {
-	index int
-	name  string
-}
-
-// Problem is one problem of a rejected ruleset, with its file named as the
-// request named it.
-type Problem struct {
-	*Error
-	// Index is the file's position in the request; -1 when the problem is
-	// not in one of its files.
-	Index int
-}
-
-// RejectedError is a candidate ruleset that does not compile.
-type RejectedError struct {
-	Problems []Problem
-}
-
-// Error lists the problems, files named as the request named them.
-func (e *RejectedError) Error() string {
-	msgs := make([]string, len(e.Problems))
-	for i, p := range e.Problems {
-		msgs[i] = p.Error.Error()
-	}
-	return strings.Join(msgs, "\n")
-}
-
-// rejected turns a compile error into the request's problems: each Error
-// with its file renamed from the path it was compiled under to the name
-// the request gave it, in its message too (which may name another of the
-// request's files: "first defined at a.yaml:2"), so that no server path
-// reaches the caller.
-func rejected(err error, names map[string]requestFile) error {
-	var list ErrorList
-	if !errors.As(err, &list) {
-		return err
-	}
-	pairs := make([]string, 0, 2*len(names))
-	for path, f := range names {
-		pairs = append(pairs, path, f.name)
-	}
-	msgs := pathReplacer(pairs...)
-	r := &RejectedError{}
-	for _, e := range list {
-		renamed := *e
-		renamed.Err = renamedErr(e.Err, msgs)
-		p := Problem{Error: &renamed, Index: -1}
-		if f, ok := names[e.File]; ok {
-			renamed.File, p.Index = f.name, f.index
-		}
-		r.Problems = append(r.Problems, p)
-	}
-	return r
 }

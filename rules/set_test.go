@@ -334,7 +334,8 @@ func TestDefaultThresholds(t *testing.T) {
 
 // TestSyntaxErrorLines: a rule file's YAML syntax errors name their line,
 // on the first line too, where yaml's own text has none, and for the
-// parser's errors, whose line yaml counts from 0.
+// parser's errors, whose line yaml counts from 0; so do the errors of
+// anchors and aliases, which have none in yaml's text.
 func TestSyntaxErrorLines(t *testing.T) {
 	const rule = "rules:\n  - id: a\n    description: d\n    when: device.new\n"
 	for _, tt := range []struct{ src, want string }{
@@ -349,6 +350,10 @@ func TestSyntaxErrorLines(t *testing.T) {
 		{rule + "  action: deny\n", "r.yaml:5: did not find expected '-' indicator"},
 		{rule + "    tags: [a, b\n  - id: b\n", "r.yaml:5: did not find expected ',' or ']'"},
 		{"rules: a: b\n", "r.yaml:1: mapping values are not allowed in this context"},
+		// Anchors and aliases: yaml gives these no line at all.
+		{rule + "    score: *nope\n", "r.yaml:5: unknown anchor 'nope' referenced"},
+		{"version: &v x\n" + rule + "    <<: *v\n", "r.yaml:6: map merge requires map or sequence of maps as the value"},
+		{rule + "  - &r\n    id: b\n    <<: *r\n", "r.yaml:7: anchor 'r' value contains itself"},
 	} {
 		_, err := compile(t, tt.src)
 		_, oerr := CompileOverlay("acme", Source{Name: "r.yaml", Data: []byte(tt.src)})

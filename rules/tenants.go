@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -388,7 +387,15 @@ func (m *Manager) PutTenant(tenant, ifVersion string, files []Source) (*TenantSn
 		}
 		removed, err := persist(dir, cand.Sources)
 		if err != nil {
-			m.log.Error("rules put: could not write the tenant's rule files; its overlay in force stays", "tenant", tenant, "path", dir, "err", err)
+			m.log.Error("rules put: could not write the tenant's rule files", "tenant", tenant, "path", dir, "err", err)
+			// Part of the files may be new, as after a shared put's
+			// failed write: load what is on disk now, so that the
+			// overlay in force, the tenant's failure and the success
+			// gauge follow it (a mix of new and old files that does not
+			// compile is rejected like an edit that does not).
+			if rerr := m.reload(TriggerAPI).err(); rerr != nil {
+				m.log.Error("rules put: the rule files on disk do not load; what was in force stays", "tenant", tenant, "path", dir, "err", rerr)
+			}
 			return nil, err
 		}
 		for _, t := range removed {
@@ -560,21 +567,3 @@ type warnings struct{ seen, now map[string]bool }
 // reloaded ends a reload: what it did not find again is forgotten, and
 // warned of when found again.
 func (w *warnings) reloaded() { w.seen, w.now = w.now, nil }
-
-// tenantWatchPaths are the folders Watch watches for overlays: the
-// tenants folder and each tenant's folder in it.
-func (m *Manager) tenantWatchPaths() []string {
-	if m.opts.TenantsDir == "" {
-		return nil
-	}
-	paths := []string{m.opts.TenantsDir}
-	entries, _ := os.ReadDir(m.opts.TenantsDir)
-	var dirs []string
-	for _, e := range entries {
-		if TenantFolder(m.opts.TenantsDir, e) && ValidTenant(e.Name()) {
-			dirs = append(dirs, filepath.Join(m.opts.TenantsDir, e.Name()))
-		}
-	}
-	sort.Strings(dirs)
-	return append(paths, dirs...)
-}

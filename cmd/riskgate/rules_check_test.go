@@ -58,3 +58,32 @@ func TestRulesCheckCountsTheFilesRejected(t *testing.T) {
 		}
 	}
 }
+
+// TestRulesCheckNamesAliasLines: an alias to an anchor not defined, and a
+// merge key of a scalar, are refused at their line, as every other YAML
+// error is; yaml's own text has no line for them, and `rules check`
+// printed the file alone.
+func TestRulesCheckNamesAliasLines(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildBinary(t)
+	const rule = "rules:\n  - id: a\n    description: d\n    when: geo.new_country\n"
+	for _, c := range []struct{ name, data, want string }{
+		{"unknown anchor", rule + "    score: *nope\n", "bad.yaml:5: unknown anchor 'nope' referenced"},
+		{"merge of a scalar", "version: &v x\n" + rule + "    <<: *v\n", "bad.yaml:6: map merge requires map or sequence of maps as the value"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "bad.yaml"), []byte(c.data), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(bin, "rules", "check", "bad.yaml")
+			cmd.Dir = dir
+			out, err := cmd.CombinedOutput()
+			if first, _, _ := strings.Cut(string(out), "\n"); err == nil || first != c.want {
+				t.Errorf("rules check bad.yaml: %v\n%s\nwant first line:\n%s", err, out, c.want)
+			}
+		})
+	}
+}

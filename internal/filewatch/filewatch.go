@@ -59,6 +59,16 @@
 // only a load clears (the rules' last-reload-success gauge) sets
 // Options.ReloadReverted: such a file is then loaded again, as a folder
 // is, and the load clears it.
+//
+// The owner may load a path on other occasions than the callback (a
+// reload on SIGHUP; a callback's load for one path that reads others
+// too), and a failure then is one the watch never saw: back to the
+// version loaded (a bad edit reverted before the watch looked at it),
+// or never changed for it (a file made unreadable, then readable, which
+// changes neither inode, size nor modification time), the path is no
+// change, and the failure its owner reports would stay until some other
+// edit. Failed tells the watcher of such a failure: the path is then
+// failing as if its callback had failed on the version there now.
 package filewatch
 
 import (
@@ -127,6 +137,11 @@ type Watcher struct {
 	stop    chan struct{}
 	done    chan struct{}
 	once    sync.Once
+
+	// Failed's paths, until run takes them; told wakes run.
+	toldMu sync.Mutex
+	told   []string
+	wake   chan struct{}
 }
 
 type file struct {
@@ -261,7 +276,7 @@ func New(paths []string, changed func(path string) error, opts Options) (*Watche
 	if opts.Filter == nil {
 		opts.Filter = func(name string) bool { return !strings.HasPrefix(name, ".") }
 	}
-	w := &Watcher{opts: opts, log: opts.Logger, changed: changed, stop: make(chan struct{}), done: make(chan struct{})}
+	w := &Watcher{opts: opts, log: opts.Logger, changed: changed, stop: make(chan struct{}), done: make(chan struct{}), wake: make(chan struct{}, 1)}
 	if w.log == nil {
 		w.log = slog.Default()
 	}
@@ -316,6 +331,51 @@ func New(paths []string, changed func(path string) error, opts Options) (*Watche
 	}
 	go w.run()
 	return w, nil
+}
+
+// Failed tells the watcher that a load of path made outside its callback
+// failed (see the package comment): unless it is failing already (it
+// keeps its backoff), the path is then failing as if the callback had
+// failed on the version there now: checked at every Debounce, tried again
+// after the first delay of the backoff, at once if it changes or comes
+// back, and, with ReloadReverted, loaded again once back to the version
+// loaded. A path not watched (as given to New, or the same absolute path)
+// is ignored. Failed does not wait for the watcher: it may be called
+// from any goroutine, the callback's included, and after Close.
+func (w *Watcher) Failed(path string) {
+	w.toldMu.Lock()
+	w.told = append(w.told, path)
+	w.toldMu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default: // run has a wake-up pending, and will take this path with it
+	}
+}
+
+// failedOutside marks failing the paths Failed was told of.
+func (w *Watcher) failedOutside() {
+	w.toldMu.Lock()
+	told := w.told
+	w.told = nil
+	w.toldMu.Unlock()
+	for _, p := range told {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			continue
+		}
+		for _, f := range w.files {
+			if f.abs != abs || f.failing {
+				continue
+			}
+			// The version that failed is likely the one there now; one
+			// reverted meanwhile is then loaded after the first delay,
+			// rather than at once, and a change from now on is tried at
+			// once.
+			f.failing, f.failed, f.failures = true, w.statOf(f.path), 1
+			f.retryAt = time.Now().Add(w.opts.retryMin)
+			w.log.Debug("watched file failed to load outside the watch; retrying", "path", f.path, "retry_in", w.opts.retryMin)
+		}
+	}
 }
 
 // Close stops the watcher and waits for a reload in progress to finish.
@@ -380,6 +440,10 @@ func (w *Watcher) run() {
 			clear(dirty)
 		case <-recheck.C:
 			w.check(map[string]bool{})
+		case <-w.wake:
+			// Checked at the next Debounce (recheck, below), as a path
+			// whose callback failed is.
+			w.failedOutside()
 		case <-poll:
 			w.check(nil)
 		}

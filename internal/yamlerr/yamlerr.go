@@ -1,4 +1,5 @@
-// Package yamlerr finds the line of a YAML syntax error.
+// Package yamlerr finds the line of a YAML syntax error, or of an anchor
+// or alias error.
 //
 // go.yaml.in/yaml/v3 gives a syntax error's line only in its text, and not
 // always, nor always right: "yaml: line N: ..." counts from 0 for the
@@ -96,9 +97,14 @@ var lineRE = regexp.MustCompile(`^line (\d+): `)
 
 // Line returns the 1-based line of a YAML syntax error in data and its
 // message without the "yaml: " and "line N: " prefixes, with a hint where
-// the cause is plain (a tab, a quote never closed). ok is false for errors
-// that are not syntax errors with a known place (a type error, an unknown
-// anchor): the caller keeps its own message.
+// the cause is plain (a tab, a quote never closed). The errors of anchors
+// and aliases have a line too (an alias to an anchor not defined before
+// it, a merge key of a value that is no mapping, an anchor whose value
+// holds an alias to itself), which yaml does not give: it is found in
+// data (alias.go). ok is false for errors that are not syntax errors with
+// a known place (a type error, whose lines its text gives; a document
+// whose aliases expand too far, which has no one place): the caller keeps
+// its own message.
 func Line(data []byte, err error) (line int, msg string, ok bool) {
 	var te *yaml.TypeError
 	if err == nil || errors.As(err, &te) {
@@ -107,6 +113,9 @@ func Line(data []byte, err error) (line int, msg string, ok bool) {
 	msg, isYAML := strings.CutPrefix(err.Error(), "yaml: ")
 	if !isYAML {
 		return 0, "", false
+	}
+	if line := aliasLine(data, msg); line > 0 {
+		return line, msg, true
 	}
 	n := -1
 	if m := lineRE.FindStringSubmatch(msg); m != nil {
@@ -130,10 +139,16 @@ func Line(data []byte, err error) (line int, msg string, ok bool) {
 	default:
 		return 0, "", false
 	}
-	if last := bytes.Count(data, []byte("\n")); line > last && bytes.HasSuffix(data, []byte("\n")) {
-		// The end of the stream, the empty line after the last newline:
-		// yaml names the line of what was open there (a quote, a [ or a
-		// mapping), unless that is the first line, which it never names.
+	last := bytes.Count(data, []byte("\n")) // the last line's number
+	if !bytes.HasSuffix(data, []byte("\n")) {
+		last++
+	}
+	if line > last {
+		// The end of the stream, after the last line (the empty line
+		// after the last newline; without one, yaml's mark is past the
+		// last line's end all the same): yaml names the line of what was
+		// open there (a quote, a [ or a mapping), unless that is the
+		// first line, which it never names.
 		line = max(last, 1)
 		if opened[msg] {
 			line = 1

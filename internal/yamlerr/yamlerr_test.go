@@ -39,6 +39,11 @@ func TestLine(t *testing.T) {
 		{"unclosed quote", "http:\n  addr: \"x\n", 2, "never closed"},
 		{"unclosed single quote", "a: 1\n\n\nb: 'unterminated\n", 4, "never closed"},
 		{"unclosed quote, no final newline", "a: 1\nb: \"x", 2, "never closed"},
+		{"no node, no final newline", "a: 1\nb: [", 2, "did not find expected node content"},
+		{"no node, first line, no final newline", "[", 1, "did not find expected node content"},
+		{"unclosed flow, first line, no final newline", "c: [x", 1, "did not find expected ',' or ']'"},
+		{"unclosed flow, no final newline", "a: 1\nc: [x", 2, "did not find expected ',' or ']'"},
+		{"dedent, no final newline", "a:\n  b: 1\n c", 3, "did not find expected key"},
 		{"bad escape", "a: 1\nb: \"\\q\"\n", 2, "found unknown escape character"},
 		{"control character", "a: 1\nb: x\x01y\n", 2, "control characters are not allowed"},
 		{"bad UTF-8", "a: 1\n\nb: \xff\n", 3, "invalid leading UTF-8 octet"},
@@ -74,11 +79,83 @@ func TestLine(t *testing.T) {
 	if _, _, ok := Line([]byte("a: x\n"), err); ok {
 		t.Errorf("type error: %v", err)
 	}
-	err = yaml.Unmarshal([]byte("a: 1\nb: *x\n"), &v)
-	if _, _, ok := Line(nil, err); ok {
-		t.Errorf("unknown anchor: %v", err)
-	}
 	if _, _, ok := Line(nil, errors.New("open x: no such file")); ok {
 		t.Error("not YAML's")
 	}
+}
+
+// TestAliasLine: the errors of anchors and aliases, which yaml raises
+// without a line, get the line of their cause: an alias to an anchor not
+// defined before it (its text elsewhere, in a comment, a quoted string, a
+// block scalar, a longer name, is not taken for it), a merge key whose
+// value is no mapping, an alias in its own anchor's value. A document
+// whose aliases expand too far has no one place: no line.
+func TestAliasLine(t *testing.T) {
+	for _, c := range []struct {
+		name, yaml string
+		line       int // 0: no line (ok false)
+		msg        string
+	}{
+		{"unknown anchor", "a: 1\nb: *nope\n", 2, "unknown anchor 'nope' referenced"},
+		{"unknown anchor, first line", "a: *nope\n", 1, "unknown anchor 'nope' referenced"},
+		{"unknown anchor, its text before", "a: 1 # *nope\nb: '*nope'\nc: \"x *nope\"\nd: |\n  *nope\ne: x\n  *nope y\nf: [1, *nope]\n", 8, "unknown anchor 'nope'"},
+		{"unknown anchor, a longer name before", "a: &nopex 1\nb: *nopex\nc: *nope\n", 3, "unknown anchor 'nope'"},
+		{"anchor defined after the alias", "a: *x\nb: &x 1\n", 1, "unknown anchor 'x'"},
+		{"unknown anchor in a flow mapping", "a: 1\nb: {c: *nope}\n", 2, "unknown anchor 'nope'"},
+		{"unknown anchor after a quoted key's colon", "a: x:*nope\nb: {\"c\":*nope}\n", 2, "unknown anchor 'nope'"},
+		{"unknown anchor in a flow list over lines", "a: [1,\n  2,\n  *nope,\n  3]\n", 3, "unknown anchor 'nope'"},
+		{"unknown anchor as a key", "a: 1\n*nope : 2\n", 2, "unknown anchor 'nope'"},
+		{"unknown anchor, CRLF", "a: 1\r\nb: *nope\r\n", 2, "unknown anchor 'nope'"},
+		{"unknown anchor, second document", "a: 1\n---\nb: *nope\n", 3, "unknown anchor 'nope'"},
+		{"merge of a scalar's alias", "base: &b 10\nrules:\n  - id: x\n    <<: *b\n", 4, "map merge requires map or sequence of maps as the value"},
+		{"merge of a scalar", "a: 1\nb:\n  <<: 5\n", 3, "map merge requires map"},
+		{"merge of a list with a scalar", "a: &a {x: 1}\nb:\n  <<:\n    - *a\n    - 3\n", 5, "map merge requires map"},
+		{"merge of a mapping's alias, then a bad one", "a: &a {x: 1}\nb:\n  <<: *a\nc:\n  <<: [*a, *a, 7]\n", 5, "map merge requires map"},
+		{"merges after the mapping's other keys", "a:\n  <<: 1\n  b:\n    <<: 2\n", 4, "map merge requires map"},
+		{"a quoted << is no merge", "a:\n  '<<': 1\nb:\n  <<: 2\n", 4, "map merge requires map"},
+		{"alias in its own anchor's value", "a: 1\nb: &b\n  x: 1\n  <<: *b\n", 4, "anchor 'b' value contains itself"},
+		{"excessive aliasing", "a: &a [x" + strings.Repeat(",x", 9) + "]\nb: &b [*a" + strings.Repeat(",*a", 9) + "]\nc: &c [*b" + strings.Repeat(",*b", 9) + "]\nd: [*c" + strings.Repeat(",*c", 9) + "]\n", 0, "document contains excessive aliasing"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			// Decoded as a program does: into values, every document.
+			var err error
+			for dec := yaml.NewDecoder(strings.NewReader(c.yaml)); err == nil; {
+				var v any
+				err = dec.Decode(&v)
+			}
+			if err == nil || errors.Is(err, io.EOF) {
+				t.Fatalf("no error: %v", err)
+			}
+			line, msg, ok := Line([]byte(c.yaml), err)
+			if c.line == 0 {
+				if ok || !strings.Contains(err.Error(), c.msg) {
+					t.Errorf("%v: got line %d %q, want none, for %q", err, line, msg, c.msg)
+				}
+				return
+			}
+			if !ok || line != c.line || !strings.Contains(msg, c.msg) || strings.HasPrefix(msg, "yaml:") {
+				t.Errorf("%v: got line %d %q %v, want line %d %q", err, line, msg, ok, c.line, c.msg)
+			}
+		})
+	}
+}
+
+// FuzzLine: whatever the text, Line names a line of it, or none.
+func FuzzLine(f *testing.F) {
+	for _, s := range []string{"a: 1\nb: *nope\n", "a: &a\n  x: 1\n  <<: *a\n", "a:\n  <<: [*b, 3]\n", "http:\n\taddr: x\n", "a: [1,\n  *x]\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var err error
+		for dec := yaml.NewDecoder(strings.NewReader(s)); err == nil; {
+			var v any
+			err = dec.Decode(&v)
+		}
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if line, _, ok := Line([]byte(s), err); ok && (line < 1 || line > strings.Count(s, "\n")+1) {
+			t.Errorf("%v: line %d of %d", err, line, strings.Count(s, "\n")+1)
+		}
+	})
 }
