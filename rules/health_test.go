@@ -79,7 +79,8 @@ func TestReloadSuccessSaysHowTheFilesLoad(t *testing.T) {
 }
 
 // TestRejectedPutIsCountedAndLogged: the rejected put is still counted
-// (trigger api, result failure) and logged as a warning with its problem.
+// (trigger api, result failure) and logged as a warning with its problem;
+// a put refused for a bad file name is a bad request, and not counted.
 func TestRejectedPutIsCountedAndLogged(t *testing.T) {
 	h := newHealthRig(t)
 	if err := h.putShared("version: shared\nrules:\n"+badRule, false); err != nil {
@@ -88,8 +89,16 @@ func TestRejectedPutIsCountedAndLogged(t *testing.T) {
 	if err := h.putTenant("rules:\n"+badRule, false); err != nil {
 		t.Fatal(err)
 	}
+	// A bad file name is a bad request, not rules rejected, for a
+	// tenant's put as for a shared one: not counted.
+	if _, err := h.m.PutTenant("acme", "", src("../rules.yaml", acmeOverlay)); err == nil {
+		t.Fatal("a tenant's put of ../rules.yaml was taken")
+	}
+	if _, err := h.m.Put("", src("../default.yaml", sharedRules)); err == nil {
+		t.Fatal("a put of ../default.yaml was taken")
+	}
 	if got := testutil.ToFloat64(h.m.metrics.reloads.WithLabelValues(TriggerAPI, "failure")); got != 2 {
-		t.Errorf("riskgate_rules_reloads_total{trigger=api,result=failure} %v, want 2", got)
+		t.Errorf("riskgate_rules_reloads_total{trigger=api,result=failure} %v, want 2 (the rules that did not compile)", got)
 	}
 	log := h.log.String()
 	for _, want := range []string{

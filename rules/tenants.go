@@ -377,7 +377,11 @@ func (m *Manager) PutTenant(tenant, ifVersion string, files []Source) (*TenantSn
 	}
 	cand, err := m.ValidateTenant(tenant, files)
 	if err != nil {
-		m.refused(tenant, err)
+		// Counted as a shared put is: only rules that do not compile
+		// (a bad tenant or file name is a bad request, not a load).
+		if _, ok := errors.AsType[*RejectedError](err); ok {
+			m.refused(tenant, err)
+		}
 		return nil, err
 	}
 	origin := OriginAPI
