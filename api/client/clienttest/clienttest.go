@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -115,24 +116,38 @@ func launch(fail func(string, ...any), args []string) (*Server, error) {
 	if binary == "" {
 		return nil, errors.New("clienttest: no riskgate binary: call clienttest.Main from TestMain")
 	}
-	s := &Server{fail: fail, args: args}
+	// A free port can be taken by another process (an outgoing
+	// connection's local port is drawn from the same range, another test
+	// package starts its own server) before riskgate binds it: try a few,
+	// as internal/redistest does.
 	var err error
-	if s.httpAddr, err = freeAddr(); err != nil {
-		return nil, err
-	}
-	if s.GRPC, err = freeAddr(); err != nil {
-		return nil, err
-	}
-	s.HTTP = "http://" + s.httpAddr
-	if err := s.start(); err != nil {
+	for range 5 {
+		s := &Server{fail: fail, args: args}
+		if s.httpAddr, err = freeAddr(); err != nil {
+			return nil, err
+		}
+		if s.GRPC, err = freeAddr(); err != nil {
+			return nil, err
+		}
+		s.HTTP = "http://" + s.httpAddr
+		if err = s.start(); err == nil {
+			return s, nil
+		}
 		s.Kill()
-		return nil, err
+		if !errors.Is(err, errAddrInUse) {
+			return nil, err
+		}
 	}
-	return s, nil
+	return nil, err
 }
 
-// freeAddr asks the kernel for a free loopback port.
-func freeAddr() (string, error) {
+// errAddrInUse is a riskgate that exited because a port it was given was
+// taken meanwhile.
+var errAddrInUse = errors.New("clienttest: a port was taken before riskgate bound it")
+
+// freeAddr asks the kernel for a free loopback port (a variable: a test
+// hands out a taken one).
+var freeAddr = func() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", fmt.Errorf("clienttest: %w", err)
@@ -170,6 +185,9 @@ func (s *Server) start() error {
 		}
 		select {
 		case <-done:
+			if strings.Contains(s.Logs(), "address already in use") {
+				return fmt.Errorf("%w:\n%s", errAddrInUse, s.Logs())
+			}
 			return fmt.Errorf("clienttest: riskgate exited before it was ready:\n%s", s.Logs())
 		case <-time.After(20 * time.Millisecond):
 		}
