@@ -162,6 +162,7 @@ type scratch struct {
 	decided Decided
 
 	facts *PasswordFacts // a captured attempt's password (ScoreCaptured)
+	dry   bool           // a DryRun: its stages' failures are not the pipeline's (failed)
 	idbuf [32]byte       // the decision id's signature (decisionid.go)
 	// record is the buffer of the attempt's fingerprint and of the
 	// decision kept for its retries (decidedRecord).
@@ -271,6 +272,7 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 	s := e.scratch.Get().(*scratch)
 	defer e.release(s)
 	s.attempt = *a
+	s.dry = dry != nil
 	if err := CheckBeforePassword(a); err != nil {
 		return Decision{}, err
 	}
@@ -372,7 +374,7 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 	e.fillAttemptEnv(s)
 	for _, sig := range e.opts.Signals {
 		if err := sig.Compute(&s.in, &s.env); err != nil {
-			e.failed("signal", sig.Name(), err)
+			e.failed(s, "signal", sig.Name(), err)
 		}
 	}
 
@@ -413,7 +415,7 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 			if overlay {
 				err = &OverlayRuleError{Err: err}
 			}
-			e.failed("rule", re.RuleID, err)
+			e.failed(s, "rule", re.RuleID, err)
 		}
 	}
 	action := v.Action
@@ -541,7 +543,7 @@ func (e *Engine) prepare(s *scratch) {
 	}
 	for _, x := range enrichers {
 		if err := x.Enrich(s.n.addr, en); err != nil {
-			e.failed("enrich", fmt.Sprintf("%T", x), err)
+			e.failed(s, "enrich", fmt.Sprintf("%T", x), err)
 		}
 	}
 	if !en.Location.Known {
@@ -758,7 +760,21 @@ var monotonicBase = time.Now()
 // monotonic reading does not read the wall clock).
 func monotonic() time.Duration { return time.Since(monotonicBase) }
 
-func (e *Engine) failed(stage, name string, err error) {
+// failed tells the observers that a stage failed on s's attempt and was
+// skipped, and logs it (rate-limited). A DryRun's failures are not told:
+// its attempt is no login (POST /v1/rules:test), and its ruleset may be a
+// candidate in force nowhere, whose failing rule would otherwise count in
+// riskgate_signal_errors_total beside the live ones (and page as a rule
+// failing on the node's logins). They are logged, marked dry_run, under a
+// limiter of their own, so that an analyst's tests never hide a live
+// failure's line.
+func (e *Engine) failed(s *scratch, stage, name string, err error) {
+	if s.dry {
+		if e.logLim.dry.allow(time.Now()) {
+			e.log.Info("pipeline stage failed", "stage", stage, "name", name, "err", err, "dry_run", true)
+		}
+		return
+	}
 	for _, o := range e.opts.Observers {
 		o.Failed(stage, name, err)
 	}

@@ -85,6 +85,60 @@ func TestRuleErrorsLogNoAttemptValues(t *testing.T) {
 	}
 }
 
+// TestDryRunFailuresAreNotCounted: a dry run (POST /v1/rules:test) of a
+// rule that fails at run time tells no observer, so that
+// riskgate_signal_errors_total, and the alerts on it
+// (RiskgatePipelineStageFailing, ...Often), count the failures of the
+// node's logins only: a candidate's rule is in force nowhere. Found with a
+// real Prometheus: an analyst testing a candidate made the warning fire for
+// a rule no login ran, and on a node without decisions the critical one
+// too. The failure is logged, marked dry_run, and its line does not take
+// the place of a live failure's.
+func TestDryRunFailuresAreNotCounted(t *testing.T) {
+	set, err := rules.Compile(rules.Source{Name: "broken.yaml", Data: []byte(brokenRules)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncbuf.Buffer
+	var failed []string
+	obs := &failObserver{f: func(stage, name string, err error) { failed = append(failed, stage+" "+name) }}
+	e := enginetest.New(t, engine.Options{Rules: set, Now: func() time.Time { return t0 }, Observers: []engine.Observer{obs},
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	a := paris(t0)
+	a.Username = "x"
+	a.UserAgent = "(("
+	a.Attributes = map[string]string{"k": "not-a-date"}
+	// The candidate, and the ruleset in force, tried.
+	for _, rs := range []engine.Ruleset{set, nil} {
+		if _, err := e.DryRun(context.Background(), a, rs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	obs.mu.Lock()
+	n := len(failed)
+	obs.mu.Unlock()
+	if n != 0 {
+		t.Errorf("dry runs told the observers of %d failures (%v), want none", n, failed)
+	}
+	if out := logs.String(); !strings.Contains(out, "dry_run=true") || strings.Contains(out, "level=WARN") {
+		t.Errorf("want the dry run's failure logged at info with dry_run=true, and no warning: %s", out)
+	}
+	// A login's failures are told and logged as ever, the dry run's line
+	// just before notwithstanding.
+	if _, err := e.Score(context.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+	obs.mu.Lock()
+	n = len(failed)
+	obs.mu.Unlock()
+	if n != 3 {
+		t.Errorf("a Score told the observers of %d failures (%v), want 3", n, failed)
+	}
+	if !strings.Contains(logs.String(), `level=WARN msg="pipeline stage failed" stage=rule`) {
+		t.Errorf("the Score's rule failure was not logged: %s", logs.String())
+	}
+}
+
 type failObserver struct {
 	mu sync.Mutex
 	f  func(stage, name string, err error)

@@ -271,9 +271,10 @@ func tenantOr(t string) string {
 
 // logLimits are the log limiters, one per kind of failure, so that a rule
 // failing on every login cannot hide a store outage (or the reverse): each
-// kind gets its own line per interval.
+// kind gets its own line per interval. dry is the failures of dry runs
+// (Engine.failed), which are no login's.
 type logLimits struct {
-	store, signal, rule, other rateLimiter
+	store, signal, rule, other, dry rateLimiter
 }
 
 func (l *logLimits) of(stage string) *rateLimiter {
