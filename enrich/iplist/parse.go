@@ -47,13 +47,26 @@ func ParseLine(line string) (p netip.Prefix, ok bool, err error) {
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
-		if strings.Contains(s, "-") {
+		if isRange(s) {
 			return netip.Prefix{}, false, fmt.Errorf("%q: ranges are not supported, write CIDR prefixes", s)
 		}
 		return netip.Prefix{}, false, fmt.Errorf("not an IP address or CIDR prefix: %q", s)
 	}
 	a = a.Unmap()
 	return netip.PrefixFrom(a, a.BitLen()), true, nil
+}
+
+// isRange reports whether s is two addresses joined by a '-': a range,
+// which deserves its own message; a hyphenated name ("not-an-address",
+// "vpn-gw1") is just not an address.
+func isRange(s string) bool {
+	lo, hi, ok := strings.Cut(s, "-")
+	if !ok {
+		return false
+	}
+	_, errLo := netip.ParseAddr(strings.TrimSpace(lo))
+	_, errHi := netip.ParseAddr(strings.TrimSpace(hi))
+	return errLo == nil && errHi == nil
 }
 
 // ParseASN parses one line of an ASN list: a number, with or without an
