@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/riskgate/riskgate/internal/promtooltest"
 )
 
 // The Prometheus alerting rules, their promtool tests and their runbook.
@@ -32,25 +34,6 @@ var (
 	// riskgate's, the process collector's, and Prometheus' own up.
 	selectorRE = regexp.MustCompile(`\b((?:riskgate|process|go)_[a-z0-9_]+|up)\b(\{[^}]*\})?`)
 )
-
-// requirePromtoolEnv makes a missing promtool a failure (CI sets it), as
-// in node/promtool_test.go.
-const requirePromtoolEnv = "RISKGATE_REQUIRE_PROMTOOL"
-
-// promtoolBinary is Prometheus' own promtool (Debian's prometheus
-// package, whose usr/bin/promtool .ci/run extracts), or a skip without
-// it.
-func promtoolBinary(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("promtool")
-	if err != nil {
-		if os.Getenv(requirePromtoolEnv) != "" {
-			t.Fatalf("promtool not found and %s is set: extract usr/bin/promtool from Debian's prometheus package, as .ci/run does", requirePromtoolEnv)
-		}
-		t.Skipf("promtool not installed (Debian's prometheus package; %s=1 makes this a failure)", requirePromtoolEnv)
-	}
-	return path
-}
 
 type ruleFile struct {
 	Groups []struct {
@@ -295,7 +278,7 @@ func promtool(t *testing.T, bin, dir string, args ...string) string {
 // series it is meant for, and not on the others.
 func TestPrometheusRules(t *testing.T) {
 	t.Parallel() // promtool's runs take seconds each, beside the job test's
-	bin := promtoolBinary(t)
+	bin := promtooltest.Binary(t)
 	n := 0
 	var rf ruleFile
 	decodeStrict(t, rulesFile, &rf)
@@ -327,7 +310,7 @@ func TestPrometheusRules(t *testing.T) {
 // series, expected labels), checked here before.
 func TestPrometheusRulesJobLabel(t *testing.T) {
 	t.Parallel()
-	bin := promtoolBinary(t)
+	bin := promtooltest.Binary(t)
 	rules, err := os.ReadFile(rulesFile)
 	if err != nil {
 		t.Fatal(err)

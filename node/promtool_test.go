@@ -22,24 +22,9 @@ import (
 
 	"github.com/riskgate/riskgate/api/client"
 	"github.com/riskgate/riskgate/node"
+
+	"github.com/riskgate/riskgate/internal/promtooltest"
 )
-
-// requirePromtoolEnv makes a missing promtool a failure (CI sets it).
-const requirePromtoolEnv = "RISKGATE_REQUIRE_PROMTOOL"
-
-// promtoolBinary is Prometheus' own promtool (Debian's prometheus
-// package), or a skip without it.
-func promtoolBinary(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("promtool")
-	if err != nil {
-		if os.Getenv(requirePromtoolEnv) != "" {
-			t.Fatalf("promtool not found and %s is set: apt-get install prometheus (or extract usr/bin/promtool from its package, as .ci/run does)", requirePromtoolEnv)
-		}
-		t.Skipf("promtool not installed (Debian's prometheus package; %s=1 makes this a failure)", requirePromtoolEnv)
-	}
-	return path
-}
 
 // grafanaBuiltins are the values the test gives Grafana's own variables:
 // a plausible choice of each, for the query to parse as PromQL does once
@@ -239,7 +224,7 @@ func promtoolCheckRules(t *testing.T, promtool string, queries []dashboardQuery)
 // empty. Each query is a recording rule in a rules file given to
 // promtool check rules.
 func TestPromtoolDashboardQueries(t *testing.T) {
-	promtool := promtoolBinary(t)
+	promtool := promtooltest.Binary(t)
 	path := filepath.Join("..", "deploy", "grafana", "riskgate.json")
 	queries := dashboardQueries(t, path)
 	if len(queries) < 30 {
@@ -277,7 +262,7 @@ var promlintAllowed = map[string]string{}
 // TestDashboardMetricsExist's node of every part (GeoIP, IP lists,
 // breached passwords, Redis, Kafka, alerts, capture) after its one call.
 func TestPromtoolMetrics(t *testing.T) {
-	promtool := promtoolBinary(t)
+	promtool := promtooltest.Binary(t)
 	seen := map[string]bool{}
 	lint := func(t *testing.T, exposition []byte) {
 		t.Helper()
