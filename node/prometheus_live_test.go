@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/riskgate/riskgate/internal/redistest"
+	"github.com/riskgate/riskgate/internal/syncbuf"
 	"github.com/riskgate/riskgate/node"
 	"github.com/riskgate/riskgate/rules"
 )
@@ -259,8 +259,7 @@ var promClient = &http.Client{Timeout: 10 * time.Second}
 // promServer is a Prometheus server of the test, and its API.
 type promServer struct {
 	api    string
-	mu     sync.Mutex
-	output bytes.Buffer // its log, shown when the test fails
+	output syncbuf.Buffer // its log, shown when the test fails
 }
 
 // startPrometheus starts Prometheus with dir/prometheus.yml and its data
@@ -281,7 +280,7 @@ func startPrometheus(t *testing.T, bin, dir string) *promServer {
 		data := filepath.Join(dir, "prometheus-data-"+strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
 		cmd := exec.Command(bin, "--config.file="+filepath.Join(dir, "prometheus.yml"),
 			"--storage.tsdb.path="+data, "--web.listen-address="+addr, "--log.level=warn")
-		cmd.Stdout, cmd.Stderr = p, p
+		cmd.Stdout, cmd.Stderr = &p.output, &p.output
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -291,7 +290,7 @@ func startPrometheus(t *testing.T, bin, dir string) *promServer {
 			_ = cmd.Process.Kill()
 			<-exited
 			if t.Failed() {
-				out := p.log()
+				out := p.output.String()
 				if len(out) > 8000 {
 					out = "...\n" + out[len(out)-8000:]
 				}
@@ -303,7 +302,7 @@ func startPrometheus(t *testing.T, bin, dir string) *promServer {
 			select {
 			case err := <-exited:
 				exited <- err
-				lastErr = fmt.Errorf("prometheus exited: %v\n%s", err, p.log())
+				lastErr = fmt.Errorf("prometheus exited: %v\n%s", err, p.output.String())
 			default:
 				if resp, err := promClient.Get("http://" + addr + "/-/ready"); err == nil {
 					resp.Body.Close()
@@ -317,23 +316,11 @@ func startPrometheus(t *testing.T, bin, dir string) *promServer {
 			break
 		}
 		if lastErr == nil {
-			t.Fatalf("prometheus not ready within 30s:\n%s", p.log())
+			t.Fatalf("prometheus not ready within 30s:\n%s", p.output.String())
 		}
 	}
 	t.Fatal(lastErr)
 	return nil
-}
-
-func (p *promServer) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.output.Write(b)
-}
-
-func (p *promServer) log() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.output.String()
 }
 
 // get decodes the data of one API call into v.
