@@ -121,9 +121,9 @@ func TestRejectionFoundOutsideTheWatchClears(t *testing.T) {
 			}
 			r.edit(c.tenant, good+badRule)
 			c.reject(r)
-			if got := r.success(); got != 0 {
-				t.Fatalf("after the rejection: riskgate_rules_last_reload_success %v, want 0", got)
-			}
+			// The gauge is set once the reload has published what it
+			// rejected, a moment after what reject waited for.
+			waitUntil(t, "riskgate_rules_last_reload_success 0 after the rejection", func() bool { return r.success() == 0 })
 			// Reverted before the watch looked at it; then an event, so
 			// that the watch looks and finds the version it loaded.
 			r.edit(c.tenant, good)
