@@ -9,12 +9,12 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 
 	"github.com/alecthomas/kong"
 
 	_ "github.com/riskgate/riskgate/cmd/riskgate/internal/serveahead" // the built-in rules' compile, during package initialisation
+	"github.com/riskgate/riskgate/cmd/riskgate/internal/serveflags"
 	"github.com/riskgate/riskgate/internal/pretouch"
 )
 
@@ -33,12 +33,9 @@ type cli struct {
 	VersionFlag kong.VersionFlag `name:"version" help:"Print the version and exit."`
 }
 
-// startGCPercent is the collector's target for the start of serve: that
-// of --gc-percent by default.
-const startGCPercent = 400
-
-// serveCLI is cli with serve alone, for `riskgate serve`: the same
-// command, flags and help (TestServeCLI).
+// serveCLI is cli with serve alone: the tree internal/serveflags copies
+// and builds kong's model of during package initialisation (the same
+// command, flags and help: TestServeCLI, TestServeFlagsMirror).
 type serveCLI struct {
 	Serve       serveCmd         `cmd:"" help:"Run the service: gRPC and HTTP/JSON APIs, metrics, live rules."`
 	VersionFlag kong.VersionFlag `name:"version" help:"Print the version and exit."`
@@ -47,45 +44,18 @@ type serveCLI struct {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var c cli
-	var tree any = &c
-	if len(os.Args) > 1 && os.Args[1] == "serve" {
-		// Kong builds and interpolates the help of the whole tree up
-		// front, a few milliseconds of a start of some tens: a server's
-		// (re)start builds its own command's only.
-		tree = &serveCLI{}
-		// pretouch mapped the heap in early in package initialisation,
-		// if its probe found faults dear; the heap's mapping may have
-		// grown since (internal/pretouch).
-		_, _ = pretouch.Heap()
-		if os.Getenv("GOGC") == "" {
-			// The collector's target from the first allocation, not from
-			// once the flags are read: at the runtime's default, the
-			// start (flags, rules) ran two collections of a small heap.
-			// serveCmd.Run sets the configured one.
-			debug.SetGCPercent(startGCPercent)
-		}
-	}
-	parser, err := kong.New(tree,
-		kong.Name("riskgate"),
-		kong.Description("Risk-based adaptive authentication: allow, step up or deny each login, with reasons."),
-		kong.Vars{"version": versionString()},
-		kong.BindTo(ctx, (*context.Context)(nil)),
-	)
-	if err != nil {
+	run, err := parse(ctx, os.Args[1:])
+	var usage usageError
+	switch {
+	case errors.As(err, &usage):
+		// The one useful line and where to read more, not the whole usage.
+		fmt.Fprintf(os.Stderr, "riskgate: error: %v\n%s\n", usage.error, usageHint(usage.error, usage.k))
+		os.Exit(80) // kong's exit code for a usage error
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "riskgate:", err)
 		os.Exit(1)
 	}
-	k, err := parser.Parse(os.Args[1:])
-	if err == nil {
-		err = refuseNegative(k)
-	}
-	if err != nil {
-		// The one useful line and where to read more, not the whole usage.
-		fmt.Fprintf(os.Stderr, "riskgate: error: %v\n%s\n", err, usageHint(err, k))
-		os.Exit(80) // kong's exit code for a usage error
-	}
-	if err := k.Run(); err != nil {
+	if err := run(); err != nil {
 		var logged loggedError
 		if !errors.As(err, &logged) {
 			fmt.Fprintln(os.Stderr, "riskgate:", err)
@@ -97,6 +67,48 @@ func main() {
 		}
 		os.Exit(code)
 	}
+}
+
+// usageError is a command line refused, by kong or by riskgate's checks
+// of the values: main exits 80 with a hint of where to read more.
+type usageError struct {
+	error
+	k *kong.Context // nil when the command was not made out
+}
+
+// parse reads the command line and returns the command to run. serve is
+// parsed with the model of its flags that internal/serveflags built
+// during package initialisation (parseServeArgs); the other commands with the
+// whole tree.
+func parse(ctx context.Context, args []string) (run func() error, err error) {
+	if len(args) > 0 && args[0] == "serve" {
+		// pretouch mapped the heap in early in package initialisation,
+		// if its probe found faults dear; the heap's mapping may have
+		// grown since (internal/pretouch).
+		_, _ = pretouch.Heap()
+		c, err := parseServeArgs(args)
+		if err != nil {
+			return nil, err
+		}
+		return func() error { return c.Run(ctx) }, nil
+	}
+	parser, err := kong.New(&cli{},
+		kong.Name(serveflags.Name),
+		kong.Description(serveflags.Description),
+		kong.Vars{"version": versionString()},
+		kong.BindTo(ctx, (*context.Context)(nil)),
+	)
+	if err != nil {
+		return nil, err
+	}
+	k, err := parser.Parse(args)
+	if err == nil {
+		err = refuseNegative(k)
+	}
+	if err != nil {
+		return nil, usageError{err, k}
+	}
+	return func() error { return k.Run() }, nil
 }
 
 // usageHint points to the help of the command the error is about.

@@ -25,14 +25,18 @@ type serveCmd struct {
 }
 
 // BeforeReset gives every serve flag its RISKGATE_ variable.
-func (c *serveCmd) BeforeReset(ctx *kong.Context) error {
+func (c *serveCmd) BeforeReset(ctx *kong.Context) error { return serveEnvNames(ctx) }
+
+// BeforeResolve reads the config file, if any, under the flags and the
+// environment.
+func (c *serveCmd) BeforeResolve(ctx *kong.Context) error { return serveConfigFile(ctx) }
+
+func serveEnvNames(ctx *kong.Context) error {
 	setEnvNames(serveFlags(ctx.Selected()))
 	return nil
 }
 
-// BeforeResolve reads the config file, if any, under the flags and the
-// environment.
-func (c *serveCmd) BeforeResolve(ctx *kong.Context) error {
+func serveConfigFile(ctx *kong.Context) error {
 	node := ctx.Selected()
 	var path string
 	for _, f := range node.Flags {
@@ -61,7 +65,7 @@ func (c *serveCmd) Run(ctx context.Context) error {
 	// on a closed pipe, as Unix tools do (riskgate simulate | head).
 	signal.Ignore(syscall.SIGPIPE)
 	if os.Getenv("GOGC") == "" {
-		// main started at startGCPercent; node.Serve sets a positive
+		// internal/serveflags started at its StartGCPercent; node.Serve sets a positive
 		// --gc-percent again, 0 is the runtime's default.
 		p := c.GCPercent
 		if p <= 0 {
