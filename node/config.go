@@ -21,9 +21,10 @@ import (
 // yaml tags: the file's blocks and keys), and docs/configuration.md is
 // generated from them. To add a setting, add a field with its tags (and,
 // for a new block, a struct with `embed:"" prefix:"x-" yaml:"x"`), use it
-// in this package, and regenerate the docs:
+// in this package, and regenerate the docs and the copy of these types
+// that `riskgate serve` parses its flags into (cmd/riskgate/internal/serveflags):
 //
-//	go test ./cmd/riskgate -run TestConfigurationDocs -update
+//	go test ./cmd/riskgate -run 'TestConfigurationDocs|TestServeFlagsMirror' -update
 //
 // The zero value of every field means what its flag's documented default
 // or empty value means, except that the zero Config has no listeners, no

@@ -191,7 +191,7 @@ func TestConfigurationDocs(t *testing.T) {
 		}
 		return
 	}
-	t.Errorf("%s is out of date with the serve flags: run go test ./cmd/riskgate -run TestConfigurationDocs -update", path)
+	t.Errorf("%s is out of date with the serve flags: run go test ./cmd/riskgate -run 'TestConfigurationDocs|TestServeFlagsMirror' -update", path)
 }
 
 // TestEmptyStoreIsMemory: an empty --store (or store: "" in the file) is the

@@ -40,7 +40,7 @@ func TestServeFlagsMirror(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(have, src) {
-		t.Errorf("%s is not a copy of serve's command types; regenerate it: go test ./cmd/riskgate -run TestServeFlagsMirror -update", serveFlagsFile)
+		t.Errorf("%s is not a copy of serve's command types; regenerate it: go test ./cmd/riskgate -run 'TestConfigurationDocs|TestServeFlagsMirror' -update", serveFlagsFile)
 	}
 	// The generated types are the ones compiled in.
 	if err := sameShape(reflect.TypeFor[serveflags.CLI](), reflect.TypeFor[serveCLI](), "CLI"); err != nil {
