@@ -2,8 +2,8 @@ package clienttest
 
 import (
 	"net"
-	"net/netip"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 )
