@@ -106,13 +106,13 @@ func main() {
 	}
 }
 
-func newCluster(c config, opts ...kfake.Opt) (*kfake.Cluster, error) {
-	return kfake.NewCluster(append([]kfake.Opt{
+func newCluster(c config) (*kfake.Cluster, error) {
+	return kfake.NewCluster(
 		kfake.NumBrokers(1), kfake.SeedTopics(int32(c.partitions), tAttempts, tDecisions, tAlerts, tLatency),
 		// kfake keeps each segment in one growing slice: small segments
 		// spare it copying hundreds of megabytes as they grow.
 		kfake.BrokerConfigs(map[string]string{"log.segment.bytes": strconv.Itoa(4 << 20)}),
-	}, opts...)...)
+	)
 }
 
 // serveBroker is the child process that holds the broker, so that its
