@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riskgate/riskgate/internal/freeport"
 	"github.com/riskgate/riskgate/internal/redistest"
 	"github.com/riskgate/riskgate/internal/syncbuf"
 )
@@ -216,26 +218,35 @@ func TestKubernetesRunsAsWritten(t *testing.T) {
 	for key, data := range get(secret, "stringData").(map[string]any) {
 		write(t, filepath.Join(moved("/etc/riskgate/secrets"), key), data.(string))
 	}
-	ports := map[string]string{}
-	var args []string
+	var addrs int
 	for _, a := range list(c, "args") {
-		a := a.(string)
-		if name, val, ok := strings.Cut(a, "="); ok {
-			switch {
-			case strings.HasSuffix(name, "-addr"):
-				ports[name] = freeAddr(t)
-				val = ports[name]
-			case strings.HasPrefix(val, "/"):
-				val = moved(val)
-			}
-			a = name + "=" + val
+		if name, _, ok := strings.Cut(a.(string), "="); ok && strings.HasSuffix(name, "-addr") {
+			addrs++
 		}
-		args = append(args, a)
 	}
-	cmd := exec.Command(riskgate, args...)
-	cmd.Env = append(os.Environ(), "RISKGATE_STORE="+rd.URL, "GOMEMLIMIT=1073741824")
+	var ports map[string]string
+	startReady(t, "riskgate", addrs, func(free []netip.AddrPort) (*exec.Cmd, string) {
+		ports = map[string]string{}
+		var args []string
+		for _, a := range list(c, "args") {
+			a := a.(string)
+			if name, val, ok := strings.Cut(a, "="); ok {
+				switch {
+				case strings.HasSuffix(name, "-addr"):
+					val = free[len(ports)].String()
+					ports[name] = val
+				case strings.HasPrefix(val, "/"):
+					val = moved(val)
+				}
+				a = name + "=" + val
+			}
+			args = append(args, a)
+		}
+		cmd := exec.Command(riskgate, args...)
+		cmd.Env = append(os.Environ(), "RISKGATE_STORE="+rd.URL, "GOMEMLIMIT=1073741824")
+		return cmd, "http://" + ports["--metrics-addr"] + "/readyz"
+	})
 	metrics := "http://" + ports["--metrics-addr"]
-	startReady(t, cmd, metrics+"/readyz", "riskgate")
 	for _, path := range []string{"/healthz", "/metrics"} {
 		resp, err := http.Get(metrics + path)
 		if err != nil || resp.StatusCode != http.StatusOK {
@@ -264,16 +275,6 @@ func write(t *testing.T, path, data string) {
 	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 const configMapHeader = `# The rules riskgate runs, mounted at /etc/riskgate/rules. Generated from
@@ -331,15 +332,29 @@ func TestRulesConfigMap(t *testing.T) {
 	}
 }
 
-// startReady starts cmd (riskgate, described as what in failures), waits
-// until readyz answers 200 and stops the process when the test ends,
-// logging its output when the test failed.
-func startReady(t *testing.T, cmd *exec.Cmd, readyz, what string) {
+// startReady starts the riskgate that command makes (described as what
+// in failures) on n free loopback ports, waits until its readyz answers
+// 200 and stops the process when the test ends, logging its output when
+// the test failed. A port can be taken between the kernel's answer and
+// riskgate's bind: it is then started again on other ports.
+func startReady(t *testing.T, what string, n int, command func(ports []netip.AddrPort) (cmd *exec.Cmd, readyz string)) {
 	t.Helper()
+	_, err := freeport.Start(freeport.Options{Ports: n}, func(ports []netip.AddrPort) (struct{}, error) {
+		cmd, readyz := command(ports)
+		return struct{}{}, waitReady(t, cmd, readyz, what)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitReady starts cmd and waits until readyz answers 200; the test's
+// cleanup ends it.
+func waitReady(t *testing.T, cmd *exec.Cmd, readyz, what string) error {
 	var out syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	exited := make(chan struct{})
 	go func() {
@@ -353,21 +368,24 @@ func startReady(t *testing.T, cmd *exec.Cmd, readyz, what string) {
 			t.Logf("%s:\n%s", what, out.String())
 		}
 	})
+	// A port taken by a server that never answers must not hang the
+	// test: each probe has a timeout.
+	hc := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if resp, err := http.Get(readyz); err == nil {
+		if resp, err := hc.Get(readyz); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				return nil
 			}
 		}
 		select {
 		case <-exited:
-			t.Fatalf("%s exited", what)
+			return freeport.Taken(fmt.Errorf("%s exited:\n%s", what, out.String()), out.String())
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s never ready", what)
+			return fmt.Errorf("%s never ready", what)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"bufio"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -127,10 +128,11 @@ func TestSystemdRunsAsInstalled(t *testing.T) {
 	write(t, cfg, moved(string(data)))
 
 	f := strings.Fields(moved(command))
-	metrics := freeAddr(t)
-	cmd := exec.Command(riskgate, f[1:]...)
-	cmd.Dir = root
-	cmd.Env = append(append(os.Environ(), env...),
-		"RISKGATE_HTTP_ADDR="+freeAddr(t), "RISKGATE_GRPC_ADDR="+freeAddr(t), "RISKGATE_METRICS_ADDR="+metrics)
-	startReady(t, cmd, "http://"+metrics+"/readyz", "riskgate, installed as the unit says,")
+	startReady(t, "riskgate, installed as the unit says,", 3, func(ports []netip.AddrPort) (*exec.Cmd, string) {
+		cmd := exec.Command(riskgate, f[1:]...)
+		cmd.Dir = root
+		cmd.Env = append(append(os.Environ(), env...),
+			"RISKGATE_HTTP_ADDR="+ports[0].String(), "RISKGATE_GRPC_ADDR="+ports[1].String(), "RISKGATE_METRICS_ADDR="+ports[2].String())
+		return cmd, "http://" + ports[2].String() + "/readyz"
+	})
 }

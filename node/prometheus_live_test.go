@@ -5,8 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/riskgate/riskgate/internal/freeport"
 	"github.com/riskgate/riskgate/internal/redistest"
 	"github.com/riskgate/riskgate/internal/syncbuf"
 	"github.com/riskgate/riskgate/node"
@@ -263,26 +264,20 @@ type promServer struct {
 }
 
 // startPrometheus starts Prometheus with dir/prometheus.yml and its data
-// in dir, on a port the kernel gives, and stops it when the test ends.
+// in dir, on a port the kernel gives, and stops it when the test ends. The
+// port can be taken before Prometheus binds it: it is then started again
+// on another.
 func startPrometheus(t *testing.T, bin, dir string) *promServer {
 	t.Helper()
-	var lastErr error
-	// The port the kernel gave may be taken before Prometheus binds it:
-	// try a few.
-	for range 3 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := l.Addr().String()
-		l.Close()
+	p, err := freeport.Start(freeport.Options{}, func(ports []netip.AddrPort) (*promServer, error) {
+		addr := ports[0].String()
 		p := &promServer{api: "http://" + addr + "/api/v1/"}
-		data := filepath.Join(dir, "prometheus-data-"+strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
+		data := filepath.Join(dir, "prometheus-data-"+strconv.Itoa(int(ports[0].Port())))
 		cmd := exec.Command(bin, "--config.file="+filepath.Join(dir, "prometheus.yml"),
 			"--storage.tsdb.path="+data, "--web.listen-address="+addr, "--log.level=warn")
 		cmd.Stdout, cmd.Stderr = &p.output, &p.output
 		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		exited := make(chan error, 1)
 		go func() { exited <- cmd.Wait() }()
@@ -302,25 +297,24 @@ func startPrometheus(t *testing.T, bin, dir string) *promServer {
 			select {
 			case err := <-exited:
 				exited <- err
-				lastErr = fmt.Errorf("prometheus exited: %v\n%s", err, p.output.String())
+				out := p.output.String()
+				return nil, freeport.Taken(fmt.Errorf("prometheus exited: %v\n%s", err, out), out)
 			default:
-				if resp, err := promClient.Get("http://" + addr + "/-/ready"); err == nil {
-					resp.Body.Close()
-					if resp.StatusCode == http.StatusOK {
-						return p
-					}
-				}
-				time.Sleep(50 * time.Millisecond)
-				continue
 			}
-			break
+			if resp, err := promClient.Get("http://" + addr + "/-/ready"); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return p, nil
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
-		if lastErr == nil {
-			t.Fatalf("prometheus not ready within 30s:\n%s", p.output.String())
-		}
+		return nil, fmt.Errorf("prometheus not ready within 30s:\n%s", p.output.String())
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal(lastErr)
-	return nil
+	return p
 }
 
 // get decodes the data of one API call into v.

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +20,7 @@ import (
 	"github.com/riskgate/riskgate/api/client"
 	"github.com/riskgate/riskgate/api/client/clienttest"
 	"github.com/riskgate/riskgate/api/kratoshook"
+	"github.com/riskgate/riskgate/internal/freeport"
 	"github.com/riskgate/riskgate/internal/syncbuf"
 )
 
@@ -38,8 +39,8 @@ func TestMain(m *testing.M) {
 const kratosConfig = `
 dsn: memory
 serve:
-  public: {base_url: "http://%[1]s/", host: 127.0.0.1, port: %[2]s}
-  admin: {base_url: "http://%[3]s/", host: 127.0.0.1, port: %[4]s}
+  public: {base_url: "http://%[1]s/", host: 127.0.0.1, port: %[2]d}
+  admin: {base_url: "http://%[3]s/", host: 127.0.0.1, port: %[4]d}
 selfservice:
   default_browser_return_url: http://127.0.0.1:1/
   methods:
@@ -82,65 +83,74 @@ type kratos struct {
 	public, admin string
 }
 
+// startKratos runs Kratos on two free loopback ports, its public and admin
+// APIs, and stops it when the test ends. A port can be taken between the
+// kernel's answer and Kratos' bind: it is then started again on others.
 func startKratos(t *testing.T, bin, hookURL, hookToken string) *kratos {
 	t.Helper()
 	dir := t.TempDir()
-	public, admin := freeAddr(t), freeAddr(t)
-	_, publicPort, _ := net.SplitHostPort(public)
-	_, adminPort, _ := net.SplitHostPort(admin)
 	tmpl, err := filepath.Abs("../../deploy/kratos/riskgate-login.jsonnet")
 	if err != nil {
 		t.Fatal(err)
 	}
 	schema := filepath.Join(dir, "identity.schema.json")
-	cfg := filepath.Join(dir, "kratos.yml")
 	if err := os.WriteFile(schema, []byte(identitySchema), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	conf := fmt.Sprintf(kratosConfig, public, publicPort, admin, adminPort, hookURL, tmpl, schema)
-	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "serve", "-c", cfg, "--dev", "--sqa-opt-out")
-	// The token from the environment, as deploy/kratos/kratos.yml advises.
-	cmd.Env = append(os.Environ(), "SELFSERVICE_FLOWS_LOGIN_AFTER_PASSWORD_HOOKS_0_CONFIG_AUTH_CONFIG_VALUE=Bearer "+hookToken)
-	var out syncbuf.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("kratos output:\n%s", out.String())
+	k, err := freeport.Start(freeport.Options{Ports: 2}, func(ports []netip.AddrPort) (*kratos, error) {
+		public, admin := ports[0], ports[1]
+		cfg := filepath.Join(dir, "kratos.yml")
+		conf := fmt.Sprintf(kratosConfig, public, public.Port(), admin, admin.Port(), hookURL, tmpl, schema)
+		if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
+			return nil, err
 		}
-	})
-	k := &kratos{public: "http://" + public, admin: "http://" + admin}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(k.admin + "/admin/health/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return k
+		cmd := exec.Command(bin, "serve", "-c", cfg, "--dev", "--sqa-opt-out")
+		// The token from the environment, as deploy/kratos/kratos.yml advises.
+		cmd.Env = append(os.Environ(), "SELFSERVICE_FLOWS_LOGIN_AFTER_PASSWORD_HOOKS_0_CONFIG_AUTH_CONFIG_VALUE=Bearer "+hookToken)
+		var out syncbuf.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			return nil, err
+		}
+		exited := make(chan struct{})
+		go func() {
+			_ = cmd.Wait()
+			close(exited)
+		}()
+		t.Cleanup(func() {
+			_ = cmd.Process.Kill()
+			<-exited
+			if t.Failed() {
+				t.Logf("kratos output:\n%s", out.String())
+			}
+		})
+		k := &kratos{public: "http://" + public.String(), admin: "http://" + admin.String()}
+		// Each probe has a timeout: a port taken by a server that never
+		// answers must not hang the test.
+		hc := &http.Client{Timeout: time.Second}
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			resp, err := hc.Get(k.admin + "/admin/health/ready")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return k, nil
+				}
+			}
+			select {
+			case <-exited:
+				return nil, freeport.Taken(fmt.Errorf("kratos exited:\n%s", out.String()), out.String())
+			case <-time.After(100 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				return nil, fmt.Errorf("kratos not ready:\n%s", out.String())
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("kratos not ready:\n%s", out.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return k
 }
 
 func jsonDo(t *testing.T, method, url string, body any, headers map[string]string) (int, map[string]any) {

@@ -27,7 +27,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"runtime"
@@ -74,7 +73,7 @@ type config struct {
 	cpuProfile string
 	inProcess  bool
 	omit       bool
-	brokerAddr string // internal: serve a broker on this address and wait
+	broker     bool // internal: serve a broker, print its address and wait
 }
 
 // brokerPID is the broker's process, when it has one.
@@ -93,11 +92,11 @@ func main() {
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the stream rounds here")
 	flag.BoolVar(&c.inProcess, "in-process-broker", false, "run the broker in this process (its CPU then counts against riskgate's)")
 	flag.BoolVar(&c.omit, "omit-signals", false, "write decisions without their signals (--kafka-omit-signals)")
-	flag.StringVar(&c.brokerAddr, "serve-broker", "", "internal: run only a broker with the benchmark's topics on this port")
+	flag.BoolVar(&c.broker, "serve-broker", false, "internal: run only a broker with the benchmark's topics, on a port the kernel gives, and print its address")
 	gogc := flag.Int("gogc", 400, "garbage collector target, as riskgate serve sets it by default (--gc-percent)")
 	flag.Parse()
 	debug.SetGCPercent(*gogc)
-	if c.brokerAddr != "" {
+	if c.broker {
 		serveBroker(c)
 		return
 	}
@@ -107,29 +106,26 @@ func main() {
 	}
 }
 
-func newCluster(c config, opts ...kfake.Opt) (*kfake.Cluster, error) {
-	return kfake.NewCluster(append([]kfake.Opt{
+func newCluster(c config) (*kfake.Cluster, error) {
+	return kfake.NewCluster(
 		kfake.NumBrokers(1), kfake.SeedTopics(int32(c.partitions), tAttempts, tDecisions, tAlerts, tLatency),
 		// kfake keeps each segment in one growing slice: small segments
 		// spare it copying hundreds of megabytes as they grow.
 		kfake.BrokerConfigs(map[string]string{"log.segment.bytes": strconv.Itoa(4 << 20)}),
-	}, opts...)...)
+	)
 }
 
 // serveBroker is the child process that holds the broker, so that its
-// CPU is not riskgate's: it runs until its standard input closes.
+// CPU is not riskgate's: it prints the broker's address, on a port the
+// kernel gave (one found free by the parent could be taken before the
+// child bound it), and runs until its standard input closes.
 func serveBroker(c config) {
-	port, err := strconv.Atoi(c.brokerAddr)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "serve-broker:", err)
-		os.Exit(2)
-	}
-	cl, err := newCluster(c, kfake.Ports(port))
+	cl, err := newCluster(c)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "serve-broker:", err)
 		os.Exit(1)
 	}
-	fmt.Println("ready")
+	fmt.Println(cl.ListenAddrs()[0])
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	cl.Close()
 }
@@ -143,13 +139,7 @@ func startBroker(c config) (addrs []string, stop func(), err error) {
 		}
 		return cl.ListenAddrs(), cl.Close, nil
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, nil, err
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cmd := exec.Command(os.Args[0], "-serve-broker", strconv.Itoa(port), "-partitions", strconv.Itoa(c.partitions))
+	cmd := exec.Command(os.Args[0], "-serve-broker", "-partitions", strconv.Itoa(c.partitions))
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, nil, err
@@ -162,11 +152,12 @@ func startBroker(c config) (addrs []string, stop func(), err error) {
 	if err := cmd.Start(); err != nil {
 		return nil, nil, err
 	}
-	if _, err := bufio.NewReader(stdout).ReadString('\n'); err != nil {
+	addr, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
 		return nil, nil, fmt.Errorf("broker process: %w", err)
 	}
 	brokerPID = cmd.Process.Pid
-	return []string{fmt.Sprintf("127.0.0.1:%d", port)}, func() { stdin.Close(); _ = cmd.Wait() }, nil
+	return []string{strings.TrimSpace(addr)}, func() { stdin.Close(); _ = cmd.Wait() }, nil
 }
 
 // cpuTime is the CPU this process has used.

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +24,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/riskgate/riskgate/internal/freeport"
 )
 
 // RequireEnv is the environment variable that turns a missing redis-server
@@ -56,32 +59,24 @@ type Server struct {
 func Start(t testing.TB, extra ...string) *Server {
 	t.Helper()
 	bin := Binary(t)
-	dir := t.TempDir()
-	var err error
-	// The free port can be taken by another process (another test
-	// package starting its own server) before redis-server binds it: try
-	// a few.
-	for range 5 {
-		port := freePort(t)
-		s := &Server{
-			Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
-			Port: port,
-			t:    t,
-			dir:  dir,
-		}
+	s, err := freeport.Start(freeport.Options{}, func(ports []netip.AddrPort) (*Server, error) {
+		port := int(ports[0].Port())
+		// A folder of its own: the log of a start on a taken port
+		// does not make the next one's failure look the same.
+		s := &Server{Addr: ports[0].String(), Port: port, t: t, dir: t.TempDir()}
 		s.URL = "redis://" + s.Addr
 		s.args = append([]string{
 			"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 			"--dir", s.dir, "--protected-mode", "yes", "--logfile", filepath.Join(s.dir, "redis.log"),
 			"--daemonize", "no",
 		}, extra...)
-		if err = s.start(bin); err == nil {
-			t.Cleanup(s.Stop)
-			return s
-		}
+		return s, s.start(bin)
+	})
+	if err != nil {
+		t.Fatalf("redistest: %v", err)
 	}
-	t.Fatalf("redistest: %v", err)
-	return nil
+	t.Cleanup(s.Stop)
+	return s
 }
 
 // Binary returns the path of redis-server, skipping or failing the test
@@ -128,7 +123,9 @@ func (s *Server) start(bin string) error {
 		}
 		select {
 		case <-done:
-			return fmt.Errorf("redis-server on %s exited at start: %s", s.Addr, s.logTail())
+			// Start tries other ports when this one was taken.
+			log := s.logTail()
+			return freeport.Taken(fmt.Errorf("redis-server on %s exited at start: %s", s.Addr, log), log)
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -270,19 +267,6 @@ func send(addr string, args []string) (net.Conn, *bufio.Reader, error) {
 		return nil, nil, err
 	}
 	return c, bufio.NewReader(c), nil
-}
-
-// freePort asks the kernel for a free loopback port. Another process could
-// take it before redis-server binds it; start fails clearly if so.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("redistest: free port: %v", err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close()
-	return port
 }
 
 // Cluster is a private Redis Cluster of masters without replicas.

@@ -18,16 +18,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/riskgate/riskgate/internal/freeport"
 )
 
 // binary is the riskgate that Start runs, set by Main.
@@ -116,45 +117,22 @@ func launch(fail func(string, ...any), args []string) (*Server, error) {
 	if binary == "" {
 		return nil, errors.New("clienttest: no riskgate binary: call clienttest.Main from TestMain")
 	}
-	// A free port can be taken by another process (an outgoing
-	// connection's local port is drawn from the same range, another test
-	// package starts its own server) before riskgate binds it: try a few,
-	// as internal/redistest does.
-	var err error
-	for range 5 {
-		s := &Server{fail: fail, args: args}
-		if s.httpAddr, err = freeAddr(); err != nil {
-			return nil, err
-		}
-		if s.GRPC, err = freeAddr(); err != nil {
-			return nil, err
-		}
+	// The ports found free can be taken before riskgate binds them:
+	// freeport starts it again on others.
+	return freeport.Start(freeport.Options{Ports: 2, Free: freeAddr}, func(ports []netip.AddrPort) (*Server, error) {
+		s := &Server{fail: fail, args: args, httpAddr: ports[0].String(), GRPC: ports[1].String()}
 		s.HTTP = "http://" + s.httpAddr
-		if err = s.start(); err == nil {
-			return s, nil
-		}
-		s.Kill()
-		if !errors.Is(err, errAddrInUse) {
+		if err := s.start(); err != nil {
+			s.Kill()
 			return nil, err
 		}
-	}
-	return nil, err
+		return s, nil
+	})
 }
-
-// errAddrInUse is a riskgate that exited because a port it was given was
-// taken meanwhile.
-var errAddrInUse = errors.New("clienttest: a port was taken before riskgate bound it")
 
 // freeAddr asks the kernel for a free loopback port (a variable: a test
 // hands out a taken one).
-var freeAddr = func() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("clienttest: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
+var freeAddr = freeport.Addr
 
 func (s *Server) start() error {
 	args := append([]string{"serve", "--http-addr", s.httpAddr, "--grpc-addr", s.GRPC}, s.args...)
@@ -185,10 +163,8 @@ func (s *Server) start() error {
 		}
 		select {
 		case <-done:
-			if strings.Contains(s.Logs(), "address already in use") {
-				return fmt.Errorf("%w:\n%s", errAddrInUse, s.Logs())
-			}
-			return fmt.Errorf("clienttest: riskgate exited before it was ready:\n%s", s.Logs())
+			log := s.Logs()
+			return freeport.Taken(fmt.Errorf("clienttest: riskgate exited before it was ready:\n%s", log), log)
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {

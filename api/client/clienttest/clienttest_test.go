@@ -3,6 +3,7 @@ package clienttest
 import (
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 )
@@ -20,10 +21,10 @@ func TestStartOnAPortTakenMeanwhile(t *testing.T) {
 	}
 	defer held.Close()
 	free, calls := freeAddr, 0
-	freeAddr = func() (string, error) {
+	freeAddr = func() (netip.AddrPort, error) {
 		calls++
 		if calls == 1 {
-			return held.Addr().String(), nil
+			return held.Addr().(*net.TCPAddr).AddrPort(), nil
 		}
 		return free()
 	}

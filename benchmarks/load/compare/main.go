@@ -21,6 +21,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,6 +30,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/riskgate/riskgate/internal/freeport"
 	"github.com/riskgate/riskgate/internal/pretouch"
 )
 
@@ -331,45 +333,68 @@ func openLoop(ctx context.Context, c config, server string, m measures, rate flo
 }
 
 func redisRun(ctx context.Context, c config, server string, m measures) error {
-	port, err := freePort()
+	rdb, addr, err := startRedis(ctx, c)
 	if err != nil {
 		return err
 	}
-	rdb := exec.CommandContext(ctx, "redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", c.dir)
-	if err := rdb.Start(); err != nil {
-		return fmt.Errorf("redis-server: %w", err)
-	}
-	defer func() { _ = rdb.Process.Kill(); _ = rdb.Wait() }()
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	for i := 0; ; i++ {
-		conn, err := net.Dial("tcp", addr)
-		if err == nil {
-			conn.Close()
-			break
-		}
-		if i > 500 {
-			return fmt.Errorf("redis-server did not start: %w", err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	defer func() { _ = rdb.cmd.Process.Kill(); <-rdb.exited }()
 	s, err := start(ctx, c, server, "redis://"+addr+"/0")
 	if err != nil {
 		return err
 	}
 	defer s.stop()
-	g, err := s.load(ctx, c, "-target", "grpc", "-addr", s.grpc, "-c", strconv.Itoa(c.conc), "-redis-pid", strconv.Itoa(rdb.Process.Pid))
+	g, err := s.load(ctx, c, "-target", "grpc", "-addr", s.grpc, "-c", strconv.Itoa(c.conc), "-redis-pid", strconv.Itoa(rdb.cmd.Process.Pid))
 	if err != nil {
 		return err
 	}
 	m["Redis store, gRPC"], m["redis-server CPU per Score"] = g.CallsPerSec, g.RedisUsPer
 	// Last, as in memoryRuns: the attempts it keeps would weigh on a run
 	// after it.
-	ids, err := s.load(ctx, c, "-target", "grpc", "-addr", s.grpc, "-c", strconv.Itoa(c.conc), "-redis-pid", strconv.Itoa(rdb.Process.Pid), "-attempt-ids")
+	ids, err := s.load(ctx, c, "-target", "grpc", "-addr", s.grpc, "-c", strconv.Itoa(c.conc), "-redis-pid", strconv.Itoa(rdb.cmd.Process.Pid), "-attempt-ids")
 	if err != nil {
 		return err
 	}
 	m["Redis store with attempt ids, gRPC"], m["redis-server CPU per Score, attempt ids"] = ids.CallsPerSec, ids.RedisUsPer
 	return nil
+}
+
+// startRedis runs redis-server on a free port, its files in c.dir, and
+// returns it and its address once it accepts connections; the caller
+// kills it. freeport starts it again on another port when its port was
+// taken before it bound it.
+func startRedis(ctx context.Context, c config) (*server, string, error) {
+	var addr string
+	rdb, err := freeport.Start(freeport.Options{}, func(ports []netip.AddrPort) (*server, error) {
+		addr = ports[0].String()
+		rdb := &server{log: &bytes.Buffer{}, exited: make(chan struct{})}
+		rdb.cmd = exec.CommandContext(ctx, "redis-server", "--port", strconv.Itoa(int(ports[0].Port())), "--bind", "127.0.0.1",
+			"--save", "", "--appendonly", "no", "--dir", c.dir)
+		rdb.cmd.Stdout, rdb.cmd.Stderr = rdb.log, rdb.log
+		if err := rdb.cmd.Start(); err != nil {
+			return nil, fmt.Errorf("redis-server: %w", err)
+		}
+		go func() { _ = rdb.cmd.Wait(); close(rdb.exited) }()
+		for i := 0; ; i++ {
+			conn, err := net.Dial("tcp", addr)
+			if err == nil {
+				conn.Close()
+				return rdb, nil
+			}
+			select {
+			case <-rdb.exited:
+				// The log is complete once the process has been waited for.
+				return nil, freeport.Taken(fmt.Errorf("redis-server exited at start: %s", rdb.log), rdb.log.String())
+			default:
+			}
+			if i > 500 {
+				_ = rdb.cmd.Process.Kill()
+				<-rdb.exited
+				return nil, fmt.Errorf("redis-server did not start: %w", err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+	return rdb, addr, err
 }
 
 type server struct {
@@ -380,42 +405,18 @@ type server struct {
 	exited     chan struct{} // closed once cmd has been waited for
 }
 
-// freePort asks the kernel for a port that is free now.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// errPortTaken is a server that could not bind a port compare found free:
-// another process took it in between (an outgoing connection's local
-// port is drawn from the same range). The start is tried again on others.
-var errPortTaken = errors.New("a port was taken before the server bound it")
-
 // start runs riskgate serve or the floor on free ports and waits for
-// /readyz, timing it from the exec.
+// /readyz, timing it from the exec. A port can be taken by another process
+// between the kernel's answer and the server's bind: freeport starts it
+// again on others.
 func start(ctx context.Context, c config, name, redisURL string) (*server, error) {
-	for tries := 1; ; tries++ {
-		s, err := startOnce(ctx, c, name, redisURL)
-		if !errors.Is(err, errPortTaken) || tries == 5 {
-			return s, err
-		}
-	}
+	return freeport.Start(freeport.Options{Ports: 2}, func(ports []netip.AddrPort) (*server, error) {
+		return startOn(ctx, c, name, redisURL, ports[0].String(), ports[1].String())
+	})
 }
 
-func startOnce(ctx context.Context, c config, name, redisURL string) (*server, error) {
-	gp, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	hp, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	s := &server{grpc: fmt.Sprintf("127.0.0.1:%d", gp), http: fmt.Sprintf("127.0.0.1:%d", hp), log: &bytes.Buffer{}, exited: make(chan struct{})}
+func startOn(ctx context.Context, c config, name, redisURL, grpcAddr, httpAddr string) (*server, error) {
+	s := &server{grpc: grpcAddr, http: httpAddr, log: &bytes.Buffer{}, exited: make(chan struct{})}
 	var args []string
 	if name == "floor" {
 		args = []string{"-grpc-addr", s.grpc, "-http-addr", s.http}
@@ -450,10 +451,7 @@ func startOnce(ctx context.Context, c config, name, redisURL string) (*server, e
 		select {
 		case <-s.exited:
 			// The log is complete once the process has been waited for.
-			if strings.Contains(s.log.String(), "address already in use") {
-				return nil, fmt.Errorf("%s: %w: %s", name, errPortTaken, s.log)
-			}
-			return nil, fmt.Errorf("%s exited before it was ready: %s", name, s.log)
+			return nil, freeport.Taken(fmt.Errorf("%s exited before it was ready: %s", name, s.log), s.log.String())
 		default:
 		}
 		if time.Since(begin) > 30*time.Second {
