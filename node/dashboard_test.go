@@ -2,8 +2,16 @@ package node_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,6 +24,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	kstream "github.com/riskgate/riskgate/api/stream"
@@ -234,6 +243,16 @@ func exportedMetrics(t *testing.T) (map[string]bool, []byte) {
 // matchers and groupings by them.
 func exportedMetricLabels(t *testing.T) (map[string]map[string]bool, []byte) {
 	t.Helper()
+	labels, scrape, _ := exportedNodeMetrics(t)
+	return labels, scrape
+}
+
+// exportedNodeMetrics is exportedMetricLabels with the series the nodes
+// export before any call or event: what /metrics serves (their
+// registries gathered) once they are assembled, the first node started,
+// before its one call. TestAlertRulesSeriesExistAtStart checks them.
+func exportedNodeMetrics(t *testing.T) (map[string]map[string]bool, []byte, []*dto.MetricFamily) {
+	t.Helper()
 	rds := redistest.Start(t)
 	dir := t.TempDir()
 	geo, err := geoipgen.Write(dir)
@@ -270,10 +289,22 @@ func exportedMetricLabels(t *testing.T) (map[string]map[string]bool, []byte) {
 		},
 	}
 	cfg.Alerts.File = filepath.Join(dir, "alerts.jsonl")
+	// TLS on the gRPC listener, for the certificates' metrics (the HTTP
+	// listener, which the test calls, stays plain), and the Kratos hook,
+	// a route the alerts watch.
+	cfg.GRPC.TLS.Cert, cfg.GRPC.TLS.Key = writeSelfSigned(t, dir)
+	cfg.Kratos.TokenFile = filepath.Join(dir, "kratos.token")
+	if err := os.WriteFile(cfg.Kratos.TokenFile, []byte("dashboard-test-kratos-token-0123"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kratos, err := node.KratosRoutes(&cfg, quiet())
+	if err != nil || kratos == nil {
+		t.Fatalf("kratos routes: %v", err)
+	}
 	reg := newDescribingRegistry()
 	// As riskgate serve registers them beside the node's.
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewBuildInfoCollector())
-	n, err := node.New(context.Background(), cfg, node.WithRegistry(reg), node.WithSecret([]byte("dashboard-test-secret-0123")), node.WithLogger(quiet()))
+	n, err := node.New(context.Background(), cfg, node.WithRegistry(reg), node.WithSecret([]byte("dashboard-test-secret-0123")), node.WithLogger(quiet()), node.WithRoutes(kratos))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,6 +314,10 @@ func exportedMetricLabels(t *testing.T) (map[string]map[string]bool, []byte) {
 		t.Fatal(err)
 	}
 	defer func() { cancel(); _ = wait() }()
+	atStart, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
 	resp, err := http.Post("http://"+addrs.HTTP+"/v1/score", "application/json",
 		strings.NewReader(`{"ip":"81.2.69.160","user_id":"u","username":"u","result":"password_ok"}`))
 	if err != nil {
@@ -301,6 +336,11 @@ func exportedMetricLabels(t *testing.T) (map[string]map[string]bool, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	memAtStart, err := mreg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	atStart = append(atStart, memAtStart...)
 	if err := m.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +362,37 @@ func exportedMetricLabels(t *testing.T) (map[string]map[string]bool, []byte) {
 			t.Fatalf("the nodes export no %s: is a part missing from the test's nodes?", want)
 		}
 	}
-	return names, scrape
+	return names, scrape, atStart
+}
+
+// writeSelfSigned writes a self-signed certificate for 127.0.0.1 and its
+// key into dir, and returns their paths.
+func writeSelfSigned(t *testing.T, dir string) (cert, key string) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "riskgate test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	for name, b := range map[string]*pem.Block{cert: {Type: "CERTIFICATE", Bytes: der}, key: {Type: "EC PRIVATE KEY", Bytes: kder}} {
+		if err := os.WriteFile(name, pem.EncodeToMemory(b), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return cert, key
 }
 
 // describingRegistry is a registry that remembers the description of

@@ -281,12 +281,33 @@ func (n *Node) assemble(ctx context.Context) error {
 	if n.engine, err = engine.New(opts); err != nil {
 		return err
 	}
+	if n.metrics != nil {
+		n.metrics.KnownStages(stageNames(opts, n.rules.Set()))
+	}
 	var svcOpts []service.Option
 	if n.capture != nil {
 		svcOpts = append(svcOpts, service.WithCapture(n.capture))
 	}
 	n.service = service.New(n.engine, n.rules, svcOpts...)
 	return nil
+}
+
+// stageNames are the names the engine gives the stages it runs when one
+// fails (engine.Observer's Failed): its enrichers by type, its signals,
+// the rules of the ruleset it starts with.
+func stageNames(opts engine.Options, set *rules.Set) (enrichers, sigs, ruleIDs []string) {
+	for _, x := range opts.Enrichers {
+		enrichers = append(enrichers, fmt.Sprintf("%T", x))
+	}
+	for _, sig := range opts.Signals {
+		sigs = append(sigs, sig.Name())
+	}
+	if set != nil {
+		for _, r := range set.Rules() {
+			ruleIDs = append(ruleIDs, r.ID)
+		}
+	}
+	return enrichers, sigs, ruleIDs
 }
 
 // secret is the HMAC secret that keys stored identifiers. A store that

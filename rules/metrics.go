@@ -34,7 +34,7 @@ const MaxStaleTenantSeries = 100
 const otherTenants = "other"
 
 func newMetrics() *metrics {
-	return &metrics{
+	m := &metrics{
 		version: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "riskgate_rules_version_info",
 			Help: "The ruleset in force: 1 for its version label.",
@@ -59,6 +59,25 @@ func newMetrics() *metrics {
 			Name: "riskgate_rules_tenant_overlay_stale",
 			Help: "Tenants whose overlay files (or the whole tenants folder) the last reload rejected, by tenant: each keeps its last good overlay (or, without one, the shared rules) until its files load. No series while every overlay loads; past 100 tenants, the rest are counted under tenant=\"other\".",
 		}, []string{"tenant"}),
+	}
+	m.known()
+	return m
+}
+
+// reloadResults are the result label's values of
+// riskgate_rules_reloads_total.
+var reloadResults = []string{"success", "failure", "unchanged"}
+
+// known creates the reload counter's series of every trigger and result
+// at 0: increase() and rate() count nothing of a series' first sample,
+// so a failed reload that created its series would go unseen by a graph
+// or an alert on increase(...{result="failure"}). Triggers and results
+// are this package's constants: twelve series.
+func (m *metrics) known() {
+	for _, trigger := range []string{TriggerStartup, TriggerFile, TriggerSignal, TriggerAPI} {
+		for _, result := range reloadResults {
+			m.reloads.WithLabelValues(trigger, result)
+		}
 	}
 }
 

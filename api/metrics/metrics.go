@@ -16,13 +16,16 @@ package metrics
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc/codes"
 
+	"github.com/riskgate/riskgate/api/apierr"
 	"github.com/riskgate/riskgate/engine"
 )
 
@@ -179,6 +182,70 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 	m.httpOK.init()
 	m.grpcOK.init()
 	return m, nil
+}
+
+// AlertedGRPCCodes are the gRPC status codes the alerting rules watch
+// (deploy/prometheus/riskgate.rules.yaml): the server's errors (Unknown,
+// Internal, Unavailable, DataLoss, DeadlineExceeded) and refused
+// credentials (Unauthenticated, PermissionDenied).
+var AlertedGRPCCodes = []codes.Code{
+	codes.Unknown, codes.Internal, codes.Unavailable, codes.DataLoss, codes.DeadlineExceeded,
+	codes.Unauthenticated, codes.PermissionDenied,
+}
+
+// KnownRoutes creates, at 0, the series of the HTTP routes served (their
+// patterns, "POST /v1/score"): the latency histogram, the 200s, and the
+// statuses the server answers the alerted codes with (apierr.HTTPStatus:
+// 500, 503, 504, 401, 403). Prometheus' rate() and increase() compute
+// from two samples of a series: a series created by its first request
+// would not count it, so that the first 5xx of a route, or a lone 401,
+// would be invisible to the alerts on them. Routes are the server's own
+// table, a small fixed set: the cardinality is bounded by it.
+func (m *Metrics) KnownRoutes(routes ...string) {
+	var statuses []string
+	for _, c := range AlertedGRPCCodes {
+		if s := strconv.Itoa(apierr.HTTPStatus(c)); !slices.Contains(statuses, s) {
+			statuses = append(statuses, s)
+		}
+	}
+	for _, r := range routes {
+		m.children(&m.httpOK, m.httpReqs, m.httpDur, r, "200")
+		for _, s := range statuses {
+			m.httpReqs.WithLabelValues(r, s)
+		}
+	}
+}
+
+// KnownMethods is KnownRoutes for the gRPC methods measured (the unary
+// ones, by full name): OK and the AlertedGRPCCodes.
+func (m *Metrics) KnownMethods(methods ...string) {
+	for _, name := range methods {
+		m.children(&m.grpcOK, m.grpcReqs, m.grpcDur, name, "OK")
+		for _, c := range AlertedGRPCCodes {
+			m.grpcReqs.WithLabelValues(name, c.String())
+		}
+	}
+}
+
+// KnownStages creates, at 0, riskgate_signal_errors_total of the stages
+// an engine runs: its enrichers (stage "enrich", named by type, as the
+// engine names them), its signals ("signal") and the rules of the
+// ruleset it starts with ("rule", under the rules' cap, as Failed counts
+// them). A failing stage pages through rate() of its series; created by
+// its first failure, that failure would not count. Rules put in force
+// later, and tenants' overlays, get theirs at their first failure.
+func (m *Metrics) KnownStages(enrichers, signals, rules []string) {
+	for _, name := range enrichers {
+		m.signalErrs.WithLabelValues("enrich", name)
+	}
+	for _, name := range signals {
+		m.signalErrs.WithLabelValues("signal", name)
+	}
+	for _, id := range rules {
+		m.ruleErrs.getOrAdd(id, m.opts.MaxRules, func(label string) prometheus.Counter {
+			return m.signalErrs.WithLabelValues("rule", label)
+		})
+	}
 }
 
 // Decided implements engine.Observer.

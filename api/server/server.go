@@ -251,7 +251,35 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			reflection.Register(s.grpcSrv)
 		}
 	}
+	if deps.Metrics != nil {
+		s.knownSeries(deps.Metrics)
+	}
 	return s, nil
+}
+
+// knownSeries creates the request metrics' series of every route and
+// unary gRPC method served, at 0 (metrics.KnownRoutes): the alerts on
+// server errors and refused credentials read them with rate(), which
+// counts nothing of a series' first sample. The streaming methods
+// (health watches, reflection) are not measured.
+func (s *Server) knownSeries(m *metrics.Metrics) {
+	var patterns []string
+	for _, r := range s.Routes() {
+		patterns = append(patterns, r.Pattern())
+	}
+	m.KnownRoutes(patterns...)
+	if s.grpcSrv == nil {
+		return
+	}
+	var methods []string
+	for svc, info := range s.grpcSrv.GetServiceInfo() {
+		for _, md := range info.Methods {
+			if !md.IsClientStream && !md.IsServerStream {
+				methods = append(methods, "/"+svc+"/"+md.Name)
+			}
+		}
+	}
+	m.KnownMethods(methods...)
 }
 
 // closeWhenShuttingDown answers with Connection: close once shutdown has

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -99,6 +100,39 @@ func (m *metrics) register(reg prometheus.Registerer) error {
 		}
 	}
 	return nil
+}
+
+// The reasons of riskgate_kafka_messages_refused_total, as refusal gives
+// them.
+const (
+	refusedTooLarge         = "too_large"
+	refusedInvalidRecord    = "invalid_record"
+	refusedInvalidTimestamp = "invalid_timestamp"
+)
+
+var refusalReasons = []string{refusedTooLarge, refusedInvalidRecord, refusedInvalidTimestamp}
+
+// known creates, at 0, the series of the topics configured ("" is none):
+// the topic counters of each, and a refusal by every reason of each
+// topic written. Prometheus' increase() and rate() need a sample before
+// an event to count it: a series created by its first refusal, dead
+// letter or failed write would show no increase for it, and the alerts
+// on them (a refused message is a lost one) would miss a rare event.
+// Topics are the configuration's, so the set is small and fixed.
+func (m *metrics) known(consumed, written []string) {
+	for _, t := range slices.Concat(consumed, written) {
+		if t != "" {
+			m.topic(t)
+		}
+	}
+	for _, t := range written {
+		if t == "" {
+			continue
+		}
+		for _, reason := range refusalReasons {
+			m.refused.WithLabelValues(t, reason)
+		}
+	}
 }
 
 // topic returns the counters of a topic, resolved once.

@@ -99,6 +99,7 @@ func New(opts Options, deps Deps) (*Runner, error) {
 	if err := r.m.register(deps.Registerer); err != nil {
 		return nil, err
 	}
+	r.m.known([]string{opts.AttemptsTopic, opts.OutcomesTopic}, []string{opts.DecisionsTopic, opts.AlertsTopic, opts.DeadLetterTopic})
 	r.writer = &kafka.Writer{
 		Addr:         kafka.TCP(opts.Brokers...),
 		Balancer:     Partitioner,

@@ -515,11 +515,11 @@ func refusal(err error) string {
 	switch {
 	case errors.Is(err, kafka.MessageSizeTooLarge), errors.Is(err, kafka.RecordListTooLarge),
 		errors.Is(err, kafka.InvalidMessageSize): // and kafka.MessageTooLargeError
-		return "too_large"
+		return refusedTooLarge
 	case errors.Is(err, kafka.InvalidMessage), errors.Is(err, kafka.InvalidRecord):
-		return "invalid_record"
+		return refusedInvalidRecord
 	case errors.Is(err, kafka.InvalidTimestamp):
-		return "invalid_timestamp"
+		return refusedInvalidTimestamp
 	}
 	return ""
 }
