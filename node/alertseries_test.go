@@ -45,7 +45,10 @@ func TestAlertRulesSeriesExistAtStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wanted := rateSelectors(t, rules)
+	// Latency histograms are read by histogram_quantile over many
+	// observations, which one missed at a series' birth does not move;
+	// a node leaves them to their first request (metrics.KnownRoutes).
+	wanted := slices.DeleteFunc(rateSelectors(t, rules), func(s rateSelector) bool { return strings.HasSuffix(s.metric, "_bucket") })
 	if len(wanted) < 20 {
 		t.Fatalf("only %d selectors in increase() or rate() found in %s: is the scan broken?", len(wanted), alertRulesFile)
 	}
