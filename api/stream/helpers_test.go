@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net"
+	"net/netip"
 	"os"
 	"sort"
 	"strconv"
@@ -328,14 +328,21 @@ func sameDecision(t testing.TB, got, want engine.Decision) error {
 	return nil
 }
 
-// freePort asks the kernel for a free 127.0.0.1 port.
-func freePort(t testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+// listenPort is the port of a one-broker cluster, for a test that
+// restarts the broker where it was. The first start takes a port the
+// kernel gives (kfake.Ports(0)), rather than one found free and closed
+// beforehand, which another process could take in between.
+func listenPort(t testing.TB, c *kfake.Cluster) int {
+	t.Helper()
+	addrs := c.ListenAddrs()
+	if len(addrs) != 1 {
+		t.Fatalf("%d brokers, want 1", len(addrs))
+	}
+	ap, err := netip.ParseAddrPort(addrs[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return int(ap.Port())
 }
 
 // waitFor polls cond until it holds, failing after a generous bound: a

@@ -30,7 +30,7 @@ func TestSoak(t *testing.T) {
 	if os.Getenv(SoakEnv) == "" {
 		t.Skipf("set %s=1 to run the soak test (about a minute)", SoakEnv)
 	}
-	port := freePort(t)
+	port := 0 // the kernel's at the first start, then the same
 	dir := t.TempDir()
 	var mu sync.Mutex
 	var c *cluster
@@ -41,6 +41,7 @@ func TestSoak(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		port = listenPort(t, k)
 		mu.Lock()
 		c = &cluster{Cluster: k, addrs: k.ListenAddrs()}
 		mu.Unlock()
