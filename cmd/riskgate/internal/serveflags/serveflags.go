@@ -10,9 +10,10 @@
 // near the end: so this package holds a copy of those types (flags.go,
 // generated from main's by `go test ./cmd/riskgate -run
 // TestServeFlagsMirror -update`, which fails when the two differ), imports
-// only kong and the standard library, and is initialised before kafka-go,
-// gRPC and protobuf. main parses into the copy and copies the values
-// into its own command (main's serveFlags).
+// only kong and the standard library, and is initialised before
+// kafka-go's protocol packages, the Prometheus client and gRPC. main
+// parses into the copy and copies the values into its own command
+// (main's parseServeArgs).
 //
 // Only serve pays: other commands build their trees in main as before.
 package serveflags
