@@ -50,9 +50,9 @@ func TestServeCLI(t *testing.T) {
 // (serveflags' model, the values copied into serveCmd) gives what the
 // whole tree gives, hooks and checks included.
 func TestParseServeArgs(t *testing.T) {
-	cfg := writeFile(t, "riskgate.yaml", "http:\n  addr: 127.0.0.1:18080\nmemory:\n  max_users: 7\nalerts:\n  usernames: plain\ngeoip:\n  city: [a.mmdb, b.mmdb]\n")
+	cfg := writeFile(t, "riskgate.yaml", "http:\n  addr: 127.0.0.1:0\nmemory:\n  max_users: 7\nalerts:\n  usernames: plain\ngeoip:\n  city: [a.mmdb, b.mmdb]\n")
 	t.Setenv("RISKGATE_STORE_TIMEOUT", "70ms")
-	args := []string{"--config", cfg, "--grpc-addr", "127.0.0.1:19090", "--ip-list", "deny=d.txt", "--kafka-brokers", "k1:9092,k2:9092", "--alerts-tenant-usernames", "t1=omit"}
+	args := []string{"--config", cfg, "--grpc-addr", "[::1]:0", "--ip-list", "deny=d.txt", "--kafka-brokers", "k1:9092,k2:9092", "--alerts-tenant-usernames", "t1=omit"}
 	want, err := parseServe(t, args...)
 	if err != nil {
 		t.Fatal(err)
@@ -64,8 +64,8 @@ func TestParseServeArgs(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("parsed through serveflags:\n%+v\nthrough the whole tree:\n%+v", got, want)
 	}
-	if got.HTTP.Addr != "127.0.0.1:18080" || got.StoreTimeout != 70*time.Millisecond || got.Memory.MaxUsers != 7 || got.Alerts.Usernames != "plain" ||
-		len(got.Kafka.Brokers) != 2 || got.GeoIP.IPLists["deny"] != "d.txt" || got.GRPC.Addr != "127.0.0.1:19090" {
+	if got.HTTP.Addr != "127.0.0.1:0" || got.StoreTimeout != 70*time.Millisecond || got.Memory.MaxUsers != 7 || got.Alerts.Usernames != "plain" ||
+		len(got.Kafka.Brokers) != 2 || got.GeoIP.IPLists["deny"] != "d.txt" || got.GRPC.Addr != "[::1]:0" {
 		t.Errorf("values lost on the way: %+v", got)
 	}
 	for _, bad := range [][]string{{"--max-speed=0"}, {"--store-timeout=-1s"}, {"--bogus"}} {
