@@ -543,7 +543,7 @@ func (e *Engine) prepare(s *scratch) {
 	}
 	for _, x := range enrichers {
 		if err := x.Enrich(s.n.addr, en); err != nil {
-			e.failed(s, "enrich", fmt.Sprintf("%T", x), err)
+			e.failed(s, "enrich", enricherName(x), err)
 		}
 	}
 	if !en.Location.Known {
@@ -781,4 +781,21 @@ func (e *Engine) failed(s *scratch, stage, name string, err error) {
 	if e.logLim.of(stage).allow(time.Now()) {
 		e.log.Warn("pipeline stage failed", "stage", stage, "name", name, "err", err)
 	}
+}
+
+// enricherName is how a failing enricher is named to observers (stage
+// "enrich"): by its type.
+func enricherName(x Enricher) string { return fmt.Sprintf("%T", x) }
+
+// StageNames are the names the engine gives observers of its enrichers
+// and signals when one fails (Observer.Failed, stages "enrich" and
+// "signal"), for a metric to create their series before any failure.
+func (e *Engine) StageNames() (enrichers, signals []string) {
+	for _, x := range e.opts.Enrichers {
+		enrichers = append(enrichers, enricherName(x))
+	}
+	for _, sig := range e.opts.Signals {
+		signals = append(signals, sig.Name())
+	}
+	return enrichers, signals
 }

@@ -282,7 +282,8 @@ func (n *Node) assemble(ctx context.Context) error {
 		return err
 	}
 	if n.metrics != nil {
-		n.metrics.KnownStages(stageNames(opts, n.rules.Set()))
+		enrichers, sigs := n.engine.StageNames()
+		n.metrics.KnownStages(enrichers, sigs, ruleIDs(n.rules.Set()))
 	}
 	var svcOpts []service.Option
 	if n.capture != nil {
@@ -292,22 +293,15 @@ func (n *Node) assemble(ctx context.Context) error {
 	return nil
 }
 
-// stageNames are the names the engine gives the stages it runs when one
-// fails (engine.Observer's Failed): its enrichers by type, its signals,
-// the rules of the ruleset it starts with.
-func stageNames(opts engine.Options, set *rules.Set) (enrichers, sigs, ruleIDs []string) {
-	for _, x := range opts.Enrichers {
-		enrichers = append(enrichers, fmt.Sprintf("%T", x))
-	}
-	for _, sig := range opts.Signals {
-		sigs = append(sigs, sig.Name())
-	}
+// ruleIDs are the ids of a ruleset's rules (none without one).
+func ruleIDs(set *rules.Set) []string {
+	var ids []string
 	if set != nil {
 		for _, r := range set.Rules() {
-			ruleIDs = append(ruleIDs, r.ID)
+			ids = append(ids, r.ID)
 		}
 	}
-	return enrichers, sigs, ruleIDs
+	return ids
 }
 
 // secret is the HMAC secret that keys stored identifiers. A store that

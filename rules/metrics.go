@@ -64,9 +64,15 @@ func newMetrics() *metrics {
 	return m
 }
 
-// reloadResults are the result label's values of
-// riskgate_rules_reloads_total.
-var reloadResults = []string{"success", "failure", "unchanged"}
+// The result label's values of riskgate_rules_reloads_total.
+const (
+	resultSuccess   = "success"
+	resultFailure   = "failure"
+	resultUnchanged = "unchanged"
+)
+
+// reloadResults are all of them, for known.
+var reloadResults = []string{resultSuccess, resultFailure, resultUnchanged}
 
 // known creates the reload counter's series of every trigger and result
 // at 0: increase() and rate() count nothing of a series' first sample,
@@ -89,9 +95,9 @@ func (m *metrics) collector() prometheus.Collector {
 // gauge is the Manager's to set (health): a shared ruleset that loads
 // says nothing of the tenants' overlays.
 func (m *metrics) loaded(trigger, version string, rules int, changed bool, at time.Time) {
-	result := "success"
+	result := resultSuccess
 	if !changed {
-		result = "unchanged"
+		result = resultUnchanged
 	}
 	m.reloads.WithLabelValues(trigger, result).Inc()
 	m.timestamp.Set(float64(at.UnixNano()) / 1e9)
@@ -110,20 +116,20 @@ func (m *metrics) loaded(trigger, version string, rules int, changed bool, at ti
 // tenantLoaded records a tenant's overlay put in force (the shared
 // ruleset's version and rule count are not the overlay's).
 func (m *metrics) tenantLoaded(trigger string, at time.Time) {
-	m.reloads.WithLabelValues(trigger, "success").Inc()
+	m.reloads.WithLabelValues(trigger, resultSuccess).Inc()
 	m.timestamp.Set(float64(at.UnixNano()) / 1e9)
 }
 
 // failed records rule files rejected; what was in force stays.
 func (m *metrics) failed(trigger string, at time.Time) {
-	m.reloads.WithLabelValues(trigger, "failure").Inc()
+	m.reloads.WithLabelValues(trigger, resultFailure).Inc()
 	m.timestamp.Set(float64(at.UnixNano()) / 1e9)
 }
 
 // refused records a put through the API rejected: its caller has the
 // problems, nothing on disk or in force changed, so only the count moves.
 func (m *metrics) refused() {
-	m.reloads.WithLabelValues(TriggerAPI, "failure").Inc()
+	m.reloads.WithLabelValues(TriggerAPI, resultFailure).Inc()
 }
 
 // health sets the success gauge: whether every rule file loads.

@@ -33,14 +33,6 @@ type cli struct {
 	VersionFlag kong.VersionFlag `name:"version" help:"Print the version and exit."`
 }
 
-// serveCLI is cli with serve alone: the tree internal/serveflags copies
-// and builds kong's model of during package initialisation (the same
-// command, flags and help: TestServeCLI, TestServeFlagsMirror).
-type serveCLI struct {
-	Serve       serveCmd         `cmd:"" help:"Run the service: gRPC and HTTP/JSON APIs, metrics, live rules."`
-	VersionFlag kong.VersionFlag `name:"version" help:"Print the version and exit."`
-}
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

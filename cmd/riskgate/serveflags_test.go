@@ -13,10 +13,19 @@ import (
 	"testing"
 	"unicode"
 
+	"github.com/alecthomas/kong"
+
 	"github.com/riskgate/riskgate/cmd/riskgate/internal/serveflags"
 )
 
 const serveFlagsFile = "internal/serveflags/flags.go"
+
+// serveCLI is cli with serve alone: the tree internal/serveflags' copy is
+// generated from (the same command, flags and help: TestServeCLI).
+type serveCLI struct {
+	Serve       serveCmd         `cmd:"" help:"Run the service: gRPC and HTTP/JSON APIs, metrics, live rules."`
+	VersionFlag kong.VersionFlag `name:"version" help:"Print the version and exit."`
+}
 
 // TestServeFlagsMirror: internal/serveflags holds a copy of serve's
 // command types, for kong's model to be built before node is initialised.
