@@ -21,6 +21,7 @@ import (
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/engine/memstore"
 	"github.com/riskgate/riskgate/rules"
+	"github.com/riskgate/riskgate/rules/rulemetrics"
 	"github.com/riskgate/riskgate/signals"
 )
 
@@ -220,7 +221,7 @@ func (n *Node) assemble(ctx context.Context) error {
 	if n.rules, err = rules.NewManager(ropts); err != nil {
 		return err
 	}
-	n.collect(n.rules.Collector())
+	n.collect(rulemetrics.New(n.rules))
 	var check signals.BreachChecker
 	var waitBreached func() (signals.BreachChecker, error)
 	if n.set.breach != nil {

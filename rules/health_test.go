@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
-
 	"github.com/riskgate/riskgate/internal/syncbuf"
 )
 
@@ -97,7 +95,7 @@ func TestRejectedPutIsCountedAndLogged(t *testing.T) {
 	if _, err := h.m.Put("", src("../default.yaml", sharedRules)); err == nil {
 		t.Fatal("a put of ../default.yaml was taken")
 	}
-	if got := testutil.ToFloat64(h.m.metrics.reloads.WithLabelValues(TriggerAPI, "failure")); got != 2 {
+	if got := float64(h.m.LoadStats().Loads[LoadKey{TriggerAPI, "failure"}]); got != 2 {
 		t.Errorf("riskgate_rules_reloads_total{trigger=api,result=failure} %v, want 2 (the rules that did not compile)", got)
 	}
 	log := h.log.String()
@@ -148,7 +146,7 @@ func newHealthRig(t *testing.T) *healthRig {
 	return h
 }
 
-func (h *healthRig) success() float64 { return testutil.ToFloat64(h.m.metrics.success) }
+func (h *healthRig) success() float64 { return successGauge(h.m) }
 
 // write replaces the folder's one rule file.
 func (h *healthRig) write(dir, data string) {
@@ -250,7 +248,7 @@ func TestPutThatLeavesFilesRejected(t *testing.T) {
 			if err := c.put(m); (err == nil) != c.putOK {
 				t.Fatalf("put: %v", err)
 			}
-			if got := testutil.ToFloat64(m.metrics.success); got != 0 {
+			if got := successGauge(m); got != 0 {
 				t.Errorf("after the put: riskgate_rules_last_reload_success %v, want 0: the files on disk do not load", got)
 			}
 			if c.tenant != "" && m.TenantFailure(c.tenant) == nil {

@@ -3,8 +3,6 @@ package rules
 import (
 	"testing"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // TestReloadSeriesAtStart: every trigger and result of
@@ -12,12 +10,22 @@ import (
 // increase() counts a first failed reload.
 func TestReloadSeriesAtStart(t *testing.T) {
 	m := newMetrics()
-	if n := testutil.CollectAndCount(m.reloads); n != 4*len(reloadResults) {
-		t.Errorf("%d reload series, want %d", n, 4*len(reloadResults))
+	want := len(Triggers) * len(Results)
+	if n := len(m.stats().Loads); n != want || want != 12 {
+		t.Errorf("%d reload series, want %d (12)", n, want)
+	}
+	for k, n := range m.stats().Loads {
+		if n != 0 {
+			t.Errorf("%v at %d before any load", k, n)
+		}
 	}
 	m.failed(TriggerFile, time.Now())
 	m.refused()
-	if n := testutil.CollectAndCount(m.reloads); n != 4*len(reloadResults) {
+	s := m.stats()
+	if n := len(s.Loads); n != want {
 		t.Errorf("a failure added a series: %d", n)
+	}
+	if s.Loads[LoadKey{TriggerFile, ResultFailure}] != 1 || s.Loads[LoadKey{TriggerAPI, ResultFailure}] != 1 {
+		t.Errorf("failures not counted: %v", s.Loads)
 	}
 }

@@ -12,8 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/internal/filewatch"
 )
@@ -103,7 +101,7 @@ type Options struct {
 // when they change (Watch) or when asked (Reload, on SIGHUP), and takes
 // rulesets put through the admin API. A ruleset that does not compile is
 // rejected whole and the one in force stays; every load, good or bad, is
-// logged and counted in its metrics (Collector).
+// logged and counted (LoadStats).
 //
 // A ruleset put through the API is written to the rule file or folder the
 // rules are loaded from before it is put in force, so that a reload or a
@@ -215,9 +213,10 @@ func (m *Manager) Set() *Set { return m.cur.Load().Set }
 // Snapshot returns the ruleset in force and where it came from.
 func (m *Manager) Snapshot() *Snapshot { return m.cur.Load() }
 
-// Collector returns the Manager's metrics: the version in force, the
-// result and time of the last load, loads by trigger and result.
-func (m *Manager) Collector() prometheus.Collector { return m.metrics.collector() }
+// LoadStats returns what the Manager reports of its loads: the version
+// in force, whether the rule files load, the time of the last load, loads
+// by trigger and result, the tenants whose overlays were rejected.
+func (m *Manager) LoadStats() LoadStats { return m.metrics.stats() }
 
 // PersistPath returns where Put writes: the one rule file or folder, if the
 // rules are loaded from exactly one.
@@ -440,7 +439,7 @@ func (m *Manager) refused(tenant string, err error) {
 	m.log.Warn("tenant rules put rejected; the tenant's overlay in force stays", "trigger", TriggerAPI, "tenant", tenant, "in_force", in, "err", err)
 }
 
-// reportHealth sets riskgate_rules_last_reload_success from what is
+// reportHealth sets LoadStats.Healthy (riskgate_rules_last_reload_success) from what is
 // rejected now, not from the last event: 1 only while the shared files,
 // the tenants folder and every tenant's overlay load, so that a tenant's
 // edit that loads does not hide the shared files' rejection, nor the

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
-
 	"github.com/riskgate/riskgate/engine"
 )
 
@@ -235,7 +233,7 @@ func TestWatch(t *testing.T) {
 	os.WriteFile(file, fmt.Appendf(nil, strict, 85), 0o644)
 	waitUntil(t, "the edit in force", func() bool { return scoreInForce(t, m) == 85 })
 	os.WriteFile(filepath.Join(dir, "more.yaml"), []byte("rules: [\n"), 0o644)
-	waitUntil(t, "the bad file refused", func() bool { return testutil.ToFloat64(m.metrics.success) == 0 })
+	waitUntil(t, "the bad file refused", func() bool { return successGauge(m) == 0 })
 	if got := scoreInForce(t, m); got != 85 {
 		t.Fatalf("after a bad file: score %d", got)
 	}
@@ -255,7 +253,7 @@ func watching(t *testing.T, m *Manager) {
 		}
 	})
 	waitUntil(t, "the watch's first look", func() bool {
-		return testutil.ToFloat64(m.metrics.reloads.WithLabelValues(TriggerFile, "unchanged")) >= 1
+		return float64(m.LoadStats().Loads[LoadKey{TriggerFile, "unchanged"}]) >= 1
 	})
 }
 
@@ -290,18 +288,18 @@ func TestMetrics(t *testing.T) {
 	if _, err := m.Reload(TriggerFile); err == nil {
 		t.Fatal("a broken file reloaded")
 	}
-	mt := m.metrics
-	if n := testutil.CollectAndCount(mt.version); n != 1 || testutil.ToFloat64(mt.version.WithLabelValues(m.Set().Version())) != 1 {
-		t.Errorf("version info: %d series", n)
+	mt := m.LoadStats()
+	if mt.Version != m.Set().Version() {
+		t.Errorf("version %q, want %q", mt.Version, m.Set().Version())
 	}
-	if testutil.ToFloat64(mt.success) != 0 || testutil.ToFloat64(mt.timestamp) != 1700000002 || testutil.ToFloat64(mt.count) != 1 {
-		t.Error("after a failure: success, timestamp or count wrong")
+	if mt.Healthy || mt.LastLoad.Unix() != 1700000002 || mt.Rules != 1 {
+		t.Errorf("after a failure: healthy %v, last load %v, rules %d", mt.Healthy, mt.LastLoad.Unix(), mt.Rules)
 	}
 	for _, c := range []struct {
 		trigger, result string
 		want            float64
 	}{{TriggerStartup, "success", 1}, {TriggerSignal, "success", 1}, {TriggerFile, "failure", 1}} {
-		if got := testutil.ToFloat64(mt.reloads.WithLabelValues(c.trigger, c.result)); got != c.want {
+		if got := float64(mt.Loads[LoadKey{c.trigger, c.result}]); got != c.want {
 			t.Errorf("reloads{%s,%s} = %v, want %v", c.trigger, c.result, got, c.want)
 		}
 	}
@@ -360,9 +358,12 @@ func (h *installLog) Handle(_ context.Context, r slog.Record) error {
 		}
 		return true
 	})
-	v := -1.0
+	v := -1.0 // no Manager yet
 	if *h.m != nil {
-		v = testutil.ToFloat64((*h.m).metrics.version.WithLabelValues(version))
+		v = 0
+		if (*h.m).LoadStats().Version == version {
+			v = 1
+		}
 	}
 	h.metered = append(h.metered, v)
 	return nil

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
-
 	"github.com/riskgate/riskgate/internal/syncbuf"
 )
 
@@ -73,19 +71,19 @@ func TestWatchRevertedEdit(t *testing.T) {
 			}
 			version, overlay := m.Set().Version(), m.Tenant("acme").Overlay.Version()
 			watching(t, m)
-			success := func() float64 { return testutil.ToFloat64(m.metrics.success) }
+			success := func() float64 { return successGauge(m) }
 
 			c.breaks(t, shared, acme)
 			waitUntil(t, "the bad edit rejected", func() bool { return success() == 0 })
 			if c.tenant {
 				waitUntil(t, "acme's overlay reported stale", func() bool {
-					return m.TenantFailure("acme") != nil && testutil.CollectAndCount(m.metrics.stale) == 1
+					return m.TenantFailure("acme") != nil && len(m.LoadStats().Stale) == 1
 				})
 			}
 
 			c.revert(t, shared, acme)
 			waitUntil(t, "the revert loaded", func() bool {
-				return success() == 1 && m.TenantFailure("acme") == nil && testutil.CollectAndCount(m.metrics.stale) == 0
+				return success() == 1 && m.TenantFailure("acme") == nil && len(m.LoadStats().Stale) == 0
 			})
 			if m.Set().Version() != version || m.Tenant("acme") == nil || m.Tenant("acme").Overlay.Version() != overlay {
 				t.Errorf("after the revert: %s and acme %v in force, want those of the start", m.Set().Version(), m.Tenant("acme"))

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
-
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/internal/syncbuf"
 )
@@ -106,7 +104,7 @@ func TestTenantOverlaysReloadOnTheirOwn(t *testing.T) {
 			if got := stale(); len(got) != 1 || got["acme"] != 1 {
 				t.Errorf("stale overlays %v, want acme", got)
 			}
-			if testutil.ToFloat64(m.metrics.reloads.WithLabelValues(map[string]string{"reload": TriggerSignal, "watch": TriggerFile}[mode], "failure")) < 1 {
+			if float64(m.LoadStats().Loads[LoadKey{map[string]string{"reload": TriggerSignal, "watch": TriggerFile}[mode], "failure"}]) < 1 {
 				t.Error("the rejection is not counted among the failed reloads")
 			}
 			since := fail.Since
@@ -198,7 +196,7 @@ func TestTenantUnreadableFiles(t *testing.T) {
 	if m.Tenant("acme") != nil || m.TenantFailure("acme") == nil || overlayLabel(m, "beta") != "beta-1" {
 		t.Errorf("start: acme %v, failure %v, beta %q", m.Tenant("acme"), m.TenantFailure("acme"), overlayLabel(m, "beta"))
 	}
-	if got := testutil.ToFloat64(m.metrics.stale.WithLabelValues("acme")); got != 1 {
+	if got := float64(m.LoadStats().Stale["acme"]); got != 1 {
 		t.Errorf("stale{acme} = %v at start", got)
 	}
 }
@@ -222,7 +220,7 @@ func TestTenantPutClearsFailure(t *testing.T) {
 	if m.TenantFailure("acme") != nil || overlayLabel(m, "acme") != "acme-3" {
 		t.Errorf("after the put: failure %v, overlay %q", m.TenantFailure("acme"), overlayLabel(m, "acme"))
 	}
-	if n := testutil.CollectAndCount(m.metrics.stale); n != 0 {
+	if n := len(m.LoadStats().Stale); n != 0 {
 		t.Errorf("%d stale series after the put", n)
 	}
 	if _, err := m.Reload(TriggerSignal); err != nil || m.TenantFailure("acme") != nil {
@@ -430,7 +428,7 @@ func TestTenantsFolderGone(t *testing.T) {
 				if got := stale(); len(got) != 2 {
 					t.Errorf("stale overlays %v, want acme and beta", got)
 				}
-				if testutil.ToFloat64(m.metrics.reloads.WithLabelValues(TriggerFile, "failure")) < 1 {
+				if float64(m.LoadStats().Loads[LoadKey{TriggerFile, "failure"}]) < 1 {
 					t.Error("the folder's failure is not counted among the failed reloads")
 				}
 				p := m.TenantFailure("acme").Problems()
@@ -555,10 +553,9 @@ func (r *tenantsRun) settle(what string, cond func() bool) error {
 func (r *tenantsRun) stale(tenants ...string) map[string]float64 {
 	out := map[string]float64{}
 	for _, tenant := range tenants {
-		if v := testutil.ToFloat64(r.m.metrics.stale.WithLabelValues(tenant)); v != 0 {
+		if v := float64(r.m.LoadStats().Stale[tenant]); v != 0 {
 			out[tenant] = v
 		}
-		r.m.metrics.stale.DeleteLabelValues(tenant) // WithLabelValues made it
 	}
 	return out
 }
@@ -601,10 +598,9 @@ func TestTenantsFolderMovedWhileRead(t *testing.T) {
 			stale := func() map[string]float64 {
 				out := map[string]float64{}
 				for _, tenant := range []string{"acme", "beta"} {
-					if v := testutil.ToFloat64(m.metrics.stale.WithLabelValues(tenant)); v != 0 {
+					if v := float64(m.LoadStats().Stale[tenant]); v != 0 {
 						out[tenant] = v
 					}
-					m.metrics.stale.DeleteLabelValues(tenant)
 				}
 				return out
 			}

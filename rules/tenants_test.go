@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
-
 	"github.com/riskgate/riskgate/engine"
 )
 
@@ -253,7 +251,6 @@ func TestTenantPutMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mt := m.metrics
 	version := m.Set().Version()
 	loaded := now // the start's load
 	for _, step := range []struct {
@@ -273,20 +270,22 @@ func TestTenantPutMetrics(t *testing.T) {
 		if step.ok {
 			loaded = now
 		}
-		if got := testutil.ToFloat64(mt.success); got != 1 {
-			t.Errorf("%s: last reload success %v, want 1", step.name, got)
+		mt := m.LoadStats()
+		if !mt.Healthy {
+			t.Errorf("%s: last reload success 0, want 1", step.name)
 		}
-		if got := testutil.ToFloat64(mt.timestamp); got != float64(loaded.Unix()) {
+		if got := mt.LastLoad.Unix(); got != loaded.Unix() {
 			t.Errorf("%s: last reload at %v, want %v", step.name, got, loaded.Unix())
 		}
 	}
-	for result, want := range map[string]float64{"success": 2, "failure": 2} {
-		if got := testutil.ToFloat64(mt.reloads.WithLabelValues(TriggerAPI, result)); got != want {
+	mt := m.LoadStats()
+	for result, want := range map[string]uint64{"success": 2, "failure": 2} {
+		if got := mt.Loads[LoadKey{TriggerAPI, result}]; got != want {
 			t.Errorf("reloads{api,%s} = %v, want %v", result, got, want)
 		}
 	}
-	if n := testutil.CollectAndCount(mt.version); n != 1 || testutil.ToFloat64(mt.version.WithLabelValues(version)) != 1 || testutil.ToFloat64(mt.count) != 2 {
-		t.Errorf("the shared ruleset's version or count changed: %d series, count %v", n, testutil.ToFloat64(mt.count))
+	if mt.Version != version || mt.Rules != 2 {
+		t.Errorf("the shared ruleset's version or count changed: %q, count %v", mt.Version, mt.Rules)
 	}
 }
 

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
-
 	"github.com/riskgate/riskgate/internal/syncbuf"
 )
 
@@ -77,12 +75,12 @@ func (r *linkedRig) poke(dir string) {
 	put(r.t, dir, ".poke", "")
 }
 
-func (r *linkedRig) success() float64 { return testutil.ToFloat64(r.m.metrics.success) }
+func (r *linkedRig) success() float64 { return successGauge(r.m) }
 
 // loaded reports whether every rule file loads again, as the gauge, the
 // tenants' failures and the stale gauge say.
 func (r *linkedRig) loaded() bool {
-	return r.success() == 1 && len(r.m.Snapshot().TenantFailures) == 0 && testutil.CollectAndCount(r.m.metrics.stale) == 0
+	return r.success() == 1 && len(r.m.Snapshot().TenantFailures) == 0 && len(r.m.LoadStats().Stale) == 0
 }
 
 // TestRejectionFoundOutsideTheWatchClears: a rejection that a reload

@@ -1,6 +1,6 @@
 // Package metricset bundles a component's metrics into one
 // prometheus.Collector, so that each package exports its metrics beside
-// what they measure (geoip, iplist, breached, redisstore, rules) and the
+// what they measure (geoip, iplist, breached, redisstore) and the
 // assembly registers them on the registry it was given, without knowing
 // what they are.
 package metricset
