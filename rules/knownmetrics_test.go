@@ -10,7 +10,7 @@ import (
 // increase() counts a first failed reload.
 func TestReloadSeriesAtStart(t *testing.T) {
 	m := newMetrics()
-	want := len(Triggers) * len(Results)
+	want := len(triggers) * len(results)
 	if n := len(m.stats().Loads); n != want || want != 12 {
 		t.Errorf("%d reload series, want %d (12)", n, want)
 	}

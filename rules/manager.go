@@ -439,10 +439,10 @@ func (m *Manager) refused(tenant string, err error) {
 	m.log.Warn("tenant rules put rejected; the tenant's overlay in force stays", "trigger", TriggerAPI, "tenant", tenant, "in_force", in, "err", err)
 }
 
-// reportHealth sets LoadStats.Healthy (riskgate_rules_last_reload_success) from what is
-// rejected now, not from the last event: 1 only while the shared files,
-// the tenants folder and every tenant's overlay load, so that a tenant's
-// edit that loads does not hide the shared files' rejection, nor the
+// reportHealth sets LoadStats.Healthy (riskgate_rules_last_reload_success)
+// from what is rejected now, not from the last event: true only while the
+// shared files, the tenants folder and every tenant's overlay load, so that
+// a tenant's edit that loads does not hide the shared files' rejection, nor the
 // shared files' reload a tenant's. Under mu.
 func (m *Manager) reportHealth() {
 	ok := !m.rejected && m.folderErr == ""

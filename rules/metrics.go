@@ -25,8 +25,8 @@ type LoadStats struct {
 	// their files, or a put through the API put in force), successful or
 	// not.
 	LastLoad time.Time
-	// Loads counts loads and reloads by trigger and result; every pair of
-	// Triggers and Results is there from the Manager's start, at 0.
+	// Loads counts loads and reloads by trigger and result; every pair of a
+	// trigger and a result is there from the Manager's start, at 0.
 	Loads map[LoadKey]uint64
 	// Stale: the tenants whose overlay files (or the whole tenants
 	// folder) the last reload rejected, 1 each; past MaxStaleTenantSeries
@@ -44,10 +44,10 @@ const (
 	ResultUnchanged = "unchanged"
 )
 
-// Triggers and Results are every trigger and result of a load.
+// triggers and results are every trigger and result of a load.
 var (
-	Triggers = []string{TriggerStartup, TriggerFile, TriggerSignal, TriggerAPI}
-	Results  = []string{ResultSuccess, ResultFailure, ResultUnchanged}
+	triggers = [...]string{TriggerStartup, TriggerFile, TriggerSignal, TriggerAPI}
+	results  = [...]string{ResultSuccess, ResultFailure, ResultUnchanged}
 )
 
 // MaxStaleTenantSeries bounds LoadStats.Stale, as the decision metrics
@@ -65,13 +65,13 @@ type metrics struct {
 }
 
 func newMetrics() *metrics {
-	m := &metrics{s: LoadStats{Loads: make(map[LoadKey]uint64, len(Triggers)*len(Results))}}
+	m := &metrics{s: LoadStats{Loads: make(map[LoadKey]uint64, len(triggers)*len(results))}}
 	// Every trigger and result from the start: increase() and rate()
 	// count nothing of a series' first sample, so a failed reload that
 	// created its series would go unseen by a graph or an alert on
 	// increase(...{result="failure"}).
-	for _, t := range Triggers {
-		for _, r := range Results {
+	for _, t := range triggers {
+		for _, r := range results {
 			m.s.Loads[LoadKey{t, r}] = 0
 		}
 	}
