@@ -5,6 +5,11 @@ import (
 	"sync"
 )
 
+// defaultdoc.go is default.yaml's parse, generated from it (go generate
+// ./rules); a test fails when it is stale.
+//
+//go:generate go test -run ^TestDefaultDocGenerated$ -update .
+
 //go:embed default.yaml
 var defaultFS embed.FS
 
