@@ -16,7 +16,7 @@ import (
 // ready, so an import that makes one of them wait for net/http (the
 // Prometheus client, say, in package rules) moves it after all of those
 // and its work back onto the start's critical path, with nothing else
-// failing: the rules package did so for two days.
+// failing: the rules package did so until 6 December.
 func TestServeAheadInitOrder(t *testing.T) {
 	bin := buildBinary(t)
 	cmd := exec.Command(bin, "version")

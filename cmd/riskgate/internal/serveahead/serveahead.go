@@ -13,10 +13,10 @@
 // running when the node asked for it (0.1-2 ms of waiting in a start of
 // 13). That holds only while package rules waits for nothing Go
 // initialises late: its import of the Prometheus client (which imports
-// net/http) put it after all of those for two days, the compile back on
-// the start's path (rules.LoadStats says how it now reports its metrics);
-// cmd/riskgate's TestServeAheadInitOrder fails when it happens again.
-// Only serve pays: other commands are left alone.
+// net/http) put it after all of those, and the compile back beside
+// main, until 6 December (rules.LoadStats says how it reports its
+// metrics now); cmd/riskgate's TestServeAheadInitOrder fails when it
+// happens again. Only serve pays: other commands are left alone.
 package serveahead
 
 import (
