@@ -17,7 +17,6 @@ import (
 
 	"github.com/riskgate/riskgate/internal/freeport"
 	"github.com/riskgate/riskgate/internal/redistest"
-	"github.com/riskgate/riskgate/internal/syncbuf"
 )
 
 var update = flag.Bool("update", false, "regenerate kubernetes/rules-configmap.yaml from rules/default.yaml")
@@ -341,51 +340,9 @@ func startReady(t *testing.T, what string, n int, command func(ports []netip.Add
 	t.Helper()
 	_, err := freeport.Start(freeport.Options{Ports: n}, func(ports []netip.AddrPort) (struct{}, error) {
 		cmd, readyz := command(ports)
-		return struct{}{}, waitReady(t, cmd, readyz, what)
+		return struct{}{}, freeport.Process(t, cmd, readyz, what, 30*time.Second)
 	})
 	if err != nil {
 		t.Fatal(err)
-	}
-}
-
-// waitReady starts cmd and waits until readyz answers 200; the test's
-// cleanup ends it.
-func waitReady(t *testing.T, cmd *exec.Cmd, readyz, what string) error {
-	var out syncbuf.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("%s:\n%s", what, out.String())
-		}
-	})
-	// A port taken by a server that never answers must not hang the
-	// test: each probe has a timeout.
-	hc := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if resp, err := hc.Get(readyz); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-exited:
-			return freeport.Taken(fmt.Errorf("%s exited:\n%s", what, out.String()), out.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s never ready", what)
-		}
 	}
 }

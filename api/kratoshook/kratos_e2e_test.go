@@ -21,7 +21,6 @@ import (
 	"github.com/riskgate/riskgate/api/client/clienttest"
 	"github.com/riskgate/riskgate/api/kratoshook"
 	"github.com/riskgate/riskgate/internal/freeport"
-	"github.com/riskgate/riskgate/internal/syncbuf"
 )
 
 // The end-to-end test runs a real Ory Kratos, which is not in any package
@@ -107,45 +106,8 @@ func startKratos(t *testing.T, bin, hookURL, hookToken string) *kratos {
 		cmd := exec.Command(bin, "serve", "-c", cfg, "--dev", "--sqa-opt-out")
 		// The token from the environment, as deploy/kratos/kratos.yml advises.
 		cmd.Env = append(os.Environ(), "SELFSERVICE_FLOWS_LOGIN_AFTER_PASSWORD_HOOKS_0_CONFIG_AUTH_CONFIG_VALUE=Bearer "+hookToken)
-		var out syncbuf.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			return nil, err
-		}
-		exited := make(chan struct{})
-		go func() {
-			_ = cmd.Wait()
-			close(exited)
-		}()
-		t.Cleanup(func() {
-			_ = cmd.Process.Kill()
-			<-exited
-			if t.Failed() {
-				t.Logf("kratos output:\n%s", out.String())
-			}
-		})
 		k := &kratos{public: "http://" + public.String(), admin: "http://" + admin.String()}
-		// Each probe has a timeout: a port taken by a server that never
-		// answers must not hang the test.
-		hc := &http.Client{Timeout: time.Second}
-		deadline := time.Now().Add(60 * time.Second)
-		for {
-			resp, err := hc.Get(k.admin + "/admin/health/ready")
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					return k, nil
-				}
-			}
-			select {
-			case <-exited:
-				return nil, freeport.Taken(fmt.Errorf("kratos exited:\n%s", out.String()), out.String())
-			case <-time.After(100 * time.Millisecond):
-			}
-			if time.Now().After(deadline) {
-				return nil, fmt.Errorf("kratos not ready:\n%s", out.String())
-			}
-		}
+		return k, freeport.Process(t, cmd, k.admin+"/admin/health/ready", "kratos output", 60*time.Second)
 	})
 	if err != nil {
 		t.Fatal(err)
