@@ -8,7 +8,7 @@ import (
 
 // Collector returns the set's metrics, read from its Stats at scrape time:
 // reloads and failed reloads of its files, entries in use, lookups that hit
-// a memory fault.
+// a memory fault; and when each filter in use was built.
 func (s *Set) Collector() prometheus.Collector {
 	st := s.Stats
 	return metricset.Set{
@@ -16,5 +16,28 @@ func (s *Set) Collector() prometheus.Collector {
 		metricset.Counter("riskgate_breached_reload_failures_total", "Breached-password filter reloads that failed; the previous filter stays in use.", func() float64 { return float64(st().ReloadFailures) }),
 		metricset.Gauge("riskgate_breached_entries", "Entries in the breached-password filters in use (the bundled list and --breached).", func() float64 { return float64(st().Entries) }),
 		metricset.Counter("riskgate_breached_lookup_faults_total", "Breached-password lookups that hit a memory fault and answered not found.", func() float64 { return float64(st().Faults) }),
+		buildTimes{s},
+	}
+}
+
+// buildTimesDesc is riskgate_breached_filter_build_timestamp_seconds: a
+// filter built long ago misses the passwords breached since (Have I Been
+// Pwned adds corpora several times a year).
+var buildTimesDesc = prometheus.NewDesc("riskgate_breached_filter_build_timestamp_seconds",
+	"When each breached-password filter in use was built (riskgate breached build), by filter: builtin for the bundled list, else the file.",
+	[]string{"filter"}, nil)
+
+type buildTimes struct{ s *Set }
+
+func (b buildTimes) Describe(ch chan<- *prometheus.Desc) { ch <- buildTimesDesc }
+
+func (b buildTimes) Collect(ch chan<- prometheus.Metric) {
+	seen := map[string]bool{} // a file given twice is one series
+	for _, m := range b.s.Members() {
+		if seen[m.Name] || m.Info.Built.Unix() <= 0 {
+			continue
+		}
+		seen[m.Name] = true
+		ch <- prometheus.MustNewConstMetric(buildTimesDesc, prometheus.GaugeValue, float64(m.Info.Built.Unix()), m.Name)
 	}
 }

@@ -8,7 +8,7 @@ import (
 
 // Collector returns the enricher's metrics, read from its Stats at scrape
 // time: reloads and failed reloads of the databases, lookup errors, cache
-// use.
+// use; and when each database in use was built, from its metadata.
 func (e *Enricher) Collector() prometheus.Collector {
 	st := e.Stats
 	return metricset.Set{
@@ -18,5 +18,33 @@ func (e *Enricher) Collector() prometheus.Collector {
 		metricset.Counter("riskgate_geoip_cache_hits_total", "GeoIP lookups answered from the cache.", func() float64 { return float64(st().CacheHits) }),
 		metricset.Counter("riskgate_geoip_cache_misses_total", "GeoIP lookups that read the databases.", func() float64 { return float64(st().CacheMisses) }),
 		metricset.Gauge("riskgate_geoip_cache_entries", "Addresses in the GeoIP cache.", func() float64 { return float64(st().CacheEntries) }),
+		buildTimes{e},
+	}
+}
+
+// buildTimesDesc is riskgate_geoip_database_build_timestamp_seconds. A
+// database's age is what its alert watches: a node whose updater stopped
+// keeps answering from a database that grows older by the week, and the
+// log says so only when a database is loaded.
+var buildTimesDesc = prometheus.NewDesc("riskgate_geoip_database_build_timestamp_seconds",
+	"When each GeoIP database in use was built, as its metadata says (build_epoch), by role (city, ASN, anonymous-IP) and file; none for a database that gives no build time.",
+	[]string{"role", "path"}, nil)
+
+type buildTimes struct{ e *Enricher }
+
+func (b buildTimes) Describe(ch chan<- *prometheus.Desc) { ch <- buildTimesDesc }
+
+func (b buildTimes) Collect(ch chan<- prometheus.Metric) {
+	type slot struct {
+		role Role
+		path string
+	}
+	seen := map[slot]bool{} // a file given twice for a role is one series
+	for _, d := range b.e.Databases() {
+		if d.Built.Unix() <= 0 || seen[slot{d.Role, d.Path}] {
+			continue
+		}
+		seen[slot{d.Role, d.Path}] = true
+		ch <- prometheus.MustNewConstMetric(buildTimesDesc, prometheus.GaugeValue, float64(d.Built.Unix()), d.Role.String(), d.Path)
 	}
 }

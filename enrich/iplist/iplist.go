@@ -71,6 +71,15 @@ type Stats struct {
 	HostingASNs    int
 	Reloads        uint64
 	ReloadFailures uint64
+	Lists          []List // each configured file's version in use, in configuration order
+}
+
+// List describes the version of one configured file in use.
+type List struct {
+	Name    string    // as ReloadEvent.Name
+	Path    string    // the file
+	Entries int       // prefixes, or AS numbers for the hosting-ASN file
+	Loaded  time.Time // when this version was read (at start, or by the reload that took it)
 }
 
 const (
@@ -99,7 +108,8 @@ type source struct {
 	bit     uint
 	asns    asnSet // kindASNs
 	entries int
-	loaded  bool // a version is in use (entries is its count)
+	loaded  bool      // a version is in use (entries is its count)
+	at      time.Time // when it was read
 }
 
 // table is an immutable snapshot of all lists, swapped whole on reload.
@@ -129,6 +139,7 @@ type Enricher struct {
 	watcher *filewatch.Watcher
 
 	reloads, reloadFailures atomic.Uint64
+	lists                   atomic.Pointer[[]List] // Stats.Lists, replaced by each update
 	closeOnce               sync.Once
 }
 
@@ -248,8 +259,9 @@ func (e *Enricher) update(changed []*source) error {
 		}
 		counts[s] = n
 	}
+	now := time.Now()
 	for s, n := range counts {
-		s.entries, s.loaded = n, true
+		s.entries, s.loaded, s.at = n, true, now
 		if n == 0 {
 			e.log.Warn("ip list is empty", "list", s.name, "path", s.path)
 		}
@@ -264,6 +276,11 @@ func (e *Enricher) update(changed []*source) error {
 		}
 		e.rebuildHosting()
 	}
+	lists := make([]List, 0, len(e.sources))
+	for _, s := range e.sources {
+		lists = append(lists, List{Name: s.name, Path: s.path, Entries: s.entries, Loaded: s.at})
+	}
+	e.lists.Store(&lists)
 	return nil
 }
 
@@ -414,8 +431,12 @@ func (e *Enricher) reload(path string) error {
 
 // Stats returns the counters.
 func (e *Enricher) Stats() Stats {
-	return Stats{Prefixes: e.cur.Load().prefixes, HostingASNs: len(*e.hosting.Load()),
+	st := Stats{Prefixes: e.cur.Load().prefixes, HostingASNs: len(*e.hosting.Load()),
 		Reloads: e.reloads.Load(), ReloadFailures: e.reloadFailures.Load()}
+	if l := e.lists.Load(); l != nil {
+		st.Lists = *l
+	}
+	return st
 }
 
 // Names returns the configured list names, sorted.

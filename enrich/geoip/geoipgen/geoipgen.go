@@ -16,6 +16,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
@@ -63,8 +64,18 @@ const (
 )
 
 // WriteCity writes a GeoIP2-City database.
-func WriteCity(path string, nets []City) error {
-	return write(path, mmdbwriter.Options{DatabaseType: TypeCity, Languages: languages}, len(nets), func(i int) (string, mmdbtype.DataType) {
+func WriteCity(path string, nets []City) error { return writeCity(path, 0, nets) }
+
+// WriteCityBuilt writes a GeoIP2-City database whose metadata says it
+// was built at built (WriteCity's say now): a stale database, for tests
+// of a database's age.
+func WriteCityBuilt(path string, built time.Time, nets []City) error {
+	return writeCity(path, built.Unix(), nets)
+}
+
+// writeCity writes a city database built at epoch (0: now).
+func writeCity(path string, epoch int64, nets []City) error {
+	return write(path, mmdbwriter.Options{DatabaseType: TypeCity, Languages: languages, BuildEpoch: epoch}, len(nets), func(i int) (string, mmdbtype.DataType) {
 		return nets[i].Network, nets[i].geoip2()
 	})
 }

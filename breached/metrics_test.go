@@ -1,0 +1,79 @@
+package breached
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// TestBuildTimestamps: riskgate_breached_filter_build_timestamp_seconds
+// gives the bundled list's and each file's build time, follows a file
+// rebuilt and reloaded, and keeps the filter in use when a replacement is
+// refused.
+func TestBuildTimestamps(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "hibp.txt")
+	writeHIBP(t, in, []entry{{sum: sha("Winter2026!"), count: 200}})
+	path := filepath.Join(dir, "pwned.rgbf")
+	buildAt := func(at time.Time) {
+		t.Helper()
+		tmp := filepath.Join(dir, "next.rgbf")
+		if _, err := Build(t.Context(), tmp, []Input{{Path: in}}, BuildOptions{BuildTime: at}); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := time.Date(2025, 11, 3, 12, 0, 0, 0, time.UTC)
+	buildAt(first)
+	s, err := OpenSet(SetOptions{Files: []string{path, path}, Live: LiveOptions{Logger: slog.New(slog.DiscardHandler)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	builtin, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(s.Collector())
+	want := func(file time.Time) {
+		t.Helper()
+		exp := fmt.Sprintf(`
+# HELP riskgate_breached_filter_build_timestamp_seconds When each breached-password filter in use was built (riskgate breached build), by filter: builtin for the bundled list, else the file.
+# TYPE riskgate_breached_filter_build_timestamp_seconds gauge
+riskgate_breached_filter_build_timestamp_seconds{filter="builtin"} %d
+riskgate_breached_filter_build_timestamp_seconds{filter=%q} %d
+`, builtin.Info().Built.Unix(), path, file.Unix())
+		if err := testutil.GatherAndCompare(reg, strings.NewReader(exp), "riskgate_breached_filter_build_timestamp_seconds"); err != nil {
+			t.Error(err)
+		}
+	}
+	if builtin.Info().Built.Unix() <= 0 {
+		t.Fatal("the bundled list gives no build time")
+	}
+	want(first)
+
+	second := first.AddDate(0, 4, 0)
+	buildAt(second)
+	if err := s.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	want(second)
+
+	if err := os.WriteFile(path, []byte("not a filter"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Reload(); err == nil {
+		t.Fatal("a garbage filter reloaded")
+	}
+	want(second)
+}
