@@ -22,6 +22,7 @@ type metrics struct {
 	skipped      *prometheus.CounterVec
 	misKeyed     *prometheus.CounterVec
 	lag          *prometheus.GaugeVec
+	delay        *prometheus.HistogramVec
 	commitDur    prometheus.Histogram
 	commitErrors prometheus.Counter
 	rebalances   prometheus.Counter
@@ -66,6 +67,10 @@ func newMetrics() *metrics {
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "riskgate_kafka_consumer_lag", Help: "Messages in a partition after this node's last commit (high watermark minus committed offset), for the partitions this node owns; updated as messages are fetched, so a stuck partition shows.",
 		}, []string{"topic", "partition"}),
+		delay: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "riskgate_kafka_message_delay_seconds", Help: "Time from a consumed message's record timestamp to the commit of its offset, once its decision (and any alert) or its dead letter was written: how late the stream decides, by consumed topic. Record timestamps are the producer's clock (or the broker's, with LogAppendTime); one ahead of this node's counts 0.",
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600},
+		}, []string{"topic"}),
 		commitDur: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "riskgate_kafka_commit_duration_seconds", Help: "Time to commit offsets to the group coordinator.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
@@ -92,7 +97,7 @@ func (m *metrics) register(reg prometheus.Registerer) error {
 		return nil
 	}
 	for _, c := range []prometheus.Collector{
-		m.consumed, m.produced, m.deadLettered, m.redacted, m.writeErrors, m.refused, m.skipped, m.misKeyed, m.lag, m.commitDur,
+		m.consumed, m.produced, m.deadLettered, m.redacted, m.writeErrors, m.refused, m.skipped, m.misKeyed, m.lag, m.delay, m.commitDur,
 		m.commitErrors, m.rebalances, m.connected, m.buffer,
 	} {
 		if err := reg.Register(c); err != nil {
@@ -113,8 +118,8 @@ const (
 var refusalReasons = []string{refusedTooLarge, refusedInvalidRecord, refusedInvalidTimestamp}
 
 // known creates, at 0, the series of the topics configured ("" is none):
-// the topic counters of each, and a refusal by every reason of each
-// topic written. Prometheus' increase() and rate() need a sample before
+// the topic counters of each, a refusal by every reason of each topic
+// written, and the delay histogram of each topic consumed. Prometheus' increase() and rate() need a sample before
 // an event to count it: a series created by its first refusal, dead
 // letter or failed write would show no increase for it, and the alerts
 // on them (a refused message is a lost one) would miss a rare event.
@@ -123,6 +128,11 @@ func (m *metrics) known(consumed, written []string) {
 	for _, t := range slices.Concat(consumed, written) {
 		if t != "" {
 			m.topic(t)
+		}
+	}
+	for _, t := range consumed {
+		if t != "" {
+			m.delay.WithLabelValues(t)
 		}
 	}
 	for _, t := range written {

@@ -606,6 +606,12 @@ func (w *worker) commit() {
 		for p, l := range parts {
 			p.done(l.offset+1, l.highWater)
 		}
+		now := time.Now()
+		for _, it := range w.batch {
+			if it.part.gen == g && !it.msg.Time.IsZero() {
+				r.m.delay.WithLabelValues(it.msg.Topic).Observe(max(now.Sub(it.msg.Time), 0).Seconds())
+			}
+		}
 	}
 }
 
