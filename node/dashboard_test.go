@@ -293,6 +293,7 @@ func exportedNodeMetrics(t *testing.T) (map[string]map[string]bool, []byte, []*d
 	// listener, which the test calls, stays plain), and the Kratos hook,
 	// a route the alerts watch.
 	cfg.GRPC.TLS.Cert, cfg.GRPC.TLS.Key = writeSelfSigned(t, dir)
+	cfg.GRPC.TLS.ClientCA = cfg.GRPC.TLS.Cert // for the TLS files' expiry
 	cfg.Kratos.TokenFile = filepath.Join(dir, "kratos.token")
 	if err := os.WriteFile(cfg.Kratos.TokenFile, []byte("dashboard-test-kratos-token-0123"), 0o600); err != nil {
 		t.Fatal(err)

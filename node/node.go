@@ -222,6 +222,7 @@ func (n *Node) assemble(ctx context.Context) error {
 		return err
 	}
 	n.collect(rulemetrics.New(n.rules))
+	n.collect(tlsFilesCollector(tlsFileExpiries(cfg)))
 	var check signals.BreachChecker
 	var waitBreached func() (signals.BreachChecker, error)
 	if n.set.breach != nil {

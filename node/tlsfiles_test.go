@@ -1,0 +1,143 @@
+package node
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"log/slog"
+	"math/big"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// writeCerts writes a PEM file of self-signed certificates expiring at
+// notAfters, in that order, and returns its path and its key's (the
+// first certificate's).
+func writeCerts(t *testing.T, dir, name string, notAfters ...time.Time) (string, string) {
+	t.Helper()
+	var out []byte
+	var keyPEM []byte
+	for i, na := range notAfters {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(int64(i + 1)), Subject: pkix.Name{CommonName: name},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: na, IsCA: true, BasicConstraintsValid: true,
+			KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+		if i == 0 {
+			kder, err := x509.MarshalECPrivateKey(k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			keyPEM = pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
+		}
+	}
+	path, key := filepath.Join(dir, name+".pem"), filepath.Join(dir, name+".key")
+	if err := os.WriteFile(path, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(key, keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, key
+}
+
+// TestTLSFileExpiries: each TLS file a node reads once gets the NotAfter
+// of its first certificate to expire, whatever the certificates' order;
+// a file without a certificate, and a setting left empty, get none.
+func TestTLSFileExpiries(t *testing.T) {
+	dir := t.TempDir()
+	day := func(n int) time.Time { return time.Now().Add(time.Duration(n) * 24 * time.Hour).Truncate(time.Second) }
+	bundle, _ := writeCerts(t, dir, "bundle", day(400), day(20), day(90)) // the second expires first
+	client, _ := writeCerts(t, dir, "client", day(60))
+	hook, _ := writeCerts(t, dir, "hook", day(5))
+	garbage := filepath.Join(dir, "garbage.pem")
+	if err := os.WriteFile(garbage, []byte("-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var cfg Config
+	cfg.HTTP.TLS.ClientCA = bundle
+	cfg.GRPC.TLS.ClientCA = garbage
+	cfg.Kafka.TLS.CA = bundle
+	cfg.Kafka.TLS.Cert = client
+	cfg.Alerts.WebhookCA = hook
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(tlsFilesCollector(tlsFileExpiries(&cfg)))
+	want := map[string]time.Time{
+		"http-client-ca " + bundle: day(20), "kafka-ca " + bundle: day(20),
+		"kafka-client-cert " + client: day(60), "webhook-ca " + hook: day(5),
+	}
+	got := tlsFileSeries(t, reg)
+	if len(got) != len(want) {
+		t.Errorf("series %v, want %v", got, want)
+	}
+	for k, at := range want {
+		if got[k] != float64(at.Unix()) {
+			t.Errorf("%s: %v, want %d", k, got[k], at.Unix())
+		}
+	}
+}
+
+// tlsFileSeries gathers riskgate_tls_file_expiry_timestamp_seconds by
+// "use file".
+func tlsFileSeries(t *testing.T, reg prometheus.Gatherer) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "riskgate_tls_file_expiry_timestamp_seconds" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var use, file string
+			for _, l := range m.GetLabel() {
+				switch l.GetName() {
+				case "use":
+					use = l.GetValue()
+				case "file":
+					file = l.GetValue()
+				}
+			}
+			got[use+" "+file] = m.GetGauge().GetValue()
+		}
+	}
+	return got
+}
+
+// TestTLSFileExpiryOnANode: a node with mutual TLS on its gRPC listener
+// exports its client CA's expiry from its start.
+func TestTLSFileExpiryOnANode(t *testing.T) {
+	dir := t.TempDir()
+	notAfter := time.Now().Add(30 * 24 * time.Hour).Truncate(time.Second)
+	ca, _ := writeCerts(t, dir, "clients-ca", notAfter)
+	cert, key := writeCerts(t, dir, "server", time.Now().Add(24*time.Hour))
+	cfg := Config{HTTP: HTTPConfig{Addr: "127.0.0.1:0"}, GRPC: GRPCConfig{Addr: "127.0.0.1:0"}}
+	cfg.GRPC.TLS = TLSConfig{Cert: cert, Key: key, ClientCA: ca, ClientAuth: "require"}
+	reg := prometheus.NewRegistry()
+	n, err := New(context.Background(), cfg, WithRegistry(reg), WithSecret([]byte("tls-file-test-secret-0123")), WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close(context.Background())
+	got := tlsFileSeries(t, reg)
+	if len(got) != 1 || got["grpc-client-ca "+ca] != float64(notAfter.Unix()) {
+		t.Fatalf("series %v, want the gRPC client CA's expiry %d", got, notAfter.Unix())
+	}
+}
