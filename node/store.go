@@ -35,7 +35,7 @@ func (n *Node) openStore(ctx context.Context) (time.Duration, error) {
 	timeout := n.cfg.StoreTimeout
 	if n.set.store != nil {
 		n.store = n.set.store
-		n.storeHealth()
+		n.storeHealth(timeout)
 		return timeout, nil
 	}
 	if n.cfg.memoryStore() {
@@ -48,7 +48,7 @@ func (n *Node) openStore(ctx context.Context) (time.Duration, error) {
 		stop := make(chan struct{})
 		go logEvictions(n.log, ms, evictionCheck, stop)
 		n.onClose("memory store's eviction log", func() error { close(stop); return nil })
-		n.storeHealth()
+		n.storeHealth(timeout)
 		return timeout, nil
 	}
 	if timeout == 0 {
@@ -65,7 +65,7 @@ func (n *Node) openStore(ctx context.Context) (time.Duration, error) {
 	n.store = rs
 	n.onCloseCtx("redis store", rs.Close)
 	n.collect(rs.Collector())
-	n.storeHealth()
+	n.storeHealth(timeout)
 	return timeout, nil
 }
 
@@ -161,21 +161,54 @@ func (n *Node) verifyKeyer(ctx context.Context) error {
 
 // storeHealth adds the store's health: an optional check (reported in
 // /readyz and as the gRPC health service StoreHealthService, never
-// making the process unready) and the riskgate_store_up gauge.
-func (n *Node) storeHealth() {
+// making the process unready) and, from one ping a scrape, the
+// riskgate_store_up and riskgate_store_ping_duration_seconds gauges,
+// beside riskgate_store_timeout_seconds, the bound on the store calls
+// (timeout).
+func (n *Node) storeHealth(timeout time.Duration) {
 	check := storeCheck(n.store)
 	n.checks = append(n.checks, check)
-	n.collect(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "riskgate_store_up",
-		Help: "1 when the state store is in use and answers, 0 while decisions are made without state.",
-	}, func() float64 {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		if check.Check(ctx) != nil {
-			return 0
-		}
-		return 1
-	}))
+	n.collect(storeHealthCollector{check: check.Check, timeout: timeout})
+}
+
+// The ping's bound is a second, not the Scores' --store-timeout (50 ms
+// for Redis): the gauge says whether the store answers at all, and a
+// store slower than the Scores' bound still answers. Its duration beside
+// the bound says why decisions are made without state while the store
+// is up.
+var (
+	storeUpDesc = prometheus.NewDesc("riskgate_store_up",
+		"1 when the state store is in use and answers, 0 while decisions are made without state.", nil, nil)
+	storePingDesc = prometheus.NewDesc("riskgate_store_ping_duration_seconds",
+		"How long the state store took to answer this scrape's health check (a second at most): above riskgate_store_timeout_seconds, Scores pass their bound and are decided without state while riskgate_store_up is 1.", nil, nil)
+	storeTimeoutDesc = prometheus.NewDesc("riskgate_store_timeout_seconds",
+		"The bound on every store call of a Score (--store-timeout; 50ms for Redis unless set); 0: none.", nil, nil)
+)
+
+const storePingBound = time.Second
+
+type storeHealthCollector struct {
+	check   func(context.Context) error
+	timeout time.Duration
+}
+
+func (c storeHealthCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- storeUpDesc
+	ch <- storePingDesc
+	ch <- storeTimeoutDesc
+}
+
+func (c storeHealthCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), storePingBound)
+	defer cancel()
+	start := time.Now()
+	up := 1.0
+	if c.check(ctx) != nil {
+		up = 0
+	}
+	ch <- prometheus.MustNewConstMetric(storeUpDesc, prometheus.GaugeValue, up)
+	ch <- prometheus.MustNewConstMetric(storePingDesc, prometheus.GaugeValue, time.Since(start).Seconds())
+	ch <- prometheus.MustNewConstMetric(storeTimeoutDesc, prometheus.GaugeValue, c.timeout.Seconds())
 }
 
 // storeCheck is the health check of a store: a ping where the store can
