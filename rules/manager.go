@@ -127,6 +127,9 @@ type Manager struct {
 	// beforeTenantRead, when set (tests), is called by readTenants before
 	// it reads a tenant's folder of its listing; under mu.
 	beforeTenantRead func(tenant string)
+	// folderDevice, when set (tests), stands for the file system a
+	// folder is on (folderDevice); under mu.
+	folderDevice func(dir string) (uint64, bool)
 	// watch is the watcher Watch runs (nil when none), which every
 	// reload tells of the paths it found failing (tellWatch); under mu.
 	watch *filewatch.Watcher

@@ -709,3 +709,72 @@ func TestTenantsFolderMovedWhileRead(t *testing.T) {
 		})
 	}
 }
+
+// TestTenantFolderUnmounted: a tenant's folder found without rule files on
+// another file system than its overlay in force was read from is a volume
+// unmounted (its mount point left empty), not the tenant's overlay emptied
+// on purpose: the overlay stays in force, reported stale, until rule files
+// are back. Emptied on its own file system, the folder removes the overlay
+// as before.
+func TestTenantFolderUnmounted(t *testing.T) {
+	f := newTenantsFixture(t)
+	m, err := NewManager(Options{Paths: []string{f.shared}, TenantsDir: f.tenants, Logger: discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acme := filepath.Join(f.tenants, "acme")
+	unmounted := false
+	m.mu.Lock()
+	m.folderDevice = func(dir string) (uint64, bool) {
+		dev, ok := folderDevice(dir)
+		if unmounted && dir == acme {
+			dev++ // the mount point's file system, not the volume's
+		}
+		return dev, ok
+	}
+	m.mu.Unlock()
+	if got := overlayLabel(m, "acme"); got != "acme-1" {
+		t.Fatalf("acme's overlay at start %q", got)
+	}
+
+	unmounted = true
+	if err := os.Remove(filepath.Join(acme, "rules.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Reload(TriggerSignal); !errors.Is(err, errTenantFolderOtherFS) {
+		t.Errorf("reload with acme's volume unmounted: %v, want errTenantFolderOtherFS", err)
+	}
+	if got := overlayLabel(m, "acme"); got != "acme-1" {
+		t.Errorf("acme's volume unmounted: overlay in force %q, want acme-1 kept", got)
+	}
+	if fail := m.TenantFailure("acme"); fail == nil || !errors.Is(fail.Err, errTenantFolderOtherFS) {
+		t.Errorf("acme's volume unmounted: failure %v, want errTenantFolderOtherFS", fail)
+	}
+	if got := m.LoadStats().Stale["acme"]; got != 1 {
+		t.Errorf("stale{acme} = %v, want 1", got)
+	}
+	if got := overlayLabel(m, "beta"); got != "beta-1" {
+		t.Errorf("beta's overlay %q", got)
+	}
+
+	// Mounted again, with an edit made meanwhile.
+	unmounted = false
+	f.write(t, filepath.Join(acme, "rules.yaml"), strings.Replace(acmeOverlay, "acme-1", "acme-2", 1))
+	if _, err := m.Reload(TriggerSignal); err != nil {
+		t.Fatal(err)
+	}
+	if got := overlayLabel(m, "acme"); got != "acme-2" || m.TenantFailure("acme") != nil {
+		t.Errorf("acme's volume back: overlay %q, failure %v; want acme-2, none", got, m.TenantFailure("acme"))
+	}
+
+	// Emptied on its own file system: no overlay, on purpose.
+	if err := os.Remove(filepath.Join(acme, "rules.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Reload(TriggerSignal); err != nil {
+		t.Fatal(err)
+	}
+	if m.Tenant("acme") != nil || m.TenantFailure("acme") != nil {
+		t.Errorf("acme's folder emptied: overlay %v, failure %v; want neither", m.Tenant("acme"), m.TenantFailure("acme"))
+	}
+}

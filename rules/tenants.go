@@ -36,6 +36,10 @@ type TenantSnapshot struct {
 	// force (a disabled rule it no longer has); they are logged, not
 	// fatal.
 	Problems ErrorList
+	// dev is the file system the tenant's folder was on when the overlay
+	// was read from it (devKnown): see errTenantFolderOtherFS.
+	dev      uint64
+	devKnown bool
 }
 
 var _ engine.TenantRules = (*Manager)(nil)
@@ -185,6 +189,15 @@ func (e *tenantsFolderError) public() string {
 // the read.
 var errTenantsFolderReplaced = errors.New("replaced by another folder while it was read")
 
+// errTenantFolderOtherFS is a tenant's folder found without rule files on
+// another file system than the one its overlay in force was read from: a
+// volume (the folder, or the target of a link to it) unmounted, which
+// leaves its mount point empty. Taken for the tenant's folder emptied on
+// purpose, it would drop the tenant's overlay, its stricter rules with
+// it, without a word; so it is a failure to read the overlay, which stays
+// in force until rule files are back or the folder is removed.
+var errTenantFolderOtherFS = errors.New("no rule files, and the folder is on another file system than the one the overlay in force was read from (a volume unmounted?); the overlay stays until rule files are there again or the folder is removed")
+
 // readTenants loads every overlay of the tenants folder, each on its own:
 // each folder in it named like a tenant and holding rule files. A folder
 // with a name no tenant can have, and a rule file directly in the folder,
@@ -254,6 +267,10 @@ func (m *Manager) readTenants(shared *Set) (tenantsRead, error) {
 					return tenantsRead{}, fmt.Errorf("rules: tenants: the folder went away while it was read (tenant %s's folder, listed, was gone): %w", tenant, ferr)
 				}
 			}
+			if errors.Is(err, errNoRuleFiles) && serr == nil && m.movedFS(tenant, dir) {
+				read.failed[tenant], read.unreadable[tenant] = fmt.Errorf("%s: %w", dir, errTenantFolderOtherFS), true
+				continue
+			}
 			if errors.Is(err, errNoRuleFiles) || errors.Is(serr, os.ErrNotExist) {
 				// No overlay: an empty folder, or one removed since
 				// the folder was listed.
@@ -271,9 +288,30 @@ func (m *Manager) readTenants(shared *Set) (tenantsRead, error) {
 			read.failed[tenant] = err
 			continue
 		}
-		read.overlays[tenant] = m.tenantSnapshot(shared, o, srcs, OriginFile)
+		snap := m.tenantSnapshot(shared, o, srcs, OriginFile)
+		snap.dev, snap.devKnown = m.deviceOf(dir)
+		read.overlays[tenant] = snap
 	}
 	return read, nil
+}
+
+// movedFS reports whether a tenant's folder is on another file system
+// than the one the tenant's overlay in force was read from.
+func (m *Manager) movedFS(tenant, dir string) bool {
+	in := m.Snapshot().Tenants[tenant]
+	if in == nil || !in.devKnown {
+		return false
+	}
+	dev, ok := m.deviceOf(dir)
+	return ok && dev != in.dev
+}
+
+// deviceOf is folderDevice, or the tests' stand-in.
+func (m *Manager) deviceOf(dir string) (uint64, bool) {
+	if m.folderDevice != nil {
+		return m.folderDevice(dir)
+	}
+	return folderDevice(dir)
 }
 
 // sameFolder returns nil if path is still the folder listed, else why not:
