@@ -22,10 +22,11 @@ func (s *Set) Collector() prometheus.Collector {
 
 // buildTimesDesc is riskgate_breached_filter_build_timestamp_seconds: a
 // filter built long ago misses the passwords breached since (Have I Been
-// Pwned adds corpora several times a year).
+// Pwned adds corpora several times a year). kind tells the bundled list
+// from a file, which may be named anything, "builtin" too.
 var buildTimesDesc = prometheus.NewDesc("riskgate_breached_filter_build_timestamp_seconds",
-	"When each breached-password filter in use was built (riskgate breached build), by filter: builtin for the bundled list, else the file.",
-	[]string{"filter"}, nil)
+	"When each breached-password filter in use was built (riskgate breached build): kind bundled, the list of common passwords built into riskgate (filter builtin), or file (--breached, filter its path).",
+	[]string{"kind", "filter"}, nil)
 
 type buildTimes struct{ s *Set }
 
@@ -33,11 +34,15 @@ func (b buildTimes) Describe(ch chan<- *prometheus.Desc) { ch <- buildTimesDesc 
 
 func (b buildTimes) Collect(ch chan<- prometheus.Metric) {
 	seen := map[string]bool{} // a file given twice is one series
-	for _, m := range b.s.Members() {
-		if seen[m.Name] || m.Info.Built.Unix() <= 0 {
+	for i, m := range b.s.Members() {
+		kind := "file"
+		if i == 0 && b.s.builtin != nil { // Members lists it first
+			kind = "bundled"
+		}
+		if seen[kind+"\x00"+m.Name] || m.Info.Built.Unix() <= 0 {
 			continue
 		}
-		seen[m.Name] = true
-		ch <- prometheus.MustNewConstMetric(buildTimesDesc, prometheus.GaugeValue, float64(m.Info.Built.Unix()), m.Name)
+		seen[kind+"\x00"+m.Name] = true
+		ch <- prometheus.MustNewConstMetric(buildTimesDesc, prometheus.GaugeValue, float64(m.Info.Built.Unix()), kind, m.Name)
 	}
 }

@@ -48,10 +48,10 @@ func TestBuildTimestamps(t *testing.T) {
 	want := func(file time.Time) {
 		t.Helper()
 		exp := fmt.Sprintf(`
-# HELP riskgate_breached_filter_build_timestamp_seconds When each breached-password filter in use was built (riskgate breached build), by filter: builtin for the bundled list, else the file.
+# HELP riskgate_breached_filter_build_timestamp_seconds When each breached-password filter in use was built (riskgate breached build): kind bundled, the list of common passwords built into riskgate (filter builtin), or file (--breached, filter its path).
 # TYPE riskgate_breached_filter_build_timestamp_seconds gauge
-riskgate_breached_filter_build_timestamp_seconds{filter="builtin"} %d
-riskgate_breached_filter_build_timestamp_seconds{filter=%q} %d
+riskgate_breached_filter_build_timestamp_seconds{filter="builtin",kind="bundled"} %d
+riskgate_breached_filter_build_timestamp_seconds{filter=%q,kind="file"} %d
 `, builtin.Info().Built.Unix(), path, file.Unix())
 		if err := testutil.GatherAndCompare(reg, strings.NewReader(exp), "riskgate_breached_filter_build_timestamp_seconds"); err != nil {
 			t.Error(err)
@@ -76,4 +76,24 @@ riskgate_breached_filter_build_timestamp_seconds{filter=%q} %d
 		t.Fatal("a garbage filter reloaded")
 	}
 	want(second)
+}
+
+// TestBuildTimestampsFileNamedBuiltin: a filter file named "builtin" has
+// a series of its own beside the bundled list's.
+func TestBuildTimestampsFileNamedBuiltin(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	writeHIBP(t, "hibp.txt", []entry{{sum: sha("Winter2026!"), count: 200}})
+	at := time.Date(2025, 11, 3, 12, 0, 0, 0, time.UTC)
+	if _, err := Build(t.Context(), "builtin", []Input{{Path: "hibp.txt"}}, BuildOptions{BuildTime: at}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenSet(SetOptions{Files: []string{"builtin"}, Live: LiveOptions{Logger: slog.New(slog.DiscardHandler)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if n := testutil.CollectAndCount(buildTimes{s}); n != 2 {
+		t.Errorf("%d series, want the bundled list's and the file's", n)
+	}
 }

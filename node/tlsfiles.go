@@ -18,7 +18,7 @@ import (
 // (mutual TLS clients refused, the stream disconnected for good, alerts
 // undelivered), and nothing before says so.
 var tlsFileExpiryDesc = prometheus.NewDesc("riskgate_tls_file_expiry_timestamp_seconds",
-	"When the first certificate to expire in each TLS file the node read at start expires (its NotAfter), by use (http-client-ca, grpc-client-ca, kafka-ca, kafka-client-cert, webhook-ca) and file. These files are not reloaded: restart the node after renewing one.",
+	"When each TLS file the node read at start and uses stops being of use, by use (http-client-ca, grpc-client-ca, kafka-ca, kafka-client-cert, webhook-ca) and file: a CA file when its last certificate expires (a bundle verifies with the others until then), Kafka's client certificate when the first of its chain does. These files are not reloaded: restart the node after renewing one.",
 	[]string{"use", "file"}, nil)
 
 // tlsFileExpiry is one file's earliest NotAfter.
@@ -27,37 +27,47 @@ type tlsFileExpiry struct {
 	notAfter  time.Time
 }
 
-// tlsFileExpiries reads the TLS files cfg names, other than the
-// listeners' certificates. A file that cannot be read or holds no
-// certificate has no series: its user refused it at start already.
+// tlsFileExpiries reads the TLS files cfg names and the node uses, other
+// than the listeners' certificates: a file given for a part that is off
+// (Kafka without brokers, a webhook CA without a webhook, a client CA
+// without its listener) has no series, nor does a file that cannot be
+// read or holds no certificate (its user refused it at start already).
 func tlsFileExpiries(cfg *Config) []tlsFileExpiry {
+	kafka, webhook := cfg.Kafka.Enabled(), cfg.Alerts.WebhookURL != ""
 	var out []tlsFileExpiry
-	for _, f := range []struct{ use, file string }{
-		{"http-client-ca", cfg.HTTP.TLS.ClientCA},
-		{"grpc-client-ca", cfg.GRPC.TLS.ClientCA},
-		{"kafka-ca", cfg.Kafka.TLS.CA},
-		{"kafka-client-cert", cfg.Kafka.TLS.Cert},
-		{"webhook-ca", cfg.Alerts.WebhookCA},
+	for _, f := range []struct {
+		use, file string
+		inUse     bool
+		chain     bool // a certificate and its chain, not CAs
+	}{
+		{"http-client-ca", cfg.HTTP.TLS.ClientCA, cfg.HTTP.Addr != "", false},
+		{"grpc-client-ca", cfg.GRPC.TLS.ClientCA, cfg.GRPC.Addr != "", false},
+		{"kafka-ca", cfg.Kafka.TLS.CA, kafka, false},
+		{"kafka-client-cert", cfg.Kafka.TLS.Cert, kafka, true},
+		{"webhook-ca", cfg.Alerts.WebhookCA, webhook, false},
 	} {
-		if f.file == "" {
+		if f.file == "" || !f.inUse {
 			continue
 		}
-		if at, ok := earliestNotAfter(f.file); ok {
+		if at, ok := usefulUntil(f.file, f.chain); ok {
 			out = append(out, tlsFileExpiry{f.use, f.file, at})
 		}
 	}
 	return out
 }
 
-// earliestNotAfter is when the first certificate in a PEM file expires:
-// a chain or a bundle fails with its first certificate to expire, or
-// loses what that certificate vouched for.
-func earliestNotAfter(path string) (time.Time, bool) {
+// usefulUntil is when a PEM file of certificates stops being of use: a
+// chain (a certificate and its intermediates) when its first certificate
+// expires, since the chain fails with it; a file of CAs when its last
+// does, since until then it verifies with the others (a system bundle
+// holds roots expired years ago; a rotation holds the old CA beside the
+// new one).
+func usefulUntil(path string, chain bool) (time.Time, bool) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return time.Time{}, false
 	}
-	var first time.Time
+	var at time.Time
 	for {
 		var b *pem.Block
 		b, data = pem.Decode(data)
@@ -71,11 +81,11 @@ func earliestNotAfter(path string) (time.Time, bool) {
 		if err != nil {
 			continue
 		}
-		if first.IsZero() || c.NotAfter.Before(first) {
-			first = c.NotAfter
+		if at.IsZero() || chain && c.NotAfter.Before(at) || !chain && c.NotAfter.After(at) {
+			at = c.NotAfter
 		}
 	}
-	return first, !first.IsZero()
+	return at, !at.IsZero()
 }
 
 type tlsFilesCollector []tlsFileExpiry

@@ -56,30 +56,36 @@ func writeCerts(t *testing.T, dir, name string, notAfters ...time.Time) (string,
 	return path, key
 }
 
-// TestTLSFileExpiries: each TLS file a node reads once gets the NotAfter
-// of its first certificate to expire, whatever the certificates' order;
-// a file without a certificate, and a setting left empty, get none.
+// TestTLSFileExpiries: each TLS file a node reads once and uses gets when
+// it stops being of use: a CA file when its last certificate expires (a
+// bundle with an expired root still verifies), Kafka's client certificate
+// when the first of its chain does, whatever their order. A file without
+// a certificate, a setting left empty, and a file given for a part that
+// is off get none.
 func TestTLSFileExpiries(t *testing.T) {
 	dir := t.TempDir()
 	day := func(n int) time.Time { return time.Now().Add(time.Duration(n) * 24 * time.Hour).Truncate(time.Second) }
-	bundle, _ := writeCerts(t, dir, "bundle", day(400), day(20), day(90)) // the second expires first
-	client, _ := writeCerts(t, dir, "client", day(60))
+	bundle, _ := writeCerts(t, dir, "bundle", day(20), day(400), day(-700)) // an expired root among them
+	client, _ := writeCerts(t, dir, "client", day(60), day(30))             // the intermediate expires first
 	hook, _ := writeCerts(t, dir, "hook", day(5))
 	garbage := filepath.Join(dir, "garbage.pem")
 	if err := os.WriteFile(garbage, []byte("-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	var cfg Config
+	cfg.HTTP.Addr, cfg.GRPC.Addr = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.HTTP.TLS.ClientCA = bundle
 	cfg.GRPC.TLS.ClientCA = garbage
+	cfg.Kafka.Brokers = []string{"kafka:9092"}
 	cfg.Kafka.TLS.CA = bundle
 	cfg.Kafka.TLS.Cert = client
+	cfg.Alerts.WebhookURL = "https://soc.example/alerts"
 	cfg.Alerts.WebhookCA = hook
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(tlsFilesCollector(tlsFileExpiries(&cfg)))
 	want := map[string]time.Time{
-		"http-client-ca " + bundle: day(20), "kafka-ca " + bundle: day(20),
-		"kafka-client-cert " + client: day(60), "webhook-ca " + hook: day(5),
+		"http-client-ca " + bundle: day(400), "kafka-ca " + bundle: day(400),
+		"kafka-client-cert " + client: day(30), "webhook-ca " + hook: day(5),
 	}
 	got := tlsFileSeries(t, reg)
 	if len(got) != len(want) {
@@ -89,6 +95,12 @@ func TestTLSFileExpiries(t *testing.T) {
 		if got[k] != float64(at.Unix()) {
 			t.Errorf("%s: %v, want %d", k, got[k], at.Unix())
 		}
+	}
+
+	// The same files, for parts that are off.
+	cfg.Kafka.Brokers, cfg.Alerts.WebhookURL, cfg.HTTP.Addr = nil, "", ""
+	if got := tlsFileExpiries(&cfg); len(got) != 0 {
+		t.Errorf("files of parts that are off: %v", got)
 	}
 }
 

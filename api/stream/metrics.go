@@ -32,6 +32,9 @@ type metrics struct {
 
 	mu       sync.Mutex
 	children map[string]topicMetrics
+	// delays are the delay histograms of the consumed topics, made by
+	// known before the runner runs, read only after.
+	delays map[string]prometheus.Observer
 }
 
 type topicMetrics struct {
@@ -68,7 +71,7 @@ func newMetrics() *metrics {
 			Name: "riskgate_kafka_consumer_lag", Help: "Messages in a partition after this node's last commit (high watermark minus committed offset), for the partitions this node owns; updated as messages are fetched, so a stuck partition shows.",
 		}, []string{"topic", "partition"}),
 		delay: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "riskgate_kafka_message_delay_seconds", Help: "Time from a consumed message's record timestamp to the commit of its offset, once its decision (and any alert) or its dead letter was written: how late the stream decides, by consumed topic. Record timestamps are the producer's clock (or the broker's, with LogAppendTime); one ahead of this node's counts 0.",
+			Name: "riskgate_kafka_message_delay_seconds", Help: "Time from a consumed message's record timestamp to the commit of its offset, once what it led to was written (an attempt's decision and alert, an outcome applied or skipped, a dead letter): how late the stream decides, by consumed topic. Record timestamps are the producer's clock (or the broker's, with LogAppendTime); one ahead of this node's counts 0.",
 			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600},
 		}, []string{"topic"}),
 		commitDur: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -130,9 +133,10 @@ func (m *metrics) known(consumed, written []string) {
 			m.topic(t)
 		}
 	}
+	m.delays = map[string]prometheus.Observer{}
 	for _, t := range consumed {
 		if t != "" {
-			m.delay.WithLabelValues(t)
+			m.delays[t] = m.delay.WithLabelValues(t)
 		}
 	}
 	for _, t := range written {

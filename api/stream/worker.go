@@ -608,8 +608,8 @@ func (w *worker) commit() {
 		}
 		now := time.Now()
 		for _, it := range w.batch {
-			if it.part.gen == g && !it.msg.Time.IsZero() {
-				r.m.delay.WithLabelValues(it.msg.Topic).Observe(max(now.Sub(it.msg.Time), 0).Seconds())
+			if o := r.m.delays[it.msg.Topic]; o != nil && it.part.gen == g && !it.msg.Time.IsZero() {
+				o.Observe(max(now.Sub(it.msg.Time), 0).Seconds())
 			}
 		}
 	}

@@ -76,11 +76,20 @@ type Stats struct {
 
 // List describes the version of one configured file in use.
 type List struct {
-	Name    string    // as ReloadEvent.Name
-	Path    string    // the file
-	Entries int       // prefixes, or AS numbers for the hosting-ASN file
-	Loaded  time.Time // when this version was read (at start, or by the reload that took it)
+	Kind     string    // KindList, KindTor or KindHostingASNs
+	Name     string    // as ReloadEvent.Name
+	Path     string    // the file
+	Entries  int       // prefixes, or AS numbers for the hosting-ASN file
+	Modified time.Time // the file's modification time when this version was read
 }
+
+// Kinds of List: a list of --ip-list (which may be named like the
+// others), the Tor exit list, the hosting-ASN file.
+const (
+	KindList        = "list"
+	KindTor         = "tor"
+	KindHostingASNs = "hosting-asns"
+)
 
 const (
 	maxLists  = 63
@@ -92,6 +101,8 @@ const (
 	kindASNs  = 2
 	maxNameLn = 64
 )
+
+var kindNames = [...]string{kindList: KindList, kindTor: KindTor, kindASNs: KindHostingASNs}
 
 var validName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
 
@@ -109,7 +120,7 @@ type source struct {
 	asns    asnSet // kindASNs
 	entries int
 	loaded  bool      // a version is in use (entries is its count)
-	at      time.Time // when it was read
+	mtime   time.Time // its file's modification time when it was read
 }
 
 // table is an immutable snapshot of all lists, swapped whole on reload.
@@ -198,6 +209,7 @@ func (e *Enricher) add(s *source) {
 // A million prefixes then cost one table, not one per list plus one.
 func (e *Enricher) update(changed []*source) error {
 	counts := map[*source]int{}
+	mtimes := map[*source]time.Time{}
 	sets := map[*source]asnSet{}
 	var drop uint64
 	for _, s := range changed {
@@ -224,9 +236,10 @@ func (e *Enricher) update(changed []*source) error {
 			}
 		}
 		var err error
+		var mtime time.Time
 		if s.kind == kindASNs {
 			set := asnSet{}
-			err = readLines(s.path, func(line string) error {
+			mtime, err = readLines(s.path, func(line string) error {
 				asn, ok, err := ParseASN(line)
 				if ok {
 					set[asn] = struct{}{}
@@ -240,7 +253,7 @@ func (e *Enricher) update(changed []*source) error {
 		} else {
 			bit := uint64(1) << s.bit
 			or := func(v uint64, _ bool) (uint64, bool) { return v | bit, false }
-			err = readLines(s.path, func(line string) error {
+			mtime, err = readLines(s.path, func(line string) error {
 				p, ok, err := ParseLine(line)
 				if ok {
 					direct.Modify(p, or)
@@ -258,10 +271,10 @@ func (e *Enricher) update(changed []*source) error {
 			return fmt.Errorf("iplist: %s list: %w", s.name, err)
 		}
 		counts[s] = n
+		mtimes[s] = mtime
 	}
-	now := time.Now()
 	for s, n := range counts {
-		s.entries, s.loaded, s.at = n, true, now
+		s.entries, s.loaded, s.mtime = n, true, mtimes[s]
 		if n == 0 {
 			e.log.Warn("ip list is empty", "list", s.name, "path", s.path)
 		}
@@ -278,7 +291,7 @@ func (e *Enricher) update(changed []*source) error {
 	}
 	lists := make([]List, 0, len(e.sources))
 	for _, s := range e.sources {
-		lists = append(lists, List{Name: s.name, Path: s.path, Entries: s.entries, Loaded: s.at})
+		lists = append(lists, List{Kind: kindNames[s.kind], Name: s.name, Path: s.path, Entries: s.entries, Modified: s.mtime})
 	}
 	e.lists.Store(&lists)
 	return nil

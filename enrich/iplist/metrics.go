@@ -20,37 +20,33 @@ func (e *Enricher) Collector() prometheus.Collector {
 	}
 }
 
-// The lists' own series. The last load's time is what an updater's
-// health shows in: the Tor Project's exit list changes by the hour, and
-// an updater (a cron job, a sidecar) that stopped leaves the node
-// matching exits that are gone and missing new ones, with nothing failing.
-// Every rewrite of a file (a new inode, size or modification time) is a
-// load, so the time moves with each run of an updater, changed or not.
+// The lists' own series. A file's modification time is what an
+// updater's health shows in: the Tor Project's exit list changes by the
+// hour, and an updater (a cron job, a sidecar) that stopped leaves the
+// node matching exits that are gone and missing new ones, with nothing
+// failing. The time is the file's, as read, not the read's: a SIGHUP or
+// a restart reads every file again and would otherwise hide a stopped
+// updater. kind tells the Tor exit list and the hosting-ASN file from an
+// --ip-list of the same name.
 var (
 	listEntriesDesc = prometheus.NewDesc("riskgate_iplist_entries",
-		"Entries in each IP list file in use: prefixes, or AS numbers for the hosting-ASN file (list hosting-asns); the Tor exit list is list tor.",
-		[]string{"list", "path"}, nil)
-	listLoadedDesc = prometheus.NewDesc("riskgate_iplist_last_load_timestamp_seconds",
-		"When the version in use of each IP list file was read: at start, or by the reload that took it (every rewrite of the file is one).",
-		[]string{"list", "path"}, nil)
+		"Entries in each IP list file in use: prefixes, or AS numbers for the hosting-ASN file; kind is list (--ip-list), tor (--tor-exits) or hosting-asns (--hosting-asns).",
+		[]string{"kind", "list", "path"}, nil)
+	listModifiedDesc = prometheus.NewDesc("riskgate_iplist_file_modified_timestamp_seconds",
+		"The modification time of each IP list file whose version is in use, as it was when read: an updater that rewrites the file moves it, a SIGHUP or a restart does not.",
+		[]string{"kind", "list", "path"}, nil)
 )
 
 type listsCollector struct{ e *Enricher }
 
 func (c listsCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- listEntriesDesc
-	ch <- listLoadedDesc
+	ch <- listModifiedDesc
 }
 
 func (c listsCollector) Collect(ch chan<- prometheus.Metric) {
-	type series struct{ list, path string }
-	seen := map[series]bool{} // a list named like another of the same file is one series
 	for _, l := range c.e.Stats().Lists {
-		if seen[series{l.Name, l.Path}] {
-			continue
-		}
-		seen[series{l.Name, l.Path}] = true
-		ch <- prometheus.MustNewConstMetric(listEntriesDesc, prometheus.GaugeValue, float64(l.Entries), l.Name, l.Path)
-		ch <- prometheus.MustNewConstMetric(listLoadedDesc, prometheus.GaugeValue, float64(l.Loaded.UnixNano())/1e9, l.Name, l.Path)
+		ch <- prometheus.MustNewConstMetric(listEntriesDesc, prometheus.GaugeValue, float64(l.Entries), l.Kind, l.Name, l.Path)
+		ch <- prometheus.MustNewConstMetric(listModifiedDesc, prometheus.GaugeValue, float64(l.Modified.UnixNano())/1e9, l.Kind, l.Name, l.Path)
 	}
 }

@@ -1,6 +1,7 @@
 package iplist
 
 import (
+	"os"
 	"testing"
 	"time"
 
@@ -8,22 +9,38 @@ import (
 	dto "github.com/prometheus/client_model/go"
 )
 
-// TestListMetrics: each configured file has its entries and the time its
-// version in use was read; a reload moves that file's time and count
-// alone, and a refused reload moves neither.
+// TestListMetrics: each configured file has its entries and the
+// modification time of the version in use, by kind, so that a list named
+// like the Tor list is told apart. A new version moves that file's series
+// alone; a reload of every file (SIGHUP) that finds them unchanged moves
+// none, or a stopped updater would be hidden by every SIGHUP; a refused
+// reload moves nothing.
 func TestListMetrics(t *testing.T) {
 	dir := t.TempDir()
 	corp := writeFile(t, dir, "corp.txt", "10.0.0.0/8\n192.0.2.0/24\n")
 	tor := writeFile(t, dir, "tor.txt", "# exits\n198.51.100.1\n198.51.100.2\n198.51.100.3\n")
 	asns := writeFile(t, dir, "asns.txt", "AS64500\n")
-	start := time.Now()
-	e := newLists(t, Options{Lists: map[string]string{"corp": corp}, TorExits: tor, HostingASNs: asns})
+	written := map[string]time.Time{
+		corp: time.Date(2026, 9, 1, 8, 0, 0, 0, time.UTC),
+		tor:  time.Date(2026, 12, 1, 10, 0, 0, 250_000_000, time.UTC),
+		asns: time.Date(2026, 3, 3, 3, 3, 3, 0, time.UTC),
+	}
+	touch := func(path string) {
+		t.Helper()
+		if err := os.Chtimes(path, written[path], written[path]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for p := range written {
+		touch(p)
+	}
+	e := newLists(t, Options{Lists: map[string]string{"corp": corp, "tor": corp}, TorExits: tor, HostingASNs: asns})
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(e.Collector())
 
 	type series struct {
-		entries float64
-		loaded  time.Time
+		entries  float64
+		modified time.Time
 	}
 	scrape := func() map[string]series {
 		t.Helper()
@@ -34,13 +51,13 @@ func TestListMetrics(t *testing.T) {
 		got := map[string]series{}
 		for _, mf := range mfs {
 			for _, m := range mf.GetMetric() {
-				key := label(m, "list") + " " + label(m, "path")
+				key := label(m, "kind") + " " + label(m, "list") + " " + label(m, "path")
 				s := got[key]
 				switch mf.GetName() {
 				case "riskgate_iplist_entries":
 					s.entries = m.GetGauge().GetValue()
-				case "riskgate_iplist_last_load_timestamp_seconds":
-					s.loaded = time.Unix(0, int64(m.GetGauge().GetValue()*1e9))
+				case "riskgate_iplist_file_modified_timestamp_seconds":
+					s.modified = time.Unix(0, int64(m.GetGauge().GetValue()*1e9)).UTC()
 				default:
 					continue
 				}
@@ -49,42 +66,48 @@ func TestListMetrics(t *testing.T) {
 		}
 		return got
 	}
-	first := scrape()
-	wantEntries := map[string]float64{"corp " + corp: 2, "tor " + tor: 3, "hosting-asns " + asns: 1}
-	if len(first) != len(wantEntries) {
-		t.Fatalf("series %v, want one a file of %v", first, wantEntries)
-	}
-	for k, n := range wantEntries {
-		s := first[k]
-		if s.entries != n {
-			t.Errorf("%s: %v entries, want %v", k, s.entries, n)
+	// The gauge is a float64 of seconds: microseconds at best.
+	near := func(a, b time.Time) bool { d := a.Sub(b); return d < time.Millisecond && d > -time.Millisecond }
+	check := func(what string, want map[string]series) map[string]series {
+		t.Helper()
+		got := scrape()
+		if len(got) != len(want) {
+			t.Errorf("%s: series %v, want %v", what, got, want)
 		}
-		// The gauge has microseconds at best (a float64 of seconds).
-		if s.loaded.Before(start.Add(-time.Millisecond)) || s.loaded.After(time.Now()) {
-			t.Errorf("%s: loaded at %v, not between %v and now", k, s.loaded, start)
+		for k, w := range want {
+			if g, ok := got[k]; !ok || g.entries != w.entries || !near(g.modified, w.modified) {
+				t.Errorf("%s: %s = %+v, want %+v", what, k, g, w)
+			}
 		}
+		return got
 	}
+	want := map[string]series{
+		"list corp " + corp:                 {2, written[corp]},
+		"list tor " + corp:                  {2, written[corp]},
+		"tor tor " + tor:                    {3, written[tor]},
+		"hosting-asns hosting-asns " + asns: {1, written[asns]},
+	}
+	check("at start", want)
+
+	if err := e.Reload(); err != nil { // SIGHUP: every file read again, none changed
+		t.Fatal(err)
+	}
+	check("after a reload of unchanged files", want)
 
 	writeFile(t, dir, "tor.txt", "198.51.100.9\n")
-	reloaded := time.Now()
+	written[tor] = time.Date(2026, 12, 2, 11, 0, 0, 0, time.UTC)
+	touch(tor)
 	if err := e.reload(tor); err != nil {
 		t.Fatal(err)
 	}
-	second := scrape()
-	if s := second["tor "+tor]; s.entries != 1 || s.loaded.Before(reloaded.Add(-time.Millisecond)) {
-		t.Errorf("tor after its reload: %+v, want 1 entry read after %v", s, reloaded)
-	}
-	if s := second["corp "+corp]; s != first["corp "+corp] {
-		t.Errorf("corp moved with tor's reload: %+v, was %+v", s, first["corp "+corp])
-	}
+	want["tor tor "+tor] = series{1, written[tor]}
+	check("after a new Tor list", want)
 
 	writeFile(t, dir, "tor.txt", "198.51.100.9\nnot an address\n")
 	if err := e.reload(tor); err == nil {
 		t.Fatal("a bad tor list reloaded")
 	}
-	if s := scrape()["tor "+tor]; s != second["tor "+tor] {
-		t.Errorf("a refused reload moved tor's series: %+v, was %+v", s, second["tor "+tor])
-	}
+	check("after a refused reload", want)
 }
 
 func label(m *dto.Metric, name string) string {

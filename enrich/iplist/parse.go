@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/riskgate/riskgate/internal/filesnap"
 )
@@ -91,14 +92,15 @@ func ParseASN(line string) (asn uint32, ok bool, err error) {
 }
 
 // readLines calls f with every line of the file at path, and wraps f's
-// error with the file and line number.
-func readLines(path string, f func(line string) error) error {
-	fh, _, err := filesnap.OpenRegular(path) // a FIFO must not block
+// error with the file and line number. It returns the file's modification
+// time as it was opened.
+func readLines(path string, f func(line string) error) (time.Time, error) {
+	fh, fi, err := filesnap.OpenRegular(path) // a FIFO must not block
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	defer fh.Close()
-	return scanLines(path, fh, f)
+	return fi.ModTime(), scanLines(path, fh, f)
 }
 
 func scanLines(name string, r io.Reader, f func(line string) error) error {
