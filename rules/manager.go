@@ -130,6 +130,9 @@ type Manager struct {
 	// folderDevice, when set (tests), stands for the file system a
 	// folder is on (folderDevice); under mu.
 	folderDevice func(dir string) (uint64, bool)
+	// tenantDevs are the file systems the tenants' rule files were last
+	// read from (movedFS); under mu.
+	tenantDevs map[string]uint64
 	// watch is the watcher Watch runs (nil when none), which every
 	// reload tells of the paths it found failing (tellWatch); under mu.
 	watch *filewatch.Watcher

@@ -36,10 +36,6 @@ type TenantSnapshot struct {
 	// force (a disabled rule it no longer has); they are logged, not
 	// fatal.
 	Problems ErrorList
-	// dev is the file system the tenant's folder was on when the overlay
-	// was read from it (devKnown): see errTenantFolderOtherFS.
-	dev      uint64
-	devKnown bool
 }
 
 var _ engine.TenantRules = (*Manager)(nil)
@@ -255,6 +251,14 @@ func (m *Manager) readTenants(shared *Set) (tenantsRead, error) {
 			m.beforeTenantRead(tenant)
 		}
 		srcs, err := LoadFiles(dir)
+		if err == nil {
+			if dev, ok := m.deviceOf(dir); ok {
+				if m.tenantDevs == nil {
+					m.tenantDevs = map[string]uint64{}
+				}
+				m.tenantDevs[tenant] = dev
+			}
+		}
 		if err != nil {
 			_, serr := os.Stat(dir)
 			if serr != nil {
@@ -275,6 +279,7 @@ func (m *Manager) readTenants(shared *Set) (tenantsRead, error) {
 				// No overlay: an empty folder, or one removed since
 				// the folder was listed.
 				m.log.Debug("tenant folder without rule files", "tenant", tenant, "err", err)
+				delete(m.tenantDevs, tenant)
 				continue
 			}
 			// A file that could not be read (removed while the
@@ -288,22 +293,24 @@ func (m *Manager) readTenants(shared *Set) (tenantsRead, error) {
 			read.failed[tenant] = err
 			continue
 		}
-		snap := m.tenantSnapshot(shared, o, srcs, OriginFile)
-		snap.dev, snap.devKnown = m.deviceOf(dir)
-		read.overlays[tenant] = snap
+		read.overlays[tenant] = m.tenantSnapshot(shared, o, srcs, OriginFile)
 	}
 	return read, nil
 }
 
 // movedFS reports whether a tenant's folder is on another file system
-// than the one the tenant's overlay in force was read from.
+// than the one its rule files were last read from, while the tenant has
+// an overlay in force. Where they were read from is recorded whenever
+// they are read, whatever becomes of them: an overlay put through the
+// API, or recomposed on new shared rules, was written to or read from
+// the same folder.
 func (m *Manager) movedFS(tenant, dir string) bool {
-	in := m.Snapshot().Tenants[tenant]
-	if in == nil || !in.devKnown {
+	was, ok := m.tenantDevs[tenant]
+	if !ok || m.Snapshot().Tenants[tenant] == nil {
 		return false
 	}
 	dev, ok := m.deviceOf(dir)
-	return ok && dev != in.dev
+	return ok && dev != was
 }
 
 // deviceOf is folderDevice, or the tests' stand-in.
