@@ -18,7 +18,7 @@ import (
 // (mutual TLS clients refused, the stream disconnected for good, alerts
 // undelivered), and nothing before says so.
 var tlsFileExpiryDesc = prometheus.NewDesc("riskgate_tls_file_expiry_timestamp_seconds",
-	"When each TLS file the node read at start and uses stops being of use, by use (http-client-ca, grpc-client-ca, kafka-ca, kafka-client-cert, webhook-ca) and file: a CA file when its last certificate expires (a bundle verifies with the others until then), Kafka's client certificate when the first of its chain does. These files are not reloaded: restart the node after renewing one.",
+	"When each TLS file the node read at start and uses stops being of use, by use (http-client-ca, grpc-client-ca, kafka-ca, kafka-client-cert, webhook-ca) and file: a CA file when its last certificate expires (a peer signed by a CA of the file that expires sooner fails sooner: watch the peers' own certificates), Kafka's client certificate when the first of its chain does. These files are not reloaded: restart the node after renewing one.",
 	[]string{"use", "file"}, nil)
 
 // tlsFileExpiry is one file's earliest NotAfter.

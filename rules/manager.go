@@ -130,9 +130,10 @@ type Manager struct {
 	// folderDevice, when set (tests), stands for the file system a
 	// folder is on (folderDevice); under mu.
 	folderDevice func(dir string) (uint64, bool)
-	// tenantDevs are the file systems the tenants' rule files were last
-	// read from (movedFS); under mu.
-	tenantDevs map[string]uint64
+	// tenantVolumes are the tenants whose folders were volumes of their
+	// own when their rule files were last read or written, and the
+	// devices of those volumes (noteVolume, movedFS); under mu.
+	tenantVolumes map[string]uint64
 	// watch is the watcher Watch runs (nil when none), which every
 	// reload tells of the paths it found failing (tellWatch); under mu.
 	watch *filewatch.Watcher

@@ -710,12 +710,16 @@ func TestTenantsFolderMovedWhileRead(t *testing.T) {
 	}
 }
 
-// TestTenantFolderUnmounted: a tenant's folder found without rule files on
-// another file system than its overlay in force was read from is a volume
-// unmounted (its mount point left empty), not the tenant's overlay emptied
-// on purpose: the overlay stays in force, reported stale, until rule files
-// are back. Emptied on its own file system, the folder removes the overlay
-// as before.
+// TestTenantFolderUnmounted: a tenant's folder that was a volume of its
+// own (a mount point: on another device than its parent) when its rule
+// files were read or written, found without rule files on another device,
+// is a volume unmounted (its mount point left empty), not the tenant's
+// overlay emptied on purpose: the overlay stays in force, reported stale,
+// until rule files are back. A tenant's folder that is a link to nothing
+// is the same. Emptied on its own volume, or a plain folder, or removed,
+// the folder removes the overlay as before. Devices are stood in for (a
+// test cannot mount); TestTenantFolderUnmounted's cases were also run on
+// tmpfs mounts by hand.
 func TestTenantFolderUnmounted(t *testing.T) {
 	f := newTenantsFixture(t)
 	m, err := NewManager(Options{Paths: []string{f.shared}, TenantsDir: f.tenants, Logger: discard()})
@@ -723,58 +727,146 @@ func TestTenantFolderUnmounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	acme := filepath.Join(f.tenants, "acme")
-	unmounted := false
+	mounted := true // acme's folder is a volume of its own
 	m.mu.Lock()
 	m.folderDevice = func(dir string) (uint64, bool) {
 		dev, ok := folderDevice(dir)
-		if unmounted && dir == acme {
-			dev++ // the mount point's file system, not the volume's
+		if mounted && dir == acme {
+			dev++ // the volume's device, not its parent's
 		}
 		return dev, ok
 	}
 	m.mu.Unlock()
-	if got := overlayLabel(m, "acme"); got != "acme-1" {
-		t.Fatalf("acme's overlay at start %q", got)
+	reload := func(what string, want error) {
+		t.Helper()
+		if _, err := m.Reload(TriggerSignal); !errors.Is(err, want) && (want != nil || err != nil) {
+			t.Fatalf("%s: reload: %v, want %v", what, err, want)
+		}
 	}
+	kept := func(what, tenant, label string, why error) {
+		t.Helper()
+		if got := overlayLabel(m, tenant); got != label {
+			t.Errorf("%s: %s's overlay in force %q, want %q kept", what, tenant, got, label)
+		}
+		if fail := m.TenantFailure(tenant); fail == nil || !errors.Is(fail.Err, why) {
+			t.Errorf("%s: %s's failure %v, want %v", what, tenant, fail, why)
+		}
+		if got := m.LoadStats().Stale[tenant]; got != 1 {
+			t.Errorf("%s: stale{%s} = %v, want 1", what, tenant, got)
+		}
+	}
+	reload("acme mounted", nil) // its rule files read from its volume
 
-	unmounted = true
+	mounted = false
 	if err := os.Remove(filepath.Join(acme, "rules.yaml")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Reload(TriggerSignal); !errors.Is(err, errTenantFolderOtherFS) {
-		t.Errorf("reload with acme's volume unmounted: %v, want errTenantFolderOtherFS", err)
-	}
-	if got := overlayLabel(m, "acme"); got != "acme-1" {
-		t.Errorf("acme's volume unmounted: overlay in force %q, want acme-1 kept", got)
-	}
-	if fail := m.TenantFailure("acme"); fail == nil || !errors.Is(fail.Err, errTenantFolderOtherFS) {
-		t.Errorf("acme's volume unmounted: failure %v, want errTenantFolderOtherFS", fail)
-	}
-	if got := m.LoadStats().Stale["acme"]; got != 1 {
-		t.Errorf("stale{acme} = %v, want 1", got)
-	}
+	reload("acme's volume unmounted", errTenantFolderOtherFS)
+	kept("acme's volume unmounted", "acme", "acme-1", errTenantFolderOtherFS)
 	if got := overlayLabel(m, "beta"); got != "beta-1" {
 		t.Errorf("beta's overlay %q", got)
 	}
 
 	// Mounted again, with an edit made meanwhile.
-	unmounted = false
+	mounted = true
 	f.write(t, filepath.Join(acme, "rules.yaml"), strings.Replace(acmeOverlay, "acme-1", "acme-2", 1))
-	if _, err := m.Reload(TriggerSignal); err != nil {
-		t.Fatal(err)
-	}
+	reload("acme's volume back", nil)
 	if got := overlayLabel(m, "acme"); got != "acme-2" || m.TenantFailure("acme") != nil {
 		t.Errorf("acme's volume back: overlay %q, failure %v; want acme-2, none", got, m.TenantFailure("acme"))
 	}
 
-	// Emptied on its own file system: no overlay, on purpose.
+	// Emptied on its own volume: no overlay, on purpose.
 	if err := os.Remove(filepath.Join(acme, "rules.yaml")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Reload(TriggerSignal); err != nil {
+	reload("acme's volume emptied", nil)
+	if m.Tenant("acme") != nil || m.TenantFailure("acme") != nil {
+		t.Errorf("acme's volume emptied: overlay %v, failure %v; want neither", m.Tenant("acme"), m.TenantFailure("acme"))
+	}
+
+	// A put onto the volume, then an unmount: the put's folder was a
+	// volume of its own too.
+	if _, err := m.PutTenant("acme", "", []Source{{Name: "rules.yaml", Data: []byte(strings.Replace(acmeOverlay, "acme-1", "acme-3", 1))}}); err != nil {
 		t.Fatal(err)
 	}
+	mounted = false
+	if err := os.Remove(filepath.Join(acme, "rules.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	reload("acme's volume unmounted after a put", errTenantFolderOtherFS)
+	kept("acme's volume unmounted after a put", "acme", "acme-3", errTenantFolderOtherFS)
+
+	// A plain folder emptied (beta's, on the tenants folder's own file
+	// system) removes its overlay, whatever acme's volume does.
+	if err := os.Remove(filepath.Join(f.tenants, "beta", "rules.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	reload("beta emptied", errTenantFolderOtherFS) // acme's still
+	if m.Tenant("beta") != nil || m.TenantFailure("beta") != nil {
+		t.Errorf("beta emptied: overlay %v, failure %v; want neither", m.Tenant("beta"), m.TenantFailure("beta"))
+	}
+
+	// Removed while unmounted: the overlay goes, on purpose.
+	if err := os.Remove(acme); err != nil {
+		t.Fatal(err)
+	}
+	reload("acme's folder removed", nil)
 	if m.Tenant("acme") != nil || m.TenantFailure("acme") != nil {
-		t.Errorf("acme's folder emptied: overlay %v, failure %v; want neither", m.Tenant("acme"), m.TenantFailure("acme"))
+		t.Errorf("acme's folder removed: overlay %v, failure %v; want neither", m.Tenant("acme"), m.TenantFailure("acme"))
+	}
+}
+
+// TestTenantFolderLinkDangling: a tenant's folder that is a link into a
+// volume that is gone (a link to nothing) keeps the tenant's overlay,
+// reported stale; the link removed, the overlay goes.
+func TestTenantFolderLinkDangling(t *testing.T) {
+	root := t.TempDir()
+	shared, tenants, volume := filepath.Join(root, "rules"), filepath.Join(root, "tenants"), filepath.Join(root, "volume")
+	gamma := filepath.Join(volume, "overlays", "gamma")
+	for _, d := range []string{shared, tenants, gamma} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var f tenantsFixture
+	f.write(t, filepath.Join(shared, "rules.yaml"), sharedRules)
+	f.write(t, filepath.Join(gamma, "rules.yaml"), strings.ReplaceAll(acmeOverlay, "acme", "gamma"))
+	// Another tenant, so that the folder never holds no tenant's folder
+	// (TestTenantsFolderGone's case).
+	if err := os.MkdirAll(filepath.Join(tenants, "beta"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f.write(t, filepath.Join(tenants, "beta", "rules.yaml"), betaOverlay)
+	link := filepath.Join(tenants, "gamma")
+	if err := os.Symlink(gamma, link); err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewManager(Options{Paths: []string{shared}, TenantsDir: tenants, Logger: discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := overlayLabel(m, "gamma"); got != "gamma-1" {
+		t.Fatalf("gamma's overlay at start %q", got)
+	}
+	if err := os.RemoveAll(volume); err != nil { // as an unmount leaves it: the link's target gone
+		t.Fatal(err)
+	}
+	if _, err := m.Reload(TriggerSignal); !errors.Is(err, errTenantFolderDangling) {
+		t.Errorf("reload with gamma's link dangling: %v", err)
+	}
+	if got := overlayLabel(m, "gamma"); got != "gamma-1" {
+		t.Errorf("gamma's link dangling: overlay %q, want gamma-1 kept", got)
+	}
+	if fail := m.TenantFailure("gamma"); fail == nil || !errors.Is(fail.Err, errTenantFolderDangling) {
+		t.Errorf("gamma's link dangling: failure %v", fail)
+	}
+	if err := os.Remove(link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Reload(TriggerSignal); err != nil {
+		t.Errorf("reload with gamma's link removed: %v", err)
+	}
+	if m.Tenant("gamma") != nil || m.TenantFailure("gamma") != nil {
+		t.Errorf("gamma's link removed: overlay %v, failure %v; want neither", m.Tenant("gamma"), m.TenantFailure("gamma"))
 	}
 }

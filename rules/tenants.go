@@ -185,14 +185,19 @@ func (e *tenantsFolderError) public() string {
 // the read.
 var errTenantsFolderReplaced = errors.New("replaced by another folder while it was read")
 
-// errTenantFolderOtherFS is a tenant's folder found without rule files on
-// another file system than the one its overlay in force was read from: a
-// volume (the folder, or the target of a link to it) unmounted, which
-// leaves its mount point empty. Taken for the tenant's folder emptied on
-// purpose, it would drop the tenant's overlay, its stricter rules with
-// it, without a word; so it is a failure to read the overlay, which stays
-// in force until rule files are back or the folder is removed.
-var errTenantFolderOtherFS = errors.New("no rule files, and the folder is on another file system than the one the overlay in force was read from (a volume unmounted?); the overlay stays until rule files are there again or the folder is removed")
+// errTenantFolderOtherFS is a tenant's folder that was a volume of its
+// own (a mount point, or a link to one) when its rule files were last
+// read or written, found without rule files on another file system: the
+// volume unmounted, leaving its mount point empty. Taken for the tenant's
+// folder emptied on purpose, it would drop the tenant's overlay, its
+// stricter rules with it, without a word; so it is a failure to read the
+// overlay, which stays in force until rule files are back or the folder
+// is removed. errTenantFolderDangling is the same for a tenant's folder
+// that is a link to nothing (its target on a volume unmounted).
+var (
+	errTenantFolderOtherFS  = errors.New("no rule files, and the folder is no longer the volume its rule files were on (a volume unmounted?); the overlay stays until rule files are there again or the folder is removed")
+	errTenantFolderDangling = errors.New("the folder is a link to nothing (its target on a volume unmounted?); the overlay stays until the link leads to rule files again or is removed")
+)
 
 // readTenants loads every overlay of the tenants folder, each on its own:
 // each folder in it named like a tenant and holding rule files. A folder
@@ -226,10 +231,19 @@ func (m *Manager) readTenants(shared *Set) (tenantsRead, error) {
 	if err != nil {
 		return read, fmt.Errorf("rules: tenants: %w", err)
 	}
+	listedTenants := map[string]bool{}
 	for _, e := range entries {
 		if e.Name() == NoOverlaysMarker {
 			read.marker = true
 			continue
+		}
+		if tenant := e.Name(); e.Type()&fs.ModeSymlink != 0 && ValidTenant(tenant) && m.Snapshot().Tenants[tenant] != nil {
+			if _, err := os.Stat(m.tenantDir(tenant)); errors.Is(err, fs.ErrNotExist) {
+				read.folders++
+				listedTenants[tenant] = true
+				read.failed[tenant], read.unreadable[tenant] = fmt.Errorf("%s: %w", m.tenantDir(tenant), errTenantFolderDangling), true
+				continue
+			}
 		}
 		if StrayTenantFile(e) {
 			path := filepath.Join(m.opts.TenantsDir, e.Name())
@@ -246,18 +260,14 @@ func (m *Manager) readTenants(shared *Set) (tenantsRead, error) {
 			continue
 		}
 		read.folders++
+		listedTenants[tenant] = true
 		dir := m.tenantDir(tenant)
 		if m.beforeTenantRead != nil {
 			m.beforeTenantRead(tenant)
 		}
 		srcs, err := LoadFiles(dir)
 		if err == nil {
-			if dev, ok := m.deviceOf(dir); ok {
-				if m.tenantDevs == nil {
-					m.tenantDevs = map[string]uint64{}
-				}
-				m.tenantDevs[tenant] = dev
-			}
+			m.noteVolume(tenant, dir)
 		}
 		if err != nil {
 			_, serr := os.Stat(dir)
@@ -279,7 +289,7 @@ func (m *Manager) readTenants(shared *Set) (tenantsRead, error) {
 				// No overlay: an empty folder, or one removed since
 				// the folder was listed.
 				m.log.Debug("tenant folder without rule files", "tenant", tenant, "err", err)
-				delete(m.tenantDevs, tenant)
+				delete(m.tenantVolumes, tenant)
 				continue
 			}
 			// A file that could not be read (removed while the
@@ -295,17 +305,41 @@ func (m *Manager) readTenants(shared *Set) (tenantsRead, error) {
 		}
 		read.overlays[tenant] = m.tenantSnapshot(shared, o, srcs, OriginFile)
 	}
+	for tenant := range m.tenantVolumes {
+		if !listedTenants[tenant] {
+			delete(m.tenantVolumes, tenant) // its folder removed
+		}
+	}
 	return read, nil
 }
 
-// movedFS reports whether a tenant's folder is on another file system
-// than the one its rule files were last read from, while the tenant has
-// an overlay in force. Where they were read from is recorded whenever
-// they are read, whatever becomes of them: an overlay put through the
-// API, or recomposed on new shared rules, was written to or read from
-// the same folder.
+// noteVolume records, when a tenant's rule files were read from or
+// written to its folder, whether that folder is a volume of its own (the
+// root of a mounted file system: on another device than its parent
+// folder, links followed) and which: movedFS's evidence of an unmount.
+// A bind mount of a folder of the same file system is not told apart.
+func (m *Manager) noteVolume(tenant, dir string) {
+	delete(m.tenantVolumes, tenant)
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return
+	}
+	dev, ok := m.deviceOf(real)
+	parent, pok := m.deviceOf(filepath.Dir(real))
+	if !ok || !pok || dev == parent {
+		return
+	}
+	if m.tenantVolumes == nil {
+		m.tenantVolumes = map[string]uint64{}
+	}
+	m.tenantVolumes[tenant] = dev
+}
+
+// movedFS reports whether a tenant's folder, a volume of its own when its
+// rule files were last read or written, is now on another file system,
+// while the tenant has an overlay in force.
 func (m *Manager) movedFS(tenant, dir string) bool {
-	was, ok := m.tenantDevs[tenant]
+	was, ok := m.tenantVolumes[tenant]
 	if !ok || m.Snapshot().Tenants[tenant] == nil {
 		return false
 	}
@@ -450,6 +484,7 @@ func (m *Manager) PutTenant(tenant, ifVersion string, files []Source) (*TenantSn
 		for _, t := range removed {
 			m.log.Warn("rules put: removed a rule test that named a removed rule file", "test", t)
 		}
+		m.noteVolume(tenant, dir)
 		origin = OriginFile
 	}
 	t := m.tenantSnapshot(cur.Set, cand.Overlay, cand.Sources, origin)
