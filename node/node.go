@@ -218,6 +218,15 @@ func (n *Node) assemble(ctx context.Context) error {
 		return err
 	}
 	ropts := rules.Options{Paths: cfg.Rules, TenantsDir: cfg.RulesTenants, Set: n.set.ruleset, Debounce: cfg.RulesDebounce, Poll: cfg.RulesPoll, Logger: n.log}
+	if n.metrics != nil {
+		ropts.OnInstall = func(s *rules.Set) {
+			ids := make([]string, 0, len(s.Rules()))
+			for _, r := range s.Rules() {
+				ids = append(ids, r.ID)
+			}
+			n.metrics.KnownRules(ids)
+		}
+	}
 	if n.rules, err = rules.NewManager(ropts); err != nil {
 		return err
 	}

@@ -93,6 +93,12 @@ type Options struct {
 	Poll   time.Duration
 	Logger *slog.Logger
 	Now    func() time.Time
+	// OnInstall, when set, is called with each shared ruleset put in
+	// force (at start, by a reload, by a put or a promotion), under the
+	// Manager's lock: it must not call the Manager. The node creates the
+	// rules' match counters at 0 there, so that a rule's first match is
+	// an increase.
+	OnInstall func(*Set)
 }
 
 // Manager owns the ruleset in force, in the spirit of Prometheus'
@@ -383,6 +389,9 @@ func (m *Manager) install(trigger string, set *Set, srcs []Source, origin string
 			tenants, failures = m.recompose(set, cur.Tenants), cur.TenantFailures
 		}
 		m.cur.Store(&Snapshot{Set: set, Sources: srcs, Origin: origin, LoadedAt: now, PersistPath: m.PersistPath(), Tenants: tenants, TenantFailures: failures})
+		if m.opts.OnInstall != nil {
+			m.opts.OnInstall(set)
+		}
 	}
 	m.metrics.loaded(trigger, set.Version(), len(set.Rules()), changed, now)
 	switch {

@@ -324,6 +324,18 @@ func (m *Metrics) tenant(t string) *[4]prometheus.Counter {
 	})
 }
 
+// KnownRules creates the match counters of the shared rules' ids, at 0
+// for both modes, under the cap: increase() and rate() need a sample
+// before a rule's first match to count it, and a rule that matches
+// rarely (a honeypot account's, an attack's) is the one a SOC alerts on.
+// Called with each shared ruleset put in force; the series of a rule
+// removed since stay, at their count.
+func (m *Metrics) KnownRules(ids []string) {
+	for _, id := range ids {
+		m.rule(id, "")
+	}
+}
+
 // rule returns the match counters of a rule id, creating them under the
 // cap; a decision of a tenant's overlay (its rules version says so)
 // creates them only within the overlays' half of it. The version is read

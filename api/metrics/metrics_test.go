@@ -163,3 +163,22 @@ func TestOverlayRuleErrorsCannotUseUpTheCap(t *testing.T) {
 		t.Errorf("a shared rule after an overlay's twenty failing ids: %v failures of its own, want 1", v)
 	}
 }
+
+// TestKnownRules: the shared rules' match counters exist at 0 in both
+// modes before any match, under the rules' cap, and a first match counts
+// on them.
+func TestKnownRules(t *testing.T) {
+	m, _ := newMetrics(t, Options{MaxRules: 3})
+	m.KnownRules([]string{"honeypot", "travel"})
+	if n := testutil.CollectAndCount(m.ruleMatches); n != 4 {
+		t.Fatalf("%d match series before any match, want 4 (two rules, two modes)", n)
+	}
+	m.KnownRules([]string{"honeypot", "travel", "stuffing", "spray", "brute"}) // past the cap: "other"
+	if n := testutil.CollectAndCount(m.ruleMatches); n != 8 {
+		t.Errorf("%d match series past the cap, want 8 (three rules and other, two modes)", n)
+	}
+	m.Decided(nil, &engine.Decision{Tenant: "default", Action: engine.ActionDeny, Reasons: []engine.Reason{{RuleID: "honeypot"}}}, time.Millisecond)
+	if v := testutil.ToFloat64(m.ruleMatches.WithLabelValues("honeypot", "enforce")); v != 1 {
+		t.Errorf("honeypot's first match: %v, want 1", v)
+	}
+}
