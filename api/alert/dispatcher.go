@@ -426,6 +426,7 @@ func (d *Dispatcher) deliver(q *queue, batch []*Alert) {
 		n, err := q.cfg.Sink.Send(ctx, batch)
 		if err == nil {
 			q.m.sent.Add(float64(len(batch)))
+			delivered(q, batch)
 			if failures > 0 {
 				d.log.Info("alert sink recovered", "sink", q.cfg.Sink.Name(), "failures", failures)
 			}
@@ -433,6 +434,7 @@ func (d *Dispatcher) deliver(q *queue, batch []*Alert) {
 		}
 		n = min(max(n, 0), len(batch))
 		q.m.sent.Add(float64(n))
+		delivered(q, batch[:n])
 		batch = batch[n:]
 		if len(batch) == 0 {
 			return
@@ -455,6 +457,18 @@ func (d *Dispatcher) deliver(q *queue, batch []*Alert) {
 			wait = min(ra.after, d.opts.RetryMax)
 		}
 		sleep(ctx, wait)
+	}
+}
+
+// delivered observes the delivery delay of the alerts of a batch a sink
+// took. A time ahead of this node's (another node's clock, a client's
+// attempt time) counts 0.
+func delivered(q *queue, batch []*Alert) {
+	now := time.Now()
+	for _, a := range batch {
+		if a.Notification == nil && !a.Time.IsZero() {
+			q.m.delay.Observe(max(now.Sub(a.Time), 0).Seconds())
+		}
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/riskgate/riskgate/internal/syncbuf"
 )
@@ -543,5 +544,41 @@ func TestFileSinkReopenFails(t *testing.T) {
 	// Only sinks that reopen a file have the counter.
 	if n, err := testutil.GatherAndCount(reg, "riskgate_alert_reopens_total"); err != nil || n != 2 {
 		t.Errorf("riskgate_alert_reopens_total has %d series (%v), want 2", n, err)
+	}
+}
+
+// TestAlertDeliveryDelay: each alert a sink took counts its delay from
+// its decision's time, a retry's included; a time ahead of the node's
+// counts 0, and a notification (held for its outcome by design) does not
+// count.
+func TestAlertDeliveryDelay(t *testing.T) {
+	sink := &recordSink{name: "soc", fail: func(call int, batch []*Alert) (int, error) {
+		if call == 1 {
+			return 0, errors.New("down")
+		}
+		return len(batch), nil
+	}}
+	d, _ := newDispatcher(t, Options{Sinks: []SinkConfig{{Sink: sink}}})
+	now := time.Now()
+	d.Publish(&Alert{AlertID: "late", Time: now.Add(-90 * time.Second)})
+	d.Publish(&Alert{AlertID: "on-time", Time: now})
+	d.Publish(&Alert{AlertID: "ahead", Time: now.Add(time.Hour)})
+	d.Publish(&Alert{AlertID: "notification", Time: now.Add(-time.Hour), Notification: &Notification{}})
+	if err := closeWithin(t, d, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if got := sink.ids(); len(got) != 4 {
+		t.Fatalf("delivered %v, want all four", got)
+	}
+	var m dto.Metric
+	if err := d.queues[0].m.delay.(prometheus.Metric).Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	h := m.GetHistogram()
+	if h.GetSampleCount() != 3 {
+		t.Errorf("%d delays, want 3 (the alerts, not the notification)", h.GetSampleCount())
+	}
+	if sum := h.GetSampleSum(); sum < 90 || sum > 90+2*60 {
+		t.Errorf("delays sum to %.1f s, want the late alert's 90 s and little more", sum)
 	}
 }

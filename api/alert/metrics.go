@@ -19,6 +19,7 @@ type metrics struct {
 	dropped *prometheus.CounterVec
 	errors  *prometheus.CounterVec
 	reopens *prometheus.CounterVec
+	delay   *prometheus.HistogramVec
 	queues  *queueCollector
 
 	notified prometheus.Counter // notifications handed to the sinks
@@ -27,6 +28,7 @@ type metrics struct {
 
 type sinkMetrics struct {
 	sent, errors                                     prometheus.Counter
+	delay                                            prometheus.Observer
 	reopened, reopenFailed                           prometheus.Counter // nil unless the sink reopens a file
 	dropFull, dropRejected, dropShutdown, dropClosed prometheus.Counter
 }
@@ -49,6 +51,11 @@ func newMetrics() *metrics {
 			Name: "riskgate_alert_reopens_total",
 			Help: "Reopens of an alert file (SIGHUP, for log rotation), by sink and result: success, or failure (alerts go on to the file open before).",
 		}, []string{"sink", "result"}),
+		delay: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "riskgate_alert_delivery_delay_seconds",
+			Help:    "Time from an alert's decision (its time) to its delivery to a sink, retries and queueing included, by sink: how late the SOC gets it. Notifications are not counted (they wait for their login's outcome by design).",
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600},
+		}, []string{"sink"}),
 		notified: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "riskgate_notifications_published_total",
 			Help: "Notification events of completed logins handed to the sinks (each sink counts its deliveries in riskgate_alerts_sent_total).",
@@ -70,7 +77,7 @@ func (m *metrics) register(reg prometheus.Registerer, qs []*queue) error {
 	if reg == nil {
 		return nil
 	}
-	for _, c := range []prometheus.Collector{m.sent, m.dropped, m.errors, m.reopens, m.queues, m.notified, m.evicted} {
+	for _, c := range []prometheus.Collector{m.sent, m.dropped, m.errors, m.reopens, m.delay, m.queues, m.notified, m.evicted} {
 		if err := reg.Register(c); err != nil {
 			return fmt.Errorf("alert: register metrics: %w", err)
 		}
@@ -82,6 +89,7 @@ func (m *metrics) sink(name string) sinkMetrics {
 	return sinkMetrics{
 		sent:         m.sent.WithLabelValues(name),
 		errors:       m.errors.WithLabelValues(name),
+		delay:        m.delay.WithLabelValues(name),
 		dropFull:     m.dropped.WithLabelValues(name, DropQueueFull),
 		dropRejected: m.dropped.WithLabelValues(name, DropRejected),
 		dropShutdown: m.dropped.WithLabelValues(name, DropShutdown),
