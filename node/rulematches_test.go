@@ -1,12 +1,12 @@
-package node_test
+package node
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/riskgate/riskgate/node"
 	"github.com/riskgate/riskgate/rules"
 )
 
@@ -16,36 +16,14 @@ import (
 // matches rarely is the one a SOC alerts on.
 func TestRuleMatchSeriesAtZero(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	n, err := node.New(context.Background(), node.Config{}, node.WithRegistry(reg), node.WithSecret([]byte("rule-matches-test-secret-0123")), node.WithLogger(quiet()))
+	n, err := New(context.Background(), Config{}, WithRegistry(reg), WithSecret([]byte("rule-matches-test-secret-0123")), WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer n.Close(context.Background())
 	matches := func() map[string]float64 {
 		t.Helper()
-		mfs, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := map[string]float64{}
-		for _, mf := range mfs {
-			if mf.GetName() != "riskgate_rule_matches_total" {
-				continue
-			}
-			for _, m := range mf.GetMetric() {
-				var rule, mode string
-				for _, l := range m.GetLabel() {
-					switch l.GetName() {
-					case "rule":
-						rule = l.GetValue()
-					case "mode":
-						mode = l.GetValue()
-					}
-				}
-				got[rule+"/"+mode] = m.GetCounter().GetValue()
-			}
-		}
-		return got
+		return seriesValues(t, reg, "riskgate_rule_matches_total", "rule", "mode")
 	}
 	inForce := n.Rules().Snapshot().Set.Rules()
 	got := matches()
@@ -54,7 +32,7 @@ func TestRuleMatchSeriesAtZero(t *testing.T) {
 	}
 	for _, r := range inForce {
 		for _, mode := range []string{"enforce", "shadow"} {
-			if v, ok := got[r.ID+"/"+mode]; !ok || v != 0 {
+			if v, ok := got[r.ID+" "+mode]; !ok || v != 0 {
 				t.Errorf("%s/%s: %v (present %v), want 0", r.ID, mode, v, ok)
 			}
 		}
@@ -64,7 +42,7 @@ func TestRuleMatchSeriesAtZero(t *testing.T) {
 	if _, err := n.Rules().Put("", []rules.Source{{Name: "rules.yaml", Data: []byte(honeypot)}}); err != nil {
 		t.Fatal(err)
 	}
-	if v, ok := matches()["honeypot-account/enforce"]; !ok || v != 0 {
+	if v, ok := matches()["honeypot-account enforce"]; !ok || v != 0 {
 		t.Errorf("a rule put in force: honeypot-account/enforce %v (present %v), want 0 before its first match", v, ok)
 	}
 }

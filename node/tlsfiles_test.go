@@ -87,7 +87,7 @@ func TestTLSFileExpiries(t *testing.T) {
 		"http-client-ca " + bundle: day(400), "kafka-ca " + bundle: day(400),
 		"kafka-client-cert " + client: day(30), "webhook-ca " + hook: day(5),
 	}
-	got := tlsFileSeries(t, reg)
+	got := seriesValues(t, reg, "riskgate_tls_file_expiry_timestamp_seconds", "use", "file")
 	if len(got) != len(want) {
 		t.Errorf("series %v, want %v", got, want)
 	}
@@ -102,35 +102,6 @@ func TestTLSFileExpiries(t *testing.T) {
 	if got := tlsFileExpiries(&cfg); len(got) != 0 {
 		t.Errorf("files of parts that are off: %v", got)
 	}
-}
-
-// tlsFileSeries gathers riskgate_tls_file_expiry_timestamp_seconds by
-// "use file".
-func tlsFileSeries(t *testing.T, reg prometheus.Gatherer) map[string]float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]float64{}
-	for _, mf := range mfs {
-		if mf.GetName() != "riskgate_tls_file_expiry_timestamp_seconds" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			var use, file string
-			for _, l := range m.GetLabel() {
-				switch l.GetName() {
-				case "use":
-					use = l.GetValue()
-				case "file":
-					file = l.GetValue()
-				}
-			}
-			got[use+" "+file] = m.GetGauge().GetValue()
-		}
-	}
-	return got
 }
 
 // TestTLSFileExpiryOnANode: a node with mutual TLS on its gRPC listener
@@ -148,7 +119,7 @@ func TestTLSFileExpiryOnANode(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Close(context.Background())
-	got := tlsFileSeries(t, reg)
+	got := seriesValues(t, reg, "riskgate_tls_file_expiry_timestamp_seconds", "use", "file")
 	if len(got) != 1 || got["grpc-client-ca "+ca] != float64(notAfter.Unix()) {
 		t.Fatalf("series %v, want the gRPC client CA's expiry %d", got, notAfter.Unix())
 	}
