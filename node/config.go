@@ -113,7 +113,7 @@ type GRPCConfig struct {
 type TLSConfig struct {
 	Cert       string `help:"TLS certificate file (PEM); with the key, the listener serves TLS. Reloaded on SIGHUP." placeholder:"FILE"`
 	Key        string `help:"TLS private key file (PEM)." placeholder:"FILE"`
-	ClientCA   string `help:"CA certificates (PEM) that client certificates must chain to; enables mutual TLS." placeholder:"FILE"`
+	ClientCA   string `help:"CA certificates (PEM) that client certificates must chain to; enables mutual TLS. Reloaded on SIGHUP." placeholder:"FILE"`
 	ClientAuth string `help:"With a client CA: optional (verify a certificate when one is presented) or require." default:"optional" enum:"optional,require"`
 }
 

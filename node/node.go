@@ -20,6 +20,7 @@ import (
 	"github.com/riskgate/riskgate/api/stream"
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/engine/memstore"
+	"github.com/riskgate/riskgate/internal/tlsfiles"
 	"github.com/riskgate/riskgate/rules"
 	"github.com/riskgate/riskgate/rules/rulemetrics"
 	"github.com/riskgate/riskgate/signals"
@@ -168,6 +169,9 @@ type Node struct {
 
 	dataFiles []dataFiles // what SIGHUP re-reads besides rules and certificates
 
+	tlsMu    sync.Mutex
+	tlsFiles []tlsfiles.Use // the TLS files in use besides the listeners' key pairs
+
 	closers   []closer // in the order things were opened
 	closeOnce sync.Once
 	closeErr  error
@@ -231,7 +235,7 @@ func (n *Node) assemble(ctx context.Context) error {
 		return err
 	}
 	n.collect(rulemetrics.New(n.rules))
-	n.collect(tlsFilesCollector(tlsFileExpiries(cfg)))
+	n.collect(tlsFilesCollector{n})
 	var check signals.BreachChecker
 	var waitBreached func() (signals.BreachChecker, error)
 	if n.set.breach != nil {

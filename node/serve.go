@@ -51,6 +51,7 @@ func (n *Node) newServer() (*server.Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	n.addTLSFiles(srv.TLSFiles())
 	n.logConfig(az)
 	return srv, nil
 }
@@ -181,11 +182,11 @@ func (n *Node) Serve(ctx context.Context, reload <-chan os.Signal) error {
 }
 
 // reload is SIGHUP's part besides the data files: the rule files, the TLS
-// certificates and the alert files (reopened, for logrotate). Each part logs
-// and counts its own failures.
+// certificates and files and the alert files (reopened, for logrotate).
+// Each part logs and counts its own failures.
 func (n *Node) reload(srv *server.Server) error {
 	_, err := n.rules.Reload(rules.TriggerSignal)
-	err = errors.Join(err, srv.ReloadCertificates())
+	err = errors.Join(err, srv.ReloadCertificates(), n.reloadTLSFiles())
 	if n.dispatcher != nil {
 		err = errors.Join(err, n.dispatcher.Reopen())
 	}

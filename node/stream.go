@@ -9,6 +9,7 @@ import (
 	"github.com/riskgate/riskgate/api/server"
 	"github.com/riskgate/riskgate/api/stream"
 	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/internal/tlsfiles"
 )
 
 // AlertsConfig is where alerts go: the sinks of api/alert (a JSONL file or
@@ -55,16 +56,28 @@ func (n *Node) openAlerts(keyer *engine.Keyer) ([]engine.Observer, error) {
 	}
 	var observers []engine.Observer
 	var dispatcher *alert.Dispatcher
+	// One copy of Kafka's TLS files for the runner and the alert sink.
+	var kafkaTLS *stream.BrokerTLS
+	if cfg.Kafka.Enabled() {
+		if kafkaTLS, err = stream.LoadBrokerTLS(cfg.Kafka.TLS); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.alertSinks() || cfg.Alerts.Log {
 		sinks, err := cfg.Alerts.Sinks()
 		if err != nil {
 			return nil, err
 		}
+		for _, s := range sinks {
+			if f, ok := s.Sink.(interface{ TLSFiles() []tlsfiles.Use }); ok {
+				n.addTLSFiles(f.TLSFiles())
+			}
+		}
 		if cfg.Kafka.Enabled() && cfg.Kafka.AlertsTopic != "" {
 			// Decisions made over HTTP and gRPC alert on the topic too;
 			// the runner writes its own decisions' alerts itself, before
 			// committing them, and claims them so they are not doubled.
-			ks, err := stream.NewAlertSink(cfg.Kafka)
+			ks, err := stream.NewAlertSink(cfg.Kafka, kafkaTLS)
 			if err != nil {
 				for _, s := range sinks {
 					_ = s.Sink.Close(context.Background())
@@ -92,7 +105,7 @@ func (n *Node) openAlerts(keyer *engine.Keyer) ([]engine.Observer, error) {
 		if opts.ShutdownTimeout <= 0 {
 			opts.ShutdownTimeout = cfg.Shutdown.Timeout
 		}
-		deps := stream.Deps{Alerts: builder, Registerer: n.set.reg, Logger: n.log}
+		deps := stream.Deps{Alerts: builder, Registerer: n.set.reg, Logger: n.log, TLS: kafkaTLS}
 		if dispatcher != nil {
 			deps.Claims = dispatcher
 		}
@@ -101,6 +114,7 @@ func (n *Node) openAlerts(keyer *engine.Keyer) ([]engine.Observer, error) {
 			return nil, err
 		}
 		n.stream = r
+		n.addTLSFiles(r.TLSFiles())
 		n.set.runners = append(n.set.runners, r)
 		n.checks = append(n.checks, server.Check{Name: "kafka", Optional: true, HealthService: HealthKafka, Check: func(context.Context) error {
 			if !r.Connected() {

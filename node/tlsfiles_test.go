@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -16,6 +17,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
 // writeCerts writes a PEM file of self-signed certificates expiring at
@@ -30,7 +34,7 @@ func writeCerts(t *testing.T, dir, name string, notAfters ...time.Time) (string,
 		if err != nil {
 			t.Fatal(err)
 		}
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(int64(i + 1)), Subject: pkix.Name{CommonName: name},
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(int64(i + 1)), Subject: pkix.Name{CommonName: name}, DNSNames: []string{name},
 			NotBefore: time.Now().Add(-time.Hour), NotAfter: na, IsCA: true, BasicConstraintsValid: true,
 			KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
 		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
@@ -56,35 +60,38 @@ func writeCerts(t *testing.T, dir, name string, notAfters ...time.Time) (string,
 	return path, key
 }
 
-// TestTLSFileExpiries: each TLS file a node reads once and uses gets when
-// it stops being of use: a CA file when its last certificate expires (a
-// bundle with an expired root still verifies), Kafka's client certificate
-// when the first of its chain does, whatever their order. A file without
-// a certificate, a setting left empty, and a file given for a part that
-// is off get none.
-func TestTLSFileExpiries(t *testing.T) {
+// TestTLSFilesOnANode: each TLS file a node uses besides its listeners'
+// key pairs gets when it stops being of use, and its refused reloads at
+// 0: a CA file when its last certificate expires (a bundle with an
+// expired root still verifies), Kafka's client certificate when the first
+// of its chain does, whatever their order. Kafka's files have one series
+// each though the runner and the alert sink both use them; a client CA of
+// a listener not served has none.
+func TestTLSFilesOnANode(t *testing.T) {
 	dir := t.TempDir()
 	day := func(n int) time.Time { return time.Now().Add(time.Duration(n) * 24 * time.Hour).Truncate(time.Second) }
 	bundle, _ := writeCerts(t, dir, "bundle", day(20), day(400), day(-700)) // an expired root among them
-	client, _ := writeCerts(t, dir, "client", day(60), day(30))             // the intermediate expires first
+	client, clientKey := writeCerts(t, dir, "client", day(60), day(30))     // the intermediate expires first
 	hook, _ := writeCerts(t, dir, "hook", day(5))
-	garbage := filepath.Join(dir, "garbage.pem")
-	if err := os.WriteFile(garbage, []byte("-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n"), 0o600); err != nil {
+	grpcCA, _ := writeCerts(t, dir, "grpc-ca", day(90))
+	cert, key := writeCerts(t, dir, "server", day(1))
+	cfg := Config{HTTP: HTTPConfig{Addr: "127.0.0.1:0"}, GRPC: GRPCConfig{Addr: "127.0.0.1:0"}}
+	cfg.HTTP.TLS = TLSConfig{Cert: cert, Key: key, ClientCA: bundle}
+	cfg.GRPC.TLS = TLSConfig{Cert: cert, Key: key, ClientCA: grpcCA}
+	cfg.Kafka.Brokers, cfg.Kafka.AttemptsTopic, cfg.Kafka.DecisionsTopic, cfg.Kafka.AlertsTopic = []string{"127.0.0.1:1"}, "attempts", "decisions", "alerts"
+	cfg.Kafka.TLS.CA, cfg.Kafka.TLS.Cert, cfg.Kafka.TLS.Key = bundle, client, clientKey
+	cfg.Alerts.WebhookURL, cfg.Alerts.WebhookCA, cfg.Alerts.WebhookSecret = "https://soc.example/alerts", hook, "webhook-secret-0123456789"
+	reg := prometheus.NewPedanticRegistry()
+	n, err := New(context.Background(), cfg, WithRegistry(reg), WithSecret([]byte("tls-file-test-secret-0123")), WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
 		t.Fatal(err)
 	}
-	var cfg Config
-	cfg.HTTP.Addr, cfg.GRPC.Addr = "127.0.0.1:0", "127.0.0.1:0"
-	cfg.HTTP.TLS.ClientCA = bundle
-	cfg.GRPC.TLS.ClientCA = garbage
-	cfg.Kafka.Brokers = []string{"kafka:9092"}
-	cfg.Kafka.TLS.CA = bundle
-	cfg.Kafka.TLS.Cert = client
-	cfg.Alerts.WebhookURL = "https://soc.example/alerts"
-	cfg.Alerts.WebhookCA = hook
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(tlsFilesCollector(tlsFileExpiries(&cfg)))
+	defer n.Close(context.Background())
+	if _, err := n.Listen(); err != nil {
+		t.Fatal(err)
+	}
 	want := map[string]time.Time{
-		"http-client-ca " + bundle: day(400), "kafka-ca " + bundle: day(400),
+		"http-client-ca " + bundle: day(400), "grpc-client-ca " + grpcCA: day(90), "kafka-ca " + bundle: day(400),
 		"kafka-client-cert " + client: day(30), "webhook-ca " + hook: day(5),
 	}
 	got := seriesValues(t, reg, "riskgate_tls_file_expiry_timestamp_seconds", "use", "file")
@@ -96,31 +103,138 @@ func TestTLSFileExpiries(t *testing.T) {
 			t.Errorf("%s: %v, want %d", k, got[k], at.Unix())
 		}
 	}
+	if failures := seriesValues(t, reg, "riskgate_tls_file_reload_failures_total", "use", "file"); len(failures) != len(want) {
+		t.Errorf("reload failures %v, want a series at 0 for each file", failures)
+	}
 
-	// The same files, for parts that are off.
-	cfg.Kafka.Brokers, cfg.Alerts.WebhookURL, cfg.HTTP.Addr = nil, "", ""
-	if got := tlsFileExpiries(&cfg); len(got) != 0 {
-		t.Errorf("files of parts that are off: %v", got)
+	// The same gRPC client CA for a listener that is not served.
+	cfg = Config{HTTP: HTTPConfig{Addr: "127.0.0.1:0"}, GRPC: GRPCConfig{TLS: TLSConfig{Cert: cert, Key: key, ClientCA: grpcCA}}}
+	reg = prometheus.NewPedanticRegistry()
+	off, err := New(context.Background(), cfg, WithRegistry(reg), WithSecret([]byte("tls-file-test-secret-0123")), WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer off.Close(context.Background())
+	if _, err := off.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	if got := seriesValues(t, reg, "riskgate_tls_file_expiry_timestamp_seconds", "use", "file"); len(got) != 0 {
+		t.Errorf("a listener not served: %v", got)
 	}
 }
 
-// TestTLSFileExpiryOnANode: a node with mutual TLS on its gRPC listener
-// exports its client CA's expiry from its start.
-func TestTLSFileExpiryOnANode(t *testing.T) {
+// TestTLSFileReloadOnSIGHUP: SIGHUP re-reads the gRPC listener's client
+// CA file: a client of the CA put in the file is served from then on, one
+// of the CA taken out is refused, and the file's series follow. A file
+// that fails to re-read keeps the CA in force, and is counted.
+func TestTLSFileReloadOnSIGHUP(t *testing.T) {
 	dir := t.TempDir()
-	notAfter := time.Now().Add(30 * 24 * time.Hour).Truncate(time.Second)
-	ca, _ := writeCerts(t, dir, "clients-ca", notAfter)
-	cert, key := writeCerts(t, dir, "server", time.Now().Add(24*time.Hour))
+	day := func(n int) time.Time { return time.Now().Add(time.Duration(n) * 24 * time.Hour).Truncate(time.Second) }
+	cert, key := writeCerts(t, dir, "server", day(1))
+	oldCert, oldKey := writeCerts(t, dir, "old-client", day(30)) // self-signed: the CA file holds it
+	newCert, newKey := writeCerts(t, dir, "new-client", day(90))
+	clients := filepath.Join(dir, "clients.pem")
+	replaceFile(t, oldCert, clients)
 	cfg := Config{HTTP: HTTPConfig{Addr: "127.0.0.1:0"}, GRPC: GRPCConfig{Addr: "127.0.0.1:0"}}
-	cfg.GRPC.TLS = TLSConfig{Cert: cert, Key: key, ClientCA: ca, ClientAuth: "require"}
+	cfg.GRPC.TLS = TLSConfig{Cert: cert, Key: key, ClientCA: clients, ClientAuth: "require"}
 	reg := prometheus.NewRegistry()
 	n, err := New(context.Background(), cfg, WithRegistry(reg), WithSecret([]byte("tls-file-test-secret-0123")), WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer n.Close(context.Background())
-	got := seriesValues(t, reg, "riskgate_tls_file_expiry_timestamp_seconds", "use", "file")
-	if len(got) != 1 || got["grpc-client-ca "+ca] != float64(notAfter.Unix()) {
-		t.Fatalf("series %v, want the gRPC client CA's expiry %d", got, notAfter.Unix())
+	srv, err := n.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hup := make(chan os.Signal, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Serve(ctx, hup) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	serverPool := x509.NewCertPool()
+	serverPEM, err := os.ReadFile(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serverPool.AppendCertsFromPEM(serverPEM)
+	// health answers over a new connection with the client certificate
+	// of certFile, as a load balancer's probe would.
+	health := func(certFile, keyFile string) error {
+		pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		creds := credentials.NewTLS(&tls.Config{RootCAs: serverPool, Certificates: []tls.Certificate{pair}, ServerName: "server", MinVersion: tls.VersionTLS12})
+		conn, err := grpc.NewClient(srv.Addrs().GRPC, grpc.WithTransportCredentials(creds))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
+		defer rcancel()
+		_, err = healthpb.NewHealthClient(conn).Check(rctx, &healthpb.HealthCheckRequest{})
+		return err
+	}
+	series := func() (float64, float64) {
+		k := "grpc-client-ca " + clients
+		return seriesValues(t, reg, "riskgate_tls_file_expiry_timestamp_seconds", "use", "file")[k],
+			seriesValues(t, reg, "riskgate_tls_file_reload_failures_total", "use", "file")[k]
+	}
+	sighup := func(until func() bool) {
+		t.Helper()
+		hup <- os.Interrupt // any value: what SIGHUP sends
+		for deadline := time.Now().Add(10 * time.Second); !until(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				until, failures := series()
+				t.Fatalf("after SIGHUP: expiry %v, failures %v", until, failures)
+			}
+		}
+	}
+	if err := health(oldCert, oldKey); err != nil {
+		t.Fatalf("a client of the CA in the file: %v", err)
+	}
+	if err := health(newCert, newKey); err == nil {
+		t.Fatal("a client of a CA not in the file was served")
+	}
+
+	replaceFile(t, newCert, clients)
+	sighup(func() bool { until, _ := series(); return until == float64(day(90).Unix()) })
+	if err := health(newCert, newKey); err != nil {
+		t.Errorf("a client of the CA put in the file: %v", err)
+	}
+	if err := health(oldCert, oldKey); err == nil {
+		t.Error("a client of the CA taken out was served")
+	}
+
+	if err := os.WriteFile(clients, []byte("-----BEGIN CERTIFICATE-----\nMIIB"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sighup(func() bool { _, failures := series(); return failures == 1 })
+	if until, _ := series(); until != float64(day(90).Unix()) {
+		t.Errorf("after a refused reload the series reads %v", until)
+	}
+	if err := health(newCert, newKey); err != nil {
+		t.Errorf("after a refused reload: %v", err)
+	}
+}
+
+// replaceFile puts a copy of from at to, replaced whole (renamed over
+// it), as a secret volume or cert-manager does.
+func replaceFile(t *testing.T, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to+".tmp", data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(to+".tmp", to); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -2,7 +2,6 @@ package alert
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/internal/tlsfiles"
 )
 
 // Config is the alert settings of `riskgate serve`: each field is a flag
@@ -37,7 +37,7 @@ type Config struct {
 	WebhookSecret     string `kong:"-" yaml:"-" json:"-"`
 	// WebhookCA is a PEM file of the CAs the webhook's certificate must
 	// chain to, for a receiver behind a private CA; default the system's.
-	WebhookCA string `help:"CA certificates (PEM) the webhook's certificate must chain to, for a receiver behind a private CA (default: the system's)." placeholder:"FILE"`
+	WebhookCA string `help:"CA certificates (PEM) the webhook's certificate must chain to, for a receiver behind a private CA (default: the system's). Reloaded on SIGHUP." placeholder:"FILE"`
 	// QueueSize bounds the alerts each sink holds while it is slow or
 	// down; past it new alerts are dropped and counted.
 	QueueSize int `help:"Alerts each sink may hold while it is slow or unreachable; past that, new alerts are dropped and counted (riskgate_alerts_dropped_total)." default:"10000"`
@@ -115,8 +115,11 @@ func (c *Config) Sinks() (sinks []SinkConfig, err error) {
 			if !strings.HasPrefix(strings.ToLower(c.WebhookURL), "https://") {
 				return nil, errors.New("alert: --alerts-webhook-ca needs an https:// --alerts-webhook-url")
 			}
-			if opts.RootCAs, err = readCAs(c.WebhookCA); err != nil {
-				return nil, err
+			// Read at start, so that a file that is missing or holds no
+			// certificate stops the server rather than every delivery
+			// failing its TLS handshake, retried until shutdown.
+			if opts.RootCAs, err = tlsfiles.LoadCAs(c.WebhookCA); err != nil {
+				return nil, fmt.Errorf("alert: --alerts-webhook-ca: %w", err)
 			}
 		}
 		w, err := NewWebhookSink(opts)
@@ -130,19 +133,4 @@ func (c *Config) Sinks() (sinks []SinkConfig, err error) {
 		return nil, errors.New("alert: --alerts-webhook-ca without --alerts-webhook-url")
 	}
 	return out, nil
-}
-
-// readCAs reads the PEM file of --alerts-webhook-ca: at start, so that a
-// file that is missing or holds no certificate stops the server rather
-// than every delivery failing its TLS handshake, retried until shutdown.
-func readCAs(path string) (*x509.CertPool, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("alert: --alerts-webhook-ca: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(data) {
-		return nil, fmt.Errorf("alert: --alerts-webhook-ca %s: no PEM certificates in it", path)
-	}
-	return pool, nil
 }

@@ -15,7 +15,10 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
+
+	"github.com/riskgate/riskgate/internal/tlsfiles"
 )
 
 // Webhook headers. The signature covers the timestamp and the body, so a
@@ -43,9 +46,11 @@ type WebhookOptions struct {
 	// Client sends the requests; default one with a 10-second timeout.
 	// The sink uses a copy that never follows redirects (see WebhookSink).
 	Client *http.Client
-	// RootCAs are the CAs the receiver's certificate must chain to, for
-	// the default Client; nil: the system's.
-	RootCAs *x509.CertPool
+	// RootCAs is the file of the CAs the receiver's certificate must
+	// chain to, for the default Client; nil: the system's. Its pool in
+	// force is read before each request: once the file is re-read with
+	// other CAs (SIGHUP), the next connections verify against those.
+	RootCAs *tlsfiles.CAs
 	// Now is the signing clock; default time.Now.
 	Now func() time.Time
 }
@@ -60,6 +65,14 @@ type WebhookOptions struct {
 // whatever server the Location names.
 type WebhookSink struct {
 	opts WebhookOptions
+	// client is opts.Client, or with RootCAs the default client built for
+	// the pool in force.
+	client atomic.Pointer[poolClient]
+}
+
+type poolClient struct {
+	pool   *x509.CertPool
+	client *http.Client
 }
 
 // NewWebhookSink returns a WebhookSink.
@@ -72,22 +85,70 @@ func NewWebhookSink(opts WebhookOptions) (*WebhookSink, error) {
 		return nil, fmt.Errorf("alert: webhook secret must be at least %d bytes", MinWebhookSecretLen)
 	}
 	opts.Secret = bytes.Clone(opts.Secret)
-	client := &http.Client{Timeout: 10 * time.Second}
-	if opts.RootCAs != nil {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.TLSClientConfig = &tls.Config{RootCAs: opts.RootCAs, MinVersion: tls.VersionTLS12}
-		client.Transport = tr
-	}
-	if opts.Client != nil {
-		c := *opts.Client // the caller's client keeps its own policy
-		client = &c
-	}
-	client.CheckRedirect = noRedirects
-	opts.Client = client
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &WebhookSink{opts: opts}, nil
+	s := &WebhookSink{opts: opts}
+	if opts.Client != nil {
+		c := *opts.Client // the caller's client keeps its own policy
+		c.CheckRedirect = noRedirects
+		s.opts.Client, s.opts.RootCAs = &c, nil
+		s.client.Store(&poolClient{client: &c})
+		return s, nil
+	}
+	s.opts.Client = nil
+	s.client.Store(&poolClient{pool: s.pool(), client: defaultWebhookClient(s.pool())})
+	return s, nil
+}
+
+func (s *WebhookSink) pool() *x509.CertPool {
+	if s.opts.RootCAs == nil {
+		return nil
+	}
+	return s.opts.RootCAs.Pool()
+}
+
+// defaultWebhookClient sends to receivers whose certificates chain to
+// pool (nil: the system's CAs).
+func defaultWebhookClient(pool *x509.CertPool) *http.Client {
+	c := &http.Client{Timeout: 10 * time.Second, CheckRedirect: noRedirects}
+	if pool != nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		c.Transport = tr
+	}
+	return c
+}
+
+// httpClient is the client for the next request: with RootCAs, one built
+// for the pool in force, the previous one's idle connections closed once
+// the file was re-read with other CAs (its connections in use finish
+// their requests).
+func (s *WebhookSink) httpClient() *http.Client {
+	cur := s.client.Load()
+	if s.opts.RootCAs == nil {
+		return cur.client
+	}
+	pool := s.pool()
+	if cur.pool == pool {
+		return cur.client
+	}
+	next := &poolClient{pool: pool, client: defaultWebhookClient(pool)}
+	if !s.client.CompareAndSwap(cur, next) {
+		return s.client.Load().client
+	}
+	cur.client.CloseIdleConnections()
+	return next.client
+}
+
+// TLSFiles is the CA file the webhook's certificate must chain to
+// (webhook-ca), if any: re-reading it (SIGHUP) is its owner's, see
+// tlsfiles.
+func (s *WebhookSink) TLSFiles() []tlsfiles.Use {
+	if s.opts.RootCAs == nil {
+		return nil
+	}
+	return []tlsfiles.Use{{Use: "webhook-ca", File: s.opts.RootCAs}}
 }
 
 // Name implements Sink.
@@ -119,7 +180,7 @@ func (s *WebhookSink) post(ctx context.Context, a *Alert) error {
 	req.Header.Set(HeaderSchema, a.Schema)
 	req.Header.Set(HeaderTimestamp, ts)
 	req.Header.Set(HeaderSignature, Sign(s.opts.Secret, ts, body))
-	resp, err := s.opts.Client.Do(req)
+	resp, err := s.httpClient().Do(req)
 	if err != nil {
 		// The client's error quotes the URL, whose query may carry a
 		// token (url.Error hides only a password): it is logged.
@@ -187,7 +248,7 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 
 // Close implements Sink.
 func (s *WebhookSink) Close(context.Context) error {
-	s.opts.Client.CloseIdleConnections()
+	s.client.Load().client.CloseIdleConnections()
 	return nil
 }
 

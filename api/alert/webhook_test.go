@@ -355,7 +355,7 @@ func TestWebhookPrivateCA(t *testing.T) {
 		want string
 	}{
 		{"missing file", Config{WebhookURL: srv.URL, WebhookSecret: hookSecret, WebhookCA: filepath.Join(dir, "nope.pem")}, "--alerts-webhook-ca: open"},
-		{"no certificate", Config{WebhookURL: srv.URL, WebhookSecret: hookSecret, WebhookCA: garbage}, "--alerts-webhook-ca " + garbage + ": no PEM certificates"},
+		{"no certificate", Config{WebhookURL: srv.URL, WebhookSecret: hookSecret, WebhookCA: garbage}, "--alerts-webhook-ca: " + garbage + ": no PEM certificates"},
 		{"plain http", Config{WebhookURL: "http://soc.example/hook", WebhookSecret: hookSecret, WebhookCA: ca}, "--alerts-webhook-ca needs an https://"},
 		{"no webhook", Config{WebhookCA: ca}, "--alerts-webhook-ca without --alerts-webhook-url"},
 	} {

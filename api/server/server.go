@@ -33,6 +33,7 @@ import (
 	"github.com/riskgate/riskgate/api/httpapi"
 	"github.com/riskgate/riskgate/api/metrics"
 	"github.com/riskgate/riskgate/api/service"
+	"github.com/riskgate/riskgate/internal/tlsfiles"
 )
 
 // Bounds of a connection. grpc-go's own are no bound at all (2^32
@@ -144,6 +145,7 @@ type Server struct {
 	grpcSrv    *grpc.Server
 	health     *health.Server
 	certs      []*certificate
+	clientCAs  []tlsfiles.Use
 
 	httpLn, grpcLn, metricsLn, pprofLn net.Listener
 	shuttingDown                       atomic.Bool
@@ -178,13 +180,17 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.api = &httpapi.API{Service: deps.Service, Auth: deps.Auth, Metrics: rec, Log: s.log}
 	s.opsRoutes = s.ops()
 
-	httpTLS, c, err := serverTLS(cfg.HTTPTLS)
+	// ALPN as net/http negotiates it over TLS, HTTP/2 first.
+	httpTLS, c, cas, err := serverTLS(cfg.HTTPTLS, []string{"h2", "http/1.1"})
 	if err != nil {
 		return nil, fmt.Errorf("server: http %w", err)
 	}
 	if c != nil {
 		c.listener = "http"
 		s.certs = append(s.certs, c)
+	}
+	if cas != nil && cfg.HTTPAddr != "" {
+		s.clientCAs = append(s.clientCAs, tlsfiles.Use{Use: "http-client-ca", File: cas})
 	}
 	if cfg.HTTPAddr != "" {
 		s.routes = append(s.api.Routes(), deps.Routes...)
@@ -203,13 +209,16 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		s.pprofSrv.WriteTimeout = 0 // profiles take their time
 	}
 
-	grpcTLS, c, err := serverTLS(cfg.GRPCTLS)
+	grpcTLS, c, cas, err := serverTLS(cfg.GRPCTLS, []string{"h2"})
 	if err != nil {
 		return nil, fmt.Errorf("server: grpc %w", err)
 	}
 	if c != nil {
 		c.listener = "grpc"
 		s.certs = append(s.certs, c)
+	}
+	if cas != nil && cfg.GRPCAddr != "" {
+		s.clientCAs = append(s.clientCAs, tlsfiles.Use{Use: "grpc-client-ca", File: cas})
 	}
 	s.health = health.NewServer()
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
@@ -537,8 +546,15 @@ func pprofMux() *http.ServeMux {
 	return mux
 }
 
-// ReloadCertificates reloads the TLS certificates (SIGHUP); a certificate
-// that fails to load keeps the previous one.
+// TLSFiles are the client CA files of the listeners served
+// (http-client-ca, grpc-client-ca). Each handshake verifies client
+// certificates against the file's contents in force: re-reading them
+// (SIGHUP) is their owner's, see tlsfiles. The listeners' key pairs are
+// ReloadCertificates'.
+func (s *Server) TLSFiles() []tlsfiles.Use { return s.clientCAs }
+
+// ReloadCertificates reloads the listeners' key pairs (SIGHUP); a
+// certificate that fails to load keeps the previous one.
 func (s *Server) ReloadCertificates() error {
 	var errs []error
 	for _, c := range s.certs {

@@ -5,8 +5,9 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
 	"sync/atomic"
+
+	"github.com/riskgate/riskgate/internal/tlsfiles"
 )
 
 // TLS configures one listener. Without CertFile and KeyFile it serves
@@ -45,42 +46,77 @@ func (c *certificate) load() error {
 
 func (c *certificate) get(*tls.ClientHelloInfo) (*tls.Certificate, error) { return c.cur.Load(), nil }
 
-// serverTLS builds the tls.Config of a listener; nil when TLS is off.
-func serverTLS(t TLS) (*tls.Config, *certificate, error) {
+// serverTLS builds the tls.Config of a listener that negotiates
+// nextProtos (ALPN); nil when TLS is off. With a client CA file it also
+// returns the file, re-read on SIGHUP: each handshake verifies client
+// certificates against the CAs in force (see clientCAs).
+func serverTLS(t TLS, nextProtos []string) (*tls.Config, *certificate, *tlsfiles.CAs, error) {
 	if !t.Enabled() {
 		if t.ClientCAFile != "" {
-			return nil, nil, errors.New("tls: a client CA needs a server certificate and key")
+			return nil, nil, nil, errors.New("tls: a client CA needs a server certificate and key")
 		}
-		return nil, nil, nil
+		return nil, nil, nil, nil
 	}
 	if t.CertFile == "" || t.KeyFile == "" {
-		return nil, nil, errors.New("tls: give both the certificate and the key")
+		return nil, nil, nil, errors.New("tls: give both the certificate and the key")
 	}
 	c := &certificate{certFile: t.CertFile, keyFile: t.KeyFile}
 	if err := c.load(); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: c.get}
-	if t.ClientCAFile != "" {
-		pem, err := os.ReadFile(t.ClientCAFile)
-		if err != nil {
-			return nil, nil, fmt.Errorf("tls: client CA: %w", err)
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: c.get, NextProtos: nextProtos}
+	if t.ClientCAFile == "" {
+		if t.ClientAuth == "require" {
+			return nil, nil, nil, errors.New("tls: client_auth require needs a client CA")
 		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, nil, fmt.Errorf("tls: client CA %s: no PEM certificates", t.ClientCAFile)
-		}
-		cfg.ClientCAs = pool
-		switch t.ClientAuth {
-		case "", "optional":
-			cfg.ClientAuth = tls.VerifyClientCertIfGiven
-		case "require":
-			cfg.ClientAuth = tls.RequireAndVerifyClientCert
-		default:
-			return nil, nil, fmt.Errorf("tls: client_auth %q: want optional or require", t.ClientAuth)
-		}
-	} else if t.ClientAuth == "require" {
-		return nil, nil, errors.New("tls: client_auth require needs a client CA")
+		return cfg, c, nil, nil
 	}
-	return cfg, c, nil
+	switch t.ClientAuth {
+	case "", "optional":
+		cfg.ClientAuth = tls.VerifyClientCertIfGiven
+	case "require":
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+	default:
+		return nil, nil, nil, fmt.Errorf("tls: client_auth %q: want optional or require", t.ClientAuth)
+	}
+	cas, err := tlsfiles.LoadCAs(t.ClientCAFile)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("tls: client CA: %w", err)
+	}
+	cc := &clientCAs{cas: cas, base: cfg.Clone()}
+	cfg.GetConfigForClient = cc.configFor
+	return cfg, c, cas, nil
+}
+
+// clientCAs hands each handshake a configuration whose ClientCAs are the
+// CA file's pool in force, so that a CA added to the file on SIGHUP is
+// accepted from the next handshake, and one removed is refused. A session
+// resumed from a ticket is refused too when its client's chain is not
+// rooted in the pool in force: crypto/tls checks a resumed session's
+// chain against the ClientCAs of the configuration given here
+// (TestClientCAReload).
+type clientCAs struct {
+	cas  *tlsfiles.CAs
+	base *tls.Config // the listener's configuration, without GetConfigForClient
+	cur  atomic.Pointer[poolConfig]
+}
+
+type poolConfig struct {
+	pool *x509.CertPool
+	cfg  *tls.Config
+}
+
+func (c *clientCAs) configFor(*tls.ClientHelloInfo) (*tls.Config, error) {
+	pool := c.cas.Pool()
+	if pc := c.cur.Load(); pc != nil && pc.pool == pool {
+		return pc.cfg, nil
+	}
+	// The configuration returned replaces the listener's for the whole
+	// handshake: ALPN included, hence nextProtos given to serverTLS. It
+	// sets no session ticket keys, so the listener's (rotated by
+	// crypto/tls) stay in use across reloads.
+	cfg := c.base.Clone()
+	cfg.ClientCAs = pool
+	c.cur.Store(&poolConfig{pool, cfg})
+	return cfg, nil
 }

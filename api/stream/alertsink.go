@@ -22,11 +22,14 @@ type AlertSink struct {
 
 // NewAlertSink returns a sink writing to opts.AlertsTopic on opts.Brokers,
 // with the same TLS and SASL settings as the runner.
-func NewAlertSink(opts Options) (*AlertSink, error) {
+//
+// tls is opts.TLS's files as the runner loaded them (LoadBrokerTLS), so
+// that one copy of them is re-read on SIGHUP; nil: loaded here.
+func NewAlertSink(opts Options, tls *BrokerTLS) (*AlertSink, error) {
 	if len(opts.Brokers) == 0 || opts.AlertsTopic == "" {
 		return nil, errors.New("stream: alert sink needs brokers and an alerts topic")
 	}
-	conn, err := opts.connection()
+	conn, err := opts.connection(tls)
 	if err != nil {
 		return nil, err
 	}

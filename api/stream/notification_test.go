@@ -22,7 +22,7 @@ import (
 func TestNotificationsOnTheAlertsTopic(t *testing.T) {
 	c := startCluster(t, 2)
 	opts := testOptions(c)
-	sink, err := NewAlertSink(opts)
+	sink, err := NewAlertSink(opts, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

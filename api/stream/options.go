@@ -1,10 +1,11 @@
 package stream
 
 import (
+	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"runtime"
 	"strings"
@@ -14,6 +15,8 @@ import (
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
+
+	"github.com/riskgate/riskgate/internal/tlsfiles"
 )
 
 // Options configure a Runner. Each field is one setting of `riskgate
@@ -93,10 +96,10 @@ type TLSOptions struct {
 	Enabled bool `help:"Connect to the brokers with TLS (implied by the other --kafka-tls-* settings)." yaml:"enabled"`
 	// CA is a PEM file of the CAs that broker certificates must chain to;
 	// default the system's.
-	CA string `help:"CA certificates (PEM) the brokers' certificates must chain to (default: the system's)." placeholder:"FILE"`
+	CA string `help:"CA certificates (PEM) the brokers' certificates must chain to (default: the system's). Reloaded on SIGHUP." placeholder:"FILE"`
 	// Cert and Key are the client certificate and key (PEM), for brokers
 	// that require client authentication.
-	Cert string `help:"Client certificate (PEM), for brokers that require one." placeholder:"FILE"`
+	Cert string `help:"Client certificate (PEM), for brokers that require one. Reloaded with its key on SIGHUP." placeholder:"FILE"`
 	Key  string `help:"Client certificate's private key (PEM)." placeholder:"FILE"`
 	// ServerName overrides the name checked in broker certificates.
 	ServerName string `help:"Name to verify in the brokers' certificates, when it is not their host name."`
@@ -194,33 +197,91 @@ func (o *Options) startOffset() int64 {
 	return kafka.FirstOffset
 }
 
-// tlsConfig builds the TLS configuration, or nil without TLS.
-func (o *TLSOptions) tlsConfig() (*tls.Config, error) {
+// BrokerTLS is TLS to the brokers: the CA file and the client key pair,
+// read once for every client of the stream (the runner, the alert sink),
+// each connection made with their contents in force. Re-reading them
+// (SIGHUP) is their owner's: see Files and tlsfiles.
+type BrokerTLS struct {
+	serverName string // --kafka-tls-server-name; empty: the broker's host
+	cas        *tlsfiles.CAs
+	cert       *tlsfiles.KeyPair
+	net        net.Dialer
+}
+
+// LoadBrokerTLS reads the TLS files o names; nil without TLS.
+func LoadBrokerTLS(o TLSOptions) (*BrokerTLS, error) {
 	if !o.Enabled && o.CA == "" && o.Cert == "" && o.Key == "" && o.ServerName == "" {
 		return nil, nil
 	}
-	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: o.ServerName}
+	t := &BrokerTLS{serverName: o.ServerName}
 	if o.CA != "" {
-		pem, err := os.ReadFile(o.CA)
+		cas, err := tlsfiles.LoadCAs(o.CA)
 		if err != nil {
 			return nil, fmt.Errorf("stream: tls ca: %w", err)
 		}
-		c.RootCAs = x509.NewCertPool()
-		if !c.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("stream: tls ca %s: no PEM certificates in it", o.CA)
-		}
+		t.cas = cas
 	}
 	if (o.Cert == "") != (o.Key == "") {
 		return nil, errors.New("stream: tls cert and key go together")
 	}
 	if o.Cert != "" {
-		cert, err := tls.LoadX509KeyPair(o.Cert, o.Key)
+		cert, err := tlsfiles.LoadKeyPair(o.Cert, o.Key)
 		if err != nil {
 			return nil, fmt.Errorf("stream: tls client certificate: %w", err)
 		}
-		c.Certificates = []tls.Certificate{cert}
+		t.cert = cert
 	}
-	return c, nil
+	return t, nil
+}
+
+// config is the TLS configuration of a connection to address (host:port):
+// the CAs and the client certificate in force, the name to verify as
+// kafka-go would set it (the host dialed, unless overridden).
+func (t *BrokerTLS) config(address string) *tls.Config {
+	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.serverName}
+	if c.ServerName == "" {
+		c.ServerName = address
+		if host, _, err := net.SplitHostPort(address); err == nil {
+			c.ServerName = host
+		}
+	}
+	if t.cas != nil {
+		c.RootCAs = t.cas.Pool()
+	}
+	if t.cert != nil {
+		c.Certificates = []tls.Certificate{*t.cert.Certificate()}
+	}
+	return c
+}
+
+// dial is the brokers' dial function, TLS included: kafka-go is given no
+// TLS configuration of its own, since it would keep it for good.
+func (t *BrokerTLS) dial(ctx context.Context, network, address string) (net.Conn, error) {
+	raw, err := t.net.DialContext(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	conn := tls.Client(raw, t.config(address))
+	if err := conn.HandshakeContext(ctx); err != nil {
+		_ = raw.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
+// Files are the TLS files in use: kafka-ca, kafka-client-cert.
+func (t *BrokerTLS) Files() []tlsfiles.Use {
+	if t == nil {
+		return nil
+	}
+	var out []tlsfiles.Use
+	if t.cas != nil {
+		out = append(out, tlsfiles.Use{Use: "kafka-ca", File: t.cas})
+	}
+	if t.cert != nil {
+		out = append(out, tlsfiles.Use{Use: "kafka-client-cert", File: t.cert})
+	}
+	return out
 }
 
 // mechanism builds the SASL mechanism, or nil without SASL.
@@ -260,23 +321,33 @@ func (o *SASLOptions) mechanism() (sasl.Mechanism, error) {
 type connection struct {
 	dialer    *kafka.Dialer
 	transport *kafka.Transport
+	tls       *BrokerTLS // nil without TLS
 }
 
-func (o *Options) connection() (connection, error) {
-	tc, err := o.TLS.tlsConfig()
-	if err != nil {
-		return connection{}, err
+// connection is made with bt, the TLS files already loaded; nil: loaded
+// from o.TLS.
+func (o *Options) connection(bt *BrokerTLS) (connection, error) {
+	if bt == nil {
+		var err error
+		if bt, err = LoadBrokerTLS(o.TLS); err != nil {
+			return connection{}, err
+		}
 	}
 	mech, err := o.SASL.mechanism()
 	if err != nil {
 		return connection{}, err
 	}
 	const dialTimeout = 10 * time.Second
-	return connection{
-		dialer: &kafka.Dialer{ClientID: o.ClientID, Timeout: dialTimeout, DualStack: true, TLS: tc, SASLMechanism: mech},
+	c := connection{
+		dialer: &kafka.Dialer{ClientID: o.ClientID, Timeout: dialTimeout, DualStack: true, SASLMechanism: mech},
 		transport: &kafka.Transport{
-			ClientID: o.ClientID, DialTimeout: dialTimeout, TLS: tc, SASL: mech, IdleTimeout: time.Minute,
+			ClientID: o.ClientID, DialTimeout: dialTimeout, SASL: mech, IdleTimeout: time.Minute,
 			MetadataTTL: 15 * time.Second,
 		},
-	}, nil
+		tls: bt,
+	}
+	if bt != nil {
+		c.dialer.DialFunc, c.transport.Dial = bt.dial, bt.dial
+	}
+	return c, nil
 }

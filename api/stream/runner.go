@@ -22,6 +22,7 @@ import (
 	"github.com/riskgate/riskgate/api/alert"
 	"github.com/riskgate/riskgate/api/service"
 	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/internal/tlsfiles"
 )
 
 // Scorer is what the runner needs of the engine (*engine.Engine, or the
@@ -53,6 +54,9 @@ type Deps struct {
 	// Registerer receives the metrics; nil registers none.
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
+	// TLS is Options.TLS's files loaded (LoadBrokerTLS), shared with the
+	// alert sink; nil: New loads them.
+	TLS *BrokerTLS
 }
 
 // Runner consumes the attempts and outcomes topics as one member of the
@@ -75,6 +79,11 @@ type Runner struct {
 	fetched func(kafka.Message)
 }
 
+// TLSFiles are the TLS files the stream's connections use, by use. Each
+// new connection takes the files' contents in force: re-reading them
+// (SIGHUP) is their owner's, see tlsfiles.
+func (r *Runner) TLSFiles() []tlsfiles.Use { return r.conn.tls.Files() }
+
 // New checks the options and prepares a Runner; it does not connect.
 func New(opts Options, deps Deps) (*Runner, error) {
 	opts, err := opts.withDefaults()
@@ -84,7 +93,7 @@ func New(opts Options, deps Deps) (*Runner, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
-	conn, err := opts.connection()
+	conn, err := opts.connection(deps.TLS)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"net"
 	"os"
@@ -44,7 +45,7 @@ func runOnce(t *testing.T, opts Options) error {
 // decision.
 func roundTrip(t *testing.T, c *cluster, opts Options) {
 	t.Helper()
-	conn, err := opts.connection()
+	conn, err := opts.connection(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,5 +226,98 @@ func TestMissingTopicIsRefused(t *testing.T) {
 	opts.DecisionsTopic = "no-such-topic"
 	if err := runOnce(t, opts); err == nil || !strings.Contains(err.Error(), `topic "no-such-topic" does not exist`) {
 		t.Fatalf("Run = %v", err)
+	}
+}
+
+// TestTLSFilesReload: the brokers' CA file and the client key pair,
+// re-read (as SIGHUP does), are used from the next connection, by the
+// runner's dialer and by the writers' transport alike: first a CA that
+// does not know the broker, then the right CA with a client certificate
+// the broker does not trust, then a client certificate it trusts. The
+// broker's address is an IP, which its certificate must still name.
+func TestTLSFilesReload(t *testing.T) {
+	broker, other := newPKI(t), newPKI(t)
+	c := startCluster(t, 1, kfake.TLS(&tls.Config{
+		Certificates: []tls.Certificate{broker.server}, ClientCAs: broker.pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12,
+	}))
+	dir := t.TempDir()
+	ca, cert, key := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "client.pem"), filepath.Join(dir, "client.key")
+	replace := func(from, to string) {
+		t.Helper()
+		data, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(to+".tmp", data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(to+".tmp", to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replace(other.ca, ca)
+	replace(other.clientCert, cert)
+	replace(other.clientKey, key)
+	opts := testOptions(c)
+	opts.TLS = TLSOptions{CA: ca, Cert: cert, Key: key}
+	conn, err := opts.connection(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := conn.tls.Files()
+	if len(files) != 2 || files[0].Use != "kafka-ca" || files[1].Use != "kafka-client-cert" || files[0].File.Path() != ca || files[1].File.Path() != cert {
+		t.Fatalf("TLS files %+v", files)
+	}
+	reload := func(i int) {
+		t.Helper()
+		if changed, err := files[i].File.Reload(); !changed || err != nil {
+			t.Fatalf("reload %s: changed %v, err %v", files[i].Use, changed, err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dial := func() error {
+		kc, err := conn.dialer.DialContext(ctx, "tcp", c.addrs[0])
+		if err == nil {
+			_, err = kc.ReadPartitions(tDecisions)
+			kc.Close()
+		}
+		return err
+	}
+	var unknown x509.UnknownAuthorityError
+	if err := dial(); !errors.As(err, &unknown) {
+		t.Fatalf("a CA that does not know the broker: %v", err)
+	}
+	replace(broker.ca, ca)
+	reload(0)
+	if err := dial(); err == nil || !strings.Contains(err.Error(), "remote error") {
+		t.Fatalf("a client certificate the broker does not trust: %v", err)
+	}
+	replace(broker.clientCert, cert)
+	replace(broker.clientKey, key)
+	reload(1)
+	if err := dial(); err != nil {
+		t.Fatalf("after both reloads: %v", err)
+	}
+	w := &kafka.Writer{Addr: kafka.TCP(c.addrs...), Topic: tDecisions, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond, Transport: conn.transport}
+	defer w.Close()
+	if err := w.WriteMessages(ctx, kafka.Message{Value: []byte("through the transport")}); err != nil {
+		t.Fatalf("produce after the reloads: %v", err)
+	}
+	rd := kafka.NewReader(kafka.ReaderConfig{Brokers: c.addrs, Topic: tDecisions, Dialer: conn.dialer, MaxWait: 50 * time.Millisecond})
+	defer rd.Close()
+	if m, err := rd.ReadMessage(ctx); err != nil || string(m.Value) != "through the transport" {
+		t.Fatalf("consume after the reloads: %q, %v", m.Value, err)
+	}
+
+	// The name checked is the broker's, unless overridden.
+	opts.TLS.ServerName = "kafka.example"
+	named, err := opts.connection(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hostname x509.HostnameError
+	if _, err := named.dialer.DialContext(ctx, "tcp", c.addrs[0]); !errors.As(err, &hostname) {
+		t.Fatalf("a broker certificate without the name asked for: %v", err)
 	}
 }

@@ -69,7 +69,7 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 func TestDispatcherAndRunnerShareTheAlertsTopic(t *testing.T) {
 	c := startCluster(t, 2)
 	opts := testOptions(c)
-	sink, err := NewAlertSink(opts)
+	sink, err := NewAlertSink(opts, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -408,7 +408,7 @@ func mustBuilder() *alert.Builder {
 // alertRate publishes alerts through a dispatcher to the Kafka sink and
 // times them until Close has every one acknowledged.
 func alertRate(addrs []string, n int) (float64, error) {
-	sink, err := stream.NewAlertSink(stream.Options{Brokers: addrs, AlertsTopic: tAlerts})
+	sink, err := stream.NewAlertSink(stream.Options{Brokers: addrs, AlertsTopic: tAlerts}, nil)
 	if err != nil {
 		return 0, err
 	}

@@ -162,15 +162,15 @@ type EngineConfig struct {
 type TLSConfig struct {
 	Cert       string `help:"TLS certificate file (PEM); with the key, the listener serves TLS. Reloaded on SIGHUP." placeholder:"FILE"`
 	Key        string `help:"TLS private key file (PEM)." placeholder:"FILE"`
-	ClientCA   string `help:"CA certificates (PEM) that client certificates must chain to; enables mutual TLS." placeholder:"FILE"`
+	ClientCA   string `help:"CA certificates (PEM) that client certificates must chain to; enables mutual TLS. Reloaded on SIGHUP." placeholder:"FILE"`
 	ClientAuth string `help:"With a client CA: optional (verify a certificate when one is presented) or require." default:"optional" enum:"optional,require"`
 }
 
 // TLSOptions mirrors stream.TLSOptions.
 type TLSOptions struct {
 	Enabled    bool   `help:"Connect to the brokers with TLS (implied by the other --kafka-tls-* settings)." yaml:"enabled"`
-	CA         string `help:"CA certificates (PEM) the brokers' certificates must chain to (default: the system's)." placeholder:"FILE"`
-	Cert       string `help:"Client certificate (PEM), for brokers that require one." placeholder:"FILE"`
+	CA         string `help:"CA certificates (PEM) the brokers' certificates must chain to (default: the system's). Reloaded on SIGHUP." placeholder:"FILE"`
+	Cert       string `help:"Client certificate (PEM), for brokers that require one. Reloaded with its key on SIGHUP." placeholder:"FILE"`
 	Key        string `help:"Client certificate's private key (PEM)." placeholder:"FILE"`
 	ServerName string `help:"Name to verify in the brokers' certificates, when it is not their host name."`
 }
@@ -192,7 +192,7 @@ type AlertConfig struct {
 	WebhookURL        string            `help:"POST each alert to this URL, signed with HMAC-SHA-256 (headers X-Riskgate-Timestamp, X-Riskgate-Signature)." placeholder:"URL"`
 	WebhookSecretFile string            `help:"File holding the webhook signing secret (16 bytes or more). Or set RISKGATE_ALERTS_WEBHOOK_SECRET." placeholder:"FILE"`
 	WebhookSecret     string            `kong:"-" yaml:"-" json:"-"`
-	WebhookCA         string            `help:"CA certificates (PEM) the webhook's certificate must chain to, for a receiver behind a private CA (default: the system's)." placeholder:"FILE"`
+	WebhookCA         string            `help:"CA certificates (PEM) the webhook's certificate must chain to, for a receiver behind a private CA (default: the system's). Reloaded on SIGHUP." placeholder:"FILE"`
 	QueueSize         int               `help:"Alerts each sink may hold while it is slow or unreachable; past that, new alerts are dropped and counted (riskgate_alerts_dropped_total)." default:"10000"`
 	Notifications     bool              `help:"Publish a notification event (schema riskgate.notification.v1, docs/notifications.md) to the alert sinks for each completed login from a new device or country (rules with notify:), for the identity server to email or push to the user." default:"true" negatable:""`
 	NotifyHoldTTL     time.Duration     `help:"How long a notification waits for the outcome that completes its login (a passed step-up); after that it is dropped." default:"30m"`

@@ -1,0 +1,130 @@
+package server_test
+
+import (
+	"context"
+	"crypto/tls"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/credentials"
+
+	pb "github.com/riskgate/riskgate/api/gen/riskgate/v1"
+	"github.com/riskgate/riskgate/api/server"
+)
+
+// TestClientCAReload: the listeners' client CA file re-read (as SIGHUP
+// does) is in force from the next handshake: a client of the CA added
+// connects, over HTTP/2, HTTP/1.1 and gRPC (ALPN still negotiated); a
+// client of the CA removed is refused, even one holding a session ticket
+// from before, which it could otherwise resume without showing its
+// certificate again.
+func TestClientCAReload(t *testing.T) {
+	oldCA, newCA := newPKI(t), newPKI(t)
+	clients := filepath.Join(t.TempDir(), "clients.pem")
+	copyFile(t, oldCA.caFile, clients)
+	listener := server.TLS{CertFile: oldCA.certFile, KeyFile: oldCA.keyFile, ClientCAFile: clients, ClientAuth: "require"}
+	ts := startServer(t, testOpts{httpTLS: listener, grpcTLS: listener})
+	files := ts.srv.TLSFiles()
+	if len(files) != 2 || files[0].Use != "http-client-ca" || files[1].Use != "grpc-client-ca" || files[0].File.Path() != clients {
+		t.Fatalf("TLS files %+v", files)
+	}
+	reload := func() {
+		t.Helper()
+		for _, f := range files {
+			if changed, err := f.File.Reload(); !changed || err != nil {
+				t.Fatalf("reload %s: changed %v, err %v", f.Use, changed, err)
+			}
+		}
+	}
+
+	// A client of the CA in force, keeping its session tickets; its
+	// second connection resumes, so that the refusal below is the
+	// server's doing.
+	oldClient := oldCA.client(oldCA.other)
+	oldClient.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+	oldTransport := &http.Transport{TLSClientConfig: oldClient, ForceAttemptHTTP2: true}
+	get := func(tr *http.Transport) (*http.Response, error) {
+		tr.CloseIdleConnections() // a connection, and a handshake, of its own
+		resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get(ts.url("/healthz"))
+		if err == nil {
+			resp.Body.Close()
+		}
+		return resp, err
+	}
+	for i, wantResumed := range []bool{false, true} {
+		resp, err := get(oldTransport)
+		if err != nil {
+			t.Fatalf("connection %d with the CA in force: %v", i, err)
+		}
+		if resp.TLS.DidResume != wantResumed || resp.ProtoMajor != 2 {
+			t.Fatalf("connection %d: resumed %v, want %v; %s", i, resp.TLS.DidResume, wantResumed, resp.Proto)
+		}
+	}
+	grpcScore := func(cfg *tls.Config) error {
+		_, err := pb.NewRiskServiceClient(dial(t, ts.addrs.GRPC, credentials.NewTLS(cfg))).Score(context.Background(), &pb.ScoreRequest{Attempt: &pb.Attempt{Ip: "81.2.69.160"}})
+		return err
+	}
+	if err := grpcScore(oldCA.client(oldCA.other)); err != nil {
+		t.Fatalf("gRPC with the CA in force: %v", err)
+	}
+	// Before the reload, the new CA's clients are strangers.
+	newClient := newCA.client(newCA.other)
+	newClient.RootCAs = oldCA.pool // the server's certificate is still the old CA's
+	if _, err := get(&http.Transport{TLSClientConfig: newClient}); err == nil {
+		t.Fatal("a client of a CA not in the file connected")
+	}
+
+	copyFile(t, newCA.caFile, clients)
+	reload()
+
+	if resp, err := get(&http.Transport{TLSClientConfig: newClient.Clone(), ForceAttemptHTTP2: true}); err != nil || resp.ProtoMajor != 2 {
+		t.Errorf("HTTP/2 with the CA added: %v", err)
+	}
+	if resp, err := get(&http.Transport{TLSClientConfig: newClient.Clone(), TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{}}); err != nil || resp.ProtoMajor != 1 {
+		t.Errorf("HTTP/1.1 with the CA added: %v", err)
+	}
+	if err := grpcScore(newClient.Clone()); err != nil {
+		t.Errorf("gRPC with the CA added: %v", err)
+	}
+	if _, err := get(oldTransport); err == nil {
+		t.Error("a client of the CA removed connected with its session ticket")
+	}
+	if _, err := get(&http.Transport{TLSClientConfig: oldCA.client(oldCA.other)}); err == nil {
+		t.Error("a client of the CA removed connected")
+	}
+	if err := grpcScore(oldCA.client(oldCA.other)); err == nil {
+		t.Error("gRPC: a client of the CA removed was served")
+	}
+
+	// A bad file keeps the CA in force.
+	if err := os.WriteFile(clients, []byte("rotating...\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if changed, err := f.File.Reload(); changed || err == nil || f.File.Failures() != 1 {
+			t.Errorf("reload of a bad file: changed %v, err %v, failures %d", changed, err, f.File.Failures())
+		}
+	}
+	if _, err := get(&http.Transport{TLSClientConfig: newClient.Clone()}); err != nil {
+		t.Errorf("after a refused reload: %v", err)
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Replaced whole, as a secret volume or cert-manager does.
+	tmp := to + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, to); err != nil {
+		t.Fatal(err)
+	}
+}
