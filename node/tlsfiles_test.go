@@ -20,6 +20,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/riskgate/riskgate/internal/filetest"
 )
 
 // writeCerts writes a PEM file of self-signed certificates expiring at
@@ -69,7 +71,8 @@ func writeCerts(t *testing.T, dir, name string, notAfters ...time.Time) (string,
 // a listener not served has none.
 func TestTLSFilesOnANode(t *testing.T) {
 	dir := t.TempDir()
-	day := func(n int) time.Time { return time.Now().Add(time.Duration(n) * 24 * time.Hour).Truncate(time.Second) }
+	now := time.Now().Truncate(time.Second)
+	day := func(n int) time.Time { return now.Add(time.Duration(n) * 24 * time.Hour) }
 	bundle, _ := writeCerts(t, dir, "bundle", day(20), day(400), day(-700)) // an expired root among them
 	client, clientKey := writeCerts(t, dir, "client", day(60), day(30))     // the intermediate expires first
 	hook, _ := writeCerts(t, dir, "hook", day(5))
@@ -129,12 +132,13 @@ func TestTLSFilesOnANode(t *testing.T) {
 // that fails to re-read keeps the CA in force, and is counted.
 func TestTLSFileReloadOnSIGHUP(t *testing.T) {
 	dir := t.TempDir()
-	day := func(n int) time.Time { return time.Now().Add(time.Duration(n) * 24 * time.Hour).Truncate(time.Second) }
+	now := time.Now().Truncate(time.Second)
+	day := func(n int) time.Time { return now.Add(time.Duration(n) * 24 * time.Hour) }
 	cert, key := writeCerts(t, dir, "server", day(1))
 	oldCert, oldKey := writeCerts(t, dir, "old-client", day(30)) // self-signed: the CA file holds it
 	newCert, newKey := writeCerts(t, dir, "new-client", day(90))
 	clients := filepath.Join(dir, "clients.pem")
-	replaceFile(t, oldCert, clients)
+	filetest.Copy(t, oldCert, clients)
 	cfg := Config{HTTP: HTTPConfig{Addr: "127.0.0.1:0"}, GRPC: GRPCConfig{Addr: "127.0.0.1:0"}}
 	cfg.GRPC.TLS = TLSConfig{Cert: cert, Key: key, ClientCA: clients, ClientAuth: "require"}
 	reg := prometheus.NewRegistry()
@@ -202,7 +206,7 @@ func TestTLSFileReloadOnSIGHUP(t *testing.T) {
 		t.Fatal("a client of a CA not in the file was served")
 	}
 
-	replaceFile(t, newCert, clients)
+	filetest.Copy(t, newCert, clients)
 	sighup(func() bool { until, _ := series(); return until == float64(day(90).Unix()) })
 	if err := health(newCert, newKey); err != nil {
 		t.Errorf("a client of the CA put in the file: %v", err)
@@ -220,21 +224,5 @@ func TestTLSFileReloadOnSIGHUP(t *testing.T) {
 	}
 	if err := health(newCert, newKey); err != nil {
 		t.Errorf("after a refused reload: %v", err)
-	}
-}
-
-// replaceFile puts a copy of from at to, replaced whole (renamed over
-// it), as a secret volume or cert-manager does.
-func replaceFile(t *testing.T, from, to string) {
-	t.Helper()
-	data, err := os.ReadFile(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(to+".tmp", data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(to+".tmp", to); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -11,13 +11,14 @@ import (
 	"math/big"
 	"net"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/riskgate/riskgate/internal/filetest"
 )
 
 // testCA is a CA and a server certificate it issued for 127.0.0.1.
@@ -66,16 +67,7 @@ func TestWebhookCAReload(t *testing.T) {
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	writeCA := func(data []byte) {
-		t.Helper()
-		if err := os.WriteFile(caFile+".tmp", data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(caFile+".tmp", caFile); err != nil {
-			t.Fatal(err)
-		}
-	}
-	writeCA(oldCA.pem)
+	filetest.Replace(t, caFile, oldCA.pem)
 	sinks, err := (&Config{WebhookURL: srv.URL + "/alerts", WebhookSecret: hookSecret, WebhookCA: caFile}).Sinks()
 	if err != nil {
 		t.Fatal(err)
@@ -95,11 +87,11 @@ func TestWebhookCAReload(t *testing.T) {
 	}
 
 	serving.Store(&newCA.server)
-	srv.CloseClientConnections()
+	sink.httpClient().CloseIdleConnections() // the next send makes a handshake
 	if err := send("a2"); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Fatalf("a receiver's certificate of a CA not in the file: %v", err)
 	}
-	writeCA(append(append([]byte{}, oldCA.pem...), newCA.pem...))
+	filetest.Replace(t, caFile, append(append([]byte{}, oldCA.pem...), newCA.pem...))
 	if changed, err := files[0].File.Reload(); !changed || err != nil {
 		t.Fatalf("reload: changed %v, err %v", changed, err)
 	}
@@ -107,11 +99,11 @@ func TestWebhookCAReload(t *testing.T) {
 		t.Fatalf("after the reload: %v", err)
 	}
 
-	writeCA([]byte("-----BEGIN CERTIFICATE-----\nMIIB"))
+	filetest.Replace(t, caFile, []byte("-----BEGIN CERTIFICATE-----\nMIIB"))
 	if changed, err := files[0].File.Reload(); changed || err == nil {
 		t.Fatalf("reload of a file cut short: changed %v, err %v", changed, err)
 	}
-	srv.CloseClientConnections()
+	sink.httpClient().CloseIdleConnections() // the next send makes a handshake
 	if err := send("a4"); err != nil {
 		t.Fatalf("after a refused reload: %v", err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	pb "github.com/riskgate/riskgate/api/gen/riskgate/v1"
 	"github.com/riskgate/riskgate/api/server"
+	"github.com/riskgate/riskgate/internal/filetest"
 )
 
 // TestClientCAReload: the listeners' client CA file re-read (as SIGHUP
@@ -24,7 +25,7 @@ import (
 func TestClientCAReload(t *testing.T) {
 	oldCA, newCA := newPKI(t), newPKI(t)
 	clients := filepath.Join(t.TempDir(), "clients.pem")
-	copyFile(t, oldCA.caFile, clients)
+	filetest.Copy(t, oldCA.caFile, clients)
 	listener := server.TLS{CertFile: oldCA.certFile, KeyFile: oldCA.keyFile, ClientCAFile: clients, ClientAuth: "require"}
 	ts := startServer(t, testOpts{httpTLS: listener, grpcTLS: listener})
 	files := ts.srv.TLSFiles()
@@ -77,7 +78,7 @@ func TestClientCAReload(t *testing.T) {
 		t.Fatal("a client of a CA not in the file connected")
 	}
 
-	copyFile(t, newCA.caFile, clients)
+	filetest.Copy(t, newCA.caFile, clients)
 	reload()
 
 	if resp, err := get(&http.Transport{TLSClientConfig: newClient.Clone(), ForceAttemptHTTP2: true}); err != nil || resp.ProtoMajor != 2 {
@@ -110,21 +111,5 @@ func TestClientCAReload(t *testing.T) {
 	}
 	if _, err := get(&http.Transport{TLSClientConfig: newClient.Clone()}); err != nil {
 		t.Errorf("after a refused reload: %v", err)
-	}
-}
-
-func copyFile(t *testing.T, from, to string) {
-	t.Helper()
-	data, err := os.ReadFile(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Replaced whole, as a secret volume or cert-manager does.
-	tmp := to + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, to); err != nil {
-		t.Fatal(err)
 	}
 }

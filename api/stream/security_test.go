@@ -22,6 +22,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/internal/filetest"
 )
 
 // runOnce runs a runner until it returns or the bound passes, for
@@ -242,22 +243,9 @@ func TestTLSFilesReload(t *testing.T) {
 	}))
 	dir := t.TempDir()
 	ca, cert, key := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "client.pem"), filepath.Join(dir, "client.key")
-	replace := func(from, to string) {
-		t.Helper()
-		data, err := os.ReadFile(from)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(to+".tmp", data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(to+".tmp", to); err != nil {
-			t.Fatal(err)
-		}
-	}
-	replace(other.ca, ca)
-	replace(other.clientCert, cert)
-	replace(other.clientKey, key)
+	filetest.Copy(t, other.ca, ca)
+	filetest.Copy(t, other.clientCert, cert)
+	filetest.Copy(t, other.clientKey, key)
 	opts := testOptions(c)
 	opts.TLS = TLSOptions{CA: ca, Cert: cert, Key: key}
 	conn, err := opts.connection(nil)
@@ -288,13 +276,13 @@ func TestTLSFilesReload(t *testing.T) {
 	if err := dial(); !errors.As(err, &unknown) {
 		t.Fatalf("a CA that does not know the broker: %v", err)
 	}
-	replace(broker.ca, ca)
+	filetest.Copy(t, broker.ca, ca)
 	reload(0)
 	if err := dial(); err == nil || !strings.Contains(err.Error(), "remote error") {
 		t.Fatalf("a client certificate the broker does not trust: %v", err)
 	}
-	replace(broker.clientCert, cert)
-	replace(broker.clientKey, key)
+	filetest.Copy(t, broker.clientCert, cert)
+	filetest.Copy(t, broker.clientKey, key)
 	reload(1)
 	if err := dial(); err != nil {
 		t.Fatalf("after both reloads: %v", err)
