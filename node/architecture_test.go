@@ -92,7 +92,7 @@ func TestArchitectureMapIsCurrent(t *testing.T) {
 // TestNoTestHelperInTheBinary: nothing that exists for tests is linked
 // into riskgate.
 func TestNoTestHelperInTheBinary(t *testing.T) {
-	helpers := []string{"internal/enginetest", "internal/redistest", "internal/promtooltest", "internal/fifotest", "internal/freeport", "engine/storetest", "api/client/clienttest"}
+	helpers := []string{"internal/enginetest", "internal/redistest", "internal/promtooltest", "internal/fifotest", "internal/filetest", "internal/freeport", "engine/storetest", "api/client/clienttest"}
 	for _, p := range listPackages(t, "./cmd/riskgate") {
 		for _, d := range p.Deps {
 			if slices.Contains(helpers, rel(d)) {

@@ -38,9 +38,10 @@ type Config struct {
 	Auth    AuthConfig    `embed:"" yaml:"auth" group:"Security"`
 	Kratos  KratosConfig  `embed:"" prefix:"kratos-" yaml:"kratos" group:"Ory Kratos hook"`
 
-	Store        string        `help:"State store: memory, or a Redis URL (redis://, rediss://, unix://; Cluster and Sentinel forms in docs/configuration.md)." default:"memory" group:"State"`
-	StoreTimeout time.Duration `help:"Bound on every store call; past it the decision is made without state. 0: none for memory, 50ms for Redis." default:"0s" group:"State"`
-	Memory       MemoryConfig  `embed:"" prefix:"memory-" yaml:"memory" group:"State"`
+	Store        string         `help:"State store: memory, or a Redis URL (redis://, rediss://, unix://; Cluster and Sentinel forms in docs/configuration.md)." default:"memory" group:"State"`
+	StoreTimeout time.Duration  `help:"Bound on every store call; past it the decision is made without state. 0: none for memory, 50ms for Redis." default:"0s" group:"State"`
+	StoreTLS     StoreTLSConfig `embed:"" prefix:"store-tls-" yaml:"store_tls" group:"State"`
+	Memory       MemoryConfig   `embed:"" prefix:"memory-" yaml:"memory" group:"State"`
 	// AttemptWindow makes attempt_id an idempotency key across nodes.
 	AttemptWindow time.Duration `help:"How long an attempt_id is remembered in the store: an attempt delivered again within it (a Kafka redelivery after a rebalance, a retry reaching another node) is neither counted twice in the attack windows nor decided differently, and an outcome sent with its attempt is applied once. In Redis each costs a key of a few hundred bytes, and a user with attempts in the window a list of them (about 140 bytes) that Forget erases them by; the memory store keeps at most --memory-max-attempts. 0: 10m." default:"10m" group:"State"`
 
@@ -107,6 +108,15 @@ type GRPCConfig struct {
 	Addr       string    `help:"gRPC API address (empty: no gRPC listener)." default:"127.0.0.1:9090"`
 	Reflection bool      `help:"Serve gRPC reflection, so grpcurl needs no .proto files." default:"true" negatable:""`
 	TLS        TLSConfig `embed:"" prefix:"tls-" yaml:"tls"`
+}
+
+// StoreTLSConfig is TLS to Redis beyond what a rediss:// URL sets: a
+// private CA and a client certificate, which Redis asks for by default
+// over TLS (tls-auth-clients yes).
+type StoreTLSConfig struct {
+	CA   string `help:"CA certificates (PEM) Redis's certificate must chain to, with a rediss:// --store (default: the system's). Reloaded on SIGHUP." placeholder:"FILE"`
+	Cert string `help:"Client certificate (PEM) presented to Redis, with a rediss:// --store: Redis asks for one by default over TLS (tls-auth-clients yes). Reloaded with its key on SIGHUP." placeholder:"FILE"`
+	Key  string `help:"The Redis client certificate's private key (PEM)." placeholder:"FILE"`
 }
 
 // TLSConfig is one listener's TLS.

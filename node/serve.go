@@ -51,7 +51,6 @@ func (n *Node) newServer() (*server.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	n.addTLSFiles(srv.TLSFiles())
 	n.logConfig(az)
 	return srv, nil
 }
@@ -71,6 +70,7 @@ func (n *Node) Listen() (*server.Server, error) {
 		return nil, err
 	}
 	n.collect(srv.CertificateCollector())
+	n.addTLSFiles(srv.TLSFiles())
 	n.srv = srv
 	return srv, nil
 }

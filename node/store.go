@@ -14,6 +14,7 @@ import (
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/engine/memstore"
 	"github.com/riskgate/riskgate/engine/redisstore"
+	"github.com/riskgate/riskgate/internal/tlsfiles"
 )
 
 // redisStoreTimeout bounds every Redis call when the config sets no
@@ -39,6 +40,9 @@ func (n *Node) openStore(ctx context.Context) (time.Duration, error) {
 		return timeout, nil
 	}
 	if n.cfg.memoryStore() {
+		if t := n.cfg.StoreTLS; t != (StoreTLSConfig{}) {
+			return 0, errors.New("--store-tls-ca, --store-tls-cert and --store-tls-key are for a Redis --store (rediss://)")
+		}
 		opts := n.cfg.Memory.storeOptions()
 		opts.AttemptWindow = n.cfg.AttemptWindow
 		ms := memstore.New(opts)
@@ -57,11 +61,17 @@ func (n *Node) openStore(ctx context.Context) (time.Duration, error) {
 	// go-redis's own lines (a pool that cannot dial) go to the node's
 	// log, in its format.
 	redisstore.SetLogger(n.log)
-	rs, err := redisstore.New(ctx, redisstore.Options{URL: n.cfg.Store, Logger: n.log, Background: true, Verify: n.verifyKeyer,
-		AttemptWindow: n.cfg.AttemptWindow, MinReadTimeout: n.longestStoreWait()})
+	ropts := redisstore.Options{URL: n.cfg.Store, Logger: n.log, Background: true, Verify: n.verifyKeyer,
+		AttemptWindow: n.cfg.AttemptWindow, MinReadTimeout: n.longestStoreWait()}
+	files, err := n.cfg.StoreTLS.load(&ropts)
+	if err != nil {
+		return 0, err
+	}
+	rs, err := redisstore.New(ctx, ropts)
 	if err != nil {
 		return 0, fmt.Errorf("store %s: %w", redisstore.Redact(n.cfg.Store), err)
 	}
+	n.addTLSFiles(files)
 	n.store = rs
 	n.onCloseCtx("redis store", rs.Close)
 	n.collect(rs.Collector())
@@ -219,4 +229,30 @@ func storeCheck(s any) server.Check {
 		c.Check = p.Ping
 	}
 	return c
+}
+
+// load reads the Redis TLS files into opts: each new connection uses
+// their contents in force, re-read on SIGHUP (store-ca, store-client-cert).
+func (t StoreTLSConfig) load(opts *redisstore.Options) ([]tlsfiles.Use, error) {
+	var files []tlsfiles.Use
+	if t.CA != "" {
+		cas, err := tlsfiles.LoadCAs(t.CA)
+		if err != nil {
+			return nil, fmt.Errorf("--store-tls-ca: %w", err)
+		}
+		opts.RootCAs = cas
+		files = append(files, tlsfiles.Use{Use: "store-ca", File: cas})
+	}
+	if (t.Cert == "") != (t.Key == "") {
+		return nil, errors.New("--store-tls-cert and --store-tls-key go together")
+	}
+	if t.Cert != "" {
+		cert, err := tlsfiles.LoadKeyPair(t.Cert, t.Key)
+		if err != nil {
+			return nil, fmt.Errorf("--store-tls-cert: %w", err)
+		}
+		opts.ClientCert = cert
+		files = append(files, tlsfiles.Use{Use: "store-client-cert", File: cert})
+	}
+	return files, nil
 }

@@ -11,13 +11,14 @@ import (
 
 // The TLS files besides the listeners' own key pairs (those have the
 // server's CertificateCollector): the CAs that client certificates, the
-// brokers' and the webhook's certificates must chain to, and Kafka's
-// client certificate. Each is re-read on SIGHUP; when one expires every
+// brokers', the webhook's and Redis's certificates must chain to, and
+// the client certificates riskgate presents to Kafka and Redis. Each is re-read on SIGHUP; when one expires every
 // handshake through it fails (mutual TLS clients refused, the stream
-// disconnected for good, alerts undelivered), and nothing before says so.
+// disconnected for good, alerts undelivered, Redis out of reach), and
+// nothing before says so.
 var (
 	tlsFileExpiryDesc = prometheus.NewDesc("riskgate_tls_file_expiry_timestamp_seconds",
-		"When each TLS file in use stops being of use, by use (http-client-ca, grpc-client-ca, kafka-ca, kafka-client-cert, webhook-ca) and file, as loaded at start or at the last SIGHUP that read it: a CA file when its last certificate expires (a peer signed by a CA of the file that expires sooner fails sooner: watch the peers' own certificates), Kafka's client certificate when the first of its chain does.",
+		"When each TLS file in use stops being of use, by use (http-client-ca, grpc-client-ca, kafka-ca, kafka-client-cert, webhook-ca, store-ca, store-client-cert) and file, as loaded at start or at the last SIGHUP that read it: a CA file when its last certificate expires (a peer signed by a CA of the file that expires sooner fails sooner: watch the peers' own certificates), Kafka's client certificate when the first of its chain does.",
 		[]string{"use", "file"}, nil)
 	tlsFileFailuresDesc = prometheus.NewDesc("riskgate_tls_file_reload_failures_total",
 		"Re-reads (SIGHUP) of a TLS file refused, what was loaded before kept in use, by use and file.",
@@ -25,7 +26,7 @@ var (
 )
 
 // addTLSFiles adds files in use, as each part is built: the listeners'
-// client CAs, the stream's, the webhook's.
+// client CAs, the stream's, the webhook's, Redis's.
 func (n *Node) addTLSFiles(files []tlsfiles.Use) {
 	n.tlsMu.Lock()
 	defer n.tlsMu.Unlock()

@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"log/slog"
 	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -22,6 +23,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/riskgate/riskgate/internal/filetest"
+	"github.com/riskgate/riskgate/internal/redistest"
 )
 
 // writeCerts writes a PEM file of self-signed certificates expiring at
@@ -36,7 +38,7 @@ func writeCerts(t *testing.T, dir, name string, notAfters ...time.Time) (string,
 		if err != nil {
 			t.Fatal(err)
 		}
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(int64(i + 1)), Subject: pkix.Name{CommonName: name}, DNSNames: []string{name},
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(int64(i + 1)), Subject: pkix.Name{CommonName: name}, DNSNames: []string{name}, IPAddresses: []net.IP{net.IPv6loopback, net.IPv4(127, 0, 0, 1)},
 			NotBefore: time.Now().Add(-time.Hour), NotAfter: na, IsCA: true, BasicConstraintsValid: true,
 			KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
 		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
@@ -224,5 +226,105 @@ func TestTLSFileReloadOnSIGHUP(t *testing.T) {
 	}
 	if err := health(newCert, newKey); err != nil {
 		t.Errorf("after a refused reload: %v", err)
+	}
+}
+
+// TestStoreTLSReloadOnSIGHUP: a Redis over TLS that asks for a client
+// certificate (its default), reached with --store-tls-ca and
+// --store-tls-cert/--store-tls-key. The node starts with a CA that does
+// not know Redis's certificate and a client certificate Redis does not
+// trust: the store is down, decisions are made without state. SIGHUP
+// after the CA file is fixed is not enough (Redis still refuses the
+// client); SIGHUP after the key pair is renewed too brings the store up,
+// without a restart.
+func TestStoreTLSReloadOnSIGHUP(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now().Truncate(time.Second)
+	day := func(n int) time.Time { return now.Add(time.Duration(n) * 24 * time.Hour) }
+	redisCert, redisKey := writeCerts(t, dir, "redis", day(30))
+	trusted, trustedKey := writeCerts(t, dir, "riskgate", day(60))
+	stranger, strangerKey := writeCerts(t, dir, "stranger", day(90))
+	rds := redistest.StartTLS(t, redistest.TLSFiles{Cert: redisCert, Key: redisKey, CA: trusted})
+	ca, cert, key := filepath.Join(dir, "store-ca.pem"), filepath.Join(dir, "store.pem"), filepath.Join(dir, "store.key")
+	filetest.Copy(t, stranger, ca)
+	filetest.Copy(t, stranger, cert)
+	filetest.Copy(t, strangerKey, key)
+
+	cfg := Config{HTTP: HTTPConfig{Addr: "127.0.0.1:0"}, Store: rds.TLSURL, StoreTLS: StoreTLSConfig{CA: ca, Cert: cert, Key: key}}
+	reg := prometheus.NewRegistry()
+	n, err := New(context.Background(), cfg, WithRegistry(reg), WithSecret([]byte("store-tls-test-secret-0123")), WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hup := make(chan os.Signal, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Serve(ctx, hup) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	up := func() float64 { return seriesValues(t, reg, "riskgate_store_up")[""] }
+	expiry := func(use, file string) float64 {
+		return seriesValues(t, reg, "riskgate_tls_file_expiry_timestamp_seconds", "use", "file")[use+" "+file]
+	}
+	sighup := func(until func() bool) {
+		t.Helper()
+		hup <- os.Interrupt // any value: what SIGHUP sends
+		for deadline := time.Now().Add(30 * time.Second); !until(); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("after SIGHUP: store up %v, CA file until %v, client certificate until %v", up(), expiry("store-ca", ca), expiry("store-client-cert", cert))
+			}
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // the background connector tried
+	if up() != 0 {
+		t.Fatal("the store is up through a CA that does not know Redis's certificate")
+	}
+
+	filetest.Copy(t, redisCert, ca)
+	sighup(func() bool { return expiry("store-ca", ca) == float64(day(30).Unix()) })
+	time.Sleep(500 * time.Millisecond)
+	if up() != 0 {
+		t.Fatal("the store is up with a client certificate Redis does not trust")
+	}
+
+	filetest.Copy(t, trusted, cert)
+	filetest.Copy(t, trustedKey, key)
+	sighup(func() bool { return up() == 1 })
+	if got := expiry("store-client-cert", cert); got != float64(day(60).Unix()) {
+		t.Errorf("the client certificate's series reads %v", got)
+	}
+}
+
+// TestListenAgainAfterAPortTaken: a Listen that failed on a taken port
+// and is called again exports each TLS file once; /metrics would
+// otherwise fail on two series of the same labels.
+func TestListenAgainAfterAPortTaken(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := writeCerts(t, dir, "server", time.Now().Add(24*time.Hour))
+	ca, _ := writeCerts(t, dir, "clients-ca", time.Now().Add(48*time.Hour))
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{HTTP: HTTPConfig{Addr: taken.Addr().String(), TLS: TLSConfig{Cert: cert, Key: key, ClientCA: ca}}}
+	reg := prometheus.NewPedanticRegistry()
+	n, err := New(context.Background(), cfg, WithRegistry(reg), WithSecret([]byte("tls-file-test-secret-0123")), WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close(context.Background())
+	if _, err := n.Listen(); err == nil {
+		t.Fatal("Listen on a taken port succeeded")
+	}
+	taken.Close()
+	if _, err := n.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	if got := seriesValues(t, reg, "riskgate_tls_file_expiry_timestamp_seconds", "use", "file"); len(got) != 1 {
+		t.Fatalf("series %v, want the HTTP client CA once", got)
 	}
 }

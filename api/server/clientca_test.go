@@ -113,3 +113,23 @@ func TestClientCAReload(t *testing.T) {
 		t.Errorf("after a refused reload: %v", err)
 	}
 }
+
+// TestClientCAWithoutHTTP2: with HTTP/2 switched off (GODEBUG
+// http2server=0), a listener with a client CA offers HTTP/1.1 alone in
+// the configurations it hands out per handshake, so an HTTP/2 client
+// falls back to HTTP/1.1 rather than failing on a protocol the listener
+// does not serve.
+func TestClientCAWithoutHTTP2(t *testing.T) {
+	t.Setenv("GODEBUG", "http2server=0")
+	p := newPKI(t)
+	ts := startServer(t, testOpts{httpTLS: p.serverTLS("require")})
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: p.client(p.other), ForceAttemptHTTP2: true}, Timeout: 10 * time.Second}
+	resp, err := c.Get(ts.url("/healthz"))
+	if err != nil {
+		t.Fatalf("an HTTP/2 client: %v", err)
+	}
+	resp.Body.Close()
+	if resp.ProtoMajor != 1 || resp.StatusCode != 200 {
+		t.Fatalf("%s %d, want HTTP/1.1 200", resp.Proto, resp.StatusCode)
+	}
+}

@@ -180,8 +180,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.api = &httpapi.API{Service: deps.Service, Auth: deps.Auth, Metrics: rec, Log: s.log}
 	s.opsRoutes = s.ops()
 
-	// ALPN as net/http negotiates it over TLS, HTTP/2 first.
-	httpTLS, c, cas, err := serverTLS(cfg.HTTPTLS, []string{"h2", "http/1.1"})
+	protocols, alpn := httpProtocols()
+	httpTLS, c, cas, err := serverTLS(cfg.HTTPTLS, alpn)
 	if err != nil {
 		return nil, fmt.Errorf("server: http %w", err)
 	}
@@ -198,6 +198,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			s.routes = append(s.routes, s.opsRoutes...)
 		}
 		s.httpSrv = newHTTPServer(s.closeWhenShuttingDown(s.api.Mux(s.routes)), httpTLS, s.log)
+		s.httpSrv.Protocols = protocols
 	}
 	if cfg.MetricsAddr != "" {
 		s.metricsSrv = newHTTPServer(s.closeWhenShuttingDown(s.api.Mux(s.opsRoutes)), nil, s.log)

@@ -5,6 +5,9 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/http"
+	"os"
+	"strings"
 	"sync/atomic"
 
 	"github.com/riskgate/riskgate/internal/tlsfiles"
@@ -45,6 +48,29 @@ func (c *certificate) load() error {
 }
 
 func (c *certificate) get(*tls.ClientHelloInfo) (*tls.Certificate, error) { return c.cur.Load(), nil }
+
+// httpProtocols are the protocols the HTTP listener speaks, and their
+// ALPN names over TLS: HTTP/1.1 and HTTP/2, or HTTP/1.1 alone with
+// GODEBUG=http2server=0 (net/http's switch, an escape hatch from an
+// HTTP/2 defect). The listener is given them explicitly, so that what it
+// serves is what every TLS configuration handed out per handshake
+// (clientCAs) offers: net/http adjusts the ALPN of the configuration it
+// is given, never of those.
+func httpProtocols() (*http.Protocols, []string) {
+	p := new(http.Protocols)
+	p.SetHTTP1(true)
+	h2 := true
+	for _, kv := range strings.Split(os.Getenv("GODEBUG"), ",") {
+		if k, v, _ := strings.Cut(strings.TrimSpace(kv), "="); k == "http2server" {
+			h2 = v != "0" // the last one wins
+		}
+	}
+	if !h2 {
+		return p, []string{"http/1.1"}
+	}
+	p.SetHTTP2(true)
+	return p, []string{"h2", "http/1.1"}
+}
 
 // serverTLS builds the tls.Config of a listener that negotiates
 // nextProtos (ALPN); nil when TLS is off. With a client CA file it also

@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -48,6 +49,15 @@ type Options struct {
 	// TLSConfig replaces the TLS configuration of a rediss:// URL (a
 	// private CA, client certificates).
 	TLSConfig *tls.Config
+	// RootCAs and ClientCert, with a rediss:// URL, are the CAs the
+	// server's certificate must chain to (nil: TLSConfig's, or the
+	// system's) and the certificate presented to it (Redis asks for one
+	// by default: tls-auth-clients yes), read at each new connection, so
+	// that files re-read on SIGHUP are used without a restart (see
+	// internal/tlsfiles). The name verified is the URL's host, as
+	// go-redis verifies it, for every server of a cluster or sentinel set.
+	RootCAs    interface{ Pool() *x509.CertPool }
+	ClientCert interface{ Certificate() *tls.Certificate }
 
 	DialTimeout  time.Duration // default 2s
 	ReadTimeout  time.Duration // default 1s; calls are bounded by their context too
@@ -480,7 +490,42 @@ func parseConfig(o *Options) (*clientConfig, error) {
 	if o.TLSConfig != nil {
 		*tlsConfig = o.TLSConfig
 	}
+	if o.RootCAs != nil || o.ClientCert != nil {
+		if *tlsConfig == nil {
+			return nil, errors.New("a CA or client certificate needs TLS: a rediss:// URL")
+		}
+		d := &tlsDialer{base: *tlsConfig, cas: o.RootCAs, cert: o.ClientCert, net: net.Dialer{Timeout: *dial}}
+		switch {
+		case c.cluster != nil:
+			c.cluster.Dialer = d.dial
+		case c.failover != nil:
+			c.failover.Dialer = d.dial
+		default:
+			c.single.Dialer = d.dial
+		}
+	}
 	return c, nil
+}
+
+// tlsDialer makes each connection with the CAs and client certificate in
+// force, over the TLS configuration go-redis would use (its server name,
+// skip_verify), which it otherwise keeps for good.
+type tlsDialer struct {
+	base *tls.Config
+	cas  interface{ Pool() *x509.CertPool }
+	cert interface{ Certificate() *tls.Certificate }
+	net  net.Dialer
+}
+
+func (d *tlsDialer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	cfg := d.base.Clone()
+	if d.cas != nil {
+		cfg.RootCAs = d.cas.Pool()
+	}
+	if d.cert != nil {
+		cfg.Certificates = []tls.Certificate{*d.cert.Certificate()}
+	}
+	return (&tls.Dialer{NetDialer: &d.net, Config: cfg}).DialContext(ctx, network, addr)
 }
 
 // scrub removes the URL's password from a parse error.

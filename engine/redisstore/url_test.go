@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -173,3 +174,26 @@ func TestNewUnreachable(t *testing.T) {
 		t.Error("a key prefix with a brace was accepted")
 	}
 }
+
+// TestTLSFilesNeedTLS: a CA or client certificate given for a redis://
+// URL is refused rather than ignored; with a rediss:// URL of any kind
+// each connection is made through the dial function that reads them.
+func TestTLSFilesNeedTLS(t *testing.T) {
+	cas := staticCAs{x509.NewCertPool()}
+	if _, err := parseConfig(&Options{URL: "redis://127.0.0.1:6379", RootCAs: cas}); err == nil || !strings.Contains(err.Error(), "rediss://") {
+		t.Fatalf("a CA for redis://: %v", err)
+	}
+	for _, url := range []string{"rediss://127.0.0.1:6379", "rediss+cluster://127.0.0.1:7000?addr=127.0.0.1:7001", "rediss+sentinel://127.0.0.1:26379?master_name=m"} {
+		c, err := parseConfig(&Options{URL: url, RootCAs: cas})
+		if err != nil {
+			t.Fatalf("%s: %v", url, err)
+		}
+		if (c.single == nil || c.single.Dialer == nil) && (c.cluster == nil || c.cluster.Dialer == nil) && (c.failover == nil || c.failover.Dialer == nil) {
+			t.Errorf("%s: no dial function reads the CA file", url)
+		}
+	}
+}
+
+type staticCAs struct{ pool *x509.CertPool }
+
+func (s staticCAs) Pool() *x509.CertPool { return s.pool }

@@ -43,6 +43,9 @@ type Server struct {
 	URL string
 	// Port is the TCP port.
 	Port int
+	// TLSAddr and TLSURL (rediss://TLSAddr) are the TLS port of a
+	// server started with StartTLS; empty otherwise.
+	TLSAddr, TLSURL string
 
 	t    testing.TB
 	dir  string
@@ -58,18 +61,49 @@ type Server struct {
 // redis-server (for example "--maxmemory", "10mb").
 func Start(t testing.TB, extra ...string) *Server {
 	t.Helper()
+	return start(t, nil, extra)
+}
+
+// TLSFiles are a TLS port's PEM files: the server's certificate and key,
+// and the CA that clients' certificates must chain to.
+type TLSFiles struct {
+	Cert, Key, CA string
+}
+
+// StartTLS starts a server as Start does, with a TLS port besides its
+// plain one (which Do and Ping use). The TLS port asks clients for a
+// certificate chaining to files.CA, as Redis does by default
+// (tls-auth-clients yes).
+func StartTLS(t testing.TB, files TLSFiles, extra ...string) *Server {
+	t.Helper()
+	return start(t, &files, extra)
+}
+
+func start(t testing.TB, files *TLSFiles, extra []string) *Server {
+	t.Helper()
 	bin := Binary(t)
-	s, err := freeport.Start(freeport.Options{}, func(ports []netip.AddrPort) (*Server, error) {
+	ports := 1
+	if files != nil {
+		ports = 2
+	}
+	s, err := freeport.Start(freeport.Options{Ports: ports}, func(ports []netip.AddrPort) (*Server, error) {
 		port := int(ports[0].Port())
 		// A folder of its own: the log of a start on a taken port
 		// does not make the next one's failure look the same.
 		s := &Server{Addr: ports[0].String(), Port: port, t: t, dir: t.TempDir()}
 		s.URL = "redis://" + s.Addr
-		s.args = append([]string{
+		s.args = []string{
 			"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 			"--dir", s.dir, "--protected-mode", "yes", "--logfile", filepath.Join(s.dir, "redis.log"),
 			"--daemonize", "no",
-		}, extra...)
+		}
+		if files != nil {
+			s.TLSAddr = ports[1].String()
+			s.TLSURL = "rediss://" + s.TLSAddr
+			s.args = append(s.args, "--tls-port", strconv.Itoa(int(ports[1].Port())),
+				"--tls-cert-file", files.Cert, "--tls-key-file", files.Key, "--tls-ca-cert-file", files.CA)
+		}
+		s.args = append(s.args, extra...)
 		return s, s.start(bin)
 	})
 	if err != nil {

@@ -48,9 +48,9 @@ type Use struct {
 	File File
 }
 
-// errCutShort is a PEM block begun and not ended: most often a file read
-// while it was being written.
-var errCutShort = errors.New("a PEM block is cut short (the file read while it was being written?)")
+// errCutShort is a PEM block begun that does not decode: most often a
+// file read while it was being written.
+var errCutShort = errors.New("a PEM block does not decode: cut short (the file read while it was being written?) or not base64")
 
 // CAs is a PEM file of CA certificates.
 type CAs struct {

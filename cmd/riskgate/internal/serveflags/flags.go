@@ -29,6 +29,7 @@ type Config struct {
 	Kratos        KratosConfig   `embed:"" prefix:"kratos-" yaml:"kratos" group:"Ory Kratos hook"`
 	Store         string         `help:"State store: memory, or a Redis URL (redis://, rediss://, unix://; Cluster and Sentinel forms in docs/configuration.md)." default:"memory" group:"State"`
 	StoreTimeout  time.Duration  `help:"Bound on every store call; past it the decision is made without state. 0: none for memory, 50ms for Redis." default:"0s" group:"State"`
+	StoreTLS      StoreTLSConfig `embed:"" prefix:"store-tls-" yaml:"store_tls" group:"State"`
 	Memory        MemoryConfig   `embed:"" prefix:"memory-" yaml:"memory" group:"State"`
 	AttemptWindow time.Duration  `help:"How long an attempt_id is remembered in the store: an attempt delivered again within it (a Kafka redelivery after a rebalance, a retry reaching another node) is neither counted twice in the attack windows nor decided differently, and an outcome sent with its attempt is applied once. In Redis each costs a key of a few hundred bytes, and a user with attempts in the window a list of them (about 140 bytes) that Forget erases them by; the memory store keeps at most --memory-max-attempts. 0: 10m." default:"10m" group:"State"`
 	RulesWatch    bool           `help:"Reload the rule files when they change." default:"true" negatable:"" group:"Rules"`
@@ -78,6 +79,13 @@ type KratosConfig struct {
 	Tenant    string `help:"Tenant of the logins the Kratos hook scores (one per Kratos project); empty: default."`
 	StepUp    string `help:"What step_up does in Kratos: interrupt (refuse the password login with a message inviting another way in) or allow (let it through, for Kratos configured to require the second factor of users who have one; with --kratos-on-error step_up, errors then let logins in too: serve warns)." default:"interrupt" enum:"interrupt,allow"`
 	OnError   string `help:"The Kratos hook's answer when riskgate cannot decide (a request the template does not fit, such as one without the address; a store outage is not one: the engine decides without state). step_up is what --kratos-step-up says: with allow, such logins get a session; choose deny there." default:"step_up" enum:"allow,step_up,deny"`
+}
+
+// StoreTLSConfig mirrors node.StoreTLSConfig.
+type StoreTLSConfig struct {
+	CA   string `help:"CA certificates (PEM) Redis's certificate must chain to, with a rediss:// --store (default: the system's). Reloaded on SIGHUP." placeholder:"FILE"`
+	Cert string `help:"Client certificate (PEM) presented to Redis, with a rediss:// --store: Redis asks for one by default over TLS (tls-auth-clients yes). Reloaded with its key on SIGHUP." placeholder:"FILE"`
+	Key  string `help:"The Redis client certificate's private key (PEM)." placeholder:"FILE"`
 }
 
 // MemoryConfig mirrors node.MemoryConfig.
