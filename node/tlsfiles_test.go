@@ -130,7 +130,8 @@ func TestTLSFilesOnANode(t *testing.T) {
 
 // TestTLSFileReloadOnSIGHUP: SIGHUP re-reads the gRPC listener's client
 // CA file: a client of the CA put in the file is served from then on, one
-// of the CA taken out is refused, and the file's series follow. A file
+// of the CA taken out is refused, its connection open before closed, and
+// the file's series follow. A file
 // that fails to re-read keeps the CA in force, and is counted.
 func TestTLSFileReloadOnSIGHUP(t *testing.T) {
 	dir := t.TempDir()
@@ -168,9 +169,7 @@ func TestTLSFileReloadOnSIGHUP(t *testing.T) {
 		t.Fatal(err)
 	}
 	serverPool.AppendCertsFromPEM(serverPEM)
-	// health answers over a new connection with the client certificate
-	// of certFile, as a load balancer's probe would.
-	health := func(certFile, keyFile string) error {
+	connect := func(certFile, keyFile string) *grpc.ClientConn {
 		pair, err := tls.LoadX509KeyPair(certFile, keyFile)
 		if err != nil {
 			t.Fatal(err)
@@ -180,11 +179,20 @@ func TestTLSFileReloadOnSIGHUP(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer conn.Close()
+		return conn
+	}
+	check := func(conn *grpc.ClientConn) error {
 		rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
 		defer rcancel()
 		_, err = healthpb.NewHealthClient(conn).Check(rctx, &healthpb.HealthCheckRequest{})
 		return err
+	}
+	// health answers over a new connection with the client certificate
+	// of certFile, as a load balancer's probe would.
+	health := func(certFile, keyFile string) error {
+		conn := connect(certFile, keyFile)
+		defer conn.Close()
+		return check(conn)
 	}
 	series := func() (float64, float64) {
 		k := "grpc-client-ca " + clients
@@ -207,6 +215,12 @@ func TestTLSFileReloadOnSIGHUP(t *testing.T) {
 	if err := health(newCert, newKey); err == nil {
 		t.Fatal("a client of a CA not in the file was served")
 	}
+	// A client of the CA about to be taken out, connected before.
+	open := connect(oldCert, oldKey)
+	defer open.Close()
+	if err := check(open); err != nil {
+		t.Fatal(err)
+	}
 
 	filetest.Copy(t, newCert, clients)
 	sighup(func() bool { until, _ := series(); return until == float64(day(90).Unix()) })
@@ -215,6 +229,12 @@ func TestTLSFileReloadOnSIGHUP(t *testing.T) {
 	}
 	if err := health(oldCert, oldKey); err == nil {
 		t.Error("a client of the CA taken out was served")
+	}
+	// The SIGHUP closes it after the file's series moved: wait for it.
+	for deadline := time.Now().Add(10 * time.Second); check(open) == nil; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the connection of a client of the CA taken out, open before, was kept")
+		}
 	}
 
 	if err := os.WriteFile(clients, []byte("-----BEGIN CERTIFICATE-----\nMIIB"), 0o600); err != nil {

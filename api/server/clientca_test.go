@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/tls"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
 	pb "github.com/riskgate/riskgate/api/gen/riskgate/v1"
@@ -132,4 +134,109 @@ func TestClientCAWithoutHTTP2(t *testing.T) {
 	if resp.ProtoMajor != 1 || resp.StatusCode != 200 {
 		t.Fatalf("%s %d, want HTTP/1.1 200", resp.Proto, resp.StatusCode)
 	}
+}
+
+// TestClientCARemovedCutsConnections: connections open when a CA is taken
+// out of the client CA file are closed by CutUntrustedClients, on both
+// listeners, so that a client of that CA calling often does not keep its
+// keep-alive connection for good; a client of a CA still in the file, and
+// a client without a certificate (client_auth optional, with a token),
+// keep theirs. A second call with the file unchanged closes nothing.
+func TestClientCARemovedCutsConnections(t *testing.T) {
+	oldCA, newCA := newPKI(t), newPKI(t)
+	clients := filepath.Join(t.TempDir(), "clients.pem")
+	both, err := os.ReadFile(oldCA.caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newPEM, err := os.ReadFile(newCA.caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	filetest.Replace(t, clients, append(both, newPEM...))
+	listener := server.TLS{CertFile: oldCA.certFile, KeyFile: oldCA.keyFile, ClientCAFile: clients, ClientAuth: "optional"}
+	ts := startServer(t, testOpts{httpTLS: listener, grpcTLS: listener})
+
+	// One keep-alive connection each; the server's certificate is the old
+	// CA's, which every client trusts.
+	client := func(certs ...tls.Certificate) *http.Client {
+		cfg := oldCA.client(certs...)
+		return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}, Timeout: 10 * time.Second}
+	}
+	newClientCfg := newCA.client(newCA.other)
+	newClientCfg.RootCAs = oldCA.pool
+	stays := &http.Client{Transport: &http.Transport{TLSClientConfig: newClientCfg, ForceAttemptHTTP2: true}, Timeout: 10 * time.Second}
+	cut, anonymous := client(oldCA.other), client()
+	type conn struct {
+		name string
+		c    *http.Client
+		addr string
+	}
+	get := func(c *http.Client) (string, error) {
+		var local string
+		req, _ := http.NewRequest("GET", ts.url("/healthz"), nil)
+		req = req.WithContext(httptraceLocal(req.Context(), &local))
+		resp, err := c.Do(req)
+		if err != nil {
+			return "", err
+		}
+		resp.Body.Close()
+		return local, nil
+	}
+	conns := []*conn{{name: "old CA", c: cut}, {name: "new CA", c: stays}, {name: "no certificate", c: anonymous}}
+	for _, c := range conns {
+		if c.addr, err = get(c.c); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+	}
+	grpcCall := func(conn *grpc.ClientConn) error {
+		_, err := pb.NewRiskServiceClient(conn).Score(context.Background(), &pb.ScoreRequest{Attempt: &pb.Attempt{Ip: "81.2.69.160"}})
+		return err
+	}
+	oldGRPC := dial(t, ts.addrs.GRPC, credentials.NewTLS(oldCA.client(oldCA.other)))
+	newGRPC := dial(t, ts.addrs.GRPC, credentials.NewTLS(newClientCfg.Clone()))
+	for _, c := range []*grpc.ClientConn{oldGRPC, newGRPC} {
+		if err := grpcCall(c); err != nil {
+			t.Fatalf("gRPC before: %v", err)
+		}
+	}
+	if got := ts.srv.CutUntrustedClients(); got["http"] != 0 || got["grpc"] != 0 {
+		t.Fatalf("with both CAs in the file: closed %v", got)
+	}
+
+	filetest.Replace(t, clients, newPEM)
+	for _, f := range ts.srv.TLSFiles() {
+		if changed, err := f.File.Reload(); !changed || err != nil {
+			t.Fatalf("reload %s: %v, %v", f.Use, changed, err)
+		}
+	}
+	if got := ts.srv.CutUntrustedClients(); got["http"] != 1 || got["grpc"] != 1 {
+		t.Errorf("after the old CA was taken out: closed %v, want one connection a listener", got)
+	}
+	if got := ts.srv.CutUntrustedClients(); got["http"] != 0 || got["grpc"] != 0 {
+		t.Errorf("again with the file unchanged: closed %v", got)
+	}
+	for _, c := range conns {
+		addr, err := get(c.c)
+		switch {
+		case c.c == cut && err == nil:
+			t.Errorf("%s: served again (over %s, before %s)", c.name, addr, c.addr)
+		case c.c != cut && (err != nil || addr != c.addr):
+			t.Errorf("%s: %v, over %s, before %s: its connection was not kept", c.name, err, addr, c.addr)
+		}
+	}
+	if err := grpcCall(oldGRPC); err == nil {
+		t.Error("gRPC: the old CA's client was served again")
+	}
+	if err := grpcCall(newGRPC); err != nil {
+		t.Errorf("gRPC: the new CA's client: %v", err)
+	}
+}
+
+// httptraceLocal records the local address of the connection a request
+// goes over.
+func httptraceLocal(ctx context.Context, local *string) context.Context {
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
+		*local = info.Conn.LocalAddr().String()
+	}})
 }

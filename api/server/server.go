@@ -145,7 +145,7 @@ type Server struct {
 	grpcSrv    *grpc.Server
 	health     *health.Server
 	certs      []*certificate
-	clientCAs  []tlsfiles.Use
+	clientCAs  []listenerCAs
 
 	httpLn, grpcLn, metricsLn, pprofLn net.Listener
 	shuttingDown                       atomic.Bool
@@ -181,7 +181,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.opsRoutes = s.ops()
 
 	protocols, alpn := httpProtocols()
-	httpTLS, c, cas, err := serverTLS(cfg.HTTPTLS, alpn)
+	httpTLS, c, httpCAs, err := serverTLS(cfg.HTTPTLS, alpn)
 	if err != nil {
 		return nil, fmt.Errorf("server: http %w", err)
 	}
@@ -189,8 +189,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		c.listener = "http"
 		s.certs = append(s.certs, c)
 	}
-	if cas != nil && cfg.HTTPAddr != "" {
-		s.clientCAs = append(s.clientCAs, tlsfiles.Use{Use: "http-client-ca", File: cas})
+	if httpCAs != nil && cfg.HTTPAddr != "" {
+		s.clientCAs = append(s.clientCAs, listenerCAs{"http", httpCAs})
 	}
 	if cfg.HTTPAddr != "" {
 		s.routes = append(s.api.Routes(), deps.Routes...)
@@ -199,6 +199,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		}
 		s.httpSrv = newHTTPServer(s.closeWhenShuttingDown(s.api.Mux(s.routes)), httpTLS, s.log)
 		s.httpSrv.Protocols = protocols
+		if httpCAs != nil {
+			s.httpSrv.ConnState = httpCAs.conns.trackHTTP
+		}
 	}
 	if cfg.MetricsAddr != "" {
 		s.metricsSrv = newHTTPServer(s.closeWhenShuttingDown(s.api.Mux(s.opsRoutes)), nil, s.log)
@@ -210,7 +213,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		s.pprofSrv.WriteTimeout = 0 // profiles take their time
 	}
 
-	grpcTLS, c, cas, err := serverTLS(cfg.GRPCTLS, []string{"h2"})
+	grpcTLS, c, grpcCAs, err := serverTLS(cfg.GRPCTLS, []string{"h2"})
 	if err != nil {
 		return nil, fmt.Errorf("server: grpc %w", err)
 	}
@@ -218,8 +221,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		c.listener = "grpc"
 		s.certs = append(s.certs, c)
 	}
-	if cas != nil && cfg.GRPCAddr != "" {
-		s.clientCAs = append(s.clientCAs, tlsfiles.Use{Use: "grpc-client-ca", File: cas})
+	if grpcCAs != nil && cfg.GRPCAddr != "" {
+		s.clientCAs = append(s.clientCAs, listenerCAs{"grpc", grpcCAs})
 	}
 	s.health = health.NewServer()
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
@@ -250,7 +253,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 				MaxConnectionIdle: grpcIdleTimeout, MaxConnectionAge: grpcMaxAge, MaxConnectionAgeGrace: grpcAgeGrace,
 			}),
 		}
-		if grpcTLS != nil {
+		switch {
+		case grpcCAs != nil:
+			opts = append(opts, grpc.Creds(trackingCreds{credentials.NewTLS(grpcTLS), &grpcCAs.conns}))
+		case grpcTLS != nil:
 			opts = append(opts, grpc.Creds(credentials.NewTLS(grpcTLS)))
 		}
 		s.grpcSrv = grpc.NewServer(opts...)
@@ -552,7 +558,35 @@ func pprofMux() *http.ServeMux {
 // certificates against the file's contents in force: re-reading them
 // (SIGHUP) is their owner's, see tlsfiles. The listeners' key pairs are
 // ReloadCertificates'.
-func (s *Server) TLSFiles() []tlsfiles.Use { return s.clientCAs }
+func (s *Server) TLSFiles() []tlsfiles.Use {
+	var out []tlsfiles.Use
+	for _, l := range s.clientCAs {
+		out = append(out, tlsfiles.Use{Use: l.listener + "-client-ca", File: l.cas.cas})
+	}
+	return out
+}
+
+// listenerCAs is a served listener's client CA file.
+type listenerCAs struct {
+	listener string // http or grpc
+	cas      *clientCAs
+}
+
+// CutUntrustedClients closes the open connections of clients whose
+// certificate no longer chains to a CA of their listener's client CA file
+// as it was last re-read (TLSFiles), and returns how many it closed, by
+// listener (http, grpc). A listener whose file did not change since the
+// last call is not looked at. Call it after re-reading the files: a
+// connection is otherwise checked only at its handshake, and an HTTP
+// client that calls often keeps its connection for good.
+func (s *Server) CutUntrustedClients() map[string]int {
+	out := map[string]int{}
+	now := time.Now()
+	for _, l := range s.clientCAs {
+		out[l.listener] += l.cas.conns.cutUntrusted(l.cas.cas.Pool(), now)
+	}
+	return out
+}
 
 // ReloadCertificates reloads the listeners' key pairs (SIGHUP); a
 // certificate that fails to load keeps the previous one.

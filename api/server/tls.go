@@ -74,9 +74,9 @@ func httpProtocols() (*http.Protocols, []string) {
 
 // serverTLS builds the tls.Config of a listener that negotiates
 // nextProtos (ALPN); nil when TLS is off. With a client CA file it also
-// returns the file, re-read on SIGHUP: each handshake verifies client
-// certificates against the CAs in force (see clientCAs).
-func serverTLS(t TLS, nextProtos []string) (*tls.Config, *certificate, *tlsfiles.CAs, error) {
+// returns the file's clientCAs, re-read on SIGHUP: each handshake
+// verifies client certificates against the CAs in force.
+func serverTLS(t TLS, nextProtos []string) (*tls.Config, *certificate, *clientCAs, error) {
 	if !t.Enabled() {
 		if t.ClientCAFile != "" {
 			return nil, nil, nil, errors.New("tls: a client CA needs a server certificate and key")
@@ -111,7 +111,7 @@ func serverTLS(t TLS, nextProtos []string) (*tls.Config, *certificate, *tlsfiles
 	}
 	cc := &clientCAs{cas: cas, base: cfg.Clone()}
 	cfg.GetConfigForClient = cc.configFor
-	return cfg, c, cas, nil
+	return cfg, c, cc, nil
 }
 
 // clientCAs hands each handshake a configuration whose ClientCAs are the
@@ -121,10 +121,14 @@ func serverTLS(t TLS, nextProtos []string) (*tls.Config, *certificate, *tlsfiles
 // rooted in the pool in force: crypto/tls checks a resumed session's
 // chain against the ClientCAs of the configuration given here
 // (TestClientCAReload).
+//
+// Its conns are the listener's open connections, those of clients the
+// file no longer trusts closed after a reload (Server.CutUntrustedClients).
 type clientCAs struct {
-	cas  *tlsfiles.CAs
-	base *tls.Config // the listener's configuration, without GetConfigForClient
-	cur  atomic.Pointer[poolConfig]
+	cas   *tlsfiles.CAs
+	base  *tls.Config // the listener's configuration, without GetConfigForClient
+	cur   atomic.Pointer[poolConfig]
+	conns clientConns
 }
 
 type poolConfig struct {
