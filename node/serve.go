@@ -131,6 +131,8 @@ func (n *Node) Serve(ctx context.Context, reload <-chan os.Signal) error {
 				// rules, the certificates, the alert file, each data file.
 				_ = n.reload(srv)
 				_ = n.reloadData()
+				// Last: it waits for TLS handshakes in progress.
+				n.cutUntrustedClients(srv)
 			}
 		}
 	})
@@ -187,11 +189,6 @@ func (n *Node) Serve(ctx context.Context, reload <-chan os.Signal) error {
 func (n *Node) reload(srv *server.Server) error {
 	_, err := n.rules.Reload(rules.TriggerSignal)
 	err = errors.Join(err, srv.ReloadCertificates(), n.reloadTLSFiles())
-	for listener, closed := range srv.CutUntrustedClients() {
-		if closed > 0 {
-			n.log.Warn("connections of clients the client CA file no longer trusts closed", "listener", listener, "closed", closed)
-		}
-	}
 	if n.dispatcher != nil {
 		err = errors.Join(err, n.dispatcher.Reopen())
 	}

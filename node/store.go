@@ -249,7 +249,7 @@ func (t StoreTLSConfig) load(opts *redisstore.Options) ([]tlsfiles.Use, error) {
 	if t.Cert != "" {
 		cert, err := tlsfiles.LoadKeyPair(t.Cert, t.Key)
 		if err != nil {
-			return nil, fmt.Errorf("--store-tls-cert: %w", err)
+			return nil, fmt.Errorf("--store-tls-cert, --store-tls-key: %w", err)
 		}
 		opts.ClientCert = cert
 		files = append(files, tlsfiles.Use{Use: "store-client-cert", File: cert})

@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/riskgate/riskgate/api/server"
 	"github.com/riskgate/riskgate/internal/tlsfiles"
 )
 
@@ -18,7 +19,7 @@ import (
 // nothing before says so.
 var (
 	tlsFileExpiryDesc = prometheus.NewDesc("riskgate_tls_file_expiry_timestamp_seconds",
-		"When each TLS file in use stops being of use, by use (http-client-ca, grpc-client-ca, kafka-ca, kafka-client-cert, webhook-ca, store-ca, store-client-cert) and file, as loaded at start or at the last SIGHUP that read it: a CA file when its last certificate expires (a peer signed by a CA of the file that expires sooner fails sooner: watch the peers' own certificates), Kafka's client certificate when the first of its chain does.",
+		"When each TLS file in use stops being of use, by use (http-client-ca, grpc-client-ca, kafka-ca, kafka-client-cert, webhook-ca, store-ca, store-client-cert) and file, as loaded at start or at the last SIGHUP that read it: a CA file when its last certificate expires (a peer signed by a CA of the file that expires sooner fails sooner: watch the peers' own certificates), a client certificate (Kafka's, Redis's) when the first of its chain does.",
 		[]string{"use", "file"}, nil)
 	tlsFileFailuresDesc = prometheus.NewDesc("riskgate_tls_file_reload_failures_total",
 		"Re-reads (SIGHUP) of a TLS file refused, what was loaded before kept in use, by use and file.",
@@ -57,6 +58,16 @@ func (n *Node) reloadTLSFiles() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// cutUntrustedClients closes the open connections of the listeners'
+// clients that their client CA file, as just re-read, no longer trusts.
+func (n *Node) cutUntrustedClients(srv *server.Server) {
+	for listener, closed := range srv.CutUntrustedClients() {
+		if closed > 0 {
+			n.log.Warn("connections of clients the client CA file no longer trusts closed", "listener", listener, "closed", closed)
+		}
+	}
 }
 
 // tlsFilesCollector exports the node's TLS files. A file given for a part

@@ -576,14 +576,14 @@ type listenerCAs struct {
 // certificate no longer chains to a CA of their listener's client CA file
 // as it was last re-read (TLSFiles), and returns how many it closed, by
 // listener (http, grpc). A listener whose file did not change since the
-// last call is not looked at. Call it after re-reading the files: a
+// last call is not looked at; a certificate that expired while its
+// connection was open does not count (it was valid at the handshake). Call it after re-reading the files: a
 // connection is otherwise checked only at its handshake, and an HTTP
 // client that calls often keeps its connection for good.
 func (s *Server) CutUntrustedClients() map[string]int {
 	out := map[string]int{}
-	now := time.Now()
 	for _, l := range s.clientCAs {
-		out[l.listener] += l.cas.conns.cutUntrusted(l.cas.cas.Pool(), now)
+		out[l.listener] += l.cas.conns.cutUntrusted()
 	}
 	return out
 }

@@ -109,7 +109,7 @@ func serverTLS(t TLS, nextProtos []string) (*tls.Config, *certificate, *clientCA
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("tls: client CA: %w", err)
 	}
-	cc := &clientCAs{cas: cas, base: cfg.Clone()}
+	cc := &clientCAs{cas: cas, base: cfg.Clone(), conns: newClientConns(cas.Pool)}
 	cfg.GetConfigForClient = cc.configFor
 	return cfg, c, cc, nil
 }

@@ -3,7 +3,6 @@ package redisstore
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/internal/tlsfiles"
 )
 
 // Options configure a Store. URL (or Client) is required; zero values take
@@ -56,8 +56,8 @@ type Options struct {
 	// that files re-read on SIGHUP are used without a restart (see
 	// internal/tlsfiles). The name verified is the URL's host, as
 	// go-redis verifies it, for every server of a cluster or sentinel set.
-	RootCAs    interface{ Pool() *x509.CertPool }
-	ClientCert interface{ Certificate() *tls.Certificate }
+	RootCAs    *tlsfiles.CAs
+	ClientCert *tlsfiles.KeyPair
 
 	DialTimeout  time.Duration // default 2s
 	ReadTimeout  time.Duration // default 1s; calls are bounded by their context too
@@ -494,6 +494,9 @@ func parseConfig(o *Options) (*clientConfig, error) {
 		if *tlsConfig == nil {
 			return nil, errors.New("a CA or client certificate needs TLS: a rediss:// URL")
 		}
+		if o.RootCAs != nil && (*tlsConfig).InsecureSkipVerify {
+			return nil, errors.New("skip_verify=true would ignore the CA given: drop one of them")
+		}
 		d := &tlsDialer{base: *tlsConfig, cas: o.RootCAs, cert: o.ClientCert, net: net.Dialer{Timeout: *dial}}
 		switch {
 		case c.cluster != nil:
@@ -512,8 +515,8 @@ func parseConfig(o *Options) (*clientConfig, error) {
 // skip_verify), which it otherwise keeps for good.
 type tlsDialer struct {
 	base *tls.Config
-	cas  interface{ Pool() *x509.CertPool }
-	cert interface{ Certificate() *tls.Certificate }
+	cas  *tlsfiles.CAs
+	cert *tlsfiles.KeyPair
 	net  net.Dialer
 }
 

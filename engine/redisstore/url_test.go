@@ -2,15 +2,24 @@ package redisstore
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/internal/tlsfiles"
 )
 
 func TestURLForms(t *testing.T) {
@@ -176,12 +185,32 @@ func TestNewUnreachable(t *testing.T) {
 }
 
 // TestTLSFilesNeedTLS: a CA or client certificate given for a redis://
-// URL is refused rather than ignored; with a rediss:// URL of any kind
-// each connection is made through the dial function that reads them.
+// URL is refused rather than ignored, and so is a CA with skip_verify,
+// which would ignore it; with a rediss:// URL of any kind each connection
+// is made through the dial function that reads them.
 func TestTLSFilesNeedTLS(t *testing.T) {
-	cas := staticCAs{x509.NewCertPool()}
-	if _, err := parseConfig(&Options{URL: "redis://127.0.0.1:6379", RootCAs: cas}); err == nil || !strings.Contains(err.Error(), "rediss://") {
-		t.Fatalf("a CA for redis://: %v", err)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "redis CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cas, err := tlsfiles.LoadCAs(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for url, want := range map[string]string{
+		"redis://127.0.0.1:6379":                   "rediss://",
+		"rediss://127.0.0.1:6379?skip_verify=true": "skip_verify",
+	} {
+		if _, err := parseConfig(&Options{URL: url, RootCAs: cas}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("a CA for %s: %v, want %q", url, err, want)
+		}
 	}
 	for _, url := range []string{"rediss://127.0.0.1:6379", "rediss+cluster://127.0.0.1:7000?addr=127.0.0.1:7001", "rediss+sentinel://127.0.0.1:26379?master_name=m"} {
 		c, err := parseConfig(&Options{URL: url, RootCAs: cas})
@@ -193,7 +222,3 @@ func TestTLSFilesNeedTLS(t *testing.T) {
 		}
 	}
 }
-
-type staticCAs struct{ pool *x509.CertPool }
-
-func (s staticCAs) Pool() *x509.CertPool { return s.pool }

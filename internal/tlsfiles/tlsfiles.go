@@ -41,8 +41,8 @@ type File interface {
 }
 
 // Use is a TLS file and what it is for, as the node reloads and reports
-// it: http-client-ca, grpc-client-ca, kafka-ca, kafka-client-cert or
-// webhook-ca.
+// it: http-client-ca, grpc-client-ca, kafka-ca, kafka-client-cert,
+// webhook-ca, store-ca or store-client-cert.
 type Use struct {
 	Use  string
 	File File
