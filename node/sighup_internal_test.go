@@ -87,16 +87,7 @@ func TestSIGHUPReloadsDataFiles(t *testing.T) {
 	breach := func(pw string) bool { h := sha1.Sum([]byte(pw)); found, _ := n.breach(&h); return found }
 	addr := netip.MustParseAddr("10.2.0.1")
 
-	hup := make(chan os.Signal, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- n.Serve(ctx, hup) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	hup := serveWithSIGHUP(t, n)
 
 	rewriteUnseen(t, deny, []byte("10.2.0.0/16\n"))
 	rewriteUnseen(t, tor, []byte("10.2.0.0/16\n"))
@@ -117,5 +108,34 @@ func TestSIGHUPReloadsDataFiles(t *testing.T) {
 			t.Fatalf("after SIGHUP: lists %v, tor %v, letmein %v, hunter2 %v, geoip %+v", l, isTor, breach("letmein"), breach("hunter2"), geo.Stats())
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// serveWithSIGHUP serves n until the test ends, and returns the channel
+// its SIGHUPs come on (any value: what SIGHUP sends).
+func serveWithSIGHUP(t *testing.T, n *Node) chan<- os.Signal {
+	t.Helper()
+	hup := make(chan os.Signal, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Serve(ctx, hup) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	return hup
+}
+
+// sighupUntil sends a SIGHUP and waits until done reports true, failing
+// with what says otherwise.
+func sighupUntil(t *testing.T, hup chan<- os.Signal, done func() bool, what func() string) {
+	t.Helper()
+	hup <- os.Interrupt
+	for deadline := time.Now().Add(30 * time.Second); !done(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after SIGHUP: %s", what())
+		}
 	}
 }

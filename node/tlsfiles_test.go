@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"log/slog"
 	"math/big"
 	"net"
@@ -131,8 +132,8 @@ func TestTLSFilesOnANode(t *testing.T) {
 // TestTLSFileReloadOnSIGHUP: SIGHUP re-reads the gRPC listener's client
 // CA file: a client of the CA put in the file is served from then on, one
 // of the CA taken out is refused, its connection open before closed, and
-// the file's series follow. A file
-// that fails to re-read keeps the CA in force, and is counted.
+// the file's series follow. A file that fails to re-read keeps the CA in
+// force, and is counted.
 func TestTLSFileReloadOnSIGHUP(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Now().Truncate(time.Second)
@@ -153,16 +154,7 @@ func TestTLSFileReloadOnSIGHUP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hup := make(chan os.Signal, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- n.Serve(ctx, hup) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	hup := serveWithSIGHUP(t, n)
 	serverPool := x509.NewCertPool()
 	serverPEM, err := os.ReadFile(cert)
 	if err != nil {
@@ -182,9 +174,9 @@ func TestTLSFileReloadOnSIGHUP(t *testing.T) {
 		return conn
 	}
 	check := func(conn *grpc.ClientConn) error {
-		rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
+		rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer rcancel()
-		_, err = healthpb.NewHealthClient(conn).Check(rctx, &healthpb.HealthCheckRequest{})
+		_, err := healthpb.NewHealthClient(conn).Check(rctx, &healthpb.HealthCheckRequest{})
 		return err
 	}
 	// health answers over a new connection with the client certificate
@@ -199,15 +191,12 @@ func TestTLSFileReloadOnSIGHUP(t *testing.T) {
 		return seriesValues(t, reg, "riskgate_tls_file_expiry_timestamp_seconds", "use", "file")[k],
 			seriesValues(t, reg, "riskgate_tls_file_reload_failures_total", "use", "file")[k]
 	}
-	sighup := func(until func() bool) {
+	sighup := func(done func() bool) {
 		t.Helper()
-		hup <- os.Interrupt // any value: what SIGHUP sends
-		for deadline := time.Now().Add(10 * time.Second); !until(); time.Sleep(10 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				until, failures := series()
-				t.Fatalf("after SIGHUP: expiry %v, failures %v", until, failures)
-			}
-		}
+		sighupUntil(t, hup, done, func() string {
+			until, failures := series()
+			return fmt.Sprintf("expiry %v, failures %v", until, failures)
+		})
 	}
 	if err := health(oldCert, oldKey); err != nil {
 		t.Fatalf("a client of the CA in the file: %v", err)
@@ -276,28 +265,16 @@ func TestStoreTLSReloadOnSIGHUP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hup := make(chan os.Signal, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- n.Serve(ctx, hup) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	hup := serveWithSIGHUP(t, n)
 	up := func() float64 { return seriesValues(t, reg, "riskgate_store_up")[""] }
 	expiry := func(use, file string) float64 {
 		return seriesValues(t, reg, "riskgate_tls_file_expiry_timestamp_seconds", "use", "file")[use+" "+file]
 	}
-	sighup := func(until func() bool) {
+	sighup := func(done func() bool) {
 		t.Helper()
-		hup <- os.Interrupt // any value: what SIGHUP sends
-		for deadline := time.Now().Add(30 * time.Second); !until(); time.Sleep(20 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("after SIGHUP: store up %v, CA file until %v, client certificate until %v", up(), expiry("store-ca", ca), expiry("store-client-cert", cert))
-			}
-		}
+		sighupUntil(t, hup, done, func() string {
+			return fmt.Sprintf("store up %v, CA file until %v, client certificate until %v", up(), expiry("store-ca", ca), expiry("store-client-cert", cert))
+		})
 	}
 	time.Sleep(500 * time.Millisecond) // the background connector tried
 	if up() != 0 {
