@@ -50,6 +50,10 @@ type Config struct {
 	RulesPoll     time.Duration `help:"How often to compare the rule files for changes, besides file notifications (negative, such as -1s: never)." default:"1m" group:"Rules"`
 	MaxClockSkew  time.Duration `help:"Reject attempts dated further in the future than this (0 disables the check)." default:"5m"`
 
+	// TLSWatch re-reads the TLS files when they change on disk (SIGHUP
+	// does anyway).
+	TLSWatch bool `help:"Re-read the TLS certificates, keys and CA files when they change on disk (as cert-manager and certbot renew them), not only on SIGHUP." default:"true" negatable:""`
+
 	PprofAddr string `help:"Serve Go's pprof profiles on this address (keep it on loopback); empty: off."`
 	GCPercent int    `help:"Go garbage collector target, as GOGC: the heap may grow this many percent over the live data before a collection. The state store is a large live heap that every collection marks, so collecting less often saves about a quarter of the CPU per call, for about twice the heap. GOGC in the environment, when set, wins; 0 leaves the runtime's default (100)." default:"400"`
 
@@ -114,16 +118,16 @@ type GRPCConfig struct {
 // private CA and a client certificate, which Redis asks for by default
 // over TLS (tls-auth-clients yes).
 type StoreTLSConfig struct {
-	CA   string `help:"CA certificates (PEM) Redis's certificate must chain to, with a rediss:// --store (default: the system's). Reloaded on SIGHUP." placeholder:"FILE"`
-	Cert string `help:"Client certificate (PEM) presented to Redis, with a rediss:// --store: Redis asks for one by default over TLS (tls-auth-clients yes). Reloaded with its key on SIGHUP." placeholder:"FILE"`
+	CA   string `help:"CA certificates (PEM) Redis's certificate must chain to, with a rediss:// --store (default: the system's). Re-read when it changes, and on SIGHUP." placeholder:"FILE"`
+	Cert string `help:"Client certificate (PEM) presented to Redis, with a rediss:// --store: Redis asks for one by default over TLS (tls-auth-clients yes). Re-read with its key when they change, and on SIGHUP." placeholder:"FILE"`
 	Key  string `help:"The Redis client certificate's private key (PEM)." placeholder:"FILE"`
 }
 
 // TLSConfig is one listener's TLS.
 type TLSConfig struct {
-	Cert       string `help:"TLS certificate file (PEM); with the key, the listener serves TLS. Reloaded on SIGHUP." placeholder:"FILE"`
+	Cert       string `help:"TLS certificate file (PEM); with the key, the listener serves TLS. Re-read when it changes, and on SIGHUP." placeholder:"FILE"`
 	Key        string `help:"TLS private key file (PEM)." placeholder:"FILE"`
-	ClientCA   string `help:"CA certificates (PEM) that client certificates must chain to; enables mutual TLS. Reloaded on SIGHUP." placeholder:"FILE"`
+	ClientCA   string `help:"CA certificates (PEM) that client certificates must chain to; enables mutual TLS. Re-read when it changes, and on SIGHUP." placeholder:"FILE"`
 	ClientAuth string `help:"With a client CA: optional (verify a certificate when one is presented) or require." default:"optional" enum:"optional,require"`
 }
 

@@ -171,6 +171,9 @@ type Node struct {
 
 	tlsMu    sync.Mutex
 	tlsFiles []tlsfiles.Use // the TLS files in use besides the listeners' key pairs
+	// tlsReloadMu makes a SIGHUP's reload of the TLS files and the watch's
+	// one at a time, each with its sweep of untrusted clients.
+	tlsReloadMu sync.Mutex
 
 	closers   []closer // in the order things were opened
 	closeOnce sync.Once

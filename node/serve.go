@@ -120,6 +120,12 @@ func (n *Node) Serve(ctx context.Context, reload <-chan os.Signal) error {
 			}
 		})
 	}
+	var tlsWatch interface{ Close() error }
+	if n.cfg.TLSWatch {
+		if w := n.watchTLSFiles(srv); w != nil {
+			tlsWatch = w
+		}
+	}
 	bg.Go(func() {
 		for {
 			select {
@@ -132,7 +138,9 @@ func (n *Node) Serve(ctx context.Context, reload <-chan os.Signal) error {
 				_ = n.reload(srv)
 				_ = n.reloadData()
 				// Last: it waits for TLS handshakes in progress.
+				n.tlsReloadMu.Lock()
 				n.cutUntrustedClients(srv)
+				n.tlsReloadMu.Unlock()
 			}
 		}
 	})
@@ -162,6 +170,9 @@ func (n *Node) Serve(ctx context.Context, reload <-chan os.Signal) error {
 	}
 	serveErr := srv.Serve(live)
 	stop()
+	if tlsWatch != nil {
+		_ = tlsWatch.Close()
+	}
 	runners.Wait()
 	timeout := n.cfg.Shutdown.Timeout
 	if timeout <= 0 {
@@ -188,7 +199,9 @@ func (n *Node) Serve(ctx context.Context, reload <-chan os.Signal) error {
 // Each part logs and counts its own failures.
 func (n *Node) reload(srv *server.Server) error {
 	_, err := n.rules.Reload(rules.TriggerSignal)
+	n.tlsReloadMu.Lock()
 	err = errors.Join(err, srv.ReloadCertificates(), n.reloadTLSFiles())
+	n.tlsReloadMu.Unlock()
 	if n.dispatcher != nil {
 		err = errors.Join(err, n.dispatcher.Reopen())
 	}

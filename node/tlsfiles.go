@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -19,10 +20,10 @@ import (
 // nothing before says so.
 var (
 	tlsFileExpiryDesc = prometheus.NewDesc("riskgate_tls_file_expiry_timestamp_seconds",
-		"When each TLS file in use stops being of use, by use (http-client-ca, grpc-client-ca, kafka-ca, kafka-client-cert, webhook-ca, store-ca, store-client-cert) and file, as loaded at start or at the last SIGHUP that read it: a CA file when its last certificate expires (a peer signed by a CA of the file that expires sooner fails sooner: watch the peers' own certificates), a client certificate (Kafka's, Redis's) when the first of its chain does.",
+		"When each TLS file in use stops being of use, by use (http-client-ca, grpc-client-ca, kafka-ca, kafka-client-cert, webhook-ca, store-ca, store-client-cert) and file, as loaded at start or last re-read (the file changed, or SIGHUP): a CA file when its last certificate expires (a peer signed by a CA of the file that expires sooner fails sooner: watch the peers' own certificates), a client certificate (Kafka's, Redis's) when the first of its chain does.",
 		[]string{"use", "file"}, nil)
 	tlsFileFailuresDesc = prometheus.NewDesc("riskgate_tls_file_reload_failures_total",
-		"Re-reads (SIGHUP) of a TLS file refused, what was loaded before kept in use, by use and file.",
+		"Re-reads of a TLS file (it changed on disk, or SIGHUP) refused, what was loaded before kept in use, by use and file.",
 		[]string{"use", "file"}, nil)
 )
 
@@ -43,11 +44,18 @@ func (n *Node) tlsFilesInUse() []tlsfiles.Use {
 // reloadTLSFiles is SIGHUP's part for the TLS files: each is re-read, and
 // the next handshakes use what it holds; a file that fails keeps what was
 // loaded before (a CA bundle or key pair caught half written, a key that
-// does not match its certificate). Connections already open are not cut:
-// a certificate is checked at the handshake.
-func (n *Node) reloadTLSFiles() error {
+// does not match its certificate). The open connections of clients that
+// a client CA file no longer trusts are closed after (cutUntrustedClients).
+func (n *Node) reloadTLSFiles() error { return n.reloadTLSFilesOf("") }
+
+// reloadTLSFilesOf re-reads the TLS files that read path, or all of them
+// for "".
+func (n *Node) reloadTLSFilesOf(path string) error {
 	var errs []error
 	for _, f := range n.tlsFilesInUse() {
+		if path != "" && !slices.Contains(f.File.Paths(), path) {
+			continue
+		}
 		changed, err := f.File.Reload()
 		switch {
 		case err != nil:

@@ -325,3 +325,83 @@ func TestListenAgainAfterAPortTaken(t *testing.T) {
 		t.Fatalf("series %v, want the HTTP client CA once", got)
 	}
 }
+
+// TestTLSFilesWatched: without a SIGHUP, a client CA file and a
+// listener's key pair replaced on disk (as cert-manager and certbot do)
+// are re-read: the client of the CA put in the file is served, the
+// listener serves its new certificate, and the series follow. A file
+// merely touched is no change.
+func TestTLSFilesWatched(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now().Truncate(time.Second)
+	day := func(n int) time.Time { return now.Add(time.Duration(n) * 24 * time.Hour) }
+	oldServer, oldServerKey := writeCerts(t, dir, "server", day(2))
+	newServer, newServerKey := writeCerts(t, dir, "server-next", day(80))
+	oldClient, _ := writeCerts(t, dir, "old-client", day(30))
+	newClient, newClientKey := writeCerts(t, dir, "new-client", day(90))
+	cert, key, clients := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"), filepath.Join(dir, "clients.pem")
+	filetest.Copy(t, oldServer, cert)
+	filetest.Copy(t, oldServerKey, key)
+	filetest.Copy(t, oldClient, clients)
+	cfg := Config{HTTP: HTTPConfig{Addr: "127.0.0.1:0"}, GRPC: GRPCConfig{Addr: "127.0.0.1:0"}, TLSWatch: true}
+	cfg.GRPC.TLS = TLSConfig{Cert: cert, Key: key, ClientCA: clients, ClientAuth: "require"}
+	reg := prometheus.NewRegistry()
+	n, err := New(context.Background(), cfg, WithRegistry(reg), WithSecret([]byte("tls-watch-test-secret-0123")), WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	serving, stop := context.WithCancel(context.Background())
+	addrs, wait, err := n.Start(serving)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { stop(); _ = wait() }()
+	series := func() (client, listener float64) {
+		return seriesValues(t, reg, "riskgate_tls_file_expiry_timestamp_seconds", "use", "file")["grpc-client-ca "+clients],
+			seriesValues(t, reg, "riskgate_tls_certificate_expiry_timestamp_seconds", "listener", "cert")["grpc "+cert]
+	}
+	if c, l := series(); c != float64(day(30).Unix()) || l != float64(day(2).Unix()) {
+		t.Fatalf("at start: client CA until %v, listener's certificate until %v", c, l)
+	}
+	// Touched, not changed.
+	if err := os.Chtimes(clients, time.Now(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+
+	filetest.Copy(t, newClient, clients)
+	filetest.Copy(t, newServer, cert)
+	filetest.Copy(t, newServerKey, key)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if c, l := series(); c == float64(day(90).Unix()) && l == float64(day(80).Unix()) {
+			break
+		}
+		if time.Now().After(deadline) {
+			c, l := series()
+			t.Fatalf("not re-read: client CA until %v, listener's certificate until %v", c, l)
+		}
+	}
+	if failures := seriesValues(t, reg, "riskgate_tls_file_reload_failures_total", "use", "file")["grpc-client-ca "+clients]; failures != 0 {
+		t.Errorf("reload failures %v", failures)
+	}
+	// The new client connects, and sees the new certificate.
+	roots := x509.NewCertPool()
+	pemData, err := os.ReadFile(newServer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots.AppendCertsFromPEM(pemData)
+	pair, err := tls.LoadX509KeyPair(newClient, newClientKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := grpc.NewClient(addrs.GRPC, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: roots, Certificates: []tls.Certificate{pair}, ServerName: "server-next", MinVersion: tls.VersionTLS12})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if _, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+		t.Errorf("a client of the new CA, verifying the new certificate: %v", err)
+	}
+}

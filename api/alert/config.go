@@ -37,7 +37,7 @@ type Config struct {
 	WebhookSecret     string `kong:"-" yaml:"-" json:"-"`
 	// WebhookCA is a PEM file of the CAs the webhook's certificate must
 	// chain to, for a receiver behind a private CA; default the system's.
-	WebhookCA string `help:"CA certificates (PEM) the webhook's certificate must chain to, for a receiver behind a private CA (default: the system's). Reloaded on SIGHUP." placeholder:"FILE"`
+	WebhookCA string `help:"CA certificates (PEM) the webhook's certificate must chain to, for a receiver behind a private CA (default: the system's). Re-read when it changes, and on SIGHUP." placeholder:"FILE"`
 	// QueueSize bounds the alerts each sink holds while it is slow or
 	// down; past it new alerts are dropped and counted.
 	QueueSize int `help:"Alerts each sink may hold while it is slow or unreachable; past that, new alerts are dropped and counted (riskgate_alerts_dropped_total)." default:"10000"`

@@ -588,6 +588,16 @@ func (s *Server) CutUntrustedClients() map[string]int {
 	return out
 }
 
+// CertificateFiles are the listeners' certificate and key files, which
+// ReloadCertificates reads.
+func (s *Server) CertificateFiles() []string {
+	var out []string
+	for _, c := range s.certs {
+		out = append(out, c.certFile, c.keyFile)
+	}
+	return out
+}
+
 // ReloadCertificates reloads the listeners' key pairs (SIGHUP); a
 // certificate that fails to load keeps the previous one.
 func (s *Server) ReloadCertificates() error {

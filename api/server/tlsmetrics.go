@@ -16,7 +16,7 @@ var (
 	certExpiry = prometheus.NewDesc("riskgate_tls_certificate_expiry_timestamp_seconds",
 		"When the listener's certificate in use expires (its NotAfter), by listener and certificate file.", []string{"listener", "cert"}, nil)
 	certFailures = prometheus.NewDesc("riskgate_tls_certificate_reload_failures_total",
-		"Certificate reloads (SIGHUP) refused, the previous certificate kept, by listener and certificate file.", []string{"listener", "cert"}, nil)
+		"Certificate reloads (its files changed, or SIGHUP) refused, the previous certificate kept, by listener and certificate file.", []string{"listener", "cert"}, nil)
 )
 
 func (c certCollector) Describe(ch chan<- *prometheus.Desc) {

@@ -96,10 +96,10 @@ type TLSOptions struct {
 	Enabled bool `help:"Connect to the brokers with TLS (implied by the other --kafka-tls-* settings)." yaml:"enabled"`
 	// CA is a PEM file of the CAs that broker certificates must chain to;
 	// default the system's.
-	CA string `help:"CA certificates (PEM) the brokers' certificates must chain to (default: the system's). Reloaded on SIGHUP." placeholder:"FILE"`
+	CA string `help:"CA certificates (PEM) the brokers' certificates must chain to (default: the system's). Re-read when it changes, and on SIGHUP." placeholder:"FILE"`
 	// Cert and Key are the client certificate and key (PEM), for brokers
 	// that require client authentication.
-	Cert string `help:"Client certificate (PEM), for brokers that require one. Reloaded with its key on SIGHUP." placeholder:"FILE"`
+	Cert string `help:"Client certificate (PEM), for brokers that require one. Re-read with its key when they change, and on SIGHUP." placeholder:"FILE"`
 	Key  string `help:"Client certificate's private key (PEM)." placeholder:"FILE"`
 	// ServerName overrides the name checked in broker certificates.
 	ServerName string `help:"Name to verify in the brokers' certificates, when it is not their host name."`

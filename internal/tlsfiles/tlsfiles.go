@@ -30,6 +30,8 @@ import (
 type File interface {
 	// Path is the file's name as configured.
 	Path() string
+	// Paths are the files read: the file, or a certificate and its key.
+	Paths() []string
 	// Reload re-reads the file. changed reports whether what is in force
 	// changed (a file rewritten with the same bytes changes nothing); on
 	// error what was loaded stays in force and the failure is counted.
@@ -129,6 +131,9 @@ func parseCertificates(data []byte) ([]*x509.Certificate, error) {
 // Path implements File.
 func (c *CAs) Path() string { return c.path }
 
+// Paths implements File.
+func (c *CAs) Paths() []string { return []string{c.path} }
+
 // Pool is the pool in force. It is the same pointer until a reload
 // changes the file, so a user may build what depends on it once per pool.
 func (c *CAs) Pool() *x509.CertPool { return c.cur.Load().pool }
@@ -218,6 +223,9 @@ func readKeyPair(certFile, keyFile string) (*keyPair, error) {
 
 // Path implements File: the certificate's file.
 func (k *KeyPair) Path() string { return k.certFile }
+
+// Paths implements File: the certificate's file and the key's.
+func (k *KeyPair) Paths() []string { return []string{k.certFile, k.keyFile} }
 
 // Certificate is the key pair in force.
 func (k *KeyPair) Certificate() *tls.Certificate { return &k.cur.Load().cert }

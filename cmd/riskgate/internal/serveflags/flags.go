@@ -36,6 +36,7 @@ type Config struct {
 	RulesDebounce time.Duration  `help:"How long rule file changes must settle before a reload." default:"250ms" group:"Rules"`
 	RulesPoll     time.Duration  `help:"How often to compare the rule files for changes, besides file notifications (negative, such as -1s: never)." default:"1m" group:"Rules"`
 	MaxClockSkew  time.Duration  `help:"Reject attempts dated further in the future than this (0 disables the check)." default:"5m"`
+	TLSWatch      bool           `help:"Re-read the TLS certificates, keys and CA files when they change on disk (as cert-manager and certbot renew them), not only on SIGHUP." default:"true" negatable:""`
 	PprofAddr     string         `help:"Serve Go's pprof profiles on this address (keep it on loopback); empty: off."`
 	GCPercent     int            `help:"Go garbage collector target, as GOGC: the heap may grow this many percent over the live data before a collection. The state store is a large live heap that every collection marks, so collecting less often saves about a quarter of the CPU per call, for about twice the heap. GOGC in the environment, when set, wins; 0 leaves the runtime's default (100)." default:"400"`
 	Kafka         Options        `embed:"" prefix:"kafka-" yaml:"kafka" group:"Kafka"`
@@ -83,8 +84,8 @@ type KratosConfig struct {
 
 // StoreTLSConfig mirrors node.StoreTLSConfig.
 type StoreTLSConfig struct {
-	CA   string `help:"CA certificates (PEM) Redis's certificate must chain to, with a rediss:// --store (default: the system's). Reloaded on SIGHUP." placeholder:"FILE"`
-	Cert string `help:"Client certificate (PEM) presented to Redis, with a rediss:// --store: Redis asks for one by default over TLS (tls-auth-clients yes). Reloaded with its key on SIGHUP." placeholder:"FILE"`
+	CA   string `help:"CA certificates (PEM) Redis's certificate must chain to, with a rediss:// --store (default: the system's). Re-read when it changes, and on SIGHUP." placeholder:"FILE"`
+	Cert string `help:"Client certificate (PEM) presented to Redis, with a rediss:// --store: Redis asks for one by default over TLS (tls-auth-clients yes). Re-read with its key when they change, and on SIGHUP." placeholder:"FILE"`
 	Key  string `help:"The Redis client certificate's private key (PEM)." placeholder:"FILE"`
 }
 
@@ -168,17 +169,17 @@ type EngineConfig struct {
 
 // TLSConfig mirrors node.TLSConfig.
 type TLSConfig struct {
-	Cert       string `help:"TLS certificate file (PEM); with the key, the listener serves TLS. Reloaded on SIGHUP." placeholder:"FILE"`
+	Cert       string `help:"TLS certificate file (PEM); with the key, the listener serves TLS. Re-read when it changes, and on SIGHUP." placeholder:"FILE"`
 	Key        string `help:"TLS private key file (PEM)." placeholder:"FILE"`
-	ClientCA   string `help:"CA certificates (PEM) that client certificates must chain to; enables mutual TLS. Reloaded on SIGHUP." placeholder:"FILE"`
+	ClientCA   string `help:"CA certificates (PEM) that client certificates must chain to; enables mutual TLS. Re-read when it changes, and on SIGHUP." placeholder:"FILE"`
 	ClientAuth string `help:"With a client CA: optional (verify a certificate when one is presented) or require." default:"optional" enum:"optional,require"`
 }
 
 // TLSOptions mirrors stream.TLSOptions.
 type TLSOptions struct {
 	Enabled    bool   `help:"Connect to the brokers with TLS (implied by the other --kafka-tls-* settings)." yaml:"enabled"`
-	CA         string `help:"CA certificates (PEM) the brokers' certificates must chain to (default: the system's). Reloaded on SIGHUP." placeholder:"FILE"`
-	Cert       string `help:"Client certificate (PEM), for brokers that require one. Reloaded with its key on SIGHUP." placeholder:"FILE"`
+	CA         string `help:"CA certificates (PEM) the brokers' certificates must chain to (default: the system's). Re-read when it changes, and on SIGHUP." placeholder:"FILE"`
+	Cert       string `help:"Client certificate (PEM), for brokers that require one. Re-read with its key when they change, and on SIGHUP." placeholder:"FILE"`
 	Key        string `help:"Client certificate's private key (PEM)." placeholder:"FILE"`
 	ServerName string `help:"Name to verify in the brokers' certificates, when it is not their host name."`
 }
@@ -200,7 +201,7 @@ type AlertConfig struct {
 	WebhookURL        string            `help:"POST each alert to this URL, signed with HMAC-SHA-256 (headers X-Riskgate-Timestamp, X-Riskgate-Signature)." placeholder:"URL"`
 	WebhookSecretFile string            `help:"File holding the webhook signing secret (16 bytes or more). Or set RISKGATE_ALERTS_WEBHOOK_SECRET." placeholder:"FILE"`
 	WebhookSecret     string            `kong:"-" yaml:"-" json:"-"`
-	WebhookCA         string            `help:"CA certificates (PEM) the webhook's certificate must chain to, for a receiver behind a private CA (default: the system's). Reloaded on SIGHUP." placeholder:"FILE"`
+	WebhookCA         string            `help:"CA certificates (PEM) the webhook's certificate must chain to, for a receiver behind a private CA (default: the system's). Re-read when it changes, and on SIGHUP." placeholder:"FILE"`
 	QueueSize         int               `help:"Alerts each sink may hold while it is slow or unreachable; past that, new alerts are dropped and counted (riskgate_alerts_dropped_total)." default:"10000"`
 	Notifications     bool              `help:"Publish a notification event (schema riskgate.notification.v1, docs/notifications.md) to the alert sinks for each completed login from a new device or country (rules with notify:), for the identity server to email or push to the user." default:"true" negatable:""`
 	NotifyHoldTTL     time.Duration     `help:"How long a notification waits for the outcome that completes its login (a passed step-up); after that it is dropped." default:"30m"`

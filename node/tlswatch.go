@@ -1,0 +1,48 @@
+package node
+
+import (
+	"errors"
+	"slices"
+
+	"github.com/riskgate/riskgate/api/server"
+	"github.com/riskgate/riskgate/internal/filewatch"
+)
+
+// watchTLSFiles re-reads the TLS files when they change on disk, as a
+// SIGHUP does: the listeners' key pairs and client CAs, Kafka's, Redis's
+// and the webhook's files. cert-manager renews into a Kubernetes secret
+// volume and certbot into its live folder, and neither sends riskgate a
+// signal: without the watch, a renewed certificate waited for one, and the
+// old one expired in use. The files' identity is their content (they are
+// small), so a touch is no change; a key pair is read once both its files
+// settled (the watch's debounce), and one that still does not match, or
+// any file that fails, is retried with the watch's backoff, each failure
+// logged and counted as a SIGHUP's. Nil without TLS files.
+func (n *Node) watchTLSFiles(srv *server.Server) *filewatch.Watcher {
+	listener := srv.CertificateFiles()
+	paths := slices.Clone(listener)
+	for _, f := range n.tlsFilesInUse() {
+		paths = append(paths, f.File.Paths()...)
+	}
+	slices.Sort(paths)
+	paths = slices.Compact(paths)
+	if len(paths) == 0 {
+		return nil
+	}
+	w, err := filewatch.New(paths, func(path string) error {
+		n.tlsReloadMu.Lock()
+		defer n.tlsReloadMu.Unlock()
+		err := n.reloadTLSFilesOf(path)
+		if slices.Contains(listener, path) {
+			err = errors.Join(err, srv.ReloadCertificates())
+		}
+		n.cutUntrustedClients(srv)
+		return err
+	}, filewatch.Options{Content: true, Logger: n.log.With("component", "tls")})
+	if err != nil {
+		// SIGHUP still reloads them.
+		n.log.Error("TLS files are not watched; send SIGHUP after renewing one", "err", err)
+		return nil
+	}
+	return w
+}
