@@ -593,7 +593,7 @@ func (s *Server) CutUntrustedClients() map[string]int {
 func (s *Server) CertificateFiles() []string {
 	var out []string
 	for _, c := range s.certs {
-		out = append(out, c.certFile, c.keyFile)
+		out = append(out, c.Paths()...)
 	}
 	return out
 }
@@ -603,12 +603,11 @@ func (s *Server) CertificateFiles() []string {
 func (s *Server) ReloadCertificates() error {
 	var errs []error
 	for _, c := range s.certs {
-		if err := c.load(); err != nil {
-			c.failures.Add(1)
-			s.log.Error("tls certificate reload failed; the previous one stays", "cert", c.certFile, "err", err)
-			errs = append(errs, err)
+		if _, err := c.Reload(); err != nil {
+			s.log.Error("tls certificate reload failed; the previous one stays", "cert", c.Path(), "err", err)
+			errs = append(errs, fmt.Errorf("tls: %w", err))
 		} else {
-			s.log.Info("tls certificate reloaded", "cert", c.certFile)
+			s.log.Info("tls certificate reloaded", "cert", c.Path())
 		}
 	}
 	return errors.Join(errs...)

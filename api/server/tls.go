@@ -29,25 +29,17 @@ type TLS struct {
 // Enabled reports whether the listener uses TLS.
 func (t TLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
 
-// certificate is a key pair that can be reloaded (SIGHUP) without a
-// restart, for certificates rotated in place by cert-manager and the like.
+// certificate is a listener's key pair, re-read without a restart
+// (tlsfiles.KeyPair: a pair that fails to load keeps the one in force),
+// for certificates rotated in place by cert-manager and the like.
 type certificate struct {
-	certFile, keyFile string
-	listener          string // http or grpc, for metrics
-	cur               atomic.Pointer[tls.Certificate]
-	failures          atomic.Uint64 // reloads refused, the previous pair kept
+	*tlsfiles.KeyPair
+	listener string // http or grpc, for metrics
 }
 
-func (c *certificate) load() error {
-	kp, err := tls.LoadX509KeyPair(c.certFile, c.keyFile)
-	if err != nil {
-		return fmt.Errorf("tls: %w", err)
-	}
-	c.cur.Store(&kp)
-	return nil
+func (c *certificate) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	return c.Certificate(), nil
 }
-
-func (c *certificate) get(*tls.ClientHelloInfo) (*tls.Certificate, error) { return c.cur.Load(), nil }
 
 // httpProtocols are the protocols the HTTP listener speaks, and their
 // ALPN names over TLS: HTTP/1.1 and HTTP/2, or HTTP/1.1 alone with
@@ -86,10 +78,11 @@ func serverTLS(t TLS, nextProtos []string) (*tls.Config, *certificate, *clientCA
 	if t.CertFile == "" || t.KeyFile == "" {
 		return nil, nil, nil, errors.New("tls: give both the certificate and the key")
 	}
-	c := &certificate{certFile: t.CertFile, keyFile: t.KeyFile}
-	if err := c.load(); err != nil {
-		return nil, nil, nil, err
+	kp, err := tlsfiles.LoadKeyPair(t.CertFile, t.KeyFile)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("tls: %w", err)
 	}
+	c := &certificate{KeyPair: kp}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: c.get, NextProtos: nextProtos}
 	if t.ClientCAFile == "" {
 		if t.ClientAuth == "require" {

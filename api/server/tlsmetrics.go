@@ -26,9 +26,9 @@ func (c certCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c certCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, cert := range c.s.certs {
-		if kp := cert.cur.Load(); kp != nil && kp.Leaf != nil {
-			ch <- prometheus.MustNewConstMetric(certExpiry, prometheus.GaugeValue, float64(kp.Leaf.NotAfter.Unix()), cert.listener, cert.certFile)
+		if kp := cert.Certificate(); kp.Leaf != nil {
+			ch <- prometheus.MustNewConstMetric(certExpiry, prometheus.GaugeValue, float64(kp.Leaf.NotAfter.Unix()), cert.listener, cert.Path())
 		}
-		ch <- prometheus.MustNewConstMetric(certFailures, prometheus.CounterValue, float64(cert.failures.Load()), cert.listener, cert.certFile)
+		ch <- prometheus.MustNewConstMetric(certFailures, prometheus.CounterValue, float64(cert.Failures()), cert.listener, cert.Path())
 	}
 }

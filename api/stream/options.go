@@ -245,12 +245,7 @@ func (t *BrokerTLS) config(address string) *tls.Config {
 			c.ServerName = host
 		}
 	}
-	if t.cas != nil {
-		c.RootCAs = t.cas.Pool()
-	}
-	if t.cert != nil {
-		c.Certificates = []tls.Certificate{*t.cert.Certificate()}
-	}
+	tlsfiles.Apply(c, t.cas, t.cert)
 	return c
 }
 

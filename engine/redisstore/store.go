@@ -522,12 +522,7 @@ type tlsDialer struct {
 
 func (d *tlsDialer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	cfg := d.base.Clone()
-	if d.cas != nil {
-		cfg.RootCAs = d.cas.Pool()
-	}
-	if d.cert != nil {
-		cfg.Certificates = []tls.Certificate{*d.cert.Certificate()}
-	}
+	tlsfiles.Apply(cfg, d.cas, d.cert)
 	return (&tls.Dialer{NetDialer: &d.net, Config: cfg}).DialContext(ctx, network, addr)
 }
 

@@ -205,14 +205,14 @@ func TestTLSFilesNeedTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	for url, want := range map[string]string{
-		"redis://127.0.0.1:6379":                   "rediss://",
-		"rediss://127.0.0.1:6379?skip_verify=true": "skip_verify",
+		"redis://127.0.0.1:6379":                       "rediss://",
+		"rediss://redis.example:6379?skip_verify=true": "skip_verify",
 	} {
 		if _, err := parseConfig(&Options{URL: url, RootCAs: cas}); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("a CA for %s: %v, want %q", url, err, want)
 		}
 	}
-	for _, url := range []string{"rediss://127.0.0.1:6379", "rediss+cluster://127.0.0.1:7000?addr=127.0.0.1:7001", "rediss+sentinel://127.0.0.1:26379?master_name=m"} {
+	for _, url := range []string{"rediss://redis.example:6379", "rediss+cluster://redis-1.example:7000?addr=redis-2.example:7000", "rediss+sentinel://sentinel.example:26379?master_name=m"} {
 		c, err := parseConfig(&Options{URL: url, RootCAs: cas})
 		if err != nil {
 			t.Fatalf("%s: %v", url, err)

@@ -158,7 +158,19 @@ func (c *CAs) Reload() (bool, error) {
 	return true, nil
 }
 
-// KeyPair is a client certificate (with its chain) and its private key.
+// Apply puts the contents in force of cas and cert, either of which may
+// be nil, into c: a connection's configuration, made for it.
+func Apply(c *tls.Config, cas *CAs, cert *KeyPair) {
+	if cas != nil {
+		c.RootCAs = cas.Pool()
+	}
+	if cert != nil {
+		c.Certificates = []tls.Certificate{*cert.Certificate()}
+	}
+}
+
+// KeyPair is a certificate (with its chain) and its private key: a
+// client certificate, or a listener's own.
 type KeyPair struct {
 	certFile, keyFile string
 	cur               atomic.Pointer[keyPair]
