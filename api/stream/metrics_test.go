@@ -9,6 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/riskgate/riskgate/api/service"
 	"github.com/riskgate/riskgate/engine"
@@ -87,5 +89,65 @@ func TestMessageDelay(t *testing.T) {
 	}
 	if n := testutil.CollectAndCount(r.m.delay); n != 2 {
 		t.Errorf("%d delay series, want one a consumed topic (attempts, outcomes)", n)
+	}
+}
+
+// TestMessageDelayAfterFailedCommit: a commit that fails without a
+// rebalance (the coordinator timed out) leaves its messages for the next
+// commit of their partition, which covers their offsets: their delays are
+// observed then, not lost.
+func TestMessageDelayAfterFailedCommit(t *testing.T) {
+	c := startCluster(t, 1)
+	failed := make(chan struct{})
+	c.ControlKey(int16(kmsg.OffsetCommit), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		r := req.(*kmsg.OffsetCommitRequest)
+		resp := r.ResponseKind().(*kmsg.OffsetCommitResponse)
+		for _, rt := range r.Topics {
+			st := kmsg.NewOffsetCommitResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewOffsetCommitResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = kerr.RequestTimedOut.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		close(failed) // one commit only: the control is dropped once it answered
+		return resp, nil, true
+	})
+	msgs := func(from, n int) []kafka.Message {
+		var out []kafka.Message
+		for i := from; i < from+n; i++ {
+			a := engine.Attempt{Tenant: "acme", UserID: fmt.Sprintf("u-%d", i), IP: "203.0.113.9", Result: engine.ResultPasswordOK}
+			m := attemptMsgs(t, []engine.Attempt{a})[0]
+			m.Time = time.Now().Add(-time.Minute)
+			out = append(out, m)
+		}
+		return out
+	}
+	produce(t, c, msgs(0, 5)...)
+	r := start(t, testOptions(c), service.New(NewTestEngine(t, engine.Options{}), nil))
+	select {
+	case <-failed:
+	case <-time.After(time.Minute):
+		t.Fatal("no commit was made")
+	}
+	produce(t, c, msgs(5, 5)...)
+	readTopic(t, c, tDecisions, 10)
+	count := func() uint64 {
+		var m dto.Metric
+		if err := r.m.delay.WithLabelValues(tAttempts).(prometheus.Metric).Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m.GetHistogram().GetSampleCount()
+	}
+	waitFor(t, "the delays of all ten messages, the failed commit's too", func() bool { return count() == 10 })
+	r.stop(t)
+	if n := count(); n != 10 {
+		t.Errorf("%d delays observed, want 10: one a message", n)
+	}
+	if n := testutil.ToFloat64(r.m.commitErrors); n != 1 {
+		t.Errorf("%v commit errors, want 1", n)
 	}
 }

@@ -71,7 +71,11 @@ const (
 type worker struct {
 	r     *Runner
 	batch []*item
-	outs  []kafka.Message
+	// late are the messages of batches whose commit failed while their
+	// generation went on (a coordinator that timed out): the next commit
+	// of their partition covers their offsets, and observes their delays.
+	late []lateMessage
+	outs []kafka.Message
 	// arena holds the encoded values of a batch's messages, in chunks
 	// reused from batch to batch: the writer holds the values only until
 	// WriteMessages returns.
@@ -570,7 +574,17 @@ func (w *worker) count(outs []kafka.Message) {
 	}
 }
 
-// commit commits the batch's offsets, per generation, and updates the lag.
+// lateMessage is a message whose delay waits for a commit that covers it.
+type lateMessage struct {
+	part   *partition
+	offset int64
+	topic  string
+	time   time.Time
+}
+
+// commit commits the batch's offsets, per generation, updates the lag,
+// and observes the delays of the messages committed: the batch's, and
+// those of batches whose commit failed that this one covers.
 func (w *worker) commit() {
 	r := w.r
 	type last struct {
@@ -601,17 +615,55 @@ func (w *worker) commit() {
 		if err != nil {
 			r.m.commitErrors.Inc()
 			r.warn("commit", "committing offsets failed (after a rebalance this is expected); the messages will be delivered again", "err", err)
+			w.keepLate(g)
 			continue
 		}
 		for p, l := range parts {
 			p.done(l.offset+1, l.highWater)
 		}
 		now := time.Now()
-		for _, it := range w.batch {
-			if o := r.m.delays[it.msg.Topic]; o != nil && it.part.gen == g && !it.msg.Time.IsZero() {
-				o.Observe(max(now.Sub(it.msg.Time), 0).Seconds())
+		observe := func(topic string, t time.Time) {
+			if o := r.m.delays[topic]; o != nil && !t.IsZero() {
+				o.Observe(max(now.Sub(t), 0).Seconds())
 			}
 		}
+		for _, it := range w.batch {
+			if it.part.gen == g {
+				observe(it.msg.Topic, it.msg.Time)
+			}
+		}
+		// A failed commit's messages: observed once a commit covers them;
+		// dropped once their generation is over (they are delivered again,
+		// to whichever node, and observed when that node commits them).
+		kept := w.late[:0]
+		for _, m := range w.late {
+			if m.part.gen != g {
+				continue
+			}
+			if l, ok := parts[m.part]; ok && m.offset <= l.offset {
+				observe(m.topic, m.time)
+				continue
+			}
+			kept = append(kept, m)
+		}
+		clear(w.late[len(kept):])
+		w.late = kept
+	}
+}
+
+// keepLate keeps the delays of the batch's messages of g, whose commit
+// failed, for the commit that covers them. They are bounded by the
+// buffer: a coordinator that fails every commit for long costs the
+// delays of the messages beyond it, not memory.
+func (w *worker) keepLate(g *generation) {
+	for _, it := range w.batch {
+		if it.part.gen != g || len(w.late) >= w.r.opts.BufferSize {
+			continue
+		}
+		if w.r.m.delays[it.msg.Topic] == nil || it.msg.Time.IsZero() {
+			continue
+		}
+		w.late = append(w.late, lateMessage{part: it.part, offset: it.msg.Offset, topic: it.msg.Topic, time: it.msg.Time})
 	}
 }
 
