@@ -21,6 +21,7 @@ type Live struct {
 	watcher *filewatch.Watcher
 
 	reloads, failures atomic.Uint64
+	failing           atomic.Bool // the last reload failed, none succeeding since
 }
 
 // LiveOptions configure OpenLive.
@@ -48,7 +49,8 @@ func OpenLive(path string, opt LiveOptions) (*Live, error) {
 	l := &Live{path: path, opt: opt, log: opt.Logger}
 	l.cur.Store(f)
 	l.watcher, err = filewatch.New([]string{path}, func(string) error { return l.reload() },
-		filewatch.Options{Logger: l.log, Poll: opt.Poll, Debounce: opt.Debounce})
+		filewatch.Options{Logger: l.log, Poll: opt.Poll, Debounce: opt.Debounce,
+			Reverted: func(string) { l.failing.Store(false) }})
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("breached: watch %s: %w", path, err)
@@ -59,6 +61,7 @@ func OpenLive(path string, opt LiveOptions) (*Live, error) {
 func (l *Live) reload() error {
 	start := time.Now()
 	f, err := Open(l.path, l.opt.OpenOptions)
+	l.failing.Store(err != nil)
 	if err != nil {
 		l.failures.Add(1)
 		l.log.Error("breached-password filter reload failed; keeping the previous one", "path", l.path, "err", err)
@@ -74,8 +77,19 @@ func (l *Live) reload() error {
 }
 
 // Reload rereads the file now (SIGHUP), changed or not: a file that does
-// not open or verify keeps the current filter, and is logged and counted.
-func (l *Live) Reload() error { return l.reload() }
+// not open or verify keeps the current filter, is logged and counted, and
+// is retried by the watch.
+func (l *Live) Reload() error {
+	err := l.reload()
+	if err != nil {
+		l.watcher.Failed(l.path)
+	}
+	return err
+}
+
+// ReloadFailing reports whether the last reload failed, none succeeding
+// since.
+func (l *Live) ReloadFailing() bool { return l.failing.Load() }
 
 // Lookup checks a password's SHA-1 against the current filter.
 func (l *Live) Lookup(sha1 [20]byte) Match { return l.cur.Load().Lookup(sha1) }

@@ -8,7 +8,8 @@ import (
 
 // Collector returns the set's metrics, read from its Stats at scrape time:
 // reloads and failed reloads of its files, entries in use, lookups that hit
-// a memory fault; and when each filter in use was built.
+// a memory fault; when each filter in use was built; and whether each
+// file's last reload failed.
 func (s *Set) Collector() prometheus.Collector {
 	st := s.Stats
 	return metricset.Set{
@@ -16,7 +17,7 @@ func (s *Set) Collector() prometheus.Collector {
 		metricset.Counter("riskgate_breached_reload_failures_total", "Breached-password filter reloads that failed; the previous filter stays in use.", func() float64 { return float64(st().ReloadFailures) }),
 		metricset.Gauge("riskgate_breached_entries", "Entries in the breached-password filters in use (the bundled list and --breached).", func() float64 { return float64(st().Entries) }),
 		metricset.Counter("riskgate_breached_lookup_faults_total", "Breached-password lookups that hit a memory fault and answered not found.", func() float64 { return float64(st().Faults) }),
-		buildTimes{s},
+		filters{s},
 	}
 }
 
@@ -28,11 +29,21 @@ var buildTimesDesc = prometheus.NewDesc("riskgate_breached_filter_build_timestam
 	"When each breached-password filter in use was built (riskgate breached build): kind bundled, the list of common passwords built into riskgate (filter builtin), or file (--breached, filter its path).",
 	[]string{"kind", "filter"}, nil)
 
-type buildTimes struct{ s *Set }
+// reloadSuccessDesc is riskgate_breached_last_reload_success: a filter
+// caught half copied and loaded at the retry is no trouble, one that
+// keeps failing is.
+var reloadSuccessDesc = prometheus.NewDesc("riskgate_breached_last_reload_success",
+	"1 while each breached-password filter file (--breached) is in use as last read (at start, or its last reload succeeded), 0 while its last reload failed and none succeeded since: the filter loaded before answers.",
+	[]string{"filter"}, nil)
 
-func (b buildTimes) Describe(ch chan<- *prometheus.Desc) { ch <- buildTimesDesc }
+type filters struct{ s *Set }
 
-func (b buildTimes) Collect(ch chan<- prometheus.Metric) {
+func (b filters) Describe(ch chan<- *prometheus.Desc) {
+	ch <- buildTimesDesc
+	ch <- reloadSuccessDesc
+}
+
+func (b filters) Collect(ch chan<- prometheus.Metric) {
 	seen := map[string]bool{} // a file given twice is one series
 	for i, m := range b.s.Members() {
 		kind := "file"
@@ -44,5 +55,17 @@ func (b buildTimes) Collect(ch chan<- prometheus.Metric) {
 		}
 		seen[kind+"\x00"+m.Name] = true
 		ch <- prometheus.MustNewConstMetric(buildTimesDesc, prometheus.GaugeValue, float64(m.Info.Built.Unix()), kind, m.Name)
+	}
+	seen = map[string]bool{}
+	for _, l := range b.s.files {
+		if seen[l.Path()] {
+			continue
+		}
+		seen[l.Path()] = true
+		success := 1.0
+		if l.ReloadFailing() {
+			success = 0
+		}
+		ch <- prometheus.MustNewConstMetric(reloadSuccessDesc, prometheus.GaugeValue, success, l.Path())
 	}
 }

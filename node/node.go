@@ -20,6 +20,7 @@ import (
 	"github.com/riskgate/riskgate/api/stream"
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/engine/memstore"
+	"github.com/riskgate/riskgate/internal/filewatch"
 	"github.com/riskgate/riskgate/internal/tlsfiles"
 	"github.com/riskgate/riskgate/rules"
 	"github.com/riskgate/riskgate/rules/rulemetrics"
@@ -174,6 +175,7 @@ type Node struct {
 	// tlsReloadMu makes a SIGHUP's reload of the TLS files and the watch's
 	// one at a time, each with its sweep of untrusted clients.
 	tlsReloadMu sync.Mutex
+	tlsWatch    *filewatch.Watcher // nil without --tls-watch; set before SIGHUP is served
 
 	closers   []closer // in the order things were opened
 	closeOnce sync.Once

@@ -120,11 +120,8 @@ func (n *Node) Serve(ctx context.Context, reload <-chan os.Signal) error {
 			}
 		})
 	}
-	var tlsWatch interface{ Close() error }
 	if n.cfg.TLSWatch {
-		if w := n.watchTLSFiles(srv); w != nil {
-			tlsWatch = w
-		}
+		n.tlsWatch = n.watchTLSFiles(srv)
 	}
 	bg.Go(func() {
 		for {
@@ -170,8 +167,8 @@ func (n *Node) Serve(ctx context.Context, reload <-chan os.Signal) error {
 	}
 	serveErr := srv.Serve(live)
 	stop()
-	if tlsWatch != nil {
-		_ = tlsWatch.Close()
+	if n.tlsWatch != nil {
+		_ = n.tlsWatch.Close()
 	}
 	runners.Wait()
 	timeout := n.cfg.Shutdown.Timeout
@@ -200,8 +197,10 @@ func (n *Node) Serve(ctx context.Context, reload <-chan os.Signal) error {
 func (n *Node) reload(srv *server.Server) error {
 	_, err := n.rules.Reload(rules.TriggerSignal)
 	n.tlsReloadMu.Lock()
-	err = errors.Join(err, srv.ReloadCertificates(), n.reloadTLSFiles())
+	certErr, filesErr := srv.ReloadCertificates(), n.reloadTLSFiles()
+	n.tellTLSWatch(srv, certErr != nil)
 	n.tlsReloadMu.Unlock()
+	err = errors.Join(err, certErr, filesErr)
 	if n.dispatcher != nil {
 		err = errors.Join(err, n.dispatcher.Reopen())
 	}

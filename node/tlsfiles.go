@@ -25,6 +25,9 @@ var (
 	tlsFileFailuresDesc = prometheus.NewDesc("riskgate_tls_file_reload_failures_total",
 		"Re-reads of a TLS file (it changed on disk, or SIGHUP) refused, what was loaded before kept in use, by use and file.",
 		[]string{"use", "file"}, nil)
+	tlsFileSuccessDesc = prometheus.NewDesc("riskgate_tls_file_last_reload_success",
+		"1 while each TLS file in use is as last read (at start, or its last re-read succeeded), 0 while its last re-read was refused and none succeeded since: what is on disk is not in force. By use and file.",
+		[]string{"use", "file"}, nil)
 )
 
 // addTLSFiles adds files in use, as each part is built: the listeners'
@@ -86,11 +89,21 @@ type tlsFilesCollector struct{ n *Node }
 func (c tlsFilesCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- tlsFileExpiryDesc
 	ch <- tlsFileFailuresDesc
+	ch <- tlsFileSuccessDesc
 }
 
 func (c tlsFilesCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, f := range c.n.tlsFilesInUse() {
 		ch <- prometheus.MustNewConstMetric(tlsFileExpiryDesc, prometheus.GaugeValue, float64(f.File.UsefulUntil().Unix()), f.Use, f.File.Path())
 		ch <- prometheus.MustNewConstMetric(tlsFileFailuresDesc, prometheus.CounterValue, float64(f.File.Failures()), f.Use, f.File.Path())
+		ch <- prometheus.MustNewConstMetric(tlsFileSuccessDesc, prometheus.GaugeValue, success(f.File.Failing()), f.Use, f.File.Path())
 	}
+}
+
+// success is a last_reload_success gauge's value.
+func success(failing bool) float64 {
+	if failing {
+		return 0
+	}
+	return 1
 }

@@ -233,6 +233,9 @@ func TestTLSFileReloadOnSIGHUP(t *testing.T) {
 	if until, _ := series(); until != float64(day(90).Unix()) {
 		t.Errorf("after a refused reload the series reads %v", until)
 	}
+	if ok := seriesValues(t, reg, "riskgate_tls_file_last_reload_success", "use", "file")["grpc-client-ca "+clients]; ok != 0 {
+		t.Errorf("after a refused reload last_reload_success reads %v, want 0", ok)
+	}
 	if err := health(newCert, newKey); err != nil {
 		t.Errorf("after a refused reload: %v", err)
 	}
@@ -330,7 +333,10 @@ func TestListenAgainAfterAPortTaken(t *testing.T) {
 // listener's key pair replaced on disk (as cert-manager and certbot do)
 // are re-read: the client of the CA put in the file is served, the
 // listener serves its new certificate, and the series follow. A file
-// merely touched is no change.
+// merely touched is no change. A key pair written one file at a time (its
+// certificate, and only later its key) is refused in between, and its
+// last_reload_success back to 1 once the key is written; a client CA
+// file broken and then put back as it was is back to 1 too.
 func TestTLSFilesWatched(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Now().Truncate(time.Second)
@@ -404,4 +410,39 @@ func TestTLSFilesWatched(t *testing.T) {
 	if _, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
 		t.Errorf("a client of the new CA, verifying the new certificate: %v", err)
 	}
+
+	success := func() (client, listener float64) {
+		return seriesValues(t, reg, "riskgate_tls_file_last_reload_success", "use", "file")["grpc-client-ca "+clients],
+			seriesValues(t, reg, "riskgate_tls_certificate_last_reload_success", "listener", "cert")["grpc "+cert]
+	}
+	waitSuccess := func(what string, wantClient, wantListener float64) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			c, l := success()
+			if c == wantClient && l == wantListener {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: last reload success: client CA %v, listener %v; want %v, %v", what, c, l, wantClient, wantListener)
+			}
+		}
+	}
+	waitSuccess("after the rotation", 1, 1)
+	thirdServer, thirdServerKey := writeCerts(t, dir, "server-third", day(120))
+	filetest.Copy(t, thirdServer, cert)
+	waitSuccess("the certificate written, not yet its key", 1, 0)
+	filetest.Copy(t, thirdServerKey, key)
+	waitSuccess("the key written too", 1, 1)
+	if _, l := series(); l != float64(day(120).Unix()) {
+		t.Errorf("the listener's certificate until %v, want the third's", l)
+	}
+
+	kept, err := os.ReadFile(clients)
+	if err != nil {
+		t.Fatal(err)
+	}
+	filetest.Replace(t, clients, []byte("-----BEGIN CERTIFICATE-----\nMIIB"))
+	waitSuccess("the client CA file broken", 0, 1)
+	filetest.Replace(t, clients, kept)
+	waitSuccess("the client CA file put back as it was", 1, 1)
 }

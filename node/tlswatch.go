@@ -38,11 +38,38 @@ func (n *Node) watchTLSFiles(srv *server.Server) *filewatch.Watcher {
 		}
 		n.cutUntrustedClients(srv)
 		return err
-	}, filewatch.Options{Content: true, Logger: n.log.With("component", "tls")})
+	}, filewatch.Options{Content: true, Logger: n.log.With("component", "tls"),
+		// A file put back as it was is read again: cheap, and only a
+		// read clears its last_reload_success gauge.
+		ReloadReverted: true})
 	if err != nil {
 		// SIGHUP still reloads them.
 		n.log.Error("TLS files are not watched; send SIGHUP after renewing one", "err", err)
 		return nil
 	}
 	return w
+}
+
+// tellTLSWatch tells the watch of the files a SIGHUP failed to re-read,
+// which it may have as loaded (unchanged since, or a failure that is not
+// the file's: a folder unmounted for a moment), so that it retries them
+// and their last_reload_success gauge does not stay 0 until they change.
+// The listeners' key pairs are all told when one failed: a retry that
+// finds a pair unchanged changes nothing.
+func (n *Node) tellTLSWatch(srv *server.Server, certFailed bool) {
+	if n.tlsWatch == nil {
+		return
+	}
+	var failed []string
+	if certFailed {
+		failed = append(failed, srv.CertificateFiles()...)
+	}
+	for _, f := range n.tlsFilesInUse() {
+		if f.File.Failing() {
+			failed = append(failed, f.File.Paths()...)
+		}
+	}
+	for _, p := range failed {
+		n.tlsWatch.Failed(p)
+	}
 }

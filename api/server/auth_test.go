@@ -307,6 +307,10 @@ func TestCertificateMetrics(t *testing.T) {
 			t.Errorf("%s expiry %v, want %v", l, got, notAfter)
 		}
 	}
+	good, err := os.ReadFile(p.certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(p.certFile, []byte("not a certificate\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -320,9 +324,23 @@ func TestCertificateMetrics(t *testing.T) {
 		if got := ts.metricValue(t, "riskgate_tls_certificate_expiry_timestamp_seconds", "listener", l, "cert", p.certFile); got != notAfter {
 			t.Errorf("%s expiry after a refused reload %v, want %v", l, got, notAfter)
 		}
+		if got := ts.metricValue(t, "riskgate_tls_certificate_last_reload_success", "listener", l, "cert", p.certFile); got != 0 {
+			t.Errorf("%s last reload success %v after a refused reload, want 0", l, got)
+		}
 	}
 	if code := httpDo(t, tlsClient(p.client()), "GET", ts.url("/healthz"), "", nil, nil); code != 200 {
 		t.Errorf("https after a refused reload: %d", code)
+	}
+	if err := os.WriteFile(p.certFile, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.srv.ReloadCertificates(); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []string{"http", "grpc"} {
+		if got := ts.metricValue(t, "riskgate_tls_certificate_last_reload_success", "listener", l, "cert", p.certFile); got != 1 {
+			t.Errorf("%s last reload success %v after the certificate was fixed, want 1", l, got)
+		}
 	}
 }
 

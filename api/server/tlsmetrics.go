@@ -17,11 +17,14 @@ var (
 		"When the listener's certificate in use expires (its NotAfter), by listener and certificate file.", []string{"listener", "cert"}, nil)
 	certFailures = prometheus.NewDesc("riskgate_tls_certificate_reload_failures_total",
 		"Certificate reloads (its files changed, or SIGHUP) refused, the previous certificate kept, by listener and certificate file.", []string{"listener", "cert"}, nil)
+	certSuccess = prometheus.NewDesc("riskgate_tls_certificate_last_reload_success",
+		"1 while the listener's certificate is as last read (at start, or its last reload succeeded), 0 while its last reload was refused and none succeeded since: what is on disk is not served. By listener and certificate file.", []string{"listener", "cert"}, nil)
 )
 
 func (c certCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- certExpiry
 	ch <- certFailures
+	ch <- certSuccess
 }
 
 func (c certCollector) Collect(ch chan<- prometheus.Metric) {
@@ -30,5 +33,10 @@ func (c certCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(certExpiry, prometheus.GaugeValue, float64(kp.Leaf.NotAfter.Unix()), cert.listener, cert.Path())
 		}
 		ch <- prometheus.MustNewConstMetric(certFailures, prometheus.CounterValue, float64(cert.Failures()), cert.listener, cert.Path())
+		success := 1.0
+		if cert.Failing() {
+			success = 0
+		}
+		ch <- prometheus.MustNewConstMetric(certSuccess, prometheus.GaugeValue, success, cert.listener, cert.Path())
 	}
 }

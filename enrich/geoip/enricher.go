@@ -91,9 +91,10 @@ type Enricher struct {
 
 // slot holds the database currently in use for one configured file.
 type slot struct {
-	path string
-	role Role
-	cur  atomic.Pointer[database]
+	path    string
+	role    Role
+	cur     atomic.Pointer[database]
+	failing atomic.Bool // the last reload failed, none succeeding since
 }
 
 // acquire returns the current database with a reference held, or nil
@@ -160,7 +161,8 @@ func New(opts Options) (*Enricher, error) {
 		e.loaded(dbs[i])
 	}
 	if opts.Watch {
-		e.watcher, err = filewatch.New(paths, e.reload, filewatch.Options{Poll: opts.Poll, Debounce: opts.Debounce, Logger: e.log})
+		e.watcher, err = filewatch.New(paths, e.reload, filewatch.Options{Poll: opts.Poll, Debounce: opts.Debounce, Logger: e.log,
+			Reverted: e.reverted})
 		if err != nil {
 			e.Close()
 			return nil, fmt.Errorf("geoip: watch: %w", err)
@@ -299,15 +301,26 @@ func (e *Enricher) lookup(addr netip.Addr, r *Result) error {
 }
 
 // Reload reopens every configured file now and returns the failures; the
-// databases that fail keep their loaded version.
+// databases that fail keep their loaded version, and the watch retries
+// them.
 func (e *Enricher) Reload() error {
 	var errs []error
 	for p := range e.byPath {
 		if err := e.reload(p); err != nil {
 			errs = append(errs, err)
+			if e.watcher != nil {
+				e.watcher.Failed(p)
+			}
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// reverted clears the failure of a file found back to the version in use.
+func (e *Enricher) reverted(path string) {
+	for _, s := range e.byPath[path] {
+		s.failing.Store(false)
+	}
 }
 
 func (e *Enricher) reload(path string) error {
@@ -316,6 +329,7 @@ func (e *Enricher) reload(path string) error {
 		start := time.Now()
 		d, err := openDatabase(path, s.role, e.opts.SnapshotDir)
 		ev := ReloadEvent{Path: path, Role: s.role, Err: err}
+		s.failing.Store(err != nil)
 		if err != nil {
 			e.reloadFailures.Add(1)
 			e.log.Error("geoip database reload failed; keeping the loaded version", "role", s.role.String(), "path", path, "err", err)
@@ -363,6 +377,9 @@ type Database struct {
 	DatabaseType string
 	Built        time.Time
 	IPv4Only     bool
+	// ReloadFailing: the file's last reload failed, none succeeding
+	// since; the database listed is the one loaded before.
+	ReloadFailing bool
 }
 
 // Databases lists the files in use, in order, for status pages.
@@ -371,7 +388,7 @@ func (e *Enricher) Databases() []Database {
 	for _, group := range [][]*slot{e.city, e.asn, e.anon} {
 		for _, s := range group {
 			if d := s.acquire(); d != nil {
-				out = append(out, Database{Path: s.path, Role: s.role, DatabaseType: d.typ, Built: d.built, IPv4Only: d.ipv4Only})
+				out = append(out, Database{Path: s.path, Role: s.role, DatabaseType: d.typ, Built: d.built, IPv4Only: d.ipv4Only, ReloadFailing: s.failing.Load()})
 				d.release()
 			}
 		}

@@ -8,7 +8,8 @@ import (
 
 // Collector returns the enricher's metrics, read from its Stats at scrape
 // time: reloads and failed reloads of the databases, lookup errors, cache
-// use; and when each database in use was built, from its metadata.
+// use; and, for each database in use, when it was built (from its
+// metadata) and whether its last reload failed.
 func (e *Enricher) Collector() prometheus.Collector {
 	st := e.Stats
 	return metricset.Set{
@@ -18,7 +19,7 @@ func (e *Enricher) Collector() prometheus.Collector {
 		metricset.Counter("riskgate_geoip_cache_hits_total", "GeoIP lookups answered from the cache.", func() float64 { return float64(st().CacheHits) }),
 		metricset.Counter("riskgate_geoip_cache_misses_total", "GeoIP lookups that read the databases.", func() float64 { return float64(st().CacheMisses) }),
 		metricset.Gauge("riskgate_geoip_cache_entries", "Addresses in the GeoIP cache.", func() float64 { return float64(st().CacheEntries) }),
-		buildTimes{e},
+		databases{e},
 	}
 }
 
@@ -30,21 +31,38 @@ var buildTimesDesc = prometheus.NewDesc("riskgate_geoip_database_build_timestamp
 	"When each GeoIP database in use was built, as its metadata says (build_epoch), by role (city, ASN, anonymous-IP) and file; none for a database that gives no build time.",
 	[]string{"role", "path"}, nil)
 
-type buildTimes struct{ e *Enricher }
+// reloadSuccessDesc is riskgate_geoip_last_reload_success: a reload that
+// failed and was retried with success (a download caught half copied) is
+// no trouble, one that keeps failing is.
+var reloadSuccessDesc = prometheus.NewDesc("riskgate_geoip_last_reload_success",
+	"1 while each GeoIP database file is in use as last read (at start, or its last reload succeeded), 0 while its last reload failed and none succeeded since: the database loaded before answers. By role and file.",
+	[]string{"role", "path"}, nil)
 
-func (b buildTimes) Describe(ch chan<- *prometheus.Desc) { ch <- buildTimesDesc }
+type databases struct{ e *Enricher }
 
-func (b buildTimes) Collect(ch chan<- prometheus.Metric) {
+func (b databases) Describe(ch chan<- *prometheus.Desc) {
+	ch <- buildTimesDesc
+	ch <- reloadSuccessDesc
+}
+
+func (b databases) Collect(ch chan<- prometheus.Metric) {
 	type slot struct {
 		role Role
 		path string
 	}
 	seen := map[slot]bool{} // a file given twice for a role is one series
 	for _, d := range b.e.Databases() {
-		if d.Built.Unix() <= 0 || seen[slot{d.Role, d.Path}] {
+		if seen[slot{d.Role, d.Path}] {
 			continue
 		}
 		seen[slot{d.Role, d.Path}] = true
-		ch <- prometheus.MustNewConstMetric(buildTimesDesc, prometheus.GaugeValue, float64(d.Built.Unix()), d.Role.String(), d.Path)
+		success := 1.0
+		if d.ReloadFailing {
+			success = 0
+		}
+		ch <- prometheus.MustNewConstMetric(reloadSuccessDesc, prometheus.GaugeValue, success, d.Role.String(), d.Path)
+		if d.Built.Unix() > 0 {
+			ch <- prometheus.MustNewConstMetric(buildTimesDesc, prometheus.GaugeValue, float64(d.Built.Unix()), d.Role.String(), d.Path)
+		}
 	}
 }

@@ -92,6 +92,9 @@ func TestReloadOnRename(t *testing.T) {
 	if city() != "London" {
 		t.Errorf("after a bad replacement: %q, want the old London", city())
 	}
+	if !failing(e, path) {
+		t.Error("after a bad replacement: the database not reported failing")
+	}
 	mu.Lock()
 	last := events[len(events)-1]
 	mu.Unlock()
@@ -111,6 +114,74 @@ func TestReloadOnRename(t *testing.T) {
 	if last := events[len(events)-1]; last.Err != nil || last.DatabaseType != geoipgen.TypeCity || last.Built.IsZero() {
 		t.Errorf("reload event %+v", last)
 	}
+	if failing(e, path) {
+		t.Error("after a good replacement: still reported failing")
+	}
+}
+
+// failing reports Database.ReloadFailing of the database at path.
+func failing(e *Enricher, path string) bool {
+	for _, d := range e.Databases() {
+		if d.Path == path {
+			return d.ReloadFailing
+		}
+	}
+	return false
+}
+
+// TestReloadFailureReverted: a database replaced by garbage, then put
+// back as it was (the same file: a bad download rolled back), is no
+// longer reported failing, without being loaded again; a failed reload
+// on SIGHUP of a file that did not change is retried by the watch.
+func TestReloadFailureReverted(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "GeoLite2-City.mmdb")
+	city := geoipgen.London
+	city.Network = geoipgen.Paris.Network
+	if err := geoipgen.WriteCity(path, []geoipgen.City{city}); err != nil {
+		t.Fatal(err)
+	}
+	snaps := filepath.Join(t.TempDir(), "snapshots")
+	if err := os.Mkdir(snaps, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnricher(t, Options{City: []string{path}, SnapshotDir: snaps, Watch: true, Poll: -1, Debounce: 20 * time.Millisecond})
+	kept := filepath.Join(dir, ".kept")
+	if err := os.Link(path, kept); err != nil {
+		t.Fatal(err)
+	}
+	garbage := filepath.Join(dir, ".garbage")
+	if err := os.WriteFile(garbage, []byte("<html>503 Service Unavailable</html>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(garbage, path); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the failed reload", func() bool { return failing(e, path) })
+	if err := os.Rename(kept, path); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the file put back no longer failing", func() bool { return !failing(e, path) })
+	if st := e.Stats(); st.Reloads != 0 || st.ReloadFailures < 1 {
+		t.Errorf("stats %+v: the file put back was loaded again", st)
+	}
+
+	// A SIGHUP that fails on a file the watch has as loaded (its snapshot
+	// folder gone for a moment), which changes nothing the watch sees:
+	// the watch retries it, and the retry clears the failure.
+	if err := os.Remove(snaps); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Reload(); err == nil {
+		t.Fatal("a database reloaded without its snapshot folder")
+	}
+	if !failing(e, path) {
+		t.Error("the failed SIGHUP not reported")
+	}
+	if err := os.Mkdir(snaps, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the watch's retry after the failed SIGHUP", func() bool { return !failing(e, path) })
 }
 
 // TestReloadWrongType: a replacement of the wrong kind (an ASN file renamed

@@ -81,6 +81,9 @@ type List struct {
 	Path     string    // the file
 	Entries  int       // prefixes, or AS numbers for the hosting-ASN file
 	Modified time.Time // the file's modification time when this version was read
+	// ReloadFailing: the file's last reload failed, none succeeding
+	// since; the version listed is the one loaded before.
+	ReloadFailing bool
 }
 
 // Kinds of List: a list of --ip-list (which may be named like the
@@ -151,14 +154,17 @@ type Enricher struct {
 
 	reloads, reloadFailures atomic.Uint64
 	lists                   atomic.Pointer[[]List] // Stats.Lists, replaced by each update
-	closeOnce               sync.Once
+	// failing holds, by file, whether its last reload failed, none
+	// succeeding since (List.ReloadFailing). Made whole by New.
+	failing   map[string]*atomic.Bool
+	closeOnce sync.Once
 }
 
 // New loads every file, refusing one with a bad line (the error names
 // file:line), and starts watching them when asked. With no files it still
 // answers hosting ASNs from the built-in list.
 func New(opts Options) (*Enricher, error) {
-	e := &Enricher{opts: opts, log: opts.Logger, byPath: map[string][]*source{}}
+	e := &Enricher{opts: opts, log: opts.Logger, byPath: map[string][]*source{}, failing: map[string]*atomic.Bool{}}
 	if e.log == nil {
 		e.log = slog.Default()
 	}
@@ -185,7 +191,8 @@ func New(opts Options) (*Enricher, error) {
 	}
 	if opts.Watch && len(e.byPath) > 0 {
 		paths := slices.Sorted(maps.Keys(e.byPath))
-		w, err := filewatch.New(paths, e.reload, filewatch.Options{Poll: opts.Poll, Debounce: opts.Debounce, Logger: e.log})
+		w, err := filewatch.New(paths, e.reload, filewatch.Options{Poll: opts.Poll, Debounce: opts.Debounce, Logger: e.log,
+			Reverted: func(path string) { e.failing[path].Store(false) }})
 		if err != nil {
 			return nil, fmt.Errorf("iplist: watch: %w", err)
 		}
@@ -197,6 +204,9 @@ func New(opts Options) (*Enricher, error) {
 func (e *Enricher) add(s *source) {
 	e.sources = append(e.sources, s)
 	e.byPath[s.path] = append(e.byPath[s.path], s)
+	if e.failing[s.path] == nil {
+		e.failing[s.path] = new(atomic.Bool)
+	}
 }
 
 // update rereads the changed sources' files and swaps in a table (and a
@@ -414,11 +424,16 @@ func (e *Enricher) Lookup(addr netip.Addr) (lists []string, tor bool) {
 // HostingASN reports whether asn is on the hosting list.
 func (e *Enricher) HostingASN(asn uint32) bool { return (*e.hosting.Load()).has(asn) }
 
-// Reload rereads every file now; the ones that fail keep their version.
+// Reload rereads every file now; the ones that fail keep their version,
+// and the watch retries them.
 func (e *Enricher) Reload() error {
 	var errs []error
 	for _, p := range slices.Sorted(maps.Keys(e.byPath)) {
-		errs = append(errs, e.reload(p))
+		err := e.reload(p)
+		if err != nil && e.watcher != nil {
+			e.watcher.Failed(p)
+		}
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -428,6 +443,7 @@ func (e *Enricher) reload(path string) error {
 	defer e.mu.Unlock()
 	srcs := e.byPath[path]
 	err := e.update(srcs)
+	e.failing[path].Store(err != nil)
 	if err != nil {
 		e.reloadFailures.Add(1)
 		e.log.Error("ip list reload failed; keeping the loaded version", "path", path, "err", err)
@@ -447,7 +463,10 @@ func (e *Enricher) Stats() Stats {
 	st := Stats{Prefixes: e.cur.Load().prefixes, HostingASNs: len(*e.hosting.Load()),
 		Reloads: e.reloads.Load(), ReloadFailures: e.reloadFailures.Load()}
 	if l := e.lists.Load(); l != nil {
-		st.Lists = *l
+		st.Lists = slices.Clone(*l)
+		for i := range st.Lists {
+			st.Lists[i].ReloadFailing = e.failing[st.Lists[i].Path].Load()
+		}
 	}
 	return st
 }

@@ -232,3 +232,37 @@ func TestReloadOneOfNested(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// TestReloadFailureReverted: a list replaced by a bad one, then put back
+// as it was (the same file), is no longer reported failing, without being
+// read again.
+func TestReloadFailureReverted(t *testing.T) {
+	dir := t.TempDir()
+	path := writeFile(t, dir, "corp.txt", "10.0.0.0/8\n")
+	e := newLists(t, Options{Lists: map[string]string{"corp": path}, Watch: true, Poll: -1, Debounce: 20 * time.Millisecond})
+	failing := func() bool { return e.Stats().Lists[0].ReloadFailing }
+	kept := filepath.Join(dir, ".kept")
+	if err := os.Link(path, kept); err != nil {
+		t.Fatal(err)
+	}
+	bad := writeFile(t, dir, ".bad", "not-an-address\n")
+	if err := os.Rename(bad, path); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); !failing(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out waiting for the failed reload")
+		}
+	}
+	if err := os.Rename(kept, path); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); failing(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out waiting for the file put back to be no longer failing")
+		}
+	}
+	if st := e.Stats(); st.Reloads != 0 || st.ReloadFailures < 1 {
+		t.Errorf("stats %+v: the file put back was read again", st)
+	}
+}

@@ -8,8 +8,8 @@ import (
 
 // Collector returns the enricher's metrics, read from its Stats at scrape
 // time: reloads and failed reloads of the lists, prefixes in them; and,
-// for each configured file, its entries and when the version in use was
-// read.
+// for each configured file, its entries, when the version in use was
+// read, and whether its last reload failed.
 func (e *Enricher) Collector() prometheus.Collector {
 	st := e.Stats
 	return metricset.Set{
@@ -35,6 +35,9 @@ var (
 	listModifiedDesc = prometheus.NewDesc("riskgate_iplist_file_modified_timestamp_seconds",
 		"The modification time of each IP list file whose version is in use, as it was when read: an updater that rewrites the file moves it, a SIGHUP or a restart does not.",
 		[]string{"kind", "list", "path"}, nil)
+	listSuccessDesc = prometheus.NewDesc("riskgate_iplist_last_reload_success",
+		"1 while each IP list file is in use as last read (at start, or its last reload succeeded), 0 while its last reload failed and none succeeded since: the version loaded before is matched.",
+		[]string{"kind", "list", "path"}, nil)
 )
 
 type listsCollector struct{ e *Enricher }
@@ -42,11 +45,17 @@ type listsCollector struct{ e *Enricher }
 func (c listsCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- listEntriesDesc
 	ch <- listModifiedDesc
+	ch <- listSuccessDesc
 }
 
 func (c listsCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, l := range c.e.Stats().Lists {
 		ch <- prometheus.MustNewConstMetric(listEntriesDesc, prometheus.GaugeValue, float64(l.Entries), l.Kind, l.Name, l.Path)
 		ch <- prometheus.MustNewConstMetric(listModifiedDesc, prometheus.GaugeValue, float64(l.Modified.UnixNano())/1e9, l.Kind, l.Name, l.Path)
+		success := 1.0
+		if l.ReloadFailing {
+			success = 0
+		}
+		ch <- prometheus.MustNewConstMetric(listSuccessDesc, prometheus.GaugeValue, success, l.Kind, l.Name, l.Path)
 	}
 }

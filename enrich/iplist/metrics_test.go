@@ -14,7 +14,8 @@ import (
 // like the Tor list is told apart. A new version moves that file's series
 // alone; a reload of every file (SIGHUP) that finds them unchanged moves
 // none, or a stopped updater would be hidden by every SIGHUP; a refused
-// reload moves nothing.
+// reload moves nothing but that file's last_reload_success, to 0, until a
+// reload succeeds.
 func TestListMetrics(t *testing.T) {
 	dir := t.TempDir()
 	corp := writeFile(t, dir, "corp.txt", "10.0.0.0/8\n192.0.2.0/24\n")
@@ -41,6 +42,7 @@ func TestListMetrics(t *testing.T) {
 	type series struct {
 		entries  float64
 		modified time.Time
+		success  float64
 	}
 	scrape := func() map[string]series {
 		t.Helper()
@@ -58,6 +60,8 @@ func TestListMetrics(t *testing.T) {
 					s.entries = m.GetGauge().GetValue()
 				case "riskgate_iplist_file_modified_timestamp_seconds":
 					s.modified = time.Unix(0, int64(m.GetGauge().GetValue()*1e9)).UTC()
+				case "riskgate_iplist_last_reload_success":
+					s.success = m.GetGauge().GetValue()
 				default:
 					continue
 				}
@@ -75,17 +79,17 @@ func TestListMetrics(t *testing.T) {
 			t.Errorf("%s: series %v, want %v", what, got, want)
 		}
 		for k, w := range want {
-			if g, ok := got[k]; !ok || g.entries != w.entries || !near(g.modified, w.modified) {
+			if g, ok := got[k]; !ok || g.entries != w.entries || !near(g.modified, w.modified) || g.success != w.success {
 				t.Errorf("%s: %s = %+v, want %+v", what, k, g, w)
 			}
 		}
 		return got
 	}
 	want := map[string]series{
-		"list corp " + corp:                 {2, written[corp]},
-		"list tor " + corp:                  {2, written[corp]},
-		"tor tor " + tor:                    {3, written[tor]},
-		"hosting-asns hosting-asns " + asns: {1, written[asns]},
+		"list corp " + corp:                 {2, written[corp], 1},
+		"list tor " + corp:                  {2, written[corp], 1},
+		"tor tor " + tor:                    {3, written[tor], 1},
+		"hosting-asns hosting-asns " + asns: {1, written[asns], 1},
 	}
 	check("at start", want)
 
@@ -100,14 +104,24 @@ func TestListMetrics(t *testing.T) {
 	if err := e.reload(tor); err != nil {
 		t.Fatal(err)
 	}
-	want["tor tor "+tor] = series{1, written[tor]}
+	want["tor tor "+tor] = series{1, written[tor], 1}
 	check("after a new Tor list", want)
 
 	writeFile(t, dir, "tor.txt", "198.51.100.9\nnot an address\n")
 	if err := e.reload(tor); err == nil {
 		t.Fatal("a bad tor list reloaded")
 	}
+	want["tor tor "+tor] = series{1, written[tor], 0}
 	check("after a refused reload", want)
+
+	writeFile(t, dir, "tor.txt", "198.51.100.9\n198.51.100.10\n")
+	written[tor] = time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	touch(tor)
+	if err := e.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	want["tor tor "+tor] = series{2, written[tor], 1}
+	check("after the list fixed", want)
 }
 
 func label(m *dto.Metric, name string) string {

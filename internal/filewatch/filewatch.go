@@ -55,7 +55,7 @@
 // breached-password filter of gigabytes) for owners whose failures are
 // counters, which a revert leaves true. It is no longer failing: no
 // retry, no check at every Debounce, and the log says so after the
-// owner's log of the failure. An owner that keeps a failure state which
+// owner's log of the failure (and Options.Reverted tells the owner). An owner that keeps a failure state which
 // only a load clears (the rules' last-reload-success gauge) sets
 // Options.ReloadReverted: such a file is then loaded again, as a folder
 // is, and the load clears it.
@@ -118,6 +118,11 @@ type Options struct {
 	// clears, and whose load is cheap (rule files). Without it, such a
 	// file is only no longer failing (see the package comment).
 	ReloadReverted bool
+	// Reverted, without ReloadReverted, is told of a failing file found
+	// back to the version last loaded, which is not loaded again: for an
+	// owner that shows whether a file's last load failed (a gauge), which
+	// what is on disk then no longer makes true.
+	Reverted func(path string)
 	// RetryMax bounds the delay between two attempts at a version whose
 	// load failed; default five minutes.
 	RetryMax time.Duration
@@ -531,6 +536,9 @@ func (w *Watcher) check(dirty map[string]bool) {
 			if f.failing {
 				// Its owner logged the failure: say it is over.
 				w.log.Info("watched file back to the version loaded; no longer retrying it", "path", f.path)
+				if w.opts.Reverted != nil {
+					w.opts.Reverted(f.path)
+				}
 			}
 			f.failing = false
 			continue

@@ -78,24 +78,41 @@ func TestFailedFileReverted(t *testing.T) {
 // TestFailedFileRevertedDefault: without ReloadReverted, a failing file
 // back to the version loaded is not loaded again (a GeoIP database, a
 // breached-password filter: costly, and their owners keep no failure
-// state), and no longer failing: no retry; the next version is loaded.
+// state but a gauge of it), and no longer failing: no retry; the owner is
+// told (Reverted), once; the next version is loaded.
 func TestFailedFileRevertedDefault(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "city.mmdb")
 	write(t, path, "good")
 	l := &contentLoader{path: path}
 	var log syncbuf.Buffer
+	reverted := make(chan string, 10)
 	w, err := New([]string{path}, l.changed, Options{Poll: -1, Debounce: 10 * time.Millisecond, Content: true,
-		Logger: slog.New(slog.NewTextHandler(&log, nil)), retryMin: 10 * time.Millisecond})
+		Logger: slog.New(slog.NewTextHandler(&log, nil)), retryMin: 10 * time.Millisecond,
+		Reverted: func(p string) { reverted <- p }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer w.Close()
 	replace(t, path, "bad")
 	waitFor(t, "the failed load of the bad edit", l.count, 1)
+	if len(reverted) != 0 {
+		t.Fatal("Reverted called before the revert")
+	}
 	replace(t, path, "good")
 	waitLog(t, &log, "back to the version loaded; no longer retrying it")
+	select {
+	case got := <-reverted:
+		if got != path {
+			t.Errorf("Reverted(%q), want the file", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Reverted not called for the revert")
+	}
 	replace(t, path, "newer")
 	waitFor(t, "the next version loaded", l.loaded, 1)
+	if len(reverted) != 0 {
+		t.Error("Reverted called again, for a version loaded")
+	}
 	// The bad version's retries (every 10 ms at first) may have come
 	// before the revert; never the revert, nor a bad one after it.
 	got := l.calls()

@@ -40,6 +40,9 @@ type File interface {
 	UsefulUntil() time.Time
 	// Failures counts the reloads refused.
 	Failures() uint64
+	// Failing reports whether the last reload was refused, none
+	// succeeding since: what is on disk is then not what is in force.
+	Failing() bool
 }
 
 // Use is a TLS file and what it is for, as the node reloads and reports
@@ -56,9 +59,30 @@ var errCutShort = errors.New("a PEM block does not decode: cut short (the file r
 
 // CAs is a PEM file of CA certificates.
 type CAs struct {
-	path     string
-	cur      atomic.Pointer[caSet]
+	path string
+	cur  atomic.Pointer[caSet]
+	reloads
+}
+
+// reloads is a file's record of its reloads refused.
+type reloads struct {
 	failures atomic.Uint64
+	failing  atomic.Bool
+}
+
+// Failures implements File.
+func (r *reloads) Failures() uint64 { return r.failures.Load() }
+
+// Failing implements File.
+func (r *reloads) Failing() bool { return r.failing.Load() }
+
+// record counts a reload's outcome and passes its error on.
+func (r *reloads) record(err error) error {
+	if err != nil {
+		r.failures.Add(1)
+	}
+	r.failing.Store(err != nil)
+	return err
 }
 
 type caSet struct {
@@ -141,14 +165,10 @@ func (c *CAs) Pool() *x509.CertPool { return c.cur.Load().pool }
 // UsefulUntil implements File: when the file's last certificate expires.
 func (c *CAs) UsefulUntil() time.Time { return c.cur.Load().notAfter }
 
-// Failures implements File.
-func (c *CAs) Failures() uint64 { return c.failures.Load() }
-
 // Reload implements File.
 func (c *CAs) Reload() (bool, error) {
 	s, err := readCAs(c.path)
-	if err != nil {
-		c.failures.Add(1)
+	if err := c.record(err); err != nil {
 		return false, err
 	}
 	if s.sum == c.cur.Load().sum {
@@ -174,7 +194,7 @@ func Apply(c *tls.Config, cas *CAs, cert *KeyPair) {
 type KeyPair struct {
 	certFile, keyFile string
 	cur               atomic.Pointer[keyPair]
-	failures          atomic.Uint64
+	reloads
 }
 
 type keyPair struct {
@@ -246,14 +266,10 @@ func (k *KeyPair) Certificate() *tls.Certificate { return &k.cur.Load().cert }
 // expires.
 func (k *KeyPair) UsefulUntil() time.Time { return k.cur.Load().notAfter }
 
-// Failures implements File.
-func (k *KeyPair) Failures() uint64 { return k.failures.Load() }
-
 // Reload implements File.
 func (k *KeyPair) Reload() (bool, error) {
 	p, err := readKeyPair(k.certFile, k.keyFile)
-	if err != nil {
-		k.failures.Add(1)
+	if err := k.record(err); err != nil {
 		return false, err
 	}
 	if p.sum == k.cur.Load().sum {

@@ -116,6 +116,9 @@ func TestCAsReload(t *testing.T) {
 		if c.Pool() != inForce {
 			t.Errorf("%s: the pool in force was replaced", bad.name)
 		}
+		if !c.Failing() {
+			t.Errorf("%s: not failing", bad.name)
+		}
 	}
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
@@ -128,6 +131,11 @@ func TestCAsReload(t *testing.T) {
 	}
 	if _, err := LoadCAs(path); err == nil {
 		t.Error("LoadCAs of a missing file succeeded")
+	}
+	// The file back as it was: nothing changes, but the failure is over.
+	write(t, path, old, next)
+	if changed, err := c.Reload(); changed || err != nil || c.Failing() {
+		t.Errorf("the file restored: changed %v, err %v, failing %v", changed, err, c.Failing())
 	}
 }
 
@@ -162,6 +170,9 @@ func TestKeyPairReload(t *testing.T) {
 	if !bytes.Equal(k.Certificate().Certificate[0], first.Certificate[0]) {
 		t.Error("the refused pair replaced the one in force")
 	}
+	if !k.Failing() {
+		t.Error("the refused pair: not failing")
+	}
 	write(t, keyFile, key2)
 	if changed, err := k.Reload(); !changed || err != nil {
 		t.Fatalf("rotated: changed %v, err %v", changed, err)
@@ -169,8 +180,8 @@ func TestKeyPairReload(t *testing.T) {
 	if k.Certificate().Leaf.Subject.CommonName != "client-2" || !k.UsefulUntil().Equal(day(90)) {
 		t.Errorf("in force: %s until %v", k.Certificate().Leaf.Subject.CommonName, k.UsefulUntil())
 	}
-	if k.Failures() != 1 {
-		t.Errorf("failures %d, want 1", k.Failures())
+	if k.Failures() != 1 || k.Failing() {
+		t.Errorf("failures %d, want 1; failing %v after the pair loaded", k.Failures(), k.Failing())
 	}
 }
 
