@@ -197,10 +197,9 @@ func (n *Node) Serve(ctx context.Context, reload <-chan os.Signal) error {
 func (n *Node) reload(srv *server.Server) error {
 	_, err := n.rules.Reload(rules.TriggerSignal)
 	n.tlsReloadMu.Lock()
-	certErr, filesErr := srv.ReloadCertificates(), n.reloadTLSFiles()
-	n.tellTLSWatch(srv, certErr != nil)
+	err = errors.Join(err, srv.ReloadCertificates(), n.reloadTLSFiles())
+	n.tellTLSWatch(srv)
 	n.tlsReloadMu.Unlock()
-	err = errors.Join(err, certErr, filesErr)
 	if n.dispatcher != nil {
 		err = errors.Join(err, n.dispatcher.Reopen())
 	}
@@ -239,7 +238,7 @@ func (n *Node) logConfig(az *auth.Authenticator) {
 	}
 	n.log.Info("configuration",
 		"store", redisstore.Redact(c.Store), "rules", rulesFrom, "rules_watch", c.RulesWatch,
-		"http_tls", c.HTTP.TLS.Cert != "", "grpc_tls", c.GRPC.TLS.Cert != "",
+		"http_tls", c.HTTP.TLS.Cert != "", "grpc_tls", c.GRPC.TLS.Cert != "", "tls_watch", c.TLSWatch,
 		"rules_tenants", c.RulesTenants, "tenant_admin_tokens", az.TenantsEnabled(),
 		"admin_api", az.AdminEnabled(), "scoring_token_required", !az.ScoringOpen(),
 		"shutdown_timeout", c.Shutdown.Timeout,

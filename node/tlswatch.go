@@ -34,7 +34,7 @@ func (n *Node) watchTLSFiles(srv *server.Server) *filewatch.Watcher {
 		defer n.tlsReloadMu.Unlock()
 		err := n.reloadTLSFilesOf(path)
 		if slices.Contains(listener, path) {
-			err = errors.Join(err, srv.ReloadCertificates())
+			err = errors.Join(err, srv.ReloadCertificatesOf(path))
 		}
 		n.cutUntrustedClients(srv)
 		return err
@@ -54,16 +54,11 @@ func (n *Node) watchTLSFiles(srv *server.Server) *filewatch.Watcher {
 // which it may have as loaded (unchanged since, or a failure that is not
 // the file's: a folder unmounted for a moment), so that it retries them
 // and their last_reload_success gauge does not stay 0 until they change.
-// The listeners' key pairs are all told when one failed: a retry that
-// finds a pair unchanged changes nothing.
-func (n *Node) tellTLSWatch(srv *server.Server, certFailed bool) {
+func (n *Node) tellTLSWatch(srv *server.Server) {
 	if n.tlsWatch == nil {
 		return
 	}
-	var failed []string
-	if certFailed {
-		failed = append(failed, srv.CertificateFiles()...)
-	}
+	failed := srv.FailingCertificateFiles()
 	for _, f := range n.tlsFilesInUse() {
 		if f.File.Failing() {
 			failed = append(failed, f.File.Paths()...)

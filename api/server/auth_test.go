@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -341,6 +342,35 @@ func TestCertificateMetrics(t *testing.T) {
 		if got := ts.metricValue(t, "riskgate_tls_certificate_last_reload_success", "listener", l, "cert", p.certFile); got != 1 {
 			t.Errorf("%s last reload success %v after the certificate was fixed, want 1", l, got)
 		}
+	}
+}
+
+// TestReloadCertificatesOf: a change of one listener's files reloads that
+// listener's key pair alone: its renewal is neither refused nor retried
+// for another listener's broken files, and the other's failures are not
+// counted again for it.
+func TestReloadCertificatesOf(t *testing.T) {
+	h, g := newPKI(t), newPKI(t)
+	ts := startServer(t, testOpts{httpTLS: h.serverTLS("optional"), grpcTLS: g.serverTLS("optional")})
+	if err := os.WriteFile(g.certFile, []byte("not a certificate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.srv.ReloadCertificatesOf(h.keyFile); err != nil {
+		t.Errorf("the http listener's key file: %v, want nil (the grpc listener's files are not its)", err)
+	}
+	if err := ts.srv.ReloadCertificatesOf(g.certFile); err == nil {
+		t.Error("the grpc listener's broken certificate reloaded")
+	}
+	for _, c := range []struct {
+		listener, cert string
+		failures       float64
+	}{{"http", h.certFile, 0}, {"grpc", g.certFile, 1}} {
+		if got := ts.metricValue(t, "riskgate_tls_certificate_reload_failures_total", "listener", c.listener, "cert", c.cert); got != c.failures {
+			t.Errorf("%s reload failures %v, want %v", c.listener, got, c.failures)
+		}
+	}
+	if got := ts.srv.FailingCertificateFiles(); !slices.Equal(got, []string{g.certFile, g.keyFile}) {
+		t.Errorf("failing files %q, want the grpc listener's", got)
 	}
 }
 

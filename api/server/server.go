@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -590,24 +591,43 @@ func (s *Server) CutUntrustedClients() map[string]int {
 
 // CertificateFiles are the listeners' certificate and key files, which
 // ReloadCertificates reads.
-func (s *Server) CertificateFiles() []string {
+func (s *Server) CertificateFiles() []string { return s.certificateFiles(false) }
+
+// FailingCertificateFiles lists the files of the listeners' key pairs
+// whose last reload failed, none succeeding since.
+func (s *Server) FailingCertificateFiles() []string { return s.certificateFiles(true) }
+
+func (s *Server) certificateFiles(failing bool) []string {
 	var out []string
 	for _, c := range s.certs {
-		out = append(out, c.Paths()...)
+		if !failing || c.Failing() {
+			out = append(out, c.Paths()...)
+		}
 	}
 	return out
 }
 
 // ReloadCertificates reloads the listeners' key pairs (SIGHUP); a
 // certificate that fails to load keeps the previous one.
-func (s *Server) ReloadCertificates() error {
+func (s *Server) ReloadCertificates() error { return s.ReloadCertificatesOf("") }
+
+// ReloadCertificatesOf reloads the listeners' key pairs that read path
+// (their certificate or key file), or all of them for "": a listener's
+// renewal is not held back, nor retried, for another listener's broken
+// files.
+func (s *Server) ReloadCertificatesOf(path string) error {
 	var errs []error
 	for _, c := range s.certs {
-		if _, err := c.Reload(); err != nil {
-			s.log.Error("tls certificate reload failed; the previous one stays", "cert", c.Path(), "err", err)
+		if path != "" && !slices.Contains(c.Paths(), path) {
+			continue
+		}
+		changed, err := c.Reload()
+		switch {
+		case err != nil:
+			s.log.Error("tls certificate reload failed; the previous one stays", "listener", c.listener, "cert", c.Path(), "err", err)
 			errs = append(errs, fmt.Errorf("tls: %w", err))
-		} else {
-			s.log.Info("tls certificate reloaded", "cert", c.Path())
+		case changed:
+			s.log.Info("tls certificate reloaded", "listener", c.listener, "cert", c.Path(), "useful_until", c.UsefulUntil())
 		}
 	}
 	return errors.Join(errs...)

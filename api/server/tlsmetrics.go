@@ -14,7 +14,7 @@ type certCollector struct{ s *Server }
 
 var (
 	certExpiry = prometheus.NewDesc("riskgate_tls_certificate_expiry_timestamp_seconds",
-		"When the listener's certificate in use expires (its NotAfter), by listener and certificate file.", []string{"listener", "cert"}, nil)
+		"When the listener's certificate in use stops being of use: the first NotAfter of its chain (its own, or an intermediate's that comes sooner), by listener and certificate file.", []string{"listener", "cert"}, nil)
 	certFailures = prometheus.NewDesc("riskgate_tls_certificate_reload_failures_total",
 		"Certificate reloads (its files changed, or SIGHUP) refused, the previous certificate kept, by listener and certificate file.", []string{"listener", "cert"}, nil)
 	certSuccess = prometheus.NewDesc("riskgate_tls_certificate_last_reload_success",
@@ -29,8 +29,8 @@ func (c certCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c certCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, cert := range c.s.certs {
-		if kp := cert.Certificate(); kp.Leaf != nil {
-			ch <- prometheus.MustNewConstMetric(certExpiry, prometheus.GaugeValue, float64(kp.Leaf.NotAfter.Unix()), cert.listener, cert.Path())
+		if until := cert.UsefulUntil(); !until.IsZero() {
+			ch <- prometheus.MustNewConstMetric(certExpiry, prometheus.GaugeValue, float64(until.Unix()), cert.listener, cert.Path())
 		}
 		ch <- prometheus.MustNewConstMetric(certFailures, prometheus.CounterValue, float64(cert.Failures()), cert.listener, cert.Path())
 		success := 1.0

@@ -96,7 +96,9 @@ type Options struct {
 	Poll time.Duration
 	// Debounce is how long the directory must stay quiet after an event
 	// before the files are checked, so that a file written in several
-	// steps is read once, complete. Default 250 ms.
+	// steps is read once, complete. Default 250 ms. Events that never stop
+	// (a log written beside a watched file, in its folder or in another
+	// watched one) delay the check by four Debounces at most.
 	Debounce time.Duration
 	// DisableNotify uses polling only.
 	DisableNotify bool
@@ -255,6 +257,12 @@ func (a identity) same(b identity) bool {
 	if a.hashed && b.hashed {
 		return a.sum == b.sum
 	}
+	if a.hashed != b.hashed {
+		// With Options.Content, read once and not the other time: a file
+		// made readable again (a chmod, which changes neither inode, size
+		// nor time) is tried at once, not after its backoff.
+		return false
+	}
 	return os.SameFile(a.info, b.info) && a.info.Size() == b.info.Size() && a.info.ModTime().Equal(b.info.ModTime())
 }
 
@@ -409,6 +417,7 @@ func (w *Watcher) run() {
 	debounce := time.NewTimer(time.Hour)
 	debounce.Stop()
 	defer debounce.Stop()
+	var pending time.Time // the first event since the last check; zero: none
 	// While a load fails, its path is checked at every Debounce: what
 	// brings it back (a volume mounted again, a folder moved back whose
 	// watch fsnotify dropped) may raise no event.
@@ -430,7 +439,11 @@ func (w *Watcher) run() {
 			if ev.Has(fsnotify.Create) || ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
 				w.relocated(name)
 			}
-			debounce.Reset(w.opts.Debounce)
+			now := time.Now()
+			if pending.IsZero() {
+				pending = now
+			}
+			debounce.Reset(max(min(w.opts.Debounce, pending.Add(maxDebounces*w.opts.Debounce).Sub(now)), 0))
 			continue
 		case err, ok := <-errs:
 			if !ok {
@@ -441,6 +454,7 @@ func (w *Watcher) run() {
 			w.log.Warn("file change notifications failed; checking all files", "err", err)
 			w.check(nil)
 		case <-debounce.C:
+			pending = time.Time{}
 			w.check(dirty)
 			clear(dirty)
 		case <-recheck.C:
@@ -459,6 +473,11 @@ func (w *Watcher) run() {
 		}
 	}
 }
+
+// maxDebounces bounds, in Debounces, how long events that keep coming
+// delay a check: without it, a log written every 100 ms in a watched
+// folder held every reload back until the next poll (a minute).
+const maxDebounces = 4
 
 // relocated marks the files that an event creating, removing or renaming
 // name may have moved: name is a folder they are in, or the file itself

@@ -1,6 +1,7 @@
 package filewatch
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -378,4 +379,64 @@ func TestOneFolderNotWatchable(t *testing.T) {
 	defer w.Close()
 	write(t, ok, "two!")
 	waitFor(t, "the change of a file in a watched folder", rec.count, 1)
+}
+
+// TestEventsThatNeverStop: a file written beside a watched one all the
+// time (a log, every few milliseconds) keeps its folder from ever being
+// quiet; a change of the watched file is still seen, after a few
+// Debounces at most, not held back until the next poll (none here).
+func TestEventsThatNeverStop(t *testing.T) {
+	dir := t.TempDir()
+	watched, noise := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "audit.log")
+	write(t, watched, "one")
+	var rec recorder
+	w, err := New([]string{watched}, rec.changed, Options{Poll: -1, Debounce: 50 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		f, err := os.OpenFile(noise, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer f.Close()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+				fmt.Fprintln(f, "a line")
+			}
+		}
+	})
+	defer func() { close(stop); wg.Wait() }()
+	time.Sleep(100 * time.Millisecond) // the noise going
+	replace(t, watched, "two")
+	waitFor(t, "the change amid the noise", rec.count, 1)
+}
+
+// TestIdentityReadableAgain: with Content, a file read one time and not
+// the other (unreadable until a chmod, which changes neither its inode,
+// size nor time) is not the same version: a failing file made readable
+// is tried at once, not after its backoff. The test runs as root in CI,
+// which reads any file: the identities are made by hand.
+func TestIdentityReadableAgain(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ca.pem")
+	write(t, path, "one")
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unreadable := identity{exists: true, info: fi}
+	readable := identity{exists: true, info: fi, hashed: true, sum: sha256.Sum256([]byte("one"))}
+	if unreadable.same(readable) || readable.same(unreadable) {
+		t.Error("a file read and the same file unread are the same version")
+	}
+	if !unreadable.same(unreadable) || !readable.same(readable) {
+		t.Error("an identity differs from itself")
+	}
 }
