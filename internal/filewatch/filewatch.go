@@ -46,7 +46,10 @@
 // version loaded is loaded again, since its owner's failure is cleared by
 // a load alone. A folder that lost its watch (moved, removed, unmounted,
 // or missing at New) is watched again once it exists, and checked as if
-// it had had events.
+// it had had events. The folder above a file's folder is watched too,
+// where it can be, so that the folder replaced whole (removed and made
+// again, or a link to it swapped for a link to another) is seen at once
+// and its watch moved to what the name now names.
 //
 // A failing file back to the identity of the version loaded (a bad edit
 // reverted, a bad database replaced by the one in use) is, by default,
@@ -140,6 +143,11 @@ type Watcher struct {
 	changed func(path string) error
 	files   []*file
 	dirs    []string // the folders watched for events, sorted
+	// parents are the folders the files' folders are in, watched too
+	// (where they can be: nothing warns of one that cannot) so that a
+	// folder replaced whole (removed and made again; a link to a release
+	// folder swapped) is seen at once, not at the next poll.
+	parents []string
 	fsw     *fsnotify.Watcher
 	stop    chan struct{}
 	done    chan struct{}
@@ -311,6 +319,13 @@ func New(paths []string, changed func(path string) error, opts Options) (*Watche
 		}
 	}
 	w.dirs = slices.Sorted(maps.Keys(dirs))
+	parents := map[string]bool{}
+	for _, f := range w.files {
+		if d := filepath.Dir(f.dirs[0]); !f.last.dir && !dirs[d] {
+			parents[d] = true
+		}
+	}
+	w.parents = slices.Sorted(maps.Keys(parents))
 	if !opts.DisableNotify && len(dirs) > 0 {
 		fsw, err := fsnotify.NewWatcher()
 		watched := 0
@@ -326,6 +341,11 @@ func New(paths []string, changed func(path string) error, opts Options) (*Watche
 					continue
 				}
 				watched++
+			}
+		}
+		if watched > 0 {
+			for _, d := range w.parents {
+				_ = fsw.Add(d)
 			}
 		}
 		switch {
@@ -438,6 +458,13 @@ func (w *Watcher) run() {
 			dirty[filepath.Dir(name)] = true
 			if ev.Has(fsnotify.Create) || ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
 				w.relocated(name)
+				if _, ok := slices.BinarySearch(w.dirs, name); ok {
+					// A watched folder's name now names another folder, or
+					// none: its watch follows the one it was on (moved
+					// away, or a link's old target). Watched again by
+					// name at the check (rearm), once it exists.
+					_ = w.fsw.Remove(name)
+				}
 			}
 			now := time.Now()
 			if pending.IsZero() {
@@ -515,6 +542,11 @@ func (w *Watcher) rearm() []string {
 		}
 		w.log.Debug("watching a folder again", "path", d)
 		armed = append(armed, d)
+	}
+	for _, d := range w.parents {
+		if !watched[d] {
+			_ = w.fsw.Add(d) // best effort, as at New
+		}
 	}
 	return armed
 }

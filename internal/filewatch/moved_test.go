@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -181,4 +182,61 @@ func TestFolderWatchedAgain(t *testing.T) {
 	waitFor(t, "the folder back", rec.count, 1)
 	write(t, filepath.Join(dir, "b.yaml"), "two")
 	waitFor(t, "a file added to the folder back", rec.count, 2)
+}
+
+// TestFolderReplaced: the folder of a watched file replaced whole, with no
+// poll to find it: a link to a release folder swapped (as capistrano and
+// some secret agents deploy), then the file edited in place in the new
+// folder; and the folder removed and made again. Each is seen from the
+// events of the folder above.
+func TestFolderReplaced(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"v1", "v2", "app"} {
+		if err := os.Mkdir(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(t, filepath.Join(root, "v1", "ca.pem"), "one")
+	write(t, filepath.Join(root, "v2", "ca.pem"), "two")
+	current := filepath.Join(root, "app", "current")
+	if err := os.Symlink(filepath.Join(root, "v1"), current); err != nil {
+		t.Fatal(err)
+	}
+	linked := filepath.Join(current, "ca.pem")
+	plain := filepath.Join(root, "app", "tls", "ca.pem")
+	if err := os.Mkdir(filepath.Dir(plain), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write(t, plain, "one")
+	var rec recorder
+	w, err := New([]string{linked, plain}, rec.changed, Options{Poll: -1, Debounce: 20 * time.Millisecond, Content: true, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+
+	tmp := filepath.Join(root, "app", ".current.tmp")
+	if err := os.Symlink(filepath.Join(root, "v2"), tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, current); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the link swapped", rec.count, 1)
+	write(t, filepath.Join(root, "v2", "ca.pem"), "three") // in place, through the new link
+	waitFor(t, "the file edited in the folder linked now", rec.count, 2)
+
+	if err := os.RemoveAll(filepath.Dir(plain)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Dir(plain), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write(t, plain, "four")
+	waitFor(t, "the folder made again", rec.count, 3)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if want := []string{linked, linked, plain}; !slices.Equal(rec.calls, want) {
+		t.Errorf("calls %q, want %q", rec.calls, want)
+	}
 }
