@@ -1,86 +1,10 @@
-// Package filewatch tells when data files are replaced or rewritten, so that
-// everything riskgate loads from files (rules, GeoIP databases, IP lists,
-// the breached-password filter) reloads without a restart, through this one
-// mechanism.
-//
-// Updaters such as geoipupdate write a temporary file and rename it over the
-// old one, so watching the file itself would lose track of it after the
-// first update: the watcher watches each file's directory with fsnotify and
-// compares the file's identity (inode, size, modification time) on every
-// event in that directory. Symbolic-link swaps (Kubernetes ConfigMaps)
-// change no event for the file's own name, which is why any event in the
-// directory triggers a check. A periodic stat catches what notifications
-// miss (network file systems, exhausted inotify watches).
-//
-// A watched path may be a folder: its identity is then that of the files in
-// it (those Options.Filter accepts), so a file added, removed, replaced or
-// rewritten there is a change of the folder. With Options.Content a file's
-// identity includes a hash of its content, for small files whose rewrite
-// may keep their size and modification time (two saves within the file
-// system's timestamp granularity): the content alone is then the identity,
-// and a touch is no change.
-//
-// A path is "changed" until its callback succeeds on it: the identity last
-// seen is that of the version last loaded, so a version that failed to load
-// (unreadable, say, until a chmod that changes neither inode, size nor
-// modification time; or the snapshot folder full) is tried again without
-// any change to the file. The retries of one unchanged version back off,
-// from a second to RetryMax (five minutes by default), doubling after each
-// failure; they happen at the first poll, or the first event in the
-// file's folder, after that delay. Each retry is a load like another: its
-// failure is logged and counted by the callback's owner, so a version that
-// stays bad costs one attempt, one log line and one failure counted every
-// RetryMax once the backoff has grown. A new version is tried at once.
-//
-// A failed load may be the path's moment rather than its version's: a
-// folder moved away, unmounted or swapped for another while it was read.
-// Notifications do not tell all of that (fsnotify drops the watch of a
-// folder that is moved or removed; a mount or an unmount raises no event),
-// and the identity may not show it either (a folder moved away and back,
-// or a volume remounted, reads as the same files). So, until its load
-// succeeds again, a failing path is checked at every Debounce, events or
-// not; one found gone after its failed load, or while it fails, is tried
-// at once when it is back, whatever it is then; one whose folder (or
-// itself, a folder) an event created, removed or renamed is tried at once,
-// not after its backoff; and a failing folder back to the identity of the
-// version loaded is loaded again, since its owner's failure is cleared by
-// a load alone. A folder that lost its watch (moved, removed, unmounted,
-// or missing at New) is watched again once it exists, and checked as if
-// it had had events. The folder above a file's folder is watched too,
-// where it can be, so that the folder replaced whole (removed and made
-// again, or a link to it swapped for a link to another) is seen at once
-// and its watch moved to what the name now names.
-//
-// A failing file back to the identity of the version loaded (a bad edit
-// reverted, a bad database replaced by the one in use) is, by default,
-// not loaded again: it is the version its owner has, and a load may be
-// costly (a GeoIP database of tens of megabytes, verified; a
-// breached-password filter of gigabytes) for owners whose failures are
-// counters, which a revert leaves true. It is no longer failing: no
-// retry, no check at every Debounce, and the log says so after the
-// owner's log of the failure (and Options.Reverted tells the owner). An owner that keeps a failure state which
-// only a load clears (the rules' last-reload-success gauge) sets
-// Options.ReloadReverted: such a file is then loaded again, as a folder
-// is, and the load clears it.
-//
-// The owner may load a path on other occasions than the callback (a
-// reload on SIGHUP; a callback's load for one path that reads others
-// too), and a failure then is one the watch never saw: back to the
-// version loaded (a bad edit reverted before the watch looked at it),
-// or never changed for it (a file made unreadable, then readable, which
-// changes neither inode, size nor modification time), the path is no
-// change, and the failure its owner reports would stay until some other
-// edit. Failed tells the watcher of such a failure: the path is then
-// failing as if its callback had failed on the version there now.
 package filewatch
 
 import (
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -88,8 +12,6 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
-
-	"github.com/riskgate/riskgate/internal/filesnap"
 )
 
 // Options tune a Watcher. Zero values take the defaults.
@@ -180,98 +102,6 @@ type file struct {
 	// back, or swapped for another by two renames, may read as the same
 	// files, and its failure may have been the move's.
 	moved bool
-}
-
-// identity is what says "a different file" or "the same file, rewritten":
-// for a file, its stat (and content hash); for a folder, its files'.
-type identity struct {
-	exists  bool
-	dir     bool
-	info    os.FileInfo
-	hashed  bool // with Options.Content: sum is the content's hash
-	sum     [sha256.Size]byte
-	entries []entry // a folder's files, by name
-}
-
-type entry struct {
-	name string
-	id   identity
-}
-
-func (w *Watcher) statOf(path string) identity {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return identity{}
-	}
-	id := identity{exists: true, dir: fi.IsDir(), info: fi}
-	if id.dir {
-		des, err := os.ReadDir(path)
-		if err != nil {
-			return identity{exists: true, dir: true}
-		}
-		for _, de := range des { // sorted by name
-			if w.opts.Subfolders && !strings.HasPrefix(de.Name(), ".") && IsFolder(path, de) {
-				id.entries = append(id.entries, entry{de.Name(), identity{exists: true, dir: true}})
-				continue
-			}
-			if !w.opts.Filter(de.Name()) {
-				continue
-			}
-			eid := w.statOf(filepath.Join(path, de.Name()))
-			if eid.exists && !eid.dir {
-				id.entries = append(id.entries, entry{de.Name(), eid})
-			}
-		}
-		return id
-	}
-	// Only a regular file is read, and never with a blocking open: a FIFO
-	// would hang the watcher, and with it every later reload and Close.
-	if w.opts.Content && fi.Mode().IsRegular() {
-		if data, err := filesnap.ReadRegular(path, 0); err == nil {
-			id.hashed, id.sum = true, sha256.Sum256(data)
-		}
-	}
-	return id
-}
-
-// watchedFolder reports whether abs is one of the watched paths, a folder.
-func (w *Watcher) watchedFolder(abs string) bool {
-	return slices.ContainsFunc(w.files, func(f *file) bool { return f.abs == abs && len(f.dirs) > 1 })
-}
-
-// IsFolder reports whether de, an entry of the folder path, is a folder
-// or a symbolic link to one, as a watch with Subfolders counts it.
-func IsFolder(path string, de os.DirEntry) bool {
-	if de.IsDir() {
-		return true
-	}
-	if de.Type()&os.ModeSymlink == 0 {
-		return false
-	}
-	fi, err := os.Stat(filepath.Join(path, de.Name()))
-	return err == nil && fi.IsDir()
-}
-
-func (a identity) same(b identity) bool {
-	if a.exists != b.exists || a.dir != b.dir {
-		return false
-	}
-	if !a.exists {
-		return true
-	}
-	if a.dir {
-		return slices.EqualFunc(a.entries, b.entries, func(x, y entry) bool { return x.name == y.name && x.id.same(y.id) })
-	}
-	if a.hashed && b.hashed {
-		return a.sum == b.sum
-	}
-	if a.hashed != b.hashed {
-		// With Options.Content, read once and not the other time: a file
-		// made readable again (a chmod, which changes neither inode, size
-		// nor time) is tried at once, not after its backoff.
-		return false
-	}
-	return os.SameFile(a.info, b.info) && a.info.Size() == b.info.Size() && a.info.ModTime().Equal(b.info.ModTime())
 }
 
 // New starts watching paths, files or folders. changed is called from the
