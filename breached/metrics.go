@@ -62,10 +62,6 @@ func (b filters) Collect(ch chan<- prometheus.Metric) {
 			continue
 		}
 		seen[l.Path()] = true
-		success := 1.0
-		if l.ReloadFailing() {
-			success = 0
-		}
-		ch <- prometheus.MustNewConstMetric(reloadSuccessDesc, prometheus.GaugeValue, success, l.Path())
+		ch <- prometheus.MustNewConstMetric(reloadSuccessDesc, prometheus.GaugeValue, metricset.ReloadSuccess(l.ReloadFailing()), l.Path())
 	}
 }

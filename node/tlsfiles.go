@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/riskgate/riskgate/api/server"
+	"github.com/riskgate/riskgate/internal/metricset"
 	"github.com/riskgate/riskgate/internal/tlsfiles"
 )
 
@@ -96,14 +97,6 @@ func (c tlsFilesCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, f := range c.n.tlsFilesInUse() {
 		ch <- prometheus.MustNewConstMetric(tlsFileExpiryDesc, prometheus.GaugeValue, float64(f.File.UsefulUntil().Unix()), f.Use, f.File.Path())
 		ch <- prometheus.MustNewConstMetric(tlsFileFailuresDesc, prometheus.CounterValue, float64(f.File.Failures()), f.Use, f.File.Path())
-		ch <- prometheus.MustNewConstMetric(tlsFileSuccessDesc, prometheus.GaugeValue, success(f.File.Failing()), f.Use, f.File.Path())
+		ch <- prometheus.MustNewConstMetric(tlsFileSuccessDesc, prometheus.GaugeValue, metricset.ReloadSuccess(f.File.Failing()), f.Use, f.File.Path())
 	}
-}
-
-// success is a last_reload_success gauge's value.
-func success(failing bool) float64 {
-	if failing {
-		return 0
-	}
-	return 1
 }

@@ -2,6 +2,8 @@ package server
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/riskgate/riskgate/internal/metricset"
 )
 
 // CertificateCollector exports the listeners' certificates: when the one
@@ -33,10 +35,6 @@ func (c certCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(certExpiry, prometheus.GaugeValue, float64(until.Unix()), cert.listener, cert.Path())
 		}
 		ch <- prometheus.MustNewConstMetric(certFailures, prometheus.CounterValue, float64(cert.Failures()), cert.listener, cert.Path())
-		success := 1.0
-		if cert.Failing() {
-			success = 0
-		}
-		ch <- prometheus.MustNewConstMetric(certSuccess, prometheus.GaugeValue, success, cert.listener, cert.Path())
+		ch <- prometheus.MustNewConstMetric(certSuccess, prometheus.GaugeValue, metricset.ReloadSuccess(cert.Failing()), cert.listener, cert.Path())
 	}
 }

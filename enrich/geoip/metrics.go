@@ -56,11 +56,7 @@ func (b databases) Collect(ch chan<- prometheus.Metric) {
 			continue
 		}
 		seen[slot{d.Role, d.Path}] = true
-		success := 1.0
-		if d.ReloadFailing {
-			success = 0
-		}
-		ch <- prometheus.MustNewConstMetric(reloadSuccessDesc, prometheus.GaugeValue, success, d.Role.String(), d.Path)
+		ch <- prometheus.MustNewConstMetric(reloadSuccessDesc, prometheus.GaugeValue, metricset.ReloadSuccess(d.ReloadFailing), d.Role.String(), d.Path)
 		if d.Built.Unix() > 0 {
 			ch <- prometheus.MustNewConstMetric(buildTimesDesc, prometheus.GaugeValue, float64(d.Built.Unix()), d.Role.String(), d.Path)
 		}

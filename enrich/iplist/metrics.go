@@ -52,10 +52,6 @@ func (c listsCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, l := range c.e.Stats().Lists {
 		ch <- prometheus.MustNewConstMetric(listEntriesDesc, prometheus.GaugeValue, float64(l.Entries), l.Kind, l.Name, l.Path)
 		ch <- prometheus.MustNewConstMetric(listModifiedDesc, prometheus.GaugeValue, float64(l.Modified.UnixNano())/1e9, l.Kind, l.Name, l.Path)
-		success := 1.0
-		if l.ReloadFailing {
-			success = 0
-		}
-		ch <- prometheus.MustNewConstMetric(listSuccessDesc, prometheus.GaugeValue, success, l.Kind, l.Name, l.Path)
+		ch <- prometheus.MustNewConstMetric(listSuccessDesc, prometheus.GaugeValue, metricset.ReloadSuccess(l.ReloadFailing), l.Kind, l.Name, l.Path)
 	}
 }

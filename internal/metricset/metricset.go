@@ -34,3 +34,12 @@ func Counter(name, help string, value func() float64) prometheus.Collector {
 func Gauge(name, help string, value func() float64) prometheus.Collector {
 	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, value)
 }
+
+// ReloadSuccess is the value of a last_reload_success gauge: 0 while a
+// file's last reload failed, none succeeding since, else 1.
+func ReloadSuccess(failing bool) float64 {
+	if failing {
+		return 0
+	}
+	return 1
+}
