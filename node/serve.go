@@ -197,8 +197,9 @@ func (n *Node) Serve(ctx context.Context, reload <-chan os.Signal) error {
 func (n *Node) reload(srv *server.Server) error {
 	_, err := n.rules.Reload(rules.TriggerSignal)
 	n.tlsReloadMu.Lock()
+	before := n.failingTLSFiles(srv)
 	err = errors.Join(err, srv.ReloadCertificates(), n.reloadTLSFiles())
-	n.tellTLSWatch(srv)
+	n.tellTLSWatch(srv, before)
 	n.tlsReloadMu.Unlock()
 	if n.dispatcher != nil {
 		err = errors.Join(err, n.dispatcher.Reopen())

@@ -50,21 +50,36 @@ func (n *Node) watchTLSFiles(srv *server.Server) *filewatch.Watcher {
 	return w
 }
 
-// tellTLSWatch tells the watch of the files a SIGHUP failed to re-read,
-// which it may have as loaded (unchanged since, or a failure that is not
-// the file's: a folder unmounted for a moment), so that it retries them
-// and their last_reload_success gauge does not stay 0 until they change.
-func (n *Node) tellTLSWatch(srv *server.Server) {
+// failingTLSFiles are the TLS files whose last re-read failed, by the
+// name the watch knows a file or key pair by (its certificate's).
+func (n *Node) failingTLSFiles(srv *server.Server) map[string]bool {
+	out := map[string]bool{}
+	for _, p := range srv.FailingCertificates() {
+		out[p] = true
+	}
+	for _, f := range n.tlsFilesInUse() {
+		if f.File.Failing() {
+			out[f.File.Path()] = true
+		}
+	}
+	return out
+}
+
+// tellTLSWatch tells the watch of the files a SIGHUP failed to re-read
+// that were not failing before it (before: failingTLSFiles then). The
+// watch may have them as loaded (unchanged since, or a failure that is
+// not the file's: a folder unmounted for a moment); told, it retries
+// them, and their last_reload_success gauge does not stay 0 until they
+// change. A file failing before is the watch's already, with its backoff,
+// which a second retry beside it would only double; a key pair is told
+// by its certificate's name alone, for the same reason.
+func (n *Node) tellTLSWatch(srv *server.Server, before map[string]bool) {
 	if n.tlsWatch == nil {
 		return
 	}
-	failed := srv.FailingCertificateFiles()
-	for _, f := range n.tlsFilesInUse() {
-		if f.File.Failing() {
-			failed = append(failed, f.File.Paths()...)
+	for p := range n.failingTLSFiles(srv) {
+		if !before[p] {
+			n.tlsWatch.Failed(p)
 		}
-	}
-	for _, p := range failed {
-		n.tlsWatch.Failed(p)
 	}
 }

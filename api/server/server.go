@@ -591,17 +591,21 @@ func (s *Server) CutUntrustedClients() map[string]int {
 
 // CertificateFiles are the listeners' certificate and key files, which
 // ReloadCertificates reads.
-func (s *Server) CertificateFiles() []string { return s.certificateFiles(false) }
-
-// FailingCertificateFiles lists the files of the listeners' key pairs
-// whose last reload failed, none succeeding since.
-func (s *Server) FailingCertificateFiles() []string { return s.certificateFiles(true) }
-
-func (s *Server) certificateFiles(failing bool) []string {
+func (s *Server) CertificateFiles() []string {
 	var out []string
 	for _, c := range s.certs {
-		if !failing || c.Failing() {
-			out = append(out, c.Paths()...)
+		out = append(out, c.Paths()...)
+	}
+	return out
+}
+
+// FailingCertificates lists the certificate files of the listeners' key
+// pairs whose last reload failed, none succeeding since.
+func (s *Server) FailingCertificates() []string {
+	var out []string
+	for _, c := range s.certs {
+		if c.Failing() {
+			out = append(out, c.Path())
 		}
 	}
 	return out

@@ -46,10 +46,12 @@
 // version loaded is loaded again, since its owner's failure is cleared by
 // a load alone. A folder that lost its watch (moved, removed, unmounted,
 // or missing at New) is watched again once it exists, and checked as if
-// it had had events. The folder above a file's folder is watched too,
-// where it can be, so that the folder replaced whole (removed and made
-// again, or a link to it swapped for a link to another) is seen at once
-// and its watch moved to what the name now names.
+// it had had events; until then it is checked at every Debounce, so that
+// a folder removed and made again, or moved away and another moved in its
+// place, is seen at once rather than at the next poll. (A link to the
+// folder swapped for a link to another raises no event the watch sees:
+// the poll finds it. Watching the folder above would see it, at the cost
+// of that folder's events and of an inotify watch each.)
 //
 // A failing file back to the identity of the version loaded (a bad edit
 // reverted, a bad database replaced by the one in use) is, by default,

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -71,25 +73,30 @@ func TestFailedOutside(t *testing.T) {
 	}
 }
 
-// TestFailedOutsideRevertedDefault: without ReloadReverted, a path told
-// failed that is back to the version loaded is not loaded again (its
-// owner's failure is a count, which a revert leaves true), and no longer
-// failing.
-func TestFailedOutsideRevertedDefault(t *testing.T) {
+// TestFailedOutsideLoadedVersion: without ReloadReverted, a path told
+// failed on the version loaded itself (a SIGHUP that found it unreadable,
+// or its snapshot folder gone: nothing its identity shows) is no revert:
+// it is retried, so that its owner's gauge of the failure does not read
+// "fine" while the file still fails; and the retry that loads clears it.
+func TestFailedOutsideLoadedVersion(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "city.mmdb")
 	write(t, path, "good")
 	l := &contentLoader{path: path}
 	var log syncbuf.Buffer
-	w, err := New([]string{path}, l.changed, Options{Poll: -1, DisableNotify: true, Debounce: 10 * time.Millisecond, Content: true,
-		Logger: slog.New(slog.NewTextHandler(&log, nil)), retryMin: 10 * time.Millisecond})
+	var reverted atomic.Int32
+	w, err := New([]string{path}, l.changed, Options{Poll: -1, DisableNotify: true, Debounce: 10 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&log, nil)), retryMin: 10 * time.Millisecond, Reverted: func(string) { reverted.Add(1) }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer w.Close()
 	w.Failed(path)
-	waitLog(t, &log, "back to the version loaded; no longer retrying it")
-	if got := l.calls(); len(got) != 0 {
-		t.Errorf("loads %q, want none", got)
+	waitFor(t, "the retry of the version loaded", l.loaded, 1)
+	if got := l.calls(); !slices.Equal(got, []string{"good"}) {
+		t.Errorf("loads %q, want the version loaded, once", got)
+	}
+	if strings.Contains(log.String(), "back to the version loaded") || reverted.Load() != 0 {
+		t.Errorf("taken for a revert (Reverted called %d times): %s", reverted.Load(), log.String())
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)

@@ -65,15 +65,15 @@ type Watcher struct {
 	changed func(path string) error
 	files   []*file
 	dirs    []string // the folders watched for events, sorted
-	// parents are the folders the files' folders are in, watched too
-	// (where they can be: nothing warns of one that cannot) so that a
-	// folder replaced whole (removed and made again; a link to a release
-	// folder swapped) is seen at once, not at the next poll.
-	parents []string
 	fsw     *fsnotify.Watcher
-	stop    chan struct{}
-	done    chan struct{}
-	once    sync.Once
+	// lost: a folder of dirs has no watch (removed, moved away, missing
+	// at New): checked at every Debounce until it is watched again, so
+	// that a folder removed and made again is seen at once, not at the
+	// next poll. Only run uses it.
+	lost bool
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
 
 	// Failed's paths, until run takes them; told wakes run.
 	toldMu sync.Mutex
@@ -149,13 +149,6 @@ func New(paths []string, changed func(path string) error, opts Options) (*Watche
 		}
 	}
 	w.dirs = slices.Sorted(maps.Keys(dirs))
-	parents := map[string]bool{}
-	for _, f := range w.files {
-		if d := filepath.Dir(f.dirs[0]); !f.last.dir && !dirs[d] {
-			parents[d] = true
-		}
-	}
-	w.parents = slices.Sorted(maps.Keys(parents))
 	if !opts.DisableNotify && len(dirs) > 0 {
 		fsw, err := fsnotify.NewWatcher()
 		watched := 0
@@ -173,11 +166,6 @@ func New(paths []string, changed func(path string) error, opts Options) (*Watche
 				watched++
 			}
 		}
-		if watched > 0 {
-			for _, d := range w.parents {
-				_ = fsw.Add(d)
-			}
-		}
 		switch {
 		case watched == 0:
 			// Not fatal: polling still reloads, only later.
@@ -187,7 +175,7 @@ func New(paths []string, changed func(path string) error, opts Options) (*Watche
 			}
 		case err != nil:
 			w.log.Warn("file change notifications unavailable for some folders; polling those", "err", err, "poll", opts.Poll)
-			w.fsw = fsw
+			w.fsw, w.lost = fsw, true
 		default:
 			w.fsw = fsw
 		}
@@ -288,13 +276,6 @@ func (w *Watcher) run() {
 			dirty[filepath.Dir(name)] = true
 			if ev.Has(fsnotify.Create) || ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
 				w.relocated(name)
-				if _, ok := slices.BinarySearch(w.dirs, name); ok {
-					// A watched folder's name now names another folder, or
-					// none: its watch follows the one it was on (moved
-					// away, or a link's old target). Watched again by
-					// name at the check (rearm), once it exists.
-					_ = w.fsw.Remove(name)
-				}
 			}
 			now := time.Now()
 			if pending.IsZero() {
@@ -323,7 +304,7 @@ func (w *Watcher) run() {
 		case <-poll:
 			w.check(nil)
 		}
-		if slices.ContainsFunc(w.files, func(f *file) bool { return f.failing }) {
+		if w.lost || slices.ContainsFunc(w.files, func(f *file) bool { return f.failing }) {
 			recheck.Reset(w.opts.Debounce)
 		} else {
 			recheck.Stop()
@@ -363,20 +344,17 @@ func (w *Watcher) rearm() []string {
 		watched[d] = true
 	}
 	var armed []string
+	w.lost = false
 	for _, d := range w.dirs {
 		if watched[d] {
 			continue
 		}
 		if err := w.fsw.Add(d); err != nil {
-			continue // not there (yet), or not watchable: tried again at the next check
+			w.lost = true // not there (yet), or not watchable: tried again at the next check
+			continue
 		}
 		w.log.Debug("watching a folder again", "path", d)
 		armed = append(armed, d)
-	}
-	for _, d := range w.parents {
-		if !watched[d] {
-			_ = w.fsw.Add(d) // best effort, as at New
-		}
 	}
 	return armed
 }
@@ -407,13 +385,16 @@ func (w *Watcher) check(dirty map[string]bool) {
 			w.gone(f, cur)
 			continue
 		}
-		if cur.same(f.last) && !(f.failing && (cur.dir || w.opts.ReloadReverted)) {
+		if cur.same(f.last) && !(f.failing && (cur.dir || w.opts.ReloadReverted || f.failed.same(f.last))) {
 			// Back to the loaded version: nothing to retry. Not so for a
 			// folder whose load failed: its identity is its files', not
 			// whether it was there or mounted when its load failed, and
 			// only a load clears its owner's failure; nor for a file
 			// whose owner asked for it (ReloadReverted), whose failure
-			// state only a load clears too.
+			// state only a load clears too; nor for a file whose load
+			// failed on the version loaded itself (told by Failed: a
+			// SIGHUP that found it unreadable, or its snapshot folder
+			// gone), which is no revert: it is retried.
 			if f.failing {
 				// Its owner logged the failure: say it is over.
 				w.log.Info("watched file back to the version loaded; no longer retrying it", "path", f.path)

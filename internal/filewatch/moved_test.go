@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -184,59 +183,55 @@ func TestFolderWatchedAgain(t *testing.T) {
 	waitFor(t, "a file added to the folder back", rec.count, 2)
 }
 
-// TestFolderReplaced: the folder of a watched file replaced whole, with no
-// poll to find it: a link to a release folder swapped (as capistrano and
-// some secret agents deploy), then the file edited in place in the new
-// folder; and the folder removed and made again. Each is seen from the
-// events of the folder above.
+// TestFolderReplaced: the folder of a watched file replaced whole, with
+// no poll to find it: removed and made again, then moved away and another
+// moved in its place. Each is seen at once, from the folder's own events,
+// and the folder watched again by name (a watch follows the folder it
+// was on).
 func TestFolderReplaced(t *testing.T) {
 	root := t.TempDir()
-	for _, d := range []string{"v1", "v2", "app"} {
-		if err := os.Mkdir(filepath.Join(root, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(t, filepath.Join(root, "v1", "ca.pem"), "one")
-	write(t, filepath.Join(root, "v2", "ca.pem"), "two")
-	current := filepath.Join(root, "app", "current")
-	if err := os.Symlink(filepath.Join(root, "v1"), current); err != nil {
+	dir := filepath.Join(root, "tls")
+	path := filepath.Join(dir, "ca.pem")
+	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	linked := filepath.Join(current, "ca.pem")
-	plain := filepath.Join(root, "app", "tls", "ca.pem")
-	if err := os.Mkdir(filepath.Dir(plain), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	write(t, plain, "one")
+	write(t, path, "one")
 	var rec recorder
-	w, err := New([]string{linked, plain}, rec.changed, Options{Poll: -1, Debounce: 20 * time.Millisecond, Content: true, Logger: slog.New(slog.DiscardHandler)})
+	w, err := New([]string{path}, rec.changed, Options{Poll: -1, Debounce: 20 * time.Millisecond, Content: true, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer w.Close()
 
-	tmp := filepath.Join(root, "app", ".current.tmp")
-	if err := os.Symlink(filepath.Join(root, "v2"), tmp); err != nil {
+	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Rename(tmp, current); err != nil {
+	time.Sleep(100 * time.Millisecond) // the removal seen before the folder is back
+	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the link swapped", rec.count, 1)
-	write(t, filepath.Join(root, "v2", "ca.pem"), "three") // in place, through the new link
-	waitFor(t, "the file edited in the folder linked now", rec.count, 2)
+	write(t, path, "two")
+	waitFor(t, "the folder made again", rec.count, 1)
+	write(t, path, "three") // in place, in the folder made again
+	waitFor(t, "the file edited in the new folder", rec.count, 2)
 
-	if err := os.RemoveAll(filepath.Dir(plain)); err != nil {
+	next := filepath.Join(root, "next")
+	if err := os.Mkdir(next, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Mkdir(filepath.Dir(plain), 0o755); err != nil {
+	write(t, filepath.Join(next, "ca.pem"), "four")
+	if err := os.Rename(dir, filepath.Join(root, "old")); err != nil {
 		t.Fatal(err)
 	}
-	write(t, plain, "four")
-	waitFor(t, "the folder made again", rec.count, 3)
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	if want := []string{linked, linked, plain}; !slices.Equal(rec.calls, want) {
-		t.Errorf("calls %q, want %q", rec.calls, want)
+	if err := os.Rename(next, dir); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the folder moved in", rec.count, 3)
+	write(t, path, "five")
+	waitFor(t, "the file edited in the folder moved in", rec.count, 4)
+	write(t, filepath.Join(root, "old", "ca.pem"), "six") // the folder moved away: no change
+	time.Sleep(200 * time.Millisecond)
+	if n := rec.count(); n != 4 {
+		t.Errorf("%d changes, want 4: the folder moved away is not the watched one", n)
 	}
 }
