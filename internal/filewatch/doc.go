@@ -73,5 +73,8 @@
 // changes neither inode, size nor modification time), the path is no
 // change, and the failure its owner reports would stay until some other
 // edit. Failed tells the watcher of such a failure: the path is then
-// failing as if its callback had failed on the version there now.
+// failing as if its callback had failed on the version there now. When
+// that version is the one loaded (the file unreadable for a moment, its
+// snapshot folder gone: nothing its identity shows), it is retried with
+// the backoff, not taken for a revert.
 package filewatch

@@ -69,7 +69,7 @@ type Watcher struct {
 	// lost: a folder of dirs has no watch (removed, moved away, missing
 	// at New): checked at every Debounce until it is watched again, so
 	// that a folder removed and made again is seen at once, not at the
-	// next poll. Only run uses it.
+	// next poll. Set by New, then by run's goroutine alone.
 	lost bool
 	stop chan struct{}
 	done chan struct{}
