@@ -431,6 +431,7 @@ func parseConfig(o *Options) (*clientConfig, error) {
 		maxRetries, pool  *int
 		dialRetries       *int
 		dial, read, write *time.Duration
+		lifetime          *time.Duration
 		tlsConfig         **tls.Config
 	)
 	switch c.kind {
@@ -440,7 +441,7 @@ func parseConfig(o *Options) (*clientConfig, error) {
 			return nil, scrub(err, u)
 		}
 		c.cluster = co
-		cte, maxRetries, dialRetries, pool, dial, read, write, tlsConfig = &co.ContextTimeoutEnabled, &co.MaxRetries, &co.DialerRetries, &co.PoolSize, &co.DialTimeout, &co.ReadTimeout, &co.WriteTimeout, &co.TLSConfig
+		cte, maxRetries, dialRetries, pool, dial, read, write, lifetime, tlsConfig = &co.ContextTimeoutEnabled, &co.MaxRetries, &co.DialerRetries, &co.PoolSize, &co.DialTimeout, &co.ReadTimeout, &co.WriteTimeout, &co.ConnMaxLifetime, &co.TLSConfig
 	case "sentinel":
 		fo, err := redis.ParseFailoverURL(raw)
 		if err != nil {
@@ -450,14 +451,14 @@ func parseConfig(o *Options) (*clientConfig, error) {
 			return nil, errors.New("a sentinel URL needs master_name")
 		}
 		c.failover = fo
-		cte, maxRetries, dialRetries, pool, dial, read, write, tlsConfig = &fo.ContextTimeoutEnabled, &fo.MaxRetries, &fo.DialerRetries, &fo.PoolSize, &fo.DialTimeout, &fo.ReadTimeout, &fo.WriteTimeout, &fo.TLSConfig
+		cte, maxRetries, dialRetries, pool, dial, read, write, lifetime, tlsConfig = &fo.ContextTimeoutEnabled, &fo.MaxRetries, &fo.DialerRetries, &fo.PoolSize, &fo.DialTimeout, &fo.ReadTimeout, &fo.WriteTimeout, &fo.ConnMaxLifetime, &fo.TLSConfig
 	default:
 		ro, err := redis.ParseURL(raw)
 		if err != nil {
 			return nil, scrub(err, u)
 		}
 		c.single = ro
-		cte, maxRetries, dialRetries, pool, dial, read, write, tlsConfig = &ro.ContextTimeoutEnabled, &ro.MaxRetries, &ro.DialerRetries, &ro.PoolSize, &ro.DialTimeout, &ro.ReadTimeout, &ro.WriteTimeout, &ro.TLSConfig
+		cte, maxRetries, dialRetries, pool, dial, read, write, lifetime, tlsConfig = &ro.ContextTimeoutEnabled, &ro.MaxRetries, &ro.DialerRetries, &ro.PoolSize, &ro.DialTimeout, &ro.ReadTimeout, &ro.WriteTimeout, &ro.ConnMaxLifetime, &ro.TLSConfig
 	}
 	// Deadlines come from the caller's context: the engine's StoreTimeout.
 	*cte = true
@@ -498,6 +499,13 @@ func parseConfig(o *Options) (*clientConfig, error) {
 			return nil, errors.New("skip_verify=true would ignore the CA given: drop one of them")
 		}
 		d := &tlsDialer{base: *tlsConfig, cas: o.RootCAs, cert: o.ClientCert, net: net.Dialer{Timeout: *dial}}
+		// go-redis keeps a connection for good, and Redis never checks a
+		// connected client again: without a lifetime, a client
+		// certificate or CA re-read (a rotation, a key thought leaked)
+		// would reach Redis only as connections happen to be replaced.
+		if !q.Has("conn_max_lifetime") {
+			*lifetime = TLSConnLifetime
+		}
 		switch {
 		case c.cluster != nil:
 			c.cluster.Dialer = d.dial
@@ -509,6 +517,13 @@ func parseConfig(o *Options) (*clientConfig, error) {
 	}
 	return c, nil
 }
+
+// TLSConnLifetime is how long a connection made with RootCAs or
+// ClientCert is used, unless the URL sets conn_max_lifetime: the bound on
+// how long the files in force before a re-read are still what Redis
+// knows this node by. A new connection costs a TLS handshake, an hour
+// apart for each.
+const TLSConnLifetime = time.Hour
 
 // tlsDialer makes each connection with the CAs and client certificate in
 // force, over the TLS configuration go-redis would use (its server name,

@@ -220,5 +220,39 @@ func TestTLSFilesNeedTLS(t *testing.T) {
 		if (c.single == nil || c.single.Dialer == nil) && (c.cluster == nil || c.cluster.Dialer == nil) && (c.failover == nil || c.failover.Dialer == nil) {
 			t.Errorf("%s: no dial function reads the CA file", url)
 		}
+		if got := lifetime(c); got != TLSConnLifetime {
+			t.Errorf("%s: connections live %v, want %v: a CA re-read would never reach the connections open", url, got, TLSConnLifetime)
+		}
 	}
+	// The URL's own lifetime wins; without TLS files, go-redis's default
+	// (none) stays.
+	for url, want := range map[string]time.Duration{
+		"rediss://redis.example:6379?conn_max_lifetime=5m": 5 * time.Minute,
+	} {
+		c, err := parseConfig(&Options{URL: url, RootCAs: cas})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := lifetime(c); got != want {
+			t.Errorf("%s: connections live %v, want %v", url, got, want)
+		}
+	}
+	c, err := parseConfig(&Options{URL: "rediss://redis.example:6379"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := lifetime(c); got != 0 {
+		t.Errorf("without TLS files, connections live %v, want go-redis's default", got)
+	}
+}
+
+// lifetime is the ConnMaxLifetime of a parsed configuration.
+func lifetime(c *clientConfig) time.Duration {
+	switch {
+	case c.cluster != nil:
+		return c.cluster.ConnMaxLifetime
+	case c.failover != nil:
+		return c.failover.ConnMaxLifetime
+	}
+	return c.single.ConnMaxLifetime
 }
