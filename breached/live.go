@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/riskgate/riskgate/internal/filewatch"
+	"github.com/riskgate/riskgate/internal/metricset"
 )
 
 // Live serves a filter file and reloads it when the file changes, keeping
@@ -20,8 +21,8 @@ type Live struct {
 	cur     atomic.Pointer[Filter]
 	watcher *filewatch.Watcher
 
-	reloads, failures atomic.Uint64
-	failing           atomic.Bool // the last reload failed, none succeeding since
+	reloads  atomic.Uint64
+	refusals metricset.Refusals
 }
 
 // LiveOptions configure OpenLive.
@@ -50,7 +51,7 @@ func OpenLive(path string, opt LiveOptions) (*Live, error) {
 	l.cur.Store(f)
 	l.watcher, err = filewatch.New([]string{path}, func(string) error { return l.reload() },
 		filewatch.Options{Logger: l.log, Poll: opt.Poll, Debounce: opt.Debounce,
-			Reverted: func(string) { l.failing.Store(false) }})
+			Reverted: func(string) { l.refusals.Reverted() }})
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("breached: watch %s: %w", path, err)
@@ -61,9 +62,7 @@ func OpenLive(path string, opt LiveOptions) (*Live, error) {
 func (l *Live) reload() error {
 	start := time.Now()
 	f, err := Open(l.path, l.opt.OpenOptions)
-	l.failing.Store(err != nil)
-	if err != nil {
-		l.failures.Add(1)
+	if l.refusals.Record(err) != nil {
 		l.log.Error("breached-password filter reload failed; keeping the previous one", "path", l.path, "err", err)
 		return err
 	}
@@ -89,7 +88,7 @@ func (l *Live) Reload() error {
 
 // ReloadFailing reports whether the last reload failed, none succeeding
 // since.
-func (l *Live) ReloadFailing() bool { return l.failing.Load() }
+func (l *Live) ReloadFailing() bool { return l.refusals.Failing() }
 
 // Lookup checks a password's SHA-1 against the current filter.
 func (l *Live) Lookup(sha1 [20]byte) Match { return l.cur.Load().Lookup(sha1) }
@@ -101,7 +100,7 @@ func (l *Live) Info() Info { return l.cur.Load().Info() }
 func (l *Live) Path() string { return l.path }
 
 // Reloads reports successful and failed reloads since start.
-func (l *Live) Reloads() (ok, failed uint64) { return l.reloads.Load(), l.failures.Load() }
+func (l *Live) Reloads() (ok, failed uint64) { return l.reloads.Load(), l.refusals.Failures() }
 
 // Close stops watching and releases the current filter.
 func (l *Live) Close() error {

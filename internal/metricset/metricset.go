@@ -2,10 +2,15 @@
 // prometheus.Collector, so that each package exports its metrics beside
 // what they measure (geoip, iplist, breached, redisstore) and the
 // assembly registers them on the registry it was given, without knowing
-// what they are.
+// what they are. Refusals is what a reloaded file's reload metrics are
+// read from, one type for every kind of file.
 package metricset
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // Set is several collectors collected as one.
 type Set []prometheus.Collector
@@ -43,3 +48,30 @@ func ReloadSuccess(failing bool) float64 {
 	}
 	return 1
 }
+
+// Refusals is a reloaded file's record of its reloads refused: how many,
+// and whether the last one was, none succeeding since (what its
+// last_reload_success gauge says). The zero value is ready for use.
+type Refusals struct {
+	failures atomic.Uint64
+	failing  atomic.Bool
+}
+
+// Record counts a reload's outcome and passes its error on.
+func (r *Refusals) Record(err error) error {
+	if err != nil {
+		r.failures.Add(1)
+	}
+	r.failing.Store(err != nil)
+	return err
+}
+
+// Reverted clears the failure of a file put back as the version in force.
+func (r *Refusals) Reverted() { r.failing.Store(false) }
+
+// Failures counts the reloads refused.
+func (r *Refusals) Failures() uint64 { return r.failures.Load() }
+
+// Failing reports whether the last reload was refused, none succeeding
+// since.
+func (r *Refusals) Failing() bool { return r.failing.Load() }

@@ -24,6 +24,8 @@ import (
 	"os"
 	"sync/atomic"
 	"time"
+
+	"github.com/riskgate/riskgate/internal/metricset"
 )
 
 // File is a TLS file in use, as the node reloads and reports it.
@@ -59,30 +61,9 @@ var errCutShort = errors.New("a PEM block does not decode: cut short (the file r
 
 // CAs is a PEM file of CA certificates.
 type CAs struct {
-	path string
-	cur  atomic.Pointer[caSet]
-	reloads
-}
-
-// reloads is a file's record of its reloads refused.
-type reloads struct {
-	failures atomic.Uint64
-	failing  atomic.Bool
-}
-
-// Failures implements File.
-func (r *reloads) Failures() uint64 { return r.failures.Load() }
-
-// Failing implements File.
-func (r *reloads) Failing() bool { return r.failing.Load() }
-
-// record counts a reload's outcome and passes its error on.
-func (r *reloads) record(err error) error {
-	if err != nil {
-		r.failures.Add(1)
-	}
-	r.failing.Store(err != nil)
-	return err
+	path     string
+	cur      atomic.Pointer[caSet]
+	refusals metricset.Refusals
 }
 
 type caSet struct {
@@ -158,6 +139,12 @@ func (c *CAs) Path() string { return c.path }
 // Paths implements File.
 func (c *CAs) Paths() []string { return []string{c.path} }
 
+// Failures implements File.
+func (c *CAs) Failures() uint64 { return c.refusals.Failures() }
+
+// Failing implements File.
+func (c *CAs) Failing() bool { return c.refusals.Failing() }
+
 // Pool is the pool in force. It is the same pointer until a reload
 // changes the file, so a user may build what depends on it once per pool.
 func (c *CAs) Pool() *x509.CertPool { return c.cur.Load().pool }
@@ -168,7 +155,7 @@ func (c *CAs) UsefulUntil() time.Time { return c.cur.Load().notAfter }
 // Reload implements File.
 func (c *CAs) Reload() (bool, error) {
 	s, err := readCAs(c.path)
-	if err := c.record(err); err != nil {
+	if err := c.refusals.Record(err); err != nil {
 		return false, err
 	}
 	if s.sum == c.cur.Load().sum {
@@ -194,7 +181,7 @@ func Apply(c *tls.Config, cas *CAs, cert *KeyPair) {
 type KeyPair struct {
 	certFile, keyFile string
 	cur               atomic.Pointer[keyPair]
-	reloads
+	refusals          metricset.Refusals
 }
 
 type keyPair struct {
@@ -259,6 +246,12 @@ func (k *KeyPair) Path() string { return k.certFile }
 // Paths implements File: the certificate's file and the key's.
 func (k *KeyPair) Paths() []string { return []string{k.certFile, k.keyFile} }
 
+// Failures implements File.
+func (k *KeyPair) Failures() uint64 { return k.refusals.Failures() }
+
+// Failing implements File.
+func (k *KeyPair) Failing() bool { return k.refusals.Failing() }
+
 // Certificate is the key pair in force.
 func (k *KeyPair) Certificate() *tls.Certificate { return &k.cur.Load().cert }
 
@@ -269,7 +262,7 @@ func (k *KeyPair) UsefulUntil() time.Time { return k.cur.Load().notAfter }
 // Reload implements File.
 func (k *KeyPair) Reload() (bool, error) {
 	p, err := readKeyPair(k.certFile, k.keyFile)
-	if err := k.record(err); err != nil {
+	if err := k.refusals.Record(err); err != nil {
 		return false, err
 	}
 	if p.sum == k.cur.Load().sum {
