@@ -51,7 +51,7 @@ func OpenLive(path string, opt LiveOptions) (*Live, error) {
 	l.cur.Store(f)
 	l.watcher, err = filewatch.New([]string{path}, func(string) error { return l.reload() },
 		filewatch.Options{Logger: l.log, Poll: opt.Poll, Debounce: opt.Debounce,
-			Reverted: func(string) { l.refusals.Reverted() }})
+			Reverted: func(string) { l.refusals.Reverted() }, ReportGone: true})
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("breached: watch %s: %w", path, err)

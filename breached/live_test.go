@@ -81,3 +81,25 @@ func TestOpenLiveRefusesBadFile(t *testing.T) {
 		t.Error("a garbage file was accepted")
 	}
 }
+
+// TestLiveFilterDeleted: a filter deleted under a running node keeps
+// answering as loaded, but is a reload that fails (its gauge 0): a
+// restart would fail on it. A new filter in its place clears it.
+func TestLiveFilterDeleted(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "breached.rgbf")
+	buildPlain(t, path, "hunter2")
+	l, err := OpenLive(path, LiveOptions{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the deleted filter reported failing", l.ReloadFailing)
+	if !l.Lookup(sha("hunter2")).Found {
+		t.Error("the loaded filter lost with its file")
+	}
+	buildPlain(t, path, "Winter2026!")
+	waitFor(t, "the new filter", func() bool { return !l.ReloadFailing() && l.Lookup(sha("Winter2026!")).Found })
+}

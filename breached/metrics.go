@@ -33,7 +33,7 @@ var buildTimesDesc = prometheus.NewDesc("riskgate_breached_filter_build_timestam
 // caught half copied and loaded at the retry is no trouble, one that
 // keeps failing is.
 var reloadSuccessDesc = prometheus.NewDesc("riskgate_breached_last_reload_success",
-	"1 while each breached-password filter file (--breached) is in use as last read (at start, or its last reload succeeded), 0 while its last reload failed and none succeeded since: the filter loaded before answers.",
+	"1 while each breached-password filter file (--breached) is in use as last read (at start, or its last reload succeeded), 0 while its last reload failed (the file deleted too) and none succeeded since: the filter loaded before answers.",
 	[]string{"filter"}, nil)
 
 type filters struct{ s *Set }

@@ -53,7 +53,7 @@ func TestBuildTimestamps(t *testing.T) {
 # TYPE riskgate_breached_filter_build_timestamp_seconds gauge
 riskgate_breached_filter_build_timestamp_seconds{filter="builtin",kind="bundled"} %[1]d
 riskgate_breached_filter_build_timestamp_seconds{filter=%[2]q,kind="file"} %[3]d
-# HELP riskgate_breached_last_reload_success 1 while each breached-password filter file (--breached) is in use as last read (at start, or its last reload succeeded), 0 while its last reload failed and none succeeded since: the filter loaded before answers.
+# HELP riskgate_breached_last_reload_success 1 while each breached-password filter file (--breached) is in use as last read (at start, or its last reload succeeded), 0 while its last reload failed (the file deleted too) and none succeeded since: the filter loaded before answers.
 # TYPE riskgate_breached_last_reload_success gauge
 riskgate_breached_last_reload_success{filter=%[2]q} %[4]d
 `, builtin.Info().Built.Unix(), path, file.Unix(), success)

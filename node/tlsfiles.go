@@ -27,7 +27,7 @@ var (
 		"Re-reads of a TLS file (it changed on disk, or SIGHUP) refused, what was loaded before kept in use, by use and file.",
 		[]string{"use", "file"}, nil)
 	tlsFileSuccessDesc = prometheus.NewDesc("riskgate_tls_file_last_reload_success",
-		"1 while each TLS file in use is as last read (at start, or its last re-read succeeded), 0 while its last re-read was refused and none succeeded since: what is on disk is not in force. By use and file.",
+		"1 while each TLS file in use is as last read (at start, or its last re-read succeeded), 0 while its last re-read was refused (the file deleted too) and none succeeded since: what is on disk is not in force. By use and file.",
 		[]string{"use", "file"}, nil)
 )
 

@@ -445,4 +445,24 @@ func TestTLSFilesWatched(t *testing.T) {
 	waitSuccess("the client CA file broken", 0, 1)
 	filetest.Replace(t, clients, kept)
 	waitSuccess("the client CA file put back as it was", 1, 1)
+
+	// Deleted: the files in use stay in force (the new client still
+	// connects), but a restart would fail on them, which the gauges say
+	// until they are back.
+	keyKept, err := os.ReadFile(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{clients, key} {
+		if err := os.Remove(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitSuccess("the client CA file and the listener's key deleted", 0, 0)
+	if _, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+		t.Errorf("after the files were deleted: %v", err)
+	}
+	filetest.Replace(t, clients, kept)
+	filetest.Replace(t, key, keyKept)
+	waitSuccess("the deleted files put back", 1, 1)
 }

@@ -41,7 +41,9 @@ func (n *Node) watchTLSFiles(srv *server.Server) *filewatch.Watcher {
 	}, filewatch.Options{Content: true, Logger: n.log.With("component", "tls"),
 		// A file put back as it was is read again: cheap, and only a
 		// read clears its last_reload_success gauge.
-		ReloadReverted: true})
+		ReloadReverted: true,
+		// A file deleted is refused: a restart would fail on it.
+		ReportGone: true})
 	if err != nil {
 		// SIGHUP still reloads them.
 		n.log.Error("TLS files are not watched; send SIGHUP after renewing one", "err", err)

@@ -38,6 +38,24 @@ func TestWatchRevertedEdit(t *testing.T) {
 		{name: "shared folder, bad file added then removed",
 			breaks: func(t *testing.T, shared, _ string) { put(t, shared, "zz.yaml", "rules:\n"+badRule) },
 			revert: func(t *testing.T, shared, _ string) { remove(t, filepath.Join(shared, "zz.yaml")) }},
+		// Deleted, a rule file or folder is a reload that fails, as it is
+		// at start (a restart would fail): the gauge says so until it is
+		// back. It stayed 1, the loaded rules in force, with a log line.
+		{name: "shared file given, deleted then put back", file: true,
+			breaks: func(t *testing.T, shared, _ string) { remove(t, filepath.Join(shared, "default.yaml")) },
+			revert: func(t *testing.T, shared, _ string) { put(t, shared, "default.yaml", sharedRules) }},
+		{name: "shared folder removed then made again",
+			breaks: func(t *testing.T, shared, _ string) {
+				if err := os.RemoveAll(shared); err != nil {
+					t.Fatal(err)
+				}
+			},
+			revert: func(t *testing.T, shared, _ string) {
+				if err := os.Mkdir(shared, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				put(t, shared, "default.yaml", sharedRules)
+			}},
 		{name: "tenant file edited back", tenant: true,
 			breaks: func(t *testing.T, _, acme string) { put(t, acme, "rules.yaml", acmeOverlay+badRule) },
 			revert: func(t *testing.T, _, acme string) { put(t, acme, "rules.yaml", acmeOverlay) }},

@@ -28,6 +28,10 @@ func (m *Manager) Watch(ctx context.Context) error {
 	opts := filewatch.Options{
 		Poll: m.opts.Poll, Debounce: m.opts.Debounce, Content: true, Filter: watchedFile, Logger: m.log,
 		Subfolders: m.opts.TenantsDir != "", ReloadReverted: true,
+		// A rule file or folder deleted is a reload that fails, as it
+		// is at start; a tenant's folder removed is the tenants
+		// folder's change, not a failure.
+		ReportGone: true,
 	}
 	regroup := make(chan struct{}, 1)
 	signal := func() {

@@ -20,7 +20,7 @@ var (
 	certFailures = prometheus.NewDesc("riskgate_tls_certificate_reload_failures_total",
 		"Certificate reloads (its files changed, or SIGHUP) refused, the previous certificate kept, by listener and certificate file.", []string{"listener", "cert"}, nil)
 	certSuccess = prometheus.NewDesc("riskgate_tls_certificate_last_reload_success",
-		"1 while the listener's certificate is as last read (at start, or its last reload succeeded), 0 while its last reload was refused and none succeeded since: what is on disk is not served. By listener and certificate file.", []string{"listener", "cert"}, nil)
+		"1 while the listener's certificate is as last read (at start, or its last reload succeeded), 0 while its last reload was refused (its files deleted too) and none succeeded since: what is on disk is not served. By listener and certificate file.", []string{"listener", "cert"}, nil)
 )
 
 func (c certCollector) Describe(ch chan<- *prometheus.Desc) {

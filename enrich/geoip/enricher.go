@@ -162,7 +162,7 @@ func New(opts Options) (*Enricher, error) {
 	}
 	if opts.Watch {
 		e.watcher, err = filewatch.New(paths, e.reload, filewatch.Options{Poll: opts.Poll, Debounce: opts.Debounce, Logger: e.log,
-			Reverted: e.reverted})
+			Reverted: e.reverted, ReportGone: true})
 		if err != nil {
 			e.Close()
 			return nil, fmt.Errorf("geoip: watch: %w", err)

@@ -35,7 +35,7 @@ var buildTimesDesc = prometheus.NewDesc("riskgate_geoip_database_build_timestamp
 // failed and was retried with success (a download caught half copied) is
 // no trouble, one that keeps failing is.
 var reloadSuccessDesc = prometheus.NewDesc("riskgate_geoip_last_reload_success",
-	"1 while each GeoIP database file is in use as last read (at start, or its last reload succeeded), 0 while its last reload failed and none succeeded since: the database loaded before answers. By role and file.",
+	"1 while each GeoIP database file is in use as last read (at start, or its last reload succeeded), 0 while its last reload failed (the file deleted too) and none succeeded since: the database loaded before answers. By role and file.",
 	[]string{"role", "path"}, nil)
 
 type databases struct{ e *Enricher }

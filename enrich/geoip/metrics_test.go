@@ -50,7 +50,7 @@ func TestBuildTimestamps(t *testing.T) {
 # TYPE riskgate_geoip_database_build_timestamp_seconds gauge
 riskgate_geoip_database_build_timestamp_seconds{path=%[1]q,role="ASN"} %[2]d
 riskgate_geoip_database_build_timestamp_seconds{path=%[3]q,role="city"} %[4]d
-# HELP riskgate_geoip_last_reload_success 1 while each GeoIP database file is in use as last read (at start, or its last reload succeeded), 0 while its last reload failed and none succeeded since: the database loaded before answers. By role and file.
+# HELP riskgate_geoip_last_reload_success 1 while each GeoIP database file is in use as last read (at start, or its last reload succeeded), 0 while its last reload failed (the file deleted too) and none succeeded since: the database loaded before answers. By role and file.
 # TYPE riskgate_geoip_last_reload_success gauge
 riskgate_geoip_last_reload_success{path=%[1]q,role="ASN"} 1
 riskgate_geoip_last_reload_success{path=%[3]q,role="city"} %[5]d

@@ -205,3 +205,27 @@ func TestReloadWrongType(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// TestDatabaseDeleted: a database deleted under a running node keeps
+// answering from the version loaded, but is a reload that fails (its
+// gauge 0, its alert after ten minutes): a restart would fail on it.
+// Before, every gauge stayed 1 and the first sign was that restart. A new
+// database written in its place is loaded and clears it.
+func TestDatabaseDeleted(t *testing.T) {
+	p := writeDefault(t)
+	e := newEnricher(t, Options{City: []string{p.City}, Watch: true, Poll: -1, Debounce: 20 * time.Millisecond})
+	if err := os.Remove(p.City); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the deleted database reported failing", func() bool { return failing(e, p.City) })
+	if r, _ := e.Lookup(geoipgen.Paris.Addr()); r.Location.City != "Paris" {
+		t.Errorf("the loaded database lost with its file: %+v", r)
+	}
+	if st := e.Stats(); st.ReloadFailures < 1 || st.Reloads != 0 {
+		t.Errorf("stats %+v: want the deletion counted as a failed reload", st)
+	}
+	if err := geoipgen.WriteCity(p.City, []geoipgen.City{geoipgen.London}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the new database loaded", func() bool { return !failing(e, p.City) && e.Stats().Reloads == 1 })
+}

@@ -192,7 +192,7 @@ func New(opts Options) (*Enricher, error) {
 	if opts.Watch && len(e.byPath) > 0 {
 		paths := slices.Sorted(maps.Keys(e.byPath))
 		w, err := filewatch.New(paths, e.reload, filewatch.Options{Poll: opts.Poll, Debounce: opts.Debounce, Logger: e.log,
-			Reverted: func(path string) { e.failing[path].Store(false) }})
+			Reverted: func(path string) { e.failing[path].Store(false) }, ReportGone: true})
 		if err != nil {
 			return nil, fmt.Errorf("iplist: watch: %w", err)
 		}

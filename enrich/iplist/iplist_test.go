@@ -266,3 +266,33 @@ func TestReloadFailureReverted(t *testing.T) {
 		t.Errorf("stats %+v: the file put back was read again", st)
 	}
 }
+
+// TestListDeleted: a list deleted under a running node keeps matching as
+// loaded, but is a reload that fails (its gauge 0): a restart would fail
+// on it. A new list in its place is loaded and clears it.
+func TestListDeleted(t *testing.T) {
+	dir := t.TempDir()
+	path := writeFile(t, dir, "corp.txt", "10.0.0.0/8\n")
+	e := newLists(t, Options{Lists: map[string]string{"corp": path}, Watch: true, Poll: -1, Debounce: 20 * time.Millisecond})
+	failing := func() bool { return e.Stats().Lists[0].ReloadFailing }
+	in := func(ip string) bool { l, _ := e.Lookup(netip.MustParseAddr(ip)); return slices.Contains(l, "corp") }
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); !failing(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out waiting for the deleted list to be reported failing")
+		}
+	}
+	if !in("10.1.2.3") {
+		t.Error("the loaded list lost with its file")
+	}
+	if err := os.Rename(writeFile(t, dir, ".corp.tmp", "172.16.0.0/12\n"), path); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); failing() || !in("172.16.1.1"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out waiting for the new list")
+		}
+	}
+}

@@ -36,7 +36,7 @@ var (
 		"The modification time of each IP list file whose version is in use, as it was when read: an updater that rewrites the file moves it, a SIGHUP or a restart does not.",
 		[]string{"kind", "list", "path"}, nil)
 	listSuccessDesc = prometheus.NewDesc("riskgate_iplist_last_reload_success",
-		"1 while each IP list file is in use as last read (at start, or its last reload succeeded), 0 while its last reload failed and none succeeded since: the version loaded before is matched.",
+		"1 while each IP list file is in use as last read (at start, or its last reload succeeded), 0 while its last reload failed (the file deleted too) and none succeeded since: the version loaded before is matched.",
 		[]string{"kind", "list", "path"}, nil)
 )
 

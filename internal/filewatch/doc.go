@@ -53,6 +53,13 @@
 // the poll finds it. Watching the folder above would see it, at the cost
 // of that folder's events and of an inotify watch each.)
 //
+// A loaded path that disappears is by default only logged: its owner
+// keeps the version it has. With Options.ReportGone it is a load that
+// fails (the callback is called, and cannot read it), retried with the
+// backoff like any failing version and tried at once when something is
+// back: its owner's failure counter and gauge then say what a restart
+// would find, rather than all being well until the restart fails.
+//
 // A failing file back to the identity of the version loaded (a bad edit
 // reverted, a bad database replaced by the one in use) is, by default,
 // not loaded again: it is the version its owner has, and a load may be

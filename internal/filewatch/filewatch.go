@@ -50,6 +50,15 @@ type Options struct {
 	// owner that shows whether a file's last load failed (a gauge), which
 	// what is on disk then no longer makes true.
 	Reverted func(path string)
+	// ReportGone calls changed for a loaded path that disappears (a file
+	// deleted, a folder unmounted), whose load then fails: its owner
+	// counts and shows the failure, since a restart would fail on the
+	// path, and the path is retried with the backoff until it is back.
+	// Without it a path that disappears is only logged, and its owner's
+	// gauges keep saying that all is well until the next restart fails.
+	// (A folder of a watched folder, with Subfolders, is that folder's
+	// change either way.)
+	ReportGone bool
 	// RetryMax bounds the delay between two attempts at a version whose
 	// load failed; default five minutes.
 	RetryMax time.Duration
@@ -109,8 +118,9 @@ type file struct {
 // whenever a path's identity differs from the one it had when changed last
 // succeeded on it (or at New); it returns whether the new version loaded.
 // A version that failed is tried again, backing off (see the package
-// comment). A path that disappears is not reported: its reader keeps the
-// version it has until a new one appears. Close stops the watcher.
+// comment). A path that disappears is not reported, unless
+// Options.ReportGone: its reader keeps the version it has until a new one
+// appears. Close stops the watcher.
 func New(paths []string, changed func(path string) error, opts Options) (*Watcher, error) {
 	if opts.Poll == 0 {
 		opts.Poll = time.Minute
@@ -381,7 +391,7 @@ func (w *Watcher) check(dirty map[string]bool) {
 		moved := f.moved
 		f.moved = false
 		cur := w.statOf(f.path)
-		if !cur.exists {
+		if !cur.exists && !w.reportsGone(f) {
 			w.gone(f, cur)
 			continue
 		}
@@ -411,6 +421,10 @@ func (w *Watcher) check(dirty map[string]bool) {
 		}
 		err := w.changed(f.path)
 		if err == nil {
+			if !cur.exists {
+				// Back while it was loaded: what loaded is there now.
+				cur = w.statOf(f.path)
+			}
 			f.last, f.failing, f.failures = cur, false, 0
 			continue
 		}
@@ -431,9 +445,26 @@ func (w *Watcher) check(dirty map[string]bool) {
 			// Gone while it was loaded (a folder moved away or unmounted
 			// under the read), which is likely why it failed: whatever
 			// comes back is tried at once, not after the backoff.
-			w.gone(f, after)
+			if w.reportsGone(f) {
+				f.failed = after // and retried while gone
+			} else {
+				w.gone(f, after)
+			}
 		}
 	}
+}
+
+// reportsGone reports whether f, found gone, is reported to its owner
+// (Options.ReportGone): a path that was there when last loaded, and not
+// a folder of a watched folder.
+func (w *Watcher) reportsGone(f *file) bool {
+	return w.opts.ReportGone && f.last.exists && !w.inWatchedFolder(f)
+}
+
+// inWatchedFolder: f is a folder of a watched folder, with Subfolders,
+// whose coming and going is that folder's change.
+func (w *Watcher) inWatchedFolder(f *file) bool {
+	return w.opts.Subfolders && len(f.dirs) > 1 && w.watchedFolder(filepath.Dir(f.abs))
 }
 
 // gone records f found gone (cur). Its reader keeps the version it has;
@@ -447,7 +478,7 @@ func (w *Watcher) gone(f *file, cur identity) {
 		return // known gone, or never there
 	}
 	f.last = cur
-	if w.opts.Subfolders && len(f.dirs) > 1 && w.watchedFolder(filepath.Dir(f.abs)) {
+	if w.inWatchedFolder(f) {
 		// A folder of a watched folder: its removal is that folder's
 		// change, which its callback was told of.
 		w.log.Debug("watched folder removed from a watched folder", "path", f.path)
