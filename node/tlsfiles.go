@@ -60,6 +60,7 @@ func (n *Node) reloadTLSFilesOf(path string) error {
 		if path != "" && !slices.Contains(f.File.Paths(), path) {
 			continue
 		}
+		refused := f.File.Failing()
 		changed, err := f.File.Reload()
 		switch {
 		case err != nil:
@@ -67,6 +68,8 @@ func (n *Node) reloadTLSFilesOf(path string) error {
 			errs = append(errs, fmt.Errorf("tls %s: %w", f.Use, err))
 		case changed:
 			n.log.Info("tls file reloaded", "use", f.Use, "file", f.File.Path(), "useful_until", f.File.UsefulUntil())
+		case refused:
+			n.log.Info("tls file no longer refused; the contents in use are unchanged", "use", f.Use, "file", f.File.Path())
 		}
 	}
 	return errors.Join(errs...)

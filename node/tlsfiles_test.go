@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 
 	"github.com/riskgate/riskgate/internal/filetest"
 	"github.com/riskgate/riskgate/internal/redistest"
+	"github.com/riskgate/riskgate/internal/syncbuf"
 )
 
 // writeCerts writes a PEM file of self-signed certificates expiring at
@@ -352,7 +354,8 @@ func TestTLSFilesWatched(t *testing.T) {
 	cfg := Config{HTTP: HTTPConfig{Addr: "127.0.0.1:0"}, GRPC: GRPCConfig{Addr: "127.0.0.1:0"}, TLSWatch: true}
 	cfg.GRPC.TLS = TLSConfig{Cert: cert, Key: key, ClientCA: clients, ClientAuth: "require"}
 	reg := prometheus.NewRegistry()
-	n, err := New(context.Background(), cfg, WithRegistry(reg), WithSecret([]byte("tls-watch-test-secret-0123")), WithLogger(slog.New(slog.DiscardHandler)))
+	var log syncbuf.Buffer
+	n, err := New(context.Background(), cfg, WithRegistry(reg), WithSecret([]byte("tls-watch-test-secret-0123")), WithLogger(slog.New(slog.NewTextHandler(&log, nil))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -465,4 +468,11 @@ func TestTLSFilesWatched(t *testing.T) {
 	filetest.Replace(t, clients, kept)
 	filetest.Replace(t, key, keyKept)
 	waitSuccess("the deleted files put back", 1, 1)
+	// Their failures were logged; so is their end, though nothing in
+	// use changed.
+	for _, want := range []string{"tls certificate no longer refused", "tls file no longer refused"} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("log without %q after the files were put back", want)
+		}
+	}
 }

@@ -135,3 +135,45 @@ func remove(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 }
+
+// TestDeletedFileRetriedAcrossWatchRestart: a rule file given to --rules
+// and deleted is retried by the watch while it stays deleted, also after
+// the watch starts again over a tenant's folder added meanwhile; put
+// back, it clears the gauge. The restarted watch began with the file gone
+// and never retried it.
+func TestDeletedFileRetriedAcrossWatchRestart(t *testing.T) {
+	root := t.TempDir()
+	shared, tenants := filepath.Join(root, "rules"), filepath.Join(root, "tenants")
+	for _, d := range []string{shared, filepath.Join(tenants, "acme")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(t, shared, "default.yaml", sharedRules)
+	put(t, filepath.Join(tenants, "acme"), "rules.yaml", acmeOverlay)
+	var log syncbuf.Buffer
+	m, err := NewManager(Options{Paths: []string{filepath.Join(shared, "default.yaml")}, TenantsDir: tenants,
+		Debounce: 20 * time.Millisecond, Poll: -1, Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	watching(t, m)
+	failures := func() uint64 { return m.LoadStats().Loads[LoadKey{TriggerFile, ResultFailure}] }
+
+	remove(t, filepath.Join(shared, "default.yaml"))
+	waitUntil(t, "the deleted file rejected", func() bool { return successGauge(m) == 0 })
+	if err := os.Mkdir(filepath.Join(tenants, "beta"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	put(t, filepath.Join(tenants, "beta"), "rules.yaml", betaOverlay)
+	waitUntil(t, "the watch started again over beta's folder", func() bool {
+		return strings.Count(log.String(), "watching rule files") >= 2
+	})
+	after := failures()
+	waitUntil(t, "the deleted file retried after the restart", func() bool { return failures() >= after+1 })
+	if successGauge(m) != 0 {
+		t.Error("the gauge cleared with the file still deleted")
+	}
+	put(t, shared, "default.yaml", sharedRules)
+	waitUntil(t, "the file put back loaded", func() bool { return successGauge(m) == 1 })
+}

@@ -625,6 +625,7 @@ func (s *Server) ReloadCertificatesOf(path string) error {
 		if path != "" && !slices.Contains(c.Paths(), path) {
 			continue
 		}
+		refused := c.Failing()
 		changed, err := c.Reload()
 		switch {
 		case err != nil:
@@ -632,6 +633,10 @@ func (s *Server) ReloadCertificatesOf(path string) error {
 			errs = append(errs, fmt.Errorf("tls: %w", err))
 		case changed:
 			s.log.Info("tls certificate reloaded", "listener", c.listener, "cert", c.Path(), "useful_until", c.UsefulUntil())
+		case refused:
+			// Its files back as they were loaded (put back after a bad
+			// copy or a deletion): the failure logged before is over.
+			s.log.Info("tls certificate no longer refused; the one in use is unchanged", "listener", c.listener, "cert", c.Path())
 		}
 	}
 	return errors.Join(errs...)

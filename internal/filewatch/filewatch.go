@@ -111,6 +111,8 @@ type file struct {
 	// back, or swapped for another by two renames, may read as the same
 	// files, and its failure may have been the move's.
 	moved bool
+	// unsure: loaded while it read as gone (see check).
+	unsure bool
 }
 
 // New starts watching paths, files or folders. changed is called from the
@@ -314,7 +316,7 @@ func (w *Watcher) run() {
 		case <-poll:
 			w.check(nil)
 		}
-		if w.lost || slices.ContainsFunc(w.files, func(f *file) bool { return f.failing }) {
+		if w.lost || slices.ContainsFunc(w.files, func(f *file) bool { return f.failing || f.unsure }) {
 			recheck.Reset(w.opts.Debounce)
 		} else {
 			recheck.Stop()
@@ -380,7 +382,7 @@ func (w *Watcher) check(dirty map[string]bool) {
 		}
 	}
 	for _, f := range w.files {
-		if dirty != nil && !f.failing && !f.moved && !slices.ContainsFunc(f.dirs, func(d string) bool { return dirty[d] }) {
+		if dirty != nil && !f.failing && !f.moved && !f.unsure && !slices.ContainsFunc(f.dirs, func(d string) bool { return dirty[d] }) {
 			continue
 		}
 		select {
@@ -389,7 +391,7 @@ func (w *Watcher) check(dirty map[string]bool) {
 		default:
 		}
 		moved := f.moved
-		f.moved = false
+		f.moved, f.unsure = false, false
 		cur := w.statOf(f.path)
 		if !cur.exists && !w.reportsGone(f) {
 			w.gone(f, cur)
@@ -421,11 +423,10 @@ func (w *Watcher) check(dirty map[string]bool) {
 		}
 		err := w.changed(f.path)
 		if err == nil {
-			if !cur.exists {
-				// Back while it was loaded: what loaded is there now.
-				cur = w.statOf(f.path)
-			}
-			f.last, f.failing, f.failures = cur, false, 0
+			// Loaded, though it read as gone: it came back meanwhile, as
+			// a version unknown (it may be rewritten again since).
+			// Checked at the next Debounce, and loaded again if there.
+			f.last, f.failing, f.failures, f.unsure = cur, false, 0, !cur.exists
 			continue
 		}
 		// Not loaded: keep the loaded version's identity, so that this
@@ -455,10 +456,12 @@ func (w *Watcher) check(dirty map[string]bool) {
 }
 
 // reportsGone reports whether f, found gone, is reported to its owner
-// (Options.ReportGone): a path that was there when last loaded, and not
-// a folder of a watched folder.
+// (Options.ReportGone): a path that was there when last loaded, or whose
+// load is failing, and not a folder of a watched folder.
 func (w *Watcher) reportsGone(f *file) bool {
-	return w.opts.ReportGone && f.last.exists && !w.inWatchedFolder(f)
+	// A failing path gone from the start (a watch started again over a
+	// file its owner found deleted and told Failed of) is retried too.
+	return w.opts.ReportGone && (f.last.exists || f.failing) && !w.inWatchedFolder(f)
 }
 
 // inWatchedFolder: f is a folder of a watched folder, with Subfolders,

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 )
@@ -97,5 +98,85 @@ func TestGoneNotReportedByDefault(t *testing.T) {
 	waitFor(t, "the new version loaded", l.loaded, 1)
 	if got := l.calls(); !slices.Equal(got, []string{"new"}) {
 		t.Errorf("loads %q, want the new version alone", got)
+	}
+}
+
+// TestFailedGoneFromStart: a watch started over a file already deleted
+// (the rules' watch, started again when a tenant's folder comes or goes)
+// whose owner tells it the file failed is retried with the backoff while
+// it stays gone, as any failing file is, and loaded once back. The
+// retries stopped at the restart, and the failure counted by the owner
+// stopped with them, its gauge left at 0 until something changed.
+func TestFailedGoneFromStart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	l := &contentLoader{path: path}
+	w, err := New([]string{path}, l.changed, Options{Poll: -1, Debounce: 10 * time.Millisecond, Content: true,
+		ReloadReverted: true, ReportGone: true, Logger: slog.New(slog.DiscardHandler), retryMin: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	w.Failed(path)
+	waitFor(t, "the retries of the file told failed", l.count, 3)
+	write(t, path, "good")
+	waitFor(t, "the file back loaded", l.loaded, 1)
+}
+
+// TestGoneWithoutFailureNotRetried: a path gone from the start that its
+// owner did not report failing is not tried (an optional folder).
+func TestGoneWithoutFailureNotRetried(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tenants")
+	var r recorder
+	w, err := New([]string{path}, r.changed, Options{Poll: 10 * time.Millisecond, Debounce: 10 * time.Millisecond,
+		ReportGone: true, Logger: slog.New(slog.DiscardHandler), retryMin: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // ten polls
+	w.Close()
+	if n := r.count(); n != 0 {
+		t.Errorf("a path gone from the start, never failing, tried %d times", n)
+	}
+}
+
+// TestLoadedWhileGone: a load that succeeds on a path that read as gone
+// loaded a version the watch never saw (the file came back meanwhile, and
+// may have been rewritten since), so the path is checked again and
+// loaded as it is then. Taking its identity after the load recorded a
+// version written after it as loaded, never to be loaded.
+func TestLoadedWhileGone(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	write(t, path, "v1")
+	var mu sync.Mutex
+	var seen []string
+	changed := func(string) error {
+		data, err := os.ReadFile(path)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			// Back as "v2" and loaded, then rewritten as "v3" before
+			// the watch could look.
+			write(t, path, "v3")
+			seen = append(seen, "v2")
+			return nil
+		}
+		seen = append(seen, string(data))
+		return nil
+	}
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(seen) }
+	w, err := New([]string{path}, changed, Options{Poll: -1, Debounce: 10 * time.Millisecond, Content: true,
+		ReportGone: true, Logger: slog.New(slog.DiscardHandler), retryMin: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the version written after the load loaded", count, 2)
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(seen[:2], []string{"v2", "v3"}) {
+		t.Errorf("loads %q, want v2 then v3", seen)
 	}
 }

@@ -23,7 +23,7 @@ var (
 	versionDesc = prometheus.NewDesc("riskgate_rules_version_info",
 		"The ruleset in force: 1 for its version label.", []string{"version"}, nil)
 	successDesc = prometheus.NewDesc("riskgate_rules_last_reload_success",
-		"1 while the rule files load: 0 while the last load of the shared rules, the tenants folder or a tenant's overlay was rejected or found a file deleted (what was in force stays). A put through the API that is rejected is refused to its caller and changes nothing here.", nil, nil)
+		"1 while the rule files load: 0 while the last load of the shared rules, the tenants folder or a tenant's overlay was rejected, or while a file or folder given to --rules is deleted (what was in force stays). A put through the API that is rejected is refused to its caller and changes nothing here.", nil, nil)
 	timestampDesc = prometheus.NewDesc("riskgate_rules_last_reload_timestamp_seconds",
 		"Unix time of the last load or reload of the rules (from their files, or a put through the API put in force), successful or not.", nil, nil)
 	countDesc = prometheus.NewDesc("riskgate_rules",

@@ -38,7 +38,7 @@ func exposition(version string, healthy bool, at time.Time, ruleCount int, loads
 	var b strings.Builder
 	b.WriteString("# HELP riskgate_rules Rules in the ruleset in force.\n# TYPE riskgate_rules gauge\n")
 	fmt.Fprintf(&b, "riskgate_rules %d\n", ruleCount)
-	b.WriteString("# HELP riskgate_rules_last_reload_success 1 while the rule files load: 0 while the last load of the shared rules, the tenants folder or a tenant's overlay was rejected or found a file deleted (what was in force stays). A put through the API that is rejected is refused to its caller and changes nothing here.\n# TYPE riskgate_rules_last_reload_success gauge\n")
+	b.WriteString("# HELP riskgate_rules_last_reload_success 1 while the rule files load: 0 while the last load of the shared rules, the tenants folder or a tenant's overlay was rejected, or while a file or folder given to --rules is deleted (what was in force stays). A put through the API that is rejected is refused to its caller and changes nothing here.\n# TYPE riskgate_rules_last_reload_success gauge\n")
 	ok := 0
 	if healthy {
 		ok = 1
