@@ -143,6 +143,9 @@ type Manager struct {
 	// watch is the watcher Watch runs (nil when none), which every
 	// reload tells of the paths it found failing (tellWatch); under mu.
 	watch *filewatch.Watcher
+	// watched is the path whose watch callback the reload in progress is
+	// ("" for any other reload); under mu.
+	watched string
 }
 
 var _ engine.Rules = (*Manager)(nil)

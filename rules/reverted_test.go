@@ -177,3 +177,33 @@ func TestDeletedFileRetriedAcrossWatchRestart(t *testing.T) {
 	put(t, shared, "default.yaml", sharedRules)
 	waitUntil(t, "the file put back loaded", func() bool { return successGauge(m) == 1 })
 }
+
+// TestSeveralFilesOneRetry: with several rule files given to --rules, one
+// deleted is retried as one: the shared files load together, and each
+// retry reloads them all. Each file was told failing and retried on its
+// own, so three files tripled the retries, the "rules rejected" lines and
+// the failures counted. The retries back off from a second (1 s, then 2 s
+// more), so 3.5 s after the deletion one stream has failed three times at
+// most (a slow machine fails fewer, never more); three streams failed
+// seven.
+func TestSeveralFilesOneRetry(t *testing.T) {
+	dir := t.TempDir()
+	put(t, dir, "a.yaml", sharedRules)
+	put(t, dir, "b.yaml", "rules:\n  - id: b-rule\n    description: B.\n    when: ip.failures_1h > 30\n    action: deny\n")
+	put(t, dir, "c.yaml", "rules:\n  - id: c-rule\n    description: C.\n    when: ip.failures_24h > 300\n    action: deny\n")
+	m, err := NewManager(Options{Paths: []string{filepath.Join(dir, "a.yaml"), filepath.Join(dir, "b.yaml"), filepath.Join(dir, "c.yaml")},
+		Debounce: 20 * time.Millisecond, Poll: -1, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	watching(t, m)
+	failures := func() uint64 { return m.LoadStats().Loads[LoadKey{TriggerFile, ResultFailure}] }
+	remove(t, filepath.Join(dir, "b.yaml"))
+	waitUntil(t, "the deletion rejected", func() bool { return failures() >= 1 })
+	time.Sleep(3500 * time.Millisecond)
+	if n := failures(); n > 3 {
+		t.Errorf("%d failures 3.5 s after one of three files was deleted, want 3 at most: one retry, not one per file", n)
+	}
+	put(t, dir, "b.yaml", "rules:\n  - id: b-rule\n    description: B.\n    when: ip.failures_1h > 30\n    action: deny\n")
+	waitUntil(t, "the file put back loaded", func() bool { return successGauge(m) == 1 })
+}

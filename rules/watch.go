@@ -67,7 +67,9 @@ func (m *Manager) Watch(ctx context.Context) error {
 		// until some other change.)
 		w, err := filewatch.New(paths, func(path string) error {
 			m.mu.Lock()
+			m.watched = path
 			err := m.reload(TriggerFile).errFor(m.opts.TenantsDir, path)
+			m.watched = ""
 			m.mu.Unlock()
 			signal()
 			return err
@@ -138,8 +140,14 @@ func (m *Manager) tellWatch(r reloadResult) {
 		return
 	}
 	var failed []string
-	if r.shared != nil {
-		failed = append(failed, m.opts.Paths...)
+	if r.shared != nil && len(m.opts.Paths) > 0 && !slices.Contains(m.opts.Paths, m.watched) {
+		// The shared files load together, and a retry of any of them
+		// reloads them all: one path retried is enough. A shared path
+		// whose own callback this reload is, failing, is retried already.
+		// (Each path told retried on its own: with several --rules
+		// files, a deleted one was retried, logged and counted once per
+		// file.)
+		failed = append(failed, m.opts.Paths[0])
 	}
 	if r.folder != nil {
 		// Its retry reads every tenant's folder too.
