@@ -42,14 +42,7 @@ func TestReportGone(t *testing.T) {
 				t.Fatal("a deleted file loaded")
 			}
 			write(t, path, "good")
-			select {
-			case got := <-reverted:
-				if got != path {
-					t.Errorf("Reverted(%q), want the file", got)
-				}
-			case <-time.After(5 * time.Second):
-				t.Fatal("the file put back as loaded was not taken for a revert")
-			}
+			waitReverted(t, reverted, path, 5*time.Second)
 			if l.loaded() != 0 {
 				t.Error("the file put back as loaded was loaded again")
 			}

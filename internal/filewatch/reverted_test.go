@@ -100,14 +100,7 @@ func TestFailedFileRevertedDefault(t *testing.T) {
 	}
 	replace(t, path, "good")
 	waitLog(t, &log, "back to the version loaded; no longer retrying it")
-	select {
-	case got := <-reverted:
-		if got != path {
-			t.Errorf("Reverted(%q), want the file", got)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Reverted not called for the revert")
-	}
+	waitReverted(t, reverted, path, 10*time.Second)
 	replace(t, path, "newer")
 	waitFor(t, "the next version loaded", l.loaded, 1)
 	if len(reverted) != 0 {
@@ -118,5 +111,18 @@ func TestFailedFileRevertedDefault(t *testing.T) {
 	got := l.calls()
 	if got[len(got)-1] != "newer" || slices.Contains(got, "good") || strings.Count(strings.Join(got, ","), "newer") != 1 {
 		t.Errorf("loads %q, want the bad edit (retried), then the next version only", got)
+	}
+}
+
+// waitReverted waits for Options.Reverted to be told of path.
+func waitReverted(t *testing.T, reverted <-chan string, path string, within time.Duration) {
+	t.Helper()
+	select {
+	case got := <-reverted:
+		if got != path {
+			t.Errorf("Reverted(%q), want the file", got)
+		}
+	case <-time.After(within):
+		t.Fatal("Reverted not called for the file put back as loaded")
 	}
 }
