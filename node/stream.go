@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strings"
 
 	"github.com/riskgate/riskgate/api/alert"
 	"github.com/riskgate/riskgate/api/server"
@@ -30,6 +31,36 @@ func (c *Config) alertSinks() bool {
 	return c.Alerts.File != "" || c.Alerts.WebhookURL != "" || c.Kafka.Enabled() && c.Kafka.AlertsTopic != ""
 }
 
+// kafkaWithoutBrokers names the Kafka settings that have no default and
+// were given without brokers. Brokers are the stream's switch, so a
+// configuration may keep the rest for the environments that have Kafka;
+// but a forgotten or misspelt broker setting would otherwise leave the
+// stream, and the alerts topic with it, off without a word.
+func (c *Config) kafkaWithoutBrokers() []string {
+	k := &c.Kafka
+	if k.Enabled() {
+		return nil
+	}
+	var names []string
+	for _, s := range []struct {
+		name string
+		set  bool
+	}{
+		{"--kafka-attempts-topic", k.AttemptsTopic != ""},
+		{"--kafka-outcomes-topic", k.OutcomesTopic != ""},
+		{"--kafka-decisions-topic", k.DecisionsTopic != ""},
+		{"--kafka-alerts-topic", k.AlertsTopic != ""},
+		{"--kafka-dead-letter-topic", k.DeadLetterTopic != ""},
+		{"--kafka-tls-*", k.TLS != (stream.TLSOptions{})},
+		{"--kafka-sasl-*", k.SASL.Mechanism != "" || k.SASL.Username != "" || k.SASL.PasswordFile != ""},
+	} {
+		if s.set {
+			names = append(names, s.name)
+		}
+	}
+	return names
+}
+
 // HealthKafka is the gRPC health-service name of the Kafka stream: SERVING
 // while the node's last exchange with the brokers succeeded. /readyz and
 // the unnamed health service stay about the process: an unreachable
@@ -41,6 +72,9 @@ const HealthKafka = "riskgate.kafka"
 // It runs once the keyer is known, before the engine is built.
 func (n *Node) openAlerts(keyer *engine.Keyer) ([]engine.Observer, error) {
 	cfg := &n.cfg
+	if names := cfg.kafkaWithoutBrokers(); len(names) > 0 {
+		n.log.Warn("kafka settings ignored: the stream is off without --kafka-brokers", "settings", strings.Join(names, ","))
+	}
 	if !cfg.alertSinks() && !cfg.Alerts.Log && !cfg.Kafka.Enabled() {
 		return nil, nil
 	}

@@ -27,7 +27,7 @@ import (
 type Options struct {
 	// Brokers are the bootstrap brokers, host:port. Setting them turns the
 	// stream on.
-	Brokers []string `help:"Kafka bootstrap brokers (host:port,...). Setting them starts the stream consumer next to the APIs." placeholder:"HOST:PORT" sep:","`
+	Brokers []string `help:"Kafka bootstrap brokers (host:port,...). Setting them starts the stream consumer next to the APIs; without them the other --kafka-* settings are ignored, with a warning at start." placeholder:"HOST:PORT" sep:","`
 	// AttemptsTopic is consumed: each message is an attempt, as POST
 	// /v1/score takes it, and is scored.
 	AttemptsTopic string `help:"Topic of login attempts to score (JSON as POST /v1/score takes it, or protobuf riskgate.v1.Attempt)." placeholder:"TOPIC"`

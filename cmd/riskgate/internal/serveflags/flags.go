@@ -105,7 +105,7 @@ type MemoryConfig struct {
 
 // Options mirrors stream.Options.
 type Options struct {
-	Brokers         []string      `help:"Kafka bootstrap brokers (host:port,...). Setting them starts the stream consumer next to the APIs." placeholder:"HOST:PORT" sep:","`
+	Brokers         []string      `help:"Kafka bootstrap brokers (host:port,...). Setting them starts the stream consumer next to the APIs; without them the other --kafka-* settings are ignored, with a warning at start." placeholder:"HOST:PORT" sep:","`
 	AttemptsTopic   string        `help:"Topic of login attempts to score (JSON as POST /v1/score takes it, or protobuf riskgate.v1.Attempt)." placeholder:"TOPIC"`
 	OutcomesTopic   string        `help:"Topic of outcomes to report (JSON as POST /v1/outcome takes it, or protobuf riskgate.v1.ReportRequest)." placeholder:"TOPIC"`
 	DecisionsTopic  string        `help:"Topic the decisions are written to, keyed <tenant>/<user>." placeholder:"TOPIC"`
