@@ -35,12 +35,12 @@ type KratosConfig struct {
 // for WithRoutes, or nil when no token is configured.
 func KratosRoutes(cfg *Config, log *slog.Logger) (func(*service.Service) []httpapi.Route, error) {
 	c := cfg.Kratos
-	token, err := readSecret("kratos", c.TokenFile, EnvKratosToken, minTokenLen)
+	token, err := readSecret("--kratos-token-file", c.TokenFile, EnvKratosToken, minTokenLen)
 	if err != nil || token == nil {
 		return nil, err
 	}
-	admin, _ := readSecret("kratos", cfg.Auth.AdminTokenFile, "RISKGATE_ADMIN_TOKEN", 0)
-	scoring, _ := readSecret("kratos", cfg.Auth.ScoringTokenFile, "RISKGATE_SCORING_TOKEN", 0)
+	admin, _ := readSecret("--admin-token-file", cfg.Auth.AdminTokenFile, "RISKGATE_ADMIN_TOKEN", 0)
+	scoring, _ := readSecret("--scoring-token-file", cfg.Auth.ScoringTokenFile, "RISKGATE_SCORING_TOKEN", 0)
 	if string(admin) == string(token) || string(scoring) == string(token) {
 		return nil, errors.New("kratos: the hook's token must differ from the scoring and admin tokens")
 	}

@@ -332,7 +332,7 @@ func (n *Node) secret() ([]byte, error) {
 		n.stableSecret = true
 		return n.set.secret, nil
 	}
-	b, err := readSecret("hmac secret", n.cfg.HMACSecretFile, "RISKGATE_HMAC_SECRET", engine.MinSecretLen)
+	b, err := readSecret("--hmac-secret-file", n.cfg.HMACSecretFile, "RISKGATE_HMAC_SECRET", engine.MinSecretLen)
 	if err != nil || b != nil {
 		n.stableSecret = b != nil
 		return b, err

@@ -12,12 +12,13 @@ import (
 	"github.com/riskgate/riskgate/internal/filesnap"
 )
 
-// readSecret is the one way secrets are read: from file when one is named,
-// else from the environment variable env; surrounding white space (a
-// trailing newline) is not part of the secret. It returns nil when neither
-// is set, and an error naming where the secret came from, never the secret,
-// when it is shorter than minLen bytes.
-func readSecret(what, file, env string, minLen int) ([]byte, error) {
+// readSecret is the one way secrets are read: from file when one is named
+// (the setting flag names it), else from the environment variable env;
+// surrounding white space (a trailing newline) is not part of the secret.
+// It returns nil when neither is set, and an error naming the setting the
+// secret came from, never the secret, when it cannot be read or is shorter
+// than minLen bytes.
+func readSecret(flag, file, env string, minLen int) ([]byte, error) {
 	var v, src string
 	switch {
 	case file != "":
@@ -25,9 +26,9 @@ func readSecret(what, file, env string, minLen int) ([]byte, error) {
 		// as empty instead of blocking the start for ever.
 		data, err := filesnap.ReadSmall(file, 64<<10)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", what, err)
+			return nil, fmt.Errorf("%s: %w", flag, err)
 		}
-		v, src = string(data), file
+		v, src = string(data), flag+" "+file
 	case os.Getenv(env) != "":
 		v, src = os.Getenv(env), env
 	default:
@@ -35,7 +36,7 @@ func readSecret(what, file, env string, minLen int) ([]byte, error) {
 	}
 	v = strings.TrimSpace(v)
 	if len(v) < minLen {
-		return nil, fmt.Errorf("%s: the secret in %s is shorter than %d bytes", what, src, minLen)
+		return nil, fmt.Errorf("%s: the secret is shorter than %d bytes", src, minLen)
 	}
 	return []byte(v), nil
 }
@@ -51,7 +52,7 @@ func readTenantTokens(file string, admin, scoring []byte) (map[string][]byte, er
 	}
 	data, err := filesnap.ReadSmall(file, 1<<20)
 	if err != nil {
-		return nil, fmt.Errorf("auth: tenant admin tokens: %w", err)
+		return nil, fmt.Errorf("--tenant-admin-tokens-file: %w", err)
 	}
 	out := map[string][]byte{}
 	seen := map[string]string{}
@@ -81,7 +82,7 @@ func readTenantTokens(file string, admin, scoring []byte) (map[string][]byte, er
 		out[tenant], seen[token] = []byte(token), tenant
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("auth: tenant admin tokens: %w", err)
+		return nil, fmt.Errorf("--tenant-admin-tokens-file: %w", err)
 	}
 	return out, nil
 }

@@ -211,11 +211,11 @@ func (n *Node) reload(srv *server.Server) error {
 // environment. They are never logged.
 func (n *Node) authenticator() (*auth.Authenticator, error) {
 	a := n.cfg.Auth
-	admin, err := readSecret("auth", a.AdminTokenFile, "RISKGATE_ADMIN_TOKEN", minTokenLen)
+	admin, err := readSecret("--admin-token-file", a.AdminTokenFile, "RISKGATE_ADMIN_TOKEN", minTokenLen)
 	if err != nil {
 		return nil, err
 	}
-	scoring, err := readSecret("auth", a.ScoringTokenFile, "RISKGATE_SCORING_TOKEN", minTokenLen)
+	scoring, err := readSecret("--scoring-token-file", a.ScoringTokenFile, "RISKGATE_SCORING_TOKEN", minTokenLen)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package geoip
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"runtime/debug"
 	"strings"
@@ -114,7 +115,13 @@ type database struct {
 func openDatabase(path string, role Role, snapshotDir string) (_ *database, err error) {
 	defer func() {
 		if err != nil {
-			err = fmt.Errorf("geoip: open %s database %s: %w", role, path, err)
+			// The file's own open error names it again: say it once.
+			var pe *fs.PathError
+			if errors.As(err, &pe) && pe.Path == path {
+				err = fmt.Errorf("geoip: %s %s database %s: %w", pe.Op, role, path, pe.Err)
+			} else {
+				err = fmt.Errorf("geoip: open %s database %s: %w", role, path, err)
+			}
 		}
 	}()
 	snap, err := filesnap.Open(path, filesnap.Options{Dir: snapshotDir, MaxSize: 1 << 34})

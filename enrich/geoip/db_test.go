@@ -108,8 +108,8 @@ func TestOpenBadFiles(t *testing.T) {
 			}
 			msg := err.Error()
 			t.Log(msg)
-			if !strings.Contains(msg, tt.path) || !strings.Contains(msg, tt.want) {
-				t.Errorf("error %q: want the path and %q", msg, tt.want)
+			if strings.Count(msg, tt.path) != 1 || !strings.Contains(msg, tt.want) {
+				t.Errorf("error %q: want the path, once, and %q", msg, tt.want)
 			}
 		})
 	}
