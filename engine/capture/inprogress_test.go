@@ -16,7 +16,7 @@ import (
 	"github.com/riskgate/riskgate/engine/replay"
 )
 
-// dirFiles lists the folder's file names.
+// dirFiles lists the folder's file names, but for its lock.
 func dirFiles(t *testing.T, dir string) []string {
 	t.Helper()
 	entries, err := os.ReadDir(dir)
@@ -25,7 +25,9 @@ func dirFiles(t *testing.T, dir string) []string {
 	}
 	var names []string
 	for _, e := range entries {
-		names = append(names, e.Name())
+		if e.Name() != lockFile {
+			names = append(names, e.Name())
+		}
 	}
 	return names
 }

@@ -93,6 +93,11 @@ const (
 	maxRulesRecord = 2 << 20
 )
 
+// lockFile is the file in a capture folder whose lock says a sink writes
+// there (lock_unix.go); it holds the writer's process id, for the error
+// the next one gets. Readers and retention skip it: it is no capture file.
+const lockFile = ".lock"
+
 // Sink is the capture observer. Its methods are safe for concurrent use.
 type Sink struct {
 	opts  Options
@@ -105,6 +110,7 @@ type Sink struct {
 	stop    chan struct{}
 	done    chan struct{}
 	once    sync.Once
+	unlock  func() // frees the folder for the next sink (lockFolder)
 
 	// files guards the finished files against concurrent retention and
 	// Forget rewrites.
@@ -212,7 +218,13 @@ func newSink(opts Options, hold <-chan struct{}) (*Sink, error) {
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	s.keyID = keyID(s.key)
+	unlock, err := lockFolder(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	s.unlock = unlock
 	if err := s.recover(); err != nil {
+		unlock()
 		return nil, err
 	}
 	s.applyRetention()

@@ -38,6 +38,7 @@ type writer struct {
 
 func (w *writer) run(hold <-chan struct{}) {
 	defer close(w.s.done)
+	defer w.s.unlock() // before done: a sink closed frees its folder
 	if hold != nil {
 		<-hold // tests: a writer that has not started yet
 	}

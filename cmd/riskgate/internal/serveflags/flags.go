@@ -134,7 +134,7 @@ type AlertsConfig struct {
 
 // CaptureConfig mirrors node.CaptureConfig.
 type CaptureConfig struct {
-	Dir                 string        `help:"Record every scored attempt, its outcomes and analyst labels in this folder (privacy-safe, replayable: docs/capture.md), for riskgate replay, riskgate backtest and the backtest API. Empty: no capture. It needs a stable --hmac-secret-file." placeholder:"DIR" yaml:"dir"`
+	Dir                 string        `help:"Record every scored attempt, its outcomes and analyst labels in this folder (privacy-safe, replayable: docs/capture.md), for riskgate replay, riskgate backtest and the backtest API. Empty: no capture. It needs a stable --hmac-secret-file, and the folder to itself: a second server given it refuses to start." placeholder:"DIR" yaml:"dir"`
 	Compress            bool          `help:"Gzip the capture files (about 8 times smaller)." default:"true" negatable:"" yaml:"compress"`
 	MaxFileBytes        int64         `help:"Start a new capture file after this many bytes (uncompressed)." default:"268435456" yaml:"max_file_bytes"`
 	MaxFileAge          time.Duration `help:"Start a new capture file after this long (at most --capture-retention)." default:"1h" yaml:"max_file_age"`
