@@ -201,5 +201,8 @@ func (c *nodeCapture) Backtest(ctx context.Context, req service.BacktestRequest)
 		return nil, err
 	}
 	rep.Input.Path = cfg.Dir
+	if rep.Live != nil {
+		rep.Live.Warning = backtest.ServerLiveWarning(rep.Live)
+	}
 	return rep, nil
 }

@@ -316,3 +316,70 @@ func scoreErin(t *testing.T, n *node.Node) {
 		t.Fatal(err)
 	}
 }
+
+// A server's backtest whose baseline no longer reproduces the live
+// decisions says so in live.warning, as the command line's does: here
+// the deny list the capture was scored with has changed since.
+func TestBacktestWarnsWhenTheBaselineDiffers(t *testing.T) {
+	actx := captureAdmin(t)
+	ctx := context.Background()
+	list := filepath.Join(t.TempDir(), "deny.txt")
+	writeList := func(addr string) {
+		tmp := list + ".new"
+		if err := os.WriteFile(tmp, []byte(addr+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, list); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeList("81.2.69.160")
+	n, conn := startNodeWith(t, node.Config{
+		Capture:      node.CaptureConfig{Dir: t.TempDir()},
+		EngineConfig: node.EngineConfig{GeoIP: node.GeoIPConfig{IPLists: map[string]string{"deny": list}}},
+	}, captureSecret)
+	score := func() engine.Action {
+		d, err := n.Service().Score(ctx, engine.Attempt{IP: "81.2.69.160", UserID: "erin", Result: engine.ResultPasswordOK})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Action
+	}
+	for range 5 {
+		if a := score(); a != engine.ActionDeny {
+			t.Fatalf("an address on the deny list: %s", a)
+		}
+	}
+	rc := pb.NewRulesServiceClient(conn)
+	backtestLive := func() *backtest.Live {
+		t.Helper()
+		resp, err := rc.Backtest(actx, &pb.BacktestRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rep backtest.Report
+		if err := json.Unmarshal(resp.ReportJson, &rep); err != nil || rep.Live == nil {
+			t.Fatalf("report: %v, live %+v", err, rep.Live)
+		}
+		return rep.Live
+	}
+	if l := backtestLive(); l.BaselineSame != l.Compared || l.Warning != "" {
+		t.Fatalf("on the data it was scored with: %+v", l)
+	}
+	writeList("192.0.2.1")
+	deadline := time.Now().Add(10 * time.Second)
+	for score() == engine.ActionDeny {
+		if time.Now().After(deadline) {
+			t.Fatal("the deny list was not reloaded")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	l := backtestLive()
+	if l.BaselineSame == l.Compared {
+		t.Fatalf("the baseline reproduces every live decision after the list changed: %+v", l)
+	}
+	want := fmt.Sprintf("the baseline reproduces only %d of the %d live decisions", l.BaselineSame, l.Compared)
+	if !strings.HasPrefix(l.Warning, want) || !strings.Contains(l.Warning, "as they are now") {
+		t.Errorf("live.warning %q, want it to start %q and say the server's data is as it is now", l.Warning, want)
+	}
+}

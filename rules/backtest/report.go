@@ -226,14 +226,34 @@ type Live struct {
 // stream has none). lacks names what this run has not that a live node
 // may have had ("GeoIP databases (--geoip-city, ...)"), if anything.
 func LiveWarning(l *Live, lacks []string) string {
-	if l == nil || l.Compared == 0 || l.BaselineSame == l.Compared {
+	w := liveMismatch(l)
+	if w == "" {
 		return ""
 	}
-	w := fmt.Sprintf("the baseline reproduces only %d of the %d live decisions (%s): this backtest does not score as the live node did, so its differences are not only the candidate's", l.BaselineSame, l.Compared, pct(l.BaselineSame, l.Compared))
 	if len(lacks) > 0 {
 		w += "; it runs without " + strings.Join(lacks, ", without ")
 	}
 	return w + ". Give it the live node's data: the same --geoip-city, --geoip-asn, --geoip-anonymous, --ip-list, --tor-exits and --hosting-asns (the capture does not record them), and as baseline the rules the capture was scored with (the default without --baseline-rules)"
+}
+
+// ServerLiveWarning is LiveWarning for a backtest a server runs on its
+// own capture, with its own data: what differs there is that data since
+// the capture was scored, or what the capture does not hold.
+func ServerLiveWarning(l *Live) string {
+	w := liveMismatch(l)
+	if w == "" {
+		return ""
+	}
+	return w + ". The server replays with its GeoIP databases, IP lists and breached filter as they are now, from empty state: data reloaded since the capture was scored, events the capture dropped (input.dropped), or baselines learned before its first file change decisions"
+}
+
+// liveMismatch is the warnings' first sentence, "" when the baseline
+// reproduces every live decision (or the stream has none).
+func liveMismatch(l *Live) string {
+	if l == nil || l.Compared == 0 || l.BaselineSame == l.Compared {
+		return ""
+	}
+	return fmt.Sprintf("the baseline reproduces only %d of the %d live decisions (%s): this backtest does not score as the live node did, so its differences are not only the candidate's", l.BaselineSame, l.Compared, pct(l.BaselineSame, l.Compared))
 }
 
 // Outcomes is what became of the stream's outcome lines on each side.
