@@ -11,20 +11,28 @@ import (
 )
 
 // refuseInputAsOutput refuses an output file (flag: its flag) that is the
-// input, or one of the files of the input capture folder: creating it
-// would truncate what is about to be read. It is checked before anything
-// is created. Standard input and output ("" or "-") are never the same.
+// input, or a file in the input capture folder: creating the input would
+// truncate what is about to be read, and a file new in the folder becomes
+// part of it (a report named capture-*.jsonl was read as a damaged
+// capture by every later replay, backtest and the server's backtest API).
+// It is checked before anything is created. Standard input and output
+// ("" or "-") are never the same.
 func refuseInputAsOutput(in, flag, out string) error {
 	if in == "" || in == "-" || out == "" || out == "-" {
 		return nil
 	}
-	ofi, err := os.Stat(out)
-	if err != nil {
-		return nil // not there yet: it cannot be the input
-	}
 	ifi, err := os.Stat(in)
 	if err != nil {
 		return nil // Open reports it
+	}
+	if ifi.IsDir() {
+		if dfi, err := os.Stat(filepath.Dir(out)); err == nil && os.SameFile(ifi, dfi) {
+			return fmt.Errorf("%s %s: is in the input capture folder (-i %s), which holds capture files only: write it elsewhere", flag, out, in)
+		}
+	}
+	ofi, err := os.Stat(out)
+	if err != nil {
+		return nil // not there yet: it cannot be the input
 	}
 	inputs := []os.FileInfo{ifi}
 	if ifi.IsDir() {

@@ -52,11 +52,21 @@ func TestOutputIsNotTheInput(t *testing.T) {
 		{"backtest --json same", func() error {
 			return (&backtestCmd{In: in, Rules: []string{"../../rules/default.yaml"}, JSON: in}).Run(context.Background())
 		}, "--json"},
+		// A file new in the capture folder would be read as part of it:
+		// a report named as a capture file broke every later replay.
+		{"backtest --html a new capture file", func() error {
+			return (&backtestCmd{In: capDir, Rules: []string{"../../rules/default.yaml"}, HTML: filepath.Join(capDir, "capture-20260505T000000.000000Z.jsonl")}).Run(context.Background())
+		}, "--html"},
+		{"replay --summary into the folder", (&replayCmd{In: capDir, Out: filepath.Join(dir, "out.jsonl"), Summary: filepath.Join(capDir, "s.json")}).runner(), "--summary"},
+		{"replay -o into the folder through ..", (&replayCmd{In: capDir, Out: filepath.Join(dir, "capture", "..", "capture", "new.jsonl")}).runner(), "-o"},
 	}
 	for _, tt := range tests {
 		err := tt.run()
-		if err == nil || !strings.HasPrefix(err.Error(), tt.flag+" ") || !strings.Contains(err.Error(), "is the input") {
+		if err == nil || !strings.HasPrefix(err.Error(), tt.flag+" ") || !strings.Contains(err.Error(), "is the input") && !strings.Contains(err.Error(), "is in the input capture folder") {
 			t.Errorf("%s: %v, want refused naming %s", tt.name, err, tt.flag)
+		}
+		if names, _ := os.ReadDir(capDir); len(names) != 1 {
+			t.Errorf("%s: the capture folder holds %d files, want its one", tt.name, len(names))
 		}
 		for _, f := range []string{in, captured} {
 			if got, _ := os.ReadFile(f); !bytes.Equal(got, fixture) {
