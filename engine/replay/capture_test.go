@@ -247,3 +247,57 @@ func TestTruncatedGzipFileIsNamed(t *testing.T) {
 		}
 	}
 }
+
+// An error on a line of a folder's files names the file and the line in
+// it, not the line of the stream they make together (line 525 of the
+// stream was line 1 of the second file), whether a file ends in a
+// newline or not.
+func TestFolderErrorsNameTheFile(t *testing.T) {
+	attempt := func(i int) string {
+		return fmt.Sprintf(`{"time":"2026-05-04T10:00:%02dZ","ip":"81.2.69.%d","user_id":"u%d"}`, i%60, i%250, i)
+	}
+	block := func(from, n int) string {
+		var b strings.Builder
+		for i := range n {
+			b.WriteString(attempt(from+i) + "\n")
+		}
+		return b.String()
+	}
+	tests := []struct {
+		name  string
+		files []string // in name order
+		want  string   // file index and line, as "N:LINE"
+	}{
+		{"bad first line of the second file", []string{block(0, 40), "<html>\n" + block(40, 3)}, "1:1"},
+		{"bad line in the third file", []string{block(0, 5), block(5, 7), block(12, 4) + "{\"time\": 3}\n"}, "2:5"},
+		{"first file without its final newline", []string{strings.TrimSuffix(block(0, 9), "\n"), "# a comment\n\nnot json\n"}, "1:3"},
+		{"bad line in the first file", []string{block(0, 2) + "[]\n" + block(2, 2), block(4, 3)}, "0:3"},
+		// Refused by the engine, not the decoder.
+		{"an attempt the engine refuses", []string{block(0, 6), block(6, 2) + `{"time":"2026-05-04T11:00:00Z","ip":"not-an-address","user_id":"x"}` + "\n"}, "1:3"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			var names []string
+			for i, data := range tt.files {
+				name := filepath.Join(dir, fmt.Sprintf("capture-20260504T1%d0000.000000Z.jsonl", i))
+				names = append(names, name)
+				if err := os.WriteFile(name, []byte(data), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			in, err := replay.Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer in.Close()
+			_, err = replay.Run(context.Background(), enginetest.New(t, engine.Options{}), in, io.Discard, replay.Options{})
+			var file, line int
+			fmt.Sscanf(tt.want, "%d:%d", &file, &line)
+			want := fmt.Sprintf("replay: %s:%d: ", names[file], line)
+			if err == nil || !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("error %v, want one starting %q", err, want)
+			}
+		})
+	}
+}

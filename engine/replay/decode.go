@@ -72,6 +72,7 @@ type DecodeStats struct {
 // resolving the outcome lines that name an attempt by attempt_id.
 type Decoder struct {
 	sc       *bufio.Scanner
+	loc      locator // nil: the stream is not files read as one
 	n        int
 	ids      map[string]uint32 // attempt_id -> ordinal
 	header   *Header
@@ -84,7 +85,28 @@ type Decoder struct {
 func NewDecoder(r io.Reader) *Decoder {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), MaxLineSize)
-	return &Decoder{sc: sc, ids: map[string]uint32{}}
+	loc, _ := r.(locator)
+	return &Decoder{sc: sc, loc: loc, ids: map[string]uint32{}}
+}
+
+// locator is a stream read from several files as one (Open's reader of a
+// capture folder): it tells the file of a line of the stream, and the
+// line's number in that file.
+type locator interface {
+	locate(line int) (file string, fileLine int, ok bool)
+}
+
+// Where names line n of the stream for a message: "FILE:LINE" when the
+// stream is a folder's files read as one, so that a damaged or foreign
+// file is named (the stream's line 525 is line 1 of the second file),
+// else "line N".
+func (d *Decoder) Where(n int) string {
+	if d.loc != nil {
+		if file, line, ok := d.loc.locate(n); ok {
+			return fmt.Sprintf("%s:%d", file, line)
+		}
+	}
+	return fmt.Sprintf("line %d", n)
 }
 
 // Header returns the first capture header read, or nil: the stream is not
@@ -110,13 +132,13 @@ func (d *Decoder) Next(ev *Event) error {
 				// neither.
 				err = rerr
 			}
-			return inputError{fmt.Errorf("replay: line %d: %w", d.n, err)}
+			return inputError{fmt.Errorf("replay: %s: %w", d.Where(d.n), err)}
 		}
 		return nil
 	}
 	if err := d.sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
-			return inputError{fmt.Errorf("replay: line %d: longer than %d bytes", d.n+1, MaxLineSize)}
+			return inputError{fmt.Errorf("replay: %s: longer than %d bytes", d.Where(d.n+1), MaxLineSize)}
 		}
 		return inputError{fmt.Errorf("replay: read: %w", err)}
 	}

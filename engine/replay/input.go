@@ -2,6 +2,7 @@ package replay
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // CaptureFilePattern matches the capture files a folder is read from;
@@ -120,12 +122,36 @@ func (g *gzipFile) Close() error {
 
 // multiFile reads files one after the other, holding one open at a time.
 // A file that does not end in a newline gets one, so that its last line
-// does not run into the next file's first.
+// does not run into the next file's first. It counts the lines it hands
+// out, so that a line of the stream can be told by its file (locate).
 type multiFile struct {
 	files      []string
 	cur        io.ReadCloser
 	last       byte
 	newlineDue bool
+
+	// The reader's goroutine writes these, an error's may read them.
+	mu     sync.Mutex
+	lines  int         // newlines handed out so far
+	opened []fileStart // the files opened, in order
+}
+
+// fileStart is a file of a multiFile and the stream's lines before it.
+type fileStart struct {
+	name   string
+	before int
+}
+
+// locate implements locator.
+func (m *multiFile) locate(line int) (string, int, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := len(m.opened) - 1; i >= 0; i-- {
+		if s := m.opened[i]; s.before < line {
+			return s.name, line - s.before, true
+		}
+	}
+	return "", 0, false
 }
 
 func (m *multiFile) Read(b []byte) (int, error) {
@@ -136,6 +162,9 @@ func (m *multiFile) Read(b []byte) (int, error) {
 		if m.newlineDue {
 			m.newlineDue = false
 			b[0] = '\n'
+			m.mu.Lock()
+			m.lines++
+			m.mu.Unlock()
 			return 1, nil
 		}
 		if m.cur == nil {
@@ -146,11 +175,18 @@ func (m *multiFile) Read(b []byte) (int, error) {
 			if err != nil {
 				return 0, err
 			}
+			m.mu.Lock()
+			m.opened = append(m.opened, fileStart{m.files[0], m.lines})
+			m.mu.Unlock()
 			m.cur, m.files, m.last = f, m.files[1:], '\n'
 		}
 		n, err := m.cur.Read(b)
 		if n > 0 {
 			m.last = b[n-1]
+			nl := bytes.Count(b[:n], []byte{'\n'})
+			m.mu.Lock()
+			m.lines += nl
+			m.mu.Unlock()
 		}
 		if err == io.EOF {
 			m.cur.Close()

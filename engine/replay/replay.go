@@ -122,18 +122,18 @@ func Run(ctx context.Context, e Scorer, r io.Reader, w io.Writer, opts Options) 
 		case KindRules:
 			if opts.OnRules != nil {
 				if err := opts.OnRules(ev.Line.Rules); err != nil {
-					return summary(), fmt.Errorf("replay: line %d: %w", ev.LineNo, err)
+					return summary(), fmt.Errorf("replay: %s: %w", dec.Where(ev.LineNo), err)
 				}
 			}
 		case KindOutcome:
 			if err := pl.Outcome(ctx, &ev); err != nil {
-				return summary(), fmt.Errorf("replay: line %d: %w", ev.LineNo, err)
+				return summary(), fmt.Errorf("replay: %s: %w", dec.Where(ev.LineNo), err)
 			}
 			t.outcome(&ev)
 		case KindAttempt:
 			d, err := pl.Attempt(ctx, &ev)
 			if err != nil {
-				return summary(), fmt.Errorf("replay: line %d: %w", ev.LineNo, err)
+				return summary(), fmt.Errorf("replay: %s: %w", dec.Where(ev.LineNo), err)
 			}
 			t.attempt(&ev, &d)
 			out := Result{Decision: d, Label: ev.Line.Label, Live: ev.Line.Live}

@@ -26,6 +26,7 @@ type aggregator struct {
 	samples map[pair]*reservoir
 	rng     *rand.Rand
 	live    Live
+	where   func(line int) string // names a line of the stream (Decoder.Where)
 }
 
 // pair is an attempt's action before and after.
@@ -38,9 +39,9 @@ type reservoir struct {
 	kept []Sample
 }
 
-func newAggregator(opts *Options, sides [2]*side) *aggregator {
+func newAggregator(opts *Options, sides [2]*side, where func(line int) string) *aggregator {
 	return &aggregator{
-		opts: opts, sides: sides, labels: replay.NewLabels(),
+		opts: opts, sides: sides, labels: replay.NewLabels(), where: where,
 		causes: map[pair]map[string]int{}, samples: map[pair]*reservoir{},
 		rng: rand.New(rand.NewPCG(1, 2)), // the same input gives the same samples
 	}
@@ -52,7 +53,7 @@ func (a *aggregator) batch(b *batch) error {
 	for i := range b.err {
 		if b.err[i] != nil && b.errAt[i] < limit {
 			limit = b.errAt[i]
-			err = fmt.Errorf("backtest: line %d: %w", b.events[limit].LineNo, b.err[i])
+			err = fmt.Errorf("backtest: %s: %w", a.where(b.events[limit].LineNo), b.err[i])
 		}
 	}
 	for i := range limit {

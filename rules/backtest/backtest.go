@@ -121,6 +121,7 @@ func Run(ctx context.Context, r io.Reader, opts Options) (*Report, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	dec := replay.NewDecoder(r)
+	base.where = dec.Where
 	free := make(chan *batch, inFlight)
 	for range inFlight {
 		b := &batch{events: make([]replay.Event, 0, batchSize), sets: make([]*rules.Set, 0, batchSize)}
@@ -147,7 +148,7 @@ func Run(ctx context.Context, r io.Reader, opts Options) (*Report, error) {
 		}
 	}
 
-	agg := newAggregator(&opts, sides)
+	agg := newAggregator(&opts, sides, dec.Where)
 	var runErr error
 	for b := range ordered {
 		if opts.Sequential {
@@ -241,6 +242,7 @@ type baseline struct {
 	builtin *rules.Set
 	sets    map[string]*rules.Set // compiled rules records, by version
 	note    string
+	where   func(line int) string // names a line of the stream (Decoder.Where)
 }
 
 func newBaseline(given *rules.Set) (*baseline, error) {
@@ -269,7 +271,7 @@ func (b *baseline) compile(ev *replay.Event) (*rules.Set, error) {
 	case len(rec.Files) > 0:
 		s, err := rec.Compile()
 		if err != nil {
-			return nil, fmt.Errorf("backtest: line %d: %w; give --baseline-rules", ev.LineNo, err)
+			return nil, fmt.Errorf("backtest: %s: %w; give --baseline-rules", b.where(ev.LineNo), err)
 		}
 		set = s
 	case rec.Version == b.builtin.Version():

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"math"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -174,6 +175,25 @@ func TestBacktestErrorsNameTheLine(t *testing.T) {
 	}
 	if _, err := backtest.Run(context.Background(), strings.NewReader(good), options(t, set, nil)); err == nil {
 		t.Error("a backtest without a candidate ran")
+	}
+	// A capture folder's line is named by its file and its line there.
+	for _, tt := range []struct{ second, want string }{
+		{good + "\n" + `{"time":"2026-05-04T08:03:00Z","ip":"1.2.3.4","password":{"key":"xyz","status":"clean"}}`, ":2: password.key"},
+		{good + "\n" + good + "\n" + `{"ip":`, ":3: "},
+	} {
+		dir := t.TempDir()
+		first, second := filepath.Join(dir, "capture-20260504T080000.000000Z.jsonl"), filepath.Join(dir, "capture-20260504T090000.000000Z.jsonl")
+		os.WriteFile(first, []byte(strings.Repeat(good+"\n", 700)), 0o600)
+		os.WriteFile(second, []byte(tt.second), 0o600)
+		in, err := replay.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = backtest.Run(context.Background(), in, options(t, set, set))
+		in.Close()
+		if want := "backtest: " + second + tt.want; err == nil || !strings.Contains(err.Error(), second+tt.want) {
+			t.Errorf("folder: %v, want an error containing %q", err, want)
+		}
 	}
 }
 
