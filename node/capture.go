@@ -200,6 +200,9 @@ func (c *nodeCapture) Backtest(ctx context.Context, req service.BacktestRequest)
 	if err != nil {
 		return nil, err
 	}
+	if rep.Attempts == 0 {
+		return nil, service.ErrEmptyCapture // files with headers or outcomes only
+	}
 	rep.Input.Path = cfg.Dir
 	if rep.Live != nil {
 		rep.Live.Warning = backtest.ServerLiveWarning(rep.Live)

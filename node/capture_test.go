@@ -269,6 +269,21 @@ func TestBacktestOverADamagedCapture(t *testing.T) {
 	}
 }
 
+// A capture whose files hold no attempt (its one user erased) is
+// refused as an empty one is, not reported on as a backtest of nothing.
+func TestBacktestOfNoAttempts(t *testing.T) {
+	actx := captureAdmin(t)
+	n, conn := startCaptureNode(t, t.TempDir(), captureSecret)
+	scoreErin(t, n)
+	if _, err := pb.NewRiskServiceClient(conn).Forget(actx, &pb.ForgetRequest{Tenant: "default", UserId: "erin"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := pb.NewRulesServiceClient(conn).Backtest(actx, &pb.BacktestRequest{})
+	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "holds no attempt") {
+		t.Errorf("backtest of a capture without attempts: %v", err)
+	}
+}
+
 // startCaptureNode starts a node that captures into dir under secret, with
 // a gRPC listener, and returns it with a connection to that listener; both
 // end with the test.

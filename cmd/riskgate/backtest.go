@@ -96,6 +96,11 @@ func (c *backtestCmd) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if rep.Attempts == 0 {
+		// A report of nothing passes every gate: a CI job on an empty
+		// or header-only capture would go green having compared nothing.
+		return fmt.Errorf("backtest: %s holds no attempts: nothing to compare", inputName(c.In))
+	}
 	rep.Input.Path = c.In
 	rep.Candidate.Paths, rep.Baseline.Paths = c.Rules, c.BaselineRules
 	if rep.Live != nil {
@@ -191,4 +196,12 @@ func writeOut(path string, write func(io.Writer) error) error {
 		return err
 	}
 	return f.Close()
+}
+
+// inputName names an input for a message: standard input, or its path.
+func inputName(in string) string {
+	if in == "" || in == "-" {
+		return "standard input"
+	}
+	return in
 }

@@ -117,6 +117,9 @@ func testBacktestGates(t *testing.T, bin string) {
 	os.WriteFile(bad, []byte(`{"attempt_id":"a1","time":"2026-05-04T08:00:00Z","user_id":"u1","ip":"81.2.69.160"}`+"\n"+`{"time":"2026-05-04T08:01:00Z","ip":"81.2.69.999"}`+"\n"), 0o644)
 	badRules := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(badRules, []byte("rules:\n  - id: typo\n    when: geo.new_countyr\n    action: deny\n"), 0o644)
+	empty, outcomesOnly := filepath.Join(dir, "empty.jsonl"), filepath.Join(dir, "outcomes.jsonl")
+	os.WriteFile(empty, nil, 0o644)
+	os.WriteFile(outcomesOnly, []byte(`{"outcome":{"outcome":"login_failed","time":"2026-05-04T08:00:00Z","attempt_id":"a1"}}`+"\n"), 0o644)
 	for _, tt := range []struct {
 		args []string
 		want string
@@ -127,6 +130,9 @@ func testBacktestGates(t *testing.T, bin string) {
 		{[]string{"-i", stream, "--rules", badRules}, "--rules: "},
 		{[]string{"-i", filepath.Join(dir, "missing.jsonl"), "--rules", strict}, "missing.jsonl"},
 		{[]string{"-i", stream, "--rules", strict, "--baseline-rules", badRules}, "--baseline-rules:"},
+		// Nothing compared passes no gate: it used to exit 0.
+		{[]string{"-i", empty, "--rules", strict, "--max-friction", "2%"}, empty + " holds no attempts"},
+		{[]string{"-i", outcomesOnly, "--rules", strict}, outcomesOnly + " holds no attempts"},
 	} {
 		code, _, stderr := run(t, bin, append([]string{"backtest"}, tt.args...)...)
 		if code != 1 || !strings.Contains(stderr, tt.want) {
