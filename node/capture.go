@@ -189,7 +189,9 @@ func (c *nodeCapture) Backtest(ctx context.Context, req service.BacktestRequest)
 		Signals: func() []engine.Signal {
 			return signals.Default(signals.Config{MaxSpeedKMH: c.n.cfg.MaxSpeed, Breached: c.n.breach})
 		},
-		Samples: req.Samples, MaxAttempts: limit, Logger: c.n.log,
+		// Its engines' lines (a rule failing on an old attempt) are marked:
+		// the runbooks read the log for live failures.
+		Samples: req.Samples, MaxAttempts: limit, Logger: c.n.log.With("backtest", true),
 	})
 	if errors.Is(err, replay.ErrOtherSecret) {
 		return nil, fmt.Errorf("%w: a backtest reads the files of one secret: move those of the other out of %s", err, cfg.Dir)

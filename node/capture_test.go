@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	pb "github.com/riskgate/riskgate/api/gen/riskgate/v1"
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/engine/replay"
+	"github.com/riskgate/riskgate/internal/syncbuf"
 	"github.com/riskgate/riskgate/node"
 	"github.com/riskgate/riskgate/rules"
 	"github.com/riskgate/riskgate/rules/backtest"
@@ -396,5 +398,49 @@ func TestBacktestWarnsWhenTheBaselineDiffers(t *testing.T) {
 	want := fmt.Sprintf("the baseline reproduces only %d of the %d live decisions", l.BaselineSame, l.Compared)
 	if !strings.HasPrefix(l.Warning, want) || !strings.Contains(l.Warning, "as they are now") {
 		t.Errorf("live.warning %q, want it to start %q and say the server's data is as it is now", l.Warning, want)
+	}
+}
+
+// A rule failing in a server's backtest is logged marked backtest=true,
+// apart from the live failures the runbooks read the log for.
+func TestBacktestFailuresAreMarked(t *testing.T) {
+	actx := captureAdmin(t)
+	ctx := context.Background()
+	var log syncbuf.Buffer
+	cfg := node.Config{Capture: node.CaptureConfig{Dir: t.TempDir()}}
+	cfg.GRPC.Addr = "127.0.0.1:0"
+	n, err := node.New(ctx, cfg, node.WithSecret([]byte(captureSecret)), node.WithLogger(slog.New(slog.NewTextHandler(&log, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	addrs, wait, err := n.Start(sctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); wait() }()
+	if _, err := n.Service().Score(ctx, engine.Attempt{IP: "81.2.69.160", UserID: "erin", Result: engine.ResultPasswordOK, Attributes: map[string]string{"n": "abc"}}); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := grpc.NewClient(addrs.GRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	failing := "rules:\n  - id: numeric\n    description: A number attribute.\n    when: int(attempt.attributes[\"n\"]) > 3\n    score: 10\n"
+	if _, err := pb.NewRulesServiceClient(conn).Backtest(actx, &pb.BacktestRequest{Files: []*pb.RuleFile{{Name: "c.yaml", Content: failing}}}); err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for line := range strings.Lines(log.String()) {
+		if strings.Contains(line, "pipeline stage failed") {
+			found = true
+			if !strings.Contains(line, "backtest=true") || !strings.Contains(line, "name=numeric") {
+				t.Errorf("a backtest's failure logged unmarked: %s", line)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("the candidate's failing rule was not logged:\n%s", log.String())
 	}
 }
