@@ -130,6 +130,9 @@ type Manager struct {
 	// rejected: the last load of the shared rules (or put) was rejected,
 	// none having succeeded since; under mu.
 	rejected bool
+	// filesRejected is rejected or folderErr, for readers that must not
+	// wait on a load (FilesRejected).
+	filesRejected atomic.Bool
 	// beforeTenantRead, when set (tests), is called by readTenants before
 	// it reads a tenant's folder of its listing; under mu.
 	beforeTenantRead func(tenant string)
@@ -228,6 +231,12 @@ func (m *Manager) Set() *Set { return m.cur.Load().Set }
 
 // Snapshot returns the ruleset in force and where it came from.
 func (m *Manager) Snapshot() *Snapshot { return m.cur.Load() }
+
+// FilesRejected reports whether the last load of the shared rule files,
+// or of the tenants folder, was rejected, none having succeeded since:
+// the rules in force are not what the files say (a tenant's rejected
+// overlay is Snapshot's TenantFailures).
+func (m *Manager) FilesRejected() bool { return m.filesRejected.Load() }
 
 // LoadStats returns what the Manager reports of its loads: the version
 // in force, whether the rule files load, the time of the last load, loads
@@ -465,6 +474,7 @@ func (m *Manager) refused(tenant string, err error) {
 // shared files' reload a tenant's. Under mu.
 func (m *Manager) reportHealth() {
 	ok := !m.rejected && m.folderErr == ""
+	m.filesRejected.Store(!ok)
 	if cur := m.Snapshot(); cur != nil && len(cur.TenantFailures) > 0 {
 		ok = false
 	}

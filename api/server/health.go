@@ -54,6 +54,12 @@ func (s *Server) ready(ctx context.Context) (res map[string]string, ok bool, opt
 		ok = false
 	} else {
 		res["rules"] = "ok: " + snap.Set.Version()
+		if s.deps.Service.RuleFilesRejected() {
+			// Not unready either: the rules in force decide, and a
+			// node taken out of service for an analyst's typo would
+			// take every node with it.
+			res["rules"] += "; the last reload of the rule files was rejected; the rules in force stay"
+		}
 		if n := len(snap.TenantFailures); n > 0 {
 			// Not unready: every tenant is decided, by its last good
 			// overlay or the shared rules. How many, not which: the

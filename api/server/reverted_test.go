@@ -71,8 +71,16 @@ func TestRevertedEditClearsRejection(t *testing.T) {
 	good := string(rules.DefaultSource().Data)
 	put(ts.rulesDir, "rules.yaml", good+bad)
 	waitFor(t, "the shared edit rejected", func() bool { return success() == 0 })
+	// Still ready (the rules in force decide), but saying so.
+	const sharedRejected = "the last reload of the rule files was rejected"
+	if r := ready(); !strings.Contains(r, sharedRejected) {
+		t.Errorf("readyz while the shared edit is rejected: %q", r)
+	}
 	put(ts.rulesDir, "rules.yaml", good)
 	waitFor(t, "the shared revert loaded", func() bool { return success() == 1 })
+	if r := ready(); strings.Contains(r, sharedRejected) {
+		t.Errorf("readyz after the revert: %q", r)
+	}
 
 	// acme's overlay: a bad edit, then the file as it was.
 	put(acmeDir, "rules.yaml", acmeOverlay+bad)

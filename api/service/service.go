@@ -89,6 +89,10 @@ func (s *Service) Forget(ctx context.Context, tenant, user string) error {
 // Rules returns the ruleset in force and where it came from (OpRulesGet).
 func (s *Service) Rules() *rules.Snapshot { return s.rules.Snapshot() }
 
+// RuleFilesRejected reports whether the last reload of the rule files was
+// rejected, the rules in force staying (rules.Manager.FilesRejected).
+func (s *Service) RuleFilesRejected() bool { return s.rules.FilesRejected() }
+
 // PutRules replaces the ruleset in force (OpRulesPut) when ifVersion is
 // empty or the version in force; see rules.Manager.Put.
 func (s *Service) PutRules(ifVersion string, files []rules.Source) (*rules.Snapshot, error) {
