@@ -28,6 +28,7 @@ type metrics struct {
 	rebalances   prometheus.Counter
 	connected    prometheus.Gauge
 	isConnected  atomic.Bool
+	topicMissing *prometheus.GaugeVec
 	buffer       *bufferCollector
 
 	mu       sync.Mutex
@@ -87,6 +88,9 @@ func newMetrics() *metrics {
 		connected: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "riskgate_kafka_connected", Help: "1 when the last exchange with the brokers (join, write, commit) succeeded, 0 when it failed.",
 		}),
+		topicMissing: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "riskgate_kafka_topic_missing", Help: "1 while a consumed topic (attempts, outcomes) does not exist on the brokers (deleted, or not yet made again): its messages are not consumed until it is back, checked every 30 seconds.",
+		}, []string{"topic"}),
 		buffer: &bufferCollector{
 			fill:  prometheus.NewDesc("riskgate_kafka_buffer_messages", "Messages fetched and not yet committed.", nil, nil),
 			capty: prometheus.NewDesc("riskgate_kafka_buffer_capacity", "Messages that may be fetched and not yet committed (--kafka-buffer-size).", nil, nil),
@@ -101,7 +105,7 @@ func (m *metrics) register(reg prometheus.Registerer) error {
 	}
 	for _, c := range []prometheus.Collector{
 		m.consumed, m.produced, m.deadLettered, m.redacted, m.writeErrors, m.refused, m.skipped, m.misKeyed, m.lag, m.delay, m.commitDur,
-		m.commitErrors, m.rebalances, m.connected, m.buffer,
+		m.commitErrors, m.rebalances, m.connected, m.topicMissing, m.buffer,
 	} {
 		if err := reg.Register(c); err != nil {
 			return fmt.Errorf("stream: register metrics: %w", err)
@@ -137,6 +141,7 @@ func (m *metrics) known(consumed, written []string) {
 	for _, t := range consumed {
 		if t != "" {
 			m.delays[t] = m.delay.WithLabelValues(t)
+			m.topicMissing.WithLabelValues(t)
 		}
 	}
 	for _, t := range written {

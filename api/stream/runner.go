@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -75,8 +74,10 @@ type Runner struct {
 	fetchers sync.WaitGroup // partition fetchers running
 	warned   sync.Map       // message kind -> *atomic.Int64, for rate-limited warnings
 
-	// Test hooks: fetched is called for every message handed to a worker.
-	fetched func(kafka.Message)
+	// Test hooks: fetched is called for every message handed to a worker;
+	// topicEvery, when set, replaces topicCheckEvery.
+	fetched    func(kafka.Message)
+	topicEvery time.Duration
 }
 
 // TLSFiles are the TLS files the stream's connections use, by use. Each
@@ -142,7 +143,9 @@ func (r *Runner) Name() string { return "kafka" }
 // returns nil. It returns
 // an error at once when the brokers refuse the configuration (failed
 // authentication or TLS, a missing topic); while they cannot be reached it
-// keeps trying, with riskgate_kafka_connected at 0.
+// keeps trying, with riskgate_kafka_connected at 0. A consumed topic
+// deleted later is not consumed until it is back (consumeGroups), with
+// riskgate_kafka_topic_missing at 1.
 func (r *Runner) Run(ctx context.Context, svc *service.Service) error {
 	if !r.running.CompareAndSwap(false, true) {
 		return errors.New("stream: Run called twice")
@@ -190,65 +193,7 @@ func (r *Runner) Run(ctx context.Context, svc *service.Service) error {
 		workers.Wait()
 	}()
 
-	var topics []string
-	for _, t := range []string{r.opts.AttemptsTopic, r.opts.OutcomesTopic} {
-		if t != "" {
-			topics = append(topics, t)
-		}
-	}
-	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
-		ID: r.opts.Group, Brokers: r.opts.Brokers, Dialer: r.conn.dialer, Topics: topics,
-		StartOffset: r.opts.startOffset(), SessionTimeout: r.opts.SessionTimeout,
-		HeartbeatInterval: max(r.opts.SessionTimeout/10, 100*time.Millisecond),
-		RebalanceTimeout:  rebalanceTimeout, JoinGroupBackoff: time.Second,
-		WatchPartitionChanges: true, PartitionWatchInterval: 30 * time.Second,
-		Timeout: 10 * time.Second, ErrorLogger: kafka.LoggerFunc(r.groupError),
-	})
-	if err != nil {
-		return fmt.Errorf("stream: consumer group: %w", err)
-	}
-	for {
-		gen, err := cg.Next(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			r.m.setConnected(false)
-			r.warn("join", "joining the consumer group failed; retrying", "group", r.opts.Group, "err", err)
-			continue
-		}
-		r.m.rebalances.Inc()
-		r.m.setConnected(true)
-		g := &generation{g: gen}
-		assigned := make([]any, 0, 2*len(gen.Assignments))
-		for topic, parts := range gen.Assignments {
-			ids := make([]int, 0, len(parts))
-			for _, p := range parts {
-				ids = append(ids, p.ID)
-				r.fetchers.Add(1)
-				gen.Start(func(gctx context.Context) {
-					defer r.fetchers.Done()
-					r.consume(ctx, work, gctx, g, topic, p.ID, p.Offset)
-				})
-			}
-			slices.Sort(ids)
-			assigned = append(assigned, topic, ids)
-		}
-		r.log.Info("consumer group generation", append([]any{"group", r.opts.Group, "generation", gen.ID, "member", gen.MemberID}, assigned...)...)
-	}
-	// Leaving the group ends the generation once every partition has
-	// drained. A join in progress can take up to the rebalance timeout:
-	// do not wait past the shutdown budget for it.
-	left := make(chan struct{})
-	go func() {
-		cg.Close()
-		close(left)
-	}()
-	select {
-	case <-left:
-	case <-work.Done():
-		r.log.Warn("shutdown budget spent before leaving the consumer group")
-	}
+	r.consumeGroups(ctx, work)
 	return nil
 }
 
