@@ -23,14 +23,14 @@ import (
 type CaptureConfig struct {
 	Dir           string        `help:"Record every scored attempt, its outcomes and analyst labels in this folder (privacy-safe, replayable: docs/capture.md), for riskgate replay, riskgate backtest and the backtest API. Empty: no capture. It needs a stable --hmac-secret-file, and the folder to itself: a second server given it refuses to start." placeholder:"DIR" yaml:"dir"`
 	Compress      bool          `help:"Gzip the capture files (about 8 times smaller)." default:"true" negatable:"" yaml:"compress"`
-	MaxFileBytes  int64         `help:"Start a new capture file after this many bytes (uncompressed)." default:"268435456" yaml:"max_file_bytes"`
-	MaxFileAge    time.Duration `help:"Start a new capture file after this long (at most --capture-retention)." default:"1h" yaml:"max_file_age"`
-	Retention     time.Duration `help:"Delete a capture file once its first line is this old (at most 400 days): every line is gone within this, plus a minute." default:"168h" yaml:"retention"`
+	MaxFileBytes  int64         `help:"Start a new capture file after this many bytes (uncompressed). 0: the default, 268435456 (256 MiB)." default:"268435456" yaml:"max_file_bytes"`
+	MaxFileAge    time.Duration `help:"Start a new capture file after this long (at most --capture-retention). 0: the default, 1h." default:"1h" yaml:"max_file_age"`
+	Retention     time.Duration `help:"Delete a capture file once its first line is this old (at most 400 days): every line is gone within this, plus a minute. 0: the default, 168h." default:"168h" yaml:"retention"`
 	MaxTotalBytes int64         `help:"Delete the oldest capture files while the capture is larger than this (0: no limit but the retention)." default:"0" yaml:"max_total_bytes"`
-	Buffer        int           `help:"Events queued for the capture writer; when it is full, events are dropped (counted) rather than slow scoring." default:"16384" yaml:"buffer"`
+	Buffer        int           `help:"Events queued for the capture writer; when it is full, events are dropped (counted) rather than slow scoring. 0: the default, 16384." default:"16384" yaml:"buffer"`
 
-	BacktestMaxAttempts int           `name:"backtest-max-attempts" help:"The backtest API replays at most this many attempts of the capture (the oldest first; the report says when it was cut short)." default:"2000000" yaml:"backtest_max_attempts"`
-	BacktestTimeout     time.Duration `name:"backtest-timeout" help:"The backtest API gives up after this long (a shorter request deadline wins)." default:"2m" yaml:"backtest_timeout"`
+	BacktestMaxAttempts int           `name:"backtest-max-attempts" help:"The backtest API replays at most this many attempts of the capture (the oldest first; the report says when it was cut short). 0: no limit." default:"2000000" yaml:"backtest_max_attempts"`
+	BacktestTimeout     time.Duration `name:"backtest-timeout" help:"The backtest API gives up after this long (a shorter request deadline wins). 0: none." default:"2m" yaml:"backtest_timeout"`
 }
 
 // openCapture opens the capture sink when the config names a folder: an
