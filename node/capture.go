@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -33,6 +34,20 @@ type CaptureConfig struct {
 	BacktestTimeout     time.Duration `name:"backtest-timeout" help:"The backtest API gives up after this long (a shorter request deadline wins). 0: none." default:"2m" yaml:"backtest_timeout"`
 }
 
+// check refuses what engine/capture would, naming the flags: its own
+// messages, a library's, name its options.
+func (c CaptureConfig) check() error {
+	retention := cmp.Or(c.Retention, capture.DefaultRetention)
+	age := cmp.Or(c.MaxFileAge, capture.DefaultMaxFileAge)
+	switch {
+	case retention > capture.MaxRetention:
+		return fmt.Errorf("capture: --capture-retention %s is longer than the most, %s (%d days)", retention, capture.MaxRetention, capture.MaxRetention/(24*time.Hour))
+	case age > retention:
+		return fmt.Errorf("capture: --capture-max-file-age %s is longer than --capture-retention %s: a file would outlive the retention; shorten the one or lengthen the other", age, retention)
+	}
+	return nil
+}
+
 // openCapture opens the capture sink when the config names a folder: an
 // observer of every decision and outcome, flushed on close, whose rules
 // records come from the rules versions the engine has put in force. It
@@ -42,6 +57,9 @@ func (n *Node) openCapture(secret []byte) (engine.Observer, engine.Rules, error)
 	c := n.cfg.Capture
 	if c.Dir == "" {
 		return nil, n.rules, nil
+	}
+	if err := c.check(); err != nil {
+		return nil, nil, err
 	}
 	if !n.stableSecret {
 		return nil, nil, errors.New("capture: --capture-dir needs a stable secret (--hmac-secret-file or RISKGATE_HMAC_SECRET): with a random one, a restart starts a capture whose users do not join the earlier files and Forget cannot find them")
