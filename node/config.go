@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net/url"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/riskgate/riskgate/api/server"
@@ -222,6 +225,33 @@ func (l LogConfig) NewLogger() *slog.Logger {
 // memoryStore reports whether the state lives in this process: its keys
 // die with it, so a random HMAC secret will do.
 func (c *Config) memoryStore() bool { return c.Store == "" || c.Store == "memory" }
+
+// Validate refuses what EngineConfig's Validate does, and a --store that
+// is neither memory nor a URL the Redis store reads (--store Memory was
+// taken for a Redis URL, refused as "invalid URL scheme: " at start).
+func (c *Config) Validate() error {
+	if err := c.EngineConfig.Validate(); err != nil {
+		return err
+	}
+	return checkStore(c.Store)
+}
+
+// storeSchemes are the schemes of the Redis store's URLs (redisstore.Options).
+var storeSchemes = []string{"redis", "rediss", "unix", "redis+cluster", "rediss+cluster", "redis+sentinel", "rediss+sentinel"}
+
+func checkStore(store string) error {
+	if store == "" || store == "memory" {
+		return nil
+	}
+	if u, err := url.Parse(store); err == nil && slices.Contains(storeSchemes, u.Scheme) {
+		return nil
+	}
+	shown := fmt.Sprintf("%.80q", store)
+	if strings.Contains(store, "@") {
+		shown = "(not shown: it may hold a password)"
+	}
+	return fmt.Errorf("--store %s: want memory, or a Redis URL: redis://host:port, rediss://host:port (TLS), unix:///path/to/redis.sock, or a Cluster or Sentinel URL (redis+cluster://, redis+sentinel://: docs/configuration.md)", shown)
+}
 
 // Validate refuses settings kong parses but the engine cannot use: called
 // by kong once the flags, variables and configuration file are read. A
