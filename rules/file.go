@@ -106,6 +106,7 @@ func (d *ruleDoc) lineOf(key string) int {
 // skipping *_test.yaml rule tests) into sources, in a stable order.
 func LoadFiles(paths ...string) ([]Source, error) {
 	var srcs []Source
+	var seen givenFiles
 	for _, p := range paths {
 		fi, err := os.Stat(p)
 		if err != nil {
@@ -131,6 +132,9 @@ func LoadFiles(paths ...string) ([]Source, error) {
 			}
 		}
 		for _, f := range files {
+			if err := seen.add(f); err != nil {
+				return nil, err
+			}
 			data, err := readLimited(f)
 			if err != nil {
 				return nil, err
