@@ -73,7 +73,7 @@ type Config struct {
 // EngineConfig is what the engine is built from: the settings that replay
 // shares with serve.
 type EngineConfig struct {
-	Rules          []string `help:"Rule files or folders (default: the embedded rules)." placeholder:"PATH" env:"RISKGATE_RULES" sep:","`
+	Rules          []string `help:"Rule files or folders (a folder's *.yaml and *.yml files, except rule tests; default: the embedded rules)." placeholder:"PATH" env:"RISKGATE_RULES" sep:","`
 	RulesTenants   string   `help:"Folder of the tenants' rule overlays, one folder per tenant: DIR/TENANT/*.yaml, layered on the shared rules for that tenant's logins. A tenant's overlay put through the API is written there. Empty: overlays are held in memory only." placeholder:"DIR" env:"RISKGATE_RULES_TENANTS"`
 	HMACSecretFile string   `help:"File holding the secret that keys stored identifiers (at least 16 bytes). Default: RISKGATE_HMAC_SECRET, else a random secret (fine for in-memory state, which dies with the process)." placeholder:"FILE" env:"RISKGATE_HMAC_SECRET_FILE"`
 	MaxSpeed       float64  `help:"Speed (km/h) above which travel between two logins is impossible (more than 0)." default:"1000"`

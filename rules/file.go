@@ -150,7 +150,7 @@ func LoadFiles(paths ...string) ([]Source, error) {
 
 // errNoRuleFiles is LoadFiles' error for a folder without rule files: for a
 // tenant's folder, no overlay rather than an overlay that failed to load.
-var errNoRuleFiles = errors.New("no *.yaml rule files")
+var errNoRuleFiles = errors.New("no *.yaml or *.yml rule files")
 
 // isRuleFile reports whether a file of a rules folder holds rules: a
 // *.yaml or *.yml that is neither hidden (an atomic writer's temporary
