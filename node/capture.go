@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -23,14 +24,28 @@ import (
 type CaptureConfig struct {
 	Dir           string        `help:"Record every scored attempt, its outcomes and analyst labels in this folder (privacy-safe, replayable: docs/capture.md), for riskgate replay, riskgate backtest and the backtest API. Empty: no capture. It needs a stable --hmac-secret-file, and the folder to itself: a second server given it refuses to start." placeholder:"DIR" yaml:"dir"`
 	Compress      bool          `help:"Gzip the capture files (about 8 times smaller)." default:"true" negatable:"" yaml:"compress"`
-	MaxFileBytes  int64         `help:"Start a new capture file after this many bytes (uncompressed)." default:"268435456" yaml:"max_file_bytes"`
-	MaxFileAge    time.Duration `help:"Start a new capture file after this long (at most --capture-retention)." default:"1h" yaml:"max_file_age"`
-	Retention     time.Duration `help:"Delete a capture file once its first line is this old (at most 400 days): every line is gone within this, plus a minute." default:"168h" yaml:"retention"`
+	MaxFileBytes  int64         `help:"Start a new capture file after this many bytes (uncompressed). 0: the default, 268435456 (256 MiB)." default:"268435456" yaml:"max_file_bytes"`
+	MaxFileAge    time.Duration `help:"Start a new capture file after this long (at most --capture-retention). 0: the default, 1h." default:"1h" yaml:"max_file_age"`
+	Retention     time.Duration `help:"Delete a capture file once its first line is this old (at most 400 days): every line is gone within this, plus a minute. 0: the default, 168h." default:"168h" yaml:"retention"`
 	MaxTotalBytes int64         `help:"Delete the oldest capture files while the capture is larger than this (0: no limit but the retention)." default:"0" yaml:"max_total_bytes"`
-	Buffer        int           `help:"Events queued for the capture writer; when it is full, events are dropped (counted) rather than slow scoring." default:"16384" yaml:"buffer"`
+	Buffer        int           `help:"Events queued for the capture writer; when it is full, events are dropped (counted) rather than slow scoring. 0: the default, 16384." default:"16384" yaml:"buffer"`
 
-	BacktestMaxAttempts int           `name:"backtest-max-attempts" help:"The backtest API replays at most this many attempts of the capture (the oldest first; the report says when it was cut short)." default:"2000000" yaml:"backtest_max_attempts"`
-	BacktestTimeout     time.Duration `name:"backtest-timeout" help:"The backtest API gives up after this long (a shorter request deadline wins)." default:"2m" yaml:"backtest_timeout"`
+	BacktestMaxAttempts int           `name:"backtest-max-attempts" help:"The backtest API replays at most this many attempts of the capture (the oldest first; the report says when it was cut short). 0: no limit." default:"2000000" yaml:"backtest_max_attempts"`
+	BacktestTimeout     time.Duration `name:"backtest-timeout" help:"The backtest API gives up after this long (a shorter request deadline wins). 0: none." default:"2m" yaml:"backtest_timeout"`
+}
+
+// check refuses what engine/capture would, naming the flags: its own
+// messages, a library's, name its options.
+func (c CaptureConfig) check() error {
+	retention := cmp.Or(c.Retention, capture.DefaultRetention)
+	age := cmp.Or(c.MaxFileAge, capture.DefaultMaxFileAge)
+	switch {
+	case retention > capture.MaxRetention:
+		return fmt.Errorf("capture: --capture-retention %s is longer than the most, %s (%d days)", retention, capture.MaxRetention, capture.MaxRetention/(24*time.Hour))
+	case age > retention:
+		return fmt.Errorf("capture: --capture-max-file-age %s is longer than --capture-retention %s: a file would outlive the retention; shorten the one or lengthen the other", age, retention)
+	}
+	return nil
 }
 
 // openCapture opens the capture sink when the config names a folder: an
@@ -42,6 +57,9 @@ func (n *Node) openCapture(secret []byte) (engine.Observer, engine.Rules, error)
 	c := n.cfg.Capture
 	if c.Dir == "" {
 		return nil, n.rules, nil
+	}
+	if err := c.check(); err != nil {
+		return nil, nil, err
 	}
 	if !n.stableSecret {
 		return nil, nil, errors.New("capture: --capture-dir needs a stable secret (--hmac-secret-file or RISKGATE_HMAC_SECRET): with a random one, a restart starts a capture whose users do not join the earlier files and Forget cannot find them")

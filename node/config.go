@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net/url"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/riskgate/riskgate/api/server"
@@ -46,7 +49,7 @@ type Config struct {
 	AttemptWindow time.Duration `help:"How long an attempt_id is remembered in the store: an attempt delivered again within it (a Kafka redelivery after a rebalance, a retry reaching another node) is neither counted twice in the attack windows nor decided differently, and an outcome sent with its attempt is applied once. In Redis each costs a key of a few hundred bytes, and a user with attempts in the window a list of them (about 140 bytes) that Forget erases them by; the memory store keeps at most --memory-max-attempts. 0: 10m." default:"10m" group:"State"`
 
 	RulesWatch    bool          `help:"Reload the rule files when they change." default:"true" negatable:"" group:"Rules"`
-	RulesDebounce time.Duration `help:"How long rule file changes must settle before a reload." default:"250ms" group:"Rules"`
+	RulesDebounce time.Duration `help:"How long rule file changes must settle before a reload. 0: the default, 250ms." default:"250ms" group:"Rules"`
 	RulesPoll     time.Duration `help:"How often to compare the rule files for changes, besides file notifications (negative, such as -1s: never)." default:"1m" group:"Rules"`
 	MaxClockSkew  time.Duration `help:"Reject attempts dated further in the future than this (0 disables the check)." default:"5m"`
 
@@ -70,10 +73,10 @@ type Config struct {
 // EngineConfig is what the engine is built from: the settings that replay
 // shares with serve.
 type EngineConfig struct {
-	Rules          []string `help:"Rule files or folders (default: the embedded rules)." placeholder:"PATH" env:"RISKGATE_RULES" sep:","`
+	Rules          []string `help:"Rule files or folders (a folder's *.yaml and *.yml files, except rule tests; default: the embedded rules)." placeholder:"PATH" env:"RISKGATE_RULES" sep:","`
 	RulesTenants   string   `help:"Folder of the tenants' rule overlays, one folder per tenant: DIR/TENANT/*.yaml, layered on the shared rules for that tenant's logins. A tenant's overlay put through the API is written there. Empty: overlays are held in memory only." placeholder:"DIR" env:"RISKGATE_RULES_TENANTS"`
 	HMACSecretFile string   `help:"File holding the secret that keys stored identifiers (at least 16 bytes). Default: RISKGATE_HMAC_SECRET, else a random secret (fine for in-memory state, which dies with the process)." placeholder:"FILE" env:"RISKGATE_HMAC_SECRET_FILE"`
-	MaxSpeed       float64  `help:"Speed (km/h) above which travel between two logins is impossible." default:"1000"`
+	MaxSpeed       float64  `help:"Speed (km/h) above which travel between two logins is impossible (more than 0)." default:"1000"`
 
 	GeoIP GeoIPConfig `embed:"" yaml:"geoip"` // the config file's geoip: block
 
@@ -138,7 +141,7 @@ func (t TLSConfig) server() server.TLS {
 // MetricsConfig is the metrics listener and the metrics' cardinality.
 type MetricsConfig struct {
 	Addr       string `help:"Serve /metrics, /healthz and /readyz on this address, apart from the API, in plain HTTP."`
-	MaxTenants int    `help:"Tenants that get their own metric series; the rest count as \"other\"." default:"100"`
+	MaxTenants int    `help:"Tenants that get their own metric series; the rest count as \"other\". 0: the default, 100." default:"100"`
 }
 
 // AuthConfig is where the API's credentials come from. The tokens
@@ -154,16 +157,16 @@ type AuthConfig struct {
 // structure an attacker's input grows has a cap): the in-memory store's
 // tables, and the engine's own caches whatever the store.
 type MemoryConfig struct {
-	MaxUsers       int `help:"Memory store: user profiles kept (least recently used evicted)." default:"1000000"`
-	MaxWindowKeys  int `help:"Memory store: attack-window keys kept for addresses, subnets, ASNs and tenants." default:"1000000"`
-	MaxAccountKeys int `help:"Memory store: attack-window keys kept for accounts and password hashes, apart from the others so that fresh addresses cannot evict them." default:"1000000"`
-	MaxPending     int `help:"Memory store: decisions awaiting their outcome." default:"500000"`
-	MaxDistinct    int `help:"Memory store: members of one distinct count (usernames of an address, subnet or ASN; accounts of a password hash)." default:"1000"`
-	MaxMembers     int `help:"Memory store: members of all distinct counts together; past it the least recently used window keys are evicted." default:"4000000"`
-	MaxAttempts    int `help:"Memory store: attempt ids remembered with their decisions (see --attempt-window), the oldest evicted first." default:"100000"`
+	MaxUsers       int `help:"Memory store: user profiles kept (least recently used evicted). 0: the default, 1000000." default:"1000000"`
+	MaxWindowKeys  int `help:"Memory store: attack-window keys kept for addresses, subnets, ASNs and tenants. 0: the default, 1000000." default:"1000000"`
+	MaxAccountKeys int `help:"Memory store: attack-window keys kept for accounts and password hashes, apart from the others so that fresh addresses cannot evict them. 0: the default, 1000000." default:"1000000"`
+	MaxPending     int `help:"Memory store: decisions awaiting their outcome. 0: the default, 500000." default:"500000"`
+	MaxDistinct    int `help:"Memory store: members of one distinct count (usernames of an address, subnet or ASN; accounts of a password hash). 0: the default, 1000." default:"1000"`
+	MaxMembers     int `help:"Memory store: members of all distinct counts together; past it the least recently used window keys are evicted. 0: the default, 4000000." default:"4000000"`
+	MaxAttempts    int `help:"Memory store: attempt ids remembered with their decisions (see --attempt-window), the oldest evicted first. 0: the default, 100000." default:"100000"`
 	MaxRetries     int `help:"Decisions the node remembers so that a retried attempt_id gets the same answer when the store cannot give it (Redis unavailable, or the attempt gone from it). 0: 50000 with Redis, none with the memory store, whose attempts keep their decisions in the process (--memory-max-attempts); -1 (written --memory-max-retries=-1): none." default:"0"`
-	MaxRetryBytes  int `help:"Bytes those remembered decisions may hold (a decision carries its attempt's strings)." default:"67108864"`
-	UserAgents     int `help:"User agents whose classification is cached (each at most 512 bytes)." default:"4096"`
+	MaxRetryBytes  int `help:"Bytes those remembered decisions may hold (a decision carries its attempt's strings). 0: the default, 67108864 (64 MiB)." default:"67108864"`
+	UserAgents     int `help:"User agents whose classification is cached (each at most 512 bytes). 0: the default, 4096." default:"4096"`
 }
 
 // storeOptions are the memory store's caps; zero fields take the store's
@@ -194,7 +197,7 @@ func (m MemoryConfig) engineOptions(o *engine.Options, inProcess bool) {
 
 // ShutdownConfig is the graceful shutdown.
 type ShutdownConfig struct {
-	Timeout time.Duration `help:"On SIGTERM or SIGINT, how long in-flight requests may take to finish before they are cut." default:"15s"`
+	Timeout time.Duration `help:"On SIGTERM or SIGINT, how long in-flight requests may take to finish before they are cut. 0: the default, 15s." default:"15s"`
 	Delay   time.Duration `help:"On SIGTERM, keep serving (not ready) this long before draining, for load balancers to notice." default:"0s"`
 }
 
@@ -222,6 +225,33 @@ func (l LogConfig) NewLogger() *slog.Logger {
 // memoryStore reports whether the state lives in this process: its keys
 // die with it, so a random HMAC secret will do.
 func (c *Config) memoryStore() bool { return c.Store == "" || c.Store == "memory" }
+
+// Validate refuses what EngineConfig's Validate does, and a --store that
+// is neither memory nor a URL the Redis store reads (--store Memory was
+// taken for a Redis URL, refused as "invalid URL scheme: " at start).
+func (c *Config) Validate() error {
+	if err := c.EngineConfig.Validate(); err != nil {
+		return err
+	}
+	return checkStore(c.Store)
+}
+
+// storeSchemes are the schemes of the Redis store's URLs (redisstore.Options).
+var storeSchemes = []string{"redis", "rediss", "unix", "redis+cluster", "rediss+cluster", "redis+sentinel", "rediss+sentinel"}
+
+func checkStore(store string) error {
+	if store == "" || store == "memory" {
+		return nil
+	}
+	if u, err := url.Parse(store); err == nil && slices.Contains(storeSchemes, u.Scheme) {
+		return nil
+	}
+	shown := fmt.Sprintf("%.80q", store)
+	if strings.Contains(store, "@") {
+		shown = "(not shown: it may hold a password)"
+	}
+	return fmt.Errorf("--store %s: want memory, or a Redis URL: redis://host:port, rediss://host:port (TLS), unix:///path/to/redis.sock, or a Cluster or Sentinel URL (redis+cluster://, redis+sentinel://: docs/configuration.md)", shown)
+}
 
 // Validate refuses settings kong parses but the engine cannot use: called
 // by kong once the flags, variables and configuration file are read. A

@@ -102,6 +102,7 @@ func (n *Node) Serve(ctx context.Context, reload <-chan os.Signal) error {
 	if n.cfg.GCPercent > 0 && os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(n.cfg.GCPercent)
 	}
+	n.cfg.warnSettingsOff(n.log)
 	srv, err := n.Listen()
 	if err != nil {
 		_ = n.Close(context.Background())

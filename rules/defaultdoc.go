@@ -17,6 +17,7 @@ func defaultDoc() *fileDoc {
 		Thresholds: &thresholdsDoc{
 			StepUp: new(int(40)),
 			Deny:   new(int(90)),
+			line:   14,
 		},
 		Rules: []ruleDoc{
 			{

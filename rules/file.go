@@ -68,6 +68,7 @@ func labelOf(src Source, doc *fileDoc, label, labelFrom string, errs *ErrorList)
 type thresholdsDoc struct {
 	StepUp *int `yaml:"step_up"`
 	Deny   *int `yaml:"deny"`
+	line   int  // of the thresholds: key, filled after decoding
 }
 
 type settingsDoc struct {
@@ -77,18 +78,19 @@ type settingsDoc struct {
 }
 
 type ruleDoc struct {
-	ID          string         `yaml:"id"`
-	Description string         `yaml:"description"`
-	When        yaml.Node      `yaml:"when"`
-	Reason      yaml.Node      `yaml:"reason"`
-	Action      string         `yaml:"action"`
-	Score       int            `yaml:"score"`
-	Mode        string         `yaml:"mode"`
-	Alert       bool           `yaml:"alert"`
-	Notify      string         `yaml:"notify"`
-	Tags        []string       `yaml:"tags"`
-	line        int            // of the rule's mapping, filled after decoding
-	lines       map[string]int // of each key's value, filled after decoding
+	ID          string          `yaml:"id"`
+	Description string          `yaml:"description"`
+	When        yaml.Node       `yaml:"when"`
+	Reason      yaml.Node       `yaml:"reason"`
+	Action      string          `yaml:"action"`
+	Score       int             `yaml:"score"`
+	Mode        string          `yaml:"mode"`
+	Alert       bool            `yaml:"alert"`
+	Notify      string          `yaml:"notify"`
+	Tags        []string        `yaml:"tags"`
+	line        int             // of the rule's mapping, filled after decoding
+	lines       map[string]int  // of each key's value, filled after decoding
+	broken      map[string]bool // the keys whose values did not decode (decodeerr.go)
 }
 
 // lineOf is the line of the rule's key, or of the rule when it has no
@@ -104,6 +106,7 @@ func (d *ruleDoc) lineOf(key string) int {
 // skipping *_test.yaml rule tests) into sources, in a stable order.
 func LoadFiles(paths ...string) ([]Source, error) {
 	var srcs []Source
+	var seen givenFiles
 	for _, p := range paths {
 		fi, err := os.Stat(p)
 		if err != nil {
@@ -129,6 +132,9 @@ func LoadFiles(paths ...string) ([]Source, error) {
 			}
 		}
 		for _, f := range files {
+			if err := seen.add(f); err != nil {
+				return nil, err
+			}
 			data, err := readLimited(f)
 			if err != nil {
 				return nil, err
@@ -144,7 +150,7 @@ func LoadFiles(paths ...string) ([]Source, error) {
 
 // errNoRuleFiles is LoadFiles' error for a folder without rule files: for a
 // tenant's folder, no overlay rather than an overlay that failed to load.
-var errNoRuleFiles = errors.New("no *.yaml rule files")
+var errNoRuleFiles = errors.New("no *.yaml or *.yml rule files")
 
 // isRuleFile reports whether a file of a rules folder holds rules: a
 // *.yaml or *.yml that is neither hidden (an atomic writer's temporary
@@ -175,7 +181,10 @@ func readLimited(path string) ([]byte, error) {
 
 // parse decodes one file into docs, reporting file:line for each problem.
 // Decoding is strict: a misspelt "acton:" must not silently become a rule
-// without an action.
+// without an action. With errors it returns no doc, but when they are all
+// in rules that did not decode (a value of the wrong type, an unknown
+// key): then the doc comes with them, those rules marked broken, so that
+// the errors of the others are reported too.
 //
 // The embedded default.yaml, which every start without rule files
 // compiles, is not parsed: its parse is generated at build time
@@ -236,25 +245,36 @@ func parseYAML(src Source) (*fileDoc, ErrorList) {
 	// any doubt or error, the strict decoder of the text decides, so the
 	// messages (and their order) are exactly those of a strict decode.
 	var doc fileDoc
-	if !knownKeys(root.Content[0], fileDocType) || root.Decode(&doc) != nil {
+	m := root.Content[0]
+	// A value of the wrong type or an unknown key inside rules only
+	// (partial): the other rules are compiled too, for their errors.
+	var partial bool
+	var errs ErrorList
+	if !knownKeys(m, fileDocType) || root.Decode(&doc) != nil {
 		doc = fileDoc{}
 		dec := yaml.NewDecoder(bytes.NewReader(src.Data))
 		dec.KnownFields(true)
 		if err := dec.Decode(&doc); err != nil {
-			return nil, yamlErrors(src.Name, src.Data, err)
+			errs = yamlErrors(src.Name, src.Data, err)
+			if partial = inRules(&doc, m, errs, err); !partial {
+				return nil, errs
+			}
 		}
 	}
-	m := root.Content[0]
-	errs := fractions(src, m)
+	errs = append(errs, fractions(src, m)...)
 	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == "thresholds" && doc.Thresholds != nil {
+			doc.Thresholds.line = m.Content[i].Line
+		}
 		if v := m.Content[i+1]; m.Content[i].Value == "version" {
 			doc.versionLine = v.Line
 			if doc.Version != "" && !validLabel(doc.Version) {
 				errs = append(errs, fileError(src.Name, v.Line, "version", "version: %.80q: want 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", doc.Version))
+				partial = false
 			}
 		}
 	}
-	if errs != nil {
+	if errs != nil && !partial {
 		return nil, errs
 	}
 	// Attach each rule's line, for messages about the rule as a whole.
@@ -273,7 +293,7 @@ func parseYAML(src Source) (*fileDoc, ErrorList) {
 			}
 		}
 	}
-	return &doc, nil
+	return &doc, errs
 }
 
 // fractions refuses a fraction where a whole number is wanted (a rule's

@@ -53,23 +53,24 @@ func CompileOverlay(tenant string, srcs ...Source) (*Overlay, error) {
 	seen := map[string]string{}
 	disabledAt := map[string]string{}
 	var thresholdsFrom, label, labelFrom string
+	var thresholdsLine int
 	x := newExprCompiler()
 	for _, src := range srcs {
 		doc, perrs := parse(src)
-		if perrs != nil {
-			errs = append(errs, perrs...)
+		errs = append(errs, perrs...)
+		if doc == nil {
 			continue
 		}
 		label, labelFrom = labelOf(src, doc, label, labelFrom, &errs)
 		if t := doc.Thresholds; t != nil {
 			if thresholdsFrom != "" {
-				errs = append(errs, fileError(src.Name, 0, "thresholds", "thresholds already set in %s", thresholdsFrom))
+				errs = append(errs, fileError(src.Name, t.line, "thresholds", "thresholds already set in %s:%d", thresholdsFrom, thresholdsLine))
 			}
-			thresholdsFrom = src.Name
+			thresholdsFrom, thresholdsLine = src.Name, t.line
 			if t.StepUp == nil || t.Deny == nil {
-				errs = append(errs, fileError(src.Name, 0, "thresholds", "thresholds: a tenant overlay sets both step_up and deny"))
+				errs = append(errs, fileError(src.Name, t.line, "thresholds", "thresholds: a tenant overlay sets both step_up and deny"))
 			} else if *t.StepUp <= 0 || *t.StepUp > *t.Deny || *t.Deny > MaxScore {
-				errs = append(errs, fileError(src.Name, 0, "thresholds", "thresholds: want 0 < step_up <= deny <= %d, got step_up %d, deny %d", MaxScore, *t.StepUp, *t.Deny))
+				errs = append(errs, fileError(src.Name, t.line, "thresholds", "thresholds: want 0 < step_up <= deny <= %d, got step_up %d, deny %d", MaxScore, *t.StepUp, *t.Deny))
 			} else {
 				o.thresholds = &Thresholds{StepUp: *t.StepUp, Deny: *t.Deny}
 			}
@@ -96,6 +97,10 @@ func CompileOverlay(tenant string, srcs ...Source) (*Overlay, error) {
 		}
 		for i := range doc.Rules {
 			r, rerrs := compileRule(x, src.Name, &doc.Rules[i], defMode)
+			if d := &doc.Rules[i]; d.broken != nil {
+				errs = append(errs, d.otherErrors(rerrs)...) // its decode errors are in perrs
+				continue
+			}
 			if rerrs != nil {
 				errs = append(errs, rerrs...)
 				continue

@@ -119,20 +119,21 @@ func Compile(srcs ...Source) (*Set, error) {
 	s := &Set{thresholds: defaultThresholds}
 	seen := map[string]string{}
 	var thresholdsFrom string
+	var thresholdsLine int
 	label, labelFrom := "", ""
 	x := newExprCompiler()
 	for _, src := range srcs {
 		doc, perrs := parse(src)
-		if perrs != nil {
-			errs = append(errs, perrs...)
+		errs = append(errs, perrs...)
+		if doc == nil {
 			continue
 		}
 		label, labelFrom = labelOf(src, doc, label, labelFrom, &errs)
 		if t := doc.Thresholds; t != nil {
 			if thresholdsFrom != "" {
-				errs = append(errs, fileError(src.Name, 0, "thresholds", "thresholds already set in %s", thresholdsFrom))
+				errs = append(errs, fileError(src.Name, t.line, "thresholds", "thresholds already set in %s:%d", thresholdsFrom, thresholdsLine))
 			}
-			thresholdsFrom = src.Name
+			thresholdsFrom, thresholdsLine = src.Name, t.line
 			if t.StepUp != nil {
 				s.thresholds.StepUp = *t.StepUp
 			}
@@ -156,6 +157,10 @@ func Compile(srcs ...Source) (*Set, error) {
 		}
 		for i := range doc.Rules {
 			r, rerrs := compileRule(x, src.Name, &doc.Rules[i], defMode)
+			if d := &doc.Rules[i]; d.broken != nil {
+				errs = append(errs, d.otherErrors(rerrs)...) // its decode errors are in perrs
+				continue
+			}
 			if rerrs != nil {
 				errs = append(errs, rerrs...)
 				continue
@@ -173,7 +178,7 @@ func Compile(srcs ...Source) (*Set, error) {
 	}
 	th := s.thresholds
 	if th.StepUp <= 0 || th.Deny <= 0 || th.StepUp > th.Deny || th.Deny > MaxScore {
-		errs = append(errs, fileError(orDefault(thresholdsFrom), 0, "thresholds", "thresholds: want 0 < step_up <= deny <= %d, got step_up %d, deny %d", MaxScore, th.StepUp, th.Deny))
+		errs = append(errs, fileError(orDefault(thresholdsFrom), thresholdsLine, "thresholds", "thresholds: want 0 < step_up <= deny <= %d, got step_up %d, deny %d", MaxScore, th.StepUp, th.Deny))
 	}
 	if len(errs) > 0 {
 		return nil, errs

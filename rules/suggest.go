@@ -6,10 +6,12 @@ import (
 	"reflect"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/expr-lang/expr/file"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/riskgate/riskgate/engine"
 )
@@ -236,10 +238,34 @@ func yamlTypeMessage(msg string, data []byte, line int) string {
 		want = "a mapping of keys"
 	}
 	out := fmt.Sprintf("want %s, got `%s`", want, m[2])
+	if quoted(m[1], m[2], m[3]) {
+		out = fmt.Sprintf("want %s, got the quoted string %q: write it without the quotes", want, m[2])
+	}
 	if key := keyOfLine(data, line); key != "" {
 		out = key + ": " + out
 	}
 	return out
+}
+
+// quoted reports whether a string value (tag str) would have been of the
+// wanted type t without its quotes: alert: "true", score: "10".
+func quoted(tag, value, t string) bool {
+	if tag != "str" {
+		return false
+	}
+	switch strings.TrimPrefix(t, "*") {
+	case "bool":
+		var v any
+		if yaml.Unmarshal([]byte(value), &v) != nil {
+			return false
+		}
+		_, ok := v.(bool)
+		return ok
+	case "int":
+		_, err := strconv.Atoi(value)
+		return err == nil
+	}
+	return false
 }
 
 // yamlUnknownField is a strict decoder's unknown key: "field scroe not

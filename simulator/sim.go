@@ -112,9 +112,12 @@ func (c *Config) validate() error {
 		// that reaches them could not be replayed.
 		return fmt.Errorf("sim: start %s with %d warm-up and %d days: the stream must lie within the years 2000 to 9999", c.Start.Format("2006-01-02"), c.WarmupDays, c.Days)
 	}
-	for _, s := range []float64{c.BreachedUserShare, c.VPNUserShare, c.NewUserShare} {
-		if !(s >= 0 && s <= 1) {
-			return fmt.Errorf("sim: share %v: want 0 to 1", s)
+	for _, s := range []struct {
+		name  string
+		share float64
+	}{{"breached-user share", c.BreachedUserShare}, {"VPN-user share", c.VPNUserShare}, {"new-user share", c.NewUserShare}} {
+		if !(s.share >= 0 && s.share <= 1) {
+			return fmt.Errorf("sim: %s %v: want 0 to 1", s.name, s.share)
 		}
 	}
 	// Attacks on existing accounts need that many accounts: asking for

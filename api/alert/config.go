@@ -40,14 +40,14 @@ type Config struct {
 	WebhookCA string `help:"CA certificates (PEM) the webhook's certificate must chain to, for a receiver behind a private CA (default: the system's). Re-read when it changes, and on SIGHUP." placeholder:"FILE"`
 	// QueueSize bounds the alerts each sink holds while it is slow or
 	// down; past it new alerts are dropped and counted.
-	QueueSize int `help:"Alerts each sink may hold while it is slow or unreachable; past that, new alerts are dropped and counted (riskgate_alerts_dropped_total)." default:"10000"`
+	QueueSize int `help:"Alerts each sink may hold while it is slow or unreachable; past that, new alerts are dropped and counted (riskgate_alerts_dropped_total). 0: the default, 10000." default:"10000"`
 	// Notifications publishes a notification event to the same sinks for
 	// each completed login whose decision carries notification kinds.
 	Notifications bool `help:"Publish a notification event (schema riskgate.notification.v1, docs/notifications.md) to the alert sinks for each completed login from a new device or country (rules with notify:), for the identity server to email or push to the user." default:"true" negatable:""`
 	// NotifyHoldTTL and NotifyHoldEntries bound the notifications waiting
 	// for their login's outcome (a step-up).
-	NotifyHoldTTL     time.Duration `help:"How long a notification waits for the outcome that completes its login (a passed step-up); after that it is dropped." default:"30m"`
-	NotifyHoldEntries int           `help:"Notifications that may wait for their login's outcome; past that the oldest are dropped and counted (riskgate_notifications_evicted_total)." default:"100000"`
+	NotifyHoldTTL     time.Duration `help:"How long a notification waits for the outcome that completes its login (a passed step-up); after that it is dropped. 0: the default, 30m." default:"30m"`
+	NotifyHoldEntries int           `help:"Notifications that may wait for their login's outcome; past that the oldest are dropped and counted (riskgate_notifications_evicted_total). 0: the default, 100000." default:"100000"`
 }
 
 // EnvWebhookSecret is the variable the webhook secret may come from.

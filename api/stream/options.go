@@ -59,10 +59,10 @@ type Options struct {
 	// stops once the buffer is full: nothing is dropped, the topic holds
 	// the rest. (Each assigned partition's reader also reads up to 100
 	// messages ahead.)
-	BufferSize int `help:"Messages fetched and not yet committed, at most; when the outputs cannot be written, fetching pauses once it is full." default:"4096"`
+	BufferSize int `help:"Messages fetched and not yet committed, at most; when the outputs cannot be written, fetching pauses once it is full. 0: the default, 4096." default:"4096"`
 	// BatchSize bounds the messages a worker decides before writing their
 	// outputs and committing them in one go.
-	BatchSize int `help:"Messages a worker decides before it writes their outputs and commits them together." default:"256"`
+	BatchSize int `help:"Messages a worker decides before it writes their outputs and commits them together. 0: the default, 256." default:"256"`
 	// AttemptFormat is the encoding of messages without a content-type
 	// header: json or protobuf. A content-type header (application/json,
 	// application/x-protobuf) wins.
@@ -72,14 +72,14 @@ type Options struct {
 	OmitSignals bool `help:"Leave the signals out of the decisions written to the decisions topic."`
 	// SessionTimeout is how long the group waits for a silent member
 	// before giving its partitions to others.
-	SessionTimeout time.Duration `help:"Consumer group session timeout: how long a silent node keeps its partitions." default:"10s"`
+	SessionTimeout time.Duration `help:"Consumer group session timeout: how long a silent node keeps its partitions. 0: the default, 10s." default:"10s"`
 	// StoreTimeout bounds each store call made for a consumed attempt or
 	// outcome, where the engine's --store-timeout is shorter: that bound
 	// is set for logins someone waits on, better decided at once without
 	// state than late. No one waits on a consumed attempt, and one decided
 	// without state is decided worse (no baseline, its windows
 	// uncounted), and a redelivery so is decided again.
-	StoreTimeout time.Duration `help:"Bound on each store call for a consumed attempt or outcome, where --store-timeout is shorter (no one waits on them, and one decided without state is decided worse)." default:"1s"`
+	StoreTimeout time.Duration `help:"Bound on each store call for a consumed attempt or outcome, where --store-timeout is shorter (no one waits on them, and one decided without state is decided worse). 0: the default, 1s." default:"1s"`
 	// ShutdownTimeout bounds the drain on shutdown: finishing the messages
 	// in flight, writing their outputs and committing them. The serve
 	// command sets it from --shutdown-timeout.

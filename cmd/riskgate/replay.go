@@ -54,6 +54,12 @@ func (c *replayCmd) Run(ctx context.Context) error {
 		return err
 	}
 	defer in.Close()
+	var src io.Reader = in
+	if c.CapturedRules {
+		if src, err = needCapture(in, c.In); err != nil {
+			return err
+		}
+	}
 	var out io.Writer = os.Stdout
 	if c.Out != "" && c.Out != "-" {
 		f, err := os.Create(c.Out)
@@ -72,7 +78,7 @@ func (c *replayCmd) Run(ctx context.Context) error {
 			return nil
 		}
 	}
-	sum, err := replay.Run(ctx, n.Engine(), in, out, opts)
+	sum, err := replay.Run(ctx, n.Engine(), src, out, opts)
 	if err != nil {
 		return err
 	}

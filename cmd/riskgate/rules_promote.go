@@ -21,9 +21,46 @@ type rulesPromoteCmd struct {
 	Server       string   `help:"A running riskgate's HTTP API (http://host:port): promote through its admin API (POST /v1/rules:promote). Without it, the rule files of --rules are edited, and a server watching them reloads them." placeholder:"URL"`
 	TokenFile    string   `help:"With --server: file holding the admin token, or the tenant's admin token with --tenant (default: RISKGATE_ADMIN_TOKEN)." placeholder:"FILE"`
 	Rules        []string `help:"Without --server: the rule files or folders to edit." placeholder:"PATH" sep:","`
-	Tenant       string   `help:"Promote a rule of this tenant's overlay."`
+	Tenant       *string  `help:"Promote a rule of this tenant's overlay (not empty: leave --tenant out for a shared rule)."`
 	RulesTenants string   `help:"Without --server, with --tenant: the tenants' overlays folder (DIR/TENANT/*.yaml)." placeholder:"DIR"`
 	IfVersion    string   `help:"Promote only if this is the version in force (the overlay's, with --tenant)." placeholder:"VERSION"`
+}
+
+// Validate refuses an empty --tenant (a script's unset variable would
+// otherwise promote the shared rule, for every tenant) and the flags the
+// chosen way of promoting would ignore.
+func (c *rulesPromoteCmd) Validate() error {
+	if c.Tenant != nil && *c.Tenant == "" {
+		return errors.New("--tenant: empty; give the tenant's name, or leave --tenant out to promote a shared rule")
+	}
+	if c.Server != "" {
+		if u, err := url.Parse(c.Server); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--server: %q is not a URL: include http:// or https:// (as http://%s)", c.Server, strings.TrimPrefix(strings.TrimPrefix(c.Server, "//"), "/"))
+		}
+		if len(c.Rules) > 0 {
+			return errors.New("--rules: not with --server: the server promotes in its own rule files (give one or the other)")
+		}
+		if c.RulesTenants != "" {
+			return errors.New("--rules-tenants: not with --server: the server promotes in its own overlays (give one or the other)")
+		}
+		return nil
+	}
+	if c.TokenFile != "" {
+		return errors.New("--token-file: only with --server (the rule files are edited without a token)")
+	}
+	if c.RulesTenants != "" && c.Tenant == nil {
+		return errors.New("--rules-tenants: only with --tenant (a shared rule is promoted in --rules)")
+	}
+	return nil
+}
+
+// tenant is --tenant's value, "" when it is not given (Validate refused
+// an empty one).
+func (c *rulesPromoteCmd) tenant() string {
+	if c.Tenant == nil {
+		return ""
+	}
+	return *c.Tenant
 }
 
 func (c *rulesPromoteCmd) Run() error {
@@ -33,19 +70,19 @@ func (c *rulesPromoteCmd) Run() error {
 	if len(c.Rules) == 0 {
 		return errors.New("rules promote: give --server URL, or the rule files with --rules")
 	}
-	if c.Tenant != "" && c.RulesTenants == "" {
+	if c.tenant() != "" && c.RulesTenants == "" {
 		return errors.New("rules promote: --tenant without --server needs --rules-tenants")
 	}
 	m, err := rules.NewManager(rules.Options{Paths: c.Rules, TenantsDir: c.RulesTenants, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return err
 	}
-	if c.Tenant != "" {
-		t, err := m.PromoteTenant(c.Tenant, c.IfVersion, c.Rule)
+	if c.tenant() != "" {
+		t, err := m.PromoteTenant(c.tenant(), c.IfVersion, c.Rule)
 		if err != nil {
 			return err
 		}
-		fmt.Printf("promoted %s in tenant %s: version %s, written to %s\n", c.Rule, c.Tenant, t.Set.Version(), t.PersistPath)
+		fmt.Printf("promoted %s in tenant %s: version %s, written to %s\n", c.Rule, c.tenant(), t.Set.Version(), t.PersistPath)
 		return nil
 	}
 	s, err := m.Promote(c.IfVersion, c.Rule)
@@ -71,8 +108,8 @@ func (c *rulesPromoteCmd) remote() error {
 	}
 	token = strings.TrimSpace(token)
 	path := "/v1/rules:promote"
-	if c.Tenant != "" {
-		path = "/v1/tenants/" + url.PathEscape(c.Tenant) + "/rules:promote"
+	if c.tenant() != "" {
+		path = "/v1/tenants/" + url.PathEscape(c.tenant()) + "/rules:promote"
 	}
 	body, _ := json.Marshal(map[string]string{"rule_id": c.Rule, "if_version": c.IfVersion})
 	req, err := http.NewRequest("POST", strings.TrimRight(c.Server, "/")+path, bytes.NewReader(body))

@@ -13,7 +13,7 @@ import (
 // flags that internal/serveflags built during package initialisation, on
 // that package's copy of serveCmd's types, and returns the serve command
 // holding the values. What kong would have called on serveCmd's methods
-// (the hooks, EngineConfig's Validate) is called here: the copy has no
+// (the hooks, node.Config's Validate) is called here: the copy has no
 // methods (TestServeFlagsMirror refuses any other).
 func parseServeArgs(args []string) (*serveCmd, error) {
 	flags, parser, err := serveflags.Parser(serveOptions()...)
@@ -24,7 +24,7 @@ func parseServeArgs(args []string) (*serveCmd, error) {
 	var c serveCmd
 	if err == nil {
 		copyFlags(reflect.ValueOf(&c).Elem(), reflect.ValueOf(&flags.Serve).Elem())
-		if verr := c.EngineConfig.Validate(); verr != nil {
+		if verr := c.Config.Validate(); verr != nil {
 			err = fmt.Errorf("serve: %w", verr) // as kong names a command's validation error
 		}
 	}

@@ -35,6 +35,19 @@ type simulateCmd struct {
 	FastBruteForce   int `help:"Accounts guessed fast from one server: a guess every 1 to 3 minutes for up to 3 hours (none by default; rules check --scenarios has one)." default:"0"`
 }
 
+// Validate refuses a share out of 0 to 1, naming its flag.
+func (c *simulateCmd) Validate() error {
+	for _, s := range []struct {
+		flag  string
+		share float64
+	}{{"--breached-users", c.Breached}, {"--vpn-users", c.VPN}, {"--new-users", c.NewUsers}} {
+		if !(s.share >= 0 && s.share <= 1) {
+			return fmt.Errorf("%s %v: want a share of users from 0 to 1 (0.015 is 1.5%%)", s.flag, s.share)
+		}
+	}
+	return nil
+}
+
 func (c *simulateCmd) Run(ctx context.Context) error {
 	start, err := time.Parse("2006-01-02", c.Start)
 	if err != nil {

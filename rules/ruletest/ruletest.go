@@ -37,7 +37,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -165,6 +164,9 @@ func RunFile(ctx context.Context, path string, opts Options) ([]Result, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("ruletest: %w", err)
+	}
+	if err := checkKind(data); err != nil {
+		return nil, fmt.Errorf("ruletest: %s: %w", path, err)
 	}
 	if err := checkDoc(data); err != nil {
 		return nil, fmt.Errorf("ruletest: %s:%w", path, err)
@@ -443,46 +445,6 @@ func sortedCopy(s []string) []string {
 	c := slices.Clone(s)
 	sort.Strings(c)
 	return c
-}
-
-// checkDoc refuses what a strict decode lets through: a second YAML
-// document, whose tests would never run, and a fraction where a whole
-// number belongs (repeat: 2.9 was taken as 2). Its error starts with the
-// line.
-func checkDoc(data []byte) error {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var root, next yaml.Node
-	if err := dec.Decode(&root); err != nil {
-		return nil // the strict decode reports it
-	}
-	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
-		line := 1
-		if err == nil {
-			line = max(next.Line, 1)
-		}
-		return fmt.Errorf("%d: a test file holds one YAML document; this \"---\" starts a second, whose tests would never run", line)
-	}
-	var walk func(n *yaml.Node) error
-	walk = func(n *yaml.Node) error {
-		if n.Kind == yaml.MappingNode {
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				k, v := n.Content[i], n.Content[i+1]
-				switch k.Value {
-				case "repeat", "min_score", "max_score":
-					if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!float" {
-						return fmt.Errorf("%d: %s: want a whole number, got `%s`", v.Line, k.Value, v.Value)
-					}
-				}
-			}
-		}
-		for _, c := range n.Content {
-			if err := walk(c); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	return walk(&root)
 }
 
 var (

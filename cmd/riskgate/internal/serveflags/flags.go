@@ -33,7 +33,7 @@ type Config struct {
 	Memory        MemoryConfig   `embed:"" prefix:"memory-" yaml:"memory" group:"State"`
 	AttemptWindow time.Duration  `help:"How long an attempt_id is remembered in the store: an attempt delivered again within it (a Kafka redelivery after a rebalance, a retry reaching another node) is neither counted twice in the attack windows nor decided differently, and an outcome sent with its attempt is applied once. In Redis each costs a key of a few hundred bytes, and a user with attempts in the window a list of them (about 140 bytes) that Forget erases them by; the memory store keeps at most --memory-max-attempts. 0: 10m." default:"10m" group:"State"`
 	RulesWatch    bool           `help:"Reload the rule files when they change." default:"true" negatable:"" group:"Rules"`
-	RulesDebounce time.Duration  `help:"How long rule file changes must settle before a reload." default:"250ms" group:"Rules"`
+	RulesDebounce time.Duration  `help:"How long rule file changes must settle before a reload. 0: the default, 250ms." default:"250ms" group:"Rules"`
 	RulesPoll     time.Duration  `help:"How often to compare the rule files for changes, besides file notifications (negative, such as -1s: never)." default:"1m" group:"Rules"`
 	MaxClockSkew  time.Duration  `help:"Reject attempts dated further in the future than this (0 disables the check)." default:"5m"`
 	TLSWatch      bool           `help:"Re-read the TLS certificates, keys and CA files when they change on disk (as cert-manager and certbot renew them), not only on SIGHUP." default:"true" negatable:""`
@@ -63,7 +63,7 @@ type GRPCConfig struct {
 // MetricsConfig mirrors node.MetricsConfig.
 type MetricsConfig struct {
 	Addr       string `help:"Serve /metrics, /healthz and /readyz on this address, apart from the API, in plain HTTP."`
-	MaxTenants int    `help:"Tenants that get their own metric series; the rest count as \"other\"." default:"100"`
+	MaxTenants int    `help:"Tenants that get their own metric series; the rest count as \"other\". 0: the default, 100." default:"100"`
 }
 
 // AuthConfig mirrors node.AuthConfig.
@@ -91,16 +91,16 @@ type StoreTLSConfig struct {
 
 // MemoryConfig mirrors node.MemoryConfig.
 type MemoryConfig struct {
-	MaxUsers       int `help:"Memory store: user profiles kept (least recently used evicted)." default:"1000000"`
-	MaxWindowKeys  int `help:"Memory store: attack-window keys kept for addresses, subnets, ASNs and tenants." default:"1000000"`
-	MaxAccountKeys int `help:"Memory store: attack-window keys kept for accounts and password hashes, apart from the others so that fresh addresses cannot evict them." default:"1000000"`
-	MaxPending     int `help:"Memory store: decisions awaiting their outcome." default:"500000"`
-	MaxDistinct    int `help:"Memory store: members of one distinct count (usernames of an address, subnet or ASN; accounts of a password hash)." default:"1000"`
-	MaxMembers     int `help:"Memory store: members of all distinct counts together; past it the least recently used window keys are evicted." default:"4000000"`
-	MaxAttempts    int `help:"Memory store: attempt ids remembered with their decisions (see --attempt-window), the oldest evicted first." default:"100000"`
+	MaxUsers       int `help:"Memory store: user profiles kept (least recently used evicted). 0: the default, 1000000." default:"1000000"`
+	MaxWindowKeys  int `help:"Memory store: attack-window keys kept for addresses, subnets, ASNs and tenants. 0: the default, 1000000." default:"1000000"`
+	MaxAccountKeys int `help:"Memory store: attack-window keys kept for accounts and password hashes, apart from the others so that fresh addresses cannot evict them. 0: the default, 1000000." default:"1000000"`
+	MaxPending     int `help:"Memory store: decisions awaiting their outcome. 0: the default, 500000." default:"500000"`
+	MaxDistinct    int `help:"Memory store: members of one distinct count (usernames of an address, subnet or ASN; accounts of a password hash). 0: the default, 1000." default:"1000"`
+	MaxMembers     int `help:"Memory store: members of all distinct counts together; past it the least recently used window keys are evicted. 0: the default, 4000000." default:"4000000"`
+	MaxAttempts    int `help:"Memory store: attempt ids remembered with their decisions (see --attempt-window), the oldest evicted first. 0: the default, 100000." default:"100000"`
 	MaxRetries     int `help:"Decisions the node remembers so that a retried attempt_id gets the same answer when the store cannot give it (Redis unavailable, or the attempt gone from it). 0: 50000 with Redis, none with the memory store, whose attempts keep their decisions in the process (--memory-max-attempts); -1 (written --memory-max-retries=-1): none." default:"0"`
-	MaxRetryBytes  int `help:"Bytes those remembered decisions may hold (a decision carries its attempt's strings)." default:"67108864"`
-	UserAgents     int `help:"User agents whose classification is cached (each at most 512 bytes)." default:"4096"`
+	MaxRetryBytes  int `help:"Bytes those remembered decisions may hold (a decision carries its attempt's strings). 0: the default, 67108864 (64 MiB)." default:"67108864"`
+	UserAgents     int `help:"User agents whose classification is cached (each at most 512 bytes). 0: the default, 4096." default:"4096"`
 }
 
 // Options mirrors stream.Options.
@@ -115,12 +115,12 @@ type Options struct {
 	ClientID        string        `help:"Client id sent to the brokers." default:"riskgate"`
 	StartOffset     string        `help:"Where a new consumer group starts: earliest or latest." default:"earliest" enum:"earliest,latest"`
 	Workers         int           `help:"Goroutines scoring messages; each partition is handled by one, in order (0: one per CPU)." default:"0"`
-	BufferSize      int           `help:"Messages fetched and not yet committed, at most; when the outputs cannot be written, fetching pauses once it is full." default:"4096"`
-	BatchSize       int           `help:"Messages a worker decides before it writes their outputs and commits them together." default:"256"`
+	BufferSize      int           `help:"Messages fetched and not yet committed, at most; when the outputs cannot be written, fetching pauses once it is full. 0: the default, 4096." default:"4096"`
+	BatchSize       int           `help:"Messages a worker decides before it writes their outputs and commits them together. 0: the default, 256." default:"256"`
 	AttemptFormat   string        `help:"Encoding of attempt and outcome messages without a content-type header: json or protobuf." default:"json" enum:"json,protobuf"`
 	OmitSignals     bool          `help:"Leave the signals out of the decisions written to the decisions topic."`
-	SessionTimeout  time.Duration `help:"Consumer group session timeout: how long a silent node keeps its partitions." default:"10s"`
-	StoreTimeout    time.Duration `help:"Bound on each store call for a consumed attempt or outcome, where --store-timeout is shorter (no one waits on them, and one decided without state is decided worse)." default:"1s"`
+	SessionTimeout  time.Duration `help:"Consumer group session timeout: how long a silent node keeps its partitions. 0: the default, 10s." default:"10s"`
+	StoreTimeout    time.Duration `help:"Bound on each store call for a consumed attempt or outcome, where --store-timeout is shorter (no one waits on them, and one decided without state is decided worse). 0: the default, 1s." default:"1s"`
 	ShutdownTimeout time.Duration `kong:"-" yaml:"-"`
 	TLS             TLSOptions    `embed:"" prefix:"tls-" yaml:"tls"`
 	SASL            SASLOptions   `embed:"" prefix:"sasl-" yaml:"sasl"`
@@ -136,18 +136,18 @@ type AlertsConfig struct {
 type CaptureConfig struct {
 	Dir                 string        `help:"Record every scored attempt, its outcomes and analyst labels in this folder (privacy-safe, replayable: docs/capture.md), for riskgate replay, riskgate backtest and the backtest API. Empty: no capture. It needs a stable --hmac-secret-file, and the folder to itself: a second server given it refuses to start." placeholder:"DIR" yaml:"dir"`
 	Compress            bool          `help:"Gzip the capture files (about 8 times smaller)." default:"true" negatable:"" yaml:"compress"`
-	MaxFileBytes        int64         `help:"Start a new capture file after this many bytes (uncompressed)." default:"268435456" yaml:"max_file_bytes"`
-	MaxFileAge          time.Duration `help:"Start a new capture file after this long (at most --capture-retention)." default:"1h" yaml:"max_file_age"`
-	Retention           time.Duration `help:"Delete a capture file once its first line is this old (at most 400 days): every line is gone within this, plus a minute." default:"168h" yaml:"retention"`
+	MaxFileBytes        int64         `help:"Start a new capture file after this many bytes (uncompressed). 0: the default, 268435456 (256 MiB)." default:"268435456" yaml:"max_file_bytes"`
+	MaxFileAge          time.Duration `help:"Start a new capture file after this long (at most --capture-retention). 0: the default, 1h." default:"1h" yaml:"max_file_age"`
+	Retention           time.Duration `help:"Delete a capture file once its first line is this old (at most 400 days): every line is gone within this, plus a minute. 0: the default, 168h." default:"168h" yaml:"retention"`
 	MaxTotalBytes       int64         `help:"Delete the oldest capture files while the capture is larger than this (0: no limit but the retention)." default:"0" yaml:"max_total_bytes"`
-	Buffer              int           `help:"Events queued for the capture writer; when it is full, events are dropped (counted) rather than slow scoring." default:"16384" yaml:"buffer"`
-	BacktestMaxAttempts int           `name:"backtest-max-attempts" help:"The backtest API replays at most this many attempts of the capture (the oldest first; the report says when it was cut short)." default:"2000000" yaml:"backtest_max_attempts"`
-	BacktestTimeout     time.Duration `name:"backtest-timeout" help:"The backtest API gives up after this long (a shorter request deadline wins)." default:"2m" yaml:"backtest_timeout"`
+	Buffer              int           `help:"Events queued for the capture writer; when it is full, events are dropped (counted) rather than slow scoring. 0: the default, 16384." default:"16384" yaml:"buffer"`
+	BacktestMaxAttempts int           `name:"backtest-max-attempts" help:"The backtest API replays at most this many attempts of the capture (the oldest first; the report says when it was cut short). 0: no limit." default:"2000000" yaml:"backtest_max_attempts"`
+	BacktestTimeout     time.Duration `name:"backtest-timeout" help:"The backtest API gives up after this long (a shorter request deadline wins). 0: none." default:"2m" yaml:"backtest_timeout"`
 }
 
 // ShutdownConfig mirrors node.ShutdownConfig.
 type ShutdownConfig struct {
-	Timeout time.Duration `help:"On SIGTERM or SIGINT, how long in-flight requests may take to finish before they are cut." default:"15s"`
+	Timeout time.Duration `help:"On SIGTERM or SIGINT, how long in-flight requests may take to finish before they are cut. 0: the default, 15s." default:"15s"`
 	Delay   time.Duration `help:"On SIGTERM, keep serving (not ready) this long before draining, for load balancers to notice." default:"0s"`
 }
 
@@ -159,10 +159,10 @@ type LogConfig struct {
 
 // EngineConfig mirrors node.EngineConfig.
 type EngineConfig struct {
-	Rules          []string    `help:"Rule files or folders (default: the embedded rules)." placeholder:"PATH" env:"RISKGATE_RULES" sep:","`
+	Rules          []string    `help:"Rule files or folders (a folder's *.yaml and *.yml files, except rule tests; default: the embedded rules)." placeholder:"PATH" env:"RISKGATE_RULES" sep:","`
 	RulesTenants   string      `help:"Folder of the tenants' rule overlays, one folder per tenant: DIR/TENANT/*.yaml, layered on the shared rules for that tenant's logins. A tenant's overlay put through the API is written there. Empty: overlays are held in memory only." placeholder:"DIR" env:"RISKGATE_RULES_TENANTS"`
 	HMACSecretFile string      `help:"File holding the secret that keys stored identifiers (at least 16 bytes). Default: RISKGATE_HMAC_SECRET, else a random secret (fine for in-memory state, which dies with the process)." placeholder:"FILE" env:"RISKGATE_HMAC_SECRET_FILE"`
-	MaxSpeed       float64     `help:"Speed (km/h) above which travel between two logins is impossible." default:"1000"`
+	MaxSpeed       float64     `help:"Speed (km/h) above which travel between two logins is impossible (more than 0)." default:"1000"`
 	GeoIP          GeoIPConfig `embed:"" yaml:"geoip"`
 	PasswordConfig `embed:""`
 }
@@ -202,10 +202,10 @@ type AlertConfig struct {
 	WebhookSecretFile string            `help:"File holding the webhook signing secret (16 bytes or more). Or set RISKGATE_ALERTS_WEBHOOK_SECRET." placeholder:"FILE"`
 	WebhookSecret     string            `kong:"-" yaml:"-" json:"-"`
 	WebhookCA         string            `help:"CA certificates (PEM) the webhook's certificate must chain to, for a receiver behind a private CA (default: the system's). Re-read when it changes, and on SIGHUP." placeholder:"FILE"`
-	QueueSize         int               `help:"Alerts each sink may hold while it is slow or unreachable; past that, new alerts are dropped and counted (riskgate_alerts_dropped_total)." default:"10000"`
+	QueueSize         int               `help:"Alerts each sink may hold while it is slow or unreachable; past that, new alerts are dropped and counted (riskgate_alerts_dropped_total). 0: the default, 10000." default:"10000"`
 	Notifications     bool              `help:"Publish a notification event (schema riskgate.notification.v1, docs/notifications.md) to the alert sinks for each completed login from a new device or country (rules with notify:), for the identity server to email or push to the user." default:"true" negatable:""`
-	NotifyHoldTTL     time.Duration     `help:"How long a notification waits for the outcome that completes its login (a passed step-up); after that it is dropped." default:"30m"`
-	NotifyHoldEntries int               `help:"Notifications that may wait for their login's outcome; past that the oldest are dropped and counted (riskgate_notifications_evicted_total)." default:"100000"`
+	NotifyHoldTTL     time.Duration     `help:"How long a notification waits for the outcome that completes its login (a passed step-up); after that it is dropped. 0: the default, 30m." default:"30m"`
+	NotifyHoldEntries int               `help:"Notifications that may wait for their login's outcome; past that the oldest are dropped and counted (riskgate_notifications_evicted_total). 0: the default, 100000." default:"100000"`
 }
 
 // GeoIPConfig mirrors node.GeoIPConfig.

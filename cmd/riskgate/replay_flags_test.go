@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestReplayCapturedRulesFlags: --captured-rules with --rules is refused
+// naming both, and on a stream that is not a capture it is an error, not
+// a replay under the built-in rules; a capture is read whole.
+func TestReplayCapturedRulesFlags(t *testing.T) {
+	_, err := parse(context.Background(), []string{"replay", "--captured-rules", "--rules", "cand.yaml"})
+	if err == nil || !strings.Contains(err.Error(), "--rules: not with --captured-rules") {
+		t.Errorf("--captured-rules --rules: %v", err)
+	}
+	// A replay stream is not a capture: the replay stops before scoring.
+	run, err := parse(context.Background(), []string{"replay", "--captured-rules", "-i", "testdata/unlabelled.jsonl", "-o", os.DevNull})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := run(); err == nil || !strings.Contains(err.Error(), "--captured-rules: testdata/unlabelled.jsonl is not a capture") {
+		t.Errorf("--captured-rules on a replay stream: %v", err)
+	}
+
+	const header = `{"capture":{"format":1,"created":"2026-05-04T09:00:00Z","key_id":"abc"}}` + "\n"
+	const attempt = `{"attempt":{"ip":"192.0.2.1","user_id":"u1"}}` + "\n"
+	for _, tc := range []struct {
+		name, in string
+		want     string // "": read whole
+	}{
+		{"capture", header + attempt, ""},
+		{"capture after comments", "# made by hand\n\n" + header + attempt, ""},
+		{"capture without newline", strings.TrimSuffix(header, "\n"), ""},
+		{"replay stream", attempt + header, "in.jsonl is not a capture"},
+		{"null capture", `{"capture":null}` + "\n", "in.jsonl is not a capture"},
+		{"not json", "hello\n", "in.jsonl is not a capture"},
+		{"empty", "", "in.jsonl is empty"},
+		{"comments only", "# nothing\n\n", "in.jsonl is empty"},
+	} {
+		r, err := needCapture(strings.NewReader(tc.in), "in.jsonl")
+		if tc.want != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "--captured-rules") {
+				t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if got, _ := io.ReadAll(r); string(got) != tc.in {
+			t.Errorf("%s: read %q, want %q", tc.name, got, tc.in)
+		}
+	}
+}
