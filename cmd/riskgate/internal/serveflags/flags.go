@@ -160,7 +160,7 @@ type LogConfig struct {
 // EngineConfig mirrors node.EngineConfig.
 type EngineConfig struct {
 	Rules          []string    `help:"Rule files or folders (a folder's *.yaml and *.yml files, except rule tests; default: the embedded rules)." placeholder:"PATH" env:"RISKGATE_RULES" sep:","`
-	RulesTenants   string      `help:"Folder of the tenants' rule overlays, one folder per tenant: DIR/TENANT/*.yaml, layered on the shared rules for that tenant's logins. A tenant's overlay put through the API is written there. Empty: overlays are held in memory only." placeholder:"DIR" env:"RISKGATE_RULES_TENANTS"`
+	RulesTenants   string      `help:"Folder of the tenants' rule overlays, one folder per tenant: DIR/TENANT/*.yaml, layered on the shared rules for that tenant's logins. serve writes a tenant's overlay put through its API there (empty: serve holds such overlays in memory only)." placeholder:"DIR" env:"RISKGATE_RULES_TENANTS"`
 	HMACSecretFile string      `help:"File holding the secret that keys stored identifiers (at least 16 bytes). Default: RISKGATE_HMAC_SECRET, else a random secret (fine for in-memory state, which dies with the process)." placeholder:"FILE" env:"RISKGATE_HMAC_SECRET_FILE"`
 	MaxSpeed       float64     `help:"Speed (km/h) above which travel between two logins is impossible (more than 0)." default:"1000"`
 	GeoIP          GeoIPConfig `embed:"" yaml:"geoip"`
@@ -218,11 +218,11 @@ type GeoIPConfig struct {
 	TorExits         string            `name:"tor-exits" yaml:"tor_exits" group:"GeoIP" help:"Tor exit addresses, one per line (the Tor Project's bulk exit list): sets ip.tor." placeholder:"FILE" env:"RISKGATE_TOR_EXITS"`
 	HostingASNs      string            `name:"hosting-asns" yaml:"hosting_asns" group:"GeoIP" help:"More hosting/datacenter AS numbers, one per line, added to the built-in list: sets asn.hosting." placeholder:"FILE" env:"RISKGATE_HOSTING_ASNS"`
 	NoBuiltinHosting bool              `name:"no-builtin-hosting-asns" yaml:"no_builtin_hosting_asns" group:"GeoIP" help:"Use only --hosting-asns, not the built-in list of cloud and hosting ASNs." env:"RISKGATE_NO_BUILTIN_HOSTING_ASNS"`
-	Poll             time.Duration     `name:"geoip-poll" yaml:"poll" group:"GeoIP" help:"How often to stat the databases and lists for changes, besides file notifications (negative, such as -1s: never)." default:"1m" env:"RISKGATE_GEOIP_POLL"`
+	Poll             time.Duration     `name:"geoip-poll" yaml:"poll" group:"GeoIP" help:"serve: how often to stat the databases and lists for changes, besides file notifications (negative, such as -1s: never)." default:"1m" env:"RISKGATE_GEOIP_POLL"`
 }
 
 // PasswordConfig mirrors node.PasswordConfig.
 type PasswordConfig struct {
-	Breached          string `help:"Breached-password filter built by 'riskgate breached build', checked together with the bundled list of common passwords and reloaded when the file changes. 'none' disables the check." placeholder:"FILE" env:"RISKGATE_BREACHED"`
+	Breached          string `help:"Breached-password filter built by 'riskgate breached build', checked together with the bundled list of common passwords ('none' disables the check); serve reloads it when the file changes." placeholder:"FILE" env:"RISKGATE_BREACHED"`
 	NoBuiltinBreached bool   `help:"Leave out the bundled list of common passwords (by default it is checked beside --breached)." env:"RISKGATE_NO_BUILTIN_BREACHED"`
 }
