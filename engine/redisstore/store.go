@@ -404,7 +404,13 @@ func newClient(o *Options) (redis.UniversalClient, error) {
 func parseConfig(o *Options) (*clientConfig, error) {
 	u, err := url.Parse(o.URL)
 	if err != nil {
-		return nil, errors.New("invalid URL") // url's error would echo the password
+		// url's error would echo the password.
+		return nil, errors.New("invalid URL" + urlHint)
+	}
+	if u.Fragment != "" || strings.Contains(o.URL, "#") {
+		// A Redis URL has no fragment: a '#' is a password's, which cut
+		// the URL short there (the rest may even parse, as another host).
+		return nil, errors.New("invalid URL: it holds a '#'" + urlHint)
 	}
 	q := u.Query()
 	c := &clientConfig{kind: "single"}
@@ -540,6 +546,11 @@ func (d *tlsDialer) dial(ctx context.Context, network, addr string) (net.Conn, e
 	tlsfiles.Apply(cfg, d.cas, d.cert)
 	return (&tls.Dialer{NetDialer: &d.net, Config: cfg}).DialContext(ctx, network, addr)
 }
+
+// urlHint ends the message of a URL that does not parse: most often a
+// password holding a character the URL syntax gives a meaning to. The
+// password itself is never shown.
+const urlHint = "; special characters in the password must be percent-encoded (%23 for #, %40 for @, %2F for /, %3F for ?, %25 for %)"
 
 // scrub removes the URL's password from a parse error.
 func scrub(err error, u *url.URL) error {

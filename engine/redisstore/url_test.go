@@ -256,3 +256,38 @@ func lifetime(c *clientConfig) time.Duration {
 	}
 	return c.single.ConnMaxLifetime
 }
+
+// TestURLPasswordSpecialCharacters: a password holding a character the
+// URL syntax gives a meaning to ('#', '/', '%') makes a URL that does not
+// parse, or parses as something else (a '#' after digits reads as a
+// port): the error says to percent-encode it, and never shows it. Encoded,
+// it is the password.
+func TestURLPasswordSpecialCharacters(t *testing.T) {
+	for _, u := range []string{
+		"redis://app:hun#ter2@h:1",
+		"redis://app:2024#ter2@h:1", // app:2024 would be a host and port
+		"rediss+cluster://app:hun#ter2@h:1",
+		"redis://app:hun/ter2@h:1",
+		"redis://app:hun%ter2@h:1",
+		"redis://:hun#ter2@h:1",
+	} {
+		_, err := parseConfig(&Options{URL: u})
+		if err == nil {
+			t.Errorf("%s: no error", u)
+			continue
+		}
+		if !strings.Contains(err.Error(), "percent-encoded (%23 for #") {
+			t.Errorf("%s: no hint in %q", u, err)
+		}
+		if strings.Contains(err.Error(), "hun") || strings.Contains(err.Error(), "ter2") {
+			t.Errorf("%s: error shows the password: %v", u, err)
+		}
+	}
+	c, err := parseConfig(&Options{URL: "redis://app:hun%23ter%2F2@h:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.single.Password != "hun#ter/2" || c.single.Username != "app" || c.single.Addr != "h:1" {
+		t.Errorf("options %+v", c.single)
+	}
+}
