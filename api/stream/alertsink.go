@@ -72,5 +72,24 @@ func (s *AlertSink) Send(ctx context.Context, alerts []*alert.Alert) (int, error
 	return n, fmt.Errorf("stream: write alerts: %w", err)
 }
 
-// Close implements alert.Sink.
-func (s *AlertSink) Close(context.Context) error { return s.w.Close() }
+// Close implements alert.Sink: it waits for the writes in progress until
+// ctx ends. The writer's Close waits for every batch it holds, each
+// retried up to three times with 10 s timeouts, however long brokers that
+// do not answer take: past ctx, those batches are abandoned (the
+// dispatcher has counted their alerts as not delivered; some may still
+// arrive) and the error says so.
+func (s *AlertSink) Close(ctx context.Context) error {
+	done := make(chan error, 1)
+	go func() { done <- s.w.Close() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		select {
+		case err := <-done: // nothing was pending
+			return err
+		default:
+		}
+		return fmt.Errorf("stream: alerts writer: writes to the brokers still in progress at the shutdown deadline, abandoned: %w", ctx.Err())
+	}
+}
