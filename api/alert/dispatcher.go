@@ -96,7 +96,17 @@ type Options struct {
 	// Registerer receives the dispatcher's metrics; nil registers none.
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
+
+	// dropReport is how often the alerts dropped on a full queue are
+	// logged, per sink, while they are; default 10s (tests shorten it).
+	dropReport time.Duration
 }
+
+// abandonGrace is how long Close waits, past its deadline, for a sink's
+// Send to heed the cancellation (a write to a pipe nobody reads never
+// does): its alerts are then counted as not delivered and it is left
+// behind.
+const abandonGrace = time.Second
 
 // Dispatcher is an engine.Observer that turns decisions into alerts and
 // hands them to its sinks without ever blocking the caller: each sink has
@@ -116,6 +126,7 @@ type Dispatcher struct {
 	wg     sync.WaitGroup
 	abort  context.CancelFunc // cancels sends once the Close deadline passes
 	ctx    context.Context
+	drops  chan struct{} // closed when the drop reporter has stopped
 }
 
 type queue struct {
@@ -124,11 +135,20 @@ type queue struct {
 	m        sinkMetrics
 	lost     atomic.Int64 // dropped at shutdown
 	lastWarn atomic.Int64 // unix nanos of the last logged failure
-	// dropped counts alerts dropped on a full queue until the sink's
-	// goroutine logs them: Publish runs on a scoring goroutine, which
-	// must not wait for a log line (the log sink's queue is full when
-	// standard error is not being read).
-	dropped atomic.Int64
+	// dropped counts alerts dropped on a full queue until the
+	// dispatcher's drop reporter logs them: Publish runs on a scoring
+	// goroutine, which must not wait for a log line (the log sink's
+	// queue is full when standard error is not being read).
+	dropped      atomic.Int64
+	droppedTotal atomic.Int64
+	// done closes when the sink's goroutine returns. Under settle:
+	// inflight is the number of alerts it holds in deliver, not yet
+	// delivered nor counted; abandoned is set by a Close that stopped
+	// waiting for it (its Send ignores cancellation) and counted them.
+	done      chan struct{}
+	settle    sync.Mutex
+	inflight  int
+	abandoned bool
 	// enough is the queue length that ends a linger early, and full
 	// carries that news from Publish: a queue smaller than a batch would
 	// otherwise sit full through the linger and drop what arrives.
@@ -159,6 +179,9 @@ func NewDispatcher(opts Options) (*Dispatcher, error) {
 	if opts.RetryMax < opts.RetryMin {
 		opts.RetryMax = max(30*time.Second, opts.RetryMin)
 	}
+	if opts.dropReport <= 0 {
+		opts.dropReport = 10 * time.Second
+	}
 	m := newMetrics()
 	d := &Dispatcher{opts: opts, log: opts.Logger, stop: make(chan struct{}), m: m}
 	if no := opts.Builder.opts.Notify; no.Enabled {
@@ -179,7 +202,7 @@ func NewDispatcher(opts Options) (*Dispatcher, error) {
 		if sc.QueueSize <= 0 {
 			sc.QueueSize = 10_000
 		}
-		q := &queue{cfg: sc, ch: make(chan *Alert, sc.QueueSize), m: m.sink(name), full: make(chan struct{}, 1)}
+		q := &queue{cfg: sc, ch: make(chan *Alert, sc.QueueSize), m: m.sink(name), full: make(chan struct{}, 1), done: make(chan struct{})}
 		q.enough = max(1, min(opts.MaxBatch, sc.QueueSize/2))
 		if _, ok := sc.Sink.(reopener); ok {
 			m.reopenCounters(&q.m, name)
@@ -194,6 +217,8 @@ func NewDispatcher(opts Options) (*Dispatcher, error) {
 		d.wg.Add(1)
 		go d.run(q)
 	}
+	d.drops = make(chan struct{})
+	go d.reportDrops()
 	return d, nil
 }
 
@@ -264,6 +289,7 @@ func (d *Dispatcher) Publish(a *Alert) {
 		default:
 			q.m.dropFull.Inc()
 			q.dropped.Add(1)
+			q.droppedTotal.Add(1)
 		}
 	}
 }
@@ -321,29 +347,94 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 	d.closed = true
 	d.mu.Unlock()
 	close(d.stop)
+	<-d.drops
 	done := make(chan struct{})
 	go func() { d.wg.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-ctx.Done():
 		d.abort()
-		<-done
+		grace := time.NewTimer(abandonGrace)
+		defer grace.Stop()
+		select {
+		case <-done:
+		case <-grace.C:
+			d.abandon()
+		}
 	}
 	d.abort()
 	var errs []error
 	for _, q := range d.queues {
+		name := q.cfg.Sink.Name()
+		// What the drop reporter had not logged yet, and the sum: a sink
+		// that never recovered would otherwise leave no line of them.
+		if n := q.dropped.Swap(0); n > 0 || q.droppedTotal.Load() > 0 {
+			d.log.Warn("alert queue full; alerts dropped", "sink", name, "dropped", n, "dropped_total", q.droppedTotal.Load(), "at", "shutdown")
+		}
 		if n := q.lost.Load(); n > 0 {
-			errs = append(errs, fmt.Errorf("alert: sink %s: %d alerts not delivered before the shutdown deadline", q.cfg.Sink.Name(), n))
+			errs = append(errs, fmt.Errorf("alert: sink %s: %d alerts not delivered before the shutdown deadline", name, n))
+		}
+		q.settle.Lock()
+		abandoned := q.abandoned
+		q.settle.Unlock()
+		if abandoned {
+			errs = append(errs, fmt.Errorf("alert: sink %s: a delivery in progress did not stop at the shutdown deadline; left behind, not closed", name))
+			continue
 		}
 		if err := q.cfg.Sink.Close(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("alert: close sink %s: %w", q.cfg.Sink.Name(), err))
+			errs = append(errs, fmt.Errorf("alert: close sink %s: %w", name, err))
 		}
 	}
 	return errors.Join(errs...)
 }
 
+// abandon counts, for each sink whose goroutine is still in a Send that
+// ignores cancellation, the alerts it holds and those queued as not
+// delivered, and leaves it behind.
+func (d *Dispatcher) abandon() {
+	for _, q := range d.queues {
+		select {
+		case <-q.done:
+			continue
+		default:
+		}
+		q.settle.Lock()
+		q.abandoned = true
+		n := q.inflight
+		q.inflight = 0
+		q.settle.Unlock()
+		for len(fill(nil, q.ch, 1)) > 0 {
+			n++
+		}
+		q.m.dropShutdown.Add(float64(n))
+		q.lost.Add(int64(n))
+	}
+}
+
+// reportDrops logs, once a period per sink, the alerts dropped on a
+// full queue since the last line: while the sink is down too, when no
+// delivery ends to log them. Close logs the rest.
+func (d *Dispatcher) reportDrops() {
+	defer close(d.drops)
+	t := time.NewTicker(d.opts.dropReport)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.stop:
+			return
+		case <-t.C:
+			for _, q := range d.queues {
+				if n := q.dropped.Swap(0); n > 0 {
+					d.log.Warn("alert queue full; alerts dropped", "sink", q.cfg.Sink.Name(), "dropped", n, "dropped_total", q.droppedTotal.Load())
+				}
+			}
+		}
+	}
+}
+
 func (d *Dispatcher) run(q *queue) {
 	defer d.wg.Done()
+	defer close(q.done)
 	batch := make([]*Alert, 0, d.opts.MaxBatch)
 	var linger *time.Timer
 	if d.opts.Linger > 0 {
@@ -358,10 +449,6 @@ func (d *Dispatcher) run(q *queue) {
 			}
 			batch = fill(append(batch[:0], a), q.ch, d.opts.MaxBatch)
 			d.deliver(q, batch)
-			// The count goes on adding up while warnings are rate-limited.
-			if q.dropped.Load() > 0 && d.mayWarn(q) {
-				d.log.Warn("alert queue full; alerts dropped", "sink", q.cfg.Sink.Name(), "dropped", q.dropped.Swap(0))
-			}
 		case <-d.stop:
 			for {
 				batch = fill(batch[:0], q.ch, d.opts.MaxBatch)
@@ -417,10 +504,16 @@ func fill(batch []*Alert, ch chan *Alert, max int) []*Alert {
 func (d *Dispatcher) deliver(q *queue, batch []*Alert) {
 	ctx := d.ctx
 	failures := 0
+	defer q.hold(0)
 	for len(batch) > 0 {
+		if !q.hold(len(batch)) {
+			return // Close counted them
+		}
 		if ctx.Err() != nil {
-			q.m.dropShutdown.Add(float64(len(batch)))
-			q.lost.Add(int64(len(batch)))
+			if q.hold(0) {
+				q.m.dropShutdown.Add(float64(len(batch)))
+				q.lost.Add(int64(len(batch)))
+			}
 			return
 		}
 		n, err := q.cfg.Sink.Send(ctx, batch)
@@ -458,6 +551,18 @@ func (d *Dispatcher) deliver(q *queue, batch []*Alert) {
 		}
 		sleep(ctx, wait)
 	}
+}
+
+// hold records that the sink's goroutine holds n alerts, unless Close has
+// abandoned it (false: Close counted what it held).
+func (q *queue) hold(n int) bool {
+	q.settle.Lock()
+	defer q.settle.Unlock()
+	if q.abandoned {
+		return false
+	}
+	q.inflight = n
+	return true
 }
 
 // delivered observes the delivery delay of the alerts of a batch a sink
