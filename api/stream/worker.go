@@ -9,6 +9,7 @@ import (
 	"mime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -161,6 +162,32 @@ func (r *Runner) work(ctx context.Context, in chan *item) {
 // spent): nothing of it is committed, so it will be delivered again.
 var errAbandon = errors.New("stream: batch abandoned")
 
+// ErrUndrained is what Undrained wraps: the shutdown budget ran out
+// before every message fetched was decided, written and committed. None
+// is lost (their offsets are not committed: they are delivered again, to
+// this node or another), but the shutdown did not finish its work.
+var ErrUndrained = errors.New("stream: shutdown budget spent before the messages fetched were committed")
+
+// undrainedKey keys the count of abandoned messages in Runner.warned
+// (whose other keys are strings).
+type undrainedKey struct{}
+
+// undrained counts the messages of batches abandoned at shutdown.
+func (r *Runner) undrained() *atomic.Int64 {
+	v, _ := r.warned.LoadOrStore(undrainedKey{}, new(atomic.Int64))
+	return v.(*atomic.Int64)
+}
+
+// Undrained reports, once Run has returned, whether the shutdown left
+// messages fetched and not committed: nil, or an error wrapping
+// ErrUndrained that says how many (they will be delivered again).
+func (r *Runner) Undrained() error {
+	if n := r.undrained().Load(); n > 0 {
+		return fmt.Errorf("%w: %d left uncommitted, to be delivered again", ErrUndrained, n)
+	}
+	return nil
+}
+
 // process decides a batch, writes its outputs and commits it.
 func (w *worker) process(ctx context.Context) {
 	r := w.r
@@ -177,15 +204,48 @@ func (w *worker) process(ctx context.Context) {
 			err = w.outcome(ctx, it)
 		}
 		if err != nil {
+			w.abandon(err)
 			return
 		}
 	}
 	if err := w.write(ctx); err != nil {
 		// A write cut short may still hold the values: let it keep them.
 		w.arena = arena{}
+		w.abandon(err)
 		return
 	}
 	w.commit()
+}
+
+// closeWriter closes the writer at the end of Run. After a shutdown that
+// abandoned batches (see Undrained) it does not wait for what the writer
+// still holds: kafka.Writer.Close waits for every batch, three tries of
+// 10 s each when the brokers do not answer, and those batches' messages
+// are uncommitted, delivered again anyway.
+func (r *Runner) closeWriter() {
+	done := make(chan struct{})
+	go func() {
+		_ = r.writer.Close()
+		close(done)
+	}()
+	if r.undrained().Load() == 0 {
+		<-done // every write ended: nothing is pending
+		return
+	}
+	select {
+	case <-done:
+	default:
+		r.log.Warn("shutdown: writes of abandoned batches still in progress are left to the brokers, not waited for")
+	}
+}
+
+// abandon counts the batch as left uncommitted by the shutdown (see
+// Undrained) and says so, at most once in 10 seconds.
+func (w *worker) abandon(err error) {
+	r := w.r
+	total := r.undrained().Add(int64(len(w.batch)))
+	r.warn("abandon", "shutdown budget spent; batch abandoned, not committed: its messages will be delivered again",
+		"messages", len(w.batch), "abandoned_total", total, "err", err)
 }
 
 // release hands the batch's buffer tokens back.
@@ -496,16 +556,17 @@ func (w *worker) write(ctx context.Context) error {
 			continue
 		}
 		r.m.setConnected(false)
+		if ctx.Err() != nil {
+			// Not retried: the shutdown budget is spent.
+			return fmt.Errorf("%w: writing %d decisions and alerts: %w", errAbandon, len(retry), err)
+		}
 		r.warn("write", "writing decisions and alerts failed; retrying (fetching pauses when the buffer is full)",
 			"messages", len(retry), "err", err)
 		outs = append(retry, fresh...)
-		if ctx.Err() != nil {
-			return errAbandon
-		}
 		sleepCtx(ctx, backoff(failures, 100*time.Millisecond, 5*time.Second))
 		failures++
 		if ctx.Err() != nil {
-			return errAbandon
+			return fmt.Errorf("%w: writing %d decisions and alerts: %w", errAbandon, len(retry), err)
 		}
 	}
 	return nil
