@@ -15,6 +15,7 @@ import (
 	"github.com/riskgate/riskgate/api/auth"
 	"github.com/riskgate/riskgate/api/httpapi"
 	"github.com/riskgate/riskgate/api/server"
+	"github.com/riskgate/riskgate/api/stream"
 	"github.com/riskgate/riskgate/engine/redisstore"
 	"github.com/riskgate/riskgate/rules"
 )
@@ -159,10 +160,20 @@ func (n *Node) Serve(ctx context.Context, reload <-chan os.Signal) error {
 	var runners sync.WaitGroup
 	for i, r := range n.set.runners {
 		runners.Go(func() {
-			if err := r.Run(live, n.service); err != nil && live.Err() == nil {
+			err := r.Run(live, n.service)
+			if u, ok := r.(undrainer); ok && err == nil {
+				err = u.Undrained()
+			}
+			switch {
+			case err == nil:
+			case live.Err() == nil:
 				runErrs[i] = fmt.Errorf("%s: %w", r.Name(), err)
 				n.log.Error("runner failed; shutting down", "runner", r.Name(), "err", err)
 				stop()
+			case errors.Is(err, stream.ErrUndrained):
+				// Nothing is lost (the messages are delivered again), but
+				// the shutdown did not finish its work: exit status 1.
+				runErrs[i] = fmt.Errorf("%s: %w", r.Name(), err)
 			}
 		})
 	}
@@ -191,6 +202,10 @@ func (n *Node) Serve(ctx context.Context, reload <-chan os.Signal) error {
 	}
 	return err
 }
+
+// undrainer is a runner that says when its shutdown left work undone
+// (the stream's Runner: messages fetched and not committed).
+type undrainer interface{ Undrained() error }
 
 // reload is SIGHUP's part besides the data files: the rule files, the TLS
 // certificates and files and the alert files (reopened, for logrotate).
