@@ -74,6 +74,7 @@ func (c *serveCmd) Run(ctx context.Context) error {
 		debug.SetGCPercent(p)
 	}
 	log := c.Log.NewLogger()
+	defer cutShutdownOnSecondSignal(log)()
 	if d := pretouch.Result(); d.Invalid != "" {
 		log.Warn("start-up: "+pretouch.EnvVar+" is not on, off or auto; measured (auto)", "value", d.Invalid, "pretouch", d.On, "fault", d.Fault, "populate_per_page", d.Populate, "err", d.Err)
 	} else {
