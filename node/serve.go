@@ -156,10 +156,19 @@ func (n *Node) Serve(ctx context.Context, reload <-chan os.Signal) error {
 			fatal <- err
 		}
 	}()
-	runErrs := make([]error, len(n.set.runners))
-	var runners sync.WaitGroup
+	// When the runners were told to stop: their shutdown budget starts.
+	var stoppedAt time.Time
+	stopped := make(chan struct{})
+	context.AfterFunc(live, func() {
+		stoppedAt = time.Now()
+		close(stopped)
+	})
+	runErrs := make([]error, len(n.set.runners)) // runErrs[i] once runDone[i] is closed
+	runDone := make([]chan struct{}, len(n.set.runners))
 	for i, r := range n.set.runners {
-		runners.Go(func() {
+		runDone[i] = make(chan struct{})
+		go func() {
+			defer close(runDone[i])
 			err := r.Run(live, n.service)
 			if u, ok := r.(undrainer); ok && err == nil {
 				err = u.Undrained()
@@ -175,18 +184,19 @@ func (n *Node) Serve(ctx context.Context, reload <-chan os.Signal) error {
 				// the shutdown did not finish its work: exit status 1.
 				runErrs[i] = fmt.Errorf("%s: %w", r.Name(), err)
 			}
-		})
+		}()
 	}
 	serveErr := srv.Serve(live)
 	stop()
 	if n.tlsWatch != nil {
 		_ = n.tlsWatch.Close()
 	}
-	runners.Wait()
 	timeout := n.cfg.Shutdown.Timeout
 	if timeout <= 0 {
 		timeout = 15 * time.Second
 	}
+	<-stopped
+	runErrs = n.waitRunners(runDone, runErrs, stoppedAt.Add(n.runnerBudget(timeout)+runnerGrace))
 	cctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	// A reload stuck on a file that does not answer must not keep the
@@ -201,6 +211,61 @@ func (n *Node) Serve(ctx context.Context, reload <-chan os.Signal) error {
 		n.log.Info("shutdown complete")
 	}
 	return err
+}
+
+// runnerGrace is how long past its shutdown budget a runner may take to
+// return (abandoning what it could not finish takes a moment) before the
+// node stops waiting for it.
+const runnerGrace = time.Second
+
+// runnerBudget is how long after they are told to stop the runners may
+// take: the listeners' drain (--shutdown-delay and --shutdown-timeout)
+// or the stream's own budget, whichever is longer.
+func (n *Node) runnerBudget(timeout time.Duration) time.Duration {
+	budget := max(n.cfg.Shutdown.Delay, 0) + timeout
+	if n.cfg.Kafka.Enabled() {
+		budget = max(budget, n.cfg.Kafka.ShutdownTimeout)
+	}
+	return budget
+}
+
+// waitRunners waits for the runners until deadline; errs[i] is runner
+// i's error once done[i] is closed. A runner still running then (one that
+// does not keep its budget: a write the brokers hold, waited for) is left
+// behind, its error saying so, so that the shutdown keeps its bound.
+func (n *Node) waitRunners(done []chan struct{}, errs []error, deadline time.Time) []error {
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	out := make([]error, len(done))
+	expired := false
+	for i, d := range done {
+		if !expired {
+			select {
+			case <-d:
+				out[i] = errs[i]
+				continue
+			case <-t.C:
+				expired = true
+			}
+		}
+		select {
+		case <-d:
+			out[i] = errs[i]
+			continue
+		default:
+		}
+		r := n.set.runners[i]
+		err := fmt.Errorf("%s: not stopped within the shutdown timeout; left behind", r.Name())
+		if u, ok := r.(undrainer); ok {
+			// Read while it runs: its count of abandoned messages.
+			if uerr := u.Undrained(); uerr != nil {
+				err = fmt.Errorf("%w; %w", err, uerr)
+			}
+		}
+		n.log.Error("runner did not stop within the shutdown timeout; left behind", "runner", r.Name())
+		out[i] = err
+	}
+	return out
 }
 
 // undrainer is a runner that says when its shutdown left work undone
