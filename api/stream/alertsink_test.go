@@ -183,7 +183,7 @@ func TestCloseWriterAfterAnAbandonedShutdown(t *testing.T) {
 	if err := <-written; !errors.Is(err, context.Canceled) {
 		t.Fatalf("WriteMessages = %v, want it cut by the budget", err)
 	}
-	r.undrained().Add(1) // the batch was abandoned
+	r.abandoned.Add(1) // the batch was abandoned
 	start := time.Now()
 	r.closeWriter()
 	if took := time.Since(start); took > 5*time.Second {

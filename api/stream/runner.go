@@ -73,6 +73,9 @@ type Runner struct {
 	running  atomic.Bool
 	fetchers sync.WaitGroup // partition fetchers running
 	warned   sync.Map       // message kind -> *atomic.Int64, for rate-limited warnings
+	// abandoned counts the messages of batches abandoned at shutdown,
+	// fetched and never committed (Undrained).
+	abandoned atomic.Int64
 
 	// Test hooks: fetched is called for every message handed to a worker;
 	// topicEvery, when set, replaces topicCheckEvery.
@@ -140,13 +143,14 @@ func (r *Runner) Name() string { return "kafka" }
 // (or Deps.Scorer when set): it implements node.Runner. Then it stops
 // fetching, finishes the messages in flight, writes their outputs and
 // commits them, within Options.ShutdownTimeout, leaves the group and
-// returns nil. It returns
+// returns nil, or an error wrapping ErrUndrained when the budget ran out
+// before everything fetched was committed. It returns
 // an error at once when the brokers refuse the configuration (failed
 // authentication or TLS, a missing topic); while they cannot be reached it
 // keeps trying, with riskgate_kafka_connected at 0. A consumed topic
 // deleted later is not consumed until it is back (consumeGroups), with
 // riskgate_kafka_topic_missing at 1.
-func (r *Runner) Run(ctx context.Context, svc *service.Service) error {
+func (r *Runner) Run(ctx context.Context, svc *service.Service) (err error) {
 	if !r.running.CompareAndSwap(false, true) {
 		return errors.New("stream: Run called twice")
 	}
@@ -157,7 +161,7 @@ func (r *Runner) Run(ctx context.Context, svc *service.Service) error {
 		}
 		r.scorer = svc
 	}
-	defer r.writer.Close()
+	defer r.closeWriter()
 	// Work outlives ctx by the shutdown budget, so that a shutdown
 	// finishes what is in flight.
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
@@ -191,6 +195,9 @@ func (r *Runner) Run(ctx context.Context, svc *service.Service) error {
 			close(in)
 		}
 		workers.Wait()
+		if err == nil {
+			err = r.Undrained()
+		}
 	}()
 
 	r.consumeGroups(ctx, work)

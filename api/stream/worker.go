@@ -9,7 +9,6 @@ import (
 	"mime"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -168,21 +167,11 @@ var errAbandon = errors.New("stream: batch abandoned")
 // this node or another), but the shutdown did not finish its work.
 var ErrUndrained = errors.New("stream: shutdown budget spent before the messages fetched were committed")
 
-// undrainedKey keys the count of abandoned messages in Runner.warned
-// (whose other keys are strings).
-type undrainedKey struct{}
-
-// undrained counts the messages of batches abandoned at shutdown.
-func (r *Runner) undrained() *atomic.Int64 {
-	v, _ := r.warned.LoadOrStore(undrainedKey{}, new(atomic.Int64))
-	return v.(*atomic.Int64)
-}
-
 // Undrained reports, once Run has returned, whether the shutdown left
 // messages fetched and not committed: nil, or an error wrapping
 // ErrUndrained that says how many (they will be delivered again).
 func (r *Runner) Undrained() error {
-	if n := r.undrained().Load(); n > 0 {
+	if n := r.abandoned.Load(); n > 0 {
 		return fmt.Errorf("%w: %d left uncommitted, to be delivered again", ErrUndrained, n)
 	}
 	return nil
@@ -228,7 +217,7 @@ func (r *Runner) closeWriter() {
 		_ = r.writer.Close()
 		close(done)
 	}()
-	if r.undrained().Load() == 0 {
+	if r.abandoned.Load() == 0 {
 		<-done // every write ended: nothing is pending
 		return
 	}
@@ -243,7 +232,7 @@ func (r *Runner) closeWriter() {
 // Undrained) and says so, at most once in 10 seconds.
 func (w *worker) abandon(err error) {
 	r := w.r
-	total := r.undrained().Add(int64(len(w.batch)))
+	total := r.abandoned.Add(int64(len(w.batch)))
 	r.warn("abandon", "shutdown budget spent; batch abandoned, not committed: its messages will be delivered again",
 		"messages", len(w.batch), "abandoned_total", total, "err", err)
 }
