@@ -14,6 +14,7 @@ import (
 	"github.com/riskgate/riskgate/api/stream"
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/engine/memstore"
+	"github.com/riskgate/riskgate/engine/redisstore"
 	"github.com/riskgate/riskgate/internal/logbatch"
 )
 
@@ -246,11 +247,11 @@ func checkStore(store string) error {
 	if u, err := url.Parse(store); err == nil && slices.Contains(storeSchemes, u.Scheme) {
 		return nil
 	}
-	shown := fmt.Sprintf("%.80q", store)
-	if strings.Contains(store, "@") {
-		shown = "(not shown: it may hold a password)"
+	shown, hint := fmt.Sprintf("%.80q", store), ""
+	if strings.ContainsAny(store, "@#") {
+		shown, hint = "(not shown: it may hold a password)", redisstore.URLHint
 	}
-	return fmt.Errorf("--store %s: want memory, or a Redis URL: redis://host:port, rediss://host:port (TLS), unix:///path/to/redis.sock, or a Cluster or Sentinel URL (redis+cluster://, redis+sentinel://: docs/configuration.md)", shown)
+	return fmt.Errorf("--store %s: want memory, or a Redis URL: redis://host:port, rediss://host:port (TLS), unix:///path/to/redis.sock, or a Cluster or Sentinel URL (redis+cluster://, redis+sentinel://: docs/configuration.md)%s", shown, hint)
 }
 
 // Validate refuses settings kong parses but the engine cannot use: called

@@ -28,6 +28,10 @@ func TestStoreFlagChecked(t *testing.T) {
 		{"localhost:6379", `--store "localhost:6379": ` + want},
 		{"redis//user:secret@host", "--store (not shown: it may hold a password): " + want},
 		{"http://redis:6379", `--store "http://redis:6379": ` + want},
+		// A password's special character, not encoded: the hint, not the
+		// password.
+		{"redis://app:se/cret@host:6379", "--store (not shown: it may hold a password): " + want},
+		{"redis://app:se#cret@host:6379", "--store (not shown: it may hold a password): " + want},
 	} {
 		cfg := node.Config{Store: tc.store}
 		cfg.MaxSpeed = 1000
@@ -39,6 +43,8 @@ func TestStoreFlagChecked(t *testing.T) {
 			t.Errorf("%q: %v, want %q", tc.store, err, tc.want)
 		case err != nil && strings.Contains(err.Error(), "secret"):
 			t.Errorf("%q: the password is in the error: %v", tc.store, err)
+		case err != nil && strings.Contains(tc.store, "@") && !strings.Contains(err.Error(), "must be percent-encoded (%23 for #"):
+			t.Errorf("%q: no hint to percent-encode the password: %v", tc.store, err)
 		}
 	}
 }

@@ -405,12 +405,12 @@ func parseConfig(o *Options) (*clientConfig, error) {
 	u, err := url.Parse(o.URL)
 	if err != nil {
 		// url's error would echo the password.
-		return nil, errors.New("invalid URL" + urlHint)
+		return nil, errors.New("invalid URL" + URLHint)
 	}
 	if u.Fragment != "" || strings.Contains(o.URL, "#") {
 		// A Redis URL has no fragment: a '#' is a password's, which cut
 		// the URL short there (the rest may even parse, as another host).
-		return nil, errors.New("invalid URL: it holds a '#'" + urlHint)
+		return nil, errors.New("invalid URL: it holds a '#'" + URLHint)
 	}
 	q := u.Query()
 	c := &clientConfig{kind: "single"}
@@ -547,10 +547,10 @@ func (d *tlsDialer) dial(ctx context.Context, network, addr string) (net.Conn, e
 	return (&tls.Dialer{NetDialer: &d.net, Config: cfg}).DialContext(ctx, network, addr)
 }
 
-// urlHint ends the message of a URL that does not parse: most often a
+// URLHint ends the message of a URL that does not parse: most often a
 // password holding a character the URL syntax gives a meaning to. The
 // password itself is never shown.
-const urlHint = "; special characters in the password must be percent-encoded (%23 for #, %40 for @, %2F for /, %3F for ?, %25 for %)"
+const URLHint = "; special characters in the password must be percent-encoded (%23 for #, %40 for @, %2F for /, %3F for ?, %25 for %)"
 
 // scrub removes the URL's password from a parse error.
 func scrub(err error, u *url.URL) error {
@@ -570,7 +570,10 @@ func scrub(err error, u *url.URL) error {
 // password query options) replaced, for messages and logs.
 func Redact(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil {
+	if err != nil || strings.Contains(raw, "#") {
+		// A '#' is a password's (a Redis URL has no fragment): parsed,
+		// the URL reads the password as a host, port or fragment, which
+		// url's redaction would show.
 		return "(unparsable URL)"
 	}
 	q := u.Query()

@@ -155,6 +155,13 @@ func TestURLErrorsHidePasswords(t *testing.T) {
 	if got := Redact("redis://app:hunter2@h:1?master_name=m&password=hunter2"); strings.Contains(got, "hunter2") || !strings.Contains(got, "h:1") {
 		t.Errorf("Redact = %s", got)
 	}
+	// A '#' in the password: the URL parses, the password read as a port
+	// and a fragment, which url's redaction keeps.
+	for _, raw := range []string{"redis://app:2024#hunter2@h:1", "redis://app:hun#ter2@h:1"} {
+		if got := Redact(raw); strings.Contains(got, "hunter2") || strings.Contains(got, "2024") || strings.Contains(got, "ter2") {
+			t.Errorf("Redact(%s) = %s: the password shows", raw, got)
+		}
+	}
 }
 
 // TestNewUnreachable: New fails fast with an error that names the server,
