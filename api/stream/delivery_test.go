@@ -60,7 +60,7 @@ func TestKilledMidBatchLosesNothing(t *testing.T) {
 		report: e1.Report,
 	})
 	<-killed
-	r1.stop(t)
+	r1.crashed(t)
 	committedBefore := testutil.ToFloat64(r1.m.produced.WithLabelValues(tDecisions))
 	if committedBefore >= float64(len(all)) {
 		t.Fatalf("the first runner decided everything (%v) before it was killed", committedBefore)

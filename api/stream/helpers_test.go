@@ -3,6 +3,7 @@ package stream
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -114,10 +115,24 @@ func startWith(t testing.TB, opts Options, scorer Scorer, setup func(*Runner)) *
 // stop shuts the runner down and waits for Run to return.
 func (r *running) stop(t testing.TB) {
 	t.Helper()
+	r.stopWith(t, nil)
+}
+
+// crashed stops a runner whose shutdown was given no time (a crash): Run
+// reports the messages it left uncommitted, ErrUndrained, or nothing if
+// there were none.
+func (r *running) crashed(t testing.TB) {
+	t.Helper()
+	r.stopWith(t, ErrUndrained)
+}
+
+// stopWith is stop, Run's error allowed to be expected.
+func (r *running) stopWith(t testing.TB, expected error) {
+	t.Helper()
 	r.cancel()
 	select {
 	case err, ok := <-r.done:
-		if ok && err != nil {
+		if ok && err != nil && (expected == nil || !errors.Is(err, expected)) {
 			t.Errorf("Run: %v", err)
 		}
 		if ok {

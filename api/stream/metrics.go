@@ -29,6 +29,7 @@ type metrics struct {
 	connected    prometheus.Gauge
 	isConnected  atomic.Bool
 	topicMissing *prometheus.GaugeVec
+	offsetResets *prometheus.CounterVec
 	buffer       *bufferCollector
 
 	mu       sync.Mutex
@@ -91,6 +92,9 @@ func newMetrics() *metrics {
 		topicMissing: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "riskgate_kafka_topic_missing", Help: "1 while a consumed topic (attempts, outcomes) does not exist on the brokers (deleted, or not yet made again): its messages are not consumed until it is back, checked every 30 seconds.",
 		}, []string{"topic"}),
+		offsetResets: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "riskgate_kafka_offset_resets_total", Help: "Partitions of a consumed topic whose offset was past their end (the topic deleted and made again, or its end lost on the brokers), moved to where --kafka-start-offset starts: messages up to the old offset are read (earliest) or skipped (latest).",
+		}, []string{"topic"}),
 		buffer: &bufferCollector{
 			fill:  prometheus.NewDesc("riskgate_kafka_buffer_messages", "Messages fetched and not yet committed.", nil, nil),
 			capty: prometheus.NewDesc("riskgate_kafka_buffer_capacity", "Messages that may be fetched and not yet committed (--kafka-buffer-size).", nil, nil),
@@ -105,7 +109,7 @@ func (m *metrics) register(reg prometheus.Registerer) error {
 	}
 	for _, c := range []prometheus.Collector{
 		m.consumed, m.produced, m.deadLettered, m.redacted, m.writeErrors, m.refused, m.skipped, m.misKeyed, m.lag, m.delay, m.commitDur,
-		m.commitErrors, m.rebalances, m.connected, m.topicMissing, m.buffer,
+		m.commitErrors, m.rebalances, m.connected, m.topicMissing, m.offsetResets, m.buffer,
 	} {
 		if err := reg.Register(c); err != nil {
 			return fmt.Errorf("stream: register metrics: %w", err)
@@ -142,6 +146,7 @@ func (m *metrics) known(consumed, written []string) {
 		if t != "" {
 			m.delays[t] = m.delay.WithLabelValues(t)
 			m.topicMissing.WithLabelValues(t)
+			m.offsetResets.WithLabelValues(t)
 		}
 	}
 	for _, t := range written {

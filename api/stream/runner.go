@@ -287,6 +287,9 @@ func (r *Runner) consume(ctx, work, gctx context.Context, g *generation, topic s
 		MinBytes: 1, MaxBytes: 4 << 20, MaxWait: time.Second, QueueCapacity: prefetch,
 		ReadBackoffMin: 100 * time.Millisecond, ReadBackoffMax: 2 * time.Second,
 		ErrorLogger: kafka.LoggerFunc(r.readError),
+		// An offset past the partition's end is told, not retried for
+		// ever: see resetOffset.
+		OffsetOutOfRangeError: true,
 	})
 	defer rd.Close()
 	fctx, cancel := context.WithCancel(gctx)
@@ -304,6 +307,10 @@ fetch:
 		if err != nil {
 			if fctx.Err() != nil {
 				break fetch
+			}
+			if errors.Is(err, kafka.OffsetOutOfRange) {
+				r.resetOffset(rd, p)
+				continue
 			}
 			r.warn("fetch", "fetch failed", "topic", topic, "partition", id, "err", err)
 			continue
@@ -339,6 +346,25 @@ fetch:
 		r.log.Warn("partition did not drain before the rebalance timeout; its messages in flight will be delivered again", "topic", topic, "partition", id)
 	}
 	r.m.dropLag(topic, id)
+}
+
+// resetOffset moves a partition whose offset is past its end to where
+// --kafka-start-offset starts a new group (earliest: the partition's
+// first message), as Kafka's auto.offset.reset does. The log ends before
+// the offset when the topic was deleted and made again (the group's
+// offsets, and the reader's, are the old topic's) or the brokers lost
+// its end (an unclean leader election). kafka-go retried the offset for
+// ever: every message of the topic made again, up to the old offset,
+// went undecided without an error.
+func (r *Runner) resetOffset(rd *kafka.Reader, p *partition) {
+	from, to := p.committed.Load(), r.opts.startOffset()
+	r.m.offsetResets.WithLabelValues(p.topic).Inc()
+	r.log.Warn("kafka partition offset past its end (the topic made again, or its end lost); resuming where --kafka-start-offset says",
+		"topic", p.topic, "partition", p.id, "offset", from, "start_offset", r.opts.StartOffset)
+	if err := rd.SetOffset(to); err != nil {
+		r.warn("reset", "cannot move the partition's offset", "topic", p.topic, "partition", p.id, "err", err)
+	}
+	p.committed.Store(-1) // known again at the next message fetched
 }
 
 // workerOf spreads partitions over workers; a partition always maps to

@@ -99,3 +99,68 @@ func TestConsumedTopicDeletedAndMadeAgain(t *testing.T) {
 	})
 	waitFor(t, "the outcome consumed", func() bool { return testutil.ToFloat64(r.m.consumed.WithLabelValues(tOutcomes)) > before })
 }
+
+// A consumed topic deleted and made again between two looks of the
+// topics' watch, at its partition count: the group's and the readers'
+// offsets are the old topic's, past the end of the new one. Each
+// partition is moved to where --kafka-start-offset starts (earliest), so
+// every attempt of the topic made again is decided, and the resets are
+// counted. kafka-go retried the old offsets for ever: the attempts went
+// undecided, without an error, until the topic grew past them.
+func TestConsumedTopicMadeAgainUnseen(t *testing.T) {
+	c := startCluster(t, 2)
+	r := startWith(t, testOptions(c), service.New(NewTestEngine(t, engine.Options{}), nil), func(r *Runner) {
+		r.topicEvery = time.Hour // the watch never looks
+	})
+	attempts := func(name string, n int) []engine.Attempt {
+		var as []engine.Attempt
+		for u := range n {
+			as = append(as, engine.Attempt{
+				AttemptID: fmt.Sprintf("%s-%d", name, u), Time: time.Date(2026, 5, 4, 10, 0, u%60, 0, time.UTC),
+				UserID: fmt.Sprintf("u%d", u), IP: "81.2.69.160", Result: engine.ResultPasswordOK,
+			})
+		}
+		return as
+	}
+	old := attempts("old", 60)
+	produce(t, c, attemptMsgs(t, old)...)
+	readTopic(t, c, tDecisions, len(old))
+
+	conn, err := kafka.Dial("tcp", c.addrs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.DeleteTopics(tAttempts); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.CreateTopics(kafka.TopicConfig{Topic: tAttempts, NumPartitions: 2, ReplicationFactor: 1}); err != nil {
+		t.Fatal(err)
+	}
+	// Fewer than the old topic held: every partition's new end is before
+	// its old offset.
+	fresh := attempts("new", 6)
+	w := &kafka.Writer{Addr: kafka.TCP(c.addrs...), Balancer: Partitioner, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+	defer w.Close()
+	waitFor(t, "the attempts written to the topic made again", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return w.WriteMessages(ctx, attemptMsgs(t, fresh)...) == nil
+	})
+	got := map[string]bool{}
+	for _, m := range readTopic(t, c, tDecisions, len(old)+len(fresh)) {
+		var d engine.Decision
+		if err := json.Unmarshal(m.Value, &d); err != nil {
+			t.Fatal(err)
+		}
+		got[d.AttemptID] = true
+	}
+	for _, a := range fresh {
+		if !got[a.AttemptID] {
+			t.Errorf("attempt %s of the topic made again not decided", a.AttemptID)
+		}
+	}
+	if n := testutil.ToFloat64(r.m.offsetResets.WithLabelValues(tAttempts)); n == 0 {
+		t.Error("no offset reset counted")
+	}
+}
