@@ -35,14 +35,24 @@ func (c *Config) settingsOff() []offSettings {
 	if c.Capture.Dir == "" {
 		add("capture settings ignored: the capture is off without --capture-dir", given(&c.Capture, "capture-", "Dir"))
 	}
-	if c.Kratos.TokenFile == "" && os.Getenv(EnvKratosToken) == "" {
-		add("kratos settings ignored: the Kratos hook is off without --kratos-token-file or "+EnvKratosToken, given(&c.Kratos, "kratos-", "TokenFile"))
+	kratos := c.Kratos.TokenFile != "" || os.Getenv(EnvKratosToken) != ""
+	if !kratos {
+		k := c.Kratos
+		if k.Tenant == "default" {
+			k.Tenant = "" // the documented meaning of empty, said in full
+		}
+		add("kratos settings ignored: the Kratos hook is off without --kratos-token-file or "+EnvKratosToken, given(&k, "kratos-", "TokenFile"))
 	}
 	if c.GRPC.Addr == "" {
 		add("grpc settings ignored: there is no gRPC listener without --grpc-addr", given(&c.GRPC, "grpc-", "Addr"))
 	}
 	if c.HTTP.Addr == "" {
-		add("http settings ignored: there is no HTTP listener without --http-addr", given(&c.HTTP, "http-", "Addr"))
+		names := given(&c.HTTP, "http-", "Addr")
+		if kratos {
+			// The hook is a route of the HTTP listener.
+			names = append(names, "--kratos-token-file")
+		}
+		add("http settings ignored: there is no HTTP listener without --http-addr", names)
 	}
 	return off
 }

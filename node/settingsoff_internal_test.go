@@ -76,6 +76,11 @@ func TestSettingsOffWarned(t *testing.T) {
 		{"kratos off", func(c *Config) { c.Kratos.Tenant, c.Kratos.OnError = "acme", "deny" },
 			[]string{`msg="kratos settings ignored: the Kratos hook is off without --kratos-token-file or RISKGATE_KRATOS_TOKEN" settings=--kratos-tenant,--kratos-on-error`}},
 		{"kratos on", func(c *Config) { c.Kratos.Tenant, c.Kratos.TokenFile = "acme", "/run/kratos" }, nil},
+		// "default" is what an empty tenant means: said in full, not set.
+		{"kratos off, its tenant the default said", func(c *Config) { c.Kratos.Tenant, c.Kratos.StepUp = "default", "interrupt" }, nil},
+		// The hook is a route of the HTTP listener.
+		{"kratos on, http off", func(c *Config) { c.Kratos.TokenFile, c.HTTP.Addr = "/run/kratos", "" },
+			[]string{`msg="http settings ignored: there is no HTTP listener without --http-addr" settings=--kratos-token-file`}},
 		{"grpc off", func(c *Config) { c.GRPC.Addr, c.GRPC.Reflection, c.GRPC.TLS.ClientCA = "", false, "ca.pem" },
 			[]string{`msg="grpc settings ignored: there is no gRPC listener without --grpc-addr" settings=--no-grpc-reflection,--grpc-tls-client-ca`}},
 		{"grpc off, reflection at its default", func(c *Config) { c.GRPC.Addr = "" }, nil},
