@@ -25,8 +25,17 @@ func refuseInputAsOutput(in, flag, out string) error {
 	if err != nil {
 		return nil // Open reports it
 	}
+	// The capture folder the input is, or the input's, when it is one of
+	// its files (-i DIR/capture-....jsonl.gz).
+	capDir := ""
 	if ifi.IsDir() {
-		if dfi, err := os.Stat(filepath.Dir(out)); err == nil && os.SameFile(ifi, dfi) {
+		capDir = in
+	} else if ok, _ := filepath.Match(replay.CaptureFilePattern, filepath.Base(in)); ok {
+		capDir = filepath.Dir(in)
+	}
+	if capDir != "" {
+		cfi, cerr := os.Stat(capDir)
+		if dfi, err := os.Stat(filepath.Dir(out)); cerr == nil && err == nil && os.SameFile(cfi, dfi) {
 			return fmt.Errorf("%s %s: is in the input capture folder (-i %s), which holds capture files only: write it elsewhere", flag, out, in)
 		}
 	}

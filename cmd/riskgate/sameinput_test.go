@@ -59,6 +59,11 @@ func TestOutputIsNotTheInput(t *testing.T) {
 		}, "--html"},
 		{"replay --summary into the folder", (&replayCmd{In: capDir, Out: filepath.Join(dir, "out.jsonl"), Summary: filepath.Join(capDir, "s.json")}).runner(), "--summary"},
 		{"replay -o into the folder through ..", (&replayCmd{In: capDir, Out: filepath.Join(dir, "capture", "..", "capture", "new.jsonl")}).runner(), "-o"},
+		// The input one of the folder's files: the folder is the capture's.
+		{"replay of a capture file -o into its folder", (&replayCmd{In: captured, Out: filepath.Join(capDir, "capture-20260505T000000.000000Z.jsonl")}).runner(), "-o"},
+		{"backtest of a capture file --json into its folder", func() error {
+			return (&backtestCmd{In: captured, Rules: []string{"../../rules/default.yaml"}, JSON: filepath.Join(capDir, "report.json")}).Run(context.Background())
+		}, "--json"},
 	}
 	for _, tt := range tests {
 		err := tt.run()
