@@ -6,8 +6,11 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/engine/replay"
@@ -55,4 +58,66 @@ func TestFolderIsOneSinks(t *testing.T) {
 		t.Fatalf("the folder closed by its sink is still taken: %v", err)
 	}
 	third.Close(context.Background())
+}
+
+// The lock is the folder's, not its lock file's: the file removed or
+// replaced while a sink writes (a "stale lock" cleared by hand) leaves the
+// folder locked, and a second sink is still refused. Whatever is found
+// at the lock file's name (a link to another file, a FIFO) is never
+// written through nor blocked on.
+func TestFolderLockOutlivesItsFile(t *testing.T) {
+	dir := t.TempDir()
+	first, err := New(Options{Dir: dir, Secret: []byte(secret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close(context.Background())
+	lock := filepath.Join(dir, lockFile)
+	if err := os.Remove(lock); err != nil {
+		t.Fatal(err)
+	}
+	if second, err := New(Options{Dir: dir, Secret: []byte(secret)}); err == nil {
+		second.Close(context.Background())
+		t.Fatal("a second sink opened the folder once its lock file was removed")
+	}
+	if err := syscall.Mkfifo(lock, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		s, err := New(Options{Dir: dir, Secret: []byte(secret)})
+		if err == nil {
+			s.Close(context.Background())
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "is being written by another capture") {
+			t.Errorf("with a FIFO for a lock file: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a second sink blocked on a FIFO at the lock file's name")
+	}
+}
+
+// A link at the lock file's name is not followed: the file it names is
+// not overwritten with the process id.
+func TestLockFileLinkNotFollowed(t *testing.T) {
+	dir := t.TempDir()
+	precious := filepath.Join(t.TempDir(), "precious")
+	if err := os.WriteFile(precious, []byte("IMPORTANT\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(precious, filepath.Join(dir, lockFile)); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Options{Dir: dir, Secret: []byte(secret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close(context.Background())
+	if b, _ := os.ReadFile(precious); string(b) != "IMPORTANT\n" {
+		t.Fatalf("the file the lock file links to was written: %q", b)
+	}
 }

@@ -93,9 +93,10 @@ const (
 	maxRulesRecord = 2 << 20
 )
 
-// lockFile is the file in a capture folder whose lock says a sink writes
-// there (lock_unix.go); it holds the writer's process id, for the error
-// the next one gets. Readers and retention skip it: it is no capture file.
+// lockFile is the file in a capture folder that names the process whose
+// sink writes there (the lock is the folder's: lock_unix.go), for the
+// error the next one gets. Readers and retention skip it: it is no
+// capture file.
 const lockFile = ".lock"
 
 // Sink is the capture observer. Its methods are safe for concurrent use.
