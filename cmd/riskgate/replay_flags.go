@@ -10,10 +10,11 @@ import (
 )
 
 // Validate refuses --rules with --captured-rules: the capture's own
-// rules records would replace them at its first line.
+// rules records would replace them at its first line. The message names
+// RISKGATE_RULES too, which sets --rules without its being typed.
 func (c *replayCmd) Validate() error {
 	if c.CapturedRules && len(c.Rules) > 0 {
-		return errors.New("--rules: not with --captured-rules, which replays under the capture's own rules (give one or the other)")
+		return errors.New("--rules (or RISKGATE_RULES): not with --captured-rules, which replays under the capture's own rules (give one or the other)")
 	}
 	return nil
 }

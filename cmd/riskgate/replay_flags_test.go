@@ -13,7 +13,7 @@ import (
 // a replay under the built-in rules; a capture is read whole.
 func TestReplayCapturedRulesFlags(t *testing.T) {
 	_, err := parse(context.Background(), []string{"replay", "--captured-rules", "--rules", "cand.yaml"})
-	if err == nil || !strings.Contains(err.Error(), "--rules: not with --captured-rules") {
+	if err == nil || !strings.Contains(err.Error(), "--rules (or RISKGATE_RULES): not with --captured-rules") {
 		t.Errorf("--captured-rules --rules: %v", err)
 	}
 	// A replay stream is not a capture: the replay stops before scoring.
@@ -54,5 +54,16 @@ func TestReplayCapturedRulesFlags(t *testing.T) {
 		if got, _ := io.ReadAll(r); string(got) != tc.in {
 			t.Errorf("%s: read %q, want %q", tc.name, got, tc.in)
 		}
+	}
+}
+
+// TestReplayCapturedRulesFromEnv: the rules of RISKGATE_RULES are
+// refused with --captured-rules as the flag's are, and the message names
+// the variable, as no --rules was typed.
+func TestReplayCapturedRulesFromEnv(t *testing.T) {
+	t.Setenv("RISKGATE_RULES", "cand.yaml")
+	_, err := parse(context.Background(), []string{"replay", "--captured-rules"})
+	if err == nil || !strings.Contains(err.Error(), "--rules (or RISKGATE_RULES): not with --captured-rules") {
+		t.Errorf("--captured-rules with RISKGATE_RULES: %v", err)
 	}
 }
