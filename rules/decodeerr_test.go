@@ -54,6 +54,33 @@ func TestDecodeErrorsNamedAndAll(t *testing.T) {
 		{"thresholds twice", []string{"thresholds:\n  step_up: 40\n  deny: 90\nrules:\n" + rule("a", "    when: device.new\n    score: 1\n"),
 			"\nthresholds:\n  step_up: 40\n  deny: 90\nrules:\n" + rule("b", "    when: device.new\n    score: 1\n")},
 			[]string{"b.yaml:2: thresholds already set in a.yaml:1"}},
+		{"a big integer reported once", []string{"rules:\n" +
+			rule("r1", "    when: device.new\n    score: 10\n") +
+			rule("r3", "    when: device.new\n    score: 99999999999999999999\n")},
+			[]string{"a.yaml:9: rule \"r3\": score: want a whole number, got `9999999...`"}},
+		{"a broken score is not range-checked", []string{"rules:\n" +
+			rule("r1", "    when: device.new\n    score: 2.5e3\n    alert: maybe\n")},
+			[]string{
+				"a.yaml:6: rule \"r1\": alert: want true or false, got `maybe`",
+				"a.yaml:5: rule \"r1\": score: want a whole number, got `2.5e3`",
+			}},
+		{"a fraction beside another rule's error", []string{"rules:\n" +
+			rule("r1", "    when: device.new\n    score: 2.5e3\n") +
+			rule("r2", "    when: device.new\n    acton: deny\n")},
+			[]string{
+				"a.yaml:9: rule \"r2\": unknown key \"acton\"; did you mean \"action\"?",
+				"a.yaml:5: rule \"r1\": score: want a whole number, got `2.5e3`",
+			}},
+		{"an alias", []string{"rules:\n" +
+			rule("r1", "    score: &s bad\n    when: device.new\n") +
+			rule("r2", "    score: *s\n    when: device.new\n")},
+			[]string{"a.yaml:4: score: want a whole number, got `bad`"}},
+		{"an alias in an overlay", []string{"rules:\n" +
+			rule("r1", "    score: &s bad\n    when: device.new\n") +
+			rule("r2", "    score: *s\n    when: device.new\n")},
+			[]string{"a.yaml:4: score: want a whole number, got `bad`"}},
+		{"rules on one line", []string{"rules: [{id: r1, description: D., when: device.new, score: x}, {id: r2, description: D., when: device.new}]\n"},
+			[]string{"a.yaml:1: rules: want a whole number, got `x`"}}, // (the key its line starts)
 		{"overlay thresholds", []string{"thresholds:\n  step_up: 40\nrules:\n" + rule("a", "    when: device.new\n    score: 1\n")},
 			[]string{"a.yaml:1: thresholds: a tenant overlay sets both step_up and deny"}},
 	} {

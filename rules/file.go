@@ -255,13 +255,20 @@ func parseYAML(src Source) (*fileDoc, ErrorList) {
 		dec := yaml.NewDecoder(bytes.NewReader(src.Data))
 		dec.KnownFields(true)
 		if err := dec.Decode(&doc); err != nil {
-			errs = yamlErrors(src.Name, src.Data, err)
+			errs = withoutRepeats(nil, yamlErrors(src.Name, src.Data, err))
 			if partial = inRules(&doc, m, errs, err); !partial {
 				return nil, errs
 			}
 		}
 	}
-	errs = append(errs, fractions(src, m)...)
+	ferrs := fractions(src, m)
+	if partial {
+		// A fraction in a rule is a broken key of that rule, as a decode
+		// error is; one the decoder refused already is not said twice.
+		ferrs = withoutRepeats(errs, ferrs)
+		partial = markBroken(&doc, ruleItems(m), ferrs)
+	}
+	errs = append(errs, ferrs...)
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		if m.Content[i].Value == "thresholds" && doc.Thresholds != nil {
 			doc.Thresholds.line = m.Content[i].Line

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"io"
 	"os"
@@ -13,7 +15,7 @@ import (
 // a replay under the built-in rules; a capture is read whole.
 func TestReplayCapturedRulesFlags(t *testing.T) {
 	_, err := parse(context.Background(), []string{"replay", "--captured-rules", "--rules", "cand.yaml"})
-	if err == nil || !strings.Contains(err.Error(), "--rules: not with --captured-rules") {
+	if err == nil || !strings.Contains(err.Error(), "--rules (or RISKGATE_RULES): not with --captured-rules") {
 		t.Errorf("--captured-rules --rules: %v", err)
 	}
 	// A replay stream is not a capture: the replay stops before scoring.
@@ -53,6 +55,53 @@ func TestReplayCapturedRulesFlags(t *testing.T) {
 		}
 		if got, _ := io.ReadAll(r); string(got) != tc.in {
 			t.Errorf("%s: read %q, want %q", tc.name, got, tc.in)
+		}
+	}
+}
+
+// TestReplayCapturedRulesFromEnv: the rules of RISKGATE_RULES are
+// refused with --captured-rules as the flag's are, and the message names
+// the variable, as no --rules was typed.
+func TestReplayCapturedRulesFromEnv(t *testing.T) {
+	t.Setenv("RISKGATE_RULES", "cand.yaml")
+	_, err := parse(context.Background(), []string{"replay", "--captured-rules"})
+	if err == nil || !strings.Contains(err.Error(), "--rules (or RISKGATE_RULES): not with --captured-rules") {
+		t.Errorf("--captured-rules with RISKGATE_RULES: %v", err)
+	}
+}
+
+// TestReplayGzipStdin: a gzip capture on standard input is decompressed,
+// as one given with -i is, rather than refused as no capture.
+func TestReplayGzipStdin(t *testing.T) {
+	const capture = `{"capture":{"format":1,"created":"2026-05-04T09:00:00Z","key_id":"abc"}}` + "\n" +
+		`{"attempt_id":"a1","user_id":"u1","ip":"81.2.69.160","result":"password_ok","time":"2026-05-04T09:00:01Z"}` + "\n"
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(capture))
+	zw.Close()
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"without -i", nil},
+		{"-i -", []string{"-i", "-"}},
+	} {
+		f, err := os.CreateTemp(t.TempDir(), "capture-*.jsonl.gz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Write(gz.Bytes())
+		f.Seek(0, io.SeekStart)
+		stdin := os.Stdin
+		os.Stdin = f
+		run, err := parse(context.Background(), append([]string{"replay", "--captured-rules", "-o", os.DevNull}, tc.args...))
+		if err == nil {
+			err = run()
+		}
+		os.Stdin = stdin
+		f.Close()
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
 		}
 	}
 }

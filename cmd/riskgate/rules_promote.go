@@ -34,8 +34,8 @@ func (c *rulesPromoteCmd) Validate() error {
 		return errors.New("--tenant: empty; give the tenant's name, or leave --tenant out to promote a shared rule")
 	}
 	if c.Server != "" {
-		if u, err := url.Parse(c.Server); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("--server: %q is not a URL: include http:// or https:// (as http://%s)", c.Server, strings.TrimPrefix(strings.TrimPrefix(c.Server, "//"), "/"))
+		if err := checkServer(c.Server); err != nil {
+			return err
 		}
 		if len(c.Rules) > 0 {
 			return errors.New("--rules: not with --server: the server promotes in its own rule files (give one or the other)")
@@ -50,6 +50,30 @@ func (c *rulesPromoteCmd) Validate() error {
 	}
 	if c.RulesTenants != "" && c.Tenant == nil {
 		return errors.New("--rules-tenants: only with --tenant (a shared rule is promoted in --rules)")
+	}
+	return nil
+}
+
+// checkServer refuses a --server that is no http:// or https:// URL of a
+// host: one without a scheme is shown with http:// (127.0.0.1:8080 as
+// http://127.0.0.1:8080), one of another scheme or without a host is
+// said to be so (http:// as http://http:// was no help), and one with a
+// query or a fragment is refused, as the API's paths are put after it
+// (http://h:8080?a=b/v1/rules:promote is the route "/").
+func checkServer(s string) error {
+	scheme, _, hasScheme := strings.Cut(s, "://")
+	u, err := url.Parse(s)
+	switch {
+	case !hasScheme:
+		return fmt.Errorf("--server: %q is not a URL: include http:// or https:// (as http://%s)", s, strings.TrimPrefix(strings.TrimPrefix(s, "//"), "/"))
+	case err != nil:
+		return fmt.Errorf("--server: %q is not a URL: %v", s, errors.Unwrap(err))
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("--server: %q: want http:// or https://, not %s://", s, scheme)
+	case u.Host == "":
+		return fmt.Errorf("--server: %q: no host: want %s://host:port", s, u.Scheme)
+	case strings.ContainsAny(s, "?#"):
+		return fmt.Errorf("--server: %q: give the server's address alone, without %s", s, s[strings.IndexAny(s, "?#"):])
 	}
 	return nil
 }
