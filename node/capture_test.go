@@ -295,12 +295,12 @@ func startCaptureNode(t *testing.T, dir, secret string) (*node.Node, *grpc.Clien
 }
 
 // startNodeWith starts a node of cfg, its gRPC server on a free port,
-// under secret, and dials it.
-func startNodeWith(t *testing.T, cfg node.Config, secret string) (*node.Node, *grpc.ClientConn) {
+// under secret (with opts: a logger of the test's, say), and dials it.
+func startNodeWith(t *testing.T, cfg node.Config, secret string, opts ...node.Option) (*node.Node, *grpc.ClientConn) {
 	t.Helper()
 	ctx := context.Background()
 	cfg.GRPC.Addr = "127.0.0.1:0"
-	n, err := node.New(ctx, cfg, node.WithSecret([]byte(secret)), node.WithLogger(quiet()))
+	n, err := node.New(ctx, cfg, append([]node.Option{node.WithSecret([]byte(secret)), node.WithLogger(quiet())}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -407,26 +407,11 @@ func TestBacktestFailuresAreMarked(t *testing.T) {
 	actx := captureAdmin(t)
 	ctx := context.Background()
 	var log syncbuf.Buffer
-	cfg := node.Config{Capture: node.CaptureConfig{Dir: t.TempDir()}}
-	cfg.GRPC.Addr = "127.0.0.1:0"
-	n, err := node.New(ctx, cfg, node.WithSecret([]byte(captureSecret)), node.WithLogger(slog.New(slog.NewTextHandler(&log, nil))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sctx, cancel := context.WithCancel(ctx)
-	addrs, wait, err := n.Start(sctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cancel(); wait() }()
+	n, conn := startNodeWith(t, node.Config{Capture: node.CaptureConfig{Dir: t.TempDir()}}, captureSecret,
+		node.WithLogger(slog.New(slog.NewTextHandler(&log, nil))))
 	if _, err := n.Service().Score(ctx, engine.Attempt{IP: "81.2.69.160", UserID: "erin", Result: engine.ResultPasswordOK, Attributes: map[string]string{"n": "abc"}}); err != nil {
 		t.Fatal(err)
 	}
-	conn, err := grpc.NewClient(addrs.GRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
 	failing := "rules:\n  - id: numeric\n    description: A number attribute.\n    when: int(attempt.attributes[\"n\"]) > 3\n    score: 10\n"
 	if _, err := pb.NewRulesServiceClient(conn).Backtest(actx, &pb.BacktestRequest{Files: []*pb.RuleFile{{Name: "c.yaml", Content: failing}}}); err != nil {
 		t.Fatal(err)

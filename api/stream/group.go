@@ -122,16 +122,8 @@ func (r *Runner) noteTopology(was, now topology) {
 
 // readTopology reads the partition count of each topic from a broker.
 func (r *Runner) readTopology(ctx context.Context, topics []string) (topology, error) {
-	var (
-		conn *kafka.Conn
-		err  error
-	)
-	for _, b := range r.opts.Brokers {
-		if conn, err = r.conn.dialer.DialContext(ctx, "tcp", b); err == nil {
-			break
-		}
-	}
-	if conn == nil {
+	conn, err := r.dialAny(ctx)
+	if err != nil {
 		return nil, err
 	}
 	defer conn.Close()

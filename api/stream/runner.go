@@ -399,21 +399,25 @@ func (r *Runner) preflight(ctx context.Context) error {
 	}
 }
 
-func (r *Runner) check(ctx context.Context) error {
-	var (
-		conn *kafka.Conn
-		err  error
-	)
+// dialAny connects to the first broker that answers, its failures said
+// by describeDialError; it stops at one that retrying cannot fix.
+func (r *Runner) dialAny(ctx context.Context) (*kafka.Conn, error) {
+	var err error
 	for _, b := range r.opts.Brokers {
-		if conn, err = r.conn.dialer.DialContext(ctx, "tcp", b); err == nil {
+		conn, derr := r.conn.dialer.DialContext(ctx, "tcp", b)
+		if derr == nil {
+			return conn, nil
+		}
+		if err = describeDialError(&r.opts, b, derr); permanent(err) {
 			break
 		}
-		err = describeDialError(&r.opts, b, err)
-		if permanent(err) {
-			return err
-		}
 	}
-	if conn == nil {
+	return nil, err
+}
+
+func (r *Runner) check(ctx context.Context) error {
+	conn, err := r.dialAny(ctx)
+	if err != nil {
 		return err
 	}
 	defer conn.Close()
