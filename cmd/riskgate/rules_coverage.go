@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -51,6 +52,10 @@ func (f *coverageFlags) run(ctx context.Context, set *rules.Set) error {
 		rep, err := backtest.Run(ctx, in, backtest.Options{Candidate: set, Baseline: set, Enrichers: enrichers, Signals: sigs, Samples: -1, Logger: log})
 		if err != nil {
 			return err
+		}
+		if rep.Attempts == 0 {
+			// "Every rule matched some but not all" of nothing was a pass.
+			return fmt.Errorf("--in %s: holds no attempts: nothing to check the rules' coverage on", inputName(f.In))
 		}
 		ws := backtest.Coverage(rep)
 		if len(f.GeoIP.IPLists) == 0 {

@@ -62,6 +62,13 @@ func TestRulesCheckCoverage(t *testing.T) {
 			t.Errorf("%v: a rule matching some attempts was warned about:\n%s", args, stdout)
 		}
 	}
+	// An input without attempts is no pass: it said every rule matched
+	// some but not all of them, exit 0.
+	empty := filepath.Join(dir, "empty.jsonl")
+	os.WriteFile(empty, []byte(`{"outcome":{"outcome":"login_failed","time":"2026-05-04T08:00:00Z","attempt_id":"a1"}}`+"\n"), 0o644)
+	if code, stdout, stderr := run(t, bin, "rules", "check", file, "--in", empty); code == 0 || !strings.Contains(stderr, "--in "+empty+": holds no attempts") {
+		t.Errorf("rules check --in an input without attempts: exit %d, %s%s", code, stdout, stderr)
+	}
 }
 
 // TestScenariosCoverBuiltinRules: the scenarios have the attacks the
