@@ -55,11 +55,6 @@ func (c *replayCmd) Run(ctx context.Context) error {
 	}
 	defer in.Close()
 	var src io.Reader = in
-	if c.In == "" || c.In == "-" {
-		if src, err = gunzipStdin(in); err != nil {
-			return err
-		}
-	}
 	if c.CapturedRules {
 		if src, err = needCapture(src, c.In); err != nil {
 			return err

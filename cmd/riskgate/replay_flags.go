@@ -3,13 +3,10 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-
-	"github.com/riskgate/riskgate/engine/replay"
 )
 
 // Validate refuses --rules with --captured-rules: the capture's own
@@ -20,37 +17,6 @@ func (c *replayCmd) Validate() error {
 		return errors.New("--rules (or RISKGATE_RULES): not with --captured-rules, which replays under the capture's own rules (give one or the other)")
 	}
 	return nil
-}
-
-// gunzipStdin is standard input r decompressed when it is gzip (by its
-// magic number, as replay.Open tells a file given with -i): `replay <
-// capture.jsonl.gz` reads the capture, rather than its compressed bytes
-// as no capture and no attempts.
-func gunzipStdin(r io.Reader) (io.Reader, error) {
-	br := bufio.NewReader(r)
-	magic, err := br.Peek(2)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("replay: standard input: %w", err)
-	}
-	if !replay.IsGzip(magic) {
-		return br, nil
-	}
-	zr, err := gzip.NewReader(br)
-	if err != nil {
-		return nil, fmt.Errorf("replay: standard input: %w", err)
-	}
-	return &stdinGzip{zr}, nil
-}
-
-// stdinGzip names standard input in its read errors (a truncated gzip).
-type stdinGzip struct{ *gzip.Reader }
-
-func (g *stdinGzip) Read(b []byte) (int, error) {
-	n, err := g.Reader.Read(b)
-	if err != nil && err != io.EOF {
-		err = fmt.Errorf("standard input: %w", err)
-	}
-	return n, err
 }
 
 // needCapture returns r, every byte of it, once its first line (blank and

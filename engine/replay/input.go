@@ -27,7 +27,7 @@ const (
 // order, which is time order), one after the other.
 func Open(path string) (io.ReadCloser, error) {
 	if path == "" || path == "-" {
-		return io.NopCloser(os.Stdin), nil
+		return openReader(os.Stdin, io.NopCloser(os.Stdin), "standard input") // not closed
 	}
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -69,21 +69,29 @@ func openFile(path string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("replay: %w", err)
 	}
-	br := bufio.NewReaderSize(f, 256<<10)
+	rc, err := openReader(f, f, path)
+	if err != nil {
+		f.Close()
+	}
+	return rc, err
+}
+
+// openReader reads r (closed by c), decompressed when it is gzip; name
+// names it in errors. Standard input is read the same way as a file.
+func openReader(r io.Reader, c io.Closer, name string) (io.ReadCloser, error) {
+	br := bufio.NewReaderSize(r, 256<<10)
 	magic, err := br.Peek(2)
 	if err != nil && !errors.Is(err, io.EOF) {
-		f.Close()
-		return nil, fmt.Errorf("replay: %s: %w", path, err)
+		return nil, fmt.Errorf("replay: %s: %w", name, err)
 	}
 	if IsGzip(magic) {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("replay: %s: %w", path, err)
+			return nil, fmt.Errorf("replay: %s: %w", name, err)
 		}
-		return &gzipFile{Reader: zr, f: f, name: path}, nil
+		return &gzipFile{Reader: zr, c: c, name: name}, nil
 	}
-	return &plainFile{Reader: br, f: f}, nil
+	return &plainFile{Reader: br, c: c}, nil
 }
 
 // IsGzip reports whether a file that begins with head is gzip, by its
@@ -96,14 +104,14 @@ func IsGzip(head []byte) bool {
 
 type plainFile struct {
 	*bufio.Reader
-	f *os.File
+	c io.Closer
 }
 
-func (p *plainFile) Close() error { return p.f.Close() }
+func (p *plainFile) Close() error { return p.c.Close() }
 
 type gzipFile struct {
 	*gzip.Reader
-	f    *os.File
+	c    io.Closer
 	name string
 }
 
@@ -117,7 +125,7 @@ func (g *gzipFile) Read(b []byte) (int, error) {
 
 func (g *gzipFile) Close() error {
 	g.Reader.Close()
-	return g.f.Close()
+	return g.c.Close()
 }
 
 // multiFile reads files one after the other, holding one open at a time.
