@@ -170,9 +170,6 @@ func (n *Node) Serve(ctx context.Context, reload <-chan os.Signal) error {
 		go func() {
 			defer close(runDone[i])
 			err := r.Run(live, n.service)
-			if u, ok := r.(undrainer); ok && err == nil {
-				err = u.Undrained()
-			}
 			switch {
 			case err == nil:
 			case live.Err() == nil:
@@ -268,8 +265,9 @@ func (n *Node) waitRunners(done []chan struct{}, errs []error, deadline time.Tim
 	return out
 }
 
-// undrainer is a runner that says when its shutdown left work undone
-// (the stream's Runner: messages fetched and not committed).
+// undrainer is a runner that says, while it runs, how much its shutdown
+// has left undone (the stream's Runner: messages fetched and not
+// committed), for one left behind; one that returns says it from Run.
 type undrainer interface{ Undrained() error }
 
 // reload is SIGHUP's part besides the data files: the rule files, the TLS

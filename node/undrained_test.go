@@ -24,14 +24,14 @@ import (
 
 // undrainedRunner stops at the shutdown as the stream's Runner does when
 // its budget ran out before it committed what it fetched: Run returns
-// nil, Undrained says how many messages were left.
+// Undrained's error, which says how many messages were left.
 type undrainedRunner struct{}
 
 func (undrainedRunner) Name() string { return "kafka" }
 
-func (undrainedRunner) Run(ctx context.Context, _ *service.Service) error {
+func (r undrainedRunner) Run(ctx context.Context, _ *service.Service) error {
 	<-ctx.Done()
-	return nil
+	return r.Undrained()
 }
 
 func (undrainedRunner) Undrained() error {
