@@ -49,3 +49,33 @@ func TestRefuseNegative(t *testing.T) {
 		}
 	}
 }
+
+// TestRefuseNegativeNamesTheVariable: a negative value that came from a
+// flag's variable is named by the variable, which is what the operator
+// wrote; one on the command line by its flag, whatever the variable says.
+func TestRefuseNegativeNamesTheVariable(t *testing.T) {
+	type cmd struct {
+		Limit int `help:"A limit." env:"RISKGATE_TEST_LIMIT"`
+	}
+	t.Setenv("RISKGATE_TEST_LIMIT", "-3")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "RISKGATE_TEST_LIMIT (--limit): -3 is negative; it takes 0 or more"},
+		{[]string{"--limit=-5"}, "--limit: -5 is negative"},
+	} {
+		var c cmd
+		p, err := kong.New(&c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := p.Parse(tc.args)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		if err := refuseNegative(k); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}

@@ -244,7 +244,7 @@ func nodeValue(n *yaml.Node, fl *kong.Flag) (any, error) {
 		if kind == reflect.Slice {
 			return []any{n.Value}, nil
 		}
-		if err := checkScalar(n.Value, fl.Target.Type()); err != nil {
+		if err := checkScalar(n.Value, fl); err != nil {
 			return nil, err
 		}
 		return n.Value, nil
@@ -277,26 +277,34 @@ func nodeValue(n *yaml.Node, fl *kong.Flag) (any, error) {
 }
 
 // checkScalar checks a number or a duration of the file where it is
-// read, so that a wrong one is named with its file and line, not as a
-// flag the user never wrote (kong parses the value later, the same way).
-func checkScalar(v string, t reflect.Type) error {
+// read, so that a wrong one, or a negative one the flag does not admit
+// (refuseNegative), is named with its file and line, not as a flag the
+// user never wrote (kong parses the value later, the same way).
+func checkScalar(v string, fl *kong.Flag) error {
+	t := fl.Target.Type()
 	var err error
+	var val any
 	want := "a whole number"
 	switch {
 	case t == reflect.TypeFor[time.Duration]():
-		if _, err = time.ParseDuration(v); err != nil {
+		if val, err = time.ParseDuration(v); err != nil {
 			return fmt.Errorf("want a duration with its unit, such as 15s or 250ms, not %q", v)
 		}
 	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Int64:
-		_, err = strconv.ParseInt(v, 10, t.Bits())
+		val, err = strconv.ParseInt(v, 10, t.Bits())
 	case t.Kind() >= reflect.Uint && t.Kind() <= reflect.Uint64:
 		_, err = strconv.ParseUint(v, 10, t.Bits())
 	case t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64:
-		_, err = strconv.ParseFloat(v, t.Bits())
+		val, err = strconv.ParseFloat(v, t.Bits())
 		want = "a number"
 	}
 	if err != nil {
 		return fmt.Errorf("want %s, not %q", want, v)
+	}
+	if val != nil {
+		if why, refused := negativeRefused(reflect.ValueOf(val), fl.Help); refused {
+			return fmt.Errorf("%s is negative; %s", v, why)
+		}
 	}
 	return nil
 }

@@ -115,6 +115,11 @@ func TestConfigErrors(t *testing.T) {
 		{"max_speed: fast\n", "riskgate.yaml:1: max_speed: want a number, not \"fast\""},
 		{"memory:\n  max_users: 1e6\n", "riskgate.yaml:2: memory.max_users: want a whole number, not \"1e6\""},
 		{"metrics:\n  max_tenants: 2.5\n", "riskgate.yaml:2: metrics.max_tenants: want a whole number"},
+		// Negative values the flag does not admit, named where they are
+		// written (refuseNegative would name the flag alone).
+		{"memory:\n  max_users: -4\n", "riskgate.yaml:2: memory.max_users: -4 is negative; it takes 0 or more"},
+		{"http:\n  addr: a:1\nstore_timeout: -1s\n", "riskgate.yaml:3: store_timeout: -1s is negative; it takes 0 or more"},
+		{"memory:\n  max_retries: -2\n", "riskgate.yaml:2: memory.max_retries: -2 is negative; it takes -1 or a value of 0 or more"},
 		{"- a\n", "want a mapping"},
 		{"http:\n  addr: 127.0.0.1:0\n---\nstore_timeout: -1s\n", "riskgate.yaml:3: a configuration file holds one YAML document"},
 		{"http:\n  addr: a:1\nhttp:\n  addr: b:2\n", "riskgate.yaml:3: http given twice (first at line 1)"},
@@ -135,6 +140,11 @@ func TestConfigErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: %v, want %q", c.yaml, err, c.want)
 		}
+	}
+	// Negative values a flag's help gives a meaning are taken.
+	c, err := parseServe(t, "--config", writeFile(t, "riskgate.yaml", "rules_poll: -1s\nmemory:\n  max_retries: -1\n"))
+	if err != nil || c.RulesPoll != -time.Second || c.Memory.MaxRetries != -1 {
+		t.Errorf("admitted negatives: %v", err)
 	}
 	// An empty file is fine.
 	if _, err := parseServe(t, "--config", writeFile(t, "riskgate.yaml", "# nothing\n")); err != nil {
