@@ -20,7 +20,9 @@ type replayCmd struct {
 	Summary       string `help:"Write the per-label summary as JSON to this file." placeholder:"FILE"`
 	NoSignals     bool   `help:"Leave the feature values out of the output."`
 	Seed          uint64 `help:"Seed for decision ids: the same input and seed give the same output." default:"1"`
-	CapturedRules bool   `help:"Replay a capture under the rules it was scored with (its rules records, in force where they were live) instead of --rules." name:"captured-rules"`
+	CapturedRules bool   `help:"Replay a capture under the rules it was scored with (its rules records, in force where they were live) instead of --rules (RISKGATE_RULES is set aside)." name:"captured-rules"`
+
+	envRulesSetAside bool // RISKGATE_RULES, with --captured-rules (Validate)
 
 	node.EngineConfig `embed:""`
 }
@@ -35,6 +37,9 @@ func (c *replayCmd) Run(ctx context.Context) error {
 		}
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if c.envRulesSetAside {
+		fmt.Fprintln(os.Stderr, "riskgate replay: RISKGATE_RULES set aside: --captured-rules replays under the capture's own rules")
+	}
 	// The rules in force are the replay's own, so that a capture's rules
 	// records can swap them (--captured-rules).
 	inForce := replay.NewCapturedRules(nil)

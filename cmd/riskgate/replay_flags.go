@@ -7,15 +7,25 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/alecthomas/kong"
 )
 
 // Validate refuses --rules with --captured-rules: the capture's own
-// rules records would replace them at its first line. The message names
-// RISKGATE_RULES too, which sets --rules without its being typed.
-func (c *replayCmd) Validate() error {
-	if c.CapturedRules && len(c.Rules) > 0 {
-		return errors.New("--rules (or RISKGATE_RULES): not with --captured-rules, which replays under the capture's own rules (give one or the other)")
+// rules records would replace them at its first line. RISKGATE_RULES,
+// which sets --rules without its being typed (a deployment's
+// environment, a container's), is set aside instead, and Run says so:
+// the analyst asked for the capture's rules.
+func (c *replayCmd) Validate(kctx *kong.Context) error {
+	if !c.CapturedRules || len(c.Rules) == 0 {
+		return nil
 	}
+	for _, p := range kctx.Path {
+		if p.Flag != nil && p.Flag.Name == "rules" && !p.Resolved {
+			return errors.New("--rules: not with --captured-rules, which replays under the capture's own rules (give one or the other)")
+		}
+	}
+	c.Rules, c.envRulesSetAside = nil, true
 	return nil
 }
 

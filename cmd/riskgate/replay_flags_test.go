@@ -6,6 +6,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -15,7 +16,7 @@ import (
 // a replay under the built-in rules; a capture is read whole.
 func TestReplayCapturedRulesFlags(t *testing.T) {
 	_, err := parse(context.Background(), []string{"replay", "--captured-rules", "--rules", "cand.yaml"})
-	if err == nil || !strings.Contains(err.Error(), "--rules (or RISKGATE_RULES): not with --captured-rules") {
+	if err == nil || !strings.Contains(err.Error(), "--rules: not with --captured-rules") {
 		t.Errorf("--captured-rules --rules: %v", err)
 	}
 	// A replay stream is not a capture: the replay stops before scoring.
@@ -59,14 +60,44 @@ func TestReplayCapturedRulesFlags(t *testing.T) {
 	}
 }
 
-// TestReplayCapturedRulesFromEnv: the rules of RISKGATE_RULES are
-// refused with --captured-rules as the flag's are, and the message names
-// the variable, as no --rules was typed.
+// TestReplayCapturedRulesFromEnv: RISKGATE_RULES (a deployment's
+// environment) is set aside with --captured-rules, and said to be, rather
+// than refused: the analyst typed no --rules. Its file does not exist, so
+// a replay that loaded it would fail. A --rules typed is still refused.
 func TestReplayCapturedRulesFromEnv(t *testing.T) {
-	t.Setenv("RISKGATE_RULES", "cand.yaml")
-	_, err := parse(context.Background(), []string{"replay", "--captured-rules"})
-	if err == nil || !strings.Contains(err.Error(), "--rules (or RISKGATE_RULES): not with --captured-rules") {
-		t.Errorf("--captured-rules with RISKGATE_RULES: %v", err)
+	t.Setenv("RISKGATE_RULES", filepath.Join(t.TempDir(), "no-such-rules.yaml"))
+	const capture = `{"capture":{"format":1,"created":"2026-05-04T09:00:00Z","key_id":"abc"}}` + "\n" +
+		`{"attempt_id":"a1","user_id":"u1","ip":"81.2.69.160","result":"password_ok","time":"2026-05-04T09:00:01Z"}` + "\n"
+	in := filepath.Join(t.TempDir(), "capture.jsonl")
+	if err := os.WriteFile(in, []byte(capture), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out.jsonl")
+	stderr := filepath.Join(t.TempDir(), "stderr")
+	f, err := os.Create(stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := os.Stderr
+	os.Stderr = f
+	run, err := parse(context.Background(), []string{"replay", "--captured-rules", "-i", in, "-o", out})
+	if err == nil {
+		err = run()
+	}
+	os.Stderr = saved
+	f.Close()
+	if err != nil {
+		t.Fatalf("--captured-rules with RISKGATE_RULES: %v", err)
+	}
+	if said, _ := os.ReadFile(stderr); !strings.Contains(string(said), "RISKGATE_RULES set aside: --captured-rules replays under the capture's own rules") {
+		t.Errorf("not said on standard error: %q", said)
+	}
+	if got, _ := os.ReadFile(out); strings.Count(string(got), "\n") != 1 {
+		t.Errorf("decisions: %q, want one", got)
+	}
+	_, err = parse(context.Background(), []string{"replay", "--captured-rules", "--rules", "cand.yaml"})
+	if err == nil || !strings.Contains(err.Error(), "--rules: not with --captured-rules") {
+		t.Errorf("--captured-rules --rules with RISKGATE_RULES set: %v", err)
 	}
 }
 
