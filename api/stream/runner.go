@@ -76,6 +76,7 @@ type Runner struct {
 	// abandoned counts the messages of batches abandoned at shutdown,
 	// fetched and never committed (Undrained).
 	abandoned atomic.Int64
+	stopped   <-chan struct{} // Run's context's Done: closed at shutdown
 
 	// Test hooks: fetched is called for every message handed to a worker;
 	// topicEvery, when set, replaces topicCheckEvery.
@@ -166,6 +167,7 @@ func (r *Runner) Run(ctx context.Context, svc *service.Service) (err error) {
 	// finishes what is in flight.
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
+	r.stopped = ctx.Done()
 	stop := context.AfterFunc(ctx, func() {
 		t := time.AfterFunc(r.opts.ShutdownTimeout, cancelWork)
 		context.AfterFunc(work, func() { t.Stop() })
@@ -240,6 +242,13 @@ type partition struct {
 	lag       prometheus.Gauge
 	committed atomic.Int64 // the offset to resume from; -1 until known
 	highWater atomic.Int64
+	// uncommitted counts the messages decided since the partition's last
+	// commit that succeeded, whose commits failed; failedNext is the
+	// offset the last failed commit was for. A later commit covers them;
+	// else the end of the partition's generation tries once more
+	// (commitLeftovers).
+	uncommitted atomic.Int64
+	failedNext  atomic.Int64
 }
 
 // fetched notes a message fetched, and the partition's high watermark.
@@ -252,6 +261,7 @@ func (p *partition) fetched(m *kafka.Message) {
 // done notes offsets up to next (excluded) committed.
 func (p *partition) done(next, highWater int64) {
 	p.committed.Store(next)
+	p.uncommitted.Store(0)
 	if highWater > p.highWater.Load() {
 		p.highWater.Store(highWater)
 	}
@@ -345,7 +355,41 @@ fetch:
 	case <-t.C:
 		r.log.Warn("partition did not drain before the rebalance timeout; its messages in flight will be delivered again", "topic", topic, "partition", id)
 	}
+	r.commitLeftovers(work, g, p)
 	r.m.dropLag(topic, id)
+}
+
+// commitLeftovers tries once more, at the end of the partition's
+// generation, a commit that failed and that no later one covered (the
+// partition's last batch, a commit timed out at shutdown), unless the
+// shutdown budget (work) is spent. When that fails too at shutdown, the
+// messages count as left uncommitted (Undrained): they will be delivered
+// again, and the process says so rather than exiting as if it had
+// committed everything. After a rebalance that is expected, and not
+// counted.
+func (r *Runner) commitLeftovers(work context.Context, g *generation, p *partition) {
+	n := p.uncommitted.Load()
+	if n == 0 {
+		return
+	}
+	next := p.failedNext.Load()
+	err := work.Err()
+	if err == nil {
+		if err = g.commit(map[string]map[int]int64{p.topic: {p.id: next}}); err == nil {
+			p.done(next, 0)
+			r.log.Info("kafka commit retried at the end of the partition's generation", "topic", p.topic, "partition", p.id, "messages", n)
+			return
+		}
+		r.m.commitErrors.Inc()
+	}
+	select {
+	case <-r.stopped:
+	default:
+		return // a rebalance: the next owner gets them again, as expected
+	}
+	total := r.abandoned.Add(n)
+	r.log.Warn("shutdown: committing offsets failed; their messages will be delivered again",
+		"topic", p.topic, "partition", p.id, "messages", n, "abandoned_total", total, "err", err)
 }
 
 // resetOffset moves a partition whose offset is past its end to where

@@ -666,6 +666,14 @@ func (w *worker) commit() {
 			r.m.commitErrors.Inc()
 			r.warn("commit", "committing offsets failed (after a rebalance this is expected); the messages will be delivered again", "err", err)
 			w.keepLate(g)
+			for _, it := range w.batch {
+				if it.part.gen == g {
+					it.part.uncommitted.Add(1)
+				}
+			}
+			for p, l := range parts {
+				p.failedNext.Store(l.offset + 1)
+			}
 			continue
 		}
 		for p, l := range parts {
