@@ -85,9 +85,9 @@ func TestCLIFriction(t *testing.T) {
 		{[]string{"serve", "--bogus"}, "unknown flag --bogus"},
 		{[]string{"rules", "chek"}, `did you mean "check"`},
 		// A negative bound is refused, not taken as the default or as
-		// no bound at all; from the config file too.
+		// no bound at all; from the config file too, named by its line.
 		{[]string{"serve", "--store-timeout=-1s"}, "--store-timeout: -1s is negative"},
-		{[]string{"serve", "--config", neg}, "--attempt-window: -1m0s is negative"},
+		{[]string{"serve", "--config", neg}, "negative.yaml:1: attempt_window: -1m is negative; it takes 0 or more"},
 		{[]string{"serve", "--memory-max-retries=-2"}, "it takes -1 or a value of 0 or more"},
 	} {
 		out, code := run(tc.args...)
