@@ -82,6 +82,9 @@ type Options struct {
 	DialOptions []grpc.DialOption
 	// HTTPClient is used by the HTTP transport; its Timeout should be unset
 	// or longer than Timeout. Default: a client with its own transport.
+	// Redirects are never followed, whatever its CheckRedirect: riskgate
+	// sends none, so a redirect is another server answering at Target,
+	// and the call fails over (CauseRejected) naming where it pointed.
 	HTTPClient *http.Client
 }
 

@@ -44,13 +44,23 @@ func newHTTPTransport(o Options) (*httpTransport, error) {
 		// not take.
 		return nil, fmt.Errorf("client: Options.Target %q: a base URL without a query or fragment", o.Target)
 	}
-	hc := o.HTTPClient
-	if hc == nil {
+	var hc *http.Client
+	if o.HTTPClient != nil {
+		c := *o.HTTPClient // the caller's client keeps its own redirect policy
+		hc = &c
+	} else {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.TLSClientConfig = o.TLS
 		tr.MaxIdleConnsPerHost = 64 // logins are concurrent; keep their connections
 		hc = &http.Client{Transport: tr}
 	}
+	// riskgate never redirects. A redirect is something else answering at
+	// Target (a load balancer sending http:// to https://, a moved host),
+	// and following it sent the attempt, its password hash and, to the
+	// same host on another port or scheme, the bearer token where it
+	// pointed, https:// to http:// included; a 301 or 302 turned the POST
+	// into a GET, whose 405 failed every login over as "rejected".
+	hc.CheckRedirect = noRedirects
 	scoreURL, beforeURL := base.String()+"/v1/score", base.String()+"/v1/score?before_password=true"
 	if !o.Signals {
 		scoreURL += "?omit_signals=true"
@@ -198,6 +208,14 @@ func (t *httpTransport) post(ctx context.Context, url string, body, out any) err
 		return e
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode/100 == 3 {
+		// Not riskgate's answer, and not followed (noRedirects): nothing
+		// reached riskgate, and sending it again would be redirected again.
+		return &Error{
+			Cause: CauseRejected, Code: "HTTP " + strconv.Itoa(resp.StatusCode), notSent: true,
+			Msg: fmt.Sprintf("answered with a redirect to %s, which riskgate never sends: set Options.Target to the URL riskgate serves", redactLocation(resp.Header.Get("Location"))),
+		}
+	}
 	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	if err != nil {
 		return netError(err)
@@ -212,6 +230,30 @@ func (t *httpTransport) post(ctx context.Context, url string, body, out any) err
 		return nil
 	}
 	return statusError(resp.StatusCode, answer)
+}
+
+// noRedirects is the HTTP client's CheckRedirect: a 3xx answer is the
+// answer.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// redactLocation is a Location header fit for an error that is logged:
+// quoted, without its user information, query and fragment, and short.
+func redactLocation(loc string) string {
+	if loc == "" {
+		return "nowhere (no Location)"
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		return "an unreadable Location"
+	}
+	if u.User != nil {
+		u.User = url.User("xxxxx")
+	}
+	if u.RawQuery != "" || u.ForceQuery {
+		u.RawQuery, u.ForceQuery = "redacted", false
+	}
+	u.Fragment, u.RawFragment = "", ""
+	return fmt.Sprintf("%.200q", u.String())
 }
 
 // statusError classifies an HTTP error answer, with riskgate's JSON error
