@@ -54,7 +54,9 @@ type Options struct {
 	Token string
 	// TLS secures the connection; nil is plain text (gRPC) or what the URL
 	// says (HTTP: an https:// URL verifies riskgate against the system's
-	// roots; an http:// URL with TLS set is refused). Sending a Token in
+	// roots; an http:// URL with TLS set is refused, and so is TLS with
+	// HTTPClient, whose transport is used as it is: put the configuration
+	// in its Transport). Sending a Token in
 	// plain text is only wise on loopback or inside an encrypted network.
 	// A plain-text gRPC call to a server that speaks TLS fails over
 	// (unavailable) with an error saying so, found by a TLS handshake the
@@ -162,6 +164,12 @@ func New(opts Options) (*Client, error) {
 		return nil, fmt.Errorf("client: Options.TLS: set, but Options.Target %q is plain http: use https://", opts.Target)
 	}
 	if strings.HasPrefix(opts.Target, "http://") || strings.HasPrefix(opts.Target, "https://") {
+		if opts.TLS != nil && opts.HTTPClient != nil {
+			// The caller's client dials with its own transport: TLS would
+			// be dropped, silently, and a private CA or a client
+			// certificate with it.
+			return nil, errors.New("client: Options.TLS: set with Options.HTTPClient, whose transport is used as it is: set the TLS configuration in its Transport (http.Transport's TLSClientConfig), or leave HTTPClient unset")
+		}
 		c.t, err = newHTTPTransport(opts)
 	} else {
 		c.t, err = newGRPCTransport(opts)

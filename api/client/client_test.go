@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -296,6 +297,9 @@ func TestOptions(t *testing.T) {
 		{"url with an empty query", client.Options{Target: "http://riskgate:8080/?", Failover: client.Deny}, "without a query"},
 		{"url with a fragment", client.Options{Target: "https://riskgate/api#v1", Failover: client.Deny}, "without a query or fragment"},
 		{"tls over http", client.Options{Target: "http://riskgate:8080", Failover: client.Deny, TLS: &tls.Config{}}, "Options.TLS"},
+		// The caller's client would dial without it: a private CA, a
+		// client certificate, dropped without a word.
+		{"tls with an http client", client.Options{Target: "https://riskgate:8443", Failover: client.Deny, TLS: &tls.Config{}, HTTPClient: &http.Client{}}, "Options.HTTPClient"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
