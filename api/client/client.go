@@ -60,7 +60,9 @@ type Options struct {
 	// plain text is only wise on loopback or inside an encrypted network.
 	// A plain-text gRPC call to a server that speaks TLS fails over
 	// (unavailable) with an error saying so, found by a TLS handshake the
-	// client tries on that failure, at most every 30 seconds.
+	// client tries on that failure, at most every 30 seconds; an http://
+	// Target answered by riskgate's TLS listener fails over (rejected)
+	// with an error saying so too.
 	TLS *tls.Config
 	// Tenant is the tenant of attempts that name none.
 	Tenant string

@@ -225,7 +225,7 @@ func (t *httpTransport) post(ctx context.Context, url string, body, out any) err
 			return nil
 		}
 		if err := json.Unmarshal(answer, out); err != nil {
-			return &Error{Cause: CauseServerError, Code: strconv.Itoa(resp.StatusCode), Msg: "reading the answer: " + err.Error(), Err: err}
+			return &Error{Cause: CauseServerError, Code: "HTTP " + strconv.Itoa(resp.StatusCode), Msg: "reading the answer: " + err.Error(), Err: err}
 		}
 		return nil
 	}
@@ -256,6 +256,14 @@ func redactLocation(loc string) string {
 	return fmt.Sprintf("%.200q", u.String())
 }
 
+// goPlainToTLS begins the answer of Go's HTTPS server to a plain-text
+// request, and httpTLSHint is what the client says of it: "Bad Request"
+// alone left an http:// Target for a riskgate serving TLS unexplained,
+// every login failed over as refused.
+var goPlainToTLS = []byte("Client sent an HTTP request to an HTTPS server")
+
+const httpTLSHint = "the server speaks TLS: use an https:// Options.Target (Bad Request: Client sent an HTTP request to an HTTPS server)"
+
 // statusError classifies an HTTP error answer, with riskgate's JSON error
 // when there is one (a proxy in between may answer with anything).
 func statusError(status int, body []byte) *Error {
@@ -269,6 +277,10 @@ func statusError(status int, body []byte) *Error {
 		if e.Code == "CANCELED" {
 			e.Code = "CANCELLED"
 		}
+	} else if status == http.StatusBadRequest && bytes.HasPrefix(body, goPlainToTLS) {
+		// What Go's TLS listener (riskgate's) answers a plain-text
+		// request: the gRPC transport says as much (tlsHint).
+		e.Msg = httpTLSHint
 	} else {
 		e.Msg = http.StatusText(status)
 	}
