@@ -298,18 +298,22 @@ func (h *Handler) attempt(r *http.Request) (Attempt, error) {
 }
 
 // clientIP reads Kratos' ip_address, which carries the connection's port
-// when no proxy header named the client ("127.0.0.1:34308", "[::1]:443").
+// when no proxy header named the client ("127.0.0.1:34308", "[::1]:443"),
+// and then, for a link-local IPv6 client, the zone of the interface it
+// came in on ("[fe80::1%eth0]:443"). The zone is dropped as the port is:
+// it names Kratos' interface, nothing of the person, and riskgate refuses
+// an address with one, which answered every such login with OnError.
 func clientIP(s string) (string, error) {
 	if s == "" {
 		return "", errors.New("kratoshook: body: ip: empty (is session.devices in the template?)")
 	}
 	if a, err := netip.ParseAddr(s); err == nil {
-		return a.Unmap().String(), nil
+		return a.Unmap().WithZone("").String(), nil
 	}
 	host, _, err := net.SplitHostPort(s)
 	if err == nil {
 		if a, err := netip.ParseAddr(host); err == nil {
-			return a.Unmap().String(), nil
+			return a.Unmap().WithZone("").String(), nil
 		}
 	}
 	return "", fmt.Errorf("kratoshook: body: ip: not an address: %.64q", s)

@@ -366,3 +366,27 @@ func TestStepUpAllowWarns(t *testing.T) {
 		}
 	}
 }
+
+// TestClientIP: Kratos' ip_address as riskgate takes it. A link-local
+// client's connection address carries its zone ("[fe80::1%eth0]:443"),
+// which riskgate refuses: the hook answered every such login with OnError.
+func TestClientIP(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"81.2.69.160", "81.2.69.160"},
+		{"127.0.0.1:34308", "127.0.0.1"},
+		{"[2001:db8::7]:443", "2001:db8::7"},
+		{"::ffff:81.2.69.160", "81.2.69.160"},
+		{"[::ffff:81.2.69.160]:443", "81.2.69.160"},
+		{"fe80::1%eth0", "fe80::1"},
+		{"[fe80::1%eth0]:443", "fe80::1"},
+		{"", ""},
+		{"not-an-address", ""},
+		{"not-an-address:443", ""},
+	}
+	for _, tc := range cases {
+		got, err := clientIP(tc.in)
+		if got != tc.want || (err != nil) != (tc.want == "") {
+			t.Errorf("clientIP(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
