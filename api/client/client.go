@@ -51,6 +51,8 @@ type Options struct {
 	// Timeout bounds each call, retries included. Default DefaultTimeout.
 	Timeout time.Duration
 	// Token is the scoring bearer token, when riskgate requires one.
+	// Surrounding white space is dropped, as riskgate drops it from its
+	// token files: a token read from a file usually ends in a newline.
 	Token string
 	// TLS secures the connection; nil is plain text (gRPC) or what the URL
 	// says (HTTP: an https:// URL verifies riskgate against the system's
@@ -142,6 +144,14 @@ func New(opts Options) (*Client, error) {
 	}
 	if opts.Timeout < 0 || opts.MaxTries < 0 || opts.Breaker.Failures < 0 || opts.Breaker.OpenFor < 0 {
 		return nil, errors.New("client: Options: Timeout, MaxTries and Breaker values must not be negative")
+	}
+	// A newline a header cannot carry failed every call (gRPC INTERNAL,
+	// an HTTP transport error retried), counted against riskgate's health
+	// until the breaker opened: every login failed over, and the logs
+	// blamed riskgate.
+	opts.Token = strings.TrimSpace(opts.Token)
+	if strings.ContainsFunc(opts.Token, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return nil, errors.New("client: Options.Token: holds a control character (a line break?), which no header can carry")
 	}
 	if opts.Timeout == 0 {
 		opts.Timeout = DefaultTimeout

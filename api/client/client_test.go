@@ -299,6 +299,9 @@ func TestOptions(t *testing.T) {
 		{"tls over http", client.Options{Target: "http://riskgate:8080", Failover: client.Deny, TLS: &tls.Config{}}, "Options.TLS"},
 		// The caller's client would dial without it: a private CA, a
 		// client certificate, dropped without a word.
+		// Never sent (no header carries it): every call failed, as
+		// riskgate's fault. The error names the option, not the token.
+		{"token with a line break", client.Options{Target: "127.0.0.1:9090", Failover: client.Deny, Token: "scoring\ntoken"}, "Options.Token: holds a control character"},
 		{"tls with an http client", client.Options{Target: "https://riskgate:8443", Failover: client.Deny, TLS: &tls.Config{}, HTTPClient: &http.Client{}}, "Options.HTTPClient"},
 	}
 	for _, tc := range cases {
@@ -347,5 +350,32 @@ func TestHostileFields(t *testing.T) {
 		if st := c.Stats(); st.FailoverTotal() != 0 || len(st.ReportFailures) != 0 {
 			t.Errorf("%s: %+v", tr.name, st)
 		}
+	}
+}
+
+// TestTokenFromFile: a scoring token read from a file as it is, newline
+// and all (echo, a Kubernetes secret made from a file), is the token
+// riskgate reads from the same file, which it trims. Sent with the
+// newline, it failed every call on both transports (gRPC INTERNAL, an
+// HTTP transport error), counted against riskgate until the breaker
+// opened: every login failed over.
+func TestTokenFromFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "scoring-token")
+	if err := os.WriteFile(file, []byte("scoring-token-0123456789abcdef\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	token, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := clienttest.Start(t, "--scoring-token-file", file)
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			c := newClient(t, client.Options{Target: tr.target(s), Token: string(token)})
+			d, err := c.AfterPassword(context.Background(), client.Attempt{UserID: "u-token", Username: "tina", IP: "81.2.69.160"}, client.PasswordOK)
+			if err != nil || d.Failover {
+				t.Fatalf("decision %+v, err %v; want riskgate's", d, err)
+			}
+		})
 	}
 }
