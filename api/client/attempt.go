@@ -38,7 +38,8 @@ type Attempt struct {
 	// otherwise, and a refused attempt is never judged.
 	Username string
 	// IP is the address of the person logging in (not of a proxy in
-	// between). Required.
+	// between). Required. A link-local address is sent without its zone
+	// ("fe80::1%eth0" as "fe80::1"), which riskgate refuses.
 	IP string
 	// UserAgent is the browser's User-Agent header.
 	UserAgent string
@@ -139,13 +140,21 @@ type FieldError struct {
 
 func (e *FieldError) Error() string { return "client: " + e.Field + ": " + e.Msg }
 
-// check catches what would certainly be refused, without a round trip.
+// check catches what would certainly be refused, without a round trip,
+// and drops the zone of a link-local address ("fe80::1%eth0", as a
+// net.Conn's RemoteAddr gives it): it names an interface of the identity
+// server's, nothing of the person logging in, and riskgate refuses an
+// address with one, which failed such logins over unjudged.
 func (a *Attempt) check() error {
 	if a.IP == "" {
 		return &FieldError{Field: "ip", Msg: "required"}
 	}
-	if _, err := netip.ParseAddr(a.IP); err != nil {
+	addr, err := netip.ParseAddr(a.IP)
+	if err != nil {
 		return &FieldError{Field: "ip", Msg: fmt.Sprintf("not an IPv4 or IPv6 address: %q", a.IP)}
+	}
+	if addr.Zone() != "" {
+		a.IP = addr.WithZone("").String()
 	}
 	return nil
 }

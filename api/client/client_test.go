@@ -379,3 +379,26 @@ func TestTokenFromFile(t *testing.T) {
 		})
 	}
 }
+
+// TestLinkLocalAddress: a link-local client's address as a net.Conn gives
+// it, with its zone, is judged, and so is the outcome of a failover for
+// it: riskgate refuses an address with a zone, which failed every such
+// login over unjudged (and refused its failover's outcome).
+func TestLinkLocalAddress(t *testing.T) {
+	down := newClient(t, client.Options{Target: refusedAddr(t), Failover: client.Allow, Timeout: time.Second})
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			c := newClient(t, client.Options{Target: tr.target(shared), Tenant: fmt.Sprintf("link-local-%s-%d", tr.name, time.Now().UnixNano())})
+			a := client.Attempt{UserID: "u-ll", Username: "lola", IP: "fe80::1%eth0"}
+			for _, r := range []client.Result{client.PasswordOK, client.PasswordBad} {
+				if d, err := c.AfterPassword(context.Background(), a, r); err != nil || d.Failover {
+					t.Errorf("%v: decision %+v, err %v; want riskgate's", r, d, err)
+				}
+			}
+			d, _ := down.AfterPassword(context.Background(), a, client.PasswordBad)
+			if err := c.LoginFailed(context.Background(), d); !d.Failover || err != nil {
+				t.Errorf("the failover's outcome (%+v): %v", d, err)
+			}
+		})
+	}
+}
