@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -43,11 +44,20 @@ func (c *replayCmd) Run(ctx context.Context) error {
 	// The rules in force are the replay's own, so that a capture's rules
 	// records can swap them (--captured-rules).
 	inForce := replay.NewCapturedRules(nil)
-	n, err := node.New(ctx, node.Config{EngineConfig: c.EngineConfig}, node.WithLogger(log),
+	nodeOpts := []node.Option{node.WithLogger(log),
 		node.WithEngine(func(o *engine.Options) {
 			o.NewID = engine.SeededIDs(c.Seed)
 			o.Rules = inForce
-		}))
+		})}
+	if c.HMACSecretFile == "" && os.Getenv("RISKGATE_HMAC_SECRET") == "" {
+		// The engine signs every decision id with the secret
+		// (engine/decisionid.go): the node's random default made the
+		// ids, and so the output, differ from run to run whatever
+		// --seed said. The replay's state lives and dies with it, so a
+		// secret made from the seed keys nothing that outlives it.
+		nodeOpts = append(nodeOpts, node.WithSecret(seededSecret(c.Seed)))
+	}
+	n, err := node.New(ctx, node.Config{EngineConfig: c.EngineConfig}, nodeOpts...)
 	if err != nil {
 		return err
 	}
@@ -113,4 +123,11 @@ func (c *replayCmd) Run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// seededSecret is the HMAC secret of a replay given none: the same for
+// the same --seed, so that its decision ids are.
+func seededSecret(seed uint64) []byte {
+	sum := sha256.Sum256(fmt.Appendf(nil, "riskgate replay secret %d", seed))
+	return sum[:]
 }
