@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"time"
@@ -85,7 +86,13 @@ func (c *simulateCmd) Run(ctx context.Context) error {
 		defer f.Close()
 		w = f
 	}
-	if err := out.WriteJSONL(w); err != nil {
+	// Writing a large stream takes seconds (a million lines, a gigabyte):
+	// a SIGINT or SIGTERM then stops it as it stops the generation, rather
+	// than being answered with the whole file and exit status 0.
+	if err := out.WriteJSONL(ctxWriter{ctx, w}); err != nil {
+		if w != os.Stdout {
+			removePartial(w)
+		}
 		return err
 	}
 	if w != os.Stdout {
@@ -107,4 +114,26 @@ func (c *simulateCmd) Run(ctx context.Context) error {
 		fmt.Fprintf(os.Stderr, "%-22s %8d\n", name, counts[l])
 	}
 	return nil
+}
+
+// ctxWriter fails its writes once ctx is done.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
+}
+
+// removePartial removes an --out file whose writing stopped: the lines
+// written are in time order and would replay as a stream that merely
+// ended early. Not a FIFO or a device someone reads from.
+func removePartial(f *os.File) {
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+		_ = os.Remove(f.Name())
+	}
 }
