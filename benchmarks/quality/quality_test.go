@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"os"
 	"strings"
 	"testing"
 
@@ -113,4 +114,37 @@ func TestHijackBlindSpots(t *testing.T) {
 			t.Errorf("seed %d: session hijacks stopped %.2f%% (measured: %v), want all", c.Seed, v*100, ok)
 		}
 	}
+}
+
+// TestKnownDeviceOnAVPNAbroad runs the busy offices of seeds 11 and 12,
+// where one VPN user's own laptop, the right password typed, logged in
+// through an exit in a country new to them, far from their last login,
+// at an unusual hour. Every rule that matched only scores, but their sum
+// (anonymous-network-new counting the new country too) was the deny
+// threshold: the user was denied. It must be stepped up at most (the
+// known-device target). About 6 s: RISKGATE_QUALITY_MATRIX=1 runs it
+// (.ci/run does), never under the race detector.
+func TestKnownDeviceOnAVPNAbroad(t *testing.T) {
+	if raceEnabled || os.Getenv("RISKGATE_QUALITY_MATRIX") == "" {
+		t.Skip("set RISKGATE_QUALITY_MATRIX=1 to run the busy offices of seeds 11 and 12 (about 6 s; not under -race)")
+	}
+	base := options{sim: simulator.DefaultConfig(), geoDir: t.TempDir()}
+	if rules := os.Getenv("RISKGATE_QUALITY_RULES"); rules != "" {
+		base.rules = []string{rules} // to see it fail on other rules
+	}
+	cells, err := runMatrix(context.Background(), base, []uint64{11, 12}, []size{{Users: 2000, Days: 14, Office: true}}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range figures {
+		f := &figures[i]
+		if f.name != "known-device successful logins denied" {
+			continue
+		}
+		if st := f.stats(cells); st.N != 2 || st.Worst != 0 {
+			t.Errorf("%s: worst run %s over %d runs, want 0 over 2", f.name, f.format(st.Worst), st.N)
+		}
+		return
+	}
+	t.Fatal("no known-device figure")
 }
