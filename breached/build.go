@@ -113,6 +113,9 @@ func Build(ctx context.Context, out string, inputs []Input, opt BuildOptions) (*
 	if err := refuseInputAsOut(out, sources); err != nil {
 		return nil, err
 	}
+	if err := checkOut(out); err != nil {
+		return nil, err
+	}
 	sc := &scanner{
 		sources:    sources,
 		formats:    make([]Format, len(sources)),
@@ -232,6 +235,43 @@ func refuseInputAsOut(out string, sources []source) error {
 		}
 	}
 	return nil
+}
+
+// checkOut refuses, before anything is read, an output the filter cannot
+// be renamed onto or whose folder cannot take it. The rename replaced
+// whatever was there: a device (--out /dev/null, run as root, took
+// /dev/null away from the host) or a FIFO; and a folder, a missing folder
+// or a read-only one failed only once every input was read, minutes into
+// a full-size build. A link is replaced by the filter, as a file is.
+func checkOut(out string) error {
+	if fi, err := os.Lstat(out); err == nil {
+		switch {
+		case fi.IsDir():
+			return fmt.Errorf("breached: build: the output %s is a folder: name the filter file to write in it", out)
+		case !fi.Mode().IsRegular() && fi.Mode()&os.ModeSymlink == 0:
+			return fmt.Errorf("breached: build: the output %s is not a regular file (%s): writing the filter would replace it", out, fileKind(fi.Mode()))
+		}
+	}
+	// The filter is written beside out, then renamed: try that folder now.
+	f, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("breached: build: the output %s cannot be written: %w", out, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// fileKind names what a file that is not a regular one is.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return "a special file"
 }
 
 func (o *BuildOptions) normalise() error {
