@@ -89,6 +89,7 @@ func parse(ctx context.Context, args []string) (run func() error, err error) {
 		kong.Description(serveflags.Description),
 		kong.Vars{"version": versionString()},
 		kong.BindTo(ctx, (*context.Context)(nil)),
+		serveflags.MapOnce,
 	)
 	if err != nil {
 		return nil, err

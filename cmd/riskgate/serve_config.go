@@ -196,6 +196,9 @@ func loadConfig(path string, keys map[*kong.Flag]configKey) (*configFile, error)
 			}
 			seen[k.Value] = k.Line
 			if fl, ok := byKey[key]; ok {
+				if k2, line, first, dup := mappingTwice(v); dup {
+					return fmt.Errorf("config %s:%d: %s: %s given twice (first at line %d)", path, line, key, k2, first)
+				}
 				val, err := nodeValue(v, fl)
 				if err != nil {
 					return fmt.Errorf("config %s:%d: %s: %w", path, v.Line, key, err)
@@ -225,6 +228,24 @@ func loadConfig(path string, keys map[*kong.Flag]configKey) (*configFile, error)
 		return nil, err
 	}
 	return cf, nil
+}
+
+// mappingTwice finds a key given twice in a flag's mapping (two lists
+// named deny under geoip.ip_lists), and the lines of both: as a Go map
+// the last would replace the first, and its file would never be read.
+func mappingTwice(n *yaml.Node) (key string, line, first int, dup bool) {
+	if n.Kind != yaml.MappingNode {
+		return "", 0, 0, false
+	}
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if first, dup := seen[k.Value]; dup {
+			return k.Value, k.Line, first, true
+		}
+		seen[k.Value] = k.Line
+	}
+	return "", 0, 0, false
 }
 
 // nodeValue turns a YAML value into what kong's mapper for the flag

@@ -61,7 +61,7 @@ func init() {
 
 func build() built {
 	c := &CLI{}
-	p, err := kong.New(c, kong.Name(Name), kong.Description(Description))
+	p, err := kong.New(c, kong.Name(Name), kong.Description(Description), MapOnce)
 	return built{c, p, err}
 }
 
