@@ -265,7 +265,7 @@ func checkOut(out string) error {
 func fileKind(m os.FileMode) string {
 	switch {
 	case m&os.ModeNamedPipe != 0:
-		return "a FIFO"
+		return "a FIFO or a pipe"
 	case m&os.ModeSocket != 0:
 		return "a socket"
 	case m&os.ModeDevice != 0:

@@ -51,6 +51,13 @@ func expandInputs(inputs []Input, partial bool) ([]source, []Format, error) {
 			return nil, nil, err
 		}
 		formats[i] = in.Format
+		if !st.IsDir() && !st.Mode().IsRegular() {
+			// The build reads a file more than once (a sample sizes the
+			// filter, a second pass counts tiers), which a pipe cannot
+			// give; a FIFO's open blocked for ever, and a device's size
+			// of 0 sized a filter of +Inf entries (a panic).
+			return nil, nil, fmt.Errorf("%s: not a regular file (%s): the build reads its inputs more than once; save it to a file first", in.Path, fileKind(st.Mode()))
+		}
 		if !st.IsDir() {
 			out = append(out, source{path: in.Path, input: i, prefix: rangePrefix(filepath.Base(in.Path)), format: in.Format, size: st.Size()})
 			continue
