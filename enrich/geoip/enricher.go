@@ -87,6 +87,12 @@ type Enricher struct {
 	reloads        atomic.Uint64
 	reloadFailures atomic.Uint64
 	closeOnce      sync.Once
+
+	// reloadMu serialises reloads: a SIGHUP's (Reload) and the watch's
+	// ran side by side, and the last to finish was swapped in, though it
+	// may have read the file before the other: the version the file no
+	// longer holds stayed in use, and the watch never read the file again.
+	reloadMu sync.Mutex
 }
 
 // slot holds the database currently in use for one configured file.
@@ -134,11 +140,10 @@ func New(opts Options) (*Enricher, error) {
 			files = append(files, file{p, g.role})
 		}
 	}
-	open := opts.open
-	if open == nil {
-		open = openDatabase
+	if e.opts.open == nil {
+		e.opts.open = openDatabase
 	}
-	dbs, err := openAll(files, func(f file) (*database, error) { return open(f.path, f.role, opts.SnapshotDir) })
+	dbs, err := openAll(files, func(f file) (*database, error) { return e.open(f.path, f.role, opts.SnapshotDir) })
 	if err != nil {
 		return nil, err
 	}
@@ -169,6 +174,11 @@ func New(opts Options) (*Enricher, error) {
 		}
 	}
 	return e, nil
+}
+
+// open opens one database (Options.open, for tests; else openDatabase).
+func (e *Enricher) open(path string, role Role, snapshotDir string) (*database, error) {
+	return e.opts.open(path, role, snapshotDir)
 }
 
 // file is one configured database file and the role it serves.
@@ -324,10 +334,12 @@ func (e *Enricher) reverted(path string) {
 }
 
 func (e *Enricher) reload(path string) error {
+	e.reloadMu.Lock()
+	defer e.reloadMu.Unlock()
 	var errs []error
 	for _, s := range e.byPath[path] {
 		start := time.Now()
-		d, err := openDatabase(path, s.role, e.opts.SnapshotDir)
+		d, err := e.open(path, s.role, e.opts.SnapshotDir)
 		ev := ReloadEvent{Path: path, Role: s.role, Err: err}
 		s.failing.Store(err != nil)
 		if err != nil {
