@@ -3,6 +3,7 @@ package breached
 import (
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,6 +24,12 @@ type Live struct {
 
 	reloads  atomic.Uint64
 	refusals metricset.Refusals
+
+	// mu serialises reloads: a SIGHUP's (Reload) and the watch's ran side
+	// by side, and the last to finish was swapped in, though it may have
+	// read the file before the other: the filter the file no longer holds
+	// stayed in use, and the watch never read the file again.
+	mu sync.Mutex
 }
 
 // LiveOptions configure OpenLive.
@@ -32,6 +39,9 @@ type LiveOptions struct {
 	// Poll and Debounce tune the file watch (see internal/filewatch);
 	// zero values take its defaults.
 	Poll, Debounce time.Duration
+
+	// open opens the file (nil: Open; tests replace it).
+	open func(path string, opt OpenOptions) (*Filter, error)
 }
 
 // retireAfter is how long a replaced filter stays mapped: a lookup takes
@@ -43,7 +53,10 @@ func OpenLive(path string, opt LiveOptions) (*Live, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
-	f, err := Open(path, opt.OpenOptions)
+	if opt.open == nil {
+		opt.open = Open
+	}
+	f, err := opt.open(path, opt.OpenOptions)
 	if err != nil {
 		return nil, err
 	}
@@ -60,8 +73,10 @@ func OpenLive(path string, opt LiveOptions) (*Live, error) {
 }
 
 func (l *Live) reload() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	start := time.Now()
-	f, err := Open(l.path, l.opt.OpenOptions)
+	f, err := l.opt.open(l.path, l.opt.OpenOptions)
 	if l.refusals.Record(err) != nil {
 		l.log.Error("breached-password filter reload failed; keeping the previous one", "path", l.path, "err", err)
 		return err
