@@ -3,8 +3,10 @@
 package breached
 
 import (
+	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/riskgate/riskgate/internal/fifotest"
@@ -28,6 +30,13 @@ func TestFIFORefused(t *testing.T) {
 		}},
 		{"ReadInfo", func() error { _, err := ReadInfo(fifo, false); return err }},
 	} {
-		t.Run(tc.name, func(t *testing.T) { fifotest.Refused(t, tc.name, fifo, tc.open) })
+		t.Run(tc.name, func(t *testing.T) {
+			var err error
+			fifotest.Refused(t, tc.name, fifo, func() error { err = tc.open(); return err })
+			// Named once: ReadInfo (breached info, verify) said "open F: open F:".
+			if n := strings.Count(fmt.Sprint(err), fifo); n != 1 {
+				t.Errorf("%s: %v names %s %d times, want once", tc.name, err, fifo, n)
+			}
+		})
 	}
 }

@@ -143,6 +143,9 @@ func Open(path string, opt OpenOptions) (*Filter, error) {
 func ReadInfo(path string, verify bool) (Info, error) {
 	b, unmap, err := mapFile(path)
 	if err != nil {
+		if _, ok := errors.AsType[*fs.PathError](err); ok {
+			return Info{}, fmt.Errorf("breached: %w", err) // it names the path, as Open's
+		}
 		return Info{}, fmt.Errorf("breached: open %s: %w", path, err)
 	}
 	if unmap != nil {
