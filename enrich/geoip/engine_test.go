@@ -202,7 +202,10 @@ func TestAnonymityRules(t *testing.T) {
 		include  []string
 		exclude  []string
 	}{
-		{"hosting network, known device", newYork, "3.5.1.1", "laptop-1", engine.ActionAllow, []string{"new-network", "anonymous-network-new"}, []string{"hosting-new-device"}},
+		// A new network counts for anonymous-network-new only from a
+		// device the user has not used: the user's own laptop on a VPN or
+		// a cloud desktop is scored by new-network alone.
+		{"hosting network, known device", newYork, "3.5.1.1", "laptop-1", engine.ActionAllow, []string{"new-network"}, []string{"hosting-new-device", "anonymous-network-new"}},
 		{"hosting network, new device", newYork, "3.5.1.1", "vps-1", engine.ActionStepUp, []string{"hosting-new-device", "anonymous-network-new", "new-device"}, nil},
 		{"hosting network over IPv6, new device", newYork, "2600:1f00::5", "vps-1", engine.ActionStepUp, []string{"hosting-new-device"}, nil},
 		{"allow-listed hosting, new device", newYork, "3.5.140.7", "laptop-2", engine.ActionAllow, []string{"new-device"}, []string{"hosting-new-device", "anonymous-network-new"}},
