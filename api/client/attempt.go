@@ -23,7 +23,8 @@ type Attempt struct {
 	// AttemptID is the idempotency key of this scoring call: a retry with
 	// the same id gets the first decision back. Generated when empty. The
 	// two-point helpers send AttemptID+":before" and AttemptID+":after",
-	// since they score the same login twice.
+	// since they score the same login twice: with them it may be 249
+	// bytes long, else 256.
 	AttemptID string
 	// Time of the attempt; riskgate's clock when zero.
 	Time time.Time

@@ -253,11 +253,18 @@ func suffixed(id, suffix string) string {
 // awaits no outcome (AfterPassword's does).
 func (c *Client) score(ctx context.Context, a *Attempt, attemptID string, r Result, before bool) (Decision, error) {
 	start := time.Now()
-	if err := a.check(); err != nil {
+	bad := a.check()
+	if bad == nil && len(attemptID) > maxIDLen {
+		// BeforePassword and AfterPassword add their suffix to the
+		// caller's id: riskgate would refuse the call, and every such
+		// login failed over with an error naming no cause of the caller's.
+		bad = &FieldError{Field: "attempt_id", Msg: fmt.Sprintf("%d bytes sent, at most %d: %d before the :before and :after that BeforePassword and AfterPassword add", len(attemptID), maxIDLen, maxIDLen-len(":before"))}
+	}
+	if bad != nil {
 		d := c.failover(CauseRejected, a, r)
 		d.before = before
 		c.scored(start, 0, &d)
-		return d, err
+		return d, bad
 	}
 	if attemptID == "" {
 		attemptID = newAttemptID(start)

@@ -232,6 +232,9 @@ func TestRejected(t *testing.T) {
 			{name: "no token", attempt: client.Attempt{IP: "81.2.69.160"}, code: "UNAUTHENTICATED", sent: true, wantError: true},
 			{name: "bad field", token: "scoring-token-0123456789abcdef", attempt: client.Attempt{IP: "81.2.69.160", Attributes: tooMany}, field: "attributes", code: "INVALID_ARGUMENT", sent: true, wantError: true},
 			{name: "bad ip, not sent", token: "scoring-token-0123456789abcdef", attempt: client.Attempt{IP: "81.2.69.999"}, field: "ip", wantError: true},
+			// 250 bytes, 257 with BeforePassword's ":before": refused here,
+			// not by riskgate.
+			{name: "attempt id too long with its suffix, not sent", token: "scoring-token-0123456789abcdef", attempt: client.Attempt{IP: "81.2.69.160", AttemptID: strings.Repeat("a", 250)}, field: "attempt_id", wantError: true},
 		}
 		for _, tc := range cases {
 			t.Run(tr.name+"/"+tc.name, func(t *testing.T) {
