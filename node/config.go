@@ -51,7 +51,7 @@ type Config struct {
 
 	RulesWatch    bool          `help:"Reload the rule files when they change." default:"true" negatable:"" group:"Rules"`
 	RulesDebounce time.Duration `help:"How long rule file changes must settle before a reload. 0: the default, 250ms." default:"250ms" group:"Rules"`
-	RulesPoll     time.Duration `help:"How often to compare the rule files for changes, besides file notifications (negative, such as -1s: never)." default:"1m" group:"Rules"`
+	RulesPoll     time.Duration `help:"How often to compare the rule files for changes, besides file notifications (negative, written --rules-poll=-1s: never)." default:"1m" group:"Rules"`
 	MaxClockSkew  time.Duration `help:"Reject attempts dated further in the future than this (0 disables the check)." default:"5m"`
 
 	// TLSWatch re-reads the TLS files when they change on disk (SIGHUP
@@ -102,7 +102,7 @@ type GeoIPConfig struct {
 	TorExits         string            `name:"tor-exits" yaml:"tor_exits" group:"GeoIP" help:"Tor exit addresses, one per line (the Tor Project's bulk exit list): sets ip.tor." placeholder:"FILE" env:"RISKGATE_TOR_EXITS"`
 	HostingASNs      string            `name:"hosting-asns" yaml:"hosting_asns" group:"GeoIP" help:"More hosting/datacenter AS numbers, one per line, added to the built-in list: sets asn.hosting." placeholder:"FILE" env:"RISKGATE_HOSTING_ASNS"`
 	NoBuiltinHosting bool              `name:"no-builtin-hosting-asns" yaml:"no_builtin_hosting_asns" group:"GeoIP" help:"Use only --hosting-asns, not the built-in list of cloud and hosting ASNs." env:"RISKGATE_NO_BUILTIN_HOSTING_ASNS"`
-	Poll             time.Duration     `name:"geoip-poll" yaml:"poll" group:"GeoIP" help:"serve: how often to stat the databases and lists for changes, besides file notifications (negative, such as -1s: never)." default:"1m" env:"RISKGATE_GEOIP_POLL"`
+	Poll             time.Duration     `name:"geoip-poll" yaml:"poll" group:"GeoIP" help:"serve: how often to stat the databases and lists for changes, besides file notifications (negative, written --geoip-poll=-1s: never)." default:"1m" env:"RISKGATE_GEOIP_POLL"`
 }
 
 // HTTPConfig is the HTTP/JSON listener.
