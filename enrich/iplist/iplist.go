@@ -263,16 +263,29 @@ func (e *Enricher) update(changed []*source) error {
 		} else {
 			bit := uint64(1) << s.bit
 			or := func(v uint64, _ bool) (uint64, bool) { return v | bit, false }
+			var lineNo, masked int
+			var first string // the first prefix with host bits set, where
 			mtime, err = readLines(s.path, func(line string) error {
-				p, ok, err := ParseLine(line)
+				lineNo++
+				p, hostBits, ok, err := parseLine(line)
 				if ok {
 					direct.Modify(p, or)
 					n++
+					if hostBits {
+						if masked++; masked == 1 {
+							first = fmt.Sprintf("%s:%d: %s read as %s", s.path, lineNo, strings.TrimSpace(strings.SplitN(line, "#", 2)[0]), p)
+						}
+					}
 				} else if err == nil {
 					comment(line)
 				}
 				return err
 			})
+			if err == nil && masked > 0 {
+				// Taken as their network, as documented; but a typo
+				// ("/2" for "/24") lists a quarter of the addresses.
+				e.log.Warn("ip list: prefixes with host bits set, each read as its network; check the prefix lengths", "list", s.name, "path", s.path, "lines", masked, "first", first)
+			}
 		}
 		if err == nil && n == 0 && !commented && s.loaded && s.entries > 0 {
 			err = fmt.Errorf("%s: %w; the %d entries loaded stay", s.path, ErrEmpty, s.entries)

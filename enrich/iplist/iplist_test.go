@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/internal/syncbuf"
 )
 
 var discard = slog.New(slog.DiscardHandler)
@@ -293,6 +294,45 @@ func TestListDeleted(t *testing.T) {
 	for deadline := time.Now().Add(time.Minute); failing() || !in("172.16.1.1"); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("timed out waiting for the new list")
+		}
+	}
+}
+
+// TestHostBitsWarned: a prefix with host bits set is read as its network,
+// as documented, and the load warns naming the file, the first such line
+// and how many: "81.2.69.1/2", a typo for /24, lists a quarter of the IPv4
+// space, and nothing said so. A list without one warns of nothing.
+func TestHostBitsWarned(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, data string
+		want       []string // in the warning; none: no warning
+	}{
+		{"typo.txt", "# office\n81.2.69.1/2\n10.0.0.0/8\n192.0.2.7/24 # gateway\n", []string{
+			"lines=2", `typo.txt:2: 81.2.69.1/2 read as 64.0.0.0/2`}},
+		{"clean.txt", "81.2.69.0/24\n192.0.2.7\n2001:db8::/32\n", nil},
+	} {
+		var logs syncbuf.Buffer
+		e, err := New(Options{Lists: map[string]string{"deny": writeFile(t, dir, tc.name, tc.data)}, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Close()
+		if got, _ := e.Lookup(netip.MustParseAddr("64.1.2.3")); tc.want != nil && !slices.Contains(got, "deny") {
+			t.Errorf("%s: 64.1.2.3 not in the list read as 64.0.0.0/2: %v", tc.name, got)
+		}
+		out := logs.String()
+		warned := strings.Contains(out, "prefixes with host bits set")
+		switch {
+		case tc.want == nil && warned:
+			t.Errorf("%s: warned of host bits:\n%s", tc.name, out)
+		case tc.want != nil && !warned:
+			t.Errorf("%s: no warning:\n%s", tc.name, out)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%s: the warning lacks %q:\n%s", tc.name, w, out)
+			}
 		}
 	}
 }

@@ -23,38 +23,46 @@ const maxLine = 4096
 // ok == false. A prefix with host bits set is masked ("10.1.2.3/8" is
 // 10.0.0.0/8); IPv4-mapped IPv6 addresses are their IPv4 address.
 func ParseLine(line string) (p netip.Prefix, ok bool, err error) {
+	p, _, ok, err = parseLine(line)
+	return p, ok, err
+}
+
+// parseLine is ParseLine, saying whether the prefix had host bits set
+// (masked): "81.2.69.1/2", a typo for /24, is 64.0.0.0/2, a quarter of
+// the IPv4 space, which the loader warns of.
+func parseLine(line string) (p netip.Prefix, masked, ok bool, err error) {
 	if i := strings.IndexByte(line, '#'); i >= 0 {
 		line = line[:i]
 	}
 	s := strings.TrimSpace(line)
 	if s == "" {
-		return netip.Prefix{}, false, nil
+		return netip.Prefix{}, false, false, nil
 	}
 	if strings.ContainsAny(s, " \t") {
-		return netip.Prefix{}, false, fmt.Errorf("one address or CIDR per line, got %q", s)
+		return netip.Prefix{}, false, false, fmt.Errorf("one address or CIDR per line, got %q", s)
 	}
 	if strings.Contains(s, "%") {
-		return netip.Prefix{}, false, fmt.Errorf("%q: zoned addresses are not routable", s)
+		return netip.Prefix{}, false, false, fmt.Errorf("%q: zoned addresses are not routable", s)
 	}
 	if strings.Contains(s, "/") {
 		p, err = netip.ParsePrefix(s)
 		if err != nil {
-			return netip.Prefix{}, false, fmt.Errorf("not a CIDR prefix: %q", s)
+			return netip.Prefix{}, false, false, fmt.Errorf("not a CIDR prefix: %q", s)
 		}
 		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
 			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
 		}
-		return p.Masked(), true, nil
+		return p.Masked(), p != p.Masked(), true, nil
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
 		if isRange(s) {
-			return netip.Prefix{}, false, fmt.Errorf("%q: ranges are not supported, write CIDR prefixes", s)
+			return netip.Prefix{}, false, false, fmt.Errorf("%q: ranges are not supported, write CIDR prefixes", s)
 		}
-		return netip.Prefix{}, false, fmt.Errorf("not an IP address or CIDR prefix: %q", s)
+		return netip.Prefix{}, false, false, fmt.Errorf("not an IP address or CIDR prefix: %q", s)
 	}
 	a = a.Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), true, nil
+	return netip.PrefixFrom(a, a.BitLen()), false, true, nil
 }
 
 // isRange reports whether s is two addresses joined by a '-': a range,
