@@ -303,6 +303,12 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	return io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 }
 
+// bodyUpFront is the most a body's buffer is made ready for before its
+// bytes arrive (readBodyPooled): more than any ordinary attempt, so that
+// one is read into a single allocation, and little enough that a client
+// declaring a large body and sending none of it holds little.
+const bodyUpFront = 4 << 10
+
 // bodyPool holds buffers for Score's bodies, which are read whole and
 // decoded into copies: a body is garbage as soon as it is decoded.
 var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
@@ -323,8 +329,13 @@ func readBodyPooled(w http.ResponseWriter, r *http.Request, limit int64, buf *[]
 		body = http.MaxBytesReader(w, r.Body, limit)
 	}
 	b := (*buf)[:0]
-	if n := int(r.ContentLength) + 1; n > cap(b) {
-		b = make([]byte, 0, n) // +1: room to see the EOF without growing
+	// +1: room to see the EOF without growing. The declared length is
+	// trusted only up to bodyUpFront: past it the buffer grows as the
+	// bytes come, so that a client that declares 64 KiB and sends a byte
+	// (and may wait the whole request timeout) holds no more than its
+	// bytes and bodyUpFront, however many connections it opens.
+	if n := min(int(r.ContentLength)+1, bodyUpFront); n > cap(b) {
+		b = make([]byte, 0, n)
 	}
 	for {
 		if len(b) == cap(b) {
