@@ -56,6 +56,9 @@ type recentShard struct {
 	// and a ring grown for many small decisions keeps its slots when
 	// large ones come.
 	bytes, budget int
+	// evicted counts the decisions dropped for room before they expired
+	// (RetryStats): each is a retry that will be scored again.
+	evicted uint64
 }
 
 type recentKey struct {
@@ -148,8 +151,14 @@ func (sh *recentShard) trim() {
 	}
 }
 
-// evictOldest drops the oldest decision.
-func (sh *recentShard) evictOldest() { sh.kill(int32(sh.tail)) }
+// evictOldest drops the oldest decision, counting it as evicted unless it
+// had expired by now anyway.
+func (sh *recentShard) evictOldest(now time.Time) {
+	if now.Before(sh.ring[sh.tail].expires) {
+		sh.evicted++
+	}
+	sh.kill(int32(sh.tail))
+}
 
 // room makes a free slot at the head and returns it. A full ring
 // (decisions and holes) half holes is compacted; one with fewer holes
@@ -157,13 +166,13 @@ func (sh *recentShard) evictOldest() { sh.kill(int32(sh.tail)) }
 // budget (a slot is memory, a decision in it or not) allow; else its
 // oldest decision is evicted. need is what the decision to be put there
 // holds beyond its slot.
-func (sh *recentShard) room(need int) int32 {
+func (sh *recentShard) room(need int, now time.Time) int32 {
 	if sh.n == len(sh.ring) { // n <= len(ring) <= limit: full at the limit too
 		size := min(sh.limit, max(8, 2*len(sh.ring)), len(sh.ring)+max(0, (sh.budget-sh.bytes-need)/slotBytes))
 		if sh.holes > 0 && sh.holes >= sh.n/2 {
 			size = len(sh.ring)
 		} else if size == len(sh.ring) {
-			sh.evictOldest()
+			sh.evictOldest(now)
 			size = 0
 		}
 		if size > 0 {
@@ -308,18 +317,47 @@ func (r *recentDecisions) put(n *normalized, d *Decision, now time.Time, erasure
 	}
 	need := size - slotBytes // what it holds beyond a slot
 	for sh.n > 0 && sh.bytes+need > sh.budget {
-		sh.evictOldest()
+		sh.evictOldest(now)
 	}
 	if sh.bytes+need > sh.budget {
 		// Empty, and its slots alone leave no room for the decision:
 		// the ring starts again, as small as it began.
 		sh.ring, sh.tail, sh.holes, sh.bytes = nil, 0, 0, 0
 	}
-	pos := sh.room(need)
+	pos := sh.room(need, now)
 	e := &sh.ring[pos]
 	e.key, e.d, e.fingerprint, e.expires, e.size = k, retryOf(d), fp, now.Add(r.ttl), size
 	sh.index[k] = pos
 	sh.bytes += need
+}
+
+// RetryStats is what the decisions a node remembers for retries hold
+// (Options.RetryEntries): they are the engine's own memory, beside the
+// store's, and their evictions are retries that will be scored again.
+type RetryStats struct {
+	Entries, MaxEntries int    // decisions held, and the bound on them
+	Bytes, MaxBytes     int    // what they hold (decisionBytes), and the bound on it
+	Evicted             uint64 // dropped for room before they expired
+}
+
+// RetryStats says what the retry cache holds; false when the engine keeps
+// none (Options.RetryEntries negative).
+func (e *Engine) RetryStats() (RetryStats, bool) {
+	if e.recent == nil {
+		return RetryStats{}, false
+	}
+	var st RetryStats
+	for i := range e.recent.shards {
+		sh := &e.recent.shards[i]
+		sh.mu.Lock()
+		st.Entries += len(sh.index)
+		st.MaxEntries += sh.limit
+		st.Bytes += sh.bytes
+		st.MaxBytes += sh.budget
+		st.Evicted += sh.evicted
+		sh.mu.Unlock()
+	}
+	return st, true
 }
 
 // drop forgets the decision remembered for the attempt, if any.

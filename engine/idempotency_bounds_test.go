@@ -98,3 +98,43 @@ func TestRecentDecisionsCompactAtTheLimit(t *testing.T) {
 	}
 	checkRings(t, c, 0)
 }
+
+// TestRecentDecisionsCountEvictions: a decision dropped for room before
+// its window ended is counted evicted (RetryStats), one whose window had
+// ended by then is not: it was of no use any more.
+func TestRecentDecisionsCountEvictions(t *testing.T) {
+	const per = 8 // entries a shard
+	for _, tc := range []struct {
+		name    string
+		later   time.Duration // between the first decisions and the next
+		evicted uint64
+	}{
+		{"within the window", time.Minute, 2},
+		{"after the window", 2 * time.Hour, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newRecentDecisions(16*per, 1<<30, time.Hour)
+			now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+			sh := &c.shards[0]
+			var ns []*normalized // attempts of one shard
+			for i := 0; len(ns) < per+2; i++ {
+				n := &normalized{a: &Attempt{AttemptID: fmt.Sprint("a", i), UserID: "u", IP: "192.0.2.1"}, tenant: "acme"}
+				if c.shard(recentKey{n.tenant, n.a.AttemptID}) == sh {
+					ns = append(ns, n)
+				}
+			}
+			put := func(n *normalized, at time.Time) {
+				d := Decision{DecisionID: "d-" + n.a.AttemptID, AttemptID: n.a.AttemptID, Tenant: n.tenant, Time: at, Reasons: []Reason{}}
+				c.put(n, &d, at, c.erasures.Load())
+			}
+			for _, n := range ns[:per] {
+				put(n, now)
+			}
+			put(ns[per], now.Add(tc.later))
+			put(ns[per+1], now.Add(tc.later))
+			if sh.evicted != tc.evicted {
+				t.Fatalf("%d evicted, want %d", sh.evicted, tc.evicted)
+			}
+		})
+	}
+}

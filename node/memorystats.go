@@ -6,7 +6,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/engine/memstore"
+	"github.com/riskgate/riskgate/internal/metricset"
 )
 
 // memoryTables names the memory store's tables in metrics and logs, with
@@ -89,5 +91,23 @@ func logEvictions(log *slog.Logger, s *memstore.Store, check time.Duration, stop
 				said[i], when[i] = ts.Evicted, now
 			}
 		}
+	}
+}
+
+// retryCacheCollector exports the decisions the engine remembers for
+// retries (--memory-max-retries, --memory-max-retry-bytes; with Redis by
+// default): memory of the node's own beside the store's, which fresh
+// attempt ids fill as they fill the store's tables. A decision evicted
+// for room before --attempt-window ends is a retry scored again, and,
+// when the store cannot answer it, decided again: that eviction was
+// counted nowhere.
+func retryCacheCollector(e *engine.Engine) prometheus.Collector {
+	st := func() engine.RetryStats { s, _ := e.RetryStats(); return s }
+	return metricset.Set{
+		metricset.Gauge("riskgate_retry_cache_entries", "Decisions the node remembers so that a retried attempt_id gets the same answer when the store cannot give it.", func() float64 { return float64(st().Entries) }),
+		metricset.Gauge("riskgate_retry_cache_capacity", "Decisions the retry cache may hold (--memory-max-retries).", func() float64 { return float64(st().MaxEntries) }),
+		metricset.Gauge("riskgate_retry_cache_bytes", "Bytes the decisions remembered for retries hold.", func() float64 { return float64(st().Bytes) }),
+		metricset.Gauge("riskgate_retry_cache_max_bytes", "Bytes the retry cache may hold (--memory-max-retry-bytes).", func() float64 { return float64(st().MaxBytes) }),
+		metricset.Counter("riskgate_retry_cache_evictions_total", "Decisions remembered for retries dropped, oldest first, to stay within --memory-max-retries or --memory-max-retry-bytes before their --attempt-window ended (not those expired or erased).", func() float64 { return float64(st().Evicted) }),
 	}
 }

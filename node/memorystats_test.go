@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -83,4 +84,65 @@ func hasProfile(t *testing.T, n *node.Node, user string) bool {
 		t.Fatal(err)
 	}
 	return err == nil
+}
+
+// TestRetryCacheEvictionsAreCounted: the decisions a node remembers for
+// retries are bounded by count and by bytes, and past either bound the
+// oldest go, a retry of each then scored again. Those evictions are
+// counted in riskgate_retry_cache_evictions_total and what the cache
+// holds is in its gauges, within their bounds; with the cache off (the
+// memory store's default) there are no such series. Flooded with fresh
+// attempt ids, the cache evicted and no metric said so.
+func TestRetryCacheEvictionsAreCounted(t *testing.T) {
+	for _, tc := range []struct {
+		name               string
+		maxRetries, nBytes int
+		calls              int
+	}{
+		{"by count", 64, 0, 500},
+		{"by bytes", 100_000, 64 << 10, 500},
+		{"off", 0, 0, 50},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			cfg := node.Config{Memory: node.MemoryConfig{MaxRetries: tc.maxRetries, MaxRetryBytes: tc.nBytes}}
+			n, err := node.New(context.Background(), cfg, node.WithRegistry(reg), node.WithLogger(quiet()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer n.Close(context.Background())
+			for i := range tc.calls {
+				a := engine.Attempt{AttemptID: fmt.Sprint("flood-", i), UserID: fmt.Sprint("u-", i), IP: "81.2.69.160", Result: engine.ResultPasswordBad}
+				if _, err := n.Service().Score(context.Background(), a); err != nil {
+					t.Fatal(err)
+				}
+			}
+			mfs, err := reg.Gather()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]float64{}
+			for _, mf := range mfs {
+				if strings.HasPrefix(mf.GetName(), "riskgate_retry_cache_") {
+					m := mf.GetMetric()[0]
+					got[mf.GetName()] = m.GetGauge().GetValue() + m.GetCounter().GetValue()
+				}
+			}
+			if tc.maxRetries == 0 {
+				if len(got) != 0 {
+					t.Fatalf("no retry cache, yet %v", got)
+				}
+				return
+			}
+			entries, capacity := got["riskgate_retry_cache_entries"], got["riskgate_retry_cache_capacity"]
+			held, maxBytes := got["riskgate_retry_cache_bytes"], got["riskgate_retry_cache_max_bytes"]
+			evicted := got["riskgate_retry_cache_evictions_total"]
+			if entries == 0 || entries > capacity || held == 0 || held > maxBytes {
+				t.Errorf("%v entries of %v, %v bytes of %v", entries, capacity, held, maxBytes)
+			}
+			if evicted == 0 || evicted+entries > float64(tc.calls) {
+				t.Errorf("%d decisions remembered, %v held: %v counted evicted", tc.calls, entries, evicted)
+			}
+		})
+	}
 }

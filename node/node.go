@@ -301,6 +301,9 @@ func (n *Node) assemble(ctx context.Context) error {
 	if n.engine, err = engine.New(opts); err != nil {
 		return err
 	}
+	if _, ok := n.engine.RetryStats(); ok {
+		n.collect(retryCacheCollector(n.engine))
+	}
 	if n.metrics != nil {
 		enrichers, sigs := n.engine.StageNames()
 		n.metrics.KnownStages(enrichers, sigs, ruleIDs(n.rules.Set()))
