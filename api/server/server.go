@@ -324,7 +324,7 @@ func newHTTPServer(h http.Handler, cfg *tls.Config, log *slog.Logger) *http.Serv
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:          newErrorLog(log),
 	}
 }
 
