@@ -2,14 +2,8 @@ package client_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
-	"math/big"
 	"net"
 	"strings"
 	"testing"
@@ -20,26 +14,8 @@ import (
 
 	"github.com/riskgate/riskgate/api/client"
 	pb "github.com/riskgate/riskgate/api/gen/riskgate/v1"
+	"github.com/riskgate/riskgate/internal/tlstest"
 )
-
-// selfSigned is a certificate for 127.0.0.1.
-func selfSigned(t *testing.T) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "riskgate"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
 
 // TestPlainTextToTLSServer: a client without Options.TLS calling a gRPC
 // server that speaks TLS fails over, and its error says what to do rather
@@ -50,7 +26,7 @@ func TestPlainTextToTLSServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs := grpc.NewServer(grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{selfSigned(t)}})))
+	gs := grpc.NewServer(grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{tlstest.SelfSigned(t)}})))
 	pb.RegisterRiskServiceServer(gs, &faulty{})
 	go func() { _ = gs.Serve(l) }()
 	t.Cleanup(gs.Stop)

@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"log"
 	"log/slog"
-	"sync"
 	"time"
+
+	"github.com/riskgate/riskgate/internal/loglimit"
 )
 
 // errorLogEvery is how often, at most, a kind of net/http's own error
@@ -20,23 +21,15 @@ const errorLogEvery = 10 * time.Second
 // one client), as fast as connections come. Each kind of line is logged
 // at most once per errorLogEvery, with the number left out since.
 func newErrorLog(l *slog.Logger) *log.Logger {
-	return newErrorLogOver(&errorLogWriter{log: l, every: errorLogEvery, last: map[string]*errorLineState{}})
+	return newErrorLogOver(&errorLogWriter{log: l, limit: loglimit.New(errorLogEvery)})
 }
 
 // newErrorLogOver is a log.Logger writing through w, a line a Write.
 func newErrorLogOver(w *errorLogWriter) *log.Logger { return log.New(w, "", 0) }
 
-type errorLineState struct {
-	at         time.Time
-	suppressed int
-}
-
 type errorLogWriter struct {
 	log   *slog.Logger
-	every time.Duration
-
-	mu   sync.Mutex
-	last map[string]*errorLineState
+	limit *loglimit.Limiter
 }
 
 // errorLineKind is what lines of one kind share: the line up to its first
@@ -52,27 +45,12 @@ func errorLineKind(line []byte) string {
 
 func (w *errorLogWriter) Write(p []byte) (int, error) {
 	line := bytes.TrimRight(p, "\n")
-	kind, now := errorLineKind(line), time.Now()
-	w.mu.Lock()
-	st := w.last[kind]
-	if st == nil {
-		if len(w.last) >= 256 { // net/http's kinds are few; bound them anyway
-			clear(w.last)
-		}
-		st = &errorLineState{}
-		w.last[kind] = st
-	}
-	if !st.at.IsZero() && now.Sub(st.at) < w.every {
-		st.suppressed++
-		w.mu.Unlock()
-		return len(p), nil
-	}
-	suppressed := st.suppressed
-	st.at, st.suppressed = now, 0
-	w.mu.Unlock()
-	if suppressed > 0 {
+	suppressed, ok := w.limit.Allow(errorLineKind(line), time.Now())
+	switch {
+	case !ok:
+	case suppressed > 0:
 		w.log.Warn(string(line), "suppressed", suppressed)
-	} else {
+	default:
 		w.log.Warn(string(line))
 	}
 	return len(p), nil

@@ -2,23 +2,19 @@ package server
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/riskgate/riskgate/internal/loglimit"
 	"github.com/riskgate/riskgate/internal/syncbuf"
+	"github.com/riskgate/riskgate/internal/tlstest"
 )
 
 // TestServerErrorLogIsRateLimited: net/http's own error lines, one a
@@ -42,7 +38,7 @@ func TestServerErrorLogIsRateLimited(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var out syncbuf.Buffer
 			log := slog.New(slog.NewTextHandler(&out, nil))
-			srv := newHTTPServer(http.NotFoundHandler(), &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}}, log)
+			srv := newHTTPServer(http.NotFoundHandler(), &tls.Config{Certificates: []tls.Certificate{tlstest.SelfSigned(t)}}, log)
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)
@@ -88,13 +84,13 @@ func TestServerErrorLogIsRateLimited(t *testing.T) {
 // since the last; other kinds are counted apart.
 func TestErrorLogSaysWhatItLeftOut(t *testing.T) {
 	var out bytes.Buffer
-	w := &errorLogWriter{log: slog.New(slog.NewTextHandler(&out, nil)), every: time.Hour, last: map[string]*errorLineState{}}
+	w := &errorLogWriter{log: slog.New(slog.NewTextHandler(&out, nil)), limit: loglimit.New(time.Hour)}
 	l := newErrorLogOver(w)
 	for i := range 5 {
 		l.Printf("http: TLS handshake error from 192.0.2.%d:4431: EOF", i)
 	}
 	l.Printf("http: Accept error: too many open files; retrying in 5ms")
-	w.last["http: TLS handshake error from "].at = time.Now().Add(-2 * time.Hour)
+	w.limit.Age("http: TLS handshake error from ", 2*time.Hour)
 	l.Printf("http: TLS handshake error from 192.0.2.9:4431: EOF")
 	got := strings.Split(strings.TrimSpace(out.String()), "\n")
 	want := []string{
@@ -110,18 +106,4 @@ func TestErrorLogSaysWhatItLeftOut(t *testing.T) {
 			t.Errorf("line %d: %s\nwant it to end with %s", i, got[i], want[i])
 		}
 	}
-}
-
-// selfSigned is a server certificate for 127.0.0.1.
-func selfSigned(t *testing.T) tls.Certificate {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }

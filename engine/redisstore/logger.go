@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/riskgate/riskgate/internal/loglimit"
 )
 
 // SetLogger routes go-redis's own log lines (a connection pool that
@@ -22,42 +23,21 @@ func SetLogger(logger *slog.Logger) {
 	if logger == nil {
 		return
 	}
-	redis.SetLogger(&slogAdapter{log: logger, every: 10 * time.Second, last: map[string]*lineState{}})
-}
-
-type lineState struct {
-	at         time.Time
-	suppressed int
+	redis.SetLogger(&slogAdapter{log: logger, limit: loglimit.New(10 * time.Second)})
 }
 
 // slogAdapter is go-redis's Logging over slog, rate limited per format.
 type slogAdapter struct {
 	log   *slog.Logger
-	every time.Duration
-
-	mu   sync.Mutex
-	last map[string]*lineState
+	limit *loglimit.Limiter
 }
 
 func (a *slogAdapter) Printf(ctx context.Context, format string, v ...any) {
-	now := time.Now()
-	a.mu.Lock()
-	st := a.last[format]
-	if st == nil {
-		if len(a.last) >= 256 { // formats are the library's constants; bound it anyway
-			clear(a.last)
-		}
-		st = &lineState{}
-		a.last[format] = st
-	}
-	if !st.at.IsZero() && now.Sub(st.at) < a.every {
-		st.suppressed++
-		a.mu.Unlock()
+	// The formats are the library's constants: a kind each.
+	suppressed, ok := a.limit.Allow(format, time.Now())
+	if !ok {
 		return
 	}
-	suppressed := st.suppressed
-	st.at, st.suppressed = now, 0
-	a.mu.Unlock()
 	msg := strings.TrimPrefix(fmt.Sprintf(format, v...), "redis: ")
 	attrs := []any{"component", "go-redis"}
 	if suppressed > 0 {

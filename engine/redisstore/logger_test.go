@@ -8,19 +8,21 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/riskgate/riskgate/internal/loglimit"
 )
 
 // TestSlogAdapter: go-redis's lines become structured records, one per
 // kind of line per interval, with the count of those left out.
 func TestSlogAdapter(t *testing.T) {
 	var buf bytes.Buffer
-	a := &slogAdapter{log: slog.New(slog.NewJSONHandler(&buf, nil)), every: time.Hour, last: map[string]*lineState{}}
+	a := &slogAdapter{log: slog.New(slog.NewJSONHandler(&buf, nil)), limit: loglimit.New(time.Hour)}
 	const dial = "redis: connection pool: failed to dial after %d attempts: %v"
 	for range 5 {
 		a.Printf(context.Background(), dial, 1, "connection refused")
 	}
 	a.Printf(context.Background(), "Conn has unread data (not push notification), removing it")
-	a.last[dial].at = time.Now().Add(-2 * time.Hour)
+	a.limit.Age(dial, 2*time.Hour)
 	a.Printf(context.Background(), dial, 1, "connection refused")
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	if len(lines) != 3 {
