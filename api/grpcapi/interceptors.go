@@ -16,6 +16,7 @@ import (
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	reflectionv1alpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
 	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/tap"
 
 	"github.com/riskgate/riskgate/api/apierr"
 	"github.com/riskgate/riskgate/api/auth"
@@ -104,6 +105,48 @@ func (ic *Interceptors) Stream(srv any, ss grpc.ServerStream, info *grpc.StreamS
 	return handler(srv, ss)
 }
 
+// Tap refuses a call before its message is read when its credentials
+// cannot pass (grpc.InTapHandle): the message, up to the server's 4 MiB,
+// was read whole before the interceptor refused it, so a client without
+// a token could make the node hold 4 MiB for each stream of each of its
+// connections. It runs as the call's headers arrive, under the
+// connection's lock: the check is a hash and two comparisons. A call on a
+// tenant's rules is left to the interceptor, which has the tenant from
+// the request; the rest are checked here once, and marked so that the
+// interceptor does not hash the token again.
+func (ic *Interceptors) Tap(ctx context.Context, info *tap.Info) (context.Context, error) {
+	op, ok := methods[info.FullMethodName]
+	if !ok {
+		return ctx, nil // the interceptor refuses it, and says so in the log
+	}
+	level := op.Level()
+	if level == auth.Public || level == auth.Scoring && ic.Auth.ScoringOpen() || level == auth.TenantAdmin {
+		return ctx, nil
+	}
+	var authz string
+	if v := info.Header.Get("authorization"); len(v) > 0 {
+		authz = v[0]
+	}
+	if err := ic.Auth.Check(level, authz, tlsState(ctx)); err != nil {
+		e := apierr.Classify(err)
+		return ctx, status.Error(e.Code, e.Message)
+	}
+	return context.WithValue(ctx, tapChecked{}, true), nil
+}
+
+// tapChecked marks a call whose credentials Tap admitted.
+type tapChecked struct{}
+
+// tlsState is the TLS state of the call's connection; nil without TLS.
+func tlsState(ctx context.Context) *tls.ConnectionState {
+	if p, ok := peer.FromContext(ctx); ok {
+		if ti, ok := p.AuthInfo.(credentials.TLSInfo); ok {
+			return &ti.State
+		}
+	}
+	return nil
+}
+
 // tenantOf is the tenant a request is about, for a tenant admin's token
 // (auth.CheckTenant); "" admits admins only.
 func tenantOf(req any) string {
@@ -123,19 +166,16 @@ func (ic *Interceptors) check(ctx context.Context, method, tenant string) error 
 	if level == auth.Public || level == auth.Scoring && ic.Auth.ScoringOpen() {
 		return nil // the hot path: no metadata or peer lookups
 	}
+	if checked, _ := ctx.Value(tapChecked{}).(bool); checked && level != auth.TenantAdmin {
+		return nil // Tap admitted it, before its message was read
+	}
 	var authz string
 	if md, ok := metadata.FromIncomingContext(ctx); ok {
 		if v := md.Get("authorization"); len(v) > 0 {
 			authz = v[0]
 		}
 	}
-	var cs *tls.ConnectionState
-	if p, ok := peer.FromContext(ctx); ok {
-		if ti, ok := p.AuthInfo.(credentials.TLSInfo); ok {
-			cs = &ti.State
-		}
-	}
-	if err := ic.Auth.CheckTenant(level, tenant, authz, cs); err != nil {
+	if err := ic.Auth.CheckTenant(level, tenant, authz, tlsState(ctx)); err != nil {
 		e := apierr.Classify(err)
 		return status.Error(e.Code, e.Message)
 	}

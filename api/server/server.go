@@ -232,6 +232,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		opts := []grpc.ServerOption{
 			grpc.ChainUnaryInterceptor(ic.Unary),
 			grpc.ChainStreamInterceptor(ic.Stream),
+			// Credentials checked as a call's headers arrive, before its
+			// message (up to MaxRecvMsgSize) is read.
+			grpc.InTapHandle(ic.Tap),
 			// A ruleset Put is the largest message: MaxFiles files of a
 			// few kilobytes in practice, rules.MaxFileSize at most each.
 			grpc.MaxRecvMsgSize(httpapi.MaxRulesBody),
