@@ -129,6 +129,11 @@ func (ic *Interceptors) Tap(ctx context.Context, info *tap.Info) (context.Contex
 	}
 	if err := ic.Auth.Check(level, authz, tlsState(ctx)); err != nil {
 		e := apierr.Classify(err)
+		if ic.Metrics != nil {
+			// Counted as the interceptor counts its refusals: the auth
+			// refusals' alert reads these.
+			ic.Metrics.GRPC(info.FullMethodName, e.Code.String(), 0)
+		}
 		return ctx, status.Error(e.Code, e.Message)
 	}
 	return context.WithValue(ctx, tapChecked{}, true), nil

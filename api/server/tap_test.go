@@ -33,6 +33,7 @@ func TestGRPCRefusedBeforeItsMessage(t *testing.T) {
 		{pb.RulesService_Put_FullMethodName, "", codes.Unauthenticated},
 		{pb.RulesService_Put_FullMethodName, scoringToken, codes.PermissionDenied},
 	} {
+		before := ts.metricValue(t, "riskgate_grpc_requests_total", "method", tc.method, "code", tc.want.String())
 		// A guard against a hang, not a timing: the refusal comes at once
 		// or the call ends here as DeadlineExceeded.
 		ctx, cancel := context.WithTimeout(withToken(context.Background(), tc.token), 10*time.Second)
@@ -44,6 +45,11 @@ func TestGRPCRefusedBeforeItsMessage(t *testing.T) {
 		cancel()
 		if status.Code(err) != tc.want {
 			t.Errorf("%s with token %q and no message: %v, want %v before the message", tc.method, tc.token, err, tc.want)
+		}
+		// Counted as the interceptor's refusals are: the auth refusals'
+		// alert reads this series.
+		if after := ts.metricValue(t, "riskgate_grpc_requests_total", "method", tc.method, "code", tc.want.String()); after != before+1 {
+			t.Errorf("%s with token %q: riskgate_grpc_requests_total{code=%q} %v → %v, want one more", tc.method, tc.token, tc.want, before, after)
 		}
 	}
 	// With the right token the call waits for its message, as any does.
