@@ -118,7 +118,7 @@ func TestEvictionsAreLogged(t *testing.T) {
 	ms := n.Store().(*memstore.Store)
 	stop := make(chan struct{})
 	done := make(chan struct{})
-	go func() { logEvictions(log, ms, time.Millisecond, stop); close(done) }()
+	go func() { logEvictions(log, evictingTables(ms, n.Engine()), time.Millisecond, stop); close(done) }()
 	flood := func(from int) {
 		for i := from; i < from+200; i++ {
 			if _, err := n.Service().Score(context.Background(), engine.Attempt{IP: "81.2.69.160", UserID: fmt.Sprint("u", i), Result: engine.ResultPasswordOK}); err != nil {
@@ -159,4 +159,37 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestRetryEvictionsAreLogged: the retry cache that evicts decisions
+// before their --attempt-window ends is warned of, naming its settings,
+// as the memory store's tables are: it was counted (and before that not
+// even counted), never said.
+func TestRetryEvictionsAreLogged(t *testing.T) {
+	var buf syncBuffer
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	n, err := New(context.Background(), Config{Memory: MemoryConfig{MaxRetries: 64}}, WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close(context.Background())
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { logEvictions(log, evictingTables(nil, n.Engine()), time.Millisecond, stop); close(done) }()
+	for i := range 500 {
+		a := engine.Attempt{AttemptID: fmt.Sprint("flood-", i), IP: "81.2.69.160", UserID: fmt.Sprint("u", i), Result: engine.ResultPasswordBad}
+		if _, err := n.Service().Score(context.Background(), a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(buf.String(), "table=retries"); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no warning after the retry cache evicted; log:\n%s", buf.String())
+		}
+	}
+	close(stop)
+	<-done
+	if out := buf.String(); !strings.Contains(out, "retry cache: full") || !strings.Contains(out, "--memory-max-retries") || !strings.Contains(out, "level=WARN") {
+		t.Errorf("the warning does not name the cache and its setting:\n%s", out)
+	}
 }

@@ -69,12 +69,52 @@ const evictionCheck = 10 * time.Second
 // the memory store evicts.
 const evictionLogEvery = 10 * time.Minute
 
+// evictingTable is a bounded table of the node's whose evictions the log
+// warns of: what the warning says (naming the setting that bounds it),
+// the table's name, and its counts.
+type evictingTable struct {
+	warning, name string
+	stats         func() (evicted uint64, entries, capacity int)
+}
+
+// evictingTables are the memory store's tables (ms, when the node has
+// one) and the engine's retry cache (when it keeps one): what
+// logEvictions watches.
+func evictingTables(ms *memstore.Store, e *engine.Engine) []evictingTable {
+	var out []evictingTable
+	if ms != nil {
+		for i := range memoryTables {
+			out = append(out, evictingTable{
+				warning: "memory store: full, evicting the least recently used entries; raise " + memoryTables[i].flag + " if this is ordinary traffic",
+				name:    memoryTables[i].name,
+				stats: func() (uint64, int, int) {
+					ts := memoryTableStats(ms.Stats())[i]
+					return ts.Evicted, ts.Entries, ts.Capacity
+				},
+			})
+		}
+	}
+	if _, ok := e.RetryStats(); ok {
+		out = append(out, evictingTable{
+			// Each eviction is a retry scored again, and decided again
+			// when the store cannot answer it.
+			warning: "retry cache: full, dropping the oldest decisions remembered for retries before --attempt-window ends; raise --memory-max-retries or --memory-max-retry-bytes if this is ordinary traffic",
+			name:    "retries",
+			stats: func() (uint64, int, int) {
+				st, _ := e.RetryStats()
+				return st.Evicted, st.Entries, st.MaxEntries
+			},
+		})
+	}
+	return out
+}
+
 // logEvictions warns, every check and at most once per evictionLogEvery
-// a table, when a table of the memory store has evicted entries since it
-// last said so; it returns when stop is closed.
-func logEvictions(log *slog.Logger, s *memstore.Store, check time.Duration, stop <-chan struct{}) {
-	var said [len(memoryTables)]uint64
-	var when [len(memoryTables)]time.Time
+// a table, when a table has evicted entries since it last said so; it
+// returns when stop is closed.
+func logEvictions(log *slog.Logger, tables []evictingTable, check time.Duration, stop <-chan struct{}) {
+	said := make([]uint64, len(tables))
+	when := make([]time.Time, len(tables))
 	t := time.NewTicker(check)
 	defer t.Stop()
 	for {
@@ -82,13 +122,13 @@ func logEvictions(log *slog.Logger, s *memstore.Store, check time.Duration, stop
 		case <-stop:
 			return
 		case now := <-t.C:
-			for i, ts := range memoryTableStats(s.Stats()) {
-				if ts.Evicted == said[i] || now.Sub(when[i]) < evictionLogEvery && !when[i].IsZero() {
+			for i, tb := range tables {
+				evicted, entries, capacity := tb.stats()
+				if evicted == said[i] || now.Sub(when[i]) < evictionLogEvery && !when[i].IsZero() {
 					continue
 				}
-				log.Warn("memory store: full, evicting the least recently used entries; raise "+memoryTables[i].flag+" if this is ordinary traffic",
-					"table", memoryTables[i].name, "evicted", ts.Evicted-said[i], "entries", ts.Entries, "capacity", ts.Capacity)
-				said[i], when[i] = ts.Evicted, now
+				log.Warn(tb.warning, "table", tb.name, "evicted", evicted-said[i], "entries", entries, "capacity", capacity)
+				said[i], when[i] = evicted, now
 			}
 		}
 	}

@@ -304,6 +304,12 @@ func (n *Node) assemble(ctx context.Context) error {
 	if _, ok := n.engine.RetryStats(); ok {
 		n.collect(retryCacheCollector(n.engine))
 	}
+	ms, _ := n.store.(*memstore.Store)
+	if tables := evictingTables(ms, n.engine); len(tables) > 0 {
+		stop := make(chan struct{})
+		go logEvictions(n.log, tables, evictionCheck, stop)
+		n.onClose("eviction log", func() error { close(stop); return nil })
+	}
 	if n.metrics != nil {
 		enrichers, sigs := n.engine.StageNames()
 		n.metrics.KnownStages(enrichers, sigs, ruleIDs(n.rules.Set()))

@@ -49,9 +49,6 @@ func (n *Node) openStore(ctx context.Context) (time.Duration, error) {
 		n.store = ms
 		n.onCloseCtx("memory store", ms.Close)
 		n.collect(newMemoryCollector(ms))
-		stop := make(chan struct{})
-		go logEvictions(n.log, ms, evictionCheck, stop)
-		n.onClose("memory store's eviction log", func() error { close(stop); return nil })
 		n.storeHealth(timeout)
 		return timeout, nil
 	}
