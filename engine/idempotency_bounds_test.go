@@ -73,13 +73,7 @@ func TestRecentDecisionsCompactAtTheLimit(t *testing.T) {
 	c := newRecentDecisions(16*per, 1<<30, time.Hour)
 	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	sh := &c.shards[0]
-	var ns []*normalized // attempts of one shard
-	for i := 0; len(ns) < per+1; i++ {
-		n := &normalized{a: &Attempt{AttemptID: fmt.Sprint("a", i), UserID: "u", IP: "192.0.2.1"}, tenant: "acme"}
-		if c.shard(recentKey{n.tenant, n.a.AttemptID}) == sh {
-			ns = append(ns, n)
-		}
-	}
+	ns := shardAttempts(c, sh, per+1)
 	put := func(n *normalized) {
 		d := Decision{DecisionID: "d-" + n.a.AttemptID, AttemptID: n.a.AttemptID, Tenant: n.tenant, Time: now, Reasons: []Reason{}}
 		c.put(n, &d, now, c.erasures.Load())
@@ -116,13 +110,7 @@ func TestRecentDecisionsCountEvictions(t *testing.T) {
 			c := newRecentDecisions(16*per, 1<<30, time.Hour)
 			now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 			sh := &c.shards[0]
-			var ns []*normalized // attempts of one shard
-			for i := 0; len(ns) < per+2; i++ {
-				n := &normalized{a: &Attempt{AttemptID: fmt.Sprint("a", i), UserID: "u", IP: "192.0.2.1"}, tenant: "acme"}
-				if c.shard(recentKey{n.tenant, n.a.AttemptID}) == sh {
-					ns = append(ns, n)
-				}
-			}
+			ns := shardAttempts(c, sh, per+2)
 			put := func(n *normalized, at time.Time) {
 				d := Decision{DecisionID: "d-" + n.a.AttemptID, AttemptID: n.a.AttemptID, Tenant: n.tenant, Time: at, Reasons: []Reason{}}
 				c.put(n, &d, at, c.erasures.Load())
@@ -137,4 +125,16 @@ func TestRecentDecisionsCountEvictions(t *testing.T) {
 			}
 		})
 	}
+}
+
+// shardAttempts are n attempts whose decisions c keeps in shard sh.
+func shardAttempts(c *recentDecisions, sh *recentShard, n int) []*normalized {
+	var ns []*normalized
+	for i := 0; len(ns) < n; i++ {
+		a := &normalized{a: &Attempt{AttemptID: fmt.Sprint("a", i), UserID: "u", IP: "192.0.2.1"}, tenant: "acme"}
+		if c.shard(recentKey{a.tenant, a.a.AttemptID}) == sh {
+			ns = append(ns, a)
+		}
+	}
+	return ns
 }

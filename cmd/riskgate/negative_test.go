@@ -32,15 +32,7 @@ func TestRefuseNegative(t *testing.T) {
 		{[]string{"--name=-1"}, ""},
 	} {
 		var c cmd
-		p, err := kong.New(&c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		k, err := p.Parse(tc.args)
-		if err != nil {
-			t.Fatalf("%v: %v", tc.args, err)
-		}
-		err = refuseNegative(k)
+		err := refuseNegative(parseFlags(t, &c, tc.args))
 		switch {
 		case tc.want == "" && err != nil:
 			t.Errorf("%v: refused: %v", tc.args, err)
@@ -66,16 +58,22 @@ func TestRefuseNegativeNamesTheVariable(t *testing.T) {
 		{[]string{"--limit=-5"}, "--limit: -5 is negative"},
 	} {
 		var c cmd
-		p, err := kong.New(&c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		k, err := p.Parse(tc.args)
-		if err != nil {
-			t.Fatalf("%v: %v", tc.args, err)
-		}
-		if err := refuseNegative(k); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+		if err := refuseNegative(parseFlags(t, &c, tc.args)); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 			t.Errorf("%v: %v, want %q", tc.args, err, tc.want)
 		}
 	}
+}
+
+// parseFlags parses args into the command target, as kong does.
+func parseFlags(t *testing.T, target any, args []string) *kong.Context {
+	t.Helper()
+	p, err := kong.New(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := p.Parse(args)
+	if err != nil {
+		t.Fatalf("%v: %v", args, err)
+	}
+	return k
 }
