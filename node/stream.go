@@ -24,6 +24,8 @@ type AlertsConfig struct {
 	// (replay, rule tests, benchmarks) raises no alerts unless it names a
 	// sink.
 	Log bool `help:"With no alert sink (file, webhook, Kafka topic), log each alert as a structured line." default:"true" negatable:""`
+	// LogRate bounds those lines: a flood alerts on every attempt.
+	LogRate int `help:"Alerts a second logged one by one (with --alerts-log); past that they are counted by rule in a line every 10s and as riskgate_alerts_dropped_total{reason=\"log_rate\"}, so that an attack does not flood the log. 0: every alert is logged." default:"100"`
 }
 
 // sinksConfigured reports whether the config names an alert sink.
@@ -122,6 +124,7 @@ func (n *Node) openAlerts(keyer *engine.Keyer) ([]engine.Observer, error) {
 		}
 		dispatcher, err = alert.NewDispatcher(alert.Options{
 			Builder: builder, Sinks: sinks, Registerer: n.set.reg, Logger: n.log.With("component", "alerts"),
+			LogPerSecond: cfg.Alerts.LogRate,
 		})
 		if err != nil {
 			for _, s := range sinks {

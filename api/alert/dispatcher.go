@@ -96,6 +96,11 @@ type Options struct {
 	// Registerer receives the dispatcher's metrics; nil registers none.
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
+	// LogPerSecond bounds the alerts a second the log sink, used when no
+	// sink is given, writes one by one; past it they are counted by rule
+	// in a line every 10 s (and as dropped, reason log_rate). 0 logs
+	// every alert.
+	LogPerSecond int
 
 	// dropReport is how often the alerts dropped on a full queue are
 	// logged, per sink, while they are; default 10s (tests shorten it).
@@ -165,7 +170,7 @@ func NewDispatcher(opts Options) (*Dispatcher, error) {
 		opts.Logger = slog.Default()
 	}
 	if len(opts.Sinks) == 0 {
-		opts.Sinks = []SinkConfig{{Sink: NewLogSink(opts.Logger)}}
+		opts.Sinks = []SinkConfig{{Sink: NewLogSink(opts.Logger).thinned(opts.LogPerSecond, time.Now)}}
 	}
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 100
@@ -206,6 +211,9 @@ func NewDispatcher(opts Options) (*Dispatcher, error) {
 		q.enough = max(1, min(opts.MaxBatch, sc.QueueSize/2))
 		if _, ok := sc.Sink.(reopener); ok {
 			m.reopenCounters(&q.m, name)
+		}
+		if _, ok := sc.Sink.(thinner); ok {
+			m.logRateCounter(&q.m, name)
 		}
 		d.queues = append(d.queues, q)
 		d.skip = d.skip || sc.SkipClaimed
@@ -424,6 +432,11 @@ func (d *Dispatcher) reportDrops() {
 			return
 		case <-t.C:
 			for _, q := range d.queues {
+				if t, ok := q.cfg.Sink.(thinner); ok {
+					// The summary of an incident's tail, with no alert
+					// after it to bring it out.
+					t.summarizeThinned(false)
+				}
 				if n := q.dropped.Swap(0); n > 0 {
 					d.log.Warn("alert queue full; alerts dropped", "sink", q.cfg.Sink.Name(), "dropped", n, "dropped_total", q.droppedTotal.Load())
 				}
@@ -518,7 +531,15 @@ func (d *Dispatcher) deliver(q *queue, batch []*Alert) {
 		}
 		n, err := q.cfg.Sink.Send(ctx, batch)
 		if err == nil {
-			q.m.sent.Add(float64(len(batch)))
+			sent := len(batch)
+			if t, ok := q.cfg.Sink.(thinner); ok {
+				// A thinning sink never fails: what it left out of the
+				// batch is not delivered, and is counted so.
+				k := t.takeThinned()
+				sent -= k
+				q.m.dropLogRate.Add(float64(k))
+			}
+			q.m.sent.Add(float64(sent))
 			delivered(q, batch)
 			if failures > 0 {
 				d.log.Info("alert sink recovered", "sink", q.cfg.Sink.Name(), "failures", failures)

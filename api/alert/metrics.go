@@ -12,6 +12,7 @@ const (
 	DropRejected  = "rejected"   // the sink refused the alert for good
 	DropShutdown  = "shutdown"   // still queued when the Close deadline passed
 	DropClosed    = "closed"     // published after Close
+	DropLogRate   = "log_rate"   // past the log sink's --alerts-log-rate, counted in its summary line
 )
 
 type metrics struct {
@@ -30,6 +31,7 @@ type sinkMetrics struct {
 	sent, errors                                     prometheus.Counter
 	delay                                            prometheus.Observer
 	reopened, reopenFailed                           prometheus.Counter // nil unless the sink reopens a file
+	dropLogRate                                      prometheus.Counter // nil unless the sink thins (the log sink)
 	dropFull, dropRejected, dropShutdown, dropClosed prometheus.Counter
 }
 
@@ -41,7 +43,7 @@ func newMetrics() *metrics {
 		}, []string{"sink"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "riskgate_alerts_dropped_total",
-			Help: "Alerts not delivered, by sink and reason: queue_full, rejected (the sink refused it for good), shutdown (undelivered at the shutdown deadline), closed.",
+			Help: "Alerts not delivered, by sink and reason: queue_full, rejected (the sink refused it for good), shutdown (undelivered at the shutdown deadline), closed, log_rate (past the log sink's --alerts-log-rate a second: counted by rule in its summary line instead).",
 		}, []string{"sink", "reason"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "riskgate_alert_send_errors_total",
@@ -95,6 +97,12 @@ func (m *metrics) sink(name string) sinkMetrics {
 		dropShutdown: m.dropped.WithLabelValues(name, DropShutdown),
 		dropClosed:   m.dropped.WithLabelValues(name, DropClosed),
 	}
+}
+
+// logRateCounter gives a sink that thins its alerts (the log sink) its
+// drop counter.
+func (m *metrics) logRateCounter(sm *sinkMetrics, name string) {
+	sm.dropLogRate = m.dropped.WithLabelValues(name, DropLogRate)
 }
 
 // reopenCounters gives a sink that reopens its file its reopen counters.

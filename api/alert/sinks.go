@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"time"
 )
 
 // LogSink writes each alert as one structured log line. It is what the
@@ -17,7 +18,8 @@ import (
 // (address, user agent, user id): logs are not where those belong. Point
 // a file, webhook or Kafka sink at your SIEM for the full alert.
 type LogSink struct {
-	log *slog.Logger
+	log  *slog.Logger
+	thin *thinning // nil: every alert is logged
 }
 
 // NewLogSink returns a LogSink writing to log (slog.Default when nil).
@@ -26,6 +28,28 @@ func NewLogSink(log *slog.Logger) *LogSink {
 		log = slog.Default()
 	}
 	return &LogSink{log: log}
+}
+
+// thinned makes s log at most perSecond alerts a second (see thinning);
+// 0 leaves it logging every alert.
+func (s *LogSink) thinned(perSecond int, now func() time.Time) *LogSink {
+	if perSecond > 0 {
+		s.thin = newThinning(perSecond, now)
+	}
+	return s
+}
+
+func (s *LogSink) takeThinned() int {
+	if s.thin == nil {
+		return 0
+	}
+	return s.thin.take()
+}
+
+func (s *LogSink) summarizeThinned(force bool) {
+	if s.thin != nil {
+		s.thin.summarize(context.Background(), s.log, force)
+	}
 }
 
 // Name implements Sink.
@@ -47,12 +71,20 @@ func (s *LogSink) Send(ctx context.Context, alerts []*Alert) (int, error) {
 		// handler would not have reported it either.
 		defer func() { _ = h.Release() }()
 	}
+	var now time.Time
+	if s.thin != nil {
+		now = s.thin.now()
+		defer s.thin.summarize(ctx, s.log, false)
+	}
 	for _, a := range alerts {
 		if n := a.Notification; n != nil {
 			// Who and where stay out of logs, as for alerts.
 			s.log.LogAttrs(ctx, slog.LevelInfo, "notification", slog.String("notification_id", n.NotificationID),
 				slog.String("tenant", n.Tenant), slog.String("decision_id", n.DecisionID),
 				slog.Any("kinds", n.Kinds), slog.String("completed_by", n.CompletedBy))
+			continue
+		}
+		if s.thin != nil && !s.thin.admit(a, now) {
 			continue
 		}
 		// A fixed array keeps the attributes off the heap (LogAttrs
@@ -80,8 +112,11 @@ func (s *LogSink) Send(ctx context.Context, alerts []*Alert) (int, error) {
 	return len(alerts), nil
 }
 
-// Close implements Sink.
-func (s *LogSink) Close(context.Context) error { return nil }
+// Close implements Sink: it logs what was thinned since the last summary.
+func (s *LogSink) Close(context.Context) error {
+	s.summarizeThinned(true)
+	return nil
+}
 
 // logList is a list of strings (or of the rules' ids) as LogSink logs it:
 // the same text as slog's handlers give a []string (fmt's "[a b]" for the

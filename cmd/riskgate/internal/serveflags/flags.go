@@ -128,8 +128,9 @@ type Options struct {
 
 // AlertsConfig mirrors node.AlertsConfig.
 type AlertsConfig struct {
-	Config AlertConfig `embed:""`
-	Log    bool        `help:"With no alert sink (file, webhook, Kafka topic), log each alert as a structured line." default:"true" negatable:""`
+	Config  AlertConfig `embed:""`
+	Log     bool        `help:"With no alert sink (file, webhook, Kafka topic), log each alert as a structured line." default:"true" negatable:""`
+	LogRate int         `help:"Alerts a second logged one by one (with --alerts-log); past that they are counted by rule in a line every 10s and as riskgate_alerts_dropped_total{reason=\"log_rate\"}, so that an attack does not flood the log. 0: every alert is logged." default:"100"`
 }
 
 // CaptureConfig mirrors node.CaptureConfig.
