@@ -432,10 +432,10 @@ func (d *Dispatcher) reportDrops() {
 			return
 		case <-t.C:
 			for _, q := range d.queues {
-				if t, ok := q.cfg.Sink.(thinner); ok {
+				if th, ok := q.cfg.Sink.(thinner); ok {
 					// The summary of an incident's tail, with no alert
 					// after it to bring it out.
-					t.summarizeThinned(false)
+					th.summarizeThinned(false)
 				}
 				if n := q.dropped.Swap(0); n > 0 {
 					d.log.Warn("alert queue full; alerts dropped", "sink", q.cfg.Sink.Name(), "dropped", n, "dropped_total", q.droppedTotal.Load())
@@ -532,10 +532,10 @@ func (d *Dispatcher) deliver(q *queue, batch []*Alert) {
 		n, err := q.cfg.Sink.Send(ctx, batch)
 		if err == nil {
 			sent := len(batch)
-			if t, ok := q.cfg.Sink.(thinner); ok {
+			if th, ok := q.cfg.Sink.(thinner); ok {
 				// A thinning sink never fails: what it left out of the
 				// batch is not delivered, and is counted so.
-				k := t.takeThinned()
+				k := th.takeThinned()
 				sent -= k
 				q.m.dropLogRate.Add(float64(k))
 			}

@@ -11,10 +11,6 @@ import (
 	"time"
 )
 
-// DefaultLogPerSecond is how many alerts a second the log sink writes one
-// by one unless told otherwise (Options.LogPerSecond, --alerts-log-rate).
-const DefaultLogPerSecond = 100
-
 const (
 	// thinSummaryEvery is how often, while alerts are being thinned, a
 	// line says how many and of which rules.
