@@ -97,12 +97,38 @@ func (a *API) Routes() []Route {
 	}
 }
 
+// Unmatched is the route label of the requests that no route takes: a
+// path not served (404), a method its path does not take (405), a path
+// not in its clean form (400). They were not counted at all, so an
+// identity server calling a wrong path or method, every one of its
+// logins failing over, left no trace in /metrics; one label for them
+// all, since the paths are the callers' and a series of each would be as
+// many series as a scanner sends paths.
+const Unmatched = "unmatched"
+
 // Mux serves routes, each wrapped with authentication, metrics and panic
 // recovery. A known path with the wrong method is a JSON 405 with Allow, an
 // unknown path a JSON 404, and a path with an empty segment, "." or ".." a
-// JSON 400 (see canonical).
+// JSON 400 (see canonical); these are counted under the route Unmatched.
 func (a *API) Mux(routes []Route) http.Handler {
-	return canonical(a.mux(routes))
+	return canonical(a.mux(routes), a.measureUnmatched)
+}
+
+// measureUnmatched counts the answers of h under the route Unmatched.
+func (a *API) measureUnmatched(h http.HandlerFunc) http.HandlerFunc {
+	if a.Metrics == nil {
+		return h
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		h(sw, r)
+		code := sw.code
+		if code == 0 {
+			code = http.StatusOK
+		}
+		a.Metrics.HTTP(Unmatched, code, time.Since(start))
+	}
 }
 
 // canonical refuses a path that is not in its clean form. http.ServeMux
@@ -110,14 +136,18 @@ func (a *API) Mux(routes []Route) http.Handler {
 // empty tenant) to /v1/users/u1, which an API client follows to a 404, or,
 // with a DELETE, to another resource than it named. The escaped path is
 // the one ServeMux cleans: a user id of "..", "." or "a//b" is sent
-// escaped (/v1/users/acme/%2E%2E) and reaches its route.
-func canonical(next http.Handler) http.Handler {
+// escaped (/v1/users/acme/%2E%2E) and reaches its route. measure wraps
+// the refusal's handler (API.measureUnmatched counts it).
+func canonical(next http.Handler, measure func(http.HandlerFunc) http.HandlerFunc) http.Handler {
+	refuse := measure(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusBadRequest, "invalid_argument", "path: an empty segment, . or .. in "+strconv.Quote(r.URL.EscapedPath()), "")
+	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Escaping adds no '/' or '.', so the decoded path, at hand, says
 		// whether the escaped one needs a look: most requests end here.
 		if p := r.URL.Path; strings.Contains(p, "//") || strings.Contains(p, "/.") {
-			if e := r.URL.EscapedPath(); !clean(e) {
-				writeError(w, http.StatusBadRequest, "invalid_argument", "path: an empty segment, . or .. in "+strconv.Quote(e), "")
+			if !clean(r.URL.EscapedPath()) {
+				refuse(w, r)
 				return
 			}
 		}
@@ -151,14 +181,14 @@ func (a *API) mux(routes []Route) *http.ServeMux {
 	}
 	for _, p := range paths {
 		methods := allow[p]
-		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
+		mux.HandleFunc(p, a.measureUnmatched(func(w http.ResponseWriter, r *http.Request) {
 			w.Header()["Allow"] = methods
 			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", fmt.Sprintf("%s is not allowed here", r.Method), "")
-		})
+		}))
 	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("/", a.measureUnmatched(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such route: "+r.URL.Path, "")
-	})
+	}))
 	return mux
 }
 
