@@ -260,9 +260,12 @@ func exportedNodeMetrics(t *testing.T) (map[string]map[string]bool, []byte, []*d
 		t.Fatal(err)
 	}
 	list := filepath.Join(dir, "corp.txt")
+	// A Tor exit list: its series (kind="tor") are what
+	// RiskgateTorExitListStale and the Data age panel select.
+	tor := filepath.Join(dir, "tor-exits.txt")
 	plain := filepath.Join(dir, "passwords.txt")
 	filter := filepath.Join(dir, "breached.rgbf")
-	for name, content := range map[string]string{list: "10.0.0.0/8\n", plain: "hunter2\nletmein\n"} {
+	for name, content := range map[string]string{list: "10.0.0.0/8\n", tor: "192.0.2.7\n", plain: "hunter2\nletmein\n"} {
 		if err := os.WriteFile(name, []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -284,7 +287,7 @@ func exportedNodeMetrics(t *testing.T) (map[string]map[string]bool, []byte, []*d
 		},
 		Capture: node.CaptureConfig{Dir: filepath.Join(dir, "capture")},
 		EngineConfig: node.EngineConfig{
-			GeoIP:          node.GeoIPConfig{City: []string{geo.City}, ASN: []string{geo.ASN}, IPLists: map[string]string{"corp": list}},
+			GeoIP:          node.GeoIPConfig{City: []string{geo.City}, ASN: []string{geo.ASN}, IPLists: map[string]string{"corp": list}, TorExits: tor},
 			PasswordConfig: node.PasswordConfig{Breached: filter},
 		},
 	}
