@@ -14,8 +14,8 @@ import (
 )
 
 func (a *API) score(w http.ResponseWriter, r *http.Request) {
-	if !isJSON(r) {
-		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "send Content-Type: application/json", "")
+	if err := checkJSON(r); err != nil {
+		a.failRequest(w, err)
 		return
 	}
 	buf := bodyPool.Get().(*[]byte)

@@ -178,15 +178,30 @@ func (a *API) failRequest(w http.ResponseWriter, err error) {
 	a.fail(w, err)
 }
 
-// isJSON accepts application/json (any parameters) and, for clients that
-// send none, no Content-Type at all.
-func isJSON(r *http.Request) bool {
+// errNotJSON is the answer to a body of another type than JSON.
+var errNotJSON = &requestError{http.StatusUnsupportedMediaType, "unsupported_media_type", "send Content-Type: application/json", ""}
+
+// checkJSON accepts application/json (or a +json type) and, for clients
+// that send none, no Content-Type at all. A charset parameter must be
+// utf-8, in any case, quoted or not: JSON is UTF-8 (RFC 8259 8.1), and a
+// body declared latin1 or UTF-16 was read as UTF-8 all the same, its
+// accented letters refused as invalid UTF-8 or, in a latin1 body that
+// happened to be valid UTF-8, scored as other characters than the client
+// meant. Other parameters are ignored.
+func checkJSON(r *http.Request) error {
 	ct := headerValue(r.Header, "Content-Type")
 	if ct == "" || ct == "application/json" {
-		return true // the usual case, without ParseMediaType's map
+		return nil // the usual case, without ParseMediaType's map
 	}
-	mt, _, err := mime.ParseMediaType(ct)
-	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		return errNotJSON
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return &requestError{http.StatusUnsupportedMediaType, "unsupported_media_type",
+			fmt.Sprintf("Content-Type charset %.40q is not supported: JSON is UTF-8 (RFC 8259); send charset=utf-8, or no charset", cs), ""}
+	}
+	return nil
 }
 
 // headerValue is h.Get(key) for a key already in canonical form: the same
@@ -205,8 +220,8 @@ func headerValue(h http.Header, key string) string {
 // the body is empty: a caller who sent none (curl -X POST) learns what to
 // send, not only that JSON was expected.
 func decode(w http.ResponseWriter, r *http.Request, limit int64, v any, required string) error {
-	if !isJSON(r) {
-		return &requestError{http.StatusUnsupportedMediaType, "unsupported_media_type", "send Content-Type: application/json", ""}
+	if err := checkJSON(r); err != nil {
+		return err
 	}
 	data, err := readBody(w, r, limit)
 	if err != nil {
@@ -237,8 +252,8 @@ func decodeOptional(w http.ResponseWriter, r *http.Request, limit int64, v any) 
 	if r.ContentLength == 0 {
 		return nil
 	}
-	if !isJSON(r) {
-		return &requestError{http.StatusUnsupportedMediaType, "unsupported_media_type", "send Content-Type: application/json", ""}
+	if err := checkJSON(r); err != nil {
+		return err
 	}
 	data, err := readBody(w, r, limit)
 	if err != nil {

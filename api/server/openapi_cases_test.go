@@ -118,6 +118,11 @@ func conformanceCases() []confCase {
 		{op: "score", name: "over 64 KiB", method: "POST", path: "/v1/score", token: scoringToken, body: `{"ip":"81.2.69.160","user_agent":"` + big + `"}`, want: 413},
 		{op: "score", name: "text/plain", method: "POST", path: "/v1/score", token: scoringToken, ctype: "text/plain", body: attempt, want: 415, refused: true},
 		{op: "score", name: "gzip", method: "POST", path: "/v1/score", token: scoringToken, header: map[string]string{"Content-Encoding": "gzip"}, body: attempt, want: 415},
+		// The document says application/json, which a charset parameter
+		// does not change for a validator: only the server refuses one
+		// other than utf-8 (JSON is UTF-8, RFC 8259).
+		{op: "score", name: "charset utf-8", method: "POST", path: "/v1/score", token: scoringToken, ctype: "application/json; charset=utf-8", body: attempt, want: 200},
+		{op: "score", name: "charset latin1", method: "POST", path: "/v1/score", token: scoringToken, ctype: "application/json; charset=latin1", body: attempt, want: 415},
 
 		// POST /v1/outcome
 		{op: "report", name: "a pending decision's outcome", method: "POST", path: "/v1/outcome", token: scoringToken, body: `{"decision_id":"{pending}","outcome":"login_succeeded","time":"2026-06-01T10:00:00Z"}`, want: 204},
@@ -138,6 +143,7 @@ func conformanceCases() []confCase {
 		{op: "report", name: "a tenant admin's token", method: "POST", path: "/v1/outcome", token: acmeToken, body: `{"decision_id":"x","outcome":"login_failed"}`, want: 403},
 		{op: "report", name: "over 64 KiB", method: "POST", path: "/v1/outcome", token: scoringToken, body: `{"decision_id":"` + big + `","outcome":"login_failed"}`, want: 413},
 		{op: "report", name: "text/plain", method: "POST", path: "/v1/outcome", token: scoringToken, ctype: "text/plain", body: `{"decision_id":"x","outcome":"login_failed"}`, want: 415, refused: true},
+		{op: "report", name: "charset latin1", method: "POST", path: "/v1/outcome", token: scoringToken, ctype: "application/json; charset=latin1", body: `{"decision_id":"x","outcome":"login_failed"}`, want: 415},
 
 		// GET /v1/users/{tenant}/{user}
 		{op: "getProfile", name: "a user with a baseline", method: "GET", path: "/v1/users/default/u-42", token: adminToken, want: 200},
