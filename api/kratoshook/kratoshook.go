@@ -19,6 +19,10 @@
 //     client's failover) is then let through too: New warns of StepUpAllow
 //     with OnError StepUp.
 //
+// A caller without the hook's token (401) and a hook url with a query
+// (400: the hook takes none) get Kratos' format with no message, on which
+// Kratos fails the login with an error.
+//
 // `riskgate serve --kratos-token-file FILE` mounts the handler at POST
 // /v1/kratos/login, scoring on its own service (node.KratosRoutes); the
 // handler can also run apart, next to Kratos, with ClientScorer.
@@ -40,6 +44,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 
 	"github.com/riskgate/riskgate/api/client"
@@ -147,7 +152,9 @@ type Options struct {
 	OnError Action
 	// Messages shown on the login form. Defaults above.
 	DenyMessage, StepUpMessage, ErrorMessage Message
-	// Logger; default slog.Default(). Never given the request's values.
+	// Logger; default slog.Default(). Never given the request's values
+	// (of a query, which comes from Kratos' configuration, the parameters'
+	// names only).
 	Logger *slog.Logger
 }
 
@@ -231,6 +238,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, noMessages)
 		return
 	}
+	if r.URL.RawQuery != "" {
+		// The web_hook's url in Kratos' configuration carries a query
+		// (?tenant=acme, as if it chose the tenant): the hook takes
+		// none, and would ignore it. Refused in Kratos' format with no
+		// message, as a wrong token is: Kratos fails the login with an
+		// error, which is right for a hook configured wrong. The log
+		// names the parameters, for whoever fixes the configuration.
+		h.log.Error("kratos hook called with a query: it takes no query parameters, remove them from the web_hook url in Kratos' configuration", "parameters", queryNames(r.URL.RawQuery))
+		writeJSON(w, http.StatusBadRequest, noMessages)
+		return
+	}
 	a, err := h.attempt(r)
 	if err != nil {
 		h.log.Error("kratos hook request unreadable: check the body template", "err", err)
@@ -246,6 +264,28 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.log.Debug("scored with a failover", "err", err)
 	}
 	h.answer(w, v)
+}
+
+// queryNames are the names of a query's parameters, for the log: at most
+// 8, each quoted and cut to 64 bytes, as a query that does not parse is
+// named as it came.
+func queryNames(raw string) string {
+	var names []string
+	for pair := range strings.SplitSeq(raw, "&") {
+		if pair == "" {
+			continue
+		}
+		if len(names) == 8 {
+			names = append(names, "...")
+			break
+		}
+		key, _, _ := strings.Cut(pair, "=")
+		if k, err := url.QueryUnescape(key); err == nil {
+			key = k
+		}
+		names = append(names, fmt.Sprintf("%.64q", key))
+	}
+	return strings.Join(names, ", ")
 }
 
 // required are the fields of the body the hook cannot do without.

@@ -101,7 +101,17 @@ func (s *scorerStub) ScoreLogin(_ context.Context, a Attempt) (Verdict, error) {
 
 func post(t *testing.T, h http.Handler, token string, body []byte) (int, []byte) {
 	t.Helper()
-	req := httptest.NewRequest(http.MethodPost, "/kratos/login", bytes.NewReader(body))
+	return postQuery(t, h, token, "", body)
+}
+
+// postQuery is post to the hook's url with query (none when empty).
+func postQuery(t *testing.T, h http.Handler, token, query string, body []byte) (int, []byte) {
+	t.Helper()
+	target := "/kratos/login"
+	if query != "" {
+		target += "?" + query
+	}
+	req := httptest.NewRequest(http.MethodPost, target, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -161,6 +171,7 @@ func TestAnswers(t *testing.T) {
 		verdict Verdict
 		err     error
 		token   string
+		query   string // in the hook's url
 		body    []byte
 		status  int
 		golden  string
@@ -178,6 +189,12 @@ func TestAnswers(t *testing.T) {
 		{name: "wrong token", token: "kratos-hook-token-0123456780", verdict: Verdict{Action: Allow}, status: 401, golden: "answer-unauthorized.golden.json"},
 		{name: "unreadable body", body: []byte(`{"flow_id": 12}`), verdict: Verdict{Action: Allow}, status: 403, golden: "answer-step-up-failover.golden.json"},
 		{name: "bad ip", body: []byte(`{"flow_id":"f","identity_id":"i","ip":"not-an-ip:80"}`), opts: Options{OnError: Deny}, verdict: Verdict{Action: Allow}, status: 403, golden: "answer-unavailable.golden.json"},
+		// A hook url with a query (a configuration mistake): refused in
+		// Kratos' format, with no message, as a wrong token is, whatever
+		// the OnError answer; not scored.
+		{name: "a query", query: "tenant=acme", opts: Options{OnError: Allow}, verdict: Verdict{Action: Allow}, status: 400, golden: "answer-query.golden.json"},
+		{name: "a query that does not parse", query: "a=%zz;b", verdict: Verdict{Action: Allow}, status: 400, golden: "answer-query.golden.json"},
+		{name: "a query without the token", token: "-", query: "tenant=acme", verdict: Verdict{Action: Allow}, status: 401, golden: "answer-unauthorized.golden.json"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -199,7 +216,7 @@ func TestAnswers(t *testing.T) {
 			if b == nil {
 				b = body
 			}
-			status, answer := post(t, h, token, b)
+			status, answer := postQuery(t, h, token, tc.query, b)
 			if status != tc.status {
 				t.Fatalf("status %d, want %d: %s", status, tc.status, answer)
 			}
@@ -388,5 +405,28 @@ func TestClientIP(t *testing.T) {
 		if got != tc.want || (err != nil) != (tc.want == "") {
 			t.Errorf("clientIP(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
 		}
+	}
+}
+
+// TestQueryIsNamed: a hook url with a query is refused (TestAnswers), and
+// the log names its parameters, not their values, for whoever fixes
+// Kratos' configuration: Kratos itself shows only "web hook failed".
+func TestQueryIsNamed(t *testing.T) {
+	var logged bytes.Buffer
+	s := &scorerStub{verdict: Verdict{Action: Allow}}
+	h, err := New(Options{Scorer: s, Token: testToken, Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, answer := postQuery(t, h, testToken, "tenant=acme&flow%5Fid=secret-value", renderTemplate(t, "ctx-api-flow.json"))
+	if status != http.StatusBadRequest || len(s.got) != 0 {
+		t.Fatalf("status %d (%d scored): %s, want 400, unscored", status, len(s.got), answer)
+	}
+	log := logged.String()
+	if !strings.Contains(log, "level=ERROR") || !strings.Contains(log, `parameters="\"tenant\", \"flow_id\""`) {
+		t.Errorf("the log does not name the parameters: %s", log)
+	}
+	if strings.Contains(log, "acme") || strings.Contains(log, "secret-value") {
+		t.Errorf("the log shows a parameter's value: %s", log)
 	}
 }
