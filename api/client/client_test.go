@@ -140,11 +140,12 @@ func TestTwoPointLogin(t *testing.T) {
 			if got := c.Stats().Reports; got != 1 {
 				t.Errorf("reports delivered: %d, want 1", got)
 			}
-			// riskgate takes one outcome per decision.
+			// riskgate takes one outcome per decision: NOT_FOUND, naming
+			// decision_id over both transports (gRPC's in a BadRequest).
 			err = c.StepUpPassed(ctx, after)
 			var e *client.Error
-			if !errors.As(err, &e) || e.Cause != client.CauseRejected || e.Code != "NOT_FOUND" {
-				t.Errorf("second outcome for one decision: %v", err)
+			if !errors.As(err, &e) || e.Cause != client.CauseRejected || e.Code != "NOT_FOUND" || e.Field != "decision_id" {
+				t.Errorf("second outcome for one decision: %v (field %q), want rejected, NOT_FOUND, decision_id", err, fieldOf(e))
 			}
 		})
 	}
@@ -404,4 +405,12 @@ func TestLinkLocalAddress(t *testing.T) {
 			}
 		})
 	}
+}
+
+// fieldOf is e's field, or "" without an error.
+func fieldOf(e *client.Error) string {
+	if e == nil {
+		return ""
+	}
+	return e.Field
 }

@@ -3,9 +3,11 @@
 // and the interceptors that authenticate, measure and protect every call:
 // each method maps to a service operation, whose level it needs.
 //
-// Errors carry standard codes: a bad field is InvalidArgument with a
-// google.rpc.BadRequest whose field violation names the field ("attempt.ip"),
-// an unknown decision is NotFound, a stale if_version is Aborted.
+// Errors carry standard codes: a bad field is InvalidArgument, an unknown
+// decision is NotFound, a stale if_version is Aborted; each error that is
+// about a field (as HTTP's "field" names it) carries a
+// google.rpc.BadRequest whose field violation names it ("attempt.ip",
+// "decision_id", "if_version").
 package grpcapi
 
 import (
@@ -207,7 +209,11 @@ func toStatus(log *slog.Logger, err error) error {
 			}
 			br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: field, Description: d.Error.Error()})
 		}
-	case e.Field != "" && e.Code == codes.InvalidArgument:
+	case e.Field != "":
+		// Whatever the code: an unknown decision_id (NotFound), a rule_id
+		// that is not there or not in shadow, a stale if_version
+		// (Aborted). HTTP names the field of each in its error body; a
+		// gRPC caller, its client included, read it nowhere.
 		desc := e.Reason
 		if desc == "" {
 			desc = e.Message
