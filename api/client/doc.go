@@ -68,8 +68,14 @@
 //   - riskgate_client_call_duration_seconds{op}: a histogram of the calls'
 //     durations as the login saw them, retries and failovers included;
 //   - riskgate_client_breaker_state: the circuit breaker, 0 closed, 1
-//     half-open, 2 open (logins get the failover action);
+//     half-open, 2 open (logins get the failover action); with several
+//     clients sharing the metrics, the worst of their breakers;
 //   - riskgate_client_breaker_opened_total: times the circuit opened.
+//
+// Several clients in one process share these series: give each the same
+// Observer, or call clientprom.New again on the same registry, which counts
+// into the collectors the first call registered (a collector of one of
+// these names but of another shape is still an error).
 //
 // Alert on the breaker's state and on the failovers' rate: while either is
 // up, logins are decided by the failover action, not by riskgate. A call
