@@ -77,8 +77,9 @@ func TestReloadSuccessSaysHowTheFilesLoad(t *testing.T) {
 }
 
 // TestRejectedPutIsCountedAndLogged: the rejected put is still counted
-// (trigger api, result failure) and logged as a warning with its problem;
-// a put refused for a bad file name is a bad request, and not counted.
+// (trigger api, result rejected: not failure, which is rule files that do
+// not load) and logged as a warning with its problem; a put refused for a
+// bad file name is a bad request, and not counted.
 func TestRejectedPutIsCountedAndLogged(t *testing.T) {
 	h := newHealthRig(t)
 	if err := h.putShared("version: shared\nrules:\n"+badRule, false); err != nil {
@@ -95,8 +96,11 @@ func TestRejectedPutIsCountedAndLogged(t *testing.T) {
 	if _, err := h.m.Put("", src("../default.yaml", sharedRules)); err == nil {
 		t.Fatal("a put of ../default.yaml was taken")
 	}
-	if got := float64(h.m.LoadStats().Loads[LoadKey{TriggerAPI, "failure"}]); got != 2 {
-		t.Errorf("riskgate_rules_reloads_total{trigger=api,result=failure} %v, want 2 (the rules that did not compile)", got)
+	if got := float64(h.m.LoadStats().Loads[LoadKey{TriggerAPI, "rejected"}]); got != 2 {
+		t.Errorf("riskgate_rules_reloads_total{trigger=api,result=rejected} %v, want 2 (the rules that did not compile)", got)
+	}
+	if got := float64(h.m.LoadStats().Loads[LoadKey{TriggerAPI, "failure"}]); got != 0 {
+		t.Errorf("riskgate_rules_reloads_total{trigger=api,result=failure} %v, want 0 (a put refused is no reload failure)", got)
 	}
 	log := h.log.String()
 	for _, want := range []string{

@@ -451,8 +451,9 @@ func (m *Manager) failed(trigger string, err error) {
 
 // refused records a put through the API rejected (tenant "" for the
 // shared rules): the caller is answered with the problems, and nothing
-// on disk or in force changed, so the failure is not the files' and the
-// success gauge keeps saying how they load. Logged at warning level, with
+// on disk or in force changed, so the failure is not the files': it is
+// counted as rejected, not as a failure, and the success gauge keeps
+// saying how they load. Logged at warning level, with
 // the problem, for whoever audits the puts.
 func (m *Manager) refused(tenant string, err error) {
 	m.metrics.refused()

@@ -26,7 +26,8 @@ type LoadStats struct {
 	// not.
 	LastLoad time.Time
 	// Loads counts loads and reloads by trigger and result; every pair of a
-	// trigger and a result is there from the Manager's start, at 0.
+	// trigger and a result is there from the Manager's start, at 0, and
+	// the api trigger's ResultRejected.
 	Loads map[LoadKey]uint64
 	// Stale: the tenants whose overlay files (or the whole tenants
 	// folder) the last reload rejected, 1 each; past MaxStaleTenantSeries
@@ -39,9 +40,19 @@ type LoadKey struct{ Trigger, Result string }
 
 // The results of a load, as LoadStats.Loads counts them.
 const (
-	ResultSuccess   = "success"
+	ResultSuccess = "success"
+	// ResultFailure is rule files that did not load: the files on disk
+	// (or, at startup, the embedded set) are not what is in force, and a
+	// restart would fail on them. A put through the API counts one only
+	// when its files, written, are read back and do not load.
 	ResultFailure   = "failure"
 	ResultUnchanged = "unchanged"
+	// ResultRejected is a put through the API (trigger api only) whose
+	// rules did not compile: refused to its caller with the problems,
+	// nothing on disk or in force changed. It is apart from
+	// ResultFailure so that an alert on failures does not page for an
+	// analyst's typo, which its sender was told of at once.
+	ResultRejected = "rejected"
 )
 
 // triggers and results are every trigger and result of a load.
@@ -65,16 +76,17 @@ type metrics struct {
 }
 
 func newMetrics() *metrics {
-	m := &metrics{s: LoadStats{Loads: make(map[LoadKey]uint64, len(triggers)*len(results))}}
+	m := &metrics{s: LoadStats{Loads: make(map[LoadKey]uint64, len(triggers)*len(results)+1)}}
 	// Every trigger and result from the start: increase() and rate()
 	// count nothing of a series' first sample, so a failed reload that
 	// created its series would go unseen by a graph or an alert on
-	// increase(...{result="failure"}).
+	// increase(...{result="failure"}). Only a put is ever rejected.
 	for _, t := range triggers {
 		for _, r := range results {
 			m.s.Loads[LoadKey{t, r}] = 0
 		}
 	}
+	m.s.Loads[LoadKey{TriggerAPI, ResultRejected}] = 0
 	return m
 }
 
@@ -122,11 +134,13 @@ func (m *metrics) failed(trigger string, at time.Time) {
 }
 
 // refused records a put through the API rejected: its caller has the
-// problems, nothing on disk or in force changed, so only the count moves.
+// problems, nothing on disk or in force changed, so only the count moves,
+// under its own result (ResultRejected): counted as a failure, an
+// analyst's typo read as rule files that do not load.
 func (m *metrics) refused() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.s.Loads[LoadKey{TriggerAPI, ResultFailure}]++
+	m.s.Loads[LoadKey{TriggerAPI, ResultRejected}]++
 }
 
 // health records whether every rule file loads.

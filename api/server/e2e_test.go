@@ -266,7 +266,7 @@ func TestEndToEnd(t *testing.T) {
 		{"riskgate_store_duration_seconds", []string{"op", "observe"}, 7},
 		{"riskgate_outcomes_total", []string{"outcome", "step_up_passed"}, 1},
 		{"riskgate_rules_version_info", []string{"version", put.Version}, 1},
-		{"riskgate_rules_reloads_total", []string{"trigger", "api", "result", "failure"}, 1},
+		{"riskgate_rules_reloads_total", []string{"trigger", "api", "result", "rejected"}, 1},
 		{"riskgate_http_requests_total", []string{"route", "POST /v1/score", "code", "200"}, 1},
 		{"riskgate_grpc_requests_total", []string{"method", "/riskgate.v1.RiskService/Score", "code", "OK"}, 5},
 	} {

@@ -29,7 +29,7 @@ var (
 	countDesc = prometheus.NewDesc("riskgate_rules",
 		"Rules in the ruleset in force.", nil, nil)
 	reloadsDesc = prometheus.NewDesc("riskgate_rules_reloads_total",
-		"Rules loads and reloads, by trigger (startup, file, signal, api) and result (success, failure, unchanged).", []string{"trigger", "result"}, nil)
+		"Rules loads and reloads, by trigger (startup, file, signal, api) and result: success, unchanged, failure (rule files that did not load: the files are not what is in force), or, for api only, rejected (a put whose rules did not compile, refused to its caller; nothing changed).", []string{"trigger", "result"}, nil)
 	staleDesc = prometheus.NewDesc("riskgate_rules_tenant_overlay_stale",
 		"Tenants whose overlay files (or the whole tenants folder) the last reload rejected, by tenant: each keeps its last good overlay (or, without one, the shared rules) until its files load. No series while every overlay loads; past 100 tenants, the rest are counted under tenant=\"other\".", []string{"tenant"}, nil)
 )

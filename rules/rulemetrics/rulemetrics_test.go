@@ -46,9 +46,13 @@ func exposition(version string, healthy bool, at time.Time, ruleCount int, loads
 	fmt.Fprintf(&b, "riskgate_rules_last_reload_success %d\n", ok)
 	b.WriteString("# HELP riskgate_rules_last_reload_timestamp_seconds Unix time of the last load or reload of the rules (from their files, or a put through the API put in force), successful or not.\n# TYPE riskgate_rules_last_reload_timestamp_seconds gauge\n")
 	fmt.Fprintf(&b, "riskgate_rules_last_reload_timestamp_seconds %d\n", at.Unix())
-	b.WriteString("# HELP riskgate_rules_reloads_total Rules loads and reloads, by trigger (startup, file, signal, api) and result (success, failure, unchanged).\n# TYPE riskgate_rules_reloads_total counter\n")
+	b.WriteString("# HELP riskgate_rules_reloads_total Rules loads and reloads, by trigger (startup, file, signal, api) and result: success, unchanged, failure (rule files that did not load: the files are not what is in force), or, for api only, rejected (a put whose rules did not compile, refused to its caller; nothing changed).\n# TYPE riskgate_rules_reloads_total counter\n")
 	for _, trigger := range []string{"api", "file", "signal", "startup"} {
-		for _, result := range []string{"failure", "success", "unchanged"} {
+		results := []string{"failure", "success", "unchanged"}
+		if trigger == "api" {
+			results = []string{"failure", "rejected", "success", "unchanged"}
+		}
+		for _, result := range results {
 			fmt.Fprintf(&b, "riskgate_rules_reloads_total{result=%q,trigger=%q} %d\n", result, trigger, loads[trigger+"/"+result])
 		}
 	}
