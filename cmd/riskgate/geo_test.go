@@ -119,7 +119,7 @@ func TestGeoFlagErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--geoip-city", p.ASN}, "geoip: open city database " + p.ASN + `: it is an ASN database ("GeoLite2-ASN")`},
+		{[]string{"--geoip-city", p.ASN}, "geoip: open city database " + p.ASN + `: database type "GeoLite2-ASN" is an ASN database; want a city database`},
 		{[]string{"--geoip-asn", p.City}, "geoip: open ASN database " + p.City},
 		{[]string{"--geoip-city", filepath.Join(dir, "missing.mmdb")}, "no such file"},
 		{[]string{"--ip-list", "corp=" + badList}, badList + ":2: not a CIDR prefix"},

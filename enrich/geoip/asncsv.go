@@ -75,7 +75,7 @@ func looksLikeCSV(path string, head []byte) bool {
 // compressed) into a database that serves the ASN role.
 func openASNCSV(path string, role Role, data []byte) (*database, error) {
 	if role != RoleASN {
-		return nil, fmt.Errorf("it is an ASN CSV file, not %s database", role.article())
+		return nil, fmt.Errorf("it is an ASN CSV file (ip-location-db's); %s", role.want())
 	}
 	var r io.Reader = bytes.NewReader(data)
 	if strings.HasSuffix(path, ".gz") {

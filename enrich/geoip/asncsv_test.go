@@ -110,7 +110,7 @@ func TestASNCSVRefusesBadRows(t *testing.T) {
 		})
 	}
 	// A CSV is ASN data only.
-	if _, err := New(Options{City: []string{writeFile(t, "asn.csv", good)}}); err == nil || !strings.Contains(err.Error(), "not a city database") {
+	if _, err := New(Options{City: []string{writeFile(t, "asn.csv", good)}}); err == nil || !strings.Contains(err.Error(), "it is an ASN CSV file (ip-location-db's); want a city database") {
 		t.Errorf("CSV as a city database: %v", err)
 	}
 }

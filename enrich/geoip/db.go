@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/netip"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -44,6 +46,21 @@ func (r Role) article() string {
 		return "a city"
 	}
 	return "an " + r.String()
+}
+
+// want is what a file must be to serve the role, for the errors that
+// refuse one: the kinds riskgate reads, by name, so that an operator
+// given "not a city database" also learns which file to fetch.
+func (r Role) want() string {
+	switch r {
+	case RoleCity:
+		return "want a city database: GeoIP2/GeoLite2 City or Country, GeoIP2 Enterprise, DB-IP's GeoIP2-compatible files, or ip-location-db's city files"
+	case RoleASN:
+		return "want an ASN database: GeoLite2-ASN, GeoIP2-ISP, DB-IP ASN Lite, or ip-location-db's ASN files (.mmdb or .csv)"
+	case RoleAnonymous:
+		return "want an anonymous-IP database: GeoIP2-Anonymous-IP or GeoIP-Anonymous-Plus"
+	}
+	return "want " + r.article() + " database"
 }
 
 // schema is how a database's records are laid out, and so how they are read.
@@ -170,10 +187,10 @@ func openBytes(path string, role Role, data []byte, unmap func() error) (*databa
 	}
 	d.schema, err = classify(mm)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w; %s", err, role.want())
 	}
 	if got, _ := d.schema.role(); got != role {
-		return nil, fmt.Errorf("it is %s database (%q), not %s database", got.article(), d.typ, role.article())
+		return nil, fmt.Errorf("%s; %s", d.describe(), role.want())
 	}
 	if _, ok := geoip2Types[d.typ]; ok {
 		if d.g2, err = geoip2.OpenBytes(data); err != nil {
@@ -187,16 +204,42 @@ func openBytes(path string, role Role, data []byte, unmap func() error) (*databa
 	return d, nil
 }
 
+// describe says what the database is, for the error refusing it for
+// another role. A type geoip2 reads is named as its kind; a file riskgate
+// classified by the keys of its records is not said to be of a kind
+// outright, since its type, which may be anything ("Foo-Bar" once read
+// as "an ASN database"), says nothing of the kind: the message names the
+// type and the keys that decided it.
+func (d *database) describe() string {
+	got, _ := d.schema.role()
+	if _, ok := geoip2Types[d.typ]; ok {
+		kind := got.article()
+		switch {
+		case strings.Contains(d.typ, "Country"):
+			kind = "a country"
+		case strings.Contains(d.typ, "ISP") && got == RoleASN:
+			kind = "an ISP"
+		}
+		return fmt.Sprintf("database type %q is %s database", d.typ, kind)
+	}
+	key := "country_code"
+	if d.schema == schemaFlatASN {
+		key = "autonomous_system_number"
+	}
+	return fmt.Sprintf("database type %q is not a GeoIP2 type, and its records are laid out as %s database's (%s)", d.typ, got.article(), key)
+}
+
 // classify tells the schema from the metadata's database type; a type
 // geoip2 does not know (the ip-location-db files say "city ipv4") is
-// recognised by the keys of its first record.
+// recognised by the keys of its first record. Its errors name the type;
+// the caller adds what the role wants.
 func classify(mm *maxminddb.Reader) (schema, error) {
 	typ := mm.Metadata.DatabaseType
 	if s, ok := geoip2Types[typ]; ok {
 		return s, nil
 	}
 	if typ == "GeoIP2-Domain" || typ == "GeoIP2-Connection-Type" {
-		return 0, fmt.Errorf("a %s database carries no location, AS or anonymity data", typ)
+		return 0, fmt.Errorf("database type %q carries no location, AS or anonymity data", typ)
 	}
 	for res := range mm.Networks() {
 		if !res.Found() {
@@ -212,13 +255,13 @@ func classify(mm *maxminddb.Reader) (schema, error) {
 		case rec["autonomous_system_number"] != nil:
 			return schemaFlatASN, nil
 		case rec["country"] != nil || rec["location"] != nil:
-			return 0, fmt.Errorf("database type %q has GeoIP2-style records but is not a type geoip2 reads", typ)
+			return 0, fmt.Errorf("database type %q is not a type geoip2 reads, though its records are GeoIP2-style (country, location)", typ)
 		}
-		keys := make([]string, 0, len(rec))
-		for k := range rec {
-			keys = append(keys, k)
+		if len(rec) == 0 {
+			return 0, fmt.Errorf("database type %q is not a type riskgate knows, and its first record is empty", typ)
 		}
-		return 0, fmt.Errorf("unsupported database type %q (record keys: %s)", typ, strings.Join(keys, ", "))
+		keys := slices.Sorted(maps.Keys(rec))
+		return 0, fmt.Errorf("database type %q is not a type riskgate knows (record keys: %s)", typ, strings.Join(keys, ", "))
 	}
 	return 0, fmt.Errorf("database type %q holds no records", typ)
 }

@@ -1,6 +1,7 @@
 package geoip
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -90,14 +91,16 @@ func TestOpenBadFiles(t *testing.T) {
 		{"truncated to half", file("half.mmdb", good[:len(good)/2]), RoleCity, "not a MaxMind DB"},
 		{"truncated metadata", file("cut.mmdb", good[:len(good)-20]), RoleCity, "geoip: open city database"},
 		{"corrupt data section", file("corrupt.mmdb", corrupt), RoleCity, "corrupt database"},
-		{"ASN file as city", p.ASN, RoleCity, `it is an ASN database ("GeoLite2-ASN"), not a city database`},
-		{"city file as ASN", p.City, RoleASN, "it is a city database"},
-		{"city file as anonymous", p.City, RoleAnonymous, "not an anonymous-IP database"},
-		{"anonymous file as city", p.Anonymous, RoleCity, "it is an anonymous-IP database"},
-		{"DB-IP flat city as ASN", p.DBIPCityV4, RoleASN, `it is a city database ("city ipv4")`},
-		{"domain database", domain, RoleCity, "a GeoIP2-Domain database carries no location"},
-		{"foreign database", foreign, RoleCity, `unsupported database type "Acme-Widgets" (record keys: widget)`},
+		{"ASN file as city", p.ASN, RoleCity, `database type "GeoLite2-ASN" is an ASN database; want a city database: GeoIP2/GeoLite2 City`},
+		{"city file as ASN", p.City, RoleASN, `database type "GeoIP2-City" is a city database; want an ASN database`},
+		{"city file as anonymous", p.City, RoleAnonymous, "want an anonymous-IP database: GeoIP2-Anonymous-IP"},
+		{"anonymous file as city", p.Anonymous, RoleCity, `database type "GeoIP2-Anonymous-IP" is an anonymous-IP database; want a city database`},
+		{"DB-IP flat city as ASN", p.DBIPCityV4, RoleASN, `database type "city ipv4" is not a GeoIP2 type, and its records are laid out as a city database's (country_code); want an ASN database`},
+		{"domain database", domain, RoleCity, `database type "GeoIP2-Domain" carries no location, AS or anonymity data; want a city database`},
+		{"foreign database", foreign, RoleCity, `database type "Acme-Widgets" is not a type riskgate knows (record keys: widget); want a city database`},
 		{"records not matching the schema", badSchema, RoleCity, "records do not match"},
+		{"ASN CSV as city", file("asn-ipv4.csv", []byte("81.2.69.0,81.2.69.255,3215,\"Orange S.A.\"\n")), RoleCity,
+			"it is an ASN CSV file (ip-location-db's); want a city database: GeoIP2/GeoLite2 City or Country"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -112,6 +115,70 @@ func TestOpenBadFiles(t *testing.T) {
 				t.Errorf("error %q: want the path, once, and %q", msg, tt.want)
 			}
 		})
+	}
+}
+
+// TestWrongTypeNamesBoth: a database refused for a role names the type
+// the file has and what the role wants, for every slot, and calls a file
+// of a type riskgate does not know by its type, never "an ASN database"
+// (a "Foo-Bar" file whose records carry an AS number was reported as
+// one, as if riskgate knew the type).
+func TestWrongTypeNamesBoth(t *testing.T) {
+	dir := t.TempDir()
+	city := mmdbtype.Map{"country": mmdbtype.Map{"iso_code": mmdbtype.String("FR")},
+		"location": mmdbtype.Map{"latitude": mmdbtype.Float64(48.8566), "longitude": mmdbtype.Float64(2.3522)}}
+	asn := mmdbtype.Map{"autonomous_system_number": mmdbtype.Uint32(3215)}
+	anon := mmdbtype.Map{"is_anonymous_vpn": mmdbtype.Bool(true)}
+	flat := mmdbtype.Map{"country_code": mmdbtype.String("FR")}
+	wants := map[Role]string{
+		RoleCity:      "want a city database: GeoIP2/GeoLite2 City or Country",
+		RoleASN:       "want an ASN database: GeoLite2-ASN, GeoIP2-ISP",
+		RoleAnonymous: "want an anonymous-IP database: GeoIP2-Anonymous-IP or GeoIP-Anonymous-Plus",
+	}
+	const none Role = 255 // serves no role
+	tests := []struct {
+		typ    string
+		rec    mmdbtype.Map
+		serves Role // the role it opens as; the others are refused
+		is     string
+	}{
+		{"GeoLite2-Country", city, RoleCity, `database type "GeoLite2-Country" is a country database`},
+		{"GeoIP2-ISP", asn, RoleASN, `database type "GeoIP2-ISP" is an ISP database`},
+		{"GeoLite2-ASN", asn, RoleASN, `database type "GeoLite2-ASN" is an ASN database`},
+		{"GeoIP-Anonymous-Plus", anon, RoleAnonymous, `database type "GeoIP-Anonymous-Plus" is an anonymous-IP database`},
+		{"Foo-Bar", asn, RoleASN, `database type "Foo-Bar" is not a GeoIP2 type, and its records are laid out as an ASN database's (autonomous_system_number)`},
+		{"Foo-Bar", flat, RoleCity, `database type "Foo-Bar" is not a GeoIP2 type, and its records are laid out as a city database's (country_code)`},
+		{"Foo-Bar", city, none, `database type "Foo-Bar" is not a type geoip2 reads, though its records are GeoIP2-style (country, location)`},
+		{"Foo-Bar", anon, none, `database type "Foo-Bar" is not a type riskgate knows (record keys: is_anonymous_vpn)`},
+		{"Foo-Bar", mmdbtype.Map{}, none, `database type "Foo-Bar" is not a type riskgate knows, and its first record is empty`},
+		{"GeoIP2-Connection-Type", mmdbtype.Map{"connection_type": mmdbtype.String("Cable/DSL")}, none, `database type "GeoIP2-Connection-Type" carries no location, AS or anonymity data`},
+	}
+	for i, tt := range tests {
+		path := filepath.Join(dir, fmt.Sprintf("%d.mmdb", i))
+		writeRaw(t, path, tt.typ, map[string]mmdbtype.Map{"81.2.69.0/24": tt.rec})
+		for _, role := range []Role{RoleCity, RoleASN, RoleAnonymous} {
+			t.Run(fmt.Sprintf("%d %s as %s", i, tt.typ, role), func(t *testing.T) {
+				d, err := openDatabase(path, role, "")
+				if role == tt.serves {
+					if err != nil {
+						t.Fatal(err)
+					}
+					d.release()
+					return
+				}
+				if err == nil {
+					d.release()
+					t.Fatalf("opened as %s", role)
+				}
+				msg := err.Error()
+				if !strings.Contains(msg, tt.is+"; "+wants[role]) || strings.Count(msg, "want") != 1 {
+					t.Errorf("error %q:\nwant %q", msg, tt.is+"; "+wants[role])
+				}
+				if _, known := geoip2Types[tt.typ]; !known && strings.Contains(msg, "is an ") {
+					t.Errorf("error %q calls a file of an unknown type a kind of database", msg)
+				}
+			})
+		}
 	}
 }
 
