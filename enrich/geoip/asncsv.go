@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/riskgate/riskgate/internal/excerpt"
 )
 
 // ASN data as CSV: the ip-location-db project (npm @ip-location-db/asn,
@@ -129,9 +131,9 @@ func parseASNCSV(r io.Reader) (*asnTable, error) {
 		asn, err3 := strconv.ParseUint(rec[2], 10, 32)
 		switch {
 		case err1 != nil:
-			return nil, fmt.Errorf("%d: range start %q: not an IP address", line, rec[0])
+			return nil, fmt.Errorf("%d: range start %s: not an IP address", line, excerpt.Quote(rec[0]))
 		case err2 != nil:
-			return nil, fmt.Errorf("%d: range end %q: not an IP address", line, rec[1])
+			return nil, fmt.Errorf("%d: range end %s: not an IP address", line, excerpt.Quote(rec[1]))
 		case start.Zone() != "" || end.Zone() != "":
 			return nil, fmt.Errorf("%d: addresses with a zone", line)
 		case start.Is4() != end.Is4():
@@ -139,7 +141,7 @@ func parseASNCSV(r io.Reader) (*asnTable, error) {
 		case end.Less(start):
 			return nil, fmt.Errorf("%d: range end %s before its start %s", line, rec[1], rec[0])
 		case err3 != nil:
-			return nil, fmt.Errorf("%d: AS number %q: want an integer from 0 to 4294967295", line, rec[2])
+			return nil, fmt.Errorf("%d: AS number %s: want an integer from 0 to 4294967295", line, excerpt.Quote(rec[2]))
 		case len(rec[3]) > 1024:
 			return nil, fmt.Errorf("%d: organisation name of %d bytes", line, len(rec[3]))
 		}

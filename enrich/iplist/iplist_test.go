@@ -119,6 +119,56 @@ func TestHostingASNs(t *testing.T) {
 	}
 }
 
+// TestBadLineQuotedShort: a bad line is quoted in the error up to a cap
+// with its length, and a binary file (here 300 bytes of a compressed
+// stream before the first '\n') is said to look binary, file:line kept,
+// whichever list it is given as: each such error once quoted every byte,
+// escaped, about 1,000 characters of them.
+func TestBadLineQuotedShort(t *testing.T) {
+	dir := t.TempDir()
+	bin := make([]byte, 300)
+	for i := range bin {
+		bin[i] = byte(0x80 + i*37%128) // no '\n', no text
+	}
+	bin[7] = 0
+	binary := writeFile(t, dir, "deny.txt.gz", "\x1f\x8b"+string(bin)+"\n10.0.0.0/8\n")
+	longText := writeFile(t, dir, "long.txt", "10.0.0.0/8\n"+strings.Repeat("not-an-address-", 20)+"\n")
+	tests := []struct {
+		name   string
+		opts   Options
+		want   []string
+		binary bool
+	}{
+		{"binary list", Options{Lists: map[string]string{"deny": binary}}, []string{binary + ":1: the file looks binary", "…(302 bytes)"}, true},
+		{"binary tor list", Options{TorExits: binary}, []string{"iplist: tor list: " + binary + ":1: the file looks binary", "…(302 bytes)"}, true},
+		{"binary ASN list", Options{HostingASNs: binary}, []string{binary + ":1: the file looks binary", "not an AS number: ", "…(302 bytes)"}, true},
+		{"long text line", Options{Lists: map[string]string{"deny": longText}}, []string{longText + `:2: not an IP address or CIDR prefix: "not-an-address-not-an-address-not-an-address-not-an-address-"…(300 bytes)`}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.opts.Logger = discard
+			_, err := New(tt.opts)
+			if err == nil {
+				t.Fatal("loaded")
+			}
+			msg := err.Error()
+			for _, w := range tt.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q: want %q", msg, w)
+				}
+			}
+			if strings.Contains(msg, "looks binary") != tt.binary {
+				t.Errorf("error %q: says looks binary %v, want %v", msg, !tt.binary, tt.binary)
+			}
+			// The path, the reason and an excerpt of 60 characters
+			// fit in 320; the whole line escaped took 1,000.
+			if len(msg) > 320 {
+				t.Errorf("error of %d characters: %q", len(msg), msg)
+			}
+		})
+	}
+}
+
 func TestBadFiles(t *testing.T) {
 	dir := t.TempDir()
 	bad := writeFile(t, dir, "bad.txt", "10.0.0.0/8\n\n# fine so far\n10.0.0.300\n")

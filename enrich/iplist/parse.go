@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/riskgate/riskgate/internal/excerpt"
 	"github.com/riskgate/riskgate/internal/filesnap"
 )
 
@@ -39,15 +40,15 @@ func parseLine(line string) (p netip.Prefix, masked, ok bool, err error) {
 		return netip.Prefix{}, false, false, nil
 	}
 	if strings.ContainsAny(s, " \t") {
-		return netip.Prefix{}, false, false, fmt.Errorf("one address or CIDR per line, got %q", s)
+		return netip.Prefix{}, false, false, fmt.Errorf("one address or CIDR per line, got %s", excerpt.Quote(s))
 	}
 	if strings.Contains(s, "%") {
-		return netip.Prefix{}, false, false, fmt.Errorf("%q: zoned addresses are not routable", s)
+		return netip.Prefix{}, false, false, fmt.Errorf("%s: zoned addresses are not routable", excerpt.Quote(s))
 	}
 	if strings.Contains(s, "/") {
 		p, err = netip.ParsePrefix(s)
 		if err != nil {
-			return netip.Prefix{}, false, false, fmt.Errorf("not a CIDR prefix: %q", s)
+			return netip.Prefix{}, false, false, fmt.Errorf("not a CIDR prefix: %s", excerpt.Quote(s))
 		}
 		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
 			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
@@ -57,9 +58,9 @@ func parseLine(line string) (p netip.Prefix, masked, ok bool, err error) {
 	a, err := netip.ParseAddr(s)
 	if err != nil {
 		if isRange(s) {
-			return netip.Prefix{}, false, false, fmt.Errorf("%q: ranges are not supported, write CIDR prefixes", s)
+			return netip.Prefix{}, false, false, fmt.Errorf("%s: ranges are not supported, write CIDR prefixes", excerpt.Quote(s))
 		}
-		return netip.Prefix{}, false, false, fmt.Errorf("not an IP address or CIDR prefix: %q", s)
+		return netip.Prefix{}, false, false, fmt.Errorf("not an IP address or CIDR prefix: %s", excerpt.Quote(s))
 	}
 	a = a.Unmap()
 	return netip.PrefixFrom(a, a.BitLen()), false, true, nil
@@ -94,7 +95,7 @@ func ParseASN(line string) (asn uint32, ok bool, err error) {
 	}
 	n, err := strconv.ParseUint(num, 10, 32)
 	if err != nil || n == 0 {
-		return 0, false, fmt.Errorf("not an AS number: %q", s)
+		return 0, false, fmt.Errorf("not an AS number: %s", excerpt.Quote(s))
 	}
 	return uint32(n), true, nil
 }
@@ -118,6 +119,12 @@ func scanLines(name string, r io.Reader, f func(line string) error) error {
 	for sc.Scan() {
 		n++
 		if err := f(sc.Text()); err != nil {
+			if excerpt.Binary(sc.Text()) {
+				// A binary file (a gzip'd list, a database) fails at
+				// its first line: say what it is, not only what the
+				// line is not.
+				return fmt.Errorf("%s:%d: %s: %w", name, n, excerpt.BinaryNote, err)
+			}
 			return fmt.Errorf("%s:%d: %w", name, n, err)
 		}
 	}
