@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -143,6 +144,10 @@ func TestSniff(t *testing.T) {
 		{"ntlm with --format hibp", many(ntlm+":4", 50), false, FormatHIBP, false, bad, "NTLM"},
 		{"ntlm range file", many(ntlm[5:]+":4", 50), false, FormatHIBP, true, bad, "NTLM"},
 		{"plain is plain", many(ntlm+":4", 50), false, FormatPlain, false, FormatPlain, ""},
+		{"binary", many("\x00\x9f\xc3\x01\xfe", 50), false, FormatAuto, false, bad, "looks binary"},
+		{"binary as plain", many("\x00\x9f\xc3\x01\xfe", 50), false, FormatPlain, false, FormatPlain, ""},
+		{"a few odd passwords", many("123456", 90) + many("\x01\x02", 10), false, FormatAuto, false, FormatPlain, ""},
+		{"Latin-1 passwords", many("m\xfcnchen", 50), false, FormatAuto, false, FormatPlain, ""},
 	} {
 		got, err := sniff([]byte(c.sample), c.complete, c.given, c.ranged)
 		if c.err != "" {
@@ -154,6 +159,42 @@ func TestSniff(t *testing.T) {
 		if err != nil || got != c.want {
 			t.Errorf("%s: %v, %v; want %v", c.name, got, err, c.want)
 		}
+	}
+}
+
+// TestBinaryInput: a binary input (here a 7-Zip archive, as the Pwned
+// Passwords download comes) is refused, naming the file and saying it
+// looks binary: read as a password list, its compressed bytes built a
+// filter without a word; read as HIBP, the first bad line was only
+// "expected 40 hex digits then ':'". --format plain still reads it.
+func TestBinaryInput(t *testing.T) {
+	dir := t.TempDir()
+	data := []byte("7z\xbc\xaf\x27\x1c\x00\x04")
+	r := rand.New(rand.NewPCG(7, 7))
+	for range 20000 {
+		data = append(data, byte(r.Uint32()))
+	}
+	in := filepath.Join(dir, "pwned-passwords-sha1-ordered-by-count-v8.7z")
+	if err := os.WriteFile(in, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		format Format
+		want   string // empty: builds
+	}{
+		{FormatAuto, in + ": the file looks binary (NUL or control bytes), not text: an archive (.7z, .zip) must be extracted first"},
+		{FormatHIBP, "the first is line 1: the file looks binary (NUL or control bytes), not text"},
+		{FormatPlain, ""},
+	} {
+		t.Run(tt.format.String(), func(t *testing.T) {
+			_, err := Build(context.Background(), filepath.Join(dir, "out.rgbf"), []Input{{Path: in, Format: tt.format}}, BuildOptions{})
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatal(err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("%v, want an error saying %q", err, tt.want)
+			}
+		})
 	}
 }
 

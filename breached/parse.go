@@ -5,6 +5,8 @@ import (
 	"crypto/sha1"
 	"errors"
 	"fmt"
+
+	"github.com/riskgate/riskgate/internal/excerpt"
 )
 
 // Format says how the lines of one input file are read.
@@ -61,6 +63,9 @@ const (
 	reasonCount    = "count is not a decimal number"
 	reasonOverflow = "count overflows 64 bits"
 	reasonTooLong  = "line longer than the 1 MiB limit"
+	// reasonBinary replaces the others for a line of binary bytes: said
+	// of a shape, it only named the first character a hash line lacks.
+	reasonBinary = excerpt.BinaryNote
 )
 
 // unhex maps an ASCII byte to its hex value, 0xff when it is not a hex digit.
@@ -215,7 +220,7 @@ const sampleLines = 200
 // refused, since guessing wrong either way builds a useless filter.
 func sniff(sample []byte, complete bool, given Format, ranged bool) (Format, error) {
 	var counts [shapeHashLike + 1]int
-	lines := 0
+	lines, binary := 0, 0
 	for len(sample) > 0 && lines < sampleLines {
 		i := bytes.IndexByte(sample, '\n')
 		if i < 0 {
@@ -231,9 +236,17 @@ func sniff(sample []byte, complete bool, given Format, ranged bool) (Format, err
 		}
 		lines++
 		counts[shapeOf(line)]++
+		if excerpt.BinaryBytes(line) {
+			binary++
+		}
 	}
 	if given == FormatPlain {
 		return FormatPlain, nil
+	}
+	if given == FormatAuto && lines > 0 && 2*binary >= lines {
+		// Read as a password list, an archive (the HIBP download is a
+		// .7z) built a filter of its compressed bytes without a word.
+		return 0, errors.New(excerpt.BinaryNote + ": an archive (.7z, .zip) must be extracted first (gzip is read as is); --format plain reads it as a password list anyway")
 	}
 	hashes := lines - counts[shapeOther]
 	if ntlm := counts[shapeNTLM] + counts[shapeNTLMRange]; lines > 0 && 2*ntlm >= lines {

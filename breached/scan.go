@@ -13,6 +13,8 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"github.com/riskgate/riskgate/internal/excerpt"
 )
 
 // The scan pipeline: reader goroutines read (and gunzip) the files in
@@ -251,6 +253,9 @@ func (s *scanner) parseChunk(w int, c chunk, visit visitFunc) {
 					empty++
 				} else {
 					malformed++
+					if excerpt.BinaryBytes(l) {
+						reason = reasonBinary
+					}
 					s.report(c.src, line, reason)
 				}
 				line++
