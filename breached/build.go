@@ -87,7 +87,8 @@ type Result struct {
 	Formats        []Format // per input, as read (detected when FormatAuto; of its first file for a folder of lists)
 	Files          int      // files read (a downloader folder is 1,048,576)
 	Lines          uint64   // lines read in the inserting pass
-	Entries        uint64   // hashes inserted into tier 1
+	Entries        uint64   // hashes accepted (valid, at least MinCount), repeats included
+	Repeated       uint64   // Bloom: of Entries, those in tier 1 already when inserted (see bloomSink), which Info.Entries leaves out; fuse: 0, it cannot tell
 	BelowMinCount  uint64   // valid lines skipped for MinCount
 	Empty          uint64   // empty lines, skipped
 	Malformed      uint64   // malformed lines, never inserted
@@ -174,6 +175,9 @@ func Build(ctx context.Context, out string, inputs []Input, opt BuildOptions) (*
 		}
 	}
 	res.Lines, res.Entries, res.BelowMinCount, res.Empty, res.Malformed = t.lines, t.accepted, t.belowMin, t.empty, t.malformed
+	if bs, ok := b.(*bloomSink); ok {
+		res.Repeated = bs.repeated()
+	}
 	res.FirstMalformed = sc.reported
 	if res.Entries == 0 {
 		// A filter of nothing finds no password breached: served, it

@@ -198,6 +198,63 @@ func TestBinaryInput(t *testing.T) {
 	}
 }
 
+// TestRepeatedLinesCountedOnce: a Bloom filter's entries (breached info,
+// riskgate_breached_entries, the expected false-positive rate) are its
+// distinct hashes: a thousand passwords listed three times, and again
+// in a second list beside 500 more, counted 4,500; they are 1,500. A
+// fuse filter counts the hashes inserted (see Info).
+func TestRepeatedLinesCountedOnce(t *testing.T) {
+	dir := t.TempDir()
+	var a, b strings.Builder
+	for i := range 1000 {
+		pw := fmt.Sprintf("password-%d\n", i)
+		a.WriteString(strings.Repeat(pw, 3))
+		b.WriteString(pw)
+	}
+	for i := range 500 {
+		fmt.Fprintf(&b, "other-%d\n", i)
+	}
+	la, lb := filepath.Join(dir, "a.txt"), filepath.Join(dir, "b.txt")
+	for p, data := range map[string]string{la: a.String(), lb: b.String()} {
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inputs := []Input{{Path: la, Format: FormatPlain}, {Path: lb, Format: FormatPlain}}
+	// The same list twice, read side by side: the workers insert the same
+	// hashes at the same moments (with four, one in two was counted twice
+	// before the inserts of a hash took turns).
+	twice := []Input{{Path: lb, Format: FormatPlain}, {Path: lb, Format: FormatPlain}}
+	for _, tt := range []struct {
+		name             string
+		inputs           []Input
+		opt              BuildOptions
+		lines            uint64
+		entries, repeats uint64
+	}{
+		{"bloom, one worker", inputs, BuildOptions{Workers: 1}, 4500, 1500, 3000},
+		{"bloom", inputs, BuildOptions{}, 4500, 1500, 3000},
+		{"bloom, tiers", inputs, BuildOptions{Workers: 1, Tiers: []uint64{1, 2}}, 4500, 1500, 3000},
+		{"bloom, a list twice side by side", twice, BuildOptions{Workers: 4}, 3000, 1500, 1500},
+		{"fuse counts the hashes inserted", inputs, BuildOptions{Kind: KindFuse8}, 4500, 4500, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(dir, "out.rgbf")
+			res, err := Build(context.Background(), out, tt.inputs, tt.opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := open(t, out).Info()
+			if res.Entries != tt.lines || in.Entries != tt.entries || res.Repeated != tt.repeats {
+				t.Errorf("lines accepted %d, repeated %d, filter entries %d; want %d, %d and %d", res.Entries, res.Repeated, in.Entries, tt.lines, tt.repeats, tt.entries)
+			}
+			if len(tt.opt.Tiers) > 1 && in.Tiers[1].Entries != 0 {
+				t.Errorf("tier 2 (count >= 2) holds %d entries: plain lines count 1 each, repeated or not", in.Tiers[1].Entries)
+			}
+		})
+	}
+}
+
 func TestLongLineAndLineNumbersAcrossChunks(t *testing.T) {
 	// Lines straddle many 1 MiB chunks; a line longer than a chunk is one
 	// malformed line, and the numbering after it stays exact.

@@ -266,6 +266,12 @@ func (f *Filter) Close() error {
 }
 
 // Info describes a filter file: its header plus derived numbers.
+//
+// Entries, of a Bloom filter, are distinct hashes, approximately (see
+// bloomSink; filters built before 2026-12-07 counted a repeated line each
+// time); of a fuse filter, the hashes inserted, a hash given twice counted
+// twice: its builder drops the repeat but does not say how many it
+// dropped, and sorting the keys to count them costs more than the build.
 type Info struct {
 	Kind         Kind
 	HashScheme   string

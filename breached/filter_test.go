@@ -85,8 +85,15 @@ func TestRoundTrip(t *testing.T) {
 					t.Errorf("%d hashes placed in too high a tier, want at most %d", tooHigh, limit)
 				}
 				in := f.Info()
-				if in.Kind != kind || in.Tiered != tiered || in.Entries != uint64(len(es)) {
-					t.Errorf("info %+v", in)
+				// A Bloom filter counts distinct hashes by their bits: a
+				// new one whose bits were all set is not counted, about
+				// n·FPR/(k+1) of them (0.2 here; 5 allows for chance).
+				want, slack := uint64(len(es)), uint64(0)
+				if kind == KindBloom {
+					slack = 5
+				}
+				if in.Kind != kind || in.Tiered != tiered || in.Entries > want || in.Entries+slack < want || in.Entries+res.Repeated != want {
+					t.Errorf("info %+v, %d repeated", in, res.Repeated)
 				}
 			})
 		}

@@ -15,7 +15,7 @@ func (s *Set) Collector() prometheus.Collector {
 	return metricset.Set{
 		metricset.Counter("riskgate_breached_reloads_total", "Breached-password filter reloads after its file was replaced.", func() float64 { return float64(st().Reloads) }),
 		metricset.Counter("riskgate_breached_reload_failures_total", "Breached-password filter reloads that failed; the previous filter stays in use.", func() float64 { return float64(st().ReloadFailures) }),
-		metricset.Gauge("riskgate_breached_entries", "Entries in the breached-password filters in use (the bundled list and --breached).", func() float64 { return float64(st().Entries) }),
+		metricset.Gauge("riskgate_breached_entries", "Entries in the breached-password filters in use (the bundled list and --breached): of a Bloom filter, distinct hashes, approximately (a new hash whose bits were all set already, at most the false-positive rate of them, is not counted); of a fuse filter, hashes inserted, a hash given twice counted twice.", func() float64 { return float64(st().Entries) }),
 		metricset.Counter("riskgate_breached_lookup_faults_total", "Breached-password lookups that hit a memory fault and answered not found.", func() float64 { return float64(st().Faults) }),
 		filters{s},
 	}

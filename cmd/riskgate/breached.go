@@ -141,6 +141,9 @@ func printSummary(w io.Writer, out string, inputs []string, res *breached.Result
 	fmt.Fprintf(w, "%d lines in %s (%s lines/s, %d pass(es)); %d below --min-count, %d empty, %d malformed\n",
 		res.Lines, res.Elapsed.Round(time.Millisecond), human(float64(res.Lines)/res.Elapsed.Seconds()), res.Passes,
 		res.BelowMinCount, res.Empty, res.Malformed)
+	if res.Repeated > 0 {
+		fmt.Fprintf(w, "  %d accepted lines were in the filter already (repeated hashes): counted once\n", res.Repeated)
+	}
 	for _, e := range res.FirstMalformed {
 		fmt.Fprintf(w, "  malformed: %s\n", e)
 	}
