@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/riskgate/riskgate/breached"
 	"github.com/riskgate/riskgate/signals"
@@ -13,7 +14,7 @@ import (
 // common-password list and the filter file, reloaded when it changes, or
 // none (a nil check). close releases it.
 func BreachChecker(p PasswordConfig, log *slog.Logger) (check signals.BreachChecker, close func() error, err error) {
-	check, set, err := openBreached(p, log)
+	check, set, err := openBreached(p, 0, log)
 	if err != nil || set == nil {
 		return check, func() error { return nil }, err
 	}
@@ -21,12 +22,13 @@ func BreachChecker(p PasswordConfig, log *slog.Logger) (check signals.BreachChec
 }
 
 // openBreached returns the breach check for the signals and the set of
-// filters behind it (nil when there is none).
-func openBreached(p PasswordConfig, log *slog.Logger) (signals.BreachChecker, *breached.Set, error) {
+// filters behind it (nil when there is none). poll is the file watch's
+// (0: its default, a minute; negative: notifications only).
+func openBreached(p PasswordConfig, poll time.Duration, log *slog.Logger) (signals.BreachChecker, *breached.Set, error) {
 	if p.Breached == "none" {
 		return nil, nil, nil
 	}
-	opt := breached.SetOptions{NoBuiltin: p.NoBuiltinBreached, Live: breached.LiveOptions{Logger: log}}
+	opt := breached.SetOptions{NoBuiltin: p.NoBuiltinBreached, Live: breached.LiveOptions{Logger: log, Poll: poll}}
 	if p.Breached != "" {
 		opt.Files = []string{p.Breached}
 	}
@@ -52,7 +54,7 @@ func openBreached(p PasswordConfig, log *slog.Logger) (signals.BreachChecker, *b
 // waits for the slower of the two, not for their sum. The wait must be
 // called, even when the start fails meanwhile, so that the filters are
 // closed with the node.
-func (n *Node) openingBreached(p PasswordConfig) (wait func() (signals.BreachChecker, error)) {
+func (n *Node) openingBreached(p PasswordConfig, poll time.Duration) (wait func() (signals.BreachChecker, error)) {
 	type opened struct {
 		check signals.BreachChecker
 		set   *breached.Set
@@ -60,7 +62,7 @@ func (n *Node) openingBreached(p PasswordConfig) (wait func() (signals.BreachChe
 	}
 	done := make(chan opened, 1)
 	go func() {
-		check, set, err := openBreached(p, n.log)
+		check, set, err := openBreached(p, poll, n.log)
 		done <- opened{check, set, err}
 	}()
 	return func() (signals.BreachChecker, error) {

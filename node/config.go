@@ -54,6 +54,11 @@ type Config struct {
 	RulesPoll     time.Duration `help:"How often to compare the rule files for changes, besides file notifications (negative, written --rules-poll=-1s: never)." default:"1m" group:"Rules"`
 	MaxClockSkew  time.Duration `help:"Reject attempts dated further in the future than this (0 disables the check)." default:"5m"`
 
+	// BreachedPoll is the breached-password filter's watch, as GeoIP.Poll
+	// is the databases' and lists': the filter's watch polled every minute
+	// whatever --geoip-poll said.
+	BreachedPoll time.Duration `help:"How often to stat the breached-password filter (--breached) for changes, besides file notifications (negative, written --breached-poll=-1s: never)." default:"1m"`
+
 	// TLSWatch re-reads the TLS files when they change on disk (SIGHUP
 	// does anyway).
 	TLSWatch bool `help:"Re-read the TLS certificates, keys and CA files when they change on disk (as cert-manager and certbot renew them), not only on SIGHUP." default:"true" negatable:""`

@@ -246,7 +246,7 @@ func (n *Node) assemble(ctx context.Context) error {
 	if n.set.breach != nil {
 		check = *n.set.breach
 	} else {
-		waitBreached = n.openingBreached(cfg.PasswordConfig)
+		waitBreached = n.openingBreached(cfg.PasswordConfig, cfg.BreachedPoll)
 	}
 	enrichers, err := n.openEnrichers(cfg.GeoIP)
 	if waitBreached != nil {

@@ -152,6 +152,34 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
+// TestBreachedPollSettings: --breached-poll is set like --geoip-poll, by
+// the flag (a negative value written with =), RISKGATE_BREACHED_POLL or
+// the file's breached_poll, and defaults to a minute.
+func TestBreachedPollSettings(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		args []string
+		env  string
+		want time.Duration
+	}{
+		{"default", nil, "", time.Minute},
+		{"flag", []string{"--breached-poll", "10s"}, "", 10 * time.Second},
+		{"flag, never", []string{"--breached-poll=-1s"}, "", -time.Second},
+		{"environment", nil, "5s", 5 * time.Second},
+		{"config file", []string{"--config", writeFile(t, "riskgate.yaml", "breached_poll: 30s\n")}, "", 30 * time.Second},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.env != "" {
+				t.Setenv("RISKGATE_BREACHED_POLL", tt.env)
+			}
+			c, err := parseServe(t, tt.args...)
+			if err != nil || c.BreachedPoll != tt.want {
+				t.Errorf("%v: %v, %v; want %v", tt.args, c.BreachedPoll, err, tt.want)
+			}
+		})
+	}
+}
+
 // TestExampleConfigLoads: deploy/riskgate.example.yaml is valid.
 func TestExampleConfigLoads(t *testing.T) {
 	if _, err := parseServe(t, "--config", filepath.Join("..", "..", "deploy", "riskgate.example.yaml")); err != nil {

@@ -36,6 +36,7 @@ type Config struct {
 	RulesDebounce time.Duration  `help:"How long rule file changes must settle before a reload. 0: the default, 250ms." default:"250ms" group:"Rules"`
 	RulesPoll     time.Duration  `help:"How often to compare the rule files for changes, besides file notifications (negative, written --rules-poll=-1s: never)." default:"1m" group:"Rules"`
 	MaxClockSkew  time.Duration  `help:"Reject attempts dated further in the future than this (0 disables the check)." default:"5m"`
+	BreachedPoll  time.Duration  `help:"How often to stat the breached-password filter (--breached) for changes, besides file notifications (negative, written --breached-poll=-1s: never)." default:"1m"`
 	TLSWatch      bool           `help:"Re-read the TLS certificates, keys and CA files when they change on disk (as cert-manager and certbot renew them), not only on SIGHUP." default:"true" negatable:""`
 	PprofAddr     string         `help:"Serve Go's pprof profiles on this address (keep it on loopback); empty: off."`
 	GCPercent     int            `help:"Go garbage collector target, as GOGC: the heap may grow this many percent over the live data before a collection. The state store is a large live heap that every collection marks, so collecting less often saves about a quarter of the CPU per call, for about twice the heap. GOGC in the environment, when set, wins; 0 leaves the runtime's default (100)." default:"400"`
