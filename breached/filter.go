@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"io/fs"
 	"math"
+	"os"
 	"runtime/debug"
 	"time"
 	"unsafe"
@@ -27,9 +28,10 @@ type Match struct {
 // Filter is a loaded, read-only breached-password filter. Lookup is safe for
 // concurrent use; Close must not run concurrently with Lookup.
 type Filter struct {
-	name    string // file name for errors, "" for Load
-	where   string // where the snapshot lives, for logs
-	data    []byte // the whole file: a mapped private snapshot, or the caller's bytes
+	name    string      // file name for errors, "" for Load
+	where   string      // where the snapshot lives, for logs
+	file    os.FileInfo // the file as opened (nil for the bundled list): see Live's skip of a version loaded
+	data    []byte      // the whole file: a mapped private snapshot, or the caller's bytes
 	release func() error
 	hdr     *header
 	tiered  bool
@@ -128,7 +130,7 @@ func Open(path string, opt OpenOptions) (*Filter, error) {
 		_ = snap.Close()
 		return nil, fmt.Errorf("breached: open %s: %w", path, err)
 	}
-	f.where = snap.Where()
+	f.where, f.file = snap.Where(), snap.Stat()
 	if err := f.Verify(); err != nil {
 		_ = f.Close()
 		return nil, err

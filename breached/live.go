@@ -3,10 +3,12 @@ package breached
 import (
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/riskgate/riskgate/internal/filesnap"
 	"github.com/riskgate/riskgate/internal/filewatch"
 	"github.com/riskgate/riskgate/internal/metricset"
 )
@@ -42,6 +44,9 @@ type LiveOptions struct {
 
 	// open opens the file (nil: Open; tests replace it).
 	open func(path string, opt OpenOptions) (*Filter, error)
+	// watching, when set, is called as the watch's reload starts (false)
+	// and ends (true): tests wait on it.
+	watching func(end bool)
 }
 
 // retireAfter is how long a replaced filter stays mapped: a lookup takes
@@ -62,7 +67,7 @@ func OpenLive(path string, opt LiveOptions) (*Live, error) {
 	}
 	l := &Live{path: path, opt: opt, log: opt.Logger}
 	l.cur.Store(f)
-	l.watcher, err = filewatch.New([]string{path}, func(string) error { return l.reload() },
+	l.watcher, err = filewatch.New([]string{path}, func(string) error { return l.reloadChanged() },
 		filewatch.Options{Logger: l.log, Poll: opt.Poll, Debounce: opt.Debounce,
 			Reverted: func(string) { l.refusals.Reverted() }, ReportGone: true})
 	if err != nil {
@@ -72,9 +77,38 @@ func OpenLive(path string, opt LiveOptions) (*Live, error) {
 	return l, nil
 }
 
+// reloadChanged is the watch's reload: the file changed since the watch
+// last looked. A SIGHUP may have loaded that version already (sent just
+// after an updater's rename, within the watch's debounce; or while the
+// watch's poll had not come), and then the watch's reload read and
+// verified it a second time (seconds for a large filter) and logged
+// and counted a second reload of it. So a path whose stat is the version
+// in use (same file, size and time: what the watch compares) is not
+// read again, and nothing is logged, unless the last reload failed: a
+// failing file is retried as the watch decides.
+func (l *Live) reloadChanged() error {
+	if l.opt.watching != nil {
+		l.opt.watching(false)
+		defer l.opt.watching(true)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.refusals.Failing() {
+		if fi, err := os.Stat(l.path); err == nil && filesnap.SameVersion(l.cur.Load().file, fi) {
+			return nil
+		}
+	}
+	return l.reloadLocked()
+}
+
 func (l *Live) reload() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.reloadLocked()
+}
+
+// reloadLocked reads the file and swaps it in; l.mu is held.
+func (l *Live) reloadLocked() error {
 	start := time.Now()
 	f, err := l.opt.open(l.path, l.opt.OpenOptions)
 	if l.refusals.Record(err) != nil {

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"maps"
 	"net/netip"
+	"os"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -119,7 +120,8 @@ type database struct {
 	ipv4Only bool
 	mm       *maxminddb.Reader
 	g2       *geoip2.Reader
-	csv      *asnTable // an ASN CSV file instead of an MMDB
+	csv      *asnTable   // an ASN CSV file instead of an MMDB
+	file     os.FileInfo // the file as opened: Enricher.reloadChanged skips a version loaded
 	unmap    func() error
 	where    string // where the private snapshot lives, for logs
 	refs     atomic.Int64
@@ -153,6 +155,9 @@ func openDatabase(path string, role Role, snapshotDir string) (_ *database, err 
 		// not needed once read.
 		d, err := openASNCSV(path, role, snap.Bytes())
 		_ = snap.Close()
+		if d != nil {
+			d.file = snap.Stat()
+		}
 		return d, err
 	}
 	d, err := openBytes(path, role, snap.Bytes(), snap.Close)
@@ -160,7 +165,7 @@ func openDatabase(path string, role Role, snapshotDir string) (_ *database, err 
 		_ = snap.Close()
 		return nil, err
 	}
-	d.where = snap.Where()
+	d.where, d.file = snap.Where(), snap.Stat()
 	return d, nil
 }
 

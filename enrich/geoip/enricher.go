@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/internal/filesnap"
 	"github.com/riskgate/riskgate/internal/filewatch"
 )
 
@@ -44,6 +46,9 @@ type Options struct {
 
 	// open opens one database; nil: openDatabase (tests replace it).
 	open func(path string, role Role, snapshotDir string) (*database, error)
+	// watching, when set, is called as the watch's reload of a file
+	// starts (false) and ends (true): tests wait on it.
+	watching func(end bool)
 }
 
 // DefaultCacheSize is the default number of cached addresses: about 20 MB.
@@ -166,7 +171,7 @@ func New(opts Options) (*Enricher, error) {
 		e.loaded(dbs[i])
 	}
 	if opts.Watch {
-		e.watcher, err = filewatch.New(paths, e.reload, filewatch.Options{Poll: opts.Poll, Debounce: opts.Debounce, Logger: e.log,
+		e.watcher, err = filewatch.New(paths, e.reloadChanged, filewatch.Options{Poll: opts.Poll, Debounce: opts.Debounce, Logger: e.log,
 			Reverted: e.reverted, ReportGone: true})
 		if err != nil {
 			e.Close()
@@ -333,9 +338,51 @@ func (e *Enricher) reverted(path string) {
 	}
 }
 
+// reloadChanged is the watch's reload: path changed since the watch last
+// looked. A SIGHUP may have loaded that version already (sent just after
+// geoipupdate's rename, within the watch's debounce; or while the poll
+// had not come), and the watch then read and verified it a second time
+// (seconds for a large database), emptied the lookup cache again, and
+// logged and counted a second reload. So a path whose stat is the version
+// every one of its databases has loaded (same file, size and time: what
+// the watch compares) is not read again, and nothing is logged, unless
+// one of them is failing: those are retried as the watch decides.
+func (e *Enricher) reloadChanged(path string) error {
+	if e.opts.watching != nil {
+		e.opts.watching(false)
+		defer e.opts.watching(true)
+	}
+	e.reloadMu.Lock()
+	defer e.reloadMu.Unlock()
+	if e.inUse(path) {
+		return nil
+	}
+	return e.reloadLocked(path)
+}
+
+// inUse reports whether every database of path is the version of the
+// file there now, none failing. e.reloadMu is held.
+func (e *Enricher) inUse(path string) bool {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return false
+	}
+	for _, s := range e.byPath[path] {
+		if d := s.cur.Load(); d == nil || s.failing.Load() || !filesnap.SameVersion(d.file, fi) {
+			return false
+		}
+	}
+	return true
+}
+
 func (e *Enricher) reload(path string) error {
 	e.reloadMu.Lock()
 	defer e.reloadMu.Unlock()
+	return e.reloadLocked(path)
+}
+
+// reloadLocked reopens path's databases; e.reloadMu is held.
+func (e *Enricher) reloadLocked(path string) error {
 	var errs []error
 	for _, s := range e.byPath[path] {
 		start := time.Now()

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/riskgate/riskgate/enrich/geoip/geoipgen"
+	"github.com/riskgate/riskgate/internal/filetest"
 )
 
 // TestReloadsDoNotOverlap: a SIGHUP's reload (Reload) that read the old
@@ -61,4 +62,55 @@ func TestReloadsDoNotOverlap(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "the new version in use", func() bool { return city() == "New" })
+}
+
+// TestWatchSkipsVersionLoaded: a SIGHUP that loads a version of the file
+// the watch has not handled yet (here the file is replaced while the
+// SIGHUP's reload waits to open it, and the watch's reload queues behind
+// it) is not read a second time by the watch: same file, size and time
+// as the database in use. The watch read and verified it again, emptied
+// the cache, and logged and counted a second reload.
+func TestWatchSkipsVersionLoaded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "city.mmdb")
+	version := func(name string) {
+		t.Helper()
+		c := geoipgen.Paris
+		c.City = name
+		if err := geoipgen.WriteCity(path, []geoipgen.City{c}); err != nil { // a temporary file renamed
+			t.Fatal(err)
+		}
+	}
+	version("Old")
+	var opens atomic.Int32
+	var hold atomic.Bool
+	opening, release := make(chan struct{}), make(chan struct{})
+	open := func(path string, role Role, dir string) (*database, error) {
+		opens.Add(1)
+		if hold.CompareAndSwap(true, false) {
+			close(opening) // the SIGHUP holds the reload lock
+			<-release
+		}
+		return openDatabase(path, role, dir)
+	}
+	watch := filetest.NewWatch()
+	e := newEnricher(t, Options{City: []string{path}, Watch: true, Poll: -1, Debounce: 10 * time.Millisecond, open: open, watching: watch.Hook})
+	city := func() string { r, _ := e.Lookup(geoipgen.Paris.Addr()); return r.Location.City }
+
+	hold.Store(true)
+	sighup := make(chan error)
+	go func() { sighup <- e.Reload() }()
+	filetest.Await(t, opening, "the SIGHUP's open")
+	version("New")
+	watch.Started(t)
+	close(release) // the SIGHUP opens the new file, then the watch's reload runs
+	if err := <-sighup; err != nil {
+		t.Fatal(err)
+	}
+	watch.Ended(t)
+	if city() != "New" {
+		t.Fatalf("city %q, want New", city())
+	}
+	if st := e.Stats(); opens.Load() != 2 || st.Reloads != 1 || st.ReloadFailures != 0 {
+		t.Errorf("%d opens, stats %+v: want 2 opens (start, SIGHUP) and 1 reload", opens.Load(), st)
+	}
 }

@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/netip"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -32,6 +33,7 @@ import (
 	"github.com/gaissmai/bart"
 
 	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/internal/filesnap"
 	"github.com/riskgate/riskgate/internal/filewatch"
 )
 
@@ -55,6 +57,10 @@ type Options struct {
 	// OnReload is told about every reload, from the watcher's goroutine.
 	OnReload func(ReloadEvent)
 	Logger   *slog.Logger
+
+	// watching, when set, is called as the watch's reload of a file
+	// starts (false) and ends (true): tests wait on it.
+	watching func(end bool)
 }
 
 // ReloadEvent describes one reload of a file.
@@ -122,8 +128,8 @@ type source struct {
 	bit     uint
 	asns    asnSet // kindASNs
 	entries int
-	loaded  bool      // a version is in use (entries is its count)
-	mtime   time.Time // its file's modification time when it was read
+	loaded  bool        // a version is in use (entries is its count)
+	file    os.FileInfo // its file's stat when it was read
 }
 
 // table is an immutable snapshot of all lists, swapped whole on reload.
@@ -191,7 +197,7 @@ func New(opts Options) (*Enricher, error) {
 	}
 	if opts.Watch && len(e.byPath) > 0 {
 		paths := slices.Sorted(maps.Keys(e.byPath))
-		w, err := filewatch.New(paths, e.reload, filewatch.Options{Poll: opts.Poll, Debounce: opts.Debounce, Logger: e.log,
+		w, err := filewatch.New(paths, e.reloadChanged, filewatch.Options{Poll: opts.Poll, Debounce: opts.Debounce, Logger: e.log,
 			Reverted: func(path string) { e.failing[path].Store(false) }, ReportGone: true})
 		if err != nil {
 			return nil, fmt.Errorf("iplist: watch: %w", err)
@@ -219,7 +225,7 @@ func (e *Enricher) add(s *source) {
 // A million prefixes then cost one table, not one per list plus one.
 func (e *Enricher) update(changed []*source) error {
 	counts := map[*source]int{}
-	mtimes := map[*source]time.Time{}
+	files := map[*source]os.FileInfo{}
 	sets := map[*source]asnSet{}
 	var drop uint64
 	for _, s := range changed {
@@ -246,10 +252,10 @@ func (e *Enricher) update(changed []*source) error {
 			}
 		}
 		var err error
-		var mtime time.Time
+		var fi os.FileInfo
 		if s.kind == kindASNs {
 			set := asnSet{}
-			mtime, err = readLines(s.path, func(line string) error {
+			fi, err = readLines(s.path, func(line string) error {
 				asn, ok, err := ParseASN(line)
 				if ok {
 					set[asn] = struct{}{}
@@ -265,7 +271,7 @@ func (e *Enricher) update(changed []*source) error {
 			or := func(v uint64, _ bool) (uint64, bool) { return v | bit, false }
 			var lineNo, masked int
 			var first string // the first prefix with host bits set, where
-			mtime, err = readLines(s.path, func(line string) error {
+			fi, err = readLines(s.path, func(line string) error {
 				lineNo++
 				p, hostBits, ok, err := parseLine(line)
 				if ok {
@@ -294,10 +300,10 @@ func (e *Enricher) update(changed []*source) error {
 			return fmt.Errorf("iplist: %s list: %w", s.name, err)
 		}
 		counts[s] = n
-		mtimes[s] = mtime
+		files[s] = fi
 	}
 	for s, n := range counts {
-		s.entries, s.loaded, s.mtime = n, true, mtimes[s]
+		s.entries, s.loaded, s.file = n, true, files[s]
 		if n == 0 {
 			e.log.Warn("ip list is empty", "list", s.name, "path", s.path)
 		}
@@ -314,7 +320,7 @@ func (e *Enricher) update(changed []*source) error {
 	}
 	lists := make([]List, 0, len(e.sources))
 	for _, s := range e.sources {
-		lists = append(lists, List{Kind: kindNames[s.kind], Name: s.name, Path: s.path, Entries: s.entries, Modified: s.mtime})
+		lists = append(lists, List{Kind: kindNames[s.kind], Name: s.name, Path: s.path, Entries: s.entries, Modified: s.file.ModTime()})
 	}
 	e.lists.Store(&lists)
 	return nil
@@ -451,9 +457,36 @@ func (e *Enricher) Reload() error {
 	return errors.Join(errs...)
 }
 
+// reloadChanged is the watch's reload: path changed since the watch last
+// looked. A SIGHUP may have read that version already (sent just after
+// the list's update, within the watch's debounce; or while the poll had
+// not come), and the watch then read it a second time, and logged and
+// counted a second reload. So a path whose stat is the version its lists
+// hold (same file, size and time: what the watch compares) is not read
+// again, and nothing is logged, unless its last reload failed: a failing
+// file is retried as the watch decides.
+func (e *Enricher) reloadChanged(path string) error {
+	if e.opts.watching != nil {
+		e.opts.watching(false)
+		defer e.opts.watching(true)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if fi, err := os.Stat(path); err == nil && !e.failing[path].Load() &&
+		!slices.ContainsFunc(e.byPath[path], func(s *source) bool { return !s.loaded || !filesnap.SameVersion(s.file, fi) }) {
+		return nil
+	}
+	return e.reloadLocked(path)
+}
+
 func (e *Enricher) reload(path string) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	return e.reloadLocked(path)
+}
+
+// reloadLocked rereads path's lists; e.mu is held.
+func (e *Enricher) reloadLocked(path string) error {
 	srcs := e.byPath[path]
 	err := e.update(srcs)
 	e.failing[path].Store(err != nil)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/riskgate/riskgate/engine"
+	"github.com/riskgate/riskgate/internal/filetest"
 	"github.com/riskgate/riskgate/internal/syncbuf"
 )
 
@@ -384,5 +385,47 @@ func TestHostBitsWarned(t *testing.T) {
 				t.Errorf("%s: the warning lacks %q:\n%s", tc.name, w, out)
 			}
 		}
+	}
+}
+
+// TestWatchSkipsVersionLoaded: a version of a list that a SIGHUP read
+// before the watch saw it is not read again when the watch does. Here
+// the list is a symbolic link into another folder, whose file is
+// replaced there: the watch's notifications (for the link's folder) miss
+// it, a SIGHUP reads it, and a later event in the link's folder makes the
+// watch look. It read the list a second time, and logged and counted a
+// second reload.
+func TestWatchSkipsVersionLoaded(t *testing.T) {
+	dir := t.TempDir()
+	real, conf := filepath.Join(dir, "real"), filepath.Join(dir, "conf")
+	for _, d := range []string{real, conf} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	target := writeFile(t, real, "deny.txt", "10.1.0.0/16\n")
+	link := filepath.Join(conf, "deny.txt")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	watch := filetest.NewWatch()
+	e := newLists(t, Options{Lists: map[string]string{"deny": link}, Watch: true, Poll: -1, Debounce: 10 * time.Millisecond, watching: watch.Hook})
+	listed := func(a string) bool { l, _ := e.Lookup(netip.MustParseAddr(a)); return len(l) == 1 }
+
+	tmp := writeFile(t, real, ".deny.txt.tmp", "10.2.0.0/16\n")
+	if err := os.Rename(tmp, target); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Reload(); err != nil { // SIGHUP
+		t.Fatal(err)
+	}
+	if !listed("10.2.0.1") || listed("10.1.0.1") || e.Stats().Reloads != 1 {
+		t.Fatalf("after SIGHUP: stats %+v", e.Stats())
+	}
+	writeFile(t, conf, "unrelated.txt", "x\n") // an event where the watch looks
+	watch.Started(t)
+	watch.Ended(t)
+	if st := e.Stats(); st.Reloads != 1 || st.ReloadFailures != 0 {
+		t.Errorf("stats %+v: want the SIGHUP's reload alone", st)
 	}
 }

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/riskgate/riskgate/internal/excerpt"
 	"github.com/riskgate/riskgate/internal/filesnap"
@@ -101,15 +101,15 @@ func ParseASN(line string) (asn uint32, ok bool, err error) {
 }
 
 // readLines calls f with every line of the file at path, and wraps f's
-// error with the file and line number. It returns the file's modification
-// time as it was opened.
-func readLines(path string, f func(line string) error) (time.Time, error) {
+// error with the file and line number. It returns the file's stat as it
+// was opened.
+func readLines(path string, f func(line string) error) (os.FileInfo, error) {
 	fh, fi, err := filesnap.OpenRegular(path) // a FIFO must not block
 	if err != nil {
-		return time.Time{}, err
+		return nil, err
 	}
 	defer fh.Close()
-	return fi.ModTime(), scanLines(path, fh, f)
+	return fi, scanLines(path, fh, f)
 }
 
 func scanLines(name string, r io.Reader, f func(line string) error) error {

@@ -54,6 +54,7 @@ type Snapshot struct {
 	data    []byte
 	release func() error
 	where   string
+	info    os.FileInfo
 }
 
 // Bytes returns the snapshot's content. The slice is read-only (writing
@@ -63,6 +64,19 @@ func (s *Snapshot) Bytes() []byte { return s.data }
 // Where says where the copy lives, for logs: "unlinked file in DIR",
 // "memfd" or "memory".
 func (s *Snapshot) Where() string { return s.where }
+
+// Stat describes the file the snapshot copied, as it was opened: a
+// path whose stat is the same version (SameVersion) holds what the
+// snapshot holds, short of a rewrite in place that kept the file's size
+// and time.
+func (s *Snapshot) Stat() os.FileInfo { return s.info }
+
+// SameVersion reports whether two stats of a path are of one version of
+// the file: the same file (device and inode), size and modification time,
+// as internal/filewatch tells a change. A nil one is no version.
+func SameVersion(a, b os.FileInfo) bool {
+	return a != nil && b != nil && os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
+}
 
 // Close releases the copy (its disk space is freed with it).
 func (s *Snapshot) Close() error {
@@ -94,7 +108,7 @@ func Open(path string, opt Options) (*Snapshot, error) {
 		return nil, fmt.Errorf("file of %d bytes is too large to map", before.Size())
 	}
 	if before.Size() == 0 {
-		return &Snapshot{where: "empty"}, nil
+		return &Snapshot{where: "empty", info: before}, nil
 	}
 	s, err := snapshot(src, path, int(before.Size()), opt)
 	if err != nil {
@@ -105,6 +119,7 @@ func Open(path string, opt Options) (*Snapshot, error) {
 		_ = s.Close()
 		return nil, ErrChanged
 	}
+	s.info = before
 	return s, nil
 }
 

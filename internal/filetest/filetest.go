@@ -1,5 +1,5 @@
 // Package filetest changes files under a running node's feet, for tests
-// of what re-reads them.
+// of what re-reads them, and follows the file watch's reloads (Watch).
 package filetest
 
 import (

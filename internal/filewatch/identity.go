@@ -99,5 +99,5 @@ func (a identity) same(b identity) bool {
 		// nor time) is tried at once, not after its backoff.
 		return false
 	}
-	return os.SameFile(a.info, b.info) && a.info.Size() == b.info.Size() && a.info.ModTime().Equal(b.info.ModTime())
+	return filesnap.SameVersion(a.info, b.info)
 }
