@@ -109,23 +109,32 @@ var rateCall = regexp.MustCompile(`\b(?:increase|rate)\(\s*([a-zA-Z_:][a-zA-Z0-9
 // matcherRef is one label matcher in a selector's braces.
 var matcherRef = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*("(?:[^"\\]|\\.)*")`)
 
+// rulesFile is a Prometheus rules file's rules, as far as the tests read
+// them: each one's alert name and expression.
+type rulesFile struct {
+	Groups []struct {
+		Rules []struct {
+			Alert string `yaml:"alert"`
+			Expr  string `yaml:"expr"`
+		} `yaml:"rules"`
+	} `yaml:"groups"`
+}
+
+func parseRulesFile(t *testing.T, data []byte) rulesFile {
+	t.Helper()
+	var rf rulesFile
+	if err := yaml.Unmarshal(data, &rf); err != nil {
+		t.Fatal(err)
+	}
+	return rf
+}
+
 // rateSelectors returns the selectors the rules of a rules file read with
 // increase() or rate(), with their matchers parsed.
 func rateSelectors(t *testing.T, rulesFile []byte) []rateSelector {
 	t.Helper()
-	var rf struct {
-		Groups []struct {
-			Rules []struct {
-				Alert string `yaml:"alert"`
-				Expr  string `yaml:"expr"`
-			} `yaml:"rules"`
-		} `yaml:"groups"`
-	}
-	if err := yaml.Unmarshal(rulesFile, &rf); err != nil {
-		t.Fatal(err)
-	}
 	var out []rateSelector
-	for _, g := range rf.Groups {
+	for _, g := range parseRulesFile(t, rulesFile).Groups {
 		for _, r := range g.Rules {
 			for _, call := range rateCall.FindAllStringSubmatch(r.Expr, -1) {
 				s := rateSelector{rule: r.Alert, metric: call[1]}

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // TestDashboardRatiosAsAlerts: the panels that show what an alert pages
@@ -68,19 +66,8 @@ func alertExprs(t *testing.T) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rf struct {
-		Groups []struct {
-			Rules []struct {
-				Alert string `yaml:"alert"`
-				Expr  string `yaml:"expr"`
-			} `yaml:"rules"`
-		} `yaml:"groups"`
-	}
-	if err := yaml.Unmarshal(data, &rf); err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]string{}
-	for _, g := range rf.Groups {
+	for _, g := range parseRulesFile(t, data).Groups {
 		for _, r := range g.Rules {
 			if r.Alert != "" {
 				out[r.Alert] = r.Expr

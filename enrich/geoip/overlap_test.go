@@ -20,14 +20,7 @@ import (
 // run, with a database of 100 MB that takes seconds to verify).
 func TestReloadsDoNotOverlap(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "city.mmdb")
-	version := func(name string) {
-		t.Helper()
-		c := geoipgen.Paris
-		c.City = name
-		if err := geoipgen.WriteCity(path, []geoipgen.City{c}); err != nil { // a temporary file renamed
-			t.Fatal(err)
-		}
-	}
+	version := func(name string) { t.Helper(); writeParisAs(t, path, name) }
 	version("Old")
 	var hold atomic.Bool
 	read, release := make(chan struct{}), make(chan struct{})
@@ -72,14 +65,7 @@ func TestReloadsDoNotOverlap(t *testing.T) {
 // the cache, and logged and counted a second reload.
 func TestWatchSkipsVersionLoaded(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "city.mmdb")
-	version := func(name string) {
-		t.Helper()
-		c := geoipgen.Paris
-		c.City = name
-		if err := geoipgen.WriteCity(path, []geoipgen.City{c}); err != nil { // a temporary file renamed
-			t.Fatal(err)
-		}
-	}
+	version := func(name string) { t.Helper(); writeParisAs(t, path, name) }
 	version("Old")
 	var opens atomic.Int32
 	var hold atomic.Bool
@@ -112,5 +98,16 @@ func TestWatchSkipsVersionLoaded(t *testing.T) {
 	}
 	if st := e.Stats(); opens.Load() != 2 || st.Reloads != 1 || st.ReloadFailures != 0 {
 		t.Errorf("%d opens, stats %+v: want 2 opens (start, SIGHUP) and 1 reload", opens.Load(), st)
+	}
+}
+
+// writeParisAs writes a city database at path (a temporary file renamed)
+// whose one city, Paris's network, is called name: a version of the file.
+func writeParisAs(t *testing.T, path, name string) {
+	t.Helper()
+	c := geoipgen.Paris
+	c.City = name
+	if err := geoipgen.WriteCity(path, []geoipgen.City{c}); err != nil {
+		t.Fatal(err)
 	}
 }
