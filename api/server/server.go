@@ -235,6 +235,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			// Credentials checked as a call's headers arrive, before its
 			// message (up to MaxRecvMsgSize) is read.
 			grpc.InTapHandle(ic.Tap),
+			// Calls of a method not served are counted (method
+			// "unmatched"), then answered Unimplemented as before.
+			grpc.UnknownServiceHandler(ic.Unknown),
 			// A ruleset Put is the largest message: MaxFiles files of a
 			// few kilobytes in practice, rules.MaxFileSize at most each.
 			grpc.MaxRecvMsgSize(httpapi.MaxRulesBody),
@@ -270,6 +273,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		if cfg.GRPCReflection {
 			reflection.Register(s.grpcSrv)
 		}
+		ic.Registered(s.grpcSrv)
 	}
 	if deps.Metrics != nil {
 		s.knownSeries(deps.Metrics)

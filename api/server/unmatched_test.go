@@ -7,6 +7,12 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/emptypb"
+
+	pb "github.com/riskgate/riskgate/api/gen/riskgate/v1"
+	"github.com/riskgate/riskgate/api/grpcapi"
 	"github.com/riskgate/riskgate/api/httpapi"
 )
 
@@ -93,4 +99,45 @@ func (ts *testServer) seriesCount(t *testing.T, name string) int {
 		}
 	}
 	return 0
+}
+
+// TestUnmatchedGRPCCallsCounted: calls of a method the server does not
+// serve are answered Unimplemented, as grpc-go answers them, and counted
+// in riskgate_grpc_requests_total under method="unmatched": grpc-go
+// answered them before any interceptor ran, so an identity server built
+// against another version of the API (each of its logins failing over)
+// left no trace in /metrics. Whatever the caller's credentials (a node
+// with a scoring token, called without it, says no more than
+// Unimplemented), and in one series however many names callers invent.
+func TestUnmatchedGRPCCallsCounted(t *testing.T) {
+	ts := startServer(t, testOpts{scoring: "scoring-token-0123456789abcdef"})
+	conn := ts.grpcConn(t)
+	cases := []struct{ method, message string }{
+		{"/riskgate.v1.RiskService/ScoreBatch", "unknown method ScoreBatch for service riskgate.v1.RiskService"},
+		{"/riskgate.v2.RiskService/Score", "unknown service riskgate.v2.RiskService"},
+	}
+	for _, c := range cases {
+		err := conn.Invoke(t.Context(), c.method, &emptypb.Empty{}, &emptypb.Empty{})
+		if st := status.Convert(err); st.Code() != codes.Unimplemented || st.Message() != c.message {
+			t.Errorf("%s: %v, want Unimplemented %q", c.method, err, c.message)
+		}
+	}
+	if got := ts.metricValue(t, "riskgate_grpc_requests_total", "method", grpcapi.Unmatched, "code", "Unimplemented"); got != 2 {
+		t.Errorf("riskgate_grpc_requests_total{method=%q, code=Unimplemented} = %v, want 2", grpcapi.Unmatched, got)
+	}
+	// The served methods are still checked: Score without the token.
+	err := conn.Invoke(t.Context(), pb.RiskService_Score_FullMethodName, &pb.ScoreRequest{Attempt: &pb.Attempt{Ip: "192.0.2.1"}}, &pb.Decision{})
+	if status.Code(err) != codes.Unauthenticated {
+		t.Errorf("Score without the scoring token: %v", err)
+	}
+	before := ts.seriesCount(t, "riskgate_grpc_requests_total")
+	for i := range 500 {
+		_ = conn.Invoke(t.Context(), fmt.Sprintf("/scan.Service%d/M%d", i, i), &emptypb.Empty{}, &emptypb.Empty{})
+	}
+	if after := ts.seriesCount(t, "riskgate_grpc_requests_total"); after != before {
+		t.Errorf("500 unknown methods took riskgate_grpc_requests_total from %d series to %d", before, after)
+	}
+	if got := ts.metricValue(t, "riskgate_grpc_requests_total", "method", grpcapi.Unmatched, "code", "Unimplemented"); got != 502 {
+		t.Errorf("after the scan: %v counted, want 502", got)
+	}
 }
