@@ -433,9 +433,11 @@ func (d *Dispatcher) reportDrops() {
 		case <-t.C:
 			for _, q := range d.queues {
 				if th, ok := q.cfg.Sink.(thinner); ok {
-					// The summary of an incident's tail, with no alert
+					// What was thinned since the last summary, however
+					// recent: a summary within the period whatever the
+					// alerts' timing, and an incident's tail, with no alert
 					// after it to bring it out.
-					th.summarizeThinned(false)
+					th.summarizeThinned(true)
 				}
 				if n := q.dropped.Swap(0); n > 0 {
 					d.log.Warn("alert queue full; alerts dropped", "sink", q.cfg.Sink.Name(), "dropped", n, "dropped_total", q.droppedTotal.Load())
