@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -170,5 +171,48 @@ func TestDispatcherThinsTheLog(t *testing.T) {
 	}
 	if n, err := testutil.GatherAndCount(reg, "riskgate_alerts_dropped_total"); err != nil || n != 5 {
 		t.Fatalf("riskgate_alerts_dropped_total: %d series, %v", n, err)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer written by a logger's goroutines and read
+// by the test's.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) snapshot() *bytes.Buffer {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.NewBuffer(bytes.Clone(b.buf.Bytes()))
+}
+
+// TestDispatcherSummarizesAnIncidentsTail: with no alert after a burst to
+// bring it out, the dispatcher's periodic report logs what the log sink
+// thinned, before any Close.
+func TestDispatcherSummarizesAnIncidentsTail(t *testing.T) {
+	var logs lockedBuffer
+	d, _ := newDispatcher(t, Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil)), LogPerSecond: 1, dropReport: 20 * time.Millisecond})
+	decisions(t, testEngine(t, d), stuffing("acme", 40)) // 36 alerts
+	var thinned float64
+	waitFor(t, func() bool {
+		var n float64
+		for _, s := range logRecords(t, logs.snapshot(), "alerts thinned from the log") {
+			n += s["thinned"].(float64)
+		}
+		thinned = n
+		return n > 0 && n == testutil.ToFloat64(d.queues[0].m.dropLogRate)
+	})
+	if thinned < 30 {
+		t.Fatalf("%v thinned at 1 a second, of 36", thinned)
+	}
+	if err := closeWithin(t, d, 5*time.Second); err != nil {
+		t.Fatal(err)
 	}
 }
