@@ -127,7 +127,12 @@ func (x *notify) reported(o *engine.Outcome) *Notification {
 		return nil
 	}
 	// The engine refuses login_succeeded for a step-up; this is a guard.
-	if (engine.Action(rec[0]) == engine.ActionStepUp) != (completedBy == CompletedByStepUp) {
+	// The other way round is a completed login: an allow scored before
+	// the password check, reported step_up_passed by an identity server
+	// that asked for a second factor of its own, is learned into the
+	// baseline (the device is known from then on), so dropping its
+	// notification here told the owner of that device never.
+	if engine.Action(rec[0]) == engine.ActionStepUp && completedBy != CompletedByStepUp {
 		return nil
 	}
 	n, ok := decodeHeld(rec[1:])

@@ -19,7 +19,9 @@ const (
 	// the password check, or scored before it and reported
 	// login_succeeded).
 	CompletedByPassword = "password"
-	// CompletedByStepUp: stepped up, and the step-up passed.
+	// CompletedByStepUp: stepped up, and the step-up passed (or an allow
+	// scored before the password check was reported step_up_passed: the
+	// identity server asked for a second factor of its own).
 	CompletedByStepUp = "step_up"
 )
 

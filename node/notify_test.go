@@ -1,0 +1,218 @@
+package node_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/riskgate/riskgate/node"
+)
+
+// notifyNode is a node serving HTTP on a free port, its alerts (and
+// notifications) going to a JSONL file, with the admin token below.
+type notifyNode struct {
+	t      *testing.T
+	url    string
+	alerts string
+	stop   func()
+}
+
+const notifyAdminToken = "node-notify-admin-token-0123"
+
+func startNotifyNode(t *testing.T, cfg node.Config) *notifyNode {
+	t.Helper()
+	t.Setenv("RISKGATE_ADMIN_TOKEN", notifyAdminToken)
+	dir := t.TempDir()
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.Alerts.File = filepath.Join(dir, "alerts.jsonl")
+	cfg.Alerts.Notifications = true
+	n, err := node.New(context.Background(), cfg, node.WithSecret([]byte("node-notify-secret-0123456789")), node.WithLogger(quiet()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	addrs, wait, err := n.Start(ctx)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			if err := wait(); err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		}
+	}
+	t.Cleanup(stop)
+	return &notifyNode{t: t, url: "http://" + addrs.HTTP, alerts: cfg.Alerts.File, stop: stop}
+}
+
+// call sends body (JSON) and decodes the answer into out (when not nil),
+// failing the test on another status than want.
+func (n *notifyNode) call(method, path, token string, body, out any, want int) {
+	n.t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			n.t.Fatal(err)
+		}
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, n.url+path, r)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != want {
+		n.t.Fatalf("%s %s: %d %s, want %d", method, path, res.StatusCode, b, want)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			n.t.Fatalf("%s %s: %v in %s", method, path, err, b)
+		}
+	}
+}
+
+type notifyDecision struct {
+	DecisionID string   `json:"decision_id"`
+	Action     string   `json:"action"`
+	Notify     []string `json:"notify"`
+}
+
+// login scores a login of user in tenant from device in country (FR:
+// Paris, JP: Tokyo) with result.
+func (n *notifyNode) login(tenant, user, attemptID, device, country, result string) notifyDecision {
+	n.t.Helper()
+	geo := map[string]any{"country": "FR", "lat": 48.85, "lon": 2.35}
+	ip := "81.2.69.160"
+	if country == "JP" {
+		geo, ip = map[string]any{"country": "JP", "lat": 35.68, "lon": 139.69}, "133.1.2.3"
+	}
+	a := map[string]any{"tenant": tenant, "user_id": user, "username": user + "@example.com", "ip": ip, "device_id": device, "geo": geo,
+		"result": result, "channel": "web",
+		"user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"}
+	if attemptID != "" {
+		a["attempt_id"] = attemptID
+	}
+	var d notifyDecision
+	n.call("POST", "/v1/score", "", a, &d, http.StatusOK)
+	return d
+}
+
+// baseline gives user in tenant five completed logins from its laptop in
+// Paris.
+func (n *notifyNode) baseline(tenant, user string) {
+	n.t.Helper()
+	for i := range 5 {
+		n.login(tenant, user, fmt.Sprintf("%s-%s-base-%d", tenant, user, i), "laptop", "FR", "password_ok")
+	}
+}
+
+func (n *notifyNode) report(tenant, decisionID, outcome string, want int) {
+	n.t.Helper()
+	n.call("POST", "/v1/outcome", "", map[string]any{"tenant": tenant, "decision_id": decisionID, "outcome": outcome}, nil, want)
+}
+
+type notifyEvent struct {
+	Schema         string   `json:"schema"`
+	NotificationID string   `json:"notification_id"`
+	Tenant         string   `json:"tenant"`
+	AttemptID      string   `json:"attempt_id"`
+	Kinds          []string `json:"kinds"`
+	CompletedBy    string   `json:"completed_by"`
+	User           struct {
+		ID string `json:"id"`
+	} `json:"user"`
+}
+
+// notifications stops the node, which flushes its sinks, and returns the
+// notification events of its alerts file by attempt id.
+func (n *notifyNode) notifications() map[string][]notifyEvent {
+	n.t.Helper()
+	n.stop()
+	b, err := os.ReadFile(n.alerts)
+	if err != nil && !os.IsNotExist(err) {
+		n.t.Fatal(err)
+	}
+	out := map[string][]notifyEvent{}
+	for l := range strings.Lines(string(b)) {
+		var e notifyEvent
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			n.t.Fatalf("%v in %s", err, l)
+		}
+		if e.Schema == "riskgate.notification.v1" {
+			out[e.AttemptID] = append(out[e.AttemptID], e)
+		}
+	}
+	return out
+}
+
+// Each completed login from a new device notifies its owner once, however
+// it completed; one that did not complete notifies no one. An allow
+// scored before the password check and reported step_up_passed (the
+// identity server asked for a second factor of its own) is a completed
+// login, which the engine learns: its notification was dropped, and the
+// device, known from then on, was never notified at all.
+func TestNotificationOfEachCompletedLogin(t *testing.T) {
+	n := startNotifyNode(t, node.Config{})
+	cases := []struct {
+		name    string
+		result  string // the Score's
+		country string
+		action  string // the decision's
+		outcome string // reported, "" for none
+		want    string // completed_by, "" for no notification
+	}{
+		{"password ok", "password_ok", "FR", "allow", "", "password"},
+		{"before the password, succeeded", "unknown", "FR", "allow", "login_succeeded", "password"},
+		{"before the password, step-up of the identity server's own", "unknown", "FR", "allow", "step_up_passed", "step_up"},
+		{"before the password, failed", "unknown", "FR", "allow", "login_failed", ""},
+		{"step-up passed", "password_ok", "JP", "step_up", "step_up_passed", "step_up"},
+		{"step-up failed", "password_ok", "JP", "step_up", "step_up_failed", ""},
+		{"step-up never answered", "password_ok", "JP", "step_up", "", ""},
+		{"wrong password", "password_bad", "FR", "allow", "", ""},
+	}
+	for i, c := range cases {
+		user := fmt.Sprintf("u%d", i)
+		n.baseline("acme", user)
+		d := n.login("acme", user, "new-"+user, "new-device", c.country, c.result)
+		if d.Action != c.action {
+			t.Fatalf("%s: decided %s, want %s", c.name, d.Action, c.action)
+		}
+		if c.outcome != "" {
+			n.report("acme", d.DecisionID, c.outcome, http.StatusNoContent)
+		}
+	}
+	got := n.notifications()
+	for i, c := range cases {
+		notes := got["new-"+fmt.Sprintf("u%d", i)]
+		switch {
+		case c.want == "" && len(notes) != 0:
+			t.Errorf("%s: notified %+v, want none", c.name, notes)
+		case c.want != "" && len(notes) != 1:
+			t.Errorf("%s: %d notifications, want one (%s)", c.name, len(notes), c.want)
+		case c.want != "" && notes[0].CompletedBy != c.want:
+			t.Errorf("%s: completed_by %q, want %q", c.name, notes[0].CompletedBy, c.want)
+		}
+	}
+}
