@@ -216,3 +216,70 @@ func TestNotificationOfEachCompletedLogin(t *testing.T) {
 		}
 	}
 }
+
+// The username policy of each tenant (--alerts-tenant-usernames) reaches
+// that tenant's notifications, however the list was spaced:
+// "acme=hash; beta=omit" made the tenant " beta", which no attempt
+// carries, and beta's usernames went out plain, as the default said,
+// without a word. A tenant no attempt could carry is refused at start.
+func TestTenantUsernamePolicies(t *testing.T) {
+	cfg := node.Config{}
+	cfg.Alerts.Usernames = "plain"
+	cfg.Alerts.TenantUsernames = map[string]string{"acme": "hash", " beta": "omit"}
+	n := startNotifyNode(t, cfg)
+	for _, tenant := range []string{"acme", "beta", "gamma"} {
+		n.baseline(tenant, "u")
+		n.login(tenant, "u", "new-"+tenant, "new-device", "FR", "password_ok")
+	}
+	n.stop()
+	b, err := os.ReadFile(n.alerts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]map[string]string{}
+	for l := range strings.Lines(string(b)) {
+		var e struct {
+			Schema, Tenant string
+			User           map[string]string
+		}
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatal(err)
+		}
+		if e.Schema == "riskgate.notification.v1" {
+			got[e.Tenant] = e.User
+		}
+	}
+	for _, c := range []struct{ tenant, has, hasNot string }{
+		{"acme", "username_hash", "username"},
+		{"beta", "", "username"},
+		{"beta", "", "username_hash"},
+		{"gamma", "username", "username_hash"},
+	} {
+		u, ok := got[c.tenant]
+		switch {
+		case !ok:
+			t.Errorf("%s: no notification", c.tenant)
+		case c.has != "" && u[c.has] == "":
+			t.Errorf("%s: user %v, want its %s", c.tenant, u, c.has)
+		case u[c.hasNot] != "":
+			t.Errorf("%s: user %v, want no %s", c.tenant, u, c.hasNot)
+		}
+	}
+
+	for _, bad := range []map[string]string{
+		{"ac/me": "plain"},
+		{".acme": "plain"},
+		{"": "plain"},
+		{"acme": "plain", "acme ": "omit"},
+	} {
+		cfg := node.Config{}
+		cfg.Alerts.Log, cfg.Alerts.TenantUsernames = true, bad
+		n, err := node.New(context.Background(), cfg, node.WithSecret([]byte("node-notify-secret-0123456789")), node.WithLogger(quiet()))
+		if err == nil {
+			n.Close(context.Background())
+			t.Errorf("tenant usernames %q: started", bad)
+		} else if !strings.Contains(err.Error(), "tenant") {
+			t.Errorf("tenant usernames %q: %v, want the tenant named", bad, err)
+		}
+	}
+}

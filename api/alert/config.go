@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -64,8 +66,21 @@ func (c *Config) Builder(k *engine.Keyer) (*Builder, error) {
 		Notify: NotifyOptions{Enabled: c.Notifications, HoldTTL: c.NotifyHoldTTL, HoldEntries: c.NotifyHoldEntries}}
 	if len(c.TenantUsernames) > 0 {
 		opts.TenantUsernames = make(map[string]UsernamePolicy, len(c.TenantUsernames))
-		for t, s := range c.TenantUsernames {
-			p, err := ParseUsernamePolicy(s)
+		for _, raw := range slices.Sorted(maps.Keys(c.TenantUsernames)) {
+			// "acme=hash; beta=omit" is written as often as without
+			// the space, which made the tenant " beta": no attempt
+			// carries it, so beta's usernames went out as the default
+			// policy said (plain, maybe) and nothing told. Spaces around
+			// a tenant or a policy are the list's layout, not theirs;
+			// a tenant no attempt could carry is refused.
+			t := strings.TrimSpace(raw)
+			if !validTenant(t) {
+				return nil, fmt.Errorf("alert: tenant-usernames: tenant %.70q: want 1-64 letters, digits, '-', '_' or '.', not starting with '.' (the attempts' tenant, compared exactly)", raw)
+			}
+			if _, dup := opts.TenantUsernames[t]; dup {
+				return nil, fmt.Errorf("alert: tenant-usernames: tenant %s given twice", t)
+			}
+			p, err := ParseUsernamePolicy(strings.TrimSpace(c.TenantUsernames[raw]))
 			if err != nil {
 				return nil, fmt.Errorf("alert: tenant %q: %w", t, err)
 			}
@@ -133,4 +148,20 @@ func (c *Config) Sinks() (sinks []SinkConfig, err error) {
 		return nil, errors.New("alert: --alerts-webhook-ca without --alerts-webhook-url")
 	}
 	return out, nil
+}
+
+// validTenant reports whether t is a tenant an attempt may carry:
+// 1-64 ASCII letters, digits, '-', '_' and '.', not starting with '.'
+// (engine's checkTenant, rules.ValidTenant).
+func validTenant(t string) bool {
+	if t == "" || len(t) > engine.MaxTenantLen || t[0] == '.' {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
