@@ -90,6 +90,15 @@ type Observer interface {
 	Failed(stage, name string, err error)
 }
 
+// ForgetObserver is an Observer that holds something of a user between
+// calls (the alert sinks' notifications held for a login's outcome):
+// Forget tells it once the store erased the user, so that it drops what
+// it holds of them too.
+type ForgetObserver interface {
+	Observer
+	Forgotten(tenant, userID string)
+}
+
 // Options configure an Engine. Store, Rules and Keyer are required.
 type Options struct {
 	Store     Store

@@ -226,6 +226,11 @@ func (e *Engine) Forget(ctx context.Context, tenant, userID string) error {
 	if e.recent != nil {
 		e.recent.forget(tenantOr(tenant), userID)
 	}
+	for _, ob := range e.opts.Observers {
+		if f, ok := ob.(ForgetObserver); ok {
+			f.Forgotten(tenantOr(tenant), userID)
+		}
+	}
 	return nil
 }
 

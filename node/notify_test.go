@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/riskgate/riskgate/node"
 )
 
@@ -33,7 +35,8 @@ func startNotifyNode(t *testing.T, cfg node.Config) *notifyNode {
 	cfg.HTTP.Addr = "127.0.0.1:0"
 	cfg.Alerts.File = filepath.Join(dir, "alerts.jsonl")
 	cfg.Alerts.Notifications = true
-	n, err := node.New(context.Background(), cfg, node.WithSecret([]byte("node-notify-secret-0123456789")), node.WithLogger(quiet()))
+	n, err := node.New(context.Background(), cfg, node.WithSecret([]byte("node-notify-secret-0123456789")), node.WithLogger(quiet()),
+		node.WithRegistry(prometheus.NewRegistry()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,6 +283,66 @@ func TestTenantUsernamePolicies(t *testing.T) {
 			t.Errorf("tenant usernames %q: started", bad)
 		} else if !strings.Contains(err.Error(), "tenant") {
 			t.Errorf("tenant usernames %q: %v, want the tenant named", bad, err)
+		}
+	}
+}
+
+// metric returns the value of an unlabelled series of the node's /metrics.
+func (n *notifyNode) metric(name string) string {
+	n.t.Helper()
+	res, err := http.Get(n.url + "/metrics")
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	for l := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), name+" "); ok {
+			return v
+		}
+	}
+	n.t.Fatalf("/metrics has no %s", name)
+	return ""
+}
+
+// Forget drops the notifications held for the erased user's step-ups,
+// and only theirs: the same user id in another tenant keeps its own.
+// An erased user's held notification, which no outcome could publish
+// any more (its pending decision erased), stayed in memory with the
+// user's address and username for --alerts-notify-hold-ttl, taking the
+// room of others: here, with room for two, the next step-up pushed one
+// out (riskgate_notifications_evicted_total).
+func TestForgetDropsHeldNotifications(t *testing.T) {
+	cfg := node.Config{}
+	cfg.Alerts.NotifyHoldEntries = 2
+	n := startNotifyNode(t, cfg)
+	held := map[string]notifyDecision{}
+	for _, s := range []struct{ tenant, user string }{{"beta", "u"}, {"acme", "u"}, {"gamma", "v"}} {
+		n.baseline(s.tenant, s.user)
+	}
+	for _, s := range []struct{ tenant, user string }{{"beta", "u"}, {"acme", "u"}} {
+		held[s.tenant] = n.login(s.tenant, s.user, "trip-"+s.tenant, "tablet", "JP", "password_ok")
+	}
+	n.call("DELETE", "/v1/users/beta/u", notifyAdminToken, nil, nil, http.StatusNoContent)
+	held["gamma"] = n.login("gamma", "v", "trip-gamma", "tablet", "JP", "password_ok")
+	for tenant, d := range held {
+		if d.Action != "step_up" {
+			t.Fatalf("%s: %s, want step_up", tenant, d.Action)
+		}
+	}
+	n.report("beta", held["beta"].DecisionID, "step_up_passed", http.StatusNotFound)
+	n.report("acme", held["acme"].DecisionID, "step_up_passed", http.StatusNoContent)
+	n.report("gamma", held["gamma"].DecisionID, "step_up_passed", http.StatusNoContent)
+	if v := n.metric("riskgate_notifications_evicted_total"); v != "0" {
+		t.Errorf("riskgate_notifications_evicted_total %s, want 0: the erased user's held notification took room", v)
+	}
+	got := n.notifications()
+	for _, c := range []struct {
+		tenant string
+		want   int
+	}{{"acme", 1}, {"beta", 0}, {"gamma", 1}} {
+		if notes := got["trip-"+c.tenant]; len(notes) != c.want {
+			t.Errorf("%s: %d notifications, want %d", c.tenant, len(notes), c.want)
 		}
 	}
 }

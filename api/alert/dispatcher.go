@@ -253,6 +253,18 @@ func (d *Dispatcher) Reported(o *engine.Outcome, _ *engine.Pending) {
 	}
 }
 
+// Forgotten implements engine.ForgetObserver: the notifications held for
+// the erased user's logins are dropped. Their outcomes can no longer come
+// (Forget erased the pending decisions), so they were never to be
+// published, and they held the user's address, place and username in
+// memory for --alerts-notify-hold-ttl after the erasure, in room that
+// other users' held notifications need.
+func (d *Dispatcher) Forgotten(tenant, userID string) {
+	if d.notify != nil {
+		d.notify.forget(tenant, userID)
+	}
+}
+
 func (d *Dispatcher) publishNotification(n *Notification) {
 	if n == nil {
 		return

@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"sync"
@@ -142,6 +143,29 @@ func (x *notify) reported(o *engine.Outcome) *Notification {
 	n.NotificationID = hex.EncodeToString(k[:])
 	n.CompletedBy = completedBy
 	return n
+}
+
+// forget drops the notifications held for tenant's user (Forget). It
+// reads every held form of the tenant that holds the user id's bytes:
+// an erasure, rare and an admin's, costs a pass over the held forms.
+func (x *notify) forget(tenant, user string) {
+	var keys []heldqueue.Key
+	u := []byte(user)
+	for i := range x.shards {
+		sh := &x.shards[i]
+		sh.mu.Lock()
+		keys = keys[:0]
+		sh.q.Range(func(k heldqueue.Key, _ int64, rec []byte) bool {
+			if len(rec) > 0 && bytes.Contains(rec, u) && heldUser(rec[1:], tenant, user) {
+				keys = append(keys, k)
+			}
+			return true
+		})
+		for _, k := range keys {
+			sh.q.Remove(k)
+		}
+		sh.mu.Unlock()
+	}
 }
 
 // len is the number of notifications held.

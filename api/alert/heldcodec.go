@@ -141,3 +141,20 @@ func decodeHeld(form []byte) (*Notification, bool) {
 	}
 	return n, true
 }
+
+// heldUser reports whether a held form is of tenant's user: its tenant
+// and user id, read as decodeHeld reads them, up to the user id.
+func heldUser(form []byte, tenant, user string) bool {
+	r := heldReader{s: string(form)}
+	if r.str() != tenant {
+		return false
+	}
+	r.str() // attempt id
+	r.str() // decision id
+	r.varint()
+	r.uvarint()
+	for range r.count() {
+		r.str()
+	}
+	return r.str() == user && !r.bad
+}

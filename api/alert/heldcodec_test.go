@@ -158,3 +158,28 @@ func TestHeldNotificationsConcurrently(t *testing.T) {
 		t.Errorf("%d still held", x.len())
 	}
 }
+
+// heldUser singles out a held form by its tenant and user id exactly,
+// as Forget names them: not another tenant's user of the same id, nor a
+// user whose id only begins or ends like theirs.
+func TestHeldUser(t *testing.T) {
+	form := appendHeld(nil, &heldCases[1])
+	for _, c := range []struct {
+		tenant, user string
+		want         bool
+	}{
+		{"acme", "u-alice", true},
+		{"beta", "u-alice", false},
+		{"acme", "u-alic", false},
+		{"acme", "u-alice2", false},
+		{"acm", "u-alice", false},
+		{"acme", "", false},
+	} {
+		if got := heldUser(form, c.tenant, c.user); got != c.want {
+			t.Errorf("heldUser(%s, %s) = %v, want %v", c.tenant, c.user, got, c.want)
+		}
+	}
+	if cut := strings.Index(string(form), "u-alice") + 3; heldUser(form[:cut], "acme", "u-alice") {
+		t.Error("a form cut short in the user id is the user's")
+	}
+}
