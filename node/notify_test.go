@@ -346,3 +346,57 @@ func TestForgetDropsHeldNotifications(t *testing.T) {
 		}
 	}
 }
+
+// A rule's reason may quote the username (here a tenant's overlay's,
+// put by its own admin); the alerts and notifications of a tenant whose
+// policy hides usernames show it hashed or not at all, in the rules'
+// messages too: those carried it in clear, whatever
+// --alerts-tenant-usernames said.
+func TestRuleMessagesFollowTheUsernamePolicy(t *testing.T) {
+	const acmeToken = "acme-notify-token-0123456789"
+	dir := t.TempDir()
+	tokens := filepath.Join(dir, "tenants.tokens")
+	if err := os.WriteFile(tokens, []byte("acme "+acmeToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := node.Config{}
+	cfg.Auth.TenantAdminTokensFile = tokens
+	cfg.Alerts.TenantUsernames = map[string]string{"acme": "hash", "beta": "omit", "gamma": "plain"}
+	n := startNotifyNode(t, cfg)
+	const overlay = `rules:
+  - id: quoted
+    description: Quotes the username.
+    when: attempt.channel == "web"
+    alert: true
+    notify: quoted
+    reason: 'sprintf("a login of %s.", attempt.username)'
+`
+	for tenant, token := range map[string]string{"acme": acmeToken, "beta": notifyAdminToken, "gamma": notifyAdminToken} {
+		put := map[string]any{"files": []map[string]string{{"name": "quoted.yaml", "content": overlay}}}
+		n.call("PUT", "/v1/tenants/"+tenant+"/rules", token, put, nil, http.StatusOK)
+		n.login(tenant, "quoted", "quoted-"+tenant, "laptop", "FR", "password_ok")
+	}
+	n.stop()
+	b, err := os.ReadFile(n.alerts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for l := range strings.Lines(string(b)) {
+		var e struct{ Schema, Tenant string }
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatal(err)
+		}
+		seen[e.Tenant+" "+e.Schema]++
+		if plain := strings.Contains(l, "quoted@example.com"); plain != (e.Tenant == "gamma") {
+			t.Errorf("%s %s: username in clear %v: %s", e.Tenant, e.Schema, plain, l)
+		}
+	}
+	for _, tenant := range []string{"acme", "beta", "gamma"} {
+		for _, schema := range []string{"riskgate.alert.v1", "riskgate.notification.v1"} {
+			if seen[tenant+" "+schema] != 1 {
+				t.Errorf("%s: %d %s, want 1", tenant, seen[tenant+" "+schema], schema)
+			}
+		}
+	}
+}

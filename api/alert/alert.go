@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/riskgate/riskgate/engine"
@@ -240,7 +241,84 @@ func (b *Builder) Build(d *engine.Decision) *Alert {
 	case UsernameOmit:
 		a.Signals.Attempt.Username = ""
 	}
+	for i := range a.Rules {
+		a.Rules[i].Message = b.scrub(tenant, name, a.Rules[i].Message)
+	}
 	return a
+}
+
+// UsernameOmitted stands for the username in a rule's message under the
+// omit policy.
+const UsernameOmitted = "(username)"
+
+// scrub returns a rule's message with the username, which a rule's
+// reason: may quote (sprintf("... %s", attempt.username)), shown as the
+// tenant's policy shows it elsewhere: its keyed hash, or UsernameOmitted.
+// The message was the one place of an alert or a notification where a
+// rule, a tenant's overlay's included, could put the username in clear
+// under a policy that hides it. Only the username as a whole is
+// replaced, not where it is part of a longer name or word ("al" in
+// "located"), nor what a reason made of it (upper(attempt.username)).
+func (b *Builder) scrub(tenant, name, msg string) string {
+	if name == "" || !strings.Contains(msg, name) {
+		return msg
+	}
+	var shown string
+	switch b.policy(tenant) {
+	case UsernamePlain:
+		return msg
+	case UsernameHash:
+		shown = b.opts.Keyer.Username(tenant, name).String()
+	default:
+		shown = UsernameOmitted
+	}
+	var out strings.Builder
+	for {
+		i := strings.Index(msg, name)
+		if i < 0 {
+			break
+		}
+		j := i + len(name)
+		whole := !nameBefore(msg, i) && !nameAfter(msg, j)
+		out.WriteString(msg[:i])
+		if whole {
+			out.WriteString(shown)
+		} else {
+			out.WriteString(name)
+		}
+		msg = msg[j:]
+	}
+	out.WriteString(msg)
+	return out.String()
+}
+
+// nameAfter reports whether the name ending at msg[j] goes on: a
+// letter or digit (or any byte of a UTF-8 sequence) follows, or the
+// punctuation of e-mail addresses and then one ("alice" in
+// "alice@example.com"; not in "alice." at a sentence's end).
+func nameAfter(msg string, j int) bool {
+	if j >= len(msg) {
+		return false
+	}
+	if alnum(msg[j]) {
+		return true
+	}
+	return strings.IndexByte("._-+@", msg[j]) >= 0 && j+1 < len(msg) && alnum(msg[j+1])
+}
+
+// nameBefore is nameAfter for the name starting at msg[i].
+func nameBefore(msg string, i int) bool {
+	if i == 0 {
+		return false
+	}
+	if alnum(msg[i-1]) {
+		return true
+	}
+	return strings.IndexByte("._-+@", msg[i-1]) >= 0 && i >= 2 && alnum(msg[i-2])
+}
+
+func alnum(c byte) bool {
+	return c >= 0x80 || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
 func (b *Builder) policy(tenant string) UsernamePolicy {

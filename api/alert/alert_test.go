@@ -257,3 +257,22 @@ func TestSchemaRejects(t *testing.T) {
 		})
 	}
 }
+
+// TestScrubUsername: a rule's message shows the username as the policy
+// shows it, wherever it stands as a whole, and leaves alone the names and
+// words it is only part of.
+func TestScrubUsername(t *testing.T) {
+	b := testBuilder(t, BuilderOptions{Usernames: UsernameOmit})
+	for _, c := range []struct{ name, msg, want string }{
+		{"alice@example.com", "failed for alice@example.com.", "failed for (username)."},
+		{"alice@example.com", "alice@example.com, then alice@example.com again", "(username), then (username) again"},
+		{"alice", "alice@example.com is not alice", "alice@example.com is not (username)"},
+		{"al", "located al-qasim and al", "located al-qasim and (username)"},
+		{"bob", "no one", "no one"},
+		{"", "anything", "anything"},
+	} {
+		if got := b.scrub("acme", c.name, c.msg); got != c.want {
+			t.Errorf("scrub(%q, %q) = %q, want %q", c.name, c.msg, got, c.want)
+		}
+	}
+}

@@ -132,7 +132,7 @@ func (b *Builder) notification(d *engine.Decision, completedBy string) *Notifica
 	}
 	for _, r := range d.Reasons {
 		if r.Notify != "" {
-			n.Rules = append(n.Rules, NotifyRule{ID: r.RuleID, Kind: r.Notify, Message: r.Message})
+			n.Rules = append(n.Rules, NotifyRule{ID: r.RuleID, Kind: r.Notify, Message: b.scrub(tenant, s.Attempt.Username, r.Message)})
 		}
 	}
 	n.User.ID = s.Attempt.UserID
