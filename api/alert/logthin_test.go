@@ -7,11 +7,12 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/riskgate/riskgate/internal/syncbuf"
 )
 
 // logRecords are the JSON log lines in buf whose msg is msg.
@@ -174,36 +175,17 @@ func TestDispatcherThinsTheLog(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer written by a logger's goroutines and read
-// by the test's.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) snapshot() *bytes.Buffer {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.NewBuffer(bytes.Clone(b.buf.Bytes()))
-}
-
 // TestDispatcherSummarizesAnIncidentsTail: with no alert after a burst to
 // bring it out, the dispatcher's periodic report logs what the log sink
 // thinned, before any Close.
 func TestDispatcherSummarizesAnIncidentsTail(t *testing.T) {
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	d, _ := newDispatcher(t, Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil)), LogPerSecond: 1, dropReport: 20 * time.Millisecond})
 	decisions(t, testEngine(t, d), stuffing("acme", 40)) // 36 alerts
 	var thinned float64
 	waitFor(t, func() bool {
 		var n float64
-		for _, s := range logRecords(t, logs.snapshot(), "alerts thinned from the log") {
+		for _, s := range logRecords(t, bytes.NewBuffer(logs.Bytes()), "alerts thinned from the log") {
 			n += s["thinned"].(float64)
 		}
 		thinned = n
