@@ -320,7 +320,7 @@ func (e *Enricher) update(changed []*source) error {
 	}
 	lists := make([]List, 0, len(e.sources))
 	for _, s := range e.sources {
-		lists = append(lists, List{Kind: kindNames[s.kind], Name: s.name, Path: s.path, Entries: s.entries, Modified: s.file.ModTime()})
+		lists = append(lists, List{Kind: kindNames[s.kind], Name: s.name, Path: s.path, Entries: s.entries, Modified: modTime(s.file)})
 	}
 	e.lists.Store(&lists)
 	return nil
@@ -535,4 +535,12 @@ func (e *Enricher) Close() {
 			_ = e.watcher.Close()
 		}
 	})
+}
+
+// modTime is fi's modification time; zero for a list not read yet.
+func modTime(fi os.FileInfo) time.Time {
+	if fi == nil {
+		return time.Time{}
+	}
+	return fi.ModTime()
 }
