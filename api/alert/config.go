@@ -12,6 +12,7 @@ import (
 
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/internal/tlsfiles"
+	"github.com/riskgate/riskgate/rules"
 )
 
 // Config is the alert settings of `riskgate serve`: each field is a flag
@@ -74,7 +75,7 @@ func (c *Config) Builder(k *engine.Keyer) (*Builder, error) {
 			// a tenant or a policy are the list's layout, not theirs;
 			// a tenant no attempt could carry is refused.
 			t := strings.TrimSpace(raw)
-			if !validTenant(t) {
+			if !rules.ValidTenant(t) {
 				return nil, fmt.Errorf("alert: tenant-usernames: tenant %.70q: want 1-64 letters, digits, '-', '_' or '.', not starting with '.' (the attempts' tenant, compared exactly)", raw)
 			}
 			if _, dup := opts.TenantUsernames[t]; dup {
@@ -148,20 +149,4 @@ func (c *Config) Sinks() (sinks []SinkConfig, err error) {
 		return nil, errors.New("alert: --alerts-webhook-ca without --alerts-webhook-url")
 	}
 	return out, nil
-}
-
-// validTenant reports whether t is a tenant an attempt may carry:
-// 1-64 ASCII letters, digits, '-', '_' and '.', not starting with '.'
-// (engine's checkTenant, rules.ValidTenant).
-func validTenant(t string) bool {
-	if t == "" || len(t) > engine.MaxTenantLen || t[0] == '.' {
-		return false
-	}
-	for i := 0; i < len(t); i++ {
-		c := t[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
 }
