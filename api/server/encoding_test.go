@@ -31,19 +31,7 @@ func TestHTTPRefusesContentEncoding(t *testing.T) {
 		{"score, IDENTITY", "POST", "/v1/score", "application/json", "IDENTITY", `{"ip":"81.2.69.160"}`, 200},
 	}
 	for _, c := range cases {
-		req, err := http.NewRequest(c.method, ts.url(c.path), strings.NewReader(c.body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", c.ctype)
-		req.Header.Set("Content-Encoding", c.encoding)
-		req.Header.Set("Authorization", "Bearer "+adminToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var e apiError
-		decodeBody(t, resp, &e)
+		resp, e := sendBody(t, ts, c.method, c.path, c.body, "Content-Type", c.ctype, "Content-Encoding", c.encoding)
 		if resp.StatusCode != c.code {
 			t.Errorf("%s: %d %+v, want %d", c.name, resp.StatusCode, e.Error, c.code)
 			continue
@@ -89,18 +77,7 @@ func TestHTTPRefusesCharsets(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			req, err := http.NewRequest(c.method, ts.url(c.path), strings.NewReader(c.body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			req.Header.Set("Content-Type", c.ctype)
-			req.Header.Set("Authorization", "Bearer "+adminToken)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var e apiError
-			decodeBody(t, resp, &e)
+			resp, e := sendBody(t, ts, c.method, c.path, c.body, "Content-Type", c.ctype)
 			if resp.StatusCode != c.code {
 				t.Fatalf("%d %+v, want %d", resp.StatusCode, e.Error, c.code)
 			}
@@ -112,4 +89,25 @@ func TestHTTPRefusesCharsets(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sendBody sends body to path as the admin, with the headers given as
+// name, value pairs, and decodes the answer's error, if any.
+func sendBody(t *testing.T, ts *testServer, method, path, body string, headers ...string) (*http.Response, apiError) {
+	t.Helper()
+	req, err := http.NewRequest(method, ts.url(path), strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e apiError
+	decodeBody(t, resp, &e)
+	return resp, e
 }

@@ -38,11 +38,7 @@ func TestReloadsDoNotOverlap(t *testing.T) {
 	hold.Store(true)
 	sighup := make(chan error)
 	go func() { sighup <- e.Reload() }()
-	select {
-	case <-read:
-	case <-time.After(time.Minute): // a hang's guard, not a timing
-		t.Fatal("Reload did not open the file")
-	}
+	filetest.Await(t, read, "the SIGHUP's open")
 	version("New")
 	// Unserialised, the watch loads the new version now; serialised, it
 	// waits for the SIGHUP's load. Either way, give it a moment.
