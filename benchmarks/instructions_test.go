@@ -72,6 +72,15 @@ func TestScoreInstructionBudget(t *testing.T) {
 	}
 	const short, long = 500, 2500
 	perScore := (count(long) - count(short)) / (long - short)
+	if perScore <= 0 {
+		// No Score costs nothing: one run of the pair counted something
+		// the other did not (once in CI, -6,607: callgrind follows the
+		// loop's stack, and a goroutine switch or the collector's work
+		// can fall inside or outside it). Measured again; a regression is
+		// over the budget both times, not below zero.
+		t.Logf("%.0f instructions per Score: not a measure, counted again", perScore)
+		perScore = (count(long) - count(short)) / (long - short)
+	}
 	t.Logf("%.0f instructions per Score (budget %d)", perScore, scoreInstructionBudget)
 	if perScore <= 0 || perScore > scoreInstructionBudget {
 		t.Errorf("%.0f instructions per Score under callgrind, budget %d", perScore, scoreInstructionBudget)
