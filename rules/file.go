@@ -88,6 +88,7 @@ type ruleDoc struct {
 	Alert       bool            `yaml:"alert"`
 	Notify      string          `yaml:"notify"`
 	Tags        []string        `yaml:"tags"`
+	Locked      bool            `yaml:"locked"` // a shared rule no tenant overlay may disable or replace (overlay.go)
 	line        int             // of the rule's mapping, filled after decoding
 	lines       map[string]int  // of each key's value, filled after decoding
 	broken      map[string]bool // the keys whose values did not decode (decodeerr.go)

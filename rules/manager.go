@@ -397,10 +397,15 @@ func (m *Manager) install(trigger string, set *Set, srcs []Source, origin string
 		var tenants map[string]*TenantSnapshot
 		var failures map[string]*TenantFailure
 		if cur != nil {
-			// The overlays in force, kept ones too, on the new set.
-			tenants, failures = m.recompose(set, cur.Tenants), cur.TenantFailures
+			// The overlays in force, kept ones too, on the new set; those
+			// that override a rule it now locks are reported rejected.
+			tenants = m.recompose(set, cur.Tenants)
+			failures = m.lockFailures(set, tenants, cur.TenantFailures)
 		}
 		m.cur.Store(&Snapshot{Set: set, Sources: srcs, Origin: origin, LoadedAt: now, PersistPath: m.PersistPath(), Tenants: tenants, TenantFailures: failures})
+		if cur != nil && !sameFailures(cur.TenantFailures, failures) {
+			m.metrics.staleTenants(slices.Sorted(maps.Keys(failures)))
+		}
 		if m.opts.OnInstall != nil {
 			m.opts.OnInstall(set)
 		}

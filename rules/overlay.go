@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -105,6 +106,12 @@ func CompileOverlay(tenant string, srcs ...Source) (*Overlay, error) {
 				errs = append(errs, rerrs...)
 				continue
 			}
+			if r.Locked {
+				// A lock binds the tenants; nothing is layered on an
+				// overlay for it to bind.
+				errs = append(errs, &Error{File: src.Name, Line: doc.Rules[i].lineOf("locked"), Rule: r.ID, Field: "locked", Err: errors.New("locked: only a shared rule is locked (against the tenants' overlays); an overlay's rules are its tenant's own: remove it")})
+				continue
+			}
 			if prev, dup := seen[r.ID]; dup {
 				errs = append(errs, &Error{File: src.Name, Line: r.Line, Rule: r.ID, Field: "id", Err: fmt.Errorf("duplicate id, first defined at %s", prev)})
 				continue
@@ -179,6 +186,41 @@ func (o *Overlay) Check(shared *Set) ErrorList {
 	return errs
 }
 
+// Locked reports what of the overlay overrides a rule the shared set
+// locks (locked: true): a disable: of it, or a rule of the overlay with
+// its id, which would replace it. Each names the overlay's file and line,
+// the tenant and the rule. Unlike Check's problems, these are never only
+// logged: an overlay with any is refused wherever it is read (a start, a
+// reload, a put, rules check), and one in force when the shared set comes
+// to lock the rule is layered without its override (Compose) and its
+// tenant reported rejected until the overlay is fixed.
+func (o *Overlay) Locked(shared *Set) ErrorList {
+	var locked map[string]bool
+	for _, r := range shared.rules {
+		if r.Locked {
+			if locked == nil {
+				locked = map[string]bool{}
+			}
+			locked[r.ID] = true
+		}
+	}
+	if locked == nil {
+		return nil
+	}
+	var errs ErrorList
+	for _, d := range o.disable {
+		if locked[d.id] {
+			errs = append(errs, &Error{File: d.file, Line: d.line, Rule: d.id, Field: "disable", Err: fmt.Errorf("disable: tenant %s cannot disable a locked rule: the shared ruleset %s locks it (locked: true)", o.tenant, shared.version)})
+		}
+	}
+	for _, r := range o.rules {
+		if locked[r.ID] {
+			errs = append(errs, &Error{File: r.File, Line: r.Line, Rule: r.ID, Field: "id", Err: fmt.Errorf("id: tenant %s cannot replace a locked rule: the shared ruleset %s locks it (locked: true); give the tenant's rule an id of its own", o.tenant, shared.version)})
+		}
+	}
+	return errs
+}
+
 // composedCost refuses a tenant's ruleset over MaxSetCost, naming the
 // overlay's costliest rule: the shared rules are not the tenant's to
 // change.
@@ -217,7 +259,11 @@ func suggestRule(id string, shared *Set) string {
 // Compose layers an overlay on the shared set: the shared rules in their
 // order, less the disabled ones, each replaced by the overlay's rule of
 // the same id if it has one, then the overlay's other rules; the
-// overlay's thresholds if it sets them. The compiled programs are shared,
+// overlay's thresholds if it sets them. A locked shared rule is never
+// disabled nor replaced, whatever the overlay says (the overlay's rule of
+// its id is left out): an overlay that says so is refused where it is
+// read (Locked), and this keeps the lock for one already in force when
+// the shared set locks the rule. The compiled programs are shared,
 // nothing is compiled again. A nil overlay is the shared set itself.
 func Compose(shared *Set, o *Overlay) *Set {
 	if o == nil {
@@ -235,11 +281,13 @@ func Compose(shared *Set, o *Overlay) *Set {
 	rules := make([]Rule, 0, len(shared.rules)+len(o.rules))
 	for _, r := range shared.rules {
 		if i, ok := own[r.ID]; ok {
-			rules = append(rules, o.rules[i])
 			used[i] = true
-			continue
+			if !r.Locked {
+				rules = append(rules, o.rules[i])
+				continue
+			}
 		}
-		if !off[r.ID] {
+		if !off[r.ID] || r.Locked {
 			rules = append(rules, r)
 		}
 	}

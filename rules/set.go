@@ -58,6 +58,9 @@ type Rule struct {
 	// ("new_device"); empty when it gives none.
 	Notify string
 	Tags   []string
+	// Locked says that no tenant overlay may disable or replace the rule
+	// (locked: true in a shared rule file; docs/tenants.md).
+	Locked bool
 	File   string
 	Line   int
 	// Cost is the estimated steps of one evaluation (cost.go).
@@ -220,7 +223,7 @@ func compileRule(x *exprCompiler, name string, d *ruleDoc, defMode Mode) (Rule, 
 	at := func(line int, field, format string, args ...any) {
 		errs = append(errs, &Error{File: name, Line: line, Rule: d.ID, Field: field, Err: fmt.Errorf(format, args...)})
 	}
-	r := Rule{ID: d.ID, Description: strings.TrimSpace(d.Description), Score: d.Score, Alert: d.Alert, Notify: d.Notify, Tags: d.Tags, File: name, Line: d.line, Mode: defMode}
+	r := Rule{ID: d.ID, Description: strings.TrimSpace(d.Description), Score: d.Score, Alert: d.Alert, Notify: d.Notify, Tags: d.Tags, Locked: d.Locked, File: name, Line: d.line, Mode: defMode}
 	if !validID(d.ID) {
 		at(d.lineOf("id"), "id", "id %q: want 1-64 characters of a-z, 0-9, '-', '_' or '.', starting with a letter or digit", d.ID)
 	}

@@ -91,6 +91,9 @@ type TenantFailure struct {
 	// problem or another) keeps it.
 	Since time.Time
 	dir   string // the tenant's folder, kept out of Problems
+	// locked: Err is the overlay in force overriding a rule the shared
+	// set came to lock (lockFailures), not a read of the tenant's files.
+	locked bool
 }
 
 // Problems is Err as a list of problems for the tenant's view of its
@@ -289,6 +292,12 @@ func (m *Manager) readTenants(shared *Set) (tenantsRead, error) {
 			read.failed[tenant] = err
 			continue
 		}
+		if errs := o.Locked(shared); errs != nil {
+			// Rejected as files that do not compile are: a start
+			// fails, a reload keeps the tenant's last good overlay.
+			read.failed[tenant] = errs
+			continue
+		}
 		read.overlays[tenant] = m.tenantSnapshot(shared, o, srcs, OriginFile)
 	}
 	for tenant := range m.tenantVolumes {
@@ -327,13 +336,69 @@ func StrayTenantFile(e fs.DirEntry) bool {
 	return !e.IsDir() && isRuleFile(e.Name())
 }
 
-// tenantSnapshot composes an overlay on shared and logs what does not fit.
+// tenantSnapshot composes an overlay on shared and logs what does not fit:
+// an override of a locked rule (which Compose leaves out) at error level.
 func (m *Manager) tenantSnapshot(shared *Set, o *Overlay, srcs []Source, origin string) *TenantSnapshot {
-	t := &TenantSnapshot{Overlay: o, Set: Compose(shared, o), Sources: srcs, Origin: origin, PersistPath: m.tenantDir(o.Tenant()), Problems: o.Check(shared)}
-	for _, p := range t.Problems {
+	locked := o.Locked(shared)
+	t := &TenantSnapshot{Overlay: o, Set: Compose(shared, o), Sources: srcs, Origin: origin, PersistPath: m.tenantDir(o.Tenant()), Problems: append(locked, o.Check(shared)...)}
+	for i, p := range t.Problems {
+		if i < len(locked) {
+			m.logOnce(slog.LevelError, "problem\x00"+o.Tenant()+"\x00"+p.Error(), "tenant overlay overrides a locked shared rule; the locked rule applies to the tenant", "tenant", o.Tenant(), "rule", p.Rule, "problem", p.Error())
+			continue
+		}
 		m.warnOnce("problem\x00"+o.Tenant()+"\x00"+p.Error(), "tenant overlay does not fit the shared rules", "tenant", o.Tenant(), "problem", p.Error())
 	}
 	return t
+}
+
+// lockFailures reports, as rejected (TenantFailure), each tenant whose
+// overlay in force overrides a rule the shared set locks: the shared set
+// came to lock it after the overlay loaded. The lock applies to the
+// tenant at once (Compose); the report stays until the overlay no longer
+// overrides it (fixed, or the rule unlocked), as a rejection of the
+// tenant's files would: a tenant that kept bypassing a lock without a
+// word is what locks are for. A failure of the tenant's files is kept as
+// it is. It returns failures, or a changed copy.
+func (m *Manager) lockFailures(shared *Set, tenants map[string]*TenantSnapshot, failures map[string]*TenantFailure) map[string]*TenantFailure {
+	out, copied := failures, false
+	change := func(name string, f *TenantFailure) {
+		if !copied {
+			out, copied = maps.Clone(failures), true
+			if out == nil {
+				out = map[string]*TenantFailure{}
+			}
+		}
+		if f == nil {
+			delete(out, name)
+			return
+		}
+		out[name] = f
+	}
+	now := m.opts.Now()
+	for _, name := range slices.Sorted(maps.Keys(tenants)) {
+		prev := failures[name]
+		if prev != nil && !prev.locked {
+			continue // the tenant's files are rejected: that report stays
+		}
+		errs := tenants[name].Overlay.Locked(shared)
+		switch {
+		case errs == nil && prev != nil:
+			m.log.Info("tenant rules no longer rejected: the overlay in force overrides no locked rule", "tenant", name)
+			change(name, nil)
+		case errs != nil && (prev == nil || prev.Err.Error() != errs.Error()):
+			f := &TenantFailure{Tenant: name, Err: errs, Since: now, dir: m.tenantDir(name), locked: true}
+			if prev != nil {
+				f.Since = prev.Since
+			}
+			change(name, f)
+		}
+	}
+	for name, f := range failures {
+		if f.locked && tenants[name] == nil {
+			change(name, nil) // its overlay is gone
+		}
+	}
+	return out
 }
 
 // recompose layers every tenant's overlay on a new shared set.
@@ -350,8 +415,8 @@ func (m *Manager) recompose(shared *Set, tenants map[string]*TenantSnapshot) map
 
 // ValidateTenant compiles a candidate overlay for a tenant and layers it on
 // the shared set in force, without using it. An overlay that does not
-// compile, or disables a rule the shared set does not have, is a
-// *RejectedError.
+// compile, disables a rule the shared set does not have, or overrides a
+// rule it locks, is a *RejectedError.
 func (m *Manager) ValidateTenant(tenant string, files []Source) (*TenantSnapshot, error) {
 	if !ValidTenant(tenant) {
 		return nil, fmt.Errorf("%w: tenant %.80q: want 1-64 letters, digits, '-', '_' or '.'", ErrInvalid, tenant)
@@ -363,7 +428,7 @@ func (m *Manager) ValidateTenant(tenant string, files []Source) (*TenantSnapshot
 	shared := m.Set()
 	o, err := CompileOverlay(tenant, srcs...)
 	if err == nil {
-		if errs := o.Check(shared); len(errs) > 0 {
+		if errs := append(o.Locked(shared), o.Check(shared)...); len(errs) > 0 {
 			err = errs
 		}
 	}
@@ -577,6 +642,11 @@ func sameFailures(a, b map[string]*TenantFailure) bool {
 // which any tenant's edit makes. key tells the problems apart. Called
 // under m.mu, or before the Manager is shared.
 func (m *Manager) warnOnce(key, msg string, args ...any) {
+	m.logOnce(slog.LevelWarn, key, msg, args...)
+}
+
+// logOnce is warnOnce at another level.
+func (m *Manager) logOnce(level slog.Level, key, msg string, args ...any) {
 	if m.warned.now[key] {
 		return
 	}
@@ -585,7 +655,7 @@ func (m *Manager) warnOnce(key, msg string, args ...any) {
 	}
 	m.warned.now[key] = true
 	if !m.warned.seen[key] {
-		m.log.Warn(msg, args...)
+		m.log.Log(context.Background(), level, msg, args...)
 	}
 }
 

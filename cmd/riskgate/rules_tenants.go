@@ -12,9 +12,10 @@ import (
 
 // checkTenants compiles every tenant overlay of dir (DIR/TENANT/*.yaml, as
 // serve's --rules-tenants reads them) on the shared set, so that an
-// overlay that would fail a server's start fails the check first. An
-// overlay that disables a rule the shared set lacks is a warning, as the
-// server logs it. It reports to out and errs.
+// overlay that would fail a server's start fails the check first (one
+// that disables or replaces a rule the shared set locks too). An overlay
+// that disables a rule the shared set lacks is a warning, as the server
+// logs it. It reports to out and errs.
 func checkTenants(dir string, shared *rules.Set, out, errs io.Writer) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -43,6 +44,11 @@ func checkTenants(dir string, shared *rules.Set, out, errs io.Writer) error {
 		}
 		found++
 		o, err := rules.CompileOverlay(tenant, srcs...)
+		if err == nil {
+			if locked := o.Locked(shared); locked != nil {
+				err = locked // the server refuses it as it refuses a compile error
+			}
+		}
 		if err != nil {
 			fmt.Fprintln(errs, err)
 			bad++

@@ -96,3 +96,45 @@ func TestRulesCheckTenantsGivenATenantsFolder(t *testing.T) {
 		t.Errorf("stdout lacks %q:\n%s", want, out.String())
 	}
 }
+
+// TestRulesCheckTenantsLocked: an overlay that disables or replaces a
+// rule the shared rules lock passed rules check (it loaded everywhere);
+// the server now refuses it at start, so the check fails on it, naming
+// the overlay's file:line, the tenant and the rule, through the command
+// too.
+func TestRulesCheckTenantsLocked(t *testing.T) {
+	const shared = "rules:\n  - id: deny-list\n    description: Denied.\n    when: '\"deny\" in ip.lists'\n    action: deny\n    locked: true\n"
+	for _, tc := range []struct{ name, overlay, want string }{
+		{"disable", "version: acme-1\ndisable: [deny-list]\n", `acme.yaml:2: rule "deny-list": disable: tenant acme cannot disable a locked rule`},
+		{"replace", "rules:\n  - id: deny-list\n    description: Only steps up.\n    when: '\"deny\" in ip.lists'\n    action: step_up\n", `acme.yaml:2: rule "deny-list": id: tenant acme cannot replace a locked rule`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for rel, data := range map[string]string{"rules/rules.yaml": shared, "tenants/acme/acme.yaml": tc.overlay} {
+				p := filepath.Join(dir, rel)
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			set, err := rules.Compile(rules.Source{Name: "rules.yaml", Data: []byte(shared)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tenants := filepath.Join(dir, "tenants")
+			var out, errs bytes.Buffer
+			if err := checkTenants(tenants, set, &out, &errs); err == nil || err.Error() != "rules check: 1 tenant overlay(s) rejected" {
+				t.Errorf("checkTenants: %v", err)
+			}
+			if want := filepath.Join(tenants, "acme", tc.want); !strings.Contains(errs.String(), want) {
+				t.Errorf("stderr lacks %q:\n%s", want, errs.String())
+			}
+			c := &rulesCheckCmd{Paths: []string{filepath.Join(dir, "rules")}, RulesTenants: tenants}
+			if err := c.Run(t.Context()); err == nil {
+				t.Error("rules check passed an override of a locked rule")
+			}
+		})
+	}
+}
