@@ -333,8 +333,11 @@ func TestForgetDropsHeldNotifications(t *testing.T) {
 	n.report("beta", held["beta"].DecisionID, "step_up_passed", http.StatusNotFound)
 	n.report("acme", held["acme"].DecisionID, "step_up_passed", http.StatusNoContent)
 	n.report("gamma", held["gamma"].DecisionID, "step_up_passed", http.StatusNoContent)
-	if v := n.metric("riskgate_notifications_evicted_total"); v != "0" {
-		t.Errorf("riskgate_notifications_evicted_total %s, want 0: the erased user's held notification took room", v)
+	for _, reason := range []string{"hold_full", "tenant_share"} {
+		name := `riskgate_notifications_evicted_total{reason="` + reason + `"}`
+		if v := n.metric(name); v != "0" {
+			t.Errorf("%s %s, want 0: the erased user's held notification took room", name, v)
+		}
 	}
 	got := n.notifications()
 	for _, c := range []struct {

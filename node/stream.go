@@ -124,7 +124,7 @@ func (n *Node) openAlerts(keyer *engine.Keyer) ([]engine.Observer, error) {
 		}
 		dispatcher, err = alert.NewDispatcher(alert.Options{
 			Builder: builder, Sinks: sinks, Registerer: n.set.reg, Logger: n.log.With("component", "alerts"),
-			LogPerSecond: cfg.Alerts.LogRate,
+			LogPerSecond: cfg.Alerts.LogRate, TenantShare: cfg.Alerts.TenantShare,
 		})
 		if err != nil {
 			for _, s := range sinks {

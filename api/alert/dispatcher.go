@@ -101,6 +101,15 @@ type Options struct {
 	// in a line every 10 s (and as dropped, reason log_rate). 0 logs
 	// every alert.
 	LogPerSecond int
+	// TenantShare is the share of each sink's queue, and of the
+	// notifications held for their login's outcome, that one tenant may
+	// take once a second tenant has alerted or notified: past it, that
+	// tenant's new alerts (and held notifications) are dropped and
+	// counted (reason tenant_share), so that one tenant's flood leaves
+	// room for the others'. In (0, 1]; 0 is DefaultTenantShare, 1 no
+	// per-tenant share. A node that only ever sees one tenant is never
+	// held to it.
+	TenantShare float64
 
 	// dropReport is how often the alerts dropped on a full queue are
 	// logged, per sink, while they are; default 10s (tests shorten it).
@@ -124,6 +133,9 @@ type Dispatcher struct {
 	claims claimSet
 	notify *notify // nil without BuilderOptions.Notify.Enabled
 	m      *metrics
+	// tenants names the tenants the queues' and the hold's shares count
+	// (tenantshare.go); nil when TenantShare is 1.
+	tenants *tenantTable
 
 	mu     sync.RWMutex // Publish holds it for reading; Close for writing
 	closed bool
@@ -159,6 +171,9 @@ type queue struct {
 	// otherwise sit full through the linger and drop what arrives.
 	enough int
 	full   chan struct{}
+	// share counts the alerts queued by tenant, and refuses one past
+	// its tenant's share; nil when there is no per-tenant share.
+	share *shares
 }
 
 // NewDispatcher starts a dispatcher. Close it to flush and stop.
@@ -187,10 +202,23 @@ func NewDispatcher(opts Options) (*Dispatcher, error) {
 	if opts.dropReport <= 0 {
 		opts.dropReport = 10 * time.Second
 	}
+	if opts.TenantShare == 0 {
+		opts.TenantShare = DefaultTenantShare
+	}
+	if err := checkTenantShare(opts.TenantShare); err != nil {
+		return nil, err
+	}
 	m := newMetrics()
 	d := &Dispatcher{opts: opts, log: opts.Logger, stop: make(chan struct{}), m: m}
+	if opts.TenantShare < 1 {
+		d.tenants = newTenantTable()
+	}
 	if no := opts.Builder.opts.Notify; no.Enabled {
-		d.notify = newNotify(no.HoldTTL, no.HoldEntries, m.evicted.Inc)
+		d.notify = newNotify(no.HoldTTL, no.HoldEntries, m.evictedFull.Inc)
+		if d.tenants != nil {
+			m.evictedShare = m.evicted.WithLabelValues(EvictTenantShare)
+			d.notify.shareOf(d.tenants, opts.TenantShare, m.evictedShare.Inc)
+		}
 	}
 	d.ctx, d.abort = context.WithCancel(context.Background())
 	d.claims.init()
@@ -209,6 +237,10 @@ func NewDispatcher(opts Options) (*Dispatcher, error) {
 		}
 		q := &queue{cfg: sc, ch: make(chan *Alert, sc.QueueSize), m: m.sink(name), full: make(chan struct{}, 1), done: make(chan struct{})}
 		q.enough = max(1, min(opts.MaxBatch, sc.QueueSize/2))
+		if d.tenants != nil {
+			q.share = newShares(d.tenants, opts.TenantShare, sc.QueueSize)
+			m.tenantShareCounter(&q.m, name)
+		}
 		if _, ok := sc.Sink.(reopener); ok {
 			m.reopenCounters(&q.m, name)
 		}
@@ -288,6 +320,10 @@ func (d *Dispatcher) Publish(a *Alert) {
 	// The stream runner writes the alerts of its attempts itself, never
 	// their notifications.
 	claimed := d.skip && a.Notification == nil && d.claims.has(a.Tenant, a.AttemptID)
+	slot := 0
+	if d.tenants != nil {
+		slot = d.tenants.slot(a.Tenant)
+	}
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	for _, q := range d.queues {
@@ -298,8 +334,15 @@ func (d *Dispatcher) Publish(a *Alert) {
 			q.m.dropClosed.Inc()
 			continue
 		}
+		if q.share.full(slot) {
+			// The tenant's flood is dropped, not the others' alerts:
+			// counted, and logged by tenant by the drop reporter.
+			q.m.dropShare.Inc()
+			continue
+		}
 		select {
 		case q.ch <- a:
+			q.share.add(slot, 1)
 			if len(q.ch) >= q.enough {
 				select {
 				case q.full <- struct{}{}:
@@ -383,6 +426,7 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 		}
 	}
 	d.abort()
+	d.reportShareDrops("shutdown")
 	var errs []error
 	for _, q := range d.queues {
 		name := q.cfg.Sink.Name()
@@ -423,7 +467,7 @@ func (d *Dispatcher) abandon() {
 		n := q.inflight
 		q.inflight = 0
 		q.settle.Unlock()
-		for len(fill(nil, q.ch, 1)) > 0 {
+		for len(q.fill(nil, 1)) > 0 {
 			n++
 		}
 		q.m.dropShutdown.Add(float64(n))
@@ -455,6 +499,7 @@ func (d *Dispatcher) reportDrops() {
 					d.log.Warn("alert queue full; alerts dropped", "sink", q.cfg.Sink.Name(), "dropped", n, "dropped_total", q.droppedTotal.Load())
 				}
 			}
+			d.reportShareDrops("")
 		}
 	}
 }
@@ -471,14 +516,15 @@ func (d *Dispatcher) run(q *queue) {
 	for {
 		select {
 		case a := <-q.ch:
+			q.took(a)
 			if linger != nil {
 				d.linger(q, linger)
 			}
-			batch = fill(append(batch[:0], a), q.ch, d.opts.MaxBatch)
+			batch = q.fill(append(batch[:0], a), d.opts.MaxBatch)
 			d.deliver(q, batch)
 		case <-d.stop:
 			for {
-				batch = fill(batch[:0], q.ch, d.opts.MaxBatch)
+				batch = q.fill(batch[:0], d.opts.MaxBatch)
 				if len(batch) == 0 {
 					return
 				}
@@ -515,16 +561,24 @@ func (d *Dispatcher) linger(q *queue, t *time.Timer) {
 }
 
 // fill appends queued alerts to batch without waiting, up to max.
-func fill(batch []*Alert, ch chan *Alert, max int) []*Alert {
+func (q *queue) fill(batch []*Alert, max int) []*Alert {
 	for len(batch) < max {
 		select {
-		case a := <-ch:
+		case a := <-q.ch:
+			q.took(a)
 			batch = append(batch, a)
 		default:
 			return batch
 		}
 	}
 	return batch
+}
+
+// took uncounts an alert taken off the queue from its tenant's share.
+func (q *queue) took(a *Alert) {
+	if q.share != nil {
+		q.share.add(q.share.tenants.slot(a.Tenant), -1)
+	}
 }
 
 // deliver sends batch, retrying what fails, until it is sent or dropped.

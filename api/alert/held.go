@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/riskgate/riskgate/engine"
@@ -29,6 +30,13 @@ type notify struct {
 	ttl     time.Duration
 	now     func() time.Time
 	evicted func() // counts a held notification dropped unpublished
+	entries int
+	// share counts the held notifications by tenant and refuses a new
+	// one past its tenant's share (nil: no per-tenant share);
+	// shareDropped counts that refusal.
+	share        *shares
+	shareDropped func()
+	lastSweep    atomic.Int64 // of expireAll, Unix nanoseconds
 }
 
 type heldShard struct {
@@ -53,13 +61,45 @@ func newNotify(ttl time.Duration, entries int, evicted func()) *notify {
 	if entries <= 0 {
 		entries = DefaultNotifyHoldEntries
 	}
-	n := &notify{ttl: ttl, now: time.Now, evicted: evicted}
+	n := &notify{ttl: ttl, now: time.Now, evicted: evicted, entries: entries}
 	// One shard when few are held, so that the bound is exact there.
 	n.shards = make([]heldShard, min(16, (entries+heldPerShard-1)/heldPerShard))
 	for i := range n.shards {
 		n.shards[i].q = heldqueue.New((entries + len(n.shards) - 1) / len(n.shards))
 	}
 	return n
+}
+
+// shareOf holds each tenant to share of the held notifications, counting
+// those it refuses with dropped.
+func (x *notify) shareOf(t *tenantTable, share float64, dropped func()) {
+	x.share, x.shareDropped = newShares(t, share, x.entries), dropped
+}
+
+// expireAll lets the expired notifications of every shard go, and
+// reports whether it did: at most once a second (now, in Unix
+// nanoseconds), since a tenant held to its share calls it with each
+// notification it would hold.
+func (x *notify) expireAll(now int64) bool {
+	last := x.lastSweep.Load()
+	if now-last < int64(time.Second) || !x.lastSweep.CompareAndSwap(last, now) {
+		return false
+	}
+	for i := range x.shards {
+		sh := &x.shards[i]
+		sh.mu.Lock()
+		sh.q.ExpireFunc(now, x.release)
+		sh.mu.Unlock()
+	}
+	return true
+}
+
+// release uncounts a held record (the decision's action, then its held
+// form) from its tenant's share as it goes.
+func (x *notify) release(rec []byte) {
+	if len(rec) > 0 {
+		x.share.add(x.share.tenants.find(heldTenant(rec[1:])), -1)
+	}
 }
 
 func (x *notify) shard(k *heldqueue.Key) *heldShard {
@@ -82,14 +122,37 @@ func (x *notify) decided(b *Builder, a *engine.Attempt, d *engine.Decision) *Not
 		if n == nil {
 			return nil
 		}
+		now := x.now().UnixNano()
+		var slot int
+		var release func([]byte)
+		if x.share != nil {
+			slot, release = x.share.tenants.slot(n.Tenant), x.release
+			// Its expired notifications of other shards count until
+			// they go: let them go first (at most once a second).
+			if x.share.over(slot) && (!x.expireAll(now) || x.share.over(slot)) {
+				// The tenant's flood is dropped, not the others'
+				// held notifications.
+				x.share.dropped[slot].Add(1)
+				x.shareDropped()
+				return nil
+			}
+		}
 		buf := heldBufs.Get().(*[]byte)
 		*buf = appendHeld(append((*buf)[:0], byte(d.Action)), n)
 		k := heldqueue.Key(notificationKey(n.Tenant, n.DecisionID))
 		sh := x.shard(&k)
-		now := x.now().UnixNano()
 		sh.mu.Lock()
-		sh.q.Expire(now)
+		sh.q.ExpireFunc(now, release)
+		held := sh.q.Has(k) // a retry's: replaced, counted already
+		if release != nil && !held && sh.q.Len() >= sh.q.Max() {
+			if old, ok := sh.q.Oldest(); ok {
+				release(old) // Put drops it for room
+			}
+		}
 		dropped := sh.q.Put(k, now+int64(x.ttl), *buf)
+		if !held {
+			x.share.add(slot, 1)
+		}
 		sh.mu.Unlock()
 		heldBufs.Put(buf)
 		if dropped > 0 {
@@ -123,6 +186,9 @@ func (x *notify) reported(o *engine.Outcome) *Notification {
 	sh := x.shard(&k)
 	sh.mu.Lock()
 	rec, expires, ok := sh.q.Take(nil, k)
+	if ok && x.share != nil {
+		x.share.add(x.share.tenants.slot(tenant), -1)
+	}
 	sh.mu.Unlock()
 	if !ok || completedBy == "" || x.now().UnixNano() > expires || len(rec) == 0 {
 		return nil
@@ -163,6 +229,9 @@ func (x *notify) forget(tenant, user string) {
 		})
 		for _, k := range keys {
 			sh.q.Remove(k)
+		}
+		if len(keys) > 0 && x.share != nil {
+			x.share.add(x.share.tenants.slot(tenant), -int32(len(keys)))
 		}
 		sh.mu.Unlock()
 	}

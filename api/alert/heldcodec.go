@@ -144,6 +144,16 @@ func decodeHeld(form []byte) (*Notification, bool) {
 
 // heldUser reports whether a held form is of tenant's user: its tenant
 // and user id, read as decodeHeld reads them, up to the user id.
+// heldTenant is the tenant of a held form (its first string), nil if the
+// form is cut short.
+func heldTenant(form []byte) []byte {
+	n, k := binary.Uvarint(form)
+	if k <= 0 || n > uint64(len(form)-k) {
+		return nil
+	}
+	return form[k : k+int(n)]
+}
+
 func heldUser(form []byte, tenant, user string) bool {
 	r := heldReader{s: string(form)}
 	if r.str() != tenant {

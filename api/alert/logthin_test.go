@@ -170,7 +170,8 @@ func TestDispatcherThinsTheLog(t *testing.T) {
 	if summed != thinned {
 		t.Fatalf("summaries count %v, metric %v:\n%s", summed, thinned, buf.String())
 	}
-	if n, err := testutil.GatherAndCount(reg, "riskgate_alerts_dropped_total"); err != nil || n != 5 {
+	// queue_full, rejected, shutdown, closed, log_rate, tenant_share.
+	if n, err := testutil.GatherAndCount(reg, "riskgate_alerts_dropped_total"); err != nil || n != 6 {
 		t.Fatalf("riskgate_alerts_dropped_total: %d series, %v", n, err)
 	}
 }

@@ -13,6 +13,15 @@ const (
 	DropShutdown  = "shutdown"   // still queued when the Close deadline passed
 	DropClosed    = "closed"     // published after Close
 	DropLogRate   = "log_rate"   // past the log sink's --alerts-log-rate, counted in its summary line
+	// DropTenantShare: the alert's tenant held its share of the queue
+	// (Options.TenantShare) while other tenants alert too.
+	DropTenantShare = "tenant_share"
+)
+
+// Reasons of riskgate_notifications_evicted_total.
+const (
+	EvictHoldFull    = "hold_full"     // the oldest held notification, for room
+	EvictTenantShare = DropTenantShare // the tenant held its share of the hold
 )
 
 type metrics struct {
@@ -24,7 +33,10 @@ type metrics struct {
 	queues  *queueCollector
 
 	notified prometheus.Counter // notifications handed to the sinks
-	evicted  prometheus.Counter // held notifications dropped unpublished
+	// held notifications dropped unpublished: for room, and past their
+	// tenant's share
+	evicted                   *prometheus.CounterVec
+	evictedFull, evictedShare prometheus.Counter
 }
 
 type sinkMetrics struct {
@@ -33,17 +45,18 @@ type sinkMetrics struct {
 	reopened, reopenFailed                           prometheus.Counter // nil unless the sink reopens a file
 	dropLogRate                                      prometheus.Counter // nil unless the sink thins (the log sink)
 	dropFull, dropRejected, dropShutdown, dropClosed prometheus.Counter
+	dropShare                                        prometheus.Counter // nil without a per-tenant share
 }
 
 func newMetrics() *metrics {
-	return &metrics{
+	m := &metrics{
 		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "riskgate_alerts_sent_total",
 			Help: "Alerts delivered, by sink.",
 		}, []string{"sink"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "riskgate_alerts_dropped_total",
-			Help: "Alerts not delivered, by sink and reason: queue_full, rejected (the sink refused it for good), shutdown (undelivered at the shutdown deadline), closed, log_rate (past the log sink's --alerts-log-rate a second: counted by rule in its summary line instead).",
+			Help: "Alerts not delivered, by sink and reason: queue_full, rejected (the sink refused it for good), shutdown (undelivered at the shutdown deadline), closed, log_rate (past the log sink's --alerts-log-rate a second: counted by rule in its summary line instead), tenant_share (its tenant held its --alerts-tenant-share of the queue).",
 		}, []string{"sink", "reason"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "riskgate_alert_send_errors_total",
@@ -62,15 +75,17 @@ func newMetrics() *metrics {
 			Name: "riskgate_notifications_published_total",
 			Help: "Notification events of completed logins handed to the sinks (each sink counts its deliveries in riskgate_alerts_sent_total).",
 		}),
-		evicted: prometheus.NewCounter(prometheus.CounterOpts{
+		evicted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "riskgate_notifications_evicted_total",
-			Help: "Notifications awaiting their login's outcome dropped because too many were held (--alerts-notify-hold-entries).",
-		}),
+			Help: "Notifications awaiting their login's outcome dropped unpublished, by reason: hold_full (too many were held, --alerts-notify-hold-entries: the oldest went), tenant_share (their tenant held its --alerts-tenant-share of the hold: the new one went).",
+		}, []string{"reason"}),
 		queues: &queueCollector{
 			length: prometheus.NewDesc("riskgate_alert_queue_length", "Alerts waiting for a sink.", []string{"sink"}, nil),
 			capty:  prometheus.NewDesc("riskgate_alert_queue_capacity", "Size of a sink's alert queue.", []string{"sink"}, nil),
 		},
 	}
+	m.evictedFull = m.evicted.WithLabelValues(EvictHoldFull)
+	return m
 }
 
 // register registers the metrics of the queues qs on reg (when not nil).
@@ -97,6 +112,12 @@ func (m *metrics) sink(name string) sinkMetrics {
 		dropShutdown: m.dropped.WithLabelValues(name, DropShutdown),
 		dropClosed:   m.dropped.WithLabelValues(name, DropClosed),
 	}
+}
+
+// tenantShareCounter gives a queue held to tenants' shares its drop
+// counter.
+func (m *metrics) tenantShareCounter(sm *sinkMetrics, name string) {
+	sm.dropShare = m.dropped.WithLabelValues(name, DropTenantShare)
 }
 
 // logRateCounter gives a sink that thins its alerts (the log sink) its

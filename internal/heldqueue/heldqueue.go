@@ -187,13 +187,45 @@ func (q *Queue) Remove(key Key) bool {
 // Expire removes records, oldest first, while their expiry is not after
 // now, and returns how many went. Records put with expiries out of order
 // wait behind a later one.
-func (q *Queue) Expire(now int64) int {
+func (q *Queue) Expire(now int64) int { return q.ExpireFunc(now, nil) }
+
+// ExpireFunc is Expire, calling f (when not nil) with each record before
+// it goes: a caller that counts its records by what they hold (a
+// tenant's) uncounts them. data is valid only during the call, and f must
+// not change q.
+func (q *Queue) ExpireFunc(now int64, f func(data []byte)) int {
 	n := 0
 	for q.head < q.tail && q.slot(q.head).expires <= now {
+		if f != nil {
+			f(q.data(q.head))
+		}
 		q.remove(q.head)
 		n++
 	}
 	return n
+}
+
+// Has reports whether key holds a record.
+func (q *Queue) Has(key Key) bool {
+	_, ok := q.index[key]
+	return ok
+}
+
+// Oldest returns the oldest record, the one a Put into a full queue
+// removes for room; ok is false when the queue is empty. data is valid
+// until q changes.
+func (q *Queue) Oldest() (data []byte, ok bool) {
+	if q.n == 0 {
+		return nil, false
+	}
+	return q.data(q.head), true // the head is live (remove passes dead slots)
+}
+
+// data is the bytes of the live record of sequence number s, capped.
+func (q *Queue) data(s uint64) []byte {
+	sl := q.slot(s)
+	p := &q.pages[sl.page-q.first]
+	return p.b[sl.off : sl.off+sl.size : sl.off+sl.size]
 }
 
 // Range calls f with each record, oldest first, until f returns false.

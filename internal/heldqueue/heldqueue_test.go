@@ -109,8 +109,18 @@ func run(t *testing.T, max int, ops []byte) {
 			m.remove(k)
 		case 7: // time passes
 			now += int64(ops[i+2] % 8)
-			if got, want := q.Expire(now), m.expire(now); got != want {
+			var wantGone, gone [][]byte
+			for _, k := range m.keys {
+				if m.recs[k].expires > now {
+					break
+				}
+				wantGone = append(wantGone, m.recs[k].data)
+			}
+			if got, want := q.ExpireFunc(now, func(data []byte) { gone = append(gone, bytes.Clone(data)) }), m.expire(now); got != want {
 				t.Fatalf("op %d: Expire removed %d, want %d", i/3, got, want)
+			}
+			if !slices.EqualFunc(gone, wantGone, bytes.Equal) {
+				t.Fatalf("op %d: ExpireFunc told of %d records, not the %d that went", i/3, len(gone), len(wantGone))
 			}
 		}
 		check(t, q, m, i/3)
@@ -121,6 +131,16 @@ func check(t *testing.T, q *Queue, m *model, op int) {
 	t.Helper()
 	if q.Len() != len(m.keys) {
 		t.Fatalf("op %d: Len = %d, want %d", op, q.Len(), len(m.keys))
+	}
+	// Oldest is the record a Put into a full queue removes; Has is the
+	// index.
+	if data, ok := q.Oldest(); ok != (len(m.keys) > 0) || ok && !bytes.Equal(data, m.recs[m.keys[0]].data) {
+		t.Fatalf("op %d: Oldest = %v, %d bytes; want the model's oldest of %d", op, ok, len(data), len(m.keys))
+	}
+	for i := range 32 {
+		if _, want := m.recs[key(i)]; q.Has(key(i)) != want {
+			t.Fatalf("op %d: Has(%d) = %v, want %v", op, i, !want, want)
+		}
 	}
 	var keys []Key
 	q.Range(func(k Key, exp int64, data []byte) bool {

@@ -208,6 +208,7 @@ type AlertConfig struct {
 	Notifications     bool              `help:"Publish a notification event (schema riskgate.notification.v1, docs/notifications.md) to the alert sinks for each completed login from a new device or country (rules with notify:), for the identity server to email or push to the user." default:"true" negatable:""`
 	NotifyHoldTTL     time.Duration     `help:"How long a notification waits for the outcome that completes its login (a passed step-up); after that it is dropped. 0: the default, 30m." default:"30m"`
 	NotifyHoldEntries int               `help:"Notifications that may wait for their login's outcome; past that the oldest are dropped and counted (riskgate_notifications_evicted_total). 0: the default, 100000." default:"100000"`
+	TenantShare       float64           `help:"Share (over 0, at most 1) of each sink's queue and of the held notifications that one tenant may take once more than one tenant has alerted or notified; past it that tenant's new alerts and notifications are dropped, counted with reason tenant_share and logged with the tenant, so that one tenant's flood leaves room for the others'. 1: no per-tenant share; 0 means the default, 0.5." default:"0.5"`
 }
 
 // GeoIPConfig mirrors node.GeoIPConfig.
