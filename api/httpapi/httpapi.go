@@ -50,7 +50,9 @@ type Route struct {
 	// a misspelt ?before_pasword=1 was ignored, and the caller left with
 	// the pending decision it meant to avoid. A hook's route (an Op of
 	// level auth.Hook) is not checked: its handler refuses a query
-	// itself, in its caller's format, as it checks its own credential.
+	// itself, in its caller's format, as it checks its own credential;
+	// it answers the methods its path does not take too (405, with the
+	// Allow header the mux set).
 	Query []Param
 }
 
@@ -170,11 +172,15 @@ func clean(p string) bool {
 func (a *API) mux(routes []Route) *http.ServeMux {
 	mux := http.NewServeMux()
 	allow := map[string][]string{}
+	hooks := map[string]http.HandlerFunc{}
 	var paths []string
 	for _, r := range routes {
 		mux.Handle(r.Pattern(), a.wrap(r))
 		if _, ok := allow[r.Path]; !ok {
 			paths = append(paths, r.Path)
+		}
+		if r.Op.Level() == auth.Hook {
+			hooks[r.Path] = r.Handler
 		}
 		allow[r.Path] = append(allow[r.Path], r.Method)
 		if r.Method == http.MethodGet {
@@ -183,8 +189,16 @@ func (a *API) mux(routes []Route) *http.ServeMux {
 	}
 	for _, p := range paths {
 		methods := allow[p]
+		hook := hooks[p]
 		mux.HandleFunc(p, a.measureUnmatched(func(w http.ResponseWriter, r *http.Request) {
 			w.Header()["Allow"] = methods
+			if hook != nil {
+				// A hook's caller reads its answers in its own format
+				// (Kratos': {"messages":[...]}): its handler refuses the
+				// methods it does not take itself, as it refuses a query.
+				hook(w, r)
+				return
+			}
 			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", fmt.Sprintf("%s is not allowed here", r.Method), "")
 		}))
 	}

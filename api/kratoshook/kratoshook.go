@@ -19,8 +19,9 @@
 //     client's failover) is then let through too: New warns of StepUpAllow
 //     with OnError StepUp.
 //
-// A caller without the hook's token (401) and a hook url with a query
-// (400: the hook takes none) get Kratos' format with no message, on which
+// A caller without the hook's token (401), a hook url with a query (400:
+// the hook takes none) and a method other than POST (405, with Allow:
+// POST; mounted by serve too) get Kratos' format with no message, on which
 // Kratos fails the login with an error.
 //
 // `riskgate serve --kratos-token-file FILE` mounts the handler at POST

@@ -52,6 +52,31 @@ func TestServeKratosHook(t *testing.T) {
 			t.Errorf("token %q: %d, want 401", tok, code)
 		}
 	}
+	// Another method is refused in Kratos' format, as a missing token
+	// is, not in riskgate's error format, which Kratos does not read.
+	unauthorized, err := os.ReadFile(filepath.Join("..", "..", "api", "kratoshook", "testdata", "answer-unauthorized.golden.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, method := range []string{"GET", "HEAD", "PUT", "DELETE"} {
+		req, _ := http.NewRequest(method, url, nil)
+		req.Header.Set("Authorization", "Bearer "+hook)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		want := strings.TrimSpace(string(unauthorized))
+		if method == "HEAD" {
+			want = ""
+		}
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "POST" ||
+			resp.Header.Get("Content-Type") != "application/json" || strings.TrimSpace(string(b)) != want {
+			t.Errorf("%s: %d, Allow %q, Content-Type %q, body %s; want 405, Allow POST, %s", method, resp.StatusCode,
+				resp.Header.Get("Allow"), resp.Header.Get("Content-Type"), b, want)
+		}
+	}
 	// Alice's first login: nothing to compare with, let through.
 	first := strings.Replace(string(body), `"location": ""`, `"location": "Paris, FR"`, 1)
 	if code, b := post(hook, first); code != http.StatusNoContent {
