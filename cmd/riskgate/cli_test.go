@@ -89,6 +89,9 @@ func TestCLIFriction(t *testing.T) {
 		{[]string{"serve", "--store-timeout=-1s"}, "--store-timeout: -1s is negative"},
 		{[]string{"serve", "--config", neg}, "negative.yaml:1: attempt_window: -1m is negative; it takes 0 or more"},
 		{[]string{"serve", "--memory-max-retries=-2"}, "it takes -1 or a value of 0 or more"},
+		// So is a duration too short to mean anything.
+		{[]string{"serve", "--rules-poll=1ns"}, "--rules-poll: 1ns is under a second; a poll takes 1s or more"},
+		{[]string{"serve", "--shutdown-timeout=15us"}, "--shutdown-timeout: 15µs is under a millisecond"},
 	} {
 		out, code := run(tc.args...)
 		lines := strings.Split(strings.TrimSpace(out), "\n")

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -76,4 +78,89 @@ func parseFlags(t *testing.T, target any, args []string) *kong.Context {
 		t.Fatalf("%v: %v", args, err)
 	}
 	return k
+}
+
+// TestServeDurationsRefused: every duration flag of serve, by its flag
+// and by its variable, refuses a negative value unless its help gives
+// one a meaning, a positive value under a millisecond, and, for a poll,
+// one under a second; each refusal names what the operator wrote. Its
+// default is taken.
+func TestServeDurationsRefused(t *testing.T) {
+	var c cli
+	parser, err := kong.New(&c, kong.Name("riskgate"), kong.BindTo(context.Background(), (*context.Context)(nil)), kong.Exit(func(int) { t.Fatal("exit") }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serve *kong.Node
+	for _, n := range parser.Model.Children {
+		if n.Name == "serve" {
+			serve = n
+		}
+	}
+	parse := func(t *testing.T, args ...string) error {
+		t.Helper()
+		var c cli
+		p, err := kong.New(&c, kong.Name("riskgate"), kong.BindTo(context.Background(), (*context.Context)(nil)), kong.Exit(func(int) { t.Fatal("exit") }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := p.Parse(append([]string{"serve"}, args...))
+		if err != nil {
+			return err
+		}
+		return refuseNegative(k)
+	}
+	durations := 0
+	for _, f := range serveFlags(serve) {
+		if f.Target.Type() != reflect.TypeFor[time.Duration]() {
+			continue
+		}
+		durations++
+		poll := strings.Contains(strings.ToLower(f.Help), "how often")
+		cases := []struct {
+			value, want string // want "": taken
+		}{
+			{f.Default, ""},
+			{"-1s", "-1s is negative"},
+			{"1us", "1µs is under a millisecond"},
+			{"1ms", ""},
+			{"999ms", ""},
+			{"1s", ""},
+		}
+		if strings.Contains(f.Help, "negative") {
+			cases[1].want = ""
+		}
+		if poll {
+			cases[3].want, cases[4].want = "1ms is under a second", "999ms is under a second"
+			cases[2].want = "1µs is under a second"
+		}
+		for _, tc := range cases {
+			if tc.value == "" {
+				continue
+			}
+			t.Run(f.Name+"="+tc.value, func(t *testing.T) {
+				for _, via := range []struct {
+					name, prefix string
+					args         []string
+				}{
+					{"flag", "--" + f.Name + ": ", []string{"--" + f.Name + "=" + tc.value}},
+					{"variable", envName(f.Name) + " (--" + f.Name + "): ", nil},
+				} {
+					if via.args == nil {
+						t.Setenv(envName(f.Name), tc.value)
+					}
+					err := parse(t, via.args...)
+					switch {
+					case tc.want == "" && err != nil:
+						t.Errorf("%s: refused: %v", via.name, err)
+					case tc.want != "" && (err == nil || !strings.HasPrefix(err.Error(), via.prefix+tc.want)):
+						t.Errorf("%s: %v, want %q", via.name, err, via.prefix+tc.want)
+					}
+				}
+			})
+		}
+	}
+	if durations < 15 {
+		t.Fatalf("%d duration flags found; serve has more", durations)
+	}
 }

@@ -298,8 +298,8 @@ func nodeValue(n *yaml.Node, fl *kong.Flag) (any, error) {
 }
 
 // checkScalar checks a number or a duration of the file where it is
-// read, so that a wrong one, or a negative one the flag does not admit
-// (refuseNegative), is named with its file and line, not as a flag the
+// read, so that a wrong one, or one the flag does not admit (a negative
+// one, a duration too short: refusedValue), is named with its file and line, not as a flag the
 // user never wrote (kong parses the value later, the same way).
 func checkScalar(v string, fl *kong.Flag) error {
 	t := fl.Target.Type()
@@ -323,8 +323,8 @@ func checkScalar(v string, fl *kong.Flag) error {
 		return fmt.Errorf("want %s, not %q", want, v)
 	}
 	if val != nil {
-		if why, refused := negativeRefused(reflect.ValueOf(val), fl.Help); refused {
-			return fmt.Errorf("%s is negative; %s", v, why)
+		if why, refused := refusedValue(reflect.ValueOf(val), fl.Help); refused {
+			return fmt.Errorf("%s %s", v, why)
 		}
 	}
 	return nil

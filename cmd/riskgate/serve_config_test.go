@@ -120,6 +120,9 @@ func TestConfigErrors(t *testing.T) {
 		{"memory:\n  max_users: -4\n", "riskgate.yaml:2: memory.max_users: -4 is negative; it takes 0 or more"},
 		{"http:\n  addr: a:1\nstore_timeout: -1s\n", "riskgate.yaml:3: store_timeout: -1s is negative; it takes 0 or more"},
 		{"memory:\n  max_retries: -2\n", "riskgate.yaml:2: memory.max_retries: -2 is negative; it takes -1 or a value of 0 or more"},
+		// Durations too short to mean anything, named there too.
+		{"rules_poll: 100ms\n", "riskgate.yaml:1: rules_poll: 100ms is under a second; a poll takes 1s or more (negative: never)"},
+		{"alerts:\n  notify_hold_ttl: 30us\n", "riskgate.yaml:2: alerts.notify_hold_ttl: 30us is under a millisecond"},
 		{"- a\n", "want a mapping"},
 		{"http:\n  addr: 127.0.0.1:0\n---\nstore_timeout: -1s\n", "riskgate.yaml:3: a configuration file holds one YAML document"},
 		{"http:\n  addr: a:1\nhttp:\n  addr: b:2\n", "riskgate.yaml:3: http given twice (first at line 1)"},
