@@ -312,3 +312,26 @@ func TestServeCaptureReplaysAndBacktests(t *testing.T) {
 		t.Errorf("exit %d\n%s", code, p.logs())
 	}
 }
+
+// TestCaptureSizeBoundedByDefault: a capture turned on with no size of its
+// own is bounded (docs/capture.md: 10 GiB), so that it cannot fill the
+// disk a busy node writes it to within its retention; 0 is still no
+// bound, for whoever asks for it.
+func TestCaptureSizeBoundedByDefault(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want int64
+	}{
+		{[]string{"--capture-dir", "cap"}, 10 << 30},
+		{[]string{"--capture-dir", "cap", "--capture-max-total-bytes", "0"}, 0},
+		{[]string{"--capture-dir", "cap", "--capture-max-total-bytes", "1000000"}, 1000000},
+	} {
+		c, err := parseServe(t, tc.args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.Capture.MaxTotalBytes; got != tc.want {
+			t.Errorf("%v: --capture-max-total-bytes %d, want %d", tc.args, got, tc.want)
+		}
+	}
+}

@@ -149,13 +149,24 @@ func (s *Sink) retain() {
 		kept = append(kept, f)
 	}
 	if limit := s.opts.MaxTotalBytes; limit > 0 {
+		var deleted, freed int64
 		for len(kept) > 0 && total > limit {
 			if err := os.Remove(kept[0].path); err != nil && !errors.Is(err, os.ErrNotExist) {
 				s.log.Error("capture: retention: could not delete a file over the size limit", "path", kept[0].path, "err", err)
 				break
 			}
 			total -= kept[0].size
+			deleted, freed = deleted+1, freed+kept[0].size
 			kept = kept[1:]
+		}
+		if deleted > 0 {
+			// Once a pass (a rotation, or a minute): the capture is
+			// shorter than the retention, and so are the backtests.
+			attrs := []any{"files", deleted, "bytes", freed, "limit", limit}
+			if len(kept) > 0 {
+				attrs = append(attrs, "oldest_kept", kept[0].opened.UTC())
+			}
+			s.log.Info("capture: oldest files deleted over the size limit", attrs...)
 		}
 	}
 	s.nfiles.Store(int64(len(kept)))

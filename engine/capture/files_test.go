@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/engine/replay"
+	"github.com/riskgate/riskgate/internal/syncbuf"
 )
 
 var t0 = time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)
@@ -140,9 +142,13 @@ func finishFile(t *testing.T, s *Sink) {
 	}
 }
 
+// TestTotalSizeLimitDeletesTheOldest: past MaxTotalBytes the oldest
+// files go, and the log says so, with when the capture now starts.
 func TestTotalSizeLimitDeletesTheOldest(t *testing.T) {
 	dir := t.TempDir()
-	s, err := New(Options{Dir: dir, Secret: []byte(secret), MaxFileBytes: 1500, MaxTotalBytes: 5000})
+	var logs syncbuf.Buffer
+	s, err := New(Options{Dir: dir, Secret: []byte(secret), MaxFileBytes: 1500, MaxTotalBytes: 5000,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,6 +170,10 @@ func TestTotalSizeLimitDeletesTheOldest(t *testing.T) {
 	lines := read(t, dir)
 	if last := lines[len(lines)-1]; last.AttemptID != "d-alice-039" {
 		t.Errorf("the newest line is %q: the oldest files should go first", last.AttemptID)
+	}
+	if l := logs.String(); !strings.Contains(l, `msg="capture: oldest files deleted over the size limit" files=`) ||
+		!strings.Contains(l, "limit=5000 oldest_kept=") {
+		t.Errorf("no log line says the oldest files were deleted:\n%s", l)
 	}
 }
 

@@ -141,7 +141,7 @@ type CaptureConfig struct {
 	MaxFileBytes        int64         `help:"Start a new capture file after this many bytes (uncompressed). 0: the default, 268435456 (256 MiB)." default:"268435456" yaml:"max_file_bytes"`
 	MaxFileAge          time.Duration `help:"Start a new capture file after this long (at most --capture-retention). 0: the default, 1h." default:"1h" yaml:"max_file_age"`
 	Retention           time.Duration `help:"Delete a capture file once its first line is this old (at most 400 days): every line is gone within this, plus a minute. 0: the default, 168h." default:"168h" yaml:"retention"`
-	MaxTotalBytes       int64         `help:"Delete the oldest capture files while the capture is larger than this (0: no limit but the retention)." default:"0" yaml:"max_total_bytes"`
+	MaxTotalBytes       int64         `help:"Delete the oldest capture files while the capture is larger than this; the default, 10 GiB, holds a week of some 200 logins a second, gzipped (about 90 bytes an attempt). 0: no limit but the retention, which a busy node's disk may not hold." default:"10737418240" yaml:"max_total_bytes"`
 	Buffer              int           `help:"Events queued for the capture writer; when it is full, events are dropped (counted) rather than slow scoring. 0: the default, 16384." default:"16384" yaml:"buffer"`
 	BacktestMaxAttempts int           `name:"backtest-max-attempts" help:"The backtest API replays at most this many attempts of the capture (the oldest first; the report says when it was cut short). 0: no limit." default:"2000000" yaml:"backtest_max_attempts"`
 	BacktestTimeout     time.Duration `name:"backtest-timeout" help:"The backtest API gives up after this long (a shorter request deadline wins). 0: none." default:"2m" yaml:"backtest_timeout"`
