@@ -32,10 +32,15 @@ const (
 	MaxRulesBody   = 4 << 20
 )
 
-// Recorder measures requests; package metrics implements it.
+// Recorder measures requests; package metrics implements it. A request
+// refused on its credentials, before its body is read, is recorded with
+// a negative took (metrics.Untimed): counted, not timed.
 type Recorder interface {
 	HTTP(route string, code int, took time.Duration)
 }
+
+// untimed is metrics.Untimed, which this package does not import.
+const untimed time.Duration = -1
 
 // Route is one method and path pattern the API serves, and the service
 // operation it performs: the operation's level is what a caller needs.
@@ -236,6 +241,7 @@ func (a *API) wrap(r Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
+		refused := false // on its credentials, before its body was read
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
@@ -251,7 +257,11 @@ func (a *API) wrap(r Route) http.Handler {
 				if code == 0 {
 					code = http.StatusOK
 				}
-				a.Metrics.HTTP(pattern, code, time.Since(start))
+				took := time.Since(start)
+				if refused {
+					took = untimed
+				}
+				a.Metrics.HTTP(pattern, code, took)
 			}
 		}()
 		// A hook's handler checks its own credential (auth.Hook).
@@ -262,6 +272,7 @@ func (a *API) wrap(r Route) http.Handler {
 				if level == auth.Admin || level == auth.TenantAdmin || !a.Auth.ScoringOpen() {
 					sw.Header().Set("WWW-Authenticate", `Bearer realm="riskgate"`)
 				}
+				refused = true
 				a.fail(sw, err)
 				return
 			}
