@@ -39,8 +39,10 @@ type Config struct {
 	HTTP    HTTPConfig    `embed:"" prefix:"http-" yaml:"http" group:"Listeners"`
 	GRPC    GRPCConfig    `embed:"" prefix:"grpc-" yaml:"grpc" group:"Listeners"`
 	Metrics MetricsConfig `embed:"" prefix:"metrics-" yaml:"metrics" group:"Listeners"`
-	Auth    AuthConfig    `embed:"" yaml:"auth" group:"Security"`
-	Kratos  KratosConfig  `embed:"" prefix:"kratos-" yaml:"kratos" group:"Ory Kratos hook"`
+	// MaxConnections bounds each API listener's open connections.
+	MaxConnections int          `help:"Connections the HTTP and the gRPC listener each hold open at once; past that a new connection is closed as soon as it is accepted (its client fails over at once rather than wait in the queue), counted in riskgate_connections_refused_total. The metrics listener is not limited. 0: the default, 1024; -1: no limit." default:"1024" group:"Listeners"`
+	Auth           AuthConfig   `embed:"" yaml:"auth" group:"Security"`
+	Kratos         KratosConfig `embed:"" prefix:"kratos-" yaml:"kratos" group:"Ory Kratos hook"`
 
 	Store        string         `help:"State store: memory, or a Redis URL (redis://, rediss://, unix://; Cluster and Sentinel forms in docs/configuration.md)." default:"memory" group:"State"`
 	StoreTimeout time.Duration  `help:"Bound on every store call; past it the decision is made without state. 0: none for memory, 50ms for Redis." default:"0s" group:"State"`
@@ -231,6 +233,29 @@ func (l LogConfig) NewLogger() *slog.Logger {
 // memoryStore reports whether the state lives in this process: its keys
 // die with it, so a random HMAC secret will do.
 func (c *Config) memoryStore() bool { return c.Store == "" || c.Store == "memory" }
+
+// DefaultMaxConnections is --max-connections' default, per API listener.
+// Legitimate clients open few: a gRPC client one connection per node (its
+// calls share it), an HTTP client one per request in flight (net/http
+// keeps two idle; a node answering 20,000 Scores a second at 1 ms holds
+// some 20 at once). A connection held open costs the node up to about
+// 100 KiB over gRPC (its read and write buffers, the HTTP/2 framer, two
+// goroutines) and some 20 KiB over HTTP/1: 1024 are
+// about 100 MiB, which a node's memory limit leaves room for; the 10,000
+// of a flood were a gigabyte.
+const DefaultMaxConnections = 1024
+
+// maxConnections is the server's MaxConnections: 0 (the default) is
+// DefaultMaxConnections, -1 no limit.
+func (c *Config) maxConnections() int {
+	switch {
+	case c.MaxConnections == 0:
+		return DefaultMaxConnections
+	case c.MaxConnections < 0:
+		return 0
+	}
+	return c.MaxConnections
+}
 
 // Validate refuses what EngineConfig's Validate does, and a --store that
 // is neither memory nor a URL the Redis store reads (--store Memory was

@@ -44,7 +44,7 @@ func (n *Node) newServer() (*server.Server, error) {
 	srv, err := server.New(server.Config{
 		HTTPAddr: c.HTTP.Addr, GRPCAddr: c.GRPC.Addr, MetricsAddr: c.Metrics.Addr,
 		HTTPTLS: c.HTTP.TLS.server(), GRPCTLS: c.GRPC.TLS.server(), GRPCReflection: c.GRPC.Reflection, PprofAddr: c.PprofAddr,
-		ShutdownTimeout: c.Shutdown.Timeout, ShutdownDelay: c.Shutdown.Delay,
+		ShutdownTimeout: c.Shutdown.Timeout, ShutdownDelay: c.Shutdown.Delay, MaxConnections: c.maxConnections(),
 	}, server.Deps{
 		Service: n.service, Auth: az, Metrics: n.metrics, Gatherer: gatherer,
 		Checks: append(n.checks, n.set.checks...), Routes: routes, Logger: n.log,
@@ -71,6 +71,7 @@ func (n *Node) Listen() (*server.Server, error) {
 		return nil, err
 	}
 	n.collect(srv.CertificateCollector())
+	n.collect(srv.ConnectionCollector())
 	n.addTLSFiles(srv.TLSFiles())
 	n.srv = srv
 	return srv, nil

@@ -56,6 +56,8 @@ type testOpts struct {
 	kratos bool
 	// store replaces the node's memory store; the test closes it.
 	store engine.Store
+	// maxConnections is --max-connections (0: its default).
+	maxConnections int
 }
 
 // kratosToken is the Kratos hook's token of a server started with
@@ -103,7 +105,7 @@ func startServer(t testing.TB, o testOpts) *testServer {
 		Auth: node.AuthConfig{
 			AdminTokenFile: tokenFile("admin", o.admin), ScoringTokenFile: tokenFile("scoring", o.scoring), AdminCertNames: o.adminCertNames,
 		},
-		RulesWatch: true, RulesDebounce: 20 * time.Millisecond,
+		RulesWatch: true, RulesDebounce: 20 * time.Millisecond, MaxConnections: o.maxConnections,
 		Shutdown:     node.ShutdownConfig{Timeout: o.shutdown, Delay: o.shutdownDelay},
 		EngineConfig: node.EngineConfig{Rules: []string{dir}, PasswordConfig: node.PasswordConfig{Breached: "none"}},
 	}

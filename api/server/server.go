@@ -95,6 +95,12 @@ type Config struct {
 	// ReadyInterval is how often the gRPC health status follows the
 	// readiness checks. Default 5s.
 	ReadyInterval time.Duration
+	// MaxConnections bounds the connections the HTTP and the gRPC
+	// listener each hold open at once: past it a new one is closed as
+	// soon as it is accepted (limitListener). 0: no limit. The metrics
+	// and pprof listeners are not limited, so that probes and scrapes
+	// still reach a node under a connection flood.
+	MaxConnections int
 }
 
 // Check is one readiness condition (a database loaded), or, when
@@ -366,12 +372,14 @@ func (s *Server) Listen() error {
 		if s.httpLn, err = net.Listen("tcp", s.cfg.HTTPAddr); err != nil {
 			return fmt.Errorf("server: http: %w", err)
 		}
+		s.httpLn = limitConns(s.httpLn, "http", s.cfg.MaxConnections, s.log)
 	}
 	if s.grpcSrv != nil {
 		if s.grpcLn, err = net.Listen("tcp", s.cfg.GRPCAddr); err != nil {
 			s.closeListeners()
 			return fmt.Errorf("server: grpc: %w", err)
 		}
+		s.grpcLn = limitConns(s.grpcLn, "grpc", s.cfg.MaxConnections, s.log)
 	}
 	if s.metricsSrv != nil {
 		if s.metricsLn, err = net.Listen("tcp", s.cfg.MetricsAddr); err != nil {

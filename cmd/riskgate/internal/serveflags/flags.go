@@ -22,30 +22,31 @@ type Serve struct {
 
 // Config mirrors node.Config.
 type Config struct {
-	HTTP          HTTPConfig     `embed:"" prefix:"http-" yaml:"http" group:"Listeners"`
-	GRPC          GRPCConfig     `embed:"" prefix:"grpc-" yaml:"grpc" group:"Listeners"`
-	Metrics       MetricsConfig  `embed:"" prefix:"metrics-" yaml:"metrics" group:"Listeners"`
-	Auth          AuthConfig     `embed:"" yaml:"auth" group:"Security"`
-	Kratos        KratosConfig   `embed:"" prefix:"kratos-" yaml:"kratos" group:"Ory Kratos hook"`
-	Store         string         `help:"State store: memory, or a Redis URL (redis://, rediss://, unix://; Cluster and Sentinel forms in docs/configuration.md)." default:"memory" group:"State"`
-	StoreTimeout  time.Duration  `help:"Bound on every store call; past it the decision is made without state. 0: none for memory, 50ms for Redis." default:"0s" group:"State"`
-	StoreTLS      StoreTLSConfig `embed:"" prefix:"store-tls-" yaml:"store_tls" group:"State"`
-	Memory        MemoryConfig   `embed:"" prefix:"memory-" yaml:"memory" group:"State"`
-	AttemptWindow time.Duration  `help:"How long an attempt_id is remembered in the store: an attempt delivered again within it (a Kafka redelivery after a rebalance, a retry reaching another node) is neither counted twice in the attack windows nor decided differently, and an outcome sent with its attempt is applied once. In Redis each costs a key of a few hundred bytes, and a user with attempts in the window a list of them (about 140 bytes) that Forget erases them by; the memory store keeps at most --memory-max-attempts. 0: 10m." default:"10m" group:"State"`
-	RulesWatch    bool           `help:"Reload the rule files when they change." default:"true" negatable:"" group:"Rules"`
-	RulesDebounce time.Duration  `help:"How long rule file changes must settle before a reload. 0: the default, 250ms." default:"250ms" group:"Rules"`
-	RulesPoll     time.Duration  `help:"How often to compare the rule files for changes, besides file notifications (negative, written --rules-poll=-1s: never)." default:"1m" group:"Rules"`
-	MaxClockSkew  time.Duration  `help:"Reject attempts dated further in the future than this (0 disables the check)." default:"5m"`
-	BreachedPoll  time.Duration  `help:"How often to stat the breached-password filter (--breached) for changes, besides file notifications (negative, written --breached-poll=-1s: never)." default:"1m"`
-	TLSWatch      bool           `help:"Re-read the TLS certificates, keys and CA files when they change on disk (as cert-manager and certbot renew them), not only on SIGHUP." default:"true" negatable:""`
-	PprofAddr     string         `help:"Serve Go's pprof profiles on this address (keep it on loopback); empty: off."`
-	GCPercent     int            `help:"Go garbage collector target, as GOGC: the heap may grow this many percent over the live data before a collection. The state store is a large live heap that every collection marks, so collecting less often saves about a quarter of the CPU per call, for about twice the heap. GOGC in the environment, when set, wins; 0 leaves the runtime's default (100)." default:"400"`
-	Kafka         Options        `embed:"" prefix:"kafka-" yaml:"kafka" group:"Kafka"`
-	Alerts        AlertsConfig   `embed:"" prefix:"alerts-" yaml:"alerts" group:"Alerts"`
-	Capture       CaptureConfig  `embed:"" prefix:"capture-" yaml:"capture" group:"Capture"`
-	Shutdown      ShutdownConfig `embed:"" prefix:"shutdown-" yaml:"shutdown"`
-	Log           LogConfig      `embed:"" prefix:"log-" yaml:"log"`
-	EngineConfig  `embed:""`
+	HTTP           HTTPConfig     `embed:"" prefix:"http-" yaml:"http" group:"Listeners"`
+	GRPC           GRPCConfig     `embed:"" prefix:"grpc-" yaml:"grpc" group:"Listeners"`
+	Metrics        MetricsConfig  `embed:"" prefix:"metrics-" yaml:"metrics" group:"Listeners"`
+	MaxConnections int            `help:"Connections the HTTP and the gRPC listener each hold open at once; past that a new connection is closed as soon as it is accepted (its client fails over at once rather than wait in the queue), counted in riskgate_connections_refused_total. The metrics listener is not limited. 0: the default, 1024; -1: no limit." default:"1024" group:"Listeners"`
+	Auth           AuthConfig     `embed:"" yaml:"auth" group:"Security"`
+	Kratos         KratosConfig   `embed:"" prefix:"kratos-" yaml:"kratos" group:"Ory Kratos hook"`
+	Store          string         `help:"State store: memory, or a Redis URL (redis://, rediss://, unix://; Cluster and Sentinel forms in docs/configuration.md)." default:"memory" group:"State"`
+	StoreTimeout   time.Duration  `help:"Bound on every store call; past it the decision is made without state. 0: none for memory, 50ms for Redis." default:"0s" group:"State"`
+	StoreTLS       StoreTLSConfig `embed:"" prefix:"store-tls-" yaml:"store_tls" group:"State"`
+	Memory         MemoryConfig   `embed:"" prefix:"memory-" yaml:"memory" group:"State"`
+	AttemptWindow  time.Duration  `help:"How long an attempt_id is remembered in the store: an attempt delivered again within it (a Kafka redelivery after a rebalance, a retry reaching another node) is neither counted twice in the attack windows nor decided differently, and an outcome sent with its attempt is applied once. In Redis each costs a key of a few hundred bytes, and a user with attempts in the window a list of them (about 140 bytes) that Forget erases them by; the memory store keeps at most --memory-max-attempts. 0: 10m." default:"10m" group:"State"`
+	RulesWatch     bool           `help:"Reload the rule files when they change." default:"true" negatable:"" group:"Rules"`
+	RulesDebounce  time.Duration  `help:"How long rule file changes must settle before a reload. 0: the default, 250ms." default:"250ms" group:"Rules"`
+	RulesPoll      time.Duration  `help:"How often to compare the rule files for changes, besides file notifications (negative, written --rules-poll=-1s: never)." default:"1m" group:"Rules"`
+	MaxClockSkew   time.Duration  `help:"Reject attempts dated further in the future than this (0 disables the check)." default:"5m"`
+	BreachedPoll   time.Duration  `help:"How often to stat the breached-password filter (--breached) for changes, besides file notifications (negative, written --breached-poll=-1s: never)." default:"1m"`
+	TLSWatch       bool           `help:"Re-read the TLS certificates, keys and CA files when they change on disk (as cert-manager and certbot renew them), not only on SIGHUP." default:"true" negatable:""`
+	PprofAddr      string         `help:"Serve Go's pprof profiles on this address (keep it on loopback); empty: off."`
+	GCPercent      int            `help:"Go garbage collector target, as GOGC: the heap may grow this many percent over the live data before a collection. The state store is a large live heap that every collection marks, so collecting less often saves about a quarter of the CPU per call, for about twice the heap. GOGC in the environment, when set, wins; 0 leaves the runtime's default (100)." default:"400"`
+	Kafka          Options        `embed:"" prefix:"kafka-" yaml:"kafka" group:"Kafka"`
+	Alerts         AlertsConfig   `embed:"" prefix:"alerts-" yaml:"alerts" group:"Alerts"`
+	Capture        CaptureConfig  `embed:"" prefix:"capture-" yaml:"capture" group:"Capture"`
+	Shutdown       ShutdownConfig `embed:"" prefix:"shutdown-" yaml:"shutdown"`
+	Log            LogConfig      `embed:"" prefix:"log-" yaml:"log"`
+	EngineConfig   `embed:""`
 }
 
 // HTTPConfig mirrors node.HTTPConfig.
