@@ -120,7 +120,8 @@ type HTTPConfig struct {
 
 // GRPCConfig is the gRPC listener.
 type GRPCConfig struct {
-	Addr       string    `help:"gRPC API address (empty: no gRPC listener)." default:"127.0.0.1:9090"`
+	Addr       string    `help:"gRPC API address (empty: no gRPC listener). It reads messages of up to 64 KiB, a Score's most: rules and backtests larger than that go to --grpc-admin-addr or the HTTP API." default:"127.0.0.1:9090"`
+	AdminAddr  string    `help:"gRPC admin listener address (empty: none): the admin and tenant admin calls only (rules, backtests, profiles, erasure), with messages of up to 4 MiB, under --grpc-addr's TLS. Keep it where only admins reach it."`
 	Reflection bool      `help:"Serve gRPC reflection, so grpcurl needs no .proto files." default:"true" negatable:""`
 	TLS        TLSConfig `embed:"" prefix:"tls-" yaml:"tls"`
 }

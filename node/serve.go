@@ -42,7 +42,7 @@ func (n *Node) newServer() (*server.Server, error) {
 	}
 	c := &n.cfg
 	srv, err := server.New(server.Config{
-		HTTPAddr: c.HTTP.Addr, GRPCAddr: c.GRPC.Addr, MetricsAddr: c.Metrics.Addr,
+		HTTPAddr: c.HTTP.Addr, GRPCAddr: c.GRPC.Addr, GRPCAdminAddr: c.GRPC.AdminAddr, MetricsAddr: c.Metrics.Addr,
 		HTTPTLS: c.HTTP.TLS.server(), GRPCTLS: c.GRPC.TLS.server(), GRPCReflection: c.GRPC.Reflection, PprofAddr: c.PprofAddr,
 		ShutdownTimeout: c.Shutdown.Timeout, ShutdownDelay: c.Shutdown.Delay, MaxConnections: c.maxConnections(),
 	}, server.Deps{

@@ -74,6 +74,12 @@ type Interceptors struct {
 	Metrics Recorder // may be nil
 	Log     *slog.Logger
 
+	// AdminOnly refuses, before their message is read, the calls of a
+	// level below TenantAdmin (Score, Report, health, reflection): the
+	// admin listener's, whose messages may be as large as a ruleset,
+	// serves those who may change rules, not whoever may score.
+	AdminOnly bool
+
 	// registered are the services and full method names the server
 	// serves (Registered); nil until then, when every call is taken for
 	// a registered one.
@@ -167,10 +173,11 @@ func (ic *Interceptors) Stream(srv any, ss grpc.ServerStream, info *grpc.StreamS
 }
 
 // Tap refuses a call before its message is read when its credentials
-// cannot pass (grpc.InTapHandle): the message, up to the server's 4 MiB,
-// was read whole before the interceptor refused it, so a client without
-// a token could make the node hold 4 MiB for each stream of each of its
-// connections. It runs as the call's headers arrive, under the
+// cannot pass (grpc.InTapHandle): the message, up to the server's limit
+// (4 MiB on the admin listener), was read whole before the interceptor
+// refused it, so a client without a token could make the node hold that
+// for each stream of each of its connections. On the admin listener
+// (AdminOnly) it refuses every call below TenantAdmin. It runs as the call's headers arrive, under the
 // connection's lock: the check is a hash and two comparisons. A call on a
 // tenant's rules is left to the interceptor, which has the tenant from
 // the request; the rest are checked here once, and marked so that the
@@ -181,6 +188,12 @@ func (ic *Interceptors) Tap(ctx context.Context, info *tap.Info) (context.Contex
 		return ctx, nil // the interceptor refuses it, and says so in the log
 	}
 	level := op.Level()
+	if ic.AdminOnly && (level == auth.Public || level == auth.Scoring) {
+		if ic.Metrics != nil {
+			ic.Metrics.GRPC(info.FullMethodName, codes.PermissionDenied.String(), untimed)
+		}
+		return ctx, status.Errorf(codes.PermissionDenied, "%s is served on the API listener (--grpc-addr), not on the admin listener", info.FullMethodName)
+	}
 	if level == auth.Public || level == auth.Scoring && ic.Auth.ScoringOpen() || level == auth.TenantAdmin {
 		return ctx, nil
 	}

@@ -28,7 +28,7 @@ const connLimitLogEvery = 10 * time.Second
 // most once per connLimitLogEvery a listener, whatever the flood's rate.
 type limitListener struct {
 	net.Listener
-	name string // http or grpc
+	name string // http, grpc or grpc-admin
 	max  int64
 	log  *slog.Logger
 
@@ -85,9 +85,9 @@ type connCollector struct{ s *Server }
 
 var (
 	connsOpen = prometheus.NewDesc("riskgate_connections_open",
-		"Connections the API listener holds open, by listener (http, grpc), counted only where --max-connections limits them.", []string{"listener"}, nil)
+		"Connections the API listener holds open, by listener (http, grpc, grpc-admin), counted only where --max-connections limits them.", []string{"listener"}, nil)
 	connsRefused = prometheus.NewDesc("riskgate_connections_refused_total",
-		"Connections the API listener closed as soon as it accepted them because it held --max-connections already, by listener (http, grpc).", []string{"listener"}, nil)
+		"Connections the API listener closed as soon as it accepted them because it held --max-connections already, by listener (http, grpc, grpc-admin).", []string{"listener"}, nil)
 )
 
 func (c connCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -96,7 +96,7 @@ func (c connCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c connCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, ln := range []net.Listener{c.s.httpLn, c.s.grpcLn} {
+	for _, ln := range []net.Listener{c.s.httpLn, c.s.grpcLn, c.s.grpcAdminLn} {
 		if l, ok := ln.(*limitListener); ok {
 			ch <- prometheus.MustNewConstMetric(connsOpen, prometheus.GaugeValue, float64(l.open.Load()), l.name)
 			ch <- prometheus.MustNewConstMetric(connsRefused, prometheus.CounterValue, float64(l.refused.Load()), l.name)

@@ -58,6 +58,8 @@ type testOpts struct {
 	store engine.Store
 	// maxConnections is --max-connections (0: its default).
 	maxConnections int
+	// grpcAdmin serves the gRPC admin listener (--grpc-admin-addr).
+	grpcAdmin bool
 }
 
 // kratosToken is the Kratos hook's token of a server started with
@@ -120,6 +122,9 @@ func startServer(t testing.TB, o testOpts) *testServer {
 	}
 	if o.metricsApart {
 		cfg.Metrics.Addr = "127.0.0.1:0"
+	}
+	if o.grpcAdmin {
+		cfg.GRPC.AdminAddr = "127.0.0.1:0"
 	}
 	tenantsDir := ""
 	if len(o.tenantTokens) > 0 {

@@ -29,11 +29,11 @@ import (
 	"google.golang.org/grpc/reflection"
 
 	"github.com/riskgate/riskgate/api/auth"
-	pb "github.com/riskgate/riskgate/api/gen/riskgate/v1"
 	"github.com/riskgate/riskgate/api/grpcapi"
 	"github.com/riskgate/riskgate/api/httpapi"
 	"github.com/riskgate/riskgate/api/metrics"
 	"github.com/riskgate/riskgate/api/service"
+	"github.com/riskgate/riskgate/api/wire"
 	"github.com/riskgate/riskgate/internal/tlsfiles"
 )
 
@@ -75,6 +75,10 @@ type Config struct {
 	// one (not both). Port 0 picks a free port: see Addrs.
 	HTTPAddr string
 	GRPCAddr string
+	// GRPCAdminAddr is the gRPC admin listener, for rules and backtests
+	// larger than the API listener reads (GRPCMaxMessage); empty: none.
+	// It needs GRPCAddr, whose TLS it shares.
+	GRPCAdminAddr string
 	// MetricsAddr serves /metrics, /healthz and /readyz apart from the
 	// API, in plain HTTP; empty serves them on the HTTP listener.
 	MetricsAddr string
@@ -134,7 +138,7 @@ type Deps struct {
 
 // Addrs are the addresses the server listens on, after Listen.
 type Addrs struct {
-	HTTP, GRPC, Metrics string
+	HTTP, GRPC, GRPCAdmin, Metrics string
 }
 
 // Server is riskgate's service.
@@ -150,12 +154,15 @@ type Server struct {
 	metricsSrv *http.Server
 	pprofSrv   *http.Server
 	grpcSrv    *grpc.Server
-	health     *health.Server
-	certs      []*certificate
-	clientCAs  []listenerCAs
+	// grpcAdminSrv serves GRPCAdminAddr: the admin calls, with messages
+	// up to GRPCAdminMaxMessage.
+	grpcAdminSrv *grpc.Server
+	health       *health.Server
+	certs        []*certificate
+	clientCAs    []listenerCAs
 
-	httpLn, grpcLn, metricsLn, pprofLn net.Listener
-	shuttingDown                       atomic.Bool
+	httpLn, grpcLn, grpcAdminLn, metricsLn, pprofLn net.Listener
+	shuttingDown                                    atomic.Bool
 }
 
 // New builds the server; it does not listen yet.
@@ -233,58 +240,99 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s.health = health.NewServer()
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	if cfg.GRPCAddr == "" && cfg.GRPCAdminAddr != "" {
+		return nil, errors.New("server: a gRPC admin address without a gRPC address")
+	}
+	var creds grpc.ServerOption
+	switch {
+	case grpcCAs != nil:
+		creds = grpc.Creds(trackingCreds{credentials.NewTLS(grpcTLS), &grpcCAs.conns})
+	case grpcTLS != nil:
+		creds = grpc.Creds(credentials.NewTLS(grpcTLS))
+	}
 	if cfg.GRPCAddr != "" {
 		ic := &grpcapi.Interceptors{Auth: deps.Auth, Metrics: grec, Log: s.log}
-		opts := []grpc.ServerOption{
-			grpc.ChainUnaryInterceptor(ic.Unary),
-			grpc.ChainStreamInterceptor(ic.Stream),
-			// Credentials checked as a call's headers arrive, before its
-			// message (up to MaxRecvMsgSize) is read.
-			grpc.InTapHandle(ic.Tap),
-			// Calls of a method not served are counted (method
-			// "unmatched"), then answered Unimplemented as before.
-			grpc.UnknownServiceHandler(ic.Unknown),
-			// A ruleset Put is the largest message: MaxFiles files of a
-			// few kilobytes in practice, rules.MaxFileSize at most each.
-			grpc.MaxRecvMsgSize(httpapi.MaxRulesBody),
-			grpc.MaxConcurrentStreams(GRPCMaxStreams),
-			grpc.MaxHeaderListSize(MaxHeaderBytes),
-			// A fixed pool of stream workers instead of a goroutine per
-			// call: Score's stack is deep enough that a fresh goroutine
-			// grows its stack on every call, which cost ~10% of the CPU
-			// of a call in profiles (runtime.copystack).
-			grpc.NumStreamWorkers(uint32(16 * runtime.GOMAXPROCS(0))),
-			// Generated marshalling for riskgate's messages, and Score's
-			// answers from a pool (grpcapi.RegisterRisk).
-			grpc.ForceServerCodecV2(grpcapi.Codec()),
-			// Clients ping an idle connection to find a replica that froze
-			// (api/client: every 10s); gRPC's default policy takes a ping
-			// more often than every 5 minutes, or one without a call in
-			// flight, for abuse, and closes the connection.
-			grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
-			grpc.KeepaliveParams(keepalive.ServerParameters{
-				MaxConnectionIdle: grpcIdleTimeout, MaxConnectionAge: grpcMaxAge, MaxConnectionAgeGrace: grpcAgeGrace,
-			}),
-		}
-		switch {
-		case grpcCAs != nil:
-			opts = append(opts, grpc.Creds(trackingCreds{credentials.NewTLS(grpcTLS), &grpcCAs.conns}))
-		case grpcTLS != nil:
-			opts = append(opts, grpc.Creds(credentials.NewTLS(grpcTLS)))
-		}
-		s.grpcSrv = grpc.NewServer(opts...)
-		grpcapi.RegisterRisk(s.grpcSrv, &grpcapi.Risk{Service: deps.Service, Log: s.log})
-		pb.RegisterRulesServiceServer(s.grpcSrv, &grpcapi.Rules{Service: deps.Service, Log: s.log})
+		s.grpcSrv = s.newGRPC(ic, GRPCMaxMessage, creds)
 		healthpb.RegisterHealthServer(s.grpcSrv, s.health)
 		if cfg.GRPCReflection {
 			reflection.Register(s.grpcSrv)
 		}
 		ic.Registered(s.grpcSrv)
 	}
+	if cfg.GRPCAdminAddr != "" {
+		// No health or reflection there: the probes, grpcurl's
+		// listings and the identity servers are the API listener's.
+		ic := &grpcapi.Interceptors{Auth: deps.Auth, Metrics: grec, Log: s.log, AdminOnly: true}
+		s.grpcAdminSrv = s.newGRPC(ic, GRPCAdminMaxMessage, creds)
+		ic.Registered(s.grpcAdminSrv)
+	}
 	if deps.Metrics != nil {
 		s.knownSeries(deps.Metrics)
 	}
 	return s, nil
+}
+
+// How large a gRPC message each listener reads. grpc-go reads a call's
+// message whole, up to the server's one limit, before any interceptor
+// can look at the call, and its limit is the server's, not a method's:
+// with one server sized for a ruleset Put (4 MiB), a caller that may
+// score (anyone, where scoring is open) made the node read and hold 4 MiB
+// a Score, on each of a connection's GRPCMaxStreams streams, before the
+// codec refused it as larger than 64 KiB. A limit checked after the read
+// bounds nothing; grpc-go checks its own from the message's length
+// prefix before it reads the message. So the API listener is a server
+// whose limit is a Score's (wire.MaxMessage, as the HTTP API's), where
+// admin calls work as long as their messages fit; rules and backtests
+// larger than that go to the admin listener (--grpc-admin-addr), a
+// second server with the ruleset's limit that serves only admin and
+// tenant admin calls (Interceptors.AdminOnly: refused as their headers
+// arrive, before their message), or to the HTTP API, which limits each
+// route's body as it reads it, after its credentials.
+const (
+	GRPCMaxMessage      = wire.MaxMessage
+	GRPCAdminMaxMessage = httpapi.MaxRulesBody
+)
+
+// newGRPC is a gRPC server of riskgate's services, with ic, reading
+// messages of up to maxMessage bytes. Register any other service, then
+// call ic.Registered.
+func (s *Server) newGRPC(ic *grpcapi.Interceptors, maxMessage int, creds grpc.ServerOption) *grpc.Server {
+	opts := []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(ic.Unary),
+		grpc.ChainStreamInterceptor(ic.Stream),
+		// Credentials checked as a call's headers arrive, before its
+		// message (up to MaxRecvMsgSize) is read.
+		grpc.InTapHandle(ic.Tap),
+		// Calls of a method not served are counted (method
+		// "unmatched"), then answered Unimplemented as before.
+		grpc.UnknownServiceHandler(ic.Unknown),
+		grpc.MaxRecvMsgSize(maxMessage),
+		grpc.MaxConcurrentStreams(GRPCMaxStreams),
+		grpc.MaxHeaderListSize(MaxHeaderBytes),
+		// A fixed pool of stream workers instead of a goroutine per
+		// call: Score's stack is deep enough that a fresh goroutine
+		// grows its stack on every call, which cost ~10% of the CPU
+		// of a call in profiles (runtime.copystack).
+		grpc.NumStreamWorkers(uint32(16 * runtime.GOMAXPROCS(0))),
+		// Generated marshalling for riskgate's messages, and Score's
+		// answers from a pool (grpcapi.RegisterRisk).
+		grpc.ForceServerCodecV2(grpcapi.Codec()),
+		// Clients ping an idle connection to find a replica that froze
+		// (api/client: every 10s); gRPC's default policy takes a ping
+		// more often than every 5 minutes, or one without a call in
+		// flight, for abuse, and closes the connection.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			MaxConnectionIdle: grpcIdleTimeout, MaxConnectionAge: grpcMaxAge, MaxConnectionAgeGrace: grpcAgeGrace,
+		}),
+	}
+	if creds != nil {
+		opts = append(opts, creds)
+	}
+	srv := grpc.NewServer(opts...)
+	grpcapi.RegisterRisk(srv, &grpcapi.Risk{Service: s.deps.Service, Log: s.log})
+	grpcapi.RegisterRules(srv, &grpcapi.Rules{Service: s.deps.Service, Log: s.log})
+	return srv
 }
 
 // knownSeries creates the request metrics' series of every route and
@@ -381,6 +429,13 @@ func (s *Server) Listen() error {
 		}
 		s.grpcLn = limitConns(s.grpcLn, "grpc", s.cfg.MaxConnections, s.log)
 	}
+	if s.grpcAdminSrv != nil {
+		if s.grpcAdminLn, err = net.Listen("tcp", s.cfg.GRPCAdminAddr); err != nil {
+			s.closeListeners()
+			return fmt.Errorf("server: grpc admin: %w", err)
+		}
+		s.grpcAdminLn = limitConns(s.grpcAdminLn, "grpc-admin", s.cfg.MaxConnections, s.log)
+	}
 	if s.metricsSrv != nil {
 		if s.metricsLn, err = net.Listen("tcp", s.cfg.MetricsAddr); err != nil {
 			s.closeListeners()
@@ -397,7 +452,7 @@ func (s *Server) Listen() error {
 }
 
 func (s *Server) closeListeners() {
-	for _, ln := range []net.Listener{s.httpLn, s.grpcLn, s.metricsLn, s.pprofLn} {
+	for _, ln := range []net.Listener{s.httpLn, s.grpcLn, s.grpcAdminLn, s.metricsLn, s.pprofLn} {
 		if ln != nil {
 			ln.Close()
 		}
@@ -412,6 +467,9 @@ func (s *Server) Addrs() Addrs {
 	}
 	if s.grpcLn != nil {
 		a.GRPC = s.grpcLn.Addr().String()
+	}
+	if s.grpcAdminLn != nil {
+		a.GRPCAdmin = s.grpcAdminLn.Addr().String()
 	}
 	if s.metricsLn != nil {
 		a.Metrics = s.metricsLn.Addr().String()
@@ -433,7 +491,7 @@ func (s *Server) Run(ctx context.Context) error {
 func (s *Server) Serve(ctx context.Context) error {
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
-	errc := make(chan error, 5)
+	errc := make(chan error, 6)
 	var wg sync.WaitGroup
 	serve := func(name string, f func() error) {
 		wg.Add(1)
@@ -454,6 +512,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	if s.grpcSrv != nil {
 		serve("grpc", func() error { return s.grpcSrv.Serve(s.grpcLn) })
+	}
+	if s.grpcAdminSrv != nil {
+		serve("grpc admin", func() error { return s.grpcAdminSrv.Serve(s.grpcAdminLn) })
 	}
 	if s.metricsSrv != nil {
 		serve("metrics", func() error { return s.metricsSrv.Serve(s.metricsLn) })
@@ -488,6 +549,9 @@ func (s *Server) logListening() {
 	}
 	if a.GRPC != "" {
 		attrs = append(attrs, "grpc", a.GRPC, "grpc_tls", s.cfg.GRPCTLS.Enabled())
+	}
+	if a.GRPCAdmin != "" {
+		attrs = append(attrs, "grpc_admin", a.GRPCAdmin)
 	}
 	if s.pprofLn != nil {
 		defer s.log.Warn("pprof served", "addr", "http://"+s.pprofLn.Addr().String()+"/debug/pprof/")
@@ -535,18 +599,21 @@ func (s *Server) shutdown() error {
 			}
 		}()
 	}
-	if s.grpcSrv != nil {
+	for name, gs := range map[string]*grpc.Server{"grpc": s.grpcSrv, "grpc admin": s.grpcAdminSrv} {
+		if gs == nil {
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			done := make(chan struct{})
-			go func() { s.grpcSrv.GracefulStop(); close(done) }()
+			go func() { gs.GracefulStop(); close(done) }()
 			select {
 			case <-done:
 			case <-ctx.Done():
-				s.grpcSrv.Stop()
+				gs.Stop()
 				<-done
-				add(fmt.Errorf("server: grpc drain: %w", ctx.Err()))
+				add(fmt.Errorf("server: %s drain: %w", name, ctx.Err()))
 			}
 		}()
 	}
