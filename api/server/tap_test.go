@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -88,17 +87,7 @@ func TestRefusedCallsAreNotTimed(t *testing.T) {
 	}
 	httpCall := func(route, token string) int {
 		method, path, _ := strings.Cut(route, " ")
-		req, _ := http.NewRequest(method, ts.url(path), strings.NewReader(score))
-		req.Header.Set("Content-Type", "application/json")
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		return httpDo(t, nil, method, ts.url(path), token, score, nil)
 	}
 	for _, tc := range []struct {
 		name, endpoint, token string

@@ -86,17 +86,6 @@ func parseFlags(t *testing.T, target any, args []string) *kong.Context {
 // one under a second; each refusal names what the operator wrote. Its
 // default is taken.
 func TestServeDurationsRefused(t *testing.T) {
-	var c cli
-	parser, err := kong.New(&c, kong.Name("riskgate"), kong.BindTo(context.Background(), (*context.Context)(nil)), kong.Exit(func(int) { t.Fatal("exit") }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var serve *kong.Node
-	for _, n := range parser.Model.Children {
-		if n.Name == "serve" {
-			serve = n
-		}
-	}
 	parse := func(t *testing.T, args ...string) error {
 		t.Helper()
 		var c cli
@@ -111,7 +100,7 @@ func TestServeDurationsRefused(t *testing.T) {
 		return refuseNegative(k)
 	}
 	durations := 0
-	for _, f := range serveFlags(serve) {
+	for _, f := range serveFlags(serveModel(t)) {
 		if f.Target.Type() != reflect.TypeFor[time.Duration]() {
 			continue
 		}

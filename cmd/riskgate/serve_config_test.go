@@ -26,6 +26,23 @@ func parseServe(t *testing.T, args ...string) (*serveCmd, error) {
 	return &c.Serve, err
 }
 
+// serveModel is kong's model of the serve command, as main's tree has it.
+func serveModel(t *testing.T) *kong.Node {
+	t.Helper()
+	var c cli
+	k, err := kong.New(&c, kong.Name("riskgate"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range k.Model.Children {
+		if n.Name == "serve" {
+			return n
+		}
+	}
+	t.Fatal("no serve command")
+	return nil
+}
+
 func writeFile(t *testing.T, name, data string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), name)
@@ -198,17 +215,7 @@ const (
 // TestConfigurationDocs: docs/configuration.md lists every serve flag with
 // its variable, key and default. Run with -update after changing a flag.
 func TestConfigurationDocs(t *testing.T) {
-	var c cli
-	k, err := kong.New(&c, kong.Name("riskgate"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var node *kong.Node
-	for _, n := range k.Model.Children {
-		if n.Name == "serve" {
-			node = n
-		}
-	}
+	node := serveModel(t)
 	flags := serveFlags(node)
 	setEnvNames(flags)
 	ref := configReference(flags, configKeys(node.Target, flags))
