@@ -40,7 +40,7 @@ type Config struct {
 	GRPC    GRPCConfig    `embed:"" prefix:"grpc-" yaml:"grpc" group:"Listeners"`
 	Metrics MetricsConfig `embed:"" prefix:"metrics-" yaml:"metrics" group:"Listeners"`
 	// MaxConnections bounds each API listener's open connections.
-	MaxConnections int          `help:"Connections the HTTP and the gRPC listener each hold open at once; past that a new connection is closed as soon as it is accepted (its client fails over at once rather than wait in the queue), counted in riskgate_connections_refused_total. The metrics listener is not limited. 0: the default, 1024; -1: no limit." default:"1024" group:"Listeners"`
+	MaxConnections int          `help:"Connections each API listener (HTTP, gRPC, the gRPC admin listener) holds open at once; past that a new connection is closed as soon as it is accepted (its client fails over at once rather than wait in the queue), counted in riskgate_connections_refused_total. The metrics listener is not limited. 0: the default, 1024; -1: no limit." default:"1024" group:"Listeners"`
 	Auth           AuthConfig   `embed:"" yaml:"auth" group:"Security"`
 	Kratos         KratosConfig `embed:"" prefix:"kratos-" yaml:"kratos" group:"Ory Kratos hook"`
 

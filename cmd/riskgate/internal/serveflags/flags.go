@@ -25,7 +25,7 @@ type Config struct {
 	HTTP           HTTPConfig     `embed:"" prefix:"http-" yaml:"http" group:"Listeners"`
 	GRPC           GRPCConfig     `embed:"" prefix:"grpc-" yaml:"grpc" group:"Listeners"`
 	Metrics        MetricsConfig  `embed:"" prefix:"metrics-" yaml:"metrics" group:"Listeners"`
-	MaxConnections int            `help:"Connections the HTTP and the gRPC listener each hold open at once; past that a new connection is closed as soon as it is accepted (its client fails over at once rather than wait in the queue), counted in riskgate_connections_refused_total. The metrics listener is not limited. 0: the default, 1024; -1: no limit." default:"1024" group:"Listeners"`
+	MaxConnections int            `help:"Connections each API listener (HTTP, gRPC, the gRPC admin listener) holds open at once; past that a new connection is closed as soon as it is accepted (its client fails over at once rather than wait in the queue), counted in riskgate_connections_refused_total. The metrics listener is not limited. 0: the default, 1024; -1: no limit." default:"1024" group:"Listeners"`
 	Auth           AuthConfig     `embed:"" yaml:"auth" group:"Security"`
 	Kratos         KratosConfig   `embed:"" prefix:"kratos-" yaml:"kratos" group:"Ory Kratos hook"`
 	Store          string         `help:"State store: memory, or a Redis URL (redis://, rediss://, unix://; Cluster and Sentinel forms in docs/configuration.md)." default:"memory" group:"State"`
