@@ -31,18 +31,26 @@ type limitListener struct {
 	name string // http, grpc or grpc-admin
 	max  int64
 	log  *slog.Logger
+	// userTimeout is the TCP_USER_TIMEOUT of a connection accepted
+	// (setUserTimeout); 0: none set.
+	userTimeout time.Duration
 
 	open    atomic.Int64
 	refused atomic.Uint64
 	limit   *loglimit.Limiter
 }
 
+// grpcUserTimeout is the TCP_USER_TIMEOUT grpc-go sets on the
+// connections it accepts, its keepalive Timeout's default.
+const grpcUserTimeout = 20 * time.Second
+
 // limitConns wraps ln in a limitListener; max <= 0 is no limit.
-func limitConns(ln net.Listener, name string, max int, log *slog.Logger) net.Listener {
+// userTimeout is the gRPC listeners' grpcUserTimeout.
+func limitConns(ln net.Listener, name string, max int, userTimeout time.Duration, log *slog.Logger) net.Listener {
 	if max <= 0 {
 		return ln
 	}
-	return &limitListener{Listener: ln, name: name, max: int64(max), log: log, limit: loglimit.New(connLimitLogEvery)}
+	return &limitListener{Listener: ln, name: name, max: int64(max), userTimeout: userTimeout, log: log, limit: loglimit.New(connLimitLogEvery)}
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
@@ -52,6 +60,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		if l.open.Add(1) <= l.max {
+			setUserTimeout(c, l.userTimeout)
 			return &limitConn{Conn: c, l: l}, nil
 		}
 		l.open.Add(-1)
