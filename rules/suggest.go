@@ -110,7 +110,47 @@ func explain(err error, src string) error {
 		msg += didYouMean(name, v.functions)
 	}
 	out.Message = readable(msg)
+	out.Snippet = shortSnippet(out.Snippet, src, out.Line, out.Column)
 	return &out
+}
+
+// snippetWidth is how much of an expression's line an error quotes
+// around its caret.
+const snippetWidth = 120
+
+// shortSnippet cuts expr's snippet, the whole line in error and a caret
+// under its column, to snippetWidth characters around the column, marking
+// what it left out with "…": a rule of a few thousand conditions on one
+// line put the whole line, and as many dots, in the error (90 KB from
+// rules check, in a PUT's answer and in the log).
+func shortSnippet(snippet, src string, line, col int) string {
+	lines := strings.Split(src, "\n")
+	if snippet == "" || line < 1 || line > len(lines) {
+		return snippet
+	}
+	r := []rune(strings.ReplaceAll(lines[line-1], "\t", " "))
+	if len(r) <= snippetWidth {
+		return snippet
+	}
+	col = min(max(col, 0), len(r))
+	start := max(0, col-snippetWidth/2)
+	end := min(len(r), start+snippetWidth)
+	start = max(0, end-snippetWidth)
+	var b strings.Builder
+	b.WriteString("\n | ")
+	dots := col - start
+	if start > 0 {
+		b.WriteString("…")
+		dots++
+	}
+	b.WriteString(string(r[start:end]))
+	if end < len(r) {
+		b.WriteString("…")
+	}
+	b.WriteString("\n | ")
+	b.WriteString(strings.Repeat(".", dots))
+	b.WriteByte('^')
+	return b.String()
 }
 
 // readable replaces what is left of Go's type names with the rule

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -80,5 +81,55 @@ func TestNearest(t *testing.T) {
 		if got := nearest(s, names); got != want {
 			t.Errorf("nearest(%q) = %q, want %q", s, got, want)
 		}
+	}
+}
+
+// TestLongExpressionErrorQuotesAroundTheCaret: an error in a long line of
+// an expression quotes the part of the line around its caret, the caret
+// still under the mistake, rather than the whole line and as many dots
+// (a rule of 3,000 conditions on one line gave a 90 KB error).
+func TestLongExpressionErrorQuotesAroundTheCaret(t *testing.T) {
+	conds := func(n int) string {
+		var b strings.Builder
+		for i := range n {
+			if i > 0 {
+				b.WriteString(" || ")
+			}
+			fmt.Fprintf(&b, "ip.failures_10m == %d", i)
+		}
+		return b.String()
+	}
+	for _, tc := range []struct {
+		name, when, at string // at: the text the caret must point to
+	}{
+		{"typo at the start", "geo.new_contry || " + conds(40), "new_contry"},
+		{"typo in the middle", conds(20) + " || geo.new_contry || " + conds(20), "new_contry"},
+		{"typo at the end", conds(40) + " || geo.new_contry", "new_contry"},
+		{"short line", "geo.new_contry", "new_contry"},
+		{"too many nodes", conds(3000), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := "rules:\n  - id: r\n    description: R.\n    score: 1\n    when: \"" + tc.when + "\"\n"
+			_, err := Compile(Source{Name: "r.yaml", Data: []byte(file)})
+			if err == nil {
+				t.Fatal("compiled")
+			}
+			msg := err.Error()
+			if len(msg) > 2*snippetWidth+300 {
+				t.Fatalf("a %d-byte error for a %d-byte expression:\n%.400s", len(msg), len(tc.when), msg)
+			}
+			lines := strings.Split(msg, "\n")
+			if len(lines) < 3 || !strings.HasPrefix(lines[len(lines)-1], " | ") {
+				t.Fatalf("no snippet and caret in\n%s", msg)
+			}
+			quoted, caret := []rune(lines[len(lines)-2]), lines[len(lines)-1]
+			col := strings.Index(caret, "^")
+			if col < 0 || col >= len(quoted) {
+				t.Fatalf("caret at %d, outside the quote:\n%s", col, msg)
+			}
+			if tc.at != "" && !strings.HasPrefix(string(quoted[col:]), tc.at) {
+				t.Errorf("the caret points at %q, want %q:\n%s", string(quoted[col:]), tc.at, msg)
+			}
+		})
 	}
 }
