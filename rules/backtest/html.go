@@ -26,7 +26,10 @@ var reportTemplate string
 
 // selfCheck is the page's script; the CSP allows it by hash and nothing
 // else.
-const selfCheck = `(function(){var n=0;document.querySelectorAll("svg.chart").forEach(function(s){var b=s.getBBox();if(b.width>0&&b.height>0){n++;}});document.documentElement.setAttribute("data-charts-rendered",String(n));})();`
+// It also counts the charts' texts drawn outside their chart
+// (data-charts-clipped), which the browser cuts off: a rule id too long
+// for its column.
+const selfCheck = `(function(){var n=0,c=0;document.querySelectorAll("svg.chart").forEach(function(s){var b=s.getBBox();if(b.width>0&&b.height>0){n++;}var r=s.getBoundingClientRect();s.querySelectorAll("text").forEach(function(t){var q=t.getBoundingClientRect();if(q.left<r.left-0.5||q.right>r.right+0.5){c++;}});});document.documentElement.setAttribute("data-charts-rendered",String(n));document.documentElement.setAttribute("data-charts-clipped",String(c));})();`
 
 // page is parsed at the first report, not at init: every process that
 // links the package (serve does, for the Backtest API) would otherwise pay
@@ -168,11 +171,13 @@ func newMatrixChart(m Matrix) matrixChart {
 }
 
 // barChart is per-rule matches before and after, as horizontal bars.
+// The rule ids are right-aligned at LabelX, left of the bars at Left.
 type barChart struct {
-	W, H    int
-	Rows    []barRow
-	Omitted int
-	Scale   int
+	W, H         int
+	Left, LabelX int
+	Rows         []barRow
+	Omitted      int
+	Scale        int
 }
 
 type barRow struct {
@@ -186,19 +191,48 @@ type barRow struct {
 // maxBars keeps the chart readable: the rules that changed most.
 const maxBars = 30
 
+// labelWidth is a generous width in pixels of a rule id at the chart's
+// 12px (DejaVu Sans, the widest of the usual system-ui fonts, measured in
+// Chromium, rounded up), so that the longest id fits its column.
+func labelWidth(id string) int {
+	w := 0
+	for _, c := range id {
+		switch c {
+		case 'm':
+			w += 12
+		case 'w':
+			w += 10
+		case 'i', 'j', 'l', '.':
+			w += 4
+		case 'f', 'r', 't', '-':
+			w += 5
+		default: // other letters, digits, '_', and anything wider
+			w += 8
+		}
+	}
+	return w
+}
+
 func newBarChart(rules []RuleReport) barChart {
-	const left, width, row = 240, 420, 26
+	const width, row = 420, 26
 	var rs []RuleReport
 	for _, r := range rules {
 		if r.Before.Matches > 0 || r.After.Matches > 0 {
 			rs = append(rs, r)
 		}
 	}
-	c := barChart{W: left + width + 150}
+	omitted := 0
 	if len(rs) > maxBars {
-		c.Omitted = len(rs) - maxBars
-		rs = rs[:maxBars]
+		omitted, rs = len(rs)-maxBars, rs[:maxBars]
 	}
+	// The label column fits the longest id shown (ids are up to 64
+	// characters): at a fixed 240 pixels, a long id was cut off at the
+	// chart's left edge.
+	left := 240
+	for _, r := range rs {
+		left = max(left, 16+labelWidth(r.ID))
+	}
+	c := barChart{W: left + width + 150, Left: left, LabelX: left - 8, Omitted: omitted}
 	max := 1
 	for _, r := range rs {
 		max = maxInt(max, r.Before.Matches, r.After.Matches)

@@ -3,6 +3,7 @@ package backtest_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -121,5 +122,55 @@ func TestChromiumHarnessCatchesErrors(t *testing.T) {
 	dom, console := render(t, browser, path)
 	if len(console) < 3 || strings.Contains(dom, "data-charts-rendered") {
 		t.Errorf("console %q: want the blocked image, the message and the exception", console)
+	}
+}
+
+// The rule matches chart fits its rule ids, the longest (64 characters,
+// of the widest letters) included: none is cut off at the chart's edge,
+// as the page's own check, run after layout, counts.
+func TestHTMLReportFitsLongRuleIDs(t *testing.T) {
+	t.Parallel()
+	browser := chromium(t)
+	for _, tc := range []struct {
+		name string
+		id   func(i int) string
+	}{
+		{"as written", nil},
+		{"64 wide letters", func(i int) string { return fmt.Sprintf("%03d-%s", i, strings.Repeat("mw", 30)) }},
+		{"64 characters", func(i int) string {
+			return fmt.Sprintf("a-very-long-rule-identifier-for-the-new-device-trial-number-%04d", i)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rep := runFile(t, "testdata/handmade.jsonl", options(t, loadSet(t, "testdata/baseline.yaml"), loadSet(t, "testdata/candidate.yaml")))
+			if tc.id != nil {
+				for i := range rep.Rules {
+					rep.Rules[i].ID = tc.id(i)
+					if len(rep.Rules[i].ID) != 64 {
+						t.Fatalf("id %q: %d characters", rep.Rules[i].ID, len(rep.Rules[i].ID))
+					}
+				}
+			}
+			var page bytes.Buffer
+			if err := rep.WriteHTML(&page); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(t.TempDir(), "report.html")
+			if err := os.WriteFile(path, page.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			dom, console := render(t, browser, path)
+			if len(console) > 0 {
+				t.Errorf("console messages:\n%s", strings.Join(console, "\n"))
+			}
+			if !strings.Contains(dom, `data-charts-rendered="3"`) {
+				t.Errorf("the page's charts did not all render: %.300s", dom)
+			}
+			if !strings.Contains(dom, `data-charts-clipped="0"`) {
+				m := regexp.MustCompile(`data-charts-clipped="[^"]*"`).FindString(dom)
+				t.Errorf("texts of the charts are cut off at their edge (%s)", m)
+			}
+		})
 	}
 }
