@@ -23,11 +23,16 @@ const coverageRules = `rules:
     description: Failed logins.
     when: attempt.failed
     score: 10
+  - id: unguarded
+    description: An attribute no attempt has, converted without a guard.
+    when: int(attempt.attributes["n"]) > 3
+    score: 1
 `
 
 // TestRulesCheckCoverage: rules check warns about the rules that match
 // none or every attempt of a stream (--in) or of the built-in scenarios,
-// and says nothing of a rule that matches some; warnings do not fail it.
+// or fail at run time (with the failure, not as matching none), and says
+// nothing of a rule that matches some; warnings do not fail it.
 func TestRulesCheckCoverage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
@@ -53,7 +58,8 @@ func TestRulesCheckCoverage(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("%v: exit %d: %s", args, code, stderr)
 		}
-		for _, want := range []string{`rule "never" (enforce) matched none of the`, `rule "always" (enforce) matched every one of the`} {
+		for _, want := range []string{`rule "never" (enforce) matched none of the`, `rule "always" (enforce) matched every one of the`,
+			`rule "unguarded" (enforce) failed at run time on `, `(when: conversion error at line 1, column 1), each counted as not matched; it matched none`} {
 			if !strings.Contains(stdout, want) {
 				t.Errorf("%v: %q missing from\n%s", args, want, stdout)
 			}

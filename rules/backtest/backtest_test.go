@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -265,5 +266,78 @@ func TestBounds(t *testing.T) {
 	defer f.Close()
 	if _, err := backtest.Run(ctx, f, opts); err == nil {
 		t.Error("a cancelled backtest succeeded")
+	}
+}
+
+// TestRulesFailingAtRunTime: a rule that fails at run time counts as not
+// matched, and the report says on how many attempts it failed and why, in
+// the JSON, the text, the HTML and the coverage warnings (a rule failing
+// on every attempt read "0 → 0", or "matched none" with a reason about
+// IP lists).
+func TestRulesFailingAtRunTime(t *testing.T) {
+	rep := runFile(t, "testdata/handmade.jsonl", options(t, loadSet(t, "testdata/baseline.yaml"), loadSet(t, "testdata/failing.yaml")))
+	got := map[string]backtest.RuleSide{}
+	for _, rr := range rep.Rules {
+		got[rr.ID] = rr.After
+		if rr.Before.Errors != 0 || rr.Before.Error != "" {
+			t.Errorf("%s: the baseline's rules never fail, got %+v", rr.ID, rr.Before)
+		}
+	}
+	for _, tc := range []struct {
+		rule string
+		want backtest.RuleSide
+	}{
+		{"attribute-n", backtest.RuleSide{Mode: "enforce", Matches: 0, Errors: 10, Error: "when: conversion error at line 1, column 1"}},
+		{"mobile-user-number", backtest.RuleSide{Mode: "enforce", Matches: 0, Errors: 2, Error: "when: conversion error at line 1, column 32"}},
+		{"new-device", backtest.RuleSide{Mode: "enforce", Matches: 1}},
+		{"api-depth", backtest.RuleSide{Mode: "shadow", Matches: 0, Errors: 3, Error: "when: index error at line 1, column 37"}},
+	} {
+		if got[tc.rule] != tc.want {
+			t.Errorf("%s: %+v, want %+v", tc.rule, got[tc.rule], tc.want)
+		}
+	}
+
+	var text bytes.Buffer
+	if err := rep.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"rules that failed at run time (a failing rule counts as not matched)\n",
+		"attribute-n                      candidate: 10 of 10 attempts (when: conversion error at line 1, column 1)\n",
+		"mobile-user-number               candidate: 2 of 10 attempts (when: conversion error at line 1, column 32)\n",
+	} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("the text lacks %q:\n%s", want, text.String())
+		}
+	}
+	var page bytes.Buffer
+	if err := rep.WriteHTML(&page); err != nil {
+		t.Fatal(err)
+	}
+	if want := `<li data-rule="attribute-n"><code>attribute-n</code>: candidate: 10 of 10 attempts (when: conversion error at line 1, column 1)</li>`; !strings.Contains(page.String(), want) {
+		t.Errorf("the HTML lacks %q", want)
+	}
+
+	var warned []string
+	for _, w := range backtest.Coverage(rep) {
+		warned = append(warned, w.String())
+	}
+	for _, want := range []string{
+		`rule "attribute-n" (enforce) failed at run time on 10 of the 10 attempts (when: conversion error at line 1, column 1), each counted as not matched; it matched none`,
+		`rule "mobile-user-number" (enforce) failed at run time on 2 of the 10 attempts (when: conversion error at line 1, column 32), each counted as not matched; it matched none`,
+		`rule "api-depth" (shadow) failed at run time on 3 of the 10 attempts (when: index error at line 1, column 37), each counted as not matched; it matched none`,
+	} {
+		if !slices.Contains(warned, want) {
+			t.Errorf("no warning %q in\n%s", want, strings.Join(warned, "\n"))
+		}
+	}
+	// A report without failures says nothing of them.
+	clean := runFile(t, "testdata/handmade.jsonl", options(t, loadSet(t, "testdata/baseline.yaml"), loadSet(t, "testdata/candidate.yaml")))
+	text.Reset()
+	if err := clean.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(text.String(), "failed at run time") {
+		t.Errorf("a report without failures speaks of them:\n%s", text.String())
 	}
 }

@@ -24,9 +24,26 @@ type Warning struct {
 	// that nobody hunts for a bug in a sound condition: "it tests
 	// ip.lists, and this run has no IP list".
 	Why string `json:"why,omitempty"`
+	// Errors is the number of attempts on which the rule failed at run
+	// time (counted as not matched), Error the first failure's message:
+	// a rule that fails is warned of whatever it matched.
+	Errors int    `json:"errors,omitempty"`
+	Error  string `json:"error,omitempty"`
 }
 
 func (w Warning) String() string {
+	if w.Errors > 0 {
+		s := fmt.Sprintf("rule %q (%s) failed at run time on %d of the %d attempts (%s), each counted as not matched", w.Rule, w.Mode, w.Errors, w.Attempts, w.Error)
+		switch {
+		case w.Matches == 0:
+			s += "; it matched none"
+		case w.Everything:
+			s += "; it matched all the others"
+		default:
+			s += fmt.Sprintf("; it matched %d", w.Matches)
+		}
+		return s
+	}
 	if w.Everything {
 		return fmt.Sprintf("rule %q (%s) matched every one of the %d attempts", w.Rule, w.Mode, w.Attempts)
 	}
@@ -45,15 +62,15 @@ func NeedsLists(ws []Warning, set *rules.Set, how string) {
 		when[r.ID] = r.When
 	}
 	for i := range ws {
-		if !ws[i].Everything && strings.Contains(when[ws[i].Rule], "ip.lists") {
+		if !ws[i].Everything && ws[i].Errors == 0 && strings.Contains(when[ws[i].Rule], "ip.lists") {
 			ws[i].Why = "it tests ip.lists, and this run has no IP list (" + how + ")"
 		}
 	}
 }
 
 // Coverage returns the candidate's rules that matched nothing or every
-// attempt of the report's stream, in the report's order. A stream without
-// attempts warns of nothing.
+// attempt of the report's stream, or failed at run time on any, in the
+// report's order. A stream without attempts warns of nothing.
 func Coverage(r *Report) []Warning {
 	if r.Attempts == 0 {
 		return nil
@@ -64,8 +81,9 @@ func Coverage(r *Report) []Warning {
 		if a.Mode == "" {
 			continue // not a rule of the candidate
 		}
-		if a.Matches == 0 || a.Matches >= r.Attempts {
-			out = append(out, Warning{Rule: rr.ID, Mode: a.Mode, Matches: a.Matches, Attempts: r.Attempts, Everything: a.Matches > 0})
+		if a.Matches == 0 || a.Matches+a.Errors >= r.Attempts || a.Errors > 0 {
+			out = append(out, Warning{Rule: rr.ID, Mode: a.Mode, Matches: a.Matches, Attempts: r.Attempts,
+				Everything: a.Matches > 0 && a.Matches+a.Errors >= r.Attempts, Errors: a.Errors, Error: a.Error})
 		}
 	}
 	return out

@@ -36,11 +36,12 @@ const selfCheck = `(function(){var n=0,c=0;document.querySelectorAll("svg.chart"
 // about half a millisecond of its start for a page it may never render.
 var page = sync.OnceValue(func() *template.Template {
 	return template.Must(template.New("report").Funcs(template.FuncMap{
-		"pct":     func(f float64) string { return fmt.Sprintf("%.2f%%", 100*f) },
-		"pctOf":   pct,
-		"reasons": reasonList,
-		"short":   short,
-		"delta":   delta,
+		"pct":      func(f float64) string { return fmt.Sprintf("%.2f%%", 100*f) },
+		"pctOf":    pct,
+		"reasons":  reasonList,
+		"short":    short,
+		"delta":    delta,
+		"failures": func(rr RuleReport, attempts int) string { return rr.failures(attempts) },
 	}).Parse(reportTemplate))
 })
 

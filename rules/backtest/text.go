@@ -75,6 +75,13 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 
+	if failing := r.FailingRules(); len(failing) > 0 {
+		b.WriteString("\nrules that failed at run time (a failing rule counts as not matched)\n")
+		for _, rr := range failing {
+			fmt.Fprintf(&b, "  %-32s %s\n", rr.ID, rr.failures(r.Attempts))
+		}
+	}
+
 	labelled := len(r.Labels) > 0
 	for i, sh := range [][]replay.ShadowCounts{r.Shadow.Before, r.Shadow.After} {
 		if len(sh) == 0 {
@@ -204,4 +211,27 @@ func sortedLabels(m map[string]*LabelReport) []string {
 		ls = append([]string{replay.LabelLegit}, ls...)
 	}
 	return ls
+}
+
+// FailingRules are the rules that failed at run time on either side, in
+// the report's order.
+func (r *Report) FailingRules() []RuleReport {
+	var out []RuleReport
+	for _, rr := range r.Rules {
+		if rr.Before.Errors > 0 || rr.After.Errors > 0 {
+			out = append(out, rr)
+		}
+	}
+	return out
+}
+
+// failures says on how many of the attempts the rule failed, per side.
+func (rr RuleReport) failures(attempts int) string {
+	var parts []string
+	for i, s := range []RuleSide{rr.Before, rr.After} {
+		if s.Errors > 0 {
+			parts = append(parts, fmt.Sprintf("%s: %d of %d attempts (%s)", [2]string{"baseline", "candidate"}[i], s.Errors, attempts, s.Error))
+		}
+	}
+	return strings.Join(parts, "; ")
 }
