@@ -313,7 +313,7 @@ func (a *aggregator) rules() []RuleReport {
 		for i, rs := range []*RuleSide{&rr.Before, &rr.After} {
 			s := a.sides[i]
 			rs.Mode, rs.Matches = s.modes[id], s.matches[id]+s.shadows[id]
-			rs.Errors, rs.Error = s.fails.of(id)
+			rs.Errors, rs.Error = s.fails.Of(id)
 		}
 		for p, c := range a.causes {
 			if n := c[id]; n > 0 {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"sync"
-	"time"
 
 	"github.com/riskgate/riskgate/engine"
 	"github.com/riskgate/riskgate/engine/memstore"
@@ -24,7 +22,7 @@ type side struct {
 	shadow  *replay.ShadowTally
 	matches map[string]int // enforced matches by rule
 	shadows map[string]int // shadow matches by rule
-	fails   *ruleFailures
+	fails   *engine.RuleFailures
 	// versions are the rulesets this side scored with, in order; modes
 	// the rules of the last one.
 	versions []string
@@ -42,7 +40,7 @@ func newSide(index int, set *rules.Set, opts *Options) (*side, error) {
 	s := &side{
 		index: index, holder: replay.NewCapturedRules(set), store: memstore.New(memstore.Options{}),
 		shadow: replay.NewShadowTally(), matches: map[string]int{}, shadows: map[string]int{},
-		fails: &ruleFailures{n: map[string]int{}, first: map[string]string{}},
+		fails: engine.NewRuleFailures(),
 	}
 	e, err := engine.New(engine.Options{
 		Store: s.store, Rules: s.holder, Keyer: keyer, Enrichers: opts.Enrichers, Signals: opts.Signals(),
@@ -125,35 +123,3 @@ func (s *side) count(ev *replay.Event, d *engine.Decision) {
 		s.shadow.Add(ev.Ordinal, d, &th)
 	}
 }
-
-// ruleFailures counts, by rule, the attempts on which a rule failed at run
-// time (the engine counts such a rule as not matched), with the first
-// failure's message (the expression's error class and position, never an
-// attempt's values): without it a rule that failed on every attempt was
-// reported as matching none.
-type ruleFailures struct {
-	mu    sync.Mutex
-	n     map[string]int
-	first map[string]string
-}
-
-func (f *ruleFailures) Failed(stage, name string, err error) {
-	if stage != "rule" {
-		return
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.n[name]++; f.n[name] == 1 {
-		f.first[name] = err.Error()
-	}
-}
-
-func (f *ruleFailures) of(id string) (int, string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.n[id], f.first[id]
-}
-
-func (*ruleFailures) Decided(*engine.Attempt, *engine.Decision, time.Duration) {}
-func (*ruleFailures) Reported(*engine.Outcome, *engine.Pending)                {}
-func (*ruleFailures) StoreCall(string, time.Duration, error)                   {}

@@ -30,7 +30,10 @@
 // an entry repeats at most MaxRepeat times, a history makes at most
 // MaxHistory attempts.
 // A test must expect something, and may name only rules of the ruleset: an
-// expectation that could never fail is reported as a failure.
+// expectation that could never fail is reported as a failure. A rule that
+// fails at run time on the attempt or its history fails the test, unless
+// expect.failing lists it (the rules expected to fail on the attempt,
+// exactly): it counts as not matched, and would fail so live.
 package ruletest
 
 import (
@@ -99,6 +102,11 @@ type expectDoc struct {
 	Alert          *bool    `yaml:"alert"`
 	// Notify is the decision's notification kinds, exactly ([] for none).
 	Notify []string `yaml:"notify"`
+	// Failing are the rules expected to fail at run time on the attempt,
+	// exactly (a failing rule counts as not matched). Any other rule that
+	// fails, on the attempt or its history, fails the test: live, it
+	// would fail so on such logins.
+	Failing []string `yaml:"failing"`
 }
 
 // Result is one test's outcome.
@@ -250,9 +258,13 @@ func runTest(ctx context.Context, set *rules.Set, t *testDoc, opts Options, r *R
 	}
 	// A fresh node per test: the binary's assembly, on an empty memory
 	// store, with the test's rules.
+	fails := engine.NewRuleFailures()
 	n, err := node.New(ctx, node.Config{}, node.WithRuleset(set), node.WithBreachChecker(opts.Breached),
 		node.WithSecret([]byte("rule-tests-are-not-secret")), node.WithLogger(slog.New(slog.DiscardHandler)),
-		node.WithEngine(func(o *engine.Options) { o.NewID = engine.SeededIDs(1) }))
+		node.WithEngine(func(o *engine.Options) {
+			o.NewID = engine.SeededIDs(1)
+			o.Observers = append(o.Observers, fails)
+		}))
 	if err != nil {
 		return err
 	}
@@ -287,6 +299,13 @@ func runTest(ctx context.Context, set *rules.Set, t *testDoc, opts Options, r *R
 			}
 		}
 	}
+	for _, id := range fails.Rules() {
+		if !slices.Contains(t.Expect.Failing, id) {
+			count, first := fails.Of(id)
+			r.Failures = append(r.Failures, fmt.Sprintf("history: rule %q failed at run time on %d attempt(s): %s (a failing rule counts as not matched; guard the expression)", id, count, first))
+		}
+	}
+	fails.Reset()
 	step := time.Minute
 	if t.Attempt.After != nil {
 		step = *t.Attempt.After
@@ -303,7 +322,27 @@ func runTest(ctx context.Context, set *rules.Set, t *testDoc, opts Options, r *R
 		return fmt.Errorf("attempt: %w", err)
 	}
 	check(&t.Expect, &d, r)
+	checkFailing(&t.Expect, fails, r)
 	return nil
+}
+
+// checkFailing fails the test for each rule that failed at run time on
+// the attempt and is not in expect.failing, and for each one there that
+// did not fail: a rule that fails counts as not matched, so an
+// expectation that it does not match passed without a word.
+func checkFailing(x *expectDoc, fails *engine.RuleFailures, r *Result) {
+	failed := fails.Rules()
+	for _, id := range failed {
+		if !slices.Contains(x.Failing, id) {
+			_, first := fails.Of(id)
+			r.Failures = append(r.Failures, fmt.Sprintf("rule %q failed at run time: %s (a failing rule counts as not matched; guard the expression, or list the rule in expect.failing)", id, first))
+		}
+	}
+	for _, id := range x.Failing {
+		if !slices.Contains(failed, id) {
+			r.Failures = append(r.Failures, fmt.Sprintf("failing: want %s to fail at run time, it did not", id))
+		}
+	}
 }
 
 // followUp reports the history event's outcome: the explicit one, or what
@@ -363,8 +402,8 @@ func (ad *attemptDoc) build(i int, at time.Time) (engine.Attempt, error) {
 // for a reason that says nothing about the rules).
 func (x *expectDoc) validate(set *rules.Set) error {
 	if x.Action == "" && x.Reasons == nil && x.ReasonsInclude == nil && x.ReasonsExclude == nil &&
-		x.Shadow == nil && x.MinScore == nil && x.MaxScore == nil && x.Alert == nil && x.Notify == nil {
-		return fmt.Errorf("expect: nothing to check: give action, reasons, reasons_include, reasons_exclude, shadow, min_score, max_score, alert or notify")
+		x.Shadow == nil && x.MinScore == nil && x.MaxScore == nil && x.Alert == nil && x.Notify == nil && x.Failing == nil {
+		return fmt.Errorf("expect: nothing to check: give action, reasons, reasons_include, reasons_exclude, shadow, min_score, max_score, alert, notify or failing")
 	}
 	if x.Action != "" {
 		if a, err := engine.ParseAction(x.Action); err != nil || a == engine.ActionNone {
@@ -378,7 +417,7 @@ func (x *expectDoc) validate(set *rules.Set) error {
 	for _, l := range []struct {
 		key string
 		ids []string
-	}{{"reasons", x.Reasons}, {"reasons_include", x.ReasonsInclude}, {"reasons_exclude", x.ReasonsExclude}, {"shadow", x.Shadow}} {
+	}{{"reasons", x.Reasons}, {"reasons_include", x.ReasonsInclude}, {"reasons_exclude", x.ReasonsExclude}, {"shadow", x.Shadow}, {"failing", x.Failing}} {
 		for _, id := range l.ids {
 			if !known[id] {
 				return fmt.Errorf("expect.%s: no rule %q in the ruleset", l.key, id)

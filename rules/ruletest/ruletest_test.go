@@ -222,3 +222,38 @@ func TestTestFilesAreStrict(t *testing.T) {
 		})
 	}
 }
+
+// TestRulesFailingAtRunTimeFailTheTest: a rule that fails at run time, on
+// the attempt or its history, fails the test, naming the rule and the
+// failure (it counted as not matched, so reasons_exclude passed), unless
+// expect.failing lists it; a rule listed there that does not fail fails
+// the test too.
+func TestRulesFailingAtRunTimeFailTheTest(t *testing.T) {
+	var out bytes.Buffer
+	res, err := RunPaths(context.Background(), &out, Options{}, "testdata/failing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct{ name, failure string }{
+		{"fails: not matched because it failed", `rule "attribute-n" failed at run time: when: conversion error at line 1, column 1 (a failing rule counts as not matched; guard the expression, or list the rule in expect.failing)`},
+		{"fails: the history failed", `history: rule "attribute-n" failed at run time on 3 attempt(s): when: conversion error at line 1, column 1 (a failing rule counts as not matched; guard the expression)`},
+		{"passes: expected to fail", ""},
+		{"fails: expected to fail, did not", "failing: want attribute-n to fail at run time, it did not"},
+		{"passes: no failure", ""},
+		{"fails: no such rule", `expect.failing: no rule "attribute_n" in the ruleset`},
+	}
+	if len(res) != len(want) {
+		t.Fatalf("%d results, want %d:\n%s", len(res), len(want), out.String())
+	}
+	for i, w := range want {
+		r := res[i]
+		if r.Name != w.name {
+			t.Errorf("result %d is %q, want %q", i, r.Name, w.name)
+			continue
+		}
+		got := strings.Join(r.Failures, "\n")
+		if w.failure == "" && !r.Passed() || w.failure != "" && got != w.failure {
+			t.Errorf("%s: failures %q, want %q", r.Name, got, w.failure)
+		}
+	}
+}
