@@ -3,6 +3,7 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"reflect"
 	"slices"
@@ -446,6 +447,11 @@ type RuleCost struct {
 	RuleID   string
 	Steps    int64         // the estimate (see MaxRuleCost)
 	Measured time.Duration // per evaluation, on an empty environment
+	// Failed is the rule's failure at run time on the empty environment
+	// (a *RuntimeError), nil when it ran: a rule that fails there fails on
+	// every login without the fields it reads, counted as not matched,
+	// and its Measured is its failure's.
+	Failed error
 }
 
 // Measure runs every rule on an empty environment and returns the rules'
@@ -456,11 +462,12 @@ func (s *Set) Measure(perRule time.Duration) []RuleCost {
 	box := envValue(&env)
 	m := s.vms.Get().(*vm.VM)
 	defer s.vms.Put(m)
+	failed := make([]error, len(s.rules))
 	for i := range s.rules { // warm up: the first runs fill caches
 		if r := &s.rules[i]; r.fast != nil {
 			r.fast(&env)
-		} else {
-			_, _ = m.Run(r.when, box)
+		} else if _, err := m.Run(r.when, box); err != nil {
+			failed[i] = runtimeError("when", err)
 		}
 	}
 	costs := make([]RuleCost, 0, len(s.rules))
@@ -479,10 +486,22 @@ func (s *Set) Measure(perRule time.Duration) []RuleCost {
 				break
 			}
 		}
-		costs = append(costs, RuleCost{RuleID: r.ID, Steps: r.Cost, Measured: time.Since(start) / time.Duration(n)})
+		costs = append(costs, RuleCost{RuleID: r.ID, Steps: r.Cost, Measured: time.Since(start) / time.Duration(n), Failed: failed[i]})
 	}
 	slices.SortStableFunc(costs, func(a, b RuleCost) int { return int(b.Measured - a.Measured) })
 	return costs
+}
+
+// WriteFailing warns, one line each, of the measured rules that failed at
+// run time on the empty attempt: such a rule fails on every login that
+// lacks what it reads (an attribute, a list entry) and counts as not
+// matched, which rules check would otherwise pass without a word.
+func WriteFailing(w io.Writer, costs []RuleCost) {
+	for _, c := range costs {
+		if c.Failed != nil {
+			fmt.Fprintf(w, "warning: rule %q fails at run time on an empty attempt (%v): it fails so on every login without what it reads, and counts as not matched there; guard the expression (rules check --scenarios or --in says on how many logins)\n", c.RuleID, c.Failed)
+		}
+	}
 }
 
 // ruleCost adds the cost of a rule's expression (field: when or reason) to

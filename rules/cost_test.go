@@ -3,6 +3,7 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -107,5 +108,64 @@ func TestDefaultRulesCost(t *testing.T) {
 		if costs[i].Measured > costs[i-1].Measured {
 			t.Fatalf("not sorted: %v", costs)
 		}
+	}
+	for _, c := range costs {
+		if c.Failed != nil {
+			t.Errorf("%s fails on an empty attempt: %v", c.RuleID, c.Failed)
+		}
+	}
+}
+
+// TestMeasureNamesRulesFailingOnAnEmptyAttempt: Measure says which rules
+// fail at run time on the empty attempt, and WriteFailing warns of them
+// alone (rules check passed them without a word: such a rule fails on
+// every login without what it reads, counted as not matched).
+func TestMeasureNamesRulesFailingOnAnEmptyAttempt(t *testing.T) {
+	s, err := Compile(Source{Name: "r.yaml", Data: []byte(`rules:
+  - id: unguarded
+    description: An attribute converted without a guard.
+    when: int(attempt.attributes["n"]) > 3
+    score: 1
+  - id: first-list
+    description: The first list, on an address in none.
+    when: ip.lists[0] == "x"
+    score: 1
+  - id: guarded
+    description: The same, guarded.
+    when: attempt.attributes["n"] != "" && int(attempt.attributes["n"]) > 3
+    score: 1
+  - id: plain
+    description: A field.
+    when: device.new
+    score: 1
+`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	costs := s.Measure(time.Microsecond)
+	for _, tc := range []struct{ rule, failed string }{
+		{"unguarded", "when: conversion error at line 1, column 1"},
+		{"first-list", "when: index error at line 1, column 9"},
+		{"guarded", ""},
+		{"plain", ""},
+	} {
+		i := slices.IndexFunc(costs, func(c RuleCost) bool { return c.RuleID == tc.rule })
+		if i < 0 {
+			t.Fatalf("%s not measured", tc.rule)
+		}
+		got := ""
+		if costs[i].Failed != nil {
+			got = costs[i].Failed.Error()
+		}
+		if got != tc.failed {
+			t.Errorf("%s: failed %q, want %q", tc.rule, got, tc.failed)
+		}
+	}
+	var out strings.Builder
+	WriteFailing(&out, costs)
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(out.String(), `warning: rule "`) ||
+		!strings.Contains(out.String(), `warning: rule "unguarded" fails at run time on an empty attempt (when: conversion error at line 1, column 1)`) {
+		t.Errorf("warnings:\n%s", out.String())
 	}
 }

@@ -45,9 +45,11 @@ func (c *rulesCheckCmd) Run(ctx context.Context) error {
 	}
 	fmt.Printf("cost: about %d steps per login (at most %d; a rule at most %d)\n", steps, rules.MaxSetCost, rules.MaxRuleCost)
 	fmt.Println("slowest rules (measured on an empty attempt):")
-	for _, c := range set.Measure(time.Millisecond)[:min(5, len(set.Rules()))] {
+	costs := set.Measure(time.Millisecond)
+	for _, c := range costs[:min(5, len(costs))] {
 		fmt.Printf("  %-32s %8v  %5d steps\n", c.RuleID, c.Measured, c.Steps)
 	}
+	rules.WriteFailing(os.Stdout, costs)
 	if c.RulesTenants != "" {
 		if err := checkTenants(c.RulesTenants, set, os.Stdout, os.Stderr); err != nil {
 			return err
