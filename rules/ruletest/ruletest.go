@@ -45,7 +45,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -186,7 +185,7 @@ func RunFile(ctx context.Context, path string, opts Options) ([]Result, error) {
 		if line, msg, ok := yamlerr.Line(data, err); ok {
 			return nil, fmt.Errorf("ruletest: %s:%d: %s", path, line, msg)
 		}
-		return nil, fmt.Errorf("ruletest: %s: %s", path, yamlMessage(err))
+		return nil, fmt.Errorf("ruletest: %s", decodeMessage(path, err))
 	}
 	if len(doc.Tests) == 0 {
 		return nil, fmt.Errorf("ruletest: %s: no tests", path)
@@ -484,33 +483,4 @@ func sortedCopy(s []string) []string {
 	c := slices.Clone(s)
 	sort.Strings(c)
 	return c
-}
-
-var (
-	unknownField = regexp.MustCompile(`field (\S+) not found in type \S+`)
-	wrongType    = regexp.MustCompile("cannot unmarshal !!\\w+ `([^`]*)` into (\\S+)")
-)
-
-// yamlMessage says a strict decode's error without Go types: field
-// repaet not found in type ruletest.eventDoc is unknown key "repaet".
-func yamlMessage(err error) string {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	msg = unknownField.ReplaceAllString(msg, `unknown key "$1"`)
-	return wrongType.ReplaceAllStringFunc(msg, func(m string) string {
-		sub := wrongType.FindStringSubmatch(m)
-		want := "a value of another type"
-		switch t := strings.TrimPrefix(sub[2], "*"); {
-		case t == "int":
-			want = "a whole number"
-		case t == "bool":
-			want = "true or false"
-		case t == "string":
-			want = "a string"
-		case strings.HasPrefix(t, "time."):
-			want = "a time or duration"
-		case strings.HasPrefix(t, "[]"):
-			want = "a list"
-		}
-		return "want " + want + ", got `" + sub[1] + "`"
-	})
 }

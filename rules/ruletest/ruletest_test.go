@@ -203,10 +203,15 @@ func TestTestFilesAreStrict(t *testing.T) {
 		{"second document", test + "---\n" + test, `x_test.yaml:5: a test file holds one YAML document`},
 		{"fractional repeat", "tests:\n  - name: one\n    history:\n      - attempt: {user_id: u, ip: 81.2.69.1}\n        repeat: 2.9\n    attempt: {user_id: u, ip: 81.2.69.1}\n    expect: {action: allow}\n", "x_test.yaml:5: repeat: want a whole number, got `2.9`"},
 		{"fractional max_score", "tests:\n  - name: one\n    attempt: {user_id: u, ip: 81.2.69.1}\n    expect: {max_score: 0.5}\n", "x_test.yaml:4: max_score: want a whole number, got `0.5`"},
-		{"unknown key", "tests:\n  - name: one\n    history:\n      - attempt: {user_id: u, ip: 81.2.69.1}\n        repaet: 3\n    attempt: {user_id: u, ip: 81.2.69.1}\n    expect: {action: allow}\n", `line 5: unknown key "repaet"`},
+		{"unknown key", "tests:\n  - name: one\n    history:\n      - attempt: {user_id: u, ip: 81.2.69.1}\n        repaet: 3\n    attempt: {user_id: u, ip: 81.2.69.1}\n    expect: {action: allow}\n", `x_test.yaml:5: unknown key "repaet"; did you mean "repeat"?`},
+		// Each unknown key at its own file:line, with the key nearest to
+		// it or the keys known there.
+		{"unknown keys", "tests:\n  - nmae: one\n    attempt: {user_id: u, ip: 81.2.69.1}\n    expect:\n      actoin: allow\n      zzzzzz: 1\n",
+			"x_test.yaml:2: unknown key \"nmae\"; did you mean \"name\"?\n" + dir0 + "x_test.yaml:5: unknown key \"actoin\"; did you mean \"action\"?\n" +
+				dir0 + "x_test.yaml:6: unknown key \"zzzzzz\" (known: action, reasons, reasons_include, reasons_exclude, shadow, min_score, max_score, alert, notify, failing)"},
 		{"tab", "tests:\n  - name: one\n    expect: {action: allow}\n  - name: 'two'\n\t  attempt: {user_id: u, ip: 81.2.69.1}\n", "x_test.yaml:5: found character that cannot start any token (a tab"},
 		{"quote never closed", "tests:\n  - name: \"one\n    attempt: {user_id: u, ip: 81.2.69.1}\n", "x_test.yaml:2: found unexpected end of stream"},
-		{"wrong type", "tests:\n  - name: one\n    attempt: {user_id: u, ip: 81.2.69.1}\n    expect: {max_score: two}\n", "line 4: want a whole number, got `two`"},
+		{"wrong type", "tests:\n  - name: one\n    attempt: {user_id: u, ip: 81.2.69.1}\n    expect: {max_score: two}\n", "x_test.yaml:4: want a whole number, got `two`"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -216,12 +221,17 @@ func TestTestFilesAreStrict(t *testing.T) {
 				}
 			}
 			_, err := RunPaths(context.Background(), &bytes.Buffer{}, Options{}, dir)
-			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "ruletest.") && strings.Contains(err.Error(), "type") {
-				t.Errorf("%v, want %q", err, tc.want)
+			want := strings.ReplaceAll(tc.want, dir0, dir+string(filepath.Separator))
+			if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "ruletest.") && strings.Contains(err.Error(), "type") {
+				t.Errorf("%v, want %q", err, want)
 			}
 		})
 	}
 }
+
+// dir0 stands, in TestTestFilesAreStrict's messages, for the test's
+// folder, which every line of an error after the first names.
+const dir0 = "<dir>/"
 
 // TestRulesFailingAtRunTimeFailTheTest: a rule that fails at run time, on
 // the attempt or its history, fails the test, naming the rule and the
