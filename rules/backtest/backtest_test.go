@@ -341,3 +341,51 @@ func TestRulesFailingAtRunTime(t *testing.T) {
 		t.Errorf("a report without failures speaks of them:\n%s", text.String())
 	}
 }
+
+// TestSamplesNameTheirTenant: a changed attempt of a tenant other than
+// the default one names its tenant in the text and the HTML (a tenant
+// column), since user ids are a tenant's: u1 of acme and u1 of beta were
+// two lines alike. A stream of the default tenant alone has no tenant
+// column.
+func TestSamplesNameTheirTenant(t *testing.T) {
+	for _, tc := range []struct {
+		stream      string
+		text, html  []string
+		notText     []string
+		tenantTable bool
+	}{
+		{"testdata/tenants.jsonl",
+			[]string{"81.2.69.160  tenant acme  user u1  [legit]", "81.2.69.161  tenant beta  user u1  [legit]", "81.2.69.162  user u2  [legit]"},
+			[]string{"<th>tenant</th>", "<td>acme</td>", "<td>beta</td>", "<td>default</td>"}, []string{"tenant default"}, true},
+		{"testdata/handmade.jsonl", nil, nil, []string{"tenant "}, false},
+	} {
+		t.Run(tc.stream, func(t *testing.T) {
+			rep := runFile(t, tc.stream, options(t, loadSet(t, "testdata/baseline.yaml"), loadSet(t, "testdata/candidate.yaml")))
+			var text, page bytes.Buffer
+			if err := rep.WriteText(&text); err != nil {
+				t.Fatal(err)
+			}
+			if err := rep.WriteHTML(&page); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range tc.text {
+				if !strings.Contains(text.String(), want) {
+					t.Errorf("the text lacks %q:\n%s", want, text.String())
+				}
+			}
+			for _, not := range tc.notText {
+				if strings.Contains(text.String(), not) {
+					t.Errorf("the text has %q:\n%s", not, text.String())
+				}
+			}
+			for _, want := range tc.html {
+				if !strings.Contains(page.String(), want) {
+					t.Errorf("the HTML lacks %q", want)
+				}
+			}
+			if got := strings.Contains(page.String(), "<th>tenant</th>"); got != tc.tenantTable {
+				t.Errorf("a tenant column: %v, want %v", got, tc.tenantTable)
+			}
+		})
+	}
+}

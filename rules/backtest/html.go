@@ -56,6 +56,9 @@ type view struct {
 	Rates        []rateRow
 	LabelRows    []labelRow
 	ChartsWanted int
+	// Tenants is set when a sample is of another tenant than the default
+	// one: the samples then have a tenant column.
+	Tenants bool
 }
 
 // WriteHTML writes the report as one self-contained HTML page.
@@ -70,6 +73,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		Hist:   newHistChart(&r.Scores),
 	}
 	v.ChartsWanted = 3
+	v.Tenants = r.tenantSamples()
 	for _, l := range sortedLabels(r.Labels) {
 		lr := r.Labels[l]
 		v.LabelRows = append(v.LabelRows, labelRow{Label: l, L: lr, Changed: lr.Total - diagonal(lr.Transitions)})

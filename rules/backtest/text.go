@@ -111,7 +111,11 @@ func (r *Report) WriteText(w io.Writer) error {
 	if len(r.Samples) > 0 {
 		b.WriteString("\nchanged attempts (a sample)\n")
 		for _, s := range r.Samples {
-			fmt.Fprintf(&b, "  line %d  %s  %s  user %s", s.Line, s.Time.UTC().Format("2006-01-02T15:04:05Z"), s.IP, short(s.UserID))
+			fmt.Fprintf(&b, "  line %d  %s  %s  ", s.Line, s.Time.UTC().Format("2006-01-02T15:04:05Z"), s.IP)
+			if s.OtherTenant() {
+				fmt.Fprintf(&b, "tenant %s  ", s.Tenant)
+			}
+			fmt.Fprintf(&b, "user %s", short(s.UserID))
 			if s.Label != "" {
 				fmt.Fprintf(&b, "  [%s]", s.Label)
 			}
@@ -234,4 +238,20 @@ func (rr RuleReport) failures(attempts int) string {
 		}
 	}
 	return strings.Join(parts, "; ")
+}
+
+// OtherTenant reports whether the sample is of a tenant other than the
+// default one, which the text and the HTML then name: a user id is a
+// tenant's (u000042 of acme is not u000042 of beta).
+func (s *Sample) OtherTenant() bool { return s.Tenant != "" && s.Tenant != engine.DefaultTenant }
+
+// tenantSamples reports whether a sample is of a tenant other than the
+// default one.
+func (r *Report) tenantSamples() bool {
+	for i := range r.Samples {
+		if r.Samples[i].OtherTenant() {
+			return true
+		}
+	}
+	return false
 }
