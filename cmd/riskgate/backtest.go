@@ -23,7 +23,7 @@ type backtestCmd struct {
 	Rules         []string `help:"The candidate rule files or folders." required:"" placeholder:"PATH" sep:","`
 	BaselineRules []string `help:"The rules to compare with (default: the rules the capture was scored with, else the built-in rules)." placeholder:"PATH" sep:","`
 	JSON          string   `name:"json" help:"Write the report as JSON to this file ('-': standard output, and the text goes to standard error)." placeholder:"FILE"`
-	HTML          string   `name:"html" help:"Write the report as one self-contained HTML page." placeholder:"FILE"`
+	HTML          string   `name:"html" help:"Write the report as one self-contained HTML page to this file ('-': standard output, and the text goes to standard error)." placeholder:"FILE"`
 	MaxFriction   string   `help:"Exit with status 3 when the candidate steps up or denies more than this share of legitimate attempts (0.02 or 2%)." placeholder:"RATE"`
 	MinCatch      string   `help:"Exit with status 3 when the candidate stops (steps up or denies) less than this share of attacks (0.95 or 95%)." placeholder:"RATE"`
 	Samples       int      `help:"Changed attempts shown per kind of change." default:"5"`
@@ -42,6 +42,9 @@ func (g gateError) Error() string { return "backtest: " + strings.Join(g.failed,
 func (g gateError) ExitCode() int { return 3 }
 
 func (c *backtestCmd) Run(ctx context.Context) error {
+	if err := refuseSharedOutputs(output{"--json", c.JSON}, output{"--html", c.HTML}); err != nil {
+		return err
+	}
 	for flag, out := range map[string]string{"--json": c.JSON, "--html": c.HTML} {
 		if err := refuseInputAsOutput(c.In, flag, out); err != nil {
 			return err
@@ -122,8 +125,8 @@ func (c *backtestCmd) Run(ctx context.Context) error {
 	}
 
 	var text io.Writer = os.Stdout
-	if c.JSON == "-" {
-		text = os.Stderr
+	if c.JSON == "-" || c.HTML == "-" {
+		text = os.Stderr // the report on standard output is the JSON or the page alone
 	}
 	if err := rep.WriteText(text); err != nil {
 		return err

@@ -18,7 +18,7 @@ type replayCmd struct {
 	In            string `help:"JSONL events to replay: a file (gzip is fine), a capture folder, or standard input (default)." short:"i" placeholder:"FILE|DIR"`
 	Out           string `help:"Where to write one decision per attempt as JSONL (default: standard output)." short:"o" placeholder:"FILE"`
 	AutoOutcomes  bool   `help:"Report the outcome the person would produce after each decision (a step-up passes per step_up_passes), so baselines learn as with real traffic."`
-	Summary       string `help:"Write the per-label summary as JSON to this file." placeholder:"FILE"`
+	Summary       string `help:"Write the per-label summary as JSON to this file ('-': standard output, when -o is a file)." placeholder:"FILE"`
 	NoSignals     bool   `help:"Leave the feature values out of the output."`
 	Seed          uint64 `help:"Seed for decision ids: the same input and seed give the same output." default:"1"`
 	CapturedRules bool   `help:"Replay a capture under the rules it was scored with (its rules records, in force where they were live) instead of --rules (RISKGATE_RULES is set aside)." name:"captured-rules"`
@@ -29,6 +29,13 @@ type replayCmd struct {
 }
 
 func (c *replayCmd) Run(ctx context.Context) error {
+	decisions := c.Out
+	if decisions == "" {
+		decisions = "-" // the decisions' default
+	}
+	if err := refuseSharedOutputs(output{"-o", decisions}, output{"--summary", c.Summary}); err != nil {
+		return err
+	}
 	for flag, out := range map[string]string{"-o": c.Out, "--summary": c.Summary} {
 		if err := refuseInputAsOutput(c.In, flag, out); err != nil {
 			return err
@@ -118,7 +125,7 @@ func (c *replayCmd) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(c.Summary, append(data, '\n'), 0o644); err != nil {
+		if err := writeOut(c.Summary, func(w io.Writer) error { _, err := w.Write(append(data, '\n')); return err }); err != nil {
 			return fmt.Errorf("--summary: %w", err)
 		}
 	}

@@ -108,3 +108,45 @@ func dataInputs(c node.EngineConfig) map[string][]string {
 		"--ip-list": lists, "--tor-exits": {c.GeoIP.TorExits}, "--hosting-asns": {c.GeoIP.HostingASNs},
 	}
 }
+
+// output is a file a command writes, by its flag; "-" is standard output.
+type output struct{ flag, path string }
+
+// refuseSharedOutputs refuses two outputs of one command that would write
+// the same file, or both standard output, before anything is written:
+// the second replaced the first without a word (`--json r --html r` left
+// the HTML where CI read the JSON; `-o out --summary out`, the decisions
+// lost), or the two were written one after the other into one stream.
+// An output not given is "".
+func refuseSharedOutputs(outs ...output) error {
+	for i, a := range outs {
+		for _, b := range outs[i+1:] {
+			if a.path == "" || b.path == "" {
+				continue
+			}
+			if a.path == "-" && b.path == "-" {
+				return fmt.Errorf("%s and %s: both write to standard output: give one of them a file", a.flag, b.flag)
+			}
+			if a.path == "-" || b.path == "-" {
+				continue
+			}
+			if sameFile(a.path, b.path) {
+				return fmt.Errorf("%s %s and %s %s: the same file, which the second would overwrite: give each its own", a.flag, a.path, b.flag, b.path)
+			}
+		}
+	}
+	return nil
+}
+
+// sameFile reports whether two paths name one file: the same path, or
+// the same file already there (a link, another spelling).
+func sameFile(a, b string) bool {
+	if pa, err := filepath.Abs(a); err == nil {
+		if pb, err := filepath.Abs(b); err == nil && pa == pb {
+			return true
+		}
+	}
+	fa, ea := os.Stat(a)
+	fb, eb := os.Stat(b)
+	return ea == nil && eb == nil && os.SameFile(fa, fb)
+}

@@ -168,3 +168,81 @@ func TestOutputIsNotARuleFile(t *testing.T) {
 }
 
 func engineRules(paths ...string) node.EngineConfig { return node.EngineConfig{Rules: paths} }
+
+// Two outputs of one command naming the same file, or both standard
+// output, are refused before anything is written: the second replaced
+// the first without a word (`--json r --html r` left the HTML where CI
+// read the JSON; `-o out --summary out` lost the decisions), or both
+// went into one stream. `replay --summary -` wrote a file named "-".
+func TestOutputsAreNotShared(t *testing.T) {
+	in := "testdata/unlabelled.jsonl"
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	existing := filepath.Join(dir, "existing")
+	if err := os.WriteFile(existing, []byte("kept"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(existing, filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	defaultRules := []string{"../../rules/default.yaml"}
+	for _, tc := range []struct {
+		name string
+		run  func() error
+		want string
+	}{
+		{"backtest --json and --html one file", func() error {
+			return (&backtestCmd{In: in, Rules: defaultRules, JSON: out, HTML: out}).Run(context.Background())
+		}, "--json " + out + " and --html " + out + ": the same file"},
+		{"backtest --json and --html one file spelt two ways", func() error {
+			return (&backtestCmd{In: in, Rules: defaultRules, JSON: out, HTML: filepath.Join(dir, ".", "x", "..", "out")}).Run(context.Background())
+		}, ": the same file"},
+		{"backtest --json and --html standard output", func() error {
+			return (&backtestCmd{In: in, Rules: defaultRules, JSON: "-", HTML: "-"}).Run(context.Background())
+		}, "--json and --html: both write to standard output"},
+		{"replay -o and --summary one file", (&replayCmd{In: in, Out: out, Summary: out}).runner(), "-o " + out + " and --summary " + out + ": the same file"},
+		{"replay -o and --summary a file and its link", (&replayCmd{In: in, Out: existing, Summary: filepath.Join(dir, "link")}).runner(), ": the same file"},
+		{"replay --summary - with the decisions on standard output", (&replayCmd{In: in, Summary: "-"}).runner(), "-o and --summary: both write to standard output"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.run()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%v, want refused: %q", err, tc.want)
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Error("wrote the output before refusing")
+			}
+			if got, _ := os.ReadFile(existing); string(got) != "kept" {
+				t.Errorf("the existing file was overwritten: %q", got)
+			}
+			if _, err := os.Stat("-"); err == nil {
+				os.Remove("-")
+				t.Error(`wrote a file named "-"`)
+			}
+		})
+	}
+}
+
+// A report on standard output is alone there: backtest --html - puts the
+// text on standard error, as --json - does, and replay --summary - with
+// -o a file writes the summary to standard output.
+func TestReportOnStandardOutputIsAlone(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildBinary(t)
+	code, stdout, stderr := run(t, bin, "backtest", "-i", "testdata/unlabelled.jsonl", "--rules", "../../rules/default.yaml", "--html", "-")
+	if code != 0 || !strings.HasPrefix(stdout, "<!DOCTYPE html>") || !strings.HasSuffix(stdout, "</html>\n") || !strings.Contains(stderr, "backtest of 2 attempts") {
+		t.Errorf("backtest --html -: exit %d, stdout %.80q ... %.40q, stderr %.200q", code, stdout, stdout[max(0, len(stdout)-40):], stderr)
+	}
+	dir := t.TempDir()
+	code, stdout, stderr = run(t, bin, "replay", "-i", "testdata/unlabelled.jsonl", "-o", filepath.Join(dir, "d.jsonl"), "--summary", "-")
+	var sum map[string]any
+	if err := json.Unmarshal([]byte(stdout), &sum); code != 0 || err != nil || sum["labels"] == nil {
+		t.Errorf("replay --summary -: exit %d, %v: stdout %.200q, stderr %.200q", code, err, stdout, stderr)
+	}
+	if _, err := os.Stat("-"); err == nil {
+		os.Remove("-")
+		t.Error(`wrote a file named "-"`)
+	}
+}
