@@ -31,6 +31,11 @@ func (e *RuntimeError) Error() string {
 	return fmt.Sprintf("%s: %s error at line %d, column %d", e.Field, e.Class, e.Line, e.Column)
 }
 
+// RuleField is the part of the rule that failed, when or reason
+// (engine.RuleFieldError): a rule whose when failed counts as not matched,
+// one whose reason failed matched with its description.
+func (e *RuntimeError) RuleField() string { return e.Field }
+
 // runtimeError turns an error from the expr VM into a RuntimeError.
 func runtimeError(field string, err error) error {
 	re := &RuntimeError{Field: field, Class: errorClass(err)}

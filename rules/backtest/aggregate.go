@@ -313,7 +313,8 @@ func (a *aggregator) rules() []RuleReport {
 		for i, rs := range []*RuleSide{&rr.Before, &rr.After} {
 			s := a.sides[i]
 			rs.Mode, rs.Matches = s.modes[id], s.matches[id]+s.shadows[id]
-			rs.Errors, rs.Error = s.fails.Of(id)
+			f := s.fails.Of(id)
+			rs.Errors, rs.ReasonErrors, rs.Error = f.When, f.Reason, f.First
 		}
 		for p, c := range a.causes {
 			if n := c[id]; n > 0 {

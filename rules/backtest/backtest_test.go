@@ -291,6 +291,8 @@ func TestRulesFailingAtRunTime(t *testing.T) {
 		{"mobile-user-number", backtest.RuleSide{Mode: "enforce", Matches: 0, Errors: 2, Error: "when: conversion error at line 1, column 32"}},
 		{"new-device", backtest.RuleSide{Mode: "enforce", Matches: 1}},
 		{"api-depth", backtest.RuleSide{Mode: "shadow", Matches: 0, Errors: 3, Error: "when: index error at line 1, column 37"}},
+		// A failing reason leaves the rule matched, with its description.
+		{"kiosk-reason", backtest.RuleSide{Mode: "enforce", Matches: 1, ReasonErrors: 1, Error: "reason: conversion error at line 1, column 20"}},
 	} {
 		if got[tc.rule] != tc.want {
 			t.Errorf("%s: %+v, want %+v", tc.rule, got[tc.rule], tc.want)
@@ -302,9 +304,10 @@ func TestRulesFailingAtRunTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"rules that failed at run time (a failing rule counts as not matched)\n",
-		"attribute-n                      candidate: 10 of 10 attempts (when: conversion error at line 1, column 1)\n",
-		"mobile-user-number               candidate: 2 of 10 attempts (when: conversion error at line 1, column 32)\n",
+		"rules that failed at run time (a failing when counts as not matched; a failing reason gives the description)\n",
+		"attribute-n                      candidate: when on 10 of 10 attempts (when: conversion error at line 1, column 1)\n",
+		"mobile-user-number               candidate: when on 2 of 10 attempts (when: conversion error at line 1, column 32)\n",
+		"kiosk-reason                     candidate: reason on 1 of its 1 matches (reason: conversion error at line 1, column 20)\n",
 	} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("the text lacks %q:\n%s", want, text.String())
@@ -314,7 +317,7 @@ func TestRulesFailingAtRunTime(t *testing.T) {
 	if err := rep.WriteHTML(&page); err != nil {
 		t.Fatal(err)
 	}
-	if want := `<li data-rule="attribute-n"><code>attribute-n</code>: candidate: 10 of 10 attempts (when: conversion error at line 1, column 1)</li>`; !strings.Contains(page.String(), want) {
+	if want := `<li data-rule="attribute-n"><code>attribute-n</code>: candidate: when on 10 of 10 attempts (when: conversion error at line 1, column 1)</li>`; !strings.Contains(page.String(), want) {
 		t.Errorf("the HTML lacks %q", want)
 	}
 
@@ -326,6 +329,7 @@ func TestRulesFailingAtRunTime(t *testing.T) {
 		`rule "attribute-n" (enforce) failed at run time on 10 of the 10 attempts (when: conversion error at line 1, column 1), each counted as not matched; it matched none`,
 		`rule "mobile-user-number" (enforce) failed at run time on 2 of the 10 attempts (when: conversion error at line 1, column 32), each counted as not matched; it matched none`,
 		`rule "api-depth" (shadow) failed at run time on 3 of the 10 attempts (when: index error at line 1, column 37), each counted as not matched; it matched none`,
+		`rule "kiosk-reason" (enforce): its reason failed at run time on 1 of its 1 matches (reason: conversion error at line 1, column 20), which gave the description instead`,
 	} {
 		if !slices.Contains(warned, want) {
 			t.Errorf("no warning %q in\n%s", want, strings.Join(warned, "\n"))

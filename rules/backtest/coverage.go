@@ -24,11 +24,13 @@ type Warning struct {
 	// that nobody hunts for a bug in a sound condition: "it tests
 	// ip.lists, and this run has no IP list".
 	Why string `json:"why,omitempty"`
-	// Errors is the number of attempts on which the rule failed at run
-	// time (counted as not matched), Error the first failure's message:
-	// a rule that fails is warned of whatever it matched.
-	Errors int    `json:"errors,omitempty"`
-	Error  string `json:"error,omitempty"`
+	// Errors is the number of attempts on which the rule's when failed at
+	// run time (counted as not matched), ReasonErrors the matches on which
+	// its reason did (given the description), Error the first failure's
+	// message: a rule that fails is warned of whatever it matched.
+	Errors       int    `json:"errors,omitempty"`
+	ReasonErrors int    `json:"reason_errors,omitempty"`
+	Error        string `json:"error,omitempty"`
 }
 
 func (w Warning) String() string {
@@ -42,7 +44,13 @@ func (w Warning) String() string {
 		default:
 			s += fmt.Sprintf("; it matched %d", w.Matches)
 		}
+		if w.ReasonErrors > 0 {
+			s += fmt.Sprintf(", and its reason failed on %d of them", w.ReasonErrors)
+		}
 		return s
+	}
+	if w.ReasonErrors > 0 {
+		return fmt.Sprintf("rule %q (%s): its reason failed at run time on %d of its %d matches (%s), which gave the description instead", w.Rule, w.Mode, w.ReasonErrors, w.Matches, w.Error)
 	}
 	if w.Everything {
 		return fmt.Sprintf("rule %q (%s) matched every one of the %d attempts", w.Rule, w.Mode, w.Attempts)
@@ -62,7 +70,7 @@ func NeedsLists(ws []Warning, set *rules.Set, how string) {
 		when[r.ID] = r.When
 	}
 	for i := range ws {
-		if !ws[i].Everything && ws[i].Errors == 0 && strings.Contains(when[ws[i].Rule], "ip.lists") {
+		if !ws[i].Everything && ws[i].Errors == 0 && ws[i].ReasonErrors == 0 && strings.Contains(when[ws[i].Rule], "ip.lists") {
 			ws[i].Why = "it tests ip.lists, and this run has no IP list (" + how + ")"
 		}
 	}
@@ -81,9 +89,9 @@ func Coverage(r *Report) []Warning {
 		if a.Mode == "" {
 			continue // not a rule of the candidate
 		}
-		if a.Matches == 0 || a.Matches+a.Errors >= r.Attempts || a.Errors > 0 {
+		if a.Matches == 0 || a.Matches+a.Errors >= r.Attempts || a.failed() {
 			out = append(out, Warning{Rule: rr.ID, Mode: a.Mode, Matches: a.Matches, Attempts: r.Attempts,
-				Everything: a.Matches > 0 && a.Matches+a.Errors >= r.Attempts, Errors: a.Errors, Error: a.Error})
+				Everything: a.Matches > 0 && a.Matches+a.Errors >= r.Attempts, Errors: a.Errors, ReasonErrors: a.ReasonErrors, Error: a.Error})
 		}
 	}
 	return out

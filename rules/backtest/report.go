@@ -144,14 +144,17 @@ type RuleReport struct {
 }
 
 // RuleSide is a rule in one ruleset: its mode ("" when the set does not
-// have it), how many attempts it matched, and on how many it failed at
-// run time (counted as not matched), with the first failure's message
-// ("when: conversion error at line 1, column 1").
+// have it), how many attempts it matched, and its failures at run time:
+// Errors the attempts on which its when failed (counted as not matched),
+// ReasonErrors the matches on which its reason failed (given the
+// description), Error the first failure's message ("when: conversion
+// error at line 1, column 1").
 type RuleSide struct {
-	Mode    string `json:"mode,omitempty"`
-	Matches int    `json:"matches"`
-	Errors  int    `json:"errors,omitempty"`
-	Error   string `json:"error,omitempty"`
+	Mode         string `json:"mode,omitempty"`
+	Matches      int    `json:"matches"`
+	Errors       int    `json:"errors,omitempty"`
+	ReasonErrors int    `json:"reason_errors,omitempty"`
+	Error        string `json:"error,omitempty"`
 }
 
 // Cause is a transition and the rules behind it, most frequent first.

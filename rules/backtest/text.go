@@ -76,7 +76,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 
 	if failing := r.FailingRules(); len(failing) > 0 {
-		b.WriteString("\nrules that failed at run time (a failing rule counts as not matched)\n")
+		b.WriteString("\nrules that failed at run time (a failing when counts as not matched; a failing reason gives the description)\n")
 		for _, rr := range failing {
 			fmt.Fprintf(&b, "  %-32s %s\n", rr.ID, rr.failures(r.Attempts))
 		}
@@ -222,22 +222,36 @@ func sortedLabels(m map[string]*LabelReport) []string {
 func (r *Report) FailingRules() []RuleReport {
 	var out []RuleReport
 	for _, rr := range r.Rules {
-		if rr.Before.Errors > 0 || rr.After.Errors > 0 {
+		if rr.Before.failed() || rr.After.failed() {
 			out = append(out, rr)
 		}
 	}
 	return out
 }
 
+func (s RuleSide) failed() bool { return s.Errors+s.ReasonErrors > 0 }
+
 // failures says on how many of the attempts the rule failed, per side.
 func (rr RuleReport) failures(attempts int) string {
 	var parts []string
 	for i, s := range []RuleSide{rr.Before, rr.After} {
-		if s.Errors > 0 {
-			parts = append(parts, fmt.Sprintf("%s: %d of %d attempts (%s)", [2]string{"baseline", "candidate"}[i], s.Errors, attempts, s.Error))
+		if s.failed() {
+			parts = append(parts, fmt.Sprintf("%s: %s (%s)", [2]string{"baseline", "candidate"}[i], s.failureCounts(attempts), s.Error))
 		}
 	}
 	return strings.Join(parts, "; ")
+}
+
+// failureCounts says how often the rule's when and reason failed.
+func (s RuleSide) failureCounts(attempts int) string {
+	var parts []string
+	if s.Errors > 0 {
+		parts = append(parts, fmt.Sprintf("when on %d of %d attempts", s.Errors, attempts))
+	}
+	if s.ReasonErrors > 0 {
+		parts = append(parts, fmt.Sprintf("reason on %d of its %d matches", s.ReasonErrors, s.Matches))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // OtherTenant reports whether the sample is of a tenant other than the

@@ -300,8 +300,8 @@ func runTest(ctx context.Context, set *rules.Set, t *testDoc, opts Options, r *R
 	}
 	for _, id := range fails.Rules() {
 		if !slices.Contains(t.Expect.Failing, id) {
-			count, first := fails.Of(id)
-			r.Failures = append(r.Failures, fmt.Sprintf("history: rule %q failed at run time on %d attempt(s): %s (a failing rule counts as not matched; guard the expression)", id, count, first))
+			f := fails.Of(id)
+			r.Failures = append(r.Failures, fmt.Sprintf("history: rule %q failed at run time on %d attempt(s): %s (%s; guard the expression)", id, f.When+f.Reason, f.First, consequence(f)))
 		}
 	}
 	fails.Reset()
@@ -325,6 +325,14 @@ func runTest(ctx context.Context, set *rules.Set, t *testDoc, opts Options, r *R
 	return nil
 }
 
+// consequence says what a rule's failure did to the decision.
+func consequence(f engine.RuleFailure) string {
+	if f.When == 0 {
+		return "a failing reason gives the rule's description"
+	}
+	return "a failing rule counts as not matched"
+}
+
 // checkFailing fails the test for each rule that failed at run time on
 // the attempt and is not in expect.failing, and for each one there that
 // did not fail: a rule that fails counts as not matched, so an
@@ -333,8 +341,8 @@ func checkFailing(x *expectDoc, fails *engine.RuleFailures, r *Result) {
 	failed := fails.Rules()
 	for _, id := range failed {
 		if !slices.Contains(x.Failing, id) {
-			_, first := fails.Of(id)
-			r.Failures = append(r.Failures, fmt.Sprintf("rule %q failed at run time: %s (a failing rule counts as not matched; guard the expression, or list the rule in expect.failing)", id, first))
+			f := fails.Of(id)
+			r.Failures = append(r.Failures, fmt.Sprintf("rule %q failed at run time: %s (%s; guard the expression, or list the rule in expect.failing)", id, f.First, consequence(f)))
 		}
 	}
 	for _, id := range x.Failing {

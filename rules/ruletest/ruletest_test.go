@@ -251,6 +251,7 @@ func TestRulesFailingAtRunTimeFailTheTest(t *testing.T) {
 		{"fails: expected to fail, did not", "failing: want attribute-n to fail at run time, it did not"},
 		{"passes: no failure", ""},
 		{"fails: no such rule", `expect.failing: no rule "attribute_n" in the ruleset`},
+		{"fails: the reason failed", `rule "kiosk-reason" failed at run time: reason: conversion error at line 1, column 20 (a failing reason gives the rule's description; guard the expression, or list the rule in expect.failing)`},
 	}
 	if len(res) != len(want) {
 		t.Fatalf("%d results, want %d:\n%s", len(res), len(want), out.String())
