@@ -264,19 +264,7 @@ func yamlTypeMessage(msg string, data []byte, line int) string {
 	if m == nil {
 		return msg
 	}
-	want := "a value of another type"
-	switch t := m[3]; {
-	case t == "int" || t == "*int":
-		want = "a whole number"
-	case t == "bool":
-		want = "true or false"
-	case t == "string":
-		want = "a string"
-	case strings.HasPrefix(t, "[]"):
-		want = "a list"
-	case strings.HasPrefix(t, "rules.") || strings.HasPrefix(t, "*rules.") || strings.HasPrefix(t, "map"):
-		want = "a mapping of keys"
-	}
+	want := WantedYAML(m[3])
 	out := fmt.Sprintf("want %s, got `%s`", want, m[2])
 	if quoted(m[1], m[2], m[3]) {
 		out = fmt.Sprintf("want %s, got the quoted string %q: write it without the quotes", want, m[2])
@@ -285,6 +273,28 @@ func yamlTypeMessage(msg string, data []byte, line int) string {
 		out = key + ": " + out
 	}
 	return out
+}
+
+// WantedYAML says, in a YAML file's words, what a value decoded into the
+// Go type t (as the YAML decoder names it: int, *int, []string,
+// time.Duration, rules.ruleDoc, map[string]any) must be: "a whole number",
+// "a list", "a mapping of keys".
+func WantedYAML(t string) string {
+	switch t = strings.TrimPrefix(t, "*"); {
+	case t == "int":
+		return "a whole number"
+	case t == "bool":
+		return "true or false"
+	case t == "string":
+		return "a string"
+	case strings.HasPrefix(t, "time."):
+		return "a time or duration"
+	case strings.HasPrefix(t, "[]"):
+		return "a list"
+	case strings.Contains(t, ".") || strings.HasPrefix(t, "map"):
+		return "a mapping of keys"
+	}
+	return "a value of another type"
 }
 
 // quoted reports whether a string value (tag str) would have been of the

@@ -53,6 +53,25 @@ func render(t *testing.T, browser, page string) (dom string, console []string) {
 	return stdout.String(), console
 }
 
+// renderPage renders a report's page in the browser and returns its DOM,
+// after checking that nothing was logged to the console and that its
+// three charts rendered.
+func renderPage(t *testing.T, browser string, page []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "report.html")
+	if err := os.WriteFile(path, page, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dom, console := render(t, browser, path)
+	if len(console) > 0 {
+		t.Errorf("console messages:\n%s", strings.Join(console, "\n"))
+	}
+	if !strings.Contains(dom, `data-charts-rendered="3"`) {
+		t.Errorf("the page's charts did not all render (want data-charts-rendered=\"3\"): %.300s", dom)
+	}
+	return dom
+}
+
 var (
 	cellCount = regexp.MustCompile(`<text class="count[^"]*"[^>]*>(\d+)</text>`)
 	sampleRow = regexp.MustCompile(`(?s)<table id="samples">.*?</table>`)
@@ -74,17 +93,7 @@ func TestHTMLReportRendersInChromium(t *testing.T) {
 			t.Errorf("the page refers to something outside itself (%q: %.60q)", ref, page.String()[i:])
 		}
 	}
-	path := filepath.Join(t.TempDir(), "report.html")
-	if err := os.WriteFile(path, page.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	dom, console := render(t, browser, path)
-	if len(console) > 0 {
-		t.Errorf("console messages:\n%s", strings.Join(console, "\n"))
-	}
-	if !strings.Contains(dom, `data-charts-rendered="3"`) {
-		t.Errorf("the page's charts did not all render (want data-charts-rendered=\"3\"): %.300s", dom)
-	}
+	dom := renderPage(t, browser, page.Bytes())
 	var cells []string
 	for _, m := range cellCount.FindAllStringSubmatch(dom, -1) {
 		cells = append(cells, m[1])
@@ -156,17 +165,7 @@ func TestHTMLReportFitsLongRuleIDs(t *testing.T) {
 			if err := rep.WriteHTML(&page); err != nil {
 				t.Fatal(err)
 			}
-			path := filepath.Join(t.TempDir(), "report.html")
-			if err := os.WriteFile(path, page.Bytes(), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			dom, console := render(t, browser, path)
-			if len(console) > 0 {
-				t.Errorf("console messages:\n%s", strings.Join(console, "\n"))
-			}
-			if !strings.Contains(dom, `data-charts-rendered="3"`) {
-				t.Errorf("the page's charts did not all render: %.300s", dom)
-			}
+			dom := renderPage(t, browser, page.Bytes())
 			if !strings.Contains(dom, `data-charts-clipped="0"`) {
 				m := regexp.MustCompile(`data-charts-clipped="[^"]*"`).FindString(dom)
 				t.Errorf("texts of the charts are cut off at their edge (%s)", m)

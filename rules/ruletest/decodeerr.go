@@ -81,19 +81,6 @@ func yamlMessage(err error) string {
 	msg = unknownField.ReplaceAllString(msg, `unknown key "$1"`)
 	return wrongType.ReplaceAllStringFunc(msg, func(m string) string {
 		sub := wrongType.FindStringSubmatch(m)
-		want := "a value of another type"
-		switch t := strings.TrimPrefix(sub[2], "*"); {
-		case t == "int":
-			want = "a whole number"
-		case t == "bool":
-			want = "true or false"
-		case t == "string":
-			want = "a string"
-		case strings.HasPrefix(t, "time."):
-			want = "a time or duration"
-		case strings.HasPrefix(t, "[]"):
-			want = "a list"
-		}
-		return "want " + want + ", got `" + sub[1] + "`"
+		return "want " + rules.WantedYAML(sub[2]) + ", got `" + sub[1] + "`"
 	})
 }
