@@ -161,8 +161,12 @@ func TestMeasureNamesRulesFailingOnAnEmptyAttempt(t *testing.T) {
 			t.Errorf("%s: failed %q, want %q", tc.rule, got, tc.failed)
 		}
 	}
+	if got := s.FailingOnEmpty(); len(got) != 2 || got[0].RuleID != "unguarded" || got[1].RuleID != "first-list" ||
+		got[0].Failed.Error() != "when: conversion error at line 1, column 1" {
+		t.Errorf("FailingOnEmpty: %v", got)
+	}
 	var out strings.Builder
-	WriteFailing(&out, costs)
+	WriteFailing(&out, "", costs, nil)
 	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
 	if len(lines) != 2 || !strings.HasPrefix(out.String(), `warning: rule "`) ||
 		!strings.Contains(out.String(), `warning: rule "unguarded" fails at run time on an empty attempt (when: conversion error at line 1, column 1)`) {

@@ -49,7 +49,7 @@ func (c *rulesCheckCmd) Run(ctx context.Context) error {
 	for _, c := range costs[:min(5, len(costs))] {
 		fmt.Printf("  %-32s %8v  %5d steps\n", c.RuleID, c.Measured, c.Steps)
 	}
-	rules.WriteFailing(os.Stdout, costs)
+	rules.WriteFailing(os.Stdout, "", costs, nil)
 	if c.RulesTenants != "" {
 		if err := checkTenants(c.RulesTenants, set, os.Stdout, os.Stderr); err != nil {
 			return err

@@ -60,6 +60,11 @@ func checkTenants(dir string, shared *rules.Set, out, errs io.Writer) error {
 		set := rules.Compose(shared, o)
 		th := set.Thresholds()
 		fmt.Fprintf(out, "OK: tenant %s: %d rules in %d file(s), version %s, step_up at %d, deny at %d\n", tenant, len(set.Rules()), len(srcs), set.Version(), th.StepUp, th.Deny)
+		own := map[string]bool{} // the shared rules' are warned of above
+		for _, r := range o.Rules() {
+			own[r.ID] = true
+		}
+		rules.WriteFailing(out, "tenant "+tenant+": ", set.FailingOnEmpty(), own)
 	}
 	if bad > 0 {
 		return fmt.Errorf("rules check: %d tenant overlay(s) rejected", bad)

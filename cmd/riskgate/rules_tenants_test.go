@@ -138,3 +138,35 @@ func TestRulesCheckTenantsLocked(t *testing.T) {
 		})
 	}
 }
+
+// TestRulesCheckTenantsWarnsOfFailingRules: an overlay's rule that fails
+// at run time on an empty attempt is warned of under its tenant, as the
+// shared rules' are by rules check (it passed without a word); the
+// shared rules' failures are not repeated for each tenant.
+func TestRulesCheckTenantsWarnsOfFailingRules(t *testing.T) {
+	dir := t.TempDir()
+	acme := filepath.Join(dir, "acme")
+	if err := os.MkdirAll(acme, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	overlay := "rules:\n  - id: acme-app\n    description: App.\n    when: int(attempt.attributes[\"app\"]) > 2\n    action: deny\n" +
+		"  - id: acme-night\n    description: Night.\n    when: attempt.hour < 6\n    action: step_up\n"
+	if err := os.WriteFile(filepath.Join(acme, "acme.yaml"), []byte(overlay), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	shared := "rules:\n  - id: shared-list\n    description: First list.\n    when: ip.lists[0] == \"x\"\n    score: 50\n"
+	set, err := rules.Compile(rules.Source{Name: "rules.yaml", Data: []byte(shared)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errs bytes.Buffer
+	if err := checkTenants(dir, set, &out, &errs); err != nil {
+		t.Fatal(err)
+	}
+	if want := `warning: tenant acme: rule "acme-app" fails at run time on an empty attempt (when: conversion error at line 1, column 1)`; !strings.Contains(out.String(), want) {
+		t.Errorf("stdout lacks %q:\n%s", want, out.String())
+	}
+	if n := strings.Count(out.String(), "warning: "); n != 1 {
+		t.Errorf("%d warnings, want acme-app's alone:\n%s", n, out.String())
+	}
+}
