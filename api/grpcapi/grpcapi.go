@@ -151,7 +151,16 @@ func (s *Rules) Test(ctx context.Context, req *pb.TestRulesRequest) (*pb.TestRul
 	if err != nil {
 		return nil, toStatus(s.Log, err)
 	}
-	return &pb.TestRulesResponse{Decision: decisionToPB(&r.Candidate), Current: decisionToPB(&r.Current)}, nil
+	return &pb.TestRulesResponse{Decision: decisionToPB(&r.Candidate), Current: decisionToPB(&r.Current),
+		DecisionFailures: ruleFailuresToPB(r.CandidateFailures), CurrentFailures: ruleFailuresToPB(r.CurrentFailures)}, nil
+}
+
+func ruleFailuresToPB(errs []engine.RuleError) []*pb.RuleFailure {
+	var out []*pb.RuleFailure
+	for _, e := range errs {
+		out = append(out, &pb.RuleFailure{Rule: e.RuleID, Message: e.Err.Error()})
+	}
+	return out
 }
 
 // Backtest implements RulesService.Backtest: the report is the JSON

@@ -251,8 +251,24 @@ func (a *API) validateRules(w http.ResponseWriter, r *http.Request) {
 }
 
 type testJSON struct {
-	Decision *engine.Decision `json:"decision"`
-	Current  *engine.Decision `json:"current"`
+	Decision         *engine.Decision  `json:"decision"`
+	Current          *engine.Decision  `json:"current"`
+	DecisionFailures []ruleFailureJSON `json:"decision_failures,omitempty"`
+	CurrentFailures  []ruleFailureJSON `json:"current_failures,omitempty"`
+}
+
+// ruleFailureJSON is a rule that failed at run time on the tested attempt.
+type ruleFailureJSON struct {
+	Rule    string `json:"rule"`
+	Message string `json:"message"`
+}
+
+func ruleFailuresJSON(errs []engine.RuleError) []ruleFailureJSON {
+	var out []ruleFailureJSON
+	for _, e := range errs {
+		out = append(out, ruleFailureJSON{Rule: e.RuleID, Message: e.Err.Error()})
+	}
+	return out
 }
 
 func (a *API) testRules(w http.ResponseWriter, r *http.Request) {
@@ -275,5 +291,6 @@ func (a *API) testRules(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
-	WriteJSON(w, http.StatusOK, testJSON{Decision: &res.Candidate, Current: &res.Current})
+	WriteJSON(w, http.StatusOK, testJSON{Decision: &res.Candidate, Current: &res.Current,
+		DecisionFailures: ruleFailuresJSON(res.CandidateFailures), CurrentFailures: ruleFailuresJSON(res.CurrentFailures)})
 }

@@ -207,6 +207,7 @@ func conformanceCases() []confCase {
 		// POST /v1/rules:test
 		{op: "testRules", name: "the ruleset in force", method: "POST", path: "/v1/rules:test", token: adminToken, body: `{"attempt":` + attempt + `}`, want: 200},
 		{op: "testRules", name: "a candidate", method: "POST", path: "/v1/rules:test", token: adminToken, body: `{"attempt":{"ip":"81.2.69.160","attributes":{"app":"legacy"}},` + rules[1:], want: 200},
+		{op: "testRules", name: "a candidate whose rule fails at run time", method: "POST", path: "/v1/rules:test", token: adminToken, body: `{"attempt":{"ip":"81.2.69.160"},` + filesBody("f.yaml", "rules:\n  - id: unguarded\n    description: N.\n    when: int(attempt.attributes[\"n\"]) > 3\n    score: 1\n")[1:], want: 200},
 		{op: "testRules", name: "no attempt", method: "POST", path: "/v1/rules:test", token: adminToken, body: rules, want: 400, field: "attempt", refused: true},
 		{op: "testRules", name: "the attempt's bad address", method: "POST", path: "/v1/rules:test", token: adminToken, body: `{"attempt":{"ip":"nope"}}`, want: 400, field: "attempt.ip"},
 		{op: "testRules", name: "a candidate that does not compile", method: "POST", path: "/v1/rules:test", token: adminToken, body: `{"attempt":{"ip":"81.2.69.160"},` + broken[1:], want: 400, field: "files"},

@@ -122,10 +122,14 @@ func (s *Service) ValidateRules(files []rules.Source) (Validation, error) {
 }
 
 // TestResult is one attempt decided by a candidate ruleset and by the one
-// in force, on the same live state.
+// in force, on the same live state, with the rules of each that failed at
+// run time on it (a failing when counts as not matched; a failing reason
+// gives the rule's description): a dry run counts them nowhere else.
 type TestResult struct {
-	Candidate engine.Decision
-	Current   engine.Decision
+	Candidate         engine.Decision
+	Current           engine.Decision
+	CandidateFailures []engine.RuleError
+	CurrentFailures   []engine.RuleError
 }
 
 // TestRules decides on an attempt with a candidate ruleset (files; none:
@@ -161,7 +165,17 @@ func (s *Service) TestRules(ctx context.Context, a engine.Attempt, files []rules
 	if r.Current, err = s.engine.DryRun(ctx, a, cur); err != nil {
 		return TestResult{}, engine.WithinField(err, "attempt.")
 	}
+	r.CandidateFailures, r.CurrentFailures = ruleFailures(cand, &r.Candidate), ruleFailures(cur, &r.Current)
 	return r, nil
+}
+
+// ruleFailures runs rs again on the signals d was decided on and returns
+// the rules that failed: the dry run only logs them, and the analyst who
+// tests a rule saw a rule that failed as one that did not match.
+func ruleFailures(rs engine.Ruleset, d *engine.Decision) []engine.RuleError {
+	var v engine.Verdict
+	rs.Evaluate(&d.Signals, &v)
+	return v.Errors
 }
 
 // PromoteRule flips a shadow rule of the shared ruleset to enforce

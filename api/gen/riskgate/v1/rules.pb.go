@@ -697,9 +697,14 @@ type TestRulesResponse struct {
 	// The decision under the candidate ruleset.
 	Decision *Decision `protobuf:"bytes,1,opt,name=decision,proto3" json:"decision,omitempty"`
 	// The decision under the ruleset in force, for comparison.
-	Current       *Decision `protobuf:"bytes,2,opt,name=current,proto3" json:"current,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Current *Decision `protobuf:"bytes,2,opt,name=current,proto3" json:"current,omitempty"`
+	// The rules of the candidate that failed at run time on the attempt (a
+	// failing when counts as not matched; a failing reason gives the rule's
+	// description), and those of the ruleset in force.
+	DecisionFailures []*RuleFailure `protobuf:"bytes,3,rep,name=decision_failures,json=decisionFailures,proto3" json:"decision_failures,omitempty"`
+	CurrentFailures  []*RuleFailure `protobuf:"bytes,4,rep,name=current_failures,json=currentFailures,proto3" json:"current_failures,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *TestRulesResponse) Reset() {
@@ -746,6 +751,75 @@ func (x *TestRulesResponse) GetCurrent() *Decision {
 	return nil
 }
 
+func (x *TestRulesResponse) GetDecisionFailures() []*RuleFailure {
+	if x != nil {
+		return x.DecisionFailures
+	}
+	return nil
+}
+
+func (x *TestRulesResponse) GetCurrentFailures() []*RuleFailure {
+	if x != nil {
+		return x.CurrentFailures
+	}
+	return nil
+}
+
+// RuleFailure is a rule that failed at run time on an attempt.
+type RuleFailure struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Rule  string                 `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	// The failure's part of the rule, class and position, never the
+	// attempt's values: "when: conversion error at line 1, column 1".
+	Message       string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RuleFailure) Reset() {
+	*x = RuleFailure{}
+	mi := &file_riskgate_v1_rules_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RuleFailure) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RuleFailure) ProtoMessage() {}
+
+func (x *RuleFailure) ProtoReflect() protoreflect.Message {
+	mi := &file_riskgate_v1_rules_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RuleFailure.ProtoReflect.Descriptor instead.
+func (*RuleFailure) Descriptor() ([]byte, []int) {
+	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *RuleFailure) GetRule() string {
+	if x != nil {
+		return x.Rule
+	}
+	return ""
+}
+
+func (x *RuleFailure) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 type PromoteRuleRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	RuleId string                 `protobuf:"bytes,1,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
@@ -757,7 +831,7 @@ type PromoteRuleRequest struct {
 
 func (x *PromoteRuleRequest) Reset() {
 	*x = PromoteRuleRequest{}
-	mi := &file_riskgate_v1_rules_proto_msgTypes[11]
+	mi := &file_riskgate_v1_rules_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -769,7 +843,7 @@ func (x *PromoteRuleRequest) String() string {
 func (*PromoteRuleRequest) ProtoMessage() {}
 
 func (x *PromoteRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_riskgate_v1_rules_proto_msgTypes[11]
+	mi := &file_riskgate_v1_rules_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -782,7 +856,7 @@ func (x *PromoteRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PromoteRuleRequest.ProtoReflect.Descriptor instead.
 func (*PromoteRuleRequest) Descriptor() ([]byte, []int) {
-	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{11}
+	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PromoteRuleRequest) GetRuleId() string {
@@ -808,7 +882,7 @@ type GetTenantRulesRequest struct {
 
 func (x *GetTenantRulesRequest) Reset() {
 	*x = GetTenantRulesRequest{}
-	mi := &file_riskgate_v1_rules_proto_msgTypes[12]
+	mi := &file_riskgate_v1_rules_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -820,7 +894,7 @@ func (x *GetTenantRulesRequest) String() string {
 func (*GetTenantRulesRequest) ProtoMessage() {}
 
 func (x *GetTenantRulesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_riskgate_v1_rules_proto_msgTypes[12]
+	mi := &file_riskgate_v1_rules_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -833,7 +907,7 @@ func (x *GetTenantRulesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTenantRulesRequest.ProtoReflect.Descriptor instead.
 func (*GetTenantRulesRequest) Descriptor() ([]byte, []int) {
-	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{12}
+	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetTenantRulesRequest) GetTenant() string {
@@ -855,7 +929,7 @@ type PutTenantRulesRequest struct {
 
 func (x *PutTenantRulesRequest) Reset() {
 	*x = PutTenantRulesRequest{}
-	mi := &file_riskgate_v1_rules_proto_msgTypes[13]
+	mi := &file_riskgate_v1_rules_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -867,7 +941,7 @@ func (x *PutTenantRulesRequest) String() string {
 func (*PutTenantRulesRequest) ProtoMessage() {}
 
 func (x *PutTenantRulesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_riskgate_v1_rules_proto_msgTypes[13]
+	mi := &file_riskgate_v1_rules_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -880,7 +954,7 @@ func (x *PutTenantRulesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutTenantRulesRequest.ProtoReflect.Descriptor instead.
 func (*PutTenantRulesRequest) Descriptor() ([]byte, []int) {
-	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{13}
+	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *PutTenantRulesRequest) GetTenant() string {
@@ -914,7 +988,7 @@ type ValidateTenantRulesRequest struct {
 
 func (x *ValidateTenantRulesRequest) Reset() {
 	*x = ValidateTenantRulesRequest{}
-	mi := &file_riskgate_v1_rules_proto_msgTypes[14]
+	mi := &file_riskgate_v1_rules_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -926,7 +1000,7 @@ func (x *ValidateTenantRulesRequest) String() string {
 func (*ValidateTenantRulesRequest) ProtoMessage() {}
 
 func (x *ValidateTenantRulesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_riskgate_v1_rules_proto_msgTypes[14]
+	mi := &file_riskgate_v1_rules_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -939,7 +1013,7 @@ func (x *ValidateTenantRulesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateTenantRulesRequest.ProtoReflect.Descriptor instead.
 func (*ValidateTenantRulesRequest) Descriptor() ([]byte, []int) {
-	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{14}
+	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ValidateTenantRulesRequest) GetTenant() string {
@@ -968,7 +1042,7 @@ type PromoteTenantRuleRequest struct {
 
 func (x *PromoteTenantRuleRequest) Reset() {
 	*x = PromoteTenantRuleRequest{}
-	mi := &file_riskgate_v1_rules_proto_msgTypes[15]
+	mi := &file_riskgate_v1_rules_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -980,7 +1054,7 @@ func (x *PromoteTenantRuleRequest) String() string {
 func (*PromoteTenantRuleRequest) ProtoMessage() {}
 
 func (x *PromoteTenantRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_riskgate_v1_rules_proto_msgTypes[15]
+	mi := &file_riskgate_v1_rules_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -993,7 +1067,7 @@ func (x *PromoteTenantRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PromoteTenantRuleRequest.ProtoReflect.Descriptor instead.
 func (*PromoteTenantRuleRequest) Descriptor() ([]byte, []int) {
-	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{15}
+	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *PromoteTenantRuleRequest) GetTenant() string {
@@ -1041,7 +1115,7 @@ type TenantRules struct {
 
 func (x *TenantRules) Reset() {
 	*x = TenantRules{}
-	mi := &file_riskgate_v1_rules_proto_msgTypes[16]
+	mi := &file_riskgate_v1_rules_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1053,7 +1127,7 @@ func (x *TenantRules) String() string {
 func (*TenantRules) ProtoMessage() {}
 
 func (x *TenantRules) ProtoReflect() protoreflect.Message {
-	mi := &file_riskgate_v1_rules_proto_msgTypes[16]
+	mi := &file_riskgate_v1_rules_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1066,7 +1140,7 @@ func (x *TenantRules) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TenantRules.ProtoReflect.Descriptor instead.
 func (*TenantRules) Descriptor() ([]byte, []int) {
-	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{16}
+	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *TenantRules) GetTenant() string {
@@ -1133,7 +1207,7 @@ type TenantReloadError struct {
 
 func (x *TenantReloadError) Reset() {
 	*x = TenantReloadError{}
-	mi := &file_riskgate_v1_rules_proto_msgTypes[17]
+	mi := &file_riskgate_v1_rules_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1145,7 +1219,7 @@ func (x *TenantReloadError) String() string {
 func (*TenantReloadError) ProtoMessage() {}
 
 func (x *TenantReloadError) ProtoReflect() protoreflect.Message {
-	mi := &file_riskgate_v1_rules_proto_msgTypes[17]
+	mi := &file_riskgate_v1_rules_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1158,7 +1232,7 @@ func (x *TenantReloadError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TenantReloadError.ProtoReflect.Descriptor instead.
 func (*TenantReloadError) Descriptor() ([]byte, []int) {
-	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{17}
+	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *TenantReloadError) GetSince() *timestamppb.Timestamp {
@@ -1197,7 +1271,7 @@ type TenantOverlay struct {
 
 func (x *TenantOverlay) Reset() {
 	*x = TenantOverlay{}
-	mi := &file_riskgate_v1_rules_proto_msgTypes[18]
+	mi := &file_riskgate_v1_rules_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1209,7 +1283,7 @@ func (x *TenantOverlay) String() string {
 func (*TenantOverlay) ProtoMessage() {}
 
 func (x *TenantOverlay) ProtoReflect() protoreflect.Message {
-	mi := &file_riskgate_v1_rules_proto_msgTypes[18]
+	mi := &file_riskgate_v1_rules_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1222,7 +1296,7 @@ func (x *TenantOverlay) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TenantOverlay.ProtoReflect.Descriptor instead.
 func (*TenantOverlay) Descriptor() ([]byte, []int) {
-	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{18}
+	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *TenantOverlay) GetVersion() string {
@@ -1286,7 +1360,7 @@ type BacktestRequest struct {
 
 func (x *BacktestRequest) Reset() {
 	*x = BacktestRequest{}
-	mi := &file_riskgate_v1_rules_proto_msgTypes[19]
+	mi := &file_riskgate_v1_rules_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1298,7 +1372,7 @@ func (x *BacktestRequest) String() string {
 func (*BacktestRequest) ProtoMessage() {}
 
 func (x *BacktestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_riskgate_v1_rules_proto_msgTypes[19]
+	mi := &file_riskgate_v1_rules_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1311,7 +1385,7 @@ func (x *BacktestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BacktestRequest.ProtoReflect.Descriptor instead.
 func (*BacktestRequest) Descriptor() ([]byte, []int) {
-	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{19}
+	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *BacktestRequest) GetFiles() []*RuleFile {
@@ -1354,7 +1428,7 @@ type BacktestResponse struct {
 
 func (x *BacktestResponse) Reset() {
 	*x = BacktestResponse{}
-	mi := &file_riskgate_v1_rules_proto_msgTypes[20]
+	mi := &file_riskgate_v1_rules_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1366,7 +1440,7 @@ func (x *BacktestResponse) String() string {
 func (*BacktestResponse) ProtoMessage() {}
 
 func (x *BacktestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_riskgate_v1_rules_proto_msgTypes[20]
+	mi := &file_riskgate_v1_rules_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1379,7 +1453,7 @@ func (x *BacktestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BacktestResponse.ProtoReflect.Descriptor instead.
 func (*BacktestResponse) Descriptor() ([]byte, []int) {
-	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{20}
+	return file_riskgate_v1_rules_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *BacktestResponse) GetReportJson() []byte {
@@ -1445,10 +1519,15 @@ const file_riskgate_v1_rules_proto_rawDesc = "" +
 	"if_version\x18\x02 \x01(\tR\tifVersion\"o\n" +
 	"\x10TestRulesRequest\x12.\n" +
 	"\aattempt\x18\x01 \x01(\v2\x14.riskgate.v1.AttemptR\aattempt\x12+\n" +
-	"\x05files\x18\x02 \x03(\v2\x15.riskgate.v1.RuleFileR\x05files\"w\n" +
+	"\x05files\x18\x02 \x03(\v2\x15.riskgate.v1.RuleFileR\x05files\"\x83\x02\n" +
 	"\x11TestRulesResponse\x121\n" +
 	"\bdecision\x18\x01 \x01(\v2\x15.riskgate.v1.DecisionR\bdecision\x12/\n" +
-	"\acurrent\x18\x02 \x01(\v2\x15.riskgate.v1.DecisionR\acurrent\"L\n" +
+	"\acurrent\x18\x02 \x01(\v2\x15.riskgate.v1.DecisionR\acurrent\x12E\n" +
+	"\x11decision_failures\x18\x03 \x03(\v2\x18.riskgate.v1.RuleFailureR\x10decisionFailures\x12C\n" +
+	"\x10current_failures\x18\x04 \x03(\v2\x18.riskgate.v1.RuleFailureR\x0fcurrentFailures\";\n" +
+	"\vRuleFailure\x12\x12\n" +
+	"\x04rule\x18\x01 \x01(\tR\x04rule\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"L\n" +
 	"\x12PromoteRuleRequest\x12\x17\n" +
 	"\arule_id\x18\x01 \x01(\tR\x06ruleId\x12\x1d\n" +
 	"\n" +
@@ -1522,7 +1601,7 @@ func file_riskgate_v1_rules_proto_rawDescGZIP() []byte {
 	return file_riskgate_v1_rules_proto_rawDescData
 }
 
-var file_riskgate_v1_rules_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_riskgate_v1_rules_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_riskgate_v1_rules_proto_goTypes = []any{
 	(*RuleFile)(nil),                   // 0: riskgate.v1.RuleFile
 	(*GetRulesRequest)(nil),            // 1: riskgate.v1.GetRulesRequest
@@ -1535,72 +1614,75 @@ var file_riskgate_v1_rules_proto_goTypes = []any{
 	(*PutRulesRequest)(nil),            // 8: riskgate.v1.PutRulesRequest
 	(*TestRulesRequest)(nil),           // 9: riskgate.v1.TestRulesRequest
 	(*TestRulesResponse)(nil),          // 10: riskgate.v1.TestRulesResponse
-	(*PromoteRuleRequest)(nil),         // 11: riskgate.v1.PromoteRuleRequest
-	(*GetTenantRulesRequest)(nil),      // 12: riskgate.v1.GetTenantRulesRequest
-	(*PutTenantRulesRequest)(nil),      // 13: riskgate.v1.PutTenantRulesRequest
-	(*ValidateTenantRulesRequest)(nil), // 14: riskgate.v1.ValidateTenantRulesRequest
-	(*PromoteTenantRuleRequest)(nil),   // 15: riskgate.v1.PromoteTenantRuleRequest
-	(*TenantRules)(nil),                // 16: riskgate.v1.TenantRules
-	(*TenantReloadError)(nil),          // 17: riskgate.v1.TenantReloadError
-	(*TenantOverlay)(nil),              // 18: riskgate.v1.TenantOverlay
-	(*BacktestRequest)(nil),            // 19: riskgate.v1.BacktestRequest
-	(*BacktestResponse)(nil),           // 20: riskgate.v1.BacktestResponse
-	(*timestamppb.Timestamp)(nil),      // 21: google.protobuf.Timestamp
-	(Action)(0),                        // 22: riskgate.v1.Action
-	(*Attempt)(nil),                    // 23: riskgate.v1.Attempt
-	(*Decision)(nil),                   // 24: riskgate.v1.Decision
+	(*RuleFailure)(nil),                // 11: riskgate.v1.RuleFailure
+	(*PromoteRuleRequest)(nil),         // 12: riskgate.v1.PromoteRuleRequest
+	(*GetTenantRulesRequest)(nil),      // 13: riskgate.v1.GetTenantRulesRequest
+	(*PutTenantRulesRequest)(nil),      // 14: riskgate.v1.PutTenantRulesRequest
+	(*ValidateTenantRulesRequest)(nil), // 15: riskgate.v1.ValidateTenantRulesRequest
+	(*PromoteTenantRuleRequest)(nil),   // 16: riskgate.v1.PromoteTenantRuleRequest
+	(*TenantRules)(nil),                // 17: riskgate.v1.TenantRules
+	(*TenantReloadError)(nil),          // 18: riskgate.v1.TenantReloadError
+	(*TenantOverlay)(nil),              // 19: riskgate.v1.TenantOverlay
+	(*BacktestRequest)(nil),            // 20: riskgate.v1.BacktestRequest
+	(*BacktestResponse)(nil),           // 21: riskgate.v1.BacktestResponse
+	(*timestamppb.Timestamp)(nil),      // 22: google.protobuf.Timestamp
+	(Action)(0),                        // 23: riskgate.v1.Action
+	(*Attempt)(nil),                    // 24: riskgate.v1.Attempt
+	(*Decision)(nil),                   // 25: riskgate.v1.Decision
 }
 var file_riskgate_v1_rules_proto_depIdxs = []int32{
-	21, // 0: riskgate.v1.Ruleset.loaded_at:type_name -> google.protobuf.Timestamp
+	22, // 0: riskgate.v1.Ruleset.loaded_at:type_name -> google.protobuf.Timestamp
 	0,  // 1: riskgate.v1.Ruleset.files:type_name -> riskgate.v1.RuleFile
 	3,  // 2: riskgate.v1.Ruleset.rules:type_name -> riskgate.v1.Rule
 	4,  // 3: riskgate.v1.Ruleset.thresholds:type_name -> riskgate.v1.Thresholds
-	22, // 4: riskgate.v1.Rule.action:type_name -> riskgate.v1.Action
+	23, // 4: riskgate.v1.Rule.action:type_name -> riskgate.v1.Action
 	0,  // 5: riskgate.v1.ValidateRulesRequest.files:type_name -> riskgate.v1.RuleFile
 	7,  // 6: riskgate.v1.ValidateRulesResponse.errors:type_name -> riskgate.v1.RuleError
 	0,  // 7: riskgate.v1.PutRulesRequest.files:type_name -> riskgate.v1.RuleFile
-	23, // 8: riskgate.v1.TestRulesRequest.attempt:type_name -> riskgate.v1.Attempt
+	24, // 8: riskgate.v1.TestRulesRequest.attempt:type_name -> riskgate.v1.Attempt
 	0,  // 9: riskgate.v1.TestRulesRequest.files:type_name -> riskgate.v1.RuleFile
-	24, // 10: riskgate.v1.TestRulesResponse.decision:type_name -> riskgate.v1.Decision
-	24, // 11: riskgate.v1.TestRulesResponse.current:type_name -> riskgate.v1.Decision
-	0,  // 12: riskgate.v1.PutTenantRulesRequest.files:type_name -> riskgate.v1.RuleFile
-	0,  // 13: riskgate.v1.ValidateTenantRulesRequest.files:type_name -> riskgate.v1.RuleFile
-	4,  // 14: riskgate.v1.TenantRules.thresholds:type_name -> riskgate.v1.Thresholds
-	3,  // 15: riskgate.v1.TenantRules.rules:type_name -> riskgate.v1.Rule
-	18, // 16: riskgate.v1.TenantRules.overlay:type_name -> riskgate.v1.TenantOverlay
-	17, // 17: riskgate.v1.TenantRules.reload_error:type_name -> riskgate.v1.TenantReloadError
-	21, // 18: riskgate.v1.TenantReloadError.since:type_name -> google.protobuf.Timestamp
-	7,  // 19: riskgate.v1.TenantReloadError.errors:type_name -> riskgate.v1.RuleError
-	0,  // 20: riskgate.v1.TenantOverlay.files:type_name -> riskgate.v1.RuleFile
-	4,  // 21: riskgate.v1.TenantOverlay.thresholds:type_name -> riskgate.v1.Thresholds
-	7,  // 22: riskgate.v1.TenantOverlay.problems:type_name -> riskgate.v1.RuleError
-	0,  // 23: riskgate.v1.BacktestRequest.files:type_name -> riskgate.v1.RuleFile
-	0,  // 24: riskgate.v1.BacktestRequest.baseline_files:type_name -> riskgate.v1.RuleFile
-	1,  // 25: riskgate.v1.RulesService.Get:input_type -> riskgate.v1.GetRulesRequest
-	5,  // 26: riskgate.v1.RulesService.Validate:input_type -> riskgate.v1.ValidateRulesRequest
-	8,  // 27: riskgate.v1.RulesService.Put:input_type -> riskgate.v1.PutRulesRequest
-	9,  // 28: riskgate.v1.RulesService.Test:input_type -> riskgate.v1.TestRulesRequest
-	11, // 29: riskgate.v1.RulesService.Promote:input_type -> riskgate.v1.PromoteRuleRequest
-	12, // 30: riskgate.v1.RulesService.GetTenant:input_type -> riskgate.v1.GetTenantRulesRequest
-	13, // 31: riskgate.v1.RulesService.PutTenant:input_type -> riskgate.v1.PutTenantRulesRequest
-	14, // 32: riskgate.v1.RulesService.ValidateTenant:input_type -> riskgate.v1.ValidateTenantRulesRequest
-	15, // 33: riskgate.v1.RulesService.PromoteTenant:input_type -> riskgate.v1.PromoteTenantRuleRequest
-	19, // 34: riskgate.v1.RulesService.Backtest:input_type -> riskgate.v1.BacktestRequest
-	2,  // 35: riskgate.v1.RulesService.Get:output_type -> riskgate.v1.Ruleset
-	6,  // 36: riskgate.v1.RulesService.Validate:output_type -> riskgate.v1.ValidateRulesResponse
-	2,  // 37: riskgate.v1.RulesService.Put:output_type -> riskgate.v1.Ruleset
-	10, // 38: riskgate.v1.RulesService.Test:output_type -> riskgate.v1.TestRulesResponse
-	2,  // 39: riskgate.v1.RulesService.Promote:output_type -> riskgate.v1.Ruleset
-	16, // 40: riskgate.v1.RulesService.GetTenant:output_type -> riskgate.v1.TenantRules
-	16, // 41: riskgate.v1.RulesService.PutTenant:output_type -> riskgate.v1.TenantRules
-	6,  // 42: riskgate.v1.RulesService.ValidateTenant:output_type -> riskgate.v1.ValidateRulesResponse
-	16, // 43: riskgate.v1.RulesService.PromoteTenant:output_type -> riskgate.v1.TenantRules
-	20, // 44: riskgate.v1.RulesService.Backtest:output_type -> riskgate.v1.BacktestResponse
-	35, // [35:45] is the sub-list for method output_type
-	25, // [25:35] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	25, // 10: riskgate.v1.TestRulesResponse.decision:type_name -> riskgate.v1.Decision
+	25, // 11: riskgate.v1.TestRulesResponse.current:type_name -> riskgate.v1.Decision
+	11, // 12: riskgate.v1.TestRulesResponse.decision_failures:type_name -> riskgate.v1.RuleFailure
+	11, // 13: riskgate.v1.TestRulesResponse.current_failures:type_name -> riskgate.v1.RuleFailure
+	0,  // 14: riskgate.v1.PutTenantRulesRequest.files:type_name -> riskgate.v1.RuleFile
+	0,  // 15: riskgate.v1.ValidateTenantRulesRequest.files:type_name -> riskgate.v1.RuleFile
+	4,  // 16: riskgate.v1.TenantRules.thresholds:type_name -> riskgate.v1.Thresholds
+	3,  // 17: riskgate.v1.TenantRules.rules:type_name -> riskgate.v1.Rule
+	19, // 18: riskgate.v1.TenantRules.overlay:type_name -> riskgate.v1.TenantOverlay
+	18, // 19: riskgate.v1.TenantRules.reload_error:type_name -> riskgate.v1.TenantReloadError
+	22, // 20: riskgate.v1.TenantReloadError.since:type_name -> google.protobuf.Timestamp
+	7,  // 21: riskgate.v1.TenantReloadError.errors:type_name -> riskgate.v1.RuleError
+	0,  // 22: riskgate.v1.TenantOverlay.files:type_name -> riskgate.v1.RuleFile
+	4,  // 23: riskgate.v1.TenantOverlay.thresholds:type_name -> riskgate.v1.Thresholds
+	7,  // 24: riskgate.v1.TenantOverlay.problems:type_name -> riskgate.v1.RuleError
+	0,  // 25: riskgate.v1.BacktestRequest.files:type_name -> riskgate.v1.RuleFile
+	0,  // 26: riskgate.v1.BacktestRequest.baseline_files:type_name -> riskgate.v1.RuleFile
+	1,  // 27: riskgate.v1.RulesService.Get:input_type -> riskgate.v1.GetRulesRequest
+	5,  // 28: riskgate.v1.RulesService.Validate:input_type -> riskgate.v1.ValidateRulesRequest
+	8,  // 29: riskgate.v1.RulesService.Put:input_type -> riskgate.v1.PutRulesRequest
+	9,  // 30: riskgate.v1.RulesService.Test:input_type -> riskgate.v1.TestRulesRequest
+	12, // 31: riskgate.v1.RulesService.Promote:input_type -> riskgate.v1.PromoteRuleRequest
+	13, // 32: riskgate.v1.RulesService.GetTenant:input_type -> riskgate.v1.GetTenantRulesRequest
+	14, // 33: riskgate.v1.RulesService.PutTenant:input_type -> riskgate.v1.PutTenantRulesRequest
+	15, // 34: riskgate.v1.RulesService.ValidateTenant:input_type -> riskgate.v1.ValidateTenantRulesRequest
+	16, // 35: riskgate.v1.RulesService.PromoteTenant:input_type -> riskgate.v1.PromoteTenantRuleRequest
+	20, // 36: riskgate.v1.RulesService.Backtest:input_type -> riskgate.v1.BacktestRequest
+	2,  // 37: riskgate.v1.RulesService.Get:output_type -> riskgate.v1.Ruleset
+	6,  // 38: riskgate.v1.RulesService.Validate:output_type -> riskgate.v1.ValidateRulesResponse
+	2,  // 39: riskgate.v1.RulesService.Put:output_type -> riskgate.v1.Ruleset
+	10, // 40: riskgate.v1.RulesService.Test:output_type -> riskgate.v1.TestRulesResponse
+	2,  // 41: riskgate.v1.RulesService.Promote:output_type -> riskgate.v1.Ruleset
+	17, // 42: riskgate.v1.RulesService.GetTenant:output_type -> riskgate.v1.TenantRules
+	17, // 43: riskgate.v1.RulesService.PutTenant:output_type -> riskgate.v1.TenantRules
+	6,  // 44: riskgate.v1.RulesService.ValidateTenant:output_type -> riskgate.v1.ValidateRulesResponse
+	17, // 45: riskgate.v1.RulesService.PromoteTenant:output_type -> riskgate.v1.TenantRules
+	21, // 46: riskgate.v1.RulesService.Backtest:output_type -> riskgate.v1.BacktestResponse
+	37, // [37:47] is the sub-list for method output_type
+	27, // [27:37] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_riskgate_v1_rules_proto_init() }
@@ -1615,7 +1697,7 @@ func file_riskgate_v1_rules_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_riskgate_v1_rules_proto_rawDesc), len(file_riskgate_v1_rules_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
