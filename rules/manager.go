@@ -70,6 +70,10 @@ type Snapshot struct {
 	// rejected: each keeps its overlay in Tenants (its last good one), if
 	// it has one. Nil or empty when every overlay loaded.
 	TenantFailures map[string]*TenantFailure
+	// RemovedTests, in the snapshot a Put or Promote answers with (never
+	// in the one in force), are the rule tests (*_test.yaml, by file
+	// name) it removed because they named a rule file it removed.
+	RemovedTests []string
 }
 
 // Options configure a Manager.

@@ -66,6 +66,15 @@ func (m *Manager) put(files []Source) (*Snapshot, error) {
 			m.log.Warn("rules put: removed a rule test that named a removed rule file", "test", t)
 		}
 		origin = OriginFile
+		m.install(TriggerAPI, set, srcs, origin)
+		// The caller is told, not only the log: a put without a name
+		// (rules.yaml) in place of default.yaml took default_test.yaml
+		// with it without a word in the answer.
+		snap := *m.Snapshot()
+		for _, t := range removed {
+			snap.RemovedTests = append(snap.RemovedTests, filepath.Base(t))
+		}
+		return &snap, nil
 	}
 	m.install(TriggerAPI, set, srcs, origin)
 	return m.Snapshot(), nil

@@ -185,6 +185,7 @@ func rulesetToPB(s *rules.Snapshot) *pb.Ruleset {
 	out := &pb.Ruleset{
 		Version: s.Set.Version(), Origin: s.Origin, LoadedAt: timestamppb.New(s.LoadedAt),
 		Thresholds: &pb.Thresholds{StepUp: int32(th.StepUp), Deny: int32(th.Deny)}, PersistPath: s.PersistPath,
+		RemovedTests: s.RemovedTests,
 	}
 	for _, src := range s.Sources {
 		out.Files = append(out.Files, &pb.RuleFile{Name: src.Name, Content: string(src.Data)})

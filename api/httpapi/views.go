@@ -97,13 +97,15 @@ func sources(fs []fileJSON) []rules.Source {
 
 // rulesetJSON mirrors the Ruleset message of rules.proto.
 type rulesetJSON struct {
-	Version     string         `json:"version"`
-	Origin      string         `json:"origin"`
-	LoadedAt    time.Time      `json:"loaded_at"`
-	PersistPath string         `json:"persist_path,omitempty"`
-	Thresholds  thresholdsJSON `json:"thresholds"`
-	Files       []fileJSON     `json:"files"`
-	Rules       []ruleJSON     `json:"rules"`
+	Version     string    `json:"version"`
+	Origin      string    `json:"origin"`
+	LoadedAt    time.Time `json:"loaded_at"`
+	PersistPath string    `json:"persist_path,omitempty"`
+	// RemovedTests are the rule tests a put removed (PUT's answer only).
+	RemovedTests []string       `json:"removed_tests,omitempty"`
+	Thresholds   thresholdsJSON `json:"thresholds"`
+	Files        []fileJSON     `json:"files"`
+	Rules        []ruleJSON     `json:"rules"`
 }
 
 type thresholdsJSON struct {
@@ -128,7 +130,7 @@ type ruleJSON struct {
 func newRulesetJSON(s *rules.Snapshot) *rulesetJSON {
 	th := s.Set.Thresholds()
 	out := &rulesetJSON{
-		Version: s.Set.Version(), Origin: s.Origin, LoadedAt: s.LoadedAt.UTC(), PersistPath: s.PersistPath,
+		Version: s.Set.Version(), Origin: s.Origin, LoadedAt: s.LoadedAt.UTC(), PersistPath: s.PersistPath, RemovedTests: s.RemovedTests,
 		Thresholds: thresholdsJSON{StepUp: th.StepUp, Deny: th.Deny}, Files: []fileJSON{}, Rules: []ruleJSON{},
 	}
 	for _, src := range s.Sources {

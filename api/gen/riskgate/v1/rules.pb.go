@@ -129,7 +129,10 @@ type Ruleset struct {
 	Thresholds *Thresholds            `protobuf:"bytes,6,opt,name=thresholds,proto3" json:"thresholds,omitempty"`
 	// The file or folder a Put writes to; empty when a Put is held in memory
 	// only (no --rules, or several paths).
-	PersistPath   string `protobuf:"bytes,7,opt,name=persist_path,json=persistPath,proto3" json:"persist_path,omitempty"`
+	PersistPath string `protobuf:"bytes,7,opt,name=persist_path,json=persistPath,proto3" json:"persist_path,omitempty"`
+	// In a Put's or Promote's answer: the rule tests (*_test.yaml, by file
+	// name) it removed because they named a rule file it removed.
+	RemovedTests  []string `protobuf:"bytes,8,rep,name=removed_tests,json=removedTests,proto3" json:"removed_tests,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -211,6 +214,13 @@ func (x *Ruleset) GetPersistPath() string {
 		return x.PersistPath
 	}
 	return ""
+}
+
+func (x *Ruleset) GetRemovedTests() []string {
+	if x != nil {
+		return x.RemovedTests
+	}
+	return nil
 }
 
 // Rule is one compiled rule, as the files define it.
@@ -1471,7 +1481,7 @@ const file_riskgate_v1_rules_proto_rawDesc = "" +
 	"\bRuleFile\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\acontent\x18\x02 \x01(\tR\acontent\"\x11\n" +
-	"\x0fGetRulesRequest\"\xa6\x02\n" +
+	"\x0fGetRulesRequest\"\xcb\x02\n" +
 	"\aRuleset\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x16\n" +
 	"\x06origin\x18\x02 \x01(\tR\x06origin\x127\n" +
@@ -1481,7 +1491,8 @@ const file_riskgate_v1_rules_proto_rawDesc = "" +
 	"\n" +
 	"thresholds\x18\x06 \x01(\v2\x17.riskgate.v1.ThresholdsR\n" +
 	"thresholds\x12!\n" +
-	"\fpersist_path\x18\a \x01(\tR\vpersistPath\"\x8d\x02\n" +
+	"\fpersist_path\x18\a \x01(\tR\vpersistPath\x12#\n" +
+	"\rremoved_tests\x18\b \x03(\tR\fremovedTests\"\x8d\x02\n" +
 	"\x04Rule\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x12\n" +

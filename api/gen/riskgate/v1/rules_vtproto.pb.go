@@ -127,6 +127,15 @@ func (m *Ruleset) MarshalToSizedBufferVT(dAtA []byte) (int, error) {
 		i -= len(m.unknownFields)
 		copy(dAtA[i:], m.unknownFields)
 	}
+	if len(m.RemovedTests) > 0 {
+		for iNdEx := len(m.RemovedTests) - 1; iNdEx >= 0; iNdEx-- {
+			i -= len(m.RemovedTests[iNdEx])
+			copy(dAtA[i:], m.RemovedTests[iNdEx])
+			i = protohelpers.EncodeVarint(dAtA, i, uint64(len(m.RemovedTests[iNdEx])))
+			i--
+			dAtA[i] = 0x42
+		}
+	}
 	if len(m.PersistPath) > 0 {
 		i -= len(m.PersistPath)
 		copy(dAtA[i:], m.PersistPath)
@@ -1421,6 +1430,12 @@ func (m *Ruleset) SizeVT() (n int) {
 	l = len(m.PersistPath)
 	if l > 0 {
 		n += 1 + l + protohelpers.SizeOfVarint(uint64(l))
+	}
+	if len(m.RemovedTests) > 0 {
+		for _, s := range m.RemovedTests {
+			l = len(s)
+			n += 1 + l + protohelpers.SizeOfVarint(uint64(l))
+		}
 	}
 	n += len(m.unknownFields)
 	return n
