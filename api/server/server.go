@@ -420,21 +420,21 @@ func (s *Server) Listen() error {
 		if s.httpLn, err = net.Listen("tcp", s.cfg.HTTPAddr); err != nil {
 			return fmt.Errorf("server: http: %w", err)
 		}
-		s.httpLn = limitConns(s.httpLn, "http", s.cfg.MaxConnections, 0, s.log)
+		s.httpLn = limitConns(s.httpLn, "http", s.cfg.MaxConnections, s.log)
 	}
 	if s.grpcSrv != nil {
 		if s.grpcLn, err = net.Listen("tcp", s.cfg.GRPCAddr); err != nil {
 			s.closeListeners()
 			return fmt.Errorf("server: grpc: %w", err)
 		}
-		s.grpcLn = limitConns(s.grpcLn, "grpc", s.cfg.MaxConnections, grpcUserTimeout, s.log)
+		s.grpcLn = limitConns(s.grpcLn, "grpc", s.cfg.MaxConnections, s.log)
 	}
 	if s.grpcAdminSrv != nil {
 		if s.grpcAdminLn, err = net.Listen("tcp", s.cfg.GRPCAdminAddr); err != nil {
 			s.closeListeners()
 			return fmt.Errorf("server: grpc admin: %w", err)
 		}
-		s.grpcAdminLn = limitConns(s.grpcAdminLn, "grpc-admin", s.cfg.MaxConnections, grpcUserTimeout, s.log)
+		s.grpcAdminLn = limitConns(s.grpcAdminLn, "grpc-admin", s.cfg.MaxConnections, s.log)
 	}
 	if s.metricsSrv != nil {
 		if s.metricsLn, err = net.Listen("tcp", s.cfg.MetricsAddr); err != nil {
