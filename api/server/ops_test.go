@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	pb "github.com/riskgate/riskgate/api/gen/riskgate/v1"
 	"github.com/riskgate/riskgate/api/server"
@@ -373,5 +374,72 @@ func TestShutdownDelayClosesKeptConnections(t *testing.T) {
 	}
 	if err := <-stopped; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestShutdownWithSilentGRPCConnection: a TCP connection to the gRPC
+// listener that never sends its HTTP/2 preface neither holds a shutdown
+// past its deadline nor, within it, the drain past the handshake timeout.
+// grpc-go waits for every handshake in progress before it drains or
+// closes anything, and its own handshake timeout is 120 s: one such
+// connection held a node's shutdown for two minutes.
+func TestShutdownWithSilentGRPCConnection(t *testing.T) {
+	silent := func(t *testing.T, ts *testServer) {
+		t.Helper()
+		c, err := net.Dial("tcp", ts.addrs.GRPC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		// The server has accepted it: a call on another connection is
+		// answered after it.
+		if _, err := healthpb.NewHealthClient(ts.grpcConn(t)).Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Run("past the deadline", func(t *testing.T) {
+		defer server.SetGRPCHandshakeTimeout(time.Hour)()
+		ts := startServer(t, testOpts{shutdown: 200 * time.Millisecond})
+		silent(t, ts)
+		start := time.Now()
+		if err := ts.stop(); err == nil || !strings.Contains(err.Error(), "grpc drain") {
+			t.Fatalf("Serve after a cut drain: %v", err)
+		}
+		// A guard against the hang, not a timing: before, an hour.
+		if took := time.Since(start); took > 20*time.Second {
+			t.Fatalf("shutdown took %v with a 200ms deadline", took)
+		}
+	})
+	t.Run("within the deadline", func(t *testing.T) {
+		defer server.SetGRPCHandshakeTimeout(300 * time.Millisecond)()
+		ts := startServer(t, testOpts{shutdown: time.Minute})
+		silent(t, ts)
+		// The drain completes, the silent connection cut at its
+		// handshake timeout, well within the minute.
+		if err := ts.stop(); err != nil {
+			t.Fatalf("shutdown with a silent connection: %v", err)
+		}
+	})
+}
+
+// TestSilentGRPCConnectionGivesItsPlaceBack: a connection that never
+// completes its handshake is closed at the handshake timeout, and its
+// place under --max-connections is free again.
+func TestSilentGRPCConnectionGivesItsPlaceBack(t *testing.T) {
+	defer server.SetGRPCHandshakeTimeout(300 * time.Millisecond)()
+	ts := startServer(t, testOpts{maxConnections: 1})
+	c, err := net.Dial("tcp", ts.addrs.GRPC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// The server sends its own HTTP/2 preface first, then closes the
+	// connection at the handshake timeout.
+	c.SetReadDeadline(time.Now().Add(20 * time.Second)) // a guard against a hang
+	if _, err := io.Copy(io.Discard, c); err != nil && !isReset(err) {
+		t.Fatalf("a silent connection: %v; want it closed by the server", err)
+	}
+	if _, err := healthpb.NewHealthClient(ts.grpcConn(t)).Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil {
+		t.Fatalf("a call once the silent connection was closed: %v", err)
 	}
 }

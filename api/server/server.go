@@ -63,10 +63,19 @@ const (
 // few minutes a connection. The grace outlasts a backtest
 // (--capture-backtest-timeout, 2m by default), the one call that may run
 // for minutes. Variables, not constants, for the tests.
+//
+// A connection has grpcHandshakeTimeout for its TLS handshake and HTTP/2
+// preface, as an HTTP request has 5 s for its headers (ReadHeaderTimeout).
+// grpc-go's default is 120 s, and both GracefulStop and Stop wait for
+// every handshake in progress before they drain or close anything: one
+// TCP connection that sent nothing held a node's shutdown for two
+// minutes, far past --shutdown-timeout and a pod's grace period, and held
+// a place of --max-connections as long.
 var (
-	grpcIdleTimeout = 2 * time.Minute
-	grpcMaxAge      = 5 * time.Minute
-	grpcAgeGrace    = 150 * time.Second
+	grpcHandshakeTimeout = 5 * time.Second
+	grpcIdleTimeout      = 2 * time.Minute
+	grpcMaxAge           = 5 * time.Minute
+	grpcAgeGrace         = 150 * time.Second
 )
 
 // Config is how the server listens and shuts down.
@@ -322,6 +331,7 @@ func (s *Server) newGRPC(ic *grpcapi.Interceptors, maxMessage int, creds grpc.Se
 		// more often than every 5 minutes, or one without a call in
 		// flight, for abuse, and closes the connection.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
+		grpc.ConnectionTimeout(grpcHandshakeTimeout),
 		grpc.KeepaliveParams(keepalive.ServerParameters{
 			MaxConnectionIdle: grpcIdleTimeout, MaxConnectionAge: grpcMaxAge, MaxConnectionAgeGrace: grpcAgeGrace,
 		}),
@@ -533,7 +543,12 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	err := s.shutdown()
 	stopBG()
-	wg.Wait()
+	if err == nil {
+		// A drain cut at its deadline is not waited for past it: grpc-go's
+		// Serve returns only once its Stop has waited out the handshakes
+		// in progress (shutdown).
+		wg.Wait()
+	}
 	return errors.Join(serveErr, err)
 }
 
@@ -611,8 +626,11 @@ func (s *Server) shutdown() error {
 			select {
 			case <-done:
 			case <-ctx.Done():
-				gs.Stop()
-				<-done
+				// Stop, like GracefulStop, waits out the handshakes in
+				// progress (grpcHandshakeTimeout) before it closes the
+				// connections: not past the deadline. The process exits,
+				// which closes them.
+				go gs.Stop()
 				add(fmt.Errorf("server: %s drain: %w", name, ctx.Err()))
 			}
 		}()
