@@ -194,6 +194,7 @@ func rulesetToPB(s *rules.Snapshot) *pb.Ruleset {
 		out.Rules = append(out.Rules, &pb.Rule{
 			Id: r.ID, Description: r.Description, When: r.When, Action: pb.Action(r.Action), Score: int32(r.Score),
 			Mode: r.Mode.String(), Alert: r.Alert, Notify: r.Notify, Tags: r.Tags, File: r.File, Line: int32(r.Line),
+			Locked: r.Locked,
 		})
 	}
 	return out

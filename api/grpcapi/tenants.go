@@ -80,6 +80,7 @@ func tenantRulesToPB(t service.TenantRules) *pb.TenantRules {
 		out.Rules = append(out.Rules, &pb.Rule{
 			Id: r.ID, Description: r.Description, When: r.When, Action: pb.Action(r.Action), Score: int32(r.Score),
 			Mode: r.Mode.String(), Alert: r.Alert, Tags: r.Tags, File: filepath.Base(r.File), Line: int32(r.Line),
+			Locked: r.Locked,
 		})
 	}
 	if o := t.Overlay; o != nil {

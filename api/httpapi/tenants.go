@@ -92,6 +92,7 @@ func newTenantRulesJSON(t service.TenantRules) *tenantRulesJSON {
 		out.Rules = append(out.Rules, ruleJSON{
 			ID: r.ID, Description: r.Description, When: r.When, Action: r.Action, Score: r.Score,
 			Mode: r.Mode.String(), Alert: r.Alert, Tags: r.Tags, File: filepath.Base(r.File), Line: r.Line,
+			Locked: r.Locked,
 		})
 	}
 	if o := t.Overlay; o != nil {

@@ -125,6 +125,8 @@ type ruleJSON struct {
 	Tags        []string      `json:"tags,omitempty"`
 	File        string        `json:"file"`
 	Line        int           `json:"line"`
+	// Locked: no tenant overlay may disable or replace the rule.
+	Locked bool `json:"locked,omitempty"`
 }
 
 func newRulesetJSON(s *rules.Snapshot) *rulesetJSON {
@@ -140,6 +142,7 @@ func newRulesetJSON(s *rules.Snapshot) *rulesetJSON {
 		out.Rules = append(out.Rules, ruleJSON{
 			ID: r.ID, Description: r.Description, When: r.When, Action: r.Action, Score: r.Score,
 			Mode: r.Mode.String(), Alert: r.Alert, Notify: r.Notify, Tags: r.Tags, File: r.File, Line: r.Line,
+			Locked: r.Locked,
 		})
 	}
 	return out

@@ -58,3 +58,62 @@ func TestTenantPutOfLockedRuleRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestRuleViewsSayLocked: the rules' views say which rules are locked,
+// to the operator and to a tenant's admin, over HTTP and gRPC, so that a
+// tenant learns it before an overlay is refused: the built-ins lock
+// ip-deny-list and leave new-device for tenants to tune.
+func TestRuleViewsSayLocked(t *testing.T) {
+	ts := startServer(t, testOpts{admin: adminToken, tenantTokens: map[string]string{"acme": acmeToken}})
+	rc := pb.NewRulesServiceClient(ts.grpcConn(t))
+	check := func(t *testing.T, view string, locked map[string]bool) {
+		t.Helper()
+		for id, want := range map[string]bool{"ip-deny-list": true, "stuffing-address-burst": true, "new-device": false} {
+			got, ok := locked[id]
+			if !ok {
+				t.Errorf("%s: no rule %s", view, id)
+			} else if got != want {
+				t.Errorf("%s: %s locked %v, want %v", view, id, got, want)
+			}
+		}
+	}
+	type rulesBody struct {
+		Rules []struct {
+			ID     string `json:"id"`
+			Locked *bool  `json:"locked"`
+		} `json:"rules"`
+	}
+	fromJSON := func(b rulesBody) map[string]bool {
+		m := map[string]bool{}
+		for _, r := range b.Rules {
+			m[r.ID] = r.Locked != nil && *r.Locked
+		}
+		return m
+	}
+	fromPB := func(rs []*pb.Rule) map[string]bool {
+		m := map[string]bool{}
+		for _, r := range rs {
+			m[r.GetId()] = r.GetLocked()
+		}
+		return m
+	}
+	var shared, tenant rulesBody
+	if code := httpDo(t, nil, "GET", ts.url("/v1/rules"), adminToken, nil, &shared); code != 200 {
+		t.Fatalf("GET /v1/rules: %d", code)
+	}
+	check(t, "GET /v1/rules", fromJSON(shared))
+	if code := httpDo(t, nil, "GET", ts.url("/v1/tenants/acme/rules"), acmeToken, nil, &tenant); code != 200 {
+		t.Fatalf("GET /v1/tenants/acme/rules: %d", code)
+	}
+	check(t, "GET /v1/tenants/acme/rules", fromJSON(tenant))
+	rs, err := rc.Get(withToken(context.Background(), adminToken), &pb.GetRulesRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, "grpc Get", fromPB(rs.GetRules()))
+	tr, err := rc.GetTenant(withToken(context.Background(), acmeToken), &pb.GetTenantRulesRequest{Tenant: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, "grpc GetTenant", fromPB(tr.GetRules()))
+}

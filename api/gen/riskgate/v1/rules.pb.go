@@ -238,7 +238,9 @@ type Rule struct {
 	File  string   `protobuf:"bytes,9,opt,name=file,proto3" json:"file,omitempty"`
 	Line  int32    `protobuf:"varint,10,opt,name=line,proto3" json:"line,omitempty"`
 	// The notification kind the rule gives a decision, if any.
-	Notify        string `protobuf:"bytes,11,opt,name=notify,proto3" json:"notify,omitempty"`
+	Notify string `protobuf:"bytes,11,opt,name=notify,proto3" json:"notify,omitempty"`
+	// A shared rule no tenant overlay may disable or replace (locked: true).
+	Locked        bool `protobuf:"varint,12,opt,name=locked,proto3" json:"locked,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -348,6 +350,13 @@ func (x *Rule) GetNotify() string {
 		return x.Notify
 	}
 	return ""
+}
+
+func (x *Rule) GetLocked() bool {
+	if x != nil {
+		return x.Locked
+	}
+	return false
 }
 
 type Thresholds struct {
@@ -1492,7 +1501,7 @@ const file_riskgate_v1_rules_proto_rawDesc = "" +
 	"thresholds\x18\x06 \x01(\v2\x17.riskgate.v1.ThresholdsR\n" +
 	"thresholds\x12!\n" +
 	"\fpersist_path\x18\a \x01(\tR\vpersistPath\x12#\n" +
-	"\rremoved_tests\x18\b \x03(\tR\fremovedTests\"\x8d\x02\n" +
+	"\rremoved_tests\x18\b \x03(\tR\fremovedTests\"\xa5\x02\n" +
 	"\x04Rule\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x12\n" +
@@ -1505,7 +1514,8 @@ const file_riskgate_v1_rules_proto_rawDesc = "" +
 	"\x04file\x18\t \x01(\tR\x04file\x12\x12\n" +
 	"\x04line\x18\n" +
 	" \x01(\x05R\x04line\x12\x16\n" +
-	"\x06notify\x18\v \x01(\tR\x06notify\"9\n" +
+	"\x06notify\x18\v \x01(\tR\x06notify\x12\x16\n" +
+	"\x06locked\x18\f \x01(\bR\x06locked\"9\n" +
 	"\n" +
 	"Thresholds\x12\x17\n" +
 	"\astep_up\x18\x01 \x01(\x05R\x06stepUp\x12\x12\n" +

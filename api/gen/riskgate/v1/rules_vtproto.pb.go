@@ -234,6 +234,16 @@ func (m *Rule) MarshalToSizedBufferVT(dAtA []byte) (int, error) {
 		i -= len(m.unknownFields)
 		copy(dAtA[i:], m.unknownFields)
 	}
+	if m.Locked {
+		i--
+		if m.Locked {
+			dAtA[i] = 1
+		} else {
+			dAtA[i] = 0
+		}
+		i--
+		dAtA[i] = 0x60
+	}
 	if len(m.Notify) > 0 {
 		i -= len(m.Notify)
 		copy(dAtA[i:], m.Notify)
@@ -1488,6 +1498,9 @@ func (m *Rule) SizeVT() (n int) {
 	l = len(m.Notify)
 	if l > 0 {
 		n += 1 + l + protohelpers.SizeOfVarint(uint64(l))
+	}
+	if m.Locked {
+		n += 2
 	}
 	n += len(m.unknownFields)
 	return n
