@@ -25,4 +25,6 @@
 // module to the build.
 package api
 
-//go:generate protoc -I proto --go_out=gen --go_opt=paths=source_relative --go-grpc_out=gen --go-grpc_opt=paths=source_relative --go-vtproto_out=gen --go-vtproto_opt=paths=source_relative,features=marshal+size riskgate/v1/risk.proto riskgate/v1/signals.proto riskgate/v1/rules.proto
+//go:generate protoc -I proto --go_out=gen --go_opt=paths=source_relative --go-grpc_out=gen --go-grpc_opt=paths=source_relative riskgate/v1/risk.proto riskgate/v1/signals.proto riskgate/v1/rules.proto
+//go:generate protoc -I proto --go-vtproto_out=gen --go-vtproto_opt=paths=source_relative,features=marshal+size+unmarshal riskgate/v1/risk.proto riskgate/v1/signals.proto
+//go:generate protoc -I proto --go-vtproto_out=gen --go-vtproto_opt=paths=source_relative,features=marshal+size riskgate/v1/rules.proto

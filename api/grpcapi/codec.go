@@ -27,8 +27,9 @@ type vtMessage interface {
 // Score returns) are marshalled by code generated per message (vtprotobuf)
 // instead of the table-driven marshaller, which walks the ~100 fields of the
 // signals through their descriptors on each call. The bytes are the same
-// (TestCodecMatchesProto). Other messages (health, reflection, error
-// details) and every request go through grpc-go's codec.
+// (TestCodecMatchesProto). Score's and Report's requests are decoded by
+// generated code too (decodeFast). Other messages (health, reflection,
+// error details) and the other requests go through grpc-go's codec.
 func Codec() encoding.CodecV2 { return codec{base: encoding.GetCodecV2(proto.Name)} }
 
 type codec struct{ base encoding.CodecV2 }
@@ -77,6 +78,9 @@ func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
 	}
 	if n := data.Len(); limit > 0 && n > limit {
 		undecoded.Store(v, status.New(codes.ResourceExhausted, fmt.Sprintf("request larger than %d bytes", limit)))
+		return nil
+	}
+	if decodeFast(data, v) {
 		return nil
 	}
 	if err := c.base.Unmarshal(data, v); err != nil {

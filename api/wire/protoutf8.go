@@ -93,3 +93,147 @@ func invalidUTF8Entry(entry []byte, fd protoreflect.FieldDescriptor, name string
 	}
 	return ""
 }
+
+// UTF8Checker says whether every string field of a message type, at each
+// of its occurrences in the wire format, is UTF-8, as proto.Unmarshal
+// requires of a proto3 message: a decoder that does not check
+// (vtprotobuf's, whose last occurrence of a field wins) can be run on data
+// that passes. Its table is built once from the descriptor, so that a
+// check costs a walk of the bytes and no descriptor lookups.
+type UTF8Checker struct {
+	fields []fieldCheck // by field number; past its end: nothing to check
+}
+
+type fieldCheck struct {
+	kind uint8 // checkNone, checkString, checkMessage, checkMap
+	// msg checks a message field, or a map's message values.
+	msg *UTF8Checker
+	// keyString and valueString: a map's key and value are strings.
+	keyString, valueString bool
+}
+
+const (
+	checkNone = iota
+	checkString
+	checkMessage
+	checkMap
+)
+
+// NewUTF8Checker returns the checker of messages of type md.
+func NewUTF8Checker(md protoreflect.MessageDescriptor) *UTF8Checker {
+	return newUTF8Checker(md, map[protoreflect.FullName]*UTF8Checker{})
+}
+
+func newUTF8Checker(md protoreflect.MessageDescriptor, seen map[protoreflect.FullName]*UTF8Checker) *UTF8Checker {
+	if c, ok := seen[md.FullName()]; ok {
+		return c // a message that holds itself
+	}
+	c := &UTF8Checker{}
+	seen[md.FullName()] = c
+	fields := md.Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		var f fieldCheck
+		switch {
+		case fd.IsMap():
+			f = fieldCheck{kind: checkMap, keyString: fd.MapKey().Kind() == protoreflect.StringKind,
+				valueString: fd.MapValue().Kind() == protoreflect.StringKind}
+			if fd.MapValue().Kind() == protoreflect.MessageKind {
+				f.msg = newUTF8Checker(fd.MapValue().Message(), seen)
+			}
+		case fd.Kind() == protoreflect.StringKind:
+			f.kind = checkString
+		case fd.Kind() == protoreflect.MessageKind:
+			f = fieldCheck{kind: checkMessage, msg: newUTF8Checker(fd.Message(), seen)}
+		default:
+			continue
+		}
+		n := int(fd.Number())
+		if n >= len(c.fields) {
+			c.fields = append(c.fields, make([]fieldCheck, n+1-len(c.fields))...)
+		}
+		c.fields[n] = f
+	}
+	return c
+}
+
+// Valid says whether data, a message of the checker's type, holds only
+// UTF-8 strings. A string sent with another wire type is an unknown
+// field to proto.Unmarshal, and not checked here either. Malformed data
+// is not valid, nor is a field number past protowire.MaxValidNumber,
+// which proto.Unmarshal refuses and vtprotobuf's decoder of a well-known
+// type takes.
+func (c *UTF8Checker) Valid(data []byte) bool {
+	for len(data) > 0 {
+		num, typ, n := protowire.ConsumeTag(data)
+		if n < 0 || num > protowire.MaxValidNumber {
+			return false
+		}
+		data = data[n:]
+		var f fieldCheck
+		if typ == protowire.BytesType && int(num) < len(c.fields) {
+			f = c.fields[num]
+		}
+		if f.kind == checkNone {
+			if n = protowire.ConsumeFieldValue(num, typ, data); n < 0 {
+				return false
+			}
+			data = data[n:]
+			continue
+		}
+		v, n := protowire.ConsumeBytes(data)
+		if n < 0 {
+			return false
+		}
+		data = data[n:]
+		switch f.kind {
+		case checkString:
+			if !utf8.Valid(v) {
+				return false
+			}
+		case checkMessage:
+			if !f.msg.Valid(v) {
+				return false
+			}
+		case checkMap:
+			if !f.validEntry(v) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// validEntry checks every occurrence of a map entry's key and value.
+func (f *fieldCheck) validEntry(entry []byte) bool {
+	for len(entry) > 0 {
+		num, typ, n := protowire.ConsumeTag(entry)
+		if n < 0 || num > protowire.MaxValidNumber {
+			return false
+		}
+		entry = entry[n:]
+		if typ != protowire.BytesType || (num != 1 && num != 2) {
+			if n = protowire.ConsumeFieldValue(num, typ, entry); n < 0 {
+				return false
+			}
+			entry = entry[n:]
+			continue
+		}
+		v, n := protowire.ConsumeBytes(entry)
+		if n < 0 {
+			return false
+		}
+		entry = entry[n:]
+		switch {
+		case num == 1 && f.keyString, num == 2 && f.valueString:
+			if !utf8.Valid(v) {
+				return false
+			}
+		case num == 2 && f.msg != nil:
+			if !f.msg.Valid(v) {
+				return false
+			}
+		}
+	}
+	return true
+}

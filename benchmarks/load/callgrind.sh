@@ -8,6 +8,7 @@
 #   benchmarks/load/callgrind.sh 2                  # gRPC, 2 rounds
 #   benchmarks/load/callgrind.sh 2 -target http     # HTTP/JSON
 #   RISKGATE_BIN=/tmp/rg-before benchmarks/load/callgrind.sh 2   # another build
+#   CALLGRIND_KEEP=/tmp/cg benchmarks/load/callgrind.sh 1   # keep the counts, for callgrind_annotate
 #
 # Each round runs the floor, then riskgate on the memory store, each under
 # valgrind --tool=callgrind with instrumentation off, on ports asked of the
@@ -93,6 +94,10 @@ count() {
   # the file written at exit, what ran from the dump to the kill.
   ir=$(awk '/^summary:/ { print $2 }' "$tmp/$name.cg.1")
   echo $((ir / calls))
+  if [ -n "${CALLGRIND_KEEP:-}" ]; then
+    mkdir -p "$CALLGRIND_KEEP"
+    cp "$tmp/$name.cg.1" "$CALLGRIND_KEEP/$name.$target.$calls-calls.cg"
+  fi
   rm -f "$tmp/$name.cg"*
 }
 
