@@ -132,10 +132,23 @@ const earthRadiusKM = 6371.0088
 
 // Haversine returns the great-circle distance in km between two points
 // given in degrees.
+//
+// Every Score of a located known user computes one, so it does no more
+// work than its result needs: each half-angle's sine is computed once
+// (math.Sin is not a call the compiler merges), and the same point twice,
+// the commonest case (a user at home, on the same city's fix), returns 0
+// without the trigonometry, which gives +0 exactly there.
+// TestHaversineMatchesFormula holds both to the formula as written out.
 func Haversine(lat1, lon1, lat2, lon2 float64) float64 {
 	const rad = math.Pi / 180
-	φ1, φ2 := lat1*rad, lat2*rad
 	dφ, dλ := (lat2-lat1)*rad, (lon2-lon1)*rad
-	a := math.Sin(dφ/2)*math.Sin(dφ/2) + math.Cos(φ1)*math.Cos(φ2)*math.Sin(dλ/2)*math.Sin(dλ/2)
+	if dφ == 0 && dλ == 0 {
+		// Both differences are zero only for finite coordinates (an
+		// infinite one gives NaN), where every term below is ±0.
+		return 0
+	}
+	φ1, φ2 := lat1*rad, lat2*rad
+	sφ, sλ := math.Sin(dφ/2), math.Sin(dλ/2)
+	a := sφ*sφ + math.Cos(φ1)*math.Cos(φ2)*sλ*sλ
 	return 2 * earthRadiusKM * math.Asin(math.Min(1, math.Sqrt(a)))
 }
