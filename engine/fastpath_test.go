@@ -96,3 +96,43 @@ func TestPlainASCII(t *testing.T) {
 		}
 	}
 }
+
+// TestSubnetTextMatchesNetip checks appendSubnet's IPv4 /24 against
+// netip.Prefix.AppendTo, which it stands for: every value of every octet,
+// random subnets, unmasked prefixes, and the other shapes.
+func TestSubnetTextMatchesNetip(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	check := func(p netip.Prefix) {
+		t.Helper()
+		want := string(p.AppendTo(nil))
+		if got := subnetText(p); got != want {
+			t.Fatalf("subnetText(%v) = %q, want %q", p, got, want)
+		}
+		if got := string(appendSubnet([]byte("x"), p)); got != "x"+want {
+			t.Fatalf("appendSubnet(\"x\", %v) = %q, want %q", p, got, "x"+want)
+		}
+	}
+	for o := range 256 {
+		for i := range 4 {
+			var b [4]byte
+			for j := range b {
+				b[j] = byte(r.Uint32())
+			}
+			b[i] = byte(o)
+			a := netip.AddrFrom4(b)
+			check(SubnetOf(a))
+			check(netip.PrefixFrom(a, 24)) // not masked
+			check(netip.PrefixFrom(a, 32))
+			check(SubnetOf(netip.AddrFrom16(a.As16()))) // IPv4-mapped
+		}
+	}
+	for range 100_000 {
+		var b [16]byte
+		binary.LittleEndian.PutUint64(b[:], r.Uint64())
+		binary.LittleEndian.PutUint64(b[8:], r.Uint64())
+		check(SubnetOf(netip.AddrFrom4([4]byte(b[:4]))))
+		check(SubnetOf(netip.AddrFrom16(b)))
+	}
+	check(SubnetOf(netip.Addr{}))
+	check(netip.Prefix{})
+}

@@ -57,7 +57,7 @@ func (p *Profile) Learn(l *Login) {
 		asn = strconv.AppendUint(asnBuf[:0], uint64(l.ASN), 10)
 	}
 	if l.Subnet.IsValid() {
-		subnet = l.Subnet.AppendTo(netBuf[:0])
+		subnet = appendSubnet(netBuf[:0], l.Subnet)
 	}
 	if asn != nil && subnet != nil && seenAt(p.Networks, subnet) < 0 {
 		p.ASNNetworks = addSeenBytes(p.ASNNetworks, asn, t, MaxASNs)
