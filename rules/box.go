@@ -2,6 +2,7 @@ package rules
 
 import (
 	"reflect"
+	"slices"
 	"unsafe"
 
 	"github.com/expr-lang/expr/ast"
@@ -113,6 +114,9 @@ type fastExpr struct {
 	ss    func(*engine.Env) []string
 	field *envField // set when the expression is a plain field read
 	c     any       // the value of a constant, else nil
+	// and and or are the operands of a chain of && or of || (a && b && c
+	// parses as (a && b) && c), flattened: see chain.
+	and, or []func(*engine.Env) bool
 }
 
 // compileFast returns the rule condition as a closure, or nil when the
@@ -257,20 +261,65 @@ func fastBinary(n *ast.BinaryNode) (fastExpr, bool) {
 		if l.kind != reflect.Bool || r.kind != reflect.Bool {
 			return fastExpr{}, false
 		}
-		a, b := l.b, r.b
-		return fastExpr{kind: reflect.Bool, b: func(e *engine.Env) bool { return a(e) && b(e) }}, true
+		and := append(operands(l, l.and), operands(r, r.and)...)
+		return fastExpr{kind: reflect.Bool, b: chain(and, true), and: and}, true
 	case "||", "or":
 		if l.kind != reflect.Bool || r.kind != reflect.Bool {
 			return fastExpr{}, false
 		}
-		a, b := l.b, r.b
-		return fastExpr{kind: reflect.Bool, b: func(e *engine.Env) bool { return a(e) || b(e) }}, true
+		or := append(operands(l, l.or), operands(r, r.or)...)
+		return fastExpr{kind: reflect.Bool, b: chain(or, false), or: or}, true
 	case "==", "!=", "<", "<=", ">", ">=":
 		return fastCompare(n.Operator, l, r)
 	case "+", "-", "*", "/":
 		return fastArith(n.Operator, l, r)
 	}
 	return fastExpr{}, false
+}
+
+// operands is x's operands when x is a chain of the same operator (ops),
+// else x alone.
+func operands(x fastExpr, ops []func(*engine.Env) bool) []func(*engine.Env) bool {
+	if ops != nil {
+		return slices.Clip(ops) // appended to: each chain has its own
+	}
+	return []func(*engine.Env) bool{x.b}
+}
+
+// chain evaluates a flattened chain of && (all) or || (!all), left to
+// right, stopping at the first operand that decides it, as nested
+// closures did. Most rules are such a chain, and most of a Score's rules
+// stop at their first operand: nested, that first operand was reached
+// through a call per operator (a && b && c && d, three), flat in one.
+func chain(ops []func(*engine.Env) bool, all bool) func(*engine.Env) bool {
+	switch len(ops) {
+	case 2:
+		a, b := ops[0], ops[1]
+		if all {
+			return func(e *engine.Env) bool { return a(e) && b(e) }
+		}
+		return func(e *engine.Env) bool { return a(e) || b(e) }
+	case 3:
+		a, b, c := ops[0], ops[1], ops[2]
+		if all {
+			return func(e *engine.Env) bool { return a(e) && b(e) && c(e) }
+		}
+		return func(e *engine.Env) bool { return a(e) || b(e) || c(e) }
+	case 4:
+		a, b, c, d := ops[0], ops[1], ops[2], ops[3]
+		if all {
+			return func(e *engine.Env) bool { return a(e) && b(e) && c(e) && d(e) }
+		}
+		return func(e *engine.Env) bool { return a(e) || b(e) || c(e) || d(e) }
+	}
+	return func(e *engine.Env) bool {
+		for _, f := range ops {
+			if f(e) != all {
+				return !all
+			}
+		}
+		return all
+	}
 }
 
 // fastIn is a string's membership in a []string field or a constant

@@ -49,6 +49,16 @@ var fastCases = []string{
 	`ip.failures_24h <= 3 && ip.failures_24h > 1 && ip.failures_24h != 2`,
 	`rba.available && rba.score > 2.5`,
 	`attempt.hour >= 22 || attempt.hour <= 5 || attempt.weekday == 0`,
+	// Chains, flattened on the fast path (chain): each length, mixed,
+	// nested in parentheses both sides, and with a constant operand.
+	`user.known && device.known && ip.shared && !geo.new_country && attempt.failed`,
+	`user.known || device.known || ip.shared || geo.new_country || attempt.failed || asn.new`,
+	`(user.known && device.known) && (ip.shared && attempt.failed)`,
+	`(user.known || device.known) || (ip.shared || attempt.failed) || geo.new_country`,
+	`user.known && (device.known || ip.shared || asn.new) && !attempt.failed && ip.failures_10m > 1`,
+	`user.known || device.known && ip.shared || asn.new && attempt.failed`,
+	`false || user.known || false`,
+	`user.known && true && device.known`,
 	`ip.failures_10m in 1..5`, // the optimizer makes it two comparisons
 }
 
