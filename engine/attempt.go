@@ -333,30 +333,56 @@ func checkString(field, s string, max int) error {
 // plainASCII reports whether s is printable ASCII: no byte >= 0x80, below
 // 0x20 or 0x7f. It may answer false for a string that is (checkString then
 // checks it byte by byte), never true for one that is not.
+//
+// Every Score runs it over the attempt's ids, username and user agent
+// (a hundred bytes and more): eight bytes a word, two words a step, and
+// the last bytes as the string's last word, overlapping what was read (a
+// byte read twice answers the same), rather than one at a time.
 func plainASCII(s string) bool {
-	const (
-		ones  = 0x0101010101010101
-		highs = 0x8080808080808080
-	)
+	if len(s) < 8 {
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; c < 0x20 || c >= 0x7f {
+				return false
+			}
+		}
+		return true
+	}
 	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		b := s[i : i+8]
-		x := uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
-			uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
-		// A byte >= 0x80; a byte below 0x20 (x - 0x20 in a byte borrows
-		// into its high bit only when it is below 0x20, given the high
-		// bit clear); a byte 0x7f (zero after the xor).
-		y := x ^ 0x7f7f7f7f7f7f7f7f
-		if (x|(x-0x20*ones)&^x|(y-ones)&^y)&highs != 0 {
+	for ; i+16 <= len(s); i += 16 {
+		if (unprintable(word(s, i))|unprintable(word(s, i+8)))&highBits != 0 {
 			return false
 		}
 	}
-	for ; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f {
+	if i+8 <= len(s) {
+		if unprintable(word(s, i))&highBits != 0 {
 			return false
 		}
+		i += 8
 	}
-	return true
+	return i == len(s) || unprintable(word(s, len(s)-8))&highBits == 0
+}
+
+const (
+	oneBytes = 0x0101010101010101
+	highBits = 0x8080808080808080
+)
+
+// word is the eight bytes of s from i, little-endian (one load).
+func word(s string, i int) uint64 {
+	b := s[i : i+8]
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+}
+
+// unprintable has the high bit of each byte of x set that is not
+// printable ASCII, and maybe others' (plainASCII's answer may be false for
+// a printable string, never true for one that is not): a byte >= 0x80; a
+// byte below 0x20 (x - 0x20 in a byte borrows into its high bit only when
+// it is below 0x20, given the high bit clear); a byte 0x7f (zero after
+// the xor).
+func unprintable(x uint64) uint64 {
+	y := x ^ 0x7f7f7f7f7f7f7f7f
+	return x | (x-0x20*oneBytes)&^x | (y-oneBytes)&^y
 }
 
 // checkToken accepts the characters that are safe in store keys and metric
@@ -508,16 +534,39 @@ func isAlpha(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' 
 // username was a new username to every window at each attempt. They go
 // before the compatibility form: one between a letter and its combining
 // mark keeps the two from composing. It allocates only when it must.
+//
+// Every Score normalises its username: the bytes are read a word at a time
+// (see plainASCII), looking for a byte >= 0x80 and for an upper-case
+// letter. TestNormalizeUsernameWords compares it with a byte at a time.
 func NormalizeUsername(s string) string {
-	upper := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x80 {
-			return strings.ToLower(strings.TrimSpace(norm.NFKC.String(strings.Map(dropInvisible, s))))
+	var high, upper uint64 // the high bits of the bytes >= 0x80, of the upper-case letters
+	if len(s) < 8 {
+		for i := 0; i < len(s); i++ {
+			high |= uint64(s[i] & 0x80)
+			if c := s[i]; c >= 'A' && c <= 'Z' {
+				upper = 1
+			}
 		}
-		upper = upper || c >= 'A' && c <= 'Z'
+	} else {
+		// The last word overlaps what was read: a byte read twice
+		// answers the same.
+		for i := 0; ; i += 8 {
+			x := word(s, min(i, len(s)-8))
+			high |= x & highBits
+			// With no high bit set, adding 0x3f to a byte sets its high
+			// bit when it is 'A' or above, adding 0x25 when above 'Z';
+			// neither carries into the next byte. A word with a high
+			// bit set may say anything: high takes the other way.
+			upper |= (x + (0x80-'A')*oneBytes) &^ (x + (0x80-'Z'-1)*oneBytes) & highBits
+			if i+8 >= len(s) {
+				break
+			}
+		}
 	}
-	if s = strings.TrimSpace(s); upper {
+	if high != 0 {
+		return strings.ToLower(strings.TrimSpace(norm.NFKC.String(strings.Map(dropInvisible, s))))
+	}
+	if s = strings.TrimSpace(s); upper != 0 {
 		return strings.ToLower(s)
 	}
 	return s

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // TestClassifyFastPathMatches checks Classify's first-octet shortcut
@@ -56,7 +58,7 @@ func TestClassifyFastPathMatches(t *testing.T) {
 }
 
 // TestPlainASCII checks plainASCII against a byte-by-byte reference on
-// every single-byte change of strings of every length up to 24, and
+// every single-byte change of strings of every length up to 42, and
 // that checkString's answers do not depend on the fast path.
 func TestPlainASCII(t *testing.T) {
 	ref := func(s string) bool {
@@ -67,7 +69,7 @@ func TestPlainASCII(t *testing.T) {
 		}
 		return true
 	}
-	base := []byte("Mozilla/5.0 (X11; Linux)")
+	base := []byte("Mozilla/5.0 (X11; Linux x86_64) Gecko/2010")
 	for n := 0; n <= len(base); n++ {
 		for i := 0; i < n; i++ {
 			for c := range 256 {
@@ -135,4 +137,43 @@ func TestSubnetTextMatchesNetip(t *testing.T) {
 	}
 	check(SubnetOf(netip.Addr{}))
 	check(netip.Prefix{})
+}
+
+// TestNormalizeUsernameWords checks NormalizeUsername, which reads words,
+// against the byte-at-a-time version it replaced, on every single-byte
+// change of strings of every length up to 42 (a byte >= 0x80 and an
+// upper-case letter in each word and the overlapping last one), and with
+// a second byte changed at random.
+func TestNormalizeUsernameWords(t *testing.T) {
+	ref := func(s string) string {
+		upper := false
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			if c >= 0x80 {
+				return strings.ToLower(strings.TrimSpace(norm.NFKC.String(strings.Map(dropInvisible, s))))
+			}
+			upper = upper || c >= 'A' && c <= 'Z'
+		}
+		if s = strings.TrimSpace(s); upper {
+			return strings.ToLower(s)
+		}
+		return s
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	base := []byte(" alice.smith+test@example.com  x\tyz 0129@`[")
+	for n := 0; n <= len(base); n++ {
+		for i := 0; i < n; i++ {
+			for c := range 256 {
+				b := append([]byte(nil), base[:n]...)
+				b[i] = byte(c)
+				if got, want := NormalizeUsername(string(b)), ref(string(b)); got != want {
+					t.Fatalf("NormalizeUsername(%q) = %q, want %q", b, got, want)
+				}
+				b[r.IntN(n)] = byte(r.IntN(256))
+				if got, want := NormalizeUsername(string(b)), ref(string(b)); got != want {
+					t.Fatalf("NormalizeUsername(%q) = %q, want %q", b, got, want)
+				}
+			}
+		}
+	}
 }
