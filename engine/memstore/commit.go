@@ -49,7 +49,11 @@ func (s *Store) Commit(ctx context.Context, c *engine.Commit) error {
 		}
 		p.Learn(l)
 		sc.buf = encodeProfile(sc.buf[:0], p)
-		e.blob = append([]byte(nil), sc.buf...)
+		// make and copy, which the compiler turns into one uncleared
+		// allocation of the length, where append took runtime.growslice's
+		// way (its capacity rounded up to the same size class).
+		e.blob = make([]byte, len(sc.buf))
+		copy(e.blob, sc.buf)
 		e.touched = now
 		sh.mu.Unlock()
 		resetProfile(p) // drop references into the old blob and the login
