@@ -9,9 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
+	"unsafe"
 )
 
 // Keyer turns identifiers into Keys with a keyed hash under a secret, so
@@ -39,6 +41,11 @@ type Keyer struct {
 	pool        sync.Pool // *keyScratch
 	// states are the SHA-256 states after each domain's key block (scheme 2).
 	states [numDomains][]byte
+	// starts are the same states as digests, copied into a key's digest
+	// by value (digestSize bytes) where the digest's type allows: see
+	// restore.
+	starts     [numDomains]hash.Hash
+	digestSize uintptr
 }
 
 type keyScratch struct {
@@ -119,7 +126,9 @@ func NewKeyerScheme(secret []byte, scheme int) (*Keyer, error) {
 				return nil, fmt.Errorf("engine: keyer: %w", err)
 			}
 			k.states[i] = st
+			k.starts[i] = h
 		}
+		k.digestSize = plainDigestSize(k.starts[0], sha256.New())
 		k.pool.New = func() any {
 			return &keyScratch{mac: sha256.New(), buf: make([]byte, 0, 128)}
 		}
@@ -176,14 +185,69 @@ func (k *Keyer) keyWith(s *keyScratch, domain byte, tenant string, value string,
 	s.buf = append(s.buf, raw...)
 	if k.scheme == SchemeHMAC {
 		s.mac.Reset()
-	} else if err := s.mac.(encoding.BinaryUnmarshaler).UnmarshalBinary(k.states[domainIndex(domain)]); err != nil {
-		panic("engine: keyer state: " + err.Error()) // a state MarshalBinary made: cannot fail
+	} else {
+		k.restore(s.mac, domainIndex(domain))
 	}
 	s.mac.Write(s.buf)
 	sum := s.mac.Sum(s.sum[:0])
 	var out Key
 	copy(out[:], sum)
 	return out
+}
+
+// restore sets h, a digest of the pool's, to the state after domain
+// index i's key block. Every Score keys three or four identifiers, and
+// UnmarshalBinary checks and decodes the state field by field (about a
+// hundred instructions each time); the digest is a plain value, which
+// hash.Cloner's Clone copies as such (to a new allocation), so it is
+// copied here the same way, into h's memory. Where the digest is not a
+// plain value (plainDigestSize), the state is unmarshalled.
+// TestKeyerRestoreMatchesUnmarshal compares the two.
+func (k *Keyer) restore(h hash.Hash, i int) {
+	if n := k.digestSize; n != 0 {
+		copy(unsafe.Slice((*byte)(dataOf(h)), n), unsafe.Slice((*byte)(dataOf(k.starts[i])), n))
+		return
+	}
+	if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(k.states[i]); err != nil {
+		panic("engine: keyer state: " + err.Error()) // a state MarshalBinary made: cannot fail
+	}
+}
+
+// dataOf is the data word of an interface: the pointer a digest is.
+func dataOf(h hash.Hash) unsafe.Pointer {
+	return (*[2]unsafe.Pointer)(unsafe.Pointer(&h))[1]
+}
+
+// plainDigestSize is the size of the value a and b point to when both
+// are pointers of one type to a value holding no pointer (a digest's
+// state: words and bytes), which a copy of its bytes then copies whole;
+// else 0.
+func plainDigestSize(a, b hash.Hash) uintptr {
+	t := reflect.TypeOf(a)
+	if t != reflect.TypeOf(b) || t.Kind() != reflect.Pointer || !pointerFree(t.Elem()) {
+		return 0
+	}
+	return t.Elem().Size()
+}
+
+// pointerFree reports whether values of t hold no pointer of any kind.
+func pointerFree(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
+		return true
+	case reflect.Array:
+		return pointerFree(t.Elem())
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if !pointerFree(t.Field(i).Type) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // User keys a user id within a tenant.

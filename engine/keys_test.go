@@ -158,3 +158,32 @@ func BenchmarkKeys(b *testing.B) {
 		})
 	}
 }
+
+// TestKeyerRestoreMatchesUnmarshal: a key's digest set by copying the
+// domain's starting digest (restore) gives the keys unmarshalling the
+// state gives, for every domain, short and long values, after keys of
+// other domains in the same scratch.
+func TestKeyerRestoreMatchesUnmarshal(t *testing.T) {
+	k, err := NewKeyer(testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.digestSize == 0 {
+		t.Fatal("SHA-256's digest is not copied as a value: restore unmarshals, and Scores pay for it")
+	}
+	slow, _ := NewKeyer(testSecret)
+	slow.digestSize = 0
+	pw := [20]byte{1, 2, 3}
+	for _, v := range []string{"", "a", "alice", strings.Repeat("x", 40), strings.Repeat("y", 55), strings.Repeat("z", 56), strings.Repeat("w", 200)} {
+		for _, tenant := range []string{"default", "acme"} {
+			for _, d := range domains {
+				if got, want := k.key(d, tenant, v, nil), slow.key(d, tenant, v, nil); got != want {
+					t.Errorf("domain %c, %q, %q: restored %s, unmarshalled %s", d, tenant, v, got, want)
+				}
+			}
+			if got, want := k.Password(tenant, &pw), slow.Password(tenant, &pw); got != want {
+				t.Errorf("password, %q: restored %s, unmarshalled %s", tenant, got, want)
+			}
+		}
+	}
+}
