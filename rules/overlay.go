@@ -301,7 +301,7 @@ func Compose(shared *Set, o *Overlay) *Set {
 		th = *o.thresholds
 	}
 	s := &Set{rules: rules, thresholds: th, version: shared.version + " + " + o.version, vms: sync.Pool{New: func() any { return new(vm.VM) }}}
-	return s
+	return s.withConds()
 }
 
 // SplitVersion splits a decision's rules_version into the shared set's

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/bits"
 	"reflect"
 	"slices"
 	"strings"
@@ -90,7 +91,12 @@ const MaxScore = 100
 
 // Set is a compiled ruleset. It is immutable and safe for concurrent use.
 type Set struct {
-	rules      []Rule
+	rules []Rule
+	// conds are the rules' fast-path conditions in rule order, and
+	// onVM has the bits of the rules the VM runs; set with rules
+	// (withConds). See Evaluate.
+	conds      []func(*engine.Env) bool
+	onVM       ruleBits
 	thresholds Thresholds
 	version    string
 	vms        sync.Pool // *vm.VM
@@ -188,7 +194,7 @@ func Compile(srcs ...Source) (*Set, error) {
 	}
 	s.version = version(label, srcs)
 	s.vms.New = func() any { return new(vm.VM) }
-	return s, nil
+	return s.withConds(), nil
 }
 
 // version identifies a ruleset by its content: a hash of the files' bytes
@@ -310,63 +316,109 @@ func (s *Set) Current() engine.Ruleset { return s }
 // Evaluate implements engine.Ruleset. The VM is reused, and the environment
 // is handed to expr without copying it (see envValue), so that evaluating
 // the rules allocates nothing but the reasons it returns.
+//
+// The fast rules' conditions run first, in a loop of their own that keeps
+// little live across their calls, and only the rules that matched, and
+// those the VM runs, are visited after, in rule order. Visiting every
+// rule in one loop with all the verdict's state live cost as much again
+// as the conditions: each value was reloaded after each call (Go's
+// calling convention saves no register), and most of a Score's rules are
+// a call that answers false. The conditions read env only, which no rule
+// changes, so running them ahead of the VM's rules answers the same. A
+// set of more rules than ruleBits holds (an overlay's hundreds) takes
+// every rule in turn instead.
 func (s *Set) Evaluate(env *engine.Env, v *engine.Verdict) {
-	box := envValue(env)
-	var m *vm.VM // taken from the pool only for a rule the fast path cannot run
-	score := 0
-	action := engine.ActionNone
-	for i := range s.rules {
-		r := &s.rules[i]
-		var matched bool
-		if r.fast != nil {
-			matched = r.fast(env)
-		} else {
-			if m == nil {
-				m = s.vms.Get().(*vm.VM)
-			}
-			out, err := m.Run(r.when, box)
-			if err != nil {
-				v.Errors = append(v.Errors, engine.RuleError{RuleID: r.ID, Err: runtimeError("when", err)})
-				continue
-			}
-			matched, _ = out.(bool)
-		}
-		if !matched {
-			continue
-		}
-		reason := engine.Reason{RuleID: r.ID, Action: r.Action, Score: r.Score, Message: r.Description, Tags: r.Tags, Alert: r.Alert, Notify: r.Notify}
-		if r.reason != nil {
-			if m == nil {
-				m = s.vms.Get().(*vm.VM)
-			}
-			if msg, err := m.Run(r.reason, box); err != nil {
-				v.Errors = append(v.Errors, engine.RuleError{RuleID: r.ID, Err: runtimeError("reason", err)})
-			} else if str, _ := msg.(string); str != "" {
-				reason.Message = str
+	ev := evaluation{s: s, box: envValue(env), action: engine.ActionNone}
+	if len(s.conds) == len(s.rules) && len(s.rules) <= len(ruleBits{})*64 {
+		todo := s.onVM
+		for i, f := range s.conds {
+			if f != nil && f(env) {
+				todo[i>>6] |= 1 << (i & 63)
 			}
 		}
-		if r.Mode == Shadow {
-			if v.Shadow == nil {
-				v.Shadow = make([]engine.Reason, 0, 4)
+		for w, b := range todo {
+			for ; b != 0; b &= b - 1 {
+				ev.rule(v, &s.rules[w<<6|bits.TrailingZeros64(b)], true)
 			}
-			v.Shadow = append(v.Shadow, reason)
-			continue
 		}
-		if v.Reasons == nil {
-			v.Reasons = make([]engine.Reason, 0, 4)
-		}
-		v.Reasons = append(v.Reasons, reason)
-		score += r.Score
-		action = action.Stronger(r.Action)
-		v.Alert = v.Alert || r.Alert
-		if r.Notify != "" && !slices.Contains(v.Notify, r.Notify) {
-			v.Notify = append(v.Notify, r.Notify)
+	} else {
+		for i := range s.rules {
+			r := &s.rules[i]
+			ev.rule(v, r, r.fast != nil && r.fast(env))
 		}
 	}
-	if m != nil {
-		s.vms.Put(m)
+	ev.finish(v)
+}
+
+// ruleBits has a bit for each of a set's rules, by index.
+type ruleBits [4]uint64
+
+// evaluation is the state of one Evaluate, but for the verdict, which
+// its methods take apart: escape analysis does not tell fields apart, and
+// the set and the VM's environment leak to the heap (the pool, the VM),
+// which the caller's verdict would have followed.
+type evaluation struct {
+	s      *Set
+	box    any
+	m      *vm.VM // taken from the pool only for a rule the fast path cannot run
+	score  int
+	action engine.Action
+}
+
+// rule applies r: a fast rule as matched says, a rule on the VM as the VM
+// answers.
+func (ev *evaluation) rule(v *engine.Verdict, r *Rule, matched bool) {
+	if r.fast == nil {
+		if ev.m == nil {
+			ev.m = ev.s.vms.Get().(*vm.VM)
+		}
+		out, err := ev.m.Run(r.when, ev.box)
+		if err != nil {
+			v.Errors = append(v.Errors, engine.RuleError{RuleID: r.ID, Err: runtimeError("when", err)})
+			return
+		}
+		matched, _ = out.(bool)
 	}
-	score = min(max(score, 0), MaxScore)
+	if !matched {
+		return
+	}
+	reason := engine.Reason{RuleID: r.ID, Action: r.Action, Score: r.Score, Message: r.Description, Tags: r.Tags, Alert: r.Alert, Notify: r.Notify}
+	if r.reason != nil {
+		if ev.m == nil {
+			ev.m = ev.s.vms.Get().(*vm.VM)
+		}
+		if msg, err := ev.m.Run(r.reason, ev.box); err != nil {
+			v.Errors = append(v.Errors, engine.RuleError{RuleID: r.ID, Err: runtimeError("reason", err)})
+		} else if str, _ := msg.(string); str != "" {
+			reason.Message = str
+		}
+	}
+	if r.Mode == Shadow {
+		if v.Shadow == nil {
+			v.Shadow = make([]engine.Reason, 0, 4)
+		}
+		v.Shadow = append(v.Shadow, reason)
+		return
+	}
+	if v.Reasons == nil {
+		v.Reasons = make([]engine.Reason, 0, 4)
+	}
+	v.Reasons = append(v.Reasons, reason)
+	ev.score += r.Score
+	ev.action = ev.action.Stronger(r.Action)
+	v.Alert = v.Alert || r.Alert
+	if r.Notify != "" && !slices.Contains(v.Notify, r.Notify) {
+		v.Notify = append(v.Notify, r.Notify)
+	}
+}
+
+// finish returns the VM and sets the verdict's score and action.
+func (ev *evaluation) finish(v *engine.Verdict) {
+	s := ev.s
+	if ev.m != nil {
+		s.vms.Put(ev.m)
+	}
+	score, action := min(max(ev.score, 0), MaxScore), ev.action
 	switch {
 	case score >= s.thresholds.Deny:
 		action = action.Stronger(engine.ActionDeny)
@@ -374,4 +426,17 @@ func (s *Set) Evaluate(env *engine.Env, v *engine.Verdict) {
 		action = action.Stronger(engine.ActionStepUp)
 	}
 	v.Score, v.Action = score, action
+}
+
+// withConds sets s.conds and s.onVM from s.rules, and returns s.
+func (s *Set) withConds() *Set {
+	s.conds = make([]func(*engine.Env) bool, len(s.rules))
+	s.onVM = ruleBits{}
+	for i := range s.rules {
+		s.conds[i] = s.rules[i].fast
+		if s.conds[i] == nil && i < len(s.onVM)*64 {
+			s.onVM[i>>6] |= 1 << (i & 63)
+		}
+	}
+	return s
 }
