@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math/rand/v2"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -175,5 +176,40 @@ func TestNormalizeUsernameWords(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestParseAddrMatchesNetip checks parseAddr's IPv4 path against
+// netip.ParseAddr: every field value, leading zeros, too many and too few
+// fields and digits, other characters, and random strings of digits and
+// dots; and that what it leaves to ParseAddr is ParseAddr's answer.
+func TestParseAddrMatchesNetip(t *testing.T) {
+	check := func(s string) {
+		t.Helper()
+		got, gerr := parseAddr(s)
+		want, werr := netip.ParseAddr(s)
+		if got != want || (gerr == nil) != (werr == nil) {
+			t.Fatalf("parseAddr(%q) = %v, %v; netip.ParseAddr: %v, %v", s, got, gerr, want, werr)
+		}
+	}
+	for v := range 1000 {
+		f := strconv.Itoa(v)
+		for _, s := range []string{f + ".1.2.3", "1." + f + ".2.3", "1.2." + f + ".3", "1.2.3." + f, "0" + f + ".1.2.3", "1.2.3.0" + f, "00" + f + ".1.2.3"} {
+			check(s)
+		}
+	}
+	for _, s := range []string{"", "1.2.3", "1.2.3.4.5", "1..2.3", ".1.2.3", "1.2.3.", "1.2.3.4.", "0.0.0.0", "255.255.255.255",
+		"256.1.1.1", "1.2.3.4a", "a1.2.3.4", "1.2.3.-4", "1.2.3.+4", "1.2.3.4%eth0", "::ffff:1.2.3.4", "::1", "1.2.3.4/24",
+		" 1.2.3.4", "1.2.3.4 ", "1000.2.3.4", "1.2.3.4444", "01.2.3.4", "1.2.3.00", "111.222.233.244", "1.2.3.4\x00"} {
+		check(s)
+	}
+	r := rand.New(rand.NewPCG(9, 10))
+	const alphabet = "0123456789.........:x"
+	for range 300_000 {
+		b := make([]byte, 1+r.IntN(17))
+		for i := range b {
+			b[i] = alphabet[r.IntN(len(alphabet))]
+		}
+		check(string(b))
 	}
 }
