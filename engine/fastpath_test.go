@@ -213,3 +213,48 @@ func TestParseAddrMatchesNetip(t *testing.T) {
 		check(string(b))
 	}
 }
+
+// TestEncodeULIDDigits checks encodeULID, which takes eight digits from
+// each of three words, against a digit at a time across the 128 bits, on
+// single bits, all ones and random ids, and that decodeULID reads it back.
+func TestEncodeULIDDigits(t *testing.T) {
+	ref := func(b *[16]byte) string {
+		var out [26]byte
+		hi := binary.BigEndian.Uint64(b[:8])
+		lo := binary.BigEndian.Uint64(b[8:])
+		for i := 25; i >= 0; i-- {
+			out[i] = crockford[lo&31]
+			lo = lo>>5 | hi<<59
+			hi >>= 5
+		}
+		return string(out[:])
+	}
+	check := func(b [16]byte) {
+		t.Helper()
+		got, want := encodeULID(&b), ref(&b)
+		if got != want {
+			t.Fatalf("encodeULID(%x) = %s, want %s", b, got, want)
+		}
+		if back, ok := decodeULID(got); !ok || back != b {
+			t.Fatalf("decodeULID(%s) = %x, %v; want %x", got, back, ok, b)
+		}
+	}
+	check([16]byte{})
+	var ones [16]byte
+	for i := range ones {
+		ones[i] = 0xff
+	}
+	check(ones)
+	for bit := range 128 {
+		var b [16]byte
+		b[bit/8] = 1 << (bit % 8)
+		check(b)
+	}
+	r := rand.New(rand.NewPCG(11, 12))
+	for range 100_000 {
+		var b [16]byte
+		binary.LittleEndian.PutUint64(b[:8], r.Uint64())
+		binary.LittleEndian.PutUint64(b[8:], r.Uint64())
+		check(b)
+	}
+}
