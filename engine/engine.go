@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net/netip"
 	"sync"
 	"time"
@@ -173,6 +174,12 @@ type scratch struct {
 	facts *PasswordFacts // a captured attempt's password (ScoreCaptured)
 	dry   bool           // a DryRun: its stages' failures are not the pipeline's (failed)
 	idbuf [32]byte       // the decision id's signature (decisionid.go)
+	// keys and rng are the keyer's scratch and a generator of the id
+	// source's, each taken from its pool at the scratch's first Score and
+	// kept with it: a pool's Get and Put cost a Score some 120
+	// instructions a pool, and the scratch is pooled already.
+	keys *keyScratch
+	rng  *mrand.ChaCha8
 	// record is the buffer of the attempt's fingerprint and of the
 	// decision kept for its retries (decidedRecord).
 	record []byte
@@ -513,7 +520,10 @@ func (e *Engine) abandon(ctx context.Context, s *scratch) {
 func (e *Engine) newID(s *scratch, t time.Time) string {
 	tenant := s.n.tenant
 	if e.defaultIDs {
-		b := e.ids.bytes(t)
+		if s.rng == nil {
+			s.rng = e.ids.pool.Get().(*mrand.ChaCha8)
+		}
+		b := idBytes(s.rng, t)
 		tag := e.opts.Keyer.ids.tag(tenant, &b, &s.idbuf)
 		copy(b[16-tagBytes:], tag[:])
 		return encodeULID(&b)
@@ -639,7 +649,11 @@ func CountryCode(s string) string {
 // keys computes the keyed hashes of the attempt's identifiers.
 func (e *Engine) keys(s *scratch) {
 	k, t := e.opts.Keyer, s.n.tenant
-	ks := k.pool.Get().(*keyScratch)
+	ks := s.keys
+	if ks == nil {
+		ks = k.pool.Get().(*keyScratch)
+		s.keys = ks
+	}
 	if s.attempt.UserID != "" {
 		s.ev.User = k.keyWith(ks, domainUser, t, s.attempt.UserID, nil)
 		s.ev.Account = s.ev.User
@@ -658,7 +672,6 @@ func (e *Engine) keys(s *scratch) {
 	if s.attempt.DeviceID != "" {
 		s.in.Device = k.keyWith(ks, domainDevice, t, s.attempt.DeviceID, nil)
 	}
-	k.pool.Put(ks)
 }
 
 func (e *Engine) fillAttemptEnv(s *scratch) {

@@ -38,11 +38,18 @@ func (s *idSource) ULID(t time.Time) string {
 // bytes returns a new id for time t, not yet encoded.
 func (s *idSource) bytes(t time.Time) [16]byte {
 	r := s.pool.Get().(*mrand.ChaCha8)
+	b := idBytes(r, t)
+	s.pool.Put(r)
+	return b
+}
+
+// idBytes returns a new id for time t with r's random bits, not yet
+// encoded. r is one of an idSource's.
+func idBytes(r *mrand.ChaCha8, t time.Time) [16]byte {
 	var b [16]byte
 	binary.BigEndian.PutUint64(b[:8], uint64(t.UnixMilli())<<16)
 	binary.BigEndian.PutUint64(b[8:], r.Uint64())
 	binary.BigEndian.PutUint16(b[6:8], uint16(r.Uint64()))
-	s.pool.Put(r)
 	return b
 }
 
