@@ -196,3 +196,37 @@ func SubnetOf(addr netip.Addr) netip.Prefix {
 	p, _ := addr.Prefix(bits)
 	return p
 }
+
+// subnetText is p's text, as netip.Prefix.AppendTo writes it.
+func subnetText(p netip.Prefix) string {
+	var buf [64]byte
+	return string(appendSubnet(buf[:0], p))
+}
+
+// appendSubnet appends p's text, as netip.Prefix.AppendTo does. Every
+// Score formats its subnet, and every learned login again, nearly always
+// an IPv4 /24, where AppendTo takes the general way (an octet at a time
+// through strconv, then the bits): that shape is written here in a few
+// instructions instead. TestSubnetTextMatchesNetip holds the two equal.
+func appendSubnet(b []byte, p netip.Prefix) []byte {
+	if a := p.Addr(); a.Is4() && p.Bits() == 24 {
+		o := a.As4()
+		b = appendOctet(b, o[0])
+		b = appendOctet(append(b, '.'), o[1])
+		b = appendOctet(append(b, '.'), o[2])
+		b = appendOctet(append(b, '.'), o[3]) // 0 in a masked prefix, but as given
+		return append(b, "/24"...)
+	}
+	return p.AppendTo(b)
+}
+
+// appendOctet appends v in decimal, without leading zeros.
+func appendOctet(b []byte, v byte) []byte {
+	switch {
+	case v >= 100:
+		return append(b, '0'+v/100, '0'+v/10%10, '0'+v%10)
+	case v >= 10:
+		return append(b, '0'+v/10, '0'+v%10)
+	}
+	return append(b, '0'+v)
+}
