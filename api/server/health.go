@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -76,12 +78,13 @@ func (s *Server) ready(ctx context.Context) (res map[string]string, ok bool, opt
 			optional[c.Name] = err == nil
 		}
 		if err == nil {
+			s.checkLog.passed(s.log, c)
 			res[c.Name] = "ok"
 			continue
 		}
 		// The endpoint is public: the detail (addresses, paths) goes to
 		// the log, not to whoever asks.
-		s.log.Warn("health check failed", "check", c.Name, "optional", c.Optional, "err", err)
+		s.checkLog.failed(s.log, c, err, time.Now())
 		res[c.Name] = "unavailable"
 		if !c.Optional {
 			ok = false
@@ -151,4 +154,62 @@ func (s *Server) followReadiness(ctx context.Context) {
 func writeStatus(w http.ResponseWriter, status int, v map[string]any) {
 	w.Header().Set("Cache-Control", "no-store")
 	httpapi.WriteJSON(w, status, v)
+}
+
+// checkLogEvery is how often, at most, a failing readiness check is
+// logged again while it keeps failing.
+const checkLogEvery = time.Minute
+
+// checkLog logs the readiness checks' failures: when a check starts to
+// fail or fails otherwise (Redis's answer changed), then at most once per
+// checkLogEvery while it keeps failing so (with the number of failures
+// left out since), and once when it passes again.
+// /readyz is public and runs the checks at every request: logging each
+// failure let anyone with a loop (or a load balancer probing every
+// second) write a warning a request while the store or the brokers were
+// down.
+type checkLog struct {
+	mu      sync.Mutex
+	failing map[string]*checkFailure
+}
+
+type checkFailure struct {
+	logged     time.Time
+	err        string // the failure last logged
+	suppressed int
+}
+
+func (l *checkLog) failed(log *slog.Logger, c Check, err error, now time.Time) {
+	l.mu.Lock()
+	if l.failing == nil {
+		l.failing = map[string]*checkFailure{}
+	}
+	f := l.failing[c.Name]
+	if f != nil && now.Sub(f.logged) < checkLogEvery && f.err == err.Error() {
+		f.suppressed++
+		l.mu.Unlock()
+		return
+	}
+	if f == nil {
+		f = &checkFailure{}
+		l.failing[c.Name] = f
+	}
+	suppressed := f.suppressed
+	f.suppressed, f.logged, f.err = 0, now, err.Error()
+	l.mu.Unlock()
+	if suppressed > 0 {
+		log.Warn("health check failed", "check", c.Name, "optional", c.Optional, "err", err, "suppressed", suppressed)
+		return
+	}
+	log.Warn("health check failed", "check", c.Name, "optional", c.Optional, "err", err)
+}
+
+func (l *checkLog) passed(log *slog.Logger, c Check) {
+	l.mu.Lock()
+	_, was := l.failing[c.Name]
+	delete(l.failing, c.Name)
+	l.mu.Unlock()
+	if was {
+		log.Info("health check passes again", "check", c.Name, "optional", c.Optional)
+	}
 }

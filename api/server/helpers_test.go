@@ -60,6 +60,8 @@ type testOpts struct {
 	maxConnections int
 	// grpcAdmin serves the gRPC admin listener (--grpc-admin-addr).
 	grpcAdmin bool
+	// log, when set, is the node's logger.
+	log *slog.Logger
 }
 
 // kratosToken is the Kratos hook's token of a server started with
@@ -90,6 +92,9 @@ func startServer(t testing.TB, o testOpts) *testServer {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	if o.log != nil {
+		log = o.log
 	}
 	tokenFile := func(name, token string) string {
 		if token == "" {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +23,7 @@ import (
 
 	pb "github.com/riskgate/riskgate/api/gen/riskgate/v1"
 	"github.com/riskgate/riskgate/api/server"
+	"github.com/riskgate/riskgate/internal/syncbuf"
 )
 
 // TestOpenAPIDescribesEveryRoute: the routes the mux serves and the paths
@@ -300,6 +303,58 @@ func TestOptionalCheckDoesNotMakeUnready(t *testing.T) {
 	decodeBody(t, resp, &ready)
 	if resp.StatusCode != 200 || ready.Status != "ready" || ready.Checks["cache"] != "unavailable" || ready.Checks["geoip"] != "ok" {
 		t.Fatalf("readyz with an optional check failing: %d %+v", resp.StatusCode, ready)
+	}
+}
+
+// TestFailingCheckDoesNotFloodTheLog: /readyz is public and runs the
+// checks at every request; a check that fails (the store or the brokers
+// down) is logged when it starts to fail and then at most once a minute,
+// not once a request, at once when it fails for another reason, and once
+// when it passes again. Before, 200
+// requests to /readyz while Kafka was down wrote 200 warnings.
+func TestFailingCheckDoesNotFloodTheLog(t *testing.T) {
+	var logs syncbuf.Buffer
+	var down, other atomic.Bool
+	down.Store(true)
+	ts := startServer(t, testOpts{log: slog.New(slog.NewTextHandler(&logs, nil)), checks: []server.Check{
+		{Name: "cache", Optional: true, HealthService: "riskgate.cache", Check: func(context.Context) error {
+			switch {
+			case down.Load() && other.Load():
+				return errors.New("OOM command not allowed")
+			case down.Load():
+				return errors.New("connection refused")
+			}
+			return nil
+		}},
+	}})
+	for range 200 {
+		resp, err := http.Get(ts.url("/readyz"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	if n := strings.Count(logs.String(), `msg="health check failed" check=cache`); n != 1 {
+		t.Errorf("200 /readyz with a check failing logged %d failures, want 1:\n%s", n, logs.String())
+	}
+	other.Store(true) // Redis's answer changed: logged at once
+	resp, err := http.Get(ts.url("/readyz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if !strings.Contains(logs.String(), `check=cache optional=true err="OOM command not allowed"`) {
+		t.Errorf("a check failing for another reason was not logged:\n%s", logs.String())
+	}
+	down.Store(false)
+	resp, err = http.Get(ts.url("/readyz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if !strings.Contains(logs.String(), `msg="health check passes again" check=cache`) {
+		t.Errorf("a check passing again was not logged:\n%s", logs.String())
 	}
 }
 

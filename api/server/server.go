@@ -172,6 +172,8 @@ type Server struct {
 
 	httpLn, grpcLn, grpcAdminLn, metricsLn, pprofLn net.Listener
 	shuttingDown                                    atomic.Bool
+	// checkLog logs the readiness checks' failures without flooding.
+	checkLog checkLog
 }
 
 // New builds the server; it does not listen yet.
