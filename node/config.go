@@ -2,6 +2,7 @@ package node
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net/url"
@@ -220,15 +221,28 @@ type LogConfig struct {
 // error: a line at a time, except that the alert log writes a batch of
 // alerts' lines at once (internal/logbatch).
 func (l LogConfig) NewLogger() *slog.Logger {
+	w := logbatch.New(os.Stderr)
+	return slog.New(logbatch.Handler(l.handler(w), w))
+}
+
+// handler is the log's handler, writing to w. In JSON a duration is
+// written as the text one reads ("15s", "250ms"), as the text format
+// writes it: slog's JSON handler writes nanoseconds, so the configuration
+// line said "shutdown_timeout":15000000000.
+func (l LogConfig) handler(w io.Writer) slog.Handler {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(l.Level))
 	opts := &slog.HandlerOptions{Level: level}
-	w := logbatch.New(os.Stderr)
-	var h slog.Handler = slog.NewTextHandler(w, opts)
-	if l.Format == "json" {
-		h = slog.NewJSONHandler(w, opts)
+	if l.Format != "json" {
+		return slog.NewTextHandler(w, opts)
 	}
-	return slog.New(logbatch.Handler(h, w))
+	opts.ReplaceAttr = func(_ []string, a slog.Attr) slog.Attr {
+		if a.Value.Kind() == slog.KindDuration {
+			a.Value = slog.StringValue(a.Value.Duration().String())
+		}
+		return a
+	}
+	return slog.NewJSONHandler(w, opts)
 }
 
 // memoryStore reports whether the state lives in this process: its keys
