@@ -14,7 +14,8 @@
 //
 // Delivery is at least once. A crash or a lost generation redelivers what
 // was not committed; the engine recognises a redelivered attempt by its
-// attempt_id (messages without one get <topic>/<partition>/<offset>) and
+// attempt_id (messages without one get <topic>/<partition>/<offset>@<ms>,
+// the record's timestamp in milliseconds) and
 // answers with the first decision, so the alert_id is the same too. A
 // clean rebalance hands partitions over without duplicates: a node stops
 // fetching a partition it is losing, finishes and commits what it fetched,

@@ -184,7 +184,7 @@ func TestAttemptWithoutIDOrTime(t *testing.T) {
 	r := start(t, opts, e)
 	decs := decisionsByAttempt(t, readTopic(t, c, tDecisions, 1))
 	r.stop(t)
-	id := tAttempts + "/0/0"
+	id := fmt.Sprintf("%s/0/0@%d", tAttempts, at.UnixMilli())
 	d := decs[id]
 	if len(d) != 1 || !d[0].Time.Equal(at) {
 		t.Fatalf("decisions %+v, want one for %s at %s", decs, id, at)
@@ -197,6 +197,53 @@ func TestAttemptWithoutIDOrTime(t *testing.T) {
 	r2.stop(t)
 	if again := decs[id]; len(again) != 2 || again[1].DecisionID != d[0].DecisionID || again[1].Signals.Account.Failures1h != 1 {
 		t.Fatalf("redelivery decided %+v, want the first decision again", again)
+	}
+}
+
+// TestAttemptsWithoutIDAfterOffsetsStartAgain: the attempts topic made
+// again (or the cluster replaced) starts its partitions at offset 0 again;
+// the attempts produced then, without attempt_id, are new attempts, not
+// redeliveries of those decided at the same coordinates before. Before,
+// their ids were the coordinates alone: within --attempt-window one of
+// another user was dead-lettered ("attempt_id: already used for a
+// different attempt"), and one of the same user from the same address
+// got the earlier decision back and was not counted.
+func TestAttemptsWithoutIDAfterOffsetsStartAgain(t *testing.T) {
+	e := NewTestEngine(t, engine.Options{})
+	at := time.Date(2026, 5, 9, 10, 0, 0, 0, time.UTC)
+	msg := func(user string, sec int) kafka.Message {
+		return kafka.Message{Topic: tAttempts, Key: []byte("acme/" + user), Time: at.Add(time.Duration(sec) * time.Second),
+			Value: []byte(`{"tenant":"acme","user_id":"` + user + `","ip":"81.2.69.1","result":"password_bad"}`)}
+	}
+	c1 := startCluster(t, 1)
+	produce(t, c1, msg("u1", 0), msg("u2", 1))
+	r1 := start(t, testOptions(c1), e)
+	first := decisionsByAttempt(t, readTopic(t, c1, tDecisions, 2))
+	r1.stop(t)
+
+	c2 := startCluster(t, 1) // its offsets start at 0 again
+	produce(t, c2, msg("u1", 60), msg("u3", 61))
+	r2 := start(t, testOptions(c2), e)
+	dead := func() float64 { return testutil.ToFloat64(r2.m.deadLettered.WithLabelValues(tAttempts)) }
+	waitFor(t, "both attempts decided or dead-lettered", func() bool {
+		return dead()+testutil.ToFloat64(r2.m.produced.WithLabelValues(tDecisions)) >= 2
+	})
+	if n := dead(); n != 0 {
+		t.Fatalf("%v attempts dead-lettered after the offsets started again", n)
+	}
+	second := readTopic(t, c2, tDecisions, 2)
+	r2.stop(t)
+	for _, m := range second {
+		var d engine.Decision
+		if err := json.Unmarshal(m.Value, &d); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := first[d.AttemptID]; ok {
+			t.Errorf("attempt of %s decided as %s, an id of the first cluster's", d.Signals.Attempt.UserID, d.AttemptID)
+		}
+		if d.Signals.Attempt.UserID == "u1" && d.Signals.Account.Failures1h != 2 {
+			t.Errorf("u1's second failure: account failures in the hour %d, want 2 (counted)", d.Signals.Account.Failures1h)
+		}
 	}
 }
 

@@ -287,7 +287,7 @@ func (w *worker) attempt(ctx context.Context, it *item) error {
 	// A redelivered message must be recognised: give it an id from its
 	// coordinates when the producer gave none.
 	if a.AttemptID == "" {
-		a.AttemptID = source(m)
+		a.AttemptID = generatedID(m)
 	}
 	// An attempt without a time happened when it was produced, not when a
 	// lagging consumer gets to it.
@@ -728,4 +728,22 @@ func (w *worker) keepLate(g *generation) {
 // source names a message by its coordinates.
 func source(m *kafka.Message) string {
 	return m.Topic + "/" + strconv.Itoa(m.Partition) + "/" + strconv.FormatInt(m.Offset, 10)
+}
+
+// generatedID is the attempt id of a message that has none: its
+// coordinates and its record's timestamp in milliseconds
+// (<topic>/<partition>/<offset>@<ms>), which a redelivery of the message
+// keeps. Coordinates alone are reused: a topic deleted and made again, or
+// a cluster replaced, starts its partitions at offset 0 again, and within
+// --attempt-window every new attempt took the id of the one the node had
+// decided at its coordinates before, dead-lettered as "attempt_id: already
+// used for a different attempt", or, the same user from the same address,
+// answered with the earlier decision and not counted. A record without a
+// timestamp keeps its coordinates alone.
+func generatedID(m *kafka.Message) string {
+	id := source(m)
+	if ms := m.Time.UnixMilli(); !m.Time.IsZero() && ms > 0 {
+		id += "@" + strconv.FormatInt(ms, 10)
+	}
+	return id
 }
