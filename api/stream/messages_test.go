@@ -247,6 +247,33 @@ func TestAttemptsWithoutIDAfterOffsetsStartAgain(t *testing.T) {
 	}
 }
 
+// TestOutcomeWithAttemptWithoutIDRedelivered: an outcome sent with its
+// attempt, which has no attempt_id, is applied once however often it is
+// delivered, as an attempt without one is counted once: it gets its id
+// from its coordinates. Before, each redelivery (a crash before the
+// commit, a rebalance) counted the failure again.
+func TestOutcomeWithAttemptWithoutIDRedelivered(t *testing.T) {
+	c := startCluster(t, 1)
+	at := time.Date(2026, 5, 9, 10, 0, 0, 0, time.UTC)
+	produce(t, c, kafka.Message{Topic: tOutcomes, Key: []byte("acme/u9"), Time: at,
+		Value: []byte(`{"outcome":"login_failed","attempt":{"tenant":"acme","user_id":"u9","ip":"81.2.69.9","time":"2026-05-09T10:00:00Z"}}`)})
+	e := NewTestEngine(t, engine.Options{})
+	opts := testOptions(c)
+	for _, group := range []string{"first", "second"} { // the second reads it again: a redelivery
+		opts.Group = group
+		r := start(t, opts, e)
+		waitFor(t, "the outcome consumed", func() bool { return testutil.ToFloat64(r.m.consumed.WithLabelValues(tOutcomes)) == 1 })
+		r.stop(t)
+	}
+	d, err := e.Score(context.Background(), engine.Attempt{Tenant: "acme", UserID: "u9", IP: "81.2.69.9", Time: at.Add(time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := d.Signals.Account.Failures1h; n != 1 {
+		t.Errorf("account failures in the hour after one outcome delivered twice: %d, want 1", n)
+	}
+}
+
 // TestMisKeyedAttemptsAreCounted: attempts keyed <tenant>/<user> (by
 // user_id, else the username trimmed and lower-cased) count nothing;
 // one keyed otherwise or not at all is decided and counted, since its

@@ -369,6 +369,12 @@ func (w *worker) outcome(ctx context.Context, it *item) error {
 		w.deadLetter(m, err)
 		return nil
 	}
+	// An outcome sent with its attempt is applied once per attempt_id:
+	// one without an id gets it from its coordinates, as an attempt
+	// does, so that a redelivery does not count it again.
+	if o.Attempt != nil && o.Attempt.AttemptID == "" {
+		o.Attempt.AttemptID = generatedID(m)
+	}
 	// A store that is briefly unavailable is waited for: the outcome
 	// would otherwise be lost to learning.
 	for failures := 0; ; failures++ {
