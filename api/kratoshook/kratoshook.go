@@ -310,8 +310,17 @@ func (h *Handler) attempt(r *http.Request) (Attempt, error) {
 	if err := json.NewDecoder(bytes.NewReader(data)).Decode(&b); err != nil {
 		return Attempt{}, fmt.Errorf("kratoshook: body: %w", err)
 	}
-	if b.FlowID == "" || b.IdentityID == "" {
-		return Attempt{}, errors.New("kratoshook: body: flow_id and identity_id are required")
+	var missing []string
+	if b.FlowID == "" {
+		missing = append(missing, "flow_id")
+	}
+	if b.IdentityID == "" {
+		missing = append(missing, "identity_id")
+	}
+	if len(missing) > 0 {
+		// Named: "flow_id and identity_id are required" sent whoever
+		// fixes the template looking for a field it renders.
+		return Attempt{}, fmt.Errorf("kratoshook: body: %s: required", strings.Join(missing, " and "))
 	}
 	ip, err := clientIP(b.IP)
 	if err != nil {

@@ -314,7 +314,9 @@ func TestUnreadableBodyIsNamed(t *testing.T) {
 		{"empty", nil, "kratoshook: body: empty, want a JSON object with flow_id, identity_id and ip (required)"},
 		{"white space", []byte(" \n\t"), "kratoshook: body: empty, want a JSON object with flow_id, identity_id and ip (required)"},
 		{"too large", []byte(`{"flow_id":"` + strings.Repeat("a", maxBody) + `"}`), fmt.Sprintf("kratoshook: body: larger than %d bytes", maxBody)},
-		{"no identity", []byte(`{"flow_id":"f"}`), "kratoshook: body: flow_id and identity_id are required"},
+		{"no identity", []byte(`{"flow_id":"f"}`), "kratoshook: body: identity_id: required"},
+		{"no flow", []byte(`{"identity_id":"i","ip":"81.2.69.160"}`), "kratoshook: body: flow_id: required"},
+		{"null", []byte(`null`), "kratoshook: body: flow_id and identity_id: required"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var logged bytes.Buffer
