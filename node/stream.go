@@ -154,16 +154,25 @@ func (n *Node) openAlerts(keyer *engine.Keyer) ([]engine.Observer, error) {
 		n.addTLSFiles(r.TLSFiles())
 		n.set.runners = append(n.set.runners, r)
 		n.checks = append(n.checks, server.Check{Name: "kafka", Optional: true, HealthService: HealthKafka, Check: func(context.Context) error {
-			if !r.Connected() {
-				return errKafkaDisconnected
+			switch {
+			case r.Connected():
+				return nil
+			case !r.Exchanged():
+				return errKafkaNotYet
 			}
-			return nil
+			return errKafkaDisconnected
 		}})
 	}
 	return observers, nil
 }
 
-var errKafkaDisconnected = errors.New("kafka: the last exchange with the brokers failed")
+var (
+	errKafkaDisconnected = errors.New("kafka: the last exchange with the brokers failed")
+	// errKafkaNotYet is the check's failure before the stream's first
+	// exchange with the brokers: it said the last exchange failed, at
+	// every start, before there was one.
+	errKafkaNotYet = errors.New("kafka: not connected to the brokers yet")
+)
 
 // alertSinkNames names the configured alert sinks, for the configuration
 // log line (never the webhook's URL, which may carry a token).

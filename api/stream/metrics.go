@@ -28,6 +28,7 @@ type metrics struct {
 	rebalances   prometheus.Counter
 	connected    prometheus.Gauge
 	isConnected  atomic.Bool
+	exchanged    atomic.Bool // an exchange with the brokers was tried
 	topicMissing *prometheus.GaugeVec
 	offsetResets *prometheus.CounterVec
 	buffer       *bufferCollector
@@ -180,6 +181,7 @@ func (m *metrics) dropLag(topic string, partition int) {
 }
 
 func (m *metrics) setConnected(ok bool) {
+	m.exchanged.Store(true)
 	m.isConnected.Store(ok)
 	if ok {
 		m.connected.Set(1)

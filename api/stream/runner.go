@@ -137,6 +137,11 @@ func New(opts Options, deps Deps) (*Runner, error) {
 // riskgate_kafka_connected says, for a health check.
 func (r *Runner) Connected() bool { return r.m.isConnected.Load() }
 
+// Exchanged reports whether the runner has tried an exchange with the
+// brokers yet, whatever its result: before its first, Connected is false
+// without anything having failed.
+func (r *Runner) Exchanged() bool { return r.m.exchanged.Load() }
+
 // Name implements node.Runner.
 func (r *Runner) Name() string { return "kafka" }
 
