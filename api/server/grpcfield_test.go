@@ -15,7 +15,8 @@ import (
 // names the same field on gRPC, in a google.rpc.BadRequest, whatever its
 // code: an unknown decision's NOT_FOUND named no field on gRPC (HTTP said
 // decision_id), nor did a stale if_version's ABORTED or a promotion's
-// unknown rule_id. The codes stay those HTTP's statuses map from.
+// unknown rule_id; a promotion naming no rule was NOT_FOUND on gRPC, a
+// 400 on HTTP. The codes stay those HTTP's statuses map from.
 func TestGRPCErrorsNameTheirField(t *testing.T) {
 	ts := startServer(t, testOpts{admin: adminToken})
 	conn := ts.grpcConn(t)
@@ -59,6 +60,20 @@ func TestGRPCErrorsNameTheirField(t *testing.T) {
 			},
 			"POST", "/v1/rules:promote", map[string]any{"rule_id": "no-such-rule"},
 			codes.NotFound, 404, "rule_id"},
+		{"a promotion naming no rule",
+			func() error {
+				_, err := rules.Promote(admin, &pb.PromoteRuleRequest{})
+				return err
+			},
+			"POST", "/v1/rules:promote", map[string]any{"rule_id": ""},
+			codes.InvalidArgument, 400, "rule_id"},
+		{"a tenant's promotion naming no rule",
+			func() error {
+				_, err := rules.PromoteTenant(admin, &pb.PromoteTenantRuleRequest{Tenant: "acme"})
+				return err
+			},
+			"POST", "/v1/tenants/acme/rules:promote", map[string]any{"rule_id": ""},
+			codes.InvalidArgument, 400, "rule_id"},
 		{"a bad field (as before)",
 			func() error {
 				_, err := risk.Score(admin, &pb.ScoreRequest{Attempt: &pb.Attempt{Ip: "81.2.69.999"}})
@@ -89,7 +104,7 @@ func TestGRPCErrorsNameTheirField(t *testing.T) {
 				}
 			}
 			want := c.field
-			if c.code == codes.InvalidArgument {
+			if c.code == codes.InvalidArgument && c.path == "/v1/score" {
 				want = "attempt." + c.field // the request's path to it
 			}
 			if len(fields) != 1 || fields[0] != want {

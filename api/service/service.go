@@ -182,8 +182,16 @@ func ruleFailures(rs engine.Ruleset, d *engine.Decision) []engine.RuleError {
 // (OpRulesPromote), by the same path as PutRules: see
 // rules.Manager.Promote.
 func (s *Service) PromoteRule(ifVersion, ruleID string) (*rules.Snapshot, error) {
+	if ruleID == "" {
+		return nil, errRuleIDRequired
+	}
 	return s.rules.Promote(ifVersion, ruleID)
 }
+
+// errRuleIDRequired refuses a promotion naming no rule, on every
+// transport: gRPC's Promote without rule_id answered NOT_FOUND (no such
+// rule: ""), where HTTP answered 400 naming rule_id.
+var errRuleIDRequired = &engine.FieldError{Field: "rule_id", Msg: "required"}
 
 // TenantRules is a tenant's rules: its overlay, if it has one, and the
 // ruleset its logins are decided by.
@@ -263,6 +271,9 @@ func (s *Service) ValidateTenantRules(tenant string, files []rules.Source) (Vali
 func (s *Service) PromoteTenantRule(tenant, ifVersion, ruleID string) (TenantRules, error) {
 	if err := checkTenant(tenant); err != nil {
 		return TenantRules{}, err
+	}
+	if ruleID == "" {
+		return TenantRules{}, errRuleIDRequired
 	}
 	t, err := s.rules.PromoteTenant(tenant, ifVersion, ruleID)
 	if err != nil {
