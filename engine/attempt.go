@@ -271,9 +271,12 @@ const SecretMsg = "looks like a secret"
 
 // secretKey reports whether an attribute key names a secret: one of its
 // words (split at '_', '-', '.', spaces and lower-to-upper case changes)
-// is pass, pw, pwd, pin, otp, totp or token, or it contains password,
-// passwd, secret, passphrase, passcode, pincode or apikey, separators
-// aside ("userPassword", "client_secret", "x-otp", "api_key").
+// is pass, pw, pwd, pin, otp, totp, token or cvc, or it contains passw
+// (password, passwd, the German Passwort), pswd, secret, passphrase,
+// passcode, pincode, apikey, privatekey, mfacode, otpcode or cvv,
+// separators aside ("userPassword", "client_secret", "x-otp", "api_key",
+// "private_key", "mfa_code"). "credential" is not on the list: it names a
+// method as often as a secret (credential_type: webauthn).
 func secretKey(k string) bool {
 	if !plainASCII(k) {
 		// As usernames are read: "pass\u200bword" and a fullwidth
@@ -288,7 +291,7 @@ func secretKey(k string) bool {
 		}
 		return r
 	}, lower)
-	for _, w := range []string{"password", "passwd", "secret", "passphrase", "passcode", "pincode", "apikey"} {
+	for _, w := range []string{"passw", "pswd", "secret", "passphrase", "passcode", "pincode", "apikey", "privatekey", "mfacode", "otpcode", "cvv"} {
 		if strings.Contains(compact, w) {
 			return true
 		}
@@ -301,7 +304,7 @@ func secretKey(k string) bool {
 			continue
 		}
 		switch strings.ToLower(k[start:i]) {
-		case "pin", "otp", "token", "totp", "pwd", "pw", "pass":
+		case "pin", "otp", "token", "totp", "pwd", "pw", "pass", "cvc":
 			return true
 		}
 		start = i

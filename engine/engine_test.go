@@ -494,6 +494,15 @@ func TestInvalidAttemptsNameTheFieldAndTouchNothing(t *testing.T) {
 		{"attribute X-Api-Key", engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{"X-Api-Key": "x"}}, "attributes.X-Api-Key"},
 		{"attribute pass\u200bword", engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{"pass\u200bword": "x"}}, "attributes.pass\u200bword"},
 		{"attribute fullwidth password", engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{"ｐａｓｓｗｏｒｄ": "x"}}, "attributes.ｐａｓｓｗｏｒｄ"},
+		{"attribute private_key", engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{"private_key": "x"}}, "attributes.private_key"},
+		{"attribute privateKey", engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{"privateKey": "x"}}, "attributes.privateKey"},
+		{"attribute pswd", engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{"pswd": "x"}}, "attributes.pswd"},
+		{"attribute passw", engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{"passw": "x"}}, "attributes.passw"},
+		{"attribute Passwort", engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{"Passwort": "x"}}, "attributes.Passwort"},
+		{"attribute mfa_code", engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{"mfa_code": "123456"}}, "attributes.mfa_code"},
+		{"attribute otpCode", engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{"otpCode": "123456"}}, "attributes.otpCode"},
+		{"attribute card_cvv", engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{"card_cvv": "123"}}, "attributes.card_cvv"},
+		{"attribute cvc", engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{"cvc": "123"}}, "attributes.cvc"},
 		{"attribute user\u00adPin", engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{"user\u00adPin": "x"}}, "attributes.user\u00adPin"},
 		{"bad country", engine.Attempt{IP: "1.2.3.4", Geo: &engine.GeoHint{Country: "France"}}, "geo.country"},
 		{"lat alone", engine.Attempt{IP: "1.2.3.4", Geo: &engine.GeoHint{Lat: ptr(1)}}, "geo"},
@@ -512,7 +521,7 @@ func TestInvalidAttemptsNameTheFieldAndTouchNothing(t *testing.T) {
 		})
 	}
 	// Words that merely contain the short secret words are not secrets.
-	for _, k := range []string{"spinner", "hotpot", "tokenizer_version", "app", "shipping", "passport", "bypass_sso", "compass", "pwa", "keyboard", "api_version"} {
+	for _, k := range []string{"spinner", "hotpot", "tokenizer_version", "app", "shipping", "passport", "bypass_sso", "compass", "pwa", "keyboard", "api_version", "credential_type", "private_network", "cvcs_total"} {
 		if _, err := h.e.DryRun(context.Background(), engine.Attempt{IP: "1.2.3.4", Attributes: map[string]string{k: "v"}}, nil); err != nil {
 			t.Errorf("attribute %q: %v", k, err)
 		}
