@@ -348,7 +348,7 @@ func (e *Engine) score(ctx context.Context, a *Attempt, dry Ruleset, capt *captu
 	// marks nothing: a retry of its attempt still waits (maxDecidedWait).
 	octx := ctx
 	if !s.ev.AttemptID.IsZero() && e.opts.StoreTimeout > 0 {
-		octx = context.WithoutCancel(ctx)
+		octx = detached(ctx)
 	}
 	err := e.storeCall(octx, "observe", observe)
 	// A redelivery whose first delivery is still being decided (by
@@ -511,7 +511,7 @@ func (e *Engine) abandon(ctx context.Context, s *scratch) {
 	fp := e.attemptFingerprint(s)
 	s.decided = Decided{Tenant: s.n.tenant, AttemptID: s.ev.AttemptID, User: s.ev.User, Record: append(s.record[:0], fp[:]...)}
 	s.commit = Commit{Decided: &s.decided}
-	_ = e.storeCall(context.WithoutCancel(ctx), "commit", func(ctx context.Context) error {
+	_ = e.storeCall(detached(ctx), "commit", func(ctx context.Context) error {
 		return e.opts.Store.Commit(ctx, &s.commit)
 	})
 }
@@ -681,7 +681,7 @@ func (e *Engine) commit(ctx context.Context, s *scratch, d *Decision) {
 	// context, a caller's retry found no decision kept (a second of
 	// waiting for one on the memory store, then another decision), and
 	// the first decision's outcome was not found.
-	ctx = context.WithoutCancel(ctx)
+	ctx = detached(ctx)
 	err := e.storeCall(ctx, "commit", func(ctx context.Context) error { return e.opts.Store.Commit(ctx, &s.commit) })
 	if err == nil && s.commit.Learn != nil {
 		e.learned(s.commit.Learn)
