@@ -65,28 +65,6 @@ func appendF64(b []byte, f float64) []byte {
 	return binary.LittleEndian.AppendUint64(b, math.Float64bits(f))
 }
 
-// timeWidth is 4 when every time of p fits 32 unsigned bits, else 8. A
-// time fits when, as a uint64, it has no bit set above the 32 low ones
-// (a negative one has them all), so the times are or-ed together and
-// tested once.
-func timeWidth(p *engine.Profile) int {
-	m := uint64(p.FirstSeen) | uint64(p.LastSeen) | uint64(p.Last.Time) | uint64(p.Last.FixTime) |
-		setTimes(p.Devices) | setTimes(p.Agents) | setTimes(p.Countries) | setTimes(p.Cities) |
-		setTimes(p.ASNs) | setTimes(p.Networks) | setTimes(p.ASNNetworks) | setTimes(p.AgentVersions)
-	if m>>32 == 0 {
-		return 4
-	}
-	return 8
-}
-
-// setTimes is set's times or-ed together.
-func setTimes(set []engine.Seen) (m uint64) {
-	for i := range set {
-		m |= uint64(set[i].Last)
-	}
-	return m
-}
-
 func appendTime(b []byte, w int, t int64) []byte {
 	if w == 4 {
 		return binary.LittleEndian.AppendUint32(b, uint32(t))
@@ -97,8 +75,28 @@ func appendTime(b []byte, w int, t int64) []byte {
 // encodeProfile appends p's encoding to b. Every learned login encodes
 // one, so the sets are written field by field rather than through a copy
 // of their headers, and the hours in one pass.
+//
+// The times are 4 bytes wide when every time of p fits 32 unsigned bits
+// (the last login's fix time too, written or not), else 8. A time fits
+// when, as a uint64, it has no bit set above the 32 low ones (a negative
+// one has them all): p is written with 4-byte times, its times or-ed
+// together on the way, and written again with 8 in the rare case that
+// the or has a high bit. A pass over the times first cost every learned
+// login about 100 instructions.
 func encodeProfile(b []byte, p *engine.Profile) []byte {
-	w := timeWidth(p)
+	start := len(b)
+	out, m := encodeProfileWidth(b, p, 4)
+	if m>>32 == 0 {
+		return out
+	}
+	out, _ = encodeProfileWidth(out[:start], p, 8)
+	return out
+}
+
+// encodeProfileWidth is encodeProfile with w-byte times, and p's times
+// or-ed together.
+func encodeProfileWidth(b []byte, p *engine.Profile, w int) (_ []byte, times uint64) {
+	times = uint64(p.FirstSeen) | uint64(p.LastSeen) | uint64(p.Last.Time) | uint64(p.Last.FixTime)
 	b = append(b, byte(w))
 	b = appendUvarint(b, uint64(p.Logins))
 	b = appendTime(b, w, p.FirstSeen)
@@ -143,23 +141,25 @@ func encodeProfile(b []byte, p *engine.Profile) []byte {
 	b[at], b[at+1], b[at+2] = byte(mask), byte(mask>>8), byte(mask>>16)
 	b = appendUvarint(b, uint64(p.NewDevices))
 	b = appendUvarint(b, uint64(p.NoDevice))
-	b = appendSet(b, w, p.Devices)
-	b = appendSet(b, w, p.Agents)
-	b = appendSet(b, w, p.Countries)
-	b = appendSet(b, w, p.Cities)
-	b = appendSet(b, w, p.ASNs)
-	b = appendSet(b, w, p.Networks)
-	b = appendSet(b, w, p.ASNNetworks)
-	return appendSet(b, w, p.AgentVersions)
+	b, times = appendSet(b, w, p.Devices, times)
+	b, times = appendSet(b, w, p.Agents, times)
+	b, times = appendSet(b, w, p.Countries, times)
+	b, times = appendSet(b, w, p.Cities, times)
+	b, times = appendSet(b, w, p.ASNs, times)
+	b, times = appendSet(b, w, p.Networks, times)
+	b, times = appendSet(b, w, p.ASNNetworks, times)
+	return appendSet(b, w, p.AgentVersions, times)
 }
 
-func appendSet(b []byte, w int, set []engine.Seen) []byte {
+// appendSet appends set, and or-s its times into times.
+func appendSet(b []byte, w int, set []engine.Seen, times uint64) ([]byte, uint64) {
 	b = appendUvarint(b, uint64(len(set)))
 	for i := range set {
 		s := &set[i]
+		times |= uint64(s.Last)
 		b = appendTime(appendUvarint(appendStr(b, s.Value), uint64(s.Count)), w, s.Last)
 	}
-	return b
+	return b, times
 }
 
 var errCorrupt = errors.New("memstore: corrupt profile")

@@ -1,6 +1,7 @@
 package memstore
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -121,8 +122,11 @@ func BenchmarkProfileCodec(b *testing.B) {
 	}
 }
 
-// TestTimeWidthMatchesSimple holds timeWidth's or-ed test to the simple
-// one, time by time, at the edges of 32 unsigned bits and at random.
+// TestTimeWidthMatchesSimple holds the encoder's choice of time width
+// (its first byte: times or-ed while written with 4 bytes, written again
+// with 8 when the or does not fit) to the simple test, time by time, at
+// the edges of 32 unsigned bits and at random, and the blob to the
+// model's (which takes the simple test).
 func TestTimeWidthMatchesSimple(t *testing.T) {
 	simple := func(p *engine.Profile) int {
 		fits := func(t int64) bool { return t >= 0 && t <= math.MaxUint32 }
@@ -157,8 +161,12 @@ func TestTimeWidthMatchesSimple(t *testing.T) {
 				*v &= math.MaxUint32
 			}
 		}
-		if got, want := timeWidth(p), simple(p); got != want {
-			t.Fatalf("timeWidth(%+v) = %d, simple form %d", p, got, want)
+		blob := encodeProfile([]byte("xy"), p)
+		if got, want := int(blob[2]), simple(p); got != want {
+			t.Fatalf("encodeProfile(%+v) takes a width of %d, the simple form %d", p, got, want)
+		}
+		if m := modelEncodeProfile(nil, p); !bytes.Equal(blob[2:], m) || string(blob[:2]) != "xy" {
+			t.Fatalf("encodeProfile(%+v) = %x, the model's %x", p, blob, m)
 		}
 	}
 }
