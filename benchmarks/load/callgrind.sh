@@ -67,7 +67,11 @@ count() {
   [ "$target" = http ] && addr=127.0.0.1:$hp
   # asyncpreemptoff: callgrind (3.19) asserts on the runtime's preemption
   # signal; cpu.rdtscp=off: it cannot decode RDTSCP (instructions_test.go).
-  GODEBUG=cpu.rdtscp=off,asyncpreemptoff=1 valgrind --tool=callgrind --instr-atstart=no \
+  # --fair-sched: valgrind runs one thread at a time, and without it a
+  # thread spinning on a runtime lock could hold the others off for
+  # seconds: a call of 14.8 s, and the floor's count read 142,000 to
+  # 4,354,000 instructions a call where it reads 64,000-67,000.
+  GODEBUG=cpu.rdtscp=off,asyncpreemptoff=1 valgrind --tool=callgrind --fair-sched=yes --instr-atstart=no \
     --callgrind-out-file="$tmp/$name.cg" "$@" --grpc-addr 127.0.0.1:$gp --http-addr 127.0.0.1:$hp \
     >"$tmp/$name.log" 2>&1 &
   vpid=$!
