@@ -66,7 +66,9 @@ func (e *Engine) ScoreCaptured(ctx context.Context, a Attempt, pw *PasswordFacts
 			return Decision{}, err
 		}
 	}
-	return e.score(ctx, &a, nil, &captured{password: pw})
+	var d Decision
+	err := e.score(ctx, &a, nil, &captured{password: pw}, &d)
+	return d, err
 }
 
 // captured marks a Score from a capture.

@@ -59,8 +59,8 @@ func (a *API) score(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	d, err := a.Service.Score(r.Context(), at)
-	if err != nil {
+	var d engine.Decision // decided into (ScoreInto): 1.2 KB not copied at each return
+	if err := a.Service.ScoreInto(r.Context(), &at, &d); err != nil {
 		a.fail(w, err)
 		return
 	}

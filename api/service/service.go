@@ -32,6 +32,7 @@ var ErrNoProfile = errors.New("nothing is held on this user")
 // Service performs the operations. It is safe for concurrent use.
 type Service struct {
 	engine  Engine
+	direct  *engine.Engine // engine, when it is one: ScoreInto calls it directly
 	rules   *rules.Manager
 	capture Capture // nil: the node records no capture
 }
@@ -46,6 +47,7 @@ func WithCapture(c Capture) Option { return func(s *Service) { s.capture = c } }
 // New returns the service of an engine and the manager of its rules.
 func New(e Engine, r *rules.Manager, opts ...Option) *Service {
 	s := &Service{engine: e, rules: r}
+	s.direct, _ = e.(*engine.Engine)
 	for _, o := range opts {
 		o(s)
 	}
@@ -56,6 +58,19 @@ func New(e Engine, r *rules.Manager, opts ...Option) *Service {
 // *engine.FieldError naming the attempt's field.
 func (s *Service) Score(ctx context.Context, a engine.Attempt) (engine.Decision, error) {
 	return s.engine.Score(ctx, a)
+}
+
+// ScoreInto is Score deciding into *d (engine.Engine.ScoreInto), for the
+// servers, which encode the Decision from where it was decided. The call
+// is direct, not through the Engine interface: a pointer passed through
+// an interface's method escapes, and d would be allocated on every call.
+func (s *Service) ScoreInto(ctx context.Context, a *engine.Attempt, d *engine.Decision) error {
+	if s.direct != nil {
+		return s.direct.ScoreInto(ctx, a, d)
+	}
+	var err error
+	*d, err = s.engine.Score(ctx, *a)
+	return err
 }
 
 // Report takes the outcome of a decision (OpReport).
