@@ -213,22 +213,23 @@ func appendJSONUserEnv(b []byte, v *engine.UserEnv) ([]byte, bool) {
 	b = append(b, '{')
 	n0 := len(b)
 	_ = n0
+	var fm floatMemo
 	b = append(b, "\"known\":"...)
 	b = strconv.AppendBool(b, v.Known)
 	b = append(b, ",\"logins\":"...)
 	b = appendJSONInt(b, int64(v.Logins))
 	b = append(b, ",\"age_days\":"...)
-	if b, ok = appendJSONFloat(b, v.AgeDays); !ok {
+	if b, ok = fm.append(b, v.AgeDays); !ok {
 		return b, false
 	}
 	b = append(b, ",\"days_since_last\":"...)
-	if b, ok = appendJSONFloat(b, v.DaysSince); !ok {
+	if b, ok = fm.append(b, v.DaysSince); !ok {
 		return b, false
 	}
 	b = append(b, ",\"hour_unusual\":"...)
 	b = strconv.AppendBool(b, v.HourUnusual)
 	b = append(b, ",\"hour_share\":"...)
-	if b, ok = appendJSONFloat(b, v.HourShare); !ok {
+	if b, ok = fm.append(b, v.HourShare); !ok {
 		return b, false
 	}
 	b = append(b, ",\"hours_learned\":"...)
@@ -277,6 +278,7 @@ func appendJSONGeoEnv(b []byte, v *engine.GeoEnv) ([]byte, bool) {
 	b = append(b, '{')
 	n0 := len(b)
 	_ = n0
+	var fm floatMemo
 	b = append(b, "\"known\":"...)
 	b = strconv.AppendBool(b, v.Known)
 	b = append(b, ",\"source\":"...)
@@ -288,17 +290,17 @@ func appendJSONGeoEnv(b []byte, v *engine.GeoEnv) ([]byte, bool) {
 	b = append(b, ",\"city\":"...)
 	b = appendJSONString(b, v.City)
 	b = append(b, ",\"lat\":"...)
-	if b, ok = appendJSONFloat(b, v.Lat); !ok {
+	if b, ok = fm.append(b, v.Lat); !ok {
 		return b, false
 	}
 	b = append(b, ",\"lon\":"...)
-	if b, ok = appendJSONFloat(b, v.Lon); !ok {
+	if b, ok = fm.append(b, v.Lon); !ok {
 		return b, false
 	}
 	b = append(b, ",\"has_coordinates\":"...)
 	b = strconv.AppendBool(b, v.HasCoordinates)
 	b = append(b, ",\"accuracy_km\":"...)
-	if b, ok = appendJSONFloat(b, v.AccuracyKM); !ok {
+	if b, ok = fm.append(b, v.AccuracyKM); !ok {
 		return b, false
 	}
 	b = append(b, ",\"new_country\":"...)
@@ -310,21 +312,21 @@ func appendJSONGeoEnv(b []byte, v *engine.GeoEnv) ([]byte, bool) {
 	b = append(b, ",\"velocity_known\":"...)
 	b = strconv.AppendBool(b, v.VelocityKnown)
 	b = append(b, ",\"distance_km\":"...)
-	if b, ok = appendJSONFloat(b, v.DistanceKM); !ok {
+	if b, ok = fm.append(b, v.DistanceKM); !ok {
 		return b, false
 	}
 	b = append(b, ",\"hours_since_last\":"...)
-	if b, ok = appendJSONFloat(b, v.HoursSince); !ok {
+	if b, ok = fm.append(b, v.HoursSince); !ok {
 		return b, false
 	}
 	b = append(b, ",\"speed_kmh\":"...)
-	if b, ok = appendJSONFloat(b, v.SpeedKMH); !ok {
+	if b, ok = fm.append(b, v.SpeedKMH); !ok {
 		return b, false
 	}
 	b = append(b, ",\"impossible_travel\":"...)
 	b = strconv.AppendBool(b, v.ImpossibleTravel)
 	b = append(b, ",\"country_days_since\":"...)
-	if b, ok = appendJSONFloat(b, v.CountryDaysSince); !ok {
+	if b, ok = fm.append(b, v.CountryDaysSince); !ok {
 		return b, false
 	}
 	return append(b, '}'), true
@@ -477,12 +479,13 @@ func appendJSONTenantEnv(b []byte, v *engine.TenantEnv) ([]byte, bool) {
 	b = append(b, '{')
 	n0 := len(b)
 	_ = n0
+	var fm floatMemo
 	b = append(b, "\"attempts_10m\":"...)
 	b = appendJSONInt(b, int64(v.Attempts10m))
 	b = append(b, ",\"failures_10m\":"...)
 	b = appendJSONInt(b, int64(v.Failures10m))
 	b = append(b, ",\"failure_rate_10m\":"...)
-	if b, ok = appendJSONFloat(b, v.FailureRate10m); !ok {
+	if b, ok = fm.append(b, v.FailureRate10m); !ok {
 		return b, false
 	}
 	b = append(b, ",\"attempts_1h\":"...)
@@ -490,15 +493,15 @@ func appendJSONTenantEnv(b []byte, v *engine.TenantEnv) ([]byte, bool) {
 	b = append(b, ",\"failures_1h\":"...)
 	b = appendJSONInt(b, int64(v.Failures1h))
 	b = append(b, ",\"failure_rate_1h\":"...)
-	if b, ok = appendJSONFloat(b, v.FailureRate1h); !ok {
+	if b, ok = fm.append(b, v.FailureRate1h); !ok {
 		return b, false
 	}
 	b = append(b, ",\"failure_rate_24h\":"...)
-	if b, ok = appendJSONFloat(b, v.FailureRate24h); !ok {
+	if b, ok = fm.append(b, v.FailureRate24h); !ok {
 		return b, false
 	}
 	b = append(b, ",\"failure_surge\":"...)
-	if b, ok = appendJSONFloat(b, v.FailureSurge); !ok {
+	if b, ok = fm.append(b, v.FailureSurge); !ok {
 		return b, false
 	}
 	return append(b, '}'), true
@@ -521,42 +524,43 @@ func appendJSONRBAEnv(b []byte, v *engine.RBAEnv) ([]byte, bool) {
 	b = append(b, '{')
 	n0 := len(b)
 	_ = n0
+	var fm floatMemo
 	b = append(b, "\"available\":"...)
 	b = strconv.AppendBool(b, v.Available)
 	b = append(b, ",\"score\":"...)
-	if b, ok = appendJSONFloat(b, v.Score); !ok {
+	if b, ok = fm.append(b, v.Score); !ok {
 		return b, false
 	}
 	b = append(b, ",\"targeted\":"...)
-	if b, ok = appendJSONFloat(b, v.Targeted); !ok {
+	if b, ok = fm.append(b, v.Targeted); !ok {
 		return b, false
 	}
 	b = append(b, ",\"asn\":"...)
-	if b, ok = appendJSONFloat(b, v.ASN); !ok {
+	if b, ok = fm.append(b, v.ASN); !ok {
 		return b, false
 	}
 	b = append(b, ",\"network\":"...)
-	if b, ok = appendJSONFloat(b, v.Network); !ok {
+	if b, ok = fm.append(b, v.Network); !ok {
 		return b, false
 	}
 	b = append(b, ",\"country\":"...)
-	if b, ok = appendJSONFloat(b, v.Country); !ok {
+	if b, ok = fm.append(b, v.Country); !ok {
 		return b, false
 	}
 	b = append(b, ",\"browser\":"...)
-	if b, ok = appendJSONFloat(b, v.Browser); !ok {
+	if b, ok = fm.append(b, v.Browser); !ok {
 		return b, false
 	}
 	b = append(b, ",\"os\":"...)
-	if b, ok = appendJSONFloat(b, v.OS); !ok {
+	if b, ok = fm.append(b, v.OS); !ok {
 		return b, false
 	}
 	b = append(b, ",\"device\":"...)
-	if b, ok = appendJSONFloat(b, v.Device); !ok {
+	if b, ok = fm.append(b, v.Device); !ok {
 		return b, false
 	}
 	b = append(b, ",\"hour\":"...)
-	if b, ok = appendJSONFloat(b, v.Hour); !ok {
+	if b, ok = fm.append(b, v.Hour); !ok {
 		return b, false
 	}
 	return append(b, '}'), true

@@ -140,6 +140,32 @@ func appendJSONFloat(b []byte, f float64) ([]byte, bool) {
 	return b, true
 }
 
+// floatMemo writes a float64 equal to the last it wrote by copying that
+// one's text: a Decision's RBA terms for a user's known network, country,
+// browser and OS are often one value, and each written by strconv's
+// shortest-digits search cost about a thousand instructions (callgrind,
+// the HTTP Score's encoder). Equal is equal bits, so 0 and -0 differ. The
+// text is found by its offsets in b, so a memo serves one function's
+// appends to one b, which nothing truncates meanwhile.
+type floatMemo struct {
+	bits       uint64
+	start, end int // the last float's text is b[start:end]; end 0: none yet
+}
+
+// append appends f as appendJSONFloat does.
+func (m *floatMemo) append(b []byte, f float64) ([]byte, bool) {
+	bits := math.Float64bits(f)
+	if m.end != 0 && bits == m.bits {
+		return append(b, b[m.start:m.end]...), true
+	}
+	start := len(b)
+	b, ok := appendJSONFloat(b, f)
+	if ok {
+		m.bits, m.start, m.end = bits, start, len(b)
+	}
+	return b, ok
+}
+
 // appendFloatF appends f as strconv.AppendFloat(b, f, 'f', -1, 64) does,
 // from the same shortest digits in the 'e' form, which strconv copies in
 // one go where the 'f' form appends them a byte at a time (callgrind: a

@@ -361,3 +361,52 @@ func TestJSONTimeUTC(t *testing.T) {
 		check(time.Date(9999, 12, 31, 23, 30, 0, 0, loc))
 	}
 }
+
+// TestFloatMemo: a run of floats written through one memo, with repeats
+// next to each other and apart, 0 beside -0, refused values between, and
+// b growing under it, reads as each written by appendJSONFloat; a
+// repeat's text is copied, not formatted again.
+func TestFloatMemo(t *testing.T) {
+	negZero := math.Copysign(0, -1)
+	runs := [][]float64{
+		{-0.0543576623225927, -0.0543576623225927, -0.0543576623225927, -1.1553360374650616, -0.0543576623225927},
+		{0, negZero, negZero, 0, 0},
+		{1.5, math.NaN(), 1.5, math.Inf(1), math.Inf(1), 1.5},
+		{math.NaN(), 2.25, 2.25},
+		{1e21, 1e21, 1e-7, 1e-7, 123456.789, 123456.789},
+	}
+	r := rand.New(rand.NewPCG(7, 11))
+	for range 200 {
+		run := make([]float64, 12)
+		for i := range run {
+			run[i] = awkwardFloats[r.IntN(len(awkwardFloats))]
+			if i > 0 && r.IntN(2) == 0 {
+				run[i] = run[r.IntN(i)]
+			}
+		}
+		runs = append(runs, run)
+	}
+	for i, run := range runs {
+		var m floatMemo
+		got, want := make([]byte, 0, 1), []byte{} // got reallocated as it grows
+		for _, f := range run {
+			var ok, wantOK bool
+			got = append(got, ',')
+			want = append(want, ',')
+			got, ok = m.append(got, f)
+			want, wantOK = appendJSONFloat(want, f)
+			if ok != wantOK {
+				t.Fatalf("run %d: %v: ok %v, want %v", i, f, ok, wantOK)
+			}
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("run %d: %v\n got %s\nwant %s", i, run, got, want)
+		}
+	}
+	var m floatMemo
+	b, _ := m.append([]byte("x"), 0.1)
+	b[1] = '9' // the memo copies its text from b: proof that it does
+	if b, _ = m.append(b, 0.1); string(b) != "x9.19.1" {
+		t.Errorf("the memo's repeat is %q, want a copy of b's text", b)
+	}
+}

@@ -50,6 +50,7 @@ type jsonGen struct {
 	done  map[reflect.Type]bool
 	queue []reflect.Type
 	zero  map[reflect.Type]bool // types that need an isZero function (omitzero)
+	memo  bool                  // the struct function being written has a floatMemo, fm
 }
 
 func generateDecisionJSON() ([]byte, error) {
@@ -198,6 +199,19 @@ func (g *jsonGen) structFunc(t reflect.Type) error {
 		return err
 	}
 	fmt.Fprintf(&g.out, "func %s(b []byte, v *%s) ([]byte, bool) {\n\tok := true\n\t_ = ok\n\tb = append(b, '{')\n\tn0 := len(b)\n\t_ = n0\n", funcName(t), typeName(t))
+	g.memo = false
+	floats := 0
+	for _, f := range fs {
+		if f.typ.Kind() == reflect.Float64 {
+			floats++
+		}
+	}
+	if floats > 1 {
+		// A struct's floats are often equal (the RBA terms of a user's
+		// known network, country, browser and OS): each written once.
+		g.out.WriteString("\tvar fm floatMemo\n")
+		g.memo = true
+	}
 	definite, maybe := false, false
 	for _, f := range fs {
 		cond := g.keepCond(f)
@@ -294,6 +308,10 @@ func (g *jsonGen) value(t reflect.Type, expr string) error {
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		fmt.Fprintf(&g.out, "\tb = appendJSONUint(b, uint64(%s))\n", expr)
 	case reflect.Float64:
+		if g.memo {
+			fmt.Fprintf(&g.out, "\tif b, ok = fm.append(b, %s); !ok {\n\t\treturn b, false\n\t}\n", expr)
+			break
+		}
 		fmt.Fprintf(&g.out, "\tif b, ok = appendJSONFloat(b, %s); !ok {\n\t\treturn b, false\n\t}\n", expr)
 	case reflect.Struct:
 		g.queue = append(g.queue, t)
