@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -156,46 +157,101 @@ func writeStatus(w http.ResponseWriter, status int, v map[string]any) {
 	httpapi.WriteJSON(w, status, v)
 }
 
-// checkLogEvery is how often, at most, a failing readiness check is
-// logged again while it keeps failing.
+// checkLogEvery is how often, at most, a kind of failure of a readiness
+// check is logged again while the check keeps failing.
 const checkLogEvery = time.Minute
 
+// checkKindsMax bounds the kinds of failure remembered for a check: a
+// kind is made from an error's text, which may quote what a server sent.
+const checkKindsMax = 16
+
 // checkLog logs the readiness checks' failures: when a check starts to
-// fail or fails otherwise (Redis's answer changed), then at most once per
-// checkLogEvery while it keeps failing so (with the number of failures
-// left out since), and once when it passes again.
+// fail or fails for another reason (Redis's answer changed), then each
+// kind of failure at most once per checkLogEvery while the check keeps
+// failing (with the number of failures left out since), and once when it
+// passes again.
 // /readyz is public and runs the checks at every request: logging each
 // failure let anyone with a loop (or a load balancer probing every
 // second) write a warning a request while the store or the brokers were
-// down.
+// down. Failures are told apart by their kind (failureKind), not their
+// text: an error that quotes a local port or a duration reads
+// differently at every failure ("dial tcp 127.0.0.1:41234: i/o
+// timeout"), and was logged at every request again.
 type checkLog struct {
 	mu      sync.Mutex
-	failing map[string]*checkFailure
+	failing map[string]*checkFailure // by check name
 }
 
+// checkFailure is a failing check's kinds of failure.
 type checkFailure struct {
+	kinds map[string]*failureKindLog
+	// forgotten counts the failures left out and no longer in kinds: of
+	// kinds beyond checkKindsMax, or forgotten to make room.
+	forgotten int
+}
+
+type failureKindLog struct {
 	logged     time.Time
-	err        string // the failure last logged
-	suppressed int
+	suppressed int // failures of the kind left out since it was logged
+}
+
+// failureKind is what the failures of one kind share: the error's text
+// with each number (a run of digits and dots: a port, an address, a
+// duration's value, a count) as "#", at most 200 bytes of it.
+func failureKind(err error) string {
+	msg := err.Error()
+	var b strings.Builder
+	for i := 0; i < len(msg) && b.Len() < 200; i++ {
+		c := msg[i]
+		if c < '0' || c > '9' {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('#')
+		for i+1 < len(msg) && (msg[i+1] == '.' || msg[i+1] >= '0' && msg[i+1] <= '9') {
+			i++
+		}
+	}
+	return b.String()
 }
 
 func (l *checkLog) failed(log *slog.Logger, c Check, err error, now time.Time) {
+	kind := failureKind(err)
 	l.mu.Lock()
 	if l.failing == nil {
 		l.failing = map[string]*checkFailure{}
 	}
 	f := l.failing[c.Name]
-	if f != nil && now.Sub(f.logged) < checkLogEvery && f.err == err.Error() {
-		f.suppressed++
+	if f == nil {
+		f = &checkFailure{kinds: map[string]*failureKindLog{}}
+		l.failing[c.Name] = f
+	}
+	k := f.kinds[kind]
+	if k == nil && len(f.kinds) >= checkKindsMax {
+		// Kinds not logged for a minute are forgotten: their failures
+		// left out since are counted when the check passes again.
+		for name, old := range f.kinds {
+			if now.Sub(old.logged) >= checkLogEvery {
+				f.forgotten += old.suppressed
+				delete(f.kinds, name)
+			}
+		}
+		if len(f.kinds) >= checkKindsMax {
+			f.forgotten++
+			l.mu.Unlock()
+			return
+		}
+	}
+	if k == nil {
+		k = &failureKindLog{}
+		f.kinds[kind] = k
+	} else if now.Sub(k.logged) < checkLogEvery {
+		k.suppressed++
 		l.mu.Unlock()
 		return
 	}
-	if f == nil {
-		f = &checkFailure{}
-		l.failing[c.Name] = f
-	}
-	suppressed := f.suppressed
-	f.suppressed, f.logged, f.err = 0, now, err.Error()
+	suppressed := k.suppressed
+	k.logged, k.suppressed = now, 0
 	l.mu.Unlock()
 	if suppressed > 0 {
 		log.Warn("health check failed", "check", c.Name, "optional", c.Optional, "err", err, "suppressed", suppressed)
@@ -206,10 +262,19 @@ func (l *checkLog) failed(log *slog.Logger, c Check, err error, now time.Time) {
 
 func (l *checkLog) passed(log *slog.Logger, c Check) {
 	l.mu.Lock()
-	_, was := l.failing[c.Name]
+	f, was := l.failing[c.Name]
 	delete(l.failing, c.Name)
 	l.mu.Unlock()
-	if was {
-		log.Info("health check passes again", "check", c.Name, "optional", c.Optional)
+	if !was {
+		return
 	}
+	suppressed := f.forgotten
+	for _, k := range f.kinds {
+		suppressed += k.suppressed
+	}
+	if suppressed > 0 {
+		log.Info("health check passes again", "check", c.Name, "optional", c.Optional, "suppressed", suppressed)
+		return
+	}
+	log.Info("health check passes again", "check", c.Name, "optional", c.Optional)
 }

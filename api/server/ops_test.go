@@ -311,10 +311,14 @@ func TestOptionalCheckDoesNotMakeUnready(t *testing.T) {
 // down) is logged when it starts to fail and then at most once a minute,
 // not once a request, at once when it fails for another reason, and once
 // when it passes again. Before, 200
-// requests to /readyz while Kafka was down wrote 200 warnings.
+// requests to /readyz while Kafka was down wrote 200 warnings; and while
+// failures were told apart by their text, an error quoting a new local
+// port at each failure still wrote one a request.
 func TestFailingCheckDoesNotFloodTheLog(t *testing.T) {
 	var logs syncbuf.Buffer
 	var down, other atomic.Bool
+	var port atomic.Int32
+	port.Store(40000)
 	down.Store(true)
 	ts := startServer(t, testOpts{log: slog.New(slog.NewTextHandler(&logs, nil)), checks: []server.Check{
 		{Name: "cache", Optional: true, HealthService: "riskgate.cache", Check: func(context.Context) error {
@@ -322,7 +326,7 @@ func TestFailingCheckDoesNotFloodTheLog(t *testing.T) {
 			case down.Load() && other.Load():
 				return errors.New("OOM command not allowed")
 			case down.Load():
-				return errors.New("connection refused")
+				return fmt.Errorf("dial tcp 127.0.0.1:%d->127.0.0.1:6379: connect: connection refused", port.Add(1))
 			}
 			return nil
 		}},
