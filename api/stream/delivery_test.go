@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/riskgate/riskgate/engine"
@@ -150,17 +149,16 @@ func testRebalance(t *testing.T, newEngine func() *engine.Engine, shared bool) {
 	waitFor(t, "the first two waves", func() bool { return decided(a)+decided(b) >= float64(len(all)) })
 	a.stop(t) // leaves the group: b takes every partition
 	send(wave(10, 14))
-	msgs := readTopic(t, c, tDecisions, len(all))
+	readUntilAll(t, c, tDecisions, ids(all), decisionAttempt)
 	b.stop(t)
 
-	decs := decisionsByAttempt(t, msgs)
-	for _, id := range ids(all) {
-		if n := len(decs[id]); n != 1 {
-			t.Fatalf("attempt %s decided %d times", id, n)
-		}
-	}
-	if len(msgs) != len(all) {
-		t.Fatalf("%d decisions for %d attempts", len(msgs), len(all))
+	// Each attempt decided once, in per-user order: the handovers are
+	// clean. Only a runner the group took for gone on a loaded machine
+	// (see TestPerUserOrder) may repeat one, the first decision again.
+	first, repeated := delivered(t, readTopic(t, c, tDecisions, -1))
+	mayRepeat(t, repeated, a, b)
+	if len(first) != len(all) {
+		t.Fatalf("%d attempts decided of %d", len(first), len(all))
 	}
 	if decided(a) == 0 || decided(b) == 0 {
 		t.Fatalf("runners decided %v and %v: no rebalance happened", decided(a), decided(b))
@@ -168,13 +166,10 @@ func testRebalance(t *testing.T, newEngine func() *engine.Engine, shared bool) {
 	if !shared {
 		return
 	}
-	for _, m := range msgs {
-		d := decisionsByAttempt(t, []kafka.Message{m})
-		for _, x := range d {
-			seq, _ := strconv.Atoi(x[0].Signals.Attempt.Attributes["seq"])
-			if got := x[0].Signals.Account.Failures1h; got != seq+1 {
-				t.Fatalf("%s: account.failures_1h = %d, want %d: an attempt was counted twice or not at all", x[0].AttemptID, got, seq+1)
-			}
+	for _, d := range first {
+		seq, _ := strconv.Atoi(d.Signals.Attempt.Attributes["seq"])
+		if got := d.Signals.Account.Failures1h; got != seq+1 {
+			t.Fatalf("%s: account.failures_1h = %d, want %d: an attempt was counted twice or not at all (state available: %v)", d.AttemptID, got, seq+1, d.Signals.State.Available)
 		}
 	}
 }

@@ -115,18 +115,23 @@ func sameFirstDecision(got, first engine.Decision) error {
 }
 
 // mayRepeat fails the test when decisions were repeated although nothing
-// that repeats one happened: no commit refused (a generation lost, its
-// decided messages delivered again) and no write retried (the brokers may
-// have appended a write whose answer was lost). A clean run repeats
-// nothing. Call it once Run has returned. It logs what happened, the
-// evidence when a loaded machine made the stream redeliver.
-func (r *running) mayRepeat(t testing.TB, repeated int) {
+// that repeats one happened to the runners rs: no commit refused (a
+// generation lost, its decided messages delivered again) and no write
+// retried (the brokers may have appended a write whose answer was lost).
+// A clean run, clean handovers included, repeats nothing. Call it once
+// the runners have stopped. It logs what happened, the evidence when a
+// loaded machine made the stream redeliver.
+func mayRepeat(t testing.TB, repeated int, rs ...*running) {
 	t.Helper()
-	commitErrors := testutil.ToFloat64(r.m.commitErrors)
-	generations := testutil.ToFloat64(r.m.rebalances)
-	writeErrors := testutil.ToFloat64(r.m.writeErrors.WithLabelValues(tDecisions)) + testutil.ToFloat64(r.m.writeErrors.WithLabelValues(tAlerts))
-	produceErrors := r.writer.Stats().Errors // kafka-go's own retries of a produce request
-	if repeated > 0 || commitErrors > 0 || generations > 1 {
+	var generations, commitErrors, writeErrors float64
+	var produceErrors int64
+	for _, r := range rs {
+		generations += testutil.ToFloat64(r.m.rebalances)
+		commitErrors += testutil.ToFloat64(r.m.commitErrors)
+		writeErrors += testutil.ToFloat64(r.m.writeErrors.WithLabelValues(tDecisions)) + testutil.ToFloat64(r.m.writeErrors.WithLabelValues(tAlerts))
+		produceErrors += r.writer.Stats().Errors // kafka-go's own retries of a produce request
+	}
+	if repeated > 0 || commitErrors > 0 {
 		t.Logf("%d decisions repeated; %v generations, %v commits refused, %v writes retried, %d produce requests failed",
 			repeated, generations, commitErrors, writeErrors, produceErrors)
 	}

@@ -57,7 +57,7 @@ func TestScoresFromTopic(t *testing.T) {
 	decs, alerts := readTopic(t, c, tDecisions, -1), readTopic(t, c, tAlerts, -1)
 
 	got, repeated := delivered(t, decs)
-	r.mayRepeat(t, repeated)
+	mayRepeat(t, repeated, r)
 	for _, a := range all {
 		if err := sameDecision(t, got[a.AttemptID], want[a.AttemptID]); err != nil {
 			t.Fatalf("attempt %s: %v", a.AttemptID, err)
@@ -200,7 +200,7 @@ func TestPerUserOrder(t *testing.T) {
 			r.stop(t)
 			// Read again once the runner is done: a repeat may have come since.
 			first, repeated := delivered(t, readTopic(t, c, tDecisions, -1))
-			r.mayRepeat(t, repeated)
+			mayRepeat(t, repeated, r)
 			if tc.lose && repeated == 0 {
 				t.Fatal("no decision repeated: the session's loss was not exercised")
 			}
