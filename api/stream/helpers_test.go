@@ -224,7 +224,12 @@ func readTopic(t testing.TB, c *cluster, topic string, want int) []kafka.Message
 					return
 				}
 			}
-			r := kafka.NewReader(kafka.ReaderConfig{Brokers: c.addrs, Topic: topic, Partition: p.ID, MaxWait: 50 * time.Millisecond})
+			// MaxWait is also how long a fetch's answer may take (see
+			// consume): at 50 ms, a broker slowed by a loaded machine
+			// answered too late at every try, and a partition read
+			// nothing for a minute. The broker answers as soon as it has
+			// a message, so waiting longer costs nothing.
+			r := kafka.NewReader(kafka.ReaderConfig{Brokers: c.addrs, Topic: topic, Partition: p.ID, MaxWait: time.Second})
 			defer r.Close()
 			for {
 				m, err := r.ReadMessage(enough)
