@@ -31,7 +31,7 @@ type Config struct {
 	// TenantUsernames overrides Usernames per tenant.
 	TenantUsernames map[string]string `help:"Username policy per tenant, overriding --alerts-usernames (TENANT=POLICY;...)." placeholder:"TENANT=POLICY"`
 	// File receives every alert as a JSON line; "-" is standard output.
-	File string `help:"Append alerts as JSON lines to this file (- for standard output). Reopened on SIGHUP, for log rotation." placeholder:"FILE"`
+	File string `help:"Append alerts as JSON lines to this file (- for standard output). Reopened on SIGHUP, and when the path no longer names the file open (removed or renamed: checked once a second)." placeholder:"FILE"`
 	// WebhookURL receives one signed POST per alert.
 	WebhookURL string `help:"POST each alert to this URL, signed with HMAC-SHA-256 (headers X-Riskgate-Timestamp, X-Riskgate-Signature)." placeholder:"URL"`
 	// WebhookSecretFile holds the webhook signing secret; or set

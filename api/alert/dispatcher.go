@@ -164,8 +164,9 @@ func NewDispatcher(opts Options) (*Dispatcher, error) {
 			q.share = newShares(d.tenants, opts.TenantShare, sc.QueueSize)
 			m.tenantShareCounter(&q.m, name)
 		}
-		if _, ok := sc.Sink.(reopener); ok {
+		if r, ok := sc.Sink.(reopener); ok {
 			m.reopenCounters(&q.m, name)
+			r.reportTo(d.reopened(q))
 		}
 		if _, ok := sc.Sink.(thinner); ok {
 			m.logRateCounter(&q.m, name)
@@ -185,35 +186,54 @@ func NewDispatcher(opts Options) (*Dispatcher, error) {
 	return d, nil
 }
 
-// reopener is a sink that writes to a file it can open again (FileSink).
+// reopener is a sink that writes to a file it can open again (FileSink),
+// and tells of its reopens.
 type reopener interface {
 	Reopen() error
 	Path() string
+	reportTo(func(reopenReport))
 }
 
 // Reopen reopens the sinks that write to files (FileSink), for log
-// rotation: call it on SIGHUP. Each reopen is counted
-// (riskgate_alert_reopens_total by result); one that fails (the
-// directory is gone, no permission) is logged as an error naming the
-// file, and the sink goes on writing to the file it had open (renamed or
-// unlinked, maybe) until a reopen succeeds.
+// rotation: call it on SIGHUP. Each reopen is counted and logged (see
+// reopened); one that fails leaves the sink writing to the file it had
+// open while the path names it.
 func (d *Dispatcher) Reopen() error {
 	var errs []error
 	for _, q := range d.queues {
-		r, ok := q.cfg.Sink.(reopener)
-		if !ok {
-			continue
+		if r, ok := q.cfg.Sink.(reopener); ok {
+			if err := r.Reopen(); err != nil {
+				errs = append(errs, err)
+			}
 		}
-		if err := r.Reopen(); err != nil {
-			q.m.reopenFailed.Inc()
-			d.log.Error("alert file reopen failed", "sink", q.cfg.Sink.Name(), "path", r.Path(), "err", err)
-			errs = append(errs, err)
-			continue
-		}
-		q.m.reopened.Inc()
-		d.log.Info("alert file reopened", "sink", q.cfg.Sink.Name(), "path", r.Path())
 	}
 	return errors.Join(errs...)
+}
+
+// reopened is how q's file sink tells of a reopen, asked for (SIGHUP) or
+// its own (the path no longer named its file): counted
+// (riskgate_alert_reopens_total by result) and logged, a failure as an
+// error naming the file (the sink says a failure of its own once, until
+// it can reopen the file: its writes meanwhile fail, and are counted and
+// retried as any sink's).
+func (d *Dispatcher) reopened(q *queue) func(reopenReport) {
+	return func(r reopenReport) {
+		name := q.cfg.Sink.Name()
+		if r.err != nil {
+			q.m.reopenFailed.Inc()
+			d.log.Error("alert file reopen failed", "sink", name, "path", r.path, "reason", r.reason, "err", r.err)
+			return
+		}
+		q.m.reopened.Inc()
+		attrs := []any{"sink", name, "path", r.path, "reason", r.reason}
+		if r.recovered > 0 {
+			attrs = append(attrs, "recovered_lines", r.recovered)
+		}
+		d.log.Info("alert file reopened", attrs...)
+		if r.lost != nil {
+			d.log.Error("alert file removed: lines written to it since the last check may be lost", "sink", name, "path", r.path, "recovered_lines", r.recovered, "err", r.lost)
+		}
+	}
 }
 
 // Close stops accepting alerts and delivers what is queued until ctx ends;

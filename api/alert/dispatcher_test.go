@@ -19,8 +19,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
-
-	"github.com/riskgate/riskgate/internal/syncbuf"
 )
 
 // recordSink records what it is sent. fail, when set, decides the error
@@ -506,44 +504,6 @@ func TestPublishNeverWaitsForTheLog(t *testing.T) {
 	close(w.release)
 	if err := closeWithin(t, d, 5*time.Second); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// TestFileSinkReopenFails: a reopen that cannot open the path (its
-// directory is gone) is logged as an error naming the file, and counted;
-// the sink goes on writing to the file it had open.
-func TestFileSinkReopenFails(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "alerts")
-	os.Mkdir(dir, 0o755)
-	path := filepath.Join(dir, "a.jsonl")
-	file, err := OpenFileSink(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs syncbuf.Buffer
-	d, reg := newDispatcher(t, Options{Sinks: []SinkConfig{{Sink: file}}, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	if err := os.RemoveAll(dir); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Reopen(); err == nil || !strings.Contains(err.Error(), path) {
-		t.Fatalf("Reopen = %v, want the path's error", err)
-	}
-	if !strings.Contains(logs.String(), `level=ERROR msg="alert file reopen failed" sink=file path=`+path) {
-		t.Errorf("the failed reopen is not an error naming the file:\n%s", logs.String())
-	}
-	if got := testutil.ToFloat64(d.queues[0].m.reopenFailed); got != 1 {
-		t.Errorf("reopens{result=failure} = %v", got)
-	}
-	decisions(t, testEngine(t, d), stuffing("acme", 12))
-	if err := closeWithin(t, d, 5*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if got := testutil.ToFloat64(d.queues[0].m.sent); got != 8 {
-		t.Errorf("sent %v to the file open before, want 8", got)
-	}
-	// Only sinks that reopen a file have the counter.
-	if n, err := testutil.GatherAndCount(reg, "riskgate_alert_reopens_total"); err != nil || n != 2 {
-		t.Errorf("riskgate_alert_reopens_total has %d series (%v), want 2", n, err)
 	}
 }
 

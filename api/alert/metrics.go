@@ -64,7 +64,7 @@ func newMetrics() *metrics {
 		}, []string{"sink"}),
 		reopens: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "riskgate_alert_reopens_total",
-			Help: "Reopens of an alert file (SIGHUP, for log rotation), by sink and result: success, or failure (alerts go on to the file open before).",
+			Help: "Reopens of an alert file (SIGHUP, or its path no longer named the file open: removed, renamed or replaced), by sink and result: success, or failure (counted once until a reopen succeeds; alerts wait, retried, while the path names no file).",
 		}, []string{"sink", "result"}),
 		delay: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "riskgate_alert_delivery_delay_seconds",

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"sync"
 	"time"
 )
@@ -225,6 +224,11 @@ func (s *WriterSink) Name() string { return s.name }
 func (s *WriterSink) Send(_ context.Context, alerts []*Alert) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.write(alerts)
+}
+
+// write is Send under s.mu.
+func (s *WriterSink) write(alerts []*Alert) (int, error) {
 	buf := s.buf[:0]
 	for _, a := range alerts {
 		var err error
@@ -243,63 +247,3 @@ func (s *WriterSink) Send(_ context.Context, alerts []*Alert) (int, error) {
 
 // Close implements Sink; it does not close the writer.
 func (s *WriterSink) Close(context.Context) error { return nil }
-
-// FileSink appends alerts as JSON lines to a file, created with mode 0600
-// when missing. Reopen it after moving the file away (log rotation).
-type FileSink struct {
-	WriterSink
-	path string
-	f    *os.File
-}
-
-// OpenFileSink opens path for appending.
-func OpenFileSink(path string) (*FileSink, error) {
-	f, err := openAppend(path)
-	if err != nil {
-		return nil, err
-	}
-	s := &FileSink{path: path, f: f}
-	s.name, s.w = "file", f
-	return s, nil
-}
-
-func openAppend(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("alert: open alert file: %w", err)
-	}
-	return f, nil
-}
-
-// Path is the file's path.
-func (s *FileSink) Path() string { return s.path }
-
-// Reopen opens the path again, for a file that was renamed by a log
-// rotator; alerts being written finish in the old file. When the path
-// cannot be opened (its directory is gone, say), the sink keeps the file
-// it has open and Reopen returns the error.
-func (s *FileSink) Reopen() error {
-	f, err := openAppend(s.path)
-	if err != nil {
-		return fmt.Errorf("%w; alerts go on to the file open before", err)
-	}
-	s.mu.Lock()
-	old := s.f
-	s.f, s.w = f, f
-	s.mu.Unlock()
-	if err := old.Close(); err != nil {
-		return fmt.Errorf("alert: close the previous alert file: %w; alerts go to the reopened one", err)
-	}
-	return nil
-}
-
-// Close implements Sink: it syncs and closes the file.
-func (s *FileSink) Close(context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.f.Sync(); err != nil {
-		s.f.Close()
-		return fmt.Errorf("alert: sync alert file: %w", err)
-	}
-	return s.f.Close()
-}

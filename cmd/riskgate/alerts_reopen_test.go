@@ -11,8 +11,7 @@ import (
 
 // TestServeAlertsFileReopenFails: a SIGHUP that cannot reopen the alert
 // file (its directory was removed) is an error in the log naming the file,
-// and counted; the sink goes on to the file it had open, and a later
-// SIGHUP that can reopen it does.
+// and counted; a later SIGHUP that can reopen it does.
 func TestServeAlertsFileReopenFails(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
