@@ -136,6 +136,8 @@ type rulesRequest struct {
 	Files     []fileJSON        `json:"files"`
 	IfVersion string            `json:"if_version,omitempty"`
 	Attempt   *wire.AttemptJSON `json:"attempt,omitempty"`
+
+	ifMatch ifMatch // of a put: its If-Match header
 }
 
 // readRules reads the rule files of a request: JSON ({"files": [{"name",
@@ -175,7 +177,8 @@ func isYAML(mt string) bool {
 }
 
 // readPut reads the body of a put of rules (shared or a tenant's), with
-// If-Match as HTTP's way to say if_version. On false it has answered.
+// If-Match as HTTP's way to say if_version (the handler checks it: see
+// ifMatch). On false it has answered.
 func (a *API) readPut(w http.ResponseWriter, r *http.Request, req *rulesRequest) bool {
 	if err := readRules(w, r, req); err != nil {
 		a.failRequest(w, err)
@@ -185,14 +188,33 @@ func (a *API) readPut(w http.ResponseWriter, r *http.Request, req *rulesRequest)
 		a.fail(w, &engine.FieldError{Field: "attempt", Msg: "not accepted here (see POST /v1/rules:test)"})
 		return false
 	}
-	if m := strings.Trim(r.Header.Get("If-Match"), `" `); m != "" && m != "*" {
-		if req.IfVersion != "" && req.IfVersion != m {
-			a.fail(w, &engine.FieldError{Field: "if_version", Msg: "differs from If-Match"})
-			return false
-		}
-		req.IfVersion = m
+	m, err := parseIfMatch(r.Header)
+	if err != nil {
+		a.failRequest(w, err)
+		return false
 	}
+	if err := m.agrees(req.IfVersion); err != nil {
+		a.fail(w, err)
+		return false
+	}
+	req.ifMatch = m
 	return true
+}
+
+// rulesInForce is the version of the shared ruleset in force, which
+// there always is.
+func (a *API) rulesInForce() (string, bool) { return a.Service.Rules().Set.Version(), true }
+
+// overlayInForce is the version of tenant's overlay in force, if it has
+// one.
+func (a *API) overlayInForce(tenant string) inForce {
+	return func() (string, bool) {
+		t, err := a.Service.TenantRules(tenant)
+		if err != nil || t.Overlay == nil {
+			return "", false
+		}
+		return t.Overlay.Overlay.Version(), true
+	}
 }
 
 func (a *API) putRules(w http.ResponseWriter, r *http.Request) {
@@ -200,9 +222,14 @@ func (a *API) putRules(w http.ResponseWriter, r *http.Request) {
 	if !a.readPut(w, r, &req) {
 		return
 	}
-	s, err := a.Service.PutRules(req.IfVersion, sources(req.Files))
+	cond, err := req.ifMatch.check(req.IfVersion, a.rulesInForce, "ruleset")
 	if err != nil {
-		a.fail(w, err)
+		a.failRequest(w, err)
+		return
+	}
+	s, err := a.Service.PutRules(cond.version, sources(req.Files))
+	if err != nil {
+		a.changeFailed(w, err, cond, a.rulesInForce, "ruleset")
 		return
 	}
 	w.Header().Set("ETag", `"`+s.Set.Version()+`"`)

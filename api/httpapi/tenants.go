@@ -3,7 +3,6 @@ package httpapi
 import (
 	"net/http"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/riskgate/riskgate/api/service"
@@ -16,6 +15,8 @@ import (
 type promoteRequest struct {
 	RuleID    string `json:"rule_id"`
 	IfVersion string `json:"if_version,omitempty"`
+
+	ifMatch ifMatch // its If-Match header
 }
 
 func readPromote(w http.ResponseWriter, r *http.Request) (promoteRequest, error) {
@@ -26,12 +27,14 @@ func readPromote(w http.ResponseWriter, r *http.Request) (promoteRequest, error)
 	if req.RuleID == "" {
 		return req, &engine.FieldError{Field: "rule_id", Msg: "required"}
 	}
-	if m := strings.Trim(r.Header.Get("If-Match"), `" `); m != "" && m != "*" {
-		if req.IfVersion != "" && req.IfVersion != m {
-			return req, &engine.FieldError{Field: "if_version", Msg: "differs from If-Match"}
-		}
-		req.IfVersion = m
+	m, err := parseIfMatch(r.Header)
+	if err != nil {
+		return req, err
 	}
+	if err := m.agrees(req.IfVersion); err != nil {
+		return req, err
+	}
+	req.ifMatch = m
 	return req, nil
 }
 
@@ -41,9 +44,14 @@ func (a *API) promoteRule(w http.ResponseWriter, r *http.Request) {
 		a.failRequest(w, err)
 		return
 	}
-	s, err := a.Service.PromoteRule(req.IfVersion, req.RuleID)
+	cond, err := req.ifMatch.check(req.IfVersion, a.rulesInForce, "ruleset")
 	if err != nil {
-		a.fail(w, err)
+		a.failRequest(w, err)
+		return
+	}
+	s, err := a.Service.PromoteRule(cond.version, req.RuleID)
+	if err != nil {
+		a.changeFailed(w, err, cond, a.rulesInForce, "ruleset")
 		return
 	}
 	w.Header().Set("ETag", `"`+s.Set.Version()+`"`)
@@ -148,9 +156,16 @@ func (a *API) putTenantRules(w http.ResponseWriter, r *http.Request) {
 	if !a.readPut(w, r, &req) {
 		return
 	}
-	t, err := a.Service.PutTenantRules(r.PathValue("tenant"), req.IfVersion, sources(req.Files))
+	tenant := r.PathValue("tenant")
+	current, what := a.overlayInForce(tenant), "overlay of tenant "+tenant
+	cond, err := a.tenantCondition(req.ifMatch, req.IfVersion, tenant, current, what)
 	if err != nil {
-		a.fail(w, err)
+		a.failRequest(w, err)
+		return
+	}
+	t, err := a.Service.PutTenantRules(tenant, cond.version, sources(req.Files))
+	if err != nil {
+		a.changeFailed(w, err, cond, current, what)
 		return
 	}
 	writeTenantRules(w, t)
@@ -183,10 +198,28 @@ func (a *API) promoteTenantRule(w http.ResponseWriter, r *http.Request) {
 		a.failRequest(w, err)
 		return
 	}
-	t, err := a.Service.PromoteTenantRule(r.PathValue("tenant"), req.IfVersion, req.RuleID)
+	tenant := r.PathValue("tenant")
+	current, what := a.overlayInForce(tenant), "overlay of tenant "+tenant
+	cond, err := a.tenantCondition(req.ifMatch, req.IfVersion, tenant, current, what)
 	if err != nil {
-		a.fail(w, err)
+		a.failRequest(w, err)
+		return
+	}
+	t, err := a.Service.PromoteTenantRule(tenant, cond.version, req.RuleID)
+	if err != nil {
+		a.changeFailed(w, err, cond, current, what)
 		return
 	}
 	writeTenantRules(w, t)
+}
+
+// tenantCondition is m.check for a change of tenant's overlay, after the
+// tenant's name: a bad one is the 400 naming it, not a 412.
+func (a *API) tenantCondition(m ifMatch, ifVersion, tenant string, current inForce, what string) (precondition, error) {
+	if m.present {
+		if _, err := a.Service.TenantRules(tenant); err != nil {
+			return precondition{}, err
+		}
+	}
+	return m.check(ifVersion, current, what)
 }
