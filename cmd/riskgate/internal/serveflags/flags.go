@@ -201,7 +201,7 @@ type AlertConfig struct {
 	OnDeny            bool              `help:"Alert on every deny, not only on decisions that match a rule with alert: true."`
 	Usernames         string            `help:"How usernames appear in alerts: hash (keyed HMAC-SHA-256, equal for equal names), plain, or omit." default:"hash" enum:"hash,plain,omit"`
 	TenantUsernames   map[string]string `help:"Username policy per tenant, overriding --alerts-usernames (TENANT=POLICY;...)." placeholder:"TENANT=POLICY"`
-	File              string            `help:"Append alerts as JSON lines to this file (- for standard output). Reopened on SIGHUP, for log rotation." placeholder:"FILE"`
+	File              string            `help:"Append alerts as JSON lines to this file (- for standard output). Reopened on SIGHUP, and when the path no longer names the file open (removed or renamed: checked once a second)." placeholder:"FILE"`
 	WebhookURL        string            `help:"POST each alert to this URL, signed with HMAC-SHA-256 (headers X-Riskgate-Timestamp, X-Riskgate-Signature)." placeholder:"URL"`
 	WebhookSecretFile string            `help:"File holding the webhook signing secret (16 bytes or more). Or set RISKGATE_ALERTS_WEBHOOK_SECRET." placeholder:"FILE"`
 	WebhookSecret     string            `kong:"-" yaml:"-" json:"-"`
