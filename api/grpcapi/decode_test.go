@@ -8,75 +8,14 @@ import (
 	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/riskgate/riskgate/api/gen/riskgate/v1"
+	"github.com/riskgate/riskgate/api/internal/fastdecode/fastdecodetest"
 )
 
 // fastRequests are the requests decodeFast decodes.
 var fastRequests = []proto.Message{&pb.ScoreRequest{}, &pb.ReportRequest{}}
-
-// stringPaths lists every string of md, nested messages' and maps' keys
-// and values included, as paths of field descriptors (a map's last
-// element is the map field, with key true for its key).
-type stringPath struct {
-	fields []protoreflect.FieldDescriptor
-	key    bool // for a map: its key, not its value
-}
-
-func stringPaths(md protoreflect.MessageDescriptor, prefix []protoreflect.FieldDescriptor) []stringPath {
-	var out []stringPath
-	fields := md.Fields()
-	for i := range fields.Len() {
-		fd := fields.Get(i)
-		path := append(append([]protoreflect.FieldDescriptor(nil), prefix...), fd)
-		switch {
-		case fd.IsMap():
-			if fd.MapKey().Kind() == protoreflect.StringKind {
-				out = append(out, stringPath{path, true})
-			}
-			if fd.MapValue().Kind() == protoreflect.StringKind {
-				out = append(out, stringPath{path, false})
-			}
-		case fd.Kind() == protoreflect.StringKind:
-			out = append(out, stringPath{fields: path})
-		case fd.Kind() == protoreflect.MessageKind && !fd.IsList():
-			out = append(out, stringPaths(fd.Message(), path)...)
-		}
-	}
-	return out
-}
-
-// set puts s at p in m.
-func (p stringPath) set(m protoreflect.Message, s string) {
-	for _, fd := range p.fields[:len(p.fields)-1] {
-		m = m.Mutable(fd).Message()
-	}
-	fd := p.fields[len(p.fields)-1]
-	switch {
-	case fd.IsMap() && p.key:
-		m.Mutable(fd).Map().Set(protoreflect.ValueOfString(s).MapKey(), protoreflect.ValueOfString("v"))
-	case fd.IsMap():
-		m.Mutable(fd).Map().Set(protoreflect.ValueOfString("k").MapKey(), protoreflect.ValueOfString(s))
-	default:
-		m.Set(fd, protoreflect.ValueOfString(s))
-	}
-}
-
-func (p stringPath) String() string {
-	var names []string
-	for _, fd := range p.fields {
-		names = append(names, string(fd.Name()))
-	}
-	if p.fields[len(p.fields)-1].IsMap() {
-		if p.key {
-			return strings.Join(names, ".") + "[key]"
-		}
-		return strings.Join(names, ".") + "[value]"
-	}
-	return strings.Join(names, ".")
-}
 
 type vtMarshaler interface{ MarshalVT() ([]byte, error) }
 
@@ -90,7 +29,7 @@ func TestDecodeFastChecksEveryString(t *testing.T) {
 	c := codec{base: Codec().(codec).base}
 	for _, req := range fastRequests {
 		md := req.ProtoReflect().Descriptor()
-		paths := stringPaths(md, nil)
+		paths := fastdecodetest.StringPaths(md)
 		if len(paths) < 10 {
 			t.Fatalf("%s: %d strings found, the walk is broken", md.Name(), len(paths))
 		}
@@ -98,7 +37,7 @@ func TestDecodeFastChecksEveryString(t *testing.T) {
 			t.Run(string(md.Name())+"."+p.String(), func(t *testing.T) {
 				encode := func(s string) []byte {
 					m := req.ProtoReflect().New()
-					p.set(m, s)
+					p.Set(m, s)
 					// vtprotobuf's marshaller writes what protobuf-go's refuses.
 					b, err := m.Interface().(vtMarshaler).MarshalVT()
 					if err != nil {
@@ -172,7 +111,7 @@ func TestDecodeFastTakesClientRequests(t *testing.T) {
 
 // FuzzDecodeFastMatchesProto: whatever the bytes, a request the generated
 // decoder takes is one protobuf-go takes, decoded alike but for unknown
-// fields (dropUnknowns); one it does not take is given back empty, for
+// fields (fastdecodetest.DropUnknowns); one it does not take is given back empty, for
 // protobuf-go to decode or refuse.
 //
 //	go test ./api/grpcapi -run '^$' -fuzz FuzzDecodeFastMatchesProto -fuzztime 1m
@@ -196,33 +135,13 @@ func FuzzDecodeFastMatchesProto(f *testing.F) {
 			switch {
 			case fast && err != nil:
 				t.Fatalf("%T %x: the generated decoder took what protobuf-go refuses (%v): %v", req, b, err, got)
-			case fast && !proto.Equal(dropUnknowns(got), dropUnknowns(want)):
+			case fast && !proto.Equal(fastdecodetest.DropUnknowns(got), fastdecodetest.DropUnknowns(want)):
 				t.Fatalf("%T %x: decoded %v, protobuf-go %v", req, b, got, want)
 			case !fast && !proto.Equal(got, req.ProtoReflect().New().Interface()):
 				t.Fatalf("%T %x: given back not reset: %v", req, b, got)
 			}
 		}
 	})
-}
-
-// dropUnknowns clears the unknown fields of m and of the messages in it.
-// The decoders keep them differently (protobuf-go rewrites a field's tag
-// in its shortest form, vtprotobuf keeps the bytes sent; its decoder of
-// google.protobuf.Timestamp drops them), and nothing reads them: the
-// gRPC server never sends a request on.
-func dropUnknowns(m proto.Message) proto.Message {
-	var walk func(protoreflect.Message)
-	walk = func(r protoreflect.Message) {
-		r.SetUnknown(nil)
-		r.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-			if fd.Kind() == protoreflect.MessageKind && !fd.IsList() && !fd.IsMap() {
-				walk(v.Message())
-			}
-			return true
-		})
-	}
-	walk(m.ProtoReflect())
-	return m
 }
 
 // BenchmarkDecodeScoreRequest: the codec's decoding of an ordinary Score
