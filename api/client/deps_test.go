@@ -13,6 +13,8 @@ func TestDependencies(t *testing.T) {
 	allowed := []string{
 		"github.com/riskgate/riskgate/api/client",
 		"github.com/riskgate/riskgate/api/gen/riskgate/v1",
+		// the generated decoding of answers, shared with the server
+		"github.com/riskgate/riskgate/api/internal/fastdecode",
 		"github.com/sony/gobreaker/v2",
 		"google.golang.org/grpc",
 		"google.golang.org/protobuf",

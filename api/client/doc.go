@@ -89,7 +89,15 @@
 // slow. A call whose context ended before it was made sends nothing and
 // counts no request.
 //
+// Over gRPC, riskgate's answers are decoded by the code generated for
+// each message (vtprotobuf), as riskgate's server decodes its requests,
+// once their strings are checked UTF-8; an answer that code does not take
+// is decoded by protobuf-go, so that it fails as it always did. The
+// requests carry content-type application/grpc+proto.
+//
 // The package depends on riskgate's generated protobuf code, gRPC and the
-// standard library only; nothing of the server (engine, stores, rules) is
-// linked into an identity server that imports it.
+// standard library only, and on the generated decoding it shares with
+// riskgate's server (api/internal/fastdecode); nothing of the server
+// (engine, stores, rules) is linked into an identity server that imports
+// it.
 package client

@@ -47,6 +47,8 @@ func newGRPCTransport(o Options) (*grpcTransport, error) {
 	}
 	dial := append([]grpc.DialOption{
 		grpc.WithTransportCredentials(creds),
+		// Answers are decoded by their generated decoders (codec).
+		grpc.WithDefaultCallOptions(grpc.ForceCodecV2(newCodec())),
 		// gRPC waits up to two minutes between reconnection attempts to a
 		// server that went away; riskgate coming back should be noticed
 		// within a second or two.
