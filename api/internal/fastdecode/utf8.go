@@ -105,27 +105,53 @@ func (c *UTF8Checker) InvalidField(data []byte) string {
 // that is not UTF-8: data that passes costs no allocation.
 func (c *UTF8Checker) walk(data []byte) (string, bool) {
 	for len(data) > 0 {
-		num, typ, n := protowire.ConsumeTag(data)
-		if n < 0 || num > protowire.MaxValidNumber {
-			return "", false
+		// Most tags, values and lengths take a byte or a fixed width,
+		// read here; the rest, and every fault, by protowire.
+		var num protowire.Number
+		var typ protowire.Type
+		if b := data[0]; b < 0x80 && b >= 1<<3 {
+			num, typ = protowire.Number(b>>3), protowire.Type(b&7)
+			data = data[1:]
+		} else {
+			var n int
+			num, typ, n = protowire.ConsumeTag(data)
+			if n < 0 || num > protowire.MaxValidNumber {
+				return "", false
+			}
+			data = data[n:]
 		}
-		data = data[n:]
 		var f *fieldCheck
 		if typ == protowire.BytesType && int(num) < len(c.fields) && c.fields[num].kind != checkNone {
 			f = &c.fields[num]
 		}
 		if f == nil {
-			if n = protowire.ConsumeFieldValue(num, typ, data); n < 0 {
+			switch {
+			case typ == protowire.VarintType && len(data) > 0 && data[0] < 0x80:
+				data = data[1:]
+			case typ == protowire.Fixed64Type && len(data) >= 8:
+				data = data[8:]
+			case typ == protowire.Fixed32Type && len(data) >= 4:
+				data = data[4:]
+			default:
+				n := protowire.ConsumeFieldValue(num, typ, data)
+				if n < 0 {
+					return "", false
+				}
+				data = data[n:]
+			}
+			continue
+		}
+		var v []byte
+		if len(data) > 0 && data[0] < 0x80 && int(data[0]) < len(data) {
+			v, data = data[1:1+data[0]], data[1+data[0]:]
+		} else {
+			var n int
+			v, n = protowire.ConsumeBytes(data)
+			if n < 0 {
 				return "", false
 			}
 			data = data[n:]
-			continue
 		}
-		v, n := protowire.ConsumeBytes(data)
-		if n < 0 {
-			return "", false
-		}
-		data = data[n:]
 		switch f.kind {
 		case checkString:
 			if !utf8.Valid(v) {
