@@ -76,8 +76,9 @@ type Options struct {
 	Rules func(version string) []rules.Source
 	// Logger receives write errors (rate-limited); default slog.Default().
 	Logger *slog.Logger
-	// Now is the wall clock for rotation, retention and outcome times;
-	// default time.Now.
+	// Now is the wall clock for rotation, retention, outcome times and
+	// the writer's checks that the folder still holds its file (at most
+	// one a second); default time.Now.
 	Now func() time.Time
 }
 
@@ -112,6 +113,9 @@ type Sink struct {
 	done    chan struct{}
 	once    sync.Once
 	unlock  func() // frees the folder for the next sink (lockFolder)
+	// folder is the folder locked at the start (nil if it could not be
+	// read): a folder made again, or put in its place, is not locked.
+	folder os.FileInfo
 
 	// files guards the finished files against concurrent retention and
 	// Forget rewrites.
@@ -224,6 +228,7 @@ func newSink(opts Options, hold <-chan struct{}) (*Sink, error) {
 		return nil, err
 	}
 	s.unlock = unlock
+	s.folder, _ = os.Stat(opts.Dir)
 	if err := s.recover(); err != nil {
 		unlock()
 		return nil, err

@@ -32,6 +32,14 @@ type writer struct {
 	disk    int64  // bytes handed to the file (compressed, when compressed)
 	rules   string // version of the last rules record in this file
 
+	// The last check that the folder still holds the file (follow.go):
+	// when, the bytes of lines written then and the rules record in force
+	// then, and the lines written since.
+	checked        time.Time
+	checkedWritten int64
+	checkedRules   string
+	linesSince     int
+
 	reportedDrops uint64
 	lastErrLog    time.Time
 }
@@ -86,6 +94,7 @@ func (w *writer) drain() {
 }
 
 func (w *writer) write(ev *event) {
+	w.follow(false)
 	if w.f == nil {
 		if err := w.open(); err != nil {
 			w.failed(err)
@@ -151,6 +160,7 @@ func (w *writer) encode(v any) bool {
 		w.failed(err)
 		return false
 	}
+	w.linesSince++
 	return true
 }
 
@@ -159,6 +169,7 @@ func (w *writer) encode(v any) bool {
 // finished.
 func (w *writer) open() error {
 	now := w.s.opts.Now().UTC()
+	remade := false
 	for {
 		name := filePrefix + now.Format(nameTime) + ".jsonl"
 		if w.s.opts.Compress {
@@ -175,10 +186,23 @@ func (w *writer) open() error {
 		// Forget never take it for one a failed write abandoned.
 		inProgress := path + replay.InProgressSuffix
 		w.s.current.Store(&inProgress)
-		f, err := os.OpenFile(inProgress, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		// Read as well as written: the lines written to it after it was
+		// removed are read back (follow.go).
+		f, err := os.OpenFile(inProgress, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
 		if errors.Is(err, os.ErrExist) {
 			now = now.Add(time.Microsecond)
 			continue
+		}
+		if errors.Is(err, os.ErrNotExist) && !remade {
+			// The folder removed (or moved) while no file was open.
+			remade = true
+			// Made again, it is counted and logged as the loss of a file
+			// being written is; not made, the write fails below.
+			if made, _ := w.remakeFolder(); made {
+				w.s.writeErrors.Add(1)
+				w.s.log.Error("capture: the capture folder was removed or moved away; capture goes on in a new file", append([]any{"dir", w.s.opts.Dir}, w.folderAttrsOf(true, nil)...)...)
+				continue
+			}
 		}
 		if err != nil {
 			w.s.current.Store(nil)
@@ -203,6 +227,8 @@ func (w *writer) open() error {
 	if err := w.enc.Encode(&header); err != nil {
 		return fmt.Errorf("capture: %w", err)
 	}
+	w.checked = w.s.opts.Now()
+	w.checkpoint()
 	return nil
 }
 
@@ -224,6 +250,7 @@ func (w *writer) flush() {
 // rotate finishes the current file: flushed, synced, renamed to its
 // final name.
 func (w *writer) rotate() {
+	w.follow(true)
 	if w.f == nil {
 		return
 	}
@@ -353,6 +380,8 @@ type controlReply struct {
 }
 
 func (w *writer) serve(req *control) controlReply {
+	// A Forget must find the lines a removed file's copy would bring.
+	w.follow(true)
 	switch req.op {
 	case opFlush:
 		w.flush()
