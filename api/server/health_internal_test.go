@@ -45,9 +45,9 @@ func TestCheckLogKeysFailuresByKind(t *testing.T) {
 		{
 			name: "a port that changes at every failure",
 			steps: every(time.Second, 300, func(i int) string {
-				return fmt.Sprintf("dial tcp 127.0.0.1:%d->127.0.0.1:6379: i/o timeout", 40000+i)
+				return fmt.Sprintf("dial tcp 192.0.2.10:%d->192.0.2.10:6379: i/o timeout", 40000+i)
 			}),
-			want: append([]string{`level=WARN msg="health check failed" check=store optional=true err="dial tcp 127.0.0.1:40000->127.0.0.1:6379: i/o timeout"` + "\n"},
+			want: append([]string{`level=WARN msg="health check failed" check=store optional=true err="dial tcp 192.0.2.10:40000->192.0.2.10:6379: i/o timeout"` + "\n"},
 				repeat(4, "i/o timeout\" suppressed=59\n")...),
 		},
 		{
