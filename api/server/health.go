@@ -175,7 +175,7 @@ const checkKindsMax = 16
 // second) write a warning a request while the store or the brokers were
 // down. Failures are told apart by their kind (failureKind), not their
 // text: an error that quotes a local port or a duration reads
-// differently at every failure ("dial tcp 127.0.0.1:41234: i/o
+// differently at every failure ("dial tcp 192.0.2.10:41234: i/o
 // timeout"), and was logged at every request again.
 type checkLog struct {
 	mu      sync.Mutex

@@ -326,7 +326,7 @@ func TestFailingCheckDoesNotFloodTheLog(t *testing.T) {
 			case down.Load() && other.Load():
 				return errors.New("OOM command not allowed")
 			case down.Load():
-				return fmt.Errorf("dial tcp 127.0.0.1:%d->127.0.0.1:6379: connect: connection refused", port.Add(1))
+				return fmt.Errorf("dial tcp 192.0.2.10:%d->192.0.2.10:6379: connect: connection refused", port.Add(1))
 			}
 			return nil
 		}},
